@@ -1,0 +1,69 @@
+"""ARNs and qualifiers, in AWS's format.
+
+A function can be named the ways the Lambda API accepts
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_RequestSyntax):
+
+* function name – ``my-function`` (optionally ``my-function:v1``)
+* function ARN – ``arn:aws:lambda:us-east-1:123456789012:function:my-function``
+* partial ARN – ``123456789012:function:my-function``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidParameterValueException
+from .limits import FUNCTION_NAME_PATTERN
+
+_FUNCTION_REF = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?"
+    r"(?:(?P<account>\d{12}):)?"
+    r"(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A parsed function reference: its short name and the qualifier it carried, if any."""
+
+    name: str
+    qualifier: str | None = None
+
+
+def parse_function_ref(ref: str, qualifier: str | None = None) -> FunctionRef:
+    """Split a function name, ARN or partial ARN into name and qualifier.
+
+    A qualifier given both in the ARN and separately must agree, as AWS requires.
+    """
+    match = _FUNCTION_REF.match(ref or "")
+    if not match or not FUNCTION_NAME_PATTERN.match(match["name"]):
+        raise InvalidParameterValueException(
+            f"FunctionName: {ref!r} is not a function name or ARN. Use 1-64 letters, "
+            "digits, hyphens or underscores, or an ARN like "
+            "arn:aws:lambda:us-east-1:000000000000:function:NAME."
+        )
+    in_ref = match["qualifier"]
+    if in_ref and qualifier and in_ref != qualifier:
+        raise InvalidParameterValueException(
+            f"The derived qualifier from the function name ({in_ref}) does not match "
+            f"the specified qualifier ({qualifier})."
+        )
+    return FunctionRef(match["name"], in_ref or qualifier)
+
+
+@dataclass(frozen=True)
+class ArnBuilder:
+    """Builds ARNs for one account and region."""
+
+    region: str
+    account_id: str
+
+    def function(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    def role(self, name: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{name}"

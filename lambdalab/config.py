@@ -1,0 +1,123 @@
+"""Validation of function settings against AWS's limits (see :mod:`lambdalab.limits`).
+
+Each check raises :class:`~lambdalab.errors.InvalidParameterValueException` naming the
+field, the value given and what is allowed, so the learner knows what to change.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from . import limits
+from .errors import InvalidParameterValueException, invalid
+
+
+def function_name(name: Any) -> str:
+    if not isinstance(name, str) or not limits.FUNCTION_NAME_PATTERN.match(name):
+        raise invalid(
+            "FunctionName", name, "Use 1-64 letters, digits, hyphens (-) or underscores (_)."
+        )
+    return name
+
+
+def runtime(value: Any) -> str:
+    if value not in limits.PYTHON_RUNTIMES:
+        raise invalid(
+            "Runtime",
+            value,
+            f"lambdalab runs these runtimes: {', '.join(limits.PYTHON_RUNTIMES)}.",
+        )
+    return value
+
+
+def handler(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= limits.HANDLER_MAX_CHARS
+        or any(c.isspace() for c in value)
+        or "." not in value.strip(".")
+    ):
+        raise invalid(
+            "Handler",
+            value,
+            "Write it as module.function (for example app.handler, or pkg.app.handler "
+            f"for a package), at most {limits.HANDLER_MAX_CHARS} characters, no spaces.",
+        )
+    return value
+
+
+def _int_in_range(field: str, value: Any, low: int, high: int, unit: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid(field, value, f"Use a whole number from {low} to {high} {unit}.")
+    return value
+
+
+def memory_size(value: Any) -> int:
+    return _int_in_range(
+        "MemorySize", value, limits.MEMORY_MIN_MB, limits.MEMORY_MAX_MB, "MB"
+    )
+
+
+def timeout(value: Any) -> int:
+    return _int_in_range(
+        "Timeout", value, limits.TIMEOUT_MIN_S, limits.TIMEOUT_MAX_S, "seconds"
+    )
+
+
+def ephemeral_storage(value: Any) -> int:
+    return _int_in_range(
+        "EphemeralStorage.Size",
+        value,
+        limits.EPHEMERAL_STORAGE_MIN_MB,
+        limits.EPHEMERAL_STORAGE_MAX_MB,
+        "MB",
+    )
+
+
+def description(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > limits.DESCRIPTION_MAX_CHARS:
+        raise invalid(
+            "Description", value, f"Use text of at most {limits.DESCRIPTION_MAX_CHARS} characters."
+        )
+    return value
+
+
+def environment(value: Mapping[str, Any] | None) -> dict[str, str]:
+    """Variables: names as AWS allows, no reserved names, 4 KB in all."""
+    variables = dict(value or {})
+    for name, val in variables.items():
+        if not isinstance(name, str) or not limits.ENV_VAR_NAME_PATTERN.match(name):
+            raise invalid(
+                "Environment.Variables",
+                name,
+                "Names start with a letter and use letters, digits and underscores "
+                "(at least two characters).",
+            )
+        if name in limits.RESERVED_ENV_VARS:
+            raise InvalidParameterValueException(
+                f"Lambda was unable to configure your environment variables because the "
+                f"environment variables you have provided contains reserved keys that are "
+                f"currently not supported for modification. Reserved keys used in this "
+                f"request: {name}"
+            )
+        if not isinstance(val, str):
+            raise invalid(
+                f"Environment.Variables.{name}", val, "Values are strings; quote numbers."
+            )
+    size = len(json.dumps(variables, separators=(",", ":")).encode())
+    if size > limits.ENVIRONMENT_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"Lambda was unable to configure your environment variables because the "
+            f"environment variables you have provided exceeded the 4KB limit. String "
+            f"measured: {size} bytes. Remove or shorten variables."
+        )
+    return variables
+
+
+def reserved_concurrency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(
+            "ReservedConcurrentExecutions", value, "Use a whole number, 0 or more."
+        )
+    return value

@@ -1,0 +1,112 @@
+"""The errors lambdalab raises, one class per AWS error code.
+
+Each class is named exactly as the Lambda API names the error (botocore's
+``lambda/2015-03-31/service-2.json``), so ``except ResourceNotFoundException`` means the
+same thing against lambdalab as against AWS. The class fixes the HTTP status; the HTTP
+edge renders every one of them the same way, from :meth:`LambdaError.to_wire`.
+
+::
+
+    LambdaError
+    ├── ResourceNotFoundException        404  no such function, version or alias
+    ├── ResourceConflictException        409  it exists already / it is in use
+    ├── InvalidParameterValueException   400  a parameter is out of range or malformed
+    ├── InvalidRequestContentException   400  the payload is not valid JSON
+    ├── RequestTooLargeException         413  the payload is over the limit
+    ├── PreconditionFailedException      412  RevisionId does not match
+    ├── TooManyRequestsException         429  throttled by concurrency
+    └── ServiceException                 500  lambdalab itself failed (a bug: report it)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LambdaError(Exception):
+    """Base class: an AWS error code, an HTTP status and a message saying what to change."""
+
+    status_code: int = 400
+    #: Extra fields of the wire shape (e.g. ``Reason`` for throttling).
+    extra: dict[str, Any]
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body AWS sends: ``Type``, ``message`` and the error's own fields."""
+        return {"Type": "User", "message": self.message, **self.extra}
+
+
+class ResourceNotFoundException(LambdaError):
+    """The function, version or alias does not exist."""
+
+    status_code = 404
+
+
+class ResourceConflictException(LambdaError):
+    """The resource already exists, or another operation is in progress on it."""
+
+    status_code = 409
+
+
+class InvalidParameterValueException(LambdaError):
+    """A parameter is missing, malformed or outside AWS's allowed range."""
+
+
+class InvalidRequestContentException(LambdaError):
+    """The request body (for Invoke: the payload) could not be parsed as JSON."""
+
+
+class RequestTooLargeException(LambdaError):
+    """The request payload exceeded the Invoke request body JSON input quota."""
+
+    status_code = 413
+
+
+class PreconditionFailedException(LambdaError):
+    """The RevisionId given does not match the resource's current revision."""
+
+    status_code = 412
+
+
+class TooManyRequestsException(LambdaError):
+    """The invoke was throttled: no concurrency left for this function."""
+
+    status_code = 429
+
+
+class ServiceException(LambdaError):
+    """lambdalab failed internally. This is a bug; the message says what broke."""
+
+    status_code = 500
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"Type": "Service", "message": self.message, **self.extra}
+
+
+def invalid(field: str, value: Any, allowed: str) -> InvalidParameterValueException:
+    """An InvalidParameterValueException that names the field, the value and what is allowed."""
+    return InvalidParameterValueException(
+        f"{field}: {value!r} is not valid. {allowed}"
+    )
+
+
+__all__ = [
+    "LambdaError",
+    "ResourceNotFoundException",
+    "ResourceConflictException",
+    "InvalidParameterValueException",
+    "InvalidRequestContentException",
+    "RequestTooLargeException",
+    "PreconditionFailedException",
+    "TooManyRequestsException",
+    "ServiceException",
+    "invalid",
+]

@@ -1,0 +1,111 @@
+"""Every hook a lambdalab plugin can implement, each with what it is for.
+
+A plugin is a module (or object) with functions named after these hooks and marked
+``@lambdalab.hookimpl``; it is found through the ``lambdalab`` entry point group, or
+registered by hand with ``Lab(plugins=[module])``. lambdalab's own sandbox is a plugin
+registered exactly that way (``plugins/lambdalab_subprocess``). A minimal plugin::
+
+    # my_sandbox.py
+    import lambdalab
+
+    @lambdalab.hookimpl
+    def lambdalab_sandbox_backends():
+        return [MySandbox]
+
+and in its ``pyproject.toml``::
+
+    [project.entry-points.lambdalab]
+    my_sandbox = "my_sandbox"
+
+Hooks may omit arguments they do not need (pluggy passes only the ones named).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .logs import InvokeReport
+
+hookspec = pluggy.HookspecMarker("lambdalab")
+hookimpl = pluggy.HookimplMarker("lambdalab")
+
+# -------------------------------------------------------------------------------------
+# Sandbox hooks
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_sandbox_backends() -> list[type]:
+    """Return the isolation backend classes this plugin provides.
+
+    Each class follows :class:`lambdalab.sandbox.SandboxBackend`: a ``name`` attribute
+    (what users pass as ``Lab(default_sandbox=NAME)``), ``start(spec)`` returning an
+    :class:`~lambdalab.sandbox.ExecutionEnvironment` whose INIT has run, and ``close()``.
+    lambdalab instantiates a class the first time a function needs it, with the keyword
+    argument ``preload`` (module names worth importing once, before any fork).
+
+    The core owns everything around the sandbox: the pool of warm environments,
+    concurrency, START/END/REPORT lines and AWS's error shapes. A backend only starts
+    environments and runs one invoke at a time in each.
+
+    Example: a backend that runs handlers in a thread of the current process, to step
+    through them with a debugger (giving up isolation)::
+
+        @lambdalab.hookimpl
+        def lambdalab_sandbox_backends():
+            return [ThreadBackend]
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Observation hooks: see what the data plane does
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_environment_started(
+    function_name: str, version: str, log_stream_name: str, init_duration_ms: float
+) -> None:
+    """Called after a new execution environment finished INIT (a cold start).
+
+    :param function_name: the function's name.
+    :param version: the version the environment runs (``$LATEST``, ``1``, …).
+    :param log_stream_name: the environment's log stream, unique per environment.
+    :param init_duration_ms: how long INIT took.
+
+    Use it to count cold starts, or to show them in a dashboard.
+    """
+
+
+@hookspec
+def lambdalab_invoke_completed(report: "InvokeReport") -> None:
+    """Called after every synchronous execution, with what its REPORT line says.
+
+    :param report: request id, function, version, duration, billed duration, memory
+        size and max memory used, init duration on a cold start, and the outcome.
+
+    Metrics, cost estimates and tracing plugins build on this hook. It runs on the
+    invoking thread, so keep it quick.
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Lab hooks: attach to a running lab
+# -------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def lambdalab_lab_started(lab: "Lab") -> None:
+    """Called once when a :class:`~lambdalab.Lab` has opened its data dir.
+
+    :param lab: the lab; call ``lab.invoke(...)`` to deliver events to functions.
+
+    Trigger plugins (S3 notifications, SQS pollers, schedules) use it to start their
+    work. This hook is *historic*: a plugin registered after the lab started is still
+    called, once, with that lab.
+    """
+

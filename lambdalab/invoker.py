@@ -1,0 +1,414 @@
+"""The single invoke path: every door (Python API, CLI, HTTP edge, triggers) ends here.
+
+``Invoker.invoke`` validates the request the way the Invoke API does
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html), then
+
+* ``DryRun`` – stops after validation: 204;
+* ``Event`` – commits the event to the async queue: 202;
+* ``RequestResponse`` – resolves the qualifier (an alias may route by weight), admits
+  the invoke against concurrency, takes a warm environment or starts one (cold start),
+  runs the handler and writes START / END / REPORT around what the handler logged: 200.
+
+A handler's failure is not an API error: the call returns 200 with ``FunctionError:
+Unhandled`` and AWS's error object as the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pluggy
+
+from . import limits
+from .arn import ArnBuilder, parse_function_ref
+from .code import unpacked
+from .environments import EnvironmentPool, PooledEnvironment
+from .errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    RequestTooLargeException,
+)
+from .logs import InvokeReport, LogStore, end_line, iso_timestamp, log_stream_name, start_line, tail
+from .models import FunctionConfiguration, InvokeResult
+from .registry import Registry
+from .sandbox import EnvironmentSpec, InvokeRequest, SandboxBackend
+from .store import Store
+
+Payload = bytes | bytearray | memoryview | str | Any
+
+
+def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
+    """The payload as JSON bytes, checked for size and syntax as Invoke checks it."""
+    if payload is None:
+        data = b"{}"
+    elif isinstance(payload, (bytes, bytearray, memoryview)):
+        data = bytes(payload) or b"{}"
+    elif isinstance(payload, str):
+        data = payload.encode() or b"{}"
+    else:
+        data = json.dumps(payload).encode()
+    if len(data) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the {operation} operation"
+        )
+    if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
+        try:
+            json.loads(data)
+        except ValueError as e:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into "
+                f"json: {e}. Send a JSON document, for example '{{\"key\": 1}}'."
+            ) from None
+    return data
+
+
+def client_context_json(client_context: str | dict[str, Any] | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON on the wire; the runtime receives the JSON."""
+    import base64
+    import binascii
+
+    if client_context is None:
+        return None
+    if isinstance(client_context, dict):
+        return json.dumps(client_context)
+    if len(client_context) > limits.CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"ClientContext: {len(client_context)} bytes is too long. Keep it under "
+            f"{limits.CLIENT_CONTEXT_MAX_BYTES} bytes of base64."
+        )
+    try:
+        text = base64.b64decode(client_context, validate=True).decode()
+        json.loads(text)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+    return text
+
+
+@dataclass
+class Execution:
+    """One synchronous execution's outcome, before it is turned into an InvokeResult."""
+
+    result: InvokeResult
+    report: InvokeReport
+
+
+class Invoker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        pool: EnvironmentPool,
+        logs: LogStore,
+        arns: ArnBuilder,
+        backend: Callable[[FunctionConfiguration], SandboxBackend],
+        hooks: pluggy.PluginManager,
+        enqueue: Callable[[str, str | None, bytes, str | None, str], None],
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.pool = pool
+        self.logs = logs
+        self.arns = arns
+        self.backend = backend
+        self.hooks = hooks
+        self.enqueue = enqueue
+
+    # -- the door every caller uses ---------------------------------------------------
+
+    def invoke(
+        self,
+        function_name: str,
+        payload: Payload = None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | dict[str, Any] | None = None,
+    ) -> InvokeResult:
+        if invocation_type not in limits.INVOCATION_TYPES:
+            raise InvalidParameterValueException(
+                f"InvocationType: {invocation_type!r} is not valid. Use one of "
+                f"{', '.join(limits.INVOCATION_TYPES)}."
+            )
+        if log_type not in limits.LOG_TYPES:
+            raise InvalidParameterValueException(
+                f"LogType: {log_type!r} is not valid. Use None or Tail."
+            )
+        ref = parse_function_ref(function_name, qualifier)
+        is_async = invocation_type == "Event"
+        data = encode_payload(
+            payload,
+            limits.ASYNC_PAYLOAD_MAX_BYTES if is_async else limits.SYNC_PAYLOAD_MAX_BYTES,
+            "InvokeAsync" if is_async else "Invoke",
+        )
+        context = client_context_json(client_context)
+        config = self.registry.get(ref.name, ref.qualifier)  # not found -> 404 here
+        request_id = str(uuid.uuid4())
+        if invocation_type == "DryRun":
+            return InvokeResult(status_code=204, request_id=request_id)
+        if is_async:
+            self.enqueue(ref.name, ref.qualifier, data, context, request_id)
+            return InvokeResult(status_code=202, request_id=request_id)
+        if ref.qualifier not in (None, limits.LATEST) and not ref.qualifier.isdigit():
+            config = self.registry.resolve(ref.name, ref.qualifier)
+        return self.execute(
+            config,
+            data,
+            request_id=request_id,
+            invoked_arn=self.arns.function(ref.name, ref.qualifier),
+            client_context=context,
+            log_type=log_type,
+        )
+
+    # -- one synchronous execution ----------------------------------------------------
+
+    def execute(
+        self,
+        config: FunctionConfiguration,
+        data: bytes,
+        *,
+        request_id: str,
+        invoked_arn: str,
+        client_context: str | None = None,
+        log_type: str = "None",
+    ) -> InvokeResult:
+        name = config.function_name
+        self.pool.admit(
+            name,
+            self.registry.reserved_concurrency(name),
+            self.registry.total_reserved(),
+        )
+        try:
+            pooled = self.pool.take_warm((name, config.version, config.revision_id))
+            lines: list[str] = []
+            init_ms = None
+            if pooled is None:
+                pooled = self._start(config)
+                self.pool.add_busy(pooled)
+                init = pooled.env.init
+                init_ms = init.duration_ms
+                lines.extend(init.log_lines)
+                if init.error is not None:
+                    return self._init_failed(pooled, config, request_id, lines, log_type)
+            execution = self._run(pooled, config, data, request_id, invoked_arn, client_context, init_ms, lines)
+        finally:
+            self.pool.leave(name)
+        self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
+        if log_type == "Tail":
+            return _with_tail(execution.result, lines)
+        return execution.result
+
+    def _run(
+        self,
+        pooled: PooledEnvironment,
+        config: FunctionConfiguration,
+        data: bytes,
+        request_id: str,
+        invoked_arn: str,
+        client_context: str | None,
+        init_ms: float | None,
+        lines: list[str],
+    ) -> Execution:
+        deadline_ms = int(time.time() * 1000) + config.timeout * 1000
+        request = InvokeRequest(
+            request_id=request_id,
+            payload=data,
+            invoked_function_arn=invoked_arn,
+            deadline_ms=deadline_ms,
+            timeout_s=config.timeout,
+            client_context=client_context,
+        )
+        lines.append(start_line(request_id, config.version))
+        outcome = pooled.env.invoke(request)
+        pooled.invocations += 1
+        lines.extend(outcome.log_lines)
+        status = error_type = function_error = None
+        payload = outcome.payload
+        if outcome.status == "error":
+            function_error = "Unhandled"
+        elif outcome.status == "timeout":
+            status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
+            message = f"Task timed out after {config.timeout:.2f} seconds"
+            lines.append(f"{iso_timestamp(time.time())} {request_id} {message}")
+            payload = _platform_error(request_id, error_type, message)
+        elif outcome.status == "crash":
+            status, function_error, error_type = "error", "Unhandled", "Runtime.ExitError"
+            message = f"Runtime exited with error: {outcome.exit_reason}"
+            lines.append(f"RequestId: {request_id} Error: {message}\rRuntime.ExitError")
+            payload = _platform_error(request_id, error_type, message)
+        elif len(payload) > limits.SYNC_PAYLOAD_MAX_BYTES:
+            function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
+            payload = json.dumps(
+                {
+                    "errorMessage": "Response payload size exceeded maximum allowed payload "
+                    f"size ({limits.SYNC_PAYLOAD_MAX_BYTES} bytes).",
+                    "errorType": error_type,
+                }
+            ).encode()
+        lines.append(end_line(request_id))
+        report = InvokeReport(
+            request_id=request_id,
+            function_name=config.function_name,
+            version=config.version,
+            duration_ms=outcome.duration_ms,
+            memory_size=config.memory_size,
+            max_memory_used_mb=outcome.max_memory_used_mb,
+            init_duration_ms=init_ms,
+            status=status,
+            error_type=error_type,
+        )
+        lines.append(report.line())
+        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines)
+        self.pool.give_back(pooled, healthy=not outcome.environment_lost)
+        result = InvokeResult(
+            status_code=200,
+            payload=payload,
+            function_error=function_error,
+            executed_version=config.version,
+            request_id=request_id,
+        )
+        return Execution(result, report)
+
+    def _init_failed(
+        self,
+        pooled: PooledEnvironment,
+        config: FunctionConfiguration,
+        request_id: str,
+        lines: list[str],
+        log_type: str,
+    ) -> InvokeResult:
+        """INIT failed: report it as AWS does, and discard the environment."""
+        init = pooled.env.init
+        assert init.error is not None
+        error_type = init.error.get("errorType", "Runtime.Unknown")
+        lines.append(
+            f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
+            f"Status: {'timeout' if init.timed_out else 'error'}\tError Type: {error_type}"
+        )
+        lines.append(start_line(request_id, config.version))
+        lines.append(end_line(request_id))
+        report = InvokeReport(
+            request_id=request_id,
+            function_name=config.function_name,
+            version=config.version,
+            duration_ms=0.0,
+            memory_size=config.memory_size,
+            max_memory_used_mb=0,
+            init_duration_ms=init.duration_ms,
+            status="timeout" if init.timed_out else "error",
+            error_type=error_type,
+        )
+        lines.append(report.line())
+        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines)
+        self.pool.give_back(pooled, healthy=False)
+        self.hooks.hook.lambdalab_invoke_completed(report=report)
+        result = InvokeResult(
+            status_code=200,
+            payload=json.dumps(init.error).encode(),
+            function_error="Unhandled",
+            executed_version=config.version,
+            request_id=request_id,
+        )
+        return _with_tail(result, lines) if log_type == "Tail" else result
+
+    # -- starting environments --------------------------------------------------------
+
+    def _start(self, config: FunctionConfiguration) -> PooledEnvironment:
+        env_id = secrets.token_hex(8)
+        tmp_dir = self.store.data_dir / "environments" / env_id / "tmp"
+        tmp_dir.mkdir(parents=True)
+        spec = self.spec_for(config, tmp_dir)
+        env = self.backend(config).start(spec)
+        self.hooks.hook.lambdalab_environment_started(
+            function_name=config.function_name,
+            version=config.version,
+            log_stream_name=spec.log_stream_name,
+            init_duration_ms=env.init.duration_ms,
+        )
+        return PooledEnvironment(
+            env=env,
+            function_name=config.function_name,
+            version=config.version,
+            revision_id=config.revision_id,
+            tmp_dir=str(tmp_dir.parent),
+        )
+
+    def spec_for(self, config: FunctionConfiguration, tmp_dir: Path) -> EnvironmentSpec:
+        task_root = unpacked(
+            self.store.code_dir, self.store.blob_path(config.code_blob), config.code_blob
+        )
+        stream = log_stream_name(config.version, time.time())
+        return EnvironmentSpec(
+            function_name=config.function_name,
+            version=config.version,
+            runtime=config.runtime,
+            handler=config.handler,
+            task_root=str(task_root),
+            tmp_dir=str(tmp_dir),
+            memory_size=config.memory_size,
+            timeout=config.timeout,
+            ephemeral_storage=config.ephemeral_storage,
+            log_group_name=config.log_group_name,
+            log_stream_name=stream,
+            environ=self.environ_for(config, str(task_root), stream, str(tmp_dir)),
+        )
+
+    def environ_for(
+        self, config: FunctionConfiguration, task_root: str, stream: str, tmp_dir: str
+    ) -> dict[str, str]:
+        """AWS's runtime environment variables, then the function's own. Nothing of the host.
+
+        https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+        """
+        region = self.arns.region
+        return {
+            "_HANDLER": config.handler,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_ACCESS_KEY_ID": "AKIDLAMBDALAB0000000",
+            "AWS_SECRET_ACCESS_KEY": "lambdalab-not-a-secret",
+            "AWS_SESSION_TOKEN": "lambdalab",
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
+            "LANG": "en_US.UTF-8",
+            "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+            "LD_LIBRARY_PATH": "/lib64:/usr/lib64",
+            "PYTHONPATH": task_root,
+            "TZ": ":UTC",
+            "TMPDIR": tmp_dir,
+            "LAMBDALAB_PYTHON": sys.executable,
+            **config.environment,
+        }
+
+
+def _platform_error(request_id: str, error_type: str, message: str) -> bytes:
+    """A platform error payload (timeout, crash), as the Invoke API returns it.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html
+    """
+    return json.dumps(
+        {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+    ).encode()
+
+
+def _with_tail(result: InvokeResult, lines: list[str]) -> InvokeResult:
+    from dataclasses import replace
+
+    return replace(result, log_result=tail(lines))

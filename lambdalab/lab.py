@@ -1,0 +1,445 @@
+"""``Lab``: lambdalab's Python API, shaped like boto3's Lambda client.
+
+Every method mirrors the boto3 method of the same name, with parameters in snake_case
+(``FunctionName`` → ``function_name``, ``MemorySize`` → ``memory_size``) and results as
+dataclasses whose ``to_aws()`` gives the exact JSON the Lambda API returns::
+
+    >>> from lambdalab import Lab
+    >>> with Lab(data_dir=tmp) as lab:                                  # doctest: +SKIP
+    ...     lab.create_function(function_name="hello", runtime="python3.12",
+    ...                         handler="app.handler", code="path/to/dir")
+    ...     lab.invoke("hello", {"name": "world"}).json()
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import config as check
+from . import limits
+from .arn import ArnBuilder, parse_function_ref
+from .asyncq import AsyncEvent, EventQueue
+from .clock import Clock, RealClock
+from .code import FUNCTION_OBJECT_HANDLER, CodeSource, package
+from .environments import EnvironmentPool
+from .errors import InvalidParameterValueException, ResourceNotFoundException
+from .invoker import Invoker, Payload
+from .logs import LogEvent, LogStore
+from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
+from .plugins import PluginInfo, describe, make_plugin_manager
+from .registry import Registry, aws_timestamp, new_revision_id
+from .sandbox import SandboxBackend
+
+DEFAULT_DATA_DIR = ".lambdalab"
+DEFAULT_ROLE_NAME = "lambdalab-execution-role"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("LAMBDALAB_DATA_DIR", DEFAULT_DATA_DIR))
+
+
+def local_runtime() -> str:
+    """The runtime name of the interpreter lambdalab runs on, e.g. ``python3.12``."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _variables(environment: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """Accept boto3's ``{"Variables": {...}}`` as well as a plain mapping."""
+    if environment is not None and set(environment) == {"Variables"}:
+        return environment["Variables"]
+    return environment
+
+
+class Lab:
+    """AWS Lambda on this machine, with its state in ``data_dir``.
+
+    :param data_dir: where functions, versions, logs and code live (default
+        ``./.lambdalab``, or ``$LAMBDALAB_DATA_DIR``). Reopening it restores everything.
+    :param clock: :class:`~lambdalab.clock.RealClock` (default) or a
+        :class:`~lambdalab.clock.VirtualClock` to move time by hand.
+    :param region: the region in ARNs and ``AWS_REGION``.
+    :param account_id: the account in ARNs.
+    :param account_concurrency: concurrent executions for the whole account.
+    :param idle_timeout: seconds an environment may stay idle before it is reaped.
+    :param default_sandbox: the isolation backend functions run in.
+    :param plugins: extra plugin modules or objects to register.
+    :param preload: modules the sandbox imports once so cold starts skip them.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        region: str = limits.DEFAULT_REGION,
+        account_id: str = limits.DEFAULT_ACCOUNT_ID,
+        account_concurrency: int = limits.ACCOUNT_CONCURRENCY_DEFAULT,
+        idle_timeout: float = limits.IDLE_ENVIRONMENT_TTL_S,
+        default_sandbox: str | None = None,
+        plugins: Iterable[Any] = (),
+        preload: tuple[str, ...] = ("boto3",),
+    ) -> None:
+        from .store import Store
+
+        self.store = Store(data_dir if data_dir is not None else default_data_dir())
+        self.clock = clock or RealClock()
+        self.arns = ArnBuilder(region, account_id)
+        self.plugin_manager = make_plugin_manager(plugins)
+        self.default_sandbox = default_sandbox or os.environ.get(
+            "LAMBDALAB_SANDBOX", "subprocess"
+        )
+        self.preload = preload
+        self.registry = Registry(self.store, self.arns, self.clock.now)
+        self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
+        self.logs = LogStore(self.store)
+        self._backends: dict[str, SandboxBackend] = {}
+        self._backend_lock = threading.Lock()
+        self.events = EventQueue(self.store, self._run_event)
+        self.invoker = Invoker(
+            store=self.store,
+            registry=self.registry,
+            pool=self.pool,
+            logs=self.logs,
+            arns=self.arns,
+            backend=self._backend_for,
+            hooks=self.plugin_manager,
+            enqueue=self.events.put,
+        )
+        self._closed = False
+        if self.events.pending():
+            self.events.wake()  # events acknowledged before a restart still run
+        self.plugin_manager.hook.lambdalab_lab_started.call_historic(kwargs={"lab": self})
+
+    # -- plugins and sandboxes --------------------------------------------------------
+
+    def sandbox_backends(self) -> dict[str, type]:
+        """Every backend class the loaded plugins offer, by name."""
+        found: dict[str, type] = {}
+        for classes in self.plugin_manager.hook.lambdalab_sandbox_backends():
+            for cls in classes:
+                found.setdefault(cls.name, cls)
+        return found
+
+    def _backend_for(self, config: FunctionConfiguration) -> SandboxBackend:
+        name = self.default_sandbox
+        with self._backend_lock:
+            if name not in self._backends:
+                available = self.sandbox_backends()
+                if name not in available:
+                    raise InvalidParameterValueException(
+                        f"Sandbox: {name!r} is not a loaded sandbox backend. Loaded: "
+                        f"{', '.join(sorted(available)) or 'none'}. Run `lambdalab plugins`."
+                    )
+                self._backends[name] = available[name](preload=self.preload)
+            return self._backends[name]
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every loaded plugin, where it came from and the hooks it implements."""
+        return describe(self.plugin_manager)
+
+    # -- functions --------------------------------------------------------------------
+
+    def create_function(
+        self,
+        function_name: str,
+        code: CodeSource,
+        *,
+        runtime: str | None = None,
+        handler: str | None = None,
+        role: str | None = None,
+        memory_size: int = limits.MEMORY_DEFAULT_MB,
+        timeout: int = limits.TIMEOUT_DEFAULT_S,
+        environment: Mapping[str, Any] | None = None,
+        description: str = "",
+        ephemeral_storage: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB,
+        publish: bool = False,
+    ) -> FunctionConfiguration:
+        """Create a function from a directory, a .zip, zip bytes or a Python function.
+
+        ``handler`` is ``module.function``; it may be left out when ``code`` is a
+        Python function object. ``runtime`` defaults to the local interpreter's.
+        """
+        name = check.function_name(function_name)
+        if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
+            handler = FUNCTION_OBJECT_HANDLER
+        config = FunctionConfiguration(
+            function_name=name,
+            function_arn=self.arns.function(name),
+            runtime=check.runtime(runtime or local_runtime()),
+            role=role or self.arns.role(DEFAULT_ROLE_NAME),
+            handler=check.handler(handler),
+            description=check.description(description),
+            timeout=check.timeout(timeout),
+            memory_size=check.memory_size(memory_size),
+            environment=check.environment(_variables(environment)),
+            ephemeral_storage=check.ephemeral_storage(ephemeral_storage),
+            code_size=0,
+            code_sha256="",
+            last_modified=aws_timestamp(self.clock.now()),
+            revision_id=new_revision_id(),
+        )
+        pkg = package(code)
+        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+        config = config.evolve(
+            code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
+        )
+        self.registry.create(config)
+        return self.publish_version(name) if publish else config
+
+    def get_function(self, function_name: str, qualifier: str | None = None) -> FunctionDetails:
+        ref = parse_function_ref(function_name, qualifier)
+        config = self.registry.get(ref.name, ref.qualifier)
+        return FunctionDetails(
+            configuration=config,
+            code_location=self.store.blob_path(config.code_blob).as_uri(),
+            reserved_concurrency=self.registry.reserved_concurrency(ref.name),
+        )
+
+    def get_function_configuration(
+        self, function_name: str, qualifier: str | None = None
+    ) -> FunctionConfiguration:
+        ref = parse_function_ref(function_name, qualifier)
+        return self.registry.get(ref.name, ref.qualifier)
+
+    def list_functions(self) -> list[FunctionConfiguration]:
+        """Every function's ``$LATEST`` configuration, by name."""
+        return self.registry.list_functions()
+
+    def update_function_code(
+        self, function_name: str, code: CodeSource, *, publish: bool = False
+    ) -> FunctionConfiguration:
+        name = parse_function_ref(function_name).name
+        self.registry.get(name)
+        pkg = package(code)
+        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+        config = self.registry.update_latest(
+            name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
+        )
+        self.pool.retire(name, limits.LATEST)
+        return self.publish_version(name) if publish else config
+
+    def update_function_configuration(
+        self,
+        function_name: str,
+        *,
+        runtime: str | None = None,
+        handler: str | None = None,
+        role: str | None = None,
+        memory_size: int | None = None,
+        timeout: int | None = None,
+        environment: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        ephemeral_storage: int | None = None,
+    ) -> FunctionConfiguration:
+        """Change settings of ``$LATEST``; settings left as ``None`` keep their value."""
+        changes: dict[str, Any] = {}
+        for field, value, validate in (
+            ("runtime", runtime, check.runtime),
+            ("handler", handler, check.handler),
+            ("role", role, str),
+            ("memory_size", memory_size, check.memory_size),
+            ("timeout", timeout, check.timeout),
+            ("environment", environment, lambda v: check.environment(_variables(v))),
+            ("description", description, check.description),
+            ("ephemeral_storage", ephemeral_storage, check.ephemeral_storage),
+        ):
+            if value is not None:
+                changes[field] = validate(value)
+        name = parse_function_ref(function_name).name
+        config = self.registry.update_latest(name, **changes)
+        self.pool.retire(name, limits.LATEST)
+        return config
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        """Delete the function, or only the version ``qualifier`` names."""
+        ref = parse_function_ref(function_name, qualifier)
+        self.registry.delete(ref.name, ref.qualifier)
+        self.pool.retire(ref.name, ref.qualifier)
+
+    # -- versions and aliases ---------------------------------------------------------
+
+    def publish_version(
+        self, function_name: str, description: str | None = None
+    ) -> FunctionConfiguration:
+        """Snapshot ``$LATEST`` as an immutable version; unchanged code returns the last one."""
+        return self.registry.publish(parse_function_ref(function_name).name, description)
+
+    def list_versions_by_function(self, function_name: str) -> list[FunctionConfiguration]:
+        return self.registry.list_versions(parse_function_ref(function_name).name)
+
+    def create_alias(
+        self,
+        function_name: str,
+        name: str,
+        function_version: str,
+        *,
+        description: str = "",
+        routing_config: Mapping[str, Any] | None = None,
+    ) -> AliasConfiguration:
+        """Point ``name`` at a version; ``routing_config`` sends a share to a second one.
+
+        ``routing_config={"AdditionalVersionWeights": {"2": 0.1}}`` routes 10 % of
+        invokes to version 2 – a canary release.
+        """
+        return self.registry.create_alias(
+            parse_function_ref(function_name).name,
+            name,
+            str(function_version),
+            description,
+            _weights(routing_config),
+        )
+
+    def get_alias(self, function_name: str, name: str) -> AliasConfiguration:
+        return self.registry.get_alias(parse_function_ref(function_name).name, name)
+
+    def update_alias(
+        self,
+        function_name: str,
+        name: str,
+        *,
+        function_version: str | None = None,
+        description: str | None = None,
+        routing_config: Mapping[str, Any] | None = None,
+    ) -> AliasConfiguration:
+        return self.registry.update_alias(
+            parse_function_ref(function_name).name,
+            name,
+            str(function_version) if function_version is not None else None,
+            description,
+            _weights(routing_config) if routing_config is not None else None,
+        )
+
+    def list_aliases(self, function_name: str) -> list[AliasConfiguration]:
+        return self.registry.list_aliases(parse_function_ref(function_name).name)
+
+    def delete_alias(self, function_name: str, name: str) -> None:
+        self.registry.delete_alias(parse_function_ref(function_name).name, name)
+
+    # -- concurrency ------------------------------------------------------------------
+
+    def put_function_concurrency(
+        self, function_name: str, reserved_concurrent_executions: int
+    ) -> int:
+        """Reserve concurrency for a function (and cap it there). 0 stops all invokes."""
+        name = parse_function_ref(function_name).name
+        value = check.reserved_concurrency(reserved_concurrent_executions)
+        self.registry.get(name)
+        others = self.registry.total_reserved(excluding=name)
+        unreserved = self.pool.account_limit - others - value
+        if unreserved < limits.UNRESERVED_CONCURRENCY_MIN:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                "UnreservedConcurrentExecution below its minimum value of "
+                f"[{limits.UNRESERVED_CONCURRENCY_MIN}]. At most "
+                f"{self.pool.account_limit - others - limits.UNRESERVED_CONCURRENCY_MIN} "
+                "can be reserved for this function."
+            )
+        self.registry.set_reserved_concurrency(name, value)
+        return value
+
+    def get_function_concurrency(self, function_name: str) -> int | None:
+        return self.registry.reserved_concurrency(parse_function_ref(function_name).name)
+
+    def delete_function_concurrency(self, function_name: str) -> None:
+        self.registry.set_reserved_concurrency(parse_function_ref(function_name).name, None)
+
+    def get_account_settings(self) -> dict[str, Any]:
+        """GetAccountSettings' AccountLimit and AccountUsage, in AWS's field names."""
+        reserved = self.registry.total_reserved()
+        functions = self.list_functions()
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80 * 1024**3,
+                "CodeSizeUnzipped": 250 * 1024**2,
+                "CodeSizeZipped": 50 * 1024**2,
+                "ConcurrentExecutions": self.pool.account_limit,
+                "UnreservedConcurrentExecutions": self.pool.account_limit - reserved,
+            },
+            "AccountUsage": {
+                "TotalCodeSize": sum(f.code_size for f in functions),
+                "FunctionCount": len(functions),
+            },
+        }
+
+    # -- invoking ---------------------------------------------------------------------
+
+    def invoke(
+        self,
+        function_name: str,
+        payload: Payload = None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | dict[str, Any] | None = None,
+    ) -> InvokeResult:
+        """Invoke a function: ``RequestResponse`` (200), ``Event`` (202) or ``DryRun`` (204).
+
+        ``payload`` is a JSON-serialisable value, or JSON text as ``str``/``bytes``.
+        ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
+        A handler error is not raised: see ``result.function_error``.
+        """
+        return self.invoker.invoke(
+            function_name,
+            payload,
+            qualifier=qualifier,
+            invocation_type=invocation_type,
+            log_type=log_type,
+            client_context=client_context,
+        )
+
+    def _run_event(self, event: AsyncEvent) -> None:
+        config = self.registry.resolve(event.function_name, event.qualifier)
+        self.invoker.execute(
+            config,
+            event.payload,
+            request_id=event.request_id,
+            invoked_arn=self.arns.function(event.function_name, event.qualifier),
+            client_context=event.client_context,
+        )
+
+    def wait_for_events(self, timeout: float | None = None) -> bool:
+        """Block until every queued ``Event`` invocation has run."""
+        return self.events.join(timeout)
+
+    # -- logs -------------------------------------------------------------------------
+
+    def get_logs(self, function_name: str, after_id: int = 0) -> list[LogEvent]:
+        """Log events of the function's log group, oldest first."""
+        name = parse_function_ref(function_name).name
+        if not self.registry.exists(name) and not self.logs.read(f"/aws/lambda/{name}", limit=1):
+            raise ResourceNotFoundException(
+                f"The specified log group does not exist: /aws/lambda/{name}"
+            )
+        return self.logs.read(f"/aws/lambda/{name}", after_id)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every environment and flush logs. The data dir keeps everything."""
+        if self._closed:
+            return
+        self._closed = True
+        self.events.close()
+        self.pool.close()
+        for backend in self._backends.values():
+            backend.close()
+        self.logs.close()
+        self.clock.close()
+        self.store.close()
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _weights(routing_config: Mapping[str, Any] | None) -> dict[str, float]:
+    if not routing_config:
+        return {}
+    return dict(routing_config.get("AdditionalVersionWeights", {}))

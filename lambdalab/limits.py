@@ -1,0 +1,118 @@
+"""AWS Lambda's limits and defaults, in one place.
+
+Every number here is AWS's own, for on-demand (non-Managed-Instance) functions, as
+documented at https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+and https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html.
+Where the study notes lambdalab grew from are dated (a 5-minute timeout, 3008 MB,
+billing in 100 ms steps) today's values are used; ``docs/explanation`` says what changed.
+Nothing outside this module writes these numbers down.
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- Identity ------------------------------------------------------------------------
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+#: CreateFunction's FunctionName (the short name, not an ARN): 1-64 of these characters.
+FUNCTION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+#: Alias names: 1-128 characters, not all digits (that would read as a version).
+ALIAS_NAME_PATTERN = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+ENV_VAR_NAME_PATTERN = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+LATEST = "$LATEST"
+
+# -- Function configuration ----------------------------------------------------------
+
+MEMORY_MIN_MB = 128
+MEMORY_MAX_MB = 10_240
+MEMORY_DEFAULT_MB = 128
+
+TIMEOUT_MIN_S = 1
+TIMEOUT_MAX_S = 900
+TIMEOUT_DEFAULT_S = 3
+
+EPHEMERAL_STORAGE_MIN_MB = 512
+EPHEMERAL_STORAGE_MAX_MB = 10_240
+EPHEMERAL_STORAGE_DEFAULT_MB = 512
+
+DESCRIPTION_MAX_CHARS = 256
+HANDLER_MAX_CHARS = 128
+#: All environment variable names and values together.
+ENVIRONMENT_MAX_BYTES = 4 * 1024
+
+#: Runtimes run on the local interpreter (whatever Python runs lambdalab).
+PYTHON_RUNTIMES = (
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+)
+DEFAULT_ARCHITECTURE = "x86_64"
+
+#: Environment variables a function may not set, because Lambda sets them.
+#: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+RESERVED_ENV_VARS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+# -- Invocation ----------------------------------------------------------------------
+
+#: Synchronous request and response payloads.
+SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+#: Asynchronous (Event) request payloads; AWS raised this from 256 KB to 1 MB in 2025.
+ASYNC_PAYLOAD_MAX_BYTES = 1024 * 1024
+#: X-Amz-Client-Context, base64 encoded.
+CLIENT_CONTEXT_MAX_BYTES = 3583
+#: ``LogType=Tail`` returns the last 4 KB of the invocation's log.
+TAIL_LOG_BYTES = 4 * 1024
+
+#: The INIT phase (import the handler module, run module-level code).
+INIT_TIMEOUT_S = 10
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LOG_TYPES = ("None", "Tail")
+
+# -- Concurrency ---------------------------------------------------------------------
+
+#: Concurrent executions per account and region (AWS's default quota).
+ACCOUNT_CONCURRENCY_DEFAULT = 1000
+#: Reserved concurrency may not push the unreserved pool below this.
+UNRESERVED_CONCURRENCY_MIN = 100
+
+# -- Execution environments ----------------------------------------------------------
+
+#: AWS does not publish how long an idle environment lives (observed: 5 to 15 minutes).
+#: lambdalab reaps after this many seconds of idleness; configurable per Lab.
+IDLE_ENVIRONMENT_TTL_S = 600
+
+# -- Billing -------------------------------------------------------------------------
+
+#: Duration is billed in 1 ms steps since December 2020 (it was 100 ms before).
+BILLING_GRANULARITY_MS = 1
+#: x86_64 on-demand prices, us-east-1: https://aws.amazon.com/lambda/pricing/
+PRICE_PER_GB_SECOND_USD = 0.0000166667
+PRICE_PER_MILLION_REQUESTS_USD = 0.20

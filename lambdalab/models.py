@@ -1,0 +1,198 @@
+"""Records the control plane keeps, with snake_case fields and AWS's wire names.
+
+Each record serialises itself in the field names of botocore's Lambda model
+(``to_aws()``) and reads itself back (``from_aws()``); the store keeps exactly that JSON,
+so what lambdalab persists is what ``GetFunctionConfiguration`` returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .limits import DEFAULT_ARCHITECTURE, LATEST
+
+_AWS_NAMES = {
+    "function_name": "FunctionName",
+    "function_arn": "FunctionArn",
+    "runtime": "Runtime",
+    "role": "Role",
+    "handler": "Handler",
+    "code_size": "CodeSize",
+    "description": "Description",
+    "timeout": "Timeout",
+    "memory_size": "MemorySize",
+    "last_modified": "LastModified",
+    "code_sha256": "CodeSha256",
+    "version": "Version",
+    "revision_id": "RevisionId",
+    "state": "State",
+    "last_update_status": "LastUpdateStatus",
+    "package_type": "PackageType",
+    "architectures": "Architectures",
+}
+
+
+@dataclass(frozen=True)
+class FunctionConfiguration:
+    """A function's configuration at one version (``$LATEST`` or a published number)."""
+
+    function_name: str
+    function_arn: str
+    runtime: str
+    role: str
+    handler: str
+    code_size: int
+    code_sha256: str
+    last_modified: str
+    revision_id: str
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    version: str = LATEST
+    environment: dict[str, str] = field(default_factory=dict)
+    ephemeral_storage: int = 512
+    state: str = "Active"
+    last_update_status: str = "Successful"
+    package_type: str = "Zip"
+    architectures: tuple[str, ...] = (DEFAULT_ARCHITECTURE,)
+    #: lambdalab's own: SHA-256 (hex) naming the stored code blob.
+    code_blob: str = ""
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {_AWS_NAMES[k]: getattr(self, k) for k in _AWS_NAMES}
+        out["Architectures"] = list(self.architectures)
+        out["Environment"] = {"Variables": dict(self.environment)}
+        out["EphemeralStorage"] = {"Size": self.ephemeral_storage}
+        out["TracingConfig"] = {"Mode": "PassThrough"}
+        out["LoggingConfig"] = {
+            "LogFormat": "Text",
+            "LogGroup": f"/aws/lambda/{self.function_name}",
+        }
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps({**self.to_aws(), "lambdalab": {"CodeBlob": self.code_blob}})
+
+    @classmethod
+    def from_json(cls, text: str) -> "FunctionConfiguration":
+        data = json.loads(text)
+        kwargs = {k: data[aws] for k, aws in _AWS_NAMES.items()}
+        kwargs["architectures"] = tuple(data["Architectures"])
+        kwargs["environment"] = data["Environment"]["Variables"]
+        kwargs["ephemeral_storage"] = data["EphemeralStorage"]["Size"]
+        kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
+        return cls(**kwargs)
+
+    def evolve(self, **changes: Any) -> "FunctionConfiguration":
+        return replace(self, **changes)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+
+@dataclass(frozen=True)
+class AliasConfiguration:
+    """An alias: a name pointing at a version, optionally sharing traffic with a second."""
+
+    alias_arn: str
+    name: str
+    function_version: str
+    revision_id: str
+    description: str = ""
+    #: ``{version: weight}`` with weight in [0, 1]: the share routed to that version.
+    additional_version_weights: dict[str, float] = field(default_factory=dict)
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "AliasArn": self.alias_arn,
+            "Name": self.name,
+            "FunctionVersion": self.function_version,
+            "Description": self.description,
+            "RevisionId": self.revision_id,
+        }
+        if self.additional_version_weights:
+            out["RoutingConfig"] = {
+                "AdditionalVersionWeights": dict(self.additional_version_weights)
+            }
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_aws())
+
+    @classmethod
+    def from_json(cls, text: str) -> "AliasConfiguration":
+        data = json.loads(text)
+        return cls(
+            alias_arn=data["AliasArn"],
+            name=data["Name"],
+            function_version=data["FunctionVersion"],
+            revision_id=data["RevisionId"],
+            description=data.get("Description", ""),
+            additional_version_weights=data.get("RoutingConfig", {}).get(
+                "AdditionalVersionWeights", {}
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class FunctionDetails:
+    """What GetFunction returns: the configuration, where the code is, and concurrency."""
+
+    configuration: FunctionConfiguration
+    code_location: str
+    reserved_concurrency: int | None = None
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Configuration": self.configuration.to_aws(),
+            "Code": {"RepositoryType": "S3", "Location": self.code_location},
+        }
+        if self.reserved_concurrency is not None:
+            out["Concurrency"] = {
+                "ReservedConcurrentExecutions": self.reserved_concurrency
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What Invoke returns, as boto3 shows it (``StatusCode``, ``Payload``, …)."""
+
+    status_code: int
+    payload: bytes = b""
+    function_error: str | None = None
+    log_result: str | None = None
+    executed_version: str | None = None
+    request_id: str = ""
+
+    def json(self) -> Any:
+        """The payload parsed as JSON (``None`` for an empty payload)."""
+        return json.loads(self.payload) if self.payload else None
+
+    @property
+    def log_tail(self) -> str:
+        """The decoded ``log_result``: the last 4 KB of the invocation's log."""
+        return base64.b64decode(self.log_result).decode() if self.log_result else ""
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"StatusCode": self.status_code, "Payload": self.payload}
+        for name, key in (
+            ("function_error", "FunctionError"),
+            ("log_result", "LogResult"),
+            ("executed_version", "ExecutedVersion"),
+        ):
+            if getattr(self, name) is not None:
+                out[key] = getattr(self, name)
+        return out
+
+
+__all__ = [
+    "FunctionConfiguration",
+    "AliasConfiguration",
+    "FunctionDetails",
+    "InvokeResult",
+]

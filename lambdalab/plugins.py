@@ -1,0 +1,71 @@
+"""The plugin manager: entry points, explicit registration, and what is loaded.
+
+Plugins come from the ``lambdalab`` entry point group (built-ins included, so they are
+loaded exactly the way a student's plugin is) and from ``Lab(plugins=[...])``.
+
+``LAMBDALAB_PLUGINS=name,name`` loads only the named entry-point plugins;
+``LAMBDALAB_TRACE_PLUGINS=1`` prints every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "lambdalab"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One loaded plugin: its name, version, where it came from and the hooks it implements."""
+
+    name: str
+    version: str
+    origin: str
+    hooks: tuple[str, ...]
+
+
+def make_plugin_manager(extra: Iterable[Any] = ()) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    only = os.environ.get("LAMBDALAB_PLUGINS")
+    wanted = {n.strip() for n in only.split(",") if n.strip()} if only else None
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and ep.name not in wanted:
+            continue
+        if pm.get_plugin(ep.name) is None:
+            pm.register(ep.load(), name=ep.name)
+    for plugin in extra:
+        pm.register(plugin)
+    if os.environ.get("LAMBDALAB_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    return pm
+
+
+def describe(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """What ``lambdalab plugins`` prints: every plugin with the hooks it implements."""
+    dists = {
+        ep.name: ep
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    }
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        ep = dists.get(name)
+        if ep is not None and ep.dist is not None:
+            version, origin = ep.dist.version, f"entry point {ep.value} ({ep.dist.name})"
+        else:
+            version = str(getattr(plugin, "__version__", "-"))
+            where = getattr(plugin, "__file__", None) if isinstance(plugin, ModuleType) else None
+            origin = f"registered by hand ({where or type(plugin).__name__})"
+        out.append(PluginInfo(name, version, origin, hooks))
+    return out

@@ -1,0 +1,417 @@
+"""The control plane's state: functions, versions (immutable) and aliases (weighted).
+
+Pure state, kept in the store in AWS's field names; no HTTP, no processes. Reads are
+cached in memory and the cache is dropped whenever this process writes or another
+process commits to the same data dir (SQLite's ``data_version``).
+
+Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
+and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from dataclasses import fields
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import limits
+from .arn import ArnBuilder
+from .errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from .limits import LATEST
+from .models import AliasConfiguration, FunctionConfiguration
+from .store import Store
+
+#: Fields that change with every publish or update and so do not count as "changed code
+#: or configuration" when deciding whether publishing creates a new version.
+_VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
+
+
+def new_revision_id() -> str:
+    return str(uuid.uuid4())
+
+
+def aws_timestamp(epoch: float) -> str:
+    """LastModified as AWS writes it: ``2024-05-01T12:00:00.000+0000``."""
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _fingerprint(config: FunctionConfiguration) -> tuple[Any, ...]:
+    return tuple(
+        repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE
+    )
+
+
+class Registry:
+    """Functions, versions and aliases of one data dir."""
+
+    def __init__(self, store: Store, arns: ArnBuilder, now: Callable[[], float]) -> None:
+        self._store = store
+        self.arns = arns
+        self._now = now
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._seen_version = store.data_version()
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    # -- caching ----------------------------------------------------------------------
+
+    def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+        version = self._store.data_version()
+        with self._lock:
+            if version != self._seen_version:
+                self._cache.clear()
+                self._seen_version = version
+            if key in self._cache:
+                return self._cache[key]
+        value = load()
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    # -- functions --------------------------------------------------------------------
+
+    def not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"Function not found: {self.arns.function(name, qualifier)}"
+        )
+
+    def exists(self, name: str) -> bool:
+        return bool(self._store.query("SELECT 1 FROM functions WHERE name = ?", (name,)))
+
+    def create(self, config: FunctionConfiguration) -> None:
+        with self._store.transaction() as db:
+            if db.execute("SELECT 1 FROM functions WHERE name = ?", (config.function_name,)).fetchone():
+                raise ResourceConflictException(
+                    f"Function already exist: {config.function_name}"
+                )
+            db.execute("INSERT INTO functions (name) VALUES (?)", (config.function_name,))
+            db.execute(
+                "INSERT INTO versions (function, version, config) VALUES (?, ?, ?)",
+                (config.function_name, LATEST, config.to_json()),
+            )
+        self._changed()
+
+    def get_version(self, name: str, version: str = LATEST) -> FunctionConfiguration:
+        def load() -> FunctionConfiguration:
+            rows = self._store.query(
+                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                (name, version),
+            )
+            if not rows:
+                raise self.not_found(name, None if version == LATEST else version)
+            return FunctionConfiguration.from_json(rows[0]["config"])
+
+        return self._cached((name, "version:" + version), load)
+
+    def get(self, name: str, qualifier: str | None = None) -> FunctionConfiguration:
+        """The configuration a qualifier names: ``$LATEST``, a version or an alias."""
+        if qualifier in (None, LATEST):
+            return self.get_version(name, LATEST)
+        if qualifier.isdigit():
+            if not self.exists(name):
+                raise self.not_found(name)
+            return self.get_version(name, qualifier)
+        return self.get_version(name, self.get_alias(name, qualifier).function_version)
+
+    def list_functions(self) -> list[FunctionConfiguration]:
+        rows = self._store.query(
+            "SELECT config FROM versions WHERE version = ? ORDER BY function", (LATEST,)
+        )
+        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+
+    def list_versions(self, name: str) -> list[FunctionConfiguration]:
+        if not self.exists(name):
+            raise self.not_found(name)
+        rows = self._store.query(
+            "SELECT config FROM versions WHERE function = ? "
+            "ORDER BY version = ? DESC, CAST(version AS INTEGER)",
+            (name, LATEST),
+        )
+        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+
+    def update_latest(self, name: str, **changes: Any) -> FunctionConfiguration:
+        with self._store.transaction() as db:
+            row = db.execute(
+                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                (name, LATEST),
+            ).fetchone()
+            if row is None:
+                raise self.not_found(name)
+            config = FunctionConfiguration.from_json(row["config"]).evolve(
+                **changes,
+                revision_id=new_revision_id(),
+                last_modified=aws_timestamp(self._now()),
+            )
+            db.execute(
+                "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
+                (config.to_json(), name, LATEST),
+            )
+        self._changed()
+        return config
+
+    def publish(self, name: str, description: str | None = None) -> FunctionConfiguration:
+        """Snapshot ``$LATEST`` as version N+1, or return the last version if unchanged."""
+        with self._store.transaction() as db:
+            fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
+            if fn is None:
+                raise self.not_found(name)
+            latest = FunctionConfiguration.from_json(
+                db.execute(
+                    "SELECT config FROM versions WHERE function = ? AND version = ?",
+                    (name, LATEST),
+                ).fetchone()["config"]
+            )
+            last = db.execute(
+                "SELECT config FROM versions WHERE function = ? AND version != ? "
+                "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
+                (name, LATEST),
+            ).fetchone()
+            if last is not None:
+                previous = FunctionConfiguration.from_json(last["config"])
+                candidate = latest.evolve(description=previous.description)
+                if _fingerprint(candidate) == _fingerprint(previous) and (
+                    description is None or description == previous.description
+                ):
+                    return previous
+            number = str(fn["next_version"])
+            version = latest.evolve(
+                version=number,
+                function_arn=self.arns.function(name, number),
+                revision_id=new_revision_id(),
+                description=latest.description if description is None else description,
+            )
+            db.execute(
+                "INSERT INTO versions (function, version, config) VALUES (?, ?, ?)",
+                (name, number, version.to_json()),
+            )
+            db.execute(
+                "UPDATE functions SET next_version = next_version + 1 WHERE name = ?", (name,)
+            )
+        self._changed()
+        return version
+
+    def delete(self, name: str, qualifier: str | None = None) -> None:
+        """Delete the function (no qualifier) or one published version."""
+        with self._store.transaction() as db:
+            if not db.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone():
+                raise self.not_found(name)
+            if qualifier in (None, LATEST):
+                if qualifier == LATEST:
+                    raise InvalidParameterValueException(
+                        "$LATEST version cannot be deleted without deleting the function. "
+                        "Call delete_function without a qualifier to delete the function."
+                    )
+                db.execute("DELETE FROM functions WHERE name = ?", (name,))
+            else:
+                if not db.execute(
+                    "SELECT 1 FROM versions WHERE function = ? AND version = ?", (name, qualifier)
+                ).fetchone():
+                    raise self.not_found(name, qualifier)
+                users = [
+                    r["name"]
+                    for r in db.execute("SELECT name, config FROM aliases WHERE function = ?", (name,))
+                    if _alias_uses(AliasConfiguration.from_json(r["config"]), qualifier)
+                ]
+                if users:
+                    raise ResourceConflictException(
+                        f"Unable to delete version because the following aliases reference "
+                        f"it: {users}. Point the aliases at another version first."
+                    )
+                db.execute(
+                    "DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier)
+                )
+        self._changed()
+
+    # -- concurrency ------------------------------------------------------------------
+
+    def reserved_concurrency(self, name: str) -> int | None:
+        def load() -> int | None:
+            rows = self._store.query(
+                "SELECT reserved_concurrency FROM functions WHERE name = ?", (name,)
+            )
+            if not rows:
+                raise self.not_found(name)
+            return rows[0][0]
+
+        return self._cached((name, "reserved"), load)
+
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        with self._store.transaction() as db:
+            cur = db.execute(
+                "UPDATE functions SET reserved_concurrency = ? WHERE name = ?", (value, name)
+            )
+            if cur.rowcount == 0:
+                raise self.not_found(name)
+        self._changed()
+
+    def total_reserved(self, excluding: str | None = None) -> int:
+        rows = self._store.query(
+            "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?",
+            (excluding or "",),
+        )
+        return int(rows[0][0])
+
+    # -- aliases ----------------------------------------------------------------------
+
+    def _check_alias_target(
+        self, name: str, version: str, weights: dict[str, float]
+    ) -> None:
+        if version != LATEST and not version.isdigit():
+            raise InvalidParameterValueException(
+                f"FunctionVersion: {version!r} is not a version. Use $LATEST or a published "
+                "version number."
+            )
+        self.get_version(name, version)
+        if len(weights) > 1:
+            raise InvalidParameterValueException(
+                "RoutingConfig.AdditionalVersionWeights: an alias routes to at most one "
+                "additional version."
+            )
+        for extra, weight in weights.items():
+            if version == LATEST:
+                raise InvalidParameterValueException(
+                    "RoutingConfig: an alias that routes traffic must point at a published "
+                    "version, not $LATEST."
+                )
+            if extra == version:
+                raise InvalidParameterValueException(
+                    f"RoutingConfig.AdditionalVersionWeights: version {extra} is already the "
+                    "alias's primary version. Name a different version."
+                )
+            if not isinstance(weight, (int, float)) or not 0.0 <= float(weight) <= 1.0:
+                raise InvalidParameterValueException(
+                    f"RoutingConfig.AdditionalVersionWeights: weight {weight!r} for version "
+                    f"{extra} is not valid. Use a number from 0.0 to 1.0."
+                )
+            self.get_version(name, str(extra))
+
+    def create_alias(
+        self,
+        name: str,
+        alias: str,
+        version: str,
+        description: str = "",
+        weights: dict[str, float] | None = None,
+    ) -> AliasConfiguration:
+        if not limits.ALIAS_NAME_PATTERN.match(alias or ""):
+            raise InvalidParameterValueException(
+                f"Name: {alias!r} is not a valid alias name. Use 1-128 letters, digits, "
+                "hyphens or underscores, not only digits (that would read as a version)."
+            )
+        weights = {str(k): float(v) for k, v in (weights or {}).items()}
+        if not self.exists(name):
+            raise self.not_found(name)
+        self._check_alias_target(name, version, weights)
+        config = AliasConfiguration(
+            alias_arn=self.arns.function(name, alias),
+            name=alias,
+            function_version=version,
+            revision_id=new_revision_id(),
+            description=description,
+            additional_version_weights=weights,
+        )
+        with self._store.transaction() as db:
+            if db.execute(
+                "SELECT 1 FROM aliases WHERE function = ? AND name = ?", (name, alias)
+            ).fetchone():
+                raise ResourceConflictException(
+                    f"Alias already exists: {config.alias_arn}"
+                )
+            db.execute(
+                "INSERT INTO aliases (function, name, config) VALUES (?, ?, ?)",
+                (name, alias, config.to_json()),
+            )
+        self._changed()
+        return config
+
+    def get_alias(self, name: str, alias: str) -> AliasConfiguration:
+        def load() -> AliasConfiguration:
+            rows = self._store.query(
+                "SELECT config FROM aliases WHERE function = ? AND name = ?", (name, alias)
+            )
+            if not rows:
+                if not self.exists(name):
+                    raise self.not_found(name)
+                raise ResourceNotFoundException(
+                    f"Alias not found: {self.arns.function(name, alias)}"
+                )
+            return AliasConfiguration.from_json(rows[0]["config"])
+
+        return self._cached((name, "alias:" + alias), load)
+
+    def list_aliases(self, name: str) -> list[AliasConfiguration]:
+        if not self.exists(name):
+            raise self.not_found(name)
+        rows = self._store.query(
+            "SELECT config FROM aliases WHERE function = ? ORDER BY name", (name,)
+        )
+        return [AliasConfiguration.from_json(r["config"]) for r in rows]
+
+    def update_alias(
+        self,
+        name: str,
+        alias: str,
+        version: str | None = None,
+        description: str | None = None,
+        weights: dict[str, float] | None = None,
+    ) -> AliasConfiguration:
+        current = self.get_alias(name, alias)
+        new_weights = (
+            current.additional_version_weights
+            if weights is None
+            else {str(k): float(v) for k, v in weights.items()}
+        )
+        target = version or current.function_version
+        self._check_alias_target(name, target, new_weights)
+        config = AliasConfiguration(
+            alias_arn=current.alias_arn,
+            name=alias,
+            function_version=target,
+            revision_id=new_revision_id(),
+            description=current.description if description is None else description,
+            additional_version_weights=new_weights,
+        )
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE aliases SET config = ? WHERE function = ? AND name = ?",
+                (config.to_json(), name, alias),
+            )
+        self._changed()
+        return config
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.get_alias(name, alias)
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (name, alias))
+        self._changed()
+
+    # -- the data plane's question ----------------------------------------------------
+
+    def resolve(self, name: str, qualifier: str | None) -> FunctionConfiguration:
+        """The configuration an invoke runs: for a weighted alias, one version by chance."""
+        if qualifier in (None, LATEST) or qualifier.isdigit():
+            return self.get(name, qualifier)
+        alias = self.get_alias(name, qualifier)
+        version = alias.function_version
+        roll = self._random.random()
+        for extra, weight in alias.additional_version_weights.items():
+            if roll < weight:
+                version = extra
+            roll -= weight
+        return self.get_version(name, version)
+
+
+def _alias_uses(alias: AliasConfiguration, version: str) -> bool:
+    return alias.function_version == version or version in alias.additional_version_weights

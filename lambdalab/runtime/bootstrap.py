@@ -1,0 +1,217 @@
+"""The Python runtime: runs inside an execution environment and loops on invokes.
+
+It behaves like AWS's Python runtime (``awslambdaric``): the same error types and
+messages for a module that will not import, a missing handler, an unserialisable result
+or a handler exception; the same log line format for the ``logging`` module; the same
+context object. It talks to the core over a pipe (see :mod:`.protocol`) instead of the
+HTTP Runtime API, because a pipe round trip costs tens of microseconds.
+
+INIT: import the handler module and find the handler, then report ``ready``.
+INVOKE: for each request frame, call ``handler(event, context)`` and answer with a
+result frame. Anything printed goes to the environment's log pipe (fds 1 and 2).
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+from . import protocol
+from .context import LambdaContext
+
+#: AWS joins the lines of a multi-line error log event with carriage returns, so the
+#: whole traceback stays one log event.
+_LINE_JOIN = "\r"
+_INDENT = "\u00a0"  # awslambdaric indents stack frames with NO-BREAK SPACE
+_current_request_id = ""
+
+
+class Fault(Exception):
+    """A runtime error with AWS's errorType (``Runtime.ImportModuleError``, …)."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Import ``module.function`` with awslambdaric's errors and messages."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise Fault(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname} as a handler module",
+        )
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise Fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
+        )
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise Fault(
+            "Runtime.UserCodeSyntaxError",
+            f"Syntax error in module '{modname}': {e}",
+            trace,
+        )
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise Fault(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        )
+
+
+def make_error(
+    message: str, error_type: str, trace: list[str], request_id: str = ""
+) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+
+
+def error_from_exception(exc: BaseException, request_id: str) -> dict[str, Any]:
+    """AWS's error object for a handler exception; frames of this file are dropped."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if f.filename != __file__]
+    trace = traceback.format_list(frames)
+    return make_error(str(exc), type(exc).__name__, trace, request_id)
+
+
+def log_error(error: dict[str, Any]) -> None:
+    """Write ``[ERROR] Type: message`` and the traceback as one log event."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        for frame in error["stackTrace"]:
+            for line in frame.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append(_INDENT * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write(_LINE_JOIN.join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, decimal.Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def marshal(result: Any) -> bytes:
+    if isinstance(result, bytes):
+        return result
+    try:
+        return json.dumps(result, default=_json_default, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as e:
+        raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}")
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current_request_id
+        return True
+
+
+def setup_logging() -> None:
+    """The root logger's handler and format, as AWS's Python runtime sets them."""
+    logging.Formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.terminator = ""
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+
+
+def max_rss_mb() -> int:
+    """Peak resident memory of this process and its waited-for children, in MB."""
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KB
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return -(-peak * scale // (1024 * 1024))
+
+
+def handle(handler: Callable[[Any, Any], Any], header: dict[str, Any], body: bytes) -> bytes:
+    global _current_request_id
+    request_id = _current_request_id = header["rid"]
+    started = time.perf_counter()
+    try:
+        context = LambdaContext(
+            request_id,
+            header["arn"],
+            header["deadline_ms"],
+            json.loads(header["cc"]) if header.get("cc") else None,
+            json.loads(header["ci"]) if header.get("ci") else None,
+        )
+        try:
+            event = json.loads(body) if body else None
+        except ValueError as e:
+            raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
+        result, status = marshal(handler(event, context)), "ok"
+    except Fault as fault:
+        error = make_error(fault.message, fault.error_type, fault.trace, request_id)
+        log_error(error)
+        result, status = json.dumps(error).encode(), "error"
+    except Exception as exc:
+        error = error_from_exception(exc, request_id)
+        log_error(error)
+        result, status = json.dumps(error).encode(), "error"
+    duration_ms = (time.perf_counter() - started) * 1000
+    sys.stdout.flush()
+    sys.stderr.flush()
+    reply = {"status": status, "duration_ms": duration_ms, "max_mb": max_rss_mb()}
+    return protocol.pack(reply, result)
+
+
+def serve(conn: Connection, handler_name: str) -> None:
+    """INIT, then answer invokes until the core closes the pipe."""
+    setup_logging()
+    try:
+        handler = load_handler(handler_name)
+    except Fault as fault:
+        error = make_error(fault.message, fault.error_type, fault.trace)
+        log_error(error)
+        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error}))
+        return
+    except BaseException as exc:  # module-level code raised: AWS reports it as-is
+        error = error_from_exception(exc, "")
+        log_error(error)
+        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error}))
+        return
+    sys.stdout.flush()
+    conn.send_bytes(protocol.pack({"ready": os.getpid()}))
+    while True:
+        try:
+            frame = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        header, body = protocol.unpack(frame)
+        conn.send_bytes(handle(handler, header, body))

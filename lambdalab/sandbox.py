@@ -1,0 +1,114 @@
+"""What an isolation backend receives and returns: the contract between core and sandbox.
+
+A backend (a plugin; see :func:`lambdalab.hookspecs.lambdalab_sandbox_backends`) starts
+*execution environments*. The core decides when: it keeps the pool, counts concurrency,
+writes START/END/REPORT and formats errors the way AWS shows them. A backend only has to
+
+1. start an environment from an :class:`EnvironmentSpec` and run its INIT
+   (import the handler module) – :meth:`SandboxBackend.start`;
+2. run one invoke at a time in it – :meth:`ExecutionEnvironment.invoke`;
+3. destroy it – :meth:`ExecutionEnvironment.destroy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """Everything needed to start one execution environment of one function version."""
+
+    function_name: str
+    version: str
+    runtime: str
+    handler: str
+    #: The unpacked code (``LAMBDA_TASK_ROOT``); shared, treat as read-only.
+    task_root: str
+    #: This environment's own writable temporary directory (its ``/tmp``).
+    tmp_dir: str
+    memory_size: int
+    timeout: int
+    ephemeral_storage: int
+    log_group_name: str
+    log_stream_name: str
+    #: The complete process environment: AWS's variables plus the function's own.
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """One invocation, as the runtime receives it."""
+
+    request_id: str
+    payload: bytes
+    invoked_function_arn: str
+    #: Epoch milliseconds; ``context.get_remaining_time_in_millis()`` counts down to it.
+    deadline_ms: int
+    timeout_s: float
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    trace_id: str | None = None
+
+
+@dataclass
+class InitOutcome:
+    """How INIT went: its duration, the lines it logged and the runtime error, if any."""
+
+    duration_ms: float
+    log_lines: list[str] = field(default_factory=list)
+    #: AWS's error object (errorMessage, errorType, stackTrace) when INIT failed.
+    error: dict[str, Any] | None = None
+    timed_out: bool = False
+
+
+@dataclass
+class InvokeOutcome:
+    """How one invoke went, reported by the backend to the core."""
+
+    #: ``"ok"``, ``"error"`` (the handler raised; ``payload`` holds AWS's error object),
+    #: ``"timeout"`` or ``"crash"`` (the process died; ``exit_reason`` says how).
+    status: str
+    payload: bytes
+    duration_ms: float
+    log_lines: list[str] = field(default_factory=list)
+    max_memory_used_mb: int = 0
+    exit_reason: str | None = None
+
+    @property
+    def environment_lost(self) -> bool:
+        """A timeout or crash ends the environment; the next invoke starts a new one."""
+        return self.status in ("timeout", "crash")
+
+
+@runtime_checkable
+class ExecutionEnvironment(Protocol):
+    """A started environment: INIT has run; it serves one invoke at a time."""
+
+    spec: EnvironmentSpec
+    init: InitOutcome
+
+    def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        """Run one invoke to completion, timeout or crash."""
+        ...
+
+    def destroy(self) -> None:
+        """Stop the environment and everything it started."""
+        ...
+
+
+@runtime_checkable
+class SandboxBackend(Protocol):
+    """An isolation backend: starts execution environments."""
+
+    #: The name users choose it by (``Lab(default_sandbox="subprocess")``).
+    name: str
+
+    def start(self, spec: EnvironmentSpec) -> ExecutionEnvironment:
+        """Start an environment and run its INIT; return it even when INIT failed."""
+        ...
+
+    def close(self) -> None:
+        """Destroy every environment and stop helper processes."""
+        ...

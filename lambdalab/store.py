@@ -1,0 +1,128 @@
+"""The data dir: one SQLite database (WAL) and content-addressed code blobs.
+
+Layout of a data dir::
+
+    lambdalab.db          functions, versions, aliases, concurrency, logs, async events
+    blobs/<sha256 hex>    deployment packages (zip), named by their own hash
+    code/<sha256 hex>/    each package unpacked once, shared by every environment
+
+Everything acknowledged is committed before the call returns, so a restart (or a
+SIGKILL) loses nothing. Schema changes are numbered migrations applied in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE functions (
+        name TEXT PRIMARY KEY,
+        next_version INTEGER NOT NULL DEFAULT 1,
+        reserved_concurrency INTEGER
+    );
+    CREATE TABLE versions (
+        function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        version TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (function, version)
+    );
+    CREATE TABLE aliases (
+        function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (function, name)
+    );
+    CREATE TABLE log_events (
+        id INTEGER PRIMARY KEY,
+        log_group TEXT NOT NULL,
+        log_stream TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX log_events_by_group ON log_events (log_group, id);
+    CREATE TABLE async_events (
+        id INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        function TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        client_context TEXT,
+        enqueued_at REAL NOT NULL
+    );
+    """,
+)
+
+
+class Store:
+    """A thread-safe handle on one data dir."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.blob_dir = self.data_dir / "blobs"
+        self.code_dir = self.data_dir / "code"
+        for d in (self.data_dir, self.blob_dir, self.code_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.data_dir / "lambdalab.db",
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=30,
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            (current,) = db.execute("PRAGMA user_version").fetchone()
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits."""
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    # -- code blobs -----------------------------------------------------------------
+
+    def put_blob(self, sha256_hex: str, data: bytes) -> Path:
+        path = self.blob_dir / sha256_hex
+        if not path.exists():
+            tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return path
+
+    def blob_path(self, sha256_hex: str) -> Path:
+        return self.blob_dir / sha256_hex
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,196 @@
+"""lambdalab's built-in isolation backend: each execution environment is a forked process.
+
+Registered through the ``lambdalab`` entry point group, exactly like a third-party
+plugin. Environments are forked from a preloaded fork server
+(:mod:`lambdalab.runtime.forkserver`), so a cold start costs a ``fork()``; each one has
+its own process group, working directory, ``/tmp`` (``TMPDIR``) and environment
+variables, and talks to the core over a pipe of length-prefixed frames.
+
+What this backend does not do is enforce memory or CPU limits; the ``limited`` backend
+adds those.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+
+from lambdalab import hookimpl
+from lambdalab.runtime import protocol
+from lambdalab.runtime.forkserver import ForkServer
+from lambdalab.limits import INIT_TIMEOUT_S
+from lambdalab.sandbox import (
+    EnvironmentSpec,
+    InitOutcome,
+    InvokeOutcome,
+    InvokeRequest,
+)
+
+__version__ = "0.1.0"
+
+_POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
+
+
+class _LogReader:
+    """Collects complete lines from an environment's log pipe."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.open = True
+        self._partial = b""
+        self.lines: list[str] = []
+
+    def drain(self) -> None:
+        while self.open:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.open = False
+                return
+            *complete, self._partial = (self._partial + chunk).split(b"\n")
+            self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+
+    def take(self) -> list[str]:
+        """Every line logged so far, including an unterminated last one."""
+        self.drain()
+        if self._partial:
+            self.lines.append(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        lines, self.lines = self.lines, []
+        return lines
+
+
+class SubprocessEnvironment:
+    """One execution environment: a forked process serving one invoke at a time."""
+
+    def __init__(self, spec: EnvironmentSpec, server: ForkServer) -> None:
+        self.spec = spec
+        self._server = server
+        server.start()  # a one-off cost of the lab, not of this cold start
+        started = time.perf_counter()
+        self._conn, log_fd = server.spawn(_spawn_message(spec))
+        self._log = _LogReader(log_fd)
+        self._poll = select.poll()
+        self._poll.register(self._conn.fileno(), _POLL_IN)
+        self._poll.register(log_fd, _POLL_IN)
+        self.pid = 0
+        frame, reason = self._await_frame(INIT_TIMEOUT_S)
+        duration_ms = (time.perf_counter() - started) * 1000
+        self.init = InitOutcome(duration_ms=duration_ms)
+        if frame is None:
+            self.init.timed_out = reason == "timeout"
+            self.init.error = {
+                "errorType": "Runtime.InitTimeout" if self.init.timed_out else "Runtime.ExitError",
+                "errorMessage": (
+                    f"Init phase exceeded the {INIT_TIMEOUT_S} s limit"
+                    if self.init.timed_out
+                    else f"Runtime exited during init: {self._exit_reason()}"
+                ),
+            }
+        else:
+            header, _ = protocol.unpack(frame)
+            self.pid = header["ready"]
+            self.init.error = header.get("error")
+        self.init.log_lines = self._log.take()
+
+    def _await_frame(self, timeout: float) -> tuple[bytes | None, str | None]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, "timeout"
+            for fd, _ in self._poll.poll(remaining * 1000):
+                if fd == self._log.fd:
+                    self._log.drain()
+                    if not self._log.open:
+                        self._poll.unregister(fd)
+                    continue
+                try:
+                    frame = self._conn.recv_bytes()
+                except (EOFError, OSError):
+                    return None, "crash"
+                self._log.drain()
+                return frame, None
+
+    def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        header = {
+            "rid": request.request_id,
+            "arn": request.invoked_function_arn,
+            "deadline_ms": request.deadline_ms,
+            "cc": request.client_context,
+            "ci": request.cognito_identity,
+        }
+        started = time.perf_counter()
+        try:
+            self._conn.send_bytes(protocol.pack(header, request.payload))
+        except OSError:
+            pass  # it died between invokes; the wait below reports how
+        frame, reason = self._await_frame(request.timeout_s)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if frame is None:
+            if reason == "timeout":
+                self.destroy()
+            return InvokeOutcome(
+                status=reason or "crash",
+                payload=b"",
+                duration_ms=elapsed_ms,
+                log_lines=self._log.take(),
+                exit_reason=self._exit_reason(),
+            )
+        reply, body = protocol.unpack(frame)
+        return InvokeOutcome(
+            status=reply["status"],
+            payload=body,
+            duration_ms=reply["duration_ms"],
+            log_lines=self._log.take(),
+            max_memory_used_mb=reply["max_mb"],
+        )
+
+    def _exit_reason(self) -> str:
+        if not self.pid:
+            return "exit status 1"
+        return self._server.exit_status(self.pid) or "signal: killed"
+
+    def destroy(self) -> None:
+        if self.pid:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not self._conn.closed:
+            self._conn.close()
+            os.close(self._log.fd)
+            self._log.open = False
+
+
+def _spawn_message(spec: EnvironmentSpec) -> dict[str, object]:
+    return {
+        "handler": spec.handler,
+        "task_root": spec.task_root,
+        "tmp_dir": spec.tmp_dir,
+        "environ": dict(spec.environ),
+    }
+
+
+class SubprocessBackend:
+    """Starts environments as forked processes of one preloaded fork server."""
+
+    name = "subprocess"
+
+    def __init__(self, preload: tuple[str, ...] = ("boto3",)) -> None:
+        self._server = ForkServer(preload)
+
+    def start(self, spec: EnvironmentSpec) -> SubprocessEnvironment:
+        return SubprocessEnvironment(spec, self._server)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@hookimpl
+def lambdalab_sandbox_backends() -> list[type]:
+    return [SubprocessBackend]
