@@ -1,0 +1,617 @@
+"""``lambdalab``: the command line, one thin door onto :class:`~lambdalab.lab.Lab`.
+
+Every command opens the Lab on ``--data-dir`` (via :func:`pass_lab`), calls one of its
+methods, and prints the result: tables for lists, AWS's JSON for ``get``, the payload for
+``invoke``. Nothing here knows how to invoke or store anything; the Lab does.
+
+Exit codes scripts can rely on:
+
+* ``0`` — it worked;
+* ``1`` — ``invoke`` ran, and the function returned an error (``FunctionError``);
+* ``2`` — the command line was wrong, or the Lambda API refused the request. AWS errors
+  are printed on stderr as ``ErrorCode: message`` (for example
+  ``ResourceNotFoundException: Function not found: ...``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Mapping, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import limits
+from .demo import run_demo
+from .errors import LambdaError
+from .lab import Lab, default_data_dir
+from .logs import LogEvent, iso_timestamp
+from .models import AliasConfiguration, FunctionConfiguration
+
+EXIT_FUNCTION_ERROR = 1
+EXIT_API_ERROR = 2
+#: Seconds between polls of ``lambdalab logs --follow``.
+FOLLOW_INTERVAL_S = 0.5
+#: Characters a table may use when stdout is not a terminal (rich would cut at 80).
+PIPED_TABLE_WIDTH = 400
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_sleep = time.sleep  # replaced in tests, so --follow can be tested without waiting
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# -- errors and the Lab ---------------------------------------------------------------
+
+
+class LambdaApiError(click.ClickException):
+    """A :class:`LambdaError` on its way out: ``ErrorCode: message`` on stderr, exit 2."""
+
+    exit_code = EXIT_API_ERROR
+
+    def __init__(self, error: LambdaError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+    def format_message(self) -> str:
+        return f"{self.error.code}: {self.error.message}"
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.format_message(), file=file, err=file is None)
+
+
+class LambdaGroup(click.Group):
+    """A click group that turns LambdaErrors raised below it into LambdaApiErrors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LambdaError as error:
+            raise LambdaApiError(error) from error
+
+
+def pass_lab(command: F) -> F:
+    """Call ``command(lab, ...)`` with a Lab on ``--data-dir``, closed after the command."""
+
+    @functools.wraps(command)
+    def with_lab(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        lab = ctx.with_resource(Lab(data_dir=ctx.find_root().obj))
+        return command(lab, *args, **kwargs)
+
+    return with_lab  # type: ignore[return-value]
+
+
+# -- option parsing -------------------------------------------------------------------
+
+
+def _pairs(option: str, values: Iterable[str]) -> dict[str, str]:
+    """``("A=1", "B=2")`` → ``{"A": "1", "B": "2"}``; no ``=`` is a usage error."""
+    parsed = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE.", param_hint=option)
+        parsed[key] = rest
+    return parsed
+
+
+def parse_env(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str] | None:
+    """``--env A=1 --env B=2`` → ``{"A": "1", "B": "2"}``; no ``--env`` → ``None``."""
+    return _pairs("--env", values) if values else None
+
+
+def parse_routing(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, float] | None:
+    """``--routing 2=0.1`` → ``{"2": 0.1}``: 10 % of invokes go to version 2."""
+    if not values:
+        return None
+    weights = {}
+    for version, weight in _pairs("--routing", values).items():
+        try:
+            weights[version] = float(weight)
+        except ValueError:
+            raise click.BadParameter(
+                f"{weight!r} is not a weight; use a number from 0.0 to 1.0, e.g. 2=0.1.",
+                param_hint="--routing",
+            ) from None
+    return weights
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """Only the options the user gave, so the Lab's own defaults apply to the rest."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def env_option(command: F) -> F:
+    return click.option(
+        "--env",
+        "environment",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=parse_env,
+        help="An environment variable for the function (repeat for more; replaces all).",
+    )(command)
+
+
+def config_options(command: F) -> F:
+    """The settings ``create`` and ``update-config`` share."""
+    for option in reversed(
+        (
+            click.option("--runtime", help="e.g. python3.12 [default: this Python's]."),
+            click.option(
+                "--memory-size",
+                type=int,
+                help=f"Memory in MB, {limits.MEMORY_MIN_MB}-{limits.MEMORY_MAX_MB} "
+                f"[default: {limits.MEMORY_DEFAULT_MB}].",
+            ),
+            click.option(
+                "--timeout",
+                type=int,
+                help=f"Seconds, {limits.TIMEOUT_MIN_S}-{limits.TIMEOUT_MAX_S} "
+                f"[default: {limits.TIMEOUT_DEFAULT_S}].",
+            ),
+            click.option("--description", help="A description of the function."),
+        )
+    ):
+        command = option(command)
+    return env_option(command)
+
+
+code_option = click.option(
+    "--code", required=True, help="A directory with your handler module, or a .zip."
+)
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def print_json(value: Mapping[str, Any]) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def print_table(
+    title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], empty: str
+) -> None:
+    """A rich table of ``rows``, or the ``empty`` hint when there are none."""
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, no_wrap=index == 0, overflow="fold")  # never cut the name
+    for row in rows:
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+    # A terminal wraps the table to fit; a pipe or file gets whole rows, for grep.
+    console = out if out.is_terminal else Console(highlight=False, width=PIPED_TABLE_WIDTH)
+    console.print(table if table.row_count else Text(empty))
+
+
+def say(message: str) -> None:
+    """A one-line confirmation, e.g. ``Deleted alias live of hello``."""
+    out.print(Text(message), soft_wrap=True)
+
+
+def show_config(verb: str, config: FunctionConfiguration) -> None:
+    say(
+        f"{verb} {config.function_name} (version {config.version}): {config.runtime}, "
+        f"{config.handler}, {config.memory_size} MB, {config.timeout} s, "
+        f"CodeSha256 {config.code_sha256}"
+    )
+
+
+def routing_text(alias: AliasConfiguration) -> str:
+    return ", ".join(f"{v}={w:g}" for v, w in alias.additional_version_weights.items())
+
+
+# -- the command group ----------------------------------------------------------------
+
+
+@click.group(cls=LambdaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where functions, versions, logs and code live "
+    "[default: $LAMBDALAB_DATA_DIR or ./.lambdalab].",
+)
+@click.version_option(package_name="lambdalab")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """lambdalab: AWS Lambda on one machine, built to teach.
+
+    Start with `lambdalab demo`, then `lambdalab lab start 1`.
+    """
+    ctx.obj = data_dir if data_dir is not None else default_data_dir()
+
+
+# -- functions ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("name")
+@code_option
+@click.option("--handler", required=True, help="module.function, e.g. app.handler.")
+@config_options
+@click.option("--publish", is_flag=True, help="Also publish version 1.")
+@pass_lab
+def create(
+    lab: Lab, name: str, code: str, handler: str, publish: bool, **settings: Any
+) -> None:
+    """Create function NAME from a directory or .zip."""
+    config = lab.create_function(
+        name, code, handler=handler, publish=publish, **_given(**settings)
+    )
+    show_config("Created", config)
+
+
+@main.command("update-code")
+@click.argument("name")
+@code_option
+@click.option("--publish", is_flag=True, help="Also publish a version.")
+@pass_lab
+def update_code(lab: Lab, name: str, code: str, publish: bool) -> None:
+    """Replace the code of NAME's $LATEST."""
+    show_config("Updated", lab.update_function_code(name, code, publish=publish))
+
+
+@main.command("update-config")
+@click.argument("name")
+@click.option("--handler", help="module.function, e.g. app.handler.")
+@config_options
+@pass_lab
+def update_config(lab: Lab, name: str, **settings: Any) -> None:
+    """Change settings of NAME's $LATEST; settings not given keep their value."""
+    show_config("Updated", lab.update_function_configuration(name, **_given(**settings)))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--qualifier", help="A version number or alias [default: $LATEST].")
+@pass_lab
+def get(lab: Lab, name: str, qualifier: str | None) -> None:
+    """Print NAME as GetFunction returns it (AWS JSON)."""
+    print_json(lab.get_function(name, qualifier).to_aws())
+
+
+@main.command("list")
+@pass_lab
+def list_(lab: Lab) -> None:
+    """List every function."""
+    print_table(
+        "Functions",
+        ("Name", "Runtime", "Handler", "MB", "Timeout", "Last modified", "Description"),
+        (
+            (f.function_name, f.runtime, f.handler, f.memory_size, f.timeout,
+             f.last_modified, f.description)
+            for f in lab.list_functions()
+        ),
+        empty="No functions yet: run `lambdalab demo`, or `lambdalab create --help`.",
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.option("--qualifier", help="Delete only this version (the function stays).")
+@pass_lab
+def delete(lab: Lab, name: str, qualifier: str | None) -> None:
+    """Delete function NAME, or one of its versions."""
+    lab.delete_function(name, qualifier)
+    say(f"Deleted {name}" + (f" version {qualifier}" if qualifier else ""))
+
+
+# -- invoking -------------------------------------------------------------------------
+
+
+def read_payload(payload: str | None, payload_file: IO[bytes] | None) -> bytes | str | None:
+    if payload is not None and payload_file is not None:
+        raise click.UsageError("Give PAYLOAD or --payload-file, not both.")
+    return payload_file.read() if payload_file is not None else payload
+
+
+def run_queued_events(lab: Lab, config: FunctionConfiguration) -> None:
+    """Give the queued event time to run: no server holds the data dir once the CLI exits.
+
+    A throttled event stays queued (it is durable) and runs when a Lab next opens the dir.
+    """
+    if not lab.wait_for_events(timeout=limits.INIT_TIMEOUT_S + config.timeout):
+        message = "The event is still queued (throttled?); it runs when lambdalab next opens "
+        err.print(Text(message + "this data dir."), soft_wrap=True)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("payload", required=False)
+@click.option(
+    "--payload-file",
+    type=click.File("rb"),
+    help="Read the JSON payload from FILE; - reads standard input.",
+)
+@click.option("--qualifier", help="A version number or alias [default: $LATEST].")
+@click.option(
+    "--invocation-type",
+    type=click.Choice(limits.INVOCATION_TYPES),
+    default="RequestResponse",
+    show_default=True,
+    help="RequestResponse waits for the result; Event queues it; DryRun only validates.",
+)
+@click.option(
+    "--log-type",
+    type=click.Choice(limits.LOG_TYPES),
+    default="None",
+    show_default=True,
+    help="Tail prints the last 4 KB of the invoke's log on stderr.",
+)
+@click.pass_context
+@pass_lab
+def invoke(
+    lab: Lab,
+    ctx: click.Context,
+    name: str,
+    payload: str | None,
+    payload_file: IO[bytes] | None,
+    qualifier: str | None,
+    invocation_type: str,
+    log_type: str,
+) -> None:
+    """Invoke NAME with the JSON PAYLOAD and print what it returned.
+
+    Exits 0 on success, 1 when the function returned an error, 2 on a usage or API error.
+    """
+    result = lab.invoke(
+        name,
+        read_payload(payload, payload_file),
+        qualifier=qualifier,
+        invocation_type=invocation_type,
+        log_type=log_type,
+    )
+    if result.status_code != 200:
+        err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
+    if invocation_type == "Event":
+        run_queued_events(lab, lab.get_function_configuration(name, qualifier))
+    if result.log_result:
+        click.echo(result.log_tail, err=True, nl=False)
+    if result.payload:
+        click.echo(result.payload.decode(errors="replace"))
+    if result.function_error:
+        version = result.executed_version
+        err.print(Text(f"FunctionError: {result.function_error} (version {version})"))
+        ctx.exit(EXIT_FUNCTION_ERROR)
+
+
+# -- versions and aliases -------------------------------------------------------------
+
+
+@main.command()
+@click.argument("name")
+@click.option("--description", help="A description of this version.")
+@pass_lab
+def publish(lab: Lab, name: str, description: str | None) -> None:
+    """Publish NAME's $LATEST as an immutable version (unchanged code: the existing one)."""
+    show_config("Published", lab.publish_version(name, description))
+
+
+@main.command()
+@click.argument("name")
+@pass_lab
+def versions(lab: Lab, name: str) -> None:
+    """List NAME's versions, $LATEST first."""
+    print_table(
+        f"Versions of {name}",
+        ("Version", "CodeSha256", "Last modified", "Description"),
+        (
+            (v.version, v.code_sha256, v.last_modified, v.description)
+            for v in lab.list_versions_by_function(name)
+        ),
+        empty=f"{name} has no versions.",
+    )
+
+
+@main.group()
+def alias() -> None:
+    """Create, change, show, list and delete aliases (names that point at versions)."""
+
+
+routing_option = click.option(
+    "--routing",
+    multiple=True,
+    metavar="VERSION=WEIGHT",
+    callback=parse_routing,
+    help="Send a share (0.0-1.0) of invokes to a second version, e.g. --routing 2=0.1.",
+)
+
+
+@alias.command("create")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.option(
+    "--version", "function_version", required=True, help="The version ALIAS points at."
+)
+@click.option("--description", default="", help="A description of the alias.")
+@routing_option
+@pass_lab
+def alias_create(
+    lab: Lab,
+    name: str,
+    alias_name: str,
+    function_version: str,
+    description: str,
+    routing: dict[str, float] | None,
+) -> None:
+    """Create ALIAS of function NAME."""
+    created = lab.create_alias(
+        name,
+        alias_name,
+        function_version,
+        description=description,
+        routing_config={"AdditionalVersionWeights": routing} if routing else None,
+    )
+    print_json(created.to_aws())
+
+
+@alias.command("update")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.option("--version", "function_version", help="The version ALIAS points at.")
+@click.option("--description", help="A description of the alias.")
+@routing_option
+@click.option("--no-routing", is_flag=True, help="Stop routing to a second version.")
+@pass_lab
+def alias_update(
+    lab: Lab,
+    name: str,
+    alias_name: str,
+    function_version: str | None,
+    description: str | None,
+    routing: dict[str, float] | None,
+    no_routing: bool,
+) -> None:
+    """Point ALIAS elsewhere, or change its routing."""
+    if routing is not None and no_routing:
+        raise click.UsageError("Give --routing or --no-routing, not both.")
+    weights = {} if no_routing else routing
+    updated = lab.update_alias(
+        name,
+        alias_name,
+        function_version=function_version,
+        description=description,
+        routing_config=None if weights is None else {"AdditionalVersionWeights": weights},
+    )
+    print_json(updated.to_aws())
+
+
+@alias.command("get")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@pass_lab
+def alias_get(lab: Lab, name: str, alias_name: str) -> None:
+    """Print ALIAS as GetAlias returns it (AWS JSON)."""
+    print_json(lab.get_alias(name, alias_name).to_aws())
+
+
+@alias.command("list")
+@click.argument("name")
+@pass_lab
+def alias_list(lab: Lab, name: str) -> None:
+    """List the aliases of function NAME."""
+    print_table(
+        f"Aliases of {name}",
+        ("Alias", "Version", "Routing", "Description"),
+        (
+            (a.name, a.function_version, routing_text(a), a.description)
+            for a in lab.list_aliases(name)
+        ),
+        empty=f"{name} has no aliases. Create one with `lambdalab alias create`.",
+    )
+
+
+@alias.command("delete")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@pass_lab
+def alias_delete(lab: Lab, name: str, alias_name: str) -> None:
+    """Delete ALIAS of function NAME."""
+    lab.delete_alias(name, alias_name)
+    say(f"Deleted alias {alias_name} of {name}")
+
+
+# -- concurrency ----------------------------------------------------------------------
+
+
+@main.group()
+def concurrency() -> None:
+    """Reserve concurrency for a function (which also caps it there)."""
+
+
+@concurrency.command("put")
+@click.argument("name")
+@click.argument("reserved", type=int)
+@pass_lab
+def concurrency_put(lab: Lab, name: str, reserved: int) -> None:
+    """Reserve RESERVED concurrent executions for NAME (0 stops all invokes)."""
+    granted = lab.put_function_concurrency(name, reserved)
+    say(f"{name}: {granted} reserved concurrent executions")
+
+
+@concurrency.command("get")
+@click.argument("name")
+@pass_lab
+def concurrency_get(lab: Lab, name: str) -> None:
+    """Show NAME's reserved concurrency."""
+    reserved = lab.get_function_concurrency(name)
+    if reserved is None:
+        say(f"{name}: no reserved concurrency (it shares the account's unreserved pool)")
+    else:
+        say(f"{name}: {reserved} reserved concurrent executions")
+
+
+@concurrency.command("delete")
+@click.argument("name")
+@pass_lab
+def concurrency_delete(lab: Lab, name: str) -> None:
+    """Remove NAME's reserved concurrency."""
+    lab.delete_function_concurrency(name)
+    say(f"{name}: no reserved concurrency")
+
+
+# -- logs, plugins, demo --------------------------------------------------------------
+
+
+def print_log_events(events: Iterable[LogEvent]) -> int:
+    """Print events as ``timestamp  message``; return the id of the last one (or 0)."""
+    last = 0
+    for event in events:
+        line = f"{iso_timestamp(event.timestamp / 1000)}  {event.message}"
+        out.print(Text(line), soft_wrap=True)
+        last = event.id
+    return last
+
+
+@main.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events; Ctrl-C ends.")
+@pass_lab
+def logs(lab: Lab, name: str, follow: bool) -> None:
+    """Print the log group of function NAME (/aws/lambda/NAME)."""
+    after = print_log_events(lab.get_logs(name))
+    try:
+        while follow:
+            _sleep(FOLLOW_INTERVAL_S)
+            after = print_log_events(lab.get_logs(name, after_id=after)) or after
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@pass_lab
+def plugins(lab: Lab) -> None:
+    """List loaded plugins: name, version, where each came from, the hooks it implements."""
+    print_table(
+        "Plugins",
+        ("Name", "Version", "Origin", "Hooks"),
+        ((p.name, p.version, p.origin, ", ".join(p.hooks)) for p in lab.plugins()),
+        empty="No plugins are loaded (is $LAMBDALAB_PLUGINS restricting them?).",
+    )
+
+
+@main.command()
+@click.pass_context
+@pass_lab
+def demo(lab: Lab, ctx: click.Context) -> None:
+    """Deploy a sample function, invoke it cold then warm, and explain what happened."""
+    if any(i.result.function_error for i in run_demo(lab, out)):
+        ctx.exit(EXIT_FUNCTION_ERROR)
+
+
+try:
+    from .labcli import lab_group
+
+    main.add_command(lab_group, name="lab")
+except ImportError:
+    pass
