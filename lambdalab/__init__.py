@@ -3,7 +3,7 @@
 The public API is what this module exports; everything else is internal.
 """
 
-from .clock import Clock, RealClock, VirtualClock
+from .clock import Clock, RealClock, Timer, VirtualClock
 from .errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -18,6 +18,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .lab import Lab
 from .logs import InvokeReport, LogEvent
+from .plugins import PluginInfo
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .sandbox import (
     EnvironmentSpec,
@@ -37,6 +38,7 @@ __all__ = [
     "Clock",
     "RealClock",
     "VirtualClock",
+    "Timer",
     # models
     "FunctionConfiguration",
     "AliasConfiguration",
@@ -57,6 +59,7 @@ __all__ = [
     "ServiceException",
     # plugins
     "hookimpl",
+    "PluginInfo",
     "SandboxBackend",
     "ExecutionEnvironment",
     "EnvironmentSpec",

@@ -37,6 +37,7 @@ class Timer:
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
+        """Do not run the callback."""
         self.cancelled = True
 
 

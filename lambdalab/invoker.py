@@ -113,7 +113,11 @@ class Invoker:
         backend: Callable[[FunctionConfiguration], SandboxBackend],
         hooks: pluggy.PluginManager,
         enqueue: Callable[[str, str | None, bytes, str | None, str], None],
+        now: Callable[[], float],
     ) -> None:
+        #: The lab's clock: log timestamps and stream dates follow it (virtual or real);
+        #: a handler's deadline and duration are real time.
+        self.now = now
         self.store = store
         self.registry = registry
         self.pool = pool
@@ -239,7 +243,7 @@ class Invoker:
         elif outcome.status == "timeout":
             status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
             message = f"Task timed out after {config.timeout:.2f} seconds"
-            lines.append(f"{iso_timestamp(time.time())} {request_id} {message}")
+            lines.append(f"{iso_timestamp(self.now())} {request_id} {message}")
             payload = _platform_error(request_id, error_type, message)
         elif outcome.status == "crash":
             status, function_error, error_type = "error", "Unhandled", "Runtime.ExitError"
@@ -268,7 +272,7 @@ class Invoker:
             error_type=error_type,
         )
         lines.append(report.line())
-        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines)
+        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines, self.now())
         self.pool.give_back(pooled, healthy=not outcome.environment_lost)
         result = InvokeResult(
             status_code=200,
@@ -303,13 +307,13 @@ class Invoker:
             version=config.version,
             duration_ms=0.0,
             memory_size=config.memory_size,
-            max_memory_used_mb=0,
+            max_memory_used_mb=init.max_memory_used_mb,
             init_duration_ms=init.duration_ms,
             status="timeout" if init.timed_out else "error",
             error_type=error_type,
         )
         lines.append(report.line())
-        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines)
+        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines, self.now())
         self.pool.give_back(pooled, healthy=False)
         self.hooks.hook.lambdalab_invoke_completed(report=report)
         result = InvokeResult(
@@ -347,7 +351,7 @@ class Invoker:
         task_root = unpacked(
             self.store.code_dir, self.store.blob_path(config.code_blob), config.code_blob
         )
-        stream = log_stream_name(config.version, time.time())
+        stream = log_stream_name(config.version, self.now())
         return EnvironmentSpec(
             function_name=config.function_name,
             version=config.version,

@@ -108,6 +108,7 @@ class Lab:
             backend=self._backend_for,
             hooks=self.plugin_manager,
             enqueue=self.events.put,
+            now=self.clock.now,
         )
         self._closed = False
         if self.events.pending():
@@ -191,6 +192,7 @@ class Lab:
         return self.publish_version(name) if publish else config
 
     def get_function(self, function_name: str, qualifier: str | None = None) -> FunctionDetails:
+        """Configuration, code location and reserved concurrency of a function version."""
         ref = parse_function_ref(function_name, qualifier)
         config = self.registry.get(ref.name, ref.qualifier)
         return FunctionDetails(
@@ -202,6 +204,7 @@ class Lab:
     def get_function_configuration(
         self, function_name: str, qualifier: str | None = None
     ) -> FunctionConfiguration:
+        """The configuration of ``$LATEST``, a version, or the version an alias points at."""
         ref = parse_function_ref(function_name, qualifier)
         return self.registry.get(ref.name, ref.qualifier)
 
@@ -212,6 +215,7 @@ class Lab:
     def update_function_code(
         self, function_name: str, code: CodeSource, *, publish: bool = False
     ) -> FunctionConfiguration:
+        """Replace ``$LATEST``'s code; its warm environments are retired."""
         name = parse_function_ref(function_name).name
         self.registry.get(name)
         pkg = package(code)
@@ -269,6 +273,7 @@ class Lab:
         return self.registry.publish(parse_function_ref(function_name).name, description)
 
     def list_versions_by_function(self, function_name: str) -> list[FunctionConfiguration]:
+        """``$LATEST`` and every published version, oldest first."""
         return self.registry.list_versions(parse_function_ref(function_name).name)
 
     def create_alias(
@@ -294,6 +299,7 @@ class Lab:
         )
 
     def get_alias(self, function_name: str, name: str) -> AliasConfiguration:
+        """The alias: its version and routing configuration."""
         return self.registry.get_alias(parse_function_ref(function_name).name, name)
 
     def update_alias(
@@ -305,6 +311,10 @@ class Lab:
         description: str | None = None,
         routing_config: Mapping[str, Any] | None = None,
     ) -> AliasConfiguration:
+        """Repoint an alias or change its routing; arguments left ``None`` keep their value.
+
+        ``routing_config={}`` removes the weighted routing.
+        """
         return self.registry.update_alias(
             parse_function_ref(function_name).name,
             name,
@@ -314,9 +324,11 @@ class Lab:
         )
 
     def list_aliases(self, function_name: str) -> list[AliasConfiguration]:
+        """Every alias of a function, by name."""
         return self.registry.list_aliases(parse_function_ref(function_name).name)
 
     def delete_alias(self, function_name: str, name: str) -> None:
+        """Delete an alias (the versions stay)."""
         self.registry.delete_alias(parse_function_ref(function_name).name, name)
 
     # -- concurrency ------------------------------------------------------------------
@@ -342,9 +354,11 @@ class Lab:
         return value
 
     def get_function_concurrency(self, function_name: str) -> int | None:
+        """The function's reserved concurrency, or ``None`` when it shares the pool."""
         return self.registry.reserved_concurrency(parse_function_ref(function_name).name)
 
     def delete_function_concurrency(self, function_name: str) -> None:
+        """Remove the reservation: the function shares the unreserved pool again."""
         self.registry.set_reserved_concurrency(parse_function_ref(function_name).name, None)
 
     def get_account_settings(self) -> dict[str, Any]:

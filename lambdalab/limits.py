@@ -14,31 +14,46 @@ import re
 
 # -- Identity ------------------------------------------------------------------------
 
+#: The region in ARNs and ``AWS_REGION`` unless a Lab says otherwise.
 DEFAULT_REGION = "us-east-1"
+#: The account id in ARNs unless a Lab says otherwise.
 DEFAULT_ACCOUNT_ID = "000000000000"
 
 #: CreateFunction's FunctionName (the short name, not an ARN): 1-64 of these characters.
 FUNCTION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 #: Alias names: 1-128 characters, not all digits (that would read as a version).
 ALIAS_NAME_PATTERN = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+#: Environment variable names: a letter, then letters, digits or underscores.
 ENV_VAR_NAME_PATTERN = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+#: The mutable, unpublished version of every function.
 LATEST = "$LATEST"
 
 # -- Function configuration ----------------------------------------------------------
 
+#: Smallest memory size (MB); CPU share grows with memory (1769 MB = one vCPU).
 MEMORY_MIN_MB = 128
+#: Largest memory size (MB); the study notes' 3008 MB limit was raised in 2020.
 MEMORY_MAX_MB = 10_240
+#: Memory size when none is given (MB).
 MEMORY_DEFAULT_MB = 128
 
+#: Shortest timeout (seconds).
 TIMEOUT_MIN_S = 1
+#: Longest timeout (seconds): 15 minutes since 2018 (the study notes say 5).
 TIMEOUT_MAX_S = 900
+#: Timeout when none is given (seconds).
 TIMEOUT_DEFAULT_S = 3
 
+#: Smallest ``/tmp`` size (MB).
 EPHEMERAL_STORAGE_MIN_MB = 512
+#: Largest ``/tmp`` size (MB).
 EPHEMERAL_STORAGE_MAX_MB = 10_240
+#: ``/tmp`` size when none is given (MB).
 EPHEMERAL_STORAGE_DEFAULT_MB = 512
 
+#: Longest function or version description.
 DESCRIPTION_MAX_CHARS = 256
+#: Longest handler string (``module.function``).
 HANDLER_MAX_CHARS = 128
 #: All environment variable names and values together.
 ENVIRONMENT_MAX_BYTES = 4 * 1024
@@ -52,6 +67,7 @@ PYTHON_RUNTIMES = (
     "python3.13",
     "python3.14",
 )
+#: The instruction set architecture reported for every function.
 DEFAULT_ARCHITECTURE = "x86_64"
 
 #: Environment variables a function may not set, because Lambda sets them.
@@ -93,7 +109,9 @@ TAIL_LOG_BYTES = 4 * 1024
 #: The INIT phase (import the handler module, run module-level code).
 INIT_TIMEOUT_S = 10
 
+#: Invoke's InvocationType values: wait for the result, queue it, or only validate.
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+#: Invoke's LogType values.
 LOG_TYPES = ("None", "Tail")
 
 # -- Concurrency ---------------------------------------------------------------------
@@ -113,6 +131,8 @@ IDLE_ENVIRONMENT_TTL_S = 600
 
 #: Duration is billed in 1 ms steps since December 2020 (it was 100 ms before).
 BILLING_GRANULARITY_MS = 1
-#: x86_64 on-demand prices, us-east-1: https://aws.amazon.com/lambda/pricing/
+#: Price of one GB-second of duration, x86_64, us-east-1 (USD):
+#: https://aws.amazon.com/lambda/pricing/
 PRICE_PER_GB_SECOND_USD = 0.0000166667
+#: Price of one million requests (USD).
 PRICE_PER_MILLION_REQUESTS_USD = 0.20

@@ -62,6 +62,7 @@ class FunctionConfiguration:
     code_blob: str = ""
 
     def to_aws(self) -> dict[str, Any]:
+        """The FunctionConfiguration JSON the Lambda API returns."""
         out: dict[str, Any] = {_AWS_NAMES[k]: getattr(self, k) for k in _AWS_NAMES}
         out["Architectures"] = list(self.architectures)
         out["Environment"] = {"Variables": dict(self.environment)}

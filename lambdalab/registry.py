@@ -285,6 +285,12 @@ class Registry:
                     "RoutingConfig: an alias that routes traffic must point at a published "
                     "version, not $LATEST."
                 )
+            if not str(extra).isdigit():
+                raise InvalidParameterValueException(
+                    f"RoutingConfig.AdditionalVersionWeights: {extra!r} is not a published "
+                    "version. Weighted routing is between two published versions; publish "
+                    "one with publish_version first."
+                )
             if extra == version:
                 raise InvalidParameterValueException(
                     f"RoutingConfig.AdditionalVersionWeights: version {extra} is already the "

@@ -61,6 +61,8 @@ class InitOutcome:
     #: AWS's error object (errorMessage, errorType, stackTrace) when INIT failed.
     error: dict[str, Any] | None = None
     timed_out: bool = False
+    #: Peak memory of the environment at the end of INIT.
+    max_memory_used_mb: int = 0
 
 
 @dataclass

@@ -199,15 +199,15 @@ def serve(conn: Connection, handler_name: str) -> None:
     except Fault as fault:
         error = make_error(fault.message, fault.error_type, fault.trace)
         log_error(error)
-        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error}))
+        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error, "max_mb": max_rss_mb()}))
         return
     except BaseException as exc:  # module-level code raised: AWS reports it as-is
         error = error_from_exception(exc, "")
         log_error(error)
-        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error}))
+        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error, "max_mb": max_rss_mb()}))
         return
     sys.stdout.flush()
-    conn.send_bytes(protocol.pack({"ready": os.getpid()}))
+    conn.send_bytes(protocol.pack({"ready": os.getpid(), "max_mb": max_rss_mb()}))
     while True:
         try:
             frame = conn.recv_bytes()

@@ -78,6 +78,7 @@ class SubprocessEnvironment:
         self._poll.register(self._conn.fileno(), _POLL_IN)
         self._poll.register(log_fd, _POLL_IN)
         self.pid = 0
+        self._exit: str | None = None
         frame, reason = self._await_frame(INIT_TIMEOUT_S)
         duration_ms = (time.perf_counter() - started) * 1000
         self.init = InitOutcome(duration_ms=duration_ms)
@@ -95,6 +96,7 @@ class SubprocessEnvironment:
             header, _ = protocol.unpack(frame)
             self.pid = header["ready"]
             self.init.error = header.get("error")
+            self.init.max_memory_used_mb = header.get("max_mb", 0)
         self.init.log_lines = self._log.take()
 
     def _await_frame(self, timeout: float) -> tuple[bytes | None, str | None]:
@@ -132,6 +134,7 @@ class SubprocessEnvironment:
         frame, reason = self._await_frame(request.timeout_s)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if frame is None:
+            peak = peak_memory_mb(self.pid)
             if reason == "timeout":
                 self.destroy()
             return InvokeOutcome(
@@ -139,6 +142,7 @@ class SubprocessEnvironment:
                 payload=b"",
                 duration_ms=elapsed_ms,
                 log_lines=self._log.take(),
+                max_memory_used_mb=peak or self.init.max_memory_used_mb,
                 exit_reason=self._exit_reason(),
             )
         reply, body = protocol.unpack(frame)
@@ -151,20 +155,35 @@ class SubprocessEnvironment:
         )
 
     def _exit_reason(self) -> str:
-        if not self.pid:
-            return "exit status 1"
-        return self._server.exit_status(self.pid) or "signal: killed"
+        """How the process ended, once the fork server has reaped it."""
+        if self._exit is None:
+            status = self._server.exit_status(self.pid) if self.pid else None
+            self._exit = status or "signal: killed"
+        return self._exit
 
     def destroy(self) -> None:
-        if self.pid:
+        if self.pid and self._exit is None:
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except OSError:
                 pass
+            self._exit_reason()  # wait until it is gone, not just signalled
         if not self._conn.closed:
             self._conn.close()
             os.close(self._log.fd)
             self._log.open = False
+
+
+def peak_memory_mb(pid: int) -> int:
+    """Peak resident memory of a live process (Linux's VmHWM), or 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return -(-int(line.split()[1]) // 1024)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _spawn_message(spec: EnvironmentSpec) -> dict[str, object]:

@@ -1,0 +1,235 @@
+"""``lambdalab lab …``: the learner's commands for the guided labs.
+
+::
+
+    lambdalab lab list              every lab and its status, with a progress bar
+    lambdalab lab start N           copy lab N's starter into the working folder, show it
+    lambdalab lab check [N]         check the current lab (or lab N); --watch re-checks on save
+    lambdalab lab hint [N]          one more hint, from gentle to explicit
+
+Work and progress live in a working root (``./lambdalab-labs`` or ``--dir``); the course
+itself is read from :func:`lambdalab.labs.course_root`. ``check`` exits 0 when the lab
+passes and 1 when it does not, so it can be scripted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from . import labs
+from .labs import CheckResult, Course, LabError, LabInfo, Progress
+
+STATUS_MARK = {labs.DONE: "✓", labs.CURRENT: "▶", labs.TODO: " "}
+STATUS_STYLE = {labs.DONE: "green", labs.CURRENT: "bold yellow", labs.TODO: "dim"}
+
+work_dir_option = click.option(
+    "--dir",
+    "work_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=labs.DEFAULT_WORK_ROOT,
+    envvar="LAMBDALAB_LABS_HOME",
+    show_default=True,
+    help="Working folder: your copies of the labs and .progress.json.",
+)
+
+
+def console() -> Console:
+    """A console on the current stdout (so click's test runner captures it)."""
+    return Console(highlight=False)
+
+
+def say(text: str = "", style: str | None = None, *, wrap: bool = True) -> None:
+    """Print plain text: learner code and error messages are never read as markup.
+
+    ``wrap=False`` keeps the text's own line breaks (the course's welcome and final
+    message are already laid out).
+    """
+    console().print(Text(text, style=style or ""), soft_wrap=not wrap)
+
+
+def loaded(work_root: Path) -> tuple[Course, Progress]:
+    try:
+        return labs.load_course(), Progress.load(work_root)
+    except LabError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def pick(course: Course, progress: Progress, number: int | None) -> LabInfo:
+    try:
+        return course.lab(number) if number is not None else progress.current_lab(course)
+    except LabError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group("lab")
+def lab_group() -> None:
+    """Guided labs: learn how Lambda behaves by making checks pass."""
+
+
+# -- list -----------------------------------------------------------------------------
+
+
+@lab_group.command("list")
+@work_dir_option
+def list_labs(work_root: Path) -> None:
+    """Every lab, with its status (done / current / todo) and your progress."""
+    course, progress = loaded(work_root)
+    if not progress.path.exists():
+        say(course.welcome, wrap=False)
+        say()
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    for column in ("", "#", "lab", "status", "concept"):
+        table.add_column(column)
+    for lab in course.labs:
+        status = progress.status(course, lab)
+        table.add_row(
+            Text(STATUS_MARK[status], style=STATUS_STYLE[status]),
+            str(lab.number),
+            Text(lab.name, style=STATUS_STYLE[status]),
+            Text(status, style=STATUS_STYLE[status]),
+            Text(lab.concept),
+        )
+    console().print(table)
+    say()
+    show_progress(course, progress)
+    current = progress.current_lab(course)
+    if len(progress.done) < len(course.labs):
+        verb = "check" if progress.is_started(current) else "start"
+        say(f"Next: `lambdalab lab {verb} {current.number}` ({current.name})")
+
+
+def show_progress(course: Course, progress: Progress) -> None:
+    console().print(progress_bar(course, progress))
+
+
+def progress_bar(course: Course, progress: Progress, width: int = 30) -> Text:
+    """``Progress ██████░░░░ 2/5 labs done`` — plain characters, so it shows anywhere."""
+    total = len(course.labs)
+    done = len(progress.done & {lab.number for lab in course.labs})
+    filled = round(width * done / total) if total else width
+    bar = Text("Progress ")
+    bar.append("█" * filled, style="green")
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {done}/{total} labs done")
+    return bar
+
+
+# -- start ----------------------------------------------------------------------------
+
+
+@lab_group.command("start")
+@click.argument("number", type=int)
+@work_dir_option
+@click.option("--reset", is_flag=True, help="Replace your files with a fresh copy of the starter.")
+def start(number: int, work_root: Path, reset: bool) -> None:
+    """Copy lab NUMBER's starter code into the working folder and show its instructions."""
+    course, progress = loaded(work_root)
+    first_time = not progress.path.exists()
+    lab = pick(course, progress, number)
+    existed = progress.is_started(lab)
+    try:
+        workdir = labs.start_lab(course, progress, number, reset=reset)
+    except (LabError, OSError) as e:
+        raise click.ClickException(f"Could not start lab {number}: {e}") from None
+    if first_time:
+        say(course.welcome, wrap=False)
+        say()
+    console().print(Markdown(lab.readme()))
+    say()
+    if existed and not reset:
+        say(f"Lab {lab.number} was already started: your files in {workdir} are untouched "
+            f"(`lambdalab lab start {lab.number} --reset` starts over).", style="yellow")
+    else:
+        say(f"Your files are in {workdir}")
+    files = sorted(p.relative_to(workdir).as_posix() for p in workdir.rglob("*") if p.is_file())
+    for name in files:
+        say(f"  {name}")
+    dir_flag = "" if work_root == Path(labs.DEFAULT_WORK_ROOT) else f" --dir {work_root}"
+    say(f"Edit them, then run `lambdalab lab check{dir_flag}` "
+        f"(or `lambdalab lab check --watch{dir_flag}` to re-check on every save).", style="bold")
+
+
+# -- check ----------------------------------------------------------------------------
+
+
+@lab_group.command("check")
+@click.argument("number", type=int, required=False)
+@work_dir_option
+@click.option("--watch", is_flag=True, help="Re-check whenever a file changes; Ctrl-C stops.")
+@click.option("--interval", type=float, default=labs.WATCH_INTERVAL_S, hidden=True)
+@click.option("--max-polls", type=int, default=None, hidden=True)
+def check(number: int | None, work_root: Path, watch: bool, interval: float, max_polls: int | None) -> None:
+    """Check the current lab (or lab NUMBER). Exit status 0 when it passes, 1 when not."""
+    course, progress = loaded(work_root)
+    lab = pick(course, progress, number)
+    workdir = progress.workdir(lab)
+
+    def check_once() -> CheckResult:
+        say(f"Checking {lab.title} in {workdir} …", style="dim")
+        result = labs.run_check(lab, workdir)
+        show_result(lab, result)
+        return result
+
+    if watch and workdir.is_dir():
+        say(f"Watching {workdir}: save a file to check again, Ctrl-C to stop.", style="dim")
+        try:
+            result = labs.watch(check_once, workdir, interval=interval, max_polls=max_polls)
+        except KeyboardInterrupt:
+            say("Stopped watching.")
+            raise SystemExit(1) from None
+    else:
+        result = check_once()
+    if not result.passed:
+        raise SystemExit(1)
+    following = labs.record_result(course, progress, lab, result)
+    show_progress(course, progress)
+    if len(progress.done) == len(course.labs):
+        say()
+        say(course.final_message, style="bold green", wrap=False)
+    elif following is not None:
+        say(f"Next: lab {following.number}, {following.name}: {following.concept}")
+        say(f"Run `lambdalab lab start {following.number}`.", style="bold")
+
+
+def show_result(lab: LabInfo, result: CheckResult) -> None:
+    if result.passed:
+        say(f"✓ {lab.title} passed: {result.summary}", style="bold green")
+        for line in result.details:
+            say(f"  · {line}")
+        return
+    say(f"✗ {lab.title} is not done yet: {result.summary}", style="bold red")
+    for label, value in (("expected", result.expected), ("got", result.got), ("try", result.try_next)):
+        if value:
+            say(f"  {label + ':':<10}{value}")
+    if result.output.strip():
+        say("  the function's log:", style="dim")
+        for line in result.output.rstrip().splitlines():
+            say(f"    {line.expandtabs(2)}", style="dim")
+    say(f"Stuck? `lambdalab lab hint {lab.number}` shows one more hint.", style="dim")
+
+
+# -- hint -----------------------------------------------------------------------------
+
+
+@lab_group.command("hint")
+@click.argument("number", type=int, required=False)
+@work_dir_option
+def hint(number: int | None, work_root: Path) -> None:
+    """Show one more hint for the current lab (or lab NUMBER), gentle first."""
+    course, progress = loaded(work_root)
+    lab = pick(course, progress, number)
+    before = progress.hints_shown.get(lab.number, 0)
+    shown, hints = labs.next_hint(progress, lab)
+    say(f"Hints for {lab.title} ({shown} of {len(lab.hints)}):", style="bold")
+    for i, text in enumerate(hints, start=1):
+        say(f"  {i}. {text}", style="bold" if i == shown else "dim")
+    if before >= len(lab.hints):
+        say("That was the last hint; the README explains the concept in full.", style="yellow")
+
+
+__all__ = ["lab_group"]
