@@ -18,6 +18,7 @@ import io
 import os
 import shutil
 import stat
+import tempfile
 import types
 import zipfile
 from dataclasses import dataclass
@@ -153,8 +154,7 @@ def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
     target = code_dir / sha256_hex
     if target.is_dir():
         return target
-    tmp = code_dir / f".{sha256_hex}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=code_dir, prefix=f".{sha256_hex}."))
     with zipfile.ZipFile(blob) as zf:
         for info in zf.infolist():
             path = zf.extract(info, tmp)
@@ -163,6 +163,6 @@ def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
                 os.chmod(path, mode | 0o400)
     try:
         os.rename(tmp, target)
-    except OSError:  # another process unpacked it first
+    except OSError:  # another thread or process unpacked it first
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -1,0 +1,186 @@
+"""Raw baselines, measured on the same machine in the same run as lambdalab's figures.
+
+* a pipe round trip to a warm worker: ``Connection.send_bytes``/``recv_bytes`` of a small
+  frame to a forked child that echoes it – the floor under a warm invoke;
+* the same with two threads and two workers – the floor under two-environment throughput;
+* a bare ``os.fork()`` + ``_exit`` + ``waitpid`` of a parent that has preloaded the modules
+  the fork server preloads – the floor under a cold start;
+* a fresh interpreter (``python -c pass``), and importing a module in one – what a cold
+  start would cost without a fork server;
+* the USS of a fresh idle interpreter – what an environment would weigh without fork's
+  shared pages.
+
+The fork baseline runs in a child interpreter (``python baselines.py fork N MODULE…``) so
+the parent it forks is as big as the fork server, not as big as this benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+
+#: A frame the size of a tiny invoke request (header with request id and ARN, small body).
+SMALL_FRAME = b"\x00\x00\x00\x90" + b"x" * 0x90 + b'{"a": 1}'
+
+
+# -- pipe round trip -----------------------------------------------------------------
+
+
+class EchoWorker:
+    """A forked child that sends back every frame it receives, until the pipe closes.
+
+    Fork it before any thread exists in the calling process.
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = Pipe(duplex=True)
+        pid = os.fork()
+        if pid == 0:  # the child: echo, then leave without running the parent's cleanup
+            ours.close()
+            keep = theirs.fileno()
+            # Drop every other inherited descriptor (an earlier worker's pipe end would
+            # otherwise stay open here and that worker would never see EOF).
+            os.closerange(3, keep)
+            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+            try:
+                while True:
+                    theirs.send_bytes(theirs.recv_bytes())
+            except BaseException:
+                pass
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid = pid
+        self.conn: Connection = ours
+
+    def round_trip(self, frame: bytes = SMALL_FRAME) -> bytes:
+        self.conn.send_bytes(frame)
+        return self.conn.recv_bytes()
+
+    def close(self) -> None:
+        self.conn.close()
+        os.waitpid(self.pid, 0)
+
+
+def pipe_round_trips(count: int, warmup: int = 200) -> list[float]:
+    """Round trips of a small frame to a warm forked echo worker, in microseconds."""
+    worker = EchoWorker()
+    try:
+        for _ in range(warmup):
+            worker.round_trip()
+        clock = time.perf_counter_ns
+        samples = []
+        for _ in range(count):
+            started = clock()
+            worker.round_trip()
+            samples.append((clock() - started) / 1000)
+        return samples
+    finally:
+        worker.close()
+
+
+def pipe_throughput(seconds: float, threads: int = 2) -> float:
+    """Round trips per second with ``threads`` threads, each with its own echo worker."""
+    workers = [EchoWorker() for _ in range(threads)]  # fork before the threads start
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+    stop = threading.Event()
+
+    def loop(i: int) -> None:
+        worker = workers[i]
+        start.wait()
+        n = 0
+        while not stop.is_set():
+            worker.round_trip()
+            n += 1
+        counts[i] = n
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    try:
+        for t in pool:
+            t.start()
+        start.wait()
+        began = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for t in pool:
+            t.join()
+        elapsed = time.perf_counter() - began
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.close()
+    return sum(counts) / elapsed
+
+
+# -- fork and fresh interpreters -----------------------------------------------------
+
+
+def bare_forks(count: int, preload: tuple[str, ...]) -> list[float]:
+    """``fork`` + ``_exit`` + ``waitpid`` in a parent that imported ``preload``, in µs."""
+    out = subprocess.run(
+        [sys.executable, __file__, "fork", str(count), *preload],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout)
+
+
+def _fork_loop(count: int, preload: list[str]) -> list[float]:
+    """The child side of :func:`bare_forks`."""
+    for module in preload:
+        __import__(module)
+    clock = time.perf_counter_ns
+    samples = []
+    for i in range(count + 20):  # the first few touch pages for the first time
+        started = clock()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        if i >= 20:
+            samples.append((clock() - started) / 1000)
+    return samples
+
+
+def interpreter_starts(count: int, code: str = "pass") -> list[float]:
+    """Wall time of ``python -c CODE`` in a fresh interpreter, in microseconds."""
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter_ns()
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    return samples
+
+
+def idle_interpreter_uss_mb() -> float:
+    """USS of a fresh interpreter that has started and waits, in MB."""
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        return psutil.Process(proc.pid).memory_full_info().uss / 2**20
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["fork"]:
+        print(json.dumps(_fork_loop(int(sys.argv[2]), sys.argv[3:])))
+    else:
+        sys.exit(f"usage: {sys.argv[0]} fork COUNT [MODULE ...]")

@@ -1,0 +1,333 @@
+"""The course self-check (run in CI) and the lab runner's tests.
+
+For every lab of ``labs/labs.toml``: the hints are there and not empty, the starter has a
+TODO, the check fails on the starter and passes on the reference solution in
+``tests/labs/solutions/`` — through the real runner and a real :class:`lambdalab.Lab`.
+Then the learner's commands, driven through click's CliRunner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lambdalab import labs
+from lambdalab.labcli import lab_group
+from lambdalab.labs import CheckFailed, CheckResult, Progress
+
+SOLUTIONS = Path(__file__).parent / "labs" / "solutions"
+COURSE = labs.load_course()
+LAB_IDS = [lab.folder for lab in COURSE.labs]
+
+
+def solution_dir(lab: labs.LabInfo) -> Path:
+    return SOLUTIONS / lab.folder
+
+
+def no_traceback(text: str) -> None:
+    assert "Traceback" not in text
+    assert 'File "' not in text or "stackTrace" in text
+
+
+# -- the course ---------------------------------------------------------------------
+
+
+def test_manifest_lists_the_labs_in_order() -> None:
+    assert COURSE.format_version == labs.MANIFEST_FORMAT_VERSION
+    assert [lab.number for lab in COURSE.labs] == list(range(1, len(COURSE.labs) + 1))
+    assert COURSE.welcome and COURSE.final_message
+    assert len({lab.folder for lab in COURSE.labs}) == len(COURSE.labs)
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_lab_is_complete(lab: labs.LabInfo) -> None:
+    assert lab.folder.startswith(f"{lab.number:02d}-")
+    assert lab.concept.strip()
+    assert lab.readme_path.is_file() and "## The exercise" in lab.readme()
+    assert lab.check_path.is_file()
+    assert solution_dir(lab).is_dir(), f"no reference solution for {lab.folder}"
+    assert len(lab.hints) >= 2, "hints go from gentle to explicit: give at least two"
+    for hint in lab.hints:
+        assert hint.strip(), f"{lab.folder} has an empty hint"
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_starter_has_a_todo(lab: labs.LabInfo) -> None:
+    sources = [p.read_text() for p in lab.starter_dir.rglob("*.py")]
+    assert sources, f"{lab.folder}/starter has no Python file"
+    assert any("TODO" in text for text in sources)
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_check_fails_on_the_starter(lab: labs.LabInfo, tmp_path: Path) -> None:
+    work = tmp_path / lab.folder
+    shutil.copytree(lab.starter_dir, work)
+    result = labs.run_check(lab, work)
+    assert not result.passed, f"the starter of {lab.folder} already passes"
+    assert result.summary and result.expected and result.got and result.try_next
+    no_traceback(result.got + result.try_next)
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_check_passes_on_the_solution(lab: labs.LabInfo, tmp_path: Path) -> None:
+    work = tmp_path / lab.folder
+    shutil.copytree(solution_dir(lab), work)
+    result = labs.run_check(lab, work)
+    assert result.passed, f"{result.summary}\nexpected: {result.expected}\ngot: {result.got}"
+    assert result.details
+    assert not list(work.rglob("__pycache__")), "the check must not litter the learner's folder"
+
+
+# -- what a learner sees half-way ----------------------------------------------------
+
+
+def write_variant(tmp_path: Path, lab_number: int, filename: str, edit) -> tuple[labs.LabInfo, Path]:
+    lab = COURSE.lab(lab_number)
+    work = tmp_path / lab.folder
+    shutil.copytree(solution_dir(lab), work)
+    path = work / filename
+    path.write_text(edit(path.read_text()))
+    return lab, work
+
+
+def test_a_handler_exception_shows_the_functions_error(tmp_path: Path) -> None:
+    lab, work = write_variant(
+        tmp_path, 1, "app.py", lambda s: s.replace('greeting = f"', 'greeting = event["nom"] + f"')
+    )
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert result.got.startswith("KeyError: ")
+    assert "'nom'" in result.got
+    assert "line" in result.output  # the function's log carries the stack trace
+
+
+def test_an_import_error_names_the_runtime_error(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 1, "app.py", lambda s: "import no_such_module\n" + s)
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert "Runtime.ImportModuleError" in result.got
+    assert "imports cleanly" in result.try_next
+
+
+def test_a_timeout_says_to_watch_the_remaining_time(tmp_path: Path) -> None:
+    lab, work = write_variant(
+        tmp_path,
+        2,
+        "app.py",
+        lambda s: s.replace(
+            "        if context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS:\n"
+            "            break\n",
+            "",
+        ),
+    )
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert "Sandbox.Timedout" in result.got and "Task timed out after 1.00 seconds" in result.got
+    assert "get_remaining_time_in_millis" in result.try_next
+
+
+def test_a_throttled_call_explains_too_many_requests(tmp_path: Path) -> None:
+    lab, work = write_variant(
+        tmp_path,
+        5,
+        "deploy.py",
+        lambda s: s[: s.index("    delay = FIRST_DELAY_S")] + "    return lab.invoke(name, payload)\n",
+    )
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert result.got.startswith("TooManyRequestsException: Rate Exceeded.")
+    assert "ReservedFunctionConcurrentInvocationLimitExceeded" in result.got
+    assert "deploy.py, line" in result.got
+    assert "Catch TooManyRequestsException" in result.try_next
+
+
+def test_a_deploy_script_error_names_the_learners_line(tmp_path: Path) -> None:
+    lab, work = write_variant(
+        tmp_path, 4, "deploy.py", lambda s: s.replace("    lab.update_alias(", "    lab.update_alias(name, ")
+    )
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert result.got.startswith("TypeError: ") and "deploy.py, line" in result.got
+
+
+def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 4, "deploy.py", lambda s: s + "\ndef broken(:\n")
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert result.got.startswith("SyntaxError: ") and "deploy.py, line" in result.got
+
+
+def test_a_crashing_check_never_shows_a_traceback(tmp_path: Path) -> None:
+    course_dir = tmp_path / "course"
+    shutil.copytree(COURSE.root, course_dir)
+    (course_dir / "01-first-handler" / "check.py").write_text(
+        "def check(workdir):\n    return {}['boom']\n"
+    )
+    lab = labs.load_course(course_dir).lab(1)
+    result = labs.run_check(lab, SOLUTIONS / lab.folder)
+    assert not result.passed
+    assert result.got == "KeyError: 'boom'" and "bug in the lab" in result.try_next
+
+
+def test_checking_a_lab_not_started_says_how_to_start_it(tmp_path: Path) -> None:
+    result = labs.run_check(COURSE.lab(3), tmp_path / "nowhere")
+    assert not result.passed and "lambdalab lab start 3" in result.try_next
+
+
+# -- progress, hints and watching ----------------------------------------------------
+
+
+def test_progress_survives_a_restart(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    assert progress.current_lab(COURSE).number == 1
+    labs.start_lab(COURSE, progress, 1)
+    labs.record_result(COURSE, progress, COURSE.lab(1), labs.passed("ok"))
+    labs.next_hint(progress, COURSE.lab(2))
+
+    again = Progress.load(tmp_path)
+    assert again.done == {1} and again.current == 2 and again.hints_shown == {2: 1}
+    assert [again.status(COURSE, lab) for lab in COURSE.labs[:3]] == ["done", "current", "todo"]
+
+
+def test_hints_are_revealed_one_at_a_time_and_stop_at_the_last(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    lab = COURSE.lab(1)
+    counts = [labs.next_hint(progress, lab)[0] for _ in range(len(lab.hints) + 2)]
+    assert counts == list(range(1, len(lab.hints) + 1)) + [len(lab.hints)] * 2
+
+
+def test_starting_again_keeps_the_learners_files_unless_reset(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    work = labs.start_lab(COURSE, progress, 1)
+    (work / "app.py").write_text("# mine\n")
+    labs.start_lab(COURSE, progress, 1)
+    assert (work / "app.py").read_text() == "# mine\n"
+    labs.start_lab(COURSE, progress, 1, reset=True)
+    assert "TODO" in (work / "app.py").read_text()
+
+
+def test_watch_rechecks_when_a_file_changes(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("v1")
+    outcomes = iter([False, True])
+    calls = []
+
+    def check_once() -> CheckResult:
+        calls.append(time.monotonic())
+        return CheckResult(passed=next(outcomes), summary="")
+
+    def sleep(_: float) -> None:  # the learner saves a file while we wait
+        if len(calls) == 1:
+            time.sleep(0.01)
+            (tmp_path / "app.py").write_text("v2")
+
+    result = labs.watch(check_once, tmp_path, interval=0, max_polls=5, sleep=sleep)
+    assert result.passed and len(calls) == 2
+
+
+def test_watch_does_not_recheck_unchanged_files_and_stops_after_max_polls(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("v1")
+    calls = []
+    result = labs.watch(
+        lambda: calls.append(1) or CheckResult(passed=False, summary=""),
+        tmp_path,
+        interval=0,
+        max_polls=3,
+        sleep=lambda _: None,
+    )
+    assert not result.passed and len(calls) == 1
+
+
+# -- the commands ------------------------------------------------------------------------
+
+
+def run(work_root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(lab_group, [*args, "--dir", str(work_root)], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_the_learners_path_through_lab_one(tmp_path: Path) -> None:
+    root = tmp_path / "lambdalab-labs"
+    code, out = run(root, "list")
+    assert code == 0 and "Welcome" in out and "current" in out and "todo" in out
+    assert "0/5 labs done" in out
+
+    started = time.monotonic()
+    code, out = run(root, "start", "1")
+    assert code == 0 and "Lab 1" in out and "The exercise" in out
+    work = root / "01-first-handler"
+    assert (work / "app.py").is_file()
+
+    code, out = run(root, "check")
+    assert code == 1
+    assert "✗ Lab 1: first-handler is not done yet" in out
+    for label in ("expected:", "got:", "try:"):
+        assert label in out
+    no_traceback(out)
+
+    code, out = run(root, "hint")
+    assert code == 0 and f"1 of {len(COURSE.lab(1).hints)}" in out
+    code, out = run(root, "hint")
+    assert f"2 of {len(COURSE.lab(1).hints)}" in out
+
+    shutil.copy(SOLUTIONS / "01-first-handler" / "app.py", work / "app.py")
+    code, out = run(root, "check")
+    elapsed = time.monotonic() - started
+    assert code == 0, out
+    assert "✓ Lab 1: first-handler passed" in out
+    assert "Next: lab 2" in out and "lambdalab lab start 2" in out
+    assert elapsed < 10, f"start -> passing check took {elapsed:.1f} s"
+    print(f"\nlab start 1 -> passing lab check 1: {elapsed:.2f} s")
+
+    progress = json.loads((root / ".progress.json").read_text())
+    assert progress["done"] == [1] and progress["current"] == 2
+    assert progress["hints_shown"] == {"1": 2}
+
+    code, out = run(root, "list")
+    assert "Welcome" not in out and "1/5 labs done" in out and "done" in out
+    assert "lambdalab lab start 2" in out
+
+    code, out = run(root, "check")  # lab 2 is current but not started yet
+    assert code == 1 and "lambdalab lab start 2" in out
+
+
+def test_check_by_number_and_an_unknown_lab(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "start", "3")
+    assert code == 0
+    code, out = run(tmp_path, "hint", "9")
+    assert code == 1 and "There is no lab 9" in out
+    code, out = run(tmp_path, "check", "3")
+    assert code == 1 and "Init Duration" in out
+    no_traceback(out)
+
+
+def test_check_watch_stops_after_its_polls(tmp_path: Path) -> None:
+    run(tmp_path, "start", "1")
+    code, out = run(tmp_path, "check", "--watch", "--interval", "0", "--max-polls", "2")
+    assert code == 1 and "Watching" in out and out.count("Checking Lab 1") == 1
+
+
+def test_start_again_tells_that_files_are_kept(tmp_path: Path) -> None:
+    run(tmp_path, "start", "1")
+    code, out = run(tmp_path, "start", "1")
+    assert code == 0 and "already started" in out
+
+
+def test_finishing_the_last_lab_shows_the_final_message(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    progress.done = {lab.number for lab in COURSE.labs[:-1]}
+    progress.save()
+    last = COURSE.labs[-1]
+    shutil.copytree(solution_dir(last), tmp_path / last.folder)
+    code, out = run(tmp_path, "check", str(last.number))
+    assert code == 0 and "5/5 labs done" in out
+    assert COURSE.final_message.splitlines()[0] in out
+
+
+def test_check_failed_is_a_plain_exception() -> None:
+    failure = CheckFailed("x", expected="a", got="b", try_next="c")
+    assert failure.result() == CheckResult(False, "x", "a", "b", "c")
