@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -27,6 +28,10 @@ from .errors import (
 from .limits import LATEST
 from .models import AliasConfiguration, FunctionConfiguration
 from .store import Store
+
+#: Another process's commits are noticed within this many seconds (SQLite's
+#: ``data_version`` is checked at most this often; this process's own writes at once).
+_RECHECK_S = 0.001
 
 #: Fields that change with every publish or update and so do not count as "changed code
 #: or configuration" when deciding whether publishing creates a new version.
@@ -58,17 +63,22 @@ class Registry:
         self._now = now
         self._cache: dict[tuple[str, str], Any] = {}
         self._seen_version = store.data_version()
+        self._checked_at = time.monotonic()
         self._lock = threading.Lock()
         self._random = random.Random()
 
     # -- caching ----------------------------------------------------------------------
 
     def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
-        version = self._store.data_version()
+        now = time.monotonic()
+        if now - self._checked_at > _RECHECK_S:  # one check serves a whole invoke
+            version = self._store.data_version()
+            with self._lock:
+                self._checked_at = now
+                if version != self._seen_version:
+                    self._cache.clear()
+                    self._seen_version = version
         with self._lock:
-            if version != self._seen_version:
-                self._cache.clear()
-                self._seen_version = version
             if key in self._cache:
                 return self._cache[key]
         value = load()
@@ -257,11 +267,16 @@ class Registry:
         self._changed()
 
     def total_reserved(self, excluding: str | None = None) -> int:
-        rows = self._store.query(
-            "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?",
-            (excluding or "",),
-        )
-        return int(rows[0][0])
+        """Concurrency reserved by all functions (but ``excluding``)."""
+
+        def load() -> int:
+            rows = self._store.query(
+                "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?",
+                (excluding or "",),
+            )
+            return int(rows[0][0])
+
+        return self._cached(("", "total_reserved:" + (excluding or "")), load)
 
     # -- aliases ----------------------------------------------------------------------
 

@@ -26,13 +26,16 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from . import protocol
-from .context import LambdaContext
+from .context import LambdaContext, static_fields
 
 #: AWS joins the lines of a multi-line error log event with carriage returns, so the
 #: whole traceback stays one log event.
 _LINE_JOIN = "\r"
 _INDENT = "\u00a0"  # awslambdaric indents stack frames with NO-BREAK SPACE
 _current_request_id = ""
+#: After answering, poll this long for the next invoke before sleeping: back-to-back
+#: invokes then skip a sleep/wake-up of the environment (it costs 50-100 us).
+SPIN_S = 0.0002
 
 
 class Fault(Exception):
@@ -159,7 +162,12 @@ def max_rss_mb() -> int:
     return -(-peak * scale // (1024 * 1024))
 
 
-def handle(handler: Callable[[Any, Any], Any], header: dict[str, Any], body: bytes) -> bytes:
+def handle(
+    handler: Callable[[Any, Any], Any],
+    header: dict[str, Any],
+    body: bytes,
+    static: dict[str, str | None],
+) -> bytes:
     global _current_request_id
     request_id = _current_request_id = header["rid"]
     started = time.perf_counter()
@@ -170,6 +178,7 @@ def handle(handler: Callable[[Any, Any], Any], header: dict[str, Any], body: byt
             header["deadline_ms"],
             json.loads(header["cc"]) if header.get("cc") else None,
             json.loads(header["ci"]) if header.get("ci") else None,
+            static,
         )
         try:
             event = json.loads(body) if body else None
@@ -207,11 +216,15 @@ def serve(conn: Connection, handler_name: str) -> None:
         conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error, "max_mb": max_rss_mb()}))
         return
     sys.stdout.flush()
+    static = static_fields()
     conn.send_bytes(protocol.pack({"ready": os.getpid(), "max_mb": max_rss_mb()}))
     while True:
+        spin_until = time.perf_counter() + SPIN_S
+        while time.perf_counter() < spin_until and not conn.poll(0):
+            pass  # a busy-wait for a follow-up invoke; then sleep in recv_bytes
         try:
             frame = conn.recv_bytes()
         except (EOFError, OSError):
             return
         header, body = protocol.unpack(frame)
-        conn.send_bytes(handle(handler, header, body))
+        conn.send_bytes(handle(handler, header, body, static))

@@ -59,6 +59,20 @@ class ClientContext:
         return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
 
 
+_FROM_ENVIRON = {
+    "log_group_name": "AWS_LAMBDA_LOG_GROUP_NAME",
+    "log_stream_name": "AWS_LAMBDA_LOG_STREAM_NAME",
+    "function_name": "AWS_LAMBDA_FUNCTION_NAME",
+    "memory_limit_in_mb": "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "function_version": "AWS_LAMBDA_FUNCTION_VERSION",
+}
+
+
+def static_fields() -> dict[str, str | None]:
+    """The fields that are the same for every invoke of an environment (read at INIT)."""
+    return {field: os.environ.get(var) for field, var in _FROM_ENVIRON.items()}
+
+
 class LambdaContext:
     """What the handler's second argument carries: who it is and how long it has left."""
 
@@ -69,13 +83,10 @@ class LambdaContext:
         deadline_ms: int,
         client_context: dict[str, Any] | None = None,
         cognito_identity: dict[str, Any] | None = None,
+        static: dict[str, str | None] | None = None,
     ) -> None:
         self.aws_request_id = aws_request_id
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.__dict__.update(static if static is not None else static_fields())
         self.invoked_function_arn = invoked_function_arn
         self.client_context = (
             ClientContext(client_context) if client_context is not None else None
