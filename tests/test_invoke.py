@@ -359,3 +359,24 @@ def test_billed_duration_rounds_up_and_bills_init():
     assert warm.billed_duration_ms == 2
     cold = InvokeReport("r", "f", "$LATEST", 1.5, 128, 30, init_duration_ms=100.2)
     assert cold.billed_duration_ms == 102
+
+
+def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch):
+    import lambdalab_subprocess
+
+    monkeypatch.setattr(lambdalab_subprocess, "INIT_TIMEOUT_S", 0.5)  # AWS: 10 s
+    marker = lab.store.data_dir / "initpid"
+    lab.create_function("slowinit", code(app=f"""
+        import os, time
+        open({str(marker)!r}, "w").write("pid=" + str(os.getpid()))
+        time.sleep(30)
+        def handler(event, context):
+            return 1
+    """), handler="app.handler", timeout=5)
+    result = lab.invoke("slowinit", {}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "Runtime.InitTimeout"
+    assert "Phase: init\tStatus: timeout" in result.log_tail
+    assert lab.pool.idle_environments() == []
+    with pytest.raises(ProcessLookupError):  # the stuck INIT was killed, not left behind
+        os.kill(int(re.search(r"pid=(\d+)", (lab.store.data_dir / "initpid").read_text())[1]), 0)

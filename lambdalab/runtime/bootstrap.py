@@ -202,6 +202,7 @@ def handle(
 
 def serve(conn: Connection, handler_name: str) -> None:
     """INIT, then answer invokes until the core closes the pipe."""
+    conn.send_bytes(protocol.pack({"pid": os.getpid()}))  # so the core can always kill it
     setup_logging()
     try:
         handler = load_handler(handler_name)

@@ -79,14 +79,20 @@ class SubprocessEnvironment:
         self._poll = select.poll()
         self._poll.register(self._conn.fileno(), _POLL_IN)
         self._poll.register(log_fd, _POLL_IN)
-        self.pid = 0
         self._exit: str | None = None
-        frame, reason = self._await_frame(INIT_TIMEOUT_S)
+        limit = time.monotonic() + INIT_TIMEOUT_S
+        hello, reason = self._await_frame(INIT_TIMEOUT_S)
+        self.pid = protocol.unpack(hello)[0]["pid"] if hello else 0
+        frame = None
+        if hello is not None:
+            frame, reason = self._await_frame(limit - time.monotonic())
         duration_ms = (time.perf_counter() - started) * 1000
         self.init = InitOutcome(duration_ms=duration_ms)
         if frame is None:
             self._log.drain()
             self.init.timed_out = reason == "timeout"
+            if self.init.timed_out:
+                self.destroy()
             self.init.error = {
                 "errorType": "Runtime.InitTimeout" if self.init.timed_out else "Runtime.ExitError",
                 "errorMessage": (
@@ -97,7 +103,6 @@ class SubprocessEnvironment:
             }
         else:
             header, _ = protocol.unpack(frame)
-            self.pid = header["ready"]
             self.init.error = header.get("error")
             self.init.max_memory_used_mb = header.get("max_mb", 0)
         self.init.log_lines = self._log.take()
