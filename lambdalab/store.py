@@ -7,7 +7,9 @@ Layout of a data dir::
     code/<sha256 hex>/    each package unpacked once, shared by every environment
 
 Everything acknowledged is committed before the call returns, so a restart (or a
-SIGKILL) loses nothing. Schema changes are numbered migrations applied in order.
+SIGKILL) loses nothing. Schema changes are named migrations, applied once each in the
+order they are listed; a data dir records which it has (table ``schema_migrations``).
+Add a change as a new entry at the end; never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-MIGRATIONS: tuple[str, ...] = (
-    """
+MIGRATIONS: dict[str, str] = {
+    "core-1": """
     CREATE TABLE functions (
         name TEXT PRIMARY KEY,
         next_version INTEGER NOT NULL DEFAULT 1,
@@ -56,7 +58,7 @@ MIGRATIONS: tuple[str, ...] = (
         enqueued_at REAL NOT NULL
     );
     """,
-)
+}
 
 
 class Store:
@@ -83,11 +85,14 @@ class Store:
 
     def _migrate(self) -> None:
         with self.transaction() as db:
-            (current,) = db.execute("PRAGMA user_version").fetchone()
-            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+            for name, script in MIGRATIONS.items():
+                if name in done:
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version={number}")
+                db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
