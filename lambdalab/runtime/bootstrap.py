@@ -164,22 +164,22 @@ def max_rss_mb() -> int:
 
 def handle(
     handler: Callable[[Any, Any], Any],
-    header: dict[str, Any],
-    body: bytes,
+    request: protocol.Request,
     static: dict[str, str | None],
 ) -> bytes:
     global _current_request_id
-    request_id = _current_request_id = header["rid"]
+    request_id = _current_request_id = request.request_id
     started = time.perf_counter()
     try:
         context = LambdaContext(
             request_id,
-            header["arn"],
-            header["deadline_ms"],
-            json.loads(header["cc"]) if header.get("cc") else None,
-            json.loads(header["ci"]) if header.get("ci") else None,
+            request.invoked_function_arn,
+            request.deadline_ms,
+            json.loads(request.client_context) if request.client_context else None,
+            json.loads(request.cognito_identity) if request.cognito_identity else None,
             static,
         )
+        body = request.body
         try:
             event = json.loads(body) if body else None
         except ValueError as e:
@@ -196,8 +196,7 @@ def handle(
     duration_ms = (time.perf_counter() - started) * 1000
     sys.stdout.flush()
     sys.stderr.flush()
-    reply = {"status": status, "duration_ms": duration_ms, "max_mb": max_rss_mb()}
-    return protocol.pack(reply, result)
+    return protocol.pack_reply(status, duration_ms, max_rss_mb(), result)
 
 
 def serve(conn: Connection, handler_name: str) -> None:
@@ -227,5 +226,4 @@ def serve(conn: Connection, handler_name: str) -> None:
             frame = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        header, body = protocol.unpack(frame)
-        conn.send_bytes(handle(handler, header, body, static))
+        conn.send_bytes(handle(handler, protocol.unpack_request(frame), static))

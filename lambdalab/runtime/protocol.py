@@ -1,20 +1,29 @@
 """The frames exchanged between the core and a Python runtime over its pipe.
 
-A frame is one length-prefixed message (``multiprocessing.connection``'s framing):
-a 4-byte header length, a small JSON header, then the body bytes (the event or the
-result) untouched, so a 6 MB payload is never re-encoded.
+A frame is one length-prefixed message (``multiprocessing.connection``'s framing).
+Invoke requests and replies, sent for every invoke, have fixed binary headers; the
+rare control frames (``pid`` at start, ``ready`` after INIT) carry a JSON header. In
+both, the body (the event or the result) follows untouched, so a 6 MB payload is never
+re-encoded.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 _LENGTH = struct.Struct("!I")
+#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity.
+_REQUEST = struct.Struct("!QIIII")
+#: status, duration (ms), peak memory (MB).
+_REPLY = struct.Struct("!BdI")
+STATUSES = ("ok", "error")
 
 
 def pack(header: dict[str, Any], body: bytes = b"") -> bytes:
+    """A control frame: a JSON header, then the body."""
     head = json.dumps(header, separators=(",", ":")).encode()
     return _LENGTH.pack(len(head)) + head + body
 
@@ -23,3 +32,47 @@ def unpack(frame: bytes) -> tuple[dict[str, Any], bytes]:
     (size,) = _LENGTH.unpack_from(frame)
     end = _LENGTH.size + size
     return json.loads(frame[_LENGTH.size : end]), frame[end:]
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    invoked_function_arn: str
+    deadline_ms: int
+    client_context: str | None
+    cognito_identity: str | None
+    body: bytes
+
+
+def pack_request(
+    request_id: str,
+    invoked_function_arn: str,
+    deadline_ms: int,
+    client_context: str | None,
+    cognito_identity: str | None,
+    body: bytes,
+) -> bytes:
+    fields = [
+        s.encode() for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "")
+    ]
+    return _REQUEST.pack(deadline_ms, *map(len, fields)) + b"".join(fields) + body
+
+
+def unpack_request(frame: bytes) -> Request:
+    deadline_ms, *sizes = _REQUEST.unpack_from(frame)
+    offset = _REQUEST.size
+    fields = []
+    for size in sizes:
+        fields.append(frame[offset : offset + size].decode())
+        offset += size
+    rid, arn, cc, ci = fields
+    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:])
+
+
+def pack_reply(status: str, duration_ms: float, max_mb: int, body: bytes) -> bytes:
+    return _REPLY.pack(STATUSES.index(status), duration_ms, max_mb) + body
+
+
+def unpack_reply(frame: bytes) -> tuple[str, float, int, bytes]:
+    code, duration_ms, max_mb = _REPLY.unpack_from(frame)
+    return STATUSES[code], duration_ms, max_mb, frame[_REPLY.size :]

@@ -132,16 +132,17 @@ class SubprocessEnvironment:
                 return frame, None
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
-        header = {
-            "rid": request.request_id,
-            "arn": request.invoked_function_arn,
-            "deadline_ms": request.deadline_ms,
-            "cc": request.client_context,
-            "ci": request.cognito_identity,
-        }
+        frame = protocol.pack_request(
+            request.request_id,
+            request.invoked_function_arn,
+            request.deadline_ms,
+            request.client_context,
+            request.cognito_identity,
+            request.payload,
+        )
         started = time.perf_counter()
         try:
-            self._conn.send_bytes(protocol.pack(header, request.payload))
+            self._conn.send_bytes(frame)
         except OSError:
             pass  # it died between invokes; the wait below reports how
         frame, reason = self._await_frame(request.timeout_s)
@@ -159,13 +160,13 @@ class SubprocessEnvironment:
                 max_memory_used_mb=peak or self.init.max_memory_used_mb,
                 exit_reason=self._exit_reason(),
             )
-        reply, body = protocol.unpack(frame)
+        status, duration_ms, max_mb, body = protocol.unpack_reply(frame)
         return InvokeOutcome(
-            status=reply["status"],
+            status=status,
             payload=body,
-            duration_ms=reply["duration_ms"],
+            duration_ms=duration_ms,
             log_lines=self._log.take(),
-            max_memory_used_mb=reply["max_mb"],
+            max_memory_used_mb=max_mb,
         )
 
     def _exit_reason(self) -> str:
