@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from .destinations import Sender
+
 if TYPE_CHECKING:
     from .lab import Lab
     from .logs import InvokeReport
@@ -109,3 +111,34 @@ def lambdalab_lab_started(lab: "Lab") -> None:
     called, once, with that lab.
     """
 
+
+# -------------------------------------------------------------------------------------
+# Destination hooks: where asynchronous invocation records go
+# -------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | None:
+    """Return a callable that delivers messages to ``destination_arn``, or ``None``.
+
+    :param lab: the lab the asynchronous invocation ran in.
+    :param destination_arn: an ``OnSuccess``/``OnFailure`` destination of an event
+        invoke configuration, or a ``DeadLetterConfig.TargetArn``.
+
+    Stops at first non-None result. The sender is called with one
+    :class:`~lambdalab.destinations.DestinationMessage`: ``body`` (AWS's invocation
+    record JSON for a destination, the event itself for a dead-letter queue) and
+    ``attributes`` (``RequestID``, ``ErrorCode``, ``ErrorMessage`` for a dead-letter
+    queue). It is also asked when a configuration is saved, so an ARN no plugin
+    accepts is refused with InvalidParameterValueException rather than lost later.
+
+    lambdalab itself delivers to ``arn:aws:lambda:`` ARNs (the record is invoked
+    asynchronously on that function) without asking this hook. A plugin that emulates
+    a queue answers for its own ARNs::
+
+        @lambdalab.hookimpl
+        def lambdalab_destination_sender(lab, destination_arn):
+            if destination_arn.startswith("arn:aws:sqs:"):
+                return lambda message: my_queues.send(destination_arn, message.body)
+            return None
+    """

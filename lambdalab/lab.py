@@ -22,9 +22,14 @@ from typing import Any, Iterable, Mapping
 from . import config as check
 from . import limits
 from .arn import ArnBuilder, parse_function_ref
-from .asyncq import AsyncEvent, EventQueue
+from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, package
+from .destinations import (
+    DestinationMessage,
+    EventInvokeConfigs,
+    FunctionEventInvokeConfig,
+)
 from .environments import EnvironmentPool
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .invoker import Invoker, Payload
@@ -98,7 +103,17 @@ class Lab:
         self.logs = LogStore(self.store)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
-        self.events = EventQueue(self.store, self._run_event)
+        self.events = EventQueue(
+            self.store,
+            self.clock,
+            QueueHooks(
+                run=self._run_event,
+                policy=self._event_policy,
+                deliver=self._deliver,
+                reserved=self.registry.reserved_concurrency,
+            ),
+        )
+        self.event_configs = EventInvokeConfigs(self)
         self.invoker = Invoker(
             store=self.store,
             registry=self.registry,
@@ -111,8 +126,7 @@ class Lab:
             now=self.clock.now,
         )
         self._closed = False
-        if self.events.pending():
-            self.events.wake()  # events acknowledged before a restart still run
+        self.events.start()  # events acknowledged before a restart still run
         self.plugin_manager.hook.lambdalab_lab_started.call_historic(kwargs={"lab": self})
 
     # -- plugins and sandboxes --------------------------------------------------------
@@ -158,6 +172,7 @@ class Lab:
         description: str = "",
         ephemeral_storage: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB,
         publish: bool = False,
+        dead_letter_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -183,6 +198,8 @@ class Lab:
             last_modified=aws_timestamp(self.clock.now()),
             revision_id=new_revision_id(),
         )
+        if dead_letter_config is not None:
+            config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
         pkg = package(code)
         self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
         config = config.evolve(
@@ -238,6 +255,7 @@ class Lab:
         environment: Mapping[str, Any] | None = None,
         description: str | None = None,
         ephemeral_storage: int | None = None,
+        dead_letter_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value."""
         changes: dict[str, Any] = {}
@@ -253,6 +271,8 @@ class Lab:
         ):
             if value is not None:
                 changes[field] = validate(value)
+        if dead_letter_config is not None:  # {"TargetArn": ""} removes the queue
+            changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
         name = parse_function_ref(function_name).name
         config = self.registry.update_latest(name, **changes)
         self.pool.retire(name, limits.LATEST)
@@ -406,9 +426,9 @@ class Lab:
             client_context=client_context,
         )
 
-    def _run_event(self, event: AsyncEvent) -> None:
+    def _run_event(self, event: AsyncEvent) -> InvokeResult:
         config = self.registry.resolve(event.function_name, event.qualifier)
-        self.invoker.execute(
+        return self.invoker.execute(
             config,
             event.payload,
             request_id=event.request_id,
@@ -417,8 +437,105 @@ class Lab:
         )
 
     def wait_for_events(self, timeout: float | None = None) -> bool:
-        """Block until every queued ``Event`` invocation has run."""
+        """Block until every ``Event`` invocation that is due has run.
+
+        Events waiting for a retry (1 and 2 minutes later on the Lab's clock) stay
+        queued: advance a :class:`~lambdalab.clock.VirtualClock` to make them due.
+        Returns False if ``timeout`` (real seconds) passed first.
+        """
         return self.events.join(timeout)
+
+    def queue(self) -> list[QueuedEvent]:
+        """Every queued ``Event`` invocation: pending, in flight or retrying, oldest first."""
+        return self.events.snapshot()
+
+    # -- asynchronous invocation: event invoke config, destinations -------------------
+
+    def put_function_event_invoke_config(
+        self,
+        function_name: str,
+        *,
+        qualifier: str | None = None,
+        maximum_retry_attempts: int | None = None,
+        maximum_event_age_in_seconds: int | None = None,
+        destination_config: Mapping[str, Any] | None = None,
+    ) -> FunctionEventInvokeConfig:
+        """Set how ``Event`` invokes of a function (or one qualifier) are retried and routed.
+
+        Replaces any earlier configuration; settings left out take AWS's defaults (2
+        retries, 6 hours). ``destination_config={"OnSuccess": {"Destination": arn},
+        "OnFailure": {"Destination": arn}}`` sends AWS's invocation record there.
+        """
+        return self.event_configs.put(
+            function_name,
+            qualifier,
+            {
+                "maximum_retry_attempts": maximum_retry_attempts,
+                "maximum_event_age_in_seconds": maximum_event_age_in_seconds,
+                "destination_config": destination_config,
+            },
+            merge=False,
+        )
+
+    def update_function_event_invoke_config(
+        self,
+        function_name: str,
+        *,
+        qualifier: str | None = None,
+        maximum_retry_attempts: int | None = None,
+        maximum_event_age_in_seconds: int | None = None,
+        destination_config: Mapping[str, Any] | None = None,
+    ) -> FunctionEventInvokeConfig:
+        """Change some settings of an existing event invoke configuration."""
+        return self.event_configs.put(
+            function_name,
+            qualifier,
+            {
+                "maximum_retry_attempts": maximum_retry_attempts,
+                "maximum_event_age_in_seconds": maximum_event_age_in_seconds,
+                "destination_config": destination_config,
+            },
+            merge=True,
+        )
+
+    def get_function_event_invoke_config(
+        self, function_name: str, qualifier: str | None = None
+    ) -> FunctionEventInvokeConfig:
+        """The event invoke configuration; ResourceNotFoundException if there is none."""
+        return self.event_configs.get(function_name, qualifier)
+
+    def list_function_event_invoke_configs(
+        self, function_name: str
+    ) -> list[FunctionEventInvokeConfig]:
+        """Every qualifier's event invoke configuration of a function."""
+        return self.event_configs.list(function_name)
+
+    def delete_function_event_invoke_config(
+        self, function_name: str, qualifier: str | None = None
+    ) -> None:
+        """Remove the configuration: AWS's defaults apply again, without destinations."""
+        self.event_configs.delete(function_name, qualifier)
+
+    def _dead_letter(self, dead_letter_config: Mapping[str, Any]) -> str | None:
+        return self.event_configs.check_dead_letter(dead_letter_config.get("TargetArn"))
+
+    def _event_policy(self, event: AsyncEvent) -> EventPolicy:
+        qualifier = event.qualifier or limits.LATEST
+        version = self.registry.get(event.function_name, event.qualifier)
+        config = self.event_configs.find(event.function_name, qualifier)
+        config = config or FunctionEventInvokeConfig("", 0.0)
+        return EventPolicy(
+            function_arn=self.arns.function(event.function_name, qualifier),
+            maximum_retry_attempts=config.retries,
+            maximum_event_age_in_seconds=config.max_age,
+            on_success=config.on_success,
+            on_failure=config.on_failure,
+            dead_letter_arn=version.dead_letter_target_arn,
+            reserved_concurrency=self.registry.reserved_concurrency(event.function_name),
+        )
+
+    def _deliver(self, destination_arn: str, message: DestinationMessage) -> None:
+        self.event_configs.sender(destination_arn)(message)
 
     # -- logs -------------------------------------------------------------------------
 

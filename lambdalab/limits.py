@@ -114,6 +114,39 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 #: Invoke's LogType values.
 LOG_TYPES = ("None", "Tail")
 
+# -- Asynchronous invocation ---------------------------------------------------------
+# https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+
+#: Fewest retries after a function error (``MaximumRetryAttempts``).
+ASYNC_RETRY_ATTEMPTS_MIN = 0
+#: Most retries after a function error.
+ASYNC_RETRY_ATTEMPTS_MAX = 2
+#: Retries when no event invoke configuration says otherwise.
+ASYNC_RETRY_ATTEMPTS_DEFAULT = 2
+#: Shortest ``MaximumEventAgeInSeconds``.
+ASYNC_EVENT_AGE_MIN_S = 60
+#: Longest ``MaximumEventAgeInSeconds`` (6 hours).
+ASYNC_EVENT_AGE_MAX_S = 21_600
+#: How long an event may wait in the queue unless configured otherwise (6 hours).
+ASYNC_EVENT_AGE_DEFAULT_S = 21_600
+#: Waits before the 2nd and the 3rd attempt after a function error: "one minute between
+#: the first two attempts, and two minutes between the second and third".
+ASYNC_RETRY_DELAYS_S = (60, 120)
+#: AWS keeps retrying a throttled event for up to 6 hours (bounded by the event's age).
+ASYNC_THROTTLE_RETRY_WINDOW_S = 21_600
+#: lambdalab's own: real seconds a worker waits after a throttle before it tries that
+#: function again (AWS backs off from 1 s to 5 min; here concurrency frees in real time).
+ASYNC_THROTTLE_BACKOFF_S = 0.05
+#: lambdalab's own: most threads draining the queue at once (per Lab). A function with
+#: reserved concurrency R gets at most min(R, this) of them.
+ASYNC_WORKERS_MAX = 10
+#: ``ErrorMessage`` of a dead-letter message is cut to this many bytes.
+DLQ_ERROR_MESSAGE_MAX_BYTES = 1024
+#: Services a destination or dead-letter ARN may name (``arn:aws:SERVICE:...``).
+DESTINATION_SERVICES = ("lambda", "sqs", "sns", "events", "s3")
+#: Services a ``DeadLetterConfig.TargetArn`` may name.
+DEAD_LETTER_SERVICES = ("sqs", "sns")
+
 # -- Concurrency ---------------------------------------------------------------------
 
 #: Concurrent executions per account and region (AWS's default quota).

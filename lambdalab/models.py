@@ -60,6 +60,8 @@ class FunctionConfiguration:
     architectures: tuple[str, ...] = (DEFAULT_ARCHITECTURE,)
     #: lambdalab's own: SHA-256 (hex) naming the stored code blob.
     code_blob: str = ""
+    #: ``DeadLetterConfig.TargetArn``: where failed asynchronous events go (SQS or SNS).
+    dead_letter_target_arn: str | None = None
 
     def to_aws(self) -> dict[str, Any]:
         """The FunctionConfiguration JSON the Lambda API returns."""
@@ -72,6 +74,8 @@ class FunctionConfiguration:
             "LogFormat": "Text",
             "LogGroup": f"/aws/lambda/{self.function_name}",
         }
+        if self.dead_letter_target_arn:
+            out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target_arn}
         return out
 
     def to_json(self) -> str:
@@ -85,6 +89,7 @@ class FunctionConfiguration:
         kwargs["environment"] = data["Environment"]["Variables"]
         kwargs["ephemeral_storage"] = data["EphemeralStorage"]["Size"]
         kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
+        kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
         return cls(**kwargs)
 
     def evolve(self, **changes: Any) -> "FunctionConfiguration":

@@ -58,6 +58,19 @@ MIGRATIONS: dict[str, str] = {
         enqueued_at REAL NOT NULL
     );
     """,
+    "async-1": """
+    ALTER TABLE async_events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE async_events ADD COLUMN next_attempt_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE async_events ADD COLUMN claimed_by TEXT;
+    ALTER TABLE async_events ADD COLUMN claimed_at REAL;
+    CREATE INDEX async_events_due ON async_events (next_attempt_at, id);
+    CREATE TABLE event_invoke_configs (
+        function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        qualifier TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (function, qualifier)
+    );
+    """,
 }
 
 
