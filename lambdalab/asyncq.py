@@ -235,13 +235,16 @@ class EventQueue:
         full = [f for f, n in self._running.items() if n and n >= self._slots(f)]
         skip = sorted(set(full) | set(self._backoff))
         marks = ", ".join("?" * len(skip))
+        sql = (
+            f"SELECT {_COLUMNS} FROM async_events WHERE next_attempt_at <= ? "
+            f"AND claimed_by IS NULL AND function NOT IN ({marks}) "
+            "ORDER BY next_attempt_at, id LIMIT 1"
+        )
+        params = (self._clock.now(), *skip)
+        if not self._store.query(sql, params):
+            return None  # a read, not a write transaction, when there is nothing to take
         with self._store.transaction() as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM async_events WHERE next_attempt_at <= ? "
-                f"AND claimed_by IS NULL AND function NOT IN ({marks}) "
-                "ORDER BY next_attempt_at, id LIMIT 1",
-                (self._clock.now(), *skip),
-            ).fetchone()
+            row = db.execute(sql, params).fetchone()
             if row is None:
                 return None
             db.execute(

@@ -385,6 +385,32 @@ def invoke(
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 
+@main.command("queue")
+@pass_lab
+def queue_(lab: Lab) -> None:
+    """Show queued Event invocations: pending, in-flight and retrying (with next attempt).
+
+    Opening the data dir also starts its workers: events that are due run now.
+    """
+    now = lab.clock.now()
+    print_table(
+        "Asynchronous event queue",
+        ("REQUEST ID", "FUNCTION", "STATE", "ATTEMPTS", "AGE (s)", "NEXT ATTEMPT"),
+        (
+            (
+                q.request_id,
+                q.function_name + (f":{q.qualifier}" if q.qualifier else ""),
+                q.state,
+                q.attempts,
+                f"{now - q.enqueued_at:.0f}",
+                iso_timestamp(q.next_attempt_at) if q.state == "retrying" else "",
+            )
+            for q in lab.queue()
+        ),
+        "The queue is empty: every Event invocation has run.",
+    )
+
+
 # -- versions and aliases -------------------------------------------------------------
 
 

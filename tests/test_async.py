@@ -539,3 +539,33 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(
     assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged events lost"
     print(f"acknowledged {len(acknowledged)}, queued at the crash {left[0]} "
           f"({left[1]} claimed by the dead process), all ran")
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def test_cli_event_invoke_then_queue_shows_the_retry(
+    tmp_path: Path, code: Callable[..., Path]
+) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab import cli
+
+    data = tmp_path / "cli"
+    with Lab(data) as lab:
+        lab.create_function("f", code(app=FLAKY), handler="app.handler")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli.main, ["--data-dir", str(data), *args])
+
+    invoked = run("invoke", "f", '{"fail": 1}', "--invocation-type", "Event")
+    assert invoked.exit_code == 0, invoked.output
+    assert "StatusCode 202" in invoked.output
+    listed = run("queue")
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.output.splitlines() if "retrying" in line]
+    assert " f " in row and " 1 " in row
+    with Lab(data) as lab:
+        [queued] = lab.queue()
+    assert queued.state == "retrying"
+    assert queued.next_attempt_at - queued.enqueued_at == pytest.approx(60, abs=5)
