@@ -65,6 +65,7 @@ autodoc_default_options: dict[str, bool] = {}
 autodoc_type_aliases = {
     "Lab": "lambdalab.Lab",
     "InvokeReport": "lambdalab.InvokeReport",
+    "HttpService": "lambdalab.server.HttpService",
 }
 python_use_unqualified_type_names = True
 

@@ -635,6 +635,59 @@ def demo(lab: Lab, ctx: click.Context) -> None:
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 
+# -- the HTTP edge --------------------------------------------------------------------
+
+
+def parse_auth_keys(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str] | None:
+    """``--auth-key ID:SECRET`` (repeatable) → ``{"ID": "SECRET"}``."""
+    keys = {}
+    for value in values:
+        key_id, sep, secret = value.partition(":")
+        if not sep or not key_id or not secret:
+            raise click.BadParameter(f"{value!r} is not ACCESS_KEY_ID:SECRET.", param_hint="--auth-key")
+        keys[key_id] = secret
+    return keys or None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9001, show_default=True, type=int, help="Port (0: any free port).")
+@click.option(
+    "--auth-key",
+    "auth_keys",
+    multiple=True,
+    metavar="ID:SECRET",
+    callback=parse_auth_keys,
+    help="Only accept requests SigV4-signed with this access key (repeat for more).",
+)
+@pass_lab
+def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> None:
+    """Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.
+
+    Point a client at it with AWS_ENDPOINT_URL=http://127.0.0.1:9001 (or the AWS CLI's
+    --endpoint-url) and any credentials. Ctrl-C (or SIGTERM) stops it once requests in
+    flight have finished.
+    """
+    from .server import EdgeServer, is_loopback
+
+    if not is_loopback(host):
+        err.print(
+            Text(
+                f"Warning: listening on {host}, not only on this machine. Anyone who can "
+                "reach it can run code here" + ("" if auth_keys else "; consider --auth-key") + "."
+            )
+        )
+    try:
+        server = EdgeServer(lab, host, port, auth_keys=auth_keys)
+    except OSError as e:
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
+    say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
+    say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
+    server.run()
+
+
 try:
     from .labcli import lab_group
 

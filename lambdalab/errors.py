@@ -15,6 +15,14 @@ edge renders every one of them the same way, from :meth:`LambdaError.to_wire`.
     ├── RequestTooLargeException         413  the payload is over the limit
     ├── PreconditionFailedException      412  RevisionId does not match
     ├── TooManyRequestsException         429  throttled by concurrency
+    ├── PolicyLengthExceededException    400  the resource policy is too large
+    ├── UnsupportedMediaTypeException    415  the body's content type is not accepted
+    ├── RequestEntityTooLargeException   413  a control-plane request body is too large
+    ├── UnknownOperationException        404  no such operation (HTTP edge)
+    ├── MissingAuthenticationTokenException 403  unsigned request, keys are checked
+    ├── IncompleteSignatureException     403  malformed SigV4 Authorization header
+    ├── UnrecognizedClientException      403  unknown access key id
+    ├── InvalidSignatureException        403  signature does not match
     └── ServiceException                 500  lambdalab itself failed (a bug: report it)
 """
 
@@ -91,6 +99,55 @@ class ServiceException(LambdaError):
         return {"Type": "Service", "message": self.message, **self.extra}
 
 
+class PolicyLengthExceededException(LambdaError):
+    """The function's resource-based policy would grow past its size limit."""
+
+
+class UnsupportedMediaTypeException(LambdaError):
+    """The content type of the request body is not one the operation accepts."""
+
+    status_code = 415
+
+
+# -- Errors of the HTTP edge, shared by every AWS service (not in Lambda's model) -------
+
+
+class RequestEntityTooLargeException(LambdaError):
+    """A control-plane request body (e.g. CreateFunction's zip) is over AWS's limit."""
+
+    status_code = 413
+
+
+class UnknownOperationException(LambdaError):
+    """No operation of the addressed service matches the request's method and path."""
+
+    status_code = 404
+
+
+class MissingAuthenticationTokenException(LambdaError):
+    """The request is not signed, and the edge was started with keys to check."""
+
+    status_code = 403
+
+
+class IncompleteSignatureException(LambdaError):
+    """The Authorization header is not a complete AWS Signature Version 4."""
+
+    status_code = 403
+
+
+class UnrecognizedClientException(LambdaError):
+    """The access key id of the signature is not one the edge was told about."""
+
+    status_code = 403
+
+
+class InvalidSignatureException(LambdaError):
+    """The signature does not match the one computed with the key's secret."""
+
+    status_code = 403
+
+
 def invalid(field: str, value: Any, allowed: str) -> InvalidParameterValueException:
     """An InvalidParameterValueException that names the field, the value and what is allowed."""
     return InvalidParameterValueException(
@@ -108,5 +165,13 @@ __all__ = [
     "PreconditionFailedException",
     "TooManyRequestsException",
     "ServiceException",
+    "PolicyLengthExceededException",
+    "UnsupportedMediaTypeException",
+    "RequestEntityTooLargeException",
+    "UnknownOperationException",
+    "MissingAuthenticationTokenException",
+    "IncompleteSignatureException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
     "invalid",
 ]

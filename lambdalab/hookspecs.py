@@ -31,6 +31,7 @@ from .destinations import Sender
 if TYPE_CHECKING:
     from .lab import Lab
     from .logs import InvokeReport
+    from .server import HttpService
 
 hookspec = pluggy.HookspecMarker("lambdalab")
 hookimpl = pluggy.HookimplMarker("lambdalab")
@@ -141,4 +142,39 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
             if destination_arn.startswith("arn:aws:sqs:"):
                 return lambda message: my_queues.send(destination_arn, message.body)
             return None
+    """
+
+
+# -------------------------------------------------------------------------------------
+# HTTP edge hooks: serve more AWS services on lambdalab's port
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_http_services(lab: "Lab") -> "list[HttpService]":
+    """Return the AWS services this plugin serves on the HTTP edge (``lambdalab serve``).
+
+    :param lab: the lab the edge serves; a service's handlers call into it (for example
+        ``lab.invoke(...)`` to deliver an S3 notification).
+
+    Each :class:`~lambdalab.server.HttpService` names the service as SigV4 credential
+    scopes do (``s3``, ``sqs``, ``events``) and gives an ASGI app (a Starlette app is
+    the easy way) that receives every request addressed to it. Unsigned requests can be
+    claimed by ``X-Amz-Target`` prefix or path prefix. A name already served is an
+    error when the edge starts. Lambda itself is built in.
+
+    Example: a tiny SQS-like JSON service::
+
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+        from lambdalab.server import HttpService
+
+        async def dispatch(request):
+            return JSONResponse({"QueueUrls": []})
+
+        @lambdalab.hookimpl
+        def lambdalab_http_services(lab):
+            app = Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+            return [HttpService("sqs", app, target_prefixes=("AmazonSQS.",))]
     """

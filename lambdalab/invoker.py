@@ -133,6 +133,9 @@ class Invoker:
         self.backend = backend
         self.hooks = hooks
         self.enqueue = enqueue
+        #: Where the HTTP edge listens while it serves this lab: functions get it as
+        #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
+        self.endpoint_url: str | None = None
 
     # -- the door every caller uses ---------------------------------------------------
 
@@ -405,6 +408,7 @@ class Invoker:
             "TZ": ":UTC",
             "TMPDIR": tmp_dir,
             "LAMBDALAB_PYTHON": sys.executable,
+            **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
             **config.environment,
         }
 

@@ -35,6 +35,7 @@ from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .invoker import Invoker, Payload
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
+from .permissions import Permissions, Policy
 from .plugins import PluginInfo, describe, make_plugin_manager
 from .registry import Registry, aws_timestamp, new_revision_id
 from .sandbox import SandboxBackend
@@ -101,6 +102,7 @@ class Lab:
         self.registry = Registry(self.store, self.arns, self.clock.now)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
         self.logs = LogStore(self.store)
+        self.permissions = Permissions(self.store, self.registry, self.arns)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
         self.events = EventQueue(
@@ -282,6 +284,8 @@ class Lab:
         """Delete the function, or only the version ``qualifier`` names."""
         ref = parse_function_ref(function_name, qualifier)
         self.registry.delete(ref.name, ref.qualifier)
+        if ref.qualifier:
+            self.permissions.forget(ref.name, ref.qualifier)
         self.pool.retire(ref.name, ref.qualifier)
 
     # -- versions and aliases ---------------------------------------------------------
@@ -350,6 +354,7 @@ class Lab:
     def delete_alias(self, function_name: str, name: str) -> None:
         """Delete an alias (the versions stay)."""
         self.registry.delete_alias(parse_function_ref(function_name).name, name)
+        self.permissions.forget(parse_function_ref(function_name).name, name)
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -398,6 +403,77 @@ class Lab:
                 "FunctionCount": len(functions),
             },
         }
+
+    # -- resource-based policy --------------------------------------------------------
+
+    def add_permission(
+        self,
+        function_name: str,
+        statement_id: str,
+        action: str,
+        principal: str,
+        *,
+        qualifier: str | None = None,
+        source_arn: str | None = None,
+        source_account: str | None = None,
+        principal_org_id: str | None = None,
+        event_source_token: str | None = None,
+        function_url_auth_type: str | None = None,
+        revision_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Allow ``principal`` (a service, account or ARN) to call ``action`` on the function.
+
+        Returns the statement added to the resource-based policy, in AWS's shape
+        (https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html). A
+        ``statement_id`` already in the policy raises ResourceConflictException.
+        """
+        ref = parse_function_ref(function_name, qualifier)
+        return self.permissions.add(
+            ref.name,
+            statement_id,
+            action,
+            principal,
+            qualifier=ref.qualifier,
+            source_arn=source_arn,
+            source_account=source_account,
+            principal_org_id=principal_org_id,
+            event_source_token=event_source_token,
+            function_url_auth_type=function_url_auth_type,
+            revision_id=revision_id,
+        )
+
+    def remove_permission(
+        self,
+        function_name: str,
+        statement_id: str,
+        *,
+        qualifier: str | None = None,
+        revision_id: str | None = None,
+    ) -> None:
+        """Take the statement ``statement_id`` out of the resource-based policy."""
+        ref = parse_function_ref(function_name, qualifier)
+        self.permissions.remove(
+            ref.name, statement_id, qualifier=ref.qualifier, revision_id=revision_id
+        )
+
+    def get_policy(self, function_name: str, qualifier: str | None = None) -> Policy:
+        """The resource-based policy; ``to_aws()`` gives GetPolicy's ``Policy`` JSON string."""
+        ref = parse_function_ref(function_name, qualifier)
+        return self.permissions.get(ref.name, ref.qualifier)
+
+    # -- the HTTP edge ----------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The HTTP edge serving this lab (``lambdalab serve``), or ``None``.
+
+        Environments started while it is set get it as ``AWS_ENDPOINT_URL``.
+        """
+        return self.invoker.endpoint_url
+
+    @endpoint_url.setter
+    def endpoint_url(self, url: str | None) -> None:
+        self.invoker.endpoint_url = url
 
     # -- invoking ---------------------------------------------------------------------
 

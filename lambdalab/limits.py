@@ -169,3 +169,23 @@ BILLING_GRANULARITY_MS = 1
 PRICE_PER_GB_SECOND_USD = 0.0000166667
 #: Price of one million requests (USD).
 PRICE_PER_MILLION_REQUESTS_USD = 0.20
+
+# -- Lambda API requests -------------------------------------------------------------
+
+#: A function's resource-based policy (all its statements, as JSON).
+FUNCTION_POLICY_MAX_BYTES = 20 * 1024
+#: A deployment package uploaded directly (``ZipFile``), zipped.
+ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
+#: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
+#: 50 MB). AWS: "Request must be smaller than 69905067 bytes for the CreateFunction
+#: operation".
+CODE_REQUEST_MAX_BYTES = 69_905_067
+#: Any other control-plane request body (AWS does not publish one limit; every
+#: other operation's input is a few KB of JSON).
+CONTROL_REQUEST_MAX_BYTES = 1024 * 1024
+#: ListFunctions, ListVersionsByFunction and ListAliases: most items per page.
+LIST_MAX_ITEMS = 10_000
+#: ListFunctions and ListVersionsByFunction return at most 50 items per page.
+LIST_FUNCTIONS_PAGE_MAX = 50
+#: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
+SIGV4_MAX_SKEW_S = 300

@@ -71,6 +71,15 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (function, qualifier)
     );
     """,
+    "permissions-1": """
+    CREATE TABLE permissions (
+        function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        qualifier TEXT NOT NULL,
+        statements TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        PRIMARY KEY (function, qualifier)
+    );
+    """,
 }
 
 

@@ -1,0 +1,160 @@
+"""HTTP edge benchmarks: warm Invoke over HTTP beside the same invoke through ``Lab.invoke``.
+
+    python benchmarks/edge.py            # full run, about a minute on 2 cores
+    python benchmarks/edge.py --quick    # small counts: a smoke test
+    python benchmarks/edge.py --json out.json
+
+Figures (targets from issue 6):
+
+1. warm sync Invoke of a tiny handler (returns its event) over HTTP with a keep-alive
+   ``http.client`` connection, p50 and p99 (target p50 <= 1 ms), beside the same invoke
+   through the Python API measured in the same run (the baseline);
+2. requests/s with 4 concurrent keep-alive clients (threads), each with its own
+   connection (target >= 1,500/s), beside 4 threads calling ``Lab.invoke``;
+3. the same warm invoke through boto3 (SigV4 signing, botocore parsing), reported only.
+
+The edge runs in this process (uvicorn in a thread), on a free loopback port, over a lab
+in a temporary data dir. A missed target is reported, not raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import boto3
+from botocore.config import Config
+
+from harness import Row, p50, p99, table, time_each, write_json
+from lambdalab import Lab
+from lambdalab.server import EdgeServer
+
+ECHO_HANDLER = "def handler(event, context):\n    return event\n"
+EVENT = b'{"a": 1}'
+PATH = "/2015-03-31/functions/echo/invocations"
+CLIENTS = 4
+
+
+def http_invoker(url: str) -> Callable[[], bytes]:
+    """One keep-alive connection; each call is one Invoke request."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    headers = {"Content-Type": "application/json"}
+
+    def call() -> bytes:
+        conn.request("POST", PATH, body=EVENT, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"Invoke answered {response.status}: {body!r}")
+        return body
+
+    return call
+
+
+def throughput(make_call: Callable[[], Callable[[], object]], seconds: float) -> float:
+    """Calls per second of ``CLIENTS`` threads, each with its own ``make_call()``."""
+    calls = [make_call() for _ in range(CLIENTS)]
+    counts = [0] * CLIENTS
+    stop = threading.Event()
+
+    def loop(index: int) -> None:
+        call = calls[index]
+        while not stop.is_set():
+            call()
+            counts[index] += 1
+
+    warm = [threading.Thread(target=loop, args=(i,)) for i in range(CLIENTS)]
+    for t in warm:
+        t.start()
+    time.sleep(min(1.0, seconds / 3))  # every client warm, environments scaled out
+    stop.set()
+    for t in warm:
+        t.join()
+    counts[:] = [0] * CLIENTS
+    stop.clear()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(CLIENTS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def run(quick: bool) -> list[Row]:
+    count, seconds, boto_count = (300, 1.5, 100) if quick else (3000, 5.0, 500)
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "code"
+        code.mkdir()
+        (code / "app.py").write_text(ECHO_HANDLER)
+        with Lab(data_dir=Path(tmp) / "data") as lab, EdgeServer(lab, port=0) as server:
+            lab.create_function("echo", code=str(code), handler="app.handler")
+            api = lambda: lab.invoke("echo", EVENT)  # noqa: E731
+            call = http_invoker(server.url)
+            time_each(api, 200)
+            time_each(call, 200)
+            print("timing warm invokes", file=sys.stderr)
+            api_samples = time_each(api, count)
+            http_samples = time_each(call, count)
+            boto = boto3.client(
+                "lambda", endpoint_url=server.url, region_name="us-east-1",
+                aws_access_key_id="bench", aws_secret_access_key="bench",
+                config=Config(retries={"total_max_attempts": 1}),
+            )
+            boto_call = lambda: boto.invoke(FunctionName="echo", Payload=EVENT)["Payload"].read()  # noqa: E731
+            time_each(boto_call, 50)
+            boto_samples = time_each(boto_call, boto_count)
+            print("measuring throughput", file=sys.stderr)
+            api_rate = throughput(lambda: api, seconds)
+            http_rate = throughput(lambda: http_invoker(server.url), seconds)
+            environments = len(lab.pool.idle_environments())
+            assert json.loads(call()) == json.loads(EVENT)
+    return [
+        Row(
+            "1", "warm Invoke over HTTP (keep-alive), p50", "µs", p50(http_samples),
+            baseline=p50(api_samples), baseline_name="Lab.invoke p50",
+            target="<= 1000 µs", met=p50(http_samples) <= 1000, samples=count,
+            extra={"p99": p99(http_samples), "baseline_p99": p99(api_samples)},
+            notes=f"p99 {p99(http_samples):.0f} µs (Lab.invoke p99 {p99(api_samples):.0f} µs)",
+        ),
+        Row(
+            "2", f"Invoke requests/s, {CLIENTS} keep-alive clients", "req/s", http_rate,
+            baseline=api_rate, baseline_name=f"Lab.invoke, {CLIENTS} threads",
+            target=">= 1500 req/s", met=http_rate >= 1500,
+            notes=f"{environments} warm environments served it",
+        ),
+        Row(
+            "3", "warm Invoke through boto3, p50", "µs", p50(boto_samples),
+            baseline=p50(http_samples), baseline_name="raw HTTP p50",
+            samples=boto_count, extra={"p99": p99(boto_samples)},
+            notes=f"p99 {p99(boto_samples):.0f} µs",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
+    parser.add_argument("--json", help="also write the figures as JSON to this path")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows = run(args.quick)
+    seconds = time.perf_counter() - started
+    print(table(rows))
+    if args.json:
+        write_json(args.json, rows, mode="quick" if args.quick else "full", seconds=seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

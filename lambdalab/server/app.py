@@ -1,0 +1,273 @@
+"""The edge: one ASGI app, one port, every emulated service.
+
+A request finds its service the way AWS clients address one
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html):
+
+1. ``GET /_lambdalab/health`` is the edge's own;
+2. the service name in the SigV4 credential scope of the ``Authorization`` header
+   (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends;
+3. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
+   prefix, where a service claims one.
+
+Lambda is built in; plugins add services through the ``lambdalab_http_services`` hook.
+Blocking work (every Lab call) runs in a thread pool, so a slow invoke never holds up
+another request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, MutableMapping
+
+import anyio
+import anyio.to_thread
+from starlette.datastructures import Headers, QueryParams
+
+from .. import limits
+from ..errors import (
+    LambdaError,
+    RequestEntityTooLargeException,
+    RequestTooLargeException,
+    ServiceException,
+    UnknownOperationException,
+)
+from ..lab import Lab
+from .auth import SignedRequest, SigV4Verifier, scope_service
+from .lambda_responses import LambdaResponses
+from .lambda_urls import PATH_PREFIXES, Route, Router
+from .wire import WireRequest, WireResponse, error_response, send
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+HEALTH_PATH = "/_lambdalab/health"
+#: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
+#: that requests meet Lambda's throttling, never a queue in front of a thread.
+SPARE_WORKER_THREADS = 64
+
+log = logging.getLogger("lambdalab.server")
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """An AWS service the edge serves: its SigV4 name and the ASGI app answering it.
+
+    :param name: the service name in the SigV4 credential scope (``lambda``, ``s3``,
+        ``sqs``…), which is how signed requests find it.
+    :param app: an ASGI application. It receives the request unchanged (the body too,
+        even when the edge has read it to check a signature).
+    :param target_prefixes: ``X-Amz-Target`` prefixes (``AmazonSQS.``) that identify an
+        unsigned request as this service's.
+    :param path_prefixes: path prefixes that identify an unsigned request as this
+        service's (``/2015-03-31/`` for Lambda).
+    """
+
+    name: str
+    app: ASGIApp
+    target_prefixes: tuple[str, ...] = ()
+    path_prefixes: tuple[str, ...] = ()
+
+
+# -- the Lambda service ---------------------------------------------------------------
+
+
+def body_limit(route: Route) -> tuple[int, type[LambdaError]]:
+    """How large a request body may be, and what AWS answers when it is larger."""
+    if route.operation == "Invoke":
+        return limits.SYNC_PAYLOAD_MAX_BYTES, RequestTooLargeException
+    if route.operation in ("CreateFunction", "UpdateFunctionCode"):
+        return limits.CODE_REQUEST_MAX_BYTES, RequestEntityTooLargeException
+    return limits.CONTROL_REQUEST_MAX_BYTES, RequestEntityTooLargeException
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int, operation: str,
+                    error: type[LambdaError]) -> bytes:
+    """The whole request body, refused with ``error`` as soon as it passes ``limit``."""
+    too_large = error(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
+    )
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class LambdaService:
+    """The Lambda REST API as an ASGI app: route, read the body, call the Lab in a thread."""
+
+    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
+        self.responses = LambdaResponses(lab)
+        self.router = Router()
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
+        try:
+            route, params = self.router.match(scope["method"], scope["path"])
+            headers = Headers(scope=scope)
+            limit, error = body_limit(route)
+            body = await read_body(receive, headers, limit, route.operation, error)
+            request = WireRequest(
+                method=scope["method"],
+                path=scope["path"],
+                params=params,
+                query=QueryParams(scope["query_string"]),
+                headers=headers,
+                body=body,
+            )
+            handler = getattr(self.responses, route.handler)
+            response = await anyio.to_thread.run_sync(
+                answer, handler, request, limiter=self.limiter
+            )
+        except LambdaError as e:
+            response = error_response(e)
+        await send(response, send_)
+
+
+def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:
+    """Run one operation; any error becomes AWS's error response, never a traceback."""
+    try:
+        return handler(request)
+    except LambdaError as e:
+        return error_response(e)
+    except Exception as e:  # a bug in lambdalab: say so in AWS's shape, log the details
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(
+            ServiceException(
+                f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug; "
+                "the server log has the traceback."
+            )
+        )
+
+
+# -- the edge -------------------------------------------------------------------------
+
+
+@dataclass
+class Edge:
+    """The ASGI app ``lambdalab serve`` runs: health, auth, and dispatch to a service."""
+
+    lab: Lab
+    services: dict[str, HttpService] = field(default_factory=dict)
+    verifier: SigV4Verifier | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan and websockets: nothing to do
+        try:
+            if scope["path"] == HEALTH_PATH:
+                await send(self.health(), send_)
+                return
+            headers = Headers(scope=scope)
+            service = self.service_for(scope["path"], headers)
+            if self.verifier is not None:
+                receive = await self._authenticate(scope, receive, headers)
+        except LambdaError as e:
+            await send(error_response(e, any_protocol=True), send_)
+            return
+        await service.app(scope, receive, send_)
+
+    def health(self) -> WireResponse:
+        return WireResponse.of_json(
+            200,
+            {
+                "status": "ok",
+                "services": sorted(self.services),
+                "data_dir": str(self.lab.store.data_dir),
+                "auth": self.verifier is not None,
+            },
+        )
+
+    def service_for(self, path: str, headers: Headers) -> HttpService:
+        """The service a request addresses: by signature scope, X-Amz-Target, or path."""
+        name = scope_service(headers.get("authorization"))
+        if name is not None:
+            if name in self.services:
+                return self.services[name]
+            raise UnknownOperationException(
+                f"This lambdalab edge serves no service named {name!r} (it serves "
+                f"{', '.join(sorted(self.services))}). Install a plugin that provides it."
+            )
+        target = headers.get("x-amz-target", "")
+        for service in self.services.values():
+            if target and target.startswith(service.target_prefixes or ("\0",)):
+                return service
+        for service in self.services.values():
+            if service.path_prefixes and path.startswith(service.path_prefixes):
+                return service
+        raise UnknownOperationException(
+            f"No service of this lambdalab edge answers {path}. Sign the request (any AWS "
+            "SDK does) or use a path of a served service, e.g. /2015-03-31/functions."
+        )
+
+    async def _authenticate(self, scope: Scope, receive: Receive, headers: Headers) -> Receive:
+        """Check the signature over the whole body, then replay the body to the service."""
+        assert self.verifier is not None
+        body = await read_body(
+            receive, headers, limits.CODE_REQUEST_MAX_BYTES, "this",
+            RequestEntityTooLargeException,
+        )
+        self.verifier.verify(
+            SignedRequest(
+                method=scope["method"],
+                raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                query_string=scope["query_string"].decode("latin-1"),
+                headers=headers,
+                body=body,
+            )
+        )
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+
+def create_app(
+    lab: Lab,
+    *,
+    auth_keys: dict[str, str] | None = None,
+    extra_services: list[HttpService] | None = None,
+) -> Edge:
+    """The edge's ASGI app over ``lab``: Lambda, plus every service plugins add.
+
+    :param auth_keys: access key id → secret; when given, every request must carry a
+        valid SigV4 signature made with one of them.
+    :param extra_services: services to serve besides the plugins' (tests use this).
+    """
+    limiter = anyio.CapacityLimiter(lab.pool.account_limit + SPARE_WORKER_THREADS)
+    services = {
+        "lambda": HttpService("lambda", LambdaService(lab, limiter), path_prefixes=PATH_PREFIXES)
+    }
+    offered = lab.plugin_manager.hook.lambdalab_http_services(lab=lab)
+    for service in [s for group in offered for s in group] + list(extra_services or ()):
+        if service.name in services:
+            raise ValueError(
+                f"Two HTTP services are named {service.name!r}; a plugin must pick a service "
+                "name no other plugin (nor lambdalab's Lambda API) serves."
+            )
+        services[service.name] = service
+    verifier = SigV4Verifier(auth_keys) if auth_keys else None
+    return Edge(lab, services, verifier)
+

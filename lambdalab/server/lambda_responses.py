@@ -1,0 +1,459 @@
+"""The Lambda REST API's wire layer: parse a request, call :class:`~lambdalab.Lab`, answer.
+
+Each method is one operation of the Lambda API (2015-03-31), named in snake_case after it
+(``CreateFunction`` → :meth:`LambdaResponses.create_function`), and returns a
+:class:`~lambdalab.server.wire.WireResponse` with the status code, headers and JSON body
+of https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html. No method writes
+an error body: they raise the :mod:`lambdalab.errors` class AWS would answer with, and
+:func:`~lambdalab.server.wire.error_response` renders it.
+
+Request fields the Lab has no parameter for (``Tags``, ``VpcConfig``, ``Layers``, …) are
+accepted and ignored, as the reference page says; fields lambdalab cannot honour in a way
+that would change behaviour (code from S3, container images) are refused with
+InvalidParameterValueException.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import inspect
+import json
+import re
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from .. import limits
+from ..errors import InvalidParameterValueException, PreconditionFailedException
+from ..lab import Lab
+from .wire import JSON, WireRequest, WireResponse
+
+T = TypeVar("T")
+
+#: CreateFunction's Role, as the API's RoleArn pattern has it.
+_ROLE_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$")
+
+
+# -- reading parameters ---------------------------------------------------------------
+
+
+def required(body: Mapping[str, Any], field: str) -> Any:
+    if body.get(field) is None:
+        raise InvalidParameterValueException(
+            f"{field} is required. Add it to the request (see the {field} parameter of "
+            "this operation in the Lambda API reference)."
+        )
+    return body[field]
+
+
+def typed(body: Mapping[str, Any], field: str, kind: type[T] | tuple[type, ...]) -> T | None:
+    """``body[field]`` if present and of ``kind``; a clear error when it is not."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise InvalidParameterValueException(
+            f"{field}: {value!r} is not valid. Send a JSON {names.replace('str', 'string')}."
+        )
+    return value  # type: ignore[return-value]
+
+
+def zip_file(body: Mapping[str, Any], where: str) -> bytes:
+    """The deployment package of ``Code.ZipFile`` (base64 in JSON, as botocore sends it)."""
+    for unsupported in ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"):
+        if body.get(unsupported) is not None:
+            raise InvalidParameterValueException(
+                f"{where}{unsupported}: lambdalab takes code as {where}ZipFile only (the zip, "
+                "base64 encoded; boto3 and the AWS CLI's fileb:// do that for you)."
+            )
+    encoded = body.get("ZipFile")
+    if encoded is None:
+        raise InvalidParameterValueException(
+            f"{where}ZipFile is required: send the deployment package as a base64 zip."
+        )
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidParameterValueException(
+            f"{where}ZipFile: not valid base64. Send the zip file's bytes base64 encoded."
+        ) from None
+    if len(data) > limits.ZIPPED_PACKAGE_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"Unzipped size must be smaller than {limits.ZIPPED_PACKAGE_MAX_BYTES} bytes"
+            " (zipped, uploaded directly). Make the package smaller."
+        )
+    return data
+
+
+def max_items(query: Mapping[str, str]) -> int | None:
+    raw = query.get("MaxItems")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= limits.LIST_MAX_ITEMS:
+        raise InvalidParameterValueException(
+            f"MaxItems: {raw!r} is not valid. Use a whole number from 1 to "
+            f"{limits.LIST_MAX_ITEMS}."
+        )
+    return int(raw)
+
+
+def page(items: list[T], query: Mapping[str, str], page_max: int) -> tuple[list[T], str | None]:
+    """One page of ``items`` after ``Marker``, and the NextMarker (``None`` at the end).
+
+    The marker is the position of the next item, base64 encoded so that clients treat
+    it as opaque, as AWS's are.
+    """
+    start = 0
+    marker = query.get("Marker")
+    if marker:
+        try:
+            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise InvalidParameterValueException(
+                f"Marker: {marker!r} is not a marker this API returned. Pass the NextMarker "
+                "of the previous page, or leave Marker out to start from the beginning."
+            ) from None
+    count = min(max_items(query) or page_max, page_max)
+    chunk = items[start : start + count]
+    end = start + len(chunk)
+    next_marker = (
+        base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    )
+    return chunk, next_marker
+
+
+def _listing(name: str, chunk: Iterable[Any], next_marker: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {name: [item.to_aws() for item in chunk]}
+    if next_marker is not None:
+        out["NextMarker"] = next_marker
+    return out
+
+
+def supported(method: Callable[..., T], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of ``given`` that ``method`` takes; the rest must be ``None``.
+
+    Lets the wire layer pass an optional field (e.g. ``DeadLetterConfig``) only when the
+    Lab offers it, and refuse it clearly when it does not.
+    """
+    accepted = inspect.signature(method).parameters
+    for name, value in given.items():
+        if value is not None and name not in accepted:
+            wire = "".join(part.title() for part in name.split("_"))
+            raise InvalidParameterValueException(
+                f"{wire}: lambdalab does not support this parameter yet. Leave it out."
+            )
+    return {name: value for name, value in given.items() if name in accepted and value is not None}
+
+
+class LambdaResponses:
+    """Every Lambda API operation lambdalab serves, over one :class:`~lambdalab.Lab`."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    # -- functions --------------------------------------------------------------------
+
+    def create_function(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        name = required(body, "FunctionName")
+        role = required(body, "Role")
+        if not isinstance(role, str) or not _ROLE_ARN.match(role):
+            raise InvalidParameterValueException(
+                f"Role: {role!r} is not a role ARN. Use one like "
+                f"arn:aws:iam::{self.lab.arns.account_id}:role/lambda-role (lambdalab does "
+                "not check that the role exists)."
+            )
+        if body.get("PackageType", "Zip") != "Zip":
+            raise InvalidParameterValueException(
+                "PackageType: lambdalab runs .zip packages only; send PackageType Zip."
+            )
+        code = typed(body, "Code", dict)
+        if code is None:
+            required(body, "Code")
+        for field in ("Runtime", "Handler"):
+            if body.get(field) is None:
+                raise InvalidParameterValueException(
+                    "Runtime and Handler are mandatory parameters for functions created "
+                    f"with deployment packages. Add {field}."
+                )
+        config = self.lab.create_function(
+            name,
+            zip_file(code, "Code."),
+            publish=bool(typed(body, "Publish", bool)),
+            **self._settings(body, self.lab.create_function),
+        )
+        return WireResponse.of_json(201, config.to_aws())
+
+    @staticmethod
+    def _settings(body: Mapping[str, Any], method: Callable[..., Any]) -> dict[str, Any]:
+        """The configuration fields CreateFunction and UpdateFunctionConfiguration share."""
+        storage = typed(body, "EphemeralStorage", dict)
+        return supported(
+            method,
+            {
+                "runtime": body.get("Runtime"),
+                "handler": body.get("Handler"),
+                "role": typed(body, "Role", str),
+                "memory_size": body.get("MemorySize"),
+                "timeout": body.get("Timeout"),
+                "environment": typed(body, "Environment", dict),
+                "description": body.get("Description"),
+                "ephemeral_storage": None if storage is None else storage.get("Size"),
+                "dead_letter_config": typed(body, "DeadLetterConfig", dict),
+            },
+        )
+
+    def get_function(self, req: WireRequest) -> WireResponse:
+        details = self.lab.get_function(req.params["FunctionName"], req.query.get("Qualifier"))
+        return WireResponse.of_json(200, details.to_aws())
+
+    def get_function_configuration(self, req: WireRequest) -> WireResponse:
+        config = self.lab.get_function_configuration(
+            req.params["FunctionName"], req.query.get("Qualifier")
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def list_functions(self, req: WireRequest) -> WireResponse:
+        version = req.query.get("FunctionVersion")
+        if version not in (None, "ALL"):
+            raise InvalidParameterValueException(
+                f"FunctionVersion: {version!r} is not valid. Use ALL, or leave it out to list "
+                "$LATEST only."
+            )
+        if req.query.get("MasterRegion") is not None:
+            raise InvalidParameterValueException(
+                "MasterRegion: lambdalab emulates one region and no Lambda@Edge replicas. "
+                "Leave MasterRegion out."
+            )
+        functions = self.lab.list_functions()
+        if version == "ALL":
+            functions = [
+                v for f in functions for v in self.lab.list_versions_by_function(f.function_name)
+            ]
+        chunk, marker = page(functions, req.query, limits.LIST_FUNCTIONS_PAGE_MAX)
+        return WireResponse.of_json(200, _listing("Functions", chunk, marker))
+
+    def update_function_code(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        name = req.params["FunctionName"]
+        data = zip_file(body, "")
+        self._check_revision(name, None, typed(body, "RevisionId", str))
+        if typed(body, "DryRun", bool):
+            return WireResponse.of_json(200, self.lab.get_function_configuration(name).to_aws())
+        config = self.lab.update_function_code(
+            name, data, publish=bool(typed(body, "Publish", bool))
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def update_function_configuration(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        name = req.params["FunctionName"]
+        self._check_revision(name, None, typed(body, "RevisionId", str))
+        config = self.lab.update_function_configuration(
+            name, **self._settings(body, self.lab.update_function_configuration)
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def delete_function(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_function(req.params["FunctionName"], req.query.get("Qualifier"))
+        return WireResponse.empty(204)
+
+    def _check_revision(self, name: str, qualifier: str | None, revision_id: str | None) -> None:
+        """RevisionId: act only if the function (or alias) is still at that revision."""
+        if revision_id is None:
+            return
+        if qualifier is None:
+            current = self.lab.get_function_configuration(name).revision_id
+        else:
+            current = self.lab.get_alias(name, qualifier).revision_id
+        if revision_id != current:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+
+    # -- invoking ---------------------------------------------------------------------
+
+    def invoke(self, req: WireRequest) -> WireResponse:
+        headers = req.headers
+        result = self.lab.invoke(
+            req.params["FunctionName"],
+            req.body,
+            qualifier=req.query.get("Qualifier"),
+            invocation_type=headers.get("x-amz-invocation-type", "RequestResponse"),
+            log_type=headers.get("x-amz-log-type", "None"),
+            client_context=headers.get("x-amz-client-context"),
+        )
+        response = WireResponse(result.status_code, request_id=result.request_id)
+        if result.status_code != 200:
+            return response  # 202 Event, 204 DryRun: no body
+        response.body = result.payload
+        response.headers["Content-Type"] = JSON
+        for header, value in (
+            ("X-Amz-Executed-Version", result.executed_version),
+            ("X-Amz-Function-Error", result.function_error),
+            ("X-Amz-Log-Result", result.log_result),
+        ):
+            if value is not None:
+                response.headers[header] = value
+        return response
+
+    # -- versions ---------------------------------------------------------------------
+
+    def publish_version(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        name = req.params["FunctionName"]
+        latest = self.lab.get_function_configuration(name)
+        self._check_revision(name, None, typed(body, "RevisionId", str))
+        sha = typed(body, "CodeSha256", str)
+        if sha is not None and sha != latest.code_sha256:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST "
+                f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        version = self.lab.publish_version(name, typed(body, "Description", str))
+        return WireResponse.of_json(201, version.to_aws())
+
+    def list_versions_by_function(self, req: WireRequest) -> WireResponse:
+        versions = self.lab.list_versions_by_function(req.params["FunctionName"])
+        chunk, marker = page(versions, req.query, limits.LIST_FUNCTIONS_PAGE_MAX)
+        return WireResponse.of_json(200, _listing("Versions", chunk, marker))
+
+    # -- aliases ----------------------------------------------------------------------
+
+    def create_alias(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        required(body, "Name")
+        required(body, "FunctionVersion")
+        alias = self.lab.create_alias(
+            req.params["FunctionName"],
+            typed(body, "Name", str) or "",
+            typed(body, "FunctionVersion", str) or "",
+            description=typed(body, "Description", str) or "",
+            routing_config=typed(body, "RoutingConfig", dict),
+        )
+        return WireResponse.of_json(201, alias.to_aws())
+
+    def get_alias(self, req: WireRequest) -> WireResponse:
+        alias = self.lab.get_alias(req.params["FunctionName"], req.params["Name"])
+        return WireResponse.of_json(200, alias.to_aws())
+
+    def update_alias(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        name, alias_name = req.params["FunctionName"], req.params["Name"]
+        self._check_revision(name, alias_name, typed(body, "RevisionId", str))
+        alias = self.lab.update_alias(
+            name,
+            alias_name,
+            function_version=typed(body, "FunctionVersion", str),
+            description=typed(body, "Description", str),
+            routing_config=typed(body, "RoutingConfig", dict),
+        )
+        return WireResponse.of_json(200, alias.to_aws())
+
+    def list_aliases(self, req: WireRequest) -> WireResponse:
+        aliases = self.lab.list_aliases(req.params["FunctionName"])
+        version = req.query.get("FunctionVersion")
+        if version is not None:
+            aliases = [a for a in aliases if a.function_version == version]
+        chunk, marker = page(aliases, req.query, limits.LIST_MAX_ITEMS)
+        return WireResponse.of_json(200, _listing("Aliases", chunk, marker))
+
+    def delete_alias(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_alias(req.params["FunctionName"], req.params["Name"])
+        return WireResponse.empty(204)
+
+    # -- concurrency ------------------------------------------------------------------
+
+    def put_function_concurrency(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        granted = self.lab.put_function_concurrency(
+            req.params["FunctionName"], required(body, "ReservedConcurrentExecutions")
+        )
+        return WireResponse.of_json(200, {"ReservedConcurrentExecutions": granted})
+
+    def get_function_concurrency(self, req: WireRequest) -> WireResponse:
+        reserved = self.lab.get_function_concurrency(req.params["FunctionName"])
+        out = {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+        return WireResponse.of_json(200, out)
+
+    def delete_function_concurrency(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_function_concurrency(req.params["FunctionName"])
+        return WireResponse.empty(204)
+
+    # -- resource-based policy --------------------------------------------------------
+
+    def add_permission(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        statement = self.lab.add_permission(
+            req.params["FunctionName"],
+            required(body, "StatementId"),
+            required(body, "Action"),
+            required(body, "Principal"),
+            qualifier=req.query.get("Qualifier"),
+            source_arn=body.get("SourceArn"),
+            source_account=body.get("SourceAccount"),
+            principal_org_id=body.get("PrincipalOrgID"),
+            event_source_token=body.get("EventSourceToken"),
+            function_url_auth_type=body.get("FunctionUrlAuthType"),
+            revision_id=typed(body, "RevisionId", str),
+        )
+        return WireResponse.of_json(201, {"Statement": json.dumps(statement)})
+
+    def remove_permission(self, req: WireRequest) -> WireResponse:
+        self.lab.remove_permission(
+            req.params["FunctionName"],
+            req.params["StatementId"],
+            qualifier=req.query.get("Qualifier"),
+            revision_id=req.query.get("RevisionId"),
+        )
+        return WireResponse.empty(204)
+
+    def get_policy(self, req: WireRequest) -> WireResponse:
+        policy = self.lab.get_policy(req.params["FunctionName"], req.query.get("Qualifier"))
+        return WireResponse.of_json(200, policy.to_aws())
+
+    # -- account ----------------------------------------------------------------------
+
+    def get_account_settings(self, req: WireRequest) -> WireResponse:
+        return WireResponse.of_json(200, self.lab.get_account_settings())
+
+    # -- asynchronous invocation configuration ----------------------------------------
+
+    def _event_invoke_settings(self, req: WireRequest) -> dict[str, Any]:
+        body = req.json()
+        return {
+            "qualifier": req.query.get("Qualifier"),
+            "maximum_retry_attempts": body.get("MaximumRetryAttempts"),
+            "maximum_event_age_in_seconds": body.get("MaximumEventAgeInSeconds"),
+            "destination_config": typed(body, "DestinationConfig", dict),
+        }
+
+    def put_function_event_invoke_config(self, req: WireRequest) -> WireResponse:
+        config = self.lab.put_function_event_invoke_config(
+            req.params["FunctionName"], **self._event_invoke_settings(req)
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def update_function_event_invoke_config(self, req: WireRequest) -> WireResponse:
+        config = self.lab.update_function_event_invoke_config(
+            req.params["FunctionName"], **self._event_invoke_settings(req)
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def get_function_event_invoke_config(self, req: WireRequest) -> WireResponse:
+        config = self.lab.get_function_event_invoke_config(
+            req.params["FunctionName"], req.query.get("Qualifier")
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def delete_function_event_invoke_config(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_function_event_invoke_config(
+            req.params["FunctionName"], req.query.get("Qualifier")
+        )
+        return WireResponse.empty(204)
+
+    def list_function_event_invoke_configs(self, req: WireRequest) -> WireResponse:
+        configs = self.lab.list_function_event_invoke_configs(req.params["FunctionName"])
+        chunk, marker = page(configs, req.query, limits.LIST_FUNCTIONS_PAGE_MAX)
+        return WireResponse.of_json(200, _listing("FunctionEventInvokeConfigs", chunk, marker))

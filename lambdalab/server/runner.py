@@ -1,0 +1,140 @@
+"""Running the edge with uvicorn: in the foreground (``lambdalab serve``) or in a thread.
+
+uvicorn parses HTTP; lambdalab only binds the socket first, so that port ``0`` can pick
+a free port and the URL is known before the first request. On SIGINT or SIGTERM uvicorn
+stops accepting connections and waits for requests in flight (a running invoke
+finishes); ``Event`` invokes it acknowledged are in the data dir and run when the lab
+next opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import signal
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import uvicorn
+
+from ..lab import Lab
+from .app import Edge, create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9001
+#: Seconds ``EdgeServer.start`` waits for uvicorn to accept connections.
+START_TIMEOUT_S = 30
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (``localhost`` counts)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket whose protocol is named IPPROTO_TCP: asyncio sets
+    TCP_NODELAY only on such sockets, and without it a response written in two parts
+    waits ~40 ms for the client's delayed ACK (Nagle's algorithm)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a signal only stops it: newer uvicorn re-raises SIGTERM
+    after its graceful shutdown, which would kill the process before the lab closes
+    (and stops its environments)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stop_signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stop_signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class EdgeServer:
+    """The edge over ``lab`` on ``host:port``; ``port=0`` picks a free port.
+
+    ``start()`` serves from a background thread and returns once connections are
+    accepted (tests and benchmarks use this); ``run()`` serves in the foreground until
+    SIGINT or SIGTERM. Either way the lab's functions see ``AWS_ENDPOINT_URL``.
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        auth_keys: dict[str, str] | None = None,
+        app: Edge | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.lab = lab
+        self.app = app or create_app(lab, auth_keys=auth_keys)
+        self.socket = bind(host, port)
+        self.url = url_of(self.socket)
+        self._server = _Server(
+            uvicorn.Config(
+                self.app,
+                log_level=log_level,
+                access_log=False,
+                lifespan="off",
+                timeout_keep_alive=30,
+            )
+        )
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Serve in the foreground until SIGINT or SIGTERM (uvicorn handles both)."""
+        self.lab.endpoint_url = self.url
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self.lab.endpoint_url = None
+            self.socket.close()
+
+    def start(self) -> "EdgeServer":
+        """Serve from a daemon thread; return when the edge accepts connections."""
+        self._thread = threading.Thread(target=self.run, name="lambdalab-edge", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the edge did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, let requests in flight finish, and join the thread."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> "EdgeServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

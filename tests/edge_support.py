@@ -1,0 +1,65 @@
+"""Fixtures for the HTTP edge tests: a real edge on a free loopback port, real clients."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+import zipfile
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from lambdalab import Lab
+from lambdalab.server import EdgeServer
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+ECHO = """
+def handler(event, context):
+    print("echo", event)
+    return event
+"""
+
+
+def zip_of(**modules: str) -> bytes:
+    """A deployment package with ``modules`` (name → source) at its root."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in modules.items():
+            archive.writestr(name.replace(".", "/") + ".py", textwrap.dedent(source))
+    return buffer.getvalue()
+
+
+def client_for(url: str, service: str = "lambda", **credentials: str) -> Any:
+    """A boto3 client of the edge that does not retry, so errors surface at once."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials.get("key", "AKIDEXAMPLE"),
+        aws_secret_access_key=credentials.get("secret", "not-checked"),
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
+    )
+
+
+def create(client: Any, name: str, source: str = ECHO, **settings: Any) -> dict[str, Any]:
+    return client.create_function(
+        FunctionName=name,
+        Runtime=settings.pop("Runtime", "python3.11"),
+        Role=ROLE,
+        Handler=settings.pop("Handler", "app.handler"),
+        Code={"ZipFile": zip_of(app=source)},
+        **settings,
+    )
+
+
+@pytest.fixture
+def edge(lab: Lab) -> Iterator[EdgeServer]:
+    with EdgeServer(lab, port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def client(edge: EdgeServer) -> Any:
+    return client_for(edge.url)
