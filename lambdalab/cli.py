@@ -688,6 +688,34 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     server.run()
 
 
+# -- service events -------------------------------------------------------------------
+
+from . import events as event_sources  # noqa: E402
+from .events._cli import generate_group  # noqa: E402
+
+
+@main.group()
+def event() -> None:
+    """Print the events AWS services send to Lambda: S3, SNS, SQS, API Gateway, …"""
+
+
+event.add_command(generate_group)
+
+
+@event.command("list")
+def event_list() -> None:
+    """List every service and how it invokes Lambda: sync, async or by polling."""
+    print_table(
+        "Event sources",
+        ("Service", "Invokes Lambda", "--invocation-type", "Event", "Shape documented at"),
+        (
+            (s.name, s.invocation, s.invocation_type, s.title, s.doc_url)
+            for s in event_sources.sources()
+        ),
+        empty="No event generators are registered.",
+    )
+
+
 try:
     from .labcli import lab_group
 

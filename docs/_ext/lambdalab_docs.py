@@ -8,6 +8,10 @@
 ``.. lambdalab-errors::``
     Every error class of :mod:`lambdalab.errors` with its HTTP status and what it means.
 
+``.. lambdalab-events::``
+    Every service event generator of :mod:`lambdalab.events`: how the service invokes
+    Lambda, the AWS page its shape comes from, and its options.
+
 ``.. click::`` (only while ``lambdalab.cli`` does not exist)
     A stand-in for sphinx-click's directive that says the CLI reference is pending,
     so the reference page and the ``-W`` build stay whole until the CLI lands.
@@ -173,6 +177,55 @@ class ErrorsDirective(SphinxDirective):
         return _parse(self, "\n".join(out))
 
 
+class EventsDirective(SphinxDirective):
+    """A table of every service event :mod:`lambdalab.events` generates, then each one's options."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        events = importlib.import_module("lambdalab.events")
+        self.env.note_dependency(inspect.getfile(events))
+        out = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 20 25 20 35",
+            "",
+            "   * - Service",
+            "     - Invokes Lambda",
+            "     - ``--invocation-type``",
+            "     - Event",
+        ]
+        for source in events.sources():
+            out += [
+                f"   * - :ref:`{source.name} <event-{source.name}>`",
+                f"     - {source.invocation}",
+                f"     - ``{source.invocation_type}``",
+                f"     - {_cell(source.title)}",
+            ]
+        out.append("")
+        for source in events.sources():
+            out += self._service(source)
+        return _parse(self, "\n".join(out))
+
+    def _service(self, source: Any) -> list[str]:
+        out = [
+            f".. _event-{source.name}:",
+            "",
+            f".. rubric:: {source.name}",
+            "",
+            f"{_cell(source.title)} Invoked {source.invocation}; the shape is AWS's, "
+            f"documented at {source.doc_url}.",
+            "",
+            f"``lambdalab event generate {source.name}`` takes:",
+            "",
+        ]
+        for option in source.options:
+            shown = f" (default ``{option.default!r}``)" if option.default is not None else ""
+            choices = f" One of {', '.join(f'``{c}``' for c in option.choices)}." if option.choices else ""
+            out.append(f"* ``{option.flag}`` -- {_cell(option.help)}{shown}{choices}")
+        return [*out, ""]
+
+
 class PendingClickDirective(SphinxDirective):
     """Stands in for sphinx-click while ``lambdalab.cli`` is not there."""
 
@@ -197,6 +250,7 @@ class PendingClickDirective(SphinxDirective):
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("lambdalab-limits", LimitsDirective)
     app.add_directive("lambdalab-errors", ErrorsDirective)
+    app.add_directive("lambdalab-events", EventsDirective)
     if not cli_available():
         app.add_directive("click", PendingClickDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
