@@ -13,19 +13,27 @@ Figures (targets from issue 6):
    connection (target >= 1,500/s), beside 4 threads calling ``Lab.invoke``;
 3. the same warm invoke through boto3 (SigV4 signing, botocore parsing), reported only.
 
-The edge runs in this process (uvicorn in a thread), on a free loopback port, over a lab
-in a temporary data dir. A missed target is reported, not raised.
+The edge runs as ``lambdalab serve --port 0`` in its own process (as a learner runs it),
+so the benchmark's client threads do not share its interpreter lock; the Python API
+baseline runs a Lab in this process. Both use temporary data dirs and the loopback
+interface. A missed target is reported, not raised.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import io
 import json
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +42,6 @@ from botocore.config import Config
 
 from harness import Row, p50, p99, table, time_each, write_json
 from lambdalab import Lab
-from lambdalab.server import EdgeServer
 
 ECHO_HANDLER = "def handler(event, context):\n    return event\n"
 EVENT = b'{"a": 1}'
@@ -57,6 +64,37 @@ def http_invoker(url: str) -> Callable[[], bytes]:
         return body
 
     return call
+
+
+def start_edge(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """``lambdalab serve --port 0`` in its own process; its URL, read from its output."""
+    command = [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data_dir),
+               "serve", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if not first.startswith("lambdalab edge on "):
+        proc.kill()
+        raise RuntimeError(f"lambdalab serve did not start: {first!r}")
+    return proc, first.split()[3]
+
+
+def create_over_http(url: str) -> None:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", ECHO_HANDLER)
+    body = json.dumps({
+        "FunctionName": "echo", "Runtime": f"python{sys.version_info[0]}.{sys.version_info[1]}",
+        "Role": "arn:aws:iam::000000000000:role/bench", "Handler": "app.handler",
+        "Code": {"ZipFile": base64.b64encode(package.getvalue()).decode()},
+    })
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    conn.request("POST", "/2015-03-31/functions", body=body)
+    response = conn.getresponse()
+    if response.status != 201:
+        raise RuntimeError(f"CreateFunction answered {response.status}: {response.read()!r}")
 
 
 def throughput(make_call: Callable[[], Callable[[], object]], seconds: float) -> float:
@@ -97,28 +135,33 @@ def run(quick: bool) -> list[Row]:
         code = Path(tmp) / "code"
         code.mkdir()
         (code / "app.py").write_text(ECHO_HANDLER)
-        with Lab(data_dir=Path(tmp) / "data") as lab, EdgeServer(lab, port=0) as server:
-            lab.create_function("echo", code=str(code), handler="app.handler")
-            api = lambda: lab.invoke("echo", EVENT)  # noqa: E731
-            call = http_invoker(server.url)
-            time_each(api, 200)
-            time_each(call, 200)
-            print("timing warm invokes", file=sys.stderr)
-            api_samples = time_each(api, count)
-            http_samples = time_each(call, count)
-            boto = boto3.client(
-                "lambda", endpoint_url=server.url, region_name="us-east-1",
-                aws_access_key_id="bench", aws_secret_access_key="bench",
-                config=Config(retries={"total_max_attempts": 1}),
-            )
-            boto_call = lambda: boto.invoke(FunctionName="echo", Payload=EVENT)["Payload"].read()  # noqa: E731
-            time_each(boto_call, 50)
-            boto_samples = time_each(boto_call, boto_count)
-            print("measuring throughput", file=sys.stderr)
-            api_rate = throughput(lambda: api, seconds)
-            http_rate = throughput(lambda: http_invoker(server.url), seconds)
-            environments = len(lab.pool.idle_environments())
-            assert json.loads(call()) == json.loads(EVENT)
+        edge, url = start_edge(Path(tmp) / "edge-data")
+        try:
+            with Lab(data_dir=Path(tmp) / "data") as lab:
+                lab.create_function("echo", code=str(code), handler="app.handler")
+                create_over_http(url)
+                api = lambda: lab.invoke("echo", EVENT)  # noqa: E731
+                call = http_invoker(url)
+                assert json.loads(call()) == json.loads(EVENT)
+                time_each(api, 200)
+                time_each(call, 200)
+                print("timing warm invokes", file=sys.stderr)
+                api_samples = time_each(api, count)
+                http_samples = time_each(call, count)
+                boto = boto3.client(
+                    "lambda", endpoint_url=url, region_name="us-east-1",
+                    aws_access_key_id="bench", aws_secret_access_key="bench",
+                    config=Config(retries={"total_max_attempts": 1}),
+                )
+                boto_call = lambda: boto.invoke(FunctionName="echo", Payload=EVENT)["Payload"].read()  # noqa: E731
+                time_each(boto_call, 50)
+                boto_samples = time_each(boto_call, boto_count)
+                print("measuring throughput", file=sys.stderr)
+                api_rate = throughput(lambda: api, seconds)
+                http_rate = throughput(lambda: http_invoker(url), seconds)
+        finally:
+            edge.send_signal(signal.SIGTERM)
+            edge.wait(timeout=60)
     return [
         Row(
             "1", "warm Invoke over HTTP (keep-alive), p50", "µs", p50(http_samples),
@@ -131,7 +174,7 @@ def run(quick: bool) -> list[Row]:
             "2", f"Invoke requests/s, {CLIENTS} keep-alive clients", "req/s", http_rate,
             baseline=api_rate, baseline_name=f"Lab.invoke, {CLIENTS} threads",
             target=">= 1500 req/s", met=http_rate >= 1500,
-            notes=f"{environments} warm environments served it",
+            notes="edge in its own process (lambdalab serve); clients in this one",
         ),
         Row(
             "3", "warm Invoke through boto3, p50", "µs", p50(boto_samples),
