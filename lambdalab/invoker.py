@@ -256,9 +256,10 @@ class Invoker:
             lines.append(f"{iso_timestamp(self.now())} {request_id} {message}")
             payload = _platform_error(request_id, error_type, message)
         elif outcome.status == "crash":
-            status, function_error, error_type = "error", "Unhandled", "Runtime.ExitError"
+            status, function_error = "error", "Unhandled"
+            error_type = outcome.error_type or "Runtime.ExitError"
             message = f"Runtime exited with error: {outcome.exit_reason}"
-            lines.append(f"RequestId: {request_id} Error: {message}\rRuntime.ExitError")
+            lines.append(f"RequestId: {request_id} Error: {message}\r{error_type}")
             payload = _platform_error(request_id, error_type, message)
         elif len(payload) > limits.SYNC_PAYLOAD_MAX_BYTES:
             function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"

@@ -142,7 +142,7 @@ class Lab:
         return found
 
     def _backend_for(self, config: FunctionConfiguration) -> SandboxBackend:
-        name = self.default_sandbox
+        name = config.sandbox or self.default_sandbox
         with self._backend_lock:
             if name not in self._backends:
                 available = self.sandbox_backends()
@@ -153,6 +153,16 @@ class Lab:
                     )
                 self._backends[name] = available[name](preload=self.preload)
             return self._backends[name]
+
+    def _check_sandbox(self, name: Any) -> str:
+        """``name`` if a loaded plugin offers that backend, else InvalidParameterValue."""
+        available = self.sandbox_backends()
+        if name not in available:
+            raise InvalidParameterValueException(
+                f"Sandbox: {name!r} is not a loaded sandbox backend. Use one of: "
+                f"{', '.join(sorted(available)) or 'none'} (see `lambdalab plugins`)."
+            )
+        return name
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin, where it came from and the hooks it implements."""
@@ -175,11 +185,14 @@ class Lab:
         ephemeral_storage: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB,
         publish: bool = False,
         dead_letter_config: Mapping[str, Any] | None = None,
+        sandbox: str | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
         ``handler`` is ``module.function``; it may be left out when ``code`` is a
         Python function object. ``runtime`` defaults to the local interpreter's.
+        ``sandbox`` (a lambdalab extension, not an AWS parameter) names the isolation
+        backend to run it in, e.g. ``"limited"``; ``None`` follows the Lab's default.
         """
         name = check.function_name(function_name)
         if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
@@ -195,6 +208,7 @@ class Lab:
             memory_size=check.memory_size(memory_size),
             environment=check.environment(_variables(environment)),
             ephemeral_storage=check.ephemeral_storage(ephemeral_storage),
+            sandbox=None if sandbox is None else self._check_sandbox(sandbox),
             code_size=0,
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
@@ -258,8 +272,12 @@ class Lab:
         description: str | None = None,
         ephemeral_storage: int | None = None,
         dead_letter_config: Mapping[str, Any] | None = None,
+        sandbox: str | None = None,
     ) -> FunctionConfiguration:
-        """Change settings of ``$LATEST``; settings left as ``None`` keep their value."""
+        """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
+
+        ``sandbox`` (lambdalab's own) moves the function to another isolation backend.
+        """
         changes: dict[str, Any] = {}
         for field, value, validate in (
             ("runtime", runtime, check.runtime),
@@ -270,6 +288,7 @@ class Lab:
             ("environment", environment, lambda v: check.environment(_variables(v))),
             ("description", description, check.description),
             ("ephemeral_storage", ephemeral_storage, check.ephemeral_storage),
+            ("sandbox", sandbox, self._check_sandbox),
         ):
             if value is not None:
                 changes[field] = validate(value)

@@ -36,6 +36,9 @@ MEMORY_MIN_MB = 128
 MEMORY_MAX_MB = 10_240
 #: Memory size when none is given (MB).
 MEMORY_DEFAULT_MB = 128
+#: Memory that buys one vCPU (MB): CPU share = memory / 1769 MB of a vCPU.
+#: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+MEMORY_MB_PER_VCPU = 1769
 
 #: Shortest timeout (seconds).
 TIMEOUT_MIN_S = 1
@@ -108,6 +111,12 @@ TAIL_LOG_BYTES = 4 * 1024
 
 #: The INIT phase (import the handler module, run module-level code).
 INIT_TIMEOUT_S = 10
+
+#: Open file descriptors per execution environment.
+#: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+FILE_DESCRIPTORS_MAX = 1024
+#: Processes and threads, together, per execution environment.
+PROCESSES_AND_THREADS_MAX = 1024
 
 #: Invoke's InvocationType values: wait for the result, queue it, or only validate.
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")

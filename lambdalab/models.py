@@ -60,6 +60,9 @@ class FunctionConfiguration:
     architectures: tuple[str, ...] = (DEFAULT_ARCHITECTURE,)
     #: lambdalab's own: SHA-256 (hex) naming the stored code blob.
     code_blob: str = ""
+    #: lambdalab's own: the isolation backend this function runs in (``"limited"``,
+    #: ``"subprocess"``, …); ``None`` means the Lab's default. Not part of ``to_aws()``.
+    sandbox: str | None = None
     #: ``DeadLetterConfig.TargetArn``: where failed asynchronous events go (SQS or SNS).
     dead_letter_target_arn: str | None = None
 
@@ -79,7 +82,10 @@ class FunctionConfiguration:
         return out
 
     def to_json(self) -> str:
-        return json.dumps({**self.to_aws(), "lambdalab": {"CodeBlob": self.code_blob}})
+        own: dict[str, Any] = {"CodeBlob": self.code_blob}
+        if self.sandbox is not None:
+            own["Sandbox"] = self.sandbox
+        return json.dumps({**self.to_aws(), "lambdalab": own})
 
     @classmethod
     def from_json(cls, text: str) -> "FunctionConfiguration":
@@ -89,6 +95,7 @@ class FunctionConfiguration:
         kwargs["environment"] = data["Environment"]["Variables"]
         kwargs["ephemeral_storage"] = data["EphemeralStorage"]["Size"]
         kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
+        kwargs["sandbox"] = data["lambdalab"].get("Sandbox")
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
         return cls(**kwargs)
 

@@ -77,6 +77,12 @@ class InvokeOutcome:
     log_lines: list[str] = field(default_factory=list)
     max_memory_used_mb: int = 0
     exit_reason: str | None = None
+    #: For a crash: AWS's errorType when it is not ``Runtime.ExitError`` (for example
+    #: ``Runtime.OutOfMemory`` when a limit-enforcing backend killed the environment).
+    error_type: str | None = None
+    #: CPU time the environment's processes used during the invoke, when the backend
+    #: measures it (``None`` otherwise).
+    cpu_time_ms: float | None = None
 
     @property
     def environment_lost(self) -> bool:

@@ -1,0 +1,291 @@
+"""Limits benchmarks: the ``limited`` sandbox's CPU share, memory kills and overhead.
+
+    python benchmarks/limits.py            # full run, about 2 minutes on 2 cores
+    python benchmarks/limits.py --quick    # shorter runs: a smoke test
+    python benchmarks/limits.py --json out.json
+
+Figures (the targets come from issue 4, "Measured"):
+
+1. CPU share: a CPU-bound handler's CPU time per wall second at 128, 256, 512, 1024,
+   1769 and 3538 MB, beside the same handler in the ``subprocess`` backend (no limits),
+   against the target ``memory / 1769`` vCPU capped by the machine's cores (±10 %).
+   The handler forks ``ceil(target)`` spinning processes, so it can use every vCPU it
+   is given, and measures its children's CPU time with ``os.times()``;
+2. memory kill latency: from the moment a handler's resident memory crosses its memory
+   size (the handler reads its own ``/proc/self/statm`` after each MB and logs the time)
+   to the moment the governor sends the kill (median <= 50 ms), measured on the backend
+   itself; beside it, to the moment the failed invoke is back (which adds the killed
+   process's exit: freeing hundreds of MB takes tens of milliseconds);
+3. no false kills: a handler that holds 90 % of its memory size for 10 s (2 s quick);
+4. warm invoke of a tiny handler, ``limited`` vs ``subprocess`` (p50 within 1.5x).
+
+A missed target is reported, not raised. Every lab lives in a temporary data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Row, p50, p99, table, time_each, write_json
+from lambdalab import Lab, limits
+
+MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3538)
+ECHO = "def handler(event, context):\n    return event\n"
+SPIN = '''
+import os, time
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+def handler(event, context):
+    before, started = os.times(), time.monotonic()
+    pids = []
+    for _ in range(event["workers"]):
+        pid = os.fork()
+        if pid == 0:
+            spin(event["seconds"])
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"cpu_s": cpu, "wall_s": time.monotonic() - started}
+'''
+HOG = '''
+import os, time
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+def handler(event, context):
+    held, crossed = [], False
+    limit = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+    stop_at = event["fraction"] * limit
+    while rss_mb() < stop_at:
+        held.append(bytearray(b"x" * 2**20))
+        rss = rss_mb()
+        if rss > limit and not crossed:
+            crossed = True
+            print(f"CROSSED {time.time():.6f}", flush=True)
+        elif rss > 0.9 * limit and not crossed:
+            print(f"BELOW {time.time():.6f}", flush=True)
+    end = time.monotonic() + event.get("hold", 0)
+    while time.monotonic() < end:
+        for block in held[:: 64]:
+            block[0] = 1
+        time.sleep(0.01)
+    return {"rss_mb": rss_mb()}
+'''
+_CROSSED = re.compile(r"CROSSED ([0-9.]+)")
+_BELOW = re.compile(r"BELOW ([0-9.]+)")
+
+
+def progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def deploy(lab: Lab, root: Path, name: str, source: str, **config: object) -> None:
+    code = root / name
+    code.mkdir()
+    (code / "app.py").write_text(source)
+    lab.create_function(name, code, handler="app.handler", **config)  # type: ignore[arg-type]
+
+
+def machine_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# -- 1. CPU share ---------------------------------------------------------------------
+
+
+def cpu_share_rows(lab: Lab, root: Path, seconds: float) -> list[Row]:
+    cores = machine_cores()
+    rows = []
+    for i, memory in enumerate(MEMORY_SIZES, start=1):
+        target = min(memory / limits.MEMORY_MB_PER_VCPU, cores)
+        event = {"workers": math.ceil(target - 1e-9), "seconds": seconds}
+        shares = {}
+        for sandbox in ("limited", "subprocess"):
+            name = f"spin-{memory}-{sandbox}"
+            deploy(lab, root, name, SPIN, memory_size=memory, timeout=60, sandbox=sandbox)
+            progress(f"CPU share at {memory} MB ({sandbox}), {seconds:g} s")
+            lab.invoke(name, {"workers": 1, "seconds": 0.01})  # cold start, not measured
+            result = lab.invoke(name, event)
+            assert result.function_error is None, result.payload
+            shares[sandbox] = result.json()["cpu_s"] / result.json()["wall_s"]
+        measured = shares["limited"]
+        rows.append(
+            Row(
+                figure=f"1.{i}",
+                name=f"CPU share at {memory} MB (vCPU)",
+                unit="vCPU",
+                measured=measured,
+                baseline=shares["subprocess"],
+                baseline_name="the same handler in the subprocess backend (no CPU limit)",
+                target=f"{target:.3f} ±10 %",
+                met=abs(measured - target) <= 0.10 * target,
+                samples=1,
+                extra={"target": target, "workers": event["workers"], "seconds": seconds},
+            )
+        )
+    return rows
+
+
+# -- 2. and 3. memory -----------------------------------------------------------------
+
+
+def kill_latency_rows(root: Path, trials: int, memory: int = 512) -> list[Row]:
+    """Figure 2, on the backend itself: the governor's kill time is what is measured."""
+    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+    from lambdalab_limited import LimitedBackend
+
+    code = root / "hog-direct"
+    code.mkdir()
+    (code / "app.py").write_text(HOG)
+    spec = EnvironmentSpec(
+        function_name="hog", version="$LATEST", runtime="python3.11", handler="app.handler",
+        task_root=str(code), tmp_dir=str(code), memory_size=memory, timeout=60,
+        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
+        environ={"PATH": os.defpath, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
+    )
+    to_kill, to_back = [], []
+    backend = LimitedBackend(preload=())
+    try:
+        for n in range(trials):
+            progress(f"memory kill {n + 1}/{trials} at {memory} MB")
+            env = backend.start(spec)
+            assert env.governor is not None
+            wall0, mono0 = time.time(), time.monotonic()
+            request = InvokeRequest("r", b'{"fraction": 3.0}', "arn", int(wall0 * 1000) + 60_000, 60)
+            outcome = env.invoke(request)
+            back = time.time()
+            usage = env.governor.usage
+            assert outcome.error_type == "Runtime.OutOfMemory" and usage.killed_at, outcome
+            crossed = crossing_time(outcome.log_lines)
+            killed = wall0 + (usage.killed_at - mono0)
+            to_kill.append((killed - crossed) * 1000)
+            to_back.append((back - crossed) * 1000)
+            env.destroy()
+    finally:
+        backend.close()
+    return [
+        Row(
+            figure="2a",
+            name=f"memory kill latency at {memory} MB, crossing -> kill sent (p50)",
+            unit="ms",
+            measured=statistics.median(to_kill),
+            target="<= 50 ms median",
+            met=statistics.median(to_kill) <= 50,
+            samples=len(to_kill),
+            extra={"p99": p99(to_kill), "max": max(to_kill)},
+        ),
+        Row(
+            figure="2b",
+            name=f"memory kill at {memory} MB, crossing -> failed invoke back (p50)",
+            unit="ms",
+            measured=statistics.median(to_back),
+            samples=len(to_back),
+            notes="2b includes the killed process's exit (freeing its memory) and reaping",
+            extra={"p99": p99(to_back), "max": max(to_back)},
+        ),
+    ]
+
+
+def crossing_time(log_lines: list[str]) -> float:
+    """When the handler crossed its memory size, from its own log.
+
+    When the kill came before the handler could log the crossing, the last reading it
+    logged below the limit is used: an earlier time, so the latency is over-stated.
+    """
+    crossed = [float(m.group(1)) for line in log_lines if (m := _CROSSED.search(line))]
+    if crossed:
+        return crossed[0]
+    below = [float(m.group(1)) for line in log_lines if (m := _BELOW.search(line))]
+    return below[-1]
+
+
+def no_false_kill_row(lab: Lab, root: Path, hold_s: float, memory: int = 256) -> Row:
+    deploy(lab, root, "steady", HOG, memory_size=memory, timeout=60, sandbox="limited")
+    progress(f"holding 90 % of {memory} MB for {hold_s:g} s")
+    result = lab.invoke("steady", {"fraction": 0.9, "hold": hold_s})
+    ok = result.function_error is None
+    held = result.json()["rss_mb"] if ok else 0.0
+    return Row(
+        figure="3",
+        name=f"no false kill: 90 % of {memory} MB held for {hold_s:g} s (RSS held)",
+        unit="MB",
+        measured=held,
+        target="invoke succeeds",
+        met=ok,
+        samples=1,
+        notes="" if ok else f"killed: {result.payload!r}",
+    )
+
+
+# -- 4. warm overhead -----------------------------------------------------------------
+
+
+def overhead_rows(lab: Lab, root: Path, count: int) -> list[Row]:
+    samples = {}
+    for sandbox in ("subprocess", "limited"):
+        name = f"echo-{sandbox}"
+        deploy(lab, root, name, ECHO, sandbox=sandbox)
+        progress(f"{count} warm invokes ({sandbox})")
+        for _ in range(max(100, count // 20)):
+            lab.invoke(name, {"a": 1})
+        gc.collect()
+        samples[sandbox] = time_each(lambda: lab.invoke(name, {"a": 1}), count)
+    base, ours = p50(samples["subprocess"]), p50(samples["limited"])
+    return [
+        Row(
+            figure="4",
+            name="warm invoke of a tiny handler, limited (p50)",
+            unit="µs",
+            measured=ours,
+            baseline=base,
+            baseline_name="the same invoke in the subprocess backend",
+            target="<= 1.5x baseline",
+            met=ours <= 1.5 * base,
+            samples=count,
+            extra={"p99": p99(samples["limited"]), "baseline_p99": p99(samples["subprocess"])},
+        )
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, Lab(data_dir=Path(tmp) / "data") as lab:
+        root = Path(tmp)
+        rows = cpu_share_rows(lab, root, seconds=1.2 if quick else 2.5)
+        rows.extend(kill_latency_rows(root, trials=5 if quick else 20))
+        rows.append(no_false_kill_row(lab, root, hold_s=2 if quick else 10))
+        rows.extend(overhead_rows(lab, root, count=500 if quick else 5000))
+    print(table(rows))
+    if args.json:
+        write_json(args.json, rows, mode="quick" if quick else "full",
+                   seconds=time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""lambdalab's resource-limited isolation backend: ``subprocess`` plus Lambda's limits.
+
+Every environment is a forked process, exactly as in the ``subprocess`` backend (this
+backend builds on it), and in addition:
+
+* **CPU share = memory / 1769 MB of a vCPU**, on the environment's whole process tree:
+  whole cores by CPU affinity, the fraction by a closed loop that stops the tree when it
+  has run ahead of its share (:mod:`lambdalab_limited.governor`);
+* **memory**: the tree's resident memory is watched during each invoke; crossing the
+  memory size kills the environment, and the invoke fails as AWS reports it:
+  ``Runtime.OutOfMemory`` / ``Runtime exited with error: signal: killed``, with ``Max
+  Memory Used`` at the limit. The next invoke gets a fresh environment;
+* **frozen between invokes**: after an invoke the tree is stopped (``SIGSTOP``) and
+  continued when the next invoke arrives, as Lambda freezes an execution environment
+  (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), so a
+  background thread makes no progress between invokes;
+* **further limits** (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+  1024 open files (``RLIMIT_NOFILE``) and, for ``/tmp``, no file larger than the
+  function's ephemeral storage (``RLIMIT_FSIZE``).
+
+Each invoke's outcome carries the CPU time the tree used and its peak memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import signal
+import threading
+
+import psutil
+
+from lambdalab import hookimpl, limits
+from lambdalab.sandbox import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
+
+from .governor import Governor, Usage, cores_for, cpu_share
+
+__version__ = "0.1.0"
+
+MIB = 1024 * 1024
+#: The errorType AWS's runtimes report when a function ran out of memory.
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
+#: How Lambda words the exit of a process its out-of-memory killer ended.
+KILLED = "signal: killed"
+
+
+def machine_cpus() -> list[int]:
+    """The CPUs this process may use (all of them where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def rlimits_for(spec: EnvironmentSpec) -> dict[int, int]:
+    """The resource limits an environment runs under, by ``resource.RLIMIT_*``."""
+    return {
+        resource.RLIMIT_NOFILE: limits.FILE_DESCRIPTORS_MAX,
+        resource.RLIMIT_FSIZE: spec.ephemeral_storage * MIB,
+    }
+
+
+def out_of_memory(outcome: InvokeOutcome, memory_size: int) -> InvokeOutcome:
+    """The outcome of an invoke whose environment was killed for using too much memory."""
+    return InvokeOutcome(
+        status="crash",
+        payload=b"",
+        duration_ms=outcome.duration_ms,
+        log_lines=outcome.log_lines,
+        max_memory_used_mb=memory_size,
+        exit_reason=KILLED,
+        error_type=OUT_OF_MEMORY,
+        cpu_time_ms=outcome.cpu_time_ms,
+    )
+
+
+class LimitedEnvironment(SubprocessEnvironment):
+    """A forked environment held to its function's CPU share and memory size."""
+
+    def __init__(
+        self, spec: EnvironmentSpec, backend: "LimitedBackend", first_core: int
+    ) -> None:
+        cpus = backend.cpus
+        self.share = cpu_share(spec.memory_size, len(cpus))
+        self.cores = cores_for(self.share, cpus, first_core)
+        self.governor: Governor | None = None
+        super().__init__(spec, backend.server)
+        if self.init.error is not None or not self.pid:
+            return
+        if self.init.max_memory_used_mb > spec.memory_size:
+            self._init_out_of_memory()
+            return
+        self._confine()
+        self.governor = Governor(
+            self.pid, self.share, len(self.cores), spec.memory_size * MIB
+        )
+        self.freeze()
+
+    def _confine(self) -> None:
+        """Apply affinity and resource limits to every thread of the new environment."""
+        for tid in psutil.Process(self.pid).threads():
+            try:
+                if hasattr(os, "sched_setaffinity"):
+                    os.sched_setaffinity(tid.id, self.cores)
+            except OSError:
+                pass
+        try:
+            process = psutil.Process(self.pid)
+            for which, value in rlimits_for(self.spec).items():
+                process.rlimit(which, (value, value))
+        except (psutil.Error, AttributeError, OSError):
+            pass  # no prlimit (macOS): the limits stay the host's
+
+    def _init_out_of_memory(self) -> None:
+        self.destroy()
+        self.init.max_memory_used_mb = self.spec.memory_size
+        self.init.error = {
+            "errorType": OUT_OF_MEMORY,
+            "errorMessage": f"Runtime exited with error: {KILLED}",
+        }
+
+    # -- freeze and thaw --------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop every process of the environment until the next invoke."""
+        _signal_group(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        _signal_group(self.pid, signal.SIGCONT)
+
+    # -- invoking ---------------------------------------------------------------------
+
+    def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        governor = self.governor
+        if governor is None:
+            return super().invoke(request)
+        self.thaw()
+        governor.begin()
+        outcome = super().invoke(request)
+        usage = governor.end()
+        outcome.cpu_time_ms = usage.cpu_time_ms
+        outcome.max_memory_used_mb = max(
+            outcome.max_memory_used_mb, -(-usage.peak_rss_bytes // MIB)
+        )
+        if self._ran_out_of_memory(outcome, usage):
+            self.destroy()
+            return out_of_memory(outcome, self.spec.memory_size)
+        if not outcome.environment_lost:
+            self.freeze()
+        return outcome
+
+    def _ran_out_of_memory(self, outcome: InvokeOutcome, usage: Usage) -> bool:
+        """Killed by the governor, or a peak the runtime saw between two of its readings."""
+        if usage.out_of_memory:
+            return True
+        return outcome.status != "timeout" and outcome.max_memory_used_mb > self.spec.memory_size
+
+    def destroy(self) -> None:
+        if self.governor is not None:
+            self.governor.close()
+        super().destroy()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
+
+
+class LimitedBackend(SubprocessBackend):
+    """Forked environments held to Lambda's CPU share, memory size and limits."""
+
+    name = "limited"
+
+    def __init__(self, preload: tuple[str, ...] = ("boto3",)) -> None:
+        super().__init__(preload)
+        self.cpus = machine_cpus()
+        self._next_core = itertools.count()
+        self._lock = threading.Lock()
+
+    @property
+    def server(self):  # type: ignore[no-untyped-def]
+        """The fork server environments are forked from (shared with ``subprocess``'s design)."""
+        return self._server
+
+    def start(self, spec: EnvironmentSpec) -> LimitedEnvironment:
+        with self._lock:
+            first_core = next(self._next_core) % len(self.cpus)
+        return LimitedEnvironment(spec, self, first_core)
+
+
+@hookimpl
+def lambdalab_sandbox_backends() -> list[type]:
+    return [LimitedBackend]

@@ -1,0 +1,346 @@
+"""The ``limited`` sandbox: per-function choice, CPU share, memory kills, freeze/thaw, limits.
+
+Every test runs real forked environments. Nothing here asserts a timing figure (those
+are in ``benchmarks/limits.py``); the CPU test checks only an upper bound, which a
+loaded machine cannot break: throttling never *gives* a function more CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import pytest
+
+from lambdalab import Lab, limits
+from lambdalab.errors import InvalidParameterValueException
+from lambdalab_limited import LimitedBackend, rlimits_for
+from lambdalab_limited.governor import cores_for, cpu_share
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+
+PID = """
+import os
+def handler(event, context):
+    return os.getpid()
+"""
+
+
+def report(result) -> dict[str, str]:
+    line = next(l for l in result.log_tail.splitlines() if l.startswith("REPORT"))
+    return dict(part.split(": ", 1) for part in line.split("\t")[1:] if ": " in part)
+
+
+def idle_pids(lab: Lab, name: str) -> list[int]:
+    return [p.env.pid for p in lab.pool.idle_environments() if p.function_name == name]
+
+
+def states(pid: int) -> set[str]:
+    """The scheduler state letter of every thread of ``pid`` (``T`` = stopped)."""
+    found = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+            found.add(stat.read().rsplit(")", 1)[1].split()[0])
+    return found
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (SIGSTOP takes effect once the kernel
+    schedules the thread, so give a loaded machine a moment)."""
+    return wait_until(lambda: states(pid) == {"T"})
+
+
+# -- choosing the sandbox -------------------------------------------------------------
+
+
+def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code) -> None:
+    root = code(app=PID)
+    lab.create_function("plain", root, handler="app.handler")
+    lab.create_function("held", root, handler="app.handler", sandbox="limited")
+    assert lab.get_function("plain").configuration.sandbox is None  # the lab's default
+    assert lab.get_function("held").configuration.sandbox == "limited"
+    assert "Sandbox" not in json.dumps(lab.get_function("held").to_aws())  # AWS-clean
+    lab.invoke("plain")
+    lab.invoke("held")
+    assert lab._backends.keys() == {"subprocess", "limited"}
+    assert stopped(idle_pids(lab, "held")[0])
+    assert "T" not in states(idle_pids(lab, "plain")[0])
+
+
+def test_update_moves_a_function_to_another_sandbox(lab: Lab, code) -> None:
+    lab.create_function("f", code(app=PID), handler="app.handler")
+    first = lab.invoke("f").json()
+    config = lab.update_function_configuration("f", sandbox="limited")
+    assert config.sandbox == "limited"
+    assert lab.invoke("f").json() != first  # a new environment, in the new backend
+    assert lab.get_function_configuration("f").sandbox == "limited"
+
+
+def test_unknown_sandbox_is_rejected_and_nothing_is_created(lab: Lab, code) -> None:
+    with pytest.raises(InvalidParameterValueException, match="Use one of: .*limited"):
+        lab.create_function("f", code(app=PID), handler="app.handler", sandbox="vm")
+    assert lab.list_functions() == []
+    lab.create_function("f", code(app=PID), handler="app.handler")
+    with pytest.raises(InvalidParameterValueException, match="'vm' is not a loaded"):
+        lab.update_function_configuration("f", sandbox="vm")
+    assert lab.get_function_configuration("f").sandbox is None
+
+
+def test_lab_default_sandbox_applies_to_functions_without_one(tmp_path: Path, clock, code) -> None:
+    with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
+        lab.create_function("f", code(app=PID), handler="app.handler")
+        lab.invoke("f")
+        assert list(lab._backends) == ["limited"]
+
+
+# -- CPU share ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("memory", "cores", "share"),
+    [(128, 2, 128 / 1769), (1769, 2, 1.0), (3538, 2, 2.0), (10240, 2, 2.0), (10240, 8, 10240 / 1769)],
+)
+def test_memory_buys_cpu_share_capped_by_the_machine(memory: int, cores: int, share: float) -> None:
+    assert cpu_share(memory, cores) == pytest.approx(share)
+
+
+def test_whole_cores_by_affinity_rotate_over_the_machine() -> None:
+    assert cores_for(0.07, [0, 1]) == [0]
+    assert cores_for(0.07, [0, 1], start=1) == [1]
+    assert cores_for(1.0, [0, 1]) == [0]
+    assert cores_for(1.5, [0, 1]) == [0, 1]
+    assert cores_for(5.8, [0, 1, 2, 3]) == [0, 1, 2, 3]
+
+
+def test_environment_runs_on_as_many_cores_as_its_memory_buys(lab: Lab, code) -> None:
+    root = code(app=PID)
+    machine = len(os.sched_getaffinity(0))
+    for name, memory in (("small", 128), ("big", 3538)):
+        lab.create_function(name, root, handler="app.handler", memory_size=memory, sandbox="limited")
+        pid = lab.invoke(name).json()
+        assert len(os.sched_getaffinity(pid)) == min(2, machine) if memory > 1769 else 1
+
+
+SPIN = """
+import time
+def handler(event, context):
+    end = time.monotonic() + event["seconds"]
+    while time.monotonic() < end:
+        pass
+    return time.process_time()
+"""
+
+
+def test_a_128_mb_function_gets_a_small_fraction_of_a_cpu(lab: Lab, code) -> None:
+    lab.create_function(
+        "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10, sandbox="limited"
+    )
+    result = lab.invoke("spin", {"seconds": 0.6}, log_type="Tail")
+    assert result.function_error is None
+    cpu_s = result.json()
+    # Target 7.2 % of 0.6 s = 43 ms; an unthrottled spin would use ~600 ms.
+    assert cpu_s < 0.6 * 0.25, f"used {cpu_s * 1000:.0f} ms of CPU in 600 ms"
+
+
+# -- memory ---------------------------------------------------------------------------
+
+HOG = """
+import time
+HELD = []
+def handler(event, context):
+    if event.get("mb"):
+        for _ in range(event["mb"]):
+            HELD.append(bytearray(b"x" * (1024 * 1024)))
+        time.sleep(event.get("hold", 0))
+    return {"held": len(HELD)}
+"""
+
+
+def test_crossing_memory_size_kills_the_environment_as_aws_reports_it(lab: Lab, code) -> None:
+    lab.create_function(
+        "hog", code(app=HOG), handler="app.handler", memory_size=128, timeout=10, sandbox="limited"
+    )
+    lab.invoke("hog", {})
+    result = lab.invoke("hog", {"mb": 300, "hold": 5}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    error = result.json()
+    assert error["errorType"] == "Runtime.OutOfMemory"
+    assert error["errorMessage"] == (
+        f"RequestId: {result.request_id} Error: Runtime exited with error: signal: killed"
+    )
+    fields = report(result)
+    assert fields["Max Memory Used"] == "128 MB"
+    assert fields["Status"] == "error" and fields["Error Type"] == "Runtime.OutOfMemory"
+    assert "Runtime.OutOfMemory" in result.log_tail
+    again = lab.invoke("hog", {}, log_type="Tail")
+    assert again.json() == {"held": 0}  # a fresh environment
+    assert "Init Duration" in report(again)
+
+
+def test_a_peak_between_two_readings_still_counts(lab: Lab, code) -> None:
+    """Allocate and free at once: the runtime's own peak (VmHWM) catches it."""
+    spike = """
+def handler(event, context):
+    block = bytearray(b"x" * (200 * 1024 * 1024))
+    del block
+    return "survived"
+"""
+    lab.create_function("spike", code(app=spike), handler="app.handler", sandbox="limited")
+    result = lab.invoke("spike")
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_staying_under_memory_size_is_not_killed(lab: Lab, code) -> None:
+    lab.create_function(
+        "hog", code(app=HOG), handler="app.handler", memory_size=256, timeout=10, sandbox="limited"
+    )
+    result = lab.invoke("hog", {"mb": 100, "hold": 0.3}, log_type="Tail")
+    assert result.function_error is None and result.json() == {"held": 100}
+    used = int(report(result)["Max Memory Used"].split()[0])
+    assert 100 < used < 256
+
+
+# -- freeze and thaw ------------------------------------------------------------------
+
+TICKER = """
+import threading, time
+TICKS = [0]
+def tick():
+    while True:
+        TICKS[0] += 1
+        time.sleep(0.001)
+def handler(event, context):
+    if event.get("start"):
+        threading.Thread(target=tick, daemon=True).start()
+        while TICKS[0] == 0:
+            time.sleep(0.001)
+    return TICKS[0]
+"""
+
+
+def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code) -> None:
+    root = code(app=TICKER)
+    lab.create_function("frozen", root, handler="app.handler", sandbox="limited")
+    lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
+    frozen_after = lab.invoke("frozen", {"start": True}).json()
+    free_after = lab.invoke("free", {"start": True}).json()
+    # The control: in the subprocess backend the thread keeps running between invokes.
+    assert wait_until(lambda: lab.invoke("free").json() > free_after + 100)
+    pid = idle_pids(lab, "frozen")[0]
+    assert stopped(pid)  # every thread of the frozen environment is stopped
+    # Frozen, it ticks only while an invoke runs: a few ticks, not the control's 100+.
+    assert lab.invoke("frozen").json() < frozen_after + 10
+    assert stopped(pid)  # and frozen again after the invoke
+
+
+def test_timeout_of_a_limited_function_is_reported_and_replaced(lab: Lab, code) -> None:
+    sleeper = "import time\ndef handler(e, c):\n    time.sleep(e['s'])\n    return 'ok'\n"
+    lab.create_function("slow", code(app=sleeper), handler="app.handler", timeout=1, sandbox="limited")
+    result = lab.invoke("slow", {"s": 2})
+    assert result.json()["errorType"] == "Sandbox.Timedout"
+    assert lab.invoke("slow", {"s": 0}).json() == "ok"
+
+
+# -- further limits -------------------------------------------------------------------
+
+FILES = """
+import os, tempfile
+def handler(event, context):
+    if event["what"] == "files":
+        opened = []
+        try:
+            for _ in range(2000):
+                opened.append(open(os.devnull))
+        except OSError as e:
+            return {"opened": len(opened), "errno": e.errno}
+        finally:
+            for f in opened:
+                f.close()
+        return {"opened": len(opened)}
+    path = os.path.join(tempfile.gettempdir(), "big")
+    try:
+        with open(path, "wb") as f:
+            for _ in range(event["mb"]):
+                f.write(b"x" * (1024 * 1024))
+        return {"written": os.path.getsize(path)}
+    except OSError as e:
+        return {"errno": e.errno, "size": os.path.getsize(path)}
+    finally:
+        os.remove(path)
+"""
+
+
+def test_open_files_are_capped_at_1024(lab: Lab, code) -> None:
+    lab.create_function("files", code(app=FILES), handler="app.handler", sandbox="limited")
+    result = lab.invoke("files", {"what": "files"}).json()
+    assert result["errno"] == 24  # EMFILE: Too many open files, as on AWS
+    assert result["opened"] < limits.FILE_DESCRIPTORS_MAX
+
+
+def test_tmp_files_are_capped_at_ephemeral_storage(lab: Lab, code) -> None:
+    lab.create_function(
+        "disk", code(app=FILES), handler="app.handler", sandbox="limited", timeout=60,
+        memory_size=3538,
+    )
+    result = lab.invoke("disk", {"what": "disk", "mb": 513}).json()
+    assert result["errno"] == 27  # EFBIG: the file may not outgrow ephemeral storage
+    assert result["size"] == 512 * 1024 * 1024
+    lab.update_function_configuration("disk", ephemeral_storage=1024)
+    assert lab.invoke("disk", {"what": "disk", "mb": 513}).json() == {"written": 513 * 1024 * 1024}
+
+
+def test_limits_follow_the_configuration() -> None:
+    import resource
+
+    from lambdalab.sandbox import EnvironmentSpec
+
+    spec = EnvironmentSpec(
+        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
+        task_root="/", tmp_dir="/tmp", memory_size=128, timeout=3, ephemeral_storage=1024,
+        log_group_name="g", log_stream_name="s", environ={},
+    )
+    assert rlimits_for(spec) == {
+        resource.RLIMIT_NOFILE: 1024,
+        resource.RLIMIT_FSIZE: 1024 * 1024 * 1024,
+    }
+
+
+# -- what the backend reports ---------------------------------------------------------
+
+
+def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
+    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+
+    root = code(app=SPIN)
+    backend = LimitedBackend(preload=())
+    spec = EnvironmentSpec(
+        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
+        task_root=str(root), tmp_dir=str(tmp_path), memory_size=1769, timeout=5,
+        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
+        environ={"PATH": os.defpath},
+    )
+    try:
+        env = backend.start(spec)
+        assert env.init.error is None
+        outcome = env.invoke(
+            InvokeRequest("r1", b'{"seconds": 0.2}', "arn", int(time.time() * 1000) + 5000, 5)
+        )
+        assert outcome.status == "ok"
+        assert outcome.cpu_time_ms is not None and 0 < outcome.cpu_time_ms <= 260
+        assert outcome.max_memory_used_mb >= psutil.Process(env.pid).memory_info().rss // 2**20
+        env.destroy()
+    finally:
+        backend.close()
