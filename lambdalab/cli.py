@@ -32,6 +32,7 @@ from .errors import LambdaError
 from .lab import Lab, default_data_dir
 from .logs import LogEvent, iso_timestamp
 from .models import AliasConfiguration, FunctionConfiguration
+from .scaffold import KINDS, ScaffoldError, new_plugin
 
 EXIT_FUNCTION_ERROR = 1
 EXIT_API_ERROR = 2
@@ -624,6 +625,33 @@ def plugins(lab: Lab) -> None:
         ((p.name, p.version, p.origin, ", ".join(p.hooks)) for p in lab.plugins()),
         empty="No plugins are loaded (is $LAMBDALAB_PLUGINS restricting them?).",
     )
+
+
+@main.group()
+def plugin() -> None:
+    """Write your own plugin: a trigger or an isolation backend."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS), required=True,
+              help="trigger: turns events into invokes; backend: runs functions.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Where to create lambdalab-NAME/.")
+def plugin_new(name: str, kind: str, directory: Path) -> None:
+    """Create lambdalab-NAME/: an installable plugin package with its entry point, a
+    working example of the hooks of its kind, a passing test and a README.
+    """
+    try:
+        package = new_plugin(name, kind, directory)
+    except ScaffoldError as error:
+        raise click.BadParameter(str(error), param_hint=error.param) from None
+    say(f"Created {package.root}/, a {kind} plugin:")
+    for path in package.files:
+        say(f"  {path.relative_to(package.root)}")
+    say("Next:")
+    for step in package.next_steps():
+        say(f"  {step}")
 
 
 @main.command()

@@ -1,0 +1,132 @@
+"""``lambdalab plugin new``: write a new, installable plugin package to start from.
+
+::
+
+    lambdalab plugin new ticker --kind trigger     # -> ./lambdalab-ticker/
+    lambdalab plugin new oneshot --kind backend    # -> ./lambdalab-oneshot/
+
+The package is complete and works as generated: a ``pyproject.toml`` whose entry point
+in the ``lambdalab`` group makes lambdalab load it, the plugin module implementing the
+hooks of its kind (with comments that explain each step), a test that passes against a
+real :class:`~lambdalab.Lab`, and a README. The files' text lives in
+:mod:`lambdalab.plugin_templates`; this module only checks the name and writes them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from . import __version__, plugin_templates
+from .plugins import ENTRY_POINT_GROUP
+
+#: What ``--kind`` accepts: a trigger turns happenings into invokes, a backend runs them.
+KINDS = ("trigger", "backend")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class ScaffoldError(Exception):
+    """A plugin cannot be created: the message says why and what to do instead.
+
+    ``param`` names what was wrong (``"NAME"``, ``"--kind"`` or ``"--dir"``).
+    """
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class PluginPackage:
+    """A plugin package written by :func:`new_plugin`."""
+
+    name: str
+    kind: str
+    root: Path
+    files: tuple[Path, ...]
+
+    @property
+    def module(self) -> str:
+        return module_name(self.name)
+
+    def next_steps(self) -> list[str]:
+        """The commands that install, check and test the new plugin."""
+        return [
+            f"cd {self.root}",
+            "pip install -e .",
+            f"lambdalab plugins        # lists {self.name!r} with its hooks",
+            "pytest",
+        ]
+
+
+def module_name(name: str) -> str:
+    """The Python package a plugin called ``name`` lives in: ``lambdalab_<name>``."""
+    return f"lambdalab_{name}"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a plugin; a :class:`ScaffoldError` saying why not otherwise."""
+    if not NAME_PATTERN.fullmatch(name):
+        suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
+        if suggestion and not suggestion[0].isalpha():
+            suggestion = f"my_{suggestion}"
+        raise ScaffoldError(
+            f"{name!r} cannot name a plugin: use 1 to 40 lowercase letters, digits and "
+            f"underscores, starting with a letter (it becomes the entry point name and "
+            f"the package {module_name('NAME')}). Try {suggestion or 'my_plugin'!r}.",
+            "NAME",
+        )
+    taken = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in taken:
+        raise ScaffoldError(
+            f"{name!r} is already the name of an installed lambdalab plugin "
+            "(see `lambdalab plugins`); choose another name.",
+            "NAME",
+        )
+    return name
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ScaffoldError(f"{kind!r} is not a plugin kind; choose one of {', '.join(KINDS)}.", "--kind")
+    return kind
+
+
+def new_plugin(name: str, kind: str, directory: str | Path = ".") -> PluginPackage:
+    """Write the package ``lambdalab-<name>/`` into ``directory``; never overwrite anything."""
+    name, kind = check_name(name), check_kind(kind)
+    root = Path(directory) / f"lambdalab-{name}"
+    if root.exists():
+        raise ScaffoldError(
+            f"{root} already exists, and lambdalab never overwrites your files; "
+            "choose another NAME or --dir, or move that folder away.",
+            "--dir",
+        )
+    files = tuple(
+        _write(root, path, text, _variables(name))
+        for path, text in plugin_templates.files(kind).items()
+    )
+    return PluginPackage(name, kind, root, files)
+
+
+def _variables(name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "module": module_name(name),
+        "title": "".join(part.capitalize() for part in name.split("_")),
+        "env": f"LAMBDALAB_{name.upper()}",
+        "lambdalab_version": __version__,
+    }
+
+
+def _write(root: Path, path_template: str, template: str, variables: dict[str, str]) -> Path:
+    path = root / Template(path_template).substitute(variables)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(Template(template).substitute(variables))
+    return path
+
+
+__all__ = ["KINDS", "PluginPackage", "ScaffoldError", "check_name", "module_name", "new_plugin"]
