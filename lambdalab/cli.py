@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, TypeVar
@@ -311,9 +312,14 @@ def delete(lab: Lab, name: str, qualifier: str | None) -> None:
 
 
 def read_payload(payload: str | None, payload_file: IO[bytes] | None) -> bytes | str | None:
+    """PAYLOAD, else --payload-file, else whatever is piped in (``event generate … |``)."""
     if payload is not None and payload_file is not None:
         raise click.UsageError("Give PAYLOAD or --payload-file, not both.")
-    return payload_file.read() if payload_file is not None else payload
+    if payload_file is not None:
+        return payload_file.read()
+    if payload is None and not sys.stdin.isatty():
+        return sys.stdin.buffer.read() or None
+    return payload
 
 
 def run_queued_events(lab: Lab, config: FunctionConfiguration) -> None:

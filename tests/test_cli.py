@@ -354,3 +354,16 @@ def test_readme_starts_with_the_two_commands() -> None:
         "pip install -e '.[test]' && pytest\n"
         "```\n"
     )
+
+
+def test_a_generated_event_pipes_straight_into_invoke(data_dir, code) -> None:
+    """``lambdalab event generate sns | lambdalab invoke fn``, as two real processes."""
+    exe = shutil.which("lambdalab", path=str(Path(sys.executable).parent)) or "lambdalab"
+    src = code(app=ECHO)
+    base = [exe, "--data-dir", str(data_dir)]
+    subprocess.run([*base, "create", "echo", "--code", str(src), "--handler", "app.handler"], check=True)
+    generate = subprocess.Popen([*base, "event", "generate", "sns"], stdout=subprocess.PIPE)
+    invoked = subprocess.run([*base, "invoke", "echo"], stdin=generate.stdout, capture_output=True)
+    generate.wait()
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["Records"][0]["EventSource"] == "aws:sns"
