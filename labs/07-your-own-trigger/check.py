@@ -1,4 +1,4 @@
-"""Check for lab 6: a trigger plugin invokes the functions that opted in, every minute."""
+"""Check for lab 7: a trigger plugin invokes the functions that opted in, every minute."""
 
 import contextlib
 import json
