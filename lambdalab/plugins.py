@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Iterable
@@ -42,13 +43,35 @@ def make_plugin_manager(extra: Iterable[Any] = ()) -> pluggy.PluginManager:
         if wanted is not None and ep.name not in wanted:
             continue
         if pm.get_plugin(ep.name) is None:
-            pm.register(ep.load(), name=ep.name)
+            plugin = _load(ep)
+            if plugin is not None:
+                pm.register(plugin, name=ep.name)
     for plugin in extra:
         pm.register(plugin)
     if os.environ.get("LAMBDALAB_TRACE_PLUGINS"):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
+
+
+def _load(ep: importlib.metadata.EntryPoint) -> Any:
+    """Import one entry-point plugin; a broken plugin is skipped with a warning, so it
+    cannot take every Lab (and the CLI) down with it."""
+    try:
+        return ep.load()
+    except Exception as exc:
+        warnings.warn(
+            f"lambdalab: plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+            f"{type(exc).__name__}: {exc}. Reinstall it, or exclude it with "
+            "LAMBDALAB_PLUGINS.",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+class PluginLoadWarning(UserWarning):
+    """An installed plugin could not be imported."""
 
 
 def describe(pm: pluggy.PluginManager) -> list[PluginInfo]:

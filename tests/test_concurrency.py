@@ -222,3 +222,23 @@ def test_a_third_party_backend_plugs_in(tmp_path, code):
         assert result.json() == {"via": "inline"}
         assert "inline!" in result.log_tail
         assert isinstance(lab._backend_for(lab.get_function_configuration("f")), InlineBackend)
+
+
+def test_a_broken_plugin_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    from lambdalab.plugins import PluginLoadWarning
+
+    real = importlib.metadata.entry_points
+    broken = importlib.metadata.EntryPoint("broken", "no_such_module_xyz", "lambdalab")
+
+    def entry_points(**kwargs):
+        found = list(real(**kwargs))
+        return found + [broken] if kwargs.get("group") == "lambdalab" else found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    with pytest.warns(PluginLoadWarning, match="'broken'.*no_such_module_xyz"):
+        lab = Lab(data_dir=tmp_path / "d")
+    with lab:
+        names = {p.name for p in lab.plugins()}
+        assert "subprocess" in names and "broken" not in names
