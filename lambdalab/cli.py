@@ -756,3 +756,12 @@ try:
     main.add_command(lab_group, name="lab")
 except ImportError:
     pass
+
+# -- trigger plugins' commands ---------------------------------------------------------
+
+try:  # the S3 plugin ships with lambdalab; a trimmed install may leave it out
+    from lambdalab_s3.cli import s3_group
+
+    main.add_command(s3_group, name="s3")
+except ImportError:
+    pass

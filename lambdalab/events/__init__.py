@@ -31,6 +31,7 @@ from ._registry import (
     get,
     sources,
 )
+from ._storage import s3_record
 
 __all__ = [
     # _registry
@@ -44,4 +45,6 @@ __all__ = [
     "generate",
     "get",
     "sources",
+    # _storage: the record the S3 trigger (lambdalab_s3) sends
+    "s3_record",
 ]

@@ -27,10 +27,54 @@ from ._common import (
 from ._registry import ASYNC, POLL, SYNC, event_source
 
 
-def _s3_object(key: str, size: int, removed: bool) -> dict[str, Any]:
+def _s3_object(key: str, size: int, removed: bool, etag: str, sequencer: str) -> dict[str, Any]:
     # S3 URL-encodes keys in events (a space becomes "+"); removals carry no size or eTag.
-    sizes = {} if removed else {"size": size, "eTag": hex_id(32)}
-    return {"key": quote_plus(key, safe="/"), **sizes, "sequencer": hex_id(18, upper=True)}
+    sizes = {} if removed else {"size": size, "eTag": etag}
+    return {"key": quote_plus(key, safe="/"), **sizes, "sequencer": sequencer}
+
+
+def s3_record(
+    *,
+    bucket: str,
+    key: str,
+    size: int,
+    event_name: str,
+    region: str = DEFAULT_REGION,
+    event_time: float | None = None,
+    etag: str | None = None,
+    sequencer: str | None = None,
+    configuration_id: str | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """One record of an S3 notification, for a real object write or a generated one.
+
+    Shape: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+    The ``lambdalab_s3`` trigger passes the object's real eTag, sequencer and time;
+    left out, they are random (and now), as :func:`s3` generates them.
+    """
+    owner = {"principalId": principal_id()}
+    removed = event_name.startswith("ObjectRemoved")
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": iso_ms(now() if event_time is None else event_time),
+        "eventName": event_name,
+        "userIdentity": {"principalId": f"AWS:{principal_id()}"},
+        "requestParameters": {"sourceIPAddress": source_ip},
+        "responseElements": {
+            "x-amz-request-id": hex_id(16, upper=True),
+            "x-amz-id-2": b64(secrets.token_bytes(56)),
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id or new_uuid(),
+            "bucket": {"name": bucket, "ownerIdentity": owner, "arn": arn("s3", bucket)},
+            "object": _s3_object(
+                key, size, removed, etag or hex_id(32), sequencer or hex_id(18, upper=True)
+            ),
+        },
+    }
 
 
 @event_source("s3", ASYNC)
@@ -52,27 +96,9 @@ def s3(
     :param event_name: e.g. ObjectCreated:Put, ObjectCreated:Copy, ObjectRemoved:Delete.
     :param region: the bucket's region.
     """
-    owner = {"principalId": principal_id()}
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": region,
-        "eventTime": iso_ms(now()),
-        "eventName": event_name,
-        "userIdentity": {"principalId": f"AWS:{principal_id()}"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {
-            "x-amz-request-id": hex_id(16, upper=True),
-            "x-amz-id-2": b64(secrets.token_bytes(56)),
-        },
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": new_uuid(),
-            "bucket": {"name": bucket, "ownerIdentity": owner, "arn": arn("s3", bucket)},
-            "object": _s3_object(key, size, event_name.startswith("ObjectRemoved")),
-        },
-    }
-    return records([record])
+    return records(
+        [s3_record(bucket=bucket, key=key, size=size, event_name=event_name, region=region)]
+    )
 
 
 @event_source("s3-batch", SYNC)

@@ -1,0 +1,65 @@
+"""lambdalab's S3 trigger: buckets and objects on the edge, notifications to Lambda.
+
+Registered through the ``lambdalab`` entry point group (``s3 = "lambdalab_s3"``), like
+any third-party plugin. It adds:
+
+- the ``s3`` service to the HTTP edge (S3's REST API, path-style), so boto3 and the AWS
+  CLI work with ``AWS_ENDPOINT_URL`` and nothing else;
+- :class:`S3`, the same operations from Python: ``S3.of(lab).put_object("photos", …)``;
+- ``lambdalab s3 mb|ls|cp|rm|notify`` on the command line.
+
+A write to a bucket whose notification configuration matches invokes the function
+asynchronously with S3's event (https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html).
+"""
+
+from __future__ import annotations
+
+from lambdalab import Lab, hookimpl
+from lambdalab.server.app import HttpService
+
+from .backend import S3, DeleteResult
+from .exceptions import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidRange,
+    MalformedXML,
+    NoSuchBucket,
+    NoSuchKey,
+    S3Error,
+)
+from .models import Bucket, ObjectPage, S3Object
+from .notifications import LambdaNotification
+from .responses import S3Service
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def lambdalab_http_services(lab: Lab) -> list[HttpService]:
+    """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``."""
+    return [HttpService("s3", S3Service(lab))]
+
+
+__all__ = [
+    # backend
+    "DeleteResult",
+    "S3",
+    # exceptions
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "InvalidArgument",
+    "InvalidBucketName",
+    "InvalidRange",
+    "MalformedXML",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "S3Error",
+    # models
+    "Bucket",
+    "ObjectPage",
+    "S3Object",
+    # notifications
+    "LambdaNotification",
+]

@@ -1,0 +1,211 @@
+"""The S3 service of one Lab, as Python: ``S3.of(lab).put_object(...)``.
+
+Every door (the edge's REST API, ``lambdalab s3 …``, Python) calls these methods, so a
+write from any of them sends the same notifications. Names and parameters follow boto3's
+S3 client in snake_case.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import weakref
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+from lambdalab import Lab, limits
+
+from .exceptions import InvalidArgument, MalformedXML, S3Error
+from .models import Bucket, ObjectPage, S3Object, S3Store
+from .notifications import check_destinations, notify, parse_configuration
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """DeleteObjects' answer: keys deleted, and (key, S3Error) for those that failed."""
+
+    deleted: list[str]
+    errors: list[tuple[str, S3Error]]
+
+
+class S3:
+    """Buckets and objects of ``lab``'s data dir, with notifications to its functions.
+
+    Use :meth:`S3.of` to share one instance per Lab (the edge and the CLI do).
+    """
+
+    _instances: ClassVar[weakref.WeakKeyDictionary[Lab, "S3"]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.store = S3Store(lab.store.data_dir, lab.arns.region)
+
+    @classmethod
+    def of(cls, lab: Lab) -> "S3":
+        """The S3 of ``lab``, created on first use."""
+        if lab not in cls._instances:
+            cls._instances[lab] = cls(lab)
+        return cls._instances[lab]
+
+    def _now(self) -> float:
+        return self.lab.clock.now()
+
+    # -- buckets ----------------------------------------------------------------------
+
+    def create_bucket(self, bucket: str) -> Bucket:
+        return self.store.create_bucket(bucket, self._now())
+
+    def list_buckets(self) -> list[Bucket]:
+        return self.store.list_buckets()
+
+    def head_bucket(self, bucket: str) -> Bucket:
+        return self.store.get_bucket(bucket)
+
+    def delete_bucket(self, bucket: str) -> None:
+        self.store.delete_bucket(bucket)
+
+    # -- objects ----------------------------------------------------------------------
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str = "binary/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> S3Object:
+        """Store an object, then invoke the functions its bucket notifies (ObjectCreated:Put)."""
+        obj = self.store.put_object(
+            bucket, key, body, self._now(), content_type=content_type, metadata=dict(metadata or {})
+        )
+        self._notify(obj, "ObjectCreated:Put")
+        return obj
+
+    def get_object(self, bucket: str, key: str) -> S3Object:
+        return self.store.get_object(bucket, key)
+
+    def head_object(self, bucket: str, key: str) -> S3Object:
+        return self.store.get_object(bucket, key)
+
+    def copy_object(
+        self,
+        bucket: str,
+        key: str,
+        source_bucket: str,
+        source_key: str,
+        *,
+        metadata_directive: str = "COPY",
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> S3Object:
+        """Copy an object (ObjectCreated:Copy); REPLACE takes new metadata, COPY keeps it."""
+        if metadata_directive not in ("COPY", "REPLACE"):
+            raise InvalidArgument(
+                f"Unknown metadata directive {metadata_directive!r}: use COPY or REPLACE.",
+                ArgumentName="x-amz-metadata-directive", ArgumentValue=metadata_directive,
+            )
+        source = self.store.get_object(source_bucket, source_key)
+        replace = metadata_directive == "REPLACE"
+        if (source_bucket, source_key) == (bucket, key) and not replace:
+            raise InvalidArgument(
+                "This copy request is illegal because it is trying to copy an object to "
+                "itself without changing the object's metadata, storage class, website "
+                "redirect location or encryption attributes. Use MetadataDirective=REPLACE.",
+                ArgumentName="x-amz-metadata-directive", ArgumentValue=metadata_directive,
+            )
+        obj = self.store.put_object(
+            bucket, key, source.read(), self._now(),
+            content_type=(content_type or source.content_type) if replace else source.content_type,
+            metadata=dict(metadata or {}) if replace else source.metadata,
+        )
+        self._notify(obj, "ObjectCreated:Copy")
+        return obj
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        """Remove an object (ObjectRemoved:Delete when there was one); no error if absent."""
+        try:
+            obj = self.store.get_object(bucket, key)
+        except S3Error as e:
+            if e.code != "NoSuchKey":
+                raise
+            return
+        if self.store.delete_object(bucket, key):
+            self._notify(obj, "ObjectRemoved:Delete")
+
+    def delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
+        """Remove up to 1,000 keys; as on S3, a missing key counts as deleted."""
+        if not keys or len(keys) > limits.S3_DELETE_OBJECTS_MAX_KEYS:
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our "
+                f"published schema: DeleteObjects takes 1 to "
+                f"{limits.S3_DELETE_OBJECTS_MAX_KEYS} keys, got {len(keys)}."
+            )
+        self.store.get_bucket(bucket)
+        deleted, errors = [], []
+        for key in keys:
+            try:
+                self.delete_object(bucket, key)
+                deleted.append(key)
+            except S3Error as e:
+                errors.append((key, e))
+        return DeleteResult(deleted, errors)
+
+    def list_objects_v2(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        max_keys: int = limits.S3_LIST_MAX_KEYS,
+        start_after: str = "",
+        continuation_token: str | None = None,
+    ) -> ObjectPage:
+        """One page of keys; pass the page's ``next_token`` as ``continuation_token``."""
+        if max_keys < 0:
+            raise InvalidArgument(
+                "max-keys must be zero or a positive integer (at most 1000 are returned).",
+                ArgumentName="max-keys", ArgumentValue=str(max_keys),
+            )
+        after = start_after if continuation_token is None else _decode_token(continuation_token)
+        return self.store.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter,
+            max_keys=min(max_keys, limits.S3_LIST_MAX_KEYS), after=after,
+        )
+
+    # -- notifications ----------------------------------------------------------------
+
+    def put_bucket_notification_configuration(
+        self, bucket: str, configuration: Mapping[str, Any]
+    ) -> None:
+        """Replace the bucket's notification configuration, after checking every function."""
+        target = self.store.get_bucket(bucket)
+        configs = parse_configuration(configuration)
+        check_destinations(self.lab, target, configs)
+        stored = {"LambdaFunctionConfigurations": [c.to_aws() for c in configs]} if configs else {}
+        self.store.set_notification(bucket, stored)
+
+    def get_bucket_notification_configuration(self, bucket: str) -> dict[str, Any]:
+        return dict(self.store.get_bucket(bucket).notification)
+
+    def _notify(self, obj: S3Object, event_name: str) -> None:
+        notify(self.lab, self.store.get_bucket(obj.bucket), obj, event_name, self._now())
+
+
+def encode_token(after: str) -> str:
+    """A ContinuationToken: opaque to clients, the last key (or prefix) of the page."""
+    return base64.urlsafe_b64encode(after.encode("utf-8", "surrogatepass")).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidArgument(
+            "The continuation token provided is incorrect. Pass NextContinuationToken "
+            "from the previous page unchanged.",
+            ArgumentName="continuation-token", ArgumentValue=token,
+        ) from None
+
+
+__all__ = ["DeleteResult", "S3", "encode_token"]

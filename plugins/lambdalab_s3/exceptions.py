@@ -1,0 +1,140 @@
+"""S3's errors, one class per error code, rendered once as S3's XML error.
+
+Codes, statuses and wording follow
+https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
+
+    S3Error
+    ├── NoSuchBucket                  404  the bucket does not exist
+    ├── NoSuchKey                     404  the object does not exist
+    ├── BucketAlreadyOwnedByYou       409  you created this bucket already
+    ├── BucketNotEmpty                409  delete the bucket's objects first
+    ├── InvalidBucketName             400  the name breaks S3's bucket naming rules
+    ├── InvalidArgument               400  a parameter is malformed (or a destination
+    │                                      cannot be validated)
+    ├── InvalidRange                  416  the Range starts past the object's end
+    ├── MalformedXML                  400  the XML body is not what the operation takes
+    ├── KeyTooLongError               400  a key is over 1024 bytes
+    ├── EntityTooLarge                400  the object is over the single-PUT limit
+    └── NotImplemented                501  an operation lambdalab does not emulate
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+
+class S3Error(Exception):
+    """Base class: an S3 error code, an HTTP status and a message saying what to change.
+
+    ``fields`` are the error's own XML elements (``BucketName``, ``Key``, ``ArgumentName``…).
+    """
+
+    status_code: int = 400
+
+    def __init__(self, message: str, **fields: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def to_xml(self, request_id: str) -> bytes:
+        """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it."""
+        root = ET.Element("Error")
+        for name, value in (("Code", self.code), ("Message", self.message), *self.fields.items()):
+            ET.SubElement(root, name).text = value
+        ET.SubElement(root, "RequestId").text = request_id
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+
+
+class NoSuchBucket(S3Error):
+    """The specified bucket does not exist."""
+
+    status_code = 404
+
+
+class NoSuchKey(S3Error):
+    """The specified key does not exist."""
+
+    status_code = 404
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    """The bucket you tried to create already exists, and you own it."""
+
+    status_code = 409
+
+
+class BucketNotEmpty(S3Error):
+    """The bucket you tried to delete is not empty."""
+
+    status_code = 409
+
+
+class InvalidBucketName(S3Error):
+    """The specified bucket is not valid."""
+
+
+class InvalidArgument(S3Error):
+    """An argument is invalid (or a notification destination cannot be validated)."""
+
+
+class InvalidRange(S3Error):
+    """The requested range cannot be satisfied."""
+
+    status_code = 416
+
+
+class MalformedXML(S3Error):
+    """The XML you provided was not well-formed or did not validate against the schema."""
+
+
+class KeyTooLongError(S3Error):
+    """Your key is too long."""
+
+
+class EntityTooLarge(S3Error):
+    """Your proposed upload exceeds the maximum allowed object size."""
+
+
+class NotImplemented(S3Error):  # noqa: A001 (S3's own code name)
+    """A header or operation you provided implies functionality lambdalab does not emulate."""
+
+    status_code = 501
+
+
+def no_such_bucket(bucket: str) -> NoSuchBucket:
+    return NoSuchBucket(
+        f"The specified bucket does not exist. Create it first (CreateBucket {bucket!r}).",
+        BucketName=bucket,
+    )
+
+
+def no_such_key(bucket: str, key: str) -> NoSuchKey:
+    return NoSuchKey("The specified key does not exist.", Key=key, BucketName=bucket)
+
+
+def invalid_argument(message: str, name: str, value: Any) -> InvalidArgument:
+    return InvalidArgument(message, ArgumentName=name, ArgumentValue=str(value))
+
+
+__all__ = [
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "EntityTooLarge",
+    "InvalidArgument",
+    "InvalidBucketName",
+    "InvalidRange",
+    "KeyTooLongError",
+    "MalformedXML",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NotImplemented",
+    "S3Error",
+    "invalid_argument",
+    "no_such_bucket",
+    "no_such_key",
+]

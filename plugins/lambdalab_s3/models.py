@@ -1,0 +1,351 @@
+"""S3's state: buckets, objects and notification configurations in the data dir.
+
+Pure state, no HTTP. Layout under ``<data dir>/s3/``::
+
+    s3.db                      buckets and object metadata (SQLite, WAL)
+    objects/<aa>/<hash>.<id>   object bodies; <hash> is sha256 of bucket and key, so a
+                               key with any characters (``../``, NUL, emoji) is a safe name
+
+The plugin keeps its own database: a lab without the plugin has no S3 tables, and the
+plugin's schema changes are named migrations of its own (``s3-1``…), applied once each.
+A body is written to a fresh file before its row is committed, and the old body is
+removed only after, so a crash never leaves a row without its body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from lambdalab import limits
+
+from .exceptions import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityTooLarge,
+    InvalidBucketName,
+    KeyTooLongError,
+    invalid_argument,
+    no_such_bucket,
+    no_such_key,
+)
+
+#: Sorts after every character a key can hold: a page that ended on a common prefix
+#: continues after every key under it.
+LAST_CHARACTER = "\U0010ffff"
+
+MIGRATIONS: dict[str, str] = {
+    "s3-1": """
+    CREATE TABLE buckets (
+        name TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        notification TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE objects (
+        bucket TEXT NOT NULL REFERENCES buckets(name),
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (bucket, key)
+    );
+    """,
+}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A bucket: its name, region, creation time and notification configuration."""
+
+    name: str
+    region: str
+    created_at: float
+    notification: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.name}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """An object's metadata; ``path`` is where its body lives."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    metadata: dict[str, str]
+    last_modified: float
+    path: Path
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start`` to ``end`` inclusive (the whole body by default)."""
+        with self.path.open("rb") as f:
+            f.seek(start)
+            return f.read(-1 if end is None else end - start + 1)
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    """One page of ListObjectsV2: keys, common prefixes and where the next page starts."""
+
+    objects: list[S3Object]
+    common_prefixes: list[str]
+    next_token: str | None
+
+
+def check_bucket_name(name: str) -> None:
+    if not limits.S3_BUCKET_NAME_PATTERN.match(name or "") or ".." in name:
+        raise InvalidBucketName(
+            "The specified bucket is not valid. Use 3-63 lowercase letters, digits, dots "
+            "and hyphens, starting and ending with a letter or digit.",
+            BucketName=name,
+        )
+
+
+def check_key(key: str) -> None:
+    if not key:
+        raise invalid_argument("An object key must not be empty.", "Key", key)
+    if len(key.encode("utf-8", "surrogatepass")) > limits.S3_KEY_MAX_BYTES:
+        raise KeyTooLongError(
+            f"Your key is too long: keys are at most {limits.S3_KEY_MAX_BYTES} bytes of UTF-8.",
+            Size=str(len(key.encode("utf-8", "surrogatepass"))),
+            MaxSizeAllowed=str(limits.S3_KEY_MAX_BYTES),
+        )
+
+
+class S3Store:
+    """Buckets and objects of one data dir; thread-safe."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], region: str = limits.DEFAULT_REGION):
+        self.root = Path(data_dir) / "s3"
+        self.object_dir = self.root / "objects"
+        self.object_dir.mkdir(parents=True, exist_ok=True)
+        self.region = region
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.root / "s3.db", check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+            for name, script in MIGRATIONS.items():
+                if name not in done:
+                    for statement in filter(str.strip, script.split(";")):
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- buckets ----------------------------------------------------------------------
+
+    def create_bucket(self, name: str, now: float) -> Bucket:
+        check_bucket_name(name)
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                raise BucketAlreadyOwnedByYou(
+                    "Your previous request to create the named bucket succeeded and you "
+                    "already own it.",
+                    BucketName=name,
+                )
+            db.execute(
+                "INSERT INTO buckets (name, region, created_at) VALUES (?, ?, ?)",
+                (name, self.region, now),
+            )
+        return Bucket(name, self.region, now)
+
+    def get_bucket(self, name: str) -> Bucket:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, region, created_at, notification FROM buckets WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            raise no_such_bucket(name)
+        return Bucket(row[0], row[1], row[2], json.loads(row[3]))
+
+    def list_buckets(self) -> list[Bucket]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, region, created_at, notification FROM buckets ORDER BY name"
+            ).fetchall()
+        return [Bucket(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def delete_bucket(self, name: str) -> None:
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                raise no_such_bucket(name)
+            if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                raise BucketNotEmpty(
+                    "The bucket you tried to delete is not empty. Delete its objects first "
+                    "(DeleteObjects, or `lambdalab s3 rm s3://BUCKET --recursive`).",
+                    BucketName=name,
+                )
+            db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+    def set_notification(self, name: str, configuration: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            updated = db.execute(
+                "UPDATE buckets SET notification = ? WHERE name = ?",
+                (json.dumps(configuration), name),
+            )
+            if updated.rowcount == 0:
+                raise no_such_bucket(name)
+
+    # -- objects ----------------------------------------------------------------------
+
+    def _body_path(self, bucket: str, key: str) -> Path:
+        digest = hashlib.sha256(f"{bucket}/{key}".encode("utf-8", "surrogatepass")).hexdigest()
+        return self.object_dir / digest[:2] / f"{digest}.{uuid.uuid4().hex}"
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        now: float,
+        *,
+        content_type: str = "binary/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> S3Object:
+        """Store ``body`` under ``key``, replacing any object there."""
+        check_key(key)
+        if len(body) > limits.S3_PUT_OBJECT_MAX_BYTES:
+            raise EntityTooLarge(
+                "Your proposed upload exceeds the maximum allowed size of one PutObject "
+                f"({limits.S3_PUT_OBJECT_MAX_BYTES} bytes).",
+                ProposedSize=str(len(body)),
+                MaxSizeAllowed=str(limits.S3_PUT_OBJECT_MAX_BYTES),
+            )
+        self.get_bucket(bucket)
+        path = self._body_path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        obj = S3Object(
+            bucket, key, len(body), f'"{hashlib.md5(body).hexdigest()}"', content_type,
+            dict(metadata or {}), now, path,
+        )
+        try:
+            with self._transaction() as db:
+                if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone():
+                    raise no_such_bucket(bucket)
+                old = db.execute(
+                    "SELECT body FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                ).fetchone()
+                db.execute(
+                    "INSERT OR REPLACE INTO objects (bucket, key, size, etag, content_type, "
+                    "metadata, last_modified, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (bucket, key, obj.size, obj.etag, content_type, json.dumps(obj.metadata),
+                     now, str(path.relative_to(self.object_dir))),
+                )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if old is not None:
+            (self.object_dir / old[0]).unlink(missing_ok=True)
+        return obj
+
+    def _object(self, row: Any) -> S3Object:
+        return S3Object(
+            row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6],
+            self.object_dir / row[7],
+        )
+
+    def get_object(self, bucket: str, key: str) -> S3Object:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
+                "FROM objects WHERE bucket = ? AND key = ?",
+                (bucket, key),
+            ).fetchone()
+        if row is None:
+            self.get_bucket(bucket)
+            raise no_such_key(bucket, key)
+        return self._object(row)
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        """Remove ``key``; whether there was an object (S3 answers 204 either way)."""
+        self.get_bucket(bucket)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT body FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        if row is not None:
+            (self.object_dir / row[0]).unlink(missing_ok=True)
+        return row is not None
+
+    def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        max_keys: int = limits.S3_LIST_MAX_KEYS,
+        after: str = "",
+    ) -> ObjectPage:
+        """Keys after ``after``, in UTF-8 binary order, rolled up at ``delimiter``."""
+        self.get_bucket(bucket)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
+                "FROM objects WHERE bucket = ? AND key > ? AND substr(key, 1, ?) = ? "
+                "ORDER BY key",
+                (bucket, after, len(prefix), prefix),
+            ).fetchall()
+        objects: list[S3Object] = []
+        prefixes: list[str] = []
+        last = ""
+        for row in rows:
+            rolled = _common_prefix(row[1], prefix, delimiter)
+            if rolled is not None and prefixes and prefixes[-1] == rolled:
+                continue
+            if len(objects) + len(prefixes) == max_keys:
+                return ObjectPage(objects, prefixes, last)
+            if rolled is None:
+                objects.append(self._object(row))
+                last = row[1]
+            else:
+                prefixes.append(rolled)
+                last = rolled + LAST_CHARACTER  # the next page starts past this prefix
+        return ObjectPage(objects, prefixes, None)
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    at = key.find(delimiter, len(prefix))
+    return None if at < 0 else key[: at + len(delimiter)]

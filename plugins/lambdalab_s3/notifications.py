@@ -1,0 +1,223 @@
+"""Bucket notifications to Lambda: validate a configuration, match a write, invoke.
+
+S3 pushes: the configuration lives on the bucket, and each matching object write
+invokes the function asynchronously (``InvocationType=Event``), so Lambda's retries,
+event age and destinations apply (https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html).
+S3 may invoke a function only if the function's resource policy allows the principal
+``s3.amazonaws.com``; PutBucketNotificationConfiguration checks that first and fails
+with ``InvalidArgument`` "Unable to validate the following destination configurations"
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-to-enable-disable-notification-intro.html).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from lambdalab import Lab, events, limits
+from lambdalab.arn import parse_function_ref
+from lambdalab.errors import LambdaError, ResourceNotFoundException
+
+from .exceptions import InvalidArgument, invalid_argument
+from .models import Bucket, S3Object
+
+S3_PRINCIPAL = "s3.amazonaws.com"
+_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
+
+log = logging.getLogger("lambdalab.s3")
+
+
+@dataclass(frozen=True)
+class LambdaNotification:
+    """One LambdaFunctionConfiguration: which writes invoke which function."""
+
+    id: str
+    function_arn: str
+    events: tuple[str, ...]
+    prefix: str = ""
+    suffix: str = ""
+
+    def matches(self, event_name: str, key: str) -> bool:
+        """Whether ``ObjectCreated:Put`` (say) on ``key`` invokes this function."""
+        return (
+            any(event_matches(pattern, event_name) for pattern in self.events)
+            and key.startswith(self.prefix)
+            and key.endswith(self.suffix)
+        )
+
+    def to_aws(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "Id": self.id,
+            "LambdaFunctionArn": self.function_arn,
+            "Events": list(self.events),
+        }
+        rules = [
+            {"Name": name, "Value": value}
+            for name, value in (("Prefix", self.prefix), ("Suffix", self.suffix))
+            if value
+        ]
+        if rules:
+            config["Filter"] = {"Key": {"FilterRules": rules}}
+        return config
+
+
+def event_matches(pattern: str, event_name: str) -> bool:
+    """``s3:ObjectCreated:*`` matches ``ObjectCreated:Put``; exact types match themselves."""
+    return fnmatch.fnmatchcase(f"s3:{event_name}", pattern)
+
+
+def _filter(config: Mapping[str, Any]) -> tuple[str, str]:
+    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []
+    found: dict[str, str] = {}
+    for rule in rules:
+        name = str(rule.get("Name", "")).lower()
+        if name not in ("prefix", "suffix"):
+            raise invalid_argument(
+                "filter rule name must be either prefix or suffix", "FilterRule.Name",
+                rule.get("Name"),
+            )
+        if name in found:
+            raise invalid_argument(
+                f"Cannot specify more than one {name} rule in a filter.", "FilterRule.Name",
+                rule.get("Name"),
+            )
+        found[name] = str(rule.get("Value", ""))
+    return found.get("prefix", ""), found.get("suffix", "")
+
+
+def parse_configuration(configuration: Mapping[str, Any]) -> list[LambdaNotification]:
+    """The Lambda configurations of a NotificationConfiguration, checked as S3 checks them."""
+    for other in ("TopicConfigurations", "QueueConfigurations"):
+        if configuration.get(other):
+            raise InvalidArgument(
+                "Unable to validate the following destination configurations: lambdalab "
+                f"delivers bucket notifications to Lambda only; remove {other} or use "
+                "LambdaFunctionConfigurations."
+            )
+    parsed = []
+    for config in configuration.get("LambdaFunctionConfigurations") or []:
+        names = tuple(config.get("Events") or ())
+        if not names:
+            raise invalid_argument(
+                "A notification configuration needs at least one event type, e.g. "
+                "s3:ObjectCreated:*.", "Event", "",
+            )
+        for name in names:
+            if name not in limits.S3_NOTIFICATION_EVENTS:
+                raise invalid_argument(
+                    f"The event is not supported for notifications: {name}. Use one of "
+                    "s3:ObjectCreated:*, s3:ObjectCreated:Put, s3:ObjectRemoved:* …",
+                    "Event", name,
+                )
+        prefix, suffix = _filter(config)
+        parsed.append(
+            LambdaNotification(
+                config.get("Id") or str(uuid.uuid4()),
+                str(config.get("LambdaFunctionArn", "")),
+                names, prefix, suffix,
+            )
+        )
+    _check_no_overlap(parsed)
+    return parsed
+
+
+def _overlap(a: LambdaNotification, b: LambdaNotification) -> bool:
+    shared_event = any(
+        event_matches(x, y.removeprefix("s3:")) or event_matches(y, x.removeprefix("s3:"))
+        for x in a.events
+        for y in b.events
+    )
+    prefixes = a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
+    suffixes = a.suffix.endswith(b.suffix) or b.suffix.endswith(a.suffix)
+    return shared_event and prefixes and suffixes
+
+
+def _check_no_overlap(configs: list[LambdaNotification]) -> None:
+    for i, a in enumerate(configs):
+        for b in configs[i + 1:]:
+            if _overlap(a, b):
+                raise invalid_argument(
+                    "Configurations overlap. Configurations on the same bucket cannot share "
+                    "a common event type. Give them event types, or prefix/suffix filters, "
+                    "that no object write matches both.",
+                    "Event", ",".join(a.events),
+                )
+
+
+# -- permission -----------------------------------------------------------------------
+
+
+def _allows_s3(statement: Mapping[str, Any], bucket_arn: str, account_id: str) -> bool:
+    principal = statement.get("Principal")
+    if principal != "*" and principal != {"Service": S3_PRINCIPAL}:
+        return False
+    if statement.get("Effect") != "Allow" or statement.get("Action") not in _INVOKE_ACTIONS:
+        return False
+    conditions = statement.get("Condition") or {}
+    source_arn = (conditions.get("ArnLike") or {}).get("AWS:SourceArn")
+    if source_arn is not None and not fnmatch.fnmatchcase(bucket_arn, source_arn):
+        return False
+    source_account = (conditions.get("StringEquals") or {}).get("AWS:SourceAccount")
+    return source_account in (None, account_id)
+
+
+def may_invoke(lab: Lab, function_arn: str, bucket: Bucket) -> bool:
+    """Whether the function's resource policy lets S3 (for this bucket) invoke it."""
+    try:
+        ref = parse_function_ref(function_arn)
+        policy = lab.get_policy(ref.name, ref.qualifier)
+    except LambdaError:
+        return False
+    return any(
+        _allows_s3(statement, bucket.arn, lab.arns.account_id)
+        for statement in policy.statements
+    )
+
+
+def check_destinations(lab: Lab, bucket: Bucket, configs: list[LambdaNotification]) -> None:
+    """Fail as S3 does when a function does not exist or may not be invoked by S3."""
+    refused = [c.function_arn for c in configs if not may_invoke(lab, c.function_arn, bucket)]
+    if refused:
+        raise InvalidArgument(
+            "Unable to validate the following destination configurations: "
+            f"{', '.join(refused)}. The function must exist and its resource policy must "
+            f"allow principal {S3_PRINCIPAL} to call lambda:InvokeFunction (add it with "
+            f"AddPermission, SourceArn {bucket.arn}).",
+            ArgumentName=refused[0],
+            ArgumentValue="Not authorized to invoke function",
+        )
+
+
+# -- delivery -------------------------------------------------------------------------
+
+
+def sequencer(now: float) -> str:
+    """S3's per-key ordering token: hex that grows with time, as AWS's does."""
+    return f"{int(now * 1_000_000):016X}00"
+
+
+def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float) -> int:
+    """Invoke (``Event``) every function whose configuration matches; how many were."""
+    invoked = 0
+    for config in parse_configuration(bucket.notification):
+        if not config.matches(event_name, obj.key):
+            continue
+        if not may_invoke(lab, config.function_arn, bucket):
+            log.warning("S3 may no longer invoke %s (resource policy); skipped", config.function_arn)
+            continue
+        record = events.s3_record(
+            bucket=bucket.name, key=obj.key, size=obj.size, event_name=event_name,
+            region=bucket.region, event_time=now, etag=obj.etag.strip('"'),
+            sequencer=sequencer(now), configuration_id=config.id,
+        )
+        ref = parse_function_ref(config.function_arn)
+        try:
+            lab.invoke(ref.name, {"Records": [record]}, qualifier=ref.qualifier,
+                       invocation_type="Event")
+            invoked += 1
+        except (ResourceNotFoundException, LambdaError) as e:
+            log.warning("S3 could not invoke %s: %s", config.function_arn, e)
+    return invoked
