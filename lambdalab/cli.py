@@ -78,13 +78,22 @@ class LambdaGroup(click.Group):
             raise LambdaApiError(error) from error
 
 
+#: Where ``main`` keeps ``--sandbox`` for every command's Lab (``click.Context.meta``).
+SANDBOX_META = "lambdalab.sandbox"
+
+SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambdalab plugins`)."
+
+
 def pass_lab(command: F) -> F:
     """Call ``command(lab, ...)`` with a Lab on ``--data-dir``, closed after the command."""
 
     @functools.wraps(command)
     def with_lab(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        lab = ctx.with_resource(Lab(data_dir=ctx.find_root().obj))
+        root = ctx.find_root()
+        lab = ctx.with_resource(
+            Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META))
+        )
         return command(lab, *args, **kwargs)
 
     return with_lab  # type: ignore[return-value]
@@ -163,6 +172,10 @@ def config_options(command: F) -> F:
                 f"[default: {limits.TIMEOUT_DEFAULT_S}].",
             ),
             click.option("--description", help="A description of the function."),
+            click.option(
+                "--sandbox",
+                help=f"{SANDBOX_HELP} lambdalab's own setting [default: the lab's].",
+            ),
         )
     ):
         command = option(command)
@@ -205,6 +218,7 @@ def show_config(verb: str, config: FunctionConfiguration) -> None:
         f"{verb} {config.function_name} (version {config.version}): {config.runtime}, "
         f"{config.handler}, {config.memory_size} MB, {config.timeout} s, "
         f"CodeSha256 {config.code_sha256}"
+        + (f", sandbox {config.sandbox}" if config.sandbox else "")
     )
 
 
@@ -223,14 +237,21 @@ def routing_text(alias: AliasConfiguration) -> str:
     help="Where functions, versions, logs and code live "
     "[default: $LAMBDALAB_DATA_DIR or ./.lambdalab].",
 )
+@click.option(
+    "--sandbox",
+    default=None,
+    help=f"{SANDBOX_HELP} For functions without their own "
+    "[default: $LAMBDALAB_SANDBOX or the lab's].",
+)
 @click.version_option(package_name="lambdalab")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
+def main(ctx: click.Context, data_dir: Path | None, sandbox: str | None) -> None:
     """lambdalab: AWS Lambda on one machine, built to teach.
 
     Start with `lambdalab demo`, then `lambdalab lab start 1`.
     """
     ctx.obj = data_dir if data_dir is not None else default_data_dir()
+    ctx.meta[SANDBOX_META] = sandbox
 
 
 # -- functions ------------------------------------------------------------------------
@@ -278,8 +299,11 @@ def update_config(lab: Lab, name: str, **settings: Any) -> None:
 @click.option("--qualifier", help="A version number or alias [default: $LATEST].")
 @pass_lab
 def get(lab: Lab, name: str, qualifier: str | None) -> None:
-    """Print NAME as GetFunction returns it (AWS JSON)."""
-    print_json(lab.get_function(name, qualifier).to_aws())
+    """Print NAME as GetFunction returns it (AWS JSON); its sandbox goes to stderr."""
+    function = lab.get_function(name, qualifier)
+    print_json(function.to_aws())
+    sandbox = function.configuration.sandbox
+    click.echo(f"Sandbox: {sandbox or lab.default_sandbox + ' (the lab default)'}", err=True)
 
 
 @main.command("list")

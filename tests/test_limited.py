@@ -11,7 +11,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 import psutil
 import pytest
@@ -312,10 +315,66 @@ def test_limits_follow_the_configuration() -> None:
         task_root="/", tmp_dir="/tmp", memory_size=128, timeout=3, ephemeral_storage=1024,
         log_group_name="g", log_stream_name="s", environ={},
     )
-    assert rlimits_for(spec) == {
-        resource.RLIMIT_NOFILE: 1024,
-        resource.RLIMIT_FSIZE: 1024 * 1024 * 1024,
-    }
+    assert rlimits_for(spec) == {"NOFILE": 1024, "FSIZE": 1024 * 1024 * 1024}
+
+
+LIMITS_AT_INIT = """
+import resource
+AT_INIT = {
+    "files": resource.getrlimit(resource.RLIMIT_NOFILE),
+    "file_size": resource.getrlimit(resource.RLIMIT_FSIZE),
+}
+def handler(event, context):
+    return AT_INIT
+"""
+
+
+@pytest.mark.parametrize("sandbox, limited", [("limited", True), ("subprocess", False)])
+def test_init_runs_under_the_limits(lab: Lab, code, sandbox: str, limited: bool) -> None:
+    lab.create_function("init", code(app=LIMITS_AT_INIT), handler="app.handler", sandbox=sandbox)
+    seen = lab.invoke("init").json()
+    expected = {"files": [1024, 1024], "file_size": [512 * 2**20, 512 * 2**20]}
+    assert (seen == expected) is limited  # the control: subprocess keeps the host's limits
+
+
+THREADS = """
+import threading
+RELEASE = threading.Event()
+def start(count):
+    for _ in range(count):
+        threading.Thread(target=RELEASE.wait, daemon=True).start()
+    return threading.active_count()
+STARTED_AT_INIT = start(int(__import__("os").environ.get("AT_INIT", "0")))
+def handler(event, context):
+    return start(event["threads"])
+"""
+
+
+def test_more_than_1024_processes_and_threads_kill_the_environment(lab: Lab, code) -> None:
+    """At one whole vCPU the tree is not throttled: a SIGSTOP/SIGCONT cycle has to wake
+    every one of a thousand threads, which makes a throttled spawner crawl (see the docs)."""
+    lab.create_function(
+        "spawner", code(app=THREADS), handler="app.handler", sandbox="limited",
+        memory_size=limits.MEMORY_MB_PER_VCPU, timeout=30,
+    )
+    assert lab.invoke("spawner", {"threads": 100}).json() == 101  # under the cap: fine
+    result = lab.invoke("spawner", {"threads": 1000}, log_type="Tail")
+    error = result.json()
+    assert error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert "more than 1024 processes and threads" in result.log_tail
+    again = lab.invoke("spawner", {"threads": 0}, log_type="Tail")
+    assert again.json() == 1  # a fresh environment
+    assert "Init Duration" in report(again)
+
+
+def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:
+    lab.create_function(
+        "spawner", code(app=THREADS), handler="app.handler", sandbox="limited",
+        memory_size=limits.MEMORY_MB_PER_VCPU, timeout=30, environment={"AT_INIT": "1100"},
+    )
+    error = lab.invoke("spawner", {"threads": 0}).json()
+    assert error["errorType"] == "Runtime.ExitError"
 
 
 # -- what the backend reports ---------------------------------------------------------
@@ -344,3 +403,41 @@ def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
         env.destroy()
     finally:
         backend.close()
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_run(tmp_path: Path) -> Callable[..., "Result"]:
+    """``cli_run("get", "fn")`` runs ``lambdalab --data-dir DATA get fn``."""
+    from click.testing import CliRunner
+
+    from lambdalab import cli
+
+    def run(*args: str) -> "Result":
+        return CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "cli"), *args])
+
+    return run
+
+
+def test_cli_sandbox_option_on_create_and_update_config_is_shown_by_get(cli_run, code) -> None:
+    root = str(code(app=LIMITS_AT_INIT))
+    created = cli_run("create", "fn", "--code", root, "--handler", "app.handler", "--sandbox", "limited")
+    assert created.exit_code == 0 and "sandbox limited" in created.stdout
+    assert "Sandbox: limited\n" in cli_run("get", "fn").stderr
+    assert '"files": [1024, 1024]' in cli_run("invoke", "fn").stdout
+    assert cli_run("update-config", "fn", "--sandbox", "subprocess").exit_code == 0
+    shown = cli_run("get", "fn")
+    assert "Sandbox" not in shown.stdout and "Sandbox: subprocess\n" in shown.stderr
+    rejected = cli_run("update-config", "fn", "--sandbox", "nope")
+    assert rejected.exit_code != 0 and "InvalidParameterValueException" in rejected.stderr
+
+
+def test_cli_global_sandbox_flag_is_the_default_for_functions_without_one(cli_run, code) -> None:
+    root = str(code(app=LIMITS_AT_INIT))
+    assert cli_run("create", "fn", "--code", root, "--handler", "app.handler").exit_code == 0
+    assert "Sandbox: subprocess (the lab default)" in cli_run("get", "fn").stderr
+    assert "Sandbox: limited (the lab default)" in cli_run("--sandbox", "limited", "get", "fn").stderr
+    assert '"files": [1024, 1024]' in cli_run("--sandbox", "limited", "invoke", "fn").stdout
+    assert '"files": [1024, 1024]' not in cli_run("invoke", "fn").stdout

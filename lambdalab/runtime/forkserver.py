@@ -237,6 +237,7 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         os.environ.update(spec["environ"])
         tempfile.tempdir = spec["tmp_dir"]
         os.chdir(spec["task_root"])
+        _apply_rlimits(spec.get("rlimits", {}))
         sys.path.insert(0, spec["task_root"])
         sys.argv = ["/var/runtime/bootstrap"]
 
@@ -253,3 +254,14 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _apply_rlimits(rlimits: dict[str, int]) -> None:
+    """Hold the environment to ``{"NOFILE": 1024, ...}`` (``resource.RLIMIT_*`` names).
+
+    Applied in the child before the runtime imports the handler, so INIT runs limited too.
+    """
+    import resource
+
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (value, value))

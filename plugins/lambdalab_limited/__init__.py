@@ -16,7 +16,10 @@ backend builds on it), and in addition:
   background thread makes no progress between invokes;
 * **further limits** (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
   1024 open files (``RLIMIT_NOFILE``) and, for ``/tmp``, no file larger than the
-  function's ephemeral storage (``RLIMIT_FSIZE``).
+  function's ephemeral storage (``RLIMIT_FSIZE``), set in the forked child before the
+  runtime imports the handler, so INIT runs limited too; and at most 1024 processes and
+  threads in the environment's tree, counted by the governor (an environment over it is
+  killed, see :mod:`lambdalab_limited.governor`).
 
 Each invoke's outcome carries the CPU time the tree used and its peak memory.
 """
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import resource
 import signal
 import threading
 
@@ -44,6 +46,11 @@ MIB = 1024 * 1024
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
 #: How Lambda words the exit of a process its out-of-memory killer ended.
 KILLED = "signal: killed"
+#: What the function's log says when its environment went over the processes/threads cap.
+TOO_MANY_TASKS_LOG = (
+    f"lambdalab: the environment ran more than {limits.PROCESSES_AND_THREADS_MAX} "
+    "processes and threads (Lambda's limit) and was stopped"
+)
 
 
 def machine_cpus() -> list[int]:
@@ -53,11 +60,11 @@ def machine_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def rlimits_for(spec: EnvironmentSpec) -> dict[int, int]:
-    """The resource limits an environment runs under, by ``resource.RLIMIT_*``."""
+def rlimits_for(spec: EnvironmentSpec) -> dict[str, int]:
+    """The resource limits an environment runs under, by ``resource.RLIMIT_<name>``."""
     return {
-        resource.RLIMIT_NOFILE: limits.FILE_DESCRIPTORS_MAX,
-        resource.RLIMIT_FSIZE: spec.ephemeral_storage * MIB,
+        "NOFILE": limits.FILE_DESCRIPTORS_MAX,
+        "FSIZE": spec.ephemeral_storage * MIB,
     }
 
 
@@ -71,6 +78,19 @@ def out_of_memory(outcome: InvokeOutcome, memory_size: int) -> InvokeOutcome:
         max_memory_used_mb=memory_size,
         exit_reason=KILLED,
         error_type=OUT_OF_MEMORY,
+        cpu_time_ms=outcome.cpu_time_ms,
+    )
+
+
+def too_many_tasks(outcome: InvokeOutcome) -> InvokeOutcome:
+    """The outcome of an invoke whose environment was killed for running too many tasks."""
+    return InvokeOutcome(
+        status="crash",
+        payload=b"",
+        duration_ms=outcome.duration_ms,
+        log_lines=outcome.log_lines + [TOO_MANY_TASKS_LOG],
+        max_memory_used_mb=outcome.max_memory_used_mb,
+        exit_reason=KILLED,
         cpu_time_ms=outcome.cpu_time_ms,
     )
 
@@ -95,28 +115,38 @@ class LimitedEnvironment(SubprocessEnvironment):
         self.governor = Governor(
             self.pid, self.share, len(self.cores), spec.memory_size * MIB
         )
+        if self.governor.tree.task_count() > limits.PROCESSES_AND_THREADS_MAX:
+            self._init_too_many_tasks()
+            return
         self.freeze()
 
+    def spawn_message(self) -> dict[str, object]:
+        """The ``subprocess`` spawn message plus the limits the child sets before INIT."""
+        return {**super().spawn_message(), "rlimits": rlimits_for(self.spec)}
+
     def _confine(self) -> None:
-        """Apply affinity and resource limits to every thread of the new environment."""
+        """Pin every thread of the new environment to its cores."""
+        if not hasattr(os, "sched_setaffinity"):
+            return
         for tid in psutil.Process(self.pid).threads():
             try:
-                if hasattr(os, "sched_setaffinity"):
-                    os.sched_setaffinity(tid.id, self.cores)
+                os.sched_setaffinity(tid.id, self.cores)
             except OSError:
                 pass
-        try:
-            process = psutil.Process(self.pid)
-            for which, value in rlimits_for(self.spec).items():
-                process.rlimit(which, (value, value))
-        except (psutil.Error, AttributeError, OSError):
-            pass  # no prlimit (macOS): the limits stay the host's
 
     def _init_out_of_memory(self) -> None:
         self.destroy()
         self.init.max_memory_used_mb = self.spec.memory_size
         self.init.error = {
             "errorType": OUT_OF_MEMORY,
+            "errorMessage": f"Runtime exited with error: {KILLED}",
+        }
+
+    def _init_too_many_tasks(self) -> None:
+        self.destroy()
+        self.init.log_lines.append(TOO_MANY_TASKS_LOG)
+        self.init.error = {
+            "errorType": "Runtime.ExitError",
             "errorMessage": f"Runtime exited with error: {KILLED}",
         }
 
@@ -146,6 +176,9 @@ class LimitedEnvironment(SubprocessEnvironment):
         if self._ran_out_of_memory(outcome, usage):
             self.destroy()
             return out_of_memory(outcome, self.spec.memory_size)
+        if usage.too_many_tasks:
+            self.destroy()
+            return too_many_tasks(outcome)
         if not outcome.environment_lost:
             self.freeze()
         return outcome

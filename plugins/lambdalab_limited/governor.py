@@ -22,6 +22,11 @@ the scheduler does not run it the instant it continues.
 
 The same loop watches memory: when the tree's resident memory crosses the function's
 memory size the governor kills the environment, as Lambda's out-of-memory killer does.
+It also counts the tree's processes and threads: over Lambda's 1024 it kills the
+environment. Lambda's kernel refuses the 1025th ``clone()`` instead (``EAGAIN``); a
+watcher can only notice afterwards, but it needs no privileges and no host set-up, where
+``RLIMIT_NPROC`` would count every process of the *user* on Linux (and is ignored for
+root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and clean-up.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class Usage:
     out_of_memory: bool = False
     #: ``time.monotonic()`` when the kill was sent (``None`` unless out of memory).
     killed_at: float | None = None
+    #: The tree ran more than Lambda's processes/threads limit and was killed.
+    too_many_tasks: bool = False
 
 
 class Governor:
@@ -154,7 +161,7 @@ class Governor:
                 ticks += 1
                 if ticks % REFRESH_TICKS == 0:
                     self.tree.refresh()
-                if self._over_memory():
+                if self._over_memory() or self._over_tasks():
                     return
                 now, cpu = time.monotonic(), self.tree.cpu_seconds()
                 if self.throttles:
@@ -177,6 +184,14 @@ class Governor:
         _signal_group(self.pid, signal.SIGKILL)
         usage.out_of_memory = True
         usage.killed_at = time.monotonic()
+        self._active = False
+        return True
+
+    def _over_tasks(self) -> bool:
+        if self.tree.task_count() <= limits.PROCESSES_AND_THREADS_MAX:
+            return False
+        _signal_group(self.pid, signal.SIGKILL)
+        self._usage.too_many_tasks = True
         self._active = False
         return True
 

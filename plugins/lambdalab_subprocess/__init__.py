@@ -74,7 +74,7 @@ class SubprocessEnvironment:
         self._server = server
         server.start()  # a one-off cost of the lab, not of this cold start
         started = time.perf_counter()
-        self._conn, log_fd = server.spawn(_spawn_message(spec))
+        self._conn, log_fd = server.spawn(self.spawn_message())
         self._log = _LogReader(log_fd)
         self._poll = select.poll()
         self._poll.register(self._conn.fileno(), _POLL_IN)
@@ -106,6 +106,10 @@ class SubprocessEnvironment:
             self.init.error = header.get("error")
             self.init.max_memory_used_mb = header.get("max_mb", 0)
         self.init.log_lines = self._log.take()
+
+    def spawn_message(self) -> dict[str, object]:
+        """What the fork server is sent to start this environment (a subclass adds to it)."""
+        return _spawn_message(self.spec)
 
     def _await_frame(self, timeout: float) -> tuple[bytes | None, str | None]:
         deadline = time.monotonic() + timeout
