@@ -789,3 +789,10 @@ try:  # the S3 plugin ships with lambdalab; a trimmed install may leave it out
     main.add_command(s3_group, name="s3")
 except ImportError:
     pass
+
+try:  # the schedule plugin ships with lambdalab; a trimmed install may leave it out
+    from lambdalab_schedule.cli import schedule_group
+
+    main.add_command(schedule_group, name="schedule")
+except ImportError:
+    pass

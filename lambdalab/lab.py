@@ -31,6 +31,7 @@ from .destinations import (
     FunctionEventInvokeConfig,
 )
 from .environments import EnvironmentPool
+from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .invoker import Invoker, Payload
 from .logs import LogEvent, LogStore
@@ -126,6 +127,9 @@ class Lab:
             hooks=self.plugin_manager,
             enqueue=self.events.put,
             now=self.clock.now,
+        )
+        self.function_urls = FunctionUrls(
+            self.store, self.registry, self.arns, self.clock.now, lambda: self.endpoint_url
         )
         self._closed = False
         self.events.start()  # events acknowledged before a restart still run
@@ -493,6 +497,51 @@ class Lab:
     @endpoint_url.setter
     def endpoint_url(self, url: str | None) -> None:
         self.invoker.endpoint_url = url
+
+    # -- function URLs ----------------------------------------------------------------
+
+    def create_function_url_config(
+        self,
+        function_name: str,
+        auth_type: str,
+        *,
+        qualifier: str | None = None,
+        cors: Mapping[str, Any] | None = None,
+        invoke_mode: str | None = None,
+    ) -> FunctionUrlConfig:
+        """Give ``$LATEST`` (or an alias) an HTTP endpoint on the edge.
+
+        ``FunctionUrl`` is the working address, ``http://127.0.0.1:9001/_lambdalab/url/<url-id>/``
+        (see :doc:`/reference/function-urls`). ``auth_type`` is ``NONE`` or ``AWS_IAM``;
+        ``AWS_IAM`` is recorded but not enforced.
+        """
+        return self.function_urls.create(function_name, qualifier, auth_type, cors, invoke_mode)
+
+    def get_function_url_config(
+        self, function_name: str, qualifier: str | None = None
+    ) -> FunctionUrlConfig:
+        """The function URL's configuration; ResourceNotFoundException if there is none."""
+        return self.function_urls.get(function_name, qualifier)
+
+    def update_function_url_config(
+        self,
+        function_name: str,
+        *,
+        qualifier: str | None = None,
+        auth_type: str | None = None,
+        cors: Mapping[str, Any] | None = None,
+        invoke_mode: str | None = None,
+    ) -> FunctionUrlConfig:
+        """Change a function URL's settings; the URL itself never changes."""
+        return self.function_urls.update(function_name, qualifier, auth_type, cors, invoke_mode)
+
+    def delete_function_url_config(self, function_name: str, qualifier: str | None = None) -> None:
+        """Remove the function URL: its address answers 404 from now on."""
+        self.function_urls.delete(function_name, qualifier)
+
+    def list_function_url_configs(self, function_name: str) -> list[FunctionUrlConfig]:
+        """Every function URL of a function (``$LATEST`` and its aliases)."""
+        return self.function_urls.list(function_name)
 
     # -- invoking ---------------------------------------------------------------------
 

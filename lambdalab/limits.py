@@ -234,3 +234,21 @@ S3_NOTIFICATION_EVENTS = frozenset(
         "s3:ObjectTagging:Delete", "s3:ObjectAcl:Put",
     }
 )
+
+# -- EventBridge schedules (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)
+#: Targets one rule may have.
+EVENTS_TARGETS_PER_RULE_MAX = 5
+#: A target's constant ``Input`` is at most 8,192 characters (botocore's TargetInput).
+EVENTS_TARGET_INPUT_MAX_BYTES = 8192
+#: A rule's ``Description`` is at most 512 characters (botocore's RuleDescription).
+EVENTS_RULE_DESCRIPTION_MAX = 512
+#: ListRules and ListTargetsByRule return at most 100 per page (``Limit``).
+EVENTS_LIST_LIMIT_MAX = 100
+
+# -- Function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)
+#: The edge path under which function URLs are served: ``/_lambdalab/url/<url-id>/``.
+FUNCTION_URL_PATH_PREFIX = "/_lambdalab/url/"
+#: A url-id is 32 lower-case letters and digits, as in ``<url-id>.lambda-url.<region>.on.aws``.
+FUNCTION_URL_ID_LENGTH = 32
+#: ListFunctionUrlConfigs returns at most 50 per page (``MaxItems``).
+FUNCTION_URL_LIST_MAX = 50

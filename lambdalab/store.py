@@ -80,6 +80,27 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (function, qualifier)
     );
     """,
+    "schedule-1": """
+    CREATE TABLE schedule_rules (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE schedule_targets (
+        rule TEXT NOT NULL REFERENCES schedule_rules(name) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (rule, id)
+    );
+    """,
+    "function-urls-1": """
+    CREATE TABLE function_urls (
+        function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        qualifier TEXT NOT NULL,
+        url_id TEXT NOT NULL UNIQUE,
+        config TEXT NOT NULL,
+        PRIMARY KEY (function, qualifier)
+    );
+    """,
 }
 
 

@@ -113,11 +113,17 @@ class LambdaService:
     """The Lambda REST API as an ASGI app: route, read the body, call the Lab in a thread."""
 
     def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
+        from .function_url_service import FunctionUrlService  # it imports read_body from here
+
         self.responses = LambdaResponses(lab)
         self.router = Router()
         self.limiter = limiter
+        self.function_urls = FunctionUrlService(lab, limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
+        if _is_function_url(scope["path"]):
+            await self.function_urls(scope, receive, send_)
+            return
         try:
             route, params = self.router.match(scope["method"], scope["path"])
             headers = Headers(scope=scope)
@@ -138,6 +144,11 @@ class LambdaService:
         except LambdaError as e:
             response = error_response(e)
         await send(response, send_)
+
+
+def _is_function_url(path: str) -> bool:
+    """Function URLs are public (AuthType NONE): served without a signature check."""
+    return path.startswith(limits.FUNCTION_URL_PATH_PREFIX)
 
 
 def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:
@@ -176,7 +187,7 @@ class Edge:
                 return
             headers = Headers(scope=scope)
             service = self.service_for(scope["path"], headers)
-            if self.verifier is not None:
+            if self.verifier is not None and not _is_function_url(scope["path"]):
                 receive = await self._authenticate(scope, receive, headers)
         except LambdaError as e:
             await send(error_response(e, any_protocol=True), send_)
@@ -258,7 +269,11 @@ def create_app(
     """
     limiter = anyio.CapacityLimiter(lab.pool.account_limit + SPARE_WORKER_THREADS)
     services = {
-        "lambda": HttpService("lambda", LambdaService(lab, limiter), path_prefixes=PATH_PREFIXES)
+        "lambda": HttpService(
+            "lambda",
+            LambdaService(lab, limiter),
+            path_prefixes=PATH_PREFIXES + (limits.FUNCTION_URL_PATH_PREFIX,),
+        )
     }
     offered = lab.plugin_manager.hook.lambdalab_http_services(lab=lab)
     for service in [s for group in offered for s in group] + list(extra_services or ()):

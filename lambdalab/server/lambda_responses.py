@@ -457,3 +457,44 @@ class LambdaResponses:
         configs = self.lab.list_function_event_invoke_configs(req.params["FunctionName"])
         chunk, marker = page(configs, req.query, limits.LIST_FUNCTIONS_PAGE_MAX)
         return WireResponse.of_json(200, _listing("FunctionEventInvokeConfigs", chunk, marker))
+
+    # -- function URLs ----------------------------------------------------------------
+
+    def create_function_url_config(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        config = self.lab.create_function_url_config(
+            req.params["FunctionName"],
+            required(body, "AuthType"),
+            qualifier=req.query.get("Qualifier"),
+            cors=typed(body, "Cors", dict),
+            invoke_mode=typed(body, "InvokeMode", str),
+        )
+        created = config.to_aws()
+        del created["LastModifiedTime"]  # CreateFunctionUrlConfig's output has no such field
+        return WireResponse.of_json(201, created)
+
+    def get_function_url_config(self, req: WireRequest) -> WireResponse:
+        config = self.lab.get_function_url_config(
+            req.params["FunctionName"], req.query.get("Qualifier")
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def update_function_url_config(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        config = self.lab.update_function_url_config(
+            req.params["FunctionName"],
+            qualifier=req.query.get("Qualifier"),
+            auth_type=typed(body, "AuthType", str),
+            cors=typed(body, "Cors", dict),
+            invoke_mode=typed(body, "InvokeMode", str),
+        )
+        return WireResponse.of_json(200, config.to_aws())
+
+    def delete_function_url_config(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_function_url_config(req.params["FunctionName"], req.query.get("Qualifier"))
+        return WireResponse.empty(204)
+
+    def list_function_url_configs(self, req: WireRequest) -> WireResponse:
+        configs = self.lab.list_function_url_configs(req.params["FunctionName"])
+        chunk, marker = page(configs, req.query, limits.FUNCTION_URL_LIST_MAX)
+        return WireResponse.of_json(200, _listing("FunctionUrlConfigs", chunk, marker))

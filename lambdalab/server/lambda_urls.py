@@ -31,6 +31,7 @@ class Route:
 
 _FN = "/2015-03-31/functions/{FunctionName}"
 _EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+_URL = "/2021-10-31/functions/{FunctionName}/url"
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/2015-03-31/functions", "CreateFunction"),
@@ -62,6 +63,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _EIC, "GetFunctionEventInvokeConfig"),
     Route("DELETE", _EIC, "DeleteFunctionEventInvokeConfig"),
     Route("GET", f"{_EIC}/list", "ListFunctionEventInvokeConfigs"),
+    Route("POST", _URL, "CreateFunctionUrlConfig"),
+    Route("GET", _URL, "GetFunctionUrlConfig"),
+    Route("PUT", _URL, "UpdateFunctionUrlConfig"),
+    Route("DELETE", _URL, "DeleteFunctionUrlConfig"),
+    Route("GET", "/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs"),
 )
 
 #: Path prefixes that identify a request as Lambda's when it carries no signature.

@@ -1,0 +1,366 @@
+"""Function URLs: an HTTP endpoint per function, and how a request becomes an event.
+
+On AWS a function URL is ``https://<url-id>.lambda-url.<region>.on.aws/``
+(https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html). lambdalab serves
+it on its HTTP edge at ``http://127.0.0.1:9001/_lambdalab/url/<url-id>/`` – a path, so a
+browser, curl and any HTTP client reach it without DNS tricks – and that working address
+is what ``FunctionUrl`` says.
+
+A request becomes the payload format 2.0 event and is invoked synchronously; the
+function's answer becomes the HTTP response, both as
+https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html describes.
+``AuthType`` ``AWS_IAM`` is stored and reported but **not enforced**: every URL answers
+unsigned requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import string
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from . import limits
+from .arn import ArnBuilder, parse_function_ref
+from .errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from .models import InvokeResult
+from .registry import Registry, aws_timestamp
+from .store import Store
+
+AUTH_TYPES = ("NONE", "AWS_IAM")
+_QUALIFIER = re.compile(r"^(\$LATEST|(?!\d+$)[a-zA-Z0-9_-]{1,128})$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_TEXT_TYPES = re.compile(
+    r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))"
+)
+
+
+@dataclass(frozen=True)
+class FunctionUrlConfig:
+    """One function URL's configuration; ``to_aws()`` gives the API's JSON."""
+
+    function_name: str
+    qualifier: str
+    url_id: str
+    function_arn: str
+    auth_type: str
+    creation_time: str
+    last_modified_time: str
+    cors: dict[str, Any] | None = None
+    invoke_mode: str = "BUFFERED"
+    #: Where the edge serves it; filled in when the record is read.
+    function_url: str = ""
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "FunctionUrl": self.function_url,
+            "FunctionArn": self.function_arn,
+            "AuthType": self.auth_type,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "InvokeMode": self.invoke_mode,
+        }
+        if self.cors is not None:
+            out["Cors"] = self.cors
+        return out
+
+
+def check_auth_type(value: Any) -> str:
+    if value not in AUTH_TYPES:
+        raise InvalidParameterValueException(
+            f"AuthType: {value!r} is not valid. Use NONE (public) or AWS_IAM (stored, but "
+            "lambdalab does not check signatures on function URLs)."
+        )
+    return value
+
+
+def check_invoke_mode(value: Any) -> str:
+    if value not in (None, "BUFFERED"):
+        raise InvalidParameterValueException(
+            f"InvokeMode: {value!r} is not supported by lambdalab. Use BUFFERED (the default)."
+        )
+    return "BUFFERED"
+
+
+def check_cors(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidParameterValueException(
+            "Cors: send an object such as {\"AllowOrigins\": [\"*\"]}."
+        )
+    return dict(value) if value is not None else None
+
+
+class FunctionUrls:
+    """Function URL configurations, kept in the ``function_urls`` table."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        arns: ArnBuilder,
+        now: Callable[[], float],
+        endpoint: Callable[[], str | None],
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.arns = arns
+        self.now = now
+        self.endpoint = endpoint
+
+    def base_url(self) -> str:
+        """The edge serving the lab, else where ``lambdalab serve`` listens by default."""
+        from .server.runner import DEFAULT_HOST, DEFAULT_PORT  # the server imports the Lab
+
+        return self.endpoint() or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+    def _ref(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
+        ref = parse_function_ref(function_name, qualifier)
+        target = ref.qualifier or limits.LATEST
+        if not _QUALIFIER.match(target):
+            raise InvalidParameterValueException(
+                f"Qualifier: {target!r} is not valid. A function URL belongs to $LATEST or "
+                "to an alias, never to a numbered version."
+            )
+        self.registry.get(ref.name, ref.qualifier)  # ResourceNotFound for a missing one
+        return ref.name, target
+
+    def _row(self, name: str, qualifier: str) -> FunctionUrlConfig | None:
+        rows = self.store.query(
+            "SELECT config FROM function_urls WHERE function = ? AND qualifier = ?",
+            (name, qualifier),
+        )
+        return self._load(rows[0][0]) if rows else None
+
+    def _load(self, text: str) -> FunctionUrlConfig:
+        config = FunctionUrlConfig(**json.loads(text))
+        return replace(config, function_url=f"{self.base_url()}"
+                       f"{limits.FUNCTION_URL_PATH_PREFIX}{config.url_id}/")
+
+    def _save(self, config: FunctionUrlConfig, *, new: bool) -> None:
+        stored = json.dumps(asdict(replace(config, function_url="")))
+        with self.store.transaction() as db:
+            if new:
+                db.execute(
+                    "INSERT INTO function_urls (function, qualifier, url_id, config) "
+                    "VALUES (?, ?, ?, ?)",
+                    (config.function_name, config.qualifier, config.url_id, stored),
+                )
+            else:
+                db.execute(
+                    "UPDATE function_urls SET config = ? WHERE function = ? AND qualifier = ?",
+                    (stored, config.function_name, config.qualifier),
+                )
+
+    def create(self, function_name: str, qualifier: str | None, auth_type: Any,
+               cors: Any, invoke_mode: Any) -> FunctionUrlConfig:
+        auth, mode, cors_ = check_auth_type(auth_type), check_invoke_mode(invoke_mode), \
+            check_cors(cors)
+        name, target = self._ref(function_name, qualifier)
+        if self._row(name, target) is not None:
+            raise ResourceConflictException(
+                f"Failed to create function url config for [functionArn = "
+                f"{self.arns.function(name, None if target == limits.LATEST else target)}]. "
+                "Error message:  FunctionUrlConfig exists for this Lambda function"
+            )
+        stamp = aws_timestamp(self.now())
+        config = FunctionUrlConfig(
+            function_name=name,
+            qualifier=target,
+            url_id="".join(secrets.choice(_ID_ALPHABET)
+                           for _ in range(limits.FUNCTION_URL_ID_LENGTH)),
+            function_arn=self.arns.function(name, None if target == limits.LATEST else target),
+            auth_type=auth,
+            creation_time=stamp,
+            last_modified_time=stamp,
+            cors=cors_,
+            invoke_mode=mode,
+        )
+        self._save(config, new=True)
+        return self._load(json.dumps(asdict(config)))
+
+    def get(self, function_name: str, qualifier: str | None) -> FunctionUrlConfig:
+        name, target = self._ref(function_name, qualifier)
+        config = self._row(name, target)
+        if config is None:
+            raise ResourceNotFoundException(
+                f"The resource you requested does not exist. Create a function URL first: "
+                f"CreateFunctionUrlConfig for {name}"
+                f"{'' if target == limits.LATEST else ':' + target}."
+            )
+        return config
+
+    def update(self, function_name: str, qualifier: str | None, auth_type: Any,
+               cors: Any, invoke_mode: Any) -> FunctionUrlConfig:
+        config = self.get(function_name, qualifier)
+        changes: dict[str, Any] = {"last_modified_time": aws_timestamp(self.now())}
+        if auth_type is not None:
+            changes["auth_type"] = check_auth_type(auth_type)
+        if cors is not None:
+            changes["cors"] = check_cors(cors)
+        if invoke_mode is not None:
+            changes["invoke_mode"] = check_invoke_mode(invoke_mode)
+        config = replace(config, **changes)
+        self._save(config, new=False)
+        return config
+
+    def delete(self, function_name: str, qualifier: str | None) -> None:
+        config = self.get(function_name, qualifier)
+        with self.store.transaction() as db:
+            db.execute(
+                "DELETE FROM function_urls WHERE function = ? AND qualifier = ?",
+                (config.function_name, config.qualifier),
+            )
+
+    def list(self, function_name: str) -> list[FunctionUrlConfig]:
+        name = parse_function_ref(function_name).name
+        self.registry.get(name)
+        rows = self.store.query(
+            "SELECT config FROM function_urls WHERE function = ? ORDER BY qualifier", (name,)
+        )
+        return [self._load(row[0]) for row in rows]
+
+    def by_url_id(self, url_id: str) -> FunctionUrlConfig | None:
+        rows = self.store.query("SELECT config FROM function_urls WHERE url_id = ?", (url_id,))
+        return self._load(rows[0][0]) if rows else None
+
+
+# -- HTTP request → event, function result → HTTP response --------------------------------
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request to a function URL, as the edge read it."""
+
+    method: str
+    path: str
+    query_string: str
+    #: (name, value) pairs in arrival order; names as the client sent them.
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    protocol: str = "HTTP/1.1"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
+                  at: float) -> dict[str, Any]:
+    """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html)."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        if name.lower() == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for pair in filter(None, request.query_string.split("&")):
+        key, _, value = pair.partition("=")
+        key, value = _unquote(key), _unquote(value)
+        query[key] = f"{query[key]},{value}" if key in query else value
+    domain = f"{config.url_id}.lambda-url.{region}.on.aws"
+    moment = datetime.fromtimestamp(at, tz=timezone.utc)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": request.path,
+        "rawQueryString": request.query_string,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": "anonymous",
+        "apiId": config.url_id,
+        "domainName": domain,
+        "domainPrefix": config.url_id,
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(at * 1000),
+    }
+    if request.body:
+        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
+        try:
+            text = request.body.decode() if textual else None
+        except UnicodeDecodeError:
+            text = None
+        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
+        event["isBase64Encoded"] = text is None
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(text)
+
+
+INTERNAL_ERROR = HttpResponse(
+    502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+)
+
+
+def http_response(result: InvokeResult) -> HttpResponse:
+    """The HTTP response AWS makes of the function's answer (urls-invocation.html).
+
+    A JSON object with ``statusCode`` is a full response; anything else is the body of a
+    200 ``application/json`` response. A function error becomes 502.
+    """
+    if result.function_error is not None:
+        return INTERNAL_ERROR
+    try:
+        value = json.loads(result.payload or b"null")
+    except ValueError:
+        return INTERNAL_ERROR
+    if not isinstance(value, dict) or "statusCode" not in value:
+        return HttpResponse(200, [("Content-Type", "application/json")], result.payload)
+    return _structured(value)
+
+
+def _structured(value: dict[str, Any]) -> HttpResponse:
+    status = value.get("statusCode")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return INTERNAL_ERROR
+    headers = [(str(k), str(v)) for k, v in (value.get("headers") or {}).items()]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    headers += [("Set-Cookie", str(c)) for c in value.get("cookies") or []]
+    body = value.get("body")
+    if body is None:
+        data = b""
+    elif value.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(str(body), validate=True)
+        except ValueError:
+            return INTERNAL_ERROR
+    else:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    return HttpResponse(status, headers, data)

@@ -1,0 +1,45 @@
+"""EventBridge's errors, as its JSON protocol renders them.
+
+EventBridge speaks AWS JSON 1.1: an error is HTTP 400 with ``{"__type": CODE,
+"message": ...}`` (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html).
+One class per error code; :func:`lambdalab.server.error_response` renders every one, so
+no handler writes an error body by hand.
+
+::
+
+    EventsError
+    ├── ValidationException          400  a parameter is malformed (e.g. the schedule)
+    ├── ResourceNotFoundException    400  no such rule
+    └── LimitExceededException       400  too many targets on one rule
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdalab.errors import LambdaError
+
+
+class EventsError(LambdaError):
+    """Base class: an EventBridge error code and a message saying what to change."""
+
+    status_code = 400
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"__type": self.code, "message": self.message}
+
+
+class ValidationException(EventsError):
+    """A parameter is missing or malformed, e.g. ``Parameter ScheduleExpression is not valid.``"""
+
+
+class ResourceNotFoundException(EventsError):
+    """The rule named does not exist."""
+
+
+class LimitExceededException(EventsError):
+    """The request would pass one of EventBridge's quotas (targets per rule)."""
+
+
+__all__ = ["EventsError", "ValidationException", "ResourceNotFoundException",
+           "LimitExceededException"]
