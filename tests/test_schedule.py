@@ -253,6 +253,24 @@ def test_boto3_sees_aws_errors(edge: Any) -> None:
         events.put_targets(Rule="many", Targets=[{"Id": str(i), "Arn": fn} for i in range(6)])
 
 
+# -- the lab --------------------------------------------------------------------------------
+
+
+def test_lab_check_explains_the_sunday_trap(tmp_path: Path) -> None:
+    from lambdalab import labs
+
+    course = labs.load_course()
+    lab = next(info for info in course.labs if info.folder == "10-schedules")
+    work = tmp_path / "work"
+    work.mkdir()
+    solution = Path(__file__).parent / "labs" / "solutions" / "10-schedules" / "deploy.py"
+    (work / "deploy.py").write_text(solution.read_text().replace("MON-FRI", "1-5"))
+    result = labs.run_check(lab, work)
+    assert not result.passed
+    assert "Sun 03:30" in result.got and "Fri" not in result.got
+    assert "1-7 from SUNDAY" in result.try_next
+
+
 def test_cli_puts_rules_and_targets_and_lists_them(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
