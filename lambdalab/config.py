@@ -22,11 +22,11 @@ def function_name(name: Any) -> str:
 
 
 def runtime(value: Any) -> str:
-    if value not in limits.PYTHON_RUNTIMES:
+    if value not in limits.RUNTIMES:
         raise invalid(
             "Runtime",
             value,
-            f"lambdalab runs these runtimes: {', '.join(limits.PYTHON_RUNTIMES)}.",
+            f"lambdalab runs these runtimes: {', '.join(limits.RUNTIMES)}.",
         )
     return value
 

@@ -146,7 +146,7 @@ class Lab:
         return found
 
     def _backend_for(self, config: FunctionConfiguration) -> SandboxBackend:
-        name = config.sandbox or self.default_sandbox
+        name = self._backend_name(config)
         with self._backend_lock:
             if name not in self._backends:
                 available = self.sandbox_backends()
@@ -157,6 +157,22 @@ class Lab:
                     )
                 self._backends[name] = available[name](preload=self.preload)
             return self._backends[name]
+
+    def _backend_name(self, config: FunctionConfiguration) -> str:
+        """The function's sandbox; else the default, if it runs the function's runtime;
+        else the first loaded backend that does (a backend lists what it runs in its
+        ``runtimes`` attribute; without one, it runs the Python runtimes)."""
+        if config.sandbox:
+            return config.sandbox
+        available = self.sandbox_backends()
+
+        def runs(name: str) -> bool:
+            runtimes = getattr(available.get(name), "runtimes", limits.PYTHON_RUNTIMES)
+            return config.runtime in runtimes
+
+        if runs(self.default_sandbox):
+            return self.default_sandbox
+        return next(filter(runs, available), self.default_sandbox)
 
     def _check_sandbox(self, name: Any) -> str:
         """``name`` if a loaded plugin offers that backend, else InvalidParameterValue."""

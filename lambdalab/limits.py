@@ -70,6 +70,14 @@ PYTHON_RUNTIMES = (
     "python3.13",
     "python3.14",
 )
+#: OS-only runtimes: the function's ``bootstrap`` executable speaks the Runtime API.
+PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
+#: Node.js runtimes, run on the machine's ``node`` by lambdalab's Node runtime client.
+NODEJS_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+#: Every runtime a function may name.
+RUNTIMES = PYTHON_RUNTIMES + NODEJS_RUNTIMES + PROVIDED_RUNTIMES
+#: The version path of the Lambda Runtime API (``/2018-06-01/runtime/…``).
+RUNTIME_API_VERSION = "2018-06-01"
 #: The instruction set architecture reported for every function.
 DEFAULT_ARCHITECTURE = "x86_64"
 

@@ -93,14 +93,9 @@ class SubprocessEnvironment:
             self.init.timed_out = reason == "timeout"
             if self.init.timed_out:
                 self.destroy()
-            self.init.error = {
-                "errorType": "Runtime.InitTimeout" if self.init.timed_out else "Runtime.ExitError",
-                "errorMessage": (
-                    f"Init phase exceeded the {INIT_TIMEOUT_S} s limit"
-                    if self.init.timed_out
-                    else f"Runtime exited during init: {self._exit_reason()}"
-                ),
-            }
+            self.init.error = init_failure(
+                None if self.init.timed_out else self._exit_reason()
+            )
         else:
             header, _ = protocol.unpack(frame)
             self.init.error = header.get("error")
@@ -191,6 +186,20 @@ class SubprocessEnvironment:
             self._conn.close()
             os.close(self._log.fd)
             self._log.open = False
+
+
+def init_failure(exit_reason: str | None) -> dict[str, str]:
+    """AWS's error for an INIT that never finished: the runtime exited (``exit_reason``
+    says how) or, when there is no exit reason, INIT ran over its time limit."""
+    if exit_reason is None:
+        return {
+            "errorType": "Runtime.InitTimeout",
+            "errorMessage": f"Init phase exceeded the {INIT_TIMEOUT_S} s limit",
+        }
+    return {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"Runtime exited during init: {exit_reason}",
+    }
 
 
 def peak_memory_mb(pid: int) -> int:

@@ -1,0 +1,252 @@
+"""lambdalab's Runtime API backend: runtimes beyond Python, in any language.
+
+Each execution environment of a ``provided.al2023`` / ``provided.al2`` function is a
+process started from the ``bootstrap`` executable at the code root; of a ``nodejs*.x``
+function, lambdalab's Node.js runtime client (``node_runtime.js``, shipped here) on the
+machine's ``node``. Either way the process gets a clean environment (the function's
+variables and AWS's, plus ``AWS_LAMBDA_RUNTIME_API``), the code root as working
+directory and its own process group, and speaks the Lambda Runtime API
+(:mod:`lambdalab.runtime.runtime_api`) to a server on loopback that serves only it.
+
+* INIT ends when the runtime first asks for an event (``/invocation/next``); it fails
+  when the runtime posts ``/init/error``, exits, or runs over the INIT time limit.
+* Each invoke hands the event to the waiting ``/next`` and waits for ``/response`` or
+  ``/error``, for the timeout (the process group is killed) or for the process to exit
+  (a crash, with AWS's exit reason: ``exit status 1``, ``signal: killed``).
+* Whatever the process writes to stdout and stderr is the function's log.
+
+The core picks this backend by itself for those runtimes (see :attr:`RuntimeApiBackend.runtimes`).
+Like the ``subprocess`` backend, it does not enforce memory or CPU limits.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Callable
+
+from lambdalab import hookimpl, limits
+from lambdalab.runtime.forkserver import describe_status
+from lambdalab.runtime.runtime_api import RuntimeApiServer
+from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab_subprocess import _LogReader, init_failure, peak_memory_mb
+
+__version__ = "0.1.0"
+
+#: lambdalab's Node.js runtime client: loads ``file.export`` handlers, speaks the Runtime API.
+NODE_RUNTIME = Path(__file__).with_name("node_runtime.js")
+_POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
+_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
+#: How long INIT may take before the environment is killed (AWS: 10 s).
+INIT_TIMEOUT_S = limits.INIT_TIMEOUT_S
+
+
+class EntrypointError(Exception):
+    """The runtime could not be started: AWS's ``Runtime.InvalidEntrypoint``."""
+
+
+def command_for(spec: EnvironmentSpec) -> list[str]:
+    """The process that is the function's runtime."""
+    if spec.runtime in limits.NODEJS_RUNTIMES:
+        node = shutil.which("node")
+        if node is None:
+            raise EntrypointError(
+                "node was not found on the PATH of lambdalab; install Node.js to run "
+                f"{spec.runtime} functions"
+            )
+        return [node, str(NODE_RUNTIME)]
+    bootstrap = os.path.join(spec.task_root, "bootstrap")
+    if not os.path.isfile(bootstrap):
+        raise EntrypointError(f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]")
+    return [bootstrap]
+
+
+def environ_for(spec: EnvironmentSpec, runtime_api: str) -> dict[str, str]:
+    environ = {**spec.environ, "AWS_LAMBDA_RUNTIME_API": runtime_api}
+    if spec.runtime in limits.PROVIDED_RUNTIMES:
+        environ.pop("AWS_EXECUTION_ENV", None)  # OS-only runtimes do not set it on AWS
+    return environ
+
+
+class RuntimeApiEnvironment:
+    """One execution environment: a runtime process and its Runtime API server."""
+
+    def __init__(self, spec: EnvironmentSpec) -> None:
+        self.spec = spec
+        self.pid = 0
+        self._exit: str | None = None
+        self._destroyed = False
+        self._bell_r, self._bell_w = os.pipe()
+        os.set_blocking(self._bell_r, False)
+        os.set_blocking(self._bell_w, False)
+        self._api = RuntimeApiServer(notify=self._ring)
+        log_r, log_w = os.pipe()
+        os.set_blocking(log_r, False)
+        self._log = _LogReader(log_r)
+        self._poll = select.poll()
+        self._poll.register(self._bell_r, _POLL_IN)
+        self._poll.register(log_r, _POLL_IN)
+        self._watcher: threading.Thread | None = None
+        started = time.perf_counter()
+        try:
+            self._spawn(log_w)
+            reason = self._wait(
+                lambda: self._api.state.initialized or self._api.state.init_error is not None,
+                INIT_TIMEOUT_S,
+            )
+            error = self._api.state.init_error
+            if reason is not None:
+                error = init_failure(None if reason == "timeout" else self._exit_reason())
+        except EntrypointError as e:
+            reason, error = "crash", {"errorType": _INVALID_ENTRYPOINT, "errorMessage": str(e)}
+        finally:
+            os.close(log_w)
+        self._log.drain()
+        self.init = InitOutcome(
+            duration_ms=(time.perf_counter() - started) * 1000,
+            log_lines=self._log.take(),
+            error=error,
+            timed_out=reason == "timeout",
+            max_memory_used_mb=peak_memory_mb(self.pid),
+        )
+        if error is not None:
+            self.destroy()
+
+    def _spawn(self, log_w: int) -> None:
+        command = command_for(self.spec)
+        try:
+            proc = subprocess.Popen(
+                command,
+                env=environ_for(self.spec, self._api.address),
+                cwd=self.spec.task_root,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                start_new_session=True,  # its own process group: the tree dies together
+            )
+        except OSError as e:  # not executable, no interpreter, not a program
+            raise EntrypointError(
+                f"fork/exec {command[0]}: {os.strerror(e.errno or 0).lower()}"
+            ) from None
+        self.pid = proc.pid
+        self._watcher = threading.Thread(
+            target=self._watch, args=(proc,), name=f"lambdalab-runtime-{proc.pid}", daemon=True
+        )
+        self._watcher.start()
+
+    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
+        """Wait for the runtime process to end; record how, and wake the core."""
+        _, status = os.waitpid(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self._exit = describe_status(status)
+        self._ring()
+
+    def _ring(self) -> None:
+        try:
+            os.write(self._bell_w, b"\0")
+        except OSError:
+            pass  # already ringing, or the environment is gone
+
+    def _wait(self, done: Callable[[], bool], timeout: float) -> str | None:
+        """Wait until ``done()``; else ``"crash"`` or ``"timeout"``. Reads the log meanwhile."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self._exit is not None:
+                return "crash"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            for fd, _ in self._poll.poll(remaining * 1000):
+                if fd == self._log.fd:
+                    self._log.drain()
+                    if not self._log.open:
+                        self._poll.unregister(fd)
+                else:
+                    try:
+                        while os.read(self._bell_r, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+        return None
+
+    def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        started = time.perf_counter()
+        self._api.state.submit(request)
+        reason = self._wait(self._api.state.answered, request.timeout_s)
+        duration_ms = (time.perf_counter() - started) * 1000
+        peak = peak_memory_mb(self.pid) or self.init.max_memory_used_mb
+        if reason is not None:
+            if reason == "timeout":
+                self.destroy()
+            self._log.drain()
+            return InvokeOutcome(
+                status=reason,
+                payload=b"",
+                duration_ms=duration_ms,
+                log_lines=self._log.take(),
+                max_memory_used_mb=peak,
+                exit_reason=self._exit_reason(),
+            )
+        answer = self._api.state.take_answer()
+        self._log.drain()
+        return InvokeOutcome(
+            status=answer.status,
+            payload=answer.body,
+            duration_ms=duration_ms,
+            log_lines=self._log.take(),
+            max_memory_used_mb=peak,
+        )
+
+    def _exit_reason(self) -> str:
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+        return self._exit or "signal: killed"
+
+    def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        if self.pid:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self._exit_reason()  # wait until it is gone, not just signalled
+        self._api.close()
+        self._log.drain()
+        for fd in (self._log.fd, self._bell_r, self._bell_w):
+            os.close(fd)
+        self._log.open = False
+
+
+class RuntimeApiBackend:
+    """Starts ``provided.*`` and ``nodejs*.x`` environments behind the Runtime API."""
+
+    name = "runtime-api"
+    #: The runtimes this backend runs; the core chooses it for them unless a function
+    #: names another sandbox.
+    runtimes = limits.PROVIDED_RUNTIMES + limits.NODEJS_RUNTIMES
+
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self._environments: weakref.WeakSet[RuntimeApiEnvironment] = weakref.WeakSet()
+
+    def start(self, spec: EnvironmentSpec) -> RuntimeApiEnvironment:
+        env = RuntimeApiEnvironment(spec)
+        self._environments.add(env)
+        return env
+
+    def close(self) -> None:
+        for env in list(self._environments):
+            env.destroy()
+
+
+@hookimpl
+def lambdalab_sandbox_backends() -> list[type]:
+    return [RuntimeApiBackend]

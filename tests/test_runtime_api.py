@@ -1,0 +1,353 @@
+"""The Lambda Runtime API and provided.* functions: real runtimes, real processes.
+
+The official ``awslambdaric`` client runs unmodified as a bootstrap; a bash bootstrap
+with curl (AWS's own custom-runtime tutorial) proves any language works.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from lambdalab import InvalidParameterValueException
+from lambdalab.runtime.runtime_api import RuntimeApiServer
+from lambdalab.sandbox import InvokeRequest
+
+AWSLAMBDARIC_BOOTSTRAP = """\
+#!/bin/sh
+exec "$LAMBDALAB_PYTHON" -m awslambdaric app.handler
+"""
+
+# AWS's tutorial bootstrap (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-walkthrough.html),
+# answering {"echo": event, "env": ..., "cwd": ...}; an event {"exit": N} exits the process.
+BASH_BOOTSTRAP = """\
+#!/bin/bash
+set -euo pipefail
+echo "bash runtime starting"
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT=$(curl -sS -LD "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  echo "got $EVENT"
+  case "$EVENT" in
+    *'"exit"'*) exit "$(echo "$EVENT" | tr -dc 0-9)" ;;
+    *'"sleep"'*) sleep 30 & wait ;;
+  esac
+  RESPONSE="{\\"echo\\": $EVENT, \\"pid\\": $$, \\"home\\": \\"${HOME:-unset}\\", \\"cwd\\": \\"$PWD\\", \\"api\\": \\"$AWS_LAMBDA_RUNTIME_API\\"}"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d "$RESPONSE" > /dev/null
+done
+"""
+
+APP = """
+import os
+COUNT = 0
+
+class OrderError(Exception):
+    pass
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("handling", event)
+    if event.get("fail"):
+        raise OrderError("order 42 is not valid")
+    return {
+        "count": COUNT,
+        "pid": os.getpid(),
+        "event": event,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "aws_request_id": context.aws_request_id,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "remaining": context.get_remaining_time_in_millis(),
+        "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
+        "environ": dict(os.environ),
+    }
+"""
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="the bash bootstrap uses curl")
+
+
+@pytest.fixture
+def runtime_code(tmp_path: Path) -> Callable[..., Path]:
+    """``runtime_code(bootstrap="...", **files)``: a code root with an executable bootstrap."""
+    counter = iter(range(1_000_000))
+
+    def write(bootstrap: str | None = None, mode: int = 0o755, **files: str) -> Path:
+        root = tmp_path / f"rt{next(counter)}"
+        root.mkdir()
+        if bootstrap is not None:
+            (root / "bootstrap").write_text(textwrap.dedent(bootstrap))
+            (root / "bootstrap").chmod(mode)
+        for name, text in files.items():
+            (root / name).write_text(textwrap.dedent(text))
+        return root
+
+    return write
+
+
+@pytest.fixture
+def ric_fn(lab, runtime_code):
+    root = runtime_code(AWSLAMBDARIC_BOOTSTRAP, **{"app.py": APP})
+    lab.create_function("ric", root, runtime="provided.al2023", handler="app.handler",
+                        memory_size=256, timeout=5)
+    return "ric"
+
+
+# -- awslambdaric, unmodified -----------------------------------------------------------
+
+
+def test_awslambdaric_runs_as_bootstrap_with_context_and_logs(lab, ric_fn, monkeypatch):
+    monkeypatch.setenv("HOST_SECRET", "do-not-leak")
+    result = lab.invoke(ric_fn, {"k": "v"}, log_type="Tail")
+    assert result.status_code == 200 and result.function_error is None
+    body = result.json()
+    assert body["event"] == {"k": "v"}
+    assert body["function_name"] == "ric"
+    assert body["function_version"] == "$LATEST"
+    assert body["invoked_function_arn"] == "arn:aws:lambda:us-east-1:000000000000:function:ric"
+    assert body["memory_limit_in_mb"] == "256"
+    assert body["aws_request_id"] == result.request_id
+    assert body["log_group_name"] == "/aws/lambda/ric"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", body["log_stream_name"])
+    assert 4000 < body["remaining"] <= 5000
+    assert body["trace_id"].startswith("Root=1-")
+    env = body["environ"]
+    assert "HOST_SECRET" not in env
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", env["AWS_LAMBDA_RUNTIME_API"])
+    assert "AWS_EXECUTION_ENV" not in env  # OS-only runtimes do not set it
+    tail = result.log_tail
+    assert f"START RequestId: {result.request_id} Version: $LATEST" in tail
+    assert "handling {'k': 'v'}" in tail
+    assert re.search(r"REPORT RequestId: .*\tInit Duration: \d+\.\d\d ms", tail)
+
+
+def test_awslambdaric_warm_invokes_reuse_the_process(lab, ric_fn):
+    first = lab.invoke(ric_fn, {}, log_type="Tail")
+    second = lab.invoke(ric_fn, {}, log_type="Tail")
+    a, b = first.json(), second.json()
+    assert (a["count"], b["count"]) == (1, 2)
+    assert a["pid"] == b["pid"]
+    assert "Init Duration" in first.log_tail and "Init Duration" not in second.log_tail
+    assert len(lab.pool.idle_environments()) == 1
+
+
+def test_awslambdaric_handler_error_is_unhandled_as_for_python(lab, ric_fn):
+    result = lab.invoke(ric_fn, {"fail": True}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    error = result.json()
+    assert error["errorType"] == "OrderError"
+    assert error["errorMessage"] == "order 42 is not valid"
+    assert any("in handler" in frame for frame in error["stackTrace"])
+    assert "[ERROR] OrderError: order 42 is not valid" in result.log_tail
+    # the environment survives a handled error, as on AWS
+    assert lab.invoke(ric_fn, {}).json()["count"] == 2
+
+
+def test_awslambdaric_init_error_is_reported_like_python(lab, runtime_code):
+    root = runtime_code(AWSLAMBDARIC_BOOTSTRAP, **{"app.py": "import not_a_module\n"})
+    lab.create_function("bad", root, runtime="provided.al2", handler="app.handler")
+    result = lab.invoke("bad", {}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    error = result.json()
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"].startswith(
+        "Unable to import module 'app': No module named 'not_a_module'"
+    )
+    assert "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError" in result.log_tail
+    assert lab.pool.idle_environments() == []
+
+
+# -- any language: a bash bootstrap -------------------------------------------------------
+
+
+@needs_curl
+def test_bash_bootstrap_echoes_in_a_clean_environment(lab, runtime_code):
+    root = runtime_code(BASH_BOOTSTRAP)
+    lab.create_function("sh", root, runtime="provided.al2023", handler="function.handler")
+    first = lab.invoke("sh", {"n": 1}, log_type="Tail")
+    second = lab.invoke("sh", {"n": 2})
+    body = first.json()
+    assert body["echo"] == {"n": 1} and second.json()["echo"] == {"n": 2}
+    assert body["pid"] == second.json()["pid"]  # one process served both
+    assert body["home"] == "unset"  # nothing of the host's environment
+    assert Path(body["cwd"], "bootstrap").exists()  # cwd is the code root
+    assert first.log_tail.splitlines()[0] == "bash runtime starting"
+    assert 'got {"n": 1}' in first.log_tail
+
+
+@needs_curl
+@pytest.mark.parametrize("event, reason", [({"exit": 3}, "exit status 3"), ({"exit": 0}, "exit status 0")])
+def test_bootstrap_exit_during_invoke_is_runtime_exit_error(lab, runtime_code, event, reason):
+    lab.create_function("sh", runtime_code(BASH_BOOTSTRAP), runtime="provided.al2023",
+                        handler="function.handler")
+    result = lab.invoke("sh", event, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json() == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: {reason}",
+    }
+    assert lab.pool.idle_environments() == []
+    assert lab.invoke("sh", {"ok": 1}).json()["echo"] == {"ok": 1}  # a fresh environment
+
+
+@needs_curl
+def test_timeout_kills_the_whole_process_group(lab, runtime_code):
+    lab.create_function("sh", runtime_code(BASH_BOOTSTRAP), runtime="provided.al2023",
+                        handler="function.handler", timeout=1)
+    pid = lab.invoke("sh", {}).json()["pid"]
+    started = time.monotonic()
+    result = lab.invoke("sh", {"sleep": True}, log_type="Tail")
+    assert time.monotonic() - started < 5
+    assert result.json() == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {result.request_id} Error: Task timed out after 1.00 seconds",
+    }
+    assert "Status: timeout" in result.log_tail
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # the bootstrap and its `sleep` child are gone
+    assert lab.invoke("sh", {}).json()["pid"] != pid
+
+
+@pytest.mark.parametrize(
+    "bootstrap, mode, error_type, message",
+    [
+        ("#!/bin/sh\necho booting; exit 3\n", 0o755, "Runtime.ExitError",
+         "Runtime exited during init: exit status 3"),
+        (None, 0o755, "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s): ["),
+        ("#!/bin/sh\n", 0o644, "Runtime.InvalidEntrypoint", "fork/exec "),
+    ],
+)
+def test_init_failures(lab, runtime_code, bootstrap, mode, error_type, message):
+    lab.create_function("bad", runtime_code(bootstrap, mode=mode, **{"x.txt": "x"}),
+                        runtime="provided.al2023", handler="function.handler")
+    result = lab.invoke("bad", {}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == error_type
+    assert result.json()["errorMessage"].startswith(message)
+    assert f"Status: error\tError Type: {error_type}" in result.log_tail
+    assert lab.pool.idle_environments() == []
+    if mode == 0o644:
+        assert result.json()["errorMessage"].endswith(": permission denied")
+
+
+def test_init_error_posted_by_a_custom_runtime(lab, runtime_code):
+    poster = """\
+        #!/bin/sh
+        exec "$LAMBDALAB_PYTHON" -c '
+        import json, os, urllib.request
+        print("reporting init error", flush=True)
+        req = urllib.request.Request(
+            "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/init/error",
+            data=json.dumps({"errorMessage": "no config", "errorType": "App.ConfigError"}).encode(),
+            headers={"Lambda-Runtime-Function-Error-Type": "App.ConfigError"}, method="POST")
+        assert urllib.request.urlopen(req).status == 202
+        import time; time.sleep(30)
+        '
+    """
+    lab.create_function("bad", runtime_code(poster), runtime="provided.al2023", handler="x.y")
+    started = time.monotonic()
+    result = lab.invoke("bad", {}, log_type="Tail")
+    assert time.monotonic() - started < 5  # the runtime is not waited for after /init/error
+    assert result.json() == {"errorMessage": "no config", "errorType": "App.ConfigError"}
+    assert result.log_tail.splitlines()[0] == "reporting init error"
+    assert "Status: error\tError Type: App.ConfigError" in result.log_tail
+
+
+def test_runtime_names_choose_the_runtime_api_backend(lab, runtime_code):
+    lab.create_function("n", runtime_code(None, **{"index.js": ""}), runtime="nodejs20.x",
+                        handler="index.handler")
+    config = lab.get_function_configuration("n")
+    assert lab._backend_name(config) == "runtime-api"
+    with pytest.raises(InvalidParameterValueException, match="provided.al2023"):
+        lab.create_function("x", runtime_code(None, **{"a.py": ""}), runtime="go1.x", handler="a.b")
+
+
+# -- the Runtime API itself ------------------------------------------------------------
+
+
+@pytest.fixture
+def api():
+    rang = threading.Event()
+    server = RuntimeApiServer(notify=rang.set)
+    yield server, rang
+    server.close()
+
+
+def _call(server, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(*server.address.split(":"), timeout=5)
+    conn.request(method, "/2018-06-01/runtime" + path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+def test_runtime_api_next_carries_aws_headers(api):
+    server, rang = api
+    request = InvokeRequest(
+        request_id="8476a536-e9f4-11e8-9739-2dfe598c3fcd", payload=b'{"a": 1}',
+        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:f",
+        deadline_ms=1542409706888, timeout_s=3, client_context='{"custom": {"k": "v"}}',
+        cognito_identity='{"cognitoIdentityId": "id", "cognitoIdentityPoolId": "pool"}',
+        trace_id="Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+    )
+    server.state.submit(request)
+    status, headers, body = _call(server, "GET", "/invocation/next")
+    assert rang.is_set()  # the first /next ends INIT
+    assert status == 200 and body == b'{"a": 1}'
+    assert headers["Lambda-Runtime-Aws-Request-Id"] == request.request_id
+    assert headers["Lambda-Runtime-Deadline-Ms"] == "1542409706888"
+    assert headers["Lambda-Runtime-Invoked-Function-Arn"] == request.invoked_function_arn
+    assert headers["Lambda-Runtime-Trace-Id"] == request.trace_id
+    assert headers["Lambda-Runtime-Client-Context"] == request.client_context
+    assert headers["Lambda-Runtime-Cognito-Identity"] == request.cognito_identity
+    # answering another request id is refused; the right one is accepted
+    status, _, body = _call(server, "POST", "/invocation/other/response", b"{}")
+    assert status == 400 and json.loads(body)["errorType"] == "InvalidRequestID"
+    status, _, body = _call(server, "POST", f"/invocation/{request.request_id}/error",
+                            b'{"errorMessage": "m", "errorType": "E", "stackTrace": []}',
+                            {"Lambda-Runtime-Function-Error-Type": "E"})
+    assert status == 202 and json.loads(body) == {"status": "OK"}
+    answer = server.state.take_answer()
+    assert answer.status == "error"
+    assert json.loads(answer.body) == {"errorMessage": "m", "errorType": "E", "stackTrace": []}
+    # INIT is over: /init/error is no longer allowed; unknown paths are 404
+    status, _, body = _call(server, "POST", "/init/error", b"{}")
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+    assert _call(server, "GET", "/invocation/nope")[0] == 404
+
+
+def test_runtime_api_refuses_an_oversized_response_with_413(api):
+    server, _ = api
+    request = InvokeRequest("r1", b"{}", "arn", 0, 3)
+    server.state.submit(request)
+    assert _call(server, "GET", "/invocation/next")[0] == 200
+    big = b'"' + b"x" * (6 * 1024 * 1024) + b'"'
+    status, _, body = _call(server, "POST", "/invocation/r1/response", big)
+    assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
+    assert server.state.take_answer().body == big  # the core reports ResponseSizeTooLarge
+
+
+def test_runtime_api_error_without_json_body_uses_the_header(api):
+    server, _ = api
+    server.state.submit(InvokeRequest("r1", b"{}", "arn", 0, 3))
+    _call(server, "GET", "/invocation/next")
+    status, _, _ = _call(server, "POST", "/invocation/r1/error", b"it broke",
+                         {"Lambda-Runtime-Function-Error-Type": "Custom.Broken"})
+    assert status == 202
+    assert json.loads(server.state.take_answer().body) == {
+        "errorMessage": "it broke", "errorType": "Custom.Broken"
+    }

@@ -1,0 +1,74 @@
+"""The ``thread`` debugging backend: handlers in the lab's own process, same reports."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from .conftest import ECHO
+
+WHERE = """
+import os, threading
+print("init print")
+def handler(event, context):
+    print("handling", event)
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "env_name": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+        "stage": os.environ.get("STAGE"),
+        "event": event,
+    }
+"""
+
+
+def test_handler_runs_on_a_thread_of_this_process(lab, code):
+    lab.create_function("t", code(app=WHERE), handler="app.handler", sandbox="thread",
+                        memory_size=256, environment={"Variables": {"STAGE": "debug"}})
+    result = lab.invoke("t", {"k": 1}, log_type="Tail")
+    body = result.json()
+    assert body["pid"] == os.getpid()  # a debugger attached to this process sees it
+    assert body["thread"].startswith("lambdalab-thread-")
+    assert threading.current_thread().name != body["thread"]
+    assert body["function_name"] == body["env_name"] == "t"
+    assert (body["memory"], body["stage"], body["event"]) == ("256", "debug", {"k": 1})
+    assert "STAGE" not in os.environ  # the function's variables are taken away again
+    lines = result.log_tail.splitlines()
+    assert lines[0] == "init print" and lines[2] == "handling {'k': 1}"
+    assert lines[-1].startswith("REPORT RequestId: ")
+
+
+def test_errors_and_init_errors_as_the_python_runtime_reports_them(lab, code):
+    lab.create_function("boom", code(app="def handler(e, c):\n    raise ValueError('bad order')\n"),
+                        handler="app.handler", sandbox="thread")
+    error = lab.invoke("boom").json()
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "bad order")
+    lab.create_function("bad", code(app="import not_a_module\n"), handler="app.handler",
+                        sandbox="thread")
+    result = lab.invoke("bad", log_type="Tail")
+    assert result.json()["errorType"] == "Runtime.ImportModuleError"
+    assert "Status: error\tError Type: Runtime.ImportModuleError" in result.log_tail
+
+
+def test_functions_with_the_same_module_name_do_not_share_it(lab, code):
+    lab.create_function("a", code(app="def handler(e, c):\n    return 'a'\n"), handler="app.handler",
+                        sandbox="thread")
+    lab.create_function("b", code(app="def handler(e, c):\n    return 'b'\n"), handler="app.handler",
+                        sandbox="thread")
+    assert (lab.invoke("a").json(), lab.invoke("b").json()) == ("a", "b")
+
+
+def test_timeout_is_reported_though_the_thread_runs_on(lab, code):
+    lab.create_function("slow", code(app="""
+        import time
+        def handler(event, context):
+            time.sleep(event.get("sleep", 0))
+            return "done"
+    """), handler="app.handler", sandbox="thread", timeout=1)
+    result = lab.invoke("slow", {"sleep": 1.5})
+    assert result.json()["errorType"] == "Sandbox.Timedout"
+    assert lab.invoke("slow", {}).json() == "done"  # a new "environment"
+    lab.create_function("echo", code(app=ECHO), handler="app.handler", sandbox="thread")
+    assert lab.invoke("echo", {"x": 1}).json() == {"x": 1}
