@@ -11,6 +11,10 @@ S3. latency from PutObject (boto3 against the edge, path-style) to the first lin
     ``time.time()`` on entry. Baseline, same run: ``Lab.invoke(..., "Event")`` of the
     same handler from Python (the async path without HTTP and S3). Target: p50 <= 20 ms.
 
+SQS. messages processed per second by an event source mapping (BatchSize 10) through a
+    no-op function, from a backlog; baselines: raw SendMessage, and sync Lab.invoke of
+    10-record events. Target: >= 3,000/s. Details in ``triggers_sqs.py``.
+
 Each trigger adds a function to ``FIGURES``: ``(root, counts) -> list[Row]``. A missed
 target is reported, not raised. Everything listens on loopback only.
 """
@@ -31,8 +35,9 @@ from harness import Row, p50, table, write_json
 from lambdalab import Lab
 from lambdalab.server import EdgeServer
 from lambdalab_s3 import S3
+from triggers_sqs import sqs_throughput
 
-MODES = {"quick": {"s3": 30}, "full": {"s3": 300}}
+MODES = {"quick": {"s3": 30, "sqs": 2_000}, "full": {"s3": 300, "sqs": 20_000}}
 S3_LATENCY_TARGET_MS = 20.0
 
 STAMP = """
@@ -90,7 +95,7 @@ def s3_put_to_handler(root: Path, counts: dict[str, int]) -> list[Row]:
     ]
 
 
-FIGURES: list[Callable[[Path, dict[str, int]], list[Row]]] = [s3_put_to_handler]
+FIGURES: list[Callable[[Path, dict[str, int]], list[Row]]] = [s3_put_to_handler, sqs_throughput]
 
 
 def measure(counts: dict[str, int]) -> list[Row]:

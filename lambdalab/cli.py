@@ -796,3 +796,11 @@ try:  # the schedule plugin ships with lambdalab; a trimmed install may leave it
     main.add_command(schedule_group, name="schedule")
 except ImportError:
     pass
+
+try:  # the SQS plugin ships with lambdalab; a trimmed install may leave it out
+    from lambdalab_sqs.cli import esm_group, sqs_group
+
+    main.add_command(sqs_group, name="sqs")
+    main.add_command(esm_group, name="esm")
+except ImportError:
+    pass

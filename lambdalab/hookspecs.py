@@ -22,7 +22,7 @@ Hooks may omit arguments they do not need (pluggy passes only the ones named).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -110,6 +110,37 @@ def lambdalab_lab_started(lab: "Lab") -> None:
     Trigger plugins (S3 notifications, SQS pollers, schedules) use it to start their
     work. This hook is *historic*: a plugin registered after the lab started is still
     called, once, with that lab.
+    """
+
+
+@hookspec
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    """Called when a :class:`~lambdalab.Lab` is closing, before its environments stop.
+
+    :param lab: the lab; it can still invoke functions while this hook runs.
+
+    A plugin that started threads in :func:`lambdalab_lab_started` (an SQS poller, a
+    scheduler) stops and joins them here, so nothing touches the lab once it is closed.
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Control plane hooks: Lambda API resources that a plugin manages
+# -------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def lambdalab_event_source_mappings(lab: "Lab") -> Any:
+    """Return the object that keeps this lab's event source mappings, or ``None``.
+
+    :param lab: the lab whose mappings are asked for.
+
+    Stops at first non-None result. ``Lab.create_event_source_mapping`` and its siblings
+    (and the Lambda API routes of the edge) call the returned object's ``create``,
+    ``get``, ``update``, ``delete`` and ``list`` with boto3's parameters in snake_case.
+    Mappings live on the function in AWS, but what polls a stream or queue belongs to
+    the service emulated, so the SQS plugin answers this hook
+    (``plugins/lambdalab_sqs/mappings.py``).
     """
 
 

@@ -697,6 +697,45 @@ class Lab:
     def _deliver(self, destination_arn: str, message: DestinationMessage) -> None:
         self.event_configs.sender(destination_arn)(message)
 
+    # -- event source mappings (kept by a plugin: see lambdalab_event_source_mappings) --
+
+    def _mappings(self) -> Any:
+        found = self.plugin_manager.hook.lambdalab_event_source_mappings(lab=self)
+        if found is None:
+            raise InvalidParameterValueException(
+                "No loaded plugin keeps event source mappings. Install or enable the sqs "
+                "plugin (see `lambdalab plugins`)."
+            )
+        return found
+
+    def create_event_source_mapping(self, function_name: str, **settings: Any) -> Any:
+        """Poll a queue (``event_source_arn``) and invoke the function with batches.
+
+        Takes boto3's parameters in snake_case: ``event_source_arn``, ``enabled``,
+        ``batch_size``, ``maximum_batching_window_in_seconds``,
+        ``function_response_types``, ``scaling_config``
+        (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
+        """
+        return self._mappings().create(function_name=function_name, **settings)
+
+    def get_event_source_mapping(self, uuid: str) -> Any:
+        """One event source mapping; ``to_aws()`` gives GetEventSourceMapping's JSON."""
+        return self._mappings().get(uuid)
+
+    def update_event_source_mapping(self, uuid: str, **settings: Any) -> Any:
+        """Change a mapping (``enabled=False`` stops its pollers); unnamed settings stay."""
+        return self._mappings().update(uuid, **settings)
+
+    def delete_event_source_mapping(self, uuid: str) -> Any:
+        """Stop and remove a mapping; returns it with ``State`` ``Deleting``."""
+        return self._mappings().delete(uuid)
+
+    def list_event_source_mappings(
+        self, *, event_source_arn: str | None = None, function_name: str | None = None
+    ) -> list[Any]:
+        """Every mapping, optionally only those of one queue or one function."""
+        return self._mappings().list(event_source_arn=event_source_arn, function_name=function_name)
+
     # -- logs -------------------------------------------------------------------------
 
     def get_logs(self, function_name: str, after_id: int = 0) -> list[LogEvent]:
@@ -715,6 +754,7 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        self.plugin_manager.hook.lambdalab_lab_closing(lab=self)
         self.events.close()
         self.pool.close()
         for backend in self._backends.values():

@@ -101,6 +101,33 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (function, qualifier)
     );
     """,
+    "sqs-1": """
+    CREATE TABLE sqs_queues (
+        name TEXT PRIMARY KEY,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL
+    );
+    CREATE TABLE sqs_messages (
+        id INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        message_attributes TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        visible_at REAL NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        first_received_at REAL,
+        receipt TEXT
+    );
+    CREATE INDEX sqs_messages_visible ON sqs_messages (queue, visible_at, id);
+    CREATE INDEX sqs_messages_age ON sqs_messages (queue, sent_at);
+    CREATE TABLE event_source_mappings (
+        uuid TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 

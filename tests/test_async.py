@@ -403,9 +403,10 @@ def test_event_invoke_config_refuses_bad_values(
 
 def test_destination_needs_a_plugin_for_its_service(lab: Lab, code: Callable[..., Path]) -> None:
     lab.create_function("f", code(app=FLAKY), handler="app.handler")
-    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to sqs"):
+    topic = "arn:aws:sns:us-east-1:000000000000:alerts"  # SQS has a plugin; SNS has none
+    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to sns"):
         lab.put_function_event_invoke_config(
-            "f", destination_config={"OnFailure": {"Destination": QUEUE_ARN}}
+            "f", destination_config={"OnFailure": {"Destination": topic}}
         )
     with pytest.raises(InvalidParameterValueException, match="destination for itself"):
         lab.put_function_event_invoke_config(

@@ -144,6 +144,10 @@ def sqs_attributes_md5(attributes: Mapping[str, Mapping[str, Any]]) -> str:
         for part in (name, attribute["dataType"]):
             encoded = part.encode()
             digest.update(struct.pack(">I", len(encoded)) + encoded)
+        if "binaryValue" in attribute:  # transport type 2: the raw bytes
+            value = base64.b64decode(attribute["binaryValue"])
+            digest.update(b"\x02" + struct.pack(">I", len(value)) + value)
+            continue
         value = attribute["stringValue"].encode()
         digest.update(b"\x01" + struct.pack(">I", len(value)) + value)
     return digest.hexdigest()

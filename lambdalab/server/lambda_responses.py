@@ -498,3 +498,47 @@ class LambdaResponses:
         configs = self.lab.list_function_url_configs(req.params["FunctionName"])
         chunk, marker = page(configs, req.query, limits.FUNCTION_URL_LIST_MAX)
         return WireResponse.of_json(200, _listing("FunctionUrlConfigs", chunk, marker))
+
+    # -- event source mappings (kept by a plugin: lambdalab_event_source_mappings) -----
+
+    def _mapping_settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "enabled": typed(body, "Enabled", bool),
+            "batch_size": typed(body, "BatchSize", int),
+            "maximum_batching_window_in_seconds": typed(body, "MaximumBatchingWindowInSeconds", int),
+            "function_response_types": typed(body, "FunctionResponseTypes", list),
+            "scaling_config": typed(body, "ScalingConfig", dict),
+        }
+
+    def create_event_source_mapping(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        settings = {k: v for k, v in self._mapping_settings(body).items() if v is not None}
+        mapping = self.lab.create_event_source_mapping(
+            required(body, "FunctionName"),
+            event_source_arn=required(body, "EventSourceArn"),
+            **settings,
+        )
+        return WireResponse.of_json(202, mapping.to_aws())
+
+    def get_event_source_mapping(self, req: WireRequest) -> WireResponse:
+        return WireResponse.of_json(200, self.lab.get_event_source_mapping(req.params["UUID"]).to_aws())
+
+    def update_event_source_mapping(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        mapping = self.lab.update_event_source_mapping(
+            req.params["UUID"],
+            function_name=typed(body, "FunctionName", str),
+            **self._mapping_settings(body),
+        )
+        return WireResponse.of_json(202, mapping.to_aws())
+
+    def delete_event_source_mapping(self, req: WireRequest) -> WireResponse:
+        return WireResponse.of_json(202, self.lab.delete_event_source_mapping(req.params["UUID"]).to_aws())
+
+    def list_event_source_mappings(self, req: WireRequest) -> WireResponse:
+        mappings = self.lab.list_event_source_mappings(
+            event_source_arn=req.query.get("EventSourceArn"),
+            function_name=req.query.get("FunctionName"),
+        )
+        chunk, marker = page(mappings, req.query, limits.LIST_MAX_ITEMS)
+        return WireResponse.of_json(200, _listing("EventSourceMappings", chunk, marker))

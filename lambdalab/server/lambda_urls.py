@@ -33,6 +33,8 @@ _FN = "/2015-03-31/functions/{FunctionName}"
 _EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 _URL = "/2021-10-31/functions/{FunctionName}/url"
 
+_ESM = "/2015-03-31/event-source-mappings"
+
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/2015-03-31/functions", "CreateFunction"),
     Route("GET", "/2015-03-31/functions", "ListFunctions"),
@@ -68,6 +70,11 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", _URL, "UpdateFunctionUrlConfig"),
     Route("DELETE", _URL, "DeleteFunctionUrlConfig"),
     Route("GET", "/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs"),
+    Route("POST", _ESM, "CreateEventSourceMapping"),
+    Route("GET", _ESM, "ListEventSourceMappings"),
+    Route("GET", f"{_ESM}/{{UUID}}", "GetEventSourceMapping"),
+    Route("PUT", f"{_ESM}/{{UUID}}", "UpdateEventSourceMapping"),
+    Route("DELETE", f"{_ESM}/{{UUID}}", "DeleteEventSourceMapping"),
 )
 
 #: Path prefixes that identify a request as Lambda's when it carries no signature.

@@ -1,0 +1,111 @@
+"""lambdalab's SQS: queues on the HTTP edge (JSON and query protocols), event source
+mappings that poll them, and SQS as a destination and dead-letter queue of async invokes.
+
+A built-in plugin, registered by entry point (``sqs = "lambdalab_sqs"``) exactly as a
+student's plugin is. Split the way moto splits a service: :mod:`.models` (queues and
+messages in the lab's store), :mod:`.responses` (both wire protocols),
+:mod:`.exceptions` (one class per SQS error), :mod:`.mappings` (event source mappings and
+their pollers) and :mod:`.cli` (``lambdalab sqs …`` and ``lambdalab esm …``).
+
+From Python::
+
+    from lambdalab_sqs import sqs_of
+    queues = sqs_of(lab).queues
+    queues.create_queue("jobs")
+    queues.send_message("jobs", "hello")
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import lambdalab
+from lambdalab.destinations import DestinationMessage, Sender
+from lambdalab.server import HttpService
+
+from .exceptions import SqsError
+from .mappings import EventSourceMapping, EventSourceMappings
+from .models import Message, Queue, Queues, name_from_arn
+from .responses import TARGET_PREFIX, SqsService
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class Sqs:
+    """One lab's SQS: its queues and its event source mappings."""
+
+    queues: Queues
+    mappings: EventSourceMappings
+
+    def close(self) -> None:
+        self.mappings.close()
+        self.queues.close()
+
+
+_labs: "weakref.WeakKeyDictionary[Lab, Sqs]" = weakref.WeakKeyDictionary()
+
+
+def sqs_of(lab: "Lab") -> Sqs:
+    """The SQS of ``lab`` (started with the lab)."""
+    if lab not in _labs:
+        queues = Queues(lab)
+        _labs[lab] = Sqs(queues, EventSourceMappings(lab, queues))
+    return _labs[lab]
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    sqs_of(lab).mappings.start()
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    sqs = _labs.pop(lab, None)
+    if sqs is not None:
+        sqs.close()
+
+
+@lambdalab.hookimpl
+def lambdalab_event_source_mappings(lab: "Lab") -> EventSourceMappings:
+    return sqs_of(lab).mappings
+
+
+@lambdalab.hookimpl
+def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
+    return [HttpService("sqs", SqsService(sqs_of(lab).queues), target_prefixes=(TARGET_PREFIX,))]
+
+
+@lambdalab.hookimpl
+def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | None:
+    """Deliver async-invoke records and dead letters to a queue of this lab."""
+    if not destination_arn.startswith("arn:aws:sqs:"):
+        return None
+    name = name_from_arn(destination_arn)
+    queues = sqs_of(lab).queues
+
+    def send(message: DestinationMessage) -> None:
+        attributes = {
+            key: {"DataType": "String", "StringValue": value}
+            for key, value in message.attributes.items() if value
+        }
+        queues.send_message(name, message.body, message_attributes=attributes)
+
+    return send
+
+
+__all__ = [
+    "Sqs",
+    "sqs_of",
+    "Queue",
+    "Queues",
+    "Message",
+    "EventSourceMapping",
+    "EventSourceMappings",
+    "SqsError",
+]

@@ -1,0 +1,474 @@
+"""Event source mappings for SQS: pollers that read a queue and invoke a function.
+
+A mapping lives on the function (CreateEventSourceMapping is a Lambda API call) but the
+polling is SQS's, so this plugin keeps both. For each enabled mapping a poller receives
+batches of up to ``BatchSize`` messages (waiting up to ``MaximumBatchingWindowInSeconds``
+on the Lab's clock to fill one), invokes the function *synchronously* through
+``lab.invoke`` with Lambda's SQS event, and then
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html,
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html):
+
+- deletes the batch when the invoke succeeds;
+- deletes nothing when it fails (function error, throttle, missing function): the
+  messages become visible again after the queue's visibility timeout, and a queue's
+  RedrivePolicy moves them to its dead-letter queue after ``maxReceiveCount`` tries;
+- with ``FunctionResponseTypes: ["ReportBatchItemFailures"]``, deletes every message but
+  those the function lists in ``batchItemFailures`` (by ``itemIdentifier``, the
+  messageId). An itemIdentifier that is empty, null or not in the batch fails the whole
+  batch, as AWS does.
+
+Pollers scale with the queue's depth: a poller that received a full batch while more
+messages are visible starts another, up to the function's concurrency (reserved, or the
+account's), ``ScalingConfig.MaximumConcurrency`` and ``ESM_SQS_POLLERS_MAX``; an extra
+poller that finds the queue empty stops
+(https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Mapping
+
+from lambdalab import limits
+from lambdalab.arn import parse_function_ref
+from lambdalab.errors import (
+    InvalidParameterValueException,
+    LambdaError,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    invalid,
+)
+
+from .exceptions import SqsError
+from .models import Message, Queues, name_from_arn
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+#: Real seconds an idle poller waits before it looks again (new messages wake it sooner).
+IDLE_WAIT_S = 0.2
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """One mapping, as GetEventSourceMapping returns it."""
+
+    uuid: str
+    event_source_arn: str
+    function_arn: str
+    batch_size: int
+    maximum_batching_window_in_seconds: int
+    enabled: bool
+    last_modified: float
+    function_response_types: tuple[str, ...] = ()
+    maximum_concurrency: int | None = None
+    state: str = ""
+    last_processing_result: str = "No records processed"
+
+    @property
+    def current_state(self) -> str:
+        return self.state or ("Enabled" if self.enabled else "Disabled")
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "UUID": self.uuid,
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.maximum_batching_window_in_seconds,
+            "EventSourceArn": self.event_source_arn,
+            "FunctionArn": self.function_arn,
+            "LastModified": self.last_modified,
+            "LastProcessingResult": self.last_processing_result,
+            "State": self.current_state,
+            "StateTransitionReason": "USER_INITIATED",
+            "FunctionResponseTypes": list(self.function_response_types),
+        }
+        if self.maximum_concurrency is not None:
+            out["ScalingConfig"] = {"MaximumConcurrency": self.maximum_concurrency}
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps({**self.__dict__, "state": ""})
+
+    @classmethod
+    def from_json(cls, text: str) -> "EventSourceMapping":
+        data = json.loads(text)
+        data["function_response_types"] = tuple(data["function_response_types"])
+        return cls(**data)
+
+
+def _batch_settings(batch_size: Any, window: Any) -> tuple[int, int]:
+    if isinstance(window, bool) or not isinstance(window, int) or not (
+        0 <= window <= limits.ESM_BATCHING_WINDOW_MAX_S
+    ):
+        raise invalid("MaximumBatchingWindowInSeconds", window,
+                      f"Use a whole number of seconds from 0 to {limits.ESM_BATCHING_WINDOW_MAX_S}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not (
+        1 <= batch_size <= limits.ESM_SQS_BATCH_SIZE_MAX
+    ):
+        raise invalid("BatchSize", batch_size,
+                      f"Use 1 to {limits.ESM_SQS_BATCH_SIZE_MAX} for an SQS queue.")
+    if batch_size > limits.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX and window < 1:
+        raise InvalidParameterValueException(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size "
+            f"is greater than {limits.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX}. Set "
+            "MaximumBatchingWindowInSeconds to 1 or more, or BatchSize to 10 or less."
+        )
+    return batch_size, window
+
+
+def _response_types(value: Any) -> tuple[str, ...]:
+    types = tuple(value or ())
+    if any(t != REPORT_BATCH_ITEM_FAILURES for t in types):
+        raise invalid("FunctionResponseTypes", list(types),
+                      f'The only allowed value is ["{REPORT_BATCH_ITEM_FAILURES}"].')
+    return types
+
+
+def _maximum_concurrency(scaling_config: Mapping[str, Any] | None) -> int | None:
+    value = (scaling_config or {}).get("MaximumConcurrency")
+    if value is None:
+        return None
+    low, high = limits.ESM_MAXIMUM_CONCURRENCY_MIN, limits.ESM_MAXIMUM_CONCURRENCY_MAX
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid("ScalingConfig.MaximumConcurrency", value, f"Use {low} to {high}.")
+    return value
+
+
+def failed_ids(response: Any, batch: list[Message]) -> set[str] | None:
+    """The messageIds a ReportBatchItemFailures response names; ``None``: the whole batch failed."""
+    if response is None or response == {} or response == "":
+        return set()
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    ids = {m.message_id for m in batch}
+    out = set()
+    for item in failures if isinstance(failures, list) else [None]:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or identifier not in ids:
+            return None
+        out.add(identifier)
+    return out
+
+
+class Poller:
+    """The threads polling one mapping's queue."""
+
+    def __init__(self, owner: "EventSourceMappings", mapping: EventSourceMapping) -> None:
+        self.owner = owner
+        self.mapping = mapping
+        self.queue = name_from_arn(mapping.event_source_arn)
+        self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._spawn()
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self.stopped.is_set() or len(self.threads) >= self.owner.poller_cap(self.mapping):
+                return
+            thread = threading.Thread(
+                target=self._run, args=(not self.threads,), daemon=True,
+                name=f"lambdalab-sqs-poller-{self.mapping.uuid[:8]}-{len(self.threads)}",
+            )
+            self.threads.append(thread)
+        thread.start()
+
+    def _run(self, first: bool) -> None:
+        queues = self.owner.queues
+        try:
+            while not self.stopped.is_set():
+                batch = self._gather()
+                if not batch:
+                    if not first:
+                        return
+                    with queues.changed:
+                        queues.changed.wait(IDLE_WAIT_S)
+                    continue
+                if len(batch) >= self.mapping.batch_size and self.has_work():
+                    self._spawn()
+                self._process(batch)
+        finally:
+            with self._lock:
+                self.threads.remove(threading.current_thread())
+            self.owner.notify_idle()
+
+    def has_work(self) -> bool:
+        try:
+            return self.owner.queues.has_visible(self.queue)
+        except SqsError:
+            return False
+
+    def _gather(self) -> list[Message]:
+        """Up to BatchSize messages, waiting up to the batching window to fill the batch."""
+        queues, clock = self.owner.queues, self.owner.lab.clock
+        size, window = self.mapping.batch_size, self.mapping.maximum_batching_window_in_seconds
+        with self._lock:
+            self.busy += 1
+        try:
+            batch = queues.receive_now(self.queue, min(size, limits.SQS_RECEIVE_MAX_MESSAGES))
+        except SqsError as e:
+            self._record(f"PROBLEM: {e.message}")
+            batch = []
+        if not batch or window == 0 or len(batch) >= size:
+            self._done_if(not batch)
+            return batch
+        deadline = clock.now() + window
+        timer = clock.call_at(deadline, queues._notify)
+        try:
+            while len(batch) < size and clock.now() < deadline and not self.stopped.is_set():
+                more = queues.receive_now(
+                    self.queue, min(size - len(batch), limits.SQS_RECEIVE_MAX_MESSAGES))
+                if more:
+                    batch += more
+                    continue
+                with queues.changed:
+                    queues.changed.wait(IDLE_WAIT_S)
+        except SqsError:
+            pass
+        finally:
+            timer.cancel()
+        return batch
+
+    def _done_if(self, idle: bool) -> None:
+        if idle:
+            with self._lock:
+                self.busy -= 1
+            self.owner.notify_idle()
+
+    def _process(self, batch: list[Message]) -> None:
+        try:
+            self._deliver(batch)
+        finally:
+            self._done_if(True)
+
+    def _deliver(self, batch: list[Message]) -> None:
+        lab = self.owner.lab
+        arn = self.mapping.event_source_arn
+        event = {"Records": [m.to_event_record(arn, lab.arns.region) for m in batch]}
+        try:
+            result = lab.invoke(self.mapping.function_arn, event)
+        except LambdaError as e:
+            self._record(f"PROBLEM: {e.code}: {e.message}")
+            return
+        if result.function_error:
+            self._record("PROBLEM: Function call failed")
+            return
+        failed: set[str] | None = set()
+        if REPORT_BATCH_ITEM_FAILURES in self.mapping.function_response_types:
+            try:
+                failed = failed_ids(result.json(), batch)
+            except ValueError:
+                failed = None
+        if failed is None:
+            self._record("PROBLEM: Function returned an invalid batchItemFailures response")
+            return
+        done = [m.receipt_handle for m in batch if m.message_id not in failed]
+        self.owner.queues.delete_messages(self.queue, done)
+        self._record("OK")
+
+    def _record(self, result: str) -> None:
+        self.mapping = replace(self.mapping, last_processing_result=result)
+        self.owner.remember_result(self.mapping.uuid, result)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.owner.queues._notify()
+
+    def join(self, timeout: float = 10.0) -> None:
+        for thread in list(self.threads):
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+
+@dataclass
+class EventSourceMappings:
+    """Every event source mapping of one lab, durable in its store, with their pollers."""
+
+    lab: "Lab"
+    queues: Queues
+    pollers: dict[str, Poller] = field(default_factory=dict)
+    results: dict[str, str] = field(default_factory=dict)
+    idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def start(self) -> None:
+        for mapping in self._all():
+            if mapping.enabled:
+                self._start(mapping)
+
+    # -- the Lambda API ---------------------------------------------------------------
+
+    def create(
+        self, function_name: str, event_source_arn: str | None = None, *,
+        enabled: bool = True, batch_size: int = limits.ESM_SQS_BATCH_SIZE_DEFAULT,
+        maximum_batching_window_in_seconds: int = 0,
+        function_response_types: list[str] | None = None,
+        scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
+    ) -> EventSourceMapping:
+        """CreateEventSourceMapping for an SQS queue; returns it in state ``Creating``."""
+        source = self._check_source(event_source_arn)
+        function_arn = self._function_arn(function_name)
+        size, window = _batch_settings(batch_size, maximum_batching_window_in_seconds)
+        for other in self._all():
+            if other.event_source_arn == source and other.function_arn == function_arn:
+                raise ResourceConflictException(
+                    f"An event source mapping with SQS arn (\" {source} \") and function "
+                    f"(\" {function_name} \") already exists. Please update or delete the "
+                    f"existing mapping with UUID {other.uuid}"
+                )
+        mapping = EventSourceMapping(
+            uuid=str(uuid.uuid4()), event_source_arn=source, function_arn=function_arn,
+            batch_size=size, maximum_batching_window_in_seconds=window, enabled=bool(enabled),
+            last_modified=self.lab.clock.now(),
+            function_response_types=_response_types(function_response_types),
+            maximum_concurrency=_maximum_concurrency(scaling_config),
+        )
+        self._save(mapping)
+        if mapping.enabled:
+            self._start(mapping)
+        return replace(mapping, state="Creating")
+
+    def get(self, uuid: str) -> EventSourceMapping:
+        rows = self.lab.store.query(
+            "SELECT config FROM event_source_mappings WHERE uuid = ?", (str(uuid),))
+        if not rows:
+            raise ResourceNotFoundException(
+                f"The resource you requested does not exist. No event source mapping has "
+                f"UUID {uuid}; ListEventSourceMappings shows them all."
+            )
+        mapping = EventSourceMapping.from_json(rows[0][0])
+        result = self.results.get(mapping.uuid)
+        return replace(mapping, last_processing_result=result) if result else mapping
+
+    def update(
+        self, uuid: str, *, function_name: str | None = None, enabled: bool | None = None,
+        batch_size: int | None = None, maximum_batching_window_in_seconds: int | None = None,
+        function_response_types: list[str] | None = None,
+        scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
+    ) -> EventSourceMapping:
+        """UpdateEventSourceMapping: settings left ``None`` keep their value."""
+        old = self.get(uuid)
+        size, window = _batch_settings(
+            old.batch_size if batch_size is None else batch_size,
+            old.maximum_batching_window_in_seconds if maximum_batching_window_in_seconds is None
+            else maximum_batching_window_in_seconds,
+        )
+        mapping = replace(
+            old, batch_size=size, maximum_batching_window_in_seconds=window,
+            function_arn=old.function_arn if function_name is None
+            else self._function_arn(function_name),
+            enabled=old.enabled if enabled is None else bool(enabled),
+            function_response_types=old.function_response_types
+            if function_response_types is None else _response_types(function_response_types),
+            maximum_concurrency=old.maximum_concurrency if scaling_config is None
+            else _maximum_concurrency(scaling_config),
+            last_modified=self.lab.clock.now(),
+        )
+        self._stop(uuid)
+        self._save(mapping)
+        if mapping.enabled:
+            self._start(mapping)
+        return replace(mapping, state="Enabling" if mapping.enabled and not old.enabled
+                       else "Disabling" if old.enabled and not mapping.enabled else "Updating")
+
+    def delete(self, uuid: str) -> EventSourceMapping:
+        mapping = self.get(uuid)
+        self._stop(uuid)
+        with self.lab.store.transaction() as db:
+            db.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (mapping.uuid,))
+        return replace(mapping, state="Deleting")
+
+    def list(self, event_source_arn: str | None = None,
+             function_name: str | None = None) -> list[EventSourceMapping]:
+        function_arn = None
+        if function_name is not None:
+            ref = parse_function_ref(function_name)
+            function_arn = self.lab.arns.function(ref.name, ref.qualifier)
+        return [
+            self.get(m.uuid) for m in self._all()
+            if (event_source_arn is None or m.event_source_arn == event_source_arn)
+            and (function_arn is None or m.function_arn == function_arn)
+        ]
+
+    # -- pollers ----------------------------------------------------------------------
+
+    def poller_cap(self, mapping: EventSourceMapping) -> int:
+        """Pollers a mapping may run: the function's concurrency caps them."""
+        name = parse_function_ref(mapping.function_arn).name
+        reserved = self.lab.registry.reserved_concurrency(name)
+        cap = min(self.lab.pool.account_limit if reserved is None else reserved,
+                  limits.ESM_SQS_POLLERS_MAX)
+        return min(cap, mapping.maximum_concurrency or cap)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block (real seconds) until no poller holds a batch and no mapped queue has a
+        visible message. Tests and labs call it after sending or advancing the clock."""
+        with self.idle:
+            return self.idle.wait_for(self._is_idle, timeout)
+
+    def _is_idle(self) -> bool:
+        for poller in list(self.pollers.values()):
+            if poller.busy or poller.has_work():
+                return False
+        return True
+
+    def notify_idle(self) -> None:
+        with self.idle:
+            self.idle.notify_all()
+
+    def remember_result(self, uuid: str, result: str) -> None:
+        self.results[uuid] = result
+
+    def close(self) -> None:
+        for uuid in list(self.pollers):
+            self._stop(uuid)
+
+    def _start(self, mapping: EventSourceMapping) -> None:
+        poller = Poller(self, mapping)
+        self.pollers[mapping.uuid] = poller
+        poller.start()
+
+    def _stop(self, uuid: str) -> None:
+        poller = self.pollers.pop(uuid, None)
+        if poller is not None:
+            poller.stop()
+            poller.join()
+        self.notify_idle()
+
+    # -- storage and checks -----------------------------------------------------------
+
+    def _all(self) -> list[EventSourceMapping]:
+        rows = self.lab.store.query("SELECT config FROM event_source_mappings ORDER BY uuid")
+        return [EventSourceMapping.from_json(r[0]) for r in rows]
+
+    def _save(self, mapping: EventSourceMapping) -> None:
+        with self.lab.store.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO event_source_mappings (uuid, config) VALUES (?, ?)",
+                       (mapping.uuid, mapping.to_json()))
+
+    def _function_arn(self, function_name: str) -> str:
+        ref = parse_function_ref(function_name)
+        self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
+        return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _check_source(self, arn: Any) -> str:
+        if not isinstance(arn, str) or not arn.startswith("arn:aws:sqs:"):
+            raise invalid("EventSourceArn", arn,
+                          "lambdalab maps SQS queues: use arn:aws:sqs:REGION:ACCOUNT:QUEUE.")
+        try:
+            self.queues.get_queue(name_from_arn(arn))
+        except SqsError as e:
+            raise InvalidParameterValueException(
+                "Error occurred while ReceiveMessage. SQS Error Code: "
+                f"{e.query_code or e.code}. SQS Error Message: {e.message}"
+            ) from None
+        return arn

@@ -1,0 +1,676 @@
+"""SQS state: queues and their messages, durable in the lab's SQLite store.
+
+Pure state, no HTTP (that is :mod:`.responses`). Every time is read from the Lab's clock,
+so a test that advances a :class:`~lambdalab.clock.VirtualClock` by the visibility
+timeout sees an in-flight message become visible again, and a restart loses nothing: a
+message in flight when the lab stopped reappears once its visibility timeout has passed
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html).
+
+A message is visible when ``visible_at <= now``. Sending with ``DelaySeconds`` and
+receiving both move ``visible_at`` into the future. When a message with a RedrivePolicy
+has been received ``maxReceiveCount`` times and becomes visible again, the next receive
+moves it to the dead-letter queue instead of returning it
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from lambdalab import limits
+from lambdalab.clock import Timer
+from lambdalab.events._common import md5_hex, sqs_attributes_md5
+
+from .exceptions import (
+    InvalidAttributeName,
+    InvalidAttributeValue,
+    InvalidParameterValue,
+    MessageNotInflight,
+    MessageTooLong,
+    QueueDoesNotExist,
+    QueueNameExists,
+    ReceiptHandleIsInvalid,
+)
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+#: Characters a message may hold (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | …).
+_INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+#: Attributes SetQueueAttributes may change, with their defaults as strings.
+SETTABLE = {
+    "DelaySeconds": "0",
+    "MaximumMessageSize": str(limits.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": str(limits.SQS_RETENTION_DEFAULT_S),
+    "ReceiveMessageWaitTimeSeconds": "0",
+    "VisibilityTimeout": str(limits.SQS_VISIBILITY_TIMEOUT_DEFAULT_S),
+    "RedrivePolicy": "",
+    "RedriveAllowPolicy": "",
+    "Policy": "",
+    "KmsMasterKeyId": "",
+    "KmsDataKeyReusePeriodSeconds": "300",
+    "SqsManagedSseEnabled": "true",
+}
+#: Attributes SQS computes; GetQueueAttributes returns them, SetQueueAttributes refuses them.
+COMPUTED = (
+    "QueueArn",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+)
+_INTEGER_RANGES = {
+    "DelaySeconds": (0, limits.SQS_DELAY_MAX_S),
+    "MaximumMessageSize": (1024, limits.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": (limits.SQS_RETENTION_MIN_S, limits.SQS_RETENTION_MAX_S),
+    "ReceiveMessageWaitTimeSeconds": (0, limits.SQS_WAIT_TIME_MAX_S),
+    "VisibilityTimeout": (0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S),
+    "KmsDataKeyReusePeriodSeconds": (60, 86_400),
+}
+
+
+def queue_arn(lab: "Lab", name: str) -> str:
+    return f"arn:aws:sqs:{lab.arns.region}:{lab.arns.account_id}:{name}"
+
+
+def name_from_arn(arn: str) -> str:
+    """The queue name of ``arn:aws:sqs:REGION:ACCOUNT:NAME``."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise InvalidParameterValue(
+            f"{arn!r} is not an SQS queue ARN. Use arn:aws:sqs:REGION:ACCOUNT:QUEUE_NAME."
+        )
+    return parts[5]
+
+
+def name_from_url(url: str) -> str:
+    """The queue name a QueueUrl (``http://host/ACCOUNT/NAME``) points at; a bare name too."""
+    if not isinstance(url, str) or not url:
+        raise InvalidParameterValue("QueueUrl is required: pass the URL CreateQueue returned.")
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def check_queue_name(name: Any) -> str:
+    if not isinstance(name, str) or not _QUEUE_NAME.match(name.removesuffix(".fifo")):
+        raise InvalidParameterValue(
+            f"QueueName: {name!r} is not valid. Can only include alphanumeric characters, "
+            "hyphens, or underscores. 1 to 80 in length."
+        )
+    if name.endswith(".fifo"):
+        raise InvalidParameterValue(
+            "QueueName: FIFO queues (.fifo) are not supported by lambdalab yet; create a "
+            "standard queue (a name without .fifo)."
+        )
+    return name
+
+
+def _integer(name: str, value: Any, low: int, high: int, error: type = InvalidParameterValue) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not low <= number <= high:
+        raise error(f"Value {value!r} for parameter {name} is invalid. Reason: Must be an "
+                    f"integer from {low} to {high}.")
+    return number
+
+
+def check_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Queue attributes as SQS stores them (strings), each checked against its range."""
+    out: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+                    "FifoThroughputLimit") and str(value).lower() not in ("false", ""):
+            raise InvalidAttributeName(
+                f"{name}: FIFO queues are not supported by lambdalab yet; leave {name} out."
+            )
+        if name not in SETTABLE:
+            raise InvalidAttributeName(
+                f"Unknown Attribute {name}. Settable attributes: {', '.join(sorted(SETTABLE))}."
+            )
+        if name in _INTEGER_RANGES:
+            low, high = _INTEGER_RANGES[name]
+            value = str(_integer(name, value, low, high, InvalidAttributeValue))
+        elif name == "RedrivePolicy" and value:
+            value = json.dumps(_redrive_policy(value))
+        out[name] = str(value)
+    return out
+
+
+def _redrive_policy(value: Any) -> dict[str, Any]:
+    try:
+        policy = json.loads(value) if isinstance(value, str) else dict(value)
+        target = str(policy["deadLetterTargetArn"])
+        count = int(policy["maxReceiveCount"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidAttributeValue(
+            f"Value {value} for parameter RedrivePolicy is invalid. Reason: Redrive policy "
+            'must be JSON like {"deadLetterTargetArn": "arn:aws:sqs:…:dlq", '
+            '"maxReceiveCount": 5}.'
+        ) from None
+    if not 1 <= count <= limits.SQS_MAX_RECEIVE_COUNT_MAX:
+        raise InvalidAttributeValue(
+            f"Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
+            f"maxReceiveCount: {count}, valid values are from 1 to "
+            f"{limits.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive."
+        )
+    return {"deadLetterTargetArn": target, "maxReceiveCount": count}
+
+
+def check_message_attributes(attributes: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """MessageAttributes in SQS's API shape, BinaryValue as base64 text."""
+    out: dict[str, dict[str, str]] = {}
+    for name, attribute in (attributes or {}).items():
+        data_type = (attribute or {}).get("DataType")
+        if not isinstance(data_type, str) or data_type.split(".")[0] not in (
+            "String", "Number", "Binary"
+        ):
+            raise InvalidParameterValue(
+                f"The message attribute '{name}' has an invalid message attribute type: "
+                "use DataType String, Number or Binary."
+            )
+        if data_type.startswith("Binary"):
+            value = attribute.get("BinaryValue")
+            if isinstance(value, (bytes, bytearray)):
+                value = base64.b64encode(value).decode()
+            key = "BinaryValue"
+        else:
+            value, key = attribute.get("StringValue"), "StringValue"
+        if value is None or value == "":
+            raise InvalidParameterValue(
+                f"The message attribute '{name}' must contain non-empty message attribute "
+                f"value for message attribute type '{data_type}'."
+            )
+        out[name] = {"DataType": data_type, key: str(value)}
+    return out
+
+
+def event_attributes(attributes: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """MessageAttributes as Lambda's SQS event writes them (camelCase, list fields)."""
+    out = {}
+    for name, attribute in attributes.items():
+        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [],
+                                 "dataType": attribute["DataType"]}
+        if "StringValue" in attribute:
+            entry["stringValue"] = attribute["StringValue"]
+        else:
+            entry["binaryValue"] = attribute["BinaryValue"]
+        out[name] = entry
+    return out
+
+
+def attributes_md5(attributes: Mapping[str, Mapping[str, str]]) -> str | None:
+    return sqs_attributes_md5(event_attributes(attributes)) if attributes else None
+
+
+def _size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+    size = len(body.encode())
+    for name, attribute in attributes.items():
+        size += len(name.encode()) + len(attribute["DataType"].encode())
+        size += len(attribute.get("StringValue", attribute.get("BinaryValue", "")).encode())
+    return size
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One queue: its name and the attributes it was given (as strings)."""
+
+    name: str
+    attributes: dict[str, str]
+    created_at: float
+    modified_at: float
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def setting(self, name: str) -> str:
+        return self.attributes.get(name) or SETTABLE[name]
+
+    def integer(self, name: str) -> int:
+        return int(self.setting(name))
+
+    @property
+    def redrive(self) -> dict[str, Any] | None:
+        text = self.attributes.get("RedrivePolicy")
+        return json.loads(text) if text else None
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """SendMessage's answer."""
+
+    message_id: str
+    md5_of_message_body: str
+    md5_of_message_attributes: str | None
+
+    def to_aws(self) -> dict[str, str]:
+        out = {"MessageId": self.message_id, "MD5OfMessageBody": self.md5_of_message_body}
+        if self.md5_of_message_attributes:
+            out["MD5OfMessageAttributes"] = self.md5_of_message_attributes
+        return out
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received message: what ReceiveMessage returns and an SQS event record holds."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    message_attributes: dict[str, dict[str, str]]
+    sent_at: float
+    first_received_at: float
+    receive_count: int
+
+    @property
+    def md5_of_body(self) -> str:
+        return md5_hex(self.body)
+
+    def system_attributes(self) -> dict[str, str]:
+        return {
+            "ApproximateReceiveCount": str(self.receive_count),
+            "SentTimestamp": str(int(self.sent_at * 1000)),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(int(self.first_received_at * 1000)),
+        }
+
+    def to_aws(
+        self, attribute_names: list[str] | None = None, message_attribute_names: list[str] | None = None
+    ) -> dict[str, Any]:
+        """ReceiveMessage's ``Message``: system attributes and message attributes as asked."""
+        out: dict[str, Any] = {
+            "MessageId": self.message_id,
+            "ReceiptHandle": self.receipt_handle,
+            "MD5OfBody": self.md5_of_body,
+            "Body": self.body,
+        }
+        wanted = set(attribute_names or ())
+        system = self.system_attributes()
+        picked = {k: v for k, v in system.items() if "All" in wanted or k in wanted}
+        if picked:
+            out["Attributes"] = picked
+        names = set(message_attribute_names or ())
+        chosen = {
+            k: v for k, v in self.message_attributes.items()
+            if "All" in names or ".*" in names or k in names
+            or any(n.endswith(".*") and k.startswith(n[:-1]) for n in names)
+        }
+        if chosen:
+            out["MessageAttributes"] = chosen
+            out["MD5OfMessageAttributes"] = attributes_md5(chosen)
+        return out
+
+    def to_event_record(self, arn: str, region: str) -> dict[str, Any]:
+        """The record of Lambda's SQS event (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)."""
+        record: dict[str, Any] = {
+            "messageId": self.message_id,
+            "receiptHandle": self.receipt_handle,
+            "body": self.body,
+            "attributes": self.system_attributes(),
+            "messageAttributes": event_attributes(self.message_attributes),
+            "md5OfBody": self.md5_of_body,
+        }
+        if self.message_attributes:
+            record["md5OfMessageAttributes"] = attributes_md5(self.message_attributes)
+        record |= {"eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": region}
+        return record
+
+
+def _receipt(queue: str, row_id: int) -> str:
+    raw = f"{queue}\0{row_id}\0{secrets.token_hex(16)}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _receipt_row(queue: str, handle: Any) -> int:
+    """The message row a receipt handle names (it carries the queue and the row id)."""
+    try:
+        name, row_id, _ = base64.urlsafe_b64decode(str(handle).encode()).decode().split("\0")
+        if name == queue:
+            return int(row_id)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        pass
+    raise ReceiptHandleIsInvalid(
+        f"The input receipt handle \"{handle}\" is not a valid receipt handle. Use the "
+        "ReceiptHandle a ReceiveMessage of this queue returned."
+    )
+
+
+class Queues:
+    """Every queue of one lab, and the messages in them."""
+
+    def __init__(self, lab: "Lab") -> None:
+        self.lab = lab
+        self.store = lab.store
+        self.clock = lab.clock
+        #: Notified whenever a message may have become receivable (sent, released, due).
+        self.changed = threading.Condition()
+        self._wake: Timer | None = None
+        self._closed = False
+        self._schedule_next_due()
+
+    # -- queues -----------------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        base = self.lab.endpoint_url or f"https://sqs.{self.lab.arns.region}.amazonaws.com"
+        return f"{base.rstrip('/')}/{self.lab.arns.account_id}/{name}"
+
+    def arn(self, name: str) -> str:
+        return queue_arn(self.lab, name)
+
+    def create_queue(
+        self, name: str, attributes: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Queue:
+        """A new queue, or the existing one when its attributes match (as SQS does)."""
+        name = check_queue_name(name)
+        wanted = check_attributes(attributes or {})
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            row = db.execute("SELECT * FROM sqs_queues WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                existing = _queue(row)
+                if any(existing.setting(k) != v for k, v in wanted.items()):
+                    raise QueueNameExists(
+                        f"A queue already exists with the same name ({name}) and a different "
+                        "value for an attribute. Use SetQueueAttributes, or another name."
+                    )
+                return existing
+            db.execute(
+                "INSERT INTO sqs_queues (name, attributes, tags, created_at, modified_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, json.dumps(wanted), json.dumps(dict(tags or {})), now, now),
+            )
+        return Queue(name, wanted, now, now, dict(tags or {}))
+
+    def get_queue(self, name: str) -> Queue:
+        rows = self.store.query("SELECT * FROM sqs_queues WHERE name = ?", (name,))
+        if not rows:
+            raise QueueDoesNotExist(
+                f"The specified queue {name} does not exist. Create it with CreateQueue, or "
+                "check the name (ListQueues shows every queue)."
+            )
+        return _queue(rows[0])
+
+    def list_queues(self, prefix: str = "") -> list[Queue]:
+        rows = self.store.query("SELECT * FROM sqs_queues ORDER BY name")
+        return [_queue(r) for r in rows if r["name"].startswith(prefix or "")]
+
+    def delete_queue(self, name: str) -> None:
+        self.get_queue(name)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sqs_queues WHERE name = ?", (name,))
+        self._notify()
+
+    def set_attributes(self, name: str, attributes: Mapping[str, Any]) -> Queue:
+        queue = self.get_queue(name)
+        merged = {**queue.attributes, **check_attributes(attributes)}
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE sqs_queues SET attributes = ?, modified_at = ? WHERE name = ?",
+                (json.dumps(merged), self.clock.now(), name),
+            )
+        self._notify()
+        return self.get_queue(name)
+
+    def get_attributes(self, name: str, names: list[str] | None = None) -> dict[str, str]:
+        """GetQueueAttributes: the named attributes (``All`` for every one)."""
+        queue = self.get_queue(name)
+        counts = self.counts(name)
+        every = {k: queue.setting(k) for k in SETTABLE if queue.setting(k)}
+        every |= {
+            "QueueArn": self.arn(name),
+            "ApproximateNumberOfMessages": str(counts["visible"]),
+            "ApproximateNumberOfMessagesNotVisible": str(counts["in_flight"]),
+            "ApproximateNumberOfMessagesDelayed": str(counts["delayed"]),
+            "CreatedTimestamp": str(int(queue.created_at)),
+            "LastModifiedTimestamp": str(int(queue.modified_at)),
+        }
+        wanted = set(names or ())
+        for unknown in wanted - set(every) - set(SETTABLE) - {"All"}:
+            raise InvalidAttributeName(f"Unknown Attribute {unknown}.")
+        return {k: v for k, v in every.items() if "All" in wanted or k in wanted}
+
+    def counts(self, name: str) -> dict[str, int]:
+        """Visible, in-flight (received) and delayed (never received) messages."""
+        row = self.store.query(
+            "SELECT SUM(visible_at <= ?1), SUM(visible_at > ?1 AND receive_count > 0), "
+            "SUM(visible_at > ?1 AND receive_count = 0) FROM sqs_messages WHERE queue = ?2",
+            (self.clock.now(), name),
+        )[0]
+        return {"visible": row[0] or 0, "in_flight": row[1] or 0, "delayed": row[2] or 0}
+
+    def has_visible(self, name: str) -> bool:
+        """Whether a receive now would find a message (cheaper than :meth:`counts`)."""
+        return bool(self.store.query(
+            "SELECT 1 FROM sqs_messages WHERE queue = ? AND visible_at <= ? LIMIT 1",
+            (name, self.clock.now()),
+        ))
+
+    def purge(self, name: str) -> None:
+        self.get_queue(name)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sqs_messages WHERE queue = ?", (name,))
+
+    # -- messages ---------------------------------------------------------------------
+
+    def send_message(
+        self, name: str, body: Any, *, delay_seconds: int | None = None,
+        message_attributes: Mapping[str, Any] | None = None,
+    ) -> SentMessage:
+        """Enqueue one message; it is committed before this returns."""
+        return self.send_messages(name, [(body, delay_seconds, message_attributes)])[0]
+
+    def send_messages(
+        self, name: str, entries: list[tuple[Any, int | None, Mapping[str, Any] | None]]
+    ) -> list[SentMessage]:
+        """Enqueue several messages in one transaction (every entry valid, or an error)."""
+        queue = self.get_queue(name)
+        checked = [self._checked(queue, *entry) for entry in entries]
+        now = self.clock.now()
+        sent = []
+        with self.store.transaction() as db:
+            for body, delay, attributes in checked:
+                message_id = str(uuid.uuid4())
+                db.execute(
+                    "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, "
+                    "sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, message_id, body, json.dumps(attributes), now, now + delay),
+                )
+                sent.append(SentMessage(message_id, md5_hex(body), attributes_md5(attributes)))
+        delays = [delay for _, delay, _ in checked if delay]
+        if delays:
+            self._wake_at(now + min(delays))
+        self._notify()
+        return sent
+
+    def _checked(
+        self, queue: Queue, body: Any, delay: int | None, attributes: Mapping[str, Any] | None
+    ) -> tuple[str, int, dict[str, dict[str, str]]]:
+        if not isinstance(body, str) or body == "":
+            raise InvalidParameterValue(
+                "The request must contain the parameter MessageBody: a non-empty string."
+            )
+        if _INVALID_CHARS.search(body):
+            raise InvalidParameterValue(
+                "Invalid binary character in the message body. Only #x9 | #xA | #xD | "
+                "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed; "
+                "base64-encode binary data."
+            )
+        checked = check_message_attributes(attributes)
+        limit = queue.integer("MaximumMessageSize")
+        if _size(body, checked) > limit:
+            raise MessageTooLong(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{limit} bytes. Store large payloads elsewhere (S3) and send a reference."
+            )
+        if delay is None:
+            delay = queue.integer("DelaySeconds")
+        return body, _integer("DelaySeconds", delay, 0, limits.SQS_DELAY_MAX_S), checked
+
+    def receive_message(
+        self, name: str, *, max_number_of_messages: int = 1,
+        visibility_timeout: int | None = None, wait_time_seconds: int | None = None,
+    ) -> list[Message]:
+        """Receive up to ``max_number_of_messages``; long-poll up to ``wait_time_seconds``.
+
+        The wait is measured on the Lab's clock and ends as soon as a message arrives
+        (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html).
+        """
+        queue = self.get_queue(name)
+        count = _integer("MaxNumberOfMessages", max_number_of_messages, 1,
+                         limits.SQS_RECEIVE_MAX_MESSAGES)
+        if wait_time_seconds is None:
+            wait_time_seconds = queue.integer("ReceiveMessageWaitTimeSeconds")
+        wait = _integer("WaitTimeSeconds", wait_time_seconds, 0, limits.SQS_WAIT_TIME_MAX_S)
+        deadline = self.clock.now() + wait
+        timer = self.clock.call_at(deadline, self._notify) if wait else None
+        try:
+            while True:
+                messages = self.receive_now(name, count, visibility_timeout)
+                if messages or self.clock.now() >= deadline or self._closed:
+                    return messages
+                with self.changed:
+                    self.changed.wait(0.5)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def receive_now(
+        self, name: str, count: int, visibility_timeout: int | None = None
+    ) -> list[Message]:
+        """Take up to ``count`` visible messages in flight, without waiting."""
+        queue = self.get_queue(name)
+        hide = queue.integer("VisibilityTimeout") if visibility_timeout is None else _integer(
+            "VisibilityTimeout", visibility_timeout, 0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+        now = self.clock.now()
+        expired = now - queue.integer("MessageRetentionPeriod")
+        redrive = queue.redrive
+        out: list[Message] = []
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sqs_messages WHERE queue = ? AND sent_at <= ?", (name, expired))
+            rows = db.execute(
+                "SELECT * FROM sqs_messages WHERE queue = ? AND visible_at <= ? "
+                "ORDER BY visible_at, id LIMIT ?", (name, now, count * 2 if redrive else count),
+            ).fetchall()
+            for row in rows:
+                if redrive and row["receive_count"] >= redrive["maxReceiveCount"]:
+                    self._redrive(db, row, redrive["deadLetterTargetArn"])
+                    continue
+                if len(out) < count:
+                    out.append(self._take(db, row, now, hide))
+        if out and hide:
+            self._wake_at(now + hide)
+        return out
+
+    def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int) -> Message:
+        receipt = _receipt(row["queue"], row["id"])
+        first = row["first_received_at"] or now
+        db.execute(
+            "UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1, "
+            "first_received_at = ?, receipt = ? WHERE id = ?",
+            (now + hide, first, receipt, row["id"]),
+        )
+        return Message(
+            row["message_id"], receipt, row["body"], json.loads(row["message_attributes"]),
+            row["sent_at"], first, row["receive_count"] + 1,
+        )
+
+    def _redrive(self, db: sqlite3.Connection, row: sqlite3.Row, target_arn: str) -> None:
+        """Move a message that was received maxReceiveCount times to its dead-letter queue."""
+        target = name_from_arn(target_arn)
+        exists = db.execute("SELECT 1 FROM sqs_queues WHERE name = ?", (target,)).fetchone()
+        if exists is None:
+            return  # AWS keeps the message where it is while the DLQ is missing
+        db.execute(
+            "UPDATE sqs_messages SET queue = ?, visible_at = ?, receive_count = 0, "
+            "first_received_at = NULL, receipt = NULL WHERE id = ?",
+            (target, self.clock.now(), row["id"]),
+        )
+
+    def delete_message(self, name: str, receipt_handle: Any) -> None:
+        """Delete a received message. A handle of an already deleted message is fine."""
+        self.get_queue(name)
+        row_id = _receipt_row(name, receipt_handle)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sqs_messages WHERE id = ? AND receipt = ?",
+                       (row_id, receipt_handle))
+
+    def delete_messages(self, name: str, receipt_handles: list[str]) -> None:
+        """Delete many received messages in one transaction (a poller's batch)."""
+        rows = [(_receipt_row(name, handle), handle) for handle in receipt_handles]
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM sqs_messages WHERE id = ? AND receipt = ?", rows)
+
+    def change_message_visibility(self, name: str, receipt_handle: Any, visibility_timeout: Any) -> None:
+        """Hide an in-flight message for ``visibility_timeout`` more seconds (0: release it)."""
+        self.get_queue(name)
+        row_id = _receipt_row(name, receipt_handle)
+        hide = _integer("VisibilityTimeout", visibility_timeout, 0,
+                        limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            row = db.execute("SELECT visible_at FROM sqs_messages WHERE id = ? AND receipt = ?",
+                             (row_id, receipt_handle)).fetchone()
+            if row is None:
+                raise ReceiptHandleIsInvalid(
+                    f"The receipt handle \"{receipt_handle}\" is no longer valid: the message "
+                    "was deleted or received again. Receive it again for a new handle."
+                )
+            if row[0] <= now:
+                raise MessageNotInflight(
+                    "The message is not in flight: its visibility timeout has passed. "
+                    "Receive it again before changing its visibility."
+                )
+            db.execute("UPDATE sqs_messages SET visible_at = ? WHERE id = ?", (now + hide, row_id))
+        self._wake_at(now + hide) if hide else self._notify()
+
+    # -- waking waiters on the Lab's clock ---------------------------------------------
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    def _wake_at(self, when: float) -> None:
+        """Make sure waiters are notified when the clock reaches ``when``."""
+        with self.changed:
+            if self._wake is not None and not self._wake.cancelled and self._wake.when <= when:
+                return  # it fires first, then schedules the next due message itself
+            if self._wake is not None:
+                self._wake.cancel()
+            self._wake = self.clock.call_at(when, self._due)
+
+    def _due(self) -> None:
+        with self.changed:
+            self._wake = None
+        self._notify()
+        if not self._closed:
+            self._schedule_next_due()
+
+    def _schedule_next_due(self) -> None:
+        row = self.store.query(
+            "SELECT MIN(visible_at) FROM sqs_messages WHERE visible_at > ?", (self.clock.now(),)
+        )[0]
+        if row[0] is not None:
+            self._wake_at(row[0])
+
+    def close(self) -> None:
+        self._closed = True
+        with self.changed:
+            if self._wake is not None:
+                self._wake.cancel()
+            self.changed.notify_all()
+
+
+def _queue(row: sqlite3.Row) -> Queue:
+    return Queue(row["name"], json.loads(row["attributes"]), row["created_at"],
+                 row["modified_at"], json.loads(row["tags"]))
