@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import psutil
 import pytest
 
 from lambdalab import InvalidParameterValueException
@@ -218,9 +219,24 @@ def test_timeout_kills_the_whole_process_group(lab, runtime_code):
         "errorMessage": f"RequestId: {result.request_id} Error: Task timed out after 1.00 seconds",
     }
     assert "Status: timeout" in result.log_tail
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)  # the bootstrap and its `sleep` child are gone
+    assert live_processes_in_group(pid) == []  # the bootstrap and its `sleep` child are gone
     assert lab.invoke("sh", {}).json()["pid"] != pid
+
+
+def live_processes_in_group(pgid: int, wait_s: float = 2.0) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (an orphan waits for init to reap it)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        live = []
+        for proc in psutil.process_iter(["status"]):
+            try:
+                if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                    live.append(proc.pid)
+            except (ProcessLookupError, psutil.Error):
+                pass
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(
