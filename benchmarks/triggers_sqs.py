@@ -69,7 +69,7 @@ def sqs_throughput(root: Path, counts: dict[str, int]) -> list[Row]:
         Row("SQS", "event source: messages processed, batch 10", "msg/s", processed,
             send_rate, "SendMessage, one thread", f">= {SQS_THROUGHPUT_TARGET:,.0f}/s",
             processed >= SQS_THROUGHPUT_TARGET, samples=count),
-        Row("SQS", "invoke path alone: sync Lab.invoke of 10-record events", "msg/s",
+        Row("SQS", "invoke path alone: sync Lab.invoke, 10 records, 1 thread", "msg/s",
             invoke_rate, None, "", "", None, samples=invokes),
     ]
 

@@ -429,8 +429,8 @@ class EventSourceMappings:
         self.results[uuid] = result
 
     def close(self) -> None:
-        for uuid in list(self.pollers):
-            self._stop(uuid)
+        for key in list(self.pollers):
+            self._stop(key)
 
     def _start(self, mapping: EventSourceMapping) -> None:
         poller = Poller(self, mapping)

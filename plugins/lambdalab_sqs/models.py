@@ -654,7 +654,10 @@ class Queues:
             self._wake = None
         self._notify()
         if not self._closed:
-            self._schedule_next_due()
+            try:
+                self._schedule_next_due()
+            except sqlite3.ProgrammingError:  # the lab closed its store meanwhile
+                pass
 
     def _schedule_next_due(self) -> None:
         row = self.store.query(
