@@ -17,7 +17,10 @@ Figures (the targets come from issue 4, "Measured"):
    itself; beside it, to the moment the failed invoke is back (which adds the killed
    process's exit: freeing hundreds of MB takes tens of milliseconds);
 3. no false kills: a handler that holds 90 % of its memory size for 10 s (2 s quick);
-4. warm invoke of a tiny handler, ``limited`` vs ``subprocess`` (p50 within 1.5x).
+4. warm invoke of a tiny handler, ``limited`` vs ``subprocess`` (p50 within 1.5x), the
+   two alternating in rounds so that the shared machine's changing load hits both; at
+   1769 MB, where the CPU share does not bind (the mechanism's overhead), and at 128 MB
+   back to back (4b: the share at work, reported).
 
 A missed target is reported, not raised. Every lab lives in a temporary data dir.
 """
@@ -240,31 +243,58 @@ def no_false_kill_row(lab: Lab, root: Path, hold_s: float, memory: int = 256) ->
 # -- 4. warm overhead -----------------------------------------------------------------
 
 
+#: Figure 4 alternates the two sandboxes in this many rounds, so that a change in the
+#: machine's load (it is shared) falls on both alike instead of on whichever ran second.
+OVERHEAD_ROUNDS = 10
+
+
 def overhead_rows(lab: Lab, root: Path, count: int) -> list[Row]:
-    samples = {}
-    for sandbox in ("subprocess", "limited"):
-        name = f"echo-{sandbox}"
-        deploy(lab, root, name, ECHO, sandbox=sandbox)
-        progress(f"{count} warm invokes ({sandbox})")
-        for _ in range(max(100, count // 20)):
-            lab.invoke(name, {"a": 1})
-        gc.collect()
-        samples[sandbox] = time_each(lambda: lab.invoke(name, {"a": 1}), count)
-    base, ours = p50(samples["subprocess"]), p50(samples["limited"])
+    """Figure 4 at a full vCPU, where the CPU share does not bind: what ``limited``'s
+    freeze, thaw and governor cost. 4b at 128 MB, back to back: the share at work (each
+    invoke's CPU time, ~0.3 ms of runtime work, is paid for at 7.2 % of a vCPU)."""
+    full = warm_p50s(lab, root, count, limits.MEMORY_MB_PER_VCPU)
+    small = warm_p50s(lab, root, count // 5, limits.MEMORY_MIN_MB)
     return [
         Row(
             figure="4",
-            name="warm invoke of a tiny handler, limited (p50)",
+            name=f"warm invoke of a tiny handler at {limits.MEMORY_MB_PER_VCPU} MB, limited (p50)",
             unit="µs",
-            measured=ours,
-            baseline=base,
+            measured=full["limited"],
+            baseline=full["subprocess"],
             baseline_name="the same invoke in the subprocess backend",
             target="<= 1.5x baseline",
-            met=ours <= 1.5 * base,
+            met=full["limited"] <= 1.5 * full["subprocess"],
             samples=count,
-            extra={"p99": p99(samples["limited"]), "baseline_p99": p99(samples["subprocess"])},
-        )
+        ),
+        Row(
+            figure="4b",
+            name=f"the same at {limits.MEMORY_MIN_MB} MB, back to back (p50)",
+            unit="µs",
+            measured=small["limited"],
+            baseline=small["subprocess"],
+            baseline_name="the same invoke in the subprocess backend",
+            samples=count // 5,
+            notes="4b is the CPU share, not overhead: back-to-back invokes pay for their "
+            "CPU time at 7.2 % of a vCPU",
+        ),
     ]
+
+
+def warm_p50s(lab: Lab, root: Path, count: int, memory: int) -> dict[str, float]:
+    """p50 warm invoke (µs) per sandbox, alternating in rounds."""
+    samples: dict[str, list[float]] = {"subprocess": [], "limited": []}
+    for sandbox in samples:
+        name = f"echo-{memory}-{sandbox}"
+        deploy(lab, root, name, ECHO, sandbox=sandbox, memory_size=memory)
+        for _ in range(max(100, count // 20)):
+            lab.invoke(name, {"a": 1})
+    progress(f"{count} warm invokes at {memory} MB per sandbox, {OVERHEAD_ROUNDS} rounds")
+    for _ in range(OVERHEAD_ROUNDS):
+        for sandbox, taken in samples.items():
+            gc.collect()
+            name = f"echo-{memory}-{sandbox}"
+            taken.extend(time_each(lambda: lab.invoke(name, {"a": 1}), count // OVERHEAD_ROUNDS))
+    return {sandbox: p50(taken) for sandbox, taken in samples.items()}
 
 
 def main() -> int:

@@ -71,25 +71,25 @@ def stopped(pid: int) -> bool:
 
 def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code) -> None:
     root = code(app=PID)
-    lab.create_function("plain", root, handler="app.handler")
-    lab.create_function("held", root, handler="app.handler", sandbox="limited")
-    assert lab.get_function("plain").configuration.sandbox is None  # the lab's default
-    assert lab.get_function("held").configuration.sandbox == "limited"
-    assert "Sandbox" not in json.dumps(lab.get_function("held").to_aws())  # AWS-clean
-    lab.invoke("plain")
+    lab.create_function("held", root, handler="app.handler")
+    lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
+    assert lab.get_function("held").configuration.sandbox is None  # the lab's default
+    assert lab.get_function("free").configuration.sandbox == "subprocess"
+    assert "Sandbox" not in json.dumps(lab.get_function("free").to_aws())  # AWS-clean
     lab.invoke("held")
+    lab.invoke("free")
     assert lab._backends.keys() == {"subprocess", "limited"}
-    assert stopped(idle_pids(lab, "held")[0])
-    assert "T" not in states(idle_pids(lab, "plain")[0])
+    assert stopped(idle_pids(lab, "held")[0])  # limited, the default: frozen when idle
+    assert "T" not in states(idle_pids(lab, "free")[0])
 
 
 def test_update_moves_a_function_to_another_sandbox(lab: Lab, code) -> None:
     lab.create_function("f", code(app=PID), handler="app.handler")
     first = lab.invoke("f").json()
-    config = lab.update_function_configuration("f", sandbox="limited")
-    assert config.sandbox == "limited"
+    config = lab.update_function_configuration("f", sandbox="subprocess")
+    assert config.sandbox == "subprocess"
     assert lab.invoke("f").json() != first  # a new environment, in the new backend
-    assert lab.get_function_configuration("f").sandbox == "limited"
+    assert lab.get_function_configuration("f").sandbox == "subprocess"
 
 
 def test_unknown_sandbox_is_rejected_and_nothing_is_created(lab: Lab, code) -> None:
@@ -102,11 +102,19 @@ def test_unknown_sandbox_is_rejected_and_nothing_is_created(lab: Lab, code) -> N
     assert lab.get_function_configuration("f").sandbox is None
 
 
-def test_lab_default_sandbox_applies_to_functions_without_one(tmp_path: Path, clock, code) -> None:
-    with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
+def test_lab_default_sandbox_applies_to_functions_without_one(
+    tmp_path: Path, clock, code, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAMBDALAB_SANDBOX", raising=False)
+    with Lab(data_dir=tmp_path / "a", clock=clock) as lab:
+        assert lab.default_sandbox == "limited"  # learners feel the limits by default
+    monkeypatch.setenv("LAMBDALAB_SANDBOX", "subprocess")
+    with Lab(data_dir=tmp_path / "b", clock=clock) as lab:
+        assert lab.default_sandbox == "subprocess"
+    with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="subprocess") as lab:
         lab.create_function("f", code(app=PID), handler="app.handler")
         lab.invoke("f")
-        assert list(lab._backends) == ["limited"]
+        assert list(lab._backends) == ["subprocess"]
 
 
 # -- CPU share ------------------------------------------------------------------------
@@ -156,6 +164,36 @@ def test_a_128_mb_function_gets_a_small_fraction_of_a_cpu(lab: Lab, code) -> Non
     cpu_s = result.json()
     # Target 7.2 % of 0.6 s = 43 ms; an unthrottled spin would use ~600 ms.
     assert cpu_s < 0.6 * 0.25, f"used {cpu_s * 1000:.0f} ms of CPU in 600 ms"
+
+
+def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, code) -> None:
+    """A stream of tiny invokes (each ~0.3 ms of runtime CPU) is held to the share: the
+    credit carries over from invoke to invoke, so a burst is paid for by later pauses."""
+    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+
+    backend = LimitedBackend(preload=())
+    spec = EnvironmentSpec(
+        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
+        task_root=str(code(app=PID)), tmp_dir=str(tmp_path), memory_size=128, timeout=5,
+        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
+        environ={"PATH": os.defpath},
+    )
+    try:
+        env = backend.start(spec)
+        request = InvokeRequest("r", b"{}", "arn", int(time.time() * 1000) + 60_000, 5)
+        started, cpu_ms = time.monotonic(), 0.0
+        for _ in range(100):
+            outcome = env.invoke(request)
+            assert outcome.status == "ok"
+            cpu_ms += outcome.cpu_time_ms or 0.0
+        wall_ms = (time.monotonic() - started) * 1000
+        share = cpu_share(128, len(backend.cpus))
+        # Upper bound only (a busy machine can only lower the share): the target plus a
+        # margin and one burst of credit.
+        assert cpu_ms <= 1.5 * share * wall_ms + 20 * share, (cpu_ms, wall_ms)
+        env.destroy()
+    finally:
+        backend.close()
 
 
 # -- memory ---------------------------------------------------------------------------
@@ -437,7 +475,8 @@ def test_cli_sandbox_option_on_create_and_update_config_is_shown_by_get(cli_run,
 def test_cli_global_sandbox_flag_is_the_default_for_functions_without_one(cli_run, code) -> None:
     root = str(code(app=LIMITS_AT_INIT))
     assert cli_run("create", "fn", "--code", root, "--handler", "app.handler").exit_code == 0
-    assert "Sandbox: subprocess (the lab default)" in cli_run("get", "fn").stderr
-    assert "Sandbox: limited (the lab default)" in cli_run("--sandbox", "limited", "get", "fn").stderr
-    assert '"files": [1024, 1024]' in cli_run("--sandbox", "limited", "invoke", "fn").stdout
-    assert '"files": [1024, 1024]' not in cli_run("invoke", "fn").stdout
+    assert "Sandbox: limited (the lab default)" in cli_run("get", "fn").stderr
+    shown = cli_run("--sandbox", "subprocess", "get", "fn").stderr
+    assert "Sandbox: subprocess (the lab default)" in shown
+    assert '"files": [1024, 1024]' not in cli_run("--sandbox", "subprocess", "invoke", "fn").stdout
+    assert '"files": [1024, 1024]' in cli_run("invoke", "fn").stdout

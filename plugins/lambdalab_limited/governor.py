@@ -13,7 +13,10 @@ closed loop that runs while an invoke does:
   (``-credit / share`` seconds), then lets it continue (``SIGCONT``);
 * unused credit is capped at :data:`BURST_S` worth of share, so a handler that waited on
   I/O for a second does not then burst at full speed for a second. This is what the
-  kernel's CFS quota does per period, and what the cgroups Lambda uses do.
+  kernel's CFS quota does per period, and what the cgroups Lambda uses do. The credit
+  carries over from one invoke to the next and refills while the environment is frozen,
+  as a quota refills each period: a short invoke after an idle spell runs unhindered,
+  while back-to-back invokes are held to the share on average.
 
 Measuring what was used, rather than switching the tree on and off on a fixed duty
 cycle, is what makes the share accurate: an open-loop 10 ms duty cycle measured 4-14 %
@@ -102,6 +105,10 @@ class Governor:
         self._closed = False
         self._usage = Usage(0.0, 0)
         self._cpu_at_begin = 0.0
+        self._wall_at_begin = 0.0
+        #: CPU seconds the tree may still use ahead of its share, as of ``_credit_at``.
+        self._credit = share * BURST_S
+        self._credit_at = time.monotonic()
         self._thread = threading.Thread(
             target=self._run, name=f"lambdalab-governor-{pid}", daemon=True
         )
@@ -113,6 +120,7 @@ class Governor:
         """An invoke starts now: account CPU from here and start watching."""
         with self._cond:
             self._cpu_at_begin = self.tree.cpu_seconds()
+            self._wall_at_begin = time.monotonic()
             self._usage = Usage(0.0, 0)
             self._active = True
             self._cond.notify()
@@ -152,9 +160,8 @@ class Governor:
 
     def _govern(self) -> None:
         """One invoke: read, kill if over memory, stop the tree when ahead of its share."""
-        last_wall = time.monotonic()
-        last_cpu = self._cpu_at_begin
-        credit = 0.0
+        last_wall, last_cpu = self._wall_at_begin, self._cpu_at_begin
+        credit = self._refilled_credit(last_wall)
         ticks = 0
         with self._cond:
             while self._active:
@@ -174,6 +181,12 @@ class Governor:
                     self._pause(-credit / self.share)
                 else:
                     self._cond.wait(TICK_S)
+            self._credit = credit - (self.tree.cpu_seconds() - last_cpu)
+            self._credit_at = last_wall
+
+    def _refilled_credit(self, now: float) -> float:
+        """The credit left by the last invoke plus what the idle time since has paid."""
+        return min(self._credit + self.share * (now - self._credit_at), self.share * BURST_S)
 
     def _over_memory(self) -> bool:
         rss = self.tree.rss_bytes()
