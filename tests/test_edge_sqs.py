@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -193,3 +198,32 @@ def test_event_source_mappings_on_the_lambda_api(edge: EdgeServer, client: Any, 
     assert deleted["State"] == "Deleting"
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_event_source_mapping(UUID=created["UUID"])
+
+
+def aws_cli(url: str, service: str, *args: str) -> Any:
+    """The AWS CLI (``aws SERVICE …``) against the edge, parsed from its JSON output."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), "--endpoint-url", url, "--output", "json",
+         service, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def test_aws_cli_sends_and_maps_a_queue(edge: EdgeServer, client: Any, lab: Lab) -> None:
+    create(client, "worker", RECORDER)
+    url = aws_cli(edge.url, "sqs", "create-queue", "--queue-name", "cli-jobs")["QueueUrl"]
+    sent = aws_cli(edge.url, "sqs", "send-message", "--queue-url", url, "--message-body", "from the CLI")
+    assert sent["MD5OfMessageBody"] == hashlib.md5(b"from the CLI").hexdigest()
+    queue_arn = aws_cli(edge.url, "sqs", "get-queue-attributes", "--queue-url", url,
+                        "--attribute-names", "QueueArn")["Attributes"]["QueueArn"]
+    mapping = aws_cli(edge.url, "lambda", "create-event-source-mapping", "--function-name",
+                      "worker", "--event-source-arn", queue_arn, "--batch-size", "10")
+    assert mapping["State"] == "Creating"
+    assert sqs_of(lab).mappings.wait_idle(timeout=60)
+    assert "from the CLI" in "".join(e.message for e in lab.get_logs("worker"))
+    assert aws_cli(edge.url, "sqs", "receive-message", "--queue-url", url) is None
+    listed = aws_cli(edge.url, "lambda", "list-event-source-mappings", "--function-name", "worker")
+    assert [m["UUID"] for m in listed["EventSourceMappings"]] == [mapping["UUID"]]
