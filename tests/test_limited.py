@@ -71,25 +71,25 @@ def stopped(pid: int) -> bool:
 
 def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code) -> None:
     root = code(app=PID)
-    lab.create_function("held", root, handler="app.handler")
-    lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    assert lab.get_function("held").configuration.sandbox is None  # the lab's default
-    assert lab.get_function("free").configuration.sandbox == "subprocess"
-    assert "Sandbox" not in json.dumps(lab.get_function("free").to_aws())  # AWS-clean
+    lab.create_function("free", root, handler="app.handler")
+    lab.create_function("held", root, handler="app.handler", sandbox="limited")
+    assert lab.get_function("free").configuration.sandbox is None  # the lab's default
+    assert lab.get_function("held").configuration.sandbox == "limited"
+    assert "Sandbox" not in json.dumps(lab.get_function("held").to_aws())  # AWS-clean
     lab.invoke("held")
     lab.invoke("free")
     assert lab._backends.keys() == {"subprocess", "limited"}
-    assert stopped(idle_pids(lab, "held")[0])  # limited, the default: frozen when idle
+    assert stopped(idle_pids(lab, "held")[0])  # limited: frozen when idle
     assert "T" not in states(idle_pids(lab, "free")[0])
 
 
 def test_update_moves_a_function_to_another_sandbox(lab: Lab, code) -> None:
     lab.create_function("f", code(app=PID), handler="app.handler")
     first = lab.invoke("f").json()
-    config = lab.update_function_configuration("f", sandbox="subprocess")
-    assert config.sandbox == "subprocess"
+    config = lab.update_function_configuration("f", sandbox="limited")
+    assert config.sandbox == "limited"
     assert lab.invoke("f").json() != first  # a new environment, in the new backend
-    assert lab.get_function_configuration("f").sandbox == "subprocess"
+    assert lab.get_function_configuration("f").sandbox == "limited"
 
 
 def test_unknown_sandbox_is_rejected_and_nothing_is_created(lab: Lab, code) -> None:
@@ -107,14 +107,14 @@ def test_lab_default_sandbox_applies_to_functions_without_one(
 ) -> None:
     monkeypatch.delenv("LAMBDALAB_SANDBOX", raising=False)
     with Lab(data_dir=tmp_path / "a", clock=clock) as lab:
-        assert lab.default_sandbox == "limited"  # learners feel the limits by default
-    monkeypatch.setenv("LAMBDALAB_SANDBOX", "subprocess")
+        assert lab.default_sandbox == "subprocess"  # until limited meets its overhead target
+    monkeypatch.setenv("LAMBDALAB_SANDBOX", "limited")
     with Lab(data_dir=tmp_path / "b", clock=clock) as lab:
-        assert lab.default_sandbox == "subprocess"
-    with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="subprocess") as lab:
+        assert lab.default_sandbox == "limited"
+    with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
         lab.create_function("f", code(app=PID), handler="app.handler")
         lab.invoke("f")
-        assert list(lab._backends) == ["subprocess"]
+        assert list(lab._backends) == ["limited"]
 
 
 # -- CPU share ------------------------------------------------------------------------
@@ -344,8 +344,6 @@ def test_tmp_files_are_capped_at_ephemeral_storage(lab: Lab, code) -> None:
 
 
 def test_limits_follow_the_configuration() -> None:
-    import resource
-
     from lambdalab.sandbox import EnvironmentSpec
 
     spec = EnvironmentSpec(
@@ -475,8 +473,7 @@ def test_cli_sandbox_option_on_create_and_update_config_is_shown_by_get(cli_run,
 def test_cli_global_sandbox_flag_is_the_default_for_functions_without_one(cli_run, code) -> None:
     root = str(code(app=LIMITS_AT_INIT))
     assert cli_run("create", "fn", "--code", root, "--handler", "app.handler").exit_code == 0
-    assert "Sandbox: limited (the lab default)" in cli_run("get", "fn").stderr
-    shown = cli_run("--sandbox", "subprocess", "get", "fn").stderr
-    assert "Sandbox: subprocess (the lab default)" in shown
-    assert '"files": [1024, 1024]' not in cli_run("--sandbox", "subprocess", "invoke", "fn").stdout
-    assert '"files": [1024, 1024]' in cli_run("invoke", "fn").stdout
+    assert "Sandbox: subprocess (the lab default)" in cli_run("get", "fn").stderr
+    assert "Sandbox: limited (the lab default)" in cli_run("--sandbox", "limited", "get", "fn").stderr
+    assert '"files": [1024, 1024]' in cli_run("--sandbox", "limited", "invoke", "fn").stdout
+    assert '"files": [1024, 1024]' not in cli_run("invoke", "fn").stdout
