@@ -1,4 +1,4 @@
-"""Lab 7 (your own trigger plugin): what a learner sees half-way, through the real runner."""
+"""Lab 12 (your own trigger plugin): what a learner sees half-way, through the real runner."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from lambdalab import labs
 
-LAB = labs.load_course().lab(7)
+LAB = labs.load_course().lab(12)
 SOLUTION = (Path(__file__).parent / "labs" / "solutions" / LAB.folder / "heartbeat.py").read_text()
 NEXT_BEAT = "    lab.clock.call_later(BEAT_S, lambda: beat(lab, number + 1))\n"
 OPTED_IN = 'if function.environment.get(OPT_IN) == "on":'

@@ -117,7 +117,7 @@ def test_an_import_error_names_the_runtime_error(tmp_path: Path) -> None:
 def test_a_timeout_says_to_watch_the_remaining_time(tmp_path: Path) -> None:
     lab, work = write_variant(
         tmp_path,
-        2,
+        3,
         "app.py",
         lambda s: s.replace(
             "        if context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS:\n"
@@ -134,7 +134,7 @@ def test_a_timeout_says_to_watch_the_remaining_time(tmp_path: Path) -> None:
 def test_a_throttled_call_explains_too_many_requests(tmp_path: Path) -> None:
     lab, work = write_variant(
         tmp_path,
-        5,
+        8,
         "deploy.py",
         lambda s: s[: s.index("    delay = FIRST_DELAY_S")] + "    return lab.invoke(name, payload)\n",
     )
@@ -148,7 +148,7 @@ def test_a_throttled_call_explains_too_many_requests(tmp_path: Path) -> None:
 
 def test_a_deploy_script_error_names_the_learners_line(tmp_path: Path) -> None:
     lab, work = write_variant(
-        tmp_path, 4, "deploy.py", lambda s: s.replace("    lab.update_alias(", "    lab.update_alias(name, ")
+        tmp_path, 7, "deploy.py", lambda s: s.replace("    lab.update_alias(", "    lab.update_alias(name, ")
     )
     result = labs.run_check(lab, work)
     assert not result.passed
@@ -156,7 +156,7 @@ def test_a_deploy_script_error_names_the_learners_line(tmp_path: Path) -> None:
 
 
 def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
-    lab, work = write_variant(tmp_path, 4, "deploy.py", lambda s: s + "\ndef broken(:\n")
+    lab, work = write_variant(tmp_path, 7, "deploy.py", lambda s: s + "\ndef broken(:\n")
     result = labs.run_check(lab, work)
     assert not result.passed
     assert result.got.startswith("SyntaxError: ") and "deploy.py, line" in result.got
@@ -296,12 +296,12 @@ def test_the_learners_path_through_lab_one(tmp_path: Path) -> None:
 
 
 def test_check_by_number_and_an_unknown_lab(tmp_path: Path) -> None:
-    code, out = run(tmp_path, "start", "3")
+    code, out = run(tmp_path, "start", "4")  # cold and warm
     assert code == 0
     unknown = str(len(COURSE.labs) + 1)
     code, out = run(tmp_path, "hint", unknown)
     assert code == 1 and f"There is no lab {unknown}" in out
-    code, out = run(tmp_path, "check", "3")
+    code, out = run(tmp_path, "check", "4")
     assert code == 1 and "Init Duration" in out
     no_traceback(out)
 

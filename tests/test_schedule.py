@@ -260,10 +260,10 @@ def test_lab_check_explains_the_sunday_trap(tmp_path: Path) -> None:
     from lambdalab import labs
 
     course = labs.load_course()
-    lab = next(info for info in course.labs if info.folder == "10-schedules")
+    lab = next(info for info in course.labs if info.folder == "11-schedules")
     work = tmp_path / "work"
     work.mkdir()
-    solution = Path(__file__).parent / "labs" / "solutions" / "10-schedules" / "deploy.py"
+    solution = Path(__file__).parent / "labs" / "solutions" / "11-schedules" / "deploy.py"
     (work / "deploy.py").write_text(solution.read_text().replace("MON-FRI", "1-5"))
     result = labs.run_check(lab, work)
     assert not result.passed

@@ -1,0 +1,108 @@
+"""Check for lab 7: release() publishes a version and makes it a 10 % canary of `live`."""
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from lambdalab.labs import (
+    CheckFailed,
+    call_learner,
+    deploy,
+    expect_success,
+    fresh_lab,
+    invoke,
+    load_learner_module,
+    passed,
+    require_file,
+    show,
+    unique_name,
+)
+
+APP = '''def handler(event, context):
+    return {{"version": "{tag}"}}
+'''
+CANARY_WEIGHT = 0.1
+#: Invokes of `live` to look at the split; with 10 % the canary gets about 20 of 200.
+SAMPLES = 200
+CANARY_RANGE = range(4, 51)  # so wide that a correct 10 % canary falls outside ~never
+
+
+def write_app(folder: Path, tag: str) -> Path:
+    folder.mkdir()
+    (folder / "app.py").write_text(APP.format(tag=tag))
+    return folder
+
+
+def check(workdir: Path):
+    script = require_file(workdir, "deploy.py")
+    module = load_learner_module(script)
+    release = getattr(module, "release", None)
+    if not callable(release):
+        raise CheckFailed(
+            "deploy.py has no release() function.",
+            expected="def release(lab, name, code_dir): ...",
+            got="no function named release",
+            try_next="restore the starter's release() and fill in its TODOs",
+        )
+    with tempfile.TemporaryDirectory() as tmp, fresh_lab() as lab:
+        v1_dir = write_app(Path(tmp) / "v1", "v1")
+        v2_dir = write_app(Path(tmp) / "v2", "v2")
+        name = unique_name("orders")
+        deploy(lab, name, v1_dir, "app.handler")
+        lab.publish_version(name)
+        lab.create_alias(name, "live", "1")
+
+        returned = call_learner(script, release, lab, name, str(v2_dir), what="release(lab, name, code_dir)")
+
+        versions = [c.version for c in lab.list_versions_by_function(name) if c.version != "$LATEST"]
+        if versions == ["1"]:
+            raise CheckFailed(
+                "release() did not publish a new version.",
+                expected='versions 1 and 2 (release publishes "2")',
+                got="only version 1",
+                try_next="upload the code with lab.update_function_code(name, code_dir), then "
+                "lab.publish_version(name). Publishing unchanged code returns the old version",
+            )
+        new = versions[-1]
+        ran = expect_success(invoke(lab, name, {}, qualifier=new), f"as version {new}")
+        if ran != {"version": "v2"}:
+            raise CheckFailed(
+                f"Version {new} does not run the new code.",
+                expected='{"version": "v2"}',
+                got=show(ran),
+                try_next="upload code_dir with update_function_code before publish_version",
+            )
+        if str(returned) != new or not isinstance(returned, str):
+            raise CheckFailed(
+                "release() returned the wrong thing.",
+                expected=show(new),
+                got=show(returned),
+                try_next="return the new version's number: lab.publish_version(name).version",
+            )
+        alias = lab.get_alias(name, "live")
+        wanted = {"FunctionVersion": "1", "AdditionalVersionWeights": {new: CANARY_WEIGHT}}
+        got = {
+            "FunctionVersion": alias.function_version,
+            "AdditionalVersionWeights": alias.additional_version_weights,
+        }
+        if got != wanted:
+            raise CheckFailed(
+                "Alias live is not a 10 % canary of the new version.",
+                expected=show(wanted),
+                got=show(got),
+                try_next="keep live on the stable version and put the new one in "
+                'routing_config={"AdditionalVersionWeights": {new: 0.1}}',
+            )
+        runs = Counter(invoke(lab, name, {}, qualifier="live").executed_version for _ in range(SAMPLES))
+        if runs[new] not in CANARY_RANGE:
+            raise CheckFailed(
+                "The traffic split through live is off.",
+                expected=f"about {int(SAMPLES * CANARY_WEIGHT)} of {SAMPLES} invokes on version {new}",
+                got=show(dict(runs)),
+                try_next="report this as a bug in lambdalab's alias routing",
+            )
+    return passed(
+        f"release() published version {new} as a 10 % canary of live.",
+        f"live -> version 1, with {CANARY_WEIGHT:.0%} to version {new}",
+        f"{SAMPLES} invokes of live ran: " + ", ".join(f"v{v} x{n}" for v, n in sorted(runs.items())),
+    )

@@ -1,0 +1,28 @@
+"""Lab 8: cap a function's concurrency, and retry throttled invokes with backoff.
+
+``lab`` is a lambdalab.Lab: its methods mirror boto3's Lambda client.
+"""
+
+import time
+
+from lambdalab import TooManyRequestsException
+
+FIRST_DELAY_S = 0.1  # the first wait after a throttle; double it each time
+
+
+def protect(lab, name):
+    """The function's database takes 2 connections: never run more than 2 at once."""
+    lab.put_function_concurrency(name, 2)
+
+
+def call_with_retry(lab, name, payload, attempts=6):
+    """Invoke ``name``; when throttled, back off and retry. Returns the invoke's result."""
+    delay = FIRST_DELAY_S
+    for attempt in range(attempts):
+        try:
+            return lab.invoke(name, payload)
+        except TooManyRequestsException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay *= 2
