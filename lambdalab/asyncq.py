@@ -138,6 +138,12 @@ class EventQueue:
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        #: One worker claims at a time, outside ``_lock``: put() never waits on the store.
+        self._claiming = threading.Lock()
+        #: Bumped by every wake(); a worker that found nothing looks again if it moved.
+        self._wakeups = 0
+        #: Claims under way: a claimed event is not due any more but not yet running.
+        self._claims = 0
         self._running: Counter[str] = Counter()
         self._backoff: dict[str, float] = {}  # function -> monotonic time to try again
         #: Records a destination could not take (AWS's DestinationDeliveryFailures).
@@ -195,6 +201,7 @@ class EventQueue:
         with self._lock:
             if self._closed:
                 return
+            self._wakeups += 1
             if self._idle == 0 and len(self._threads) < limits.ASYNC_WORKERS_MAX:
                 thread = threading.Thread(
                     target=self._worker, name=f"lambdalab-async-{len(self._threads)}", daemon=True
@@ -206,16 +213,21 @@ class EventQueue:
     def _worker(self) -> None:
         while True:
             with self._lock:
+                if self._closed:
+                    return
+                seen = self._wakeups
+            with self._claiming:
                 event = self._next_claim()
-                while event is None:
+            if event is None:
+                with self._lock:
                     if self._closed:
                         return
-                    self._idle += 1
-                    self._done.notify_all()
-                    self._work.wait(limits.ASYNC_THROTTLE_BACKOFF_S if self._backoff else None)
-                    self._idle -= 1
-                    event = self._next_claim()
-                self._running[event.function_name] += 1
+                    if self._wakeups == seen:  # nothing new since we looked: sleep
+                        self._idle += 1
+                        self._done.notify_all()
+                        self._work.wait(limits.ASYNC_THROTTLE_BACKOFF_S if self._backoff else None)
+                        self._idle -= 1
+                continue
             if self._idle == 0:
                 self.wake()  # more may be due: let another worker look
             try:
@@ -227,13 +239,25 @@ class EventQueue:
                     self._work.notify()
 
     def _next_claim(self) -> AsyncEvent | None:
-        """Claim the oldest due event of a function with a free slot (lock held)."""
-        if self._closed:
-            return None
-        now_mono = time.monotonic()
-        self._backoff = {f: t for f, t in self._backoff.items() if t > now_mono}
-        full = [f for f, n in self._running.items() if n and n >= self._slots(f)]
-        skip = sorted(set(full) | set(self._backoff))
+        """Claim the oldest due event of a function with a free slot (``_claiming`` held)."""
+        with self._lock:
+            if self._closed:
+                return None
+            now_mono = time.monotonic()
+            self._backoff = {f: t for f, t in self._backoff.items() if t > now_mono}
+            running = [f for f, n in self._running.items() if n]
+            backoff = set(self._backoff)
+            self._claims += 1
+        try:
+            return self._claim(running, backoff)
+        finally:
+            with self._lock:
+                self._claims -= 1
+                self._done.notify_all()
+
+    def _claim(self, running: list[str], backoff: set[str]) -> AsyncEvent | None:
+        full = [f for f in running if self._running[f] >= self._slots(f)]
+        skip = sorted(set(full) | backoff)
         marks = ", ".join("?" * len(skip))
         sql = (
             f"SELECT {_COLUMNS} FROM async_events WHERE next_attempt_at <= ? "
@@ -251,7 +275,10 @@ class EventQueue:
                 "UPDATE async_events SET claimed_by = ?, claimed_at = ? WHERE id = ?",
                 (self._token, time.time(), row[0]),
             )
-        return AsyncEvent(*row)
+        event = AsyncEvent(*row)
+        with self._lock:
+            self._running[event.function_name] += 1
+        return event
 
     def _slots(self, function_name: str) -> int:
         """How many of the function's events may run at once."""
@@ -396,7 +423,8 @@ class EventQueue:
         self.wake()
         with self._lock:
             return self._done.wait_for(
-                lambda: not sum(self._running.values()) and not self._has_due(), timeout
+                lambda: not self._claims and not sum(self._running.values()) and not self._has_due(),
+                timeout,
             )
 
     def close(self, timeout: float = 5.0) -> None:

@@ -132,7 +132,12 @@ MIGRATIONS: dict[str, str] = {
 
 
 class Store:
-    """A thread-safe handle on one data dir."""
+    """A thread-safe handle on one data dir.
+
+    Each thread reads through a connection of its own, so readers never wait for one
+    another or for a writer (WAL); write transactions are serialised by one lock, which
+    is cheaper than letting SQLite's busy handler poll for its write lock.
+    """
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -140,18 +145,29 @@ class Store:
         self.code_dir = self.data_dir / "code"
         for d in (self.data_dir, self.blob_dir, self.code_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "lambdalab.db",
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=30,
-        )
-        self._db.row_factory = sqlite3.Row
+        self._path = self.data_dir / "lambdalab.db"
+        self._lock = threading.RLock()  # write transactions
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self._path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -177,13 +193,11 @@ class Store:
             self._db.execute("COMMIT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        return self._db.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
-        """Changes whenever another connection (another process) commits."""
-        with self._lock:
-            return self._db.execute("PRAGMA data_version").fetchone()[0]
+        """Changes whenever another connection (another thread or process) commits."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     # -- code blobs -----------------------------------------------------------------
 
@@ -199,5 +213,7 @@ class Store:
         return self.blob_dir / sha256_hex
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._lock, self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
