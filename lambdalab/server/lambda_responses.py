@@ -512,6 +512,7 @@ class LambdaResponses:
 
     def create_event_source_mapping(self, req: WireRequest) -> WireResponse:
         body = req.json()
+        _refuse_unknown_mapping_fields(body)
         settings = {k: v for k, v in self._mapping_settings(body).items() if v is not None}
         mapping = self.lab.create_event_source_mapping(
             required(body, "FunctionName"),
@@ -525,6 +526,7 @@ class LambdaResponses:
 
     def update_event_source_mapping(self, req: WireRequest) -> WireResponse:
         body = req.json()
+        _refuse_unknown_mapping_fields(body)
         mapping = self.lab.update_event_source_mapping(
             req.params["UUID"],
             function_name=typed(body, "FunctionName", str),
@@ -542,3 +544,20 @@ class LambdaResponses:
         )
         chunk, marker = page(mappings, req.query, limits.LIST_MAX_ITEMS)
         return WireResponse.of_json(200, _listing("EventSourceMappings", chunk, marker))
+
+
+#: The event source mapping fields lambdalab implements (SQS sources).
+_MAPPING_FIELDS = frozenset({
+    "FunctionName", "EventSourceArn", "Enabled", "BatchSize",
+    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+})
+
+
+def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
+    """FilterCriteria and the stream-only fields are refused rather than ignored."""
+    unknown = sorted(set(body) - _MAPPING_FIELDS)
+    if unknown:
+        raise InvalidParameterValueException(
+            f"lambdalab's event source mappings do not support {', '.join(unknown)} yet. "
+            "Remove it, or filter in the handler."
+        )

@@ -315,6 +315,7 @@ class EventSourceMappings:
         scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
     ) -> EventSourceMapping:
         """CreateEventSourceMapping for an SQS queue; returns it in state ``Creating``."""
+        refuse_unsupported(ignored)
         source = self._check_source(event_source_arn)
         function_arn = self._function_arn(function_name)
         size, window = _batch_settings(batch_size, maximum_batching_window_in_seconds)
@@ -356,6 +357,7 @@ class EventSourceMappings:
         scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
     ) -> EventSourceMapping:
         """UpdateEventSourceMapping: settings left ``None`` keep their value."""
+        refuse_unsupported(ignored)
         old = self.get(uuid)
         size, window = _batch_settings(
             old.batch_size if batch_size is None else batch_size,
@@ -472,3 +474,14 @@ class EventSourceMappings:
                 f"{e.query_code or e.code}. SQS Error Message: {e.message}"
             ) from None
         return arn
+
+
+def refuse_unsupported(settings: Mapping[str, Any]) -> None:
+    """A setting lambdalab does not implement (FilterCriteria, …) is refused, not ignored:
+    silently dropping a filter would deliver messages AWS would not."""
+    given = sorted(name for name, value in settings.items() if value is not None)
+    if given:
+        raise InvalidParameterValueException(
+            f"lambdalab's SQS event source mappings do not support {', '.join(given)} yet. "
+            "Remove it, or filter in the handler."
+        )
