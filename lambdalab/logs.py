@@ -109,6 +109,7 @@ class LogStore:
         self._store = store
         self._pending: list[tuple[str, str, int, str]] = []
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
         self._interval = flush_interval
@@ -121,9 +122,13 @@ class LogStore:
             self._pending.extend((group, stream, ts, line) for line in lines)
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
+        """Write buffered events. Holding ``_flushing`` throughout means that a flush (and
+        so a read) returns only after any flush already under way has committed."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
             with self._store.transaction() as db:
                 db.executemany(
                     "INSERT INTO log_events (log_group, log_stream, timestamp, message) "
