@@ -20,7 +20,6 @@ A missed target is reported, not raised. Nothing here talks to the network.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import sys
 import tempfile
@@ -28,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness import Row, table, write_json
+import harness
+from harness import Row
 from lambdalab import Lab
 
 NOOP = "def handler(event, context):\n    return None\n"
@@ -138,19 +138,7 @@ def measure(counts: dict[str, int]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    began = time.perf_counter()
-    rows = measure(MODES[mode])
-    seconds = time.perf_counter() - began
-    print(f"lambdalab async benchmarks ({mode} run, {seconds:.1f} s)\n")
-    print(table(rows))
-    if args.json:
-        write_json(args.json, rows, mode=mode, seconds=seconds)
-    return 0
+    return harness.main("async benchmarks", __doc__.split("\n\n")[0], measure, MODES, argv)
 
 
 if __name__ == "__main__":

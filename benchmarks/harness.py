@@ -162,3 +162,28 @@ def write_json(path: str | os.PathLike[str], rows: list[Row], *, mode: str, seco
         "missed": [f"{row.figure} {row.name}" for row in rows if row.met is False],
     }
     Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(
+    title: str,
+    description: str,
+    measure: Callable[[dict[str, int]], list[Row]],
+    modes: dict[str, dict[str, int]],
+    argv: list[str] | None = None,
+) -> int:
+    """The command line of a benchmark script: ``--quick``, ``--json PATH``, the table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    began = time.perf_counter()
+    rows = measure(modes[mode])
+    seconds = time.perf_counter() - began
+    print(f"lambdalab {title} ({mode} run, {seconds:.1f} s)\n")
+    print(table(rows))
+    if args.json:
+        write_json(args.json, rows, mode=mode, seconds=seconds)
+    return 0

@@ -21,7 +21,6 @@ target is reported, not raised. Everything listens on loopback only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -31,7 +30,8 @@ from typing import Callable
 import boto3
 from botocore.config import Config
 
-from harness import Row, p50, table, write_json
+import harness
+from harness import Row, p50
 from lambdalab import Lab
 from lambdalab.server import EdgeServer
 from lambdalab_s3 import S3
@@ -107,19 +107,7 @@ def measure(counts: dict[str, int]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    began = time.perf_counter()
-    rows = measure(MODES[mode])
-    seconds = time.perf_counter() - began
-    print(f"lambdalab trigger benchmarks ({mode} run, {seconds:.1f} s)\n")
-    print(table(rows))
-    if args.json:
-        write_json(args.json, rows, mode=mode, seconds=seconds)
-    return 0
+    return harness.main("trigger benchmarks", __doc__.split("\n\n")[0], measure, MODES, argv)
 
 
 if __name__ == "__main__":
