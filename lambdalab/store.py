@@ -131,27 +131,23 @@ MIGRATIONS: dict[str, str] = {
 }
 
 
-class Store:
-    """A thread-safe handle on one data dir.
+class Database:
+    """One SQLite file (WAL) with named migrations, safe to share between threads.
 
     Each thread reads through a connection of its own, so readers never wait for one
     another or for a writer (WAL); write transactions are serialised by one lock, which
-    is cheaper than letting SQLite's busy handler poll for its write lock.
+    is cheaper than letting SQLite's busy handler poll for its write lock. Plugins that
+    keep their own file (S3) use this class too.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.data_dir = Path(data_dir).expanduser().resolve()
-        self.blob_dir = self.data_dir / "blobs"
-        self.code_dir = self.data_dir / "code"
-        for d in (self.data_dir, self.blob_dir, self.code_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        self._path = self.data_dir / "lambdalab.db"
+    def __init__(self, path: str | os.PathLike[str], migrations: dict[str, str]) -> None:
+        self._path = Path(path)
         self._lock = threading.RLock()  # write transactions
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        self._migrate(migrations)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -169,11 +165,11 @@ class Store:
                 self._connections.append(db)
         return db
 
-    def _migrate(self) -> None:
+    def _migrate(self, migrations: dict[str, str]) -> None:
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
             done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
-            for name, script in MIGRATIONS.items():
+            for name, script in migrations.items():
                 if name in done:
                     continue
                 for statement in filter(str.strip, script.split(";")):
@@ -199,6 +195,24 @@ class Store:
         """Changes whenever another connection (another thread or process) commits."""
         return self._db.execute("PRAGMA data_version").fetchone()[0]
 
+    def close(self) -> None:
+        with self._lock, self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+
+
+class Store(Database):
+    """A data dir: the core's database plus content-addressed code blobs."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.blob_dir = self.data_dir / "blobs"
+        self.code_dir = self.data_dir / "code"
+        for d in (self.data_dir, self.blob_dir, self.code_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        super().__init__(self.data_dir / "lambdalab.db", MIGRATIONS)
+
     # -- code blobs -----------------------------------------------------------------
 
     def put_blob(self, sha256_hex: str, data: bytes) -> Path:
@@ -211,9 +225,3 @@ class Store:
 
     def blob_path(self, sha256_hex: str) -> Path:
         return self.blob_dir / sha256_hex
-
-    def close(self) -> None:
-        with self._lock, self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()

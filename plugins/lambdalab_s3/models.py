@@ -14,18 +14,16 @@ removed only after, so a crash never leaves a row without its body.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import sqlite3
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lambdalab import limits
+from lambdalab.store import Database
 
 from .exceptions import (
     BucketAlreadyOwnedByYou,
@@ -136,39 +134,15 @@ class S3Store:
         self.object_dir = self.root / "objects"
         self.object_dir.mkdir(parents=True, exist_ok=True)
         self.region = region
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.root / "s3.db", check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self._transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
-            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
-            for name, script in MIGRATIONS.items():
-                if name not in done:
-                    for statement in filter(str.strip, script.split(";")):
-                        db.execute(statement)
-                    db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db = Database(self.root / "s3.db", MIGRATIONS)
+        self._transaction = self._db.transaction
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
+
+    def _first(self, sql: str, params: tuple[Any, ...]) -> Any:
+        rows = self._db.query(sql, params)
+        return rows[0] if rows else None
 
     # -- buckets ----------------------------------------------------------------------
 
@@ -188,20 +162,18 @@ class S3Store:
         return Bucket(name, self.region, now)
 
     def get_bucket(self, name: str) -> Bucket:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT name, region, created_at, notification FROM buckets WHERE name = ?",
-                (name,),
-            ).fetchone()
+        row = self._first(
+            "SELECT name, region, created_at, notification FROM buckets WHERE name = ?",
+            (name,),
+        )
         if row is None:
             raise no_such_bucket(name)
         return Bucket(row[0], row[1], row[2], json.loads(row[3]))
 
     def list_buckets(self) -> list[Bucket]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT name, region, created_at, notification FROM buckets ORDER BY name"
-            ).fetchall()
+        rows = self._db.query(
+            "SELECT name, region, created_at, notification FROM buckets ORDER BY name"
+        )
         return [Bucket(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     def delete_bucket(self, name: str) -> None:
@@ -285,12 +257,11 @@ class S3Store:
         )
 
     def get_object(self, bucket: str, key: str) -> S3Object:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
-                "FROM objects WHERE bucket = ? AND key = ?",
-                (bucket, key),
-            ).fetchone()
+        row = self._first(
+            "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
+            "FROM objects WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        )
         if row is None:
             self.get_bucket(bucket)
             raise no_such_key(bucket, key)
@@ -319,13 +290,12 @@ class S3Store:
     ) -> ObjectPage:
         """Keys after ``after``, in UTF-8 binary order, rolled up at ``delimiter``."""
         self.get_bucket(bucket)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
-                "FROM objects WHERE bucket = ? AND key > ? AND substr(key, 1, ?) = ? "
-                "ORDER BY key",
-                (bucket, after, len(prefix), prefix),
-            ).fetchall()
+        rows = self._db.query(
+            "SELECT bucket, key, size, etag, content_type, metadata, last_modified, body "
+            "FROM objects WHERE bucket = ? AND key > ? AND substr(key, 1, ?) = ? "
+            "ORDER BY key",
+            (bucket, after, len(prefix), prefix),
+        )
         objects: list[S3Object] = []
         prefixes: list[str] = []
         last = ""
