@@ -241,9 +241,14 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         sys.path.insert(0, spec["task_root"])
         sys.argv = ["/var/runtime/bootstrap"]
 
-        from .bootstrap import serve
+        from .bootstrap import SPIN_S, serve
 
-        serve(Connection(conn_fd), spec["handler"])
+        serve(
+            Connection(conn_fd),
+            spec["handler"],
+            spec.get("freeze_when_idle", False),
+            spec.get("spin_s", SPIN_S),
+        )
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

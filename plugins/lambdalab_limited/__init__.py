@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 import threading
 
 import psutil
@@ -117,12 +116,19 @@ class LimitedEnvironment(SubprocessEnvironment):
         )
         if self.governor.tree.task_count() > limits.PROCESSES_AND_THREADS_MAX:
             self._init_too_many_tasks()
-            return
-        self.freeze()
 
     def spawn_message(self) -> dict[str, object]:
-        """The ``subprocess`` spawn message plus the limits the child sets before INIT."""
-        return {**super().spawn_message(), "rlimits": rlimits_for(self.spec)}
+        """The ``subprocess`` spawn message plus the limits the child sets before INIT,
+        and that it freezes itself when idle (with no spin where the share binds: the
+        spin's CPU would be charged to it)."""
+        message: dict[str, object] = {
+            **super().spawn_message(),
+            "rlimits": rlimits_for(self.spec),
+            "freeze_when_idle": True,
+        }
+        if self.share < len(self.cores) - 1e-9:
+            message["spin_s"] = 0.0
+        return message
 
     def _confine(self) -> None:
         """Pin every thread of the new environment to its cores."""
@@ -150,24 +156,13 @@ class LimitedEnvironment(SubprocessEnvironment):
             "errorMessage": f"Runtime exited with error: {KILLED}",
         }
 
-    # -- freeze and thaw --------------------------------------------------------------
-
-    def freeze(self) -> None:
-        """Stop every process of the environment until the next invoke."""
-        _signal_group(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        _signal_group(self.pid, signal.SIGCONT)
-
     # -- invoking ---------------------------------------------------------------------
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
         governor = self.governor
         if governor is None:
             return super().invoke(request)
-        self.thaw()
-        governor.begin()
-        outcome = super().invoke(request)
+        outcome = self.run_invoke(request, governor.begin())
         usage = governor.end()
         outcome.cpu_time_ms = usage.cpu_time_ms
         outcome.max_memory_used_mb = max(
@@ -179,9 +174,11 @@ class LimitedEnvironment(SubprocessEnvironment):
         if usage.too_many_tasks:
             self.destroy()
             return too_many_tasks(outcome)
-        if not outcome.environment_lost:
-            self.freeze()
         return outcome
+
+    def ticker(self) -> float:
+        assert self.governor is not None
+        return self.governor.tick()
 
     def _ran_out_of_memory(self, outcome: InvokeOutcome, usage: Usage) -> bool:
         """Killed by the governor, or a peak the runtime saw between two of its readings."""
@@ -193,13 +190,6 @@ class LimitedEnvironment(SubprocessEnvironment):
         if self.governor is not None:
             self.governor.close()
         super().destroy()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except OSError:
-        pass
 
 
 class LimitedBackend(SubprocessBackend):

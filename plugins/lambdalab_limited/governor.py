@@ -16,7 +16,8 @@ closed loop that runs while an invoke does:
   kernel's CFS quota does per period, and what the cgroups Lambda uses do. The credit
   carries over from one invoke to the next and refills while the environment is frozen,
   as a quota refills each period: a short invoke after an idle spell runs unhindered,
-  while back-to-back invokes are held to the share on average.
+  while back-to-back invokes are held to the share on average (an invoke that starts in
+  debt waits, still frozen, until it is paid).
 
 Measuring what was used, rather than switching the tree on and off on a fixed duty
 cycle, is what makes the share accurate: an open-loop 10 ms duty cycle measured 4-14 %
@@ -30,6 +31,13 @@ environment. Lambda's kernel refuses the 1025th ``clone()`` instead (``EAGAIN``)
 watcher can only notice afterwards, but it needs no privileges and no host set-up, where
 ``RLIMIT_NPROC`` would count every process of the *user* on Linux (and is ignored for
 root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and clean-up.
+
+The governor has no thread of its own: the thread that waits for an invoke's answer
+calls :meth:`Governor.tick` whenever the time :meth:`~Governor.tick` asked for has come
+(see ``SubprocessEnvironment.ticker``). A tiny invoke ends before its first tick, so
+its whole cost is :meth:`~Governor.begin` and :meth:`~Governor.end`: two signals and
+two clock readings, and no thread is woken (a thread woken per invoke competed with
+the caller for the GIL and made a warm invoke 4x slower).
 """
 
 from __future__ import annotations
@@ -37,7 +45,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 
@@ -87,10 +94,11 @@ class Usage:
 
 
 class Governor:
-    """Enforces ``share`` vCPUs and ``memory_bytes`` on process group ``pid`` per invoke.
+    """Enforces ``share`` vCPUs and ``memory_bytes`` on process group ``pid``.
 
-    Call :meth:`begin` when an invoke starts and :meth:`end` when it is over; between
-    the two a thread of this object does the work. Outside invokes it sleeps.
+    :meth:`begin` when an invoke starts (it thaws the tree, unless the tree is still in
+    debt), :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
+    it is over.
     """
 
     def __init__(self, pid: int, share: float, cores: int, memory_bytes: int) -> None:
@@ -100,42 +108,62 @@ class Governor:
         self.throttles = share < cores - 1e-9
         self.memory_bytes = memory_bytes
         self.tree = ProcessTree(pid)
-        self._cond = threading.Condition()
-        self._active = False
-        self._closed = False
         self._usage = Usage(0.0, 0)
         self._cpu_at_begin = 0.0
-        self._wall_at_begin = 0.0
-        #: CPU seconds the tree may still use ahead of its share, as of ``_credit_at``.
+        #: CPU seconds the tree may still use ahead of its share, as of ``_last_wall``.
         self._credit = share * BURST_S
-        self._credit_at = time.monotonic()
-        self._thread = threading.Thread(
-            target=self._run, name=f"lambdalab-governor-{pid}", daemon=True
-        )
-        self._thread.start()
+        self._last_wall = time.monotonic()
+        self._last_cpu = self.tree.cpu_seconds()
+        #: While the tree is stopped for running ahead of its share: when it may go on.
+        self._stopped_until: float | None = None
+        self._ticks = 0
+        self._killed = False
 
     # -- the invoke's side ------------------------------------------------------------
 
-    def begin(self) -> None:
-        """An invoke starts now: account CPU from here and start watching."""
-        with self._cond:
-            self._cpu_at_begin = self.tree.cpu_seconds()
-            self._wall_at_begin = time.monotonic()
-            self._usage = Usage(0.0, 0)
-            self._active = True
-            self._cond.notify()
+    def begin(self) -> float:
+        """An invoke starts now: account CPU from here; thaw the tree unless it is in
+        debt. Returns the seconds until :meth:`tick` is due."""
+        now = time.monotonic()
+        self._account(now)
+        self._cpu_at_begin = self._last_cpu
+        self._usage = Usage(0.0, 0)
+        if self._credit < 0:  # back to back: the last invoke's CPU is not paid for yet
+            return self._stop_until(now)
+        _signal_group(self.pid, signal.SIGCONT)
+        return TICK_S
+
+    def tick(self) -> float:
+        """One reading while the invoke runs: kill the tree if it is over its memory
+        size or task cap; stop it while it is ahead of its share. Returns the seconds
+        until the next tick is due."""
+        if self._killed:
+            return BURST_S
+        self._ticks += 1
+        if self._ticks % REFRESH_TICKS == 0:
+            self.tree.refresh()
+        if self._over_memory() or self._over_tasks():
+            return BURST_S
+        now = time.monotonic()
+        if self._stopped_until is not None and now < self._stopped_until:
+            return self._stopped_until - now
+        # Also when the tree was not stopped here: the runtime may have frozen itself in
+        # the instant between its last look for an invoke and this one's arrival.
+        self._stopped_until = None
+        _signal_group(self.pid, signal.SIGCONT)
+        self._account(now)
+        if self._credit < 0:
+            return self._stop_until(now)
+        return TICK_S
 
     def end(self) -> Usage:
-        """The invoke is over: stop watching and say what it used.
-
-        The governor's thread is not woken: it notices at its next tick. Waking it here
-        would make it compete for the GIL with the invoke's caller on every warm invoke.
-        """
-        with self._cond:
-            self._active = False
-            usage = self._usage
-            usage.cpu_time_ms = (self.tree.cpu_seconds() - self._cpu_at_begin) * 1000
-            return usage
+        """The invoke is over: say what it used. (The runtime freezes the tree itself
+        when no next invoke follows: see ``lambdalab.runtime.bootstrap.serve``.)"""
+        self._stopped_until = None
+        self._account(time.monotonic())
+        usage = self._usage
+        usage.cpu_time_ms = (self._last_cpu - self._cpu_at_begin) * 1000
+        return usage
 
     @property
     def usage(self) -> Usage:
@@ -143,50 +171,27 @@ class Governor:
         return self._usage
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._active = False
-            self._cond.notify_all()
+        """Nothing to release: the governor has no thread (kept for the environment's
+        ``destroy``, which calls it)."""
 
-    # -- the governor's thread --------------------------------------------------------
+    # -- accounting -------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._active or self._closed)
-                if self._closed:
-                    return
-            self._govern()
+    def _account(self, now: float) -> None:
+        """Pay the wall time since the last reading into the credit, minus the CPU used."""
+        cpu = self.tree.cpu_seconds()
+        if self.throttles:
+            self._credit = min(
+                self._credit + self.share * (now - self._last_wall) - (cpu - self._last_cpu),
+                self.share * BURST_S,
+            )
+        self._last_wall, self._last_cpu = now, cpu
 
-    def _govern(self) -> None:
-        """One invoke: read, kill if over memory, stop the tree when ahead of its share."""
-        last_wall, last_cpu = self._wall_at_begin, self._cpu_at_begin
-        credit = self._refilled_credit(last_wall)
-        ticks = 0
-        with self._cond:
-            while self._active:
-                ticks += 1
-                if ticks % REFRESH_TICKS == 0:
-                    self.tree.refresh()
-                if self._over_memory() or self._over_tasks():
-                    return
-                now, cpu = time.monotonic(), self.tree.cpu_seconds()
-                if self.throttles:
-                    credit = min(
-                        credit + self.share * (now - last_wall) - (cpu - last_cpu),
-                        self.share * BURST_S,
-                    )
-                last_wall, last_cpu = now, cpu
-                if credit < 0:
-                    self._pause(-credit / self.share)
-                else:
-                    self._cond.wait(TICK_S)
-            self._credit = credit - (self.tree.cpu_seconds() - last_cpu)
-            self._credit_at = last_wall
-
-    def _refilled_credit(self, now: float) -> float:
-        """The credit left by the last invoke plus what the idle time since has paid."""
-        return min(self._credit + self.share * (now - self._credit_at), self.share * BURST_S)
+    def _stop_until(self, now: float) -> float:
+        """Stop the tree until its debt is paid; the seconds that takes."""
+        _signal_group(self.pid, signal.SIGSTOP)
+        pause = -self._credit / self.share
+        self._stopped_until = now + pause
+        return pause
 
     def _over_memory(self) -> bool:
         rss = self.tree.rss_bytes()
@@ -194,26 +199,21 @@ class Governor:
         usage.peak_rss_bytes = max(usage.peak_rss_bytes, rss)
         if rss <= self.memory_bytes:
             return False
-        _signal_group(self.pid, signal.SIGKILL)
+        self._kill()
         usage.out_of_memory = True
         usage.killed_at = time.monotonic()
-        self._active = False
         return True
 
     def _over_tasks(self) -> bool:
         if self.tree.task_count() <= limits.PROCESSES_AND_THREADS_MAX:
             return False
-        _signal_group(self.pid, signal.SIGKILL)
+        self._kill()
         self._usage.too_many_tasks = True
-        self._active = False
         return True
 
-    def _pause(self, seconds: float) -> None:
-        """Stop the tree for ``seconds``, unless the invoke ends first (called locked)."""
-        _signal_group(self.pid, signal.SIGSTOP)
-        self._cond.wait(seconds)
-        if self._active:  # after the invoke the environment stays frozen
-            _signal_group(self.pid, signal.SIGCONT)
+    def _kill(self) -> None:
+        _signal_group(self.pid, signal.SIGKILL)
+        self._killed = True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

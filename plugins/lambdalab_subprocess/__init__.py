@@ -106,17 +106,28 @@ class SubprocessEnvironment:
         """What the fork server is sent to start this environment (a subclass adds to it)."""
         return _spawn_message(self.spec)
 
-    def _await_frame(self, timeout: float) -> tuple[bytes | None, str | None]:
-        deadline = time.monotonic() + timeout
-        spin_until = time.monotonic() + SPIN_S
+    def _await_frame(
+        self, timeout: float, first_tick: float | None = None
+    ) -> tuple[bytes | None, str | None]:
+        """The environment's next frame, or why none came (``"timeout"``, ``"crash"``).
+
+        With ``first_tick`` (seconds), :attr:`ticker` is called then, and again as many
+        seconds later as it returns, while the wait lasts: a backend that enforces limits
+        does its readings there, on this thread, instead of on a thread of its own.
+        """
+        now = time.monotonic()
+        deadline = now + timeout
+        spin_until = now + SPIN_S
+        tick_at = deadline if first_tick is None else now + first_tick
         while True:
-            now = time.monotonic()
             remaining = deadline - now
             if remaining <= 0:
                 return None, "timeout"
+            if now >= tick_at:
+                tick_at = now + self.ticker()
             # A short busy-wait first: a tiny handler answers within it, and the core
             # does not pay to be put to sleep and woken again.
-            wait_ms = 0 if now < spin_until else remaining * 1000
+            wait_ms = 0 if now < spin_until else (min(deadline, tick_at) - now) * 1000
             for fd, _ in self._poll.poll(wait_ms):
                 if fd == self._log.fd:
                     self._log.drain()
@@ -129,8 +140,18 @@ class SubprocessEnvironment:
                     return None, "crash"
                 self._log.drain()
                 return frame, None
+            now = time.monotonic()
+
+    def ticker(self) -> float:
+        """Called while an invoke runs when ``first_tick`` asked for it; returns the
+        seconds until the next call (a limit-enforcing subclass overrides it)."""
+        return 3600.0
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        return self.run_invoke(request, None)
+
+    def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
+        """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         frame = protocol.pack_request(
             request.request_id,
             request.invoked_function_arn,
@@ -144,7 +165,7 @@ class SubprocessEnvironment:
             self._conn.send_bytes(frame)
         except OSError:
             pass  # it died between invokes; the wait below reports how
-        frame, reason = self._await_frame(request.timeout_s)
+        frame, reason = self._await_frame(request.timeout_s, first_tick)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if frame is None:
             self._log.drain()
