@@ -17,7 +17,7 @@ closed loop that runs while an invoke does:
   carries over from one invoke to the next and refills while the environment is frozen,
   as a quota refills each period: a short invoke after an idle spell runs unhindered,
   while back-to-back invokes are held to the share on average (an invoke that starts in
-  debt waits, still frozen, until it is paid).
+  debt is stopped at its first tick until it is paid).
 
 Measuring what was used, rather than switching the tree on and off on a fixed duty
 cycle, is what makes the share accurate: an open-loop 10 ms duty cycle measured 4-14 %
@@ -35,9 +35,10 @@ root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and clean-u
 The governor has no thread of its own: the thread that waits for an invoke's answer
 calls :meth:`Governor.tick` whenever the time :meth:`~Governor.tick` asked for has come
 (see ``SubprocessEnvironment.ticker``). A tiny invoke ends before its first tick, so
-its whole cost is :meth:`~Governor.begin` and :meth:`~Governor.end`: two signals and
+its whole cost is :meth:`~Governor.begin` and :meth:`~Governor.end`: one signal and
 two clock readings, and no thread is woken (a thread woken per invoke competed with
-the caller for the GIL and made a warm invoke 4x slower).
+the caller for the GIL and made a warm invoke 4x slower). The environment freezes
+itself between invokes (see ``lambdalab.runtime.bootstrap.serve``).
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ class Usage:
 class Governor:
     """Enforces ``share`` vCPUs and ``memory_bytes`` on process group ``pid``.
 
-    :meth:`begin` when an invoke starts (it thaws the tree, unless the tree is still in
-    debt), :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
+    :meth:`begin` when an invoke starts (it thaws the tree), :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
     it is over.
     """
 
@@ -128,9 +128,9 @@ class Governor:
         self._account(now)
         self._cpu_at_begin = self._last_cpu
         self._usage = Usage(0.0, 0)
+        _signal_group(self.pid, signal.SIGCONT)  # to read the event, debt or not
         if self._credit < 0:  # back to back: the last invoke's CPU is not paid for yet
-            return self._stop_until(now)
-        _signal_group(self.pid, signal.SIGCONT)
+            return 0.0  # the first tick stops it until that is paid
         return TICK_S
 
     def tick(self) -> float:
@@ -155,6 +155,12 @@ class Governor:
         if self._credit < 0:
             return self._stop_until(now)
         return TICK_S
+
+    def resume(self) -> None:
+        """Let a stopped tree run again now, debt or not: it is writing its answer, which
+        is read to the end without further ticks (the debt is paid by the next invoke)."""
+        self._stopped_until = None
+        _signal_group(self.pid, signal.SIGCONT)
 
     def end(self) -> Usage:
         """The invoke is over: say what it used. (The runtime freezes the tree itself

@@ -134,6 +134,8 @@ class SubprocessEnvironment:
                     if not self._log.open:
                         self._poll.unregister(fd)
                     continue
+                if first_tick is not None:
+                    self.answering()
                 try:
                     frame = self._conn.recv_bytes()
                 except (EOFError, OSError):
@@ -146,6 +148,10 @@ class SubprocessEnvironment:
         """Called while an invoke runs when ``first_tick`` asked for it; returns the
         seconds until the next call (a limit-enforcing subclass overrides it)."""
         return 3600.0
+
+    def answering(self) -> None:
+        """The answer has begun to arrive and is read to its end without more ticks: a
+        subclass that may have stopped the environment lets it finish writing."""
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
         return self.run_invoke(request, None)
