@@ -3,6 +3,7 @@
     python benchmarks/limits.py            # full run, about 2 minutes on 2 cores
     python benchmarks/limits.py --quick    # shorter runs: a smoke test
     python benchmarks/limits.py --json out.json
+    python benchmarks/limits.py --cgroup   # the cgroup sandbox instead (root, writable cgroups)
 
 Figures (the targets come from issue 4, "Measured"):
 
@@ -21,6 +22,10 @@ Figures (the targets come from issue 4, "Measured"):
    two alternating in rounds so that the shared machine's changing load hits both; at
    1769 MB, where the CPU share does not bind (the mechanism's overhead), and at 128 MB
    back to back (4b: the share at work, reported).
+
+With ``--cgroup``, figures 5 and 6 instead: 1 (at 128, 512, 1769 and 3538 MB) and 4 for the
+``cgroup`` sandbox, where the kernel's CFS quota holds the share and the freezer freezes
+(6 also shows ``limited``'s p50, measured in the same rounds).
 
 A missed target is reported, not raised. Every lab lives in a temporary data dir.
 """
@@ -42,6 +47,7 @@ from harness import Row, p50, p99, table, time_each, write_json
 from lambdalab import Lab, limits
 
 MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3538)
+CGROUP_MEMORY_SIZES = (128, 512, 1769, 3538)
 ECHO = "def handler(event, context):\n    return event\n"
 SPIN = '''
 import os, time
@@ -116,26 +122,30 @@ def machine_cores() -> int:
 # -- 1. CPU share ---------------------------------------------------------------------
 
 
-def cpu_share_rows(lab: Lab, root: Path, seconds: float) -> list[Row]:
+def cpu_share_rows(
+    lab: Lab, root: Path, seconds: float, sandbox: str = "limited",
+    sizes: tuple[int, ...] = MEMORY_SIZES, figure: str = "1",
+) -> list[Row]:
     cores = machine_cores()
     rows = []
-    for i, memory in enumerate(MEMORY_SIZES, start=1):
+    for i, memory in enumerate(sizes, start=1):
         target = min(memory / limits.MEMORY_MB_PER_VCPU, cores)
         event = {"workers": math.ceil(target - 1e-9), "seconds": seconds}
         shares = {}
-        for sandbox in ("limited", "subprocess"):
-            name = f"spin-{memory}-{sandbox}"
-            deploy(lab, root, name, SPIN, memory_size=memory, timeout=60, sandbox=sandbox)
-            progress(f"CPU share at {memory} MB ({sandbox}), {seconds:g} s")
+        for each in (sandbox, "subprocess"):
+            name = f"spin-{memory}-{each}"
+            if name not in {f.function_name for f in lab.list_functions()}:
+                deploy(lab, root, name, SPIN, memory_size=memory, timeout=60, sandbox=each)
+            progress(f"CPU share at {memory} MB ({each}), {seconds:g} s")
             lab.invoke(name, {"workers": 1, "seconds": 0.01})  # cold start, not measured
             result = lab.invoke(name, event)
             assert result.function_error is None, result.payload
-            shares[sandbox] = result.json()["cpu_s"] / result.json()["wall_s"]
-        measured = shares["limited"]
+            shares[each] = result.json()["cpu_s"] / result.json()["wall_s"]
+        measured = shares[sandbox]
         rows.append(
             Row(
-                figure=f"1.{i}",
-                name=f"CPU share at {memory} MB (vCPU)",
+                figure=f"{figure}.{i}",
+                name=f"CPU share at {memory} MB (vCPU)" + ("" if sandbox == "limited" else f", {sandbox}"),
                 unit="vCPU",
                 measured=measured,
                 baseline=shares["subprocess"],
@@ -280,12 +290,33 @@ def overhead_rows(lab: Lab, root: Path, count: int) -> list[Row]:
     ]
 
 
-def warm_p50s(lab: Lab, root: Path, count: int, memory: int) -> dict[str, float]:
+def cgroup_overhead_row(lab: Lab, root: Path, count: int) -> Row:
+    """Figure 6: figure 4 for the cgroup sandbox (its freezer's writes and wake-ups)."""
+    memory = limits.MEMORY_MB_PER_VCPU
+    p50s = warm_p50s(lab, root, count, memory, ("subprocess", "limited", "cgroup"))
+    return Row(
+        figure="6",
+        name=f"warm invoke of a tiny handler at {memory} MB, cgroup (p50)",
+        unit="µs",
+        measured=p50s["cgroup"],
+        baseline=p50s["subprocess"],
+        baseline_name="the same invoke in the subprocess backend",
+        samples=count,
+        notes=f"limited: {p50s['limited']:.0f} µs. The freezer freezes after every invoke, "
+        "so each warm invoke wakes a frozen process (limited's runtime spins first)",
+    )
+
+
+def warm_p50s(
+    lab: Lab, root: Path, count: int, memory: int,
+    sandboxes: tuple[str, ...] = ("subprocess", "limited"),
+) -> dict[str, float]:
     """p50 warm invoke (µs) per sandbox, alternating in rounds."""
-    samples: dict[str, list[float]] = {"subprocess": [], "limited": []}
+    samples: dict[str, list[float]] = {sandbox: [] for sandbox in sandboxes}
     for sandbox in samples:
         name = f"echo-{memory}-{sandbox}"
-        deploy(lab, root, name, ECHO, sandbox=sandbox, memory_size=memory)
+        if name not in {f.function_name for f in lab.list_functions()}:
+            deploy(lab, root, name, ECHO, sandbox=sandbox, memory_size=memory)
         for _ in range(max(100, count // 20)):
             lab.invoke(name, {"a": 1})
     progress(f"{count} warm invokes at {memory} MB per sandbox, {OVERHEAD_ROUNDS} rounds")
@@ -301,15 +332,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--cgroup", action="store_true", help="the cgroup sandbox's figures (5, 6) instead")
     args = parser.parse_args()
     quick = args.quick
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, Lab(data_dir=Path(tmp) / "data") as lab:
         root = Path(tmp)
-        rows = cpu_share_rows(lab, root, seconds=1.2 if quick else 2.5)
-        rows.extend(kill_latency_rows(root, trials=5 if quick else 20))
-        rows.append(no_false_kill_row(lab, root, hold_s=2 if quick else 10))
-        rows.extend(overhead_rows(lab, root, count=500 if quick else 5000))
+        if args.cgroup:
+            rows = cpu_share_rows(
+                lab, root, seconds=1.2 if quick else 2.5, sandbox="cgroup",
+                sizes=CGROUP_MEMORY_SIZES, figure="5",
+            )
+            rows.append(cgroup_overhead_row(lab, root, count=500 if quick else 5000))
+        else:
+            rows = cpu_share_rows(lab, root, seconds=1.2 if quick else 2.5)
+            rows.extend(kill_latency_rows(root, trials=5 if quick else 20))
+            rows.append(no_false_kill_row(lab, root, hold_s=2 if quick else 10))
+            rows.extend(overhead_rows(lab, root, count=500 if quick else 5000))
     print(table(rows))
     if args.json:
         write_json(args.json, rows, mode="quick" if quick else "full",
