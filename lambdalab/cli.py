@@ -260,12 +260,16 @@ def main(ctx: click.Context, data_dir: Path | None, sandbox: str | None) -> None
 @main.command()
 @click.argument("name")
 @code_option
-@click.option("--handler", required=True, help="module.function, e.g. app.handler.")
+@click.option(
+    "--handler",
+    help="module.function, e.g. app.handler (required but for provided.* runtimes, "
+    "where it is any name and defaults to bootstrap).",
+)
 @config_options
 @click.option("--publish", is_flag=True, help="Also publish version 1.")
 @pass_lab
 def create(
-    lab: Lab, name: str, code: str, handler: str, publish: bool, **settings: Any
+    lab: Lab, name: str, code: str, handler: str | None, publish: bool, **settings: Any
 ) -> None:
     """Create function NAME from a directory or .zip."""
     config = lab.create_function(
@@ -286,7 +290,7 @@ def update_code(lab: Lab, name: str, code: str, publish: bool) -> None:
 
 @main.command("update-config")
 @click.argument("name")
-@click.option("--handler", help="module.function, e.g. app.handler.")
+@click.option("--handler", help="module.function, e.g. app.handler (provided.*: any name).")
 @config_options
 @pass_lab
 def update_config(lab: Lab, name: str, **settings: Any) -> None:

@@ -31,20 +31,46 @@ def runtime(value: Any) -> str:
     return value
 
 
-def handler(value: Any) -> str:
+#: The handler of a ``provided.*`` function created without one: the name of the
+#: executable its runtime starts, as AWS's examples for OS-only runtimes use.
+PROVIDED_DEFAULT_HANDLER = "bootstrap"
+
+
+def handler(value: Any, runtime: str) -> str:
+    """The handler for a function of ``runtime``, checked as that runtime reads it.
+
+    AWS's own check is the same for every runtime: at most 128 characters, no whitespace
+    (the ``Handler`` shape of botocore's ``lambda`` model: pattern ``[^\\s]+``, max 128).
+    Python and Node.js runtimes then split it into ``file.function``, so lambdalab
+    refuses a handler without the dot at once rather than at the first invoke. A
+    ``provided.*`` runtime is handed the string as ``_HANDLER`` and reads it however it
+    likes: any such string is accepted, and ``None`` means :data:`PROVIDED_DEFAULT_HANDLER`.
+    (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#lambda-CreateFunction-request-Handler)
+    """
+    provided = runtime in limits.PROVIDED_RUNTIMES
+    if value is None and provided:
+        return PROVIDED_DEFAULT_HANDLER
     if (
-        not isinstance(value, str)
-        or not 0 < len(value) <= limits.HANDLER_MAX_CHARS
-        or any(c.isspace() for c in value)
-        or "." not in value.strip(".")
+        isinstance(value, str)
+        and 0 < len(value) <= limits.HANDLER_MAX_CHARS
+        and not any(c.isspace() for c in value)
+        and (provided or "." in value.strip("."))
     ):
+        return value
+    if provided:
         raise invalid(
             "Handler",
             value,
-            "Write it as module.function (for example app.handler, or pkg.app.handler "
-            f"for a package), at most {limits.HANDLER_MAX_CHARS} characters, no spaces.",
+            f"A {runtime} function's handler may be any name (it reaches the bootstrap as "
+            f"_HANDLER; {PROVIDED_DEFAULT_HANDLER!r} if left out), at most "
+            f"{limits.HANDLER_MAX_CHARS} characters, no spaces.",
         )
-    return value
+    raise invalid(
+        "Handler",
+        value,
+        "Write it as module.function (for example app.handler, or pkg.app.handler "
+        f"for a package), at most {limits.HANDLER_MAX_CHARS} characters, no spaces.",
+    )
 
 
 def _int_in_range(field: str, value: Any, low: int, high: int, unit: str) -> int:

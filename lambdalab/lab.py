@@ -161,19 +161,25 @@ class Lab:
 
     def _backend_name(self, config: FunctionConfiguration) -> str:
         """The function's sandbox; else the default, if it runs the function's runtime;
-        else the first loaded backend that does (a backend lists what it runs in its
-        ``runtimes`` attribute; without one, it runs the Python runtimes)."""
+        else the loaded backend made for that runtime: of those that run it, the one that
+        runs the fewest runtimes (a backend lists what it runs in its ``runtimes``
+        attribute; without one, it runs the Python runtimes).
+
+        So a ``nodejs20.x`` function runs in ``limited`` in a lab whose default is
+        ``limited`` (it runs every runtime), and in ``runtime-api``, not ``limited``,
+        in a lab whose default is ``subprocess``, which runs Python only.
+        """
         if config.sandbox:
             return config.sandbox
         available = self.sandbox_backends()
 
-        def runs(name: str) -> bool:
-            runtimes = getattr(available.get(name), "runtimes", limits.PYTHON_RUNTIMES)
-            return config.runtime in runtimes
+        def runtimes(name: str) -> tuple[str, ...]:
+            return tuple(getattr(available.get(name), "runtimes", limits.PYTHON_RUNTIMES))
 
-        if runs(self.default_sandbox):
+        if config.runtime in runtimes(self.default_sandbox):
             return self.default_sandbox
-        return next(filter(runs, available), self.default_sandbox)
+        candidates = [name for name in available if config.runtime in runtimes(name)]
+        return min(candidates, key=lambda name: len(runtimes(name)), default=self.default_sandbox)
 
     def _check_sandbox(self, name: Any) -> str:
         """``name`` if a loaded plugin offers that backend, else InvalidParameterValue."""
@@ -210,20 +216,23 @@ class Lab:
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
-        ``handler`` is ``module.function``; it may be left out when ``code`` is a
-        Python function object. ``runtime`` defaults to the local interpreter's.
+        ``handler`` is ``module.function`` (``file.function`` for Node.js); it may be
+        left out when ``code`` is a Python function object. A ``provided.*`` function's
+        handler is any name its bootstrap reads from ``_HANDLER`` (``"bootstrap"`` if
+        left out). ``runtime`` defaults to the local interpreter's.
         ``sandbox`` (a lambdalab extension, not an AWS parameter) names the isolation
         backend to run it in, e.g. ``"limited"``; ``None`` follows the Lab's default.
         """
         name = check.function_name(function_name)
         if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
             handler = FUNCTION_OBJECT_HANDLER
+        runtime = check.runtime(runtime or local_runtime())
         config = FunctionConfiguration(
             function_name=name,
             function_arn=self.arns.function(name),
-            runtime=check.runtime(runtime or local_runtime()),
+            runtime=runtime,
             role=role or self.arns.role(DEFAULT_ROLE_NAME),
-            handler=check.handler(handler),
+            handler=check.handler(handler, runtime),
             description=check.description(description),
             timeout=check.timeout(timeout),
             memory_size=check.memory_size(memory_size),
@@ -298,11 +307,21 @@ class Lab:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
 
         ``sandbox`` (lambdalab's own) moves the function to another isolation backend.
+        The handler is checked against the runtime it will run in: the new one, or the
+        one the function has (so a Python function moved to ``provided.al2023`` may keep
+        ``app.handler``, and one moved back must have a ``module.function`` handler).
         """
+        name = parse_function_ref(function_name).name
         changes: dict[str, Any] = {}
+        if runtime is not None:
+            changes["runtime"] = check.runtime(runtime)
+        if runtime is not None or handler is not None:
+            current = self.registry.get(name)
+            changes["handler"] = check.handler(
+                current.handler if handler is None else handler,
+                changes.get("runtime", current.runtime),
+            )
         for field, value, validate in (
-            ("runtime", runtime, check.runtime),
-            ("handler", handler, check.handler),
             ("role", role, str),
             ("memory_size", memory_size, check.memory_size),
             ("timeout", timeout, check.timeout),
@@ -315,7 +334,6 @@ class Lab:
                 changes[field] = validate(value)
         if dead_letter_config is not None:  # {"TargetArn": ""} removes the queue
             changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
-        name = parse_function_ref(function_name).name
         config = self.registry.update_latest(name, **changes)
         self.pool.retire(name, limits.LATEST)
         return config

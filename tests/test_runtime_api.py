@@ -367,3 +367,65 @@ def test_runtime_api_error_without_json_body_uses_the_header(api):
     assert json.loads(server.state.take_answer().body) == {
         "errorMessage": "it broke", "errorType": "Custom.Broken"
     }
+
+
+# -- the handler of a provided.* function ----------------------------------------------
+
+
+def test_provided_handler_is_any_name_passed_as_HANDLER(lab, runtime_code):
+    root = runtime_code(AWSLAMBDARIC_BOOTSTRAP, **{"app.py": APP})
+    lab.create_function("named", root, runtime="provided.al2023", handler="bootstrap")
+    lab.create_function("unnamed", root, runtime="provided.al2")  # no handler: "bootstrap"
+    lab.create_function("odd", root, runtime="provided.al2023", handler="my-handler::v2")
+    assert lab.get_function_configuration("unnamed").handler == "bootstrap"
+    assert lab.invoke("named", {}).json()["environ"]["_HANDLER"] == "bootstrap"
+    assert lab.invoke("odd", {}).json()["environ"]["_HANDLER"] == "my-handler::v2"
+
+
+@pytest.mark.parametrize(
+    "runtime, handler, message",
+    [
+        ("provided.al2023", "two words", "any name"),
+        ("provided.al2023", "x" * 129, "at most 128 characters"),
+        ("provided.al2023", "", "any name"),
+        ("python3.12", "bootstrap", "module.function"),
+        ("python3.12", None, "module.function"),
+        ("nodejs20.x", "index", "module.function"),
+    ],
+)
+def test_handler_is_checked_as_its_runtime_reads_it(lab, runtime_code, runtime, handler, message):
+    with pytest.raises(InvalidParameterValueException, match=message):
+        lab.create_function("f", runtime_code(None, **{"a.py": ""}), runtime=runtime, handler=handler)
+    assert lab.list_functions() == []
+
+
+def test_update_checks_the_handler_against_the_runtime_it_will_run_in(lab, runtime_code):
+    root = runtime_code(None, **{"app.py": ""})
+    lab.create_function("f", root, runtime="python3.12", handler="app.handler")
+    with pytest.raises(InvalidParameterValueException, match="module.function"):
+        lab.update_function_configuration("f", handler="bootstrap")  # still Python
+    lab.update_function_configuration("f", runtime="provided.al2023", handler="bootstrap")
+    lab.update_function_configuration("f", handler="any-name")  # provided: any name
+    with pytest.raises(InvalidParameterValueException, match="module.function"):
+        lab.update_function_configuration("f", runtime="python3.12")  # keeps "any-name"
+    config = lab.update_function_configuration("f", runtime="python3.12", handler="app.handler")
+    assert (config.runtime, config.handler) == ("python3.12", "app.handler")
+
+
+def test_edge_accepts_handler_bootstrap_for_provided_and_refuses_it_for_python(lab):
+    from .edge_support import ROLE, EdgeServer, client_for, zip_of
+
+    with EdgeServer(lab, port=0) as edge:
+        client = client_for(edge.url)
+        created = client.create_function(
+            FunctionName="rt", Runtime="provided.al2023", Role=ROLE, Handler="bootstrap",
+            Code={"ZipFile": zip_of(app="")},
+        )
+        assert created["Handler"] == "bootstrap"
+        updated = client.update_function_configuration(FunctionName="rt", Handler="serve.v2")
+        assert updated["Handler"] == "serve.v2"
+        with pytest.raises(client.exceptions.InvalidParameterValueException, match="module.function"):
+            client.create_function(
+                FunctionName="py", Runtime="python3.12", Role=ROLE, Handler="bootstrap",
+                Code={"ZipFile": zip_of(app="")},
+            )

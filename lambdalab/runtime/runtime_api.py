@@ -19,7 +19,10 @@ connection, so a runtime may hold ``/next`` open while nothing else waits on it.
 
 The core side (a sandbox backend) calls :meth:`RuntimeApiState.submit` to hand an event
 to the runtime and is told through ``notify`` when something changed: the runtime
-asked for its first event (INIT is over), reported an INIT error, or answered.
+asked for its first event (INIT is over), reported an INIT error, or answered. It may
+also pass ``idle``, called when the runtime asks for an event and none is waiting: the
+moment Lambda freezes an execution environment, which a backend that freezes its
+environments between invokes does there (the ``limited`` backend).
 """
 
 from __future__ import annotations
@@ -105,8 +108,11 @@ class Answer:
 class RuntimeApiState:
     """One environment's side of the Runtime API: where its invocation stands."""
 
-    def __init__(self, notify: Callable[[], None]) -> None:
+    def __init__(
+        self, notify: Callable[[], None], idle: Callable[[], None] | None = None
+    ) -> None:
         self._notify = notify
+        self._idle = idle
         self._cond = threading.Condition()
         #: The runtime asked for its first event: INIT is over.
         self.initialized = False
@@ -153,6 +159,10 @@ class RuntimeApiState:
         if first:
             self._notify()
         with self._cond:
+            if self._pending is None and not self._closed and self._idle is not None:
+                # Under the lock: a submit() cannot slip in between this look and the
+                # freeze, so the thaw that follows a submit always comes after it.
+                self._idle()
             self._cond.wait_for(lambda: self._pending is not None or self._closed)
             if self._closed:
                 return None
@@ -300,10 +310,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class RuntimeApiServer:
-    """A Runtime API server on a free loopback port, serving one environment."""
+    """A Runtime API server on a free loopback port, serving one environment.
 
-    def __init__(self, notify: Callable[[], None]) -> None:
-        self.state = RuntimeApiState(notify)
+    ``notify`` and ``idle`` are :class:`RuntimeApiState`'s (see the module's docstring).
+    """
+
+    def __init__(
+        self, notify: Callable[[], None], idle: Callable[[], None] | None = None
+    ) -> None:
+        self.state = RuntimeApiState(notify, idle)
         self._server = _Server(self.state)
         host, port = self._server.server_address[:2]
         #: The value of ``AWS_LAMBDA_RUNTIME_API``.

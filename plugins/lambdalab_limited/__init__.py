@@ -1,7 +1,9 @@
 """lambdalab's resource-limited isolation backend: ``subprocess`` plus Lambda's limits.
 
-Every environment is a forked process, exactly as in the ``subprocess`` backend (this
-backend builds on it), and in addition:
+A Python function's environment is a forked process, exactly as in the ``subprocess``
+backend (this backend builds on it); a ``provided.*`` or ``nodejs*.x`` function's is a
+runtime process behind the Runtime API, as in the ``runtime-api`` backend
+(:mod:`lambdalab_limited.runtime_api`). Either way, in addition:
 
 * **CPU share = memory / 1769 MB of a vCPU**, on the environment's whole process tree:
   whole cores by CPU affinity, the fraction by a closed loop that stops the tree when it
@@ -13,11 +15,13 @@ backend builds on it), and in addition:
 * **frozen between invokes**: after an invoke the tree is stopped (``SIGSTOP``) and
   continued when the next invoke arrives, as Lambda freezes an execution environment
   (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), so a
-  background thread makes no progress between invokes;
+  background thread makes no progress between invokes (a Python runtime freezes itself
+  when it finds no next invoke; a Runtime API runtime is frozen when it asks for the
+  next event and none is waiting);
 * **further limits** (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
   1024 open files (``RLIMIT_NOFILE``) and, for ``/tmp``, no file larger than the
-  function's ephemeral storage (``RLIMIT_FSIZE``), set in the forked child before the
-  runtime imports the handler, so INIT runs limited too; and at most 1024 processes and
+  function's ephemeral storage (``RLIMIT_FSIZE``), set in the child before the runtime
+  imports the handler (or is exec'ed), so INIT runs limited too; and at most 1024 processes and
   threads in the environment's tree, counted by the governor (an environment over it is
   killed, see :mod:`lambdalab_limited.governor`).
 
@@ -29,11 +33,13 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
+from typing import TYPE_CHECKING
 
 import psutil
 
 from lambdalab import hookimpl, limits
-from lambdalab.sandbox import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
 from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
 
 from .governor import Governor, Usage, cores_for, cpu_share
@@ -94,41 +100,43 @@ def too_many_tasks(outcome: InvokeOutcome) -> InvokeOutcome:
     )
 
 
-class LimitedEnvironment(SubprocessEnvironment):
-    """A forked environment held to its function's CPU share and memory size."""
+class Governed:
+    """What both limited environments share: the governor's life, and what an invoke's
+    usage means for its outcome. Mixed in before the environment class it limits, which
+    provides ``spec``, ``pid``, ``init``, ``run_invoke`` and ``destroy``."""
 
-    def __init__(
-        self, spec: EnvironmentSpec, backend: "LimitedBackend", first_core: int
-    ) -> None:
-        cpus = backend.cpus
-        self.share = cpu_share(spec.memory_size, len(cpus))
+    spec: EnvironmentSpec
+    pid: int
+    init: InitOutcome
+    share: float
+    cores: list[int]
+    governor: Governor | None
+
+    if TYPE_CHECKING:
+
+        def run_invoke(
+            self, request: InvokeRequest, first_tick: float | None
+        ) -> InvokeOutcome: ...
+
+    def _limit(self, cpus: list[int], first_core: int) -> None:
+        """Choose the share and cores (before the environment starts)."""
+        self.share = cpu_share(self.spec.memory_size, len(cpus))
         self.cores = cores_for(self.share, cpus, first_core)
-        self.governor: Governor | None = None
-        super().__init__(spec, backend.server)
+        self.governor = None
+
+    def _govern(self) -> None:
+        """INIT is over: fail it if it was already over the limits, else start governing."""
         if self.init.error is not None or not self.pid:
             return
-        if self.init.max_memory_used_mb > spec.memory_size:
+        if self.init.max_memory_used_mb > self.spec.memory_size:
             self._init_out_of_memory()
             return
         self._confine()
         self.governor = Governor(
-            self.pid, self.share, len(self.cores), spec.memory_size * MIB
+            self.pid, self.share, len(self.cores), self.spec.memory_size * MIB
         )
         if self.governor.tree.task_count() > limits.PROCESSES_AND_THREADS_MAX:
             self._init_too_many_tasks()
-
-    def spawn_message(self) -> dict[str, object]:
-        """The ``subprocess`` spawn message plus the limits the child sets before INIT,
-        and that it freezes itself when idle (with no spin where the share binds: the
-        spin's CPU would be charged to it)."""
-        message: dict[str, object] = {
-            **super().spawn_message(),
-            "rlimits": rlimits_for(self.spec),
-            "freeze_when_idle": True,
-        }
-        if self.share < len(self.cores) - 1e-9:
-            message["spin_s"] = 0.0
-        return message
 
     def _confine(self) -> None:
         """Pin every thread of the new environment to its cores."""
@@ -161,9 +169,13 @@ class LimitedEnvironment(SubprocessEnvironment):
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
         governor = self.governor
         if governor is None:
-            return super().invoke(request)
+            return self.run_invoke(request, None)
         outcome = self.run_invoke(request, governor.begin())
-        usage = governor.end()
+        return self._account(outcome, governor.end())
+
+    def _account(self, outcome: InvokeOutcome, usage: Usage) -> InvokeOutcome:
+        """The invoke's outcome with the CPU and memory it used; an environment that went
+        over its memory size or task cap is destroyed and the outcome says so."""
         outcome.cpu_time_ms = usage.cpu_time_ms
         outcome.max_memory_used_mb = max(
             outcome.max_memory_used_mb, -(-usage.peak_rss_bytes // MIB)
@@ -189,29 +201,72 @@ class LimitedEnvironment(SubprocessEnvironment):
     def destroy(self) -> None:
         if self.governor is not None:
             self.governor.close()
-        super().destroy()
+        super().destroy()  # type: ignore[misc]  # the environment class mixed in after
+
+
+class LimitedEnvironment(Governed, SubprocessEnvironment):
+    """A forked Python environment held to its function's CPU share and memory size."""
+
+    def __init__(
+        self, spec: EnvironmentSpec, backend: "LimitedBackend", first_core: int
+    ) -> None:
+        self.spec = spec
+        self._limit(backend.cpus, first_core)
+        super().__init__(spec, backend.server)
+        self._govern()
+
+    def spawn_message(self) -> dict[str, object]:
+        """The ``subprocess`` spawn message plus the limits the child sets before INIT,
+        and that it freezes itself when idle (with no spin where the share binds: the
+        spin's CPU would be charged to it)."""
+        message: dict[str, object] = {
+            **super().spawn_message(),
+            "rlimits": rlimits_for(self.spec),
+            "freeze_when_idle": True,
+        }
+        if self.share < len(self.cores) - 1e-9:
+            message["spin_s"] = 0.0
+        return message
+
+
+# The Runtime API environment builds on the classes above.
+from .runtime_api import LimitedRuntimeApiEnvironment  # noqa: E402
 
 
 class LimitedBackend(SubprocessBackend):
-    """Forked environments held to Lambda's CPU share, memory size and limits."""
+    """Environments held to Lambda's CPU share, memory size and limits: forked ones for
+    Python, Runtime API ones for ``provided.*`` and ``nodejs*.x``."""
 
     name = "limited"
+    #: The runtimes this backend runs: all of lambdalab's.
+    runtimes = limits.PYTHON_RUNTIMES + limits.PROVIDED_RUNTIMES + limits.NODEJS_RUNTIMES
 
     def __init__(self, preload: tuple[str, ...] = ("boto3",)) -> None:
         super().__init__(preload)
         self.cpus = machine_cpus()
         self._next_core = itertools.count()
         self._lock = threading.Lock()
+        #: Runtime API environments, destroyed on close (forked ones die with the server).
+        self._runtime_api: weakref.WeakSet[LimitedRuntimeApiEnvironment] = weakref.WeakSet()
 
     @property
     def server(self):  # type: ignore[no-untyped-def]
         """The fork server environments are forked from (shared with ``subprocess``'s design)."""
         return self._server
 
-    def start(self, spec: EnvironmentSpec) -> LimitedEnvironment:
+    def start(self, spec: EnvironmentSpec) -> LimitedEnvironment | LimitedRuntimeApiEnvironment:
         with self._lock:
             first_core = next(self._next_core) % len(self.cpus)
-        return LimitedEnvironment(spec, self, first_core)
+        if spec.runtime in limits.PYTHON_RUNTIMES:
+            return LimitedEnvironment(spec, self, first_core)
+        env = LimitedRuntimeApiEnvironment(spec, self.cpus, first_core)
+        self._runtime_api.add(env)
+        return env
+
+    def close(self) -> None:
+        for env in list(self._runtime_api):
+            env.destroy()
+        super().close()
 
 
 @hookimpl

@@ -16,7 +16,10 @@ directory and its own process group, and speaks the Lambda Runtime API
 * Whatever the process writes to stdout and stderr is the function's log.
 
 The core picks this backend by itself for those runtimes (see :attr:`RuntimeApiBackend.runtimes`).
-Like the ``subprocess`` backend, it does not enforce memory or CPU limits.
+Like the ``subprocess`` backend, it does not enforce memory or CPU limits; the
+``limited`` backend runs the same environments under Lambda's limits, through the
+hooks :class:`RuntimeApiEnvironment` leaves for that (``child_setup``, ``idle``,
+``ticker``).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class RuntimeApiEnvironment:
         self._bell_r, self._bell_w = os.pipe()
         os.set_blocking(self._bell_r, False)
         os.set_blocking(self._bell_w, False)
-        self._api = RuntimeApiServer(notify=self._ring)
+        self._api = RuntimeApiServer(notify=self._ring, idle=self.idle)
         log_r, log_w = os.pipe()
         os.set_blocking(log_r, False)
         self._log = _LogReader(log_r)
@@ -130,6 +133,7 @@ class RuntimeApiEnvironment:
                 stdout=log_w,
                 stderr=log_w,
                 start_new_session=True,  # its own process group: the tree dies together
+                preexec_fn=self.child_setup(),
             )
         except OSError as e:  # not executable, no interpreter, not a program
             raise EntrypointError(
@@ -140,6 +144,24 @@ class RuntimeApiEnvironment:
             target=self._watch, args=(proc,), name=f"lambdalab-runtime-{proc.pid}", daemon=True
         )
         self._watcher.start()
+
+    def child_setup(self) -> Callable[[], None] | None:
+        """What the child runs between ``fork()`` and ``exec()``, so the runtime starts
+        under it (a limit-enforcing subclass sets its limits there); ``None``: nothing."""
+        return None
+
+    def idle(self) -> None:
+        """Called when the runtime asks for an event and none is waiting, from the
+        Runtime API's thread (a subclass that freezes idle environments does it here)."""
+
+    def submitted(self) -> None:
+        """Called when an invoke's event has been handed to the Runtime API (a subclass
+        that froze the runtime in :meth:`idle` makes sure it runs to take it)."""
+
+    def ticker(self) -> float:
+        """Called while an invoke runs when ``first_tick`` asked for it; returns the
+        seconds until the next call (a limit-enforcing subclass overrides it)."""
+        return 3600.0
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
         """Wait for the runtime process to end; record how, and wake the core."""
@@ -154,16 +176,27 @@ class RuntimeApiEnvironment:
         except OSError:
             pass  # already ringing, or the environment is gone
 
-    def _wait(self, done: Callable[[], bool], timeout: float) -> str | None:
-        """Wait until ``done()``; else ``"crash"`` or ``"timeout"``. Reads the log meanwhile."""
-        deadline = time.monotonic() + timeout
+    def _wait(
+        self, done: Callable[[], bool], timeout: float, first_tick: float | None = None
+    ) -> str | None:
+        """Wait until ``done()``; else ``"crash"`` or ``"timeout"``. Reads the log meanwhile.
+
+        With ``first_tick`` (seconds), :meth:`ticker` is called then, and again as many
+        seconds later as it returns, while the wait lasts (as ``SubprocessEnvironment``
+        does while it awaits a frame).
+        """
+        now = time.monotonic()
+        deadline = now + timeout
+        tick_at = deadline if first_tick is None else now + first_tick
         while not done():
             if self._exit is not None:
                 return "crash"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if now >= deadline:
                 return "timeout"
-            for fd, _ in self._poll.poll(remaining * 1000):
+            if now >= tick_at:
+                tick_at = now + self.ticker()
+            for fd, _ in self._poll.poll((min(deadline, tick_at) - now) * 1000):
                 if fd == self._log.fd:
                     self._log.drain()
                     if not self._log.open:
@@ -177,9 +210,14 @@ class RuntimeApiEnvironment:
         return None
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
+        return self.run_invoke(request, None)
+
+    def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
+        """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         started = time.perf_counter()
         self._api.state.submit(request)
-        reason = self._wait(self._api.state.answered, request.timeout_s)
+        self.submitted()
+        reason = self._wait(self._api.state.answered, request.timeout_s, first_tick)
         duration_ms = (time.perf_counter() - started) * 1000
         peak = peak_memory_mb(self.pid) or self.init.max_memory_used_mb
         if reason is not None:
@@ -231,7 +269,7 @@ class RuntimeApiBackend:
 
     name = "runtime-api"
     #: The runtimes this backend runs; the core chooses it for them unless a function
-    #: names another sandbox.
+    #: names another sandbox or the lab's default sandbox runs them too (``limited``).
     runtimes = limits.PROVIDED_RUNTIMES + limits.NODEJS_RUNTIMES
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:

@@ -1,0 +1,87 @@
+"""Runtime API environments (``provided.*``, ``nodejs*.x``) under Lambda's limits.
+
+The ``runtime-api`` backend's environment (:class:`lambdalab_runtimes.RuntimeApiEnvironment`)
+with the limits a Python function gets in this backend, enforced the same way and
+reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
+
+* **before exec**: the child that becomes the runtime sets its resource limits (open
+  files, file size) and its CPU affinity, so INIT, and every process the runtime starts,
+  already runs on the cores its memory buys and under Lambda's limits;
+* **while an invoke runs**: the thread that waits for the runtime's answer ticks the
+  governor, which holds the process group to its CPU share and kills it when it crosses
+  the memory size (the invoke then fails with ``Runtime.OutOfMemory``);
+* **between invokes**: the process group is stopped (``SIGSTOP``) when the runtime asks
+  the Runtime API for its next event and none is waiting. That is the point at which
+  Lambda freezes an environment: a runtime says an invoke is complete by asking for the
+  next one, and Lambda freezes the environment once every process is done and no event
+  is pending (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+  :meth:`~lambdalab_limited.governor.Governor.begin` continues it (``SIGCONT``) when the
+  next invoke starts, so a background job of a bootstrap makes no progress meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+from typing import Callable
+
+from lambdalab.sandbox import EnvironmentSpec
+from lambdalab_runtimes import RuntimeApiEnvironment
+
+from . import Governed, rlimits_for
+
+
+def child_limits(spec: EnvironmentSpec, cores: list[int]) -> Callable[[], None]:
+    """A ``preexec_fn`` that puts the child under ``spec``'s limits, on ``cores``.
+
+    It runs in the forked child before ``exec``: only system calls, nothing that could
+    wait on a lock another thread of the parent held when it forked.
+    """
+    rlimits = [
+        (getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits_for(spec).items()
+    ]
+
+    def setup() -> None:
+        for which, value in rlimits:
+            resource.setrlimit(which, (value, value))
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cores)
+
+    return setup
+
+
+class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
+    """A Runtime API environment held to its function's CPU share, memory size and limits."""
+
+    def __init__(self, spec: EnvironmentSpec, cpus: list[int], first_core: int) -> None:
+        self.spec = spec
+        self._limit(cpus, first_core)
+        super().__init__(spec)
+        self._govern()
+
+    def child_setup(self) -> Callable[[], None]:
+        return child_limits(self.spec, self.cores)
+
+    def _confine(self) -> None:
+        """Nothing to do: the child took its cores before exec, and its threads and
+        processes inherit them."""
+
+    def idle(self) -> None:
+        """The runtime waits for an event and none is pending: freeze the process group."""
+        self._signal(signal.SIGSTOP)
+
+    def submitted(self) -> None:
+        """The event is there: continue the runtime, which may have asked for it, and been
+        frozen, after :meth:`~lambdalab_limited.governor.Governor.begin` had thawed it.
+        (A freeze happens under the Runtime API's lock, so it comes before the event is
+        handed over and so before this.)"""
+        if self.governor is not None:
+            self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.pid and not self._destroyed:  # 0 would be lambdalab's own group
+            try:
+                os.killpg(self.pid, sig)
+            except OSError:
+                pass  # already gone: the invoke reports how it ended
