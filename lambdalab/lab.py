@@ -33,7 +33,7 @@ from .destinations import (
 from .environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import InvalidParameterValueException, ResourceNotFoundException
-from .invoker import Invoker, Payload
+from .invoker import Invoker, Payload, RunBlocking
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
@@ -603,6 +603,31 @@ class Lab:
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
+        )
+
+    async def invoke_async(
+        self,
+        function_name: str,
+        payload: Payload = None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | dict[str, Any] | None = None,
+        run_blocking: RunBlocking | None = None,
+    ) -> InvokeResult:
+        """:meth:`invoke` for code on an event loop (the HTTP edge): the handler's answer
+        is awaited instead of blocking the loop; work that blocks (a cold start, a
+        backend that cannot be awaited) runs in ``run_blocking`` [default:
+        ``asyncio.to_thread``]."""
+        return await self.invoker.invoke_async(
+            function_name,
+            payload,
+            qualifier=qualifier,
+            invocation_type=invocation_type,
+            log_type=log_type,
+            client_context=client_context,
+            run_blocking=run_blocking,
         )
 
     def _run_event(self, event: AsyncEvent) -> InvokeResult:

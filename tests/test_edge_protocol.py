@@ -24,7 +24,7 @@ from lambdalab import Lab
 from lambdalab.server import EdgeServer, HttpService, is_loopback
 from lambdalab.server.lambda_urls import ROUTES
 
-from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .edge_support import ECHO, client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_edge_errors import raw
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -155,8 +155,12 @@ def handler(event, context):
 
 def test_a_slow_invoke_does_not_block_other_requests(client: Any, tmp_path: Path) -> None:
     create(client, "slow", WAITS_FOR_FILE, Timeout=120)
+    create(client, "fast", ECHO)
     release = tmp_path / "release"
     outcome: dict[str, Any] = {}
+    # Warm first: a warm invoke is awaited on the edge's event loop, not in a thread.
+    (tmp_path / "open").touch()
+    client.invoke(FunctionName="slow", Payload=json.dumps({"file": str(tmp_path / "open")}))
 
     def invoke() -> None:
         result = client_for(client.meta.endpoint_url).invoke(
@@ -170,6 +174,8 @@ def test_a_slow_invoke_does_not_block_other_requests(client: Any, tmp_path: Path
         # The invoke is blocked until the file exists; these calls must not wait for it.
         for _ in range(5):
             assert client.get_function(FunctionName="slow")["Configuration"]["FunctionName"]
+            fast = client.invoke(FunctionName="fast", Payload=b'{"k": 1}')
+            assert json.loads(fast["Payload"].read()) == {"k": 1}
         assert "payload" not in outcome
     finally:
         release.touch()

@@ -24,7 +24,9 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from .. import limits
 from ..errors import InvalidParameterValueException, PreconditionFailedException
+from ..invoker import RunBlocking
 from ..lab import Lab
+from ..models import InvokeResult
 from .wire import JSON, WireRequest, WireResponse
 
 T = TypeVar("T")
@@ -275,28 +277,14 @@ class LambdaResponses:
     # -- invoking ---------------------------------------------------------------------
 
     def invoke(self, req: WireRequest) -> WireResponse:
-        headers = req.headers
-        result = self.lab.invoke(
-            req.params["FunctionName"],
-            req.body,
-            qualifier=req.query.get("Qualifier"),
-            invocation_type=headers.get("x-amz-invocation-type", "RequestResponse"),
-            log_type=headers.get("x-amz-log-type", "None"),
-            client_context=headers.get("x-amz-client-context"),
+        return invoke_response(self.lab.invoke(req.params["FunctionName"], req.body, **invoke_options(req)))
+
+    async def invoke_async(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
+        """Invoke, on the event loop: the edge awaits the handler's answer."""
+        result = await self.lab.invoke_async(
+            req.params["FunctionName"], req.body, run_blocking=run_blocking, **invoke_options(req)
         )
-        response = WireResponse(result.status_code, request_id=result.request_id)
-        if result.status_code != 200:
-            return response  # 202 Event, 204 DryRun: no body
-        response.body = result.payload
-        response.headers["Content-Type"] = JSON
-        for header, value in (
-            ("X-Amz-Executed-Version", result.executed_version),
-            ("X-Amz-Function-Error", result.function_error),
-            ("X-Amz-Log-Result", result.log_result),
-        ):
-            if value is not None:
-                response.headers[header] = value
-        return response
+        return invoke_response(result)
 
     # -- versions ---------------------------------------------------------------------
 
@@ -561,3 +549,31 @@ def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
             f"lambdalab's event source mappings do not support {', '.join(unknown)} yet. "
             "Remove it, or filter in the handler."
         )
+
+
+def invoke_options(req: WireRequest) -> dict[str, str | None]:
+    """Invoke's options from its query string and ``X-Amz-*`` headers."""
+    headers = req.headers
+    return {
+        "qualifier": req.query.get("Qualifier"),
+        "invocation_type": headers.get("x-amz-invocation-type", "RequestResponse"),
+        "log_type": headers.get("x-amz-log-type", "None"),
+        "client_context": headers.get("x-amz-client-context"),
+    }
+
+
+def invoke_response(result: InvokeResult) -> WireResponse:
+    """Invoke's answer: the payload, and what happened in ``X-Amz-*`` headers."""
+    response = WireResponse(result.status_code, request_id=result.request_id)
+    if result.status_code != 200:
+        return response  # 202 Event, 204 DryRun: no body
+    response.body = result.payload
+    response.headers["Content-Type"] = JSON
+    for header, value in (
+        ("X-Amz-Executed-Version", result.executed_version),
+        ("X-Amz-Function-Error", result.function_error),
+        ("X-Amz-Log-Result", result.log_result),
+    ):
+        if value is not None:
+            response.headers[header] = value
+    return response

@@ -47,6 +47,8 @@ from .governor import Governor, Usage, cores_for, cpu_share
 __version__ = "0.1.0"
 
 MIB = 1024 * 1024
+#: An event up to this size is sent whole to a frozen runtime (a socket pair holds it).
+PIPE_HOLDS = 64 * 1024
 #: The errorType AWS's runtimes report when a function ran out of memory.
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
 #: How Lambda words the exit of a process its out-of-memory killer ended.
@@ -227,6 +229,30 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         if self.share < len(self.cores) - 1e-9:
             message["spin_s"] = 0.0
         return message
+
+    async def invoke_async(self, request: InvokeRequest) -> InvokeOutcome:
+        """:meth:`invoke` on an event loop (the governor ticks from loop timers)."""
+        governor = self.governor
+        if governor is None:
+            return await self.run_invoke_async(request, None)
+        outcome = await self.run_invoke_async(request, governor.begin())
+        return self._account(outcome, governor.end())
+
+    def deliver(self, frame: bytes) -> None:
+        """Send the event, then thaw: the runtime, continued, finds it waiting (and one
+        continued for nothing freezes itself again). An event larger than the pipe holds
+        is sent to a thawed runtime, which must read it for the send to finish."""
+        governor = self.governor
+        if governor is not None and len(frame) > PIPE_HOLDS:
+            governor.resume()
+        super().deliver(frame)
+        if governor is not None:
+            governor.resume()
+
+    def answering(self) -> None:
+        """The answer is being read to its end without ticks: let it be written."""
+        if self.governor is not None:
+            self.governor.resume()
 
 
 # The Runtime API environment builds on the classes above.

@@ -371,6 +371,21 @@ class CgroupEnvironment(LimitedEnvironment):
         group.thaw()
         before = group.cpu_ns()
         outcome = super().invoke(request)  # the governor watches memory and tasks
+        return self._after(group, before, outcome)
+
+    async def invoke_async(self, request: InvokeRequest) -> InvokeOutcome:
+        group = self.group
+        if group is None:
+            return await super().invoke_async(request)
+        group.thaw()
+        before = group.cpu_ns()
+        outcome = await super().invoke_async(request)
+        return self._after(group, before, outcome)
+
+    def _after(
+        self, group: EnvironmentGroup, before: int | None, outcome: InvokeOutcome
+    ) -> InvokeOutcome:
+        """The invoke's CPU time from the group's accounting; the group frozen again."""
         after = self._final_cpu_ns if self.group is None else group.cpu_ns()
         if before is not None and after is not None:
             outcome.cpu_time_ms = (after - before) / 1e6

@@ -97,7 +97,7 @@ class Usage:
 class Governor:
     """Enforces ``share`` vCPUs and ``memory_bytes`` on process group ``pid``.
 
-    :meth:`begin` when an invoke starts (it thaws the tree), :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
+    :meth:`begin` when an invoke starts, :meth:`resume` to thaw the tree, :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
     it is over.
     """
 
@@ -122,13 +122,13 @@ class Governor:
     # -- the invoke's side ------------------------------------------------------------
 
     def begin(self) -> float:
-        """An invoke starts now: account CPU from here; thaw the tree unless it is in
-        debt. Returns the seconds until :meth:`tick` is due."""
+        """An invoke starts now: account CPU from here. Returns the seconds until
+        :meth:`tick` is due (at once when the tree is in debt: it stops the tree). The
+        caller then sends the event and :meth:`resume` s the tree, which reads it."""
         now = time.monotonic()
         self._account(now)
         self._cpu_at_begin = self._last_cpu
         self._usage = Usage(0.0, 0)
-        _signal_group(self.pid, signal.SIGCONT)  # to read the event, debt or not
         if self._credit < 0:  # back to back: the last invoke's CPU is not paid for yet
             return 0.0  # the first tick stops it until that is paid
         return TICK_S
@@ -157,8 +157,9 @@ class Governor:
         return TICK_S
 
     def resume(self) -> None:
-        """Let a stopped tree run again now, debt or not: it is writing its answer, which
-        is read to the end without further ticks (the debt is paid by the next invoke)."""
+        """Let a stopped tree run again now, debt or not: when its event is sent, and
+        when it is writing its answer, which is read to the end without further ticks
+        (a debt left is paid by the next invoke)."""
         self._stopped_until = None
         _signal_group(self.pid, signal.SIGCONT)
 

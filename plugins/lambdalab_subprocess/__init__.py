@@ -12,6 +12,7 @@ adds those.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import signal
@@ -56,6 +57,8 @@ class _LogReader:
                 return
             *complete, self._partial = (self._partial + chunk).split(b"\n")
             self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+            if len(chunk) < 65536:
+                return  # the pipe is empty now: no read just to be told so
 
     def take(self) -> list[str]:
         """Every line read so far, including an unterminated last one."""
@@ -75,11 +78,14 @@ class SubprocessEnvironment:
         server.start()  # a one-off cost of the lab, not of this cold start
         started = time.perf_counter()
         self._conn, log_fd = server.spawn(self.spawn_message())
+        self._frames = protocol.FrameReader(self._conn.fileno())
         self._log = _LogReader(log_fd)
         self._poll = select.poll()
         self._poll.register(self._conn.fileno(), _POLL_IN)
         self._poll.register(log_fd, _POLL_IN)
         self._exit: str | None = None
+        #: The last invoke was answered within :data:`SPIN_S`.
+        self._quick = True
         limit = time.monotonic() + INIT_TIMEOUT_S
         hello, reason = self._await_frame(INIT_TIMEOUT_S)
         self.pid = protocol.unpack(hello)[0]["pid"] if hello else 0
@@ -115,6 +121,8 @@ class SubprocessEnvironment:
         seconds later as it returns, while the wait lasts: a backend that enforces limits
         does its readings there, on this thread, instead of on a thread of its own.
         """
+        if self._frames.buffered:  # INIT's two frames can come in one read
+            return self._frames.read(), None
         now = time.monotonic()
         deadline = now + timeout
         spin_until = now + SPIN_S
@@ -128,26 +136,35 @@ class SubprocessEnvironment:
             # A short busy-wait first: a tiny handler answers within it, and the core
             # does not pay to be put to sleep and woken again.
             wait_ms = 0 if now < spin_until else (min(deadline, tick_at) - now) * 1000
-            for fd, _ in self._poll.poll(wait_ms):
-                if fd == self._log.fd:
-                    self._log.drain()
-                    if not self._log.open:
-                        self._poll.unregister(fd)
-                    continue
-                if first_tick is not None:
-                    self.answering()
-                try:
-                    frame = self._conn.recv_bytes()
-                except (EOFError, OSError):
-                    return None, "crash"
-                self._log.drain()
-                return frame, None
+            ready = self._poll.poll(wait_ms)
+            if ready:
+                # The runtime writes its log lines before its answer: when the answer is
+                # there, so are they, and the log pipe was reported ready with it.
+                answer = False
+                for fd, _ in ready:
+                    if fd == self._log.fd:
+                        self._log.drain()
+                        if not self._log.open:
+                            self._poll.unregister(fd)
+                    else:
+                        answer = True
+                if answer:
+                    if first_tick is not None:
+                        self.answering()
+                    try:
+                        return self._frames.read(), None
+                    except (EOFError, OSError):
+                        return None, "crash"
             now = time.monotonic()
 
     def ticker(self) -> float:
         """Called while an invoke runs when ``first_tick`` asked for it; returns the
         seconds until the next call (a limit-enforcing subclass overrides it)."""
         return 3600.0
+
+    def deliver(self, frame: bytes) -> None:
+        """Send the runtime an invoke (a subclass that froze the environment thaws it)."""
+        self._conn.send_bytes(frame)
 
     def answering(self) -> None:
         """The answer has begun to arrive and is read to its end without more ticks: a
@@ -156,8 +173,25 @@ class SubprocessEnvironment:
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
         return self.run_invoke(request, None)
 
+    async def invoke_async(self, request: InvokeRequest) -> InvokeOutcome:
+        """:meth:`invoke` on an event loop: the answer is awaited, no thread waits for it."""
+        return await self.run_invoke_async(request, None)
+
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
+        started = self._send(request)
+        frame, reason = self._await_frame(request.timeout_s, first_tick)
+        return self._outcome(frame, reason, started)
+
+    async def run_invoke_async(
+        self, request: InvokeRequest, first_tick: float | None
+    ) -> InvokeOutcome:
+        started = self._send(request)
+        frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+        return self._outcome(frame, reason, started)
+
+    def _send(self, request: InvokeRequest) -> float:
+        """Send the runtime its invoke; when that was (``perf_counter``)."""
         frame = protocol.pack_request(
             request.request_id,
             request.invoked_function_arn,
@@ -168,11 +202,71 @@ class SubprocessEnvironment:
         )
         started = time.perf_counter()
         try:
-            self._conn.send_bytes(frame)
+            self.deliver(frame)
         except OSError:
-            pass  # it died between invokes; the wait below reports how
-        frame, reason = self._await_frame(request.timeout_s, first_tick)
+            pass  # it died between invokes; the wait for its answer reports how
+        return started
+
+    async def _await_frame_async(
+        self, timeout: float, first_tick: float | None
+    ) -> tuple[bytes | None, str | None]:
+        """:meth:`_await_frame` on the running event loop: readers on the two pipes,
+        timers for the timeout and the ticks."""
+        if self._frames.buffered:
+            return self._frames.read(), None
+        if self._quick:
+            # The last answer came within the spin: so will this one, most likely.
+            # Holding the loop that long costs less than sleeping and being woken.
+            until = time.monotonic() + SPIN_S
+            while time.monotonic() < until:
+                if self._poll.poll(0):
+                    return self._await_frame(timeout, first_tick)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str | None] = loop.create_future()
+        conn_fd, log = self._conn.fileno(), self._log
+
+        def finish(reason: str | None) -> None:
+            if not done.done():
+                done.set_result(reason)
+
+        def read_log() -> None:
+            log.drain()
+            if not log.open:
+                loop.remove_reader(log.fd)
+
+        def tick() -> None:
+            nonlocal ticking
+            ticking = loop.call_later(self.ticker(), tick)
+
+        loop.add_reader(conn_fd, finish, None)
+        if log.open:
+            loop.add_reader(log.fd, read_log)
+        timer = loop.call_later(timeout, finish, "timeout")
+        ticking = None if first_tick is None else loop.call_later(first_tick, tick)
+        try:
+            reason = await done
+        finally:
+            loop.remove_reader(conn_fd)
+            if log.open:
+                loop.remove_reader(log.fd)
+            timer.cancel()
+            if ticking is not None:
+                ticking.cancel()
+        if reason is not None:
+            return None, reason
+        if first_tick is not None:
+            self.answering()
+        try:
+            frame = self._frames.read()
+        except (EOFError, OSError):
+            return None, "crash"
+        log.drain()  # written before the answer; its reader may not have run yet
+        return frame, None
+
+    def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
+        """What the backend reports: the answer, or how the environment was lost."""
         elapsed_ms = (time.perf_counter() - started) * 1000
+        self._quick = elapsed_ms <= SPIN_S * 1000
         if frame is None:
             self._log.drain()
             peak = peak_memory_mb(self.pid)

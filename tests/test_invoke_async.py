@@ -1,0 +1,184 @@
+"""``Lab.invoke_async``: the same invoke path, driven from an event loop (the edge's).
+
+The handler's answer is awaited (readers on the environment's pipes, loop timers for the
+timeout and the limited backend's governor), so these tests check that everything the
+blocking path does still happens when nothing blocks: cold starts, errors, timeouts,
+crashes, large logs, concurrent invokes on one loop, the CPU share, and cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from lambdalab import Lab, TooManyRequestsException
+
+from .conftest import ECHO
+
+WAIT_FOR = """
+import os, time
+
+def handler(event, context):
+    if "touch" in event:
+        open(event["touch"], "w").close()
+    deadline = time.monotonic() + event.get("wait", 0)
+    while event.get("for") and not os.path.exists(event["for"]):
+        if time.monotonic() > deadline:
+            return "gave up"
+        time.sleep(0.005)
+    return "met"
+"""
+
+CHATTY = """
+def handler(event, context):
+    for i in range(event["lines"]):
+        print(f"line {i} " + "x" * 100)
+    return event["lines"]
+"""
+
+
+def tail(result) -> str:
+    return base64.b64decode(result.log_result).decode()
+
+
+def test_cold_then_warm_as_the_blocking_path_answers(lab: Lab, code) -> None:
+    lab.create_function("echo", code(app=ECHO), handler="app.handler")
+
+    async def twice():
+        cold = await lab.invoke_async("echo", {"n": 1}, log_type="Tail")
+        warm = await lab.invoke_async("echo", {"n": 2}, log_type="Tail")
+        return cold, warm
+
+    cold, warm = asyncio.run(twice())
+    assert (cold.status_code, cold.json(), cold.executed_version) == (200, {"n": 1}, "$LATEST")
+    assert "Init Duration" in tail(cold) and "Init Duration" not in tail(warm)
+    assert warm.json() == {"n": 2} and "REPORT RequestId: " + warm.request_id in tail(warm)
+    assert lab.invoke("echo", {"n": 3}).json() == {"n": 3}  # the same warm environment
+    assert len(lab.pool.idle_environments()) == 1
+
+
+def test_event_dry_run_and_errors_come_back_the_same(lab: Lab, code) -> None:
+    lab.create_function("echo", code(app=ECHO), handler="app.handler")
+    boom = "def handler(e, c):\n    raise ValueError('boom')\n"
+    lab.create_function("boom", code(app=boom), handler="app.handler")
+
+    async def calls():
+        return (
+            await lab.invoke_async("echo", {}, invocation_type="DryRun"),
+            await lab.invoke_async("echo", {}, invocation_type="Event"),
+            await lab.invoke_async("boom", {}),
+            await lab.invoke_async("boom", {}),
+        )
+
+    dry, event, cold_error, warm_error = asyncio.run(calls())
+    assert (dry.status_code, event.status_code) == (204, 202)
+    for result in (cold_error, warm_error):
+        assert result.function_error == "Unhandled"
+        assert result.json()["errorType"] == "ValueError"
+
+
+def test_timeout_and_crash_are_reported_and_the_environment_replaced(lab: Lab, code) -> None:
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=1)
+    crash = "import os\ndef handler(e, c):\n    os._exit(3) if e.get('exit') else None\n    return os.getpid()\n"
+    lab.create_function("crash", code(app=crash), handler="app.handler")
+
+    async def calls():
+        await lab.invoke_async("wait", {})  # warm: the next one is awaited
+        timed_out = await lab.invoke_async("wait", {"for": "/nonexistent", "wait": 30})
+        first = (await lab.invoke_async("crash", {})).json()
+        crashed = await lab.invoke_async("crash", {"exit": True})
+        second = (await lab.invoke_async("crash", {})).json()
+        return timed_out, first, crashed, second
+
+    timed_out, first, crashed, second = asyncio.run(calls())
+    assert timed_out.function_error == "Unhandled"
+    assert "Task timed out after 1.00 seconds" in timed_out.json()["errorMessage"]
+    assert crashed.json()["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in crashed.json()["errorMessage"]
+    assert first != second  # a new environment after the crash
+
+
+def test_logs_larger_than_the_pipe_are_read_while_waiting(lab: Lab, code) -> None:
+    lab.create_function("chatty", code(app=CHATTY), handler="app.handler", timeout=10)
+
+    async def calls():
+        await lab.invoke_async("chatty", {"lines": 1})
+        return await lab.invoke_async("chatty", {"lines": 3000}, log_type="Tail")
+
+    result = asyncio.run(calls())
+    assert result.json() == 3000  # ~300 KB of log: the runtime was never blocked on it
+    assert "line 2999 " in tail(result)
+
+
+def test_two_invokes_are_awaited_at_once_on_one_loop(lab: Lab, code, tmp_path: Path) -> None:
+    """Each waits for a file the other creates: only concurrent waits let both finish."""
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=10)
+    a, b = tmp_path / "a", tmp_path / "b"
+
+    async def calls():
+        await asyncio.gather(lab.invoke_async("wait", {}), lab.invoke_async("wait", {}))
+        return await asyncio.gather(
+            lab.invoke_async("wait", {"touch": str(a), "for": str(b), "wait": 5}),
+            lab.invoke_async("wait", {"touch": str(b), "for": str(a), "wait": 5}),
+        )
+
+    first, second = asyncio.run(calls())
+    assert (first.json(), second.json()) == ("met", "met")
+
+
+def test_throttling_raises_before_anything_runs(lab: Lab, code) -> None:
+    lab.create_function("echo", code(app=ECHO), handler="app.handler")
+    lab.put_function_concurrency("echo", 0)
+    with pytest.raises(TooManyRequestsException):
+        asyncio.run(lab.invoke_async("echo", {}))
+
+
+SPIN = """
+import time
+
+def handler(event, context):
+    end = time.monotonic() + event["seconds"]
+    while time.monotonic() < end:
+        pass
+    return time.process_time()
+"""
+
+
+def test_the_governor_ticks_from_the_loop(lab: Lab, code) -> None:
+    lab.create_function(
+        "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10,
+        sandbox="limited",
+    )
+
+    async def calls():
+        await lab.invoke_async("spin", {"seconds": 0})
+        return await lab.invoke_async("spin", {"seconds": 0.6})
+
+    result = asyncio.run(calls())
+    before = lab.invoke("spin", {"seconds": 0}).json()
+    assert result.function_error is None
+    # 7.2 % of 0.6 s is 43 ms (plus INIT's CPU, counted by process_time); unheld, 600+.
+    assert result.json() - before < 0.6 * 0.25, json.dumps(result.json())
+
+
+def test_a_cancelled_invoke_discards_its_environment(lab: Lab, code, tmp_path: Path) -> None:
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=30)
+
+    async def cancel_one():
+        await lab.invoke_async("wait", {})
+        task = asyncio.create_task(
+            lab.invoke_async("wait", {"for": str(tmp_path / "never"), "wait": 30})
+        )
+        for _ in range(3):  # the task runs up to its wait for the answer, then yields
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_one())
+    assert lab.pool.idle_environments() == []  # not put back half-used
+    assert lab.invoke("wait", {}).json() == "met"  # a new one serves the next invoke
