@@ -36,6 +36,7 @@ _RECHECK_S = 0.001
 #: Fields that change with every publish or update and so do not count as "changed code
 #: or configuration" when deciding whether publishing creates a new version.
 _VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
+_MISSING = object()
 
 
 def new_revision_id() -> str:
@@ -62,6 +63,8 @@ class Registry:
         self.arns = arns
         self._now = now
         self._cache: dict[tuple[str, str], Any] = {}
+        #: Counts the times the cache was dropped: a read loaded before a drop is stale.
+        self._generation = 0
         self._seen_version = store.data_version()
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
@@ -72,23 +75,32 @@ class Registry:
     def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
         now = time.monotonic()
         if now - self._checked_at > _RECHECK_S:  # one check serves a whole invoke
-            version = self._store.data_version()
+            self._recheck(now)
+        value = self._cache.get(key, _MISSING)  # a dict read needs no lock: every invoke
+        if value is _MISSING:
+            generation = self._generation
+            value = load()
             with self._lock:
-                self._checked_at = now
-                if version != self._seen_version:
-                    self._cache.clear()
-                    self._seen_version = version
-        with self._lock:
-            if key in self._cache:
-                return self._cache[key]
-        value = load()
-        with self._lock:
-            self._cache[key] = value
+                if generation == self._generation:  # not dropped while it was loading
+                    self._cache[key] = value
         return value
+
+    def _recheck(self, now: float) -> None:
+        version = self._store.data_version()
+        with self._lock:
+            self._checked_at = now
+            if version != self._seen_version:
+                self._seen_version = version
+                self._drop()
 
     def _changed(self) -> None:
         with self._lock:
-            self._cache.clear()
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget every cached read (called with the lock held)."""
+        self._cache = {}
+        self._generation += 1
 
     # -- functions --------------------------------------------------------------------
 

@@ -83,7 +83,8 @@ def test_context_has_everything_the_python_runtime_gives(lab, ctx_fn):
     assert result["function_version"] == "$LATEST"
     assert result["invoked_function_arn"] == "arn:aws:lambda:us-east-1:000000000000:function:ctx"
     assert result["memory_limit_in_mb"] == "256"  # a string, as on AWS
-    assert re.fullmatch(r"[0-9a-f-]{36}", result["aws_request_id"])
+    # A random (version 4, RFC 4122 variant) UUID, as AWS's request ids are.
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", result["aws_request_id"])
     assert result["log_group_name"] == "/aws/lambda/ctx"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", result["log_stream_name"])
     assert result["identity"] == [None, None]

@@ -38,6 +38,11 @@ def unpack(frame: bytes) -> tuple[dict[str, Any], bytes]:
     return json.loads(frame[_LENGTH.size : end]), frame[end:]
 
 
+def frame_header(size: int) -> bytes:
+    """The length prefix ``Connection.send_bytes`` puts before a frame of ``size`` bytes."""
+    return _FRAME.pack(size)
+
+
 class FrameReader:
     """Reads ``multiprocessing.connection`` frames from a file descriptor, as
     ``Connection.recv_bytes`` does, but a small frame in one ``read`` instead of two

@@ -123,39 +123,51 @@ class SubprocessEnvironment:
         """
         if self._frames.buffered:  # INIT's two frames can come in one read
             return self._frames.read(), None
+        if first_tick is None or first_tick > SPIN_S:
+            # A short busy-wait first: a tiny handler answers within it, and the core
+            # does not pay to be put to sleep and woken again.
+            poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
+            while time.monotonic() < spin_until:
+                ready = poll(0)
+                if ready and (taken := self._take(ready, first_tick)):
+                    return taken
         now = time.monotonic()
         deadline = now + timeout
-        spin_until = now + SPIN_S
         tick_at = deadline if first_tick is None else now + first_tick
         while True:
-            remaining = deadline - now
-            if remaining <= 0:
+            if now >= deadline:
                 return None, "timeout"
             if now >= tick_at:
                 tick_at = now + self.ticker()
-            # A short busy-wait first: a tiny handler answers within it, and the core
-            # does not pay to be put to sleep and woken again.
-            wait_ms = 0 if now < spin_until else (min(deadline, tick_at) - now) * 1000
-            ready = self._poll.poll(wait_ms)
-            if ready:
-                # The runtime writes its log lines before its answer: when the answer is
-                # there, so are they, and the log pipe was reported ready with it.
-                answer = False
-                for fd, _ in ready:
-                    if fd == self._log.fd:
-                        self._log.drain()
-                        if not self._log.open:
-                            self._poll.unregister(fd)
-                    else:
-                        answer = True
-                if answer:
-                    if first_tick is not None:
-                        self.answering()
-                    try:
-                        return self._frames.read(), None
-                    except (EOFError, OSError):
-                        return None, "crash"
+            ready = self._poll.poll((min(deadline, tick_at) - now) * 1000)
+            if ready and (taken := self._take(ready, first_tick)):
+                return taken
             now = time.monotonic()
+
+    def _take(
+        self, ready: list[tuple[int, int]], first_tick: float | None
+    ) -> tuple[bytes | None, str | None] | None:
+        """Read what ``poll`` found: log lines, and the answer if it is there (else None).
+
+        The runtime writes its log lines before its answer: when the answer is there, so
+        are they, and the log pipe was reported ready with it.
+        """
+        answer = False
+        for fd, _ in ready:
+            if fd == self._log.fd:
+                self._log.drain()
+                if not self._log.open:
+                    self._poll.unregister(fd)
+            else:
+                answer = True
+        if not answer:
+            return None
+        if first_tick is not None:
+            self.answering()
+        try:
+            return self._frames.read(), None
+        except (EOFError, OSError):
+            return None, "crash"
 
     def ticker(self) -> float:
         """Called while an invoke runs when ``first_tick`` asked for it; returns the
@@ -164,7 +176,10 @@ class SubprocessEnvironment:
 
     def deliver(self, frame: bytes) -> None:
         """Send the runtime an invoke (a subclass that froze the environment thaws it)."""
-        self._conn.send_bytes(frame)
+        data = protocol.frame_header(len(frame)) + frame  # one write: one system call
+        written = os.write(self._frames.fd, data)
+        while written < len(data):  # a large event: the pipe takes it piece by piece
+            written += os.write(self._frames.fd, data[written:])
 
     def answering(self) -> None:
         """The answer has begun to arrive and is read to its end without more ticks: a
