@@ -13,7 +13,8 @@ Figures (targets from issue 6):
    connection (target >= 1,500/s), beside 4 threads calling ``Lab.invoke``;
 3. the same warm invoke through boto3 (SigV4 signing, botocore parsing), reported only.
 
-The edge runs as ``lambdalab serve --port 0`` in its own process (as a learner runs it),
+The edge runs as ``lambdalab serve --port 0`` in its own process (as a learner runs it;
+in the ``subprocess`` sandbox, see ``harness.SANDBOX``),
 so the benchmark's client threads do not share its interpreter lock; the Python API
 baseline runs a Lab in this process. Both use temporary data dirs and the loopback
 interface. A missed target is reported, not raised.

@@ -18,6 +18,13 @@ from typing import Any, Callable, Iterable
 
 PASS, MISS, REPORTED = "PASS", "MISS", "-"
 
+#: The sandbox the benchmarks measure lambdalab's own overhead on, unless a function
+#: names one (benchmarks/limits.py does). Not the default ``limited``: at the default
+#: 128 MB it holds back-to-back invokes to 7 % of a CPU, which is the lesson, not the
+#: overhead. Set here for every lab and ``lambdalab`` process a benchmark starts;
+#: ``LAMBDALAB_SANDBOX=limited python benchmarks/...`` measures the default instead.
+SANDBOX = os.environ.setdefault("LAMBDALAB_SANDBOX", "subprocess")
+
 
 def percentile(samples: Iterable[float], q: float) -> float:
     """The nearest-rank ``q``-th percentile (``q`` in 0–100) of ``samples``."""

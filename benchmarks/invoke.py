@@ -41,11 +41,10 @@ import psutil
 
 import baselines
 import peer_lambda_local
-from harness import Row, p50, p99, table, time_each, write_json
+from harness import SANDBOX, Row, p50, p99, table, time_each, write_json
 from lambdalab import Lab
 
 #: Where the core's figures are taken (see the comment where the Lab is opened).
-SANDBOX = "subprocess"
 #: Figure 3 is the median of this many runs sharing its time.
 THROUGHPUT_ROUNDS = 5
 #: What the fork server imports by default; the bare-fork baseline preloads the same.

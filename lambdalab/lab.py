@@ -73,7 +73,7 @@ class Lab:
     :param account_concurrency: concurrent executions for the whole account.
     :param idle_timeout: seconds an environment may stay idle before it is reaped.
     :param default_sandbox: the isolation backend functions without their own run in
-        [default: ``$LAMBDALAB_SANDBOX``, else ``"subprocess"``].
+        [default: ``$LAMBDALAB_SANDBOX``, else ``"limited"``].
     :param plugins: extra plugin modules or objects to register.
     :param preload: modules the sandbox imports once so cold starts skip them.
     """
@@ -98,7 +98,7 @@ class Lab:
         self.arns = ArnBuilder(region, account_id)
         self.plugin_manager = make_plugin_manager(plugins)
         self.default_sandbox = default_sandbox or os.environ.get(
-            "LAMBDALAB_SANDBOX", "subprocess"
+            "LAMBDALAB_SANDBOX", "limited"
         )
         self.preload = preload
         self.registry = Registry(self.store, self.arns, self.clock.now)

@@ -71,11 +71,11 @@ def stopped(pid: int) -> bool:
 
 def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code) -> None:
     root = code(app=PID)
-    lab.create_function("free", root, handler="app.handler")
-    lab.create_function("held", root, handler="app.handler", sandbox="limited")
-    assert lab.get_function("free").configuration.sandbox is None  # the lab's default
-    assert lab.get_function("held").configuration.sandbox == "limited"
-    assert "Sandbox" not in json.dumps(lab.get_function("held").to_aws())  # AWS-clean
+    lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
+    lab.create_function("held", root, handler="app.handler")
+    assert lab.get_function("held").configuration.sandbox is None  # the lab's: limited
+    assert lab.get_function("free").configuration.sandbox == "subprocess"
+    assert "Sandbox" not in json.dumps(lab.get_function("free").to_aws())  # AWS-clean
     lab.invoke("held")
     lab.invoke("free")
     assert lab._backends.keys() == {"subprocess", "limited"}
@@ -107,10 +107,10 @@ def test_lab_default_sandbox_applies_to_functions_without_one(
 ) -> None:
     monkeypatch.delenv("LAMBDALAB_SANDBOX", raising=False)
     with Lab(data_dir=tmp_path / "a", clock=clock) as lab:
-        assert lab.default_sandbox == "subprocess"  # until limited meets its overhead target
-    monkeypatch.setenv("LAMBDALAB_SANDBOX", "limited")
+        assert lab.default_sandbox == "limited"  # learners feel the limits unasked
+    monkeypatch.setenv("LAMBDALAB_SANDBOX", "subprocess")
     with Lab(data_dir=tmp_path / "b", clock=clock) as lab:
-        assert lab.default_sandbox == "limited"
+        assert lab.default_sandbox == "subprocess"
     with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
         lab.create_function("f", code(app=PID), handler="app.handler")
         lab.invoke("f")
@@ -476,7 +476,7 @@ def test_cli_sandbox_option_on_create_and_update_config_is_shown_by_get(cli_run,
 def test_cli_global_sandbox_flag_is_the_default_for_functions_without_one(cli_run, code) -> None:
     root = str(code(app=LIMITS_AT_INIT))
     assert cli_run("create", "fn", "--code", root, "--handler", "app.handler").exit_code == 0
-    assert "Sandbox: subprocess (the lab default)" in cli_run("get", "fn").stderr
-    assert "Sandbox: limited (the lab default)" in cli_run("--sandbox", "limited", "get", "fn").stderr
-    assert '"files": [1024, 1024]' in cli_run("--sandbox", "limited", "invoke", "fn").stdout
-    assert '"files": [1024, 1024]' not in cli_run("invoke", "fn").stdout
+    assert "Sandbox: limited (the lab default)" in cli_run("get", "fn").stderr
+    assert "Sandbox: subprocess (the lab default)" in cli_run("--sandbox", "subprocess", "get", "fn").stderr
+    assert '"files": [1024, 1024]' in cli_run("invoke", "fn").stdout
+    assert '"files": [1024, 1024]' not in cli_run("--sandbox", "subprocess", "invoke", "fn").stdout
