@@ -93,7 +93,8 @@ def test_a_128_mb_node_function_gets_a_small_fraction_of_a_cpu(limited_lab: Lab,
     assert result.function_error is None
     # Target 7.2 % of 500 ms = 36 ms; an unthrottled spin would use ~500 ms.
     assert result.json()["cpuMs"] < 500 * 0.25, result.json()
-    assert len(os.sched_getaffinity(result.json()["pid"])) == 1  # one core, held to 7 % of it
+    # Not pinned: the closed loop holds it to 7 % of a vCPU wherever it runs.
+    assert os.sched_getaffinity(result.json()["pid"]) == os.sched_getaffinity(0)
 
 
 @needs_node
@@ -140,7 +141,9 @@ def test_a_bootstrap_runs_under_lambdas_resource_limits(limited_lab: Lab, root) 
     body = limited_lab.invoke("ulimit", {}).json()
     assert body["nofile"] == limits.FILE_DESCRIPTORS_MAX
     assert body["fsize_kb"] == 600 * 1024  # bash counts RLIMIT_FSIZE in 1024-byte blocks
-    assert body["cpus"] == 1  # 1024 MB buys less than one vCPU: one core
+    # 1024 MB buys 0.58 vCPU, held by the closed loop: the runtime sees every CPU, as a
+    # function on AWS sees its environment's vCPUs whatever its share.
+    assert body["cpus"] == len(os.sched_getaffinity(0))
 
 
 @needs_node

@@ -158,6 +158,7 @@ def main() -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    _no_stop_notices(signal.SIGCHLD)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the core's to handle
 
     children: set[int] = set()
@@ -193,6 +194,34 @@ def main() -> None:
                     except OSError:
                         pass
                 os._exit(0)
+
+
+#: glibc's ``struct sigaction`` on Linux: handler, 128-byte mask, int flags, restorer.
+_SIGACTION_SIZE, _SA_FLAGS_OFFSET, _SA_NOCLDSTOP = 152, 136, 1
+
+
+def _no_stop_notices(sig: int) -> None:
+    """Add ``SA_NOCLDSTOP`` to the handler of ``SIGCHLD`` (Python cannot ask for it).
+
+    The ``limited`` sandbox freezes environments with ``SIGSTOP`` and thaws them with
+    ``SIGCONT``; without this flag each freeze and each thaw would also wake the fork
+    server with a ``SIGCHLD`` that reports nothing it needs (it reaps exits only).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        action = ctypes.create_string_buffer(_SIGACTION_SIZE)
+        if libc.sigaction(sig, None, action) != 0:
+            return
+        flags = int.from_bytes(action.raw[_SA_FLAGS_OFFSET : _SA_FLAGS_OFFSET + 4], sys.byteorder)
+        action[_SA_FLAGS_OFFSET : _SA_FLAGS_OFFSET + 4] = (flags | _SA_NOCLDSTOP).to_bytes(4, sys.byteorder)
+        libc.sigaction(sig, action, None)
+    except (OSError, AttributeError):
+        pass  # notices cost a wake-up each, nothing worse
 
 
 def _reap(children: set[int], ctl: socket.socket) -> None:

@@ -19,10 +19,13 @@ _LENGTH = struct.Struct("!I")
 #: ``multiprocessing.connection``'s frame header: a signed length, -1 then a 64-bit one.
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
-#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity.
-_REQUEST = struct.Struct("!QIIII")
-#: status, duration (ms), peak memory (MB).
-_REPLY = struct.Struct("!BdI")
+#: deadline (epoch ms), the byte lengths of request id, ARN, client context, identity,
+#: and whether the runtime should spin for the next invoke after answering this one.
+_REQUEST = struct.Struct("!QIIII?")
+#: status, duration (ms), peak memory (MB), and until when (``time.monotonic()``, the
+#: same clock in every process) the runtime will at least poll for the next invoke (0:
+#: it will not; a frozen runtime must then be continued to read it).
+_REPLY = struct.Struct("!BdId")
 STATUSES = ("ok", "error")
 
 
@@ -100,6 +103,9 @@ class Request:
     client_context: str | None
     cognito_identity: str | None
     body: bytes
+    #: After answering, poll briefly for the next invoke (the core says no when it runs
+    #: on the runtime's only CPU: there, a spin would only keep the core waiting).
+    spin: bool = True
 
 
 def pack_request(
@@ -109,28 +115,36 @@ def pack_request(
     client_context: str | None,
     cognito_identity: str | None,
     body: bytes,
+    spin: bool = True,
 ) -> bytes:
     fields = [
         s.encode() for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "")
     ]
-    return _REQUEST.pack(deadline_ms, *map(len, fields)) + b"".join(fields) + body
+    return _REQUEST.pack(deadline_ms, *map(len, fields), spin) + b"".join(fields) + body
 
 
 def unpack_request(frame: bytes) -> Request:
-    deadline_ms, *sizes = _REQUEST.unpack_from(frame)
+    deadline_ms, *sizes, spin = _REQUEST.unpack_from(frame)
     offset = _REQUEST.size
     fields = []
     for size in sizes:
         fields.append(frame[offset : offset + size].decode())
         offset += size
     rid, arn, cc, ci = fields
-    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:])
+    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:], spin)
 
 
-def pack_reply(status: str, duration_ms: float, max_mb: int, body: bytes) -> bytes:
-    return _REPLY.pack(STATUSES.index(status), duration_ms, max_mb) + body
+def pack_reply(
+    status: str, duration_ms: float, max_mb: int, body: bytes, spin_until: float = 0.0
+) -> bytes:
+    return _REPLY.pack(STATUSES.index(status), duration_ms, max_mb, spin_until) + body
 
 
 def unpack_reply(frame: bytes) -> tuple[str, float, int, bytes]:
-    code, duration_ms, max_mb = _REPLY.unpack_from(frame)
+    code, duration_ms, max_mb, _ = _REPLY.unpack_from(frame)
     return STATUSES[code], duration_ms, max_mb, frame[_REPLY.size :]
+
+
+def spin_until(reply: bytes) -> float:
+    """Until when the runtime that sent ``reply`` polls for its next invoke (0: not)."""
+    return _REPLY.unpack_from(reply)[3]

@@ -2,8 +2,8 @@
 
 Lambda gives a function CPU in proportion to its memory: 1769 MB buys one vCPU, 128 MB
 about 7 % of one (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
-Whole vCPUs are given by CPU affinity (see :func:`cores_for`); the fraction of a vCPU by a
-closed loop that runs while an invoke does:
+A share over one vCPU gets that many whole cores by CPU affinity (see :func:`cores_for`);
+any share is held by a closed loop that runs while an invoke does:
 
 * every :data:`TICK_S` it reads the CPU time the tree has used (all processes, all
   threads) and adds to a *credit* the CPU time the wall clock has paid for since the
@@ -71,12 +71,20 @@ def cpu_share(memory_mb: int, machine_cores: int) -> float:
 
 
 def cores_for(share: float, available: list[int], start: int = 0) -> list[int]:
-    """The CPUs an environment may run on: enough whole cores to hold ``share``.
+    """The CPUs an environment may run on: all of them for a share of one vCPU or less,
+    else enough whole cores to hold ``share``.
 
-    ``start`` rotates the choice, so environments of small functions spread over the
-    machine instead of all sharing its first core.
+    A share of one vCPU or less is held by the closed loop alone, on any CPU, as AWS
+    holds it with a CPU quota, not affinity (a 128 MB function there still sees two
+    vCPUs). Pinned to one core, the environment would often share it with the thread
+    that invokes it, which the scheduler likes to run next to the process it wakes:
+    then each waits for the other, and a warm invoke measured twice as slow.
+    ``start`` rotates the choice of several cores, so environments spread over the
+    machine instead of all sharing its first cores.
     """
-    count = max(1, min(len(available), math.ceil(share - 1e-9)))
+    count = min(len(available), math.ceil(share - 1e-9))
+    if count <= 1:
+        return list(available)
     return [available[(start + i) % len(available)] for i in range(count)]
 
 
@@ -162,6 +170,12 @@ class Governor:
         (a debt left is paid by the next invoke)."""
         self._stopped_until = None
         _signal_group(self.pid, signal.SIGCONT)
+
+    def release(self) -> None:
+        """:meth:`resume` if the governor has stopped the tree (a runtime writing its
+        answer is otherwise running: it freezes itself only after it)."""
+        if self._stopped_until is not None:
+            self.resume()
 
     def end(self) -> Usage:
         """The invoke is over: say what it used. (The runtime freezes the tree itself

@@ -86,6 +86,8 @@ class SubprocessEnvironment:
         self._exit: str | None = None
         #: The last invoke was answered within :data:`SPIN_S`.
         self._quick = True
+        #: Until when (``time.monotonic()``) the runtime polls for its next invoke.
+        self.spin_until = 0.0
         limit = time.monotonic() + INIT_TIMEOUT_S
         hello, reason = self._await_frame(INIT_TIMEOUT_S)
         self.pid = protocol.unpack(hello)[0]["pid"] if hello else 0
@@ -113,7 +115,7 @@ class SubprocessEnvironment:
         return _spawn_message(self.spec)
 
     def _await_frame(
-        self, timeout: float, first_tick: float | None = None
+        self, timeout: float, first_tick: float | None = None, spin: bool = True
     ) -> tuple[bytes | None, str | None]:
         """The environment's next frame, or why none came (``"timeout"``, ``"crash"``).
 
@@ -123,7 +125,7 @@ class SubprocessEnvironment:
         """
         if self._frames.buffered:  # INIT's two frames can come in one read
             return self._frames.read(), None
-        if first_tick is None or first_tick > SPIN_S:
+        if spin and (first_tick is None or first_tick > SPIN_S):
             # A short busy-wait first: a tiny handler answers within it, and the core
             # does not pay to be put to sleep and woken again.
             poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
@@ -194,18 +196,25 @@ class SubprocessEnvironment:
 
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
-        started = self._send(request)
-        frame, reason = self._await_frame(request.timeout_s, first_tick)
+        spin = self.spins()
+        started = self._send(request, spin)
+        frame, reason = self._await_frame(request.timeout_s, first_tick, spin)
         return self._outcome(frame, reason, started)
 
     async def run_invoke_async(
         self, request: InvokeRequest, first_tick: float | None
     ) -> InvokeOutcome:
-        started = self._send(request)
-        frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+        spin = self.spins()
+        started = self._send(request, spin)
+        frame, reason = await self._await_frame_async(request.timeout_s, first_tick, spin)
         return self._outcome(frame, reason, started)
 
-    def _send(self, request: InvokeRequest) -> float:
+    def spins(self) -> bool:
+        """Whether the core and the runtime each poll briefly for the other's next frame
+        (a subclass that pins the runtime to a CPU says no while the core runs there)."""
+        return True
+
+    def _send(self, request: InvokeRequest, spin: bool) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
         frame = protocol.pack_request(
             request.request_id,
@@ -214,6 +223,7 @@ class SubprocessEnvironment:
             request.client_context,
             request.cognito_identity,
             request.payload,
+            spin,
         )
         started = time.perf_counter()
         try:
@@ -223,13 +233,13 @@ class SubprocessEnvironment:
         return started
 
     async def _await_frame_async(
-        self, timeout: float, first_tick: float | None
+        self, timeout: float, first_tick: float | None, spin: bool = True
     ) -> tuple[bytes | None, str | None]:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes,
         timers for the timeout and the ticks."""
         if self._frames.buffered:
             return self._frames.read(), None
-        if self._quick:
+        if spin and self._quick:
             # The last answer came within the spin: so will this one, most likely.
             # Holding the loop that long costs less than sleeping and being woken.
             until = time.monotonic() + SPIN_S
@@ -295,6 +305,7 @@ class SubprocessEnvironment:
                 max_memory_used_mb=peak or self.init.max_memory_used_mb,
                 exit_reason=self._exit_reason(),
             )
+        self.spin_until = protocol.spin_until(frame)
         status, duration_ms, max_mb, body = protocol.unpack_reply(frame)
         return InvokeOutcome(
             status=status,
