@@ -1,6 +1,7 @@
 """Running the edge with uvicorn: in the foreground (``lambdalab serve``) or in a thread.
 
-uvicorn parses HTTP; lambdalab only binds the socket first, so that port ``0`` can pick
+uvicorn parses HTTP (httptools, on uvloop's event loop, both dependencies of lambdalab);
+lambdalab only binds the socket first, so that port ``0`` can pick
 a free port and the URL is known before the first request. On SIGINT or SIGTERM uvicorn
 stops accepting connections and waits for requests in flight (a running invoke
 finishes); ``Event`` invokes it acknowledged are in the data dir and run when the lab
