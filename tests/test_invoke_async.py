@@ -18,6 +18,7 @@ import pytest
 from lambdalab import Lab, TooManyRequestsException
 
 from .conftest import ECHO
+from .test_limited import SPIN
 
 WAIT_FOR = """
 import os, time
@@ -137,15 +138,6 @@ def test_throttling_raises_before_anything_runs(lab: Lab, code) -> None:
         asyncio.run(lab.invoke_async("echo", {}))
 
 
-SPIN = """
-import time
-
-def handler(event, context):
-    end = time.monotonic() + event["seconds"]
-    while time.monotonic() < end:
-        pass
-    return time.process_time()
-"""
 
 
 def test_the_governor_ticks_from_the_loop(lab: Lab, code) -> None:
