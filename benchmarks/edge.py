@@ -22,7 +22,6 @@ interface. A missed target is reported, not raised.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import io
@@ -36,18 +35,24 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
 
-from harness import Row, p50, p99, table, time_each, write_json
+import harness
+from harness import Row, p50, p99, time_each
 from lambdalab import Lab
 
 ECHO_HANDLER = "def handler(event, context):\n    return event\n"
 EVENT = b'{"a": 1}'
 PATH = "/2015-03-31/functions/echo/invocations"
 CLIENTS = 4
+#: Per mode: warm invokes timed per path, seconds of each throughput run, boto3 invokes.
+MODES = {
+    "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100},
+    "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500},
+}
 
 
 def http_invoker(url: str) -> Callable[[], bytes]:
@@ -130,8 +135,8 @@ def throughput(make_call: Callable[[], Callable[[], object]], seconds: float) ->
     return sum(counts) / (time.perf_counter() - started)
 
 
-def run(quick: bool) -> list[Row]:
-    count, seconds, boto_count = (300, 1.5, 100) if quick else (3000, 5.0, 500)
+def run(counts: dict[str, Any]) -> list[Row]:
+    count, seconds, boto_count = counts["invokes"], counts["seconds"], counts["boto3"]
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "code"
         code.mkdir()
@@ -187,17 +192,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
-    parser.add_argument("--json", help="also write the figures as JSON to this path")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(args.quick)
-    seconds = time.perf_counter() - started
-    print(table(rows))
-    if args.json:
-        write_json(args.json, rows, mode="quick" if args.quick else "full", seconds=seconds)
-    return 0
+    return harness.main("edge benchmarks", __doc__.split("\n\n")[0], run, MODES, argv)
 
 
 if __name__ == "__main__":

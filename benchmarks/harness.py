@@ -174,23 +174,38 @@ def write_json(path: str | os.PathLike[str], rows: list[Row], *, mode: str, seco
 def main(
     title: str,
     description: str,
-    measure: Callable[[dict[str, int]], list[Row]],
-    modes: dict[str, dict[str, int]],
+    measure: Callable[..., list[Row]],
+    modes: dict[str, Any],
     argv: list[str] | None = None,
+    *,
+    quick_help: str = "small counts: a smoke test",
+    flags: dict[str, str] | None = None,
+    summary: bool = False,
 ) -> int:
-    """The command line of a benchmark script: ``--quick``, ``--json PATH``, the table."""
+    """The command line of a benchmark script: ``--quick``, ``--json PATH``, the table.
+
+    ``modes["quick"]`` or ``modes["full"]`` goes to ``measure``, with each of ``flags``
+    (name: help, an extra ``--name`` switch) as a keyword argument; ``summary`` adds a
+    line counting the targets missed under the table.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
+    for flag, help_text in (flags or {}).items():
+        parser.add_argument(f"--{flag}", action="store_true", help=help_text)
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     began = time.perf_counter()
-    rows = measure(modes[mode])
+    rows = measure(modes[mode], **{flag: getattr(args, flag) for flag in flags or {}})
     seconds = time.perf_counter() - began
     print(f"lambdalab {title} ({mode} run, {seconds:.1f} s)\n")
     print(table(rows))
+    if summary:
+        missed = [row for row in rows if row.met is False]
+        print(f"\n{len(rows) - len(missed)} of {len(rows)} figures met or reported; "
+              f"{len(missed)} target(s) missed")
     if args.json:
         write_json(args.json, rows, mode=mode, seconds=seconds)
     return 0

@@ -24,7 +24,6 @@ Nothing here talks to the network; every lab lives in a temporary data dir.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import gc
 import re
@@ -40,8 +39,9 @@ from typing import Any
 import psutil
 
 import baselines
+import harness
 import peer_lambda_local
-from harness import SANDBOX, Row, p50, p99, table, time_each, write_json
+from harness import SANDBOX, Row, p50, p99, time_each
 from lambdalab import Lab
 
 #: Where the core's figures are taken (see the comment where the Lab is opened).
@@ -322,22 +322,8 @@ def measure(counts: Counts) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts (< 30 s): a smoke test")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    began = time.perf_counter()
-    rows = measure(MODES[mode])
-    seconds = time.perf_counter() - began
-    print(f"lambdalab invoke benchmarks ({mode} run, {seconds:.1f} s)\n")
-    print(table(rows))
-    missed = [row for row in rows if row.met is False]
-    print(f"\n{len(rows) - len(missed)} of {len(rows)} figures met or reported; "
-          f"{len(missed)} target(s) missed")
-    if args.json:
-        write_json(args.json, rows, mode=mode, seconds=seconds)
-    return 0
+    return harness.main("invoke benchmarks", __doc__.split("\n\n")[0], measure, MODES, argv,
+                        quick_help="small counts (< 30 s): a smoke test", summary=True)
 
 
 if __name__ == "__main__":

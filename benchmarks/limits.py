@@ -32,7 +32,6 @@ A missed target is reported, not raised. Every lab lives in a temporary data dir
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import os
@@ -42,12 +41,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from harness import Row, p50, p99, table, time_each, write_json
+import harness
+from harness import Row, p50, p99, time_each
 from lambdalab import Lab, limits
 
 MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3538)
 CGROUP_MEMORY_SIZES = (128, 512, 1769, 3538)
+#: Per mode: seconds of each CPU-share run, kill-latency trials, seconds the no-false-kill
+#: handler holds its memory, and warm invokes per sandbox for the overhead figures.
+MODES = {
+    "quick": {"seconds": 1.2, "trials": 5, "hold_s": 2, "invokes": 500},
+    "full": {"seconds": 2.5, "trials": 20, "hold_s": 10, "invokes": 5000},
+}
 ECHO = "def handler(event, context):\n    return event\n"
 SPIN = '''
 import os, time
@@ -328,32 +335,29 @@ def warm_p50s(
     return {sandbox: p50(taken) for sandbox, taken in samples.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test")
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--cgroup", action="store_true", help="the cgroup sandbox's figures (5, 6) instead")
-    args = parser.parse_args()
-    quick = args.quick
-    started = time.perf_counter()
+def measure(counts: dict[str, Any], cgroup: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, Lab(data_dir=Path(tmp) / "data") as lab:
         root = Path(tmp)
-        if args.cgroup:
+        if cgroup:
             rows = cpu_share_rows(
-                lab, root, seconds=1.2 if quick else 2.5, sandbox="cgroup",
+                lab, root, seconds=counts["seconds"], sandbox="cgroup",
                 sizes=CGROUP_MEMORY_SIZES, figure="5",
             )
-            rows.append(cgroup_overhead_row(lab, root, count=500 if quick else 5000))
+            rows.append(cgroup_overhead_row(lab, root, count=counts["invokes"]))
         else:
-            rows = cpu_share_rows(lab, root, seconds=1.2 if quick else 2.5)
-            rows.extend(kill_latency_rows(root, trials=5 if quick else 20))
-            rows.append(no_false_kill_row(lab, root, hold_s=2 if quick else 10))
-            rows.extend(overhead_rows(lab, root, count=500 if quick else 5000))
-    print(table(rows))
-    if args.json:
-        write_json(args.json, rows, mode="quick" if quick else "full",
-                   seconds=time.perf_counter() - started)
-    return 0
+            rows = cpu_share_rows(lab, root, seconds=counts["seconds"])
+            rows.extend(kill_latency_rows(root, trials=counts["trials"]))
+            rows.append(no_false_kill_row(lab, root, hold_s=counts["hold_s"]))
+            rows.extend(overhead_rows(lab, root, count=counts["invokes"]))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(
+        "limits benchmarks", __doc__.split("\n\n")[0], measure, MODES, argv,
+        quick_help="shorter runs: a smoke test",
+        flags={"cgroup": "the cgroup sandbox's figures (5, 6) instead"},
+    )
 
 
 if __name__ == "__main__":

@@ -18,15 +18,14 @@ No targets: the figures say what the HTTP protocol costs against the pipe.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from harness import Row, p50, p99, table, time_each, write_json
+import harness
+from harness import Row, p50, p99, time_each
 from lambdalab import Lab
 
 ECHO = "def handler(event, context):\n    return event\n"
@@ -47,6 +46,8 @@ while True:
 '''
 RIC_BOOTSTRAP = '#!/bin/sh\nexec "$LAMBDALAB_PYTHON" -m awslambdaric app.handler\n'
 NODE_ECHO = "exports.handler = async (event) => event;\n"
+#: Per mode: warm invokes timed per runtime.
+MODES = {"quick": {"invokes": 300}, "full": {"invokes": 3000}}
 
 
 def progress(message: str) -> None:
@@ -71,13 +72,8 @@ def warm_samples(lab: Lab, name: str, count: int) -> list[float]:
     return time_each(lambda: lab.invoke(name, {"a": 1}), count)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args()
-    count = 300 if args.quick else 3000
-    started = time.perf_counter()
+def measure(counts: dict[str, int]) -> list[Row]:
+    count = counts["invokes"]
     with tempfile.TemporaryDirectory() as tmp, Lab(data_dir=Path(tmp) / "data") as lab:
         root = Path(tmp)
         functions = {
@@ -114,11 +110,12 @@ def main() -> int:
         )
         for i, (name, runs) in enumerate(samples.items(), start=1)
     ]
-    print(table(rows))
-    if args.json:
-        write_json(args.json, rows, mode="quick" if args.quick else "full",
-                   seconds=time.perf_counter() - started)
-    return 0
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main("runtime benchmarks", __doc__.split("\n\n")[0], measure, MODES, argv,
+                        quick_help="shorter runs: a smoke test")
 
 
 if __name__ == "__main__":

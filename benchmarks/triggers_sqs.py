@@ -2,6 +2,7 @@
 
     python benchmarks/triggers_sqs.py            # full run
     python benchmarks/triggers_sqs.py --quick    # small counts: a smoke test
+    python benchmarks/triggers_sqs.py --json out.json
 
 SQS. messages processed per second through a no-op function by an event source mapping
     with BatchSize 10: a backlog of messages is sent first, then the mapping is created
@@ -15,19 +16,20 @@ A missed target is reported, not raised. Nothing here talks to the network.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import Row, table
+import harness
+from harness import Row
 from lambdalab import Lab
 from lambdalab_sqs import sqs_of
 
 NOOP = "def handler(event, context):\n    return None\n"
 SQS_THROUGHPUT_TARGET = 3_000.0
 BATCH = 10
+MODES = {"quick": {"sqs": 2_000}, "full": {"sqs": 20_000}}
 
 
 def sqs_throughput(root: Path, counts: dict[str, int]) -> list[Row]:
@@ -74,14 +76,13 @@ def sqs_throughput(root: Path, counts: dict[str, int]) -> list[Row]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
-    args = parser.parse_args(argv)
+def measure(counts: dict[str, int]) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
-        rows = sqs_throughput(Path(tmp), {"sqs": 2_000 if args.quick else 20_000})
-    print(table(rows))
-    return 0
+        return sqs_throughput(Path(tmp), counts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main("SQS trigger benchmark", __doc__.split("\n\n")[0], measure, MODES, argv)
 
 
 if __name__ == "__main__":
