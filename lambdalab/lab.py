@@ -171,23 +171,31 @@ class Lab:
         """
         if config.sandbox:
             return config.sandbox
-        available = self.sandbox_backends()
-
-        def runtimes(name: str) -> tuple[str, ...]:
-            return tuple(getattr(available.get(name), "runtimes", limits.PYTHON_RUNTIMES))
-
+        runtimes = self._runtimes_of
         if config.runtime in runtimes(self.default_sandbox):
             return self.default_sandbox
-        candidates = [name for name in available if config.runtime in runtimes(name)]
+        candidates = [name for name in self.sandbox_backends() if config.runtime in runtimes(name)]
         return min(candidates, key=lambda name: len(runtimes(name)), default=self.default_sandbox)
 
-    def _check_sandbox(self, name: Any) -> str:
-        """``name`` if a loaded plugin offers that backend, else InvalidParameterValue."""
+    def _runtimes_of(self, sandbox: str) -> tuple[str, ...]:
+        """The runtimes a loaded backend runs (its ``runtimes``; else the Python ones)."""
+        backend = self.sandbox_backends().get(sandbox)
+        return tuple(getattr(backend, "runtimes", limits.PYTHON_RUNTIMES))
+
+    def _check_sandbox(self, name: Any, runtime: str) -> str:
+        """``name`` if a loaded plugin offers that backend and it runs ``runtime``, else
+        InvalidParameterValue saying which to use."""
         available = self.sandbox_backends()
         if name not in available:
             raise InvalidParameterValueException(
                 f"Sandbox: {name!r} is not a loaded sandbox backend. Use one of: "
                 f"{', '.join(sorted(available)) or 'none'} (see `lambdalab plugins`)."
+            )
+        if runtime not in self._runtimes_of(name):
+            fitting = [other for other in sorted(available) if runtime in self._runtimes_of(other)]
+            raise InvalidParameterValueException(
+                f"Sandbox: {name!r} does not run {runtime}. Use one of: "
+                f"{', '.join(fitting) or 'none loaded'}, or leave Sandbox unset."
             )
         return name
 
@@ -238,7 +246,7 @@ class Lab:
             memory_size=check.memory_size(memory_size),
             environment=check.environment(_variables(environment)),
             ephemeral_storage=check.ephemeral_storage(ephemeral_storage),
-            sandbox=None if sandbox is None else self._check_sandbox(sandbox),
+            sandbox=None if sandbox is None else self._check_sandbox(sandbox, runtime),
             code_size=0,
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
@@ -315,12 +323,16 @@ class Lab:
         changes: dict[str, Any] = {}
         if runtime is not None:
             changes["runtime"] = check.runtime(runtime)
-        if runtime is not None or handler is not None:
+        if runtime is not None or handler is not None or sandbox is not None:
             current = self.registry.get(name)
+            effective_runtime = changes.get("runtime", current.runtime)
             changes["handler"] = check.handler(
-                current.handler if handler is None else handler,
-                changes.get("runtime", current.runtime),
+                current.handler if handler is None else handler, effective_runtime
             )
+            if sandbox is not None or current.sandbox is not None:
+                changes["sandbox"] = self._check_sandbox(
+                    current.sandbox if sandbox is None else sandbox, effective_runtime
+                )
         for field, value, validate in (
             ("role", role, str),
             ("memory_size", memory_size, check.memory_size),
@@ -328,7 +340,6 @@ class Lab:
             ("environment", environment, lambda v: check.environment(_variables(v))),
             ("description", description, check.description),
             ("ephemeral_storage", ephemeral_storage, check.ephemeral_storage),
-            ("sandbox", sandbox, self._check_sandbox),
         ):
             if value is not None:
                 changes[field] = validate(value)

@@ -284,6 +284,22 @@ def test_init_error_posted_by_a_custom_runtime(lab, runtime_code):
     assert "Status: error\tError Type: App.ConfigError" in result.log_tail
 
 
+def test_a_sandbox_that_does_not_run_the_runtime_is_refused(lab, runtime_code):
+    node = runtime_code(None, **{"index.js": ""})
+    with pytest.raises(InvalidParameterValueException, match="'subprocess' does not run nodejs20.x.*limited"):
+        lab.create_function("n", node, runtime="nodejs20.x", handler="index.handler",
+                            sandbox="subprocess")
+    assert lab.list_functions() == []
+    lab.create_function("n", node, runtime="nodejs20.x", handler="index.handler",
+                        sandbox="runtime-api")
+    with pytest.raises(InvalidParameterValueException, match="'runtime-api' does not run python3.12"):
+        lab.update_function_configuration("n", runtime="python3.12", handler="app.handler")
+    with pytest.raises(InvalidParameterValueException, match="'subprocess' does not run nodejs20.x"):
+        lab.update_function_configuration("n", sandbox="subprocess")
+    assert lab.get_function_configuration("n").sandbox == "runtime-api"  # nothing changed
+    assert lab.update_function_configuration("n", sandbox="limited").sandbox == "limited"
+
+
 def test_runtime_names_choose_the_runtime_api_backend(lab, runtime_code):
     lab.create_function("n", runtime_code(None, **{"index.js": ""}), runtime="nodejs20.x",
                         handler="index.handler")
