@@ -322,6 +322,16 @@ def test_tail_is_last_4kb_base64(lab, code):
     assert lab.invoke("chatty", {}).log_result is None
 
 
+def test_what_init_prints_comes_before_start_on_every_cold_start(lab, code):
+    """INIT's output precedes the first START even when the runtime's two INIT frames
+    (its pid, then "ready") reach the core in one read."""
+    root = code(app="print('init-time print')\ndef handler(event, context):\n    return 1\n")
+    for n in range(30):
+        lab.create_function(f"f{n}", root, handler="app.handler")
+        tail = base64.b64decode(lab.invoke(f"f{n}", {}, log_type="Tail").log_result).decode()
+        assert tail.splitlines()[0] == "init-time print", (n, tail)
+
+
 def test_logs_are_written_as_aws_writes_them(lab, code):
     lab.create_function("logger", code(app="""
         import logging

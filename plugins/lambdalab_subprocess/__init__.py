@@ -124,6 +124,7 @@ class SubprocessEnvironment:
         does its readings there, on this thread, instead of on a thread of its own.
         """
         if self._frames.buffered:  # INIT's two frames can come in one read
+            self._log.drain()  # and what INIT printed came before the second
             return self._frames.read(), None
         if spin and (first_tick is None or first_tick > SPIN_S):
             # A short busy-wait first: a tiny handler answers within it, and the core
@@ -238,6 +239,7 @@ class SubprocessEnvironment:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes,
         timers for the timeout and the ticks."""
         if self._frames.buffered:
+            self._log.drain()
             return self._frames.read(), None
         if spin and self._quick:
             # The last answer came within the spin: so will this one, most likely.
