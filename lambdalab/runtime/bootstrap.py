@@ -254,5 +254,5 @@ def serve(
         except (EOFError, OSError):
             return
         request = protocol.unpack_request(frame)
-        spinning = request.spin and time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s
+        spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s
         conn.send_bytes(handle(handler, request, static, spin_s if spinning else 0.0))

@@ -19,9 +19,8 @@ _LENGTH = struct.Struct("!I")
 #: ``multiprocessing.connection``'s frame header: a signed length, -1 then a 64-bit one.
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
-#: deadline (epoch ms), the byte lengths of request id, ARN, client context, identity,
-#: and whether the runtime should spin for the next invoke after answering this one.
-_REQUEST = struct.Struct("!QIIII?")
+#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity.
+_REQUEST = struct.Struct("!QIIII")
 #: status, duration (ms), peak memory (MB), and until when (``time.monotonic()``, the
 #: same clock in every process) the runtime will at least poll for the next invoke (0:
 #: it will not; a frozen runtime must then be continued to read it).
@@ -103,9 +102,6 @@ class Request:
     client_context: str | None
     cognito_identity: str | None
     body: bytes
-    #: After answering, poll briefly for the next invoke (the core says no when it runs
-    #: on the runtime's only CPU: there, a spin would only keep the core waiting).
-    spin: bool = True
 
 
 def pack_request(
@@ -115,23 +111,22 @@ def pack_request(
     client_context: str | None,
     cognito_identity: str | None,
     body: bytes,
-    spin: bool = True,
 ) -> bytes:
     fields = [
         s.encode() for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "")
     ]
-    return _REQUEST.pack(deadline_ms, *map(len, fields), spin) + b"".join(fields) + body
+    return _REQUEST.pack(deadline_ms, *map(len, fields)) + b"".join(fields) + body
 
 
 def unpack_request(frame: bytes) -> Request:
-    deadline_ms, *sizes, spin = _REQUEST.unpack_from(frame)
+    deadline_ms, *sizes = _REQUEST.unpack_from(frame)
     offset = _REQUEST.size
     fields = []
     for size in sizes:
         fields.append(frame[offset : offset + size].decode())
         offset += size
     rid, arn, cc, ci = fields
-    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:], spin)
+    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:])
 
 
 def pack_reply(

@@ -44,7 +44,6 @@ from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, Invok
 from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
 
 from .governor import Governor, Usage, cores_for, cpu_share
-from .proctree import current_cpu
 
 __version__ = "0.1.0"
 
@@ -130,8 +129,6 @@ class Governed:
         self.share = cpu_share(self.spec.memory_size, len(cpus))
         self.cores = cores_for(self.share, cpus, first_core)
         self.governor = None
-        #: Pinned to fewer CPUs than the machine has.
-        self.pinned = len(self.cores) < len(cpus)
 
     def _govern(self) -> None:
         """INIT is over: fail it if it was already over the limits, else start governing."""
@@ -244,16 +241,6 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
             return await self.run_invoke_async(request, None)
         outcome = await self.run_invoke_async(request, governor.begin())
         return self._account(outcome, governor.end())
-
-    def spins(self) -> bool:
-        """Not while the invoking thread runs on the environment's CPU.
-
-        The scheduler likes to run a thread next to the process it wakes, so the core's
-        thread often lands on the CPU a small function is pinned to. There the two take
-        turns, and a spin by either one only keeps the other from running (a warm invoke
-        measured 2.5x slower); without it, they hand the CPU to each other.
-        """
-        return not self.pinned or current_cpu() not in self.cores
 
     def deliver(self, frame: bytes) -> None:
         """Send the event, then thaw: the runtime, continued, finds it waiting (and one

@@ -25,17 +25,6 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _HAS_CPU_CLOCK = sys.platform.startswith("linux") and hasattr(_libc, "clock_getcpuclockid")
 
 
-_sched_getcpu = getattr(_libc, "sched_getcpu", None)
-
-
-def current_cpu() -> int | None:
-    """The CPU the calling thread runs on now (``None`` where that cannot be asked)."""
-    if _sched_getcpu is None:
-        return None
-    cpu = _sched_getcpu()
-    return cpu if cpu >= 0 else None
-
-
 def cpu_clock_of(pid: int) -> int | None:
     """The CPU-time clock id of process ``pid``, or ``None`` where there is none."""
     if not _HAS_CPU_CLOCK:

@@ -115,7 +115,7 @@ class SubprocessEnvironment:
         return _spawn_message(self.spec)
 
     def _await_frame(
-        self, timeout: float, first_tick: float | None = None, spin: bool = True
+        self, timeout: float, first_tick: float | None = None
     ) -> tuple[bytes | None, str | None]:
         """The environment's next frame, or why none came (``"timeout"``, ``"crash"``).
 
@@ -126,7 +126,7 @@ class SubprocessEnvironment:
         if self._frames.buffered:  # INIT's two frames can come in one read
             self._log.drain()  # and what INIT printed came before the second
             return self._frames.read(), None
-        if spin and (first_tick is None or first_tick > SPIN_S):
+        if first_tick is None or first_tick > SPIN_S:
             # A short busy-wait first: a tiny handler answers within it, and the core
             # does not pay to be put to sleep and woken again.
             poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
@@ -197,25 +197,18 @@ class SubprocessEnvironment:
 
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
-        spin = self.spins()
-        started = self._send(request, spin)
-        frame, reason = self._await_frame(request.timeout_s, first_tick, spin)
+        started = self._send(request)
+        frame, reason = self._await_frame(request.timeout_s, first_tick)
         return self._outcome(frame, reason, started)
 
     async def run_invoke_async(
         self, request: InvokeRequest, first_tick: float | None
     ) -> InvokeOutcome:
-        spin = self.spins()
-        started = self._send(request, spin)
-        frame, reason = await self._await_frame_async(request.timeout_s, first_tick, spin)
+        started = self._send(request)
+        frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
         return self._outcome(frame, reason, started)
 
-    def spins(self) -> bool:
-        """Whether the core and the runtime each poll briefly for the other's next frame
-        (a subclass that pins the runtime to a CPU says no while the core runs there)."""
-        return True
-
-    def _send(self, request: InvokeRequest, spin: bool) -> float:
+    def _send(self, request: InvokeRequest) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
         frame = protocol.pack_request(
             request.request_id,
@@ -224,7 +217,6 @@ class SubprocessEnvironment:
             request.client_context,
             request.cognito_identity,
             request.payload,
-            spin,
         )
         started = time.perf_counter()
         try:
@@ -234,14 +226,14 @@ class SubprocessEnvironment:
         return started
 
     async def _await_frame_async(
-        self, timeout: float, first_tick: float | None, spin: bool = True
+        self, timeout: float, first_tick: float | None
     ) -> tuple[bytes | None, str | None]:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes,
         timers for the timeout and the ticks."""
         if self._frames.buffered:
             self._log.drain()
             return self._frames.read(), None
-        if spin and self._quick:
+        if self._quick:
             # The last answer came within the spin: so will this one, most likely.
             # Holding the loop that long costs less than sleeping and being woken.
             until = time.monotonic() + SPIN_S
