@@ -15,7 +15,6 @@ Unhandled`` and AWS's error object as the payload.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import secrets
@@ -108,7 +107,7 @@ def client_context_json(client_context: str | dict[str, Any] | None) -> str | No
 
 # -- the steps of an invoke, and the two ways to drive them ----------------------------
 #
-# An invoke is written once, as a generator (``Invoker._invocation``): it does the
+# An invoke is written once, as a generator (``Invoker.invocation``): it does the
 # quick work itself (validation, admission, the pool, logs) and *yields* the two steps
 # that wait: starting an environment (a fork and INIT: milliseconds to seconds) and
 # running the handler. ``drive`` does those in the calling thread (``Lab.invoke``,
@@ -127,6 +126,9 @@ class ColdStart:
     def run(self) -> PooledEnvironment:
         return self.start(self.config)
 
+    async def run_async(self, run_blocking: RunBlocking) -> PooledEnvironment:
+        return await run_blocking(self.run)
+
 
 @dataclass
 class RunInvoke:
@@ -137,6 +139,13 @@ class RunInvoke:
 
     def run(self) -> InvokeOutcome:
         return self.env.invoke(self.request)
+
+    async def run_async(self, run_blocking: RunBlocking) -> InvokeOutcome:
+        """Awaited where the environment can be (``invoke_async``), else in a thread."""
+        invoke_async = getattr(self.env, "invoke_async", None)
+        if invoke_async is None:
+            return await run_blocking(self.run)
+        return await invoke_async(self.request)
 
 
 Step = Union[ColdStart, RunInvoke]
@@ -166,11 +175,7 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
         step = next(steps)
         while True:
             try:
-                invoke_async = getattr(step.env, "invoke_async", None) if isinstance(step, RunInvoke) else None
-                if invoke_async is not None:
-                    value = await invoke_async(step.request)
-                else:
-                    value = await run_blocking(step.run)
+                value = await step.run_async(run_blocking)
             except BaseException as e:
                 step = steps.throw(e)
             else:
@@ -218,7 +223,7 @@ class Invoker:
 
     # -- the door every caller uses ---------------------------------------------------
 
-    def invoke(
+    def invocation(
         self,
         function_name: str,
         payload: Payload = None,
@@ -227,41 +232,9 @@ class Invoker:
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
-    ) -> InvokeResult:
-        steps = self._invocation(
-            function_name, payload, qualifier, invocation_type, log_type, client_context
-        )
-        return drive(steps)
-
-    async def invoke_async(
-        self,
-        function_name: str,
-        payload: Payload = None,
-        *,
-        qualifier: str | None = None,
-        invocation_type: str = "RequestResponse",
-        log_type: str = "None",
-        client_context: str | dict[str, Any] | None = None,
-        run_blocking: RunBlocking | None = None,
-    ) -> InvokeResult:
-        """:meth:`invoke` for an event loop (the HTTP edge's): the same steps, but the
-        wait for the handler's answer is awaited where the environment can be awaited
-        (``invoke_async``); blocking work (a cold start) goes to ``run_blocking``
-        (default ``asyncio.to_thread``)."""
-        steps = self._invocation(
-            function_name, payload, qualifier, invocation_type, log_type, client_context
-        )
-        return await drive_async(steps, run_blocking or asyncio.to_thread)
-
-    def _invocation(
-        self,
-        function_name: str,
-        payload: Payload,
-        qualifier: str | None,
-        invocation_type: str,
-        log_type: str,
-        client_context: str | dict[str, Any] | None,
     ) -> Steps:
+        """The steps of one invoke, validated as the Invoke API validates them: run them
+        with :func:`drive` (in this thread) or :func:`drive_async` (on an event loop)."""
         if invocation_type not in limits.INVOCATION_TYPES:
             raise InvalidParameterValueException(
                 f"InvocationType: {invocation_type!r} is not valid. Use one of "

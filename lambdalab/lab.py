@@ -13,6 +13,7 @@ dataclasses whose ``to_aws()`` gives the exact JSON the Lambda API returns::
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -33,7 +34,7 @@ from .destinations import (
 from .environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import InvalidParameterValueException, ResourceNotFoundException
-from .invoker import Invoker, Payload, RunBlocking
+from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
@@ -607,13 +608,15 @@ class Lab:
         ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
         A handler error is not raised: see ``result.function_error``.
         """
-        return self.invoker.invoke(
-            function_name,
-            payload,
-            qualifier=qualifier,
-            invocation_type=invocation_type,
-            log_type=log_type,
-            client_context=client_context,
+        return drive(
+            self.invoker.invocation(
+                function_name,
+                payload,
+                qualifier=qualifier,
+                invocation_type=invocation_type,
+                log_type=log_type,
+                client_context=client_context,
+            )
         )
 
     async def invoke_async(
@@ -631,15 +634,15 @@ class Lab:
         is awaited instead of blocking the loop; work that blocks (a cold start, a
         backend that cannot be awaited) runs in ``run_blocking`` [default:
         ``asyncio.to_thread``]."""
-        return await self.invoker.invoke_async(
+        steps = self.invoker.invocation(
             function_name,
             payload,
             qualifier=qualifier,
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
-            run_blocking=run_blocking,
         )
+        return await drive_async(steps, run_blocking or asyncio.to_thread)
 
     def _run_event(self, event: AsyncEvent) -> InvokeResult:
         config = self.registry.resolve(event.function_name, event.qualifier)
