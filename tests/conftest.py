@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -42,3 +43,16 @@ ECHO = """
 def handler(event, context):
     return event
 """
+
+
+def environment_spec(task_root: Path, tmp_dir: Path, memory_size: int, timeout: int = 5):
+    """An :class:`~lambdalab.sandbox.EnvironmentSpec` for starting a backend directly
+    (``app.handler`` in ``task_root``), as the tests of a backend's own figures do."""
+    from lambdalab.sandbox import EnvironmentSpec
+
+    return EnvironmentSpec(
+        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
+        task_root=str(task_root), tmp_dir=str(tmp_dir), memory_size=memory_size,
+        timeout=timeout, ephemeral_storage=512, log_group_name="g", log_stream_name="s",
+        environ={"PATH": os.defpath},
+    )

@@ -26,6 +26,7 @@ from lambdalab_limited.cgroup import (
 from lambdalab import Lab
 from lambdalab.errors import InvalidParameterValueException
 
+from .conftest import environment_spec
 from .test_limited import HOG, PID, SPIN, TICKER, wait_until
 
 
@@ -161,15 +162,10 @@ def handler(event, context):
 def test_cpu_time_per_invoke_comes_from_the_group(tmp_path: Path, code) -> None:
     """cpuacct counts every process that ran in the group, even a child too short-lived
     for the governor's scan of the tree."""
-    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+    from lambdalab.sandbox import InvokeRequest
 
     backend = CgroupBackend(preload=())
-    spec = EnvironmentSpec(
-        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
-        task_root=str(code(app=CHILDREN)), tmp_dir=str(tmp_path), memory_size=3538, timeout=5,
-        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
-        environ={"PATH": os.defpath},
-    )
+    spec = environment_spec(code(app=CHILDREN), tmp_path, memory_size=3538)
     try:
         env = backend.start(spec)
         assert env.group is not None and env.group.cpu_ns() is not None

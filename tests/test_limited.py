@@ -24,6 +24,8 @@ from lambdalab.errors import InvalidParameterValueException
 from lambdalab_limited import LimitedBackend, rlimits_for
 from lambdalab_limited.governor import cores_for, cpu_share
 
+from .conftest import environment_spec
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
 PID = """
@@ -169,15 +171,10 @@ def test_a_128_mb_function_gets_a_small_fraction_of_a_cpu(lab: Lab, code) -> Non
 def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, code) -> None:
     """A stream of tiny invokes (each ~0.3 ms of runtime CPU) is held to the share: the
     credit carries over from invoke to invoke, so a burst is paid for by later pauses."""
-    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+    from lambdalab.sandbox import InvokeRequest
 
     backend = LimitedBackend(preload=())
-    spec = EnvironmentSpec(
-        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
-        task_root=str(code(app=PID)), tmp_dir=str(tmp_path), memory_size=128, timeout=5,
-        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
-        environ={"PATH": os.defpath},
-    )
+    spec = environment_spec(code(app=PID), tmp_path, memory_size=128)
     try:
         env = backend.start(spec)
         request = InvokeRequest("r", b"{}", "arn", int(time.time() * 1000) + 60_000, 5)
@@ -420,16 +417,11 @@ def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:
 
 
 def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
-    from lambdalab.sandbox import EnvironmentSpec, InvokeRequest
+    from lambdalab.sandbox import InvokeRequest
 
     root = code(app=SPIN)
     backend = LimitedBackend(preload=())
-    spec = EnvironmentSpec(
-        function_name="f", version="$LATEST", runtime="python3.11", handler="app.handler",
-        task_root=str(root), tmp_dir=str(tmp_path), memory_size=1769, timeout=5,
-        ephemeral_storage=512, log_group_name="g", log_stream_name="s",
-        environ={"PATH": os.defpath},
-    )
+    spec = environment_spec(root, tmp_path, memory_size=1769)
     try:
         env = backend.start(spec)
         assert env.init.error is None
