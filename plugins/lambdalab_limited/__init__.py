@@ -124,6 +124,8 @@ class Governed:
             self, request: InvokeRequest, first_tick: float | None
         ) -> InvokeOutcome: ...
 
+        def destroy(self) -> None: ...
+
     def _limit(self, cpus: list[int], first_core: int) -> None:
         """Choose the share and cores (before the environment starts)."""
         self.share = cpu_share(self.spec.memory_size, len(cpus))
@@ -203,11 +205,6 @@ class Governed:
         if usage.out_of_memory:
             return True
         return outcome.status != "timeout" and outcome.max_memory_used_mb > self.spec.memory_size
-
-    def destroy(self) -> None:
-        if self.governor is not None:
-            self.governor.close()
-        super().destroy()  # type: ignore[misc]  # the environment class mixed in after
 
 
 class LimitedEnvironment(Governed, SubprocessEnvironment):

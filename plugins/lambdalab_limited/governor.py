@@ -35,8 +35,8 @@ root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and clean-u
 The governor has no thread of its own: the thread that waits for an invoke's answer
 calls :meth:`Governor.tick` whenever the time :meth:`~Governor.tick` asked for has come
 (see ``SubprocessEnvironment.ticker``). A tiny invoke ends before its first tick, so
-its whole cost is :meth:`~Governor.begin` and :meth:`~Governor.end`: one signal and
-two clock readings, and no thread is woken (a thread woken per invoke competed with
+its whole cost is :meth:`~Governor.begin` and :meth:`~Governor.end`: two clock
+readings, and a signal only when the runtime had frozen itself; no thread is woken (a thread woken per invoke competed with
 the caller for the GIL and made a warm invoke 4x slower). The environment freezes
 itself between invokes (see ``lambdalab.runtime.bootstrap.serve``).
 """
@@ -105,8 +105,8 @@ class Usage:
 class Governor:
     """Enforces ``share`` vCPUs and ``memory_bytes`` on process group ``pid``.
 
-    :meth:`begin` when an invoke starts, :meth:`resume` to thaw the tree, :meth:`tick` at the times it asks for while the invoke runs, :meth:`end` when
-    it is over.
+    :meth:`begin` when an invoke starts, :meth:`resume` to thaw the tree, :meth:`tick`
+    at the times it asks for while the invoke runs, :meth:`end` when it is over.
     """
 
     def __init__(self, pid: int, share: float, cores: int, memory_bytes: int) -> None:
@@ -190,10 +190,6 @@ class Governor:
     def usage(self) -> Usage:
         """What the current (or last) invoke used so far."""
         return self._usage
-
-    def close(self) -> None:
-        """Nothing to release: the governor has no thread (kept for the environment's
-        ``destroy``, which calls it)."""
 
     # -- accounting -------------------------------------------------------------------
 
