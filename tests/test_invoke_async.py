@@ -174,3 +174,41 @@ def test_a_cancelled_invoke_discards_its_environment(lab: Lab, code, tmp_path: P
     asyncio.run(cancel_one())
     assert lab.pool.idle_environments() == []  # not put back half-used
     assert lab.invoke("wait", {}).json() == "met"  # a new one serves the next invoke
+
+
+LOGS_THEN_WAITS = """
+import os, time
+
+def handler(event, context):
+    print("waiting for", event.get("for"))
+    deadline = time.monotonic() + 5
+    while event.get("for") and not os.path.exists(event["for"]):
+        if time.monotonic() > deadline:
+            return "gave up"
+        time.sleep(0.005)
+    return "met"
+"""
+
+
+def test_a_handler_that_logs_and_then_waits_does_not_hold_the_loop(
+    lab: Lab, code, tmp_path: Path
+) -> None:
+    """Its log line arrives while the core polls briefly for a quick answer; seeing it
+    must not turn the wait into a blocking one, or the invoke that would release it
+    could never start."""
+    lab.create_function("logs", code(app=LOGS_THEN_WAITS), handler="app.handler", timeout=10,
+                        memory_size=1769)
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=10)
+    released = tmp_path / "released"
+
+    async def calls():
+        await asyncio.gather(lab.invoke_async("logs", {}), lab.invoke_async("wait", {}))
+        for _ in range(20):  # warm and quick: the core polls briefly for the next answer
+            await lab.invoke_async("logs", {})
+        first = asyncio.create_task(lab.invoke_async("logs", {"for": str(released)}))
+        await asyncio.sleep(0)  # the first invoke is sent and waits
+        second = await lab.invoke_async("wait", {"touch": str(released)})
+        return await first, second
+
+    first, second = asyncio.run(calls())
+    assert (first.json(), second.json()) == ("met", "met")

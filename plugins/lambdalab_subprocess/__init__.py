@@ -123,17 +123,8 @@ class SubprocessEnvironment:
         seconds later as it returns, while the wait lasts: a backend that enforces limits
         does its readings there, on this thread, instead of on a thread of its own.
         """
-        if self._frames.buffered:  # INIT's two frames can come in one read
-            self._log.drain()  # and what INIT printed came before the second
-            return self._frames.read(), None
-        if first_tick is None or first_tick > SPIN_S:
-            # A short busy-wait first: a tiny handler answers within it, and the core
-            # does not pay to be put to sleep and woken again.
-            poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
-            while time.monotonic() < spin_until:
-                ready = poll(0)
-                if ready and (taken := self._take(ready, first_tick)):
-                    return taken
+        if taken := self._buffered() or self._spin(first_tick):
+            return taken
         now = time.monotonic()
         deadline = now + timeout
         tick_at = deadline if first_tick is None else now + first_tick
@@ -146,6 +137,27 @@ class SubprocessEnvironment:
             if ready and (taken := self._take(ready, first_tick)):
                 return taken
             now = time.monotonic()
+
+    def _buffered(self) -> tuple[bytes, None] | None:
+        """A frame already read with the one before (INIT's two can come in one read),
+        after what the runtime printed before sending it."""
+        if not self._frames.buffered:
+            return None
+        self._log.drain()
+        return self._frames.read(), None
+
+    def _spin(self, first_tick: float | None) -> tuple[bytes | None, str | None] | None:
+        """A short busy-wait for the answer: a tiny handler answers within it, and the
+        core does not pay to be put to sleep and woken again. Log lines seen meanwhile
+        are read; None if no answer came (or a tick is due first)."""
+        if first_tick is not None and first_tick <= SPIN_S:
+            return None
+        poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
+        while time.monotonic() < spin_until:
+            ready = poll(0)
+            if ready and (taken := self._take(ready, first_tick)):
+                return taken
+        return None
 
     def _take(
         self, ready: list[tuple[int, int]], first_tick: float | None
@@ -163,8 +175,10 @@ class SubprocessEnvironment:
                     self._poll.unregister(fd)
             else:
                 answer = True
-        if not answer:
-            return None
+        return self._read_answer(first_tick) if answer else None
+
+    def _read_answer(self, first_tick: float | None) -> tuple[bytes | None, str | None]:
+        """The answer, which has begun to arrive (or ``"crash"`` if the pipe closed)."""
         if first_tick is not None:
             self.answering()
         try:
@@ -230,16 +244,10 @@ class SubprocessEnvironment:
     ) -> tuple[bytes | None, str | None]:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes,
         timers for the timeout and the ticks."""
-        if self._frames.buffered:
-            self._log.drain()
-            return self._frames.read(), None
-        if self._quick:
-            # The last answer came within the spin: so will this one, most likely.
-            # Holding the loop that long costs less than sleeping and being woken.
-            until = time.monotonic() + SPIN_S
-            while time.monotonic() < until:
-                if self._poll.poll(0):
-                    return self._await_frame(timeout, first_tick)
+        # The spin only where the last answer came within it: so will this one, most
+        # likely, and holding the loop that long costs less than sleeping and waking.
+        if taken := self._buffered() or (self._quick and self._spin(first_tick)):
+            return taken
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
         conn_fd, log = self._conn.fileno(), self._log
@@ -273,14 +281,8 @@ class SubprocessEnvironment:
                 ticking.cancel()
         if reason is not None:
             return None, reason
-        if first_tick is not None:
-            self.answering()
-        try:
-            frame = self._frames.read()
-        except (EOFError, OSError):
-            return None, "crash"
         log.drain()  # written before the answer; its reader may not have run yet
-        return frame, None
+        return self._read_answer(first_tick)
 
     def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
         """What the backend reports: the answer, or how the environment was lost."""
