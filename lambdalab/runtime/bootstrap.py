@@ -35,12 +35,11 @@ _LINE_JOIN = "\r"
 _INDENT = "\u00a0"  # awslambdaric indents stack frames with NO-BREAK SPACE
 _current_request_id = ""
 #: After answering, poll this long for the next invoke before sleeping: back-to-back
-#: invokes then skip a sleep/wake-up of the environment (it costs 50-100 us). Only
-#: while events do come back to back: spinning for events that come later (an HTTP
-#: client's, say) would only take a core from the code that sends them.
+#: invokes then skip a sleep/wake-up of the environment (it costs 50-100 us).
 SPIN_S = 0.0002
-#: Spin while events follow their answers within this many spins: back to back from a
-#: loop (every 50-300 us here) yes, from an HTTP client (every 500 us or more) no.
+#: Spin only while events follow their answers within this many spins: back to back
+#: from a loop (every 50-300 us here) yes; from an HTTP client (every 500 us or more)
+#: no, where spinning would only take a core from the code that sends them.
 SPIN_WHILE_GAPS = 2
 
 
