@@ -11,8 +11,8 @@ A request finds its service the way AWS clients address one
 
 Lambda is built in; plugins add services through the ``lambdalab_http_services`` hook.
 Blocking work (every Lab call) runs in a thread pool, so a slow invoke never holds up
-another request; a warm Invoke is awaited on the event loop instead (its environment's
-answer is a readable pipe), which saves the request two thread wake-ups.
+another request; a synchronous Invoke is awaited on the event loop instead (a warm
+environment's answer is a readable pipe), which saves the request two thread wake-ups.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class LambdaService:
                 headers=headers,
                 body=body,
             )
-            if route.operation == "Invoke":  # awaited on the loop: no thread hop
+            if _awaited(route, request):  # on the loop: no thread hop
                 response = await answer_async(self.responses.invoke_async, request, self.run_blocking)
             else:
                 handler = getattr(self.responses, route.handler)
@@ -148,6 +148,14 @@ class LambdaService:
         except LambdaError as e:
             response = error_response(e)
         await send(response, send_)
+
+
+def _awaited(route: Route, request: WireRequest) -> bool:
+    """A synchronous Invoke waits for its handler, so it is awaited on the event loop.
+    ``Event`` (a commit to the queue) and ``DryRun`` run in a thread like any other
+    operation: their work blocks, and there is nothing to await."""
+    invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
+    return route.operation == "Invoke" and invocation_type == "RequestResponse"
 
 
 def _is_function_url(path: str) -> bool:
