@@ -148,21 +148,24 @@ class Database:
         self._connections_lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._migrate(migrations)
+        self._version_db = self._connect()
+        self._version_lock = threading.Lock()
 
     @property
     def _db(self) -> sqlite3.Connection:
         """This thread's connection."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(
-                self._path, check_same_thread=False, isolation_level=None, timeout=30
-            )
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
+            db = self._local.db = self._connect()
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        with self._connections_lock:
+            self._connections.append(db)
         return db
 
     def _migrate(self, migrations: dict[str, str]) -> None:
@@ -192,8 +195,13 @@ class Database:
         return self._db.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
-        """Changes whenever another connection (another thread or process) commits."""
-        return self._db.execute("PRAGMA data_version").fetchone()[0]
+        """Changes whenever another connection (another thread or process) commits.
+
+        Always read from one connection: each connection counts the changes *it* has
+        noticed, so the numbers of two connections (two threads) cannot be compared.
+        """
+        with self._version_lock:
+            return self._version_db.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock, self._connections_lock:

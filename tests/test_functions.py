@@ -173,3 +173,30 @@ def test_account_settings(lab, code):
     assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
     assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 900
     assert settings["AccountUsage"]["FunctionCount"] == 1
+
+
+def test_every_thread_sees_what_another_process_commits(tmp_path, code, monkeypatch):
+    """The registry's cache notices another process's commits by SQLite's data_version.
+    Each connection (one per thread) numbers the changes it has noticed, so reading the
+    number from whichever thread happened to check missed changes; it is read from one
+    connection now."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lambdalab import registry
+
+    monkeypatch.setattr(registry, "_RECHECK_S", -1.0)  # check on every read
+    data = tmp_path / "data"
+    with Lab(data_dir=data) as lab, Lab(data_dir=data) as other, ThreadPoolExecutor(1) as thread:
+        lab.create_function("f", code(app=ECHO), runtime="python3.12", handler="app.handler")
+
+        def timeout() -> int:
+            return lab.get_function_configuration("f").timeout
+
+        seen = []
+        for value in range(4, 30):
+            other.update_function_configuration("f", timeout=value)
+            seen.append((value, thread.submit(timeout).result()))
+            other.update_function_configuration("f", timeout=value + 100)
+            other.update_function_configuration("f", timeout=value + 200)
+            seen.append((value + 200, timeout()))
+        assert [(want, got) for want, got in seen if want != got] == []
