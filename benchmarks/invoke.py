@@ -12,7 +12,8 @@ Figures (the targets come from issue 3, "Benchmarks"):
    line shows and the end-to-end cold invoke, beside a bare fork of a parent that
    preloaded the same modules, and a fresh ``python -c pass``;
 3. throughput of two threads invoking one function (two warm environments), the median
-   of five runs;
+   of five runs; and of one thread, beside it (two threads of one process share the
+   GIL, so they gain only where one waits while the other works);
 4. USS of an idle warm environment, beside a fresh idle interpreter;
 5. the peer: the same workload through python-lambda-local's API;
 6. a handler that imports boto3 at module level: its cold start with the fork server's
@@ -245,6 +246,8 @@ def measure(counts: Counts) -> list[Row]:
             cold_e2e_ms = [us / 1000 for us in cold_e2e_ms]
             progress(f"lambdalab: throughput, 2 threads, {counts.throughput_s:.1f} s")
             rate, environments = throughput(lab, "echo", counts.throughput_s)
+            progress(f"lambdalab: throughput, 1 thread, {counts.throughput_s:.1f} s")
+            rate_one_thread, _ = throughput(lab, "echo", counts.throughput_s, threads=1)
             progress(f"lambdalab: {counts.boto3_cold_starts} cold starts of a boto3 handler")
             _, boto3_init_ms = cold_starts(lab, "boto", counts.boto3_cold_starts)
         progress(f"lambdalab: {counts.boto3_cold_starts_no_preload} boto3 cold starts, preload=()")
@@ -292,6 +295,11 @@ def measure(counts: Counts) -> list[Row]:
             target=">= 5,000 /s", met=rate >= 5000,
             notes=f"served by {environments} warm environments",
             extra={"environments": environments})
+    )
+    rows.append(
+        Row("3", "throughput, 1 thread, one function", "/s", rate_one_thread, rate,
+            "throughput, 2 threads (figure 3)",
+            notes="the core's Python holds the GIL: a second thread overlaps only waits")
     )
     rows.append(
         Row("4", "USS of an idle warm environment", "MB", uss_mb, idle_interpreter_mb,
