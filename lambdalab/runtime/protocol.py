@@ -45,11 +45,21 @@ def frame_header(size: int) -> bytes:
     return _FRAME.pack(size)
 
 
+def write_frame(fd: int, frame: bytes) -> None:
+    """Send one frame as ``Connection.send_bytes`` does, but in one ``write`` (header
+    and body together) when the pipe takes it whole; a large one goes piece by piece."""
+    data = memoryview(frame_header(len(frame)) + frame)
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
 class FrameReader:
     """Reads ``multiprocessing.connection`` frames from a file descriptor, as
     ``Connection.recv_bytes`` does, but a small frame in one ``read`` instead of two
-    (header, then body). The core reads a reply per invoke; each system call it saves
-    is a release of the GIL that a busy second invoking thread would take.
+    (header, then body). The core reads a reply per invoke, and the runtime an event;
+    each system call the core saves is a release of the GIL that a busy second invoking
+    thread would take.
     """
 
     def __init__(self, fd: int) -> None:

@@ -193,10 +193,7 @@ class SubprocessEnvironment:
 
     def deliver(self, frame: bytes) -> None:
         """Send the runtime an invoke (a subclass that froze the environment thaws it)."""
-        data = protocol.frame_header(len(frame)) + frame  # one write: one system call
-        written = os.write(self._frames.fd, data)
-        while written < len(data):  # a large event: the pipe takes it piece by piece
-            written += os.write(self._frames.fd, data[written:])
+        protocol.write_frame(self._frames.fd, frame)
 
     def answering(self) -> None:
         """The answer has begun to arrive and is read to its end without more ticks: a
