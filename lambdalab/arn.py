@@ -10,6 +10,7 @@ A function can be named the ways the Lambda API accepts
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class FunctionRef:
     qualifier: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)  # every invoke parses its function's name
 def parse_function_ref(ref: str, qualifier: str | None = None) -> FunctionRef:
     """Split a function name, ARN or partial ARN into name and qualifier.
 

@@ -15,6 +15,8 @@ Unhandled`` and AWS's error object as the payload.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import random
 import secrets
@@ -83,9 +85,6 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
 
 def client_context_json(client_context: str | dict[str, Any] | None) -> str | None:
     """X-Amz-Client-Context is base64 JSON on the wire; the runtime receives the JSON."""
-    import base64
-    import binascii
-
     if client_context is None:
         return None
     if isinstance(client_context, dict):

@@ -63,20 +63,19 @@ class InvokeReport:
         return max(1, steps) * BILLING_GRANULARITY_MS
 
     def line(self) -> str:
-        parts = [
-            f"REPORT RequestId: {self.request_id}",
-            f"Duration: {self.duration_ms:.2f} ms",
-            f"Billed Duration: {self.billed_duration_ms} ms",
-            f"Memory Size: {self.memory_size} MB",
-            f"Max Memory Used: {self.max_memory_used_mb} MB",
-        ]
+        """The REPORT line: each field followed by a tab, the last one too, as AWS writes it."""
+        line = (
+            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
+            f"Billed Duration: {self.billed_duration_ms} ms\tMemory Size: {self.memory_size} MB"
+            f"\tMax Memory Used: {self.max_memory_used_mb} MB\t"
+        )
         if self.init_duration_ms is not None:
-            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+            line += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
         if self.status:
-            parts.append(f"Status: {self.status}")
+            line += f"Status: {self.status}\t"
         if self.error_type:
-            parts.append(f"Error Type: {self.error_type}")
-        return "\t".join(parts) + "\t"
+            line += f"Error Type: {self.error_type}\t"
+        return line
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -119,7 +118,7 @@ class LogStore:
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((time.time() if epoch is None else epoch) * 1000)
         with self._lock:
-            self._pending.extend((group, stream, ts, line) for line in lines)
+            self._pending.extend([(group, stream, ts, line) for line in lines])
 
     def flush(self) -> None:
         """Write buffered events. Holding ``_flushing`` throughout means that a flush (and
