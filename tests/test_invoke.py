@@ -281,6 +281,18 @@ def test_timeout_kills_and_replaces_the_environment(lab, code):
     assert lab.invoke("sleepy", {}).json() != first_pid
 
 
+@pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
+def test_an_event_near_the_6_mb_limit_goes_there_and_back_whole(lab, code, sandbox):
+    """Larger than the pipe holds: sent and read back piece by piece, in both directions."""
+    lab.create_function("echo", code(app=ECHO), handler="app.handler", memory_size=1024,
+                        sandbox=sandbox)
+    event = {"blob": "x" * (6 * 1024 * 1024 - 100), "n": 1}
+    for _ in range(2):  # cold, then warm
+        result = lab.invoke("echo", event)
+        assert result.function_error is None
+        assert result.json() == event
+
+
 def test_bad_payloads_and_parameters(lab, code):
     lab.create_function("echo", code(app=ECHO), handler="app.handler")
     with pytest.raises(InvalidRequestContentException, match="Could not parse request body into json"):

@@ -48,7 +48,16 @@ def frame_header(size: int) -> bytes:
 def write_frame(fd: int, frame: bytes) -> None:
     """Send one frame as ``Connection.send_bytes`` does, but in one ``write`` (header
     and body together) when the pipe takes it whole; a large one goes piece by piece."""
-    data = memoryview(frame_header(len(frame)) + frame)
+    write_all(fd, framed(frame))
+
+
+def framed(frame: bytes) -> memoryview:
+    """``frame`` with its length prefix, ready to be written (in parts, if need be)."""
+    return memoryview(frame_header(len(frame)) + frame)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    data = memoryview(data)
     written = os.write(fd, data)
     while written < len(data):
         written += os.write(fd, data[written:])

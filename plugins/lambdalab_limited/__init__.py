@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from lambdalab import hookimpl, limits
+from lambdalab.runtime import protocol
 from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
 from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
 
@@ -48,7 +49,8 @@ from .governor import Governor, Usage, cores_for, cpu_share
 __version__ = "0.1.0"
 
 MIB = 1024 * 1024
-#: An event up to this size is sent whole to a frozen runtime (a socket pair holds it).
+#: An event up to this size is sent whole to a frozen runtime (a socket pair holds it);
+#: of a larger one, this much is sent before the runtime is thawed to read the rest.
 PIPE_HOLDS = 64 * 1024
 #: An event sent this long before the runtime's poll ends is surely seen by it (a late
 #: one, even so, is caught by the governor's first tick, which continues the tree).
@@ -241,14 +243,19 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
 
     def deliver(self, frame: bytes) -> None:
         """Send the event, then thaw: the runtime, continued, finds it waiting (and one
-        continued for nothing freezes itself again). An event larger than the pipe holds
-        is sent to a thawed runtime, which must read it for the send to finish. A runtime
-        still polling for it (its last answer said until when) needs no signal."""
+        continued for nothing freezes itself again). Of an event larger than the pipe
+        holds, the part it holds is sent first, then the runtime is thawed to read the
+        rest as it comes. A runtime still polling for it (its last answer said until
+        when) needs no signal."""
         governor = self.governor
         if governor is None:
             return super().deliver(frame)
         if len(frame) > PIPE_HOLDS:
+            data = protocol.framed(frame)
+            protocol.write_all(self._frames.fd, data[:PIPE_HOLDS])
             governor.resume()
+            protocol.write_all(self._frames.fd, data[PIPE_HOLDS:])
+            return
         super().deliver(frame)
         if time.monotonic() > self.spin_until - SPIN_MARGIN_S:
             governor.resume()
