@@ -293,6 +293,28 @@ def test_an_event_near_the_6_mb_limit_goes_there_and_back_whole(lab, code, sandb
         assert result.json() == event
 
 
+LOUD = """
+import sys
+def handler(event, context):
+    for i in range(event["lines"]):
+        print(f"line {i} " + "y" * 100)
+    sys.stdout.write("no newline at the end")
+    return {"ok": True}
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
+def test_a_handler_that_prints_megabytes_loses_no_line(lab, code, sandbox):
+    """More output than the log pipe holds: the core reads it while it waits."""
+    lab.create_function("loud", code(app=LOUD), handler="app.handler", memory_size=1024,
+                        timeout=20, sandbox=sandbox)
+    for lines in (50_000, 10):
+        assert lab.invoke("loud", {"lines": lines}).json() == {"ok": True}
+    messages = [e.message for e in lab.logs.read("/aws/lambda/loud", limit=100_000)]
+    assert sum(m.startswith("line ") for m in messages) == 50_010
+    assert messages.count("no newline at the end") == 2
+
+
 def test_bad_payloads_and_parameters(lab, code):
     lab.create_function("echo", code(app=ECHO), handler="app.handler")
     with pytest.raises(InvalidRequestContentException, match="Could not parse request body into json"):
