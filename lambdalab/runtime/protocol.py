@@ -57,6 +57,7 @@ def framed(frame: bytes) -> memoryview:
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data``: a pipe may take a large write in several parts."""
     data = memoryview(data)
     written = os.write(fd, data)
     while written < len(data):
