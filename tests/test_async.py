@@ -87,6 +87,18 @@ def test_event_returns_202_and_runs(lab: Lab, code: Callable[..., Path]) -> None
     assert lab.queue() == []
 
 
+def test_an_event_of_1_mb_runs_in_the_default_sandbox(lab: Lab, code: Callable[..., Path]) -> None:
+    """The async limit, more than the pipe to a frozen runtime holds: it runs, once."""
+    source = "def handler(event, context):\n    print('got', len(event['blob']))\n"
+    lab.create_function("f", code(app=source), handler="app.handler")  # limited, 128 MB
+    blob = "x" * (1024 * 1024 - 100)
+    assert lab.invoke("f", {"blob": blob}, invocation_type="Event").status_code == 202
+    drain(lab)
+    assert [e.message for e in lab.get_logs("f") if e.message.startswith("got ")] == [
+        f"got {len(blob)}"
+    ]
+
+
 def test_function_error_is_retried_after_one_then_two_minutes(
     lab: Lab, clock: VirtualClock, code: Callable[..., Path]
 ) -> None:
