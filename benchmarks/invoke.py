@@ -13,7 +13,7 @@ Figures (the targets come from issue 3, "Benchmarks"):
    preloaded the same modules, and a fresh ``python -c pass``;
 3. throughput of two threads invoking one function (two warm environments), the median
    of five runs; and of one thread, beside it (two threads of one process share the
-   GIL, so they gain only where one waits while the other works);
+   GIL and, with the environments, the machine's CPUs);
 4. USS of an idle warm environment, beside a fresh idle interpreter;
 5. the peer: the same workload through python-lambda-local's API;
 6. a handler that imports boto3 at module level: its cold start with the fork server's
@@ -299,7 +299,7 @@ def measure(counts: Counts) -> list[Row]:
     rows.append(
         Row("3", "throughput, 1 thread, one function", "/s", rate_one_thread, rate,
             "throughput, 2 threads (figure 3)",
-            notes="the core's Python holds the GIL: a second thread overlaps only waits")
+            notes="the core's Python holds the GIL, and all share the machine's CPUs")
     )
     rows.append(
         Row("4", "USS of an idle warm environment", "MB", uss_mb, idle_interpreter_mb,
