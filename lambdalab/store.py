@@ -148,7 +148,7 @@ class Database:
         self._connections_lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._migrate(migrations)
-        self._version_db = self._connect()
+        self._version_db: sqlite3.Connection | None = None  # opened by data_version()
         self._version_lock = threading.Lock()
 
     @property
@@ -201,6 +201,8 @@ class Database:
         noticed, so the numbers of two connections (two threads) cannot be compared.
         """
         with self._version_lock:
+            if self._version_db is None:
+                self._version_db = self._connect()
             return self._version_db.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
