@@ -39,6 +39,11 @@ from .store import Store
 AUTH_TYPES = ("NONE", "AWS_IAM")
 _QUALIFIER = re.compile(r"^(\$LATEST|(?!\d+$)[a-zA-Z0-9_-]{1,128})$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+#: Hop-by-hop headers (RFC 9110, 7.6.1): they end at the proxy, never reach the function.
+_HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "transfer-encoding", "upgrade",
+})
 _TEXT_TYPES = re.compile(
     r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))"
 )
@@ -248,6 +253,9 @@ class HttpRequest:
     body: bytes
     source_ip: str
     protocol: str = "HTTP/1.1"
+    #: The port and scheme the client reached the edge on (``x-forwarded-port``/``-proto``).
+    port: int = 0
+    scheme: str = "http"
 
 
 @dataclass(frozen=True)
@@ -260,20 +268,13 @@ class HttpResponse:
 def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
                   at: float) -> dict[str, Any]:
     """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html)."""
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in request.headers:
-        if name.lower() == "cookie":
-            cookies += [c.strip() for c in value.split(";") if c.strip()]
-            continue
-        key = name.lower()
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    domain = f"{config.url_id}.lambda-url.{region}.on.aws"
+    headers, cookies = _event_headers(request, domain, at)
     query: dict[str, str] = {}
     for pair in filter(None, request.query_string.split("&")):
         key, _, value = pair.partition("=")
         key, value = _unquote(key), _unquote(value)
         query[key] = f"{query[key]},{value}" if key in query else value
-    domain = f"{config.url_id}.lambda-url.{region}.on.aws"
     moment = datetime.fromtimestamp(at, tz=timezone.utc)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -317,42 +318,119 @@ def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
     return event
 
 
+def _event_headers(request: HttpRequest, domain: str, at: float
+                   ) -> tuple[dict[str, str], list[str]]:
+    """The event's ``headers`` and ``cookies``: what the client sent, less hop-by-hop
+    headers, plus what AWS's front end adds (``host`` is the URL's domain,
+    ``x-forwarded-*``, ``x-amzn-trace-id``)."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    named = {n.strip().lower() for name, value in request.headers
+             if name.lower() == "connection" for n in value.split(",")}
+    for name, value in request.headers:
+        key = name.lower()
+        if key in _HOP_BY_HOP or key in named:
+            continue
+        if key == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    forwarded = headers.get("x-forwarded-for")
+    headers |= {
+        "host": domain,
+        "x-amzn-trace-id": headers.get("x-amzn-trace-id") or trace_header(at),
+        "x-forwarded-for": f"{forwarded}, {request.source_ip}" if forwarded
+        else request.source_ip,
+        "x-forwarded-port": str(request.port),
+        "x-forwarded-proto": request.scheme,
+    }
+    return headers, cookies
+
+
+def trace_header(at: float) -> str:
+    """A new X-Ray trace id as a front end sets it: ``Root=1-<epoch hex>-<24 hex>``."""
+    return f"Root=1-{int(at):08x}-{secrets.token_hex(12)}"
+
+
 def _unquote(text: str) -> str:
     from urllib.parse import unquote_plus
 
     return unquote_plus(text)
 
 
-INTERNAL_ERROR = HttpResponse(
-    502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
-)
+#: What the client gets when the function fails or its answer cannot be mapped: AWS sends
+#: the bare text, not a JSON object.
+INTERNAL_ERROR_BODY = b"Internal Server Error"
+_JSON = ("Content-Type", "application/json")
+
+
+def internal_error(request_id: str) -> HttpResponse:
+    return HttpResponse(502, [_JSON, ("x-amzn-RequestId", request_id)], INTERNAL_ERROR_BODY)
 
 
 def http_response(result: InvokeResult) -> HttpResponse:
     """The HTTP response AWS makes of the function's answer (urls-invocation.html).
 
-    A JSON object with ``statusCode`` is a full response; anything else is the body of a
-    200 ``application/json`` response. A function error becomes 502.
+    A JSON object with ``statusCode`` is a full response. Anything else is the body of a
+    200 ``application/json`` response: a string as it is (``"hello"`` gives ``hello``),
+    any other value as compact JSON (``{"hello":"world"}``), as AWS sends them. A
+    function error becomes 502 ``Internal Server Error``. Every response carries the
+    invocation's request id in ``x-amzn-RequestId``.
     """
+    request_id = result.request_id
     if result.function_error is not None:
-        return INTERNAL_ERROR
+        return internal_error(request_id)
     try:
         value = json.loads(result.payload or b"null")
     except ValueError:
-        return INTERNAL_ERROR
-    if not isinstance(value, dict) or "statusCode" not in value:
-        return HttpResponse(200, [("Content-Type", "application/json")], result.payload)
-    return _structured(value)
+        return internal_error(request_id)
+    if isinstance(value, dict) and "statusCode" in value:
+        response = _structured(value)
+        if response is None:
+            return internal_error(request_id)
+    else:
+        response = HttpResponse(200, [_JSON], _body(value))
+    return replace(response, headers=[*response.headers, ("x-amzn-RequestId", request_id)])
 
 
-def _structured(value: dict[str, Any]) -> HttpResponse:
-    status = value.get("statusCode")
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        return INTERNAL_ERROR
-    headers = [(str(k), str(v)) for k, v in (value.get("headers") or {}).items()]
+def _body(value: Any) -> bytes:
+    """A body AWS sends for ``value``: a string itself, anything else compact JSON."""
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _status(value: Any) -> int | None:
+    """``statusCode`` as a number: AWS takes ``418`` and ``"418"`` alike."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+        return None
+    return value
+
+
+def _sendable(text: str) -> bool:
+    """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text
+
+
+def _structured(value: dict[str, Any]) -> HttpResponse | None:
+    """The response a ``{"statusCode": …}`` answer describes; ``None`` if it is malformed."""
+    status = _status(value.get("statusCode"))
+    raw_headers = value.get("headers") or {}
+    cookies = value.get("cookies") or []
+    if status is None or not isinstance(raw_headers, dict) or not isinstance(cookies, list):
+        return None
+    headers = [(str(k), str(v)) for k, v in raw_headers.items()]
+    if not all(_sendable(k) and _sendable(v) for k, v in headers):
+        return None
     if not any(k.lower() == "content-type" for k, _ in headers):
-        headers.append(("Content-Type", "application/json"))
-    headers += [("Set-Cookie", str(c)) for c in value.get("cookies") or []]
+        headers.append(_JSON)
+    headers += [("Set-Cookie", str(c)) for c in cookies]
     body = value.get("body")
     if body is None:
         data = b""
@@ -360,7 +438,7 @@ def _structured(value: dict[str, Any]) -> HttpResponse:
         try:
             data = base64.b64decode(str(body), validate=True)
         except ValueError:
-            return INTERNAL_ERROR
+            return None
     else:
-        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        data = _body(body)
     return HttpResponse(status, headers, data)

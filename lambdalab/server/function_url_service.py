@@ -9,6 +9,7 @@ mapping itself lives in :mod:`lambdalab.function_urls`; this module only speaks 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import anyio
@@ -17,15 +18,24 @@ from starlette.datastructures import Headers
 
 from .. import limits
 from ..errors import LambdaError, RequestTooLargeException, TooManyRequestsException
-from ..function_urls import INTERNAL_ERROR, HttpRequest, HttpResponse, http_response, request_event
+from ..function_urls import (
+    HttpRequest,
+    HttpResponse,
+    http_response,
+    internal_error,
+    request_event,
+)
 from ..lab import Lab
 from .app import read_body
 
 
-def _message(status: int, message: str) -> HttpResponse:
-    return HttpResponse(
-        status, [("Content-Type", "application/json")], json.dumps({"Message": message}).encode()
-    )
+def _message(status: int, message: str | None, error_type: str | None = None) -> HttpResponse:
+    """An answer of the URL front end itself, with a request id of its own."""
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    body = json.dumps({"Message": message}, separators=(",", ":")).encode()
+    return HttpResponse(status, headers, body)
 
 
 class FunctionUrlService:
@@ -48,6 +58,7 @@ class FunctionUrlService:
             )
         else:
             client = scope.get("client") or ("127.0.0.1", 0)
+            server = scope.get("server") or ("127.0.0.1", 0)
             request = HttpRequest(
                 method=scope["method"],
                 path="/" + rest,
@@ -56,6 +67,8 @@ class FunctionUrlService:
                 body=body,
                 source_ip=client[0],
                 protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+                port=int(server[1] or 0),
+                scheme=scope.get("scheme", "http"),
             )
             response = await anyio.to_thread.run_sync(
                 self.answer, url_id, request, limiter=self.limiter
@@ -67,8 +80,8 @@ class FunctionUrlService:
 
     def answer(self, url_id: str, request: HttpRequest) -> HttpResponse:
         config = self.lab.function_urls.by_url_id(url_id)
-        if config is None:
-            return _message(404, "Not Found")
+        if config is None:  # AWS answers an unknown URL as one the caller may not invoke
+            return _message(403, None, "AccessDeniedException")
         event = request_event(request, config, self.lab.arns.region, self.lab.clock.now())
         qualifier = None if config.qualifier == limits.LATEST else config.qualifier
         try:
@@ -76,5 +89,5 @@ class FunctionUrlService:
         except TooManyRequestsException:
             return _message(429, "Rate Exceeded.")
         except LambdaError:
-            return INTERNAL_ERROR
+            return internal_error(str(uuid.uuid4()))
         return http_response(result)

@@ -1,0 +1,138 @@
+"""What handlers and callers receive, judged against AWS's recorded answers.
+
+The expectations come from responses LocalStack recorded against real AWS
+(``tests/aws/services/lambda_/*.snapshot.json`` in localstack/localstack) and from the
+AWS pages cited per test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from lambdalab import Lab
+from lambdalab.server import EdgeServer
+
+from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+
+# -- function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html) --
+
+RETURNS = """
+import json
+def handler(event, context):
+    return json.loads(event["body"])
+"""
+ECHO_EVENT = """
+import json
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps(event)}
+"""
+FAILS = """
+def handler(event, context):
+    raise RuntimeError("boom")
+"""
+
+
+def request(url: str, method: str = "GET", path: str = "", body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.request(method, parts.path.rstrip("/") + path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+def url_of(client: Any, name: str, source: str) -> str:
+    create(client, name, source)
+    return str(client.create_function_url_config(FunctionName=name, AuthType="NONE")
+               ["FunctionUrl"])
+
+
+# test_lambda.snapshot.json, TestLambdaURL::test_lambda_url_invocation[…]: what the
+# handler returns → the body AWS sent (always 200, Content-Type application/json).
+@pytest.mark.parametrize("returned, body", [
+    ({"hello": "world"}, b'{"hello":"world"}'),
+    ({"statusCode": 200, "body": "body123"}, b"body123"),
+    ({"statusCode": 200, "body": '{"hello": "world"}'}, b'{"hello": "world"}'),
+    (["hello", 3, True], b'["hello",3,true]'),
+    ("hello", b"hello"),
+    ("<p>hi</p>", b"<p>hi</p>"),
+    (3, b"3"),
+    (3.1, b"3.1"),
+    (True, b"true"),
+])
+def test_url_answers_are_sent_as_aws_sends_them(client: Any, edge: EdgeServer,
+                                                returned: Any, body: bytes) -> None:
+    url = url_of(client, "ret", RETURNS)
+    status, headers, data = request(url, "POST", body=json.dumps(returned).encode())
+    assert (status, data) == (200, body)
+    assert headers["content-type"] == "application/json"
+    assert headers["content-length"] == str(len(body))
+
+
+def test_url_string_status_code_is_a_status(client: Any, edge: EdgeServer) -> None:
+    # test_lambda.py::TestLambdaURL::test_lambda_url_headers_and_status (validated on AWS)
+    url = url_of(client, "tea", RETURNS)
+    answer = {"statusCode": "418", "body": "i'm a teapot", "isBase64Encoded": False}
+    status, _, data = request(url, "POST", body=json.dumps(answer).encode())
+    assert (status, data) == (418, b"i'm a teapot")
+
+
+def test_url_malformed_answers_are_502(client: Any, edge: EdgeServer) -> None:
+    url = url_of(client, "bad", RETURNS)
+    for answer in ({"statusCode": "teapot"}, {"statusCode": 200, "headers": {"x": "é\u20ac"}},
+                   {"statusCode": 200, "headers": {"x": "a\r\nb: c"}},
+                   {"statusCode": 200, "headers": ["x"]}):
+        status, _, data = request(url, "POST", body=json.dumps(answer).encode())
+        assert (status, data) == (502, b"Internal Server Error")
+
+
+def test_url_function_error_is_502_internal_server_error(client: Any, edge: EdgeServer) -> None:
+    # TestLambdaURL::test_lambda_url_invocation_exception: text, not a JSON object
+    url = url_of(client, "fails", FAILS)
+    status, headers, data = request(url, "POST", body=b"{}")
+    assert (status, data) == (502, b"Internal Server Error")
+    assert headers["x-amzn-requestid"]
+
+
+def test_url_request_id_is_the_invocations(lab: Lab, client: Any, edge: EdgeServer) -> None:
+    # TestRequestIdHandling::test_request_id_invoke_url: x-amzn-RequestId == END's id
+    url = url_of(client, "rid", "def handler(e, c):\n    return 'hi'\n")
+    status, headers, data = request(url)
+    assert (status, data) == (200, b"hi")
+    request_id = headers["x-amzn-requestid"]
+    ends = [e.message for e in lab.get_logs("rid") if e.message.startswith("END")]
+    assert ends == [f"END RequestId: {request_id}"]
+
+
+def test_unknown_url_is_403_access_denied(edge: EdgeServer) -> None:
+    # TestLambdaURL::test_lambda_url_non_existing_url
+    status, headers, data = request(edge.url + "/_lambdalab/url/" + "0" * 32 + "/")
+    assert (status, data) == (403, b'{"Message":null}')
+    assert headers["content-type"] == "application/json"
+    assert headers["x-amzn-errortype"] == "AccessDeniedException"
+    assert headers["x-amzn-requestid"]
+
+
+def test_url_event_headers_as_aws_front_end_sets_them(client: Any, edge: EdgeServer) -> None:
+    # TestLambdaURL::test_lambda_url_echo_http_fixture_default: host is the URL's domain,
+    # x-forwarded-* and x-amzn-trace-id are added, Connection is not passed on.
+    url = url_of(client, "echo", ECHO_EVENT)
+    status, _, data = request(url, "POST", "/p", body=b"{}", headers={
+        "Connection": "keep-alive, x-private", "X-Private": "hop", "ExTrA-HeadErs": "CapS"})
+    assert status == 200
+    event = json.loads(data)
+    headers = event["headers"]
+    assert headers["host"] == event["requestContext"]["domainName"]
+    assert headers["x-forwarded-for"] == event["requestContext"]["http"]["sourceIp"]
+    assert headers["x-forwarded-port"] == str(urlsplit(url).port)
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-amzn-trace-id"].startswith("Root=1-")
+    assert headers["extra-headers"] == "CapS"
+    assert "connection" not in headers and "x-private" not in headers
