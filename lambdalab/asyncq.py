@@ -25,7 +25,10 @@ How lambdalab does what AWS describes
   second attempt due.
 * **Event age.** An event older than ``MaximumEventAgeInSeconds`` (default 6 hours) is
   not run again; it goes to the on-failure destination with condition
-  ``EventAgeExceeded``.
+  ``EventAgeExceeded``. As on AWS, a retry that would start at or past that age is not
+  waited for: the event goes to on-failure as soon as the attempt before it fails, with
+  that attempt's ``responseContext`` and ``responsePayload`` (with a maximum age of
+  60 s, no retry is made, since the first comes 60 s after the first attempt).
 * **Outcomes.** Success goes to the ``OnSuccess`` destination; an event given up on
   goes to the ``OnFailure`` destination and to the version's dead-letter queue. With
   reserved concurrency 0 new events go there at once, without running.
@@ -319,7 +322,13 @@ class EventQueue:
         if result.function_error is None:
             self._settle(event, policy, SUCCESS, result, count)
         elif event.attempts < policy.maximum_retry_attempts:
-            self._retry_later(event, count)
+            when = self._clock.now() + _retry_delay(count)
+            if when - event.enqueued_at >= policy.maximum_event_age_in_seconds:
+                # AWS does not make a retry that would start past the event's age: the
+                # event goes to on-failure now, with this attempt's response.
+                self._give_up(event, policy, EVENT_AGE_EXCEEDED, result, count)
+            else:
+                self._retry_later(event, count, when)
         else:
             self._give_up(event, policy, RETRIES_EXHAUSTED, result, count)
 
@@ -332,9 +341,7 @@ class EventQueue:
             self._backoff[event.function_name] = time.monotonic() + limits.ASYNC_THROTTLE_BACKOFF_S
         self._release(event)
 
-    def _retry_later(self, event: AsyncEvent, attempts: int) -> None:
-        delays = limits.ASYNC_RETRY_DELAYS_S
-        when = self._clock.now() + delays[min(attempts, len(delays)) - 1]
+    def _retry_later(self, event: AsyncEvent, attempts: int, when: float) -> None:
         with self._store.transaction() as db:
             db.execute(
                 "UPDATE async_events SET attempts = ?, next_attempt_at = ?, claimed_by = NULL "
@@ -457,6 +464,12 @@ def _queued(event: AsyncEvent, now: float) -> QueuedEvent:
         enqueued_at=event.enqueued_at,
         next_attempt_at=event.next_attempt_at,
     )
+
+
+def _retry_delay(attempts: int) -> float:
+    """How long after its ``attempts``-th failed attempt an event is tried again."""
+    delays = limits.ASYNC_RETRY_DELAYS_S
+    return delays[min(attempts, len(delays)) - 1]
 
 
 def _error_result(event: AsyncEvent, error_type: str, message: str) -> InvokeResult:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import limits
@@ -55,6 +55,9 @@ class DestinationMessage:
     body: str
     #: For a dead-letter queue: ``RequestID``, ``ErrorCode`` and ``ErrorMessage``.
     attributes: Mapping[str, str]
+    #: Each attribute's SQS/SNS ``DataType`` where it is not ``String`` (AWS sends a
+    #: dead letter's ``ErrorCode`` as ``Number``).
+    data_types: Mapping[str, str] = field(default_factory=dict)
 
 
 Sender = Callable[[DestinationMessage], None]
@@ -358,6 +361,7 @@ def dead_letter_message(
             "ErrorCode": str(result.status_code if result is not None else 429),
             "ErrorMessage": cut,
         },
+        data_types={"ErrorCode": "Number"},
     )
 
 

@@ -136,3 +136,83 @@ def test_url_event_headers_as_aws_front_end_sets_them(client: Any, edge: EdgeSer
     assert headers["x-amzn-trace-id"].startswith("Root=1-")
     assert headers["extra-headers"] == "CapS"
     assert "connection" not in headers and "x-private" not in headers
+
+
+# -- asynchronous invocation --------------------------------------------------------------
+# test_lambda_destinations.snapshot.json, TestLambdaDestinationSqs::test_maxeventage and
+# TestLambdaDLQ::test_dead_letter_queue;
+# https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+
+FAILS_ALWAYS = """
+def handler(event, context):
+    raise Exception("intentional failure")
+"""
+
+
+def failure_records(lab: Lab, queue: str) -> list[dict[str, Any]]:
+    from lambdalab_sqs import sqs_of
+
+    messages = sqs_of(lab).queues.receive_message(queue, max_number_of_messages=10)
+    return [json.loads(m.body) for m in messages]
+
+
+def starts(lab: Lab, name: str) -> list[str]:
+    return [e.message.split()[2] for e in lab.get_logs(name) if e.message.startswith("START")]
+
+
+def age_limited(lab: Lab, code: Any, max_age: int) -> str:
+    from lambdalab_sqs import sqs_of
+
+    sqs_of(lab).queues.create_queue("failures")
+    lab.create_function("f", code(app=FAILS_ALWAYS), handler="app.handler")
+    lab.put_function_event_invoke_config(
+        "f", maximum_retry_attempts=2, maximum_event_age_in_seconds=max_age,
+        destination_config={"OnFailure": {
+            "Destination": "arn:aws:sqs:us-east-1:000000000000:failures"}},
+    )
+    request_id = lab.invoke("f", {"message": "m"}, invocation_type="Event").request_id
+    assert lab.wait_for_events(timeout=60)
+    return request_id
+
+
+def test_no_retry_when_it_would_start_past_the_event_age(lab: Lab, code: Any) -> None:
+    # "lambda doesn't retry because the first delay already is 60s" (max age 60)
+    request_id = age_limited(lab, code, 60)
+    assert starts(lab, "f") == [request_id]
+    [record] = failure_records(lab, "failures")  # at once: the clock has not moved
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"] == {
+        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorMessage"] == "intentional failure"
+    assert lab.queue() == []
+
+
+def test_one_retry_fits_in_90_seconds(lab: Lab, code: Any, clock: Any) -> None:
+    request_id = age_limited(lab, code, 90)
+    assert failure_records(lab, "failures") == []
+    clock.advance(60)
+    assert lab.wait_for_events(timeout=60)
+    assert starts(lab, "f") == [request_id] * 2
+    [record] = failure_records(lab, "failures")  # the next retry (at 180 s) is not awaited
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responsePayload"]["errorType"] == "Exception"
+
+
+def test_dead_letter_error_code_is_a_number(lab: Lab, client: Any, edge: EdgeServer) -> None:
+    from .edge_support import client_for
+
+    sqs = client_for(edge.url, "sqs")
+    dlq_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    create(client, "dead", FAILS_ALWAYS,
+           DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"})
+    client.put_function_event_invoke_config(FunctionName="dead", MaximumRetryAttempts=0)
+    client.invoke(FunctionName="dead", InvocationType="Event", Payload=b'{"raise_error": 1}')
+    assert lab.wait_for_events(timeout=60)
+    [message] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    attributes = message["MessageAttributes"]
+    assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    assert attributes["ErrorMessage"] == {"DataType": "String",
+                                          "StringValue": "intentional failure"}
+    assert attributes["RequestID"]["DataType"] == "String"

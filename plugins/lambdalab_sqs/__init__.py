@@ -91,7 +91,7 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
 
     def send(message: DestinationMessage) -> None:
         attributes = {
-            key: {"DataType": "String", "StringValue": value}
+            key: {"DataType": message.data_types.get(key, "String"), "StringValue": value}
             for key, value in message.attributes.items() if value
         }
         queues.send_message(name, message.body, message_attributes=attributes)
