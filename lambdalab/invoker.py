@@ -370,8 +370,8 @@ class Invoker:
         elif outcome.status == "crash":
             status, function_error = "error", "Unhandled"
             error_type = outcome.error_type or "Runtime.ExitError"
-            message = f"Runtime exited with error: {outcome.exit_reason}"
-            lines.append(f"RequestId: {request_id} Error: {message}\r{error_type}")
+            message = exit_message(outcome.exit_reason)
+            lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
             payload = _platform_error(request_id, error_type, message)
         elif len(payload) > limits.SYNC_PAYLOAD_MAX_BYTES:
             function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
@@ -423,6 +423,14 @@ class Invoker:
             f"Status: {'timeout' if init.timed_out else 'error'}\tError Type: {error_type}"
         )
         lines.append(start_line(request_id, config.version))
+        payload = json.dumps(init.error).encode()
+        reason = str(init.error.get("errorMessage", ""))
+        if error_type == "Runtime.ExitError" and reason.startswith(_INIT_EXIT_PREFIX):
+            # The runtime process ended during INIT: AWS reports it on the invoke as it
+            # reports an exit during the invoke, with the invoke's request id.
+            message = exit_message(reason[len(_INIT_EXIT_PREFIX):])
+            lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
+            payload = _platform_error(request_id, error_type, message)
         lines.append(end_line(request_id))
         report = InvokeReport(
             request_id=request_id,
@@ -441,7 +449,7 @@ class Invoker:
         self.hooks.hook.lambdalab_invoke_completed(report=report)
         result = InvokeResult(
             status_code=200,
-            payload=json.dumps(init.error).encode(),
+            payload=payload,
             function_error="Unhandled",
             executed_version=config.version,
             request_id=request_id,
@@ -524,6 +532,20 @@ class Invoker:
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
             **config.environment,
         }
+
+
+#: How a sandbox words an exit during INIT (``init_failure`` of the process backends).
+_INIT_EXIT_PREFIX = "Runtime exited during init: "
+
+
+def exit_message(exit_reason: str | None) -> str:
+    """AWS's words for a runtime process that ended: an exit with status 0 is "without
+    providing a reason"; anything else names the reason (``exit status 1``,
+    ``signal: killed``). As recorded in LocalStack's AWS snapshots
+    (``test_lambda.snapshot.json``, ``TestLambdaErrors::test_lambda_runtime_exit``)."""
+    if exit_reason == "exit status 0":
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: {exit_reason}"
 
 
 def _platform_error(request_id: str, error_type: str, message: str) -> bytes:

@@ -216,3 +216,34 @@ def test_dead_letter_error_code_is_a_number(lab: Lab, client: Any, edge: EdgeSer
     assert attributes["ErrorMessage"] == {"DataType": "String",
                                           "StringValue": "intentional failure"}
     assert attributes["RequestID"]["DataType"] == "String"
+
+
+# -- runtime exits (test_lambda.snapshot.json, TestLambdaErrors::test_lambda_runtime_exit
+# and ::test_lambda_handler_exit: sys.exit(0) at import and in the handler) ----------------
+
+
+@pytest.mark.parametrize("source", [
+    "import sys\nsys.exit(0)\ndef handler(event, context):\n    return 1\n",
+    "import sys\ndef handler(event, context):\n    sys.exit(0)\n",
+    "import sys\ndef handler(event, context):\n    sys.exit()\n",
+], ids=["init", "handler", "handler-no-code"])
+def test_sys_exit_is_runtime_exit_error_without_a_reason(lab: Lab, code: Any,
+                                                         source: str) -> None:
+    lab.create_function("exits", code(app=source), handler="app.handler")
+    result = lab.invoke("exits", {}, log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json() == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited without "
+                        "providing a reason",
+    }
+    assert (f"RequestId: {result.request_id} Error: Runtime exited without providing a "
+            "reason\nRuntime.ExitError\n") in result.log_tail
+
+
+def test_sys_exit_with_a_message_is_exit_status_1(lab: Lab, code: Any) -> None:
+    source = "import sys\ndef handler(event, context):\n    sys.exit('bye')\n"
+    lab.create_function("exits", code(app=source), handler="app.handler")
+    result = lab.invoke("exits", {}, log_type="Tail")
+    assert result.json()["errorMessage"].endswith("Runtime exited with error: exit status 1")
+    assert "bye\n" in result.log_tail

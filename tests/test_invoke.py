@@ -241,16 +241,17 @@ def test_unserialisable_result_is_marshal_error(lab, code):
     assert error["errorMessage"].startswith("Unable to marshal response: Object of type set")
 
 
-@pytest.mark.parametrize("body, reason", [("import sys\n    sys.exit(3)", "exit status 3"),
-                                          ("import os\n    os._exit(0)", "exit status 0"),
-                                          ("import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)", "signal: killed")])
+@pytest.mark.parametrize("body, reason", [
+    ("import sys\n    sys.exit(3)", "with error: exit status 3"),
+    ("import os\n    os._exit(0)", "without providing a reason"),  # AWS's words for status 0
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)", "with error: signal: killed")])
 def test_process_exit_is_runtime_exit_error(lab, code, body, reason):
     lab.create_function("x", code(app=f"def handler(e, c):\n    {body}\n"), handler="app.handler")
     result = lab.invoke("x", {}, log_type="Tail")
     assert result.function_error == "Unhandled"
     assert result.json() == {
         "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: {reason}",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited {reason}",
     }
     assert "Status: error\tError Type: Runtime.ExitError" in result.log_tail
     assert lab.pool.idle_environments() == []

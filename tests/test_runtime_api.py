@@ -192,7 +192,8 @@ def test_bash_bootstrap_echoes_in_a_clean_environment(lab, runtime_code):
 
 
 @needs_curl
-@pytest.mark.parametrize("event, reason", [({"exit": 3}, "exit status 3"), ({"exit": 0}, "exit status 0")])
+@pytest.mark.parametrize("event, reason", [({"exit": 3}, "with error: exit status 3"),
+                                           ({"exit": 0}, "without providing a reason")])
 def test_bootstrap_exit_during_invoke_is_runtime_exit_error(lab, runtime_code, event, reason):
     lab.create_function("sh", runtime_code(BASH_BOOTSTRAP), runtime="provided.al2023",
                         handler="function.handler")
@@ -200,7 +201,7 @@ def test_bootstrap_exit_during_invoke_is_runtime_exit_error(lab, runtime_code, e
     assert result.function_error == "Unhandled"
     assert result.json() == {
         "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: {reason}",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited {reason}",
     }
     assert lab.pool.idle_environments() == []
     assert lab.invoke("sh", {"ok": 1}).json()["echo"] == {"ok": 1}  # a fresh environment
@@ -243,7 +244,7 @@ def live_processes_in_group(pgid: int, wait_s: float = 2.0) -> list[int]:
     "bootstrap, mode, error_type, message",
     [
         ("#!/bin/sh\necho booting; exit 3\n", 0o755, "Runtime.ExitError",
-         "Runtime exited during init: exit status 3"),
+         "RequestId: "),  # then "Error: Runtime exited with error: exit status 3"
         (None, 0o755, "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s): ["),
         ("#!/bin/sh\n", 0o644, "Runtime.InvalidEntrypoint", "fork/exec "),
     ],
@@ -255,6 +256,9 @@ def test_init_failures(lab, runtime_code, bootstrap, mode, error_type, message):
     assert result.function_error == "Unhandled"
     assert result.json()["errorType"] == error_type
     assert result.json()["errorMessage"].startswith(message)
+    if error_type == "Runtime.ExitError":  # as AWS reports an exit during INIT
+        assert result.json()["errorMessage"] == (
+            f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 3")
     assert f"Status: error\tError Type: {error_type}" in result.log_tail
     assert lab.pool.idle_environments() == []
     if mode == 0o644:

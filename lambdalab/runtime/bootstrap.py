@@ -231,6 +231,8 @@ def serve(
     setup_logging()
     try:
         handler = load_handler(handler_name)
+    except SystemExit as exc:  # the module called sys.exit(): the runtime process ends
+        raise SystemExit(exit_status(exc)) from None
     except Fault as fault:
         error = make_error(fault.message, fault.error_type, fault.trace)
         log_error(error)
@@ -270,4 +272,23 @@ def serve(
             return
         request = protocol.unpack_request(frame)
         spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s
-        protocol.write_frame(fd, handle(handler, request, static, spin_s if spinning else 0.0))
+        try:
+            reply = handle(handler, request, static, spin_s if spinning else 0.0)
+        except SystemExit as exc:  # the handler called sys.exit(): so does the runtime
+            raise SystemExit(exit_status(exc)) from None
+        protocol.write_frame(fd, reply)
+
+
+def exit_status(exc: SystemExit) -> int:
+    """The process exit status ``sys.exit(code)`` asks for, as the interpreter computes it:
+    ``None`` is 0, a number itself, anything else is printed to stderr and gives 1.
+
+    Lambda reports the exit (``Runtime.ExitError``; status 0 is "Runtime exited without
+    providing a reason"), so the runtime must exit with the status the code asked for.
+    """
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr, flush=True)
+    return 1
