@@ -628,7 +628,7 @@ def print_log_events(events: Iterable[LogEvent]) -> int:
     """Print events as ``timestamp  message``; return the id of the last one (or 0)."""
     last = 0
     for event in events:
-        line = f"{iso_timestamp(event.timestamp / 1000)}  {event.message}"
+        line = f"{iso_timestamp(event.timestamp / 1000)}  {event.message.removesuffix(chr(10))}"
         out.print(Text(line), soft_wrap=True)
         last = event.id
     return last

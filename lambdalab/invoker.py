@@ -37,7 +37,17 @@ from .errors import (
     InvalidRequestContentException,
     RequestTooLargeException,
 )
-from .logs import InvokeReport, LogStore, end_line, iso_timestamp, log_stream_name, start_line, tail
+from .logs import (
+    InvokeReport,
+    LogStore,
+    end_line,
+    init_start_line,
+    iso_timestamp,
+    log_events,
+    log_stream_name,
+    start_line,
+    tail,
+)
 from .models import FunctionConfiguration, InvokeResult
 from .registry import Registry
 from .sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
@@ -321,6 +331,7 @@ class Invoker:
                 self.pool.add_busy(pooled)
                 init = pooled.env.init
                 init_ms = init.duration_ms
+                lines.append(init_start_line(config.runtime, self.arns.region))
                 lines.extend(init.log_lines)
                 if init.error is not None:
                     return self._init_failed(pooled, config, request_id, lines, log_type)
@@ -373,12 +384,12 @@ class Invoker:
             message = exit_message(outcome.exit_reason)
             lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
             payload = _platform_error(request_id, error_type, message)
-        elif len(payload) > limits.SYNC_PAYLOAD_MAX_BYTES:
+        elif len(payload) > limits.SYNC_RESPONSE_MAX_BYTES:
             function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
             payload = json.dumps(
                 {
                     "errorMessage": "Response payload size exceeded maximum allowed payload "
-                    f"size ({limits.SYNC_PAYLOAD_MAX_BYTES} bytes).",
+                    f"size ({limits.SYNC_RESPONSE_MAX_BYTES} bytes).",
                     "errorType": error_type,
                 }
             ).encode()
@@ -395,7 +406,9 @@ class Invoker:
             error_type=error_type,
         )
         lines.append(report.line())
-        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines, self.now())
+        self.logs.write(
+            config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
+        )
         self.pool.give_back(pooled, healthy=not outcome.environment_lost)
         result = InvokeResult(
             status_code=200,
@@ -444,7 +457,9 @@ class Invoker:
             error_type=error_type,
         )
         lines.append(report.line())
-        self.logs.write(config.log_group_name, pooled.env.spec.log_stream_name, lines, self.now())
+        self.logs.write(
+            config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
+        )
         self.pool.give_back(pooled, healthy=False)
         self.hooks.hook.lambdalab_invoke_completed(report=report)
         result = InvokeResult(
@@ -561,4 +576,6 @@ def _platform_error(request_id: str, error_type: str, message: str) -> bytes:
 def _with_tail(result: InvokeResult, lines: list[str]) -> InvokeResult:
     from dataclasses import replace
 
-    return replace(result, log_result=tail(lines))
+    # AWS's LogResult shows each event on its own line(s), and no INIT_START line
+    shown = [e.removesuffix("\n") for e in log_events(lines) if not e.startswith("INIT_START ")]
+    return replace(result, log_result=tail(shown))

@@ -110,6 +110,9 @@ RESERVED_ENV_VARS = frozenset(
 
 #: Synchronous request and response payloads.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+#: A synchronous response: AWS refuses one larger than this (6 MB and 100 bytes), and
+#: says so in Function.ResponseSizeTooLarge's message.
+SYNC_RESPONSE_MAX_BYTES = 6_291_556
 #: Asynchronous (Event) request payloads; AWS raised this from 256 KB to 1 MB in 2025.
 ASYNC_PAYLOAD_MAX_BYTES = 1024 * 1024
 #: X-Amz-Client-Context, base64 encoded.

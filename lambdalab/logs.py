@@ -14,7 +14,9 @@ forces them out, and reading always flushes first.
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
+import re
 import secrets
 import threading
 import time
@@ -84,6 +86,38 @@ def start_line(request_id: str, version: str) -> str:
 
 def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
+
+
+#: The runtime version lambdalab reports in INIT_START (AWS numbers its own builds).
+RUNTIME_VERSION_BUILD = 1
+
+
+def init_start_line(runtime: str, region: str) -> str:
+    """``INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:…``, the
+    line AWS writes before each INIT
+    (https://docs.aws.amazon.com/lambda/latest/dg/runtime-management-identify.html)."""
+    family, version = re.match(r"^([a-z]+)\.?(.*?)(?:\.x)?$", runtime).groups()  # type: ignore[union-attr]
+    name = f"{family}:{version}.v{RUNTIME_VERSION_BUILD}"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return (f"INIT_START Runtime Version: {name}\t"
+            f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}")
+
+
+def log_events(lines: list[str]) -> list[str]:
+    """The CloudWatch messages of an invoke's lines, as AWS writes them: each ends with
+    ``\n``; a blank line makes no event; the runtime's ``[ERROR]`` event (its lines
+    joined with ``\r`` on the log pipe) has them joined with ``\n``, with no newline at
+    its end (LocalStack's AWS-recorded ``test_multi_line_prints`` and
+    ``test_invocation_type_event_error`` snapshots)."""
+    events = []
+    for line in lines:
+        if not line:
+            continue
+        if line.startswith("[ERROR] ") and "\r" in line:
+            events.append(line.replace("\r", "\n"))
+        else:
+            events.append(line + "\n")
+    return events
 
 
 def tail(lines: list[str]) -> str:

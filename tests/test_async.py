@@ -95,7 +95,7 @@ def test_an_event_of_1_mb_runs_in_the_default_sandbox(lab: Lab, code: Callable[.
     assert lab.invoke("f", {"blob": blob}, invocation_type="Event").status_code == 202
     drain(lab)
     assert [e.message for e in lab.get_logs("f") if e.message.startswith("got ")] == [
-        f"got {len(blob)}"
+        f"got {len(blob)}\n"
     ]
 
 

@@ -108,7 +108,7 @@ def test_url_request_id_is_the_invocations(lab: Lab, client: Any, edge: EdgeServ
     assert (status, data) == (200, b"hi")
     request_id = headers["x-amzn-requestid"]
     ends = [e.message for e in lab.get_logs("rid") if e.message.startswith("END")]
-    assert ends == [f"END RequestId: {request_id}"]
+    assert ends == [f"END RequestId: {request_id}\n"]
 
 
 def test_unknown_url_is_403_access_denied(edge: EdgeServer) -> None:
@@ -247,3 +247,51 @@ def test_sys_exit_with_a_message_is_exit_status_1(lab: Lab, code: Any) -> None:
     result = lab.invoke("exits", {}, log_type="Tail")
     assert result.json()["errorMessage"].endswith("Runtime exited with error: exit status 1")
     assert "bye\n" in result.log_tail
+
+
+# -- log events (test_lambda_runtimes.snapshot.json, TestCloudwatchLogs::test_multi_line_prints;
+# test_lambda.snapshot.json, TestLambdaFeatures::test_invocation_type_event_error and
+# TestLambdaBaseFeatures::test_lambda_too_large_response) -----------------------------------
+
+PRINTS = '''
+def handler(event, context):
+    print(event["body"])
+    if event.get("fail"):
+        raise ValueError("some error occurred")
+'''
+
+
+def test_printed_lines_are_events_as_aws_writes_them(lab: Lab, code: Any) -> None:
+    lab.create_function("p", code(app=PRINTS), handler="app.handler")
+    rid = lab.invoke("p", {"body": "\nmulti\nline\nstring\nanother\rline\n"}).request_id
+    messages = [e.message for e in lab.get_logs("p")]
+    assert messages[0].startswith("INIT_START Runtime Version: python:3.11.v")
+    assert "\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:" in messages[0]
+    assert messages[1:7] == [f"START RequestId: {rid} Version: $LATEST\n", "multi\n", "line\n",
+                             "string\n", "another\rline\n", f"END RequestId: {rid}\n"]
+    assert messages[7].startswith(f"REPORT RequestId: {rid}\t") and messages[7].endswith("\t\n")
+    assert len(messages) == 8
+    lab.invoke("p", {"body": "warm"})
+    assert sum(m.startswith("INIT_START") for m in
+               (e.message for e in lab.get_logs("p"))) == 1  # only a cold start has one
+
+
+def test_error_event_joins_its_lines_with_newlines(lab: Lab, code: Any) -> None:
+    lab.create_function("p", code(app=PRINTS), handler="app.handler")
+    lab.invoke("p", {"body": "x", "fail": True})
+    [error] = [e.message for e in lab.get_logs("p") if e.message.startswith("[ERROR]")]
+    lines = error.split("\n")
+    assert lines[:2] == ["[ERROR] ValueError: some error occurred",
+                         "Traceback (most recent call last):"]
+    assert lines[-2].startswith("\u00a0\u00a0File ") and lines[-1].startswith("\u00a0" * 4)
+    assert "\r" not in error and not error.endswith("\n")
+
+
+def test_response_too_large_names_aws_limit(lab: Lab, code: Any) -> None:
+    lab.create_function("big", code(app="def handler(e, c):\n    return 'x' * 6291556\n"),
+                        handler="app.handler", memory_size=512)
+    assert lab.invoke("big").json() == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                        "(6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }

@@ -179,7 +179,7 @@ with Lab(data_dir=Path(sys.argv[1], "data"), clock=clock) as lab:
     lab.create_function("f", code, handler="app.handler")
     clock.advance(95)
     assert lab.wait_for_events(timeout=30)
-    print(json.dumps(sorted(e.message for e in lab.get_logs("f") if e.message.startswith("tick"))))
+    print(json.dumps(sorted(e.message.strip() for e in lab.get_logs("f") if e.message.startswith("tick"))))
 """
 
 
