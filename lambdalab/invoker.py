@@ -538,10 +538,12 @@ class Invoker:
             "LAMBDA_TASK_ROOT": task_root,
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
             "LANG": "en_US.UTF-8",
-            "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-            "LD_LIBRARY_PATH": "/lib64:/usr/lib64",
+            "PATH": limits.RUNTIME_PATH,
+            "LD_LIBRARY_PATH": limits.RUNTIME_LD_LIBRARY_PATH,
             "PYTHONPATH": task_root,
             "TZ": ":UTC",
+            "LC_CTYPE": "C.UTF-8",
+            **XRAY_ENVIRONMENT,
             "TMPDIR": tmp_dir,
             "LAMBDALAB_PYTHON": sys.executable,
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
@@ -561,6 +563,17 @@ def exit_message(exit_reason: str | None) -> str:
     if exit_reason == "exit status 0":
         return "Runtime exited without providing a reason"
     return f"Runtime exited with error: {exit_reason}"
+
+
+#: X-Ray's variables, as AWS sets them (lambdalab runs no X-Ray daemon: an SDK that
+#: sends segments there gets no answer, as with tracing off).
+#: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+XRAY_ENVIRONMENT = {
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1:2000",
+    "_AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1",
+    "_AWS_XRAY_DAEMON_PORT": "2000",
+}
 
 
 def _platform_error(request_id: str, error_type: str, message: str) -> bytes:

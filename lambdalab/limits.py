@@ -76,6 +76,12 @@ PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
 NODEJS_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
 #: Every runtime a function may name.
 RUNTIMES = PYTHON_RUNTIMES + NODEJS_RUNTIMES + PROVIDED_RUNTIMES
+#: ``PATH`` and ``LD_LIBRARY_PATH`` of a function, AWS's values (LocalStack's AWS-recorded
+#: ``test_lambda.snapshot.json``); directories the machine lacks are simply skipped.
+RUNTIME_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+RUNTIME_LD_LIBRARY_PATH = (
+    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+)
 #: The version path of the Lambda Runtime API (``/2018-06-01/runtime/…``).
 RUNTIME_API_VERSION = "2018-06-01"
 #: The instruction set architecture reported for every function.

@@ -295,3 +295,68 @@ def test_response_too_large_names_aws_limit(lab: Lab, code: Any) -> None:
                         "(6291556 bytes).",
         "errorType": "Function.ResponseSizeTooLarge",
     }
+
+
+# -- the environment (test_lambda.snapshot.json, "lambda-init-inspection": the variables
+# of a python3.14 function on AWS; configuration-envvars.html#configuration-envvars-runtime)
+
+ENVIRON = """
+import os
+def handler(event, context):
+    return dict(os.environ)
+"""
+
+
+def test_environment_has_aws_runtime_variables(client: Any, edge: EdgeServer) -> None:
+    create(client, "env", ENVIRON)
+    first = json.loads(client.invoke(FunctionName="env")["Payload"].read())
+    second = json.loads(client.invoke(FunctionName="env")["Payload"].read())
+    assert {k: first[k] for k in (
+        "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
+        "_AWS_XRAY_DAEMON_PORT", "LC_CTYPE", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH",
+        "AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE")} == {
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1",
+        "_AWS_XRAY_DAEMON_PORT": "2000",
+        "LC_CTYPE": "C.UTF-8",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                           "/var/task:/var/task/lib:/opt/lib",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    }
+    # "_X_AMZN_TRACE_ID – The X-Ray tracing header. This environment variable changes
+    # with each invocation."
+    assert first["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert second["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert first["_X_AMZN_TRACE_ID"] != second["_X_AMZN_TRACE_ID"]
+
+
+needs_node = pytest.mark.skipif(__import__("shutil").which("node") is None,
+                                reason="Node.js is not installed")
+NODE_ENV = "exports.handler = async () => ({wrapped: process.env.WRAPPED || null, " \
+           "api: process.env.AWS_LAMBDA_RUNTIME_API || null, args: process.argv.length});\n"
+WRAPPER = '#!/bin/sh\nexport WRAPPED="yes: $#"\nexec "$@"\n'
+
+
+@needs_node
+def test_exec_wrapper_starts_a_managed_runtime(lab: Lab, tmp_path: Any) -> None:
+    # https://docs.aws.amazon.com/lambda/latest/dg/runtimes-modify.html#runtime-wrapper
+    root = tmp_path / "node"
+    root.mkdir()
+    (root / "index.js").write_text(NODE_ENV)
+    (root / "wrapper.sh").write_text(WRAPPER)
+    (root / "wrapper.sh").chmod(0o755)
+    lab.create_function("wrapped", root, runtime="nodejs20.x", handler="index.handler",
+                        environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"})
+    body = lab.invoke("wrapped").json()
+    assert body["wrapped"] == "yes: 2"  # the wrapper ran, given the runtime's command
+    assert body["api"].rsplit(":", 1)[1].isdigit()  # AWS_LAMBDA_RUNTIME_API host:port
+    lab.update_function_configuration(
+        "wrapped", environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/missing.sh"})
+    error = lab.invoke("wrapped").json()
+    assert error["errorType"] == "Runtime.InvalidEntrypoint"
+    assert error["errorMessage"].startswith("fork/exec ")

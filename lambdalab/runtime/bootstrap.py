@@ -162,6 +162,13 @@ def setup_logging() -> None:
         root.setLevel(level)
 
 
+def trace_header() -> str:
+    """A fresh X-Ray trace header for one invoke, which AWS's runtime puts in
+    ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html)."""
+    return (f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};"
+            f"Parent={os.urandom(8).hex()};Sampled=0")
+
+
 def max_rss_mb() -> int:
     """Peak resident memory of this process and its waited-for children, in MB."""
     scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KB
@@ -182,6 +189,7 @@ def handle(
     for the next invoke once this reply is sent (the core need not wake it then)."""
     global _current_request_id
     request_id = _current_request_id = request.request_id
+    os.environ["_X_AMZN_TRACE_ID"] = trace_header()
     started = time.perf_counter()
     try:
         context = LambdaContext(

@@ -64,11 +64,25 @@ def command_for(spec: EnvironmentSpec) -> list[str]:
                 "node was not found on the PATH of lambdalab; install Node.js to run "
                 f"{spec.runtime} functions"
             )
-        return [node, str(NODE_RUNTIME)]
+        return [*exec_wrapper(spec), node, str(NODE_RUNTIME)]
     bootstrap = os.path.join(spec.task_root, "bootstrap")
     if not os.path.isfile(bootstrap):
         raise EntrypointError(f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]")
     return [bootstrap]
+
+
+def exec_wrapper(spec: EnvironmentSpec) -> list[str]:
+    """``AWS_LAMBDA_EXEC_WRAPPER``: a script that starts a managed runtime, given the
+    runtime's command as its arguments (OS-only runtimes ignore it, as on AWS).
+    ``/var/task/…`` names a file of the function's code.
+    https://docs.aws.amazon.com/lambda/latest/dg/runtimes-modify.html#runtime-wrapper
+    """
+    wrapper = spec.environ.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper:
+        return []
+    if wrapper.startswith("/var/task/") and not os.path.exists(wrapper):
+        wrapper = os.path.join(spec.task_root, wrapper[len("/var/task/"):])
+    return [wrapper]  # one that cannot run is Runtime.InvalidEntrypoint "fork/exec …"
 
 
 def environ_for(spec: EnvironmentSpec, runtime_api: str) -> dict[str, str]:
