@@ -360,3 +360,87 @@ def test_exec_wrapper_starts_a_managed_runtime(lab: Lab, tmp_path: Any) -> None:
     error = lab.invoke("wrapped").json()
     assert error["errorType"] == "Runtime.InvalidEntrypoint"
     assert error["errorMessage"].startswith("fork/exec ")
+
+
+# -- S3 bucket notifications (LocalStack's AWS-recorded test_s3_notifications_lambda and
+# test_s3_notifications_sqs snapshots: test_invalid_lambda_arn, test_invalid_sqs_arn,
+# test_multiple_invalid_sqs_arns) ------------------------------------------------------------
+
+
+def s3_of(edge: EdgeServer) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=edge.url, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="not-checked",
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+
+
+def put_notification_error(s3: Any, configuration: dict[str, Any]) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        s3.put_bucket_notification_configuration(Bucket="photos",
+                                                 NotificationConfiguration=configuration)
+    error = dict(info.value.response["Error"])
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return error
+
+
+def test_s3_notification_errors_are_aws_s(edge: EdgeServer, client: Any) -> None:
+    s3 = s3_of(edge)
+    s3.create_bucket(Bucket="photos")
+    assert put_notification_error(s3, {"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": "invalid-queue", "Events": ["s3:ObjectCreated:*"]}]}) == {
+        "Code": "InvalidArgument", "Message": "The ARN could not be parsed",
+        "ArgumentName": "CloudFunction", "ArgumentValue": "invalid-queue"}
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:my-lambda"
+    assert put_notification_error(s3, {"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]}) == {
+        "Code": "InvalidArgument",
+        "Message": "Unable to validate the following destination configurations",
+        "ArgumentName1": f"{arn}, null",
+        "ArgumentValue1": f"Not authorized to invoke function [{arn}]"}
+    error = put_notification_error(s3, {"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:a",
+         "Events": ["s3:ObjectCreated:*"]},
+        {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:b",
+         "Events": ["s3:ObjectRemoved:*"]}]})
+    assert error["ArgumentName2"] == "arn:aws:lambda:us-east-1:000000000000:function:b, null"
+    assert error["ArgumentValue2"].startswith("Not authorized to invoke function [")
+    assert put_notification_error(s3, {"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
+            "FilterRules": [{"Name": "INVALID", "Value": "x"}]}}}]}) == {
+        "Code": "InvalidArgument", "Message": "filter rule name must be either prefix or suffix",
+        "ArgumentName": "FilterRule.Name", "ArgumentValue": "INVALID"}
+
+
+def test_s3_sequencer_grows_while_the_clock_stands_still(lab: Lab, code: Any, tmp_path: Any,
+                                                          edge: EdgeServer) -> None:
+    out = tmp_path / "events.jsonl"
+    recorder = ("import json, os\ndef handler(event, context):\n"
+                "    open(os.environ['OUT'], 'a').write(json.dumps(event) + '\\n')\n")
+    arn = lab.create_function("rec", code(app=recorder), handler="app.handler",
+                              environment={"Variables": {"OUT": str(out)}}).function_arn
+    lab.add_permission("rec", "s3", "lambda:InvokeFunction", "s3.amazonaws.com",
+                       source_arn="arn:aws:s3:::photos")
+    s3 = s3_of(edge)
+    s3.create_bucket(Bucket="photos")
+    s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": [
+            "s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+    for body in (b"one", b"two", b"three"):  # the lab's virtual clock does not move
+        s3.put_object(Bucket="photos", Key="k", Body=body)
+    s3.delete_object(Bucket="photos", Key="k")
+    assert lab.wait_for_events(timeout=60)
+    records = [json.loads(line)["Records"][0] for line in out.read_text().splitlines()]
+    assert len({r["eventTime"] for r in records}) == 1
+    sequencers = [r["s3"]["object"]["sequencer"] for r in records]
+    assert len(sequencers) == 4 and len(set(map(len, sequencers))) == 1
+    # async events may run in any order: ordering them by sequencer restores write order
+    in_order = sorted(records, key=lambda r: r["s3"]["object"]["sequencer"])
+    by_sequencer = [r["eventName"] for r in in_order]
+    assert by_sequencer == ["ObjectCreated:Put"] * 3 + ["ObjectRemoved:Delete"]
+    sizes = [r["s3"]["object"].get("size") for r in in_order][:3]
+    assert sizes == [3, 3, 5]

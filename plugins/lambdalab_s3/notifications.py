@@ -12,7 +12,9 @@ with ``InvalidArgument`` "Unable to validate the following destination configura
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -25,6 +27,10 @@ from .exceptions import InvalidArgument, invalid_argument
 from .models import Bucket, S3Object
 
 S3_PRINCIPAL = "s3.amazonaws.com"
+#: What S3 accepts as a LambdaFunctionArn before it looks the function up.
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:")
+#: Orders events written at the same instant (a virtual clock that stands still).
+_SEQUENCE = itertools.count()
 _INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
 
 log = logging.getLogger("lambdalab.s3")
@@ -92,10 +98,11 @@ def parse_configuration(configuration: Mapping[str, Any]) -> list[LambdaNotifica
     """The Lambda configurations of a NotificationConfiguration, checked as S3 checks them."""
     for other in ("TopicConfigurations", "QueueConfigurations"):
         if configuration.get(other):
-            raise InvalidArgument(
-                "Unable to validate the following destination configurations: lambdalab "
-                f"delivers bucket notifications to Lambda only; remove {other} or use "
-                "LambdaFunctionConfigurations."
+            arns = [str(c.get("TopicArn") or c.get("QueueArn") or "")
+                    for c in configuration[other]]
+            raise _unvalidated(
+                arns, "lambdalab delivers bucket notifications to Lambda functions only "
+                "(use LambdaFunctionConfigurations)",
             )
     parsed = []
     for config in configuration.get("LambdaFunctionConfigurations") or []:
@@ -113,12 +120,11 @@ def parse_configuration(configuration: Mapping[str, Any]) -> list[LambdaNotifica
                     "Event", name,
                 )
         prefix, suffix = _filter(config)
+        arn = str(config.get("LambdaFunctionArn", ""))
+        if not _LAMBDA_ARN.match(arn):
+            raise invalid_argument("The ARN could not be parsed", "CloudFunction", arn)
         parsed.append(
-            LambdaNotification(
-                config.get("Id") or str(uuid.uuid4()),
-                str(config.get("LambdaFunctionArn", "")),
-                names, prefix, suffix,
-            )
+            LambdaNotification(config.get("Id") or str(uuid.uuid4()), arn, names, prefix, suffix)
         )
     _check_no_overlap(parsed)
     return parsed
@@ -181,22 +187,32 @@ def check_destinations(lab: Lab, bucket: Bucket, configs: list[LambdaNotificatio
     """Fail as S3 does when a function does not exist or may not be invoked by S3."""
     refused = [c.function_arn for c in configs if not may_invoke(lab, c.function_arn, bucket)]
     if refused:
-        raise InvalidArgument(
-            "Unable to validate the following destination configurations: "
-            f"{', '.join(refused)}. The function must exist and its resource policy must "
-            f"allow principal {S3_PRINCIPAL} to call lambda:InvokeFunction (add it with "
-            f"AddPermission, SourceArn {bucket.arn}).",
-            ArgumentName=refused[0],
-            ArgumentValue="Not authorized to invoke function",
-        )
+        # AWS's words; the fix: AddPermission for principal s3.amazonaws.com (SourceArn:
+        # the bucket's ARN), on a function that exists.
+        raise _unvalidated([f"{arn}, null" for arn in refused],
+                           [f"Not authorized to invoke function [{arn}]" for arn in refused])
+
+
+def _unvalidated(names: list[str], values: list[str] | str) -> InvalidArgument:
+    """S3's error for destinations it could not validate: one numbered
+    ``ArgumentNameN``/``ArgumentValueN`` pair per destination, as AWS sends it."""
+    values = values if isinstance(values, list) else [values] * len(names)
+    fields: dict[str, str] = {}
+    for number, (name, value) in enumerate(zip(names, values), start=1):
+        fields[f"ArgumentName{number}"] = name
+        fields[f"ArgumentValue{number}"] = value
+    return InvalidArgument("Unable to validate the following destination configurations",
+                           **fields)
 
 
 # -- delivery -------------------------------------------------------------------------
 
 
 def sequencer(now: float) -> str:
-    """S3's per-key ordering token: hex that grows with time, as AWS's does."""
-    return f"{int(now * 1_000_000):016X}00"
+    """S3's per-key ordering token: hex of a fixed length that grows with every event,
+    also of events written at the same instant (so that comparing two events' sequencers
+    orders them, https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html)."""
+    return f"{int(now * 1_000_000):016X}{next(_SEQUENCE) & 0xFFFFFFFF:08X}"
 
 
 def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float) -> int:
