@@ -42,7 +42,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from . import limits
@@ -57,6 +57,7 @@ from .destinations import (
 )
 from .errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
 from .models import InvokeResult
+from .runtime.runtime_api import trace_id
 from .store import Store
 
 #: A claim older than this (real seconds) is released even if its process looks alive
@@ -361,7 +362,7 @@ class EventQueue:
         if policy.dead_letter_arn:
             reason = "Event age exceeded" if condition == EVENT_AGE_EXCEEDED else condition
             message = dead_letter_message(event.request_id, event.payload, result, reason)
-            self._send(policy.dead_letter_arn, message)
+            self._send(policy.dead_letter_arn, replace(message, trace_header=trace_id()))
         self._settle(event, policy, condition, result, attempts)
 
     def _settle(
@@ -384,7 +385,8 @@ class EventQueue:
                 result=result,
                 now=self._clock.now(),
             )
-            self._send(destination, DestinationMessage(body=record, attributes={}))
+            self._send(destination, DestinationMessage(body=record, attributes={},
+                                                       trace_header=trace_id()))
         self._delete(event)
 
     def _send(self, arn: str, message: DestinationMessage) -> None:

@@ -58,6 +58,9 @@ class DestinationMessage:
     #: Each attribute's SQS/SNS ``DataType`` where it is not ``String`` (AWS sends a
     #: dead letter's ``ErrorCode`` as ``Number``).
     data_types: Mapping[str, str] = field(default_factory=dict)
+    #: The X-Ray trace header of the invocation, which AWS passes on as the SQS system
+    #: attribute ``AWSTraceHeader`` (a sender that cannot carry it ignores it).
+    trace_header: str | None = None
 
 
 Sender = Callable[[DestinationMessage], None]

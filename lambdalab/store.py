@@ -128,6 +128,10 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    # SQS's system attributes a sender sets (AWSTraceHeader), as JSON; NULL: none.
+    "sqs-system-attributes": """
+    ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
+    """,
 }
 
 

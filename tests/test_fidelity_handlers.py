@@ -218,6 +218,27 @@ def test_dead_letter_error_code_is_a_number(lab: Lab, client: Any, edge: EdgeSer
     assert attributes["RequestID"]["DataType"] == "String"
 
 
+def test_sqs_destination_records_carry_aws_trace_header(lab: Lab, client: Any,
+                                                        edge: EdgeServer) -> None:
+    # test_maxeventage's received message has Attributes.AWSTraceHeader
+    from .edge_support import client_for
+
+    sqs = client_for(edge.url, "sqs")
+    url = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    create(client, "traced", FAILS_ALWAYS)
+    client.put_function_event_invoke_config(
+        FunctionName="traced", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {
+            "Destination": "arn:aws:sqs:us-east-1:000000000000:failures"}})
+    client.invoke(FunctionName="traced", InvocationType="Event", Payload=b"{}")
+    assert lab.wait_for_events(timeout=60)
+    [message] = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    assert message["Attributes"]["AWSTraceHeader"].startswith("Root=1-")
+    assert json.loads(message["Body"])["requestContext"]["condition"] == "RetriesExhausted"
+    sqs.send_message(QueueUrl=url, MessageBody="plain")
+    [plain] = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    assert "AWSTraceHeader" not in plain["Attributes"]
+
+
 # -- runtime exits (test_lambda.snapshot.json, TestLambdaErrors::test_lambda_runtime_exit
 # and ::test_lambda_handler_exit: sys.exit(0) at import and in the handler) ----------------
 

@@ -94,7 +94,8 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
             key: {"DataType": message.data_types.get(key, "String"), "StringValue": value}
             for key, value in message.attributes.items() if value
         }
-        queues.send_message(name, message.body, message_attributes=attributes)
+        queues.send_message(name, message.body, message_attributes=attributes,
+                            trace_header=message.trace_header)
 
     return send
 

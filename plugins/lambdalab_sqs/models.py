@@ -271,6 +271,8 @@ class Message:
     sent_at: float
     first_received_at: float
     receive_count: int
+    #: System attributes the sender set (``AWSTraceHeader``).
+    sent_system_attributes: dict[str, str] = field(default_factory=dict)
 
     @property
     def md5_of_body(self) -> str:
@@ -282,6 +284,7 @@ class Message:
             "SentTimestamp": str(int(self.sent_at * 1000)),
             "SenderId": "AIDAIENQZJOLO23YVJ4VO",
             "ApproximateFirstReceiveTimestamp": str(int(self.first_received_at * 1000)),
+            **self.sent_system_attributes,
         }
 
     def to_aws(
@@ -466,25 +469,31 @@ class Queues:
     def send_message(
         self, name: str, body: Any, *, delay_seconds: int | None = None,
         message_attributes: Mapping[str, Any] | None = None,
+        trace_header: str | None = None,
     ) -> SentMessage:
-        """Enqueue one message; it is committed before this returns."""
-        return self.send_messages(name, [(body, delay_seconds, message_attributes)])[0]
+        """Enqueue one message; it is committed before this returns. ``trace_header`` is
+        the ``AWSTraceHeader`` system attribute (AWS services set it when they send)."""
+        return self.send_messages(
+            name, [(body, delay_seconds, message_attributes)], trace_header=trace_header
+        )[0]
 
     def send_messages(
-        self, name: str, entries: list[tuple[Any, int | None, Mapping[str, Any] | None]]
+        self, name: str, entries: list[tuple[Any, int | None, Mapping[str, Any] | None]],
+        *, trace_header: str | None = None,
     ) -> list[SentMessage]:
         """Enqueue several messages in one transaction (every entry valid, or an error)."""
         queue = self.get_queue(name)
         checked = [self._checked(queue, *entry) for entry in entries]
         now = self.clock.now()
         sent = []
+        system = json.dumps({"AWSTraceHeader": trace_header}) if trace_header else None
         with self.store.transaction() as db:
             for body, delay, attributes in checked:
                 message_id = str(uuid.uuid4())
                 db.execute(
                     "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, "
-                    "sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, message_id, body, json.dumps(attributes), now, now + delay),
+                    "sent_at, visible_at, system_attributes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, message_id, body, json.dumps(attributes), now, now + delay, system),
                 )
                 sent.append(SentMessage(message_id, md5_hex(body), attributes_md5(attributes)))
         delays = [delay for _, delay, _ in checked if delay]
@@ -583,6 +592,7 @@ class Queues:
         return Message(
             row["message_id"], receipt, row["body"], json.loads(row["message_attributes"]),
             row["sent_at"], first, row["receive_count"] + 1,
+            json.loads(row["system_attributes"] or "{}"),
         )
 
     def _redrive(self, db: sqlite3.Connection, row: sqlite3.Row, target_arn: str) -> None:
