@@ -243,14 +243,16 @@ def test_sqs_destination_records_carry_aws_trace_header(lab: Lab, client: Any,
 # and ::test_lambda_handler_exit: sys.exit(0) at import and in the handler) ----------------
 
 
+@pytest.mark.parametrize("sandbox", [None, "thread"])
 @pytest.mark.parametrize("source", [
     "import sys\nsys.exit(0)\ndef handler(event, context):\n    return 1\n",
     "import sys\ndef handler(event, context):\n    sys.exit(0)\n",
     "import sys\ndef handler(event, context):\n    sys.exit()\n",
 ], ids=["init", "handler", "handler-no-code"])
-def test_sys_exit_is_runtime_exit_error_without_a_reason(lab: Lab, code: Any,
-                                                         source: str) -> None:
-    lab.create_function("exits", code(app=source), handler="app.handler")
+def test_sys_exit_is_runtime_exit_error_without_a_reason(lab: Lab, code: Any, source: str,
+                                                         sandbox: str | None) -> None:
+    lab.create_function("exits", code(app=source), handler="app.handler",
+                        **({"sandbox": sandbox} if sandbox else {}))
     result = lab.invoke("exits", {}, log_type="Tail")
     assert result.function_error == "Unhandled"
     assert result.json() == {

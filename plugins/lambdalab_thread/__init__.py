@@ -135,6 +135,9 @@ class ThreadEnvironment:
             except bootstrap.Fault as fault:
                 error = bootstrap.make_error(fault.message, fault.error_type, fault.trace)
                 bootstrap.log_error(error)
+            except SystemExit as exc:  # reported as a runtime process's exit during INIT
+                error = {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited "
+                         f"during init: exit status {bootstrap.exit_status(exc)}"}
             except Exception as exc:
                 error = bootstrap.error_from_exception(exc, "")
                 bootstrap.log_error(error)
@@ -162,8 +165,7 @@ class ThreadEnvironment:
                 try:
                     result["reply"] = bootstrap.handle(self._handler, frame, self._static)
                 except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 1
-                    result["exit"] = f"exit status {code}"
+                    result["exit"] = f"exit status {bootstrap.exit_status(exc)}"
                 except BaseException as exc:  # noqa: BLE001 - reported as the crash it is
                     result["exit"] = f"exit status 1 ({type(exc).__name__})"
 
