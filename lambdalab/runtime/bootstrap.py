@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 import os
+import random
 import signal
 import resource
 import select
@@ -165,8 +166,8 @@ def setup_logging() -> None:
 def trace_header() -> str:
     """A fresh X-Ray trace header for one invoke, which AWS's runtime puts in
     ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html)."""
-    return (f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};"
-            f"Parent={os.urandom(8).hex()};Sampled=0")
+    bits = random.getrandbits(160)  # no syscall; ``random`` reseeds in a forked child
+    return f"Root=1-{int(time.time()):08x}-{bits >> 64:024x};Parent={bits & (1 << 64) - 1:016x};Sampled=0"
 
 
 def max_rss_mb() -> int:
