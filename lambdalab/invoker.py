@@ -373,12 +373,12 @@ class Invoker:
             message = f"Runtime exited with error: {outcome.exit_reason}"
             lines.append(f"RequestId: {request_id} Error: {message}\r{error_type}")
             payload = _platform_error(request_id, error_type, message)
-        elif len(payload) > limits.SYNC_PAYLOAD_MAX_BYTES:
+        elif len(payload) > limits.SYNC_RESPONSE_MAX_BYTES:
             function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
             payload = json.dumps(
                 {
                     "errorMessage": "Response payload size exceeded maximum allowed payload "
-                    f"size ({limits.SYNC_PAYLOAD_MAX_BYTES} bytes).",
+                    f"size ({limits.SYNC_RESPONSE_MAX_BYTES} bytes).",
                     "errorType": error_type,
                 }
             ).encode()
