@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import uvloop
@@ -156,15 +156,18 @@ def test_frames_cross_a_pipe_left_non_blocking_whole() -> None:
 # -- bodies that never fully arrived ----------------------------------------------------
 
 
-def send_partial(edge: EdgeServer, request_line: str, headers: dict[str, str]) -> bytes:
-    """Send headers declaring 100 bytes and 10 of them, then stop sending (the server
-    sees the end of the stream, as when the client closes); return what the server
-    answered before it closed the connection, once it has finished the request."""
+def send_partial(
+    edge: EdgeServer, request_line: str, headers: dict[str, str],  # noqa: F811
+    body: bytes = PARTIAL_BODY, declared: int = 100,
+) -> bytes:
+    """Send headers declaring ``declared`` bytes and ``body`` (fewer), then stop sending
+    (the server sees the end of the stream, as when the client closes); return what the
+    server answered before it closed the connection, once it has finished the request."""
     host, port = urlsplit(edge.url).hostname, urlsplit(edge.url).port
-    lines = [request_line, f"Host: {host}:{port}", "Content-Length: 100"]
+    lines = [request_line, f"Host: {host}:{port}", f"Content-Length: {declared}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     with socket.create_connection((host, port), timeout=30) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + PARTIAL_BODY)
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         sock.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := sock.recv(65536):  # until the server closes: it saw the end
@@ -189,6 +192,22 @@ def test_an_invoke_whose_body_never_arrived_is_not_run(
     assert not [e for e in lab.logs.read("/aws/lambda/echo") if e.message.startswith("START")]
     client.invoke(FunctionName="echo", Payload=b'"whole"')  # the control: this one runs
     assert [e for e in lab.logs.read("/aws/lambda/echo") if e.message.startswith("START")]
+
+
+def test_a_message_whose_body_never_arrived_is_not_sent(edge: EdgeServer) -> None:  # noqa: F811
+    """A query-protocol form cut anywhere still parses: the old edge queued it."""
+    sqs = client_for(edge.url, "sqs")
+    queue_url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    form = urlencode({"Action": "SendMessage", "QueueUrl": queue_url, "MessageBody": "cut"})
+    answer = send_partial(edge, "POST / HTTP/1.1", {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/sqs/"
+                         "aws4_request, SignedHeaders=host, Signature=00",
+    }, body=form.encode(), declared=len(form) + 90)
+    assert answer == b""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
 S3_SIGNED = {
