@@ -314,6 +314,10 @@ def test_ranges_and_max_keys_of_thousands_of_digits_are_no_500(edge: EdgeServer)
     assert whole["Body"].read() == b"0123456789"
     assert whole["ContentRange"] == "bytes 0-9/10"
     assert s3.get_object(Bucket="bkt", Key="k", Range=f"bytes=-{digits}")["Body"].read() == b"0123456789"
+    # last before first is no range at all (RFC 9110 §14.1.1): ignored, as S3 does
+    ignored = s3.get_object(Bucket="bkt", Key="k", Range="bytes=5000-10")
+    assert ignored["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert ignored["Body"].read() == b"0123456789"
     with pytest.raises(ClientError) as info:
         s3.list_objects_v2(Bucket="bkt", MaxKeys=10**30)
     assert info.value.response["Error"]["Code"] == "InvalidArgument"

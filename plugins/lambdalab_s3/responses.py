@@ -209,10 +209,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return (max(size - suffix, 0), size - 1) if size and suffix else _unsatisfiable(
             header, size
         )
-    start, end = _position(first), min(_position(last) if last else size - 1, size - 1)
+    start = _position(first)
+    if last and _position(last) < start:
+        return None  # last before first: an invalid range, ignored (RFC 9110 §14.1.1)
     if start >= size:
         _unsatisfiable(header, size)
-    return None if start > end else (start, end)
+    return start, min(_position(last) if last else size - 1, size - 1)
 
 
 def _position(digits: str) -> int:
