@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html (IncompleteB
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import os
@@ -67,19 +68,28 @@ def sandbox_edge(request: Any, tmp_path: Path) -> Iterator[EdgeServer]:
 
 
 def invoke_sized(client: Any, payload: Any) -> tuple[dict[str, Any], bytes]:
-    response = client.invoke(FunctionName="sized", Payload=json.dumps(payload).encode())
+    response = client.invoke(FunctionName="sized", Payload=json.dumps(payload).encode(),
+                             LogType="Tail")
     return response, response["Payload"].read()
 
 
-def check_round_trips(client: Any, size: int, times: int) -> None:
-    """``times`` invokes each way at ``size`` bytes: the first of them cold."""
-    for _ in range(times):
-        response, body = invoke_sized(client, "y" * size)
-        assert "FunctionError" not in response, body[:300]
-        assert body == str(size).encode()
-        response, body = invoke_sized(client, {"size": size})
-        assert "FunctionError" not in response, body[:300]
-        assert len(body) == size + 2 and body[:2] == b'"x'
+def was_cold(response: dict[str, Any]) -> bool:
+    """The invoke started a new environment: its REPORT line has an Init Duration."""
+    return "Init Duration" in base64.b64decode(response["LogResult"]).decode()
+
+
+def event_passes(client: Any, size: int, cold: bool) -> None:
+    response, body = invoke_sized(client, "y" * size)
+    assert "FunctionError" not in response, body[:300]
+    assert body == str(size).encode()
+    assert was_cold(response) == cold
+
+
+def response_passes(client: Any, size: int, cold: bool) -> None:
+    response, body = invoke_sized(client, {"size": size})
+    assert "FunctionError" not in response, body[:300]
+    assert body == b'"' + b"x" * size + b'"'
+    assert was_cold(response) == cold
 
 
 def test_large_payloads_and_responses_pass_serve_cold_and_warm(sandbox_edge: EdgeServer) -> None:
@@ -88,12 +98,15 @@ def test_large_payloads_and_responses_pass_serve_cold_and_warm(sandbox_edge: Edg
     taken for a dead runtime: ``Runtime.ExitError`` or a timeout, 11 times in 12."""
     client = client_for(sandbox_edge.url)
     create(client, "sized", SIZED, MemorySize=1024, Timeout=60)
+    deploys = iter(range(1_000))
     for size in SIZES:
-        # a new configuration: the next invoke is cold, the ones after it warm
-        client.update_function_configuration(
-            FunctionName="sized", Environment={"Variables": {"SIZE": str(size)}}
-        )
-        check_round_trips(client, size, times=2)
+        for passes in (event_passes, response_passes):
+            # a new configuration: the next invoke is cold, the one after it warm
+            client.update_function_configuration(
+                FunctionName="sized", Environment={"Variables": {"DEPLOY": str(next(deploys))}}
+            )
+            passes(client, size, cold=True)
+            passes(client, size, cold=False)
 
 
 def test_a_request_one_byte_over_6_mb_is_request_too_large(client: Any) -> None:  # noqa: F811
