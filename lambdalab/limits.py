@@ -114,10 +114,13 @@ RESERVED_ENV_VARS = frozenset(
 
 # -- Invocation ----------------------------------------------------------------------
 
-#: Synchronous request and response payloads.
+#: Synchronous request payloads: 6 MB; Invoke answers a larger one with
+#: ``RequestTooLargeException`` ("Request must be smaller than 6291456 bytes…").
+#: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
-#: A synchronous response: AWS refuses one larger than this (6 MB and 100 bytes), and
-#: says so in Function.ResponseSizeTooLarge's message.
+#: Synchronous response payloads: "6 MB" too, but the figure AWS's
+#: ``Function.ResponseSizeTooLarge`` names is 100 bytes more ("exceeded maximum allowed
+#: payload size (6291556 bytes)"), so a response of exactly 6 MB still passes.
 SYNC_RESPONSE_MAX_BYTES = 6_291_556
 #: Asynchronous (Event) request payloads; AWS raised this from 256 KB to 1 MB in 2025.
 ASYNC_PAYLOAD_MAX_BYTES = 1024 * 1024

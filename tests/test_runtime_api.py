@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from lambdalab import InvalidParameterValueException
+from lambdalab.limits import SYNC_RESPONSE_MAX_BYTES
 from lambdalab.runtime.runtime_api import RuntimeApiServer
 from lambdalab.sandbox import InvokeRequest
 
@@ -373,7 +374,7 @@ def test_runtime_api_refuses_an_oversized_response_with_413(api):
     request = InvokeRequest("r1", b"{}", "arn", 0, 3)
     server.state.submit(request)
     assert _call(server, "GET", "/invocation/next")[0] == 200
-    big = b'"' + b"x" * (6 * 1024 * 1024) + b'"'
+    big = b'"' + b"x" * (SYNC_RESPONSE_MAX_BYTES - 1) + b'"'  # one byte over AWS's figure
     status, _, body = _call(server, "POST", "/invocation/r1/response", big)
     assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
     assert server.state.take_answer().body == big  # the core reports ResponseSizeTooLarge

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -57,11 +58,30 @@ def framed(frame: bytes) -> memoryview:
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Write all of ``data``: a pipe may take a large write in several parts."""
+    """Write all of ``data``: a pipe may take a large write in several parts.
+
+    The fd is meant to be blocking, but one that an event loop watched may have been
+    left non-blocking (uvloop's ``add_reader`` does that): a full pipe then answers
+    ``EAGAIN``, which means "wait", not "the runtime is gone".
+    """
     data = memoryview(data)
-    written = os.write(fd, data)
+    try:
+        written = os.write(fd, data)
+    except BlockingIOError:
+        written = 0
     while written < len(data):
-        written += os.write(fd, data[written:])
+        try:
+            written += os.write(fd, data[written:])
+        except BlockingIOError:
+            wait_for(fd, select.POLLOUT)
+
+
+def wait_for(fd: int, event: int) -> None:
+    """Block until ``fd`` is ready for ``event`` (``select.POLLIN``/``POLLOUT``), or
+    closed at the other end (the next read or write then says so)."""
+    poller = select.poll()
+    poller.register(fd, event)
+    poller.poll()
 
 
 class FrameReader:
@@ -98,9 +118,7 @@ class FrameReader:
             parts = [buffer]
             got = len(buffer)
             while got < end:
-                chunk = os.read(self.fd, min(end - got, 1 << 20))
-                if not chunk:
-                    raise EOFError
+                chunk = self._read(min(end - got, 1 << 20))
                 parts.append(chunk)
                 got += len(chunk)
             buffer = b"".join(parts)
@@ -108,10 +126,20 @@ class FrameReader:
         return buffer[start:end]
 
     def _more(self, buffer: bytes) -> bytes:
-        chunk = os.read(self.fd, 65536)
-        if not chunk:
-            raise EOFError
-        return buffer + chunk
+        return buffer + self._read(65536)
+
+    def _read(self, size: int) -> bytes:
+        """Up to ``size`` bytes, at least one: waits, as a blocking read does, when the
+        fd was left non-blocking and nothing has arrived yet (see :func:`write_all`)."""
+        while True:
+            try:
+                chunk = os.read(self.fd, size)
+            except BlockingIOError:
+                wait_for(self.fd, select.POLLIN)
+                continue
+            if not chunk:
+                raise EOFError
+            return chunk
 
 
 @dataclass(frozen=True)

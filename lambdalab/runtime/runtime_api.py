@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from lambdalab.limits import RUNTIME_API_VERSION, SYNC_PAYLOAD_MAX_BYTES
+from lambdalab.limits import RUNTIME_API_VERSION, SYNC_RESPONSE_MAX_BYTES
 from lambdalab.sandbox import InvokeRequest
 
 #: The header a runtime names its error's type in (``/error`` and ``/init/error``).
@@ -262,9 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
                 # An oversized result still ends the invocation (the core reports
                 # Function.ResponseSizeTooLarge); the runtime is told with a 413.
                 self.server.state.finish(answer["id"], Answer("ok", body))
-                if len(body) > SYNC_PAYLOAD_MAX_BYTES:
+                if len(body) > SYNC_RESPONSE_MAX_BYTES:
                     raise PayloadTooLarge(
-                        f"Exceeded maximum allowed payload size ({SYNC_PAYLOAD_MAX_BYTES} bytes)."
+                        f"Exceeded maximum allowed payload size ({SYNC_RESPONSE_MAX_BYTES} bytes)."
                     )
             else:
                 raise NotFound(f"No such resource: POST {self.path}")

@@ -12,6 +12,8 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
     ├── InvalidArgument               400  a parameter is malformed (or a destination
     │                                      cannot be validated)
     ├── InvalidRange                  416  the Range starts past the object's end
+    ├── IncompleteBody                400  the body ended before its Content-Length (or
+    │                                      its aws-chunked framing) said it would
     ├── MalformedXML                  400  the XML body is not what the operation takes
     ├── KeyTooLongError               400  a key is over 1024 bytes
     ├── EntityTooLarge                400  the object is over the single-PUT limit
@@ -88,6 +90,10 @@ class InvalidRange(S3Error):
     status_code = 416
 
 
+class IncompleteBody(S3Error):
+    """You did not provide the number of bytes specified by the Content-Length HTTP header."""
+
+
 class MalformedXML(S3Error):
     """The XML you provided was not well-formed or did not validate against the schema."""
 
@@ -125,6 +131,7 @@ __all__ = [
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
     "EntityTooLarge",
+    "IncompleteBody",
     "InvalidArgument",
     "InvalidBucketName",
     "InvalidRange",

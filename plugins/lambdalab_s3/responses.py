@@ -9,6 +9,7 @@ Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,9 +21,18 @@ from xml.etree import ElementTree as ET
 import anyio.to_thread
 
 from lambdalab import Lab, limits
+from lambdalab.server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
 
 from .backend import S3, encode_token
-from .exceptions import InvalidRange, MalformedXML, NotImplemented, S3Error, invalid_argument
+from .exceptions import (
+    EntityTooLarge,
+    IncompleteBody,
+    InvalidRange,
+    MalformedXML,
+    NotImplemented,
+    S3Error,
+    invalid_argument,
+)
 from .models import ObjectPage, S3Object
 from .urls import Target, route, split_path
 
@@ -30,6 +40,8 @@ NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 OWNER = {"ID": "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a",
          "DisplayName": "lambdalab"}
 log = logging.getLogger("lambdalab.s3")
+#: Digits of the largest number a Range or max-keys can hold (2**64 has 20).
+_POSITION_DIGITS_MAX = 20
 
 
 @dataclass(frozen=True)
@@ -105,26 +117,61 @@ def text(node: ET.Element, tag: str, default: str = "") -> str:
 # -- request bodies -------------------------------------------------------------------
 
 
-def decode_aws_chunked(body: bytes) -> bytes:
+#: A chunk size of an ``aws-chunked`` body: hex digits (an int64 has at most 16).
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
+#: What S3 says when a body is shorter than declared
+#: (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+INCOMPLETE_BODY = (
+    "You did not provide the number of bytes specified by the Content-Length HTTP header"
+)
+
+
+def decode_aws_chunked(body: bytes, decoded_length: str | None = None) -> bytes:
     """The payload of an ``aws-chunked`` body (SigV4 streaming or trailing checksums):
     ``hex-size[;chunk-signature=…]\\r\\n data \\r\\n`` … ``0\\r\\n`` trailers
-    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html)."""
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html).
+
+    Framing that does not add up (a size that is not hex, a chunk shorter than its size,
+    no final 0-sized chunk, fewer bytes than ``x-amz-decoded-content-length``) is S3's
+    ``IncompleteBody``; the trailers are not checked.
+    """
     out, at = [], 0
     while True:
         end = body.find(b"\r\n", at)
         if end < 0:
-            raise MalformedXML("The aws-chunked request body ended before its last chunk.")
-        size = int(body[at:end].split(b";")[0], 16)
+            raise _malformed_chunks("it ended before its last, 0-sized, chunk")
+        digits = body[at:end].split(b";")[0]
+        if not _CHUNK_SIZE.fullmatch(digits):
+            raise _malformed_chunks(f"a chunk size ({digits[:32]!r}) is not hexadecimal")
+        size = int(digits, 16)
         if size == 0:
-            return b"".join(out)
-        out.append(body[end + 2:end + 2 + size])
-        at = end + 2 + size + 2
+            break
+        start, at = end + 2, end + 2 + size + 2
+        if len(body) < at or body[at - 2:at] != b"\r\n":
+            raise _malformed_chunks(f"a chunk is shorter than its size ({size} bytes)")
+        out.append(body[start:start + size])
+    decoded = b"".join(out)
+    if decoded_length is not None and decoded_length != str(len(decoded)):
+        raise IncompleteBody(
+            f"{INCOMPLETE_BODY} (x-amz-decoded-content-length is {decoded_length[:32]}; "
+            f"the chunks hold {len(decoded)} bytes)."
+        )
+    return decoded
+
+
+def _malformed_chunks(what: str) -> IncompleteBody:
+    return IncompleteBody(
+        f"{INCOMPLETE_BODY}: the aws-chunked body is malformed ({what}). Send "
+        "hex-size\\r\\n data\\r\\n chunks, ending with a 0-sized one."
+    )
 
 
 def payload(request: S3Request) -> bytes:
     streaming = request.headers.get("x-amz-content-sha256", "").startswith("STREAMING-")
     if streaming or "aws-chunked" in request.headers.get("content-encoding", ""):
-        return decode_aws_chunked(request.body)
+        return decode_aws_chunked(
+            request.body, request.headers.get("x-amz-decoded-content-length")
+        )
     return request.body
 
 
@@ -147,7 +194,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``bytes=0-99``, ``bytes=100-`` or ``bytes=-100`` as (first, last); None = whole.
 
     A malformed header is ignored, as S3 does; a start past the end is InvalidRange
-    (https://www.rfc-editor.org/rfc/rfc9110#name-range).
+    (https://www.rfc-editor.org/rfc/rfc9110#name-range). A position of any length is a
+    number: one longer than any object is past its end.
     """
     if not header or not header.startswith("bytes=") or "," in header:
         return None
@@ -157,13 +205,23 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     ):
         return None
     if not first:
-        return (max(size - int(last), 0), size - 1) if size and int(last) else _unsatisfiable(
+        suffix = _position(last)
+        return (max(size - suffix, 0), size - 1) if size and suffix else _unsatisfiable(
             header, size
         )
-    start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    start = _position(first)
+    if last and _position(last) < start:
+        return None  # last before first: an invalid range, ignored (RFC 9110 §14.1.1)
     if start >= size:
         _unsatisfiable(header, size)
-    return None if start > end else (start, end)
+    return start, min(_position(last) if last else size - 1, size - 1)
+
+
+def _position(digits: str) -> int:
+    """A Range position; one of more digits than any object's size has is not converted
+    (``int()`` refuses over 4,300 digits): it is past the end of every object."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _POSITION_DIGITS_MAX else 10**_POSITION_DIGITS_MAX
 
 
 def _unsatisfiable(header: str, size: int) -> Any:
@@ -335,9 +393,11 @@ class S3Responses:
 def _int_param(value: str | None, name: str, default: int) -> int:
     if value is None:
         return default
-    if not value.lstrip("-").isdigit():
+    digits = value.removeprefix("-")
+    significant = digits.lstrip("0") or "0"
+    if not digits.isdigit() or len(significant) > _POSITION_DIGITS_MAX:
         raise invalid_argument(f"Provided {name} not an integer or within integer range", name, value)
-    return int(value)
+    return -int(significant) if value.startswith("-") else int(significant)
 
 
 def _list_entries(root: ET.Element, page: ObjectPage) -> None:
@@ -433,21 +493,23 @@ def answer(handler: Callable[[S3Request], S3Response], request: S3Request) -> S3
         return response
 
 
-async def read_all(receive: Any) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limits.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024:
-            raise MalformedXML("The request body is larger than one PutObject may upload.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+#: The largest request body S3 reads: a PutObject's object, plus room for the
+#: ``aws-chunked`` framing around it.
+BODY_MAX_BYTES = limits.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024
+
+
+async def read_all(receive: Any, headers: dict[str, str]) -> bytes:
+    """The request body, read as the edge reads every service's (one reader for all)."""
+    try:
+        return await receive_body(receive, headers, BODY_MAX_BYTES)
+    except RequestBodyTooLarge:
+        raise EntityTooLarge(
+            "Your proposed upload exceeds the maximum allowed size of one PutObject "
+            f"({limits.S3_PUT_OBJECT_MAX_BYTES} bytes).",
+            MaxSizeAllowed=str(limits.S3_PUT_OBJECT_MAX_BYTES),
+        ) from None
+    except IncompleteRequestBody:
+        raise IncompleteBody(f"{INCOMPLETE_BODY}.") from None
 
 
 class S3Service:
@@ -463,7 +525,7 @@ class S3Service:
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         target = route(method, raw_path.split("?")[0], query, headers)
         try:
-            body = await read_all(receive)
+            body = await read_all(receive, headers)
         except S3Error as e:
             response = error_response(e, method)
         else:

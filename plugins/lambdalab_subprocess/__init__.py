@@ -262,6 +262,7 @@ class SubprocessEnvironment:
             nonlocal ticking
             ticking = loop.call_later(self.ticker(), tick)
 
+        conn_blocking = os.get_blocking(conn_fd)
         loop.add_reader(conn_fd, finish, None)
         if log.open:
             loop.add_reader(log.fd, read_log)
@@ -271,6 +272,9 @@ class SubprocessEnvironment:
             reason = await done
         finally:
             loop.remove_reader(conn_fd)
+            # uvloop (libuv) makes a watched fd non-blocking and leaves it so; the frame
+            # pipe is read and written blocking (the answer below, the next event).
+            os.set_blocking(conn_fd, conn_blocking)
             if log.open:
                 loop.remove_reader(log.fd)
             timer.cancel()
