@@ -19,11 +19,11 @@ from typing import Any, Mapping
 
 from botocore.model import Shape
 
+from .. import limits
 from .validate import operation_model
 
-#: JSON bodies nested deeper than this are refused (Python's parser would recurse past its
-#: stack; AWS's parser, Jackson, refuses documents nested deeper than 1000 too).
-JSON_DEPTH_MAX = 1000
+#: JSON nested deeper than this is refused (see :mod:`lambdalab.limits`).
+JSON_DEPTH_MAX = limits.JSON_DEPTH_MAX
 
 
 class BodyError(ValueError):

@@ -164,6 +164,8 @@ def page(items: list[T], query: Mapping[str, str], page_max: int) -> tuple[list[
     if marker:
         try:
             start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+            if not 0 <= start <= len(items):
+                raise ValueError("a position outside the list")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise InvalidParameterValueException(
                 f"Marker: {marker!r} is not a marker this API returned. Pass the NextMarker "
