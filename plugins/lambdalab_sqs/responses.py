@@ -28,7 +28,14 @@ from starlette.datastructures import Headers
 from lambdalab import limits
 from lambdalab.errors import LambdaError
 from lambdalab.invoker import new_request_id
-from lambdalab.protocol import BodyError, Violation, json_object, typed_query_params, validate
+from lambdalab.protocol import (
+    BodyError,
+    Violation,
+    json_object,
+    typed_query_params,
+    validate,
+    xml_text,
+)
 from lambdalab.protocol.validate import show
 from lambdalab.server.app import read_body
 from lambdalab.server.wire import WireResponse, send
@@ -332,14 +339,14 @@ def _element(operation: str, name: str, value: Any) -> str:
         return "".join(_element(operation, member, item) for item in value)
     if isinstance(value, dict) and name in XML_MAPS:
         return "".join(
-            f"<{XML_MAPS[name]}><Name>{escape(k)}</Name>{_element(operation, 'Value', v)}"
+            f"<{XML_MAPS[name]}><Name>{escape(xml_text(str(k)))}</Name>{_element(operation, 'Value', v)}"
             f"</{XML_MAPS[name]}>"
             for k, v in value.items()
         )
     if isinstance(value, dict):
         inner = "".join(_element(operation, k, v) for k, v in value.items())
         return f"<{name}>{inner}</{name}>"
-    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
+    text = ("true" if value else "false") if isinstance(value, bool) else escape(xml_text(str(value)))
     return f"<{name}>{text}</{name}>"
 
 
