@@ -142,10 +142,9 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
 
 def validate(model: ServiceModel | str, operation: str, params: dict[str, Any]) -> list[Violation]:
     """Every violation of ``operation``'s input shape in ``params`` (the operation's input,
-    keyed by member name as boto3 takes it). Members the shape does not know are ignored,
-    as AWS ignores them.
-
-    :param model: the service model, or the service's name.
+    keyed by member name as boto3 takes it). ``model`` is botocore's service model or the
+    service's name (``"lambda"``). Members the shape does not know are ignored, as AWS
+    ignores them.
     """
     name = model if isinstance(model, str) else model.service_name
     op = operation_model(name, operation)
