@@ -60,7 +60,7 @@ class RestMember:
 
     name: str
     location: str  # "uri", "querystring", "header" or "" (the body)
-    wire_name: str
+    wire_name: str  # lowercased for a header
     shape: Shape
 
 
@@ -84,8 +84,10 @@ def rest_input(service: str, operation: str) -> RestInput | None:
     if shape is None:
         return RestInput((), False)
     members = tuple(
-        RestMember(name, m.serialization.get("location", ""), m.serialization.get("name", name), m)
+        RestMember(name, location, wire.lower() if location == "header" else wire, m)
         for name, m in shape.members.items()
+        for location in [m.serialization.get("location", "")]
+        for wire in [m.serialization.get("name", name)]
     )
     payload = shape.serialization.get("payload")
     body_members = [m for m in members if not m.location]
@@ -106,25 +108,32 @@ def rest_params(
 
     :param query: a mapping with ``get`` (and ``getlist`` for list members), such as
         Starlette's ``QueryParams``.
+    :param headers: the request's headers (names in any case).
     :param body: the JSON body, already read (``None`` when the operation has none).
     """
     params: dict[str, Any] = {}
+    header_values: dict[str, str] | None = None
     for member in layout.members:
-        if member.location == "uri":
+        location = member.location
+        if not location:
+            if body is not None and member.name in body:
+                params[member.name] = body[member.name]
+            continue
+        if location == "uri":
             text = labels.get(member.wire_name)
-        elif member.location == "querystring":
+        elif location == "header":
+            if header_values is None:  # one pass over the headers, not one per member
+                header_values = {k.lower(): v for k, v in headers.items()}
+            text = header_values.get(member.wire_name)
+        elif location == "querystring":
             if member.shape.type_name == "list" and hasattr(query, "getlist"):
                 values = query.getlist(member.wire_name)
                 if values:
                     params[member.name] = [from_text(member.shape.member, v) for v in values]  # type: ignore[attr-defined]
                 continue
             text = query.get(member.wire_name)
-        elif member.location == "header":
-            text = headers.get(member.wire_name.lower())
         else:
-            if body is not None and member.name in body:
-                params[member.name] = body[member.name]
-            continue
+            continue  # "headers" (a prefixed map, S3's x-amz-meta-*): the operation's own
         if text is not None:
             params[member.name] = from_text(member.shape, text)
     return params
@@ -134,6 +143,8 @@ def from_text(shape: Shape, text: str) -> Any:
     """A scalar from a text location, typed as the shape says; text that is not of the
     shape's type is kept as it is, so that validation reports it."""
     kind = shape.type_name
+    if kind == "string":
+        return text
     try:
         if kind in ("integer", "long"):
             return int(text) if text.strip().lstrip("+-").isdigit() else text

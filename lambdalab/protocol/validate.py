@@ -147,7 +147,24 @@ def validate(model: ServiceModel | str, operation: str, params: dict[str, Any]) 
     ignores them.
     """
     name = model if isinstance(model, str) else model.service_name
-    op = operation_model(name, operation)
+    if all(type(v) in _FLAT for v in params.values()):  # e.g. every Invoke: seen before
+        return list(_validate_flat(name, operation, tuple(sorted(params.items()))))
+    return _validate(name, operation, params)
+
+
+#: Types of values whose check can be remembered (immutable, and hashable).
+_FLAT = {str, int, float, bool, type(None)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate_flat(service: str, operation: str, items: tuple[tuple[str, Any], ...]) -> tuple[Violation, ...]:
+    """:func:`validate` of an input of scalars only, remembered: the same invoke asked
+    again is answered from memory."""
+    return tuple(_validate(service, operation, dict(items)))
+
+
+def _validate(service: str, operation: str, params: dict[str, Any]) -> list[Violation]:
+    op = operation_model(service, operation)
     if op is None or op.input_shape is None:
         return []
     return list(_check(op.input_shape, params, ()))
