@@ -33,6 +33,7 @@ from ..invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
 from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate
+from ..protocol.inputs import RestInput
 from .wire import JSON, WireRequest, WireResponse
 
 T = TypeVar("T")
@@ -83,7 +84,7 @@ def check_request(operation: str, req: WireRequest) -> None:
     raise ValidationException(message(violations))
 
 
-def layout_location(layout: Any, violation: Violation) -> str:
+def layout_location(layout: RestInput, violation: Violation) -> str:
     """Where on the wire the member of ``violation`` travels (``""``: the body)."""
     top = violation.members[0] if violation.members else ""
     return next((m.location for m in layout.members if m.name == top), "")
