@@ -147,13 +147,16 @@ def validate(model: ServiceModel | str, operation: str, params: dict[str, Any]) 
     ignores them.
     """
     name = model if isinstance(model, str) else model.service_name
-    if all(type(v) in _FLAT for v in params.values()):  # e.g. every Invoke: seen before
+    if all(type(v) in _FLAT and (type(v) is not str or len(v) <= _REMEMBERED_STR_MAX)
+           for v in params.values()):  # e.g. every Invoke: seen before
         return list(_validate_flat(name, operation, tuple(sorted(params.items()))))
     return _validate(name, operation, params)
 
 
-#: Types of values whose check can be remembered (immutable, and hashable).
+#: Types of values whose check can be remembered (immutable, and hashable), and the
+#: longest string remembered (so that hostile requests cannot fill memory).
 _FLAT = {str, int, float, bool, type(None)}
+_REMEMBERED_STR_MAX = 256
 
 
 @functools.lru_cache(maxsize=4096)
