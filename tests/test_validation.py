@@ -191,6 +191,16 @@ def test_several_violations_are_all_named(edge: EdgeServer) -> None:
     assert "Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128" in message_of(info)
 
 
+def test_query_value_that_is_not_a_number(edge: EdgeServer) -> None:
+    status, headers, data = raw(edge.url, "GET", "/2015-03-31/functions?MaxItems=ten", b"", {})
+    error = botocore_error("lambda", "ListFunctions", status, headers, data)
+    assert (status, error["Code"]) == (400, "ValidationException")
+    assert error["Message"] == (
+        "1 validation error detected: Value 'ten' at 'maxItems' failed to satisfy constraint: "
+        "Member must be an integer"
+    )
+
+
 def test_negative_marker_is_refused(edge: EdgeServer) -> None:
     client = careless(edge, "lambda")
     client.create_function(**create_args())
