@@ -85,6 +85,12 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
     if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
         try:
             json.loads(data)
+        except RecursionError:
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: Could not parse payload into json: "
+                "the document is nested too deeply. Send a JSON document nested fewer than "
+                f"{limits.JSON_DEPTH_MAX} levels deep."
+            ) from None
         except ValueError as e:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into "

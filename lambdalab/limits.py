@@ -212,6 +212,10 @@ CODE_REQUEST_MAX_BYTES = 69_905_067
 #: Any other control-plane request body (AWS does not publish one limit; every
 #: other operation's input is a few KB of JSON).
 CONTROL_REQUEST_MAX_BYTES = 1024 * 1024
+#: JSON nested deeper than this is refused (request bodies and Invoke payloads). AWS's
+#: JSON reader (Jackson) refuses documents nested deeper than 1000; Python's stops at its
+#: recursion limit (1000 by default), which is where lambdalab's reader stops too.
+JSON_DEPTH_MAX = 1000
 #: ListFunctions, ListVersionsByFunction and ListAliases: most items per page.
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.

@@ -108,12 +108,16 @@ _WEEKDAY = _number(1, 7, _DAYS)
 _YEAR = _number(1970, 2199)
 
 
+#: The largest step (``*/n``) of each field, as AWS's cron (Quartz) allows it.
+_STEP_MAX = {_MINUTE: 59, _HOUR: 23, _DAY: 31, _MONTH: 12, _WEEKDAY: 7, _YEAR: 2199 - 1970}
+
+
 def _plain(field: str, read: Callable[[str], int], shift: int = 0) -> str:
     """A field of lists, ranges, ``*`` and steps, checked and with values moved by ``shift``."""
     out = []
     for item in field.split(","):
         base, _, step = item.partition("/")
-        if step and (not step.isdigit() or int(step) < 1):
+        if step and (not step.isdigit() or not 1 <= int(step) <= _STEP_MAX[read]):
             raise invalid()
         if base == "*":
             translated = "*"
