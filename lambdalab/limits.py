@@ -292,6 +292,13 @@ EVENTS_TARGET_INPUT_MAX_BYTES = 8192
 EVENTS_RULE_DESCRIPTION_MAX = 512
 #: ListRules and ListTargetsByRule return at most 100 per page (``Limit``).
 EVENTS_LIST_LIMIT_MAX = 100
+#: A ``ScheduleExpression`` is at most 256 characters (botocore's ScheduleExpression).
+EVENTS_SCHEDULE_EXPRESSION_MAX = 256
+#: The longest ``rate(...)`` period lambdalab takes: 100 years (``rate(36500 days)``).
+#: EventBridge documents only "a positive number"
+#: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html);
+#: the bound is lambdalab's, so that every rule's timer can be armed.
+EVENTS_RATE_PERIOD_MAX_S = 36_500 * 86_400
 
 # -- Function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)
 #: The edge path under which function URLs are served: ``/_lambdalab/url/<url-id>/``.

@@ -10,16 +10,25 @@ Everything acknowledged is committed before the call returns, so a restart (or a
 SIGKILL) loses nothing. Schema changes are named migrations, applied once each in the
 order they are listed; a data dir records which it has (table ``schema_migrations``).
 Add a change as a new entry at the end; never edit one that has shipped.
+
+A damaged row (a config that no longer parses, written by an older version, by hand or by
+a bug) must not stop a data dir from opening: every loader reads stored rows through
+:meth:`Database.loaded`, which reports the row once on the ``lambdalab.store`` logger,
+naming it and how to remove it, and skips it, so everything else still starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+log = logging.getLogger("lambdalab.store")
+T = TypeVar("T")
 
 MIGRATIONS: dict[str, str] = {
     "core-1": """
@@ -150,6 +159,9 @@ class Database:
         self._migrate(migrations)
         self._version_db: sqlite3.Connection | None = None  # opened by data_version()
         self._version_lock = threading.Lock()
+        #: Damaged rows reported so far: (table, key) -> what is wrong with them.
+        self.damaged: dict[tuple[str, str], str] = {}
+        self._damaged_lock = threading.Lock()
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -194,6 +206,48 @@ class Database:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
 
+    def loaded(self, table: str, key: Mapping[str, Any], load: Callable[[], T]) -> T | None:
+        """``load()``, the resource that one stored row holds; ``None`` if the row is damaged.
+
+        ``key`` names the row (its primary key columns and values). A damaged row is
+        reported once per process (see :meth:`report_damaged`) and skipped.
+        """
+        try:
+            return load()
+        except Exception as error:  # any damage to one row: report it, load the others
+            self.report_damaged(table, key, error)
+            return None
+
+    def loaded_rows(
+        self,
+        table: str,
+        rows: list[sqlite3.Row],
+        key: Callable[[sqlite3.Row], Mapping[str, Any]],
+        load: Callable[[sqlite3.Row], T],
+    ) -> list[T]:
+        """Each row's resource, skipping (and reporting) the damaged ones."""
+        out = []
+        for row in rows:
+            value = self.loaded(table, key(row), lambda: load(row))
+            if value is not None:
+                out.append(value)
+        return out
+
+    def report_damaged(self, table: str, key: Mapping[str, Any], error: BaseException) -> None:
+        """Log, once, that a stored row cannot be loaded and how to remove it."""
+        name = ", ".join(f"{column}={value!r}" for column, value in key.items())
+        with self._damaged_lock:
+            if (table, name) in self.damaged:
+                return
+            self.damaged[(table, name)] = f"{type(error).__name__}: {error}"[:500]
+        where = " AND ".join(f"{column} = {_sql_literal(value)}" for column, value in key.items())
+        log.error(
+            "lambdalab: skipped a damaged row of %s (%s) in %s: it does not load (%s). "
+            "Everything else works. Delete that resource with its delete command, or "
+            "remove the row: sqlite3 %s \"DELETE FROM %s WHERE %s\"",
+            table, name, self._path, self.damaged[(table, name)], self._path, table, where,
+        )
+
     def data_version(self) -> int:
         """Changes whenever another connection (another thread or process) commits.
 
@@ -210,6 +264,12 @@ class Database:
             for db in self._connections:
                 db.close()
             self._connections.clear()
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class Store(Database):

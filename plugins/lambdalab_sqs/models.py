@@ -399,14 +399,22 @@ class Queues:
                 f"The specified queue {name} does not exist. Create it with CreateQueue, or "
                 "check the name (ListQueues shows every queue)."
             )
-        return _queue(rows[0])
+        queue = self.store.loaded("sqs_queues", {"name": name}, lambda: _queue(rows[0]))
+        if queue is None:
+            raise QueueDoesNotExist(
+                f"The specified queue {name} does not exist: its stored attributes are "
+                "damaged (the server's log names it). Delete it and create it again."
+            )
+        return queue
 
     def list_queues(self, prefix: str = "") -> list[Queue]:
-        rows = self.store.query("SELECT * FROM sqs_queues ORDER BY name")
-        return [_queue(r) for r in rows if r["name"].startswith(prefix or "")]
+        rows = [r for r in self.store.query("SELECT * FROM sqs_queues ORDER BY name")
+                if r["name"].startswith(prefix or "")]
+        return self.store.loaded_rows("sqs_queues", rows, lambda r: {"name": r["name"]}, _queue)
 
     def delete_queue(self, name: str) -> None:
-        self.get_queue(name)
+        if not self.store.query("SELECT 1 FROM sqs_queues WHERE name = ?", (name,)):
+            self.get_queue(name)  # QueueDoesNotExist
         with self.store.transaction() as db:
             db.execute("DELETE FROM sqs_queues WHERE name = ?", (name,))
         self._notify()
@@ -675,5 +683,9 @@ class Queues:
 
 
 def _queue(row: sqlite3.Row) -> Queue:
-    return Queue(row["name"], json.loads(row["attributes"]), row["created_at"],
-                 row["modified_at"], json.loads(row["tags"]))
+    """A stored queue; TypeError or ValueError when its row is damaged."""
+    attributes, tags = json.loads(row["attributes"]), json.loads(row["tags"])
+    if not isinstance(attributes, dict) or not isinstance(tags, dict):
+        raise TypeError("attributes and tags must be JSON objects")
+    return Queue(row["name"], attributes, float(row["created_at"]), float(row["modified_at"]),
+                 tags)
