@@ -191,8 +191,12 @@ PRICE_PER_MILLION_REQUESTS_USD = 0.20
 
 #: A function's resource-based policy (all its statements, as JSON).
 FUNCTION_POLICY_MAX_BYTES = 20 * 1024
-#: A deployment package uploaded directly (``ZipFile``), zipped.
+#: A deployment package uploaded directly (``ZipFile``), zipped: 50 MB
+#: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
+#: A deployment package unzipped (with its layers, which lambdalab does not have): 250 MB.
+#: AWS: "Unzipped size must be smaller than 262144000 bytes".
+UNZIPPED_PACKAGE_MAX_BYTES = 262_144_000
 #: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
 #: 50 MB). AWS: "Request must be smaller than 69905067 bytes for the CreateFunction
 #: operation".
