@@ -108,6 +108,7 @@ class Lab:
         self.permissions = Permissions(self.store, self.registry, self.arns)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
+        self._code_lock = threading.Lock()
         self.events = EventQueue(
             self.store,
             self.clock,
@@ -134,6 +135,7 @@ class Lab:
             self.store, self.registry, self.arns, self.clock.now, lambda: self.endpoint_url
         )
         self._closed = False
+        self.collect_code()  # what a crash or an older lambdalab left behind
         self.events.start()  # events acknowledged before a restart still run
         self.plugin_manager.hook.lambdalab_lab_started.call_historic(kwargs={"lab": self})
 
@@ -256,11 +258,12 @@ class Lab:
         if dead_letter_config is not None:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
         pkg = package(code)
-        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
         config = config.evolve(
             code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
         )
-        self.registry.create(config)
+        with self._code_lock:  # a collection must not remove the blob before it is named
+            self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+            self.registry.create(config)
         return self.publish_version(name) if publish else config
 
     def get_function(self, function_name: str, qualifier: str | None = None) -> FunctionDetails:
@@ -291,11 +294,13 @@ class Lab:
         name = parse_function_ref(function_name).name
         self.registry.get(name)
         pkg = package(code)
-        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
-        config = self.registry.update_latest(
-            name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
-        )
+        with self._code_lock:
+            self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+            config = self.registry.update_latest(
+                name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
+            )
         self.pool.retire(name, limits.LATEST)
+        self.collect_code()
         return self.publish_version(name) if publish else config
 
     def update_function_configuration(
@@ -357,6 +362,18 @@ class Lab:
         if ref.qualifier:
             self.permissions.forget(ref.name, ref.qualifier)
         self.pool.retire(ref.name, ref.qualifier)
+        self.collect_code()
+
+    def collect_code(self) -> int:
+        """Remove code blobs and unpacked code that no version references; bytes freed.
+
+        Runs after every delete and code update, and when a Lab opens. Code an
+        environment still runs from is kept until the next collection.
+        """
+        with self._code_lock:
+            return self.store.collect_garbage(
+                self.registry.code_blobs(), self.pool.task_roots()
+            )
 
     # -- versions and aliases ---------------------------------------------------------
 

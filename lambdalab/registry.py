@@ -15,6 +15,7 @@ ResourceNotFoundException saying so, and deleting the function clears it.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,7 @@ _RECHECK_S = 0.001
 #: or configuration" when deciding whether publishing creates a new version.
 _VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
 _MISSING = object()
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def new_revision_id() -> str:
@@ -299,6 +301,11 @@ class Registry:
                     "DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 )
         self._changed()
+
+    def code_blobs(self) -> set[str]:
+        """Every code blob a version names, damaged rows included (any sha256 hex in them)."""
+        rows = self._store.query("SELECT config FROM versions")
+        return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
 
     # -- concurrency ------------------------------------------------------------------
 

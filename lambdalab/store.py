@@ -22,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
@@ -266,6 +268,31 @@ class Database:
             self._connections.clear()
 
 
+#: A leftover younger than this may be a write or unpack still under way.
+_LEFTOVER_GRACE_S = 3600
+
+
+def _recent(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < _LEFTOVER_GRACE_S
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> int:
+    """Delete a file or a directory tree; the bytes its files held."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+            shutil.rmtree(path, ignore_errors=True)
+            return size
+        size = path.stat().st_size
+        path.unlink()
+        return size
+    except OSError:  # already gone, or another process holds it: the next pass retries
+        return 0
+
+
 def _sql_literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
@@ -295,3 +322,23 @@ class Store(Database):
 
     def blob_path(self, sha256_hex: str) -> Path:
         return self.blob_dir / sha256_hex
+
+    def collect_garbage(self, referenced: set[str], in_use: set[str]) -> int:
+        """Remove blobs and unpacked code no version references; the bytes freed.
+
+        ``referenced`` holds the hashes some version still names; ``in_use`` the code
+        directories environments run from (kept even when unreferenced: an invoke of a
+        deleted version may still be running; the next collection removes them). Also
+        removes what an interrupted write or unpack left (``*.tmp*`` blobs, ``.*`` dirs);
+        call it when no unpack is under way for an unreferenced hash.
+        """
+        freed = 0
+        for path in list(self.blob_dir.iterdir()) + list(self.code_dir.iterdir()):
+            name = path.name
+            leftover = name.startswith(".") or ".tmp" in name
+            if name in referenced and not leftover:
+                continue
+            if str(path) in in_use or (leftover and _recent(path)):
+                continue
+            freed += _remove(path)
+        return freed

@@ -214,3 +214,90 @@ def test_serve_starts_on_a_damaged_data_dir(damaged: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- code no version references is removed --------------------------------------------------
+
+COUNTER = """
+count = 0
+def handler(event, context):
+    global count
+    count += 1
+    return count
+"""
+
+
+def code_bytes(lab: Lab) -> int:
+    """Bytes of blobs and unpacked code in the data dir."""
+    return sum(p.stat().st_size for d in (lab.store.blob_dir, lab.store.code_dir)
+               for p in d.rglob("*") if p.is_file())
+
+
+def test_deleting_functions_and_versions_leaves_no_code_behind(
+    lab: Lab, code: Callable[..., Path]
+) -> None:
+    lab.create_function("a", code(app=COUNTER), handler="app.handler", publish=True)
+    lab.update_function_code("a", code(app=COUNTER + "\n# v2\n"), publish=True)
+    for qualifier in ("1", "2"):
+        assert lab.invoke("a", qualifier=qualifier).json() == 1  # unpacks each version
+    assert len(list(lab.store.code_dir.iterdir())) == 2
+    lab.delete_function("a", qualifier="1")
+    assert len(list(lab.store.blob_dir.iterdir())) == 1  # version 2 and $LATEST share one
+    assert len(list(lab.store.code_dir.iterdir())) == 1
+    lab.delete_function("a")
+    assert code_bytes(lab) == 0
+    assert list(lab.store.blob_dir.iterdir()) == list(lab.store.code_dir.iterdir()) == []
+
+
+def test_updating_code_drops_the_unpublished_old_code(lab: Lab, code: Callable[..., Path]) -> None:
+    lab.create_function("a", code(app=COUNTER), handler="app.handler")
+    lab.invoke("a")
+    lab.update_function_code("a", code(app=COUNTER + "\n# v2\n"))
+    assert len(list(lab.store.blob_dir.iterdir())) == 1
+    assert lab.invoke("a").json() == 1
+
+
+def test_code_another_function_shares_stays_and_its_warm_environment_runs_on(
+    lab: Lab, code: Callable[..., Path]
+) -> None:
+    source = code(app=COUNTER)
+    lab.create_function("a", source, handler="app.handler")
+    lab.create_function("b", source, handler="app.handler")
+    assert [lab.invoke(n).json() for n in ("a", "b", "b")] == [1, 1, 2]
+    lab.delete_function("a")
+    assert lab.invoke("b").json() == 3  # warm: same environment, same code
+    assert len(list(lab.store.blob_dir.iterdir())) == 1
+
+
+def test_code_a_running_environment_uses_is_kept_until_it_is_gone(
+    lab: Lab, code: Callable[..., Path]
+) -> None:
+    lab.create_function("a", code(app=COUNTER), handler="app.handler")
+    lab.invoke("a")
+    (task_root,) = lab.store.code_dir.iterdir()
+    # another way to see it: the collection keeps any code an environment runs from
+    lab.store.collect_garbage(set(), {str(task_root)})
+    assert task_root.is_dir()
+    lab.store.collect_garbage(set(), set())
+    assert not task_root.exists()
+
+
+def test_opening_a_data_dir_removes_leftovers(tmp_path: Path, code: Callable[..., Path]) -> None:
+    data_dir = tmp_path / "data"
+    with Lab(data_dir, clock=VirtualClock()) as lab:
+        lab.create_function("a", code(app=COUNTER), handler="app.handler")
+        lab.invoke("a")
+        kept = code_bytes(lab)
+    stray_blob = data_dir / "blobs" / ("0" * 64)
+    stray_blob.write_bytes(b"x" * 1000)
+    stray_code = data_dir / "code" / ("1" * 64)
+    (stray_code / "pkg").mkdir(parents=True)
+    (stray_code / "pkg" / "big.bin").write_bytes(b"y" * 5000)
+    half_unpacked = data_dir / "code" / f".{'2' * 64}.abc"
+    half_unpacked.mkdir()
+    os.utime(half_unpacked, (0, 0))  # an unpack interrupted long ago
+    with Lab(data_dir, clock=VirtualClock()) as lab:
+        assert code_bytes(lab) == kept
+        assert not stray_blob.exists() and not stray_code.exists()
+        assert not half_unpacked.exists()
+        assert lab.invoke("a").json() == 1
