@@ -77,6 +77,9 @@ class Lab:
         [default: ``$LAMBDALAB_SANDBOX``, else ``"limited"``].
     :param plugins: extra plugin modules or objects to register.
     :param preload: modules the sandbox imports once so cold starts skip them.
+    :param log_max_bytes: the most log data the data dir keeps; past it the oldest events
+        go (lambdalab's own cap; 0 keeps everything) [default: ``$LAMBDALAB_LOG_MAX_MB``
+        megabytes, else 100 MB].
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class Lab:
         default_sandbox: str | None = None,
         plugins: Iterable[Any] = (),
         preload: tuple[str, ...] = ("boto3",),
+        log_max_bytes: int | None = None,
     ) -> None:
         from .store import Store
 
@@ -104,7 +108,9 @@ class Lab:
         self.preload = preload
         self.registry = Registry(self.store, self.arns, self.clock.now)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
-        self.logs = LogStore(self.store)
+        self.logs = LogStore(
+            self.store, now=self.clock.now, max_bytes=_log_max_bytes(log_max_bytes)
+        )
         self.permissions = Permissions(self.store, self.registry, self.arns)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
@@ -822,6 +828,22 @@ class Lab:
             )
         return self.logs.read(f"/aws/lambda/{name}", after_id)
 
+    def put_retention_policy(self, log_group_name: str, retention_in_days: int) -> None:
+        """Keep a log group's events ``retention_in_days`` days (CloudWatch Logs' values:
+        1, 3, 5, 7, 14, 30, … 3653); older events are deleted."""
+        self.logs.put_retention_policy(self._log_group(log_group_name), retention_in_days)
+
+    def delete_retention_policy(self, log_group_name: str) -> None:
+        """Keep a log group's events forever again (the default)."""
+        self.logs.delete_retention_policy(self._log_group(log_group_name))
+
+    def _log_group(self, name: str) -> str:
+        """``name`` if that log group exists: a function's, or one that has events."""
+        function = name.removeprefix("/aws/lambda/") if name.startswith("/aws/lambda/") else None
+        if (function and self.registry.exists(function)) or self.logs.read(name, limit=1):
+            return name
+        raise ResourceNotFoundException("The specified log group does not exist.")
+
     # -- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
@@ -843,6 +865,21 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _log_max_bytes(value: int | None) -> int:
+    if value is not None:
+        return value
+    megabytes = os.environ.get("LAMBDALAB_LOG_MAX_MB")
+    if megabytes is None:
+        return limits.LOG_STORE_MAX_BYTES_DEFAULT
+    try:
+        return max(0, int(float(megabytes) * 1024 * 1024))
+    except ValueError:
+        raise InvalidParameterValueException(
+            f"LAMBDALAB_LOG_MAX_MB={megabytes!r} is not a number of megabytes; use e.g. 500, "
+            "or 0 to keep every log event."
+        ) from None
 
 
 def _weights(routing_config: Mapping[str, Any] | None) -> dict[str, float]:

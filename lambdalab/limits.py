@@ -117,6 +117,24 @@ CLIENT_CONTEXT_MAX_BYTES = 3583
 #: ``LogType=Tail`` returns the last 4 KB of the invocation's log.
 TAIL_LOG_BYTES = 4 * 1024
 
+# -- CloudWatch Logs (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html)
+#: One log event, its UTF-8 message plus 26 bytes of overhead: 1 MB since April 2025
+#: (botocore's InputLogEvent: "Each log event can be no larger than 1 MB"; 256 KB before).
+LOG_EVENT_MAX_BYTES = 1024 * 1024
+#: What CloudWatch Logs counts for each event on top of its message (PutLogEvents).
+LOG_EVENT_OVERHEAD_BYTES = 26
+#: ``retentionInDays`` values PutRetentionPolicy takes (botocore's ``Days`` shape).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+#: lambdalab's own cap on the log events one data dir keeps (messages plus overhead):
+#: past it the oldest events go. ``Lab(log_max_bytes=...)`` or ``$LAMBDALAB_LOG_MAX_MB``
+#: change it; 0 keeps everything. AWS has no such cap (it bills storage instead).
+LOG_STORE_MAX_BYTES_DEFAULT = 100 * 1024 * 1024
+#: A full log store deletes its oldest events down to this fraction of the cap.
+LOG_STORE_LOW_WATER = 0.9
+
 #: The INIT phase (import the handler module, run module-level code).
 INIT_TIMEOUT_S = 10
 

@@ -139,6 +139,12 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    "logs-1": """
+    CREATE TABLE log_groups (
+        name TEXT PRIMARY KEY,
+        retention_in_days INTEGER
+    );
+    """,
 }
 
 
