@@ -117,13 +117,17 @@ CLIENT_CONTEXT_MAX_BYTES = 3583
 #: ``LogType=Tail`` returns the last 4 KB of the invocation's log.
 TAIL_LOG_BYTES = 4 * 1024
 
-# -- CloudWatch Logs (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html)
+# -- CloudWatch Logs -----------------------------------------------------------------
 #: One log event, its UTF-8 message plus 26 bytes of overhead: 1 MB since April 2025
-#: (botocore's InputLogEvent: "Each log event can be no larger than 1 MB"; 256 KB before).
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html;
+#: botocore's InputLogEvent: "Each log event can be no larger than 1 MB"; 256 KB before).
+#: Lambda cuts a longer line to this size in lambdalab (AWS does not document it).
 LOG_EVENT_MAX_BYTES = 1024 * 1024
-#: What CloudWatch Logs counts for each event on top of its message (PutLogEvents).
+#: What CloudWatch Logs counts for each event on top of its message
+#: (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 LOG_EVENT_OVERHEAD_BYTES = 26
-#: ``retentionInDays`` values PutRetentionPolicy takes (botocore's ``Days`` shape).
+#: ``retentionInDays`` values PutRetentionPolicy takes (botocore's ``Days`` shape,
+#: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,

@@ -169,14 +169,16 @@ class LogStore:
 
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((self._now() if epoch is None else epoch) * 1000)
-        events = [(group, stream, ts, event_message(line)) for line in lines]
-        size = sum(len(e[3]) for e in events)  # characters: a cheap measure of the buffer
-        with self._lock:
-            self._pending.extend(events)
-            self._pending_bytes += size
-            full = self._pending_bytes > _BUFFER_MAX_BYTES
-        if full:
-            self.flush()
+        for start in range(0, len(lines), _WRITE_SLICE):  # no second copy of a huge log
+            events = [(group, stream, ts, event_message(line))
+                      for line in lines[start:start + _WRITE_SLICE]]
+            size = sum(len(e[3]) for e in events)  # characters: a cheap measure
+            with self._lock:
+                self._pending.extend(events)
+                self._pending_bytes += size
+                full = self._pending_bytes > _BUFFER_MAX_BYTES
+            if full:
+                self.flush()
 
     def flush(self) -> None:
         """Write buffered events. Holding ``_flushing`` throughout means that a flush (and
@@ -327,6 +329,8 @@ def _chunks(
         yield batch[start:]
 
 
+#: Lines a writer adds to the buffer at a time.
+_WRITE_SLICE = 10_000
 #: Pending characters past which a writer flushes itself (back-pressure on fast printers).
 _BUFFER_MAX_BYTES = 4 * 1024 * 1024
 #: Retention policies are applied on flushes at most this often (seconds), and on reads.
