@@ -116,6 +116,8 @@ def _populate(data_dir: Path, code: Callable[..., Path]) -> None:
             queues.create_queue(queue)
             lab.create_event_source_mapping("good", event_source_arn=queues.arn(queue),
                                             enabled=False)
+        queues.send_message("jobs", "spoiled")
+        queues.send_message("jobs", "fine")
 
 
 DAMAGE = (
@@ -129,6 +131,7 @@ DAMAGE = (
     "UPDATE function_urls SET config = '{\"x\": 1}' WHERE function = 'odd'",
     "UPDATE permissions SET statements = 'nope' WHERE function = 'odd'",
     "UPDATE sqs_queues SET attributes = '{' WHERE name = 'mangled'",
+    "UPDATE sqs_messages SET message_attributes = '[' WHERE body = 'spoiled'",
     "UPDATE event_source_mappings SET config = '' WHERE config LIKE '%mangled%'",
     "INSERT INTO async_events (request_id, function, qualifier, payload, enqueued_at) "
     "VALUES ('r-bad', 'good', NULL, x'7b', 'soon')",
@@ -166,6 +169,8 @@ def test_a_damaged_data_dir_opens_and_names_what_it_skipped(
         assert [s["Sid"] for s in lab.get_policy("odd").statements] == ["s2"]
         assert [q.name for q in sqs_of(lab).queues.list_queues()] == ["jobs"]
         assert len(lab.list_event_source_mappings()) == 1
+        received = sqs_of(lab).queues.receive_message("jobs", max_number_of_messages=10)
+        assert [m.body for m in received] == ["fine"]
         # the damaged ones can be deleted, which clears them for good
         schedules(lab).remove_targets("doomed", ["t"])
         schedules(lab).delete_rule("doomed")
@@ -177,7 +182,8 @@ def test_a_damaged_data_dir_opens_and_names_what_it_skipped(
                         ("versions", "function='broken'"), ("versions", "function='odd'"),
                         ("aliases", "function='broken'"), ("event_invoke_configs", "function='odd'"),
                         ("function_urls", "function='odd'"), ("permissions", "function='odd'"),
-                        ("sqs_queues", "name='mangled'"), ("event_source_mappings", "uuid="),
+                        ("sqs_queues", "name='mangled'"), ("sqs_messages", "id="),
+                        ("event_source_mappings", "uuid="),
                         ("async_events", "id=")]:
         assert f"damaged row of {table} ({name}" in logged, (table, logged)
     assert "DELETE FROM schedule_rules WHERE name = 'doomed'" in logged

@@ -575,12 +575,18 @@ class Queues:
                     self._redrive(db, row, redrive["deadLetterTargetArn"])
                     continue
                 if len(out) < count:
-                    out.append(self._take(db, row, now, hide))
+                    attributes = self.store.loaded(
+                        "sqs_messages", {"id": row["id"]},
+                        lambda: _message_attributes(row),  # noqa: B023 - called at once
+                    )
+                    if attributes is not None:  # a damaged message is reported and left
+                        out.append(self._take(db, row, now, hide, attributes))
         if out and hide:
             self._wake_at(now + hide)
         return out
 
-    def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int) -> Message:
+    def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int,
+              attributes: dict[str, Any]) -> Message:
         receipt = _receipt(row["queue"], row["id"])
         first = row["first_received_at"] or now
         db.execute(
@@ -589,7 +595,7 @@ class Queues:
             (now + hide, first, receipt, row["id"]),
         )
         return Message(
-            row["message_id"], receipt, row["body"], json.loads(row["message_attributes"]),
+            row["message_id"], receipt, row["body"], attributes,
             row["sent_at"], first, row["receive_count"] + 1,
         )
 
@@ -680,6 +686,13 @@ class Queues:
             if self._wake is not None:
                 self._wake.cancel()
             self.changed.notify_all()
+
+
+def _message_attributes(row: sqlite3.Row) -> dict[str, Any]:
+    attributes = json.loads(row["message_attributes"])
+    if not isinstance(attributes, dict) or not isinstance(row["body"], str):
+        raise TypeError("a message has a body of text and attributes in a JSON object")
+    return attributes
 
 
 def _queue(row: sqlite3.Row) -> Queue:
