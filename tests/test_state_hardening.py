@@ -307,3 +307,22 @@ def test_opening_a_data_dir_removes_leftovers(tmp_path: Path, code: Callable[...
         assert not stray_blob.exists() and not stray_code.exists()
         assert not half_unpacked.exists()
         assert lab.invoke("a").json() == 1
+
+
+def test_a_bucket_whose_notification_is_damaged_is_reported_and_the_others_listed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lambdalab_s3 import S3
+
+    data_dir = tmp_path / "data"
+    with Lab(data_dir, clock=VirtualClock()) as lab:
+        for bucket in ("photos", "broken"):
+            S3.of(lab).create_bucket(bucket)
+    db = sqlite3.connect(data_dir / "s3" / "s3.db")
+    with db:
+        db.execute("UPDATE buckets SET notification = '{' WHERE name = 'broken'")
+    db.close()
+    caplog.set_level(logging.ERROR, logger="lambdalab.store")
+    with Lab(data_dir, clock=VirtualClock()) as lab:
+        assert [b.name for b in S3.of(lab).list_buckets()] == ["photos"]
+    assert "damaged row of buckets (name='broken')" in caplog.text
