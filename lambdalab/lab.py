@@ -115,6 +115,7 @@ class Lab:
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
         self._code_lock = threading.Lock()
+        self._code_deferred: set[str] = set()  # code kept for a running environment
         self.events = EventQueue(
             self.store,
             self.clock,
@@ -301,12 +302,13 @@ class Lab:
         self.registry.get(name)
         pkg = package(code)
         with self._code_lock:
+            old = self.registry.code_blobs(name, limits.LATEST)
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
             config = self.registry.update_latest(
                 name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
             )
         self.pool.retire(name, limits.LATEST)
-        self.collect_code()
+        self.collect_code(old)
         return self.publish_version(name) if publish else config
 
     def update_function_configuration(
@@ -364,22 +366,29 @@ class Lab:
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function, or only the version ``qualifier`` names."""
         ref = parse_function_ref(function_name, qualifier)
+        released = self.registry.code_blobs(ref.name, ref.qualifier)
         self.registry.delete(ref.name, ref.qualifier)
         if ref.qualifier:
             self.permissions.forget(ref.name, ref.qualifier)
         self.pool.retire(ref.name, ref.qualifier)
-        self.collect_code()
+        self.collect_code(released)
 
-    def collect_code(self) -> int:
+    def collect_code(self, released: set[str] | None = None) -> int:
         """Remove code blobs and unpacked code that no version references; bytes freed.
 
-        Runs after every delete and code update, and when a Lab opens. Code an
-        environment still runs from is kept until the next collection.
+        After a delete or a code update, ``released`` names the code it let go of; when
+        a Lab opens, everything is looked at (see :meth:`Store.collect_garbage`). Code an
+        environment still runs from is kept, and looked at again by the next collection.
         """
         with self._code_lock:
-            return self.store.collect_garbage(
-                self.registry.code_blobs(), self.pool.task_roots()
-            )
+            candidates = None if released is None else released | self._code_deferred
+            referenced = self.registry.code_blobs()
+            freed = self.store.collect_garbage(referenced, self.pool.task_roots(), candidates)
+            self._code_deferred = {
+                name for name in candidates or ()
+                if name not in referenced and (self.store.code_dir / name).exists()
+            }
+            return freed
 
     # -- versions and aliases ---------------------------------------------------------
 

@@ -302,9 +302,15 @@ class Registry:
                 )
         self._changed()
 
-    def code_blobs(self) -> set[str]:
-        """Every code blob a version names, damaged rows included (any sha256 hex in them)."""
-        rows = self._store.query("SELECT config FROM versions")
+    def code_blobs(self, name: str | None = None, version: str | None = None) -> set[str]:
+        """The code blobs versions name (of every function, of ``name``, or of one of its
+        versions), damaged rows included: any sha256 hex in them counts."""
+        sql, params = "SELECT config FROM versions", ()
+        if name is not None:
+            sql, params = sql + " WHERE function = ?", (name,)
+            if version is not None:
+                sql, params = sql + " AND version = ?", (name, version)
+        rows = self._store.query(sql, params)
         return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
 
     # -- concurrency ------------------------------------------------------------------

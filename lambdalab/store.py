@@ -276,11 +276,13 @@ class Database:
 
 #: A leftover younger than this may be a write or unpack still under way.
 _LEFTOVER_GRACE_S = 3600
+#: A blob written this recently may be about to be named by another process's version.
+_FRESH_GRACE_S = 60
 
 
-def _recent(path: Path) -> bool:
+def _changed_within(path: Path, seconds: float) -> bool:
     try:
-        return time.time() - path.stat().st_mtime < _LEFTOVER_GRACE_S
+        return time.time() - path.stat().st_mtime < seconds
     except OSError:
         return False
 
@@ -320,7 +322,9 @@ class Store(Database):
 
     def put_blob(self, sha256_hex: str, data: bytes) -> Path:
         path = self.blob_dir / sha256_hex
-        if not path.exists():
+        try:
+            os.utime(path)  # fresh again: a collection in another process leaves it be
+        except FileNotFoundError:
             tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
             tmp.write_bytes(data)
             os.replace(tmp, path)
@@ -329,22 +333,33 @@ class Store(Database):
     def blob_path(self, sha256_hex: str) -> Path:
         return self.blob_dir / sha256_hex
 
-    def collect_garbage(self, referenced: set[str], in_use: set[str]) -> int:
+    def collect_garbage(
+        self,
+        referenced: set[str],
+        in_use: set[str],
+        candidates: set[str] | None = None,
+    ) -> int:
         """Remove blobs and unpacked code no version references; the bytes freed.
 
         ``referenced`` holds the hashes some version still names; ``in_use`` the code
         directories environments run from (kept even when unreferenced: an invoke of a
-        deleted version may still be running; the next collection removes them). Also
-        removes what an interrupted write or unpack left (``*.tmp*`` blobs, ``.*`` dirs);
-        call it when no unpack is under way for an unreferenced hash.
+        deleted version may still be running). With ``candidates`` (the hashes a delete
+        or an update just let go of) only those are looked at. Without, everything is,
+        but what changed in the last minute is kept (another process may be between
+        writing a blob and naming it), and so are the leftovers of interrupted writes and
+        unpacks (``*.tmp*`` blobs, ``.*`` dirs) younger than an hour.
         """
         freed = 0
         for path in list(self.blob_dir.iterdir()) + list(self.code_dir.iterdir()):
             name = path.name
             leftover = name.startswith(".") or ".tmp" in name
-            if name in referenced and not leftover:
+            if candidates is not None and (leftover or name not in candidates):
                 continue
-            if str(path) in in_use or (leftover and _recent(path)):
+            if (name in referenced and not leftover) or str(path) in in_use:
+                continue
+            if candidates is None and _changed_within(
+                path, _LEFTOVER_GRACE_S if leftover else _FRESH_GRACE_S
+            ):
                 continue
             freed += _remove(path)
         return freed

@@ -10,6 +10,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
-from lambdalab import Lab, VirtualClock
+from lambdalab import Lab, VirtualClock, limits
 from lambdalab.errors import ResourceNotFoundException
 from lambdalab.cli import main
 from lambdalab_schedule import ValidationException, parse, schedules
@@ -275,17 +277,40 @@ def test_code_another_function_shares_stays_and_its_warm_environment_runs_on(
     assert len(list(lab.store.blob_dir.iterdir())) == 1
 
 
+WAITER = """
+import os, time
+def handler(event, context):
+    while not os.path.exists(event["go"]):
+        time.sleep(0.01)
+    return "done"
+"""
+
+
 def test_code_a_running_environment_uses_is_kept_until_it_is_gone(
-    lab: Lab, code: Callable[..., Path]
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], tmp_path: Path
 ) -> None:
-    lab.create_function("a", code(app=COUNTER), handler="app.handler")
-    lab.invoke("a")
-    (task_root,) = lab.store.code_dir.iterdir()
-    # another way to see it: the collection keeps any code an environment runs from
-    lab.store.collect_garbage(set(), {str(task_root)})
-    assert task_root.is_dir()
-    lab.store.collect_garbage(set(), set())
-    assert not task_root.exists()
+    lab.create_function("a", code(app=WAITER), handler="app.handler", timeout=120)
+    go = tmp_path / "go"
+    result: list[Any] = []
+    running = threading.Thread(target=lambda: result.append(lab.invoke("a", {"go": str(go)})))
+    running.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not lab.pool.task_roots() and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting for the environment to start, not for time to pass
+        (task_root,) = lab.pool.task_roots()
+        lab.delete_function("a")  # while its invoke runs
+        assert Path(task_root).is_dir()
+    finally:
+        go.touch()
+        running.join(timeout=120)
+    assert result[0].json() == "done"
+    clock.advance(limits.IDLE_ENVIRONMENT_TTL_S + 1)  # the idle environment is reaped
+    assert not lab.pool.task_roots()
+    lab.create_function("b", code(app=COUNTER), handler="app.handler")
+    lab.delete_function("b")  # the next collection takes what was kept
+    assert not Path(task_root).exists()
+    assert code_bytes(lab) == 0
 
 
 def test_opening_a_data_dir_removes_leftovers(tmp_path: Path, code: Callable[..., Path]) -> None:
@@ -301,11 +326,15 @@ def test_opening_a_data_dir_removes_leftovers(tmp_path: Path, code: Callable[...
     (stray_code / "pkg" / "big.bin").write_bytes(b"y" * 5000)
     half_unpacked = data_dir / "code" / f".{'2' * 64}.abc"
     half_unpacked.mkdir()
-    os.utime(half_unpacked, (0, 0))  # an unpack interrupted long ago
+    for left in (stray_blob, stray_code, half_unpacked):
+        os.utime(left, (0, 0))  # left long ago
+    just_written = data_dir / "blobs" / ("3" * 64)  # another process may name it soon
+    just_written.write_bytes(b"z" * 10)
     with Lab(data_dir, clock=VirtualClock()) as lab:
-        assert code_bytes(lab) == kept
+        assert code_bytes(lab) == kept + 10
         assert not stray_blob.exists() and not stray_code.exists()
         assert not half_unpacked.exists()
+        assert just_written.exists()
         assert lab.invoke("a").json() == 1
 
 
