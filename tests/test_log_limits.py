@@ -32,7 +32,13 @@ def handler(event, context):
 
 
 def messages(lab: Lab, name: str) -> list[str]:
-    return [e.message for e in lab.get_logs(name)]
+    """Every message of the function's log group, read page by page as ``--follow`` does."""
+    out: list[str] = []
+    after = 0
+    while page := lab.get_logs(name, after_id=after):
+        out.extend(e.message for e in page)
+        after = page[-1].id
+    return out
 
 
 def test_a_line_longer_than_an_event_is_cut_to_one_event(
@@ -146,3 +152,43 @@ def test_the_cap_has_a_default_a_learner_can_change(
     monkeypatch.setenv("LAMBDALAB_LOG_MAX_MB", "0")
     with Lab(tmp_path / "c", clock=VirtualClock()) as lab:
         assert lab.logs.max_bytes == 0  # keep everything
+
+
+CHATTY = """
+import sys
+def handler(event, context):
+    for i in range(event["lines"]):
+        print(f"line {i:06d} " + "y" * 90)
+    sys.stdout.write("z" * event["tail"])  # no newline at the end
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
+def test_a_chatty_invoke_is_logged_whole_and_in_order(
+    lab: Lab, code: Callable[..., Path], sandbox: str
+) -> None:
+    """Over a megabyte of lines leaves the sandbox's reader during the invoke (it would
+    otherwise wait in memory); the log still reads START, every line, END, REPORT."""
+    lab.create_function("chatty", code(app=CHATTY), handler="app.handler", timeout=120,
+                        sandbox=sandbox)
+    count = 30_000  # about 3 MB
+    result = lab.invoke("chatty", {"lines": count, "tail": 10}, log_type="Tail")
+    assert result.json() == "ok"
+    logged = messages(lab, "chatty")
+    assert logged[0].startswith("START RequestId")
+    printed = [m for m in logged if m.startswith("line ")]
+    assert printed == [f"line {i:06d} " + "y" * 90 for i in range(count)]
+    assert logged[-3:-2] == ["z" * 10]
+    assert logged[-2].startswith("END") and logged[-1].startswith("REPORT")
+    assert f"line {count - 1:06d}" in result.log_tail and "REPORT" in result.log_tail
+
+
+def test_a_huge_line_without_a_newline_is_cut_without_piling_up(
+    lab: Lab, code: Callable[..., Path]
+) -> None:
+    lab.create_function("flood", code(app=CHATTY), handler="app.handler", timeout=120,
+                        sandbox="subprocess")
+    assert lab.invoke("flood", {"lines": 0, "tail": 30 * 1024 * 1024}).json() == "ok"
+    (flood,) = [m for m in messages(lab, "flood") if m.startswith("z")]
+    assert len(flood) == ROOM
