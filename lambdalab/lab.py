@@ -377,7 +377,7 @@ class Lab:
         """Remove code blobs and unpacked code that no version references; bytes freed.
 
         After a delete or a code update, ``released`` names the code it let go of; when
-        a Lab opens, everything is looked at (see :meth:`Store.collect_garbage`). Code an
+        a Lab opens, everything is looked at (see ``Store.collect_garbage``). Code an
         environment still runs from is kept, and looked at again by the next collection.
         """
         with self._code_lock:
