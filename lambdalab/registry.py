@@ -6,11 +6,16 @@ process commits to the same data dir (SQLite's ``data_version``).
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
+
+A version or alias whose stored row is damaged is reported (once, on the
+``lambdalab.store`` logger) and treated as absent: lists skip it, reading it answers
+ResourceNotFoundException saying so, and deleting the function clears it.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -37,6 +42,7 @@ _RECHECK_S = 0.001
 #: or configuration" when deciding whether publishing creates a new version.
 _VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
 _MISSING = object()
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def new_revision_id() -> str:
@@ -109,6 +115,32 @@ class Registry:
             f"Function not found: {self.arns.function(name, qualifier)}"
         )
 
+    def damaged(self, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"Function not found: {self.arns.function(name, qualifier)}. Its stored "
+            "configuration is damaged (the server's log names it): delete the function "
+            "and create it again."
+        )
+
+    def _version(self, row: Any) -> FunctionConfiguration | None:
+        """A ``versions`` row (function, version, config) as a configuration, or None."""
+        return self._store.loaded(
+            "versions",
+            {"function": row["function"], "version": row["version"]},
+            lambda: FunctionConfiguration.from_json(row["config"]),
+        )
+
+    def _versions(self, rows: list[Any]) -> list[FunctionConfiguration]:
+        return [c for c in map(self._version, rows) if c is not None]
+
+    def _alias(self, row: Any) -> AliasConfiguration | None:
+        """An ``aliases`` row (function, name, config) as an alias, or None."""
+        return self._store.loaded(
+            "aliases",
+            {"function": row["function"], "name": row["name"]},
+            lambda: AliasConfiguration.from_json(row["config"]),
+        )
+
     def exists(self, name: str) -> bool:
         return bool(self._store.query("SELECT 1 FROM functions WHERE name = ?", (name,)))
 
@@ -128,12 +160,16 @@ class Registry:
     def get_version(self, name: str, version: str = LATEST) -> FunctionConfiguration:
         def load() -> FunctionConfiguration:
             rows = self._store.query(
-                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
                 (name, version),
             )
             if not rows:
                 raise self.not_found(name, None if version == LATEST else version)
-            return FunctionConfiguration.from_json(rows[0]["config"])
+            config = self._version(rows[0])
+            if config is None:
+                raise self.damaged(name, None if version == LATEST else version)
+            return config
 
         return self._cached((name, "version:" + version), load)
 
@@ -149,29 +185,34 @@ class Registry:
 
     def list_functions(self) -> list[FunctionConfiguration]:
         rows = self._store.query(
-            "SELECT config FROM versions WHERE version = ? ORDER BY function", (LATEST,)
+            "SELECT function, version, config FROM versions WHERE version = ? ORDER BY function",
+            (LATEST,),
         )
-        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        return self._versions(rows)
 
     def list_versions(self, name: str) -> list[FunctionConfiguration]:
         if not self.exists(name):
             raise self.not_found(name)
         rows = self._store.query(
-            "SELECT config FROM versions WHERE function = ? "
+            "SELECT function, version, config FROM versions WHERE function = ? "
             "ORDER BY version = ? DESC, CAST(version AS INTEGER)",
             (name, LATEST),
         )
-        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        return self._versions(rows)
 
     def update_latest(self, name: str, **changes: Any) -> FunctionConfiguration:
         with self._store.transaction() as db:
             row = db.execute(
-                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
                 (name, LATEST),
             ).fetchone()
             if row is None:
                 raise self.not_found(name)
-            config = FunctionConfiguration.from_json(row["config"]).evolve(
+            current = self._version(row)
+            if current is None:
+                raise self.damaged(name)
+            config = current.evolve(
                 **changes,
                 revision_id=new_revision_id(),
                 last_modified=aws_timestamp(self._now()),
@@ -189,19 +230,22 @@ class Registry:
             fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
             if fn is None:
                 raise self.not_found(name)
-            latest = FunctionConfiguration.from_json(
+            latest = self._version(
                 db.execute(
-                    "SELECT config FROM versions WHERE function = ? AND version = ?",
+                    "SELECT function, version, config FROM versions WHERE function = ? "
+                    "AND version = ?",
                     (name, LATEST),
-                ).fetchone()["config"]
+                ).fetchone()
             )
+            if latest is None:
+                raise self.damaged(name)
             last = db.execute(
-                "SELECT config FROM versions WHERE function = ? AND version != ? "
-                "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version != ? ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
                 (name, LATEST),
             ).fetchone()
-            if last is not None:
-                previous = FunctionConfiguration.from_json(last["config"])
+            previous = None if last is None else self._version(last)
+            if previous is not None:
                 candidate = latest.evolve(description=previous.description)
                 if _fingerprint(candidate) == _fingerprint(previous) and (
                     description is None or description == previous.description
@@ -241,10 +285,12 @@ class Registry:
                     "SELECT 1 FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 ).fetchone():
                     raise self.not_found(name, qualifier)
+                rows = db.execute(
+                    "SELECT function, name, config FROM aliases WHERE function = ?", (name,)
+                ).fetchall()
                 users = [
-                    r["name"]
-                    for r in db.execute("SELECT name, config FROM aliases WHERE function = ?", (name,))
-                    if _alias_uses(AliasConfiguration.from_json(r["config"]), qualifier)
+                    r["name"] for r in rows
+                    if (alias := self._alias(r)) is not None and _alias_uses(alias, qualifier)
                 ]
                 if users:
                     raise ResourceConflictException(
@@ -255,6 +301,17 @@ class Registry:
                     "DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 )
         self._changed()
+
+    def code_blobs(self, name: str | None = None, version: str | None = None) -> set[str]:
+        """The code blobs versions name (of every function, of ``name``, or of one of its
+        versions), damaged rows included: any sha256 hex in them counts."""
+        sql, params = "SELECT config FROM versions", ()
+        if name is not None:
+            sql, params = sql + " WHERE function = ?", (name,)
+            if version is not None:
+                sql, params = sql + " AND version = ?", (name, version)
+        rows = self._store.query(sql, params)
+        return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -372,7 +429,8 @@ class Registry:
     def get_alias(self, name: str, alias: str) -> AliasConfiguration:
         def load() -> AliasConfiguration:
             rows = self._store.query(
-                "SELECT config FROM aliases WHERE function = ? AND name = ?", (name, alias)
+                "SELECT function, name, config FROM aliases WHERE function = ? AND name = ?",
+                (name, alias),
             )
             if not rows:
                 if not self.exists(name):
@@ -380,7 +438,14 @@ class Registry:
                 raise ResourceNotFoundException(
                     f"Alias not found: {self.arns.function(name, alias)}"
                 )
-            return AliasConfiguration.from_json(rows[0]["config"])
+            found = self._alias(rows[0])
+            if found is None:
+                raise ResourceNotFoundException(
+                    f"Alias not found: {self.arns.function(name, alias)}. Its stored "
+                    "configuration is damaged (the server's log names it): delete the alias "
+                    "and create it again."
+                )
+            return found
 
         return self._cached((name, "alias:" + alias), load)
 
@@ -388,9 +453,10 @@ class Registry:
         if not self.exists(name):
             raise self.not_found(name)
         rows = self._store.query(
-            "SELECT config FROM aliases WHERE function = ? ORDER BY name", (name,)
+            "SELECT function, name, config FROM aliases WHERE function = ? ORDER BY name",
+            (name,),
         )
-        return [AliasConfiguration.from_json(r["config"]) for r in rows]
+        return [a for a in map(self._alias, rows) if a is not None]
 
     def update_alias(
         self,
@@ -425,7 +491,10 @@ class Registry:
         return config
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.get_alias(name, alias)
+        if not self._store.query(
+            "SELECT 1 FROM aliases WHERE function = ? AND name = ?", (name, alias)
+        ):
+            self.get_alias(name, alias)  # the right ResourceNotFoundException
         with self._store.transaction() as db:
             db.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (name, alias))
         self._changed()
