@@ -8,6 +8,7 @@ CPU before the handler returns, so a race is lost every time, not now and then. 
 probe also proves the freeze: its own ticker must write nothing between invokes.
 """
 
+import ast
 import json
 import shutil
 import tempfile
@@ -183,14 +184,33 @@ def check(workdir: Path):
 
 
 def missing_advice(workdir: Path) -> str:
-    """What to try when the record was not there at return: name the learner's race."""
-    source = (workdir / "app.py").read_text(errors="replace")
-    if "Thread(" in source and "flush()" not in source.replace("def flush()", ""):
+    """What to try when the record was not there at return: name the learner's mistake
+    from what the handler calls, in order (the outcome of a race cannot say it)."""
+    calls = handler_calls(workdir / "app.py")
+    if any(c in ("Thread", "Timer", "submit") for c in calls):
         return "a thread started in the handler races the freeze: nothing gives it CPU " \
             "before the handler returns, and then the environment is frozen. Call " \
             "flush() in the handler itself, before return"
+    if "flush" in calls and "append" in calls and calls.index("flush") < calls.index("append"):
+        return "the handler flushes before it adds this order's record: call " \
+            "flush() after PENDING.append, before return"
     return "the environment is frozen as soon as the handler returns, so a background " \
         "thread cannot finish the job: write the record before return"
+
+
+def handler_calls(path: Path) -> list:
+    """The names the handler calls (``flush``, ``append``, ``Thread``…), in source order."""
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except SyntaxError:
+        return []
+    handler = next((node for node in tree.body
+                    if isinstance(node, ast.FunctionDef) and node.name == "handler"), None)
+    if handler is None:
+        return []
+    calls = [node for node in ast.walk(handler) if isinstance(node, ast.Call)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    return [getattr(node.func, "attr", getattr(node.func, "id", "")) for node in calls]
 
 
 def audited(path: Path) -> list:
