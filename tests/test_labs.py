@@ -78,6 +78,24 @@ def test_check_fails_on_the_starter(lab: labs.LabInfo, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_the_starters_failure_does_not_give_the_answer_away(lab: labs.LabInfo, tmp_path: Path) -> None:
+    work = tmp_path / lab.folder
+    shutil.copytree(lab.starter_dir, work)
+    result = labs.run_check(lab, work)
+    assert lab.hints[-1] not in result.try_next  # the last hint is the whole answer
+
+
+def test_lab_two_first_failure_points_the_way_without_the_value(tmp_path: Path) -> None:
+    lab = COURSE.lab(2)
+    work = tmp_path / lab.folder
+    shutil.copytree(lab.starter_dir, work)
+    result = labs.run_check(lab, work)
+    assert "default" in result.try_next and "event invoke configuration" in result.try_next
+    assert "maximum_retry_attempts=1" not in result.try_next
+    assert "Destination" not in result.try_next
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
 def test_check_passes_on_the_solution(lab: labs.LabInfo, tmp_path: Path) -> None:
     work = tmp_path / lab.folder
     shutil.copytree(solution_dir(lab), work)
