@@ -37,6 +37,7 @@ def handler(event, context):
 '''
 CAP = 2
 BURST = 4
+FIRST_DELAY_S = 0.1
 #: The retry scenario: the throttle lifts after this many waits, and the second call
 #: gets this many attempts, all throttled.
 LIFT_AFTER_WAITS = 3
@@ -148,7 +149,9 @@ def check(workdir: Path):
 
 
 def first_delay(module) -> float:
-    return float(getattr(module, "FIRST_DELAY_S", 0.1))
+    """The first wait the exercise asks for (the check's own number: a learner who set
+    the starter's FIRST_DELAY_S to 0 would otherwise never wait)."""
+    return FIRST_DELAY_S
 
 
 def retry(script, module, lab, name, clock, counting=None, **kwargs):
@@ -186,6 +189,9 @@ def expect_backoff(module, waits: list, attempts: int) -> None:
     if not waits:
         advice = "it retried at once, without waiting: a throttled function is still " \
             "busy a moment later. time.sleep(delay) between attempts"
+    elif all(w == 0 for w in got):
+        advice = f"it slept 0 s, which is no wait at all: start with FIRST_DELAY_S " \
+            f"({wanted[0]:g} s), then double it"
     elif len(set(got)) == 1 and len(got) > 1:
         advice = f"it waited {got[0]:g} s every time: the wait must double after each " \
             "throttle (exponential backoff), so a crowd of retrying callers thins out"

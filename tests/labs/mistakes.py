@@ -146,6 +146,8 @@ MISTAKES = (
     Mistake(8, "retries-forever", "deploy.py",
             "    for attempt in range(attempts):\n", "    attempt = -1\n    while True:\n",
             "never gives up"),
+    Mistake(8, "no-first-delay", "deploy.py", "FIRST_DELAY_S = 0.1", "FIRST_DELAY_S = 0",
+            "start with FIRST_DELAY_S (0.1 s)"),
     Mistake(8, "cap-of-one", "deploy.py", "lab.put_function_concurrency(name, 2)",
             "lab.put_function_concurrency(name, 1)", "not capped at 2"),
     # -- lab 9: the S3 trigger ------------------------------------------------------------
