@@ -89,7 +89,7 @@ MISTAKES = (
             "module-level variable"),
     Mistake(4, "loads-again-per-invoke", "app.py",
             "    global INVOCATIONS\n",
-            "    global INVOCATIONS\n    load_model()\n", "The model is not loaded during INIT"),
+            "    global INVOCATIONS\n    load_model()\n", "and again in the handler"),
     # -- lab 5: freeze and thaw -----------------------------------------------------------
     Mistake(5, "thread-per-invoke", "app.py",
             "    flush()  # before returning: after it, the environment is frozen\n",
