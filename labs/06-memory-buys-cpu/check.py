@@ -6,7 +6,7 @@ Duration of the REPORT line of an invoke made at that memory size (the check rea
 function's own log), and cheapest_within() runs on made-up durations with known answers.
 The speed-up itself is lambdalab's part. The handler logs the CPU time it used, and the
 check compares each run with it: at 128 and 512 MB the run may not be faster than its
-share of a vCPU allows (``Duration >= CPU time / share``, with a margin). Load only ever
+share of a vCPU allows (``Duration >= CPU time / share``, with a wide margin). Load only ever
 makes a run slower, so a busy machine cannot break this; no ratio of two wall-clock
 durations is asserted.
 """
@@ -39,9 +39,12 @@ def handler(event, context):
 '''
 SIZES = [128, 512, 1769]
 MB_PER_VCPU = 1769
-#: A run below one vCPU may not beat its share: Duration >= SHARE_FLOOR x CPU / share.
-#: The limited sandbox holds the share within 10 % (benchmarks/limits.py).
-SHARE_FLOOR = 0.8
+#: A run below one vCPU may not beat its share by much: Duration >= SHARE_FLOOR x CPU /
+#: share. The limited sandbox holds the share within 10 % on average (benchmarks/
+#: limits.py), but one run can end before it has paid for a late stop of the governor
+#: on a loaded machine (0.8 was missed once in 120 runs, at 0.79); a sandbox without
+#: limits runs at about 0.07 of the bound at 128 MB, so 0.5 still tells the two apart.
+SHARE_FLOOR = 0.5
 #: cheapest_within() on made-up durations: (durations, [(deadline, answer), ...]).
 MADE_UP = (
     # memory x duration: 115,200  102,400  123,830: 512 MB is cheapest, not 128 MB
