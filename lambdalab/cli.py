@@ -992,13 +992,20 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
     say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
     data_dir = Path(lab.store.data_dir)
+    running = daemon.read_state(data_dir)
+    if running is not None and running.started_by == daemon.BACKGROUND:
+        daemon.stop(data_dir)  # one lambdalab per data dir: this one takes over
+        say(f"Stopped the background server (pid {running.pid}): this one serves the data dir.")
+        running = None
     # The CLI's commands reach this server (and its warm environments) when it can
     # answer them unsigned on loopback, and no other server serves the data dir.
-    register = is_loopback(host) and not auth_keys and daemon.read_state(data_dir) is None
+    register = is_loopback(host) and not auth_keys and running is None
     if register:
         daemon.write_state(
             daemon.ServerInfo(
-                os.getpid(), server.url, str(data_dir), lab.default_sandbox, daemon.SERVE, None
+                os.getpid(), server.url, str(data_dir),
+                daemon.wanted_sandbox(click.get_current_context().find_root().meta.get(SANDBOX_META)),
+                daemon.SERVE, None,
             )
         )
     try:
@@ -1009,11 +1016,14 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
 
 
 @main.command()
+@click.option("--wait", is_flag=True,
+              help=f"Wait (up to {daemon.START_TIMEOUT_S} s) until a server answers; "
+              "exit 1 if none does.")
 @click.pass_context
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, wait: bool) -> None:
     """Show the lambdalab server that serves the data dir, if one runs."""
     data_dir = data_dir_of(ctx)
-    info = daemon.read_state(data_dir)
+    info = daemon.wait_for_server(data_dir) if wait else daemon.read_state(data_dir)
     if info is None:
         say(f"No lambdalab server runs for {where(data_dir)}; the next `lambdalab invoke` "
             "starts one in the background.")
@@ -1021,6 +1031,8 @@ def status(ctx: click.Context) -> None:
         say(f"{where(data_dir)}: {info.describe()}.")
     if daemon.disabled():
         say(f"{daemon.NO_DAEMON_ENV} is set: commands run in their own process.")
+    if wait and info is None:
+        ctx.exit(1)
 
 
 @main.command()

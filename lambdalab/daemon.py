@@ -47,6 +47,8 @@ IDLE_TIMEOUT_ENV = "LAMBDALAB_SERVER_IDLE_TIMEOUT"
 START_TIMEOUT_S = 60
 #: Seconds an invoke may wait for its answer (the longest function timeout, plus INIT).
 REQUEST_TIMEOUT_S = 900 + 60
+#: The edge's health check (``lambdalab.server.HEALTH_PATH``, not imported: it is costly).
+HEALTH_PATH = "/_lambdalab/health"
 #: Seconds between two looks at the clock while the server idles.
 _IDLE_CHECK_S = 1.0
 
@@ -237,6 +239,21 @@ def stop(data_dir: Path) -> ServerInfo | None:
         time.sleep(0.02)
     clear_state(data_dir, info.pid)
     return info
+
+
+def wait_for_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> ServerInfo | None:
+    """The server for ``data_dir`` once it answers (``lambdalab serve &`` takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = read_state(data_dir)
+        if info is not None:
+            try:
+                request(info, "GET", HEALTH_PATH)
+                return info
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return None
 
 
 def _reap(pid: int) -> None:
