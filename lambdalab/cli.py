@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from .lab import Lab
     from .logs import LogEvent
-    from .models import AliasConfiguration, FunctionConfiguration
+    from .models import AliasConfiguration, FunctionConfiguration, InvokeResult
 
 EXIT_FUNCTION_ERROR = 1
 EXIT_API_ERROR = 2
@@ -166,19 +166,21 @@ SANDBOX_META = "lambdalab.sandbox"
 SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambdalab plugins`)."
 
 
+def open_lab() -> Lab:
+    """A Lab on the command's ``--data-dir``, closed when the command ends."""
+    from .lab import Lab
+
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    return ctx.with_resource(Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META)))
+
+
 def pass_lab(command: F) -> F:
     """Call ``command(lab, ...)`` with a Lab on ``--data-dir``, closed after the command."""
 
     @functools.wraps(command)
     def with_lab(*args: Any, **kwargs: Any) -> Any:
-        from .lab import Lab
-
-        ctx = click.get_current_context()
-        root = ctx.find_root()
-        lab = ctx.with_resource(
-            Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META))
-        )
-        return command(lab, *args, **kwargs)
+        return command(open_lab(), *args, **kwargs)
 
     return with_lab  # type: ignore[return-value]
 
@@ -515,7 +517,10 @@ def list_(ctx: click.Context) -> None:
     """List every function (from the running lambdalab server, if there is one)."""
     data_dir = data_dir_of(ctx)
     server = daemon.usable(data_dir, ctx.find_root().meta.get(SANDBOX_META))
-    functions = daemon.list_functions(server) if server else list_here()
+    functions = (
+        daemon.list_functions(server) if server
+        else (f.to_aws() for f in open_lab().list_functions())
+    )
     print_table(
         "Functions",
         ("Name", "Runtime", "Handler", "MB", "Timeout", "Last modified", "Description"),
@@ -527,11 +532,6 @@ def list_(ctx: click.Context) -> None:
         empty=f"No functions yet in {where(data_dir)}: run `lambdalab demo`, or "
         "`lambdalab create --help`.",
     )
-
-
-@pass_lab
-def list_here(lab: Lab) -> list[dict[str, Any]]:
-    return [f.to_aws() for f in lab.list_functions()]
 
 
 @main.command()
@@ -615,14 +615,16 @@ def invoke(
     background on first use), so the next invoke finds a warm environment.
     """
     body = read_payload(payload, payload_file)
-    options = dict(qualifier=qualifier, invocation_type=invocation_type, log_type=log_type)
     server = daemon.ensure(data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META))
     if server is not None:
-        result: Any = daemon.invoke(server, name, body, **options)
+        result: Any = daemon.invoke(
+            server, name, body, qualifier=qualifier, invocation_type=invocation_type,
+            log_type=log_type,
+        )
         if result.status_code != 200:
             err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
     else:
-        result = invoke_here(name, body, options)
+        result = invoke_here(open_lab(), name, body, qualifier, invocation_type, log_type)
     if result.log_result:
         click.echo(result.log_tail, err=True, nl=False)
     if result.payload:
@@ -633,14 +635,18 @@ def invoke(
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 
-@pass_lab
-def invoke_here(lab: Lab, name: str, body: bytes | str | None, options: dict[str, Any]) -> Any:
+def invoke_here(
+    lab: Lab, name: str, body: bytes | str | None, qualifier: str | None,
+    invocation_type: str, log_type: str,
+) -> InvokeResult:
     """Invoke in this process (no background server): a cold start every time."""
-    result = lab.invoke(name, body, **options)
+    result = lab.invoke(
+        name, body, qualifier=qualifier, invocation_type=invocation_type, log_type=log_type
+    )
     if result.status_code != 200:
         err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
-    if options["invocation_type"] == "Event":
-        run_queued_events(lab, lab.get_function_configuration(name, options["qualifier"]))
+    if invocation_type == "Event":
+        run_queued_events(lab, lab.get_function_configuration(name, qualifier))
     return result
 
 
