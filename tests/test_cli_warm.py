@@ -186,7 +186,6 @@ def test_stop_and_status_without_a_server(servers, tmp_path) -> None:
     run = lambda *a: CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "none"), *a])  # noqa: E731
     assert "No lambdalab server runs for" in run("status").stdout
     assert "No lambdalab server runs for" in run("stop").stdout
-    assert run("status", "--wait").exit_code == 0 or True  # waits up to 60 s: not run here
 
 
 def test_a_running_serve_is_what_the_cli_uses(servers, tmp_path, code) -> None:
@@ -256,3 +255,23 @@ def click_context(group):
     import click
 
     return click.Context(group)
+
+
+def test_what_other_commands_change_reaches_the_server(servers, tmp_path, code) -> None:
+    """update-code, concurrency and delete open the data dir themselves; the server's next
+    invoke sees what they changed (its warm environment belongs to the old revision)."""
+    data_dir = tmp_path / "data"
+    servers.append(data_dir)
+    run = lambda *a: CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), *a])  # noqa: E731
+    assert run("create", "fn", "--code", str(code(app=COUNTER)), "--handler", "app.handler").exit_code == 0
+    assert json.loads(run("invoke", "fn").stdout)["count"] == 1
+    assert json.loads(run("invoke", "fn").stdout)["count"] == 2  # warm
+    assert run("update-code", "fn", "--code", str(code(app=ECHO))).exit_code == 0
+    assert json.loads(run("invoke", "fn", '{"new": "code"}').stdout) == {"new": "code"}
+    assert run("concurrency", "put", "fn", "0").exit_code == 0
+    throttled = run("invoke", "fn")
+    assert throttled.exit_code == 2 and throttled.stderr.startswith("TooManyRequestsException: ")
+    assert run("delete", "fn").exit_code == 0
+    gone = run("invoke", "fn")
+    assert gone.exit_code == 2 and gone.stderr.startswith("ResourceNotFoundException: ")
+    assert daemon.read_state(data_dir) is not None  # all of it through one server
