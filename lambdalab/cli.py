@@ -1025,9 +1025,18 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
 @click.option("--wait", is_flag=True,
               help=f"Wait (up to {daemon.START_TIMEOUT_S} s) until a server answers; "
               "exit 1 if none does.")
+@click.option("--all", "every", is_flag=True,
+              help="Every background server on this machine, whatever its data dir.")
 @click.pass_context
-def status(ctx: click.Context, wait: bool) -> None:
+def status(ctx: click.Context, wait: bool, every: bool) -> None:
     """Show the lambdalab server that serves the data dir, if one runs."""
+    if every:
+        running = daemon.background_servers()
+        for info in running:
+            say(f"{info.data_dir}: {info.describe()}.")
+        if not running:
+            say("No lambdalab server runs in the background.")
+        return
     data_dir = data_dir_of(ctx)
     info = daemon.wait_for_server(data_dir) if wait else daemon.read_state(data_dir)
     if info is None:

@@ -241,6 +241,20 @@ def stop(data_dir: Path) -> ServerInfo | None:
     return info
 
 
+def background_servers() -> list[ServerInfo]:
+    """Every background server of this user on this machine, whatever its data dir."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if cmdline[1:3] == ["-m", "lambdalab.daemon"] and len(cmdline) > 3:
+            info = read_state(Path(cmdline[3]))
+            if info is not None and info.pid == process.pid:
+                found.append(info)
+    return found
+
+
 def wait_for_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> ServerInfo | None:
     """The server for ``data_dir`` once it answers (``lambdalab serve &`` takes a moment)."""
     deadline = time.monotonic() + timeout

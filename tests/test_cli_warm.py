@@ -275,3 +275,15 @@ def test_what_other_commands_change_reaches_the_server(servers, tmp_path, code) 
     gone = run("invoke", "fn")
     assert gone.exit_code == 2 and gone.stderr.startswith("ResourceNotFoundException: ")
     assert daemon.read_state(data_dir) is not None  # all of it through one server
+
+
+def test_status_all_shows_every_background_server(servers, tmp_path, code) -> None:
+    dirs = [tmp_path / "one", tmp_path / "two"]
+    servers.extend(dirs)
+    for data_dir in dirs:
+        run = lambda *a: CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), *a])  # noqa: E731
+        assert run("create", "fn", "--code", str(code(app=ECHO)), "--handler", "app.handler").exit_code == 0
+        assert run("invoke", "fn").exit_code == 0
+    listed = CliRunner().invoke(cli.main, ["status", "--all"]).stdout
+    for data_dir in dirs:
+        assert f"{data_dir.resolve()}: lambdalab server on http://127.0.0.1:" in listed
