@@ -45,7 +45,6 @@ FOLLOW_INTERVAL_S = 0.5
 PIPED_TABLE_WIDTH = 400
 
 
-
 class _LazyConsole:
     """A rich Console made on first use: importing rich is most of what ``--help`` or a
     warm ``invoke`` would otherwise spend (``python -X importtime``)."""
@@ -307,7 +306,13 @@ def code_package(code: str) -> Iterator[str]:
     """What ``--code`` names, as the Lab takes it: a directory or a .zip as they are; a
     single ``.py`` file as a directory holding only it (a package of one module)."""
     path = Path(code)
-    if path.is_dir() or path.suffix.lower() == ".zip" or not path.exists():
+    if not path.exists():
+        raise click.BadParameter(
+            f"{code} does not exist; --code takes a directory with your handler module, "
+            "a .zip of it, or a single .py file.",
+            param_hint="--code",
+        )
+    if path.is_dir() or path.suffix.lower() == ".zip":
         yield code
         return
     if path.suffix != ".py":
@@ -371,7 +376,8 @@ def check_handler(name: str, code: str, handler: str) -> None:
     guess = f"did you mean {close[0]}? " if close else f"it has {', '.join(found[:5])}. "
     err.print(
         Text(
-            f"Warning: {code} has no function {handler}; {guess}AWS accepts the setting, "
+            f"Warning: the code in {code} has no function {handler}; {guess}AWS accepts "
+            "the setting, "
             f"but invokes fail with Runtime.HandlerNotFound "
             f"(`lambdalab invoke {name} --log-type Tail` shows it)."
         ),

@@ -148,6 +148,27 @@ def read_state(data_dir: Path) -> ServerInfo | None:
     return info if _alive(info.pid) else None
 
 
+def _listening(info: ServerInfo) -> bool:
+    """Whether the server's port takes connections (a loopback connect: ~0.1 ms). A
+    process that died without removing :data:`STATE_FILE` may have left its pid to
+    another; this tells them apart."""
+    where = urlsplit(info.url)
+    try:
+        socket.create_connection(((where.hostname or "").encode("ascii"), where.port or 80), timeout=5).close()  # type: ignore[arg-type]
+    except OSError:
+        return False
+    return True
+
+
+def live_server(data_dir: Path) -> ServerInfo | None:
+    """The server serving ``data_dir``, if one runs and listens; a stale record is removed."""
+    info = read_state(data_dir)
+    if info is not None and not _listening(info):
+        clear_state(data_dir, info.pid)
+        return None
+    return info
+
+
 def write_state(info: ServerInfo) -> None:
     """Write :data:`STATE_FILE` whole (a reader never sees half of it)."""
     path = Path(info.data_dir) / STATE_FILE
@@ -170,7 +191,7 @@ def usable(data_dir: Path, sandbox: str | None) -> ServerInfo | None:
     """The running server for ``data_dir`` if it runs functions the way the command asks."""
     if disabled():
         return None
-    info = read_state(data_dir)
+    info = live_server(data_dir)
     if info is None or (info.sandbox or None) != wanted_sandbox(sandbox):
         return None
     return info
@@ -184,7 +205,7 @@ def ensure(data_dir: Path, sandbox: str | None) -> ServerInfo | None:
     """
     if disabled():
         return None
-    info = read_state(data_dir)
+    info = live_server(data_dir)
     if info is not None:
         return info if (info.sandbox or None) == wanted_sandbox(sandbox) else None
     import fcntl
@@ -192,7 +213,7 @@ def ensure(data_dir: Path, sandbox: str | None) -> ServerInfo | None:
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / LOCK_FILE, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        info = read_state(data_dir)  # another command may have started it meanwhile
+        info = live_server(data_dir)  # another command may have started it meanwhile
         if info is None:
             info = _start(data_dir, wanted_sandbox(sandbox))
             print(f"lambdalab: {info.announce()}", file=sys.stderr)
@@ -208,8 +229,10 @@ def _start(data_dir: Path, sandbox: str | None) -> ServerInfo:
         env["LAMBDALAB_SANDBOX"] = sandbox
     with open(data_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lambdalab.daemon", str(data_dir.resolve())],
+            # -P: no module of the data dir (the working directory) shadows a real one
+            [sys.executable, "-P", "-m", "lambdalab.daemon", str(data_dir.resolve())],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
+            cwd=data_dir,  # not the folder the command ran in, which may go away
             start_new_session=True,  # Ctrl-C in the terminal stops the command, not it
         )
     assert proc.stdout is not None
@@ -248,8 +271,8 @@ def background_servers() -> list[ServerInfo]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if cmdline[1:3] == ["-m", "lambdalab.daemon"] and len(cmdline) > 3:
-            info = read_state(Path(cmdline[3]))
+        if cmdline[1:4] == ["-P", "-m", "lambdalab.daemon"] and len(cmdline) > 4:
+            info = read_state(Path(cmdline[4]))
             if info is not None and info.pid == process.pid:
                 found.append(info)
     return found

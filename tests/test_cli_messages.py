@@ -47,6 +47,13 @@ def test_code_that_is_another_kind_of_file_is_a_usage_error(run, tmp_path) -> No
     assert "unzip" not in result.stderr
 
 
+def test_code_that_does_not_exist_is_a_usage_error(run, tmp_path) -> None:
+    result = run("create", "fn", "--code", str(tmp_path / "nowhere"), "--handler", "app.handler")
+    assert result.exit_code == 2
+    assert "does not exist; --code takes a directory" in result.stderr
+    assert "Python function" not in result.stderr and "zip bytes" not in result.stderr
+
+
 def test_a_missing_handler_says_which_option_not_handler_none(run, code) -> None:
     result = run("create", "fn", "--code", str(code(app=ECHO)))
     assert result.exit_code == 2

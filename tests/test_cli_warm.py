@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -287,3 +288,21 @@ def test_status_all_shows_every_background_server(servers, tmp_path, code) -> No
     listed = CliRunner().invoke(cli.main, ["status", "--all"]).stdout
     for data_dir in dirs:
         assert f"{data_dir.resolve()}: lambdalab server on http://127.0.0.1:" in listed
+
+
+def test_a_stale_server_record_is_replaced(servers, tmp_path, code) -> None:
+    """A record naming a live process that does not listen (a pid reused after a crash)."""
+    data_dir = tmp_path / "data"
+    servers.append(data_dir)
+    run = lambda *a: CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), *a])  # noqa: E731
+    assert run("create", "fn", "--code", str(code(app=ECHO)), "--handler", "app.handler").exit_code == 0
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    daemon.write_state(daemon.ServerInfo(os.getpid(), f"http://127.0.0.1:{port}", str(data_dir),
+                                         None, daemon.BACKGROUND, 60))
+    result = run("invoke", "fn", "{}")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {}
+    info = daemon.read_state(data_dir)
+    assert info is not None and info.pid != os.getpid()
