@@ -528,7 +528,7 @@ def list_(ctx: click.Context) -> None:
         else (f.to_aws() for f in open_lab().list_functions())
     )
     print_table(
-        "Functions",
+        f"Functions in {where(data_dir)}",
         ("Name", "Runtime", "Handler", "MB", "Timeout", "Last modified", "Description"),
         (
             (f.get("FunctionName"), f.get("Runtime"), f.get("Handler"), f.get("MemorySize"),

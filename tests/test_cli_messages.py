@@ -75,10 +75,12 @@ def test_a_right_handler_gets_no_warning(run, code) -> None:
     assert result.exit_code == 0 and result.stderr == ""
 
 
-def test_list_names_the_data_dir_it_read(run, data_dir) -> None:
-    result = run("list")
+def test_list_names_the_data_dir_it_read(run, data_dir, code) -> None:
+    result = run("list")  # empty, and missing
     assert result.exit_code == 0
     assert str(data_dir.resolve()) in result.stdout.replace("\n", "")
+    run("create", "fn", "--code", str(code(app=ECHO)), "--handler", "app.handler")
+    assert f"Functions in {data_dir.resolve()}" in run("list").stdout
 
 
 def test_the_data_dir_is_found_from_a_subfolder(tmp_path, code, monkeypatch) -> None:
