@@ -271,8 +271,8 @@ def background_servers() -> list[ServerInfo]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if cmdline[1:4] == ["-P", "-m", "lambdalab.daemon"] and len(cmdline) > 4:
-            info = read_state(Path(cmdline[4]))
+        if "lambdalab.daemon" in cmdline[1:-1]:  # python [-P] -m lambdalab.daemon DATA_DIR
+            info = read_state(Path(cmdline[-1]))
             if info is not None and info.pid == process.pid:
                 found.append(info)
     return found
