@@ -1062,7 +1062,7 @@ def stop(ctx: click.Context) -> None:
     """Stop the lambdalab server that serves the data dir (its environments end)."""
     data_dir = data_dir_of(ctx)
     info = daemon.stop(data_dir)
-    say(f"Stopped the {info.describe()}." if info else f"No lambdalab server runs for "
+    say(f"Stopped the {info.describe(with_idle_timeout=False)}." if info else f"No lambdalab server runs for "
         f"{where(data_dir)}.")
 
 

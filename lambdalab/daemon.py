@@ -78,10 +78,10 @@ class ServerInfo:
             "without a request, or with `lambdalab stop`; `lambdalab status` shows it."
         )
 
-    def describe(self) -> str:
+    def describe(self, *, with_idle_timeout: bool = True) -> str:
         how = "`lambdalab serve`" if self.started_by == SERVE else "the CLI, in the background"
         line = f"lambdalab server on {self.url} (pid {self.pid}, started by {how})"
-        if self.idle_timeout is not None:
+        if self.idle_timeout is not None and with_idle_timeout:
             line += f"; it stops after {_duration(self.idle_timeout)} without a request"
         return line
 
