@@ -309,3 +309,17 @@ def test_a_stale_server_record_is_replaced(servers, tmp_path, code) -> None:
     assert json.loads(result.stdout) == {}
     info = daemon.read_state(data_dir)
     assert info is not None and info.pid != os.getpid()
+
+
+def test_every_public_name_still_imports_from_the_package() -> None:
+    """lambdalab's public names are imported on first use (so the CLI starts fast)."""
+    import lambdalab
+
+    assert set(lambdalab._HOMES) == set(lambdalab.__all__)
+    import importlib
+
+    for name in lambdalab.__all__:
+        home = importlib.import_module(f"lambdalab.{lambdalab._HOMES[name]}")
+        assert getattr(lambdalab, name) is getattr(home, name)
+    with pytest.raises(AttributeError):
+        lambdalab.nothing_of_that_name  # noqa: B018
