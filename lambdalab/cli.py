@@ -105,6 +105,12 @@ class LambdaApiError(click.ClickException):
         click.echo(self.format_message(), file=file, err=file is None)
 
 
+class ServerLost(click.ClickException):
+    """The lambdalab server went away during a command: the message, exit 2."""
+
+    exit_code = EXIT_API_ERROR
+
+
 #: A command loaded on first use: ``("module", "attribute", "its one-line help")``.
 LazyCommand = tuple[str, str, str]
 
@@ -621,16 +627,15 @@ def invoke(
     background on first use), so the next invoke finds a warm environment.
     """
     body = read_payload(payload, payload_file)
-    server = daemon.ensure(data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META))
-    if server is not None:
-        result: Any = daemon.invoke(
-            server, name, body, qualifier=qualifier, invocation_type=invocation_type,
-            log_type=log_type,
-        )
-        if result.status_code != 200:
-            err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
-    else:
-        result = invoke_here(open_lab(), name, body, qualifier, invocation_type, log_type)
+    options = dict(qualifier=qualifier, invocation_type=invocation_type, log_type=log_type)
+    served = invoke_served(data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META), name,
+                           body, options)
+    if served is not None and served.status_code != 200:
+        err.print(Text(f"StatusCode {served.status_code}, RequestId {served.request_id}"))
+    result: daemon.RemoteInvoke | InvokeResult = (
+        served if served is not None
+        else invoke_here(open_lab(), name, body, qualifier, invocation_type, log_type)
+    )
     if result.log_result:
         click.echo(result.log_tail, err=True, nl=False)
     if result.payload:
@@ -639,6 +644,26 @@ def invoke(
         version = result.executed_version
         err.print(Text(f"FunctionError: {result.function_error} (version {version})"))
         ctx.exit(EXIT_FUNCTION_ERROR)
+
+
+def invoke_served(
+    data_dir: Path, sandbox: str | None, name: str, body: bytes | str | None,
+    options: dict[str, Any],
+) -> daemon.RemoteInvoke | None:
+    """Invoke through the data dir's server (started if none runs); ``None`` when the
+    command must run in its own process. A server that refused the connection never
+    saw the invoke, so another is started and asked once more."""
+    for attempt in (1, 2):
+        server = daemon.ensure(data_dir, sandbox)
+        if server is None:
+            return None
+        try:
+            return daemon.invoke(server, name, body, **options)
+        except daemon.ServerGone as gone:
+            if not gone.refused or attempt == 2:
+                raise ServerLost(str(gone)) from None
+            daemon.clear_state(data_dir, server.pid)
+    return None
 
 
 def invoke_here(
@@ -1038,8 +1063,8 @@ def status(ctx: click.Context, wait: bool, every: bool) -> None:
     """Show the lambdalab server that serves the data dir, if one runs."""
     if every:
         running = daemon.background_servers()
-        for info in running:
-            say(f"{info.data_dir}: {info.describe()}.")
+        for server in running:
+            say(f"{server.data_dir}: {server.describe()}.")
         if not running:
             say("No lambdalab server runs in the background.")
         return

@@ -86,6 +86,19 @@ class ServerInfo:
         return line
 
 
+class ServerGone(Exception):
+    """The server did not answer: it refused the connection (``refused``: the request
+    never reached it) or closed it before its answer (the request may have run)."""
+
+    def __init__(self, info: "ServerInfo", refused: bool, cause: str) -> None:
+        what = "refused the connection" if refused else "closed the connection before answering"
+        super().__init__(
+            f"The lambdalab server on {info.url} (pid {info.pid}) {what} ({cause}). Run the "
+            "command again; `lambdalab status` shows the server, `lambdalab stop` stops it."
+        )
+        self.refused = refused
+
+
 class RemoteError(Exception):
     """An AWS error the server answered: its code (``x-amzn-ErrorType``) and message."""
 
@@ -266,7 +279,7 @@ def stop(data_dir: Path) -> ServerInfo | None:
 
 def background_servers() -> list[ServerInfo]:
     """Every background server of this user on this machine, whatever its data dir."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     found = []
     for process in psutil.process_iter(["cmdline"]):
@@ -315,9 +328,16 @@ def request(
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     # The host as bytes: a str would be encoded with the idna codec, one more import.
     host = (where.hostname or "127.0.0.1").encode("ascii")
-    with socket.create_connection((host, where.port or 80), timeout=REQUEST_TIMEOUT_S) as conn:  # type: ignore[arg-type]
-        conn.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
-        status, answered, data = parse_response(_read_all(conn))
+    try:
+        conn = socket.create_connection((host, where.port or 80), timeout=REQUEST_TIMEOUT_S)  # type: ignore[arg-type]
+    except OSError as e:
+        raise ServerGone(info, True, e.strerror or str(e)) from None
+    try:
+        with conn:
+            conn.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
+            status, answered, data = parse_response(_read_all(conn))
+    except OSError as e:  # ConnectionError (a reset, no response) or a timeout
+        raise ServerGone(info, False, e.strerror or str(e)) from None
     if "x-amzn-errortype" in answered:
         try:
             message = json.loads(data).get("message") or json.loads(data).get("Message", "")

@@ -323,3 +323,36 @@ def test_every_public_name_still_imports_from_the_package() -> None:
         assert getattr(lambdalab, name) is getattr(home, name)
     with pytest.raises(AttributeError):
         lambdalab.nothing_of_that_name  # noqa: B018
+
+
+def test_a_server_that_hangs_up_is_an_error_not_a_traceback(servers, tmp_path) -> None:
+    """The invoke may have run: the CLI says what happened and does not send it again."""
+    import threading
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn.recv(65536))
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    port = listener.getsockname()[1]
+    daemon.write_state(daemon.ServerInfo(os.getpid(), f"http://127.0.0.1:{port}", str(data_dir),
+                                         None, daemon.BACKGROUND, 60))
+    try:
+        result = CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), "invoke", "fn"])
+    finally:
+        listener.close()
+        daemon.clear_state(data_dir, os.getpid())
+    assert result.exit_code == 2, result.output
+    assert "closed the connection before answering" in result.stderr
+    assert "Traceback" not in result.output
+    assert sum(b"POST /2015-03-31/functions/fn/invocations" in r for r in accepted) == 1
