@@ -132,6 +132,8 @@ class LambdaGroup(click.Group):
             return super().invoke(ctx)
         except (LambdaError, daemon.RemoteError) as error:
             raise LambdaApiError(error) from error
+        except daemon.ServerGone as gone:
+            raise ServerLost(str(gone)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy_commands})
