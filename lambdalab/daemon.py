@@ -220,7 +220,7 @@ def ensure(data_dir: Path, sandbox: str | None) -> ServerInfo | None:
         return None
     info = live_server(data_dir)
     if info is not None:
-        return info if (info.sandbox or None) == wanted_sandbox(sandbox) else None
+        return info if _same_sandbox(info, sandbox) else None
     import fcntl
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -230,7 +230,21 @@ def ensure(data_dir: Path, sandbox: str | None) -> ServerInfo | None:
         if info is None:
             info = _start(data_dir, wanted_sandbox(sandbox))
             print(f"lambdalab: {info.announce()}", file=sys.stderr)
-    return info if (info.sandbox or None) == wanted_sandbox(sandbox) else None
+    return info if _same_sandbox(info, sandbox) else None
+
+
+def _same_sandbox(info: ServerInfo, sandbox: str | None) -> bool:
+    """Whether the server runs functions in the sandbox asked for; says so when not."""
+    if (info.sandbox or None) == wanted_sandbox(sandbox):
+        return True
+    print(
+        f"lambdalab: the server for this data dir (pid {info.pid}) uses the default sandbox "
+        f"{info.sandbox or '(the lab default)'}, not {wanted_sandbox(sandbox) or 'the lab default'}"
+        ": this command runs in its own process (a cold start). `lambdalab stop` stops "
+        "the server; the next invoke starts one with this sandbox.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _start(data_dir: Path, sandbox: str | None) -> ServerInfo:

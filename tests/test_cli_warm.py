@@ -356,3 +356,17 @@ def test_a_server_that_hangs_up_is_an_error_not_a_traceback(servers, tmp_path) -
     assert "closed the connection before answering" in result.stderr
     assert "Traceback" not in result.output
     assert sum(b"POST /2015-03-31/functions/fn/invocations" in r for r in accepted) == 1
+
+
+def test_another_sandbox_than_the_servers_runs_here_and_says_so(servers, tmp_path, code,
+                                                                monkeypatch) -> None:
+    monkeypatch.delenv("LAMBDALAB_SANDBOX", raising=False)
+    data_dir = tmp_path / "data"
+    servers.append(data_dir)
+    run = lambda *a: CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), *a])  # noqa: E731
+    assert run("create", "fn", "--code", str(code(app=COUNTER)), "--handler", "app.handler").exit_code == 0
+    assert run("invoke", "fn").exit_code == 0  # starts the server with the default sandbox
+    other = CliRunner().invoke(cli.main, ["--data-dir", str(data_dir), "--sandbox", "subprocess", "invoke", "fn"])
+    assert other.exit_code == 0, other.output
+    assert json.loads(other.stdout)["count"] == 1  # its own process: a new environment
+    assert "runs in its own process" in other.stderr and "subprocess" in other.stderr
