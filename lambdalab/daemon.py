@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
+from . import limits
+
 #: The file in the data dir that names the server serving it.
 STATE_FILE = "server.json"
 #: Held while a CLI command starts a server, so two commands start only one.
@@ -46,7 +48,7 @@ IDLE_TIMEOUT_ENV = "LAMBDALAB_SERVER_IDLE_TIMEOUT"
 #: Seconds a CLI command waits for a background server to start, or to stop.
 START_TIMEOUT_S = 60
 #: Seconds an invoke may wait for its answer (the longest function timeout, plus INIT).
-REQUEST_TIMEOUT_S = 900 + 60
+REQUEST_TIMEOUT_S = limits.TIMEOUT_MAX_S + limits.INIT_TIMEOUT_S
 #: The edge's health check (``lambdalab.server.HEALTH_PATH``, not imported: it is costly).
 HEALTH_PATH = "/_lambdalab/health"
 #: Seconds between two looks at the clock while the server idles.
