@@ -407,9 +407,10 @@ def print_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    # Text, not str: a title or header is shown as is (a data dir named [x] is not markup)
+    table = Table(title=Text(title, style="table.title"), title_justify="left")
     for index, column in enumerate(columns):
-        table.add_column(column, no_wrap=index == 0, overflow="fold")  # never cut the name
+        table.add_column(Text(column), no_wrap=index == 0, overflow="fold")  # never cut the name
     for row in rows:
         table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     # A terminal wraps the table to fit; a pipe or file gets whole rows, for grep.
