@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import weakref
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
-from lambdalab import Lab, limits
+from lambdalab import Lab
+from lambdalab.plugin import StashKey, limits
 
 from .exceptions import InvalidArgument, MalformedXML, S3Error
 from .models import Bucket, ObjectPage, S3Object, S3Store
@@ -31,10 +31,9 @@ class DeleteResult:
 class S3:
     """Buckets and objects of ``lab``'s data dir, with notifications to its functions.
 
-    Use :meth:`S3.of` to share one instance per Lab (the edge and the CLI do).
+    Use :meth:`S3.of` to share one instance per Lab (the edge and the CLI do): it lives
+    in the lab's stash, so it dies with the lab, and the lab closes it.
     """
-
-    _instances: ClassVar[weakref.WeakKeyDictionary[Lab, "S3"]] = weakref.WeakKeyDictionary()
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -43,9 +42,11 @@ class S3:
     @classmethod
     def of(cls, lab: Lab) -> "S3":
         """The S3 of ``lab``, created on first use."""
-        if lab not in cls._instances:
-            cls._instances[lab] = cls(lab)
-        return cls._instances[lab]
+        return lab.stash.setdefault(S3_KEY, lambda: cls(lab))
+
+    def close(self) -> None:
+        """Close the bucket database (the lab does, when it closes)."""
+        self.store.close()
 
     def _now(self) -> float:
         return self.lab.clock.now()
@@ -217,3 +218,7 @@ def _decode_token(token: str) -> str:
 
 
 __all__ = ["DeleteResult", "S3", "encode_token"]
+
+
+#: Where a lab keeps its :class:`S3` (``lab.stash``).
+S3_KEY = StashKey[S3]()

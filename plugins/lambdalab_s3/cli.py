@@ -13,8 +13,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from lambdalab import Lab
-from lambdalab.cli import print_table, say
-from lambdalab.lab import default_data_dir
+from lambdalab.plugin import default_data_dir, print_table, say
 
 from .backend import S3, encode_token
 from .exceptions import S3Error

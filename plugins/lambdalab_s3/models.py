@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdalab import limits
-from lambdalab.store import Database
+from lambdalab.plugin import Database, limits
 
 from .exceptions import (
     BucketAlreadyOwnedByYou,

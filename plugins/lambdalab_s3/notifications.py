@@ -19,9 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lambdalab import Lab, events, limits
-from lambdalab.arn import parse_function_ref
-from lambdalab.errors import LambdaError, ResourceNotFoundException
+from lambdalab import Lab, LambdaError, ResourceNotFoundException
+from lambdalab.plugin import events, limits, parse_function_ref
 
 from .exceptions import InvalidArgument, invalid_argument
 from .models import Bucket, S3Object

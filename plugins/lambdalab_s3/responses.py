@@ -20,9 +20,9 @@ from xml.etree import ElementTree as ET
 
 import anyio.to_thread
 
-from lambdalab import Lab, limits
-from lambdalab.server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
-from lambdalab.protocol import rest_input, rest_params, validate
+from lambdalab import Lab
+from lambdalab.plugin import IncompleteRequestBody, RequestBodyTooLarge, limits, receive_body
+from lambdalab.plugin import rest_input, rest_params, validate
 
 from .backend import S3, encode_token
 from .exceptions import (

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from croniter import CroniterBadDateError, croniter
 
-from lambdalab import limits
+from lambdalab.plugin import limits
 
 from .exceptions import ValidationException
 

@@ -21,16 +21,31 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from lambdalab import events, limits
-from lambdalab.clock import Timer, VirtualClock
-from lambdalab.errors import LambdaError
-from lambdalab.events._common import iso_s
-from lambdalab.lab import Lab
+from lambdalab import Lab, LambdaError, Timer, VirtualClock
+from lambdalab.plugin import events, iso_s, limits
 
 from .exceptions import LimitExceededException, ResourceNotFoundException, ValidationException
 from .expressions import parse
 
 log = logging.getLogger("lambdalab.schedule")
+
+#: The plugin's tables in the lab's database (hook ``lambdalab_migrations``). The names
+#: are those lambdalab's own list used before the plugin kept them, so data dirs made
+#: then open unchanged.
+MIGRATIONS: dict[str, str] = {
+    "schedule-1": """
+    CREATE TABLE schedule_rules (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE schedule_targets (
+        rule TEXT NOT NULL REFERENCES schedule_rules(name) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (rule, id)
+    );
+    """,
+}
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
 _STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")

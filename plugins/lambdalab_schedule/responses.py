@@ -16,11 +16,8 @@ from typing import Any, Callable, Mapping
 import anyio.to_thread
 from starlette.datastructures import Headers, QueryParams
 
-from lambdalab import limits
-from lambdalab.errors import LambdaError
-from lambdalab.protocol import BodyError, json_object, message, validate
-from lambdalab.server.app import read_body
-from lambdalab.server.wire import WireRequest, WireResponse, error_response, send
+from lambdalab.plugin import BodyError, LambdaError, WireRequest, WireResponse, error_response
+from lambdalab.plugin import json_object, limits, message, read_body, send, validate
 
 from .exceptions import InternalException, SerializationException, ValidationException
 from .models import Schedules

@@ -32,14 +32,14 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab import limits
-from lambdalab.arn import parse_function_ref
-from lambdalab.errors import (
+from lambdalab.plugin import (
     InvalidParameterValueException,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
     invalid,
+    limits,
+    parse_function_ref,
 )
 
 from .exceptions import SqsError

@@ -26,9 +26,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab import limits
-from lambdalab.clock import Timer
-from lambdalab.events._common import md5_hex, sqs_attributes_md5
+from lambdalab import Timer
+from lambdalab.plugin import limits, md5_hex, sqs_attributes_md5
 
 from .exceptions import (
     InvalidAttributeName,
@@ -43,6 +42,43 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from lambdalab import Lab
+
+#: The plugin's tables in the lab's database (hook ``lambdalab_migrations``): queues,
+#: messages and event source mappings. The names are those lambdalab's own list used
+#: before the plugin kept them, so data dirs made then open unchanged.
+MIGRATIONS: dict[str, str] = {
+    "sqs-1": """
+    CREATE TABLE sqs_queues (
+        name TEXT PRIMARY KEY,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL
+    );
+    CREATE TABLE sqs_messages (
+        id INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        message_attributes TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        visible_at REAL NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        first_received_at REAL,
+        receipt TEXT
+    );
+    CREATE INDEX sqs_messages_visible ON sqs_messages (queue, visible_at, id);
+    CREATE INDEX sqs_messages_age ON sqs_messages (queue, sent_at);
+    CREATE TABLE event_source_mappings (
+        uuid TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
+    # SQS's system attributes a sender sets (AWSTraceHeader), as JSON; NULL: none.
+    "sqs-system-attributes": """
+    ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
+    """,
+}
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 #: Characters a message may hold (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | …).

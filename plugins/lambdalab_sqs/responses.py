@@ -25,20 +25,21 @@ from xml.sax.saxutils import escape
 import anyio.to_thread
 from starlette.datastructures import Headers
 
-from lambdalab import limits
-from lambdalab.errors import LambdaError
-from lambdalab.invoker import new_request_id
-from lambdalab.protocol import (
+from lambdalab.plugin import (
     BodyError,
+    LambdaError,
     Violation,
+    WireResponse,
     json_object,
+    limits,
+    new_request_id,
+    read_body,
+    send,
+    show,
     typed_query_params,
     validate,
     xml_text,
 )
-from lambdalab.protocol.validate import show
-from lambdalab.server.app import read_body
-from lambdalab.server.wire import WireResponse, send
 
 from .exceptions import (
     XMLNS,
