@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab
-from lambdalab.plugin import StashKey, limits
+from lambdalab.plugin import StashKey
 
+from . import quotas
 from .exceptions import InvalidArgument, MalformedXML, S3Error
 from .models import Bucket, ObjectPage, S3Object, S3Store
 from .notifications import check_destinations, notify, parse_configuration
@@ -136,11 +137,11 @@ class S3:
 
     def delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
         """Remove up to 1,000 keys; as on S3, a missing key counts as deleted."""
-        if not keys or len(keys) > limits.S3_DELETE_OBJECTS_MAX_KEYS:
+        if not keys or len(keys) > quotas.S3_DELETE_OBJECTS_MAX_KEYS:
             raise MalformedXML(
                 "The XML you provided was not well-formed or did not validate against our "
                 f"published schema: DeleteObjects takes 1 to "
-                f"{limits.S3_DELETE_OBJECTS_MAX_KEYS} keys, got {len(keys)}."
+                f"{quotas.S3_DELETE_OBJECTS_MAX_KEYS} keys, got {len(keys)}."
             )
         self.store.get_bucket(bucket)
         deleted, errors = [], []
@@ -158,7 +159,7 @@ class S3:
         *,
         prefix: str = "",
         delimiter: str = "",
-        max_keys: int = limits.S3_LIST_MAX_KEYS,
+        max_keys: int = quotas.S3_LIST_MAX_KEYS,
         start_after: str = "",
         continuation_token: str | None = None,
     ) -> ObjectPage:
@@ -171,7 +172,7 @@ class S3:
         after = start_after if continuation_token is None else _decode_token(continuation_token)
         return self.store.list_objects(
             bucket, prefix=prefix, delimiter=delimiter,
-            max_keys=min(max_keys, limits.S3_LIST_MAX_KEYS), after=after,
+            max_keys=min(max_keys, quotas.S3_LIST_MAX_KEYS), after=after,
         )
 
     # -- notifications ----------------------------------------------------------------

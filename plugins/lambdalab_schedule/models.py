@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from lambdalab import Lab, LambdaError, Timer, VirtualClock
-from lambdalab.plugin import events, iso_s, limits
+from lambdalab.plugin import events, iso_s
 
+from . import quotas
 from .exceptions import LimitExceededException, ResourceNotFoundException, ValidationException
 from .expressions import parse
 
@@ -161,10 +162,10 @@ def check_target(raw: Mapping[str, Any]) -> Target:
                 f"Target {target_id}: Input must be valid JSON text, e.g. "
                 '"{\\"task\\": \\"cleanup\\"}".'
             ) from None
-        if len(text.encode()) > limits.EVENTS_TARGET_INPUT_MAX_BYTES:
+        if len(text.encode()) > quotas.EVENTS_TARGET_INPUT_MAX_BYTES:
             raise ValidationException(
                 f"Target {target_id}: Input is longer than "
-                f"{limits.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
+                f"{quotas.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
             )
     if path is not None and (not isinstance(path, str) or not _INPUT_PATH.match(path)):
         raise ValidationException(
@@ -219,9 +220,9 @@ class Schedules:
             raise ValidationException(
                 f"Parameter State is not valid: {state!r}. Use ENABLED or DISABLED."
             )
-        if description is not None and len(description) > limits.EVENTS_RULE_DESCRIPTION_MAX:
+        if description is not None and len(description) > quotas.EVENTS_RULE_DESCRIPTION_MAX:
             raise ValidationException(
-                f"Parameter Description is longer than {limits.EVENTS_RULE_DESCRIPTION_MAX} "
+                f"Parameter Description is longer than {quotas.EVENTS_RULE_DESCRIPTION_MAX} "
                 "characters."
             )
         old = self._find(name)
@@ -321,10 +322,10 @@ class Schedules:
         if not checked:
             raise ValidationException("Parameter Targets is not valid: give at least one.")
         existing = {t.id for t in self.list_targets_by_rule(rule)}
-        if len(existing | {t.id for t in checked}) > limits.EVENTS_TARGETS_PER_RULE_MAX:
+        if len(existing | {t.id for t in checked}) > quotas.EVENTS_TARGETS_PER_RULE_MAX:
             raise LimitExceededException(
                 f"The requested resource exceeds the maximum number allowed: a rule has at "
-                f"most {limits.EVENTS_TARGETS_PER_RULE_MAX} targets."
+                f"most {quotas.EVENTS_TARGETS_PER_RULE_MAX} targets."
             )
         with self.lab.store.transaction() as db:
             for target in checked:

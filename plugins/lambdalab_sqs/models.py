@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from lambdalab import Timer
-from lambdalab.plugin import limits, md5_hex, sqs_attributes_md5
+from lambdalab.plugin import md5_hex, sqs_attributes_md5
 
+from . import quotas
 from .exceptions import (
     InvalidAttributeName,
     InvalidAttributeValue,
@@ -87,10 +88,10 @@ _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010
 #: Attributes SetQueueAttributes may change, with their defaults as strings.
 SETTABLE = {
     "DelaySeconds": "0",
-    "MaximumMessageSize": str(limits.SQS_MESSAGE_MAX_BYTES),
-    "MessageRetentionPeriod": str(limits.SQS_RETENTION_DEFAULT_S),
+    "MaximumMessageSize": str(quotas.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": str(quotas.SQS_RETENTION_DEFAULT_S),
     "ReceiveMessageWaitTimeSeconds": "0",
-    "VisibilityTimeout": str(limits.SQS_VISIBILITY_TIMEOUT_DEFAULT_S),
+    "VisibilityTimeout": str(quotas.SQS_VISIBILITY_TIMEOUT_DEFAULT_S),
     "RedrivePolicy": "",
     "RedriveAllowPolicy": "",
     "Policy": "",
@@ -108,11 +109,11 @@ COMPUTED = (
     "LastModifiedTimestamp",
 )
 _INTEGER_RANGES = {
-    "DelaySeconds": (0, limits.SQS_DELAY_MAX_S),
-    "MaximumMessageSize": (1024, limits.SQS_MESSAGE_MAX_BYTES),
-    "MessageRetentionPeriod": (limits.SQS_RETENTION_MIN_S, limits.SQS_RETENTION_MAX_S),
-    "ReceiveMessageWaitTimeSeconds": (0, limits.SQS_WAIT_TIME_MAX_S),
-    "VisibilityTimeout": (0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S),
+    "DelaySeconds": (0, quotas.SQS_DELAY_MAX_S),
+    "MaximumMessageSize": (1024, quotas.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": (quotas.SQS_RETENTION_MIN_S, quotas.SQS_RETENTION_MAX_S),
+    "ReceiveMessageWaitTimeSeconds": (0, quotas.SQS_WAIT_TIME_MAX_S),
+    "VisibilityTimeout": (0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S),
     "KmsDataKeyReusePeriodSeconds": (60, 86_400),
 }
 
@@ -196,11 +197,11 @@ def _redrive_policy(value: Any) -> dict[str, Any]:
             'must be JSON like {"deadLetterTargetArn": "arn:aws:sqs:…:dlq", '
             '"maxReceiveCount": 5}.'
         ) from None
-    if not 1 <= count <= limits.SQS_MAX_RECEIVE_COUNT_MAX:
+    if not 1 <= count <= quotas.SQS_MAX_RECEIVE_COUNT_MAX:
         raise InvalidAttributeValue(
             f"Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
             f"maxReceiveCount: {count}, valid values are from 1 to "
-            f"{limits.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive."
+            f"{quotas.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive."
         )
     return {"deadLetterTargetArn": target, "maxReceiveCount": count}
 
@@ -568,7 +569,7 @@ class Queues:
             )
         if delay is None:
             delay = queue.integer("DelaySeconds")
-        return body, _integer("DelaySeconds", delay, 0, limits.SQS_DELAY_MAX_S), checked
+        return body, _integer("DelaySeconds", delay, 0, quotas.SQS_DELAY_MAX_S), checked
 
     def receive_message(
         self, name: str, *, max_number_of_messages: int = 1,
@@ -581,10 +582,10 @@ class Queues:
         """
         queue = self.get_queue(name)
         count = _integer("MaxNumberOfMessages", max_number_of_messages, 1,
-                         limits.SQS_RECEIVE_MAX_MESSAGES)
+                         quotas.SQS_RECEIVE_MAX_MESSAGES)
         if wait_time_seconds is None:
             wait_time_seconds = queue.integer("ReceiveMessageWaitTimeSeconds")
-        wait = _integer("WaitTimeSeconds", wait_time_seconds, 0, limits.SQS_WAIT_TIME_MAX_S)
+        wait = _integer("WaitTimeSeconds", wait_time_seconds, 0, quotas.SQS_WAIT_TIME_MAX_S)
         deadline = self.clock.now() + wait
         timer = self.clock.call_at(deadline, self._notify) if wait else None
         try:
@@ -604,7 +605,7 @@ class Queues:
         """Take up to ``count`` visible messages in flight, without waiting."""
         queue = self.get_queue(name)
         hide = queue.integer("VisibilityTimeout") if visibility_timeout is None else _integer(
-            "VisibilityTimeout", visibility_timeout, 0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+            "VisibilityTimeout", visibility_timeout, 0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
         now = self.clock.now()
         expired = now - queue.integer("MessageRetentionPeriod")
         redrive = queue.redrive
@@ -676,7 +677,7 @@ class Queues:
         self.get_queue(name)
         row_id = _receipt_row(name, receipt_handle)
         hide = _integer("VisibilityTimeout", visibility_timeout, 0,
-                        limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+                        quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
         now = self.clock.now()
         with self.store.transaction() as db:
             row = db.execute("SELECT visible_at FROM sqs_messages WHERE id = ? AND receipt = ?",
