@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .protocol.validate import show
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
-    from .runtime.context import static_fields
+    from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, describe_status
     from .runtime.runtime_api import RuntimeApiServer
     from .sandbox import (
@@ -127,6 +127,7 @@ __all__ = [
     "runtime_bootstrap",
     "runtime_protocol",
     "static_fields",
+    "LambdaContext",
 ]
 
 #: Where each name lives: ``(module, attribute)``; attribute ``None`` is the module itself.
@@ -183,7 +184,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),
-    "static_fields": ("runtime.context", "static_fields"),
+    **{name: ("runtime.context", name) for name in ("static_fields", "LambdaContext")},
 }
 
 
