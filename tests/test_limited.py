@@ -454,7 +454,9 @@ def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:
 # -- what the backend reports ---------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
+    """A spin of 0.2 s of wall time is bounded above by it: load only lowers its CPU time."""
     from lambdalab.sandbox import InvokeRequest
 
     root = code(app=SPIN)
