@@ -177,6 +177,19 @@ def test_a_128_mb_function_gets_a_small_fraction_of_a_cpu(lab: Lab, code) -> Non
     assert cpu_s < 0.6 * 0.25, f"used {cpu_s * 1000:.0f} ms of CPU in 600 ms"
 
 
+# Runs for event["cpu_s"] of its own CPU time and at least event["seconds"] of wall time;
+# answers with its process's CPU time so far.
+BURN = """
+import time
+def handler(event, context):
+    cpu_end = time.process_time() + event.get("cpu_s", 0)
+    wall_end = time.monotonic() + event.get("seconds", 0)
+    while time.process_time() < cpu_end or time.monotonic() < wall_end:
+        pass
+    return time.process_time()
+"""
+
+
 @pytest.mark.timing
 def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, code) -> None:
     """An upper bound on CPU per wall second, over a run that ends with the debt paid:
@@ -184,32 +197,34 @@ def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, co
     from lambdalab.sandbox import InvokeRequest
 
     backend = LimitedBackend(preload=())
-    spec = environment_spec(code(app=SPIN), tmp_path, memory_size=128)
+    spec = environment_spec(code(app=BURN), tmp_path, memory_size=128)
 
-    def request(seconds: float) -> InvokeRequest:
-        payload = json.dumps({"seconds": seconds}).encode()
+    def request(**event: float) -> InvokeRequest:
+        payload = json.dumps(event).encode()
         return InvokeRequest("r", payload, "arn", int(time.time() * 1000) + 60_000, 60)
 
     try:
         env = backend.start(spec)
-        cpu_before = json.loads(env.invoke(request(0)).payload)  # the runtime's process_time()
+        cpu_before = json.loads(env.invoke(request()).payload)
         started = time.monotonic()
-        for _ in range(50):  # 1 ms each: shorter than the governor's 2 ms between readings
-            assert env.invoke(request(0.001)).status == "ok"
+        for _ in range(50):  # 1 ms of CPU each: less than the governor's 2 ms between readings
+            assert env.invoke(request(cpu_s=0.001)).status == "ok"
         # The credit carries over from invoke to invoke: an invoke that starts in debt is
         # stopped at its first reading until the debt is paid. A short invoke may answer
         # before that reading lands (more often on a loaded machine); the debt then waits
-        # for the next one. This last invoke runs long enough to be read, so when it
-        # answers, every earlier invoke has been paid for.
-        outcome = env.invoke(request(0.2))
+        # for the next one. This last invoke runs for 0.2 s of wall time, long enough to
+        # be read however late, so when it answers every earlier invoke has been paid for.
+        outcome = env.invoke(request(seconds=0.2))
         wall_s = time.monotonic() - started
         assert outcome.status == "ok"
         cpu_s = json.loads(outcome.payload) - cpu_before
         share = cpu_share(128, len(backend.cpus))
-        # Unlimited, the run uses ~0.25 s of CPU in ~0.25 s; with each invoke's credit
-        # starting afresh, ~65 ms in ~0.3 s. Held to 7.2 % throughout, it lasts about
-        # cpu_s / share (~1 s); the slack is the burst credit and a late last reading.
-        # The accuracy itself is benchmarks/limits.py's to measure (figure 1b).
+        # Unlimited, the run takes ~0.25 s and uses all of it; with each invoke's credit
+        # starting afresh, ~65 ms of CPU in ~0.3 s. Held to 7.2 % throughout, it lasts
+        # about cpu_s / share (~1 s); the slack is the burst credit and a late last
+        # reading. (A machine too busy to give the environment more than ~10 % of a CPU
+        # holds it below the bound by itself.) The accuracy is benchmarks/limits.py's
+        # to measure (figure 1b).
         assert cpu_s <= 1.5 * share * wall_s + 0.010, (cpu_s, wall_s)
         env.destroy()
     finally:
