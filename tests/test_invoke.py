@@ -75,11 +75,15 @@ def test_payload_as_json_text_and_empty(lab, code):
     assert lab.invoke("echo").json() == {}
 
 
+@pytest.mark.timing
 def test_context_has_everything_the_python_runtime_gives(lab, ctx_fn):
+    """Remaining time is bounded by the invoke's measured wall time: load widens the bound."""
     client_context = base64.b64encode(
         json.dumps({"custom": {"k": "v"}, "client": {"app_title": "demo"}}).encode()
     ).decode()
+    started = time.monotonic()
     result = lab.invoke(ctx_fn, {}, client_context=client_context).json()
+    wall_ms = (time.monotonic() - started) * 1000
     assert result["function_name"] == "ctx"
     assert result["function_version"] == "$LATEST"
     assert result["invoked_function_arn"] == "arn:aws:lambda:us-east-1:000000000000:function:ctx"
@@ -90,7 +94,8 @@ def test_context_has_everything_the_python_runtime_gives(lab, ctx_fn):
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", result["log_stream_name"])
     assert result["identity"] == [None, None]
     assert result["client_custom"] == {"k": "v"} and result["client_app"] == "demo"
-    assert 4000 < result["remaining"] <= 5000
+    # At most the 5 s timeout, less no more than the invoke took (load only widens it).
+    assert 5000 - wall_ms - 2 <= result["remaining"] <= 5000
 
 
 @pytest.mark.timing

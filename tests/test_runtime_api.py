@@ -112,9 +112,13 @@ def ric_fn(lab, runtime_code):
 # -- awslambdaric, unmodified -----------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_awslambdaric_runs_as_bootstrap_with_context_and_logs(lab, ric_fn, monkeypatch):
+    """Remaining time is bounded by the invoke's measured wall time: load widens the bound."""
     monkeypatch.setenv("HOST_SECRET", "do-not-leak")
+    started = time.monotonic()
     result = lab.invoke(ric_fn, {"k": "v"}, log_type="Tail")
+    wall_ms = (time.monotonic() - started) * 1000
     assert result.status_code == 200 and result.function_error is None
     body = result.json()
     assert body["event"] == {"k": "v"}
@@ -125,7 +129,8 @@ def test_awslambdaric_runs_as_bootstrap_with_context_and_logs(lab, ric_fn, monke
     assert body["aws_request_id"] == result.request_id
     assert body["log_group_name"] == "/aws/lambda/ric"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", body["log_stream_name"])
-    assert 4000 < body["remaining"] <= 5000
+    # At most the 5 s timeout, less no more than the invoke took (load only widens it).
+    assert 5000 - wall_ms - 2 <= body["remaining"] <= 5000
     assert body["trace_id"].startswith("Root=1-")
     env = body["environ"]
     assert "HOST_SECRET" not in env
