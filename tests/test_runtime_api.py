@@ -336,7 +336,7 @@ def api():
 
 
 def _call(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(*server.address.split(":"), timeout=5)
+    conn = http.client.HTTPConnection(*server.address.split(":"), timeout=60)  # a hang only
     conn.request(method, "/2018-06-01/runtime" + path, body=body, headers=headers or {})
     response = conn.getresponse()
     return response.status, dict(response.getheaders()), response.read()
