@@ -11,7 +11,9 @@ Figures (the targets come from issue 4, "Measured"):
    1769 and 3538 MB, beside the same handler in the ``subprocess`` backend (no limits),
    against the target ``memory / 1769`` vCPU capped by the machine's cores (±10 %).
    The handler forks ``ceil(target)`` spinning processes, so it can use every vCPU it
-   is given, and measures its children's CPU time with ``os.times()``;
+   is given, and measures its children's CPU time with ``os.times()``. Figure 1.5 over
+   figure 1.1 is the speed-up of CPU-bound work from 128 to 1769 MB (target 13.8) that
+   ``docs/explanation/memory-buys-cpu.rst`` describes and checks only loosely;
 1b. CPU share of back-to-back short invokes at 128 MB: 50 invokes that each spin for
    1 ms of CPU time (less than the governor's 2 ms between readings), then one for
    0.2 s of wall time, whose pause pays whatever the short ones still owed; CPU time
