@@ -144,6 +144,29 @@ def test_a_bootstrap_background_job_makes_no_progress_between_invokes(
     assert stopped(pid)
 
 
+@needs_curl
+def test_a_late_governor_reading_does_not_thaw_a_runtime_back_in_next(
+    limited_lab: Lab, root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded machine can delay a reading until the runtime has answered, asked for its
+    next event and been frozen: the reading's SIGCONT must not leave it running idle."""
+    from lambdalab_limited.runtime_api import LimitedRuntimeApiEnvironment
+
+    real = LimitedRuntimeApiEnvironment.ticker
+
+    def late(env: LimitedRuntimeApiEnvironment) -> float:
+        assert wait_until(env._api.state.idle_now)  # answered, and back in /next
+        assert stopped(env.pid)  # frozen there
+        return real(env)
+
+    monkeypatch.setattr(LimitedRuntimeApiEnvironment, "ticker", late)
+    limited_lab.create_function("job", root(bootstrap=BOOTSTRAP), runtime="provided.al2023",
+                                handler="bootstrap", memory_size=1769)
+    limited_lab.invoke("job", {})  # INIT; the runtime waits in /next, frozen
+    limited_lab.invoke("job", {"pause": True})  # a reading is due while it pauses
+    assert stopped(idle_pids(limited_lab, "job")[0])
+
+
 def group_stopped(pgid: int) -> bool:
     """Every process of group ``pgid`` (the bootstrap, its job and the job's ``sleep``)
     is stopped, or a zombie."""
