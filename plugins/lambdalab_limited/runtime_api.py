@@ -26,7 +26,7 @@ import resource
 import signal
 from typing import Callable
 
-from lambdalab.sandbox import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdalab.sandbox import EnvironmentSpec
 from lambdalab_runtimes import RuntimeApiEnvironment
 
 from . import Governed, rlimits_for
@@ -70,16 +70,6 @@ class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
     def idle(self) -> None:
         """The runtime waits for an event and none is pending: freeze the process group."""
         self._signal(signal.SIGSTOP)
-
-    def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
-        """The ``runtime-api`` invoke, and the runtime frozen again if it is already back
-        in ``/next``: it may ask (and be frozen in :meth:`idle`) before this thread sees
-        its answer, and a governor reading in that gap continues the whole group. On a
-        loaded machine, where readings come late, that left environments running idle."""
-        outcome = super().run_invoke(request, first_tick)
-        if self._api.state.idle_now():
-            self.idle()
-        return outcome
 
     def submitted(self) -> None:
         """The event is there: continue the runtime, which may have asked for it, and been
