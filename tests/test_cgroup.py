@@ -112,8 +112,7 @@ def test_a_v2_hierarchy_without_the_cpu_controller_is_named(tmp_path: Path) -> N
 @needs_cgroups
 @pytest.mark.timing
 def test_a_128_mb_function_is_held_to_its_share_by_the_cfs_quota(lab: Lab, code) -> None:
-    """The quota is read back from the kernel; the CPU used is bounded above only, which
-    load cannot break."""
+    """The quota is read back from the kernel; CPU is bounded above only, which load cannot break."""
     lab.create_function(
         "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10, sandbox="cgroup"
     )
@@ -153,8 +152,7 @@ def handler(event, context):
 @needs_cgroups
 @pytest.mark.timing
 def test_3538_mb_buys_two_cores_where_the_machine_has_them(lab: Lab, code) -> None:
-    """Two vCPUs are the quota and cores the kernel is given; the one measurement is an
-    upper bound (one vCPU's quota holds two busy children), which load cannot break."""
+    """Quota and cores are read back from the kernel; one upper bound, which load cannot break."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 cores")
     root = code(app=PARALLEL)

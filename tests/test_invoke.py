@@ -100,8 +100,7 @@ def test_context_has_everything_the_python_runtime_gives(lab, ctx_fn):
 
 @pytest.mark.timing
 def test_remaining_time_counts_down(lab, code):
-    """Each bound is either exact or the invoke's own wall time, measured around it: a
-    loaded machine stretches the bounds instead of breaking them."""
+    """Each bound is exact or the invoke's own measured wall time: load stretches, never breaks it."""
     lab.create_function("t", code(app="""
         import time
         def handler(event, context):

@@ -192,8 +192,7 @@ def handler(event, context):
 
 @pytest.mark.timing
 def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, code) -> None:
-    """An upper bound on CPU per wall second, over a run that ends with the debt paid:
-    load only takes CPU away, and a late reading only delays the pause that pays for it."""
+    """CPU per wall second bounded above, over a run ending with its debt paid: load only lowers it."""
     from lambdalab.sandbox import InvokeRequest
 
     backend = LimitedBackend(preload=())

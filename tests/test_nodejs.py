@@ -95,8 +95,7 @@ def test_console_lines_are_in_aws_node_format_and_warm_reuse(lab, js):
 
 @pytest.mark.timing
 def test_callback_handler_waits_for_the_event_loop_unless_told_not_to(lab, js):
-    """A lower bound (the timer's 400 ms) and an order (answer before a 30 s timer): load
-    only lengthens the first and cannot reach the second."""
+    """A lower bound (a 400 ms timer) and an order (answer before a 30 s timer): load breaks neither."""
     lab.create_function("cb", js(**{"index.js": """
         exports.handler = (event, context, callback) => {
           context.callbackWaitsForEmptyEventLoop = event.wait;
