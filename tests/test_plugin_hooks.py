@@ -157,3 +157,42 @@ def test_two_sources_keep_their_mappings_side_by_side(tmp_path: Path) -> None:
         with pytest.raises(lambdalab.InvalidParameterValueException, match="kinesis, sqs"):
             lab.create_event_source_mapping(
                 "worker", event_source_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t")
+
+
+# -- plugins' commands ------------------------------------------------------------------
+
+
+def test_the_command_cache_is_forgotten_once_a_package_folder_changes(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import sys
+
+    from lambdalab import command_cache
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    assert command_cache.read() is None
+    command_cache.write({"visits": "Count visits."})
+    assert command_cache.read() == {"visits": "Count visits."}
+    stat = site.stat()
+    os.utime(site, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # pip installed
+    assert command_cache.read() is None
+    monkeypatch.setenv("LAMBDALAB_PLUGINS", "subprocess")  # another selection, another cache
+    command_cache.write({})
+    monkeypatch.delenv("LAMBDALAB_PLUGINS")
+    assert command_cache.read() is None
+
+
+def test_an_unknown_command_loads_the_plugins_and_a_core_one_does_not(tmp_path: Path, monkeypatch) -> None:
+    import click
+
+    from lambdalab.cli import MainGroup
+
+    monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
+    group = MainGroup("lambdalab")
+    group.add_command(click.Command("list"))
+    ctx = click.Context(group)
+    assert group.get_command(ctx, "list") is not None and not group._plugins_loaded
+    assert group.get_command(ctx, "s3") is not None and group._plugins_loaded
+    assert {"s3", "sqs", "esm", "schedule", "list"} <= set(group.list_commands(ctx))
