@@ -56,6 +56,28 @@ def parse_function_ref(ref: str, qualifier: str | None = None) -> FunctionRef:
     return FunctionRef(match["name"], in_ref or qualifier)
 
 
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def checked_region(region: str) -> str:
+    """``region`` if it is shaped like an AWS region name (``us-west-2``)."""
+    if not _REGION.match(region or ""):
+        raise InvalidParameterValueException(
+            f"Region: {region!r} is not a region name. Use one like us-east-1 or eu-west-2."
+        )
+    return region
+
+
+def checked_account_id(account_id: str) -> str:
+    """``account_id`` if it is 12 digits, as an AWS account id is."""
+    if not _ACCOUNT_ID.match(account_id or ""):
+        raise InvalidParameterValueException(
+            f"AccountId: {account_id!r} is not an account id. Use 12 digits, e.g. 123456789012."
+        )
+    return account_id
+
+
 @dataclass(frozen=True)
 class ArnBuilder:
     """Builds ARNs for one account and region."""

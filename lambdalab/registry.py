@@ -10,6 +10,7 @@ and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -26,16 +27,25 @@ from .errors import (
     ResourceNotFoundException,
 )
 from .limits import LATEST
-from .models import AliasConfiguration, FunctionConfiguration
+from .models import (
+    CREATING_REASON,
+    CREATING_REASON_CODE,
+    AliasConfiguration,
+    FunctionConfiguration,
+)
 from .store import Store
 
 #: Another process's commits are noticed within this many seconds (SQLite's
 #: ``data_version`` is checked at most this often; this process's own writes at once).
 _RECHECK_S = 0.001
 
-#: Fields that change with every publish or update and so do not count as "changed code
-#: or configuration" when deciding whether publishing creates a new version.
-_VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
+#: Fields that change with every publish, update or state change, and so do not count as
+#: "changed code or configuration" when deciding whether publishing creates a new version.
+_VOLATILE = {
+    "function_arn", "version", "revision_id", "last_modified", "state", "state_reason",
+    "state_reason_code", "last_update_status", "last_update_status_reason",
+    "last_update_status_reason_code", "settles_at", "source", "tags",
+}
 _MISSING = object()
 
 
@@ -49,19 +59,52 @@ def aws_timestamp(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def _fingerprint(config: FunctionConfiguration) -> tuple[Any, ...]:
-    return tuple(
-        repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE
+def _source(config: FunctionConfiguration) -> str:
+    """A digest of the code and configuration a version is published from."""
+    state = repr(
+        tuple(repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE)
+    )
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def update_in_progress(arn: str) -> ResourceConflictException:
+    """What AWS answers a change made while the last one is still being applied."""
+    return ResourceConflictException(
+        "The operation cannot be performed at this time. An update is in progress for "
+        f"resource: {arn}"
+    )
+
+
+def _settled(config: FunctionConfiguration) -> FunctionConfiguration:
+    """``config`` once its creation or update has been applied (a new RevisionId, as on AWS)."""
+    return config.evolve(
+        state="Active",
+        state_reason=None,
+        state_reason_code=None,
+        last_update_status="Successful",
+        last_update_status_reason=None,
+        last_update_status_reason_code=None,
+        settles_at=None,
+        revision_id=new_revision_id(),
     )
 
 
 class Registry:
     """Functions, versions and aliases of one data dir."""
 
-    def __init__(self, store: Store, arns: ArnBuilder, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        arns: ArnBuilder,
+        now: Callable[[], float],
+        settle_after: float = limits.STATE_TRANSITION_S,
+    ) -> None:
         self._store = store
         self.arns = arns
         self._now = now
+        #: Seconds of the Lab's clock a function stays ``Pending`` after it is created,
+        #: and an update ``InProgress`` (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+        self.settle_after = settle_after
         self._cache: dict[tuple[str, str], Any] = {}
         #: Counts the times the cache was dropped: a read loaded before a drop is stale.
         self._generation = 0
@@ -135,11 +178,49 @@ class Registry:
                 raise self.not_found(name, None if version == LATEST else version)
             return FunctionConfiguration.from_json(rows[0]["config"])
 
-        return self._cached((name, "version:" + version), load)
+        config: FunctionConfiguration = self._cached((name, "version:" + version), load)
+        if self._due(config):
+            return self._settle(name, version)
+        return config
+
+    def _settle(self, name: str, version: str) -> FunctionConfiguration:
+        """Finish a creation or update whose time has come, and keep the result."""
+        with self._store.transaction() as db:
+            row = db.execute(
+                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+            if row is None:
+                raise self.not_found(name, None if version == LATEST else version)
+            config = FunctionConfiguration.from_json(row["config"])
+            if config.settles_at is None or self._now() < config.settles_at:
+                return config  # another thread settled it (or it is not due)
+            config = _settled(config)
+            db.execute(
+                "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
+                (config.to_json(), name, version),
+            )
+        self._changed()
+        return config
+
+    def pending(self) -> dict[str, Any]:
+        """The fields of a configuration that has just been created (``Pending``)."""
+        return {
+            "state": "Pending",
+            "state_reason": CREATING_REASON,
+            "state_reason_code": CREATING_REASON_CODE,
+            "last_update_status": None,
+            "settles_at": self._now() + self.settle_after,
+        }
 
     def get(self, name: str, qualifier: str | None = None) -> FunctionConfiguration:
         """The configuration a qualifier names: ``$LATEST``, a version or an alias."""
-        if qualifier in (None, LATEST):
+        if qualifier == LATEST:
+            try:
+                return self.get_version(name, LATEST)
+            except ResourceNotFoundException:
+                raise self.not_found(name, LATEST) from None
+        if qualifier is None:
             return self.get_version(name, LATEST)
         if qualifier.isdigit():
             if not self.exists(name):
@@ -151,7 +232,11 @@ class Registry:
         rows = self._store.query(
             "SELECT config FROM versions WHERE version = ? ORDER BY function", (LATEST,)
         )
-        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        configs = [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        return [self._settle(c.function_name, LATEST) if self._due(c) else c for c in configs]
+
+    def _due(self, config: FunctionConfiguration) -> bool:
+        return config.settles_at is not None and self._now() >= config.settles_at
 
     def list_versions(self, name: str) -> list[FunctionConfiguration]:
         if not self.exists(name):
@@ -163,7 +248,23 @@ class Registry:
         )
         return [FunctionConfiguration.from_json(r["config"]) for r in rows]
 
-    def update_latest(self, name: str, **changes: Any) -> FunctionConfiguration:
+    def versions(self, name: str) -> list[FunctionConfiguration]:
+        """ListVersionsByFunction's answer: ``$LATEST`` (named by its qualified ARN, as
+        AWS names it there) and every published version, each settled if due."""
+        found = [self.get_version(name, c.version) for c in self.list_versions(name)]
+        return [
+            c.evolve(function_arn=self.arns.function(name, LATEST)) if c.version == LATEST else c
+            for c in found
+        ]
+
+    def update_latest(
+        self, name: str, *, settle: bool = True, **changes: Any
+    ) -> FunctionConfiguration:
+        """Change ``$LATEST``; with ``settle``, the change is ``InProgress`` for a while.
+
+        A change while the previous one is in progress is refused, as AWS refuses it.
+        """
+        current = self.get_version(name, LATEST)  # settles a finished update first
         with self._store.transaction() as db:
             row = db.execute(
                 "SELECT config FROM versions WHERE function = ? AND version = ?",
@@ -171,11 +272,20 @@ class Registry:
             ).fetchone()
             if row is None:
                 raise self.not_found(name)
-            config = FunctionConfiguration.from_json(row["config"]).evolve(
-                **changes,
-                revision_id=new_revision_id(),
-                last_modified=aws_timestamp(self._now()),
-            )
+            config = FunctionConfiguration.from_json(row["config"])
+            if settle and config.settles_at is not None and self._now() < config.settles_at:
+                raise update_in_progress(current.function_arn)
+            if settle:
+                changes = {
+                    "last_update_status": "InProgress",
+                    "last_update_status_reason": CREATING_REASON,
+                    "last_update_status_reason_code": CREATING_REASON_CODE,
+                    "settles_at": self._now() + self.settle_after,
+                    "last_modified": aws_timestamp(self._now()),
+                    "revision_id": new_revision_id(),
+                    **changes,
+                }
+            config = config.evolve(**changes)
             db.execute(
                 "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
                 (config.to_json(), name, LATEST),
@@ -183,8 +293,20 @@ class Registry:
         self._changed()
         return config
 
-    def publish(self, name: str, description: str | None = None) -> FunctionConfiguration:
-        """Snapshot ``$LATEST`` as version N+1, or return the last version if unchanged."""
+    def publish(
+        self, name: str, description: str | None = None, *, while_settling: bool = False
+    ) -> FunctionConfiguration:
+        """Snapshot ``$LATEST`` as version N+1, or return the last version when neither
+        code nor configuration changed since it was published (``description`` only
+        describes a new version; it does not by itself make one), as AWS does
+        (https://docs.aws.amazon.com/lambda/latest/api/API_PublishVersion.html).
+
+        While an update is in progress, publishing is refused (ResourceConflictException),
+        except from CreateFunction / UpdateFunctionCode with ``Publish`` (``while_settling``).
+        """
+        current = self.get_version(name, LATEST)  # settles a finished update first
+        if current.settling and not while_settling:
+            raise update_in_progress(current.function_arn)
         with self._store.transaction() as db:
             fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
             if fn is None:
@@ -195,6 +317,7 @@ class Registry:
                     (name, LATEST),
                 ).fetchone()["config"]
             )
+            source = _source(latest)
             last = db.execute(
                 "SELECT config FROM versions WHERE function = ? AND version != ? "
                 "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
@@ -202,10 +325,7 @@ class Registry:
             ).fetchone()
             if last is not None:
                 previous = FunctionConfiguration.from_json(last["config"])
-                candidate = latest.evolve(description=previous.description)
-                if _fingerprint(candidate) == _fingerprint(previous) and (
-                    description is None or description == previous.description
-                ):
+                if (previous.source or _source(previous)) == source:
                     return previous
             number = str(fn["next_version"])
             version = latest.evolve(
@@ -213,7 +333,15 @@ class Registry:
                 function_arn=self.arns.function(name, number),
                 revision_id=new_revision_id(),
                 description=latest.description if description is None else description,
+                source=source,
+                tags={},
             )
+            if latest.settling:  # a version of a function still being created or updated
+                version = version.evolve(
+                    **{**self.pending(), "settles_at": latest.settles_at},
+                    last_update_status_reason=None,
+                    last_update_status_reason_code=None,
+                )
             db.execute(
                 "INSERT INTO versions (function, version, config) VALUES (?, ?, ?)",
                 (name, number, version.to_json()),

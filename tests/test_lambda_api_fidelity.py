@@ -1,0 +1,257 @@
+"""The Lambda API, member by member, against what AWS answers.
+
+The judge is boto3 against ``lambdalab serve``; what AWS answers comes from botocore's
+Lambda model and from LocalStack's recordings of real AWS
+(``tests/aws/services/lambda_/test_lambda_api.snapshot.json``), quoted below where used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import botocore.session
+import pytest
+from botocore.exceptions import WaiterError
+
+from lambdalab import Lab, VirtualClock
+from lambdalab import errors as lambdalab_errors
+from lambdalab.server import EdgeServer
+
+from .edge_support import client, client_for, create, edge, zip_of  # noqa: F401  (fixtures)
+
+CONTEXT = """
+def handler(event, context):
+    return {"arn": context.invoked_function_arn}
+"""
+ACCOUNT = "000000000000"
+ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
+
+#: The members of a Python .zip function's configuration in AWS's answers (the
+#: snapshot's test_publish_version_on_create: no Environment given, so none returned).
+#: CreateFunction: Pending, with StateReason(Code) and no LastUpdateStatus.
+CREATE_MEMBERS = {
+    "Architectures", "CodeSha256", "CodeSize", "Description", "EphemeralStorage",
+    "FunctionArn", "FunctionName", "Handler", "LastModified", "LoggingConfig",
+    "MemorySize", "PackageType", "RevisionId", "Role", "Runtime", "RuntimeVersionConfig",
+    "SnapStart", "State", "StateReason", "StateReasonCode", "Timeout", "TracingConfig",
+    "Version",
+}
+#: GetFunction's Configuration once Active.
+ACTIVE_MEMBERS = (CREATE_MEMBERS - {"StateReason", "StateReasonCode"}) | {"LastUpdateStatus"}
+
+
+def lambda_model() -> Any:
+    return botocore.session.get_session().get_service_model("lambda")
+
+
+# -- 1. ARNs --------------------------------------------------------------------------
+
+
+def test_create_with_publish_answers_the_unqualified_arn_and_version_1(client: Any) -> None:
+    created = create(client, "pub", Publish=True)
+    assert created["FunctionArn"] == ARN + "pub"  # AWS: unqualified, with Version "1"
+    assert created["Version"] == "1"
+    client.delete_function(FunctionName=created["FunctionArn"])  # deletes the function
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function(FunctionName="pub")
+
+
+def test_latest_is_named_by_its_qualified_arn_where_aws_names_it(client: Any) -> None:
+    create(client, "q", Publish=True)
+    assert client.get_function(FunctionName="q")["Configuration"]["FunctionArn"] == ARN + "q"
+    latest = client.get_function(FunctionName="q", Qualifier="$LATEST")["Configuration"]
+    assert latest["FunctionArn"] == ARN + "q:$LATEST"
+    config = client.get_function_configuration(FunctionName="q", Qualifier="$LATEST")
+    assert config["FunctionArn"] == ARN + "q:$LATEST"
+    versions = client.list_versions_by_function(FunctionName="q")["Versions"]
+    assert [v["FunctionArn"] for v in versions] == [ARN + "q:$LATEST", ARN + "q:1"]
+    everything = client.list_functions(FunctionVersion="ALL")["Functions"]
+    assert [f["FunctionArn"] for f in everything] == [ARN + "q:$LATEST", ARN + "q:1"]
+    assert [f["FunctionArn"] for f in client.list_functions()["Functions"]] == [ARN + "q"]
+
+
+def test_an_invoke_through_an_alias_reports_the_alias_arn(client: Any) -> None:
+    create(client, "ctx", CONTEXT, Publish=True)
+    client.create_alias(FunctionName="ctx", Name="live", FunctionVersion="1")
+    for kwargs in ({"FunctionName": "ctx", "Qualifier": "live"}, {"FunctionName": "ctx:live"}):
+        answer = json.loads(client.invoke(**kwargs)["Payload"].read())
+        assert answer == {"arn": ARN + "ctx:live"}
+    assert json.loads(client.invoke(FunctionName="ctx")["Payload"].read()) == {"arn": ARN + "ctx"}
+
+
+# -- 2. Versions ----------------------------------------------------------------------
+
+
+def test_publish_version_publishes_when_code_or_configuration_changed(client: Any) -> None:
+    """The snapshot's test_version_lifecycle: a Description change of $LATEST is a change;
+    PublishVersion's own Description describes a new version and makes none."""
+    create(client, "v", Description="No version :(")
+    client.update_function_configuration(FunctionName="v", Description="First version :)")
+    first = client.publish_version(FunctionName="v", Description="First version description :)")
+    assert (first["Version"], first["Description"]) == ("1", "First version description :)")
+    client.update_function_configuration(FunctionName="v", Description="Second version :))")
+    second = client.publish_version(FunctionName="v")
+    assert (second["Version"], second["Description"]) == ("2", "Second version :))")
+    third = client.publish_version(FunctionName="v", Description="Third version description :)))")
+    assert (third["Version"], third["Description"]) == ("2", "Second version :))")
+    assert third["RevisionId"] == second["RevisionId"]
+    versions = client.list_versions_by_function(FunctionName="v")["Versions"]
+    assert [(v["Version"], v["Description"]) for v in versions] == [
+        ("$LATEST", "Second version :))"),
+        ("1", "First version description :)"),
+        ("2", "Second version :))"),
+    ]
+
+
+def test_publish_version_checks_revision_and_code_sha256(client: Any) -> None:
+    create(client, "pre")
+    latest = client.get_function(FunctionName="pre")["Configuration"]
+    with pytest.raises(client.exceptions.PreconditionFailedException) as e:
+        client.publish_version(FunctionName="pre", RevisionId="wrong")
+    assert e.value.response["message"] == (
+        "The Revision Id provided does not match the latest Revision Id. Call the "
+        "GetFunction/GetAlias API to retrieve the latest Revision Id"
+    )
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+        client.publish_version(FunctionName="pre", CodeSha256="somenonexistentsha256")
+    assert e.value.response["message"] == (
+        "CodeSHA256 (somenonexistentsha256) is different from current CodeSHA256 in $LATEST "
+        f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
+    )
+    ok = client.publish_version(
+        FunctionName="pre", CodeSha256=latest["CodeSha256"], RevisionId=latest["RevisionId"]
+    )
+    assert ok["Version"] == "1"
+
+
+# -- 3. States ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_edge(tmp_path: Path, clock: VirtualClock) -> Iterator[tuple[Any, VirtualClock]]:
+    """An edge whose functions stay Pending, and updates InProgress, for 2 s of ``clock``."""
+    with Lab(data_dir=tmp_path / "slow", clock=clock, state_transition=2) as lab:
+        with EdgeServer(lab, port=0) as server:
+            yield client_for(server.url), clock
+
+
+def _waits(client: Any, waiter: str, name: str) -> bool:
+    """Whether boto3's real waiter is satisfied at its first look."""
+    try:
+        client.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"MaxAttempts": 1})
+    except WaiterError:
+        return False
+    return True
+
+
+def test_a_new_function_is_pending_then_active(slow_edge: tuple[Any, VirtualClock]) -> None:
+    client, clock = slow_edge
+    created = create(client, "s")
+    assert (created["State"], created["StateReasonCode"]) == ("Pending", "Creating")
+    assert created["StateReason"] == "The function is being created."
+    assert "LastUpdateStatus" not in created
+    assert client.get_function(FunctionName="s")["Configuration"]["State"] == "Pending"
+    assert not _waits(client, "function_active_v2", "s")
+    with pytest.raises(client.exceptions.ResourceConflictException, match="state: Pending"):
+        client.invoke(FunctionName="s")
+    clock.advance(2)
+    assert _waits(client, "function_active_v2", "s")
+    active = client.get_function(FunctionName="s")["Configuration"]
+    assert (active["State"], active["LastUpdateStatus"]) == ("Active", "Successful")
+    assert "StateReason" not in active
+    assert active["RevisionId"] != created["RevisionId"]  # as on AWS
+    assert client.invoke(FunctionName="s")["StatusCode"] == 200
+
+
+def test_an_update_is_in_progress_then_successful(slow_edge: tuple[Any, VirtualClock]) -> None:
+    client, clock = slow_edge
+    create(client, "u")
+    clock.advance(2)
+    updated = client.update_function_configuration(FunctionName="u", Timeout=9)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    assert updated["LastUpdateStatusReasonCode"] == "Creating"
+    assert not _waits(client, "function_updated_v2", "u")
+    busy = (
+        "The operation cannot be performed at this time. An update is in progress for "
+        f"resource: {ARN}u"
+    )
+    for change in (
+        lambda: client.update_function_code(FunctionName="u", ZipFile=zip_of(app=CONTEXT)),
+        lambda: client.update_function_configuration(FunctionName="u", Timeout=5),
+        lambda: client.publish_version(FunctionName="u"),
+    ):
+        with pytest.raises(client.exceptions.ResourceConflictException) as e:
+            change()
+        assert e.value.response["message"] == busy
+    clock.advance(2)
+    assert _waits(client, "function_updated_v2", "u")
+    config = client.get_function_configuration(FunctionName="u")
+    assert (config["LastUpdateStatus"], config["Timeout"]) == ("Successful", 9)
+    assert "LastUpdateStatusReason" not in config
+
+
+# -- 4. Fields ------------------------------------------------------------------------
+
+
+def test_configuration_members_are_those_aws_returns(client: Any) -> None:
+    created = create(client, "m")
+    assert set(created) - {"ResponseMetadata"} == CREATE_MEMBERS
+    shape = lambda_model().shape_for("FunctionConfiguration")
+    for answer in (
+        client.get_function(FunctionName="m")["Configuration"],
+        client.get_function_configuration(FunctionName="m"),
+        client.list_functions()["Functions"][0],
+        client.list_versions_by_function(FunctionName="m")["Versions"][0],
+    ):
+        members = set(answer) - {"ResponseMetadata"}
+        assert members == ACTIVE_MEMBERS
+        assert members <= set(shape.members)
+        assert answer["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+        assert answer["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/m"}
+        assert answer["EphemeralStorage"] == {"Size": 512}
+        assert answer["TracingConfig"] == {"Mode": "PassThrough"}
+        runtime_arn = answer["RuntimeVersionConfig"]["RuntimeVersionArn"]
+        assert runtime_arn.startswith("arn:aws:lambda:us-east-1::runtime:")
+    with_env = create(client, "e", Environment={"Variables": {"AB": "1"}})
+    assert with_env["Environment"] == {"Variables": {"AB": "1"}}
+
+
+# -- 5. Errors ------------------------------------------------------------------------
+
+
+def test_every_error_names_its_message_as_botocore_model_does() -> None:
+    model = {shape.name: shape for shape in lambda_model().error_shapes}
+    checked = 0
+    for name in lambdalab_errors.__all__:
+        cls = getattr(lambdalab_errors, name)
+        if name not in model:
+            continue
+        members = set(model[name].members)
+        wire = cls("m").to_wire()
+        assert set(wire) <= members, (name, set(wire), members)
+        checked += 1
+    assert checked >= 8
+
+
+def test_not_found_messages_are_aws_sentences(client: Any) -> None:
+    """Recorded on AWS: GetFunction names the unqualified ARN, or the qualified one when
+    asked for ``$LATEST`` or a version; Invoke and PutFunctionConcurrency name ``$LATEST``."""
+    cases = [
+        (lambda: client.get_function(FunctionName="nobody"), ARN + "nobody"),
+        (lambda: client.get_function(FunctionName="nobody", Qualifier="$LATEST"),
+         ARN + "nobody:$LATEST"),
+        (lambda: client.delete_function(FunctionName="nobody"), ARN + "nobody"),
+        (lambda: client.invoke(FunctionName="nobody"), ARN + "nobody:$LATEST"),
+        (lambda: client.put_function_concurrency(
+            FunctionName="nobody", ReservedConcurrentExecutions=1), ARN + "nobody:$LATEST"),
+    ]
+    create(client, "some")
+    cases.append((lambda: client.get_function(FunctionName="some", Qualifier="1221"),
+                  ARN + "some:1221"))
+    for call, arn in cases:
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
+            call()
+        assert e.value.response["Message"] == f"Function not found: {arn}"
+        assert e.value.response["Type"] == "User"
