@@ -14,6 +14,7 @@ from .errors import (
     ResourceNotFoundException,
     ServiceException,
     TooManyRequestsException,
+    ValidationException,
 )
 from .hookspecs import hookimpl
 from .lab import Lab
@@ -57,6 +58,7 @@ __all__ = [
     "PreconditionFailedException",
     "TooManyRequestsException",
     "ServiceException",
+    "ValidationException",
     # plugins
     "hookimpl",
     "PluginInfo",

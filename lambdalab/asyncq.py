@@ -64,6 +64,18 @@ from .store import Store
 #: (its pid may have been reused): no execution lasts longer than INIT plus the timeout.
 _STALE_CLAIM_S = limits.INIT_TIMEOUT_S + limits.TIMEOUT_MAX_S + 60
 
+#: ``claimed_by`` of a row set aside because it is damaged (see ``_quarantine_damaged``).
+_QUARANTINED = "damaged"
+#: A row no worker can run: a field SQLite holds with the wrong type.
+_MALFORMED = (
+    "typeof(request_id) != 'text' OR typeof(function) != 'text' "
+    "OR typeof(payload) NOT IN ('blob', 'text') "
+    "OR typeof(enqueued_at) NOT IN ('integer', 'real') "
+    "OR typeof(next_attempt_at) NOT IN ('integer', 'real') "
+    "OR typeof(attempts) != 'integer' "
+    "OR typeof(qualifier) NOT IN ('text', 'null')"
+)
+
 _COLUMNS = (
     "id, request_id, function, qualifier, payload, client_context, enqueued_at, "
     "attempts, next_attempt_at, claimed_by"
@@ -175,20 +187,45 @@ class EventQueue:
 
     def start(self) -> None:
         """Release claims of dead processes, re-arm retry timers, and start draining."""
+        self._quarantine_damaged()
         self._release_stale_claims()
         rows = self._store.query(
-            "SELECT MIN(next_attempt_at) FROM async_events WHERE next_attempt_at > ?",
-            (self._clock.now(),),
+            "SELECT MIN(next_attempt_at) FROM async_events WHERE next_attempt_at > ? "
+            "AND claimed_by IS NOT ?",
+            (self._clock.now(), _QUARANTINED),
         )
         if rows and rows[0][0] is not None:
             self._clock.call_at(rows[0][0], self.wake)
         if self._has_due():
             self.wake()
 
+    def _quarantine_damaged(self) -> None:
+        """Set aside rows whose fields have the wrong types (written by hand or by a bug).
+
+        They stay in the table, claimed by ``"damaged"`` so no worker takes them, and each
+        is reported once with how to remove it.
+        """
+        rows = self._store.query(
+            f"SELECT id, request_id FROM async_events WHERE ({_MALFORMED}) "
+            "AND claimed_by IS NOT ?",
+            (_QUARANTINED,),
+        )
+        for row_id, request_id in rows:
+            self._store.report_damaged(
+                "async_events", {"id": row_id},
+                ValueError(f"event {request_id!r} has a field of the wrong type; it is set "
+                           "aside and will not run"),
+            )
+            with self._store.transaction() as db:
+                db.execute(
+                    "UPDATE async_events SET claimed_by = ? WHERE id = ?", (_QUARANTINED, row_id)
+                )
+
     def _release_stale_claims(self) -> None:
         claims = self._store.query(
             "SELECT DISTINCT claimed_by, MIN(claimed_at) FROM async_events "
-            "WHERE claimed_by IS NOT NULL GROUP BY claimed_by"
+            "WHERE claimed_by IS NOT NULL AND claimed_by IS NOT ? GROUP BY claimed_by",
+            (_QUARANTINED,),
         )
         for token, claimed_at in claims:
             if _process_alive(token) and time.time() - (claimed_at or 0) < _STALE_CLAIM_S:
@@ -421,7 +458,10 @@ class EventQueue:
     def snapshot(self) -> list[QueuedEvent]:
         """Every queued event and its state, oldest first."""
         now = self._clock.now()
-        rows = self._store.query(f"SELECT {_COLUMNS} FROM async_events ORDER BY id")
+        rows = self._store.query(
+            f"SELECT {_COLUMNS} FROM async_events WHERE claimed_by IS NOT ? ORDER BY id",
+            (_QUARANTINED,),
+        )
         return [_queued(AsyncEvent(*row), now) for row in rows]
 
     def join(self, timeout: float | None = None) -> bool:

@@ -637,9 +637,23 @@ def print_log_events(events: Iterable[LogEvent]) -> int:
 @main.command()
 @click.argument("name")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events; Ctrl-C ends.")
+@click.option("--retention", type=int, metavar="DAYS",
+              help="Keep the group's events DAYS days (PutRetentionPolicy: 1, 3, 5, 7, 14, "
+                   "30, 60, 90, 120, 150, 180, 365, … 3653).")
+@click.option("--no-retention", is_flag=True,
+              help="Keep the group's events forever (DeleteRetentionPolicy).")
 @pass_lab
-def logs(lab: Lab, name: str, follow: bool) -> None:
-    """Print the log group of function NAME (/aws/lambda/NAME)."""
+def logs(lab: Lab, name: str, follow: bool, retention: int | None, no_retention: bool) -> None:
+    """Print the log group of function NAME (/aws/lambda/NAME), or set its retention."""
+    group = f"/aws/lambda/{name}"
+    if retention is not None or no_retention:
+        if no_retention:
+            lab.delete_retention_policy(group)
+            say(f"{group} keeps its events forever")
+        else:
+            lab.put_retention_policy(group, retention)
+            say(f"{group} keeps its events {retention} days")
+        return
     after = print_log_events(lab.get_logs(name))
     try:
         while follow:

@@ -8,6 +8,14 @@ yields the same version.
 A plain Python function is packaged with dill: the zip holds the pickled function and a
 three-line ``lambda_function.py`` that unpickles it, so it runs in a sandbox like any
 other code (handler ``lambda_function.handler``).
+
+Lambda's deployment package limits apply
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): 50 MB zipped
+for a direct upload and 250 MB (262,144,000 bytes) unzipped. The unzipped size is counted
+by decompressing every entry as a stream, never from the sizes the zip's headers declare
+(a zip bomb lies in them), and it is checked before the package is stored, so a refused
+upload leaves nothing on disk. Unpacking counts again, and a refused unpack removes what
+it wrote.
 """
 
 from __future__ import annotations
@@ -23,9 +31,10 @@ import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from .errors import InvalidParameterValueException
+from . import limits
+from .errors import InvalidParameterValueException, RequestEntityTooLargeException
 
 #: Handler used for code deployed as a Python function object.
 FUNCTION_OBJECT_HANDLER = "lambda_function.handler"
@@ -35,6 +44,7 @@ import pathlib, dill
 handler = dill.loads(pathlib.Path(__file__).with_name("lambda_function.dill").read_bytes())
 '''
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+_CHUNK = 1024 * 1024
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", ".pytest_cache"}
 
 
@@ -66,6 +76,12 @@ def package(code: CodeSource) -> CodePackage:
         data = _zip_function(code)
     else:
         data = _read_path(Path(code))
+    if len(data) > limits.ZIPPED_PACKAGE_MAX_BYTES:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {limits.CODE_REQUEST_MAX_BYTES} bytes: the "
+            f"deployment package is {len(data)} bytes zipped, and a direct upload is at most "
+            f"{limits.ZIPPED_PACKAGE_MAX_BYTES} bytes (50 MB) zipped. Make the package smaller."
+        )
     check_zip(data)
     return CodePackage(data, hashlib.sha256(data).hexdigest())
 
@@ -125,17 +141,60 @@ def _by_value(fn: Callable[..., Any]) -> Callable[..., Any]:
     return clone
 
 
+def _bad_zip() -> InvalidParameterValueException:
+    return InvalidParameterValueException(
+        "Could not unzip uploaded file. Please check your file, then try to upload again."
+    )
+
+
+def too_big_unzipped() -> InvalidParameterValueException:
+    """AWS's answer to a package over 250 MB unzipped (lambdalab has no layers to add)."""
+    return InvalidParameterValueException(
+        f"Unzipped size must be smaller than {limits.UNZIPPED_PACKAGE_MAX_BYTES} bytes"
+    )
+
+
 def check_zip(data: bytes) -> None:
-    """Reject what is not a zip, and entries that would land outside the code root."""
+    """Reject what is not a zip, entries that would land outside the code root, and a
+    package that unzips to more than 250 MB (counted by decompressing it)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = zf.namelist()
             infos = zf.infolist()
-    except zipfile.BadZipFile:
-        raise InvalidParameterValueException(
-            "Could not unzip uploaded file. Please check your file, then try to upload again."
-        ) from None
-    for name, info in zip(names, infos):
+            _check_names(infos)
+            meter = _Meter()
+            for info in infos:
+                for _ in meter.chunks(zf, info):
+                    pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            OSError, ValueError, RuntimeError):  # RuntimeError: an encrypted entry
+        raise _bad_zip() from None
+
+
+class _Meter:
+    """Counts the unzipped bytes of a package as they stream out of the decompressor.
+
+    Python's zipfile stops an entry at the size its header declares and then fails its
+    CRC, so a header that understates is refused as a bad zip; one that overstates is
+    harmless, since only the bytes that really come out are counted.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def chunks(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        if info.is_dir():
+            return
+        with zf.open(info) as entry:
+            while chunk := entry.read(_CHUNK):
+                self.total += len(chunk)
+                if self.total > limits.UNZIPPED_PACKAGE_MAX_BYTES:
+                    raise too_big_unzipped()
+                yield chunk
+
+
+def _check_names(infos: list[zipfile.ZipInfo]) -> None:
+    for info in infos:
+        name = info.filename
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
             raise InvalidParameterValueException(
@@ -150,19 +209,43 @@ def check_zip(data: bytes) -> None:
 
 
 def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
-    """The package's files on disk, unpacked once and shared (read-only in spirit)."""
+    """The package's files on disk, unpacked once and shared (read-only in spirit).
+
+    Unpacks into a temporary directory, counting bytes as they are written; a package
+    over the unzipped limit (stored before the limit was checked) is refused and its
+    partial files removed.
+    """
     target = code_dir / sha256_hex
     if target.is_dir():
         return target
     tmp = Path(tempfile.mkdtemp(dir=code_dir, prefix=f".{sha256_hex}."))
-    with zipfile.ZipFile(blob) as zf:
-        for info in zf.infolist():
-            path = zf.extract(info, tmp)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                os.chmod(path, mode | 0o400)
     try:
+        _extract(blob, tmp)
         os.rename(tmp, target)
     except OSError:  # another thread or process unpacked it first
         shutil.rmtree(tmp, ignore_errors=True)
+        if not target.is_dir():
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return target
+
+
+def _extract(blob: Path, root: Path) -> None:
+    meter = _Meter()
+    with zipfile.ZipFile(blob) as zf:
+        infos = zf.infolist()
+        _check_names(infos)  # so every path below stays inside root
+        for info in infos:
+            path = root / PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as out:
+                for chunk in meter.chunks(zf, info):
+                    out.write(chunk)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(path, mode | 0o400)

@@ -175,10 +175,19 @@ class EventInvokeConfigs:
 
     def find(self, name: str, qualifier: str | None) -> FunctionEventInvokeConfig | None:
         rows = self._lab.store.query(
-            "SELECT config FROM event_invoke_configs WHERE function = ? AND qualifier = ?",
+            "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
+            "AND qualifier = ?",
             (name, qualifier or limits.LATEST),
         )
-        return FunctionEventInvokeConfig.from_json(rows[0][0]) if rows else None
+        return self._loaded(rows[0]) if rows else None
+
+    def _loaded(self, row: Any) -> FunctionEventInvokeConfig | None:
+        """A stored config, or None if its row is damaged (reported once, then ignored)."""
+        return self._lab.store.loaded(
+            "event_invoke_configs",
+            {"function": row["function"], "qualifier": row["qualifier"]},
+            lambda: FunctionEventInvokeConfig.from_json(row["config"]),
+        )
 
     def put(
         self,
@@ -285,10 +294,11 @@ class EventInvokeConfigs:
         if not self._lab.registry.exists(name):
             raise self._lab.registry.not_found(name)
         rows = self._lab.store.query(
-            "SELECT config FROM event_invoke_configs WHERE function = ? ORDER BY qualifier",
+            "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
+            "ORDER BY qualifier",
             (name,),
         )
-        return [FunctionEventInvokeConfig.from_json(r[0]) for r in rows]
+        return [c for c in map(self._loaded, rows) if c is not None]
 
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
         name, qual = self._target(function_name, qualifier)

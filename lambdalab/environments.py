@@ -142,6 +142,12 @@ class EnvironmentPool:
             destroy(pooled)
         return len(doomed)
 
+    def task_roots(self) -> set[str]:
+        """The code directories of every environment, idle or busy: still in use."""
+        with self._lock:
+            pooled = [*self._busy, *(p for envs in self._idle.values() for p in envs)]
+        return {p.env.spec.task_root for p in pooled}
+
     def idle_environments(self) -> list[PooledEnvironment]:
         with self._lock:
             return [p for envs in self._idle.values() for p in envs]

@@ -12,6 +12,7 @@ edge renders every one of them the same way, from :meth:`LambdaError.to_wire`.
     ├── ResourceConflictException        409  it exists already / it is in use
     ├── InvalidParameterValueException   400  a parameter is out of range or malformed
     ├── InvalidRequestContentException   400  the payload is not valid JSON
+    ├── ValidationException              400  the request breaks its input shape's constraints
     ├── RequestTooLargeException         413  the payload is over the limit
     ├── PreconditionFailedException      412  RevisionId does not match
     ├── TooManyRequestsException         429  throttled by concurrency
@@ -75,6 +76,16 @@ class InvalidParameterValueException(LambdaError):
 
 class InvalidRequestContentException(LambdaError):
     """The request body (for Invoke: the payload) could not be parsed as JSON."""
+
+
+class ValidationException(LambdaError):
+    """The request breaks a constraint of its operation's input shape (a required member
+    is missing, a value is too long, outside its range, off its pattern or enum).
+
+    Not in Lambda's model, but what Lambda answers for these; the message lists every
+    violation: ``1 validation error detected: Value 'foo' at 'architectures' failed to
+    satisfy constraint: …`` (see :mod:`lambdalab.protocol.validate`).
+    """
 
 
 class RequestTooLargeException(LambdaError):
@@ -167,6 +178,7 @@ __all__ = [
     "ResourceConflictException",
     "InvalidParameterValueException",
     "InvalidRequestContentException",
+    "ValidationException",
     "RequestTooLargeException",
     "PreconditionFailedException",
     "TooManyRequestsException",

@@ -139,11 +139,20 @@ class FunctionUrls:
         return ref.name, target
 
     def _row(self, name: str, qualifier: str) -> FunctionUrlConfig | None:
+        """The stored URL config, or None if there is none or its row is damaged (reported)."""
         rows = self.store.query(
-            "SELECT config FROM function_urls WHERE function = ? AND qualifier = ?",
+            "SELECT function, qualifier, config FROM function_urls WHERE function = ? "
+            "AND qualifier = ?",
             (name, qualifier),
         )
-        return self._load(rows[0][0]) if rows else None
+        return self._loaded(rows[0]) if rows else None
+
+    def _loaded(self, row: Any) -> FunctionUrlConfig | None:
+        return self.store.loaded(
+            "function_urls",
+            {"function": row["function"], "qualifier": row["qualifier"]},
+            lambda: self._load(row["config"]),
+        )
 
     def _load(self, text: str) -> FunctionUrlConfig:
         config = FunctionUrlConfig(**json.loads(text))
@@ -154,9 +163,10 @@ class FunctionUrls:
         stored = json.dumps(asdict(replace(config, function_url="")))
         with self.store.transaction() as db:
             if new:
-                db.execute(
+                db.execute(  # replacing only a damaged row: create checked there is none
                     "INSERT INTO function_urls (function, qualifier, url_id, config) "
-                    "VALUES (?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (function, qualifier) DO UPDATE SET "
+                    "url_id = excluded.url_id, config = excluded.config",
                     (config.function_name, config.qualifier, config.url_id, stored),
                 )
             else:
@@ -229,13 +239,17 @@ class FunctionUrls:
         name = parse_function_ref(function_name).name
         self.registry.get(name)
         rows = self.store.query(
-            "SELECT config FROM function_urls WHERE function = ? ORDER BY qualifier", (name,)
+            "SELECT function, qualifier, config FROM function_urls WHERE function = ? "
+            "ORDER BY qualifier",
+            (name,),
         )
-        return [self._load(row[0]) for row in rows]
+        return [c for c in map(self._loaded, rows) if c is not None]
 
     def by_url_id(self, url_id: str) -> FunctionUrlConfig | None:
-        rows = self.store.query("SELECT config FROM function_urls WHERE url_id = ?", (url_id,))
-        return self._load(rows[0][0]) if rows else None
+        rows = self.store.query(
+            "SELECT function, qualifier, config FROM function_urls WHERE url_id = ?", (url_id,)
+        )
+        return self._loaded(rows[0]) if rows else None
 
 
 # -- HTTP request → event, function result → HTTP response --------------------------------

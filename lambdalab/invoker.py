@@ -85,6 +85,12 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
     if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
         try:
             json.loads(data)
+        except RecursionError:
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: Could not parse payload into json: "
+                "the document is nested too deeply. Send a JSON document nested fewer than "
+                f"{limits.JSON_DEPTH_MAX} levels deep."
+            ) from None
         except ValueError as e:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into "
@@ -345,18 +351,43 @@ class Invoker:
                 client_context=client_context,
             )
             lines.append(start_line(request_id, config.version))
+            carry: list[str] = []  # the end of what was spilled, for a Tail
+            spills = hasattr(pooled.env, "log_spill")  # a backend that can hand lines over
+            if spills:
+                pooled.env.log_spill = self._spiller(config, pooled, lines, carry)  # type: ignore[attr-defined]
             try:
                 outcome = yield RunInvoke(pooled.env, request)
             except BaseException:  # a backend's bug, or the caller gave up (cancelled)
                 self.pool.give_back(pooled, healthy=False)
                 raise
+            finally:
+                if spills:
+                    pooled.env.log_spill = None  # type: ignore[attr-defined]
             execution = self._finish(pooled, config, request_id, outcome, init_ms, lines)
         finally:
             self.pool.leave(name)
         self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
         if log_type == "Tail":
-            return _with_tail(execution.result, lines)
+            return _with_tail(execution.result, carry + lines)
         return execution.result
+
+    def _spiller(
+        self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
+        carry: list[str],
+    ) -> Callable[[list[str]], None]:
+        """Where an environment hands over log lines before its invoke ends: written at
+        once after what ``lines`` holds so far, so a chatty handler's output does not
+        pile up in memory. ``carry`` keeps the last 4 KB of it for a Tail."""
+
+        def spill(chunk: list[str]) -> None:
+            batch = lines + chunk
+            lines.clear()
+            self.logs.write(
+                config.log_group_name, pooled.env.spec.log_stream_name, batch, self.now()
+            )
+            carry[:] = _last_bytes(carry + batch, limits.TAIL_LOG_BYTES)
+
+        return spill
 
     def _finish(
         self,
@@ -585,6 +616,15 @@ def _platform_error(request_id: str, error_type: str, message: str) -> bytes:
     return json.dumps(
         {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
     ).encode()
+
+
+def _last_bytes(lines: list[str], size: int) -> list[str]:
+    """The shortest end of ``lines`` that holds at least ``size`` characters."""
+    kept, total = 0, 0
+    while kept < len(lines) and total < size:
+        kept += 1
+        total += len(lines[-kept]) + 1
+    return lines[len(lines) - kept:]
 
 
 def _with_tail(result: InvokeResult, lines: list[str]) -> InvokeResult:

@@ -89,6 +89,9 @@ class Lab:
         [default: ``$LAMBDALAB_SANDBOX``, else ``"limited"``].
     :param plugins: extra plugin modules or objects to register.
     :param preload: modules the sandbox imports once so cold starts skip them.
+    :param log_max_bytes: the most log data the data dir keeps; past it the oldest events
+        go (lambdalab's own cap; 0 keeps everything) [default: ``$LAMBDALAB_LOG_MAX_MB``
+        megabytes, else 100 MB].
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Lab:
         default_sandbox: str | None = None,
         plugins: Iterable[Any] = (),
         preload: tuple[str, ...] = ("boto3",),
+        log_max_bytes: int | None = None,
         state_transition: float = limits.STATE_TRANSITION_S,
     ) -> None:
         from .store import Store
@@ -124,10 +128,14 @@ class Lab:
         self.preload = preload
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
-        self.logs = LogStore(self.store)
+        self.logs = LogStore(
+            self.store, now=self.clock.now, max_bytes=_log_max_bytes(log_max_bytes)
+        )
         self.permissions = Permissions(self.store, self.registry, self.arns)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
+        self._code_lock = threading.Lock()
+        self._code_deferred: set[str] = set()  # code kept for a running environment
         self.events = EventQueue(
             self.store,
             self.clock,
@@ -154,6 +162,7 @@ class Lab:
             self.store, self.registry, self.arns, self.clock.now, lambda: self.endpoint_url
         )
         self._closed = False
+        self.collect_code()  # what a crash or an older lambdalab left behind
         self.events.start()  # events acknowledged before a restart still run
         self.plugin_manager.hook.lambdalab_lab_started.call_historic(kwargs={"lab": self})
 
@@ -277,11 +286,12 @@ class Lab:
         if dead_letter_config is not None:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
         pkg = package(code)
-        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
         config = config.evolve(
             code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
         )
-        self.registry.create(config)
+        with self._code_lock:  # a collection must not remove the blob before it is named
+            self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+            self.registry.create(config)
         if not publish:
             return config
         # AWS answers with version 1's configuration under the function's own ARN.
@@ -331,13 +341,16 @@ class Lab:
     ) -> FunctionConfiguration:
         """Replace ``$LATEST``'s code; its warm environments are retired."""
         name = parse_function_ref(function_name).name
-        self.registry.get(name)
+        self.registry.refuse_if_busy(name)  # before the new code is stored
         pkg = package(code)
-        self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
-        config = self.registry.update_latest(
-            name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
-        )
+        with self._code_lock:
+            old = self.registry.code_blobs(name, limits.LATEST)
+            self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
+            config = self.registry.update_latest(
+                name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
+            )
         self.pool.retire(name, limits.LATEST)
+        self.collect_code(old)
         return self.registry.publish(name, while_settling=True) if publish else config
 
     def update_function_configuration(
@@ -395,10 +408,29 @@ class Lab:
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function, or only the version ``qualifier`` names."""
         ref = parse_function_ref(function_name, qualifier)
+        released = self.registry.code_blobs(ref.name, ref.qualifier)
         self.registry.delete(ref.name, ref.qualifier)
         if ref.qualifier:
             self.permissions.forget(ref.name, ref.qualifier)
         self.pool.retire(ref.name, ref.qualifier)
+        self.collect_code(released)
+
+    def collect_code(self, released: set[str] | None = None) -> int:
+        """Remove code blobs and unpacked code that no version references; bytes freed.
+
+        After a delete or a code update, ``released`` names the code it let go of; when
+        a Lab opens, everything is looked at (see ``Store.collect_garbage``). Code an
+        environment still runs from is kept, and looked at again by the next collection.
+        """
+        with self._code_lock:
+            candidates = None if released is None else released | self._code_deferred
+            referenced = self.registry.code_blobs()
+            freed = self.store.collect_garbage(referenced, self.pool.task_roots(), candidates)
+            self._code_deferred = {
+                name for name in candidates or ()
+                if name not in referenced and (self.store.code_dir / name).exists()
+            }
+            return freed
 
     # -- versions and aliases ---------------------------------------------------------
 
@@ -864,6 +896,22 @@ class Lab:
             )
         return self.logs.read(f"/aws/lambda/{name}", after_id)
 
+    def put_retention_policy(self, log_group_name: str, retention_in_days: int) -> None:
+        """Keep a log group's events ``retention_in_days`` days (CloudWatch Logs' values:
+        1, 3, 5, 7, 14, 30, … 3653); older events are deleted."""
+        self.logs.put_retention_policy(self._log_group(log_group_name), retention_in_days)
+
+    def delete_retention_policy(self, log_group_name: str) -> None:
+        """Keep a log group's events forever again (the default)."""
+        self.logs.delete_retention_policy(self._log_group(log_group_name))
+
+    def _log_group(self, name: str) -> str:
+        """``name`` if that log group exists: a function's, or one that has events."""
+        function = name.removeprefix("/aws/lambda/") if name.startswith("/aws/lambda/") else None
+        if (function and self.registry.exists(function)) or self.logs.read(name, limit=1):
+            return name
+        raise ResourceNotFoundException("The specified log group does not exist.")
+
     # -- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
@@ -885,6 +933,21 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _log_max_bytes(value: int | None) -> int:
+    if value is not None:
+        return value
+    megabytes = os.environ.get("LAMBDALAB_LOG_MAX_MB")
+    if megabytes is None:
+        return limits.LOG_STORE_MAX_BYTES_DEFAULT
+    try:
+        return max(0, int(float(megabytes) * 1024 * 1024))
+    except ValueError:
+        raise InvalidParameterValueException(
+            f"LAMBDALAB_LOG_MAX_MB={megabytes!r} is not a number of megabytes; use e.g. 500, "
+            "or 0 to keep every log event."
+        ) from None
 
 
 def _weights(routing_config: Mapping[str, Any] | None) -> dict[str, float]:

@@ -137,6 +137,28 @@ CLIENT_CONTEXT_MAX_BYTES = 3583
 #: ``LogType=Tail`` returns the last 4 KB of the invocation's log.
 TAIL_LOG_BYTES = 4 * 1024
 
+# -- CloudWatch Logs -----------------------------------------------------------------
+#: One log event, its UTF-8 message plus 26 bytes of overhead: 1 MB since April 2025
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html;
+#: botocore's InputLogEvent: "Each log event can be no larger than 1 MB"; 256 KB before).
+#: Lambda cuts a longer line to this size in lambdalab (AWS does not document it).
+LOG_EVENT_MAX_BYTES = 1024 * 1024
+#: What CloudWatch Logs counts for each event on top of its message
+#: (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
+LOG_EVENT_OVERHEAD_BYTES = 26
+#: ``retentionInDays`` values PutRetentionPolicy takes (botocore's ``Days`` shape,
+#: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+#: lambdalab's own cap on the log events one data dir keeps (messages plus overhead):
+#: past it the oldest events go. ``Lab(log_max_bytes=...)`` or ``$LAMBDALAB_LOG_MAX_MB``
+#: change it; 0 keeps everything. AWS has no such cap (it bills storage instead).
+LOG_STORE_MAX_BYTES_DEFAULT = 100 * 1024 * 1024
+#: A full log store deletes its oldest events down to this fraction of the cap.
+LOG_STORE_LOW_WATER = 0.9
+
 #: The INIT phase (import the handler module, run module-level code).
 INIT_TIMEOUT_S = 10
 
@@ -211,8 +233,12 @@ PRICE_PER_MILLION_REQUESTS_USD = 0.20
 
 #: A function's resource-based policy (all its statements, as JSON).
 FUNCTION_POLICY_MAX_BYTES = 20 * 1024
-#: A deployment package uploaded directly (``ZipFile``), zipped.
+#: A deployment package uploaded directly (``ZipFile``), zipped: 50 MB
+#: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
+#: A deployment package unzipped (with its layers, which lambdalab does not have): 250 MB.
+#: AWS: "Unzipped size must be smaller than 262144000 bytes".
+UNZIPPED_PACKAGE_MAX_BYTES = 262_144_000
 #: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
 #: 50 MB). AWS: "Request must be smaller than 69905067 bytes for the CreateFunction
 #: operation".
@@ -220,6 +246,10 @@ CODE_REQUEST_MAX_BYTES = 69_905_067
 #: Any other control-plane request body (AWS does not publish one limit; every
 #: other operation's input is a few KB of JSON).
 CONTROL_REQUEST_MAX_BYTES = 1024 * 1024
+#: JSON nested deeper than this is refused (request bodies and Invoke payloads). AWS's
+#: JSON reader (Jackson) refuses documents nested deeper than 1000; Python's stops at its
+#: recursion limit (1000 by default), which is where lambdalab's reader stops too.
+JSON_DEPTH_MAX = 1000
 #: ListFunctions, ListVersionsByFunction and ListAliases: most items per page.
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
@@ -312,6 +342,13 @@ EVENTS_TARGET_INPUT_MAX_BYTES = 8192
 EVENTS_RULE_DESCRIPTION_MAX = 512
 #: ListRules and ListTargetsByRule return at most 100 per page (``Limit``).
 EVENTS_LIST_LIMIT_MAX = 100
+#: A ``ScheduleExpression`` is at most 256 characters (botocore's ScheduleExpression).
+EVENTS_SCHEDULE_EXPRESSION_MAX = 256
+#: The longest ``rate(...)`` period lambdalab takes: 100 years (``rate(36500 days)``).
+#: EventBridge documents only "a positive number"
+#: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html);
+#: the bound is lambdalab's, so that every rule's timer can be armed.
+EVENTS_RATE_PERIOD_MAX_S = 36_500 * 86_400
 
 # -- Function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)
 #: The edge path under which function URLs are served: ``/_lambdalab/url/<url-id>/``.

@@ -9,6 +9,12 @@ same lines, in the same format, into the data dir.
 Log events are buffered and written by a background thread (they are not acknowledged
 data, and a commit per invoke would dominate a warm invoke); :meth:`LogStore.flush`
 forces them out, and reading always flushes first.
+
+CloudWatch Logs' rules apply
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html): an
+event is at most 1 MB including 26 bytes of overhead, and a log group keeps its events
+for its retention (PutRetentionPolicy's days; forever without one). lambdalab also caps
+the bytes a data dir keeps (:data:`~lambdalab.limits.LOG_STORE_MAX_BYTES_DEFAULT`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
+from . import limits
+from .errors import LambdaError
 from .limits import BILLING_GRANULARITY_MS, TAIL_LOG_BYTES
 from .store import Store
 
@@ -135,12 +144,55 @@ class LogEvent:
     message: str
 
 
-class LogStore:
-    """Every log event of every function, kept in the data dir."""
+class InvalidParameterException(LambdaError):
+    """CloudWatch Logs' error for a parameter it does not take (e.g. ``retentionInDays``)."""
 
-    def __init__(self, store: Store, flush_interval: float = 0.2) -> None:
+
+def event_message(line: str) -> str:
+    """``line`` cut to what one log event holds: 1 MB with its 26 bytes of overhead.
+
+    AWS documents the event limit, not what Lambda does with a longer line; lambdalab
+    keeps the first bytes of it, whole characters only.
+    """
+    room = limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES
+    if len(line) * 4 <= room:  # no line of this many characters can be too long
+        return line
+    data = line.encode("utf-8", "surrogatepass")
+    if len(data) <= room:
+        return line
+    return data[:room].decode("utf-8", "ignore")
+
+
+def event_bytes(message: str) -> int:
+    """What CloudWatch Logs counts for one event: its UTF-8 message plus 26 bytes."""
+    return len(message.encode("utf-8", "surrogatepass")) + limits.LOG_EVENT_OVERHEAD_BYTES
+
+
+class LogStore:
+    """Every log event of every function, kept in the data dir.
+
+    Bounded three ways: each event to CloudWatch Logs' event size (longer lines are cut),
+    each log group by its retention policy (``put_retention_policy``; none by default, as
+    in AWS), and the whole store by ``max_bytes`` (lambdalab's own; the oldest events go
+    first). Pending events are flushed by the writer itself past ``_BUFFER_MAX_BYTES``, so
+    a handler that prints fast cannot grow the buffer without bound.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        flush_interval: float = 0.2,
+        *,
+        now: Callable[[], float] = time.time,
+        max_bytes: int = limits.LOG_STORE_MAX_BYTES_DEFAULT,
+    ) -> None:
         self._store = store
+        self._now = now
+        self.max_bytes = max_bytes
         self._pending: list[tuple[str, str, int, str]] = []
+        self._pending_bytes = 0
+        self._stored_bytes: int | None = None  # counted on first need
+        self._expired_at = -math.inf
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._wake = threading.Event()
@@ -150,24 +202,40 @@ class LogStore:
         self._thread.start()
 
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
-        ts = int((time.time() if epoch is None else epoch) * 1000)
-        with self._lock:
-            self._pending.extend([(group, stream, ts, line) for line in lines])
+        ts = int((self._now() if epoch is None else epoch) * 1000)
+        for start in range(0, len(lines), _WRITE_SLICE):  # no second copy of a huge log
+            events = [(group, stream, ts, event_message(line))
+                      for line in lines[start:start + _WRITE_SLICE]]
+            size = sum(len(e[3]) for e in events)  # characters: a cheap measure
+            with self._lock:
+                self._pending.extend(events)
+                self._pending_bytes += size
+                full = self._pending_bytes > _BUFFER_MAX_BYTES
+            if full:
+                self.flush()
 
     def flush(self) -> None:
         """Write buffered events. Holding ``_flushing`` throughout means that a flush (and
         so a read) returns only after any flush already under way has committed."""
         with self._flushing:
             with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            with self._store.transaction() as db:
-                db.executemany(
-                    "INSERT INTO log_events (log_group, log_stream, timestamp, message) "
-                    "VALUES (?, ?, ?, ?)",
-                    batch,
-                )
+                batch, self._pending, self._pending_bytes = self._pending, [], 0
+            if self.max_bytes:
+                self.stored_bytes()  # counted before this batch lands
+            for chunk in _chunks(batch):  # trimmed as it goes: the file stays near the cap
+                with self._store.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO log_events (log_group, log_stream, timestamp, message) "
+                        "VALUES (?, ?, ?, ?)",
+                        chunk,
+                    )
+                if self.max_bytes:
+                    self._stored_bytes = self.stored_bytes() + sum(
+                        event_bytes(e[3]) for e in chunk
+                    )
+                    self._trim()
+            if time.monotonic() - self._expired_at > _EXPIRE_EVERY_S:
+                self._expire()
 
     def _run(self) -> None:
         while not self._closed:
@@ -177,6 +245,7 @@ class LogStore:
     def read(self, group: str, after_id: int = 0, limit: int = 10_000) -> list[LogEvent]:
         """Events of one log group with ids above ``after_id`` (for ``--follow``)."""
         self.flush()
+        self._expire(group)
         rows = self._store.query(
             "SELECT id, log_group, log_stream, timestamp, message FROM log_events "
             "WHERE log_group = ? AND id > ? ORDER BY id LIMIT ?",
@@ -184,8 +253,119 @@ class LogStore:
         )
         return [LogEvent(*row) for row in rows]
 
+    # -- retention ----------------------------------------------------------------------
+
+    def put_retention_policy(self, group: str, retention_in_days: int) -> None:
+        """Keep the group's events ``retention_in_days`` days; older ones are deleted."""
+        if type(retention_in_days) is not int or retention_in_days not in limits.LOG_RETENTION_DAYS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{retention_in_days}' at "
+                "'retentionInDays' failed to satisfy constraint: Member must satisfy enum "
+                f"value set: {list(limits.LOG_RETENTION_DAYS)}"
+            )
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO log_groups (name, retention_in_days) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET retention_in_days = excluded.retention_in_days",
+                (group, retention_in_days),
+            )
+        self.flush()
+        self._expire(group)
+
+    def delete_retention_policy(self, group: str) -> None:
+        """Keep the group's events forever (AWS's default)."""
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM log_groups WHERE name = ?", (group,))
+
+    def retention_in_days(self, group: str) -> int | None:
+        rows = self._store.query(
+            "SELECT retention_in_days FROM log_groups WHERE name = ?", (group,)
+        )
+        return rows[0][0] if rows else None
+
+    def _expire(self, group: str | None = None) -> int:
+        """Delete events older than their group's retention (of ``group``, or of all)."""
+        if group is None:
+            self._expired_at = time.monotonic()
+            rows = self._store.query("SELECT name, retention_in_days FROM log_groups")
+        else:
+            days = self.retention_in_days(group)
+            rows = [] if days is None else [(group, days)]
+        deleted = 0
+        for name, days in rows:
+            cutoff = int((self._now() - days * 86_400) * 1000)
+            with self._store.transaction() as db:
+                freed = db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(length(CAST(message AS BLOB))), 0) "
+                    "FROM log_events WHERE log_group = ? AND timestamp < ?",
+                    (name, cutoff),
+                ).fetchone()
+                db.execute(
+                    "DELETE FROM log_events WHERE log_group = ? AND timestamp < ?",
+                    (name, cutoff),
+                )
+            deleted += freed[0]
+            if self._stored_bytes is not None:
+                self._stored_bytes -= freed[1] + freed[0] * limits.LOG_EVENT_OVERHEAD_BYTES
+        return deleted
+
+    # -- the store's size cap -------------------------------------------------------------
+
+    def stored_bytes(self) -> int:
+        """Bytes of every stored event as CloudWatch Logs counts them (message + 26)."""
+        if self._stored_bytes is None:
+            row = self._store.query(
+                "SELECT COUNT(*), COALESCE(SUM(length(CAST(message AS BLOB))), 0) "
+                "FROM log_events"
+            )[0]
+            self._stored_bytes = row[1] + row[0] * limits.LOG_EVENT_OVERHEAD_BYTES
+        return self._stored_bytes
+
+    def _trim(self) -> None:
+        """Past ``max_bytes``, delete the oldest events down to the low-water mark."""
+        if not self.max_bytes or self.stored_bytes() <= self.max_bytes:
+            return
+        excess = self.stored_bytes() - int(self.max_bytes * limits.LOG_STORE_LOW_WATER)
+        with self._store.transaction() as db:
+            # The first event by which the oldest ones add up to the excess (a running
+            # sum that SQLite stops computing at the first row that qualifies).
+            last = db.execute(
+                "SELECT id, running FROM (SELECT id, SUM(length(CAST(message AS BLOB)) + ?) "
+                "OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS running FROM log_events) "
+                "WHERE running >= ? LIMIT 1",
+                (limits.LOG_EVENT_OVERHEAD_BYTES, excess),
+            ).fetchone()
+            if last is None:  # the count was off: keep nothing rather than too much
+                db.execute("DELETE FROM log_events")
+                self._stored_bytes = 0
+                return
+            db.execute("DELETE FROM log_events WHERE id <= ?", (last[0],))
+        self._stored_bytes = self.stored_bytes() - last[1]
+
     def close(self) -> None:
         self._closed = True
         self._wake.set()
         self._thread.join()
         self.flush()
+
+
+def _chunks(
+    batch: list[tuple[str, str, int, str]],
+) -> Iterator[list[tuple[str, str, int, str]]]:
+    """``batch`` in pieces of about ``_BUFFER_MAX_BYTES`` characters of messages."""
+    start, size = 0, 0
+    for end, event in enumerate(batch, 1):
+        size += len(event[3])
+        if size >= _BUFFER_MAX_BYTES:
+            yield batch[start:end]
+            start, size = end, 0
+    if start < len(batch):
+        yield batch[start:]
+
+
+#: Lines a writer adds to the buffer at a time.
+_WRITE_SLICE = 10_000
+#: Pending characters past which a writer flushes itself (back-pressure on fast printers).
+_BUFFER_MAX_BYTES = 4 * 1024 * 1024
+#: Retention policies are applied on flushes at most this often (seconds), and on reads.
+_EXPIRE_EVERY_S = 60.0

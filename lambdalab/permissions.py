@@ -132,6 +132,15 @@ def _check(
         raise invalid("FunctionUrlAuthType", function_url_auth_type, "Use NONE or AWS_IAM.")
 
 
+def _policy(row: Any) -> Policy:
+    statements = json.loads(row[0])
+    if not isinstance(statements, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("Sid"), str) for s in statements
+    ):
+        raise ValueError("statements are not a list of statements with a Sid")
+    return Policy(statements, row[1])
+
+
 class Permissions:
     """Resource-based policies of one data dir, kept per (function, qualifier)."""
 
@@ -147,7 +156,10 @@ class Permissions:
         ).fetchone()
         if row is None:
             return Policy()
-        return Policy(json.loads(row[0]), row[1])
+        loaded = self._store.loaded(
+            "permissions", {"function": name, "qualifier": qualifier}, lambda: _policy(row)
+        )
+        return Policy() if loaded is None else loaded  # a damaged policy grants nothing
 
     def _save(self, db: Any, name: str, qualifier: str, statements: list[dict[str, Any]]) -> None:
         if not statements:

@@ -6,12 +6,17 @@ process commits to the same data dir (SQLite's ``data_version``).
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
+
+A version or alias whose stored row is damaged is reported (once, on the
+``lambdalab.store`` logger) and treated as absent: lists skip it, reading it answers
+ResourceNotFoundException saying so, and deleting the function clears it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 import time
 import uuid
@@ -47,6 +52,7 @@ _VOLATILE = {
     "last_update_status_reason_code", "settles_at", "source", "tags",
 }
 _MISSING = object()
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def new_revision_id() -> str:
@@ -152,6 +158,32 @@ class Registry:
             f"Function not found: {self.arns.function(name, qualifier)}"
         )
 
+    def damaged(self, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"Function not found: {self.arns.function(name, qualifier)}. Its stored "
+            "configuration is damaged (the server's log names it): delete the function "
+            "and create it again."
+        )
+
+    def _version(self, row: Any) -> FunctionConfiguration | None:
+        """A ``versions`` row (function, version, config) as a configuration, or None."""
+        return self._store.loaded(
+            "versions",
+            {"function": row["function"], "version": row["version"]},
+            lambda: FunctionConfiguration.from_json(row["config"]),
+        )
+
+    def _versions(self, rows: list[Any]) -> list[FunctionConfiguration]:
+        return [c for c in map(self._version, rows) if c is not None]
+
+    def _alias(self, row: Any) -> AliasConfiguration | None:
+        """An ``aliases`` row (function, name, config) as an alias, or None."""
+        return self._store.loaded(
+            "aliases",
+            {"function": row["function"], "name": row["name"]},
+            lambda: AliasConfiguration.from_json(row["config"]),
+        )
+
     def exists(self, name: str) -> bool:
         return bool(self._store.query("SELECT 1 FROM functions WHERE name = ?", (name,)))
 
@@ -171,12 +203,16 @@ class Registry:
     def get_version(self, name: str, version: str = LATEST) -> FunctionConfiguration:
         def load() -> FunctionConfiguration:
             rows = self._store.query(
-                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
                 (name, version),
             )
             if not rows:
                 raise self.not_found(name, None if version == LATEST else version)
-            return FunctionConfiguration.from_json(rows[0]["config"])
+            config = self._version(rows[0])
+            if config is None:
+                raise self.damaged(name, None if version == LATEST else version)
+            return config
 
         config: FunctionConfiguration = self._cached((name, "version:" + version), load)
         if self._due(config):
@@ -187,12 +223,15 @@ class Registry:
         """Finish a creation or update whose time has come, and keep the result."""
         with self._store.transaction() as db:
             row = db.execute(
-                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
                 (name, version),
             ).fetchone()
             if row is None:
                 raise self.not_found(name, None if version == LATEST else version)
-            config = FunctionConfiguration.from_json(row["config"])
+            config = self._version(row)
+            if config is None:
+                raise self.damaged(name, None if version == LATEST else version)
             if config.settles_at is None or self._now() < config.settles_at:
                 return config  # another thread settled it (or it is not due)
             config = _settled(config)
@@ -230,9 +269,10 @@ class Registry:
 
     def list_functions(self) -> list[FunctionConfiguration]:
         rows = self._store.query(
-            "SELECT config FROM versions WHERE version = ? ORDER BY function", (LATEST,)
+            "SELECT function, version, config FROM versions WHERE version = ? ORDER BY function",
+            (LATEST,),
         )
-        configs = [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        configs = self._versions(rows)
         return [self._settle(c.function_name, LATEST) if self._due(c) else c for c in configs]
 
     def _due(self, config: FunctionConfiguration) -> bool:
@@ -242,11 +282,11 @@ class Registry:
         if not self.exists(name):
             raise self.not_found(name)
         rows = self._store.query(
-            "SELECT config FROM versions WHERE function = ? "
+            "SELECT function, version, config FROM versions WHERE function = ? "
             "ORDER BY version = ? DESC, CAST(version AS INTEGER)",
             (name, LATEST),
         )
-        return [FunctionConfiguration.from_json(r["config"]) for r in rows]
+        return self._versions(rows)
 
     def versions(self, name: str) -> list[FunctionConfiguration]:
         """ListVersionsByFunction's answer: ``$LATEST`` (named by its qualified ARN, as
@@ -256,6 +296,12 @@ class Registry:
             c.evolve(function_arn=self.arns.function(name, LATEST)) if c.version == LATEST else c
             for c in found
         ]
+
+    def refuse_if_busy(self, name: str) -> None:
+        """ResourceConflictException if ``$LATEST`` is still being created or updated."""
+        current = self.get_version(name, LATEST)
+        if current.settling:
+            raise update_in_progress(current.function_arn)
 
     def update_latest(
         self, name: str, *, settle: bool = True, **changes: Any
@@ -267,12 +313,15 @@ class Registry:
         current = self.get_version(name, LATEST)  # settles a finished update first
         with self._store.transaction() as db:
             row = db.execute(
-                "SELECT config FROM versions WHERE function = ? AND version = ?",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
                 (name, LATEST),
             ).fetchone()
             if row is None:
                 raise self.not_found(name)
-            config = FunctionConfiguration.from_json(row["config"])
+            config = self._version(row)
+            if config is None:
+                raise self.damaged(name)
             if settle and config.settles_at is not None and self._now() < config.settles_at:
                 raise update_in_progress(current.function_arn)
             if settle:
@@ -311,20 +360,23 @@ class Registry:
             fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
             if fn is None:
                 raise self.not_found(name)
-            latest = FunctionConfiguration.from_json(
+            latest = self._version(
                 db.execute(
-                    "SELECT config FROM versions WHERE function = ? AND version = ?",
+                    "SELECT function, version, config FROM versions WHERE function = ? "
+                    "AND version = ?",
                     (name, LATEST),
-                ).fetchone()["config"]
+                ).fetchone()
             )
+            if latest is None:
+                raise self.damaged(name)
             source = _source(latest)
             last = db.execute(
-                "SELECT config FROM versions WHERE function = ? AND version != ? "
-                "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version != ? ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
                 (name, LATEST),
             ).fetchone()
-            if last is not None:
-                previous = FunctionConfiguration.from_json(last["config"])
+            previous = None if last is None else self._version(last)
+            if previous is not None:
                 if (previous.source or _source(previous)) == source:
                     return previous
             number = str(fn["next_version"])
@@ -369,10 +421,12 @@ class Registry:
                     "SELECT 1 FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 ).fetchone():
                     raise self.not_found(name, qualifier)
+                rows = db.execute(
+                    "SELECT function, name, config FROM aliases WHERE function = ?", (name,)
+                ).fetchall()
                 users = [
-                    r["name"]
-                    for r in db.execute("SELECT name, config FROM aliases WHERE function = ?", (name,))
-                    if _alias_uses(AliasConfiguration.from_json(r["config"]), qualifier)
+                    r["name"] for r in rows
+                    if (alias := self._alias(r)) is not None and _alias_uses(alias, qualifier)
                 ]
                 if users:
                     raise ResourceConflictException(
@@ -383,6 +437,17 @@ class Registry:
                     "DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 )
         self._changed()
+
+    def code_blobs(self, name: str | None = None, version: str | None = None) -> set[str]:
+        """The code blobs versions name (of every function, of ``name``, or of one of its
+        versions), damaged rows included: any sha256 hex in them counts."""
+        sql, params = "SELECT config FROM versions", ()
+        if name is not None:
+            sql, params = sql + " WHERE function = ?", (name,)
+            if version is not None:
+                sql, params = sql + " AND version = ?", (name, version)
+        rows = self._store.query(sql, params)
+        return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -500,7 +565,8 @@ class Registry:
     def get_alias(self, name: str, alias: str) -> AliasConfiguration:
         def load() -> AliasConfiguration:
             rows = self._store.query(
-                "SELECT config FROM aliases WHERE function = ? AND name = ?", (name, alias)
+                "SELECT function, name, config FROM aliases WHERE function = ? AND name = ?",
+                (name, alias),
             )
             if not rows:
                 if not self.exists(name):
@@ -508,7 +574,14 @@ class Registry:
                 raise ResourceNotFoundException(
                     f"Alias not found: {self.arns.function(name, alias)}"
                 )
-            return AliasConfiguration.from_json(rows[0]["config"])
+            found = self._alias(rows[0])
+            if found is None:
+                raise ResourceNotFoundException(
+                    f"Alias not found: {self.arns.function(name, alias)}. Its stored "
+                    "configuration is damaged (the server's log names it): delete the alias "
+                    "and create it again."
+                )
+            return found
 
         return self._cached((name, "alias:" + alias), load)
 
@@ -516,9 +589,10 @@ class Registry:
         if not self.exists(name):
             raise self.not_found(name)
         rows = self._store.query(
-            "SELECT config FROM aliases WHERE function = ? ORDER BY name", (name,)
+            "SELECT function, name, config FROM aliases WHERE function = ? ORDER BY name",
+            (name,),
         )
-        return [AliasConfiguration.from_json(r["config"]) for r in rows]
+        return [a for a in map(self._alias, rows) if a is not None]
 
     def update_alias(
         self,
@@ -553,7 +627,10 @@ class Registry:
         return config
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.get_alias(name, alias)
+        if not self._store.query(
+            "SELECT 1 FROM aliases WHERE function = ? AND name = ?", (name, alias)
+        ):
+            self.get_alias(name, alias)  # the right ResourceNotFoundException
         with self._store.transaction() as db:
             db.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (name, alias))
         self._changed()

@@ -10,16 +10,27 @@ Everything acknowledged is committed before the call returns, so a restart (or a
 SIGKILL) loses nothing. Schema changes are named migrations, applied once each in the
 order they are listed; a data dir records which it has (table ``schema_migrations``).
 Add a change as a new entry at the end; never edit one that has shipped.
+
+A damaged row (a config that no longer parses, written by an older version, by hand or by
+a bug) must not stop a data dir from opening: every loader reads stored rows through
+:meth:`Database.loaded`, which reports the row once on the ``lambdalab.store`` logger,
+naming it and how to remove it, and skips it, so everything else still starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+log = logging.getLogger("lambdalab.store")
+T = TypeVar("T")
 
 MIGRATIONS: dict[str, str] = {
     "core-1": """
@@ -132,6 +143,12 @@ MIGRATIONS: dict[str, str] = {
     "sqs-system-attributes": """
     ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
     """,
+    "logs-1": """
+    CREATE TABLE log_groups (
+        name TEXT PRIMARY KEY,
+        retention_in_days INTEGER
+    );
+    """,
 }
 
 
@@ -154,6 +171,9 @@ class Database:
         self._migrate(migrations)
         self._version_db: sqlite3.Connection | None = None  # opened by data_version()
         self._version_lock = threading.Lock()
+        #: Damaged rows reported so far: (table, key) -> what is wrong with them.
+        self.damaged: dict[tuple[str, str], str] = {}
+        self._damaged_lock = threading.Lock()
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -198,6 +218,48 @@ class Database:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
 
+    def loaded(self, table: str, key: Mapping[str, Any], load: Callable[[], T]) -> T | None:
+        """``load()``, the resource that one stored row holds; ``None`` if the row is damaged.
+
+        ``key`` names the row (its primary key columns and values). A damaged row is
+        reported once per process (see :meth:`report_damaged`) and skipped.
+        """
+        try:
+            return load()
+        except Exception as error:  # any damage to one row: report it, load the others
+            self.report_damaged(table, key, error)
+            return None
+
+    def loaded_rows(
+        self,
+        table: str,
+        rows: list[sqlite3.Row],
+        key: Callable[[sqlite3.Row], Mapping[str, Any]],
+        load: Callable[[sqlite3.Row], T],
+    ) -> list[T]:
+        """Each row's resource, skipping (and reporting) the damaged ones."""
+        out = []
+        for row in rows:
+            value = self.loaded(table, key(row), lambda: load(row))
+            if value is not None:
+                out.append(value)
+        return out
+
+    def report_damaged(self, table: str, key: Mapping[str, Any], error: BaseException) -> None:
+        """Log, once, that a stored row cannot be loaded and how to remove it."""
+        name = ", ".join(f"{column}={value!r}" for column, value in key.items())
+        with self._damaged_lock:
+            if (table, name) in self.damaged:
+                return
+            self.damaged[(table, name)] = f"{type(error).__name__}: {error}"[:500]
+        where = " AND ".join(f"{column} = {_sql_literal(value)}" for column, value in key.items())
+        log.error(
+            "lambdalab: skipped a damaged row of %s (%s) in %s: it does not load (%s). "
+            "Everything else works. Delete that resource with its delete command, or "
+            "remove the row: sqlite3 %s \"DELETE FROM %s WHERE %s\"",
+            table, name, self._path, self.damaged[(table, name)], self._path, table, where,
+        )
+
     def data_version(self) -> int:
         """Changes whenever another connection (another thread or process) commits.
 
@@ -216,6 +278,39 @@ class Database:
             self._connections.clear()
 
 
+#: A leftover younger than this may be a write or unpack still under way.
+_LEFTOVER_GRACE_S = 3600
+#: A blob written this recently may be about to be named by another process's version.
+_FRESH_GRACE_S = 60
+
+
+def _changed_within(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> int:
+    """Delete a file or a directory tree; the bytes its files held."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+            shutil.rmtree(path, ignore_errors=True)
+            return size
+        size = path.stat().st_size
+        path.unlink()
+        return size
+    except OSError:  # already gone, or another process holds it: the next pass retries
+        return 0
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 class Store(Database):
     """A data dir: the core's database plus content-addressed code blobs."""
 
@@ -231,7 +326,9 @@ class Store(Database):
 
     def put_blob(self, sha256_hex: str, data: bytes) -> Path:
         path = self.blob_dir / sha256_hex
-        if not path.exists():
+        try:
+            os.utime(path)  # fresh again: a collection in another process leaves it be
+        except FileNotFoundError:
             tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
             tmp.write_bytes(data)
             os.replace(tmp, path)
@@ -239,3 +336,34 @@ class Store(Database):
 
     def blob_path(self, sha256_hex: str) -> Path:
         return self.blob_dir / sha256_hex
+
+    def collect_garbage(
+        self,
+        referenced: set[str],
+        in_use: set[str],
+        candidates: set[str] | None = None,
+    ) -> int:
+        """Remove blobs and unpacked code no version references; the bytes freed.
+
+        ``referenced`` holds the hashes some version still names; ``in_use`` the code
+        directories environments run from (kept even when unreferenced: an invoke of a
+        deleted version may still be running). With ``candidates`` (the hashes a delete
+        or an update just let go of) only those are looked at. Without, everything is,
+        but what changed in the last minute is kept (another process may be between
+        writing a blob and naming it), and so are the leftovers of interrupted writes and
+        unpacks (``*.tmp*`` blobs, ``.*`` dirs) younger than an hour.
+        """
+        freed = 0
+        for path in list(self.blob_dir.iterdir()) + list(self.code_dir.iterdir()):
+            name = path.name
+            leftover = name.startswith(".") or ".tmp" in name
+            if candidates is not None and (leftover or name not in candidates):
+                continue
+            if (name in referenced and not leftover) or str(path) in in_use:
+                continue
+            if candidates is None and _changed_within(
+                path, _LEFTOVER_GRACE_S if leftover else _FRESH_GRACE_S
+            ):
+                continue
+            freed += _remove(path)
+        return freed

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambdalab import Lab
 
@@ -251,7 +252,7 @@ def test_resource_policy(client: Any) -> None:
     )
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.remove_permission(FunctionName="target", StatementId="s3-invoke")
-    with pytest.raises(client.exceptions.InvalidParameterValueException):
+    with pytest.raises(ClientError, match="ValidationException.*'statementId'"):
         client.add_permission(
             FunctionName="target", StatementId="bad id!", Action="lambda:InvokeFunction",
             Principal="s3.amazonaws.com",

@@ -48,7 +48,7 @@ def test_out_of_range_setting_names_the_field(client: Any) -> None:
 
 
 def test_create_needs_a_role_arn_and_a_zip(client: Any) -> None:
-    with pytest.raises(client.exceptions.InvalidParameterValueException, match="Role"):
+    with pytest.raises(ClientError, match="ValidationException.*'role'"):  # as AWS answers
         client.create_function(
             FunctionName="f", Runtime="python3.11", Role="admin", Handler="app.handler",
             Code={"ZipFile": zip_of(app="def handler(e, c): pass\n")},
@@ -103,7 +103,8 @@ def test_bad_marker_and_max_items(client: Any) -> None:
     with pytest.raises(client.exceptions.InvalidParameterValueException, match="Marker"):
         client.list_functions(Marker="garbage!")
     status, headers, body = raw(client.meta.endpoint_url, "GET", "/2015-03-31/functions?MaxItems=0")
-    assert (status, headers["x-amzn-errortype"]) == (400, "InvalidParameterValueException")
+    assert (status, headers["x-amzn-errortype"]) == (400, "ValidationException")
+    assert "Value '0' at 'maxItems'" in body["message"]
 
 
 def test_malformed_json_body_is_invalid_request_content(edge: EdgeServer) -> None:
@@ -116,10 +117,10 @@ def test_malformed_json_body_is_invalid_request_content(edge: EdgeServer) -> Non
     assert headers["x-amzn-errortype"] == "InvalidRequestContentException"
 
 
-def test_missing_required_field_is_invalid_parameter(edge: EdgeServer) -> None:
+def test_missing_required_field_is_a_validation_error(edge: EdgeServer) -> None:
     status, headers, body = raw(edge.url, "POST", "/2015-03-31/functions", b'{"FunctionName": "f"}')
-    assert (status, headers["x-amzn-errortype"]) == (400, "InvalidParameterValueException")
-    assert "Role is required" in body["message"]
+    assert (status, headers["x-amzn-errortype"]) == (400, "ValidationException")
+    assert "Value null at 'role' failed to satisfy constraint: Member must not be null" in body["message"]
 
 
 def test_unknown_operation(edge: EdgeServer) -> None:

@@ -36,7 +36,7 @@ from ..errors import (
 )
 from ..lab import Lab
 from .auth import SignedRequest, SigV4Verifier, scope_service
-from .lambda_responses import LambdaResponses
+from .lambda_responses import LambdaResponses, check_request
 from .lambda_urls import PATH_PREFIXES, Route, Router
 from .wire import WireRequest, WireResponse, error_response, send
 
@@ -180,10 +180,11 @@ class LambdaService:
                 body=body,
             )
             if _awaited(route, request):  # on the loop: no thread hop
+                check_request(route.operation, request)  # Invoke's few members: cheap
                 response = await answer_async(self.responses.invoke_async, request, self.run_blocking)
             else:
                 handler = getattr(self.responses, route.handler)
-                response = await self.run_blocking(answer, handler, request)
+                response = await self.run_blocking(answer, checked(route.operation, handler), request)
         except LambdaError as e:
             response = error_response(e)
         await send(response, send_)
@@ -200,6 +201,20 @@ def _awaited(route: Route, request: WireRequest) -> bool:
 def _is_function_url(path: str) -> bool:
     """Function URLs are public (AuthType NONE): served without a signature check."""
     return path.startswith(limits.FUNCTION_URL_PATH_PREFIX)
+
+
+def checked(
+    operation: str, handler: Callable[[WireRequest], WireResponse]
+) -> Callable[[WireRequest], WireResponse]:
+    """``handler``, after the request is checked against the operation's input shape
+    (:func:`~lambdalab.server.lambda_responses.check_request`); in the worker thread, as
+    reading a large body is work."""
+
+    def run(request: WireRequest) -> WireResponse:
+        check_request(operation, request)
+        return handler(request)
+
+    return run
 
 
 def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:

@@ -23,16 +23,71 @@ import re
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from .. import limits
-from ..errors import InvalidParameterValueException, PreconditionFailedException
+from ..errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    PreconditionFailedException,
+    ValidationException,
+)
 from ..invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
+from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate
+from ..protocol.inputs import RestInput
 from .wire import JSON, WireRequest, WireResponse
 
 T = TypeVar("T")
 
 #: CreateFunction's Role, as the API's RoleArn pattern has it.
 _ROLE_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$")
+
+
+# -- validating a request against Lambda's model ----------------------------------------
+
+
+def check_request(operation: str, req: WireRequest) -> None:
+    """Check ``req`` against ``operation``'s input shape in botocore's Lambda model, and
+    raise what Lambda answers for the first kind of fault found:
+
+    - a body that is not a JSON object, or a member of the wrong JSON type (a list where
+      a map goes): InvalidRequestContentException, ``Could not parse request body into
+      json: …``, as Lambda's JSON reader answers;
+    - any other violation (missing, too long, out of range, off pattern or enum):
+      ValidationException, ``N validation error(s) detected: …``;
+    - ``Runtime`` off its enum alone: InvalidParameterValueException, ``Value foo at
+      'runtime' failed to satisfy constraint: …`` (AWS's recorded answer for it).
+    """
+    layout = rest_input("lambda", operation)
+    if layout is None:
+        return
+    try:
+        body = json_object(req.body) if layout.json_body else None
+    except BodyError as e:
+        raise InvalidRequestContentException(f"Could not parse request body into json: {e}") from None
+    violations = validate("lambda", operation, rest_params(layout, req.params, req.query, req.headers, body))
+    if not violations:
+        return
+    wrong_types = [v for v in violations if v.kind == "type"]
+    if wrong_types:
+        in_body = [v for v in wrong_types if layout_location(layout, v) == ""]
+        if in_body:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: {message(in_body)}"
+            )
+        raise ValidationException(message(wrong_types))
+    runtime = [v for v in violations if v.members == ("Runtime",)]
+    if runtime and len(runtime) == len(violations):
+        raise InvalidParameterValueException(
+            f"Value {runtime[0].value} at 'runtime' failed to satisfy constraint: "
+            f"{runtime[0].constraint}"
+        )
+    raise ValidationException(message(violations))
+
+
+def layout_location(layout: RestInput, violation: Violation) -> str:
+    """Where on the wire the member of ``violation`` travels (``""``: the body)."""
+    top = violation.members[0] if violation.members else ""
+    return next((m.location for m in layout.members if m.name == top), "")
 
 
 # -- reading parameters ---------------------------------------------------------------
@@ -110,6 +165,8 @@ def page(items: list[T], query: Mapping[str, str], page_max: int) -> tuple[list[
     if marker:
         try:
             start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+            if not 0 <= start <= len(items):
+                raise ValueError("a position outside the list")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise InvalidParameterValueException(
                 f"Marker: {marker!r} is not a marker this API returned. Pass the NextMarker "

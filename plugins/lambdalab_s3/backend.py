@@ -192,14 +192,22 @@ class S3:
         notify(self.lab, self.store.get_bucket(obj.bucket), obj, event_name, self._now())
 
 
+#: What every ContinuationToken starts with once decoded, so that a token lambdalab did
+#: not give out is refused instead of read as a key to start after.
+_TOKEN_MARK = "lambdalab-list-v1:"
+
+
 def encode_token(after: str) -> str:
     """A ContinuationToken: opaque to clients, the last key (or prefix) of the page."""
-    return base64.urlsafe_b64encode(after.encode("utf-8", "surrogatepass")).decode()
+    return base64.urlsafe_b64encode((_TOKEN_MARK + after).encode("utf-8", "surrogatepass")).decode()
 
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+        text = base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+        if not text.startswith(_TOKEN_MARK):
+            raise ValueError("not a token lambdalab gave out")
+        return text[len(_TOKEN_MARK):]
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgument(
             "The continuation token provided is incorrect. Pass NextContinuationToken "

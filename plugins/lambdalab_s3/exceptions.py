@@ -25,6 +25,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from lambdalab.protocol import xml_text
+
 
 class S3Error(Exception):
     """Base class: an S3 error code, an HTTP status and a message saying what to change.
@@ -47,7 +49,7 @@ class S3Error(Exception):
         """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it."""
         root = ET.Element("Error")
         for name, value in (("Code", self.code), ("Message", self.message), *self.fields.items()):
-            ET.SubElement(root, name).text = value
+            ET.SubElement(root, name).text = xml_text(value)
         ET.SubElement(root, "RequestId").text = request_id
         return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
 

@@ -168,13 +168,16 @@ class S3Store:
         )
         if row is None:
             raise no_such_bucket(name)
-        return Bucket(row[0], row[1], row[2], json.loads(row[3]))
+        bucket = self._db.loaded("buckets", {"name": name}, lambda: _bucket(row))
+        if bucket is None:  # its notification configuration is damaged: it notifies no one
+            return Bucket(row[0], row[1], row[2], {})
+        return bucket
 
     def list_buckets(self) -> list[Bucket]:
         rows = self._db.query(
             "SELECT name, region, created_at, notification FROM buckets ORDER BY name"
         )
-        return [Bucket(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return self._db.loaded_rows("buckets", rows, lambda r: {"name": r[0]}, _bucket)
 
     def delete_bucket(self, name: str) -> None:
         with self._transaction() as db:
@@ -319,3 +322,11 @@ def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
         return None
     at = key.find(delimiter, len(prefix))
     return None if at < 0 else key[: at + len(delimiter)]
+
+
+def _bucket(row: Any) -> Bucket:
+    """A stored bucket; TypeError or ValueError when its notification JSON is damaged."""
+    notification = json.loads(row[3])
+    if not isinstance(notification, dict):
+        raise TypeError("the notification configuration must be a JSON object")
+    return Bucket(row[0], row[1], row[2], notification)

@@ -22,6 +22,7 @@ import anyio.to_thread
 
 from lambdalab import Lab, limits
 from lambdalab.server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
+from lambdalab.protocol import rest_input, rest_params, validate
 
 from .backend import S3, encode_token
 from .exceptions import (
@@ -475,6 +476,37 @@ def error_response(error: S3Error, method: str) -> S3Response:
     return S3Response(error.status_code, body, {"Content-Type": "application/xml"})
 
 
+def check_request(request: S3Request) -> None:
+    """Check the request's URI labels and query string against the operation's input
+    shape in botocore's ``s3`` model; a violation is S3's InvalidArgument naming the
+    parameter (headers are S3's own business: it ignores the ones it cannot read)."""
+    layout = rest_input("s3", request.target.operation)
+    if layout is None:
+        return
+    labels = {"Bucket": request.target.bucket, "Key": request.target.key}
+    params = rest_params(layout, labels, request.query, {}, None)
+    violations = [v for v in validate("s3", request.target.operation, params) if v.kind != "null"]
+    if violations:
+        first = violations[0]
+        member = next(m for m in layout.members if m.name == first.members[0])
+        text = (  # S3's own words for a number that is not one
+            f"Provided {member.wire_name} not an integer or within integer range"
+            if first.kind == "type" and member.shape.type_name in ("integer", "long")
+            else f"Invalid {member.wire_name}: {first.describe()}"
+        )
+        raise invalid_argument(text, member.wire_name, first.value)
+
+
+def checked(handler: Callable[[S3Request], S3Response]) -> Callable[[S3Request], S3Response]:
+    """``handler``, after :func:`check_request`."""
+
+    def run(request: S3Request) -> S3Response:
+        check_request(request)
+        return handler(request)
+
+    return run
+
+
 def answer(handler: Callable[[S3Request], S3Response], request: S3Request) -> S3Response:
     """Run one operation; any error becomes S3's error response, never a traceback."""
     try:
@@ -530,7 +562,7 @@ class S3Service:
             response = error_response(e, method)
         else:
             request = S3Request(method, target, query, headers, body)
-            handler = getattr(self.responses, target.operation)
+            handler = checked(getattr(self.responses, target.operation))
             response = await anyio.to_thread.run_sync(answer, handler, request)
         await _send(response, method, send)
 

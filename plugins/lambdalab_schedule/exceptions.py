@@ -9,8 +9,10 @@ no handler writes an error body by hand.
 
     EventsError
     ├── ValidationException          400  a parameter is malformed (e.g. the schedule)
+    ├── SerializationException       400  the body is not JSON, or a member is of the wrong type
     ├── ResourceNotFoundException    400  no such rule
-    └── LimitExceededException       400  too many targets on one rule
+    ├── LimitExceededException       400  too many targets on one rule
+    └── InternalException            500  lambdalab failed (a bug: report it)
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class ValidationException(EventsError):
     """A parameter is missing or malformed, e.g. ``Parameter ScheduleExpression is not valid.``"""
 
 
+class SerializationException(EventsError):
+    """The body could not be read into the operation's input (not JSON, or a member of
+    the wrong JSON type): what AWS JSON 1.1 services answer before validating."""
+
+
 class ResourceNotFoundException(EventsError):
     """The rule named does not exist."""
 
@@ -41,5 +48,11 @@ class LimitExceededException(EventsError):
     """The request would pass one of EventBridge's quotas (targets per rule)."""
 
 
-__all__ = ["EventsError", "ValidationException", "ResourceNotFoundException",
-           "LimitExceededException"]
+class InternalException(EventsError):
+    """lambdalab failed internally. This is a bug; the message says what broke."""
+
+    status_code = 500
+
+
+__all__ = ["EventsError", "ValidationException", "SerializationException",
+           "ResourceNotFoundException", "LimitExceededException", "InternalException"]

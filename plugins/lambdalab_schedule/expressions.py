@@ -11,6 +11,12 @@ The syntax is EventBridge's
   ``n#k`` (k-th weekday n). Day-of-week counts 1-7 from **Sunday** (SUN-SAT), unlike
   Unix cron's 0-6.
 
+A valid expression is also bounded, so that every rule it makes can be armed: the whole
+expression is at most 256 characters (botocore's ``ScheduleExpression`` shape), a rate's
+period at most :data:`lambdalab.limits.EVENTS_RATE_PERIOD_MAX_S` (AWS publishes no
+maximum; this is lambdalab's), and a cron step at most the largest value of its field
+(``0/99999999999999`` is refused).
+
 Validation is strict and ours; matching is croniter's, on a translated expression (its
 day-of-week counts from 0 and writes "last Friday" as ``L5``). The whole expression is
 evaluated in UTC, as EventBridge rules are.
@@ -18,16 +24,17 @@ evaluated in UTC, as EventBridge rules are.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
-
 from croniter import CroniterBadDateError, croniter
+
+from lambdalab import limits
 
 from .exceptions import ValidationException
 
-_RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+_RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>minutes?|hours?|days?)\)$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]*)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -45,7 +52,7 @@ class Rate:
     seconds: int
 
     def next_after(self, moment: float, anchor: float) -> float | None:
-        periods = int((moment - anchor) // self.seconds) + 1
+        periods = math.floor((moment - anchor) / self.seconds) + 1
         return anchor + periods * self.seconds
 
 
@@ -68,7 +75,7 @@ Schedule = Rate | Cron
 
 def parse(expression: str) -> Schedule:
     """The schedule ``expression`` describes; ValidationException when AWS would refuse it."""
-    if not isinstance(expression, str):
+    if not isinstance(expression, str) or len(expression) > limits.EVENTS_SCHEDULE_EXPRESSION_MAX:
         raise invalid()
     if rate := _RATE.match(expression):
         return _rate(int(rate["value"]), rate["unit"])
@@ -81,39 +88,53 @@ def _rate(value: int, unit: str) -> Rate:
     singular = unit.rstrip("s")
     if value < 1 or (value == 1) != (unit == singular):
         raise invalid()
-    return Rate(value * _UNIT_SECONDS[singular])
+    seconds = value * _UNIT_SECONDS[singular]
+    if seconds > limits.EVENTS_RATE_PERIOD_MAX_S:
+        raise invalid()
+    return Rate(seconds)
 
 
 # -- cron ---------------------------------------------------------------------------------
 
 
-def _number(low: int, high: int, names: tuple[str, ...] = ()) -> Callable[[str], int]:
+def _whole(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
+@dataclass(frozen=True)
+class _Field:
     """A reader of one value of a field: a whole number in range, or a name (JAN, SUN)."""
 
-    def read(text: str) -> int:
-        if text.upper() in names:
-            return names.index(text.upper()) + low
-        if not text.isdigit() or not low <= int(text) <= high:
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+
+    def __call__(self, text: str) -> int:
+        if text.upper() in self.names:
+            return self.names.index(text.upper()) + self.low
+        if not _whole(text) or not self.low <= int(text) <= self.high:
             raise invalid()
         return int(text)
 
-    return read
+
+_MINUTE = _Field(0, 59)
+_HOUR = _Field(0, 23)
+_DAY = _Field(1, 31)
+_MONTH = _Field(1, 12, _MONTHS)
+_WEEKDAY = _Field(1, 7, _DAYS)
+_YEAR = _Field(1970, 2199)
 
 
-_MINUTE = _number(0, 59)
-_HOUR = _number(0, 23)
-_DAY = _number(1, 31)
-_MONTH = _number(1, 12, _MONTHS)
-_WEEKDAY = _number(1, 7, _DAYS)
-_YEAR = _number(1970, 2199)
+def _plain(field: str, read: _Field, shift: int = 0) -> str:
+    """A field of lists, ranges, ``*`` and steps, checked and with values moved by ``shift``.
 
-
-def _plain(field: str, read: Callable[[str], int], shift: int = 0) -> str:
-    """A field of lists, ranges, ``*`` and steps, checked and with values moved by ``shift``."""
+    A step is at most the field's largest value: a longer one could never be taken twice.
+    """
     out = []
     for item in field.split(","):
         base, _, step = item.partition("/")
-        if step and (not step.isdigit() or int(step) < 1):
+        if step and (not _whole(step) or not 1 <= int(step) <= read.high):
             raise invalid()
         if base == "*":
             translated = "*"
@@ -128,7 +149,7 @@ def _plain(field: str, read: Callable[[str], int], shift: int = 0) -> str:
 def _day_of_month(field: str) -> str:
     if field in ("?", "L"):
         return "*" if field == "?" else "L"
-    if field.endswith("W"):
+    if len(field) > 1 and field.endswith("W"):
         return f"{_DAY(field[:-1])}W"
     return _plain(field, _DAY)
 
@@ -143,7 +164,7 @@ def _day_of_week(field: str) -> str:
         return f"L{_WEEKDAY(field[:-1]) - 1}"
     day, hash_, nth = field.partition("#")
     if hash_:
-        if not nth.isdigit() or not 1 <= int(nth) <= 5:
+        if not _whole(nth) or not 1 <= int(nth) <= 5:
             raise invalid()
         return f"{_WEEKDAY(day) - 1}#{nth}"
     return _plain(field, _WEEKDAY, shift=-1)

@@ -93,6 +93,25 @@ class Target:
         return json.dumps(value)
 
 
+def _load(cls: type[Any], text: str) -> Any:
+    """A stored JSON object as ``cls``; a TypeError/ValueError if the row is damaged."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return cls(**data)
+
+
+def _load_rule(row: Any) -> Rule:
+    rule: Rule = _load(Rule, row["config"])
+    parse(rule.schedule_expression)  # a rule that cannot be armed is damaged too
+    float(rule.anchor)
+    return rule
+
+
+def _rule_key(row: Any) -> dict[str, Any]:
+    return {"name": row["name"]}
+
+
 def check_name(field: str, value: Any) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ValidationException(
@@ -180,7 +199,7 @@ class Schedules:
             raise ValidationException(
                 "Parameter(s) EventPattern or ScheduleExpression must be specified."
             )
-        parse(schedule_expression)
+        schedule = parse(schedule_expression)
         if state is not None and state not in _STATES:
             raise ValidationException(
                 f"Parameter State is not valid: {state!r}. Use ENABLED or DISABLED."
@@ -191,14 +210,16 @@ class Schedules:
                 "characters."
             )
         old = self._find(name)
+        now = self.lab.clock.now()
         rule = Rule(
             name,
             self.rule_arn(name),
             schedule_expression,
             state or (old.state if old else "ENABLED"),
             description if description is not None else (old.description if old else None),
-            self.lab.clock.now(),
+            now,
         )
+        schedule.next_after(now, now)  # whatever arming it needs must work before it is kept
         with self.lab.store.transaction() as db:
             db.execute(
                 "INSERT INTO schedule_rules (name, config) VALUES (?, ?) ON CONFLICT(name) "
@@ -216,15 +237,18 @@ class Schedules:
 
     def list_rules(self, name_prefix: str | None = None) -> list[Rule]:
         """Every rule, by name; only those starting with ``name_prefix`` when given."""
-        rows = self.lab.store.query("SELECT config FROM schedule_rules ORDER BY name")
-        rules = [Rule(**json.loads(row[0])) for row in rows]
+        rows = self.lab.store.query("SELECT name, config FROM schedule_rules ORDER BY name")
+        rules = self.lab.store.loaded_rows("schedule_rules", rows, _rule_key, _load_rule)
         return [r for r in rules if not name_prefix or r.name.startswith(name_prefix)]
 
     def delete_rule(self, name: str, *, force: bool = False) -> None:
-        """Delete a rule. Refused while it has targets, as EventBridge refuses."""
-        if self._find(name) is None:
+        """Delete a rule. Refused while it has targets, as EventBridge refuses.
+
+        A rule whose stored row is damaged can be deleted too, and its targets removed.
+        """
+        if not self._exists(name):
             return  # DeleteRule of a missing rule succeeds in EventBridge
-        if self.list_targets_by_rule(name):
+        if self._target_rows(name):
             raise ValidationException(
                 "Rule can't be deleted since it has targets. Remove them first with "
                 "RemoveTargets."
@@ -252,9 +276,26 @@ class Schedules:
             )
         self._arm(rule)
 
+    def _require(self, name: str) -> None:
+        """ResourceNotFoundException unless the rule is stored (even if its row is damaged)."""
+        if not self._exists(name):
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus default.")
+
+    def _exists(self, name: str) -> bool:
+        return bool(self.lab.store.query("SELECT 1 FROM schedule_rules WHERE name = ?", (name,)))
+
     def _find(self, name: str) -> Rule | None:
-        rows = self.lab.store.query("SELECT config FROM schedule_rules WHERE name = ?", (name,))
-        return Rule(**json.loads(rows[0][0])) if rows else None
+        """The rule, or None if there is none or its stored row is damaged (then reported)."""
+        rows = self.lab.store.query(
+            "SELECT name, config FROM schedule_rules WHERE name = ?", (name,)
+        )
+        found = self.lab.store.loaded_rows("schedule_rules", rows, _rule_key, _load_rule)
+        return found[0] if found else None
+
+    def _target_rows(self, rule: str) -> list[Any]:
+        return self.lab.store.query(
+            "SELECT rule, id, config FROM schedule_targets WHERE rule = ? ORDER BY id", (rule,)
+        )
 
     # -- targets ----------------------------------------------------------------------
 
@@ -281,8 +322,8 @@ class Schedules:
 
     def remove_targets(self, rule: str, ids: Iterable[str]) -> dict[str, Any]:
         """Remove targets by id; ids the rule does not have are reported as failed entries."""
-        self.describe_rule(rule)
-        existing = {t.id for t in self.list_targets_by_rule(rule)}
+        self._require(rule)
+        existing = {row["id"] for row in self._target_rows(rule)}
         failed = []
         with self.lab.store.transaction() as db:
             for target_id in ids:
@@ -301,18 +342,25 @@ class Schedules:
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
     def list_targets_by_rule(self, rule: str) -> list[Target]:
-        self.describe_rule(rule)
-        rows = self.lab.store.query(
-            "SELECT config FROM schedule_targets WHERE rule = ? ORDER BY id", (rule,)
+        self._require(rule)
+        return self.lab.store.loaded_rows(
+            "schedule_targets",
+            self._target_rows(rule),
+            lambda row: {"rule": row["rule"], "id": row["id"]},
+            lambda row: _load(Target, row["config"]),
         )
-        return [Target(**json.loads(row[0])) for row in rows]
 
     # -- firing -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Arm every enabled rule: what a reopened Lab does to resume its schedules."""
+        """Arm every enabled rule: what a reopened Lab does to resume its schedules.
+
+        A rule that cannot be armed (its stored expression is no longer valid) is
+        reported and skipped; the others start.
+        """
         for rule in self.list_rules():
-            self._arm(rule)
+            key = _rule_key({"name": rule.name})
+            self.lab.store.loaded("schedule_rules", key, lambda: self._arm(rule) or True)
 
     def _arm(self, rule: Rule, after: float | None = None) -> None:
         with self._lock:

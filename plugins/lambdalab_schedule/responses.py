@@ -10,6 +10,7 @@ and returns the output; errors are raised, and rendered once by
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Callable, Mapping
 
 import anyio.to_thread
@@ -17,12 +18,14 @@ from starlette.datastructures import Headers, QueryParams
 
 from lambdalab import limits
 from lambdalab.errors import LambdaError
-from lambdalab.server.app import answer, read_body
+from lambdalab.protocol import BodyError, json_object, message, validate
+from lambdalab.server.app import read_body
 from lambdalab.server.wire import WireRequest, WireResponse, error_response, send
 
-from .exceptions import ValidationException
+from .exceptions import InternalException, SerializationException, ValidationException
 from .models import Schedules
 
+log = logging.getLogger("lambdalab.events")
 TARGET_PREFIX = "AWSEvents."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -116,6 +119,37 @@ class EventsResponses:
         return _page(self.schedules.list_targets_by_rule(_field(body, "Rule")), body, "Targets")
 
 
+def checked_input(operation: str, body: bytes) -> dict[str, Any]:
+    """The operation's input from the body, checked against its shape in botocore's
+    ``events`` model: SerializationException if it is not a JSON object or a member has
+    the wrong JSON type, else ValidationException listing every violation."""
+    try:
+        params = json_object(body)
+    except BodyError as e:
+        raise SerializationException(f"The request body could not be read: {e}") from None
+    violations = validate("events", operation, params)
+    wrong_types = [v for v in violations if v.kind == "type"]
+    if wrong_types:
+        raise SerializationException(message(wrong_types))
+    if violations:
+        raise ValidationException(message(violations))
+    return params
+
+
+def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:
+    """Run one operation; an error is EventBridge's JSON error, a bug InternalException."""
+    try:
+        return handler(request)
+    except LambdaError as e:
+        return error_response(e)
+    except Exception as e:  # a bug in lambdalab: say so in EventBridge's shape, log it
+        log.exception("EventBridge %s failed", request.headers.get("x-amz-target"))
+        return error_response(InternalException(
+            f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug; the "
+            "server log has the traceback."
+        ))
+
+
 def _snake(operation: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
 
@@ -154,7 +188,7 @@ class EventsService:
             )
 
         def handle(request: WireRequest) -> WireResponse:
-            result = method(request.json())
+            result = method(checked_input(operation, request.body))
             response = WireResponse(200, json.dumps(result).encode())
             response.headers["Content-Type"] = CONTENT_TYPE
             return response

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape
 
+from lambdalab.protocol import xml_text
 from lambdalab.server import WireResponse
 
 XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -68,7 +69,7 @@ class SqsError(Exception):
         body = (
             f'<?xml version="1.0"?><ErrorResponse xmlns="{XMLNS}"><Error>'
             f"<Type>{self.fault}</Type><Code>{escape(self.query_code or self.code)}</Code>"
-            f"<Message>{escape(self.message)}</Message><Detail/></Error>"
+            f"<Message>{escape(xml_text(self.message))}</Message><Detail/></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         return WireResponse(self.status_code, body.encode(), {"Content-Type": "text/xml"}, request_id)

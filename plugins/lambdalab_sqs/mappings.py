@@ -340,13 +340,15 @@ class EventSourceMappings:
 
     def get(self, uuid: str) -> EventSourceMapping:
         rows = self.lab.store.query(
-            "SELECT config FROM event_source_mappings WHERE uuid = ?", (str(uuid),))
-        if not rows:
+            "SELECT uuid, config FROM event_source_mappings WHERE uuid = ?", (str(uuid),))
+        found = self.lab.store.loaded_rows("event_source_mappings", rows, _key, _load)
+        if not found:
             raise ResourceNotFoundException(
                 f"The resource you requested does not exist. No event source mapping has "
-                f"UUID {uuid}; ListEventSourceMappings shows them all."
+                f"UUID {uuid}{' that loads (its row is damaged)' if rows else ''}; "
+                "ListEventSourceMappings shows them all."
             )
-        mapping = EventSourceMapping.from_json(rows[0][0])
+        mapping = found[0]
         result = self.results.get(mapping.uuid)
         return replace(mapping, last_processing_result=result) if result else mapping
 
@@ -449,8 +451,8 @@ class EventSourceMappings:
     # -- storage and checks -----------------------------------------------------------
 
     def _all(self) -> list[EventSourceMapping]:
-        rows = self.lab.store.query("SELECT config FROM event_source_mappings ORDER BY uuid")
-        return [EventSourceMapping.from_json(r[0]) for r in rows]
+        rows = self.lab.store.query("SELECT uuid, config FROM event_source_mappings ORDER BY uuid")
+        return self.lab.store.loaded_rows("event_source_mappings", rows, _key, _load)
 
     def _save(self, mapping: EventSourceMapping) -> None:
         with self.lab.store.transaction() as db:
@@ -485,3 +487,11 @@ def refuse_unsupported(settings: Mapping[str, Any]) -> None:
             f"lambdalab's SQS event source mappings do not support {', '.join(given)} yet. "
             "Remove it, or filter in the handler."
         )
+
+
+def _key(row: Any) -> dict[str, Any]:
+    return {"uuid": row["uuid"]}
+
+
+def _load(row: Any) -> EventSourceMapping:
+    return EventSourceMapping.from_json(row["config"])

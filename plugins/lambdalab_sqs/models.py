@@ -402,14 +402,22 @@ class Queues:
                 f"The specified queue {name} does not exist. Create it with CreateQueue, or "
                 "check the name (ListQueues shows every queue)."
             )
-        return _queue(rows[0])
+        queue = self.store.loaded("sqs_queues", {"name": name}, lambda: _queue(rows[0]))
+        if queue is None:
+            raise QueueDoesNotExist(
+                f"The specified queue {name} does not exist: its stored attributes are "
+                "damaged (the server's log names it). Delete it and create it again."
+            )
+        return queue
 
     def list_queues(self, prefix: str = "") -> list[Queue]:
-        rows = self.store.query("SELECT * FROM sqs_queues ORDER BY name")
-        return [_queue(r) for r in rows if r["name"].startswith(prefix or "")]
+        rows = [r for r in self.store.query("SELECT * FROM sqs_queues ORDER BY name")
+                if r["name"].startswith(prefix or "")]
+        return self.store.loaded_rows("sqs_queues", rows, lambda r: {"name": r["name"]}, _queue)
 
     def delete_queue(self, name: str) -> None:
-        self.get_queue(name)
+        if not self.store.query("SELECT 1 FROM sqs_queues WHERE name = ?", (name,)):
+            self.get_queue(name)  # QueueDoesNotExist
         with self.store.transaction() as db:
             db.execute("DELETE FROM sqs_queues WHERE name = ?", (name,))
         self._notify()
@@ -576,12 +584,18 @@ class Queues:
                     self._redrive(db, row, redrive["deadLetterTargetArn"])
                     continue
                 if len(out) < count:
-                    out.append(self._take(db, row, now, hide))
+                    attributes = self.store.loaded(
+                        "sqs_messages", {"id": row["id"]},
+                        lambda: _message_attributes(row),  # noqa: B023 - called at once
+                    )
+                    if attributes is not None:  # a damaged message is reported and left
+                        out.append(self._take(db, row, now, hide, attributes))
         if out and hide:
             self._wake_at(now + hide)
         return out
 
-    def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int) -> Message:
+    def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int,
+              attributes: dict[str, Any]) -> Message:
         receipt = _receipt(row["queue"], row["id"])
         first = row["first_received_at"] or now
         db.execute(
@@ -590,7 +604,7 @@ class Queues:
             (now + hide, first, receipt, row["id"]),
         )
         return Message(
-            row["message_id"], receipt, row["body"], json.loads(row["message_attributes"]),
+            row["message_id"], receipt, row["body"], attributes,
             row["sent_at"], first, row["receive_count"] + 1,
             json.loads(row["system_attributes"] or "{}"),
         )
@@ -684,6 +698,17 @@ class Queues:
             self.changed.notify_all()
 
 
+def _message_attributes(row: sqlite3.Row) -> dict[str, Any]:
+    attributes = json.loads(row["message_attributes"])
+    if not isinstance(attributes, dict) or not isinstance(row["body"], str):
+        raise TypeError("a message has a body of text and attributes in a JSON object")
+    return attributes
+
+
 def _queue(row: sqlite3.Row) -> Queue:
-    return Queue(row["name"], json.loads(row["attributes"]), row["created_at"],
-                 row["modified_at"], json.loads(row["tags"]))
+    """A stored queue; TypeError or ValueError when its row is damaged."""
+    attributes, tags = json.loads(row["attributes"]), json.loads(row["tags"])
+    if not isinstance(attributes, dict) or not isinstance(tags, dict):
+        raise TypeError("attributes and tags must be JSON objects")
+    return Queue(row["name"], attributes, float(row["created_at"]), float(row["modified_at"]),
+                 tags)

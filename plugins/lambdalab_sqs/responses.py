@@ -28,6 +28,15 @@ from starlette.datastructures import Headers
 from lambdalab import limits
 from lambdalab.errors import LambdaError
 from lambdalab.invoker import new_request_id
+from lambdalab.protocol import (
+    BodyError,
+    Violation,
+    json_object,
+    typed_query_params,
+    validate,
+    xml_text,
+)
+from lambdalab.protocol.validate import show
 from lambdalab.server.app import read_body
 from lambdalab.server.wire import WireResponse, send
 
@@ -82,6 +91,45 @@ def required(params: Mapping[str, Any], name: str) -> Any:
     return params[name]
 
 
+def check_params(operation: str, params: dict[str, Any]) -> None:
+    """Check ``params`` against the operation's input shape in botocore's ``sqs`` model:
+    a missing member is MissingParameter, any other violation InvalidParameterValue, in
+    the words of SQS's API reference (``The request must contain the parameter
+    QueueUrl.``, ``Value … for parameter … is invalid. Reason: …``)."""
+    violations = validate("sqs", operation, params)
+    missing = [v for v in violations if v.kind == "null"]
+    if missing:
+        raise MissingParameter(f"The request must contain the parameter {missing[0].parameter}.")
+    if violations:
+        raise InvalidParameterValue("; ".join(_invalid(v) for v in violations))
+
+
+def _invalid(violation: Violation) -> str:
+    return (
+        f"Value {show(violation.value)} for parameter {violation.parameter} is invalid. "
+        f"Reason: {violation.constraint}."
+    )
+
+
+def _list_window(p: Mapping[str, Any]) -> tuple[int, int]:
+    """ListQueues' start (from NextToken) and page size (MaxResults, 1 to 1000)."""
+    token = p.get("NextToken") or "0"
+    if not isinstance(token, str) or not token.isdigit():
+        raise InvalidParameterValue(
+            f"Invalid NextToken value {show(token)}. Pass the NextToken the previous "
+            "ListQueues returned, or leave it out to start from the beginning."
+        )
+    size = p.get("MaxResults")
+    if size is None:
+        size = limits.SQS_LIST_MAX_RESULTS
+    if not 1 <= size <= limits.SQS_LIST_MAX_RESULTS:
+        raise InvalidParameterValue(
+            f"Value {size} for parameter MaxResults is invalid. Reason: MaxResults must be "
+            f"an integer between 1 and {limits.SQS_LIST_MAX_RESULTS}."
+        )
+    return int(token), size
+
+
 def batch_entries(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A batch request's entries, checked as SQS checks them."""
     entries = params.get("Entries") or []
@@ -130,8 +178,7 @@ class SqsResponses:
 
     def list_queues(self, p: Mapping[str, Any]) -> dict[str, Any]:
         urls = [self.queues.url(q.name) for q in self.queues.list_queues(p.get("QueueNamePrefix", ""))]
-        start = int(p.get("NextToken") or 0)
-        size = int(p.get("MaxResults") or limits.SQS_LIST_MAX_RESULTS)
+        start, size = _list_window(p)
         out: dict[str, Any] = {"QueueUrls": urls[start:start + size]} if urls[start:] else {}
         if p.get("MaxResults") and start + size < len(urls):
             out["NextToken"] = str(start + size)
@@ -292,14 +339,14 @@ def _element(operation: str, name: str, value: Any) -> str:
         return "".join(_element(operation, member, item) for item in value)
     if isinstance(value, dict) and name in XML_MAPS:
         return "".join(
-            f"<{XML_MAPS[name]}><Name>{escape(k)}</Name>{_element(operation, 'Value', v)}"
+            f"<{XML_MAPS[name]}><Name>{escape(xml_text(str(k)))}</Name>{_element(operation, 'Value', v)}"
             f"</{XML_MAPS[name]}>"
             for k, v in value.items()
         )
     if isinstance(value, dict):
         inner = "".join(_element(operation, k, v) for k, v in value.items())
         return f"<{name}>{inner}</{name}>"
-    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
+    text = ("true" if value else "false") if isinstance(value, bool) else escape(xml_text(str(value)))
     return f"<{name}>{text}</{name}>"
 
 
@@ -323,6 +370,7 @@ class SqsService:
                 pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
                 pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
                 operation, params = from_query(pairs)
+                params = typed_query_params("sqs", operation, params) if operation in OPERATIONS else params
             else:
                 operation = target.removeprefix(TARGET_PREFIX)
                 params = _json_params(body)
@@ -351,6 +399,7 @@ class SqsService:
                 f"serves: {', '.join(OPERATIONS)}."
             )
         method: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self.responses, handler_name(operation))
+        check_params(operation, params)
         try:
             return method(params)
         except (SqsError, LambdaError):
@@ -367,12 +416,7 @@ class _TooLong(LambdaError):
 
 
 def _json_params(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
     try:
-        value = json.loads(body)
-    except ValueError:
-        raise InvalidParameterValue("The request body is not valid JSON. Send a JSON object.") from None
-    if not isinstance(value, dict):
-        raise InvalidParameterValue("The request body must be a JSON object of parameters.")
-    return value
+        return json_object(body)
+    except BodyError as e:
+        raise InvalidParameterValue(f"The request body is not a JSON object: {e}") from None

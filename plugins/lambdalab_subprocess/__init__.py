@@ -17,8 +17,9 @@ import os
 import select
 import signal
 import time
+from typing import Callable
 
-from lambdalab import hookimpl
+from lambdalab import hookimpl, limits
 from lambdalab.runtime import protocol
 from lambdalab.runtime.forkserver import ForkServer
 from lambdalab.limits import INIT_TIMEOUT_S
@@ -35,16 +36,28 @@ _POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
 #: How long the core polls for an answer before it sleeps: a tiny handler answers
 #: within it, and the core skips a sleep/wake-up (50-100 us on a virtual machine).
 SPIN_S = 0.0002
+#: The longest log line kept (one CloudWatch Logs event); the rest of a line is dropped.
+LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
+#: Characters of log lines an invoke may pile up before they are handed to the log store.
+SPILL_BYTES = 1024 * 1024
 
 
 class _LogReader:
-    """Collects complete lines from an environment's log pipe."""
+    """Collects complete lines from an environment's log pipe.
+
+    A line is kept up to one log event (:data:`~lambdalab.limits.LOG_EVENT_MAX_BYTES`);
+    the rest of a longer one is dropped as it arrives. With a ``spill`` (set by the
+    invoker for the length of an invoke), lines are handed over every
+    :data:`SPILL_BYTES` instead of waiting in memory for :meth:`take`.
+    """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.open = True
         self._partial = b""
         self.lines: list[str] = []
+        self._size = 0  # characters in ``lines``
+        self.spill: Callable[[list[str]], None] | None = None
 
     def drain(self) -> None:
         while self.open:
@@ -55,22 +68,44 @@ class _LogReader:
             if not chunk:
                 self.open = False
                 return
-            *complete, self._partial = (self._partial + chunk).split(b"\n")
-            self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+            self._add(chunk)
             if len(chunk) < 65536:
                 return  # the pipe is empty now: no read just to be told so
+
+    def _add(self, chunk: bytes) -> None:
+        *complete, last = chunk.split(b"\n")
+        if complete:
+            complete[0] = (self._partial + complete[0])[:LINE_MAX_BYTES]
+            self._partial = b""
+            lines = [line.decode("utf-8", "replace") for line in complete]
+            self.lines.extend(lines)
+            self._size += sum(map(len, lines))
+        if len(self._partial) < LINE_MAX_BYTES:  # past it, the line's rest is dropped
+            self._partial = (self._partial + last)[:LINE_MAX_BYTES]
+        if self.spill is not None and self._size >= SPILL_BYTES:
+            lines, self.lines, self._size = self.lines, [], 0
+            self.spill(lines)
 
     def take(self) -> list[str]:
         """Every line read so far, including an unterminated last one."""
         if self._partial:
             self.lines.append(self._partial.decode("utf-8", "replace"))
             self._partial = b""
-        lines, self.lines = self.lines, []
+        lines, self.lines, self._size = self.lines, [], 0
         return lines
 
 
 class SubprocessEnvironment:
     """One execution environment: a forked process serving one invoke at a time."""
+
+    @property
+    def log_spill(self) -> Callable[[list[str]], None] | None:
+        """Where log lines go during an invoke before it ends (the invoker sets it)."""
+        return self._log.spill
+
+    @log_spill.setter
+    def log_spill(self, sink: Callable[[list[str]], None] | None) -> None:
+        self._log.spill = sink
 
     def __init__(self, spec: EnvironmentSpec, server: ForkServer) -> None:
         self.spec = spec
