@@ -255,3 +255,41 @@ def test_not_found_messages_are_aws_sentences(client: Any) -> None:
             call()
         assert e.value.response["Message"] == f"Function not found: {arn}"
         assert e.value.response["Type"] == "User"
+
+
+#: A new SQS mapping's members in AWS's answer (LocalStack's recordings against AWS,
+#: test_lambda_integration_sqs.snapshot.json: no LastProcessingResult).
+SQS_MAPPING_MEMBERS = {
+    "BatchSize", "EventSourceArn", "EventSourceMappingArn", "FunctionArn",
+    "FunctionResponseTypes", "LastModified", "MaximumBatchingWindowInSeconds", "State",
+    "StateTransitionReason", "UUID",
+}
+
+
+def test_sqs_mapping_and_batch_members_are_those_aws_returns(client: Any, edge: Any) -> None:
+    sqs = client_for(edge.url, "sqs")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    create(client, "worker")
+    created = client.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue_arn)
+    assert set(created) - {"ResponseMetadata"} == SQS_MAPPING_MEMBERS
+    assert created["EventSourceMappingArn"] == (
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:{created['UUID']}"
+    )
+    got = client.get_event_source_mapping(UUID=created["UUID"])
+    assert got["EventSourceMappingArn"] == created["EventSourceMappingArn"]
+    client.delete_event_source_mapping(UUID=created["UUID"])
+    sent = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "x"}])
+    assert "Failed" not in sent  # SQS leaves out an empty Failed
+
+
+def test_function_url_answers_invoke_mode_as_aws_does(client: Any) -> None:
+    create(client, "web")
+    created = client.create_function_url_config(FunctionName="web", AuthType="NONE")
+    assert "InvokeMode" not in created
+    assert client.get_function_url_config(FunctionName="web")["InvokeMode"] == "BUFFERED"
+    updated = client.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")
+    assert "InvokeMode" not in updated
+    named = client.update_function_url_config(FunctionName="web", InvokeMode="BUFFERED")
+    assert named["InvokeMode"] == "BUFFERED"

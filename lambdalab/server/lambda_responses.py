@@ -514,7 +514,7 @@ class LambdaResponses:
             cors=typed(body, "Cors", dict),
             invoke_mode=typed(body, "InvokeMode", str),
         )
-        created = config.to_aws()
+        created = _echo_invoke_mode(config.to_aws(), body)
         del created["LastModifiedTime"]  # CreateFunctionUrlConfig's output has no such field
         return WireResponse.of_json(201, created)
 
@@ -533,7 +533,7 @@ class LambdaResponses:
             cors=typed(body, "Cors", dict),
             invoke_mode=typed(body, "InvokeMode", str),
         )
-        return WireResponse.of_json(200, config.to_aws())
+        return WireResponse.of_json(200, _echo_invoke_mode(config.to_aws(), body))
 
     def delete_function_url_config(self, req: WireRequest) -> WireResponse:
         self.lab.delete_function_url_config(req.params["FunctionName"], req.query.get("Qualifier"))
@@ -606,6 +606,14 @@ def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
             f"lambdalab's event source mappings do not support {', '.join(unknown)} yet. "
             "Remove it, or filter in the handler."
         )
+
+
+def _echo_invoke_mode(answer: dict[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """Create/UpdateFunctionUrlConfig answer InvokeMode only when the request set it (as
+    recorded against AWS); GetFunctionUrlConfig always names it."""
+    if body.get("InvokeMode") is None:
+        answer.pop("InvokeMode", None)
+    return answer
 
 
 def invoke_options(req: WireRequest) -> dict[str, str | None]:
