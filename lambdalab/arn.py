@@ -78,6 +78,32 @@ def checked_account_id(account_id: str) -> str:
     return account_id
 
 
+_TAGGABLE = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>[a-zA-Z0-9_$-]+))?$"
+)
+
+
+def taggable_function(resource: str) -> str:
+    """The function name of a TagResource/UntagResource/ListTags ``Resource`` ARN.
+
+    Tags belong to a function, not to its versions or aliases, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/api/API_TagResource.html).
+    """
+    match = _TAGGABLE.match(resource or "")
+    if match is None:
+        raise InvalidParameterValueException(
+            f"Resource: {resource!r} is not a function ARN. lambdalab tags functions; use "
+            "an ARN like arn:aws:lambda:us-east-1:000000000000:function:NAME."
+        )
+    if match["qualifier"]:
+        raise InvalidParameterValueException(
+            "Tags on function aliases and versions are not supported. Please specify a "
+            "function ARN."
+        )
+    return match["name"]
+
+
 @dataclass(frozen=True)
 class ArnBuilder:
     """Builds ARNs for one account and region."""

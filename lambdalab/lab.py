@@ -22,7 +22,13 @@ from typing import Any, Iterable, Mapping
 
 from . import config as check
 from . import limits
-from .arn import ArnBuilder, checked_account_id, checked_region, parse_function_ref
+from .arn import (
+    ArnBuilder,
+    checked_account_id,
+    checked_region,
+    parse_function_ref,
+    taggable_function,
+)
 from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, package
@@ -251,6 +257,7 @@ class Lab:
         publish: bool = False,
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -281,6 +288,7 @@ class Lab:
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
             revision_id=new_revision_id(),
+            tags=_checked_tags({}, tags or {}),
             **self.registry.pending(),
         )
         if dead_letter_config is not None:
@@ -499,6 +507,31 @@ class Lab:
         """Delete an alias (the versions stay)."""
         self.registry.delete_alias(parse_function_ref(function_name).name, name)
         self.permissions.forget(parse_function_ref(function_name).name, name)
+
+    # -- tags -------------------------------------------------------------------------
+
+    def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags of the function ``resource`` (its unqualified ARN)."""
+        name = taggable_function(resource)
+        current = self.registry.get(name).tags
+        if not tags:
+            raise InvalidParameterValueException(
+                "An error occurred and the request cannot be processed. Tags: give at least "
+                "one tag."
+            )
+        self.registry.set_tags(name, _checked_tags(current, tags))
+
+    def untag_resource(self, resource: str, tag_keys: Iterable[str]) -> None:
+        """Remove the tags named by ``tag_keys`` (keys that are not there are ignored)."""
+        name = taggable_function(resource)
+        current = self.registry.get(name).tags
+        self.registry.set_tags(
+            name, {k: v for k, v in current.items() if k not in set(tag_keys)}
+        )
+
+    def list_tags(self, resource: str) -> dict[str, str]:
+        """The function's tags."""
+        return dict(self.registry.get(taggable_function(resource)).tags)
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -948,6 +981,16 @@ def _log_max_bytes(value: int | None) -> int:
             f"LAMBDALAB_LOG_MAX_MB={megabytes!r} is not a number of megabytes; use e.g. 500, "
             "or 0 to keep every log event."
         ) from None
+
+
+def _checked_tags(current: Mapping[str, str], new: Mapping[str, Any]) -> dict[str, str]:
+    merged = {**current, **{str(k): str(v) for k, v in new.items()}}
+    if len(merged) > limits.TAGS_PER_RESOURCE_MAX:
+        raise InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit. A function has at most "
+            f"{limits.TAGS_PER_RESOURCE_MAX} tags."
+        )
+    return merged
 
 
 def _weights(routing_config: Mapping[str, Any] | None) -> dict[str, float]:

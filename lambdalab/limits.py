@@ -27,6 +27,9 @@ DEFAULT_ACCOUNT_ID = "000000000000"
 #: waiter work (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
 STATE_TRANSITION_S = 0.0
 
+#: Tags on one function (https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html).
+TAGS_PER_RESOURCE_MAX = 50
+
 #: CreateFunction's FunctionName (the short name, not an ARN): 1-64 of these characters.
 FUNCTION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 #: Alias names: 1-128 characters, not all digits (that would read as a version).

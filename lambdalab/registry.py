@@ -297,6 +297,10 @@ class Registry:
             for c in found
         ]
 
+    def set_tags(self, name: str, tags: dict[str, str]) -> None:
+        """Replace the function's tags (kept on ``$LATEST``; no new RevisionId)."""
+        self.update_latest(name, settle=False, tags=dict(tags))
+
     def refuse_if_busy(self, name: str) -> None:
         """ResourceConflictException if ``$LATEST`` is still being created or updated."""
         current = self.get_version(name, LATEST)

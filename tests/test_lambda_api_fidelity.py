@@ -293,3 +293,45 @@ def test_function_url_answers_invoke_mode_as_aws_does(client: Any) -> None:
     assert "InvokeMode" not in updated
     named = client.update_function_url_config(FunctionName="web", InvokeMode="BUFFERED")
     assert named["InvokeMode"] == "BUFFERED"
+
+
+# -- 6. Tags --------------------------------------------------------------------------
+
+
+def test_tag_lifecycle_as_recorded_on_aws(client: Any) -> None:
+    """The snapshot's test_tag_lifecycle and test_create_tag_on_fn_create."""
+    arn = create(client, "t", Tags={"testtag": "x"}, Publish=True)["FunctionArn"]
+    assert client.list_tags(Resource=arn)["Tags"] == {"testtag": "x"}
+    assert client.get_function(FunctionName="t")["Tags"] == {"testtag": "x"}
+    assert client.tag_resource(Resource=arn, Tags={"A": "tag-a", "C": "tag-c"})[
+        "ResponseMetadata"]["HTTPStatusCode"] == 204
+    client.tag_resource(Resource=arn, Tags={"C": "tag-c-newsuffix", "D": "tag-d"})
+    assert client.list_tags(Resource=arn)["Tags"] == {
+        "testtag": "x", "A": "tag-a", "C": "tag-c-newsuffix", "D": "tag-d"}
+    client.untag_resource(Resource=arn, TagKeys=["A", "testtag", "nonexisting"])
+    assert client.list_tags(Resource=arn)["Tags"] == {"C": "tag-c-newsuffix", "D": "tag-d"}
+    revision = client.get_function(FunctionName="t")["Configuration"]["RevisionId"]
+    client.untag_resource(Resource=arn, TagKeys=["C", "D"])
+    assert client.list_tags(Resource=arn)["Tags"] == {}
+    assert "Tags" not in client.get_function(FunctionName="t")
+    assert client.get_function(FunctionName="t")["Configuration"]["RevisionId"] == revision
+
+
+def test_tag_errors_as_recorded_on_aws(client: Any) -> None:
+    arn = create(client, "te")["FunctionArn"]
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
+        client.tag_resource(Resource=ARN + "doesnotexist", Tags={"A": "a"})
+    assert e.value.response["Message"] == f"Function not found: {ARN}doesnotexist"
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+        client.tag_resource(Resource=arn + ":alias", Tags={"A": "a"})
+    assert e.value.response["message"] == (
+        "Tags on function aliases and versions are not supported. Please specify a function ARN."
+    )
+    for tags, aws_sentence in (
+        ({}, "An error occurred and the request cannot be processed."),
+        ({f"k{i}": "v" for i in range(51)}, "Number of tags exceeds resource tag limit."),
+    ):
+        with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+            client.tag_resource(Resource=arn, Tags=tags)
+        assert e.value.response["message"].startswith(aws_sentence)  # AWS's, then a hint
+    assert client.list_tags(Resource=arn)["Tags"] == {}

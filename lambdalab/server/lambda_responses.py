@@ -7,7 +7,7 @@ of https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html. No method 
 an error body: they raise the :mod:`lambdalab.errors` class AWS would answer with, and
 :func:`~lambdalab.server.wire.error_response` renders it.
 
-Request fields the Lab has no parameter for (``Tags``, ``VpcConfig``, ``Layers``, …) are
+Request fields the Lab has no parameter for (``VpcConfig``, ``Layers``, …) are
 accepted and ignored, as the reference page says; fields lambdalab cannot honour in a way
 that would change behaviour (code from S3, container images) are refused with
 InvalidParameterValueException.
@@ -239,6 +239,7 @@ class LambdaResponses:
             name,
             zip_file(code, "Code."),
             publish=bool(typed(body, "Publish", bool)),
+            tags=typed(body, "Tags", dict),
             **self._settings(body, self.lab.create_function),
         )
         return WireResponse.of_json(201, config.to_aws())
@@ -457,6 +458,20 @@ class LambdaResponses:
     def get_policy(self, req: WireRequest) -> WireResponse:
         policy = self.lab.get_policy(req.params["FunctionName"], req.query.get("Qualifier"))
         return WireResponse.of_json(200, policy.to_aws())
+
+    # -- tags -------------------------------------------------------------------------
+
+    def tag_resource(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        self.lab.tag_resource(req.params["Resource"], typed(body, "Tags", dict) or {})
+        return WireResponse.empty(204)
+
+    def untag_resource(self, req: WireRequest) -> WireResponse:
+        self.lab.untag_resource(req.params["Resource"], req.query.getlist("tagKeys"))
+        return WireResponse.empty(204)
+
+    def list_tags(self, req: WireRequest) -> WireResponse:
+        return WireResponse.of_json(200, {"Tags": self.lab.list_tags(req.params["Resource"])})
 
     # -- account ----------------------------------------------------------------------
 
