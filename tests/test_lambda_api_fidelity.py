@@ -335,3 +335,60 @@ def test_tag_errors_as_recorded_on_aws(client: Any) -> None:
             client.tag_resource(Resource=arn, Tags=tags)
         assert e.value.response["message"].startswith(aws_sentence)  # AWS's, then a hint
     assert client.list_tags(Resource=arn)["Tags"] == {}
+
+
+# -- 7. Region and account ------------------------------------------------------------
+
+
+def _client_in(url: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda", endpoint_url=url, region_name=region, aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def test_a_lab_for_account_123456789012_in_us_west_2(tmp_path: Path, clock: VirtualClock) -> None:
+    with Lab(data_dir=tmp_path / "w", clock=clock, region="us-west-2",
+             account_id="123456789012") as lab, EdgeServer(lab, port=0) as server:
+        west = _client_in(server.url, "us-west-2")
+        arn = "arn:aws:lambda:us-west-2:123456789012:function:ctx"
+        assert create(west, "ctx", CONTEXT)["FunctionArn"] == arn
+        assert json.loads(west.invoke(FunctionName=arn)["Payload"].read()) == {"arn": arn}
+        config = west.get_function_configuration(FunctionName="ctx")
+        assert config["RuntimeVersionConfig"]["RuntimeVersionArn"].startswith(
+            "arn:aws:lambda:us-west-2::runtime:")
+
+
+def test_region_and_account_from_the_environment(
+    tmp_path: Path, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMBDALAB_REGION", "eu-west-1")
+    monkeypatch.setenv("LAMBDALAB_ACCOUNT_ID", "111122223333")
+    with Lab(data_dir=tmp_path / "env", clock=clock) as lab:
+        assert lab.arns.function("f") == "arn:aws:lambda:eu-west-1:111122223333:function:f"
+    monkeypatch.setenv("LAMBDALAB_REGION", "not a region")
+    with pytest.raises(lambdalab_errors.InvalidParameterValueException, match="Region"):
+        Lab(data_dir=tmp_path / "bad", clock=clock)
+
+
+def test_answers_name_the_region_the_client_signed_for(edge: Any) -> None:
+    west = _client_in(edge.url, "us-west-2")
+    created = create(west, "r")
+    assert created["FunctionArn"] == f"arn:aws:lambda:us-west-2:{ACCOUNT}:function:r"
+    east = _client_in(edge.url, "us-east-1")
+    assert east.get_function(FunctionName="r")["Configuration"]["FunctionArn"] == ARN + "r"
+
+
+def test_serve_takes_region_account_and_state_transition(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli import main
+
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "d"), "serve", "--port", "0", "--region", "mars"]
+    )
+    assert result.exit_code != 0 and "Region: 'mars' is not a region name" in result.output
+    assert "--account-id" in CliRunner().invoke(main, ["serve", "--help"]).output

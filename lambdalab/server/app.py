@@ -183,7 +183,7 @@ class LambdaService:
                 check_request(route.operation, request)  # Invoke's few members: cheap
                 response = await answer_async(self.responses.invoke_async, request, self.run_blocking)
             else:
-                handler = getattr(self.responses, route.handler)
+                handler = self.responses.handler_for(route.operation, route.handler)
                 response = await self.run_blocking(answer, checked(route.operation, handler), request)
         except LambdaError as e:
             response = error_response(e)

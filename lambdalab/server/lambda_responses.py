@@ -210,6 +210,18 @@ class LambdaResponses:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
 
+    def handler_for(self, operation: str, name: str) -> Callable[[WireRequest], WireResponse]:
+        """The method answering ``operation``; its ARNs name the region the request was
+        signed for (Invoke's payload is the function's own, and left as it is)."""
+        method: Callable[[WireRequest], WireResponse] = getattr(self, name)
+        if operation == "Invoke":
+            return method
+
+        def in_region(req: WireRequest) -> WireResponse:
+            return in_signing_region(method(req), req, self.lab.arns.region)
+
+        return in_region
+
     # -- functions --------------------------------------------------------------------
 
     def create_function(self, req: WireRequest) -> WireResponse:
@@ -629,6 +641,25 @@ def _echo_invoke_mode(answer: dict[str, Any], body: Mapping[str, Any]) -> dict[s
     if body.get("InvokeMode") is None:
         answer.pop("InvokeMode", None)
     return answer
+
+
+_SIGNING_REGION = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/")
+
+
+def in_signing_region(response: WireResponse, req: WireRequest, lab_region: str) -> WireResponse:
+    """``response`` with its Lambda ARNs in the region of the request's SigV4 scope.
+
+    On AWS a client signing for us-west-2 talks to us-west-2 and is answered with its
+    ARNs. lambdalab keeps one set of functions (see docs/explanation/differences), and
+    names them in the region each client signs for, so a script's ARNs are the ones it
+    would get from AWS.
+    """
+    found = _SIGNING_REGION.search(req.headers.get("authorization", ""))
+    if found is None or found.group(1) == lab_region or not response.body:
+        return response
+    ours = f"arn:aws:lambda:{lab_region}:".encode()
+    response.body = response.body.replace(ours, f"arn:aws:lambda:{found.group(1)}:".encode())
+    return response
 
 
 def invoke_options(req: WireRequest) -> dict[str, str | None]:
