@@ -508,6 +508,20 @@ class Lab:
         self.registry.delete_alias(parse_function_ref(function_name).name, name)
         self.permissions.forget(parse_function_ref(function_name).name, name)
 
+    def code_from_s3(self, bucket: str, key: str, version: str | None = None) -> bytes:
+        """The deployment package stored in S3 as ``bucket``/``key``, read through the
+        plugin that emulates S3 (the ``lambdalab_code_object`` hook)."""
+        data = self.plugin_manager.hook.lambdalab_code_object(
+            lab=self, bucket=bucket, key=key, version=version
+        )
+        if data is None:
+            raise InvalidParameterValueException(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
+                "Message: The specified bucket does not exist. (No loaded plugin serves S3: "
+                "enable the s3 plugin, see `lambdalab plugins`, or send Code.ZipFile.)"
+            )
+        return bytes(data)
+
     # -- tags -------------------------------------------------------------------------
 
     def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:

@@ -19,11 +19,15 @@ from lambdalab import Lab, VirtualClock
 from lambdalab import errors as lambdalab_errors
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, client_for, create, edge, zip_of  # noqa: F401  (fixtures)
+from .edge_support import ROLE, client, client_for, create, edge, zip_of  # noqa: F401
 
 CONTEXT = """
 def handler(event, context):
     return {"arn": context.invoked_function_arn}
+"""
+ECHO_V2 = """
+def handler(event, context):
+    return "v2"
 """
 ACCOUNT = "000000000000"
 ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
@@ -392,3 +396,44 @@ def test_serve_takes_region_account_and_state_transition(tmp_path: Path) -> None
     )
     assert result.exit_code != 0 and "Region: 'mars' is not a region name" in result.output
     assert "--account-id" in CliRunner().invoke(main, ["serve", "--help"]).output
+
+
+# -- 8. Code from S3, and Code.Location -----------------------------------------------
+
+
+def test_code_from_lambdalabs_own_s3(client: Any, edge: Any) -> None:
+    import urllib.request
+
+    s3 = client_for(edge.url, "s3")
+    s3.create_bucket(Bucket="deploy")
+    package = zip_of(app=CONTEXT)
+    s3.put_object(Bucket="deploy", Key="fn.zip", Body=package)
+    created = client.create_function(
+        FunctionName="from-s3", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+        Code={"S3Bucket": "deploy", "S3Key": "fn.zip"},
+    )
+    assert json.loads(client.invoke(FunctionName="from-s3")["Payload"].read()) == {
+        "arn": ARN + "from-s3"}
+    location = client.get_function(FunctionName="from-s3")["Code"]["Location"]
+    assert location.startswith(edge.url + "/")  # an HTTP URL that downloads the zip
+    with urllib.request.urlopen(location) as answer:
+        assert answer.read() == package
+    s3.put_object(Bucket="deploy", Key="v2.zip", Body=zip_of(app=ECHO_V2))
+    updated = client.update_function_code(FunctionName="from-s3", S3Bucket="deploy",
+                                          S3Key="v2.zip", S3ObjectVersion="null")
+    assert updated["CodeSha256"] != created["CodeSha256"]
+    assert json.loads(client.invoke(FunctionName="from-s3")["Payload"].read()) == "v2"
+    for code, aws_sentence in (
+        ({"S3Bucket": "nobucket", "S3Key": "fn.zip"},
+         "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+         "The specified bucket does not exist"),
+        ({"S3Bucket": "deploy", "S3Key": "nokey.zip"},
+         "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: "
+         "The specified key does not exist."),
+    ):
+        with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+            client.create_function(FunctionName="bad", Runtime="python3.11", Role=ROLE,
+                                   Handler="app.handler", Code=code)
+        assert e.value.response["message"].startswith(aws_sentence)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function(FunctionName="bad")  # nothing half-created

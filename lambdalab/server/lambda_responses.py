@@ -9,7 +9,7 @@ an error body: they raise the :mod:`lambdalab.errors` class AWS would answer wit
 
 Request fields the Lab has no parameter for (``VpcConfig``, ``Layers``, …) are
 accepted and ignored, as the reference page says; fields lambdalab cannot honour in a way
-that would change behaviour (code from S3, container images) are refused with
+that would change behaviour (container images) are refused with
 InvalidParameterValueException.
 """
 
@@ -115,18 +115,32 @@ def typed(body: Mapping[str, Any], field: str, kind: type[T] | tuple[type, ...])
     return value  # type: ignore[return-value]
 
 
-def zip_file(body: Mapping[str, Any], where: str) -> bytes:
-    """The deployment package of ``Code.ZipFile`` (base64 in JSON, as botocore sends it)."""
-    for unsupported in ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"):
-        if body.get(unsupported) is not None:
+def zip_file(body: Mapping[str, Any], where: str, lab: Lab) -> bytes:
+    """The deployment package: ``ZipFile`` (base64 in JSON, as botocore sends it), or the
+    S3 object ``S3Bucket``/``S3Key`` (``S3ObjectVersion``) names, read from the lab's S3."""
+    if body.get("ImageUri") is not None:
+        raise InvalidParameterValueException(
+            f"{where}ImageUri: lambdalab runs .zip packages only (it has no container "
+            f"runtime); send {where}ZipFile or {where}S3Bucket and {where}S3Key."
+        )
+    if body.get("S3Bucket") is not None or body.get("S3Key") is not None:
+        if body.get("ZipFile") is not None:
             raise InvalidParameterValueException(
-                f"{where}{unsupported}: lambdalab takes code as {where}ZipFile only (the zip, "
-                "base64 encoded; boto3 and the AWS CLI's fileb:// do that for you)."
+                "Please provide a source for function code: either ZipFile or S3Bucket and "
+                "S3Key, not both."
             )
+        for field in ("S3Bucket", "S3Key"):
+            if not isinstance(body.get(field), str):
+                raise InvalidParameterValueException(
+                    f"{where}{field} is required with {where}S3Bucket/{where}S3Key: name "
+                    "the bucket and the key of the zip."
+                )
+        return lab.code_from_s3(body["S3Bucket"], body["S3Key"], body.get("S3ObjectVersion"))
     encoded = body.get("ZipFile")
     if encoded is None:
         raise InvalidParameterValueException(
-            f"{where}ZipFile is required: send the deployment package as a base64 zip."
+            f"{where}ZipFile is required: send the deployment package as a base64 zip, or "
+            f"name it in S3 with {where}S3Bucket and {where}S3Key."
         )
     try:
         data = base64.b64decode(encoded, validate=True)
@@ -249,7 +263,7 @@ class LambdaResponses:
                 )
         config = self.lab.create_function(
             name,
-            zip_file(code, "Code."),
+            zip_file(code, "Code.", self.lab),
             publish=bool(typed(body, "Publish", bool)),
             tags=typed(body, "Tags", dict),
             **self._settings(body, self.lab.create_function),
@@ -308,7 +322,7 @@ class LambdaResponses:
     def update_function_code(self, req: WireRequest) -> WireResponse:
         body = req.json()
         name = req.params["FunctionName"]
-        data = zip_file(body, "")
+        data = zip_file(body, "", self.lab)
         self._check_revision(name, None, typed(body, "RevisionId", str))
         if typed(body, "DryRun", bool):
             return WireResponse.of_json(200, self.lab.get_function_configuration(name).to_aws())
