@@ -437,3 +437,36 @@ def test_code_from_lambdalabs_own_s3(client: Any, edge: Any) -> None:
         assert e.value.response["message"].startswith(aws_sentence)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_function(FunctionName="bad")  # nothing half-created
+
+
+# -- 9. Code signing, InvokeAsync, container images ------------------------------------
+
+
+def test_get_function_code_signing_config_answers_none(client: Any) -> None:
+    create(client, "signed")
+    answer = client.get_function_code_signing_config(FunctionName="signed")
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert "CodeSigningConfigArn" not in answer
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
+        client.get_function_code_signing_config(FunctionName="csc-test-doesnotexist")
+    assert e.value.response["Message"] == f"Function not found: {ARN}csc-test-doesnotexist"
+
+
+def test_invoke_async_queues_an_event(client: Any, lab: Lab) -> None:
+    create(client, "old")
+    answer = client.invoke_async(FunctionName="old", InvokeArgs=b'{"from": "2014"}')
+    assert (answer["Status"], answer["ResponseMetadata"]["HTTPStatusCode"]) == (202, 202)
+    assert lab.wait_for_events(timeout=120)
+    assert any("'from': '2014'" in e.message for e in lab.get_logs("old"))
+
+
+def test_container_images_are_refused_with_aws_sentence(client: Any) -> None:
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+        client.create_function(
+            FunctionName="img", Role=ROLE, PackageType="Image",
+            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest"},
+        )
+    assert e.value.response["message"].startswith(
+        "Source image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest does not "
+        "exist. Provide a valid source image. lambdalab runs .zip packages only"
+    )

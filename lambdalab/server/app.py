@@ -184,7 +184,7 @@ class LambdaService:
             )
             if _awaited(route, request):  # on the loop: no thread hop
                 check_request(route.operation, request)  # Invoke's few members: cheap
-                response = await answer_async(self.responses.invoke_async, request, self.run_blocking)
+                response = await answer_async(self.responses.invoke_on_loop, request, self.run_blocking)
             else:
                 handler = self.responses.handler_for(route.operation, route.handler)
                 response = await self.run_blocking(answer, checked(route.operation, handler), request)

@@ -29,6 +29,7 @@ from ..errors import (
     PreconditionFailedException,
     ValidationException,
 )
+from ..arn import parse_function_ref
 from ..invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
@@ -64,7 +65,10 @@ def check_request(operation: str, req: WireRequest) -> None:
         body = json_object(req.body) if layout.json_body else None
     except BodyError as e:
         raise InvalidRequestContentException(f"Could not parse request body into json: {e}") from None
-    violations = validate("lambda", operation, rest_params(layout, req.params, req.query, req.headers, body))
+    params = rest_params(layout, req.params, req.query, req.headers, body)
+    if not layout.json_body:  # a blob payload (Invoke's Payload, InvokeAsync's InvokeArgs)
+        params.update({m.name: req.body for m in layout.members if not m.location})
+    violations = validate("lambda", operation, params)
     if not violations:
         return
     wrong_types = [v for v in violations if v.kind == "type"]
@@ -119,10 +123,7 @@ def zip_file(body: Mapping[str, Any], where: str, lab: Lab) -> bytes:
     """The deployment package: ``ZipFile`` (base64 in JSON, as botocore sends it), or the
     S3 object ``S3Bucket``/``S3Key`` (``S3ObjectVersion``) names, read from the lab's S3."""
     if body.get("ImageUri") is not None:
-        raise InvalidParameterValueException(
-            f"{where}ImageUri: lambdalab runs .zip packages only (it has no container "
-            f"runtime); send {where}ZipFile or {where}S3Bucket and {where}S3Key."
-        )
+        raise _no_images(body["ImageUri"])
     if body.get("S3Bucket") is not None or body.get("S3Key") is not None:
         if body.get("ZipFile") is not None:
             raise InvalidParameterValueException(
@@ -154,6 +155,22 @@ def zip_file(body: Mapping[str, Any], where: str, lab: Lab) -> bytes:
             " (zipped, uploaded directly). Make the package smaller."
         )
     return data
+
+
+def _no_images(image_uri: Any) -> InvalidParameterValueException:
+    """A container image function: AWS's answer for an image it cannot find, and why."""
+    why = (
+        "lambdalab runs .zip packages only: it has no container registry and no image "
+        "runtime, so no image can be found. Package the function as a .zip (PackageType "
+        "Zip, Code.ZipFile or Code.S3Bucket/S3Key)."
+    )
+    if not image_uri:
+        return InvalidParameterValueException(
+            f"An image is required when the package type is set to 'image'. {why}"
+        )
+    return InvalidParameterValueException(
+        f"Source image {image_uri} does not exist. Provide a valid source image. {why}"
+    )
 
 
 def max_items(query: Mapping[str, str]) -> int | None:
@@ -248,11 +265,9 @@ class LambdaResponses:
                 f"arn:aws:iam::{self.lab.arns.account_id}:role/lambda-role (lambdalab does "
                 "not check that the role exists)."
             )
-        if body.get("PackageType", "Zip") != "Zip":
-            raise InvalidParameterValueException(
-                "PackageType: lambdalab runs .zip packages only; send PackageType Zip."
-            )
         code = typed(body, "Code", dict)
+        if body.get("PackageType", "Zip") != "Zip":
+            raise _no_images((code or {}).get("ImageUri"))
         if code is None:
             required(body, "Code")
         for field in ("Runtime", "Handler"):
@@ -363,7 +378,7 @@ class LambdaResponses:
     def invoke(self, req: WireRequest) -> WireResponse:
         return invoke_response(self.lab.invoke(req.params["FunctionName"], req.body, **invoke_options(req)))
 
-    async def invoke_async(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
+    async def invoke_on_loop(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
         """Invoke, on the event loop: the edge awaits the handler's answer."""
         result = await self.lab.invoke_async(
             req.params["FunctionName"], req.body, run_blocking=run_blocking, **invoke_options(req)
@@ -484,6 +499,21 @@ class LambdaResponses:
     def get_policy(self, req: WireRequest) -> WireResponse:
         policy = self.lab.get_policy(req.params["FunctionName"], req.query.get("Qualifier"))
         return WireResponse.of_json(200, policy.to_aws())
+
+    # -- code signing, legacy invoke --------------------------------------------------
+
+    def get_function_code_signing_config(self, req: WireRequest) -> WireResponse:
+        """lambdalab signs nothing: no function has a code signing configuration, and
+        the answer is empty, as LocalStack's (recorded against AWS) is for such a one."""
+        self.lab.get_function_configuration(parse_function_ref(req.params["FunctionName"]).name)
+        return WireResponse.of_json(200, {})
+
+    def invoke_async(self, req: WireRequest) -> WireResponse:
+        """InvokeAsync (deprecated by AWS, still used by old tutorials): an ``Event``
+        invoke, answered ``202 {"Status": 202}``
+        (https://docs.aws.amazon.com/lambda/latest/api/API_InvokeAsync.html)."""
+        result = self.lab.invoke(req.params["FunctionName"], req.body, invocation_type="Event")
+        return WireResponse.of_json(202, {"Status": 202}, result.request_id)
 
     # -- tags -------------------------------------------------------------------------
 
