@@ -327,10 +327,11 @@ class Lab:
 
     def _named(self, name: str, qualifier: str | None) -> FunctionConfiguration:
         """The configuration a qualifier names, under the ARN AWS answers with: asked for
-        ``$LATEST`` by name, AWS names it ``...:function:NAME:$LATEST``."""
+        ``$LATEST`` or an alias by name, AWS names the configuration by that qualifier
+        (``...:function:NAME:$LATEST``, ``...:function:NAME:live`` with ``Version`` 1)."""
         config = self.registry.get(name, qualifier)
-        if qualifier == limits.LATEST:
-            return config.evolve(function_arn=self.arns.function(name, limits.LATEST))
+        if qualifier is not None and not qualifier.isdigit():
+            return config.evolve(function_arn=self.arns.function(name, qualifier))
         return config
 
     def get_function_configuration(

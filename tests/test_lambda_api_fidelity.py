@@ -82,6 +82,10 @@ def test_an_invoke_through_an_alias_reports_the_alias_arn(client: Any) -> None:
     for kwargs in ({"FunctionName": "ctx", "Qualifier": "live"}, {"FunctionName": "ctx:live"}):
         answer = json.loads(client.invoke(**kwargs)["Payload"].read())
         assert answer == {"arn": ARN + "ctx:live"}
+        # GetFunction through the alias names the alias too (the snapshot's
+        # test_alias_lifecycle: get_function_alias_1_1), with the version it points at.
+        config = client.get_function(**kwargs)["Configuration"]
+        assert (config["FunctionArn"], config["Version"]) == (ARN + "ctx:live", "1")
     assert json.loads(client.invoke(FunctionName="ctx")["Payload"].read()) == {"arn": ARN + "ctx"}
 
 
