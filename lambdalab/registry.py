@@ -265,7 +265,11 @@ class Registry:
             if not self.exists(name):
                 raise self.not_found(name)
             return self.get_version(name, qualifier)
-        return self.get_version(name, self.get_alias(name, qualifier).function_version)
+        try:
+            alias = self.get_alias(name, qualifier)
+        except ResourceNotFoundException:  # AWS: "Function not found: ...:NAME:alias"
+            raise self.not_found(name, qualifier) from None
+        return self.get_version(name, alias.function_version)
 
     def list_functions(self) -> list[FunctionConfiguration]:
         rows = self._store.query(

@@ -258,6 +258,8 @@ def test_not_found_messages_are_aws_sentences(client: Any) -> None:
     create(client, "some")
     cases.append((lambda: client.get_function(FunctionName="some", Qualifier="1221"),
                   ARN + "some:1221"))
+    cases.append((lambda: client.get_function(FunctionName="some", Qualifier="aliasdoesnotexist"),
+                  ARN + "some:aliasdoesnotexist"))
     for call, arn in cases:
         with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
             call()
