@@ -361,9 +361,10 @@ class Registry:
         While an update is in progress, publishing is refused (ResourceConflictException),
         except from CreateFunction / UpdateFunctionCode with ``Publish`` (``while_settling``).
         """
-        current = self.get_version(name, LATEST)  # settles a finished update first
-        if current.settling and not while_settling:
-            raise update_in_progress(current.function_arn)
+        if not while_settling:
+            current = self.get_version(name, LATEST)  # settles a finished update first
+            if current.settling:
+                raise update_in_progress(current.function_arn)
         with self._store.transaction() as db:
             fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
             if fn is None:

@@ -57,6 +57,15 @@ def test_create_with_publish_answers_the_unqualified_arn_and_version_1(client: A
     created = create(client, "pub", Publish=True)
     assert created["FunctionArn"] == ARN + "pub"  # AWS: unqualified, with Version "1"
     assert created["Version"] == "1"
+    assert (created["State"], created["StateReasonCode"]) == ("Pending", "Creating")
+    assert "LastUpdateStatus" not in created
+    updated = client.update_function_code(FunctionName="pub", ZipFile=zip_of(app=ECHO_V2),
+                                          Publish=True)
+    # The snapshot's test_publish_with_update: the new version, by its qualified ARN.
+    assert (updated["FunctionArn"], updated["Version"]) == (ARN + "pub:2", "2")
+    assert updated["State"] == "Pending" and "LastUpdateStatus" not in updated
+    assert client.get_function(FunctionName="pub", Qualifier="2")["Configuration"][
+        "State"] == "Active"
     client.delete_function(FunctionName=created["FunctionArn"])  # deletes the function
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_function(FunctionName="pub")
