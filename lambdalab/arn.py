@@ -50,8 +50,8 @@ def parse_function_ref(ref: str, qualifier: str | None = None) -> FunctionRef:
     in_ref = match["qualifier"]
     if in_ref and qualifier and in_ref != qualifier:
         raise InvalidParameterValueException(
-            f"The derived qualifier from the function name ({in_ref}) does not match "
-            f"the specified qualifier ({qualifier})."
+            "The derived qualifier from the function name does not match the specified "
+            f"qualifier. (The name says {in_ref}, Qualifier says {qualifier}: give one.)"
         )
     return FunctionRef(match["name"], in_ref or qualifier)
 

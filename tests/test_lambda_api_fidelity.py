@@ -485,3 +485,17 @@ def test_container_images_are_refused_with_aws_sentence(client: Any) -> None:
         "Source image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest does not "
         "exist. Provide a valid source image. lambdalab runs .zip packages only"
     )
+
+
+def test_aws_sentence_comes_first_and_the_hint_after(client: Any) -> None:
+    create(client, "mix", Publish=True)
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+        client.get_function(FunctionName="mix:1", Qualifier="2")
+    assert e.value.response["message"].startswith(
+        "The derived qualifier from the function name does not match the specified qualifier."
+    )
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as e:
+        client.delete_function(FunctionName="mix", Qualifier="$LATEST")
+    assert e.value.response["message"].startswith(
+        "$LATEST version cannot be deleted without deleting the function."
+    )
