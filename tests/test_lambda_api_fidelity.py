@@ -499,3 +499,21 @@ def test_aws_sentence_comes_first_and_the_hint_after(client: Any) -> None:
     assert e.value.response["message"].startswith(
         "$LATEST version cannot be deleted without deleting the function."
     )
+
+
+def test_a_function_arn_of_another_region_is_not_reachable(client: Any) -> None:
+    """The snapshot's test_get_function_wrong_region."""
+    create(client, "here")
+    elsewhere = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:here"
+    for call in (
+        lambda: client.get_function(FunctionName=elsewhere),
+        lambda: client.invoke(FunctionName=elsewhere),
+        lambda: client.delete_function(FunctionName=elsewhere),
+        lambda: client.get_function_concurrency(FunctionName=elsewhere),
+    ):
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
+            call()
+        assert e.value.response["Message"] == (
+            "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
+        )
+    assert client.get_function(FunctionName=ARN + "here")["Configuration"]["FunctionName"] == "here"

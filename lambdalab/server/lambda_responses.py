@@ -27,6 +27,7 @@ from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,
+    ResourceNotFoundException,
     ValidationException,
 )
 from ..arn import parse_function_ref
@@ -245,11 +246,13 @@ class LambdaResponses:
         """The method answering ``operation``; its ARNs name the region the request was
         signed for (Invoke's payload is the function's own, and left as it is)."""
         method: Callable[[WireRequest], WireResponse] = getattr(self, name)
-        if operation == "Invoke":
-            return method
+        region = self.lab.arns.region
 
         def in_region(req: WireRequest) -> WireResponse:
-            return in_signing_region(method(req), req, self.lab.arns.region)
+            refuse_other_region(req, region)
+            if operation == "Invoke":
+                return method(req)
+            return in_signing_region(method(req), req, region)
 
         return in_region
 
@@ -380,6 +383,7 @@ class LambdaResponses:
 
     async def invoke_on_loop(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
         """Invoke, on the event loop: the edge awaits the handler's answer."""
+        refuse_other_region(req, self.lab.arns.region)
         result = await self.lab.invoke_async(
             req.params["FunctionName"], req.body, run_blocking=run_blocking, **invoke_options(req)
         )
@@ -690,6 +694,25 @@ def _echo_invoke_mode(answer: dict[str, Any], body: Mapping[str, Any]) -> dict[s
 _SIGNING_REGION = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/")
 
 
+def signing_region(req: WireRequest, lab_region: str) -> str:
+    """The region of the request's SigV4 scope (the lab's own for an unsigned request)."""
+    found = _SIGNING_REGION.search(req.headers.get("authorization", ""))
+    return lab_region if found is None else found.group(1)
+
+
+def refuse_other_region(req: WireRequest, lab_region: str) -> None:
+    """A function ARN naming another region than the request's is not found, as on AWS."""
+    named = req.params.get("FunctionName", "")
+    if not named.startswith("arn:"):
+        return
+    parts = named.split(":")
+    here = signing_region(req, lab_region)
+    if len(parts) > 3 and parts[3] != here:
+        raise ResourceNotFoundException(
+            f"Functions from '{parts[3]}' are not reachable in this region ('{here}')"
+        )
+
+
 def in_signing_region(response: WireResponse, req: WireRequest, lab_region: str) -> WireResponse:
     """``response`` with its Lambda ARNs in the region of the request's SigV4 scope.
 
@@ -698,11 +721,11 @@ def in_signing_region(response: WireResponse, req: WireRequest, lab_region: str)
     names them in the region each client signs for, so a script's ARNs are the ones it
     would get from AWS.
     """
-    found = _SIGNING_REGION.search(req.headers.get("authorization", ""))
-    if found is None or found.group(1) == lab_region or not response.body:
+    region = signing_region(req, lab_region)
+    if region == lab_region or not response.body:
         return response
     ours = f"arn:aws:lambda:{lab_region}:".encode()
-    response.body = response.body.replace(ours, f"arn:aws:lambda:{found.group(1)}:".encode())
+    response.body = response.body.replace(ours, f"arn:aws:lambda:{region}:".encode())
     return response
 
 
