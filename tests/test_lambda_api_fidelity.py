@@ -517,3 +517,50 @@ def test_a_function_arn_of_another_region_is_not_reachable(client: Any) -> None:
             "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
         )
     assert client.get_function(FunctionName=ARN + "here")["Configuration"]["FunctionName"] == "here"
+
+
+def test_other_answers_have_the_members_aws_recorded(client: Any) -> None:
+    """Member sets from the snapshot's test_alias_lifecycle, test_function_concurrency,
+    test_add_lambda_permission_aws, test_lambda_eventinvokeconfig_lifecycle and
+    test_account_settings."""
+    create(client, "o")
+    client.update_function_configuration(FunctionName="o", Description="v1")
+    client.publish_version(FunctionName="o")
+    client.update_function_configuration(FunctionName="o", Description="v2")
+    client.publish_version(FunctionName="o")
+
+    def members(answer: dict[str, Any]) -> set[str]:
+        return set(answer) - {"ResponseMetadata"}
+
+    alias = {"AliasArn", "Description", "FunctionVersion", "Name", "RevisionId"}
+    weighted = client.create_alias(FunctionName="o", Name="a", FunctionVersion="1",
+                                   RoutingConfig={"AdditionalVersionWeights": {"2": 0.2}})
+    assert members(weighted) == alias | {"RoutingConfig"}
+    assert members(client.create_alias(FunctionName="o", Name="b", FunctionVersion="2")) == alias
+    assert members(client.update_alias(FunctionName="o", Name="b", Description="x")) == alias
+    assert all(members(a) <= alias | {"RoutingConfig"}
+               for a in client.list_aliases(FunctionName="o")["Aliases"])
+    assert client.delete_alias(FunctionName="o", Name="b")["ResponseMetadata"][
+        "HTTPStatusCode"] == 204
+
+    retries = client.put_function_event_invoke_config(FunctionName="o", MaximumRetryAttempts=0)
+    assert members(retries) == {"DestinationConfig", "FunctionArn", "LastModified",
+                                "MaximumRetryAttempts"}
+    assert retries["FunctionArn"] == ARN + "o:$LATEST"
+    assert retries["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {}}
+
+    assert members(client.add_permission(
+        FunctionName="o", StatementId="s", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com")) == {"Statement"}
+    assert members(client.get_policy(FunctionName="o")) == {"Policy", "RevisionId"}
+
+    assert members(client.put_function_concurrency(
+        FunctionName="o", ReservedConcurrentExecutions=1)) == {"ReservedConcurrentExecutions"}
+    client.delete_function_concurrency(FunctionName="o")
+    assert members(client.get_function_concurrency(FunctionName="o")) == set()
+
+    settings = client.get_account_settings()
+    assert set(settings["AccountLimit"]) == {
+        "CodeSizeUnzipped", "CodeSizeZipped", "ConcurrentExecutions", "TotalCodeSize",
+        "UnreservedConcurrentExecutions"}
+    assert set(settings["AccountUsage"]) == {"FunctionCount", "TotalCodeSize"}
