@@ -44,21 +44,31 @@ def describe_status(status: int) -> str:
 
 
 class ForkServer:
-    """The core's handle on a fork server process, started on first use."""
+    """The core's handle on a fork server process, started on first use.
+
+    The server is supervised: a handler can kill it (it is the parent of every
+    environment), so a spawn that finds it dead starts a new one and goes on. The
+    environments the dead one forked are reported as killed.
+    """
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
         self.preload = preload
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._exits: dict[int, str] = {}
+        #: Environments the running server has forked and not yet reported gone.
+        self._children: set[int] = set()
         self._cond = threading.Condition()
         self._start_lock = threading.Lock()
+        #: How many servers were started (a restart after a crash makes it 2, …).
+        self.starts = 0
 
     def start(self) -> socket.socket:
-        """Start the server (once) and return the control socket."""
+        """Start the server (once, and again if it has died) and return the control socket."""
         with self._start_lock:
-            if self._ctl is not None:
+            if self._ctl is not None and self._proc is not None and self._proc.poll() is None:
                 return self._ctl
+            self._discard()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             paths = [p for p in sys.path if p and os.path.isabs(p)]
             boot = (
@@ -77,32 +87,63 @@ class ForkServer:
             hello = json.loads(ours.recv(_MAX_MESSAGE))
             assert hello.get("ready"), hello
             self._ctl = ours
+            self.starts += 1
             threading.Thread(
-                target=self._read_exits, name="lambdalab-forkserver", daemon=True
+                target=self._read_exits, args=(ours,), name="lambdalab-forkserver", daemon=True
             ).start()
             return ours
 
-    def _read_exits(self) -> None:
-        assert self._ctl is not None
+    def _discard(self) -> None:
+        """Forget a server that has died: reap it, close its socket (its reader then
+        reports its environments as killed)."""
+        if self._proc is not None:
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None
+        if self._ctl is not None:
+            try:
+                self._ctl.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._ctl.close()
+            self._ctl = None
+
+    def _read_exits(self, ctl: socket.socket) -> None:
+        """Follow one server's reports (forks and exits) until it goes away."""
         while True:
             try:
-                data = self._ctl.recv(_MAX_MESSAGE)
+                data = ctl.recv(_MAX_MESSAGE)
             except OSError:
-                return
+                data = b""
             if not data:
-                return
+                break
             msg = json.loads(data)
             with self._cond:
-                self._exits[msg["pid"]] = msg["status"]
+                if "forked" in msg:
+                    self._children.add(msg["forked"])
+                else:
+                    self._children.discard(msg["pid"])
+                    self._exits[msg["pid"]] = msg["status"]
                 self._cond.notify_all()
+        with self._cond:  # the server is gone, and so are (or will be) its environments
+            for pid in self._children:
+                self._exits.setdefault(pid, "signal: killed")
+            self._children.clear()
+            self._cond.notify_all()
 
     def spawn(self, spec: dict[str, Any]) -> tuple[Connection, int]:
-        """Fork a new environment; returns its frame pipe and the read end of its log."""
-        ctl = self.start()
+        """Fork a new environment; returns its frame pipe and the read end of its log.
+
+        A server found dead (before or while it is sent the request) is restarted."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe()
+        request = [json.dumps(spec).encode()]
         try:
-            socket.send_fds(ctl, [json.dumps(spec).encode()], [theirs.fileno(), log_w])
+            try:
+                socket.send_fds(self.start(), request, [theirs.fileno(), log_w])
+            except OSError:  # it died since start() looked: once more, with a new one
+                socket.send_fds(self.start(), request, [theirs.fileno(), log_w])
         finally:
             theirs.close()
             os.close(log_w)
@@ -180,6 +221,7 @@ def main() -> None:
                 for fd in fds:
                     os.close(fd)
                 children.add(pid)
+                _report(ctl, {"forked": pid})
             elif key.data == "reap":
                 try:
                     while os.read(wake_r, 4096):
@@ -233,10 +275,14 @@ def _reap(children: set[int], ctl: socket.socket) -> None:
         if pid == 0:
             return
         children.discard(pid)
-        try:
-            ctl.send(json.dumps({"pid": pid, "status": describe_status(status)}).encode())
-        except OSError:
-            pass
+        _report(ctl, {"pid": pid, "status": describe_status(status)})
+
+
+def _report(ctl: socket.socket, message: dict[str, Any]) -> None:
+    try:
+        ctl.send(json.dumps(message).encode())
+    except OSError:
+        pass  # the core has gone: the lifeline ends this server next
 
 
 def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) -> None:
