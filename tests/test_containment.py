@@ -14,7 +14,7 @@ import signal
 import psutil
 import pytest
 
-from lambdalab import Lab
+from lambdalab import Lab, limits
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
@@ -67,3 +67,54 @@ def test_a_handler_that_kills_the_fork_server_breaks_no_later_cold_start(
         result = lab.invoke("victim")
         assert result.function_error is None, result.payload
         assert psutil.pid_exists(result.json())
+
+
+# -- 2. memory as the kernel charges it; the task cap, not memory, stops a fork bomb -------
+
+FORKS = """
+import os, time
+def handler(event, context):
+    pids = []
+    for _ in range(event["children"]):
+        pid = os.fork()
+        if pid == 0:
+            if event.get("mb"):
+                held = bytearray(event["mb"] * 1024 * 1024)
+                held[::4096] = b"x" * len(held[::4096])  # every page touched: resident
+            time.sleep(event["sleep"])
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return len(pids)
+"""
+
+
+def test_forked_children_share_their_parents_pages_and_are_not_out_of_memory(
+    lab: Lab, code
+) -> None:
+    """Four idle children of a 128 MB function: their pages are their parent's, shared
+    copy-on-write, so they cost next to nothing (summed resident memory said 5x)."""
+    lab.create_function("forks", code(app=FORKS), handler="app.handler", timeout=30)
+    result = lab.invoke("forks", {"children": 4, "sleep": 1.0}, log_type="Tail")
+    assert result.function_error is None, result.payload
+    assert result.json() == 4
+
+
+def test_what_a_forked_child_allocates_counts_against_the_memory_size(lab: Lab, code) -> None:
+    lab.create_function("forks", code(app=FORKS), handler="app.handler", timeout=30)
+    result = lab.invoke("forks", {"children": 1, "mb": 200, "sleep": 5.0})
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_a_fork_bomb_meets_the_task_cap_not_the_memory_size(lab: Lab, code) -> None:
+    """Eleven hundred idle children hold under a megabyte each of their own: at 1769 MB
+    the 1024 processes/threads cap stops them, not an out-of-memory kill (summed
+    resident memory said 30 GB)."""
+    lab.create_function(
+        "bomb", code(app=FORKS), handler="app.handler", memory_size=limits.MEMORY_MB_PER_VCPU, timeout=60
+    )
+    result = lab.invoke("bomb", {"children": 1100, "sleep": 60}, log_type="Tail")
+    error = result.json()
+    assert error["errorType"] == "Runtime.ExitError", error
+    assert "more than 1024 processes and threads" in result.log_tail

@@ -1,4 +1,4 @@
-"""Cheap readings of an environment's process tree: who is in it, its CPU time and RSS.
+"""Cheap readings of an environment's process tree: who is in it, its CPU time and memory.
 
 The governor reads these every few milliseconds while an invoke runs, so each reading is
 one small read of ``/proc`` or one ``clock_gettime`` call, never a scan of every process
@@ -7,6 +7,16 @@ on the machine (finding new members is that scan, and it runs less often).
 On Linux a process's CPU time comes from its *CPU-time clock* (``clock_getcpuclockid``):
 nanosecond resolution, all its threads included. ``/proc/<pid>/stat`` and psutil count in
 clock ticks (10 ms), far too coarse to hold a 7 % share steady. Elsewhere psutil is used.
+
+Memory is counted as a kernel's memory cgroup charges it: each page once. A ``fork()``ed
+child shares its parent's pages until one of them writes to a page (copy-on-write), so
+summing every process's resident memory counts a shared page once per process (four
+sleeping children of a 50 MB runtime would "use" 250 MB). The tree's memory is the root's
+resident memory plus what each descendant holds *alone* (its private pages,
+``Private_Clean + Private_Dirty`` in ``/proc/<pid>/smaps_rollup``). Reading
+``smaps_rollup`` walks a process's page tables, so it is read when the tree's membership
+is re-read, not every tick; between two readings a descendant's private memory is
+taken to have grown by as much as its resident memory has.
 """
 
 from __future__ import annotations
@@ -47,6 +57,22 @@ def rss_bytes(pid: int) -> int:
             return 0
 
 
+def private_bytes(pid: int) -> int:
+    """Memory ``pid`` holds alone (pages no other process maps), in bytes (0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            private = 0
+            for line in rollup:
+                if line.startswith(b"Private_"):
+                    private += int(line.split()[1]) * 1024
+            return private
+    except (OSError, ValueError, IndexError):
+        try:
+            return psutil.Process(pid).memory_full_info().uss
+        except (psutil.Error, AttributeError):
+            return rss_bytes(pid)
+
+
 def thread_count(pid: int) -> int:
     """Threads of ``pid`` (0 if it is gone): one small read of ``/proc/<pid>/stat``."""
     try:
@@ -66,6 +92,20 @@ class _Member:
     #: CPU seconds last read; kept after the process exits so the tree's total holds.
     cpu_s: float = 0.0
     alive: bool = True
+    #: A descendant's private memory at its last ``smaps_rollup`` reading, and its
+    #: resident memory then (the root's memory is its resident memory).
+    private: int = 0
+    rss_then: int = 0
+
+    def read_private(self) -> None:
+        self.rss_then = rss_bytes(self.pid)
+        self.private = private_bytes(self.pid)
+
+    def memory(self) -> int:
+        """What this descendant holds alone: its private memory at the last reading,
+        plus its resident memory's growth since."""
+        rss = rss_bytes(self.pid)
+        return min(rss, self.private + max(0, rss - self.rss_then))
 
     def read_cpu(self) -> float:
         if not self.alive:
@@ -92,7 +132,8 @@ class ProcessTree:
         self.members[self.root] = _Member(self.root, cpu_clock_of(self.root))
 
     def refresh(self) -> None:
-        """Find processes started since the last refresh (a scan of /proc: not per tick)."""
+        """Find processes started since the last refresh and read what each descendant
+        holds alone (a scan of /proc and of page tables: not per tick)."""
         try:
             children = psutil.Process(self.root).children(recursive=True)
         except psutil.Error:
@@ -100,14 +141,21 @@ class ProcessTree:
         for child in children:
             if child.pid not in self.members:
                 self.members[child.pid] = _Member(child.pid, cpu_clock_of(child.pid))
+        for member in self.members.values():
+            if member.alive and member.pid != self.root:
+                member.read_private()
 
     def cpu_seconds(self) -> float:
         """CPU time the tree has used (user + system, every thread), in seconds."""
         return sum(member.read_cpu() for member in self.members.values())
 
-    def rss_bytes(self) -> int:
-        """Resident memory of every live process of the tree, in bytes."""
-        return sum(rss_bytes(m.pid) for m in self.members.values() if m.alive)
+    def memory_bytes(self) -> int:
+        """The tree's memory, each page counted once (see the module's docstring)."""
+        total = rss_bytes(self.root)
+        for member in self.members.values():
+            if member.alive and member.pid != self.root:
+                total += member.memory()
+        return total
 
     def thread_ids(self) -> list[int]:
         """Every thread of every live process of the tree."""
