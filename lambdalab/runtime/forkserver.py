@@ -2,7 +2,8 @@
 
 A cold start on AWS pays for a fresh runtime; lambdalab makes it cost one ``fork()`` of
 a process that has already imported the runtime (and, by default, boto3). The core talks
-to the server over a Unix datagram socket: each request carries the new environment's
+to the server over a Unix sequenced-packet socket (messages, and an end when either
+side goes away): each request carries the new environment's
 spec as JSON and two file descriptors (SCM_RIGHTS): the pipe for invoke frames and the
 write end of its log pipe. The server forks, the child becomes the environment, and the
 server reports each child's exit status back. When the core goes away (EOF on the
@@ -13,9 +14,13 @@ The core side is :class:`ForkServer`; the server side is :func:`main`.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
+import itertools
 import json
 import os
+import platform
 import selectors
 import signal
 import socket
@@ -24,9 +29,13 @@ import sys
 import tempfile
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Callable
 
 _MAX_MESSAGE = 256 * 1024
+#: How often a spawn is tried on a server that dies under it (each try restarts it).
+_SPAWN_TRIES = 3
+#: How long a spawn waits for the server to say it has forked (it does so at once).
+_SPAWN_WAIT_S = 10.0
 
 
 def describe_status(status: int) -> str:
@@ -62,14 +71,28 @@ class ForkServer:
         self._start_lock = threading.Lock()
         #: How many servers were started (a restart after a crash makes it 2, …).
         self.starts = 0
+        #: Of the servers started, those known to have ended.
+        self._ended: set[int] = set()
+        #: Spawn requests the server has forked, by token: the environment's pid.
+        self._forked: dict[int, int] = {}
+        self._tokens = itertools.count()
 
     def start(self) -> socket.socket:
         """Start the server (once, and again if it has died) and return the control socket."""
+        return self._running()[0]
+
+    def _running(self) -> tuple[socket.socket, int]:
+        """The running server's control socket and its number (:attr:`starts`)."""
         with self._start_lock:
-            if self._ctl is not None and self._proc is not None and self._proc.poll() is None:
-                return self._ctl
+            if (
+                self._ctl is not None
+                and self._proc is not None
+                and self.starts not in self._ended
+                and self._proc.poll() is None
+            ):
+                return self._ctl, self.starts
             self._discard()
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             paths = [p for p in sys.path if p and os.path.isabs(p)]
             boot = (
                 "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
@@ -89,9 +112,12 @@ class ForkServer:
             self._ctl = ours
             self.starts += 1
             threading.Thread(
-                target=self._read_exits, args=(ours,), name="lambdalab-forkserver", daemon=True
+                target=self._read_exits,
+                args=(ours, self.starts),
+                name="lambdalab-forkserver",
+                daemon=True,
             ).start()
-            return ours
+            return ours, self.starts
 
     def _discard(self) -> None:
         """Forget a server that has died: reap it, close its socket (its reader then
@@ -109,7 +135,7 @@ class ForkServer:
             self._ctl.close()
             self._ctl = None
 
-    def _read_exits(self, ctl: socket.socket) -> None:
+    def _read_exits(self, ctl: socket.socket, number: int) -> None:
         """Follow one server's reports (forks and exits) until it goes away."""
         while True:
             try:
@@ -122,28 +148,46 @@ class ForkServer:
             with self._cond:
                 if "forked" in msg:
                     self._children.add(msg["forked"])
+                    self._forked[msg["token"]] = msg["forked"]
                 else:
                     self._children.discard(msg["pid"])
                     self._exits[msg["pid"]] = msg["status"]
                 self._cond.notify_all()
-        with self._cond:  # the server is gone, and so are (or will be) its environments
-            for pid in self._children:
+        with self._cond:  # the server is gone: so are its environments (they die with
+            for pid in self._children:  # it), and all they started
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
                 self._exits.setdefault(pid, "signal: killed")
             self._children.clear()
+            self._ended.add(number)
             self._cond.notify_all()
 
     def spawn(self, spec: dict[str, Any]) -> tuple[Connection, int]:
         """Fork a new environment; returns its frame pipe and the read end of its log.
 
-        A server found dead (before or while it is sent the request) is restarted."""
+        The server says when it has forked; one found dead before it did (a request
+        sent to a dying server is lost with it) is restarted and asked again."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe()
-        request = [json.dumps(spec).encode()]
+        token = next(self._tokens)
+        request = [json.dumps({**spec, "token": token}).encode()]
         try:
-            try:
-                socket.send_fds(self.start(), request, [theirs.fileno(), log_w])
-            except OSError:  # it died since start() looked: once more, with a new one
-                socket.send_fds(self.start(), request, [theirs.fileno(), log_w])
+            for _ in range(_SPAWN_TRIES):
+                ctl, number = self._running()
+                try:
+                    socket.send_fds(ctl, request, [theirs.fileno(), log_w])
+                except OSError:  # it died (its socket is closed) since _running() looked
+                    with self._cond:
+                        self._ended.add(number)
+                    continue
+                with self._cond:
+                    self._cond.wait_for(
+                        lambda: token in self._forked or number in self._ended, _SPAWN_WAIT_S
+                    )
+                    if self._forked.pop(token, None) is not None or number not in self._ended:
+                        break
         finally:
             theirs.close()
             os.close(log_w)
@@ -213,15 +257,16 @@ def main() -> None:
         for key, _ in selector.select():
             if key.data == "spawn":
                 msg, fds, _, _ = socket.recv_fds(ctl, _MAX_MESSAGE, 2)
-                if not msg:
-                    continue
+                if not msg:  # the core has gone
+                    _end(children)
+                spec = json.loads(msg)
                 pid = os.fork()
                 if pid == 0:
-                    _become_environment(json.loads(msg), fds, [ctl.fileno(), wake_r, wake_w])
+                    _become_environment(spec, fds, [ctl.fileno(), wake_r, wake_w])
                 for fd in fds:
                     os.close(fd)
                 children.add(pid)
-                _report(ctl, {"forked": pid})
+                _report(ctl, {"forked": pid, "token": spec.get("token")})
             elif key.data == "reap":
                 try:
                     while os.read(wake_r, 4096):
@@ -230,12 +275,14 @@ def main() -> None:
                     pass
                 _reap(children, ctl)
             elif not os.read(sys.stdin.fileno(), 1):
-                for pid in children:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                os._exit(0)
+                _end(children)
+
+
+def _end(children: set[int]) -> None:
+    """The core has gone: kill every environment (and all it started), and exit."""
+    for pid in children:
+        _kill_group(pid)
+    os._exit(0)
 
 
 #: glibc's ``struct sigaction`` on Linux: handler, 128-byte mask, int flags, restorer.
@@ -267,15 +314,27 @@ def _no_stop_notices(sig: int) -> None:
 
 
 def _reap(children: set[int], ctl: socket.socket) -> None:
+    """Report each environment that has exited, and kill what it left behind in its
+    process group (in a contained environment, every descendant) while its pid, a
+    zombie until reaped, still names the group."""
     while children:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if exited is None:
             return
+        _kill_group(exited.si_pid)
+        pid, status = os.waitpid(exited.si_pid, 0)
         children.discard(pid)
         _report(ctl, {"pid": pid, "status": describe_status(status)})
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _report(ctl: socket.socket, message: dict[str, Any]) -> None:
@@ -313,6 +372,8 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         tempfile.tempdir = spec["tmp_dir"]
         os.chdir(spec["task_root"])
         _apply_rlimits(spec.get("rlimits", {}))
+        if spec.get("contain"):
+            contain()
         sys.path.insert(0, spec["task_root"])
         sys.argv = ["/var/runtime/bootstrap"]
 
@@ -334,6 +395,108 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+# -- containment ----------------------------------------------------------------------
+
+_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
+_SECCOMP_MODE_FILTER = 2
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_EPERM, _ENOSYS = 1, 38
+_CLONE_PARENT = 0x00008000
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+#: Per architecture: ``AUDIT_ARCH_*`` and the numbers of setsid, setpgid, clone, clone3.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, 112, 109, 56, 435),
+    "aarch64": (0xC00000B7, 157, 154, 220, 435),
+}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _stay_in_group_filter() -> tuple[_SockFprog, ctypes.Array[_SockFilter]] | None:
+    """A seccomp program under which no process can leave its process group.
+
+    ``setsid()`` and ``setpgid()`` succeed and do nothing (the process stays where it
+    is: a daemon that detaches is still the environment's, to freeze and to kill);
+    ``clone()`` with ``CLONE_PARENT`` (a child for the environment's parent) is refused;
+    ``clone3()``, whose flags a filter cannot read, answers ``ENOSYS``, so the C library
+    uses ``clone()`` instead; another architecture's system calls are refused.
+    """
+    numbers = _SYSCALLS.get(platform.machine())
+    if numbers is None:
+        return None
+    arch, setsid, setpgid, clone, clone3 = numbers
+    code = [
+        (_LD_ABS, 0, 0, 4),  # seccomp_data.arch
+        (_JEQ, 1, 0, arch),
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_LD_ABS, 0, 0, 0),  # seccomp_data.nr
+        (_JGE, 0, 1, 0x40000000),  # x32 numbering
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_JEQ, 8, 0, setsid),
+        (_JEQ, 7, 0, setpgid),
+        (_JEQ, 3, 0, clone3),
+        (_JEQ, 0, 3, clone),
+        (_LD_ABS, 0, 0, 16),  # seccomp_data.args[0], low half: clone's flags
+        (_JSET, 2, 1, _CLONE_PARENT),
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),  # clone3
+        (_RET, 0, 0, _RET_ALLOW),
+        (_RET, 0, 0, _RET_ERRNO | _EPERM),  # clone(CLONE_PARENT)
+        (_RET, 0, 0, _RET_ERRNO | 0),  # setsid, setpgid: "done"
+    ]
+    instructions = (_SockFilter * len(code))(*(_SockFilter(*i) for i in code))
+    return _SockFprog(len(code), instructions), instructions
+
+
+def containment() -> Callable[[], None]:
+    """What keeps every descendant of an environment in it, however it detaches, as a
+    function to call in the environment's first process (before ``exec``, if any).
+    Everything is prepared here; the function only makes system calls.
+
+    * its descendants cannot leave its process group (:func:`_stay_in_group_filter`,
+      inherited by every descendant and kept across ``exec``), so the signals that
+      throttle, freeze and kill the group reach all of them;
+    * it is their *subreaper*: a child whose parent exits (a double fork) becomes its
+      child, not init's, and stays in the tree whose memory and CPU time are counted.
+
+    Linux only; elsewhere, nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    program = _stay_in_group_filter()
+
+    def contain() -> None:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        if program is not None:
+            libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(program[0]), 0, 0):
+                raise OSError(ctypes.get_errno(), "seccomp filter refused")
+
+    return contain
+
+
+def contain() -> None:
+    """:func:`containment`, in a forked environment of this server: it also dies with
+    the server (``PR_SET_PDEATHSIG``), which kills the environment's process group."""
+    containment()()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the server died before the line above
+            os._exit(1)
 
 
 def _apply_rlimits(rlimits: dict[str, int]) -> None:

@@ -227,6 +227,7 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         message: dict[str, object] = {
             **super().spawn_message(),
             "rlimits": rlimits_for(self.spec),
+            "contain": True,
             "freeze_when_idle": True,
         }
         if self.share < 1 - 1e-9:  # even one thread is held back: the spin would count
