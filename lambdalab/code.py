@@ -153,8 +153,10 @@ def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
     """The package's files on disk, unpacked once and shared (read-only in spirit)."""
     target = code_dir / sha256_hex
     if target.is_dir():
+        target.chmod(0o755)  # unpacked before sandboxes ran unprivileged: 0700
         return target
     tmp = Path(tempfile.mkdtemp(dir=code_dir, prefix=f".{sha256_hex}."))
+    tmp.chmod(0o755)  # readable by an unprivileged sandbox user, as /var/task is on AWS
     with zipfile.ZipFile(blob) as zf:
         for info in zf.infolist():
             path = zf.extract(info, tmp)

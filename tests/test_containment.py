@@ -239,3 +239,103 @@ def test_what_a_detached_descendant_allocates_counts_against_the_memory_size(
     deploy_detacher(lab, code, memory_size=128, timeout=30)
     result = lab.invoke("detacher", {"what": "allocate", "then_sleep": 10})
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
+
+
+# -- 4. privilege: an unprivileged user in its own mount namespace (root only) ----------
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="confining an environment needs root (mount namespace, setuid)"
+)
+
+ATTACKS = """
+import os, signal, sys, traceback
+def attempt(action):
+    try:
+        action()
+    except OSError as e:
+        return type(e).__name__
+    return "done"
+
+def read(path):
+    with open(path, "rb") as f:
+        f.read(1)
+
+def write(path):
+    with open(path, "a") as f:
+        f.write("# owned")
+
+def fill_tmp():
+    for i in range(3):  # 600 MB into a 512 MB /tmp
+        with open(f"/tmp/fill{i}", "wb") as f:
+            for _ in range(200):
+                f.write(b"x" * (1024 * 1024))
+
+def handler(event, context):
+    if event.get("raise"):
+        raise ValueError("where am I")
+    return {
+        "uid": os.getuid(),
+        "task_root": os.environ["LAMBDA_TASK_ROOT"],
+        "file": __file__,
+        "server_environ": attempt(lambda: read(f"/proc/{os.getppid()}/environ")),
+        "kill_server": attempt(lambda: os.kill(os.getppid(), signal.SIGKILL)),
+        "database": attempt(lambda: read(event["database"])),
+        "own_code": attempt(lambda: write(__file__)),
+        "other_code": attempt(lambda: write(event["other_code"])),
+        "fill_tmp": attempt(fill_tmp),
+    }
+"""
+
+
+@pytest.fixture
+def confined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+
+
+@needs_root
+def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
+    lab: Lab, code, confined
+) -> None:
+    lab.create_function("victim", code(app=PID), handler="app.handler")
+    lab.invoke("victim")
+    victim_code = next((lab.store.code_dir).glob("*/app.py"))
+    lab.create_function("attacker", code(app=ATTACKS), handler="app.handler", timeout=60)
+    server = fork_server_pid(lab)
+    answer = lab.invoke(
+        "attacker",
+        {"database": str(lab.store.data_dir / "lambdalab.db"), "other_code": str(victim_code)},
+    ).json()
+    assert answer["uid"] == 993  # AWS's sbx_user1051
+    assert answer["task_root"] == "/var/task" and answer["file"] == "/var/task/app.py"
+    assert answer["server_environ"] == "PermissionError"
+    assert answer["kill_server"] == "PermissionError" and alive(server)
+    assert answer["database"] in ("PermissionError", "FileNotFoundError")
+    assert answer["own_code"] in ("PermissionError", "OSError")  # root's, read-only
+    assert answer["other_code"] in ("PermissionError", "FileNotFoundError")
+    assert answer["fill_tmp"] == "OSError"  # no space left: /tmp is 512 MB of its own
+    assert victim_code.read_text().endswith("return os.getpid()\n")
+
+
+@needs_root
+def test_a_confined_tracebacks_name_var_task(lab: Lab, code, confined) -> None:
+    lab.create_function("raiser", code(app=ATTACKS), handler="app.handler")
+    error = lab.invoke("raiser", {"raise": True}).json()
+    assert '"/var/task/app.py"' in "".join(error["stackTrace"])
+
+
+def test_the_data_dir_is_private_to_its_owner(lab: Lab) -> None:
+    assert lab.store.data_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_lambdalab_plugins_says_which_protections_apply_here(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def notes() -> str:
+        return "\n".join(next(p for p in lab.plugins() if p.name == "limited").notes)
+
+    assert "descendants kept in the environment" in notes()
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+    if os.geteuid() == 0:
+        assert "run as uid 993" in notes()
+    else:
+        assert "unavailable (lambdalab does not run as root)" in notes()

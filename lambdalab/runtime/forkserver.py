@@ -369,12 +369,19 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         )
         os.environ.clear()
         os.environ.update(spec["environ"])
-        tempfile.tempdir = spec["tmp_dir"]
-        os.chdir(spec["task_root"])
+        task_root, tmp_dir = spec["task_root"], spec["tmp_dir"]
+        if spec.get("confine"):
+            try:
+                task_root, tmp_dir = confine(spec["confine"], task_root, tmp_dir)
+            except OSError as e:  # the host's doing, not the function's: say so
+                print(f"lambdalab: cannot confine the environment: {e}", file=sys.stderr)
+                raise
+        tempfile.tempdir = tmp_dir
+        os.chdir(task_root)
         _apply_rlimits(spec.get("rlimits", {}))
         if spec.get("contain"):
             contain()
-        sys.path.insert(0, spec["task_root"])
+        sys.path.insert(0, task_root)
         sys.argv = ["/var/runtime/bootstrap"]
 
         from .bootstrap import SPIN_S, serve
@@ -497,6 +504,52 @@ def contain() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() == 1:  # the server died before the line above
             os._exit(1)
+
+
+# -- confinement (as root) --------------------------------------------------------------
+
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
+_MS_REC, _MS_PRIVATE = 16384, 1 << 18
+#: Where an environment finds its code and its scratch space, as on AWS.
+TASK_ROOT, TMP = "/var/task", "/tmp"
+
+
+def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
+    """Make this (root) process an unprivileged environment, as AWS runs a handler as
+    ``sbx_user1051``: its own mount namespace in which the code is ``/var/task``,
+    read-only, and ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB; then the
+    user and group ``how["uid"]``/``how["gid"]``, without supplementary groups or
+    capabilities. Returns the task root and temporary directory it now has (the
+    environment's variables that named the old ones are rewritten).
+
+    ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
+    needs from the host (its pipes) before this.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    os.makedirs(TASK_ROOT, exist_ok=True)  # a mount point (empty on the host)
+    check(libc.mount(task_root.encode(), TASK_ROOT.encode(), None, _MS_BIND, None), "bind /var/task")
+    read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+    check(libc.mount(None, TASK_ROOT.encode(), None, read_only, None), "remount /var/task ro")
+    options = f"size={how['tmp_mb']}m,mode=1777".encode()
+    check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
+    for name, value in list(os.environ.items()):
+        if value == task_root:
+            os.environ[name] = TASK_ROOT
+        elif value == tmp_dir:
+            os.environ[name] = TMP
+    os.setgroups([])
+    os.setresgid(how["gid"], how["gid"], how["gid"])
+    os.setresuid(how["uid"], how["uid"], how["uid"])
+    return TASK_ROOT, TMP
 
 
 def _apply_rlimits(rlimits: dict[str, int]) -> None:
