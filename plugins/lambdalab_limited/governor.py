@@ -212,7 +212,9 @@ class Governor:
         return pause
 
     def _over_memory(self) -> bool:
-        used = self.tree.memory_bytes()
+        used, known = self.tree.memory(self.memory_bytes)
+        if not known:
+            return False  # over, perhaps: the next ticks read the tree more closely
         usage = self._usage
         usage.peak_rss_bytes = max(usage.peak_rss_bytes, used)
         if used <= self.memory_bytes:
