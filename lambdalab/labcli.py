@@ -101,8 +101,11 @@ def list_labs(work_root: Path | None) -> None:
         say(course.welcome, wrap=False)
         say()
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-    for column in ("", "#", "lab", "status", "concept", "read"):
-        table.add_column(column)
+    for column in ("", "#", "lab", "status"):
+        table.add_column(column, no_wrap=True)
+    # The reading goes under the concept, not in a column of its own: an 80-column
+    # terminal cut a column's paths to "docs/tutorials/firs…".
+    table.add_column("concept, and where to read about it", overflow="fold")
     for lab in course.labs:
         status = progress.status(course, lab)
         table.add_row(
@@ -110,8 +113,7 @@ def list_labs(work_root: Path | None) -> None:
             str(lab.number),
             Text(lab.name, style=STATUS_STYLE[status]),
             Text(status, style=STATUS_STYLE[status]),
-            Text(lab.concept),
-            Text(lab.docs_path, style="dim"),
+            concept_and_reading(lab),
         )
     console().print(table)
     say()
@@ -119,6 +121,13 @@ def list_labs(work_root: Path | None) -> None:
     focus = progress.focus(course)
     if focus is not None:
         say(f"Next: `{suggest(progress, focus)}` ({focus.name})")
+
+
+def concept_and_reading(lab: LabInfo) -> Text:
+    cell = Text(lab.concept)
+    if lab.docs_path:
+        cell.append(f"\nread: {lab.docs_path}", style="dim")
+    return cell
 
 
 def show_progress(course: Course, progress: Progress) -> None:

@@ -455,7 +455,14 @@ def test_list_points_to_each_labs_reading(tmp_path: Path) -> None:
         if lab.docs.startswith("tutorials/"):
             assert f"lab {lab.number}" in index.lower() or f"labs {lab.number}" in index.lower() \
                 or f", {lab.number}" in index, (lab.folder, "not mapped in docs/tutorials/index.rst")
-    result = CliRunner(env={"COLUMNS": "400"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
+    result = CliRunner(env={"COLUMNS": "120"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
     assert result.exit_code == 0
     for lab in COURSE.labs:
         assert lab.docs_path in result.output
+
+
+def test_list_in_an_80_column_terminal_cuts_no_reading_short(tmp_path: Path) -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "…" not in result.output
+    assert result.output.count("read:") == len(COURSE.labs)
