@@ -205,6 +205,13 @@ def test_a_deploy_script_error_names_the_learners_line(tmp_path: Path) -> None:
     assert result.got.startswith("TypeError: ") and "deploy.py, line" in result.got
 
 
+def test_an_error_in_a_call_over_several_lines_does_not_show_it_closed(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab07-publish-without-upload")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert "lab.update_alias( …)" in result.got, result.got
+
+
 def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
     lab, work = write_variant(tmp_path, 7, "deploy.py", lambda s: s + "\ndef broken(:\n")
     result = labs.run_check(lab, work)
