@@ -212,6 +212,13 @@ def test_an_error_in_a_call_over_several_lines_does_not_show_it_closed(tmp_path:
     assert "lab.update_alias( …)" in result.got, result.got
 
 
+def test_a_retry_without_waits_says_so_in_words(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab08-no-wait")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert result.got == "no wait at all", result.got
+
+
 def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
     lab, work = write_variant(tmp_path, 7, "deploy.py", lambda s: s + "\ndef broken(:\n")
     result = labs.run_check(lab, work)
