@@ -199,7 +199,7 @@ def check(number: int | None, work_root: Path | None, watch: bool, interval: flo
     def check_once() -> CheckResult:
         say(f"Checking {lab.title} in {workdir} …", style="dim")
         result = labs.run_check(lab, workdir)
-        show_result(lab, result)
+        show_result(lab, result, started=workdir.is_dir())
         return result
 
     if watch and workdir.is_dir():
@@ -223,7 +223,7 @@ def check(number: int | None, work_root: Path | None, watch: bool, interval: flo
         say(f"Run `{suggest(progress, following)}`.", style="bold")
 
 
-def show_result(lab: LabInfo, result: CheckResult) -> None:
+def show_result(lab: LabInfo, result: CheckResult, started: bool = True) -> None:
     if result.passed:
         say(f"✓ {lab.title} passed: {result.summary}", style="bold green")
         for line in result.details:
@@ -237,7 +237,8 @@ def show_result(lab: LabInfo, result: CheckResult) -> None:
         say("  the function's log:", style="dim")
         for line in result.output.rstrip().splitlines():
             say(f"    {line.expandtabs(2)}", style="dim")
-    say(f"Stuck? `lambdalab lab hint {lab.number}` shows one more hint.", style="dim")
+    if started:  # a hint helps with the exercise, not with a folder that is not there
+        say(f"Stuck? `lambdalab lab hint {lab.number}` shows one more hint.", style="dim")
 
 
 # -- hint -----------------------------------------------------------------------------

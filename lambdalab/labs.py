@@ -336,10 +336,11 @@ def run_check(lab: LabInfo, workdir: Path) -> CheckResult:
     if not workdir.is_dir():
         return CheckResult(
             passed=False,
-            summary=f"{lab.title} has not been started.",
+            summary="it has not been started here.",
             expected=f"your work in {workdir}",
             got="no such folder",
-            try_next=f"run `lambdalab lab start {lab.number}`",
+            try_next=f"run `lambdalab lab start {lab.number}`; if you started it in another "
+            "folder, run `lambdalab lab check` there",
         )
     try:
         module = _import_file(lab.check_path, f"_lambdalab_check_{lab.number}")

@@ -243,6 +243,16 @@ def test_checking_a_lab_not_started_says_how_to_start_it(tmp_path: Path) -> None
     assert not result.passed and "lambdalab lab start 3" in result.try_next
 
 
+def test_checking_in_a_folder_without_the_labs_says_where_to_go_not_to_ask_a_hint(
+    tmp_path: Path,
+) -> None:
+    code, out = run(tmp_path / "lambdalab-labs", "check", "2")
+    assert code == 1
+    assert "not done yet: it has not been started here." in out
+    assert "lambdalab lab start 2" in out and "started it in another" in out
+    assert "lab hint" not in out
+
+
 # -- progress, hints and watching ----------------------------------------------------
 
 
