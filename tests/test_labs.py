@@ -93,6 +93,14 @@ def test_lab_two_first_failure_points_the_way_without_the_value(tmp_path: Path) 
     assert "default" in result.try_next and "event invoke configuration" in result.try_next
     assert "maximum_retry_attempts=1" not in result.try_next
     assert "Destination" not in result.try_next
+    assert result.got == "3 attempts in 3 minutes (2 after 1 minute)", result.got
+
+
+def test_lab_two_counts_one_attempt_in_words(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab02-no-retry")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert result.got == "1 attempt in 3 minutes (1 after 1 minute)", result.got
 
 
 @pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
