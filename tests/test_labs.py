@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -491,6 +492,16 @@ def test_list_points_to_each_labs_reading(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for lab in COURSE.labs:
         assert lab.docs_path in result.output
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_instructions_in_an_80_column_terminal_cut_no_word_short(lab: labs.LabInfo, tmp_path: Path) -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        lab_group, ["start", str(lab.number), "--dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0
+    cut = [w for w in re.findall(r"\S*\w…", result.output) if w not in lab.readme()]
+    assert not cut, cut  # e.g. "context.get_remaining_time_in_milli…" in a table cell
 
 
 def test_list_in_an_80_column_terminal_cuts_no_reading_short(tmp_path: Path) -> None:
