@@ -728,7 +728,8 @@ def invoke(
         click.echo(result.payload.decode(errors="replace"))
     if result.function_error:
         version = result.executed_version
-        err.print(Text(f"FunctionError: {result.function_error} (version {version})"))
+        see_log = "" if log_type == "Tail" else "; add --log-type Tail to see its log"
+        err.print(Text(f"FunctionError: {result.function_error} (version {version}){see_log}"))
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 

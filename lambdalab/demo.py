@@ -265,7 +265,7 @@ def _show_cost(console: Console, config: FunctionConfiguration, invokes: list[De
             f"{limits.PRICING_URL} (us-east-1, before the free tier). A GB-second is "
             "MemorySize/1024 GB times the Billed Duration in seconds (INIT included). "
             f"At {limits.MEMORY_MB_PER_VCPU:,} MB a function gets a whole vCPU, so a CPU-bound "
-            "handler runs faster and may cost no more; this one waits for nothing, so "
+            "handler runs faster and may cost no more; this one does almost no work, so "
             "here only the memory changes.",
             style="dim",
         ),

@@ -101,8 +101,11 @@ def list_labs(work_root: Path | None) -> None:
         say(course.welcome, wrap=False)
         say()
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-    for column in ("", "#", "lab", "status", "concept", "read"):
-        table.add_column(column)
+    for column in ("", "#", "lab", "status"):
+        table.add_column(column, no_wrap=True)
+    # The reading goes under the concept, not in a column of its own: an 80-column
+    # terminal cut a column's paths to "docs/tutorials/firs…".
+    table.add_column("concept, and where to read about it", overflow="fold")
     for lab in course.labs:
         status = progress.status(course, lab)
         table.add_row(
@@ -110,8 +113,7 @@ def list_labs(work_root: Path | None) -> None:
             str(lab.number),
             Text(lab.name, style=STATUS_STYLE[status]),
             Text(status, style=STATUS_STYLE[status]),
-            Text(lab.concept),
-            Text(lab.docs_path, style="dim"),
+            concept_and_reading(lab),
         )
     console().print(table)
     say()
@@ -119,6 +121,13 @@ def list_labs(work_root: Path | None) -> None:
     focus = progress.focus(course)
     if focus is not None:
         say(f"Next: `{suggest(progress, focus)}` ({focus.name})")
+
+
+def concept_and_reading(lab: LabInfo) -> Text:
+    cell = Text(lab.concept)
+    if lab.docs_path:
+        cell.append(f"\nread: {lab.docs_path}", style="dim")
+    return cell
 
 
 def show_progress(course: Course, progress: Progress) -> None:
@@ -190,7 +199,7 @@ def check(number: int | None, work_root: Path | None, watch: bool, interval: flo
     def check_once() -> CheckResult:
         say(f"Checking {lab.title} in {workdir} …", style="dim")
         result = labs.run_check(lab, workdir)
-        show_result(lab, result)
+        show_result(lab, result, started=workdir.is_dir())
         return result
 
     if watch and workdir.is_dir():
@@ -214,7 +223,7 @@ def check(number: int | None, work_root: Path | None, watch: bool, interval: flo
         say(f"Run `{suggest(progress, following)}`.", style="bold")
 
 
-def show_result(lab: LabInfo, result: CheckResult) -> None:
+def show_result(lab: LabInfo, result: CheckResult, started: bool = True) -> None:
     if result.passed:
         say(f"✓ {lab.title} passed: {result.summary}", style="bold green")
         for line in result.details:
@@ -228,7 +237,8 @@ def show_result(lab: LabInfo, result: CheckResult) -> None:
         say("  the function's log:", style="dim")
         for line in result.output.rstrip().splitlines():
             say(f"    {line.expandtabs(2)}", style="dim")
-    say(f"Stuck? `lambdalab lab hint {lab.number}` shows one more hint.", style="dim")
+    if started:  # a hint helps with the exercise, not with a folder that is not there
+        say(f"Stuck? `lambdalab lab hint {lab.number}` shows one more hint.", style="dim")
 
 
 # -- hint -----------------------------------------------------------------------------

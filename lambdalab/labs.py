@@ -336,10 +336,11 @@ def run_check(lab: LabInfo, workdir: Path) -> CheckResult:
     if not workdir.is_dir():
         return CheckResult(
             passed=False,
-            summary=f"{lab.title} has not been started.",
+            summary="it has not been started here.",
             expected=f"your work in {workdir}",
             got="no such folder",
-            try_next=f"run `lambdalab lab start {lab.number}`",
+            try_next=f"run `lambdalab lab start {lab.number}`; if you started it in another "
+            "folder, run `lambdalab lab check` there",
         )
     try:
         module = _import_file(lab.check_path, f"_lambdalab_check_{lab.number}")
@@ -636,12 +637,25 @@ def learner_error(error: BaseException, path: Path) -> str:
             if Path(f.filename).resolve() == path.resolve()
         ]
         if frames:
-            where = f" ({path.name}, line {frames[-1].lineno}: {frames[-1].line})"
+            where = f" ({path.name}, line {frames[-1].lineno}: {statement_start(frames[-1].line)})"
     message = getattr(error, "message", None) or str(error)
     extra = getattr(error, "extra", None)
     if isinstance(extra, dict) and extra:
         message += " (" + ", ".join(f"{k}: {v}" for k, v in extra.items()) + ")"
     return f"{_error_name(error)}: {message}{where}"
+
+
+def statement_start(line: str | None) -> str:
+    """The traceback's line, marked ``…`` when the statement goes on below it.
+
+    A traceback names a call's first line only; ``lab.update_alias(`` closed here would
+    read as a call without arguments.
+    """
+    line = line or ""
+    if line.count("(") + line.count("[") + line.count("{") > \
+            line.count(")") + line.count("]") + line.count("}"):
+        return f"{line} …"
+    return line
 
 
 def _error_name(error: BaseException) -> str:

@@ -56,9 +56,9 @@ class PluginPackage:
         """The commands that install, check and test the new plugin."""
         return [
             f"cd {self.root}",
-            "pip install -e .",
+            "pip install -e '.[test]'  # the plugin, and pytest for its tests",
             f"lambdalab plugins        # lists {self.name!r} with its hooks",
-            "pytest",
+            "python -m pytest",
         ]
 
 

@@ -198,6 +198,9 @@ def test_function_error_prints_the_error_payload_and_exits_1(run, code) -> None:
     error = json.loads(result.stdout)
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", "no good")
     assert "FunctionError: Unhandled" in result.stderr
+    assert "add --log-type Tail to see its log" in result.stderr
+    tailed = run("invoke", "fails", "--log-type", "Tail")
+    assert "Traceback" in tailed.stderr and "--log-type Tail" not in tailed.stderr
 
 
 def test_event_and_dry_run_report_their_status(run, hello) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -93,6 +94,14 @@ def test_lab_two_first_failure_points_the_way_without_the_value(tmp_path: Path) 
     assert "default" in result.try_next and "event invoke configuration" in result.try_next
     assert "maximum_retry_attempts=1" not in result.try_next
     assert "Destination" not in result.try_next
+    assert result.got == "3 attempts in 3 minutes (2 after 1 minute)", result.got
+
+
+def test_lab_two_counts_one_attempt_in_words(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab02-no-retry")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert result.got == "1 attempt in 3 minutes (1 after 1 minute)", result.got
 
 
 @pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
@@ -205,6 +214,20 @@ def test_a_deploy_script_error_names_the_learners_line(tmp_path: Path) -> None:
     assert result.got.startswith("TypeError: ") and "deploy.py, line" in result.got
 
 
+def test_an_error_in_a_call_over_several_lines_does_not_show_it_closed(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab07-publish-without-upload")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert "lab.update_alias( …)" in result.got, result.got
+
+
+def test_a_retry_without_waits_says_so_in_words(tmp_path: Path) -> None:
+    mistake = next(m for m in MISTAKES if m.id == "lab08-no-wait")
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert result.got == "no wait at all", result.got
+
+
 def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
     lab, work = write_variant(tmp_path, 7, "deploy.py", lambda s: s + "\ndef broken(:\n")
     result = labs.run_check(lab, work)
@@ -227,6 +250,16 @@ def test_a_crashing_check_never_shows_a_traceback(tmp_path: Path) -> None:
 def test_checking_a_lab_not_started_says_how_to_start_it(tmp_path: Path) -> None:
     result = labs.run_check(COURSE.lab(3), tmp_path / "nowhere")
     assert not result.passed and "lambdalab lab start 3" in result.try_next
+
+
+def test_checking_in_a_folder_without_the_labs_says_where_to_go_not_to_ask_a_hint(
+    tmp_path: Path,
+) -> None:
+    code, out = run(tmp_path / "lambdalab-labs", "check", "2")
+    assert code == 1
+    assert "not done yet: it has not been started here." in out
+    assert "lambdalab lab start 2" in out and "started it in another" in out
+    assert "lab hint" not in out
 
 
 # -- progress, hints and watching ----------------------------------------------------
@@ -455,7 +488,24 @@ def test_list_points_to_each_labs_reading(tmp_path: Path) -> None:
         if lab.docs.startswith("tutorials/"):
             assert f"lab {lab.number}" in index.lower() or f"labs {lab.number}" in index.lower() \
                 or f", {lab.number}" in index, (lab.folder, "not mapped in docs/tutorials/index.rst")
-    result = CliRunner(env={"COLUMNS": "400"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
+    result = CliRunner(env={"COLUMNS": "120"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
     assert result.exit_code == 0
     for lab in COURSE.labs:
         assert lab.docs_path in result.output
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_instructions_in_an_80_column_terminal_cut_no_word_short(lab: labs.LabInfo, tmp_path: Path) -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        lab_group, ["start", str(lab.number), "--dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0
+    cut = [w for w in re.findall(r"\S*\w…", result.output) if w not in lab.readme()]
+    assert not cut, cut  # e.g. "context.get_remaining_time_in_milli…" in a table cell
+
+
+def test_list_in_an_80_column_terminal_cuts_no_reading_short(tmp_path: Path) -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "…" not in result.output
+    assert result.output.count("read:") == len(COURSE.labs)

@@ -85,7 +85,10 @@ def test_the_command_creates_the_package_and_says_what_next(tmp_path: Path) -> N
         assert (root / path).is_file()
         assert path in result.output
     assert 'ticker = "lambdalab_ticker"' in (root / "pyproject.toml").read_text()
-    assert "pip install -e ." in result.output and "lambdalab plugins" in result.output
+    assert "lambdalab plugins" in result.output
+    # pytest comes with the test extra: a plain `pip install -e .` left `pytest` to
+    # whatever Python was on PATH, which cannot import the new plugin
+    assert "pip install -e '.[test]'" in result.output and "python -m pytest" in result.output
 
     again = CliRunner().invoke(main, ["plugin", "new", "ticker", "--kind", "backend", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "already exists" in again.output

@@ -95,7 +95,8 @@ def check(workdir: Path):
             raise CheckFailed(
                 "The failing event did not run exactly twice.",
                 expected="2 attempts: the first, and one retry a minute later",
-                got=f"{attempts_later} attempts (after 1 minute: {attempts})",
+                got=f"{attempts_later} attempt{'s' * (attempts_later != 1)} in 3 minutes "
+                f"({attempts} after 1 minute)",
                 try_next=retry_advice(attempts_later),
             )
         records = audit_records(lab, audit)

@@ -202,7 +202,7 @@ def expect_backoff(module, waits: list, attempts: int) -> None:
     raise CheckFailed(
         "call_with_retry() did not back off exponentially.",
         expected=f"waits of {', '.join(f'{w:g}' for w in wanted)} s between {attempts} attempts",
-        got=f"waits of {', '.join(f'{w:g}' for w in got) or 'nothing'} s",
+        got=f"waits of {', '.join(f'{w:g}' for w in got)} s" if got else "no wait at all",
         try_next=advice,
     )
 
