@@ -170,6 +170,17 @@ def check_zip(data: bytes) -> None:
         raise _bad_zip() from None
 
 
+def unzipped_size(data: bytes) -> int:
+    """The bytes a checked package unzips to, counted as :func:`check_zip` counts them
+    (a package over the unzipped limit raises the same error)."""
+    meter = _Meter()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            for _ in meter.chunks(zf, info):
+                pass
+    return meter.total
+
+
 class _Meter:
     """Counts the unzipped bytes of a package as they stream out of the decompressor.
 

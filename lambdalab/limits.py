@@ -246,6 +246,12 @@ JSON_DEPTH_MAX = 1000
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
 LIST_FUNCTIONS_PAGE_MAX = 50
+#: Layers a function may use (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+LAYERS_PER_FUNCTION_MAX = 5
+#: ListLayers and ListLayerVersions: most items per page (botocore's MaxLayerListItems).
+LAYER_LIST_PAGE_MAX = 50
+#: PublishLayerVersion's CompatibleRuntimes: at most this many (botocore's model).
+LAYER_COMPATIBLE_RUNTIMES_MAX = 15
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
 

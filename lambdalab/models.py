@@ -36,6 +36,18 @@ _AWS_NAMES = {
 
 
 @dataclass(frozen=True)
+class FunctionLayer:
+    """A layer version a function uses: ``{"Arn", "CodeSize"}`` in its configuration."""
+
+    arn: str
+    code_size: int
+    #: lambdalab's own: the layer's zip (sha256 hex), kept with the function so that it
+    #: still runs after the layer version is deleted, and its size unzipped.
+    code_blob: str = ""
+    unzipped_size: int = 0
+
+
+@dataclass(frozen=True)
 class FunctionConfiguration:
     """A function's configuration at one version (``$LATEST`` or a published number)."""
 
@@ -65,6 +77,8 @@ class FunctionConfiguration:
     sandbox: str | None = None
     #: ``DeadLetterConfig.TargetArn``: where failed asynchronous events go (SQS or SNS).
     dead_letter_target_arn: str | None = None
+    #: ``Layers``: the layer versions unpacked under /opt, in order (see lambdalab.layers).
+    layers: tuple[FunctionLayer, ...] = ()
 
     def to_aws(self) -> dict[str, Any]:
         """The FunctionConfiguration JSON the Lambda API returns."""
@@ -79,12 +93,16 @@ class FunctionConfiguration:
         }
         if self.dead_letter_target_arn:
             out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target_arn}
+        if self.layers:
+            out["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in self.layers]
         return out
 
     def to_json(self) -> str:
         own: dict[str, Any] = {"CodeBlob": self.code_blob}
         if self.sandbox is not None:
             own["Sandbox"] = self.sandbox
+        if self.layers:
+            own["Layers"] = [[layer.code_blob, layer.unzipped_size] for layer in self.layers]
         return json.dumps({**self.to_aws(), "lambdalab": own})
 
     @classmethod
@@ -97,6 +115,10 @@ class FunctionConfiguration:
         kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
         kwargs["sandbox"] = data["lambdalab"].get("Sandbox")
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
+        kwargs["layers"] = tuple(
+            FunctionLayer(layer["Arn"], layer["CodeSize"], blob, size)
+            for layer, (blob, size) in zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
+        )
         return cls(**kwargs)
 
     def evolve(self, **changes: Any) -> "FunctionConfiguration":
@@ -205,6 +227,7 @@ class InvokeResult:
 
 __all__ = [
     "FunctionConfiguration",
+    "FunctionLayer",
     "AliasConfiguration",
     "FunctionDetails",
     "InvokeResult",

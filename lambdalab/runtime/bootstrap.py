@@ -222,6 +222,22 @@ def handle(
     return protocol.pack_reply(status, duration_ms, max_rss_mb(), result, spin_until)
 
 
+def add_layer_paths() -> None:
+    """Put the function's layers on ``sys.path`` right after its code, as AWS's Python
+    runtime does: ``/opt/python/lib/python3.X/site-packages``, then ``/opt/python``
+    (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html). lambdalab's
+    ``/opt`` is ``$LAMBDALAB_OPT`` (set only for a function with layers)."""
+    opt = os.environ.get("LAMBDALAB_OPT")
+    if not opt:
+        return
+    runtime = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
+    if not runtime.startswith("python"):
+        runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", "")
+    at = sys.path.index(task_root) + 1 if task_root in sys.path else 0
+    sys.path[at:at] = [f"{opt}/python/lib/{runtime}/site-packages", f"{opt}/python"]
+
+
 def serve(
     conn: Connection, handler_name: str, freeze_when_idle: bool = False, spin_s: float = SPIN_S
 ) -> None:
@@ -238,6 +254,7 @@ def serve(
     """
     conn.send_bytes(protocol.pack({"pid": os.getpid()}))  # so the core can always kill it
     setup_logging()
+    add_layer_paths()
     try:
         handler = load_handler(handler_name)
     except SystemExit as exc:  # the module called sys.exit(): the runtime process ends
