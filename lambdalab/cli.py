@@ -822,3 +822,7 @@ try:  # the SQS plugin ships with lambdalab; a trimmed install may leave it out
     main.add_command(esm_group, name="esm")
 except ImportError:
     pass
+
+from .layercli import layer_group  # noqa: E402  (it imports this module's helpers)
+
+main.add_command(layer_group, name="layer")

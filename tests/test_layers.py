@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import textwrap
 import zipfile
 from typing import Any
@@ -320,3 +321,44 @@ def test_the_python_api_is_shaped_like_boto3(lab: Lab, code: Any, tmp_path: Any)
     lab.delete_layer_version("tools", 1)
     lab.update_function_configuration("api", timeout=5)  # a new environment: /opt again
     assert lab.invoke("api", {}).json() == "lab"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_node_function_requires_modules_from_its_layers(client: Any) -> None:
+    arn = client.publish_layer_version(LayerName="node-helpers", Content={"ZipFile": layer_zip(**{
+        "nodejs/node_modules/shout/index.js": "exports.shout = (s) => s.toUpperCase();",
+        "nodejs/node20/node_modules/whisper/index.js": "exports.whisper = (s) => s.toLowerCase();",
+    })})["LayerVersionArn"]
+    client.create_function(
+        FunctionName="node-layers", Runtime="nodejs20.x", Handler="index.handler",
+        Role="arn:aws:iam::000000000000:role/lambda-role", Layers=[arn],
+        Code={"ZipFile": layer_zip(**{"index.js": """
+            const { shout } = require('shout');
+            const { whisper } = require('whisper');
+            exports.handler = async (event) => [shout(event.word), whisper(event.word)];
+        """})},
+    )
+    response = client.invoke(FunctionName="node-layers", Payload=b'{"word": "Layer"}')
+    assert json.loads(response["Payload"].read()) == ["LAYER", "layer"]
+
+
+def test_the_cli_publishes_lists_and_deletes(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli import main
+
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    (layer / "tool.py").write_text("X = 1\n")
+    data = ["--data-dir", str(tmp_path / "data")]
+    runner = CliRunner()
+    published = runner.invoke(main, [*data, "layer", "publish", "tools", "--code",
+                                     str(layer.parent), "--compatible-runtime", "python3.12"])
+    assert published.exit_code == 0, published.output
+    assert ":layer:tools:1" in published.output
+    listed = runner.invoke(main, [*data, "layer", "list"])
+    assert "layer:tools:1" in listed.output and "python3.12" in listed.output
+    assert runner.invoke(main, [*data, "layer", "delete", "tools", "1"]).exit_code == 0
+    assert "No layers yet" in runner.invoke(main, [*data, "layer", "list", "tools"]).output
+    refused = runner.invoke(main, [*data, "layer", "delete", "tools", "0"])
+    assert refused.exit_code != 0 and "Layer Version Cannot be less than 1" in refused.output
