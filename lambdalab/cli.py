@@ -15,25 +15,27 @@ Exit codes scripts can rely on:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Mapping, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from . import limits
-from .demo import run_demo
+from . import daemon, limits
 from .errors import LambdaError
-from .lab import Lab, default_data_dir
-from .logs import LogEvent, iso_timestamp
-from .models import AliasConfiguration, FunctionConfiguration
-from .scaffold import KINDS, ScaffoldError, new_plugin
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .lab import Lab
+    from .logs import LogEvent
+    from .models import AliasConfiguration, FunctionConfiguration, InvokeResult
 
 EXIT_FUNCTION_ERROR = 1
 EXIT_API_ERROR = 2
@@ -42,22 +44,57 @@ FOLLOW_INTERVAL_S = 0.5
 #: Characters a table may use when stdout is not a terminal (rich would cut at 80).
 PIPED_TABLE_WIDTH = 400
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich is most of what ``--help`` or a
+    warm ``invoke`` would otherwise spend (``python -X importtime``)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+
+    @functools.cached_property
+    def console(self) -> "Console":
+        from rich.console import Console
+
+        return Console(highlight=False, **self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out: Any = _LazyConsole()
+err: Any = _LazyConsole(stderr=True)
 _sleep = time.sleep  # replaced in tests, so --follow can be tested without waiting
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def Text(text: str = "", style: str = "") -> Any:
+    """rich's Text (imported on first use): printed as is, never read as markup."""
+    from rich.text import Text as RichText
+
+    return RichText(text, style=style)
+
+
+def iso_timestamp(seconds: float) -> str:
+    from .logs import iso_timestamp as iso
+
+    return iso(seconds)
 
 
 # -- errors and the Lab ---------------------------------------------------------------
 
 
 class LambdaApiError(click.ClickException):
-    """A :class:`LambdaError` on its way out: ``ErrorCode: message`` on stderr, exit 2."""
+    """An AWS error on its way out: ``ErrorCode: message`` on stderr, exit 2.
+
+    The error is a :class:`LambdaError` the Lab raised, or the same error as the
+    background server answered it (:class:`lambdalab.daemon.RemoteError`).
+    """
 
     exit_code = EXIT_API_ERROR
 
-    def __init__(self, error: LambdaError) -> None:
+    def __init__(self, error: LambdaError | daemon.RemoteError) -> None:
         super().__init__(error.message)
         self.error = error
 
@@ -68,14 +105,66 @@ class LambdaApiError(click.ClickException):
         click.echo(self.format_message(), file=file, err=file is None)
 
 
+class ServerLost(click.ClickException):
+    """The lambdalab server went away during a command: the message, exit 2."""
+
+    exit_code = EXIT_API_ERROR
+
+
+#: A command loaded on first use: ``("module", "attribute", "its one-line help")``.
+LazyCommand = tuple[str, str, str]
+
+
 class LambdaGroup(click.Group):
-    """A click group that turns LambdaErrors raised below it into LambdaApiErrors."""
+    """A click group that turns AWS errors raised below it into LambdaApiErrors.
+
+    ``lazy_commands`` are imported only when run (or documented): ``--help`` lists them
+    with the one-line help given here, so it does not import what they need.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, LazyCommand] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LambdaError as error:
+        except (LambdaError, daemon.RemoteError) as error:
             raise LambdaApiError(error) from error
+        except daemon.ServerGone as gone:
+            raise ServerLost(str(gone)) from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, attribute, _ = self.lazy_commands[cmd_name]
+            try:  # a trimmed install may leave a built-in plugin out
+                loaded = getattr(importlib.import_module(module), attribute)
+            except ImportError:
+                return None
+            self.add_command(loaded, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        import importlib.util
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            elif importlib.util.find_spec(self.lazy_commands[name][0].split(".")[0]):
+                stand_in = click.Command(name, help=self.lazy_commands[name][2])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 #: Where ``main`` keeps ``--sandbox`` for every command's Lab (``click.Context.meta``).
@@ -84,19 +173,50 @@ SANDBOX_META = "lambdalab.sandbox"
 SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambdalab plugins`)."
 
 
+def open_lab() -> Lab:
+    """A Lab on the command's ``--data-dir``, closed when the command ends."""
+    from .lab import Lab
+
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    return ctx.with_resource(Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META)))
+
+
 def pass_lab(command: F) -> F:
     """Call ``command(lab, ...)`` with a Lab on ``--data-dir``, closed after the command."""
 
     @functools.wraps(command)
     def with_lab(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        root = ctx.find_root()
-        lab = ctx.with_resource(
-            Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META))
-        )
-        return command(lab, *args, **kwargs)
+        return command(open_lab(), *args, **kwargs)
 
     return with_lab  # type: ignore[return-value]
+
+
+#: The data dir's folder name, looked for in the current folder and each one above it.
+DATA_DIR_NAME = ".lambdalab"
+DATA_DIR_ENV = "LAMBDALAB_DATA_DIR"
+
+
+def find_data_dir(start: Path | None = None) -> Path:
+    """``$LAMBDALAB_DATA_DIR``, else the nearest ``.lambdalab`` in this folder or one above
+    it (as git finds ``.git``), else ``./.lambdalab`` (created when first written)."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    here = Path.cwd() if start is None else start
+    for folder in (here, *here.resolve().parents):
+        if (folder / DATA_DIR_NAME).is_dir():
+            return folder / DATA_DIR_NAME
+    return here / DATA_DIR_NAME
+
+
+def data_dir_of(ctx: click.Context) -> Path:
+    """The data dir the command works on (``--data-dir``, else :func:`find_data_dir`)."""
+    return Path(ctx.find_root().obj)
+
+
+def where(data_dir: Path) -> str:
+    """The data dir as messages name it: absolute, so it is clear which one was read."""
+    return str(data_dir.resolve())
 
 
 # -- option parsing -------------------------------------------------------------------
@@ -183,8 +303,94 @@ def config_options(command: F) -> F:
 
 
 code_option = click.option(
-    "--code", required=True, help="A directory with your handler module, or a .zip."
+    "--code",
+    required=True,
+    help="A directory with your handler module, a .zip, or a single .py file.",
 )
+
+
+@contextlib.contextmanager
+def code_package(code: str) -> Iterator[str]:
+    """What ``--code`` names, as the Lab takes it: a directory or a .zip as they are; a
+    single ``.py`` file as a directory holding only it (a package of one module)."""
+    path = Path(code)
+    if not path.exists():
+        raise click.BadParameter(
+            f"{code} does not exist; --code takes a directory with your handler module, "
+            "a .zip of it, or a single .py file.",
+            param_hint="--code",
+        )
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        yield code
+        return
+    if path.suffix != ".py":
+        raise click.BadParameter(
+            f"{code} is a file, but not a .py or .zip; --code takes a directory with your "
+            "handler module, a .zip of it, or a single .py file.",
+            param_hint="--code",
+        )
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lambdalab-code-") as folder:
+        shutil.copy2(path, Path(folder) / path.name)
+        yield folder
+
+
+def handlers_in(code: str) -> list[str]:
+    """``module.function`` for each top-level function of the package's own ``.py``
+    files (not those of its dependencies' folders), for suggestions."""
+    import ast
+
+    path = Path(code)
+    files = [path] if path.suffix == ".py" else sorted(path.glob("*.py")) if path.is_dir() else []
+    found = []
+    for file in files:
+        try:
+            tree = ast.parse(file.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        found += [
+            f"{file.stem}.{node.name}"
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+    return found
+
+
+def missing_handler(code: str) -> click.UsageError:
+    """No ``--handler``: say what to write, with the package's own functions as examples."""
+    found = handlers_in(code)
+    example = found[0] if len(found) == 1 else "app.handler"
+    hint = f" ({', '.join(found)} in {code})" if 1 < len(found) <= 5 else ""
+    return click.UsageError(
+        f"Missing option '--handler': the function Lambda calls, as module.function, "
+        f"e.g. --handler {example}{hint}."
+    )
+
+
+def check_handler(name: str, code: str, handler: str) -> None:
+    """Warn when ``handler`` names no function of the package, with the nearest one.
+
+    Only a warning: AWS accepts any well-formed handler at CreateFunction, and the
+    invoke then fails in INIT with ``Runtime.HandlerNotFound``.
+    """
+    found = handlers_in(code)
+    if not found or handler in found:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(handler, found, n=1)
+    guess = f"did you mean {close[0]}? " if close else f"it has {', '.join(found[:5])}. "
+    err.print(
+        Text(
+            f"Warning: the code in {code} has no function {handler}; {guess}AWS accepts "
+            "the setting, "
+            f"but invokes fail with Runtime.HandlerNotFound "
+            f"(`lambdalab invoke {name} --log-type Tail` shows it)."
+        ),
+        soft_wrap=True,
+    )
 
 
 # -- output ---------------------------------------------------------------------------
@@ -198,9 +404,13 @@ def print_table(
     title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], empty: str
 ) -> None:
     """A rich table of ``rows``, or the ``empty`` hint when there are none."""
-    table = Table(title=title, title_justify="left")
+    from rich.console import Console
+    from rich.table import Table
+
+    # Text, not str: a title or header is shown as is (a data dir named [x] is not markup)
+    table = Table(title=Text(title, style="table.title"), title_justify="left")
     for index, column in enumerate(columns):
-        table.add_column(column, no_wrap=index == 0, overflow="fold")  # never cut the name
+        table.add_column(Text(column), no_wrap=index == 0, overflow="fold")  # never cut the name
     for row in rows:
         table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     # A terminal wraps the table to fit; a pipe or file gets whole rows, for grep.
@@ -234,8 +444,8 @@ def routing_text(alias: AliasConfiguration) -> str:
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where functions, versions, logs and code live "
-    "[default: $LAMBDALAB_DATA_DIR or ./.lambdalab].",
+    help="Where functions, versions, logs and code live [default: $LAMBDALAB_DATA_DIR, "
+    "else the nearest .lambdalab in this folder or above, else ./.lambdalab].",
 )
 @click.option(
     "--sandbox",
@@ -250,7 +460,7 @@ def main(ctx: click.Context, data_dir: Path | None, sandbox: str | None) -> None
 
     Start with `lambdalab demo`, then `lambdalab lab start 1`.
     """
-    ctx.obj = data_dir if data_dir is not None else default_data_dir()
+    ctx.obj = data_dir if data_dir is not None else find_data_dir()
     ctx.meta[SANDBOX_META] = sandbox
 
 
@@ -271,10 +481,15 @@ def main(ctx: click.Context, data_dir: Path | None, sandbox: str | None) -> None
 def create(
     lab: Lab, name: str, code: str, handler: str | None, publish: bool, **settings: Any
 ) -> None:
-    """Create function NAME from a directory or .zip."""
-    config = lab.create_function(
-        name, code, handler=handler, publish=publish, **_given(**settings)
-    )
+    """Create function NAME from a directory, a .zip or a single .py file."""
+    if handler is None and not str(settings.get("runtime") or "").startswith("provided"):
+        raise missing_handler(code)
+    with code_package(code) as package:
+        config = lab.create_function(
+            name, package, handler=handler, publish=publish, **_given(**settings)
+        )
+    if handler is not None and config.runtime.startswith("python"):
+        check_handler(name, code, handler)
     show_config("Created", config)
 
 
@@ -285,7 +500,8 @@ def create(
 @pass_lab
 def update_code(lab: Lab, name: str, code: str, publish: bool) -> None:
     """Replace the code of NAME's $LATEST."""
-    show_config("Updated", lab.update_function_code(name, code, publish=publish))
+    with code_package(code) as package:
+        show_config("Updated", lab.update_function_code(name, package, publish=publish))
 
 
 @main.command("update-config")
@@ -311,18 +527,25 @@ def get(lab: Lab, name: str, qualifier: str | None) -> None:
 
 
 @main.command("list")
-@pass_lab
-def list_(lab: Lab) -> None:
-    """List every function."""
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """List every function (from the running lambdalab server, if there is one)."""
+    data_dir = data_dir_of(ctx)
+    server = daemon.usable(data_dir, ctx.find_root().meta.get(SANDBOX_META))
+    functions = (
+        daemon.list_functions(server) if server
+        else (f.to_aws() for f in open_lab().list_functions())
+    )
     print_table(
-        "Functions",
+        f"Functions in {where(data_dir)}",
         ("Name", "Runtime", "Handler", "MB", "Timeout", "Last modified", "Description"),
         (
-            (f.function_name, f.runtime, f.handler, f.memory_size, f.timeout,
-             f.last_modified, f.description)
-            for f in lab.list_functions()
+            (f.get("FunctionName"), f.get("Runtime"), f.get("Handler"), f.get("MemorySize"),
+             f.get("Timeout"), f.get("LastModified"), f.get("Description"))
+            for f in functions
         ),
-        empty="No functions yet: run `lambdalab demo`, or `lambdalab create --help`.",
+        empty=f"No functions yet in {where(data_dir)}: run `lambdalab demo`, or "
+        "`lambdalab create --help`.",
     )
 
 
@@ -332,6 +555,13 @@ def list_(lab: Lab) -> None:
 @pass_lab
 def delete(lab: Lab, name: str, qualifier: str | None) -> None:
     """Delete function NAME, or one of its versions."""
+    if qualifier == limits.LATEST:
+        from .errors import InvalidParameterValueException
+
+        raise InvalidParameterValueException(
+            f"$LATEST version cannot be deleted without deleting the function. Run "
+            f"`lambdalab delete {name}` without --qualifier to delete the function."
+        )
     lab.delete_function(name, qualifier)
     say(f"Deleted {name}" + (f" version {qualifier}" if qualifier else ""))
 
@@ -384,9 +614,7 @@ def run_queued_events(lab: Lab, config: FunctionConfiguration) -> None:
     help="Tail prints the last 4 KB of the invoke's log on stderr.",
 )
 @click.pass_context
-@pass_lab
 def invoke(
-    lab: Lab,
     ctx: click.Context,
     name: str,
     payload: str | None,
@@ -398,18 +626,19 @@ def invoke(
     """Invoke NAME with the JSON PAYLOAD and print what it returned.
 
     Exits 0 on success, 1 when the function returned an error, 2 on a usage or API error.
+    The invoke runs in the lambdalab server serving the data dir (started in the
+    background on first use), so the next invoke finds a warm environment.
     """
-    result = lab.invoke(
-        name,
-        read_payload(payload, payload_file),
-        qualifier=qualifier,
-        invocation_type=invocation_type,
-        log_type=log_type,
+    body = read_payload(payload, payload_file)
+    options = dict(qualifier=qualifier, invocation_type=invocation_type, log_type=log_type)
+    served = invoke_served(data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META), name,
+                           body, options)
+    if served is not None and served.status_code != 200:
+        err.print(Text(f"StatusCode {served.status_code}, RequestId {served.request_id}"))
+    result: daemon.RemoteInvoke | InvokeResult = (
+        served if served is not None
+        else invoke_here(open_lab(), name, body, qualifier, invocation_type, log_type)
     )
-    if result.status_code != 200:
-        err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
-    if invocation_type == "Event":
-        run_queued_events(lab, lab.get_function_configuration(name, qualifier))
     if result.log_result:
         click.echo(result.log_tail, err=True, nl=False)
     if result.payload:
@@ -418,6 +647,41 @@ def invoke(
         version = result.executed_version
         err.print(Text(f"FunctionError: {result.function_error} (version {version})"))
         ctx.exit(EXIT_FUNCTION_ERROR)
+
+
+def invoke_served(
+    data_dir: Path, sandbox: str | None, name: str, body: bytes | str | None,
+    options: dict[str, Any],
+) -> daemon.RemoteInvoke | None:
+    """Invoke through the data dir's server (started if none runs); ``None`` when the
+    command must run in its own process. A server that refused the connection never
+    saw the invoke, so another is started and asked once more."""
+    for attempt in (1, 2):
+        server = daemon.ensure(data_dir, sandbox)
+        if server is None:
+            return None
+        try:
+            return daemon.invoke(server, name, body, **options)
+        except daemon.ServerGone as gone:
+            if not gone.refused or attempt == 2:
+                raise ServerLost(str(gone)) from None
+            daemon.clear_state(data_dir, server.pid)
+    return None
+
+
+def invoke_here(
+    lab: Lab, name: str, body: bytes | str | None, qualifier: str | None,
+    invocation_type: str, log_type: str,
+) -> InvokeResult:
+    """Invoke in this process (no background server): a cold start every time."""
+    result = lab.invoke(
+        name, body, qualifier=qualifier, invocation_type=invocation_type, log_type=log_type
+    )
+    if result.status_code != 200:
+        err.print(Text(f"StatusCode {result.status_code}, RequestId {result.request_id}"))
+    if invocation_type == "Event":
+        run_queued_events(lab, lab.get_function_configuration(name, qualifier))
+    return result
 
 
 @main.command("queue")
@@ -675,6 +939,22 @@ def plugins(lab: Lab) -> None:
     )
 
 
+class LazyChoice(click.Choice):
+    """A choice whose values are ``module.attribute``, imported when first needed."""
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self._where = (module, attribute)
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(self._where[0]), self._where[1]))
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass  # click.Choice.__init__ sets it; the values come from the module
+
+
 @main.group()
 def plugin() -> None:
     """Write your own plugin: a trigger or an isolation backend."""
@@ -682,7 +962,7 @@ def plugin() -> None:
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(KINDS), required=True,
+@click.option("--kind", type=LazyChoice("lambdalab.scaffold", "KINDS"), required=True,
               help="trigger: turns events into invokes; backend: runs functions.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True, help="Where to create lambdalab-NAME/.")
@@ -690,6 +970,8 @@ def plugin_new(name: str, kind: str, directory: Path) -> None:
     """Create lambdalab-NAME/: an installable plugin package with its entry point, a
     working example of the hooks of its kind, a passing test and a README.
     """
+    from .scaffold import ScaffoldError, new_plugin
+
     try:
         package = new_plugin(name, kind, directory)
     except ScaffoldError as error:
@@ -707,7 +989,9 @@ def plugin_new(name: str, kind: str, directory: Path) -> None:
 @pass_lab
 def demo(lab: Lab, ctx: click.Context) -> None:
     """Deploy a sample function, invoke it cold then warm, and explain what happened."""
-    if any(i.result.function_error for i in run_demo(lab, out)):
+    from .demo import run_demo
+
+    if any(i.result.function_error for i in run_demo(lab, out.console)):
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 
@@ -761,26 +1045,91 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
         raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
     say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
     say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
-    server.run()
+    data_dir = Path(lab.store.data_dir)
+    running = daemon.read_state(data_dir)
+    if running is not None and running.started_by == daemon.BACKGROUND:
+        daemon.stop(data_dir)  # one lambdalab per data dir: this one takes over
+        say(f"Stopped the background server (pid {running.pid}): this one serves the data dir.")
+        running = None
+    # The CLI's commands reach this server (and its warm environments) when it can
+    # answer them unsigned on loopback, and no other server serves the data dir.
+    register = is_loopback(host) and not auth_keys and running is None
+    if register:
+        daemon.write_state(
+            daemon.ServerInfo(
+                os.getpid(), server.url, str(data_dir),
+                daemon.wanted_sandbox(click.get_current_context().find_root().meta.get(SANDBOX_META)),
+                daemon.SERVE, None,
+            )
+        )
+    try:
+        server.run()
+    finally:
+        if register:
+            daemon.clear_state(data_dir, os.getpid())
+
+
+@main.command()
+@click.option("--wait", is_flag=True,
+              help=f"Wait (up to {daemon.START_TIMEOUT_S} s) until a server answers; "
+              "exit 1 if none does.")
+@click.option("--all", "every", is_flag=True,
+              help="Every background server on this machine, whatever its data dir.")
+@click.pass_context
+def status(ctx: click.Context, wait: bool, every: bool) -> None:
+    """Show the lambdalab server that serves the data dir, if one runs."""
+    if every:
+        running = daemon.background_servers()
+        for server in running:
+            say(f"{server.data_dir}: {server.describe()}.")
+        if not running:
+            say("No lambdalab server runs in the background.")
+        return
+    data_dir = data_dir_of(ctx)
+    info = daemon.wait_for_server(data_dir) if wait else daemon.read_state(data_dir)
+    if info is None:
+        say(f"No lambdalab server runs for {where(data_dir)}; the next `lambdalab invoke` "
+            "starts one in the background.")
+    else:
+        say(f"{where(data_dir)}: {info.describe()}.")
+    if daemon.disabled():
+        say(f"{daemon.NO_DAEMON_ENV} is set: commands run in their own process.")
+    if wait and info is None:
+        ctx.exit(1)
+
+
+@main.command()
+@click.pass_context
+def stop(ctx: click.Context) -> None:
+    """Stop the lambdalab server that serves the data dir (its environments end)."""
+    data_dir = data_dir_of(ctx)
+    info = daemon.stop(data_dir)
+    say(f"Stopped the {info.describe(with_idle_timeout=False)}." if info else f"No lambdalab server runs for "
+        f"{where(data_dir)}.")
 
 
 # -- service events -------------------------------------------------------------------
 
-from . import events as event_sources  # noqa: E402
-from .events._cli import generate_group  # noqa: E402
 
-
-@main.group()
+@main.group(
+    cls=LambdaGroup,
+    lazy_commands={
+        "generate": (
+            "lambdalab.events._cli",
+            "generate_group",
+            "Print the event JSON SERVICE sends to Lambda; options set its interesting fields.",
+        )
+    },
+)
 def event() -> None:
     """Print the events AWS services send to Lambda: S3, SNS, SQS, API Gateway, …"""
-
-
-event.add_command(generate_group)
 
 
 @event.command("list")
 def event_list() -> None:
     """List every service and how it invokes Lambda: sync, async or by polling."""
+    from . import events as event_sources
+
     print_table(
         "Event sources",
         ("Service", "Invokes Lambda", "--invocation-type", "Event", "Shape documented at"),
@@ -792,37 +1141,27 @@ def event_list() -> None:
     )
 
 
-try:
-    from .labcli import lab_group
+# -- commands of the course and of trigger plugins: imported when run -----------------
 
-    main.add_command(lab_group, name="lab")
-except ImportError:
-    pass
-
-# -- trigger plugins' commands ---------------------------------------------------------
-
-try:  # the S3 plugin ships with lambdalab; a trimmed install may leave it out
-    from lambdalab_s3.cli import s3_group
-
-    main.add_command(s3_group, name="s3")
-except ImportError:
-    pass
-
-try:  # the schedule plugin ships with lambdalab; a trimmed install may leave it out
-    from lambdalab_schedule.cli import schedule_group
-
-    main.add_command(schedule_group, name="schedule")
-except ImportError:
-    pass
-
-try:  # the SQS plugin ships with lambdalab; a trimmed install may leave it out
-    from lambdalab_sqs.cli import esm_group, sqs_group
-
-    main.add_command(sqs_group, name="sqs")
-    main.add_command(esm_group, name="esm")
-except ImportError:
-    pass
-
-from .layercli import layer_group  # noqa: E402  (it imports this module's helpers)
-
-main.add_command(layer_group, name="layer")
+main.lazy_commands.update(
+    {
+        "lab": (
+            "lambdalab.labcli",
+            "lab_group",
+            "Guided labs: learn how Lambda behaves by making checks pass.",
+        ),
+        "s3": (
+            "lambdalab_s3.cli",
+            "s3_group",
+            "Buckets and objects (lambdalab_s3): writes notify functions, as S3 does.",
+        ),
+        "schedule": (
+            "lambdalab_schedule.cli",
+            "schedule_group",
+            "Schedule rules (lambdalab_schedule): rate(...) and cron(...) invoke functions.",
+        ),
+        "sqs": ("lambdalab_sqs.cli", "sqs_group", "Queues and messages (lambdalab_sqs), as SQS keeps them."),
+        "esm": ("lambdalab_sqs.cli", "esm_group", "Event source mappings: functions that poll SQS queues."),
+        "layer": ("lambdalab.layercli", "layer_group", "Layers: zips of shared code that functions get under /opt."),
+    }
+)

@@ -4,7 +4,8 @@ The sample function (``lambdalab/demo_function/app.py``) keeps a counter at modu
 The first invoke starts a new execution environment (INIT imports the module: a cold
 start, so its REPORT line carries ``Init Duration``); the second reaches the same warm
 environment, where the counter is still there. The demo prints both log tails exactly as
-``log_type="Tail"`` returns them, then a side-by-side summary and what to do next.
+``log_type="Tail"`` returns them, a side-by-side summary, what to do next, and last what
+the two invokes would cost on AWS, beside the same at 1,769 MB (one vCPU).
 
 Running it again on the same data dir updates the function's code and configuration.
 """
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from . import limits
 from .errors import ResourceNotFoundException
 from .lab import Lab, local_runtime
 from .models import FunctionConfiguration, InvokeResult
@@ -83,6 +85,49 @@ class DemoInvoke:
         return report_fields(self.result.log_tail)
 
 
+def price_per_gb_second(architecture: str) -> float:
+    """AWS's price of a GB-second of duration on ``architecture`` (us-east-1, USD)."""
+    if architecture == "arm64":
+        return limits.PRICE_PER_GB_SECOND_ARM64_USD
+    return limits.PRICE_PER_GB_SECOND_USD
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What invokes cost on AWS: requests, plus GB-seconds of billed duration at the
+    function's memory and architecture (https://aws.amazon.com/lambda/pricing/)."""
+
+    requests: int
+    billed_ms: float
+    memory_mb: int
+    architecture: str = limits.DEFAULT_ARCHITECTURE
+
+    @property
+    def gb_seconds(self) -> float:
+        return self.memory_mb / 1024 * self.billed_ms / 1000
+
+    @property
+    def requests_usd(self) -> float:
+        return self.requests * limits.PRICE_PER_MILLION_REQUESTS_USD / 1_000_000
+
+    @property
+    def duration_usd(self) -> float:
+        return self.gb_seconds * price_per_gb_second(self.architecture)
+
+    @property
+    def total_usd(self) -> float:
+        return self.requests_usd + self.duration_usd
+
+    def at(self, memory_mb: int) -> "Cost":
+        """The same invokes at another memory size (and the same billed duration)."""
+        return Cost(self.requests, self.billed_ms, memory_mb, self.architecture)
+
+
+def billed_ms(invoke: "DemoInvoke") -> float:
+    """The Billed Duration of an invoke's REPORT line, in ms (0 when it has none)."""
+    return float(invoke.report.get("Billed Duration", "0 ms").split()[0])
+
+
 def run_demo(lab: Lab, console: Console) -> list[DemoInvoke]:
     """Deploy, invoke cold then warm, and explain it all on ``console``."""
     console.rule("[bold]lambdalab demo")
@@ -105,6 +150,7 @@ def run_demo(lab: Lab, console: Console) -> list[DemoInvoke]:
         return invokes
     _explain(console, *invokes)
     _next_steps(console)
+    _show_cost(console, config, invokes)
     return invokes
 
 
@@ -185,6 +231,48 @@ def _next_steps(console: Console) -> None:
     console.print(steps)
 
 
+def _show_cost(console: Console, config: FunctionConfiguration, invokes: list[DemoInvoke]) -> None:
+    cost = Cost(
+        len(invokes), sum(billed_ms(i) for i in invokes), config.memory_size,
+        config.architectures[0] if config.architectures else limits.DEFAULT_ARCHITECTURE,
+    )
+    one_vcpu = cost.at(limits.MEMORY_MB_PER_VCPU)
+    console.print()
+    table = Table(
+        title=f"What these {cost.requests} invokes would cost on AWS Lambda "
+        f"({cost.architecture}, us-east-1)",
+        title_justify="left",
+    )
+    table.add_column("")
+    table.add_column(f"at {cost.memory_mb:,} MB (this function)", justify="right")
+    table.add_column(f"at {one_vcpu.memory_mb:,} MB (one vCPU)", justify="right")
+    per_million = 1_000_000 / cost.requests
+    for label, value in (
+        ("billed duration", lambda c: f"{c.billed_ms:g} ms"),
+        ("GB-seconds", lambda c: f"{c.gb_seconds:.6f}"),
+        ("requests", lambda c: f"${c.requests_usd:.10f}"),
+        ("duration", lambda c: f"${c.duration_usd:.10f}"),
+        ("total", lambda c: f"${c.total_usd:.10f}"),
+        ("a million such invokes", lambda c: f"${c.total_usd * per_million:,.2f}"),
+    ):
+        table.add_row(label, value(cost), value(one_vcpu))
+    console.print(table)
+    price = price_per_gb_second(cost.architecture)
+    console.print(
+        Text(
+            f"Prices: ${limits.PRICE_PER_MILLION_REQUESTS_USD:.2f} per 1M requests, "
+            f"${price:.10f} per GB-second ({cost.architecture}), from "
+            f"{limits.PRICING_URL} (us-east-1, before the free tier). A GB-second is "
+            "MemorySize/1024 GB times the Billed Duration in seconds (INIT included). "
+            f"At {limits.MEMORY_MB_PER_VCPU:,} MB a function gets a whole vCPU, so a CPU-bound "
+            "handler runs faster and may cost no more; this one waits for nothing, so "
+            "here only the memory changes.",
+            style="dim",
+        ),
+        soft_wrap=False,
+    )
+
+
 def _str(value: Any) -> str:
     return "—" if value is None else str(value)
 
@@ -193,4 +281,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else -1
 
 
-__all__ = ["DEMO_FUNCTION_NAME", "deploy", "run_demo", "report_fields", "demo_code"]
+__all__ = [
+    "DEMO_FUNCTION_NAME", "Cost", "deploy", "run_demo", "report_fields", "demo_code",
+    "price_per_gb_second",
+]

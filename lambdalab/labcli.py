@@ -7,9 +7,11 @@
     lambdalab lab check [N]         check the current lab (or lab N); --watch re-checks on save
     lambdalab lab hint [N]          one more hint, from gentle to explicit
 
-Work and progress live in a working root (``./lambdalab-labs`` or ``--dir``); the course
+Work and progress live in a working root (``--dir``, else the nearest ``lambdalab-labs/``
+from the current folder upwards, else ``./lambdalab-labs``); the course
 itself is read from :func:`lambdalab.labs.course_root`. ``check`` exits 0 when the lab
-passes and 1 when it does not, so it can be scripted.
+passes and 1 when it does not, so it can be scripted; an unknown lab number is a usage
+error (exit status 2).
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ work_dir_option = click.option(
     "--dir",
     "work_root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=labs.DEFAULT_WORK_ROOT,
+    default=None,
     envvar="LAMBDALAB_LABS_HOME",
-    show_default=True,
-    help="Working folder: your copies of the labs and .progress.json.",
+    help="Working folder: your copies of the labs and .progress.json. Default: the "
+    "nearest lambdalab-labs/ from here upwards (as git finds .git), else ./lambdalab-labs.",
 )
 
 
@@ -52,7 +54,11 @@ def say(text: str = "", style: str | None = None, *, wrap: bool = True) -> None:
     console().print(Text(text, style=style or ""), soft_wrap=not wrap)
 
 
-def loaded(work_root: Path) -> tuple[Course, Progress]:
+def loaded(work_root: Path | None) -> tuple[Course, Progress]:
+    """The course and the learner's progress; without ``--dir`` the working root is
+    found from the current folder upwards, so every command works from a lab's folder."""
+    if work_root is None:
+        work_root = labs.find_work_root()
     try:
         return labs.load_course(), Progress.load(work_root)
     except LabError as e:
@@ -60,10 +66,22 @@ def loaded(work_root: Path) -> tuple[Course, Progress]:
 
 
 def pick(course: Course, progress: Progress, number: int | None) -> LabInfo:
-    try:
-        return course.lab(number) if number is not None else progress.current_lab(course)
-    except LabError as e:
-        raise click.ClickException(str(e)) from None
+    """Lab ``number``; else the lab whose folder we are in; else the current one.
+
+    An unknown number is a usage error (exit status 2).
+    """
+    if number is not None:
+        try:
+            return course.lab(number)
+        except LabError as e:
+            raise click.UsageError(str(e)) from None
+    return labs.lab_at(course, progress, Path.cwd()) or progress.current_lab(course)
+
+
+def suggest(progress: Progress, lab: LabInfo) -> str:
+    """The command that moves the learner on with ``lab``: start it, or check it."""
+    verb = "check" if progress.is_started(lab) else "start"
+    return f"lambdalab lab {verb} {lab.number}"
 
 
 @click.group("lab")
@@ -76,14 +94,14 @@ def lab_group() -> None:
 
 @lab_group.command("list")
 @work_dir_option
-def list_labs(work_root: Path) -> None:
+def list_labs(work_root: Path | None) -> None:
     """Every lab, with its status (done / current / todo) and your progress."""
     course, progress = loaded(work_root)
     if not progress.path.exists():
         say(course.welcome, wrap=False)
         say()
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-    for column in ("", "#", "lab", "status", "concept"):
+    for column in ("", "#", "lab", "status", "concept", "read"):
         table.add_column(column)
     for lab in course.labs:
         status = progress.status(course, lab)
@@ -93,14 +111,14 @@ def list_labs(work_root: Path) -> None:
             Text(lab.name, style=STATUS_STYLE[status]),
             Text(status, style=STATUS_STYLE[status]),
             Text(lab.concept),
+            Text(lab.docs_path, style="dim"),
         )
     console().print(table)
     say()
     show_progress(course, progress)
-    current = progress.current_lab(course)
-    if len(progress.done) < len(course.labs):
-        verb = "check" if progress.is_started(current) else "start"
-        say(f"Next: `lambdalab lab {verb} {current.number}` ({current.name})")
+    focus = progress.focus(course)
+    if focus is not None:
+        say(f"Next: `{suggest(progress, focus)}` ({focus.name})")
 
 
 def show_progress(course: Course, progress: Progress) -> None:
@@ -126,7 +144,7 @@ def progress_bar(course: Course, progress: Progress, width: int = 30) -> Text:
 @click.argument("number", type=int)
 @work_dir_option
 @click.option("--reset", is_flag=True, help="Replace your files with a fresh copy of the starter.")
-def start(number: int, work_root: Path, reset: bool) -> None:
+def start(number: int, work_root: Path | None, reset: bool) -> None:
     """Copy lab NUMBER's starter code into the working folder and show its instructions."""
     course, progress = loaded(work_root)
     first_time = not progress.path.exists()
@@ -149,7 +167,7 @@ def start(number: int, work_root: Path, reset: bool) -> None:
     files = sorted(p.relative_to(workdir).as_posix() for p in workdir.rglob("*") if p.is_file())
     for name in files:
         say(f"  {name}")
-    dir_flag = "" if work_root == Path(labs.DEFAULT_WORK_ROOT) else f" --dir {work_root}"
+    dir_flag = "" if work_root is None else f" --dir {work_root}"
     say(f"Edit them, then run `lambdalab lab check{dir_flag}` "
         f"(or `lambdalab lab check --watch{dir_flag}` to re-check on every save).", style="bold")
 
@@ -163,7 +181,7 @@ def start(number: int, work_root: Path, reset: bool) -> None:
 @click.option("--watch", is_flag=True, help="Re-check whenever a file changes; Ctrl-C stops.")
 @click.option("--interval", type=float, default=labs.WATCH_INTERVAL_S, hidden=True)
 @click.option("--max-polls", type=int, default=None, hidden=True)
-def check(number: int | None, work_root: Path, watch: bool, interval: float, max_polls: int | None) -> None:
+def check(number: int | None, work_root: Path | None, watch: bool, interval: float, max_polls: int | None) -> None:
     """Check the current lab (or lab NUMBER). Exit status 0 when it passes, 1 when not."""
     course, progress = loaded(work_root)
     lab = pick(course, progress, number)
@@ -188,12 +206,12 @@ def check(number: int | None, work_root: Path, watch: bool, interval: float, max
         raise SystemExit(1)
     following = labs.record_result(course, progress, lab, result)
     show_progress(course, progress)
-    if len(progress.done) == len(course.labs):
+    if following is None:
         say()
         say(course.final_message, style="bold green", wrap=False)
-    elif following is not None:
+    else:
         say(f"Next: lab {following.number}, {following.name}: {following.concept}")
-        say(f"Run `lambdalab lab start {following.number}`.", style="bold")
+        say(f"Run `{suggest(progress, following)}`.", style="bold")
 
 
 def show_result(lab: LabInfo, result: CheckResult) -> None:
@@ -219,7 +237,7 @@ def show_result(lab: LabInfo, result: CheckResult) -> None:
 @lab_group.command("hint")
 @click.argument("number", type=int, required=False)
 @work_dir_option
-def hint(number: int | None, work_root: Path) -> None:
+def hint(number: int | None, work_root: Path | None) -> None:
     """Show one more hint for the current lab (or lab NUMBER), gentle first."""
     course, progress = loaded(work_root)
     lab = pick(course, progress, number)

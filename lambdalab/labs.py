@@ -67,6 +67,8 @@ class LabInfo:
     concept: str
     hints: tuple[str, ...]
     path: Path
+    #: The docs page that teaches the concept, e.g. ``tutorials/first-function``.
+    docs: str = ""
 
     @property
     def title(self) -> str:
@@ -83,6 +85,11 @@ class LabInfo:
     @property
     def check_path(self) -> Path:
         return self.path / "check.py"
+
+    @property
+    def docs_path(self) -> str:
+        """Where the lab's reading is, relative to the repository: ``docs/….rst``."""
+        return f"docs/{self.docs}.rst" if self.docs else ""
 
     def readme(self) -> str:
         return self.readme_path.read_text(encoding="utf-8")
@@ -152,6 +159,7 @@ def load_course(root: Path | None = None) -> Course:
                 concept=entry["concept"],
                 hints=tuple(entry["hints"]),
                 path=root / entry["folder"],
+                docs=entry.get("docs", ""),
             )
         )
     numbers = [lab.number for lab in labs]
@@ -212,18 +220,33 @@ class Progress:
         tmp.replace(self.path)
 
     def current_lab(self, course: Course) -> LabInfo:
-        """The lab being worked on: the one last started, else the first not done."""
-        if self.current is not None and self.current not in self.done:
-            return course.lab(self.current)
-        for lab in course.labs:
-            if lab.number not in self.done:
-                return lab
-        return course.labs[-1]
+        """The lab the learner is on: the one last started (done or not), else the first
+        not done. A plain ``lab check`` checks this one."""
+        if self.current is not None:
+            with contextlib.suppress(LabError):
+                return course.lab(self.current)
+        return self.next_lab(course) or course.labs[-1]
+
+    def next_lab(self, course: Course, after: int | None = None) -> LabInfo | None:
+        """The first lab not done, looking after lab ``after`` first; None when all are."""
+        todo = [lab for lab in course.labs if lab.number not in self.done]
+        if after is not None:
+            todo = [lab for lab in todo if lab.number > after] + todo
+        return todo[0] if todo else None
+
+    def focus(self, course: Course) -> LabInfo | None:
+        """The lab to work on next: the current one until it is done, then the next not
+        done; None when the course is finished."""
+        current = self.current_lab(course)
+        if current.number not in self.done:
+            return current
+        return self.next_lab(course, after=current.number)
 
     def status(self, course: Course, lab: LabInfo) -> str:
         if lab.number in self.done:
             return DONE
-        return CURRENT if lab.number == self.current_lab(course).number else TODO
+        focus = self.focus(course)
+        return CURRENT if focus is not None and lab.number == focus.number else TODO
 
     def workdir(self, lab: LabInfo) -> Path:
         return self.work_root / lab.folder
@@ -344,15 +367,41 @@ def run_check(lab: LabInfo, workdir: Path) -> CheckResult:
 
 
 def record_result(course: Course, progress: Progress, lab: LabInfo, result: CheckResult) -> LabInfo | None:
-    """Mark a passed lab done and move on; returns the next lab, if there is one."""
+    """Mark a passed lab done; returns the lab to do next (None when the course is done).
+
+    The learner stays on this lab (a plain ``lab check`` checks it again) until they
+    start another one.
+    """
     if not result.passed:
         return None
     progress.done.add(lab.number)
-    following = course.after(lab.number)
-    if progress.current in (None, lab.number) and following is not None:
-        progress.current = following.number
     progress.save()
-    return following
+    return progress.next_lab(course, after=lab.number)
+
+
+def find_work_root(start: Path | None = None) -> Path:
+    """The learner's working root, found from ``start`` (the current folder) upwards,
+    as git finds ``.git``: the nearest folder that holds ``.progress.json`` or is named
+    ``lambdalab-labs``, or that has a ``lambdalab-labs/`` folder in it. If there is
+    none, ``<start>/lambdalab-labs``, where ``lab start`` will create it.
+    """
+    start = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROGRESS_NAME).is_file() or folder.name == DEFAULT_WORK_ROOT:
+            return folder
+        if (folder / DEFAULT_WORK_ROOT).is_dir():
+            return folder / DEFAULT_WORK_ROOT
+    return start / DEFAULT_WORK_ROOT
+
+
+def lab_at(course: Course, progress: Progress, folder: Path) -> LabInfo | None:
+    """The lab whose working folder holds ``folder``, if any (the learner is in it)."""
+    folder = Path(folder).resolve()
+    for lab in course.labs:
+        workdir = progress.workdir(lab).resolve()
+        if folder == workdir or workdir in folder.parents:
+            return lab
+    return None
 
 
 def snapshot(folder: Path) -> dict[str, float]:
@@ -629,6 +678,8 @@ __all__ = [
     "passed",
     "run_check",
     "record_result",
+    "find_work_root",
+    "lab_at",
     "snapshot",
     "watch",
     "fresh_lab",

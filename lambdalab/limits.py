@@ -215,10 +215,15 @@ IDLE_ENVIRONMENT_TTL_S = 600
 
 #: Duration is billed in 1 ms steps since December 2020 (it was 100 ms before).
 BILLING_GRANULARITY_MS = 1
+#: Where the prices below come from (us-east-1, on-demand, the first 6 billion
+#: GB-seconds of a month, before the free tier).
+PRICING_URL = "https://aws.amazon.com/lambda/pricing/"
 #: Price of one GB-second of duration, x86_64, us-east-1 (USD):
 #: https://aws.amazon.com/lambda/pricing/
 PRICE_PER_GB_SECOND_USD = 0.0000166667
-#: Price of one million requests (USD).
+#: Price of one GB-second of duration, arm64 (Graviton), us-east-1 (USD).
+PRICE_PER_GB_SECOND_ARM64_USD = 0.0000133334
+#: Price of one million requests (USD), either architecture.
 PRICE_PER_MILLION_REQUESTS_USD = 0.20
 
 # -- Lambda API requests -------------------------------------------------------------

@@ -10,6 +10,11 @@ from typing import Callable, Iterator
 import pytest
 
 from lambdalab import Lab, VirtualClock
+from lambdalab.daemon import NO_DAEMON_ENV
+
+# Every CLI command a test runs does its work in its own process: no test leaves a
+# background server behind. tests/test_cli_warm.py turns them on, and stops them.
+os.environ[NO_DAEMON_ENV] = "1"
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_log_type_tail_prints_the_log_on_stderr(run, hello) -> None:
     assert lines[0].startswith("START RequestId: ")
     assert "invoked 1" in lines
     assert lines[-1].startswith("REPORT RequestId: ")
-    assert "Init Duration" in report_fields(result.stderr)  # each CLI call is a cold start
+    assert "Init Duration" in report_fields(result.stderr)  # no server (conftest): cold
     assert "START" not in result.stdout
 
 

@@ -9,7 +9,9 @@ Then the learner's commands, driven through click's CliRunner.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from lambdalab.labcli import lab_group
 from lambdalab.labs import CheckFailed, CheckResult, Progress
 
 SOLUTIONS = Path(__file__).parent / "labs" / "solutions"
+sys.path.insert(0, str(Path(__file__).parent / "labs"))
+from mistakes import MISTAKES, Mistake  # noqa: E402
 COURSE = labs.load_course()
 LAB_IDS = [lab.folder for lab in COURSE.labs]
 
@@ -74,6 +78,24 @@ def test_check_fails_on_the_starter(lab: labs.LabInfo, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
+def test_the_starters_failure_does_not_give_the_answer_away(lab: labs.LabInfo, tmp_path: Path) -> None:
+    work = tmp_path / lab.folder
+    shutil.copytree(lab.starter_dir, work)
+    result = labs.run_check(lab, work)
+    assert lab.hints[-1] not in result.try_next  # the last hint is the whole answer
+
+
+def test_lab_two_first_failure_points_the_way_without_the_value(tmp_path: Path) -> None:
+    lab = COURSE.lab(2)
+    work = tmp_path / lab.folder
+    shutil.copytree(lab.starter_dir, work)
+    result = labs.run_check(lab, work)
+    assert "default" in result.try_next and "event invoke configuration" in result.try_next
+    assert "maximum_retry_attempts=1" not in result.try_next
+    assert "Destination" not in result.try_next
+
+
+@pytest.mark.parametrize("lab", COURSE.labs, ids=LAB_IDS)
 def test_check_passes_on_the_solution(lab: labs.LabInfo, tmp_path: Path) -> None:
     work = tmp_path / lab.folder
     shutil.copytree(solution_dir(lab), work)
@@ -81,6 +103,34 @@ def test_check_passes_on_the_solution(lab: labs.LabInfo, tmp_path: Path) -> None
     assert result.passed, f"{result.summary}\nexpected: {result.expected}\ngot: {result.got}"
     assert result.details
     assert not list(work.rglob("__pycache__")), "the check must not litter the learner's folder"
+
+
+# -- plausible wrong solutions fail, naming the misconception -------------------------
+
+
+def write_mistake(tmp_path: Path, mistake: Mistake) -> tuple[labs.LabInfo, Path]:
+    lab = COURSE.lab(mistake.lab)
+    work = tmp_path / lab.folder
+    shutil.copytree(solution_dir(lab), work)
+    path = work / mistake.file
+    path.write_text(mistake.apply(path.read_text()))
+    return lab, work
+
+
+def test_every_lab_keeps_three_wrong_solutions() -> None:
+    for lab in COURSE.labs:
+        assert sum(m.lab == lab.number for m in MISTAKES) >= 3, lab.folder
+    assert len({m.id for m in MISTAKES}) == len(MISTAKES)
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
+def test_a_wrong_solution_fails_naming_the_mistake(mistake: Mistake, tmp_path: Path) -> None:
+    lab, work = write_mistake(tmp_path, mistake)
+    result = labs.run_check(lab, work)
+    assert not result.passed, f"{mistake.id} passes its check"
+    said = " | ".join((result.summary, result.got, result.try_next))
+    assert mistake.says.lower() in said.lower(), said
+    no_traceback(result.got + result.try_next)
 
 
 # -- what a learner sees half-way ----------------------------------------------------
@@ -190,7 +240,9 @@ def test_progress_survives_a_restart(tmp_path: Path) -> None:
     labs.next_hint(progress, COURSE.lab(2))
 
     again = Progress.load(tmp_path)
-    assert again.done == {1} and again.current == 2 and again.hints_shown == {2: 1}
+    assert again.done == {1} and again.hints_shown == {2: 1}
+    assert again.current == 1  # the learner is still on lab 1 until they start lab 2
+    assert again.current_lab(COURSE).number == 1
     assert [again.status(COURSE, lab) for lab in COURSE.labs[:3]] == ["done", "current", "todo"]
 
 
@@ -284,23 +336,24 @@ def test_the_learners_path_through_lab_one(tmp_path: Path) -> None:
     print(f"\nlab start 1 -> passing lab check 1: {elapsed:.2f} s")
 
     progress = json.loads((root / ".progress.json").read_text())
-    assert progress["done"] == [1] and progress["current"] == 2
+    assert progress["done"] == [1] and progress["current"] == 1
     assert progress["hints_shown"] == {"1": 2}
 
     code, out = run(root, "list")
     assert "Welcome" not in out and f"1/{len(COURSE.labs)} labs done" in out and "done" in out
     assert "lambdalab lab start 2" in out
 
-    code, out = run(root, "check")  # lab 2 is current but not started yet
-    assert code == 1 and "lambdalab lab start 2" in out
+    code, out = run(root, "check")  # still on lab 1: it checks lab 1 again, not lab 2
+    assert code == 0 and "✓ Lab 1: first-handler passed" in out, out
 
 
 def test_check_by_number_and_an_unknown_lab(tmp_path: Path) -> None:
     code, out = run(tmp_path, "start", "4")  # cold and warm
     assert code == 0
     unknown = str(len(COURSE.labs) + 1)
-    code, out = run(tmp_path, "hint", unknown)
-    assert code == 1 and f"There is no lab {unknown}" in out
+    for command in ("hint", "check", "start"):
+        code, out = run(tmp_path, command, unknown)
+        assert code == 2 and f"There is no lab {unknown}" in out, (command, out)
     code, out = run(tmp_path, "check", "4")
     assert code == 1 and "Init Duration" in out
     no_traceback(out)
@@ -332,3 +385,76 @@ def test_finishing_the_last_lab_shows_the_final_message(tmp_path: Path) -> None:
 def test_check_failed_is_a_plain_exception() -> None:
     failure = CheckFailed("x", expected="a", got="b", try_next="c")
     assert failure.result() == CheckResult(False, "x", "a", "b", "c")
+
+
+def test_check_on_a_finished_course_suggests_no_lab_already_done(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    progress.done = {lab.number for lab in COURSE.labs}
+    progress.current = COURSE.labs[-1].number
+    progress.save()
+    shutil.copytree(solution_dir(COURSE.lab(4)), tmp_path / COURSE.lab(4).folder)
+    code, out = run(tmp_path, "check", "4")
+    assert code == 0, out
+    assert "lambdalab lab start" not in out and COURSE.final_message.splitlines()[0] in out
+
+
+def test_the_next_lab_skips_those_done(tmp_path: Path) -> None:
+    progress = Progress.load(tmp_path)
+    progress.done = {1, 2, 3}
+    progress.save()
+    shutil.copytree(solution_dir(COURSE.lab(1)), tmp_path / COURSE.lab(1).folder)
+    code, out = run(tmp_path, "check", "1")
+    assert code == 0 and "lambdalab lab start 4" in out and "start 2" not in out, out
+
+
+def run_here(folder: Path, *args: str) -> tuple[int, str]:
+    """A command run from ``folder``, without --dir, as a learner types it."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner(env={"LAMBDALAB_LABS_HOME": None}).invoke(
+            lab_group, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return result.exit_code, result.output
+
+
+def test_progress_is_found_from_a_labs_folder(tmp_path: Path) -> None:
+    code, out = run_here(tmp_path, "start", "1")
+    assert code == 0
+    root = tmp_path / "lambdalab-labs"
+    work = root / "01-first-handler"
+    shutil.copy(SOLUTIONS / "01-first-handler" / "app.py", work / "app.py")
+    (work / "sub").mkdir()
+    for folder in (work, work / "sub", root):
+        code, out = run_here(folder, "check")
+        assert code == 0 and "✓ Lab 1: first-handler passed" in out, out
+    code, out = run_here(work, "start", "2")
+    assert code == 0
+    assert (root / "02-async-and-retries").is_dir()
+    assert not (work / "lambdalab-labs").exists() and not (root / "lambdalab-labs").exists()
+    code, out = run_here(work, "check")  # in lab 1's folder: lab 1
+    assert code == 0 and "Lab 1" in out
+    code, out = run_here(root, "check")  # in the root: the current lab, 2
+    assert code == 1 and "Lab 2" in out
+
+
+def test_find_work_root_walks_up(tmp_path: Path) -> None:
+    assert labs.find_work_root(tmp_path) == tmp_path / "lambdalab-labs"
+    (tmp_path / "lambdalab-labs" / "01-first-handler" / "deep").mkdir(parents=True)
+    for start in (tmp_path, tmp_path / "lambdalab-labs" / "01-first-handler" / "deep"):
+        assert labs.find_work_root(start) == (tmp_path / "lambdalab-labs").resolve()
+
+
+def test_list_points_to_each_labs_reading(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    index = (repo / "docs" / "tutorials" / "index.rst").read_text()
+    for lab in COURSE.labs:
+        assert lab.docs and (repo / lab.docs_path).is_file(), lab.folder
+        if lab.docs.startswith("tutorials/"):
+            assert f"lab {lab.number}" in index.lower() or f"labs {lab.number}" in index.lower() \
+                or f", {lab.number}" in index, (lab.folder, "not mapped in docs/tutorials/index.rst")
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(lab_group, ["list", "--dir", str(tmp_path)])
+    assert result.exit_code == 0
+    for lab in COURSE.labs:
+        assert lab.docs_path in result.output

@@ -39,6 +39,28 @@ def audit_records(lab, name):
     ]
 
 
+def retry_advice(attempts: int) -> str:
+    if attempts > 2:
+        return f"{attempts} attempts is Lambda's default: 2 retries. Retries are set " \
+            "in the function's event invoke configuration, not on the function"
+    if attempts == 1:
+        return "no retry at all: a flaky provider deserves one more try. How many " \
+            "retries Lambda makes is maximum_retry_attempts (0 means none)"
+    return "read how many retries your configuration asks for"
+
+
+def destination_advice(lab, name: str) -> str:
+    try:
+        config = lab.get_function_event_invoke_config(name)
+    except Exception:  # no configuration at all
+        config = None
+    if config is not None and config.on_success and not config.on_failure:
+        return "an OnSuccess destination gets the events that succeeded; a failed " \
+            "event whose retries are exhausted goes to the OnFailure destination"
+    return "a failed event is recorded where the configuration's OnFailure destination " \
+        "points: give it audit_arn"
+
+
 def check(workdir: Path):
     script = require_file(workdir, "deploy.py")
     module = load_learner_module(script)
@@ -74,7 +96,7 @@ def check(workdir: Path):
                 "The failing event did not run exactly twice.",
                 expected="2 attempts: the first, and one retry a minute later",
                 got=f"{attempts_later} attempts (after 1 minute: {attempts})",
-                try_next="maximum_retry_attempts=1 allows one retry",
+                try_next=retry_advice(attempts_later),
             )
         records = audit_records(lab, audit)
         if len(records) != 1:
@@ -82,7 +104,7 @@ def check(workdir: Path):
                 "The audit function did not receive the failed event.",
                 expected="one invocation record at the audit function",
                 got=f"{len(records)} records",
-                try_next='destination_config={"OnFailure": {"Destination": audit_arn}}',
+                try_next=destination_advice(lab, name),
             )
         context = records[0]["requestContext"]
         if (context["requestId"], context["condition"]) != (request_id, "RetriesExhausted"):

@@ -41,6 +41,19 @@ def weekday(stamp):
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").strftime("%a %H:%M")
 
 
+def schedule_advice(got: list) -> str:
+    days = [weekday(t) for t in got if t != "?"]
+    if len(days) > 5:
+        return "it ran at weekends too: a rate, or a cron with no day-of-week, runs every " \
+            "day. cron(minutes hours day-of-month month day-of-week year) limits the days"
+    if any(d.startswith("Sun") for d in days):
+        return "AWS numbers days 1-7 from SUNDAY; MON-FRI says what you mean"
+    if len(days) == 5 and all(not d.startswith(("Sat", "Sun")) for d in days):
+        return "the right days at the wrong time: cron runs in UTC, not your local time; " \
+            "minutes come first, then hours"
+    return "cron(minutes hours day-of-month month day-of-week year), one day field ?"
+
+
 def check(workdir: Path):
     script = require_file(workdir, "deploy.py")
     module = load_learner_module(script)
@@ -67,9 +80,7 @@ def check(workdir: Path):
                 "The report did not run at 03:30 UTC on each weekday, and only then.",
                 expected=", ".join(weekday(t) for t in EXPECTED),
                 got=", ".join(weekday(t) if t != "?" else t for t in got) or "no runs",
-                try_next="AWS numbers days 1-7 from SUNDAY; MON-FRI says what you mean"
-                if any(weekday(t).startswith("Sun") for t in got if t != "?") else
-                "cron(minutes hours day-of-month month day-of-week year), one day field ?",
+                try_next=schedule_advice(got),
             )
     return passed(
         "The nightly report runs on weekdays at 03:30 UTC.",

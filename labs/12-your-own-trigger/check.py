@@ -48,6 +48,7 @@ def check(workdir: Path):
             advice=ADVICE,
         )
         expect_the_hook(lab, plugin)
+        invocation_types = record_invocation_types(lab)
         (Path(tmp) / "app.py").write_text(APP)
         pulse, quiet = unique_name("pulse"), unique_name("quiet")
         deploy(lab, pulse, Path(tmp), "app.handler", environment={"HEARTBEAT": "on"})
@@ -68,6 +69,7 @@ def check(workdir: Path):
         advance(script, clock, 2 * BEAT_S)
         expect_beats(lab, pulse, 3)
         expect_untouched(lab, quiet)
+        expect_asynchronous(invocation_types)
     return passed(
         "Your trigger plugin wakes up the functions that ask for it, every minute.",
         "lambdalab called your lambdalab_lab_started when the lab started",
@@ -84,6 +86,35 @@ def expect_the_hook(lab, plugin) -> None:
             expected="lambdalab_lab_started among the hooks your plugin implements",
             got=f"hooks: {', '.join(hooks)}" if hooks else "no hooks: to lambdalab it is a plain function",
             try_next="put @lambdalab.hookimpl on the line above def lambdalab_lab_started(lab):",
+        )
+
+
+def record_invocation_types(lab) -> list:
+    """Record the invocation type of every ``lab.invoke`` from now on (the plugin calls
+    it on this very object)."""
+    seen = []
+    original = lab.invoke
+
+    def invoke(function_name, payload=None, **options):
+        seen.append(options.get("invocation_type", "RequestResponse"))
+        return original(function_name, payload, **options)
+
+    lab.invoke = invoke
+    return seen
+
+
+def expect_asynchronous(invocation_types: list) -> None:
+    synchronous = [t for t in invocation_types if t != "Event"]
+    if synchronous:
+        raise CheckFailed(
+            "The heartbeat invoked synchronously.",
+            expected='every invoke with invocation_type="Event": a trigger queues the '
+            "event and moves on",
+            got=f"{len(synchronous)} of {len(invocation_types)} invokes as "
+            f"{synchronous[0]}",
+            try_next='pass invocation_type="Event" to lab.invoke: a synchronous invoke makes '
+            "the trigger wait for each function (and a slow or failing one holds up the "
+            "clock), and a failure is not retried as an async event is",
         )
 
 

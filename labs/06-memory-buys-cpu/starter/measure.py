@@ -18,8 +18,12 @@ def measure(lab, name, memory_sizes):
     return durations
 
 
-def smallest_within(durations, deadline_ms):
-    """The smallest memory size whose duration is within ``deadline_ms``, else None."""
-    # TODO: look at the memory sizes from small to large; return the first one that is
-    # fast enough.
+def cheapest_within(durations, deadline_ms):
+    """The memory size that costs least among those whose duration is within
+    ``deadline_ms`` (the smaller one on a tie), or None when none is fast enough.
+
+    Lambda bills memory x duration (GB-seconds): that product is the cost.
+    """
+    # TODO: keep the memory sizes whose duration is <= deadline_ms; of those, return the
+    # one with the smallest memory_size * duration.
     return None

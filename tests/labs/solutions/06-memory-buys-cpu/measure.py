@@ -21,9 +21,10 @@ def measure(lab, name, memory_sizes):
     return durations
 
 
-def smallest_within(durations, deadline_ms):
-    """The smallest memory size whose duration is within ``deadline_ms``, else None."""
-    for memory_size in sorted(durations):
-        if durations[memory_size] <= deadline_ms:
-            return memory_size
-    return None
+def cheapest_within(durations, deadline_ms):
+    """The memory size that costs least (memory x duration) among those within
+    ``deadline_ms``; the smaller one on a tie; None when none is fast enough."""
+    fast_enough = [m for m in sorted(durations) if durations[m] <= deadline_ms]
+    if not fast_enough:
+        return None
+    return min(fast_enough, key=lambda m: m * durations[m])
