@@ -62,6 +62,7 @@ _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _LAYER_ACTION = "lambda:GetLayerVersion"
 _CHUNK = 1024 * 1024
 _NOT_FOUND = "The resource you requested does not exist."
+_VERSION_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ class Layers:
             ) from None
         if number < 1:
             raise InvalidParameterValueException("Layer Version Cannot be less than 1")
-        return number
+        return min(number, _VERSION_MAX)  # past SQLite's integers: a version never made
 
     # -- versions ---------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import textwrap
+import time
 import zipfile
 from typing import Any
 
@@ -362,3 +364,46 @@ def test_the_cli_publishes_lists_and_deletes(tmp_path: Any) -> None:
     assert "No layers yet" in runner.invoke(main, [*data, "layer", "list", "tools"]).output
     refused = runner.invoke(main, [*data, "layer", "delete", "tools", "0"])
     assert refused.exit_code != 0 and "Layer Version Cannot be less than 1" in refused.output
+
+
+def test_code_collection_keeps_layers_that_versions_or_functions_hold(lab: Lab, code: Any) -> None:
+    used = lab.publish_layer_version("used", layer_zip(**{"python/used.py": "X = 'kept'"}))
+    unused = lab.publish_layer_version("unused", layer_zip(**{"python/other.py": ""}))
+    lab.create_function(
+        "holder", str(code(app="import used\ndef handler(e, c):\n    return used.X\n")),
+        handler="app.handler", layers=[used.layer_version_arn],
+    )
+    lab.delete_layer_version("used", 1)  # the function still holds its zip
+    hour_ago = time.time() - 3600  # past the grace a full collection gives fresh files
+    for blob in lab.store.blob_dir.iterdir():
+        os.utime(blob, (hour_ago, hour_ago))
+
+    lab.collect_code()  # what opening a data dir runs
+    assert lab.store.blob_path(unused.code_blob).is_file()  # a layer version holds it
+    assert lab.store.blob_path(used.code_blob).is_file()  # a function holds it
+    assert lab.invoke("holder", {}).json() == "kept"
+
+    lab.delete_layer_version("unused", 1)
+    assert not lab.store.blob_path(unused.code_blob).exists()  # nothing holds it now
+
+
+def test_hostile_layer_requests_get_aws_errors_not_500s(client: Any) -> None:
+    publish(client, "target", **{"python/x.py": ""})
+    huge = 10**30
+    assert error_of(client.get_layer_version, LayerName="target", VersionNumber=huge)[
+        "Code"] == "ResourceNotFoundException"
+    client.delete_layer_version(LayerName="target", VersionNumber=huge)
+    assert error_of(client.get_layer_version_policy, LayerName="target", VersionNumber=huge)[
+        "Code"] == "ResourceNotFoundException"
+    for bad in ("../etc", "a" * 141, "x y"):
+        assert error_of(client.get_layer_version, LayerName=bad, VersionNumber=1)["Code"] in (
+            "ValidationException", "UnknownOperationException"  # a "/" splits the path
+        )
+    assert error_of(client.publish_layer_version, LayerName="zip",
+                    Content={"ZipFile": b"not a zip"})["Code"] == "InvalidParameterValueException"
+    assert error_of(client.get_layer_version_by_arn,
+                    Arn="arn:aws:lambda:us-east-1:000000000000:layer:target")[
+        "Code"] == "ValidationException"
+    other = "arn:aws:lambda:us-east-1:111122223333:layer:target:1"
+    assert error_of(client.get_layer_version_by_arn, Arn=other)["Code"] == "ResourceNotFoundException"
+    assert client.list_layer_versions(LayerName="target")["LayerVersions"][0]["Version"] == 1
