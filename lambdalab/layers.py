@@ -622,9 +622,11 @@ class LayerOperations:
             )
 
     def get_layer_version(self: "Lab", layer_name: str, version_number: int) -> LayerVersion:
+        """One version of a layer (``layer_name``: its name or ARN)."""
         return self.layers.get(layer_name, version_number)
 
     def get_layer_version_by_arn(self: "Lab", arn: str) -> LayerVersion:
+        """One version of a layer, by its ``LayerVersionArn``."""
         return self.layers.get_by_arn(arn)
 
     def layer_location(self: "Lab", version: LayerVersion) -> str:
@@ -676,6 +678,7 @@ class LayerOperations:
         )
 
     def get_layer_version_policy(self: "Lab", layer_name: str, version_number: int) -> Policy:
+        """The version's permissions, as a policy document with its RevisionId."""
         return self.layers.get_policy(layer_name, version_number)
 
     def remove_layer_version_permission(
@@ -686,6 +689,7 @@ class LayerOperations:
         *,
         revision_id: str | None = None,
     ) -> None:
+        """Remove a statement AddLayerVersionPermission added."""
         self.layers.remove_permission(
             layer_name, version_number, statement_id, revision_id=revision_id
         )

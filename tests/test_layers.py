@@ -110,9 +110,13 @@ def test_later_layers_replace_earlier_files(client: Any) -> None:
 
     create(client, "ordered", USES_SHARED, Layers=[first, second])
     assert invoke(client, "ordered") == {"shared": "second", "only_first": True}
+    assert client.publish_version(FunctionName="ordered")["Version"] == "1"
 
     client.update_function_configuration(FunctionName="ordered", Layers=[second, first])
     assert invoke(client, "ordered") == {"shared": "first", "only_first": True}
+    assert client.publish_version(FunctionName="ordered")["Version"] == "2"  # layers changed
+    version_1 = client.invoke(FunctionName="ordered", Qualifier="1", Payload=b"{}")
+    assert json.loads(version_1["Payload"].read())["shared"] == "second"  # immutable
 
     removed = client.update_function_configuration(FunctionName="ordered", Layers=[])
     assert "Layers" not in removed
