@@ -250,10 +250,7 @@ class Layers:
             )
         _check_text("Description", description, 256)
         _check_text("LicenseInfo", license_info, 512)
-        if compatible_runtimes is not None and len(compatible_runtimes) > limits.LAYER_COMPATIBLE_RUNTIMES_MAX:
-            raise InvalidParameterValueException(
-                f"CompatibleRuntimes: at most {limits.LAYER_COMPATIBLE_RUNTIMES_MAX} runtimes."
-            )
+        _check_compatibility(compatible_runtimes, compatible_architectures)
         self._store.put_blob(code.sha256_hex, code.zip_bytes)
         with self._store.transaction() as db:
             db.execute("INSERT OR IGNORE INTO layers (name) VALUES (?)", (name,))
@@ -476,6 +473,31 @@ class Layers:
 def _check_text(field: str, value: str | None, most: int) -> None:
     if value is not None and (not isinstance(value, str) or len(value) > most):
         raise InvalidParameterValueException(f"{field}: use a string of at most {most} characters.")
+
+
+def _check_compatibility(
+    runtimes: Sequence[str] | None, architectures: Sequence[str] | None
+) -> None:
+    """CompatibleRuntimes: at most 15 runtime names; CompatibleArchitectures: at most
+    x86_64 and arm64. (The HTTP edge also checks each runtime against the API's enum.)"""
+    if runtimes is not None and (
+        isinstance(runtimes, str)
+        or len(runtimes) > limits.LAYER_COMPATIBLE_RUNTIMES_MAX
+        or not all(isinstance(r, str) and r for r in runtimes)
+    ):
+        raise InvalidParameterValueException(
+            f"CompatibleRuntimes: give a list of at most {limits.LAYER_COMPATIBLE_RUNTIMES_MAX} "
+            "runtime names, e.g. [\"python3.12\"]."
+        )
+    if architectures is not None and (
+        isinstance(architectures, str)
+        or not set(architectures) <= set(limits.ARCHITECTURES)
+        or len(architectures) > len(limits.ARCHITECTURES)
+    ):
+        raise InvalidParameterValueException(
+            f"CompatibleArchitectures: {architectures!r} is not valid. Give a list of "
+            f"{' and/or '.join(limits.ARCHITECTURES)}."
+        )
 
 
 def _check_permission(

@@ -86,6 +86,8 @@ RUNTIME_LD_LIBRARY_PATH = (
 RUNTIME_API_VERSION = "2018-06-01"
 #: The instruction set architecture reported for every function.
 DEFAULT_ARCHITECTURE = "x86_64"
+#: Every architecture the Lambda API names (a layer's CompatibleArchitectures).
+ARCHITECTURES = ("x86_64", "arm64")
 
 #: Environment variables a function may not set, because Lambda sets them.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime

@@ -20,6 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdalab import Lab, limits
+from lambdalab.errors import InvalidParameterValueException
 
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
 
@@ -323,6 +324,10 @@ def test_the_python_api_is_shaped_like_boto3(lab: Lab, code: Any, tmp_path: Any)
     assert lab.invoke("api", {}).json() == "lab"
     assert [v.version for v in lab.list_layer_versions("tools")] == [1]
     assert [v.layer_name for v in lab.list_layers()] == ["tools"]
+    for bad in ({"compatible_architectures": ["sparc"]}, {"compatible_runtimes": "python3.12"}):
+        with pytest.raises(InvalidParameterValueException):
+            lab.publish_layer_version("tools", str(tmp_path / "layer"), **bad)
+    assert [v.version for v in lab.list_layer_versions("tools")] == [1]  # nothing stored
 
     lab.delete_layer_version("tools", 1)
     lab.update_function_configuration("api", timeout=5)  # a new environment: /opt again
