@@ -34,7 +34,7 @@ from .destinations import (
 from .environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import InvalidParameterValueException, ResourceNotFoundException
-from .layers import LayerOperations, Layers
+from .layers import LayerOperations, Layers, collect_opt_directories
 from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
@@ -394,6 +394,8 @@ class Lab(LayerOperations):
             candidates = None if released is None else released | self._code_deferred
             referenced = self.registry.code_blobs() | self.layers.code_blobs()
             freed = self.store.collect_garbage(referenced, self.pool.task_roots(), candidates)
+            if candidates is None:
+                freed += collect_opt_directories(self.store)
             self._code_deferred = {
                 name for name in candidates or ()
                 if name not in referenced and (self.store.code_dir / name).exists()

@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -46,7 +47,7 @@ from .errors import (
 from .models import FunctionLayer
 from .permissions import Policy, principal_element
 from .registry import aws_timestamp, new_revision_id
-from .store import Store
+from .store import _FRESH_GRACE_S, _LEFTOVER_GRACE_S, Store  # the same graces as code
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -63,6 +64,8 @@ _LAYER_ACTION = "lambda:GetLayerVersion"
 _CHUNK = 1024 * 1024
 _NOT_FOUND = "The resource you requested does not exist."
 _VERSION_MAX = 2**63 - 1
+#: The merged layer folders, under the data dir.
+_OPT_DIR = "opt"
 
 
 @dataclass(frozen=True)
@@ -528,11 +531,16 @@ def _check_permission(
 # -- /opt ----------------------------------------------------------------------------
 
 
+def opt_key(blobs: Sequence[str]) -> str:
+    """The name of the merged folder of layers with these zips, in this order."""
+    return hashlib.sha256("\n".join(blobs).encode()).hexdigest()
+
+
 def opt_directory(store: Store, layers: Sequence[FunctionLayer]) -> Path:
     """The layers' files merged in order (a later layer's file replaces an earlier one's),
     made once per list of layers under ``<data dir>/opt/<hash>/`` and shared."""
-    key = hashlib.sha256("\n".join(layer.code_blob for layer in layers).encode()).hexdigest()
-    root = store.data_dir / "opt"
+    key = opt_key([layer.code_blob for layer in layers])
+    root = store.data_dir / _OPT_DIR
     target = root / key
     if target.is_dir():
         return target
@@ -551,6 +559,41 @@ def opt_directory(store: Store, layers: Sequence[FunctionLayer]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def collect_opt_directories(store: Store) -> int:
+    """Remove the merged folders no function version's layers name any more, and the
+    leftovers of interrupted merges; the bytes freed. Run with a full code collection
+    (when a data dir opens); as there, what changed in the last minute (an hour for a
+    leftover) is kept, in case another process is about to use it."""
+    root = store.data_dir / _OPT_DIR
+    if not root.is_dir():
+        return 0
+    wanted = _opt_keys_in_use(store)
+    freed = 0
+    for path in root.iterdir():
+        leftover = path.name.startswith(".")
+        try:
+            age = time.time() - path.stat().st_mtime
+        except OSError:
+            continue
+        if (path.name in wanted and not leftover) or age < (_LEFTOVER_GRACE_S if leftover else _FRESH_GRACE_S):
+            continue
+        freed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        shutil.rmtree(path, ignore_errors=True)
+    return freed
+
+
+def _opt_keys_in_use(store: Store) -> set[str]:
+    """The merged folders the stored function versions use (damaged rows skipped)."""
+    keys = set()
+    for row in store.query("SELECT config FROM versions"):
+        try:
+            own = json.loads(row["config"])["lambdalab"].get("Layers") or []
+            keys.add(opt_key([blob for blob, _ in own]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return keys
 
 
 def _extract_over(blob: Path, root: Path) -> None:

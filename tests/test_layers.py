@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from lambdalab import Lab, limits
 from lambdalab.errors import InvalidParameterValueException
+from lambdalab.layers import opt_key
 
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
 
@@ -416,3 +417,24 @@ def test_hostile_layer_requests_get_aws_errors_not_500s(client: Any) -> None:
     other = "arn:aws:lambda:us-east-1:111122223333:layer:target:1"
     assert error_of(client.get_layer_version_by_arn, Arn=other)["Code"] == "ResourceNotFoundException"
     assert client.list_layer_versions(LayerName="target")["LayerVersions"][0]["Version"] == 1
+
+
+def test_merged_layer_folders_no_version_uses_are_collected(lab: Lab, code: Any) -> None:
+    layer = lab.publish_layer_version("l", layer_zip(**{"python/m.py": "X = 1"}))
+    source = str(code(app="import m\ndef handler(e, c):\n    return m.X\n"))
+    for name in ("kept", "dropped"):
+        lab.create_function(name, source, handler="app.handler", layers=[layer.layer_version_arn])
+    lab.update_function_configuration("dropped", layers=[])
+    lab.create_function("other", source, handler="app.handler", layers=[
+        lab.publish_layer_version("l2", layer_zip(**{"python/m.py": "X = 2"})).layer_version_arn])
+    assert lab.invoke("kept", {}).json() == 1 and lab.invoke("other", {}).json() == 2
+    merged = sorted((lab.store.data_dir / "opt").iterdir())
+    assert len(merged) == 2
+    lab.delete_function("other")
+    hour_ago = time.time() - 3600
+    for folder in merged:
+        os.utime(folder, (hour_ago, hour_ago))
+
+    assert lab.collect_code() > 0  # what opening a data dir runs
+    assert [p.name for p in (lab.store.data_dir / "opt").iterdir()] == [opt_key([layer.code_blob])]
+    assert lab.invoke("kept", {}).json() == 1
