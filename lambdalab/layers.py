@@ -673,9 +673,10 @@ class LayerOperations:
         license_info: str | None = None,
     ) -> LayerVersion:
         """Publish a new version of ``layer_name`` from a directory, a .zip path, zip bytes,
-        or boto3's ``{"ZipFile": bytes}``. Lay files out as the runtime expects them under
+        or boto3's ``Content``: ``{"ZipFile": bytes}`` or ``{"S3Bucket": ..., "S3Key": ...}``
+        (an object of the S3 plugin). Lay files out as the runtime expects them under
         /opt: ``python/`` for Python modules, ``nodejs/node_modules/`` for Node.js."""
-        pkg = package(_content(content))
+        pkg = package(_content(self, content))
         with self._code_lock:  # a collection must not remove the blob before it is named
             return self.layers.publish(
                 layer_name,
@@ -776,22 +777,34 @@ class LayerOperations:
         return layers
 
 
-def _content(content: CodeSource | Mapping[str, Any]) -> CodeSource:
-    """PublishLayerVersion's ``Content``: the zip, or a path or bytes as ``package`` takes."""
+def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
+    """PublishLayerVersion's ``Content``: ``ZipFile``, or ``S3Bucket`` and ``S3Key`` read
+    through the ``lambdalab_read_object`` hook (the S3 plugin); or a path or bytes."""
     if not isinstance(content, Mapping):
         return content
-    for unsupported in ("S3Bucket", "S3Key", "S3ObjectVersion"):
-        if content.get(unsupported) is not None:
-            raise InvalidParameterValueException(
-                f"Content.{unsupported}: lambdalab publishes layers from Content.ZipFile only "
-                "(the zip, base64 encoded; boto3 and the AWS CLI's fileb:// do that for you). "
-                "Download the object and send its bytes."
-            )
-    if content.get("ZipFile") is None:
+    if content.get("ZipFile") is not None:
+        return bytes(content["ZipFile"])
+    bucket, key = content.get("S3Bucket"), content.get("S3Key")
+    if bucket is None and key is None:
         raise InvalidParameterValueException(
-            "Content.ZipFile is required: send the layer's .zip archive."
+            "Content: send the layer's .zip archive as ZipFile, or name it with S3Bucket "
+            "and S3Key."
         )
-    return bytes(content["ZipFile"])
+    if not isinstance(bucket, str) or not isinstance(key, str):
+        raise InvalidParameterValueException(
+            "Content: S3Bucket and S3Key go together; name both."
+        )
+    if content.get("S3ObjectVersion") is not None:
+        raise InvalidParameterValueException(
+            "Content.S3ObjectVersion: lambdalab's S3 keeps no object versions. Leave it out."
+        )
+    body = lab.plugin_manager.hook.lambdalab_read_object(lab=lab, bucket=bucket, key=key)
+    if body is None:
+        raise InvalidParameterValueException(
+            "Content.S3Bucket: no loaded plugin keeps S3 objects (see `lambdalab plugins`); "
+            "send the zip as Content.ZipFile."
+        )
+    return bytes(body)
 
 
 __all__ = [

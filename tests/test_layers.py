@@ -23,7 +23,7 @@ from lambdalab import Lab, limits
 from lambdalab.errors import InvalidParameterValueException
 from lambdalab.layers import opt_key
 
-from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 
 USES_HELPER = """
 import os, helper, sitehelper
@@ -304,12 +304,28 @@ def test_function_and_layers_together_stay_under_the_unzipped_limit(client: Any)
         client.get_function(FunctionName="too-big")  # nothing half-created
 
 
-def test_publishing_from_s3_is_refused_clearly(client: Any) -> None:
-    error = error_of(client.publish_layer_version, LayerName="from-s3",
-                     Content={"S3Bucket": "my-bucket", "S3Key": "layer.zip"})
-    assert error["Code"] == "InvalidParameterValueException"
-    assert "ZipFile" in error["Message"]
-    assert client.list_layers()["Layers"] == []
+def test_a_layer_is_published_from_an_s3_object(client: Any, edge: Any) -> None:
+    s3 = client_for(edge.url, "s3")
+    s3.create_bucket(Bucket="artifacts")
+    archive = layer_zip(**{"python/helper.py": "VALUE = 's3'",
+                           "python/lib/python3.11/site-packages/sitehelper.py": "VALUE = 2"})
+    s3.put_object(Bucket="artifacts", Key="layers/helper.zip", Body=archive)
+    published = client.publish_layer_version(
+        LayerName="from-s3", Content={"S3Bucket": "artifacts", "S3Key": "layers/helper.zip"})
+    assert published["Content"]["CodeSize"] == len(archive)
+    create(client, "s3-layer", USES_HELPER, Layers=[published["LayerVersionArn"]])
+    assert invoke(client, "s3-layer")["helper"] == "s3"
+
+    assert error_of(client.publish_layer_version, LayerName="from-s3",
+                    Content={"S3Bucket": "artifacts", "S3Key": "nope.zip"}) == {
+        "Code": "InvalidParameterValueException",
+        "Message": "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error "
+                   "Message: The specified key does not exist.",
+    }
+    assert error_of(client.publish_layer_version, LayerName="from-s3", Content={
+        "S3Bucket": "artifacts", "S3Key": "layers/helper.zip", "S3ObjectVersion": "1",
+    })["Code"] == "InvalidParameterValueException"
+    assert len(client.list_layer_versions(LayerName="from-s3")["LayerVersions"]) == 1
 
 
 def test_the_python_api_is_shaped_like_boto3(lab: Lab, code: Any, tmp_path: Any) -> None:

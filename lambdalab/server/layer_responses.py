@@ -63,11 +63,16 @@ class LayerResponses:
         content = body.get("Content")
         if not isinstance(content, dict):
             raise InvalidParameterValueException(
-                "Content is required: send {\"ZipFile\": <the layer's .zip, base64>}."
+                "Content is required: send {\"ZipFile\": <the layer's .zip, base64>} or "
+                "{\"S3Bucket\": ..., \"S3Key\": ...}."
             )
+        if content.get("ZipFile") is None:  # S3Bucket/S3Key: the Lab reads the object
+            source: Any = {k: content.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion")}
+        else:
+            source = _wire().zip_file(content, "Content.")
         version = self.lab.publish_layer_version(
             req.params["LayerName"],
-            _wire().zip_file(content, "Content."),
+            source,
             description=_string(body, "Description") or "",
             compatible_runtimes=_strings(body, "CompatibleRuntimes"),
             compatible_architectures=_strings(body, "CompatibleArchitectures"),
