@@ -144,28 +144,6 @@ def lambdalab_event_source_mappings(lab: "Lab") -> Any:
     """
 
 
-@hookspec(firstresult=True)
-def lambdalab_read_object(lab: "Lab", bucket: str, key: str) -> bytes | None:
-    """Return the body of object ``key`` in ``bucket``, or ``None`` if this plugin keeps
-    no such store.
-
-    :param lab: the lab asking (a plugin keeps its objects per data dir).
-    :param bucket: the ``S3Bucket`` of a request.
-    :param key: its ``S3Key``.
-
-    Stops at first non-None result. Lambda reads code from S3 where the API takes
-    ``S3Bucket``/``S3Key`` (``PublishLayerVersion``'s ``Content``); lambdalab asks this
-    hook for the bytes. For a bucket or key it keeps but that does not exist, raise
-    :class:`~lambdalab.errors.InvalidParameterValueException` with AWS's words (``Error
-    occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: …``). The S3
-    plugin answers it (``plugins/lambdalab_s3``)::
-
-        @lambdalab.hookimpl
-        def lambdalab_read_object(lab, bucket, key):
-            return my_buckets.get(bucket, {}).get(key)
-    """
-
-
 # -------------------------------------------------------------------------------------
 # Destination hooks: where asynchronous invocation records go
 # -------------------------------------------------------------------------------------

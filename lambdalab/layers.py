@@ -779,7 +779,7 @@ class LayerOperations:
 
 def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
     """PublishLayerVersion's ``Content``: ``ZipFile``, or ``S3Bucket`` and ``S3Key`` read
-    through the ``lambdalab_read_object`` hook (the S3 plugin); or a path or bytes."""
+    as CreateFunction reads code from S3; or a path or bytes."""
     if not isinstance(content, Mapping):
         return content
     if content.get("ZipFile") is not None:
@@ -794,17 +794,13 @@ def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
         raise InvalidParameterValueException(
             "Content: S3Bucket and S3Key go together; name both."
         )
-    if content.get("S3ObjectVersion") is not None:
+    read = getattr(lab, "code_from_s3", None)  # the Lab's S3 reader, where it has one
+    if read is None:
         raise InvalidParameterValueException(
-            "Content.S3ObjectVersion: lambdalab's S3 keeps no object versions. Leave it out."
+            "Content.S3Bucket: this lambdalab cannot read code from S3 yet; send the zip as "
+            "Content.ZipFile."
         )
-    body = lab.plugin_manager.hook.lambdalab_read_object(lab=lab, bucket=bucket, key=key)
-    if body is None:
-        raise InvalidParameterValueException(
-            "Content.S3Bucket: no loaded plugin keeps S3 objects (see `lambdalab plugins`); "
-            "send the zip as Content.ZipFile."
-        )
-    return bytes(body)
+    return bytes(read(bucket, key, content.get("S3ObjectVersion")))
 
 
 __all__ = [

@@ -14,8 +14,7 @@ asynchronously with S3's event (https://docs.aws.amazon.com/lambda/latest/dg/wit
 
 from __future__ import annotations
 
-from lambdalab import Lab, hookimpl, limits
-from lambdalab.errors import InvalidParameterValueException
+from lambdalab import Lab, hookimpl
 from lambdalab.server.app import HttpService
 
 from .backend import S3, DeleteResult
@@ -41,24 +40,6 @@ __version__ = "0.1.0"
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``."""
     return [HttpService("s3", S3Service(lab))]
-
-
-@hookimpl
-def lambdalab_read_object(lab: Lab, bucket: str, key: str) -> bytes:
-    """An object's body, for Lambda's ``S3Bucket``/``S3Key`` (layers' ``Content``)."""
-    try:
-        obj = S3.of(lab).get_object(bucket, key)
-    except S3Error as e:  # AWS's words for it (CreateFunction/PublishLayerVersion)
-        raise InvalidParameterValueException(
-            f"Error occurred while GetObject. S3 Error Code: {e.code}. S3 Error Message: "
-            f"{e.message}"
-        ) from None
-    if obj.size > limits.ZIPPED_PACKAGE_MAX_BYTES:
-        raise InvalidParameterValueException(
-            f"S3Key: {key} is {obj.size} bytes; lambdalab reads deployment packages of at "
-            f"most {limits.ZIPPED_PACKAGE_MAX_BYTES} bytes (50 MB) zipped, from S3 too."
-        )
-    return obj.read()
 
 
 __all__ = [
