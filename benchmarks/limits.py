@@ -11,7 +11,16 @@ Figures (the targets come from issue 4, "Measured"):
    1769 and 3538 MB, beside the same handler in the ``subprocess`` backend (no limits),
    against the target ``memory / 1769`` vCPU capped by the machine's cores (±10 %).
    The handler forks ``ceil(target)`` spinning processes, so it can use every vCPU it
-   is given, and measures its children's CPU time with ``os.times()``;
+   is given, and measures its children's CPU time with ``os.times()``. Figure 1.5 over
+   figure 1.1 is the speed-up of CPU-bound work from 128 to 1769 MB (target 13.8) that
+   ``docs/explanation/memory-buys-cpu.rst`` describes and checks only loosely;
+1b. CPU share of back-to-back short invokes at 128 MB: 50 invokes that each spin for
+   1 ms of CPU time (less than the governor's 2 ms between readings), then one for
+   0.2 s of wall time, whose pause pays whatever the short ones still owed; CPU time
+   (the runtime's own ``process_time()``) per wall second of the whole run, against
+   128 / 1769 (±10 %).
+   Beside it the same run in ``subprocess``. The tests only bound this from above
+   (``tests/test_limited.py``), since a loaded machine can only lower it;
 2. memory kill latency: from the moment a handler's resident memory crosses its memory
    size (the handler reads its own ``/proc/self/statm`` after each MB and logs the time)
    to the moment the governor sends the kill (median <= 50 ms), measured on the backend
@@ -23,9 +32,13 @@ Figures (the targets come from issue 4, "Measured"):
    1769 MB, where the CPU share does not bind (the mechanism's overhead), and at 128 MB
    back to back (4b: the share at work, reported).
 
-With ``--cgroup``, figures 5 and 6 instead: 1 (at 128, 512, 1769 and 3538 MB) and 4 for the
-``cgroup`` sandbox, where the kernel's CFS quota holds the share and the freezer freezes
-(6 also shows ``limited``'s p50, measured in the same rounds).
+With ``--cgroup``, figures 5, 5b and 6 instead: 1 (at 128, 512, 1769 and 3538 MB), 1b
+and 4 for the ``cgroup`` sandbox, where the kernel's CFS quota holds the share and the
+freezer freezes (6 also shows ``limited``'s p50, measured in the same rounds). Figure 5
+is what ``tests/test_cgroup.py`` no longer asserts: that 3538 MB gets about two vCPUs
+and 128 MB no less than its share. Those are lower bounds, which a loaded machine
+breaks (a group also weighs as one task in the scheduler, however many vCPUs its
+quota allows); the tests check the quota the kernel was given instead.
 
 A missed target is reported, not raised. Every lab lives in a temporary data dir.
 """
@@ -79,6 +92,19 @@ def handler(event, context):
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     return {"cpu_s": cpu, "wall_s": time.monotonic() - started}
 '''
+SHORT = '''
+import time
+
+def handler(event, context):
+    cpu_end = time.process_time() + event.get("cpu_s", 0)
+    wall_end = time.monotonic() + event.get("seconds", 0)
+    while time.process_time() < cpu_end or time.monotonic() < wall_end:
+        pass
+    return time.process_time()
+'''
+#: Figure 1b: this many back-to-back invokes of SHORT_S of CPU time each, then one of
+#: SETTLE_S of wall time.
+SHORT_INVOKES, SHORT_S, SETTLE_S = 50, 0.001, 0.2
 HOG = '''
 import os, time
 
@@ -164,6 +190,37 @@ def cpu_share_rows(
             )
         )
     return rows
+
+
+def back_to_back_row(lab: Lab, root: Path, sandbox: str = "limited", figure: str = "1b") -> Row:
+    """Figure 1b: the share held across back-to-back invokes, each shorter than a tick."""
+    memory = limits.MEMORY_MIN_MB
+    target = memory / limits.MEMORY_MB_PER_VCPU
+    shares = {}
+    for each in (sandbox, "subprocess"):
+        name = f"short-{each}"
+        deploy(lab, root, name, SHORT, memory_size=memory, timeout=60, sandbox=each)
+        progress(f"{SHORT_INVOKES} back-to-back {SHORT_S * 1000:g} ms invokes at {memory} MB ({each})")
+        cpu_before = lab.invoke(name, {}).json()  # cold start, not measured
+        started = time.monotonic()
+        for _ in range(SHORT_INVOKES):
+            lab.invoke(name, {"cpu_s": SHORT_S})
+        cpu_after = lab.invoke(name, {"seconds": SETTLE_S}).json()
+        shares[each] = (cpu_after - cpu_before) / (time.monotonic() - started)
+    measured = shares[sandbox]
+    return Row(
+        figure=figure,
+        name=f"CPU share of back-to-back {SHORT_S * 1000:g} ms-of-CPU invokes at {memory} MB (vCPU)"
+        + ("" if sandbox == "limited" else f", {sandbox}"),
+        unit="vCPU",
+        measured=measured,
+        baseline=shares["subprocess"],
+        baseline_name="the same invokes in the subprocess backend (no CPU limit)",
+        target=f"{target:.3f} ±10 %",
+        met=abs(measured - target) <= 0.10 * target,
+        samples=SHORT_INVOKES + 1,
+        notes=f"ends with a {SETTLE_S:g} s invoke, whose pause pays what the short ones owe",
+    )
 
 
 # -- 2. and 3. memory -----------------------------------------------------------------
@@ -343,9 +400,11 @@ def measure(counts: dict[str, Any], cgroup: bool = False) -> list[Row]:
                 lab, root, seconds=counts["seconds"], sandbox="cgroup",
                 sizes=CGROUP_MEMORY_SIZES, figure="5",
             )
+            rows.append(back_to_back_row(lab, root, sandbox="cgroup", figure="5b"))
             rows.append(cgroup_overhead_row(lab, root, count=counts["invokes"]))
         else:
             rows = cpu_share_rows(lab, root, seconds=counts["seconds"])
+            rows.append(back_to_back_row(lab, root))
             rows.extend(kill_latency_rows(root, trials=counts["trials"]))
             rows.append(no_false_kill_row(lab, root, hold_s=counts["hold_s"]))
             rows.extend(overhead_rows(lab, root, count=counts["invokes"]))

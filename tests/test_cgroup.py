@@ -4,7 +4,12 @@ clean-up of its groups, and a clear error where cgroups cannot be written.
 Every test runs real forked environments in real cgroups, so they need root and a
 writable cgroup cpu controller (CI runs as root, with cgroup v1); elsewhere they are
 skipped, except the error a user sees there, which is tested against a directory that
-holds no cgroup mount. Shares are checked with generous bounds: the machine is shared.
+holds no cgroup mount. Shares are checked by what the kernel was told (the quota and
+period in the group's files) and by upper bounds on the CPU a function got per wall
+second, which a loaded machine cannot break: load only takes CPU away, and a group gets
+the scheduler weight of a single task however many vCPUs its quota allows, so how much
+of its quota it gets depends on the machine's load. The shares themselves are measured
+by ``benchmarks/limits.py --cgroup`` (figure 5).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from pathlib import Path
 import pytest
 from lambdalab_limited.cgroup import (
     DEFAULT_ROOT,
+    MIN_QUOTA_US,
     PARENT,
+    PERIOD_US,
     CgroupBackend,
     CgroupUnavailable,
     cgroup_mounts,
@@ -27,7 +34,7 @@ from lambdalab import Lab
 from lambdalab.errors import InvalidParameterValueException
 
 from .conftest import environment_spec
-from .test_limited import HOG, PID, SPIN, TICKER, wait_until
+from .test_limited import HOG, PID, SPIN, TICKER, ticks, wait_until
 
 
 def _writable() -> bool:
@@ -57,6 +64,20 @@ def mine(groups: set[Path], lab: Lab) -> set[Path]:
     """The groups of ``lab``'s cgroup backend."""
     owner = lab._backends["cgroup"].owner  # type: ignore[attr-defined]
     return {g for g in groups if owner in g.parts}
+
+
+def idle_env(lab: Lab, name: str):  # -> CgroupEnvironment
+    (pooled,) = [p for p in lab.pool.idle_environments() if p.function_name == name]
+    return pooled.env
+
+
+def quota(lab: Lab, name: str) -> tuple[int, int]:
+    """``(quota, period)`` in µs as the kernel holds them for ``name``'s environment."""
+    cpu = idle_env(lab, name).group.cpu
+    if (cpu / "cpu.max").exists():  # v2: "quota period"
+        quota_us, period_us = (cpu / "cpu.max").read_text().split()
+        return int(quota_us), int(period_us)
+    return int((cpu / "cpu.cfs_quota_us").read_text()), int((cpu / "cpu.cfs_period_us").read_text())
 
 
 # -- where cgroups cannot be used -----------------------------------------------------
@@ -89,17 +110,20 @@ def test_a_v2_hierarchy_without_the_cpu_controller_is_named(tmp_path: Path) -> N
 
 
 @needs_cgroups
+@pytest.mark.timing
 def test_a_128_mb_function_is_held_to_its_share_by_the_cfs_quota(lab: Lab, code) -> None:
+    """The quota is read back from the kernel; CPU is bounded above only, which load cannot break."""
     lab.create_function(
         "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10, sandbox="cgroup"
     )
-    lab.invoke("spin", {"seconds": 0})
+    before = lab.invoke("spin", {"seconds": 0}).json()  # INIT (unthrottled) is not counted
+    assert quota(lab, "spin") == (max(MIN_QUOTA_US, round(128 / 1769 * PERIOD_US)), PERIOD_US)
     seconds = 0.8
-    cpu_s = lab.invoke("spin", {"seconds": seconds}).json()
+    cpu_s = lab.invoke("spin", {"seconds": seconds}).json() - before
     share = cpu_s / seconds
     # Target 128 / 1769 = 7.2 %. The kernel enforces it to within a tick per period;
     # a busy machine can only lower it. Unlimited, the spin would use ~100 %.
-    assert 0.02 < share < 0.12, f"{share:.1%} of a vCPU"
+    assert 0 < share < 0.12, f"{share:.1%} of a vCPU"
 
 
 PARALLEL = """
@@ -126,20 +150,23 @@ def handler(event, context):
 
 
 @needs_cgroups
+@pytest.mark.timing
 def test_3538_mb_buys_two_cores_where_the_machine_has_them(lab: Lab, code) -> None:
+    """Quota and cores are read back from the kernel; one upper bound, which load cannot break."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 cores")
     root = code(app=PARALLEL)
-    for name, memory, sandbox in (("free", 3538, "subprocess"), ("two", 3538, "cgroup"), ("one", 1769, "cgroup")):
-        lab.create_function(name, root, handler="app.handler", memory_size=memory, timeout=10, sandbox=sandbox)
+    for name, memory in (("two", 3538), ("one", 1769)):
+        lab.create_function(name, root, handler="app.handler", memory_size=memory, timeout=30, sandbox="cgroup")
         lab.invoke(name, {"seconds": 0})
-    vcpus = {name: lab.invoke(name, {"seconds": 0.5}).json() for name in ("free", "one", "two")}
-    # One vCPU's quota holds two spinning children to ~1; two vCPUs let them have what
-    # the (shared) machine gives an unlimited function, which may be less than 2.
-    assert vcpus["one"] < 1.25, vcpus
-    assert vcpus["two"] > 0.75 * vcpus["free"], vcpus
-    if vcpus["free"] > 1.5:  # the host really gave two cores
-        assert vcpus["two"] > 1.2, vcpus
+    assert quota(lab, "two") == (2 * PERIOD_US, PERIOD_US)
+    assert quota(lab, "one") == (PERIOD_US, PERIOD_US)
+    assert len(os.sched_getaffinity(idle_env(lab, "two").pid)) == 2
+    # One vCPU's quota holds two spinning children to ~1 vCPU between them. (How much of
+    # two vCPUs a group gets is the machine's to give: under load the scheduler weighs
+    # the whole group as one task. benchmarks/limits.py --cgroup measures it, figure 5.)
+    vcpus = lab.invoke("one", {"seconds": 0.5}).json()
+    assert vcpus < 1.25, vcpus
 
 
 CHILDREN = """
@@ -159,9 +186,11 @@ def handler(event, context):
 
 
 @needs_cgroups
+@pytest.mark.timing
 def test_cpu_time_per_invoke_comes_from_the_group(tmp_path: Path, code) -> None:
     """cpuacct counts every process that ran in the group, even a child too short-lived
-    for the governor's scan of the tree."""
+    for the governor's scan of the tree. The children spin for CPU time, not wall time,
+    so load cannot shorten what they use."""
     from lambdalab.sandbox import InvokeRequest
 
     backend = CgroupBackend(preload=())
@@ -169,10 +198,11 @@ def test_cpu_time_per_invoke_comes_from_the_group(tmp_path: Path, code) -> None:
     try:
         env = backend.start(spec)
         assert env.group is not None and env.group.cpu_ns() is not None
-        request = InvokeRequest("r", b'{"cpu_s": 0.02}', "arn", int(time.time() * 1000) + 5000, 5)
+        request = InvokeRequest("r", b'{"cpu_s": 0.02}', "arn", int(time.time() * 1000) + 60_000, 60)
         outcome = env.invoke(request)
         assert outcome.status == "ok" and outcome.cpu_time_ms is not None
-        assert outcome.cpu_time_ms >= 40, outcome.cpu_time_ms  # two children, 20 ms each
+        # Two children, 20 ms of CPU time each (not wall time: load cannot shorten it).
+        assert outcome.cpu_time_ms >= 40, outcome.cpu_time_ms
         env.destroy()
     finally:
         backend.close()
@@ -182,19 +212,21 @@ def test_cpu_time_per_invoke_comes_from_the_group(tmp_path: Path, code) -> None:
 
 
 @needs_cgroups
-def test_the_freezer_stops_background_threads_between_invokes(lab: Lab, code) -> None:
+def test_the_freezer_stops_background_threads_between_invokes(lab: Lab, code, tmp_path: Path) -> None:
     root = code(app=TICKER)
     lab.create_function("frozen", root, handler="app.handler", sandbox="cgroup")
     lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    frozen_after = lab.invoke("frozen", {"start": True}).json()
-    free_after = lab.invoke("free", {"start": True}).json()
-    (pooled,) = [p for p in lab.pool.idle_environments() if p.function_name == "frozen"]
-    group = pooled.env.group  # type: ignore[attr-defined]
+    frozen, free = tmp_path / "frozen-ticks", tmp_path / "free-ticks"
+    lab.invoke("frozen", {"start": True, "counter": str(frozen)})
+    free_after = lab.invoke("free", {"start": True, "counter": str(free)}).json()
+    group = idle_env(lab, "frozen").group
     assert wait_until(group.frozen)  # FREEZING until every thread is in the refrigerator
+    frozen_at = ticks(frozen)
     # The control: in the subprocess backend the thread keeps running between invokes.
-    assert wait_until(lambda: lab.invoke("free").json() > free_after + 100)
-    # Frozen, it ticks only while an invoke runs: a few ticks, not the control's 100+.
-    assert lab.invoke("frozen").json() < frozen_after + 10
+    assert wait_until(lambda: ticks(free) > free_after + 100)
+    # Meanwhile the frozen one did not tick at all, however long the wait took.
+    assert ticks(frozen) == frozen_at
+    assert lab.invoke("frozen").json() >= frozen_at  # thawed: the thread lives on
     assert wait_until(group.frozen)  # and frozen again after the invoke
 
 

@@ -22,7 +22,9 @@ def sphinx_build(builder: str, out: Path) -> subprocess.CompletedProcess[str]:
          str(DOCS), str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        # Against a hang only: the doctest build took 180 s beside two busy loops on a
+        # machine other work also loaded (load average ~15 on 2 CPUs).
+        timeout=900,
     )
 
 

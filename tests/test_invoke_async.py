@@ -140,21 +140,22 @@ def test_throttling_raises_before_anything_runs(lab: Lab, code) -> None:
 
 
 
+@pytest.mark.timing
 def test_the_governor_ticks_from_the_loop(lab: Lab, code) -> None:
+    """An upper bound on CPU per wall second: load only takes CPU away from the spin."""
     lab.create_function(
         "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10,
         sandbox="limited",
     )
 
     async def calls():
-        await lab.invoke_async("spin", {"seconds": 0})
-        return await lab.invoke_async("spin", {"seconds": 0.6})
+        before = await lab.invoke_async("spin", {"seconds": 0})
+        return before, await lab.invoke_async("spin", {"seconds": 0.6})
 
-    result = asyncio.run(calls())
-    before = lab.invoke("spin", {"seconds": 0}).json()
+    before, result = asyncio.run(calls())
     assert result.function_error is None
-    # 7.2 % of 0.6 s is 43 ms (plus INIT's CPU, counted by process_time); unheld, 600+.
-    assert result.json() - before < 0.6 * 0.25, json.dumps(result.json())
+    # 7.2 % of 0.6 s is 43 ms (the runtime's process_time() before and after); unheld, 600+.
+    assert result.json() - before.json() < 0.6 * 0.25, json.dumps(result.json())
 
 
 def test_a_cancelled_invoke_discards_its_environment(lab: Lab, code, tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ import os, time
 
 def handler(event, context):
     print("waiting for", event.get("for"))
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 25  # only a held loop, never a loaded machine, takes this long
     while event.get("for") and not os.path.exists(event["for"]):
         if time.monotonic() > deadline:
             return "gave up"
@@ -196,9 +197,9 @@ def test_a_handler_that_logs_and_then_waits_does_not_hold_the_loop(
     """Its log line arrives while the core polls briefly for a quick answer; seeing it
     must not turn the wait into a blocking one, or the invoke that would release it
     could never start."""
-    lab.create_function("logs", code(app=LOGS_THEN_WAITS), handler="app.handler", timeout=10,
+    lab.create_function("logs", code(app=LOGS_THEN_WAITS), handler="app.handler", timeout=30,
                         memory_size=1769)
-    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=10)
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=30)
     released = tmp_path / "released"
 
     async def calls():

@@ -332,7 +332,8 @@ def test_the_learners_path_through_lab_one(tmp_path: Path) -> None:
     assert code == 0, out
     assert "✓ Lab 1: first-handler passed" in out
     assert "Next: lab 2" in out and "lambdalab lab start 2" in out
-    assert elapsed < 10, f"start -> passing check took {elapsed:.1f} s"
+    # Reported, not asserted: how long it takes is the machine's load (no timed
+    # assertions in tests/).
     print(f"\nlab start 1 -> passing lab check 1: {elapsed:.2f} s")
 
     progress = json.loads((root / ".progress.json").read_text())

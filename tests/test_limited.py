@@ -1,8 +1,10 @@
 """The ``limited`` sandbox: per-function choice, CPU share, memory kills, freeze/thaw, limits.
 
 Every test runs real forked environments. Nothing here asserts a timing figure (those
-are in ``benchmarks/limits.py``); the CPU test checks only an upper bound, which a
-loaded machine cannot break: throttling never *gives* a function more CPU.
+are in ``benchmarks/limits.py``); the CPU tests (marked ``timing``) check only an upper
+bound on the CPU time a function got per wall second, which a loaded machine cannot
+break: load only ever takes CPU away. Waits poll for a state (stopped, killed) with a
+generous limit, so a slow machine only makes them wait longer.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def states(pid: int) -> set[str]:
     return found
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (``True``) or ``timeout`` seconds pass: it
+    returns as soon as it holds, so the limit is generous for a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -157,40 +161,70 @@ def handler(event, context):
 """
 
 
+@pytest.mark.timing
 def test_a_128_mb_function_gets_a_small_fraction_of_a_cpu(lab: Lab, code) -> None:
+    """An upper bound on CPU per wall second: load only takes CPU away from the spin."""
     lab.create_function(
         "spin", code(app=SPIN), handler="app.handler", memory_size=128, timeout=10, sandbox="limited"
     )
+    before = lab.invoke("spin", {"seconds": 0}).json()  # INIT and a first invoke: not counted
     result = lab.invoke("spin", {"seconds": 0.6}, log_type="Tail")
     assert result.function_error is None
-    cpu_s = result.json()
-    # Target 7.2 % of 0.6 s = 43 ms; an unthrottled spin would use ~600 ms.
+    cpu_s = result.json() - before
+    # Target 7.2 % of 0.6 s = 43 ms; an unthrottled spin would use ~600 ms. The margin
+    # is for the governor's readings falling late on a loaded machine: the last stretch
+    # before the answer is not paid for within the invoke.
     assert cpu_s < 0.6 * 0.25, f"used {cpu_s * 1000:.0f} ms of CPU in 600 ms"
 
 
+# Runs for event["cpu_s"] of its own CPU time and at least event["seconds"] of wall time;
+# answers with its process's CPU time so far.
+BURN = """
+import time
+def handler(event, context):
+    cpu_end = time.process_time() + event.get("cpu_s", 0)
+    wall_end = time.monotonic() + event.get("seconds", 0)
+    while time.process_time() < cpu_end or time.monotonic() < wall_end:
+        pass
+    return time.process_time()
+"""
+
+
+@pytest.mark.timing
 def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, code) -> None:
-    """A stream of tiny invokes (each ~0.3 ms of runtime CPU) is held to the share: the
-    credit carries over from invoke to invoke, so a burst is paid for by later pauses."""
+    """CPU per wall second bounded above, over a run ending with its debt paid: load only lowers it."""
     from lambdalab.sandbox import InvokeRequest
 
     backend = LimitedBackend(preload=())
-    spec = environment_spec(code(app=PID), tmp_path, memory_size=128)
+    spec = environment_spec(code(app=BURN), tmp_path, memory_size=128)
+
+    def request(**event: float) -> InvokeRequest:
+        payload = json.dumps(event).encode()
+        return InvokeRequest("r", payload, "arn", int(time.time() * 1000) + 60_000, 60)
+
     try:
         env = backend.start(spec)
-        request = InvokeRequest("r", b"{}", "arn", int(time.time() * 1000) + 60_000, 5)
-        started, cpu_ms = time.monotonic(), 0.0
-        for _ in range(100):
-            outcome = env.invoke(request)
-            assert outcome.status == "ok"
-            cpu_ms += outcome.cpu_time_ms or 0.0
-        wall_ms = (time.monotonic() - started) * 1000
+        cpu_before = json.loads(env.invoke(request()).payload)
+        started = time.monotonic()
+        for _ in range(50):  # 1 ms of CPU each: less than the governor's 2 ms between readings
+            assert env.invoke(request(cpu_s=0.001)).status == "ok"
+        # The credit carries over from invoke to invoke: an invoke that starts in debt is
+        # stopped at its first reading until the debt is paid. A short invoke may answer
+        # before that reading lands (more often on a loaded machine); the debt then waits
+        # for the next one. This last invoke runs for 0.2 s of wall time, long enough to
+        # be read however late, so when it answers every earlier invoke has been paid for.
+        outcome = env.invoke(request(seconds=0.2))
+        wall_s = time.monotonic() - started
+        assert outcome.status == "ok"
+        cpu_s = json.loads(outcome.payload) - cpu_before
         share = cpu_share(128, len(backend.cpus))
-        # Upper bound only (a busy machine can only lower the share). Unlimited, this loop
-        # keeps its environment busy ~95 % of the time (measured with the subprocess
-        # backend); held to 7 %, it stays well under 2.5 x the share even
-        # when each tiny invoke's first burst lands before the governor's next tick (CI
-        # once measured 1.7 x). The accuracy itself is benchmarks/limits.py's to measure.
-        assert cpu_ms <= 2.5 * share * wall_ms + 20 * share, (cpu_ms, wall_ms)
+        # Unlimited, the run takes ~0.25 s and uses all of it; with each invoke's credit
+        # starting afresh, ~65 ms of CPU in ~0.3 s. Held to 7.2 % throughout, it lasts
+        # about cpu_s / share (~1 s); the slack is the burst credit and a late last
+        # reading. (A machine too busy to give the environment more than ~10 % of a CPU
+        # holds it below the bound by itself.) The accuracy is benchmarks/limits.py's
+        # to measure (figure 1b).
+        assert cpu_s <= 1.5 * share * wall_s + 0.010, (cpu_s, wall_s)
         env.destroy()
     finally:
         backend.close()
@@ -256,34 +290,47 @@ def test_staying_under_memory_size_is_not_killed(lab: Lab, code) -> None:
 
 # -- freeze and thaw ------------------------------------------------------------------
 
+# A background thread that counts, and also writes its count into the file named by the
+# event's "counter" (fixed width, in place), so a test can read it without an invoke.
 TICKER = """
-import threading, time
+import os, threading, time
 TICKS = [0]
-def tick():
+def tick(counter):
+    fd = os.open(counter, os.O_WRONLY | os.O_CREAT) if counter else -1
     while True:
         TICKS[0] += 1
+        if fd >= 0:
+            os.pwrite(fd, b"%012d" % TICKS[0], 0)
         time.sleep(0.001)
 def handler(event, context):
     if event.get("start"):
-        threading.Thread(target=tick, daemon=True).start()
+        threading.Thread(target=tick, args=(event.get("counter"),), daemon=True).start()
         while TICKS[0] == 0:
             time.sleep(0.001)
     return TICKS[0]
 """
 
 
-def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code) -> None:
+def ticks(counter: Path) -> int:
+    """What a TICKER thread last wrote into ``counter`` (0 before its first write)."""
+    return int(counter.read_bytes() or b"0")
+
+
+def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code, tmp_path: Path) -> None:
     root = code(app=TICKER)
     lab.create_function("frozen", root, handler="app.handler", sandbox="limited")
     lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    frozen_after = lab.invoke("frozen", {"start": True}).json()
-    free_after = lab.invoke("free", {"start": True}).json()
-    # The control: in the subprocess backend the thread keeps running between invokes.
-    assert wait_until(lambda: lab.invoke("free").json() > free_after + 100)
+    frozen, free = tmp_path / "frozen-ticks", tmp_path / "free-ticks"
+    lab.invoke("frozen", {"start": True, "counter": str(frozen)})
+    free_after = lab.invoke("free", {"start": True, "counter": str(free)}).json()
     pid = idle_pids(lab, "frozen")[0]
     assert stopped(pid)  # every thread of the frozen environment is stopped
-    # Frozen, it ticks only while an invoke runs: a few ticks, not the control's 100+.
-    assert lab.invoke("frozen").json() < frozen_after + 10
+    frozen_at = ticks(frozen)
+    # The control: in the subprocess backend the thread keeps running between invokes.
+    assert wait_until(lambda: ticks(free) > free_after + 100)
+    # Meanwhile the frozen one did not tick at all, however long the wait took.
+    assert ticks(frozen) == frozen_at
+    assert lab.invoke("frozen").json() >= frozen_at  # thawed: the thread lives on
     assert stopped(pid)  # and frozen again after the invoke
 
 
@@ -382,7 +429,9 @@ def start(count):
     return threading.active_count()
 STARTED_AT_INIT = start(int(__import__("os").environ.get("AT_INIT", "0")))
 def handler(event, context):
-    return start(event["threads"])
+    count = start(event["threads"])
+    RELEASE.wait(event.get("hold", 0))
+    return count
 """
 
 
@@ -394,7 +443,10 @@ def test_more_than_1024_processes_and_threads_kill_the_environment(lab: Lab, cod
         memory_size=limits.MEMORY_MB_PER_VCPU, timeout=30,
     )
     assert lab.invoke("spawner", {"threads": 100}).json() == 101  # under the cap: fine
-    result = lab.invoke("spawner", {"threads": 1000}, log_type="Tail")
+    # Held after starting them, as a function that goes on working would be: the
+    # governor reads the tree while an invoke runs, and a loaded machine may delay its
+    # readings past a handler that returns at once.
+    result = lab.invoke("spawner", {"threads": 1000, "hold": 20}, log_type="Tail")
     error = result.json()
     assert error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Runtime exited with error: signal: killed")
@@ -416,7 +468,9 @@ def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:
 # -- what the backend reports ---------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
+    """A spin of 0.2 s of wall time is bounded above by it: load only lowers its CPU time."""
     from lambdalab.sandbox import InvokeRequest
 
     root = code(app=SPIN)
@@ -426,9 +480,11 @@ def test_outcome_reports_cpu_time_and_peak_memory(tmp_path: Path, code) -> None:
         env = backend.start(spec)
         assert env.init.error is None
         outcome = env.invoke(
-            InvokeRequest("r1", b'{"seconds": 0.2}', "arn", int(time.time() * 1000) + 5000, 5)
+            InvokeRequest("r1", b'{"seconds": 0.2}', "arn", int(time.time() * 1000) + 60_000, 60)
         )
         assert outcome.status == "ok"
+        # A spin of 0.2 s of wall time cannot use more than 0.2 s of one CPU (plus reading
+        # its event): load only lowers it.
         assert outcome.cpu_time_ms is not None and 0 < outcome.cpu_time_ms <= 260
         assert outcome.max_memory_used_mb >= psutil.Process(env.pid).memory_info().rss // 2**20
         env.destroy()

@@ -18,7 +18,7 @@ import pytest
 
 from lambdalab import Lab, limits
 
-from .test_limited import idle_pids, report, stopped
+from .test_limited import idle_pids, report, states, stopped, wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
@@ -86,7 +86,9 @@ def test_a_limited_lab_runs_runtime_api_functions_limited(limited_lab: Lab, root
 
 
 @needs_node
+@pytest.mark.timing
 def test_a_128_mb_node_function_gets_a_small_fraction_of_a_cpu(limited_lab: Lab, root) -> None:
+    """An upper bound on CPU per wall second: load only takes CPU away from the spin."""
     limited_lab.create_function("spin", root(**{"index.js": NODE}), runtime="nodejs20.x",
                                 handler="index.handler", memory_size=128, timeout=10)
     result = limited_lab.invoke("spin", {"spinMs": 500}, log_type="Tail")
@@ -126,12 +128,55 @@ def test_a_bootstrap_background_job_makes_no_progress_between_invokes(
     limited_lab.invoke("job", {"pause": True})  # the job counts while an invoke runs
     pid = idle_pids(limited_lab, "job")[0]
     assert stopped(pid)  # frozen once it asked for the next event
+    # The job too: a member still finishing a write when the group was stopped stops
+    # only after it, so the count is read once every member is stopped.
+    assert wait_until(lambda: group_stopped(pid))
     frozen_at = counter.read_text()
     time.sleep(0.3)  # unfrozen, the job would count ~100 more meanwhile
     assert counter.read_text() == frozen_at
-    limited_lab.invoke("job", {"pause": True})  # thawed for the invoke
-    assert counter.read_text() != frozen_at
+
+    def counts_when_thawed() -> bool:
+        limited_lab.invoke("job", {"pause": True})  # thawed for 0.1 s
+        return counter.read_text() not in ("", frozen_at)
+
+    # A loaded machine may not run the job within one invoke's 0.1 s: a few may take.
+    assert wait_until(counts_when_thawed)
     assert stopped(pid)
+
+
+@needs_curl
+def test_a_late_governor_reading_does_not_thaw_a_runtime_back_in_next(
+    limited_lab: Lab, root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded machine can delay a reading until the runtime has answered, asked for its
+    next event and been frozen: the reading's SIGCONT must not leave it running idle."""
+    from lambdalab_limited.runtime_api import LimitedRuntimeApiEnvironment
+
+    real = LimitedRuntimeApiEnvironment.ticker
+
+    def late(env: LimitedRuntimeApiEnvironment) -> float:
+        assert wait_until(env._api.state.idle_now)  # answered, and back in /next
+        assert stopped(env.pid)  # frozen there
+        return real(env)
+
+    monkeypatch.setattr(LimitedRuntimeApiEnvironment, "ticker", late)
+    limited_lab.create_function("job", root(bootstrap=BOOTSTRAP), runtime="provided.al2023",
+                                handler="bootstrap", memory_size=1769)
+    limited_lab.invoke("job", {})  # INIT; the runtime waits in /next, frozen
+    limited_lab.invoke("job", {"pause": True})  # a reading is due while it pauses
+    assert stopped(idle_pids(limited_lab, "job")[0])
+
+
+def group_stopped(pgid: int) -> bool:
+    """Every process of group ``pgid`` (the bootstrap, its job and the job's ``sleep``)
+    is stopped, or a zombie."""
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.getpgid(int(entry)) == pgid and not states(int(entry)) <= {"T", "Z"}:
+                return False
+        except (ProcessLookupError, FileNotFoundError):
+            pass  # gone meanwhile
+    return True
 
 
 @needs_curl

@@ -60,14 +60,17 @@ def test_functions_with_the_same_module_name_do_not_share_it(lab, code):
     assert (lab.invoke("a").json(), lab.invoke("b").json()) == ("a", "b")
 
 
-def test_timeout_is_reported_though_the_thread_runs_on(lab, code):
+def test_timeout_is_reported_though_the_thread_runs_on(lab, code, tmp_path):
     lab.create_function("slow", code(app="""
-        import time
+        import os, time
         def handler(event, context):
-            time.sleep(event.get("sleep", 0))
+            while event.get("gate") and not os.path.exists(event["gate"]):
+                time.sleep(0.01)
             return "done"
     """), handler="app.handler", sandbox="thread", timeout=1)
-    result = lab.invoke("slow", {"sleep": 1.5})
+    gate = tmp_path / "gate"  # opened only once the invoke is over: it cannot end in time
+    result = lab.invoke("slow", {"gate": str(gate)})
+    gate.touch()  # the thread the timeout left behind ends
     assert result.json()["errorType"] == "Sandbox.Timedout"
     assert lab.invoke("slow", {}).json() == "done"  # a new "environment"
     lab.create_function("echo", code(app=ECHO), handler="app.handler", sandbox="thread")

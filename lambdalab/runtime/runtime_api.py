@@ -122,6 +122,8 @@ class RuntimeApiState:
         self._current: InvokeRequest | None = None
         self._answer: Answer | None = None
         self._closed = False
+        #: The runtime is in ``/next``, waiting for an event.
+        self._waiting = False
 
     # core side
 
@@ -134,6 +136,11 @@ class RuntimeApiState:
 
     def answered(self) -> bool:
         return self._answer is not None
+
+    def idle_now(self) -> bool:
+        """The runtime waits in ``/next`` and no event is pending: it is between invokes."""
+        with self._cond:
+            return self._waiting and self._pending is None and not self._closed
 
     def take_answer(self) -> Answer:
         with self._cond:
@@ -163,7 +170,9 @@ class RuntimeApiState:
                 # Under the lock: a submit() cannot slip in between this look and the
                 # freeze, so the thaw that follows a submit always comes after it.
                 self._idle()
+            self._waiting = True
             self._cond.wait_for(lambda: self._pending is not None or self._closed)
+            self._waiting = False
             if self._closed:
                 return None
             self._current, self._pending = self._pending, None

@@ -166,7 +166,8 @@ class RuntimeApiEnvironment:
 
     def idle(self) -> None:
         """Called when the runtime asks for an event and none is waiting, from the
-        Runtime API's thread (a subclass that freezes idle environments does it here)."""
+        Runtime API's thread, and again as an invoke ends if the runtime is already back
+        waiting (a subclass that freezes idle environments does it here)."""
 
     def submitted(self) -> None:
         """Called when an invoke's event has been handed to the Runtime API (a subclass
@@ -232,6 +233,10 @@ class RuntimeApiEnvironment:
         self._api.state.submit(request)
         self.submitted()
         reason = self._wait(self._api.state.answered, request.timeout_s, first_tick)
+        if self._api.state.idle_now():
+            # Back in /next before this thread saw the answer: idle() ran then, but a
+            # ticker() since may have undone it (limited's governor continues the group).
+            self.idle()
         duration_ms = (time.perf_counter() - started) * 1000
         peak = peak_memory_mb(self.pid) or self.init.max_memory_used_mb
         if reason is not None:
