@@ -144,7 +144,8 @@ class LayerVersion:
     @classmethod
     def from_json(cls, text: str) -> "LayerVersion":
         data = json.loads(text)
-        runtimes, architectures = data.get("CompatibleRuntimes"), data.get("CompatibleArchitectures")
+        runtimes = data.get("CompatibleRuntimes")
+        architectures = data.get("CompatibleArchitectures")
         return cls(
             layer_arn=data["LayerArn"],
             version=data["Version"],
@@ -257,7 +258,9 @@ class Layers:
         self._store.put_blob(code.sha256_hex, code.zip_bytes)
         with self._store.transaction() as db:
             db.execute("INSERT OR IGNORE INTO layers (name) VALUES (?)", (name,))
-            number = db.execute("SELECT next_version FROM layers WHERE name = ?", (name,)).fetchone()[0]
+            number = db.execute(
+                "SELECT next_version FROM layers WHERE name = ?", (name,)
+            ).fetchone()[0]
             version = LayerVersion(
                 layer_arn=self.layer_arn(name),
                 version=number,
@@ -265,7 +268,9 @@ class Layers:
                 code_size=code.size,
                 created_date=aws_timestamp(self._now()),
                 description=description or "",
-                compatible_runtimes=None if compatible_runtimes is None else tuple(compatible_runtimes),
+                compatible_runtimes=(
+                    None if compatible_runtimes is None else tuple(compatible_runtimes)
+                ),
                 compatible_architectures=(
                     None if compatible_architectures is None else tuple(compatible_architectures)
                 ),
@@ -342,7 +347,9 @@ class Layers:
 
     # -- the layers of a function -----------------------------------------------------
 
-    def for_function(self, arns: Sequence[str], current: Sequence[FunctionLayer] = ()) -> tuple[FunctionLayer, ...]:
+    def for_function(
+        self, arns: Sequence[str], current: Sequence[FunctionLayer] = ()
+    ) -> tuple[FunctionLayer, ...]:
         """The layers a function's ``Layers`` (version ARNs, in order) name, checked as AWS
         checks them. A version the function already has is kept even if it was deleted
         since (AWS keeps a function's layers working)."""
@@ -577,9 +584,10 @@ def collect_opt_directories(store: Store) -> int:
             age = time.time() - path.stat().st_mtime
         except OSError:
             continue
-        if (path.name in wanted and not leftover) or age < (_LEFTOVER_GRACE_S if leftover else _FRESH_GRACE_S):
+        grace = _LEFTOVER_GRACE_S if leftover else _FRESH_GRACE_S
+        if (path.name in wanted and not leftover) or age < grace:
             continue
-        freed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         shutil.rmtree(path, ignore_errors=True)
     return freed
 

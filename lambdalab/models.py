@@ -94,7 +94,7 @@ class FunctionConfiguration:
         if self.dead_letter_target_arn:
             out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target_arn}
         if self.layers:
-            out["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in self.layers]
+            out["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in self.layers]
         return out
 
     def to_json(self) -> str:
@@ -115,9 +115,9 @@ class FunctionConfiguration:
         kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
         kwargs["sandbox"] = data["lambdalab"].get("Sandbox")
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
+        layers = zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
         kwargs["layers"] = tuple(
-            FunctionLayer(layer["Arn"], layer["CodeSize"], blob, size)
-            for layer, (blob, size) in zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
+            FunctionLayer(aws["Arn"], aws["CodeSize"], blob, size) for aws, (blob, size) in layers
         )
         return cls(**kwargs)
 
