@@ -464,3 +464,30 @@ def test_merged_layer_folders_no_version_uses_are_collected(lab: Lab, code: Any)
     assert lab.collect_code() > 0  # what opening a data dir runs
     assert [p.name for p in (lab.store.data_dir / "opt").iterdir()] == [opt_key([layer.code_blob])]
     assert lab.invoke("kept", {}).json() == 1
+
+
+def test_the_aws_cli_publishes_and_uses_layers(edge: Any, tmp_path: Any) -> None:
+    from .test_edge_cli import aws
+
+    archive = tmp_path / "layer.zip"
+    archive.write_bytes(layer_zip(**{"python/helper.py": "VALUE = 'cli'",
+                                     "python/lib/python3.11/site-packages/sitehelper.py": ""}))
+    published = aws(edge.url, "publish-layer-version", "--layer-name", "cli-layer",
+                    "--zip-file", f"fileb://{archive}", "--compatible-runtimes", "python3.11")
+    assert published.returncode == 0, published.stderr
+    arn = json.loads(published.stdout)["LayerVersionArn"]
+    package = tmp_path / "fn.zip"
+    package.write_bytes(layer_zip(**{"app.py": USES_HELPER}))
+    created = aws(edge.url, "create-function", "--function-name", "cli-fn", "--runtime",
+                  "python3.11", "--role", "arn:aws:iam::000000000000:role/r", "--handler",
+                  "app.handler", "--zip-file", f"fileb://{package}", "--layers", arn)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["Layers"][0]["Arn"] == arn
+    by_arn = aws(edge.url, "get-layer-version-by-arn", "--arn", arn)
+    assert json.loads(by_arn.stdout)["Version"] == 1
+    listed = aws(edge.url, "list-layers", "--compatible-runtime", "python3.11")
+    assert [x["LayerName"] for x in json.loads(listed.stdout)["Layers"]] == ["cli-layer"]
+    deleted = aws(edge.url, "delete-layer-version", "--layer-name", "cli-layer",
+                  "--version-number", "1")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(aws(edge.url, "list-layers").stdout)["Layers"] == []
