@@ -296,6 +296,14 @@ def config_options(command: F) -> F:
                 "--sandbox",
                 help=f"{SANDBOX_HELP} lambdalab's own setting [default: the lab's].",
             ),
+            click.option(
+                "--layer",
+                "layers",
+                multiple=True,
+                callback=lambda ctx, param, value: list(value) or None,
+                help="A layer version ARN, unpacked under /opt (repeat, in order; "
+                "`lambdalab layer publish` makes one).",
+            ),
         )
     ):
         command = option(command)

@@ -396,6 +396,14 @@ def test_the_cli_publishes_lists_and_deletes(tmp_path: Any) -> None:
     assert ":layer:tools:1" in published.output
     listed = runner.invoke(main, [*data, "layer", "list"])
     assert "layer:tools:1" in listed.output and "python3.12" in listed.output
+    arn = "arn:aws:lambda:us-east-1:000000000000:layer:tools:1"
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("import tool\ndef handler(e, c):\n    return tool.X\n")
+    created = runner.invoke(main, [*data, "create", "fn", "--code", str(tmp_path / "fn"),
+                                   "--handler", "app.handler", "--layer", arn])
+    assert created.exit_code == 0, created.output
+    got = json.loads(runner.invoke(main, [*data, "get", "fn"]).stdout)
+    assert [x["Arn"] for x in got["Configuration"]["Layers"]] == [arn]
     assert runner.invoke(main, [*data, "layer", "delete", "tools", "1"]).exit_code == 0
     assert "No layers yet" in runner.invoke(main, [*data, "layer", "list", "tools"]).output
     refused = runner.invoke(main, [*data, "layer", "delete", "tools", "0"])
