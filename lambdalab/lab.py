@@ -25,7 +25,7 @@ from . import limits
 from .arn import ArnBuilder, parse_function_ref
 from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
-from .code import FUNCTION_OBJECT_HANDLER, CodeSource, package
+from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
 from .destinations import (
     DestinationMessage,
     EventInvokeConfigs,
@@ -270,7 +270,7 @@ class Lab(LayerOperations):
         pkg = package(code)
         config = config.evolve(
             code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex,
-            layers=self._function_layers(layers or (), pkg.zip_bytes),
+            layers=self._function_layers(layers or (), lambda: pkg.unzipped_size),
         )
         with self._code_lock:  # a collection must not remove the blob before it is named
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
@@ -305,7 +305,7 @@ class Lab(LayerOperations):
         name = parse_function_ref(function_name).name
         layers = self.registry.get(name).layers
         pkg = package(code)
-        self._function_layers([layer.arn for layer in layers], pkg.zip_bytes, layers)
+        self._function_layers([x.arn for x in layers], lambda: pkg.unzipped_size, layers)
         with self._code_lock:
             old = self.registry.code_blobs(name, limits.LATEST)
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
@@ -367,8 +367,10 @@ class Lab(LayerOperations):
             changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
         if layers is not None:  # [] removes them
             current = self.registry.get(name)
-            code = self.store.blob_path(current.code_blob).read_bytes()
-            changes["layers"] = self._function_layers(layers, code, current.layers)
+            blob = self.store.blob_path(current.code_blob)
+            changes["layers"] = self._function_layers(
+                layers, lambda: check_zip(blob.read_bytes()), current.layers
+            )
         config = self.registry.update_latest(name, **changes)
         self.pool.retire(name, limits.LATEST)
         return config

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import limits
 from .arn import ArnBuilder
-from .code import CodePackage, CodeSource, package, unzipped_size
+from .code import CodePackage, CodeSource, check_zip, package
 from .errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -276,7 +276,7 @@ class Layers:
                 ),
                 license_info=license_info,
                 code_blob=code.sha256_hex,
-                unzipped_size=unzipped_size(code.zip_bytes),
+                unzipped_size=code.unzipped_size,
             )
             db.execute(
                 "INSERT INTO layer_versions (layer, version, config) VALUES (?, ?, ?)",
@@ -771,17 +771,18 @@ class LayerOperations:
     def _function_layers(
         self: "Lab",
         arns: Sequence[str],
-        code: bytes,
+        code_unzipped: Callable[[], int],
         current: Sequence[FunctionLayer] = (),
     ) -> tuple[FunctionLayer, ...]:
-        """The function's ``Layers`` resolved and checked, with its code (zip bytes)."""
+        """The function's ``Layers`` resolved and checked; ``code_unzipped`` gives the
+        bytes its code unzips to (asked only when there are layers)."""
         if isinstance(arns, str) or not all(isinstance(a, str) for a in arns):
             raise InvalidParameterValueException(
                 "Layers: give a list of layer version ARNs."
             )
         layers = self.layers.for_function(list(arns), current)
         if layers:
-            check_unzipped_total(unzipped_size(code), layers)
+            check_unzipped_total(code_unzipped(), layers)
         return layers
 
 

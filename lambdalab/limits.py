@@ -235,7 +235,7 @@ FUNCTION_POLICY_MAX_BYTES = 20 * 1024
 #: A deployment package uploaded directly (``ZipFile``), zipped: 50 MB
 #: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
-#: A deployment package unzipped (with its layers, which lambdalab does not have): 250 MB.
+#: A deployment package unzipped, with its layers: 250 MB (each alone, and all together).
 #: AWS: "Unzipped size must be smaller than 262144000 bytes".
 UNZIPPED_PACKAGE_MAX_BYTES = 262_144_000
 #: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
