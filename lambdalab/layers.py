@@ -40,6 +40,7 @@ from .arn import ArnBuilder
 from .code import CodePackage, CodeSource, check_zip, package
 from .errors import (
     InvalidParameterValueException,
+    PolicyLengthExceededException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -414,6 +415,12 @@ class Layers:
             )
 
     def _save(self, db: Any, name: str, number: int, statements: list[dict[str, Any]]) -> str:
+        size = len(json.dumps(Policy(statements).document()))
+        if size > limits.LAYER_POLICY_MAX_BYTES:
+            raise PolicyLengthExceededException(
+                f"The final policy size ({size}) is bigger than the limit "
+                f"({limits.LAYER_POLICY_MAX_BYTES}). Remove statements you no longer need."
+            )
         revision = new_revision_id()
         db.execute(
             "UPDATE layer_versions SET policy = ? WHERE layer = ? AND version = ?",

@@ -259,6 +259,10 @@ LAYERS_PER_FUNCTION_MAX = 5
 LAYER_LIST_PAGE_MAX = 50
 #: PublishLayerVersion's CompatibleRuntimes: at most this many (botocore's model).
 LAYER_COMPATIBLE_RUNTIMES_MAX = 15
+#: A layer version's policy (all its statements, as JSON). AWS publishes 20 KB for a
+#: function's policy; AddLayerVersionPermission may answer PolicyLengthExceededException
+#: too, and lambdalab holds a layer version's policy to the same size.
+LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
 

@@ -266,6 +266,16 @@ def test_layer_version_permissions(client: Any) -> None:
         "Code": "ResourceNotFoundException",
         "Message": "Statement nope is not found in resource policy.",
     }
+    for n in range(1000):  # a policy cannot grow without bound
+        try:
+            client.add_layer_version_permission(
+                LayerName="shared", VersionNumber=1, StatementId=f"many-{n}",
+                Action="lambda:GetLayerVersion", Principal="*")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "PolicyLengthExceededException"
+            break
+    else:
+        pytest.fail("1000 statements were accepted")
     assert error_of(client.get_layer_version_policy, LayerName="shared", VersionNumber=2) == {
         "Code": "ResourceNotFoundException",
         "Message": f"Layer version {arn[:-2]}:2 does not exist.",
