@@ -148,9 +148,16 @@ class LambdaGroup(click.Group):
             self.add_command(loaded, cmd_name)
         return super().get_command(ctx, cmd_name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def stand_in_help(self, name: str) -> str | None:
+        """The help ``--help`` shows for a command not imported yet; ``None``: not listed."""
         import importlib.util
 
+        lazy = self.lazy_commands.get(name)
+        if lazy is not None and importlib.util.find_spec(lazy[0].split(".")[0]):
+            return lazy[2]
+        return None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(map(len, names), default=0)
         rows = []
@@ -159,13 +166,69 @@ class LambdaGroup(click.Group):
                 command = self.commands[name]
                 if not command.hidden:
                     rows.append((name, command.get_short_help_str(limit)))
-            elif importlib.util.find_spec(self.lazy_commands[name][0].split(".")[0]):
-                stand_in = click.Command(name, help=self.lazy_commands[name][2])
+            elif (short_help := self.stand_in_help(name)) is not None:
+                stand_in = click.Command(name, help=short_help)
                 rows.append((name, stand_in.get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+
+class MainGroup(LambdaGroup):
+    """``lambdalab`` itself: core's commands, plus those plugins add (hook
+    ``lambdalab_register_commands``, datasette's ``register_commands``).
+
+    Plugins are loaded only when a command core does not know is asked for, or when
+    ``--help`` lists the commands and :mod:`lambdalab.command_cache` does not remember
+    theirs: ``invoke`` and the other core commands never import a plugin.
+    """
+
+    _plugin_help: dict[str, str] | None = None
+    _plugins_loaded = False
+
+    def plugin_commands(self) -> dict[str, str]:
+        """The plugins' commands and their one-line helps; loads plugins only if not cached."""
+        if self._plugin_help is None:
+            from . import command_cache
+
+            cached = command_cache.read()
+            self._plugin_help = cached if cached is not None else self._load_plugin_commands()
+        return self._plugin_help
+
+    def _load_plugin_commands(self) -> dict[str, str]:
+        from . import command_cache
+        from .plugins import make_plugin_manager
+
+        self._plugins_loaded = True
+        core = dict(self.commands)
+        make_plugin_manager().hook.lambdalab_register_commands(cli=self)
+        self.commands.update({name: core[name] for name in core})  # core's names stay core's
+        added = {
+            name: command.get_short_help_str(PLUGIN_HELP_WIDTH)
+            for name, command in self.commands.items()
+            if name not in core and name not in self.lazy_commands and not command.hidden
+        }
+        command_cache.write(added)
+        self._plugin_help = added
+        return added
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugins_loaded:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def stand_in_help(self, name: str) -> str | None:
+        found = super().stand_in_help(name)
+        return found if found is not None else self.plugin_commands().get(name)
+
+
+#: Characters of a plugin command's one-line help that ``--help`` remembers.
+PLUGIN_HELP_WIDTH = 120
 
 #: Where ``main`` keeps ``--sandbox`` for every command's Lab (``click.Context.meta``).
 SANDBOX_META = "lambdalab.sandbox"
@@ -447,7 +510,7 @@ def routing_text(alias: AliasConfiguration) -> str:
 # -- the command group ----------------------------------------------------------------
 
 
-@click.group(cls=LambdaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -1149,7 +1212,7 @@ def event_list() -> None:
     )
 
 
-# -- commands of the course and of trigger plugins: imported when run -----------------
+# -- the course's and layers' commands: imported when run (plugins add theirs) -------
 
 main.lazy_commands.update(
     {
@@ -1158,18 +1221,10 @@ main.lazy_commands.update(
             "lab_group",
             "Guided labs: learn how Lambda behaves by making checks pass.",
         ),
-        "s3": (
-            "lambdalab_s3.cli",
-            "s3_group",
-            "Buckets and objects (lambdalab_s3): writes notify functions, as S3 does.",
+        "layer": (
+            "lambdalab.layercli",
+            "layer_group",
+            "Layers: zips of shared code that functions get under /opt.",
         ),
-        "schedule": (
-            "lambdalab_schedule.cli",
-            "schedule_group",
-            "Schedule rules (lambdalab_schedule): rate(...) and cron(...) invoke functions.",
-        ),
-        "sqs": ("lambdalab_sqs.cli", "sqs_group", "Queues and messages (lambdalab_sqs), as SQS keeps them."),
-        "esm": ("lambdalab_sqs.cli", "esm_group", "Event source mappings: functions that poll SQS queues."),
-        "layer": ("lambdalab.layercli", "layer_group", "Layers: zips of shared code that functions get under /opt."),
     }
 )

@@ -22,16 +22,18 @@ Hooks may omit arguments they do not need (pluggy passes only the ones named).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pluggy
 
-from .destinations import Sender
-
 if TYPE_CHECKING:
+    import click
+
+    from .destinations import Sender
     from .lab import Lab
     from .logs import InvokeReport
     from .server import HttpService
+    from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")
 hookimpl = pluggy.HookimplMarker("lambdalab")
@@ -108,7 +110,9 @@ def lambdalab_lab_started(lab: "Lab") -> None:
     :param lab: the lab; call ``lab.invoke(...)`` to deliver events to functions.
 
     Trigger plugins (S3 notifications, SQS pollers, schedules) use it to start their
-    work. This hook is *historic*: a plugin registered after the lab started is still
+    work, keeping what they start in ``lab.stash`` (a :class:`~lambdalab.stash.Stash`):
+    it dies with the lab, and the lab calls each value's ``close()`` when it closes. This
+    hook is *historic*: a plugin registered after the lab started is still
     called, once, with that lab.
     """
 
@@ -129,18 +133,86 @@ def lambdalab_lab_closing(lab: "Lab") -> None:
 # -------------------------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
-def lambdalab_event_source_mappings(lab: "Lab") -> Any:
-    """Return the object that keeps this lab's event source mappings, or ``None``.
+@hookspec
+def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
+    """Return the event source mappings this plugin keeps, by the source's service.
 
     :param lab: the lab whose mappings are asked for.
 
-    Stops at first non-None result. ``Lab.create_event_source_mapping`` and its siblings
-    (and the Lambda API routes of the edge) call the returned object's ``create``,
-    ``get``, ``update``, ``delete`` and ``list`` with boto3's parameters in snake_case.
+    Return ``{service: keeper}``, ``service`` being the third field of the sources'
+    ARNs (``sqs`` for ``arn:aws:sqs:…``, ``kinesis``, ``dynamodb``), or ``None``. Every
+    plugin is asked, so several sources coexist: ``Lab.create_event_source_mapping``
+    hands a mapping to the keeper of its ``EventSourceArn``'s service, and
+    ``get``/``update``/``delete``/``list`` ask each keeper in turn. A keeper has
+    ``create(function_name=…, event_source_arn=…, …)``, ``get(uuid)``,
+    ``update(uuid, …)``, ``delete(uuid)`` and ``list(event_source_arn=…,
+    function_name=…)``, with boto3's parameters in snake_case; ``get``, ``update`` and
+    ``delete`` raise :class:`~lambdalab.errors.ResourceNotFoundException` for a UUID
+    they do not keep. Two plugins claiming one service is an error.
+
     Mappings live on the function in AWS, but what polls a stream or queue belongs to
     the service emulated, so the SQS plugin answers this hook
-    (``plugins/lambdalab_sqs/mappings.py``).
+    (``plugins/lambdalab_sqs/mappings.py``)::
+
+        @lambdalab.hookimpl
+        def lambdalab_event_source_mappings(lab):
+            return {"kinesis": my_stream_pollers_of(lab)}
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Storage hooks: a plugin's own tables
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_migrations() -> "Migrations":
+    """Return this plugin's tables for the lab's database, as named migrations.
+
+    Return ``{name: SQL script}``. Each is applied once per data dir, in order, after
+    lambdalab's own and in the order plugins register, and recorded by name: never edit
+    or rename one that has shipped, add a new name instead. Prefix names with the
+    plugin's (``sqs-1``, ``sqs-2``) so they cannot meet another plugin's; a name that
+    lambdalab or another plugin already uses is an error when the lab opens.
+
+    The tables are then in ``lab.store`` (a :class:`~lambdalab.store.Database`: write in
+    ``with lab.store.transaction() as db:``, read with ``lab.store.query(...)``). A plugin
+    that prefers a file of its own opens one :class:`~lambdalab.store.Database` in the
+    data dir instead, as the S3 plugin does::
+
+        @lambdalab.hookimpl
+        def lambdalab_migrations():
+            return {"visits-1": "CREATE TABLE visits (path TEXT PRIMARY KEY, n INTEGER)"}
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Command line hooks
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_register_commands(cli: "click.Group") -> None:
+    """Add commands to ``lambdalab``, the command line (datasette's ``register_commands``).
+
+    :param cli: the ``lambdalab`` click group; decorate commands or groups onto it.
+
+    Called once, and only when a command core does not know is run or ``lambdalab --help``
+    lists the commands: everyday commands (``invoke``) never import plugins. The names and
+    one-line helps are then kept in a small cache keyed by the installed packages, so the
+    next ``--help`` lists them without importing anything. A command that needs the lab
+    takes it with :func:`lambdalab.plugin.pass_lab`::
+
+        import click
+        from lambdalab.plugin import hookimpl, pass_lab, say
+
+        @hookimpl
+        def lambdalab_register_commands(cli):
+            @cli.command(help="Say hello, and how many functions the lab has.")
+            @click.argument("name")
+            @pass_lab
+            def hello(lab, name):
+                say(f"Hello {name}: {len(lab.list_functions())} functions.")
     """
 
 
@@ -150,7 +222,7 @@ def lambdalab_event_source_mappings(lab: "Lab") -> Any:
 
 
 @hookspec(firstresult=True)
-def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | None:
+def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> "Sender | None":
     """Return a callable that delivers messages to ``destination_arn``, or ``None``.
 
     :param lab: the lab the asynchronous invocation ran in.

@@ -39,15 +39,18 @@ from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
-from .plugins import PluginInfo, describe, make_plugin_manager
+from .plugins import PluginInfo, describe, make_plugin_manager, migrations
 from .registry import Registry, aws_timestamp, new_revision_id
 from .sandbox import SandboxBackend
+from .source_mappings import SourceMappings
+from .stash import Stash
 
 DEFAULT_DATA_DIR = ".lambdalab"
 DEFAULT_ROLE_NAME = "lambdalab-execution-role"
 
 
 def default_data_dir() -> Path:
+    """``$LAMBDALAB_DATA_DIR``, else ``./.lambdalab``: where a Lab keeps its state."""
     return Path(os.environ.get("LAMBDALAB_DATA_DIR", DEFAULT_DATA_DIR))
 
 
@@ -99,10 +102,15 @@ class Lab(LayerOperations):
     ) -> None:
         from .store import Store
 
-        self.store = Store(data_dir if data_dir is not None else default_data_dir())
+        self.plugin_manager = make_plugin_manager(plugins)
+        self.store = Store(
+            data_dir if data_dir is not None else default_data_dir(),
+            migrations(self.plugin_manager),
+        )
+        #: Plugins' per-lab state (:class:`~lambdalab.stash.Stash`), closed with the lab.
+        self.stash = Stash()
         self.clock = clock or RealClock()
         self.arns = ArnBuilder(region, account_id)
-        self.plugin_manager = make_plugin_manager(plugins)
         self.default_sandbox = default_sandbox or os.environ.get(
             "LAMBDALAB_SANDBOX", "limited"
         )
@@ -803,12 +811,12 @@ class Lab(LayerOperations):
 
     # -- event source mappings (kept by a plugin: see lambdalab_event_source_mappings) --
 
-    def _mappings(self) -> Any:
-        found = self.plugin_manager.hook.lambdalab_event_source_mappings(lab=self)
-        if found is None:
+    def _mappings(self) -> SourceMappings:
+        found = SourceMappings(self.plugin_manager.hook.lambdalab_event_source_mappings(lab=self))
+        if not found.keepers:
             raise InvalidParameterValueException(
-                "No loaded plugin keeps event source mappings. Install or enable the sqs "
-                "plugin (see `lambdalab plugins`)."
+                "No loaded plugin keeps event source mappings. Install or enable the plugin "
+                "that emulates the event source (see `lambdalab plugins`)."
             )
         return found
 
@@ -875,6 +883,7 @@ class Lab(LayerOperations):
             return
         self._closed = True
         self.plugin_manager.hook.lambdalab_lab_closing(lab=self)
+        self.stash.close()
         self.events.close()
         self.pool.close()
         for backend in self._backends.values():

@@ -390,7 +390,7 @@ from typing import Any
 
 import lambdalab
 from lambdalab import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
-from lambdalab.limits import INIT_TIMEOUT_S
+from lambdalab.plugin import limits
 
 __version__ = "0.1.0"
 
@@ -456,7 +456,7 @@ class ${title}Environment:
         self.init = self._run_init()
 
     def _run_init(self) -> InitOutcome:
-        run = run_child(self.spec, None, INIT_TIMEOUT_S)
+        run = run_child(self.spec, None, limits.INIT_TIMEOUT_S)
         init = InitOutcome(duration_ms=run.duration_ms, log_lines=run.log_lines)
         if run.reply is not None:
             init.error = run.reply.get("error")  # e.g. Runtime.ImportModuleError
@@ -464,7 +464,7 @@ class ${title}Environment:
         elif run.failure == "timeout":
             init.timed_out = True
             init.error = {"errorType": "Runtime.InitTimeout",
-                          "errorMessage": f"Init phase exceeded the {INIT_TIMEOUT_S} s limit"}
+                          "errorMessage": f"Init phase exceeded the {limits.INIT_TIMEOUT_S} s limit"}
         else:
             init.error = {"errorType": "Runtime.ExitError",
                           "errorMessage": f"Runtime exited during init: {run.exit_reason}"}
@@ -540,7 +540,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from lambdalab.runtime.context import LambdaContext  # the context object AWS hands handlers
+from lambdalab.plugin import LambdaContext  # the context object AWS hands handlers
 
 
 class InitError(Exception):

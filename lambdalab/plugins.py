@@ -54,6 +54,23 @@ def make_plugin_manager(extra: Iterable[Any] = ()) -> pluggy.PluginManager:
     return pm
 
 
+def migrations(pm: pluggy.PluginManager) -> dict[str, str]:
+    """Every plugin's named migrations (hook ``lambdalab_migrations``), in the order the
+    plugins registered; a name used twice, or one of lambdalab's own, is an error."""
+    from .store import MIGRATIONS
+
+    found: dict[str, str] = {}
+    for answer in reversed(pm.hook.lambdalab_migrations()):
+        for name, script in (answer or {}).items():
+            if name in found or name in MIGRATIONS:
+                raise ValueError(
+                    f"lambdalab: two migrations are named {name!r} (lambdalab's own or another "
+                    "plugin's). Prefix a plugin's migration names with the plugin's name."
+                )
+            found[name] = script
+    return found
+
+
 def _load(ep: importlib.metadata.EntryPoint) -> Any:
     """Import one entry-point plugin; a broken plugin is skipped with a warning, so it
     cannot take every Lab (and the CLI) down with it."""

@@ -32,6 +32,11 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 log = logging.getLogger("lambdalab.store")
 T = TypeVar("T")
 
+#: Named schema changes, applied once each in order: ``{name: SQL script}``. A name, once
+#: shipped, is never reused or edited; a plugin's migrations (hook
+#: ``lambdalab_migrations``) are applied after the core's, in the order plugins register.
+Migrations = Mapping[str, str]
+
 MIGRATIONS: dict[str, str] = {
     "core-1": """
     CREATE TABLE functions (
@@ -91,18 +96,6 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (function, qualifier)
     );
     """,
-    "schedule-1": """
-    CREATE TABLE schedule_rules (
-        name TEXT PRIMARY KEY,
-        config TEXT NOT NULL
-    );
-    CREATE TABLE schedule_targets (
-        rule TEXT NOT NULL REFERENCES schedule_rules(name) ON DELETE CASCADE,
-        id TEXT NOT NULL,
-        config TEXT NOT NULL,
-        PRIMARY KEY (rule, id)
-    );
-    """,
     "function-urls-1": """
     CREATE TABLE function_urls (
         function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
@@ -111,37 +104,6 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL,
         PRIMARY KEY (function, qualifier)
     );
-    """,
-    "sqs-1": """
-    CREATE TABLE sqs_queues (
-        name TEXT PRIMARY KEY,
-        attributes TEXT NOT NULL,
-        tags TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        modified_at REAL NOT NULL
-    );
-    CREATE TABLE sqs_messages (
-        id INTEGER PRIMARY KEY,
-        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
-        message_id TEXT NOT NULL,
-        body TEXT NOT NULL,
-        message_attributes TEXT NOT NULL,
-        sent_at REAL NOT NULL,
-        visible_at REAL NOT NULL,
-        receive_count INTEGER NOT NULL DEFAULT 0,
-        first_received_at REAL,
-        receipt TEXT
-    );
-    CREATE INDEX sqs_messages_visible ON sqs_messages (queue, visible_at, id);
-    CREATE INDEX sqs_messages_age ON sqs_messages (queue, sent_at);
-    CREATE TABLE event_source_mappings (
-        uuid TEXT PRIMARY KEY,
-        config TEXT NOT NULL
-    );
-    """,
-    # SQS's system attributes a sender sets (AWSTraceHeader), as JSON; NULL: none.
-    "sqs-system-attributes": """
-    ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
     """,
     "logs-1": """
     CREATE TABLE log_groups (
@@ -176,7 +138,7 @@ class Database:
     keep their own file (S3) use this class too.
     """
 
-    def __init__(self, path: str | os.PathLike[str], migrations: dict[str, str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], migrations: Migrations) -> None:
         self._path = Path(path)
         self._lock = threading.RLock()  # write transactions
         self._local = threading.local()
@@ -207,7 +169,7 @@ class Database:
             self._connections.append(db)
         return db
 
-    def _migrate(self, migrations: dict[str, str]) -> None:
+    def _migrate(self, migrations: Migrations) -> None:
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
             done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
@@ -327,15 +289,19 @@ def _sql_literal(value: Any) -> str:
 
 
 class Store(Database):
-    """A data dir: the core's database plus content-addressed code blobs."""
+    """A data dir: the core's database plus content-addressed code blobs.
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    ``migrations`` are the plugins' (hook ``lambdalab_migrations``), applied after the
+    core's own.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], migrations: Migrations | None = None) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.blob_dir = self.data_dir / "blobs"
         self.code_dir = self.data_dir / "code"
         for d in (self.data_dir, self.blob_dir, self.code_dir):
             d.mkdir(parents=True, exist_ok=True)
-        super().__init__(self.data_dir / "lambdalab.db", MIGRATIONS)
+        super().__init__(self.data_dir / "lambdalab.db", {**MIGRATIONS, **(migrations or {})})
 
     # -- code blobs -----------------------------------------------------------------
 

@@ -128,6 +128,7 @@ def gzip_b64(value: Any) -> str:
 
 
 def md5_hex(text: str | bytes) -> str:
+    """The MD5 digest as lowercase hex, as SQS's ``MD5OfMessageBody`` and S3's ETag give it."""
     raw = text.encode() if isinstance(text, str) else text
     return hashlib.md5(raw, usedforsecurity=False).hexdigest()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Mapping
 
 
 class CognitoIdentity:
@@ -68,9 +68,11 @@ _FROM_ENVIRON = {
 }
 
 
-def static_fields() -> dict[str, str | None]:
-    """The fields that are the same for every invoke of an environment (read at INIT)."""
-    return {field: os.environ.get(var) for field, var in _FROM_ENVIRON.items()}
+def static_fields(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The fields that are the same for every invoke of an environment (read at INIT),
+    from ``environ`` (default: this process's environment)."""
+    source = os.environ if environ is None else environ
+    return {field: source.get(var) for field, var in _FROM_ENVIRON.items()}
 
 
 class LambdaContext:

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from lambdalab import hookimpl, limits
-from lambdalab.runtime import protocol
-from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import hookimpl, limits
+from lambdalab.plugin import runtime_protocol as protocol
 from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
 
 from .governor import Governor, Usage, cores_for, cpu_share

@@ -68,9 +68,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lambdalab import hookimpl, limits
-from lambdalab.errors import InvalidParameterValueException
-from lambdalab.sandbox import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import EnvironmentSpec, InvalidParameterValueException, InvokeOutcome
+from lambdalab.plugin import InvokeRequest, hookimpl, limits
 
 from . import LimitedBackend, LimitedEnvironment
 

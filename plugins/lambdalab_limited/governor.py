@@ -49,7 +49,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from lambdalab import limits
+from lambdalab.plugin import limits
 
 from .proctree import ProcessTree
 

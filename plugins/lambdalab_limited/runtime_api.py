@@ -26,7 +26,7 @@ import resource
 import signal
 from typing import Callable
 
-from lambdalab.sandbox import EnvironmentSpec
+from lambdalab.plugin import EnvironmentSpec
 from lambdalab_runtimes import RuntimeApiEnvironment
 
 from . import Governed, rlimits_for

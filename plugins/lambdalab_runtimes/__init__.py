@@ -35,11 +35,9 @@ import weakref
 from pathlib import Path
 from typing import Callable
 
-from lambdalab import hookimpl, limits
-from lambdalab.runtime.forkserver import describe_status
-from lambdalab.runtime.runtime_api import RuntimeApiServer
-from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
-from lambdalab_subprocess import _LogReader, init_failure, peak_memory_mb
+from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import RuntimeApiServer, describe_status, hookimpl, limits
+from lambdalab_subprocess import LogReader, init_failure, peak_memory_mb
 
 __version__ = "0.1.0"
 
@@ -106,7 +104,7 @@ class RuntimeApiEnvironment:
         self._api = RuntimeApiServer(notify=self._ring, idle=self.idle)
         log_r, log_w = os.pipe()
         os.set_blocking(log_r, False)
-        self._log = _LogReader(log_r)
+        self._log = LogReader(log_r)
         self._poll = select.poll()
         self._poll.register(self._bell_r, _POLL_IN)
         self._poll.register(log_r, _POLL_IN)

@@ -14,8 +14,10 @@ asynchronously with S3's event (https://docs.aws.amazon.com/lambda/latest/dg/wit
 
 from __future__ import annotations
 
+from typing import Any
+
 from lambdalab import Lab, hookimpl
-from lambdalab.server.app import HttpService
+from lambdalab.plugin import HttpService
 
 from .backend import S3, DeleteResult
 from .exceptions import (
@@ -41,6 +43,14 @@ def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``."""
     return [HttpService("s3", S3Service(lab))]
 
+
+
+@hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab s3 …`` (imported when run: ``--help`` remembers its help line)."""
+    from .cli import s3_group
+
+    cli.add_command(s3_group)
 
 __all__ = [
     # backend

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import weakref
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
-from lambdalab import Lab, limits
+from lambdalab import Lab
+from lambdalab.plugin import StashKey
 
+from . import quotas
 from .exceptions import InvalidArgument, MalformedXML, S3Error
 from .models import Bucket, ObjectPage, S3Object, S3Store
 from .notifications import check_destinations, notify, parse_configuration
@@ -31,10 +32,9 @@ class DeleteResult:
 class S3:
     """Buckets and objects of ``lab``'s data dir, with notifications to its functions.
 
-    Use :meth:`S3.of` to share one instance per Lab (the edge and the CLI do).
+    Use :meth:`S3.of` to share one instance per Lab (the edge and the CLI do): it lives
+    in the lab's stash, so it dies with the lab, and the lab closes it.
     """
-
-    _instances: ClassVar[weakref.WeakKeyDictionary[Lab, "S3"]] = weakref.WeakKeyDictionary()
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -43,9 +43,11 @@ class S3:
     @classmethod
     def of(cls, lab: Lab) -> "S3":
         """The S3 of ``lab``, created on first use."""
-        if lab not in cls._instances:
-            cls._instances[lab] = cls(lab)
-        return cls._instances[lab]
+        return lab.stash.setdefault(S3_KEY, lambda: cls(lab))
+
+    def close(self) -> None:
+        """Close the bucket database (the lab does, when it closes)."""
+        self.store.close()
 
     def _now(self) -> float:
         return self.lab.clock.now()
@@ -135,11 +137,11 @@ class S3:
 
     def delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
         """Remove up to 1,000 keys; as on S3, a missing key counts as deleted."""
-        if not keys or len(keys) > limits.S3_DELETE_OBJECTS_MAX_KEYS:
+        if not keys or len(keys) > quotas.S3_DELETE_OBJECTS_MAX_KEYS:
             raise MalformedXML(
                 "The XML you provided was not well-formed or did not validate against our "
                 f"published schema: DeleteObjects takes 1 to "
-                f"{limits.S3_DELETE_OBJECTS_MAX_KEYS} keys, got {len(keys)}."
+                f"{quotas.S3_DELETE_OBJECTS_MAX_KEYS} keys, got {len(keys)}."
             )
         self.store.get_bucket(bucket)
         deleted, errors = [], []
@@ -157,7 +159,7 @@ class S3:
         *,
         prefix: str = "",
         delimiter: str = "",
-        max_keys: int = limits.S3_LIST_MAX_KEYS,
+        max_keys: int = quotas.S3_LIST_MAX_KEYS,
         start_after: str = "",
         continuation_token: str | None = None,
     ) -> ObjectPage:
@@ -170,7 +172,7 @@ class S3:
         after = start_after if continuation_token is None else _decode_token(continuation_token)
         return self.store.list_objects(
             bucket, prefix=prefix, delimiter=delimiter,
-            max_keys=min(max_keys, limits.S3_LIST_MAX_KEYS), after=after,
+            max_keys=min(max_keys, quotas.S3_LIST_MAX_KEYS), after=after,
         )
 
     # -- notifications ----------------------------------------------------------------
@@ -217,3 +219,7 @@ def _decode_token(token: str) -> str:
 
 
 __all__ = ["DeleteResult", "S3", "encode_token"]
+
+
+#: Where a lab keeps its :class:`S3` (``lab.stash``).
+S3_KEY = StashKey[S3]()

@@ -12,9 +12,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from lambdalab import Lab
-from lambdalab.cli import print_table, say
-from lambdalab.lab import default_data_dir
+from lambdalab.plugin import open_lab, print_table, say
 
 from .backend import S3, encode_token
 from .exceptions import S3Error
@@ -42,12 +40,12 @@ class S3Group(click.Group):
 
 
 def pass_s3(command: F) -> F:
+    """Call ``command(s3, ...)`` with the S3 of a Lab on ``--data-dir`` (the toolkit's
+    :func:`~lambdalab.cli.open_lab`: the same data dir and sandbox as every command)."""
+
     @functools.wraps(command)
     def with_s3(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        root = ctx.find_root().obj
-        lab = ctx.with_resource(Lab(data_dir=root if root is not None else default_data_dir()))
-        return command(S3.of(lab), *args, **kwargs)
+        return command(S3.of(open_lab()), *args, **kwargs)
 
     return with_s3  # type: ignore[return-value]
 

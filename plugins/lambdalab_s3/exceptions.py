@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from lambdalab.protocol import xml_text
+from lambdalab.plugin import xml_text
 
 
 class S3Error(Exception):

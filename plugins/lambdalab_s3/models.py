@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdalab import limits
-from lambdalab.store import Database
+from lambdalab.plugin import Database, limits
 
+from . import quotas
 from .exceptions import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -107,7 +107,7 @@ class ObjectPage:
 
 
 def check_bucket_name(name: str) -> None:
-    if not limits.S3_BUCKET_NAME_PATTERN.match(name or "") or ".." in name:
+    if not quotas.S3_BUCKET_NAME_PATTERN.match(name or "") or ".." in name:
         raise InvalidBucketName(
             "The specified bucket is not valid. Use 3-63 lowercase letters, digits, dots "
             "and hyphens, starting and ending with a letter or digit.",
@@ -118,11 +118,11 @@ def check_bucket_name(name: str) -> None:
 def check_key(key: str) -> None:
     if not key:
         raise invalid_argument("An object key must not be empty.", "Key", key)
-    if len(key.encode("utf-8", "surrogatepass")) > limits.S3_KEY_MAX_BYTES:
+    if len(key.encode("utf-8", "surrogatepass")) > quotas.S3_KEY_MAX_BYTES:
         raise KeyTooLongError(
-            f"Your key is too long: keys are at most {limits.S3_KEY_MAX_BYTES} bytes of UTF-8.",
+            f"Your key is too long: keys are at most {quotas.S3_KEY_MAX_BYTES} bytes of UTF-8.",
             Size=str(len(key.encode("utf-8", "surrogatepass"))),
-            MaxSizeAllowed=str(limits.S3_KEY_MAX_BYTES),
+            MaxSizeAllowed=str(quotas.S3_KEY_MAX_BYTES),
         )
 
 
@@ -218,12 +218,12 @@ class S3Store:
     ) -> S3Object:
         """Store ``body`` under ``key``, replacing any object there."""
         check_key(key)
-        if len(body) > limits.S3_PUT_OBJECT_MAX_BYTES:
+        if len(body) > quotas.S3_PUT_OBJECT_MAX_BYTES:
             raise EntityTooLarge(
                 "Your proposed upload exceeds the maximum allowed size of one PutObject "
-                f"({limits.S3_PUT_OBJECT_MAX_BYTES} bytes).",
+                f"({quotas.S3_PUT_OBJECT_MAX_BYTES} bytes).",
                 ProposedSize=str(len(body)),
-                MaxSizeAllowed=str(limits.S3_PUT_OBJECT_MAX_BYTES),
+                MaxSizeAllowed=str(quotas.S3_PUT_OBJECT_MAX_BYTES),
             )
         self.get_bucket(bucket)
         path = self._body_path(bucket, key)
@@ -288,7 +288,7 @@ class S3Store:
         *,
         prefix: str = "",
         delimiter: str = "",
-        max_keys: int = limits.S3_LIST_MAX_KEYS,
+        max_keys: int = quotas.S3_LIST_MAX_KEYS,
         after: str = "",
     ) -> ObjectPage:
         """Keys after ``after``, in UTF-8 binary order, rolled up at ``delimiter``."""

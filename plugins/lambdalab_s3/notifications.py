@@ -19,10 +19,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lambdalab import Lab, events, limits
-from lambdalab.arn import parse_function_ref
-from lambdalab.errors import LambdaError, ResourceNotFoundException
+from lambdalab import Lab, LambdaError, ResourceNotFoundException
+from lambdalab.plugin import events, parse_function_ref
 
+from . import quotas
 from .exceptions import InvalidArgument, invalid_argument
 from .models import Bucket, S3Object
 
@@ -113,7 +113,7 @@ def parse_configuration(configuration: Mapping[str, Any]) -> list[LambdaNotifica
                 "s3:ObjectCreated:*.", "Event", "",
             )
         for name in names:
-            if name not in limits.S3_NOTIFICATION_EVENTS:
+            if name not in quotas.S3_NOTIFICATION_EVENTS:
                 raise invalid_argument(
                     f"The event is not supported for notifications: {name}. Use one of "
                     "s3:ObjectCreated:*, s3:ObjectCreated:Put, s3:ObjectRemoved:* …",

@@ -20,10 +20,11 @@ from xml.etree import ElementTree as ET
 
 import anyio.to_thread
 
-from lambdalab import Lab, limits
-from lambdalab.server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
-from lambdalab.protocol import rest_input, rest_params, validate
+from lambdalab import Lab
+from lambdalab.plugin import IncompleteRequestBody, RequestBodyTooLarge, receive_body
+from lambdalab.plugin import rest_input, rest_params, validate
 
+from . import quotas
 from .backend import S3, encode_token
 from .exceptions import (
     EntityTooLarge,
@@ -332,7 +333,7 @@ class S3Responses:
 
     def ListObjectsV2(self, request: S3Request) -> S3Response:
         q = request.query
-        max_keys = _int_param(q.get("max-keys"), "max-keys", limits.S3_LIST_MAX_KEYS)
+        max_keys = _int_param(q.get("max-keys"), "max-keys", quotas.S3_LIST_MAX_KEYS)
         page = self.s3.list_objects_v2(
             request.target.bucket, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""),
             max_keys=max_keys, start_after=q.get("start-after", ""),
@@ -356,7 +357,7 @@ class S3Responses:
 
     def ListObjects(self, request: S3Request) -> S3Response:
         q = request.query
-        max_keys = _int_param(q.get("max-keys"), "max-keys", limits.S3_LIST_MAX_KEYS)
+        max_keys = _int_param(q.get("max-keys"), "max-keys", quotas.S3_LIST_MAX_KEYS)
         page = self.s3.list_objects_v2(
             request.target.bucket, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""),
             max_keys=max_keys, start_after=q.get("marker", ""),
@@ -527,7 +528,7 @@ def answer(handler: Callable[[S3Request], S3Response], request: S3Request) -> S3
 
 #: The largest request body S3 reads: a PutObject's object, plus room for the
 #: ``aws-chunked`` framing around it.
-BODY_MAX_BYTES = limits.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024
+BODY_MAX_BYTES = quotas.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024
 
 
 async def read_all(receive: Any, headers: dict[str, str]) -> bytes:
@@ -537,8 +538,8 @@ async def read_all(receive: Any, headers: dict[str, str]) -> bytes:
     except RequestBodyTooLarge:
         raise EntityTooLarge(
             "Your proposed upload exceeds the maximum allowed size of one PutObject "
-            f"({limits.S3_PUT_OBJECT_MAX_BYTES} bytes).",
-            MaxSizeAllowed=str(limits.S3_PUT_OBJECT_MAX_BYTES),
+            f"({quotas.S3_PUT_OBJECT_MAX_BYTES} bytes).",
+            MaxSizeAllowed=str(quotas.S3_PUT_OBJECT_MAX_BYTES),
         ) from None
     except IncompleteRequestBody:
         raise IncompleteBody(f"{INCOMPLETE_BODY}.") from None

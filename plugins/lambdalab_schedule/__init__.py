@@ -12,11 +12,13 @@ the Lab's database, and fires them on the Lab's clock::
 
 from __future__ import annotations
 
+from typing import Any
+
 import weakref
 
 import lambdalab
-from lambdalab.lab import Lab
-from lambdalab.server import HttpService
+from lambdalab import Lab
+from lambdalab.plugin import HttpService, StashKey
 
 from .exceptions import (
     EventsError,
@@ -25,22 +27,30 @@ from .exceptions import (
     ValidationException,
 )
 from .expressions import Cron, Rate, parse
-from .models import Rule, Schedules, Target
+from .models import MIGRATIONS, Rule, Schedules, Target
 from .responses import TARGET_PREFIX, EventsService
 
 __version__ = "0.1.0"
 
-_BY_LAB: "weakref.WeakKeyDictionary[Lab, Schedules]" = weakref.WeakKeyDictionary()
+#: Each lab's rules, in ``lab.stash``: they die with the lab.
+SCHEDULES = StashKey[Schedules]()
 
 
 def schedules(lab: Lab) -> Schedules:
     """The schedule rules of ``lab`` (armed on its clock the first time they are asked for)."""
-    found = _BY_LAB.get(lab)
-    if found is None:
-        # A proxy, so the rules (kept per lab) do not keep a closed lab alive.
-        found = _BY_LAB[lab] = Schedules(weakref.proxy(lab))
+
+    def make() -> Schedules:
+        # A proxy: the rules' timers live on the lab's clock, and must not keep the lab alive.
+        found = Schedules(weakref.proxy(lab))
         found.start()
-    return found
+        return found
+
+    return lab.stash.setdefault(SCHEDULES, make)
+
+
+@lambdalab.hookimpl
+def lambdalab_migrations() -> dict[str, str]:
+    return MIGRATIONS
 
 
 @lambdalab.hookimpl
@@ -54,6 +64,14 @@ def lambdalab_http_services(lab: Lab) -> list[HttpService]:
         HttpService("events", EventsService(schedules(lab)), target_prefixes=(TARGET_PREFIX,))
     ]
 
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab schedule …``."""
+    from .cli import schedule_group
+
+    cli.add_command(schedule_group)
 
 __all__ = [
     # models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lambdalab import Lab
-from lambdalab.cli import LambdaGroup, pass_lab, print_table, say
+from lambdalab.plugin import LambdaGroup, pass_lab, print_table, say
 
 from .models import Schedules
 

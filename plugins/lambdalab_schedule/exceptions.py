@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdalab.errors import LambdaError
+from lambdalab import LambdaError
 
 
 class EventsError(LambdaError):

@@ -13,7 +13,7 @@ The syntax is EventBridge's
 
 A valid expression is also bounded, so that every rule it makes can be armed: the whole
 expression is at most 256 characters (botocore's ``ScheduleExpression`` shape), a rate's
-period at most :data:`lambdalab.limits.EVENTS_RATE_PERIOD_MAX_S` (AWS publishes no
+period at most :data:`lambdalab.quotas.EVENTS_RATE_PERIOD_MAX_S` (AWS publishes no
 maximum; this is lambdalab's), and a cron step at most the largest value of its field
 (``0/99999999999999`` is refused).
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from croniter import CroniterBadDateError, croniter
 
-from lambdalab import limits
 
+from . import quotas
 from .exceptions import ValidationException
 
 _RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>minutes?|hours?|days?)\)$")
@@ -75,7 +75,7 @@ Schedule = Rate | Cron
 
 def parse(expression: str) -> Schedule:
     """The schedule ``expression`` describes; ValidationException when AWS would refuse it."""
-    if not isinstance(expression, str) or len(expression) > limits.EVENTS_SCHEDULE_EXPRESSION_MAX:
+    if not isinstance(expression, str) or len(expression) > quotas.EVENTS_SCHEDULE_EXPRESSION_MAX:
         raise invalid()
     if rate := _RATE.match(expression):
         return _rate(int(rate["value"]), rate["unit"])
@@ -89,7 +89,7 @@ def _rate(value: int, unit: str) -> Rate:
     if value < 1 or (value == 1) != (unit == singular):
         raise invalid()
     seconds = value * _UNIT_SECONDS[singular]
-    if seconds > limits.EVENTS_RATE_PERIOD_MAX_S:
+    if seconds > quotas.EVENTS_RATE_PERIOD_MAX_S:
         raise invalid()
     return Rate(seconds)
 

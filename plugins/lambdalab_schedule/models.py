@@ -21,16 +21,32 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from lambdalab import events, limits
-from lambdalab.clock import Timer, VirtualClock
-from lambdalab.errors import LambdaError
-from lambdalab.events._common import iso_s
-from lambdalab.lab import Lab
+from lambdalab import Lab, LambdaError, Timer, VirtualClock
+from lambdalab.plugin import events, iso_s
 
+from . import quotas
 from .exceptions import LimitExceededException, ResourceNotFoundException, ValidationException
 from .expressions import parse
 
 log = logging.getLogger("lambdalab.schedule")
+
+#: The plugin's tables in the lab's database (hook ``lambdalab_migrations``). The names
+#: are those lambdalab's own list used before the plugin kept them, so data dirs made
+#: then open unchanged.
+MIGRATIONS: dict[str, str] = {
+    "schedule-1": """
+    CREATE TABLE schedule_rules (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE schedule_targets (
+        rule TEXT NOT NULL REFERENCES schedule_rules(name) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (rule, id)
+    );
+    """,
+}
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
 _STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
@@ -146,10 +162,10 @@ def check_target(raw: Mapping[str, Any]) -> Target:
                 f"Target {target_id}: Input must be valid JSON text, e.g. "
                 '"{\\"task\\": \\"cleanup\\"}".'
             ) from None
-        if len(text.encode()) > limits.EVENTS_TARGET_INPUT_MAX_BYTES:
+        if len(text.encode()) > quotas.EVENTS_TARGET_INPUT_MAX_BYTES:
             raise ValidationException(
                 f"Target {target_id}: Input is longer than "
-                f"{limits.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
+                f"{quotas.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
             )
     if path is not None and (not isinstance(path, str) or not _INPUT_PATH.match(path)):
         raise ValidationException(
@@ -204,9 +220,9 @@ class Schedules:
             raise ValidationException(
                 f"Parameter State is not valid: {state!r}. Use ENABLED or DISABLED."
             )
-        if description is not None and len(description) > limits.EVENTS_RULE_DESCRIPTION_MAX:
+        if description is not None and len(description) > quotas.EVENTS_RULE_DESCRIPTION_MAX:
             raise ValidationException(
-                f"Parameter Description is longer than {limits.EVENTS_RULE_DESCRIPTION_MAX} "
+                f"Parameter Description is longer than {quotas.EVENTS_RULE_DESCRIPTION_MAX} "
                 "characters."
             )
         old = self._find(name)
@@ -306,10 +322,10 @@ class Schedules:
         if not checked:
             raise ValidationException("Parameter Targets is not valid: give at least one.")
         existing = {t.id for t in self.list_targets_by_rule(rule)}
-        if len(existing | {t.id for t in checked}) > limits.EVENTS_TARGETS_PER_RULE_MAX:
+        if len(existing | {t.id for t in checked}) > quotas.EVENTS_TARGETS_PER_RULE_MAX:
             raise LimitExceededException(
                 f"The requested resource exceeds the maximum number allowed: a rule has at "
-                f"most {limits.EVENTS_TARGETS_PER_RULE_MAX} targets."
+                f"most {quotas.EVENTS_TARGETS_PER_RULE_MAX} targets."
             )
         with self.lab.store.transaction() as db:
             for target in checked:

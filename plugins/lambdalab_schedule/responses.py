@@ -16,12 +16,10 @@ from typing import Any, Callable, Mapping
 import anyio.to_thread
 from starlette.datastructures import Headers, QueryParams
 
-from lambdalab import limits
-from lambdalab.errors import LambdaError
-from lambdalab.protocol import BodyError, json_object, message, validate
-from lambdalab.server.app import read_body
-from lambdalab.server.wire import WireRequest, WireResponse, error_response, send
+from lambdalab.plugin import BodyError, LambdaError, WireRequest, WireResponse, error_response
+from lambdalab.plugin import json_object, limits, message, read_body, send, validate
 
+from . import quotas
 from .exceptions import InternalException, SerializationException, ValidationException
 from .models import Schedules
 
@@ -50,10 +48,10 @@ def _default_bus(body: Mapping[str, Any]) -> None:
 
 def _page(items: list[Any], body: Mapping[str, Any], key: str) -> dict[str, Any]:
     """One page of ``items`` (``Limit``, ``NextToken``), each rendered with ``to_aws()``."""
-    limit = body.get("Limit") or limits.EVENTS_LIST_LIMIT_MAX
-    if not isinstance(limit, int) or not 1 <= limit <= limits.EVENTS_LIST_LIMIT_MAX:
+    limit = body.get("Limit") or quotas.EVENTS_LIST_LIMIT_MAX
+    if not isinstance(limit, int) or not 1 <= limit <= quotas.EVENTS_LIST_LIMIT_MAX:
         raise ValidationException(
-            f"Parameter Limit is not valid: use 1 to {limits.EVENTS_LIST_LIMIT_MAX}."
+            f"Parameter Limit is not valid: use 1 to {quotas.EVENTS_LIST_LIMIT_MAX}."
         )
     token = body.get("NextToken") or "0"
     if not str(token).isdigit():

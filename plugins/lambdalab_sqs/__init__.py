@@ -17,17 +17,15 @@ From Python::
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lambdalab
-from lambdalab.destinations import DestinationMessage, Sender
-from lambdalab.server import HttpService
+from lambdalab.plugin import DestinationMessage, HttpService, Sender, StashKey
 
 from .exceptions import SqsError
 from .mappings import EventSourceMapping, EventSourceMappings
-from .models import Message, Queue, Queues, name_from_arn
+from .models import MIGRATIONS, Message, Queue, Queues, name_from_arn
 from .responses import TARGET_PREFIX, SqsService
 
 if TYPE_CHECKING:
@@ -48,15 +46,18 @@ class Sqs:
         self.queues.close()
 
 
-_labs: "weakref.WeakKeyDictionary[Lab, Sqs]" = weakref.WeakKeyDictionary()
+#: Each lab's SQS, in ``lab.stash``: it dies with the lab, which closes it.
+SQS = StashKey[Sqs]()
 
 
 def sqs_of(lab: "Lab") -> Sqs:
     """The SQS of ``lab`` (started with the lab)."""
-    if lab not in _labs:
+
+    def make() -> Sqs:
         queues = Queues(lab)
-        _labs[lab] = Sqs(queues, EventSourceMappings(lab, queues))
-    return _labs[lab]
+        return Sqs(queues, EventSourceMappings(lab, queues))
+
+    return lab.stash.setdefault(SQS, make)
 
 
 @lambdalab.hookimpl
@@ -66,14 +67,19 @@ def lambdalab_lab_started(lab: "Lab") -> None:
 
 @lambdalab.hookimpl
 def lambdalab_lab_closing(lab: "Lab") -> None:
-    sqs = _labs.pop(lab, None)
-    if sqs is not None:
-        sqs.close()
+    sqs = lab.stash.get(SQS, None)
+    if sqs is not None:  # stop polling while the lab can still invoke; closed again: no-op
+        sqs.mappings.close()
 
 
 @lambdalab.hookimpl
-def lambdalab_event_source_mappings(lab: "Lab") -> EventSourceMappings:
-    return sqs_of(lab).mappings
+def lambdalab_migrations() -> dict[str, str]:
+    return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, EventSourceMappings]:
+    return {"sqs": sqs_of(lab).mappings}
 
 
 @lambdalab.hookimpl
@@ -99,6 +105,15 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
 
     return send
 
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab sqs …`` and ``lambdalab esm …``."""
+    from .cli import esm_group, sqs_group
+
+    cli.add_command(sqs_group)
+    cli.add_command(esm_group)
 
 __all__ = [
     "Sqs",

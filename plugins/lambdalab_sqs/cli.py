@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from lambdalab import Lab
-from lambdalab.cli import LambdaGroup, pass_lab, print_table, say
+from lambdalab.plugin import LambdaGroup, pass_lab, print_table, say
 
 from . import sqs_of
 from .exceptions import SqsError

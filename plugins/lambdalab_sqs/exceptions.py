@@ -29,8 +29,7 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape
 
-from lambdalab.protocol import xml_text
-from lambdalab.server import WireResponse
+from lambdalab.plugin import WireResponse, xml_text
 
 XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
 

@@ -32,16 +32,16 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab import limits
-from lambdalab.arn import parse_function_ref
-from lambdalab.errors import (
+from lambdalab.plugin import (
     InvalidParameterValueException,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
     invalid,
+    parse_function_ref,
 )
 
+from . import quotas
 from .exceptions import SqsError
 from .models import Message, Queues, name_from_arn
 
@@ -102,19 +102,19 @@ class EventSourceMapping:
 
 def _batch_settings(batch_size: Any, window: Any) -> tuple[int, int]:
     if isinstance(window, bool) or not isinstance(window, int) or not (
-        0 <= window <= limits.ESM_BATCHING_WINDOW_MAX_S
+        0 <= window <= quotas.ESM_BATCHING_WINDOW_MAX_S
     ):
         raise invalid("MaximumBatchingWindowInSeconds", window,
-                      f"Use a whole number of seconds from 0 to {limits.ESM_BATCHING_WINDOW_MAX_S}.")
+                      f"Use a whole number of seconds from 0 to {quotas.ESM_BATCHING_WINDOW_MAX_S}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not (
-        1 <= batch_size <= limits.ESM_SQS_BATCH_SIZE_MAX
+        1 <= batch_size <= quotas.ESM_SQS_BATCH_SIZE_MAX
     ):
         raise invalid("BatchSize", batch_size,
-                      f"Use 1 to {limits.ESM_SQS_BATCH_SIZE_MAX} for an SQS queue.")
-    if batch_size > limits.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX and window < 1:
+                      f"Use 1 to {quotas.ESM_SQS_BATCH_SIZE_MAX} for an SQS queue.")
+    if batch_size > quotas.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX and window < 1:
         raise InvalidParameterValueException(
             "Maximum batch window in seconds must be greater than 0 if maximum batch size "
-            f"is greater than {limits.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX}. Set "
+            f"is greater than {quotas.ESM_SQS_BATCH_SIZE_WITHOUT_WINDOW_MAX}. Set "
             "MaximumBatchingWindowInSeconds to 1 or more, or BatchSize to 10 or less."
         )
     return batch_size, window
@@ -132,7 +132,7 @@ def _maximum_concurrency(scaling_config: Mapping[str, Any] | None) -> int | None
     value = (scaling_config or {}).get("MaximumConcurrency")
     if value is None:
         return None
-    low, high = limits.ESM_MAXIMUM_CONCURRENCY_MIN, limits.ESM_MAXIMUM_CONCURRENCY_MAX
+    low, high = quotas.ESM_MAXIMUM_CONCURRENCY_MIN, quotas.ESM_MAXIMUM_CONCURRENCY_MAX
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise invalid("ScalingConfig.MaximumConcurrency", value, f"Use {low} to {high}.")
     return value
@@ -215,7 +215,7 @@ class Poller:
         with self._lock:
             self.busy += 1
         try:
-            batch = queues.receive_now(self.queue, min(size, limits.SQS_RECEIVE_MAX_MESSAGES))
+            batch = queues.receive_now(self.queue, min(size, quotas.SQS_RECEIVE_MAX_MESSAGES))
         except SqsError as e:
             self._record(f"PROBLEM: {e.message}")
             batch = []
@@ -227,7 +227,7 @@ class Poller:
         try:
             while len(batch) < size and clock.now() < deadline and not self.stopped.is_set():
                 more = queues.receive_now(
-                    self.queue, min(size - len(batch), limits.SQS_RECEIVE_MAX_MESSAGES))
+                    self.queue, min(size - len(batch), quotas.SQS_RECEIVE_MAX_MESSAGES))
                 if more:
                     batch += more
                     continue
@@ -309,7 +309,7 @@ class EventSourceMappings:
 
     def create(
         self, function_name: str, event_source_arn: str | None = None, *,
-        enabled: bool = True, batch_size: int = limits.ESM_SQS_BATCH_SIZE_DEFAULT,
+        enabled: bool = True, batch_size: int = quotas.ESM_SQS_BATCH_SIZE_DEFAULT,
         maximum_batching_window_in_seconds: int = 0,
         function_response_types: list[str] | None = None,
         scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
@@ -410,7 +410,7 @@ class EventSourceMappings:
         name = parse_function_ref(mapping.function_arn).name
         reserved = self.lab.registry.reserved_concurrency(name)
         cap = min(self.lab.pool.account_limit if reserved is None else reserved,
-                  limits.ESM_SQS_POLLERS_MAX)
+                  quotas.ESM_SQS_POLLERS_MAX)
         return min(cap, mapping.maximum_concurrency or cap)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

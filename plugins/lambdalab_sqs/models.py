@@ -26,10 +26,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab import limits
-from lambdalab.clock import Timer
-from lambdalab.events._common import md5_hex, sqs_attributes_md5
+from lambdalab import Timer
+from lambdalab.plugin import md5_hex, sqs_attributes_md5
 
+from . import quotas
 from .exceptions import (
     InvalidAttributeName,
     InvalidAttributeValue,
@@ -44,6 +44,43 @@ from .exceptions import (
 if TYPE_CHECKING:
     from lambdalab import Lab
 
+#: The plugin's tables in the lab's database (hook ``lambdalab_migrations``): queues,
+#: messages and event source mappings. The names are those lambdalab's own list used
+#: before the plugin kept them, so data dirs made then open unchanged.
+MIGRATIONS: dict[str, str] = {
+    "sqs-1": """
+    CREATE TABLE sqs_queues (
+        name TEXT PRIMARY KEY,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL
+    );
+    CREATE TABLE sqs_messages (
+        id INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        message_attributes TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        visible_at REAL NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        first_received_at REAL,
+        receipt TEXT
+    );
+    CREATE INDEX sqs_messages_visible ON sqs_messages (queue, visible_at, id);
+    CREATE INDEX sqs_messages_age ON sqs_messages (queue, sent_at);
+    CREATE TABLE event_source_mappings (
+        uuid TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
+    # SQS's system attributes a sender sets (AWSTraceHeader), as JSON; NULL: none.
+    "sqs-system-attributes": """
+    ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
+    """,
+}
+
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 #: Characters a message may hold (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | …).
 _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -51,10 +88,10 @@ _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010
 #: Attributes SetQueueAttributes may change, with their defaults as strings.
 SETTABLE = {
     "DelaySeconds": "0",
-    "MaximumMessageSize": str(limits.SQS_MESSAGE_MAX_BYTES),
-    "MessageRetentionPeriod": str(limits.SQS_RETENTION_DEFAULT_S),
+    "MaximumMessageSize": str(quotas.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": str(quotas.SQS_RETENTION_DEFAULT_S),
     "ReceiveMessageWaitTimeSeconds": "0",
-    "VisibilityTimeout": str(limits.SQS_VISIBILITY_TIMEOUT_DEFAULT_S),
+    "VisibilityTimeout": str(quotas.SQS_VISIBILITY_TIMEOUT_DEFAULT_S),
     "RedrivePolicy": "",
     "RedriveAllowPolicy": "",
     "Policy": "",
@@ -72,11 +109,11 @@ COMPUTED = (
     "LastModifiedTimestamp",
 )
 _INTEGER_RANGES = {
-    "DelaySeconds": (0, limits.SQS_DELAY_MAX_S),
-    "MaximumMessageSize": (1024, limits.SQS_MESSAGE_MAX_BYTES),
-    "MessageRetentionPeriod": (limits.SQS_RETENTION_MIN_S, limits.SQS_RETENTION_MAX_S),
-    "ReceiveMessageWaitTimeSeconds": (0, limits.SQS_WAIT_TIME_MAX_S),
-    "VisibilityTimeout": (0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S),
+    "DelaySeconds": (0, quotas.SQS_DELAY_MAX_S),
+    "MaximumMessageSize": (1024, quotas.SQS_MESSAGE_MAX_BYTES),
+    "MessageRetentionPeriod": (quotas.SQS_RETENTION_MIN_S, quotas.SQS_RETENTION_MAX_S),
+    "ReceiveMessageWaitTimeSeconds": (0, quotas.SQS_WAIT_TIME_MAX_S),
+    "VisibilityTimeout": (0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S),
     "KmsDataKeyReusePeriodSeconds": (60, 86_400),
 }
 
@@ -160,11 +197,11 @@ def _redrive_policy(value: Any) -> dict[str, Any]:
             'must be JSON like {"deadLetterTargetArn": "arn:aws:sqs:…:dlq", '
             '"maxReceiveCount": 5}.'
         ) from None
-    if not 1 <= count <= limits.SQS_MAX_RECEIVE_COUNT_MAX:
+    if not 1 <= count <= quotas.SQS_MAX_RECEIVE_COUNT_MAX:
         raise InvalidAttributeValue(
             f"Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
             f"maxReceiveCount: {count}, valid values are from 1 to "
-            f"{limits.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive."
+            f"{quotas.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive."
         )
     return {"deadLetterTargetArn": target, "maxReceiveCount": count}
 
@@ -532,7 +569,7 @@ class Queues:
             )
         if delay is None:
             delay = queue.integer("DelaySeconds")
-        return body, _integer("DelaySeconds", delay, 0, limits.SQS_DELAY_MAX_S), checked
+        return body, _integer("DelaySeconds", delay, 0, quotas.SQS_DELAY_MAX_S), checked
 
     def receive_message(
         self, name: str, *, max_number_of_messages: int = 1,
@@ -545,10 +582,10 @@ class Queues:
         """
         queue = self.get_queue(name)
         count = _integer("MaxNumberOfMessages", max_number_of_messages, 1,
-                         limits.SQS_RECEIVE_MAX_MESSAGES)
+                         quotas.SQS_RECEIVE_MAX_MESSAGES)
         if wait_time_seconds is None:
             wait_time_seconds = queue.integer("ReceiveMessageWaitTimeSeconds")
-        wait = _integer("WaitTimeSeconds", wait_time_seconds, 0, limits.SQS_WAIT_TIME_MAX_S)
+        wait = _integer("WaitTimeSeconds", wait_time_seconds, 0, quotas.SQS_WAIT_TIME_MAX_S)
         deadline = self.clock.now() + wait
         timer = self.clock.call_at(deadline, self._notify) if wait else None
         try:
@@ -568,7 +605,7 @@ class Queues:
         """Take up to ``count`` visible messages in flight, without waiting."""
         queue = self.get_queue(name)
         hide = queue.integer("VisibilityTimeout") if visibility_timeout is None else _integer(
-            "VisibilityTimeout", visibility_timeout, 0, limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+            "VisibilityTimeout", visibility_timeout, 0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
         now = self.clock.now()
         expired = now - queue.integer("MessageRetentionPeriod")
         redrive = queue.redrive
@@ -640,7 +677,7 @@ class Queues:
         self.get_queue(name)
         row_id = _receipt_row(name, receipt_handle)
         hide = _integer("VisibilityTimeout", visibility_timeout, 0,
-                        limits.SQS_VISIBILITY_TIMEOUT_MAX_S)
+                        quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
         now = self.clock.now()
         with self.store.transaction() as db:
             row = db.execute("SELECT visible_at FROM sqs_messages WHERE id = ? AND receipt = ?",

@@ -25,21 +25,22 @@ from xml.sax.saxutils import escape
 import anyio.to_thread
 from starlette.datastructures import Headers
 
-from lambdalab import limits
-from lambdalab.errors import LambdaError
-from lambdalab.invoker import new_request_id
-from lambdalab.protocol import (
+from lambdalab.plugin import (
     BodyError,
+    LambdaError,
     Violation,
+    WireResponse,
     json_object,
+    new_request_id,
+    read_body,
+    send,
+    show,
     typed_query_params,
     validate,
     xml_text,
 )
-from lambdalab.protocol.validate import show
-from lambdalab.server.app import read_body
-from lambdalab.server.wire import WireResponse, send
 
+from . import quotas
 from .exceptions import (
     XMLNS,
     BatchEntryIdsNotDistinct,
@@ -56,7 +57,7 @@ from .models import Queues, name_from_url
 log = logging.getLogger("lambdalab.sqs")
 TARGET_PREFIX = "AmazonSQS."
 #: A request body: ten 256 KiB messages in a batch, plus base64 and JSON overhead.
-REQUEST_MAX_BYTES = 4 * limits.SQS_MESSAGE_MAX_BYTES
+REQUEST_MAX_BYTES = 4 * quotas.SQS_MESSAGE_MAX_BYTES
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 #: Query-protocol member names of flattened lists and maps, and their JSON names.
@@ -121,11 +122,11 @@ def _list_window(p: Mapping[str, Any]) -> tuple[int, int]:
         )
     size = p.get("MaxResults")
     if size is None:
-        size = limits.SQS_LIST_MAX_RESULTS
-    if not 1 <= size <= limits.SQS_LIST_MAX_RESULTS:
+        size = quotas.SQS_LIST_MAX_RESULTS
+    if not 1 <= size <= quotas.SQS_LIST_MAX_RESULTS:
         raise InvalidParameterValue(
             f"Value {size} for parameter MaxResults is invalid. Reason: MaxResults must be "
-            f"an integer between 1 and {limits.SQS_LIST_MAX_RESULTS}."
+            f"an integer between 1 and {quotas.SQS_LIST_MAX_RESULTS}."
         )
     return int(token), size
 
@@ -135,9 +136,9 @@ def batch_entries(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     entries = params.get("Entries") or []
     if not entries:
         raise EmptyBatchRequest("There should be at least one entry in the request.")
-    if len(entries) > limits.SQS_BATCH_MAX_ENTRIES:
+    if len(entries) > quotas.SQS_BATCH_MAX_ENTRIES:
         raise TooManyEntriesInBatchRequest(
-            f"Maximum number of entries per request are {limits.SQS_BATCH_MAX_ENTRIES}. You "
+            f"Maximum number of entries per request are {quotas.SQS_BATCH_MAX_ENTRIES}. You "
             f"have sent {len(entries)}. Split the batch."
         )
     ids = [entry.get("Id") for entry in entries]

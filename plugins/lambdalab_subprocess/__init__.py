@@ -19,11 +19,9 @@ import signal
 import time
 from typing import Callable
 
-from lambdalab import hookimpl, limits
-from lambdalab.runtime import protocol
-from lambdalab.runtime.forkserver import ForkServer
-from lambdalab.limits import INIT_TIMEOUT_S
-from lambdalab.sandbox import (
+from lambdalab.plugin import ForkServer, hookimpl, limits
+from lambdalab.plugin import runtime_protocol as protocol
+from lambdalab.plugin import (
     EnvironmentSpec,
     InitOutcome,
     InvokeOutcome,
@@ -95,6 +93,10 @@ class _LogReader:
         return lines
 
 
+#: The public name other sandbox plugins use (``lambdalab_runtimes``).
+LogReader = _LogReader
+
+
 class SubprocessEnvironment:
     """One execution environment: a forked process serving one invoke at a time."""
 
@@ -123,8 +125,8 @@ class SubprocessEnvironment:
         self._quick = True
         #: Until when (``time.monotonic()``) the runtime polls for its next invoke.
         self.spin_until = 0.0
-        limit = time.monotonic() + INIT_TIMEOUT_S
-        hello, reason = self._await_frame(INIT_TIMEOUT_S)
+        limit = time.monotonic() + limits.INIT_TIMEOUT_S
+        hello, reason = self._await_frame(limits.INIT_TIMEOUT_S)
         self.pid = protocol.unpack(hello)[0]["pid"] if hello else 0
         frame = None
         if hello is not None:
@@ -373,7 +375,7 @@ def init_failure(exit_reason: str | None) -> dict[str, str]:
     if exit_reason is None:
         return {
             "errorType": "Runtime.InitTimeout",
-            "errorMessage": f"Init phase exceeded the {INIT_TIMEOUT_S} s limit",
+            "errorMessage": f"Init phase exceeded the {limits.INIT_TIMEOUT_S} s limit",
         }
     return {
         "errorType": "Runtime.ExitError",

@@ -36,10 +36,10 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TextIO
 
-from lambdalab import hookimpl
-from lambdalab.runtime import bootstrap, protocol
-from lambdalab.runtime.context import _FROM_ENVIRON
-from lambdalab.sandbox import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import hookimpl, static_fields
+from lambdalab.plugin import runtime_bootstrap as bootstrap
+from lambdalab.plugin import runtime_protocol as protocol
 
 __version__ = "0.1.0"
 
@@ -124,7 +124,7 @@ class ThreadEnvironment:
     def __init__(self, spec: EnvironmentSpec) -> None:
         self.spec = spec
         self._lost = False
-        self._static = {field: spec.environ.get(var) for field, var in _FROM_ENVIRON.items()}
+        self._static = static_fields(spec.environ)
         lines: list[str] = []
         started = time.perf_counter()
         error = None

@@ -1,0 +1,205 @@
+"""The plugin toolkit: everything a lambdalab plugin may use, and nothing else.
+
+A plugin, built-in or a student's, imports from two places only: the public API
+(``import lambdalab``: :class:`~lambdalab.Lab`, the errors, the models) and this module.
+Whatever else lives under ``lambdalab`` is internal and may change without notice; what is
+here is the supported surface, documented in ``docs/reference/toolkit.rst``::
+
+    from lambdalab.plugin import HttpService, Database, StashKey, hookimpl
+
+The names are imported on first use (PEP 562), like the package's own: a sandbox plugin
+that asks for :data:`hookimpl` does not pay for the HTTP edge. Each name keeps the
+docstring of the object it is, and ``__all__`` lists them grouped by what they are for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import events, limits
+    from .arn import FunctionRef, parse_function_ref
+    from .cli import LambdaGroup, open_lab, pass_lab, print_table, say
+    from .clock import Clock, RealClock, Timer, VirtualClock
+    from .destinations import DestinationMessage, Sender
+    from .errors import (
+        InvalidParameterValueException,
+        LambdaError,
+        ResourceConflictException,
+        ResourceNotFoundException,
+        invalid,
+    )
+    from .events._common import iso_s, md5_hex, sqs_attributes_md5
+    from .hookspecs import hookimpl
+    from .invoker import new_request_id
+    from .lab import default_data_dir
+    from .protocol import BodyError, json_object, message, rest_input, rest_params
+    from .protocol import Violation, typed_query_params, validate, xml_text
+    from .protocol.validate import show
+    from .runtime import bootstrap as runtime_bootstrap
+    from .runtime import protocol as runtime_protocol
+    from .runtime.context import LambdaContext, static_fields
+    from .runtime.forkserver import ForkServer, describe_status
+    from .runtime.runtime_api import RuntimeApiServer
+    from .sandbox import (
+        EnvironmentSpec,
+        ExecutionEnvironment,
+        InitOutcome,
+        InvokeOutcome,
+        InvokeRequest,
+        SandboxBackend,
+    )
+    from .server.app import HttpService, IncompleteRequestBody, RequestBodyTooLarge
+    from .server.app import read_body, receive_body
+    from .server.wire import WireRequest, WireResponse, error_response, send
+    from .stash import Stash, StashKey
+    from .store import Database, Migrations
+
+__all__ = [
+    # hooks and per-lab state
+    "hookimpl",
+    "Stash",
+    "StashKey",
+    # storage: a SQLite file with named migrations
+    "Database",
+    "Migrations",
+    # time
+    "Clock",
+    "RealClock",
+    "VirtualClock",
+    "Timer",
+    # AWS errors (one base; a service's own errors subclass it or render like it)
+    "LambdaError",
+    "InvalidParameterValueException",
+    "ResourceConflictException",
+    "ResourceNotFoundException",
+    "invalid",
+    # the HTTP edge: a service, requests, responses, bodies
+    "HttpService",
+    "WireRequest",
+    "WireResponse",
+    "error_response",
+    "send",
+    "read_body",
+    "receive_body",
+    "RequestBodyTooLarge",
+    "IncompleteRequestBody",
+    # wire protocols driven by botocore's models
+    "BodyError",
+    "Violation",
+    "show",
+    "json_object",
+    "message",
+    "rest_input",
+    "rest_params",
+    "typed_query_params",
+    "validate",
+    "xml_text",
+    # ids, ARNs, wire values
+    "parse_function_ref",
+    "FunctionRef",
+    "new_request_id",
+    "iso_s",
+    "md5_hex",
+    "sqs_attributes_md5",
+    "events",
+    "limits",
+    # destinations of asynchronous invocations
+    "Sender",
+    "DestinationMessage",
+    # the command line
+    "LambdaGroup",
+    "pass_lab",
+    "open_lab",
+    "print_table",
+    "say",
+    "default_data_dir",
+    # sandboxes
+    "SandboxBackend",
+    "ExecutionEnvironment",
+    "EnvironmentSpec",
+    "InitOutcome",
+    "InvokeOutcome",
+    "InvokeRequest",
+    "ForkServer",
+    "describe_status",
+    "RuntimeApiServer",
+    "runtime_bootstrap",
+    "runtime_protocol",
+    "static_fields",
+    "LambdaContext",
+]
+
+#: Where each name lives: ``(module, attribute)``; attribute ``None`` is the module itself.
+_HOMES: dict[str, tuple[str, str | None]] = {
+    "hookimpl": ("hookspecs", "hookimpl"),
+    **{name: ("stash", name) for name in ("Stash", "StashKey")},
+    **{name: ("store", name) for name in ("Database", "Migrations")},
+    **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
+    **{
+        name: ("errors", name)
+        for name in (
+            "LambdaError", "InvalidParameterValueException", "ResourceConflictException",
+            "ResourceNotFoundException", "invalid",
+        )
+    },
+    **{
+        name: ("server.app", name)
+        for name in (
+            "HttpService", "read_body", "receive_body", "RequestBodyTooLarge",
+            "IncompleteRequestBody",
+        )
+    },
+    **{
+        name: ("server.wire", name)
+        for name in ("WireRequest", "WireResponse", "error_response", "send")
+    },
+    **{
+        name: ("protocol", name)
+        for name in (
+            "BodyError", "Violation", "json_object", "message", "rest_input", "rest_params",
+            "typed_query_params", "validate", "xml_text",
+        )
+    },
+    "show": ("protocol.validate", "show"),
+    **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
+    "new_request_id": ("invoker", "new_request_id"),
+    **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
+    "events": ("events", None),
+    "limits": ("limits", None),
+    **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{
+        name: ("cli", name)
+        for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")
+    },
+    "default_data_dir": ("lab", "default_data_dir"),
+    **{
+        name: ("sandbox", name)
+        for name in (
+            "SandboxBackend", "ExecutionEnvironment", "EnvironmentSpec", "InitOutcome",
+            "InvokeOutcome", "InvokeRequest",
+        )
+    },
+    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "describe_status")},
+    "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
+    "runtime_bootstrap": ("runtime.bootstrap", None),
+    "runtime_protocol": ("runtime.protocol", None),
+    **{name: ("runtime.context", name) for name in ("static_fields", "LambdaContext")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lambdalab.plugin' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = home
+    module = importlib.import_module(f"lambdalab.{module_name}")
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
