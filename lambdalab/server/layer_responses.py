@@ -11,6 +11,8 @@ request has already been checked against the operation's input shape
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def _wire() -> Any:
-    """:mod:`.lambda_responses`' helpers (paging, the zip): imported when first called,
+    """:mod:`.lambda_responses`' paging: imported when first called,
     because that module imports this one for :class:`LayerResponses`."""
     from . import lambda_responses
 
@@ -49,6 +51,24 @@ def _strings(body: dict[str, Any], field: str) -> list[str] | None:
     return value
 
 
+def _source(content: dict[str, Any]) -> Any:
+    """``Content`` as the Lab takes it: the zip's bytes, or where it is in S3."""
+    s3 = {k: content[k] for k in ("S3Bucket", "S3Key", "S3ObjectVersion") if k in content}
+    if content.get("ZipFile") is None:
+        return s3  # the Lab reads the object, or says why it cannot
+    if s3:
+        raise InvalidParameterValueException(
+            "Please provide a source for the layer: either Content.ZipFile or "
+            "Content.S3Bucket and S3Key, not both."
+        )
+    try:
+        return base64.b64decode(content["ZipFile"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidParameterValueException(
+            "Content.ZipFile: not valid base64. Send the zip file's bytes base64 encoded."
+        ) from None
+
+
 class LayerResponses:
     """PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
     DeleteLayerVersion and the layer version permissions, over one Lab."""
@@ -66,13 +86,9 @@ class LayerResponses:
                 "Content is required: send {\"ZipFile\": <the layer's .zip, base64>} or "
                 "{\"S3Bucket\": ..., \"S3Key\": ...}."
             )
-        if content.get("ZipFile") is None:  # S3Bucket/S3Key: the Lab reads the object
-            source: Any = {k: content.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion")}
-        else:
-            source = _wire().zip_file(content, "Content.")
         version = self.lab.publish_layer_version(
             req.params["LayerName"],
-            source,
+            _source(content),
             description=_string(body, "Description") or "",
             compatible_runtimes=_strings(body, "CompatibleRuntimes"),
             compatible_architectures=_strings(body, "CompatibleArchitectures"),
