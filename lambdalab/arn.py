@@ -50,10 +50,58 @@ def parse_function_ref(ref: str, qualifier: str | None = None) -> FunctionRef:
     in_ref = match["qualifier"]
     if in_ref and qualifier and in_ref != qualifier:
         raise InvalidParameterValueException(
-            f"The derived qualifier from the function name ({in_ref}) does not match "
-            f"the specified qualifier ({qualifier})."
+            "The derived qualifier from the function name does not match the specified "
+            f"qualifier. (The name says {in_ref}, Qualifier says {qualifier}: give one.)"
         )
     return FunctionRef(match["name"], in_ref or qualifier)
+
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def checked_region(region: str) -> str:
+    """``region`` if it is shaped like an AWS region name (``us-west-2``)."""
+    if not _REGION.match(region or ""):
+        raise InvalidParameterValueException(
+            f"Region: {region!r} is not a region name. Use one like us-east-1 or eu-west-2."
+        )
+    return region
+
+
+def checked_account_id(account_id: str) -> str:
+    """``account_id`` if it is 12 digits, as an AWS account id is."""
+    if not _ACCOUNT_ID.match(account_id or ""):
+        raise InvalidParameterValueException(
+            f"AccountId: {account_id!r} is not an account id. Use 12 digits, e.g. 123456789012."
+        )
+    return account_id
+
+
+_TAGGABLE = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>[a-zA-Z0-9_$-]+))?$"
+)
+
+
+def taggable_function(resource: str) -> str:
+    """The function name of a TagResource/UntagResource/ListTags ``Resource`` ARN.
+
+    Tags belong to a function, not to its versions or aliases, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/api/API_TagResource.html).
+    """
+    match = _TAGGABLE.match(resource or "")
+    if match is None:
+        raise InvalidParameterValueException(
+            f"Resource: {resource!r} is not a function ARN. lambdalab tags functions; use "
+            "an ARN like arn:aws:lambda:us-east-1:000000000000:function:NAME."
+        )
+    if match["qualifier"]:
+        raise InvalidParameterValueException(
+            "Tags on function aliases and versions are not supported. Please specify a "
+            "function ARN."
+        )
+    return match["name"]
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,20 @@ PLUGIN_HELP_WIDTH = 120
 #: Where ``main`` keeps ``--sandbox`` for every command's Lab (``click.Context.meta``).
 SANDBOX_META = "lambdalab.sandbox"
 
+#: Where a command's options for its Lab (``serve --region``…) wait for ``pass_lab``.
+LAB_OPTIONS_META = "lambdalab.lab_options"
+
+
+def lab_option(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """An option callback that hands its value to the Lab ``pass_lab`` makes."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            ctx.find_root().meta.setdefault(LAB_OPTIONS_META, {})[name] = value
+
+    return keep
+
+
 SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambdalab plugins`)."
 
 
@@ -242,7 +256,13 @@ def open_lab() -> Lab:
 
     ctx = click.get_current_context()
     root = ctx.find_root()
-    return ctx.with_resource(Lab(data_dir=root.obj, default_sandbox=root.meta.get(SANDBOX_META)))
+    return ctx.with_resource(
+        Lab(
+            data_dir=root.obj,
+            default_sandbox=root.meta.get(SANDBOX_META),
+            **root.meta.get(LAB_OPTIONS_META, {}),
+        )
+    )
 
 
 def pass_lab(command: F) -> F:
@@ -1092,6 +1112,19 @@ def parse_auth_keys(
     metavar="ID:SECRET",
     callback=parse_auth_keys,
     help="Only accept requests SigV4-signed with this access key (repeat for more).",
+)
+@click.option(
+    "--region", default=None, expose_value=False, callback=lab_option("region"),
+    help="The region in ARNs [default: $LAMBDALAB_REGION or us-east-1].",
+)
+@click.option(
+    "--account-id", default=None, expose_value=False, callback=lab_option("account_id"),
+    help="The account id in ARNs [default: $LAMBDALAB_ACCOUNT_ID or 000000000000].",
+)
+@click.option(
+    "--state-transition", type=float, default=None, expose_value=False,
+    callback=lab_option("state_transition"), metavar="SECONDS",
+    help="How long a new function stays Pending and an update InProgress [default: 0].",
 )
 @pass_lab
 def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> None:

@@ -36,6 +36,10 @@ class LambdaError(Exception):
     """Base class: an AWS error code, an HTTP status and a message saying what to change."""
 
     status_code: int = 400
+    #: The body's name for the message: each error shape of botocore's Lambda model
+    #: names it ``message`` or ``Message`` (ResourceNotFoundException, ServiceException),
+    #: and boto3 shows it under that name (``e.response["Message"]``).
+    message_member: str = "message"
     #: Extra fields of the wire shape (e.g. ``Reason`` for throttling).
     extra: dict[str, Any]
 
@@ -49,14 +53,15 @@ class LambdaError(Exception):
         return type(self).__name__
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON body AWS sends: ``Type``, ``message`` and the error's own fields."""
-        return {"Type": "User", "message": self.message, **self.extra}
+        """The JSON body AWS sends: ``Type``, the message and the error's own fields."""
+        return {"Type": "User", self.message_member: self.message, **self.extra}
 
 
 class ResourceNotFoundException(LambdaError):
     """The function, version or alias does not exist."""
 
     status_code = 404
+    message_member = "Message"
 
 
 class ResourceConflictException(LambdaError):
@@ -105,9 +110,10 @@ class ServiceException(LambdaError):
     """lambdalab failed internally. This is a bug; the message says what broke."""
 
     status_code = 500
+    message_member = "Message"
 
     def to_wire(self) -> dict[str, Any]:
-        return {"Type": "Service", "message": self.message, **self.extra}
+        return {"Type": "Service", self.message_member: self.message, **self.extra}
 
 
 class PolicyLengthExceededException(LambdaError):

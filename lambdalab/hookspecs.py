@@ -249,6 +249,35 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> "Sender | 
 
 
 # -------------------------------------------------------------------------------------
+# Code hooks: where a deployment package comes from
+# -------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def lambdalab_code_object(
+    lab: "Lab", bucket: str, key: str, version: str | None
+) -> bytes | None:
+    """Return the bytes of the S3 object a function's code is taken from, or ``None``.
+
+    :param lab: the lab the function is created or updated in.
+    :param bucket: ``Code.S3Bucket`` of CreateFunction (``S3Bucket`` of
+        UpdateFunctionCode).
+    :param key: ``S3Key``.
+    :param version: ``S3ObjectVersion``, or ``None``.
+
+    Stops at first non-None result. A plugin that emulates S3 answers for its buckets;
+    when the object cannot be read it raises
+    :class:`~lambdalab.errors.InvalidParameterValueException` with AWS's sentence
+    ("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: ...").
+    The S3 plugin implements it (``plugins/lambdalab_s3/__init__.py``)::
+
+        @lambdalab.hookimpl
+        def lambdalab_code_object(lab, bucket, key, version):
+            return my_buckets.read(bucket, key)
+    """
+
+
+# -------------------------------------------------------------------------------------
 # HTTP edge hooks: serve more AWS services on lambdalab's port
 # -------------------------------------------------------------------------------------
 

@@ -268,7 +268,8 @@ class Invoker:
             "InvokeAsync" if is_async else "Invoke",
         )
         context = client_context_json(client_context)
-        config = self.registry.get(ref.name, ref.qualifier)  # not found -> 404 here
+        # not found -> 404 here, naming ...:$LATEST when unqualified, as AWS's Invoke does
+        config = self.registry.get(ref.name, ref.qualifier or limits.LATEST)
         request_id = new_request_id()
         if invocation_type == "DryRun":
             return InvokeResult(status_code=204, request_id=request_id)

@@ -22,7 +22,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import config as check
 from . import limits
-from .arn import ArnBuilder, parse_function_ref
+from .arn import (
+    ArnBuilder,
+    checked_account_id,
+    checked_region,
+    parse_function_ref,
+    taggable_function,
+)
 from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
@@ -33,7 +39,12 @@ from .destinations import (
 )
 from .environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
-from .errors import InvalidParameterValueException, ResourceNotFoundException
+from .errors import (
+    InvalidParameterValueException,
+    LambdaError,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
 from .layers import LayerOperations, Layers, collect_opt_directories
 from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
@@ -47,6 +58,8 @@ from .stash import Stash
 
 DEFAULT_DATA_DIR = ".lambdalab"
 DEFAULT_ROLE_NAME = "lambdalab-execution-role"
+#: The edge path that serves a code blob by its SHA-256 (GetFunction's ``Code.Location``).
+CODE_PATH = "/_lambdalab/code/"
 
 
 def default_data_dir() -> Path:
@@ -73,8 +86,13 @@ class Lab(LayerOperations):
         ``./.lambdalab``, or ``$LAMBDALAB_DATA_DIR``). Reopening it restores everything.
     :param clock: :class:`~lambdalab.clock.RealClock` (default) or a
         :class:`~lambdalab.clock.VirtualClock` to move time by hand.
-    :param region: the region in ARNs and ``AWS_REGION``.
-    :param account_id: the account in ARNs.
+    :param region: the region in ARNs and ``AWS_REGION`` [default:
+        ``$LAMBDALAB_REGION``, else ``us-east-1``].
+    :param account_id: the account in ARNs [default: ``$LAMBDALAB_ACCOUNT_ID``, else
+        ``000000000000``].
+    :param state_transition: seconds of ``clock`` a new function stays ``Pending`` and
+        an update ``InProgress`` (default 0: the answer of the call shows the state, the
+        next read shows ``Active`` / ``Successful``).
     :param account_concurrency: concurrent executions for the whole account.
     :param idle_timeout: seconds an environment may stay idle before it is reaped.
     :param default_sandbox: the isolation backend functions without their own run in
@@ -91,14 +109,15 @@ class Lab(LayerOperations):
         data_dir: str | os.PathLike[str] | None = None,
         *,
         clock: Clock | None = None,
-        region: str = limits.DEFAULT_REGION,
-        account_id: str = limits.DEFAULT_ACCOUNT_ID,
+        region: str | None = None,
+        account_id: str | None = None,
         account_concurrency: int = limits.ACCOUNT_CONCURRENCY_DEFAULT,
         idle_timeout: float = limits.IDLE_ENVIRONMENT_TTL_S,
         default_sandbox: str | None = None,
         plugins: Iterable[Any] = (),
         preload: tuple[str, ...] = ("boto3",),
         log_max_bytes: int | None = None,
+        state_transition: float = limits.STATE_TRANSITION_S,
     ) -> None:
         from .store import Store
 
@@ -110,12 +129,19 @@ class Lab(LayerOperations):
         #: Plugins' per-lab state (:class:`~lambdalab.stash.Stash`), closed with the lab.
         self.stash = Stash()
         self.clock = clock or RealClock()
-        self.arns = ArnBuilder(region, account_id)
+        self.arns = ArnBuilder(
+            checked_region(
+                region or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
+            ),
+            checked_account_id(
+                account_id or os.environ.get("LAMBDALAB_ACCOUNT_ID") or limits.DEFAULT_ACCOUNT_ID
+            ),
+        )
         self.default_sandbox = default_sandbox or os.environ.get(
             "LAMBDALAB_SANDBOX", "limited"
         )
         self.preload = preload
-        self.registry = Registry(self.store, self.arns, self.clock.now)
+        self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
         self.logs = LogStore(
             self.store, now=self.clock.now, max_bytes=_log_max_bytes(log_max_bytes)
@@ -241,6 +267,7 @@ class Lab(LayerOperations):
         publish: bool = False,
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
+        tags: Mapping[str, str] | None = None,
         layers: Sequence[str] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
@@ -272,6 +299,8 @@ class Lab(LayerOperations):
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
             revision_id=new_revision_id(),
+            tags=_checked_tags({}, tags or {}),
+            **self.registry.pending(),
         )
         if dead_letter_config is not None:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
@@ -283,24 +312,46 @@ class Lab(LayerOperations):
         with self._code_lock:  # a collection must not remove the blob before it is named
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
             self.registry.create(config)
-        return self.publish_version(name) if publish else config
+        if not publish:
+            return config
+        # AWS answers with version 1's configuration under the function's own ARN.
+        version = self.registry.publish(name, while_settling=True)
+        return version.evolve(function_arn=config.function_arn)
 
     def get_function(self, function_name: str, qualifier: str | None = None) -> FunctionDetails:
         """Configuration, code location and reserved concurrency of a function version."""
         ref = parse_function_ref(function_name, qualifier)
-        config = self.registry.get(ref.name, ref.qualifier)
+        config = self._named(ref.name, ref.qualifier)
         return FunctionDetails(
             configuration=config,
-            code_location=self.store.blob_path(config.code_blob).as_uri(),
+            code_location=self.code_location(config),
             reserved_concurrency=self.registry.reserved_concurrency(ref.name),
+            tags=self.registry.get(ref.name).tags,
         )
+
+    def code_location(self, config: FunctionConfiguration) -> str:
+        """Where GetFunction's ``Code.Location`` sends a client for the zip: an HTTP URL
+        on the edge when one serves this lab (AWS's is a presigned S3 URL), else the
+        blob's ``file://`` path."""
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}{CODE_PATH}{config.code_blob}"
+        return self.store.blob_path(config.code_blob).as_uri()
+
+    def _named(self, name: str, qualifier: str | None) -> FunctionConfiguration:
+        """The configuration a qualifier names, under the ARN AWS answers with: asked for
+        ``$LATEST`` or an alias by name, AWS names the configuration by that qualifier
+        (``...:function:NAME:$LATEST``, ``...:function:NAME:live`` with ``Version`` 1)."""
+        config = self.registry.get(name, qualifier)
+        if qualifier is not None and not qualifier.isdigit():
+            return config.evolve(function_arn=self.arns.function(name, qualifier))
+        return config
 
     def get_function_configuration(
         self, function_name: str, qualifier: str | None = None
     ) -> FunctionConfiguration:
         """The configuration of ``$LATEST``, a version, or the version an alias points at."""
         ref = parse_function_ref(function_name, qualifier)
-        return self.registry.get(ref.name, ref.qualifier)
+        return self._named(ref.name, ref.qualifier)
 
     def list_functions(self) -> list[FunctionConfiguration]:
         """Every function's ``$LATEST`` configuration, by name."""
@@ -311,6 +362,7 @@ class Lab(LayerOperations):
     ) -> FunctionConfiguration:
         """Replace ``$LATEST``'s code; its warm environments are retired."""
         name = parse_function_ref(function_name).name
+        self.registry.refuse_if_busy(name)  # before the new code is stored
         layers = self.registry.get(name).layers
         pkg = package(code)
         self._function_layers([x.arn for x in layers], lambda: pkg.unzipped_size, layers)
@@ -322,7 +374,7 @@ class Lab(LayerOperations):
             )
         self.pool.retire(name, limits.LATEST)
         self.collect_code(old)
-        return self.publish_version(name) if publish else config
+        return self.registry.publish(name, while_settling=True) if publish else config
 
     def update_function_configuration(
         self,
@@ -422,7 +474,7 @@ class Lab(LayerOperations):
 
     def list_versions_by_function(self, function_name: str) -> list[FunctionConfiguration]:
         """``$LATEST`` and every published version, oldest first."""
-        return self.registry.list_versions(parse_function_ref(function_name).name)
+        return self.registry.versions(parse_function_ref(function_name).name)
 
     def create_alias(
         self,
@@ -480,6 +532,45 @@ class Lab(LayerOperations):
         self.registry.delete_alias(parse_function_ref(function_name).name, name)
         self.permissions.forget(parse_function_ref(function_name).name, name)
 
+    def code_from_s3(self, bucket: str, key: str, version: str | None = None) -> bytes:
+        """The deployment package stored in S3 as ``bucket``/``key``, read through the
+        plugin that emulates S3 (the ``lambdalab_code_object`` hook)."""
+        data = self.plugin_manager.hook.lambdalab_code_object(
+            lab=self, bucket=bucket, key=key, version=version
+        )
+        if data is None:
+            raise InvalidParameterValueException(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
+                "Message: The specified bucket does not exist. (No loaded plugin serves S3: "
+                "enable the s3 plugin, see `lambdalab plugins`, or send Code.ZipFile.)"
+            )
+        return bytes(data)
+
+    # -- tags -------------------------------------------------------------------------
+
+    def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags of the function ``resource`` (its unqualified ARN)."""
+        name = taggable_function(resource)
+        current = self.registry.get(name).tags
+        if not tags:
+            raise InvalidParameterValueException(
+                "An error occurred and the request cannot be processed. Tags: give at least "
+                "one tag."
+            )
+        self.registry.set_tags(name, _checked_tags(current, tags))
+
+    def untag_resource(self, resource: str, tag_keys: Iterable[str]) -> None:
+        """Remove the tags named by ``tag_keys`` (keys that are not there are ignored)."""
+        name = taggable_function(resource)
+        current = self.registry.get(name).tags
+        self.registry.set_tags(
+            name, {k: v for k, v in current.items() if k not in set(tag_keys)}
+        )
+
+    def list_tags(self, resource: str) -> dict[str, str]:
+        """The function's tags."""
+        return dict(self.registry.get(taggable_function(resource)).tags)
+
     # -- concurrency ------------------------------------------------------------------
 
     def put_function_concurrency(
@@ -487,8 +578,8 @@ class Lab(LayerOperations):
     ) -> int:
         """Reserve concurrency for a function (and cap it there). 0 stops all invokes."""
         name = parse_function_ref(function_name).name
+        self.registry.get(name, limits.LATEST)  # AWS names ...:$LATEST when there is none
         value = check.reserved_concurrency(reserved_concurrent_executions)
-        self.registry.get(name)
         others = self.registry.total_reserved(excluding=name)
         unreserved = self.pool.account_limit - others - value
         if unreserved < limits.UNRESERVED_CONCURRENCY_MIN:
@@ -662,6 +753,7 @@ class Lab(LayerOperations):
         ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
         A handler error is not raised: see ``result.function_error``.
         """
+        self._refuse_pending(function_name, qualifier)
         return drive(
             self.invoker.invocation(
                 function_name,
@@ -688,6 +780,7 @@ class Lab(LayerOperations):
         is awaited instead of blocking the loop; work that blocks (a cold start, a
         backend that cannot be awaited) runs in ``run_blocking`` [default:
         ``asyncio.to_thread``]."""
+        self._refuse_pending(function_name, qualifier)
         steps = self.invoker.invocation(
             function_name,
             payload,
@@ -697,6 +790,21 @@ class Lab(LayerOperations):
             client_context=client_context,
         )
         return await drive_async(steps, run_blocking or asyncio.to_thread)
+
+    def _refuse_pending(self, function_name: str, qualifier: str | None) -> None:
+        """Lambda does not invoke a function that is still ``Pending``
+        (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
+        try:
+            ref = parse_function_ref(function_name, qualifier)
+            state = self.registry.get(ref.name, ref.qualifier).state
+        except LambdaError:
+            return  # the invoke itself reports a bad name or a missing function
+        if state == "Pending":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently "
+                "in the following state: Pending. Wait until it is Active (boto3's "
+                "function_active_v2 waiter)."
+            )
 
     def _run_event(self, event: AsyncEvent) -> InvokeResult:
         config = self.registry.resolve(event.function_name, event.qualifier)
@@ -912,6 +1020,16 @@ def _log_max_bytes(value: int | None) -> int:
             f"LAMBDALAB_LOG_MAX_MB={megabytes!r} is not a number of megabytes; use e.g. 500, "
             "or 0 to keep every log event."
         ) from None
+
+
+def _checked_tags(current: Mapping[str, str], new: Mapping[str, Any]) -> dict[str, str]:
+    merged = {**current, **{str(k): str(v) for k, v in new.items()}}
+    if len(merged) > limits.TAGS_PER_RESOURCE_MAX:
+        raise InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit. A function has at most "
+            f"{limits.TAGS_PER_RESOURCE_MAX} tags."
+        )
+    return merged
 
 
 def _weights(routing_config: Mapping[str, Any] | None) -> dict[str, float]:

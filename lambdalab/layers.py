@@ -711,7 +711,13 @@ class LayerOperations:
         return self.layers.get_by_arn(arn)
 
     def layer_location(self: "Lab", version: LayerVersion) -> str:
-        """Where the layer version's zip can be read (``Content.Location``)."""
+        """Where the layer version's zip can be read (``Content.Location``): an HTTP URL
+        on the edge when one serves this lab, as for a function's code, else a
+        ``file://`` path."""
+        from .lab import CODE_PATH  # lab imports this module
+
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}{CODE_PATH}{version.code_blob}"
         return self.store.blob_path(version.code_blob).as_uri()
 
     def list_layers(
@@ -799,6 +805,11 @@ def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
     if not isinstance(content, Mapping):
         return content
     if content.get("ZipFile") is not None:
+        if content.get("S3Bucket") is not None or content.get("S3Key") is not None:
+            raise InvalidParameterValueException(
+                "Please provide a source for the layer: either Content.ZipFile or "
+                "Content.S3Bucket and S3Key, not both."
+            )
         return bytes(content["ZipFile"])
     bucket, key = content.get("S3Bucket"), content.get("S3Key")
     if bucket is None and key is None:
@@ -810,13 +821,7 @@ def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
         raise InvalidParameterValueException(
             "Content: S3Bucket and S3Key go together; name both."
         )
-    read = getattr(lab, "code_from_s3", None)  # the Lab's S3 reader, where it has one
-    if read is None:
-        raise InvalidParameterValueException(
-            "Content.S3Bucket: this lambdalab cannot read code from S3 yet; send the zip as "
-            "Content.ZipFile."
-        )
-    return bytes(read(bucket, key, content.get("S3ObjectVersion")))
+    return lab.code_from_s3(bucket, key, content.get("S3ObjectVersion"))
 
 
 __all__ = [

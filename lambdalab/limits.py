@@ -19,6 +19,17 @@ DEFAULT_REGION = "us-east-1"
 #: The account id in ARNs unless a Lab says otherwise.
 DEFAULT_ACCOUNT_ID = "000000000000"
 
+#: Seconds (of the Lab's clock) a new function stays ``Pending`` and an update
+#: ``InProgress`` before they become ``Active`` / ``Successful``. AWS takes about a second
+#: for a .zip function; lambdalab's default 0 shows the states in the answer of the call
+#: that starts them and settles them by the next read. ``lambdalab serve
+#: --state-transition 2`` (or ``Lab(state_transition=2)``) makes them last, to watch a
+#: waiter work (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+STATE_TRANSITION_S = 0.0
+
+#: Tags on one function (https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html).
+TAGS_PER_RESOURCE_MAX = 50
+
 #: CreateFunction's FunctionName (the short name, not an ARN): 1-64 of these characters.
 FUNCTION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 #: Alias names: 1-128 characters, not all digits (that would read as a version).

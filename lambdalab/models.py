@@ -8,6 +8,7 @@ so what lambdalab persists is what ``GetFunctionConfiguration`` returns.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,10 +30,31 @@ _AWS_NAMES = {
     "version": "Version",
     "revision_id": "RevisionId",
     "state": "State",
-    "last_update_status": "LastUpdateStatus",
     "package_type": "PackageType",
     "architectures": "Architectures",
 }
+
+#: Fields AWS sends only while they have a value (e.g. ``StateReason`` while ``Pending``;
+#: no ``LastUpdateStatus`` in CreateFunction's answer).
+_OPTIONAL_AWS_NAMES = {
+    "state_reason": "StateReason",
+    "state_reason_code": "StateReasonCode",
+    "last_update_status": "LastUpdateStatus",
+    "last_update_status_reason": "LastUpdateStatusReason",
+    "last_update_status_reason_code": "LastUpdateStatusReasonCode",
+}
+
+#: What a function that is still being created or updated says, as AWS words it (for an
+#: update too: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+CREATING_REASON = "The function is being created."
+CREATING_REASON_CODE = "Creating"
+
+
+def runtime_version_arn(region: str, runtime: str) -> str:
+    """``RuntimeVersionConfig.RuntimeVersionArn``: AWS names a runtime build by a hash;
+    lambdalab's is a stable one of the runtime's name (there is one build per runtime)."""
+    build = hashlib.sha256(f"lambdalab:{runtime}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{build}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +89,11 @@ class FunctionConfiguration:
     environment: dict[str, str] = field(default_factory=dict)
     ephemeral_storage: int = 512
     state: str = "Active"
-    last_update_status: str = "Successful"
+    last_update_status: str | None = "Successful"
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
     package_type: str = "Zip"
     architectures: tuple[str, ...] = (DEFAULT_ARCHITECTURE,)
     #: lambdalab's own: SHA-256 (hex) naming the stored code blob.
@@ -79,17 +105,37 @@ class FunctionConfiguration:
     dead_letter_target_arn: str | None = None
     #: ``Layers``: the layer versions unpacked under /opt, in order (see lambdalab.layers).
     layers: tuple[FunctionLayer, ...] = ()
+    #: lambdalab's own: the Lab clock's time at which ``Pending`` becomes ``Active`` and
+    #: ``InProgress`` becomes ``Successful`` (``None``: settled).
+    settles_at: float | None = None
+    #: lambdalab's own: a digest of the code and configuration of ``$LATEST`` that a
+    #: published version was made from (PublishVersion publishes only when it changed).
+    source: str = ""
+    #: The function's tags (kept on ``$LATEST``; GetFunction and ListTags return them).
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settling(self) -> bool:
+        return self.settles_at is not None
 
     def to_aws(self) -> dict[str, Any]:
         """The FunctionConfiguration JSON the Lambda API returns."""
         out: dict[str, Any] = {_AWS_NAMES[k]: getattr(self, k) for k in _AWS_NAMES}
+        for name, aws in _OPTIONAL_AWS_NAMES.items():
+            if getattr(self, name) is not None:
+                out[aws] = getattr(self, name)
         out["Architectures"] = list(self.architectures)
-        out["Environment"] = {"Variables": dict(self.environment)}
+        if self.environment:  # AWS leaves Environment out of a function without one
+            out["Environment"] = {"Variables": dict(self.environment)}
         out["EphemeralStorage"] = {"Size": self.ephemeral_storage}
         out["TracingConfig"] = {"Mode": "PassThrough"}
         out["LoggingConfig"] = {
             "LogFormat": "Text",
             "LogGroup": f"/aws/lambda/{self.function_name}",
+        }
+        out["SnapStart"] = {"ApplyOn": "None", "OptimizationStatus": "Off"}
+        out["RuntimeVersionConfig"] = {
+            "RuntimeVersionArn": runtime_version_arn(self.region, self.runtime)
         }
         if self.dead_letter_target_arn:
             out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target_arn}
@@ -97,23 +143,36 @@ class FunctionConfiguration:
             out["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in self.layers]
         return out
 
+    @property
+    def region(self) -> str:
+        return self.function_arn.split(":")[3]
+
     def to_json(self) -> str:
-        own: dict[str, Any] = {"CodeBlob": self.code_blob}
+        own: dict[str, Any] = {"CodeBlob": self.code_blob, "Source": self.source}
         if self.sandbox is not None:
             own["Sandbox"] = self.sandbox
         if self.layers:
             own["Layers"] = [[layer.code_blob, layer.unzipped_size] for layer in self.layers]
+        if self.settles_at is not None:
+            own["SettlesAt"] = self.settles_at
+        if self.tags:
+            own["Tags"] = self.tags
         return json.dumps({**self.to_aws(), "lambdalab": own})
 
     @classmethod
     def from_json(cls, text: str) -> "FunctionConfiguration":
         data = json.loads(text)
         kwargs = {k: data[aws] for k, aws in _AWS_NAMES.items()}
+        kwargs.update({k: data.get(aws) for k, aws in _OPTIONAL_AWS_NAMES.items()})
         kwargs["architectures"] = tuple(data["Architectures"])
-        kwargs["environment"] = data["Environment"]["Variables"]
+        kwargs["environment"] = data.get("Environment", {}).get("Variables", {})
         kwargs["ephemeral_storage"] = data["EphemeralStorage"]["Size"]
-        kwargs["code_blob"] = data["lambdalab"]["CodeBlob"]
-        kwargs["sandbox"] = data["lambdalab"].get("Sandbox")
+        own = data["lambdalab"]
+        kwargs["code_blob"] = own["CodeBlob"]
+        kwargs["sandbox"] = own.get("Sandbox")
+        kwargs["settles_at"] = own.get("SettlesAt")
+        kwargs["source"] = own.get("Source", "")
+        kwargs["tags"] = own.get("Tags", {})
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
         layers = zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
         kwargs["layers"] = tuple(
@@ -180,12 +239,15 @@ class FunctionDetails:
     configuration: FunctionConfiguration
     code_location: str
     reserved_concurrency: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_aws(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "Configuration": self.configuration.to_aws(),
             "Code": {"RepositoryType": "S3", "Location": self.code_location},
         }
+        if self.tags:
+            out["Tags"] = dict(self.tags)
         if self.reserved_concurrency is not None:
             out["Concurrency"] = {
                 "ReservedConcurrentExecutions": self.reserved_concurrency

@@ -14,6 +14,7 @@ ResourceNotFoundException saying so, and deleting the function clears it.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import threading
@@ -31,16 +32,25 @@ from .errors import (
     ResourceNotFoundException,
 )
 from .limits import LATEST
-from .models import AliasConfiguration, FunctionConfiguration
+from .models import (
+    CREATING_REASON,
+    CREATING_REASON_CODE,
+    AliasConfiguration,
+    FunctionConfiguration,
+)
 from .store import Store
 
 #: Another process's commits are noticed within this many seconds (SQLite's
 #: ``data_version`` is checked at most this often; this process's own writes at once).
 _RECHECK_S = 0.001
 
-#: Fields that change with every publish or update and so do not count as "changed code
-#: or configuration" when deciding whether publishing creates a new version.
-_VOLATILE = {"function_arn", "version", "revision_id", "last_modified"}
+#: Fields that change with every publish, update or state change, and so do not count as
+#: "changed code or configuration" when deciding whether publishing creates a new version.
+_VOLATILE = {
+    "function_arn", "version", "revision_id", "last_modified", "state", "state_reason",
+    "state_reason_code", "last_update_status", "last_update_status_reason",
+    "last_update_status_reason_code", "settles_at", "source", "tags",
+}
 _MISSING = object()
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -55,19 +65,52 @@ def aws_timestamp(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def _fingerprint(config: FunctionConfiguration) -> tuple[Any, ...]:
-    return tuple(
-        repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE
+def _source(config: FunctionConfiguration) -> str:
+    """A digest of the code and configuration a version is published from."""
+    state = repr(
+        tuple(repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE)
+    )
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def update_in_progress(arn: str) -> ResourceConflictException:
+    """What AWS answers a change made while the last one is still being applied."""
+    return ResourceConflictException(
+        "The operation cannot be performed at this time. An update is in progress for "
+        f"resource: {arn}"
+    )
+
+
+def _settled(config: FunctionConfiguration) -> FunctionConfiguration:
+    """``config`` once its creation or update has been applied (a new RevisionId, as on AWS)."""
+    return config.evolve(
+        state="Active",
+        state_reason=None,
+        state_reason_code=None,
+        last_update_status="Successful",
+        last_update_status_reason=None,
+        last_update_status_reason_code=None,
+        settles_at=None,
+        revision_id=new_revision_id(),
     )
 
 
 class Registry:
     """Functions, versions and aliases of one data dir."""
 
-    def __init__(self, store: Store, arns: ArnBuilder, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        arns: ArnBuilder,
+        now: Callable[[], float],
+        settle_after: float = limits.STATE_TRANSITION_S,
+    ) -> None:
         self._store = store
         self.arns = arns
         self._now = now
+        #: Seconds of the Lab's clock a function stays ``Pending`` after it is created,
+        #: and an update ``InProgress`` (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+        self.settle_after = settle_after
         self._cache: dict[tuple[str, str], Any] = {}
         #: Counts the times the cache was dropped: a read loaded before a drop is stale.
         self._generation = 0
@@ -171,24 +214,73 @@ class Registry:
                 raise self.damaged(name, None if version == LATEST else version)
             return config
 
-        return self._cached((name, "version:" + version), load)
+        config: FunctionConfiguration = self._cached((name, "version:" + version), load)
+        if self._due(config):
+            return self._settle(name, version)
+        return config
+
+    def _settle(self, name: str, version: str) -> FunctionConfiguration:
+        """Finish a creation or update whose time has come, and keep the result."""
+        with self._store.transaction() as db:
+            row = db.execute(
+                "SELECT function, version, config FROM versions WHERE function = ? "
+                "AND version = ?",
+                (name, version),
+            ).fetchone()
+            if row is None:
+                raise self.not_found(name, None if version == LATEST else version)
+            config = self._version(row)
+            if config is None:
+                raise self.damaged(name, None if version == LATEST else version)
+            if config.settles_at is None or self._now() < config.settles_at:
+                return config  # another thread settled it (or it is not due)
+            config = _settled(config)
+            db.execute(
+                "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
+                (config.to_json(), name, version),
+            )
+        self._changed()
+        return config
+
+    def pending(self) -> dict[str, Any]:
+        """The fields of a configuration that has just been created (``Pending``)."""
+        return {
+            "state": "Pending",
+            "state_reason": CREATING_REASON,
+            "state_reason_code": CREATING_REASON_CODE,
+            "last_update_status": None,
+            "settles_at": self._now() + self.settle_after,
+        }
 
     def get(self, name: str, qualifier: str | None = None) -> FunctionConfiguration:
         """The configuration a qualifier names: ``$LATEST``, a version or an alias."""
-        if qualifier in (None, LATEST):
+        if qualifier == LATEST:
+            try:
+                return self.get_version(name, LATEST)
+            except ResourceNotFoundException:
+                raise self.not_found(name, LATEST) from None
+        if qualifier is None:
             return self.get_version(name, LATEST)
         if qualifier.isdigit():
             if not self.exists(name):
                 raise self.not_found(name)
             return self.get_version(name, qualifier)
-        return self.get_version(name, self.get_alias(name, qualifier).function_version)
+        try:
+            alias = self.get_alias(name, qualifier)
+        except ResourceNotFoundException:  # AWS: "Function not found: ...:NAME:alias"
+            raise self.not_found(name, qualifier) from None
+        return self.get_version(name, alias.function_version)
 
     def list_functions(self) -> list[FunctionConfiguration]:
         rows = self._store.query(
             "SELECT function, version, config FROM versions WHERE version = ? ORDER BY function",
             (LATEST,),
         )
-        return self._versions(rows)
+        configs = self._versions(rows)
+        return [self._settle(c.function_name, LATEST) if self._due(c) else c for c in configs]
+
+    def _due(self, config: FunctionConfiguration) -> bool:
+        return config.settles_at is not None and self._now() >= config.settles_at
 
     def list_versions(self, name: str) -> list[FunctionConfiguration]:
         if not self.exists(name):
@@ -200,7 +292,33 @@ class Registry:
         )
         return self._versions(rows)
 
-    def update_latest(self, name: str, **changes: Any) -> FunctionConfiguration:
+    def versions(self, name: str) -> list[FunctionConfiguration]:
+        """ListVersionsByFunction's answer: ``$LATEST`` (named by its qualified ARN, as
+        AWS names it there) and every published version, each settled if due."""
+        found = [self.get_version(name, c.version) for c in self.list_versions(name)]
+        return [
+            c.evolve(function_arn=self.arns.function(name, LATEST)) if c.version == LATEST else c
+            for c in found
+        ]
+
+    def set_tags(self, name: str, tags: dict[str, str]) -> None:
+        """Replace the function's tags (kept on ``$LATEST``; no new RevisionId)."""
+        self.update_latest(name, settle=False, tags=dict(tags))
+
+    def refuse_if_busy(self, name: str) -> None:
+        """ResourceConflictException if ``$LATEST`` is still being created or updated."""
+        current = self.get_version(name, LATEST)
+        if current.settling:
+            raise update_in_progress(current.function_arn)
+
+    def update_latest(
+        self, name: str, *, settle: bool = True, **changes: Any
+    ) -> FunctionConfiguration:
+        """Change ``$LATEST``; with ``settle``, the change is ``InProgress`` for a while.
+
+        A change while the previous one is in progress is refused, as AWS refuses it.
+        """
+        current = self.get_version(name, LATEST)  # settles a finished update first
         with self._store.transaction() as db:
             row = db.execute(
                 "SELECT function, version, config FROM versions WHERE function = ? "
@@ -209,14 +327,22 @@ class Registry:
             ).fetchone()
             if row is None:
                 raise self.not_found(name)
-            current = self._version(row)
-            if current is None:
+            config = self._version(row)
+            if config is None:
                 raise self.damaged(name)
-            config = current.evolve(
-                **changes,
-                revision_id=new_revision_id(),
-                last_modified=aws_timestamp(self._now()),
-            )
+            if settle and config.settles_at is not None and self._now() < config.settles_at:
+                raise update_in_progress(current.function_arn)
+            if settle:
+                changes = {
+                    "last_update_status": "InProgress",
+                    "last_update_status_reason": CREATING_REASON,
+                    "last_update_status_reason_code": CREATING_REASON_CODE,
+                    "settles_at": self._now() + self.settle_after,
+                    "last_modified": aws_timestamp(self._now()),
+                    "revision_id": new_revision_id(),
+                    **changes,
+                }
+            config = config.evolve(**changes)
             db.execute(
                 "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
                 (config.to_json(), name, LATEST),
@@ -224,8 +350,21 @@ class Registry:
         self._changed()
         return config
 
-    def publish(self, name: str, description: str | None = None) -> FunctionConfiguration:
-        """Snapshot ``$LATEST`` as version N+1, or return the last version if unchanged."""
+    def publish(
+        self, name: str, description: str | None = None, *, while_settling: bool = False
+    ) -> FunctionConfiguration:
+        """Snapshot ``$LATEST`` as version N+1, or return the last version when neither
+        code nor configuration changed since it was published (``description`` only
+        describes a new version; it does not by itself make one), as AWS does
+        (https://docs.aws.amazon.com/lambda/latest/api/API_PublishVersion.html).
+
+        While an update is in progress, publishing is refused (ResourceConflictException),
+        except from CreateFunction / UpdateFunctionCode with ``Publish`` (``while_settling``).
+        """
+        if not while_settling:
+            current = self.get_version(name, LATEST)  # settles a finished update first
+            if current.settling:
+                raise update_in_progress(current.function_arn)
         with self._store.transaction() as db:
             fn = db.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
             if fn is None:
@@ -239,6 +378,7 @@ class Registry:
             )
             if latest is None:
                 raise self.damaged(name)
+            source = _source(latest)
             last = db.execute(
                 "SELECT function, version, config FROM versions WHERE function = ? "
                 "AND version != ? ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
@@ -246,10 +386,7 @@ class Registry:
             ).fetchone()
             previous = None if last is None else self._version(last)
             if previous is not None:
-                candidate = latest.evolve(description=previous.description)
-                if _fingerprint(candidate) == _fingerprint(previous) and (
-                    description is None or description == previous.description
-                ):
+                if (previous.source or _source(previous)) == source:
                     return previous
             number = str(fn["next_version"])
             version = latest.evolve(
@@ -257,7 +394,15 @@ class Registry:
                 function_arn=self.arns.function(name, number),
                 revision_id=new_revision_id(),
                 description=latest.description if description is None else description,
+                source=source,
+                tags={},
             )
+            if latest.settling:  # a version of a function still being created or updated
+                version = version.evolve(
+                    **{**self.pending(), "settles_at": latest.settles_at},
+                    last_update_status_reason=None,
+                    last_update_status_reason_code=None,
+                )
             db.execute(
                 "INSERT INTO versions (function, version, config) VALUES (?, ?, ?)",
                 (name, number, version.to_json()),

@@ -56,8 +56,11 @@ def test_revision_id_guards_updates(client: Any) -> None:
         client.update_function_configuration(
             FunctionName="guarded", Timeout=5, RevisionId="not-the-revision"
         )
+    # Becoming Active changes the RevisionId, as on AWS: the current one is GetFunction's.
+    current = client.get_function(FunctionName="guarded")["Configuration"]["RevisionId"]
+    assert current != created["RevisionId"]
     ok = client.update_function_configuration(
-        FunctionName="guarded", Timeout=5, RevisionId=created["RevisionId"]
+        FunctionName="guarded", Timeout=5, RevisionId=current
     )
     assert ok["Timeout"] == 5
 

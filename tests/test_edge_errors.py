@@ -53,7 +53,8 @@ def test_create_needs_a_role_arn_and_a_zip(client: Any) -> None:
             FunctionName="f", Runtime="python3.11", Role="admin", Handler="app.handler",
             Code={"ZipFile": zip_of(app="def handler(e, c): pass\n")},
         )
-    with pytest.raises(client.exceptions.InvalidParameterValueException, match="ZipFile"):
+    with pytest.raises(client.exceptions.InvalidParameterValueException,
+                       match="S3 Error Code: NoSuchBucket"):  # code from S3: no such bucket
         client.create_function(
             FunctionName="f", Runtime="python3.11", Role=ROLE, Handler="app.handler",
             Code={"S3Bucket": "bucket", "S3Key": "key.zip"},

@@ -13,6 +13,7 @@ import os
 import shutil
 import textwrap
 import time
+import urllib.request
 import zipfile
 from typing import Any
 
@@ -68,14 +69,15 @@ def invoke(client: Any, name: str) -> Any:
 
 
 def test_a_function_imports_its_layers_modules(client: Any) -> None:
+    archive = layer_zip(**{
+        "python/helper.py": "VALUE = 'from python/'",
+        "python/lib/python3.11/site-packages/sitehelper.py": "VALUE = 'from site-packages'",
+    })
     published = client.publish_layer_version(
         LayerName="helpers",
         Description="shared helpers",
         LicenseInfo="MIT",
-        Content={"ZipFile": layer_zip(**{
-            "python/helper.py": "VALUE = 'from python/'",
-            "python/lib/python3.11/site-packages/sitehelper.py": "VALUE = 'from site-packages'",
-        })},
+        Content={"ZipFile": archive},
         CompatibleRuntimes=["python3.11", "python3.12"],
         CompatibleArchitectures=["x86_64"],
     )
@@ -88,6 +90,8 @@ def test_a_function_imports_its_layers_modules(client: Any) -> None:
     assert published["CompatibleRuntimes"] == ["python3.11", "python3.12"]
     assert published["CompatibleArchitectures"] == ["x86_64"]
     assert set(published["Content"]) == {"Location", "CodeSha256", "CodeSize"}
+    with urllib.request.urlopen(published["Content"]["Location"]) as download:
+        assert download.read() == archive  # the zip, over the edge like a function's code
 
     created = create(client, "uses-layer", USES_HELPER, Layers=[arn])
     expected = [{"Arn": arn, "CodeSize": published["Content"]["CodeSize"]}]
@@ -314,19 +318,6 @@ def test_function_and_layers_together_stay_under_the_unzipped_limit(client: Any)
         client.get_function(FunctionName="too-big")  # nothing half-created
 
 
-S3_CODE = pytest.mark.skipif(not hasattr(Lab, "code_from_s3"), reason="no code from S3 yet")
-
-
-@pytest.mark.skipif(hasattr(Lab, "code_from_s3"), reason="code from S3 is read")
-def test_publishing_from_s3_is_refused_clearly(client: Any) -> None:
-    error = error_of(client.publish_layer_version, LayerName="from-s3",
-                     Content={"S3Bucket": "my-bucket", "S3Key": "layer.zip"})
-    assert error["Code"] == "InvalidParameterValueException"
-    assert "ZipFile" in error["Message"]
-    assert client.list_layers()["Layers"] == []
-
-
-@S3_CODE
 def test_a_layer_is_published_from_an_s3_object(client: Any, edge: Any) -> None:
     s3 = client_for(edge.url, "s3")
     s3.create_bucket(Bucket="artifacts")
@@ -345,6 +336,9 @@ def test_a_layer_is_published_from_an_s3_object(client: Any, edge: Any) -> None:
         "Message": "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error "
                    "Message: The specified key does not exist.",
     }
+    both = {"ZipFile": archive, "S3Bucket": "artifacts", "S3Key": "layers/helper.zip"}
+    assert error_of(client.publish_layer_version, LayerName="from-s3",
+                    Content=both)["Code"] == "InvalidParameterValueException"
     assert len(client.list_layer_versions(LayerName="from-s3")["LayerVersions"]) == 1
 
 

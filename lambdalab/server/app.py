@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
@@ -31,10 +32,11 @@ from ..errors import (
     LambdaError,
     RequestEntityTooLargeException,
     RequestTooLargeException,
+    ResourceNotFoundException,
     ServiceException,
     UnknownOperationException,
 )
-from ..lab import Lab
+from ..lab import CODE_PATH, Lab
 from .auth import SignedRequest, SigV4Verifier, scope_service
 from .lambda_responses import LambdaResponses, check_request
 from .lambda_urls import PATH_PREFIXES, Route, Router
@@ -47,6 +49,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEALTH_PATH = "/_lambdalab/health"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
 SPARE_WORKER_THREADS = 64
@@ -181,9 +184,9 @@ class LambdaService:
             )
             if _awaited(route, request):  # on the loop: no thread hop
                 check_request(route.operation, request)  # Invoke's few members: cheap
-                response = await answer_async(self.responses.invoke_async, request, self.run_blocking)
+                response = await answer_async(self.responses.invoke_on_loop, request, self.run_blocking)
             else:
-                handler = getattr(self.responses, route.handler)
+                handler = self.responses.handler_for(route.operation, route.handler)
                 response = await self.run_blocking(answer, checked(route.operation, handler), request)
         except LambdaError as e:
             response = error_response(e)
@@ -268,6 +271,9 @@ class Edge:
             if scope["path"] == HEALTH_PATH:
                 await send(self.health(), send_)
                 return
+            if scope["path"].startswith(CODE_PATH):
+                await send(self.code(scope["method"], scope["path"]), send_)
+                return
             headers = Headers(scope=scope)
             service = self.service_for(scope["path"], headers)
             if self.verifier is not None and not _is_function_url(scope["path"]):
@@ -281,6 +287,22 @@ class Edge:
             await service.app(scope, receive, send_)
         except IncompleteRequestBody:
             return
+
+    def code(self, method: str, path: str) -> WireResponse:
+        """A function's zip, by its SHA-256: GetFunction's ``Code.Location``. Like AWS's
+        presigned URL it needs no signature; the 64 hex digits are what is secret."""
+        blob = path[len(CODE_PATH):]
+        found = self.lab.store.blob_path(blob) if _SHA256_HEX.match(blob) else None
+        if method not in ("GET", "HEAD") or found is None or not found.is_file():
+            return error_response(ResourceNotFoundException(
+                "No code at this address. Take Code.Location from a fresh GetFunction: "
+                "it names the code the function has now."
+            ))
+        body = found.read_bytes()
+        return WireResponse(
+            200, b"" if method == "HEAD" else body,
+            {"Content-Type": "application/zip"},
+        )
 
     def health(self) -> WireResponse:
         return WireResponse.of_json(

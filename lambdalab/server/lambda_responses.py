@@ -7,9 +7,9 @@ of https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html. No method 
 an error body: they raise the :mod:`lambdalab.errors` class AWS would answer with, and
 :func:`~lambdalab.server.wire.error_response` renders it.
 
-Request fields the Lab has no parameter for (``Tags``, ``VpcConfig``, …) are
+Request fields the Lab has no parameter for (``VpcConfig``, …) are
 accepted and ignored, as the reference page says; fields lambdalab cannot honour in a way
-that would change behaviour (code from S3, container images) are refused with
+that would change behaviour (container images) are refused with
 InvalidParameterValueException.
 """
 
@@ -27,8 +27,10 @@ from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,
+    ResourceNotFoundException,
     ValidationException,
 )
+from ..arn import parse_function_ref
 from ..invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
@@ -65,7 +67,10 @@ def check_request(operation: str, req: WireRequest) -> None:
         body = json_object(req.body) if layout.json_body else None
     except BodyError as e:
         raise InvalidRequestContentException(f"Could not parse request body into json: {e}") from None
-    violations = validate("lambda", operation, rest_params(layout, req.params, req.query, req.headers, body))
+    params = rest_params(layout, req.params, req.query, req.headers, body)
+    if not layout.json_body:  # a blob payload (Invoke's Payload, InvokeAsync's InvokeArgs)
+        params.update({m.name: req.body for m in layout.members if not m.location})
+    violations = validate("lambda", operation, params)
     if not violations:
         return
     wrong_types = [v for v in violations if v.kind == "type"]
@@ -116,18 +121,29 @@ def typed(body: Mapping[str, Any], field: str, kind: type[T] | tuple[type, ...])
     return value  # type: ignore[return-value]
 
 
-def zip_file(body: Mapping[str, Any], where: str) -> bytes:
-    """The deployment package of ``Code.ZipFile`` (base64 in JSON, as botocore sends it)."""
-    for unsupported in ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"):
-        if body.get(unsupported) is not None:
+def zip_file(body: Mapping[str, Any], where: str, lab: Lab) -> bytes:
+    """The deployment package: ``ZipFile`` (base64 in JSON, as botocore sends it), or the
+    S3 object ``S3Bucket``/``S3Key`` (``S3ObjectVersion``) names, read from the lab's S3."""
+    if body.get("ImageUri") is not None:
+        raise _no_images(body["ImageUri"])
+    if body.get("S3Bucket") is not None or body.get("S3Key") is not None:
+        if body.get("ZipFile") is not None:
             raise InvalidParameterValueException(
-                f"{where}{unsupported}: lambdalab takes code as {where}ZipFile only (the zip, "
-                "base64 encoded; boto3 and the AWS CLI's fileb:// do that for you)."
+                "Please provide a source for function code: either ZipFile or S3Bucket and "
+                "S3Key, not both."
             )
+        for field in ("S3Bucket", "S3Key"):
+            if not isinstance(body.get(field), str):
+                raise InvalidParameterValueException(
+                    f"{where}{field} is required with {where}S3Bucket/{where}S3Key: name "
+                    "the bucket and the key of the zip."
+                )
+        return lab.code_from_s3(body["S3Bucket"], body["S3Key"], body.get("S3ObjectVersion"))
     encoded = body.get("ZipFile")
     if encoded is None:
         raise InvalidParameterValueException(
-            f"{where}ZipFile is required: send the deployment package as a base64 zip."
+            f"{where}ZipFile is required: send the deployment package as a base64 zip, or "
+            f"name it in S3 with {where}S3Bucket and {where}S3Key."
         )
     try:
         data = base64.b64decode(encoded, validate=True)
@@ -141,6 +157,22 @@ def zip_file(body: Mapping[str, Any], where: str) -> bytes:
             " (zipped, uploaded directly). Make the package smaller."
         )
     return data
+
+
+def _no_images(image_uri: Any) -> InvalidParameterValueException:
+    """A container image function: AWS's answer for an image it cannot find, and why."""
+    why = (
+        "lambdalab runs .zip packages only: it has no container registry and no image "
+        "runtime, so no image can be found. Package the function as a .zip (PackageType "
+        "Zip, Code.ZipFile or Code.S3Bucket/S3Key)."
+    )
+    if not image_uri:
+        return InvalidParameterValueException(
+            f"An image is required when the package type is set to 'image'. {why}"
+        )
+    return InvalidParameterValueException(
+        f"Source image {image_uri} does not exist. Provide a valid source image. {why}"
+    )
 
 
 def max_items(query: Mapping[str, str]) -> int | None:
@@ -212,6 +244,20 @@ class LambdaResponses(LayerResponses):
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
 
+    def handler_for(self, operation: str, name: str) -> Callable[[WireRequest], WireResponse]:
+        """The method answering ``operation``; its ARNs name the region the request was
+        signed for (Invoke's payload is the function's own, and left as it is)."""
+        method: Callable[[WireRequest], WireResponse] = getattr(self, name)
+        region = self.lab.arns.region
+
+        def in_region(req: WireRequest) -> WireResponse:
+            refuse_other_region(req, region)
+            if operation == "Invoke":
+                return method(req)
+            return in_signing_region(method(req), req, region)
+
+        return in_region
+
     # -- functions --------------------------------------------------------------------
 
     def create_function(self, req: WireRequest) -> WireResponse:
@@ -224,11 +270,9 @@ class LambdaResponses(LayerResponses):
                 f"arn:aws:iam::{self.lab.arns.account_id}:role/lambda-role (lambdalab does "
                 "not check that the role exists)."
             )
-        if body.get("PackageType", "Zip") != "Zip":
-            raise InvalidParameterValueException(
-                "PackageType: lambdalab runs .zip packages only; send PackageType Zip."
-            )
         code = typed(body, "Code", dict)
+        if body.get("PackageType", "Zip") != "Zip":
+            raise _no_images((code or {}).get("ImageUri"))
         if code is None:
             required(body, "Code")
         for field in ("Runtime", "Handler"):
@@ -239,8 +283,9 @@ class LambdaResponses(LayerResponses):
                 )
         config = self.lab.create_function(
             name,
-            zip_file(code, "Code."),
+            zip_file(code, "Code.", self.lab),
             publish=bool(typed(body, "Publish", bool)),
+            tags=typed(body, "Tags", dict),
             **self._settings(body, self.lab.create_function),
         )
         return WireResponse.of_json(201, config.to_aws())
@@ -298,7 +343,7 @@ class LambdaResponses(LayerResponses):
     def update_function_code(self, req: WireRequest) -> WireResponse:
         body = req.json()
         name = req.params["FunctionName"]
-        data = zip_file(body, "")
+        data = zip_file(body, "", self.lab)
         self._check_revision(name, None, typed(body, "RevisionId", str))
         if typed(body, "DryRun", bool):
             return WireResponse.of_json(200, self.lab.get_function_configuration(name).to_aws())
@@ -339,8 +384,9 @@ class LambdaResponses(LayerResponses):
     def invoke(self, req: WireRequest) -> WireResponse:
         return invoke_response(self.lab.invoke(req.params["FunctionName"], req.body, **invoke_options(req)))
 
-    async def invoke_async(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
+    async def invoke_on_loop(self, req: WireRequest, run_blocking: RunBlocking) -> WireResponse:
         """Invoke, on the event loop: the edge awaits the handler's answer."""
+        refuse_other_region(req, self.lab.arns.region)
         result = await self.lab.invoke_async(
             req.params["FunctionName"], req.body, run_blocking=run_blocking, **invoke_options(req)
         )
@@ -461,6 +507,35 @@ class LambdaResponses(LayerResponses):
         policy = self.lab.get_policy(req.params["FunctionName"], req.query.get("Qualifier"))
         return WireResponse.of_json(200, policy.to_aws())
 
+    # -- code signing, legacy invoke --------------------------------------------------
+
+    def get_function_code_signing_config(self, req: WireRequest) -> WireResponse:
+        """lambdalab signs nothing: no function has a code signing configuration, and
+        the answer is empty, as LocalStack's (recorded against AWS) is for such a one."""
+        self.lab.get_function_configuration(parse_function_ref(req.params["FunctionName"]).name)
+        return WireResponse.of_json(200, {})
+
+    def invoke_async(self, req: WireRequest) -> WireResponse:
+        """InvokeAsync (deprecated by AWS, still used by old tutorials): an ``Event``
+        invoke, answered ``202 {"Status": 202}``
+        (https://docs.aws.amazon.com/lambda/latest/api/API_InvokeAsync.html)."""
+        result = self.lab.invoke(req.params["FunctionName"], req.body, invocation_type="Event")
+        return WireResponse.of_json(202, {"Status": 202}, result.request_id)
+
+    # -- tags -------------------------------------------------------------------------
+
+    def tag_resource(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        self.lab.tag_resource(req.params["Resource"], typed(body, "Tags", dict) or {})
+        return WireResponse.empty(204)
+
+    def untag_resource(self, req: WireRequest) -> WireResponse:
+        self.lab.untag_resource(req.params["Resource"], req.query.getlist("tagKeys"))
+        return WireResponse.empty(204)
+
+    def list_tags(self, req: WireRequest) -> WireResponse:
+        return WireResponse.of_json(200, {"Tags": self.lab.list_tags(req.params["Resource"])})
+
     # -- account ----------------------------------------------------------------------
 
     def get_account_settings(self, req: WireRequest) -> WireResponse:
@@ -517,7 +592,7 @@ class LambdaResponses(LayerResponses):
             cors=typed(body, "Cors", dict),
             invoke_mode=typed(body, "InvokeMode", str),
         )
-        created = config.to_aws()
+        created = _echo_invoke_mode(config.to_aws(), body)
         del created["LastModifiedTime"]  # CreateFunctionUrlConfig's output has no such field
         return WireResponse.of_json(201, created)
 
@@ -536,7 +611,7 @@ class LambdaResponses(LayerResponses):
             cors=typed(body, "Cors", dict),
             invoke_mode=typed(body, "InvokeMode", str),
         )
-        return WireResponse.of_json(200, config.to_aws())
+        return WireResponse.of_json(200, _echo_invoke_mode(config.to_aws(), body))
 
     def delete_function_url_config(self, req: WireRequest) -> WireResponse:
         self.lab.delete_function_url_config(req.params["FunctionName"], req.query.get("Qualifier"))
@@ -609,6 +684,52 @@ def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
             f"lambdalab's event source mappings do not support {', '.join(unknown)} yet. "
             "Remove it, or filter in the handler."
         )
+
+
+def _echo_invoke_mode(answer: dict[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """Create/UpdateFunctionUrlConfig answer InvokeMode only when the request set it (as
+    recorded against AWS); GetFunctionUrlConfig always names it."""
+    if body.get("InvokeMode") is None:
+        answer.pop("InvokeMode", None)
+    return answer
+
+
+_SIGNING_REGION = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/")
+
+
+def signing_region(req: WireRequest, lab_region: str) -> str:
+    """The region of the request's SigV4 scope (the lab's own for an unsigned request)."""
+    found = _SIGNING_REGION.search(req.headers.get("authorization", ""))
+    return lab_region if found is None else found.group(1)
+
+
+def refuse_other_region(req: WireRequest, lab_region: str) -> None:
+    """A function ARN naming another region than the request's is not found, as on AWS."""
+    named = req.params.get("FunctionName", "")
+    if not named.startswith("arn:"):
+        return
+    parts = named.split(":")
+    here = signing_region(req, lab_region)
+    if len(parts) > 3 and parts[3] != here:
+        raise ResourceNotFoundException(
+            f"Functions from '{parts[3]}' are not reachable in this region ('{here}')"
+        )
+
+
+def in_signing_region(response: WireResponse, req: WireRequest, lab_region: str) -> WireResponse:
+    """``response`` with its Lambda ARNs in the region of the request's SigV4 scope.
+
+    On AWS a client signing for us-west-2 talks to us-west-2 and is answered with its
+    ARNs. lambdalab keeps one set of functions (see docs/explanation/differences), and
+    names them in the region each client signs for, so a script's ARNs are the ones it
+    would get from AWS.
+    """
+    region = signing_region(req, lab_region)
+    if region == lab_region or not response.body:
+        return response
+    ours = f"arn:aws:lambda:{lab_region}:".encode()
+    response.body = response.body.replace(ours, f"arn:aws:lambda:{region}:".encode())
+    return response
 
 
 def invoke_options(req: WireRequest) -> dict[str, str | None]:

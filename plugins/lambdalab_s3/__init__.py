@@ -6,7 +6,9 @@ any third-party plugin. It adds:
 - the ``s3`` service to the HTTP edge (S3's REST API, path-style), so boto3 and the AWS
   CLI work with ``AWS_ENDPOINT_URL`` and nothing else;
 - :class:`S3`, the same operations from Python: ``S3.of(lab).put_object("photos", …)``;
-- ``lambdalab s3 mb|ls|cp|rm|notify`` on the command line.
+- ``lambdalab s3 mb|ls|cp|rm|notify`` on the command line;
+- function code from its buckets (CreateFunction / UpdateFunctionCode with ``S3Bucket``
+  and ``S3Key``), through the ``lambdalab_code_object`` hook.
 
 A write to a bucket whose notification configuration matches invokes the function
 asynchronously with S3's event (https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html).
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdalab import Lab, hookimpl
-from lambdalab.plugin import HttpService
+from lambdalab.plugin import HttpService, InvalidParameterValueException
 
 from .backend import S3, DeleteResult
 from .exceptions import (
@@ -36,6 +38,23 @@ from .notifications import LambdaNotification
 from .responses import S3Service
 
 __version__ = "0.1.0"
+
+
+@hookimpl
+def lambdalab_code_object(lab: Lab, bucket: str, key: str, version: str | None) -> bytes:
+    """CreateFunction / UpdateFunctionCode with S3Bucket and S3Key read this lab's S3."""
+    try:
+        if version not in (None, "null"):  # an unversioned bucket's only version id
+            raise InvalidArgument(
+                "Invalid version id specified. (lambdalab's S3 keeps one version of each "
+                "object: leave S3ObjectVersion out.)"
+            )
+        return S3.of(lab).get_object(bucket, key).read()
+    except S3Error as e:
+        raise InvalidParameterValueException(
+            f"Error occurred while GetObject. S3 Error Code: {e.code}. S3 Error Message: "
+            f"{e.message}"
+        ) from None
 
 
 @hookimpl

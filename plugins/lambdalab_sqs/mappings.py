@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from lambdalab import Lab
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+NOTHING_PROCESSED = "No records processed"
 #: Real seconds an idle poller waits before it looks again (new messages wake it sooner).
 IDLE_WAIT_S = 0.2
 
@@ -67,25 +68,32 @@ class EventSourceMapping:
     function_response_types: tuple[str, ...] = ()
     maximum_concurrency: int | None = None
     state: str = ""
-    last_processing_result: str = "No records processed"
+    last_processing_result: str = NOTHING_PROCESSED
 
     @property
     def current_state(self) -> str:
         return self.state or ("Enabled" if self.enabled else "Disabled")
 
     def to_aws(self) -> dict[str, Any]:
+        # AWS's recorded answers for a new SQS mapping have no LastProcessingResult;
+        # lambdalab reports it once a batch was processed.
+        region, account = self.function_arn.split(":")[3:5]
         out: dict[str, Any] = {
             "UUID": self.uuid,
+            "EventSourceMappingArn": (
+                f"arn:aws:lambda:{region}:{account}:event-source-mapping:{self.uuid}"
+            ),
             "BatchSize": self.batch_size,
             "MaximumBatchingWindowInSeconds": self.maximum_batching_window_in_seconds,
             "EventSourceArn": self.event_source_arn,
             "FunctionArn": self.function_arn,
             "LastModified": self.last_modified,
-            "LastProcessingResult": self.last_processing_result,
             "State": self.current_state,
             "StateTransitionReason": "USER_INITIATED",
             "FunctionResponseTypes": list(self.function_response_types),
         }
+        if self.last_processing_result != NOTHING_PROCESSED:
+            out["LastProcessingResult"] = self.last_processing_result
         if self.maximum_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": self.maximum_concurrency}
         return out
