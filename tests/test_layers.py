@@ -112,7 +112,8 @@ def test_later_layers_replace_earlier_files(client: Any) -> None:
     first = publish(client, "first", **{
         "python/shared.py": "VALUE = 'first'", "python/only_first.py": ""
     })["LayerVersionArn"]
-    second = publish(client, "second", **{"python/shared.py": "VALUE = 'second'"})["LayerVersionArn"]
+    second = publish(client, "second", **{"python/shared.py": "VALUE = 'second'"})[
+        "LayerVersionArn"]
 
     create(client, "ordered", USES_SHARED, Layers=[first, second])
     assert invoke(client, "ordered") == {"shared": "second", "only_first": True}
@@ -301,8 +302,9 @@ def big_layer(unzipped_bytes: int) -> bytes:
 
 def test_function_and_layers_together_stay_under_the_unzipped_limit(client: Any) -> None:
     half = limits.UNZIPPED_PACKAGE_MAX_BYTES // 2
-    arns = [client.publish_layer_version(LayerName=f"half-{n}", Content={"ZipFile": big_layer(half)})
-            ["LayerVersionArn"] for n in range(2)]
+    arns = [client.publish_layer_version(
+        LayerName=f"half-{n}", Content={"ZipFile": big_layer(half)})["LayerVersionArn"]
+        for n in range(2)]
     create(client, "fits", Layers=[arns[0]])  # one half and a small function fit
 
     error = error_of(create, client=client, name="too-big", Layers=arns)
@@ -453,7 +455,8 @@ def test_hostile_layer_requests_get_aws_errors_not_500s(client: Any) -> None:
                     Arn="arn:aws:lambda:us-east-1:000000000000:layer:target")[
         "Code"] == "ValidationException"
     other = "arn:aws:lambda:us-east-1:111122223333:layer:target:1"
-    assert error_of(client.get_layer_version_by_arn, Arn=other)["Code"] == "ResourceNotFoundException"
+    assert error_of(client.get_layer_version_by_arn, Arn=other)[
+        "Code"] == "ResourceNotFoundException"
     assert client.list_layer_versions(LayerName="target")["LayerVersions"][0]["Version"] == 1
 
 
@@ -503,3 +506,13 @@ def test_the_aws_cli_publishes_and_uses_layers(edge: Any, tmp_path: Any) -> None
                   "--version-number", "1")
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(aws(edge.url, "list-layers").stdout)["Layers"] == []
+
+
+def test_the_thread_sandbox_imports_layers_at_init(lab: Lab, code: Any) -> None:
+    layer = lab.publish_layer_version("t", layer_zip(**{"python/threadhelper.py": "X = 't'"}))
+    lab.create_function(
+        "in-thread",
+        str(code(app="import threadhelper\ndef handler(e, c):\n    return threadhelper.X\n")),
+        handler="app.handler", sandbox="thread", layers=[layer.layer_version_arn],
+    )
+    assert lab.invoke("in-thread", {}).json() == "t"
