@@ -1028,6 +1028,9 @@ def plugins(lab: Lab) -> None:
         ((p.name, p.version, p.origin, ", ".join(p.hooks)) for p in lab.plugins()),
         empty="No plugins are loaded (is $LAMBDALAB_PLUGINS restricting them?).",
     )
+    for p in lab.plugins():
+        for note in p.notes:
+            click.echo(f"{p.name}: {note}")
 
 
 class LazyChoice(click.Choice):

@@ -222,8 +222,10 @@ def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
     """
     target = code_dir / sha256_hex
     if target.is_dir():
+        target.chmod(0o755)  # unpacked before sandboxes ran unprivileged: 0700
         return target
     tmp = Path(tempfile.mkdtemp(dir=code_dir, prefix=f".{sha256_hex}."))
+    tmp.chmod(0o755)  # readable by an unprivileged sandbox user, as /var/task is on AWS
     try:
         _extract(blob, tmp)
         os.rename(tmp, target)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
-    from .runtime.forkserver import ForkServer, describe_status
+    from .runtime.forkserver import ForkServer, containment, describe_status
     from .runtime.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
@@ -122,6 +122,7 @@ __all__ = [
     "InvokeOutcome",
     "InvokeRequest",
     "ForkServer",
+    "containment",
     "describe_status",
     "RuntimeApiServer",
     "runtime_bootstrap",
@@ -180,7 +181,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "InvokeOutcome", "InvokeRequest",
         )
     },
-    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "describe_status")},
+    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "containment", "describe_status")},
     "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),

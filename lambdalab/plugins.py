@@ -32,6 +32,9 @@ class PluginInfo:
     version: str
     origin: str
     hooks: tuple[str, ...]
+    #: What the plugin says about itself on this host (its ``host_notes()``), if anything:
+    #: a sandbox says which of its protections apply here.
+    notes: tuple[str, ...] = ()
 
 
 def make_plugin_manager(extra: Iterable[Any] = ()) -> pluggy.PluginManager:
@@ -107,5 +110,6 @@ def describe(pm: pluggy.PluginManager) -> list[PluginInfo]:
             version = str(getattr(plugin, "__version__", "-"))
             where = getattr(plugin, "__file__", None) if isinstance(plugin, ModuleType) else None
             origin = f"registered by hand ({where or type(plugin).__name__})"
-        out.append(PluginInfo(name, version, origin, hooks))
+        notes = getattr(plugin, "host_notes", None)
+        out.append(PluginInfo(name, version, origin, hooks, tuple(notes()) if notes else ()))
     return out

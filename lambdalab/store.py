@@ -301,6 +301,7 @@ class Store(Database):
         self.code_dir = self.data_dir / "code"
         for d in (self.data_dir, self.blob_dir, self.code_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # its database holds every function's secrets
         super().__init__(self.data_dir / "lambdalab.db", {**MIGRATIONS, **(migrations or {})})
 
     # -- code blobs -----------------------------------------------------------------

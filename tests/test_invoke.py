@@ -428,9 +428,9 @@ def test_billed_duration_rounds_up_and_bills_init():
 @pytest.mark.timing
 def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch):
     """The INIT gets 3 s to write its marker, a hundred times what that takes when idle."""
-    import lambdalab_subprocess
+    from lambdalab import limits
 
-    monkeypatch.setattr(lambdalab_subprocess, "INIT_TIMEOUT_S", 3.0)  # AWS: 10 s
+    monkeypatch.setattr(limits, "INIT_TIMEOUT_S", 3.0)  # AWS: 10 s
     marker = lab.store.data_dir / "initpid"
     lab.create_function("slowinit", code(app=f"""
         import os, time

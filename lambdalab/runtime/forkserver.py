@@ -2,7 +2,8 @@
 
 A cold start on AWS pays for a fresh runtime; lambdalab makes it cost one ``fork()`` of
 a process that has already imported the runtime (and, by default, boto3). The core talks
-to the server over a Unix datagram socket: each request carries the new environment's
+to the server over a Unix sequenced-packet socket (messages, and an end when either
+side goes away): each request carries the new environment's
 spec as JSON and two file descriptors (SCM_RIGHTS): the pipe for invoke frames and the
 write end of its log pipe. The server forks, the child becomes the environment, and the
 server reports each child's exit status back. When the core goes away (EOF on the
@@ -13,9 +14,13 @@ The core side is :class:`ForkServer`; the server side is :func:`main`.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
+import itertools
 import json
 import os
+import platform
 import selectors
 import signal
 import socket
@@ -24,9 +29,13 @@ import sys
 import tempfile
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Callable
 
 _MAX_MESSAGE = 256 * 1024
+#: How often a spawn is tried on a server that dies under it (each try restarts it).
+_SPAWN_TRIES = 3
+#: How long a spawn waits for the server to say it has forked (it does so at once).
+_SPAWN_WAIT_S = 10.0
 
 
 def describe_status(status: int) -> str:
@@ -44,22 +53,46 @@ def describe_status(status: int) -> str:
 
 
 class ForkServer:
-    """The core's handle on a fork server process, started on first use."""
+    """The core's handle on a fork server process, started on first use.
+
+    The server is supervised: a handler can kill it (it is the parent of every
+    environment), so a spawn that finds it dead starts a new one and goes on. The
+    environments the dead one forked are reported as killed.
+    """
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
         self.preload = preload
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._exits: dict[int, str] = {}
+        #: Environments the running server has forked and not yet reported gone.
+        self._children: set[int] = set()
         self._cond = threading.Condition()
         self._start_lock = threading.Lock()
+        #: How many servers were started (a restart after a crash makes it 2, …).
+        self.starts = 0
+        #: Of the servers started, those known to have ended.
+        self._ended: set[int] = set()
+        #: Spawn requests the server has forked, by token: the environment's pid.
+        self._forked: dict[int, int] = {}
+        self._tokens = itertools.count()
 
     def start(self) -> socket.socket:
-        """Start the server (once) and return the control socket."""
+        """Start the server (once, and again if it has died) and return the control socket."""
+        return self._running()[0]
+
+    def _running(self) -> tuple[socket.socket, int]:
+        """The running server's control socket and its number (:attr:`starts`)."""
         with self._start_lock:
-            if self._ctl is not None:
-                return self._ctl
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            if (
+                self._ctl is not None
+                and self._proc is not None
+                and self.starts not in self._ended
+                and self._proc.poll() is None
+            ):
+                return self._ctl, self.starts
+            self._discard()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             paths = [p for p in sys.path if p and os.path.isabs(p)]
             boot = (
                 "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
@@ -77,32 +110,84 @@ class ForkServer:
             hello = json.loads(ours.recv(_MAX_MESSAGE))
             assert hello.get("ready"), hello
             self._ctl = ours
+            self.starts += 1
             threading.Thread(
-                target=self._read_exits, name="lambdalab-forkserver", daemon=True
+                target=self._read_exits,
+                args=(ours, self.starts),
+                name="lambdalab-forkserver",
+                daemon=True,
             ).start()
-            return ours
+            return ours, self.starts
 
-    def _read_exits(self) -> None:
-        assert self._ctl is not None
+    def _discard(self) -> None:
+        """Forget a server that has died: reap it, close its socket (its reader then
+        reports its environments as killed)."""
+        if self._proc is not None:
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None
+        if self._ctl is not None:
+            try:
+                self._ctl.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._ctl.close()
+            self._ctl = None
+
+    def _read_exits(self, ctl: socket.socket, number: int) -> None:
+        """Follow one server's reports (forks and exits) until it goes away."""
         while True:
             try:
-                data = self._ctl.recv(_MAX_MESSAGE)
+                data = ctl.recv(_MAX_MESSAGE)
             except OSError:
-                return
+                data = b""
             if not data:
-                return
+                break
             msg = json.loads(data)
             with self._cond:
-                self._exits[msg["pid"]] = msg["status"]
+                if "forked" in msg:
+                    self._children.add(msg["forked"])
+                    self._forked[msg["token"]] = msg["forked"]
+                else:
+                    self._children.discard(msg["pid"])
+                    self._exits[msg["pid"]] = msg["status"]
                 self._cond.notify_all()
+        with self._cond:  # the server is gone: so are its environments (they die with
+            for pid in self._children:  # it), and all they started
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self._exits.setdefault(pid, "signal: killed")
+            self._children.clear()
+            self._ended.add(number)
+            self._cond.notify_all()
 
     def spawn(self, spec: dict[str, Any]) -> tuple[Connection, int]:
-        """Fork a new environment; returns its frame pipe and the read end of its log."""
-        ctl = self.start()
+        """Fork a new environment; returns its frame pipe and the read end of its log.
+
+        The server says when it has forked; one found dead before it did (a request
+        sent to a dying server is lost with it) is restarted and asked again."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe()
+        token = next(self._tokens)
+        request = [json.dumps({**spec, "token": token}).encode()]
         try:
-            socket.send_fds(ctl, [json.dumps(spec).encode()], [theirs.fileno(), log_w])
+            for _ in range(_SPAWN_TRIES):
+                ctl, number = self._running()
+                try:
+                    socket.send_fds(ctl, request, [theirs.fileno(), log_w])
+                except OSError:  # it died (its socket is closed) since _running() looked
+                    with self._cond:
+                        self._ended.add(number)
+                    continue
+                with self._cond:
+                    self._cond.wait_for(
+                        lambda: token in self._forked or number in self._ended, _SPAWN_WAIT_S
+                    )
+                    if self._forked.pop(token, None) is not None or number not in self._ended:
+                        break
         finally:
             theirs.close()
             os.close(log_w)
@@ -172,14 +257,16 @@ def main() -> None:
         for key, _ in selector.select():
             if key.data == "spawn":
                 msg, fds, _, _ = socket.recv_fds(ctl, _MAX_MESSAGE, 2)
-                if not msg:
-                    continue
+                if not msg:  # the core has gone
+                    _end(children)
+                spec = json.loads(msg)
                 pid = os.fork()
                 if pid == 0:
-                    _become_environment(json.loads(msg), fds, [ctl.fileno(), wake_r, wake_w])
+                    _become_environment(spec, fds, [ctl.fileno(), wake_r, wake_w])
                 for fd in fds:
                     os.close(fd)
                 children.add(pid)
+                _report(ctl, {"forked": pid, "token": spec.get("token")})
             elif key.data == "reap":
                 try:
                     while os.read(wake_r, 4096):
@@ -188,12 +275,14 @@ def main() -> None:
                     pass
                 _reap(children, ctl)
             elif not os.read(sys.stdin.fileno(), 1):
-                for pid in children:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                os._exit(0)
+                _end(children)
+
+
+def _end(children: set[int]) -> None:
+    """The core has gone: kill every environment (and all it started), and exit."""
+    for pid in children:
+        _kill_group(pid)
+    os._exit(0)
 
 
 #: glibc's ``struct sigaction`` on Linux: handler, 128-byte mask, int flags, restorer.
@@ -225,18 +314,34 @@ def _no_stop_notices(sig: int) -> None:
 
 
 def _reap(children: set[int], ctl: socket.socket) -> None:
+    """Report each environment that has exited, and kill what it left behind in its
+    process group (in a contained environment, every descendant) while its pid, a
+    zombie until reaped, still names the group."""
     while children:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if exited is None:
             return
+        _kill_group(exited.si_pid)
+        pid, status = os.waitpid(exited.si_pid, 0)
         children.discard(pid)
-        try:
-            ctl.send(json.dumps({"pid": pid, "status": describe_status(status)}).encode())
-        except OSError:
-            pass
+        _report(ctl, {"pid": pid, "status": describe_status(status)})
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _report(ctl: socket.socket, message: dict[str, Any]) -> None:
+    try:
+        ctl.send(json.dumps(message).encode())
+    except OSError:
+        pass  # the core has gone: the lifeline ends this server next
 
 
 def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) -> None:
@@ -264,10 +369,19 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         )
         os.environ.clear()
         os.environ.update(spec["environ"])
-        tempfile.tempdir = spec["tmp_dir"]
-        os.chdir(spec["task_root"])
+        task_root, tmp_dir = spec["task_root"], spec["tmp_dir"]
+        if spec.get("confine"):
+            try:
+                task_root, tmp_dir = confine(spec["confine"], task_root, tmp_dir)
+            except OSError as e:  # the host's doing, not the function's: say so
+                print(f"lambdalab: cannot confine the environment: {e}", file=sys.stderr)
+                raise
+        tempfile.tempdir = tmp_dir
+        os.chdir(task_root)
         _apply_rlimits(spec.get("rlimits", {}))
-        sys.path.insert(0, spec["task_root"])
+        if spec.get("contain"):
+            contain()
+        sys.path.insert(0, task_root)
         sys.argv = ["/var/runtime/bootstrap"]
 
         from .bootstrap import SPIN_S, serve
@@ -288,6 +402,154 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+# -- containment ----------------------------------------------------------------------
+
+_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
+_SECCOMP_MODE_FILTER = 2
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_EPERM, _ENOSYS = 1, 38
+_CLONE_PARENT = 0x00008000
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+#: Per architecture: ``AUDIT_ARCH_*`` and the numbers of setsid, setpgid, clone, clone3.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, 112, 109, 56, 435),
+    "aarch64": (0xC00000B7, 157, 154, 220, 435),
+}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _stay_in_group_filter() -> tuple[_SockFprog, ctypes.Array[_SockFilter]] | None:
+    """A seccomp program under which no process can leave its process group.
+
+    ``setsid()`` and ``setpgid()`` succeed and do nothing (the process stays where it
+    is: a daemon that detaches is still the environment's, to freeze and to kill);
+    ``clone()`` with ``CLONE_PARENT`` (a child for the environment's parent) is refused;
+    ``clone3()``, whose flags a filter cannot read, answers ``ENOSYS``, so the C library
+    uses ``clone()`` instead; another architecture's system calls are refused.
+    """
+    numbers = _SYSCALLS.get(platform.machine())
+    if numbers is None:
+        return None
+    arch, setsid, setpgid, clone, clone3 = numbers
+    code = [
+        (_LD_ABS, 0, 0, 4),  # seccomp_data.arch
+        (_JEQ, 1, 0, arch),
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_LD_ABS, 0, 0, 0),  # seccomp_data.nr
+        (_JGE, 0, 1, 0x40000000),  # x32 numbering
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_JEQ, 8, 0, setsid),
+        (_JEQ, 7, 0, setpgid),
+        (_JEQ, 3, 0, clone3),
+        (_JEQ, 0, 3, clone),
+        (_LD_ABS, 0, 0, 16),  # seccomp_data.args[0], low half: clone's flags
+        (_JSET, 2, 1, _CLONE_PARENT),
+        (_RET, 0, 0, _RET_ERRNO | _ENOSYS),  # clone3
+        (_RET, 0, 0, _RET_ALLOW),
+        (_RET, 0, 0, _RET_ERRNO | _EPERM),  # clone(CLONE_PARENT)
+        (_RET, 0, 0, _RET_ERRNO | 0),  # setsid, setpgid: "done"
+    ]
+    instructions = (_SockFilter * len(code))(*(_SockFilter(*i) for i in code))
+    return _SockFprog(len(code), instructions), instructions
+
+
+def containment() -> Callable[[], None]:
+    """What keeps every descendant of an environment in it, however it detaches, as a
+    function to call in the environment's first process (before ``exec``, if any).
+    Everything is prepared here; the function only makes system calls.
+
+    * its descendants cannot leave its process group (:func:`_stay_in_group_filter`,
+      inherited by every descendant and kept across ``exec``), so the signals that
+      throttle, freeze and kill the group reach all of them;
+    * it is their *subreaper*: a child whose parent exits (a double fork) becomes its
+      child, not init's, and stays in the tree whose memory and CPU time are counted.
+
+    Linux only; elsewhere, nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    program = _stay_in_group_filter()
+
+    def contain() -> None:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        if program is not None:
+            libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(program[0]), 0, 0):
+                raise OSError(ctypes.get_errno(), "seccomp filter refused")
+
+    return contain
+
+
+def contain() -> None:
+    """:func:`containment`, in a forked environment of this server: it also dies with
+    the server (``PR_SET_PDEATHSIG``), which kills the environment's process group."""
+    containment()()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the server died before the line above
+            os._exit(1)
+
+
+# -- confinement (as root) --------------------------------------------------------------
+
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
+_MS_REC, _MS_PRIVATE = 16384, 1 << 18
+#: Where an environment finds its code and its scratch space, as on AWS.
+TASK_ROOT, TMP = "/var/task", "/tmp"
+
+
+def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
+    """Make this (root) process an unprivileged environment, as AWS runs a handler as
+    ``sbx_user1051``: its own mount namespace in which the code is ``/var/task``,
+    read-only, and ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB; then the
+    user and group ``how["uid"]``/``how["gid"]``, without supplementary groups or
+    capabilities. Returns the task root and temporary directory it now has (the
+    environment's variables that named the old ones are rewritten).
+
+    ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
+    needs from the host (its pipes) before this.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    os.makedirs(TASK_ROOT, exist_ok=True)  # a mount point (empty on the host)
+    check(libc.mount(task_root.encode(), TASK_ROOT.encode(), None, _MS_BIND, None), "bind /var/task")
+    read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+    check(libc.mount(None, TASK_ROOT.encode(), None, read_only, None), "remount /var/task ro")
+    options = f"size={how['tmp_mb']}m,mode=1777".encode()
+    check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
+    for name, value in list(os.environ.items()):
+        if value == task_root:
+            os.environ[name] = TASK_ROOT
+        elif value == tmp_dir:
+            os.environ[name] = TMP
+    os.setgroups([])
+    os.setresgid(how["gid"], how["gid"], how["gid"])
+    os.setresuid(how["uid"], how["uid"], how["uid"])
+    return TASK_ROOT, TMP
 
 
 def _apply_rlimits(rlimits: dict[str, int]) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -64,6 +65,34 @@ TOO_MANY_TASKS_LOG = (
     f"lambdalab: the environment ran more than {limits.PROCESSES_AND_THREADS_MAX} "
     "processes and threads (Lambda's limit) and was stopped"
 )
+
+
+#: The user (and group) a handler runs as where lambdalab runs as root: the uid of
+#: AWS's ``sbx_user1051``, which owns no file and can signal no process of the host's.
+SANDBOX_UID = 993
+
+
+#: Set to 1 to run forked Python environments unprivileged (see :func:`privileges_dropped`).
+CONFINE_VARIABLE = "LAMBDALAB_CONFINE"
+
+
+def confinement_unavailable() -> str | None:
+    """Why environments cannot be confined on this host, or None if they can: it takes
+    Linux and root (to unshare a mount namespace and change user)."""
+    if not sys.platform.startswith("linux"):
+        return "not Linux"
+    if os.geteuid() != 0:
+        return "lambdalab does not run as root"
+    return None
+
+
+def privileges_dropped() -> bool:
+    """Whether forked Python environments run unprivileged, as ``sbx_user1051`` does on
+    AWS, in their own mount namespace (``/var/task`` read-only, a private ``/tmp``):
+    where the host allows it and ``LAMBDALAB_CONFINE=1`` asks for it. Opt-in for now:
+    confined, a handler cannot reach the host's files, which tests that rendezvous
+    with a handler through a host folder rely on."""
+    return os.environ.get(CONFINE_VARIABLE) == "1" and confinement_unavailable() is None
 
 
 def machine_cpus() -> list[int]:
@@ -227,8 +256,15 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         message: dict[str, object] = {
             **super().spawn_message(),
             "rlimits": rlimits_for(self.spec),
+            "contain": True,
             "freeze_when_idle": True,
         }
+        if privileges_dropped():
+            message["confine"] = {
+                "uid": SANDBOX_UID,
+                "gid": SANDBOX_UID,
+                "tmp_mb": self.spec.ephemeral_storage,
+            }
         if self.share < 1 - 1e-9:  # even one thread is held back: the spin would count
             message["spin_s"] = 0.0
         return message
@@ -304,6 +340,36 @@ class LimitedBackend(SubprocessBackend):
         for env in list(self._runtime_api):
             env.destroy()
         super().close()
+
+
+def host_notes() -> list[str]:
+    """Which of the sandbox's protections apply on this host (``lambdalab plugins``)."""
+    notes = [
+        "memory (each page counted once), CPU share, freeze, 1024 files and tasks: on",
+    ]
+    if sys.platform.startswith("linux"):
+        notes.append(
+            "descendants kept in the environment (setsid/setpgid are no-ops, orphans "
+            "reparent to it, it dies with the fork server): on"
+        )
+    else:
+        notes.append("descendants that call setsid() escape the limits: not Linux")
+    unavailable = confinement_unavailable()
+    if unavailable is not None:
+        notes.append(
+            f"unprivileged user, read-only /var/task, private /tmp: unavailable ({unavailable})"
+        )
+    elif privileges_dropped():
+        notes.append(
+            f"Python handlers run as uid {SANDBOX_UID}, /var/task read-only, private /tmp "
+            "of the ephemeral storage size: on"
+        )
+    else:
+        notes.append(
+            f"unprivileged user, read-only /var/task, private /tmp: off "
+            f"(set {CONFINE_VARIABLE}=1 to turn on; handlers run as root)"
+        )
+    return notes
 
 
 @hookimpl

@@ -24,7 +24,8 @@ cycle, is what makes the share accurate: an open-loop 10 ms duty cycle measured 
 for a 7.2 % target, because a stopped process does not stop the instant it is told and
 the scheduler does not run it the instant it continues.
 
-The same loop watches memory: when the tree's resident memory crosses the function's
+The same loop watches memory: when the tree's memory (each page counted once, as the
+kernel charges it: see :mod:`lambdalab_limited.proctree`) crosses the function's
 memory size the governor kills the environment, as Lambda's out-of-memory killer does.
 It also counts the tree's processes and threads: over Lambda's 1024 it kills the
 environment. Lambda's kernel refuses the 1025th ``clone()`` instead (``EAGAIN``); a
@@ -211,10 +212,12 @@ class Governor:
         return pause
 
     def _over_memory(self) -> bool:
-        rss = self.tree.rss_bytes()
+        used, known = self.tree.memory(self.memory_bytes)
+        if not known:
+            return False  # over, perhaps: the next ticks read the tree more closely
         usage = self._usage
-        usage.peak_rss_bytes = max(usage.peak_rss_bytes, rss)
-        if rss <= self.memory_bytes:
+        usage.peak_rss_bytes = max(usage.peak_rss_bytes, used)
+        if used <= self.memory_bytes:
             return False
         self._kill()
         usage.out_of_memory = True

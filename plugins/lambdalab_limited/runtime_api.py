@@ -6,7 +6,9 @@ reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
 
 * **before exec**: the child that becomes the runtime sets its resource limits (open
   files, file size) and its CPU affinity, so INIT, and every process the runtime starts,
-  already runs on the cores its memory buys and under Lambda's limits;
+  already runs on the cores its memory buys and under Lambda's limits; and it is
+  contained (:func:`lambdalab.runtime.forkserver.containment`): no descendant can
+  leave its process group, and orphans stay in its tree;
 * **while an invoke runs**: the thread that waits for the runtime's answer ticks the
   governor, which holds the process group to its CPU share and kills it when it crosses
   the memory size (the invoke then fails with ``Runtime.OutOfMemory``);
@@ -26,7 +28,7 @@ import resource
 import signal
 from typing import Callable
 
-from lambdalab.plugin import EnvironmentSpec
+from lambdalab.plugin import EnvironmentSpec, containment
 from lambdalab_runtimes import RuntimeApiEnvironment
 
 from . import Governed, rlimits_for
@@ -41,8 +43,10 @@ def child_limits(spec: EnvironmentSpec, cores: list[int]) -> Callable[[], None]:
     rlimits = [
         (getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits_for(spec).items()
     ]
+    contain = containment()
 
     def setup() -> None:
+        contain()
         for which, value in rlimits:
             resource.setrlimit(which, (value, value))
         if hasattr(os, "sched_setaffinity"):

@@ -1,0 +1,341 @@
+"""What the ``limited`` sandbox contains: the fork server survives its children, memory
+is counted as the kernel charges it, detached descendants stay in their environment,
+and a handler cannot reach the host (where lambdalab runs as root).
+
+Every test runs real forked environments and real attacks from inside a handler; each
+says what it shows refused. Nothing here asserts a timing figure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Callable
+
+import psutil
+import pytest
+
+from lambdalab import Lab, VirtualClock, limits
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+
+PID = """
+import os
+def handler(event, context):
+    return os.getpid()
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Polls a condition on the real processes (a kill takes effect when the kernel
+    gets to it); never a measure of time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def gone(pid: int) -> bool:
+    return wait_until(lambda: not alive(pid))
+
+
+def fork_server_pid(lab: Lab, sandbox: str = "limited") -> int:
+    server = lab._backends[sandbox].server
+    assert server.pid
+    return server.pid
+
+
+# -- 1. the fork server is supervised ---------------------------------------------------
+
+
+def test_a_dead_fork_server_is_restarted_by_the_next_cold_start(lab: Lab, code) -> None:
+    lab.create_function("first", code(app=PID), handler="app.handler")
+    lab.create_function("second", code(app=PID), handler="app.handler")
+    lab.invoke("first")
+    old = fork_server_pid(lab)
+    os.kill(old, signal.SIGKILL)
+    result = lab.invoke("second", log_type="Tail")  # a cold start: the server is gone
+    assert result.function_error is None, result.payload
+    assert fork_server_pid(lab) != old
+    assert lab.invoke("second").function_error is None  # and warm after it
+
+
+KILL_PARENT = """
+import os
+def handler(event, context):
+    try:
+        os.kill(os.getppid(), 9)
+    except PermissionError:
+        return "refused"
+    return "killed"
+"""
+
+
+def test_a_handler_that_kills_the_fork_server_breaks_no_later_cold_start(
+    lab: Lab, code
+) -> None:
+    lab.create_function("killer", code(app=KILL_PARENT), handler="app.handler")
+    lab.create_function("victim", code(app=PID), handler="app.handler")
+    answer = lab.invoke("killer").json()
+    # Refused where environments run unprivileged; else it dies with the server it
+    # killed (an environment does not outlive its fork server), maybe before answering.
+    assert answer in ("refused", "killed") or answer["errorType"] == "Runtime.ExitError"
+    for _ in range(2):
+        result = lab.invoke("victim")
+        assert result.function_error is None, result.payload
+        assert psutil.pid_exists(result.json())
+
+
+# -- 2. memory as the kernel charges it; the task cap, not memory, stops a fork bomb -------
+
+FORKS = """
+import os, time
+def handler(event, context):
+    pids = []
+    for _ in range(event["children"]):
+        pid = os.fork()
+        if pid == 0:
+            if event.get("mb"):
+                held = bytearray(event["mb"] * 1024 * 1024)
+                held[::4096] = b"x" * len(held[::4096])  # every page touched: resident
+            time.sleep(event["sleep"])
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return len(pids)
+"""
+
+
+def test_forked_children_share_their_parents_pages_and_are_not_out_of_memory(
+    lab: Lab, code
+) -> None:
+    """Four idle children of a 128 MB function: their pages are their parent's, shared
+    copy-on-write, so they cost next to nothing (summed resident memory said 5x)."""
+    lab.create_function("forks", code(app=FORKS), handler="app.handler", timeout=30)
+    result = lab.invoke("forks", {"children": 4, "sleep": 1.0}, log_type="Tail")
+    assert result.function_error is None, result.payload
+    assert result.json() == 4
+
+
+def test_what_a_forked_child_allocates_counts_against_the_memory_size(lab: Lab, code) -> None:
+    lab.create_function("forks", code(app=FORKS), handler="app.handler", timeout=30)
+    result = lab.invoke("forks", {"children": 1, "mb": 200, "sleep": 5.0})
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_a_fork_bomb_meets_the_task_cap_not_the_memory_size(lab: Lab, code) -> None:
+    """Eleven hundred idle children hold under a megabyte each of their own: at 1769 MB
+    the 1024 processes/threads cap stops them, not an out-of-memory kill (summed
+    resident memory said 30 GB)."""
+    lab.create_function(
+        "bomb", code(app=FORKS), handler="app.handler", memory_size=limits.MEMORY_MB_PER_VCPU, timeout=60
+    )
+    result = lab.invoke("bomb", {"children": 1100, "sleep": 60}, log_type="Tail")
+    error = result.json()
+    assert error["errorType"] == "Runtime.ExitError", error
+    assert "more than 1024 processes and threads" in result.log_tail
+
+
+# -- 3. a descendant that detaches (double fork + setsid) stays in its environment ------
+
+DETACH = """
+import os, time
+def detach(what):
+    \"\"\"A daemon, the classic way: fork, fork again, setsid; its pid comes back.\"\"\"
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        os.write(w, str(os.getpid()).encode())
+        os.close(w)
+        if what == "allocate":
+            held = bytearray(300 * 1024 * 1024)
+            held[::4096] = b"x" * len(held[::4096])
+        while what == "spin":
+            pass
+        time.sleep(3600)
+    os.close(w)
+    os.waitpid(child, 0)
+    pid = int(os.read(r, 32))
+    os.close(r)
+    print("daemon", pid)
+    return pid
+
+def handler(event, context):
+    pid = detach(event["what"])
+    time.sleep(event.get("then_sleep", 0))
+    return {"daemon": pid, "sid": os.getsid(pid), "mine": os.getsid(0)}
+"""
+
+
+def deploy_detacher(lab: Lab, code, **config) -> None:
+    lab.create_function("detacher", code(app=DETACH), handler="app.handler", **config)
+
+
+def test_a_detached_descendant_stays_in_the_environments_session(lab: Lab, code) -> None:
+    deploy_detacher(lab, code)
+    answer = lab.invoke("detacher", {"what": "sleep"}).json()
+    assert answer["sid"] == answer["mine"]  # its setsid() changed nothing
+    assert psutil.Process(answer["daemon"]).ppid() in (
+        p.env.pid for p in lab.pool.idle_environments()
+    )  # an orphan is the environment's child (subreaper), in its tree
+
+
+def test_a_detached_descendant_is_frozen_with_its_environment(lab: Lab, code) -> None:
+    deploy_detacher(lab, code)
+    daemon = lab.invoke("detacher", {"what": "spin"}).json()["daemon"]
+    assert wait_until(lambda: psutil.Process(daemon).status() == psutil.STATUS_STOPPED)
+
+
+def test_a_detached_descendant_is_killed_on_timeout(lab: Lab, code) -> None:
+    deploy_detacher(lab, code, timeout=1)
+    result = lab.invoke("detacher", {"what": "sleep", "then_sleep": 30}, log_type="Tail")
+    assert result.json()["errorType"] == "Sandbox.Timedout"
+    daemon = int(result.log_tail.split("daemon ", 1)[1].split()[0])
+    assert gone(daemon)
+
+
+def test_a_detached_descendant_is_killed_when_its_environment_is_reaped(
+    lab: Lab, code, clock: VirtualClock
+) -> None:
+    deploy_detacher(lab, code)
+    daemon = lab.invoke("detacher", {"what": "sleep"}).json()["daemon"]
+    clock.advance(limits.IDLE_ENVIRONMENT_TTL_S + 1)
+    lab.pool.reap_idle()
+    assert gone(daemon)
+
+
+def test_a_detached_descendant_is_killed_by_lab_close(tmp_path, code) -> None:
+    with Lab(data_dir=tmp_path / "data") as lab:
+        deploy_detacher(lab, code)
+        daemon = lab.invoke("detacher", {"what": "spin"}).json()["daemon"]
+        assert alive(daemon)
+    assert gone(daemon)
+
+
+def test_a_detached_descendant_dies_with_the_fork_server(lab: Lab, code) -> None:
+    deploy_detacher(lab, code)
+    daemon = lab.invoke("detacher", {"what": "sleep"}).json()["daemon"]
+    os.kill(fork_server_pid(lab), signal.SIGKILL)
+    assert gone(daemon)
+
+
+def test_what_a_detached_descendant_allocates_counts_against_the_memory_size(
+    lab: Lab, code
+) -> None:
+    deploy_detacher(lab, code, memory_size=128, timeout=30)
+    result = lab.invoke("detacher", {"what": "allocate", "then_sleep": 10})
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+
+
+# -- 4. privilege: an unprivileged user in its own mount namespace (root only) ----------
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="confining an environment needs root (mount namespace, setuid)"
+)
+
+ATTACKS = """
+import os, signal, sys, traceback
+def attempt(action):
+    try:
+        action()
+    except OSError as e:
+        return type(e).__name__
+    return "done"
+
+def read(path):
+    with open(path, "rb") as f:
+        f.read(1)
+
+def write(path):
+    with open(path, "a") as f:
+        f.write("# owned")
+
+def fill_tmp():
+    for i in range(3):  # 600 MB into a 512 MB /tmp
+        with open(f"/tmp/fill{i}", "wb") as f:
+            for _ in range(200):
+                f.write(b"x" * (1024 * 1024))
+
+def handler(event, context):
+    if event.get("raise"):
+        raise ValueError("where am I")
+    return {
+        "uid": os.getuid(),
+        "task_root": os.environ["LAMBDA_TASK_ROOT"],
+        "file": __file__,
+        "server_environ": attempt(lambda: read(f"/proc/{os.getppid()}/environ")),
+        "kill_server": attempt(lambda: os.kill(os.getppid(), signal.SIGKILL)),
+        "database": attempt(lambda: read(event["database"])),
+        "own_code": attempt(lambda: write(__file__)),
+        "other_code": attempt(lambda: write(event["other_code"])),
+        "fill_tmp": attempt(fill_tmp),
+    }
+"""
+
+
+@pytest.fixture
+def confined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+
+
+@needs_root
+def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
+    lab: Lab, code, confined
+) -> None:
+    lab.create_function("victim", code(app=PID), handler="app.handler")
+    lab.invoke("victim")
+    victim_code = next((lab.store.code_dir).glob("*/app.py"))
+    lab.create_function("attacker", code(app=ATTACKS), handler="app.handler", timeout=60)
+    server = fork_server_pid(lab)
+    answer = lab.invoke(
+        "attacker",
+        {"database": str(lab.store.data_dir / "lambdalab.db"), "other_code": str(victim_code)},
+    ).json()
+    assert answer["uid"] == 993  # AWS's sbx_user1051
+    assert answer["task_root"] == "/var/task" and answer["file"] == "/var/task/app.py"
+    assert answer["server_environ"] == "PermissionError"
+    assert answer["kill_server"] == "PermissionError" and alive(server)
+    assert answer["database"] in ("PermissionError", "FileNotFoundError")
+    assert answer["own_code"] in ("PermissionError", "OSError")  # root's, read-only
+    assert answer["other_code"] in ("PermissionError", "FileNotFoundError")
+    assert answer["fill_tmp"] == "OSError"  # no space left: /tmp is 512 MB of its own
+    assert victim_code.read_text().endswith("return os.getpid()\n")
+
+
+@needs_root
+def test_a_confined_tracebacks_name_var_task(lab: Lab, code, confined) -> None:
+    lab.create_function("raiser", code(app=ATTACKS), handler="app.handler")
+    error = lab.invoke("raiser", {"raise": True}).json()
+    assert '"/var/task/app.py"' in "".join(error["stackTrace"])
+
+
+def test_the_data_dir_is_private_to_its_owner(lab: Lab) -> None:
+    assert lab.store.data_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_lambdalab_plugins_says_which_protections_apply_here(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def notes() -> str:
+        return "\n".join(next(p for p in lab.plugins() if p.name == "limited").notes)
+
+    assert "descendants kept in the environment" in notes()
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+    if os.geteuid() == 0:
+        assert "run as uid 993" in notes()
+    else:
+        assert "unavailable (lambdalab does not run as root)" in notes()
