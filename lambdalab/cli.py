@@ -379,6 +379,14 @@ def config_options(command: F) -> F:
                 "--sandbox",
                 help=f"{SANDBOX_HELP} lambdalab's own setting [default: the lab's].",
             ),
+            click.option(
+                "--layer",
+                "layers",
+                multiple=True,
+                callback=lambda ctx, param, value: list(value) or None,
+                help="A layer version ARN, unpacked under /opt (repeat, in order; "
+                "`lambdalab layer publish` makes one).",
+            ),
         )
     ):
         command = option(command)
@@ -1241,7 +1249,7 @@ def event_list() -> None:
     )
 
 
-# -- the course's commands: imported when run (plugins add theirs: MainGroup) ---------
+# -- the course's and layers' commands: imported when run (plugins add theirs) -------
 
 main.lazy_commands.update(
     {
@@ -1249,6 +1257,11 @@ main.lazy_commands.update(
             "lambdalab.labcli",
             "lab_group",
             "Guided labs: learn how Lambda behaves by making checks pass.",
+        ),
+        "layer": (
+            "lambdalab.layercli",
+            "layer_group",
+            "Layers: zips of shared code that functions get under /opt.",
         ),
     }
 )

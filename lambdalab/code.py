@@ -54,6 +54,8 @@ class CodePackage:
 
     zip_bytes: bytes
     sha256_hex: str
+    #: The bytes it unzips to (as the unzipped limit counts them).
+    unzipped_size: int = 0
 
     @property
     def code_sha256(self) -> str:
@@ -82,8 +84,8 @@ def package(code: CodeSource) -> CodePackage:
             f"deployment package is {len(data)} bytes zipped, and a direct upload is at most "
             f"{limits.ZIPPED_PACKAGE_MAX_BYTES} bytes (50 MB) zipped. Make the package smaller."
         )
-    check_zip(data)
-    return CodePackage(data, hashlib.sha256(data).hexdigest())
+    unzipped = check_zip(data)
+    return CodePackage(data, hashlib.sha256(data).hexdigest(), unzipped)
 
 
 def _read_path(path: Path) -> bytes:
@@ -148,15 +150,17 @@ def _bad_zip() -> InvalidParameterValueException:
 
 
 def too_big_unzipped() -> InvalidParameterValueException:
-    """AWS's answer to a package over 250 MB unzipped (lambdalab has no layers to add)."""
+    """AWS's answer to a package over 250 MB unzipped by itself (with its layers: see
+    :func:`lambdalab.layers.check_unzipped_total`)."""
     return InvalidParameterValueException(
         f"Unzipped size must be smaller than {limits.UNZIPPED_PACKAGE_MAX_BYTES} bytes"
     )
 
 
-def check_zip(data: bytes) -> None:
+def check_zip(data: bytes) -> int:
     """Reject what is not a zip, entries that would land outside the code root, and a
-    package that unzips to more than 250 MB (counted by decompressing it)."""
+    package that unzips to more than 250 MB (counted by decompressing it); the bytes it
+    unzips to."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
@@ -168,6 +172,7 @@ def check_zip(data: bytes) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
             OSError, ValueError, RuntimeError):  # RuntimeError: an encrypted entry
         raise _bad_zip() from None
+    return meter.total
 
 
 class _Meter:

@@ -31,6 +31,7 @@ import pluggy
 from . import limits
 from .arn import ArnBuilder, parse_function_ref
 from .code import unpacked
+from .layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
 from .errors import (
     InvalidParameterValueException,
@@ -553,7 +554,7 @@ class Invoker:
         https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
         """
         region = self.arns.region
-        return {
+        base = {
             "_HANDLER": config.handler,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
@@ -579,8 +580,9 @@ class Invoker:
             "TMPDIR": tmp_dir,
             "LAMBDALAB_PYTHON": sys.executable,
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
-            **config.environment,
         }
+        layers = opt_environment(self.store, config.layers, config.runtime, base)
+        return {**base, **layers, **config.environment}
 
 
 #: How a sandbox words an exit during INIT (``init_failure`` of the process backends).

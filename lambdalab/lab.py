@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from . import config as check
 from . import limits
@@ -31,7 +31,7 @@ from .arn import (
 )
 from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
-from .code import FUNCTION_OBJECT_HANDLER, CodeSource, package
+from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
 from .destinations import (
     DestinationMessage,
     EventInvokeConfigs,
@@ -45,6 +45,7 @@ from .errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from .layers import LayerOperations, Layers, collect_opt_directories
 from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
@@ -78,7 +79,7 @@ def _variables(environment: Mapping[str, Any] | None) -> Mapping[str, Any] | Non
     return environment
 
 
-class Lab:
+class Lab(LayerOperations):
     """AWS Lambda on this machine, with its state in ``data_dir``.
 
     :param data_dir: where functions, versions, logs and code live (default
@@ -146,6 +147,7 @@ class Lab:
             self.store, now=self.clock.now, max_bytes=_log_max_bytes(log_max_bytes)
         )
         self.permissions = Permissions(self.store, self.registry, self.arns)
+        self.layers = Layers(self.store, self.arns, self.clock.now)
         self._backends: dict[str, SandboxBackend] = {}
         self._backend_lock = threading.Lock()
         self._code_lock = threading.Lock()
@@ -266,6 +268,7 @@ class Lab:
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
         tags: Mapping[str, str] | None = None,
+        layers: Sequence[str] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -303,7 +306,8 @@ class Lab:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
         pkg = package(code)
         config = config.evolve(
-            code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
+            code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex,
+            layers=self._function_layers(layers or (), lambda: pkg.unzipped_size),
         )
         with self._code_lock:  # a collection must not remove the blob before it is named
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
@@ -359,7 +363,9 @@ class Lab:
         """Replace ``$LATEST``'s code; its warm environments are retired."""
         name = parse_function_ref(function_name).name
         self.registry.refuse_if_busy(name)  # before the new code is stored
+        layers = self.registry.get(name).layers
         pkg = package(code)
+        self._function_layers([x.arn for x in layers], lambda: pkg.unzipped_size, layers)
         with self._code_lock:
             old = self.registry.code_blobs(name, limits.LATEST)
             self.store.put_blob(pkg.sha256_hex, pkg.zip_bytes)
@@ -384,6 +390,7 @@ class Lab:
         ephemeral_storage: int | None = None,
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
+        layers: Sequence[str] | None = None,
     ) -> FunctionConfiguration:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
 
@@ -418,6 +425,12 @@ class Lab:
                 changes[field] = validate(value)
         if dead_letter_config is not None:  # {"TargetArn": ""} removes the queue
             changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
+        if layers is not None:  # [] removes them
+            current = self.registry.get(name)
+            blob = self.store.blob_path(current.code_blob)
+            changes["layers"] = self._function_layers(
+                layers, lambda: check_zip(blob.read_bytes()), current.layers
+            )
         config = self.registry.update_latest(name, **changes)
         self.pool.retire(name, limits.LATEST)
         return config
@@ -441,8 +454,10 @@ class Lab:
         """
         with self._code_lock:
             candidates = None if released is None else released | self._code_deferred
-            referenced = self.registry.code_blobs()
+            referenced = self.registry.code_blobs() | self.layers.code_blobs()
             freed = self.store.collect_garbage(referenced, self.pool.task_roots(), candidates)
+            if candidates is None:
+                freed += collect_opt_directories(self.store)
             self._code_deferred = {
                 name for name in candidates or ()
                 if name not in referenced and (self.store.code_dir / name).exists()

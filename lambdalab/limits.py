@@ -97,6 +97,8 @@ RUNTIME_LD_LIBRARY_PATH = (
 RUNTIME_API_VERSION = "2018-06-01"
 #: The instruction set architecture reported for every function.
 DEFAULT_ARCHITECTURE = "x86_64"
+#: Every architecture the Lambda API names (a layer's CompatibleArchitectures).
+ARCHITECTURES = ("x86_64", "arm64")
 
 #: Environment variables a function may not set, because Lambda sets them.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
@@ -244,7 +246,7 @@ FUNCTION_POLICY_MAX_BYTES = 20 * 1024
 #: A deployment package uploaded directly (``ZipFile``), zipped: 50 MB
 #: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
-#: A deployment package unzipped (with its layers, which lambdalab does not have): 250 MB.
+#: A deployment package unzipped, with its layers: 250 MB (each alone, and all together).
 #: AWS: "Unzipped size must be smaller than 262144000 bytes".
 UNZIPPED_PACKAGE_MAX_BYTES = 262_144_000
 #: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
@@ -262,6 +264,16 @@ JSON_DEPTH_MAX = 1000
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
 LIST_FUNCTIONS_PAGE_MAX = 50
+#: Layers a function may use (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+LAYERS_PER_FUNCTION_MAX = 5
+#: ListLayers and ListLayerVersions: most items per page (botocore's MaxLayerListItems).
+LAYER_LIST_PAGE_MAX = 50
+#: PublishLayerVersion's CompatibleRuntimes: at most this many (botocore's model).
+LAYER_COMPATIBLE_RUNTIMES_MAX = 15
+#: A layer version's policy (all its statements, as JSON). AWS publishes 20 KB for a
+#: function's policy; AddLayerVersionPermission may answer PolicyLengthExceededException
+#: too, and lambdalab holds a layer version's policy to the same size.
+LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
 

@@ -58,6 +58,18 @@ def runtime_version_arn(region: str, runtime: str) -> str:
 
 
 @dataclass(frozen=True)
+class FunctionLayer:
+    """A layer version a function uses: ``{"Arn", "CodeSize"}`` in its configuration."""
+
+    arn: str
+    code_size: int
+    #: lambdalab's own: the layer's zip (sha256 hex), kept with the function so that it
+    #: still runs after the layer version is deleted, and its size unzipped.
+    code_blob: str = ""
+    unzipped_size: int = 0
+
+
+@dataclass(frozen=True)
 class FunctionConfiguration:
     """A function's configuration at one version (``$LATEST`` or a published number)."""
 
@@ -91,6 +103,8 @@ class FunctionConfiguration:
     sandbox: str | None = None
     #: ``DeadLetterConfig.TargetArn``: where failed asynchronous events go (SQS or SNS).
     dead_letter_target_arn: str | None = None
+    #: ``Layers``: the layer versions unpacked under /opt, in order (see lambdalab.layers).
+    layers: tuple[FunctionLayer, ...] = ()
     #: lambdalab's own: the Lab clock's time at which ``Pending`` becomes ``Active`` and
     #: ``InProgress`` becomes ``Successful`` (``None``: settled).
     settles_at: float | None = None
@@ -125,6 +139,8 @@ class FunctionConfiguration:
         }
         if self.dead_letter_target_arn:
             out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target_arn}
+        if self.layers:
+            out["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in self.layers]
         return out
 
     @property
@@ -135,6 +151,8 @@ class FunctionConfiguration:
         own: dict[str, Any] = {"CodeBlob": self.code_blob, "Source": self.source}
         if self.sandbox is not None:
             own["Sandbox"] = self.sandbox
+        if self.layers:
+            own["Layers"] = [[layer.code_blob, layer.unzipped_size] for layer in self.layers]
         if self.settles_at is not None:
             own["SettlesAt"] = self.settles_at
         if self.tags:
@@ -156,6 +174,10 @@ class FunctionConfiguration:
         kwargs["source"] = own.get("Source", "")
         kwargs["tags"] = own.get("Tags", {})
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
+        layers = zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
+        kwargs["layers"] = tuple(
+            FunctionLayer(aws["Arn"], aws["CodeSize"], blob, size) for aws, (blob, size) in layers
+        )
         return cls(**kwargs)
 
     def evolve(self, **changes: Any) -> "FunctionConfiguration":
@@ -267,6 +289,7 @@ class InvokeResult:
 
 __all__ = [
     "FunctionConfiguration",
+    "FunctionLayer",
     "AliasConfiguration",
     "FunctionDetails",
     "InvokeResult",

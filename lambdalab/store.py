@@ -111,6 +111,21 @@ MIGRATIONS: dict[str, str] = {
         retention_in_days INTEGER
     );
     """,
+    # Lambda layers: a layer's version counter outlives its versions (numbers are never
+    # reused); a version's permissions are its policy (JSON), NULL until one is added.
+    "layers-1": """
+    CREATE TABLE layers (
+        name TEXT PRIMARY KEY,
+        next_version INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE layer_versions (
+        layer TEXT NOT NULL REFERENCES layers(name),
+        version INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        policy TEXT,
+        PRIMARY KEY (layer, version)
+    );
+    """,
 }
 
 

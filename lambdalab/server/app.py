@@ -86,7 +86,7 @@ def body_limit(route: Route) -> tuple[int, type[LambdaError]]:
     """How large a request body may be, and what AWS answers when it is larger."""
     if route.operation == "Invoke":
         return limits.SYNC_PAYLOAD_MAX_BYTES, RequestTooLargeException
-    if route.operation in ("CreateFunction", "UpdateFunctionCode"):
+    if route.operation in ("CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"):
         return limits.CODE_REQUEST_MAX_BYTES, RequestEntityTooLargeException
     return limits.CONTROL_REQUEST_MAX_BYTES, RequestEntityTooLargeException
 
@@ -170,7 +170,7 @@ class LambdaService:
             await self.function_urls(scope, receive, send_)
             return
         try:
-            route, params = self.router.match(scope["method"], scope["path"])
+            route, params = self.router.match(scope["method"], scope["path"], scope["query_string"])
             headers = Headers(scope=scope)
             limit, error = body_limit(route)
             body = await read_body(receive, headers, limit, route.operation, error)

@@ -7,7 +7,7 @@ of https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html. No method 
 an error body: they raise the :mod:`lambdalab.errors` class AWS would answer with, and
 :func:`~lambdalab.server.wire.error_response` renders it.
 
-Request fields the Lab has no parameter for (``VpcConfig``, ``Layers``, …) are
+Request fields the Lab has no parameter for (``VpcConfig``, …) are
 accepted and ignored, as the reference page says; fields lambdalab cannot honour in a way
 that would change behaviour (container images) are refused with
 InvalidParameterValueException.
@@ -36,6 +36,7 @@ from ..lab import Lab
 from ..models import InvokeResult
 from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate
 from ..protocol.inputs import RestInput
+from .layer_responses import LayerResponses
 from .wire import JSON, WireRequest, WireResponse
 
 T = TypeVar("T")
@@ -236,8 +237,9 @@ def supported(method: Callable[..., T], given: Mapping[str, Any]) -> dict[str, A
     return {name: value for name, value in given.items() if name in accepted and value is not None}
 
 
-class LambdaResponses:
-    """Every Lambda API operation lambdalab serves, over one :class:`~lambdalab.Lab`."""
+class LambdaResponses(LayerResponses):
+    """Every Lambda API operation lambdalab serves, over one :class:`~lambdalab.Lab`
+    (the layer operations are :class:`~lambdalab.server.layer_responses.LayerResponses`)."""
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -304,6 +306,7 @@ class LambdaResponses:
                 "description": body.get("Description"),
                 "ephemeral_storage": None if storage is None else storage.get("Size"),
                 "dead_letter_config": typed(body, "DeadLetterConfig", dict),
+                "layers": typed(body, "Layers", list),
             },
         )
 

@@ -23,6 +23,9 @@ class Route:
     #: The operation's name in AWS's API (``CreateFunction``); the handler is its
     #: snake_case form on :class:`~lambdalab.server.lambda_responses.LambdaResponses`.
     operation: str
+    #: A query parameter the request must carry (``find=LayerVersion``): botocore's
+    #: requestUri tells GetLayerVersionByArn from ListLayers by it alone.
+    query: str = ""
 
     @property
     def handler(self) -> str:
@@ -34,6 +37,7 @@ _EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 _URL = "/2021-10-31/functions/{FunctionName}/url"
 
 _ESM = "/2015-03-31/event-source-mappings"
+_LAYER = "/2018-10-31/layers/{LayerName}/versions"
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/2015-03-31/functions", "CreateFunction"),
@@ -81,6 +85,21 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{_ESM}/{{UUID}}", "GetEventSourceMapping"),
     Route("PUT", f"{_ESM}/{{UUID}}", "UpdateEventSourceMapping"),
     Route("DELETE", f"{_ESM}/{{UUID}}", "DeleteEventSourceMapping"),
+    *(  # layers: lambdalab.server.layer_responses
+        Route("GET", "/2018-10-31/layers", "GetLayerVersionByArn", query="find=LayerVersion"),
+        Route("GET", "/2018-10-31/layers", "ListLayers"),
+        Route("POST", _LAYER, "PublishLayerVersion"),
+        Route("GET", _LAYER, "ListLayerVersions"),
+        Route("GET", f"{_LAYER}/{{VersionNumber}}", "GetLayerVersion"),
+        Route("DELETE", f"{_LAYER}/{{VersionNumber}}", "DeleteLayerVersion"),
+        Route("POST", f"{_LAYER}/{{VersionNumber}}/policy", "AddLayerVersionPermission"),
+        Route("GET", f"{_LAYER}/{{VersionNumber}}/policy", "GetLayerVersionPolicy"),
+        Route(
+            "DELETE",
+            f"{_LAYER}/{{VersionNumber}}/policy/{{StatementId}}",
+            "RemoveLayerVersionPermission",
+        ),
+    ),
 )
 
 #: Path prefixes that identify a request as Lambda's when it carries no signature.
@@ -93,11 +112,12 @@ class Router:
     def __init__(self, routes: tuple[Route, ...] = ROUTES) -> None:
         self._compiled = [(route, compile_path(route.path)[0]) for route in routes]
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+    def match(self, method: str, path: str, query: str | bytes = "") -> tuple[Route, dict[str, str]]:
         path_matched = False
+        pairs = set((query.decode("latin-1") if isinstance(query, bytes) else query).split("&"))
         for route, regex in self._compiled:
             found = regex.match(path)
-            if found is None:
+            if found is None or (route.query and route.query not in pairs):
                 continue
             if route.method == method:
                 return route, found.groupdict()

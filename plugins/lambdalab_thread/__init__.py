@@ -104,17 +104,19 @@ def _as_function(spec: EnvironmentSpec, lines: list[str]) -> Iterator[None]:
 
 
 def _load(spec: EnvironmentSpec) -> Callable[[Any, Any], Any]:
-    """Import the handler from the code root; its modules are then dropped from
-    ``sys.modules`` so another function (or version) imports its own."""
+    """Import the handler from the code root (and its layers); their modules are then
+    dropped from ``sys.modules`` so another function (or version) imports its own."""
     before = set(sys.modules)
-    sys.path.insert(0, spec.task_root)
+    roots = [spec.task_root, *bootstrap.layer_paths(spec.environ)]
+    sys.path[0:0] = roots
     try:
         return bootstrap.load_handler(spec.handler)
     finally:
-        sys.path.remove(spec.task_root)
+        for root in roots:
+            sys.path.remove(root)
         for name in set(sys.modules) - before:
             file = getattr(sys.modules[name], "__file__", None) or ""
-            if file.startswith(spec.task_root + os.sep):
+            if any(file.startswith(root + os.sep) for root in roots):
                 del sys.modules[name]
 
 

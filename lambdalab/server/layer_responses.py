@@ -1,0 +1,161 @@
+"""The wire layer of Lambda's layer operations (API version 2018-10-31).
+
+Each method is one operation, named after it in snake_case (``PublishLayerVersion`` →
+:meth:`LayerResponses.publish_layer_version`), with the status codes and JSON shapes of
+botocore's ``lambda/2015-03-31/service-2.json``. :class:`~lambdalab.server.lambda_responses.
+LambdaResponses` inherits them, so the router finds them like any other operation. The
+request has already been checked against the operation's input shape
+(:func:`~lambdalab.server.lambda_responses.check_request`); state and errors are
+:mod:`lambdalab.layers`'.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+from ..errors import InvalidParameterValueException
+from ..layers import LayerVersion
+from .wire import WireRequest, WireResponse
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+
+def _wire() -> Any:
+    """:mod:`.lambda_responses`' paging: imported when first called,
+    because that module imports this one for :class:`LayerResponses`."""
+    from . import lambda_responses
+
+    return lambda_responses
+
+
+def _string(body: dict[str, Any], field: str) -> str | None:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterValueException(f"{field}: {value!r} is not valid. Send a string.")
+    return value
+
+
+def _strings(body: dict[str, Any], field: str) -> list[str] | None:
+    value = body.get(field)
+    if value is not None and (
+        not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+    ):
+        raise InvalidParameterValueException(
+            f"{field}: {value!r} is not valid. Send a list of strings."
+        )
+    return value
+
+
+def _source(content: dict[str, Any]) -> Any:
+    """``Content`` as the Lab takes it: the zip's bytes, or where it is in S3."""
+    s3 = {k: content[k] for k in ("S3Bucket", "S3Key", "S3ObjectVersion") if k in content}
+    if content.get("ZipFile") is None:
+        return s3  # the Lab reads the object, or says why it cannot
+    if s3:
+        raise InvalidParameterValueException(
+            "Please provide a source for the layer: either Content.ZipFile or "
+            "Content.S3Bucket and S3Key, not both."
+        )
+    try:
+        return base64.b64decode(content["ZipFile"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidParameterValueException(
+            "Content.ZipFile: not valid base64. Send the zip file's bytes base64 encoded."
+        ) from None
+
+
+class LayerResponses:
+    """PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
+    DeleteLayerVersion and the layer version permissions, over one Lab."""
+
+    lab: "Lab"
+
+    def _layer_version(self, version: LayerVersion) -> dict[str, Any]:
+        return version.to_aws(self.lab.layer_location(version))
+
+    def publish_layer_version(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        content = body.get("Content")
+        if not isinstance(content, dict):
+            raise InvalidParameterValueException(
+                "Content is required: send {\"ZipFile\": <the layer's .zip, base64>} or "
+                "{\"S3Bucket\": ..., \"S3Key\": ...}."
+            )
+        version = self.lab.publish_layer_version(
+            req.params["LayerName"],
+            _source(content),
+            description=_string(body, "Description") or "",
+            compatible_runtimes=_strings(body, "CompatibleRuntimes"),
+            compatible_architectures=_strings(body, "CompatibleArchitectures"),
+            license_info=_string(body, "LicenseInfo"),
+        )
+        return WireResponse.of_json(201, self._layer_version(version))
+
+    def get_layer_version(self, req: WireRequest) -> WireResponse:
+        version = self.lab.get_layer_version(req.params["LayerName"], req.params["VersionNumber"])
+        return WireResponse.of_json(200, self._layer_version(version))
+
+    def get_layer_version_by_arn(self, req: WireRequest) -> WireResponse:
+        version = self.lab.get_layer_version_by_arn(req.query.get("Arn", ""))
+        return WireResponse.of_json(200, self._layer_version(version))
+
+    def list_layers(self, req: WireRequest) -> WireResponse:
+        latest = self.lab.list_layers(
+            req.query.get("CompatibleRuntime"), req.query.get("CompatibleArchitecture")
+        )
+        chunk, marker = _wire().page(latest, req.query, limits.LAYER_LIST_PAGE_MAX)
+        out: dict[str, Any] = {"Layers": [v.to_layers_list_item() for v in chunk]}
+        if marker is not None:
+            out["NextMarker"] = marker
+        return WireResponse.of_json(200, out)
+
+    def list_layer_versions(self, req: WireRequest) -> WireResponse:
+        versions = self.lab.list_layer_versions(
+            req.params["LayerName"],
+            req.query.get("CompatibleRuntime"),
+            req.query.get("CompatibleArchitecture"),
+        )
+        chunk, marker = _wire().page(versions, req.query, limits.LAYER_LIST_PAGE_MAX)
+        out: dict[str, Any] = {"LayerVersions": [v.to_list_item() for v in chunk]}
+        if marker is not None:
+            out["NextMarker"] = marker
+        return WireResponse.of_json(200, out)
+
+    def delete_layer_version(self, req: WireRequest) -> WireResponse:
+        self.lab.delete_layer_version(req.params["LayerName"], req.params["VersionNumber"])
+        return WireResponse.empty(204)
+
+    def add_layer_version_permission(self, req: WireRequest) -> WireResponse:
+        body = req.json()
+        permission = self.lab.add_layer_version_permission(
+            req.params["LayerName"],
+            req.params["VersionNumber"],
+            _string(body, "StatementId") or "",
+            _string(body, "Action") or "",
+            _string(body, "Principal") or "",
+            organization_id=_string(body, "OrganizationId"),
+            revision_id=req.query.get("RevisionId"),
+        )
+        return WireResponse.of_json(201, permission.to_aws())
+
+    def get_layer_version_policy(self, req: WireRequest) -> WireResponse:
+        policy = self.lab.get_layer_version_policy(
+            req.params["LayerName"], req.params["VersionNumber"]
+        )
+        return WireResponse.of_json(
+            200, {"Policy": json.dumps(policy.document()), "RevisionId": policy.revision_id}
+        )
+
+    def remove_layer_version_permission(self, req: WireRequest) -> WireResponse:
+        self.lab.remove_layer_version_permission(
+            req.params["LayerName"],
+            req.params["VersionNumber"],
+            req.params["StatementId"],
+            revision_id=req.query.get("RevisionId"),
+        )
+        return WireResponse.empty(204)
