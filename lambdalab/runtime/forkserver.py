@@ -472,7 +472,7 @@ def containment() -> Callable[[], None]:
     function to call in the environment's first process (before ``exec``, if any).
     Everything is prepared here; the function only makes system calls.
 
-    * its descendants cannot leave its process group (:func:`_stay_in_group_filter`,
+    * its descendants cannot leave its process group (``_stay_in_group_filter``,
       inherited by every descendant and kept across ``exec``), so the signals that
       throttle, freeze and kill the group reach all of them;
     * it is their *subreaper*: a child whose parent exits (a double fork) becomes its
