@@ -296,3 +296,52 @@ def test_error_roundtrip(service: str, data: st.DataObject) -> None:
             modeled.pop("message", None)
             modeled.pop("Message", None)
             assert _pruned(modeled) == _pruned(fields)
+
+
+# -- the service base ------------------------------------------------------------------
+
+
+class _Events:
+    def list_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Rules": [{"Name": params.get("NamePrefix", "r"), "State": "ENABLED"}]}
+
+
+def _events_call(target: str, body: bytes = b"{}") -> tuple[int, dict[str, Any]]:
+    from lambdalab.protocol.service import ProtocolService
+
+    response = ProtocolService("events", _Events()).handle(
+        HttpRequest("POST", "/", "", {"X-Amz-Target": target}, body), "req-3")
+    return response.status, _botocore_reads("events", response,
+                                            service_model("events").operation_model("ListRules").output_shape)
+
+
+def test_service_calls_the_operation_with_typed_params() -> None:
+    assert _events_call("AWSEvents.ListRules", b'{"NamePrefix": "nightly"}') == (
+        200, {"Rules": [{"Name": "nightly", "State": "ENABLED"}]})
+
+
+def test_service_unknown_operation_is_the_protocols_error() -> None:
+    status, parsed = _events_call("AWSEvents.NoSuchOperation")
+    assert (status, parsed["Error"]["Code"]) == (400, "UnknownOperationException")
+
+
+def test_service_unimplemented_operation_names_it() -> None:
+    status, parsed = _events_call("AWSEvents.DescribeEventBus")
+    assert (status, parsed["Error"]["Code"]) == (501, "NotImplemented")
+    assert "DescribeEventBus" in parsed["Error"]["Message"]
+
+
+def test_service_validates_before_calling() -> None:
+    status, parsed = _events_call("AWSEvents.ListRules", b'{"Limit": 0}')
+    assert (status, parsed["Error"]["Code"]) == (400, "ValidationException")
+    assert "Member must have value greater than or equal to 1" in parsed["Error"]["Message"]
+
+
+def test_query_service_reads_lists_and_maps() -> None:
+    """SNS (query): ``member.N`` lists and ``entry.N`` maps come back as Python data."""
+    body = ("Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Message=hi"
+            "&MessageAttributes.entry.1.Name=color&MessageAttributes.entry.1.Value.DataType=String"
+            "&MessageAttributes.entry.1.Value.StringValue=red").encode()
+    parsed = parser_for("sns").parse(HttpRequest("POST", "/", "", {}, body))
+    assert parsed.params == {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "hi",
+                             "MessageAttributes": {"color": {"DataType": "String", "StringValue": "red"}}}

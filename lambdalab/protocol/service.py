@@ -112,8 +112,10 @@ class ProtocolService:
     def handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         """Answer one request; every failure is an answer in the service's shape."""
         try:
-            parsed = self.parse(request)
-            output = self.call(parsed)
+            parsed = self.parser_read(request)
+            method = self.method(parsed.operation)  # NotImplemented before validating
+            self.check(parsed)
+            output = method(parsed.params) or {}
             return self.serializer.output(parsed.operation, output, request_id)
         except (ServiceError, LambdaError) as e:
             return self.serializer.error(service_error(e), request_id)
@@ -126,24 +128,22 @@ class ProtocolService:
                             f"({type(error).__name__}: {error}). This is a bug; the server log "
                             "has the traceback.", 500, sender_fault=False)
 
-    def parse(self, request: HttpRequest) -> ParsedRequest:
-        """The operation and its input, read and checked against the input shape."""
+    def parser_read(self, request: HttpRequest) -> ParsedRequest:
+        """The operation and its input; the protocol's error when it cannot be read."""
         try:
-            parsed = self.parser.parse(request)
+            return self.parser.parse(request)
         except ProtocolError as e:
             code = getattr(self.errors, e.kind)
             status = 404 if e.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
             raise ServiceError(code, e.message, status) from None
+
+    def check(self, parsed: ParsedRequest) -> None:
+        """Refuse an input that breaks its shape, in AWS's words."""
         violations = validate(self.model.service_name, parsed.operation.name, parsed.params)
         if type_errors(violations):
             raise ServiceError(self.errors.serialization, message(type_errors(violations)))
         if violations:
             raise ServiceError(self.errors.validation, message(violations))
-        return parsed
-
-    def call(self, parsed: ParsedRequest) -> dict[str, Any]:
-        method = self.method(parsed.operation)
-        return method(parsed.params) or {}
 
     def method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         found = getattr(self.operations, snake_case(operation.name), None)
