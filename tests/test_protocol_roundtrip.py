@@ -71,84 +71,47 @@ SKIPPED = {  # what is not run, and why
 }
 
 
-#: Found failing on the first full run (2026-12-05) and not yet fixed: each is a gap of
-#: the layer (or of the value generator: DynamoDB's AttributeValue unions, streaming
-#: payloads, Invoke's blob outputs) to close next. Marked strict, so a fix shows up.
+#: Not round-tripping yet, each with what is known of why: gaps of the layer or of the
+#: value generator, to close next. Marked strict, so that a fix shows up.
 KNOWN_GAPS = {
-    ("test_error_roundtrip", "dynamodb"),
-    ("test_error_roundtrip", "lambda"),
-    ("test_output_roundtrip", "dynamodb.BatchExecuteStatement"),
-    ("test_output_roundtrip", "dynamodb.BatchGetItem"),
-    ("test_output_roundtrip", "dynamodb.DeleteItem"),
-    ("test_output_roundtrip", "dynamodb.DescribeExport"),
-    ("test_output_roundtrip", "dynamodb.ExecuteStatement"),
-    ("test_output_roundtrip", "dynamodb.ExecuteTransaction"),
-    ("test_output_roundtrip", "dynamodb.ExportTableToPointInTime"),
-    ("test_output_roundtrip", "dynamodb.GetItem"),
-    ("test_output_roundtrip", "dynamodb.PutItem"),
-    ("test_output_roundtrip", "dynamodb.Query"),
-    ("test_output_roundtrip", "dynamodb.Scan"),
-    ("test_output_roundtrip", "dynamodb.SearchVectors"),
-    ("test_output_roundtrip", "dynamodb.TransactGetItems"),
-    ("test_output_roundtrip", "dynamodb.UpdateItem"),
-    ("test_output_roundtrip", "lambda.DeleteFunction"),
-    ("test_output_roundtrip", "lambda.Invoke"),
-    ("test_output_roundtrip", "lambda.InvokeAsync"),
-    ("test_output_roundtrip", "logs.GetLogFields"),
-    ("test_output_roundtrip", "s3.GetBucketAcl"),
-    ("test_output_roundtrip", "s3.GetBucketPolicy"),
-    ("test_output_roundtrip", "s3.GetObject"),
-    ("test_output_roundtrip", "s3.GetObjectAnnotation"),
-    ("test_output_roundtrip", "s3.GetObjectTorrent"),
-    ("test_output_roundtrip", "s3.GetPart"),
-    ("test_request_roundtrip", "dynamodb.BatchExecuteStatement"),
-    ("test_request_roundtrip", "dynamodb.CreateTable"),
-    ("test_request_roundtrip", "dynamodb.DeleteItem"),
-    ("test_request_roundtrip", "dynamodb.ExecuteStatement"),
-    ("test_request_roundtrip", "dynamodb.ExecuteTransaction"),
-    ("test_request_roundtrip", "dynamodb.ExportTableToPointInTime"),
-    ("test_request_roundtrip", "dynamodb.GetItem"),
-    ("test_request_roundtrip", "dynamodb.ImportTable"),
-    ("test_request_roundtrip", "dynamodb.PutItem"),
-    ("test_request_roundtrip", "dynamodb.Query"),
-    ("test_request_roundtrip", "dynamodb.RestoreTableFromBackup"),
-    ("test_request_roundtrip", "dynamodb.Scan"),
-    ("test_request_roundtrip", "dynamodb.SearchVectors"),
-    ("test_request_roundtrip", "dynamodb.UpdateItem"),
-    ("test_request_roundtrip", "dynamodb.UpdateTable"),
-    ("test_request_roundtrip", "events.PutTargets"),
-    ("test_request_roundtrip", "iam.CreateDelegationRequest"),
-    ("test_request_roundtrip", "lambda.Invoke"),
-    ("test_request_roundtrip", "lambda.SendDurableExecutionCallbackFailure"),
-    ("test_request_roundtrip", "lambda.SendDurableExecutionCallbackSuccess"),
-    ("test_request_roundtrip", "lambda.StopDurableExecution"),
-    ("test_request_roundtrip", "logs.PutTransformer"),
-    ("test_request_roundtrip", "logs.TestTransformer"),
-    ("test_request_roundtrip", "s3.DeleteObject"),
-    ("test_request_roundtrip", "s3.GetBucketLifecycleConfiguration"),
-    ("test_request_roundtrip", "s3.GetBucketNotificationConfiguration"),
-    ("test_request_roundtrip", "s3.ListBucketAnalyticsConfigurations"),
-    ("test_request_roundtrip", "s3.ListBucketIntelligentTieringConfigurations"),
-    ("test_request_roundtrip", "s3.ListBucketInventoryConfigurations"),
-    ("test_request_roundtrip", "s3.ListBucketMetricsConfigurations"),
-    ("test_request_roundtrip", "s3.ListDirectoryBuckets"),
-    ("test_request_roundtrip", "s3.ListObjectAnnotations"),
-    ("test_request_roundtrip", "s3.ListParts"),
-    ("test_request_roundtrip", "s3.PutBucketAnalyticsConfiguration"),
-    ("test_request_roundtrip", "s3.PutBucketCors"),
-    ("test_request_roundtrip", "s3.PutBucketLifecycleConfiguration"),
-    ("test_request_roundtrip", "s3.PutBucketNotification"),
-    ("test_request_roundtrip", "s3.PutBucketNotificationConfiguration"),
-    ("test_request_roundtrip", "s3.PutObject"),
-    ("test_request_roundtrip", "s3.UploadPart"),
-    ("test_request_roundtrip", "s3.UploadPartCopy"),
-    ("test_request_roundtrip", "s3.WriteGetObjectResponse"),
-    ("test_request_roundtrip", "sts.AssumeRoot"),
+    ("test_error_roundtrip", "dynamodb"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.BatchExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.BatchGetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.DeleteItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.DescribeExport"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExecuteTransaction"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExportTableToPointInTime"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.GetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.PutItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.Query"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.Scan"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.SearchVectors"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.TransactGetItems"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.UpdateItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "lambda.Invoke"): "the generator draws StatusCode outside 2xx, which botocore then reads as an error; and botocore reads an absent blob payload as ''",
+    ("test_output_roundtrip", "logs.GetLogFields"): "not yet diagnosed (botocore fails reading the generated answer)",
+    ("test_output_roundtrip", "s3.GetObject"): "streaming payload: botocore hands back an absent body as '' where a blob is b''",
+    ("test_output_roundtrip", "s3.GetObjectAnnotation"): "streaming payload, as GetObject",
+    ("test_output_roundtrip", "s3.GetObjectTorrent"): "streaming payload, as GetObject",
+    ("test_output_roundtrip", "s3.GetPart"): "streaming payload, as GetObject",
+    ("test_request_roundtrip", "dynamodb.BatchExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.DeleteItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExecuteTransaction"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExportTableToPointInTime"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.GetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.PutItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.Query"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.Scan"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.SearchVectors"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.UpdateItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "s3.ListDirectoryBuckets"): "the very wire of ListBuckets (GET /); AWS tells them apart by host (s3express-control), which the parser does not see yet",
 }
 
 
 def _known_gap(test: str, cases: list[tuple[str, ...]]) -> list[Any]:
-    return [pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="known gap, see KNOWN_GAPS"))
+    return [pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[(test, ".".join(case))]))
             if (test, ".".join(case)) in KNOWN_GAPS else pytest.param(*case) for case in cases]
 
 
@@ -194,13 +157,16 @@ def structures(shape: Shape, depth: int) -> st.SearchStrategy[dict[str, Any]]:
     required = set(shape.required_members)
     members = {n: m for n, m in shape.members.items()
                if m.type_name != "document" and not m.serialization.get("eventstream")}
+    if shape.metadata.get("union"):  # one member; lazily, as unions recurse (DynamoDB's AttributeValue)
+        if depth >= DEPTH_MAX:
+            members = {n: m for n, m in members.items() if m.type_name not in ("structure", "list", "map")}
+        return st.sampled_from(sorted(members)).flatmap(
+            lambda n: st.fixed_dictionaries({n: values(members[n], depth + 1)})) if members else st.just({})
     always = {n: values(m, depth + 1) for n, m in members.items()
               if n in required or m.metadata.get("idempotencyToken")}
     maybe = {n: values(m, depth + 1) for n, m in members.items() if n not in always}
     if depth >= DEPTH_MAX:
         maybe = {}
-    if shape.metadata.get("union"):
-        return st.sampled_from(sorted(members)).flatmap(lambda n: st.fixed_dictionaries({n: values(members[n], depth + 1)})) if members else st.just({})
     return st.fixed_dictionaries(always, optional=maybe)
 
 
@@ -234,8 +200,10 @@ def test_request_roundtrip(service: str, operation: str, data: st.DataObject) ->
     params = data.draw(structures(op.input_shape, 0)) if op.input_shape is not None else {}
     serialized = botocore.serialize.create_serializer(model.protocol).serialize_to_request(params, op)
     parsed = parser_for(service).parse(_as_http(serialized, model.protocol))
-    assert parsed.operation.name == operation
-    assert parsed.params == params
+    # S3's deprecated GetBucketLifecycle is GetBucketLifecycleConfiguration's very wire:
+    # the current operation is the one served.
+    assert parsed.operation.name == operation or (op.deprecated and parsed.operation.http == op.http)
+    assert _pruned(parsed.params) == _pruned(params)
 
 
 # -- the answers -----------------------------------------------------------------------
@@ -250,7 +218,8 @@ def _botocore_reads(service: str, response: Any, shape: Shape | None) -> dict[st
 
 
 def _pruned(value: Any) -> Any:
-    """Empty lists and maps dropped: XML cannot tell an empty list from a missing one."""
+    """Empty lists, maps and structures dropped: most wires cannot tell them from
+    missing ones (XML, an absent payload)."""
     if isinstance(value, dict):
         return {k: _pruned(v) for k, v in value.items() if v not in ([], {})}
     if isinstance(value, list):
@@ -267,7 +236,23 @@ def test_output_roundtrip(service: str, operation: str, data: st.DataObject) -> 
     output = data.draw(structures(op.output_shape, 0)) if op.output_shape is not None else {}
     response = serializer_for(service).output(op, output, "req-1")
     assert response.headers["x-amzn-RequestId"] == "req-1"
-    assert _pruned(_botocore_reads(service, response, op.output_shape)) == _pruned(output)
+    assert _pruned(_botocore_reads(service, response, op.output_shape)) == _pruned(_as_read(op, output, response.status))
+
+
+def _as_read(op: OperationModel, output: dict[str, Any], status: int) -> dict[str, Any]:
+    """What botocore reads for ``output`` beyond its members: the status in a
+    ``statusCode`` member, and an empty text or blob payload when there is none."""
+    expected = dict(output)
+    shape = op.output_shape
+    if shape is None:
+        return expected
+    for name, member in shape.members.items():
+        if member.serialization.get("location") == "statusCode":
+            expected.setdefault(name, status)
+    payload = shape.serialization.get("payload")
+    if payload is not None and shape.members[payload].type_name in ("string", "blob"):
+        expected.setdefault(payload, "" if shape.members[payload].type_name == "string" else b"")
+    return expected
 
 
 @pytest.mark.parametrize("service", [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="known gap"))

@@ -29,7 +29,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote
 
@@ -303,12 +302,23 @@ class Route:
     regex: re.Pattern[str]
     query: tuple[tuple[str, str | None], ...]
     labels: dict[str, str]  # regex group → label name
+    #: Required query-string and header members: S3's ``ListParts`` is ``GetObject``'s
+    #: URI with ``uploadId``, so a request without it is not ``ListParts``.
+    required_query: tuple[str, ...] = ()
+    required_headers: tuple[str, ...] = ()
+    deprecated: bool = False
 
     @property
-    def specificity(self) -> tuple[int, int, int]:
+    def specificity(self) -> tuple[int, int, int, int]:
         literal = len(re.sub(r"\(\?P<[^>]+>[^)]*\)", "", self.regex.pattern))
         greedy = sum(1 for g in self.regex.pattern.split("(?P<")[1:] if g.split(">", 1)[1].startswith(".+"))
-        return (len(self.query), literal, -greedy)
+        needs = len(self.query) + len(self.required_query) + len(self.required_headers)
+        return (needs, literal, -greedy, not self.deprecated)
+
+    def accepts(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
+        return (all(k in query and (v is None or v in query[k]) for k, v in self.query)
+                and all(k in query for k in self.required_query)
+                and all(h in headers for h in self.required_headers))
 
 
 def compile_route(op: OperationModel) -> Route:
@@ -325,7 +335,12 @@ def compile_route(op: OperationModel) -> Route:
             pattern += f"(?P<{group}>.+)" if greedy else f"(?P<{group}>[^/]+)"
     literals = tuple((k, v if sep else None) for part in query.split("&") if part
                      for k, sep, v in [part.partition("=")])
-    return Route(op.name, op.http.get("method", "POST"), re.compile(pattern), literals, labels)
+    shape = op.input_shape
+    required = [shape.members[n] for n in shape.required_members] if shape is not None else []
+    located = [(m.serialization.get("location"), m.serialization.get("name", m.name)) for m in required]
+    return Route(op.name, op.http.get("method", "POST"), re.compile(pattern), literals, labels,
+                 tuple(w for loc, w in located if loc == "querystring"),
+                 tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated)
 
 
 class RestParser(RequestParser):
@@ -338,11 +353,12 @@ class RestParser(RequestParser):
 
     def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
         path = request.path.split("?", 1)[0] or "/"
+        headers = _lower_headers(request)
         for route in self.routes:
             if route.method != request.method:
                 continue
             found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
-            if found and all(k in query and (v is None or v in query[k]) for k, v in route.query):
+            if found and route.accepts(query, headers):
                 return route, {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
         raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} "
                             f"answers {request.method} {path}.")
@@ -389,10 +405,11 @@ class RestParser(RequestParser):
         if payload is not None:
             member = shape.members[payload]  # type: ignore[attr-defined]
             if member.type_name in ("blob", "string"):
-                if not body and member.type_name == "string":
+                if not body:  # botocore sends nothing for an absent payload
                     return {}
                 return {payload: body if member.type_name == "blob" else body.decode("utf-8", "replace")}
-            return {payload: self.structure(member, body)} if body.strip() else {}
+            value = self.structure(member, body) if body.strip() else {}
+            return {payload: value} if value else {}
         if not any("location" not in m.serialization for m in shape.members.values()):  # type: ignore[attr-defined]
             return {}
         return self.structure(shape, body) if body.strip() else {}
@@ -497,14 +514,6 @@ def xml_structure(shape: Shape, node: ET.Element) -> dict[str, Any]:
         elif wire in children:
             out[name] = xml_value(member, children[wire][0])
     return out
-
-
-def timestamp(value: Any) -> datetime | Any:
-    """``value`` read as a timestamp when it is one (any of AWS's formats), else as it is."""
-    try:
-        return parse_timestamp(value)
-    except (ValueError, TypeError):
-        return value
 
 
 __all__ = [

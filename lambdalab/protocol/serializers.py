@@ -211,7 +211,7 @@ class RestJsonSerializer(JsonSerializer):
     content_type = "application/json"  # type: ignore[assignment]
 
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
-        response = HttpResponse(200, {"x-amzn-RequestId": request_id})
+        response = HttpResponse(operation.http.get("responseCode", 200), {"x-amzn-RequestId": request_id})
         shape = operation.output_shape
         if shape is None:
             response.headers["Content-Type"] = self.content_type
@@ -378,7 +378,7 @@ class RestXmlSerializer(ResponseSerializer):
         return ns or f"http://{self.model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{self.model.api_version}/"
 
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
-        response = HttpResponse(200, {"x-amzn-RequestId": request_id})
+        response = HttpResponse(operation.http.get("responseCode", 200), {"x-amzn-RequestId": request_id})
         shape = operation.output_shape
         if shape is None:
             return response

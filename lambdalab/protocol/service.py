@@ -4,7 +4,8 @@ A plugin names a botocore service and gives an object with one method per operat
 named in snake_case (``put_rule`` for ``PutRule``). Each method takes the operation's
 input (as keyword arguments in the model's member names, or as one dict when its only
 parameter is not a member name) and returns the output as a dict; it raises
-:class:`~lambdalab.errors.LambdaError` (or :class:`ServiceError`) subclasses for AWS
+:class:`~lambdalab.errors.LambdaError` subclasses (or
+:class:`~lambdalab.protocol.serializers.ServiceError`) for AWS
 errors. :class:`ProtocolService` is the ASGI app that does the rest in the service's
 own protocol::
 
@@ -112,9 +113,9 @@ class ProtocolService:
     def handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         """Answer one request; every failure is an answer in the service's shape."""
         try:
-            parsed = self.parser_read(request)
-            method = self.method(parsed.operation)  # NotImplemented before validating
-            self.check(parsed)
+            parsed = self._read(request)
+            method = self._method(parsed.operation)  # NotImplemented before validating
+            self._check(parsed)
             output = method(parsed.params) or {}
             return self.serializer.output(parsed.operation, output, request_id)
         except (ServiceError, LambdaError) as e:
@@ -128,7 +129,7 @@ class ProtocolService:
                             f"({type(error).__name__}: {error}). This is a bug; the server log "
                             "has the traceback.", 500, sender_fault=False)
 
-    def parser_read(self, request: HttpRequest) -> ParsedRequest:
+    def _read(self, request: HttpRequest) -> ParsedRequest:
         """The operation and its input; the protocol's error when it cannot be read."""
         try:
             return self.parser.parse(request)
@@ -137,7 +138,7 @@ class ProtocolService:
             status = 404 if e.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
             raise ServiceError(code, e.message, status) from None
 
-    def check(self, parsed: ParsedRequest) -> None:
+    def _check(self, parsed: ParsedRequest) -> None:
         """Refuse an input that breaks its shape, in AWS's words."""
         violations = validate(self.model.service_name, parsed.operation.name, parsed.params)
         if type_errors(violations):
@@ -145,7 +146,7 @@ class ProtocolService:
         if violations:
             raise ServiceError(self.errors.validation, message(violations))
 
-    def method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    def _method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         found = getattr(self.operations, snake_case(operation.name), None)
         if found is None:
             raise ServiceError(self.errors.not_implemented, (
