@@ -15,9 +15,8 @@ typed as the operation's input shape says (timestamps as aware ``datetime``, blo
 
 A value of the wrong type is kept as sent, so that
 :func:`~lambdalab.protocol.validate.validate` reports it in AWS's words; the parser
-refuses only what cannot be read at all (:class:`ProtocolError`). Written for lambdalab;
-LocalStack's ``localstack/aws/protocol/parser.py`` (Apache-2.0) was read for the routing
-idea (precompiled URI templates, most specific first), no code was copied.
+refuses only what cannot be read at all (:class:`ProtocolError`). Written for lambdalab
+from botocore's serializers as the specification; no third-party code is adapted.
 """
 
 from __future__ import annotations

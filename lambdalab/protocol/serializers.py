@@ -19,9 +19,8 @@ service model:
   service's namespace; an error is ``<Error><Code>…</Code><Message>…</Message>…</Error>``
   (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
 
-Every answer carries ``x-amzn-RequestId``. Written for lambdalab; LocalStack's
-``localstack/aws/protocol/serializer.py`` (Apache-2.0) was read for comparison, no code
-was copied.
+Every answer carries ``x-amzn-RequestId``. Written for lambdalab from botocore's parsers
+as the specification; no third-party code is adapted.
 """
 
 from __future__ import annotations
