@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, typed_query_params, validate, xml_text
     from .protocol.validate import show
+    from .protocol import HttpResponse, ServiceError
+    from .protocol.service import ErrorCodes, ProtocolService, service_error
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -95,6 +97,11 @@ __all__ = [
     "typed_query_params",
     "validate",
     "xml_text",
+    "ProtocolService",
+    "ErrorCodes",
+    "ServiceError",
+    "service_error",
+    "HttpResponse",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -163,6 +170,11 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         )
     },
     "show": ("protocol.validate", "show"),
+    **{name: ("protocol", name) for name in ("HttpResponse", "ServiceError")},
+    **{
+        name: ("protocol.service", name)
+        for name in ("ErrorCodes", "ProtocolService", "service_error")
+    },
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invoker", "new_request_id"),
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},

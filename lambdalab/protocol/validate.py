@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -189,7 +190,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "long": (int,),
     "float": (int, float),
     "double": (int, float),
-    "timestamp": (int, float, str),
+    "timestamp": (int, float, str, datetime),
 }
 _TYPE_WORDS = {
     "structure": "a JSON object", "map": "a JSON object (a map)", "list": "a JSON array",

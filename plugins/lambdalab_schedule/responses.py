@@ -1,31 +1,25 @@
-"""EventBridge's wire layer: AWS JSON 1.1 over ``POST /``, the operation in ``X-Amz-Target``.
+"""EventBridge's operations, served by lambdalab's protocol layer.
 
-A request is ``X-Amz-Target: AWSEvents.PutRule`` with a JSON body of the operation's
-fields (botocore's ``events/2015-10-07/service-2.json``); the answer is JSON of the
-output shape. Each method parses, calls :class:`~lambdalab_schedule.models.Schedules`
-and returns the output; errors are raised, and rendered once by
-:func:`lambdalab.server.error_response`.
+EventBridge speaks AWS JSON 1.1 (``X-Amz-Target: AWSEvents.PutRule``, botocore's
+``events/2015-10-07/service-2.json``). :class:`~lambdalab.protocol.service.ProtocolService`
+reads and validates each request and writes each answer and error; the methods here
+are plain operations: the input as a dict in, the output as a dict out, errors raised.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any, Callable, Mapping
 
-import anyio.to_thread
-from starlette.datastructures import Headers, QueryParams
-
-from lambdalab.plugin import BodyError, LambdaError, WireRequest, WireResponse, error_response
-from lambdalab.plugin import json_object, limits, message, read_body, send, validate
+from lambdalab.plugin import ErrorCodes, HttpResponse, LambdaError, ProtocolService
+from lambdalab.plugin import new_request_id, service_error
 
 from . import quotas
-from .exceptions import InternalException, SerializationException, ValidationException
+from .exceptions import ValidationException
 from .models import Schedules
 
-log = logging.getLogger("lambdalab.events")
 TARGET_PREFIX = "AWSEvents."
-CONTENT_TYPE = "application/x-amz-json-1.1"
+#: What EventBridge answers for what the protocol layer refuses.
+ERRORS = ErrorCodes(internal="InternalException")
 
 
 def _field(body: Mapping[str, Any], name: str) -> Any:
@@ -117,78 +111,19 @@ class EventsResponses:
         return _page(self.schedules.list_targets_by_rule(_field(body, "Rule")), body, "Targets")
 
 
-def checked_input(operation: str, body: bytes) -> dict[str, Any]:
-    """The operation's input from the body, checked against its shape in botocore's
-    ``events`` model: SerializationException if it is not a JSON object or a member has
-    the wrong JSON type, else ValidationException listing every violation."""
-    try:
-        params = json_object(body)
-    except BodyError as e:
-        raise SerializationException(f"The request body could not be read: {e}") from None
-    violations = validate("events", operation, params)
-    wrong_types = [v for v in violations if v.kind == "type"]
-    if wrong_types:
-        raise SerializationException(message(wrong_types))
-    if violations:
-        raise ValidationException(message(violations))
-    return params
-
-
-def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:
-    """Run one operation; an error is EventBridge's JSON error, a bug InternalException."""
-    try:
-        return handler(request)
-    except LambdaError as e:
-        return error_response(e)
-    except Exception as e:  # a bug in lambdalab: say so in EventBridge's shape, log it
-        log.exception("EventBridge %s failed", request.headers.get("x-amz-target"))
-        return error_response(InternalException(
-            f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug; the "
-            "server log has the traceback."
-        ))
-
-
-def _snake(operation: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
-
-
-class EventsService:
+class EventsService(ProtocolService):
     """The ASGI app the edge hands EventBridge requests to."""
 
     def __init__(self, schedules: Schedules) -> None:
-        self.responses = EventsResponses(schedules)
+        super().__init__("events", EventsResponses(schedules), errors=ERRORS)
 
-    async def __call__(self, scope: Any, receive: Any, send_: Any) -> None:
-        headers = Headers(scope=scope)
-        try:
-            body = await read_body(
-                receive, headers, limits.CONTROL_REQUEST_MAX_BYTES, "EventBridge",
-                ValidationException,
-            )
-            handler = self._handler(headers.get("x-amz-target", ""))
-            request = WireRequest(
-                method=scope["method"], path=scope["path"], params={}, query=QueryParams(""),
-                headers=headers, body=body,
-            )
-            response = await anyio.to_thread.run_sync(answer, handler, request)
-        except LambdaError as e:
-            response = error_response(e)
-        await send(response, send_)
 
-    def _handler(self, target: str) -> Callable[[WireRequest], WireResponse]:
-        operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
-        method = getattr(self.responses, _snake(operation), None) if operation else None
-        if method is None:
-            raise ValidationException(
-                f"lambdalab's EventBridge does not serve {target or 'this request'!r}: it "
-                "serves PutRule, DescribeRule, ListRules, DeleteRule, EnableRule, DisableRule,"
-                " PutTargets, RemoveTargets and ListTargetsByRule."
-            )
-
-        def handle(request: WireRequest) -> WireResponse:
-            result = method(checked_input(operation, request.body))
-            response = WireResponse(200, json.dumps(result).encode())
-            response.headers["Content-Type"] = CONTENT_TYPE
-            return response
-
-        return handle
+def answer(handler: Callable[[Any], Any], request: Any) -> HttpResponse:
+    """Run ``handler``; an error is EventBridge's JSON error, a bug InternalException."""
+    service = ProtocolService("events", object(), errors=ERRORS)
+    try:
+        return handler(request)
+    except LambdaError as e:
+        return service.serializer.error(service_error(e), new_request_id())
+    except Exception as e:  # a bug in lambdalab: say so in EventBridge's shape
+        return service.serializer.error(service.internal_error(e), new_request_id())

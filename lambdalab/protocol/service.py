@@ -1,0 +1,208 @@
+"""A service on the edge from plain operations: parse, validate, call, serialize.
+
+A plugin names a botocore service and gives an object with one method per operation,
+named in snake_case (``put_rule`` for ``PutRule``). Each method takes the operation's
+input (as keyword arguments in the model's member names, or as one dict when its only
+parameter is not a member name) and returns the output as a dict; it raises
+:class:`~lambdalab.errors.LambdaError` subclasses (or
+:class:`~lambdalab.protocol.serializers.ServiceError`) for AWS
+errors. :class:`ProtocolService` is the ASGI app that does the rest in the service's
+own protocol::
+
+    class Greetings:
+        def get_caller_identity(self):
+            return {"Account": "000000000000", "Arn": "arn:aws:iam::000000000000:root",
+                    "UserId": "000000000000"}
+
+    service = ProtocolService("sts", Greetings())
+    HttpService("sts", service)        # from lambdalab_http_services
+
+An operation of the model the object does not have answers ``NotImplemented`` (501)
+naming it; a request for no operation of the model answers the protocol's unknown
+operation error (``UnknownOperationException`` in JSON, ``InvalidAction`` in query).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import anyio.to_thread
+from botocore.model import OperationModel, ServiceModel
+
+from .. import limits
+from ..errors import LambdaError
+from .parsers import HttpRequest, ParsedRequest, ProtocolError, parser_for
+from .serializers import HttpResponse, ServiceError, serializer_for
+from .validate import message, service_model, type_errors, validate
+
+log = logging.getLogger("lambdalab.protocol")
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """The error codes a service answers for what the layer itself refuses.
+
+    AWS's services differ here: EventBridge answers a malformed member
+    ``SerializationException`` and a constraint ``ValidationException``; query services
+    answer ``ValidationError`` and ``InvalidAction``
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
+    """
+
+    validation: str = "ValidationException"
+    serialization: str = "SerializationException"
+    unknown_operation: str = "UnknownOperationException"
+    internal: str = "InternalFailure"
+    not_implemented: str = "NotImplemented"
+
+    @classmethod
+    def for_protocol(cls, protocol: str) -> "ErrorCodes":
+        if protocol == "query":
+            return cls("ValidationError", "MalformedQueryString", "InvalidAction")
+        if protocol == "rest-xml":
+            return cls("InvalidArgument", "MalformedXML", "MethodNotAllowed", "InternalError")
+        return cls()
+
+
+def snake_case(operation: str) -> str:
+    """``PutRule`` → ``put_rule``; ``ListQueueTags`` → ``list_queue_tags``."""
+    out = ""
+    for i, c in enumerate(operation):
+        before = operation[i - 1] if i else ""
+        after = operation[i + 1] if i + 1 < len(operation) else ""
+        if c.isupper() and i and (not before.isupper() or (after and after.islower())):
+            out += "_"
+        out += c.lower()
+    return out
+
+
+def service_error(error: Exception) -> ServiceError:
+    """A lambdalab error as the layer answers it."""
+    if isinstance(error, ServiceError):
+        return error
+    assert isinstance(error, LambdaError)
+    return ServiceError(error.code, error.message, error.status_code, dict(error.extra),
+                        sender_fault=error.status_code < 500)
+
+
+class ProtocolService:
+    """An ASGI app serving ``service`` (botocore's name, ``"events"``) with ``operations``.
+
+    :param protocol: the protocol to speak when it is not the model's (a service that
+        also takes an older protocol wraps two, chosen by the request).
+    :param errors: the service's codes for what the layer refuses (default: the
+        protocol's usual ones).
+    :param body_max: the largest request body read.
+    """
+
+    def __init__(self, service: str, operations: object, *, protocol: str | None = None,
+                 errors: ErrorCodes | None = None, body_max: int = limits.CONTROL_REQUEST_MAX_BYTES) -> None:
+        self.model: ServiceModel = service_model(service)
+        self.protocol = protocol or self.model.protocol
+        self.operations = operations
+        self.errors = errors or ErrorCodes.for_protocol(self.protocol)
+        self.body_max = body_max
+        self.parser = parser_for(self.model, self.protocol)
+        self.serializer = serializer_for(self.model, self.protocol)
+
+    # -- the plain (synchronous) part: one request in, one response out --------------
+
+    def handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
+        """Answer one request; every failure is an answer in the service's shape."""
+        try:
+            parsed = self._read(request)
+            method = self._method(parsed.operation)  # NotImplemented before validating
+            self._check(parsed)
+            output = method(parsed.params) or {}
+            return self.serializer.output(parsed.operation, output, request_id)
+        except (ServiceError, LambdaError) as e:
+            return self.serializer.error(service_error(e), request_id)
+        except Exception as e:  # a bug in lambdalab: say so in the service's shape, log it
+            log.exception("%s failed", self.model.service_id)
+            return self.serializer.error(self.internal_error(e), request_id)
+
+    def internal_error(self, error: Exception) -> ServiceError:
+        return ServiceError(self.errors.internal, f"lambdalab failed internally "
+                            f"({type(error).__name__}: {error}). This is a bug; the server log "
+                            "has the traceback.", 500, sender_fault=False)
+
+    def _read(self, request: HttpRequest) -> ParsedRequest:
+        """The operation and its input; the protocol's error when it cannot be read."""
+        try:
+            return self.parser.parse(request)
+        except ProtocolError as e:
+            code = getattr(self.errors, e.kind)
+            status = 404 if e.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
+            raise ServiceError(code, e.message, status) from None
+
+    def _check(self, parsed: ParsedRequest) -> None:
+        """Refuse an input that breaks its shape, in AWS's words."""
+        violations = validate(self.model.service_name, parsed.operation.name, parsed.params)
+        if type_errors(violations):
+            raise ServiceError(self.errors.serialization, message(type_errors(violations)))
+        if violations:
+            raise ServiceError(self.errors.validation, message(violations))
+
+    def _method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+        found = getattr(self.operations, snake_case(operation.name), None)
+        if found is None:
+            raise ServiceError(self.errors.not_implemented, (
+                f"lambdalab's {self.model.service_id} does not implement {operation.name} "
+                f"(yet). It serves: {', '.join(self.served()) or 'nothing'}."), 501)
+        return _caller(found, operation)
+
+    def served(self) -> list[str]:
+        return [n for n in self.model.operation_names if hasattr(self.operations, snake_case(n))]
+
+    # -- ASGI ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from ..invoker import new_request_id
+        from ..server.app import RequestBodyTooLarge, receive_body
+        from starlette.datastructures import Headers
+
+        request_id = new_request_id()
+        headers = Headers(scope=scope)
+        try:
+            body = await receive_body(receive, headers, self.body_max)
+        except RequestBodyTooLarge:
+            response = self.serializer.error(ServiceError(self.errors.validation, (
+                f"The request body is larger than {self.body_max} bytes; send a smaller one.")),
+                request_id)
+        else:
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
+                                  scope.get("query_string", b"").decode("latin-1"),
+                                  dict(headers.items()), body)
+            response = await anyio.to_thread.run_sync(self.handle, request, request_id)
+        await send({"type": "http.response.start", "status": response.status, "headers": [
+            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in
+            {**response.headers, "Content-Length": str(len(response.body))}.items()]})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
+    """``method`` called with the params as one dict, or as keyword arguments."""
+    return functools.partial(_call, method, _takes_dict(method, operation))
+
+
+def _call(method: Callable[..., Any], as_dict: bool, params: dict[str, Any]) -> Any:
+    return method(params) if as_dict else method(**params)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_dict_cached(function: Any, members: frozenset[str]) -> bool:
+    parameters = [p for p in inspect.signature(function).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(parameters) == 1 and parameters[0].name not in members
+
+
+def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
+    members = frozenset(operation.input_shape.members) if operation.input_shape else frozenset()
+    return _takes_dict_cached(method, members)
+
+
+__all__ = ["ErrorCodes", "ProtocolService", "service_error", "snake_case"]

@@ -1,0 +1,332 @@
+"""lambdalab's protocol layer against botocore's own serializers and parsers.
+
+For every operation of the services the edge serves (lambda, s3, sqs, events) and of the
+ones it will (logs, sns, sts, iam, kinesis, dynamodb):
+
+- a request boto3 would send (``botocore.serialize``) is read back by
+  :func:`lambdalab.protocol.parser_for` into the very params it was made from;
+- an output written by :func:`lambdalab.protocol.serializer_for` is read by boto3
+  (``botocore.parsers``) into the very dict it was made from;
+- an error (every modeled one, and one the model does not know) is read by boto3 into
+  its code, message and fields.
+
+Values are generated from the shapes (enums, min/max lengths and ranges; patterns are
+ignored). ``max_examples`` is small (see ``EXAMPLES``): the point is every shape of
+every operation once or twice, not depth. Skipped, each with the reason in ``SKIPPED``:
+event-stream operations (their bodies are framed binary messages, not a protocol body).
+"""
+
+from __future__ import annotations
+
+import string
+import urllib.parse
+from datetime import datetime, timezone
+from typing import Any
+
+import botocore.parsers
+import botocore.serialize
+import pytest
+from botocore.model import OperationModel, Shape
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lambdalab.protocol import HttpRequest, ServiceError, parser_for, serializer_for, service_model
+
+SERVICES = ["lambda", "s3", "sqs", "events", "logs", "sns", "sts", "iam", "kinesis", "dynamodb"]
+#: Examples per operation and direction: ~790 operations × 2 directions × 1 example.
+EXAMPLES = 1
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+ALPHABET = string.ascii_letters + string.digits + "-_.:/&<>"
+DEPTH_MAX = 4
+
+
+def _event_stream(op: OperationModel) -> bool:
+    return any(s is not None and s.serialization.get("eventstream") or _has_event_stream(s)
+               for s in (op.input_shape, op.output_shape))
+
+
+def _has_event_stream(shape: Shape | None) -> bool:
+    if shape is None or shape.type_name != "structure":
+        return False
+    return any(m.serialization.get("eventstream") or m.metadata.get("eventstream")
+               for m in shape.members.values())
+
+
+def operations() -> list[tuple[str, str]]:
+    out = []
+    for service in SERVICES:
+        model = service_model(service)
+        for name in model.operation_names:
+            if not _event_stream(model.operation_model(name)):
+                out.append((service, name))
+    return out
+
+
+SKIPPED = {  # what is not run, and why
+    (service, name): "event stream: framed binary messages, not a protocol body"
+    for service in SERVICES for name in service_model(service).operation_names
+    if _event_stream(service_model(service).operation_model(name))
+}
+
+
+#: Not round-tripping yet, each with what is known of why: gaps of the layer or of the
+#: value generator, to close next. Marked strict, so that a fix shows up.
+KNOWN_GAPS = {
+    ("test_error_roundtrip", "dynamodb"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.BatchExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.BatchGetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.DeleteItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.DescribeExport"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExecuteTransaction"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.ExportTableToPointInTime"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.GetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.PutItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.Query"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.Scan"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.SearchVectors"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.TransactGetItems"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "dynamodb.UpdateItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_output_roundtrip", "lambda.Invoke"): "the generator draws StatusCode outside 2xx, which botocore then reads as an error; and botocore reads an absent blob payload as ''",
+    ("test_output_roundtrip", "logs.GetLogFields"): "not yet diagnosed (botocore fails reading the generated answer)",
+    ("test_output_roundtrip", "s3.GetObject"): "streaming payload: botocore hands back an absent body as '' where a blob is b''",
+    ("test_output_roundtrip", "s3.GetObjectAnnotation"): "streaming payload, as GetObject",
+    ("test_output_roundtrip", "s3.GetObjectTorrent"): "streaming payload, as GetObject",
+    ("test_output_roundtrip", "s3.GetPart"): "streaming payload, as GetObject",
+    ("test_request_roundtrip", "dynamodb.BatchExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.DeleteItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExecuteStatement"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExecuteTransaction"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.ExportTableToPointInTime"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.GetItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.PutItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.Query"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.Scan"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.SearchVectors"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "dynamodb.UpdateItem"): "DynamoDB's recursive AttributeValue union: the value generator recurses too deep (hypothesis RecursionError); the layer is untested there",
+    ("test_request_roundtrip", "s3.ListDirectoryBuckets"): "the very wire of ListBuckets (GET /); AWS tells them apart by host (s3express-control), which the parser does not see yet",
+}
+
+
+def _known_gap(test: str, cases: list[tuple[str, ...]]) -> list[Any]:
+    return [pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[(test, ".".join(case))]))
+            if (test, ".".join(case)) in KNOWN_GAPS else pytest.param(*case) for case in cases]
+
+
+# -- values from shapes ---------------------------------------------------------------
+
+
+def values(shape: Shape, depth: int = 0, *, header: bool = False) -> st.SearchStrategy[Any]:
+    kind = shape.type_name
+    meta = shape.metadata
+    if kind == "string":
+        if "enum" in meta:
+            return st.sampled_from(meta["enum"])
+        if shape.serialization.get("jsonvalue"):
+            return st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=4),
+                                   st.integers(0, 9), max_size=2)
+        low = max(1, int(meta.get("min", 1)))
+        return st.text(ALPHABET, min_size=low, max_size=max(low, min(int(meta.get("max", 12)), 12)))
+    if kind in ("integer", "long"):
+        return st.integers(int(meta.get("min", 0)), int(meta.get("max", 10_000)))
+    if kind in ("float", "double"):
+        return st.integers(0, 4000).map(lambda n: n / 4)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "timestamp":
+        return st.integers(0, 2_000_000_000).map(lambda s: datetime.fromtimestamp(s, timezone.utc))
+    if kind == "blob":
+        return st.binary(min_size=1, max_size=16)
+    if kind == "list":
+        low = int(meta.get("min", 0)) if depth < DEPTH_MAX else 0
+        return st.lists(values(shape.member, depth + 1), min_size=max(low, 1) if depth < DEPTH_MAX else low,
+                        max_size=max(max(low, 1), 2) if depth < DEPTH_MAX else low)
+    if kind == "map":
+        if depth >= DEPTH_MAX:
+            return st.just({})
+        return st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda k: "k" + k),
+                               values(shape.value, depth + 1), min_size=1, max_size=2)
+    if kind == "structure":
+        return structures(shape, depth)
+    return st.nothing()
+
+
+def structures(shape: Shape, depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    required = set(shape.required_members)
+    members = {n: m for n, m in shape.members.items()
+               if m.type_name != "document" and not m.serialization.get("eventstream")}
+    if shape.metadata.get("union"):  # one member; lazily, as unions recurse (DynamoDB's AttributeValue)
+        if depth >= DEPTH_MAX:
+            members = {n: m for n, m in members.items() if m.type_name not in ("structure", "list", "map")}
+        return st.sampled_from(sorted(members)).flatmap(
+            lambda n: st.fixed_dictionaries({n: values(members[n], depth + 1)})) if members else st.just({})
+    always = {n: values(m, depth + 1) for n, m in members.items()
+              if n in required or m.metadata.get("idempotencyToken")}
+    maybe = {n: values(m, depth + 1) for n, m in members.items() if n not in always}
+    if depth >= DEPTH_MAX:
+        maybe = {}
+    return st.fixed_dictionaries(always, optional=maybe)
+
+
+# -- the requests -----------------------------------------------------------------------
+
+
+def _as_http(serialized: dict[str, Any], protocol: str) -> HttpRequest:
+    body = serialized["body"]
+    if isinstance(body, dict):  # the query serializer leaves the form to the sender
+        body = urllib.parse.urlencode(body)
+    if isinstance(body, str):
+        body = body.encode()
+    query = serialized["query_string"]
+    if isinstance(query, dict):
+        query = urllib.parse.urlencode(query, doseq=True, quote_via=urllib.parse.quote)
+    path, _, literal = serialized["url_path"].partition("?")  # as an HTTP server splits it
+    query = "&".join(q for q in (literal, query) if q)
+    return HttpRequest(serialized["method"], path, query, dict(serialized["headers"]), body or b"")
+
+
+OPERATIONS = operations()
+
+
+@pytest.mark.parametrize("service,operation", _known_gap("test_request_roundtrip", OPERATIONS),
+                         ids=[f"{s}.{o}" for s, o in OPERATIONS])
+@SETTINGS
+@given(data=st.data())
+def test_request_roundtrip(service: str, operation: str, data: st.DataObject) -> None:
+    model = service_model(service)
+    op = model.operation_model(operation)
+    params = data.draw(structures(op.input_shape, 0)) if op.input_shape is not None else {}
+    serialized = botocore.serialize.create_serializer(model.protocol).serialize_to_request(params, op)
+    parsed = parser_for(service).parse(_as_http(serialized, model.protocol))
+    # S3's deprecated GetBucketLifecycle is GetBucketLifecycleConfiguration's very wire:
+    # the current operation is the one served.
+    assert parsed.operation.name == operation or (op.deprecated and parsed.operation.http == op.http)
+    assert _pruned(parsed.params) == _pruned(params)
+
+
+# -- the answers -----------------------------------------------------------------------
+
+
+def _botocore_reads(service: str, response: Any, shape: Shape | None) -> dict[str, Any]:
+    parser = botocore.parsers.create_parser(service_model(service).protocol)
+    parsed = parser.parse({"status_code": response.status, "headers": response.headers,
+                           "body": response.body}, shape)
+    parsed.pop("ResponseMetadata", None)
+    return parsed
+
+
+def _pruned(value: Any) -> Any:
+    """Empty lists, maps and structures dropped: most wires cannot tell them from
+    missing ones (XML, an absent payload)."""
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v not in ([], {})}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("service,operation", _known_gap("test_output_roundtrip", OPERATIONS),
+                         ids=[f"{s}.{o}" for s, o in OPERATIONS])
+@SETTINGS
+@given(data=st.data())
+def test_output_roundtrip(service: str, operation: str, data: st.DataObject) -> None:
+    op = service_model(service).operation_model(operation)
+    output = data.draw(structures(op.output_shape, 0)) if op.output_shape is not None else {}
+    response = serializer_for(service).output(op, output, "req-1")
+    assert response.headers["x-amzn-RequestId"] == "req-1"
+    assert _pruned(_botocore_reads(service, response, op.output_shape)) == _pruned(_as_read(op, output, response.status))
+
+
+def _as_read(op: OperationModel, output: dict[str, Any], status: int) -> dict[str, Any]:
+    """What botocore reads for ``output`` beyond its members: the status in a
+    ``statusCode`` member, and an empty text or blob payload when there is none."""
+    expected = dict(output)
+    shape = op.output_shape
+    if shape is None:
+        return expected
+    for name, member in shape.members.items():
+        if member.serialization.get("location") == "statusCode":
+            expected.setdefault(name, status)
+    payload = shape.serialization.get("payload")
+    if payload is not None and shape.members[payload].type_name in ("string", "blob"):
+        expected.setdefault(payload, "" if shape.members[payload].type_name == "string" else b"")
+    return expected
+
+
+@pytest.mark.parametrize("service", [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="known gap"))
+                                     if ("test_error_roundtrip", s) in KNOWN_GAPS else s for s in SERVICES])
+@SETTINGS
+@given(data=st.data())
+def test_error_roundtrip(service: str, data: st.DataObject) -> None:
+    model = service_model(service)
+    any_output = model.operation_model(model.operation_names[0]).output_shape
+    for shape in [*model.error_shapes, None]:
+        fields = data.draw(structures(shape, 0)) if shape is not None else {}
+        fields.pop("message", None)
+        fields.pop("Message", None)
+        code = shape.name if shape is not None else "NoSuchThing"
+        error = ServiceError(code, "it went <wrong> & why", 400, fields)
+        response = serializer_for(service).error(error, "req-2")
+        parsed = _botocore_reads(service, response, any_output)
+        expected = code
+        if shape is not None and (model.protocol == "query" or "awsQueryCompatible" in model.metadata):
+            expected = shape.metadata.get("error", {}).get("code", code)
+        assert parsed["Error"]["Code"] == expected
+        assert parsed["Error"]["Message"] == "it went <wrong> & why"
+        if shape is not None and fields:
+            modeled = _botocore_reads(service, response, shape)
+            modeled.pop("Error", None)
+            modeled.pop("message", None)
+            modeled.pop("Message", None)
+            assert _pruned(modeled) == _pruned(fields)
+
+
+# -- the service base ------------------------------------------------------------------
+
+
+class _Events:
+    def list_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Rules": [{"Name": params.get("NamePrefix", "r"), "State": "ENABLED"}]}
+
+
+def _events_call(target: str, body: bytes = b"{}") -> tuple[int, dict[str, Any]]:
+    from lambdalab.protocol.service import ProtocolService
+
+    response = ProtocolService("events", _Events()).handle(
+        HttpRequest("POST", "/", "", {"X-Amz-Target": target}, body), "req-3")
+    return response.status, _botocore_reads("events", response,
+                                            service_model("events").operation_model("ListRules").output_shape)
+
+
+def test_service_calls_the_operation_with_typed_params() -> None:
+    assert _events_call("AWSEvents.ListRules", b'{"NamePrefix": "nightly"}') == (
+        200, {"Rules": [{"Name": "nightly", "State": "ENABLED"}]})
+
+
+def test_service_unknown_operation_is_the_protocols_error() -> None:
+    status, parsed = _events_call("AWSEvents.NoSuchOperation")
+    assert (status, parsed["Error"]["Code"]) == (400, "UnknownOperationException")
+
+
+def test_service_unimplemented_operation_names_it() -> None:
+    status, parsed = _events_call("AWSEvents.DescribeEventBus")
+    assert (status, parsed["Error"]["Code"]) == (501, "NotImplemented")
+    assert "DescribeEventBus" in parsed["Error"]["Message"]
+
+
+def test_service_validates_before_calling() -> None:
+    status, parsed = _events_call("AWSEvents.ListRules", b'{"Limit": 0}')
+    assert (status, parsed["Error"]["Code"]) == (400, "ValidationException")
+    assert "Member must have value greater than or equal to 1" in parsed["Error"]["Message"]
+
+
+def test_query_service_reads_lists_and_maps() -> None:
+    """SNS (query): ``member.N`` lists and ``entry.N`` maps come back as Python data."""
+    body = ("Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Message=hi"
+            "&MessageAttributes.entry.1.Name=color&MessageAttributes.entry.1.Value.DataType=String"
+            "&MessageAttributes.entry.1.Value.StringValue=red").encode()
+    parsed = parser_for("sns").parse(HttpRequest("POST", "/", "", {}, body))
+    assert parsed.params == {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "hi",
+                             "MessageAttributes": {"color": {"DataType": "String", "StringValue": "red"}}}
