@@ -59,7 +59,6 @@ from .stash import Stash
 DEFAULT_DATA_DIR = ".lambdalab"
 DEFAULT_ROLE_NAME = "lambdalab-execution-role"
 #: The edge path that serves a code blob by its SHA-256 (GetFunction's ``Code.Location``).
-CODE_PATH = "/_lambdalab/code/"
 
 
 def default_data_dir() -> Path:
@@ -334,7 +333,7 @@ class Lab(LayerOperations):
         on the edge when one serves this lab (AWS's is a presigned S3 URL), else the
         blob's ``file://`` path."""
         if self.endpoint_url:
-            return f"{self.endpoint_url.rstrip('/')}{CODE_PATH}{config.code_blob}"
+            return f"{self.endpoint_url.rstrip('/')}{limits.CODE_PATH}{config.code_blob}"
         return self.store.blob_path(config.code_blob).as_uri()
 
     def _named(self, name: str, qualifier: str | None) -> FunctionConfiguration:

@@ -29,11 +29,12 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from . import limits
 from .arn import ArnBuilder
@@ -50,8 +51,22 @@ from .permissions import Policy, principal_element
 from .registry import aws_timestamp, new_revision_id
 from .store import _FRESH_GRACE_S, _LEFTOVER_GRACE_S, Store  # the same graces as code
 
-if TYPE_CHECKING:
-    from .lab import Lab
+
+
+class Lab(Protocol):
+    """What the layer methods use of the :class:`~lambdalab.Lab` that inherits them
+    (a protocol, so this module does not import the Lab, which imports it)."""
+
+    layers: "Layers"
+    store: Store
+    _code_lock: threading.Lock
+
+    @property
+    def endpoint_url(self) -> str | None: ...
+
+    def collect_code(self, released: set[str] | None = None) -> int: ...
+
+    def code_from_s3(self, bucket: str, key: str, version: str | None = None) -> bytes: ...
 
 _LAYER_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,140}$")
 _LAYER_ARN = re.compile(
@@ -714,10 +729,9 @@ class LayerOperations:
         """Where the layer version's zip can be read (``Content.Location``): an HTTP URL
         on the edge when one serves this lab, as for a function's code, else a
         ``file://`` path."""
-        from .lab import CODE_PATH  # lab imports this module
 
         if self.endpoint_url:
-            return f"{self.endpoint_url.rstrip('/')}{CODE_PATH}{version.code_blob}"
+            return f"{self.endpoint_url.rstrip('/')}{limits.CODE_PATH}{version.code_blob}"
         return self.store.blob_path(version.code_blob).as_uri()
 
     def list_layers(

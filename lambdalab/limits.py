@@ -277,6 +277,10 @@ LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
 
+#: The edge path from which a deployment package downloads (``Code.Location``, where AWS
+#: gives a presigned S3 URL): ``/_lambdalab/code/<sha256>``.
+CODE_PATH = "/_lambdalab/code/"
+
 # -- Function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)
 #: The edge path under which function URLs are served: ``/_lambdalab/url/<url-id>/``.
 FUNCTION_URL_PATH_PREFIX = "/_lambdalab/url/"

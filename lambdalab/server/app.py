@@ -36,7 +36,7 @@ from ..errors import (
     ServiceException,
     UnknownOperationException,
 )
-from ..lab import CODE_PATH, Lab
+from ..lab import Lab
 from .auth import SignedRequest, SigV4Verifier, scope_service
 from .lambda_responses import LambdaResponses, check_request
 from .lambda_urls import PATH_PREFIXES, Route, Router
@@ -271,7 +271,7 @@ class Edge:
             if scope["path"] == HEALTH_PATH:
                 await send(self.health(), send_)
                 return
-            if scope["path"].startswith(CODE_PATH):
+            if scope["path"].startswith(limits.CODE_PATH):
                 await send(self.code(scope["method"], scope["path"]), send_)
                 return
             headers = Headers(scope=scope)
@@ -291,7 +291,7 @@ class Edge:
     def code(self, method: str, path: str) -> WireResponse:
         """A function's zip, by its SHA-256: GetFunction's ``Code.Location``. Like AWS's
         presigned URL it needs no signature; the 64 hex digits are what is secret."""
-        blob = path[len(CODE_PATH):]
+        blob = path[len(limits.CODE_PATH):]
         found = self.lab.store.blob_path(blob) if _SHA256_HEX.match(blob) else None
         if method not in ("GET", "HEAD") or found is None or not found.is_file():
             return error_response(ResourceNotFoundException(

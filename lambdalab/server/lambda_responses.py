@@ -37,7 +37,7 @@ from ..models import InvokeResult
 from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate
 from ..protocol.inputs import RestInput
 from .layer_responses import LayerResponses
-from .wire import JSON, WireRequest, WireResponse
+from .wire import JSON, WireRequest, WireResponse, page
 
 T = TypeVar("T")
 
@@ -175,43 +175,6 @@ def _no_images(image_uri: Any) -> InvalidParameterValueException:
     )
 
 
-def max_items(query: Mapping[str, str]) -> int | None:
-    raw = query.get("MaxItems")
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= limits.LIST_MAX_ITEMS:
-        raise InvalidParameterValueException(
-            f"MaxItems: {raw!r} is not valid. Use a whole number from 1 to "
-            f"{limits.LIST_MAX_ITEMS}."
-        )
-    return int(raw)
-
-
-def page(items: list[T], query: Mapping[str, str], page_max: int) -> tuple[list[T], str | None]:
-    """One page of ``items`` after ``Marker``, and the NextMarker (``None`` at the end).
-
-    The marker is the position of the next item, base64 encoded so that clients treat
-    it as opaque, as AWS's are.
-    """
-    start = 0
-    marker = query.get("Marker")
-    if marker:
-        try:
-            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
-            if not 0 <= start <= len(items):
-                raise ValueError("a position outside the list")
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise InvalidParameterValueException(
-                f"Marker: {marker!r} is not a marker this API returned. Pass the NextMarker "
-                "of the previous page, or leave Marker out to start from the beginning."
-            ) from None
-    count = min(max_items(query) or page_max, page_max)
-    chunk = items[start : start + count]
-    end = start + len(chunk)
-    next_marker = (
-        base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    )
-    return chunk, next_marker
 
 
 def _listing(name: str, chunk: Iterable[Any], next_marker: str | None) -> dict[str, Any]:

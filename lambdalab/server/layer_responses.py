@@ -14,23 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import limits
 from ..errors import InvalidParameterValueException
 from ..layers import LayerVersion
-from .wire import WireRequest, WireResponse
+from .wire import WireRequest, WireResponse, page
 
-if TYPE_CHECKING:
-    from ..lab import Lab
-
-
-def _wire() -> Any:
-    """:mod:`.lambda_responses`' paging: imported when first called,
-    because that module imports this one for :class:`LayerResponses`."""
-    from . import lambda_responses
-
-    return lambda_responses
 
 
 def _string(body: dict[str, Any], field: str) -> str | None:
@@ -73,7 +63,7 @@ class LayerResponses:
     """PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
     DeleteLayerVersion and the layer version permissions, over one Lab."""
 
-    lab: "Lab"
+    lab: Any  # the Lab (it inherits LayerOperations); not imported: the Lab imports this
 
     def _layer_version(self, version: LayerVersion) -> dict[str, Any]:
         return version.to_aws(self.lab.layer_location(version))
@@ -108,7 +98,7 @@ class LayerResponses:
         latest = self.lab.list_layers(
             req.query.get("CompatibleRuntime"), req.query.get("CompatibleArchitecture")
         )
-        chunk, marker = _wire().page(latest, req.query, limits.LAYER_LIST_PAGE_MAX)
+        chunk, marker = page(latest, req.query, limits.LAYER_LIST_PAGE_MAX)
         out: dict[str, Any] = {"Layers": [v.to_layers_list_item() for v in chunk]}
         if marker is not None:
             out["NextMarker"] = marker
@@ -120,7 +110,7 @@ class LayerResponses:
             req.query.get("CompatibleRuntime"),
             req.query.get("CompatibleArchitecture"),
         )
-        chunk, marker = _wire().page(versions, req.query, limits.LAYER_LIST_PAGE_MAX)
+        chunk, marker = page(versions, req.query, limits.LAYER_LIST_PAGE_MAX)
         out: dict[str, Any] = {"LayerVersions": [v.to_list_item() for v in chunk]}
         if marker is not None:
             out["NextMarker"] = marker
