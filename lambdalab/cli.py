@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
 import click
 
@@ -67,6 +67,8 @@ err: Any = _LazyConsole(stderr=True)
 _sleep = time.sleep  # replaced in tests, so --follow can be tested without waiting
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def Text(text: str = "", style: str = "") -> Any:
@@ -265,14 +267,14 @@ def open_lab() -> Lab:
     )
 
 
-def pass_lab(command: F) -> F:
+def pass_lab(command: Callable[Concatenate[Lab, P], R]) -> Callable[P, R]:
     """Call ``command(lab, ...)`` with a Lab on ``--data-dir``, closed after the command."""
 
     @functools.wraps(command)
-    def with_lab(*args: Any, **kwargs: Any) -> Any:
+    def with_lab(*args: P.args, **kwargs: P.kwargs) -> R:
         return command(open_lab(), *args, **kwargs)
 
-    return with_lab  # type: ignore[return-value]
+    return with_lab
 
 
 #: The data dir's folder name, looked for in the current folder and each one above it.
@@ -1007,6 +1009,7 @@ def logs(lab: Lab, name: str, follow: bool, retention: int | None, no_retention:
             lab.delete_retention_policy(group)
             say(f"{group} keeps its events forever")
         else:
+            assert retention is not None  # the branch's condition, with no_retention false
             lab.put_retention_policy(group, retention)
             say(f"{group} keeps its events {retention} days")
         return

@@ -45,7 +45,7 @@ def deploy(lab: Lab) -> tuple[FunctionConfiguration, str]:
 
     Returns the ``$LATEST`` configuration and ``"created"`` or ``"updated"``.
     """
-    settings = {
+    settings: dict[str, Any] = {
         "runtime": local_runtime(),
         "handler": DEMO_HANDLER,
         "description": DEMO_DESCRIPTION,

@@ -155,7 +155,7 @@ class EnvironmentPool:
     def reap_idle(self) -> int:
         """Destroy environments idle for ``idle_ttl`` seconds or more."""
         now = self.clock.now()
-        doomed = []
+        doomed: list[PooledEnvironment] = []
         with self._lock:
             for key, envs in list(self._idle.items()):
                 keep = [p for p in envs if p.last_used + self.idle_ttl > now]

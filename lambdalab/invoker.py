@@ -355,7 +355,7 @@ class Invoker:
             carry: list[str] = []  # the end of what was spilled, for a Tail
             spills = hasattr(pooled.env, "log_spill")  # a backend that can hand lines over
             if spills:
-                pooled.env.log_spill = self._spiller(config, pooled, lines, carry)  # type: ignore[attr-defined]
+                pooled.env.log_spill = self._spiller(config, pooled, lines, carry)  # type: ignore[union-attr]
             try:
                 outcome = yield RunInvoke(pooled.env, request)
             except BaseException:  # a backend's bug, or the caller gave up (cancelled)
@@ -363,7 +363,7 @@ class Invoker:
                 raise
             finally:
                 if spills:
-                    pooled.env.log_spill = None  # type: ignore[attr-defined]
+                    pooled.env.log_spill = None  # type: ignore[union-attr]
             execution = self._finish(pooled, config, request_id, outcome, init_ms, lines)
         finally:
             self.pool.leave(name)

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from . import limits
 from .errors import LambdaError
@@ -285,6 +285,7 @@ class LogStore:
 
     def _expire(self, group: str | None = None) -> int:
         """Delete events older than their group's retention (of ``group``, or of all)."""
+        rows: Sequence[Sequence[Any]]  # (name, retention_in_days): sqlite3 rows or a pair
         if group is None:
             self._expired_at = time.monotonic()
             rows = self._store.query("SELECT name, retention_in_days FROM log_groups")

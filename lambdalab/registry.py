@@ -450,7 +450,8 @@ class Registry:
     def code_blobs(self, name: str | None = None, version: str | None = None) -> set[str]:
         """The code blobs versions name (of every function, of ``name``, or of one of its
         versions), damaged rows included: any sha256 hex in them counts."""
-        sql, params = "SELECT config FROM versions", ()
+        sql = "SELECT config FROM versions"
+        params: tuple[str, ...] = ()
         if name is not None:
             sql, params = sql + " WHERE function = ?", (name,)
             if version is not None:

@@ -222,7 +222,7 @@ def _form(text: str) -> dict[str, str]:
 
 def _prefixes(fields: Mapping[str, str]) -> set[str]:
     """Every dotted prefix of every field name (``A``, ``A.member``, ``A.member.1``)."""
-    out = set()
+    out: set[str] = set()
     for key in fields:
         parts = key.split(".")
         out.update(".".join(parts[:i]) for i in range(1, len(parts)))

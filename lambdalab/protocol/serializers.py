@@ -295,7 +295,8 @@ def _xml_entry(shape: Shape, key: str, value: Any, default_timestamp: str) -> st
 
 def xml_members(shape: Shape, value: dict[str, Any], default_timestamp: str) -> tuple[str, str]:
     """A structure's members as child elements, and its ``xmlAttribute`` members."""
-    parts, attributes = [], ""
+    parts: list[str] = []
+    attributes = ""
     for name, member in shape.members.items():  # type: ignore[attr-defined]
         item = value.get(name)
         if item is None or "location" in member.serialization:

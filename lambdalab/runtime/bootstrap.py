@@ -100,8 +100,7 @@ def make_error(
 
 def error_from_exception(exc: BaseException, request_id: str) -> dict[str, Any]:
     """AWS's error object for a handler exception; frames of this file are dropped."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in frames if f.filename != __file__]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
     trace = traceback.format_list(frames)
     return make_error(str(exc), type(exc).__name__, trace, request_id)
 

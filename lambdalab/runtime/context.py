@@ -78,6 +78,13 @@ def static_fields(environ: Mapping[str, str] | None = None) -> dict[str, str | N
 class LambdaContext:
     """What the handler's second argument carries: who it is and how long it has left."""
 
+    # Set from static_fields() in __init__, one per _FROM_ENVIRON key.
+    log_group_name: str | None
+    log_stream_name: str | None
+    function_name: str | None
+    memory_limit_in_mb: str | None
+    function_version: str | None
+
     def __init__(
         self,
         aws_request_id: str,

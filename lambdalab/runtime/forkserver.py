@@ -41,9 +41,9 @@ _SPAWN_WAIT_S = 10.0
 def describe_status(status: int) -> str:
     """A wait status the way AWS words it: ``exit status 1`` or ``signal: killed``."""
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        sig = signal.Signals(os.WTERMSIG(status))
         name = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault"}.get(
-            sig, signal.Signals(sig).name.lower().removeprefix("sig")
+            sig, sig.name.lower().removeprefix("sig")
         )
         return f"signal: {name}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
@@ -307,7 +307,8 @@ def _no_stop_notices(sig: int) -> None:
         if libc.sigaction(sig, None, action) != 0:
             return
         flags = int.from_bytes(action.raw[_SA_FLAGS_OFFSET : _SA_FLAGS_OFFSET + 4], sys.byteorder)
-        action[_SA_FLAGS_OFFSET : _SA_FLAGS_OFFSET + 4] = (flags | _SA_NOCLDSTOP).to_bytes(4, sys.byteorder)
+        # ctypes takes bytes for a slice of a char array; typeshed lists only a list there
+        action[_SA_FLAGS_OFFSET : _SA_FLAGS_OFFSET + 4] = (flags | _SA_NOCLDSTOP).to_bytes(4, sys.byteorder)  # type: ignore[call-overload]
         libc.sigaction(sig, action, None)
     except (OSError, AttributeError):
         pass  # notices cost a wake-up each, nothing worse

@@ -35,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from lambdalab.limits import RUNTIME_API_VERSION, SYNC_RESPONSE_MAX_BYTES
 from lambdalab.sandbox import InvokeRequest
@@ -329,7 +329,9 @@ class RuntimeApiServer:
     ) -> None:
         self.state = RuntimeApiState(notify, idle)
         self._server = _Server(self.state)
-        host, port = self._server.server_address[:2]
+        # An AF_INET server's address: typeshed allows bytes hosts, getsockname() gives str.
+        self._bound = cast("tuple[str, int]", self._server.server_address[:2])
+        host, port = self._bound
         #: The value of ``AWS_LAMBDA_RUNTIME_API``.
         self.address = f"{host}:{port}"
         self._closing = False
@@ -350,7 +352,7 @@ class RuntimeApiServer:
         self._closing = True
         self.state.close()
         try:  # wake the accept loop, which then sees it is closing
-            socket.create_connection(self._server.server_address[:2], timeout=1).close()
+            socket.create_connection(self._bound, timeout=1).close()
         except OSError:
             pass
         self._thread.join(timeout=2)

@@ -238,6 +238,7 @@ class LambdaResponses(LayerResponses):
             raise _no_images((code or {}).get("ImageUri"))
         if code is None:
             required(body, "Code")
+        assert code is not None  # required() raised otherwise
         for field in ("Runtime", "Handler"):
             if body.get(field) is None:
                 raise InvalidParameterValueException(

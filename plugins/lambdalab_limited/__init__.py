@@ -312,7 +312,7 @@ class LimitedBackend(SubprocessBackend):
 
     name = "limited"
     #: The runtimes this backend runs: all of lambdalab's.
-    runtimes = limits.PYTHON_RUNTIMES + limits.PROVIDED_RUNTIMES + limits.NODEJS_RUNTIMES
+    runtimes: tuple[str, ...] = limits.PYTHON_RUNTIMES + limits.PROVIDED_RUNTIMES + limits.NODEJS_RUNTIMES
 
     def __init__(self, preload: tuple[str, ...] = ("boto3",)) -> None:
         super().__init__(preload)
@@ -327,7 +327,11 @@ class LimitedBackend(SubprocessBackend):
         """The fork server environments are forked from (shared with ``subprocess``'s design)."""
         return self._server
 
-    def start(self, spec: EnvironmentSpec) -> LimitedEnvironment | LimitedRuntimeApiEnvironment:
+    # Not only SubprocessEnvironments: limited also runs the Runtime API runtimes, and the
+    # Lab sees every backend through the SandboxBackend protocol, never this base class.
+    def start(  # type: ignore[override]
+        self, spec: EnvironmentSpec
+    ) -> LimitedEnvironment | LimitedRuntimeApiEnvironment:
         with self._lock:
             first_core = next(self._next_core) % len(self.cpus)
         if spec.runtime in limits.PYTHON_RUNTIMES:

@@ -186,7 +186,7 @@ class ProcessTree:
 
     def thread_ids(self) -> list[int]:
         """Every thread of every live process of the tree."""
-        tids = []
+        tids: list[int] = []
         for member in self.members.values():
             try:
                 tids.extend(int(t) for t in os.listdir(f"/proc/{member.pid}/task"))

@@ -81,7 +81,7 @@ def remove_bucket(s3: S3, url: str) -> None:
 def list_(s3: S3, url: str | None) -> None:
     """List buckets, or the keys under s3://BUCKET/PREFIX."""
     if url is None:
-        rows = [(b.name, b.region) for b in s3.list_buckets()]
+        rows: list[tuple[str, ...]] = [(b.name, b.region) for b in s3.list_buckets()]
         print_table("Buckets", ("Bucket", "Region"), rows, empty="No buckets yet: lambdalab s3 mb s3://NAME")
         return
     bucket, prefix = split_url(url)

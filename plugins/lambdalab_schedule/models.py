@@ -376,7 +376,12 @@ class Schedules:
         """
         for rule in self.list_rules():
             key = _rule_key({"name": rule.name})
-            self.lab.store.loaded("schedule_rules", key, lambda: self._arm(rule) or True)
+            self.lab.store.loaded("schedule_rules", key, lambda: self._armed(rule))
+
+    def _armed(self, rule: Rule) -> bool:
+        """:meth:`_arm`, as a load for :meth:`Store.loaded` (``None`` means a damaged row)."""
+        self._arm(rule)
+        return True
 
     def _arm(self, rule: Rule, after: float | None = None) -> None:
         with self._lock:

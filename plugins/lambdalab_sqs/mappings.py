@@ -26,6 +26,7 @@ poller that finds the queue empty stops
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import uuid
@@ -458,7 +459,7 @@ class EventSourceMappings:
 
     # -- storage and checks -----------------------------------------------------------
 
-    def _all(self) -> list[EventSourceMapping]:
+    def _all(self) -> builtins.list[EventSourceMapping]:  # list is a method here
         rows = self.lab.store.query("SELECT uuid, config FROM event_source_mappings ORDER BY uuid")
         return self.lab.store.loaded_rows("event_source_mappings", rows, _key, _load)
 

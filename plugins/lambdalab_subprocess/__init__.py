@@ -295,6 +295,8 @@ class SubprocessEnvironment:
             if not log.open:
                 loop.remove_reader(log.fd)
 
+        ticking: asyncio.TimerHandle | None = None
+
         def tick() -> None:
             nonlocal ticking
             ticking = loop.call_later(self.ticker(), tick)
