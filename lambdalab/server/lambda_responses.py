@@ -20,7 +20,7 @@ import binascii
 import inspect
 import json
 import re
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypedDict, TypeVar
 
 from .. import limits
 from ..errors import (
@@ -203,6 +203,8 @@ def supported(method: Callable[..., T], given: Mapping[str, Any]) -> dict[str, A
 class LambdaResponses(LayerResponses):
     """Every Lambda API operation lambdalab serves, over one :class:`~lambdalab.Lab`
     (the layer operations are :class:`~lambdalab.server.layer_responses.LayerResponses`)."""
+
+    lab: Lab
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -696,7 +698,16 @@ def in_signing_region(response: WireResponse, req: WireRequest, lab_region: str)
     return response
 
 
-def invoke_options(req: WireRequest) -> dict[str, str | None]:
+class InvokeOptions(TypedDict):
+    """:meth:`~lambdalab.Lab.invoke`'s keyword arguments that the request carries."""
+
+    qualifier: str | None
+    invocation_type: str
+    log_type: str
+    client_context: str | None
+
+
+def invoke_options(req: WireRequest) -> InvokeOptions:
     """Invoke's options from its query string and ``X-Amz-*`` headers."""
     headers = req.headers
     return {

@@ -14,12 +14,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from .. import limits
 from ..errors import InvalidParameterValueException
-from ..layers import LayerVersion
+from ..layers import LayerPermission, LayerVersion
 from .wire import WireRequest, WireResponse, page
+
+if TYPE_CHECKING:
+    from ..code import CodeSource
+    from ..permissions import Policy
 
 
 
@@ -59,11 +63,77 @@ def _source(content: dict[str, Any]) -> Any:
         ) from None
 
 
+class LayerLab(Protocol):
+    """What the handlers use of the :class:`~lambdalab.Lab` (its
+    :class:`~lambdalab.layers.LayerOperations`); a protocol, as the Lab imports this
+    module. ``LambdaResponses.lab`` is a Lab, so mypy checks the Lab against it."""
+
+    def layer_location(self, version: LayerVersion) -> str: ...
+
+    def publish_layer_version(
+        self,
+        layer_name: str,
+        content: CodeSource | Mapping[str, Any],
+        *,
+        description: str = "",
+        compatible_runtimes: Sequence[str] | None = None,
+        compatible_architectures: Sequence[str] | None = None,
+        license_info: str | None = None,
+    ) -> LayerVersion: ...
+
+    def get_layer_version(self, layer_name: str, version_number: int) -> LayerVersion: ...
+
+    def get_layer_version_by_arn(self, arn: str) -> LayerVersion: ...
+
+    def list_layers(
+        self, compatible_runtime: str | None = None, compatible_architecture: str | None = None
+    ) -> list[LayerVersion]: ...
+
+    def list_layer_versions(
+        self,
+        layer_name: str,
+        compatible_runtime: str | None = None,
+        compatible_architecture: str | None = None,
+    ) -> list[LayerVersion]: ...
+
+    def delete_layer_version(self, layer_name: str, version_number: int) -> None: ...
+
+    def add_layer_version_permission(
+        self,
+        layer_name: str,
+        version_number: int,
+        statement_id: str,
+        action: str,
+        principal: str,
+        *,
+        organization_id: str | None = None,
+        revision_id: str | None = None,
+    ) -> LayerPermission: ...
+
+    def get_layer_version_policy(self, layer_name: str, version_number: int) -> Policy: ...
+
+    def remove_layer_version_permission(
+        self,
+        layer_name: str,
+        version_number: int,
+        statement_id: str,
+        *,
+        revision_id: str | None = None,
+    ) -> None: ...
+
+
+def _version_number(req: WireRequest) -> int:
+    """The path's ``VersionNumber`` as the number the Lab takes. check_request has matched
+    it to the model's ``long`` first, so it reads as one; a number below 1 is the Lab's
+    error to raise."""
+    return int(req.params["VersionNumber"])
+
+
 class LayerResponses:
     """PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
     DeleteLayerVersion and the layer version permissions, over one Lab."""
 
-    lab: Any  # the Lab (it inherits LayerOperations); not imported: the Lab imports this
+    lab: LayerLab
 
     def _layer_version(self, version: LayerVersion) -> dict[str, Any]:
         return version.to_aws(self.lab.layer_location(version))
@@ -87,7 +157,7 @@ class LayerResponses:
         return WireResponse.of_json(201, self._layer_version(version))
 
     def get_layer_version(self, req: WireRequest) -> WireResponse:
-        version = self.lab.get_layer_version(req.params["LayerName"], req.params["VersionNumber"])
+        version = self.lab.get_layer_version(req.params["LayerName"], _version_number(req))
         return WireResponse.of_json(200, self._layer_version(version))
 
     def get_layer_version_by_arn(self, req: WireRequest) -> WireResponse:
@@ -117,14 +187,14 @@ class LayerResponses:
         return WireResponse.of_json(200, out)
 
     def delete_layer_version(self, req: WireRequest) -> WireResponse:
-        self.lab.delete_layer_version(req.params["LayerName"], req.params["VersionNumber"])
+        self.lab.delete_layer_version(req.params["LayerName"], _version_number(req))
         return WireResponse.empty(204)
 
     def add_layer_version_permission(self, req: WireRequest) -> WireResponse:
         body = req.json()
         permission = self.lab.add_layer_version_permission(
             req.params["LayerName"],
-            req.params["VersionNumber"],
+            _version_number(req),
             _string(body, "StatementId") or "",
             _string(body, "Action") or "",
             _string(body, "Principal") or "",
@@ -135,7 +205,7 @@ class LayerResponses:
 
     def get_layer_version_policy(self, req: WireRequest) -> WireResponse:
         policy = self.lab.get_layer_version_policy(
-            req.params["LayerName"], req.params["VersionNumber"]
+            req.params["LayerName"], _version_number(req)
         )
         return WireResponse.of_json(
             200, {"Policy": json.dumps(policy.document()), "RevisionId": policy.revision_id}
@@ -144,7 +214,7 @@ class LayerResponses:
     def remove_layer_version_permission(self, req: WireRequest) -> WireResponse:
         self.lab.remove_layer_version_permission(
             req.params["LayerName"],
-            req.params["VersionNumber"],
+            _version_number(req),
             req.params["StatementId"],
             revision_id=req.query.get("RevisionId"),
         )
