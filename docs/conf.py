@@ -56,8 +56,9 @@ nitpick_ignore_regex = [
     # hookspecs' annotations name types imported only for type checkers (no cycle at run
     # time); the toolkit page documents them
     (r"py:class", r"(Migrations|Sender|click\..*)"),
-    # type variables (T, D, F) in generic signatures have no page of their own
-    (r"py:class", r"([\w.]+\.)?[A-Z]"),
+    # type variables (T, D, F) and ParamSpecs (P, written ~P) in generic signatures have
+    # no page of their own
+    (r"py:class", r"~?([\w.]+\.)?[A-Z]"),
 ]
 
 # -- autodoc --------------------------------------------------------------------------
