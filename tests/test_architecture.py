@@ -245,3 +245,18 @@ def test_core_does_not_name_a_built_in_plugin() -> None:
                     if plugin in node.value:
                         named.append(f"{path.relative_to(ROOT)}:{node.lineno}: {plugin!r} in a string")
     assert named == [], "\n".join(named)
+
+
+def test_every_package_ships_in_a_wheel() -> None:
+    """pyproject lists its packages by hand (the plugins and the course need a
+    package-dir mapping), so a new package folder missing from the list would work in an
+    editable install and be absent from a wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in CORE.rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    } | {init.parent.name for init in (ROOT / "plugins").glob("*/__init__.py")}
+    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
