@@ -1,7 +1,7 @@
 """lambdalab's protocol layer against botocore's own serializers and parsers.
 
-For every operation of the services the edge serves (lambda, s3, sqs, events) and of the
-ones it will (logs, sns, sts, iam, kinesis, dynamodb):
+For every operation of the services the edge serves (lambda, s3, sqs in both of its
+protocols, events) and of the ones it will (logs, sns, sts, iam, kinesis, dynamodb):
 
 - a request boto3 would send (``botocore.serialize``) is read back by
   :func:`lambdalab.protocol.parser_for` into the very params it was made from;
@@ -26,13 +26,16 @@ from typing import Any
 import botocore.parsers
 import botocore.serialize
 import pytest
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambdalab.protocol import HttpRequest, ServiceError, parser_for, serializer_for, service_model
+from lambdalab_sqs.responses import query_model
 
-SERVICES = ["lambda", "s3", "sqs", "events", "logs", "sns", "sts", "iam", "kinesis", "dynamodb"]
+#: ``sqs-query`` is SQS in the query protocol older SDKs speak: botocore's JSON ``sqs``
+#: model given back its query wire names by the SQS plugin (``query_model``).
+SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis", "dynamodb"]
 #: Examples per operation and direction: ~790 operations × 2 directions × 1 example.
 EXAMPLES = 1
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -40,6 +43,12 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, data
 
 ALPHABET = string.ascii_letters + string.digits + "-_.:/&<>"
 DEPTH_MAX = 4
+
+
+def model_of(service: str) -> ServiceModel:
+    if service == "sqs-query":
+        return query_model()
+    return service_model(service)
 
 
 def _event_stream(op: OperationModel) -> bool:
@@ -57,7 +66,7 @@ def _has_event_stream(shape: Shape | None) -> bool:
 def operations() -> list[tuple[str, str]]:
     out = []
     for service in SERVICES:
-        model = service_model(service)
+        model = model_of(service)
         for name in model.operation_names:
             if not _event_stream(model.operation_model(name)):
                 out.append((service, name))
@@ -66,8 +75,8 @@ def operations() -> list[tuple[str, str]]:
 
 SKIPPED = {  # what is not run, and why
     (service, name): "event stream: framed binary messages, not a protocol body"
-    for service in SERVICES for name in service_model(service).operation_names
-    if _event_stream(service_model(service).operation_model(name))
+    for service in SERVICES for name in model_of(service).operation_names
+    if _event_stream(model_of(service).operation_model(name))
 }
 
 
@@ -195,11 +204,11 @@ OPERATIONS = operations()
 @SETTINGS
 @given(data=st.data())
 def test_request_roundtrip(service: str, operation: str, data: st.DataObject) -> None:
-    model = service_model(service)
+    model = model_of(service)
     op = model.operation_model(operation)
     params = data.draw(structures(op.input_shape, 0)) if op.input_shape is not None else {}
     serialized = botocore.serialize.create_serializer(model.protocol).serialize_to_request(params, op)
-    parsed = parser_for(service).parse(_as_http(serialized, model.protocol))
+    parsed = parser_for(model_of(service)).parse(_as_http(serialized, model.protocol))
     # S3's deprecated GetBucketLifecycle is GetBucketLifecycleConfiguration's very wire:
     # the current operation is the one served.
     assert parsed.operation.name == operation or (op.deprecated and parsed.operation.http == op.http)
@@ -210,7 +219,7 @@ def test_request_roundtrip(service: str, operation: str, data: st.DataObject) ->
 
 
 def _botocore_reads(service: str, response: Any, shape: Shape | None) -> dict[str, Any]:
-    parser = botocore.parsers.create_parser(service_model(service).protocol)
+    parser = botocore.parsers.create_parser(model_of(service).protocol)
     parsed = parser.parse({"status_code": response.status, "headers": response.headers,
                            "body": response.body}, shape)
     parsed.pop("ResponseMetadata", None)
@@ -232,9 +241,9 @@ def _pruned(value: Any) -> Any:
 @SETTINGS
 @given(data=st.data())
 def test_output_roundtrip(service: str, operation: str, data: st.DataObject) -> None:
-    op = service_model(service).operation_model(operation)
+    op = model_of(service).operation_model(operation)
     output = data.draw(structures(op.output_shape, 0)) if op.output_shape is not None else {}
-    response = serializer_for(service).output(op, output, "req-1")
+    response = serializer_for(model_of(service)).output(op, output, "req-1")
     assert response.headers["x-amzn-RequestId"] == "req-1"
     assert _pruned(_botocore_reads(service, response, op.output_shape)) == _pruned(_as_read(op, output, response.status))
 
@@ -260,7 +269,7 @@ def _as_read(op: OperationModel, output: dict[str, Any], status: int) -> dict[st
 @SETTINGS
 @given(data=st.data())
 def test_error_roundtrip(service: str, data: st.DataObject) -> None:
-    model = service_model(service)
+    model = model_of(service)
     any_output = model.operation_model(model.operation_names[0]).output_shape
     for shape in [*model.error_shapes, None]:
         fields = data.draw(structures(shape, 0)) if shape is not None else {}
@@ -268,7 +277,7 @@ def test_error_roundtrip(service: str, data: st.DataObject) -> None:
         fields.pop("Message", None)
         code = shape.name if shape is not None else "NoSuchThing"
         error = ServiceError(code, "it went <wrong> & why", 400, fields)
-        response = serializer_for(service).error(error, "req-2")
+        response = serializer_for(model_of(service)).error(error, "req-2")
         parsed = _botocore_reads(service, response, any_output)
         expected = code
         if shape is not None and (model.protocol == "query" or "awsQueryCompatible" in model.metadata):
@@ -330,3 +339,40 @@ def test_query_service_reads_lists_and_maps() -> None:
     parsed = parser_for("sns").parse(HttpRequest("POST", "/", "", {}, body))
     assert parsed.params == {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "hi",
                              "MessageAttributes": {"color": {"DataType": "String", "StringValue": "red"}}}
+
+
+# -- SQS: one service, two protocols ---------------------------------------------------
+
+
+def _sqs_call(headers: dict[str, str], body: bytes, protocol: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    from lambdalab_sqs.responses import SqsService
+
+    service = SqsService(None)  # type: ignore[arg-type]  # no call here reaches a queue
+    response = service.for_request({k.lower(): v for k, v in headers.items()}).handle(
+        HttpRequest("POST", "/", "", headers, body), "req-4")
+    output = service_model("sqs").operation_model("GetQueueUrl").output_shape
+    parsed = botocore.parsers.create_parser(protocol).parse(
+        {"status_code": response.status, "headers": response.headers, "body": response.body}, output)
+    return response.status, response.headers, parsed
+
+
+def test_sqs_query_request_gets_query_codes() -> None:
+    """A request without ``X-Amz-Target`` is SQS's query protocol; its errors carry the
+    query codes (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html)."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, parsed = _sqs_call(form, b"Action=AddPermission&QueueUrl=q&Label=l", "query")
+    assert (status, parsed["Error"]["Code"]) == (501, "AWS.SimpleQueueService.UnsupportedOperation")
+    status, _, parsed = _sqs_call(form, b"Action=NoSuchAction", "query")
+    assert (status, parsed["Error"]["Code"]) == (400, "InvalidAction")
+    status, _, parsed = _sqs_call(form, b"Action=SendMessage&MessageBody=hi", "query")
+    assert (status, parsed["Error"]["Message"]) == (400, "The request must contain the parameter QueueUrl.")
+    assert parsed["Error"]["Code"] == "MissingParameter"
+
+
+def test_sqs_json_error_carries_the_query_code_header() -> None:
+    headers = {"X-Amz-Target": "AmazonSQS.AddPermission", "Content-Type": "application/x-amz-json-1.0"}
+    status, wire, parsed = _sqs_call(headers, b'{"QueueUrl": "q", "Label": "l", "AWSAccountIds": ["1"], '
+                                              b'"Actions": ["SendMessage"]}', "json")
+    assert status == 501
+    assert wire["x-amzn-query-error"] == "AWS.SimpleQueueService.UnsupportedOperation;Sender"
+    assert parsed["Error"]["Code"] == "AWS.SimpleQueueService.UnsupportedOperation"
