@@ -366,3 +366,13 @@ def test_sqs_json_error_carries_the_query_code_header() -> None:
     assert status == 501
     assert wire["x-amzn-query-error"] == "AWS.SimpleQueueService.UnsupportedOperation;Sender"
     assert parsed["Error"]["Code"] == "AWS.SimpleQueueService.UnsupportedOperation"
+
+
+def test_rest_xml_error_keeps_fields_the_model_leaves_out() -> None:
+    """S3 names the bucket of NoSuchBucket, a member its model's shape does not have;
+    the bytes are those S3's hand-written error wrote before it used the layer."""
+    error = ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, {"BucketName": "b<&"})
+    assert serializer_for("s3").error(error, "RID").body == (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code>'
+        b"<Message>The specified bucket does not exist.</Message><BucketName>b&lt;&amp;</BucketName>"
+        b"<RequestId>RID</RequestId></Error>")
