@@ -27,7 +27,7 @@ import functools
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote
 
@@ -306,18 +306,23 @@ class Route:
     required_query: tuple[str, ...] = ()
     required_headers: tuple[str, ...] = ()
     deprecated: bool = False
+    #: The host the request must be sent to, where only the host tells two operations
+    #: apart: S3's ListDirectoryBuckets is ListBuckets' ``GET /`` on the S3 Express
+    #: control endpoint (``s3express-control.<region>.amazonaws.com``).
+    host_prefix: str = ""
 
     @property
     def specificity(self) -> tuple[int, int, int, int]:
         literal = len(re.sub(r"\(\?P<[^>]+>[^)]*\)", "", self.regex.pattern))
         greedy = sum(1 for g in self.regex.pattern.split("(?P<")[1:] if g.split(">", 1)[1].startswith(".+"))
-        needs = len(self.query) + len(self.required_query) + len(self.required_headers)
+        needs = len(self.query) + len(self.required_query) + len(self.required_headers) + bool(self.host_prefix)
         return (needs, literal, -greedy, not self.deprecated)
 
     def accepts(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
         return (all(k in query and (v is None or v in query[k]) for k, v in self.query)
                 and all(k in query for k in self.required_query)
-                and all(h in headers for h in self.required_headers))
+                and all(h in headers for h in self.required_headers)
+                and headers.get("host", "").startswith(self.host_prefix))
 
 
 def compile_route(op: OperationModel) -> Route:
@@ -342,12 +347,32 @@ def compile_route(op: OperationModel) -> Route:
                  tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated)
 
 
+S3_EXPRESS_CONTROL = "UseS3ExpressControlEndpoint"
+
+
+def _express_control(op: OperationModel) -> bool:
+    return any(p.name == S3_EXPRESS_CONTROL and p.value for p in op.static_context_parameters)
+
+
+def _on_its_host(model: ServiceModel, route: Route) -> Route:
+    """``route``, needing the S3 Express control host when an operation of the same
+    wire is sent to the usual host (the endpoint rules' ``UseS3ExpressControlEndpoint``)."""
+    op = model.operation_model(route.operation)
+    if not _express_control(op):
+        return route
+    twins = [model.operation_model(n) for n in model.operation_names if n != op.name]
+    if any(t.http == op.http and not _express_control(t) for t in twins):
+        return replace(route, host_prefix="s3express-control.")
+    return route
+
+
 class RestParser(RequestParser):
     """Shared by rest-json and rest-xml: routing and the URI, query and header members."""
 
     def __init__(self, model: ServiceModel) -> None:
         super().__init__(model)
-        routes = [compile_route(model.operation_model(name)) for name in model.operation_names]
+        routes = [_on_its_host(model, compile_route(model.operation_model(name)))
+                  for name in model.operation_names]
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
 
     def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:

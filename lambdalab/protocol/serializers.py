@@ -360,10 +360,13 @@ class QuerySerializer(ResponseSerializer):
 
 
 def _error_fields(shape: Shape | None, error: ServiceError) -> str:
+    """The error's fields: the shape's members as the model says, the others (S3's
+    ``BucketName`` of NoSuchBucket, which the model leaves out) as text elements."""
     fields = {k: v for k, v in error.fields.items() if k not in ("message", "Message", "Code", "Type")}
-    if shape is not None:
-        return xml_members(shape, fields, "iso8601")[0]
-    return "".join(f"<{k}>{escape(xml_text(str(v)))}</{k}>" for k, v in fields.items())
+    modeled = shape.members if shape is not None else {}  # type: ignore[attr-defined]
+    written = xml_members(shape, fields, "iso8601")[0] if shape is not None else ""
+    return written + "".join(f"<{k}>{escape(xml_text(str(v)))}</{k}>" for k, v in fields.items()
+                             if k not in modeled)
 
 
 class RestXmlSerializer(ResponseSerializer):
@@ -404,7 +407,7 @@ class RestXmlSerializer(ResponseSerializer):
         return response
 
     def error(self, error: ServiceError, request_id: str) -> HttpResponse:
-        body = (f"{XML_DECLARATION}<Error><Code>{escape(xml_text(error.code))}</Code>"
+        body = (f"{XML_DECLARATION}\n<Error><Code>{escape(xml_text(error.code))}</Code>"
                 f"<Message>{escape(xml_text(error.message))}</Message>"
                 f"{_error_fields(self.error_shape(error.code), error)}"
                 f"<RequestId>{escape(request_id)}</RequestId></Error>")

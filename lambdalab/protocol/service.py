@@ -89,7 +89,8 @@ def service_error(error: Exception) -> ServiceError:
 
 
 class ProtocolService:
-    """An ASGI app serving ``service`` (botocore's name, ``"events"``) with ``operations``.
+    """An ASGI app serving ``service`` (botocore's name, ``"events"``, or a model) with
+    ``operations``.
 
     :param protocol: the protocol to speak when it is not the model's (a service that
         also takes an older protocol wraps two, chosen by the request).
@@ -98,9 +99,9 @@ class ProtocolService:
     :param body_max: the largest request body read.
     """
 
-    def __init__(self, service: str, operations: object, *, protocol: str | None = None,
+    def __init__(self, service: str | ServiceModel, operations: object, *, protocol: str | None = None,
                  errors: ErrorCodes | None = None, body_max: int = limits.CONTROL_REQUEST_MAX_BYTES) -> None:
-        self.model: ServiceModel = service_model(service)
+        self.model: ServiceModel = service_model(service) if isinstance(service, str) else service
         self.protocol = protocol or self.model.protocol
         self.operations = operations
         self.errors = errors or ErrorCodes.for_protocol(self.protocol)
@@ -157,6 +158,11 @@ class ProtocolService:
     def served(self) -> list[str]:
         return [n for n in self.model.operation_names if hasattr(self.operations, snake_case(n))]
 
+    def for_request(self, headers: Any) -> "ProtocolService":
+        """The service that answers a request with these headers: this one, unless a
+        service that speaks two protocols picks the other (SQS: JSON or query)."""
+        return self
+
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -166,18 +172,19 @@ class ProtocolService:
 
         request_id = new_request_id()
         headers = Headers(scope=scope)
+        service = self.for_request(headers)
         try:
-            body = await receive_body(receive, headers, self.body_max)
+            body = await receive_body(receive, headers, service.body_max)
         except RequestBodyTooLarge:
-            response = self.serializer.error(ServiceError(self.errors.validation, (
-                f"The request body is larger than {self.body_max} bytes; send a smaller one.")),
+            response = service.serializer.error(ServiceError(service.errors.validation, (
+                f"The request body is larger than {service.body_max} bytes; send a smaller one.")),
                 request_id)
         else:
             raw_path = scope.get("raw_path") or scope["path"].encode()
             request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
                                   scope.get("query_string", b"").decode("latin-1"),
                                   dict(headers.items()), body)
-            response = await anyio.to_thread.run_sync(self.handle, request, request_id)
+            response = await anyio.to_thread.run_sync(service.handle, request, request_id)
         await send({"type": "http.response.start", "status": response.status, "headers": [
             (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in
             {**response.headers, "Content-Length": str(len(response.body))}.items()]})

@@ -23,9 +23,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
 from __future__ import annotations
 
 from typing import Any
-from xml.etree import ElementTree as ET
 
-from lambdalab.plugin import xml_text
+from lambdalab.plugin import ProtocolService, ServiceError
+
+#: Only its REST-XML serializer is used: S3's requests are not on the layer yet.
+_S3_PROTOCOL = ProtocolService("s3", object())
 
 
 class S3Error(Exception):
@@ -46,12 +48,10 @@ class S3Error(Exception):
         return type(self).__name__
 
     def to_xml(self, request_id: str) -> bytes:
-        """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it."""
-        root = ET.Element("Error")
-        for name, value in (("Code", self.code), ("Message", self.message), *self.fields.items()):
-            ET.SubElement(root, name).text = xml_text(value)
-        ET.SubElement(root, "RequestId").text = request_id
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+        """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it (the
+        protocol layer's REST-XML error)."""
+        error = ServiceError(self.code, self.message, self.status_code, dict(self.fields))
+        return _S3_PROTOCOL.serializer.error(error, request_id).body
 
 
 class NoSuchBucket(S3Error):

@@ -1,9 +1,10 @@
-"""SQS's errors, one class per error, rendered on both of SQS's wire protocols.
+"""SQS's errors, one class per error; the protocol layer writes them on both protocols.
 
 Each class is named after the error shape of botocore's ``sqs/2012-11-05`` model and fixes
 the code the query protocol uses (``AWS.SimpleQueueService.NonExistentQueue`` for
-QueueDoesNotExist). On the JSON protocol the shape name goes in ``__type`` and the query
-code in the ``x-amzn-query-error`` header, which is how botocore raises
+QueueDoesNotExist). :mod:`.responses` gives these codes to the models the layer serves
+SQS from, so on the JSON protocol the shape name goes in ``__type`` and the query code in
+the ``x-amzn-query-error`` header, which is how botocore raises
 ``client.exceptions.QueueDoesNotExist``
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html)::
 
@@ -26,52 +27,25 @@ code in the ``x-amzn-query-error`` header, which is how botocore raises
 
 from __future__ import annotations
 
-import json
-from xml.sax.saxutils import escape
-
-from lambdalab.plugin import WireResponse, xml_text
+from lambdalab.plugin import ServiceError
 
 XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
 
 
-class SqsError(Exception):
+class SqsError(ServiceError):
     """Base class: the model's error name, the query protocol's code, and a message."""
 
-    #: The code on the query protocol (and in ``x-amzn-query-error``).
-    query_code: str = ""
-    status_code: int = 400
-    fault: str = "Sender"
+    #: The code on the query protocol (and in ``x-amzn-query-error``), when it is not
+    #: the class's name.
+    query_code = ""
+    status_code = 400
+    fault = "Sender"
+    #: The error shape (``__type``) when it is not the class's name.
+    shape = ""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-    def json_response(self) -> WireResponse:
-        """The error on the JSON protocol (what current boto3 speaks)."""
-        body = {"__type": f"com.amazonaws.sqs#{self.code}", "message": self.message}
-        response = WireResponse(
-            self.status_code,
-            json.dumps(body).encode(),
-            {
-                "Content-Type": "application/x-amz-json-1.0",
-                "x-amzn-query-error": f"{self.query_code or self.code};{self.fault}",
-            },
-        )
-        return response
-
-    def xml_response(self, request_id: str) -> WireResponse:
-        """The error on the query protocol: an ``ErrorResponse`` document."""
-        body = (
-            f'<?xml version="1.0"?><ErrorResponse xmlns="{XMLNS}"><Error>'
-            f"<Type>{self.fault}</Type><Code>{escape(self.query_code or self.code)}</Code>"
-            f"<Message>{escape(xml_text(self.message))}</Message><Detail/></Error>"
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
-        )
-        return WireResponse(self.status_code, body.encode(), {"Content-Type": "text/xml"}, request_id)
+        super().__init__(self.shape or type(self).__name__, message, self.status_code,
+                         sender_fault=self.fault == "Sender")
 
 
 class QueueDoesNotExist(SqsError):
@@ -93,11 +67,7 @@ class InvalidParameterValue(SqsError):
 class MessageTooLong(InvalidParameterValue):
     """The message body plus attributes is over 256 KiB (AWS answers InvalidParameterValue)."""
 
-    query_code = "InvalidParameterValue"
-
-    @property
-    def code(self) -> str:
-        return "InvalidParameterValue"
+    shape = "InvalidParameterValue"
 
 
 class MissingParameter(SqsError):

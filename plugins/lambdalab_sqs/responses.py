@@ -1,4 +1,4 @@
-"""SQS's wire layer, both protocols: parse a request, call :class:`.models.Queues`, answer.
+"""SQS's operations, served by lambdalab's protocol layer in both of SQS's protocols.
 
 - **JSON** (what current boto3 and the AWS CLI v2 speak): ``POST /`` with
   ``X-Amz-Target: AmazonSQS.SendMessage`` and a JSON body in botocore's
@@ -8,39 +8,34 @@
   ``Attribute.1.Name``/``Attribute.1.Value``; answers are XML documents
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests-xml.html).
 
-Both protocols parse into the JSON shape and call the same operation method, so an
-operation is written once. No method writes an error body: they raise an
-:mod:`.exceptions` class, which renders itself for the protocol in use.
+:class:`~lambdalab.protocol.service.ProtocolService` reads each request and writes each
+answer and error, in the protocol the request came in (a request without
+``X-Amz-Target`` is a query request). botocore's ``sqs`` model is JSON only
+(``awsQueryCompatible``): :func:`query_model` gives it back the query protocol's wire
+names, and both models the query codes of :mod:`.exceptions`. The methods here are plain
+operations: the input as a dict in, the output as a dict out, errors raised.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import base64
+import copy
+import functools
 import re
-from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
+from typing import Any, Mapping
 
-import anyio.to_thread
-from starlette.datastructures import Headers
+import botocore.loaders
+from botocore.model import ServiceModel
 
 from lambdalab.plugin import (
-    BodyError,
-    LambdaError,
+    ErrorCodes,
+    ProtocolService,
     Violation,
-    WireResponse,
-    json_object,
-    new_request_id,
-    read_body,
-    send,
     show,
-    typed_query_params,
     validate,
-    xml_text,
 )
 
-from . import quotas
+from . import exceptions, quotas
 from .exceptions import (
     XMLNS,
     BatchEntryIdsNotDistinct,
@@ -50,40 +45,91 @@ from .exceptions import (
     MissingParameter,
     SqsError,
     TooManyEntriesInBatchRequest,
-    UnsupportedOperation,
 )
 from .models import Queues, name_from_url
 
-log = logging.getLogger("lambdalab.sqs")
 TARGET_PREFIX = "AmazonSQS."
 #: A request body: ten 256 KiB messages in a batch, plus base64 and JSON overhead.
 REQUEST_MAX_BYTES = 4 * quotas.SQS_MESSAGE_MAX_BYTES
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+#: What SQS answers for what the protocol layer refuses
+#: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
+ERRORS = ErrorCodes(validation="InvalidParameterValue", serialization="InvalidParameterValue",
+                    internal="InternalFailure", not_implemented="UnsupportedOperation")
+QUERY_ERRORS = ErrorCodes(validation="InvalidParameterValue", serialization="MalformedQueryString",
+                          unknown_operation="InvalidAction", internal="InternalFailure",
+                          not_implemented="UnsupportedOperation")
 
-#: Query-protocol member names of flattened lists and maps, and their JSON names.
-QUERY_LISTS = {
-    "AttributeName": "AttributeNames",
-    "MessageAttributeName": "MessageAttributeNames",
-    "MessageSystemAttributeName": "MessageSystemAttributeNames",
-    "SendMessageBatchRequestEntry": "Entries",
-    "DeleteMessageBatchRequestEntry": "Entries",
-    "ChangeMessageVisibilityBatchRequestEntry": "Entries",
-}
-QUERY_MAPS = {
-    "Attribute": ("Attributes", "Name", "Value"),
-    "MessageAttribute": ("MessageAttributes", "Name", "Value"),
-    "Tag": ("tags", "Key", "Value"),
-}
-#: XML element names of list members in answers, by JSON name (and operation).
-XML_LIST_MEMBERS = {
+#: The query protocol's name of each flattened list or map member, where it is not the
+#: name of the list's member shape (``Entries`` of SendMessageBatch is
+#: ``SendMessageBatchRequestEntry.N``): the SQS API reference's parameter names.
+QUERY_NAMES = {
+    "AWSAccountIds": "AWSAccountId",
+    "Actions": "ActionName",
+    "Attributes": "Attribute",
+    "AttributeNames": "AttributeName",
+    "MessageAttributes": "MessageAttribute",
+    "MessageAttributeNames": "MessageAttributeName",
+    "MessageSystemAttributes": "MessageSystemAttribute",
+    "MessageSystemAttributeNames": "MessageSystemAttributeName",
+    "tags": "Tag",
+    "Tags": "Tag",
     "QueueUrls": "QueueUrl",
+    "queueUrls": "QueueUrl",
     "Messages": "Message",
-    "Failed": "BatchResultErrorEntry",
-    "SendMessageBatch.Successful": "SendMessageBatchResultEntry",
-    "DeleteMessageBatch.Successful": "DeleteMessageBatchResultEntry",
-    "ChangeMessageVisibilityBatch.Successful": "ChangeMessageVisibilityBatchResultEntry",
+    "StringListValues": "StringListValue",
+    "BinaryListValues": "BinaryListValue",
 }
-XML_MAPS = {"Attributes": "Attribute", "MessageAttributes": "MessageAttribute"}
+
+
+def _with_error_codes(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with each error shape's query code, from :mod:`.exceptions`."""
+    for error in vars(exceptions).values():
+        if isinstance(error, type) and issubclass(error, SqsError) and error.query_code:
+            shape = raw["shapes"].get(error.__name__)
+            if shape is not None:
+                shape["error"] = {"code": error.query_code, "senderFault": error.fault == "Sender"}
+    return raw
+
+
+def _with_query_names(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with the query protocol's names of flattened lists and maps."""
+    shapes = raw["shapes"]
+    for structure in [s for s in shapes.values() if s["type"] == "structure"]:
+        for name, member in structure.get("members", {}).items():
+            target = shapes[member["shape"]]
+            if target["type"] == "list" and target.get("flattened"):
+                wire = QUERY_NAMES.get(name, target["member"]["shape"])
+                member["locationName"] = target["member"]["locationName"] = wire
+            elif target["type"] == "map" and target.get("flattened"):
+                member["locationName"] = QUERY_NAMES.get(name, name)
+                target["key"]["locationName"] = "Key" if name.lower() == "tags" else "Name"
+                target["value"]["locationName"] = "Value"
+    return raw
+
+
+def _raw_model() -> dict[str, Any]:
+    return copy.deepcopy(botocore.loaders.Loader().load_service_model("sqs", "service-2"))
+
+
+@functools.lru_cache(maxsize=None)
+def json_model() -> ServiceModel:
+    """botocore's ``sqs`` model, its error shapes carrying their query codes."""
+    return ServiceModel(_with_error_codes(_raw_model()), service_name="sqs")
+
+
+@functools.lru_cache(maxsize=None)
+def query_model() -> ServiceModel:
+    """The ``sqs`` model in the query protocol SQS spoke before JSON: its wire names
+    (``Attribute.1.Name``, ``<Message>``), result wrappers (``<SendMessageResult>``) and
+    namespace, and the query codes."""
+    raw = _with_query_names(_with_error_codes(_raw_model()))
+    for name, operation in raw["operations"].items():
+        if "output" in operation:
+            operation["output"]["resultWrapper"] = f"{name}Result"
+    raw["metadata"] = {**raw["metadata"], "protocol": "query", "protocols": ["query"],
+                       "xmlNamespace": XMLNS}
+    return ServiceModel(raw, service_name="sqs")
 
 
 def required(params: Mapping[str, Any], name: str) -> Any:
@@ -230,7 +276,7 @@ class SqsResponses:
             wait_time_seconds=p.get("WaitTimeSeconds"),
         )
         names = list(p.get("AttributeNames") or []) + list(p.get("MessageSystemAttributeNames") or [])
-        out = [m.to_aws(names, p.get("MessageAttributeNames")) for m in messages]
+        out = [_binary_as_bytes(m.to_aws(names, p.get("MessageAttributeNames"))) for m in messages]
         return {"Messages": out} if out else {}
 
     def delete_message(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -266,164 +312,42 @@ class SqsResponses:
         return _batch_result(successful, failed)
 
 
+def _binary_as_bytes(message: dict[str, Any]) -> dict[str, Any]:
+    """A received message with each ``BinaryValue`` (kept as base64 text) as bytes,
+    which the layer writes in base64 as the model's blob."""
+    attributes = message.get("MessageAttributes")
+    if attributes:
+        message["MessageAttributes"] = {
+            name: {**a, "BinaryValue": base64.b64decode(a["BinaryValue"])} if "BinaryValue" in a else a
+            for name, a in attributes.items()}
+    return message
+
+
 def _batch_result(successful: list[Any], failed: list[Any]) -> dict[str, Any]:
     """A batch's answer: SQS leaves ``Failed`` out when no entry failed (recorded by
     LocalStack against AWS: test_sqs.snapshot.json), and ``Successful`` in."""
     return {"Successful": successful, **({"Failed": failed} if failed else {})}
 
 
-OPERATIONS = (
-    "CreateQueue", "GetQueueUrl", "ListQueues", "DeleteQueue", "GetQueueAttributes",
-    "SetQueueAttributes", "PurgeQueue", "SendMessage", "SendMessageBatch", "ReceiveMessage",
-    "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
-    "ChangeMessageVisibilityBatch",
-)
+class SqsProtocol(ProtocolService):
+    """SQS in one protocol: refuses input in SQS's words, not the layer's."""
+
+    def _check(self, parsed: Any) -> None:
+        check_params(parsed.operation.name, parsed.params)
 
 
-def handler_name(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-
-
-# -- the query protocol ---------------------------------------------------------------
-
-
-def from_query(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
-    """``Action`` and the parameters of a query request, in the JSON protocol's shape."""
-    tree: dict[str, Any] = {}
-    for key, value in pairs:
-        node = tree
-        *path, last = key.split(".")
-        for part in path:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise InvalidParameterValue(f"Parameter {key} conflicts with another parameter.")
-        node[last] = value
-    action = tree.pop("Action", "")
-    tree.pop("Version", None)
-    return action if isinstance(action, str) else "", _shape(tree)
-
-
-def _indexed(node: Any) -> list[Any]:
-    if not isinstance(node, dict):
-        return [node]
-    return [node[k] for k in sorted(node, key=lambda k: int(k) if k.isdigit() else 0)]
-
-
-def _shape(tree: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if key in QUERY_LISTS:
-            out[QUERY_LISTS[key]] = [
-                _shape(item) if isinstance(item, dict) else item for item in _indexed(value)]
-        elif key in QUERY_MAPS:
-            name, key_field, value_field = QUERY_MAPS[key]
-            out[name] = {
-                item.get(key_field): _shape(item[value_field])
-                if isinstance(item.get(value_field), dict) else item.get(value_field)
-                for item in _indexed(value) if isinstance(item, dict)
-            }
-        elif isinstance(value, dict):
-            out[key] = _shape(value)
-        else:
-            out[key] = value
-    return out
-
-
-def to_xml(operation: str, result: Mapping[str, Any], request_id: str) -> bytes:
-    """An answer of the query protocol: ``<OpResponse><OpResult>…`` and the request id."""
-    inner = "".join(_element(operation, k, v) for k, v in result.items())
-    body = f"<{operation}Result>{inner}</{operation}Result>" if result else ""
-    return (
-        f'<?xml version="1.0"?><{operation}Response xmlns="{XMLNS}">{body}'
-        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-        f"</{operation}Response>"
-    ).encode()
-
-
-def _element(operation: str, name: str, value: Any) -> str:
-    if isinstance(value, list):
-        member = XML_LIST_MEMBERS.get(f"{operation}.{name}") or XML_LIST_MEMBERS.get(name, name)
-        return "".join(_element(operation, member, item) for item in value)
-    if isinstance(value, dict) and name in XML_MAPS:
-        return "".join(
-            f"<{XML_MAPS[name]}><Name>{escape(xml_text(str(k)))}</Name>{_element(operation, 'Value', v)}"
-            f"</{XML_MAPS[name]}>"
-            for k, v in value.items()
-        )
-    if isinstance(value, dict):
-        inner = "".join(_element(operation, k, v) for k, v in value.items())
-        return f"<{name}>{inner}</{name}>"
-    text = ("true" if value else "false") if isinstance(value, bool) else escape(xml_text(str(value)))
-    return f"<{name}>{text}</{name}>"
-
-
-# -- the ASGI app ---------------------------------------------------------------------
-
-
-class SqsService:
-    """SQS on the edge: picks the protocol, runs the operation in a thread, answers."""
+class SqsService(SqsProtocol):
+    """The ASGI app the edge hands SQS requests to: JSON, or query without a target."""
 
     def __init__(self, queues: Queues) -> None:
-        self.responses = SqsResponses(queues)
+        operations = SqsResponses(queues)
+        super().__init__(json_model(), operations, errors=ERRORS, body_max=REQUEST_MAX_BYTES)
+        self.query = SqsProtocol(query_model(), operations, errors=QUERY_ERRORS,
+                                 body_max=REQUEST_MAX_BYTES)
 
-    async def __call__(self, scope: Any, receive: Any, send_: Any) -> None:
-        headers = Headers(scope=scope)
-        request_id = new_request_id()
-        target = headers.get("x-amz-target", "")
-        query = not target
-        try:
-            body = await read_body(receive, headers, REQUEST_MAX_BYTES, "SQS", _TooLong)
-            if query:
-                pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-                operation, params = from_query(pairs)
-                params = typed_query_params("sqs", operation, params) if operation in OPERATIONS else params
-            else:
-                operation = target.removeprefix(TARGET_PREFIX)
-                params = _json_params(body)
-            response = await anyio.to_thread.run_sync(
-                self.answer, operation, params, query, request_id)
-        except (SqsError, _TooLong) as e:
-            error = e if isinstance(e, SqsError) else InvalidParameterValue(str(e))
-            response = error.xml_response(request_id) if query else error.json_response()
-        response.request_id = request_id
-        await send(response, send_)
-
-    def answer(self, operation: str, params: dict[str, Any], query: bool, request_id: str) -> WireResponse:
-        try:
-            result = self.call(operation, params)
-        except SqsError as e:
-            return e.xml_response(request_id) if query else e.json_response()
-        if query:
-            return WireResponse(200, to_xml(operation, result, request_id), {"Content-Type": "text/xml"})
-        return WireResponse(
-            200, json.dumps(result).encode(), {"Content-Type": "application/x-amz-json-1.0"})
-
-    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        if operation not in OPERATIONS:
-            raise UnsupportedOperation(
-                f"{operation or 'The request'} is not an SQS action lambdalab serves. It "
-                f"serves: {', '.join(OPERATIONS)}."
-            )
-        method: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self.responses, handler_name(operation))
-        check_params(operation, params)
-        try:
-            return method(params)
-        except (SqsError, LambdaError):
-            raise
-        except Exception as e:  # a bug: answer in AWS's shape, log the traceback
-            log.exception("SQS %s failed", operation)
-            error = SqsError(f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug.")
-            error.status_code, error.fault, error.query_code = 500, "Receiver", "InternalError"
-            raise error from None
+    def for_request(self, headers: Any) -> ProtocolService:
+        return self if headers.get("x-amz-target") else self.query
 
 
-class _TooLong(LambdaError):
-    status_code = 400
-
-
-def _json_params(body: bytes) -> dict[str, Any]:
-    try:
-        return json_object(body)
-    except BodyError as e:
-        raise InvalidParameterValue(f"The request body is not a JSON object: {e}") from None
+#: The operations lambdalab's SQS serves, by their model names.
+OPERATIONS = tuple(ProtocolService(json_model(), SqsResponses).served())
