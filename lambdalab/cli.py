@@ -527,6 +527,25 @@ def routing_text(alias: AliasConfiguration) -> str:
     return ", ".join(f"{v}={w:g}" for v, w in alias.additional_version_weights.items())
 
 
+def show_alias(verb: str, function_name: str, alias: AliasConfiguration, as_json: bool) -> None:
+    """``Created alias live of hello: version 1 (and 2=0.25)``, or with ``--json`` the
+    alias as CreateAlias/UpdateAlias return it (AWS JSON), for scripts."""
+    if as_json:
+        print_json(alias.to_aws())
+        return
+    routing = routing_text(alias)
+    say(
+        f"{verb} alias {alias.name} of {function_name}: version {alias.function_version}"
+        + (f" (and {routing})" if routing else "")
+        + (f", {alias.description!r}" if alias.description else "")
+    )
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as AWS returns it (JSON)."
+)
+
+
 # -- the command group ----------------------------------------------------------------
 
 
@@ -852,6 +871,7 @@ routing_option = click.option(
 )
 @click.option("--description", default="", help="A description of the alias.")
 @routing_option
+@json_option
 @pass_lab
 def alias_create(
     lab: Lab,
@@ -860,6 +880,7 @@ def alias_create(
     function_version: str,
     description: str,
     routing: dict[str, float] | None,
+    as_json: bool,
 ) -> None:
     """Create ALIAS of function NAME."""
     created = lab.create_alias(
@@ -869,7 +890,7 @@ def alias_create(
         description=description,
         routing_config={"AdditionalVersionWeights": routing} if routing else None,
     )
-    print_json(created.to_aws())
+    show_alias("Created", name, created, as_json)
 
 
 @alias.command("update")
@@ -879,6 +900,7 @@ def alias_create(
 @click.option("--description", help="A description of the alias.")
 @routing_option
 @click.option("--no-routing", is_flag=True, help="Stop routing to a second version.")
+@json_option
 @pass_lab
 def alias_update(
     lab: Lab,
@@ -888,6 +910,7 @@ def alias_update(
     description: str | None,
     routing: dict[str, float] | None,
     no_routing: bool,
+    as_json: bool,
 ) -> None:
     """Point ALIAS elsewhere, or change its routing."""
     if routing is not None and no_routing:
@@ -900,7 +923,7 @@ def alias_update(
         description=description,
         routing_config=None if weights is None else {"AdditionalVersionWeights": weights},
     )
-    print_json(updated.to_aws())
+    show_alias("Updated", name, updated, as_json)
 
 
 @alias.command("get")
