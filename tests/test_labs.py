@@ -541,3 +541,12 @@ def test_start_says_to_run_lab_check_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert "Edit them, then run `lambdalab lab check`" in said[4]
     code, out = run(tmp_path / "other", "start", "1")  # --dir: the full command, with it
     assert code == 0 and f"lambdalab lab check --dir {tmp_path / 'other'}`" in out
+
+
+def test_lab_six_says_which_cpu_behaviour_aws_documents_and_which_is_lambdalabs_model() -> None:
+    readme = " ".join(COURSE.lab(6).readme().split())
+    assert "Like Lambda, it lets" not in readme  # AWS documents no burst credit
+    assert "docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html" in readme
+    assert "lambdalab's model of what third-party measurements show" in readme
+    differences = (Path(__file__).parents[1] / "docs" / "explanation" / "differences.rst").read_text()
+    assert "CPU bursts are lambdalab's model" in differences
