@@ -123,7 +123,7 @@ def test_delete_removes_the_function(run, hello) -> None:
 def test_bad_configuration_is_an_api_error_naming_the_field(run, code) -> None:
     result = run(
         "create", "big", "--code", str(code(app=ECHO)), "--handler", "app.handler",
-        "--memory-size", "64",
+        "--memory-size", "20000",  # above Lambda's limit (below the model's minimum: ValidationException)
     )
     assert_api_error(result, "InvalidParameterValueException")
     assert "MemorySize" in result.stderr
