@@ -455,3 +455,20 @@ def test_the_clis_own_routes_refuse_what_they_do_not_serve(servers, tmp_path, co
             daemon.request(server, method, path)
         assert refused.value.code == code_, (path, refused.value)
     assert len(daemon.get_logs(server, "echo")) >= 4  # START, END, REPORT… of the invoke
+
+
+def test_an_edge_that_checks_signatures_keeps_the_clis_routes_shut(tmp_path, code) -> None:
+    from lambdalab import Lab
+    from lambdalab.server import EdgeServer
+
+    with Lab(data_dir=tmp_path / "data") as lab:
+        lab.create_function("echo", code(app=ECHO), handler="app.handler")
+        lab.invoke("echo", {})
+        with EdgeServer(lab, port=0, auth_keys={"AKIDLAB": "s3cret"}) as guarded:
+            info = daemon.ServerInfo(os.getpid(), guarded.url, str(tmp_path / "data"), None,
+                                     daemon.SERVE, None)
+            for path in ("/_lambdalab/cli/logs?FunctionName=echo",
+                         "/_lambdalab/cli/function?FunctionName=echo"):
+                with pytest.raises(daemon.RemoteError) as shut:
+                    daemon.request(info, "GET", path)
+                assert shut.value.code == "ResourceNotFoundException"
