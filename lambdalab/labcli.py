@@ -265,8 +265,9 @@ def hint(number: int | None, work_root: Path | None) -> None:
     course, progress = loaded(work_root)
     lab = pick(course, progress, number)
     if not progress.path.exists():  # no labs here: say so, and create nothing
+        marker = f"{labs.DEFAULT_WORK_ROOT}/{labs.PROGRESS_NAME}"
         looked = (f"in {progress.work_root}" if work_root is not None
-                  else f"from {Path.cwd()} upwards (for {labs.DEFAULT_WORK_ROOT}/{labs.PROGRESS_NAME})")
+                  else f"from {Path.cwd()} upwards (for {marker})")
         say(f"No labs started here: looked {looked}.", style="yellow", wrap=False)
         say(f"Run `lambdalab lab start {lab.number}` to start {lab.title}, or `lambdalab lab list` "
             "for every lab; if you started them elsewhere, run this from that folder.", wrap=False)

@@ -319,8 +319,11 @@ class Edge:
         that checks no signatures (the CLI's background server, a loopback ``serve``):
         with ``--auth-key`` a log is read through signed requests only."""
         what = scope["path"][len(CLI_PATH):]
-        if self.verifier is not None or scope["method"] != "GET" or what not in ("function", "logs"):
-            return error_response(ResourceNotFoundException(f"No such lambdalab route: {scope['path']}"))
+        served = self.verifier is None and scope["method"] == "GET"
+        if not served or what not in ("function", "logs"):
+            return error_response(
+                ResourceNotFoundException(f"No such lambdalab route: {scope['path']}")
+            )
         query = QueryParams(scope["query_string"])
         try:
             return await anyio.to_thread.run_sync(functools.partial(self._cli_read, what, query))
