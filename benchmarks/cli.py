@@ -8,14 +8,18 @@ Each figure is the median wall time of running the installed ``lambdalab`` conso
 as a learner does (a new process each time, output to a pipe), beside a fresh
 ``python -c pass`` of the same interpreter measured in the same rounds: the rounds
 interleave every command, so a busy machine slows them alike. Targets (the learner's-
-loop issue, part 1): a warm ``lambdalab invoke``, ``lambdalab --help`` and ``lambdalab
-list`` each <= 4x ``python -c pass``.
+loop issue, part 1): a warm ``lambdalab invoke``, ``lambdalab --help``, ``lambdalab
+list`` and ``lambdalab get`` each <= 4x ``python -c pass``.
 
 1. ``lambdalab invoke`` of a warm function, through the background server;
 2. ``lambdalab --help``;
 3. ``lambdalab list`` (one function), answered by the background server;
 4. reported only: the same invoke and list in their own process
-   (``LAMBDALAB_NO_DAEMON=1``): a cold start each time, as every invoke was before.
+   (``LAMBDALAB_NO_DAEMON=1``): a cold start each time, as every invoke was before;
+5. ``lambdalab get`` through the background server (target), and, reported only,
+   ``publish`` (of unchanged code: the existing version), ``logs``, ``versions``,
+   ``alias get`` and ``alias list`` through it, and ``get``, ``publish`` and ``logs`` in
+   their own process (each opens the Lab).
 
 Where the time goes: ``python -X importtime -m lambdalab.cli``. The commands run with
 their ``.pyc`` files written (``PYTHONDONTWRITEBYTECODE`` is dropped from their
@@ -71,7 +75,9 @@ def measure(rounds: int) -> list[Row]:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         alone = {**env, "LAMBDALAB_NO_DAEMON": "1"}
         cli = lambdalab_script()
-        run([cli, "create", FUNCTION, "--code", str(code), "--handler", "app.handler"], alone)
+        run([cli, "create", FUNCTION, "--code", str(code), "--handler", "app.handler",
+             "--publish"], alone)
+        run([cli, "alias", "create", FUNCTION, "live", "--version", "1"], alone)
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass": ([sys.executable, "-c", "pass"], env),
             "invoke (warm)": ([cli, "invoke", FUNCTION, "{}"], env),
@@ -79,6 +85,15 @@ def measure(rounds: int) -> list[Row]:
             "list": ([cli, "list"], env),
             "invoke (own process)": ([cli, "invoke", FUNCTION, "{}"], alone),
             "list (own process)": ([cli, "list"], alone),
+            "get": ([cli, "get", FUNCTION], env),
+            "publish": ([cli, "publish", FUNCTION], env),
+            "logs": ([cli, "logs", FUNCTION], env),
+            "versions": ([cli, "versions", FUNCTION], env),
+            "alias get": ([cli, "alias", "get", FUNCTION, "live"], env),
+            "alias list": ([cli, "alias", "list", FUNCTION], env),
+            "get (own process)": ([cli, "get", FUNCTION], alone),
+            "publish (own process)": ([cli, "publish", FUNCTION], alone),
+            "logs (own process)": ([cli, "logs", FUNCTION], alone),
         }
         try:
             run([cli, "invoke", FUNCTION, "{}"], env)  # starts the server, warms the function
@@ -105,6 +120,15 @@ def rows_of(medians: dict[str, float], counts: dict[str, int]) -> list[Row]:
         ("3", "lambdalab list (background server)", "list", True),
         ("4", "lambdalab invoke in its own process (cold)", "invoke (own process)", False),
         ("4", "lambdalab list in its own process", "list (own process)", False),
+        ("5", "lambdalab get (background server)", "get", True),
+        ("5", "lambdalab publish, unchanged code (background server)", "publish", False),
+        ("5", "lambdalab logs (background server)", "logs", False),
+        ("5", "lambdalab versions (background server)", "versions", False),
+        ("5", "lambdalab alias get (background server)", "alias get", False),
+        ("5", "lambdalab alias list (background server)", "alias list", False),
+        ("5", "lambdalab get in its own process", "get (own process)", False),
+        ("5", "lambdalab publish in its own process", "publish (own process)", False),
+        ("5", "lambdalab logs in its own process", "logs (own process)", False),
     ):
         ratio = medians[key] / base
         rows.append(

@@ -69,6 +69,7 @@ _sleep = time.sleep  # replaced in tests, so --follow can be tested without wait
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def Text(text: str = "", style: str = "") -> Any:
@@ -294,6 +295,23 @@ def find_data_dir(start: Path | None = None) -> Path:
     return here / DATA_DIR_NAME
 
 
+def through_server(ctx: click.Context, ask: Callable[[daemon.ServerInfo], T]) -> T | None:
+    """``ask(server)`` of the data dir's running server (none is started); ``None`` when
+    none runs (or it runs another default sandbox), or it refused the connection: the
+    command then works in its own process. Served and in-process answers print alike."""
+    data_dir = data_dir_of(ctx)
+    server = daemon.usable(data_dir, ctx.find_root().meta.get(SANDBOX_META))
+    if server is None:
+        return None
+    try:
+        return ask(server)
+    except daemon.ServerGone as gone:
+        if not gone.refused:
+            raise ServerLost(str(gone)) from None
+        daemon.clear_state(data_dir, server.pid)  # it never saw the request
+        return None
+
+
 def data_dir_of(ctx: click.Context) -> Path:
     """The data dir the command works on (``--data-dir``, else :func:`find_data_dir`)."""
     return Path(ctx.find_root().obj)
@@ -517,16 +535,47 @@ def say(message: str) -> None:
 
 
 def show_config(verb: str, config: FunctionConfiguration) -> None:
+    show_aws_config(verb, config.to_aws(), config.sandbox)
+
+
+def show_aws_config(verb: str, aws: Mapping[str, Any], sandbox: str | None) -> None:
+    """``Published hello (version 1): python3.12, app.handler, 128 MB, 3 s, …`` from the
+    configuration as the Lambda API returns it (from the Lab, or a server)."""
     say(
-        f"{verb} {config.function_name} (version {config.version}): {config.runtime}, "
-        f"{config.handler}, {config.memory_size} MB, {config.timeout} s, "
-        f"CodeSha256 {config.code_sha256}"
-        + (f", sandbox {config.sandbox}" if config.sandbox else "")
+        f"{verb} {aws['FunctionName']} (version {aws['Version']}): {aws.get('Runtime')}, "
+        f"{aws.get('Handler')}, {aws['MemorySize']} MB, {aws['Timeout']} s, "
+        f"CodeSha256 {aws['CodeSha256']}"
+        + (f", sandbox {sandbox}" if sandbox else "")
     )
 
 
 def routing_text(alias: AliasConfiguration) -> str:
     return ", ".join(f"{v}={w:g}" for v, w in alias.additional_version_weights.items())
+
+
+def weights_text(alias: Mapping[str, Any]) -> str:
+    """:func:`routing_text` of an alias as the Lambda API returns it."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return ", ".join(f"{v}={w:g}" for v, w in weights.items())
+
+
+def show_alias(verb: str, function_name: str, alias: AliasConfiguration, as_json: bool) -> None:
+    """``Created alias live of hello: version 1 (and 2=0.25)``, or with ``--json`` the
+    alias as CreateAlias/UpdateAlias return it (AWS JSON), for scripts."""
+    if as_json:
+        print_json(alias.to_aws())
+        return
+    routing = routing_text(alias)
+    say(
+        f"{verb} alias {alias.name} of {function_name}: version {alias.function_version}"
+        + (f" (and {routing})" if routing else "")
+        + (f", {alias.description!r}" if alias.description else "")
+    )
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as AWS returns it (JSON)."
+)
 
 
 # -- the command group ----------------------------------------------------------------
@@ -610,13 +659,28 @@ def update_config(lab: Lab, name: str, **settings: Any) -> None:
 @main.command()
 @click.argument("name")
 @click.option("--qualifier", help="A version number or alias [default: $LATEST].")
-@pass_lab
-def get(lab: Lab, name: str, qualifier: str | None) -> None:
+@click.pass_context
+def get(ctx: click.Context, name: str, qualifier: str | None) -> None:
     """Print NAME as GetFunction returns it (AWS JSON); its sandbox goes to stderr."""
-    function = lab.get_function(name, qualifier)
-    print_json(function.to_aws())
-    sandbox = function.configuration.sandbox
-    click.echo(f"Sandbox: {sandbox or lab.default_sandbox + ' (the lab default)'}", err=True)
+    served = through_server(ctx, lambda server: get_served(server, name, qualifier))
+    if served is None:
+        lab = open_lab()
+        function = lab.get_function(name, qualifier)
+        served = (function.to_aws(), function.configuration.sandbox, lab.default_sandbox)
+    aws, sandbox, default = served
+    print_json(aws)
+    click.echo(f"Sandbox: {sandbox or default + ' (the lab default)'}", err=True)
+
+
+def get_served(
+    server: daemon.ServerInfo, name: str, qualifier: str | None
+) -> tuple[dict[str, Any], str | None, str]:
+    """GetFunction through the server, as :func:`get` prints it in its own process: the
+    code's ``file://`` path, not the server's URL (gone once the server stops)."""
+    function = daemon.get_function(server, name, qualifier)
+    extras = daemon.function_extras(server, name, qualifier)
+    function["Code"]["Location"] = extras.code_file
+    return function, extras.sandbox, extras.default_sandbox
 
 
 @main.command("list")
@@ -810,24 +874,32 @@ def queue_(lab: Lab) -> None:
 @main.command()
 @click.argument("name")
 @click.option("--description", help="A description of this version.")
-@pass_lab
-def publish(lab: Lab, name: str, description: str | None) -> None:
+@click.pass_context
+def publish(ctx: click.Context, name: str, description: str | None) -> None:
     """Publish NAME's $LATEST as an immutable version (unchanged code: the existing one)."""
-    show_config("Published", lab.publish_version(name, description))
+    def remotely(server: daemon.ServerInfo) -> tuple[dict[str, Any], str | None]:
+        published = daemon.publish_version(server, name, description)
+        return published, daemon.function_extras(server, name, published["Version"]).sandbox
+
+    served = through_server(ctx, remotely)
+    if served is None:
+        show_config("Published", open_lab().publish_version(name, description))
+    else:
+        show_aws_config("Published", *served)
 
 
 @main.command()
 @click.argument("name")
-@pass_lab
-def versions(lab: Lab, name: str) -> None:
+@click.pass_context
+def versions(ctx: click.Context, name: str) -> None:
     """List NAME's versions, $LATEST first."""
+    listed = through_server(ctx, lambda server: list(daemon.list_versions(server, name)))
+    if listed is None:
+        listed = [v.to_aws() for v in open_lab().list_versions_by_function(name)]
     print_table(
         f"Versions of {name}",
         ("Version", "CodeSha256", "Last modified", "Description"),
-        (
-            (v.version, v.code_sha256, v.last_modified, v.description)
-            for v in lab.list_versions_by_function(name)
-        ),
+        ((v["Version"], v["CodeSha256"], v["LastModified"], v["Description"]) for v in listed),
         empty=f"{name} has no versions.",
     )
 
@@ -854,6 +926,7 @@ routing_option = click.option(
 )
 @click.option("--description", default="", help="A description of the alias.")
 @routing_option
+@json_option
 @pass_lab
 def alias_create(
     lab: Lab,
@@ -862,6 +935,7 @@ def alias_create(
     function_version: str,
     description: str,
     routing: dict[str, float] | None,
+    as_json: bool,
 ) -> None:
     """Create ALIAS of function NAME."""
     created = lab.create_alias(
@@ -871,7 +945,7 @@ def alias_create(
         description=description,
         routing_config={"AdditionalVersionWeights": routing} if routing else None,
     )
-    print_json(created.to_aws())
+    show_alias("Created", name, created, as_json)
 
 
 @alias.command("update")
@@ -881,6 +955,7 @@ def alias_create(
 @click.option("--description", help="A description of the alias.")
 @routing_option
 @click.option("--no-routing", is_flag=True, help="Stop routing to a second version.")
+@json_option
 @pass_lab
 def alias_update(
     lab: Lab,
@@ -890,6 +965,7 @@ def alias_update(
     description: str | None,
     routing: dict[str, float] | None,
     no_routing: bool,
+    as_json: bool,
 ) -> None:
     """Point ALIAS elsewhere, or change its routing."""
     if routing is not None and no_routing:
@@ -902,29 +978,33 @@ def alias_update(
         description=description,
         routing_config=None if weights is None else {"AdditionalVersionWeights": weights},
     )
-    print_json(updated.to_aws())
+    show_alias("Updated", name, updated, as_json)
 
 
 @alias.command("get")
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
-@pass_lab
-def alias_get(lab: Lab, name: str, alias_name: str) -> None:
+@click.pass_context
+def alias_get(ctx: click.Context, name: str, alias_name: str) -> None:
     """Print ALIAS as GetAlias returns it (AWS JSON)."""
-    print_json(lab.get_alias(name, alias_name).to_aws())
+    served = through_server(ctx, lambda server: daemon.get_alias(server, name, alias_name))
+    print_json(served if served is not None else open_lab().get_alias(name, alias_name).to_aws())
 
 
 @alias.command("list")
 @click.argument("name")
-@pass_lab
-def alias_list(lab: Lab, name: str) -> None:
+@click.pass_context
+def alias_list(ctx: click.Context, name: str) -> None:
     """List the aliases of function NAME."""
+    listed = through_server(ctx, lambda server: list(daemon.list_aliases(server, name)))
+    if listed is None:
+        listed = [a.to_aws() for a in open_lab().list_aliases(name)]
     print_table(
         f"Aliases of {name}",
         ("Alias", "Version", "Routing", "Description"),
         (
-            (a.name, a.function_version, routing_text(a), a.description)
-            for a in lab.list_aliases(name)
+            (a["Name"], a["FunctionVersion"], weights_text(a), a.get("Description", ""))
+            for a in listed
         ),
         empty=f"{name} has no aliases. Create one with `lambdalab alias create`.",
     )
@@ -982,7 +1062,7 @@ def concurrency_delete(lab: Lab, name: str) -> None:
 # -- logs, plugins, demo --------------------------------------------------------------
 
 
-def print_log_events(events: Iterable[LogEvent]) -> int:
+def print_log_events(events: Iterable[LogEvent | daemon.RemoteLogEvent]) -> int:
     """Print events as ``timestamp  message``; return the id of the last one (or 0)."""
     last = 0
     for event in events:
@@ -1000,10 +1080,19 @@ def print_log_events(events: Iterable[LogEvent]) -> int:
                    "30, 60, 90, 120, 150, 180, 365, … 3653).")
 @click.option("--no-retention", is_flag=True,
               help="Keep the group's events forever (DeleteRetentionPolicy).")
-@pass_lab
-def logs(lab: Lab, name: str, follow: bool, retention: int | None, no_retention: bool) -> None:
+@click.pass_context
+def logs(
+    ctx: click.Context, name: str, follow: bool, retention: int | None, no_retention: bool
+) -> None:
     """Print the log group of function NAME (/aws/lambda/NAME), or set its retention."""
     group = f"/aws/lambda/{name}"
+    server = None if retention is not None or no_retention else daemon.usable(
+        data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META))
+    if server is not None:
+        read: Callable[..., Iterable[Any]] = functools.partial(daemon.get_logs, server, name)
+    else:
+        lab = open_lab()
+        read = functools.partial(lab.get_logs, name)
     if retention is not None or no_retention:
         if no_retention:
             lab.delete_retention_policy(group)
@@ -1013,11 +1102,11 @@ def logs(lab: Lab, name: str, follow: bool, retention: int | None, no_retention:
             lab.put_retention_policy(group, retention)
             say(f"{group} keeps its events {retention} days")
         return
-    after = print_log_events(lab.get_logs(name))
+    after = print_log_events(read())
     try:
         while follow:
             _sleep(FOLLOW_INTERVAL_S)
-            after = print_log_events(lab.get_logs(name, after_id=after)) or after
+            after = print_log_events(read(after_id=after)) or after
     except KeyboardInterrupt:
         pass
 

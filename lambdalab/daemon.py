@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from . import limits
 
@@ -428,14 +428,85 @@ def invoke(
 
 def list_functions(info: ServerInfo) -> Iterator[dict[str, Any]]:
     """Every function's ``$LATEST`` configuration (AWS JSON), page after page."""
+    return _pages(info, "/2015-03-31/functions", "Functions")
+
+
+def _pages(info: ServerInfo, path: str, key: str) -> Iterator[dict[str, Any]]:
+    """The ``key`` items of a Marker/NextMarker listing, page after page."""
     marker = ""
     while True:
-        path = "/2015-03-31/functions" + (f"?Marker={quote(marker, safe='')}" if marker else "")
-        listing = json.loads(request(info, "GET", path)[2])
-        yield from listing.get("Functions", [])
+        listing = json.loads(
+            request(info, "GET", path + (f"?Marker={quote(marker, safe='')}" if marker else ""))[2]
+        )
+        yield from listing.get(key, [])
         marker = listing.get("NextMarker") or ""
         if not marker:
             return
+
+
+def _json(info: ServerInfo, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    data = b"" if body is None else json.dumps(body).encode()
+    return json.loads(request(info, method, path, data)[2] or b"null")
+
+
+def _function(name: str) -> str:
+    return f"/2015-03-31/functions/{quote(name, safe='')}"
+
+
+def get_function(info: ServerInfo, name: str, qualifier: str | None) -> dict[str, Any]:
+    """GetFunction's answer (AWS JSON)."""
+    query = f"?Qualifier={quote(qualifier, safe='')}" if qualifier else ""
+    return _json(info, "GET", _function(name) + query)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class RemoteFunction:
+    """What the server's ``/_lambdalab/cli/function`` says of a function beyond the
+    Lambda API: its own sandbox, the server's default one, its zip's ``file://`` path."""
+
+    sandbox: str | None
+    default_sandbox: str
+    code_file: str
+
+
+def function_extras(info: ServerInfo, name: str, qualifier: str | None) -> RemoteFunction:
+    query = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+    answer = _json(info, "GET", "/_lambdalab/cli/function?" + urlencode(query))
+    return RemoteFunction(answer.get("Sandbox"), answer["DefaultSandbox"], answer["CodeFile"])
+
+
+def publish_version(info: ServerInfo, name: str, description: str | None) -> dict[str, Any]:
+    """PublishVersion's answer (AWS JSON)."""
+    body = {} if description is None else {"Description": description}
+    return _json(info, "POST", _function(name) + "/versions", body)  # type: ignore[no-any-return]
+
+
+def list_versions(info: ServerInfo, name: str) -> Iterator[dict[str, Any]]:
+    return _pages(info, _function(name) + "/versions", "Versions")
+
+
+def get_alias(info: ServerInfo, name: str, alias: str) -> dict[str, Any]:
+    return _json(info, "GET", f"{_function(name)}/aliases/{quote(alias, safe='')}")  # type: ignore[no-any-return]
+
+
+def list_aliases(info: ServerInfo, name: str) -> Iterator[dict[str, Any]]:
+    return _pages(info, _function(name) + "/aliases", "Aliases")
+
+
+@dataclass(frozen=True)
+class RemoteLogEvent:
+    """A log event as the server's ``/_lambdalab/cli/logs`` gives it."""
+
+    id: int
+    timestamp: int  # epoch milliseconds
+    message: str
+
+
+def get_logs(info: ServerInfo, name: str, after_id: int = 0) -> list[RemoteLogEvent]:
+    """The function's log events after ``after_id``, oldest first."""
+    query = urlencode({"FunctionName": name, "AfterId": after_id})
+    answer = _json(info, "GET", "/_lambdalab/cli/logs?" + query)
+    return [RemoteLogEvent(e["Id"], e["Timestamp"], e["Message"]) for e in answer["Events"]]
 
 
 # -- the server's side -------------------------------------------------------------------

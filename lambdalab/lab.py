@@ -44,6 +44,7 @@ from .errors import (
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
 from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
@@ -69,6 +70,35 @@ def default_data_dir() -> Path:
 def local_runtime() -> str:
     """The runtime name of the interpreter lambdalab runs on, e.g. ``python3.12``."""
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _check_ranges(
+    operation: str, memory_size: Any, timeout: Any, ephemeral_storage: Any
+) -> None:
+    """Raise what Lambda answers for a number below its input shape's minimum
+    (``MemorySize`` 128, ``Timeout`` 1, ``EphemeralStorage.Size`` 512 in botocore's
+    model): ValidationException, ``1 validation error detected: Value '100' at
+    'memorySize' failed to satisfy constraint: …``, before anything else is looked at,
+    as the HTTP edge answers. Values of the wrong type and Lambda's own limits beyond the
+    model (10,240 MB, 900 s) are left to :mod:`lambdalab.config`.
+    """
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    params: dict[str, Any] = {}
+    if whole(memory_size):
+        params["MemorySize"] = memory_size
+    if whole(timeout):
+        params["Timeout"] = timeout
+    if whole(ephemeral_storage):
+        params["EphemeralStorage"] = {"Size": ephemeral_storage}
+    if not params:
+        return
+    from .protocol.validate import message, validate  # botocore's model: load when needed
+
+    violations = [v for v in validate("lambda", operation, params) if v.members[0] in params]
+    if violations:
+        raise ValidationException(message(violations))
 
 
 def _variables(environment: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -278,6 +308,7 @@ class Lab(LayerOperations):
         ``sandbox`` (a lambdalab extension, not an AWS parameter) names the isolation
         backend to run it in, e.g. ``"limited"``; ``None`` follows the Lab's default.
         """
+        _check_ranges("CreateFunction", memory_size, timeout, ephemeral_storage)
         name = check.function_name(function_name)
         if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
             handler = FUNCTION_OBJECT_HANDLER
@@ -398,6 +429,7 @@ class Lab(LayerOperations):
         one the function has (so a Python function moved to ``provided.al2023`` may keep
         ``app.handler``, and one moved back must have a ``module.function`` handler).
         """
+        _check_ranges("UpdateFunctionConfiguration", memory_size, timeout, ephemeral_storage)
         name = parse_function_ref(function_name).name
         changes: dict[str, Any] = {}
         if runtime is not None:

@@ -177,8 +177,21 @@ def start(number: int, work_root: Path | None, reset: bool) -> None:
     for name in files:
         say(f"  {name}")
     dir_flag = "" if work_root is None else f" --dir {work_root}"
-    say(f"Edit them, then run `lambdalab lab check{dir_flag}` "
-        f"(or `lambdalab lab check --watch{dir_flag}` to re-check on every save).", style="bold")
+    step = next_step(lab.readme(), dir_flag)
+    if step:
+        say(step, style="bold", wrap=False)  # a command to copy, unbroken
+
+
+def next_step(readme: str, dir_flag: str) -> str:
+    """What to run after ``lab start``, unless the README just said it (the learner
+    read "run `lambdalab lab check`" twice in a row). With ``--dir`` the README's
+    command would look in the wrong place, so the full one is always shown."""
+    check, watch = f"lambdalab lab check{dir_flag}", f"lambdalab lab check --watch{dir_flag}"
+    if dir_flag or "lambdalab lab check" not in readme:
+        return f"Edit them, then run `{check}` (or `{watch}` to re-check on every save)."
+    if "--watch" not in readme:
+        return f"`{watch}` re-checks on every save."
+    return ""
 
 
 # -- check ----------------------------------------------------------------------------
@@ -251,6 +264,14 @@ def hint(number: int | None, work_root: Path | None) -> None:
     """Show one more hint for the current lab (or lab NUMBER), gentle first."""
     course, progress = loaded(work_root)
     lab = pick(course, progress, number)
+    if not progress.path.exists():  # no labs here: say so, and create nothing
+        marker = f"{labs.DEFAULT_WORK_ROOT}/{labs.PROGRESS_NAME}"
+        looked = (f"in {progress.work_root}" if work_root is not None
+                  else f"from {Path.cwd()} upwards (for {marker})")
+        say(f"No labs started here: looked {looked}.", style="yellow", wrap=False)
+        say(f"Run `lambdalab lab start {lab.number}` to start {lab.title}, or `lambdalab lab list` "
+            "for every lab; if you started them elsewhere, run this from that folder.", wrap=False)
+        raise SystemExit(1)
     before = progress.hints_shown.get(lab.number, 0)
     shown, hints = labs.next_hint(progress, lab)
     say(f"Hints for {lab.title} ({shown} of {len(lab.hints)}):", style="bold")

@@ -123,7 +123,7 @@ def test_delete_removes_the_function(run, hello) -> None:
 def test_bad_configuration_is_an_api_error_naming_the_field(run, code) -> None:
     result = run(
         "create", "big", "--code", str(code(app=ECHO)), "--handler", "app.handler",
-        "--memory-size", "64",
+        "--memory-size", "20000",  # above Lambda's limit (below the model's minimum: ValidationException)
     )
     assert_api_error(result, "InvalidParameterValueException")
     assert "MemorySize" in result.stderr
@@ -237,12 +237,13 @@ def test_publish_and_versions(run, hello, code) -> None:
 
 def test_alias_routing_is_passed_as_weights(run, hello, code) -> None:
     publish_two_versions(run, hello, code)
-    created = run("alias", "create", hello, "live", "--version", "1", "--routing", "2=0.25")
+    created = run("alias", "create", hello, "live", "--version", "1", "--routing", "2=0.25",
+                  "--json")
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
     assert "2=0.25" in run("alias", "list", hello).stdout
 
-    updated = run("alias", "update", hello, "live", "--no-routing")
+    updated = run("alias", "update", hello, "live", "--no-routing", "--json")
     assert "RoutingConfig" not in json.loads(updated.stdout)
     moved = run("alias", "update", hello, "live", "--version", "2")
     assert json.loads(run("alias", "get", hello, "live").stdout)["FunctionVersion"] == "2"
@@ -250,6 +251,16 @@ def test_alias_routing_is_passed_as_weights(run, hello, code) -> None:
     assert json.loads(run("invoke", hello, '{"via": "alias"}', "--qualifier", "live").stdout) == {
         "via": "alias"
     }
+
+
+def test_alias_create_and_update_print_one_line_like_publish(run, hello, code) -> None:
+    publish_two_versions(run, hello, code)
+    created = run("alias", "create", hello, "live", "--version", "1", "--routing", "2=0.25")
+    assert created.exit_code == 0
+    assert created.stdout == f"Created alias live of {hello}: version 1 (and 2=0.25)\n"
+    updated = run("alias", "update", hello, "live", "--version", "2", "--no-routing",
+                  "--description", "now 2")
+    assert updated.stdout == f"Updated alias live of {hello}: version 2, 'now 2'\n"
 
 
 @pytest.mark.parametrize("routing", ["2", "2=lots"])

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
+import pytest
+from botocore.config import Config
+
 from lambdalab import Lab
 
 from .conftest import ECHO
+from .edge_support import edge  # noqa: F401  (fixture)
 from .test_cli import data_dir, run  # noqa: F401  (fixtures)
 
 HANDLER_MODULE = """
@@ -110,3 +115,54 @@ def test_the_data_dir_name_is_the_labs_default() -> None:
     from lambdalab import cli, lab
 
     assert cli.DATA_DIR_NAME == lab.DEFAULT_DATA_DIR
+
+
+MEMORY_100 = (
+    "1 validation error detected: Value '100' at 'memorySize' failed to satisfy constraint: "
+    "Member must have value greater than or equal to 128"
+)
+
+
+def test_memory_below_the_models_minimum_is_awss_validation_error(run, code) -> None:
+    """botocore's Lambda model gives MemorySize a minimum of 128: the CLI prints what
+    Lambda answers, ValidationException, and changes nothing."""
+    run("create", "fn", "--code", str(code(app=ECHO)), "--handler", "app.handler")
+    result = run("update-config", "fn", "--memory-size", "100")
+    assert result.exit_code == 2
+    assert result.stderr == f"ValidationException: {MEMORY_100}\n"
+    assert json.loads(run("get", "fn").stdout)["Configuration"]["MemorySize"] == 128
+    created = run("create", "other", "--code", str(code(app=ECHO)), "--handler", "app.handler",
+                  "--memory-size", "100", "--timeout", "0")
+    assert created.exit_code == 2 and created.stderr.startswith(
+        "ValidationException: 2 validation errors detected: ")
+
+
+def test_lab_and_the_http_edge_answer_a_too_small_setting_alike(lab, code, edge) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdalab import ValidationException
+
+    client = boto3.client(  # no client-side validation: the request reaches the edge
+        "lambda", endpoint_url=edge.url, region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-checked",
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
+    )
+    lab.create_function("fn", code(app=ECHO), handler="app.handler")
+    for settings, api in (
+        ({"memory_size": 100}, {"MemorySize": 100}),
+        ({"timeout": 0}, {"Timeout": 0}),
+        ({"ephemeral_storage": 100}, {"EphemeralStorage": {"Size": 100}}),
+        ({"memory_size": 100, "timeout": 0}, {"MemorySize": 100, "Timeout": 0}),
+    ):
+        with pytest.raises(ClientError) as wire:
+            client.update_function_configuration(FunctionName="fn", **api)
+        with pytest.raises(ValidationException) as here:
+            lab.update_function_configuration("fn", **settings)
+        assert wire.value.response["Error"]["Code"] == "ValidationException"
+        assert here.value.message == wire.value.response["Error"]["Message"], settings
+    with pytest.raises(ValidationException) as missing:  # checked first, as on AWS
+        lab.update_function_configuration("no-such-function", memory_size=100)
+    assert missing.value.message == MEMORY_100
+    with pytest.raises(ValidationException):
+        lab.create_function("small", code(app=ECHO), handler="app.handler", memory_size=100)
+    assert [f.function_name for f in lab.list_functions()] == ["fn"]

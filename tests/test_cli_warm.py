@@ -377,3 +377,98 @@ def test_another_sandbox_than_the_servers_runs_here_and_says_so(servers, tmp_pat
     assert other.exit_code == 0, other.output
     assert json.loads(other.stdout)["count"] == 1  # its own process: a new environment
     assert "runs in its own process" in other.stderr and "subprocess" in other.stderr
+
+
+# -- read-only and simple commands through a running server ----------------------------
+
+
+def scrub_times(text: str) -> str:
+    """Without what differs between two data dirs: times, code hashes, durations."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT[0-9:.]+(\+0000|Z)", "<time>", text)
+    text = re.sub(r"[\d.]+ (ms|MB)", "<n> \\1", text)
+    text = re.sub(r"[ \t]+", " ", text)  # rich expands tabs: padding follows the widths
+    return re.sub(r"[0-9a-f]{64}|[A-Za-z0-9+/]{43}=", "<sha>", text)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("get", "echo"),
+        ("get", "echo", "--qualifier", "$LATEST"),
+        ("get", "nobody"),
+        ("get", "echo", "--qualifier", "9"),
+        ("versions", "echo"),
+        ("versions", "nobody"),
+        ("alias", "get", "echo", "live"),
+        ("alias", "get", "echo", "nothing"),
+        ("alias", "list", "echo"),
+        ("alias", "list", "nobody"),
+        ("logs", "echo"),
+        ("logs", "nobody"),
+        ("publish", "echo", "--description", "again"),
+        ("publish", "nobody"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_simple_commands_print_the_same_through_the_server(run_both, args) -> None:
+    run_both("invoke", "echo", '{"to": "the log"}')  # starts the server; a log to read
+    run_both("publish", "echo")
+    run_both("alias", "create", "echo", "live", "--version", "1", "--routing", "$LATEST=0.5")
+    alone, served = run_both(*args)
+    assert served.exit_code == alone.exit_code
+    for field in ("stdout", "stderr"):
+        seen = [scrub_times(getattr(r, field)) for r in (alone, served)]
+        seen = [re.sub(r"/(alone|server)\b", "/<dir>", UUID.sub("<id>", s)) for s in seen]
+        seen = [re.sub(r"http://127\.0\.0\.1:\d+", "<edge>", s) for s in seen]
+        assert seen[1] == seen[0], (field, alone.output, served.output)
+
+
+def test_simple_commands_do_not_open_the_lab_when_a_server_runs(servers, tmp_path, code) -> None:
+    data_dir = tmp_path / ".lambdalab"
+    servers.append(data_dir)
+    src = code(app=ECHO)
+    assert lambdalab("create", "echo", "--code", str(src), "--handler", "app.handler", cwd=tmp_path).returncode == 0
+    assert lambdalab("invoke", "echo", cwd=tmp_path).returncode == 0  # starts the server
+    for args in (["publish", "echo"], ["get", "echo"], ["versions", "echo"], ["logs", "echo"],
+                 ["alias", "list", "echo"], ["get", "nobody"]):
+        assert "lambdalab.lab" not in imports_of(args, tmp_path), args
+    assert {"lambdalab.lab", "rich"} & imports_of(["get", "echo"], tmp_path) == set()
+
+
+def test_the_clis_own_routes_refuse_what_they_do_not_serve(servers, tmp_path, code) -> None:
+    data_dir = tmp_path / ".lambdalab"
+    servers.append(data_dir)
+    src = code(app=ECHO)
+    assert lambdalab("create", "echo", "--code", str(src), "--handler", "app.handler", cwd=tmp_path).returncode == 0
+    assert lambdalab("invoke", "echo", cwd=tmp_path).returncode == 0
+    server = daemon.read_state(data_dir)
+    assert server is not None
+    for method, path, code_ in (
+        ("GET", "/_lambdalab/cli/logs", "InvalidParameterValueException"),
+        ("GET", "/_lambdalab/cli/logs?FunctionName=echo&AfterId=%C2%B2", "InvalidParameterValueException"),
+        ("GET", "/_lambdalab/cli/logs?FunctionName=echo&AfterId=" + "9" * 40, "InvalidParameterValueException"),
+        ("GET", "/_lambdalab/cli/function?FunctionName=nobody", "ResourceNotFoundException"),
+        ("POST", "/_lambdalab/cli/logs?FunctionName=echo", "ResourceNotFoundException"),
+        ("GET", "/_lambdalab/cli/secrets", "ResourceNotFoundException"),
+    ):
+        with pytest.raises(daemon.RemoteError) as refused:
+            daemon.request(server, method, path)
+        assert refused.value.code == code_, (path, refused.value)
+    assert len(daemon.get_logs(server, "echo")) >= 4  # START, END, REPORT… of the invoke
+
+
+def test_an_edge_that_checks_signatures_keeps_the_clis_routes_shut(tmp_path, code) -> None:
+    from lambdalab import Lab
+    from lambdalab.server import EdgeServer
+
+    with Lab(data_dir=tmp_path / "data") as lab:
+        lab.create_function("echo", code(app=ECHO), handler="app.handler")
+        lab.invoke("echo", {})
+        with EdgeServer(lab, port=0, auth_keys={"AKIDLAB": "s3cret"}) as guarded:
+            info = daemon.ServerInfo(os.getpid(), guarded.url, str(tmp_path / "data"), None,
+                                     daemon.SERVE, None)
+            for path in ("/_lambdalab/cli/logs?FunctionName=echo",
+                         "/_lambdalab/cli/function?FunctionName=echo"):
+                with pytest.raises(daemon.RemoteError) as shut:
+                    daemon.request(info, "GET", path)
+                assert shut.value.code == "ResourceNotFoundException"

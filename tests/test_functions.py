@@ -14,6 +14,7 @@ from lambdalab import (
     Lab,
     ResourceConflictException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from lambdalab.limits import DEFAULT_ACCOUNT_ID
 
@@ -83,11 +84,8 @@ def test_creating_twice_conflicts(lab, code):
     [
         ({"function_name": "bad name"}, "FunctionName"),
         ({"function_name": "x" * 65}, "FunctionName"),
-        ({"memory_size": 127}, "MemorySize"),
         ({"memory_size": 10241}, "MemorySize"),
-        ({"timeout": 0}, "Timeout"),
         ({"timeout": 901}, "Timeout"),
-        ({"ephemeral_storage": 511}, "EphemeralStorage"),
         ({"handler": "nodot"}, "Handler"),
         ({"handler": "app handler"}, "Handler"),
         ({"runtime": "python2.7"}, "Runtime"),
@@ -106,8 +104,22 @@ def test_bad_configuration_names_field_and_leaves_nothing_behind(lab, code, kwar
 
 def test_range_errors_say_what_is_allowed(lab, code):
     with pytest.raises(InvalidParameterValueException) as err:
-        lab.create_function("f", code(app=ECHO), handler="app.handler", memory_size=64)
-    assert "64" in err.value.message and "128 to 10240" in err.value.message
+        lab.create_function("f", code(app=ECHO), handler="app.handler", memory_size=10241)
+    assert "10241" in err.value.message and "128 to 10240" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "kwargs, member",
+    [({"memory_size": 127}, "memorySize"), ({"timeout": 0}, "timeout"),
+     ({"ephemeral_storage": 511}, "ephemeralStorage.size")],
+)
+def test_below_the_models_minimum_is_a_validation_error(lab, code, kwargs, member):
+    """Below botocore's model's minimum Lambda answers ValidationException (as the edge
+    does: tests/test_cli_messages.py compares the two)."""
+    args = {"function_name": "f", "code": code(app=ECHO), "handler": "app.handler", **kwargs}
+    with pytest.raises(ValidationException, match=f"at '{member}' failed to satisfy constraint"):
+        lab.create_function(**args)
+    assert lab.list_functions() == []
 
 
 def test_zip_code_and_zip_slip_rejected(lab, tmp_path):

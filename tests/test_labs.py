@@ -509,3 +509,44 @@ def test_list_in_an_80_column_terminal_cuts_no_reading_short(tmp_path: Path) -> 
     assert result.exit_code == 0
     assert "…" not in result.output
     assert result.output.count("read:") == len(COURSE.labs)
+
+
+def test_hint_where_no_labs_were_started_creates_nothing_and_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(lab_group, ["hint"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert f"looked from {tmp_path.resolve()} upwards" in result.output
+    assert "lambdalab lab start 1" in result.output and "Hints for" not in result.output
+    assert list(tmp_path.iterdir()) == []
+    code, out = run(tmp_path / "elsewhere", "hint", "3")
+    assert code == 1 and f"in {tmp_path / 'elsewhere'}" in out and "lambdalab lab start 3" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_start_says_to_run_lab_check_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's own "run `lambdalab lab check`" is not followed by the same line again."""
+    monkeypatch.chdir(tmp_path)
+    said = {}
+    for number in (1, 2, 4):
+        result = CliRunner().invoke(lab_group, ["start", str(number)], catch_exceptions=False)
+        assert result.exit_code == 0
+        said[number] = " ".join(result.output.split())
+    assert "lab check" in COURSE.lab(1).readme() and "--watch" in COURSE.lab(1).readme()
+    assert "Edit them, then run" not in said[1] and "re-checks on every save" not in said[1]
+    assert "--watch" not in COURSE.lab(2).readme()
+    assert "Edit them, then run" not in said[2] and "`lambdalab lab check --watch` re-checks" in said[2]
+    assert "lab check" not in COURSE.lab(4).readme()
+    assert "Edit them, then run `lambdalab lab check`" in said[4]
+    code, out = run(tmp_path / "other", "start", "1")  # --dir: the full command, with it
+    assert code == 0 and f"lambdalab lab check --dir {tmp_path / 'other'}`" in out
+
+
+def test_lab_six_says_which_cpu_behaviour_aws_documents_and_which_is_lambdalabs_model() -> None:
+    readme = " ".join(COURSE.lab(6).readme().split())
+    assert "Like Lambda, it lets" not in readme  # AWS documents no burst credit
+    assert "docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html" in readme
+    assert "lambdalab's model of what third-party measurements show" in readme
+    differences = (Path(__file__).parents[1] / "docs" / "explanation" / "differences.rst").read_text()
+    assert "CPU bursts are lambdalab's model" in differences

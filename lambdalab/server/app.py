@@ -3,7 +3,8 @@
 A request finds its service the way AWS clients address one
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html):
 
-1. ``GET /_lambdalab/health`` is the edge's own;
+1. ``GET /_lambdalab/health`` is the edge's own, and so is ``/_lambdalab/cli/``, what
+   the ``lambdalab`` command reads through a server beyond the Lambda API;
 2. the service name in the SigV4 credential scope of the ``Authorization`` header
    (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends;
 3. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
@@ -29,6 +30,7 @@ from starlette.datastructures import Headers, QueryParams
 
 from .. import limits
 from ..errors import (
+    InvalidParameterValueException,
     LambdaError,
     RequestEntityTooLargeException,
     RequestTooLargeException,
@@ -49,6 +51,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEALTH_PATH = "/_lambdalab/health"
+#: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
+CLI_PATH = "/_lambdalab/cli/"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
@@ -274,6 +278,9 @@ class Edge:
             if scope["path"].startswith(limits.CODE_PATH):
                 await send(self.code(scope["method"], scope["path"]), send_)
                 return
+            if scope["path"].startswith(CLI_PATH):
+                await send(await self.for_cli(scope), send_)
+                return
             headers = Headers(scope=scope)
             service = self.service_for(scope["path"], headers)
             if self.verifier is not None and not _is_function_url(scope["path"]):
@@ -303,6 +310,43 @@ class Edge:
             200, b"" if method == "HEAD" else body,
             {"Content-Type": "application/zip"},
         )
+
+    async def for_cli(self, scope: Scope) -> WireResponse:
+        """What the ``lambdalab`` command reads through a server and the Lambda API does
+        not give: ``function`` (a function's sandbox, lambdalab's own setting, the lab's
+        default, and its zip's ``file://`` path, which outlives a background server's
+        URL) and ``logs`` (its log events after ``AfterId``). Only on an edge
+        that checks no signatures (the CLI's background server, a loopback ``serve``):
+        with ``--auth-key`` a log is read through signed requests only."""
+        what = scope["path"][len(CLI_PATH):]
+        served = self.verifier is None and scope["method"] == "GET"
+        if not served or what not in ("function", "logs"):
+            return error_response(
+                ResourceNotFoundException(f"No such lambdalab route: {scope['path']}")
+            )
+        query = QueryParams(scope["query_string"])
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(self._cli_read, what, query))
+        except LambdaError as e:
+            return error_response(e)
+
+    def _cli_read(self, what: str, query: QueryParams) -> WireResponse:
+        name = query.get("FunctionName")
+        if not name:
+            raise InvalidParameterValueException("FunctionName is required.")
+        if what == "function":
+            config = self.lab.get_function_configuration(name, query.get("Qualifier"))
+            return WireResponse.of_json(200, {
+                "Sandbox": config.sandbox, "DefaultSandbox": self.lab.default_sandbox,
+                "CodeFile": self.lab.store.blob_path(config.code_blob).as_uri(),
+            })
+        after = query.get("AfterId") or "0"
+        if not (after.isascii() and after.isdigit()) or len(after) > _LENGTH_DIGITS_MAX:
+            raise InvalidParameterValueException(f"AfterId: {after!r} is not a whole number.")
+        events = self.lab.get_logs(name, after_id=int(after))
+        return WireResponse.of_json(200, {"Events": [
+            {"Id": e.id, "Timestamp": e.timestamp, "Message": e.message} for e in events
+        ]})
 
     def health(self) -> WireResponse:
         return WireResponse.of_json(
