@@ -323,6 +323,47 @@ def test_a_confined_tracebacks_name_var_task(lab: Lab, code, confined) -> None:
     assert '"/var/task/app.py"' in "".join(error["stackTrace"])
 
 
+LAYERED = """
+import os, sys, helper
+
+def handler(event, context):
+    def attempt(action):
+        try:
+            action()
+            return "ok"
+        except OSError as e:
+            return type(e).__name__
+    return {
+        "helper": helper.__file__,
+        "value": helper.VALUE,
+        "opt": os.environ["LAMBDALAB_OPT"],
+        "path": os.environ["PATH"].split(":"),
+        "ld": os.environ["LD_LIBRARY_PATH"].split(":"),
+        "sys_path": [p for p in sys.path if p.startswith("/opt")],
+        "write": attempt(lambda: open("/opt/python/helper.py", "a").write("x")),
+    }
+"""
+
+
+@needs_root
+def test_a_confined_function_finds_its_layers_read_only_at_opt(
+    lab: Lab, code, confined, tmp_path
+) -> None:
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    (layer / "helper.py").write_text("VALUE = 'from a layer'\n")
+    version = lab.publish_layer_version("tools", str(tmp_path / "layer"))
+    lab.create_function(
+        "layered", code(app=LAYERED), handler="app.handler", layers=[version.layer_version_arn]
+    )
+    answer = lab.invoke("layered").json()
+    assert answer["value"] == "from a layer" and answer["helper"] == "/opt/python/helper.py"
+    assert answer["opt"] == "/opt"
+    assert "/opt/bin" in answer["path"] and "/opt/lib" in answer["ld"]
+    assert answer["sys_path"] == ["/opt/python/lib/python3.11/site-packages", "/opt/python"]
+    assert answer["write"] in ("PermissionError", "OSError")  # read-only, as on AWS
+
+
 def test_the_data_dir_is_private_to_its_owner(lab: Lab) -> None:
     assert lab.store.data_dir.stat().st_mode & 0o777 == 0o700
 
