@@ -317,6 +317,23 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
 
 
 @needs_root
+def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdalab_limited import confinement_unavailable
+
+    if confinement_unavailable() is not None:
+        pytest.skip(confinement_unavailable())
+    source = code(app="import os\ndef handler(event, context):\n    return os.getuid()\n")
+    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)
+    lab.create_function("who", source, handler="app.handler")
+    assert lab.invoke("who").json() == 993
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
+    lab.update_function_configuration("who", timeout=4)  # a new environment
+    assert lab.invoke("who").json() == 0
+
+
+@needs_root
 def test_a_confined_tracebacks_name_var_task(lab: Lab, code, confined) -> None:
     lab.create_function("raiser", code(app=ATTACKS), handler="app.handler")
     error = lab.invoke("raiser", {"raise": True}).json()
@@ -375,8 +392,10 @@ def test_lambdalab_plugins_says_which_protections_apply_here(
         return "\n".join(next(p for p in lab.plugins() if p.name == "limited").notes)
 
     assert "descendants kept in the environment" in notes()
-    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default where it can be
     if os.geteuid() == 0:
-        assert "run as uid 993" in notes()
+        assert "run as uid 993" in notes() or "the kernel refuses" in notes()
+        monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
+        assert "run as uid 993" not in notes()
     else:
         assert "unavailable (lambdalab does not run as root)" in notes()

@@ -391,7 +391,8 @@ def host_notes() -> list[str]:
     elif privileges_dropped():
         notes.append(
             f"Python handlers run as uid {SANDBOX_UID}, /var/task read-only, private /tmp "
-            "of the ephemeral storage size: on"
+            f"of the ephemeral storage size, layers read-only at /opt: on "
+            f"({CONFINE_VARIABLE}=0 turns it off)"
         )
     else:
         notes.append(
