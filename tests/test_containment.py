@@ -316,6 +316,18 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
     assert victim_code.read_text().endswith("return os.getpid()\n")
 
 
+#: Who the handler runs as, and that the interpreter is still its to use: a module the
+#: fork server has not imported, and a child interpreter (pyenv's lives under /root).
+WHO = """
+import os, subprocess, sys
+def handler(event, context):
+    import uuid
+    child = subprocess.run([sys.executable, "-c", "print('a child Python')"],
+                           capture_output=True, text=True)
+    return [os.getuid(), uuid.__name__, child.stdout.strip() or child.stderr]
+"""
+
+
 @needs_root
 def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
     lab: Lab, code, monkeypatch: pytest.MonkeyPatch
@@ -324,13 +336,13 @@ def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
 
     if confinement_unavailable() is not None:
         pytest.skip(confinement_unavailable())
-    source = code(app="import os\ndef handler(event, context):\n    return os.getuid()\n")
+    source = code(app=WHO)
     monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)
     lab.create_function("who", source, handler="app.handler")
-    assert lab.invoke("who").json() == 993
+    assert lab.invoke("who").json() == [993, "uuid", "a child Python"]
     monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
     lab.update_function_configuration("who", timeout=4)  # a new environment
-    assert lab.invoke("who").json() == 0
+    assert lab.invoke("who").json()[0] == 0
 
 
 @needs_root

@@ -316,11 +316,11 @@ def ticks(counter: Path) -> int:
     return int(counter.read_bytes() or b"0")
 
 
-def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code, tmp_path: Path) -> None:
+def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code, rendezvous: Path) -> None:
     root = code(app=TICKER)
     lab.create_function("frozen", root, handler="app.handler", sandbox="limited")
     lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    frozen, free = tmp_path / "frozen-ticks", tmp_path / "free-ticks"
+    frozen, free = rendezvous / "frozen-ticks", rendezvous / "free-ticks"
     lab.invoke("frozen", {"start": True, "counter": str(frozen)})
     free_after = lab.invoke("free", {"start": True, "counter": str(free)}).json()
     pid = idle_pids(lab, "frozen")[0]

@@ -548,6 +548,7 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
         os.makedirs(OPT, exist_ok=True)
         check(libc.mount(opt.encode(), OPT.encode(), None, _MS_BIND, None), "bind /opt")
         check(libc.mount(None, OPT.encode(), None, read_only, None), "remount /opt ro")
+    _reveal_runtime(libc, check, read_only)
     options = f"size={how['tmp_mb']}m,mode=1777".encode()
     check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
     moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
@@ -557,6 +558,45 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
     os.setresgid(how["gid"], how["gid"], how["gid"])
     os.setresuid(how["uid"], how["uid"], how["uid"])
     return TASK_ROOT, TMP
+
+
+def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int) -> None:
+    """Let the unprivileged user reach the interpreter and the modules on ``sys.path``
+    (AWS's runtime is world-readable at ``/var/lang`` and ``/var/runtime``). One that
+    lives under a folder others may not enter (pyenv's under ``/root``, ``0700``) is
+    bound read-only at its own path over an empty ``tmpfs`` mounted on that folder,
+    which hides the rest of it."""
+    wanted = sorted({sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p))})
+    tops = [p for p in wanted if not any(p.startswith(q + "/") for q in wanted if q != p)]
+    hidden = {p: _closed_ancestor(p) for p in tops}
+    handles = {p: os.open(p, os.O_PATH) for p, closed in hidden.items() if closed}
+    try:
+        covered: list[str] = []
+        for closed in sorted({c for c in hidden.values() if c}, key=len):
+            if any(closed == c or closed.startswith(c + "/") for c in covered):
+                continue
+            flags = _MS_NOSUID | _MS_NODEV
+            check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", flags, b"mode=755"), f"tmpfs {closed}")
+            covered.append(closed)
+        for path, fd in handles.items():
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            source = f"/proc/self/fd/{fd}".encode()
+            check(libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), f"bind {path}")
+            check(libc.mount(None, path.encode(), None, read_only, None), f"remount {path} ro")
+    finally:
+        for fd in handles.values():
+            os.close(fd)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The highest folder on the way to ``path`` (itself excluded) that users other than
+    its owner may not enter, or None."""
+    parts = path.strip("/").split("/")
+    for i in range(len(parts) - 1):
+        folder = "/" + "/".join(parts[: i + 1])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
 
 
 def _moved(value: str, moves: list[tuple[str, str]]) -> str:
