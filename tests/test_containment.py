@@ -337,12 +337,19 @@ def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
     if confinement_unavailable() is not None:
         pytest.skip(confinement_unavailable())
     source = code(app=WHO)
-    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)
+    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default
     lab.create_function("who", source, handler="app.handler")
     assert lab.invoke("who").json() == [993, "uuid", "a child Python"]
     monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
     lab.update_function_configuration("who", timeout=4)  # a new environment
     assert lab.invoke("who").json()[0] == 0
+
+
+@needs_root
+def test_a_confined_plain_python_function_runs(lab: Lab, confined) -> None:
+    """lambdalab packages it: its files are readable by the sandbox user (644)."""
+    lab.create_function("square", code=lambda event, context: event["n"] ** 2)
+    assert lab.invoke("square", {"n": 7}).json() == 49
 
 
 @needs_root
