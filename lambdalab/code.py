@@ -122,7 +122,9 @@ def _zip_function(fn: Callable[..., Any]) -> bytes:
             ("lambda_function.py", _SHIM),
             ("lambda_function.dill", dill.dumps(_by_value(fn), recurse=True)),
         ):
-            zf.writestr(zipfile.ZipInfo(name, _FIXED_DATE), data)
+            info = zipfile.ZipInfo(name, _FIXED_DATE)
+            info.external_attr = (0o644 | stat.S_IFREG) << 16  # writestr's default is 0600
+            zf.writestr(info, data)
     return buffer.getvalue()
 
 

@@ -460,6 +460,20 @@ def fresh_lab(**options: Any) -> Iterator[Any]:
             lab.close()
 
 
+@contextlib.contextmanager
+def shared_folder() -> Iterator[Path]:
+    """A throwaway folder the check and its handlers both reach, removed afterwards.
+
+    Where lambdalab runs as root, a handler runs as an unprivileged user with a
+    ``/tmp`` of its own (docs/reference/sandboxes.rst, *Privilege*): a folder under the
+    host's ``/tmp``, or one only root may enter, is out of its reach. This one is under
+    ``/var/tmp`` and writable by everyone (sticky, as ``/tmp`` is)."""
+    base = "/var/tmp" if os.path.isdir("/var/tmp") else None
+    with tempfile.TemporaryDirectory(prefix="lambdalab-shared-", dir=base) as folder:
+        os.chmod(folder, 0o1777)
+        yield Path(folder)
+
+
 def unique_name(stem: str) -> str:
     """A function name the learner cannot have hard-coded, e.g. ``greeter-3fa2``."""
     return f"{stem}-{uuid.uuid4().hex[:4]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import textwrap
 from pathlib import Path
@@ -30,6 +31,19 @@ def clock() -> VirtualClock:
 def lab(tmp_path: Path, clock: VirtualClock) -> Iterator[Lab]:
     with Lab(data_dir=tmp_path / "data", clock=clock) as lab:
         yield lab
+
+
+@pytest.fixture
+def rendezvous() -> Iterator[Path]:
+    """A folder a test and its handlers both reach, confined or not: outside ``/tmp``
+    (a confined environment has its own) and under no folder closed to the sandbox user
+    (pytest makes ``/tmp/pytest-of-root`` 0700), writable by everyone."""
+    root = Path(tempfile.mkdtemp(prefix="lambdalab-rendezvous-", dir="/var/tmp"))
+    root.chmod(0o1777)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

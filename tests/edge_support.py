@@ -22,12 +22,20 @@ def handler(event, context):
 """
 
 
+def readable_entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry for ``name`` with the ``644`` AWS asks of a package's files
+    (``writestr(name, ...)`` alone gives ``600``, which a sandbox user cannot read)."""
+    info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o100644 << 16
+    return info
+
+
 def zip_of(**modules: str) -> bytes:
     """A deployment package with ``modules`` (name → source) at its root."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, source in modules.items():
-            archive.writestr(name.replace(".", "/") + ".py", textwrap.dedent(source))
+            archive.writestr(readable_entry(name.replace(".", "/") + ".py"), textwrap.dedent(source))
     return buffer.getvalue()
 
 

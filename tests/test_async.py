@@ -280,10 +280,9 @@ def handler(event, context):
 
 
 def test_two_environments_drain_in_parallel(
-    lab: Lab, tmp_path: Path, code: Callable[..., Path]
+    lab: Lab, rendezvous: Path, code: Callable[..., Path]
 ) -> None:
-    folder = tmp_path / "rendezvous"
-    folder.mkdir()
+    folder = rendezvous
     lab.create_function(
         "f",
         code(app=RENDEZVOUS),
@@ -515,9 +514,9 @@ BURST = textwrap.dedent(
 
 
 def test_sigkill_mid_burst_loses_no_acknowledged_event(
-    tmp_path: Path, code: Callable[..., Path]
+    tmp_path: Path, rendezvous: Path, code: Callable[..., Path]
 ) -> None:
-    data, marks = tmp_path / "crash", tmp_path / "marks.txt"
+    data, marks = tmp_path / "crash", rendezvous / "marks.txt"
     with Lab(data) as lab:
         lab.create_function(
             "marker", code(app=MARKER), handler="app.handler", environment={"MARKS": str(marks)}

@@ -212,11 +212,11 @@ def test_cpu_time_per_invoke_comes_from_the_group(tmp_path: Path, code) -> None:
 
 
 @needs_cgroups
-def test_the_freezer_stops_background_threads_between_invokes(lab: Lab, code, tmp_path: Path) -> None:
+def test_the_freezer_stops_background_threads_between_invokes(lab: Lab, code, rendezvous: Path) -> None:
     root = code(app=TICKER)
     lab.create_function("frozen", root, handler="app.handler", sandbox="cgroup")
     lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    frozen, free = tmp_path / "frozen-ticks", tmp_path / "free-ticks"
+    frozen, free = rendezvous / "frozen-ticks", rendezvous / "free-ticks"
     lab.invoke("frozen", {"start": True, "counter": str(frozen)})
     free_after = lab.invoke("free", {"start": True, "counter": str(free)}).json()
     group = idle_env(lab, "frozen").group

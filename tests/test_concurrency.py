@@ -61,19 +61,19 @@ def test_reserved_zero_throttles_every_invoke(lab, code):
     assert lab.invoke("f", {"ok": 1}).json() == {"ok": 1}
 
 
-def test_reserved_concurrency_caps_parallel_executions(lab, code, tmp_path):
+def test_reserved_concurrency_caps_parallel_executions(lab, code, rendezvous):
     lab.create_function("f", code(app=BLOCKING), handler="app.handler", timeout=30)
     lab.put_function_concurrency("f", 1)
-    threads, gate = start_blocked(lab, "f", tmp_path)
+    threads, gate = start_blocked(lab, "f", rendezvous)
     assert lab.pool.in_use("f") == 1
     with pytest.raises(TooManyRequestsException):
-        lab.invoke("f", {"gate": str(gate), "arrived": str(tmp_path / "x")})
+        lab.invoke("f", {"gate": str(gate), "arrived": str(rendezvous / "x")})
     release(threads, gate)
     assert lab.pool.in_use("f") == 0
-    lab.invoke("f", {"gate": str(gate), "arrived": str(tmp_path / "y")})  # admitted again
+    lab.invoke("f", {"gate": str(gate), "arrived": str(rendezvous / "y")})  # admitted again
 
 
-def test_account_limit_throttles_unreserved_functions(tmp_path, code):
+def test_account_limit_throttles_unreserved_functions(tmp_path, code, rendezvous):
     with Lab(data_dir=tmp_path / "d", account_concurrency=102) as lab:
         lab.create_function("a", code(app=BLOCKING), handler="app.handler", timeout=30)
         lab.create_function("b", code(app=ECHO), handler="app.handler")
@@ -83,9 +83,9 @@ def test_account_limit_throttles_unreserved_functions(tmp_path, code):
         lab2_limit = lab.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
         assert lab2_limit == 101
         lab.pool.account_limit = 2  # shrink the pool to see the unreserved limit bite
-        threads, gate = start_blocked(lab, "a", tmp_path, n=1)
+        threads, gate = start_blocked(lab, "a", rendezvous, n=1)
         with pytest.raises(TooManyRequestsException) as err:
-            lab.invoke("a", {"gate": str(gate), "arrived": str(tmp_path / "z")})
+            lab.invoke("a", {"gate": str(gate), "arrived": str(rendezvous / "z")})
         assert err.value.extra["Reason"] == "ConcurrentInvocationLimitExceeded"
         assert lab.invoke("b", {"reserved": "still runs"}).json() == {"reserved": "still runs"}
         release(threads, gate)

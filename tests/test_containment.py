@@ -316,11 +316,88 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
     assert victim_code.read_text().endswith("return os.getpid()\n")
 
 
+#: Who the handler runs as, and that the interpreter is still its to use: a module the
+#: fork server has not imported, and a child interpreter (pyenv's lives under /root).
+WHO = """
+import os, subprocess, sys
+def handler(event, context):
+    import uuid
+    child = subprocess.run([sys.executable, "-c", "print('a child Python')"],
+                           capture_output=True, text=True)
+    return [os.getuid(), uuid.__name__, child.stdout.strip() or child.stderr]
+"""
+
+
+@needs_root
+def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdalab_limited import confinement_unavailable
+
+    if confinement_unavailable() is not None:
+        pytest.skip(confinement_unavailable())
+    source = code(app=WHO)
+    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default
+    lab.create_function("who", source, handler="app.handler")
+    assert lab.invoke("who").json() == [993, "uuid", "a child Python"]
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
+    lab.update_function_configuration("who", timeout=4)  # a new environment
+    assert lab.invoke("who").json()[0] == 0
+
+
+@needs_root
+def test_a_confined_plain_python_function_runs(lab: Lab, confined) -> None:
+    """lambdalab packages it: its files are readable by the sandbox user (644)."""
+    lab.create_function("square", code=lambda event, context: event["n"] ** 2)
+    assert lab.invoke("square", {"n": 7}).json() == 49
+
+
 @needs_root
 def test_a_confined_tracebacks_name_var_task(lab: Lab, code, confined) -> None:
     lab.create_function("raiser", code(app=ATTACKS), handler="app.handler")
     error = lab.invoke("raiser", {"raise": True}).json()
     assert '"/var/task/app.py"' in "".join(error["stackTrace"])
+
+
+LAYERED = """
+import os, sys, helper
+
+def handler(event, context):
+    def attempt(action):
+        try:
+            action()
+            return "ok"
+        except OSError as e:
+            return type(e).__name__
+    return {
+        "helper": helper.__file__,
+        "value": helper.VALUE,
+        "opt": os.environ["LAMBDALAB_OPT"],
+        "path": os.environ["PATH"].split(":"),
+        "ld": os.environ["LD_LIBRARY_PATH"].split(":"),
+        "sys_path": [p for p in sys.path if p.startswith("/opt")],
+        "write": attempt(lambda: open("/opt/python/helper.py", "a").write("x")),
+    }
+"""
+
+
+@needs_root
+def test_a_confined_function_finds_its_layers_read_only_at_opt(
+    lab: Lab, code, confined, tmp_path
+) -> None:
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    (layer / "helper.py").write_text("VALUE = 'from a layer'\n")
+    version = lab.publish_layer_version("tools", str(tmp_path / "layer"))
+    lab.create_function(
+        "layered", code(app=LAYERED), handler="app.handler", layers=[version.layer_version_arn]
+    )
+    answer = lab.invoke("layered").json()
+    assert answer["value"] == "from a layer" and answer["helper"] == "/opt/python/helper.py"
+    assert answer["opt"] == "/opt"
+    assert "/opt/bin" in answer["path"] and "/opt/lib" in answer["ld"]
+    assert answer["sys_path"] == ["/opt/python/lib/python3.11/site-packages", "/opt/python"]
+    assert answer["write"] in ("PermissionError", "OSError")  # read-only, as on AWS
 
 
 def test_the_data_dir_is_private_to_its_owner(lab: Lab) -> None:
@@ -334,8 +411,10 @@ def test_lambdalab_plugins_says_which_protections_apply_here(
         return "\n".join(next(p for p in lab.plugins() if p.name == "limited").notes)
 
     assert "descendants kept in the environment" in notes()
-    monkeypatch.setenv("LAMBDALAB_CONFINE", "1")
+    monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default where it can be
     if os.geteuid() == 0:
-        assert "run as uid 993" in notes()
+        assert "run as uid 993" in notes() or "the kernel refuses" in notes()
+        monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
+        assert "run as uid 993" not in notes()
     else:
         assert "unavailable (lambdalab does not run as root)" in notes()

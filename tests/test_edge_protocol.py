@@ -153,14 +153,14 @@ def handler(event, context):
 """
 
 
-def test_a_slow_invoke_does_not_block_other_requests(client: Any, tmp_path: Path) -> None:
+def test_a_slow_invoke_does_not_block_other_requests(client: Any, rendezvous: Path) -> None:
     create(client, "slow", WAITS_FOR_FILE, Timeout=120)
     create(client, "fast", ECHO)
-    release = tmp_path / "release"
+    release = rendezvous / "release"
     outcome: dict[str, Any] = {}
     # Warm first: a warm invoke is awaited on the edge's event loop, not in a thread.
-    (tmp_path / "open").touch()
-    client.invoke(FunctionName="slow", Payload=json.dumps({"file": str(tmp_path / "open")}))
+    (rendezvous / "open").touch()
+    client.invoke(FunctionName="slow", Payload=json.dumps({"file": str(rendezvous / "open")}))
 
     def invoke() -> None:
         result = client_for(client.meta.endpoint_url).invoke(

@@ -439,9 +439,9 @@ def test_s3_notification_errors_are_aws_s(edge: EdgeServer, client: Any) -> None
         "ArgumentName": "FilterRule.Name", "ArgumentValue": "INVALID"}
 
 
-def test_s3_sequencer_grows_while_the_clock_stands_still(lab: Lab, code: Any, tmp_path: Any,
+def test_s3_sequencer_grows_while_the_clock_stands_still(lab: Lab, code: Any, rendezvous: Any,
                                                           edge: EdgeServer) -> None:
-    out = tmp_path / "events.jsonl"
+    out = rendezvous / "events.jsonl"
     recorder = ("import json, os\ndef handler(event, context):\n"
                 "    open(os.environ['OUT'], 'a').write(json.dumps(event) + '\\n')\n")
     arn = lab.create_function("rec", code(app=recorder), handler="app.handler",

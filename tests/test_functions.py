@@ -19,6 +19,7 @@ from lambdalab import (
 from lambdalab.limits import DEFAULT_ACCOUNT_ID
 
 from .conftest import ECHO
+from .edge_support import readable_entry
 
 
 def test_create_function_reports_aws_configuration(lab, code):
@@ -125,8 +126,8 @@ def test_below_the_models_minimum_is_a_validation_error(lab, code, kwargs, membe
 def test_zip_code_and_zip_slip_rejected(lab, tmp_path):
     good = io.BytesIO()
     with zipfile.ZipFile(good, "w") as zf:
-        zf.writestr("pkg/__init__.py", "")
-        zf.writestr("pkg/app.py", "def handler(e, c):\n    return 'zipped'\n")
+        zf.writestr(readable_entry("pkg/__init__.py"), "")
+        zf.writestr(readable_entry("pkg/app.py"), "def handler(e, c):\n    return 'zipped'\n")
     path = tmp_path / "fn.zip"
     path.write_bytes(good.getvalue())
     lab.create_function("z", path, handler="pkg.app.handler")

@@ -149,8 +149,8 @@ def test_warm_invokes_share_globals_and_tmp(lab, ctx_fn):
     assert "Init Duration" not in second.log_tail
 
 
-def test_scale_out_gives_separate_environments(lab, code, tmp_path):
-    gate = tmp_path / "gate"
+def test_scale_out_gives_separate_environments(lab, code, rendezvous):
+    gate = rendezvous / "gate"
     lab.create_function("slow", code(app=f"""
         import os, tempfile, pathlib, time
         COUNT = 0
@@ -160,7 +160,7 @@ def test_scale_out_gives_separate_environments(lab, code, tmp_path):
             marker = pathlib.Path(tempfile.gettempdir(), "mine")
             seen = marker.exists()
             marker.write_text("x")
-            pathlib.Path({str(tmp_path)!r}, "arrived-" + str(os.getpid())).touch()
+            pathlib.Path({str(rendezvous)!r}, "arrived-" + str(os.getpid())).touch()
             while not pathlib.Path({str(gate)!r}).exists():
                 time.sleep(0.005)
             return {{"pid": os.getpid(), "count": COUNT, "seen": seen, "tmp": tempfile.gettempdir()}}
@@ -169,13 +169,13 @@ def test_scale_out_gives_separate_environments(lab, code, tmp_path):
     threads = [threading.Thread(target=lambda: results.append(lab.invoke("slow").json())) for _ in range(2)]
     for t in threads:
         t.start()
-    while len(list(tmp_path.glob("arrived-*"))) < 2:  # both are inside the handler at once
+    while len(list(rendezvous.glob("arrived-*"))) < 2:  # both are inside the handler at once
         threading.Event().wait(0.005)
     gate.touch()
     for t in threads:
         t.join()
     assert len({r["pid"] for r in results}) == 2
-    assert len({r["tmp"] for r in results}) == 2
+    # each its own /tmp (a private tmpfs, all named /tmp, where confined): no marker seen
     assert all(r["count"] == 1 and not r["seen"] for r in results)
     assert len(lab.pool.idle_environments()) == 2
 
@@ -189,8 +189,8 @@ def test_dry_run_validates_only(lab, code):
         lab.invoke("nope", invocation_type="DryRun")
 
 
-def test_event_is_accepted_then_runs(lab, code, tmp_path):
-    out = tmp_path / "ran.json"
+def test_event_is_accepted_then_runs(lab, code, rendezvous):
+    out = rendezvous / "ran.json"
     lab.create_function("bg", code(app=f"""
         import json
         def handler(event, context):
@@ -426,12 +426,12 @@ def test_billed_duration_rounds_up_and_bills_init():
 
 
 @pytest.mark.timing
-def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch):
+def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch, rendezvous):
     """The INIT gets 3 s to write its marker, a hundred times what that takes when idle."""
     from lambdalab import limits
 
     monkeypatch.setattr(limits, "INIT_TIMEOUT_S", 3.0)  # AWS: 10 s
-    marker = lab.store.data_dir / "initpid"
+    marker = rendezvous / "initpid"
     lab.create_function("slowinit", code(app=f"""
         import os, time
         open({str(marker)!r}, "w").write("pid=" + str(os.getpid()))
@@ -445,4 +445,4 @@ def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch):
     assert "Phase: init\tStatus: timeout" in result.log_tail
     assert lab.pool.idle_environments() == []
     with pytest.raises(ProcessLookupError):  # the stuck INIT was killed, not left behind
-        os.kill(int(re.search(r"pid=(\d+)", (lab.store.data_dir / "initpid").read_text())[1]), 0)
+        os.kill(int(re.search(r"pid=(\d+)", marker.read_text())[1]), 0)

@@ -115,10 +115,10 @@ def test_logs_larger_than_the_pipe_are_read_while_waiting(lab: Lab, code) -> Non
     assert "line 2999 " in tail(result)
 
 
-def test_two_invokes_are_awaited_at_once_on_one_loop(lab: Lab, code, tmp_path: Path) -> None:
+def test_two_invokes_are_awaited_at_once_on_one_loop(lab: Lab, code, rendezvous: Path) -> None:
     """Each waits for a file the other creates: only concurrent waits let both finish."""
     lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=10)
-    a, b = tmp_path / "a", tmp_path / "b"
+    a, b = rendezvous / "a", rendezvous / "b"
 
     async def calls():
         await asyncio.gather(lab.invoke_async("wait", {}), lab.invoke_async("wait", {}))
@@ -158,13 +158,13 @@ def test_the_governor_ticks_from_the_loop(lab: Lab, code) -> None:
     assert result.json() - before.json() < 0.6 * 0.25, json.dumps(result.json())
 
 
-def test_a_cancelled_invoke_discards_its_environment(lab: Lab, code, tmp_path: Path) -> None:
+def test_a_cancelled_invoke_discards_its_environment(lab: Lab, code, rendezvous: Path) -> None:
     lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=30)
 
     async def cancel_one():
         await lab.invoke_async("wait", {})
         task = asyncio.create_task(
-            lab.invoke_async("wait", {"for": str(tmp_path / "never"), "wait": 30})
+            lab.invoke_async("wait", {"for": str(rendezvous / "never"), "wait": 30})
         )
         for _ in range(3):  # the task runs up to its wait for the answer, then yields
             await asyncio.sleep(0)
@@ -192,7 +192,7 @@ def handler(event, context):
 
 
 def test_a_handler_that_logs_and_then_waits_does_not_hold_the_loop(
-    lab: Lab, code, tmp_path: Path
+    lab: Lab, code, rendezvous: Path
 ) -> None:
     """Its log line arrives while the core polls briefly for a quick answer; seeing it
     must not turn the wait into a blocking one, or the invoke that would release it
@@ -200,7 +200,7 @@ def test_a_handler_that_logs_and_then_waits_does_not_hold_the_loop(
     lab.create_function("logs", code(app=LOGS_THEN_WAITS), handler="app.handler", timeout=30,
                         memory_size=1769)
     lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=30)
-    released = tmp_path / "released"
+    released = rendezvous / "released"
 
     async def calls():
         await asyncio.gather(lab.invoke_async("logs", {}), lab.invoke_async("wait", {}))

@@ -24,7 +24,7 @@ from lambdalab import Lab, limits
 from lambdalab.errors import InvalidParameterValueException
 from lambdalab.layers import opt_key
 
-from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, client_for, create, edge, readable_entry  # noqa: F401  (fixtures)
 
 USES_HELPER = """
 import os, helper, sitehelper
@@ -45,7 +45,7 @@ def layer_zip(**files: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path, source in files.items():
-            archive.writestr(path, textwrap.dedent(source))
+            archive.writestr(readable_entry(path), textwrap.dedent(source))
     return buffer.getvalue()
 
 

@@ -316,11 +316,11 @@ def ticks(counter: Path) -> int:
     return int(counter.read_bytes() or b"0")
 
 
-def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code, tmp_path: Path) -> None:
+def test_background_thread_makes_no_progress_between_invokes(lab: Lab, code, rendezvous: Path) -> None:
     root = code(app=TICKER)
     lab.create_function("frozen", root, handler="app.handler", sandbox="limited")
     lab.create_function("free", root, handler="app.handler", sandbox="subprocess")
-    frozen, free = tmp_path / "frozen-ticks", tmp_path / "free-ticks"
+    frozen, free = rendezvous / "frozen-ticks", rendezvous / "free-ticks"
     lab.invoke("frozen", {"start": True, "counter": str(frozen)})
     free_after = lab.invoke("free", {"start": True, "counter": str(free)}).json()
     pid = idle_pids(lab, "frozen")[0]
@@ -454,6 +454,48 @@ def test_more_than_1024_processes_and_threads_kill_the_environment(lab: Lab, cod
     again = lab.invoke("spawner", {"threads": 0}, log_type="Tail")
     assert again.json() == 1  # a fresh environment
     assert "Init Duration" in report(again)
+
+
+SPAWNS_ON_DEMAND = """
+import os, sys, threading
+threading.stack_size(64 * 1024)
+sys.stdin.readline()  # started: now spawn, as a handler would once its invoke began
+for _ in range(2):  # two child processes, 550 threads each: only a walk of the tree finds them
+    if os.fork() == 0:
+        for _ in range(550):
+            threading.Thread(target=threading.Event().wait, daemon=True).start()
+        print("ready", flush=True)
+        threading.Event().wait()
+threading.Event().wait()
+"""
+
+
+def test_a_tree_over_the_task_cap_when_the_invoke_ends_is_killed() -> None:
+    """Tasks started and left behind before the governor's first reading: the invoke's
+    end reads the tree and kills it, as a tick would have (no tick runs here at all)."""
+    import subprocess
+    import sys
+
+    from lambdalab_limited.governor import Governor
+
+    tree = subprocess.Popen(
+        [sys.executable, "-c", SPAWNS_ON_DEMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    assert tree.stdin is not None and tree.stdout is not None
+    try:
+        governor = Governor(tree.pid, share=1.0, cores=1, memory_bytes=1 << 34)
+        governor.begin()
+        tree.stdin.write("go\n")
+        tree.stdin.flush()
+        assert [tree.stdout.readline() for _ in range(2)] == ["ready\n"] * 2
+        usage = governor.end()
+        assert usage.too_many_tasks
+        assert tree.wait(timeout=30) == -9  # the whole group: the root too
+    finally:
+        if tree.poll() is None:
+            os.killpg(tree.pid, 9)
+            tree.wait()
 
 
 def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:

@@ -180,8 +180,8 @@ def notify_config(arn: str, events: list[str], **filters: str) -> dict[str, Any]
 
 
 @pytest.fixture
-def recorder(lab: Lab, code: Any, tmp_path: Path) -> tuple[str, Path]:
-    out = tmp_path / "events.jsonl"
+def recorder(lab: Lab, code: Any, rendezvous: Path) -> tuple[str, Path]:
+    out = rendezvous / "events.jsonl"
     config = lab.create_function("recorder", code=code(app=RECORDER), handler="app.handler",
                                  environment={"Variables": {"OUT": str(out)}})
     return config.function_arn, out
@@ -301,9 +301,9 @@ def handler(event, context):
 
 
 def test_a_failed_notification_is_retried_on_the_labs_clock(
-    lab: Lab, code: Any, tmp_path: Path, clock: Any
+    lab: Lab, code: Any, rendezvous: Path, clock: Any
 ) -> None:
-    out = tmp_path / "attempts"
+    out = rendezvous / "attempts"
     config = lab.create_function("flaky", code=code(app=FAILS_ONCE), handler="app.handler",
                                  environment={"Variables": {"OUT": str(out)}})
     allow_s3(lab, "flaky", "photos")

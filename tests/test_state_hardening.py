@@ -292,10 +292,10 @@ def handler(event, context):
 
 
 def test_code_a_running_environment_uses_is_kept_until_it_is_gone(
-    lab: Lab, clock: VirtualClock, code: Callable[..., Path], tmp_path: Path
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], rendezvous: Path
 ) -> None:
     lab.create_function("a", code(app=WAITER), handler="app.handler", timeout=120)
-    go = tmp_path / "go"
+    go = rendezvous / "go"
     result: list[Any] = []
     running = threading.Thread(target=lambda: result.append(lab.invoke("a", {"go": str(go)})))
     running.start()

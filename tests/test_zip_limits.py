@@ -17,7 +17,7 @@ from lambdalab import Lab, limits
 from lambdalab.code import check_zip, unpacked
 from lambdalab.errors import InvalidParameterValueException, RequestEntityTooLargeException
 
-from .edge_support import ROLE, client_for, edge, zip_of  # noqa: F401  (fixture)
+from .edge_support import ROLE, client_for, edge, readable_entry, zip_of  # noqa: F401  (fixture)
 
 TOO_BIG = f"Unzipped size must be smaller than {limits.UNZIPPED_PACKAGE_MAX_BYTES} bytes"
 HANDLER = "def handler(event, context):\n    return 'ok'\n"
@@ -27,7 +27,7 @@ def zeros_zip(size: int, *, name: str = "zeros.bin") -> bytes:
     """A small zip holding one file of ``size`` zero bytes (and a handler)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("app.py", HANDLER)
+        archive.writestr(readable_entry("app.py"), HANDLER)
         with archive.open(name, "w", force_zip64=size > 2**31) as entry:
             block = bytes(1024 * 1024)
             left = size
@@ -125,7 +125,7 @@ def test_many_entries_add_up(lab: Lab) -> None:
     buffer = io.BytesIO()
     part = 27 * 1024 * 1024
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("app.py", HANDLER)
+        archive.writestr(readable_entry("app.py"), HANDLER)
         for i in range(10):
             archive.writestr(f"part{i}.bin", bytes(part))
     with pytest.raises(InvalidParameterValueException, match=TOO_BIG):

@@ -11,7 +11,6 @@ probe also proves the freeze: its own ticker must write nothing between invokes.
 import ast
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from lambdalab.labs import (
     passed,
     report_of,
     require_file,
+    shared_folder,
     show,
     unique_name,
 )
@@ -123,7 +123,7 @@ def handler(event, context):
 
 def check(workdir: Path):
     require_file(workdir, "app.py")
-    with tempfile.TemporaryDirectory() as tmp, fresh_lab() as lab:
+    with shared_folder() as tmp, fresh_lab() as lab:
         code = Path(tmp) / "code"
         shutil.copytree(workdir, code, ignore=shutil.ignore_patterns("__pycache__", ".*"))
         (code / "_lab5_probe.py").write_text(PROBE)

@@ -7,7 +7,6 @@ that waits no real time: the check sees every delay the learner asked for, and l
 the throttle after the third wait.
 """
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    shared_folder,
     show,
     unique_name,
 )
@@ -109,7 +109,7 @@ def check(workdir: Path):
                 got=f"no function named {needed}",
                 try_next="restore it from the starter and fill in its TODO",
             )
-    with tempfile.TemporaryDirectory() as tmp, fresh_lab() as lab:
+    with shared_folder() as tmp, fresh_lab() as lab:
         (Path(tmp) / "app.py").write_text(APP)
         name = unique_name("orders")
         deploy(lab, name, Path(tmp), "app.handler", timeout=10)

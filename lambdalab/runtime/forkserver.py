@@ -512,8 +512,10 @@ def contain() -> None:
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
 _MS_REC, _MS_PRIVATE = 16384, 1 << 18
-#: Where an environment finds its code and its scratch space, as on AWS.
-TASK_ROOT, TMP = "/var/task", "/tmp"
+#: Where an environment finds its code, its scratch space and its layers, as on AWS.
+TASK_ROOT, TMP, OPT = "/var/task", "/tmp", "/opt"
+#: The host folder that stands for ``/opt`` (:func:`lambdalab.layers.opt_environment`).
+OPT_VARIABLE = "LAMBDALAB_OPT"
 
 
 def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
@@ -521,8 +523,10 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
     ``sbx_user1051``: its own mount namespace in which the code is ``/var/task``,
     read-only, and ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB; then the
     user and group ``how["uid"]``/``how["gid"]``, without supplementary groups or
-    capabilities. Returns the task root and temporary directory it now has (the
-    environment's variables that named the old ones are rewritten).
+    capabilities. A function with layers also finds them read-only at ``/opt``, as on
+    AWS (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html). Returns
+    the task root and temporary directory it now has (the environment's variables that
+    named the host's folders, PATH's and LD_LIBRARY_PATH's parts too, are rewritten).
 
     ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
     needs from the host (its pipes) before this.
@@ -540,17 +544,73 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
     check(libc.mount(task_root.encode(), TASK_ROOT.encode(), None, _MS_BIND, None), "bind /var/task")
     read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
     check(libc.mount(None, TASK_ROOT.encode(), None, read_only, None), "remount /var/task ro")
+    opt = os.environ.get(OPT_VARIABLE)
+    if opt:  # before /tmp is hidden: the layers' folder may be under it
+        os.makedirs(OPT, exist_ok=True)
+        check(libc.mount(opt.encode(), OPT.encode(), None, _MS_BIND, None), "bind /opt")
+        check(libc.mount(None, OPT.encode(), None, read_only, None), "remount /opt ro")
+    _reveal_runtime(libc, check, read_only)
     options = f"size={how['tmp_mb']}m,mode=1777".encode()
     check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
+    moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
     for name, value in list(os.environ.items()):
-        if value == task_root:
-            os.environ[name] = TASK_ROOT
-        elif value == tmp_dir:
-            os.environ[name] = TMP
+        os.environ[name] = _moved(value, moves)
     os.setgroups([])
     os.setresgid(how["gid"], how["gid"], how["gid"])
     os.setresuid(how["uid"], how["uid"], how["uid"])
     return TASK_ROOT, TMP
+
+
+def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int) -> None:
+    """Let the unprivileged user reach the interpreter and the modules on ``sys.path``
+    (AWS's runtime is world-readable at ``/var/lang`` and ``/var/runtime``). One that
+    lives under a folder others may not enter (pyenv's under ``/root``, ``0700``) is
+    bound read-only at its own path over an empty ``tmpfs`` mounted on that folder,
+    which hides the rest of it."""
+    wanted = sorted({sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p))})
+    tops = [p for p in wanted if not any(p.startswith(q + "/") for q in wanted if q != p)]
+    hidden = {p: _closed_ancestor(p) for p in tops}
+    handles = {p: os.open(p, os.O_PATH) for p, closed in hidden.items() if closed}
+    try:
+        covered: list[str] = []
+        for closed in sorted({c for c in hidden.values() if c}, key=len):
+            if any(closed == c or closed.startswith(c + "/") for c in covered):
+                continue
+            flags = _MS_NOSUID | _MS_NODEV
+            check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", flags, b"mode=755"), f"tmpfs {closed}")
+            covered.append(closed)
+        for path, fd in handles.items():
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            source = f"/proc/self/fd/{fd}".encode()
+            check(libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), f"bind {path}")
+            check(libc.mount(None, path.encode(), None, read_only, None), f"remount {path} ro")
+    finally:
+        for fd in handles.values():
+            os.close(fd)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The highest folder on the way to ``path`` (itself excluded) that users other than
+    its owner may not enter, or None."""
+    parts = path.strip("/").split("/")
+    for i in range(len(parts) - 1):
+        folder = "/" + "/".join(parts[: i + 1])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
+def _moved(value: str, moves: list[tuple[str, str]]) -> str:
+    """``value`` (a path, or a ``:``-separated list of them) with each path under a
+    host folder of ``moves`` renamed to the folder the environment sees instead."""
+
+    def move(path: str) -> str:
+        for host, seen in moves:
+            if path == host or path.startswith(host + "/"):
+                return seen + path[len(host):]
+        return path
+
+    return ":".join(move(p) for p in value.split(":"))
 
 
 def _apply_rlimits(rlimits: dict[str, int]) -> None:

@@ -30,8 +30,10 @@ Each invoke's outcome carries the CPU time the tree used and its peak memory.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -72,27 +74,54 @@ TOO_MANY_TASKS_LOG = (
 SANDBOX_UID = 993
 
 
-#: Set to 1 to run forked Python environments unprivileged (see :func:`privileges_dropped`).
+#: Set to 0 to run forked Python environments as lambdalab's own user even where they
+#: could be confined (see :func:`privileges_dropped`).
 CONFINE_VARIABLE = "LAMBDALAB_CONFINE"
+
+#: Run in a child of its own: can this process make what :func:`confine` makes?
+_NAMESPACE_PROBE = """
+import ctypes, ctypes.util, os
+libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+assert libc.unshare(0x00020000) == 0, os.strerror(ctypes.get_errno())
+assert libc.mount(b"none", b"/", None, 16384 | (1 << 18), None) == 0, os.strerror(ctypes.get_errno())
+assert libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=1m") == 0, os.strerror(ctypes.get_errno())
+"""
+
+
+@functools.cache
+def _namespaces_refused() -> str | None:
+    """Why the kernel refuses a mount namespace (a container without ``CAP_SYS_ADMIN``,
+    a seccomp or AppArmor profile), or None: asked once, of a short-lived child."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", _NAMESPACE_PROBE],
+            capture_output=True, text=True, timeout=30, env={},
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cannot probe for mount namespaces: {e}"
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["refused"])[-1]
+        return f"the kernel refuses a mount namespace: {last}"
+    return None
 
 
 def confinement_unavailable() -> str | None:
     """Why environments cannot be confined on this host, or None if they can: it takes
-    Linux and root (to unshare a mount namespace and change user)."""
+    Linux, root (to unshare a mount namespace and change user), and a kernel that lets
+    this process make a mount namespace and mount in it."""
     if not sys.platform.startswith("linux"):
         return "not Linux"
     if os.geteuid() != 0:
         return "lambdalab does not run as root"
-    return None
+    return _namespaces_refused()
 
 
 def privileges_dropped() -> bool:
     """Whether forked Python environments run unprivileged, as ``sbx_user1051`` does on
-    AWS, in their own mount namespace (``/var/task`` read-only, a private ``/tmp``):
-    where the host allows it and ``LAMBDALAB_CONFINE=1`` asks for it. Opt-in for now:
-    confined, a handler cannot reach the host's files, which tests that rendezvous
-    with a handler through a host folder rely on."""
-    return os.environ.get(CONFINE_VARIABLE) == "1" and confinement_unavailable() is None
+    AWS, in their own mount namespace (``/var/task`` read-only, a private ``/tmp``,
+    layers read-only at ``/opt``): wherever the host allows it, unless
+    ``LAMBDALAB_CONFINE=0`` turns it off."""
+    return os.environ.get(CONFINE_VARIABLE) != "0" and confinement_unavailable() is None
 
 
 def machine_cpus() -> list[int]:
@@ -366,12 +395,13 @@ def host_notes() -> list[str]:
     elif privileges_dropped():
         notes.append(
             f"Python handlers run as uid {SANDBOX_UID}, /var/task read-only, private /tmp "
-            "of the ephemeral storage size: on"
+            f"of the ephemeral storage size, layers read-only at /opt: on "
+            f"({CONFINE_VARIABLE}=0 turns it off)"
         )
     else:
         notes.append(
             f"unprivileged user, read-only /var/task, private /tmp: off "
-            f"(set {CONFINE_VARIABLE}=1 to turn on; handlers run as root)"
+            f"({CONFINE_VARIABLE}=0; handlers run as root)"
         )
     return notes
 

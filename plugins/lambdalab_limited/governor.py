@@ -180,8 +180,13 @@ class Governor:
 
     def end(self) -> Usage:
         """The invoke is over: say what it used. (The runtime freezes the tree itself
-        when no next invoke follows: see ``lambdalab.runtime.bootstrap.serve``.)"""
+        when no next invoke follows: see ``lambdalab.runtime.bootstrap.serve``.) A tree
+        over the task cap now is killed too: a handler that started its tasks and
+        returned before the first tick would otherwise keep them."""
         self._stopped_until = None
+        if not self._killed:
+            self.tree.discover()
+            self._over_tasks()
         self._account(time.monotonic())
         usage = self._usage
         usage.cpu_time_ms = (self._last_cpu - self._cpu_at_begin) * 1000
