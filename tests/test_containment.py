@@ -418,3 +418,33 @@ def test_lambdalab_plugins_says_which_protections_apply_here(
         assert "run as uid 993" not in notes()
     else:
         assert "unavailable (lambdalab does not run as root)" in notes()
+
+
+@needs_root
+def test_a_runtime_under_tmp_stays_importable_when_tmp_is_private(tmp_path) -> None:
+    """A virtual environment or checkout on sys.path may live under /tmp (a CI clone
+    does): the private /tmp must not hide it. The lab runs in a fresh interpreter whose
+    sys.path has a folder under /tmp, as a venv there would give it."""
+    import subprocess
+    import sys
+    import tempfile
+    import textwrap
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as runtime:
+        os.chmod(runtime, 0o755)
+        with open(os.path.join(runtime, "from_tmp_runtime.py"), "w") as module:
+            module.write("WHERE = __file__\n")
+        script = textwrap.dedent(f"""
+            from lambdalab import Lab
+            def handler(event, context):
+                import os, from_tmp_runtime
+                return [os.getuid(), from_tmp_runtime.WHERE]
+            with Lab(data_dir={str(tmp_path / "data")!r}) as lab:
+                lab.create_function("f", code=handler)
+                print(lab.invoke("f").payload.decode())
+        """)
+        env = {**os.environ, "PYTHONPATH": runtime, "LAMBDALAB_CONFINE": "1"}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f'[993, "{runtime}/from_tmp_runtime.py"]'

@@ -550,8 +550,17 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
         check(libc.mount(opt.encode(), OPT.encode(), None, _MS_BIND, None), "bind /opt")
         check(libc.mount(None, OPT.encode(), None, read_only, None), "remount /opt ro")
     _reveal_runtime(libc, check, read_only)
+    # a runtime (a virtual environment, a checkout on sys.path) may live under /tmp:
+    # held open before the private /tmp hides it, then bound back at its own path
+    under_tmp = [p for p in _runtime_tops() if p.startswith(TMP + "/")]
+    handles = {p: os.open(p, os.O_PATH) for p in under_tmp}
     options = f"size={how['tmp_mb']}m,mode=1777".encode()
     check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
+    try:
+        _bind_read_only(libc, check, read_only, handles)
+    finally:
+        for fd in handles.values():
+            os.close(fd)
     moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
     for name, value in list(os.environ.items()):
         os.environ[name] = _moved(value, moves)
@@ -567,9 +576,7 @@ def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int
     lives under a folder others may not enter (pyenv's under ``/root``, ``0700``) is
     bound read-only at its own path over an empty ``tmpfs`` mounted on that folder,
     which hides the rest of it."""
-    wanted = sorted({sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p))})
-    tops = [p for p in wanted if not any(p.startswith(q + "/") for q in wanted if q != p)]
-    hidden = {p: _closed_ancestor(p) for p in tops}
+    hidden = {p: _closed_ancestor(p) for p in _runtime_tops()}
     handles = {p: os.open(p, os.O_PATH) for p, closed in hidden.items() if closed}
     try:
         covered: list[str] = []
@@ -579,14 +586,27 @@ def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int
             flags = _MS_NOSUID | _MS_NODEV
             check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", flags, b"mode=755"), f"tmpfs {closed}")
             covered.append(closed)
-        for path, fd in handles.items():
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            source = f"/proc/self/fd/{fd}".encode()
-            check(libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), f"bind {path}")
-            check(libc.mount(None, path.encode(), None, read_only, None), f"remount {path} ro")
+        _bind_read_only(libc, check, read_only, handles)
     finally:
         for fd in handles.values():
             os.close(fd)
+
+
+def _runtime_tops() -> list[str]:
+    """The interpreter's prefixes and the folders on ``sys.path``, none inside another."""
+    wanted = sorted({sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p))})
+    return [p for p in wanted if not any(p.startswith(q + "/") for q in wanted if q != p)]
+
+
+def _bind_read_only(
+    libc: Any, check: Callable[[int, str], None], read_only: int, handles: dict[str, int]
+) -> None:
+    """Bind each folder held open in ``handles`` back, read-only, at its own path."""
+    for path, fd in handles.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        source = f"/proc/self/fd/{fd}".encode()
+        check(libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), f"bind {path}")
+        check(libc.mount(None, path.encode(), None, read_only, None), f"remount {path} ro")
 
 
 def _closed_ancestor(path: str) -> str | None:
