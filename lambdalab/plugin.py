@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .clock import Clock, RealClock, Timer, VirtualClock
     from .destinations import DestinationMessage, Sender
     from .errors import (
+        AwsError,
         InvalidParameterValueException,
         LambdaError,
         ResourceConflictException,
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, typed_query_params, validate, xml_text
     from .protocol.validate import show
-    from .protocol import HttpResponse, ServiceError
+    from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
+    from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import ErrorCodes, ProtocolService, service_error
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
@@ -71,6 +73,7 @@ __all__ = [
     "VirtualClock",
     "Timer",
     # AWS errors (one base; a service's own errors subclass it or render like it)
+    "AwsError",
     "LambdaError",
     "InvalidParameterValueException",
     "ResourceConflictException",
@@ -102,6 +105,10 @@ __all__ = [
     "ServiceError",
     "service_error",
     "HttpResponse",
+    "HttpRequest",
+    "ParsedRequest",
+    "RestXmlSerializer",
+    "xml_element",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -147,7 +154,8 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{
         name: ("errors", name)
         for name in (
-            "LambdaError", "InvalidParameterValueException", "ResourceConflictException",
+            "AwsError", "LambdaError", "InvalidParameterValueException",
+            "ResourceConflictException",
             "ResourceNotFoundException", "invalid",
         )
     },
@@ -170,7 +178,9 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         )
     },
     "show": ("protocol.validate", "show"),
-    **{name: ("protocol", name) for name in ("HttpResponse", "ServiceError")},
+    **{name: ("protocol", name)
+       for name in ("HttpResponse", "ServiceError", "HttpRequest", "ParsedRequest")},
+    **{name: ("protocol.serializers", name) for name in ("RestXmlSerializer", "xml_element")},
     **{
         name: ("protocol.service", name)
         for name in ("ErrorCodes", "ProtocolService", "service_error")

@@ -370,9 +370,20 @@ def _error_fields(shape: Shape | None, error: ServiceError) -> str:
 
 
 class RestXmlSerializer(ResponseSerializer):
-    """REST-XML (S3): the output structure as the root element, or a payload member."""
+    """REST-XML (S3): the output structure as the root element, or a payload member.
+
+    A service whose wire says more than its model subclasses it (S3's root element
+    names, its request-id headers: :mod:`lambdalab_s3.responses`).
+    """
 
     content_type = "application/xml"
+
+    def request_id_headers(self, request_id: str) -> dict[str, str]:
+        return {"x-amzn-RequestId": request_id}
+
+    def root_name(self, operation: OperationModel, shape: Shape) -> str:
+        """The root element of an output that is not a payload member."""
+        return str(shape.serialization.get("name", shape.name))
 
     def namespace(self, shape: Shape) -> str:
         ns = shape.serialization.get("xmlNamespace") or self.model.metadata.get("xmlNamespace")
@@ -381,7 +392,7 @@ class RestXmlSerializer(ResponseSerializer):
         return ns or f"http://{self.model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{self.model.api_version}/"
 
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
-        response = HttpResponse(operation.http.get("responseCode", 200), {"x-amzn-RequestId": request_id})
+        response = HttpResponse(operation.http.get("responseCode", 200), self.request_id_headers(request_id))
         shape = operation.output_shape
         if shape is None:
             return response
@@ -400,7 +411,7 @@ class RestXmlSerializer(ResponseSerializer):
             if not any("location" not in m.serialization and value.get(n) is not None
                        for n, m in shape.members.items()):
                 return response
-            root = shape.serialization.get("name", shape.name)
+            root = self.root_name(operation, shape)
         response.headers["Content-Type"] = self.content_type
         response.body = (XML_DECLARATION + xml_element(root, shape, value, "iso8601",
                                                        self.namespace(shape))).encode()
@@ -412,7 +423,7 @@ class RestXmlSerializer(ResponseSerializer):
                 f"{_error_fields(self.error_shape(error.code), error)}"
                 f"<RequestId>{escape(request_id)}</RequestId></Error>")
         return HttpResponse(self.status_of(error), {"Content-Type": self.content_type,
-                                                    "x-amzn-RequestId": request_id}, body.encode())
+                                                    **self.request_id_headers(request_id)}, body.encode())
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""S3's errors, one class per error code, rendered once as S3's XML error.
+"""S3's errors, one class per error code, written by the protocol layer as S3's XML error.
 
 Codes, statuses and wording follow
 https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
@@ -24,34 +24,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdalab.plugin import ProtocolService, ServiceError
-
-#: Only its REST-XML serializer is used: S3's requests are not on the layer yet.
-_S3_PROTOCOL = ProtocolService("s3", object())
+from lambdalab.plugin import AwsError
 
 
-class S3Error(Exception):
-    """Base class: an S3 error code, an HTTP status and a message saying what to change.
+class S3Error(AwsError):
+    """Base class of S3's errors (every service's base is :class:`~lambdalab.plugin.AwsError`).
 
-    ``fields`` are the error's own XML elements (``BucketName``, ``Key``, ``ArgumentName``…).
+    ``fields`` are the error's own XML elements (``BucketName``, ``Key``, ``ArgumentName``…);
+    the protocol layer's REST-XML serializer writes the ``<Error>`` body, once for all.
     """
-
-    status_code: int = 400
-
-    def __init__(self, message: str, **fields: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-    def to_xml(self, request_id: str) -> bytes:
-        """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it (the
-        protocol layer's REST-XML error)."""
-        error = ServiceError(self.code, self.message, self.status_code, dict(self.fields))
-        return _S3_PROTOCOL.serializer.error(error, request_id).body
 
 
 class NoSuchBucket(S3Error):
