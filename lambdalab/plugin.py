@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .protocol import Violation, typed_query_params, validate, xml_text
     from .protocol.validate import show
     from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
+    from .protocol.inputs import RestInput, RestMember
     from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import ErrorCodes, ProtocolService, service_error
     from .runtime import bootstrap as runtime_bootstrap
@@ -109,6 +110,8 @@ __all__ = [
     "ParsedRequest",
     "RestXmlSerializer",
     "xml_element",
+    "RestInput",
+    "RestMember",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -181,6 +184,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("protocol", name)
        for name in ("HttpResponse", "ServiceError", "HttpRequest", "ParsedRequest")},
     **{name: ("protocol.serializers", name) for name in ("RestXmlSerializer", "xml_element")},
+    **{name: ("protocol.inputs", name) for name in ("RestInput", "RestMember")},
     **{
         name: ("protocol.service", name)
         for name in ("ErrorCodes", "ProtocolService", "service_error")

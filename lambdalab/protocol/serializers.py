@@ -235,9 +235,10 @@ class RestJsonSerializer(JsonSerializer):
 
 def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) -> None:
     """Put the ``header``, ``headers`` (a prefixed map) and ``statusCode`` members."""
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
-        location = member.serialization.get("location")
-        item = value.get(name)
+    members = shape.members  # type: ignore[attr-defined]
+    for name, item in value.items():  # the output's few members, not the shape's many
+        member = members.get(name)
+        location = member.serialization.get("location") if member is not None else None
         if item is None or location is None:
             continue
         wire = member.serialization.get("name", name)
@@ -377,6 +378,8 @@ class RestXmlSerializer(ResponseSerializer):
     """
 
     content_type = "application/xml"
+    #: What precedes the root element (S3 puts a newline after the declaration).
+    declaration = XML_DECLARATION
 
     def request_id_headers(self, request_id: str) -> dict[str, str]:
         return {"x-amzn-RequestId": request_id}
@@ -413,8 +416,8 @@ class RestXmlSerializer(ResponseSerializer):
                 return response
             root = self.root_name(operation, shape)
         response.headers["Content-Type"] = self.content_type
-        response.body = (XML_DECLARATION + xml_element(root, shape, value, "iso8601",
-                                                       self.namespace(shape))).encode()
+        response.body = (self.declaration + xml_element(root, shape, value, "iso8601",
+                                                        self.namespace(shape))).encode()
         return response
 
     def error(self, error: ServiceError, request_id: str) -> HttpResponse:

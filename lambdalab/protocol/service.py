@@ -67,6 +67,7 @@ class ErrorCodes:
         return cls()
 
 
+@functools.lru_cache(maxsize=None)
 def snake_case(operation: str) -> str:
     """``PutRule`` → ``put_rule``; ``ListQueueTags`` → ``list_queue_tags``."""
     out = ""

@@ -19,6 +19,7 @@ Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import replace
@@ -34,6 +35,7 @@ from lambdalab.plugin import (
     HttpResponse,
     ParsedRequest,
     ProtocolService,
+    RestMember,
     RestXmlSerializer,
     ServiceError,
     rest_input,
@@ -296,6 +298,8 @@ class S3Serializer(RestXmlSerializer):
     ROOTS = {"ListBuckets": "ListAllMyBucketsResult", "ListObjects": "ListBucketResult",
              "ListObjectsV2": "ListBucketResult", "DeleteObjects": "DeleteResult"}
 
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
     def request_id_headers(self, request_id: str) -> dict[str, str]:
         return {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
 
@@ -320,7 +324,7 @@ class S3Serializer(RestXmlSerializer):
                            xmlns=self.namespace(shape))
         return HttpResponse(200, {**self.request_id_headers(request_id),
                                   "Content-Type": self.content_type},
-                            ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode())
+                            (self.declaration + body).encode())
 
 
 #: The largest request body S3 reads: a PutObject's object, plus room for the
@@ -351,7 +355,8 @@ class S3Service(ProtocolService):
 
     def _read(self, request: HttpRequest) -> ParsedRequest:
         try:
-            return super()._read(replace(request, body=payload(request)))
+            body = payload(request)
+            return super()._read(request if body is request.body else replace(request, body=body))
         except ServiceError as e:
             if e.code == self.errors.unknown_operation:  # S3's MethodNotAllowed is a 405
                 e.status = 405
@@ -362,12 +367,10 @@ class S3Service(ProtocolService):
         naming it; a body that cannot be read as the model says is MalformedXML. Headers
         are not checked: S3 ignores those it cannot read."""
         operation = parsed.operation.name
-        layout = rest_input("s3", operation)
-        assert layout is not None
-        located = {m.name: m for m in layout.members if m.location in ("uri", "querystring")}
-        body = {m.name for m in layout.members if not m.location}
+        located, body = _layout(operation)
         for name, member in located.items():
-            _check_width(member.wire_name, member.shape, parsed.params.get(name))
+            if name in parsed.params:
+                _check_width(member.wire_name, member.shape, parsed.params[name])
         for violation in validate("s3", operation, parsed.params):
             name = str(violation.members[0])
             if name in located and violation.kind != "null":
@@ -377,6 +380,15 @@ class S3Service(ProtocolService):
                     "The XML you provided was not well-formed or did not validate against our "
                     f"published schema: {violation.describe()}."
                 )
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(operation: str) -> tuple[dict[str, RestMember], frozenset[str]]:
+    """An operation's URI and query-string members by name, and its body members."""
+    layout = rest_input("s3", operation)
+    assert layout is not None
+    located = {m.name: m for m in layout.members if m.location in ("uri", "querystring")}
+    return located, frozenset(m.name for m in layout.members if not m.location)
 
 
 #: The values an ``integer`` (32-bit) and a ``long`` (64-bit) member can hold
