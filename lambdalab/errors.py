@@ -3,7 +3,7 @@
 :class:`AwsError` is the base of every service's errors: an error code (the class's
 name), an HTTP status, a message saying what to change and the error's own fields. It
 knows no wire format: each service's protocol writes it
-(:meth:`lambdalab.protocol.serializers.ResponseSerializer.error`: JSON for EventBridge
+(``ResponseSerializer.error`` of :mod:`lambdalab.protocol.serializers`: JSON for EventBridge
 and SQS, S3's XML ``<Error>``, Lambda's body from :meth:`LambdaError.to_wire`), so a
 plugin's errors subclass it and never write a body. Lambda's own are below.
 

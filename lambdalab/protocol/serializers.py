@@ -374,7 +374,7 @@ class RestXmlSerializer(ResponseSerializer):
     """REST-XML (S3): the output structure as the root element, or a payload member.
 
     A service whose wire says more than its model subclasses it (S3's root element
-    names, its request-id headers: :mod:`lambdalab_s3.responses`).
+    names, its request-id headers: ``lambdalab_s3.responses.S3Serializer``).
     """
 
     content_type = "application/xml"
