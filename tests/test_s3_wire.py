@@ -11,6 +11,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,10 +20,12 @@ from xml.etree import ElementTree
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab import LambdaError
+from lambdalab import Lab, LambdaError
 from lambdalab.plugin import AwsError
+from lambdalab.protocol.service import STREAM_CHUNK_BYTES
 from lambdalab.server import EdgeServer
-from lambdalab_s3 import NoSuchBucket, NoSuchKey, S3Error
+from lambdalab_s3 import S3, NoSuchBucket, NoSuchKey, S3Error
+from lambdalab_s3.responses import S3Service
 from tests.test_s3 import s3_client
 
 from tests.edge_support import edge  # noqa: F401 (fixture)
@@ -117,3 +120,36 @@ def test_s3_errors_are_aws_errors_written_by_the_layer(s3: Any) -> None:
         "Code": "NoSuchKey", "Message": "The specified key does not exist.", "Key": "missing",
         "BucketName": "bkt"}
     assert issubclass(NoSuchKey, S3Error)
+
+
+def get_through_the_app(lab: Lab, path: str, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """The ASGI messages S3's app sends for ``GET path``."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": headers}
+    asyncio.run(S3Service(lab)(scope, receive, send))
+    return sent
+
+
+def test_get_object_streams_the_body_in_pieces(lab: Lab) -> None:
+    """A body larger than one piece is sent in several, never held whole; a range too."""
+    body = bytes(range(256)) * (STREAM_CHUNK_BYTES // 256 * 2 + 3)  # two pieces and a bit
+    S3.of(lab).create_bucket("bkt")
+    S3.of(lab).put_object("bkt", "big", body)
+    sent = get_through_the_app(lab, "/bkt/big", [])
+    start, pieces = sent[0], [m for m in sent[1:] if m["body"]]
+    assert start["status"] == 200
+    assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
+    assert len(pieces) == 3 and max(len(p["body"]) for p in pieces) == STREAM_CHUNK_BYTES
+    assert b"".join(p["body"] for p in pieces) == body
+    assert sent[-1]["more_body"] is False
+    ranged = get_through_the_app(lab, "/bkt/big", [(b"range", b"bytes=10-2000000")])
+    assert ranged[0]["status"] == 206
+    assert b"".join(m["body"] for m in ranged[1:]) == body[10:2000001]

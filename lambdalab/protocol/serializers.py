@@ -44,11 +44,17 @@ JSON_VERSIONS = {"1.0": "application/x-amz-json-1.0", "1.1": "application/x-amz-
 
 @dataclass
 class HttpResponse:
-    """What goes back on the wire: status, headers, body."""
+    """What goes back on the wire: status, headers, body.
+
+    :param stream: a body sent in pieces instead of ``body`` (an object with
+        ``read(size)``, returning ``b""`` at its end, and ``close()``): a streaming
+        payload (S3's GetObject) that is never held whole in memory.
+    """
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    stream: Any = None
 
 
 @dataclass
@@ -406,7 +412,10 @@ class RestXmlSerializer(ResponseSerializer):
             if data is None:
                 return response
             if member.type_name in ("blob", "string"):
-                response.body = data.encode() if isinstance(data, str) else data
+                if hasattr(data, "read"):  # a streaming payload, read as it is sent
+                    response.stream = data
+                else:
+                    response.body = data.encode() if isinstance(data, str) else data
                 return response
             root = member.serialization.get("name", member.name)
             shape, value = member, data

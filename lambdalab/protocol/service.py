@@ -110,6 +110,8 @@ class ProtocolService:
         self.body_max = body_max
         self.parser = parser_for(self.model, self.protocol)
         self.serializer = serializer_for(self.model, self.protocol)
+        #: Each operation's method, found once.
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {}
 
     # -- the plain (synchronous) part: one request in, one response out --------------
 
@@ -166,6 +168,12 @@ class ProtocolService:
             raise ServiceError(self.errors.validation, message(violations))
 
     def _method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+        known = self._methods.get(operation.name)
+        if known is None:
+            known = self._methods[operation.name] = self._find_method(operation)
+        return known
+
+    def _find_method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         found = getattr(self.operations, snake_case(operation.name), None)
         if found is None:
             raise ServiceError(self.errors.not_implemented, (
@@ -203,19 +211,40 @@ class ProtocolService:
         await send_response(response, scope["method"], send)
 
 
+#: The piece of a streaming body read and sent at a time.
+STREAM_CHUNK_BYTES = 1024 * 1024
+
+
 async def send_response(response: HttpResponse, method: str, send: Any) -> None:
     """``response`` as ASGI messages. A HEAD answer has no body; its Content-Length is
-    the one the output put in its headers (HeadObject's object size), else 0."""
+    the one the output put in its headers (HeadObject's object size), else 0. A
+    streaming body goes in pieces, each read in a worker thread, and is closed."""
     headers = dict(response.headers)
+    streaming = response.stream is not None and method != "HEAD"
     if method == "HEAD":
         body = b""
         headers.setdefault("Content-Length", "0")
-    else:
+    elif not streaming:
         body = response.body
         headers["Content-Length"] = str(len(body))
-    await send({"type": "http.response.start", "status": response.status, "headers": [
-        (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
-    await send({"type": "http.response.body", "body": body})
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": [
+            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
+        if streaming:
+            await _send_stream(response.stream, send)
+        else:
+            await send({"type": "http.response.body", "body": body})
+    finally:
+        if response.stream is not None:
+            response.stream.close()
+
+
+async def _send_stream(stream: Any, send: Any) -> None:
+    while True:
+        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES)
+        await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
+        if not chunk:
+            return
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:

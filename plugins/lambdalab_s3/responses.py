@@ -59,6 +59,10 @@ OWNER = {"ID": "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a
 #: Digits of the largest number a Range can hold (2**64 has 20).
 _POSITION_DIGITS_MAX = 20
 
+#: GetObject reads a body up to this size whole; a larger one is sent in pieces as it is
+#: read (the layer's streaming payload), so it is never held whole in memory.
+READ_WHOLE_MAX_BYTES = 1024 * 1024
+
 
 # -- request bodies -------------------------------------------------------------------
 
@@ -224,10 +228,14 @@ class S3Operations:
     def get_object(self, request: dict[str, Any]) -> dict[str, Any]:
         obj = self.s3.get_object(request["Bucket"], request["Key"])
         span = byte_range(request.get("Range"), obj.size)
-        if span is None:
-            return {**_object_headers(obj), "Body": obj.read()}
-        return {**_object_headers(obj), "Body": obj.read(*span),
-                "ContentRange": f"bytes {span[0]}-{span[1]}/{obj.size}"}
+        first, last = span or (0, obj.size - 1)
+        length = max(last - first + 1, 0)
+        # a small body is read here, in the request's worker thread; a large one streams
+        body = obj.read(first, last) if length <= READ_WHOLE_MAX_BYTES else obj.open(first, last)
+        output = {**_object_headers(obj), "Body": body, "ContentLength": length}
+        if span is not None:
+            output["ContentRange"] = f"bytes {first}-{last}/{obj.size}"
+        return output
 
     def head_object(self, request: dict[str, Any]) -> dict[str, Any]:
         obj = self.s3.head_object(request["Bucket"], request["Key"])
