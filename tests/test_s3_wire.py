@@ -12,6 +12,8 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import http.client
 from typing import Any
 from urllib.parse import urlsplit
@@ -153,3 +155,45 @@ def test_get_object_streams_the_body_in_pieces(lab: Lab) -> None:
     ranged = get_through_the_app(lab, "/bkt/big", [(b"range", b"bytes=10-2000000")])
     assert ranged[0]["status"] == 206
     assert b"".join(m["body"] for m in ranged[1:]) == body[10:2000001]
+
+
+def test_conditional_reads_answer_304_and_412(edge: EdgeServer, s3: Any) -> None:  # noqa: F811
+    etag = s3.head_object(Bucket="bkt", Key="k")["ETag"]
+    later, earlier = "Fri, 01 Jan 2100 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT"
+    for method in ("GET", "HEAD"):
+        assert raw(edge, method, "/bkt/k", headers={"If-None-Match": etag})[:3:2] == (304, b"")
+        assert raw(edge, method, "/bkt/k", headers={"If-Modified-Since": later})[0] == 304
+        assert raw(edge, method, "/bkt/k", headers={"If-Match": '"other"'})[0] == 412
+        assert raw(edge, method, "/bkt/k", headers={"If-Unmodified-Since": earlier})[0] == 412
+        # If-Match takes precedence over If-Unmodified-Since, If-None-Match over
+        # If-Modified-Since (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html)
+        assert raw(edge, method, "/bkt/k", headers={"If-Match": etag, "If-Unmodified-Since": earlier})[0] == 200
+        assert raw(edge, method, "/bkt/k", headers={"If-None-Match": '"x"', "If-Modified-Since": later})[0] == 200
+    assert b"<Condition>If-Match</Condition>" in raw(edge, "GET", "/bkt/k", headers={"If-Match": "x"})[2]
+    with pytest.raises(ClientError) as info:
+        s3.get_object(Bucket="bkt", Key="k", IfMatch='"nope"')
+    assert info.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert s3.get_object(Bucket="bkt", Key="k", IfMatch=etag)["Body"].read() == b"0123456789"
+
+
+def test_content_md5_is_checked(edge: EdgeServer, s3: Any) -> None:  # noqa: F811
+    body = b"hello"
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    s3.put_object(Bucket="bkt", Key="md5", Body=body, ContentMD5=good)
+    assert s3.get_object(Bucket="bkt", Key="md5")["Body"].read() == body
+    status, _, answer = raw(edge, "PUT", "/bkt/md5", b"other", {"Content-MD5": good})
+    assert status == 400 and b"<Code>BadDigest</Code>" in answer
+    status, _, answer = raw(edge, "PUT", "/bkt/md5", b"other", {"Content-MD5": "not-md5"})
+    assert status == 400 and b"<Code>InvalidDigest</Code>" in answer
+    assert s3.get_object(Bucket="bkt", Key="md5")["Body"].read() == body  # nothing replaced
+
+
+def test_virtual_hosted_style_addresses_the_same_bucket(edge: EdgeServer, s3: Any) -> None:  # noqa: F811
+    port = urlsplit(edge.url).port
+    for host in (f"bkt.localhost:{port}", "bkt.s3.amazonaws.com", "bkt.s3.us-east-1.amazonaws.com"):
+        assert raw(edge, "GET", "/k", headers={"Host": host})[2] == b"0123456789"
+        assert b"<Key>k</Key>" in raw(edge, "GET", "/?list-type=2", headers={"Host": host})[2]
+    assert raw(edge, "PUT", "/v", b"virtual", {"Host": "bkt.localhost"})[0] == 200
+    assert s3.get_object(Bucket="bkt", Key="v")["Body"].read() == b"virtual"
+    # a host that names no bucket is path-style
+    assert raw(edge, "GET", "/bkt/k", headers={"Host": "s3.amazonaws.com"})[2] == b"0123456789"

@@ -216,12 +216,14 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 async def send_response(response: HttpResponse, method: str, send: Any) -> None:
-    """``response`` as ASGI messages. A HEAD answer has no body; its Content-Length is
-    the one the output put in its headers (HeadObject's object size), else 0. A
+    """``response`` as ASGI messages. A HEAD (or 304) answer has no body; its
+    Content-Length is the one the output put in its headers (HeadObject's object
+    size), else 0. A
     streaming body goes in pieces, each read in a worker thread, and is closed."""
     headers = dict(response.headers)
-    streaming = response.stream is not None and method != "HEAD"
-    if method == "HEAD":
+    bodiless = method == "HEAD" or response.status == 304  # RFC 9110 §6.4.1
+    streaming = response.stream is not None and not bodiless
+    if bodiless:
         body = b""
         headers.setdefault("Content-Length", "0")
     elif not streaming:

@@ -16,6 +16,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
     │                                      its aws-chunked framing) said it would
     ├── MalformedXML                  400  the XML body is not what the operation takes
     ├── KeyTooLongError               400  a key is over 1024 bytes
+    ├── BadDigest                     400  the body's MD5 is not its Content-MD5
+    ├── InvalidDigest                 400  the Content-MD5 is not a base64 MD5
+    ├── PreconditionFailed            412  If-Match / If-Unmodified-Since did not hold
+    ├── NotModified                   304  If-None-Match / If-Modified-Since: unchanged
     ├── EntityTooLarge                400  the object is over the single-PUT limit
     └── NotImplemented                501  an operation lambdalab does not emulate
 """
@@ -89,6 +93,27 @@ class EntityTooLarge(S3Error):
     """Your proposed upload exceeds the maximum allowed object size."""
 
 
+class BadDigest(S3Error):
+    """The Content-MD5 you specified did not match what the server received."""
+
+
+class InvalidDigest(S3Error):
+    """The Content-MD5 you specified is not valid."""
+
+
+class PreconditionFailed(S3Error):
+    """At least one of the preconditions you specified did not hold."""
+
+    status_code = 412
+
+
+class NotModified(S3Error):
+    """Not an error: the object has not changed since the condition's ETag or date
+    (If-None-Match, If-Modified-Since). S3 answers 304 with no body."""
+
+    status_code = 304
+
+
 class NotImplemented(S3Error):  # noqa: A001 (S3's own code name)
     """A header or operation you provided implies functionality lambdalab does not emulate."""
 
@@ -111,11 +136,13 @@ def invalid_argument(message: str, name: str, value: Any) -> InvalidArgument:
 
 
 __all__ = [
+    "BadDigest",
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
     "EntityTooLarge",
     "IncompleteBody",
     "InvalidArgument",
+    "InvalidDigest",
     "InvalidBucketName",
     "InvalidRange",
     "KeyTooLongError",
@@ -123,6 +150,8 @@ __all__ = [
     "NoSuchBucket",
     "NoSuchKey",
     "NotImplemented",
+    "NotModified",
+    "PreconditionFailed",
     "S3Error",
     "invalid_argument",
     "no_such_bucket",

@@ -19,10 +19,14 @@ Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
 import re
 import secrets
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
@@ -46,10 +50,14 @@ from lambdalab.plugin import (
 from . import quotas
 from .backend import S3, encode_token
 from .exceptions import (
+    BadDigest,
     EntityTooLarge,
     IncompleteBody,
+    InvalidDigest,
     InvalidRange,
     MalformedXML,
+    NotModified,
+    PreconditionFailed,
     invalid_argument,
 )
 from .models import ObjectPage, S3Object
@@ -165,6 +173,65 @@ def _unsatisfiable(header: str, size: int) -> Any:
     )
 
 
+# -- conditions: Content-MD5, conditional reads, virtual-hosted addressing -------------
+
+
+def check_md5(digest: str, body: bytes) -> None:
+    """The body against its ``Content-MD5`` (base64 of the 16-byte MD5, RFC 1864)."""
+    try:
+        expected = base64.b64decode(digest, validate=True)
+    except (binascii.Error, ValueError):
+        expected = b""
+    if len(expected) != 16:
+        raise InvalidDigest("The Content-MD5 you specified is not valid: send the base64 of "
+                            "the body's 16-byte MD5.", **{"Content-MD5": digest})
+    if hashlib.md5(body).digest() != expected:
+        raise BadDigest("The Content-MD5 you specified did not match what we received.",
+                        ExpectedDigest=expected.hex(), CalculatedDigest=hashlib.md5(body).hexdigest())
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", etag, etag.strip('"')) for t in header.split(","))
+
+
+def check_conditions(request: dict[str, Any], obj: S3Object) -> None:
+    """GetObject's and HeadObject's conditions, as S3 evaluates them
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, RFC 9110
+    §13.2.2): If-Match before If-Unmodified-Since (412), If-None-Match before
+    If-Modified-Since (304). A date S3 cannot read is ignored."""
+    modified = datetime.fromtimestamp(int(obj.last_modified), timezone.utc)  # HTTP dates: seconds
+    since, unmodified = request.get("IfModifiedSince"), request.get("IfUnmodifiedSince")
+    if request.get("IfMatch") is not None:
+        if not _etag_matches(request["IfMatch"], obj.etag):
+            raise PreconditionFailed("At least one of the pre-conditions you specified did "
+                                     "not hold", Condition="If-Match")
+    elif isinstance(unmodified, datetime) and modified > unmodified:
+        raise PreconditionFailed("At least one of the pre-conditions you specified did not "
+                                 "hold", Condition="If-Unmodified-Since")
+    if request.get("IfNoneMatch") is not None:
+        if _etag_matches(request["IfNoneMatch"], obj.etag):
+            raise NotModified("Not Modified")
+    elif isinstance(since, datetime) and modified <= since:
+        raise NotModified("Not Modified")
+
+
+#: ``<bucket>.s3.<anything>``, ``<bucket>.s3-<region>.<anything>`` or
+#: ``<bucket>.localhost``: virtual-hosted-style addressing
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+_VIRTUAL_HOST = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]+[a-z0-9])\.(?:s3[.-].+|localhost)")
+
+
+def path_style(request: HttpRequest) -> HttpRequest:
+    """A virtual-hosted-style request as the path-style request it stands for."""
+    host = request.header("host") or ""
+    if not host.startswith("["):  # not an IPv6 literal: drop the port
+        host = host.rsplit(":", 1)[0]
+    found = _VIRTUAL_HOST.fullmatch(host.lower())
+    if found is None:
+        return request
+    return replace(request, path=f"/{found['bucket']}{request.path}")
+
+
 # -- operations: the input as the model names it in, the output as it names it out ----
 
 
@@ -208,8 +275,11 @@ class S3Operations:
         self.s3.delete_bucket(request["Bucket"])
 
     def put_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = request.get("Body", b"")
+        if request.get("ContentMD5") is not None:
+            check_md5(request["ContentMD5"], body)
         obj = self.s3.put_object(
-            request["Bucket"], request["Key"], request.get("Body", b""),
+            request["Bucket"], request["Key"], body,
             content_type=request.get("ContentType", "binary/octet-stream"),
             metadata=request.get("Metadata"),
         )
@@ -227,6 +297,7 @@ class S3Operations:
 
     def get_object(self, request: dict[str, Any]) -> dict[str, Any]:
         obj = self.s3.get_object(request["Bucket"], request["Key"])
+        check_conditions(request, obj)
         span = byte_range(request.get("Range"), obj.size)
         first, last = span or (0, obj.size - 1)
         length = max(last - first + 1, 0)
@@ -239,6 +310,7 @@ class S3Operations:
 
     def head_object(self, request: dict[str, Any]) -> dict[str, Any]:
         obj = self.s3.head_object(request["Bucket"], request["Key"])
+        check_conditions(request, obj)
         return {**_object_headers(obj), "ContentLength": obj.size}
 
     def delete_object(self, request: dict[str, Any]) -> None:
@@ -364,7 +436,8 @@ class S3Service(ProtocolService):
     def _read(self, request: HttpRequest) -> ParsedRequest:
         try:
             body = payload(request)
-            return super()._read(request if body is request.body else replace(request, body=body))
+            request = path_style(request if body is request.body else replace(request, body=body))
+            return super()._read(request)
         except ServiceError as e:
             if e.code == self.errors.unknown_operation:  # S3's MethodNotAllowed is a 405
                 e.status = 405
