@@ -203,7 +203,7 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
 def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
     """The report's fields that billing needs beyond what the REPORT line says."""
     return {
-        "architecture": config.architectures[0],
+        "architecture": (config.architectures or (limits.DEFAULT_ARCHITECTURE,))[0],
         "ephemeral_storage_mb": config.ephemeral_storage,
         "invoked_arn": invoked_arn,
     }

@@ -22,7 +22,16 @@ import lambdalab
 from lambdalab import InvokeReport, Lab
 from lambdalab.plugin import StashKey
 
-from .models import MIGRATIONS, BilledInvoke, CostLedger, Line, Measured, Projection, Window
+from .models import (
+    MIGRATIONS,
+    BilledInvoke,
+    CostLedger,
+    Line,
+    Measured,
+    Projection,
+    Window,
+    project,
+)
 from .pricing import Cost, Usage
 
 __version__ = "0.1.0"
@@ -75,6 +84,7 @@ __all__ = [
     "Line",
     "Measured",
     "Projection",
+    "project",
     # prices
     "Cost",
     "Usage",

@@ -234,7 +234,7 @@ class CostLedger:
                     f"{memory_mb} MB and invoke it, then ask again: more memory buys more CPU, "
                     "so the duration changes with it."
                 )
-        return [_project(m, invokes_per_month) for m in found]
+        return [project(m, invokes_per_month) for m in found]
 
 
 #: The average over warm invokes where there are any: a month of invokes is mostly warm,
@@ -251,7 +251,9 @@ def _usage(row: Any) -> Usage:
     )
 
 
-def _project(measured: Measured, invokes: int) -> Projection:
+def project(measured: Measured, invokes: int) -> Projection:
+    """What ``invokes`` invokes a month cost at ``measured``'s memory size and average
+    billed duration."""
     usage = Usage(
         requests=invokes,
         gb_seconds={
