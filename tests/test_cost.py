@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from lambdalab import InvokeReport, Lab, cli, limits
 from lambdalab.clock import VirtualClock
 from lambdalab.errors import InvalidParameterValueException
-from lambdalab_cost import Window, costs
+from lambdalab_cost import CostLedger, Window, costs
 from lambdalab_cost.pricing import Usage, duration_usd
 
 REQUEST = 0.20 / 1_000_000
@@ -135,6 +135,25 @@ def test_each_lab_records_only_its_own_invokes(tmp_path: Path) -> None:
         report(a, "f", memory=128, duration=10.0)
         assert len(costs(a).invokes()) == 1
         assert costs(b).invokes() == []
+
+
+def test_a_failed_init_is_billed_too(lab: Lab, code) -> None:
+    lab.create_function("broken", code(app="raise RuntimeError('no config')\n"),
+                        handler="app.handler")
+    assert lab.invoke("broken").function_error == "Unhandled"
+    (failed,) = costs(lab).invokes(Window("broken"))
+    assert failed.init_ms is not None and failed.duration_ms == 0
+    assert [(failed.billed_ms, 128)] == billed_from_log(lab, "broken")
+
+
+def test_the_ledger_keeps_the_newest_rows_up_to_its_bound(lab: Lab) -> None:
+    ledger = CostLedger(lab.store, lab.clock.now, rows_max=3)
+    try:
+        for duration in (1.0, 2.0, 3.0, 4.0, 5.0):
+            ledger.record(InvokeReport(f"r{duration}", "f", "$LATEST", duration, 128, 10))
+        assert [i.billed_ms for i in ledger.invokes()] == [3, 4, 5]
+    finally:
+        ledger.close()
 
 
 # -- a month, projected ------------------------------------------------------------------
