@@ -131,21 +131,27 @@ def _show_projection(lab: Lab, function: str, invokes: int, memory_mb: int | Non
     from . import costs
 
     found = costs(lab).projection(function, invokes, memory_mb)
-    cheapest = min(found, key=lambda p: p.cost.total_usd, default=None)
+    cheapest = min(found, key=lambda p: (p.cost.total_usd, p.measured.memory_mb), default=None)
+    dearest = max((p.cost.total_usd for p in found), default=0.0)
     print_table(
         f"{function} at {invokes:,} invokes a month, at each memory size it was measured at",
         ("Memory", "Architecture", "Measured", "Average duration", "Average billed",
          "GB-seconds a month", "A month", "After the free tier", ""),
-        (_projected(p, p is cheapest) for p in found),
+        (_projected(p, p is cheapest, dearest) for p in found),
         f"{function} has no invokes recorded: invoke it at a few memory sizes first.",
     )
 
 
-def _projected(p: Projection, cheapest: bool) -> tuple[object, ...]:
+#: The widest bar of the projection's chart, in characters.
+BAR_WIDTH = 20
+
+
+def _projected(p: Projection, cheapest: bool, dearest: float) -> tuple[object, ...]:
     m = p.measured
+    bar = "█" * max(1, round(BAR_WIDTH * p.cost.total_usd / dearest)) if dearest else ""
     return (
         f"{m.memory_mb:,} MB", m.architecture, f"{m.invokes:,} ({m.cold_starts:,} cold)",
         f"{m.average_duration_ms:.1f} ms", f"{m.average_billed_ms:.1f} ms",
         f"{p.usage.total_gb_seconds:,.0f}", usd(p.cost.total_usd),
-        usd(p.cost.after_free_tier_usd), "cheapest" if cheapest else "",
+        usd(p.cost.after_free_tier_usd), bar + (" cheapest" if cheapest else ""),
     )
