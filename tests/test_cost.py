@@ -21,6 +21,8 @@ from lambdalab.errors import InvalidParameterValueException
 from lambdalab_cost import CostLedger, Window, costs
 from lambdalab_cost.pricing import Usage, duration_usd
 
+from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+
 REQUEST = 0.20 / 1_000_000
 X86 = 0.0000166667
 ARM = 0.0000133334
@@ -222,3 +224,26 @@ def test_lambdalab_cost_says_what_to_do_when_it_cannot_answer(tmp_path: Path) ->
     bad = run(tmp_path / "d", "--since", "yesterday")
     assert bad.exit_code == 2 and "e.g. 15m" in bad.output
     assert run(tmp_path / "d", "--since", "1h").exit_code == 0
+
+
+# -- through the HTTP edge, with boto3 ---------------------------------------------------
+
+
+def test_boto3_invokes_through_an_alias_and_asynchronously_are_priced(client, lab: Lab) -> None:
+    create(client, "shop", MemorySize=2048, EphemeralStorage={"Size": 1536})
+    client.publish_version(FunctionName="shop")
+    client.create_alias(FunctionName="shop", Name="live", FunctionVersion="1")
+    client.invoke(FunctionName="shop", Qualifier="live", Payload=b"{}")
+    client.invoke(FunctionName=lab.arns.function("shop", "live"), Payload=b"{}")
+    client.invoke(FunctionName="shop:1", Payload=b"{}")
+    assert client.invoke(FunctionName="shop", InvocationType="Event")["StatusCode"] == 202
+    assert lab.wait_for_events(timeout=60)
+    lines = {(line.version, line.alias): line.usage for line in costs(lab).lines(Window("shop"))}
+    assert {key: usage.requests for key, usage in lines.items()} == {
+        ("1", "live"): 2, ("1", None): 1, ("$LATEST", None): 1}
+    billed = sum(b for b, _ in billed_from_log(lab, "shop"))
+    total = costs(lab).total(Window("shop"))
+    assert total.usage.total_gb_seconds == pytest.approx(2 * billed / 1000)
+    assert total.cost.storage_usd == pytest.approx(1 * billed / 1000 * STORAGE)  # 1 GB extra
+    assert total.cost.total_usd == pytest.approx(
+        4 * REQUEST + 2 * billed / 1000 * X86 + billed / 1000 * STORAGE)
