@@ -188,8 +188,9 @@ def test_a_size_it_never_ran_at_has_no_projection(lab: Lab) -> None:
     assert [p.measured.memory_mb for p in costs(lab).projection("f", 1, memory_mb=1024)] == [1024]
     with pytest.raises(InvalidParameterValueException, match="measured at: 128, 1024 MB"):
         costs(lab).projection("f", 1_000_000, memory_mb=512)
-    with pytest.raises(InvalidParameterValueException, match="negative"):
-        costs(lab).projection("f", -1)
+    for wrong in (-1, 2.5, "1000", True):
+        with pytest.raises(InvalidParameterValueException, match="not a whole number"):
+            costs(lab).projection("f", wrong)  # type: ignore[arg-type]
 
 
 # -- the command line -----------------------------------------------------------------------
@@ -247,3 +248,24 @@ def test_boto3_invokes_through_an_alias_and_asynchronously_are_priced(client, la
     assert total.cost.storage_usd == pytest.approx(1 * billed / 1000 * STORAGE)  # 1 GB extra
     assert total.cost.total_usd == pytest.approx(
         4 * REQUEST + 2 * billed / 1000 * X86 + billed / 1000 * STORAGE)
+
+
+def test_lambdalab_cost_narrows_to_an_alias_a_version_and_a_time_range(tmp_path: Path) -> None:
+    clock = VirtualClock(start=1_700_000_000)  # 2023-11-14T22:13:20Z
+    with Lab(data_dir=tmp_path / "d", clock=clock) as lab:
+        report(lab, "f", memory=128, duration=10.0, version="1", qualifier="live")
+        clock.advance(3600)
+        report(lab, "f", memory=128, duration=10.0, version="2", qualifier="2")
+
+    def rows(*args: str) -> list[str]:
+        result = run(tmp_path / "d", *args)
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if line.startswith("│ f ")]
+    assert len(rows()) == 2
+    assert len(rows("--alias", "live")) == 1 and "live" in rows("--alias", "live")[0]
+    assert len(rows("--version", "2")) == 1
+    assert len(rows("--start", "2023-11-14T22:30:00Z")) == 1
+    assert len(rows("--end", "2023-11-14T22:30:00")) == 1
+    assert rows("--start", "2030-01-01T00:00:00Z") == []
+    bad = run(tmp_path / "d", "--start", "noon")
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output

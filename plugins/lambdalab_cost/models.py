@@ -272,9 +272,10 @@ class CostLedger:
         """What ``invokes_per_month`` invokes a month would cost at each memory size the
         function was measured at (only ``memory_mb``, when given), from its average
         billed duration there, with the month's tiers and free tier."""
-        if invokes_per_month < 0:
+        if type(invokes_per_month) is not int or invokes_per_month < 0:
             raise InvalidParameterValueException(
-                f"invokes per month: {invokes_per_month} is negative. Give 0 or more."
+                f"invokes per month: {invokes_per_month!r} is not a whole number of 0 or "
+                "more. Give one, e.g. 1_000_000."
             )
         found = self.measured(function_name)
         if memory_mb is not None:
