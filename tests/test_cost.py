@@ -158,6 +158,16 @@ def test_the_ledger_keeps_the_newest_rows_up_to_its_bound(lab: Lab) -> None:
         ledger.close()
 
 
+def test_a_ledger_that_cannot_write_never_fails_an_invoke(tmp_path: Path, code, caplog) -> None:
+    lab = Lab(data_dir=tmp_path / "d")
+    lab.create_function("f", code(app=APP), handler="app.handler")
+    with lab.store.transaction() as db:
+        db.execute("DROP TABLE cost_invokes")  # as a full disk or a damaged file would
+    assert lab.invoke("f").function_error is None
+    lab.close()
+    assert "could not record invoke costs" in caplog.text
+
+
 # -- a month, projected ------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ in :mod:`lambdalab.limits` reprices the whole history.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,6 +38,8 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX cost_invokes_by_function ON cost_invokes (function_name, at)
     """,
 }
+
+_log = logging.getLogger("lambdalab_cost")
 
 #: Real seconds between writes of recorded rows, as the log store does: a transaction
 #: per invoke would make a warm invoke about 1.7 times as slow.
@@ -163,6 +167,7 @@ class CostLedger:
         self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
+        self._warned = False
         self._thread = threading.Thread(target=self._run, name="lambdalab-cost", daemon=True)
         self._thread.start()
 
@@ -171,11 +176,9 @@ class CostLedger:
     def record(self, report: InvokeReport) -> None:
         """Keep one execution's billing facts (written within ``FLUSH_INTERVAL_S``; a
         read writes what waits first)."""
-        invoked = parse_function_ref(report.invoked_arn) if report.invoked_arn else None
-        qualifier = invoked.qualifier if invoked else None
-        alias = qualifier if qualifier and qualifier != limits.LATEST and not qualifier.isdigit() else None
         row = (
-            report.request_id, report.function_name, report.version, alias, self._now(),
+            report.request_id, report.function_name, report.version,
+            _alias(report.invoked_arn), self._now(),
             report.architecture, report.memory_size, report.ephemeral_storage_mb,
             report.duration_ms, report.billed_duration_ms, report.init_duration_ms,
         )
@@ -183,7 +186,7 @@ class CostLedger:
             self._pending.append(row)
             full = len(self._pending) >= PENDING_MAX
         if full or self._closed:  # after close (a last async invoke): no writer waits
-            self.flush()
+            self._flush_or_warn()
 
     def flush(self) -> None:
         """Write the rows that wait, and drop the oldest past ``rows_max``."""
@@ -192,27 +195,45 @@ class CostLedger:
                 batch, self._pending = self._pending, []
             if not batch:
                 return
-            with self._store.transaction() as db:
-                db.executemany(
-                    "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
-                )
-                db.execute(
-                    "DELETE FROM cost_invokes WHERE rowid <= "
-                    "(SELECT MAX(rowid) FROM cost_invokes) - ?",
-                    (self.rows_max,),
-                )
+            try:
+                with self._store.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        batch,
+                    )
+                    db.execute(
+                        "DELETE FROM cost_invokes WHERE rowid <= "
+                        "(SELECT MAX(rowid) FROM cost_invokes) - ?",
+                        (self.rows_max,),
+                    )
+            except sqlite3.Error:
+                with self._lock:  # kept for the next try, the newest first
+                    self._pending = (batch + self._pending)[-PENDING_MAX:]
+                raise
 
     def _run(self) -> None:
         while not self._closed:
             self._wake.wait(FLUSH_INTERVAL_S)
+            self._flush_or_warn()
+
+    def _flush_or_warn(self) -> None:
+        """A ledger that cannot write (a full disk) never fails an invoke: it says so."""
+        try:
             self.flush()
+            self._warned = False
+        except sqlite3.Error as error:
+            if self._warned:
+                return
+            self._warned = True  # once, until a write succeeds again
+            _log.warning("lambdalab_cost: could not record invoke costs (%s); the newest "
+                         f"{PENDING_MAX:,} wait in memory for the next try", error)
 
     def close(self) -> None:
         """Stop the writer and write what waits (the lab calls it as it closes)."""
         self._closed = True
         self._wake.set()
         self._thread.join()
-        self.flush()
+        self._flush_or_warn()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -289,6 +310,14 @@ class CostLedger:
                     "so the duration changes with it."
                 )
         return [project(m, invokes_per_month) for m in found]
+
+
+def _alias(invoked_arn: str) -> str | None:
+    """The alias the caller named in ``invoked_arn``, or ``None`` (a version, none)."""
+    qualifier = parse_function_ref(invoked_arn).qualifier if invoked_arn else None
+    if qualifier is None or qualifier == limits.LATEST or qualifier.isdigit():
+        return None
+    return qualifier
 
 
 #: The average over warm invokes where there are any: a month of invokes is mostly warm,
