@@ -520,16 +520,47 @@ OPT_VARIABLE = "LAMBDALAB_OPT"
 
 def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
     """Make this (root) process an unprivileged environment, as AWS runs a handler as
-    ``sbx_user1051``: its own mount namespace in which the code is ``/var/task``,
-    read-only, and ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB; then the
-    user and group ``how["uid"]``/``how["gid"]``, without supplementary groups or
-    capabilities. A function with layers also finds them read-only at ``/opt``, as on
-    AWS (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html). Returns
-    the task root and temporary directory it now has (the environment's variables that
-    named the host's folders, PATH's and LD_LIBRARY_PATH's parts too, are rewritten).
+    ``sbx_user1051`` (:func:`enter_sandbox`), and rewrite the environment's variables
+    that named the host's folders (PATH's and LD_LIBRARY_PATH's parts too) to the ones
+    it now sees. Returns the task root and temporary directory it now has.
 
     ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
     needs from the host (its pipes) before this.
+    """
+    opt = os.environ.get(OPT_VARIABLE)
+    enter_sandbox(how, task_root, opt)
+    os.environ.update(confined_environ(dict(os.environ), task_root, tmp_dir))
+    return TASK_ROOT, TMP
+
+
+def confined_environ(environ: dict[str, str], task_root: str, tmp_dir: str) -> dict[str, str]:
+    """``environ`` with each path under the host's code, scratch and layers folders
+    renamed to ``/var/task``, ``/tmp`` and ``/opt``, where a confined environment sees them."""
+    opt = environ.get(OPT_VARIABLE)
+    names = list(environ)
+    return dict(zip(names, confined_paths([environ[n] for n in names], task_root, tmp_dir, opt)))
+
+
+def confined_paths(
+    values: list[str], task_root: str, tmp_dir: str, opt: str | None
+) -> list[str]:
+    """Each of ``values`` (a path, or a ``:``-separated list of them) as a confined
+    environment sees it (see :func:`confined_environ`)."""
+    moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
+    return [_moved(value, moves) for value in values]
+
+
+def enter_sandbox(how: dict[str, int], task_root: str, opt: str | None) -> None:
+    """Give this (root) process its own mount namespace in which the code is
+    ``/var/task``, read-only, ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB owned
+    by the sandbox user, and ``/opt`` the function's layers, read-only, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html), or an empty
+    read-only folder for a function without layers; then become the user and group
+    ``how["uid"]``/``how["gid"]``, without supplementary groups or capabilities, in
+    ``/var/task``.
+
+    Only system calls: it also runs between ``fork()`` and ``exec()`` of a Runtime API
+    runtime (``provided.*``, ``nodejs*.x``).
     """
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
@@ -544,30 +575,33 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
     check(libc.mount(task_root.encode(), TASK_ROOT.encode(), None, _MS_BIND, None), "bind /var/task")
     read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
     check(libc.mount(None, TASK_ROOT.encode(), None, read_only, None), "remount /var/task ro")
-    opt = os.environ.get(OPT_VARIABLE)
+    os.makedirs(OPT, exist_ok=True)
     if opt:  # before /tmp is hidden: the layers' folder may be under it
-        os.makedirs(OPT, exist_ok=True)
         check(libc.mount(opt.encode(), OPT.encode(), None, _MS_BIND, None), "bind /opt")
         check(libc.mount(None, OPT.encode(), None, read_only, None), "remount /opt ro")
+    else:  # not the host's /opt: an empty folder, as a function without layers has
+        flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        check(libc.mount(b"tmpfs", OPT.encode(), b"tmpfs", flags, b"size=4k,mode=755"), "tmpfs /opt")
     _reveal_runtime(libc, check, read_only)
     # a runtime (a virtual environment, a checkout on sys.path) may live under /tmp:
     # held open before the private /tmp hides it, then bound back at its own path
     under_tmp = [p for p in _runtime_tops() if p.startswith(TMP + "/")]
     handles = {p: os.open(p, os.O_PATH) for p in under_tmp}
-    options = f"size={how['tmp_mb']}m,mode=1777".encode()
+    uid, gid = how["uid"], how["gid"]
+    options = f"size={how['tmp_mb']}m,mode=1777,uid={uid},gid={gid}".encode()
     check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
     try:
         _bind_read_only(libc, check, read_only, handles)
     finally:
         for fd in handles.values():
             os.close(fd)
-    moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
-    for name, value in list(os.environ.items()):
-        os.environ[name] = _moved(value, moves)
     os.setgroups([])
-    os.setresgid(how["gid"], how["gid"], how["gid"])
-    os.setresuid(how["uid"], how["uid"], how["uid"])
-    return TASK_ROOT, TMP
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    os.chdir(TASK_ROOT)
+    # Environments have users of their own but share a group: what one writes into a
+    # folder of the host's that several reach stays writable by the others.
+    os.umask(0o002)
 
 
 def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int) -> None:

@@ -28,26 +28,37 @@ import resource
 import signal
 from typing import Callable
 
-from lambdalab.plugin import EnvironmentSpec, containment
+from lambdalab.plugin import EnvironmentSpec, confined_environ, confined_paths, containment
+from lambdalab.plugin import enter_sandbox
+
 from lambdalab_runtimes import RuntimeApiEnvironment
 
-from . import Governed, rlimits_for
+from . import Governed
 
 
-def child_limits(spec: EnvironmentSpec, cores: list[int]) -> Callable[[], None]:
-    """A ``preexec_fn`` that puts the child under ``spec``'s limits, on ``cores``.
+def child_limits(
+    spec: EnvironmentSpec,
+    cores: list[int],
+    rlimits: dict[str, int],
+    confinement: dict[str, int] | None = None,
+) -> Callable[[], None]:
+    """A ``preexec_fn`` that puts the child under ``rlimits``, on ``cores``, and, with
+    ``confinement``, confines it as a forked Python environment is (its own mount
+    namespace, ``/var/task`` read-only, a private ``/tmp``, its layers or nothing at
+    ``/opt``, its own unprivileged user: see ``lambdalab.runtime.forkserver.enter_sandbox``).
 
     It runs in the forked child before ``exec``: only system calls, nothing that could
     wait on a lock another thread of the parent held when it forked.
     """
-    rlimits = [
-        (getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits_for(spec).items()
-    ]
+    limits = [(getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits.items()]
     contain = containment()
+    opt = spec.environ.get("LAMBDALAB_OPT")
 
     def setup() -> None:
+        if confinement is not None:
+            enter_sandbox(confinement, spec.task_root, opt)
         contain()
-        for which, value in rlimits:
+        for which, value in limits:
             resource.setrlimit(which, (value, value))
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
@@ -65,7 +76,19 @@ class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
         self._govern()
 
     def child_setup(self) -> Callable[[], None]:
-        return child_limits(self.spec, self.cores)
+        return child_limits(self.spec, self.cores, self.child_rlimits(), self.confinement())
+
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """The runtime's command and environment; confined, with the host's folders
+        renamed to ``/var/task``, ``/tmp`` and ``/opt``, as the runtime sees them."""
+        command, environ = super().launch()
+        if self.user is None:
+            return command, environ
+        spec, opt = self.spec, environ.get("LAMBDALAB_OPT")
+        return (
+            confined_paths(command, spec.task_root, spec.tmp_dir, opt),
+            confined_environ(environ, spec.task_root, spec.tmp_dir),
+        )
 
     def _confine(self) -> None:
         """Nothing to do: the child took its cores before exec, and its threads and
