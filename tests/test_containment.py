@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import uuid
 from pathlib import Path
 
 import psutil
@@ -510,7 +511,7 @@ exports.handler = async (event) => ({
   serverEnviron: attempt(() => fs.readFileSync(`/proc/${event.server}/environ`)),
   database: attempt(() => fs.readFileSync(event.database)),
   ownCode: attempt(() => fs.appendFileSync('/var/task/index.js', '// owned')),
-  tmp: attempt(() => fs.writeFileSync('/tmp/scratch', 'mine')),
+  tmp: attempt(() => fs.writeFileSync(`/tmp/${event.scratch}`, 'mine')),
   opt: fs.readdirSync('/opt'),
 });
 """
@@ -529,7 +530,7 @@ while true; do
     \\"server_environ\\": \\"$(attempt cat "/proc/$SERVER/environ")\\",
     \\"database\\": \\"$(attempt cat "$DATABASE")\\",
     \\"own_code\\": \\"$(attempt touch /var/task/owned)\\",
-    \\"tmp\\": \\"$(attempt touch /tmp/scratch)\\", \\"opt\\": \\"$(ls -A /opt)\\"}"
+    \\"tmp\\": \\"$(attempt touch "/tmp/$SCRATCH")\\", \\"opt\\": $(ls -A /opt | wc -l)}"
   curl -sS -X POST "$API/invocation/$ID/response" -d "$ANSWER" > /dev/null
 done
 """
@@ -545,13 +546,15 @@ def test_a_confined_node_handler_cannot_reach_the_server_the_database_or_its_cod
     (root / "index.js").write_text(NODE_ATTACKS)
     lab.create_function("node", str(root), runtime="nodejs20.x", handler="index.handler")
     database = str(lab.store.data_dir / "lambdalab.db")
-    answer = lab.invoke("node", {"server": os.getpid(), "database": database}).json()
+    scratch = f"scratch-{uuid.uuid4()}"
+    event = {"server": os.getpid(), "database": database, "scratch": scratch}
+    answer = lab.invoke("node", event).json()
     assert is_sandbox_uid(answer["uid"]), answer
     assert answer["cwd"] == answer["taskRoot"] == "/var/task"
     assert answer["serverEnviron"] == "EACCES"
     assert answer["database"] in ("EACCES", "ENOENT")
     assert answer["ownCode"] in ("EROFS", "EACCES")
-    assert answer["tmp"] == "done" and not (Path("/tmp") / "scratch").exists()
+    assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
     assert answer["opt"] == []
 
 
@@ -564,14 +567,14 @@ def test_a_confined_bootstrap_cannot_reach_the_server_the_database_or_its_code(
     root.mkdir()
     (root / "bootstrap").write_text(BOOTSTRAP_ATTACKS)
     (root / "bootstrap").chmod(0o755)
-    database = str(lab.store.data_dir / "lambdalab.db")
+    database, scratch = str(lab.store.data_dir / "lambdalab.db"), f"scratch-{uuid.uuid4()}"
     lab.create_function(
         "custom", str(root), runtime="provided.al2023", handler="bootstrap",
-        environment={"SERVER": str(os.getpid()), "DATABASE": database},
+        environment={"SERVER": str(os.getpid()), "DATABASE": database, "SCRATCH": scratch},
     )
     answer = lab.invoke("custom").json()
     assert is_sandbox_uid(answer["uid"]), answer
     assert answer["cwd"] == answer["task_root"] == "/var/task"
     assert answer["server_environ"] == answer["database"] == answer["own_code"] == "refused"
-    assert answer["tmp"] == "done" and not (Path("/tmp") / "scratch").exists()
-    assert answer["opt"] == ""
+    assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
+    assert answer["opt"] == 0  # entries in /opt
