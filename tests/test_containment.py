@@ -340,7 +340,7 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
     ).json()
     assert is_sandbox_uid(answer["uid"])  # 993 (AWS's sbx_user1051) or one of its own
     assert answer["task_root"] == "/var/task" and answer["file"] == "/var/task/app.py"
-    assert answer["server_environ"] == "PermissionError"
+    assert answer["server_environ"] == "FileNotFoundError"  # not in its /proc at all
     assert answer["kill_server"] == "PermissionError" and alive(server)
     assert answer["database"] in ("PermissionError", "FileNotFoundError")
     assert answer["own_code"] in ("PermissionError", "OSError")  # root's, read-only
@@ -551,7 +551,7 @@ def test_a_confined_node_handler_cannot_reach_the_server_the_database_or_its_cod
     answer = lab.invoke("node", event).json()
     assert is_sandbox_uid(answer["uid"]), answer
     assert answer["cwd"] == answer["taskRoot"] == "/var/task"
-    assert answer["serverEnviron"] == "EACCES"
+    assert answer["serverEnviron"] == "ENOENT"  # not in its /proc at all
     assert answer["database"] in ("EACCES", "ENOENT")
     assert answer["ownCode"] in ("EROFS", "EACCES")
     assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
@@ -578,3 +578,34 @@ def test_a_confined_bootstrap_cannot_reach_the_server_the_database_or_its_code(
     assert answer["server_environ"] == answer["database"] == answer["own_code"] == "refused"
     assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
     assert answer["opt"] == 0  # entries in /opt
+
+
+# -- 6. a confined handler sees only its environment's processes -------------------------
+
+PROCESSES = """
+import os, time
+def handler(event, context):
+    child = os.fork()
+    if child == 0:
+        time.sleep(3600)
+        os._exit(0)
+    seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return {"seen": seen, "me": os.getpid(), "child": child, "parent": os.getppid()}
+"""
+
+
+@needs_root
+def test_a_confined_handler_sees_only_its_environments_processes_in_proc(
+    lab: Lab, code, confined
+) -> None:
+    lab.create_function("neighbour", code(app=PID), handler="app.handler")
+    neighbour = lab.invoke("neighbour").json()  # another environment, idle
+    lab.create_function("looker", code(app=PROCESSES), handler="app.handler")
+    answer = lab.invoke("looker").json()
+    assert {answer["me"], answer["child"]} <= set(answer["seen"])  # its own, pids unchanged
+    server = fork_server_pid(lab)
+    assert answer["parent"] == server
+    for hidden in (os.getpid(), server, neighbour, 1):
+        assert hidden not in answer["seen"]
+    for pid in answer["seen"]:  # each one the environment or a descendant of it
+        assert pid == answer["me"] or answer["me"] in [p.pid for p in psutil.Process(pid).parents()]

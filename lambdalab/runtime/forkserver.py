@@ -407,7 +407,8 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
 
 # -- containment ----------------------------------------------------------------------
 
-_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 1, 4, 22
+_PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 36, 38
 _SECCOMP_MODE_FILTER = 2
 _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
 _EPERM, _ENOSYS = 1, 38
@@ -511,9 +512,10 @@ def contain() -> None:
 
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
-_MS_REC, _MS_PRIVATE = 16384, 1 << 18
+_MS_NOEXEC, _MS_REC, _MS_PRIVATE = 8, 16384, 1 << 18
 #: Where an environment finds its code, its scratch space and its layers, as on AWS.
 TASK_ROOT, TMP, OPT = "/var/task", "/tmp", "/opt"
+PROC = "/proc"
 #: The host folder that stands for ``/opt`` (:func:`lambdalab.layers.opt_environment`).
 OPT_VARIABLE = "LAMBDALAB_OPT"
 
@@ -553,9 +555,10 @@ def confined_paths(
 def enter_sandbox(how: dict[str, int], task_root: str, opt: str | None) -> None:
     """Give this (root) process its own mount namespace in which the code is
     ``/var/task``, read-only, ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB owned
-    by the sandbox user, and ``/opt`` the function's layers, read-only, as on AWS
+    by the sandbox user, ``/opt`` the function's layers, read-only, as on AWS
     (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html), or an empty
-    read-only folder for a function without layers; then become the user and group
+    read-only folder for a function without layers, and ``/proc`` a ``procfs`` that
+    shows no process of another user (``hidepid=2``); then become the user and group
     ``how["uid"]``/``how["gid"]``, without supplementary groups or capabilities, in
     ``/var/task``.
 
@@ -595,9 +598,17 @@ def enter_sandbox(how: dict[str, int], task_root: str, opt: str | None) -> None:
     finally:
         for fd in handles.values():
             os.close(fd)
+    # its own /proc, listing only processes of its own user: the environment's (each
+    # environment has a user of its own). Pids stay the host's, which is what the core
+    # names environments by (a PID namespace would renumber them).
+    proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    check(libc.mount(b"proc", PROC.encode(), b"proc", proc_flags, b"hidepid=2"), "proc /proc")
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    # The change of user made it undumpable, which hides its own children from it in
+    # that /proc: the environment's processes are its user's, as a handler's are on AWS.
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     os.chdir(TASK_ROOT)
     # Environments have users of their own but share a group: what one writes into a
     # folder of the host's that several reach stays writable by the others.

@@ -81,6 +81,7 @@ libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 assert libc.unshare(0x00020000) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"none", b"/", None, 16384 | (1 << 18), None) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=1m") == 0, os.strerror(ctypes.get_errno())
+assert libc.mount(b"proc", b"/proc", b"proc", 14, b"hidepid=2") == 0, os.strerror(ctypes.get_errno())
 """
 
 
