@@ -22,8 +22,15 @@ runtime process behind the Runtime API, as in the ``runtime-api`` backend
   1024 open files (``RLIMIT_NOFILE``) and, for ``/tmp``, no file larger than the
   function's ephemeral storage (``RLIMIT_FSIZE``), set in the child before the runtime
   imports the handler (or is exec'ed), so INIT runs limited too; and at most 1024 processes and
-  threads in the environment's tree, counted by the governor (an environment over it is
-  killed, see :mod:`lambdalab_limited.governor`).
+  threads in the environment's tree: where it is confined (below), the kernel refuses
+  the 1025th with ``EAGAIN`` (``RLIMIT_NPROC`` of the environment's own user, see
+  :mod:`lambdalab_limited.users`); elsewhere the governor counts them and kills an
+  environment over the cap (see :mod:`lambdalab_limited.governor`);
+* **confined** where lambdalab runs as root (:func:`privileges_dropped`): every
+  environment, of every runtime, runs as a user of its own in its own mount namespace
+  (read-only ``/var/task``, a private ``/tmp``, its layers or nothing at ``/opt``, a
+  ``/proc`` that lists only its own processes: see
+  ``lambdalab.runtime.forkserver.enter_sandbox``).
 
 Each invoke's outcome carries the CPU time the tree used and its peak memory.
 """
@@ -114,9 +121,10 @@ def confinement_unavailable() -> str | None:
 
 
 def privileges_dropped() -> bool:
-    """Whether forked Python environments run unprivileged, as ``sbx_user1051`` does on
-    AWS, in their own mount namespace (``/var/task`` read-only, a private ``/tmp``,
-    layers read-only at ``/opt``): wherever the host allows it, unless
+    """Whether environments (forked Python ones and Runtime API runtimes alike) run
+    unprivileged, as ``sbx_user1051`` does on AWS, each as a user of its own, in their
+    own mount namespace (``/var/task`` read-only, a private ``/tmp``, layers or nothing
+    read-only at ``/opt``, their own ``/proc``): wherever the host allows it, unless
     ``LAMBDALAB_CONFINE=0`` turns it off."""
     return os.environ.get(CONFINE_VARIABLE) != "0" and confinement_unavailable() is None
 

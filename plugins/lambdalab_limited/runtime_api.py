@@ -4,11 +4,15 @@ The ``runtime-api`` backend's environment (:class:`lambdalab_runtimes.RuntimeApi
 with the limits a Python function gets in this backend, enforced the same way and
 reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
 
-* **before exec**: the child that becomes the runtime sets its resource limits (open
-  files, file size) and its CPU affinity, so INIT, and every process the runtime starts,
-  already runs on the cores its memory buys and under Lambda's limits; and it is
-  contained (:func:`lambdalab.runtime.forkserver.containment`): no descendant can
-  leave its process group, and orphans stay in its tree;
+* **before exec**: the child that becomes the runtime is confined where lambdalab runs
+  as root (``lambdalab.runtime.forkserver.enter_sandbox``: its own user and mount
+  namespace, ``/var/task`` read-only, a private ``/tmp``, ``/opt``, its own ``/proc``;
+  the command and variables name those paths), sets its resource limits (open files,
+  file size, and, confined, processes and threads) and its CPU affinity, so INIT, and
+  every process the runtime starts, already runs on the cores its memory buys and under
+  Lambda's limits; and it is contained
+  (:func:`lambdalab.runtime.forkserver.containment`): no descendant can leave its
+  process group, and orphans stay in its tree;
 * **while an invoke runs**: the thread that waits for the runtime's answer ticks the
   governor, which holds the process group to its CPU share and kills it when it crosses
   the memory size (the invoke then fails with ``Runtime.OutOfMemory``);
