@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
-    from .runtime.forkserver import confined_environ, confined_paths, enter_sandbox
+    from .runtime.forkserver import confined_environ, confined_paths, sandbox
     from .runtime.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
@@ -134,7 +134,7 @@ __all__ = [
     "describe_status",
     "confined_environ",
     "confined_paths",
-    "enter_sandbox",
+    "sandbox",
     "RuntimeApiServer",
     "runtime_bootstrap",
     "runtime_protocol",
@@ -199,7 +199,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     },
     **{name: ("runtime.forkserver", name) for name in (
         "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
-        "enter_sandbox",
+        "sandbox",
     )},
     "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),

@@ -522,15 +522,14 @@ OPT_VARIABLE = "LAMBDALAB_OPT"
 
 def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
     """Make this (root) process an unprivileged environment, as AWS runs a handler as
-    ``sbx_user1051`` (:func:`enter_sandbox`), and rewrite the environment's variables
+    ``sbx_user1051`` (:func:`sandbox`), and rewrite the environment's variables
     that named the host's folders (PATH's and LD_LIBRARY_PATH's parts too) to the ones
     it now sees. Returns the task root and temporary directory it now has.
 
     ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
     needs from the host (its pipes) before this.
     """
-    opt = os.environ.get(OPT_VARIABLE)
-    enter_sandbox(how, task_root, opt)
+    sandbox(how, task_root, os.environ.get(OPT_VARIABLE))()
     os.environ.update(confined_environ(dict(os.environ), task_root, tmp_dir))
     return TASK_ROOT, TMP
 
@@ -552,21 +551,29 @@ def confined_paths(
     return [_moved(value, moves) for value in values]
 
 
-def enter_sandbox(how: dict[str, int], task_root: str, opt: str | None) -> None:
-    """Give this (root) process its own mount namespace in which the code is
-    ``/var/task``, read-only, ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB owned
-    by the sandbox user, ``/opt`` the function's layers, read-only, as on AWS
+def sandbox(how: dict[str, int], task_root: str, opt: str | None) -> Callable[[], None]:
+    """A function that gives this (root) process its own mount namespace in which the
+    code is ``/var/task``, read-only, ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB
+    owned by the sandbox user, ``/opt`` the function's layers, read-only, as on AWS
     (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html), or an empty
     read-only folder for a function without layers, and ``/proc`` a ``procfs`` that
-    shows no process of another user (``hidepid=2``); then become the user and group
+    shows no process of another user (``hidepid=2``); then makes it the user and group
     ``how["uid"]``/``how["gid"]``, without supplementary groups or capabilities, in
     ``/var/task``.
 
-    Only system calls: it also runs between ``fork()`` and ``exec()`` of a Runtime API
-    runtime (``provided.*``, ``nodejs*.x``).
+    The C library is found here; the function returned makes only system calls, so it
+    can run between ``fork()`` and ``exec()`` of a Runtime API runtime (``provided.*``,
+    ``nodejs*.x``), in a child of a process that has other threads.
     """
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
+    def enter() -> None:
+        _enter_sandbox(libc, how, task_root, opt)
+
+    return enter
+
+
+def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | None) -> None:
     def check(result: int, what: str) -> None:
         if result != 0:
             err = ctypes.get_errno()

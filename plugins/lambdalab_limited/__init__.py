@@ -30,7 +30,7 @@ runtime process behind the Runtime API, as in the ``runtime-api`` backend
   environment, of every runtime, runs as a user of its own in its own mount namespace
   (read-only ``/var/task``, a private ``/tmp``, its layers or nothing at ``/opt``, a
   ``/proc`` that lists only its own processes: see
-  ``lambdalab.runtime.forkserver.enter_sandbox``).
+  ``lambdalab.runtime.forkserver.sandbox``).
 
 Each invoke's outcome carries the CPU time the tree used and its peak memory.
 """

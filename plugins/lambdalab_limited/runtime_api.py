@@ -5,7 +5,7 @@ with the limits a Python function gets in this backend, enforced the same way an
 reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
 
 * **before exec**: the child that becomes the runtime is confined where lambdalab runs
-  as root (``lambdalab.runtime.forkserver.enter_sandbox``: its own user and mount
+  as root (``lambdalab.runtime.forkserver.sandbox``: its own user and mount
   namespace, ``/var/task`` read-only, a private ``/tmp``, ``/opt``, its own ``/proc``;
   the command and variables name those paths), sets its resource limits (open files,
   file size, and, confined, processes and threads) and its CPU affinity, so INIT, and
@@ -33,7 +33,7 @@ import signal
 from typing import Callable
 
 from lambdalab.plugin import EnvironmentSpec, confined_environ, confined_paths, containment
-from lambdalab.plugin import enter_sandbox
+from lambdalab.plugin import sandbox
 
 from lambdalab_runtimes import RuntimeApiEnvironment
 
@@ -49,18 +49,20 @@ def child_limits(
     """A ``preexec_fn`` that puts the child under ``rlimits``, on ``cores``, and, with
     ``confinement``, confines it as a forked Python environment is (its own mount
     namespace, ``/var/task`` read-only, a private ``/tmp``, its layers or nothing at
-    ``/opt``, its own unprivileged user: see ``lambdalab.runtime.forkserver.enter_sandbox``).
+    ``/opt``, its own unprivileged user: see ``lambdalab.runtime.forkserver.sandbox``).
 
     It runs in the forked child before ``exec``: only system calls, nothing that could
     wait on a lock another thread of the parent held when it forked.
     """
     limits = [(getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits.items()]
     contain = containment()
-    opt = spec.environ.get("LAMBDALAB_OPT")
+    enter = None
+    if confinement is not None:
+        enter = sandbox(confinement, spec.task_root, spec.environ.get("LAMBDALAB_OPT"))
 
     def setup() -> None:
-        if confinement is not None:
-            enter_sandbox(confinement, spec.task_root, opt)
+        if enter is not None:
+            enter()
         contain()
         for which, value in limits:
             resource.setrlimit(which, (value, value))

@@ -35,7 +35,7 @@ from pathlib import Path
 #: AWS's ``sbx_user1051``: the uid the first confined environment runs as.
 SANDBOX_UID = 993
 #: The group every confined environment runs as (they write files ``0664``: see
-#: ``lambdalab.runtime.forkserver.enter_sandbox``).
+#: ``lambdalab.runtime.forkserver.sandbox``).
 SANDBOX_GID = 993
 #: Where further environments' uids come from.
 MORE_UIDS = range(993_000_000, 993_000_000 + 65_536)
