@@ -609,3 +609,20 @@ def test_a_confined_handler_sees_only_its_environments_processes_in_proc(
         assert hidden not in answer["seen"]
     for pid in answer["seen"]:  # each one the environment or a descendant of it
         assert pid == answer["me"] or answer["me"] in [p.pid for p in psutil.Process(pid).parents()]
+
+
+@needs_root
+def test_no_two_environments_hold_the_same_uid_and_no_host_user_is_taken() -> None:
+    """The kernel's cap on tasks counts per user: each environment's must be its own."""
+    import pwd
+
+    from lambdalab_limited.users import SandboxUser
+
+    users = [SandboxUser() for _ in range(3)]
+    try:
+        uids = [user.uid for user in users]
+        assert len(set(uids)) == 3 and all(is_sandbox_uid(uid) for uid in uids)
+        assert not {uid for uid in uids if uid in {p.pw_uid for p in pwd.getpwall()}}
+    finally:
+        for user in users:
+            user.release()

@@ -11,7 +11,7 @@ starts and given back when it ends (:class:`SandboxUser`).
 The first is 993, the uid of AWS's ``sbx_user1051``; more environments at once take
 uids from :data:`MORE_UIDS`, far above the ranges systems give users and rootless
 containers. A uid the passwd database names is never taken. Several lambdalab
-processes on one machine share the choice through lock files under :data:`LOCKS`: a
+processes on one machine share the choice through lock files (:data:`LOCK_FOLDERS`): a
 uid is held by an exclusive ``flock`` on its file, which the kernel drops when the
 holder closes it or dies, so a crashed lab leaves no uid taken.
 
@@ -39,9 +39,10 @@ SANDBOX_UID = 993
 SANDBOX_GID = 993
 #: Where further environments' uids come from.
 MORE_UIDS = range(993_000_000, 993_000_000 + 65_536)
-#: The lock files that say which uids are taken, one per uid, shared by every lambdalab
-#: process of the machine (root's alone: only root confines).
-LOCKS = Path("/run/lambdalab/sandbox-uids")
+#: Where the lock files that say which uids are taken live, one per uid, shared by every
+#: lambdalab process of the machine (root's alone: only root confines); the first of
+#: these folders that can be made.
+LOCK_FOLDERS = (Path("/run/lambdalab/sandbox-uids"), Path("/var/tmp/lambdalab-sandbox-uids"))
 
 _lock = threading.Lock()
 
@@ -60,24 +61,37 @@ def _named(uid: int) -> bool:
     return True
 
 
+def _lock_folder() -> Path:
+    """The first of :data:`LOCK_FOLDERS` that exists or can be made (``/run`` may be
+    read-only in a container)."""
+    for folder in LOCK_FOLDERS[:-1]:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return folder
+        except OSError:
+            continue
+    LOCK_FOLDERS[-1].mkdir(mode=0o700, parents=True, exist_ok=True)
+    return LOCK_FOLDERS[-1]
+
+
 class SandboxUser:
     """One uid, held until :meth:`release` (or until this process ends)."""
 
     def __init__(self) -> None:
         with _lock:
-            LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+            locks = _lock_folder()
             for uid in chain((SANDBOX_UID,), MORE_UIDS):
-                fd = self._take(uid)
+                fd = self._take(locks, uid)
                 if fd is not None:
                     self.uid, self._fd = uid, fd
                     return
         raise OSError(f"all {1 + len(MORE_UIDS)} sandbox uids are in use")
 
     @staticmethod
-    def _take(uid: int) -> int | None:
+    def _take(locks: Path, uid: int) -> int | None:
         if _named(uid):
             return None
-        fd = os.open(LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(locks / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
