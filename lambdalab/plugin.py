@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
+    from .runtime.forkserver import confined_environ, confined_paths, sandbox
     from .runtime.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
@@ -131,6 +132,9 @@ __all__ = [
     "ForkServer",
     "containment",
     "describe_status",
+    "confined_environ",
+    "confined_paths",
+    "sandbox",
     "RuntimeApiServer",
     "runtime_bootstrap",
     "runtime_protocol",
@@ -193,7 +197,10 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "InvokeOutcome", "InvokeRequest",
         )
     },
-    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "containment", "describe_status")},
+    **{name: ("runtime.forkserver", name) for name in (
+        "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
+        "sandbox",
+    )},
     "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),
