@@ -284,3 +284,35 @@ def test_the_awslogs_event_decodes_as_aws_documents() -> None:
     assert data == {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/g",
                     "logStream": "s", "subscriptionFilters": ["f"],
                     "logEvents": [{"id": "0" * 55 + "7", "timestamp": 1000, "message": "m"}]}
+
+
+def test_the_delivery_thread_delivers_as_events_are_written(
+    client: Any, logs: Any, lab: Lab  # noqa: F811
+) -> None:
+    """As under ``lambdalab serve``: nobody calls deliver(); the log store's flush wakes it."""
+    create(client, "noisy", NOISY)
+    create(client, "receiver", RECEIVER)
+    invoke(client, "noisy", "warm up")
+    allow_logs(client, "receiver")
+    arn = client.get_function(FunctionName="receiver")["Configuration"]["FunctionArn"]
+    logs.put_subscription_filter(logGroupName=GROUP, filterName="all", filterPattern="late",
+                                 destinationArn=arn)
+    invoke(client, "noisy", "late event")
+    received: list[str] = []
+    for _ in range(600):  # a condition wait (the writer flushes every 0.2 s), at most a minute
+        lab.wait_for_events(timeout=0.1)
+        received = [e.message for e in lab.get_logs("receiver") if e.message.startswith("GOT ")]
+        if received:
+            break
+    assert len(received) == 1 and "late event" in received[0]
+
+
+def test_a_function_may_not_subscribe_to_its_own_group(client: Any, logs: Any) -> None:  # noqa: F811
+    create(client, "noisy", NOISY)
+    invoke(client, "noisy", "hello")
+    allow_logs(client, "noisy")
+    arn = client.get_function(FunctionName="noisy")["Configuration"]["FunctionArn"]
+    with pytest.raises(ClientError) as info:
+        logs.put_subscription_filter(logGroupName=GROUP, filterName="loop", filterPattern="",
+                                     destinationArn=arn)
+    assert code(info) == "InvalidParameterException" and "own log events" in str(info.value)
