@@ -318,19 +318,15 @@ class LogStore:
         if flush:
             self.flush()
             self._expire(group)
-        where, params = ["log_group = ?", "id > ?"], [group, after_id]
-        if before_id is not None:
-            where.append("id < ?")
-            params.append(before_id)
+        where, params = ["log_group = ?", "id > ?"], [group, _int64(after_id)]
         if streams is not None:
             where.append(f"log_stream IN ({', '.join('?' * len(streams))})")
             params.extend(streams)
-        if start_ms is not None:
-            where.append("timestamp >= ?")
-            params.append(start_ms)
-        if end_ms is not None:
-            where.append("timestamp < ?")
-            params.append(end_ms)
+        for clause, bound in (("id < ?", before_id), ("timestamp >= ?", start_ms),
+                              ("timestamp < ?", end_ms)):
+            if bound is not None:
+                where.append(clause)
+                params.append(_int64(bound))
         order = "DESC" if newest_first else "ASC"
         rows = self._store.query(
             "SELECT id, log_group, log_stream, timestamp, message FROM log_events "
@@ -483,6 +479,12 @@ class LogStore:
         self._wake.set()
         self._thread.join()
         self.flush()
+
+
+def _int64(value: int) -> int:
+    """``value`` within SQLite's integers, so that a bound from a request (a token, a
+    time) of any size compares as the nearest one rather than failing the query."""
+    return max(-(2**63), min(2**63 - 1, value))
 
 
 def _chunks(

@@ -316,3 +316,42 @@ def test_a_function_may_not_subscribe_to_its_own_group(client: Any, logs: Any) -
         logs.put_subscription_filter(logGroupName=GROUP, filterName="loop", filterPattern="",
                                      destinationArn=arn)
     assert code(info) == "InvalidParameterException" and "own log events" in str(info.value)
+
+
+def test_hostile_tokens_and_times_are_answered_not_failed(client: Any, logs: Any) -> None:  # noqa: F811
+    create(client, "noisy", NOISY)
+    invoke(client, "noisy", "hello")
+    stream = logs.describe_log_streams(logGroupName=GROUP)["logStreams"][0]["logStreamName"]
+    huge = 2**63 + 5
+    assert logs.get_log_events(logGroupName=GROUP, logStreamName=stream,
+                               nextToken="f/" + "9" * 56)["events"] == []
+    assert logs.get_log_events(logGroupName=GROUP, logStreamName=stream,
+                               startTime=huge)["events"] == []
+    assert logs.filter_log_events(logGroupName=GROUP, nextToken="9" * 80)["events"] == []
+    assert logs.filter_log_events(logGroupName=GROUP, endTime=huge)["events"]
+    assert logs.describe_log_groups(nextToken="9" * 80)["logGroups"] == []
+    for token in ("f/-1", "f/", "1", "b/1x"):
+        with pytest.raises(ClientError) as info:
+            logs.get_log_events(logGroupName=GROUP, logStreamName=stream, nextToken=token)
+        assert code(info) == "InvalidParameterException"
+    answer = logs.put_log_events(logGroupName=GROUP, logStreamName=stream,
+                                 logEvents=[{"timestamp": huge, "message": "x"}])
+    assert answer["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 0}
+
+
+def test_following_a_stream_with_boto3_as_aws_logs_tail_does(client: Any, logs: Any) -> None:  # noqa: F811
+    """The AWS CLI here is v1, without ``aws logs tail``: follow by polling, as it does."""
+    create(client, "noisy", NOISY)
+    invoke(client, "noisy", "first")
+    stream = logs.describe_log_streams(logGroupName=GROUP)["logStreams"][0]["logStreamName"]
+    page = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True)
+    token = page["nextForwardToken"]
+    caught_up = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, nextToken=token)
+    assert caught_up["events"] == [] and caught_up["nextForwardToken"] == token
+    invoke(client, "noisy", "second")  # the same warm environment: the same stream
+    later = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, nextToken=token)
+    assert "second\n" in [e["message"] for e in later["events"]]
+    assert "first\n" not in [e["message"] for e in later["events"]]
+    since = page["events"][-1]["timestamp"]
+    newer = logs.filter_log_events(logGroupName=GROUP, startTime=since, filterPattern="second")
+    assert [e["message"] for e in newer["events"]] == ["second\n"]
