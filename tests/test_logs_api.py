@@ -355,3 +355,22 @@ def test_following_a_stream_with_boto3_as_aws_logs_tail_does(client: Any, logs: 
     since = page["events"][-1]["timestamp"]
     newer = logs.filter_log_events(logGroupName=GROUP, startTime=since, filterPattern="second")
     assert [e["message"] for e in newer["events"]] == ["second\n"]
+
+
+def test_events_written_as_the_lab_closes_are_delivered_once_when_it_reopens(
+    tmp_path: Path, code: Any
+) -> None:
+    data = tmp_path / "data"
+    with Lab(data_dir=data) as lab:
+        lab.create_function("noisy", code=code(app=NOISY), handler="app.handler")
+        lab.create_function("receiver", code=code(app=RECEIVER), handler="app.handler")
+        lab.add_permission("receiver", "logs", "lambda:InvokeFunction", "logs.amazonaws.com")
+        lab.invoke("noisy", {"lines": ["warm up"]})
+        cloudwatch_logs(lab).put_subscription_filter(GROUP, "errors", "ERROR",
+                                                     lab.arns.function("receiver"))
+        lab.invoke("noisy", {"lines": ["ERROR at closing time"]})
+    with Lab(data_dir=data) as lab:
+        cloudwatch_logs(lab).deliver()
+        assert lab.wait_for_events(timeout=60)
+        got = [e.message for e in lab.get_logs("receiver") if e.message.startswith("GOT ")]
+        assert len(got) == 1 and "ERROR at closing time" in got[0]
