@@ -23,7 +23,6 @@ from tests.edge_support import client_for, create
 from tests.edge_support import client, edge  # noqa: F401 (fixtures)
 
 NOISY = """
-import json
 def handler(event, context):
     for line in event.get("lines", []):
         print(line)
@@ -374,3 +373,27 @@ def test_events_written_as_the_lab_closes_are_delivered_once_when_it_reopens(
         assert lab.wait_for_events(timeout=60)
         got = [e.message for e in lab.get_logs("receiver") if e.message.startswith("GOT ")]
         assert len(got) == 1 and "ERROR at closing time" in got[0]
+
+
+def test_two_labs_on_one_data_dir_deliver_each_event_once(tmp_path: Path, code: Any) -> None:
+    """A CLI command's Lab beside ``lambdalab serve``'s: both deliver, neither twice."""
+    data = tmp_path / "data"
+    with Lab(data_dir=data) as lab, Lab(data_dir=data) as other:
+        lab.create_function("noisy", code=code(app=NOISY), handler="app.handler")
+        lab.create_function("receiver", code=code(app=RECEIVER), handler="app.handler")
+        lab.add_permission("receiver", "logs", "lambda:InvokeFunction", "logs.amazonaws.com")
+        lab.invoke("noisy", {"lines": ["warm up"]})
+        cloudwatch_logs(lab).put_subscription_filter(GROUP, "errors", "ERROR",
+                                                     lab.arns.function("receiver"))
+        for _ in range(5):
+            lab.invoke("noisy", {"lines": ["ERROR again"]})
+            lab.logs.flush()
+            cloudwatch_logs(other).deliver()
+            cloudwatch_logs(lab).deliver()
+        assert lab.wait_for_events(timeout=60) and other.wait_for_events(timeout=60)
+        other.logs.flush()  # what the receiver printed in the other lab
+        got = [json.loads(e.message.removeprefix("GOT ")) for e in lab.get_logs("receiver")
+               if e.message.startswith("GOT ")]
+        assert sorted(e["id"] for m in got for e in m["logEvents"]) == sorted(
+            {e["id"] for m in got for e in m["logEvents"]})
+        assert sum(len(m["logEvents"]) for m in got) == 5

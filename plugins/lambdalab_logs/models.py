@@ -380,14 +380,22 @@ class CloudWatchLogs:
         while True:
             events = self.lab.logs.query(sub.log_group, after_id=after,
                                          limit=quotas.DELIVERY_EVENTS_MAX, flush=False)
-            if not events:
+            if not events or not self._claim(sub, after, events[-1].id):
                 return invokes
             for stream, batch in _by_stream(e for e in events if matches(e.message)):
                 invokes += self._invoke(sub, stream, batch)
             after = events[-1].id
-            with self.lab.store.transaction() as db:
-                db.execute("UPDATE logs_api_subscriptions SET delivered_id = ? "
-                           "WHERE log_group = ? AND name = ?", (after, sub.log_group, sub.name))
+
+    def _claim(self, sub: SubscriptionFilter, after: int, last: int) -> bool:
+        """Move the filter's cursor from ``after`` to ``last`` if no one else has: another
+        process with a Lab on the same data dir (a CLI command beside ``lambdalab serve``)
+        delivers too, and each event must go out once."""
+        with self.lab.store.transaction() as db:
+            return db.execute(
+                "UPDATE logs_api_subscriptions SET delivered_id = ? "
+                "WHERE log_group = ? AND name = ? AND delivered_id = ?",
+                (last, sub.log_group, sub.name, after),
+            ).rowcount == 1
 
     def _invoke(self, sub: SubscriptionFilter, stream: str, events: list[Any]) -> int:
         invokes = 0
