@@ -397,3 +397,42 @@ def test_two_labs_on_one_data_dir_deliver_each_event_once(tmp_path: Path, code: 
         assert sorted(e["id"] for m in got for e in m["logEvents"]) == sorted(
             {e["id"] for m in got for e in m["logEvents"]})
         assert sum(len(m["logEvents"]) for m in got) == 5
+
+
+def test_the_polling_of_aws_logs_tail_follow_sees_each_event_once(
+    client: Any, logs: Any, lab: Lab  # noqa: F811
+) -> None:
+    """AWS CLI v2's ``aws logs tail --follow`` (not installable here) polls FilterLogEvents
+    with ``interleaved``, ``startTime`` = the newest timestamp seen, and drops the
+    eventIds it has shown (awscli/customizations/logs/tail.py, FollowLogEventsGenerator).
+    The same loop, with boto3."""
+    create(client, "noisy", NOISY)
+    seen: dict[int, set[str]] = {}
+    shown: list[str] = []
+    kwargs: dict[str, Any] = {"logGroupName": GROUP, "interleaved": True,
+                              "startTime": int((lab.clock.now() - 600) * 1000)}
+
+    def poll() -> None:
+        nonlocal seen
+        while True:
+            answer = logs.filter_log_events(**kwargs)
+            for event in answer["events"]:
+                if event["eventId"] not in seen.setdefault(event["timestamp"], set()):
+                    seen[event["timestamp"]].add(event["eventId"])
+                    shown.append(event["message"])
+            newest = max(seen) if seen else None
+            seen = {newest: seen[newest]} if newest is not None else {}
+            if "nextToken" not in answer:
+                kwargs.pop("nextToken", None)
+                if newest is not None:
+                    kwargs["startTime"] = newest
+                return
+            kwargs["nextToken"] = answer["nextToken"]
+
+    invoke(client, "noisy", "one")
+    poll()
+    invoke(client, "noisy", "two")  # the lab's clock has not moved: the same timestamp
+    poll()
+    poll()
+    assert [m for m in shown if m in ("one\n", "two\n")] == ["one\n", "two\n"]
+    assert len(shown) == len(lab.get_logs("noisy"))
