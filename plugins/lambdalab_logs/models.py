@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import gzip
 import json
 import logging
@@ -416,9 +417,15 @@ class CloudWatchLogs:
     def matcher(pattern: str) -> Callable[[str], bool]:
         """``pattern`` compiled; InvalidParameterException if it does not parse."""
         try:
-            return compile_pattern(pattern)
+            return _compiled(pattern)
         except PatternError as e:
             raise InvalidParameterException(str(e)) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> Callable[[str], bool]:
+    """A filter's pattern compiled once, not at every delivery (errors are not cached)."""
+    return compile_pattern(pattern)
 
 
 def _by_stream(events: Iterable[Any]) -> Iterator[tuple[str, list[Any]]]:
