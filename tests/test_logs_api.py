@@ -436,3 +436,19 @@ def test_the_polling_of_aws_logs_tail_follow_sees_each_event_once(
     poll()
     assert [m for m in shown if m in ("one\n", "two\n")] == ["one\n", "two\n"]
     assert len(shown) == len(lab.get_logs("noisy"))
+
+
+def test_a_damaged_subscription_row_is_skipped_and_can_be_deleted(
+    client: Any, logs: Any, lab: Lab  # noqa: F811
+) -> None:
+    create(client, "noisy", NOISY)
+    invoke(client, "noisy", "hello")
+    with lab.store.transaction() as db:
+        db.execute("INSERT INTO logs_api_subscriptions (log_group, name, config, delivered_id) "
+                   "VALUES (?, 'broken', '{\"name\": 1}', 0)", (GROUP,))
+    assert logs.describe_subscription_filters(logGroupName=GROUP)["subscriptionFilters"] == []
+    invoke(client, "noisy", "ERROR after the damage")
+    lab.logs.flush()
+    assert cloudwatch_logs(lab).deliver() == 0
+    logs.delete_subscription_filter(logGroupName=GROUP, filterName="broken")
+    assert not lab.store.query("SELECT 1 FROM logs_api_subscriptions")

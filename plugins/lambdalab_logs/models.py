@@ -347,11 +347,20 @@ class CloudWatchLogs:
 
     def subscription_filters(self, group: str, prefix: str | None = None) -> list[SubscriptionFilter]:
         self.check_group(group)
-        rows = self.lab.store.query(
-            "SELECT config FROM logs_api_subscriptions WHERE log_group = ? ORDER BY name",
-            (group,))
-        found = [SubscriptionFilter(**json.loads(row[0])) for row in rows]
+        found = [sub for sub, _ in self._stored("WHERE log_group = ?", (group,))]
         return [f for f in found if prefix is None or f.name.startswith(prefix)]
+
+    def _stored(self, where: str = "", params: tuple[Any, ...] = ()
+                ) -> list[tuple[SubscriptionFilter, int]]:
+        """Stored filters with how far each has delivered; a damaged row is reported once
+        and skipped (it can still be deleted)."""
+        rows = self.lab.store.query(
+            "SELECT log_group, name, config, delivered_id FROM logs_api_subscriptions "
+            f"{where} ORDER BY log_group, name", params)
+        return self.lab.store.loaded_rows(
+            "logs_api_subscriptions", rows,
+            lambda row: {"log_group": row["log_group"], "name": row["name"]},
+            _load_subscription)
 
     def delete_subscription_filter(self, group: str, name: str) -> None:
         self.check_group(group)
@@ -370,10 +379,7 @@ class CloudWatchLogs:
         last delivery; returns how many invokes were made. Called by the delivery thread,
         and by whoever wants delivery now (a test, before it looks)."""
         with self._delivering:
-            rows = self.lab.store.query(
-                "SELECT config, delivered_id FROM logs_api_subscriptions ORDER BY log_group, name")
-            return sum(self._deliver_one(SubscriptionFilter(**json.loads(config)), after)
-                       for config, after in rows)
+            return sum(self._deliver_one(sub, after) for sub, after in self._stored())
 
     def _deliver_one(self, sub: SubscriptionFilter, after: int) -> int:
         matches = self.matcher(sub.filter_pattern)
@@ -420,6 +426,15 @@ class CloudWatchLogs:
             return _compiled(pattern)
         except PatternError as e:
             raise InvalidParameterException(str(e)) from None
+
+
+def _load_subscription(row: Any) -> tuple[SubscriptionFilter, int]:
+    sub = SubscriptionFilter(**json.loads(row["config"]))
+    if not all(isinstance(v, str) for v in (sub.log_group, sub.name, sub.filter_pattern,
+                                            sub.destination_arn)):
+        raise TypeError("a subscription filter's names, pattern and destination are strings")
+    _compiled(sub.filter_pattern)
+    return sub, int(row["delivered_id"])
 
 
 @functools.lru_cache(maxsize=64)
