@@ -122,7 +122,6 @@ class CloudWatchLogs:
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._subscribed = bool(self.lab.store.query("SELECT 1 FROM logs_api_subscriptions"))
 
     # -- delivery thread ----------------------------------------------------------------
 
@@ -134,8 +133,9 @@ class CloudWatchLogs:
         self.wake()  # events flushed before the lab last closed
 
     def wake(self) -> None:
-        if self._subscribed:
-            self._wake.set()
+        """New events are stored. The thread looks for filters each time (one query on a
+        small table): another Lab on this data dir may have put one meanwhile."""
+        self._wake.set()
 
     def close(self) -> None:
         self._closed = True
@@ -252,7 +252,6 @@ class CloudWatchLogs:
             db.execute("DELETE FROM logs_api_groups WHERE name = ?", (group,))
             db.execute("DELETE FROM logs_api_streams WHERE log_group = ?", (group,))
             db.execute("DELETE FROM logs_api_subscriptions WHERE log_group = ?", (group,))
-        self._refresh_subscribed()
 
     def delete_log_stream(self, group: str, stream: str) -> None:
         self.check_stream(group, stream)
@@ -305,7 +304,6 @@ class CloudWatchLogs:
                 "config = excluded.config",
                 (group, name, json.dumps(sub.__dict__), newest[0].id if newest else 0),
             )
-        self._subscribed = True
 
     def _check_destination(self, group: str, destination: str) -> None:
         if not destination.startswith("arn:aws:lambda:"):
@@ -369,10 +367,6 @@ class CloudWatchLogs:
                               (group, name)).rowcount
         if not gone:
             raise ResourceNotFoundException("The specified subscription filter does not exist.")
-        self._refresh_subscribed()
-
-    def _refresh_subscribed(self) -> None:
-        self._subscribed = bool(self.lab.store.query("SELECT 1 FROM logs_api_subscriptions"))
 
     def deliver(self) -> int:
         """Invoke each subscription's function with the matching events written since its
