@@ -64,6 +64,9 @@ def test_a_functions_group_appears_after_its_first_invoke(client: Any, logs: Any
     assert group["logGroupName"] == GROUP
     assert group["arn"] == f"arn:aws:logs:us-east-1:000000000000:log-group:{GROUP}:*"
     assert group["storedBytes"] > 0 and "retentionInDays" not in group
+    by_arn = logs.describe_log_groups(logGroupIdentifiers=[group["logGroupArn"]])["logGroups"]
+    assert [g["logGroupName"] for g in by_arn] == [GROUP]
+    assert logs.describe_log_groups(logGroupNamePattern="NOIS")["logGroups"] == [group]
     [stream] = logs.describe_log_streams(logGroupName=GROUP)["logStreams"]
     assert "[$LATEST]" in stream["logStreamName"]
     assert stream["firstEventTimestamp"] <= stream["lastEventTimestamp"]

@@ -96,10 +96,12 @@ class LogsResponses:
             raise InvalidParameterException(
                 "LogGroup name prefix and LogGroup name pattern are mutually exclusive "
                 "parameters.")
+        wanted = {_group({"logGroupIdentifier": i}) for i in body.get("logGroupIdentifiers") or ()}
         groups = [
             g for g in self.logs.log_groups()
             if (not prefix or g["logGroupName"].startswith(prefix))
             and (not pattern or pattern.lower() in g["logGroupName"].lower())
+            and (not wanted or g["logGroupName"] in wanted)
         ]
         return _page(groups, body, "logGroups")
 
