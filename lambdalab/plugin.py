@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .invoker import new_request_id
     from .lab import default_data_dir
+    from .log_patterns import PatternError, compile_pattern
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, typed_query_params, validate, xml_text
     from .protocol.validate import show
@@ -112,6 +113,9 @@ __all__ = [
     "sqs_attributes_md5",
     "events",
     "limits",
+    # CloudWatch Logs' filter patterns
+    "compile_pattern",
+    "PatternError",
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
@@ -184,6 +188,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
         name: ("cli", name)
