@@ -163,6 +163,9 @@ def test_conditional_reads_answer_304_and_412(edge: EdgeServer, s3: Any) -> None
     for method in ("GET", "HEAD"):
         assert raw(edge, method, "/bkt/k", headers={"If-None-Match": etag})[:3:2] == (304, b"")
         assert raw(edge, method, "/bkt/k", headers={"If-Modified-Since": later})[0] == 304
+        # a date without a zone is GMT (botocore reads it as a naive datetime)
+        assert raw(edge, method, "/bkt/k", headers={"If-Modified-Since": "2100-01-01T00:00:00"})[0] == 304
+        assert raw(edge, method, "/bkt/k", headers={"If-Unmodified-Since": "1970-01-02"})[0] == 412
         assert raw(edge, method, "/bkt/k", headers={"If-Match": '"other"'})[0] == 412
         assert raw(edge, method, "/bkt/k", headers={"If-Unmodified-Since": earlier})[0] == 412
         # If-Match takes precedence over If-Unmodified-Since, If-None-Match over

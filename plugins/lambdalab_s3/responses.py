@@ -194,30 +194,40 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(t.strip() in ("*", etag, etag.strip('"')) for t in header.split(","))
 
 
+def _utc(value: Any) -> datetime | None:
+    """A date header as read (a date without a zone is GMT, as HTTP's are); None when
+    it could not be read."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 def check_conditions(request: dict[str, Any], obj: S3Object) -> None:
     """GetObject's and HeadObject's conditions, as S3 evaluates them
     (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, RFC 9110
     §13.2.2): If-Match before If-Unmodified-Since (412), If-None-Match before
     If-Modified-Since (304). A date S3 cannot read is ignored."""
     modified = datetime.fromtimestamp(int(obj.last_modified), timezone.utc)  # HTTP dates: seconds
-    since, unmodified = request.get("IfModifiedSince"), request.get("IfUnmodifiedSince")
+    since, unmodified = _utc(request.get("IfModifiedSince")), _utc(request.get("IfUnmodifiedSince"))
     if request.get("IfMatch") is not None:
         if not _etag_matches(request["IfMatch"], obj.etag):
             raise PreconditionFailed("At least one of the pre-conditions you specified did "
                                      "not hold", Condition="If-Match")
-    elif isinstance(unmodified, datetime) and modified > unmodified:
+    elif unmodified is not None and modified > unmodified:
         raise PreconditionFailed("At least one of the pre-conditions you specified did not "
                                  "hold", Condition="If-Unmodified-Since")
     if request.get("IfNoneMatch") is not None:
         if _etag_matches(request["IfNoneMatch"], obj.etag):
             raise NotModified("Not Modified")
-    elif isinstance(since, datetime) and modified <= since:
+    elif since is not None and modified <= since:
         raise NotModified("Not Modified")
 
 
 #: ``<bucket>.s3.<anything>``, ``<bucket>.s3-<region>.<anything>`` or
 #: ``<bucket>.localhost``: virtual-hosted-style addressing
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+#: The longest DNS name (RFC 1035 §2.3.4).
+_HOST_MAX = 253
 _VIRTUAL_HOST = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]+[a-z0-9])\.(?:s3[.-].+|localhost)")
 
 
@@ -226,6 +236,8 @@ def path_style(request: HttpRequest) -> HttpRequest:
     host = request.header("host") or ""
     if not host.startswith("["):  # not an IPv6 literal: drop the port
         host = host.rsplit(":", 1)[0]
+    if len(host) > _HOST_MAX:  # no DNS name is longer; and the pattern backtracks
+        return request
     found = _VIRTUAL_HOST.fullmatch(host.lower())
     if found is None:
         return request
