@@ -7,12 +7,18 @@ output and every :class:`~lambdalab_s3.exceptions.S3Error` as S3 does. What is l
 is what S3's wire says beyond its model:
 
 - an ``aws-chunked`` body (SigV4 streaming, trailing checksums) is decoded before it is
-  read (:func:`decode_aws_chunked`);
+  read (:func:`decode_aws_chunked`), and a virtual-hosted-style request
+  (``Host: BUCKET.localhost``) is read as the path-style one it stands for
+  (:func:`path_style`);
 - a malformed parameter in the URI or query string is S3's ``InvalidArgument`` naming
   it, and its headers are S3's own business (it ignores those it cannot read);
+- what the operations check that the model cannot say: ``Range``
+  (:func:`byte_range`), ``Content-MD5`` (:func:`check_md5`), the conditional headers
+  of a read (:func:`check_conditions`);
 - the root elements S3 names (``ListAllMyBucketsResult``), GetBucketLocation's bare
   ``<LocationConstraint>``, ``206`` for a Range, and ``x-amz-request-id`` /
-  ``x-amz-id-2`` (:class:`S3Serializer`).
+  ``x-amz-id-2`` (:class:`S3Serializer`). A GetObject body over
+  :data:`READ_WHOLE_MAX_BYTES` is the layer's streaming payload, sent as it is read.
 
 Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
 """
@@ -39,6 +45,7 @@ from lambdalab.plugin import (
     HttpResponse,
     ParsedRequest,
     ProtocolService,
+    RequestBodyTooLarge,
     RestMember,
     RestXmlSerializer,
     ServiceError,
@@ -435,8 +442,6 @@ class S3Service(ProtocolService):
         return secrets.token_hex(8).upper()
 
     def body_error(self, error: Exception) -> ServiceError | AwsError:
-        from lambdalab.plugin import RequestBodyTooLarge
-
         if isinstance(error, RequestBodyTooLarge):
             return EntityTooLarge(
                 "Your proposed upload exceeds the maximum allowed size of one PutObject "
