@@ -126,6 +126,13 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (layer, version)
     );
     """,
+    # Tags of event source mappings (kept by plugins), by the mapping's UUID.
+    "mapping-tags-1": """
+    CREATE TABLE mapping_tags (
+        uuid TEXT PRIMARY KEY,
+        tags TEXT NOT NULL
+    );
+    """,
 }
 
 

@@ -19,7 +19,7 @@ import pytest
 from lambdalab import Lab
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_fidelity_handlers import request, url_of
 
 ENV_TRACE = """
@@ -105,3 +105,82 @@ def test_a_malformed_trace_header_starts_a_new_trace(client: Any, header: str) -
     client.meta.events.register("before-send.lambda.Invoke", add_header)
     trace = json.loads(client.invoke(FunctionName="badtrace")["Payload"].read())["trace"]
     assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace)
+
+
+# -- tags on event source mappings (https://docs.aws.amazon.com/lambda/latest/dg/tags-esm.html)
+
+ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:"
+
+
+@pytest.fixture
+def sqs(edge: EdgeServer) -> Any:
+    return client_for(edge.url, "sqs")
+
+
+def mapping_of(client: Any, sqs: Any, **settings: Any) -> dict[str, Any]:
+    create(client, "worker")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    return dict(client.create_event_source_mapping(
+        FunctionName="worker", EventSourceArn=arn, BatchSize=1, **settings))
+
+
+def test_mapping_tags_given_on_create(client: Any, sqs: Any) -> None:
+    # TestLambdaTag::test_create_tag_on_esm_create
+    created = mapping_of(client, sqs, Tags={"testtag": "custom"})
+    assert "Tags" not in created  # botocore's EventSourceMappingConfiguration has none
+    answer = client.list_tags(Resource=created["EventSourceMappingArn"])
+    assert answer["Tags"] == {"testtag": "custom"}
+
+
+def test_mapping_tag_lifecycle(client: Any, sqs: Any) -> None:
+    # TestLambdaTag::test_tag_lifecycle[event_source_mapping]: 204s, and these listings
+    arn = mapping_of(client, sqs)["EventSourceMappingArn"]
+
+    def tags() -> dict[str, str]:
+        answer = client.list_tags(Resource=arn)
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+        return dict(answer["Tags"])
+
+    assert tags() == {}
+    steps = [
+        (client.tag_resource, {"Tags": {"A": "tag-a"}}, {"A": "tag-a"}),
+        (client.tag_resource, {"Tags": {"B": "tag-b", "C": "tag-c"}},
+         {"A": "tag-a", "B": "tag-b", "C": "tag-c"}),
+        (client.tag_resource, {"Tags": {"C": "tag-c-newsuffix", "D": "tag-d"}},
+         {"A": "tag-a", "B": "tag-b", "C": "tag-c-newsuffix", "D": "tag-d"}),
+        (client.untag_resource, {"TagKeys": ["A"]}, {"B": "tag-b", "C": "tag-c-newsuffix",
+                                                      "D": "tag-d"}),
+        (client.untag_resource, {"TagKeys": ["B", "C"]}, {"D": "tag-d"}),
+        (client.untag_resource, {"TagKeys": ["F"]}, {"D": "tag-d"}),
+        (client.untag_resource, {"TagKeys": ["D", "F"]}, {}),
+    ]
+    for call, arguments, expected in steps:
+        assert call(Resource=arn, **arguments)["ResponseMetadata"]["HTTPStatusCode"] == 204
+        assert tags() == expected
+
+
+def test_mapping_tags_go_with_the_mapping(client: Any, sqs: Any) -> None:
+    created = mapping_of(client, sqs, Tags={"k": "v"})
+    arn = created["EventSourceMappingArn"]
+    client.delete_event_source_mapping(UUID=created["UUID"])
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.list_tags(Resource=arn)
+
+
+def test_tags_of_a_missing_mapping_are_aws_404(client: Any, sqs: Any) -> None:
+    # TestLambdaTag::test_tag_exceptions[event_source_mapping]
+    mapping_of(client, sqs)  # some mapping exists: the missing one is still missing
+    arn = ACCOUNT_ARN + "event-source-mapping:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    message = f"Event source mapping not found: {arn}"
+    for call, arguments in ((client.tag_resource, {"Tags": {"A": "B"}}),
+                            (client.untag_resource, {"TagKeys": ["A"]}),
+                            (client.list_tags, {})):
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as error:
+            call(Resource=arn, **arguments)
+        assert error.value.response["Message"] == message
+        assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(client.exceptions.ClientError) as error:
+        client.list_tags(Resource=arn + ":alias")
+    assert error.value.response["Error"]["Code"] == "ValidationException"

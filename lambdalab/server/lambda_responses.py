@@ -606,6 +606,7 @@ class LambdaResponses(LayerResponses):
         mapping = self.lab.create_event_source_mapping(
             required(body, "FunctionName"),
             event_source_arn=required(body, "EventSourceArn"),
+            tags=typed(body, "Tags", dict),
             **settings,
         )
         return WireResponse.of_json(202, mapping.to_aws())
@@ -638,7 +639,7 @@ class LambdaResponses(LayerResponses):
 #: The event source mapping fields lambdalab implements (SQS sources).
 _MAPPING_FIELDS = frozenset({
     "FunctionName", "EventSourceArn", "Enabled", "BatchSize",
-    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Tags",
 })
 
 
