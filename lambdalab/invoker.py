@@ -304,6 +304,8 @@ class Invoker:
             return InvokeResult(status_code=202, request_id=request_id)
         if ref.qualifier not in (None, limits.LATEST) and not ref.qualifier.isdigit():
             config = self.registry.resolve(ref.name, ref.qualifier)
+        else:
+            config = self.registry.running(config)
         return (
             yield from self._execution(
                 config,

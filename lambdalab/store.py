@@ -126,6 +126,14 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (layer, version)
     );
     """,
+    # The $LATEST configuration invokes run while an update of it is InProgress: the one
+    # before the update, until the update is Successful (its row is then removed).
+    "updates-1": """
+    CREATE TABLE latest_before_update (
+        function TEXT PRIMARY KEY REFERENCES functions(name) ON DELETE CASCADE,
+        config TEXT NOT NULL
+    );
+    """,
     # Tags of event source mappings (kept by plugins), by the mapping's UUID.
     "mapping-tags-1": """
     CREATE TABLE mapping_tags (

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from lambdalab import Lab
+from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, client_for, create, edge, zip_of  # noqa: F401  (fixtures)
 from .test_fidelity_handlers import request, url_of
 
 ENV_TRACE = """
@@ -184,3 +184,60 @@ def test_tags_of_a_missing_mapping_are_aws_404(client: Any, sqs: Any) -> None:
     with pytest.raises(client.exceptions.ClientError) as error:
         client.list_tags(Resource=arn + ":alias")
     assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+# -- invokes during an update (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)
+
+VERSIONED = """
+import os
+def handler(event, context):
+    return {"code": "%s", "setting": os.environ.get("SETTING")}
+"""
+
+
+def test_invokes_during_an_update_run_what_was_there_before(tmp_path: Path,
+                                                            clock: VirtualClock) -> None:
+    # "invocations continue to use the previous code and configuration until the update
+    # completes"; GetFunction already shows the update, InProgress.
+    with Lab(data_dir=tmp_path / "slow", clock=clock, state_transition=2) as lab, \
+            EdgeServer(lab, port=0) as server:
+        slow = client_for(server.url)
+        create(slow, "upd", VERSIONED % "v1", Environment={"Variables": {"SETTING": "a"}})
+        clock.advance(2)
+
+        def answer() -> dict[str, Any]:
+            return dict(json.loads(slow.invoke(FunctionName="upd")["Payload"].read()))
+
+        assert answer() == {"code": "v1", "setting": "a"}
+        slow.update_function_code(FunctionName="upd", ZipFile=zip_of(app=VERSIONED % "v2"))
+        assert slow.get_function(FunctionName="upd")["Configuration"]["LastUpdateStatus"] == \
+            "InProgress"
+        assert answer()["code"] == "v1"
+        clock.advance(2)
+        assert answer() == {"code": "v2", "setting": "a"}
+        slow.update_function_configuration(FunctionName="upd",
+                                           Environment={"Variables": {"SETTING": "b"}})
+        assert answer() == {"code": "v2", "setting": "a"}
+        assert lab.invoke("upd").json()["setting"] == "a"  # the Lab's own door too
+        clock.advance(2)
+        config = slow.get_function(FunctionName="upd")["Configuration"]
+        assert config["LastUpdateStatus"] == "Successful"
+        assert answer() == {"code": "v2", "setting": "b"}
+
+
+def test_an_alias_on_latest_runs_what_was_there_before_during_an_update(
+        tmp_path: Path, clock: VirtualClock) -> None:
+    with Lab(data_dir=tmp_path / "slow", clock=clock, state_transition=2) as lab:
+        code = tmp_path / "code"
+        code.mkdir()
+        (code / "app.py").write_text(VERSIONED % "v1")
+        lab.create_function("al", code, handler="app.handler")
+        clock.advance(2)
+        lab.create_alias("al", "live", "$LATEST")
+        (code / "app.py").write_text(VERSIONED % "v2")
+        lab.update_function_code("al", code)
+        assert lab.invoke("al", qualifier="live").json()["code"] == "v1"
+        lab.collect_code()  # the code invokes still run is kept
+        assert lab.invoke("al").json()["code"] == "v1"
+        clock.advance(2)
+        assert lab.invoke("al", qualifier="live").json()["code"] == "v2"
