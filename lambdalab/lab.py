@@ -1003,6 +1003,15 @@ class Lab(LayerOperations):
         and ``tags`` (see :meth:`tag_resource`).
         """
         tags = _checked_tags({}, settings.pop("tags", None) or {})
+        # AWS's answers, in AWS's order (LocalStack's recorded
+        # test_event_source_mapping_exceptions): no source, then no function.
+        if not settings.get("event_source_arn"):
+            raise InvalidParameterValueException("Unrecognized event source.")
+        try:
+            ref = parse_function_ref(function_name)
+            self.registry.get(ref.name, ref.qualifier)
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException("Function does not exist") from None
         mapping = self._mappings().create(function_name=function_name, **settings)
         self.mapping_tags.put(mapping.uuid, tags)
         return mapping

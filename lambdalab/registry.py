@@ -490,15 +490,20 @@ class Registry:
         return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
 
     def _before_update(self, name: str | None) -> list[Any]:
-        """The rows of ``latest_before_update`` (of ``name``, or all) of updates still in
-        progress: those whose time has come are settled first, which removes them."""
-        where, params = (" WHERE function = ?", (name,)) if name else ("", ())
-        for row in self._store.query("SELECT function FROM latest_before_update" + where, params):
-            try:
-                self.get_version(row["function"], LATEST)
-            except ResourceNotFoundException:
-                continue  # a damaged $LATEST: its row stays until the function is deleted
-        return self._store.query("SELECT config FROM latest_before_update" + where, params)
+        """The rows of ``latest_before_update`` (of ``name``, or all) whose update is still
+        in progress; read only (a collection of code must not settle an update)."""
+        where, params = (" WHERE b.function = ?", (LATEST, name)) if name else ("", (LATEST,))
+        rows = self._store.query(
+            "SELECT b.config, v.config AS latest FROM latest_before_update b JOIN versions v "
+            "ON v.function = b.function AND v.version = ?" + where, params
+        )
+        return [row for row in rows if not self._settled_row(row["latest"])]
+
+    def _settled_row(self, text: str) -> bool:
+        try:
+            return self._due(FunctionConfiguration.from_json(text))
+        except Exception:  # a damaged $LATEST: keep what it may still run
+            return False
 
     # -- concurrency ------------------------------------------------------------------
 

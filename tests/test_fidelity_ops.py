@@ -241,3 +241,292 @@ def test_an_alias_on_latest_runs_what_was_there_before_during_an_update(
         assert lab.invoke("al").json()["code"] == "v1"
         clock.advance(2)
         assert lab.invoke("al", qualifier="live").json()["code"] == "v2"
+
+
+# -- operations replayed against AWS's recorded answers --------------------------------
+#
+# Each test below makes the calls of one of LocalStack's Lambda API tests, in its order,
+# and compares every answer it recorded against real AWS (tests/aws_recorded/
+# lambda_ops.json, renamed to these names) member by member: status, members, error code,
+# message member and message. Where lambdalab adds a hint for learners it comes after
+# AWS's sentence, so an error message matches when it starts with AWS's.
+
+RECORDED = json.loads((Path(__file__).parent / "aws_recorded" / "lambda_ops.json").read_text())
+FN = "arn:aws:lambda:us-east-1:000000000000:function:"
+#: Members whose values AWS's recordings replaced with placeholders.
+PLACEHOLDERS = {"LastModified": "datetime", "CreationTime": "date", "LastModifiedTime": "date",
+                "FunctionUrl": "lambda-url", "RevisionId": "<uuid>"}
+
+
+def unvalidated(edge: EdgeServer) -> Any:
+    """A client that sends what it is given, as LocalStack's tests' clients do, so the
+    server's own answer to a bad request is what is compared."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("lambda", endpoint_url=edge.url, region_name="us-east-1",
+                        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-checked",
+                        config=Config(retries={"total_max_attempts": 1},
+                                      parameter_validation=False))
+
+
+def answer_of(call: Any, **arguments: Any) -> dict[str, Any]:
+    """What a call answered, in the recordings' form."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = call(**arguments)
+    except ClientError as error:
+        got = error.response
+        member = "Message" if "Message" in got else "message"
+        return {"error": got["Error"]["Code"], "message": got["Error"].get("Message"),
+                "member": member, "status": got["ResponseMetadata"]["HTTPStatusCode"]}
+    status = response.pop("ResponseMetadata")["HTTPStatusCode"]
+    for key in ("Policy", "Statement"):  # JSON text on the wire; the recordings parse it
+        if isinstance(response.get(key), str):
+            response[key] = json.loads(response[key])
+    return {**response, "status": status} if status != 200 else response
+
+
+def placeheld(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: PLACEHOLDERS[k] if k in PLACEHOLDERS else placeheld(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [placeheld(v) for v in value]
+    return value
+
+
+class Replay:
+    """Calls labelled as one recorded test labels them; :meth:`check` compares them all."""
+
+    def __init__(self, test: str) -> None:
+        self.expected: dict[str, Any] = RECORDED[test]
+        self.got: dict[str, Any] = {}
+
+    def __call__(self, label: str, call: Any, **arguments: Any) -> dict[str, Any]:
+        self.got[label] = answer_of(call, **arguments)
+        return self.got[label]
+
+    def check(self) -> None:
+        differences = {}
+        for label, expected in self.expected.items():
+            got = placeheld(self.got.get(label, "not called"))
+            expected = placeheld(expected)
+            if isinstance(got, dict) and "error" in got and "error" in expected \
+                    and str(got["message"]).startswith(expected["message"]):
+                got["message"] = expected["message"]  # lambdalab's hint follows AWS's words
+            if got != expected:
+                differences[label] = {"aws": expected, "lambdalab": got}
+        assert differences == {}
+
+
+def test_event_invoke_config_errors_as_aws_answers(client: Any, edge: EdgeServer) -> None:
+    # TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions
+    put = (c := unvalidated(edge)).put_function_event_invoke_config
+    create(client, "fn-eic")
+    create(client, "fn-eic-2")
+    version = client.publish_version(FunctionName="fn-eic")["Version"]
+    alias = client.create_alias(FunctionName="fn-eic", Name="eventinvokealias",
+                                FunctionVersion=version)
+    fake, arn, alias_arn = FN + "doesnotexist", FN + "fn-eic", alias["AliasArn"]
+    replay = Replay("test_lambda_eventinvokeconfig_exceptions")
+    replay("put_functionname_name_notfound", put, FunctionName="doesnotexist",
+           MaximumRetryAttempts=1)
+    replay("put_functionname_arn_notfound", put, FunctionName=fake, MaximumRetryAttempts=1)
+    replay("put_functionname_nootherargs", put, FunctionName="doesnotexist")
+    for label, destination in (("put_destination_lambda_doesntexist", {"OnSuccess": {"Destination": fake}}),
+                               ("put_destination_recursive", {"OnSuccess": {"Destination": arn}}),
+                               ("put_destination_other_lambda", {"OnSuccess": {"Destination": FN + "fn-eic-2"}}),
+                               ("put_destination_invalid_service_arn", {"OnSuccess": {"Destination": arn.replace(":lambda:", ":iam:")}}),
+                               ("put_destination_success_no_destination_arn", {"OnSuccess": {}}),
+                               ("put_destination_failure_no_destination_arn", {"OnFailure": {}}),
+                               ("put_destination_invalid_arn_pattern", {"OnFailure": {"Destination": arn.replace(":lambda:", ":_-/!lambda:")}})):
+        replay(label, put, FunctionName="fn-eic", DestinationConfig=destination)
+    for label, name, qualifier in (
+            ("put_destination_latest", "fn-eic", None),
+            ("put_destination_latest_explicit_qualifier", "fn-eic", "$LATEST"),
+            ("put_destination_version", "fn-eic", version),
+            ("put_alias_functionname_qualifier", "fn-eic", "eventinvokealias"),
+            ("put_alias_doesnotexist", "fn-eic", "eventinvokealiasdoesnotexist"),
+            ("put_alias_qualifiedarn", alias_arn, None),
+            ("put_alias_qualifiedarn_qualifier", alias_arn, "eventinvokealias"),
+            ("put_alias_qualifiedarn_qualifierconflict", alias_arn, "eventinvokealiasdoesnotexist"),
+            ("put_alias_shorthand", "fn-eic:eventinvokealias", None),
+            ("put_alias_shorthand_qualifier", "fn-eic:eventinvokealias", "eventinvokealias"),
+            ("put_alias_shorthand_qualifierconflict", "fn-eic:eventinvokealias", "eventinvokealiasdoesnotexist"),
+            ("put_version_shorthand", f"fn-eic:{version}", None),
+            ("put_shorthand_qualifier_match", "fn-eic:$LATEST", "$LATEST"),
+            ("put_shorthand_qualifier_mismatch_1", f"fn-eic:{version}", "$LATEST"),
+            ("put_shorthand_qualifier_mismatch_2", "fn-eic:$LATEST", version),
+            ("put_shorthand_qualifier_mismatch_3", f"fn-eic:{version}", "eventinvokealias")):
+        replay(label, put, FunctionName=name, MaximumRetryAttempts=1,
+               **({"Qualifier": qualifier} if qualifier else {}))
+    replay("put_maxevent_maxvalue_result", put, FunctionName="fn-eic", MaximumRetryAttempts=2,
+           MaximumEventAgeInSeconds=21600)
+    replay("put_pre_overwrite", put, FunctionName="fn-eic", MaximumRetryAttempts=2,
+           MaximumEventAgeInSeconds=60)
+    replay("put_post_overwrite", put, FunctionName="fn-eic", MaximumRetryAttempts=0)
+    replay("second_overwrite_existing_response", put, FunctionName="fn-eic", MaximumRetryAttempts=0)
+    replay("get_post_overwrite", c.get_function_event_invoke_config, FunctionName="fn-eic")
+    replay("pre_update_response", put, FunctionName="fn-eic", MaximumRetryAttempts=2,
+           MaximumEventAgeInSeconds=60)
+    update = c.update_function_event_invoke_config
+    replay("update_response", update, FunctionName="fn-eic", MaximumRetryAttempts=0)
+    replay("update_response_existing", update, FunctionName="fn-eic", MaximumRetryAttempts=0)
+    listed = replay("list_configs", c.list_function_event_invoke_configs, FunctionName="fn-eic")
+    listed["FunctionEventInvokeConfigs"].sort(key=lambda x: x["FunctionArn"])  # as recorded
+    paged = c.list_function_event_invoke_configs(FunctionName="fn-eic", MaxItems=2)
+    assert len(paged["FunctionEventInvokeConfigs"]) == 2 and paged["NextMarker"]
+    delete = c.delete_function_event_invoke_config
+    for label, qualifier in (("delete_latest", "$LATEST"), ("delete_version", version),
+                             ("delete_alias", "eventinvokealias")):
+        replay(label, delete, FunctionName="fn-eic", Qualifier=qualifier)
+    replay("list_configs_postdelete", c.list_function_event_invoke_configs, FunctionName="fn-eic")
+    replay("delete_function_not_found", delete, FunctionName="fn-eic")
+    replay("delete_function_doesnotexist", delete, FunctionName="doesnotexist")
+    replay("list_function_doesnotexist", c.list_function_event_invoke_configs,
+           FunctionName="doesnotexist")
+    get = c.get_function_event_invoke_config
+    replay("get_function_doesnotexist", get, FunctionName="doesnotexist")
+    replay("get_qualifier_doesnotexist", get, FunctionName="fn-eic", Qualifier="doesnotexist")
+    replay("update_eventinvokeconfig_function_doesnotexist", update, FunctionName="doesnotexist",
+           MaximumRetryAttempts=0)
+    replay("get_eventinvokeconfig_doesnotexist", get, FunctionName=alias_arn)
+    replay("update_eventinvokeconfig_config_doesnotexist_with_qualifier", update,
+           FunctionName=alias_arn, MaximumRetryAttempts=0)
+    replay("update_eventinvokeconfig_config_doesnotexist_without_qualifier", update,
+           FunctionName="fn-eic", MaximumRetryAttempts=0)
+    replay.check()
+
+
+def test_event_invoke_config_lifecycle_as_aws_answers(client: Any) -> None:
+    # TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_lifecycle
+    create(client, "fn-eic")
+    replay = Replay("test_lambda_eventinvokeconfig_lifecycle")
+    put, update = client.put_function_event_invoke_config, client.update_function_event_invoke_config
+    get = client.get_function_event_invoke_config
+    replay("put_invokeconfig_retries_0", put, FunctionName="fn-eic", MaximumRetryAttempts=0)
+    replay("put_invokeconfig_eventage_60", put, FunctionName="fn-eic", MaximumEventAgeInSeconds=60)
+    replay("update_invokeconfig_eventage_nochange", update, FunctionName="fn-eic",
+           MaximumEventAgeInSeconds=60)
+    replay("update_invokeconfig_retries", update, FunctionName="fn-eic", MaximumRetryAttempts=1)
+    replay("get_invokeconfig", get, FunctionName="fn-eic")
+    replay("get_invokeconfig_latest", get, FunctionName="fn-eic", Qualifier="$LATEST")
+    replay("list_single_invokeconfig", client.list_function_event_invoke_configs,
+           FunctionName="fn-eic")
+    version = client.publish_version(FunctionName="fn-eic")["Version"]
+    replay("get_invokeconfig_postpublish", get, FunctionName="fn-eic", Qualifier=version)
+    replay("put_published_invokeconfig", put, FunctionName="fn-eic", Qualifier=version,
+           MaximumEventAgeInSeconds=120)
+    replay("get_published_invokeconfig", get, FunctionName="fn-eic", Qualifier=version)
+    single = client.list_function_event_invoke_configs(FunctionName="fn-eic", MaxItems=1)
+    rest = client.list_function_event_invoke_configs(FunctionName="fn-eic", MaxItems=1,
+                                                     Marker=single["NextMarker"])
+    both = client.list_function_event_invoke_configs(FunctionName="fn-eic")
+    assert {c["FunctionArn"] for c in both["FunctionEventInvokeConfigs"]} == {
+        single["FunctionEventInvokeConfigs"][0]["FunctionArn"],
+        rest["FunctionEventInvokeConfigs"][0]["FunctionArn"]}
+    assert "NextMarker" not in rest and "NextMarker" not in both
+    client.delete_function_event_invoke_config(FunctionName="fn-eic")
+    replay("list_paging_nolimit_postdelete", client.list_function_event_invoke_configs,
+           FunctionName="fn-eic")
+    replay.check()
+
+
+def test_remove_permission_as_aws_answers(client: Any) -> None:
+    # TestLambdaPermissions::test_remove_multi_permissions, ::test_permission_exceptions,
+    # TestLambdaRevisions::test_function_revisions_permissions (recorded in 2025)
+    create(client, "fn-perm")
+    replay = Replay("test_permission_exceptions")
+    replay("remove_permission_policy_doesnotexist", client.remove_permission,
+           FunctionName="fn-perm", StatementId="s3")
+    replay.check()
+    replay = Replay("test_function_revisions_permissions")
+    replay("add_permission_revision_exception", client.add_permission, FunctionName="fn-perm",
+           StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+           RevisionId="wrong")
+    replay.check()
+    replay = Replay("test_remove_multi_permissions")
+    add = client.add_permission
+    replay("add_permission_1", add, FunctionName="fn-perm", Action="lambda:InvokeFunction",
+           StatementId="s3", Principal="s3.amazonaws.com")
+    replay("add_permission_2", add, FunctionName="fn-perm", Action="lambda:InvokeFunction",
+           StatementId="sqs", Principal="sqs.amazonaws.com",
+           SourceArn="arn:aws:s3:::test-bucket")
+    replay("policy_after_2_add", client.get_policy, FunctionName="fn-perm")
+    replay("remove_permission_exception_nonexisting_sid", client.remove_permission,
+           FunctionName="fn-perm", StatementId="non-existent")
+    assert client.remove_permission(FunctionName="fn-perm", StatementId="sqs")[
+        "ResponseMetadata"]["HTTPStatusCode"] == 204
+    after = replay("policy_after_removal", client.get_policy, FunctionName="fn-perm")
+    replay("policy_after_removal_attempt", client.get_policy, FunctionName="fn-perm")
+    client.remove_permission(FunctionName="fn-perm", StatementId="s3",
+                             RevisionId=after["RevisionId"])
+    replay("get_policy_exception_removed_all", client.get_policy, FunctionName="fn-perm")
+    replay.check()
+
+
+def test_function_url_list_and_delete_as_aws_answers(client: Any) -> None:
+    # TestLambdaUrl::test_url_config_list_paging, ::test_url_config_deletion_without_qualifier
+    create(client, "fn-url")
+    version = client.publish_version(FunctionName="fn-url")["Version"]
+    client.create_alias(FunctionName="fn-url", Name="urlalias", FunctionVersion=version)
+    replay = Replay("test_url_config_list_paging")
+    replay("list_function_notfound", client.list_function_url_configs, FunctionName="doesnotexist")
+    replay("list_all_empty", client.list_function_url_configs, FunctionName="fn-url")
+    replay("url_config_fn", client.create_function_url_config, FunctionName="fn-url",
+           AuthType="NONE")
+    replay("url_config_alias", client.create_function_url_config,
+           FunctionName="fn-url:urlalias", Qualifier="urlalias", AuthType="NONE")
+    listed = replay("list_all", client.list_function_url_configs, FunctionName="fn-url")
+    listed["FunctionUrlConfigs"].sort(key=lambda x: x["FunctionArn"])  # as recorded
+    one = client.list_function_url_configs(FunctionName="fn-url", MaxItems=1)
+    other = client.list_function_url_configs(FunctionName="fn-url", MaxItems=1,
+                                             Marker=one["NextMarker"])
+    assert len(one["FunctionUrlConfigs"]) == len(other["FunctionUrlConfigs"]) == 1
+    assert "NextMarker" not in other
+    replay.check()
+
+
+def test_function_url_delete_keeps_the_aliases_url(client: Any) -> None:
+    create(client, "fn-url")
+    client.publish_version(FunctionName="fn-url")
+    client.create_alias(FunctionName="fn-url", Name="test-alias", FunctionVersion="1")
+    replay = Replay("test_url_config_deletion_without_qualifier")
+    replay("url_creation", client.create_function_url_config, FunctionName="fn-url",
+           AuthType="NONE")
+    replay("url_with_alias_creation", client.create_function_url_config, FunctionName="fn-url",
+           AuthType="NONE", Qualifier="test-alias")
+    replay("get_url_config", client.get_function_url_config, FunctionName="fn-url")
+    replay("get_url_config_with_alias", client.get_function_url_config, FunctionName="fn-url",
+           Qualifier="test-alias")
+    replay("delete_function_url_config", client.delete_function_url_config,
+           FunctionName="fn-url")
+    replay("get_url_config_after_deletion", client.get_function_url_config,
+           FunctionName="fn-url")
+    replay("get_url_config_with_alias_after_deletion", client.get_function_url_config,
+           FunctionName="fn-url", Qualifier="test-alias")
+    replay.check()
+
+
+def test_event_source_mapping_errors_as_aws_answers(edge: EdgeServer) -> None:
+    # TestLambdaEventSourceMappings::test_event_source_mapping_exceptions
+    c = unvalidated(edge)
+    replay = Replay("test_event_source_mapping_exceptions")
+    uuid = "9d0c9b48-6b0a-4a4f-8b36-1b0e1c2f3a4d"
+    replay("get_unknown_uuid", c.get_event_source_mapping, UUID=uuid)
+    replay("delete_unknown_uuid", c.delete_event_source_mapping, UUID=uuid)
+    replay("update_unknown_uuid", c.update_event_source_mapping, UUID=uuid, Enabled=False)
+    # "list doesn't care about the resource filters existing"
+    for filters in ({}, {"FunctionName": "doesnotexist"},
+                    {"EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:somequeue"}):
+        assert c.list_event_source_mappings(**filters)["EventSourceMappings"] == []
+    queue = "arn:aws:sqs:us-east-1:000000000000:somequeue"
+    replay("create_no_event_source_arn", c.create_event_source_mapping,
+           FunctionName="doesnotexist")
+    replay("create_unknown_params", c.create_event_source_mapping, FunctionName="doesnotexist",
+           EventSourceArn=queue)
+    replay("destination_config_failure", c.create_event_source_mapping,
+           FunctionName="doesnotexist", EventSourceArn=queue,
+           DestinationConfig={"OnSuccess": {"Destination": queue.replace("somequeue", "other")}})
+    replay.check()

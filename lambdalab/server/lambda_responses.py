@@ -605,7 +605,7 @@ class LambdaResponses(LayerResponses):
         settings = {k: v for k, v in self._mapping_settings(body).items() if v is not None}
         mapping = self.lab.create_event_source_mapping(
             required(body, "FunctionName"),
-            event_source_arn=required(body, "EventSourceArn"),
+            event_source_arn=typed(body, "EventSourceArn", str),
             tags=typed(body, "Tags", dict),
             **settings,
         )
@@ -645,6 +645,10 @@ _MAPPING_FIELDS = frozenset({
 
 def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
     """FilterCriteria and the stream-only fields are refused rather than ignored."""
+    if "DestinationConfig" in body:  # AWS's answer for an SQS source
+        raise InvalidParameterValueException(
+            "Unsupported DestinationConfig parameter for given event source mapping type."
+        )
     unknown = sorted(set(body) - _MAPPING_FIELDS)
     if unknown:
         raise InvalidParameterValueException(
