@@ -54,7 +54,7 @@ from .permissions import Permissions, Policy
 from .plugins import PluginInfo, describe, make_plugin_manager, migrations
 from .registry import Registry, aws_timestamp, new_revision_id
 from .sandbox import SandboxBackend
-from .source_mappings import MAPPING_ARN, MappingTags, SourceMappings
+from .source_mappings import MAPPING_ARN, MappingTags, SourceMappings, mapping_uuid
 from .stash import Stash
 
 DEFAULT_DATA_DIR = ".lambdalab"
@@ -1013,7 +1013,9 @@ class Lab(LayerOperations):
         except ResourceNotFoundException:
             raise InvalidParameterValueException("Function does not exist") from None
         mapping = self._mappings().create(function_name=function_name, **settings)
-        self.mapping_tags.put(mapping.uuid, tags)
+        uuid = mapping_uuid(mapping)
+        if uuid is not None:
+            self.mapping_tags.put(uuid, tags)
         return mapping
 
     def get_event_source_mapping(self, uuid: str) -> Any:
@@ -1027,7 +1029,7 @@ class Lab(LayerOperations):
     def delete_event_source_mapping(self, uuid: str) -> Any:
         """Stop and remove a mapping; returns it with ``State`` ``Deleting``."""
         mapping = self._mappings().delete(uuid)
-        self.mapping_tags.put(mapping.uuid, {})
+        self.mapping_tags.put(uuid, {})
         return mapping
 
     def list_event_source_mappings(

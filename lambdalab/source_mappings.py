@@ -81,6 +81,15 @@ class SourceMappings:
         )
 
 
+def mapping_uuid(mapping: Any) -> str | None:
+    """The UUID of a mapping a keeper answered: its ``uuid`` (the SQS plugin's records),
+    or its ``UUID`` key (a keeper that answers AWS's JSON)."""
+    uuid = getattr(mapping, "uuid", None)
+    if uuid is None and isinstance(mapping, Mapping):
+        uuid = mapping.get("UUID")
+    return uuid if isinstance(uuid, str) else None
+
+
 class MappingTags:
     """The tags of event source mappings, by UUID, whichever plugin keeps the mapping.
 
