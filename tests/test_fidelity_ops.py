@@ -572,3 +572,22 @@ def test_event_source_mapping_create_update_as_aws_answers(client: Any, sqs: Any
     replay("get_esm_enabled", client.get_event_source_mapping, UUID=created["UUID"])
     replay.uuids.append(created["UUID"])
     replay.check()
+
+
+def test_event_source_mappings_list_100_a_page(lab: Lab, client: Any) -> None:
+    # botocore's model: "ListEventSourceMappings returns a maximum of 100 items in each
+    # response, even if you set the number higher."
+    from lambdalab_sqs import sqs_of
+
+    create(client, "many")
+    queues = sqs_of(lab).queues
+    for n in range(101):
+        queues.create_queue(f"q{n}")
+        lab.create_event_source_mapping("many", event_source_arn=queues.arn(f"q{n}"),
+                                        enabled=False)
+    first = client.list_event_source_mappings(MaxItems=1000)
+    assert len(first["EventSourceMappings"]) == 100
+    rest = client.list_event_source_mappings(MaxItems=1000, Marker=first["NextMarker"])
+    assert len(rest["EventSourceMappings"]) == 1 and "NextMarker" not in rest
+    uuids = {m["UUID"] for m in first["EventSourceMappings"] + rest["EventSourceMappings"]}
+    assert len(uuids) == 101

@@ -632,7 +632,7 @@ class LambdaResponses(LayerResponses):
             event_source_arn=req.query.get("EventSourceArn"),
             function_name=req.query.get("FunctionName"),
         )
-        chunk, marker = page(mappings, req.query, limits.LIST_MAX_ITEMS)
+        chunk, marker = page(mappings, req.query, limits.EVENT_SOURCE_MAPPING_PAGE_MAX)
         return WireResponse.of_json(200, _listing("EventSourceMappings", chunk, marker))
 
 
