@@ -879,6 +879,7 @@ class Lab(LayerOperations):
             request_id=event.request_id,
             invoked_arn=self.arns.function(event.function_name, event.qualifier),
             client_context=event.client_context,
+            trace_id=event.trace_id,
         )
 
     def wait_for_events(self, timeout: float | None = None) -> bool:

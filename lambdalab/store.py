@@ -134,6 +134,10 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    # The X-Ray trace an Event invoke's caller sent, continued when it runs.
+    "async-trace-1": """
+    ALTER TABLE async_events ADD COLUMN trace_id TEXT;
+    """,
     # Tags of event source mappings (kept by plugins), by the mapping's UUID.
     "mapping-tags-1": """
     CREATE TABLE mapping_tags (

@@ -591,3 +591,23 @@ def test_event_source_mappings_list_100_a_page(lab: Lab, client: Any) -> None:
     assert len(rest["EventSourceMappings"]) == 1 and "NextMarker" not in rest
     uuids = {m["UUID"] for m in first["EventSourceMappings"] + rest["EventSourceMappings"]}
     assert len(uuids) == 101
+
+
+PRINT_TRACE = """
+import os
+def handler(event, context):
+    print("trace", os.environ["_X_AMZN_TRACE_ID"])
+"""
+
+
+def test_an_event_invoke_continues_the_callers_trace(lab: Lab, client: Any) -> None:
+    create(client, "later", PRINT_TRACE)
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = CALLER_TRACE
+
+    client.meta.events.register("before-send.lambda.Invoke", add_header)
+    assert client.invoke(FunctionName="later", InvocationType="Event")["StatusCode"] == 202
+    assert lab.wait_for_events(timeout=60)
+    printed = [e.message for e in lab.get_logs("later") if e.message.startswith("trace ")]
+    assert printed == [f"trace {CALLER_TRACE}\n"]
