@@ -611,3 +611,9 @@ def test_an_event_invoke_continues_the_callers_trace(lab: Lab, client: Any) -> N
     assert lab.wait_for_events(timeout=60)
     printed = [e.message for e in lab.get_logs("later") if e.message.startswith("trace ")]
     assert printed == [f"trace {CALLER_TRACE}\n"]
+
+
+def test_a_mapping_with_too_many_tags_is_not_created(client: Any, sqs: Any) -> None:
+    with pytest.raises(client.exceptions.InvalidParameterValueException):
+        mapping_of(client, sqs, Tags={f"k{n}": "v" for n in range(51)})
+    assert client.list_event_source_mappings()["EventSourceMappings"] == []
