@@ -339,13 +339,18 @@ def test_event_invoke_config_errors_as_aws_answers(client: Any, edge: EdgeServer
            MaximumRetryAttempts=1)
     replay("put_functionname_arn_notfound", put, FunctionName=fake, MaximumRetryAttempts=1)
     replay("put_functionname_nootherargs", put, FunctionName="doesnotexist")
-    for label, destination in (("put_destination_lambda_doesntexist", {"OnSuccess": {"Destination": fake}}),
-                               ("put_destination_recursive", {"OnSuccess": {"Destination": arn}}),
-                               ("put_destination_other_lambda", {"OnSuccess": {"Destination": FN + "fn-eic-2"}}),
-                               ("put_destination_invalid_service_arn", {"OnSuccess": {"Destination": arn.replace(":lambda:", ":iam:")}}),
-                               ("put_destination_success_no_destination_arn", {"OnSuccess": {}}),
-                               ("put_destination_failure_no_destination_arn", {"OnFailure": {}}),
-                               ("put_destination_invalid_arn_pattern", {"OnFailure": {"Destination": arn.replace(":lambda:", ":_-/!lambda:")}})):
+    destinations = {
+        "put_destination_lambda_doesntexist": {"OnSuccess": {"Destination": fake}},
+        "put_destination_recursive": {"OnSuccess": {"Destination": arn}},
+        "put_destination_other_lambda": {"OnSuccess": {"Destination": FN + "fn-eic-2"}},
+        "put_destination_invalid_service_arn":
+            {"OnSuccess": {"Destination": arn.replace(":lambda:", ":iam:")}},
+        "put_destination_success_no_destination_arn": {"OnSuccess": {}},
+        "put_destination_failure_no_destination_arn": {"OnFailure": {}},
+        "put_destination_invalid_arn_pattern":
+            {"OnFailure": {"Destination": arn.replace(":lambda:", ":_-/!lambda:")}},
+    }
+    for label, destination in destinations.items():
         replay(label, put, FunctionName="fn-eic", DestinationConfig=destination)
     for label, name, qualifier in (
             ("put_destination_latest", "fn-eic", None),
@@ -355,10 +360,12 @@ def test_event_invoke_config_errors_as_aws_answers(client: Any, edge: EdgeServer
             ("put_alias_doesnotexist", "fn-eic", "eventinvokealiasdoesnotexist"),
             ("put_alias_qualifiedarn", alias_arn, None),
             ("put_alias_qualifiedarn_qualifier", alias_arn, "eventinvokealias"),
-            ("put_alias_qualifiedarn_qualifierconflict", alias_arn, "eventinvokealiasdoesnotexist"),
+            ("put_alias_qualifiedarn_qualifierconflict", alias_arn,
+             "eventinvokealiasdoesnotexist"),
             ("put_alias_shorthand", "fn-eic:eventinvokealias", None),
             ("put_alias_shorthand_qualifier", "fn-eic:eventinvokealias", "eventinvokealias"),
-            ("put_alias_shorthand_qualifierconflict", "fn-eic:eventinvokealias", "eventinvokealiasdoesnotexist"),
+            ("put_alias_shorthand_qualifierconflict", "fn-eic:eventinvokealias",
+             "eventinvokealiasdoesnotexist"),
             ("put_version_shorthand", f"fn-eic:{version}", None),
             ("put_shorthand_qualifier_match", "fn-eic:$LATEST", "$LATEST"),
             ("put_shorthand_qualifier_mismatch_1", f"fn-eic:{version}", "$LATEST"),
@@ -408,7 +415,8 @@ def test_event_invoke_config_lifecycle_as_aws_answers(client: Any) -> None:
     # TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_lifecycle
     create(client, "fn-eic")
     replay = Replay("test_lambda_eventinvokeconfig_lifecycle")
-    put, update = client.put_function_event_invoke_config, client.update_function_event_invoke_config
+    put = client.put_function_event_invoke_config
+    update = client.update_function_event_invoke_config
     get = client.get_function_event_invoke_config
     replay("put_invokeconfig_retries_0", put, FunctionName="fn-eic", MaximumRetryAttempts=0)
     replay("put_invokeconfig_eventage_60", put, FunctionName="fn-eic", MaximumEventAgeInSeconds=60)
