@@ -152,6 +152,31 @@ def arn_service(arn: Any) -> str | None:
     return match["service"] if match else None
 
 
+#: PutFunctionEventInvokeConfig's settings: at least one must be given.
+_SETTINGS = ("maximum_retry_attempts", "maximum_event_age_in_seconds", "destination_config")
+
+
+def function_missing() -> ResourceNotFoundException:
+    """What the event invoke config operations answer for a function (or qualifier) that
+    does not exist (LocalStack's AWS-recorded test_lambda_eventinvokeconfig_exceptions)."""
+    return ResourceNotFoundException("The function doesn't exist.")
+
+
+def _java_form(destinations: Mapping[str, Any]) -> str:
+    """A DestinationConfig as AWS's error messages print it:
+    ``DestinationConfig(onSuccess=OnSuccess(destination=arn), onFailure=null)``."""
+    parts = []
+    for key in ("OnSuccess", "OnFailure"):
+        given = destinations.get(key)
+        field = key[0].lower() + key[1:]
+        if given is None:
+            parts.append(f"{field}=null")
+        else:
+            arn = given.get("Destination") if isinstance(given, dict) else given
+            parts.append(f"{field}={key}(destination={arn or 'null'})")
+    return f"DestinationConfig({', '.join(parts)})"
+
+
 class EventInvokeConfigs:
     """Event invoke configurations of one data dir, and the checks on what they name."""
 
@@ -159,19 +184,27 @@ class EventInvokeConfigs:
         self._lab = lab
 
     def _target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
+        """The function and qualifier named; AWS's 404 when either does not exist."""
         ref = parse_function_ref(function_name, qualifier)
-        self._lab.registry.get(ref.name, ref.qualifier)  # the qualifier must exist
+        try:
+            self._lab.registry.get(ref.name, ref.qualifier)  # the qualifier must exist
+        except ResourceNotFoundException:
+            raise function_missing() from None
         return ref.name, ref.qualifier or limits.LATEST
 
     def get(self, function_name: str, qualifier: str | None = None) -> FunctionEventInvokeConfig:
-        name, qual = self._target(function_name, qualifier)
-        found = self.find(name, qual)
+        ref = parse_function_ref(function_name, qualifier)
+        name, qual = ref.name, ref.qualifier or limits.LATEST
+        found = self.find(name, qual)  # AWS answers the same whether or not the function exists
         if found is None:
-            raise ResourceNotFoundException(
-                f"The function {self._lab.arns.function(name, qual)} doesn't have an "
-                "EventInvokeConfig. Create one with put_function_event_invoke_config."
-            )
+            raise self.no_config(name, qual)
         return found
+
+    def no_config(self, name: str, qualifier: str) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"The function {self._lab.arns.function(name, qualifier)} doesn't have an "
+            "EventInvokeConfig. Create one with put_function_event_invoke_config."
+        )
 
     def find(self, name: str, qualifier: str | None) -> FunctionEventInvokeConfig | None:
         rows = self._lab.store.query(
@@ -198,13 +231,14 @@ class EventInvokeConfigs:
         merge: bool,
     ) -> FunctionEventInvokeConfig:
         """Replace (Put) or change (Update, ``merge=True``) one qualifier's configuration."""
+        if all(changes.get(key) is None for key in _SETTINGS):
+            raise InvalidParameterValueException(
+                "You must specify at least one of error handling or destination setting."
+            )
         name, qual = self._target(function_name, qualifier)
         current = self.find(name, qual)
         if merge and current is None:
-            raise ResourceNotFoundException(
-                f"The function {self._lab.arns.function(name, qual)} doesn't have an "
-                "EventInvokeConfig. Create one with put_function_event_invoke_config."
-            )
+            raise self.no_config(name, qual)
         arn = self._lab.arns.function(name, qual)
         base = current if merge and current else FunctionEventInvokeConfig(arn, 0.0)
         config = replace(
@@ -235,25 +269,33 @@ class EventInvokeConfigs:
                 )
             for key, field in (("OnSuccess", "on_success"), ("OnFailure", "on_failure")):
                 arn = (destinations.get(key) or {}).get("Destination")
-                out[field] = self.check_destination(name, f"DestinationConfig.{key}", arn)
+                out[field] = self.check_destination(name, f"DestinationConfig.{key}", arn,
+                                                    destinations)
         return out
 
-    def check_destination(self, name: str, field: str, arn: Any) -> str | None:
-        """The ARN if a loaded plugin can deliver there; InvalidParameterValue if not."""
+    def check_destination(self, name: str, field: str, arn: Any,
+                          destinations: Mapping[str, Any] | None = None) -> str | None:
+        """The ARN if a loaded plugin can deliver there; InvalidParameterValue if not, in
+        AWS's words (LocalStack's AWS-recorded test_lambda_eventinvokeconfig_exceptions)."""
         if arn in (None, ""):
             return None
         service = arn_service(arn)
         if service not in limits.DESTINATION_SERVICES:
-            raise invalid(
-                f"{field}.Destination",
-                arn,
-                "Use the ARN of a Lambda function, SQS queue, SNS topic, EventBridge event "
-                "bus or S3 bucket, e.g. arn:aws:lambda:us-east-1:000000000000:function:NAME.",
+            raise InvalidParameterValueException(
+                f"The provided destination config {_java_form(destinations or {})} is invalid. "
+                f"({field}.Destination: use the ARN of a Lambda function, SQS queue, SNS "
+                "topic, EventBridge event bus or S3 bucket, e.g. "
+                "arn:aws:lambda:us-east-1:000000000000:function:NAME.)"
             )
         if service == "lambda" and parse_function_ref(arn).name == name:
             raise InvalidParameterValueException(
                 "You can't specify the function as a destination for itself. Name another "
                 "function."
+            )
+        if service == "lambda" and not self._lab.registry.exists(parse_function_ref(arn).name):
+            raise InvalidParameterValueException(
+                f"The destination ARN {arn} is invalid. (No function has that name: create "
+                "it first.)"
             )
         self.sender(arn, field)
         return arn
@@ -292,7 +334,7 @@ class EventInvokeConfigs:
     def list(self, function_name: str) -> list[FunctionEventInvokeConfig]:
         name = parse_function_ref(function_name).name
         if not self._lab.registry.exists(name):
-            raise self._lab.registry.not_found(name)
+            raise function_missing()
         rows = self._lab.store.query(
             "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
             "ORDER BY qualifier",
@@ -301,7 +343,8 @@ class EventInvokeConfigs:
         return [c for c in map(self._loaded, rows) if c is not None]
 
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
-        name, qual = self._target(function_name, qualifier)
+        ref = parse_function_ref(function_name, qualifier)
+        name, qual = ref.name, ref.qualifier or limits.LATEST
         self.get(name, qual)
         with self._lab.store.transaction() as db:
             db.execute(

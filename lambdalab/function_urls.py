@@ -237,7 +237,8 @@ class FunctionUrls:
 
     def list(self, function_name: str) -> list[FunctionUrlConfig]:
         name = parse_function_ref(function_name).name
-        self.registry.get(name)
+        if not self.registry.exists(name):  # AWS's words (LocalStack's recorded answers)
+            raise ResourceNotFoundException("Function does not exist")
         rows = self.store.query(
             "SELECT function, qualifier, config FROM function_urls WHERE function = ? "
             "ORDER BY qualifier",

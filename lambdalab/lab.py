@@ -54,7 +54,7 @@ from .permissions import Permissions, Policy
 from .plugins import PluginInfo, describe, make_plugin_manager, migrations
 from .registry import Registry, aws_timestamp, new_revision_id
 from .sandbox import SandboxBackend
-from .source_mappings import SourceMappings
+from .source_mappings import MAPPING_ARN, MappingTags, SourceMappings, mapping_uuid
 from .stash import Stash
 
 DEFAULT_DATA_DIR = ".lambdalab"
@@ -192,6 +192,7 @@ class Lab(LayerOperations):
             ),
         )
         self.event_configs = EventInvokeConfigs(self)
+        self.mapping_tags = MappingTags(self.store)
         self.invoker = Invoker(
             store=self.store,
             registry=self.registry,
@@ -580,27 +581,54 @@ class Lab(LayerOperations):
     # -- tags -------------------------------------------------------------------------
 
     def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:
-        """Add or overwrite tags of the function ``resource`` (its unqualified ARN)."""
-        name = taggable_function(resource)
-        current = self.registry.get(name).tags
+        """Add or overwrite tags of the function ``resource`` (its unqualified ARN) or of
+        an event source mapping (its ``EventSourceMappingArn``)."""
+        mapping = self._tagged_mapping(resource)
+        name = "" if mapping else taggable_function(resource)
+        current = self.mapping_tags.get(mapping) if mapping else self.registry.get(name).tags
         if not tags:
             raise InvalidParameterValueException(
                 "An error occurred and the request cannot be processed. Tags: give at least "
                 "one tag."
             )
-        self.registry.set_tags(name, _checked_tags(current, tags))
+        if mapping:
+            self.mapping_tags.put(mapping, _checked_tags(current, tags))
+        else:
+            self.registry.set_tags(name, _checked_tags(current, tags))
 
     def untag_resource(self, resource: str, tag_keys: Iterable[str]) -> None:
         """Remove the tags named by ``tag_keys`` (keys that are not there are ignored)."""
+        keys = set(tag_keys)
+        mapping = self._tagged_mapping(resource)
+        if mapping:
+            current = self.mapping_tags.get(mapping)
+            self.mapping_tags.put(mapping, {k: v for k, v in current.items() if k not in keys})
+            return
         name = taggable_function(resource)
         current = self.registry.get(name).tags
-        self.registry.set_tags(
-            name, {k: v for k, v in current.items() if k not in set(tag_keys)}
-        )
+        self.registry.set_tags(name, {k: v for k, v in current.items() if k not in keys})
 
     def list_tags(self, resource: str) -> dict[str, str]:
-        """The function's tags."""
+        """The tags of a function or of an event source mapping."""
+        mapping = self._tagged_mapping(resource)
+        if mapping:
+            return self.mapping_tags.get(mapping)
         return dict(self.registry.get(taggable_function(resource)).tags)
+
+    def _tagged_mapping(self, resource: str) -> str | None:
+        """The UUID of the event source mapping ``resource`` names, or None when it names
+        no mapping; a mapping that does not exist is AWS's 404."""
+        match = MAPPING_ARN.match(resource or "")
+        if match is None:
+            return None
+        uuid = match["uuid"]
+        try:
+            self._mappings().get(uuid)
+        except (ResourceNotFoundException, InvalidParameterValueException):
+            raise ResourceNotFoundException(
+                f"Event source mapping not found: {resource}"
+            ) from None
+        return uuid
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -777,11 +805,14 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """Invoke a function: ``RequestResponse`` (200), ``Event`` (202) or ``DryRun`` (204).
 
         ``payload`` is a JSON-serialisable value, or JSON text as ``str``/``bytes``.
         ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
+        ``trace_header``: an X-Ray ``X-Amzn-Trace-Id`` whose trace the invoke continues
+        (the handler's ``_X_AMZN_TRACE_ID`` keeps its ``Root``).
         A handler error is not raised: see ``result.function_error``.
         """
         self._refuse_pending(function_name, qualifier)
@@ -793,6 +824,7 @@ class Lab(LayerOperations):
                 invocation_type=invocation_type,
                 log_type=log_type,
                 client_context=client_context,
+                trace_header=trace_header,
             )
         )
 
@@ -805,6 +837,7 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
         run_blocking: RunBlocking | None = None,
     ) -> InvokeResult:
         """:meth:`invoke` for code on an event loop (the HTTP edge): the handler's answer
@@ -819,6 +852,7 @@ class Lab(LayerOperations):
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
+            trace_header=trace_header,
         )
         return await drive_async(steps, run_blocking or asyncio.to_thread)
 
@@ -845,6 +879,7 @@ class Lab(LayerOperations):
             request_id=event.request_id,
             invoked_arn=self.arns.function(event.function_name, event.qualifier),
             client_context=event.client_context,
+            trace_id=event.trace_id,
         )
 
     def wait_for_events(self, timeout: float | None = None) -> bool:
@@ -965,9 +1000,24 @@ class Lab(LayerOperations):
         Takes boto3's parameters in snake_case: ``event_source_arn``, ``enabled``,
         ``batch_size``, ``maximum_batching_window_in_seconds``,
         ``function_response_types``, ``scaling_config``
-        (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
+        (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html),
+        and ``tags`` (see :meth:`tag_resource`).
         """
-        return self._mappings().create(function_name=function_name, **settings)
+        tags = _checked_tags({}, settings.pop("tags", None) or {})
+        # AWS's answers, in AWS's order (LocalStack's recorded
+        # test_event_source_mapping_exceptions): no source, then no function.
+        if not settings.get("event_source_arn"):
+            raise InvalidParameterValueException("Unrecognized event source.")
+        try:
+            ref = parse_function_ref(function_name)
+            self.registry.get(ref.name, ref.qualifier)
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException("Function does not exist") from None
+        mapping = self._mappings().create(function_name=function_name, **settings)
+        uuid = mapping_uuid(mapping)
+        if uuid is not None:
+            self.mapping_tags.put(uuid, tags)
+        return mapping
 
     def get_event_source_mapping(self, uuid: str) -> Any:
         """One event source mapping; ``to_aws()`` gives GetEventSourceMapping's JSON."""
@@ -979,7 +1029,9 @@ class Lab(LayerOperations):
 
     def delete_event_source_mapping(self, uuid: str) -> Any:
         """Stop and remove a mapping; returns it with ``State`` ``Deleting``."""
-        return self._mappings().delete(uuid)
+        mapping = self._mappings().delete(uuid)
+        self.mapping_tags.put(uuid, {})
+        return mapping
 
     def list_event_source_mappings(
         self, *, event_source_arn: str | None = None, function_name: str | None = None
@@ -1057,7 +1109,7 @@ def _checked_tags(current: Mapping[str, str], new: Mapping[str, Any]) -> dict[st
     merged = {**current, **{str(k): str(v) for k, v in new.items()}}
     if len(merged) > limits.TAGS_PER_RESOURCE_MAX:
         raise InvalidParameterValueException(
-            "Number of tags exceeds resource tag limit. A function has at most "
+            "Number of tags exceeds resource tag limit. A resource has at most "
             f"{limits.TAGS_PER_RESOURCE_MAX} tags."
         )
     return merged

@@ -299,6 +299,9 @@ JSON_DEPTH_MAX = 1000
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
 LIST_FUNCTIONS_PAGE_MAX = 50
+#: ListEventSourceMappings returns at most 100 items per page, "even if you set the
+#: number higher" (botocore's model, MaxItems).
+EVENT_SOURCE_MAPPING_PAGE_MAX = 100
 #: Layers a function may use (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 LAYERS_PER_FUNCTION_MAX = 5
 #: ListLayers and ListLayerVersions: most items per page (botocore's MaxLayerListItems).

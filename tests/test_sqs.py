@@ -302,8 +302,8 @@ def test_mapping_settings_are_checked(lab: Lab, worker: str) -> None:
                                         maximum_batching_window_in_seconds=1)
     with pytest.raises(InvalidParameterValueException, match="NonExistentQueue"):
         lab.create_event_source_mapping("worker", event_source_arn=arn(lab, "missing"))
-    with pytest.raises(ResourceNotFoundException):
-        lab.create_event_source_mapping("ghost", event_source_arn=worker)
+    with pytest.raises(InvalidParameterValueException, match="^Function does not exist$"):
+        lab.create_event_source_mapping("ghost", event_source_arn=worker)  # AWS: 400, not 404
     with pytest.raises(InvalidParameterValueException, match="ReportBatchItemFailures"):
         lab.create_event_source_mapping("worker", event_source_arn=worker,
                                         function_response_types=["Everything"])
