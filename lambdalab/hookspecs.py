@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .destinations import Sender
     from .lab import Lab
     from .logs import InvokeReport
+    from .protocol.calls import ApiCall
     from .server import HttpService
     from .store import Migrations
 
@@ -97,6 +98,29 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
     invoking thread, so keep it quick.
+    """
+
+
+@hookspec
+def lambdalab_api_call(call: "ApiCall") -> None:
+    """Called after the edge answered a call of an AWS operation, on any service it serves.
+
+    :param call: an :class:`~lambdalab.plugin.ApiCall`: the service and operation, the
+        region and access key the request was signed with, the client's address and
+        ``User-Agent``, the input as read, the output or the error code and message, the
+        request id and the time on the lab's clock.
+
+    Every service on the protocol layer (:class:`~lambdalab.plugin.ProtocolService`)
+    reports its calls, once their operation could be read; a request too malformed to
+    name an operation is not reported. It runs on the thread that answered, before the
+    client has the answer, so keep it quick (queue, and write later). When no plugin
+    implements it, the edge does no work for it. The CloudTrail plugin
+    (``plugins/lambdalab_cloudtrail``) records calls from it::
+
+        @lambdalab.hookimpl
+        def lambdalab_api_call(call):
+            if call.error_code:
+                print(call.operation, "failed:", call.error_code)
     """
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .protocol.inputs import RestInput, RestMember
     from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import ErrorCodes, ProtocolService, service_error
+    from .protocol.calls import ApiCall
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -114,6 +115,8 @@ __all__ = [
     "xml_element",
     "RestInput",
     "RestMember",
+    # what the edge answered (the lambdalab_api_call hook)
+    "ApiCall",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -197,6 +200,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         name: ("protocol.service", name)
         for name in ("ErrorCodes", "ProtocolService", "service_error")
     },
+    "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invoker", "new_request_id"),
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},

@@ -35,6 +35,7 @@ from botocore.model import OperationModel, ServiceModel
 
 from .. import limits
 from ..errors import AwsError
+from .calls import Caller, caller_of
 from .parsers import HttpRequest, ParsedRequest, ProtocolError, parser_for
 from .serializers import HttpResponse, ServiceError, serializer_for
 from .validate import message, service_model, type_errors, validate
@@ -115,8 +116,12 @@ class ProtocolService:
 
     # -- the plain (synchronous) part: one request in, one response out --------------
 
-    def handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
-        """Answer one request; every failure is an answer in the service's shape."""
+    def handle(self, request: HttpRequest, request_id: str, caller: Caller | None = None) -> HttpResponse:
+        """Answer one request; every failure is an answer in the service's shape. A
+        ``caller`` is told of every call whose operation could be read."""
+        parsed: ParsedRequest | None = None
+        output: dict[str, Any] | None = None
+        error: ServiceError | None = None
         try:
             parsed = self._read(request)
             method = self._method(parsed.operation)  # NotImplemented before validating
@@ -124,10 +129,16 @@ class ProtocolService:
             output = method(parsed.params) or {}
             return self.serializer.output(parsed.operation, output, request_id)
         except (ServiceError, AwsError) as e:
-            return self.serializer.error(service_error(e), request_id)
+            error = service_error(e)
+            return self.serializer.error(error, request_id)
         except Exception as e:  # a bug in lambdalab: say so in the service's shape, log it
             log.exception("%s failed", self.model.service_id)
-            return self.serializer.error(self.internal_error(e), request_id)
+            error = self.internal_error(e)
+            return self.serializer.error(error, request_id)
+        finally:
+            if caller is not None and parsed is not None:
+                caller.report(parsed.operation.name, parsed.params, None if error else output,
+                              (error.code, error.message) if error else None, request_id)
 
     def internal_error(self, error: Exception) -> ServiceError:
         return ServiceError(self.errors.internal, f"lambdalab failed internally "
@@ -207,7 +218,8 @@ class ProtocolService:
             request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
                                   scope.get("query_string", b"").decode("latin-1"),
                                   dict(headers.items()), body)
-            response = await anyio.to_thread.run_sync(service.handle, request, request_id)
+            caller = caller_of(scope, request.headers, service.model.endpoint_prefix, request.query)
+            response = await anyio.to_thread.run_sync(service.handle, request, request_id, caller)
         await send_response(response, scope["method"], send)
 
 

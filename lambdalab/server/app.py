@@ -39,6 +39,7 @@ from ..errors import (
     UnknownOperationException,
 )
 from ..lab import Lab
+from ..protocol.calls import LAB_SCOPE_KEY, report_wire_call
 from .auth import SignedRequest, SigV4Verifier, scope_service
 from .lambda_responses import LambdaResponses, check_request
 from .lambda_urls import PATH_PREFIXES, Route, Router
@@ -192,6 +193,7 @@ class LambdaService:
             else:
                 handler = self.responses.handler_for(route.operation, route.handler)
                 response = await self.run_blocking(answer, checked(route.operation, handler), request)
+            report_wire_call(scope, route.operation, request, response)
         except LambdaError as e:
             response = error_response(e)
         await send(response, send_)
@@ -291,7 +293,7 @@ class Edge:
         except IncompleteRequestBody:
             return  # the client is gone: nothing to run, nobody to answer
         try:
-            await service.app(scope, receive, send_)
+            await service.app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
         except IncompleteRequestBody:
             return
 

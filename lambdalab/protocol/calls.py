@@ -1,0 +1,123 @@
+"""What the edge tells plugins about each API call it answered: the
+``lambdalab_api_call`` hook's record.
+
+The edge puts its lab in the ASGI scope (:data:`LAB_SCOPE_KEY`); a service on the
+protocol layer reads who called (the SigV4 access key and region, the client's address,
+its ``User-Agent``) once per request with :func:`caller_of`, and reports the call after
+its operation has answered. When no plugin implements the hook, :func:`caller_of` is
+``None`` and nothing more is done.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+#: The ASGI scope key under which the edge passes its :class:`~lambdalab.Lab` to services.
+LAB_SCOPE_KEY = "lambdalab.lab"
+
+_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/\d{8}/([^/\s,]+)/")
+_QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^%/&]+)(?:/|%2F)\d{8}(?:/|%2F)([^%/&]+)",
+                               re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One call of an AWS operation on the edge, answered (an output or an error).
+
+    The fields are what CloudTrail records of a management call
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
+    """
+
+    #: The service as its endpoints are named (botocore's ``endpointPrefix``):
+    #: ``lambda``, ``sqs``, ``s3``, ``events``, ``logs``.
+    service: str
+    #: The operation's name in AWS's API: ``DeleteFunction``.
+    operation: str
+    #: The region the request was signed for (the lab's when it was not signed).
+    region: str
+    #: The SigV4 access key id, or ``None`` for an unsigned request.
+    access_key_id: str | None
+    #: The client's IP address, as the edge saw it.
+    source_ip: str
+    user_agent: str
+    #: The operation's input, as the protocol layer read it (members by the model's names).
+    request_params: Mapping[str, Any]
+    #: The operation's output, or ``None`` when it failed.
+    response: Mapping[str, Any] | None
+    #: The AWS error code and message when it failed, else ``None``.
+    error_code: str | None
+    error_message: str | None
+    request_id: str
+    #: When it was answered: epoch seconds on the lab's clock.
+    time: float
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent one request, read once; :meth:`report` tells the lab's plugins of it."""
+
+    lab: "Lab"
+    service: str
+    access_key_id: str | None
+    region: str
+    source_ip: str
+    user_agent: str
+
+    def report(self, operation: str, params: Mapping[str, Any], response: Mapping[str, Any] | None,
+               error: tuple[str, str] | None, request_id: str) -> None:
+        code, text = error if error else (None, None)
+        call = ApiCall(self.service, operation, self.region, self.access_key_id, self.source_ip,
+                       self.user_agent, params, response, code, text, request_id,
+                       self.lab.clock.now())
+        self.lab.plugin_manager.hook.lambdalab_api_call(call=call)
+
+
+def caller_of(scope: Mapping[str, Any], headers: Mapping[str, str], service: str,
+              query: str = "") -> Caller | None:
+    """Who sent the request of ``scope``, or ``None`` when nobody listens (no lab in the
+    scope, or no plugin implements ``lambdalab_api_call``)."""
+    lab = scope.get(LAB_SCOPE_KEY)
+    if lab is None or not lab.plugin_manager.hook.lambdalab_api_call.get_hookimpls():
+        return None
+    found = _CREDENTIAL.search(headers.get("authorization", "")) or _QUERY_CREDENTIAL.search(query)
+    client = scope.get("client") or ("", 0)
+    return Caller(lab, service, found[1] if found else None, found[2] if found else lab.arns.region,
+                  client[0] or "", headers.get("user-agent", ""))
+
+
+def report_wire_call(scope: Mapping[str, Any], operation: str, request: Any, response: Any) -> None:
+    """Tell plugins of a call Lambda's own dispatcher answered (a
+    :class:`~lambdalab.server.wire.WireRequest` and ``WireResponse``), until Lambda is on
+    the protocol layer: the path members and JSON body as the input, the JSON answer or
+    the error's code (``X-Amzn-ErrorType``) and message."""
+    caller = caller_of(scope, request.headers, "lambda", scope.get("query_string", b"").decode("latin-1"))
+    if caller is None:
+        return
+    if not response.request_id:  # the id the client is sent is the one recorded
+        from ..invoker import new_request_id
+
+        response.request_id = new_request_id()
+    params = {**_json_object(request.body), **request.params}
+    answer = _json_object(response.body)
+    error = None
+    if response.status >= 400:
+        error = (response.headers.get("X-Amzn-ErrorType", "").partition(":")[0],
+                 str(answer.get("message") or answer.get("Message") or ""))
+    caller.report(operation, params, None if error else answer, error, response.request_id)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+__all__ = ["ApiCall", "Caller", "LAB_SCOPE_KEY", "caller_of", "report_wire_call"]
