@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
-
-if TYPE_CHECKING:
-    from ..lab import Lab
+from typing import Any, Mapping
 
 #: The ASGI scope key under which the edge passes its :class:`~lambdalab.Lab` to services.
 LAB_SCOPE_KEY = "lambdalab.lab"
@@ -62,7 +59,8 @@ class ApiCall:
 class Caller:
     """Who sent one request, read once; :meth:`report` tells the lab's plugins of it."""
 
-    lab: "Lab"
+    #: The :class:`~lambdalab.Lab` (untyped here: the layer does not import the lab).
+    lab: Any
     service: str
     access_key_id: str | None
     region: str

@@ -79,7 +79,6 @@ def recorded(call: ApiCall, account_id: str) -> Recorded:
     """``call`` as a CloudTrail management event of ``account_id``."""
     event_id = str(uuid.uuid4())
     source = f"{call.service}.amazonaws.com"
-    resource = resource_of(call)
     username = "root" if call.access_key_id else None
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
@@ -105,8 +104,9 @@ def recorded(call: ApiCall, account_id: str) -> Recorded:
         "recipientAccountId": account_id,
         "eventCategory": "Management",
     })
+    resource_type, resource_name = resource_of(call) or (None, None)
     return Recorded(event_id, call.time, call.operation, source, username, call.access_key_id,
-                    read_only(call.operation), *(resource or (None, None)),
+                    read_only(call.operation), resource_type, resource_name,
                     json.dumps(record, separators=(",", ":")))
 
 
