@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import lambdalab
 from lambdalab import Lab, cli
 from lambdalab.clock import VirtualClock
+from lambdalab.plugin import ApiCall
+from lambdalab.protocol.calls import LAB_SCOPE_KEY, caller_of
 from lambdalab.server import EdgeServer
 from lambdalab_cloudtrail import trail
 
@@ -196,3 +199,31 @@ def test_lambdalab_trail_shows_who_did_what(tmp_path: Path) -> None:
     only = CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "d"), "trail",
                                          "--event-name", "CreateQueue"], terminal_width=250)
     assert "CreateQueue" in only.output and "GetQueueUrl" not in only.output
+
+
+def test_a_plugin_of_its_own_sees_every_call_data_events_too(
+    lab: Lab, edge: EdgeServer, clock: VirtualClock
+) -> None:
+    seen: list[ApiCall] = []
+
+    class Watcher:
+        @lambdalab.hookimpl
+        def lambdalab_api_call(self, call: ApiCall) -> None:
+            seen.append(call)
+
+    lab.plugin_manager.register(Watcher())
+    sqs = client_for(edge.url, "sqs", key=ALICE)
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hi")
+    assert [(c.service, c.operation) for c in seen] == [("sqs", "CreateQueue"), ("sqs", "SendMessage")]
+    created = seen[0]
+    assert (created.access_key_id, created.region, created.time) == (ALICE, "us-east-1", clock.now())
+    assert created.response == {"QueueUrl": url} and created.error_code is None
+
+
+def test_nothing_is_read_of_a_call_when_no_plugin_listens(lab: Lab) -> None:
+    scope = {LAB_SCOPE_KEY: lab, "client": ("127.0.0.1", 1)}
+    assert caller_of(scope, {}, "sqs") is not None  # the CloudTrail plugin listens
+    lab.plugin_manager.unregister(name="lambdalab_cloudtrail.recorder")
+    assert caller_of(scope, {}, "sqs") is None
+    assert caller_of({}, {}, "sqs") is None  # a service served outside the edge
