@@ -32,8 +32,10 @@ def trail_command(event_name: str | None, resource_name: str | None, access_key_
     given = [(key, value) for key, value in (
         ("EventName", event_name), ("ResourceName", resource_name), ("AccessKeyId", access_key_id),
     ) if value is not None]
-    found = [f for f in trail(open_lab()).lookup(Lookup(given[0] if given else None))
-             if all(_matches(f, key, value) for key, value in given[1:])][:limit]
+    # LookupEvents takes one attribute; the others filter what it found
+    first = Lookup(given[0] if given else None)
+    found = trail(open_lab()).lookup(first, limit if len(given) <= 1 else None)
+    found = [f for f in found if all(_matches(f, k, v) for k, v in given[1:])][:limit]
     print_table("CloudTrail events (newest first)", ("Time (UTC)", "Who", "Event", "Resource", "Error"),
                 [_row(f) for f in found],
                 "No events. Calls made through `lambdalab serve` (boto3, the AWS CLI) are "
