@@ -64,8 +64,10 @@ def test_management_calls_of_every_service_on_the_layer_are_recorded(edge: EdgeS
     rule = events_.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
     s3.create_bucket(Bucket="photos")
     s3.delete_bucket(Bucket="photos")
+    client_for(edge.url, "logs", key=ALICE).create_log_group(logGroupName="/app/audit")
     found = events(edge.url)
-    assert names(found) == ["DeleteBucket", "CreateBucket", "PutRule", "DeleteQueue", "CreateQueue"]
+    assert names(found) == ["CreateLogGroup", "DeleteBucket", "CreateBucket", "PutRule",
+                            "DeleteQueue", "CreateQueue"]
     by_name = {e["EventName"]: e for e in found}
     created = by_name["CreateQueue"]["Record"]
     assert created["eventSource"] == "sqs.amazonaws.com"
@@ -81,6 +83,9 @@ def test_management_calls_of_every_service_on_the_layer_are_recorded(edge: EdgeS
     assert by_name["DeleteBucket"]["Resources"] == [
         {"ResourceType": "AWS::S3::Bucket", "ResourceName": "photos"}]
     assert by_name["DeleteQueue"]["Resources"][0]["ResourceName"] == url
+    assert by_name["CreateLogGroup"]["Record"]["eventSource"] == "logs.amazonaws.com"
+    assert by_name["CreateLogGroup"]["Resources"] == [
+        {"ResourceType": "AWS::Logs::LogGroup", "ResourceName": "/app/audit"}]
 
 
 def test_a_failed_call_is_recorded_with_its_error(edge: EdgeServer) -> None:
