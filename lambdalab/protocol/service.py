@@ -136,9 +136,16 @@ class ProtocolService:
             error = self.internal_error(e)
             return self.serializer.error(error, request_id)
         finally:
-            if caller is not None and parsed is not None:
-                caller.report(parsed.operation.name, parsed.params, None if error else output,
-                              (error.code, error.message) if error else None, request_id)
+            self.report(caller, parsed, output, error, request_id)
+
+    def report(self, caller: Caller | None, parsed: ParsedRequest | None, output: dict[str, Any] | None,
+               error: ServiceError | None, request_id: str) -> None:
+        """Tell ``caller``'s lab of a call whose operation could be read (the
+        ``lambdalab_api_call`` hook); a service that answers outside :meth:`handle`
+        calls it too."""
+        if caller is not None and parsed is not None:
+            caller.report(parsed.operation.name, parsed.params, None if error else output,
+                          (error.code, error.message) if error else None, request_id)
 
     def internal_error(self, error: Exception) -> ServiceError:
         return ServiceError(self.errors.internal, f"lambdalab failed internally "
