@@ -29,15 +29,15 @@ from .arn import (
     parse_function_ref,
     taggable_function,
 )
-from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
+from .invocation.event_queue import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
-from .destinations import (
+from .invocation.destinations import (
     DestinationMessage,
     EventInvokeConfigs,
     FunctionEventInvokeConfig,
 )
-from .environments import EnvironmentPool
+from .invocation.environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import (
     InvalidParameterValueException,
@@ -47,7 +47,7 @@ from .errors import (
     ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
-from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
+from .invocation.invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy

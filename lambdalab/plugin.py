@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import events, limits
     from .arn import FunctionRef, parse_function_ref
-    from .cli import LambdaGroup, open_lab, pass_lab, print_table, say
+    from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
-    from .destinations import DestinationMessage, Sender
+    from .invocation.destinations import DestinationMessage, Sender
     from .errors import (
         InvalidParameterValueException,
         LambdaError,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     )
     from .events._common import iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
-    from .invoker import new_request_id
+    from .invocation.invoker import new_request_id
     from .lab import default_data_dir
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, typed_query_params, validate, xml_text
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
-    from .runtime.runtime_api import RuntimeApiServer
+    from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
         ExecutionEnvironment,
@@ -176,13 +176,13 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         for name in ("ErrorCodes", "ProtocolService", "service_error")
     },
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
-    "new_request_id": ("invoker", "new_request_id"),
+    "new_request_id": ("invocation.invoker", "new_request_id"),
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
-    **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
-        name: ("cli", name)
+        name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")
     },
     "default_data_dir": ("lab", "default_data_dir"),
@@ -194,7 +194,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         )
     },
     **{name: ("runtime.forkserver", name) for name in ("ForkServer", "containment", "describe_status")},
-    "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
+    "RuntimeApiServer": ("sandbox.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),
     **{name: ("runtime.context", name) for name in ("static_fields", "LambdaContext")},

@@ -19,8 +19,15 @@ PLUGINS = ROOT / "plugins"
 DOCS = ROOT / "docs"
 
 
+#: The course's labs: learners' checks and starters, shipped as package data.
+COURSE_FILES = CORE / "course" / "labs"
+
+
 def python_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(
+        p for p in folder.rglob("*.py")
+        if "__pycache__" not in p.parts and not p.is_relative_to(COURSE_FILES)
+    )
 
 
 def imports_in(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
@@ -203,7 +210,7 @@ def every_import_graph() -> dict[str, set[str]]:
 #: one place, collaborators that receive what they need). It may only shrink.
 KNOWN_DEFERRED_CYCLES = [
     {
-        "lambdalab.asyncq", "lambdalab.destinations", "lambdalab.function_urls",
+        "lambdalab.invocation.event_queue", "lambdalab.invocation.destinations", "lambdalab.function_urls",
         "lambdalab.hookspecs", "lambdalab.lab", "lambdalab.plugins", "lambdalab.server",
         "lambdalab.server.app", "lambdalab.server.function_url_service",
         "lambdalab.server.lambda_responses", "lambdalab.server.runner",
@@ -260,3 +267,53 @@ def test_every_package_ships_in_a_wheel() -> None:
         if "__pycache__" not in init.parts
     } | {init.parent.name for init in (ROOT / "plugins").glob("*/__init__.py")}
     assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+
+
+# -- the README's map of the tree ---------------------------------------------------------
+
+
+def readme_layout() -> dict[str, bool]:
+    """The paths the README's Layout section names: path -> whether it lists its contents.
+
+    A line is ``NAME[, NAME…] what it is``, indented two spaces per folder level; a line
+    indented as far as the descriptions continues the one above."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    named: dict[str, bool] = {}
+    parents: list[str] = []
+    for line in block.splitlines()[1:]:
+        indent = len(line) - len(line.lstrip())
+        if not line.strip() or indent >= 20:
+            continue
+        level = indent // 2
+        del parents[level:]
+        words = line.split()
+        names = [words[0]]
+        while names[-1].endswith(","):
+            names.append(words[len(names)])
+        names = [n.rstrip(",").rstrip("/") for n in names]
+        if parents:
+            named[parents[-1]] = True
+        paths = ["/".join([*parents[-1:], name]) for name in names]
+        named.update(dict.fromkeys(paths, False))
+        if words[len(names) - 1].rstrip(",").endswith("/"):
+            parents.append(paths[-1])
+    return named
+
+
+def test_the_readme_layout_matches_the_tree() -> None:
+    """Every path the README's Layout names exists, and in each folder it lists the
+    contents of (``lambdalab/``, ``invocation/``…), every module and package is named."""
+    named = readme_layout()
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert missing == [], f"the README's Layout names what is not there: {missing}"
+    unnamed = []
+    for folder, lists_contents in named.items():
+        if not lists_contents or not folder.startswith("lambdalab"):
+            continue
+        for entry in (ROOT / folder).iterdir():
+            is_module = entry.suffix == ".py" and entry.name != "__init__.py"
+            is_package = entry.is_dir() and entry.name != "__pycache__"
+            if (is_module or is_package) and f"{folder}/{entry.name}" not in named:
+                unnamed.append(f"{folder}/{entry.name}")
+    assert sorted(unnamed) == [], f"the README's Layout does not name: {sorted(unnamed)}"

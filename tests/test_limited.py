@@ -542,7 +542,7 @@ def cli_run(tmp_path: Path) -> Callable[..., "Result"]:
     """``cli_run("get", "fn")`` runs ``lambdalab --data-dir DATA get fn``."""
     from click.testing import CliRunner
 
-    from lambdalab import cli
+    from lambdalab.cli import app as cli
 
     def run(*args: str) -> "Result":
         return CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "cli"), *args])

@@ -22,7 +22,7 @@ import pytest
 
 from lambdalab import InvalidParameterValueException
 from lambdalab.limits import SYNC_RESPONSE_MAX_BYTES
-from lambdalab.runtime.runtime_api import RuntimeApiServer
+from lambdalab.sandbox.runtime_api import RuntimeApiServer
 from lambdalab.sandbox import InvokeRequest
 
 AWSLAMBDARIC_BOOTSTRAP = """\

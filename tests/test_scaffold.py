@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lambdalab.cli import main
+from lambdalab.cli.app import main
 from lambdalab.scaffold import KINDS, PluginPackage, ScaffoldError, check_name, new_plugin
 
 LAMBDALAB = Path(sys.executable).with_name("lambdalab")  # the console script pip installed

@@ -166,7 +166,7 @@ class ProtocolService:
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from ..invoker import new_request_id
+        from ..invocation.invoker import new_request_id
         from ..server.app import RequestBodyTooLarge, receive_body
         from starlette.datastructures import Headers
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from . import __version__, plugin_templates
-from .plugins import ENTRY_POINT_GROUP
+from .. import __version__, plugin_templates
+from ..plugins import ENTRY_POINT_GROUP
 
 #: What ``--kind`` accepts: a trigger turns happenings into invokes, a backend runs them.
 KINDS = ("trigger", "backend")

@@ -31,14 +31,14 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from . import limits
-from .arn import parse_function_ref
-from .errors import InvalidParameterValueException, ResourceNotFoundException, invalid
-from .logs import iso_timestamp
-from .models import InvokeResult
+from .. import limits
+from ..arn import parse_function_ref
+from ..errors import InvalidParameterValueException, ResourceNotFoundException, invalid
+from ..logs import iso_timestamp
+from ..models import InvokeResult
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..lab import Lab
 
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):")
 

@@ -27,15 +27,16 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iter
 
 import click
 
-from . import daemon, limits
-from .errors import LambdaError
+from . import daemon
+from .. import limits
+from ..errors import LambdaError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .lab import Lab
-    from .logs import LogEvent
-    from .models import AliasConfiguration, FunctionConfiguration, InvokeResult
+    from ..lab import Lab
+    from ..logs import LogEvent
+    from ..models import AliasConfiguration, FunctionConfiguration, InvokeResult
 
 EXIT_FUNCTION_ERROR = 1
 EXIT_API_ERROR = 2
@@ -80,7 +81,7 @@ def Text(text: str = "", style: str = "") -> Any:
 
 
 def iso_timestamp(seconds: float) -> str:
-    from .logs import iso_timestamp as iso
+    from ..logs import iso_timestamp as iso
 
     return iso(seconds)
 
@@ -92,7 +93,7 @@ class LambdaApiError(click.ClickException):
     """An AWS error on its way out: ``ErrorCode: message`` on stderr, exit 2.
 
     The error is a :class:`LambdaError` the Lab raised, or the same error as the
-    background server answered it (:class:`lambdalab.daemon.RemoteError`).
+    background server answered it (:class:`lambdalab.cli.daemon.RemoteError`).
     """
 
     exit_code = EXIT_API_ERROR
@@ -182,7 +183,7 @@ class MainGroup(LambdaGroup):
     ``lambdalab_register_commands``, datasette's ``register_commands``).
 
     Plugins are loaded only when a command core does not know is asked for, or when
-    ``--help`` lists the commands and :mod:`lambdalab.command_cache` does not remember
+    ``--help`` lists the commands and :mod:`lambdalab.cli.command_cache` does not remember
     theirs: ``invoke`` and the other core commands never import a plugin.
     """
 
@@ -200,7 +201,7 @@ class MainGroup(LambdaGroup):
 
     def _load_plugin_commands(self) -> dict[str, str]:
         from . import command_cache
-        from .plugins import make_plugin_manager
+        from ..plugins import make_plugin_manager
 
         self._plugins_loaded = True
         core = dict(self.commands)
@@ -255,7 +256,7 @@ SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambd
 
 def open_lab() -> Lab:
     """A Lab on the command's ``--data-dir``, closed when the command ends."""
-    from .lab import Lab
+    from ..lab import Lab
 
     ctx = click.get_current_context()
     root = ctx.find_root()
@@ -713,7 +714,7 @@ def list_(ctx: click.Context) -> None:
 def delete(lab: Lab, name: str, qualifier: str | None) -> None:
     """Delete function NAME, or one of its versions."""
     if qualifier == limits.LATEST:
-        from .errors import InvalidParameterValueException
+        from ..errors import InvalidParameterValueException
 
         raise InvalidParameterValueException(
             f"$LATEST version cannot be deleted without deleting the function. Run "
@@ -1157,7 +1158,7 @@ def plugin_new(name: str, kind: str, directory: Path) -> None:
     """Create lambdalab-NAME/: an installable plugin package with its entry point, a
     working example of the hooks of its kind, a passing test and a README.
     """
-    from .scaffold import ScaffoldError, new_plugin
+    from ..scaffold import ScaffoldError, new_plugin
 
     try:
         package = new_plugin(name, kind, directory)
@@ -1230,7 +1231,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     --endpoint-url) and any credentials. Ctrl-C (or SIGTERM) stops it once requests in
     flight have finished.
     """
-    from .server import EdgeServer, is_loopback
+    from ..server import EdgeServer, is_loopback
 
     if not is_loopback(host):
         err.print(
@@ -1328,7 +1329,7 @@ def event() -> None:
 @event.command("list")
 def event_list() -> None:
     """List every service and how it invokes Lambda: sync, async or by polling."""
-    from . import events as event_sources
+    from .. import events as event_sources
 
     print_table(
         "Event sources",
@@ -1346,12 +1347,12 @@ def event_list() -> None:
 main.lazy_commands.update(
     {
         "lab": (
-            "lambdalab.labcli",
+            "lambdalab.cli.course",
             "lab_group",
             "Guided labs: learn how Lambda behaves by making checks pass.",
         ),
         "layer": (
-            "lambdalab.layercli",
+            "lambdalab.cli.layer",
             "layer_group",
             "Layers: zips of shared code that functions get under /opt.",
         ),
