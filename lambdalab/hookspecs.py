@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .invocation.destinations import Sender
     from .lab import Lab
     from .logs import InvokeReport
-    from .server import HttpService
+    from .server.http_service import HttpService
     from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")

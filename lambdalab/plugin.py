@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
     from .protocol import BodyError, json_object, message, rest_input, rest_params
-    from .protocol import Violation, typed_query_params, validate, xml_text
+    from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
     from .protocol import HttpResponse, ServiceError
     from .protocol.service import ErrorCodes, ProtocolService, service_error
@@ -51,7 +51,8 @@ if TYPE_CHECKING:
         InvokeRequest,
         SandboxBackend,
     )
-    from .server.app import HttpService, IncompleteRequestBody, RequestBodyTooLarge
+    from .server.app import IncompleteRequestBody, RequestBodyTooLarge
+    from .server.http_service import HttpService
     from .server.app import read_body, receive_body
     from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
@@ -94,7 +95,6 @@ __all__ = [
     "message",
     "rest_input",
     "rest_params",
-    "typed_query_params",
     "validate",
     "xml_text",
     "ProtocolService",
@@ -141,6 +141,7 @@ __all__ = [
 #: Where each name lives: ``(module, attribute)``; attribute ``None`` is the module itself.
 _HOMES: dict[str, tuple[str, str | None]] = {
     "hookimpl": ("hookspecs", "hookimpl"),
+    "HttpService": ("server.http_service", "HttpService"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
@@ -154,7 +155,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{
         name: ("server.app", name)
         for name in (
-            "HttpService", "read_body", "receive_body", "RequestBodyTooLarge",
+            "read_body", "receive_body", "RequestBodyTooLarge",
             "IncompleteRequestBody",
         )
     },
@@ -166,7 +167,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         name: ("protocol", name)
         for name in (
             "BodyError", "Violation", "json_object", "message", "rest_input", "rest_params",
-            "typed_query_params", "validate", "xml_text",
+            "validate", "xml_text",
         )
     },
     "show": ("protocol.validate", "show"),
