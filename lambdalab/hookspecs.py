@@ -91,7 +91,9 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
     """Called after every synchronous execution, with what its REPORT line says.
 
     :param report: request id, function, version, duration, billed duration, memory
-        size and max memory used, init duration on a cold start, and the outcome.
+        size and max memory used, init duration on a cold start, and the outcome; and
+        what billing needs beyond the REPORT line: architecture, ephemeral storage and
+        the ARN the caller invoked (with its alias or version).
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
     invoking thread, so keep it quick.

@@ -61,6 +61,12 @@ class InvokeReport:
     #: ``None`` when the handler returned; ``"timeout"`` or ``"error"`` otherwise.
     status: str | None = None
     error_type: str | None = None
+    #: What billing needs beyond the REPORT line (https://aws.amazon.com/lambda/pricing/):
+    #: the function's architecture and ``/tmp`` size, and the ARN the caller invoked
+    #: (it names the alias or version, when the caller named one).
+    architecture: str = limits.DEFAULT_ARCHITECTURE
+    ephemeral_storage_mb: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB
+    invoked_arn: str = ""
 
     @property
     def billed_duration_ms(self) -> int:

@@ -200,6 +200,15 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
         return done.value
 
 
+def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
+    """The report's fields that billing needs beyond what the REPORT line says."""
+    return {
+        "architecture": (config.architectures or (limits.DEFAULT_ARCHITECTURE,))[0],
+        "ephemeral_storage_mb": config.ephemeral_storage,
+        "invoked_arn": invoked_arn,
+    }
+
+
 @dataclass
 class Execution:
     """One synchronous execution's outcome, before it is turned into an InvokeResult."""
@@ -342,7 +351,9 @@ class Invoker:
                 lines.append(init_start_line(config.runtime, self.arns.region))
                 lines.extend(init.log_lines)
                 if init.error is not None:
-                    return self._init_failed(pooled, config, request_id, lines, log_type)
+                    return self._init_failed(
+                        pooled, config, request_id, lines, log_type, invoked_arn
+                    )
             request = InvokeRequest(
                 request_id=request_id,
                 payload=data,
@@ -364,7 +375,9 @@ class Invoker:
             finally:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
-            execution = self._finish(pooled, config, request_id, outcome, init_ms, lines)
+            execution = self._finish(
+                pooled, config, request_id, outcome, init_ms, lines, invoked_arn
+            )
         finally:
             self.pool.leave(name)
         self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
@@ -398,6 +411,7 @@ class Invoker:
         outcome: InvokeOutcome,
         init_ms: float | None,
         lines: list[str],
+        invoked_arn: str,
     ) -> Execution:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
         pooled.invocations += 1
@@ -437,6 +451,7 @@ class Invoker:
             init_duration_ms=init_ms,
             status=status,
             error_type=error_type,
+            **_billing(config, invoked_arn),
         )
         lines.append(report.line())
         self.logs.write(
@@ -459,6 +474,7 @@ class Invoker:
         request_id: str,
         lines: list[str],
         log_type: str,
+        invoked_arn: str,
     ) -> InvokeResult:
         """INIT failed: report it as AWS does, and discard the environment."""
         init = pooled.env.init
@@ -488,6 +504,7 @@ class Invoker:
             init_duration_ms=init.duration_ms,
             status="timeout" if init.timed_out else "error",
             error_type=error_type,
+            **_billing(config, invoked_arn),
         )
         lines.append(report.line())
         self.logs.write(
