@@ -251,7 +251,9 @@ def test_help_and_a_warm_invoke_import_neither_the_lab_nor_rich(servers, tmp_pat
 
 
 def test_lazy_commands_are_listed_with_their_own_help() -> None:
-    for group in (cli.main, cli.event):
+    from lambdalab.cli.events import event
+
+    for group in (cli.main, event):
         for name, (_, _, short_help) in group.lazy_commands.items():
             command = group.get_command(click_context(group), name)
             assert command is not None, name

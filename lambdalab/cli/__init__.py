@@ -1,9 +1,11 @@
 """The ``lambdalab`` command, one module per group of commands.
 
 :mod:`.app` is the root group with the function commands and the helpers every command
-module shares; :mod:`.course` is ``lambdalab lab``, :mod:`.layer` is ``lambdalab layer``,
-:mod:`.demo` is ``lambdalab demo``. :mod:`.daemon` is the server a data dir's commands
-share, and :mod:`.command_cache` what ``--help`` remembers of plugins' commands.
+module shares; the others are imported only when their command runs: :mod:`.edge`
+(``serve``, ``status``, ``stop``), :mod:`.course` (``lab``), :mod:`.layer` (``layer``),
+:mod:`.events` (``event``), :mod:`.plugin` (``plugins``, ``plugin new``) and :mod:`.demo`.
+:mod:`.daemon` is the server a data dir's commands share, and :mod:`.command_cache` what
+``--help`` remembers of plugins' commands.
 """
 
 from __future__ import annotations
