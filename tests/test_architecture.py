@@ -333,3 +333,16 @@ def test_the_old_paths_learners_and_installed_scripts_use_still_resolve() -> Non
     assert lambdalab.labs.fresh_lab is runner.fresh_lab
     assert lambdalab.labs.shared_folder is runner.shared_folder
     assert set(lambdalab.labs.__all__) == set(runner.__all__)
+
+
+def test_what_runs_inside_the_sandbox_imports_nothing_of_the_host() -> None:
+    """``lambdalab.runtime`` is what runs in an execution environment's processes (the
+    fork server preloads it, the bootstrap serves invokes): it imports only itself, never
+    the host's side (the Lab, its store, the edge), even inside a function."""
+    graph = every_import_graph()
+    inside = {name for name in graph if name.startswith("lambdalab.runtime")}
+    reaches = {name: sorted(graph[name] - inside) for name in sorted(inside) if graph[name] - inside}
+    assert reaches == {}, f"sandbox code imports host code: {reaches}"
+    for path in python_files(CORE / "runtime"):
+        for line, module, _ in imports_in(path):
+            assert module != "lambdalab", f"{path.relative_to(ROOT)}:{line} imports the public API"
