@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
+    from .log_patterns import PatternError, compile_pattern
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
+    from .runtime.forkserver import confined_environ, confined_paths, sandbox
     from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
@@ -111,6 +113,9 @@ __all__ = [
     "sqs_attributes_md5",
     "events",
     "limits",
+    # CloudWatch Logs' filter patterns
+    "compile_pattern",
+    "PatternError",
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
@@ -131,6 +136,9 @@ __all__ = [
     "ForkServer",
     "containment",
     "describe_status",
+    "confined_environ",
+    "confined_paths",
+    "sandbox",
     "RuntimeApiServer",
     "runtime_bootstrap",
     "runtime_protocol",
@@ -181,6 +189,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
         name: ("cli.app", name)
@@ -194,7 +203,10 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "InvokeOutcome", "InvokeRequest",
         )
     },
-    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "containment", "describe_status")},
+    **{name: ("runtime.forkserver", name) for name in (
+        "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
+        "sandbox",
+    )},
     "RuntimeApiServer": ("sandbox.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),

@@ -232,7 +232,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-BUILT_IN_PLUGINS = ("lambdalab_s3", "lambdalab_sqs", "lambdalab_schedule", "lambdalab_limited",
+BUILT_IN_PLUGINS = ("lambdalab_s3", "lambdalab_sqs", "lambdalab_schedule", "lambdalab_logs", "lambdalab_limited",
                     "lambdalab_runtimes", "lambdalab_thread", "lambdalab_subprocess")
 
 

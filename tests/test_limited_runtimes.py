@@ -119,9 +119,9 @@ def test_node_over_its_memory_size_is_killed_as_aws_reports_it(limited_lab: Lab,
 
 @needs_curl
 def test_a_bootstrap_background_job_makes_no_progress_between_invokes(
-    limited_lab: Lab, root, tmp_path: Path
+    limited_lab: Lab, root, rendezvous: Path
 ) -> None:
-    counter = tmp_path / "counter"
+    counter = rendezvous / "counter"  # a confined runtime has a /tmp of its own
     limited_lab.create_function("job", root(bootstrap=BOOTSTRAP), runtime="provided.al2023",
                                 handler="bootstrap", memory_size=1769,
                                 environment={"COUNTER": str(counter)})

@@ -1063,14 +1063,31 @@ def concurrency_delete(lab: Lab, name: str) -> None:
 # -- logs, plugins, demo --------------------------------------------------------------
 
 
-def print_log_events(events: Iterable[LogEvent | daemon.RemoteLogEvent]) -> int:
-    """Print events as ``timestamp  message``; return the id of the last one (or 0)."""
+def print_log_events(
+    events: Iterable[LogEvent | daemon.RemoteLogEvent], matches: Callable[[str], bool] | None = None
+) -> int:
+    """Print events as ``timestamp  message`` (those ``matches`` accepts, if given); return
+    the id of the last event read (or 0)."""
     last = 0
     for event in events:
+        last = event.id
+        if matches is not None and not matches(event.message):
+            continue
         line = f"{iso_timestamp(event.timestamp / 1000)}  {event.message.removesuffix(chr(10))}"
         out.print(Text(line), soft_wrap=True)
-        last = event.id
     return last
+
+
+def _log_filter(pattern: str | None) -> Callable[[str], bool] | None:
+    """``--filter``'s pattern compiled, or a usage error saying what is wrong with it."""
+    if pattern is None:
+        return None
+    from ..log_patterns import PatternError, compile_pattern
+
+    try:
+        return compile_pattern(pattern)
+    except PatternError as e:
+        raise click.BadParameter(str(e), param_hint="--filter") from None
 
 
 @main.command()
@@ -1081,12 +1098,17 @@ def print_log_events(events: Iterable[LogEvent | daemon.RemoteLogEvent]) -> int:
                    "30, 60, 90, 120, 150, 180, 365, … 3653).")
 @click.option("--no-retention", is_flag=True,
               help="Keep the group's events forever (DeleteRetentionPolicy).")
+@click.option("--filter", "pattern", metavar="PATTERN",
+              help="Only events that match PATTERN, CloudWatch's filter pattern syntax: "
+                   "'ERROR', '?ERROR ?WARN', '-DEBUG', '{ $.level = \"ERROR\" }'.")
 @click.pass_context
 def logs(
-    ctx: click.Context, name: str, follow: bool, retention: int | None, no_retention: bool
+    ctx: click.Context, name: str, follow: bool, retention: int | None, no_retention: bool,
+    pattern: str | None,
 ) -> None:
     """Print the log group of function NAME (/aws/lambda/NAME), or set its retention."""
     group = f"/aws/lambda/{name}"
+    matches = _log_filter(pattern)
     server = None if retention is not None or no_retention else daemon.usable(
         data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META))
     if server is not None:
@@ -1103,11 +1125,11 @@ def logs(
             lab.put_retention_policy(group, retention)
             say(f"{group} keeps its events {retention} days")
         return
-    after = print_log_events(read())
+    after = print_log_events(read(), matches)
     try:
         while follow:
             _sleep(FOLLOW_INTERVAL_S)
-            after = print_log_events(read(after_id=after)) or after
+            after = print_log_events(read(after_id=after), matches) or after
     except KeyboardInterrupt:
         pass
 

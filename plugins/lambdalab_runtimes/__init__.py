@@ -135,11 +135,11 @@ class RuntimeApiEnvironment:
             self.destroy()
 
     def _spawn(self, log_w: int) -> None:
-        command = command_for(self.spec)
+        command, environ = self.launch()
         try:
             proc = subprocess.Popen(
                 command,
-                env=environ_for(self.spec, self._api.address),
+                env=environ,
                 cwd=self.spec.task_root,
                 stdin=subprocess.DEVNULL,
                 stdout=log_w,
@@ -156,6 +156,11 @@ class RuntimeApiEnvironment:
             target=self._watch, args=(proc,), name=f"lambdalab-runtime-{proc.pid}", daemon=True
         )
         self._watcher.start()
+
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """The runtime's command and environment (a subclass that confines the runtime
+        renames the host's folders in them to those the runtime sees)."""
+        return command_for(self.spec), environ_for(self.spec, self._api.address)
 
     def child_setup(self) -> Callable[[], None] | None:
         """What the child runs between ``fork()`` and ``exec()``, so the runtime starts
