@@ -29,15 +29,16 @@ from .arn import (
     parse_function_ref,
     taggable_function,
 )
-from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
+from .invocation.event_queue import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
-from .destinations import (
+from .invocation.destinations import (
     DestinationMessage,
     EventInvokeConfigs,
     FunctionEventInvokeConfig,
 )
-from .environments import EnvironmentPool
+from .invocation.backends import Backends
+from .invocation.environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import (
     InvalidParameterValueException,
@@ -47,13 +48,12 @@ from .errors import (
     ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
-from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
+from .invocation.invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
 from .plugins import PluginInfo, describe, make_plugin_manager, migrations
 from .registry import Registry, aws_timestamp, new_revision_id
-from .sandbox import SandboxBackend
 from .source_mappings import MAPPING_ARN, MappingTags, SourceMappings, mapping_uuid
 from .stash import Stash
 
@@ -166,9 +166,6 @@ class Lab(LayerOperations):
                 account_id or os.environ.get("LAMBDALAB_ACCOUNT_ID") or limits.DEFAULT_ACCOUNT_ID
             ),
         )
-        self.default_sandbox = default_sandbox or os.environ.get(
-            "LAMBDALAB_SANDBOX", "limited"
-        )
         self.preload = preload
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
@@ -177,8 +174,11 @@ class Lab(LayerOperations):
         )
         self.permissions = Permissions(self.store, self.registry, self.arns)
         self.layers = Layers(self.store, self.arns, self.clock.now)
-        self._backends: dict[str, SandboxBackend] = {}
-        self._backend_lock = threading.Lock()
+        self.backends = Backends(
+            self.plugin_manager.hook.lambdalab_sandbox_backends,
+            default_sandbox or os.environ.get("LAMBDALAB_SANDBOX", "limited"),
+            preload,
+        )
         self._code_lock = threading.Lock()
         self._code_deferred: set[str] = set()  # code kept for a running environment
         self.events = EventQueue(
@@ -191,7 +191,16 @@ class Lab(LayerOperations):
                 reserved=self.registry.reserved_concurrency,
             ),
         )
-        self.event_configs = EventInvokeConfigs(self)
+        self.event_configs = EventInvokeConfigs(
+            self.store,
+            self.registry,
+            self.arns,
+            self.clock,
+            invoke_event=lambda arn, event: self.invoke(arn, event, invocation_type="Event"),
+            plugin_sender=lambda arn: self.plugin_manager.hook.lambdalab_destination_sender(
+                lab=self, destination_arn=arn
+            ),
+        )
         self.mapping_tags = MappingTags(self.store)
         self.invoker = Invoker(
             store=self.store,
@@ -199,7 +208,7 @@ class Lab(LayerOperations):
             pool=self.pool,
             logs=self.logs,
             arns=self.arns,
-            backend=self._backend_for,
+            backend=self.backends.for_function,
             hooks=self.plugin_manager,
             enqueue=self.events.put,
             now=self.clock.now,
@@ -214,66 +223,18 @@ class Lab(LayerOperations):
 
     # -- plugins and sandboxes --------------------------------------------------------
 
+    @property
+    def default_sandbox(self) -> str:
+        """The isolation backend functions without their own ``Sandbox`` run in."""
+        return self.backends.default
+
+    @default_sandbox.setter
+    def default_sandbox(self, name: str) -> None:
+        self.backends.default = name
+
     def sandbox_backends(self) -> dict[str, type]:
         """Every backend class the loaded plugins offer, by name."""
-        found: dict[str, type] = {}
-        for classes in self.plugin_manager.hook.lambdalab_sandbox_backends():
-            for cls in classes:
-                found.setdefault(cls.name, cls)
-        return found
-
-    def _backend_for(self, config: FunctionConfiguration) -> SandboxBackend:
-        name = self._backend_name(config)
-        with self._backend_lock:
-            if name not in self._backends:
-                available = self.sandbox_backends()
-                if name not in available:
-                    raise InvalidParameterValueException(
-                        f"Sandbox: {name!r} is not a loaded sandbox backend. Loaded: "
-                        f"{', '.join(sorted(available)) or 'none'}. Run `lambdalab plugins`."
-                    )
-                self._backends[name] = available[name](preload=self.preload)
-            return self._backends[name]
-
-    def _backend_name(self, config: FunctionConfiguration) -> str:
-        """The function's sandbox; else the default, if it runs the function's runtime;
-        else the loaded backend made for that runtime: of those that run it, the one that
-        runs the fewest runtimes (a backend lists what it runs in its ``runtimes``
-        attribute; without one, it runs the Python runtimes).
-
-        So a ``nodejs20.x`` function runs in ``limited`` in a lab whose default is
-        ``limited`` (it runs every runtime), and in ``runtime-api``, not ``limited``,
-        in a lab whose default is ``subprocess``, which runs Python only.
-        """
-        if config.sandbox:
-            return config.sandbox
-        runtimes = self._runtimes_of
-        if config.runtime in runtimes(self.default_sandbox):
-            return self.default_sandbox
-        candidates = [name for name in self.sandbox_backends() if config.runtime in runtimes(name)]
-        return min(candidates, key=lambda name: len(runtimes(name)), default=self.default_sandbox)
-
-    def _runtimes_of(self, sandbox: str) -> tuple[str, ...]:
-        """The runtimes a loaded backend runs (its ``runtimes``; else the Python ones)."""
-        backend = self.sandbox_backends().get(sandbox)
-        return tuple(getattr(backend, "runtimes", limits.PYTHON_RUNTIMES))
-
-    def _check_sandbox(self, name: Any, runtime: str) -> str:
-        """``name`` if a loaded plugin offers that backend and it runs ``runtime``, else
-        InvalidParameterValue saying which to use."""
-        available = self.sandbox_backends()
-        if name not in available:
-            raise InvalidParameterValueException(
-                f"Sandbox: {name!r} is not a loaded sandbox backend. Use one of: "
-                f"{', '.join(sorted(available)) or 'none'} (see `lambdalab plugins`)."
-            )
-        if runtime not in self._runtimes_of(name):
-            fitting = [other for other in sorted(available) if runtime in self._runtimes_of(other)]
-            raise InvalidParameterValueException(
-                f"Sandbox: {name!r} does not run {runtime}. Use one of: "
-                f"{', '.join(fitting) or 'none loaded'}, or leave Sandbox unset."
-            )
-        return name
+        return self.backends.classes()
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin, where it came from and the hooks it implements."""
@@ -325,7 +286,7 @@ class Lab(LayerOperations):
             memory_size=check.memory_size(memory_size),
             environment=check.environment(_variables(environment)),
             ephemeral_storage=check.ephemeral_storage(ephemeral_storage),
-            sandbox=None if sandbox is None else self._check_sandbox(sandbox, runtime),
+            sandbox=None if sandbox is None else self.backends.check(sandbox, runtime),
             code_size=0,
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
@@ -442,7 +403,7 @@ class Lab(LayerOperations):
                 current.handler if handler is None else handler, effective_runtime
             )
             if sandbox is not None or current.sandbox is not None:
-                changes["sandbox"] = self._check_sandbox(
+                changes["sandbox"] = self.backends.check(
                     current.sandbox if sandbox is None else sandbox, effective_runtime
                 )
         for field, value, validate in (
@@ -1077,8 +1038,7 @@ class Lab(LayerOperations):
         self.stash.close()
         self.events.close()
         self.pool.close()
-        for backend in self._backends.values():
-            backend.close()
+        self.backends.close()
         self.logs.close()
         self.clock.close()
         self.store.close()

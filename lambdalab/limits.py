@@ -315,6 +315,11 @@ LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
 
+#: Where ``lambdalab serve`` listens by default; a function URL made while no edge serves
+#: the lab names it.
+EDGE_HOST = "127.0.0.1"
+EDGE_PORT = 9001
+
 #: The edge path from which a deployment package downloads (``Code.Location``, where AWS
 #: gives a presigned S3 URL): ``/_lambdalab/code/<sha256>``.
 CODE_PATH = "/_lambdalab/code/"

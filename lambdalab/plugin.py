@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import events, limits
     from .arn import FunctionRef, parse_function_ref
-    from .cli import LambdaGroup, open_lab, pass_lab, print_table, say
+    from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
-    from .destinations import DestinationMessage, Sender
+    from .invocation.destinations import DestinationMessage, Sender
     from .errors import (
         AwsError,
         InvalidParameterValueException,
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     )
     from .events._common import iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
-    from .invoker import new_request_id
+    from .invocation.invoker import new_request_id
     from .lab import default_data_dir
     from .log_patterns import PatternError, compile_pattern
     from .protocol import BodyError, json_object, message, rest_input, rest_params
-    from .protocol import Violation, typed_query_params, validate, xml_text
+    from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
     from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
     from .protocol.inputs import RestInput, RestMember
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
     from .runtime.forkserver import confined_environ, confined_paths, sandbox
-    from .runtime.runtime_api import RuntimeApiServer
+    from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
         ExecutionEnvironment,
@@ -57,7 +57,8 @@ if TYPE_CHECKING:
         InvokeRequest,
         SandboxBackend,
     )
-    from .server.app import HttpService, IncompleteRequestBody, RequestBodyTooLarge
+    from .server.app import IncompleteRequestBody, RequestBodyTooLarge
+    from .server.http_service import HttpService
     from .server.app import read_body, receive_body
     from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
@@ -101,7 +102,6 @@ __all__ = [
     "message",
     "rest_input",
     "rest_params",
-    "typed_query_params",
     "validate",
     "xml_text",
     "ProtocolService",
@@ -162,6 +162,7 @@ __all__ = [
 #: Where each name lives: ``(module, attribute)``; attribute ``None`` is the module itself.
 _HOMES: dict[str, tuple[str, str | None]] = {
     "hookimpl": ("hookspecs", "hookimpl"),
+    "HttpService": ("server.http_service", "HttpService"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
@@ -176,7 +177,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{
         name: ("server.app", name)
         for name in (
-            "HttpService", "read_body", "receive_body", "RequestBodyTooLarge",
+            "read_body", "receive_body", "RequestBodyTooLarge",
             "IncompleteRequestBody",
         )
     },
@@ -188,7 +189,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         name: ("protocol", name)
         for name in (
             "BodyError", "Violation", "json_object", "message", "rest_input", "rest_params",
-            "typed_query_params", "validate", "xml_text",
+            "validate", "xml_text",
         )
     },
     "show": ("protocol.validate", "show"),
@@ -202,14 +203,14 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
-    "new_request_id": ("invoker", "new_request_id"),
+    "new_request_id": ("invocation.invoker", "new_request_id"),
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
-    **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
-        name: ("cli", name)
+        name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")
     },
     "default_data_dir": ("lab", "default_data_dir"),
@@ -224,7 +225,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
         "sandbox",
     )},
-    "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
+    "RuntimeApiServer": ("sandbox.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),
     **{name: ("runtime.context", name) for name in ("static_fields", "LambdaContext")},

@@ -13,13 +13,13 @@ from typing import Callable, Iterator
 import pytest
 
 from lambdalab import Lab, VirtualClock
-from lambdalab.daemon import NO_DAEMON_ENV
+from lambdalab.cli.daemon import NO_DAEMON_ENV
 
 # Every CLI command a test runs does its work in its own process: no test leaves a
 # background server behind. tests/test_cli_warm.py turns them on, and stops them.
 os.environ[NO_DAEMON_ENV] = "1"
 # What `lambdalab --help` remembers of plugins' commands goes to a folder of the run's own,
-# not the user's ~/.cache (lambdalab/command_cache.py).
+# not the user's ~/.cache (lambdalab/cli/command_cache.py).
 os.environ.setdefault("LAMBDALAB_CACHE_DIR", tempfile.mkdtemp(prefix="lambdalab-cache-"))
 
 

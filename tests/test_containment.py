@@ -46,7 +46,7 @@ def gone(pid: int) -> bool:
 
 
 def fork_server_pid(lab: Lab, sandbox: str = "limited") -> int:
-    server = lab._backends[sandbox].server
+    server = lab.backends.started[sandbox].server
     assert server.pid
     return server.pid
 

@@ -73,7 +73,7 @@ def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code
     assert "Sandbox" not in json.dumps(lab.get_function("free").to_aws())  # AWS-clean
     lab.invoke("held")
     lab.invoke("free")
-    assert lab._backends.keys() == {"subprocess", "limited"}
+    assert lab.backends.started.keys() == {"subprocess", "limited"}
     assert stopped(idle_pids(lab, "held")[0])  # limited: frozen when idle
     assert "T" not in states(idle_pids(lab, "free")[0])
 
@@ -109,7 +109,7 @@ def test_lab_default_sandbox_applies_to_functions_without_one(
     with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
         lab.create_function("f", code(app=PID), handler="app.handler")
         lab.invoke("f")
-        assert list(lab._backends) == ["limited"]
+        assert list(lab.backends.started) == ["limited"]
 
 
 # -- CPU share ------------------------------------------------------------------------
@@ -556,7 +556,7 @@ def cli_run(tmp_path: Path) -> Callable[..., "Result"]:
     """``cli_run("get", "fn")`` runs ``lambdalab --data-dir DATA get fn``."""
     from click.testing import CliRunner
 
-    from lambdalab import cli
+    from lambdalab.cli import app as cli
 
     def run(*args: str) -> "Result":
         return CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "cli"), *args])

@@ -82,7 +82,7 @@ def root(tmp_path: Path) -> Callable[..., Path]:
 def test_a_limited_lab_runs_runtime_api_functions_limited(limited_lab: Lab, root) -> None:
     limited_lab.create_function("n", root(**{"index.js": NODE}), runtime="nodejs20.x",
                                 handler="index.handler")
-    assert limited_lab._backend_name(limited_lab.get_function_configuration("n")) == "limited"
+    assert limited_lab.backends.name_for(limited_lab.get_function_configuration("n")) == "limited"
 
 
 @needs_node

@@ -9,7 +9,8 @@ from typing import Callable
 import pytest
 from click.testing import CliRunner, Result
 
-from lambdalab import Lab, cli
+from lambdalab import Lab
+from lambdalab.cli import app as cli
 
 PRINTER = """
 def handler(event, context):

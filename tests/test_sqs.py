@@ -366,7 +366,7 @@ def handler(event, context):
 def test_cli_sqs_and_esm_commands(tmp_path: Path, code: Callable[..., Path]) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     data = str(tmp_path / "cli-data")
 

@@ -98,7 +98,7 @@ def report_wire_call(scope: Mapping[str, Any], operation: str, request: Any, res
     if caller is None:
         return
     if not response.request_id:  # the id the client is sent is the one recorded
-        from ..invoker import new_request_id
+        from ..invocation.invoker import new_request_id
 
         response.request_id = new_request_id()
     params = {**_json_object(request.body), **request.params}

@@ -164,7 +164,7 @@ class ProtocolService:
                             "Content-Length; nothing was done.")
 
     def new_request_id(self) -> str:
-        from ..invoker import new_request_id
+        from ..invocation.invoker import new_request_id
 
         return new_request_id()
 

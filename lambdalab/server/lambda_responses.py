@@ -31,7 +31,7 @@ from ..errors import (
     ValidationException,
 )
 from ..arn import parse_function_ref
-from ..invoker import RunBlocking
+from ..invocation.invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
 from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate

@@ -6,7 +6,7 @@ function, lambdalab's Node.js runtime client (``node_runtime.js``, shipped here)
 machine's ``node``. Either way the process gets a clean environment (the function's
 variables and AWS's, plus ``AWS_LAMBDA_RUNTIME_API``), the code root as working
 directory and its own process group, and speaks the Lambda Runtime API
-(:mod:`lambdalab.runtime.runtime_api`) to a server on loopback that serves only it.
+(:mod:`lambdalab.sandbox.runtime_api`) to a server on loopback that serves only it.
 
 * INIT ends when the runtime first asks for an event (``/invocation/next``); it fails
   when the runtime posts ``/init/error``, exits, or runs over the INIT time limit.

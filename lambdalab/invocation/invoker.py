@@ -29,17 +29,17 @@ from typing import Any, Awaitable, Callable, Generator, Union
 
 import pluggy
 
-from . import limits
-from .arn import ArnBuilder, parse_function_ref
-from .code import unpacked
-from .layers import opt_environment
+from .. import limits
+from ..arn import ArnBuilder, parse_function_ref
+from ..code import unpacked
+from ..layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
-from .errors import (
+from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
 )
-from .logs import (
+from ..logs import (
     InvokeReport,
     LogStore,
     end_line,
@@ -50,10 +50,10 @@ from .logs import (
     start_line,
     tail,
 )
-from .models import FunctionConfiguration, InvokeResult
-from .registry import Registry
-from .sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
-from .store import Store
+from ..models import FunctionConfiguration, InvokeResult
+from ..registry import Registry
+from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
+from ..store import Store
 
 Payload = bytes | bytearray | memoryview | str | Any
 _ids = random.Random(secrets.randbits(128))

@@ -45,8 +45,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from . import limits
-from .clock import Clock
+from .. import limits
+from ..clock import Clock
 from .destinations import (
     EVENT_AGE_EXCEEDED,
     RETRIES_EXHAUSTED,
@@ -55,10 +55,10 @@ from .destinations import (
     dead_letter_message,
     invocation_record,
 )
-from .errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
-from .models import InvokeResult
-from .runtime.runtime_api import trace_id
-from .store import Store
+from ..errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
+from ..models import InvokeResult
+from ..sandbox.runtime_api import trace_id
+from ..store import Store
 
 #: A claim older than this (real seconds) is released even if its process looks alive
 #: (its pid may have been reused): no execution lasts longer than INIT plus the timeout.

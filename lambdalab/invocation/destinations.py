@@ -31,14 +31,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from . import limits
-from .arn import parse_function_ref
-from .errors import InvalidParameterValueException, ResourceNotFoundException, invalid
-from .logs import iso_timestamp
-from .models import InvokeResult
+from .. import limits
+from ..arn import ArnBuilder, parse_function_ref
+from ..errors import InvalidParameterValueException, ResourceNotFoundException, invalid
+from ..logs import iso_timestamp
+from ..models import InvokeResult
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..clock import Clock
+    from ..registry import Registry
+    from ..store import Store
 
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):")
 
@@ -177,17 +179,39 @@ def _java_form(destinations: Mapping[str, Any]) -> str:
     return f"DestinationConfig({', '.join(parts)})"
 
 
-class EventInvokeConfigs:
-    """Event invoke configurations of one data dir, and the checks on what they name."""
+#: Sends ``event`` to the function ``arn`` names as an asynchronous (``Event``) invoke.
+InvokeEvent = Callable[[str, str], object]
+#: The loaded plugins' sender for a destination ARN (not a function's); None without one.
+PluginSender = Callable[[str], Sender | None]
 
-    def __init__(self, lab: "Lab") -> None:
-        self._lab = lab
+
+class EventInvokeConfigs:
+    """Event invoke configurations of one data dir, and the checks on what they name.
+
+    ``invoke_event`` delivers to a function destination; ``plugin_sender`` finds the
+    sender for any other service (the hook :func:`~lambdalab.hookspecs.lambdalab_destination_sender`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        arns: ArnBuilder,
+        clock: Clock,
+        invoke_event: InvokeEvent,
+        plugin_sender: PluginSender,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._arns = arns
+        self._clock = clock
+        self._invoke_event = invoke_event
+        self._plugin_sender = plugin_sender
 
     def _target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
         """The function and qualifier named; AWS's 404 when either does not exist."""
         ref = parse_function_ref(function_name, qualifier)
         try:
-            self._lab.registry.get(ref.name, ref.qualifier)  # the qualifier must exist
+            self._registry.get(ref.name, ref.qualifier)  # the qualifier must exist
         except ResourceNotFoundException:
             raise function_missing() from None
         return ref.name, ref.qualifier or limits.LATEST
@@ -202,12 +226,12 @@ class EventInvokeConfigs:
 
     def no_config(self, name: str, qualifier: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(
-            f"The function {self._lab.arns.function(name, qualifier)} doesn't have an "
+            f"The function {self._arns.function(name, qualifier)} doesn't have an "
             "EventInvokeConfig. Create one with put_function_event_invoke_config."
         )
 
     def find(self, name: str, qualifier: str | None) -> FunctionEventInvokeConfig | None:
-        rows = self._lab.store.query(
+        rows = self._store.query(
             "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
             "AND qualifier = ?",
             (name, qualifier or limits.LATEST),
@@ -216,7 +240,7 @@ class EventInvokeConfigs:
 
     def _loaded(self, row: Any) -> FunctionEventInvokeConfig | None:
         """A stored config, or None if its row is damaged (reported once, then ignored)."""
-        return self._lab.store.loaded(
+        return self._store.loaded(
             "event_invoke_configs",
             {"function": row["function"], "qualifier": row["qualifier"]},
             lambda: FunctionEventInvokeConfig.from_json(row["config"]),
@@ -239,12 +263,12 @@ class EventInvokeConfigs:
         current = self.find(name, qual)
         if merge and current is None:
             raise self.no_config(name, qual)
-        arn = self._lab.arns.function(name, qual)
+        arn = self._arns.function(name, qual)
         base = current if merge and current else FunctionEventInvokeConfig(arn, 0.0)
         config = replace(
-            base, **self._checked(name, changes), last_modified=round(self._lab.clock.now(), 3)
+            base, **self._checked(name, changes), last_modified=round(self._clock.now(), 3)
         )
-        with self._lab.store.transaction() as db:
+        with self._store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO event_invoke_configs (function, qualifier, config) "
                 "VALUES (?, ?, ?)",
@@ -292,7 +316,7 @@ class EventInvokeConfigs:
                 "You can't specify the function as a destination for itself. Name another "
                 "function."
             )
-        if service == "lambda" and not self._lab.registry.exists(parse_function_ref(arn).name):
+        if service == "lambda" and not self._registry.exists(parse_function_ref(arn).name):
             raise InvalidParameterValueException(
                 f"The destination ARN {arn} is invalid. (No function has that name: create "
                 "it first.)"
@@ -318,10 +342,8 @@ class EventInvokeConfigs:
     def sender(self, arn: str, field: str = "Destination") -> Sender:
         """The loaded plugin's sender for ``arn``; InvalidParameterValue when there is none."""
         if arn_service(arn) == "lambda":
-            return lambda_sender(self._lab, arn)
-        found = self._lab.plugin_manager.hook.lambdalab_destination_sender(
-            lab=self._lab, destination_arn=arn
-        )
+            return lambda_sender(self._invoke_event, arn)
+        found = self._plugin_sender(arn)
         if found is None:
             raise InvalidParameterValueException(
                 f"{field}: {arn!r} is not supported: no loaded plugin delivers to "
@@ -333,9 +355,9 @@ class EventInvokeConfigs:
 
     def list(self, function_name: str) -> list[FunctionEventInvokeConfig]:
         name = parse_function_ref(function_name).name
-        if not self._lab.registry.exists(name):
+        if not self._registry.exists(name):
             raise function_missing()
-        rows = self._lab.store.query(
+        rows = self._store.query(
             "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
             "ORDER BY qualifier",
             (name,),
@@ -346,7 +368,7 @@ class EventInvokeConfigs:
         ref = parse_function_ref(function_name, qualifier)
         name, qual = ref.name, ref.qualifier or limits.LATEST
         self.get(name, qual)
-        with self._lab.store.transaction() as db:
+        with self._store.transaction() as db:
             db.execute(
                 "DELETE FROM event_invoke_configs WHERE function = ? AND qualifier = ?",
                 (name, qual),
@@ -424,11 +446,11 @@ def dead_letter_message(
 # -- the built-in destination: another Lambda function --------------------------------
 
 
-def lambda_sender(lab: "Lab", destination_arn: str) -> Sender:
+def lambda_sender(invoke_event: InvokeEvent, destination_arn: str) -> Sender:
     """Deliver to a function: the record becomes the event of an asynchronous invoke."""
     parse_function_ref(destination_arn)  # a malformed function ARN is refused here
 
     def send(message: DestinationMessage) -> None:
-        lab.invoke(destination_arn, message.body, invocation_type="Event")
+        invoke_event(destination_arn, message.body)
 
     return send
