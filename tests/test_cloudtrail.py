@@ -19,9 +19,11 @@ from lambdalab.plugin import ApiCall
 from lambdalab.protocol.calls import LAB_SCOPE_KEY, caller_of
 from lambdalab.server import EdgeServer
 from lambdalab_cloudtrail import trail
+from lambdalab_cloudtrail.quotas import FIELD_MAX_DEPTH
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_edge_sqs import aws_cli
+from .test_fuzz_edge import send, signed_for
 
 ALICE = "AKIDALICEEXAMPLE"
 DAY_S = 86_400
@@ -232,3 +234,28 @@ def test_nothing_is_read_of_a_call_when_no_plugin_listens(lab: Lab) -> None:
     lab.plugin_manager.unregister(name="lambdalab_cloudtrail.recorder")
     assert caller_of(scope, {}, "sqs") is None
     assert caller_of({}, {}, "sqs") is None  # a service served outside the edge
+
+
+def test_an_input_nested_hundreds_deep_is_refused_and_recorded_trimmed(edge: EdgeServer) -> None:
+    depth = 900  # inside what the layer reads (1000), past what the trail keeps
+    body = '{"Name": "r", "Tags": ' + "[" * depth + "]" * depth + "}"
+    status, _, answer = send(edge.url, "POST", "/", {
+        "X-Amz-Target": "AWSEvents.PutRule", "Content-Type": "application/x-amz-json-1.1",
+        **signed_for("events")}, body.encode())
+    assert status == 400, answer
+    [event] = events(edge.url, "EventName", "PutRule")
+    record = event["Record"]
+    assert record["errorCode"] == "SerializationException"
+    assert record["requestParameters"]["Name"] == "r"
+    assert json.dumps(record["requestParameters"]).count("[") <= FIELD_MAX_DEPTH + 1
+
+
+def test_a_failing_plugin_never_fails_the_call(lab: Lab, edge: EdgeServer) -> None:
+    class Broken:
+        @lambdalab.hookimpl
+        def lambdalab_api_call(self, call: ApiCall) -> None:
+            raise RuntimeError("a bug in a student's plugin")
+
+    lab.plugin_manager.register(Broken())
+    sqs = client_for(edge.url, "sqs")
+    assert sqs.create_queue(QueueName="still-made")["QueueUrl"].endswith("/still-made")

@@ -11,9 +11,12 @@ its operation has answered. When no plugin implements the hook, :func:`caller_of
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+log = logging.getLogger("lambdalab.protocol")
 
 #: The ASGI scope key under which the edge passes its :class:`~lambdalab.Lab` to services.
 LAB_SCOPE_KEY = "lambdalab.lab"
@@ -73,7 +76,10 @@ class Caller:
         call = ApiCall(self.service, operation, self.region, self.access_key_id, self.source_ip,
                        self.user_agent, params, response, code, text, request_id,
                        self.lab.clock.now())
-        self.lab.plugin_manager.hook.lambdalab_api_call(call=call)
+        try:
+            self.lab.plugin_manager.hook.lambdalab_api_call(call=call)
+        except Exception:  # a plugin's bug never fails the call it was told of
+            log.exception("a lambdalab_api_call hook failed on %s %s", self.service, operation)
 
 
 def caller_of(scope: Mapping[str, Any], headers: Mapping[str, str], service: str,
@@ -113,7 +119,7 @@ def report_wire_call(scope: Mapping[str, Any], operation: str, request: Any, res
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from lambdalab.plugin import ApiCall
 
-from .quotas import EVENT_VERSION, FIELD_MAX_BYTES
+from .quotas import EVENT_VERSION, FIELD_MAX_BYTES, FIELD_MAX_DEPTH
 
 #: Operations CloudTrail records as data events, by service (botocore's endpoint prefix):
 #: not in the event history, so not recorded here.
@@ -144,13 +144,16 @@ def bounded(value: Mapping[str, Any]) -> Any:
     return found
 
 
-def plain(value: Any) -> Any:
+def plain(value: Any, depth: int = 0) -> Any:
     """``value`` with only JSON's types: times as ISO 8601, blobs and streams (a
-    function's zip, an object's body) left out, as CloudTrail leaves them out."""
+    function's zip, an object's body) left out, as CloudTrail leaves them out; what is
+    nested deeper than ``FIELD_MAX_DEPTH`` is ``None``."""
+    if depth > FIELD_MAX_DEPTH:
+        return None
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items() if _kept(v)}
+        return {str(k): plain(v, depth + 1) for k, v in value.items() if _kept(v)}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value if _kept(v)]
+        return [plain(v, depth + 1) for v in value if _kept(v)]
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if value is None or isinstance(value, (str, int, float, bool)):

@@ -14,3 +14,6 @@ EVENT_VERSION = "1.11"
 #: ``requestParameters`` or ``responseElements`` larger than this, as JSON, are left out
 #: (``null``): CloudTrail keeps at most 100 KB of each.
 FIELD_MAX_BYTES = 100 * 1024
+#: Levels of nesting kept in those fields (lambdalab's own bound: an input may nest
+#: hundreds deep before the protocol layer refuses it, and no AWS input needs this many).
+FIELD_MAX_DEPTH = 32
