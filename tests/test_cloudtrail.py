@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 from click.testing import CliRunner
 
 import lambdalab
@@ -20,10 +21,12 @@ from lambdalab.protocol.calls import LAB_SCOPE_KEY, caller_of
 from lambdalab.server import EdgeServer
 from lambdalab_cloudtrail import trail
 from lambdalab_cloudtrail.quotas import FIELD_MAX_DEPTH
+from lambdalab_cloudtrail.responses import TARGET_PREFIX
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_edge_sqs import aws_cli
-from .test_fuzz_edge import send, signed_for
+from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
+from .test_fuzz_edge import world as world  # noqa: F401  (fixture)
 
 ALICE = "AKIDALICEEXAMPLE"
 DAY_S = 86_400
@@ -259,3 +262,14 @@ def test_a_failing_plugin_never_fails_the_call(lab: Lab, edge: EdgeServer) -> No
     lab.plugin_manager.register(Broken())
     sqs = client_for(edge.url, "sqs")
     assert sqs.create_queue(QueueName="still-made")["QueueUrl"].endswith("/still-made")
+
+
+@settings(FUZZ, max_examples=60)
+@given(request=operation_and_input("cloudtrail", ("LookupEvents",)))
+def test_lookup_events_never_fails_internally(world: EdgeServer, request: Any) -> None:
+    """Malformed LookupEvents inputs (wrong types, huge strings, off-enum keys, tokens,
+    times far out) get CloudTrail's errors, never a 5xx; over a trail the world filled."""
+    op, params = request
+    headers = {"X-Amz-Target": f"{TARGET_PREFIX}{op.name}",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("cloudtrail")}
+    judge("cloudtrail", "json", op, "POST", send(world.url, "POST", "/", headers, to_json(params)))
