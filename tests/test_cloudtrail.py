@@ -142,6 +142,8 @@ def test_lookup_refuses_what_aws_refuses(edge: EdgeServer) -> None:
     trail_ = client_for(edge.url, "cloudtrail")
     with pytest.raises(trail_.exceptions.InvalidTimeRangeException):
         trail_.lookup_events(StartTime=datetime(2026, 2, 1), EndTime=datetime(2026, 1, 1))
+    with pytest.raises(trail_.exceptions.InvalidMaxResultsException):
+        trail_.lookup_events(MaxResults=51)
     with pytest.raises(trail_.exceptions.InvalidNextTokenException):
         trail_.lookup_events(NextToken="not a token")
     with pytest.raises(trail_.exceptions.InvalidLookupAttributesException):

@@ -14,10 +14,11 @@ import binascii
 from datetime import datetime
 from typing import Any, Mapping
 
-from lambdalab.plugin import ProtocolService
+from lambdalab.plugin import ParsedRequest, ProtocolService
 
 from .exceptions import (
     InvalidLookupAttributesException,
+    InvalidMaxResultsException,
     InvalidNextTokenException,
     InvalidTimeRangeException,
 )
@@ -111,6 +112,14 @@ class CloudTrailService(ProtocolService):
 
     def __init__(self, trail: Trail) -> None:
         super().__init__("cloudtrail", CloudTrailResponses(trail))
+
+    def _check(self, parsed: ParsedRequest) -> None:
+        """CloudTrail names a ``MaxResults`` out of range with an error of its own."""
+        limit = parsed.params.get("MaxResults")
+        if type(limit) is int and not 1 <= limit <= LOOKUP_MAX_RESULTS:
+            raise InvalidMaxResultsException(
+                f"MaxResults is {limit}; give a number from 1 to {LOOKUP_MAX_RESULTS}.")
+        super()._check(parsed)
 
 
 __all__ = ["CloudTrailResponses", "CloudTrailService", "TARGET_PREFIX"]
