@@ -275,3 +275,11 @@ def test_lookup_events_never_fails_internally(world: EdgeServer, request: Any) -
     headers = {"X-Amz-Target": f"{TARGET_PREFIX}{op.name}",
                "Content-Type": "application/x-amz-json-1.1", **signed_for("cloudtrail")}
     judge("cloudtrail", "json", op, "POST", send(world.url, "POST", "/", headers, to_json(params)))
+
+
+def test_a_start_time_before_year_one_is_a_time_still(edge: EdgeServer) -> None:
+    """Found by the fuzz test: a number too far out for a date answered 500."""
+    headers = {"X-Amz-Target": f"{TARGET_PREFIX}LookupEvents",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("cloudtrail")}
+    status, _, body = send(edge.url, "POST", "/", headers, b'{"StartTime": -62135596801}')
+    assert status == 200 and "Events" in json.loads(body), body

@@ -35,11 +35,10 @@ class CloudTrailResponses:
         self.trail = trail
 
     def lookup_events(self, LookupAttributes: list[Mapping[str, str]] | None = None,
-                      StartTime: datetime | None = None, EndTime: datetime | None = None,
+                      StartTime: Any = None, EndTime: Any = None,
                       EventCategory: str | None = None, MaxResults: int | None = None,
                       NextToken: str | None = None) -> dict[str, Any]:
-        start = StartTime.timestamp() if StartTime else None
-        end = EndTime.timestamp() if EndTime else None
+        start, end = epoch_of(StartTime, "StartTime"), epoch_of(EndTime, "EndTime")
         if start is not None and end is not None and start > end:
             raise InvalidTimeRangeException(
                 "StartTime is after EndTime. Give a StartTime before the EndTime.")
@@ -53,6 +52,18 @@ class CloudTrailResponses:
         if len(found) > limit:
             output["NextToken"] = token_of(found[limit - 1])
         return output
+
+
+def epoch_of(value: Any, member: str) -> float | None:
+    """A time of the input as epoch seconds. The layer leaves a number too far out for a
+    date (year 0) as the number, which is still a time in epoch seconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise InvalidTimeRangeException(f"{member} {value!r} is not a time. Give epoch seconds or ISO 8601.")
 
 
 def attribute_of(attributes: list[Mapping[str, str]]) -> tuple[str, str] | None:
