@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     )
     from .server.app import HttpService, IncompleteRequestBody, RequestBodyTooLarge
     from .server.app import read_body, receive_body
-    from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
     from .store import Database, Migrations
 
@@ -78,10 +77,6 @@ __all__ = [
     "invalid",
     # the HTTP edge: a service, requests, responses, bodies
     "HttpService",
-    "WireRequest",
-    "WireResponse",
-    "error_response",
-    "send",
     "read_body",
     "receive_body",
     "RequestBodyTooLarge",
@@ -157,10 +152,6 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "HttpService", "read_body", "receive_body", "RequestBodyTooLarge",
             "IncompleteRequestBody",
         )
-    },
-    **{
-        name: ("server.wire", name)
-        for name in ("WireRequest", "WireResponse", "error_response", "send")
     },
     **{
         name: ("protocol", name)

@@ -66,12 +66,16 @@ class ProtocolError(Exception):
 
     :param kind: ``"unknown_operation"`` or ``"serialization"``; the service answers each
         with its own error code (see :class:`~lambdalab.protocol.service.ErrorCodes`).
+    :param detail: why, without the layer's own words (what a JSON reader said of the
+        body), for a service that words the error its own way (Lambda's ``Could not
+        parse request body into json: …``).
     """
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.detail = detail or message
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def _json_body(body: bytes) -> dict[str, Any]:
     try:
         return json_object(body)
     except BodyError as e:
-        raise ProtocolError("serialization", f"The request body could not be read: {e}") from None
+        raise ProtocolError("serialization", f"The request body could not be read: {e}", str(e)) from None
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -306,6 +310,8 @@ class Route:
     required_query: tuple[str, ...] = ()
     required_headers: tuple[str, ...] = ()
     deprecated: bool = False
+    #: The path's text before its first label: a path without it cannot match.
+    prefix: str = ""
     #: The host the request must be sent to, where only the host tells two operations
     #: apart: S3's ListDirectoryBuckets is ListBuckets' ``GET /`` on the S3 Express
     #: control endpoint (``s3express-control.<region>.amazonaws.com``).
@@ -318,10 +324,15 @@ class Route:
         needs = len(self.query) + len(self.required_query) + len(self.required_headers) + bool(self.host_prefix)
         return (needs, literal, -greedy, not self.deprecated)
 
-    def accepts(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
-        return (all(k in query and (v is None or v in query[k]) for k, v in self.query)
-                and all(k in query for k in self.required_query)
-                and all(h in headers for h in self.required_headers)
+    def accepts(self, query: Mapping[str, list[str]], request: HttpRequest) -> bool:
+        if not all(k in query and (v is None or v in query[k]) for k, v in self.query):
+            return False
+        if not all(k in query for k in self.required_query):
+            return False
+        if not (self.required_headers or self.host_prefix):
+            return True
+        headers = _lower_headers(request)
+        return (all(h in headers for h in self.required_headers)
                 and headers.get("host", "").startswith(self.host_prefix))
 
 
@@ -344,7 +355,8 @@ def compile_route(op: OperationModel) -> Route:
     located = [(m.serialization.get("location"), m.serialization.get("name", m.name)) for m in required]
     return Route(op.name, op.http.get("method", "POST"), re.compile(pattern), literals, labels,
                  tuple(w for loc, w in located if loc == "querystring"),
-                 tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated)
+                 tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated,
+                 path.split("{", 1)[0])
 
 
 S3_EXPRESS_CONTROL = "UseS3ExpressControlEndpoint"
@@ -366,6 +378,18 @@ def _on_its_host(model: ServiceModel, route: Route) -> Route:
     return route
 
 
+@dataclass(frozen=True)
+class InputMember:
+    """A member of an operation's input that travels outside the body."""
+
+    name: str
+    location: str  # uri, querystring, header, headers
+    wire: str
+    wire_lower: str
+    shape: Shape
+    kind: str
+
+
 class RestParser(RequestParser):
     """Shared by rest-json and rest-xml: routing and the URI, query and header members."""
 
@@ -374,55 +398,82 @@ class RestParser(RequestParser):
         routes = [_on_its_host(model, compile_route(model.operation_model(name)))
                   for name in model.operation_names]
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
+        self._by_method: dict[str, list[Route]] = {}
+        for route in self.routes:
+            self._by_method.setdefault(route.method, []).append(route)
+        self._layouts: dict[str, tuple[InputMember, ...]] = {}
 
     def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
+        """The route a request takes and its URI labels, decoded; the body is not read."""
         path = request.path.split("?", 1)[0] or "/"
-        headers = _lower_headers(request)
-        for route in self.routes:
-            if route.method != request.method:
+        trimmed = path.rstrip("/") if path != "/" and path.endswith("/") else ""
+        for route in self._by_method.get(request.method, ()):
+            if not path.startswith(route.prefix):
                 continue
-            found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
-            if found and route.accepts(query, headers):
+            found = route.regex.fullmatch(path) or (route.regex.fullmatch(trimmed) if trimmed else None)
+            if found and route.accepts(query, request):
                 return route, {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
-        raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} "
-                            f"answers {request.method} {path}.")
+        other_method = any(r.regex.fullmatch(path) for r in self.routes if r.method != request.method)
+        raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} answers "
+                            f"{request.method} {path}"
+                            + (" (the path exists; check the HTTP method)." if other_method else "."))
 
     def parse(self, request: HttpRequest) -> ParsedRequest:
         query = parse_qs(request.query, keep_blank_values=True)
         route, labels = self.route(request, query)
+        return self.read(request, route, labels, query)
+
+    def read(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
+             query: Mapping[str, list[str]]) -> ParsedRequest:
+        """The input of a request already routed (:meth:`route`): a service that must know
+        the operation before it reads the body (to bound it) routes first."""
         op = self.model.operation_model(route.operation)
         shape = op.input_shape
         if shape is None:
             return ParsedRequest(op, {})
-        headers = _lower_headers(request)
         params: dict[str, Any] = {}
         claimed = {k for k, _ in route.query}
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
-            if location == "uri" and wire in labels:
-                params[name] = scalar_from_text(member, labels[wire])
-            elif location == "querystring" and member.type_name != "map":
-                claimed.add(wire)
-                if wire in query:
-                    values = query[wire]
-                    params[name] = ([scalar_from_text(member.member, v) for v in values]  # type: ignore[attr-defined]
-                                    if member.type_name == "list" else scalar_from_text(member, values[-1]))
-            elif location == "header" and wire.lower() in headers:
-                params[name] = header_value(member, headers[wire.lower()])
-            elif location == "headers":
-                prefix = wire.lower()
-                found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+        query_map: InputMember | None = None
+        headers: dict[str, str] | None = None
+        for m in self._layout(op):
+            if headers is None and m.location in ("header", "headers"):
+                headers = _lower_headers(request)
+            if m.location == "uri" and m.wire in labels:
+                params[m.name] = scalar_from_text(m.shape, labels[m.wire])
+            elif m.location == "querystring" and m.kind == "map":
+                query_map = m
+            elif m.location == "querystring":
+                claimed.add(m.wire)
+                if m.wire in query:
+                    values = query[m.wire]
+                    params[m.name] = ([scalar_from_text(m.shape.member, v) for v in values]  # type: ignore[attr-defined]
+                                      if m.kind == "list" else scalar_from_text(m.shape, values[-1]))
+            elif m.location == "header" and headers is not None and m.wire_lower in headers:
+                params[m.name] = header_value(m.shape, headers[m.wire_lower])
+            elif m.location == "headers" and headers is not None:
+                found = {k[len(m.wire_lower):]: v for k, v in headers.items()
+                         if k.startswith(m.wire_lower)}
                 if found:
-                    params[name] = found
-        for name, member in shape.members.items():  # a map of the query's other parameters
-            if member.serialization.get("location") == "querystring" and member.type_name == "map":
-                rest = {k: v for k, v in query.items() if k not in claimed}
-                if rest:
-                    many = member.value.type_name == "list"  # type: ignore[attr-defined]
-                    params[name] = {k: v if many else v[-1] for k, v in rest.items()}
+                    params[m.name] = found
+        if query_map is not None:  # a map of the query's other parameters
+            rest = {k: v for k, v in query.items() if k not in claimed}
+            if rest:
+                many = query_map.shape.value.type_name == "list"  # type: ignore[attr-defined]
+                params[query_map.name] = {k: v if many else v[-1] for k, v in rest.items()}
         params.update(self.body(shape, request.body))
         return ParsedRequest(op, params)
+
+    def _layout(self, op: OperationModel) -> tuple["InputMember", ...]:
+        """The located members of ``op``'s input, read from the model once."""
+        found = self._layouts.get(op.name)
+        if found is None:
+            members = op.input_shape.members.items() if op.input_shape is not None else ()
+            found = self._layouts[op.name] = tuple(
+                InputMember(name, m.serialization["location"], wire, wire.lower(), m, m.type_name)
+                for name, m in members if "location" in m.serialization
+                for wire in [m.serialization.get("name", name)]
+            )
+        return found
 
     def body(self, shape: Shape, body: bytes) -> dict[str, Any]:
         payload = shape.serialization.get("payload")

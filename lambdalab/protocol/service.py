@@ -135,9 +135,13 @@ class ProtocolService:
         try:
             return self.parser.parse(request)
         except ProtocolError as e:
-            code = getattr(self.errors, e.kind)
-            status = 404 if e.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
-            raise ServiceError(code, e.message, status) from None
+            raise self.refused(e) from None
+
+    def refused(self, error: ProtocolError) -> ServiceError | LambdaError:
+        """What the service answers a request the parser cannot read."""
+        code = getattr(self.errors, error.kind)
+        status = 404 if error.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
+        return ServiceError(code, error.message, status)
 
     def _check(self, parsed: ParsedRequest) -> None:
         """Refuse an input that breaks its shape, in AWS's words."""
@@ -167,7 +171,7 @@ class ProtocolService:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         from ..invoker import new_request_id
-        from ..server.app import RequestBodyTooLarge, receive_body
+        from ..server.bodies import RequestBodyTooLarge, receive_body
         from starlette.datastructures import Headers
 
         request_id = new_request_id()
@@ -185,10 +189,15 @@ class ProtocolService:
                                   scope.get("query_string", b"").decode("latin-1"),
                                   dict(headers.items()), body)
             response = await anyio.to_thread.run_sync(service.handle, request, request_id)
-        await send({"type": "http.response.start", "status": response.status, "headers": [
-            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in
-            {**response.headers, "Content-Length": str(len(response.body))}.items()]})
-        await send({"type": "http.response.body", "body": response.body})
+        await send_response(response, send)
+
+
+async def send_response(response: HttpResponse, send: Any) -> None:
+    """Write ``response`` to an ASGI ``send`` callable, with its ``Content-Length``."""
+    await send({"type": "http.response.start", "status": response.status, "headers": [
+        (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in
+        {**response.headers, "Content-Length": str(len(response.body))}.items()]})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
@@ -212,4 +221,4 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["ErrorCodes", "ProtocolService", "service_error", "snake_case"]
+__all__ = ["ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]
