@@ -159,11 +159,13 @@ def json_value(shape: Shape, value: Any, default_timestamp: str = "unixTimestamp
     kind = shape.type_name
     if value is None:
         return None
-    if kind == "structure":
+    if kind == "structure":  # in the order the operation wrote it (the CLI prints it so)
         out = {}
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
-            if value.get(name) is not None and "location" not in member.serialization:
-                out[member.serialization.get("name", name)] = json_value(member, value[name], default_timestamp)
+        members = shape.members  # type: ignore[attr-defined]
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None and "location" not in member.serialization:
+                out[member.serialization.get("name", name)] = json_value(member, item, default_timestamp)
         return out
     if kind == "list":
         return [json_value(shape.member, v, default_timestamp) for v in value]  # type: ignore[attr-defined]
