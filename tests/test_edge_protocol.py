@@ -27,6 +27,7 @@ from lambdalab.server.lambda_service import path_prefixes, served_operations
 
 from .edge_support import ECHO, client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_edge_errors import raw
+from .test_validation import raw as raw_bytes
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -81,21 +82,6 @@ def test_an_operation_lambdalab_does_not_serve_is_named(edge: EdgeServer) -> Non
     assert body["Type"] == "User"
 
 
-def _exchange(url: str, method: str, path: str, body: bytes = b"",
-              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """One request; the status, the headers by lower-case name and the body's bytes."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-
 def test_invoke_answers_its_payload_and_headers_as_lambda_does(client: Any, edge: EdgeServer) -> None:
     """Invoke's answer through the layer: the function's JSON as the body
     (``application/json``), ``X-Amz-Executed-Version`` and ``X-Amz-Log-Result``
@@ -103,7 +89,7 @@ def test_invoke_answers_its_payload_and_headers_as_lambda_does(client: Any, edge
     and DeleteFunction 204 with none either."""
     create(client, "raw")
     path = "/2015-03-31/functions/raw/invocations"
-    status, headers, body = _exchange(edge.url, "POST", path, b'{"k": [1, "x"]}',
+    status, headers, body = raw_bytes(edge.url, "POST", path, b'{"k": [1, "x"]}',
                                       {"X-Amz-Log-Type": "Tail"})
     assert (status, headers["content-type"]) == (200, "application/json")
     assert json.loads(body) == {"k": [1, "x"]}
@@ -111,10 +97,10 @@ def test_invoke_answers_its_payload_and_headers_as_lambda_does(client: Any, edge
     assert "x-amz-function-error" not in headers
     log = base64.b64decode(headers["x-amz-log-result"]).decode()
     assert f"START RequestId: {headers['x-amzn-requestid']} " in log
-    status, headers, body = _exchange(edge.url, "POST", path, b"{}",
+    status, headers, body = raw_bytes(edge.url, "POST", path, b"{}",
                                       {"X-Amz-Invocation-Type": "Event"})
     assert (status, body, headers["content-length"]) == (202, b"", "0")
-    status, headers, body = _exchange(edge.url, "DELETE", "/2015-03-31/functions/raw")
+    status, headers, body = raw_bytes(edge.url, "DELETE", "/2015-03-31/functions/raw", b"", {})
     assert (status, body) == (204, b"")
 
 
