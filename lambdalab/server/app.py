@@ -154,8 +154,8 @@ class Edge:
                 "it names the code the function has now."
             ))
         body = found.read_bytes()
-        return HttpResponse(200, {"Content-Type": "application/zip", "x-amzn-RequestId": new_request_id()},
-                            b"" if method == "HEAD" else body)
+        headers = {"Content-Type": "application/zip", "x-amzn-RequestId": new_request_id()}
+        return HttpResponse(200, headers, b"" if method == "HEAD" else body)
 
     async def for_cli(self, scope: Scope) -> HttpResponse:
         """What the ``lambdalab`` command reads through a server and the Lambda API does

@@ -91,7 +91,8 @@ def lambda_error(error: LambdaError | ServiceError) -> ServiceError:
 
 def served_operations() -> list[str]:
     """The operations of botocore's ``lambda`` model that lambdalab serves."""
-    return [n for n in service_model("lambda").operation_names if hasattr(LambdaOperations, snake_case(n))]
+    names = service_model("lambda").operation_names
+    return [n for n in names if hasattr(LambdaOperations, snake_case(n))]
 
 
 def path_prefixes() -> tuple[str, ...]:
@@ -133,7 +134,7 @@ class LambdaService(ProtocolService):
             limit, error = body_limit(route.operation)
             body = await read_body(receive, headers, limit, route.operation, error)
             request = HttpRequest(request.method, request.path, request.query, headers, body)
-            if route.operation == "Invoke" and headers.get("x-amz-invocation-type", "RequestResponse") == "RequestResponse":
+            if _awaited(route, headers):
                 response = await self.invoke_on_loop(request, route, labels, query)
             else:
                 response = await self.run_blocking(self.answer, request, route, labels, query,
@@ -143,6 +144,16 @@ class LambdaService(ProtocolService):
         await send_response(response, send)
 
     # -- the plain part, in a worker thread --------------------------------------------
+
+    def handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
+        """Answer one whole request (its body read), as :meth:`__call__` does, but with
+        every operation in this thread: Lambda's answer to a request out of ASGI."""
+        query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
+        try:
+            route, labels = self._route(request, query)
+        except (LambdaError, ServiceError) as e:
+            return self.failure(e, request_id)
+        return self.answer(request, route, labels, query, request_id)
 
     def answer(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
                query: Mapping[str, list[str]], request_id: str) -> HttpResponse:
@@ -202,7 +213,8 @@ class LambdaService(ProtocolService):
 
     # -- reading and checking --------------------------------------------------------
 
-    def _route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
+    def _route(self, request: HttpRequest,
+               query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
         try:
             return self.parser.route(request, query)
         except ProtocolError as e:
@@ -217,7 +229,8 @@ class LambdaService(ProtocolService):
 
     def refused(self, error: ProtocolError) -> ServiceError | LambdaError:
         if error.kind == "serialization":
-            return InvalidRequestContentException(f"Could not parse request body into json: {error.detail}")
+            return InvalidRequestContentException(
+                f"Could not parse request body into json: {error.detail}")
         return super().refused(error)
 
     def _check(self, parsed: ParsedRequest) -> None:
@@ -252,6 +265,14 @@ class LambdaService(ProtocolService):
                 f"{runtime[0].constraint}"
             )
         raise ValidationException(message(violations))
+
+
+def _awaited(route: Route, headers: Headers) -> bool:
+    """A synchronous Invoke waits for its handler, so it is awaited on the event loop.
+    ``Event`` (a commit to the queue) and ``DryRun`` run in a thread like any other
+    operation: their work blocks, and there is nothing to await."""
+    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    return route.operation == "Invoke" and invocation_type == "RequestResponse"
 
 
 def _location(operation: OperationModel, violation: Violation) -> str:

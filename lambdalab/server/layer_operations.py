@@ -56,13 +56,16 @@ class LayerApi:
         return self._layer_version(version)
 
     def get_layer_version(self, params: Params) -> dict[str, Any]:
-        return self._layer_version(self.lab.get_layer_version(params["LayerName"], params["VersionNumber"]))
+        version = self.lab.get_layer_version(params["LayerName"], params["VersionNumber"])
+        return self._layer_version(version)
 
     def get_layer_version_by_arn(self, params: Params) -> dict[str, Any]:
         return self._layer_version(self.lab.get_layer_version_by_arn(params["Arn"]))
 
     def list_layers(self, params: Params) -> dict[str, Any]:
-        latest = self.lab.list_layers(params.get("CompatibleRuntime"), params.get("CompatibleArchitecture"))
+        latest = self.lab.list_layers(
+            params.get("CompatibleRuntime"), params.get("CompatibleArchitecture")
+        )
         return listing("Layers", latest, params, limits.LAYER_LIST_PAGE_MAX,
                        LayerVersion.to_layers_list_item)
 
