@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from .server.app import IncompleteRequestBody, RequestBodyTooLarge
     from .server.http_service import HttpService
     from .server.app import read_body, receive_body
-    from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
     from .store import Database, Migrations
 
@@ -85,10 +84,6 @@ __all__ = [
     "invalid",
     # the HTTP edge: a service, requests, responses, bodies
     "HttpService",
-    "WireRequest",
-    "WireResponse",
-    "error_response",
-    "send",
     "read_body",
     "receive_body",
     "RequestBodyTooLarge",
@@ -177,10 +172,6 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "read_body", "receive_body", "RequestBodyTooLarge",
             "IncompleteRequestBody",
         )
-    },
-    **{
-        name: ("server.wire", name)
-        for name in ("WireRequest", "WireResponse", "error_response", "send")
     },
     **{
         name: ("protocol", name)
