@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import random
+import re
 import secrets
 import sys
 import time
@@ -119,6 +120,29 @@ def client_context_json(client_context: str | dict[str, Any] | None) -> str | No
             "Client context must be a valid Base64-encoded JSON object."
         ) from None
     return text
+
+
+#: The parts of an X-Ray trace header Lambda passes on
+#: (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader).
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})\s*(?:;|$)")
+_TRACE_PARENT = re.compile(r"(?:^|;)\s*Parent=([0-9a-f]{16})\s*(?:;|$)")
+_TRACE_SAMPLED = re.compile(r"(?:^|;)\s*Sampled=([01])\s*(?:;|$)")
+
+
+def caller_trace_id(header: str | None) -> str | None:
+    """``_X_AMZN_TRACE_ID`` for an invoke whose caller sent ``header`` (Invoke's
+    ``X-Amzn-Trace-Id``, or the one a function URL's front end passes on): its trace
+    continues in the function, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html). None when the
+    caller sent no valid one: the runtime starts a new trace."""
+    root = _TRACE_ROOT.search(header or "")
+    if root is None:
+        return None
+    parent = _TRACE_PARENT.search(header or "")
+    sampled = _TRACE_SAMPLED.search(header or "")
+    return (f"Root={root.group(1)};"
+            f"Parent={parent.group(1) if parent else secrets.token_hex(8)};"
+            f"Sampled={sampled.group(1) if sampled else 0}")
 
 
 # -- the steps of an invoke, and the two ways to drive them ----------------------------
@@ -257,9 +281,11 @@ class Invoker:
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
     ) -> Steps:
         """The steps of one invoke, validated as the Invoke API validates them: run them
-        with :func:`drive` (in this thread) or :func:`drive_async` (on an event loop)."""
+        with :func:`drive` (in this thread) or :func:`drive_async` (on an event loop).
+        ``trace_header``: the caller's X-Ray header (see :func:`caller_trace_id`)."""
         if invocation_type not in limits.INVOCATION_TYPES:
             raise InvalidParameterValueException(
                 f"InvocationType: {invocation_type!r} is not valid. Use one of "
@@ -295,6 +321,7 @@ class Invoker:
                 invoked_arn=self.arns.function(ref.name, ref.qualifier),
                 client_context=context,
                 log_type=log_type,
+                trace_id=caller_trace_id(trace_header),
             )
         )
 
@@ -332,6 +359,7 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None,
         log_type: str,
+        trace_id: str | None = None,
     ) -> Steps:
         name = config.function_name
         self.pool.admit(
@@ -361,6 +389,7 @@ class Invoker:
                 deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
                 timeout_s=config.timeout,
                 client_context=client_context,
+                trace_id=trace_id,
             )
             lines.append(start_line(request_id, config.version))
             carry: list[str] = []  # the end of what was spilled, for a Tail

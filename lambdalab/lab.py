@@ -777,11 +777,14 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """Invoke a function: ``RequestResponse`` (200), ``Event`` (202) or ``DryRun`` (204).
 
         ``payload`` is a JSON-serialisable value, or JSON text as ``str``/``bytes``.
         ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
+        ``trace_header``: an X-Ray ``X-Amzn-Trace-Id`` whose trace the invoke continues
+        (the handler's ``_X_AMZN_TRACE_ID`` keeps its ``Root``).
         A handler error is not raised: see ``result.function_error``.
         """
         self._refuse_pending(function_name, qualifier)
@@ -793,6 +796,7 @@ class Lab(LayerOperations):
                 invocation_type=invocation_type,
                 log_type=log_type,
                 client_context=client_context,
+                trace_header=trace_header,
             )
         )
 
@@ -805,6 +809,7 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
         run_blocking: RunBlocking | None = None,
     ) -> InvokeResult:
         """:meth:`invoke` for code on an event loop (the HTTP edge): the handler's answer
@@ -819,6 +824,7 @@ class Lab(LayerOperations):
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
+            trace_header=trace_header,
         )
         return await drive_async(steps, run_blocking or asyncio.to_thread)
 

@@ -118,18 +118,29 @@ def init_start_line(runtime: str, region: str) -> str:
             f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}")
 
 
+#: A line of the Node.js runtime's ``console.*``: ``<ISO time>\t<request id>\t<LEVEL>\t``.
+_NODE_CONSOLE_LINE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t[^\t\r]*\t(?:INFO|WARN|ERROR|DEBUG|TRACE|FATAL)\t"
+)
+
+
 def log_events(lines: list[str]) -> list[str]:
     """The CloudWatch messages of an invoke's lines, as AWS writes them: each ends with
     ``\n``; a blank line makes no event; the runtime's ``[ERROR]`` event (its lines
     joined with ``\r`` on the log pipe) has them joined with ``\n``, with no newline at
     its end (LocalStack's AWS-recorded ``test_multi_line_prints`` and
-    ``test_invocation_type_event_error`` snapshots)."""
+    ``test_invocation_type_event_error`` snapshots). A Node.js ``console.*`` message keeps
+    its newlines in its one event, as AWS's Node runtime frames it
+    (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-logging.html); on the pipe they
+    are ``\r``, as the runtime writes them to stdout."""
     events = []
     for line in lines:
         if not line:
             continue
-        if line.startswith("[ERROR] ") and "\r" in line:
+        if "\r" in line and line.startswith("[ERROR] "):
             events.append(line.replace("\r", "\n"))
+        elif "\r" in line and _NODE_CONSOLE_LINE.match(line):
+            events.append(line.replace("\r", "\n") + "\n")
         else:
             events.append(line + "\n")
     return events

@@ -705,6 +705,7 @@ class InvokeOptions(TypedDict):
     invocation_type: str
     log_type: str
     client_context: str | None
+    trace_header: str | None
 
 
 def invoke_options(req: WireRequest) -> InvokeOptions:
@@ -715,6 +716,7 @@ def invoke_options(req: WireRequest) -> InvokeOptions:
         "invocation_type": headers.get("x-amz-invocation-type", "RequestResponse"),
         "log_type": headers.get("x-amz-log-type", "None"),
         "client_context": headers.get("x-amz-client-context"),
+        "trace_header": headers.get("x-amzn-trace-id"),
     }
 
 
