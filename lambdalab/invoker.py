@@ -321,7 +321,7 @@ class Invoker:
                 invoked_arn=self.arns.function(ref.name, ref.qualifier),
                 client_context=context,
                 log_type=log_type,
-                trace_id=caller_trace_id(trace_header),
+                trace_header=trace_header,
             )
         )
 
@@ -359,7 +359,7 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None,
         log_type: str,
-        trace_id: str | None = None,
+        trace_header: str | None = None,
     ) -> Steps:
         name = config.function_name
         self.pool.admit(
@@ -382,6 +382,9 @@ class Invoker:
                     return self._init_failed(
                         pooled, config, request_id, lines, log_type, invoked_arn
                     )
+            trace_id = self.hooks.hook.lambdalab_invoke_trace_header(
+                config=config, request_id=request_id, caller_trace_header=trace_header
+            ) or caller_trace_id(trace_header)
             request = InvokeRequest(
                 request_id=request_id,
                 payload=data,
@@ -627,6 +630,8 @@ class Invoker:
             "LAMBDALAB_PYTHON": sys.executable,
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
         }
+        for extra in self.hooks.hook.lambdalab_runtime_environment(config=config):
+            base.update(extra or {})
         layers = opt_environment(self.store, config.layers, config.runtime, base)
         return {**base, **layers, **config.environment}
 
@@ -645,8 +650,8 @@ def exit_message(exit_reason: str | None) -> str:
     return f"Runtime exited with error: {exit_reason}"
 
 
-#: X-Ray's variables, as AWS sets them (lambdalab runs no X-Ray daemon: an SDK that
-#: sends segments there gets no answer, as with tracing off).
+#: X-Ray's variables, as AWS sets them; a plugin that runs a daemon (``lambdalab_xray``)
+#: points them at it through the ``lambdalab_runtime_environment`` hook.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 XRAY_ENVIRONMENT = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",

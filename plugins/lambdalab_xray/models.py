@@ -1,0 +1,227 @@
+"""The trace store: segment documents in the lab's database, and what X-Ray answers
+from them (summaries, whole traces, service graphs).
+
+Documents are kept as they were sent, one row per segment or independent subsegment,
+keyed by trace and id (a later document with the same id replaces an
+``in_progress`` one, as X-Ray does). Writes wait in memory and go to the database every
+``FLUSH_INTERVAL_S`` from a thread of their own, and before every read: a transaction
+per invoke would slow the invoke path, as the cost ledger measured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from lambdalab.plugin import Database, limits
+
+from .segments import SEGMENT_ID, TRACE_ID, trace_epoch
+
+MIGRATIONS: dict[str, str] = {
+    "xray-1": """
+    CREATE TABLE xray_segments (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        trace_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        trace_time REAL NOT NULL,
+        start_time REAL NOT NULL,
+        document TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX xray_segments_by_id ON xray_segments (trace_id, id);
+    CREATE INDEX xray_segments_by_time ON xray_segments (trace_time)
+    """,
+}
+
+_log = logging.getLogger("lambdalab_xray")
+
+#: Real seconds between writes of received documents.
+FLUSH_INTERVAL_S = 0.2
+#: Documents the writer lets wait before the one who adds one writes them itself.
+PENDING_MAX = 10_000
+
+
+class BadDocument(ValueError):
+    """A segment document X-Ray would not take; the message says why."""
+
+
+def checked(text: str | bytes) -> dict[str, Any]:
+    """A segment document as X-Ray requires it
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html):
+    JSON of at most 64 KB with ``name``, ``id`` (16 hex), ``trace_id`` (``1-8hex-24hex``),
+    ``start_time`` and ``end_time`` or ``in_progress``; a subsegment sent on its own also
+    names its ``parent_id``."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES:
+        raise BadDocument(f"The document is {size} bytes; X-Ray takes at most "
+                          f"{limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES}.")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadDocument("The document is not JSON.") from None
+    if not isinstance(doc, dict):
+        raise BadDocument("The document is not a JSON object.")
+    for key, pattern in (("id", SEGMENT_ID), ("trace_id", TRACE_ID)):
+        if not isinstance(doc.get(key), str) or not pattern.match(doc[key]):
+            raise BadDocument(f"{key}: {doc.get(key)!r} is not a valid {key}.")
+    if not isinstance(doc.get("name"), str) or not doc["name"]:
+        raise BadDocument("name: a segment needs a name.")
+    if not _number(doc.get("start_time")):
+        raise BadDocument("start_time: give the start as epoch seconds.")
+    if not _number(doc.get("end_time")) and doc.get("in_progress") is not True:
+        raise BadDocument("end_time: give the end, or in_progress: true.")
+    if doc.get("type") == "subsegment" and not isinstance(doc.get("parent_id"), str):
+        raise BadDocument("parent_id: an independent subsegment names its parent.")
+    return doc
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def shifted(doc: dict[str, Any], offset: float) -> dict[str, Any]:
+    """``doc`` with its times (and its subsegments') moved by ``offset`` seconds."""
+    out = dict(doc)
+    for key in ("start_time", "end_time"):
+        if _number(out.get(key)):
+            out[key] = out[key] + offset
+    if isinstance(out.get("subsegments"), list):
+        out["subsegments"] = [shifted(s, offset) if isinstance(s, dict) else s
+                              for s in out["subsegments"]]
+    return out
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One trace: its segments, each with its independent subsegments put in place."""
+
+    id: str
+    segments: list[dict[str, Any]]
+
+    @property
+    def start(self) -> float:
+        return min(s["start_time"] for s in self.segments)
+
+    @property
+    def end(self) -> float:
+        return max(s.get("end_time", s["start_time"]) for s in self.segments)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def roots(self) -> list[dict[str, Any]]:
+        """The segments whose parent is not in this trace (the entry points)."""
+        ids = {s["id"] for s in self.segments}
+        return [s for s in self.segments if s.get("parent_id") not in ids]
+
+    def children(self, segment: dict[str, Any]) -> list[dict[str, Any]]:
+        return [s for s in self.segments if s.get("parent_id") == segment["id"]]
+
+
+class TraceStore:
+    """A lab's trace segments. Get it with :func:`lambdalab_xray.traces`."""
+
+    def __init__(self, store: Database, now: Callable[[], float], *,
+                 segments_max: int = limits.XRAY_SEGMENTS_MAX) -> None:
+        self._store = store
+        self._now = now
+        self.segments_max = segments_max
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="lambdalab-xray", daemon=True)
+        self._thread.start()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def put(self, docs: Iterable[dict[str, Any]]) -> None:
+        """Keep checked documents (written within ``FLUSH_INTERVAL_S``)."""
+        rows = [(d["trace_id"], d["id"], trace_epoch(d["trace_id"]), d["start_time"],
+                 json.dumps(d)) for d in docs]
+        with self._lock:
+            self._pending.extend(rows)
+            full = len(self._pending) >= PENDING_MAX
+        if full or self._closed:
+            self._flush_or_warn()
+
+    def flush(self) -> None:
+        """Write what waits; drop the oldest past ``segments_max`` and past retention."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            oldest = self._now() - limits.XRAY_TRACE_RETENTION_DAYS * 86400
+            with self._store.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO xray_segments "
+                    "(trace_id, id, trace_time, start_time, document) VALUES (?, ?, ?, ?, ?)",
+                    batch,
+                )
+                db.execute("DELETE FROM xray_segments WHERE seq <= "
+                           "(SELECT MAX(seq) FROM xray_segments) - ?", (self.segments_max,))
+                db.execute("DELETE FROM xray_segments WHERE trace_time < ?", (oldest,))
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._flush_or_warn()
+
+    def _flush_or_warn(self) -> None:
+        try:
+            self.flush()
+        except sqlite3.Error as error:  # a full disk never fails an invoke
+            _log.warning("lambdalab_xray: could not write trace segments (%s)", error)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self._flush_or_warn()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def trace_ids(self, start: float, end: float) -> list[str]:
+        """Traces whose id's time is in ``[start, end]``, the newest first."""
+        self.flush()
+        rows = self._store.query(
+            "SELECT trace_id, MAX(trace_time) AS t FROM xray_segments "
+            "WHERE trace_time BETWEEN ? AND ? GROUP BY trace_id ORDER BY t DESC, trace_id",
+            (start, end),
+        )
+        return [row["trace_id"] for row in rows]
+
+    def trace(self, trace_id: str) -> Trace | None:
+        """The trace, its independent subsegments placed under their parents."""
+        self.flush()
+        rows = self._store.query(
+            "SELECT document FROM xray_segments WHERE trace_id = ? ORDER BY start_time, seq",
+            (trace_id,),
+        )
+        docs = [json.loads(row["document"]) for row in rows]
+        segments = [d for d in docs if d.get("type") != "subsegment"]
+        for sub in (d for d in docs if d.get("type") == "subsegment"):
+            parent = _find(segments, sub["parent_id"])
+            if parent is None:
+                continue  # its parent has not arrived (yet): X-Ray shows it only then
+            parent.setdefault("subsegments", []).append(
+                {k: v for k, v in sub.items() if k not in ("type", "trace_id", "parent_id")})
+        return Trace(trace_id, segments) if segments else None
+
+
+def _find(docs: list[dict[str, Any]], segment_id: str) -> dict[str, Any] | None:
+    """The segment or subsegment with this id, anywhere under ``docs``."""
+    for doc in docs:
+        if doc.get("id") == segment_id:
+            return doc
+        found = _find([s for s in doc.get("subsegments") or [] if isinstance(s, dict)],
+                      segment_id)
+        if found is not None:
+            return found
+    return None
