@@ -43,6 +43,7 @@ class Daemon:
         self.address: tuple[str, int] = self._socket.getsockname()
         self.received = 0
         self.dropped = 0
+        self._counted = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="lambdalab-xray-daemon",
                                         daemon=True)
@@ -72,11 +73,24 @@ class Daemon:
                 raise BadDocument(f"the header is {header[:80]!r}, not {_HEADER}")
             doc = checked(body)
         except (ValueError, RecursionError) as error:
-            self.dropped += 1
             _log.debug("lambdalab_xray: dropped a datagram: %s", error)
+            self._count(dropped=1)
             return
-        self.received += 1
         self._store.put([shifted(doc, self._offset(doc["trace_id"]))])
+        self._count(received=1)
+
+    def _count(self, received: int = 0, dropped: int = 0) -> None:
+        with self._counted:
+            self.received += received
+            self.dropped += dropped
+            self._counted.notify_all()
+
+    def wait_for(self, datagrams: int, timeout: float = 10.0) -> bool:
+        """Wait until ``datagrams`` in all have been kept or dropped (UDP gives a sender
+        no answer, so a test that sent them waits here); ``False`` past ``timeout``."""
+        with self._counted:
+            return self._counted.wait_for(
+                lambda: self.received + self.dropped >= datagrams, timeout)
 
     def close(self) -> None:
         self._closed = True

@@ -138,11 +138,20 @@ def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str
     return out
 
 
+def documents(trace: Trace) -> list[dict[str, Any]]:
+    """The trace's segments and the calls they made."""
+    return list(trace.segments) + [c for s in trace.segments for c in calls(s)]
+
+
+def services(trace: Trace) -> set[NodeKey]:
+    """Every service the trace reached."""
+    return ({segment_key(s) for s in trace.segments}
+            | {call_key(c) for s in trace.segments for c in calls(s)})
+
+
 def summary(trace: Trace) -> dict[str, Any]:
     """A TraceSummary of GetTraceSummaries."""
-    docs = list(trace.segments) + [c for s in trace.segments for c in calls(s)]
-    keys = {segment_key(s) for s in trace.segments} | {call_key(c) for s in trace.segments
-                                                        for c in calls(s)}
+    docs, keys = documents(trace), services(trace)
     entry = trace.roots()[0]
     return {
         "Id": trace.id,

@@ -12,16 +12,16 @@ from typing import Any, Callable
 
 from lambdalab.plugin import ServiceError, limits
 
-from .graph import outcome, response_time, segment_key, service_graph, summary
+from .graph import documents, outcome, response_time, service_graph, services, summary
 from .models import BadDocument, Trace, TraceStore, checked
 
 #: The filter expressions lambdalab understands: one of these, alone
 #: (https://docs.aws.amazon.com/xray/latest/devguide/xray-console-filters.html).
 _FILTERS: dict[str, Callable[[Trace, re.Match[str]], bool]] = {
     r'service\(\s*"(?P<name>[^"]*)"\s*\)':
-        lambda t, m: any(segment_key(s)[0] == m["name"] for s in t.segments),
+        lambda t, m: any(key[0] == m["name"] for key in services(t)),
     r"(?P<what>ok|error|fault|throttle)":
-        lambda t, m: any(outcome(s) == m["what"] for s in t.segments),
+        lambda t, m: any(outcome(d) == m["what"] for d in documents(t)),
     r"(?P<what>responsetime|duration)\s*(?P<op>>=|<=|>|<|=)\s*(?P<n>\d+(?:\.\d+)?)":
         lambda t, m: _compare(
             response_time(t.roots()[0]) if m["what"] == "responsetime" else t.duration,
