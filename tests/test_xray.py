@@ -291,27 +291,31 @@ def test_aws_cli_get_service_graph_draws_the_chain_of_two_functions(
 ) -> None:
     create(client, "back", TRACE_ENV, TracingConfig={"Mode": "Active"})
     front = """
-import os, boto3
+import boto3
+from aws_xray_sdk.core import patch
+
+patch(["botocore"])  # as on AWS: the SDK records each call and sends the trace header on
 
 def handler(event, context):
-    header = os.environ["_X_AMZN_TRACE_ID"]
-    lam = boto3.client("lambda")
-    lam.meta.events.register("before-sign.lambda.Invoke",
-        lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", header))
-    lam.invoke(FunctionName="back", Payload=b"{}")
-    return header
+    boto3.client("lambda").invoke(FunctionName="back", Payload=b"{}")
+    boto3.client("s3").list_buckets()
+    return __import__("os").environ["_X_AMZN_TRACE_ID"]
 """
     create(client, "front", front, TracingConfig={"Mode": "Active"}, Timeout=30)
     header = json.loads(client.invoke(FunctionName="front", Payload=b"{}")["Payload"].read())
+    assert xray(lab).daemon.wait_for(2)  # the SDK's Lambda and S3 subsegments
     now = lab.clock.now()
     graph = aws_cli(edge.url, "xray", "get-service-graph", "--start-time", str(int(now) - 60),
                     "--end-time", str(int(now) + 60))
     nodes = {(s["Name"], s["Type"]): s for s in graph["Services"]}
     assert set(nodes) == {("front", "AWS::Lambda"), ("front", "AWS::Lambda::Function"),
-                          ("back", "AWS::Lambda"), ("back", "AWS::Lambda::Function")}
+                          ("back", "AWS::Lambda"), ("back", "AWS::Lambda::Function"),
+                          ("S3", "AWS::S3")}
     refs = {s["ReferenceId"]: key for key, s in nodes.items()}
     edges = {key: {refs[e["ReferenceId"]] for e in s["Edges"]} for key, s in nodes.items()}
-    assert edges[("front", "AWS::Lambda::Function")] == {("back", "AWS::Lambda")}
+    assert edges[("front", "AWS::Lambda")] == {("front", "AWS::Lambda::Function")}
+    assert edges[("front", "AWS::Lambda::Function")] == {("back", "AWS::Lambda"), ("S3", "AWS::S3")}
+    assert edges[("back", "AWS::Lambda")] == {("back", "AWS::Lambda::Function")}
     assert nodes[("front", "AWS::Lambda")]["Root"] is True
     summaries = aws_cli(edge.url, "xray", "get-trace-summaries", "--start-time",
                         str(int(now) - 60), "--end-time", str(int(now) + 60))["TraceSummaries"]

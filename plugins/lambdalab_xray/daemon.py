@@ -19,7 +19,7 @@ import socket
 import threading
 from typing import Callable
 
-from lambdalab.plugin import limits
+from . import quotas
 
 from .models import BadDocument, TraceStore, checked, shifted
 
@@ -59,7 +59,7 @@ class Daemon:
     def _run(self) -> None:
         while not self._closed:
             try:
-                datagram = self._socket.recv(limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES + 1024)
+                datagram = self._socket.recv(quotas.XRAY_SEGMENT_DOCUMENT_MAX_BYTES + 1024)
             except OSError:
                 return
             if not self._closed:

@@ -47,9 +47,19 @@ def calls(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from calls(sub)
 
 
+#: The names X-Ray gives the services an SDK names by their endpoint prefix (the Python
+#: SDK's ``s3``; the Java and Node SDKs already send ``S3``).
+AWS_SERVICE_NAMES = {
+    "s3": "S3", "sqs": "SQS", "sns": "SNS", "lambda": "Lambda", "dynamodb": "DynamoDB",
+    "kinesis": "Kinesis", "events": "EventBridge", "logs": "CloudWatchLogs",
+    "monitoring": "CloudWatch", "cloudwatch": "CloudWatch", "xray": "XRay", "sts": "STS",
+}
+
+
 def call_key(sub: dict[str, Any]) -> NodeKey:
     if sub.get("namespace") == "aws":
-        return sub["name"], f"AWS::{sub['name']}"
+        name = AWS_SERVICE_NAMES.get(sub["name"], sub["name"])
+        return name, f"AWS::{name}"
     return sub["name"], "remote"
 
 
@@ -102,18 +112,20 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     """The ``Services`` of GetServiceGraph and GetTraceGraph, over ``traces``."""
     nodes: dict[NodeKey, Node] = {}
     for trace in traces:
-        ids = {s["id"]: s for s in trace.segments}
+        #: Calls whose callee recorded a segment of its own: that segment is the node.
+        answered = {s.get("parent_id") for s in trace.segments}
         for segment in trace.segments:
             node = nodes.setdefault(segment_key(segment), Node())
             node.stats.add(segment)
-            parent = ids.get(segment.get("parent_id", ""))
+            parent = trace.owner(segment.get("parent_id"))
             if parent is None:
                 node.root = node.root or "parent_id" not in segment
             else:
                 nodes.setdefault(segment_key(parent), Node()).edge(segment_key(segment)).add(segment)
             for sub in calls(segment):
-                nodes.setdefault(call_key(sub), Node()).stats.add(sub)
-                node.edge(call_key(sub)).add(sub)
+                if sub.get("id") not in answered:
+                    nodes.setdefault(call_key(sub), Node()).stats.add(sub)
+                    node.edge(call_key(sub)).add(sub)
     refs = {key: i for i, key in enumerate(nodes)}
     return [_service(key, node, refs, account_id) for key, node in nodes.items()]
 
@@ -144,9 +156,10 @@ def documents(trace: Trace) -> list[dict[str, Any]]:
 
 
 def services(trace: Trace) -> set[NodeKey]:
-    """Every service the trace reached."""
+    """Every service the trace reached (a call answered by a segment is that segment)."""
+    answered = {s.get("parent_id") for s in trace.segments}
     return ({segment_key(s) for s in trace.segments}
-            | {call_key(c) for s in trace.segments for c in calls(s)})
+            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in answered})
 
 
 def summary(trace: Trace) -> dict[str, Any]:

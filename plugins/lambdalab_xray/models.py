@@ -15,9 +15,11 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-from lambdalab.plugin import Database, limits
+from lambdalab.plugin import Database
+
+from . import quotas
 
 from .segments import SEGMENT_ID, TRACE_ID, trace_epoch
 
@@ -55,9 +57,9 @@ def checked(text: str | bytes) -> dict[str, Any]:
     ``start_time`` and ``end_time`` or ``in_progress``; a subsegment sent on its own also
     names its ``parent_id``."""
     size = len(text.encode() if isinstance(text, str) else text)
-    if size > limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES:
+    if size > quotas.XRAY_SEGMENT_DOCUMENT_MAX_BYTES:
         raise BadDocument(f"The document is {size} bytes; X-Ray takes at most "
-                          f"{limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES}.")
+                          f"{quotas.XRAY_SEGMENT_DOCUMENT_MAX_BYTES}.")
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
@@ -113,20 +115,38 @@ class Trace:
     def duration(self) -> float:
         return self.end - self.start
 
+    def owner(self, segment_id: str | None) -> dict[str, Any] | None:
+        """The segment that is, or holds the subsegment, ``segment_id``."""
+        for segment in self.segments:
+            if segment_id == segment["id"] or any(
+                    sub.get("id") == segment_id for sub in subsegments(segment)):
+                return segment
+        return None
+
     def roots(self) -> list[dict[str, Any]]:
         """The segments whose parent is not in this trace (the entry points)."""
-        ids = {s["id"] for s in self.segments}
-        return [s for s in self.segments if s.get("parent_id") not in ids]
+        return [s for s in self.segments if self.owner(s.get("parent_id")) is None]
 
     def children(self, segment: dict[str, Any]) -> list[dict[str, Any]]:
-        return [s for s in self.segments if s.get("parent_id") == segment["id"]]
+        """The segments called from ``segment`` (their parent is it or one of its
+        subsegments, as when an SDK in its handler called another function)."""
+        return [s for s in self.segments if s is not segment
+                and self.owner(s.get("parent_id")) is segment]
+
+
+def subsegments(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every subsegment under ``doc``, at any depth."""
+    for sub in doc.get("subsegments") or []:
+        if isinstance(sub, dict):
+            yield sub
+            yield from subsegments(sub)
 
 
 class TraceStore:
     """A lab's trace segments. Get it with :func:`lambdalab_xray.traces`."""
 
     def __init__(self, store: Database, now: Callable[[], float], *,
-                 segments_max: int = limits.XRAY_SEGMENTS_MAX) -> None:
+                 segments_max: int = quotas.XRAY_SEGMENTS_MAX) -> None:
         self._store = store
         self._now = now
         self.segments_max = segments_max
@@ -157,7 +177,7 @@ class TraceStore:
                 batch, self._pending = self._pending, []
             if not batch:
                 return
-            oldest = self._now() - limits.XRAY_TRACE_RETENTION_DAYS * 86400
+            oldest = self._now() - quotas.XRAY_TRACE_RETENTION_DAYS * 86400
             with self._store.transaction() as db:
                 db.executemany(
                     "INSERT OR REPLACE INTO xray_segments "

@@ -10,7 +10,9 @@ import re
 from datetime import datetime
 from typing import Any, Callable
 
-from lambdalab.plugin import ServiceError, limits
+from lambdalab.plugin import ServiceError
+
+from . import quotas
 
 from .graph import documents, outcome, response_time, service_graph, services, summary
 from .models import BadDocument, Trace, TraceStore, checked
@@ -53,7 +55,7 @@ def _offset(token: str | None) -> int:
 
 def _page(items: list[Any], token: str | None) -> tuple[list[Any], str | None]:
     start = _offset(token)
-    end = start + limits.XRAY_PAGE_MAX
+    end = start + quotas.XRAY_PAGE_MAX
     return items[start:end], (str(end) if end < len(items) else None)
 
 
@@ -149,5 +151,5 @@ def _filter(expression: str | None) -> Callable[[Trace], bool]:
 
 def _id_of(text: str) -> str:
     """The id a bad document gives, if any, for UnprocessedTraceSegments."""
-    match = re.search(r'"id"\s*:\s*"([^"]{1,64})"', text[:limits.XRAY_SEGMENT_DOCUMENT_MAX_BYTES])
+    match = re.search(r'"id"\s*:\s*"([^"]{1,64})"', text[:quotas.XRAY_SEGMENT_DOCUMENT_MAX_BYTES])
     return match.group(1) if match else ""

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdalab import InvokeReport
-from lambdalab.plugin import limits
+
+from . import quotas
 
 #: ``1-<8 hex: epoch seconds>-<24 hex>``
 #: (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-sendingdata.html#xray-api-traceids).
@@ -75,8 +76,8 @@ class Sampler:
     lab's clock, then ``rate`` of the rest. Give ``rng`` a seed for a repeatable run."""
 
     rng: random.Random = field(default_factory=random.Random)
-    reservoir: int = limits.XRAY_SAMPLING_RESERVOIR_PER_S
-    rate: float = limits.XRAY_SAMPLING_RATE
+    reservoir: int = quotas.XRAY_SAMPLING_RESERVOIR_PER_S
+    rate: float = quotas.XRAY_SAMPLING_RATE
     _second: int = -1
     _taken: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -123,7 +124,7 @@ def lambda_segments(
     aws = {"request_id": report.request_id}
     if report.invoked_arn:
         aws["function_arn"] = report.invoked_arn
-    service = {
+    service: dict[str, Any] = {
         "id": traced.service_segment_id, "trace_id": trace_id, "name": report.function_name,
         "origin": "AWS::Lambda", "start_time": begin, "end_time": end,
         "http": {"response": {"status": 200}}, "aws": aws, "fault": fault,
@@ -131,12 +132,12 @@ def lambda_segments(
     }
     if traced.caller_parent:
         service["parent_id"] = traced.caller_parent
-    subsegments = []
+    subsegments: list[dict[str, Any]] = []
     if report.init_duration_ms is not None:
         subsegments.append(_subsegment("Initialization", begin, start))
     subsegments.append(_subsegment("Invocation", start, start + run_s, fault=fault))
     subsegments.append(_subsegment("Overhead", start + run_s, end))
-    function = {
+    function: dict[str, Any] = {
         "id": traced.header.parent, "trace_id": trace_id, "name": report.function_name,
         "origin": "AWS::Lambda::Function", "parent_id": traced.service_segment_id,
         "start_time": begin, "end_time": end, "fault": fault,
