@@ -108,8 +108,8 @@ class XRay:
             traced = self._pending.pop(report.request_id, None)
         if traced is None:
             return
-        elapsed = time.perf_counter() - traced.started_perf
-        self.store.put(lambda_segments(traced, report, elapsed, self.lab.arns.account_id))
+        elapsed, account = time.perf_counter() - traced.started_perf, self.lab.arns.account_id
+        self.store.put_later(lambda: lambda_segments(traced, report, elapsed, account))
 
     def service(self) -> XRayService:
         return XRayService(self.store, self.lab.clock.now, self.lab.arns.account_id)

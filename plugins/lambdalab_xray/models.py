@@ -42,7 +42,7 @@ _log = logging.getLogger("lambdalab_xray")
 
 #: Real seconds between writes of received documents.
 FLUSH_INTERVAL_S = 0.2
-#: Documents the writer lets wait before the one who adds one writes them itself.
+#: Puts the writer lets wait before the one who adds one writes them itself.
 PENDING_MAX = 10_000
 
 
@@ -150,7 +150,7 @@ class TraceStore:
         self._store = store
         self._now = now
         self.segments_max = segments_max
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[Callable[[], Iterable[dict[str, Any]]]] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._wake = threading.Event()
@@ -162,10 +162,14 @@ class TraceStore:
 
     def put(self, docs: Iterable[dict[str, Any]]) -> None:
         """Keep checked documents (written within ``FLUSH_INTERVAL_S``)."""
-        rows = [(d["trace_id"], d["id"], trace_epoch(d["trace_id"]), d["start_time"],
-                 json.dumps(d)) for d in docs]
+        kept = list(docs)
+        self.put_later(lambda: kept)
+
+    def put_later(self, make: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        """Keep the documents ``make()`` returns; it is called by the writer, so the
+        invoke that recorded them does not pay for building and encoding them."""
         with self._lock:
-            self._pending.extend(rows)
+            self._pending.append(make)
             full = len(self._pending) >= PENDING_MAX
         if full or self._closed:
             self._flush_or_warn()
@@ -174,7 +178,9 @@ class TraceStore:
         """Write what waits; drop the oldest past ``segments_max`` and past retention."""
         with self._flushing:
             with self._lock:
-                batch, self._pending = self._pending, []
+                waiting, self._pending = self._pending, []
+            batch = [(d["trace_id"], d["id"], trace_epoch(d["trace_id"]), d["start_time"],
+                      json.dumps(d)) for make in waiting for d in make()]
             if not batch:
                 return
             oldest = self._now() - quotas.XRAY_TRACE_RETENTION_DAYS * 86400
