@@ -368,3 +368,22 @@ def test_lambdalab_traces_lists_and_draws_a_trace(tmp_path: Path, code: Callable
     missing = CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "d"), "traces",
                                             "1-00000000-000000000000000000000000"])
     assert missing.exit_code == 1 and "No trace" in missing.output
+
+
+def test_hostile_input_gets_x_rays_answers_not_a_500(edge: EdgeServer) -> None:
+    xr = client_for(edge.url, "xray")
+    deep, big = "[" * 60_000, json.dumps({**CLIENT_SEGMENT, "pad": "x" * 70_000})
+    put = xr.put_trace_segments(TraceSegmentDocuments=[deep, big, "null", "[]"])
+    messages = [u["Message"] for u in put["UnprocessedTraceSegments"]]
+    assert messages[0] == "The document is not JSON." and "at most 65536" in messages[1]
+    assert messages[2:] == ["The document is not a JSON object."] * 2
+    unknown = [f"1-6553f100-{i:024x}" for i in range(150)]
+    first = xr.batch_get_traces(TraceIds=unknown)
+    assert first["UnprocessedTraceIds"] == unknown[:100] and first["NextToken"] == "100"
+    rest = xr.batch_get_traces(TraceIds=unknown, NextToken=first["NextToken"])
+    assert rest["UnprocessedTraceIds"] == unknown[100:] and "NextToken" not in rest
+    with pytest.raises(xr.exceptions.InvalidRequestException, match="NextToken"):
+        xr.batch_get_traces(TraceIds=unknown, NextToken="../../etc")
+    with pytest.raises(xr.exceptions.ClientError) as refused:  # the model's own constraint
+        xr.batch_get_traces(TraceIds=["x" * 36])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"

@@ -41,7 +41,7 @@ def traces_command(trace_id: str | None, since: str, function: str | None) -> No
         show_trace(trace)
         return
     now = lab.clock.now()
-    found = [t for t in map(store.trace, store.trace_ids(now - parse_span(since), now)) if t]
+    found = store.traces(now - parse_span(since), now)
     if function is not None:
         found = [t for t in found if any(s["name"] == function for s in t.segments)]
     print_table(

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator
 
 from lambdalab.plugin import Database
@@ -115,13 +116,17 @@ class Trace:
     def duration(self) -> float:
         return self.end - self.start
 
+    @cached_property
+    def _owners(self) -> dict[Any, dict[str, Any]]:
+        owners: dict[Any, dict[str, Any]] = {}
+        for segment in self.segments:
+            owners.update((sub.get("id"), segment) for sub in subsegments(segment))
+            owners[segment["id"]] = segment
+        return owners
+
     def owner(self, segment_id: str | None) -> dict[str, Any] | None:
         """The segment that is, or holds the subsegment, ``segment_id``."""
-        for segment in self.segments:
-            if segment_id == segment["id"] or any(
-                    sub.get("id") == segment_id for sub in subsegments(segment)):
-                return segment
-        return None
+        return self._owners.get(segment_id)
 
     def roots(self) -> list[dict[str, Any]]:
         """The segments whose parent is not in this trace (the entry points)."""
@@ -230,15 +235,30 @@ class TraceStore:
             "SELECT document FROM xray_segments WHERE trace_id = ? ORDER BY start_time, seq",
             (trace_id,),
         )
-        docs = [json.loads(row["document"]) for row in rows]
-        segments = [d for d in docs if d.get("type") != "subsegment"]
-        for sub in (d for d in docs if d.get("type") == "subsegment"):
-            parent = _find(segments, sub["parent_id"])
-            if parent is None:
-                continue  # its parent has not arrived (yet): X-Ray shows it only then
-            parent.setdefault("subsegments", []).append(
-                {k: v for k, v in sub.items() if k not in ("type", "trace_id", "parent_id")})
-        return Trace(trace_id, segments) if segments else None
+        return _assembled(trace_id, [json.loads(row["document"]) for row in rows])
+
+    def traces(self, start: float, end: float) -> list[Trace]:
+        """The traces of :meth:`trace_ids`, read in one query."""
+        self.flush()
+        rows = self._store.query(
+            "SELECT trace_id, document FROM xray_segments WHERE trace_time BETWEEN ? AND ? "
+            "ORDER BY trace_time DESC, trace_id, start_time, seq", (start, end))
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row["trace_id"], []).append(json.loads(row["document"]))
+        return [t for t in (_assembled(k, docs) for k, docs in grouped.items()) if t is not None]
+
+
+def _assembled(trace_id: str, docs: list[dict[str, Any]]) -> Trace | None:
+    """A trace of its documents, independent subsegments placed under their parents."""
+    segments = [d for d in docs if d.get("type") != "subsegment"]
+    for sub in (d for d in docs if d.get("type") == "subsegment"):
+        parent = _find(segments, sub["parent_id"])
+        if parent is None:
+            continue  # its parent has not arrived (yet): X-Ray shows it only then
+        parent.setdefault("subsegments", []).append(
+            {k: v for k, v in sub.items() if k not in ("type", "trace_id", "parent_id")})
+    return Trace(trace_id, segments) if segments else None
 
 
 def _find(docs: list[dict[str, Any]], segment_id: str) -> dict[str, Any] | None:

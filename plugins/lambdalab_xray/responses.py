@@ -83,8 +83,7 @@ class XRayService:
                             **_: Any) -> dict[str, Any]:
         start, end = _window(StartTime, EndTime)
         keep = _filter(FilterExpression)
-        traces = [t for t in map(self.store.trace, self.store.trace_ids(start, end))
-                  if t is not None and keep(t)]
+        traces = [t for t in self.store.traces(start, end) if keep(t)]
         page, token = _page(traces, NextToken)
         out: dict[str, Any] = {"TraceSummaries": [summary(t) for t in page],
                                "ApproximateTime": self.now(),
@@ -110,7 +109,7 @@ class XRayService:
                           NextToken: str | None = None, **_: Any) -> dict[str, Any]:
         start, end = _window(StartTime, EndTime)
         _offset(NextToken)
-        traces = [t for t in map(self.store.trace, self.store.trace_ids(start, end)) if t]
+        traces = self.store.traces(start, end)
         return {"StartTime": start, "EndTime": end, "ContainsOldGroupVersions": False,
                 "Services": service_graph(traces, self.account_id)}
 
