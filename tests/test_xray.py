@@ -194,6 +194,27 @@ def test_a_timeout_is_a_fault_of_the_invocation(lab: Lab, code: Callable[..., Pa
     assert [s.get("fault", False) for s in function["subsegments"]] == [False, True, False]
 
 
+def test_an_active_function_behind_a_url_is_sampled_under_the_front_ends_root(
+    lab: Lab, code: Callable[..., Path], edge: EdgeServer  # noqa: F811
+) -> None:
+    from .test_function_urls import request
+
+    traced(lab, code, source="""
+import json, os
+
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps(
+        {"env": os.environ["_X_AMZN_TRACE_ID"], "header": event["headers"]["x-amzn-trace-id"]})}
+""")
+    url = lab.create_function_url_config("f", "NONE").function_url
+    status, _, data, _ = request(url)
+    seen = json.loads(data)
+    assert status == 200 and "Sampled" not in seen["header"]  # the front end leaves it open
+    assert HEADER.match(seen["env"])["sampled"] == "1"  # type: ignore[index]  # Lambda sampled
+    assert root_of(seen["env"]) == root_of(seen["header"])
+    assert set(segments(lab, root_of(seen["env"]))) == {"AWS::Lambda", "AWS::Lambda::Function"}
+
+
 # -- the daemon ---------------------------------------------------------------------------------
 
 
