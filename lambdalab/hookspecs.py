@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import click
 
     from .destinations import Sender
+    from .models import FunctionConfiguration
     from .lab import Lab
     from .logs import InvokeReport
-    from .models import FunctionConfiguration
     from .server import HttpService
     from .store import Migrations
 
@@ -102,6 +102,36 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
 
 
 # -------------------------------------------------------------------------------------
+# Lab hooks: attach to a running lab
+# -------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def lambdalab_lab_started(lab: "Lab") -> None:
+    """Called once when a :class:`~lambdalab.Lab` has opened its data dir.
+
+    :param lab: the lab; call ``lab.invoke(...)`` to deliver events to functions.
+
+    Trigger plugins (S3 notifications, SQS pollers, schedules) use it to start their
+    work, keeping what they start in ``lab.stash`` (a :class:`~lambdalab.stash.Stash`):
+    it dies with the lab, and the lab calls each value's ``close()`` when it closes. This
+    hook is *historic*: a plugin registered after the lab started is still
+    called, once, with that lab.
+    """
+
+
+@hookspec
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    """Called when a :class:`~lambdalab.Lab` is closing, before its environments stop.
+
+    :param lab: the lab; it can still invoke functions while this hook runs.
+
+    A plugin that started threads in :func:`lambdalab_lab_started` (an SQS poller, a
+    scheduler) stops and joins them here, so nothing touches the lab once it is closed.
+    """
+
+
+# -------------------------------------------------------------------------------------
 # Tracing hooks: what an execution environment and an invoke carry for X-Ray
 # -------------------------------------------------------------------------------------
 
@@ -141,36 +171,6 @@ def lambdalab_invoke_trace_header(
     ready, so keep it quick. The X-Ray plugin (``plugins/lambdalab_xray``) answers for
     ``Active`` functions: it samples, and names the segment it will record as
     ``Parent``.
-    """
-
-
-# -------------------------------------------------------------------------------------
-# Lab hooks: attach to a running lab
-# -------------------------------------------------------------------------------------
-
-
-@hookspec(historic=True)
-def lambdalab_lab_started(lab: "Lab") -> None:
-    """Called once when a :class:`~lambdalab.Lab` has opened its data dir.
-
-    :param lab: the lab; call ``lab.invoke(...)`` to deliver events to functions.
-
-    Trigger plugins (S3 notifications, SQS pollers, schedules) use it to start their
-    work, keeping what they start in ``lab.stash`` (a :class:`~lambdalab.stash.Stash`):
-    it dies with the lab, and the lab calls each value's ``close()`` when it closes. This
-    hook is *historic*: a plugin registered after the lab started is still
-    called, once, with that lab.
-    """
-
-
-@hookspec
-def lambdalab_lab_closing(lab: "Lab") -> None:
-    """Called when a :class:`~lambdalab.Lab` is closing, before its environments stop.
-
-    :param lab: the lab; it can still invoke functions while this hook runs.
-
-    A plugin that started threads in :func:`lambdalab_lab_started` (an SQS poller, a
-    scheduler) stops and joins them here, so nothing touches the lab once it is closed.
     """
 
 
