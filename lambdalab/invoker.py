@@ -382,9 +382,6 @@ class Invoker:
                     return self._init_failed(
                         pooled, config, request_id, lines, log_type, invoked_arn
                     )
-            trace_id = self.hooks.hook.lambdalab_invoke_trace_header(
-                config=config, request_id=request_id, caller_trace_header=trace_header
-            ) or caller_trace_id(trace_header)
             request = InvokeRequest(
                 request_id=request_id,
                 payload=data,
@@ -392,7 +389,7 @@ class Invoker:
                 deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
                 timeout_s=config.timeout,
                 client_context=client_context,
-                trace_id=trace_id,
+                trace_id=self._trace_id(config, request_id, trace_header),
             )
             lines.append(start_line(request_id, config.version))
             carry: list[str] = []  # the end of what was spilled, for a Tail
@@ -416,6 +413,15 @@ class Invoker:
         if log_type == "Tail":
             return _with_tail(execution.result, carry + lines)
         return execution.result
+
+    def _trace_id(
+        self, config: FunctionConfiguration, request_id: str, caller_header: str | None
+    ) -> str | None:
+        """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
+        the caller's passed on (:func:`caller_trace_id`)."""
+        return self.hooks.hook.lambdalab_invoke_trace_header(
+            config=config, request_id=request_id, caller_trace_header=caller_header
+        ) or caller_trace_id(caller_header)
 
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
