@@ -414,15 +414,6 @@ class Invoker:
             return _with_tail(execution.result, carry + lines)
         return execution.result
 
-    def _trace_id(
-        self, config: FunctionConfiguration, request_id: str, caller_header: str | None
-    ) -> str | None:
-        """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
-        the caller's passed on (:func:`caller_trace_id`)."""
-        return self.hooks.hook.lambdalab_invoke_trace_header(
-            config=config, request_id=request_id, caller_trace_header=caller_header
-        ) or caller_trace_id(caller_header)
-
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
         carry: list[str],
@@ -440,6 +431,15 @@ class Invoker:
             carry[:] = _last_bytes(carry + batch, limits.TAIL_LOG_BYTES)
 
         return spill
+
+    def _trace_id(
+        self, config: FunctionConfiguration, request_id: str, caller_header: str | None
+    ) -> str | None:
+        """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
+        the caller's passed on (:func:`caller_trace_id`)."""
+        return self.hooks.hook.lambdalab_invoke_trace_header(
+            config=config, request_id=request_id, caller_trace_header=caller_header
+        ) or caller_trace_id(caller_header)
 
     def _finish(
         self,
