@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     import click
 
     from .destinations import Sender
-    from .models import FunctionConfiguration
     from .lab import Lab
+    from .models import FunctionConfiguration
     from .logs import InvokeReport
     from .server import HttpService
     from .store import Migrations
