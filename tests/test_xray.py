@@ -398,6 +398,15 @@ def test_hostile_input_gets_x_rays_answers_not_a_500(edge: EdgeServer) -> None:
     messages = [u["Message"] for u in put["UnprocessedTraceSegments"]]
     assert messages[0] == "The document is not JSON." and "at most 65536" in messages[1]
     assert messages[2:] == ["The document is not a JSON object."] * 2
+    broken = [{**CLIENT_SEGMENT, "start_time": float("nan")},
+              {**CLIENT_SEGMENT, "subsegments": [{"name": "S3", "namespace": "aws"}]},
+              {**CLIENT_SEGMENT, "subsegments": "S3"},
+              {**CLIENT_SEGMENT, "subsegments": [{"name": "x", "start_time": 1.0, "end_time": "2"}]},
+              {**CLIENT_SEGMENT, "parent_id": ["a"]}, {**CLIENT_SEGMENT, "origin": 7},
+              {**CLIENT_SEGMENT, "subsegments": [{**CLIENT_SEGMENT["subsegments"][0], "id": {}}]}]
+    put = xr.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for d in broken])
+    assert [u["Message"].split(":")[0] for u in put["UnprocessedTraceSegments"]] == [
+        "start_time", "subsegments", "subsegments", "subsegments", "parent_id", "origin", "id"]
     unknown = [f"1-6553f100-{i:024x}" for i in range(150)]
     first = xr.batch_get_traces(TraceIds=unknown)
     assert first["UnprocessedTraceIds"] == unknown[:100] and first["NextToken"] == "100"
@@ -408,3 +417,60 @@ def test_hostile_input_gets_x_rays_answers_not_a_500(edge: EdgeServer) -> None:
     with pytest.raises(xr.exceptions.ClientError) as refused:  # the model's own constraint
         xr.batch_get_traces(TraceIds=["x" * 36])
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _documents() -> Any:
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                       st.text(max_size=5))
+    sub = st.recursive(
+        st.fixed_dictionaries({"name": st.sampled_from(["s3", "x", "Lambda"]),
+                               "start_time": st.floats(0, 10), "end_time": st.floats(0, 10)},
+                              optional={"id": st.sampled_from(["aaaaaaaaaaaaaaa1", "b", 3]),
+                                        "namespace": st.one_of(st.sampled_from(["aws", "remote"]), scalar),
+                                        "fault": scalar, "error": scalar, "throttle": scalar}),
+        lambda inner: st.fixed_dictionaries({"name": st.just("n"), "start_time": st.floats(0, 10),
+                                             "end_time": st.floats(0, 10),
+                                             "subsegments": st.lists(inner, max_size=3)}),
+        max_leaves=6)
+    return st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["a", "b"]), "id": st.sampled_from([f"{i:016x}" for i in range(4)]),
+         "trace_id": st.just("1-6553f100-000000000000000000000001"),
+         "start_time": st.floats(0, 10), "end_time": st.floats(0, 10)},
+        optional={"parent_id": st.one_of(st.sampled_from([f"{i:016x}" for i in range(4)]), scalar),
+                  "origin": st.one_of(st.just("AWS::Lambda"), scalar),
+                  "type": st.sampled_from(["subsegment", "segment"]), "in_progress": scalar,
+                  "subsegments": st.one_of(st.lists(sub, max_size=3), scalar)}), max_size=5)
+
+
+def test_whatever_documents_pass_the_check_every_reader_answers() -> None:
+    from hypothesis import given, settings
+
+    from lambdalab_xray.cli import _walk, _timeline_row
+    from lambdalab_xray.graph import service_graph, summary
+    from lambdalab_xray.models import BadDocument, _assembled, checked
+
+    @settings(max_examples=300, deadline=None)
+    @given(_documents())
+    def check(docs: list[dict[str, Any]]) -> None:
+        kept = []
+        for doc in docs:
+            try:
+                kept.append(checked(json.dumps(doc)))
+            except BadDocument:
+                pass
+        trace = _assembled("1-6553f100-000000000000000000000001", kept)
+        if trace is None:
+            return
+        json.dumps(service_graph([trace], "000000000000"))
+        json.dumps(summary(trace))
+        for doc, depth, kind in _walk(trace):
+            _timeline_row(trace, doc, depth, kind)
+
+    check()
+    circle = [{**CLIENT_SEGMENT, "id": "aaaaaaaaaaaaaaaa", "parent_id": "bbbbbbbbbbbbbbbb"},
+              {**CLIENT_SEGMENT, "id": "bbbbbbbbbbbbbbbb", "parent_id": "aaaaaaaaaaaaaaaa"}]
+    trace = _assembled(CLIENT_SEGMENT["trace_id"], circle)
+    assert trace is not None and summary(trace)["EntryPoint"]["Name"] == "checkout"
+    assert [doc["id"] for doc, _, kind in _walk(trace) if kind == "client"] == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]

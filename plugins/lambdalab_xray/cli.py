@@ -87,11 +87,15 @@ def show_trace(trace: Trace) -> None:
 
 
 def _walk(trace: Trace) -> Iterator[tuple[dict[str, Any], int, str]]:
+    shown: set[int] = set()  # a made-up trace's parents can go round in a circle
+
     def segment(doc: dict[str, Any], depth: int) -> Iterator[tuple[dict[str, Any], int, str]]:
+        shown.add(id(doc))
         yield doc, depth, segment_key(doc)[1]
         yield from subsegments(doc, depth + 1)
         for child in trace.children(doc):
-            yield from segment(child, depth + 1)
+            if id(child) not in shown:
+                yield from segment(child, depth + 1)
 
     def subsegments(doc: dict[str, Any], depth: int) -> Iterator[tuple[dict[str, Any], int, str]]:
         for sub in doc.get("subsegments") or []:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -78,11 +79,43 @@ def checked(text: str | bytes) -> dict[str, Any]:
         raise BadDocument("end_time: give the end, or in_progress: true.")
     if doc.get("type") == "subsegment" and not isinstance(doc.get("parent_id"), str):
         raise BadDocument("parent_id: an independent subsegment names its parent.")
+    _check_strings(doc, ("origin", "parent_id"))
+    _check_subsegments(doc, 1)
     return doc
 
 
+def _check_strings(doc: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if key in doc and not isinstance(doc[key], str):
+            raise BadDocument(f"{key}: give a string.")
+
+
+def _check_subsegments(doc: dict[str, Any], depth: int) -> None:
+    """Each subsegment, at any depth, is an object with a name and its times."""
+    subs = doc.get("subsegments", [])
+    if not isinstance(subs, list):
+        raise BadDocument("subsegments: give a list of subsegment objects.")
+    for sub in subs:
+        if depth > _SUBSEGMENT_DEPTH_MAX:
+            raise BadDocument(f"subsegments: nested deeper than {_SUBSEGMENT_DEPTH_MAX}.")
+        if not isinstance(sub, dict) or not isinstance(sub.get("name"), str):
+            raise BadDocument("subsegments: each is an object with a name.")
+        if not _number(sub.get("start_time")) or not (
+                _number(sub.get("end_time")) or sub.get("in_progress") is True):
+            raise BadDocument(f"subsegments: {sub['name'][:80]!r} needs start_time, and "
+                              "end_time or in_progress: true.")
+        _check_strings(sub, ("id", "namespace"))
+        _check_subsegments(sub, depth + 1)
+
+
+#: How deep subsegments may nest in lambdalab (a guard for its recursive readers).
+_SUBSEGMENT_DEPTH_MAX = 64
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A time: a finite number (JSON's reader takes NaN and Infinity too)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def shifted(doc: dict[str, Any], offset: float) -> dict[str, Any]:
@@ -129,8 +162,10 @@ class Trace:
         return self._owners.get(segment_id)
 
     def roots(self) -> list[dict[str, Any]]:
-        """The segments whose parent is not in this trace (the entry points)."""
-        return [s for s in self.segments if self.owner(s.get("parent_id")) is None]
+        """The segments whose parent is not in this trace (the entry points); the first
+        segment when parents go round in a circle (a made-up trace can)."""
+        found = [s for s in self.segments if self.owner(s.get("parent_id")) is None]
+        return found or self.segments[:1]
 
     def children(self, segment: dict[str, Any]) -> list[dict[str, Any]]:
         """The segments called from ``segment`` (their parent is it or one of its
