@@ -98,11 +98,11 @@ def _walk(trace: Trace) -> Iterator[tuple[dict[str, Any], int, str]]:
                 yield from segment(child, depth + 1)
 
     def subsegments(doc: dict[str, Any], depth: int) -> Iterator[tuple[dict[str, Any], int, str]]:
-        for sub in doc.get("subsegments") or []:
-            if isinstance(sub, dict) and "start_time" in sub and "name" in sub:
-                kind = call_key(sub)[1] if sub.get("namespace") in ("aws", "remote") else ""
-                yield sub, depth, kind
-                yield from subsegments(sub, depth + 1)
+        subs = [s for s in doc.get("subsegments") or [] if isinstance(s, dict)]
+        for sub in sorted(subs, key=lambda s: s["start_time"]):  # checked: a number each
+            kind = call_key(sub)[1] if sub.get("namespace") in ("aws", "remote") else ""
+            yield sub, depth, kind
+            yield from subsegments(sub, depth + 1)
 
     for root in trace.roots():
         yield from segment(root, 0)
