@@ -73,13 +73,12 @@ _MALFORMED = (
     "OR typeof(enqueued_at) NOT IN ('integer', 'real') "
     "OR typeof(next_attempt_at) NOT IN ('integer', 'real') "
     "OR typeof(attempts) != 'integer' "
-    "OR typeof(qualifier) NOT IN ('text', 'null') "
-    "OR typeof(trace_header) NOT IN ('text', 'null')"
+    "OR typeof(qualifier) NOT IN ('text', 'null')"
 )
 
 _COLUMNS = (
     "id, request_id, function, qualifier, payload, client_context, enqueued_at, "
-    "attempts, next_attempt_at, claimed_by, trace_header"
+    "attempts, next_attempt_at, claimed_by"
 )
 
 
@@ -100,8 +99,6 @@ class AsyncEvent:
     #: When it may run (again), on the Lab's clock.
     next_attempt_at: float = 0.0
     claimed_by: str | None = None
-    #: The caller's X-Ray header, which the execution's trace continues.
-    trace_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,17 +174,14 @@ class EventQueue:
         payload: bytes,
         client_context: str | None,
         request_id: str,
-        trace_header: str | None = None,
     ) -> None:
         """Commit the event; when this returns, it will run even after a crash."""
         now = self._clock.now()
         with self._store.transaction() as db:
             db.execute(
                 "INSERT INTO async_events (request_id, function, qualifier, payload, "
-                "client_context, enqueued_at, next_attempt_at, trace_header) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_id, function_name, qualifier, payload, client_context, now, now,
-                 trace_header),
+                "client_context, enqueued_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (request_id, function_name, qualifier, payload, client_context, now, now),
             )
         self.wake()
 

@@ -252,7 +252,7 @@ class Invoker:
         arns: ArnBuilder,
         backend: Callable[[FunctionConfiguration], SandboxBackend],
         hooks: pluggy.PluginManager,
-        enqueue: Callable[[str, str | None, bytes, str | None, str, str | None], None],
+        enqueue: Callable[[str, str | None, bytes, str | None, str], None],
         now: Callable[[], float],
     ) -> None:
         #: The lab's clock: log timestamps and stream dates follow it (virtual or real);
@@ -309,7 +309,7 @@ class Invoker:
         if invocation_type == "DryRun":
             return InvokeResult(status_code=204, request_id=request_id)
         if is_async:
-            self.enqueue(ref.name, ref.qualifier, data, context, request_id, trace_header)
+            self.enqueue(ref.name, ref.qualifier, data, context, request_id)
             return InvokeResult(status_code=202, request_id=request_id)
         if ref.qualifier not in (None, limits.LATEST) and not ref.qualifier.isdigit():
             config = self.registry.resolve(ref.name, ref.qualifier)
@@ -336,11 +336,9 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None = None,
         log_type: str = "None",
-        trace_header: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous execution of ``config`` (the async queue's workers and the
-        triggers call this directly: their requests are already validated).
-        ``trace_header``: the caller's X-Ray header, whose trace the execution continues."""
+        triggers call this directly: their requests are already validated)."""
         return drive(
             self._execution(
                 config,
@@ -349,7 +347,6 @@ class Invoker:
                 invoked_arn=invoked_arn,
                 client_context=client_context,
                 log_type=log_type,
-                trace_header=trace_header,
             )
         )
 

@@ -872,7 +872,6 @@ class Lab(LayerOperations):
             request_id=event.request_id,
             invoked_arn=self.arns.function(event.function_name, event.qualifier),
             client_context=event.client_context,
-            trace_header=event.trace_header,
         )
 
     def wait_for_events(self, timeout: float | None = None) -> bool:

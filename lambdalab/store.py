@@ -126,9 +126,6 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (layer, version)
     );
     """,
-    "async-2": """
-    ALTER TABLE async_events ADD COLUMN trace_header TEXT;
-    """,
 }
 
 
