@@ -29,11 +29,11 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .destinations import Sender
+    from .invocation.destinations import Sender
     from .lab import Lab
     from .models import FunctionConfiguration
     from .logs import InvokeReport
-    from .server import HttpService
+    from .server.http_service import HttpService
     from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")
@@ -276,7 +276,7 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> "Sender | 
         invoke configuration, or a ``DeadLetterConfig.TargetArn``.
 
     Stops at first non-None result. The sender is called with one
-    :class:`~lambdalab.destinations.DestinationMessage`: ``body`` (AWS's invocation
+    :class:`~lambdalab.invocation.destinations.DestinationMessage`: ``body`` (AWS's invocation
     record JSON for a destination, the event itself for a dead-letter queue) and
     ``attributes`` (``RequestID``, ``ErrorCode``, ``ErrorMessage`` for a dead-letter
     queue). It is also asked when a configuration is saved, so an ARN no plugin

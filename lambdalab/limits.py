@@ -299,6 +299,9 @@ JSON_DEPTH_MAX = 1000
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
 LIST_FUNCTIONS_PAGE_MAX = 50
+#: ListEventSourceMappings returns at most 100 items per page, "even if you set the
+#: number higher" (botocore's model, MaxItems).
+EVENT_SOURCE_MAPPING_PAGE_MAX = 100
 #: Layers a function may use (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 LAYERS_PER_FUNCTION_MAX = 5
 #: ListLayers and ListLayerVersions: most items per page (botocore's MaxLayerListItems).
@@ -311,6 +314,11 @@ LAYER_COMPATIBLE_RUNTIMES_MAX = 15
 LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
+
+#: Where ``lambdalab serve`` listens by default; a function URL made while no edge serves
+#: the lab names it.
+EDGE_HOST = "127.0.0.1"
+EDGE_PORT = 9001
 
 #: The edge path from which a deployment package downloads (``Code.Location``, where AWS
 #: gives a presigned S3 URL): ``/_lambdalab/code/<sha256>``.

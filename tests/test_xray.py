@@ -173,6 +173,20 @@ def test_an_active_function_continues_the_callers_trace_and_honours_its_decision
     assert xray(lab).store.trace(declined) is None
 
 
+def test_an_asynchronous_invoke_continues_the_callers_trace(
+    lab: Lab, code: Callable[..., Path], clock: VirtualClock
+) -> None:
+    traced(lab, code, source="import os\ndef handler(e, c):\n    print(os.environ['_X_AMZN_TRACE_ID'])\n")
+    root = f"1-{int(clock.now()):08x}-0000000000000000000a5c01"
+    queued = lab.invoke("f", {}, invocation_type="Event",
+                        trace_header=f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1")
+    assert queued.status_code == 202 and lab.wait_for_events(timeout=60)
+    service = segments(lab, root)["AWS::Lambda"]  # recorded under the caller's trace
+    assert service["parent_id"] == "53995c3f42cd8ad8"
+    printed = [e.message for e in lab.get_logs("f") if e.message.startswith("Root=")]
+    assert [root_of(line.strip()) for line in printed] == [root]
+
+
 def test_a_passthrough_function_passes_the_header_on_and_records_nothing(
     lab: Lab, code: Callable[..., Path]
 ) -> None:

@@ -27,15 +27,16 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iter
 
 import click
 
-from . import daemon, limits
-from .errors import LambdaError
+from . import daemon
+from .. import limits
+from ..errors import LambdaError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .lab import Lab
-    from .logs import LogEvent
-    from .models import AliasConfiguration, FunctionConfiguration, InvokeResult
+    from ..lab import Lab
+    from ..logs import LogEvent
+    from ..models import AliasConfiguration, FunctionConfiguration, InvokeResult
 
 EXIT_FUNCTION_ERROR = 1
 EXIT_API_ERROR = 2
@@ -80,7 +81,7 @@ def Text(text: str = "", style: str = "") -> Any:
 
 
 def iso_timestamp(seconds: float) -> str:
-    from .logs import iso_timestamp as iso
+    from ..logs import iso_timestamp as iso
 
     return iso(seconds)
 
@@ -92,7 +93,7 @@ class LambdaApiError(click.ClickException):
     """An AWS error on its way out: ``ErrorCode: message`` on stderr, exit 2.
 
     The error is a :class:`LambdaError` the Lab raised, or the same error as the
-    background server answered it (:class:`lambdalab.daemon.RemoteError`).
+    background server answered it (:class:`lambdalab.cli.daemon.RemoteError`).
     """
 
     exit_code = EXIT_API_ERROR
@@ -182,7 +183,7 @@ class MainGroup(LambdaGroup):
     ``lambdalab_register_commands``, datasette's ``register_commands``).
 
     Plugins are loaded only when a command core does not know is asked for, or when
-    ``--help`` lists the commands and :mod:`lambdalab.command_cache` does not remember
+    ``--help`` lists the commands and :mod:`lambdalab.cli.command_cache` does not remember
     theirs: ``invoke`` and the other core commands never import a plugin.
     """
 
@@ -200,7 +201,7 @@ class MainGroup(LambdaGroup):
 
     def _load_plugin_commands(self) -> dict[str, str]:
         from . import command_cache
-        from .plugins import make_plugin_manager
+        from ..plugins import make_plugin_manager
 
         self._plugins_loaded = True
         core = dict(self.commands)
@@ -255,7 +256,7 @@ SANDBOX_HELP = "An isolation backend: subprocess, limited, or a plugin's (`lambd
 
 def open_lab() -> Lab:
     """A Lab on the command's ``--data-dir``, closed when the command ends."""
-    from .lab import Lab
+    from ..lab import Lab
 
     ctx = click.get_current_context()
     root = ctx.find_root()
@@ -713,7 +714,7 @@ def list_(ctx: click.Context) -> None:
 def delete(lab: Lab, name: str, qualifier: str | None) -> None:
     """Delete function NAME, or one of its versions."""
     if qualifier == limits.LATEST:
-        from .errors import InvalidParameterValueException
+        from ..errors import InvalidParameterValueException
 
         raise InvalidParameterValueException(
             f"$LATEST version cannot be deleted without deleting the function. Run "
@@ -1062,14 +1063,31 @@ def concurrency_delete(lab: Lab, name: str) -> None:
 # -- logs, plugins, demo --------------------------------------------------------------
 
 
-def print_log_events(events: Iterable[LogEvent | daemon.RemoteLogEvent]) -> int:
-    """Print events as ``timestamp  message``; return the id of the last one (or 0)."""
+def print_log_events(
+    events: Iterable[LogEvent | daemon.RemoteLogEvent], matches: Callable[[str], bool] | None = None
+) -> int:
+    """Print events as ``timestamp  message`` (those ``matches`` accepts, if given); return
+    the id of the last event read (or 0)."""
     last = 0
     for event in events:
+        last = event.id
+        if matches is not None and not matches(event.message):
+            continue
         line = f"{iso_timestamp(event.timestamp / 1000)}  {event.message.removesuffix(chr(10))}"
         out.print(Text(line), soft_wrap=True)
-        last = event.id
     return last
+
+
+def _log_filter(pattern: str | None) -> Callable[[str], bool] | None:
+    """``--filter``'s pattern compiled, or a usage error saying what is wrong with it."""
+    if pattern is None:
+        return None
+    from ..log_patterns import PatternError, compile_pattern
+
+    try:
+        return compile_pattern(pattern)
+    except PatternError as e:
+        raise click.BadParameter(str(e), param_hint="--filter") from None
 
 
 @main.command()
@@ -1080,12 +1098,17 @@ def print_log_events(events: Iterable[LogEvent | daemon.RemoteLogEvent]) -> int:
                    "30, 60, 90, 120, 150, 180, 365, … 3653).")
 @click.option("--no-retention", is_flag=True,
               help="Keep the group's events forever (DeleteRetentionPolicy).")
+@click.option("--filter", "pattern", metavar="PATTERN",
+              help="Only events that match PATTERN, CloudWatch's filter pattern syntax: "
+                   "'ERROR', '?ERROR ?WARN', '-DEBUG', '{ $.level = \"ERROR\" }'.")
 @click.pass_context
 def logs(
-    ctx: click.Context, name: str, follow: bool, retention: int | None, no_retention: bool
+    ctx: click.Context, name: str, follow: bool, retention: int | None, no_retention: bool,
+    pattern: str | None,
 ) -> None:
     """Print the log group of function NAME (/aws/lambda/NAME), or set its retention."""
     group = f"/aws/lambda/{name}"
+    matches = _log_filter(pattern)
     server = None if retention is not None or no_retention else daemon.usable(
         data_dir_of(ctx), ctx.find_root().meta.get(SANDBOX_META))
     if server is not None:
@@ -1102,73 +1125,13 @@ def logs(
             lab.put_retention_policy(group, retention)
             say(f"{group} keeps its events {retention} days")
         return
-    after = print_log_events(read())
+    after = print_log_events(read(), matches)
     try:
         while follow:
             _sleep(FOLLOW_INTERVAL_S)
-            after = print_log_events(read(after_id=after)) or after
+            after = print_log_events(read(after_id=after), matches) or after
     except KeyboardInterrupt:
         pass
-
-
-@main.command()
-@pass_lab
-def plugins(lab: Lab) -> None:
-    """List loaded plugins: name, version, where each came from, the hooks it implements."""
-    print_table(
-        "Plugins",
-        ("Name", "Version", "Origin", "Hooks"),
-        ((p.name, p.version, p.origin, ", ".join(p.hooks)) for p in lab.plugins()),
-        empty="No plugins are loaded (is $LAMBDALAB_PLUGINS restricting them?).",
-    )
-    for p in lab.plugins():
-        for note in p.notes:
-            click.echo(f"{p.name}: {note}")
-
-
-class LazyChoice(click.Choice):
-    """A choice whose values are ``module.attribute``, imported when first needed."""
-
-    def __init__(self, module: str, attribute: str) -> None:
-        self._where = (module, attribute)
-        super().__init__(())
-
-    @property  # type: ignore[override]
-    def choices(self) -> tuple[str, ...]:
-        return tuple(getattr(importlib.import_module(self._where[0]), self._where[1]))
-
-    @choices.setter
-    def choices(self, value: Any) -> None:
-        pass  # click.Choice.__init__ sets it; the values come from the module
-
-
-@main.group()
-def plugin() -> None:
-    """Write your own plugin: a trigger or an isolation backend."""
-
-
-@plugin.command("new")
-@click.argument("name")
-@click.option("--kind", type=LazyChoice("lambdalab.scaffold", "KINDS"), required=True,
-              help="trigger: turns events into invokes; backend: runs functions.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Where to create lambdalab-NAME/.")
-def plugin_new(name: str, kind: str, directory: Path) -> None:
-    """Create lambdalab-NAME/: an installable plugin package with its entry point, a
-    working example of the hooks of its kind, a passing test and a README.
-    """
-    from .scaffold import ScaffoldError, new_plugin
-
-    try:
-        package = new_plugin(name, kind, directory)
-    except ScaffoldError as error:
-        raise click.BadParameter(str(error), param_hint=error.param) from None
-    say(f"Created {package.root}/, a {kind} plugin:")
-    for path in package.files:
-        say(f"  {path.relative_to(package.root)}")
-    say("Next:")
-    for step in package.next_steps():
-        say(f"  {step}")
 
 
 @main.command()
@@ -1182,176 +1145,47 @@ def demo(lab: Lab, ctx: click.Context) -> None:
         ctx.exit(EXIT_FUNCTION_ERROR)
 
 
-# -- the HTTP edge --------------------------------------------------------------------
-
-
-def parse_auth_keys(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, str] | None:
-    """``--auth-key ID:SECRET`` (repeatable) → ``{"ID": "SECRET"}``."""
-    keys = {}
-    for value in values:
-        key_id, sep, secret = value.partition(":")
-        if not sep or not key_id or not secret:
-            raise click.BadParameter(f"{value!r} is not ACCESS_KEY_ID:SECRET.", param_hint="--auth-key")
-        keys[key_id] = secret
-    return keys or None
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=9001, show_default=True, type=int, help="Port (0: any free port).")
-@click.option(
-    "--auth-key",
-    "auth_keys",
-    multiple=True,
-    metavar="ID:SECRET",
-    callback=parse_auth_keys,
-    help="Only accept requests SigV4-signed with this access key (repeat for more).",
-)
-@click.option(
-    "--region", default=None, expose_value=False, callback=lab_option("region"),
-    help="The region in ARNs [default: $LAMBDALAB_REGION or us-east-1].",
-)
-@click.option(
-    "--account-id", default=None, expose_value=False, callback=lab_option("account_id"),
-    help="The account id in ARNs [default: $LAMBDALAB_ACCOUNT_ID or 000000000000].",
-)
-@click.option(
-    "--state-transition", type=float, default=None, expose_value=False,
-    callback=lab_option("state_transition"), metavar="SECONDS",
-    help="How long a new function stays Pending and an update InProgress [default: 0].",
-)
-@pass_lab
-def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> None:
-    """Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.
-
-    Point a client at it with AWS_ENDPOINT_URL=http://127.0.0.1:9001 (or the AWS CLI's
-    --endpoint-url) and any credentials. Ctrl-C (or SIGTERM) stops it once requests in
-    flight have finished.
-    """
-    from .server import EdgeServer, is_loopback
-
-    if not is_loopback(host):
-        err.print(
-            Text(
-                f"Warning: listening on {host}, not only on this machine. Anyone who can "
-                "reach it can run code here" + ("" if auth_keys else "; consider --auth-key") + "."
-            )
-        )
-    try:
-        server = EdgeServer(lab, host, port, auth_keys=auth_keys)
-    except OSError as e:
-        raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
-    say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
-    say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
-    data_dir = Path(lab.store.data_dir)
-    running = daemon.read_state(data_dir)
-    if running is not None and running.started_by == daemon.BACKGROUND:
-        daemon.stop(data_dir)  # one lambdalab per data dir: this one takes over
-        say(f"Stopped the background server (pid {running.pid}): this one serves the data dir.")
-        running = None
-    # The CLI's commands reach this server (and its warm environments) when it can
-    # answer them unsigned on loopback, and no other server serves the data dir.
-    register = is_loopback(host) and not auth_keys and running is None
-    if register:
-        daemon.write_state(
-            daemon.ServerInfo(
-                os.getpid(), server.url, str(data_dir),
-                daemon.wanted_sandbox(click.get_current_context().find_root().meta.get(SANDBOX_META)),
-                daemon.SERVE, None,
-            )
-        )
-    try:
-        server.run()
-    finally:
-        if register:
-            daemon.clear_state(data_dir, os.getpid())
-
-
-@main.command()
-@click.option("--wait", is_flag=True,
-              help=f"Wait (up to {daemon.START_TIMEOUT_S} s) until a server answers; "
-              "exit 1 if none does.")
-@click.option("--all", "every", is_flag=True,
-              help="Every background server on this machine, whatever its data dir.")
-@click.pass_context
-def status(ctx: click.Context, wait: bool, every: bool) -> None:
-    """Show the lambdalab server that serves the data dir, if one runs."""
-    if every:
-        running = daemon.background_servers()
-        for server in running:
-            say(f"{server.data_dir}: {server.describe()}.")
-        if not running:
-            say("No lambdalab server runs in the background.")
-        return
-    data_dir = data_dir_of(ctx)
-    info = daemon.wait_for_server(data_dir) if wait else daemon.read_state(data_dir)
-    if info is None:
-        say(f"No lambdalab server runs for {where(data_dir)}; the next `lambdalab invoke` "
-            "starts one in the background.")
-    else:
-        say(f"{where(data_dir)}: {info.describe()}.")
-    if daemon.disabled():
-        say(f"{daemon.NO_DAEMON_ENV} is set: commands run in their own process.")
-    if wait and info is None:
-        ctx.exit(1)
-
-
-@main.command()
-@click.pass_context
-def stop(ctx: click.Context) -> None:
-    """Stop the lambdalab server that serves the data dir (its environments end)."""
-    data_dir = data_dir_of(ctx)
-    info = daemon.stop(data_dir)
-    say(f"Stopped the {info.describe(with_idle_timeout=False)}." if info else f"No lambdalab server runs for "
-        f"{where(data_dir)}.")
-
-
-# -- service events -------------------------------------------------------------------
-
-
-@main.group(
-    cls=LambdaGroup,
-    lazy_commands={
-        "generate": (
-            "lambdalab.events._cli",
-            "generate_group",
-            "Print the event JSON SERVICE sends to Lambda; options set its interesting fields.",
-        )
-    },
-)
-def event() -> None:
-    """Print the events AWS services send to Lambda: S3, SNS, SQS, API Gateway, …"""
-
-
-@event.command("list")
-def event_list() -> None:
-    """List every service and how it invokes Lambda: sync, async or by polling."""
-    from . import events as event_sources
-
-    print_table(
-        "Event sources",
-        ("Service", "Invokes Lambda", "--invocation-type", "Event", "Shape documented at"),
-        (
-            (s.name, s.invocation, s.invocation_type, s.title, s.doc_url)
-            for s in event_sources.sources()
-        ),
-        empty="No event generators are registered.",
-    )
-
-
-# -- the course's and layers' commands: imported when run (plugins add theirs) -------
+# -- commands in modules of their own: imported when run (plugins add theirs) -------
 
 main.lazy_commands.update(
     {
+        "serve": (
+            "lambdalab.cli.edge",
+            "serve",
+            "Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.",
+        ),
+        "status": (
+            "lambdalab.cli.edge",
+            "status",
+            "Show the lambdalab server that serves the data dir, if one runs.",
+        ),
+        "stop": (
+            "lambdalab.cli.edge",
+            "stop",
+            "Stop the lambdalab server that serves the data dir (its environments end).",
+        ),
+        "event": (
+            "lambdalab.cli.events",
+            "event",
+            "Print the events AWS services send to Lambda: S3, SNS, SQS, API Gateway, …",
+        ),
+        "plugins": (
+            "lambdalab.cli.plugin",
+            "plugins",
+            "List loaded plugins: name, version, where each came from, the hooks it implements.",
+        ),
+        "plugin": (
+            "lambdalab.cli.plugin",
+            "plugin",
+            "Write your own plugin: a trigger or an isolation backend.",
+        ),
         "lab": (
-            "lambdalab.labcli",
+            "lambdalab.cli.course",
             "lab_group",
             "Guided labs: learn how Lambda behaves by making checks pass.",
         ),
         "layer": (
-            "lambdalab.layercli",
+            "lambdalab.cli.layer",
             "layer_group",
             "Layers: zips of shared code that functions get under /opt.",
         ),

@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import limits
-from .errors import ResourceNotFoundException
-from .lab import Lab, local_runtime
-from .models import FunctionConfiguration, InvokeResult
+from .. import limits
+from ..errors import ResourceNotFoundException
+from ..lab import Lab, local_runtime
+from ..models import FunctionConfiguration, InvokeResult
 
 DEMO_FUNCTION_NAME = "lambdalab-demo"
 DEMO_HANDLER = "app.handler"
@@ -36,7 +36,7 @@ DEMO_DESCRIPTION = "Deployed by `lambdalab demo`: a counter that survives warm i
 @contextmanager
 def demo_code() -> Iterator[Path]:
     """The directory holding the demo function's ``app.py``."""
-    with resources.as_file(resources.files("lambdalab").joinpath("demo_function")) as path:
+    with resources.as_file(resources.files("lambdalab.cli").joinpath("demo_function")) as path:
         yield path
 
 

@@ -8,8 +8,15 @@
 The package is complete and works as generated: a ``pyproject.toml`` whose entry point
 in the ``lambdalab`` group makes lambdalab load it, the plugin module implementing the
 hooks of its kind (with comments that explain each step), a test that passes against a
-real :class:`~lambdalab.Lab`, and a README. The files' text lives in
-:mod:`lambdalab.plugin_templates`; this module only checks the name and writes them.
+real :class:`~lambdalab.Lab`, and a README. The files' text lives beside this module, in
+``templates/`` (package data, read with :mod:`importlib.resources`), as
+:class:`string.Template` text: ``templates/common/`` for every kind, ``templates/<kind>/files/``
+for one kind (its ``usage.md.tmpl`` goes into the README). Placeholders: ``${name}`` (the
+plugin's name and entry point), ``${module}`` (``lambdalab_<name>``), ``${title}`` (the
+name in CamelCase, for class names), ``${env}`` (``LAMBDALAB_<NAME>``, the prefix of the
+plugin's environment variables) and ``${lambdalab_version}``, in file names as well as in
+text. ``tests/test_scaffold.py`` generates both kinds, installs them and runs their tests,
+so a template that stops working fails CI. This module checks the name and writes them.
 """
 
 from __future__ import annotations
@@ -17,14 +24,24 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
-from . import __version__, plugin_templates
-from .plugins import ENTRY_POINT_GROUP
+from .. import __version__
+from ..plugins import ENTRY_POINT_GROUP
 
 #: What ``--kind`` accepts: a trigger turns happenings into invokes, a backend runs them.
 KINDS = ("trigger", "backend")
+#: Each kind's one-line description (the package's and its README's) and the hooks it implements.
+_DESCRIPTIONS = {
+    "trigger": "A lambdalab trigger plugin: invokes a function asynchronously every N seconds of "
+    "the lab's clock.",
+    "backend": "A lambdalab isolation backend: runs every invoke in a fresh Python process.",
+}
+_HOOKS = {"trigger": "`lambdalab_lab_started`", "backend": "`lambdalab_sandbox_backends`"}
+TEMPLATE_SUFFIX = ".tmpl"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
@@ -107,9 +124,37 @@ def new_plugin(name: str, kind: str, directory: str | Path = ".") -> PluginPacka
         )
     files = tuple(
         _write(root, path, text, _variables(name))
-        for path, text in plugin_templates.files(kind).items()
+        for path, text in template_files(kind).items()
     )
     return PluginPackage(name, kind, root, files)
+
+
+def template_files(kind: str) -> dict[str, str]:
+    """The package's files for ``kind``: path -> template text (both still templates)."""
+    templates = resources.files(__name__) / "templates"
+    description = _DESCRIPTIONS[kind]
+    readme = (
+        (templates / "common" / "README.md.tmpl").read_text()
+        .replace("${description}", description)
+        .replace("${usage}", (templates / kind / "usage.md.tmpl").read_text())
+        .replace("${hooks}", _HOOKS[kind])
+        .replace("${kind}", kind)
+    )
+    pyproject = (templates / "common" / "pyproject.toml.tmpl").read_text()
+    common = {"pyproject.toml": pyproject.replace("${description}", description), "README.md": readme}
+    return {**common, **dict(_tree(templates / kind / "files"))}
+
+
+def _tree(folder: Traversable, prefix: str = "") -> list[tuple[str, str]]:
+    """Every template under ``folder``: (its path without the suffix, its text)."""
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        path = f"{prefix}{entry.name}"
+        if entry.is_dir():
+            found += _tree(entry, f"{path}/")
+        elif entry.name.endswith(TEMPLATE_SUFFIX):
+            found.append((path.removesuffix(TEMPLATE_SUFFIX), entry.read_text()))
+    return found
 
 
 def _variables(name: str) -> dict[str, str]:

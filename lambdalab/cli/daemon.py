@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
-from . import limits
+from .. import limits
 
 #: The file in the data dir that names the server serving it.
 STATE_FILE = "server.json"
@@ -250,7 +250,7 @@ def _same_sandbox(info: ServerInfo, sandbox: str | None) -> bool:
 
 
 def _start(data_dir: Path, sandbox: str | None) -> ServerInfo:
-    """Start ``python -m lambdalab.daemon`` detached; return once it accepts requests."""
+    """Start ``python -m lambdalab.cli.daemon`` detached; return once it accepts requests."""
     import subprocess
 
     env = {**os.environ}
@@ -259,7 +259,7 @@ def _start(data_dir: Path, sandbox: str | None) -> ServerInfo:
     with open(data_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
             # -P: no module of the data dir (the working directory) shadows a real one
-            [sys.executable, "-P", "-m", "lambdalab.daemon", str(data_dir.resolve())],
+            [sys.executable, "-P", "-m", "lambdalab.cli.daemon", str(data_dir.resolve())],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
             cwd=data_dir,  # not the folder the command ran in, which may go away
             start_new_session=True,  # Ctrl-C in the terminal stops the command, not it
@@ -300,7 +300,7 @@ def background_servers() -> list[ServerInfo]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if "lambdalab.daemon" in cmdline[1:-1]:  # python [-P] -m lambdalab.daemon DATA_DIR
+        if "lambdalab.cli.daemon" in cmdline[1:-1]:  # python [-P] -m lambdalab.cli.daemon DATA_DIR
             info = read_state(Path(cmdline[-1]))
             if info is not None and info.pid == process.pid:
                 found.append(info)
@@ -527,9 +527,9 @@ def serve_in_background(data_dir: Path) -> None:
     """
     import threading
 
-    from .lab import Lab
-    from .server import EdgeServer, create_app
-    from .server.app import Edge
+    from ..lab import Lab
+    from ..server import EdgeServer, create_app
+    from ..server.app import Edge
 
     class ActivityEdge(Edge):
         """The edge, noting when the last request ended and how many are in flight."""

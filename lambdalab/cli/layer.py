@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import LambdaGroup, pass_lab, print_table, say
-from .lab import Lab
+from .app import LambdaGroup, pass_lab, print_table, say
+from ..lab import Lab
 
 
 @click.group(cls=LambdaGroup)

@@ -17,9 +17,9 @@ import shutil
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from .clock import Clock, Timer
-from .errors import TooManyRequestsException
-from .sandbox import ExecutionEnvironment
+from ..clock import Clock, Timer
+from ..errors import TooManyRequestsException
+from ..sandbox import ExecutionEnvironment
 
 
 @dataclass(eq=False)

@@ -29,17 +29,17 @@ from typing import Any, Awaitable, Callable, Generator, Union
 
 import pluggy
 
-from . import limits
-from .arn import ArnBuilder, parse_function_ref
-from .code import unpacked
-from .layers import opt_environment
+from .. import limits
+from ..arn import ArnBuilder, parse_function_ref
+from ..code import unpacked
+from ..layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
-from .errors import (
+from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
 )
-from .logs import (
+from ..logs import (
     InvokeReport,
     LogStore,
     end_line,
@@ -50,10 +50,10 @@ from .logs import (
     start_line,
     tail,
 )
-from .models import FunctionConfiguration, InvokeResult
-from .registry import Registry
-from .sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
-from .store import Store
+from ..models import FunctionConfiguration, InvokeResult
+from ..registry import Registry
+from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
+from ..store import Store
 
 Payload = bytes | bytearray | memoryview | str | Any
 _ids = random.Random(secrets.randbits(128))
@@ -252,7 +252,7 @@ class Invoker:
         arns: ArnBuilder,
         backend: Callable[[FunctionConfiguration], SandboxBackend],
         hooks: pluggy.PluginManager,
-        enqueue: Callable[[str, str | None, bytes, str | None, str], None],
+        enqueue: Callable[[str, str | None, bytes, str | None, str, str | None], None],
         now: Callable[[], float],
     ) -> None:
         #: The lab's clock: log timestamps and stream dates follow it (virtual or real);
@@ -309,10 +309,13 @@ class Invoker:
         if invocation_type == "DryRun":
             return InvokeResult(status_code=204, request_id=request_id)
         if is_async:
-            self.enqueue(ref.name, ref.qualifier, data, context, request_id)
+            self.enqueue(ref.name, ref.qualifier, data, context, request_id,
+                         caller_trace_id(trace_header))
             return InvokeResult(status_code=202, request_id=request_id)
         if ref.qualifier not in (None, limits.LATEST) and not ref.qualifier.isdigit():
             config = self.registry.resolve(ref.name, ref.qualifier)
+        else:
+            config = self.registry.running(config)
         return (
             yield from self._execution(
                 config,
@@ -336,6 +339,7 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None = None,
         log_type: str = "None",
+        trace_id: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous execution of ``config`` (the async queue's workers and the
         triggers call this directly: their requests are already validated)."""
@@ -347,6 +351,7 @@ class Invoker:
                 invoked_arn=invoked_arn,
                 client_context=client_context,
                 log_type=log_type,
+                trace_header=trace_id,
             )
         )
 

@@ -45,8 +45,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from . import limits
-from .clock import Clock
+from .. import limits
+from ..clock import Clock
 from .destinations import (
     EVENT_AGE_EXCEEDED,
     RETRIES_EXHAUSTED,
@@ -55,10 +55,10 @@ from .destinations import (
     dead_letter_message,
     invocation_record,
 )
-from .errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
-from .models import InvokeResult
-from .runtime.runtime_api import trace_id
-from .store import Store
+from ..errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
+from ..models import InvokeResult
+from ..sandbox.runtime_api import trace_id
+from ..store import Store
 
 #: A claim older than this (real seconds) is released even if its process looks alive
 #: (its pid may have been reused): no execution lasts longer than INIT plus the timeout.
@@ -73,12 +73,13 @@ _MALFORMED = (
     "OR typeof(enqueued_at) NOT IN ('integer', 'real') "
     "OR typeof(next_attempt_at) NOT IN ('integer', 'real') "
     "OR typeof(attempts) != 'integer' "
-    "OR typeof(qualifier) NOT IN ('text', 'null')"
+    "OR typeof(qualifier) NOT IN ('text', 'null') "
+    "OR typeof(trace_id) NOT IN ('text', 'null')"
 )
 
 _COLUMNS = (
     "id, request_id, function, qualifier, payload, client_context, enqueued_at, "
-    "attempts, next_attempt_at, claimed_by"
+    "attempts, next_attempt_at, claimed_by, trace_id"
 )
 
 
@@ -99,6 +100,8 @@ class AsyncEvent:
     #: When it may run (again), on the Lab's clock.
     next_attempt_at: float = 0.0
     claimed_by: str | None = None
+    #: The caller's X-Ray trace (``_X_AMZN_TRACE_ID`` of its executions), if it sent one.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,14 +177,17 @@ class EventQueue:
         payload: bytes,
         client_context: str | None,
         request_id: str,
+        trace_id: str | None = None,
     ) -> None:
         """Commit the event; when this returns, it will run even after a crash."""
         now = self._clock.now()
         with self._store.transaction() as db:
             db.execute(
                 "INSERT INTO async_events (request_id, function, qualifier, payload, "
-                "client_context, enqueued_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (request_id, function_name, qualifier, payload, client_context, now, now),
+                "client_context, enqueued_at, next_attempt_at, trace_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (request_id, function_name, qualifier, payload, client_context, now, now,
+                 trace_id),
             )
         self.wake()
 
@@ -399,7 +405,8 @@ class EventQueue:
         if policy.dead_letter_arn:
             reason = "Event age exceeded" if condition == EVENT_AGE_EXCEEDED else condition
             message = dead_letter_message(event.request_id, event.payload, result, reason)
-            self._send(policy.dead_letter_arn, replace(message, trace_header=trace_id()))
+            self._send(policy.dead_letter_arn,
+                       replace(message, trace_header=event.trace_id or trace_id()))
         self._settle(event, policy, condition, result, attempts)
 
     def _settle(
@@ -423,7 +430,7 @@ class EventQueue:
                 now=self._clock.now(),
             )
             self._send(destination, DestinationMessage(body=record, attributes={},
-                                                       trace_header=trace_id()))
+                                                       trace_header=event.trace_id or trace_id()))
         self._delete(event)
 
     def _send(self, arn: str, message: DestinationMessage) -> None:

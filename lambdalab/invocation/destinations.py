@@ -31,14 +31,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from . import limits
-from .arn import parse_function_ref
-from .errors import InvalidParameterValueException, ResourceNotFoundException, invalid
-from .logs import iso_timestamp
-from .models import InvokeResult
+from .. import limits
+from ..arn import ArnBuilder, parse_function_ref
+from ..errors import InvalidParameterValueException, ResourceNotFoundException, invalid
+from ..logs import iso_timestamp
+from ..models import InvokeResult
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..clock import Clock
+    from ..registry import Registry
+    from ..store import Store
 
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):")
 
@@ -152,29 +154,84 @@ def arn_service(arn: Any) -> str | None:
     return match["service"] if match else None
 
 
-class EventInvokeConfigs:
-    """Event invoke configurations of one data dir, and the checks on what they name."""
+#: PutFunctionEventInvokeConfig's settings: at least one must be given.
+_SETTINGS = ("maximum_retry_attempts", "maximum_event_age_in_seconds", "destination_config")
 
-    def __init__(self, lab: "Lab") -> None:
-        self._lab = lab
+
+def function_missing() -> ResourceNotFoundException:
+    """What the event invoke config operations answer for a function (or qualifier) that
+    does not exist (LocalStack's AWS-recorded test_lambda_eventinvokeconfig_exceptions)."""
+    return ResourceNotFoundException("The function doesn't exist.")
+
+
+def _java_form(destinations: Mapping[str, Any]) -> str:
+    """A DestinationConfig as AWS's error messages print it:
+    ``DestinationConfig(onSuccess=OnSuccess(destination=arn), onFailure=null)``."""
+    parts = []
+    for key in ("OnSuccess", "OnFailure"):
+        given = destinations.get(key)
+        field = key[0].lower() + key[1:]
+        if given is None:
+            parts.append(f"{field}=null")
+        else:
+            arn = given.get("Destination") if isinstance(given, dict) else given
+            parts.append(f"{field}={key}(destination={arn or 'null'})")
+    return f"DestinationConfig({', '.join(parts)})"
+
+
+#: Sends ``event`` to the function ``arn`` names as an asynchronous (``Event``) invoke.
+InvokeEvent = Callable[[str, str], object]
+#: The loaded plugins' sender for a destination ARN (not a function's); None without one.
+PluginSender = Callable[[str], Sender | None]
+
+
+class EventInvokeConfigs:
+    """Event invoke configurations of one data dir, and the checks on what they name.
+
+    ``invoke_event`` delivers to a function destination; ``plugin_sender`` finds the
+    sender for any other service (the hook :func:`~lambdalab.hookspecs.lambdalab_destination_sender`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        arns: ArnBuilder,
+        clock: Clock,
+        invoke_event: InvokeEvent,
+        plugin_sender: PluginSender,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._arns = arns
+        self._clock = clock
+        self._invoke_event = invoke_event
+        self._plugin_sender = plugin_sender
 
     def _target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
+        """The function and qualifier named; AWS's 404 when either does not exist."""
         ref = parse_function_ref(function_name, qualifier)
-        self._lab.registry.get(ref.name, ref.qualifier)  # the qualifier must exist
+        try:
+            self._registry.get(ref.name, ref.qualifier)  # the qualifier must exist
+        except ResourceNotFoundException:
+            raise function_missing() from None
         return ref.name, ref.qualifier or limits.LATEST
 
     def get(self, function_name: str, qualifier: str | None = None) -> FunctionEventInvokeConfig:
-        name, qual = self._target(function_name, qualifier)
-        found = self.find(name, qual)
+        ref = parse_function_ref(function_name, qualifier)
+        name, qual = ref.name, ref.qualifier or limits.LATEST
+        found = self.find(name, qual)  # AWS answers the same whether or not the function exists
         if found is None:
-            raise ResourceNotFoundException(
-                f"The function {self._lab.arns.function(name, qual)} doesn't have an "
-                "EventInvokeConfig. Create one with put_function_event_invoke_config."
-            )
+            raise self.no_config(name, qual)
         return found
 
+    def no_config(self, name: str, qualifier: str) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"The function {self._arns.function(name, qualifier)} doesn't have an "
+            "EventInvokeConfig. Create one with put_function_event_invoke_config."
+        )
+
     def find(self, name: str, qualifier: str | None) -> FunctionEventInvokeConfig | None:
-        rows = self._lab.store.query(
+        rows = self._store.query(
             "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
             "AND qualifier = ?",
             (name, qualifier or limits.LATEST),
@@ -183,7 +240,7 @@ class EventInvokeConfigs:
 
     def _loaded(self, row: Any) -> FunctionEventInvokeConfig | None:
         """A stored config, or None if its row is damaged (reported once, then ignored)."""
-        return self._lab.store.loaded(
+        return self._store.loaded(
             "event_invoke_configs",
             {"function": row["function"], "qualifier": row["qualifier"]},
             lambda: FunctionEventInvokeConfig.from_json(row["config"]),
@@ -198,19 +255,20 @@ class EventInvokeConfigs:
         merge: bool,
     ) -> FunctionEventInvokeConfig:
         """Replace (Put) or change (Update, ``merge=True``) one qualifier's configuration."""
+        if all(changes.get(key) is None for key in _SETTINGS):
+            raise InvalidParameterValueException(
+                "You must specify at least one of error handling or destination setting."
+            )
         name, qual = self._target(function_name, qualifier)
         current = self.find(name, qual)
         if merge and current is None:
-            raise ResourceNotFoundException(
-                f"The function {self._lab.arns.function(name, qual)} doesn't have an "
-                "EventInvokeConfig. Create one with put_function_event_invoke_config."
-            )
-        arn = self._lab.arns.function(name, qual)
+            raise self.no_config(name, qual)
+        arn = self._arns.function(name, qual)
         base = current if merge and current else FunctionEventInvokeConfig(arn, 0.0)
         config = replace(
-            base, **self._checked(name, changes), last_modified=round(self._lab.clock.now(), 3)
+            base, **self._checked(name, changes), last_modified=round(self._clock.now(), 3)
         )
-        with self._lab.store.transaction() as db:
+        with self._store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO event_invoke_configs (function, qualifier, config) "
                 "VALUES (?, ?, ?)",
@@ -235,25 +293,33 @@ class EventInvokeConfigs:
                 )
             for key, field in (("OnSuccess", "on_success"), ("OnFailure", "on_failure")):
                 arn = (destinations.get(key) or {}).get("Destination")
-                out[field] = self.check_destination(name, f"DestinationConfig.{key}", arn)
+                out[field] = self.check_destination(name, f"DestinationConfig.{key}", arn,
+                                                    destinations)
         return out
 
-    def check_destination(self, name: str, field: str, arn: Any) -> str | None:
-        """The ARN if a loaded plugin can deliver there; InvalidParameterValue if not."""
+    def check_destination(self, name: str, field: str, arn: Any,
+                          destinations: Mapping[str, Any] | None = None) -> str | None:
+        """The ARN if a loaded plugin can deliver there; InvalidParameterValue if not, in
+        AWS's words (LocalStack's AWS-recorded test_lambda_eventinvokeconfig_exceptions)."""
         if arn in (None, ""):
             return None
         service = arn_service(arn)
         if service not in limits.DESTINATION_SERVICES:
-            raise invalid(
-                f"{field}.Destination",
-                arn,
-                "Use the ARN of a Lambda function, SQS queue, SNS topic, EventBridge event "
-                "bus or S3 bucket, e.g. arn:aws:lambda:us-east-1:000000000000:function:NAME.",
+            raise InvalidParameterValueException(
+                f"The provided destination config {_java_form(destinations or {})} is invalid. "
+                f"({field}.Destination: use the ARN of a Lambda function, SQS queue, SNS "
+                "topic, EventBridge event bus or S3 bucket, e.g. "
+                "arn:aws:lambda:us-east-1:000000000000:function:NAME.)"
             )
         if service == "lambda" and parse_function_ref(arn).name == name:
             raise InvalidParameterValueException(
                 "You can't specify the function as a destination for itself. Name another "
                 "function."
+            )
+        if service == "lambda" and not self._registry.exists(parse_function_ref(arn).name):
+            raise InvalidParameterValueException(
+                f"The destination ARN {arn} is invalid. (No function has that name: create "
+                "it first.)"
             )
         self.sender(arn, field)
         return arn
@@ -276,10 +342,8 @@ class EventInvokeConfigs:
     def sender(self, arn: str, field: str = "Destination") -> Sender:
         """The loaded plugin's sender for ``arn``; InvalidParameterValue when there is none."""
         if arn_service(arn) == "lambda":
-            return lambda_sender(self._lab, arn)
-        found = self._lab.plugin_manager.hook.lambdalab_destination_sender(
-            lab=self._lab, destination_arn=arn
-        )
+            return lambda_sender(self._invoke_event, arn)
+        found = self._plugin_sender(arn)
         if found is None:
             raise InvalidParameterValueException(
                 f"{field}: {arn!r} is not supported: no loaded plugin delivers to "
@@ -291,9 +355,9 @@ class EventInvokeConfigs:
 
     def list(self, function_name: str) -> list[FunctionEventInvokeConfig]:
         name = parse_function_ref(function_name).name
-        if not self._lab.registry.exists(name):
-            raise self._lab.registry.not_found(name)
-        rows = self._lab.store.query(
+        if not self._registry.exists(name):
+            raise function_missing()
+        rows = self._store.query(
             "SELECT function, qualifier, config FROM event_invoke_configs WHERE function = ? "
             "ORDER BY qualifier",
             (name,),
@@ -301,9 +365,10 @@ class EventInvokeConfigs:
         return [c for c in map(self._loaded, rows) if c is not None]
 
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
-        name, qual = self._target(function_name, qualifier)
+        ref = parse_function_ref(function_name, qualifier)
+        name, qual = ref.name, ref.qualifier or limits.LATEST
         self.get(name, qual)
-        with self._lab.store.transaction() as db:
+        with self._store.transaction() as db:
             db.execute(
                 "DELETE FROM event_invoke_configs WHERE function = ? AND qualifier = ?",
                 (name, qual),
@@ -381,11 +446,11 @@ def dead_letter_message(
 # -- the built-in destination: another Lambda function --------------------------------
 
 
-def lambda_sender(lab: "Lab", destination_arn: str) -> Sender:
+def lambda_sender(invoke_event: InvokeEvent, destination_arn: str) -> Sender:
     """Deliver to a function: the record becomes the event of an asynchronous invoke."""
     parse_function_ref(destination_arn)  # a malformed function ARN is refused here
 
     def send(message: DestinationMessage) -> None:
-        lab.invoke(destination_arn, message.body, invocation_type="Event")
+        invoke_event(destination_arn, message.body)
 
     return send

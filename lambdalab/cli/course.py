@@ -9,7 +9,7 @@
 
 Work and progress live in a working root (``--dir``, else the nearest ``lambdalab-labs/``
 from the current folder upwards, else ``./lambdalab-labs``); the course
-itself is read from :func:`lambdalab.labs.course_root`. ``check`` exits 0 when the lab
+itself is read from :func:`lambdalab.course.runner.course_root`. ``check`` exits 0 when the lab
 passes and 1 when it does not, so it can be scripted; an unknown lab number is a usage
 error (exit status 2).
 """
@@ -23,8 +23,8 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from . import labs
-from .labs import CheckResult, Course, LabError, LabInfo, Progress
+from ..course import runner as labs
+from ..course.runner import CheckResult, Course, LabError, LabInfo, Progress
 
 STATUS_MARK = {labs.DONE: "✓", labs.CURRENT: "▶", labs.TODO: " "}
 STATUS_STYLE = {labs.DONE: "green", labs.CURRENT: "bold yellow", labs.TODO: "dim"}
