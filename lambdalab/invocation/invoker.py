@@ -324,7 +324,7 @@ class Invoker:
                 invoked_arn=self.arns.function(ref.name, ref.qualifier),
                 client_context=context,
                 log_type=log_type,
-                trace_id=caller_trace_id(trace_header),
+                trace_header=trace_header,
             )
         )
 
@@ -351,7 +351,7 @@ class Invoker:
                 invoked_arn=invoked_arn,
                 client_context=client_context,
                 log_type=log_type,
-                trace_id=trace_id,
+                trace_header=trace_id,
             )
         )
 
@@ -364,7 +364,7 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None,
         log_type: str,
-        trace_id: str | None = None,
+        trace_header: str | None = None,
     ) -> Steps:
         name = config.function_name
         self.pool.admit(
@@ -394,7 +394,7 @@ class Invoker:
                 deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
                 timeout_s=config.timeout,
                 client_context=client_context,
-                trace_id=trace_id,
+                trace_id=self._trace_id(config, request_id, trace_header),
             )
             lines.append(start_line(request_id, config.version))
             carry: list[str] = []  # the end of what was spilled, for a Tail
@@ -436,6 +436,15 @@ class Invoker:
             carry[:] = _last_bytes(carry + batch, limits.TAIL_LOG_BYTES)
 
         return spill
+
+    def _trace_id(
+        self, config: FunctionConfiguration, request_id: str, caller_header: str | None
+    ) -> str | None:
+        """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
+        the caller's passed on (:func:`caller_trace_id`)."""
+        return self.hooks.hook.lambdalab_invoke_trace_header(
+            config=config, request_id=request_id, caller_trace_header=caller_header
+        ) or caller_trace_id(caller_header)
 
     def _finish(
         self,
@@ -632,6 +641,8 @@ class Invoker:
             "LAMBDALAB_PYTHON": sys.executable,
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
         }
+        for extra in self.hooks.hook.lambdalab_runtime_environment(config=config):
+            base.update(extra or {})
         layers = opt_environment(self.store, config.layers, config.runtime, base)
         return {**base, **layers, **config.environment}
 
@@ -650,8 +661,8 @@ def exit_message(exit_reason: str | None) -> str:
     return f"Runtime exited with error: {exit_reason}"
 
 
-#: X-Ray's variables, as AWS sets them (lambdalab runs no X-Ray daemon: an SDK that
-#: sends segments there gets no answer, as with tracing off).
+#: X-Ray's variables, as AWS sets them; a plugin that runs a daemon (``lambdalab_xray``)
+#: points them at it through the ``lambdalab_runtime_environment`` hook.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 XRAY_ENVIRONMENT = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",

@@ -139,6 +139,7 @@ class LambdaOperations(LayerApi):
                 "ephemeral_storage": None if storage is None else storage.get("Size"),
                 "dead_letter_config": params.get("DeadLetterConfig"),
                 "layers": params.get("Layers"),
+                "tracing_config": params.get("TracingConfig"),
             },
         )
 
