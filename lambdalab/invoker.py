@@ -37,6 +37,7 @@ from .errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
+    TooManyRequestsException,
 )
 from .logs import (
     InvokeReport,
@@ -49,6 +50,7 @@ from .logs import (
     start_line,
     tail,
 )
+from .metrics import LambdaDatum, resource_of
 from .models import FunctionConfiguration, InvokeResult
 from .registry import Registry
 from .sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
@@ -325,11 +327,15 @@ class Invoker:
         log_type: str,
     ) -> Steps:
         name = config.function_name
-        self.pool.admit(
-            name,
-            self.registry.reserved_concurrency(name),
-            self.registry.total_reserved(),
-        )
+        try:
+            self.pool.admit(
+                name,
+                self.registry.reserved_concurrency(name),
+                self.registry.total_reserved(),
+            )
+        except TooManyRequestsException:
+            self._metrics(config, invoked_arn, [("Throttles", 1.0)])
+            raise
         try:
             pooled = self.pool.take_warm((name, config.version, config.revision_id))
             lines: list[str] = []
@@ -342,7 +348,8 @@ class Invoker:
                 lines.append(init_start_line(config.runtime, self.arns.region))
                 lines.extend(init.log_lines)
                 if init.error is not None:
-                    return self._init_failed(pooled, config, request_id, lines, log_type)
+                    return self._init_failed(pooled, config, request_id, lines, log_type,
+                                             invoked_arn)
             request = InvokeRequest(
                 request_id=request_id,
                 payload=data,
@@ -365,12 +372,45 @@ class Invoker:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
             execution = self._finish(pooled, config, request_id, outcome, init_ms, lines)
+            concurrency = self.pool.concurrency(name)
         finally:
             self.pool.leave(name)
         self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
+        self._execution_metrics(config, invoked_arn, execution.result.function_error,
+                                execution.report.duration_ms, concurrency)
         if log_type == "Tail":
             return _with_tail(execution.result, carry + lines)
         return execution.result
+
+    def _execution_metrics(
+        self, config: FunctionConfiguration, invoked_arn: str, function_error: str | None,
+        duration_ms: float | None, concurrency: tuple[int, int, int],
+    ) -> None:
+        """What AWS publishes for one execution: ``Invocations``, ``Errors``,
+        ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
+        function, account, unreserved = concurrency
+        counted = [("Invocations", 1.0), ("Errors", 1.0 if function_error else 0.0)]
+        if duration_ms is not None:
+            counted.append(("Duration", duration_ms))
+        self._metrics(config, invoked_arn, counted, [
+            LambdaDatum("ConcurrentExecutions", float(function), config.function_name),
+            LambdaDatum("ConcurrentExecutions", float(account)),
+            LambdaDatum("UnreservedConcurrentExecutions", float(unreserved)),
+        ])
+
+    def _metrics(
+        self, config: FunctionConfiguration, invoked_arn: str,
+        counted: list[tuple[str, float]], extra: list[LambdaDatum] | None = None,
+    ) -> None:
+        """Hand ``counted`` (metric, value) to the metrics hook, with the dimensions of an
+        invoke of ``invoked_arn`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+        name = config.function_name
+        qualifier = parse_function_ref(invoked_arn).qualifier
+        resource = resource_of(name, qualifier)
+        is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
+        executed = config.version if is_alias else None
+        data = [LambdaDatum(metric, value, name, resource, executed) for metric, value in counted]
+        self.hooks.hook.lambdalab_lambda_metrics(data=data + (extra or []))
 
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
@@ -459,6 +499,7 @@ class Invoker:
         request_id: str,
         lines: list[str],
         log_type: str,
+        invoked_arn: str,
     ) -> InvokeResult:
         """INIT failed: report it as AWS does, and discard the environment."""
         init = pooled.env.init
@@ -495,6 +536,8 @@ class Invoker:
         )
         self.pool.give_back(pooled, healthy=False)
         self.hooks.hook.lambdalab_invoke_completed(report=report)
+        self._execution_metrics(config, invoked_arn, "Unhandled", None,
+                                self.pool.concurrency(config.function_name))
         result = InvokeResult(
             status_code=200,
             payload=payload,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .invoker import new_request_id
     from .lab import default_data_dir
+    from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, typed_query_params, validate, xml_text
     from .protocol.validate import show
@@ -111,6 +112,8 @@ __all__ = [
     "sqs_attributes_md5",
     "events",
     "limits",
+    # what the data plane reports to the AWS/Lambda metrics namespace
+    "LambdaDatum",
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
@@ -180,6 +183,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
         name: ("cli", name)
