@@ -170,3 +170,232 @@ def test_async_events_received_and_age(lab: Lab, clock: VirtualClock,
     assert stat("Invocations") == [2.0]
     assert stat("AsyncEventAge", "SampleCount") == [2.0]
     assert stat("AsyncEventsDropped") == []
+
+
+# -- custom metrics: PutMetricData, EMF, powertools -------------------------------------
+
+
+def test_put_metric_data_then_statistics_and_list(lab: Lab, clock: VirtualClock, edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    now = datetime.fromtimestamp(clock.now(), timezone.utc)
+    cw.put_metric_data(Namespace="shop", MetricData=[
+        {"MetricName": "Latency", "Dimensions": [{"Name": "Page", "Value": "cart"}],
+         "Value": 10.0, "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": [{"Name": "Page", "Value": "cart"}],
+         "Values": [20.0, 30.0], "Counts": [1.0, 2.0], "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": [{"Name": "Page", "Value": "cart"}],
+         "Timestamp": now - timedelta(minutes=1),
+         "StatisticValues": {"SampleCount": 2, "Sum": 8, "Minimum": 3, "Maximum": 5}},
+    ])
+    got = cw.get_metric_statistics(
+        Namespace="shop", MetricName="Latency", Dimensions=[{"Name": "Page", "Value": "cart"}],
+        Period=60, Statistics=["SampleCount", "Sum", "Average", "Minimum", "Maximum"],
+        **window(clock))["Datapoints"]
+    older, newer = sorted(got, key=lambda p: p["Timestamp"])
+    assert (older["SampleCount"], older["Sum"], older["Minimum"], older["Maximum"]) == (2, 8, 3, 5)
+    assert (newer["SampleCount"], newer["Sum"], newer["Average"]) == (4, 90, 22.5)
+    assert (newer["Minimum"], newer["Maximum"], newer["Unit"]) == (10, 30, "Milliseconds")
+    assert cw.list_metrics(Namespace="shop")["Metrics"] == [
+        {"Namespace": "shop", "MetricName": "Latency",
+         "Dimensions": [{"Name": "Page", "Value": "cart"}]}]
+    # a dimension set is matched whole: no dimensions is another metric
+    assert cw.get_metric_statistics(Namespace="shop", MetricName="Latency", Period=60,
+                                    Statistics=["Sum"], **window(clock))["Datapoints"] == []
+
+
+@pytest.mark.parametrize("data, code", [
+    ([{"MetricName": "x", "Value": 1, "Values": [1.0]}], "InvalidParameterCombination"),
+    ([{"MetricName": "x"}], "MissingParameter"),
+    ([{"MetricName": "x", "Value": 1, "Timestamp": datetime(2001, 1, 1)}], "InvalidParameterValue"),
+    ([{"MetricName": "x", "Value": 1, "Dimensions": [{"Name": "a", "Value": "1"}] * 2}],
+     "InvalidParameterValue"),
+])
+def test_put_metric_data_refuses_what_cloudwatch_refuses(
+    lab: Lab, edge: Any, data: list[dict[str, Any]], code: str
+) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    with pytest.raises(ClientError) as caught:
+        cw.put_metric_data(Namespace="shop", MetricData=data)
+    assert caught.value.response["Error"]["Code"] == code
+    assert cw.list_metrics(Namespace="shop")["Metrics"] == []  # nothing half-written
+
+
+def test_aws_namespace_and_bad_periods_are_refused(lab: Lab, clock: VirtualClock, edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    with pytest.raises(ClientError) as caught:
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "AWS/" in caught.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_statistics(Namespace="shop", MetricName="x", Period=90,
+                                 Statistics=["Sum"], **window(clock))
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_statistics(Namespace="shop", MetricName="x", Period=60, **window(clock))
+    assert caught.value.response["Error"]["Code"] == "MissingParameter"
+
+
+def test_embedded_metric_format_in_logs_becomes_metrics(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("cart", code(app=EMF), handler="app.handler")
+    lab.invoke("cart", {"at": clock.now(), "orders": 2})
+    lab.invoke("cart", {"at": clock.now(), "orders": 3})
+    cw = client_for(edge.url, "cloudwatch")
+    by_service = cw.get_metric_statistics(
+        Namespace="shop", MetricName="Orders", Dimensions=[{"Name": "service", "Value": "cart"}],
+        Period=60, Statistics=["Sum"], **window(clock))["Datapoints"]
+    assert sums(by_service) == [5.0] and by_service[0]["Unit"] == "Count"
+    without = cw.get_metric_statistics(Namespace="shop", MetricName="Orders", Period=60,
+                                       Statistics=["Sum"], **window(clock))["Datapoints"]
+    assert sums(without) == [5.0]  # the empty dimension set publishes it undimensioned too
+    # read once: asking again does not count the log events twice
+    again = cw.get_metric_statistics(Namespace="shop", MetricName="Orders", Period=60,
+                                     Statistics=["Sum"], **window(clock))["Datapoints"]
+    assert sums(again) == [5.0]
+
+
+def test_powertools_metrics_work_unchanged_in_a_handler(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("books", code(app=POWERTOOLS), handler="app.handler")
+    for books in (1, 2, 4):
+        result = lab.invoke("books", {"books": books})
+        assert result.function_error is None, result.payload
+    cw = client_for(edge.url, "cloudwatch")
+    listed = cw.list_metrics(Namespace="bookshop")["Metrics"]
+    assert {m["MetricName"] for m in listed} == {"BooksSold"}
+    # powertools' timestamp is the real time the handler ran, not the virtual clock's
+    got = cw.get_metric_statistics(
+        Namespace="bookshop", MetricName="BooksSold",
+        Dimensions=[{"Name": "service", "Value": "orders"}],
+        StartTime=datetime.now(timezone.utc) - timedelta(hours=1),
+        EndTime=datetime.now(timezone.utc) + timedelta(hours=1), Period=3600,
+        Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert sum(p["Sum"] for p in got) == 7.0 and sum(p["SampleCount"] for p in got) == 3
+
+
+def test_get_metric_data_with_metric_math(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    for fail in (False, False, False, True):
+        lab.invoke("shop", {"fail": fail})
+    cw = client_for(edge.url, "cloudwatch")
+
+    def stat(metric: str) -> dict[str, Any]:
+        return {"Metric": {"Namespace": "AWS/Lambda", "MetricName": metric,
+                           "Dimensions": fn("shop")}, "Period": 60, "Stat": "Sum"}
+
+    got = cw.get_metric_data(MetricDataQueries=[
+        {"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
+        {"Id": "invocations", "MetricStat": stat("Invocations")},
+        {"Id": "rate", "Expression": "100 * errors / invocations", "Label": "Error rate"},
+    ], **window(clock))["MetricDataResults"]
+    assert [(r["Id"], r["Values"], r["StatusCode"]) for r in got] == [
+        ("invocations", [4.0], "Complete"), ("rate", [25.0], "Complete")]
+    assert got[1]["Label"] == "Error rate"
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_data(MetricDataQueries=[{"Id": "x", "Expression": "__import__('os')"}],
+                           **window(clock))
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+# -- the AWS CLI, the query protocol, the command line -----------------------------------
+
+
+def aws_cloudwatch(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), "--endpoint-url", url, "--output", "json",
+         "cloudwatch", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_aws_cli_get_metric_statistics(lab: Lab, clock: VirtualClock,
+                                       code: Callable[..., Path], edge: Any) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    for _ in range(3):
+        lab.invoke("shop", {})
+    span = window(clock)
+    done = aws_cloudwatch(
+        edge.url, "get-metric-statistics", "--namespace", "AWS/Lambda", "--metric-name",
+        "Invocations", "--dimensions", "Name=FunctionName,Value=shop", "--statistics", "Sum",
+        "--period", "60", "--start-time", span["StartTime"].isoformat(),
+        "--end-time", span["EndTime"].isoformat())
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["Label"] == "Invocations"
+    assert [p["Sum"] for p in answer["Datapoints"]] == [3.0]
+    bad = aws_cloudwatch(edge.url, "put-metric-data", "--namespace", "AWS/Lambda",
+                         "--metric-name", "x", "--value", "1")
+    assert bad.returncode != 0 and "InvalidParameterValue" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_query_protocol_is_served_too(lab: Lab, clock: VirtualClock, edge: Any) -> None:
+    import urllib.request
+
+    cloudwatch(lab).put_metric_data("shop", [{"MetricName": "Orders", "Value": 2.0}])
+    body = "Action=ListMetrics&Version=2010-08-01&Namespace=shop".encode()
+    with urllib.request.urlopen(urllib.request.Request(edge.url + "/", body, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/"
+                         "monitoring/aws4_request, SignedHeaders=host, Signature=0"}),
+            timeout=60) as answer:
+        text = answer.read().decode()
+    assert "<ListMetricsResponse" in text and "<MetricName>Orders</MetricName>" in text
+
+
+def test_metrics_command_draws_invocations_per_minute(
+    tmp_path: Path, code: Callable[..., Path]
+) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli import main
+
+    data = tmp_path / "data"
+    with Lab(data_dir=data) as lab:
+        lab.create_function("shop", code(app=OK), handler="app.handler")
+        for _ in range(4):
+            lab.invoke("shop", {})
+        lab.invoke("shop", {"fail": True})
+    runner = CliRunner()
+    shown = runner.invoke(main, ["--data-dir", str(data), "metrics", "shop"],
+                          env={"COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "█" in line)
+    assert " 5 " in row and " 1 " in row  # invocations, errors
+    empty = runner.invoke(main, ["--data-dir", str(data), "metrics", "nothing-here"])
+    assert "No metrics for nothing-here" in empty.output
+    kept = runner.invoke(main, ["--data-dir", str(data), "metrics", "--retention-days", "3"])
+    assert kept.exit_code == 0 and "kept 3 days" in kept.output
+
+
+# -- durability and retention -------------------------------------------------------------
+
+
+def test_metrics_survive_a_restart_and_expire_after_the_retention(
+    tmp_path: Path, code: Callable[..., Path]
+) -> None:
+    clock = VirtualClock(start=START)
+    data = tmp_path / "data"
+    with Lab(data_dir=data, clock=clock) as lab:
+        lab.create_function("shop", code(app=OK), handler="app.handler")
+        lab.invoke("shop", {})
+        lab.invoke("shop", {})
+    dims = (("FunctionName", "shop"),)
+    with Lab(data_dir=data, clock=clock) as lab:
+        metrics = cloudwatch(lab)
+        points = metrics.statistics("AWS/Lambda", "Invocations", dims, START - 60, START + 60,
+                                    60, ["Sum"], [])
+        assert [p.values["Sum"] for p in points] == [2.0]
+        metrics.store.set_retention(1)
+        clock.advance(86_400 + 120)
+        metrics.put_metric_data("shop", [{"MetricName": "Tick", "Value": 1.0}])
+        metrics.store.flush()
+        assert metrics.statistics("AWS/Lambda", "Invocations", dims, START - 60, START + 60,
+                                  60, ["Sum"], []) == []
+    with Lab(data_dir=data, clock=clock) as lab:
+        assert cloudwatch(lab).store.retention_days == 1
