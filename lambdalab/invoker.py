@@ -388,6 +388,8 @@ class Invoker:
     ) -> None:
         """What AWS publishes for one execution: ``Invocations``, ``Errors``,
         ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
+        if not self.hooks.hook.lambdalab_lambda_metrics.get_hookimpls():
+            return  # nobody listens: the invoke path pays nothing more
         function, account, unreserved = concurrency
         counted = [("Invocations", 1.0), ("Errors", 1.0 if function_error else 0.0)]
         if duration_ms is not None:
@@ -405,7 +407,8 @@ class Invoker:
         """Hand ``counted`` (metric, value) to the metrics hook, with the dimensions of an
         invoke of ``invoked_arn`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
         name = config.function_name
-        qualifier = parse_function_ref(invoked_arn).qualifier
+        parts = invoked_arn.split(":")  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+        qualifier = parts[7] if len(parts) > 7 else None
         resource = resource_of(name, qualifier)
         is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
         executed = config.version if is_alias else None

@@ -40,7 +40,8 @@ def test_a_data_dir_made_when_core_held_the_plugins_tables_opens(tmp_path: Path)
     old.close()
     with Lab(tmp_path) as lab:
         names = [row[0] for row in lab.store.query("SELECT name FROM schema_migrations")]
-        assert sorted(names) == sorted(old_migrations())  # nothing applied twice
+        # nothing applied twice; plugins that came later (cloudwatch) add their own
+        assert len(names) == len(set(names)) and set(old_migrations()) <= set(names)
         sqs_of(lab).queues.create_queue("jobs")  # the sqs tables are there, and work
         assert [q.name for q in sqs_of(lab).queues.list_queues()] == ["jobs"]
         assert lab.store.query("SELECT name FROM schedule_rules")[0][0] == "r"
