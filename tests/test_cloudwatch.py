@@ -399,3 +399,150 @@ def test_metrics_survive_a_restart_and_expire_after_the_retention(
                                   60, ["Sum"], []) == []
     with Lab(data_dir=data, clock=clock) as lab:
         assert cloudwatch(lab).store.retention_days == 1
+
+
+# -- alarms --------------------------------------------------------------------------------
+
+ALARM_SINK = """
+import json
+def handler(event, context):
+    print("ALARM-EVENT", json.dumps(event))
+"""
+
+
+def alarm_events(lab: Lab) -> list[dict[str, Any]]:
+    assert lab.wait_for_events(timeout=120)
+    return [json.loads(e.message.split("ALARM-EVENT ", 1)[1]) for e in lab.get_logs("pager")
+            if "ALARM-EVENT " in e.message]
+
+
+def put_error_alarm(cw: Any, lab: Lab, **settings: Any) -> None:
+    cw.put_metric_alarm(**{
+        "AlarmName": "shop-errors", "Namespace": "AWS/Lambda", "MetricName": "Errors",
+        "Dimensions": fn("shop"), "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
+        "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "AlarmActions": [lab.arns.function("pager")], "OKActions": [lab.arns.function("pager")],
+        **settings})
+
+
+def state(cw: Any, name: str = "shop-errors") -> str:
+    return cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+
+
+def test_an_alarm_on_errors_fires_a_lambda_action_and_recovers(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    lab.create_function("pager", code(app=ALARM_SINK), handler="app.handler")
+    cw = client_for(edge.url, "cloudwatch")
+    put_error_alarm(cw, lab, AlarmDescription="a bad deploy", TreatMissingData="notBreaching")
+    assert state(cw) == "INSUFFICIENT_DATA"
+
+    lab.invoke("shop", {"fail": True})  # the bad deploy
+    clock.advance(60)  # the minute ends: it is evaluated
+    assert state(cw) == "ALARM"
+    [event] = alarm_events(lab)
+    assert event["source"] == "aws.cloudwatch"
+    assert event["alarmArn"] == "arn:aws:cloudwatch:us-east-1:000000000000:alarm:shop-errors"
+    data = event["alarmData"]
+    assert data["alarmName"] == "shop-errors" and data["state"]["value"] == "ALARM"
+    assert data["previousState"]["value"] == "INSUFFICIENT_DATA"
+    assert data["configuration"]["description"] == "a bad deploy"
+    assert data["configuration"]["metrics"][0]["metricStat"] == {
+        "metric": {"namespace": "AWS/Lambda", "name": "Errors",
+                   "dimensions": {"FunctionName": "shop"}}, "period": 60, "stat": "Sum"}
+    reason = json.loads(data["state"]["reasonData"])
+    assert reason["recentDatapoints"] == [1.0] and reason["threshold"] == 1.0
+
+    lab.invoke("shop", {})  # fixed: a minute without errors
+    clock.advance(60)
+    assert state(cw) == "OK"
+    assert [e["alarmData"]["state"]["value"] for e in alarm_events(lab)] == ["ALARM", "OK"]
+    history = cw.describe_alarm_history(AlarmName="shop-errors", ScanBy="TimestampAscending")
+    kinds = [(h["HistoryItemType"], h["HistorySummary"]) for h in history["AlarmHistoryItems"]]
+    assert kinds[0] == ("ConfigurationUpdate", 'Alarm "shop-errors" created')
+    assert ("StateUpdate", "Alarm updated from INSUFFICIENT_DATA to ALARM") in kinds
+    assert ("StateUpdate", "Alarm updated from ALARM to OK") in kinds
+    assert kinds.count(("Action", f"Successfully executed action {lab.arns.function('pager')}")) == 2
+
+
+@pytest.mark.parametrize("treat, expected", [
+    ("missing", "INSUFFICIENT_DATA"), ("ignore", "ALARM"), ("breaching", "ALARM"),
+    ("notBreaching", "OK"),
+])
+def test_missing_data_is_treated_as_told(lab: Lab, clock: VirtualClock, edge: Any, treat: str,
+                                         expected: str) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="a", Namespace="shop", MetricName="Orders", Statistic="Sum",
+                        Period=60, EvaluationPeriods=2, DatapointsToAlarm=2, Threshold=10,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData=treat)
+    cw.set_alarm_state(AlarmName="a", StateValue="ALARM", StateReason="testing")
+    assert state(cw, "a") == "ALARM"
+    clock.advance(60 * 3)  # three minutes without data
+    assert state(cw, "a") == expected
+
+
+def test_datapoints_to_alarm_m_out_of_n(lab: Lab, clock: VirtualClock, edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="a", Namespace="shop", MetricName="Latency",
+                        Statistic="Maximum", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2,
+                        Threshold=100, ComparisonOperator="GreaterThanThreshold")
+    metrics = cloudwatch(lab)
+    for latency in (150.0, 50.0):  # one breaching minute, then a good one
+        metrics.put_metric_data("shop", [{"MetricName": "Latency", "Value": latency}])
+        clock.advance(60)
+    assert state(cw, "a") == "OK"
+    metrics.put_metric_data("shop", [{"MetricName": "Latency", "Value": 200.0}])
+    clock.advance(60)  # 2 of the last 3 minutes breach
+    assert state(cw, "a") == "ALARM"
+    described = cw.describe_alarms(StateValue="ALARM")["MetricAlarms"][0]
+    assert described["DatapointsToAlarm"] == 2 and described["Statistic"] == "Maximum"
+    assert "Threshold Crossed: 2 out of the last 3 datapoints" in described["StateReason"]
+
+
+def test_alarms_are_refused_as_cloudwatch_refuses_and_deleted(
+    lab: Lab, edge: Any, code: Callable[..., Path]
+) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    base = {"AlarmName": "a", "Namespace": "shop", "MetricName": "x", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanThreshold"}
+    for change, code_ in (({"DatapointsToAlarm": 2}, "InvalidParameterValue"),
+                          ({"Period": 45}, "InvalidParameterValue"),
+                          ({"ExtendedStatistic": "p99"}, "InvalidParameterCombination"),
+                          ({"AlarmActions": ["arn:aws:sns:us-east-1:000000000000:t"]},
+                           "InvalidParameterValue")):
+        with pytest.raises(ClientError) as caught:
+            cw.put_metric_alarm(**{**base, **change})
+        assert caught.value.response["Error"]["Code"] == code_, change
+    assert cw.describe_alarms()["MetricAlarms"] == []  # nothing half-made
+    with pytest.raises(ClientError) as caught:
+        cw.set_alarm_state(AlarmName="nope", StateValue="OK", StateReason="x")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFound"
+    cw.put_metric_alarm(**base)
+    with pytest.raises(ClientError) as caught:
+        cw.delete_alarms(AlarmNames=["a", "nope"])
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFound"
+    cw.delete_alarms(AlarmNames=["a"])
+    assert cw.describe_alarms()["MetricAlarms"] == []
+    summaries = [h["HistorySummary"] for h in
+                 cw.describe_alarm_history(AlarmName="a")["AlarmHistoryItems"]]
+    assert summaries[0] == 'Alarm "a" deleted'
+
+
+def test_alarms_survive_a_restart_and_keep_being_evaluated(
+    tmp_path: Path, code: Callable[..., Path]
+) -> None:
+    from lambdalab_cloudwatch import alarms
+
+    clock = VirtualClock(start=START)
+    data = tmp_path / "data"
+    with Lab(data_dir=data, clock=clock) as lab:
+        alarms(lab).put_metric_alarm({
+            "AlarmName": "a", "Namespace": "shop", "MetricName": "x", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold"})
+    with Lab(data_dir=data, clock=clock) as lab:
+        cloudwatch(lab).put_metric_data("shop", [{"MetricName": "x", "Value": 1.0}])
+        clock.advance(60)
+        assert alarms(lab).describe_alarms(["a"])[0].state_value == "ALARM"

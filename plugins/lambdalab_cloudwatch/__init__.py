@@ -21,6 +21,7 @@ import lambdalab
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, StashKey
 
+from .alarms import Alarm, Alarms, HistoryItem, alarm_event
 from .exceptions import (
     CloudWatchError,
     InvalidNextToken,
@@ -36,14 +37,21 @@ from .store import MIGRATIONS
 
 __version__ = "0.1.0"
 
-#: Each lab's metrics, in ``lab.stash``: they die with the lab.
+#: Each lab's metrics and alarms, in ``lab.stash``: they die with the lab.
 METRICS = StashKey[Metrics]()
+ALARMS = StashKey[Alarms]()
 
 
 def cloudwatch(lab: Lab) -> Metrics:
     """The CloudWatch metrics of ``lab``."""
     # A proxy: the flush thread must not keep the lab alive.
     return lab.stash.setdefault(METRICS, lambda: Metrics(weakref.proxy(lab), lab.store))
+
+
+def alarms(lab: Lab) -> Alarms:
+    """The metric alarms of ``lab``, evaluated at each minute of its clock."""
+    return lab.stash.setdefault(
+        ALARMS, lambda: Alarms(weakref.proxy(lab), lab.store, cloudwatch(lab)))
 
 
 class _Recorder:
@@ -66,11 +74,18 @@ def lambdalab_migrations() -> dict[str, str]:
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
     lab.plugin_manager.register(_Recorder(cloudwatch(lab)))
+    if alarms(lab).every():
+        alarms(lab).start()  # resume evaluating the alarms of a reopened data dir
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_closing(lab: Lab) -> None:
+    alarms(lab).close()  # no evaluation (nor action) once the lab is closing
 
 
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
-    service = CloudWatchService(CloudWatchResponses(cloudwatch(lab)))
+    service = CloudWatchService(CloudWatchResponses(cloudwatch(lab), alarms(lab)))
     return [HttpService("monitoring", service, target_prefixes=(TARGET_PREFIX,))]
 
 
@@ -83,10 +98,15 @@ def lambdalab_register_commands(cli: Any) -> None:
 
 
 __all__ = [
+    "alarms",
     "cloudwatch",
     # models
+    "Alarm",
+    "Alarms",
     "Datapoint",
+    "HistoryItem",
     "Metrics",
+    "alarm_event",
     # exceptions
     "CloudWatchError",
     "InvalidNextToken",

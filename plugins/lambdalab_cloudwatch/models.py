@@ -21,7 +21,7 @@ from lambdalab.plugin import Database
 
 from . import emf, lambda_metrics, quotas
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
-from .store import Aggregate, Dimensions, MetricStore, dimensions_of, minute_of
+from .store import Aggregate, Dimensions, MetricStore, dimensions_of
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 #: Units CloudWatch takes (``StandardUnit`` in the model).
@@ -54,7 +54,7 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
-def _epoch(value: Any) -> float:
+def epoch_of(value: Any) -> float:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
     return float(value)
@@ -155,7 +155,7 @@ class Metrics:
         if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
             raise InvalidParameterValue(f"Metric {name}: values must be finite numbers.")
         now = self.lab.clock.now()
-        when = _epoch(datum["Timestamp"]) if datum.get("Timestamp") is not None else now
+        when = epoch_of(datum["Timestamp"]) if datum.get("Timestamp") is not None else now
         if not now - quotas.TIMESTAMP_PAST_S <= when <= now + quotas.TIMESTAMP_FUTURE_S:
             raise InvalidParameterValue(
                 f"The parameter MetricData.member.Timestamp of {name} must be within the "
@@ -204,20 +204,12 @@ class Metrics:
 
     # -- queries ------------------------------------------------------------------------
 
-    def _minutes(self, namespace: str, metric: str, dimensions: Dimensions, start: float,
-                 end: float, unit: str | None = None) -> list[tuple[int, Aggregate]]:
-        self.ingest_logs()
-        return self.store.minutes(namespace, metric, dimensions, minute_of(start), end, unit)
-
     def periods(self, namespace: str, metric: str, dimensions: Dimensions, start: float,
                 end: float, period: int, unit: str | None = None) -> list[tuple[float, Aggregate]]:
-        """The data of ``[start, end)`` in periods of ``period`` seconds (aligned to the
-        epoch), oldest first; periods without data are left out, as CloudWatch does."""
-        buckets: dict[float, Aggregate] = {}
-        for minute, aggregate in self._minutes(namespace, metric, dimensions, start, end, unit):
-            at = float(minute - minute % period)
-            buckets.setdefault(at, Aggregate(aggregate.unit)).merge(aggregate)
-        return sorted(buckets.items())
+        """The data of ``[start, end)`` in periods of ``period`` seconds, functions' logs
+        read first (see :meth:`MetricStore.periods`)."""
+        self.ingest_logs()
+        return self.store.periods(namespace, metric, dimensions, start, end, period, unit)
 
     def statistics(self, namespace: str, metric: str, dimensions: Dimensions, start: Any,
                    end: Any, period: int, statistics: list[str], extended: list[str],
@@ -236,7 +228,7 @@ class Metrics:
                 raise InvalidParameterValue(f"The extended statistic {name!r} is not valid: "
                                             "use a percentile such as p99.")
             check_statistic(name)
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch_of(start), epoch_of(end)
         if last <= first:
             raise InvalidParameterValue("The parameter StartTime must be before EndTime.")
         if (last - first) / period > quotas.DATAPOINTS_MAX:
@@ -272,7 +264,7 @@ class Metrics:
             raise InvalidParameterValue(
                 f"The collection MetricDataQueries must not have a size greater than "
                 f"{quotas.METRIC_DATA_QUERIES_MAX}.")
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch_of(start), epoch_of(end)
         if last <= first:
             raise InvalidParameterValue("The parameter StartTime must be before EndTime.")
         ids = [q["Id"] for q in queries]

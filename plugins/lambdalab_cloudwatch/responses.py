@@ -16,7 +16,8 @@ from lambdalab.plugin import ErrorCodes, ProtocolService
 
 from . import quotas
 from .exceptions import InvalidNextToken
-from .models import Metrics, dimensions_from, dimensions_to_aws
+from .alarms import Alarms
+from .models import Metrics, epoch_of, dimensions_from, dimensions_to_aws
 
 TARGET_PREFIX = "GraniteServiceVersion20100801."
 #: What CloudWatch answers for what the protocol layer refuses (its query codes).
@@ -40,7 +41,7 @@ def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], st
 class CloudWatchResponses:
     """Every CloudWatch operation lambdalab serves, named in snake_case."""
 
-    def __init__(self, metrics: Metrics, alarms: Any = None) -> None:
+    def __init__(self, metrics: Metrics, alarms: Alarms) -> None:
         self.metrics = metrics
         self.alarms = alarms
 
@@ -73,6 +74,50 @@ class CloudWatchResponses:
         if token:
             out["NextToken"] = token
         return out
+
+
+    # -- alarms -------------------------------------------------------------------------
+
+    def put_metric_alarm(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.put_metric_alarm(dict(body))
+        return {}
+
+    def describe_alarms(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        types = body.get("AlarmTypes") or ["MetricAlarm"]
+        found = self.alarms.describe_alarms(body.get("AlarmNames"), body.get("AlarmNamePrefix"),
+                                            body.get("StateValue"), body.get("ActionPrefix"))
+        if "MetricAlarm" not in types:
+            found = []
+        page, token = _page(found, body.get("NextToken"),
+                            body.get("MaxRecords") or quotas.DESCRIBE_ALARMS_PAGE)
+        out: dict[str, Any] = {"MetricAlarms": [a.to_aws() for a in page], "CompositeAlarms": []}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def describe_alarm_history(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        start, end = body.get("StartDate"), body.get("EndDate")
+        found = self.alarms.history(
+            body.get("AlarmName"), body.get("HistoryItemType"),
+            epoch_of(start) if start is not None else None, epoch_of(end) if end is not None else None,
+            oldest_first=body.get("ScanBy") == "TimestampAscending")
+        if "MetricAlarm" not in (body.get("AlarmTypes") or ["MetricAlarm"]):
+            found = []
+        page, token = _page(found, body.get("NextToken"),
+                            body.get("MaxRecords") or quotas.DESCRIBE_ALARMS_PAGE)
+        out: dict[str, Any] = {"AlarmHistoryItems": [h.to_aws() for h in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_alarms(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.delete_alarms(body["AlarmNames"])
+        return {}
+
+    def set_alarm_state(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.set_alarm_state(body["AlarmName"], body["StateValue"], body["StateReason"],
+                                    body.get("StateReasonData"))
+        return {}
 
 
 class CloudWatchQuery(ProtocolService):

@@ -232,6 +232,17 @@ class MetricStore:
         return [(row[0], Aggregate(row[1], row[2], row[3], row[4], row[5], json.loads(row[6])))
                 for row in rows]
 
+    def periods(self, namespace: str, metric: str, dimensions: Dimensions, start: float,
+                end: float, period: int, unit: str | None = None) -> list[tuple[float, Aggregate]]:
+        """The data of ``[start, end)`` in periods of ``period`` seconds (aligned to the
+        epoch), oldest first; periods without data are left out, as CloudWatch does."""
+        buckets: dict[float, Aggregate] = {}
+        for minute, aggregate in self.minutes(namespace, metric, dimensions, minute_of(start),
+                                              end, unit):
+            at = float(minute - minute % period)
+            buckets.setdefault(at, Aggregate(aggregate.unit)).merge(aggregate)
+        return sorted(buckets.items())
+
     def metrics(self, namespace: str | None = None, metric: str | None = None,
                 since: float | None = None) -> list[tuple[str, str, Dimensions]]:
         """Every metric stored (optionally of one namespace or name, or active since)."""
