@@ -546,3 +546,42 @@ def test_alarms_survive_a_restart_and_keep_being_evaluated(
         cloudwatch(lab).put_metric_data("shop", [{"MetricName": "x", "Value": 1.0}])
         clock.advance(60)
         assert alarms(lab).describe_alarms(["a"])[0].state_value == "ALARM"
+
+
+def test_async_drops_and_destination_delivery_failures(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path]
+) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    lab.create_function("gone", code(app=OK), handler="app.handler")
+    lab.put_function_event_invoke_config(
+        "shop", maximum_retry_attempts=0,
+        destination_config={"OnFailure": {"Destination": lab.arns.function("gone")}})
+    lab.delete_function("gone")  # the destination cannot take the record any more
+    lab.invoke("shop", {"fail": True}, invocation_type="Event")
+    assert lab.wait_for_events(timeout=120)
+    metrics = cloudwatch(lab)
+
+    def total(name: str) -> list[float]:
+        points = metrics.statistics("AWS/Lambda", name, (("FunctionName", "shop"),),
+                                    clock.now() - 300, clock.now() + 60, 300, ["Sum"], [])
+        return [p.values["Sum"] for p in points]
+
+    assert total("Errors") == [1.0]
+    assert total("AsyncEventsDropped") == [1.0]
+    assert total("DestinationDeliveryFailures") == [1.0]
+
+
+@pytest.mark.parametrize("expression", [
+    "+".join(["a"] * 1500),  # deeper than Python's recursion limit
+    "(" * 300 + "a" + ")" * 300,
+    "a ** 2", "abs(a)", "b * 2",
+])
+def test_hostile_metric_math_is_refused_cleanly(lab: Lab, clock: VirtualClock, edge: Any,
+                                                expression: str) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    stat = {"Metric": {"Namespace": "shop", "MetricName": "x"}, "Period": 60, "Stat": "Sum"}
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_data(MetricDataQueries=[{"Id": "a", "MetricStat": stat},
+                                              {"Id": "e", "Expression": expression}],
+                           **window(clock))
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"

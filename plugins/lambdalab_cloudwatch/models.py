@@ -151,7 +151,12 @@ class Metrics:
             raise InvalidParameterValue(
                 f"Metric {name}: Values holds at most {quotas.VALUES_MAX} numbers, and "
                 "Counts, when given, one per value.")
-        numbers = [datum.get("Value"), *values, *(datum.get("StatisticValues") or {}).values()]
+        stats = datum.get("StatisticValues")
+        if stats is not None and (stats["SampleCount"] <= 0 or stats["Minimum"] > stats["Maximum"]):
+            raise InvalidParameterValue(
+                f"Metric {name}: StatisticValues needs SampleCount above 0 and Minimum no "
+                "larger than Maximum.")
+        numbers = [datum.get("Value"), *values, *(stats or {}).values()]
         if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
             raise InvalidParameterValue(f"Metric {name}: values must be finite numbers.")
         now = self.lab.clock.now()
@@ -349,7 +354,7 @@ def evaluate(expression: str, series: dict[str, dict[float, float]]) -> dict[flo
     try:
         tree = ast.parse(expression, mode="eval").body
         return _series(tree, series)
-    except (SyntaxError, _Unsupported) as e:
+    except (SyntaxError, RecursionError, MemoryError, _Unsupported) as e:
         raise InvalidParameterValue(
             f"The expression {expression!r} is not one lambdalab evaluates ({e}). It takes "
             "+, -, *, /, numbers, parentheses and the Ids of other queries, e.g. "
