@@ -212,7 +212,7 @@ class Metrics:
     def periods(self, namespace: str, metric: str, dimensions: Dimensions, start: float,
                 end: float, period: int, unit: str | None = None) -> list[tuple[float, Aggregate]]:
         """The data of ``[start, end)`` in periods of ``period`` seconds, functions' logs
-        read first (see :meth:`MetricStore.periods`)."""
+        read first (see :meth:`~lambdalab_cloudwatch.store.MetricStore.periods`)."""
         self.ingest_logs()
         return self.store.periods(namespace, metric, dimensions, start, end, period, unit)
 
