@@ -11,9 +11,12 @@ core hands both), ``UnreservedConcurrentExecutions`` account-wide only.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .store import Dimensions, Key, minute_of
+from . import quotas
+from .store import Aggregate, Dimensions, Key, minute_of
 
 NAMESPACE = "AWS/Lambda"
 
@@ -53,11 +56,54 @@ def dimension_sets(datum: Any) -> list[Dimensions]:
     return sets
 
 
-def keyed(data: Iterable[Any], now: float) -> list[tuple[Key, float, str]]:
-    """The store's ``(key, value, unit)`` items of ``data`` (LambdaDatum records)."""
-    minute = minute_of(now)
-    return [
-        ((NAMESPACE, datum.metric, dims, minute), datum.value, UNITS.get(datum.metric, "None"))
-        for datum in data
-        for dims in dimension_sets(datum)
-    ]
+class LambdaRecorder:
+    """The invoke path's side of the store: one aggregate per kind of datum (metric,
+    function, resource, executed version) and minute, spread over the dimension sets
+    AWS publishes it under only when the store drains it (every second, and before
+    every read). Six dict updates per invoke, not sixteen."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[Any, ...], Aggregate] = {}
+        self._lock = threading.Lock()
+
+    def record(self, data: Iterable[Any], now: float) -> None:
+        minute = minute_of(now)
+        room = quotas.PERCENTILE_SAMPLE_MAX
+        with self._lock:
+            pending = self._pending
+            for datum in data:
+                kind = (datum.metric, datum.function_name, datum.resource,
+                        datum.executed_version, minute)
+                found = pending.get(kind)
+                if found is None:
+                    found = pending[kind] = Aggregate(UNITS.get(datum.metric, "None"))
+                value = datum.value
+                found.sample_count += 1.0
+                found.total += value
+                if value < found.minimum:
+                    found.minimum = value
+                if value > found.maximum:
+                    found.maximum = value
+                if len(found.samples) < room:
+                    found.samples.append(value)
+                else:
+                    found.keep(value)
+
+    def drain(self) -> list[tuple[Key, Aggregate]]:
+        """What was recorded since the last call, under every dimension set."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        out = []
+        for (metric, function, resource, executed, minute), aggregate in batch.items():
+            kind = _Kind(metric, function, resource, executed)
+            out += [((NAMESPACE, metric, dims, minute), aggregate)
+                    for dims in dimension_sets(kind)]
+        return out
+
+
+@dataclass(frozen=True)
+class _Kind:
+    metric: str
+    function_name: str | None
+    resource: str | None
+    executed_version: str | None

@@ -106,6 +106,8 @@ class Metrics:
     def __init__(self, lab: Lab, db: Database) -> None:
         self.lab = lab
         self.store = MetricStore(db, lab.clock.now)
+        self.recorder = lambda_metrics.LambdaRecorder()
+        self.store.sources.append(self.recorder.drain)
         self._db = db
         self._ingesting = threading.Lock()
         self._closed = threading.Event()
@@ -117,7 +119,7 @@ class Metrics:
 
     def lambda_data(self, data: list[Any]) -> None:
         """The data plane's ``AWS/Lambda`` data points (the invoke path: keep it cheap)."""
-        self.store.add_many(lambda_metrics.keyed(data, self.lab.clock.now()))
+        self.recorder.record(data, self.lab.clock.now())
 
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
         """PutMetricData: custom metrics (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html)."""

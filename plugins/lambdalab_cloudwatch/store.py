@@ -86,7 +86,7 @@ class Aggregate:
             self.minimum = value
         if value > self.maximum:
             self.maximum = value
-        self._keep(value)
+        self.keep(value)
 
     def add_set(self, count: float, total: float, minimum: float, maximum: float) -> None:
         """A pre-aggregated statistic set (PutMetricData's ``StatisticValues``)."""
@@ -95,19 +95,25 @@ class Aggregate:
         self.minimum = min(self.minimum, minimum)
         self.maximum = max(self.maximum, maximum)
 
+    def copy(self) -> "Aggregate":
+        return Aggregate(self.unit, self.sample_count, self.total, self.minimum, self.maximum,
+                         list(self.samples))
+
     def merge(self, other: "Aggregate") -> None:
         self.unit = other.unit if other.unit != "None" else self.unit
         self.add_set(other.sample_count, other.total, other.minimum, other.maximum)
         for value in other.samples:
-            self._keep(value)
+            self.keep(value)
 
-    def _keep(self, value: float) -> None:
-        if len(self.samples) < quotas.PERCENTILE_SAMPLE_MAX:
-            self.samples.append(value)
+    def keep(self, value: float) -> None:
+        """Keep ``value`` for percentiles (``sample_count`` already counts it)."""
+        samples = self.samples
+        if len(samples) < quotas.PERCENTILE_SAMPLE_MAX:
+            samples.append(value)
         else:  # reservoir sampling: every value equally likely to stay
-            slot = random.randrange(int(self.sample_count) or 1)
+            slot = int(random.random() * self.sample_count)
             if slot < quotas.PERCENTILE_SAMPLE_MAX:
-                self.samples[slot] = value
+                samples[slot] = value
 
     def statistic(self, name: str) -> float | None:
         """``Sum``, ``Average``, ``Minimum``, ``Maximum``, ``SampleCount`` or ``pNN``."""
@@ -147,6 +153,9 @@ class MetricStore:
         self._flushing = threading.Lock()
         self._expired_minute = -1
         self.retention_days = self._stored_retention()
+        #: Where else pending aggregates wait (the invoke path's recorder): drained
+        #: into every flush.
+        self.sources: list[Callable[[], list[tuple[Key, Aggregate]]]] = []
 
     # -- writing ------------------------------------------------------------------------
 
@@ -160,16 +169,6 @@ class MetricStore:
                 found = self._pending[key] = Aggregate(unit)
             found.add(value, count)
 
-    def add_many(self, items: list[tuple[Key, float, str]]) -> None:
-        """Several values at once, under one lock: the invoke path's call."""
-        with self._lock:
-            pending = self._pending
-            for key, value, unit in items:
-                found = pending.get(key)
-                if found is None:
-                    found = pending[key] = Aggregate(unit)
-                found.add(value)
-
     def add_set(self, namespace: str, metric: str, dimensions: Dimensions, count: float,
                 total: float, minimum: float, maximum: float, unit: str, when: float) -> None:
         key = (namespace, metric, dimensions, minute_of(when))
@@ -182,6 +181,13 @@ class MetricStore:
         with self._flushing:
             with self._lock:
                 batch, self._pending = self._pending, {}
+            for source in self.sources:
+                for key, aggregate in source():
+                    found = batch.get(key)
+                    if found is None:
+                        batch[key] = aggregate.copy()
+                    else:
+                        found.merge(aggregate)
             if batch:
                 with self._db.transaction() as db:
                     for key, aggregate in batch.items():
