@@ -585,3 +585,21 @@ def test_hostile_metric_math_is_refused_cleanly(lab: Lab, clock: VirtualClock, e
                                               {"Id": "e", "Expression": expression}],
                            **window(clock))
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_emf_lines_are_counted_once_across_restarts(tmp_path: Path,
+                                                    code: Callable[..., Path]) -> None:
+    clock = VirtualClock(start=START)
+    data = tmp_path / "data"
+
+    def orders() -> list[float]:
+        with Lab(data_dir=data, clock=clock) as lab:
+            points = cloudwatch(lab).statistics("shop", "Orders", (("service", "cart"),),
+                                                START - 60, START + 60, 60, ["Sum"], [])
+            return [p.values["Sum"] for p in points]
+
+    with Lab(data_dir=data, clock=clock) as lab:
+        lab.create_function("cart", code(app=EMF), handler="app.handler")
+        lab.invoke("cart", {"at": clock.now(), "orders": 2})
+    assert orders() == [2.0]  # read by the second lab
+    assert orders() == [2.0]  # the third one knows they were read

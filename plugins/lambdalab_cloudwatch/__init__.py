@@ -73,7 +73,7 @@ def lambdalab_migrations() -> dict[str, str]:
 
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
-    lab.plugin_manager.register(_Recorder(cloudwatch(lab)))
+    lab.plugin_manager.register(_Recorder(cloudwatch(lab)), name="cloudwatch.recorder")
     if alarms(lab).every():
         alarms(lab).start()  # resume evaluating the alarms of a reopened data dir
 

@@ -59,7 +59,7 @@ def dimension_sets(datum: Any) -> list[Dimensions]:
 class LambdaRecorder:
     """The invoke path's side of the store: one aggregate per kind of datum (metric,
     function, resource, executed version) and minute, spread over the dimension sets
-    AWS publishes it under only when the store drains it (every second, and before
+    AWS publishes it under only when the store drains it (every few seconds, and before
     every read). Six dict updates per invoke, not sixteen."""
 
     def __init__(self) -> None:

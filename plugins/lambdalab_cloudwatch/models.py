@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from lambdalab import Lab
+from lambdalab import LambdaError, Lab
 from lambdalab.plugin import Database
 
 from . import emf, lambda_metrics, quotas
@@ -188,26 +188,36 @@ class Metrics:
         """Read functions' log output written since the last call for EMF events."""
         with self._ingesting:
             for config in self.lab.list_functions():
-                self._ingest_group(config.function_name)
+                try:
+                    self._ingest_group(config.function_name)
+                except LambdaError:  # deleted meanwhile: its log group went with it
+                    continue
 
     def _ingest_group(self, function_name: str) -> None:
         group = f"/aws/lambda/{function_name}"
-        rows = self._db.query("SELECT last_id FROM cloudwatch_log_cursors WHERE log_group = ?",
-                              (group,))
-        after = rows[0][0] if rows else 0
-        while True:
-            events = self.lab.get_logs(function_name, after)
-            if not events:
-                break
+        first = self._cursor(group)
+        after, found = first, []
+        while events := self.lab.get_logs(function_name, after):
             for event in events:
-                for value in emf.metrics_in(event.message):
-                    self.store.add(value.namespace, value.metric, value.dimensions,
-                                   value.value, value.unit, value.timestamp)
+                found += emf.metrics_in(event.message)
             after = events[-1].id
-        with self._db.transaction() as db:
+        if after == first:
+            return
+        with self._db.transaction() as db:  # another lab on this data dir may read them too
+            if self._cursor(group, db) != first:
+                return  # it did: they are counted already
             db.execute("INSERT INTO cloudwatch_log_cursors (log_group, last_id) VALUES (?, ?) "
                        "ON CONFLICT (log_group) DO UPDATE SET last_id = excluded.last_id",
                        (group, after))
+        for value in found:
+            self.store.add(value.namespace, value.metric, value.dimensions, value.value,
+                           value.unit, value.timestamp)
+
+    def _cursor(self, group: str, db: Any = None) -> int:
+        """The id of the last log event of ``group`` read for EMF (0: none yet)."""
+        sql, params = "SELECT last_id FROM cloudwatch_log_cursors WHERE log_group = ?", (group,)
+        rows = db.execute(sql, params).fetchall() if db is not None else self._db.query(sql, params)
+        return int(rows[0][0]) if rows else 0
 
     # -- queries ------------------------------------------------------------------------
 

@@ -29,5 +29,6 @@ TIMESTAMP_PAST_S = 14 * 24 * 3600
 TIMESTAMP_FUTURE_S = 2 * 3600
 #: Alarm history entries kept per alarm (AWS keeps 30 days of it).
 ALARM_HISTORY_MAX = 100
-#: How often (real seconds) the in-memory minute aggregates are written to the data dir.
-FLUSH_INTERVAL_S = 1.0
+#: How often (real seconds) the in-memory minute aggregates are written to the data dir
+#: (and before every read): a SIGKILL loses at most this much of the newest data.
+FLUSH_INTERVAL_S = 5.0

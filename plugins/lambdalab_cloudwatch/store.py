@@ -6,8 +6,8 @@ sample count, sum, minimum and maximum, and for percentiles the values themselve
 lambdalab keeps one row per metric, dimension set and minute of the lab's clock. The
 invoke path only adds to an in-memory aggregate (a dict update under a lock); a thread
 writes the aggregates to the data dir every :data:`~.quotas.FLUSH_INTERVAL_S` and
-before every read, so readers see every data point and a restart loses at most the last
-second. Rows older than the retention (15 days by default, as AWS keeps one-minute data)
+before every read, so readers see every data point and a SIGKILL loses at most that
+many seconds of them. Rows older than the retention (15 days by default, as AWS keeps one-minute data)
 are deleted as new ones are written.
 """
 
