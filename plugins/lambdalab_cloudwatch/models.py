@@ -12,6 +12,7 @@ import ast
 import math
 import operator
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -111,6 +112,8 @@ class Metrics:
         self._db = db
         self._ingesting = threading.Lock()
         self._closed = threading.Event()
+        #: When data was last added, and last written (``time.monotonic()``).
+        self._added_at = self._flushed_at = 0.0
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
                                          name="lambdalab-cloudwatch")
         self._flusher.start()
@@ -120,6 +123,7 @@ class Metrics:
     def lambda_data(self, data: list[Any]) -> None:
         """The data plane's ``AWS/Lambda`` data points (the invoke path: keep it cheap)."""
         self.recorder.record(data, self.lab.clock.now())
+        self._added_at = time.monotonic()
 
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
         """PutMetricData: custom metrics (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html)."""
@@ -135,6 +139,7 @@ class Metrics:
         checked = [self._datum(d) for d in metric_data]  # all or nothing
         for datum, when in checked:
             self._record(namespace, datum, when)
+        self._added_at = time.monotonic()
 
     def _datum(self, datum: dict[str, Any]) -> tuple[dict[str, Any], float]:
         name = datum["MetricName"]
@@ -330,11 +335,20 @@ class Metrics:
     # -- lifetime -----------------------------------------------------------------------
 
     def _flush_loop(self) -> None:
-        while not self._closed.wait(quotas.FLUSH_INTERVAL_S):
-            try:
-                self.store.flush()
-            except Exception:  # the database closed under us: the lab is closing
-                return
+        """Write new data once the invokes pause (so another process on the data dir,
+        such as ``lambdalab metrics`` beside a background server, sees it at once), or
+        every FLUSH_INTERVAL_S under steady load."""
+        while not self._closed.wait(quotas.FLUSH_IDLE_S):
+            now = time.monotonic()
+            if self._added_at <= self._flushed_at:
+                continue
+            paused = now - self._added_at >= quotas.FLUSH_IDLE_S
+            if paused or now - self._flushed_at >= quotas.FLUSH_INTERVAL_S:
+                self._flushed_at = now
+                try:
+                    self.store.flush()
+                except Exception:  # the database closed under us: the lab is closing
+                    return
 
     def close(self) -> None:
         self._closed.set()

@@ -30,5 +30,7 @@ TIMESTAMP_FUTURE_S = 2 * 3600
 #: Alarm history entries kept per alarm (AWS keeps 30 days of it).
 ALARM_HISTORY_MAX = 100
 #: How often (real seconds) the in-memory minute aggregates are written to the data dir
-#: (and before every read): a SIGKILL loses at most this much of the newest data.
+#: under steady load (and before every read): a SIGKILL loses at most this much of the
+#: newest data. Once invokes pause for FLUSH_IDLE_S, they are written at once.
 FLUSH_INTERVAL_S = 5.0
+FLUSH_IDLE_S = 0.2
