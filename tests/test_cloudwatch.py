@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdalab import Lab, VirtualClock
-from lambdalab_cloudwatch import cloudwatch
+from lambdalab_cloudwatch import alarms, cloudwatch
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 
@@ -367,6 +367,14 @@ def test_metrics_command_draws_invocations_per_minute(
     assert shown.exit_code == 0, shown.output
     row = next(line for line in shown.output.splitlines() if "█" in line)
     assert " 5 " in row and " 1 " in row  # invocations, errors
+    with Lab(data_dir=data) as lab:
+        alarms(lab).put_metric_alarm({
+            "AlarmName": "shop-errors", "Namespace": "AWS/Lambda", "MetricName": "Errors",
+            "Dimensions": fn("shop"), "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
+            "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"})
+    with_alarm = runner.invoke(main, ["--data-dir", str(data), "metrics", "shop"],
+                               env={"COLUMNS": "160"})
+    assert "shop-errors" in with_alarm.output and "INSUFFICIENT_DATA" in with_alarm.output
     empty = runner.invoke(main, ["--data-dir", str(data), "metrics", "nothing-here"])
     assert "No metrics for nothing-here" in empty.output
     kept = runner.invoke(main, ["--data-dir", str(data), "metrics", "--retention-days", "3"])
@@ -533,8 +541,6 @@ def test_alarms_are_refused_as_cloudwatch_refuses_and_deleted(
 def test_alarms_survive_a_restart_and_keep_being_evaluated(
     tmp_path: Path, code: Callable[..., Path]
 ) -> None:
-    from lambdalab_cloudwatch import alarms
-
     clock = VirtualClock(start=START)
     data = tmp_path / "data"
     with Lab(data_dir=data, clock=clock) as lab:
@@ -603,3 +609,27 @@ def test_emf_lines_are_counted_once_across_restarts(tmp_path: Path,
         lab.invoke("cart", {"at": clock.now(), "orders": 2})
     assert orders() == [2.0]  # read by the second lab
     assert orders() == [2.0]  # the third one knows they were read
+
+
+def test_concurrent_executions_maximum_is_the_peak(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], rendezvous: Path
+) -> None:
+    from .test_concurrency import BLOCKING, release, start_blocked
+
+    lab.create_function("f", code(app=BLOCKING), handler="app.handler", timeout=30)
+    lab.create_function("r", code(app=OK), handler="app.handler")
+    lab.put_function_concurrency("r", 5)  # reserved: not in the unreserved pool
+    threads, gate = start_blocked(lab, "f", rendezvous, n=2)
+    lab.invoke("r", {})  # while both of f run
+    release(threads, gate)
+    metrics = cloudwatch(lab)
+
+    def peak(name: str, dims: tuple[tuple[str, str], ...]) -> list[float]:
+        points = metrics.statistics("AWS/Lambda", name, dims, clock.now() - 60,
+                                    clock.now() + 60, 60, ["Maximum"], [])
+        return [p.values["Maximum"] for p in points]
+
+    assert peak("ConcurrentExecutions", (("FunctionName", "f"),)) == [2.0]
+    assert peak("ConcurrentExecutions", (("FunctionName", "r"),)) == [1.0]
+    assert peak("ConcurrentExecutions", ()) == [3.0]
+    assert peak("UnreservedConcurrentExecutions", ()) == [2.0]

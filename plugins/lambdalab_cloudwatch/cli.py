@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from lambdalab import Lab
-from lambdalab.plugin import pass_lab, say
+from lambdalab.plugin import pass_lab, print_table, say
 
 from . import quotas
 from .lambda_metrics import NAMESPACE
@@ -35,11 +35,11 @@ def bar(value: float, largest: float) -> str:
 @pass_lab
 def metrics_command(lab: Lab, name: str | None, minutes: int, retention_days: int | None) -> None:
     """AWS/Lambda metrics of function NAME per minute (lambdalab_cloudwatch), with a bar
-    of its invocations; without NAME, the account's."""
+    of its invocations, and the alarms on them; without NAME, the account's."""
     from rich.console import Console
     from rich.table import Table
 
-    from . import cloudwatch
+    from . import alarms, cloudwatch
 
     metrics = cloudwatch(lab)
     if retention_days is not None:
@@ -74,3 +74,9 @@ def metrics_command(lab: Lab, name: str | None, minutes: int, retention_days: in
             f"{columns['ConcurrentExecutions'].get(at, 0.0):g}",
         )
     Console().print(table)
+    watching = [a for a in alarms(lab).every() if a.namespace == NAMESPACE
+                and (dims[0] in a.dimensions if dims else not a.dimensions)]
+    if watching:
+        print_table("Alarms", ("Alarm", "Metric", "State", "Why"),
+                    ((a.name, f"{a.statistic} of {a.metric_name}", a.state_value, a.state_reason)
+                     for a in watching), empty="")
