@@ -134,6 +134,8 @@ def scalar_from_text(shape: Shape, text: str) -> Any:
             return base64.b64decode(text, validate=True)
     except (ValueError, TypeError, OverflowError, binascii.Error):
         return text
+    except RuntimeError:  # botocore's parse_timestamp, for a number it cannot place (1e12)
+        return text
     return text
 
 
