@@ -633,3 +633,34 @@ def test_concurrent_executions_maximum_is_the_peak(
     assert peak("ConcurrentExecutions", (("FunctionName", "r"),)) == [1.0]
     assert peak("ConcurrentExecutions", ()) == [3.0]
     assert peak("UnreservedConcurrentExecutions", ()) == [2.0]
+
+
+PUBLISHER = """
+import boto3
+
+# AWS_ENDPOINT_URL is set in the function's environment while the edge serves
+cloudwatch = boto3.client("cloudwatch")
+
+
+def handler(event, context):
+    cloudwatch.put_metric_data(Namespace="signups", MetricData=[
+        {"MetricName": "Signups", "Value": event["n"], "Unit": "Count",
+         "Dimensions": [{"Name": "Plan", "Value": "free"}]}])
+    return "published"
+"""
+
+
+def test_a_handler_publishes_custom_metrics_with_boto3(lab: Lab, clock: VirtualClock,
+                                                        edge: Any) -> None:
+    from .edge_support import create
+
+    lam = client_for(edge.url)
+    create(lam, "signup", PUBLISHER, Timeout=30)
+    for n in (2, 5):
+        answer = lam.invoke(FunctionName="signup", Payload=json.dumps({"n": n}).encode())
+        assert "FunctionError" not in answer, answer["Payload"].read()
+    cw = client_for(edge.url, "cloudwatch")
+    got = cw.get_metric_statistics(
+        Namespace="signups", MetricName="Signups", Dimensions=[{"Name": "Plan", "Value": "free"}],
+        Period=60, Statistics=["Sum", "SampleCount"], **window(clock))["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"]) for p in got] == [(7.0, 2.0)]
