@@ -664,3 +664,25 @@ def test_a_handler_publishes_custom_metrics_with_boto3(lab: Lab, clock: VirtualC
         Namespace="signups", MetricName="Signups", Dimensions=[{"Name": "Plan", "Value": "free"}],
         Period=60, Statistics=["Sum", "SampleCount"], **window(clock))["Datapoints"]
     assert [(p["Sum"], p["SampleCount"]) for p in got] == [(7.0, 2.0)]
+
+
+def test_alarm_actions_can_be_disabled_and_alarms_found_by_metric(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    lab.create_function("pager", code(app=ALARM_SINK), handler="app.handler")
+    cw = client_for(edge.url, "cloudwatch")
+    put_error_alarm(cw, lab)
+    cw.disable_alarm_actions(AlarmNames=["shop-errors", "not-an-alarm"])
+    assert cw.describe_alarms()["MetricAlarms"][0]["ActionsEnabled"] is False
+    lab.invoke("shop", {"fail": True})
+    clock.advance(60)
+    assert state(cw) == "ALARM" and alarm_events(lab) == []  # the state changes, silently
+    found = cw.describe_alarms_for_metric(Namespace="AWS/Lambda", MetricName="Errors",
+                                          Dimensions=fn("shop"))["MetricAlarms"]
+    assert [a["AlarmName"] for a in found] == ["shop-errors"]
+    assert cw.describe_alarms_for_metric(Namespace="AWS/Lambda", MetricName="Errors",
+                                         Dimensions=fn("other"))["MetricAlarms"] == []
+    cw.enable_alarm_actions(AlarmNames=["shop-errors"])
+    cw.set_alarm_state(AlarmName="shop-errors", StateValue="OK", StateReason="testing actions")
+    assert [e["alarmData"]["state"]["reason"] for e in alarm_events(lab)] == ["testing actions"]

@@ -25,6 +25,7 @@ from .test_fuzz_edge import signed_for, to_json
 OPERATIONS = (
     "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricAlarm",
     "DescribeAlarms", "DescribeAlarmHistory", "DeleteAlarms", "SetAlarmState",
+    "DescribeAlarmsForMetric", "EnableAlarmActions", "DisableAlarmActions",
 )
 
 
@@ -68,3 +69,11 @@ def test_a_timestamp_botocore_cannot_place_is_a_client_error(world: EdgeServer) 
     headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_for("monitoring")}
     status, _, answer = send(world.url, "POST", "/", headers, body)
     assert status == 400 and b"<Code>" in answer, answer  # was a 500 (RuntimeError)
+
+
+def test_a_json_timestamp_botocore_cannot_place_is_a_client_error(world: EdgeServer) -> None:
+    body = b'{"MetricDataQueries": [], "StartTime": 6.77680361916768e+16, "EndTime": 1}'
+    headers = {"X-Amz-Target": "GraniteServiceVersion20100801.GetMetricData",
+               "Content-Type": "application/x-amz-json-1.0", **signed_for("monitoring")}
+    status, _, answer = send(world.url, "POST", "/", headers, body)
+    assert status == 400 and b'"__type"' in answer, answer  # was a 500 (RuntimeError)

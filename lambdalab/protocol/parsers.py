@@ -116,6 +116,10 @@ class RequestParser:
 
 # -- scalars --------------------------------------------------------------------------
 
+#: What botocore's ``parse_timestamp`` raises besides ValueError: RuntimeError for a
+#: number it cannot place in time (``1e12``).
+TIMESTAMP_ERRORS = (RuntimeError,)
+
 
 def scalar_from_text(shape: Shape, text: str) -> Any:
     """A scalar sent as text (query, XML, URI, header), typed as ``shape`` says; text that
@@ -132,9 +136,7 @@ def scalar_from_text(shape: Shape, text: str) -> Any:
             return parse_timestamp(text)
         if kind == "blob":
             return base64.b64decode(text, validate=True)
-    except (ValueError, TypeError, OverflowError, binascii.Error):
-        return text
-    except RuntimeError:  # botocore's parse_timestamp, for a number it cannot place (1e12)
+    except (ValueError, TypeError, OverflowError, binascii.Error, *TIMESTAMP_ERRORS):
         return text
     return text
 
@@ -165,7 +167,7 @@ def _from_json(shape: Shape, value: Any, depth: int = 0) -> Any:
     if kind == "timestamp" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         try:
             return parse_timestamp(value)
-        except (ValueError, TypeError, OverflowError):
+        except (ValueError, TypeError, OverflowError, *TIMESTAMP_ERRORS):
             return value
     return value
 

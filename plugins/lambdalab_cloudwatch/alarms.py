@@ -217,6 +217,32 @@ class Alarms:
             found.append(alarm)
         return found
 
+    def for_metric(self, namespace: str, metric_name: str, dimensions: Dimensions | None = None,
+                   statistic: str | None = None, period: int | None = None,
+                   unit: str | None = None) -> list[Alarm]:
+        """DescribeAlarmsForMetric: the alarms on one metric (narrowed by what is given)."""
+        return [a for a in self.every() if a.namespace == namespace
+                and a.metric_name == metric_name
+                and (dimensions is None or a.dimensions == dimensions)
+                and statistic in (None, a.statistic) and period in (None, a.period)
+                and unit in (None, a.unit)]
+
+    def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
+        """EnableAlarmActions / DisableAlarmActions; names that are no alarm are skipped,
+        as AWS skips them."""
+        with self._lock:
+            for name in names:
+                alarm = self._get(name)
+                if alarm is None or alarm.actions_enabled == enabled:
+                    continue
+                with self._db.transaction() as db:
+                    db.execute("UPDATE cloudwatch_alarms SET config = ? WHERE name = ?",
+                               (replace(alarm, actions_enabled=enabled).to_json(), name))
+                self._history(name, "ConfigurationUpdate",
+                              f'Alarm "{name}" actions {"enabled" if enabled else "disabled"}',
+                              {"version": "1.0", "type": "Update",
+                               "actionsEnabled": enabled})
+
     def every(self) -> list[Alarm]:
         rows = self._db.query("SELECT config FROM cloudwatch_alarms ORDER BY name")
         return [Alarm.from_json(row[0]) for row in rows]

@@ -110,6 +110,23 @@ class CloudWatchResponses:
             out["NextToken"] = token
         return out
 
+    def describe_alarms_for_metric(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        dims = body.get("Dimensions")
+        found = self.alarms.for_metric(
+            body["Namespace"], body["MetricName"],
+            dimensions_from(dims) if dims is not None else None,
+            body.get("Statistic") or body.get("ExtendedStatistic"), body.get("Period"),
+            body.get("Unit"))
+        return {"MetricAlarms": [a.to_aws() for a in found]}
+
+    def enable_alarm_actions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.set_actions_enabled(body["AlarmNames"], True)
+        return {}
+
+    def disable_alarm_actions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.set_actions_enabled(body["AlarmNames"], False)
+        return {}
+
     def delete_alarms(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.alarms.delete_alarms(body["AlarmNames"])
         return {}
