@@ -19,7 +19,7 @@ from typing import Any
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, StashKey
+from lambdalab.plugin import HttpService, LambdaDatum, StashKey
 
 from .alarms import Alarm, Alarms, HistoryItem, alarm_event
 from .exceptions import (
@@ -62,7 +62,7 @@ class _Recorder:
         self.metrics = metrics
 
     @lambdalab.hookimpl
-    def lambdalab_lambda_metrics(self, data: list[Any]) -> None:
+    def lambdalab_lambda_metrics(self, data: list[LambdaDatum]) -> None:
         self.metrics.lambda_data(data)
 
 

@@ -12,8 +12,9 @@ core hands both), ``UnreservedConcurrentExecutions`` account-wide only.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
+
+from lambdalab.plugin import LambdaDatum
 
 from . import quotas
 from .store import Aggregate, Dimensions, Key, minute_of
@@ -40,7 +41,7 @@ UNITS: dict[str, str] = {
 _NOT_SUMMED = frozenset({"ConcurrentExecutions", "UnreservedConcurrentExecutions"})
 
 
-def dimension_sets(datum: Any) -> list[Dimensions]:
+def dimension_sets(datum: LambdaDatum) -> list[Dimensions]:
     """Every dimension set AWS publishes ``datum`` under."""
     name = datum.function_name
     if name is None:
@@ -63,10 +64,11 @@ class LambdaRecorder:
     every read). Six dict updates per invoke, not sixteen."""
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[Any, ...], Aggregate] = {}
+        #: (metric, function, resource, executed version, minute) → its aggregate.
+        self._pending: dict[tuple[str, str | None, str | None, str | None, int], Aggregate] = {}
         self._lock = threading.Lock()
 
-    def record(self, data: Iterable[Any], now: float) -> None:
+    def record(self, data: Iterable[LambdaDatum], now: float) -> None:
         minute = minute_of(now)
         room = quotas.PERCENTILE_SAMPLE_MAX
         with self._lock:
@@ -95,15 +97,8 @@ class LambdaRecorder:
             batch, self._pending = self._pending, {}
         out = []
         for (metric, function, resource, executed, minute), aggregate in batch.items():
-            kind = _Kind(metric, function, resource, executed)
+            kind = LambdaDatum(metric, 0.0, function, resource, executed)
             out += [((NAMESPACE, metric, dims, minute), aggregate)
                     for dims in dimension_sets(kind)]
         return out
 
-
-@dataclass(frozen=True)
-class _Kind:
-    metric: str
-    function_name: str | None
-    resource: str | None
-    executed_version: str | None

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from lambdalab import LambdaError, Lab
-from lambdalab.plugin import Database
+from lambdalab.plugin import Database, LambdaDatum
 
 from . import emf, lambda_metrics, quotas
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
@@ -120,7 +120,7 @@ class Metrics:
 
     # -- recording ----------------------------------------------------------------------
 
-    def lambda_data(self, data: list[Any]) -> None:
+    def lambda_data(self, data: list[LambdaDatum]) -> None:
         """The data plane's ``AWS/Lambda`` data points (the invoke path: keep it cheap)."""
         self.recorder.record(data, self.lab.clock.now())
         self._added_at = time.monotonic()
