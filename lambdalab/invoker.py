@@ -334,7 +334,7 @@ class Invoker:
                 self.registry.total_reserved(),
             )
         except TooManyRequestsException:
-            self._metrics(config, invoked_arn, [("Throttles", 1.0)])
+            self._throttled_metrics(config, invoked_arn)
             raise
         try:
             pooled = self.pool.take_warm((name, config.version, config.revision_id))
@@ -388,32 +388,27 @@ class Invoker:
     ) -> None:
         """What AWS publishes for one execution: ``Invocations``, ``Errors``,
         ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
-        if not self.hooks.hook.lambdalab_lambda_metrics.get_hookimpls():
+        hook = self.hooks.hook.lambdalab_lambda_metrics
+        if not hook.get_hookimpls():
             return  # nobody listens: the invoke path pays nothing more
+        name = config.function_name
+        resource, executed = _metric_dimensions(config, invoked_arn)
         function, account, unreserved = concurrency
-        counted = [("Invocations", 1.0), ("Errors", 1.0 if function_error else 0.0)]
-        if duration_ms is not None:
-            counted.append(("Duration", duration_ms))
-        self._metrics(config, invoked_arn, counted, [
-            LambdaDatum("ConcurrentExecutions", float(function), config.function_name),
+        data = [
+            LambdaDatum("Invocations", 1.0, name, resource, executed),
+            LambdaDatum("Errors", 1.0 if function_error else 0.0, name, resource, executed),
+            LambdaDatum("ConcurrentExecutions", float(function), name),
             LambdaDatum("ConcurrentExecutions", float(account)),
             LambdaDatum("UnreservedConcurrentExecutions", float(unreserved)),
-        ])
+        ]
+        if duration_ms is not None:
+            data.append(LambdaDatum("Duration", duration_ms, name, resource, executed))
+        hook(data=data)
 
-    def _metrics(
-        self, config: FunctionConfiguration, invoked_arn: str,
-        counted: list[tuple[str, float]], extra: list[LambdaDatum] | None = None,
-    ) -> None:
-        """Hand ``counted`` (metric, value) to the metrics hook, with the dimensions of an
-        invoke of ``invoked_arn`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
-        name = config.function_name
-        parts = invoked_arn.split(":")  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
-        qualifier = parts[7] if len(parts) > 7 else None
-        resource = resource_of(name, qualifier)
-        is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
-        executed = config.version if is_alias else None
-        data = [LambdaDatum(metric, value, name, resource, executed) for metric, value in counted]
-        self.hooks.hook.lambdalab_lambda_metrics(data=data + (extra or []))
+    def _throttled_metrics(self, config: FunctionConfiguration, invoked_arn: str) -> None:
+        resource, executed = _metric_dimensions(config, invoked_arn)
+        self.hooks.hook.lambdalab_lambda_metrics(
+            data=[LambdaDatum("Throttles", 1.0, config.function_name, resource, executed)])
 
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
@@ -633,6 +628,16 @@ class Invoker:
 
 #: How a sandbox words an exit during INIT (``init_failure`` of the process backends).
 _INIT_EXIT_PREFIX = "Runtime exited during init: "
+
+
+def _metric_dimensions(config: FunctionConfiguration, invoked_arn: str) -> tuple[str | None, str | None]:
+    """The ``Resource`` and ``ExecutedVersion`` dimensions of an invoke of ``invoked_arn``
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): the
+    qualifier invoked, and the version an alias ran."""
+    parts = invoked_arn.split(":")  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+    qualifier = parts[7] if len(parts) > 7 else None
+    is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
+    return resource_of(config.function_name, qualifier), config.version if is_alias else None
 
 
 def exit_message(exit_reason: str | None) -> str:

@@ -686,3 +686,16 @@ def test_alarm_actions_can_be_disabled_and_alarms_found_by_metric(
     cw.enable_alarm_actions(AlarmNames=["shop-errors"])
     cw.set_alarm_state(AlarmName="shop-errors", StateValue="OK", StateReason="testing actions")
     assert [e["alarmData"]["state"]["reason"] for e in alarm_events(lab)] == ["testing actions"]
+
+
+def test_invokes_sum_their_data_points_themselves_past_the_recorders_bound(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path]
+) -> None:
+    metrics = cloudwatch(lab)
+    metrics.recorder.RAW_MAX = 3  # every third invoke sums what waits
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    for _ in range(10):
+        lab.invoke("shop", {})
+    points = metrics.statistics("AWS/Lambda", "Invocations", (("FunctionName", "shop"),),
+                                clock.now() - 60, clock.now() + 60, 60, ["Sum"], [])
+    assert [p.values["Sum"] for p in points] == [10.0]

@@ -12,11 +12,9 @@ core hands both), ``UnreservedConcurrentExecutions`` account-wide only.
 from __future__ import annotations
 
 import threading
-from typing import Iterable
 
 from lambdalab.plugin import LambdaDatum
 
-from . import quotas
 from .store import Aggregate, Dimensions, Key, minute_of
 
 NAMESPACE = "AWS/Lambda"
@@ -57,48 +55,57 @@ def dimension_sets(datum: LambdaDatum) -> list[Dimensions]:
     return sets
 
 
+#: What the recorder sums by: (metric, function, resource, executed version, minute).
+Kind = tuple[str, str | None, str | None, str | None, int]
+
+
 class LambdaRecorder:
-    """The invoke path's side of the store: one aggregate per kind of datum (metric,
-    function, resource, executed version) and minute, spread over the dimension sets
-    AWS publishes it under only when the store drains it (every few seconds, and before
-    every read). Six dict updates per invoke, not sixteen."""
+    """The invoke path's side of the store. An invoke only appends its data points to a
+    list; they are summed into one aggregate per kind (metric, function, resource,
+    executed version) and minute, and spread over the dimension sets AWS publishes them
+    under, when the store drains the recorder (every few seconds, and before every
+    read), off the invoke's path. Past RAW_MAX waiting batches, an invoke sums them
+    itself, so memory stays bounded however long nothing drains."""
+
+    #: Batches (one per invoke) that may wait before an invoke sums them itself.
+    RAW_MAX = 50_000
 
     def __init__(self) -> None:
-        #: (metric, function, resource, executed version, minute) → its aggregate.
-        self._pending: dict[tuple[str, str | None, str | None, str | None, int], Aggregate] = {}
-        self._lock = threading.Lock()
+        self._raw: list[tuple[list[LambdaDatum], int]] = []
+        self._lock = threading.Lock()  # guards _raw: held for an append
+        self._summed: dict[Kind, Aggregate] = {}
+        self._summing = threading.Lock()  # guards _summed
 
-    def record(self, data: Iterable[LambdaDatum], now: float) -> None:
-        minute = minute_of(now)
-        room = quotas.PERCENTILE_SAMPLE_MAX
+    def record(self, data: list[LambdaDatum], now: float) -> None:
         with self._lock:
-            pending = self._pending
-            for datum in data:
-                kind = (datum.metric, datum.function_name, datum.resource,
-                        datum.executed_version, minute)
-                found = pending.get(kind)
-                if found is None:
-                    found = pending[kind] = Aggregate(UNITS.get(datum.metric, "None"))
-                value = datum.value
-                found.sample_count += 1.0
-                found.total += value
-                if value < found.minimum:
-                    found.minimum = value
-                if value > found.maximum:
-                    found.maximum = value
-                if len(found.samples) < room:
-                    found.samples.append(value)
-                else:
-                    found.keep(value)
+            self._raw.append((data, minute_of(now)))
+            full = len(self._raw) >= self.RAW_MAX
+        if full:
+            with self._summing:
+                self._sum()
 
     def drain(self) -> list[tuple[Key, Aggregate]]:
         """What was recorded since the last call, under every dimension set."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
+        with self._summing:
+            self._sum()
+            summed, self._summed = self._summed, {}
         out = []
-        for (metric, function, resource, executed, minute), aggregate in batch.items():
+        for (metric, function, resource, executed, minute), aggregate in summed.items():
             kind = LambdaDatum(metric, 0.0, function, resource, executed)
             out += [((NAMESPACE, metric, dims, minute), aggregate)
                     for dims in dimension_sets(kind)]
         return out
 
+    def _sum(self) -> None:
+        """Add the waiting batches to ``_summed`` (``_summing`` held)."""
+        with self._lock:
+            raw, self._raw = self._raw, []
+        summed = self._summed
+        for data, minute in raw:
+            for datum in data:
+                kind = (datum.metric, datum.function_name, datum.resource,
+                        datum.executed_version, minute)
+                found = summed.get(kind)
+                if found is None:
+                    found = summed[kind] = Aggregate(UNITS.get(datum.metric, "None"))
+                found.add(datum.value)
