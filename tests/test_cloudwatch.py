@@ -699,3 +699,16 @@ def test_invokes_sum_their_data_points_themselves_past_the_recorders_bound(
     points = metrics.statistics("AWS/Lambda", "Invocations", (("FunctionName", "shop"),),
                                 clock.now() - 60, clock.now() + 60, 60, ["Sum"], [])
     assert [p.values["Sum"] for p in points] == [10.0]
+
+
+def test_percentiles_keep_a_bounded_uniform_sample() -> None:
+    from lambdalab_cloudwatch.quotas import PERCENTILE_SAMPLE_MAX
+    from lambdalab_cloudwatch.store import Aggregate
+
+    aggregate = Aggregate("Milliseconds")
+    for start in range(0, 10_000, 500):  # 20 batches of 500 values: 0 .. 9999
+        aggregate.add_values([float(v) for v in range(start, start + 500)])
+    assert aggregate.sample_count == 10_000 and len(aggregate.samples) == PERCENTILE_SAMPLE_MAX
+    assert (aggregate.minimum, aggregate.maximum, aggregate.total) == (0, 9999, sum(range(10_000)))
+    median = aggregate.percentile(50)
+    assert median is not None and 4000 < median < 6000  # the sample spans all batches

@@ -100,12 +100,17 @@ class LambdaRecorder:
         """Add the waiting batches to ``_summed`` (``_summing`` held)."""
         with self._lock:
             raw, self._raw = self._raw, []
-        summed = self._summed
+        values: dict[Kind, list[float]] = {}
         for data, minute in raw:
             for datum in data:
                 kind = (datum.metric, datum.function_name, datum.resource,
                         datum.executed_version, minute)
-                found = summed.get(kind)
+                found = values.get(kind)
                 if found is None:
-                    found = summed[kind] = Aggregate(UNITS.get(datum.metric, "None"))
-                found.add(datum.value)
+                    values[kind] = [datum.value]
+                else:
+                    found.append(datum.value)
+        for kind, seen in values.items():
+            if kind not in self._summed:
+                self._summed[kind] = Aggregate(UNITS.get(kind[0], "None"))
+            self._summed[kind].add_values(seen)
