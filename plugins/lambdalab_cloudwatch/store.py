@@ -3,12 +3,13 @@
 CloudWatch keeps a metric as statistic sets per period
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Statistic):
 sample count, sum, minimum and maximum, and for percentiles the values themselves.
-lambdalab keeps one row per metric, dimension set and minute of the lab's clock. The
-invoke path only adds to an in-memory aggregate (a dict update under a lock); a thread
-writes the aggregates to the data dir every :data:`~.quotas.FLUSH_INTERVAL_S` and
-before every read, so readers see every data point and a SIGKILL loses at most that
-many seconds of them. Rows older than the retention (15 days by default, as AWS keeps one-minute data)
-are deleted as new ones are written.
+lambdalab keeps one row per metric, dimension set and minute of the lab's clock. Data
+waits in memory (the invoke path's in :class:`~.lambda_metrics.LambdaRecorder`, others
+in ``_pending``); a thread writes it to the data dir once adding pauses, at least every
+:data:`~.quotas.FLUSH_INTERVAL_S`, and before every read, so readers see every data
+point and a SIGKILL loses at most that many seconds of them. Rows older than the
+retention (15 days by default, as AWS keeps one-minute data) are deleted as new ones
+are written.
 """
 
 from __future__ import annotations
