@@ -21,7 +21,7 @@ list`` and ``lambdalab get`` each <= 4x ``python -c pass``.
    ``alias get`` and ``alias list`` through it, and ``get``, ``publish`` and ``logs`` in
    their own process (each opens the Lab).
 
-Where the time goes: ``python -X importtime -m lambdalab.cli``. The commands run with
+Where the time goes: ``python -X importtime -m lambdalab.cli.app``. The commands run with
 their ``.pyc`` files written (``PYTHONDONTWRITEBYTECODE`` is dropped from their
 environment), as in a learner's install; a first, unmeasured run writes them. Everything
 lives in a temporary data dir, and the background server is stopped at the end.
@@ -71,7 +71,7 @@ def measure(rounds: int) -> list[Row]:
         env = {**os.environ, "LAMBDALAB_DATA_DIR": data}
         env.pop("LAMBDALAB_NO_DAEMON", None)
         # A learner's install keeps its compiled .pyc files; without them every run
-        # compiles lambdalab/cli.py afresh (about as long as the rest of --help).
+        # compiles lambdalab/cli/app.py afresh (about as long as the rest of --help).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         alone = {**env, "LAMBDALAB_NO_DAEMON": "1"}
         cli = lambdalab_script()

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "labs"))
 
-from lambdalab import labs  # noqa: E402
+from lambdalab.course import runner as labs  # noqa: E402
 from mistakes import MISTAKES, Mistake  # noqa: E402
 
 SOLUTIONS = ROOT / "tests" / "labs" / "solutions"

@@ -222,16 +222,25 @@ def unpacked(code_dir: Path, blob: Path, sha256_hex: str) -> Path:
     over the unzipped limit (stored before the limit was checked) is refused and its
     partial files removed.
     """
-    target = code_dir / sha256_hex
+    return made_once(code_dir / sha256_hex, lambda folder: _extract(blob, folder))
+
+
+def made_once(target: Path, fill: Callable[[Path], None]) -> Path:
+    """The folder ``target``, made once and shared by every thread and process.
+
+    ``fill`` writes it into a temporary folder beside it, which is renamed into place
+    whole, so nobody sees a half-written one; when another thread or process made it
+    first, theirs is kept, and on any error the partial folder is removed.
+    """
     if target.is_dir():
-        target.chmod(0o755)  # unpacked before sandboxes ran unprivileged: 0700
+        target.chmod(0o755)  # made before sandboxes ran unprivileged: 0700
         return target
-    tmp = Path(tempfile.mkdtemp(dir=code_dir, prefix=f".{sha256_hex}."))
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     tmp.chmod(0o755)  # readable by an unprivileged sandbox user, as /var/task is on AWS
     try:
-        _extract(blob, tmp)
+        fill(tmp)
         os.rename(tmp, target)
-    except OSError:  # another thread or process unpacked it first
+    except OSError:  # another thread or process made it first
         shutil.rmtree(tmp, ignore_errors=True)
         if not target.is_dir():
             raise

@@ -1,5 +1,12 @@
 """The errors lambdalab raises, one class per AWS error code.
 
+:class:`AwsError` is the base of every service's errors: an error code (the class's
+name), an HTTP status, a message saying what to change and the error's own fields. It
+knows no wire format: each service's protocol writes it
+(``ResponseSerializer.error`` of :mod:`lambdalab.protocol.serializers`: JSON for EventBridge
+and SQS, S3's XML ``<Error>``, Lambda's body from :meth:`LambdaError.to_wire`), so a
+plugin's errors subclass it and never write a body. Lambda's own are below.
+
 Each class is named exactly as the Lambda API names the error (botocore's
 ``lambda/2015-03-31/service-2.json``), so ``except ResourceNotFoundException`` means the
 same thing against lambdalab as against AWS. The class fixes the HTTP status; the HTTP
@@ -7,7 +14,8 @@ edge renders every one of them the same way, from :meth:`LambdaError.to_wire`.
 
 ::
 
-    LambdaError
+    AwsError                             any service: code, status, message, fields
+    └── LambdaError                      Lambda's (and the edge's) errors
     ├── ResourceNotFoundException        404  no such function, version or alias
     ├── ResourceConflictException        409  it exists already / it is in use
     ├── InvalidParameterValueException   400  a parameter is out of range or malformed
@@ -32,25 +40,46 @@ from __future__ import annotations
 from typing import Any
 
 
-class LambdaError(Exception):
-    """Base class: an AWS error code, an HTTP status and a message saying what to change."""
+class AwsError(Exception):
+    """Base class of every service's errors: an AWS error code, an HTTP status and a
+    message saying what to change.
+
+    The code is the class's name, as the service's model names the error shape
+    (``NoSuchBucket``, ``QueueDoesNotExist``); ``fields`` are the error's own members
+    beyond the message (S3's ``BucketName``, Lambda's ``Reason``), written as the
+    service's protocol writes members. A 5xx status is the service's fault
+    (``Receiver`` in the query protocol), any other the caller's (``Sender``).
+    """
 
     status_code: int = 400
-    #: The body's name for the message: each error shape of botocore's Lambda model
-    #: names it ``message`` or ``Message`` (ResourceNotFoundException, ServiceException),
-    #: and boto3 shows it under that name (``e.response["Message"]``).
-    message_member: str = "message"
-    #: Extra fields of the wire shape (e.g. ``Reason`` for throttling).
-    extra: dict[str, Any]
+    fields: dict[str, Any]
 
-    def __init__(self, message: str, **extra: Any) -> None:
+    def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.extra = extra
+        self.fields = fields
 
     @property
     def code(self) -> str:
         return type(self).__name__
+
+    @property
+    def sender_fault(self) -> bool:
+        return self.status_code < 500
+
+
+class LambdaError(AwsError):
+    """Base class of Lambda's errors (and the edge's, which Lambda's shape carries)."""
+
+    #: The body's name for the message: each error shape of botocore's Lambda model
+    #: names it ``message`` or ``Message`` (ResourceNotFoundException, ServiceException),
+    #: and boto3 shows it under that name (``e.response["Message"]``).
+    message_member: str = "message"
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Extra fields of the wire shape (e.g. ``Reason`` for throttling)."""
+        return self.fields
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body AWS sends: ``Type``, the message and the error's own fields."""
@@ -173,6 +202,7 @@ def invalid(field: str, value: Any, allowed: str) -> InvalidParameterValueExcept
 
 
 __all__ = [
+    "AwsError",
     "LambdaError",
     "ResourceNotFoundException",
     "ResourceConflictException",

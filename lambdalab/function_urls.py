@@ -123,9 +123,7 @@ class FunctionUrls:
 
     def base_url(self) -> str:
         """The edge serving the lab, else where ``lambdalab serve`` listens by default."""
-        from .server.runner import DEFAULT_HOST, DEFAULT_PORT  # the server imports the Lab
-
-        return self.endpoint() or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+        return self.endpoint() or f"http://{limits.EDGE_HOST}:{limits.EDGE_PORT}"
 
     def _ref(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
         ref = parse_function_ref(function_name, qualifier)
@@ -237,7 +235,8 @@ class FunctionUrls:
 
     def list(self, function_name: str) -> list[FunctionUrlConfig]:
         name = parse_function_ref(function_name).name
-        self.registry.get(name)
+        if not self.registry.exists(name):  # AWS's words (LocalStack's recorded answers)
+            raise ResourceNotFoundException("Function does not exist")
         rows = self.store.query(
             "SELECT function, qualifier, config FROM function_urls WHERE function = ? "
             "ORDER BY qualifier",

@@ -29,11 +29,11 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .destinations import Sender
+    from .invocation.destinations import Sender
     from .lab import Lab
     from .logs import InvokeReport
     from .metrics import LambdaDatum
-    from .server import HttpService
+    from .server.http_service import HttpService
     from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")
@@ -92,7 +92,9 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
     """Called after every synchronous execution, with what its REPORT line says.
 
     :param report: request id, function, version, duration, billed duration, memory
-        size and max memory used, init duration on a cold start, and the outcome.
+        size and max memory used, init duration on a cold start, and the outcome; and
+        what billing needs beyond the REPORT line: architecture, ephemeral storage and
+        the ARN the caller invoked (with its alias or version).
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
     invoking thread, so keep it quick.
@@ -253,7 +255,7 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> "Sender | 
         invoke configuration, or a ``DeadLetterConfig.TargetArn``.
 
     Stops at first non-None result. The sender is called with one
-    :class:`~lambdalab.destinations.DestinationMessage`: ``body`` (AWS's invocation
+    :class:`~lambdalab.invocation.destinations.DestinationMessage`: ``body`` (AWS's invocation
     record JSON for a destination, the event itself for a dead-letter queue) and
     ``attributes`` (``RequestID``, ``ErrorCode``, ``ErrorMessage`` for a dead-letter
     queue). It is also asked when a configuration is saved, so an ARN no plugin

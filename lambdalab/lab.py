@@ -29,15 +29,16 @@ from .arn import (
     parse_function_ref,
     taggable_function,
 )
-from .asyncq import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
+from .invocation.event_queue import AsyncEvent, EventPolicy, EventQueue, QueuedEvent, QueueHooks
 from .clock import Clock, RealClock
 from .code import FUNCTION_OBJECT_HANDLER, CodeSource, check_zip, package
-from .destinations import (
+from .invocation.destinations import (
     DestinationMessage,
     EventInvokeConfigs,
     FunctionEventInvokeConfig,
 )
-from .environments import EnvironmentPool
+from .invocation.backends import Backends
+from .invocation.environments import EnvironmentPool
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import (
     InvalidParameterValueException,
@@ -47,14 +48,13 @@ from .errors import (
     ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
-from .invoker import Invoker, Payload, RunBlocking, drive, drive_async
+from .invocation.invoker import Invoker, Payload, RunBlocking, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
 from .plugins import PluginInfo, describe, make_plugin_manager, migrations
 from .registry import Registry, aws_timestamp, new_revision_id
-from .sandbox import SandboxBackend
-from .source_mappings import SourceMappings
+from .source_mappings import MAPPING_ARN, MappingTags, SourceMappings, mapping_uuid
 from .stash import Stash
 
 DEFAULT_DATA_DIR = ".lambdalab"
@@ -166,9 +166,6 @@ class Lab(LayerOperations):
                 account_id or os.environ.get("LAMBDALAB_ACCOUNT_ID") or limits.DEFAULT_ACCOUNT_ID
             ),
         )
-        self.default_sandbox = default_sandbox or os.environ.get(
-            "LAMBDALAB_SANDBOX", "limited"
-        )
         self.preload = preload
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
@@ -177,8 +174,11 @@ class Lab(LayerOperations):
         )
         self.permissions = Permissions(self.store, self.registry, self.arns)
         self.layers = Layers(self.store, self.arns, self.clock.now)
-        self._backends: dict[str, SandboxBackend] = {}
-        self._backend_lock = threading.Lock()
+        self.backends = Backends(
+            self.plugin_manager.hook.lambdalab_sandbox_backends,
+            default_sandbox or os.environ.get("LAMBDALAB_SANDBOX", "limited"),
+            preload,
+        )
         self._code_lock = threading.Lock()
         self._code_deferred: set[str] = set()  # code kept for a running environment
         self.events = EventQueue(
@@ -192,14 +192,24 @@ class Lab(LayerOperations):
                 metrics=lambda data: self.plugin_manager.hook.lambdalab_lambda_metrics(data=data),
             ),
         )
-        self.event_configs = EventInvokeConfigs(self)
+        self.event_configs = EventInvokeConfigs(
+            self.store,
+            self.registry,
+            self.arns,
+            self.clock,
+            invoke_event=lambda arn, event: self.invoke(arn, event, invocation_type="Event"),
+            plugin_sender=lambda arn: self.plugin_manager.hook.lambdalab_destination_sender(
+                lab=self, destination_arn=arn
+            ),
+        )
+        self.mapping_tags = MappingTags(self.store)
         self.invoker = Invoker(
             store=self.store,
             registry=self.registry,
             pool=self.pool,
             logs=self.logs,
             arns=self.arns,
-            backend=self._backend_for,
+            backend=self.backends.for_function,
             hooks=self.plugin_manager,
             enqueue=self.events.put,
             now=self.clock.now,
@@ -214,66 +224,18 @@ class Lab(LayerOperations):
 
     # -- plugins and sandboxes --------------------------------------------------------
 
+    @property
+    def default_sandbox(self) -> str:
+        """The isolation backend functions without their own ``Sandbox`` run in."""
+        return self.backends.default
+
+    @default_sandbox.setter
+    def default_sandbox(self, name: str) -> None:
+        self.backends.default = name
+
     def sandbox_backends(self) -> dict[str, type]:
         """Every backend class the loaded plugins offer, by name."""
-        found: dict[str, type] = {}
-        for classes in self.plugin_manager.hook.lambdalab_sandbox_backends():
-            for cls in classes:
-                found.setdefault(cls.name, cls)
-        return found
-
-    def _backend_for(self, config: FunctionConfiguration) -> SandboxBackend:
-        name = self._backend_name(config)
-        with self._backend_lock:
-            if name not in self._backends:
-                available = self.sandbox_backends()
-                if name not in available:
-                    raise InvalidParameterValueException(
-                        f"Sandbox: {name!r} is not a loaded sandbox backend. Loaded: "
-                        f"{', '.join(sorted(available)) or 'none'}. Run `lambdalab plugins`."
-                    )
-                self._backends[name] = available[name](preload=self.preload)
-            return self._backends[name]
-
-    def _backend_name(self, config: FunctionConfiguration) -> str:
-        """The function's sandbox; else the default, if it runs the function's runtime;
-        else the loaded backend made for that runtime: of those that run it, the one that
-        runs the fewest runtimes (a backend lists what it runs in its ``runtimes``
-        attribute; without one, it runs the Python runtimes).
-
-        So a ``nodejs20.x`` function runs in ``limited`` in a lab whose default is
-        ``limited`` (it runs every runtime), and in ``runtime-api``, not ``limited``,
-        in a lab whose default is ``subprocess``, which runs Python only.
-        """
-        if config.sandbox:
-            return config.sandbox
-        runtimes = self._runtimes_of
-        if config.runtime in runtimes(self.default_sandbox):
-            return self.default_sandbox
-        candidates = [name for name in self.sandbox_backends() if config.runtime in runtimes(name)]
-        return min(candidates, key=lambda name: len(runtimes(name)), default=self.default_sandbox)
-
-    def _runtimes_of(self, sandbox: str) -> tuple[str, ...]:
-        """The runtimes a loaded backend runs (its ``runtimes``; else the Python ones)."""
-        backend = self.sandbox_backends().get(sandbox)
-        return tuple(getattr(backend, "runtimes", limits.PYTHON_RUNTIMES))
-
-    def _check_sandbox(self, name: Any, runtime: str) -> str:
-        """``name`` if a loaded plugin offers that backend and it runs ``runtime``, else
-        InvalidParameterValue saying which to use."""
-        available = self.sandbox_backends()
-        if name not in available:
-            raise InvalidParameterValueException(
-                f"Sandbox: {name!r} is not a loaded sandbox backend. Use one of: "
-                f"{', '.join(sorted(available)) or 'none'} (see `lambdalab plugins`)."
-            )
-        if runtime not in self._runtimes_of(name):
-            fitting = [other for other in sorted(available) if runtime in self._runtimes_of(other)]
-            raise InvalidParameterValueException(
-                f"Sandbox: {name!r} does not run {runtime}. Use one of: "
-                f"{', '.join(fitting) or 'none loaded'}, or leave Sandbox unset."
-            )
-        return name
+        return self.backends.classes()
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin, where it came from and the hooks it implements."""
@@ -325,7 +287,7 @@ class Lab(LayerOperations):
             memory_size=check.memory_size(memory_size),
             environment=check.environment(_variables(environment)),
             ephemeral_storage=check.ephemeral_storage(ephemeral_storage),
-            sandbox=None if sandbox is None else self._check_sandbox(sandbox, runtime),
+            sandbox=None if sandbox is None else self.backends.check(sandbox, runtime),
             code_size=0,
             code_sha256="",
             last_modified=aws_timestamp(self.clock.now()),
@@ -442,7 +404,7 @@ class Lab(LayerOperations):
                 current.handler if handler is None else handler, effective_runtime
             )
             if sandbox is not None or current.sandbox is not None:
-                changes["sandbox"] = self._check_sandbox(
+                changes["sandbox"] = self.backends.check(
                     current.sandbox if sandbox is None else sandbox, effective_runtime
                 )
         for field, value, validate in (
@@ -581,27 +543,54 @@ class Lab(LayerOperations):
     # -- tags -------------------------------------------------------------------------
 
     def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:
-        """Add or overwrite tags of the function ``resource`` (its unqualified ARN)."""
-        name = taggable_function(resource)
-        current = self.registry.get(name).tags
+        """Add or overwrite tags of the function ``resource`` (its unqualified ARN) or of
+        an event source mapping (its ``EventSourceMappingArn``)."""
+        mapping = self._tagged_mapping(resource)
+        name = "" if mapping else taggable_function(resource)
+        current = self.mapping_tags.get(mapping) if mapping else self.registry.get(name).tags
         if not tags:
             raise InvalidParameterValueException(
                 "An error occurred and the request cannot be processed. Tags: give at least "
                 "one tag."
             )
-        self.registry.set_tags(name, _checked_tags(current, tags))
+        if mapping:
+            self.mapping_tags.put(mapping, _checked_tags(current, tags))
+        else:
+            self.registry.set_tags(name, _checked_tags(current, tags))
 
     def untag_resource(self, resource: str, tag_keys: Iterable[str]) -> None:
         """Remove the tags named by ``tag_keys`` (keys that are not there are ignored)."""
+        keys = set(tag_keys)
+        mapping = self._tagged_mapping(resource)
+        if mapping:
+            current = self.mapping_tags.get(mapping)
+            self.mapping_tags.put(mapping, {k: v for k, v in current.items() if k not in keys})
+            return
         name = taggable_function(resource)
         current = self.registry.get(name).tags
-        self.registry.set_tags(
-            name, {k: v for k, v in current.items() if k not in set(tag_keys)}
-        )
+        self.registry.set_tags(name, {k: v for k, v in current.items() if k not in keys})
 
     def list_tags(self, resource: str) -> dict[str, str]:
-        """The function's tags."""
+        """The tags of a function or of an event source mapping."""
+        mapping = self._tagged_mapping(resource)
+        if mapping:
+            return self.mapping_tags.get(mapping)
         return dict(self.registry.get(taggable_function(resource)).tags)
+
+    def _tagged_mapping(self, resource: str) -> str | None:
+        """The UUID of the event source mapping ``resource`` names, or None when it names
+        no mapping; a mapping that does not exist is AWS's 404."""
+        match = MAPPING_ARN.match(resource or "")
+        if match is None:
+            return None
+        uuid = match["uuid"]
+        try:
+            self._mappings().get(uuid)
+        except (ResourceNotFoundException, InvalidParameterValueException):
+            raise ResourceNotFoundException(
+                f"Event source mapping not found: {resource}"
+            ) from None
+        return uuid
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -778,11 +767,14 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """Invoke a function: ``RequestResponse`` (200), ``Event`` (202) or ``DryRun`` (204).
 
         ``payload`` is a JSON-serialisable value, or JSON text as ``str``/``bytes``.
         ``log_type="Tail"`` returns the last 4 KB of the log in ``log_result``.
+        ``trace_header``: an X-Ray ``X-Amzn-Trace-Id`` whose trace the invoke continues
+        (the handler's ``_X_AMZN_TRACE_ID`` keeps its ``Root``).
         A handler error is not raised: see ``result.function_error``.
         """
         self._refuse_pending(function_name, qualifier)
@@ -794,6 +786,7 @@ class Lab(LayerOperations):
                 invocation_type=invocation_type,
                 log_type=log_type,
                 client_context=client_context,
+                trace_header=trace_header,
             )
         )
 
@@ -806,6 +799,7 @@ class Lab(LayerOperations):
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
         run_blocking: RunBlocking | None = None,
     ) -> InvokeResult:
         """:meth:`invoke` for code on an event loop (the HTTP edge): the handler's answer
@@ -820,6 +814,7 @@ class Lab(LayerOperations):
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
+            trace_header=trace_header,
         )
         return await drive_async(steps, run_blocking or asyncio.to_thread)
 
@@ -846,6 +841,7 @@ class Lab(LayerOperations):
             request_id=event.request_id,
             invoked_arn=self.arns.function(event.function_name, event.qualifier),
             client_context=event.client_context,
+            trace_id=event.trace_id,
         )
 
     def wait_for_events(self, timeout: float | None = None) -> bool:
@@ -966,9 +962,24 @@ class Lab(LayerOperations):
         Takes boto3's parameters in snake_case: ``event_source_arn``, ``enabled``,
         ``batch_size``, ``maximum_batching_window_in_seconds``,
         ``function_response_types``, ``scaling_config``
-        (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
+        (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html),
+        and ``tags`` (see :meth:`tag_resource`).
         """
-        return self._mappings().create(function_name=function_name, **settings)
+        tags = _checked_tags({}, settings.pop("tags", None) or {})
+        # AWS's answers, in AWS's order (LocalStack's recorded
+        # test_event_source_mapping_exceptions): no source, then no function.
+        if not settings.get("event_source_arn"):
+            raise InvalidParameterValueException("Unrecognized event source.")
+        try:
+            ref = parse_function_ref(function_name)
+            self.registry.get(ref.name, ref.qualifier)
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException("Function does not exist") from None
+        mapping = self._mappings().create(function_name=function_name, **settings)
+        uuid = mapping_uuid(mapping)
+        if uuid is not None:
+            self.mapping_tags.put(uuid, tags)
+        return mapping
 
     def get_event_source_mapping(self, uuid: str) -> Any:
         """One event source mapping; ``to_aws()`` gives GetEventSourceMapping's JSON."""
@@ -980,7 +991,9 @@ class Lab(LayerOperations):
 
     def delete_event_source_mapping(self, uuid: str) -> Any:
         """Stop and remove a mapping; returns it with ``State`` ``Deleting``."""
-        return self._mappings().delete(uuid)
+        mapping = self._mappings().delete(uuid)
+        self.mapping_tags.put(uuid, {})
+        return mapping
 
     def list_event_source_mappings(
         self, *, event_source_arn: str | None = None, function_name: str | None = None
@@ -1026,8 +1039,7 @@ class Lab(LayerOperations):
         self.stash.close()
         self.events.close()
         self.pool.close()
-        for backend in self._backends.values():
-            backend.close()
+        self.backends.close()
         self.logs.close()
         self.clock.close()
         self.store.close()
@@ -1058,7 +1070,7 @@ def _checked_tags(current: Mapping[str, str], new: Mapping[str, Any]) -> dict[st
     merged = {**current, **{str(k): str(v) for k, v in new.items()}}
     if len(merged) > limits.TAGS_PER_RESOURCE_MAX:
         raise InvalidParameterValueException(
-            "Number of tags exceeds resource tag limit. A function has at most "
+            "Number of tags exceeds resource tag limit. A resource has at most "
             f"{limits.TAGS_PER_RESOURCE_MAX} tags."
         )
     return merged

@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import zipfile
@@ -38,7 +37,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from . import limits
 from .arn import ArnBuilder
-from .code import CodePackage, CodeSource, check_zip, package
+from .code import CodePackage, CodeSource, check_zip, made_once, package
 from .errors import (
     InvalidParameterValueException,
     PolicyLengthExceededException,
@@ -568,26 +567,14 @@ def opt_key(blobs: Sequence[str]) -> str:
 def opt_directory(store: Store, layers: Sequence[FunctionLayer]) -> Path:
     """The layers' files merged in order (a later layer's file replaces an earlier one's),
     made once per list of layers under ``<data dir>/opt/<hash>/`` and shared."""
-    key = opt_key([layer.code_blob for layer in layers])
     root = store.data_dir / _OPT_DIR
-    target = root / key
-    if target.is_dir():
-        return target
     root.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
-    try:
+
+    def merge(folder: Path) -> None:
         for layer in layers:
-            _extract_over(store.blob_path(layer.code_blob), tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide it from a sandbox's other uid
-        os.rename(tmp, target)
-    except OSError:  # another thread or process merged them first
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not target.is_dir():
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+            _extract_over(store.blob_path(layer.code_blob), folder)
+
+    return made_once(root / opt_key([layer.code_blob for layer in layers]), merge)
 
 
 def collect_opt_directories(store: Store) -> int:

@@ -228,16 +228,51 @@ IDLE_ENVIRONMENT_TTL_S = 600
 
 #: Duration is billed in 1 ms steps since December 2020 (it was 100 ms before).
 BILLING_GRANULARITY_MS = 1
-#: Where the prices below come from (us-east-1, on-demand, the first 6 billion
-#: GB-seconds of a month, before the free tier).
+
+# -- AWS's prices: the one place for them -------------------------------------------
+#
+# Lambda's published on-demand prices for us-east-1 (USD), from PRICING_URL, as of
+# PRICES_AS_OF. AWS's page draws its rate tables client-side, so the figures were
+# checked against copies of those tables and AWS's announcements: 1 ms billing
+# (December 2020), arm64 (September 2021), ephemeral storage up to 10 GB (March 2022),
+# tiered duration pricing (https://aws.amazon.com/blogs/compute/introducing-tiered-pricing-for-aws-lambda/,
+# August 2022). Other regions, Savings Plans, provisioned concurrency, SnapStart and
+# data transfer are not priced here (docs/explanation/differences.rst).
+
+#: Where the prices below come from (us-east-1, on-demand).
 PRICING_URL = "https://aws.amazon.com/lambda/pricing/"
-#: Price of one GB-second of duration, x86_64, us-east-1 (USD):
-#: https://aws.amazon.com/lambda/pricing/
+#: When they were last checked against it.
+PRICES_AS_OF = "2026-12-05"
+#: Price of one GB-second of duration, x86_64, in the first tier (USD).
 PRICE_PER_GB_SECOND_USD = 0.0000166667
-#: Price of one GB-second of duration, arm64 (Graviton), us-east-1 (USD).
+#: Price of one GB-second of duration, arm64 (Graviton), in the first tier (USD).
 PRICE_PER_GB_SECOND_ARM64_USD = 0.0000133334
+#: Duration tiers per architecture: (GB-seconds a month up to which the price holds,
+#: price per GB-second). Tiers count the month's GB-seconds of one architecture in one
+#: region and account; the last tier has no upper end.
+PRICE_TIERS_GB_SECOND_USD: dict[str, tuple[tuple[float, float], ...]] = {
+    "x86_64": (
+        (6_000_000_000, PRICE_PER_GB_SECOND_USD),
+        (15_000_000_000, 0.000015),
+        (float("inf"), 0.0000133334),
+    ),
+    "arm64": (
+        (7_500_000_000, PRICE_PER_GB_SECOND_ARM64_USD),
+        (18_750_000_000, 0.0000120001),
+        (float("inf"), 0.0000106667),
+    ),
+}
 #: Price of one million requests (USD), either architecture.
 PRICE_PER_MILLION_REQUESTS_USD = 0.20
+#: Price of one GB-second of ephemeral storage beyond the 512 MB that comes free, either
+#: architecture (USD). GB-seconds of storage: (EphemeralStorage - 512 MB) x duration.
+PRICE_PER_EPHEMERAL_GB_SECOND_USD = 0.0000000309
+#: The free tier, every month, shared by both architectures: requests, and GB-seconds
+#: of duration (not of ephemeral storage).
+FREE_TIER_REQUESTS = 1_000_000
+FREE_TIER_GB_SECONDS = 400_000
+#: A GB here is 1,024 MB: 1,024 MB for one second is one GB-second.
+MB_PER_GB = 1024
 
 # -- Lambda API requests -------------------------------------------------------------
 
@@ -264,6 +299,9 @@ JSON_DEPTH_MAX = 1000
 LIST_MAX_ITEMS = 10_000
 #: ListFunctions and ListVersionsByFunction return at most 50 items per page.
 LIST_FUNCTIONS_PAGE_MAX = 50
+#: ListEventSourceMappings returns at most 100 items per page, "even if you set the
+#: number higher" (botocore's model, MaxItems).
+EVENT_SOURCE_MAPPING_PAGE_MAX = 100
 #: Layers a function may use (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 LAYERS_PER_FUNCTION_MAX = 5
 #: ListLayers and ListLayerVersions: most items per page (botocore's MaxLayerListItems).
@@ -276,6 +314,11 @@ LAYER_COMPATIBLE_RUNTIMES_MAX = 15
 LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
+
+#: Where ``lambdalab serve`` listens by default; a function URL made while no edge serves
+#: the lab names it.
+EDGE_HOST = "127.0.0.1"
+EDGE_PORT = 9001
 
 #: The edge path from which a deployment package downloads (``Code.Location``, where AWS
 #: gives a presigned S3 URL): ``/_lambdalab/code/<sha256>``.

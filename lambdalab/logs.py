@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import math
 import re
 import secrets
@@ -34,6 +35,8 @@ from . import limits
 from .errors import LambdaError
 from .limits import BILLING_GRANULARITY_MS, TAIL_LOG_BYTES
 from .store import Store
+
+log = logging.getLogger("lambdalab.logs")
 
 
 def log_stream_name(version: str, epoch: float) -> str:
@@ -61,6 +64,12 @@ class InvokeReport:
     #: ``None`` when the handler returned; ``"timeout"`` or ``"error"`` otherwise.
     status: str | None = None
     error_type: str | None = None
+    #: What billing needs beyond the REPORT line (https://aws.amazon.com/lambda/pricing/):
+    #: the function's architecture and ``/tmp`` size, and the ARN the caller invoked
+    #: (it names the alias or version, when the caller named one).
+    architecture: str = limits.DEFAULT_ARCHITECTURE
+    ephemeral_storage_mb: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB
+    invoked_arn: str = ""
 
     @property
     def billed_duration_ms(self) -> int:
@@ -112,18 +121,29 @@ def init_start_line(runtime: str, region: str) -> str:
             f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}")
 
 
+#: A line of the Node.js runtime's ``console.*``: ``<ISO time>\t<request id>\t<LEVEL>\t``.
+_NODE_CONSOLE_LINE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t[^\t\r]*\t(?:INFO|WARN|ERROR|DEBUG|TRACE|FATAL)\t"
+)
+
+
 def log_events(lines: list[str]) -> list[str]:
     """The CloudWatch messages of an invoke's lines, as AWS writes them: each ends with
     ``\n``; a blank line makes no event; the runtime's ``[ERROR]`` event (its lines
     joined with ``\r`` on the log pipe) has them joined with ``\n``, with no newline at
     its end (LocalStack's AWS-recorded ``test_multi_line_prints`` and
-    ``test_invocation_type_event_error`` snapshots)."""
+    ``test_invocation_type_event_error`` snapshots). A Node.js ``console.*`` message keeps
+    its newlines in its one event, as AWS's Node runtime frames it
+    (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-logging.html); on the pipe they
+    are ``\r``, as the runtime writes them to stdout."""
     events = []
     for line in lines:
         if not line:
             continue
-        if line.startswith("[ERROR] ") and "\r" in line:
+        if "\r" in line and line.startswith("[ERROR] "):
             events.append(line.replace("\r", "\n"))
+        elif "\r" in line and _NODE_CONSOLE_LINE.match(line):
+            events.append(line.replace("\r", "\n") + "\n")
         else:
             events.append(line + "\n")
     return events
@@ -142,6 +162,26 @@ class LogEvent:
     log_stream: str
     timestamp: int  # epoch milliseconds, as CloudWatch Logs keeps them
     message: str
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A log group as the store knows it: its first event's time and its stored bytes."""
+
+    name: str
+    first_timestamp: int | None  # epoch ms; None when it has no events
+    stored_bytes: int
+    retention_in_days: int | None
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """A log stream that has events: the time of its first and last, and its bytes."""
+
+    name: str
+    first_timestamp: int
+    last_timestamp: int
+    stored_bytes: int
 
 
 class InvalidParameterException(LambdaError):
@@ -198,6 +238,7 @@ class LogStore:
         self._wake = threading.Event()
         self._closed = False
         self._interval = flush_interval
+        self._listeners: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._run, name="lambdalab-logs", daemon=True)
         self._thread.start()
 
@@ -214,28 +255,50 @@ class LogStore:
             if full:
                 self.flush()
 
+    def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
+        with self._lock:
+            self._pending.extend((group, stream, ts, event_message(m)) for ts, m in events)
+            self._pending_bytes += sum(len(m) for _, m in events)
+
+    def on_flush(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each flush that stored events (in the flushing thread,
+        holding no lock of this store): how subscription filters learn of new events."""
+        self._listeners.append(listener)
+
     def flush(self) -> None:
         """Write buffered events. Holding ``_flushing`` throughout means that a flush (and
         so a read) returns only after any flush already under way has committed."""
         with self._flushing:
-            with self._lock:
-                batch, self._pending, self._pending_bytes = self._pending, [], 0
+            stored = self._flush_pending()
+        if stored:
+            for listener in list(self._listeners):
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not stop the writer
+                    log.exception("log flush listener %r failed", listener)
+
+    def _flush_pending(self) -> bool:
+        """Commit the buffer (``_flushing`` held); whether there was anything to commit."""
+        with self._lock:
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        if self.max_bytes:
+            self.stored_bytes()  # counted before this batch lands
+        for chunk in _chunks(batch):  # trimmed as it goes: the file stays near the cap
+            with self._store.transaction() as db:
+                db.executemany(
+                    "INSERT INTO log_events (log_group, log_stream, timestamp, message) "
+                    "VALUES (?, ?, ?, ?)",
+                    chunk,
+                )
             if self.max_bytes:
-                self.stored_bytes()  # counted before this batch lands
-            for chunk in _chunks(batch):  # trimmed as it goes: the file stays near the cap
-                with self._store.transaction() as db:
-                    db.executemany(
-                        "INSERT INTO log_events (log_group, log_stream, timestamp, message) "
-                        "VALUES (?, ?, ?, ?)",
-                        chunk,
-                    )
-                if self.max_bytes:
-                    self._stored_bytes = self.stored_bytes() + sum(
-                        event_bytes(e[3]) for e in chunk
-                    )
-                    self._trim()
-            if time.monotonic() - self._expired_at > _EXPIRE_EVERY_S:
-                self._expire()
+                self._stored_bytes = self.stored_bytes() + sum(
+                    event_bytes(e[3]) for e in chunk
+                )
+                self._trim()
+        if time.monotonic() - self._expired_at > _EXPIRE_EVERY_S:
+            self._expire()
+        return bool(batch)
 
     def _run(self) -> None:
         while not self._closed:
@@ -252,6 +315,91 @@ class LogStore:
             (group, after_id, limit),
         )
         return [LogEvent(*row) for row in rows]
+
+    def query(
+        self,
+        group: str,
+        *,
+        streams: Sequence[str] | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        after_id: int = 0,
+        before_id: int | None = None,
+        limit: int = 10_000,
+        newest_first: bool = False,
+        flush: bool = True,
+    ) -> list[LogEvent]:
+        """Events of ``group`` by id, optionally of some streams and a time range
+        (``start_ms`` inclusive, ``end_ms`` exclusive, as CloudWatch Logs takes them).
+        ``flush=False`` reads only what is committed (for a flush listener)."""
+        if flush:
+            self.flush()
+            self._expire(group)
+        where, params = ["log_group = ?", "id > ?"], [group, _int64(after_id)]
+        if streams is not None:
+            where.append(f"log_stream IN ({', '.join('?' * len(streams))})")
+            params.extend(streams)
+        for clause, bound in (("id < ?", before_id), ("timestamp >= ?", start_ms),
+                              ("timestamp < ?", end_ms)):
+            if bound is not None:
+                where.append(clause)
+                params.append(_int64(bound))
+        order = "DESC" if newest_first else "ASC"
+        rows = self._store.query(
+            "SELECT id, log_group, log_stream, timestamp, message FROM log_events "
+            f"WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [LogEvent(*row) for row in rows]
+
+    def groups(self) -> list[GroupSummary]:
+        """Every log group that has events or a retention policy, by name."""
+        self.flush()
+        rows = self._store.query(
+            "SELECT name, MIN(ts), COALESCE(SUM(bytes), 0) FROM ("
+            " SELECT log_group AS name, timestamp AS ts,"
+            f"  length(CAST(message AS BLOB)) + {limits.LOG_EVENT_OVERHEAD_BYTES} AS bytes"
+            "  FROM log_events"
+            " UNION ALL SELECT name, NULL, NULL FROM log_groups"
+            ") GROUP BY name ORDER BY name"
+        )
+        retention: dict[str, int | None] = {
+            row[0]: row[1]
+            for row in self._store.query("SELECT name, retention_in_days FROM log_groups")
+        }
+        return [GroupSummary(name, first, size, retention.get(name)) for name, first, size in rows]
+
+    def has_group(self, group: str) -> bool:
+        """Whether ``group`` has an event or a retention policy."""
+        self.flush()
+        return bool(self._store.query(
+            "SELECT 1 FROM log_events WHERE log_group = ? "
+            "UNION ALL SELECT 1 FROM log_groups WHERE name = ? LIMIT 1", (group, group)
+        ))
+
+    def streams(self, group: str) -> list[StreamSummary]:
+        """The streams of ``group`` that have events, by name."""
+        self.flush()
+        rows = self._store.query(
+            "SELECT log_stream, MIN(timestamp), MAX(timestamp), "
+            f"SUM(length(CAST(message AS BLOB)) + {limits.LOG_EVENT_OVERHEAD_BYTES}) "
+            "FROM log_events WHERE log_group = ? GROUP BY log_stream ORDER BY log_stream",
+            (group,),
+        )
+        return [StreamSummary(*row) for row in rows]
+
+    def delete_group(self, group: str, stream: str | None = None) -> None:
+        """Delete every event of ``group`` (or of one of its streams) and, for a whole
+        group, its retention policy."""
+        self.flush()
+        with self._flushing, self._store.transaction() as db:  # no flush counts meanwhile
+            if stream is None:
+                db.execute("DELETE FROM log_events WHERE log_group = ?", (group,))
+                db.execute("DELETE FROM log_groups WHERE name = ?", (group,))
+            else:
+                db.execute("DELETE FROM log_events WHERE log_group = ? AND log_stream = ?",
+                           (group, stream))
+            self._stored_bytes = None  # counted again on next need
 
     # -- retention ----------------------------------------------------------------------
 
@@ -348,6 +496,12 @@ class LogStore:
         self._wake.set()
         self._thread.join()
         self.flush()
+
+
+def _int64(value: int) -> int:
+    """``value`` within SQLite's integers, so that a bound from a request (a token, a
+    time) of any size compares as the nearest one rather than failing the query."""
+    return max(-(2**63), min(2**63 - 1, value))
 
 
 def _chunks(

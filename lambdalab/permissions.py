@@ -188,10 +188,9 @@ class Permissions:
     @staticmethod
     def _check_revision(policy: Policy, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != policy.revision_id:
-            raise PreconditionFailedException(
-                "The RevisionId provided does not match the latest RevisionId for the Lambda "
-                "function or alias. Call the GetFunction or the GetAlias API to retrieve the "
-                "latest RevisionId for your resource."
+            raise PreconditionFailedException(  # AWS's words, recorded in 2025
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetPolicy API to retrieve the latest Revision Id"
             )
 
     def add(
@@ -246,6 +245,8 @@ class Permissions:
         key = self._target(name, qualifier)
         with self._store.transaction() as db:
             policy = self._load(db, name, key)
+            if not policy.statements:
+                raise ResourceNotFoundException("No policy is associated with the given resource.")
             self._check_revision(policy, revision_id)
             kept = [s for s in policy.statements if s["Sid"] != statement_id]
             if len(kept) == len(policy.statements):

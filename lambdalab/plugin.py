@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import events, limits
     from .arn import FunctionRef, parse_function_ref
-    from .cli import LambdaGroup, open_lab, pass_lab, print_table, say
+    from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
-    from .destinations import DestinationMessage, Sender
+    from .invocation.destinations import DestinationMessage, Sender
     from .errors import (
+        AwsError,
         InvalidParameterValueException,
         LambdaError,
         ResourceConflictException,
@@ -31,19 +32,23 @@ if TYPE_CHECKING:
     )
     from .events._common import iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
-    from .invoker import new_request_id
+    from .invocation.invoker import new_request_id
     from .lab import default_data_dir
+    from .log_patterns import PatternError, compile_pattern
     from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
-    from .protocol import Violation, typed_query_params, validate, xml_text
+    from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
-    from .protocol import HttpResponse, ServiceError
+    from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
+    from .protocol.inputs import RestInput, RestMember
+    from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import ErrorCodes, ProtocolService, service_error
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
-    from .runtime.runtime_api import RuntimeApiServer
+    from .runtime.forkserver import confined_environ, confined_paths, sandbox
+    from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
         ExecutionEnvironment,
@@ -52,7 +57,8 @@ if TYPE_CHECKING:
         InvokeRequest,
         SandboxBackend,
     )
-    from .server.app import HttpService, IncompleteRequestBody, RequestBodyTooLarge
+    from .server.app import IncompleteRequestBody, RequestBodyTooLarge
+    from .server.http_service import HttpService
     from .server.app import read_body, receive_body
     from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
@@ -72,6 +78,7 @@ __all__ = [
     "VirtualClock",
     "Timer",
     # AWS errors (one base; a service's own errors subclass it or render like it)
+    "AwsError",
     "LambdaError",
     "InvalidParameterValueException",
     "ResourceConflictException",
@@ -95,7 +102,6 @@ __all__ = [
     "message",
     "rest_input",
     "rest_params",
-    "typed_query_params",
     "validate",
     "xml_text",
     "ProtocolService",
@@ -103,6 +109,12 @@ __all__ = [
     "ServiceError",
     "service_error",
     "HttpResponse",
+    "HttpRequest",
+    "ParsedRequest",
+    "RestXmlSerializer",
+    "xml_element",
+    "RestInput",
+    "RestMember",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -112,6 +124,9 @@ __all__ = [
     "sqs_attributes_md5",
     "events",
     "limits",
+    # CloudWatch Logs' filter patterns
+    "compile_pattern",
+    "PatternError",
     # what the data plane reports to the AWS/Lambda metrics namespace
     "LambdaDatum",
     # destinations of asynchronous invocations
@@ -134,6 +149,9 @@ __all__ = [
     "ForkServer",
     "containment",
     "describe_status",
+    "confined_environ",
+    "confined_paths",
+    "sandbox",
     "RuntimeApiServer",
     "runtime_bootstrap",
     "runtime_protocol",
@@ -144,20 +162,22 @@ __all__ = [
 #: Where each name lives: ``(module, attribute)``; attribute ``None`` is the module itself.
 _HOMES: dict[str, tuple[str, str | None]] = {
     "hookimpl": ("hookspecs", "hookimpl"),
+    "HttpService": ("server.http_service", "HttpService"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{
         name: ("errors", name)
         for name in (
-            "LambdaError", "InvalidParameterValueException", "ResourceConflictException",
+            "AwsError", "LambdaError", "InvalidParameterValueException",
+            "ResourceConflictException",
             "ResourceNotFoundException", "invalid",
         )
     },
     **{
         name: ("server.app", name)
         for name in (
-            "HttpService", "read_body", "receive_body", "RequestBodyTooLarge",
+            "read_body", "receive_body", "RequestBodyTooLarge",
             "IncompleteRequestBody",
         )
     },
@@ -169,24 +189,28 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         name: ("protocol", name)
         for name in (
             "BodyError", "Violation", "json_object", "message", "rest_input", "rest_params",
-            "typed_query_params", "validate", "xml_text",
+            "validate", "xml_text",
         )
     },
     "show": ("protocol.validate", "show"),
-    **{name: ("protocol", name) for name in ("HttpResponse", "ServiceError")},
+    **{name: ("protocol", name)
+       for name in ("HttpResponse", "ServiceError", "HttpRequest", "ParsedRequest")},
+    **{name: ("protocol.serializers", name) for name in ("RestXmlSerializer", "xml_element")},
+    **{name: ("protocol.inputs", name) for name in ("RestInput", "RestMember")},
     **{
         name: ("protocol.service", name)
         for name in ("ErrorCodes", "ProtocolService", "service_error")
     },
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
-    "new_request_id": ("invoker", "new_request_id"),
+    "new_request_id": ("invocation.invoker", "new_request_id"),
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
-    **{name: ("destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
+    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
-        name: ("cli", name)
+        name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")
     },
     "default_data_dir": ("lab", "default_data_dir"),
@@ -197,8 +221,11 @@ _HOMES: dict[str, tuple[str, str | None]] = {
             "InvokeOutcome", "InvokeRequest",
         )
     },
-    **{name: ("runtime.forkserver", name) for name in ("ForkServer", "containment", "describe_status")},
-    "RuntimeApiServer": ("runtime.runtime_api", "RuntimeApiServer"),
+    **{name: ("runtime.forkserver", name) for name in (
+        "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
+        "sandbox",
+    )},
+    "RuntimeApiServer": ("sandbox.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),
     "runtime_protocol": ("runtime.protocol", None),
     **{name: ("runtime.context", name) for name in ("static_fields", "LambdaContext")},

@@ -239,8 +239,31 @@ class Registry:
                 "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
                 (config.to_json(), name, version),
             )
+            if version == LATEST:
+                db.execute("DELETE FROM latest_before_update WHERE function = ?", (name,))
         self._changed()
         return config
+
+    def running(self, config: FunctionConfiguration) -> FunctionConfiguration:
+        """The configuration an invoke of ``config`` runs: while an update of ``$LATEST``
+        is ``InProgress``, the one before it, as on AWS ("invocations continue to use the
+        previous code and configuration until the update completes",
+        https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
+        if config.version != LATEST or config.last_update_status != "InProgress":
+            return config
+        name = config.function_name
+
+        def load() -> FunctionConfiguration | None:
+            rows = self._store.query(
+                "SELECT config FROM latest_before_update WHERE function = ?", (name,)
+            )
+            if not rows:
+                return None
+            return self._store.loaded("latest_before_update", {"function": name},
+                                      lambda: FunctionConfiguration.from_json(rows[0]["config"]))
+
+        before: FunctionConfiguration | None = self._cached((name, "before-update"), load)
+        return before or config
 
     def pending(self) -> dict[str, Any]:
         """The fields of a configuration that has just been created (``Pending``)."""
@@ -332,6 +355,11 @@ class Registry:
                 raise self.damaged(name)
             if settle and config.settles_at is not None and self._now() < config.settles_at:
                 raise update_in_progress(current.function_arn)
+            if settle and config.state == "Active":  # invokes run it until the update is done
+                db.execute(
+                    "INSERT OR REPLACE INTO latest_before_update (function, config) "
+                    "VALUES (?, ?)", (name, config.to_json())
+                )
             if settle:
                 changes = {
                     "last_update_status": "InProgress",
@@ -457,7 +485,25 @@ class Registry:
             if version is not None:
                 sql, params = sql + " AND version = ?", (name, version)
         rows = self._store.query(sql, params)
+        if version in (None, LATEST):  # invokes still run the code before an update
+            rows += self._before_update(name)
         return {found for row in rows for found in _SHA256_HEX.findall(str(row[0]))}
+
+    def _before_update(self, name: str | None) -> list[Any]:
+        """The rows of ``latest_before_update`` (of ``name``, or all) whose update is still
+        in progress; read only (a collection of code must not settle an update)."""
+        where, params = (" WHERE b.function = ?", (LATEST, name)) if name else ("", (LATEST,))
+        rows = self._store.query(
+            "SELECT b.config, v.config AS latest FROM latest_before_update b JOIN versions v "
+            "ON v.function = b.function AND v.version = ?" + where, params
+        )
+        return [row for row in rows if not self._settled_row(row["latest"])]
+
+    def _settled_row(self, text: str) -> bool:
+        try:
+            return self._due(FunctionConfiguration.from_json(text))
+        except Exception:  # a damaged $LATEST: keep what it may still run
+            return False
 
     # -- concurrency ------------------------------------------------------------------
 
@@ -650,7 +696,7 @@ class Registry:
     def resolve(self, name: str, qualifier: str | None) -> FunctionConfiguration:
         """The configuration an invoke runs: for a weighted alias, one version by chance."""
         if qualifier in (None, LATEST) or qualifier.isdigit():
-            return self.get(name, qualifier)
+            return self.running(self.get(name, qualifier))
         alias = self.get_alias(name, qualifier)
         version = alias.function_version
         roll = self._random.random()
@@ -658,7 +704,7 @@ class Registry:
             if roll < weight:
                 version = extra
             roll -= weight
-        return self.get_version(name, version)
+        return self.running(self.get_version(name, version))
 
 
 def _alias_uses(alias: AliasConfiguration, version: str) -> bool:

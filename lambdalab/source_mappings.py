@@ -8,9 +8,20 @@ service, a UUID is looked for in every keeper, and a list joins theirs.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+import json
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import InvalidParameterValueException, ResourceNotFoundException
+
+if TYPE_CHECKING:
+    from .store import Store
+
+#: An event source mapping's ARN, as botocore's ``TaggableResource`` pattern names it.
+MAPPING_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:event-source-mapping:"
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
 
 
 class SourceMappings:
@@ -68,3 +79,39 @@ class SourceMappings:
             f"The resource you requested does not exist. (Service: Lambda, Status Code: 404, "
             f"Request ID: {uuid})"
         )
+
+
+def mapping_uuid(mapping: Any) -> str | None:
+    """The UUID of a mapping a keeper answered: its ``uuid`` (the SQS plugin's records),
+    or its ``UUID`` key (a keeper that answers AWS's JSON)."""
+    uuid = getattr(mapping, "uuid", None)
+    if uuid is None and isinstance(mapping, Mapping):
+        uuid = mapping.get("UUID")
+    return uuid if isinstance(uuid, str) else None
+
+
+class MappingTags:
+    """The tags of event source mappings, by UUID, whichever plugin keeps the mapping.
+
+    AWS tags mappings since 2024: ``Tags`` on CreateEventSourceMapping, and TagResource,
+    UntagResource and ListTags on the mapping's ARN
+    (https://docs.aws.amazon.com/lambda/latest/dg/tags-esm.html).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, uuid: str) -> dict[str, str]:
+        rows = self.store.query("SELECT tags FROM mapping_tags WHERE uuid = ?", (uuid,))
+        return dict(json.loads(rows[0]["tags"])) if rows else {}
+
+    def put(self, uuid: str, tags: Mapping[str, str]) -> None:
+        with self.store.transaction() as db:
+            if tags:
+                db.execute(
+                    "INSERT INTO mapping_tags (uuid, tags) VALUES (?, ?) "
+                    "ON CONFLICT (uuid) DO UPDATE SET tags = excluded.tags",
+                    (uuid, json.dumps(dict(tags))),
+                )
+            else:
+                db.execute("DELETE FROM mapping_tags WHERE uuid = ?", (uuid,))

@@ -126,6 +126,25 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (layer, version)
     );
     """,
+    # The $LATEST configuration invokes run while an update of it is InProgress: the one
+    # before the update, until the update is Successful (its row is then removed).
+    "updates-1": """
+    CREATE TABLE latest_before_update (
+        function TEXT PRIMARY KEY REFERENCES functions(name) ON DELETE CASCADE,
+        config TEXT NOT NULL
+    );
+    """,
+    # The X-Ray trace an Event invoke's caller sent, continued when it runs.
+    "async-trace-1": """
+    ALTER TABLE async_events ADD COLUMN trace_id TEXT;
+    """,
+    # Tags of event source mappings (kept by plugins), by the mapping's UUID.
+    "mapping-tags-1": """
+    CREATE TABLE mapping_tags (
+        uuid TEXT PRIMARY KEY,
+        tags TEXT NOT NULL
+    );
+    """,
 }
 
 

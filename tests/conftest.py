@@ -6,19 +6,20 @@ import os
 import shutil
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
 from lambdalab import Lab, VirtualClock
-from lambdalab.daemon import NO_DAEMON_ENV
+from lambdalab.cli.daemon import NO_DAEMON_ENV
 
 # Every CLI command a test runs does its work in its own process: no test leaves a
 # background server behind. tests/test_cli_warm.py turns them on, and stops them.
 os.environ[NO_DAEMON_ENV] = "1"
 # What `lambdalab --help` remembers of plugins' commands goes to a folder of the run's own,
-# not the user's ~/.cache (lambdalab/command_cache.py).
+# not the user's ~/.cache (lambdalab/cli/command_cache.py).
 os.environ.setdefault("LAMBDALAB_CACHE_DIR", tempfile.mkdtemp(prefix="lambdalab-cache-"))
 
 
@@ -36,10 +37,12 @@ def lab(tmp_path: Path, clock: VirtualClock) -> Iterator[Lab]:
 @pytest.fixture
 def rendezvous() -> Iterator[Path]:
     """A folder a test and its handlers both reach, confined or not: outside ``/tmp``
-    (a confined environment has its own) and under no folder closed to the sandbox user
-    (pytest makes ``/tmp/pytest-of-root`` 0700), writable by everyone."""
+    (a confined environment has its own) and under no folder closed to the sandbox
+    users (pytest makes ``/tmp/pytest-of-root`` 0700), writable by everyone. Not
+    sticky: environments run as users of their own, and where ``fs.protected_regular``
+    is set a sticky folder refuses one's ``open(..., "a")`` of another's file."""
     root = Path(tempfile.mkdtemp(prefix="lambdalab-rendezvous-", dir="/var/tmp"))
-    root.chmod(0o1777)
+    root.chmod(0o777)
     try:
         yield root
     finally:
@@ -79,3 +82,16 @@ def environment_spec(task_root: Path, tmp_dir: Path, memory_size: int, timeout: 
         timeout=timeout, ephemeral_storage=512, log_group_name="g", log_stream_name="s",
         environ={"PATH": os.defpath},
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` on the real processes until it holds (``True``) or ``timeout``
+    seconds pass (a kill or a stop takes effect when the kernel gets to it): it returns
+    as soon as it holds, so the limit is generous for a loaded machine. Never a measure
+    of time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False

@@ -22,7 +22,7 @@ from lambdalab import (
     ResourceNotFoundException,
     VirtualClock,
 )
-from lambdalab.destinations import DestinationMessage
+from lambdalab.invocation.destinations import DestinationMessage
 
 FLAKY = """
 def handler(event, context):
@@ -558,7 +558,7 @@ def test_cli_event_invoke_then_queue_shows_the_retry(
 ) -> None:
     from click.testing import CliRunner
 
-    from lambdalab import cli
+    from lambdalab.cli import app as cli
 
     data = tmp_path / "cli"
     with Lab(data) as lab:

@@ -62,7 +62,7 @@ def lab_groups() -> set[Path]:
 
 def mine(groups: set[Path], lab: Lab) -> set[Path]:
     """The groups of ``lab``'s cgroup backend."""
-    owner = lab._backends["cgroup"].owner  # type: ignore[attr-defined]
+    owner = lab.backends.started["cgroup"].owner  # type: ignore[attr-defined]
     return {g for g in groups if owner in g.parts}
 
 

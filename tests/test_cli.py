@@ -17,8 +17,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from lambdalab import Lab, cli
-from lambdalab.demo import DEMO_FUNCTION_NAME, report_fields
+from lambdalab import Lab
+from lambdalab.cli import app as cli
+from lambdalab.cli.demo import DEMO_FUNCTION_NAME, report_fields
 
 from .conftest import ECHO
 

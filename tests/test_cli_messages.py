@@ -91,7 +91,7 @@ def test_list_names_the_data_dir_it_read(run, data_dir, code) -> None:
 def test_the_data_dir_is_found_from_a_subfolder(tmp_path, code, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from lambdalab import cli
+    from lambdalab.cli import app as cli
 
     monkeypatch.delenv("LAMBDALAB_DATA_DIR", raising=False)
     project = tmp_path / "project"
@@ -112,7 +112,8 @@ def test_the_data_dir_is_found_from_a_subfolder(tmp_path, code, monkeypatch) -> 
 
 
 def test_the_data_dir_name_is_the_labs_default() -> None:
-    from lambdalab import cli, lab
+    from lambdalab.cli import app as cli
+    from lambdalab import lab
 
     assert cli.DATA_DIR_NAME == lab.DEFAULT_DATA_DIR
 

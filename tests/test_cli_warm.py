@@ -1,7 +1,7 @@
 """The CLI behaves like Lambda: consecutive invokes reach a warm environment.
 
 ``lambdalab invoke`` sends the invoke to a lambdalab server that outlives the command
-(:mod:`lambdalab.daemon`), started in the background on first use. The rest of the
+(:mod:`lambdalab.cli.daemon`), started in the background on first use. The rest of the
 suite runs with ``LAMBDALAB_NO_DAEMON=1`` (tests/conftest.py); these tests turn servers
 on, and the ``servers`` fixture stops every one they started.
 """
@@ -21,8 +21,8 @@ from typing import Callable, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
-from lambdalab import cli, daemon
-from lambdalab.demo import report_fields
+from lambdalab.cli import app as cli, daemon
+from lambdalab.cli.demo import report_fields
 
 from .conftest import ECHO
 from .test_cli import COUNTER, FAILING
@@ -224,7 +224,7 @@ def imports_of(args: list[str], cwd: Path) -> set[str]:
     script = (
         "import sys, atexit\n"
         "atexit.register(lambda: sys.__stderr__.write('MODULES ' + ' '.join(sys.modules)))\n"
-        "from lambdalab.cli import main\n"
+        "from lambdalab.cli.app import main\n"
         f"main({args!r})\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=learner_env(),
@@ -233,7 +233,7 @@ def imports_of(args: list[str], cwd: Path) -> set[str]:
 
 
 HEAVY = {"lambdalab.lab", "rich", "boto3", "botocore", "http.client", "starlette", "uvicorn",
-         "importlib.metadata", "lambdalab_s3", "lambdalab.labcli"}
+         "importlib.metadata", "lambdalab_s3", "lambdalab.cli.course"}
 
 
 def test_help_and_a_warm_invoke_import_neither_the_lab_nor_rich(servers, tmp_path, code, monkeypatch) -> None:
@@ -251,7 +251,9 @@ def test_help_and_a_warm_invoke_import_neither_the_lab_nor_rich(servers, tmp_pat
 
 
 def test_lazy_commands_are_listed_with_their_own_help() -> None:
-    for group in (cli.main, cli.event):
+    from lambdalab.cli.events import event
+
+    for group in (cli.main, event):
         for name, (_, _, short_help) in group.lazy_commands.items():
             command = group.get_command(click_context(group), name)
             assert command is not None, name

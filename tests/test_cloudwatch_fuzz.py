@@ -77,3 +77,11 @@ def test_a_json_timestamp_botocore_cannot_place_is_a_client_error(world: EdgeSer
                "Content-Type": "application/x-amz-json-1.0", **signed_for("monitoring")}
     status, _, answer = send(world.url, "POST", "/", headers, body)
     assert status == 400 and b'"__type"' in answer, answer  # was a 500 (RuntimeError)
+
+
+def test_an_empty_timestamp_is_a_client_error(world: EdgeServer) -> None:
+    body = urlencode({"Action": "GetMetricData", "Version": "2010-08-01",
+                      "StartTime": "", "EndTime": ""}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_for("monitoring")}
+    status, _, answer = send(world.url, "POST", "/", headers, body)
+    assert status == 400 and b"<Code>" in answer, answer  # was a 500 (float(''))

@@ -221,7 +221,7 @@ def test_a_third_party_backend_plugs_in(tmp_path, code):
         result = lab.invoke("f", {"via": "inline"}, log_type="Tail")
         assert result.json() == {"via": "inline"}
         assert "inline!" in result.log_tail
-        assert isinstance(lab._backend_for(lab.get_function_configuration("f")), InlineBackend)
+        assert isinstance(lab.backends.for_function(lab.get_function_configuration("f")), InlineBackend)
 
 
 def test_a_broken_plugin_is_skipped_with_a_warning(tmp_path, monkeypatch):

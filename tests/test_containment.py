@@ -8,15 +8,22 @@ says what it shows refused. Nothing here asserts a timing figure.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import shutil
 import signal
-import time
-from typing import Callable
+import uuid
+from pathlib import Path
 
 import psutil
 import pytest
 
 from lambdalab import Lab, VirtualClock, limits
+from lambdalab_limited import privileges_dropped
+from lambdalab_limited.users import is_sandbox_uid
+
+from .conftest import wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
@@ -34,23 +41,12 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Polls a condition on the real processes (a kill takes effect when the kernel
-    gets to it); never a measure of time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def gone(pid: int) -> bool:
     return wait_until(lambda: not alive(pid))
 
 
 def fork_server_pid(lab: Lab, sandbox: str = "limited") -> int:
-    server = lab._backends[sandbox].server
+    server = lab.backends.started[sandbox].server
     assert server.pid
     return server.pid
 
@@ -134,17 +130,54 @@ def test_what_a_forked_child_allocates_counts_against_the_memory_size(lab: Lab, 
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
 
 
-def test_a_fork_bomb_meets_the_task_cap_not_the_memory_size(lab: Lab, code) -> None:
+FORK_BOMB = """
+import os, signal, time
+def handler(event, context):
+    pids, refused = [], None
+    try:
+        for _ in range(event["children"]):
+            pid = os.fork()
+            if pid == 0:
+                signal.pause()
+                os._exit(0)
+            pids.append(pid)
+    except OSError as e:
+        refused = [type(e).__name__, e.errno]
+    if refused is None:
+        time.sleep(event["hold"])  # as a function that goes on working: the cap is met
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return {"forked": len(pids), "refused": refused}
+"""
+
+
+@pytest.mark.parametrize("confine", ["1", "0"])
+def test_a_fork_bomb_meets_the_task_cap_not_the_memory_size(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch, confine: str
+) -> None:
     """Eleven hundred idle children hold under a megabyte each of their own: at 1769 MB
     the 1024 processes/threads cap stops them, not an out-of-memory kill (summed
-    resident memory said 30 GB)."""
+    resident memory said 30 GB). Confined, the environment is the only process of its
+    user and the kernel refuses the fork past the cap (``EAGAIN``) inside the handler,
+    as on AWS; elsewhere the governor kills the environment."""
+    monkeypatch.setenv("LAMBDALAB_CONFINE", confine)
     lab.create_function(
-        "bomb", code(app=FORKS), handler="app.handler", memory_size=limits.MEMORY_MB_PER_VCPU, timeout=60
+        "bomb", code(app=FORK_BOMB), handler="app.handler",
+        memory_size=limits.MEMORY_MB_PER_VCPU, timeout=60,
     )
-    result = lab.invoke("bomb", {"children": 1100, "sleep": 60}, log_type="Tail")
-    error = result.json()
-    assert error["errorType"] == "Runtime.ExitError", error
-    assert "more than 1024 processes and threads" in result.log_tail
+    result = lab.invoke("bomb", {"children": 1100, "hold": 60}, log_type="Tail")
+    if privileges_dropped():
+        answer = result.json()
+        assert answer["refused"] == ["BlockingIOError", errno.EAGAIN], answer
+        assert answer["forked"] < limits.PROCESSES_AND_THREADS_MAX
+        again = lab.invoke("bomb", {"children": 3, "hold": 0}, log_type="Tail")
+        assert again.json() == {"forked": 3, "refused": None}  # its tasks given back
+        assert "Init Duration" not in again.log_tail  # and the same environment, warm
+    else:
+        error = result.json()
+        assert error["errorType"] == "Runtime.ExitError", error
+        assert "more than 1024 processes and threads" in result.log_tail
 
 
 # -- 3. a descendant that detaches (double fork + setsid) stays in its environment ------
@@ -305,9 +338,9 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
         "attacker",
         {"database": str(lab.store.data_dir / "lambdalab.db"), "other_code": str(victim_code)},
     ).json()
-    assert answer["uid"] == 993  # AWS's sbx_user1051
+    assert is_sandbox_uid(answer["uid"])  # 993 (AWS's sbx_user1051) or one of its own
     assert answer["task_root"] == "/var/task" and answer["file"] == "/var/task/app.py"
-    assert answer["server_environ"] == "PermissionError"
+    assert answer["server_environ"] == "FileNotFoundError"  # not in its /proc at all
     assert answer["kill_server"] == "PermissionError" and alive(server)
     assert answer["database"] in ("PermissionError", "FileNotFoundError")
     assert answer["own_code"] in ("PermissionError", "OSError")  # root's, read-only
@@ -339,7 +372,8 @@ def test_as_root_handlers_run_unprivileged_unless_confine_is_0(
     source = code(app=WHO)
     monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default
     lab.create_function("who", source, handler="app.handler")
-    assert lab.invoke("who").json() == [993, "uuid", "a child Python"]
+    uid, *rest = lab.invoke("who").json()
+    assert is_sandbox_uid(uid) and rest == ["uuid", "a child Python"]
     monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
     lab.update_function_configuration("who", timeout=4)  # a new environment
     assert lab.invoke("who").json()[0] == 0
@@ -413,9 +447,9 @@ def test_lambdalab_plugins_says_which_protections_apply_here(
     assert "descendants kept in the environment" in notes()
     monkeypatch.delenv("LAMBDALAB_CONFINE", raising=False)  # on by default where it can be
     if os.geteuid() == 0:
-        assert "run as uid 993" in notes() or "the kernel refuses" in notes()
+        assert "a user of their own" in notes() or "the kernel refuses" in notes()
         monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
-        assert "run as uid 993" not in notes()
+        assert "a user of their own" not in notes()
     else:
         assert "unavailable (lambdalab does not run as root)" in notes()
 
@@ -447,4 +481,148 @@ def test_a_runtime_under_tmp_stays_importable_when_tmp_is_private(tmp_path) -> N
         done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == f'[993, "{runtime}/from_tmp_runtime.py"]'
+        uid, where = json.loads(done.stdout)
+        assert is_sandbox_uid(uid) and where == f"{runtime}/from_tmp_runtime.py"
+
+
+# -- 5. every runtime confined alike; /opt is the function's layers or nothing -----------
+
+OPT = """
+import os
+def handler(event, context):
+    return os.listdir("/opt")
+"""
+
+
+@needs_root
+def test_a_confined_function_without_layers_sees_an_empty_opt(lab: Lab, code, confined) -> None:
+    """Not the host's /opt (which holds what the machine installed there)."""
+    lab.create_function("bare", code(app=OPT), handler="app.handler")
+    assert lab.invoke("bare").json() == []
+
+
+NODE_ATTACKS = """
+const fs = require('fs');
+const attempt = (action) => { try { action(); return 'done'; } catch (e) { return e.code; } };
+exports.handler = async (event) => ({
+  uid: process.getuid(),
+  cwd: process.cwd(),
+  taskRoot: process.env.LAMBDA_TASK_ROOT,
+  serverEnviron: attempt(() => fs.readFileSync(`/proc/${event.server}/environ`)),
+  database: attempt(() => fs.readFileSync(event.database)),
+  ownCode: attempt(() => fs.appendFileSync('/var/task/index.js', '// owned')),
+  tmp: attempt(() => fs.writeFileSync(`/tmp/${event.scratch}`, 'mine')),
+  opt: fs.readdirSync('/opt'),
+});
+"""
+
+#: After AWS's tutorial bootstrap; its answer says what the environment let it do.
+BOOTSTRAP_ATTACKS = """\
+#!/bin/bash
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+attempt() { if "$@" > /dev/null 2>&1; then echo done; else echo refused; fi; }
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -LD "$HEADERS" "$API/invocation/next" > /dev/null
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  ANSWER="{\\"uid\\": $(id -u), \\"cwd\\": \\"$(pwd)\\", \\"task_root\\": \\"$LAMBDA_TASK_ROOT\\",
+    \\"server_environ\\": \\"$(attempt cat "/proc/$SERVER/environ")\\",
+    \\"database\\": \\"$(attempt cat "$DATABASE")\\",
+    \\"own_code\\": \\"$(attempt touch /var/task/owned)\\",
+    \\"tmp\\": \\"$(attempt touch "/tmp/$SCRATCH")\\", \\"opt\\": $(ls -A /opt | wc -l)}"
+  curl -sS -X POST "$API/invocation/$ID/response" -d "$ANSWER" > /dev/null
+done
+"""
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_confined_node_handler_cannot_reach_the_server_the_database_or_its_code(
+    lab: Lab, tmp_path, confined
+) -> None:
+    root = tmp_path / "js"
+    root.mkdir()
+    (root / "index.js").write_text(NODE_ATTACKS)
+    lab.create_function("node", str(root), runtime="nodejs20.x", handler="index.handler")
+    database = str(lab.store.data_dir / "lambdalab.db")
+    scratch = f"scratch-{uuid.uuid4()}"
+    event = {"server": os.getpid(), "database": database, "scratch": scratch}
+    answer = lab.invoke("node", event).json()
+    assert is_sandbox_uid(answer["uid"]), answer
+    assert answer["cwd"] == answer["taskRoot"] == "/var/task"
+    assert answer["serverEnviron"] == "ENOENT"  # not in its /proc at all
+    assert answer["database"] in ("EACCES", "ENOENT")
+    assert answer["ownCode"] in ("EROFS", "EACCES")
+    assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
+    assert answer["opt"] == []
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the bootstrap uses curl")
+def test_a_confined_bootstrap_cannot_reach_the_server_the_database_or_its_code(
+    lab: Lab, tmp_path, confined
+) -> None:
+    root = tmp_path / "provided"
+    root.mkdir()
+    (root / "bootstrap").write_text(BOOTSTRAP_ATTACKS)
+    (root / "bootstrap").chmod(0o755)
+    database, scratch = str(lab.store.data_dir / "lambdalab.db"), f"scratch-{uuid.uuid4()}"
+    lab.create_function(
+        "custom", str(root), runtime="provided.al2023", handler="bootstrap",
+        environment={"SERVER": str(os.getpid()), "DATABASE": database, "SCRATCH": scratch},
+    )
+    answer = lab.invoke("custom").json()
+    assert is_sandbox_uid(answer["uid"]), answer
+    assert answer["cwd"] == answer["task_root"] == "/var/task"
+    assert answer["server_environ"] == answer["database"] == answer["own_code"] == "refused"
+    assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
+    assert answer["opt"] == 0  # entries in /opt
+
+
+# -- 6. a confined handler sees only its environment's processes -------------------------
+
+PROCESSES = """
+import os, time
+def handler(event, context):
+    child = os.fork()
+    if child == 0:
+        time.sleep(3600)
+        os._exit(0)
+    seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return {"seen": seen, "me": os.getpid(), "child": child, "parent": os.getppid()}
+"""
+
+
+@needs_root
+def test_a_confined_handler_sees_only_its_environments_processes_in_proc(
+    lab: Lab, code, confined
+) -> None:
+    lab.create_function("neighbour", code(app=PID), handler="app.handler")
+    neighbour = lab.invoke("neighbour").json()  # another environment, idle
+    lab.create_function("looker", code(app=PROCESSES), handler="app.handler")
+    answer = lab.invoke("looker").json()
+    assert {answer["me"], answer["child"]} <= set(answer["seen"])  # its own, pids unchanged
+    server = fork_server_pid(lab)
+    assert answer["parent"] == server
+    for hidden in (os.getpid(), server, neighbour, 1):
+        assert hidden not in answer["seen"]
+    for pid in answer["seen"]:  # each one the environment or a descendant of it
+        assert pid == answer["me"] or answer["me"] in [p.pid for p in psutil.Process(pid).parents()]
+
+
+@needs_root
+def test_no_two_environments_hold_the_same_uid_and_no_host_user_is_taken() -> None:
+    """The kernel's cap on tasks counts per user: each environment's must be its own."""
+    import pwd
+
+    from lambdalab_limited.users import SandboxUser
+
+    users = [SandboxUser() for _ in range(3)]
+    try:
+        uids = [user.uid for user in users]
+        assert len(set(uids)) == 3 and all(is_sandbox_uid(uid) for uid in uids)
+        assert not {uid for uid in uids if uid in {p.pw_uid for p in pwd.getpwall()}}
+    finally:
+        for user in users:
+            user.release()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from lambdalab import cli, limits
-from lambdalab.demo import Cost, price_per_gb_second
+from lambdalab.cli import app as cli
+from lambdalab import limits
+from lambdalab.cli.demo import Cost, price_per_gb_second
 
 
 def test_a_gb_second_and_a_request_cost_what_aws_publishes() -> None:

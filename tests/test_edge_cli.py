@@ -13,7 +13,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from lambdalab.cli import main
+from lambdalab.cli.app import main
 from lambdalab.server import EdgeServer
 
 from .edge_support import ROLE, edge, zip_of  # noqa: F401  (fixtures)

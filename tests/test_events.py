@@ -20,7 +20,8 @@ from aws_lambda_powertools.utilities.data_classes import cognito_user_pool_event
 from aws_lambda_powertools.utilities.parser import models
 from click.testing import CliRunner, Result
 
-from lambdalab import Lab, cli, events
+from lambdalab import Lab, events
+from lambdalab.cli import app as cli
 from lambdalab.events import _common
 
 

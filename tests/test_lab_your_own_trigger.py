@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdalab import labs
+from lambdalab.course import runner as labs
 
 LAB = labs.load_course().lab(12)
 SOLUTION = (Path(__file__).parent / "labs" / "solutions" / LAB.folder / "heartbeat.py").read_text()

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lambdalab import labs
-from lambdalab.labcli import lab_group
-from lambdalab.labs import CheckFailed, CheckResult, Progress
+from lambdalab.course import runner as labs
+from lambdalab.cli.course import lab_group
+from lambdalab.course.runner import CheckFailed, CheckResult, Progress
 
 SOLUTIONS = Path(__file__).parent / "labs" / "solutions"
 sys.path.insert(0, str(Path(__file__).parent / "labs"))

@@ -404,7 +404,7 @@ def test_answers_name_the_region_the_client_signed_for(edge: Any) -> None:
 def test_serve_takes_region_account_and_state_transition(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     result = CliRunner().invoke(
         main, ["--data-dir", str(tmp_path / "d"), "serve", "--port", "0", "--region", "mars"]

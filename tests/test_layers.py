@@ -389,7 +389,7 @@ def test_a_node_function_requires_modules_from_its_layers(client: Any) -> None:
 def test_the_cli_publishes_lists_and_deletes(tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     layer = tmp_path / "layer" / "python"
     layer.mkdir(parents=True)

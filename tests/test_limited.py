@@ -23,10 +23,10 @@ import pytest
 
 from lambdalab import Lab, limits
 from lambdalab.errors import InvalidParameterValueException
-from lambdalab_limited import LimitedBackend, rlimits_for
+from lambdalab_limited import LimitedBackend, privileges_dropped, rlimits_for
 from lambdalab_limited.governor import cores_for, cpu_share
 
-from .conftest import environment_spec
+from .conftest import environment_spec, wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
@@ -55,17 +55,6 @@ def states(pid: int) -> set[str]:
     return found
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll ``condition`` until it holds (``True``) or ``timeout`` seconds pass: it
-    returns as soon as it holds, so the limit is generous for a loaded machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def stopped(pid: int) -> bool:
     """Every thread of ``pid`` is stopped (SIGSTOP takes effect once the kernel
     schedules the thread, so give a loaded machine a moment)."""
@@ -84,7 +73,7 @@ def test_sandbox_is_chosen_per_function_and_shown_by_get_function(lab: Lab, code
     assert "Sandbox" not in json.dumps(lab.get_function("free").to_aws())  # AWS-clean
     lab.invoke("held")
     lab.invoke("free")
-    assert lab._backends.keys() == {"subprocess", "limited"}
+    assert lab.backends.started.keys() == {"subprocess", "limited"}
     assert stopped(idle_pids(lab, "held")[0])  # limited: frozen when idle
     assert "T" not in states(idle_pids(lab, "free")[0])
 
@@ -120,7 +109,7 @@ def test_lab_default_sandbox_applies_to_functions_without_one(
     with Lab(data_dir=tmp_path / "d", clock=clock, default_sandbox="limited") as lab:
         lab.create_function("f", code(app=PID), handler="app.handler")
         lab.invoke("f")
-        assert list(lab._backends) == ["limited"]
+        assert list(lab.backends.started) == ["limited"]
 
 
 # -- CPU share ------------------------------------------------------------------------
@@ -424,20 +413,32 @@ THREADS = """
 import threading
 RELEASE = threading.Event()
 def start(count):
-    for _ in range(count):
-        threading.Thread(target=RELEASE.wait, daemon=True).start()
+    try:
+        for _ in range(count):
+            threading.Thread(target=RELEASE.wait, daemon=True).start()
+    except RuntimeError as e:  # can't start new thread: the kernel said EAGAIN
+        return {"started": threading.active_count(), "refused": str(e)}
     return threading.active_count()
 STARTED_AT_INIT = start(int(__import__("os").environ.get("AT_INIT", "0")))
 def handler(event, context):
     count = start(event["threads"])
-    RELEASE.wait(event.get("hold", 0))
-    return count
+    if not isinstance(count, dict):
+        RELEASE.wait(event.get("hold", 0))
+    return {"init": STARTED_AT_INIT, "now": count} if event.get("init") else count
 """
 
+#: Where the kernel refuses the 1025th task (confined: the environment has a user of
+#: its own, see ``lambdalab_limited.users``), and where the governor kills instead.
+CAP_ENFORCEMENT = pytest.mark.parametrize("confine", ["1", "0"])
 
-def test_more_than_1024_processes_and_threads_kill_the_environment(lab: Lab, code) -> None:
+
+@CAP_ENFORCEMENT
+def test_more_than_1024_processes_and_threads_are_refused_or_kill_the_environment(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch, confine: str
+) -> None:
     """At one whole vCPU the tree is not throttled: a SIGSTOP/SIGCONT cycle has to wake
     every one of a thousand threads, which makes a throttled spawner crawl (see the docs)."""
+    monkeypatch.setenv("LAMBDALAB_CONFINE", confine)
     lab.create_function(
         "spawner", code(app=THREADS), handler="app.handler", sandbox="limited",
         memory_size=limits.MEMORY_MB_PER_VCPU, timeout=30,
@@ -447,6 +448,12 @@ def test_more_than_1024_processes_and_threads_kill_the_environment(lab: Lab, cod
     # governor reads the tree while an invoke runs, and a loaded machine may delay its
     # readings past a handler that returns at once.
     result = lab.invoke("spawner", {"threads": 1000, "hold": 20}, log_type="Tail")
+    if privileges_dropped():  # as on AWS: Thread.start() fails inside the handler
+        answer = result.json()
+        assert answer["refused"] == "can't start new thread", answer
+        assert answer["started"] <= limits.PROCESSES_AND_THREADS_MAX
+        assert "Init Duration" not in report(result)  # the same environment goes on
+        return
     error = result.json()
     assert error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Runtime exited with error: signal: killed")
@@ -498,13 +505,20 @@ def test_a_tree_over_the_task_cap_when_the_invoke_ends_is_killed() -> None:
             tree.wait()
 
 
-def test_more_than_1024_threads_at_init_fail_the_init(lab: Lab, code) -> None:
+@CAP_ENFORCEMENT
+def test_more_than_1024_threads_at_init_are_refused_or_fail_the_init(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch, confine: str
+) -> None:
+    monkeypatch.setenv("LAMBDALAB_CONFINE", confine)
     lab.create_function(
         "spawner", code(app=THREADS), handler="app.handler", sandbox="limited",
         memory_size=limits.MEMORY_MB_PER_VCPU, timeout=30, environment={"AT_INIT": "1100"},
     )
-    error = lab.invoke("spawner", {"threads": 0}).json()
-    assert error["errorType"] == "Runtime.ExitError"
+    answer = lab.invoke("spawner", {"threads": 0, "init": True}).json()
+    if privileges_dropped():  # INIT saw the refusal and went on
+        assert answer["init"]["refused"] == "can't start new thread", answer
+        return
+    assert answer["errorType"] == "Runtime.ExitError"
 
 
 # -- what the backend reports ---------------------------------------------------------
@@ -542,7 +556,7 @@ def cli_run(tmp_path: Path) -> Callable[..., "Result"]:
     """``cli_run("get", "fn")`` runs ``lambdalab --data-dir DATA get fn``."""
     from click.testing import CliRunner
 
-    from lambdalab import cli
+    from lambdalab.cli import app as cli
 
     def run(*args: str) -> "Result":
         return CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "cli"), *args])

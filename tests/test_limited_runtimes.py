@@ -82,7 +82,7 @@ def root(tmp_path: Path) -> Callable[..., Path]:
 def test_a_limited_lab_runs_runtime_api_functions_limited(limited_lab: Lab, root) -> None:
     limited_lab.create_function("n", root(**{"index.js": NODE}), runtime="nodejs20.x",
                                 handler="index.handler")
-    assert limited_lab._backend_name(limited_lab.get_function_configuration("n")) == "limited"
+    assert limited_lab.backends.name_for(limited_lab.get_function_configuration("n")) == "limited"
 
 
 @needs_node
@@ -119,9 +119,9 @@ def test_node_over_its_memory_size_is_killed_as_aws_reports_it(limited_lab: Lab,
 
 @needs_curl
 def test_a_bootstrap_background_job_makes_no_progress_between_invokes(
-    limited_lab: Lab, root, tmp_path: Path
+    limited_lab: Lab, root, rendezvous: Path
 ) -> None:
-    counter = tmp_path / "counter"
+    counter = rendezvous / "counter"  # a confined runtime has a /tmp of its own
     limited_lab.create_function("job", root(bootstrap=BOOTSTRAP), runtime="provided.al2023",
                                 handler="bootstrap", memory_size=1769,
                                 environment={"COUNTER": str(counter)})

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lambdalab import Lab, VirtualClock, limits
-from lambdalab.cli import main
+from lambdalab.cli.app import main
 from lambdalab.errors import ResourceNotFoundException
 from lambdalab.logs import InvalidParameterException, event_message
 

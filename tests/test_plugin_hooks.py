@@ -27,7 +27,8 @@ def old_migrations() -> dict[str, str]:
     from lambdalab.store import MIGRATIONS as core
 
     order = ["core-1", "async-1", "permissions-1", "schedule-1", "function-urls-1", "sqs-1",
-             "sqs-system-attributes", "logs-1", "layers-1"]
+             "sqs-system-attributes", "logs-1", "layers-1", "updates-1", "async-trace-1",
+             "mapping-tags-1"]
     every = {**core, **SCHEDULE_MIGRATIONS, **SQS_MIGRATIONS}
     assert set(every) == set(order)  # a new core migration: add it to this list
     return {name: every[name] for name in order}
@@ -40,7 +41,7 @@ def test_a_data_dir_made_when_core_held_the_plugins_tables_opens(tmp_path: Path)
     old.close()
     with Lab(tmp_path) as lab:
         names = [row[0] for row in lab.store.query("SELECT name FROM schema_migrations")]
-        # nothing applied twice; plugins that came later (cloudwatch) add their own
+        # nothing applied twice; plugins newer than that list add their own
         assert len(names) == len(set(names)) and set(old_migrations()) <= set(names)
         sqs_of(lab).queues.create_queue("jobs")  # the sqs tables are there, and work
         assert [q.name for q in sqs_of(lab).queues.list_queues()] == ["jobs"]
@@ -167,7 +168,7 @@ def test_the_command_cache_is_forgotten_once_a_package_folder_changes(tmp_path: 
     import os
     import sys
 
-    from lambdalab import command_cache
+    from lambdalab.cli import command_cache
 
     site = tmp_path / "site"
     site.mkdir()
@@ -188,7 +189,7 @@ def test_the_command_cache_is_forgotten_once_a_package_folder_changes(tmp_path: 
 def test_an_unknown_command_loads_the_plugins_and_a_core_one_does_not(tmp_path: Path, monkeypatch) -> None:
     import click
 
-    from lambdalab.cli import MainGroup
+    from lambdalab.cli.app import MainGroup
 
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     group = MainGroup("lambdalab")

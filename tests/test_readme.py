@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdalab import daemon
-from lambdalab.demo import report_fields
+from lambdalab.cli import daemon
+from lambdalab.cli.demo import report_fields
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)

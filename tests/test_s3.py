@@ -410,7 +410,7 @@ def test_a_photo_upload_makes_a_thumbnail(s3: Any, client: Any, lab: Lab) -> Non
 def test_the_cli_makes_buckets_copies_lists_and_removes(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     data = ["--data-dir", str(tmp_path / "d")]
     runner = CliRunner()

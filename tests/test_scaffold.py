@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lambdalab.cli import main
+from lambdalab.cli.app import main
 from lambdalab.scaffold import KINDS, PluginPackage, ScaffoldError, check_name, new_plugin
 
 LAMBDALAB = Path(sys.executable).with_name("lambdalab")  # the console script pip installed
@@ -164,7 +164,7 @@ with Lab(data_dir=Path(sys.argv[1], "data"), default_sandbox=sys.argv[2]) as lab
     lab.create_function("f", code, handler="app.handler")
     event, pid = lab.invoke("f", {"via": sys.argv[2]}).json()
     print(json.dumps({"event": event, "isolated": pid != os.getpid(),
-                      "backend": type(lab._backend_for(lab.get_function_configuration("f"))).__module__}))
+                      "backend": type(lab.backends.for_function(lab.get_function_configuration("f"))).__module__}))
 """
 
 TRIGGER_SMOKE = """

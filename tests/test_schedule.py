@@ -257,7 +257,7 @@ def test_boto3_sees_aws_errors(edge: Any) -> None:
 
 
 def test_lab_check_explains_the_sunday_trap(tmp_path: Path) -> None:
-    from lambdalab import labs
+    from lambdalab.course import runner as labs
 
     course = labs.load_course()
     lab = next(info for info in course.labs if info.folder == "11-schedules")
@@ -274,7 +274,7 @@ def test_lab_check_explains_the_sunday_trap(tmp_path: Path) -> None:
 def test_cli_puts_rules_and_targets_and_lists_them(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     runner = CliRunner()
     base = ["--data-dir", str(tmp_path / "data"), "schedule"]

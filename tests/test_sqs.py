@@ -302,8 +302,8 @@ def test_mapping_settings_are_checked(lab: Lab, worker: str) -> None:
                                         maximum_batching_window_in_seconds=1)
     with pytest.raises(InvalidParameterValueException, match="NonExistentQueue"):
         lab.create_event_source_mapping("worker", event_source_arn=arn(lab, "missing"))
-    with pytest.raises(ResourceNotFoundException):
-        lab.create_event_source_mapping("ghost", event_source_arn=worker)
+    with pytest.raises(InvalidParameterValueException, match="^Function does not exist$"):
+        lab.create_event_source_mapping("ghost", event_source_arn=worker)  # AWS: 400, not 404
     with pytest.raises(InvalidParameterValueException, match="ReportBatchItemFailures"):
         lab.create_event_source_mapping("worker", event_source_arn=worker,
                                         function_response_types=["Everything"])
@@ -366,7 +366,7 @@ def handler(event, context):
 def test_cli_sqs_and_esm_commands(tmp_path: Path, code: Callable[..., Path]) -> None:
     from click.testing import CliRunner
 
-    from lambdalab.cli import main
+    from lambdalab.cli.app import main
 
     data = str(tmp_path / "cli-data")
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from lambdalab import Lab, VirtualClock, limits
 from lambdalab.errors import ResourceNotFoundException
-from lambdalab.cli import main
+from lambdalab.cli.app import main
 from lambdalab_schedule import ValidationException, parse, schedules
 from lambdalab_sqs import sqs_of
 

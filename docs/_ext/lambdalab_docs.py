@@ -12,7 +12,7 @@
     Every service event generator of :mod:`lambdalab.events`: how the service invokes
     Lambda, the AWS page its shape comes from, and its options.
 
-``.. click::`` (only while ``lambdalab.cli`` does not exist)
+``.. click::`` (only while ``lambdalab.cli.app`` does not exist)
     A stand-in for sphinx-click's directive that says the CLI reference is pending,
     so the reference page and the ``-W`` build stay whole until the CLI lands.
 """
@@ -38,8 +38,8 @@ _BANNER = re.compile(r"^# -- (?P<title>.+?) -+$")
 
 
 def cli_available() -> bool:
-    """Whether ``lambdalab.cli`` (the click group ``main``) can be documented."""
-    return importlib.util.find_spec("lambdalab.cli") is not None
+    """Whether ``lambdalab.cli.app`` (the click group ``main``) can be documented."""
+    return importlib.util.find_spec("lambdalab.cli.app") is not None
 
 
 def _parse(directive: SphinxDirective, text: str) -> list[nodes.Node]:
@@ -227,7 +227,7 @@ class EventsDirective(SphinxDirective):
 
 
 class PendingClickDirective(SphinxDirective):
-    """Stands in for sphinx-click while ``lambdalab.cli`` is not there."""
+    """Stands in for sphinx-click while ``lambdalab.cli.app`` is not there."""
 
     required_arguments = 1
     option_spec = {

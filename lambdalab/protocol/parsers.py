@@ -54,11 +54,16 @@ class HttpRequest:
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        return _lower_headers(self).get(name.lower())
+        return self.lower_headers.get(name.lower())
+
+    @functools.cached_property
+    def lower_headers(self) -> dict[str, str]:
+        """The headers by lower-case name (made once per request)."""
+        return {k.lower(): v for k, v in self.headers.items()}
 
 
 def _lower_headers(request: HttpRequest) -> dict[str, str]:
-    return {k.lower(): v for k, v in request.headers.items()}
+    return request.lower_headers
 
 
 class ProtocolError(Exception):
@@ -116,10 +121,6 @@ class RequestParser:
 
 # -- scalars --------------------------------------------------------------------------
 
-#: What botocore's ``parse_timestamp`` raises besides ValueError: RuntimeError for a
-#: number it cannot place in time (``1e12``).
-TIMESTAMP_ERRORS = (RuntimeError,)
-
 
 def scalar_from_text(shape: Shape, text: str) -> Any:
     """A scalar sent as text (query, XML, URI, header), typed as ``shape`` says; text that
@@ -136,7 +137,9 @@ def scalar_from_text(shape: Shape, text: str) -> Any:
             return parse_timestamp(text)
         if kind == "blob":
             return base64.b64decode(text, validate=True)
-    except (ValueError, TypeError, OverflowError, binascii.Error, *TIMESTAMP_ERRORS):
+    except (ValueError, TypeError, OverflowError, binascii.Error, RuntimeError):
+        # RuntimeError: botocore's parse_timestamp for epochs past any timezone's
+        # range ("Unable to calculate correct timezone offset for 100000000000000")
         return text
     return text
 
@@ -167,7 +170,7 @@ def _from_json(shape: Shape, value: Any, depth: int = 0) -> Any:
     if kind == "timestamp" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         try:
             return parse_timestamp(value)
-        except (ValueError, TypeError, OverflowError, *TIMESTAMP_ERRORS):
+        except (ValueError, TypeError, OverflowError, RuntimeError):  # see scalar_from_text
             return value
     return value
 
@@ -323,10 +326,16 @@ class Route:
         return (needs, literal, -greedy, not self.deprecated)
 
     def accepts(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
-        return (all(k in query and (v is None or v in query[k]) for k, v in self.query)
-                and all(k in query for k in self.required_query)
-                and all(h in headers for h in self.required_headers)
-                and headers.get("host", "").startswith(self.host_prefix))
+        for key, value in self.query:  # plain loops: this runs for most routes of a request
+            if key not in query or (value is not None and value not in query[key]):
+                return False
+        for key in self.required_query:
+            if key not in query:
+                return False
+        for header in self.required_headers:
+            if header not in headers:
+                return False
+        return not self.host_prefix or headers.get("host", "").startswith(self.host_prefix)
 
 
 def compile_route(op: OperationModel) -> Route:
@@ -370,6 +379,11 @@ def _on_its_host(model: ServiceModel, route: Route) -> Route:
     return route
 
 
+#: Request shapes whose candidate routes a REST parser remembers (hostile query keys
+#: make new ones; past this many, it forgets them all).
+_CANDIDATES_MAX = 1024
+
+
 class RestParser(RequestParser):
     """Shared by rest-json and rest-xml: routing and the URI, query and header members."""
 
@@ -378,55 +392,87 @@ class RestParser(RequestParser):
         routes = [_on_its_host(model, compile_route(model.operation_model(name)))
                   for name in model.operation_names]
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
-
-    def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
-        path = request.path.split("?", 1)[0] or "/"
-        headers = _lower_headers(request)
+        #: The routes of each method, most specific first: a request tries only its own.
+        self.by_method: dict[str, list[Route]] = {}
         for route in self.routes:
-            if route.method != request.method:
-                continue
+            self.by_method.setdefault(route.method, []).append(route)
+        self._valued = sorted({k for r in self.routes for k, v in r.query if v is not None})
+        self._needed_headers = sorted({h for r in self.routes for h in r.required_headers})
+        self._hosts = sorted({r.host_prefix for r in self.routes if r.host_prefix})
+        self._candidates: dict[Any, list[Route]] = {}
+        self._located: dict[str, Located] = {}
+
+    def route(self, request: HttpRequest, query: Mapping[str, list[str]],
+              headers: Mapping[str, str] | None = None) -> tuple[Route, dict[str, str]]:
+        path = request.path.split("?", 1)[0] or "/"
+        headers = _lower_headers(request) if headers is None else headers
+        for route in self.candidates(request.method, query, headers):
             found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
-            if found and route.accepts(query, headers):
+            if found:
                 return route, {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
         raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} "
                             f"answers {request.method} {path}.")
 
+    def candidates(self, method: str, query: Mapping[str, list[str]],
+                   headers: Mapping[str, str]) -> list[Route]:
+        """The routes of ``method`` whose query literals, required members and host the
+        request has, most specific first. Remembered by what they depend on (the
+        query's keys, the values of literal ones, the headers routes need), so most
+        requests skip the check; the memory is bounded."""
+        key = (method, frozenset(query),
+               tuple(tuple(query[k]) for k in self._valued if k in query),
+               tuple(h in headers for h in self._needed_headers),
+               tuple(headers.get("host", "").startswith(p) for p in self._hosts))
+        found = self._candidates.get(key)
+        if found is None:
+            if len(self._candidates) >= _CANDIDATES_MAX:
+                self._candidates.clear()
+            found = self._candidates[key] = [
+                r for r in self.by_method.get(method, ()) if r.accepts(query, headers)]
+        return found
+
     def parse(self, request: HttpRequest) -> ParsedRequest:
         query = parse_qs(request.query, keep_blank_values=True)
-        route, labels = self.route(request, query)
+        headers = _lower_headers(request)
+        route, labels = self.route(request, query, headers)
         op = self.model.operation_model(route.operation)
         shape = op.input_shape
         if shape is None:
             return ParsedRequest(op, {})
-        headers = _lower_headers(request)
         params: dict[str, Any] = {}
-        claimed = {k for k, _ in route.query}
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
-            if location == "uri" and wire in labels:
-                params[name] = scalar_from_text(member, labels[wire])
-            elif location == "querystring" and member.type_name != "map":
-                claimed.add(wire)
-                if wire in query:
-                    values = query[wire]
-                    params[name] = ([scalar_from_text(member.member, v) for v in values]  # type: ignore[attr-defined]
-                                    if member.type_name == "list" else scalar_from_text(member, values[-1]))
-            elif location == "header" and wire.lower() in headers:
-                params[name] = header_value(member, headers[wire.lower()])
-            elif location == "headers":
-                prefix = wire.lower()
-                found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
-                if found:
-                    params[name] = found
-        for name, member in shape.members.items():  # a map of the query's other parameters
-            if member.serialization.get("location") == "querystring" and member.type_name == "map":
-                rest = {k: v for k, v in query.items() if k not in claimed}
-                if rest:
-                    many = member.value.type_name == "list"  # type: ignore[attr-defined]
-                    params[name] = {k: v if many else v[-1] for k, v in rest.items()}
+        located = self.located(op.name, shape)
+        for wire, text in labels.items():
+            if wire in located.uri:
+                name, member = located.uri[wire]
+                params[name] = scalar_from_text(member, text)
+        for wire, values in query.items():  # the request's few, not the model's many
+            if wire in located.query:
+                name, member = located.query[wire]
+                params[name] = ([scalar_from_text(member.member, v) for v in values]  # type: ignore[attr-defined]
+                                if member.type_name == "list" else scalar_from_text(member, values[-1]))
+        for header, text in headers.items():
+            if header in located.headers:
+                name, member = located.headers[header]
+                params[name] = header_value(member, text)
+        for name, prefix in located.prefixes:
+            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        for name, member in located.query_maps:  # a map of the query's other parameters
+            rest = {k: v for k, v in query.items()
+                    if k not in located.query and all(k != literal for literal, _ in route.query)}
+            if rest:
+                many = member.value.type_name == "list"  # type: ignore[attr-defined]
+                params[name] = {k: v if many else v[-1] for k, v in rest.items()}
         params.update(self.body(shape, request.body))
         return ParsedRequest(op, params)
+
+    def located(self, operation: str, shape: Shape) -> "Located":
+        """Where the input's members outside the body are, read once per operation."""
+        found = self._located.get(operation)
+        if found is None:
+            found = self._located[operation] = Located.of(shape)
+        return found
 
     def body(self, shape: Shape, body: bytes) -> dict[str, Any]:
         payload = shape.serialization.get("payload")
@@ -438,12 +484,45 @@ class RestParser(RequestParser):
                 return {payload: body if member.type_name == "blob" else body.decode("utf-8", "replace")}
             value = self.structure(member, body) if body.strip() else {}
             return {payload: value} if value else {}
-        if not any("location" not in m.serialization for m in shape.members.values()):  # type: ignore[attr-defined]
+        if not _has_body_members(shape):
             return {}
         return self.structure(shape, body) if body.strip() else {}
 
     def structure(self, shape: Shape, body: bytes) -> dict[str, Any]:
         raise NotImplementedError
+
+
+@functools.lru_cache(maxsize=None)
+def _has_body_members(shape: Shape) -> bool:
+    return any("location" not in m.serialization for m in shape.members.values())  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Located:
+    """An operation's input members outside the body, by wire name: URI labels, query
+    parameters, headers (lower case) → (member name, shape); the prefixed header maps
+    (S3's ``x-amz-meta-``) and the map of the query's other parameters."""
+
+    uri: dict[str, tuple[str, Shape]]
+    query: dict[str, tuple[str, Shape]]
+    headers: dict[str, tuple[str, Shape]]
+    prefixes: list[tuple[str, str]]
+    query_maps: list[tuple[str, Shape]]
+
+    @classmethod
+    def of(cls, shape: Shape) -> "Located":
+        by: dict[str, Any] = {"uri": {}, "querystring": {}, "header": {}}
+        prefixes, query_maps = [], []
+        for name, member in shape.members.items():  # type: ignore[attr-defined]
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if location == "headers":
+                prefixes.append((name, wire.lower()))
+            elif location == "querystring" and member.type_name == "map":
+                query_maps.append((name, member))
+            elif location in by:
+                by[location][wire.lower() if location == "header" else wire] = (name, member)
+        return cls(by["uri"], by["querystring"], by["header"], prefixes, query_maps)
 
 
 def header_value(shape: Shape, text: str) -> Any:

@@ -44,11 +44,17 @@ JSON_VERSIONS = {"1.0": "application/x-amz-json-1.0", "1.1": "application/x-amz-
 
 @dataclass
 class HttpResponse:
-    """What goes back on the wire: status, headers, body."""
+    """What goes back on the wire: status, headers, body.
+
+    :param stream: a body sent in pieces instead of ``body`` (an object with
+        ``read(size)``, returning ``b""`` at its end, and ``close()``): a streaming
+        payload (S3's GetObject) that is never held whole in memory.
+    """
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    stream: Any = None
 
 
 @dataclass
@@ -235,9 +241,10 @@ class RestJsonSerializer(JsonSerializer):
 
 def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) -> None:
     """Put the ``header``, ``headers`` (a prefixed map) and ``statusCode`` members."""
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
-        location = member.serialization.get("location")
-        item = value.get(name)
+    members = shape.members  # type: ignore[attr-defined]
+    for name, item in value.items():  # the output's few members, not the shape's many
+        member = members.get(name)
+        location = member.serialization.get("location") if member is not None else None
         if item is None or location is None:
             continue
         wire = member.serialization.get("name", name)
@@ -370,9 +377,22 @@ def _error_fields(shape: Shape | None, error: ServiceError) -> str:
 
 
 class RestXmlSerializer(ResponseSerializer):
-    """REST-XML (S3): the output structure as the root element, or a payload member."""
+    """REST-XML (S3): the output structure as the root element, or a payload member.
+
+    A service whose wire says more than its model subclasses it (S3's root element
+    names, its request-id headers: ``lambdalab_s3.responses.S3Serializer``).
+    """
 
     content_type = "application/xml"
+    #: What precedes the root element (S3 puts a newline after the declaration).
+    declaration = XML_DECLARATION
+
+    def request_id_headers(self, request_id: str) -> dict[str, str]:
+        return {"x-amzn-RequestId": request_id}
+
+    def root_name(self, operation: OperationModel, shape: Shape) -> str:
+        """The root element of an output that is not a payload member."""
+        return str(shape.serialization.get("name", shape.name))
 
     def namespace(self, shape: Shape) -> str:
         ns = shape.serialization.get("xmlNamespace") or self.model.metadata.get("xmlNamespace")
@@ -381,7 +401,7 @@ class RestXmlSerializer(ResponseSerializer):
         return ns or f"http://{self.model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{self.model.api_version}/"
 
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
-        response = HttpResponse(operation.http.get("responseCode", 200), {"x-amzn-RequestId": request_id})
+        response = HttpResponse(operation.http.get("responseCode", 200), self.request_id_headers(request_id))
         shape = operation.output_shape
         if shape is None:
             return response
@@ -392,7 +412,10 @@ class RestXmlSerializer(ResponseSerializer):
             if data is None:
                 return response
             if member.type_name in ("blob", "string"):
-                response.body = data.encode() if isinstance(data, str) else data
+                if hasattr(data, "read"):  # a streaming payload, read as it is sent
+                    response.stream = data
+                else:
+                    response.body = data.encode() if isinstance(data, str) else data
                 return response
             root = member.serialization.get("name", member.name)
             shape, value = member, data
@@ -400,10 +423,10 @@ class RestXmlSerializer(ResponseSerializer):
             if not any("location" not in m.serialization and value.get(n) is not None
                        for n, m in shape.members.items()):
                 return response
-            root = shape.serialization.get("name", shape.name)
+            root = self.root_name(operation, shape)
         response.headers["Content-Type"] = self.content_type
-        response.body = (XML_DECLARATION + xml_element(root, shape, value, "iso8601",
-                                                       self.namespace(shape))).encode()
+        response.body = (self.declaration + xml_element(root, shape, value, "iso8601",
+                                                        self.namespace(shape))).encode()
         return response
 
     def error(self, error: ServiceError, request_id: str) -> HttpResponse:
@@ -412,7 +435,7 @@ class RestXmlSerializer(ResponseSerializer):
                 f"{_error_fields(self.error_shape(error.code), error)}"
                 f"<RequestId>{escape(request_id)}</RequestId></Error>")
         return HttpResponse(self.status_of(error), {"Content-Type": self.content_type,
-                                                    "x-amzn-RequestId": request_id}, body.encode())
+                                                    **self.request_id_headers(request_id)}, body.encode())
 
 
 __all__ = [

@@ -4,9 +4,9 @@ A plugin names a botocore service and gives an object with one method per operat
 named in snake_case (``put_rule`` for ``PutRule``). Each method takes the operation's
 input (as keyword arguments in the model's member names, or as one dict when its only
 parameter is not a member name) and returns the output as a dict; it raises
-:class:`~lambdalab.errors.LambdaError` subclasses (or
+:class:`~lambdalab.errors.AwsError` subclasses (or
 :class:`~lambdalab.protocol.serializers.ServiceError`) for AWS
-errors. :class:`ProtocolService` is the ASGI app that does the rest in the service's
+errors, which the service's serializer writes in its protocol. :class:`ProtocolService` is the ASGI app that does the rest in the service's
 own protocol::
 
     class Greetings:
@@ -34,7 +34,7 @@ import anyio.to_thread
 from botocore.model import OperationModel, ServiceModel
 
 from .. import limits
-from ..errors import LambdaError
+from ..errors import AwsError
 from .parsers import HttpRequest, ParsedRequest, ProtocolError, parser_for
 from .serializers import HttpResponse, ServiceError, serializer_for
 from .validate import message, service_model, type_errors, validate
@@ -67,6 +67,7 @@ class ErrorCodes:
         return cls()
 
 
+@functools.lru_cache(maxsize=None)
 def snake_case(operation: str) -> str:
     """``PutRule`` → ``put_rule``; ``ListQueueTags`` → ``list_queue_tags``."""
     out = ""
@@ -80,12 +81,13 @@ def snake_case(operation: str) -> str:
 
 
 def service_error(error: Exception) -> ServiceError:
-    """A lambdalab error as the layer answers it."""
+    """A lambdalab error (any service's :class:`~lambdalab.errors.AwsError`) as the
+    layer answers it."""
     if isinstance(error, ServiceError):
         return error
-    assert isinstance(error, LambdaError)
-    return ServiceError(error.code, error.message, error.status_code, dict(error.extra),
-                        sender_fault=error.status_code < 500)
+    assert isinstance(error, AwsError)
+    return ServiceError(error.code, error.message, error.status_code, dict(error.fields),
+                        sender_fault=error.sender_fault)
 
 
 class ProtocolService:
@@ -108,6 +110,8 @@ class ProtocolService:
         self.body_max = body_max
         self.parser = parser_for(self.model, self.protocol)
         self.serializer = serializer_for(self.model, self.protocol)
+        #: Each operation's method, found once.
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {}
 
     # -- the plain (synchronous) part: one request in, one response out --------------
 
@@ -119,7 +123,7 @@ class ProtocolService:
             self._check(parsed)
             output = method(parsed.params) or {}
             return self.serializer.output(parsed.operation, output, request_id)
-        except (ServiceError, LambdaError) as e:
+        except (ServiceError, AwsError) as e:
             return self.serializer.error(service_error(e), request_id)
         except Exception as e:  # a bug in lambdalab: say so in the service's shape, log it
             log.exception("%s failed", self.model.service_id)
@@ -129,6 +133,22 @@ class ProtocolService:
         return ServiceError(self.errors.internal, f"lambdalab failed internally "
                             f"({type(error).__name__}: {error}). This is a bug; the server log "
                             "has the traceback.", 500, sender_fault=False)
+
+    def body_error(self, error: Exception) -> ServiceError | AwsError:
+        """The answer to a body that is too large (``RequestBodyTooLarge``) or never
+        arrived whole (``IncompleteRequestBody``: seldom read, the client has gone)."""
+        from ..server.app import RequestBodyTooLarge
+
+        if isinstance(error, RequestBodyTooLarge):
+            return ServiceError(self.errors.validation, (
+                f"The request body is larger than {self.body_max} bytes; send a smaller one."))
+        return ServiceError(self.errors.serialization, "The request body ended before its "
+                            "Content-Length; nothing was done.")
+
+    def new_request_id(self) -> str:
+        from ..invocation.invoker import new_request_id
+
+        return new_request_id()
 
     def _read(self, request: HttpRequest) -> ParsedRequest:
         """The operation and its input; the protocol's error when it cannot be read."""
@@ -148,6 +168,12 @@ class ProtocolService:
             raise ServiceError(self.errors.validation, message(violations))
 
     def _method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+        known = self._methods.get(operation.name)
+        if known is None:
+            known = self._methods[operation.name] = self._find_method(operation)
+        return known
+
+    def _find_method(self, operation: OperationModel) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         found = getattr(self.operations, snake_case(operation.name), None)
         if found is None:
             raise ServiceError(self.errors.not_implemented, (
@@ -166,29 +192,61 @@ class ProtocolService:
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from ..invoker import new_request_id
-        from ..server.app import RequestBodyTooLarge, receive_body
+        from ..server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
         from starlette.datastructures import Headers
 
-        request_id = new_request_id()
         headers = Headers(scope=scope)
         service = self.for_request(headers)
+        request_id = service.new_request_id()
         try:
             body = await receive_body(receive, headers, service.body_max)
-        except RequestBodyTooLarge:
-            response = service.serializer.error(ServiceError(service.errors.validation, (
-                f"The request body is larger than {service.body_max} bytes; send a smaller one.")),
-                request_id)
+        except (RequestBodyTooLarge, IncompleteRequestBody) as e:
+            response = service.serializer.error(service_error(service.body_error(e)), request_id)
         else:
             raw_path = scope.get("raw_path") or scope["path"].encode()
             request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
                                   scope.get("query_string", b"").decode("latin-1"),
                                   dict(headers.items()), body)
             response = await anyio.to_thread.run_sync(service.handle, request, request_id)
+        await send_response(response, scope["method"], send)
+
+
+#: The piece of a streaming body read and sent at a time.
+STREAM_CHUNK_BYTES = 1024 * 1024
+
+
+async def send_response(response: HttpResponse, method: str, send: Any) -> None:
+    """``response`` as ASGI messages. A HEAD (or 304) answer has no body; its
+    Content-Length is the one the output put in its headers (HeadObject's object
+    size), else 0. A
+    streaming body goes in pieces, each read in a worker thread, and is closed."""
+    headers = dict(response.headers)
+    bodiless = method == "HEAD" or response.status == 304  # RFC 9110 §6.4.1
+    streaming = response.stream is not None and not bodiless
+    if bodiless:
+        body = b""
+        headers.setdefault("Content-Length", "0")
+    elif not streaming:
+        body = response.body
+        headers["Content-Length"] = str(len(body))
+    try:
         await send({"type": "http.response.start", "status": response.status, "headers": [
-            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in
-            {**response.headers, "Content-Length": str(len(response.body))}.items()]})
-        await send({"type": "http.response.body", "body": response.body})
+            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
+        if streaming:
+            await _send_stream(response.stream, send)
+        else:
+            await send({"type": "http.response.body", "body": body})
+    finally:
+        if response.stream is not None:
+            response.stream.close()
+
+
+async def _send_stream(stream: Any, send: Any) -> None:
+    while True:
+        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES)
+        await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
+        if not chunk:
+            return
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
@@ -212,4 +270,4 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["ErrorCodes", "ProtocolService", "service_error", "snake_case"]
+__all__ = ["ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]

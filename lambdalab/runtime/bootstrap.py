@@ -189,7 +189,7 @@ def handle(
     for the next invoke once this reply is sent (the core need not wake it then)."""
     global _current_request_id
     request_id = _current_request_id = request.request_id
-    os.environ["_X_AMZN_TRACE_ID"] = trace_header()
+    os.environ["_X_AMZN_TRACE_ID"] = request.trace_id or trace_header()
     started = time.perf_counter()
     try:
         context = LambdaContext(

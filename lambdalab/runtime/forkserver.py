@@ -407,7 +407,8 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
 
 # -- containment ----------------------------------------------------------------------
 
-_PR_SET_PDEATHSIG, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 1, 4, 22
+_PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 36, 38
 _SECCOMP_MODE_FILTER = 2
 _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
 _EPERM, _ENOSYS = 1, 38
@@ -511,28 +512,68 @@ def contain() -> None:
 
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
-_MS_REC, _MS_PRIVATE = 16384, 1 << 18
+_MS_NOEXEC, _MS_REC, _MS_PRIVATE = 8, 16384, 1 << 18
 #: Where an environment finds its code, its scratch space and its layers, as on AWS.
 TASK_ROOT, TMP, OPT = "/var/task", "/tmp", "/opt"
+PROC = "/proc"
 #: The host folder that stands for ``/opt`` (:func:`lambdalab.layers.opt_environment`).
 OPT_VARIABLE = "LAMBDALAB_OPT"
 
 
 def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str]:
     """Make this (root) process an unprivileged environment, as AWS runs a handler as
-    ``sbx_user1051``: its own mount namespace in which the code is ``/var/task``,
-    read-only, and ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB; then the
-    user and group ``how["uid"]``/``how["gid"]``, without supplementary groups or
-    capabilities. A function with layers also finds them read-only at ``/opt``, as on
-    AWS (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html). Returns
-    the task root and temporary directory it now has (the environment's variables that
-    named the host's folders, PATH's and LD_LIBRARY_PATH's parts too, are rewritten).
+    ``sbx_user1051`` (:func:`sandbox`), and rewrite the environment's variables
+    that named the host's folders (PATH's and LD_LIBRARY_PATH's parts too) to the ones
+    it now sees. Returns the task root and temporary directory it now has.
 
     ``how`` is the ``confine`` entry of a spawn message; the process has opened all it
     needs from the host (its pipes) before this.
     """
+    sandbox(how, task_root, os.environ.get(OPT_VARIABLE))()
+    os.environ.update(confined_environ(dict(os.environ), task_root, tmp_dir))
+    return TASK_ROOT, TMP
+
+
+def confined_environ(environ: dict[str, str], task_root: str, tmp_dir: str) -> dict[str, str]:
+    """``environ`` with each path under the host's code, scratch and layers folders
+    renamed to ``/var/task``, ``/tmp`` and ``/opt``, where a confined environment sees them."""
+    opt = environ.get(OPT_VARIABLE)
+    names = list(environ)
+    return dict(zip(names, confined_paths([environ[n] for n in names], task_root, tmp_dir, opt)))
+
+
+def confined_paths(
+    values: list[str], task_root: str, tmp_dir: str, opt: str | None
+) -> list[str]:
+    """Each of ``values`` (a path, or a ``:``-separated list of them) as a confined
+    environment sees it (see :func:`confined_environ`)."""
+    moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
+    return [_moved(value, moves) for value in values]
+
+
+def sandbox(how: dict[str, int], task_root: str, opt: str | None) -> Callable[[], None]:
+    """A function that gives this (root) process its own mount namespace in which the
+    code is ``/var/task``, read-only, ``/tmp`` a fresh ``tmpfs`` of ``how["tmp_mb"]`` MB
+    owned by the sandbox user, ``/opt`` the function's layers, read-only, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html), or an empty
+    read-only folder for a function without layers, and ``/proc`` a ``procfs`` that
+    shows no process of another user (``hidepid=2``); then makes it the user and group
+    ``how["uid"]``/``how["gid"]``, without supplementary groups or capabilities, in
+    ``/var/task``.
+
+    The C library is found here; the function returned makes only system calls, so it
+    can run between ``fork()`` and ``exec()`` of a Runtime API runtime (``provided.*``,
+    ``nodejs*.x``), in a child of a process that has other threads.
+    """
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
+    def enter() -> None:
+        _enter_sandbox(libc, how, task_root, opt)
+
+    return enter
+
+
+def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | None) -> None:
     def check(result: int, what: str) -> None:
         if result != 0:
             err = ctypes.get_errno()
@@ -544,30 +585,41 @@ def confine(how: dict[str, int], task_root: str, tmp_dir: str) -> tuple[str, str
     check(libc.mount(task_root.encode(), TASK_ROOT.encode(), None, _MS_BIND, None), "bind /var/task")
     read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
     check(libc.mount(None, TASK_ROOT.encode(), None, read_only, None), "remount /var/task ro")
-    opt = os.environ.get(OPT_VARIABLE)
+    os.makedirs(OPT, exist_ok=True)
     if opt:  # before /tmp is hidden: the layers' folder may be under it
-        os.makedirs(OPT, exist_ok=True)
         check(libc.mount(opt.encode(), OPT.encode(), None, _MS_BIND, None), "bind /opt")
         check(libc.mount(None, OPT.encode(), None, read_only, None), "remount /opt ro")
+    else:  # not the host's /opt: an empty folder, as a function without layers has
+        flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        check(libc.mount(b"tmpfs", OPT.encode(), b"tmpfs", flags, b"size=4k,mode=755"), "tmpfs /opt")
     _reveal_runtime(libc, check, read_only)
     # a runtime (a virtual environment, a checkout on sys.path) may live under /tmp:
     # held open before the private /tmp hides it, then bound back at its own path
     under_tmp = [p for p in _runtime_tops() if p.startswith(TMP + "/")]
     handles = {p: os.open(p, os.O_PATH) for p in under_tmp}
-    options = f"size={how['tmp_mb']}m,mode=1777".encode()
+    uid, gid = how["uid"], how["gid"]
+    options = f"size={how['tmp_mb']}m,mode=1777,uid={uid},gid={gid}".encode()
     check(libc.mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs /tmp")
     try:
         _bind_read_only(libc, check, read_only, handles)
     finally:
         for fd in handles.values():
             os.close(fd)
-    moves = [(task_root, TASK_ROOT), (tmp_dir, TMP)] + ([(opt, OPT)] if opt else [])
-    for name, value in list(os.environ.items()):
-        os.environ[name] = _moved(value, moves)
+    # its own /proc, listing only processes of its own user: the environment's (each
+    # environment has a user of its own). Pids stay the host's, which is what the core
+    # names environments by (a PID namespace would renumber them).
+    proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    check(libc.mount(b"proc", PROC.encode(), b"proc", proc_flags, b"hidepid=2"), "proc /proc")
     os.setgroups([])
-    os.setresgid(how["gid"], how["gid"], how["gid"])
-    os.setresuid(how["uid"], how["uid"], how["uid"])
-    return TASK_ROOT, TMP
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    # The change of user made it undumpable, which hides its own children from it in
+    # that /proc: the environment's processes are its user's, as a handler's are on AWS.
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    os.chdir(TASK_ROOT)
+    # Environments have users of their own but share a group: what one writes into a
+    # folder of the host's that several reach stays writable by the others.
+    os.umask(0o002)
 
 
 def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int) -> None:

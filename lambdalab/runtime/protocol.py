@@ -21,7 +21,7 @@ _LENGTH = struct.Struct("!I")
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
 #: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity.
-_REQUEST = struct.Struct("!QIIII")
+_REQUEST = struct.Struct("!QIIIII")
 #: status, duration (ms), peak memory (MB), and until when (``time.monotonic()``, the
 #: same clock in every process) the runtime will at least poll for the next invoke (0:
 #: it will not; a frozen runtime must then be continued to read it).
@@ -150,6 +150,8 @@ class Request:
     client_context: str | None
     cognito_identity: str | None
     body: bytes
+    #: The X-Ray trace header the caller sent, for ``_X_AMZN_TRACE_ID``; None: a new one.
+    trace_id: str | None = None
 
 
 def pack_request(
@@ -159,9 +161,12 @@ def pack_request(
     client_context: str | None,
     cognito_identity: str | None,
     body: bytes,
+    trace_id: str | None = None,
 ) -> bytes:
     fields = [
-        s.encode() for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "")
+        s.encode()
+        for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "",
+                  trace_id or "")
     ]
     return _REQUEST.pack(deadline_ms, *map(len, fields)) + b"".join(fields) + body
 
@@ -173,8 +178,8 @@ def unpack_request(frame: bytes) -> Request:
     for size in sizes:
         fields.append(frame[offset : offset + size].decode())
         offset += size
-    rid, arn, cc, ci = fields
-    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:])
+    rid, arn, cc, ci, trace = fields
+    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:], trace or None)
 
 
 def pack_reply(

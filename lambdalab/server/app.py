@@ -22,7 +22,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import anyio
 import anyio.to_thread
@@ -40,15 +40,10 @@ from ..errors import (
 )
 from ..lab import Lab
 from .auth import SignedRequest, SigV4Verifier, scope_service
+from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
 from .lambda_responses import LambdaResponses, check_request
 from .lambda_urls import PATH_PREFIXES, Route, Router
 from .wire import WireRequest, WireResponse, error_response, send
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEALTH_PATH = "/_lambdalab/health"
 #: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
@@ -61,26 +56,6 @@ SPARE_WORKER_THREADS = 64
 _LENGTH_DIGITS_MAX = 20
 
 log = logging.getLogger("lambdalab.server")
-
-
-@dataclass(frozen=True)
-class HttpService:
-    """An AWS service the edge serves: its SigV4 name and the ASGI app answering it.
-
-    :param name: the service name in the SigV4 credential scope (``lambda``, ``s3``,
-        ``sqs``…), which is how signed requests find it.
-    :param app: an ASGI application. It receives the request unchanged (the body too,
-        even when the edge has read it to check a signature).
-    :param target_prefixes: ``X-Amz-Target`` prefixes (``AmazonSQS.``) that identify an
-        unsigned request as this service's.
-    :param path_prefixes: path prefixes that identify an unsigned request as this
-        service's (``/2015-03-31/`` for Lambda).
-    """
-
-    name: str
-    app: ASGIApp
-    target_prefixes: tuple[str, ...] = ()
-    path_prefixes: tuple[str, ...] = ()
 
 
 # -- the Lambda service ---------------------------------------------------------------

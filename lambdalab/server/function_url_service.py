@@ -85,7 +85,8 @@ class FunctionUrlService:
         event = request_event(request, config, self.lab.arns.region, self.lab.clock.now())
         qualifier = None if config.qualifier == limits.LATEST else config.qualifier
         try:
-            result = self.lab.invoke(config.function_name, event, qualifier=qualifier)
+            result = self.lab.invoke(config.function_name, event, qualifier=qualifier,
+                                     trace_header=event["headers"]["x-amzn-trace-id"])
         except TooManyRequestsException:
             return _message(429, "Rate Exceeded.")
         except LambdaError:

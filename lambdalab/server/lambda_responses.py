@@ -31,7 +31,7 @@ from ..errors import (
     ValidationException,
 )
 from ..arn import parse_function_ref
-from ..invoker import RunBlocking
+from ..invocation.invoker import RunBlocking
 from ..lab import Lab
 from ..models import InvokeResult
 from ..protocol import BodyError, Violation, json_object, message, rest_input, rest_params, validate
@@ -605,7 +605,8 @@ class LambdaResponses(LayerResponses):
         settings = {k: v for k, v in self._mapping_settings(body).items() if v is not None}
         mapping = self.lab.create_event_source_mapping(
             required(body, "FunctionName"),
-            event_source_arn=required(body, "EventSourceArn"),
+            event_source_arn=typed(body, "EventSourceArn", str),
+            tags=typed(body, "Tags", dict),
             **settings,
         )
         return WireResponse.of_json(202, mapping.to_aws())
@@ -631,19 +632,23 @@ class LambdaResponses(LayerResponses):
             event_source_arn=req.query.get("EventSourceArn"),
             function_name=req.query.get("FunctionName"),
         )
-        chunk, marker = page(mappings, req.query, limits.LIST_MAX_ITEMS)
+        chunk, marker = page(mappings, req.query, limits.EVENT_SOURCE_MAPPING_PAGE_MAX)
         return WireResponse.of_json(200, _listing("EventSourceMappings", chunk, marker))
 
 
 #: The event source mapping fields lambdalab implements (SQS sources).
 _MAPPING_FIELDS = frozenset({
     "FunctionName", "EventSourceArn", "Enabled", "BatchSize",
-    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Tags",
 })
 
 
 def _refuse_unknown_mapping_fields(body: dict[str, Any]) -> None:
     """FilterCriteria and the stream-only fields are refused rather than ignored."""
+    if "DestinationConfig" in body:  # AWS's answer for an SQS source
+        raise InvalidParameterValueException(
+            "Unsupported DestinationConfig parameter for given event source mapping type."
+        )
     unknown = sorted(set(body) - _MAPPING_FIELDS)
     if unknown:
         raise InvalidParameterValueException(
@@ -705,6 +710,7 @@ class InvokeOptions(TypedDict):
     invocation_type: str
     log_type: str
     client_context: str | None
+    trace_header: str | None
 
 
 def invoke_options(req: WireRequest) -> InvokeOptions:
@@ -715,6 +721,7 @@ def invoke_options(req: WireRequest) -> InvokeOptions:
         "invocation_type": headers.get("x-amz-invocation-type", "RequestResponse"),
         "log_type": headers.get("x-amz-log-type", "None"),
         "client_context": headers.get("x-amz-client-context"),
+        "trace_header": headers.get("x-amzn-trace-id"),
     }
 
 

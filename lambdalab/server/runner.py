@@ -20,11 +20,12 @@ from typing import Any, Iterator
 
 import uvicorn
 
+from .. import limits
 from ..lab import Lab
 from .app import Edge, create_app
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9001
+DEFAULT_HOST = limits.EDGE_HOST
+DEFAULT_PORT = limits.EDGE_PORT
 #: Seconds ``EdgeServer.start`` waits for uvicorn to accept connections.
 START_TIMEOUT_S = 30
 

@@ -19,7 +19,7 @@ from starlette.datastructures import Headers, QueryParams
 
 from .. import limits
 from ..errors import InvalidParameterValueException, InvalidRequestContentException, LambdaError
-from ..invoker import new_request_id
+from ..invocation.invoker import new_request_id
 
 JSON = "application/json"
 

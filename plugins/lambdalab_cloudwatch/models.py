@@ -56,9 +56,17 @@ def _utc(epoch: float) -> datetime:
 
 
 def epoch_of(value: Any) -> float:
+    """A timestamp of the input as epoch seconds; InvalidParameterValue if it is none."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-    return float(value)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise InvalidParameterValue(f"{str(value)[:64]!r} is not a timestamp: give ISO 8601 "
+                                    "(2023-11-14T22:00:00Z) or epoch seconds.")
+    return seconds
 
 
 def check_period(period: Any, what: str = "Period") -> int:

@@ -22,8 +22,15 @@ runtime process behind the Runtime API, as in the ``runtime-api`` backend
   1024 open files (``RLIMIT_NOFILE``) and, for ``/tmp``, no file larger than the
   function's ephemeral storage (``RLIMIT_FSIZE``), set in the child before the runtime
   imports the handler (or is exec'ed), so INIT runs limited too; and at most 1024 processes and
-  threads in the environment's tree, counted by the governor (an environment over it is
-  killed, see :mod:`lambdalab_limited.governor`).
+  threads in the environment's tree: where it is confined (below), the kernel refuses
+  the 1025th with ``EAGAIN`` (``RLIMIT_NPROC`` of the environment's own user, see
+  :mod:`lambdalab_limited.users`); elsewhere the governor counts them and kills an
+  environment over the cap (see :mod:`lambdalab_limited.governor`);
+* **confined** where lambdalab runs as root (:func:`privileges_dropped`): every
+  environment, of every runtime, runs as a user of its own in its own mount namespace
+  (read-only ``/var/task``, a private ``/tmp``, its layers or nothing at ``/opt``, a
+  ``/proc`` that lists only its own processes: see
+  ``lambdalab.runtime.forkserver.sandbox``).
 
 Each invoke's outcome carries the CPU time the tree used and its peak memory.
 """
@@ -48,6 +55,7 @@ from lambdalab.plugin import runtime_protocol as protocol
 from lambdalab_subprocess import SubprocessBackend, SubprocessEnvironment
 
 from .governor import Governor, Usage, cores_for, cpu_share
+from .users import SANDBOX_GID, SANDBOX_UID, SandboxUser
 
 __version__ = "0.1.0"
 
@@ -69,11 +77,6 @@ TOO_MANY_TASKS_LOG = (
 )
 
 
-#: The user (and group) a handler runs as where lambdalab runs as root: the uid of
-#: AWS's ``sbx_user1051``, which owns no file and can signal no process of the host's.
-SANDBOX_UID = 993
-
-
 #: Set to 0 to run forked Python environments as lambdalab's own user even where they
 #: could be confined (see :func:`privileges_dropped`).
 CONFINE_VARIABLE = "LAMBDALAB_CONFINE"
@@ -85,6 +88,7 @@ libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 assert libc.unshare(0x00020000) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"none", b"/", None, 16384 | (1 << 18), None) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=1m") == 0, os.strerror(ctypes.get_errno())
+assert libc.mount(b"proc", b"/proc", b"proc", 14, b"hidepid=2") == 0, os.strerror(ctypes.get_errno())
 """
 
 
@@ -117,9 +121,10 @@ def confinement_unavailable() -> str | None:
 
 
 def privileges_dropped() -> bool:
-    """Whether forked Python environments run unprivileged, as ``sbx_user1051`` does on
-    AWS, in their own mount namespace (``/var/task`` read-only, a private ``/tmp``,
-    layers read-only at ``/opt``): wherever the host allows it, unless
+    """Whether environments (forked Python ones and Runtime API runtimes alike) run
+    unprivileged, as ``sbx_user1051`` does on AWS, each as a user of its own, in their
+    own mount namespace (``/var/task`` read-only, a private ``/tmp``, layers or nothing
+    read-only at ``/opt``, their own ``/proc``): wherever the host allows it, unless
     ``LAMBDALAB_CONFINE=0`` turns it off."""
     return os.environ.get(CONFINE_VARIABLE) != "0" and confinement_unavailable() is None
 
@@ -177,6 +182,7 @@ class Governed:
     share: float
     cores: list[int]
     governor: Governor | None
+    user: SandboxUser | None
 
     if TYPE_CHECKING:
 
@@ -184,13 +190,36 @@ class Governed:
             self, request: InvokeRequest, first_tick: float | None
         ) -> InvokeOutcome: ...
 
-        def destroy(self) -> None: ...
-
     def _limit(self, cpus: list[int], first_core: int) -> None:
-        """Choose the share and cores (before the environment starts)."""
+        """Choose the share and cores, and the user it runs as where it is confined
+        (before the environment starts)."""
         self.share = cpu_share(self.spec.memory_size, len(cpus))
         self.cores = cores_for(self.share, cpus, first_core)
         self.governor = None
+        self.user = SandboxUser() if privileges_dropped() else None
+        if self.user is not None:
+            weakref.finalize(self, self.user.release)
+
+    def confinement(self) -> dict[str, int] | None:
+        """What confines the environment (its user and ``/tmp`` size), or None."""
+        if self.user is None:
+            return None
+        return {"uid": self.user.uid, "gid": SANDBOX_GID, "tmp_mb": self.spec.ephemeral_storage}
+
+    def child_rlimits(self) -> dict[str, int]:
+        """The environment's resource limits; a confined one, the only one of its user,
+        also meets Lambda's processes/threads cap as ``EAGAIN`` from the kernel."""
+        rlimits = rlimits_for(self.spec)
+        if self.user is not None:
+            rlimits["NPROC"] = limits.PROCESSES_AND_THREADS_MAX
+        return rlimits
+
+    def destroy(self) -> None:
+        """Destroy the environment (its processes are gone after this), then give its
+        user back."""
+        super().destroy()  # type: ignore[misc]  # the environment class's, mixed in after
+        if self.user is not None:
+            self.user.release()
 
     def _govern(self) -> None:
         """INIT is over: fail it if it was already over the limits, else start governing."""
@@ -284,16 +313,13 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         spin's CPU would be charged to it)."""
         message: dict[str, object] = {
             **super().spawn_message(),
-            "rlimits": rlimits_for(self.spec),
+            "rlimits": self.child_rlimits(),
             "contain": True,
             "freeze_when_idle": True,
         }
-        if privileges_dropped():
-            message["confine"] = {
-                "uid": SANDBOX_UID,
-                "gid": SANDBOX_UID,
-                "tmp_mb": self.spec.ephemeral_storage,
-            }
+        confinement = self.confinement()
+        if confinement is not None:
+            message["confine"] = confinement
         if self.share < 1 - 1e-9:  # even one thread is held back: the spin would count
             message["spin_s"] = 0.0
         return message
@@ -378,7 +404,7 @@ class LimitedBackend(SubprocessBackend):
 def host_notes() -> list[str]:
     """Which of the sandbox's protections apply on this host (``lambdalab plugins``)."""
     notes = [
-        "memory (each page counted once), CPU share, freeze, 1024 files and tasks: on",
+        "memory (each page counted once), CPU share, freeze, 1024 open files: on",
     ]
     if sys.platform.startswith("linux"):
         notes.append(
@@ -390,20 +416,35 @@ def host_notes() -> list[str]:
     unavailable = confinement_unavailable()
     if unavailable is not None:
         notes.append(
-            f"unprivileged user, read-only /var/task, private /tmp: unavailable ({unavailable})"
+            f"unprivileged user, read-only /var/task, private /tmp, own /opt: "
+            f"unavailable ({unavailable})"
         )
+        notes.append(_KILLED_OVER_THE_CAP)
     elif privileges_dropped():
         notes.append(
-            f"Python handlers run as uid {SANDBOX_UID}, /var/task read-only, private /tmp "
-            f"of the ephemeral storage size, layers read-only at /opt: on "
+            f"handlers (Python, Node.js, provided.*) run as a user of their own "
+            f"(uid {SANDBOX_UID} or above), /var/task read-only, private /tmp of the "
+            f"ephemeral storage size, layers (or nothing) read-only at /opt: on "
             f"({CONFINE_VARIABLE}=0 turns it off)"
+        )
+        notes.append(
+            f"the {limits.PROCESSES_AND_THREADS_MAX + 1}th process or thread fails with "
+            "EAGAIN inside the handler (RLIMIT_NPROC of the environment's own user): on"
         )
     else:
         notes.append(
-            f"unprivileged user, read-only /var/task, private /tmp: off "
+            f"unprivileged user, read-only /var/task, private /tmp, own /opt: off "
             f"({CONFINE_VARIABLE}=0; handlers run as root)"
         )
+        notes.append(_KILLED_OVER_THE_CAP)
     return notes
+
+
+#: How the task cap holds where environments are not confined.
+_KILLED_OVER_THE_CAP = (
+    f"more than {limits.PROCESSES_AND_THREADS_MAX} processes and threads kill the "
+    "environment (the kernel cannot refuse them without a user of its own)"
+)
 
 
 @hookimpl

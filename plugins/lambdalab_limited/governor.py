@@ -28,10 +28,13 @@ The same loop watches memory: when the tree's memory (each page counted once, as
 kernel charges it: see :mod:`lambdalab_limited.proctree`) crosses the function's
 memory size the governor kills the environment, as Lambda's out-of-memory killer does.
 It also counts the tree's processes and threads: over Lambda's 1024 it kills the
-environment. Lambda's kernel refuses the 1025th ``clone()`` instead (``EAGAIN``); a
-watcher can only notice afterwards, but it needs no privileges and no host set-up, where
-``RLIMIT_NPROC`` would count every process of the *user* on Linux (and is ignored for
-root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and clean-up.
+environment. Lambda's kernel refuses the 1025th ``clone()`` instead (``EAGAIN``), and so
+does lambdalab's where the environment is confined: it runs as a user of its own with
+``RLIMIT_NPROC`` at 1024 (:mod:`lambdalab_limited.users`), and this count never finds
+more. Elsewhere ``RLIMIT_NPROC`` would count every process of lambdalab's user (and is
+ignored for root), and a cgroup's ``pids.max`` needs a writable cgroup hierarchy and
+clean-up; a watcher can only notice afterwards, but it needs no privileges and no host
+set-up.
 
 The governor has no thread of its own: the thread that waits for an invoke's answer
 calls :meth:`Governor.tick` whenever the time :meth:`~Governor.tick` asked for has come

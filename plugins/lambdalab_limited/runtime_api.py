@@ -4,11 +4,15 @@ The ``runtime-api`` backend's environment (:class:`lambdalab_runtimes.RuntimeApi
 with the limits a Python function gets in this backend, enforced the same way and
 reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
 
-* **before exec**: the child that becomes the runtime sets its resource limits (open
-  files, file size) and its CPU affinity, so INIT, and every process the runtime starts,
-  already runs on the cores its memory buys and under Lambda's limits; and it is
-  contained (:func:`lambdalab.runtime.forkserver.containment`): no descendant can
-  leave its process group, and orphans stay in its tree;
+* **before exec**: the child that becomes the runtime is confined where lambdalab runs
+  as root (``lambdalab.runtime.forkserver.sandbox``: its own user and mount
+  namespace, ``/var/task`` read-only, a private ``/tmp``, ``/opt``, its own ``/proc``;
+  the command and variables name those paths), sets its resource limits (open files,
+  file size, and, confined, processes and threads) and its CPU affinity, so INIT, and
+  every process the runtime starts, already runs on the cores its memory buys and under
+  Lambda's limits; and it is contained
+  (:func:`lambdalab.runtime.forkserver.containment`): no descendant can leave its
+  process group, and orphans stay in its tree;
 * **while an invoke runs**: the thread that waits for the runtime's answer ticks the
   governor, which holds the process group to its CPU share and kills it when it crosses
   the memory size (the invoke then fails with ``Runtime.OutOfMemory``);
@@ -28,26 +32,39 @@ import resource
 import signal
 from typing import Callable
 
-from lambdalab.plugin import EnvironmentSpec, containment
+from lambdalab.plugin import EnvironmentSpec, confined_environ, confined_paths, containment
+from lambdalab.plugin import sandbox
+
 from lambdalab_runtimes import RuntimeApiEnvironment
 
-from . import Governed, rlimits_for
+from . import Governed
 
 
-def child_limits(spec: EnvironmentSpec, cores: list[int]) -> Callable[[], None]:
-    """A ``preexec_fn`` that puts the child under ``spec``'s limits, on ``cores``.
+def child_limits(
+    spec: EnvironmentSpec,
+    cores: list[int],
+    rlimits: dict[str, int],
+    confinement: dict[str, int] | None = None,
+) -> Callable[[], None]:
+    """A ``preexec_fn`` that puts the child under ``rlimits``, on ``cores``, and, with
+    ``confinement``, confines it as a forked Python environment is (its own mount
+    namespace, ``/var/task`` read-only, a private ``/tmp``, its layers or nothing at
+    ``/opt``, its own unprivileged user: see ``lambdalab.runtime.forkserver.sandbox``).
 
     It runs in the forked child before ``exec``: only system calls, nothing that could
     wait on a lock another thread of the parent held when it forked.
     """
-    rlimits = [
-        (getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits_for(spec).items()
-    ]
+    limits = [(getattr(resource, f"RLIMIT_{name}"), value) for name, value in rlimits.items()]
     contain = containment()
+    enter = None
+    if confinement is not None:
+        enter = sandbox(confinement, spec.task_root, spec.environ.get("LAMBDALAB_OPT"))
 
     def setup() -> None:
+        if enter is not None:
+            enter()
         contain()
-        for which, value in rlimits:
+        for which, value in limits:
             resource.setrlimit(which, (value, value))
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
@@ -65,7 +82,19 @@ class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
         self._govern()
 
     def child_setup(self) -> Callable[[], None]:
-        return child_limits(self.spec, self.cores)
+        return child_limits(self.spec, self.cores, self.child_rlimits(), self.confinement())
+
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """The runtime's command and environment; confined, with the host's folders
+        renamed to ``/var/task``, ``/tmp`` and ``/opt``, as the runtime sees them."""
+        command, environ = super().launch()
+        if self.user is None:
+            return command, environ
+        spec, opt = self.spec, environ.get("LAMBDALAB_OPT")
+        return (
+            confined_paths(command, spec.task_root, spec.tmp_dir, opt),
+            confined_environ(environ, spec.task_root, spec.tmp_dir),
+        )
 
     def _confine(self) -> None:
         """Nothing to do: the child took its cores before exec, and its threads and

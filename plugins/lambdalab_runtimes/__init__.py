@@ -6,7 +6,7 @@ function, lambdalab's Node.js runtime client (``node_runtime.js``, shipped here)
 machine's ``node``. Either way the process gets a clean environment (the function's
 variables and AWS's, plus ``AWS_LAMBDA_RUNTIME_API``), the code root as working
 directory and its own process group, and speaks the Lambda Runtime API
-(:mod:`lambdalab.runtime.runtime_api`) to a server on loopback that serves only it.
+(:mod:`lambdalab.sandbox.runtime_api`) to a server on loopback that serves only it.
 
 * INIT ends when the runtime first asks for an event (``/invocation/next``); it fails
   when the runtime posts ``/init/error``, exits, or runs over the INIT time limit.
@@ -135,11 +135,11 @@ class RuntimeApiEnvironment:
             self.destroy()
 
     def _spawn(self, log_w: int) -> None:
-        command = command_for(self.spec)
+        command, environ = self.launch()
         try:
             proc = subprocess.Popen(
                 command,
-                env=environ_for(self.spec, self._api.address),
+                env=environ,
                 cwd=self.spec.task_root,
                 stdin=subprocess.DEVNULL,
                 stdout=log_w,
@@ -156,6 +156,11 @@ class RuntimeApiEnvironment:
             target=self._watch, args=(proc,), name=f"lambdalab-runtime-{proc.pid}", daemon=True
         )
         self._watcher.start()
+
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """The runtime's command and environment (a subclass that confines the runtime
+        renames the host's folders in them to those the runtime sees)."""
+        return command_for(self.spec), environ_for(self.spec, self._api.address)
 
     def child_setup(self) -> Callable[[], None] | None:
         """What the child runs between ``fork()`` and ``exec()``, so the runtime starts

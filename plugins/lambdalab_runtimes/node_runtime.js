@@ -8,7 +8,8 @@
  * Runtime.MalformedHandlerName, Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
  * Runtime.HandlerNotFound. Then loop: GET /next, call handler(event, context[, callback]),
  * POST the result to /response or the error ({errorType, errorMessage, trace}) to /error.
- * console.* writes "<ISO time>\t<request id>\t<LEVEL>\t<message>", newlines as \r.
+ * console.* writes "<ISO time>\t<request id>\t<LEVEL>\t<message>", newlines as \r (as the
+ * RIC writes to stdout); lambdalab's log reader turns them back into one multi-line event.
  */
 const fs = require('fs');
 const http = require('http');

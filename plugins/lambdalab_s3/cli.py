@@ -41,7 +41,7 @@ class S3Group(click.Group):
 
 def pass_s3(command: F) -> F:
     """Call ``command(s3, ...)`` with the S3 of a Lab on ``--data-dir`` (the toolkit's
-    :func:`~lambdalab.cli.open_lab`: the same data dir and sandbox as every command)."""
+    :func:`~lambdalab.cli.app.open_lab`: the same data dir and sandbox as every command)."""
 
     @functools.wraps(command)
     def with_s3(*args: Any, **kwargs: Any) -> Any:

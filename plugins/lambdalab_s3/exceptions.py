@@ -1,4 +1,4 @@
-"""S3's errors, one class per error code, rendered once as S3's XML error.
+"""S3's errors, one class per error code, written by the protocol layer as S3's XML error.
 
 Codes, statuses and wording follow
 https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
@@ -16,6 +16,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
     │                                      its aws-chunked framing) said it would
     ├── MalformedXML                  400  the XML body is not what the operation takes
     ├── KeyTooLongError               400  a key is over 1024 bytes
+    ├── BadDigest                     400  the body's MD5 is not its Content-MD5
+    ├── InvalidDigest                 400  the Content-MD5 is not a base64 MD5
+    ├── PreconditionFailed            412  If-Match / If-Unmodified-Since did not hold
+    ├── NotModified                   304  If-None-Match / If-Modified-Since: unchanged
     ├── EntityTooLarge                400  the object is over the single-PUT limit
     └── NotImplemented                501  an operation lambdalab does not emulate
 """
@@ -24,34 +28,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdalab.plugin import ProtocolService, ServiceError
-
-#: Only its REST-XML serializer is used: S3's requests are not on the layer yet.
-_S3_PROTOCOL = ProtocolService("s3", object())
+from lambdalab.plugin import AwsError
 
 
-class S3Error(Exception):
-    """Base class: an S3 error code, an HTTP status and a message saying what to change.
+class S3Error(AwsError):
+    """Base class of S3's errors (every service's base is :class:`~lambdalab.plugin.AwsError`).
 
-    ``fields`` are the error's own XML elements (``BucketName``, ``Key``, ``ArgumentName``…).
+    ``fields`` are the error's own XML elements (``BucketName``, ``Key``, ``ArgumentName``…);
+    the protocol layer's REST-XML serializer writes the ``<Error>`` body, once for all.
     """
-
-    status_code: int = 400
-
-    def __init__(self, message: str, **fields: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-    def to_xml(self, request_id: str) -> bytes:
-        """``<Error><Code/><Message/>…<RequestId/></Error>``, as S3 sends it (the
-        protocol layer's REST-XML error)."""
-        error = ServiceError(self.code, self.message, self.status_code, dict(self.fields))
-        return _S3_PROTOCOL.serializer.error(error, request_id).body
 
 
 class NoSuchBucket(S3Error):
@@ -108,6 +93,27 @@ class EntityTooLarge(S3Error):
     """Your proposed upload exceeds the maximum allowed object size."""
 
 
+class BadDigest(S3Error):
+    """The Content-MD5 you specified did not match what the server received."""
+
+
+class InvalidDigest(S3Error):
+    """The Content-MD5 you specified is not valid."""
+
+
+class PreconditionFailed(S3Error):
+    """At least one of the preconditions you specified did not hold."""
+
+    status_code = 412
+
+
+class NotModified(S3Error):
+    """Not an error: the object has not changed since the condition's ETag or date
+    (If-None-Match, If-Modified-Since). S3 answers 304 with no body."""
+
+    status_code = 304
+
+
 class NotImplemented(S3Error):  # noqa: A001 (S3's own code name)
     """A header or operation you provided implies functionality lambdalab does not emulate."""
 
@@ -130,11 +136,13 @@ def invalid_argument(message: str, name: str, value: Any) -> InvalidArgument:
 
 
 __all__ = [
+    "BadDigest",
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
     "EntityTooLarge",
     "IncompleteBody",
     "InvalidArgument",
+    "InvalidDigest",
     "InvalidBucketName",
     "InvalidRange",
     "KeyTooLongError",
@@ -142,6 +150,8 @@ __all__ = [
     "NoSuchBucket",
     "NoSuchKey",
     "NotImplemented",
+    "NotModified",
+    "PreconditionFailed",
     "S3Error",
     "invalid_argument",
     "no_such_bucket",

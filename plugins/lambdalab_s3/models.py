@@ -20,7 +20,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lambdalab.plugin import Database, limits
 
@@ -95,6 +95,32 @@ class S3Object:
         with self.path.open("rb") as f:
             f.seek(start)
             return f.read(-1 if end is None else end - start + 1)
+
+    def open(self, start: int = 0, end: int | None = None) -> "BodyReader":
+        """Bytes ``start`` to ``end`` inclusive, to read in pieces (GetObject streams
+        them). The file is open from now on: a later PutObject of the key writes a new
+        file, so the reader sees the body as it was."""
+        last = self.size - 1 if end is None else end
+        f = self.path.open("rb")
+        f.seek(start)
+        return BodyReader(f, max(last - start + 1, 0))
+
+
+@dataclass
+class BodyReader:
+    """Part of an object's body, read in pieces: ``read(size)`` until ``b""``."""
+
+    file: BinaryIO
+    remaining: int
+
+    def read(self, size: int = -1) -> bytes:
+        want = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.file.read(want) if want else b""
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.file.close()
 
 
 @dataclass(frozen=True)

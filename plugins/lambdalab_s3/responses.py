@@ -1,119 +1,82 @@
-"""S3's REST wire format: parse a request, call :class:`~lambdalab_s3.backend.S3`,
-answer in the XML botocore's ``s3/2006-03-01`` model expects.
+"""S3's operations on the protocol layer: plain data in, plain data out.
 
-Errors are :class:`~lambdalab_s3.exceptions.S3Error` and rendered in one place
-(:func:`error_response`); a handler never writes an error body by hand.
+The layer (:class:`~lambdalab.plugin.ProtocolService` over botocore's ``s3/2006-03-01``
+model, REST-XML) routes each request by method, path and sub-resource, reads the URI
+labels, query string, headers and XML body into the operation's input, and writes the
+output and every :class:`~lambdalab_s3.exceptions.S3Error` as S3 does. What is left here
+is what S3's wire says beyond its model:
+
+- an ``aws-chunked`` body (SigV4 streaming, trailing checksums) is decoded before it is
+  read (:func:`decode_aws_chunked`), and a virtual-hosted-style request
+  (``Host: BUCKET.localhost``) is read as the path-style one it stands for
+  (:func:`path_style`);
+- a malformed parameter in the URI or query string is S3's ``InvalidArgument`` naming
+  it, and its headers are S3's own business (it ignores those it cannot read);
+- what the operations check that the model cannot say: ``Range``
+  (:func:`byte_range`), ``Content-MD5`` (:func:`check_md5`), the conditional headers
+  of a read (:func:`check_conditions`);
+- the root elements S3 names (``ListAllMyBucketsResult``), GetBucketLocation's bare
+  ``<LocationConstraint>``, ``206`` for a Range, and ``x-amz-request-id`` /
+  ``x-amz-id-2`` (:class:`S3Serializer`). A GetObject body over
+  :data:`READ_WHOLE_MAX_BYTES` is the layer's streaming payload, sent as it is read.
+
 Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
 """
 
 from __future__ import annotations
 
-import logging
+import base64
+import binascii
+import functools
+import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime, timezone
-from email.utils import formatdate
-from typing import Any, Callable
-from urllib.parse import parse_qsl
-from xml.etree import ElementTree as ET
+from typing import Any
+from urllib.parse import unquote
 
-import anyio.to_thread
+from botocore.model import OperationModel, Shape
 
 from lambdalab import Lab
-from lambdalab.plugin import IncompleteRequestBody, RequestBodyTooLarge, receive_body
-from lambdalab.plugin import rest_input, rest_params, validate
+from lambdalab.plugin import (
+    AwsError,
+    HttpRequest,
+    HttpResponse,
+    ParsedRequest,
+    ProtocolService,
+    RequestBodyTooLarge,
+    RestMember,
+    RestXmlSerializer,
+    ServiceError,
+    rest_input,
+    validate,
+    xml_element,
+)
 
 from . import quotas
 from .backend import S3, encode_token
 from .exceptions import (
+    BadDigest,
     EntityTooLarge,
     IncompleteBody,
+    InvalidDigest,
     InvalidRange,
     MalformedXML,
-    NotImplemented,
-    S3Error,
+    NotModified,
+    PreconditionFailed,
     invalid_argument,
 )
 from .models import ObjectPage, S3Object
-from .urls import Target, route, split_path
 
-NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 OWNER = {"ID": "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a",
          "DisplayName": "lambdalab"}
-log = logging.getLogger("lambdalab.s3")
-#: Digits of the largest number a Range or max-keys can hold (2**64 has 20).
+#: Digits of the largest number a Range can hold (2**64 has 20).
 _POSITION_DIGITS_MAX = 20
 
-
-@dataclass(frozen=True)
-class S3Request:
-    method: str
-    target: Target
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes = b""
-
-
-@dataclass
-class S3Response:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-# -- XML and HTTP dates ---------------------------------------------------------------
-
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def http_date(at: float) -> str:
-    return formatdate(at, usegmt=True)
-
-
-def element(parent: ET.Element, tag: str, value: Any = None) -> ET.Element:
-    child = ET.SubElement(parent, tag)
-    if value is not None:
-        child.text = str(value).lower() if isinstance(value, bool) else str(value)
-    return child
-
-
-def xml_response(root: ET.Element, status: int = 200) -> S3Response:
-    root.set("xmlns", NAMESPACE)
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
-    return S3Response(status, body, {"Content-Type": "application/xml"})
-
-
-def local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def parse_xml(body: bytes, root_tag: str) -> ET.Element:
-    """The request body as XML whose root is ``root_tag`` (namespace ignored)."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as e:
-        raise MalformedXML(
-            f"The XML you provided was not well-formed or did not validate against our "
-            f"published schema ({e}). Send a <{root_tag}> document."
-        ) from None
-    if local(root.tag) != root_tag:
-        raise MalformedXML(
-            f"The XML you provided was not well-formed or did not validate against our "
-            f"published schema: expected <{root_tag}>, got <{local(root.tag)}>."
-        )
-    return root
-
-
-def children(node: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in node if local(c.tag) == tag]
-
-
-def text(node: ET.Element, tag: str, default: str = "") -> str:
-    found = children(node, tag)
-    return (found[0].text or "") if found else default
+#: GetObject reads a body up to this size whole; a larger one is sent in pieces as it is
+#: read (the layer's streaming payload), so it is never held whole in memory.
+READ_WHOLE_MAX_BYTES = 1024 * 1024
 
 
 # -- request bodies -------------------------------------------------------------------
@@ -168,28 +131,12 @@ def _malformed_chunks(what: str) -> IncompleteBody:
     )
 
 
-def payload(request: S3Request) -> bytes:
-    streaming = request.headers.get("x-amz-content-sha256", "").startswith("STREAMING-")
-    if streaming or "aws-chunked" in request.headers.get("content-encoding", ""):
-        return decode_aws_chunked(
-            request.body, request.headers.get("x-amz-decoded-content-length")
-        )
+def payload(request: HttpRequest) -> bytes:
+    """The request's body, decoded when it is sent ``aws-chunked``."""
+    streaming = (request.header("x-amz-content-sha256") or "").startswith("STREAMING-")
+    if streaming or "aws-chunked" in (request.header("content-encoding") or ""):
+        return decode_aws_chunked(request.body, request.header("x-amz-decoded-content-length"))
     return request.body
-
-
-def user_metadata(headers: dict[str, str]) -> dict[str, str]:
-    return {k[len("x-amz-meta-"):]: v for k, v in headers.items() if k.startswith("x-amz-meta-")}
-
-
-def object_headers(obj: S3Object) -> dict[str, str]:
-    headers = {
-        "ETag": obj.etag,
-        "Last-Modified": http_date(obj.last_modified),
-        "Content-Type": obj.content_type,
-        "Accept-Ranges": "bytes",
-    }
-    headers.update({f"x-amz-meta-{k}": v for k, v in obj.metadata.items()})
-    return headers
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -233,297 +180,250 @@ def _unsatisfiable(header: str, size: int) -> Any:
     )
 
 
-# -- operations -----------------------------------------------------------------------
+# -- conditions: Content-MD5, conditional reads, virtual-hosted addressing -------------
 
 
-class S3Responses:
-    """One method per S3 operation: request in, response out."""
+def check_md5(digest: str, body: bytes) -> None:
+    """The body against its ``Content-MD5`` (base64 of the 16-byte MD5, RFC 1864)."""
+    try:
+        expected = base64.b64decode(digest, validate=True)
+    except (binascii.Error, ValueError):
+        expected = b""
+    if len(expected) != 16:
+        raise InvalidDigest("The Content-MD5 you specified is not valid: send the base64 of "
+                            "the body's 16-byte MD5.", **{"Content-MD5": digest})
+    if hashlib.md5(body).digest() != expected:
+        raise BadDigest("The Content-MD5 you specified did not match what we received.",
+                        ExpectedDigest=expected.hex(), CalculatedDigest=hashlib.md5(body).hexdigest())
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", etag, etag.strip('"')) for t in header.split(","))
+
+
+def _utc(value: Any) -> datetime | None:
+    """A date header as read (a date without a zone is GMT, as HTTP's are); None when
+    it could not be read."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def check_conditions(request: dict[str, Any], obj: S3Object) -> None:
+    """GetObject's and HeadObject's conditions, as S3 evaluates them
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, RFC 9110
+    §13.2.2): If-Match before If-Unmodified-Since (412), If-None-Match before
+    If-Modified-Since (304). A date S3 cannot read is ignored."""
+    modified = datetime.fromtimestamp(int(obj.last_modified), timezone.utc)  # HTTP dates: seconds
+    since, unmodified = _utc(request.get("IfModifiedSince")), _utc(request.get("IfUnmodifiedSince"))
+    if request.get("IfMatch") is not None:
+        if not _etag_matches(request["IfMatch"], obj.etag):
+            raise PreconditionFailed("At least one of the pre-conditions you specified did "
+                                     "not hold", Condition="If-Match")
+    elif unmodified is not None and modified > unmodified:
+        raise PreconditionFailed("At least one of the pre-conditions you specified did not "
+                                 "hold", Condition="If-Unmodified-Since")
+    if request.get("IfNoneMatch") is not None:
+        if _etag_matches(request["IfNoneMatch"], obj.etag):
+            raise NotModified("Not Modified")
+    elif since is not None and modified <= since:
+        raise NotModified("Not Modified")
+
+
+#: ``<bucket>.s3.<anything>``, ``<bucket>.s3-<region>.<anything>`` or
+#: ``<bucket>.localhost``: virtual-hosted-style addressing
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+#: The longest DNS name (RFC 1035 §2.3.4).
+_HOST_MAX = 253
+_VIRTUAL_HOST = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]+[a-z0-9])\.(?:s3[.-].+|localhost)")
+
+
+def path_style(request: HttpRequest) -> HttpRequest:
+    """A virtual-hosted-style request as the path-style request it stands for."""
+    host = request.header("host") or ""
+    if not host.startswith("["):  # not an IPv6 literal: drop the port
+        host = host.rsplit(":", 1)[0]
+    if len(host) > _HOST_MAX:  # no DNS name is longer; and the pattern backtracks
+        return request
+    found = _VIRTUAL_HOST.fullmatch(host.lower())
+    if found is None:
+        return request
+    return replace(request, path=f"/{found['bucket']}{request.path}")
+
+
+# -- operations: the input as the model names it in, the output as it names it out ----
+
+
+def _object_headers(obj: S3Object) -> dict[str, Any]:
+    return {"ETag": obj.etag, "LastModified": obj.last_modified, "ContentType": obj.content_type,
+            "AcceptRanges": "bytes", "Metadata": dict(obj.metadata)}
+
+
+def _entries(page: ObjectPage) -> dict[str, Any]:
+    return {
+        "Contents": [{"Key": o.key, "LastModified": o.last_modified, "ETag": o.etag,
+                      "Size": o.size, "StorageClass": "STANDARD"} for o in page.objects],
+        "CommonPrefixes": [{"Prefix": p} for p in page.common_prefixes],
+    }
+
+
+class S3Operations:
+    """One method per S3 operation lambdalab serves (``put_object`` for PutObject), each
+    taking the operation's input as boto3 names it and returning its output."""
 
     def __init__(self, lab: Lab) -> None:
         self.s3 = S3.of(lab)
 
-    def ListBuckets(self, request: S3Request) -> S3Response:
-        root = ET.Element("ListAllMyBucketsResult")
-        owner = element(root, "Owner")
-        for name, value in OWNER.items():
-            element(owner, name, value)
-        buckets = element(root, "Buckets")
-        for bucket in self.s3.list_buckets():
-            node = element(buckets, "Bucket")
-            element(node, "Name", bucket.name)
-            element(node, "CreationDate", iso(bucket.created_at))
-            element(node, "BucketRegion", bucket.region)
-        return xml_response(root)
+    def list_buckets(self, request: dict[str, Any]) -> dict[str, Any]:
+        buckets = [{"Name": b.name, "CreationDate": b.created_at, "BucketRegion": b.region}
+                   for b in self.s3.list_buckets()]
+        return {"Owner": OWNER, "Buckets": buckets}
 
-    def CreateBucket(self, request: S3Request) -> S3Response:
-        if request.body.strip():
-            parse_xml(request.body, "CreateBucketConfiguration")
-        bucket = self.s3.create_bucket(request.target.bucket)
-        return S3Response(200, headers={"Location": f"/{bucket.name}"})
+    def create_bucket(self, request: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.s3.create_bucket(request["Bucket"])
+        return {"Location": f"/{bucket.name}"}
 
-    def HeadBucket(self, request: S3Request) -> S3Response:
-        bucket = self.s3.head_bucket(request.target.bucket)
-        return S3Response(200, headers={"x-amz-bucket-region": bucket.region})
+    def head_bucket(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"BucketRegion": self.s3.head_bucket(request["Bucket"]).region}
 
-    def GetBucketLocation(self, request: S3Request) -> S3Response:
-        bucket = self.s3.head_bucket(request.target.bucket)
-        root = ET.Element("LocationConstraint")
-        # us-east-1 answers an empty LocationConstraint
-        root.text = None if bucket.region == "us-east-1" else bucket.region
-        return xml_response(root)
+    def get_bucket_location(self, request: dict[str, Any]) -> dict[str, Any]:
+        region = self.s3.head_bucket(request["Bucket"]).region
+        return {"LocationConstraint": "" if region == "us-east-1" else region}
 
-    def DeleteBucket(self, request: S3Request) -> S3Response:
-        self.s3.delete_bucket(request.target.bucket)
-        return S3Response(204)
+    def delete_bucket(self, request: dict[str, Any]) -> None:
+        self.s3.delete_bucket(request["Bucket"])
 
-    def PutObject(self, request: S3Request) -> S3Response:
+    def put_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = request.get("Body", b"")
+        if request.get("ContentMD5") is not None:
+            check_md5(request["ContentMD5"], body)
         obj = self.s3.put_object(
-            request.target.bucket, request.target.key, payload(request),
-            content_type=request.headers.get("content-type", "binary/octet-stream"),
-            metadata=user_metadata(request.headers),
+            request["Bucket"], request["Key"], body,
+            content_type=request.get("ContentType", "binary/octet-stream"),
+            metadata=request.get("Metadata"),
         )
-        return S3Response(200, headers={"ETag": obj.etag})
+        return {"ETag": obj.etag}
 
-    def CopyObject(self, request: S3Request) -> S3Response:
-        source = request.headers["x-amz-copy-source"].split("?versionId=")[0]
-        source_bucket, source_key = split_path(source)
+    def copy_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        source = request["CopySource"].split("?versionId=")[0]
+        source_bucket, _, source_key = source.lstrip("/").partition("/")
         obj = self.s3.copy_object(
-            request.target.bucket, request.target.key, source_bucket, source_key,
-            metadata_directive=request.headers.get("x-amz-metadata-directive", "COPY"),
-            content_type=request.headers.get("content-type"),
-            metadata=user_metadata(request.headers),
+            request["Bucket"], request["Key"], unquote(source_bucket), unquote(source_key),
+            metadata_directive=request.get("MetadataDirective", "COPY"),
+            content_type=request.get("ContentType"), metadata=request.get("Metadata"),
         )
-        root = ET.Element("CopyObjectResult")
-        element(root, "LastModified", iso(obj.last_modified))
-        element(root, "ETag", obj.etag)
-        return xml_response(root)
+        return {"CopyObjectResult": {"LastModified": obj.last_modified, "ETag": obj.etag}}
 
-    def GetObject(self, request: S3Request) -> S3Response:
-        obj = self.s3.get_object(request.target.bucket, request.target.key)
-        headers = object_headers(obj)
-        span = byte_range(request.headers.get("range"), obj.size)
-        if span is None:
-            return S3Response(200, obj.read(), headers)
-        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{obj.size}"
-        return S3Response(206, obj.read(*span), headers)
+    def get_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        obj = self.s3.get_object(request["Bucket"], request["Key"])
+        check_conditions(request, obj)
+        span = byte_range(request.get("Range"), obj.size)
+        first, last = span or (0, obj.size - 1)
+        length = max(last - first + 1, 0)
+        # a small body is read here, in the request's worker thread; a large one streams
+        body = obj.read(first, last) if length <= READ_WHOLE_MAX_BYTES else obj.open(first, last)
+        output = {**_object_headers(obj), "Body": body, "ContentLength": length}
+        if span is not None:
+            output["ContentRange"] = f"bytes {first}-{last}/{obj.size}"
+        return output
 
-    def HeadObject(self, request: S3Request) -> S3Response:
-        obj = self.s3.head_object(request.target.bucket, request.target.key)
-        headers = object_headers(obj)
-        headers["Content-Length"] = str(obj.size)
-        return S3Response(200, b"", headers)
+    def head_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        obj = self.s3.head_object(request["Bucket"], request["Key"])
+        check_conditions(request, obj)
+        return {**_object_headers(obj), "ContentLength": obj.size}
 
-    def DeleteObject(self, request: S3Request) -> S3Response:
-        self.s3.delete_object(request.target.bucket, request.target.key)
-        return S3Response(204)
+    def delete_object(self, request: dict[str, Any]) -> None:
+        self.s3.delete_object(request["Bucket"], request["Key"])
 
-    def DeleteObjects(self, request: S3Request) -> S3Response:
-        document = parse_xml(payload(request), "Delete")
-        keys = [text(o, "Key") for o in children(document, "Object")]
-        quiet = text(document, "Quiet", "false").lower() == "true"
-        result = self.s3.delete_objects(request.target.bucket, keys)
-        root = ET.Element("DeleteResult")
-        for key in [] if quiet else result.deleted:
-            element(element(root, "Deleted"), "Key", key)
-        for key, error in result.errors:
-            node = element(root, "Error")
-            for name, value in (("Key", key), ("Code", error.code), ("Message", error.message)):
-                element(node, name, value)
-        return xml_response(root)
-
-    def ListObjectsV2(self, request: S3Request) -> S3Response:
-        q = request.query
-        max_keys = _int_param(q.get("max-keys"), "max-keys", quotas.S3_LIST_MAX_KEYS)
-        page = self.s3.list_objects_v2(
-            request.target.bucket, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""),
-            max_keys=max_keys, start_after=q.get("start-after", ""),
-            continuation_token=q.get("continuation-token"),
-        )
-        root = ET.Element("ListBucketResult")
-        element(root, "Name", request.target.bucket)
-        element(root, "Prefix", q.get("prefix", ""))
-        if "delimiter" in q:
-            element(root, "Delimiter", q["delimiter"])
-        element(root, "MaxKeys", max_keys)
-        element(root, "KeyCount", len(page.objects) + len(page.common_prefixes))
-        element(root, "IsTruncated", page.next_token is not None)
-        for name in ("continuation-token", "start-after"):
-            if name in q:
-                element(root, "ContinuationToken" if name[0] == "c" else "StartAfter", q[name])
-        if page.next_token is not None:
-            element(root, "NextContinuationToken", encode_token(page.next_token))
-        _list_entries(root, page)
-        return xml_response(root)
-
-    def ListObjects(self, request: S3Request) -> S3Response:
-        q = request.query
-        max_keys = _int_param(q.get("max-keys"), "max-keys", quotas.S3_LIST_MAX_KEYS)
-        page = self.s3.list_objects_v2(
-            request.target.bucket, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""),
-            max_keys=max_keys, start_after=q.get("marker", ""),
-        )
-        root = ET.Element("ListBucketResult")
-        element(root, "Name", request.target.bucket)
-        element(root, "Prefix", q.get("prefix", ""))
-        element(root, "Marker", q.get("marker", ""))
-        element(root, "MaxKeys", max_keys)
-        element(root, "IsTruncated", page.next_token is not None)
-        if page.next_token is not None:
-            element(root, "NextMarker", page.next_token)
-        _list_entries(root, page)
-        return xml_response(root)
-
-    def PutBucketNotificationConfiguration(self, request: S3Request) -> S3Response:
-        document = parse_xml(request.body, "NotificationConfiguration")
-        self.s3.put_bucket_notification_configuration(
-            request.target.bucket, notification_from_xml(document)
-        )
-        return S3Response(200)
-
-    def GetBucketNotificationConfiguration(self, request: S3Request) -> S3Response:
-        configuration = self.s3.get_bucket_notification_configuration(request.target.bucket)
-        return xml_response(notification_to_xml(configuration))
-
-    def NotImplemented(self, request: S3Request) -> S3Response:
-        raise NotImplemented(
-            f"lambdalab's S3 does not emulate this request ({request.method} with "
-            f"{sorted(request.query) or 'no sub-resource'}). It serves buckets, objects, "
-            "listings, copies and Lambda notifications."
-        )
-
-
-def _int_param(value: str | None, name: str, default: int) -> int:
-    if value is None:
-        return default
-    digits = value.removeprefix("-")
-    significant = digits.lstrip("0") or "0"
-    if not digits.isdigit() or len(significant) > _POSITION_DIGITS_MAX:
-        raise invalid_argument(f"Provided {name} not an integer or within integer range", name, value)
-    return -int(significant) if value.startswith("-") else int(significant)
-
-
-def _list_entries(root: ET.Element, page: ObjectPage) -> None:
-    for obj in page.objects:
-        node = element(root, "Contents")
-        element(node, "Key", obj.key)
-        element(node, "LastModified", iso(obj.last_modified))
-        element(node, "ETag", obj.etag)
-        element(node, "Size", obj.size)
-        element(node, "StorageClass", "STANDARD")
-    for prefix in page.common_prefixes:
-        element(element(root, "CommonPrefixes"), "Prefix", prefix)
-
-
-# -- notification configuration XML ⇄ boto3's shape -----------------------------------
-
-
-def notification_from_xml(document: ET.Element) -> dict[str, Any]:
-    """``<CloudFunctionConfiguration>`` elements as boto3's LambdaFunctionConfigurations."""
-    configuration: dict[str, Any] = {}
-    for xml_name, key in (("TopicConfiguration", "TopicConfigurations"),
-                          ("QueueConfiguration", "QueueConfigurations")):
-        if children(document, xml_name):
-            configuration[key] = [{}] * len(children(document, xml_name))
-    configs = []
-    for node in children(document, "CloudFunctionConfiguration"):
-        config: dict[str, Any] = {
-            "LambdaFunctionArn": text(node, "CloudFunction"),
-            "Events": [e.text or "" for e in children(node, "Event")],
+    def delete_objects(self, request: dict[str, Any]) -> dict[str, Any]:
+        document = request.get("Delete") or {}
+        keys = [o.get("Key", "") for o in document.get("Objects") or []]
+        result = self.s3.delete_objects(request["Bucket"], keys)
+        return {
+            "Deleted": [] if document.get("Quiet") is True else [{"Key": k} for k in result.deleted],
+            "Errors": [{"Key": k, "Code": e.code, "Message": e.message} for k, e in result.errors],
         }
-        if text(node, "Id"):
-            config["Id"] = text(node, "Id")
-        rules = [
-            {"Name": text(r, "Name"), "Value": text(r, "Value")}
-            for f in children(node, "Filter")
-            for k in children(f, "S3Key")
-            for r in children(k, "FilterRule")
-        ]
-        if rules:
-            config["Filter"] = {"Key": {"FilterRules": rules}}
-        configs.append(config)
-    if configs:
-        configuration["LambdaFunctionConfigurations"] = configs
-    return configuration
 
-
-def notification_to_xml(configuration: dict[str, Any]) -> ET.Element:
-    root = ET.Element("NotificationConfiguration")
-    for config in configuration.get("LambdaFunctionConfigurations", []):
-        node = element(root, "CloudFunctionConfiguration")
-        element(node, "Id", config["Id"])
-        element(node, "CloudFunction", config["LambdaFunctionArn"])
-        for event in config["Events"]:
-            element(node, "Event", event)
-        rules = config.get("Filter", {}).get("Key", {}).get("FilterRules", [])
-        if rules:
-            key = element(element(node, "Filter"), "S3Key")
-            for rule in rules:
-                r = element(key, "FilterRule")
-                element(r, "Name", rule["Name"])
-                element(r, "Value", rule["Value"])
-    return root
-
-
-# -- the ASGI service -----------------------------------------------------------------
-
-
-def request_id() -> str:
-    return secrets.token_hex(8).upper()
-
-
-def error_response(error: S3Error, method: str) -> S3Response:
-    """Every S3Error on the wire: S3's XML error (no body for HEAD, as S3 does)."""
-    body = b"" if method == "HEAD" else error.to_xml(request_id())
-    return S3Response(error.status_code, body, {"Content-Type": "application/xml"})
-
-
-def check_request(request: S3Request) -> None:
-    """Check the request's URI labels and query string against the operation's input
-    shape in botocore's ``s3`` model; a violation is S3's InvalidArgument naming the
-    parameter (headers are S3's own business: it ignores the ones it cannot read)."""
-    layout = rest_input("s3", request.target.operation)
-    if layout is None:
-        return
-    labels = {"Bucket": request.target.bucket, "Key": request.target.key}
-    params = rest_params(layout, labels, request.query, {}, None)
-    violations = [v for v in validate("s3", request.target.operation, params) if v.kind != "null"]
-    if violations:
-        first = violations[0]
-        member = next(m for m in layout.members if m.name == first.members[0])
-        text = (  # S3's own words for a number that is not one
-            f"Provided {member.wire_name} not an integer or within integer range"
-            if first.kind == "type" and member.shape.type_name in ("integer", "long")
-            else f"Invalid {member.wire_name}: {first.describe()}"
+    def list_objects_v2(self, request: dict[str, Any]) -> dict[str, Any]:
+        max_keys = request.get("MaxKeys", quotas.S3_LIST_MAX_KEYS)
+        page = self.s3.list_objects_v2(
+            request["Bucket"], prefix=request.get("Prefix", ""),
+            delimiter=request.get("Delimiter", ""), max_keys=max_keys,
+            start_after=request.get("StartAfter", ""),
+            continuation_token=request.get("ContinuationToken"),
         )
-        raise invalid_argument(text, member.wire_name, first.value)
+        return {
+            "Name": request["Bucket"], "Prefix": request.get("Prefix", ""),
+            "Delimiter": request.get("Delimiter"), "MaxKeys": max_keys,
+            "KeyCount": len(page.objects) + len(page.common_prefixes),
+            "IsTruncated": page.next_token is not None,
+            "ContinuationToken": request.get("ContinuationToken"),
+            "StartAfter": request.get("StartAfter"),
+            "NextContinuationToken": None if page.next_token is None else encode_token(page.next_token),
+            **_entries(page),
+        }
 
-
-def checked(handler: Callable[[S3Request], S3Response]) -> Callable[[S3Request], S3Response]:
-    """``handler``, after :func:`check_request`."""
-
-    def run(request: S3Request) -> S3Response:
-        check_request(request)
-        return handler(request)
-
-    return run
-
-
-def answer(handler: Callable[[S3Request], S3Response], request: S3Request) -> S3Response:
-    """Run one operation; any error becomes S3's error response, never a traceback."""
-    try:
-        return handler(request)
-    except S3Error as e:
-        return error_response(e, request.method)
-    except Exception as e:  # a bug in lambdalab: say so in S3's shape, log the details
-        log.exception("S3 %s failed", request.target.operation)
-        internal = S3Error(
-            f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug; the "
-            "server log has the traceback."
+    def list_objects(self, request: dict[str, Any]) -> dict[str, Any]:
+        max_keys = request.get("MaxKeys", quotas.S3_LIST_MAX_KEYS)
+        page = self.s3.list_objects_v2(
+            request["Bucket"], prefix=request.get("Prefix", ""),
+            delimiter=request.get("Delimiter", ""), max_keys=max_keys,
+            start_after=request.get("Marker", ""),
         )
-        internal.status_code = 500
-        response = error_response(internal, request.method)
-        response.body = response.body.replace(b"<Code>S3Error<", b"<Code>InternalError<")
+        return {
+            "Name": request["Bucket"], "Prefix": request.get("Prefix", ""),
+            "Marker": request.get("Marker", ""), "MaxKeys": max_keys,
+            "IsTruncated": page.next_token is not None, "NextMarker": page.next_token,
+            **_entries(page),
+        }
+
+    def put_bucket_notification_configuration(self, request: dict[str, Any]) -> None:
+        self.s3.put_bucket_notification_configuration(
+            request["Bucket"], request.get("NotificationConfiguration") or {}
+        )
+
+    def get_bucket_notification_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.s3.get_bucket_notification_configuration(request["Bucket"])
+
+
+# -- what S3's wire says beyond its model ----------------------------------------------
+
+
+class S3Serializer(RestXmlSerializer):
+    """The layer's REST-XML writer, with the names and headers S3 sends that its model
+    does not record (each operation's "Response Syntax" in the API reference)."""
+
+    #: Root elements of outputs that are not a payload member.
+    ROOTS = {"ListBuckets": "ListAllMyBucketsResult", "ListObjects": "ListBucketResult",
+             "ListObjectsV2": "ListBucketResult", "DeleteObjects": "DeleteResult"}
+
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+    def request_id_headers(self, request_id: str) -> dict[str, str]:
+        return {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
+
+    def root_name(self, operation: OperationModel, shape: Shape) -> str:
+        return self.ROOTS.get(operation.name) or super().root_name(operation, shape)
+
+    def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
+        if operation.name == "GetBucketLocation":
+            return self._location(operation, value, request_id)
+        response = super().output(operation, value, request_id)
+        if operation.name == "GetObject" and value.get("ContentRange"):
+            response.status = 206
         return response
+
+    def _location(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
+        """``<LocationConstraint>region</LocationConstraint>``: the member is the root
+        (botocore reads it so, ``parse_get_bucket_location``); us-east-1's is empty."""
+        shape = operation.output_shape
+        assert shape is not None
+        member = shape.members["LocationConstraint"]
+        body = xml_element("LocationConstraint", member, value.get("LocationConstraint", ""),
+                           xmlns=self.namespace(shape))
+        return HttpResponse(200, {**self.request_id_headers(request_id),
+                                  "Content-Type": self.content_type},
+                            (self.declaration + body).encode())
 
 
 #: The largest request body S3 reads: a PutObject's object, plus room for the
@@ -531,51 +431,84 @@ def answer(handler: Callable[[S3Request], S3Response], request: S3Request) -> S3
 BODY_MAX_BYTES = quotas.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024
 
 
-async def read_all(receive: Any, headers: dict[str, str]) -> bytes:
-    """The request body, read as the edge reads every service's (one reader for all)."""
-    try:
-        return await receive_body(receive, headers, BODY_MAX_BYTES)
-    except RequestBodyTooLarge:
-        raise EntityTooLarge(
-            "Your proposed upload exceeds the maximum allowed size of one PutObject "
-            f"({quotas.S3_PUT_OBJECT_MAX_BYTES} bytes).",
-            MaxSizeAllowed=str(quotas.S3_PUT_OBJECT_MAX_BYTES),
-        ) from None
-    except IncompleteRequestBody:
-        raise IncompleteBody(f"{INCOMPLETE_BODY}.") from None
-
-
-class S3Service:
-    """S3's REST API as an ASGI app over one Lab."""
+class S3Service(ProtocolService):
+    """S3's REST API as an ASGI app over one Lab: :class:`S3Operations` on the layer."""
 
     def __init__(self, lab: Lab) -> None:
-        self.responses = S3Responses(lab)
+        super().__init__("s3", S3Operations(lab), body_max=BODY_MAX_BYTES)
+        self.serializer = S3Serializer(self.model)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        method = scope["method"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        target = route(method, raw_path.split("?")[0], query, headers)
+    def new_request_id(self) -> str:
+        return secrets.token_hex(8).upper()
+
+    def body_error(self, error: Exception) -> ServiceError | AwsError:
+        if isinstance(error, RequestBodyTooLarge):
+            return EntityTooLarge(
+                "Your proposed upload exceeds the maximum allowed size of one PutObject "
+                f"({quotas.S3_PUT_OBJECT_MAX_BYTES} bytes).",
+                MaxSizeAllowed=str(quotas.S3_PUT_OBJECT_MAX_BYTES),
+            )
+        return IncompleteBody(f"{INCOMPLETE_BODY}.")
+
+    def _read(self, request: HttpRequest) -> ParsedRequest:
         try:
-            body = await read_all(receive, headers)
-        except S3Error as e:
-            response = error_response(e, method)
-        else:
-            request = S3Request(method, target, query, headers, body)
-            handler = checked(getattr(self.responses, target.operation))
-            response = await anyio.to_thread.run_sync(answer, handler, request)
-        await _send(response, method, send)
+            body = payload(request)
+            request = path_style(request if body is request.body else replace(request, body=body))
+            return super()._read(request)
+        except ServiceError as e:
+            if e.code == self.errors.unknown_operation:  # S3's MethodNotAllowed is a 405
+                e.status = 405
+            raise
+
+    def _check(self, parsed: ParsedRequest) -> None:
+        """A URI label or query parameter that breaks the model is S3's InvalidArgument
+        naming it; a body that cannot be read as the model says is MalformedXML. Headers
+        are not checked: S3 ignores those it cannot read."""
+        operation = parsed.operation.name
+        located, body = _layout(operation)
+        for name, member in located.items():
+            if name in parsed.params:
+                _check_width(member.wire_name, member.shape, parsed.params[name])
+        for violation in validate("s3", operation, parsed.params):
+            name = str(violation.members[0])
+            if name in located and violation.kind != "null":
+                raise _invalid_parameter(located[name].wire_name, located[name].shape, violation)
+            if name in body and violation.kind == "type":
+                raise MalformedXML(
+                    "The XML you provided was not well-formed or did not validate against our "
+                    f"published schema: {violation.describe()}."
+                )
 
 
-async def _send(response: S3Response, method: str, send: Any) -> None:
-    rid = request_id()
-    headers = {"x-amz-request-id": rid, "x-amz-id-2": rid, **response.headers}
-    if not (method == "HEAD" and "Content-Length" in headers):
-        headers["Content-Length"] = str(len(response.body))
-    await send({
-        "type": "http.response.start",
-        "status": response.status,
-        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
-    })
-    await send({"type": "http.response.body", "body": response.body})
+@functools.lru_cache(maxsize=None)
+def _layout(operation: str) -> tuple[dict[str, RestMember], frozenset[str]]:
+    """An operation's URI and query-string members by name, and its body members."""
+    layout = rest_input("s3", operation)
+    assert layout is not None
+    located = {m.name: m for m in layout.members if m.location in ("uri", "querystring")}
+    return located, frozenset(m.name for m in layout.members if not m.location)
+
+
+#: The values an ``integer`` (32-bit) and a ``long`` (64-bit) member can hold
+#: (https://smithy.io/2.0/spec/simple-types.html).
+_WIDTHS = {"integer": 2**31, "long": 2**63}
+
+
+def _check_width(wire_name: str, shape: Shape, value: Any) -> None:
+    """A number in the query string too wide for its type, as S3 words it."""
+    width = _WIDTHS.get(shape.type_name)
+    if width is not None and isinstance(value, int) and not -width <= value < width:
+        raise invalid_argument(f"Provided {wire_name} not an integer or within integer range",
+                               wire_name, value)
+
+
+def _invalid_parameter(wire_name: str, shape: Shape, violation: Any) -> AwsError:
+    text = (  # S3's own words for a number that is not one
+        f"Provided {wire_name} not an integer or within integer range"
+        if violation.kind == "type" and shape.type_name in ("integer", "long")
+        else f"Invalid {wire_name}: {violation.describe()}"
+    )
+    return invalid_argument(text, wire_name, violation.value)
+
+
+__all__ = ["S3Operations", "S3Serializer", "S3Service", "byte_range", "decode_aws_chunked"]

@@ -345,7 +345,9 @@ class EventSourceMappings:
         self._save(mapping)
         if mapping.enabled:
             self._start(mapping)
-        return replace(mapping, state="Creating")
+        # AWS answers a mapping created disabled as Disabled (LocalStack's recorded
+        # test_fifo_message_group_parallelism), an enabled one as Creating.
+        return replace(mapping, state="Creating" if mapping.enabled else "Disabled")
 
     def get(self, uuid: str) -> EventSourceMapping:
         rows = self.lab.store.query(

@@ -265,6 +265,7 @@ class SubprocessEnvironment:
             request.client_context,
             request.cognito_identity,
             request.payload,
+            request.trace_id,
         )
         started = time.perf_counter()
         try:

@@ -158,6 +158,7 @@ class ThreadEnvironment:
             request.client_context,
             request.cognito_identity,
             request.payload,
+            request.trace_id,
         )
         result: dict[str, Any] = {}
         lines: list[str] = []

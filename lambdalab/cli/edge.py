@@ -1,0 +1,143 @@
+"""``lambdalab serve``, ``status`` and ``stop``: the HTTP edge, and the server a data dir's
+commands share (:mod:`.daemon`).
+
+``serve`` runs the edge in the foreground (:mod:`lambdalab.server`) and, on loopback
+without ``--auth-key``, registers it so the CLI's other commands reach its warm
+environments; ``status`` and ``stop`` show and stop whichever server serves the data dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from . import daemon
+from .. import limits
+from ..lab import Lab
+from .app import SANDBOX_META, Text, data_dir_of, err, lab_option, pass_lab, say, where
+
+
+def parse_auth_keys(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str] | None:
+    """``--auth-key ID:SECRET`` (repeatable) → ``{"ID": "SECRET"}``."""
+    keys = {}
+    for value in values:
+        key_id, sep, secret = value.partition(":")
+        if not sep or not key_id or not secret:
+            raise click.BadParameter(f"{value!r} is not ACCESS_KEY_ID:SECRET.", param_hint="--auth-key")
+        keys[key_id] = secret
+    return keys or None
+
+
+@click.command()
+@click.option("--host", default=limits.EDGE_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", default=limits.EDGE_PORT, show_default=True, type=int,
+              help="Port (0: any free port).")
+@click.option(
+    "--auth-key",
+    "auth_keys",
+    multiple=True,
+    metavar="ID:SECRET",
+    callback=parse_auth_keys,
+    help="Only accept requests SigV4-signed with this access key (repeat for more).",
+)
+@click.option(
+    "--region", default=None, expose_value=False, callback=lab_option("region"),
+    help="The region in ARNs [default: $LAMBDALAB_REGION or us-east-1].",
+)
+@click.option(
+    "--account-id", default=None, expose_value=False, callback=lab_option("account_id"),
+    help="The account id in ARNs [default: $LAMBDALAB_ACCOUNT_ID or 000000000000].",
+)
+@click.option(
+    "--state-transition", type=float, default=None, expose_value=False,
+    callback=lab_option("state_transition"), metavar="SECONDS",
+    help="How long a new function stays Pending and an update InProgress [default: 0].",
+)
+@pass_lab
+def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> None:
+    """Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.
+
+    Point a client at it with AWS_ENDPOINT_URL=http://127.0.0.1:9001 (or the AWS CLI's
+    --endpoint-url) and any credentials. Ctrl-C (or SIGTERM) stops it once requests in
+    flight have finished.
+    """
+    from ..server import EdgeServer, is_loopback
+
+    if not is_loopback(host):
+        err.print(
+            Text(
+                f"Warning: listening on {host}, not only on this machine. Anyone who can "
+                "reach it can run code here" + ("" if auth_keys else "; consider --auth-key") + "."
+            )
+        )
+    try:
+        server = EdgeServer(lab, host, port, auth_keys=auth_keys)
+    except OSError as e:
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
+    say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
+    say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
+    data_dir = Path(lab.store.data_dir)
+    running = daemon.read_state(data_dir)
+    if running is not None and running.started_by == daemon.BACKGROUND:
+        daemon.stop(data_dir)  # one lambdalab per data dir: this one takes over
+        say(f"Stopped the background server (pid {running.pid}): this one serves the data dir.")
+        running = None
+    # The CLI's commands reach this server (and its warm environments) when it can
+    # answer them unsigned on loopback, and no other server serves the data dir.
+    register = is_loopback(host) and not auth_keys and running is None
+    if register:
+        daemon.write_state(
+            daemon.ServerInfo(
+                os.getpid(), server.url, str(data_dir),
+                daemon.wanted_sandbox(click.get_current_context().find_root().meta.get(SANDBOX_META)),
+                daemon.SERVE, None,
+            )
+        )
+    try:
+        server.run()
+    finally:
+        if register:
+            daemon.clear_state(data_dir, os.getpid())
+
+
+@click.command()
+@click.option("--wait", is_flag=True,
+              help=f"Wait (up to {daemon.START_TIMEOUT_S} s) until a server answers; "
+              "exit 1 if none does.")
+@click.option("--all", "every", is_flag=True,
+              help="Every background server on this machine, whatever its data dir.")
+@click.pass_context
+def status(ctx: click.Context, wait: bool, every: bool) -> None:
+    """Show the lambdalab server that serves the data dir, if one runs."""
+    if every:
+        running = daemon.background_servers()
+        for server in running:
+            say(f"{server.data_dir}: {server.describe()}.")
+        if not running:
+            say("No lambdalab server runs in the background.")
+        return
+    data_dir = data_dir_of(ctx)
+    info = daemon.wait_for_server(data_dir) if wait else daemon.read_state(data_dir)
+    if info is None:
+        say(f"No lambdalab server runs for {where(data_dir)}; the next `lambdalab invoke` "
+            "starts one in the background.")
+    else:
+        say(f"{where(data_dir)}: {info.describe()}.")
+    if daemon.disabled():
+        say(f"{daemon.NO_DAEMON_ENV} is set: commands run in their own process.")
+    if wait and info is None:
+        ctx.exit(1)
+
+
+@click.command()
+@click.pass_context
+def stop(ctx: click.Context) -> None:
+    """Stop the lambdalab server that serves the data dir (its environments end)."""
+    data_dir = data_dir_of(ctx)
+    info = daemon.stop(data_dir)
+    say(f"Stopped the {info.describe(with_idle_timeout=False)}." if info else f"No lambdalab server runs for "
+        f"{where(data_dir)}.")

@@ -1,0 +1,204 @@
+"""The pool of execution environments, and concurrency admission in front of it.
+
+Lambda keeps an environment warm after an invoke and reuses it for the next one of the
+same function version; when every warm environment is busy it starts another (scale
+out), as long as concurrency allows; idle environments are eventually shut down
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+
+Concurrency is the number of environments busy at once
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html): a function with
+reserved concurrency R may have at most R; all other functions share what is left of
+the account's limit once every reservation is set aside.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from ..clock import Clock, Timer
+from ..errors import TooManyRequestsException
+from ..sandbox import ExecutionEnvironment
+
+
+@dataclass(eq=False)
+class PooledEnvironment:
+    """An environment with what the pool knows about it."""
+
+    env: ExecutionEnvironment
+    function_name: str
+    version: str
+    revision_id: str
+    tmp_dir: str
+    last_used: float = 0.0
+    invocations: int = 0
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.function_name, self.version, self.revision_id)
+
+
+@dataclass
+class _Counts:
+    by_function: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unreserved: int = 0
+
+
+def throttled(reserved: bool) -> TooManyRequestsException:
+    return TooManyRequestsException(
+        "Rate Exceeded.",
+        Reason=(
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
+            if reserved
+            else "ConcurrentInvocationLimitExceeded"
+        ),
+    )
+
+
+class EnvironmentPool:
+    """Warm environments per function version; admission by concurrency."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        idle_ttl: float,
+        account_limit: int,
+    ) -> None:
+        self.clock = clock
+        self.idle_ttl = idle_ttl
+        self.account_limit = account_limit
+        self._idle: dict[tuple[str, str, str], list[PooledEnvironment]] = defaultdict(list)
+        self._busy: set[PooledEnvironment] = set()
+        self._counts = _Counts()
+        self._reserved_of: dict[str, int | None] = {}
+        self._lock = threading.Lock()
+        self._reaper: Timer | None = None
+
+    # -- admission --------------------------------------------------------------------
+
+    def admit(self, name: str, reserved: int | None, total_reserved: int) -> None:
+        """Count one more concurrent execution of ``name``, or raise TooManyRequests."""
+        with self._lock:
+            if reserved is not None:
+                if self._counts.by_function[name] >= reserved:
+                    raise throttled(reserved=True)
+            elif self._counts.unreserved >= self.account_limit - total_reserved:
+                raise throttled(reserved=False)
+            self._counts.by_function[name] += 1
+            if reserved is None:
+                self._counts.unreserved += 1
+            self._reserved_of[name] = reserved
+
+    def leave(self, name: str) -> None:
+        """One execution of ``name`` finished."""
+        with self._lock:
+            self._counts.by_function[name] -= 1
+            if self._reserved_of.get(name) is None:
+                self._counts.unreserved -= 1
+
+    def concurrency(self, name: str) -> tuple[int, int, int]:
+        """Executions running now: of ``name``, in the account, and in the unreserved pool."""
+        with self._lock:
+            counts = self._counts
+            return counts.by_function[name], sum(counts.by_function.values()), counts.unreserved
+
+    def in_use(self, name: str | None = None) -> int:
+        with self._lock:
+            if name is None:
+                return sum(self._counts.by_function.values())
+            return self._counts.by_function[name]
+
+    # -- environments -----------------------------------------------------------------
+
+    def take_warm(self, key: tuple[str, str, str]) -> PooledEnvironment | None:
+        """The most recently used idle environment for this version, if any."""
+        with self._lock:
+            idle = self._idle.get(key)
+            if not idle:
+                return None
+            pooled = idle.pop()
+            self._busy.add(pooled)
+            return pooled
+
+    def add_busy(self, pooled: PooledEnvironment) -> None:
+        with self._lock:
+            self._busy.add(pooled)
+
+    def give_back(self, pooled: PooledEnvironment, healthy: bool) -> None:
+        """Return an environment after an invoke: keep it warm, or destroy it."""
+        with self._lock:
+            self._busy.discard(pooled)
+            if healthy:
+                pooled.last_used = self.clock.now()
+                self._idle[pooled.key].append(pooled)
+        if healthy:
+            self._schedule_reaper(pooled.last_used + self.idle_ttl)
+        else:
+            destroy(pooled)
+
+    def retire(self, function_name: str, version: str | None = None) -> int:
+        """Destroy idle environments of a function (all versions, or one)."""
+        doomed = []
+        with self._lock:
+            for key in list(self._idle):
+                if key[0] == function_name and version in (None, key[1]):
+                    doomed.extend(self._idle.pop(key))
+        for pooled in doomed:
+            destroy(pooled)
+        return len(doomed)
+
+    def task_roots(self) -> set[str]:
+        """The code directories of every environment, idle or busy: still in use."""
+        with self._lock:
+            pooled = [*self._busy, *(p for envs in self._idle.values() for p in envs)]
+        return {p.env.spec.task_root for p in pooled}
+
+    def idle_environments(self) -> list[PooledEnvironment]:
+        with self._lock:
+            return [p for envs in self._idle.values() for p in envs]
+
+    def reap_idle(self) -> int:
+        """Destroy environments idle for ``idle_ttl`` seconds or more."""
+        now = self.clock.now()
+        doomed: list[PooledEnvironment] = []
+        with self._lock:
+            for key, envs in list(self._idle.items()):
+                keep = [p for p in envs if p.last_used + self.idle_ttl > now]
+                doomed.extend(p for p in envs if p not in keep)
+                self._idle[key] = keep
+        for pooled in doomed:
+            destroy(pooled)
+        return len(doomed)
+
+    def _schedule_reaper(self, when: float) -> None:
+        with self._lock:
+            if self._reaper is not None and not self._reaper.cancelled and self._reaper.when <= when:
+                return
+            if self._reaper is not None:
+                self._reaper.cancel()
+            self._reaper = self.clock.call_at(when, self._on_reaper)
+
+    def _on_reaper(self) -> None:
+        with self._lock:
+            self._reaper = None
+        self.reap_idle()
+        remaining = self.idle_environments()
+        if remaining:
+            self._schedule_reaper(min(p.last_used for p in remaining) + self.idle_ttl)
+
+    def close(self) -> None:
+        with self._lock:
+            doomed = [p for envs in self._idle.values() for p in envs] + list(self._busy)
+            self._idle.clear()
+            self._busy.clear()
+            if self._reaper is not None:
+                self._reaper.cancel()
+        for pooled in doomed:
+            destroy(pooled)
+
+
+def destroy(pooled: PooledEnvironment) -> None:
+    pooled.env.destroy()
+    shutil.rmtree(pooled.tmp_dir, ignore_errors=True)
+

@@ -1,0 +1,737 @@
+"""The single invoke path: every door (Python API, CLI, HTTP edge, triggers) ends here.
+
+``Invoker.invoke`` validates the request the way the Invoke API does
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html), then
+
+* ``DryRun`` – stops after validation: 204;
+* ``Event`` – commits the event to the async queue: 202;
+* ``RequestResponse`` – resolves the qualifier (an alias may route by weight), admits
+  the invoke against concurrency, takes a warm environment or starts one (cold start),
+  runs the handler and writes START / END / REPORT around what the handler logged: 200.
+
+A handler's failure is not an API error: the call returns 200 with ``FunctionError:
+Unhandled`` and AWS's error object as the payload.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Generator, Union
+
+import pluggy
+
+from .. import limits
+from ..arn import ArnBuilder, parse_function_ref
+from ..code import unpacked
+from ..layers import opt_environment
+from .environments import EnvironmentPool, PooledEnvironment
+from ..errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    RequestTooLargeException,
+    TooManyRequestsException,
+)
+from ..logs import (
+    InvokeReport,
+    LogStore,
+    end_line,
+    init_start_line,
+    iso_timestamp,
+    log_events,
+    log_stream_name,
+    start_line,
+    tail,
+)
+from ..metrics import LambdaDatum, resource_of
+from ..models import FunctionConfiguration, InvokeResult
+from ..registry import Registry
+from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
+from ..store import Store
+
+Payload = bytes | bytearray | memoryview | str | Any
+_ids = random.Random(secrets.randbits(128))
+
+
+#: The bits a version 4 (random) UUID fixes: version 4 and the RFC 4122 variant.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID, without a system call per invoke."""
+    h = f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
+    """The payload as JSON bytes, checked for size and syntax as Invoke checks it."""
+    if payload is None:
+        data = b"{}"
+    elif isinstance(payload, (bytes, bytearray, memoryview)):
+        data = bytes(payload) or b"{}"
+    elif isinstance(payload, str):
+        data = payload.encode() or b"{}"
+    else:
+        data = json.dumps(payload).encode()
+    if len(data) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the {operation} operation"
+        )
+    if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
+        try:
+            json.loads(data)
+        except RecursionError:
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: Could not parse payload into json: "
+                "the document is nested too deeply. Send a JSON document nested fewer than "
+                f"{limits.JSON_DEPTH_MAX} levels deep."
+            ) from None
+        except ValueError as e:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into "
+                f"json: {e}. Send a JSON document, for example '{{\"key\": 1}}'."
+            ) from None
+    return data
+
+
+def client_context_json(client_context: str | dict[str, Any] | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON on the wire; the runtime receives the JSON."""
+    if client_context is None:
+        return None
+    if isinstance(client_context, dict):
+        return json.dumps(client_context)
+    if len(client_context) > limits.CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"ClientContext: {len(client_context)} bytes is too long. Keep it under "
+            f"{limits.CLIENT_CONTEXT_MAX_BYTES} bytes of base64."
+        )
+    try:
+        text = base64.b64decode(client_context, validate=True).decode()
+        json.loads(text)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+    return text
+
+
+#: The parts of an X-Ray trace header Lambda passes on
+#: (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader).
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})\s*(?:;|$)")
+_TRACE_PARENT = re.compile(r"(?:^|;)\s*Parent=([0-9a-f]{16})\s*(?:;|$)")
+_TRACE_SAMPLED = re.compile(r"(?:^|;)\s*Sampled=([01])\s*(?:;|$)")
+
+
+def caller_trace_id(header: str | None) -> str | None:
+    """``_X_AMZN_TRACE_ID`` for an invoke whose caller sent ``header`` (Invoke's
+    ``X-Amzn-Trace-Id``, or the one a function URL's front end passes on): its trace
+    continues in the function, as on AWS
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html). None when the
+    caller sent no valid one: the runtime starts a new trace."""
+    root = _TRACE_ROOT.search(header or "")
+    if root is None:
+        return None
+    parent = _TRACE_PARENT.search(header or "")
+    sampled = _TRACE_SAMPLED.search(header or "")
+    return (f"Root={root.group(1)};"
+            f"Parent={parent.group(1) if parent else secrets.token_hex(8)};"
+            f"Sampled={sampled.group(1) if sampled else 0}")
+
+
+# -- the steps of an invoke, and the two ways to drive them ----------------------------
+#
+# An invoke is written once, as a generator (``Invoker.invocation``): it does the
+# quick work itself (validation, admission, the pool, logs) and *yields* the two steps
+# that wait: starting an environment (a fork and INIT: milliseconds to seconds) and
+# running the handler. ``drive`` does those in the calling thread (``Lab.invoke``,
+# the async queue's workers); ``drive_async`` on an event loop (the HTTP edge), where
+# the handler's answer is awaited rather than waited for in a thread: a thread hop
+# costs a request two wake-ups, about a quarter of a warm HTTP invoke here.
+
+
+@dataclass
+class ColdStart:
+    """Start an environment for ``config`` (blocking: the fork server and INIT)."""
+
+    start: Callable[[FunctionConfiguration], PooledEnvironment]
+    config: FunctionConfiguration
+
+    def run(self) -> PooledEnvironment:
+        return self.start(self.config)
+
+    async def run_async(self, run_blocking: RunBlocking) -> PooledEnvironment:
+        return await run_blocking(self.run)
+
+
+@dataclass
+class RunInvoke:
+    """Run one invoke in a warm environment."""
+
+    env: ExecutionEnvironment
+    request: InvokeRequest
+
+    def run(self) -> InvokeOutcome:
+        return self.env.invoke(self.request)
+
+    async def run_async(self, run_blocking: RunBlocking) -> InvokeOutcome:
+        """Awaited where the environment can be (``invoke_async``), else in a thread."""
+        invoke_async = getattr(self.env, "invoke_async", None)
+        if invoke_async is None:
+            return await run_blocking(self.run)
+        return await invoke_async(self.request)
+
+
+Step = Union[ColdStart, RunInvoke]
+Steps = Generator[Step, Any, InvokeResult]
+RunBlocking = Callable[..., Awaitable[Any]]
+
+
+def drive(steps: Steps) -> InvokeResult:
+    """Run an invoke's steps in this thread."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                value = step.run()
+            except BaseException as e:
+                step = steps.throw(e)
+            else:
+                step = steps.send(value)
+    except StopIteration as done:
+        return done.value
+
+
+async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
+    """Run an invoke's steps on an event loop: the handler's answer is awaited where the
+    environment offers ``invoke_async``; everything that blocks goes to ``run_blocking``."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                value = await step.run_async(run_blocking)
+            except BaseException as e:
+                step = steps.throw(e)
+            else:
+                step = steps.send(value)
+    except StopIteration as done:
+        return done.value
+
+
+def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
+    """The report's fields that billing needs beyond what the REPORT line says."""
+    return {
+        "architecture": (config.architectures or (limits.DEFAULT_ARCHITECTURE,))[0],
+        "ephemeral_storage_mb": config.ephemeral_storage,
+        "invoked_arn": invoked_arn,
+    }
+
+
+@dataclass
+class Execution:
+    """One synchronous execution's outcome, before it is turned into an InvokeResult."""
+
+    result: InvokeResult
+    report: InvokeReport
+
+
+class Invoker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        pool: EnvironmentPool,
+        logs: LogStore,
+        arns: ArnBuilder,
+        backend: Callable[[FunctionConfiguration], SandboxBackend],
+        hooks: pluggy.PluginManager,
+        enqueue: Callable[[str, str | None, bytes, str | None, str, str | None], None],
+        now: Callable[[], float],
+    ) -> None:
+        #: The lab's clock: log timestamps and stream dates follow it (virtual or real);
+        #: a handler's deadline and duration are real time.
+        self.now = now
+        self.store = store
+        self.registry = registry
+        self.pool = pool
+        self.logs = logs
+        self.arns = arns
+        self.backend = backend
+        self.hooks = hooks
+        self.enqueue = enqueue
+        #: Where the HTTP edge listens while it serves this lab: functions get it as
+        #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
+        self.endpoint_url: str | None = None
+
+    # -- the door every caller uses ---------------------------------------------------
+
+    def invocation(
+        self,
+        function_name: str,
+        payload: Payload = None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | dict[str, Any] | None = None,
+        trace_header: str | None = None,
+    ) -> Steps:
+        """The steps of one invoke, validated as the Invoke API validates them: run them
+        with :func:`drive` (in this thread) or :func:`drive_async` (on an event loop).
+        ``trace_header``: the caller's X-Ray header (see :func:`caller_trace_id`)."""
+        if invocation_type not in limits.INVOCATION_TYPES:
+            raise InvalidParameterValueException(
+                f"InvocationType: {invocation_type!r} is not valid. Use one of "
+                f"{', '.join(limits.INVOCATION_TYPES)}."
+            )
+        if log_type not in limits.LOG_TYPES:
+            raise InvalidParameterValueException(
+                f"LogType: {log_type!r} is not valid. Use None or Tail."
+            )
+        ref = parse_function_ref(function_name, qualifier)
+        is_async = invocation_type == "Event"
+        data = encode_payload(
+            payload,
+            limits.ASYNC_PAYLOAD_MAX_BYTES if is_async else limits.SYNC_PAYLOAD_MAX_BYTES,
+            "InvokeAsync" if is_async else "Invoke",
+        )
+        context = client_context_json(client_context)
+        # not found -> 404 here, naming ...:$LATEST when unqualified, as AWS's Invoke does
+        config = self.registry.get(ref.name, ref.qualifier or limits.LATEST)
+        request_id = new_request_id()
+        if invocation_type == "DryRun":
+            return InvokeResult(status_code=204, request_id=request_id)
+        if is_async:
+            self.enqueue(ref.name, ref.qualifier, data, context, request_id,
+                         caller_trace_id(trace_header))
+            return InvokeResult(status_code=202, request_id=request_id)
+        if ref.qualifier not in (None, limits.LATEST) and not ref.qualifier.isdigit():
+            config = self.registry.resolve(ref.name, ref.qualifier)
+        else:
+            config = self.registry.running(config)
+        return (
+            yield from self._execution(
+                config,
+                data,
+                request_id=request_id,
+                invoked_arn=self.arns.function(ref.name, ref.qualifier),
+                client_context=context,
+                log_type=log_type,
+                trace_id=caller_trace_id(trace_header),
+            )
+        )
+
+    # -- one synchronous execution ----------------------------------------------------
+
+    def execute(
+        self,
+        config: FunctionConfiguration,
+        data: bytes,
+        *,
+        request_id: str,
+        invoked_arn: str,
+        client_context: str | None = None,
+        log_type: str = "None",
+        trace_id: str | None = None,
+    ) -> InvokeResult:
+        """Run one synchronous execution of ``config`` (the async queue's workers and the
+        triggers call this directly: their requests are already validated)."""
+        return drive(
+            self._execution(
+                config,
+                data,
+                request_id=request_id,
+                invoked_arn=invoked_arn,
+                client_context=client_context,
+                log_type=log_type,
+                trace_id=trace_id,
+            )
+        )
+
+    def _execution(
+        self,
+        config: FunctionConfiguration,
+        data: bytes,
+        *,
+        request_id: str,
+        invoked_arn: str,
+        client_context: str | None,
+        log_type: str,
+        trace_id: str | None = None,
+    ) -> Steps:
+        name = config.function_name
+        try:
+            self.pool.admit(
+                name,
+                self.registry.reserved_concurrency(name),
+                self.registry.total_reserved(),
+            )
+        except TooManyRequestsException:
+            self._throttled_metrics(config, invoked_arn)
+            raise
+        try:
+            pooled = self.pool.take_warm((name, config.version, config.revision_id))
+            lines: list[str] = []
+            init_ms = None
+            if pooled is None:
+                pooled = yield ColdStart(self._start, config)
+                self.pool.add_busy(pooled)
+                init = pooled.env.init
+                init_ms = init.duration_ms
+                lines.append(init_start_line(config.runtime, self.arns.region))
+                lines.extend(init.log_lines)
+                if init.error is not None:
+                    return self._init_failed(
+                        pooled, config, request_id, lines, log_type, invoked_arn
+                    )
+            request = InvokeRequest(
+                request_id=request_id,
+                payload=data,
+                invoked_function_arn=invoked_arn,
+                deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
+                timeout_s=config.timeout,
+                client_context=client_context,
+                trace_id=trace_id,
+            )
+            lines.append(start_line(request_id, config.version))
+            carry: list[str] = []  # the end of what was spilled, for a Tail
+            spills = hasattr(pooled.env, "log_spill")  # a backend that can hand lines over
+            if spills:
+                pooled.env.log_spill = self._spiller(config, pooled, lines, carry)  # type: ignore[union-attr]
+            try:
+                outcome = yield RunInvoke(pooled.env, request)
+            except BaseException:  # a backend's bug, or the caller gave up (cancelled)
+                self.pool.give_back(pooled, healthy=False)
+                raise
+            finally:
+                if spills:
+                    pooled.env.log_spill = None  # type: ignore[union-attr]
+            execution = self._finish(
+                pooled, config, request_id, outcome, init_ms, lines, invoked_arn
+            )
+            concurrency = self.pool.concurrency(name)
+        finally:
+            self.pool.leave(name)
+        self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
+        self._execution_metrics(config, invoked_arn, execution.result.function_error,
+                                execution.report.duration_ms, concurrency)
+        if log_type == "Tail":
+            return _with_tail(execution.result, carry + lines)
+        return execution.result
+
+    def _execution_metrics(
+        self, config: FunctionConfiguration, invoked_arn: str, function_error: str | None,
+        duration_ms: float | None, concurrency: tuple[int, int, int],
+    ) -> None:
+        """What AWS publishes for one execution: ``Invocations``, ``Errors``,
+        ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
+        hook = self.hooks.hook.lambdalab_lambda_metrics
+        if not hook.get_hookimpls():
+            return  # nobody listens: the invoke path pays nothing more
+        name = config.function_name
+        resource, executed = _metric_dimensions(config, invoked_arn)
+        function, account, unreserved = concurrency
+        data = [
+            LambdaDatum("Invocations", 1.0, name, resource, executed),
+            LambdaDatum("Errors", 1.0 if function_error else 0.0, name, resource, executed),
+            LambdaDatum("ConcurrentExecutions", float(function), name),
+            LambdaDatum("ConcurrentExecutions", float(account)),
+            LambdaDatum("UnreservedConcurrentExecutions", float(unreserved)),
+        ]
+        if duration_ms is not None:
+            data.append(LambdaDatum("Duration", duration_ms, name, resource, executed))
+        hook(data=data)
+
+    def _throttled_metrics(self, config: FunctionConfiguration, invoked_arn: str) -> None:
+        resource, executed = _metric_dimensions(config, invoked_arn)
+        self.hooks.hook.lambdalab_lambda_metrics(
+            data=[LambdaDatum("Throttles", 1.0, config.function_name, resource, executed)])
+
+    def _spiller(
+        self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
+        carry: list[str],
+    ) -> Callable[[list[str]], None]:
+        """Where an environment hands over log lines before its invoke ends: written at
+        once after what ``lines`` holds so far, so a chatty handler's output does not
+        pile up in memory. ``carry`` keeps the last 4 KB of it for a Tail."""
+
+        def spill(chunk: list[str]) -> None:
+            batch = lines + chunk
+            lines.clear()
+            self.logs.write(
+                config.log_group_name, pooled.env.spec.log_stream_name, batch, self.now()
+            )
+            carry[:] = _last_bytes(carry + batch, limits.TAIL_LOG_BYTES)
+
+        return spill
+
+    def _finish(
+        self,
+        pooled: PooledEnvironment,
+        config: FunctionConfiguration,
+        request_id: str,
+        outcome: InvokeOutcome,
+        init_ms: float | None,
+        lines: list[str],
+        invoked_arn: str,
+    ) -> Execution:
+        """The invoke is over: its log lines, REPORT, the environment back to the pool."""
+        pooled.invocations += 1
+        lines.extend(outcome.log_lines)
+        status = error_type = function_error = None
+        payload = outcome.payload
+        if outcome.status == "error":
+            function_error = "Unhandled"
+        elif outcome.status == "timeout":
+            status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
+            message = f"Task timed out after {config.timeout:.2f} seconds"
+            lines.append(f"{iso_timestamp(self.now())} {request_id} {message}")
+            payload = _platform_error(request_id, error_type, message)
+        elif outcome.status == "crash":
+            status, function_error = "error", "Unhandled"
+            error_type = outcome.error_type or "Runtime.ExitError"
+            message = exit_message(outcome.exit_reason)
+            lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
+            payload = _platform_error(request_id, error_type, message)
+        elif len(payload) > limits.SYNC_RESPONSE_MAX_BYTES:
+            function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
+            payload = json.dumps(
+                {
+                    "errorMessage": "Response payload size exceeded maximum allowed payload "
+                    f"size ({limits.SYNC_RESPONSE_MAX_BYTES} bytes).",
+                    "errorType": error_type,
+                }
+            ).encode()
+        lines.append(end_line(request_id))
+        report = InvokeReport(
+            request_id=request_id,
+            function_name=config.function_name,
+            version=config.version,
+            duration_ms=outcome.duration_ms,
+            memory_size=config.memory_size,
+            max_memory_used_mb=outcome.max_memory_used_mb,
+            init_duration_ms=init_ms,
+            status=status,
+            error_type=error_type,
+            **_billing(config, invoked_arn),
+        )
+        lines.append(report.line())
+        self.logs.write(
+            config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
+        )
+        self.pool.give_back(pooled, healthy=not outcome.environment_lost)
+        result = InvokeResult(
+            status_code=200,
+            payload=payload,
+            function_error=function_error,
+            executed_version=config.version,
+            request_id=request_id,
+        )
+        return Execution(result, report)
+
+    def _init_failed(
+        self,
+        pooled: PooledEnvironment,
+        config: FunctionConfiguration,
+        request_id: str,
+        lines: list[str],
+        log_type: str,
+        invoked_arn: str,
+    ) -> InvokeResult:
+        """INIT failed: report it as AWS does, and discard the environment."""
+        init = pooled.env.init
+        assert init.error is not None
+        error_type = init.error.get("errorType", "Runtime.Unknown")
+        lines.append(
+            f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
+            f"Status: {'timeout' if init.timed_out else 'error'}\tError Type: {error_type}"
+        )
+        lines.append(start_line(request_id, config.version))
+        payload = json.dumps(init.error).encode()
+        reason = str(init.error.get("errorMessage", ""))
+        if error_type == "Runtime.ExitError" and reason.startswith(_INIT_EXIT_PREFIX):
+            # The runtime process ended during INIT: AWS reports it on the invoke as it
+            # reports an exit during the invoke, with the invoke's request id.
+            message = exit_message(reason[len(_INIT_EXIT_PREFIX):])
+            lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
+            payload = _platform_error(request_id, error_type, message)
+        lines.append(end_line(request_id))
+        report = InvokeReport(
+            request_id=request_id,
+            function_name=config.function_name,
+            version=config.version,
+            duration_ms=0.0,
+            memory_size=config.memory_size,
+            max_memory_used_mb=init.max_memory_used_mb,
+            init_duration_ms=init.duration_ms,
+            status="timeout" if init.timed_out else "error",
+            error_type=error_type,
+            **_billing(config, invoked_arn),
+        )
+        lines.append(report.line())
+        self.logs.write(
+            config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
+        )
+        self.pool.give_back(pooled, healthy=False)
+        self.hooks.hook.lambdalab_invoke_completed(report=report)
+        self._execution_metrics(config, invoked_arn, "Unhandled", None,
+                                self.pool.concurrency(config.function_name))
+        result = InvokeResult(
+            status_code=200,
+            payload=payload,
+            function_error="Unhandled",
+            executed_version=config.version,
+            request_id=request_id,
+        )
+        return _with_tail(result, lines) if log_type == "Tail" else result
+
+    # -- starting environments --------------------------------------------------------
+
+    def _start(self, config: FunctionConfiguration) -> PooledEnvironment:
+        env_id = secrets.token_hex(8)
+        tmp_dir = self.store.data_dir / "environments" / env_id / "tmp"
+        tmp_dir.mkdir(parents=True)
+        spec = self.spec_for(config, tmp_dir)
+        env = self.backend(config).start(spec)
+        self.hooks.hook.lambdalab_environment_started(
+            function_name=config.function_name,
+            version=config.version,
+            log_stream_name=spec.log_stream_name,
+            init_duration_ms=env.init.duration_ms,
+        )
+        return PooledEnvironment(
+            env=env,
+            function_name=config.function_name,
+            version=config.version,
+            revision_id=config.revision_id,
+            tmp_dir=str(tmp_dir.parent),
+        )
+
+    def spec_for(self, config: FunctionConfiguration, tmp_dir: Path) -> EnvironmentSpec:
+        task_root = unpacked(
+            self.store.code_dir, self.store.blob_path(config.code_blob), config.code_blob
+        )
+        stream = log_stream_name(config.version, self.now())
+        return EnvironmentSpec(
+            function_name=config.function_name,
+            version=config.version,
+            runtime=config.runtime,
+            handler=config.handler,
+            task_root=str(task_root),
+            tmp_dir=str(tmp_dir),
+            memory_size=config.memory_size,
+            timeout=config.timeout,
+            ephemeral_storage=config.ephemeral_storage,
+            log_group_name=config.log_group_name,
+            log_stream_name=stream,
+            environ=self.environ_for(config, str(task_root), stream, str(tmp_dir)),
+        )
+
+    def environ_for(
+        self, config: FunctionConfiguration, task_root: str, stream: str, tmp_dir: str
+    ) -> dict[str, str]:
+        """AWS's runtime environment variables, then the function's own. Nothing of the host.
+
+        https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+        """
+        region = self.arns.region
+        base = {
+            "_HANDLER": config.handler,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_ACCESS_KEY_ID": "AKIDLAMBDALAB0000000",
+            "AWS_SECRET_ACCESS_KEY": "lambdalab-not-a-secret",
+            "AWS_SESSION_TOKEN": "lambdalab",
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
+            "LANG": "en_US.UTF-8",
+            "PATH": limits.RUNTIME_PATH,
+            "LD_LIBRARY_PATH": limits.RUNTIME_LD_LIBRARY_PATH,
+            "PYTHONPATH": task_root,
+            "TZ": ":UTC",
+            "LC_CTYPE": "C.UTF-8",
+            **XRAY_ENVIRONMENT,
+            "TMPDIR": tmp_dir,
+            "LAMBDALAB_PYTHON": sys.executable,
+            **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
+        }
+        layers = opt_environment(self.store, config.layers, config.runtime, base)
+        return {**base, **layers, **config.environment}
+
+
+#: How a sandbox words an exit during INIT (``init_failure`` of the process backends).
+_INIT_EXIT_PREFIX = "Runtime exited during init: "
+
+
+def _metric_dimensions(config: FunctionConfiguration, invoked_arn: str) -> tuple[str | None, str | None]:
+    """The ``Resource`` and ``ExecutedVersion`` dimensions of an invoke of ``invoked_arn``
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): the
+    qualifier invoked, and the version an alias ran."""
+    parts = invoked_arn.split(":")  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+    qualifier = parts[7] if len(parts) > 7 else None
+    is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
+    return resource_of(config.function_name, qualifier), config.version if is_alias else None
+
+
+def exit_message(exit_reason: str | None) -> str:
+    """AWS's words for a runtime process that ended: an exit with status 0 is "without
+    providing a reason"; anything else names the reason (``exit status 1``,
+    ``signal: killed``). As recorded in LocalStack's AWS snapshots
+    (``test_lambda.snapshot.json``, ``TestLambdaErrors::test_lambda_runtime_exit``)."""
+    if exit_reason == "exit status 0":
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: {exit_reason}"
+
+
+#: X-Ray's variables, as AWS sets them (lambdalab runs no X-Ray daemon: an SDK that
+#: sends segments there gets no answer, as with tracing off).
+#: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+XRAY_ENVIRONMENT = {
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1:2000",
+    "_AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1",
+    "_AWS_XRAY_DAEMON_PORT": "2000",
+}
+
+
+def _platform_error(request_id: str, error_type: str, message: str) -> bytes:
+    """A platform error payload (timeout, crash), as the Invoke API returns it.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html
+    """
+    return json.dumps(
+        {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+    ).encode()
+
+
+def _last_bytes(lines: list[str], size: int) -> list[str]:
+    """The shortest end of ``lines`` that holds at least ``size`` characters."""
+    kept, total = 0, 0
+    while kept < len(lines) and total < size:
+        kept += 1
+        total += len(lines[-kept]) + 1
+    return lines[len(lines) - kept:]
+
+
+def _with_tail(result: InvokeResult, lines: list[str]) -> InvokeResult:
+    from dataclasses import replace
+
+    # AWS's LogResult shows each event on its own line(s), and no INIT_START line
+    shown = [e.removesuffix("\n") for e in log_events(lines) if not e.startswith("INIT_START ")]
+    return replace(result, log_result=tail(shown))

@@ -1,0 +1,36 @@
+"""What a plugin hands the edge to serve: an AWS service as an ASGI app (:class:`HttpService`).
+
+Apart from :mod:`.app` so that what names the type (the hook specifications, a plugin)
+need not import the edge, which imports the :class:`~lambdalab.Lab`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, MutableMapping
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """An AWS service the edge serves: its SigV4 name and the ASGI app answering it.
+
+    :param name: the service name in the SigV4 credential scope (``lambda``, ``s3``,
+        ``sqs``…), which is how signed requests find it.
+    :param app: an ASGI application. It receives the request unchanged (the body too,
+        even when the edge has read it to check a signature).
+    :param target_prefixes: ``X-Amz-Target`` prefixes (``AmazonSQS.``) that identify an
+        unsigned request as this service's.
+    :param path_prefixes: path prefixes that identify an unsigned request as this
+        service's (``/2015-03-31/`` for Lambda).
+    """
+
+    name: str
+    app: ASGIApp
+    target_prefixes: tuple[str, ...] = ()
+    path_prefixes: tuple[str, ...] = ()

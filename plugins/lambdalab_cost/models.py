@@ -1,0 +1,349 @@
+"""The cost ledger: one row per billed execution, in the lab's database, and what the rows
+cost as AWS would bill them (:mod:`lambdalab_cost.pricing`).
+
+A row keeps what billing needs, not money: function, version, the alias or version the
+caller named, the time on the lab's clock, architecture, memory, ephemeral storage,
+duration and billed duration. Costs are worked out when asked for, so a change of price
+in :mod:`lambdalab.limits` reprices the whole history.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lambdalab import InvokeReport
+from lambdalab.plugin import Database, InvalidParameterValueException, limits, parse_function_ref
+
+from .pricing import Cost, Usage, extra_storage_gb_seconds, gb_seconds
+
+MIGRATIONS: dict[str, str] = {
+    "cost-1": """
+    CREATE TABLE cost_invokes (
+        request_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        alias TEXT,
+        at REAL NOT NULL,
+        architecture TEXT NOT NULL,
+        memory_mb INTEGER NOT NULL,
+        ephemeral_storage_mb INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        billed_ms INTEGER NOT NULL,
+        init_ms REAL
+    );
+    CREATE INDEX cost_invokes_by_function ON cost_invokes (function_name, at)
+    """,
+}
+
+_log = logging.getLogger("lambdalab_cost")
+
+#: Real seconds between writes of recorded rows, as the log store does: a transaction
+#: per invoke would make a warm invoke about 1.7 times as slow.
+FLUSH_INTERVAL_S = 0.2
+#: Rows the recording thread lets wait before it writes them itself.
+PENDING_MAX = 10_000
+#: Rows the ledger keeps (lambdalab's own bound); past it, the oldest go.
+ROWS_MAX = 1_000_000
+
+
+@dataclass(frozen=True)
+class BilledInvoke:
+    """One billed execution, as the ledger keeps it."""
+
+    request_id: str
+    function_name: str
+    version: str
+    #: The alias the caller invoked, or ``None`` (a version, or the unqualified name).
+    alias: str | None
+    at: float
+    architecture: str
+    memory_mb: int
+    ephemeral_storage_mb: int
+    duration_ms: float
+    billed_ms: int
+    init_ms: float | None
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            requests=1,
+            gb_seconds={self.architecture: gb_seconds(self.memory_mb, self.billed_ms)},
+            storage_gb_seconds=extra_storage_gb_seconds(self.ephemeral_storage_mb, self.billed_ms),
+            billed_ms=self.billed_ms,
+        )
+
+    @property
+    def cost(self) -> Cost:
+        """This execution's price, in the first tier, before the free tier."""
+        return self.usage.cost(free_tier=False)
+
+
+@dataclass(frozen=True)
+class Line:
+    """Usage and cost of one function version, reached through one alias (or none)."""
+
+    function_name: str
+    version: str
+    alias: str | None
+    usage: Usage
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a function's invokes at one memory size took, on average."""
+
+    memory_mb: int
+    architecture: str
+    ephemeral_storage_mb: int
+    invokes: int
+    #: Of ``invokes``, how many were cold starts (their INIT billed too).
+    cold_starts: int
+    #: Averages over the warm invokes, or over all when every one was a cold start.
+    average_duration_ms: float
+    average_billed_ms: float
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What ``invokes_per_month`` invokes a month would cost at one measured memory size."""
+
+    measured: Measured
+    invokes_per_month: int
+    usage: Usage
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows: a function, version, alias and a time range ``[start, end)`` on the
+    lab's clock (epoch seconds); ``None`` leaves a field open."""
+
+    function_name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def where(self) -> tuple[str, tuple[Any, ...]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("function_name", self.function_name),
+            ("version", self.version),
+            ("alias", self.alias),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.start is not None:
+            clauses.append("at >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            clauses.append("at < ?")
+            params.append(self.end)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+class CostLedger:
+    """A lab's billed executions and their cost. Get it with :func:`lambdalab_cost.costs`.
+
+    It records every execution the lab reports (the ``lambdalab_invoke_completed``
+    hook), at the time the lab's clock shows, and answers for any window of them.
+    """
+
+    def __init__(
+        self, store: Database, now: Callable[[], float], *, rows_max: int = ROWS_MAX
+    ) -> None:
+        self._store = store
+        self._now = now
+        self.rows_max = rows_max
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._warned = False
+        self._thread = threading.Thread(target=self._run, name="lambdalab-cost", daemon=True)
+        self._thread.start()
+
+    # -- recording ----------------------------------------------------------------------
+
+    def record(self, report: InvokeReport) -> None:
+        """Keep one execution's billing facts (written within ``FLUSH_INTERVAL_S``; a
+        read writes what waits first)."""
+        row = (
+            report.request_id, report.function_name, report.version,
+            _alias(report.invoked_arn), self._now(),
+            report.architecture, report.memory_size, report.ephemeral_storage_mb,
+            report.duration_ms, report.billed_duration_ms, report.init_duration_ms,
+        )
+        with self._lock:
+            self._pending.append(row)
+            full = len(self._pending) >= PENDING_MAX
+        if full or self._closed:  # after close (a last async invoke): no writer waits
+            self._flush_or_warn()
+
+    def flush(self) -> None:
+        """Write the rows that wait, and drop the oldest past ``rows_max``."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                with self._store.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        batch,
+                    )
+                    db.execute(
+                        "DELETE FROM cost_invokes WHERE rowid <= "
+                        "(SELECT MAX(rowid) FROM cost_invokes) - ?",
+                        (self.rows_max,),
+                    )
+            except sqlite3.Error:
+                with self._lock:  # kept for the next try, the newest first
+                    self._pending = (batch + self._pending)[-PENDING_MAX:]
+                raise
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._flush_or_warn()
+
+    def _flush_or_warn(self) -> None:
+        """A ledger that cannot write (a full disk) never fails an invoke: it says so."""
+        try:
+            self.flush()
+            self._warned = False
+        except sqlite3.Error as error:
+            if self._warned:
+                return
+            self._warned = True  # once, until a write succeeds again
+            _log.warning("lambdalab_cost: could not record invoke costs (%s); the newest "
+                         f"{PENDING_MAX:,} wait in memory for the next try", error)
+
+    def close(self) -> None:
+        """Stop the writer and write what waits (the lab calls it as it closes)."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self._flush_or_warn()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def invokes(self, window: Window = Window()) -> list[BilledInvoke]:
+        """Every billed execution in ``window``, oldest first."""
+        self.flush()
+        where, params = window.where()
+        rows = self._store.query(f"SELECT * FROM cost_invokes{where} ORDER BY at, rowid", params)
+        return [BilledInvoke(**dict(row)) for row in rows]
+
+    def lines(self, window: Window = Window()) -> list[Line]:
+        """Usage and cost per function, version and alias in ``window``."""
+        self.flush()
+        where, params = window.where()
+        rows = self._store.query(
+            "SELECT function_name, version, alias, architecture, COUNT(*) AS requests, "
+            "SUM(memory_mb * billed_ms) AS mb_ms, "
+            f"SUM(MAX(ephemeral_storage_mb - {limits.EPHEMERAL_STORAGE_DEFAULT_MB}, 0) "
+            "* billed_ms) AS storage_mb_ms, SUM(billed_ms) AS billed_ms "
+            f"FROM cost_invokes{where} GROUP BY function_name, version, alias, architecture "
+            "ORDER BY function_name, version, alias",
+            params,
+        )
+        usages: dict[tuple[str, str, str | None], Usage] = {}
+        for row in rows:
+            key = (row["function_name"], row["version"], row["alias"])
+            usages[key] = usages.get(key, Usage()) + _usage(row)
+        return [Line(*key, usage, usage.cost(free_tier=False)) for key, usage in usages.items()]
+
+    def total(self, window: Window = Window()) -> Line:
+        """All of ``window`` as one line; its cost counts the free tier once, as a
+        month's bill does."""
+        usage = sum((line.usage for line in self.lines(window)), Usage())
+        return Line(window.function_name or "*", window.version or "*", window.alias, usage, usage.cost())
+
+    def measured(
+        self, function_name: str, start: float | None = None, end: float | None = None
+    ) -> list[Measured]:
+        """The function's average duration at each memory size (and architecture) it ran
+        at, between ``start`` and ``end`` on the lab's clock: over its warm invokes, or
+        over all of them where every one was a cold start."""
+        self.flush()
+        where, params = Window(function_name, start=start, end=end).where()
+        rows = self._store.query(
+            "SELECT memory_mb, architecture, MAX(ephemeral_storage_mb) AS ephemeral_storage_mb, "
+            "COUNT(*) AS invokes, COUNT(init_ms) AS cold_starts, "
+            f"{_WARM_FIRST.format('duration_ms')} AS average_duration_ms, "
+            f"{_WARM_FIRST.format('billed_ms')} AS average_billed_ms FROM cost_invokes{where} "
+            "GROUP BY memory_mb, architecture ORDER BY memory_mb, architecture",
+            params,
+        )
+        return [Measured(**dict(row)) for row in rows]
+
+    def projection(
+        self, function_name: str, invokes_per_month: int, memory_mb: int | None = None
+    ) -> list[Projection]:
+        """What ``invokes_per_month`` invokes a month would cost at each memory size the
+        function was measured at (only ``memory_mb``, when given), from its average
+        billed duration there, with the month's tiers and free tier."""
+        if type(invokes_per_month) is not int or invokes_per_month < 0:
+            raise InvalidParameterValueException(
+                f"invokes per month: {invokes_per_month!r} is not a whole number of 0 or "
+                "more. Give one, e.g. 1_000_000."
+            )
+        found = self.measured(function_name)
+        if memory_mb is not None:
+            found = [m for m in found if m.memory_mb == memory_mb]
+            if not found:
+                sizes = ", ".join(str(m.memory_mb) for m in self.measured(function_name))
+                raise InvalidParameterValueException(
+                    f"{function_name} has not run at {memory_mb} MB, so its duration there is "
+                    f"unknown (measured at: {sizes or 'no size yet'} MB). Set its memory to "
+                    f"{memory_mb} MB and invoke it, then ask again: more memory buys more CPU, "
+                    "so the duration changes with it."
+                )
+        return [project(m, invokes_per_month) for m in found]
+
+
+def _alias(invoked_arn: str) -> str | None:
+    """The alias the caller named in ``invoked_arn``, or ``None`` (a version, none)."""
+    qualifier = parse_function_ref(invoked_arn).qualifier if invoked_arn else None
+    if qualifier is None or qualifier == limits.LATEST or qualifier.isdigit():
+        return None
+    return qualifier
+
+
+#: The average over warm invokes where there are any: a month of invokes is mostly warm,
+#: and a cold start's billed INIT would weigh far more in a handful of measurements.
+_WARM_FIRST = "COALESCE(AVG(CASE WHEN init_ms IS NULL THEN {0} END), AVG({0}))"
+
+
+def _usage(row: Any) -> Usage:
+    return Usage(
+        requests=row["requests"],
+        gb_seconds={row["architecture"]: gb_seconds(row["mb_ms"], 1)},
+        storage_gb_seconds=gb_seconds(row["storage_mb_ms"], 1),
+        billed_ms=row["billed_ms"],
+    )
+
+
+def project(measured: Measured, invokes: int) -> Projection:
+    """What ``invokes`` invokes a month cost at ``measured``'s memory size and average
+    billed duration."""
+    usage = Usage(
+        requests=invokes,
+        gb_seconds={
+            measured.architecture: invokes * gb_seconds(measured.memory_mb, measured.average_billed_ms)
+        },
+        storage_gb_seconds=invokes
+        * extra_storage_gb_seconds(measured.ephemeral_storage_mb, measured.average_billed_ms),
+        billed_ms=round(invokes * measured.average_billed_ms),
+    )
+    return Projection(measured, invokes, usage, usage.cost())
