@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .lab import Lab
     from .models import FunctionConfiguration
     from .logs import InvokeReport
+    from .metrics import LambdaDatum
     from .server.http_service import HttpService
     from .store import Migrations
 
@@ -98,6 +99,28 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
     invoking thread, so keep it quick.
+    """
+
+
+@hookspec
+def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
+    """Called with the ``AWS/Lambda`` metric data points of one thing the data plane did.
+
+    :param data: :class:`~lambdalab.plugin.LambdaDatum` records, each an AWS metric
+        name (``Invocations``, ``Errors``, ``Duration``, ``Throttles``,
+        ``ConcurrentExecutions``, ``AsyncEventsReceived``, …), a value in AWS's unit,
+        and the function, ``Resource`` and ``ExecutedVersion`` it is about.
+
+    Called once per execution (with ``Invocations``, ``Errors``, ``Duration`` and the
+    concurrency at that moment), per throttled invoke, and at each step of an
+    asynchronous event (received, attempted, dropped, delivery failed). It runs on
+    the invoking thread: aggregate in memory and write later. The built-in
+    ``lambdalab_cloudwatch`` plugin turns these into CloudWatch metrics::
+
+        @lambdalab.hookimpl
+        def lambdalab_lambda_metrics(data):
+            for datum in data:
+                counts[datum.metric] += datum.value
     """
 
 

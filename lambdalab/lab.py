@@ -203,6 +203,7 @@ class Lab(LayerOperations):
                 policy=self._event_policy,
                 deliver=self._deliver,
                 reserved=self.registry.reserved_concurrency,
+                metrics=lambda data: self.plugin_manager.hook.lambdalab_lambda_metrics(data=data),
             ),
         )
         self.event_configs = EventInvokeConfigs(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
     from .log_patterns import PatternError, compile_pattern
+    from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
@@ -121,6 +122,8 @@ __all__ = [
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
+    # what the data plane reports to the AWS/Lambda metrics namespace
+    "LambdaDatum",
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
@@ -194,6 +197,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{
