@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
     from .invocation.destinations import Sender
     from .lab import Lab
+    from .models import FunctionConfiguration
     from .logs import InvokeReport
+    from .metrics import LambdaDatum
     from .protocol.calls import ApiCall
     from .server.http_service import HttpService
     from .store import Migrations
@@ -124,6 +126,28 @@ def lambdalab_api_call(call: "ApiCall") -> None:
     """
 
 
+@hookspec
+def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
+    """Called with the ``AWS/Lambda`` metric data points of one thing the data plane did.
+
+    :param data: :class:`~lambdalab.plugin.LambdaDatum` records, each an AWS metric
+        name (``Invocations``, ``Errors``, ``Duration``, ``Throttles``,
+        ``ConcurrentExecutions``, ``AsyncEventsReceived``, …), a value in AWS's unit,
+        and the function, ``Resource`` and ``ExecutedVersion`` it is about.
+
+    Called once per execution (with ``Invocations``, ``Errors``, ``Duration`` and the
+    concurrency at that moment), per throttled invoke, and at each step of an
+    asynchronous event (received, attempted, dropped, delivery failed). It runs on
+    the invoking thread: aggregate in memory and write later. The built-in
+    ``lambdalab_cloudwatch`` plugin turns these into CloudWatch metrics::
+
+        @lambdalab.hookimpl
+        def lambdalab_lambda_metrics(data):
+            for datum in data:
+                counts[datum.metric] += datum.value
+    """
+
+
 # -------------------------------------------------------------------------------------
 # Lab hooks: attach to a running lab
 # -------------------------------------------------------------------------------------
@@ -151,6 +175,49 @@ def lambdalab_lab_closing(lab: "Lab") -> None:
 
     A plugin that started threads in :func:`lambdalab_lab_started` (an SQS poller, a
     scheduler) stops and joins them here, so nothing touches the lab once it is closed.
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Tracing hooks: what an execution environment and an invoke carry for X-Ray
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_runtime_environment(config: "FunctionConfiguration") -> "dict[str, str] | None":
+    """Return runtime variables to set in a new execution environment of ``config``.
+
+    :param config: the function version the environment will run.
+
+    Called before every cold start; the answers of all plugins are merged over AWS's
+    defaults and under the function's own ``Environment``. The X-Ray plugin sets
+    ``AWS_XRAY_DAEMON_ADDRESS`` to the loopback address its daemon listens on::
+
+        @lambdalab.hookimpl
+        def lambdalab_runtime_environment(config):
+            return {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+    """
+
+
+@hookspec(firstresult=True)
+def lambdalab_invoke_trace_header(
+    config: "FunctionConfiguration", request_id: str, caller_trace_header: str | None
+) -> str | None:
+    """Return the X-Ray trace header for one execution, or ``None`` to keep the caller's.
+
+    :param config: the function version about to run (``config.tracing_mode`` is its
+        ``TracingConfig.Mode``).
+    :param request_id: the execution's request id (the same in its InvokeReport).
+    :param caller_trace_header: the X-Ray header the caller sent, as sent (Invoke's
+        ``X-Amzn-Trace-Id``, a function URL's ``x-amzn-trace-id``), or ``None``.
+
+    Stops at first non-None result. What it returns becomes the handler's
+    ``_X_AMZN_TRACE_ID`` (and the Runtime API's ``Lambda-Runtime-Trace-Id``); with no
+    answer, the caller's header is passed on, or the runtime makes a new unsampled one,
+    as ``PassThrough`` does. It runs on the invoking thread, once the environment is
+    ready, so keep it quick. The X-Ray plugin (``plugins/lambdalab_xray``) answers for
+    ``Active`` functions: it samples, and names the segment it will record as
+    ``Parent``.
     """
 
 

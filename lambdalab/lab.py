@@ -101,6 +101,20 @@ def _check_ranges(
         raise ValidationException(message(violations))
 
 
+def _tracing_mode(operation: str, tracing_config: Mapping[str, Any] | None) -> str | None:
+    """``TracingConfig.Mode``, checked against botocore's model (``Active`` or
+    ``PassThrough``), or ``None`` when the caller left it out."""
+    if tracing_config is None:
+        return None
+    from .protocol.validate import message, validate
+
+    params = {"TracingConfig": tracing_config}
+    violations = [v for v in validate("lambda", operation, params) if v.members[0] in params]
+    if violations:
+        raise ValidationException(message(violations))
+    return tracing_config.get("Mode")
+
+
 def _variables(environment: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """Accept boto3's ``{"Variables": {...}}`` as well as a plain mapping."""
     if environment is not None and set(environment) == {"Variables"}:
@@ -189,6 +203,7 @@ class Lab(LayerOperations):
                 policy=self._event_policy,
                 deliver=self._deliver,
                 reserved=self.registry.reserved_concurrency,
+                metrics=lambda data: self.plugin_manager.hook.lambdalab_lambda_metrics(data=data),
             ),
         )
         self.event_configs = EventInvokeConfigs(
@@ -260,6 +275,7 @@ class Lab(LayerOperations):
         sandbox: str | None = None,
         tags: Mapping[str, str] | None = None,
         layers: Sequence[str] | None = None,
+        tracing_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -272,6 +288,7 @@ class Lab(LayerOperations):
         """
         _check_ranges("CreateFunction", memory_size, timeout, ephemeral_storage)
         name = check.function_name(function_name)
+        tracing_mode = _tracing_mode("CreateFunction", tracing_config) or "PassThrough"
         if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
             handler = FUNCTION_OBJECT_HANDLER
         runtime = check.runtime(runtime or local_runtime())
@@ -292,6 +309,7 @@ class Lab(LayerOperations):
             last_modified=aws_timestamp(self.clock.now()),
             revision_id=new_revision_id(),
             tags=_checked_tags({}, tags or {}),
+            tracing_mode=tracing_mode,
             **self.registry.pending(),
         )
         if dead_letter_config is not None:
@@ -383,6 +401,7 @@ class Lab(LayerOperations):
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
         layers: Sequence[str] | None = None,
+        tracing_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
 
@@ -394,6 +413,9 @@ class Lab(LayerOperations):
         _check_ranges("UpdateFunctionConfiguration", memory_size, timeout, ephemeral_storage)
         name = parse_function_ref(function_name).name
         changes: dict[str, Any] = {}
+        tracing_mode = _tracing_mode("UpdateFunctionConfiguration", tracing_config)
+        if tracing_mode is not None:
+            changes["tracing_mode"] = tracing_mode
         if runtime is not None:
             changes["runtime"] = check.runtime(runtime)
         if runtime is not None or handler is not None or sandbox is not None:

@@ -443,35 +443,20 @@ class Layers:
         return revision
 
     def add_permission(
-        self,
-        layer_name: str,
-        version_number: Any,
-        statement_id: str,
-        action: str,
-        principal: str,
-        *,
-        organization_id: str | None = None,
+        self, layer_name: str, version_number: Any, grant: "LayerGrant", *,
         revision_id: str | None = None,
     ) -> LayerPermission:
         """Let an account (or everyone, ``*``) use a layer version."""
-        _check_permission(statement_id, action, principal, organization_id)
+        grant.check()
         with self._store.transaction() as db:
             name, number, policy = self._policy(db, layer_name, version_number)
             self._check_revision(policy, revision_id)
-            if any(s["Sid"] == statement_id for s in policy.statements):
+            if any(s["Sid"] == grant.statement_id for s in policy.statements):
                 raise ResourceConflictException(
-                    f"The statement id ({statement_id}) provided already exists. Please "
+                    f"The statement id ({grant.statement_id}) provided already exists. Please "
                     "provide a new statement id, or remove the existing statement."
                 )
-            statement: dict[str, Any] = {
-                "Sid": statement_id,
-                "Effect": "Allow",
-                "Principal": principal_element(principal),
-                "Action": action,
-                "Resource": f"{self.layer_arn(name)}:{number}",
-            }
-            if organization_id:
-                statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+            statement = grant.statement(f"{self.layer_arn(name)}:{number}")
             revision = self._save(db, name, number, [*policy.statements, statement])
         return LayerPermission(statement, revision)
 
@@ -531,29 +516,50 @@ def _check_compatibility(
         )
 
 
-def _check_permission(
-    statement_id: str, action: str, principal: str, organization_id: str | None
-) -> None:
-    if not _STATEMENT_ID.match(statement_id or ""):
-        raise InvalidParameterValueException(
-            f"StatementId: {statement_id!r} is not valid. Use 1-100 letters, digits, hyphens "
-            "or underscores."
-        )
-    if action != _LAYER_ACTION:
-        raise InvalidParameterValueException(
-            f"Action: {action!r} is not valid. A layer version permission grants "
-            f"{_LAYER_ACTION} only."
-        )
-    if not _PRINCIPAL.match(principal or ""):
-        raise InvalidParameterValueException(
-            f"Principal: {principal!r} is not valid. Use an account id, its root ARN "
-            "(arn:aws:iam::123456789012:root) or * (with OrganizationId: one organization)."
-        )
-    if organization_id is not None and not _ORG_ID.match(organization_id):
-        raise InvalidParameterValueException(
-            f"OrganizationId: {organization_id!r} is not valid. Use o- and 10-32 letters "
-            "or digits."
-        )
+@dataclass(frozen=True)
+class LayerGrant:
+    """What AddLayerVersionPermission grants: to whom (an account, or everyone ``*``,
+    optionally one organization) and the one action a layer version has."""
+
+    statement_id: str
+    action: str
+    principal: str
+    organization_id: str | None = None
+
+    def check(self) -> None:
+        if not _STATEMENT_ID.match(self.statement_id or ""):
+            raise InvalidParameterValueException(
+                f"StatementId: {self.statement_id!r} is not valid. Use 1-100 letters, digits, "
+                "hyphens or underscores."
+            )
+        if self.action != _LAYER_ACTION:
+            raise InvalidParameterValueException(
+                f"Action: {self.action!r} is not valid. A layer version permission grants "
+                f"{_LAYER_ACTION} only."
+            )
+        if not _PRINCIPAL.match(self.principal or ""):
+            raise InvalidParameterValueException(
+                f"Principal: {self.principal!r} is not valid. Use an account id, its root ARN "
+                "(arn:aws:iam::123456789012:root) or * (with OrganizationId: one organization)."
+            )
+        if self.organization_id is not None and not _ORG_ID.match(self.organization_id):
+            raise InvalidParameterValueException(
+                f"OrganizationId: {self.organization_id!r} is not valid. Use o- and 10-32 "
+                "letters or digits."
+            )
+
+    def statement(self, resource: str) -> dict[str, Any]:
+        """The policy statement granting it on ``resource`` (a layer version's ARN)."""
+        statement: dict[str, Any] = {
+            "Sid": self.statement_id,
+            "Effect": "Allow",
+            "Principal": principal_element(self.principal),
+            "Action": self.action,
+            "Resource": resource,
+        }
+        if self.organization_id:
+            statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": self.organization_id}}
+        return statement
 
 
 # -- /opt ----------------------------------------------------------------------------
@@ -760,10 +766,8 @@ class LayerOperations:
     ) -> LayerPermission:
         """Grant an account, or everyone (``*``, optionally one organization), the use of
         a layer version (``lambda:GetLayerVersion``)."""
-        return self.layers.add_permission(
-            layer_name, version_number, statement_id, action, principal,
-            organization_id=organization_id, revision_id=revision_id,
-        )
+        grant = LayerGrant(statement_id, action, principal, organization_id)
+        return self.layers.add_permission(layer_name, version_number, grant, revision_id=revision_id)
 
     def get_layer_version_policy(self: "Lab", layer_name: str, version_number: int) -> Policy:
         """The version's permissions, as a policy document with its RevisionId."""
@@ -827,6 +831,7 @@ def _content(lab: "Lab", content: CodeSource | Mapping[str, Any]) -> CodeSource:
 
 __all__ = [
     "LayerOperations",
+    "LayerGrant",
     "LayerPermission",
     "LayerVersion",
     "Layers",

@@ -113,6 +113,9 @@ class FunctionConfiguration:
     source: str = ""
     #: The function's tags (kept on ``$LATEST``; GetFunction and ListTags return them).
     tags: dict[str, str] = field(default_factory=dict)
+    #: ``TracingConfig.Mode``: ``Active`` (Lambda records X-Ray segments of sampled
+    #: invokes) or ``PassThrough`` (it only passes the caller's trace header on).
+    tracing_mode: str = "PassThrough"
 
     @property
     def settling(self) -> bool:
@@ -128,7 +131,7 @@ class FunctionConfiguration:
         if self.environment:  # AWS leaves Environment out of a function without one
             out["Environment"] = {"Variables": dict(self.environment)}
         out["EphemeralStorage"] = {"Size": self.ephemeral_storage}
-        out["TracingConfig"] = {"Mode": "PassThrough"}
+        out["TracingConfig"] = {"Mode": self.tracing_mode}
         out["LoggingConfig"] = {
             "LogFormat": "Text",
             "LogGroup": f"/aws/lambda/{self.function_name}",
@@ -173,6 +176,7 @@ class FunctionConfiguration:
         kwargs["settles_at"] = own.get("SettlesAt")
         kwargs["source"] = own.get("Source", "")
         kwargs["tags"] = own.get("Tags", {})
+        kwargs["tracing_mode"] = data.get("TracingConfig", {}).get("Mode", "PassThrough")
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
         layers = zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
         kwargs["layers"] = tuple(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
     from .log_patterns import PatternError, compile_pattern
+    from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
     from .protocol import Violation, validate, xml_text
     from .protocol.validate import show
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from .server.app import IncompleteRequestBody, RequestBodyTooLarge
     from .server.http_service import HttpService
     from .server.app import read_body, receive_body
-    from .server.wire import WireRequest, WireResponse, error_response, send
     from .stash import Stash, StashKey
     from .store import Database, Migrations
 
@@ -86,10 +86,6 @@ __all__ = [
     "invalid",
     # the HTTP edge: a service, requests, responses, bodies
     "HttpService",
-    "WireRequest",
-    "WireResponse",
-    "error_response",
-    "send",
     "read_body",
     "receive_body",
     "RequestBodyTooLarge",
@@ -129,6 +125,8 @@ __all__ = [
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
+    # what the data plane reports to the AWS/Lambda metrics namespace
+    "LambdaDatum",
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
@@ -182,10 +180,6 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         )
     },
     **{
-        name: ("server.wire", name)
-        for name in ("WireRequest", "WireResponse", "error_response", "send")
-    },
-    **{
         name: ("protocol", name)
         for name in (
             "BodyError", "Violation", "json_object", "message", "rest_input", "rest_params",
@@ -207,6 +201,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
     **{

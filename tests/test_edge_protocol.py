@@ -4,6 +4,7 @@ restart on the same data dir."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import re
@@ -22,10 +23,11 @@ from starlette.routing import Route as StarletteRoute
 import lambdalab
 from lambdalab import Lab
 from lambdalab.server import EdgeServer, HttpService, is_loopback
-from lambdalab.server.lambda_urls import ROUTES
+from lambdalab.server.lambda_service import path_prefixes, served_operations
 
 from .edge_support import ECHO, client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_edge_errors import raw
+from .test_validation import raw as raw_bytes
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -36,17 +38,70 @@ def lambda_model() -> dict[str, Any]:
         return json.load(f)
 
 
-def test_every_route_is_the_operation_botocore_sends() -> None:
+#: What lambdalab's Lambda API serves: every operation of botocore's model it has a
+#: method for (routes, members and shapes come from the model itself).
+SERVED = {
+    "CreateFunction", "ListFunctions", "GetFunction", "DeleteFunction",
+    "GetFunctionConfiguration", "UpdateFunctionConfiguration", "UpdateFunctionCode", "Invoke",
+    "PublishVersion", "ListVersionsByFunction", "CreateAlias", "ListAliases", "GetAlias",
+    "UpdateAlias", "DeleteAlias", "PutFunctionConcurrency", "GetFunctionConcurrency",
+    "DeleteFunctionConcurrency", "AddPermission", "GetPolicy", "RemovePermission",
+    "GetAccountSettings", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
+    "ListFunctionEventInvokeConfigs", "CreateFunctionUrlConfig", "GetFunctionUrlConfig",
+    "UpdateFunctionUrlConfig", "DeleteFunctionUrlConfig", "ListFunctionUrlConfigs",
+    "GetFunctionCodeSigningConfig", "InvokeAsync", "TagResource", "UntagResource", "ListTags",
+    "CreateEventSourceMapping", "ListEventSourceMappings", "GetEventSourceMapping",
+    "UpdateEventSourceMapping", "DeleteEventSourceMapping", "GetLayerVersionByArn",
+    "ListLayers", "PublishLayerVersion", "ListLayerVersions", "GetLayerVersion",
+    "DeleteLayerVersion", "AddLayerVersionPermission", "GetLayerVersionPolicy",
+    "RemoveLayerVersionPermission",
+}
+
+
+def test_the_served_operations_are_botocores() -> None:
     operations = lambda_model()["operations"]
-    for route in ROUTES:
-        http = operations[route.operation]["http"]
-        assert (route.method, route.path) == (http["method"], http["requestUri"].split("?")[0])
+    assert set(served_operations()) == SERVED
+    assert SERVED <= set(operations)
+    dates = {"/" + operations[n]["http"]["requestUri"].split("/")[1] + "/" for n in SERVED}
+    assert set(path_prefixes()) == dates
 
 
 def test_http_api_reference_lists_every_operation() -> None:
     page = (DOCS / "reference" / "http-api.rst").read_text()
-    for route in ROUTES:
-        assert f"``{route.operation}``" in page, route.operation
+    for operation in served_operations():
+        assert f"``{operation}``" in page, operation
+
+
+def test_an_operation_lambdalab_does_not_serve_is_named(edge: EdgeServer) -> None:
+    """An operation of the model without a method answers 501 naming it (it answered
+    404 UnknownOperationException, as if AWS had no such operation)."""
+    status, headers, body = raw(edge.url, "GET", "/2019-09-30/functions/f/provisioned-concurrency?List=ALL")
+    assert (status, headers["x-amzn-errortype"]) == (501, "NotImplemented")
+    assert "ListProvisionedConcurrencyConfigs" in body["message"]
+    assert body["Type"] == "User"
+
+
+def test_invoke_answers_its_payload_and_headers_as_lambda_does(client: Any, edge: EdgeServer) -> None:
+    """Invoke's answer through the layer: the function's JSON as the body
+    (``application/json``), ``X-Amz-Executed-Version`` and ``X-Amz-Log-Result``
+    headers, and the invocation's own request id; an Event invoke is 202 with no body,
+    and DeleteFunction 204 with none either."""
+    create(client, "raw")
+    path = "/2015-03-31/functions/raw/invocations"
+    status, headers, body = raw_bytes(edge.url, "POST", path, b'{"k": [1, "x"]}',
+                                      {"X-Amz-Log-Type": "Tail"})
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert json.loads(body) == {"k": [1, "x"]}
+    assert headers["x-amz-executed-version"] == "$LATEST"
+    assert "x-amz-function-error" not in headers
+    log = base64.b64decode(headers["x-amz-log-result"]).decode()
+    assert f"START RequestId: {headers['x-amzn-requestid']} " in log
+    status, headers, body = raw_bytes(edge.url, "POST", path, b"{}",
+                                      {"X-Amz-Invocation-Type": "Event"})
+    assert (status, body, headers["content-length"]) == (202, b"", "0")
+    status, headers, body = raw_bytes(edge.url, "DELETE", "/2015-03-31/functions/raw", b"", {})
+    assert (status, body) == (204, b"")
 
 
 def test_health(edge: EdgeServer, lab: Lab) -> None:

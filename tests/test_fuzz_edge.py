@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from lambdalab.protocol import service_model
 from lambdalab.server import EdgeServer
-from lambdalab.server.lambda_urls import ROUTES
+from lambdalab.server.lambda_service import served_operations
 from lambdalab_sqs.responses import OPERATIONS as SQS_OPERATIONS
 
 from .edge_support import ROLE, client_for, zip_of
@@ -279,7 +279,7 @@ def garbage_query(*names: str) -> st.SearchStrategy[dict[str, str]]:
 # -- the properties ---------------------------------------------------------------------
 
 
-LAMBDA_OPERATIONS = tuple(route.operation for route in ROUTES)
+LAMBDA_OPERATIONS = tuple(served_operations())
 
 
 @settings(FUZZ, max_examples=240)

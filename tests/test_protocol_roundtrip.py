@@ -18,6 +18,7 @@ event-stream operations (their bodies are framed binary messages, not a protocol
 
 from __future__ import annotations
 
+import functools
 import io
 import string
 import urllib.parse
@@ -37,7 +38,10 @@ from lambdalab_sqs.responses import query_model
 
 #: ``sqs-query`` is SQS in the query protocol older SDKs speak: botocore's JSON ``sqs``
 #: model given back its query wire names by the SQS plugin (``query_model``).
-SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis", "dynamodb"]
+#: ``cloudwatch`` and ``cloudwatch-query``: botocore's model lists smithy-rpc-v2-cbor, json
+#: and query; boto3 picks json, older SDKs send query, and lambdalab serves both.
+SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis",
+            "dynamodb", "cloudwatch", "cloudwatch-query"]
 #: Examples per operation and direction: ~790 operations × 2 directions × 1 example.
 EXAMPLES = 1
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -50,7 +54,18 @@ DEPTH_MAX = 4
 def model_of(service: str) -> ServiceModel:
     if service == "sqs-query":
         return query_model()
+    if service.startswith("cloudwatch"):
+        return _cloudwatch_model("query" if service.endswith("-query") else "json")
     return service_model(service)
+
+
+@functools.lru_cache(maxsize=None)
+def _cloudwatch_model(protocol: str) -> ServiceModel:
+    from botocore.loaders import Loader
+
+    raw = Loader().load_service_model("cloudwatch", "service-2")
+    raw["metadata"] = {**raw["metadata"], "protocol": protocol, "protocols": [protocol]}
+    return ServiceModel(raw, "cloudwatch")
 
 
 def _event_stream(op: OperationModel) -> bool:

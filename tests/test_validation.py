@@ -20,11 +20,10 @@ import botocore.parsers
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from starlette.datastructures import Headers, QueryParams
 
 from lambdalab.protocol import message, service_model, validate
 from lambdalab.server import EdgeServer
-from lambdalab.server.wire import WireRequest
+from lambdalab.protocol import HttpRequest
 
 from .edge_support import ROLE, edge, zip_of  # noqa: F401  (fixture)
 
@@ -305,10 +304,10 @@ def test_events_internal_error_is_in_eventbridges_shape() -> None:
     (it answered Lambda's shape, which botocore could not)."""
     from lambdalab_schedule.responses import answer
 
-    def broken(request: WireRequest) -> Any:
+    def broken(request: HttpRequest) -> Any:
         raise RuntimeError("a bug")
 
-    request = WireRequest("POST", "/", {}, QueryParams(""), Headers({}), b"{}")
+    request = HttpRequest("POST", "/", body=b"{}")
     response = answer(broken, request)
     error = botocore_error("events", "ListRules", response.status,
                            dict(response.headers), response.body)

@@ -97,6 +97,12 @@ class EnvironmentPool:
             if self._reserved_of.get(name) is None:
                 self._counts.unreserved -= 1
 
+    def concurrency(self, name: str) -> tuple[int, int, int]:
+        """Executions running now: of ``name``, in the account, and in the unreserved pool."""
+        with self._lock:
+            counts = self._counts
+            return counts.by_function[name], sum(counts.by_function.values()), counts.unreserved
+
     def in_use(self, name: str | None = None) -> int:
         with self._lock:
             if name is None:

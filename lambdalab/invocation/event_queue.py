@@ -56,6 +56,7 @@ from .destinations import (
     invocation_record,
 )
 from ..errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
+from ..metrics import LambdaDatum, resource_of
 from ..models import InvokeResult
 from ..sandbox.runtime_api import trace_id
 from ..store import Store
@@ -141,6 +142,8 @@ class QueueHooks:
     deliver: Callable[[str, DestinationMessage], None]
     #: A function's reserved concurrency (``None``: it shares the unreserved pool).
     reserved: Callable[[str], int | None]
+    #: Where the queue's ``AWS/Lambda`` metrics go (``lambdalab_lambda_metrics``).
+    metrics: Callable[[list[LambdaDatum]], None] = lambda data: None
 
 
 class EventQueue:
@@ -189,6 +192,7 @@ class EventQueue:
                 (request_id, function_name, qualifier, payload, client_context, now, now,
                  trace_id),
             )
+        self._metric("AsyncEventsReceived", 1.0, function_name, qualifier)
         self.wake()
 
     def start(self) -> None:
@@ -352,6 +356,7 @@ class EventQueue:
         if policy.reserved_concurrency == 0:
             self._give_up(event, policy, RETRIES_EXHAUSTED, None, event.attempts)
             return
+        self._metric("AsyncEventAge", age * 1000.0, event.function_name, event.qualifier)
         try:
             result = self._hooks.run(event)
         except TooManyRequestsException:
@@ -405,8 +410,10 @@ class EventQueue:
         if policy.dead_letter_arn:
             reason = "Event age exceeded" if condition == EVENT_AGE_EXCEEDED else condition
             message = dead_letter_message(event.request_id, event.payload, result, reason)
-            self._send(policy.dead_letter_arn,
-                       replace(message, trace_header=event.trace_id or trace_id()))
+            if not self._send(policy.dead_letter_arn,
+                              replace(message, trace_header=event.trace_id or trace_id())):
+                self._metric("DeadLetterErrors", 1.0, event.function_name, event.qualifier)
+        self._metric("AsyncEventsDropped", 1.0, event.function_name, event.qualifier)
         self._settle(event, policy, condition, result, attempts)
 
     def _settle(
@@ -429,15 +436,27 @@ class EventQueue:
                 result=result,
                 now=self._clock.now(),
             )
-            self._send(destination, DestinationMessage(body=record, attributes={},
-                                                       trace_header=event.trace_id or trace_id()))
+            if not self._send(destination, DestinationMessage(
+                    body=record, attributes={}, trace_header=event.trace_id or trace_id())):
+                self._metric("DestinationDeliveryFailures", 1.0, event.function_name,
+                             event.qualifier)
         self._delete(event)
 
-    def _send(self, arn: str, message: DestinationMessage) -> None:
+    def _send(self, arn: str, message: DestinationMessage) -> bool:
+        """Deliver ``message``; ``False`` when the destination could not take it."""
         try:
             self._hooks.deliver(arn, message)
         except Exception:  # AWS counts it (DestinationDeliveryFailures) and moves on
             self.delivery_failures += 1
+            return False
+        return True
+
+    def _metric(self, metric: str, value: float, function_name: str,
+                qualifier: str | None) -> None:
+        """One ``AWS/Lambda`` data point about an event of ``function_name``."""
+        self._hooks.metrics(
+            [LambdaDatum(metric, value, function_name, resource_of(function_name, qualifier))]
+        )
 
     def _delete(self, event: AsyncEvent) -> None:
         with self._store.transaction() as db:

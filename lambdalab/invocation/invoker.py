@@ -38,6 +38,7 @@ from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
+    TooManyRequestsException,
 )
 from ..logs import (
     InvokeReport,
@@ -50,6 +51,7 @@ from ..logs import (
     start_line,
     tail,
 )
+from ..metrics import LambdaDatum, resource_of
 from ..models import FunctionConfiguration, InvokeResult
 from ..registry import Registry
 from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
@@ -324,7 +326,7 @@ class Invoker:
                 invoked_arn=self.arns.function(ref.name, ref.qualifier),
                 client_context=context,
                 log_type=log_type,
-                trace_id=caller_trace_id(trace_header),
+                trace_header=trace_header,
             )
         )
 
@@ -351,7 +353,7 @@ class Invoker:
                 invoked_arn=invoked_arn,
                 client_context=client_context,
                 log_type=log_type,
-                trace_id=trace_id,
+                trace_header=trace_id,
             )
         )
 
@@ -364,14 +366,18 @@ class Invoker:
         invoked_arn: str,
         client_context: str | None,
         log_type: str,
-        trace_id: str | None = None,
+        trace_header: str | None = None,
     ) -> Steps:
         name = config.function_name
-        self.pool.admit(
-            name,
-            self.registry.reserved_concurrency(name),
-            self.registry.total_reserved(),
-        )
+        try:
+            self.pool.admit(
+                name,
+                self.registry.reserved_concurrency(name),
+                self.registry.total_reserved(),
+            )
+        except TooManyRequestsException:
+            self._throttled_metrics(config, invoked_arn)
+            raise
         try:
             pooled = self.pool.take_warm((name, config.version, config.revision_id))
             lines: list[str] = []
@@ -394,7 +400,7 @@ class Invoker:
                 deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
                 timeout_s=config.timeout,
                 client_context=client_context,
-                trace_id=trace_id,
+                trace_id=self._trace_id(config, request_id, trace_header),
             )
             lines.append(start_line(request_id, config.version))
             carry: list[str] = []  # the end of what was spilled, for a Tail
@@ -412,12 +418,43 @@ class Invoker:
             execution = self._finish(
                 pooled, config, request_id, outcome, init_ms, lines, invoked_arn
             )
+            concurrency = self.pool.concurrency(name)
         finally:
             self.pool.leave(name)
         self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
+        self._execution_metrics(config, invoked_arn, execution.result.function_error,
+                                execution.report.duration_ms, concurrency)
         if log_type == "Tail":
             return _with_tail(execution.result, carry + lines)
         return execution.result
+
+    def _execution_metrics(
+        self, config: FunctionConfiguration, invoked_arn: str, function_error: str | None,
+        duration_ms: float | None, concurrency: tuple[int, int, int],
+    ) -> None:
+        """What AWS publishes for one execution: ``Invocations``, ``Errors``,
+        ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
+        hook = self.hooks.hook.lambdalab_lambda_metrics
+        if not hook.get_hookimpls():
+            return  # nobody listens: the invoke path pays nothing more
+        name = config.function_name
+        resource, executed = _metric_dimensions(config, invoked_arn)
+        function, account, unreserved = concurrency
+        data = [
+            LambdaDatum("Invocations", 1.0, name, resource, executed),
+            LambdaDatum("Errors", 1.0 if function_error else 0.0, name, resource, executed),
+            LambdaDatum("ConcurrentExecutions", float(function), name),
+            LambdaDatum("ConcurrentExecutions", float(account)),
+            LambdaDatum("UnreservedConcurrentExecutions", float(unreserved)),
+        ]
+        if duration_ms is not None:
+            data.append(LambdaDatum("Duration", duration_ms, name, resource, executed))
+        hook(data=data)
+
+    def _throttled_metrics(self, config: FunctionConfiguration, invoked_arn: str) -> None:
+        resource, executed = _metric_dimensions(config, invoked_arn)
+        self.hooks.hook.lambdalab_lambda_metrics(
+            data=[LambdaDatum("Throttles", 1.0, config.function_name, resource, executed)])
 
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
@@ -436,6 +473,15 @@ class Invoker:
             carry[:] = _last_bytes(carry + batch, limits.TAIL_LOG_BYTES)
 
         return spill
+
+    def _trace_id(
+        self, config: FunctionConfiguration, request_id: str, caller_header: str | None
+    ) -> str | None:
+        """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
+        the caller's passed on (:func:`caller_trace_id`)."""
+        return self.hooks.hook.lambdalab_invoke_trace_header(
+            config=config, request_id=request_id, caller_trace_header=caller_header
+        ) or caller_trace_id(caller_header)
 
     def _finish(
         self,
@@ -546,6 +592,8 @@ class Invoker:
         )
         self.pool.give_back(pooled, healthy=False)
         self.hooks.hook.lambdalab_invoke_completed(report=report)
+        self._execution_metrics(config, invoked_arn, "Unhandled", None,
+                                self.pool.concurrency(config.function_name))
         result = InvokeResult(
             status_code=200,
             payload=payload,
@@ -632,12 +680,24 @@ class Invoker:
             "LAMBDALAB_PYTHON": sys.executable,
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
         }
+        for extra in self.hooks.hook.lambdalab_runtime_environment(config=config):
+            base.update(extra or {})
         layers = opt_environment(self.store, config.layers, config.runtime, base)
         return {**base, **layers, **config.environment}
 
 
 #: How a sandbox words an exit during INIT (``init_failure`` of the process backends).
 _INIT_EXIT_PREFIX = "Runtime exited during init: "
+
+
+def _metric_dimensions(config: FunctionConfiguration, invoked_arn: str) -> tuple[str | None, str | None]:
+    """The ``Resource`` and ``ExecutedVersion`` dimensions of an invoke of ``invoked_arn``
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): the
+    qualifier invoked, and the version an alias ran."""
+    parts = invoked_arn.split(":")  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+    qualifier = parts[7] if len(parts) > 7 else None
+    is_alias = qualifier not in (None, limits.LATEST) and not qualifier.isdigit()
+    return resource_of(config.function_name, qualifier), config.version if is_alias else None
 
 
 def exit_message(exit_reason: str | None) -> str:
@@ -650,8 +710,8 @@ def exit_message(exit_reason: str | None) -> str:
     return f"Runtime exited with error: {exit_reason}"
 
 
-#: X-Ray's variables, as AWS sets them (lambdalab runs no X-Ray daemon: an SDK that
-#: sends segments there gets no answer, as with tracing off).
+#: X-Ray's variables, as AWS sets them; a plugin that runs a daemon (``lambdalab_xray``)
+#: points them at it through the ``lambdalab_runtime_environment`` hook.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 XRAY_ENVIRONMENT = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",

@@ -10,7 +10,6 @@ its operation has answered. When no plugin implements the hook, :func:`caller_of
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -95,33 +94,4 @@ def caller_of(scope: Mapping[str, Any], headers: Mapping[str, str], service: str
                   client[0] or "", headers.get("user-agent", ""))
 
 
-def report_wire_call(scope: Mapping[str, Any], operation: str, request: Any, response: Any) -> None:
-    """Tell plugins of a call Lambda's own dispatcher answered (a
-    :class:`~lambdalab.server.wire.WireRequest` and ``WireResponse``), until Lambda is on
-    the protocol layer: the path members and JSON body as the input, the JSON answer or
-    the error's code (``X-Amzn-ErrorType``) and message."""
-    caller = caller_of(scope, request.headers, "lambda", scope.get("query_string", b"").decode("latin-1"))
-    if caller is None:
-        return
-    if not response.request_id:  # the id the client is sent is the one recorded
-        from ..invocation.invoker import new_request_id
-
-        response.request_id = new_request_id()
-    params = {**_json_object(request.body), **request.params}
-    answer = _json_object(response.body)
-    error = None
-    if response.status >= 400:
-        error = (response.headers.get("X-Amzn-ErrorType", "").partition(":")[0],
-                 str(answer.get("message") or answer.get("Message") or ""))
-    caller.report(operation, params, None if error else answer, error, response.request_id)
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body) if body else {}
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-__all__ = ["ApiCall", "Caller", "LAB_SCOPE_KEY", "caller_of", "report_wire_call"]
+__all__ = ["ApiCall", "Caller", "LAB_SCOPE_KEY", "caller_of"]

@@ -71,12 +71,16 @@ class ProtocolError(Exception):
 
     :param kind: ``"unknown_operation"`` or ``"serialization"``; the service answers each
         with its own error code (see :class:`~lambdalab.protocol.service.ErrorCodes`).
+    :param detail: why, without the layer's own words (what a JSON reader said of the
+        body), for a service that words the error its own way (Lambda's ``Could not
+        parse request body into json: …``).
     """
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.detail = detail or message
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def _json_body(body: bytes) -> dict[str, Any]:
     try:
         return json_object(body)
     except BodyError as e:
-        raise ProtocolError("serialization", f"The request body could not be read: {e}") from None
+        raise ProtocolError("serialization", f"The request body could not be read: {e}", str(e)) from None
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -313,6 +317,8 @@ class Route:
     required_query: tuple[str, ...] = ()
     required_headers: tuple[str, ...] = ()
     deprecated: bool = False
+    #: The path's text before its first label: a path without it cannot match.
+    prefix: str = ""
     #: The host the request must be sent to, where only the host tells two operations
     #: apart: S3's ListDirectoryBuckets is ListBuckets' ``GET /`` on the S3 Express
     #: control endpoint (``s3express-control.<region>.amazonaws.com``).
@@ -357,7 +363,8 @@ def compile_route(op: OperationModel) -> Route:
     located = [(m.serialization.get("location"), m.serialization.get("name", m.name)) for m in required]
     return Route(op.name, op.http.get("method", "POST"), re.compile(pattern), literals, labels,
                  tuple(w for loc, w in located if loc == "querystring"),
-                 tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated)
+                 tuple(w.lower() for loc, w in located if loc == "header"), op.deprecated,
+                 path.split("{", 1)[0])
 
 
 S3_EXPRESS_CONTROL = "UseS3ExpressControlEndpoint"
@@ -407,11 +414,15 @@ class RestParser(RequestParser):
         path = request.path.split("?", 1)[0] or "/"
         headers = _lower_headers(request) if headers is None else headers
         for route in self.candidates(request.method, query, headers):
+            if not path.startswith(route.prefix):
+                continue
             found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
             if found:
                 return route, {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
-        raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} "
-                            f"answers {request.method} {path}.")
+        other_method = any(r.regex.fullmatch(path) for r in self.routes if r.method != request.method)
+        raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} answers "
+                            f"{request.method} {path}"
+                            + (" (the path exists; check the HTTP method)." if other_method else "."))
 
     def candidates(self, method: str, query: Mapping[str, list[str]],
                    headers: Mapping[str, str]) -> list[Route]:
@@ -435,6 +446,13 @@ class RestParser(RequestParser):
         query = parse_qs(request.query, keep_blank_values=True)
         headers = _lower_headers(request)
         route, labels = self.route(request, query, headers)
+        return self.read(request, route, labels, query, headers)
+
+    def read(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
+             query: Mapping[str, list[str]], headers: Mapping[str, str] | None = None) -> ParsedRequest:
+        """The input of a request already routed (:meth:`route`): a service that must know
+        the operation before it reads the body (to bound it) routes first."""
+        headers = _lower_headers(request) if headers is None else headers
         op = self.model.operation_model(route.operation)
         shape = op.input_shape
         if shape is None:

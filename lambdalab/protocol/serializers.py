@@ -6,9 +6,12 @@ service model:
 - ``json`` / ``rest-json``: the output as JSON with the model's member names; timestamps
   as epoch seconds unless the member's ``timestampFormat`` says otherwise, blobs in
   base64; rest-json also puts ``header`` members in headers, a ``statusCode`` member in
-  the status and a ``payload`` member as the whole body. An error is
+  the status and a ``payload`` member as the whole body (and none on a 204). An error is
   ``{"__type": CODE, "message": ...}`` with ``x-amzn-ErrorType: CODE``
   (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#operation-error-serialization);
+  rest-json's is the error shape's members (Lambda's ``{"Type": "User", "message": ...}``)
+  and the code in the header alone
+  (https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html#operation-error-serialization);
   a service that was query-compatible (SQS) also sends
   ``x-amzn-query-error: <query code>;Sender``
   (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait).
@@ -39,6 +42,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from .text import xml_text
 from .validate import service_model
 
+NO_CONTENT = 204
 JSON_VERSIONS = {"1.0": "application/x-amz-json-1.0", "1.1": "application/x-amz-json-1.1"}
 
 
@@ -161,11 +165,13 @@ def json_value(shape: Shape, value: Any, default_timestamp: str = "unixTimestamp
     kind = shape.type_name
     if value is None:
         return None
-    if kind == "structure":
+    if kind == "structure":  # in the order the operation wrote it (the CLI prints it so)
         out = {}
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
-            if value.get(name) is not None and "location" not in member.serialization:
-                out[member.serialization.get("name", name)] = json_value(member, value[name], default_timestamp)
+        members = shape.members  # type: ignore[attr-defined]
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None and "location" not in member.serialization:
+                out[member.serialization.get("name", name)] = json_value(member, item, default_timestamp)
         return out
     if kind == "list":
         return [json_value(shape.member, v, default_timestamp) for v in value]  # type: ignore[attr-defined]
@@ -218,11 +224,14 @@ class RestJsonSerializer(JsonSerializer):
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
         response = HttpResponse(operation.http.get("responseCode", 200), {"x-amzn-RequestId": request_id})
         shape = operation.output_shape
+        if shape is not None:
+            rest_locations(shape, value, response)
+        if response.status == NO_CONTENT:  # no body, not even {} (RFC 9110, 15.3.5)
+            return response
         if shape is None:
             response.headers["Content-Type"] = self.content_type
             response.body = b"{}"
             return response
-        rest_locations(shape, value, response)
         payload = shape.serialization.get("payload")
         if payload is not None:
             member = shape.members[payload]
@@ -237,6 +246,39 @@ class RestJsonSerializer(JsonSerializer):
         response.headers["Content-Type"] = self.content_type
         response.body = _dumps(body)
         return response
+
+
+    def error(self, error: ServiceError, request_id: str) -> HttpResponse:
+        """The error shape's members as the body (its message under the shape's name for
+        it, ``message`` or ``Message``), the code in ``x-amzn-ErrorType`` where botocore
+        reads it, and no ``__type``: Lambda's errors are ``{"Type": "User", "message":
+        …}`` (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors)."""
+        shape = self.error_shape(error.code)
+        code = shape.name if shape is not None else error.code
+        response = HttpResponse(self.status_of(error), {"Content-Type": self.content_type,
+                                                        "x-amzn-RequestId": request_id,
+                                                        "x-amzn-errortype": code})
+        if shape is not None:
+            rest_locations(shape, error.fields, response)
+        response.body = _dumps(_error_body(shape, error))
+        return response
+
+
+def _error_body(shape: Shape | None, error: ServiceError) -> dict[str, Any]:
+    """An error's fields in their order (the message first when they leave it out), the
+    modeled ones typed as the shape says, those sent elsewhere (a header) left out."""
+    members = shape.members if shape is not None else {}  # type: ignore[attr-defined]
+    fields = error.fields
+    if "message" not in fields and "Message" not in fields:
+        fields = {"Message" if "Message" in members else "message": error.message, **fields}
+    out = {}
+    for key, value in fields.items():
+        member = members.get(key)
+        if member is None:
+            out[key] = value
+        elif "location" not in member.serialization and value is not None:
+            out[member.serialization.get("name", key)] = json_value(member, value)
+    return out
 
 
 def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) -> None:

@@ -155,7 +155,7 @@ class ProtocolService:
     def body_error(self, error: Exception) -> ServiceError | AwsError:
         """The answer to a body that is too large (``RequestBodyTooLarge``) or never
         arrived whole (``IncompleteRequestBody``: seldom read, the client has gone)."""
-        from ..server.app import RequestBodyTooLarge
+        from ..server.bodies import RequestBodyTooLarge
 
         if isinstance(error, RequestBodyTooLarge):
             return ServiceError(self.errors.validation, (
@@ -173,9 +173,13 @@ class ProtocolService:
         try:
             return self.parser.parse(request)
         except ProtocolError as e:
-            code = getattr(self.errors, e.kind)
-            status = 404 if e.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
-            raise ServiceError(code, e.message, status) from None
+            raise self.refused(e) from None
+
+    def refused(self, error: ProtocolError) -> ServiceError | AwsError:
+        """What the service answers a request the parser cannot read."""
+        code = getattr(self.errors, error.kind)
+        status = 404 if error.kind == "unknown_operation" and self.protocol.startswith("rest") else 400
+        return ServiceError(code, error.message, status)
 
     def _check(self, parsed: ParsedRequest) -> None:
         """Refuse an input that breaks its shape, in AWS's words."""
@@ -210,7 +214,7 @@ class ProtocolService:
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from ..server.app import IncompleteRequestBody, RequestBodyTooLarge, receive_body
+        from ..server.bodies import IncompleteRequestBody, RequestBodyTooLarge, receive_body
         from starlette.datastructures import Headers
 
         headers = Headers(scope=scope)

@@ -10,19 +10,23 @@ A request finds its service the way AWS clients address one
 3. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
    prefix, where a service claims one.
 
-Lambda is built in; plugins add services through the ``lambdalab_http_services`` hook.
+Lambda is built in (:mod:`~lambdalab.server.lambda_service`, on the protocol layer like
+every service); plugins add services through the ``lambdalab_http_services`` hook.
 Blocking work (every Lab call) runs in a thread pool, so a slow invoke never holds up
-another request; a synchronous Invoke is awaited on the event loop instead (a warm
-environment's answer is a readable pipe), which saves the request two thread wake-ups.
+another request. The edge's own answers (health, a code zip, the CLI's reads, and an error
+before a service is known) are JSON; an error of the edge carries its code in the
+``x-amzn-ErrorType`` header and in the body's ``__type``, where clients of every JSON
+protocol look for it.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, MutableMapping
 
 import anyio
 import anyio.to_thread
@@ -33,18 +37,24 @@ from ..errors import (
     InvalidParameterValueException,
     LambdaError,
     RequestEntityTooLargeException,
-    RequestTooLargeException,
     ResourceNotFoundException,
-    ServiceException,
     UnknownOperationException,
 )
+from ..invocation.invoker import new_request_id
 from ..lab import Lab
-from ..protocol.calls import LAB_SCOPE_KEY, report_wire_call
+from ..protocol import HttpResponse, serializer_for
+from ..protocol.calls import LAB_SCOPE_KEY
+from ..protocol.service import send_response, service_error
 from .auth import SignedRequest, SigV4Verifier, scope_service
+from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them here)
+    IncompleteRequestBody,
+    RequestBodyTooLarge,
+    read_body,
+    receive_body,
+)
+from .bodies import LENGTH_DIGITS_MAX
 from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
-from .lambda_responses import LambdaResponses, check_request
-from .lambda_urls import PATH_PREFIXES, Route, Router
-from .wire import WireRequest, WireResponse, error_response, send
+from .lambda_service import LambdaService, is_function_url, path_prefixes
 
 HEALTH_PATH = "/_lambdalab/health"
 #: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
@@ -53,188 +63,25 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
 SPARE_WORKER_THREADS = 64
-#: Digits of the largest length a request can declare (2**64 has 20).
-_LENGTH_DIGITS_MAX = 20
 
 log = logging.getLogger("lambdalab.server")
 
 
-# -- the Lambda service ---------------------------------------------------------------
-
-
-def body_limit(route: Route) -> tuple[int, type[LambdaError]]:
-    """How large a request body may be, and what AWS answers when it is larger."""
-    if route.operation == "Invoke":
-        return limits.SYNC_PAYLOAD_MAX_BYTES, RequestTooLargeException
-    if route.operation in ("CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"):
-        return limits.CODE_REQUEST_MAX_BYTES, RequestEntityTooLargeException
-    return limits.CONTROL_REQUEST_MAX_BYTES, RequestEntityTooLargeException
-
-
-class RequestBodyTooLarge(Exception):
-    """The request body passed the limit it was read with."""
-
-
-class IncompleteRequestBody(Exception):
-    """The request ended (the client went away) before the bytes its ``Content-Length``
-    declared had all arrived. Nothing is run or stored for it; the edge answers nothing,
-    since nobody is there to read an answer (S3 tries its ``IncompleteBody``)."""
-
-
-async def receive_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
-    """The whole request body, as every service of the edge reads it.
-
-    :raises RequestBodyTooLarge: as soon as the body (or its ``Content-Length``) passes
-        ``limit``, before the rest is read.
-    :raises IncompleteRequestBody: when the client went away (``http.disconnect``) before
-        the body ended, or it ended short of its ``Content-Length``: a request is never
-        executed or stored with part of its body.
-    """
-    expected = declared_length(headers)
-    if expected is not None and expected > limit:
-        raise RequestBodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise IncompleteRequestBody
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestBodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    if expected is not None and size != expected:
-        raise IncompleteRequestBody
-    return b"".join(chunks)
-
-
-def declared_length(headers: Mapping[str, str]) -> int | None:
-    """The ``Content-Length`` as a number (None if absent or not digits). One of more
-    digits than any real length has is not converted (``int()`` refuses over 4,300)."""
-    declared = headers.get("content-length", "")
-    if not declared.isdigit():
-        return None
-    digits = declared.lstrip("0") or "0"
-    return int(digits) if len(digits) <= _LENGTH_DIGITS_MAX else 10**_LENGTH_DIGITS_MAX
-
-
-async def read_body(receive: Receive, headers: Headers, limit: int, operation: str,
-                    error: type[LambdaError]) -> bytes:
-    """The whole request body (see :func:`receive_body`), refused with ``error`` as soon
-    as it passes ``limit``."""
-    try:
-        return await receive_body(receive, headers, limit)
-    except RequestBodyTooLarge:
-        raise error(
-            f"Request must be smaller than {limit} bytes for the {operation} operation"
-        ) from None
-
-
-class LambdaService:
-    """The Lambda REST API as an ASGI app: route, read the body, call the Lab in a thread."""
-
-    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
-        from .function_url_service import FunctionUrlService  # it imports read_body from here
-
-        self.responses = LambdaResponses(lab)
-        self.router = Router()
-        self.limiter = limiter
-        self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
-        self.function_urls = FunctionUrlService(lab, limiter)
-
-    async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
-        if _is_function_url(scope["path"]):
-            await self.function_urls(scope, receive, send_)
-            return
-        try:
-            route, params = self.router.match(scope["method"], scope["path"], scope["query_string"])
-            headers = Headers(scope=scope)
-            limit, error = body_limit(route)
-            body = await read_body(receive, headers, limit, route.operation, error)
-            request = WireRequest(
-                method=scope["method"],
-                path=scope["path"],
-                params=params,
-                query=QueryParams(scope["query_string"]),
-                headers=headers,
-                body=body,
-            )
-            if _awaited(route, request):  # on the loop: no thread hop
-                check_request(route.operation, request)  # Invoke's few members: cheap
-                response = await answer_async(self.responses.invoke_on_loop, request, self.run_blocking)
-            else:
-                handler = self.responses.handler_for(route.operation, route.handler)
-                response = await self.run_blocking(answer, checked(route.operation, handler), request)
-            report_wire_call(scope, route.operation, request, response)
-        except LambdaError as e:
-            response = error_response(e)
-        await send(response, send_)
-
-
-def _awaited(route: Route, request: WireRequest) -> bool:
-    """A synchronous Invoke waits for its handler, so it is awaited on the event loop.
-    ``Event`` (a commit to the queue) and ``DryRun`` run in a thread like any other
-    operation: their work blocks, and there is nothing to await."""
-    invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
-    return route.operation == "Invoke" and invocation_type == "RequestResponse"
-
-
-def _is_function_url(path: str) -> bool:
-    """Function URLs are public (AuthType NONE): served without a signature check."""
-    return path.startswith(limits.FUNCTION_URL_PATH_PREFIX)
-
-
-def checked(
-    operation: str, handler: Callable[[WireRequest], WireResponse]
-) -> Callable[[WireRequest], WireResponse]:
-    """``handler``, after the request is checked against the operation's input shape
-    (:func:`~lambdalab.server.lambda_responses.check_request`); in the worker thread, as
-    reading a large body is work."""
-
-    def run(request: WireRequest) -> WireResponse:
-        check_request(operation, request)
-        return handler(request)
-
-    return run
-
-
-def answer(handler: Callable[[WireRequest], WireResponse], request: WireRequest) -> WireResponse:
-    """Run one operation; any error becomes AWS's error response, never a traceback."""
-    try:
-        return handler(request)
-    except LambdaError as e:
-        return error_response(e)
-    except Exception as e:
-        return internal_error(request, e)
-
-
-async def answer_async(
-    handler: Callable[..., Awaitable[WireResponse]], request: WireRequest, *args: Any
-) -> WireResponse:
-    """:func:`answer` for an operation that is awaited."""
-    try:
-        return await handler(request, *args)
-    except LambdaError as e:
-        return error_response(e)
-    except Exception as e:
-        return internal_error(request, e)
-
-
-def internal_error(request: WireRequest, e: Exception) -> WireResponse:
-    """A bug in lambdalab: say so in AWS's shape, and log the details."""
-    log.exception("%s %s failed", request.method, request.path)
-    return error_response(
-        ServiceException(
-            f"lambdalab failed internally ({type(e).__name__}: {e}). This is a bug; "
-            "the server log has the traceback."
-        )
-    )
-
-
 # -- the edge -------------------------------------------------------------------------
+
+
+def json_response(value: Any) -> HttpResponse:
+    """One of the edge's own answers (not an AWS API's): 200, JSON."""
+    return HttpResponse(200, {"Content-Type": "application/json", "x-amzn-RequestId": new_request_id()},
+                        json.dumps(value).encode())
+
+
+def edge_error(error: LambdaError) -> HttpResponse:
+    """An error of the edge itself, before a service is known: AWS JSON's error shape
+    (``__type`` and ``message``, the code in ``x-amzn-ErrorType`` too), which clients of
+    REST-JSON and of every JSON protocol read."""
+    return serializer_for("lambda", "json").error(service_error(error), new_request_id())
+
 
 
 @dataclass
@@ -250,20 +97,20 @@ class Edge:
             return  # lifespan and websockets: nothing to do
         try:
             if scope["path"] == HEALTH_PATH:
-                await send(self.health(), send_)
+                await send_response(self.health(), scope["method"], send_)
                 return
             if scope["path"].startswith(limits.CODE_PATH):
-                await send(self.code(scope["method"], scope["path"]), send_)
+                await send_response(self.code(scope["method"], scope["path"]), scope["method"], send_)
                 return
             if scope["path"].startswith(CLI_PATH):
-                await send(await self.for_cli(scope), send_)
+                await send_response(await self.for_cli(scope), scope["method"], send_)
                 return
             headers = Headers(scope=scope)
             service = self.service_for(scope["path"], headers)
-            if self.verifier is not None and not _is_function_url(scope["path"]):
+            if self.verifier is not None and not is_function_url(scope["path"]):
                 receive = await self._authenticate(scope, receive, headers)
         except LambdaError as e:
-            await send(error_response(e, any_protocol=True), send_)
+            await send_response(edge_error(e), scope["method"], send_)
             return
         except IncompleteRequestBody:
             return  # the client is gone: nothing to run, nobody to answer
@@ -272,23 +119,21 @@ class Edge:
         except IncompleteRequestBody:
             return
 
-    def code(self, method: str, path: str) -> WireResponse:
+    def code(self, method: str, path: str) -> HttpResponse:
         """A function's zip, by its SHA-256: GetFunction's ``Code.Location``. Like AWS's
         presigned URL it needs no signature; the 64 hex digits are what is secret."""
         blob = path[len(limits.CODE_PATH):]
         found = self.lab.store.blob_path(blob) if _SHA256_HEX.match(blob) else None
         if method not in ("GET", "HEAD") or found is None or not found.is_file():
-            return error_response(ResourceNotFoundException(
+            return edge_error(ResourceNotFoundException(
                 "No code at this address. Take Code.Location from a fresh GetFunction: "
                 "it names the code the function has now."
             ))
         body = found.read_bytes()
-        return WireResponse(
-            200, b"" if method == "HEAD" else body,
-            {"Content-Type": "application/zip"},
-        )
+        headers = {"Content-Type": "application/zip", "x-amzn-RequestId": new_request_id()}
+        return HttpResponse(200, headers, b"" if method == "HEAD" else body)
 
-    async def for_cli(self, scope: Scope) -> WireResponse:
+    async def for_cli(self, scope: Scope) -> HttpResponse:
         """What the ``lambdalab`` command reads through a server and the Lambda API does
         not give: ``function`` (a function's sandbox, lambdalab's own setting, the lab's
         default, and its zip's ``file://`` path, which outlives a background server's
@@ -298,43 +143,38 @@ class Edge:
         what = scope["path"][len(CLI_PATH):]
         served = self.verifier is None and scope["method"] == "GET"
         if not served or what not in ("function", "logs"):
-            return error_response(
-                ResourceNotFoundException(f"No such lambdalab route: {scope['path']}")
-            )
+            return edge_error(ResourceNotFoundException(f"No such lambdalab route: {scope['path']}"))
         query = QueryParams(scope["query_string"])
         try:
             return await anyio.to_thread.run_sync(functools.partial(self._cli_read, what, query))
         except LambdaError as e:
-            return error_response(e)
+            return edge_error(e)
 
-    def _cli_read(self, what: str, query: QueryParams) -> WireResponse:
+    def _cli_read(self, what: str, query: QueryParams) -> HttpResponse:
         name = query.get("FunctionName")
         if not name:
             raise InvalidParameterValueException("FunctionName is required.")
         if what == "function":
             config = self.lab.get_function_configuration(name, query.get("Qualifier"))
-            return WireResponse.of_json(200, {
+            return json_response({
                 "Sandbox": config.sandbox, "DefaultSandbox": self.lab.default_sandbox,
                 "CodeFile": self.lab.store.blob_path(config.code_blob).as_uri(),
             })
         after = query.get("AfterId") or "0"
-        if not (after.isascii() and after.isdigit()) or len(after) > _LENGTH_DIGITS_MAX:
+        if not (after.isascii() and after.isdigit()) or len(after) > LENGTH_DIGITS_MAX:
             raise InvalidParameterValueException(f"AfterId: {after!r} is not a whole number.")
         events = self.lab.get_logs(name, after_id=int(after))
-        return WireResponse.of_json(200, {"Events": [
+        return json_response({"Events": [
             {"Id": e.id, "Timestamp": e.timestamp, "Message": e.message} for e in events
         ]})
 
-    def health(self) -> WireResponse:
-        return WireResponse.of_json(
-            200,
-            {
-                "status": "ok",
-                "services": sorted(self.services),
-                "data_dir": str(self.lab.store.data_dir),
-                "auth": self.verifier is not None,
-            },
-        )
+    def health(self) -> HttpResponse:
+        return json_response({
+            "status": "ok",
+            "services": sorted(self.services),
+            "data_dir": str(self.lab.store.data_dir),
+            "auth": self.verifier is not None,
+        })
 
     def service_for(self, path: str, headers: Headers) -> HttpService:
         """The service a request addresses: by signature scope, X-Amz-Target, or path."""
@@ -403,7 +243,7 @@ def create_app(
         "lambda": HttpService(
             "lambda",
             LambdaService(lab, limiter),
-            path_prefixes=PATH_PREFIXES + (limits.FUNCTION_URL_PATH_PREFIX,),
+            path_prefixes=path_prefixes() + (limits.FUNCTION_URL_PATH_PREFIX,),
         )
     }
     offered = lab.plugin_manager.hook.lambdalab_http_services(lab=lab)

@@ -26,7 +26,7 @@ from ..function_urls import (
     request_event,
 )
 from ..lab import Lab
-from .app import read_body
+from .bodies import read_body
 
 
 def _message(status: int, message: str | None, error_type: str | None = None) -> HttpResponse:

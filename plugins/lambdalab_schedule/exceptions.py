@@ -2,8 +2,8 @@
 
 EventBridge speaks AWS JSON 1.1: an error is HTTP 400 with ``{"__type": CODE,
 "message": ...}`` (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html).
-One class per error code; :func:`lambdalab.server.error_response` renders every one, so
-no handler writes an error body by hand.
+One class per error code; the protocol layer (``ProtocolService``) renders every one,
+so no handler writes an error body by hand.
 
 ::
 

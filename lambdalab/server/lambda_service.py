@@ -1,0 +1,347 @@
+"""Lambda's REST API on the edge, served by the protocol layer from botocore's ``lambda`` model.
+
+The layer (:mod:`lambdalab.protocol`) routes a request by method and ``requestUri``,
+reads its members from the path, query string, headers and JSON body, checks them against
+the input shape, and writes the output and every error in REST-JSON; the operations are
+:class:`~lambdalab.server.lambda_operations.LambdaOperations`' plain methods. What is
+Lambda's own here:
+
+- the body limit of each operation, checked before the body is read (Invoke's 6 MB
+  payload, a zip's 69,905,067 bytes, 1 MB for the rest), with Lambda's errors for it;
+- Lambda's words for a bad input: ``InvalidRequestContentException`` (``Could not parse
+  request body into json: …``) for a body that is not JSON or a member of the wrong JSON
+  type, ``InvalidParameterValueException`` for ``Runtime`` off its enum, and
+  ``ValidationException`` for the rest;
+- Lambda's error body, ``{"Type": "User", "message": …}``;
+- a synchronous Invoke is awaited on the event loop (a warm environment's answer is a
+  readable pipe), which saves the request two thread wake-ups; its payload goes in and
+  out as the bytes sent, never decoded or re-encoded as JSON here;
+- ARNs in the region the request was signed for (see :func:`in_signing_region`);
+- function URLs (``/_lambdalab/url/…``), which are not the Lambda API: their own front
+  door, :class:`~lambdalab.server.function_url_service.FunctionUrlService`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import replace
+from typing import Any, Mapping
+from urllib.parse import parse_qs
+
+import anyio
+import anyio.to_thread
+from botocore.model import OperationModel
+from starlette.datastructures import Headers
+
+from .. import limits
+from ..errors import (
+    AwsError,
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    LambdaError,
+    RequestEntityTooLargeException,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    ServiceException,
+    ValidationException,
+)
+from ..invocation.invoker import new_request_id
+from ..lab import Lab
+from ..protocol import HttpRequest, HttpResponse, ParsedRequest, ProtocolError, ServiceError
+from ..protocol import message, service_model, validate
+from ..protocol.calls import Caller, caller_of
+from ..protocol.parsers import RestParser, Route
+from ..protocol.service import ErrorCodes, ProtocolService, send_response, snake_case
+from ..protocol.validate import Violation
+from .bodies import read_body
+from .function_url_service import FunctionUrlService
+from .lambda_operations import TRACE_HEADER, Answered, LambdaOperations, invoke_options, invoke_output
+
+log = logging.getLogger("lambdalab.server")
+
+#: What Lambda answers for what the layer refuses.
+ERRORS = ErrorCodes(validation="ValidationException",
+                    serialization="InvalidRequestContentException",
+                    unknown_operation="UnknownOperationException", internal="ServiceException")
+#: The operations whose body may be a deployment package.
+_CODE_OPERATIONS = ("CreateFunction", "UpdateFunctionCode", "PublishLayerVersion")
+JSON = "application/json"
+
+
+def body_limit(operation: str) -> tuple[int, type[LambdaError]]:
+    """How large a request body may be, and what AWS answers when it is larger."""
+    if operation == "Invoke":
+        return limits.SYNC_PAYLOAD_MAX_BYTES, RequestTooLargeException
+    if operation in _CODE_OPERATIONS:
+        return limits.CODE_REQUEST_MAX_BYTES, RequestEntityTooLargeException
+    return limits.CONTROL_REQUEST_MAX_BYTES, RequestEntityTooLargeException
+
+
+def lambda_error(error: LambdaError | ServiceError) -> ServiceError:
+    """An error as Lambda's body has it: ``Type`` (``User`` or ``Service``), the message
+    under the error shape's name for it, and the error's own fields."""
+    if isinstance(error, LambdaError):
+        return ServiceError(error.code, error.message, error.status_code, error.to_wire(),
+                            sender_fault=error.status_code < 500)
+    if "Type" in error.fields:
+        return error
+    kind = "User" if error.sender_fault else "Service"
+    return replace(error, fields={"Type": kind, "message": error.message, **error.fields})
+
+
+def served_operations() -> list[str]:
+    """The operations of botocore's ``lambda`` model that lambdalab serves."""
+    names = service_model("lambda").operation_names
+    return [n for n in names if hasattr(LambdaOperations, snake_case(n))]
+
+
+def path_prefixes() -> tuple[str, ...]:
+    """Path prefixes that identify an unsigned request as Lambda's: the first segment of
+    every served operation's ``requestUri`` (``/2015-03-31/``; AWS added operations over
+    years, each under its date)."""
+    model = service_model("lambda")
+    uris = [model.operation_model(n).http["requestUri"] for n in served_operations()]
+    return tuple(sorted({"/" + uri.split("/")[1] + "/" for uri in uris}))
+
+
+def is_function_url(path: str) -> bool:
+    """Function URLs are public (AuthType NONE): served without a signature check."""
+    return path.startswith(limits.FUNCTION_URL_PATH_PREFIX)
+
+
+class LambdaService(ProtocolService):
+    """The Lambda REST API as an ASGI app over one :class:`~lambdalab.Lab`."""
+
+    parser: RestParser
+
+    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
+        super().__init__("lambda", LambdaOperations(lab), errors=ERRORS)
+        self.lab = lab
+        self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
+        self.function_urls = FunctionUrlService(lab, limiter)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if is_function_url(scope["path"]):
+            await self.function_urls(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
+                              scope["query_string"].decode("latin-1"), headers)
+        try:
+            query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
+            route, labels = self._route(request, query)
+            limit, error = body_limit(route.operation)
+            body = await read_body(receive, headers, limit, route.operation, error)
+            request = HttpRequest(request.method, request.path, request.query, headers, body)
+            if _awaited(route, headers):
+                response = await self.invoke_on_loop(request, route, labels, query)
+            else:
+                response = await self.run_blocking(self.answer, request, route, labels, query,
+                                                   new_request_id(), caller_of(scope, headers, "lambda", request.query))
+        except (LambdaError, ServiceError) as e:
+            response = self.serializer.error(lambda_error(e), new_request_id())
+        await send_response(response, scope["method"], send)
+
+    # -- the plain part, in a worker thread --------------------------------------------
+
+    def handle(self, request: HttpRequest, request_id: str, caller: Caller | None = None) -> HttpResponse:
+        """Answer one whole request (its body read), as :meth:`__call__` does, but with
+        every operation in this thread: Lambda's answer to a request out of ASGI."""
+        query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
+        try:
+            route, labels = self._route(request, query)
+        except (LambdaError, ServiceError) as e:
+            return self.failure(e, request_id)
+        return self.answer(request, route, labels, query, request_id, caller)
+
+    def answer(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
+               query: Mapping[str, list[str]], request_id: str,
+               caller: Caller | None = None) -> HttpResponse:
+        """Run one routed operation; every failure is an answer in Lambda's shape. A
+        ``caller`` is told of the call, as :meth:`ProtocolService.handle` tells it."""
+        parsed: ParsedRequest | None = None
+        output: Any = None
+        error: ServiceError | None = None
+        try:
+            parsed = self._read_routed(request, route, labels, query)
+            method = self._method(parsed.operation)  # NotImplemented before validating
+            self._check(parsed)
+            refuse_other_region(labels, request, self.lab.arns.region)
+            output = method(with_trace(parsed.params, request))
+            response = self._output(parsed.operation, output, request_id)
+            if parsed.operation.name in ("Invoke", "InvokeAsync"):
+                return response  # the function's payload is its own
+            return in_signing_region(response, request, self.lab.arns.region)
+        except Exception as e:
+            error = self.failed(e)
+            return self.serializer.error(error, request_id)
+        finally:
+            self.report(caller, parsed, output if isinstance(output, dict) else None, error, request_id)
+
+    async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
+                             query: Mapping[str, list[str]]) -> HttpResponse:
+        """A synchronous Invoke, on the event loop: the edge awaits the handler's answer.
+        Its answer carries the invocation's request id; a refusal, one of its own."""
+        try:
+            parsed = self._read_routed(request, route, labels, query)
+            self._check(parsed)
+            refuse_other_region(labels, request, self.lab.arns.region)
+            params = with_trace(parsed.params, request)
+            result = await self.lab.invoke_async(
+                params["FunctionName"], params.get("Payload", b""), run_blocking=self.run_blocking,
+                **invoke_options(params),
+            )
+            return self._output(parsed.operation, invoke_output(result), result.request_id)
+        except Exception as e:
+            return self.failure(e, new_request_id())
+
+    def failure(self, error: Exception, request_id: str) -> HttpResponse:
+        """An AWS error as Lambda answers it; any other exception is a bug, said so."""
+        return self.serializer.error(self.failed(error), request_id)
+
+    def failed(self, error: Exception) -> ServiceError:
+        if not isinstance(error, (LambdaError, ServiceError)):
+            log.exception("Lambda failed")
+            error = self.internal_error(error)
+        return lambda_error(error)
+
+    def internal_error(self, error: Exception) -> ServiceError:
+        return lambda_error(ServiceException(
+            f"lambdalab failed internally ({type(error).__name__}: {error}). This is a bug; "
+            "the server log has the traceback."
+        ))
+
+    def _output(self, operation: OperationModel, output: Any, request_id: str) -> HttpResponse:
+        if isinstance(output, Answered):
+            output, request_id = output.output, output.request_id
+        response = self.serializer.output(operation, output or {}, request_id)
+        if operation.name == "Invoke":  # the payload is JSON (the layer says only "a blob")
+            if response.body:
+                response.headers["Content-Type"] = JSON
+            else:
+                response.headers.pop("Content-Type", None)
+        return response
+
+    # -- reading and checking --------------------------------------------------------
+
+    def _route(self, request: HttpRequest,
+               query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
+        try:
+            return self.parser.route(request, query)
+        except ProtocolError as e:
+            raise self.refused(e) from None
+
+    def _read_routed(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
+                     query: Mapping[str, list[str]]) -> ParsedRequest:
+        try:
+            return self.parser.read(request, route, labels, query)
+        except ProtocolError as e:
+            raise self.refused(e) from None
+
+    def refused(self, error: ProtocolError) -> ServiceError | AwsError:
+        if error.kind == "serialization":
+            return InvalidRequestContentException(
+                f"Could not parse request body into json: {error.detail}")
+        return super().refused(error)
+
+    def _check(self, parsed: ParsedRequest) -> None:
+        """Check the input against its shape and raise what Lambda answers for the first
+        kind of fault found:
+
+        - a member of the wrong JSON type in the body (a list where a map goes):
+          InvalidRequestContentException, ``Could not parse request body into json: …``,
+          as Lambda's JSON reader answers; in the path, query or headers:
+          ValidationException;
+        - ``Runtime`` off its enum alone: InvalidParameterValueException, ``Value foo at
+          'runtime' failed to satisfy constraint: …`` (AWS's recorded answer for it);
+        - any other violation (missing, too long, out of range, off pattern or enum):
+          ValidationException, ``N validation error(s) detected: …``.
+        """
+        operation = parsed.operation
+        violations = validate("lambda", operation.name, parsed.params)
+        if not violations:
+            return
+        wrong_types = [v for v in violations if v.kind == "type"]
+        if wrong_types:
+            in_body = [v for v in wrong_types if _location(operation, v) == ""]
+            if in_body:
+                raise InvalidRequestContentException(
+                    f"Could not parse request body into json: {message(in_body)}"
+                )
+            raise ValidationException(message(wrong_types))
+        runtime = [v for v in violations if v.members == ("Runtime",)]
+        if runtime and len(runtime) == len(violations):
+            raise InvalidParameterValueException(
+                f"Value {runtime[0].value} at 'runtime' failed to satisfy constraint: "
+                f"{runtime[0].constraint}"
+            )
+        raise ValidationException(message(violations))
+
+
+def with_trace(params: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
+    """``params`` with the request's ``X-Amzn-Trace-Id`` (which Invoke continues), if any."""
+    trace = request.lower_headers.get("x-amzn-trace-id")
+    return {**params, TRACE_HEADER: trace} if trace else params
+
+
+def _awaited(route: Route, headers: Headers) -> bool:
+    """A synchronous Invoke waits for its handler, so it is awaited on the event loop.
+    ``Event`` (a commit to the queue) and ``DryRun`` run in a thread like any other
+    operation: their work blocks, and there is nothing to await."""
+    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    return route.operation == "Invoke" and invocation_type == "RequestResponse"
+
+
+def _location(operation: OperationModel, violation: Violation) -> str:
+    """Where on the wire the member of ``violation`` travels (``""``: the body)."""
+    top = violation.members[0] if violation.members else ""
+    member = operation.input_shape.members.get(top) if operation.input_shape else None
+    return member.serialization.get("location", "") if member is not None else ""
+
+
+# -- regions ----------------------------------------------------------------------------
+
+_SIGNING_REGION = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/")
+
+
+def signing_region(request: HttpRequest, lab_region: str) -> str:
+    """The region of the request's SigV4 scope (the lab's own for an unsigned request)."""
+    found = _SIGNING_REGION.search(request.header("authorization") or "")
+    return lab_region if found is None else found.group(1)
+
+
+def refuse_other_region(labels: Mapping[str, str], request: HttpRequest, lab_region: str) -> None:
+    """A function ARN in the path naming another region than the request's is not found,
+    as on AWS."""
+    named = labels.get("FunctionName", "")
+    if not named.startswith("arn:"):
+        return
+    parts = named.split(":")
+    here = signing_region(request, lab_region)
+    if len(parts) > 3 and parts[3] != here:
+        raise ResourceNotFoundException(
+            f"Functions from '{parts[3]}' are not reachable in this region ('{here}')"
+        )
+
+
+def in_signing_region(response: HttpResponse, request: HttpRequest, lab_region: str) -> HttpResponse:
+    """``response`` with its Lambda ARNs in the region of the request's SigV4 scope.
+
+    On AWS a client signing for us-west-2 talks to us-west-2 and is answered with its
+    ARNs. lambdalab keeps one set of functions (see docs/explanation/differences), and
+    names them in the region each client signs for, so a script's ARNs are the ones it
+    would get from AWS.
+    """
+    region = signing_region(request, lab_region)
+    if region == lab_region or not response.body:
+        return response
+    ours = f"arn:aws:lambda:{lab_region}:".encode()
+    response.body = response.body.replace(ours, f"arn:aws:lambda:{region}:".encode())
+    return response
+
+
+__all__ = ["ERRORS", "LambdaService", "body_limit", "is_function_url", "lambda_error",
+           "path_prefixes", "served_operations"]

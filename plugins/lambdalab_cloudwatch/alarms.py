@@ -1,0 +1,535 @@
+"""Metric alarms: evaluated every minute of the lab's clock, with AWS's semantics.
+
+An alarm watches one statistic of one metric over ``Period`` seconds, and looks at the
+last ``EvaluationPeriods`` periods; when ``DatapointsToAlarm`` of them breach the
+threshold it goes to ``ALARM``, and it runs the actions of the state it enters
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
+A period without data is missing; ``TreatMissingData`` says what it counts as
+(``missing``, the default; ``ignore``; ``breaching``; ``notBreaching``).
+
+Actions invoke Lambda functions asynchronously with the event CloudWatch sends
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html).
+Alarms and their history are rows of the lab's database; a reopened data dir resumes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from lambdalab import Lab
+from lambdalab.plugin import Database, Timer
+
+from . import quotas
+from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
+from .exceptions import ResourceNotFound
+from .models import Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws
+from .store import Dimensions
+
+STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+_COMPARISON_WORDS = {
+    "GreaterThanOrEqualToThreshold": "greater than or equal to",
+    "GreaterThanThreshold": "greater than",
+    "LessThanThreshold": "less than",
+    "LessThanOrEqualToThreshold": "less than or equal to",
+}
+TREAT_MISSING = ("missing", "ignore", "breaching", "notBreaching")
+#: The longest an alarm may look back: EvaluationPeriods × Period (AWS: seven days).
+EVALUATION_RANGE_MAX_S = 7 * 86_400
+ACTIONS_MAX = 5
+_LAMBDA_ACTION = re.compile(r"^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$")
+
+
+def _iso(epoch: float) -> str:
+    """CloudWatch's timestamps in alarm events: ``2023-08-04T12:36:15.490+0000``."""
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One metric alarm, as PutMetricAlarm set it and evaluation left it."""
+
+    name: str
+    arn: str
+    namespace: str
+    metric_name: str
+    dimensions: Dimensions
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison_operator: str
+    treat_missing_data: str = "missing"
+    unit: str | None = None
+    description: str | None = None
+    actions_enabled: bool = True
+    ok_actions: tuple[str, ...] = ()
+    alarm_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    state_value: str = "INSUFFICIENT_DATA"
+    state_reason: str = "Unchecked: Initial alarm creation"
+    state_reason_data: str | None = None
+    state_updated: float = 0.0
+    configuration_updated: float = 0.0
+    #: When the state last changed value (``StateTransitionedTimestamp``).
+    state_transitioned: float = 0.0
+
+    def actions_for(self, state: str) -> tuple[str, ...]:
+        return {"OK": self.ok_actions, "ALARM": self.alarm_actions,
+                "INSUFFICIENT_DATA": self.insufficient_data_actions}[state]
+
+    def to_aws(self) -> dict[str, Any]:
+        """The ``MetricAlarm`` shape of DescribeAlarms."""
+        out: dict[str, Any] = {
+            "AlarmName": self.name, "AlarmArn": self.arn,
+            "AlarmConfigurationUpdatedTimestamp": _utc(self.configuration_updated),
+            "ActionsEnabled": self.actions_enabled, "OKActions": list(self.ok_actions),
+            "AlarmActions": list(self.alarm_actions),
+            "InsufficientDataActions": list(self.insufficient_data_actions),
+            "StateValue": self.state_value, "StateReason": self.state_reason,
+            "StateUpdatedTimestamp": _utc(self.state_updated),
+            "StateTransitionedTimestamp": _utc(self.state_transitioned),
+            "MetricName": self.metric_name, "Namespace": self.namespace,
+            "Dimensions": dimensions_to_aws(self.dimensions), "Period": self.period,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm, "Threshold": self.threshold,
+            "ComparisonOperator": self.comparison_operator,
+            "TreatMissingData": self.treat_missing_data,
+        }
+        if self.statistic.startswith("p"):
+            out["ExtendedStatistic"] = self.statistic
+        else:
+            out["Statistic"] = self.statistic
+        for key, value in (("AlarmDescription", self.description), ("Unit", self.unit),
+                           ("StateReasonData", self.state_reason_data)):
+            if value is not None:
+                out[key] = value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Alarm":
+        data = json.loads(text)
+        data["dimensions"] = tuple(tuple(pair) for pair in data["dimensions"])
+        for key in ("ok_actions", "alarm_actions", "insufficient_data_actions"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One entry of DescribeAlarmHistory."""
+
+    alarm: str
+    timestamp: float
+    item_type: str
+    summary: str
+    data: str
+
+    def to_aws(self) -> dict[str, Any]:
+        return {"AlarmName": self.alarm, "AlarmType": "MetricAlarm",
+                "Timestamp": _utc(self.timestamp), "HistoryItemType": self.item_type,
+                "HistorySummary": self.summary, "HistoryData": self.data}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one evaluation concluded: the state, why, and the data behind it."""
+
+    state: str | None  # None: keep the current state (TreatMissingData ignore)
+    reason: str
+    reason_data: str
+
+
+class Alarms:
+    """Every metric alarm of one lab, evaluated at each minute of the lab's clock."""
+
+    def __init__(self, lab: Lab, db: Database, metrics: Metrics) -> None:
+        self.lab = lab
+        self._db = db
+        self.metrics = metrics
+        self._lock = threading.RLock()
+        self._timer: Timer | None = None
+        self._closed = False
+
+    # -- the API ------------------------------------------------------------------------
+
+    def put_metric_alarm(self, params: dict[str, Any]) -> Alarm:
+        """PutMetricAlarm: create or replace an alarm (its state is kept on update)."""
+        alarm = self._checked(params)
+        now = self.lab.clock.now()
+        with self._lock:
+            old = self._get(alarm.name)
+            if old is None:
+                alarm = replace(alarm, state_updated=now, configuration_updated=now,
+                                state_transitioned=now)
+                summary = f'Alarm "{alarm.name}" created'
+            else:
+                alarm = replace(alarm, state_value=old.state_value, state_reason=old.state_reason,
+                                state_reason_data=old.state_reason_data,
+                                state_updated=old.state_updated,
+                                state_transitioned=old.state_transitioned,
+                                configuration_updated=now)
+                summary = f'Alarm "{alarm.name}" updated'
+            with self._db.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO cloudwatch_alarms (name, config) VALUES (?, ?)",
+                           (alarm.name, alarm.to_json()))
+            self._history(alarm.name, "ConfigurationUpdate", summary,
+                          {"version": "1.0", "type": "Create" if old is None else "Update",
+                           "createdAlarm" if old is None else "updatedAlarm":
+                           _history_config(alarm)})
+        self.start()
+        return alarm
+
+    def describe_alarms(self, names: list[str] | None = None, prefix: str | None = None,
+                        state: str | None = None, action_prefix: str | None = None) -> list[Alarm]:
+        if names and prefix:
+            raise InvalidParameterCombination("Give AlarmNames or AlarmNamePrefix, not both.")
+        found = []
+        for alarm in self.every():
+            if names and alarm.name not in names:
+                continue
+            if prefix and not alarm.name.startswith(prefix):
+                continue
+            if state and alarm.state_value != state:
+                continue
+            if action_prefix and not any(a.startswith(action_prefix) for s in STATES
+                                         for a in alarm.actions_for(s)):
+                continue
+            found.append(alarm)
+        return found
+
+    def for_metric(self, namespace: str, metric_name: str, dimensions: Dimensions | None = None,
+                   statistic: str | None = None, period: int | None = None,
+                   unit: str | None = None) -> list[Alarm]:
+        """DescribeAlarmsForMetric: the alarms on one metric (narrowed by what is given)."""
+        return [a for a in self.every() if a.namespace == namespace
+                and a.metric_name == metric_name
+                and (dimensions is None or a.dimensions == dimensions)
+                and statistic in (None, a.statistic) and period in (None, a.period)
+                and unit in (None, a.unit)]
+
+    def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
+        """EnableAlarmActions / DisableAlarmActions; names that are no alarm are skipped,
+        as AWS skips them."""
+        with self._lock:
+            for name in names:
+                alarm = self._get(name)
+                if alarm is None or alarm.actions_enabled == enabled:
+                    continue
+                with self._db.transaction() as db:
+                    db.execute("UPDATE cloudwatch_alarms SET config = ? WHERE name = ?",
+                               (replace(alarm, actions_enabled=enabled).to_json(), name))
+                self._history(name, "ConfigurationUpdate",
+                              f'Alarm "{name}" actions {"enabled" if enabled else "disabled"}',
+                              {"version": "1.0", "type": "Update",
+                               "actionsEnabled": enabled})
+
+    def every(self) -> list[Alarm]:
+        rows = self._db.query("SELECT config FROM cloudwatch_alarms ORDER BY name")
+        return [Alarm.from_json(row[0]) for row in rows]
+
+    def delete_alarms(self, names: list[str]) -> None:
+        """DeleteAlarms: all of them, or (when one does not exist) none."""
+        with self._lock:
+            missing = [n for n in names if self._get(n) is None]
+            if missing:
+                raise ResourceNotFound(f"Alarm(s) {', '.join(missing)} do not exist; nothing "
+                                       "was deleted.")
+            with self._db.transaction() as db:
+                db.executemany("DELETE FROM cloudwatch_alarms WHERE name = ?",
+                               [(n,) for n in names])
+            for name in names:
+                self._history(name, "ConfigurationUpdate", f'Alarm "{name}" deleted',
+                              {"version": "1.0", "type": "Delete"})
+
+    def set_alarm_state(self, name: str, state: str, reason: str,
+                        reason_data: str | None = None) -> None:
+        """SetAlarmState: the state until the next evaluation; its actions run."""
+        if reason_data is not None:
+            try:
+                json.loads(reason_data)
+            except ValueError:
+                raise InvalidParameterValue("StateReasonData is not valid JSON.") from None
+        with self._lock:
+            alarm = self._get(name)
+            if alarm is None:
+                raise ResourceNotFound(f"Alarm {name} does not exist.")
+            self._transition(alarm, Verdict(state, reason, reason_data or "{}"), forced=True)
+
+    def history(self, name: str | None = None, item_type: str | None = None,
+                start: float | None = None, end: float | None = None,
+                oldest_first: bool = False) -> list[HistoryItem]:
+        sql = "SELECT alarm, timestamp, item_type, summary, data FROM cloudwatch_alarm_history WHERE 1"
+        params: tuple[Any, ...] = ()
+        for clause, value in (("alarm = ?", name), ("item_type = ?", item_type),
+                              ("timestamp >= ?", start), ("timestamp < ?", end)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params += (value,)
+        order = "ASC" if oldest_first else "DESC"
+        rows = self._db.query(f"{sql} ORDER BY timestamp {order}, id {order}", params)
+        return [HistoryItem(*row) for row in rows]
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Arm the evaluation timer at the next minute of the lab's clock (once)."""
+        with self._lock:
+            if self._timer is None and not self._closed:
+                now = self.lab.clock.now()
+                when = (now // quotas.PERIOD_S + 1) * quotas.PERIOD_S
+                self._timer = self.lab.clock.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._closed:
+                return
+            self.evaluate_all()
+        self.start()
+
+    def evaluate_all(self) -> None:
+        """Evaluate every alarm now (each minute does this)."""
+        alarms = self.every()
+        if not alarms:
+            return
+        self.metrics.ingest_logs()
+        for alarm in alarms:
+            self._transition(alarm, self.evaluate(alarm), forced=False)
+
+    def evaluate(self, alarm: Alarm) -> Verdict:
+        """What the last ``EvaluationPeriods`` complete periods say about ``alarm``."""
+        now = self.lab.clock.now()
+        end = (now // alarm.period) * alarm.period
+        start = end - alarm.evaluation_periods * alarm.period
+        found = {at: aggregate.statistic(alarm.statistic) for at, aggregate in
+                 self.metrics.store.periods(
+                     alarm.namespace, alarm.metric_name, alarm.dimensions, start, end,
+                     alarm.period, alarm.unit)}
+        breaches = COMPARISONS[alarm.comparison_operator]
+        marks = []  # newest first: "X" breaching, "0" not, "-" missing
+        points = []
+        for n in range(alarm.evaluation_periods):
+            at = end - (n + 1) * alarm.period
+            value = found.get(at)
+            if value is None:
+                marks.append("-")
+                continue
+            marks.append("X" if breaches(value, alarm.threshold) else "0")
+            points.append((at, value))
+        return _verdict(alarm, marks, points, now, start)
+
+    def _transition(self, alarm: Alarm, verdict: Verdict, forced: bool) -> None:
+        if verdict.state is None or (verdict.state == alarm.state_value and not forced):
+            return
+        now = self.lab.clock.now()
+        new = replace(alarm, state_value=verdict.state, state_reason=verdict.reason,
+                      state_reason_data=verdict.reason_data, state_updated=now,
+                      state_transitioned=now if verdict.state != alarm.state_value
+                      else alarm.state_transitioned)
+        with self._db.transaction() as db:
+            db.execute("UPDATE cloudwatch_alarms SET config = ? WHERE name = ?",
+                       (new.to_json(), new.name))
+        self._history(new.name, "StateUpdate",
+                      f"Alarm updated from {alarm.state_value} to {new.state_value}",
+                      {"version": "1.0", "oldState": _state_data(alarm),
+                       "newState": _state_data(new)})
+        if new.actions_enabled:
+            for action in new.actions_for(new.state_value):
+                self._run_action(action, alarm, new)
+
+    def _run_action(self, action: str, old: Alarm, new: Alarm) -> None:
+        event = alarm_event(self.lab, old, new)
+        try:
+            self.lab.invoke(action, event, invocation_type="Event")
+        except Exception as e:  # a missing function: AWS records the failure and moves on
+            self._history(new.name, "Action", f"Failed to execute action {action}",
+                          {"actionState": "Failed", "error": str(e)})
+            return
+        self._history(new.name, "Action", f"Successfully executed action {action}",
+                      {"actionState": "Succeeded", "notificationResource": action})
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _get(self, name: str) -> Alarm | None:
+        rows = self._db.query("SELECT config FROM cloudwatch_alarms WHERE name = ?", (name,))
+        return Alarm.from_json(rows[0][0]) if rows else None
+
+    def _history(self, name: str, item_type: str, summary: str, data: dict[str, Any]) -> None:
+        with self._db.transaction() as db:
+            db.execute("INSERT INTO cloudwatch_alarm_history (alarm, timestamp, item_type, "
+                       "summary, data) VALUES (?, ?, ?, ?, ?)",
+                       (name, self.lab.clock.now(), item_type, summary, json.dumps(data)))
+            db.execute("DELETE FROM cloudwatch_alarm_history WHERE alarm = ? AND id NOT IN "
+                       "(SELECT id FROM cloudwatch_alarm_history WHERE alarm = ? "
+                       "ORDER BY id DESC LIMIT ?)", (name, name, quotas.ALARM_HISTORY_MAX))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    # -- checking PutMetricAlarm's input ---------------------------------------------------
+
+    def _checked(self, p: dict[str, Any]) -> Alarm:
+        if p.get("Metrics"):
+            raise InvalidParameterValue(
+                "lambdalab's alarms watch one metric: give MetricName, Namespace, Statistic "
+                "and Period instead of Metrics (metric math alarms are not emulated).")
+        for name in ("MetricName", "Namespace", "Period", "EvaluationPeriods", "Threshold",
+                     "ComparisonOperator"):
+            if p.get(name) is None:
+                raise MissingParameter(f"The parameter {name} is required.")
+        if (p.get("Statistic") is None) == (p.get("ExtendedStatistic") is None):
+            raise InvalidParameterCombination(
+                "Give exactly one of Statistic and ExtendedStatistic.")
+        statistic = check_statistic(p.get("Statistic") or p["ExtendedStatistic"])
+        period = check_period(p["Period"])
+        evaluation_periods = p["EvaluationPeriods"]
+        if evaluation_periods * period > EVALUATION_RANGE_MAX_S:
+            raise InvalidParameterValue(
+                "The evaluation period (EvaluationPeriods × Period) must not exceed 7 days.")
+        datapoints = p.get("DatapointsToAlarm") or evaluation_periods
+        if datapoints > evaluation_periods:
+            raise InvalidParameterValue(
+                f"DatapointsToAlarm ({datapoints}) must not exceed EvaluationPeriods "
+                f"({evaluation_periods}).")
+        if p["ComparisonOperator"] not in COMPARISONS:
+            raise InvalidParameterValue(
+                f"ComparisonOperator {p['ComparisonOperator']}: lambdalab has no anomaly "
+                f"detection; use one of {', '.join(COMPARISONS)}.")
+        treat = p.get("TreatMissingData") or "missing"
+        if treat not in TREAT_MISSING:
+            raise InvalidParameterValue(
+                f"TreatMissingData {treat!r} is not valid: use {', '.join(TREAT_MISSING)}.")
+        actions = {key: tuple(p.get(key) or ()) for key in
+                   ("OKActions", "AlarmActions", "InsufficientDataActions")}
+        for key, arns in actions.items():
+            if len(arns) > ACTIONS_MAX:
+                raise InvalidParameterValue(f"{key} holds at most {ACTIONS_MAX} actions.")
+            for arn in arns:
+                if not _LAMBDA_ACTION.match(arn):
+                    raise InvalidParameterValue(
+                        f"Invalid action {arn!r}: lambdalab's alarms invoke Lambda functions "
+                        "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]).")
+        builder = self.lab.arns
+        return Alarm(
+            name=p["AlarmName"],
+            arn=f"arn:aws:cloudwatch:{builder.region}:{builder.account_id}:alarm:{p['AlarmName']}",
+            namespace=p["Namespace"], metric_name=p["MetricName"],
+            dimensions=dimensions_from(p.get("Dimensions")), statistic=statistic,
+            period=period, evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints, threshold=float(p["Threshold"]),
+            comparison_operator=p["ComparisonOperator"], treat_missing_data=treat,
+            unit=p.get("Unit"), description=p.get("AlarmDescription"),
+            actions_enabled=p.get("ActionsEnabled", True) is not False,
+            ok_actions=actions["OKActions"], alarm_actions=actions["AlarmActions"],
+            insufficient_data_actions=actions["InsufficientDataActions"],
+        )
+
+
+def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], now: float,
+             start: float) -> Verdict:
+    """The state ``marks`` (newest first) lead to, with AWS's missing-data treatments."""
+    treat = alarm.treat_missing_data
+    missing = marks.count("-")
+    breaching = marks.count("X") + (missing if treat == "breaching" else 0)
+    healthy = marks.count("0") + (missing if treat == "notBreaching" else 0)
+    reason_data = json.dumps({
+        "version": "1.0", "queryDate": _iso(now), "startDate": _iso(start),
+        "statistic" if not alarm.statistic.startswith("p") else "extendedStatistic":
+        alarm.statistic, "period": alarm.period,
+        "recentDatapoints": [value for _, value in reversed(points)],
+        "threshold": alarm.threshold,
+        "evaluatedDatapoints": [{"timestamp": _iso(at), "value": value} for at, value in points],
+    })
+    n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
+    if breaching >= m:
+        shown = ", ".join(f"{v:g} ({_utc(at).strftime('%d/%m/%y %H:%M:%S')})" for at, v in points)
+        reason = (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown}] "
+                  f"{'was' if breaching == 1 else 'were'} "
+                  f"{_COMPARISON_WORDS[alarm.comparison_operator]} the threshold "
+                  f"({alarm.threshold:g}) (minimum {m} datapoint"
+                  f"{'' if m == 1 else 's'} for OK -> ALARM transition).")
+        return Verdict("ALARM", reason, reason_data)
+    if breaching + healthy == 0:  # every period missing, neither treated as data
+        if treat == "ignore":
+            return Verdict(None, "", reason_data)
+        return Verdict("INSUFFICIENT_DATA",
+                       f"Insufficient Data: {n} datapoint{'' if n == 1 else 's'} "
+                       f"{'was' if n == 1 else 'were'} unknown.", reason_data)
+    return Verdict("OK", f"Threshold Crossed: {breaching} out of the last {n} datapoints "
+                   f"breached the threshold ({alarm.threshold:g}) (minimum {m} for ALARM).",
+                   reason_data)
+
+
+def _state_data(alarm: Alarm) -> dict[str, Any]:
+    out: dict[str, Any] = {"stateValue": alarm.state_value, "stateReason": alarm.state_reason}
+    if alarm.state_reason_data:
+        out["stateReasonData"] = json.loads(alarm.state_reason_data)
+    return out
+
+
+def _history_config(alarm: Alarm) -> dict[str, Any]:
+    return {"alarmName": alarm.name, "metricName": alarm.metric_name,
+            "namespace": alarm.namespace, "threshold": alarm.threshold,
+            "comparisonOperator": alarm.comparison_operator, "period": alarm.period,
+            "evaluationPeriods": alarm.evaluation_periods}
+
+
+def alarm_event(lab: Lab, old: Alarm, new: Alarm) -> dict[str, Any]:
+    """The event a Lambda alarm action receives
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#Lambda-action-payload)."""
+    metric: dict[str, Any] = {"namespace": new.namespace, "name": new.metric_name}
+    if new.dimensions:
+        metric["dimensions"] = dict(new.dimensions)
+    stat: dict[str, Any] = {"metric": metric, "period": new.period, "stat": new.statistic}
+    if new.unit:
+        stat["unit"] = new.unit
+    previous: dict[str, Any] = {"value": old.state_value, "reason": old.state_reason,
+                                "timestamp": _iso(old.state_updated)}
+    if old.state_reason_data:
+        previous["reasonData"] = old.state_reason_data
+    configuration: dict[str, Any] = {"metrics": [
+        {"id": f"{new.name}-metric", "metricStat": stat, "returnData": True}]}
+    if new.description:
+        configuration["description"] = new.description
+    return {
+        "source": "aws.cloudwatch",
+        "alarmArn": new.arn,
+        "accountId": lab.arns.account_id,
+        "time": _iso(new.state_updated),
+        "region": lab.arns.region,
+        "alarmData": {
+            "alarmName": new.name,
+            "state": {"value": new.state_value, "reason": new.state_reason,
+                      "reasonData": new.state_reason_data or "{}",
+                      "timestamp": _iso(new.state_updated)},
+            "previousState": previous,
+            "configuration": configuration,
+        },
+    }
+
+
+__all__ = ["Alarm", "Alarms", "HistoryItem", "Verdict", "alarm_event"]

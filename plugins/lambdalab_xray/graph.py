@@ -1,0 +1,190 @@
+"""Service graphs and trace summaries, worked out from segment documents.
+
+A node is a service: a segment (named by its ``name`` and typed by its ``origin``, such
+as ``AWS::Lambda`` and ``AWS::Lambda::Function``), or a call a segment made that
+names its service (a subsegment with ``namespace`` ``aws``, typed ``AWS::<name>``, or
+``remote``). An edge goes from a segment to its child segments and to the services
+its subsegments called
+(https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-servicegraph).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .models import Trace
+
+#: A node's identity: name and type.
+NodeKey = tuple[str, str]
+
+
+def segment_key(segment: dict[str, Any]) -> NodeKey:
+    return segment["name"], segment.get("origin") or "client"
+
+
+def response_time(doc: dict[str, Any]) -> float:
+    return float(doc.get("end_time", doc["start_time"])) - float(doc["start_time"])
+
+
+def outcome(doc: dict[str, Any]) -> str:
+    """``throttle``, ``fault``, ``error`` or ``ok``, as X-Ray counts a call."""
+    if doc.get("throttle"):
+        return "throttle"
+    if doc.get("fault"):
+        return "fault"
+    return "error" if doc.get("error") else "ok"
+
+
+def calls(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The subsegments under ``doc`` that call another service."""
+    for sub in doc.get("subsegments") or []:
+        if not isinstance(sub, dict) or not isinstance(sub.get("name"), str):
+            continue
+        if sub.get("namespace") in ("aws", "remote"):
+            yield sub
+        yield from calls(sub)
+
+
+#: The names X-Ray gives the services an SDK names by their endpoint prefix (the Python
+#: SDK's ``s3``; the Java and Node SDKs already send ``S3``).
+AWS_SERVICE_NAMES = {
+    "s3": "S3", "sqs": "SQS", "sns": "SNS", "lambda": "Lambda", "dynamodb": "DynamoDB",
+    "kinesis": "Kinesis", "events": "EventBridge", "logs": "CloudWatchLogs",
+    "monitoring": "CloudWatch", "cloudwatch": "CloudWatch", "xray": "XRay", "sts": "STS",
+}
+
+
+def call_key(sub: dict[str, Any]) -> NodeKey:
+    if sub.get("namespace") == "aws":
+        name = AWS_SERVICE_NAMES.get(sub["name"], sub["name"])
+        return name, f"AWS::{name}"
+    return sub["name"], "remote"
+
+
+@dataclass
+class Stats:
+    """Counts and times of the calls a node (or an edge) answered."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    total_time: float = 0.0
+    times: list[float] = field(default_factory=list)
+    start: float = float("inf")
+    end: float = 0.0
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.outcomes[outcome(doc)] += 1
+        elapsed = response_time(doc)
+        self.total_time += elapsed
+        self.times.append(elapsed)
+        self.start = min(self.start, float(doc["start_time"]))
+        self.end = max(self.end, float(doc.get("end_time", doc["start_time"])))
+
+    def to_aws(self) -> dict[str, Any]:
+        return {
+            "OkCount": self.outcomes["ok"],
+            "ErrorStatistics": {"ThrottleCount": self.outcomes["throttle"],
+                                "OtherCount": self.outcomes["error"],
+                                "TotalCount": self.outcomes["error"] + self.outcomes["throttle"]},
+            "FaultStatistics": {"OtherCount": self.outcomes["fault"],
+                                "TotalCount": self.outcomes["fault"]},
+            "TotalCount": sum(self.outcomes.values()),
+            "TotalResponseTime": self.total_time,
+        }
+
+    def histogram(self) -> list[dict[str, Any]]:
+        counts = Counter(round(t, 3) for t in self.times)
+        return [{"Value": value, "Count": n} for value, n in sorted(counts.items())]
+
+
+@dataclass
+class Node:
+    stats: Stats = field(default_factory=Stats)
+    root: bool = False
+    edges: dict[NodeKey, Stats] = field(default_factory=dict)
+
+    def edge(self, to: NodeKey) -> Stats:
+        return self.edges.setdefault(to, Stats())
+
+
+def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
+    """The ``Services`` of GetServiceGraph and GetTraceGraph, over ``traces``."""
+    nodes: dict[NodeKey, Node] = {}
+    for trace in traces:
+        #: Calls whose callee recorded a segment of its own: that segment is the node.
+        answered = {s.get("parent_id") for s in trace.segments}
+        for segment in trace.segments:
+            node = nodes.setdefault(segment_key(segment), Node())
+            node.stats.add(segment)
+            parent = trace.owner(segment.get("parent_id"))
+            if parent is None:
+                node.root = node.root or "parent_id" not in segment
+            else:
+                nodes.setdefault(segment_key(parent), Node()).edge(segment_key(segment)).add(segment)
+            for sub in calls(segment):
+                if sub.get("id") not in answered:
+                    nodes.setdefault(call_key(sub), Node()).stats.add(sub)
+                    node.edge(call_key(sub)).add(sub)
+    refs = {key: i for i, key in enumerate(nodes)}
+    return [_service(key, node, refs, account_id) for key, node in nodes.items()]
+
+
+def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str) -> dict[str, Any]:
+    name, kind = key
+    out: dict[str, Any] = {
+        "ReferenceId": refs[key], "Name": name, "Names": [name], "Root": node.root,
+        "Type": kind, "State": "active", "StartTime": node.stats.start,
+        "EndTime": node.stats.end, "SummaryStatistics": node.stats.to_aws(),
+        "DurationHistogram": node.stats.histogram(),
+        "ResponseTimeHistogram": node.stats.histogram(),
+        "Edges": [
+            {"ReferenceId": refs[to], "StartTime": stats.start, "EndTime": stats.end,
+             "SummaryStatistics": stats.to_aws(), "ResponseTimeHistogram": stats.histogram(),
+             "Aliases": []}
+            for to, stats in node.edges.items()
+        ],
+    }
+    if not kind.startswith("AWS::") or kind.startswith("AWS::Lambda"):
+        out["AccountId"] = account_id
+    return out
+
+
+def documents(trace: Trace) -> list[dict[str, Any]]:
+    """The trace's segments and the calls they made."""
+    return list(trace.segments) + [c for s in trace.segments for c in calls(s)]
+
+
+def services(trace: Trace) -> set[NodeKey]:
+    """Every service the trace reached (a call answered by a segment is that segment)."""
+    answered = {s.get("parent_id") for s in trace.segments}
+    return ({segment_key(s) for s in trace.segments}
+            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in answered})
+
+
+def summary(trace: Trace) -> dict[str, Any]:
+    """A TraceSummary of GetTraceSummaries."""
+    docs, keys = documents(trace), services(trace)
+    entry = trace.roots()[0]
+    return {
+        "Id": trace.id,
+        "StartTime": trace.start,
+        "Duration": trace.duration,
+        "ResponseTime": response_time(entry),
+        "HasFault": any(outcome(d) == "fault" for d in docs),
+        "HasError": any(outcome(d) == "error" for d in docs),
+        "HasThrottle": any(outcome(d) == "throttle" for d in docs),
+        "IsPartial": any(s.get("in_progress") for s in trace.segments),
+        "ServiceIds": [_service_id(k) for k in sorted(keys)],
+        "EntryPoint": _service_id(segment_key(entry)),
+        "ResourceARNs": [{"ARN": s["resource_arn"]} for s in trace.segments
+                         if isinstance(s.get("resource_arn"), str)],
+        "Annotations": {},
+        "Users": [],
+        "Revision": 1,
+    }
+
+
+def _service_id(key: NodeKey) -> dict[str, Any]:
+    name, kind = key
+    return {"Name": name, "Names": [name], "Type": kind}
