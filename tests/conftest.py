@@ -95,3 +95,44 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+#: What a handler returns so that a test can find its process on the host: its pid and
+#: its PID namespace (a confined environment has one of its own, where it is pid 2).
+WHOAMI = '[os.getpid(), os.readlink("/proc/self/ns/pid")]'
+#: A handler that returns :data:`WHOAMI` and a token of its environment (the pid cannot
+#: tell two environments apart: in its own PID namespace, each is pid 2).
+WHOAMI_APP = f"""
+import os, uuid
+ENVIRONMENT = uuid.uuid4().hex
+def handler(event, context):
+    return {WHOAMI} + [ENVIRONMENT]
+"""
+
+
+def host_pid(pid: int, namespace: str) -> int:
+    """The host's pid of the process that PID namespace ``namespace`` (as
+    ``/proc/self/ns/pid`` names it) numbers ``pid``: the host's ``NSpid`` line of each
+    process in that namespace lists its pid there last."""
+    if namespace == os.readlink("/proc/self/ns/pid"):
+        return pid
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                continue
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:  # gone, or not ours to read
+            continue
+        nspid = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+        if int(nspid.split()[-1]) == pid:
+            return int(entry)
+    raise LookupError(f"no process {pid} in {namespace}")
+
+
+def exists(pid: int, namespace: str) -> bool:
+    """Whether the process PID namespace ``namespace`` numbers ``pid`` is there."""
+    try:
+        os.kill(host_pid(pid, namespace), 0)
+    except (LookupError, ProcessLookupError):
+        return False
+    return True

@@ -16,7 +16,7 @@ from lambdalab import (
     hookimpl,
 )
 
-from .conftest import ECHO
+from .conftest import ECHO, WHOAMI_APP, host_pid
 
 BLOCKING = """
 import os, pathlib, time
@@ -98,13 +98,13 @@ def test_bad_reserved_concurrency(lab, code):
 
 
 def test_idle_environments_are_reaped_by_the_clock(lab, code, clock):
-    lab.create_function("f", code(app="import os\ndef handler(e, c):\n    return os.getpid()\n"),
-                        handler="app.handler")
-    pid = lab.invoke("f").json()
+    lab.create_function("f", code(app=WHOAMI_APP), handler="app.handler")
+    first = lab.invoke("f").json()
     clock.advance(lab.pool.idle_ttl - 1)
-    assert lab.invoke("f").json() == pid  # warm: still there, and used again
+    assert lab.invoke("f").json() == first  # warm: still there, and used again
     clock.advance(lab.pool.idle_ttl - 1)
     assert len(lab.pool.idle_environments()) == 1
+    pid = host_pid(*first[:2])
     clock.advance(1)
     assert lab.pool.idle_environments() == []
     with pytest.raises(ProcessLookupError):
@@ -113,13 +113,13 @@ def test_idle_environments_are_reaped_by_the_clock(lab, code, clock):
 
 
 def test_updating_code_retires_warm_environments(lab, code):
-    lab.create_function("f", code(app="import os\ndef handler(e, c):\n    return os.getpid()\n"),
-                        handler="app.handler")
-    pid = lab.invoke("f").json()
+    lab.create_function("f", code(app=WHOAMI_APP), handler="app.handler")
+    first = lab.invoke("f").json()
+    pid = host_pid(*first[:2])
     lab.update_function_configuration("f", description="new")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert lab.invoke("f").json() != pid
+    assert lab.invoke("f").json()[2] != first[2]
 
 
 class Recorder:

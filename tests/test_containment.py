@@ -23,7 +23,7 @@ from lambdalab import Lab, VirtualClock, limits
 from lambdalab_limited import privileges_dropped
 from lambdalab_limited.users import is_sandbox_uid
 
-from .conftest import wait_until
+from .conftest import WHOAMI_APP, host_pid, wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
@@ -43,6 +43,19 @@ def alive(pid: int) -> bool:
 
 def gone(pid: int) -> bool:
     return wait_until(lambda: not alive(pid))
+
+
+def gone_from(pid: int, namespace: str) -> bool:
+    """The process PID namespace ``namespace`` numbers ``pid`` has ended (or no longer
+    is in it: the namespace has no process of that number left)."""
+
+    def ended() -> bool:
+        try:
+            return not alive(host_pid(pid, namespace))
+        except LookupError:
+            return True
+
+    return wait_until(ended)
 
 
 def fork_server_pid(lab: Lab, sandbox: str = "limited") -> int:
@@ -66,12 +79,12 @@ def test_a_dead_fork_server_is_restarted_by_the_next_cold_start(lab: Lab, code) 
     assert lab.invoke("second").function_error is None  # and warm after it
 
 
-KILL_PARENT = """
+KILL_SERVER = """
 import os
 def handler(event, context):
     try:
-        os.kill(os.getppid(), 9)
-    except PermissionError:
+        os.kill(event["server"], 9)
+    except (PermissionError, ProcessLookupError):
         return "refused"
     return "killed"
 """
@@ -80,16 +93,17 @@ def handler(event, context):
 def test_a_handler_that_kills_the_fork_server_breaks_no_later_cold_start(
     lab: Lab, code
 ) -> None:
-    lab.create_function("killer", code(app=KILL_PARENT), handler="app.handler")
-    lab.create_function("victim", code(app=PID), handler="app.handler")
-    answer = lab.invoke("killer").json()
+    lab.create_function("killer", code(app=KILL_SERVER), handler="app.handler")
+    lab.create_function("victim", code(app=WHOAMI_APP), handler="app.handler")
+    lab.invoke("victim")
+    answer = lab.invoke("killer", {"server": fork_server_pid(lab)}).json()
     # Refused where environments run unprivileged; else it dies with the server it
     # killed (an environment does not outlive its fork server), maybe before answering.
     assert answer in ("refused", "killed") or answer["errorType"] == "Runtime.ExitError"
     for _ in range(2):
         result = lab.invoke("victim")
         assert result.function_error is None, result.payload
-        assert psutil.pid_exists(result.json())
+        assert psutil.pid_exists(host_pid(*result.json()[:2]))
 
 
 # -- 2. memory as the kernel charges it; the task cap, not memory, stops a fork bomb -------
@@ -204,13 +218,16 @@ def detach(what):
     os.waitpid(child, 0)
     pid = int(os.read(r, 32))
     os.close(r)
-    print("daemon", pid)
-    return pid
+    namespace = os.readlink("/proc/self/ns/pid")
+    print("daemon", pid, namespace)
+    return pid, namespace
 
 def handler(event, context):
-    pid = detach(event["what"])
+    if event.get("exit"):
+        os._exit(0)
+    pid, namespace = detach(event["what"])
     time.sleep(event.get("then_sleep", 0))
-    return {"daemon": pid, "sid": os.getsid(pid), "mine": os.getsid(0)}
+    return {"daemon": [pid, namespace], "sid": os.getsid(pid), "mine": os.getsid(0)}
 """
 
 
@@ -222,14 +239,14 @@ def test_a_detached_descendant_stays_in_the_environments_session(lab: Lab, code)
     deploy_detacher(lab, code)
     answer = lab.invoke("detacher", {"what": "sleep"}).json()
     assert answer["sid"] == answer["mine"]  # its setsid() changed nothing
-    assert psutil.Process(answer["daemon"]).ppid() in (
+    assert psutil.Process(host_pid(*answer["daemon"])).ppid() in (
         p.env.pid for p in lab.pool.idle_environments()
     )  # an orphan is the environment's child (subreaper), in its tree
 
 
 def test_a_detached_descendant_is_frozen_with_its_environment(lab: Lab, code) -> None:
     deploy_detacher(lab, code)
-    daemon = lab.invoke("detacher", {"what": "spin"}).json()["daemon"]
+    daemon = host_pid(*lab.invoke("detacher", {"what": "spin"}).json()["daemon"])
     assert wait_until(lambda: psutil.Process(daemon).status() == psutil.STATUS_STOPPED)
 
 
@@ -237,15 +254,15 @@ def test_a_detached_descendant_is_killed_on_timeout(lab: Lab, code) -> None:
     deploy_detacher(lab, code, timeout=1)
     result = lab.invoke("detacher", {"what": "sleep", "then_sleep": 30}, log_type="Tail")
     assert result.json()["errorType"] == "Sandbox.Timedout"
-    daemon = int(result.log_tail.split("daemon ", 1)[1].split()[0])
-    assert gone(daemon)
+    pid, namespace = result.log_tail.split("daemon ", 1)[1].split()[:2]
+    assert gone_from(int(pid), namespace)
 
 
 def test_a_detached_descendant_is_killed_when_its_environment_is_reaped(
     lab: Lab, code, clock: VirtualClock
 ) -> None:
     deploy_detacher(lab, code)
-    daemon = lab.invoke("detacher", {"what": "sleep"}).json()["daemon"]
+    daemon = host_pid(*lab.invoke("detacher", {"what": "sleep"}).json()["daemon"])
     clock.advance(limits.IDLE_ENVIRONMENT_TTL_S + 1)
     lab.pool.reap_idle()
     assert gone(daemon)
@@ -254,14 +271,38 @@ def test_a_detached_descendant_is_killed_when_its_environment_is_reaped(
 def test_a_detached_descendant_is_killed_by_lab_close(tmp_path, code) -> None:
     with Lab(data_dir=tmp_path / "data") as lab:
         deploy_detacher(lab, code)
-        daemon = lab.invoke("detacher", {"what": "spin"}).json()["daemon"]
+        daemon = host_pid(*lab.invoke("detacher", {"what": "spin"}).json()["daemon"])
         assert alive(daemon)
     assert gone(daemon)
 
 
+def test_a_detached_descendant_dies_when_its_environment_exits(lab: Lab, code) -> None:
+    """Its runtime exits between invokes: what it started goes with it (its process group
+    is killed and, confined, its PID namespace's init, pid 1 there, which takes every
+    process left in the namespace)."""
+    deploy_detacher(lab, code)
+    pid, namespace = lab.invoke("detacher", {"what": "sleep"}).json()["daemon"]
+    daemon = host_pid(pid, namespace)
+    assert lab.invoke("detacher", {"exit": True}).json()["errorType"] == "Runtime.ExitError"
+    assert gone(daemon)
+    if namespace != os.readlink("/proc/self/ns/pid"):
+        assert gone_from(1, namespace)
+
+
+def test_unconfined_handlers_see_host_pids(
+    lab: Lab, code, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMBDALAB_CONFINE", "0")
+    lab.create_function("looker", code(app=PROCESSES), handler="app.handler")
+    answer = lab.invoke("looker", {"server": os.getpid()}).json()
+    assert answer["namespace"] == os.readlink("/proc/self/ns/pid")
+    assert answer["me"] in [p.env.pid for p in lab.pool.idle_environments()]
+    assert answer["parent"] == fork_server_pid(lab)
+
+
 def test_a_detached_descendant_dies_with_the_fork_server(lab: Lab, code) -> None:
     deploy_detacher(lab, code)
-    daemon = lab.invoke("detacher", {"what": "sleep"}).json()["daemon"]
+    daemon = host_pid(*lab.invoke("detacher", {"what": "sleep"}).json()["daemon"])
     os.kill(fork_server_pid(lab), signal.SIGKILL)
     assert gone(daemon)
 
@@ -310,8 +351,9 @@ def handler(event, context):
         "uid": os.getuid(),
         "task_root": os.environ["LAMBDA_TASK_ROOT"],
         "file": __file__,
-        "server_environ": attempt(lambda: read(f"/proc/{os.getppid()}/environ")),
-        "kill_server": attempt(lambda: os.kill(os.getppid(), signal.SIGKILL)),
+        "parent": os.getppid(),
+        "server_environ": attempt(lambda: read(f"/proc/{event['server']}/environ")),
+        "kill_server": attempt(lambda: os.kill(event["server"], signal.SIGKILL)),
         "database": attempt(lambda: read(event["database"])),
         "own_code": attempt(lambda: write(__file__)),
         "other_code": attempt(lambda: write(event["other_code"])),
@@ -336,12 +378,17 @@ def test_a_confined_handler_cannot_reach_the_server_the_database_or_other_code(
     server = fork_server_pid(lab)
     answer = lab.invoke(
         "attacker",
-        {"database": str(lab.store.data_dir / "lambdalab.db"), "other_code": str(victim_code)},
+        {
+            "database": str(lab.store.data_dir / "lambdalab.db"),
+            "other_code": str(victim_code),
+            "server": server,
+        },
     ).json()
     assert is_sandbox_uid(answer["uid"])  # 993 (AWS's sbx_user1051) or one of its own
     assert answer["task_root"] == "/var/task" and answer["file"] == "/var/task/app.py"
+    assert answer["parent"] == 0  # its parent, the server, is outside its PID namespace
     assert answer["server_environ"] == "FileNotFoundError"  # not in its /proc at all
-    assert answer["kill_server"] == "PermissionError" and alive(server)
+    assert answer["kill_server"] == "ProcessLookupError" and alive(server)  # nor its pids
     assert answer["database"] in ("PermissionError", "FileNotFoundError")
     assert answer["own_code"] in ("PermissionError", "OSError")  # root's, read-only
     assert answer["other_code"] in ("PermissionError", "FileNotFoundError")
@@ -590,7 +637,13 @@ def handler(event, context):
         time.sleep(3600)
         os._exit(0)
     seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-    return {"seen": seen, "me": os.getpid(), "child": child, "parent": os.getppid()}
+    try:
+        os.kill(event["server"], 0)
+        server = "done"
+    except OSError as e:
+        server = type(e).__name__
+    return {"seen": seen, "me": os.getpid(), "child": child, "parent": os.getppid(),
+            "server": server, "namespace": os.readlink("/proc/self/ns/pid")}
 """
 
 
@@ -598,17 +651,20 @@ def handler(event, context):
 def test_a_confined_handler_sees_only_its_environments_processes_in_proc(
     lab: Lab, code, confined
 ) -> None:
-    lab.create_function("neighbour", code(app=PID), handler="app.handler")
+    """Its own PID namespace: it is pid 2 (the namespace's init is 1), its parent (the
+    fork server) is outside, and no host pid names a process there."""
+    lab.create_function("neighbour", code(app=WHOAMI_APP), handler="app.handler")
     neighbour = lab.invoke("neighbour").json()  # another environment, idle
     lab.create_function("looker", code(app=PROCESSES), handler="app.handler")
-    answer = lab.invoke("looker").json()
-    assert {answer["me"], answer["child"]} <= set(answer["seen"])  # its own, pids unchanged
     server = fork_server_pid(lab)
-    assert answer["parent"] == server
-    for hidden in (os.getpid(), server, neighbour, 1):
-        assert hidden not in answer["seen"]
-    for pid in answer["seen"]:  # each one the environment or a descendant of it
-        assert pid == answer["me"] or answer["me"] in [p.pid for p in psutil.Process(pid).parents()]
+    answer = lab.invoke("looker", {"server": server}).json()
+    assert answer["me"] == 2 and answer["parent"] == 0
+    assert answer["server"] == "ProcessLookupError"  # ESRCH, not EPERM: nothing to find
+    assert answer["seen"] == sorted([answer["me"], answer["child"]])  # and no init (root's)
+    assert answer["namespace"] != neighbour[1]  # each environment a namespace of its own
+    me = host_pid(answer["me"], answer["namespace"])
+    assert me in [p.env.pid for p in lab.pool.idle_environments()]  # the core knows it
+    assert psutil.Process(host_pid(answer["child"], answer["namespace"])).ppid() == me
 
 
 @needs_root

@@ -18,11 +18,12 @@ from lambdalab import (
     ResourceNotFoundException,
 )
 
-from .conftest import ECHO
+from .conftest import ECHO, WHOAMI, exists, host_pid
 
 CONTEXT = """
-import os, tempfile, pathlib
+import os, tempfile, pathlib, uuid
 COUNT = 0
+ENVIRONMENT = uuid.uuid4().hex
 
 def handler(event, context):
     global COUNT
@@ -34,6 +35,7 @@ def handler(event, context):
     return {
         "count": COUNT,
         "pid": os.getpid(),
+        "environment": ENVIRONMENT,
         "seen_marker": seen_marker,
         "tmp": tempfile.gettempdir(),
         "function_name": context.function_name,
@@ -143,7 +145,7 @@ def test_warm_invokes_share_globals_and_tmp(lab, ctx_fn):
     second = lab.invoke(ctx_fn, {}, log_type="Tail")
     a, b = first.json(), second.json()
     assert (a["count"], b["count"]) == (1, 2)
-    assert a["pid"] == b["pid"]
+    assert a["pid"] == b["pid"] and a["environment"] == b["environment"]
     assert (a["seen_marker"], b["seen_marker"]) == (False, True)
     assert "Init Duration" in first.log_tail
     assert "Init Duration" not in second.log_tail
@@ -152,18 +154,19 @@ def test_warm_invokes_share_globals_and_tmp(lab, ctx_fn):
 def test_scale_out_gives_separate_environments(lab, code, rendezvous):
     gate = rendezvous / "gate"
     lab.create_function("slow", code(app=f"""
-        import os, tempfile, pathlib, time
+        import os, tempfile, pathlib, time, uuid
         COUNT = 0
+        ENVIRONMENT = uuid.uuid4().hex  # not its pid: in a PID namespace, each is pid 2
         def handler(event, context):
             global COUNT
             COUNT += 1
             marker = pathlib.Path(tempfile.gettempdir(), "mine")
             seen = marker.exists()
             marker.write_text("x")
-            pathlib.Path({str(rendezvous)!r}, "arrived-" + str(os.getpid())).touch()
+            pathlib.Path({str(rendezvous)!r}, "arrived-" + ENVIRONMENT).touch()
             while not pathlib.Path({str(gate)!r}).exists():
                 time.sleep(0.005)
-            return {{"pid": os.getpid(), "count": COUNT, "seen": seen, "tmp": tempfile.gettempdir()}}
+            return {{"environment": ENVIRONMENT, "count": COUNT, "seen": seen, "tmp": tempfile.gettempdir()}}
     """), handler="app.handler", timeout=20)
     results = []
     threads = [threading.Thread(target=lambda: results.append(lab.invoke("slow").json())) for _ in range(2)]
@@ -174,7 +177,7 @@ def test_scale_out_gives_separate_environments(lab, code, rendezvous):
     gate.touch()
     for t in threads:
         t.join()
-    assert len({r["pid"] for r in results}) == 2
+    assert len({r["environment"] for r in results}) == 2
     # each its own /tmp (a private tmpfs, all named /tmp, where confined): no marker seen
     assert all(r["count"] == 1 and not r["seen"] for r in results)
     assert len(lab.pool.idle_environments()) == 2
@@ -275,14 +278,16 @@ def test_process_exit_is_runtime_exit_error(lab, code, body, reason):
 
 
 def test_timeout_kills_and_replaces_the_environment(lab, code):
-    lab.create_function("sleepy", code(app="""
-        import os, time
+    lab.create_function("sleepy", code(app=f"""
+        import os, time, uuid
+        ENVIRONMENT = uuid.uuid4().hex
         def handler(event, context):
             if event.get("sleep"):
                 time.sleep(30)
-            return os.getpid()
+            return {WHOAMI} + [ENVIRONMENT]
     """), handler="app.handler", timeout=1)
-    first_pid = lab.invoke("sleepy", {}).json()
+    first = lab.invoke("sleepy", {}).json()
+    first_pid = host_pid(*first[:2])
     result = lab.invoke("sleepy", {"sleep": True}, log_type="Tail")
     assert result.function_error == "Unhandled"
     assert result.json() == {
@@ -293,7 +298,7 @@ def test_timeout_kills_and_replaces_the_environment(lab, code):
     assert "Status: timeout" in result.log_tail
     with pytest.raises(ProcessLookupError):
         os.kill(first_pid, 0)
-    assert lab.invoke("sleepy", {}).json() != first_pid
+    assert lab.invoke("sleepy", {}).json()[2] != first[2]
 
 
 @pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
@@ -434,7 +439,7 @@ def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch, rendezvous
     marker = rendezvous / "initpid"
     lab.create_function("slowinit", code(app=f"""
         import os, time
-        open({str(marker)!r}, "w").write("pid=" + str(os.getpid()))
+        open({str(marker)!r}, "w").write(" ".join(map(str, {WHOAMI})))
         time.sleep(30)
         def handler(event, context):
             return 1
@@ -444,5 +449,5 @@ def test_init_over_its_limit_fails_the_invoke(lab, code, monkeypatch, rendezvous
     assert result.json()["errorType"] == "Runtime.InitTimeout"
     assert "Phase: init\tStatus: timeout" in result.log_tail
     assert lab.pool.idle_environments() == []
-    with pytest.raises(ProcessLookupError):  # the stuck INIT was killed, not left behind
-        os.kill(int(re.search(r"pid=(\d+)", marker.read_text())[1]), 0)
+    pid, namespace = marker.read_text().split()
+    assert not exists(int(pid), namespace)  # the stuck INIT was killed, not left behind

@@ -244,7 +244,11 @@ def add_layer_paths() -> None:
 
 
 def serve(
-    conn: Connection, handler_name: str, freeze_when_idle: bool = False, spin_s: float = SPIN_S
+    conn: Connection,
+    handler_name: str,
+    freeze_when_idle: bool = False,
+    spin_s: float = SPIN_S,
+    pid: int | None = None,
 ) -> None:
     """INIT, then answer invokes until the core closes the pipe.
 
@@ -255,9 +259,11 @@ def serve(
     rather than from the core costs back-to-back invokes nothing: a stopped process
     takes a wake-up (about 80 µs on a virtual machine) to run again. ``spin_s`` is how
     long that spin lasts (a backend that holds the environment to a fraction of a CPU
-    sets 0, so that the spin is not charged to the function's CPU share).
+    sets 0, so that the spin is not charged to the function's CPU share). ``pid`` is the
+    runtime's pid as the core knows it (the host's, when it has a PID namespace of its own).
     """
-    conn.send_bytes(protocol.pack({"pid": os.getpid()}))  # so the core can always kill it
+    pid = pid or os.getpid()
+    conn.send_bytes(protocol.pack({"pid": pid}))  # so the core can always kill it
     setup_logging()
     add_layer_paths()
     try:
@@ -267,16 +273,16 @@ def serve(
     except Fault as fault:
         error = make_error(fault.message, fault.error_type, fault.trace)
         log_error(error)
-        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error, "max_mb": max_rss_mb()}))
+        conn.send_bytes(protocol.pack({"ready": pid, "error": error, "max_mb": max_rss_mb()}))
         return
     except BaseException as exc:  # module-level code raised: AWS reports it as-is
         error = error_from_exception(exc, "")
         log_error(error)
-        conn.send_bytes(protocol.pack({"ready": os.getpid(), "error": error, "max_mb": max_rss_mb()}))
+        conn.send_bytes(protocol.pack({"ready": pid, "error": error, "max_mb": max_rss_mb()}))
         return
     sys.stdout.flush()
     static = static_fields()
-    conn.send_bytes(protocol.pack({"ready": os.getpid(), "max_mb": max_rss_mb()}))
+    conn.send_bytes(protocol.pack({"ready": pid, "max_mb": max_rss_mb()}))
     # From here on the pipe is read and written directly, not through ``conn``: a
     # ``poll`` object asks in about a microsecond whether an event is waiting
     # (``conn.poll(0)`` builds a selector each time), and an event takes one ``read``.

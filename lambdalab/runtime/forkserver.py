@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import platform
+import select
 import selectors
 import signal
 import socket
@@ -247,6 +248,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the core's to handle
 
     children: set[int] = set()
+    #: The init of each confined environment's PID namespace: its environment's pid.
+    inits: dict[int, int] = {}
+    namespaces = PidNamespaces.open()
+    alive_r, alive_w = os.pipe()  # its children see a hang-up when this server is gone
     selector = selectors.DefaultSelector()
     selector.register(ctl, selectors.EVENT_READ, "spawn")
     selector.register(wake_r, selectors.EVENT_READ, "reap")
@@ -258,14 +263,17 @@ def main() -> None:
             if key.data == "spawn":
                 msg, fds, _, _ = socket.recv_fds(ctl, _MAX_MESSAGE, 2)
                 if not msg:  # the core has gone
-                    _end(children)
+                    _end(children, inits)
                 spec = json.loads(msg)
-                pid = os.fork()
-                if pid == 0:
-                    _become_environment(spec, fds, [ctl.fileno(), wake_r, wake_w])
+                closed = [ctl.fileno(), wake_r, wake_w, alive_w]
+                closed += [namespaces.fd] if namespaces else []
+                own = namespaces if spec.get("confine") else None
+                pid, init = _fork_environment(spec, fds, closed, alive_r, own)
                 for fd in fds:
                     os.close(fd)
                 children.add(pid)
+                if init is not None:
+                    inits[init] = pid
                 _report(ctl, {"forked": pid, "token": spec.get("token")})
             elif key.data == "reap":
                 try:
@@ -273,15 +281,17 @@ def main() -> None:
                         pass
                 except BlockingIOError:
                     pass
-                _reap(children, ctl)
+                _reap(children, inits, ctl)
             elif not os.read(sys.stdin.fileno(), 1):
-                _end(children)
+                _end(children, inits)
 
 
-def _end(children: set[int]) -> None:
+def _end(children: set[int], inits: dict[int, int]) -> None:
     """The core has gone: kill every environment (and all it started), and exit."""
     for pid in children:
         _kill_group(pid)
+    for init in inits:
+        _kill(init)
     os._exit(0)
 
 
@@ -314,18 +324,25 @@ def _no_stop_notices(sig: int) -> None:
         pass  # notices cost a wake-up each, nothing worse
 
 
-def _reap(children: set[int], ctl: socket.socket) -> None:
+def _reap(children: set[int], inits: dict[int, int], ctl: socket.socket) -> None:
     """Report each environment that has exited, and kill what it left behind in its
     process group (in a contained environment, every descendant) while its pid, a
-    zombie until reaped, still names the group."""
-    while children:
+    zombie until reaped, still names the group; and the init of its PID namespace, if
+    it has one, which kills every process left in the namespace however it detached."""
+    while children or inits:
         try:
             exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
         if exited is None:
             return
+        if exited.si_pid in inits:  # its environment died with it (or before it)
+            os.waitpid(exited.si_pid, 0)
+            del inits[exited.si_pid]
+            continue
         _kill_group(exited.si_pid)
+        for init in [i for i, env in inits.items() if env == exited.si_pid]:
+            _kill(init)
         pid, status = os.waitpid(exited.si_pid, 0)
         children.discard(pid)
         _report(ctl, {"pid": pid, "status": describe_status(status)})
@@ -338,6 +355,13 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def _report(ctl: socket.socket, message: dict[str, Any]) -> None:
     try:
         ctl.send(json.dumps(message).encode())
@@ -345,10 +369,70 @@ def _report(ctl: socket.socket, message: dict[str, Any]) -> None:
         pass  # the core has gone: the lifeline ends this server next
 
 
-def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) -> None:
+def _fork_environment(
+    spec: dict[str, Any],
+    fds: list[int],
+    close: list[int],
+    alive: int,
+    namespaces: PidNamespaces | None,
+) -> tuple[int, int | None]:
+    """Fork an environment; returns its pid and that of its PID namespace's init.
+
+    With ``namespaces``, the environment gets a PID namespace of its own: a first child
+    is the namespace's init (pid 1, :func:`_become_init`) and the environment its second
+    (pid 2), both children of this server, which reaps the environment and reports its
+    exit status as it does any other's. None for the init where it has none.
+    """
+    init = namespaces.enter(lambda: _become_init(fds + close, alive)) if namespaces else None
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _become_environment(spec, fds, close, alive)
+    finally:
+        if init is not None and namespaces is not None:
+            namespaces.leave()
+    return pid, init
+
+
+def _become_init(close: list[int], alive: int) -> None:
+    """In the first child of a PID namespace, its pid 1: reap what is orphaned into the
+    namespace until this server kills it, when its environment has exited (or dies with
+    the server). Pid 1 ignores each signal sent from inside its namespace that it has no
+    handler for, so the environment cannot end it; when it dies, the kernel kills every
+    process left in the namespace, however it detached."""
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes pause() below
+        for fd in close:
+            os.close(fd)
+        _die_with_server(alive)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                signal.pause()
+    finally:
+        os._exit(1)
+
+
+def _host_pid() -> int:
+    """This process's pid as the host sees it, which the core names environments by:
+    in a PID namespace of its own, ``os.getpid()`` is 2. Read before the environment
+    mounts its own ``/proc``."""
+    try:
+        return int(os.readlink(PROC + "/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
+def _become_environment(
+    spec: dict[str, Any], fds: list[int], close: list[int], alive: int
+) -> None:
     """In the forked child: become a clean execution environment, then run the runtime."""
     code = 0
     try:
+        pid = _host_pid()
         os.setsid()  # its own process group: the core kills the whole tree at once
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGINT):
@@ -381,7 +465,8 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
         os.chdir(task_root)
         _apply_rlimits(spec.get("rlimits", {}))
         if spec.get("contain"):
-            contain()
+            contain(alive)
+        os.close(alive)
         sys.path.insert(0, task_root)
         sys.argv = ["/var/runtime/bootstrap"]
 
@@ -392,6 +477,7 @@ def _become_environment(spec: dict[str, Any], fds: list[int], close: list[int]) 
             spec["handler"],
             spec.get("freeze_when_idle", False),
             spec.get("spin_s", SPIN_S),
+            pid,
         )
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
@@ -497,20 +583,73 @@ def containment() -> Callable[[], None]:
     return contain
 
 
-def contain() -> None:
+def contain(alive: int) -> None:
     """:func:`containment`, in a forked environment of this server: it also dies with
-    the server (``PR_SET_PDEATHSIG``), which kills the environment's process group."""
+    the server, which kills the environment's process group (:func:`_die_with_server`)."""
     containment()()
+    _die_with_server(alive)
+
+
+def _die_with_server(alive: int) -> None:
+    """Be killed when the fork server dies (``PR_SET_PDEATHSIG``), and exit now if it
+    already has: ``alive`` is the read end of a pipe only the server holds open for
+    writing, which hangs up when it dies (``os.getppid()`` cannot tell: in a PID
+    namespace of its own, a child sees no parent)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() == 1:  # the server died before the line above
-            os._exit(1)
+    hang_up = select.poll()
+    hang_up.register(alive, select.POLLIN)
+    if hang_up.poll(0):  # the server died before the line above
+        os._exit(1)
+
+
+class PidNamespaces:
+    """Gives a child of this (root) process a PID namespace of its own
+    (``unshare(CLONE_NEWPID)``): in it the child and what it starts see only each
+    other, with small pids, and the host's processes not at all (``kill()`` of a host
+    pid fails with ``ESRCH``). ``fd`` holds this process's own namespace, to return to."""
+
+    def __init__(self, libc: Any, fd: int) -> None:
+        self._libc = libc
+        self.fd = fd
+
+    @classmethod
+    def open(cls) -> PidNamespaces | None:
+        """Where PID namespaces can be made (Linux, root), the means to; else None."""
+        if not sys.platform.startswith("linux") or os.geteuid() != 0:
+            return None
+        try:
+            fd = os.open(PROC + "/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        return cls(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), fd)
+
+    def enter(self, init: Callable[[], None]) -> int | None:
+        """Fork the init (pid 1) of a new PID namespace, which runs ``init``; until
+        :meth:`leave`, every child this process forks joins that namespace. Returns
+        the init's pid, or None where the kernel refuses a namespace."""
+        if self._libc.unshare(_CLONE_NEWPID) != 0:
+            return None
+        try:
+            pid = os.fork()
+        except OSError:
+            self.leave()
+            raise
+        if pid == 0:
+            init()
+        return pid
+
+    def leave(self) -> None:
+        """Fork children into this process's own PID namespace again."""
+        if self._libc.setns(self.fd, _CLONE_NEWPID) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns(CLONE_NEWPID): {os.strerror(err)}")
 
 
 # -- confinement (as root) --------------------------------------------------------------
 
-_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
 _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 8, 16384, 1 << 18
 #: Where an environment finds its code, its scratch space and its layers, as on AWS.
@@ -605,9 +744,8 @@ def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | No
     finally:
         for fd in handles.values():
             os.close(fd)
-    # its own /proc, listing only processes of its own user: the environment's (each
-    # environment has a user of its own). Pids stay the host's, which is what the core
-    # names environments by (a PID namespace would renumber them).
+    # its own /proc: of its PID namespace where it has one, and listing only processes
+    # of its own user, the environment's (each environment has a user of its own)
     proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     check(libc.mount(b"proc", PROC.encode(), b"proc", proc_flags, b"hidepid=2"), "proc /proc")
     os.setgroups([])

@@ -30,7 +30,8 @@ runtime process behind the Runtime API, as in the ``runtime-api`` backend
   environment, of every runtime, runs as a user of its own in its own mount namespace
   (read-only ``/var/task``, a private ``/tmp``, its layers or nothing at ``/opt``, a
   ``/proc`` that lists only its own processes: see
-  ``lambdalab.runtime.forkserver.sandbox``).
+  ``lambdalab.runtime.forkserver.sandbox``); a forked Python environment also in a PID
+  namespace of its own (``lambdalab.runtime.forkserver.PidNamespaces``).
 
 Each invoke's outcome carries the CPU time the tree used and its peak memory.
 """
@@ -85,7 +86,7 @@ CONFINE_VARIABLE = "LAMBDALAB_CONFINE"
 _NAMESPACE_PROBE = """
 import ctypes, ctypes.util, os
 libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-assert libc.unshare(0x00020000) == 0, os.strerror(ctypes.get_errno())
+assert libc.unshare(0x00020000 | 0x20000000) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"none", b"/", None, 16384 | (1 << 18), None) == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=1m") == 0, os.strerror(ctypes.get_errno())
 assert libc.mount(b"proc", b"/proc", b"proc", 14, b"hidepid=2") == 0, os.strerror(ctypes.get_errno())
@@ -105,14 +106,14 @@ def _namespaces_refused() -> str | None:
         return f"cannot probe for mount namespaces: {e}"
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["refused"])[-1]
-        return f"the kernel refuses a mount namespace: {last}"
+        return f"the kernel refuses a mount or PID namespace: {last}"
     return None
 
 
 def confinement_unavailable() -> str | None:
     """Why environments cannot be confined on this host, or None if they can: it takes
     Linux, root (to unshare a mount namespace and change user), and a kernel that lets
-    this process make a mount namespace and mount in it."""
+    this process make a mount namespace and a PID namespace, and mount in it."""
     if not sys.platform.startswith("linux"):
         return "not Linux"
     if os.geteuid() != 0:
@@ -416,8 +417,8 @@ def host_notes() -> list[str]:
     unavailable = confinement_unavailable()
     if unavailable is not None:
         notes.append(
-            f"unprivileged user, read-only /var/task, private /tmp, own /opt: "
-            f"unavailable ({unavailable})"
+            f"unprivileged user, read-only /var/task, private /tmp, own /opt, "
+            f"PID namespace: unavailable ({unavailable})"
         )
         notes.append(_KILLED_OVER_THE_CAP)
     elif privileges_dropped():
@@ -431,10 +432,14 @@ def host_notes() -> list[str]:
             f"the {limits.PROCESSES_AND_THREADS_MAX + 1}th process or thread fails with "
             "EAGAIN inside the handler (RLIMIT_NPROC of the environment's own user): on"
         )
+        notes.append(
+            "Python handlers in a PID namespace of their own (pid 2; no host pid reachable): "
+            "on; Node.js and provided.* runtimes see host pids (no PID namespace)"
+        )
     else:
         notes.append(
-            f"unprivileged user, read-only /var/task, private /tmp, own /opt: off "
-            f"({CONFINE_VARIABLE}=0; handlers run as root)"
+            f"unprivileged user, read-only /var/task, private /tmp, own /opt, "
+            f"PID namespace: off ({CONFINE_VARIABLE}=0; handlers run as root)"
         )
         notes.append(_KILLED_OVER_THE_CAP)
     return notes
