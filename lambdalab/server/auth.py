@@ -11,6 +11,15 @@ them, and is refused with the error AWS sends otherwise
 * an access key id the edge does not know → UnrecognizedClientException;
 * a wrong signature, or one older than the allowed skew → InvalidSignatureException.
 
+A presigned URL carries its signature in the query string instead
+(``X-Amz-Credential``, ``X-Amz-Date``, ``X-Amz-Expires``, ``X-Amz-SignedHeaders``,
+``X-Amz-Signature``: https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+Its errors are S3's, whose URLs these are (:class:`QuerySignature`): a malformed query →
+AuthorizationQueryParametersError (400); past ``X-Amz-Date`` + ``X-Amz-Expires`` →
+AccessDenied "Request has expired" (checked with or without keys, on the lab's clock);
+with keys, an unknown access key id → InvalidAccessKeyId, a wrong signature →
+SignatureDoesNotMatch (403).
+
 The signature is recomputed with botocore's own signer (``botocore.auth.SigV4Auth``)
 from the request exactly as it arrived, so lambdalab carries no signing code of its own.
 """
@@ -24,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
+from urllib.parse import parse_qsl
 
 from .. import limits
 from ..errors import (
@@ -32,6 +42,7 @@ from ..errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from ..protocol import ServiceError
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[^/\s,]+)/"
@@ -40,14 +51,105 @@ _AUTHORIZATION = re.compile(
 )
 _SCOPE_SERVICE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
 _UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+_CREDENTIAL = re.compile(
+    r"^(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[^/\s]+)/(?P<service>[^/\s]+)/aws4_request$"
+)
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+#: What a query-signed request must carry, in the order S3's error names them.
+_QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
+               "X-Amz-SignedHeaders", "X-Amz-Expires")
 
 
-def scope_service(authorization: str | None) -> str | None:
-    """The service a SigV4 ``Authorization`` header is scoped to (``lambda``, ``s3``…)."""
-    if not authorization:
+def scope_service(authorization: str | None, query_string: str = "") -> str | None:
+    """The service a SigV4 signature is scoped to (``lambda``, ``s3``…): the
+    ``Authorization`` header's, else a presigned URL's ``X-Amz-Credential``."""
+    if authorization:
+        found = _SCOPE_SERVICE.search(authorization)
+        return found.group(1) if found else None
+    if "X-Amz-Credential=" not in query_string:
         return None
-    found = _SCOPE_SERVICE.search(authorization)
+    credential = dict(parse_qsl(query_string, keep_blank_values=True)).get("X-Amz-Credential", "")
+    found = _SCOPE_SERVICE.search(f"Credential={credential}")
     return found.group(1) if found else None
+
+
+def _query_error(message: str) -> ServiceError:
+    return ServiceError("AuthorizationQueryParametersError", message, 400)
+
+
+def _aws_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass(frozen=True)
+class QuerySignature:
+    """A presigned URL's SigV4 parameters: the ``X-Amz-*`` members of its query string."""
+
+    key: str
+    region: str
+    service: str
+    amz_date: str
+    signed_at: int
+    expires: int
+    signed_headers: tuple[str, ...]
+    signature: str
+    #: The query string as sent, minus ``X-Amz-Signature``: what the signature covers.
+    unsigned_query: str
+
+    @classmethod
+    def of(cls, query_string: str) -> "QuerySignature | None":
+        """The query's signature; None when the request is not query-signed (no
+        ``X-Amz-Credential``). Raises S3's AuthorizationQueryParametersError when it is
+        malformed."""
+        if "X-Amz-Credential=" not in query_string:
+            return None
+        params = dict(parse_qsl(query_string, keep_blank_values=True))
+        if not all(params.get(name) for name in _QUERY_AUTH):
+            raise _query_error(f"Query-string authentication version 4 requires the "
+                               f"{', '.join(_QUERY_AUTH[:-1])}, and {_QUERY_AUTH[-1]} parameters.")
+        if params["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
+            raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+        credential = _CREDENTIAL.match(params["X-Amz-Credential"])
+        if credential is None:
+            raise _query_error("Error parsing the X-Amz-Credential parameter; the Credential is "
+                               'mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
+        return cls(
+            key=credential["key"], region=credential["region"], service=credential["service"],
+            amz_date=params["X-Amz-Date"], signed_at=_signed_at(params["X-Amz-Date"]),
+            expires=_expires(params["X-Amz-Expires"]),
+            signed_headers=tuple(params["X-Amz-SignedHeaders"].lower().split(";")),
+            signature=params["X-Amz-Signature"],
+            unsigned_query="&".join(pair for pair in query_string.split("&")
+                                    if not pair.startswith("X-Amz-Signature=")),
+        )
+
+    def check_unexpired(self, now: float) -> None:
+        """Refuse the URL once ``now`` is past ``X-Amz-Date`` + ``X-Amz-Expires``, with
+        the body S3 sends."""
+        if now > self.signed_at + self.expires:
+            raise ServiceError("AccessDenied", "Request has expired", 403, {
+                "X-Amz-Expires": str(self.expires),
+                "Expires": _aws_time(self.signed_at + self.expires),
+                "ServerTime": _aws_time(now),
+            })
+
+
+def _signed_at(amz_date: str) -> int:
+    try:
+        return calendar.timegm(time.strptime(amz_date, _AMZ_DATE))
+    except ValueError:
+        raise _query_error(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+        ) from None
+
+
+def _expires(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise _query_error("X-Amz-Expires should be a number")
+    if int(value) > limits.SIGV4_PRESIGNED_EXPIRES_MAX_S:
+        raise _query_error(f"X-Amz-Expires must be less than a week (in seconds) that is; "
+                           f"{limits.SIGV4_PRESIGNED_EXPIRES_MAX_S}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -74,6 +176,9 @@ class SigV4Verifier:
         """Return the access key id that signed ``request``, or raise AWS's error."""
         authorization = request.headers.get("authorization")
         if not authorization:
+            query = QuerySignature.of(request.query_string)
+            if query is not None:
+                return self._verify_query(request, query)
             raise MissingAuthenticationTokenException("Missing Authentication Token")
         parts = _AUTHORIZATION.match(authorization.strip())
         if parts is None:
@@ -95,6 +200,20 @@ class SigV4Verifier:
                 "service documentation for details."
             )
         return parts["key"]
+
+    def _verify_query(self, request: SignedRequest, query: QuerySignature) -> str:
+        """A presigned URL's signature (its expiry is the edge's to check, on the lab's
+        clock), refused in S3's words."""
+        secret = self.keys.get(query.key)
+        if secret is None:
+            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does "
+                               "not exist in our records.", 403, {"AWSAccessKeyId": query.key})
+        if not hmac.compare_digest(_query_signature(request, query, secret), query.signature):
+            raise ServiceError("SignatureDoesNotMatch", "The request signature we calculated "
+                               "does not match the signature you provided. Check your key and "
+                               "signing method.", 403,
+                               {"AWSAccessKeyId": query.key, "SignatureProvided": query.signature})
+        return query.key
 
     def _check_time(self, amz_date: str, scope_date: str) -> None:
         try:
@@ -148,5 +267,26 @@ def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_da
     )
     aws_request.context["timestamp"] = amz_date
     signer = SigV4Auth(Credentials(parts["key"], secret), parts["service"], parts["region"])
+    canonical = signer.canonical_request(aws_request)
+    return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+
+
+def _query_signature(request: SignedRequest, query: QuerySignature, secret: str) -> str:
+    """The signature botocore's presigner computes for this URL with ``secret``: its
+    canonical request has the query minus ``X-Amz-Signature`` and ``UNSIGNED-PAYLOAD``."""
+    from botocore.auth import S3SigV4QueryAuth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    missing = [name for name in query.signed_headers if name not in request.headers]
+    if missing:
+        raise ServiceError("AuthorizationQueryParametersError", "X-Amz-SignedHeaders lists "
+                           f"headers the request does not carry: {', '.join(missing)}.", 400)
+    url = f"http://{request.headers.get('host', 'localhost')}{request.raw_path}?{query.unsigned_query}"
+    aws_request = AWSRequest(method=request.method, url=url,
+                             headers={name: request.headers[name] for name in query.signed_headers})
+    aws_request.context["timestamp"] = query.amz_date
+    auth = S3SigV4QueryAuth if query.service == "s3" else SigV4QueryAuth
+    signer = auth(Credentials(query.key, secret), query.service, query.region)
     canonical = signer.canonical_request(aws_request)
     return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
