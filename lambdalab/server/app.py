@@ -46,7 +46,7 @@ from ..invocation.invoker import new_request_id
 from ..lab import Lab
 from ..protocol import HttpResponse, ServiceError, serializer_for
 from ..protocol.service import ProtocolService, send_response, service_error
-from .auth import QuerySignature, SignedRequest, SigV4Verifier, scope_service
+from .auth import SignedRequest, SigV4Verifier, query_signature, scope_service
 from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them here)
     IncompleteRequestBody,
     RequestBodyTooLarge,
@@ -223,10 +223,10 @@ class Edge:
         them. A presigned URL's errors are answered in its service's shape (S3's XML)."""
         try:
             if not headers.get("authorization"):
-                query = QuerySignature.of(scope["query_string"].decode("latin-1"))
+                query = query_signature(scope["query_string"].decode("latin-1"))
                 if query is not None:
                     # The lab's clock, not the wall clock: a learner advances a virtual
-                    # clock to watch a URL expire (the URL's X-Amz-Date is the signer's).
+                    # clock to watch a URL expire (its X-Amz-Date or Expires is the signer's).
                     query.check_unexpired(self.lab.clock.now())
             if self.verifier is not None:
                 return await self._authenticate(scope, receive, headers)

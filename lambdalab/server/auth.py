@@ -18,7 +18,9 @@ Its errors are S3's, whose URLs these are (:class:`QuerySignature`): a malformed
 AuthorizationQueryParametersError (400); past ``X-Amz-Date`` + ``X-Amz-Expires`` →
 AccessDenied "Request has expired" (checked with or without keys, on the lab's clock);
 with keys, an unknown access key id → InvalidAccessKeyId, a wrong signature →
-SignatureDoesNotMatch (403).
+SignatureDoesNotMatch (403). S3's SigV2 presigned URLs (``AWSAccessKeyId``,
+``Signature``, ``Expires``: boto3's default for S3) are served the same way
+(:class:`LegacyQuerySignature`).
 
 The signature is recomputed with botocore's own signer (``botocore.auth.SigV4Auth``)
 from the request exactly as it arrived, so lambdalab carries no signing code of its own.
@@ -33,7 +35,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from .. import limits
 from ..errors import (
@@ -58,19 +60,30 @@ _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 #: What a query-signed request must carry, in the order S3's error names them.
 _QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
                "X-Amz-SignedHeaders", "X-Amz-Expires")
+_LEGACY_QUERY_AUTH = ("AWSAccessKeyId", "Signature", "Expires")
 
 
 def scope_service(authorization: str | None, query_string: str = "") -> str | None:
-    """The service a SigV4 signature is scoped to (``lambda``, ``s3``…): the
-    ``Authorization`` header's, else a presigned URL's ``X-Amz-Credential``."""
+    """The service a signature is scoped to (``lambda``, ``s3``…): the SigV4
+    ``Authorization`` header's, else a presigned URL's ``X-Amz-Credential``; a SigV2
+    presigned URL is S3's (the only service that still takes SigV2)."""
     if authorization:
         found = _SCOPE_SERVICE.search(authorization)
         return found.group(1) if found else None
-    if "X-Amz-Credential=" not in query_string:
-        return None
-    credential = dict(parse_qsl(query_string, keep_blank_values=True)).get("X-Amz-Credential", "")
-    found = _SCOPE_SERVICE.search(f"Credential={credential}")
-    return found.group(1) if found else None
+    if "X-Amz-Credential=" in query_string:
+        credential = _query(query_string).get("X-Amz-Credential", "")
+        found = _SCOPE_SERVICE.search(f"Credential={credential}")
+        return found.group(1) if found else None
+    return "s3" if LegacyQuerySignature.carried_by(query_string) else None
+
+
+def query_signature(query_string: str) -> "QuerySignature | LegacyQuerySignature | None":
+    """A presigned URL's signature (SigV4, else SigV2); None when the query carries none."""
+    return QuerySignature.of(query_string) or LegacyQuerySignature.of(query_string)
+
+
+def _query(query_string: str) -> dict[str, str]:
+    return dict(parse_qsl(query_string, keep_blank_values=True))
 
 
 def _query_error(message: str) -> ServiceError:
@@ -103,7 +116,7 @@ class QuerySignature:
         malformed."""
         if "X-Amz-Credential=" not in query_string:
             return None
-        params = dict(parse_qsl(query_string, keep_blank_values=True))
+        params = _query(query_string)
         if not all(params.get(name) for name in _QUERY_AUTH):
             raise _query_error(f"Query-string authentication version 4 requires the "
                                f"{', '.join(_QUERY_AUTH[:-1])}, and {_QUERY_AUTH[-1]} parameters.")
@@ -123,6 +136,9 @@ class QuerySignature:
                                     if not pair.startswith("X-Amz-Signature=")),
         )
 
+    def expected_signature(self, request: SignedRequest, secret: str) -> str:
+        return _query_signature(request, self, secret)
+
     def check_unexpired(self, now: float) -> None:
         """Refuse the URL once ``now`` is past ``X-Amz-Date`` + ``X-Amz-Expires``, with
         the body S3 sends."""
@@ -131,6 +147,47 @@ class QuerySignature:
                 "X-Amz-Expires": str(self.expires),
                 "Expires": _aws_time(self.signed_at + self.expires),
                 "ServerTime": _aws_time(now),
+            })
+
+
+@dataclass(frozen=True)
+class LegacyQuerySignature:
+    """A SigV2 presigned S3 URL (``AWSAccessKeyId``, ``Signature``, ``Expires``: an
+    epoch second), what boto3 makes for S3 unless told ``signature_version="s3v4"``
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html#RESTAuthenticationQueryStringAuth)."""
+
+    key: str
+    signature: str
+    expires_at: int
+
+    @staticmethod
+    def carried_by(query_string: str) -> bool:
+        """Whether the query has SigV2's three parameters (cheap first: most have none)."""
+        if "Signature=" not in query_string or "AWSAccessKeyId=" not in query_string:
+            return False
+        params = _query(query_string)
+        return all(params.get(name) for name in _LEGACY_QUERY_AUTH)
+
+    @classmethod
+    def of(cls, query_string: str) -> "LegacyQuerySignature | None":
+        """The query's SigV2 signature; None when it carries none. An ``Expires`` that
+        is no epoch second is S3's AccessDenied."""
+        if not cls.carried_by(query_string):
+            return None
+        params = _query(query_string)
+        expires = params["Expires"]
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 11:
+            raise ServiceError("AccessDenied", f"Invalid date (should be seconds since epoch): "
+                               f"{expires}", 403)
+        return cls(params["AWSAccessKeyId"], params["Signature"], int(expires))
+
+    def expected_signature(self, request: SignedRequest, secret: str) -> str:
+        return _legacy_signature(request, self, secret)
+
+    def check_unexpired(self, now: float) -> None:
+        if now > self.expires_at:
+            raise ServiceError("AccessDenied", "Request has expired", 403, {
+                "Expires": _aws_time(self.expires_at), "ServerTime": _aws_time(now),
             })
 
 
@@ -176,7 +233,7 @@ class SigV4Verifier:
         """Return the access key id that signed ``request``, or raise AWS's error."""
         authorization = request.headers.get("authorization")
         if not authorization:
-            query = QuerySignature.of(request.query_string)
+            query = query_signature(request.query_string)
             if query is not None:
                 return self._verify_query(request, query)
             raise MissingAuthenticationTokenException("Missing Authentication Token")
@@ -201,18 +258,16 @@ class SigV4Verifier:
             )
         return parts["key"]
 
-    def _verify_query(self, request: SignedRequest, query: QuerySignature) -> str:
+    def _verify_query(self, request: SignedRequest,
+                      query: "QuerySignature | LegacyQuerySignature") -> str:
         """A presigned URL's signature (its expiry is the edge's to check, on the lab's
         clock), refused in S3's words."""
         secret = self.keys.get(query.key)
         if secret is None:
-            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does "
-                               "not exist in our records.", 403, {"AWSAccessKeyId": query.key})
-        if not hmac.compare_digest(_query_signature(request, query, secret), query.signature):
-            raise ServiceError("SignatureDoesNotMatch", "The request signature we calculated "
-                               "does not match the signature you provided. Check your key and "
-                               "signing method.", 403,
-                               {"AWSAccessKeyId": query.key, "SignatureProvided": query.signature})
+            raise _unknown_key(query.key)
+        expected = query.expected_signature(request, secret).encode()
+        if not hmac.compare_digest(expected, query.signature.encode("utf-8", "replace")):
+            raise _signature_mismatch(query.key, query.signature)
         return query.key
 
     def _check_time(self, amz_date: str, scope_date: str) -> None:
@@ -290,3 +345,32 @@ def _query_signature(request: SignedRequest, query: QuerySignature, secret: str)
     signer = auth(Credentials(query.key, secret), query.service, query.region)
     canonical = signer.canonical_request(aws_request)
     return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+
+
+def _legacy_signature(request: SignedRequest, query: LegacyQuerySignature, secret: str) -> str:
+    """The signature botocore's SigV2 presigner computes for this URL with ``secret``:
+    method, Content-MD5, Content-Type, ``Expires``, ``x-amz-*`` headers, and the path."""
+    from botocore.auth import HmacV1QueryAuth
+    from botocore.compat import HTTPHeaders
+    from botocore.credentials import Credentials
+
+    class AtExpires(HmacV1QueryAuth):
+        def _get_date(self) -> str:
+            return str(query.expires_at)
+
+    headers = HTTPHeaders()
+    for name, value in request.headers.items():
+        headers[name] = value
+    split = urlsplit(f"http://localhost{request.raw_path}?{request.query_string}")
+    return AtExpires(Credentials(query.key, secret)).get_signature(request.method, split, headers)
+
+
+def _unknown_key(key: str) -> ServiceError:
+    return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
+                        "exist in our records.", 403, {"AWSAccessKeyId": key})
+
+
+def _signature_mismatch(key: str, signature: str) -> ServiceError:
+    return ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not "
+                        "match the signature you provided. Check your key and signing method.",
+                        403, {"AWSAccessKeyId": key, "SignatureProvided": signature})
