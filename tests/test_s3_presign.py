@@ -142,6 +142,7 @@ def test_signed_urls_pass_and_tampered_ones_are_refused(lab: Lab, signed_edge: E
 @pytest.mark.parametrize(("query", "message"), [
     ("X-Amz-Expires=604801", "X-Amz-Expires must be less than a week"),
     ("X-Amz-Expires=soon", "X-Amz-Expires should be a number"),
+    ("X-Amz-Expires=-1", "X-Amz-Expires must be non-negative"),
     ("X-Amz-Date=yesterday", "X-Amz-Date must be in the ISO8601 Long Format"),
 ])
 def test_malformed_query_signatures_are_refused(s3: Any, query: str, message: str) -> None:

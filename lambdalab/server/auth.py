@@ -201,11 +201,15 @@ def _signed_at(amz_date: str) -> int:
 
 
 def _expires(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         raise _query_error("X-Amz-Expires should be a number")
+    if value != digits:
+        raise _query_error("X-Amz-Expires must be non-negative")
     if int(value) > limits.SIGV4_PRESIGNED_EXPIRES_MAX_S:
-        raise _query_error(f"X-Amz-Expires must be less than a week (in seconds) that is; "
-                           f"{limits.SIGV4_PRESIGNED_EXPIRES_MAX_S}")
+        raise _query_error(f"X-Amz-Expires must be less than a week (in seconds); that is, the "
+                           f"given X-Amz-Expires must be less than "
+                           f"{limits.SIGV4_PRESIGNED_EXPIRES_MAX_S} seconds")
     return int(value)
 
 
