@@ -139,6 +139,17 @@ def test_signed_urls_pass_and_tampered_ones_are_refused(lab: Lab, signed_edge: E
     assert error_of(fetch(wrong)[1])["Code"] == "SignatureDoesNotMatch"
 
 
+def test_header_signed_s3_keys_with_any_characters_pass(signed_edge: EdgeServer) -> None:
+    """S3 signs its path as sent (botocore's S3SigV4Auth); a key with a space, ``+`` or
+    ``ü`` must not be normalised and encoded a second time before the check."""
+    s3 = s3_client(signed_edge.url)
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key="a/ü b+c.txt", Body=b"odd")
+    assert s3.get_object(Bucket="bkt", Key="a/ü b+c.txt")["Body"].read() == b"odd"
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "a/ü b+c.txt"})
+    assert fetch(url) == (200, b"odd")
+
+
 @pytest.mark.parametrize(("query", "message"), [
     ("X-Amz-Expires=604801", "X-Amz-Expires must be less than a week"),
     ("X-Amz-Expires=soon", "X-Amz-Expires should be a number"),

@@ -305,7 +305,7 @@ class SigV4Verifier:
 
 def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_date: str) -> str:
     """The signature botocore computes for this request with ``secret``."""
-    from botocore.auth import SigV4Auth
+    from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
@@ -325,7 +325,9 @@ def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_da
         headers={name: request.headers[name] for name in signed},
     )
     aws_request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(parts["key"], secret), parts["service"], parts["region"])
+    # S3 signs its path as sent; other services sign it normalised and encoded once more
+    auth = S3SigV4Auth if parts["service"] == "s3" else SigV4Auth
+    signer = auth(Credentials(parts["key"], secret), parts["service"], parts["region"])
     canonical = signer.canonical_request(aws_request)
     return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
 
