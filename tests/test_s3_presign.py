@@ -97,6 +97,25 @@ def test_a_presigned_put_writes_the_object(s3: Any) -> None:
     assert s3.get_object(Bucket="bkt", Key="up.bin")["Body"].read() == b"\x00uploaded"
 
 
+def test_a_presigned_get_sets_the_response_headers_it_names(s3: Any) -> None:
+    """``response-content-disposition`` and its kin override the answer's headers
+    (GetObject's Response* parameters): how a download link names the saved file."""
+    overrides = {"ResponseContentDisposition": 'attachment; filename="a b.txt"',
+                 "ResponseContentType": "text/plain", "ResponseCacheControl": "no-cache",
+                 "ResponseContentLanguage": "fr"}
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "bkt", "Key": "notes/a b.txt", **overrides})
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.headers["Content-Disposition"] == 'attachment; filename="a b.txt"'
+        assert response.headers["Content-Type"] == "text/plain"
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert response.headers["Content-Language"] == "fr"
+        assert response.read() == b"hello"
+    head = s3.head_object(Bucket="bkt", Key="notes/a b.txt", ResponseContentType="text/csv")
+    assert head["ContentType"] == "text/csv"
+    assert s3.get_object(Bucket="bkt", Key="notes/a b.txt")["ContentType"] != "text/csv"
+
+
 def test_an_expired_url_is_refused_with_s3s_error(s3: Any, clock: VirtualClock) -> None:
     clock.set(max(clock.now(), time.time()))  # the lab reads the time the client signs at
     url = s3.generate_presigned_url(
