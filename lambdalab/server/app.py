@@ -121,7 +121,8 @@ class Edge:
                 await send_response(await self.for_cli(scope), scope["method"], send_)
                 return
             headers = Headers(scope=scope)
-            service = self.service_for(scope["path"], headers, scope["query_string"].decode("latin-1"))
+            query_string = scope["query_string"].decode("latin-1")
+            service = self.service_for(scope["path"], headers, query_string)
             if not is_function_url(scope["path"]):
                 receive = await self._admit(scope, receive, headers, service)
         except LambdaError as e:

@@ -125,7 +125,8 @@ class QuerySignature:
         credential = _CREDENTIAL.match(params["X-Amz-Credential"])
         if credential is None:
             raise _query_error("Error parsing the X-Amz-Credential parameter; the Credential is "
-                               'mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
+                               'mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
+                               'aws4_request".')
         return cls(
             key=credential["key"], region=credential["region"], service=credential["service"],
             amz_date=params["X-Amz-Date"], signed_at=_signed_at(params["X-Amz-Date"]),
@@ -343,7 +344,8 @@ def _query_signature(request: SignedRequest, query: QuerySignature, secret: str)
     if missing:
         raise ServiceError("AuthorizationQueryParametersError", "X-Amz-SignedHeaders lists "
                            f"headers the request does not carry: {', '.join(missing)}.", 400)
-    url = f"http://{request.headers.get('host', 'localhost')}{request.raw_path}?{query.unsigned_query}"
+    host = request.headers.get("host", "localhost")
+    url = f"http://{host}{request.raw_path}?{query.unsigned_query}"
     aws_request = AWSRequest(method=request.method, url=url,
                              headers={name: request.headers[name] for name in query.signed_headers})
     aws_request.context["timestamp"] = query.amz_date
