@@ -314,6 +314,9 @@ LAYER_COMPATIBLE_RUNTIMES_MAX = 15
 LAYER_POLICY_MAX_BYTES = 20 * 1024
 #: How far a SigV4 signature's X-Amz-Date may be from now (AWS: 5 minutes).
 SIGV4_MAX_SKEW_S = 300
+#: The longest a presigned URL's X-Amz-Expires may be: 7 days
+#: (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+SIGV4_PRESIGNED_EXPIRES_MAX_S = 604800
 
 #: Where ``lambdalab serve`` listens by default; a function URL made while no edge serves
 #: the lab names it.

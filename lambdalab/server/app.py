@@ -6,7 +6,9 @@ A request finds its service the way AWS clients address one
 1. ``GET /_lambdalab/health`` is the edge's own, and so is ``/_lambdalab/cli/``, what
    the ``lambdalab`` command reads through a server beyond the Lambda API;
 2. the service name in the SigV4 credential scope of the ``Authorization`` header
-   (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends;
+   (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends,
+   or of a presigned URL's ``X-Amz-Credential`` query parameter (an S3 URL any HTTP
+   client can use: past its ``X-Amz-Expires`` on the lab's clock it is refused);
 3. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
    prefix, where a service claims one.
 
@@ -42,10 +44,10 @@ from ..errors import (
 )
 from ..invocation.invoker import new_request_id
 from ..lab import Lab
-from ..protocol import HttpResponse, serializer_for
+from ..protocol import HttpResponse, ServiceError, serializer_for
 from ..protocol.calls import LAB_SCOPE_KEY
-from ..protocol.service import send_response, service_error
-from .auth import SignedRequest, SigV4Verifier, scope_service
+from ..protocol.service import ProtocolService, send_response, service_error
+from .auth import SignedRequest, SigV4Verifier, query_signature, scope_service
 from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them here)
     IncompleteRequestBody,
     RequestBodyTooLarge,
@@ -83,6 +85,20 @@ def edge_error(error: LambdaError) -> HttpResponse:
     return serializer_for("lambda", "json").error(service_error(error), new_request_id())
 
 
+class _InServiceShape(Exception):
+    """An edge check's error (a presigned URL's) to answer as ``service`` answers its
+    own errors, when it is on the protocol layer; else in the edge's JSON."""
+
+    def __init__(self, error: ServiceError, service: HttpService) -> None:
+        super().__init__(error.message)
+        self.error, self.service = error, service
+
+    def response(self) -> HttpResponse:
+        app = self.service.app
+        if isinstance(app, ProtocolService):
+            return app.serializer.error(self.error, app.new_request_id())
+        return serializer_for("lambda", "json").error(self.error, new_request_id())
+
 
 @dataclass
 class Edge:
@@ -106,11 +122,15 @@ class Edge:
                 await send_response(await self.for_cli(scope), scope["method"], send_)
                 return
             headers = Headers(scope=scope)
-            service = self.service_for(scope["path"], headers)
-            if self.verifier is not None and not is_function_url(scope["path"]):
-                receive = await self._authenticate(scope, receive, headers)
+            query_string = scope["query_string"].decode("latin-1")
+            service = self.service_for(scope["path"], headers, query_string)
+            if not is_function_url(scope["path"]):
+                receive = await self._admit(scope, receive, headers, service)
         except LambdaError as e:
             await send_response(edge_error(e), scope["method"], send_)
+            return
+        except _InServiceShape as e:
+            await send_response(e.response(), scope["method"], send_)
             return
         except IncompleteRequestBody:
             return  # the client is gone: nothing to run, nobody to answer
@@ -176,9 +196,10 @@ class Edge:
             "auth": self.verifier is not None,
         })
 
-    def service_for(self, path: str, headers: Headers) -> HttpService:
-        """The service a request addresses: by signature scope, X-Amz-Target, or path."""
-        name = scope_service(headers.get("authorization"))
+    def service_for(self, path: str, headers: Headers, query_string: str = "") -> HttpService:
+        """The service a request addresses: by signature scope (header or presigned
+        URL), X-Amz-Target, or path."""
+        name = scope_service(headers.get("authorization"), query_string)
         if name is not None:
             if name in self.services:
                 return self.services[name]
@@ -197,6 +218,23 @@ class Edge:
             f"No service of this lambdalab edge answers {path}. Sign the request (any AWS "
             "SDK does) or use a path of a served service, e.g. /2015-03-31/functions."
         )
+
+    async def _admit(self, scope: Scope, receive: Receive, headers: Headers,
+                     service: HttpService) -> Receive:
+        """Refuse an expired presigned URL, and check the signature when the edge checks
+        them. A presigned URL's errors are answered in its service's shape (S3's XML)."""
+        try:
+            if not headers.get("authorization"):
+                query = query_signature(scope["query_string"].decode("latin-1"))
+                if query is not None:
+                    # The lab's clock, not the wall clock: a learner advances a virtual
+                    # clock to watch a URL expire (its X-Amz-Date or Expires is the signer's).
+                    query.check_unexpired(self.lab.clock.now())
+            if self.verifier is not None:
+                return await self._authenticate(scope, receive, headers)
+        except ServiceError as e:
+            raise _InServiceShape(e, service) from None
+        return receive
 
     async def _authenticate(self, scope: Scope, receive: Receive, headers: Headers) -> Receive:
         """Check the signature over the whole body, then replay the body to the service."""

@@ -11,6 +11,17 @@ them, and is refused with the error AWS sends otherwise
 * an access key id the edge does not know → UnrecognizedClientException;
 * a wrong signature, or one older than the allowed skew → InvalidSignatureException.
 
+A presigned URL carries its signature in the query string instead
+(``X-Amz-Credential``, ``X-Amz-Date``, ``X-Amz-Expires``, ``X-Amz-SignedHeaders``,
+``X-Amz-Signature``: https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+Its errors are S3's, whose URLs these are (:class:`QuerySignature`): a malformed query →
+AuthorizationQueryParametersError (400); past ``X-Amz-Date`` + ``X-Amz-Expires`` →
+AccessDenied "Request has expired" (checked with or without keys, on the lab's clock);
+with keys, an unknown access key id → InvalidAccessKeyId, a wrong signature →
+SignatureDoesNotMatch (403). S3's SigV2 presigned URLs (``AWSAccessKeyId``,
+``Signature``, ``Expires``: boto3's default for S3) are served the same way
+(:class:`LegacyQuerySignature`).
+
 The signature is recomputed with botocore's own signer (``botocore.auth.SigV4Auth``)
 from the request exactly as it arrived, so lambdalab carries no signing code of its own.
 """
@@ -24,6 +35,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
+from urllib.parse import parse_qsl, urlsplit
 
 from .. import limits
 from ..errors import (
@@ -32,6 +44,7 @@ from ..errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from ..protocol import ServiceError
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[^/\s,]+)/"
@@ -40,14 +53,165 @@ _AUTHORIZATION = re.compile(
 )
 _SCOPE_SERVICE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
 _UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+_CREDENTIAL = re.compile(
+    r"^(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[^/\s]+)/(?P<service>[^/\s]+)/aws4_request$"
+)
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+#: What a query-signed request must carry, in the order S3's error names them.
+_QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
+               "X-Amz-SignedHeaders", "X-Amz-Expires")
+_LEGACY_QUERY_AUTH = ("AWSAccessKeyId", "Signature", "Expires")
 
 
-def scope_service(authorization: str | None) -> str | None:
-    """The service a SigV4 ``Authorization`` header is scoped to (``lambda``, ``s3``…)."""
-    if not authorization:
-        return None
-    found = _SCOPE_SERVICE.search(authorization)
-    return found.group(1) if found else None
+def scope_service(authorization: str | None, query_string: str = "") -> str | None:
+    """The service a signature is scoped to (``lambda``, ``s3``…): the SigV4
+    ``Authorization`` header's, else a presigned URL's ``X-Amz-Credential``; a SigV2
+    presigned URL is S3's (the only service that still takes SigV2)."""
+    if authorization:
+        found = _SCOPE_SERVICE.search(authorization)
+        return found.group(1) if found else None
+    if "X-Amz-Credential=" in query_string:
+        credential = _query(query_string).get("X-Amz-Credential", "")
+        found = _SCOPE_SERVICE.search(f"Credential={credential}")
+        return found.group(1) if found else None
+    return "s3" if LegacyQuerySignature.carried_by(query_string) else None
+
+
+def query_signature(query_string: str) -> "QuerySignature | LegacyQuerySignature | None":
+    """A presigned URL's signature (SigV4, else SigV2); None when the query carries none."""
+    return QuerySignature.of(query_string) or LegacyQuerySignature.of(query_string)
+
+
+def _query(query_string: str) -> dict[str, str]:
+    return dict(parse_qsl(query_string, keep_blank_values=True))
+
+
+def _query_error(message: str) -> ServiceError:
+    return ServiceError("AuthorizationQueryParametersError", message, 400)
+
+
+def _aws_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass(frozen=True)
+class QuerySignature:
+    """A presigned URL's SigV4 parameters: the ``X-Amz-*`` members of its query string."""
+
+    key: str
+    region: str
+    service: str
+    amz_date: str
+    signed_at: int
+    expires: int
+    signed_headers: tuple[str, ...]
+    signature: str
+    #: The query string as sent, minus ``X-Amz-Signature``: what the signature covers.
+    unsigned_query: str
+
+    @classmethod
+    def of(cls, query_string: str) -> "QuerySignature | None":
+        """The query's signature; None when the request is not query-signed (no
+        ``X-Amz-Credential``). Raises S3's AuthorizationQueryParametersError when it is
+        malformed."""
+        if "X-Amz-Credential=" not in query_string:
+            return None
+        params = _query(query_string)
+        if not all(params.get(name) for name in _QUERY_AUTH):
+            raise _query_error(f"Query-string authentication version 4 requires the "
+                               f"{', '.join(_QUERY_AUTH[:-1])}, and {_QUERY_AUTH[-1]} parameters.")
+        if params["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
+            raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+        credential = _CREDENTIAL.match(params["X-Amz-Credential"])
+        if credential is None:
+            raise _query_error("Error parsing the X-Amz-Credential parameter; the Credential is "
+                               'mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
+                               'aws4_request".')
+        return cls(
+            key=credential["key"], region=credential["region"], service=credential["service"],
+            amz_date=params["X-Amz-Date"], signed_at=_signed_at(params["X-Amz-Date"]),
+            expires=_expires(params["X-Amz-Expires"]),
+            signed_headers=tuple(params["X-Amz-SignedHeaders"].lower().split(";")),
+            signature=params["X-Amz-Signature"],
+            unsigned_query="&".join(pair for pair in query_string.split("&")
+                                    if not pair.startswith("X-Amz-Signature=")),
+        )
+
+    def expected_signature(self, request: SignedRequest, secret: str) -> str:
+        return _query_signature(request, self, secret)
+
+    def check_unexpired(self, now: float) -> None:
+        """Refuse the URL once ``now`` is past ``X-Amz-Date`` + ``X-Amz-Expires``, with
+        the body S3 sends."""
+        if now > self.signed_at + self.expires:
+            raise ServiceError("AccessDenied", "Request has expired", 403, {
+                "X-Amz-Expires": str(self.expires),
+                "Expires": _aws_time(self.signed_at + self.expires),
+                "ServerTime": _aws_time(now),
+            })
+
+
+@dataclass(frozen=True)
+class LegacyQuerySignature:
+    """A SigV2 presigned S3 URL (``AWSAccessKeyId``, ``Signature``, ``Expires``: an
+    epoch second), what boto3 makes for S3 unless told ``signature_version="s3v4"``
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html#RESTAuthenticationQueryStringAuth)."""
+
+    key: str
+    signature: str
+    expires_at: int
+
+    @staticmethod
+    def carried_by(query_string: str) -> bool:
+        """Whether the query has SigV2's three parameters (cheap first: most have none)."""
+        if "Signature=" not in query_string or "AWSAccessKeyId=" not in query_string:
+            return False
+        params = _query(query_string)
+        return all(params.get(name) for name in _LEGACY_QUERY_AUTH)
+
+    @classmethod
+    def of(cls, query_string: str) -> "LegacyQuerySignature | None":
+        """The query's SigV2 signature; None when it carries none. An ``Expires`` that
+        is no epoch second is S3's AccessDenied."""
+        if not cls.carried_by(query_string):
+            return None
+        params = _query(query_string)
+        expires = params["Expires"]
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 11:
+            raise ServiceError("AccessDenied", f"Invalid date (should be seconds since epoch): "
+                               f"{expires}", 403)
+        return cls(params["AWSAccessKeyId"], params["Signature"], int(expires))
+
+    def expected_signature(self, request: SignedRequest, secret: str) -> str:
+        return _legacy_signature(request, self, secret)
+
+    def check_unexpired(self, now: float) -> None:
+        if now > self.expires_at:
+            raise ServiceError("AccessDenied", "Request has expired", 403, {
+                "Expires": _aws_time(self.expires_at), "ServerTime": _aws_time(now),
+            })
+
+
+def _signed_at(amz_date: str) -> int:
+    try:
+        return calendar.timegm(time.strptime(amz_date, _AMZ_DATE))
+    except ValueError:
+        raise _query_error(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+        ) from None
+
+
+def _expires(value: str) -> int:
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise _query_error("X-Amz-Expires should be a number")
+    if value != digits:
+        raise _query_error("X-Amz-Expires must be non-negative")
+    if int(value) > limits.SIGV4_PRESIGNED_EXPIRES_MAX_S:
+        raise _query_error(f"X-Amz-Expires must be less than a week (in seconds); that is, the "
+                           f"given X-Amz-Expires must be less than "
+                           f"{limits.SIGV4_PRESIGNED_EXPIRES_MAX_S} seconds")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -74,6 +238,9 @@ class SigV4Verifier:
         """Return the access key id that signed ``request``, or raise AWS's error."""
         authorization = request.headers.get("authorization")
         if not authorization:
+            query = query_signature(request.query_string)
+            if query is not None:
+                return self._verify_query(request, query)
             raise MissingAuthenticationTokenException("Missing Authentication Token")
         parts = _AUTHORIZATION.match(authorization.strip())
         if parts is None:
@@ -95,6 +262,18 @@ class SigV4Verifier:
                 "service documentation for details."
             )
         return parts["key"]
+
+    def _verify_query(self, request: SignedRequest,
+                      query: "QuerySignature | LegacyQuerySignature") -> str:
+        """A presigned URL's signature (its expiry is the edge's to check, on the lab's
+        clock), refused in S3's words."""
+        secret = self.keys.get(query.key)
+        if secret is None:
+            raise _unknown_key(query.key)
+        expected = query.expected_signature(request, secret).encode()
+        if not hmac.compare_digest(expected, query.signature.encode("utf-8", "replace")):
+            raise _signature_mismatch(query.key, query.signature)
+        return query.key
 
     def _check_time(self, amz_date: str, scope_date: str) -> None:
         try:
@@ -127,7 +306,7 @@ class SigV4Verifier:
 
 def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_date: str) -> str:
     """The signature botocore computes for this request with ``secret``."""
-    from botocore.auth import SigV4Auth
+    from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
@@ -147,6 +326,59 @@ def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_da
         headers={name: request.headers[name] for name in signed},
     )
     aws_request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(parts["key"], secret), parts["service"], parts["region"])
+    # S3 signs its path as sent; other services sign it normalised and encoded once more
+    auth = S3SigV4Auth if parts["service"] == "s3" else SigV4Auth
+    signer = auth(Credentials(parts["key"], secret), parts["service"], parts["region"])
     canonical = signer.canonical_request(aws_request)
     return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+
+
+def _query_signature(request: SignedRequest, query: QuerySignature, secret: str) -> str:
+    """The signature botocore's presigner computes for this URL with ``secret``: its
+    canonical request has the query minus ``X-Amz-Signature`` and ``UNSIGNED-PAYLOAD``."""
+    from botocore.auth import S3SigV4QueryAuth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    missing = [name for name in query.signed_headers if name not in request.headers]
+    if missing:
+        raise ServiceError("AuthorizationQueryParametersError", "X-Amz-SignedHeaders lists "
+                           f"headers the request does not carry: {', '.join(missing)}.", 400)
+    host = request.headers.get("host", "localhost")
+    url = f"http://{host}{request.raw_path}?{query.unsigned_query}"
+    aws_request = AWSRequest(method=request.method, url=url,
+                             headers={name: request.headers[name] for name in query.signed_headers})
+    aws_request.context["timestamp"] = query.amz_date
+    auth = S3SigV4QueryAuth if query.service == "s3" else SigV4QueryAuth
+    signer = auth(Credentials(query.key, secret), query.service, query.region)
+    canonical = signer.canonical_request(aws_request)
+    return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+
+
+def _legacy_signature(request: SignedRequest, query: LegacyQuerySignature, secret: str) -> str:
+    """The signature botocore's SigV2 presigner computes for this URL with ``secret``:
+    method, Content-MD5, Content-Type, ``Expires``, ``x-amz-*`` headers, and the path."""
+    from botocore.auth import HmacV1QueryAuth
+    from botocore.compat import HTTPHeaders
+    from botocore.credentials import Credentials
+
+    class AtExpires(HmacV1QueryAuth):
+        def _get_date(self) -> str:
+            return str(query.expires_at)
+
+    headers = HTTPHeaders()
+    for name, value in request.headers.items():
+        headers[name] = value
+    split = urlsplit(f"http://localhost{request.raw_path}?{request.query_string}")
+    return AtExpires(Credentials(query.key, secret)).get_signature(request.method, split, headers)
+
+
+def _unknown_key(key: str) -> ServiceError:
+    return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
+                        "exist in our records.", 403, {"AWSAccessKeyId": key})
+
+
+def _signature_mismatch(key: str, signature: str) -> ServiceError:
+    return ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not "
+                        "match the signature you provided. Check your key and signing method.",
+                        403, {"AWSAccessKeyId": key, "SignatureProvided": signature})

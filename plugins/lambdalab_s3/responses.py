@@ -254,9 +254,23 @@ def path_style(request: HttpRequest) -> HttpRequest:
 # -- operations: the input as the model names it in, the output as it names it out ----
 
 
-def _object_headers(obj: S3Object) -> dict[str, Any]:
-    return {"ETag": obj.etag, "LastModified": obj.last_modified, "ContentType": obj.content_type,
-            "AcceptRanges": "bytes", "Metadata": dict(obj.metadata)}
+#: GetObject's and HeadObject's ``response-*`` query parameters and the header each sets
+#: (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax):
+#: how a presigned URL makes a browser save a download under a name.
+RESPONSE_OVERRIDES = {
+    "ResponseCacheControl": "CacheControl", "ResponseContentDisposition": "ContentDisposition",
+    "ResponseContentEncoding": "ContentEncoding", "ResponseContentLanguage": "ContentLanguage",
+    "ResponseContentType": "ContentType", "ResponseExpires": "Expires",
+}
+
+
+def _object_headers(obj: S3Object, request: dict[str, Any]) -> dict[str, Any]:
+    headers = {"ETag": obj.etag, "LastModified": obj.last_modified,
+               "ContentType": obj.content_type, "AcceptRanges": "bytes",
+               "Metadata": dict(obj.metadata)}
+    headers.update({header: request[name] for name, header in RESPONSE_OVERRIDES.items()
+                    if request.get(name) is not None})
+    return headers
 
 
 def _entries(page: ObjectPage) -> dict[str, Any]:
@@ -322,7 +336,7 @@ class S3Operations:
         length = max(last - first + 1, 0)
         # a small body is read here, in the request's worker thread; a large one streams
         body = obj.read(first, last) if length <= READ_WHOLE_MAX_BYTES else obj.open(first, last)
-        output = {**_object_headers(obj), "Body": body, "ContentLength": length}
+        output = {**_object_headers(obj, request), "Body": body, "ContentLength": length}
         if span is not None:
             output["ContentRange"] = f"bytes {first}-{last}/{obj.size}"
         return output
@@ -330,7 +344,7 @@ class S3Operations:
     def head_object(self, request: dict[str, Any]) -> dict[str, Any]:
         obj = self.s3.head_object(request["Bucket"], request["Key"])
         check_conditions(request, obj)
-        return {**_object_headers(obj), "ContentLength": obj.size}
+        return {**_object_headers(obj, request), "ContentLength": obj.size}
 
     def delete_object(self, request: dict[str, Any]) -> None:
         self.s3.delete_object(request["Bucket"], request["Key"])
