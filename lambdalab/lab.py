@@ -48,7 +48,7 @@ from .errors import (
     ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
-from .invocation.invoker import Invoker, Payload, RunBlocking, drive, drive_async
+from .invocation.invoker import Invoker, Payload, RunBlocking, Steps, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
@@ -798,18 +798,8 @@ class Lab(LayerOperations):
         (the handler's ``_X_AMZN_TRACE_ID`` keeps its ``Root``).
         A handler error is not raised: see ``result.function_error``.
         """
-        self._refuse_pending(function_name, qualifier)
-        return drive(
-            self.invoker.invocation(
-                function_name,
-                payload,
-                qualifier=qualifier,
-                invocation_type=invocation_type,
-                log_type=log_type,
-                client_context=client_context,
-                trace_header=trace_header,
-            )
-        )
+        return drive(self._steps(function_name, payload, qualifier, invocation_type, log_type,
+                                 client_context, trace_header))
 
     async def invoke_async(
         self,
@@ -827,8 +817,24 @@ class Lab(LayerOperations):
         is awaited instead of blocking the loop; work that blocks (a cold start, a
         backend that cannot be awaited) runs in ``run_blocking`` [default:
         ``asyncio.to_thread``]."""
+        steps = self._steps(function_name, payload, qualifier, invocation_type, log_type,
+                            client_context, trace_header)
+        return await drive_async(steps, run_blocking or asyncio.to_thread)
+
+    def _steps(
+        self,
+        function_name: str,
+        payload: Payload,
+        qualifier: str | None,
+        invocation_type: str,
+        log_type: str,
+        client_context: str | dict[str, Any] | None,
+        trace_header: str | None,
+    ) -> Steps:
+        """The invoke both :meth:`invoke` and :meth:`invoke_async` run, once the function
+        is known not to be ``Pending``."""
         self._refuse_pending(function_name, qualifier)
-        steps = self.invoker.invocation(
+        return self.invoker.invocation(
             function_name,
             payload,
             qualifier=qualifier,
@@ -837,7 +843,6 @@ class Lab(LayerOperations):
             client_context=client_context,
             trace_header=trace_header,
         )
-        return await drive_async(steps, run_blocking or asyncio.to_thread)
 
     def _refuse_pending(self, function_name: str, qualifier: str | None) -> None:
         """Lambda does not invoke a function that is still ``Pending``

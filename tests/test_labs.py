@@ -228,6 +228,28 @@ def test_a_retry_without_waits_says_so_in_words(tmp_path: Path) -> None:
     assert result.got == "no wait at all", result.got
 
 
+@pytest.mark.parametrize(
+    ("lab_number", "renamed", "expected", "try_next"),
+    [
+        (2, "configure", "def configure(lab, name, audit_arn) as in the starter",
+         "restore it from the starter and fill in its TODO"),
+        (8, "call_with_retry", "def call_with_retry(...) as in the starter",
+         "restore it from the starter and fill in its TODO"),
+    ],
+)
+def test_a_missing_function_is_named_with_what_the_starter_has(
+    tmp_path: Path, lab_number: int, renamed: str, expected: str, try_next: str
+) -> None:
+    lab, work = write_variant(
+        tmp_path, lab_number, "deploy.py", lambda s: s.replace(f"def {renamed}(", "def other(")
+    )
+    result = labs.run_check(lab, work)
+    assert (result.passed, result.summary, result.expected, result.got, result.try_next) == (
+        False, f"deploy.py has no {renamed}() function.", expected,
+        f"no function named {renamed}", try_next,
+    )
+
+
 def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
     lab, work = write_variant(tmp_path, 7, "deploy.py", lambda s: s + "\ndef broken(:\n")
     result = labs.run_check(lab, work)

@@ -37,7 +37,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 MANIFEST_NAME = "labs.toml"
 MANIFEST_FORMAT_VERSION = 1
@@ -489,6 +489,27 @@ def require_file(workdir: Path, name: str) -> Path:
     return path
 
 
+def require_functions(
+    script: Path,
+    module: Any,
+    names: Sequence[str],
+    *,
+    try_next: str = "restore it from the starter and fill in its TODOs",
+) -> None:
+    """CheckFailed unless the learner's ``module`` (loaded from ``script``) defines each
+    function named: ``"measure"``, or with the parameters its starter gives it,
+    ``"configure(lab, name, audit_arn)"`` (shown to the learner as what was expected)."""
+    for needed in names:
+        name, _, parameters = needed.partition("(")
+        if not callable(getattr(module, name, None)):
+            raise CheckFailed(
+                f"{script.name} has no {name}() function.",
+                expected=f"def {name}({parameters or '...)'} as in the starter",
+                got=f"no function named {name}",
+                try_next=try_next,
+            )
+
+
 def deploy(lab: Any, name: str, code_dir: Path, handler: str, **config: Any) -> None:
     """``create_function`` from ``code_dir``; a rejected configuration becomes a CheckFailed."""
     from ..errors import LambdaError
@@ -710,6 +731,7 @@ __all__ = [
     "fresh_lab",
     "unique_name",
     "require_file",
+    "require_functions",
     "deploy",
     "invoke",
     "function_error",

@@ -144,6 +144,8 @@ class FrameReader:
 
 @dataclass(frozen=True)
 class Request:
+    """One invoke as the runtime reads it: the fields of its frame and the event."""
+
     request_id: str
     invoked_function_arn: str
     deadline_ms: int
@@ -152,6 +154,11 @@ class Request:
     body: bytes
     #: The X-Ray trace header the caller sent, for ``_X_AMZN_TRACE_ID``; None: a new one.
     trace_id: str | None = None
+
+    def packed(self) -> bytes:
+        """This request as the frame ``unpack_request`` reads."""
+        return pack_request(self.request_id, self.invoked_function_arn, self.deadline_ms,
+                            self.client_context, self.cognito_identity, self.body, self.trace_id)
 
 
 def pack_request(

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
+from ..runtime import protocol
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
@@ -50,6 +52,20 @@ class InvokeRequest:
     client_context: str | None = None
     cognito_identity: str | None = None
     trace_id: str | None = None
+
+    def runtime_request(self) -> protocol.Request:
+        """This invoke as a Python runtime receives it (``runtime_protocol.Request``):
+        what a backend hands the runtime's bootstrap, in-process or packed into a frame
+        with its ``packed()``."""
+        return protocol.Request(
+            self.request_id,
+            self.invoked_function_arn,
+            self.deadline_ms,
+            self.client_context,
+            self.cognito_identity,
+            self.payload,
+            self.trace_id,
+        )
 
 
 @dataclass

@@ -258,15 +258,7 @@ class SubprocessEnvironment:
 
     def _send(self, request: InvokeRequest) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
-        frame = protocol.pack_request(
-            request.request_id,
-            request.invoked_function_arn,
-            request.deadline_ms,
-            request.client_context,
-            request.cognito_identity,
-            request.payload,
-            request.trace_id,
-        )
+        frame = request.runtime_request().packed()
         started = time.perf_counter()
         try:
             self.deliver(frame)

@@ -151,15 +151,7 @@ class ThreadEnvironment:
         )
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
-        frame = protocol.Request(
-            request.request_id,
-            request.invoked_function_arn,
-            request.deadline_ms,
-            request.client_context,
-            request.cognito_identity,
-            request.payload,
-            request.trace_id,
-        )
+        frame = request.runtime_request()
         result: dict[str, Any] = {}
         lines: list[str] = []
 

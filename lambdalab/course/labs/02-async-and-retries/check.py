@@ -13,6 +13,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    require_functions,
     unique_name,
 )
 
@@ -64,13 +65,8 @@ def destination_advice(lab, name: str) -> str:
 def check(workdir: Path):
     script = require_file(workdir, "deploy.py")
     module = load_learner_module(script)
-    if not callable(getattr(module, "configure", None)):
-        raise CheckFailed(
-            "deploy.py has no configure() function.",
-            expected="def configure(lab, name, audit_arn) as in the starter",
-            got="no function named configure",
-            try_next="restore it from the starter and fill in its TODO",
-        )
+    require_functions(script, module, ("configure(lab, name, audit_arn)",),
+                      try_next="restore it from the starter and fill in its TODO")
     clock = VirtualClock()
     with tempfile.TemporaryDirectory() as tmp, fresh_lab(clock=clock) as lab:
         for folder, source in (("payments", PAYMENTS), ("audit", AUDIT)):

@@ -22,6 +22,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    require_functions,
     show,
     unique_name,
 )
@@ -59,14 +60,7 @@ MADE_UP = (
 def check(workdir: Path):
     script = require_file(workdir, "measure.py")
     module = load_learner_module(script)
-    for needed in ("measure", "cheapest_within"):
-        if not callable(getattr(module, needed, None)):
-            raise CheckFailed(
-                f"measure.py has no {needed}() function.",
-                expected=f"def {needed}(...) as in the starter",
-                got=f"no function named {needed}",
-                try_next="restore it from the starter and fill in its TODOs",
-            )
+    require_functions(script, module, ("measure", "cheapest_within"))
     durations, shares = measured(script, module)
     for made_up, cases in MADE_UP:
         check_choice(script, module, made_up, cases)

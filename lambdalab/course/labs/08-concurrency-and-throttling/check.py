@@ -21,6 +21,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    require_functions,
     shared_folder,
     show,
     unique_name,
@@ -101,14 +102,8 @@ def with_clock(module, clock):
 def check(workdir: Path):
     script = require_file(workdir, "deploy.py")
     module = load_learner_module(script)
-    for needed in ("protect", "call_with_retry"):
-        if not callable(getattr(module, needed, None)):
-            raise CheckFailed(
-                f"deploy.py has no {needed}() function.",
-                expected=f"def {needed}(...) as in the starter",
-                got=f"no function named {needed}",
-                try_next="restore it from the starter and fill in its TODO",
-            )
+    require_functions(script, module, ("protect", "call_with_retry"),
+                      try_next="restore it from the starter and fill in its TODO")
     with shared_folder() as tmp, fresh_lab() as lab:
         (Path(tmp) / "app.py").write_text(APP)
         name = unique_name("orders")

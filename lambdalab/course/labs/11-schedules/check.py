@@ -14,6 +14,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    require_functions,
     unique_name,
 )
 
@@ -57,13 +58,7 @@ def schedule_advice(got: list) -> str:
 def check(workdir: Path):
     script = require_file(workdir, "deploy.py")
     module = load_learner_module(script)
-    if not callable(getattr(module, "schedule", None)):
-        raise CheckFailed(
-            "deploy.py has no schedule() function.",
-            expected="def schedule(lab, function_arn) as in the starter",
-            got="no function named schedule",
-            try_next="restore it from the starter and fill in its TODOs",
-        )
+    require_functions(script, module, ("schedule(lab, function_arn)",))
     clock = VirtualClock(start=MONDAY)
     with tempfile.TemporaryDirectory() as tmp, fresh_lab(clock=clock) as lab:
         (Path(tmp) / "app.py").write_text(REPORT)

@@ -23,6 +23,7 @@ from lambdalab.labs import (
     load_learner_module,
     passed,
     require_file,
+    require_functions,
     show,
     unique_name,
 )
@@ -53,14 +54,7 @@ MADE_UP = (
 def check(workdir: Path):
     script = require_file(workdir, "choose.py")
     module = load_learner_module(script)
-    for needed in ("measure", "choose"):
-        if not callable(getattr(module, needed, None)):
-            raise CheckFailed(
-                f"choose.py has no {needed}() function.",
-                expected=f"def {needed}(...) as in the starter",
-                got=f"no function named {needed}",
-                try_next="restore it from the starter and fill in its TODOs",
-            )
+    require_functions(script, module, ("measure", "choose"))
     for durations, invokes, cases in MADE_UP:
         projections = [project(made_up(m, d), invokes) for m, d in durations.items()]
         for target, wanted in cases:
