@@ -299,6 +299,7 @@ class Lab(LayerOperations):
         sandbox: str | None = None,
         tags: Mapping[str, str] | None = None,
         layers: Sequence[str] | None = None,
+        logging_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -335,6 +336,8 @@ class Lab(LayerOperations):
         )
         if dead_letter_config is not None:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
+        if logging_config is not None:
+            config = config.evolve(logging=check.logging_config(logging_config, config.logging))
         pkg = package(code)
         config = config.evolve(
             code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex,
@@ -422,6 +425,7 @@ class Lab(LayerOperations):
         dead_letter_config: Mapping[str, Any] | None = None,
         sandbox: str | None = None,
         layers: Sequence[str] | None = None,
+        logging_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
 
@@ -457,6 +461,9 @@ class Lab(LayerOperations):
                 changes[field] = validate(value)
         if dead_letter_config is not None:  # {"TargetArn": ""} removes the queue
             changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
+        if logging_config is not None:  # merged into the current one, as AWS merges it
+            current = self.registry.get(name)
+            changes["logging"] = check.logging_config(logging_config, current.logging)
         if layers is not None:  # [] removes them
             current = self.registry.get(name)
             blob = self.store.blob_path(current.code_blob)
@@ -1044,7 +1051,9 @@ class Lab(LayerOperations):
     def get_logs(self, function_name: str, after_id: int = 0) -> list[LogEvent]:
         """Log events of the function's log group, oldest first."""
         name = parse_function_ref(function_name).name
-        if not self.registry.exists(name) and not self.logs.read(f"/aws/lambda/{name}", limit=1):
+        if self.registry.exists(name):  # its LoggingConfig may name a group of its own
+            return self.logs.read(self.registry.get(name).log_group_name, after_id)
+        if not self.logs.read(f"/aws/lambda/{name}", limit=1):
             raise ResourceNotFoundException(
                 f"The specified log group does not exist: /aws/lambda/{name}"
             )

@@ -273,6 +273,7 @@ class LambdaResponses(LayerResponses):
                 "ephemeral_storage": None if storage is None else storage.get("Size"),
                 "dead_letter_config": typed(body, "DeadLetterConfig", dict),
                 "layers": typed(body, "Layers", list),
+                "logging_config": typed(body, "LoggingConfig", dict),
             },
         )
 
