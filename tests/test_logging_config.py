@@ -237,3 +237,19 @@ def test_node_console_becomes_json_and_is_filtered(lab: Lab, tmp_path: Path) -> 
                                                          ("ERROR", "two\nlines")]
     assert all(r["requestId"] == result.request_id and ISO_MS.fullmatch(r["timestamp"])
                for r in app)
+
+
+def test_a_function_may_not_subscribe_to_its_own_custom_group(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    create(client, "f", LoggingConfig={"LogGroup": "/shared/app"})
+    client.invoke(FunctionName="f", Payload=b"{}")
+    client.add_permission(
+        FunctionName="f", StatementId="logs", Action="lambda:InvokeFunction",
+        Principal="logs.amazonaws.com",
+        SourceArn="arn:aws:logs:us-east-1:000000000000:log-group:/shared/app:*")
+    arn = client.get_function(FunctionName="f")["Configuration"]["FunctionArn"]
+    with pytest.raises(ClientError) as caught:
+        client_for(edge.url, "logs").put_subscription_filter(
+            logGroupName="/shared/app", filterName="loop", filterPattern="", destinationArn=arn)
+    assert "own log events" in caught.value.response["Error"]["Message"]
