@@ -253,3 +253,22 @@ def test_a_function_may_not_subscribe_to_its_own_custom_group(
         client_for(edge.url, "logs").put_subscription_filter(
             logGroupName="/shared/app", filterName="loop", filterPattern="", destinationArn=arn)
     assert "own log events" in caught.value.response["Error"]["Message"]
+
+
+def test_an_init_failure_is_a_json_init_report_and_error(lab: Lab, edge: EdgeServer,
+                                                        client: Any) -> None:
+    create(client, "broken", "raise RuntimeError('no config')\n",
+           LoggingConfig={"LogFormat": "JSON"})
+    out = client.invoke(FunctionName="broken", Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    found = records(events(client_for(edge.url, "logs"), "/aws/lambda/broken"))
+    kinds = [r.get("type") for r in found if "type" in r]
+    assert kinds == ["platform.initStart", "platform.initReport", "platform.start",
+                     "platform.report"]
+    init_report = next(r for r in found if r.get("type") == "platform.initReport")
+    assert init_report["record"]["status"] == "error"
+    assert init_report["record"]["errorType"] == "RuntimeError"
+    error = next(r for r in found if r.get("level") == "ERROR")
+    assert error["errorType"] == "RuntimeError" and error["errorMessage"] == "no config"
+    report = next(r for r in found if r.get("type") == "platform.report")
+    assert report["record"]["status"] == "error"
