@@ -309,6 +309,9 @@ class Lab(LayerOperations):
         left out). ``runtime`` defaults to the local interpreter's.
         ``sandbox`` (a lambdalab extension, not an AWS parameter) names the isolation
         backend to run it in, e.g. ``"limited"``; ``None`` follows the Lab's default.
+        ``logging_config`` is AWS's ``LoggingConfig`` (``{"LogFormat": "JSON",
+        "ApplicationLogLevel": "DEBUG", "LogGroup": "/my/group"}``): JSON logs, their
+        levels, and the group they go to (:doc:`/how-to/read-logs`).
         """
         _check_ranges("CreateFunction", memory_size, timeout, ephemeral_storage)
         name = check.function_name(function_name)
