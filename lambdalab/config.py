@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from . import limits
 from .errors import InvalidParameterValueException, invalid
+from .models import LoggingConfig
 
 
 def function_name(name: Any) -> str:
@@ -146,4 +147,58 @@ def reserved_concurrency(value: Any) -> int:
         raise invalid(
             "ReservedConcurrentExecutions", value, "Use a whole number, 0 or more."
         )
+    return value
+
+
+#: AWS's words for a log level on a ``Text`` function (as LocalStack records them).
+TEXT_LOG_LEVEL_MESSAGE = (
+    'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your '
+    'request or change the LogFormat to "JSON" and try again.'
+)
+_LOGGING_FIELDS = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup")
+
+
+def logging_config(value: Any, current: LoggingConfig) -> LoggingConfig:
+    """``current`` with the ``LoggingConfig`` fields ``value`` gives, as AWS merges them:
+    a switch to ``JSON`` sets the levels it does not name to ``INFO``; a switch to
+    ``Text`` drops them; a level named for a ``Text`` function is refused.
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html
+    """
+    if not isinstance(value, Mapping) or set(value) - set(_LOGGING_FIELDS):
+        raise invalid("LoggingConfig", value, f"Give a map of {', '.join(_LOGGING_FIELDS)}.")
+    fmt = _one_of("LoggingConfig.LogFormat", value.get("LogFormat", current.log_format),
+                  limits.LOG_FORMATS)
+    app = _one_of("LoggingConfig.ApplicationLogLevel", value.get("ApplicationLogLevel"),
+                  limits.APPLICATION_LOG_LEVELS)
+    system = _one_of("LoggingConfig.SystemLogLevel", value.get("SystemLogLevel"),
+                     limits.SYSTEM_LOG_LEVELS)
+    if fmt == "Text":
+        if app is not None or system is not None:
+            raise InvalidParameterValueException(TEXT_LOG_LEVEL_MESSAGE)
+    elif "LogFormat" in value:
+        app = app or limits.LOG_LEVEL_DEFAULT
+        system = system or limits.LOG_LEVEL_DEFAULT
+    else:
+        app = app or current.application_log_level
+        system = system or current.system_log_level
+    group = value.get("LogGroup", current.log_group)
+    return LoggingConfig(fmt, app, system, None if group is None else log_group_name(group))
+
+
+def log_group_name(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) > limits.LOG_GROUP_NAME_MAX_CHARS
+        or not limits.LOG_GROUP_NAME_PATTERN.fullmatch(value)
+    ):
+        raise invalid(
+            "LoggingConfig.LogGroup", value,
+            f"Use 1-{limits.LOG_GROUP_NAME_MAX_CHARS} letters, digits and . - _ / #.",
+        )
+    return value
+
+
+def _one_of(field: str, value: Any, allowed: tuple[str, ...]) -> Any:
+    if value is not None and value not in allowed:
+        raise invalid(field, value, f"Use one of: {', '.join(allowed)}.")
     return value

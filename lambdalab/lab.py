@@ -276,6 +276,7 @@ class Lab(LayerOperations):
         tags: Mapping[str, str] | None = None,
         layers: Sequence[str] | None = None,
         tracing_config: Mapping[str, Any] | None = None,
+        logging_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Create a function from a directory, a .zip, zip bytes or a Python function.
 
@@ -285,6 +286,9 @@ class Lab(LayerOperations):
         left out). ``runtime`` defaults to the local interpreter's.
         ``sandbox`` (a lambdalab extension, not an AWS parameter) names the isolation
         backend to run it in, e.g. ``"limited"``; ``None`` follows the Lab's default.
+        ``logging_config`` is AWS's ``LoggingConfig`` (``{"LogFormat": "JSON",
+        "ApplicationLogLevel": "DEBUG", "LogGroup": "/my/group"}``): JSON logs, their
+        levels, and the group they go to (:doc:`/how-to/read-logs`).
         """
         _check_ranges("CreateFunction", memory_size, timeout, ephemeral_storage)
         name = check.function_name(function_name)
@@ -314,6 +318,8 @@ class Lab(LayerOperations):
         )
         if dead_letter_config is not None:
             config = config.evolve(dead_letter_target_arn=self._dead_letter(dead_letter_config))
+        if logging_config is not None:
+            config = config.evolve(logging=check.logging_config(logging_config, config.logging))
         pkg = package(code)
         config = config.evolve(
             code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex,
@@ -402,6 +408,7 @@ class Lab(LayerOperations):
         sandbox: str | None = None,
         layers: Sequence[str] | None = None,
         tracing_config: Mapping[str, Any] | None = None,
+        logging_config: Mapping[str, Any] | None = None,
     ) -> FunctionConfiguration:
         """Change settings of ``$LATEST``; settings left as ``None`` keep their value.
 
@@ -440,6 +447,9 @@ class Lab(LayerOperations):
                 changes[field] = validate(value)
         if dead_letter_config is not None:  # {"TargetArn": ""} removes the queue
             changes["dead_letter_target_arn"] = self._dead_letter(dead_letter_config)
+        if logging_config is not None:  # merged into the current one, as AWS merges it
+            current = self.registry.get(name)
+            changes["logging"] = check.logging_config(logging_config, current.logging)
         if layers is not None:  # [] removes them
             current = self.registry.get(name)
             blob = self.store.blob_path(current.code_blob)
@@ -1032,7 +1042,9 @@ class Lab(LayerOperations):
     def get_logs(self, function_name: str, after_id: int = 0) -> list[LogEvent]:
         """Log events of the function's log group, oldest first."""
         name = parse_function_ref(function_name).name
-        if not self.registry.exists(name) and not self.logs.read(f"/aws/lambda/{name}", limit=1):
+        if self.registry.exists(name):  # its LoggingConfig may name a group of its own
+            return self.logs.read(self.registry.get(name).log_group_name, after_id)
+        if not self.logs.read(f"/aws/lambda/{name}", limit=1):
             raise ResourceNotFoundException(
                 f"The specified log group does not exist: /aws/lambda/{name}"
             )

@@ -175,6 +175,16 @@ PROCESSES_AND_THREADS_MAX = 1024
 
 #: Invoke's InvocationType values: wait for the result, queue it, or only validate.
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+#: ``LoggingConfig``'s values (botocore's ``lambda`` model: ``LogFormat``,
+#: ``ApplicationLogLevel``, ``SystemLogLevel``, ``LogGroup``), most detailed level first.
+LOG_FORMATS = ("JSON", "Text")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+#: The level both take when a function switches to ``JSON`` without naming one.
+LOG_LEVEL_DEFAULT = "INFO"
+LOG_GROUP_NAME_MAX_CHARS = 512
+LOG_GROUP_NAME_PATTERN = re.compile(r"[.\-_/#A-Za-z0-9]+")
+
 #: Invoke's LogType values.
 LOG_TYPES = ("None", "Tail")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import re
@@ -34,6 +35,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import limits
 from .errors import LambdaError
 from .limits import BILLING_GRANULARITY_MS, TAIL_LOG_BYTES
+from .models import LoggingConfig
 from .store import Store
 
 log = logging.getLogger("lambdalab.logs")
@@ -82,6 +84,22 @@ class InvokeReport:
         steps = math.ceil(round(total, 6) / BILLING_GRANULARITY_MS)
         return max(1, steps) * BILLING_GRANULARITY_MS
 
+    def record(self) -> dict[str, Any]:
+        """The REPORT as a JSON ``platform.report`` record (LogFormat ``JSON``)."""
+        metrics: dict[str, Any] = {
+            "durationMs": round(self.duration_ms, 3),
+            "billedDurationMs": self.billed_duration_ms,
+            "memorySizeMB": self.memory_size,
+            "maxMemoryUsedMB": self.max_memory_used_mb,
+        }
+        if self.init_duration_ms is not None:
+            metrics["initDurationMs"] = round(self.init_duration_ms, 3)
+        out: dict[str, Any] = {"requestId": self.request_id, "metrics": metrics,
+                               "status": self.status or "success"}
+        if self.error_type:
+            out["errorType"] = self.error_type
+        return out
+
     def line(self) -> str:
         """The REPORT line: each field followed by a tab, the last one too, as AWS writes it."""
         line = (
@@ -110,15 +128,71 @@ def end_line(request_id: str) -> str:
 RUNTIME_VERSION_BUILD = 1
 
 
+def runtime_version(runtime: str, region: str) -> tuple[str, str]:
+    """The runtime version INIT_START names (``python:3.11.v1``) and its ARN."""
+    family, version = re.match(r"^([a-z]+)\.?(.*?)(?:\.x)?$", runtime).groups()  # type: ignore[union-attr]
+    name = f"{family}:{version}.v{RUNTIME_VERSION_BUILD}"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return name, f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
 def init_start_line(runtime: str, region: str) -> str:
     """``INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:…``, the
     line AWS writes before each INIT
     (https://docs.aws.amazon.com/lambda/latest/dg/runtime-management-identify.html)."""
-    family, version = re.match(r"^([a-z]+)\.?(.*?)(?:\.x)?$", runtime).groups()  # type: ignore[union-attr]
-    name = f"{family}:{version}.v{RUNTIME_VERSION_BUILD}"
-    digest = hashlib.sha256(name.encode()).hexdigest()
-    return (f"INIT_START Runtime Version: {name}\t"
-            f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}")
+    name, arn = runtime_version(runtime, region)
+    return f"INIT_START Runtime Version: {name}\tRuntime Version ARN: {arn}"
+
+
+class PlatformLog:
+    """The platform's own log events for one function: AWS's text lines, or, with
+    ``LogFormat`` ``JSON``, its system log records (``{"time", "type", "record"}``, the
+    Telemetry API's event types and fields) kept only at ``SystemLogLevel`` or above.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html
+    https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html
+    """
+
+    def __init__(self, config: LoggingConfig, now: Callable[[], float]) -> None:
+        self._json = config.json
+        levels = limits.SYSTEM_LOG_LEVELS
+        self._min = levels.index(config.system_log_level or limits.LOG_LEVEL_DEFAULT)
+        self._now = now
+
+    def init_start(self, runtime: str, region: str) -> list[str]:
+        if not self._json:
+            return [init_start_line(runtime, region)]
+        name, arn = runtime_version(runtime, region)
+        return self._record("platform.initStart", {
+            "initializationType": "on-demand", "phase": "init",
+            "runtimeVersion": name, "runtimeVersionArn": arn,
+        })
+
+    def init_report(self, duration_ms: float, status: str, error_type: str) -> list[str]:
+        if not self._json:
+            return [f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: init\t"
+                    f"Status: {status}\tError Type: {error_type}"]
+        return self._record("platform.initReport", {
+            "initializationType": "on-demand", "phase": "init", "status": status,
+            "errorType": error_type, "metrics": {"durationMs": round(duration_ms, 3)},
+        })
+
+    def start(self, request_id: str, version: str) -> list[str]:
+        if not self._json:
+            return [start_line(request_id, version)]
+        return self._record("platform.start", {"requestId": request_id, "version": version})
+
+    def end(self, request_id: str) -> list[str]:
+        """END: a text line only (a JSON function's invoke ends with its report)."""
+        return [] if self._json else [end_line(request_id)]
+
+    def report(self, report: InvokeReport) -> list[str]:
+        return self._record("platform.report", report.record()) if self._json else [report.line()]
+
+    def _record(self, kind: str, record: dict[str, Any], level: str = "INFO") -> list[str]:
+        if limits.SYSTEM_LOG_LEVELS.index(level) < self._min:
+            return []
+        return [json.dumps({"time": iso_timestamp(self._now()), "type": kind, "record": record})]
 
 
 #: A line of the Node.js runtime's ``console.*``: ``<ISO time>\t<request id>\t<LEVEL>\t``.

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 from .limits import DEFAULT_ARCHITECTURE, LATEST
 
@@ -70,6 +70,46 @@ class FunctionLayer:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """``LoggingConfig``: the format of a function's logs, their levels and log group.
+
+    ``Text`` (the default) keeps AWS's plain lines; ``JSON`` makes the runtime's
+    ``logging`` / ``console`` output and the platform's START/REPORT records JSON, and
+    filters them by the two levels (``None`` with ``Text``, as AWS answers). ``log_group``
+    ``None`` is ``/aws/lambda/NAME``.
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html
+    """
+
+    log_format: str = "Text"
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    log_group: str | None = None
+
+    @property
+    def json(self) -> bool:
+        return self.log_format == "JSON"
+
+    def to_aws(self, function_name: str) -> dict[str, str]:
+        out = {"LogFormat": self.log_format}
+        if self.application_log_level is not None:
+            out["ApplicationLogLevel"] = self.application_log_level
+        if self.system_log_level is not None:
+            out["SystemLogLevel"] = self.system_log_level
+        out["LogGroup"] = self.log_group or f"/aws/lambda/{function_name}"
+        return out
+
+    @classmethod
+    def from_aws(cls, data: Mapping[str, str], function_name: str) -> "LoggingConfig":
+        group = data.get("LogGroup")
+        return cls(
+            log_format=data.get("LogFormat", "Text"),
+            application_log_level=data.get("ApplicationLogLevel"),
+            system_log_level=data.get("SystemLogLevel"),
+            log_group=None if group == f"/aws/lambda/{function_name}" else group,
+        )
+
+
+@dataclass(frozen=True)
 class FunctionConfiguration:
     """A function's configuration at one version (``$LATEST`` or a published number)."""
 
@@ -116,6 +156,8 @@ class FunctionConfiguration:
     #: ``TracingConfig.Mode``: ``Active`` (Lambda records X-Ray segments of sampled
     #: invokes) or ``PassThrough`` (it only passes the caller's trace header on).
     tracing_mode: str = "PassThrough"
+    #: ``LoggingConfig``: log format, levels and log group.
+    logging: LoggingConfig = LoggingConfig()
 
     @property
     def settling(self) -> bool:
@@ -132,10 +174,7 @@ class FunctionConfiguration:
             out["Environment"] = {"Variables": dict(self.environment)}
         out["EphemeralStorage"] = {"Size": self.ephemeral_storage}
         out["TracingConfig"] = {"Mode": self.tracing_mode}
-        out["LoggingConfig"] = {
-            "LogFormat": "Text",
-            "LogGroup": f"/aws/lambda/{self.function_name}",
-        }
+        out["LoggingConfig"] = self.logging.to_aws(self.function_name)
         out["SnapStart"] = {"ApplyOn": "None", "OptimizationStatus": "Off"}
         out["RuntimeVersionConfig"] = {
             "RuntimeVersionArn": runtime_version_arn(self.region, self.runtime)
@@ -178,6 +217,9 @@ class FunctionConfiguration:
         kwargs["tags"] = own.get("Tags", {})
         kwargs["tracing_mode"] = data.get("TracingConfig", {}).get("Mode", "PassThrough")
         kwargs["dead_letter_target_arn"] = data.get("DeadLetterConfig", {}).get("TargetArn")
+        kwargs["logging"] = LoggingConfig.from_aws(
+            data.get("LoggingConfig", {}), data["FunctionName"]
+        )
         layers = zip(data.get("Layers", []), data["lambdalab"].get("Layers", []))
         kwargs["layers"] = tuple(
             FunctionLayer(aws["Arn"], aws["CodeSize"], blob, size) for aws, (blob, size) in layers
@@ -189,7 +231,7 @@ class FunctionConfiguration:
 
     @property
     def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
+        return self.logging.log_group or f"/aws/lambda/{self.function_name}"
 
 
 @dataclass(frozen=True)

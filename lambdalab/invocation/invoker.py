@@ -43,16 +43,14 @@ from ..errors import (
 from ..logs import (
     InvokeReport,
     LogStore,
-    end_line,
-    init_start_line,
+    PlatformLog,
     iso_timestamp,
     log_events,
     log_stream_name,
-    start_line,
     tail,
 )
 from ..metrics import LambdaDatum, resource_of
-from ..models import FunctionConfiguration, InvokeResult
+from ..models import FunctionConfiguration, InvokeResult, LoggingConfig
 from ..registry import Registry
 from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
 from ..store import Store
@@ -382,12 +380,13 @@ class Invoker:
             pooled = self.pool.take_warm((name, config.version, config.revision_id))
             lines: list[str] = []
             init_ms = None
+            platform = PlatformLog(config.logging, self.now)
             if pooled is None:
                 pooled = yield ColdStart(self._start, config)
                 self.pool.add_busy(pooled)
                 init = pooled.env.init
                 init_ms = init.duration_ms
-                lines.append(init_start_line(config.runtime, self.arns.region))
+                lines.extend(platform.init_start(config.runtime, self.arns.region))
                 lines.extend(init.log_lines)
                 if init.error is not None:
                     return self._init_failed(
@@ -402,7 +401,7 @@ class Invoker:
                 client_context=client_context,
                 trace_id=self._trace_id(config, request_id, trace_header),
             )
-            lines.append(start_line(request_id, config.version))
+            lines.extend(platform.start(request_id, config.version))
             carry: list[str] = []  # the end of what was spilled, for a Tail
             spills = hasattr(pooled.env, "log_spill")  # a backend that can hand lines over
             if spills:
@@ -520,7 +519,8 @@ class Invoker:
                     "errorType": error_type,
                 }
             ).encode()
-        lines.append(end_line(request_id))
+        platform = PlatformLog(config.logging, self.now)
+        lines.extend(platform.end(request_id))
         report = InvokeReport(
             request_id=request_id,
             function_name=config.function_name,
@@ -533,7 +533,7 @@ class Invoker:
             error_type=error_type,
             **_billing(config, invoked_arn),
         )
-        lines.append(report.line())
+        lines.extend(platform.report(report))
         self.logs.write(
             config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
         )
@@ -560,11 +560,10 @@ class Invoker:
         init = pooled.env.init
         assert init.error is not None
         error_type = init.error.get("errorType", "Runtime.Unknown")
-        lines.append(
-            f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
-            f"Status: {'timeout' if init.timed_out else 'error'}\tError Type: {error_type}"
-        )
-        lines.append(start_line(request_id, config.version))
+        platform = PlatformLog(config.logging, self.now)
+        status = "timeout" if init.timed_out else "error"
+        lines.extend(platform.init_report(init.duration_ms, status, error_type))
+        lines.extend(platform.start(request_id, config.version))
         payload = json.dumps(init.error).encode()
         reason = str(init.error.get("errorMessage", ""))
         if error_type == "Runtime.ExitError" and reason.startswith(_INIT_EXIT_PREFIX):
@@ -573,7 +572,7 @@ class Invoker:
             message = exit_message(reason[len(_INIT_EXIT_PREFIX):])
             lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
             payload = _platform_error(request_id, error_type, message)
-        lines.append(end_line(request_id))
+        lines.extend(platform.end(request_id))
         report = InvokeReport(
             request_id=request_id,
             function_name=config.function_name,
@@ -582,11 +581,11 @@ class Invoker:
             memory_size=config.memory_size,
             max_memory_used_mb=init.max_memory_used_mb,
             init_duration_ms=init.duration_ms,
-            status="timeout" if init.timed_out else "error",
+            status=status,
             error_type=error_type,
             **_billing(config, invoked_arn),
         )
-        lines.append(report.line())
+        lines.extend(platform.report(report))
         self.logs.write(
             config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
         )
@@ -663,6 +662,7 @@ class Invoker:
             "AWS_LAMBDA_FUNCTION_VERSION": config.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+            **log_environment(config.logging),
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_ACCESS_KEY_ID": "AKIDLAMBDALAB0000000",
             "AWS_SECRET_ACCESS_KEY": "lambdalab-not-a-secret",
@@ -684,6 +684,15 @@ class Invoker:
             base.update(extra or {})
         layers = opt_environment(self.store, config.layers, config.runtime, base)
         return {**base, **layers, **config.environment}
+
+
+def log_environment(logging: LoggingConfig) -> dict[str, str]:
+    """``AWS_LAMBDA_LOG_FORMAT`` and ``AWS_LAMBDA_LOG_LEVEL``, which AWS sets for a JSON
+    function and its runtime reads (awslambdaric; AWS's Node.js runtime)."""
+    if not logging.json:
+        return {}
+    level = logging.application_log_level or limits.LOG_LEVEL_DEFAULT
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}
 
 
 #: How a sandbox words an exit during INIT (``init_failure`` of the process backends).

@@ -106,7 +106,14 @@ def error_from_exception(exc: BaseException, request_id: str) -> dict[str, Any]:
 
 
 def log_error(error: dict[str, Any]) -> None:
-    """Write ``[ERROR] Type: message`` and the traceback as one log event."""
+    """Write ``[ERROR] Type: message`` and the traceback as one log event (with
+    ``AWS_LAMBDA_LOG_FORMAT=JSON``, the error object as one JSON event, as awslambdaric
+    writes it: a timestamp to the second, ``level``, then the error's fields)."""
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        sys.stdout.write(_ENCODER.encode({"timestamp": stamp, "level": "ERROR", **error}) + "\n")
+        sys.stdout.flush()
+        return
     lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
     if error["stackTrace"]:
         lines.append("Traceback (most recent call last):")
@@ -143,22 +150,68 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+#: The attributes every ``LogRecord`` has; the others (``extra=``) join a JSON record.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "aws_request_id",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """A ``logging`` record as the JSON line AWS's Python runtime writes for a function
+    whose ``LogFormat`` is ``JSON`` (awslambdaric's ``JsonFormatter``): ``timestamp``,
+    ``level``, ``message``, ``logger``, ``requestId``, an exception's ``stackTrace``,
+    ``errorType``, ``errorMessage`` and ``location``, then the record's ``extra`` fields.
+    https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = time.gmtime(record.created)
+        result: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", moment) + f".{int(record.msecs):03d}Z",
+            "level": logging.getLevelName(min(50, max(0, record.levelno)) // 10 * 10),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            result["stackTrace"] = traceback.format_tb(record.exc_info[2])
+            result["errorType"] = record.exc_info[0].__name__
+            result["errorMessage"] = str(record.exc_info[1])
+        result["requestId"] = getattr(record, "aws_request_id", "")
+        if record.exc_info:
+            result["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in result and value is not None:
+                result[key] = value
+        return json.dumps(result, ensure_ascii=False, default=str) + "\n"
+
+
+def log_level(environ: Mapping[str, str]) -> str | None:
+    """The root logger's level from ``AWS_LAMBDA_LOG_LEVEL`` (``TRACE`` is ``DEBUG``:
+    ``logging`` has no finer level), as awslambdaric reads it."""
+    level = environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level
+    return level if level in logging._nameToLevel else None
+
+
 def setup_logging() -> None:
     """The root logger's handler and format, as AWS's Python runtime sets them."""
     logging.Formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stdout)
     handler.terminator = ""
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level in logging._nameToLevel:
+    level = log_level(os.environ)
+    if level is not None:
         root.setLevel(level)
 
 

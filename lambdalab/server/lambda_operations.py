@@ -140,6 +140,7 @@ class LambdaOperations(LayerApi):
                 "dead_letter_config": params.get("DeadLetterConfig"),
                 "layers": params.get("Layers"),
                 "tracing_config": params.get("TracingConfig"),
+                "logging_config": params.get("LoggingConfig"),
             },
         )
 

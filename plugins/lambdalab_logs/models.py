@@ -316,10 +316,17 @@ class CloudWatchLogs:
                 "Could not execute the lambda function. Make sure you have given CloudWatch "
                 "Logs permission to execute your function.")
         ref = parse_function_ref(destination)
-        if f"/aws/lambda/{ref.name}" == group:
+        if group in (f"/aws/lambda/{ref.name}", self._own_group(ref.name)):
             raise InvalidParameterException(
                 f"The function {ref.name} would receive its own log events: each delivery "
                 "would write more, without end. Subscribe another function.")
+
+    def _own_group(self, function_name: str) -> str | None:
+        """The group a function writes to (its ``LoggingConfig.LogGroup``)."""
+        try:
+            return self.lab.get_function_configuration(function_name).log_group_name
+        except LambdaError:
+            return None
 
     def _may_invoke(self, group: str, function_arn: str) -> bool:
         try:

@@ -45,13 +45,30 @@ function call(method, route, body, headers = {}) {
 
 // -- logs ----------------------------------------------------------------------------
 
+// With LogFormat JSON, AWS sets AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL: each
+// console.* call at that level or above is one JSON line {timestamp, level, requestId,
+// message}; the others are dropped (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-logging.html).
+const LEVEL_ORDER = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+
 function patchConsole() {
   const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
+  const json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  const least = Math.max(0, LEVEL_ORDER.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()));
   for (const [method, level] of Object.entries(levels)) {
-    console[method] = (...args) => {
-      const line = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}`;
-      process.stdout.write(line.replace(/\n/g, '\r') + '\n');
-    };
+    if (LEVEL_ORDER.indexOf(level) < least) {
+      console[method] = () => {};
+    } else if (json) {
+      console[method] = (...args) => {
+        const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId,
+          message: util.format(...args) };
+        process.stdout.write(JSON.stringify(record) + '\n');
+      };
+    } else {
+      console[method] = (...args) => {
+        const line = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}`;
+        process.stdout.write(line.replace(/\n/g, '\r') + '\n');
+      };
+    }
   }
 }
 
