@@ -47,7 +47,14 @@ SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", 
 #: grows as one parametrized test runs more cases: the request round trip (1,028 cases
 #: since X-Ray and CloudTrail joined) met RecursionError there at its ~950th case, run
 #: whole, and not when its services ran apart. A higher limit for this module is enough.
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+@pytest.fixture(autouse=True, scope="module")
+def _deep_enough_for_hypothesis() -> Any:
+    """For this module's tests only: the limit is the process's, and other tests assert
+    what a 10,000-deep JSON body meets at the default one."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 20_000))
+    yield
+    sys.setrecursionlimit(before)
 #: Examples per operation and direction: ~790 operations × 2 directions × 1 example.
 EXAMPLES = 1
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
