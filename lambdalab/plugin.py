@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import events, limits
+    from . import events, limits, pricing
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
@@ -122,6 +122,7 @@ __all__ = [
     "sqs_attributes_md5",
     "events",
     "limits",
+    "pricing",
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
@@ -201,6 +202,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
     "events": ("events", None),
     "limits": ("limits", None),
+    "pricing": ("pricing", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
