@@ -233,7 +233,7 @@ class FunctionUrls:
                 (config.function_name, config.qualifier),
             )
 
-    def list(self, function_name: str) -> list[FunctionUrlConfig]:
+    def of_function(self, function_name: str) -> list[FunctionUrlConfig]:
         name = parse_function_ref(function_name).name
         if not self.registry.exists(name):  # AWS's words (LocalStack's recorded answers)
             raise ResourceNotFoundException("Function does not exist")

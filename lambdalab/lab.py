@@ -659,9 +659,9 @@ class Lab(LayerOperations):
         functions = self.list_functions()
         return {
             "AccountLimit": {
-                "TotalCodeSize": 80 * 1024**3,
-                "CodeSizeUnzipped": 250 * 1024**2,
-                "CodeSizeZipped": 50 * 1024**2,
+                "TotalCodeSize": limits.TOTAL_CODE_SIZE_MAX_BYTES,
+                "CodeSizeUnzipped": limits.UNZIPPED_PACKAGE_MAX_BYTES,
+                "CodeSizeZipped": limits.ZIPPED_PACKAGE_MAX_BYTES,
                 "ConcurrentExecutions": self.pool.account_limit,
                 "UnreservedConcurrentExecutions": self.pool.account_limit - reserved,
             },
@@ -785,7 +785,7 @@ class Lab(LayerOperations):
 
     def list_function_url_configs(self, function_name: str) -> list[FunctionUrlConfig]:
         """Every function URL of a function (``$LATEST`` and its aliases)."""
-        return self.function_urls.list(function_name)
+        return self.function_urls.of_function(function_name)
 
     # -- invoking ---------------------------------------------------------------------
 
@@ -952,7 +952,7 @@ class Lab(LayerOperations):
         self, function_name: str
     ) -> list[FunctionEventInvokeConfig]:
         """Every qualifier's event invoke configuration of a function."""
-        return self.event_configs.list(function_name)
+        return self.event_configs.of_function(function_name)
 
     def delete_function_event_invoke_config(
         self, function_name: str, qualifier: str | None = None
@@ -1035,7 +1035,7 @@ class Lab(LayerOperations):
         self, *, event_source_arn: str | None = None, function_name: str | None = None
     ) -> list[Any]:
         """Every mapping, optionally only those of one queue or one function."""
-        return self._mappings().list(event_source_arn=event_source_arn, function_name=function_name)
+        return self._mappings().find(event_source_arn=event_source_arn, function_name=function_name)
 
     # -- logs -------------------------------------------------------------------------
 

@@ -294,6 +294,10 @@ ZIPPED_PACKAGE_MAX_BYTES = 50 * 1024 * 1024
 #: A deployment package unzipped, with its layers: 250 MB (each alone, and all together).
 #: AWS: "Unzipped size must be smaller than 262144000 bytes".
 UNZIPPED_PACKAGE_MAX_BYTES = 262_144_000
+#: Code storage of every function and layer version in a region: 75 GB (a soft quota;
+#: GetAccountSettings' ``AccountLimit.TotalCodeSize`` answers 80530636800,
+#: https://docs.aws.amazon.com/lambda/latest/dg/example_lambda_GetAccountSettings_section.html).
+TOTAL_CODE_SIZE_MAX_BYTES = 75 * 1024**3
 #: A CreateFunction or UpdateFunctionCode request: the zip, base64 encoded (4/3 of
 #: 50 MB). AWS: "Request must be smaller than 69905067 bytes for the CreateFunction
 #: operation".

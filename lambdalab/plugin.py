@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import events, limits
+    from . import events, limits, pricing, service_events
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         ResourceNotFoundException,
         invalid,
     )
-    from .events._common import iso_s, md5_hex, sqs_attributes_md5
+    from .service_events._common import iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
@@ -120,8 +120,10 @@ __all__ = [
     "iso_s",
     "md5_hex",
     "sqs_attributes_md5",
+    "service_events",
     "events",
     "limits",
+    "pricing",
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
@@ -198,9 +200,11 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
-    **{name: ("events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
+    **{name: ("service_events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
+    "service_events": ("service_events", None),
     "events": ("events", None),
     "limits": ("limits", None),
+    "pricing": ("pricing", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},

@@ -59,9 +59,14 @@ class SourceMappings:
     def delete(self, uuid: str) -> Any:
         return self._with(uuid, lambda keeper: keeper.delete(uuid))
 
-    def list(
+    def find(
         self, *, event_source_arn: str | None = None, function_name: str | None = None
     ) -> list[Any]:
+        """The mappings every keeper lists, optionally of one source or one function.
+
+        A keeper's own method keeps the name ``list``: the hook's contract, which
+        plugins implement (:func:`~lambdalab.hookspecs.lambdalab_event_source_mappings`).
+        """
         found: list[Any] = []
         for keeper in self.keepers.values():
             found += keeper.list(event_source_arn=event_source_arn, function_name=function_name)

@@ -19,7 +19,8 @@ from lambdalab import InvokeReport, Lab, cli, limits
 from lambdalab.clock import VirtualClock
 from lambdalab.errors import InvalidParameterValueException
 from lambdalab_cost import CostLedger, Window, costs
-from lambdalab_cost.pricing import Usage, duration_usd
+from lambdalab.pricing import duration_usd
+from lambdalab_cost.pricing import Usage
 
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
 

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 from lambdalab.cli import app as cli
 from lambdalab import limits
-from lambdalab.cli.demo import Cost, price_per_gb_second
+from lambdalab.cli.demo import Cost
+from lambdalab.pricing import price_per_gb_second
 
 
 def test_a_gb_second_and_a_request_cost_what_aws_publishes() -> None:
@@ -38,3 +39,14 @@ def test_the_demo_ends_with_the_cost_and_its_source(tmp_path) -> None:
     assert "at 128 MB (this function)" in out and "at 1,769 MB (one vCPU)" in out
     assert "$0.20 per 1M requests" in out and "$0.0000166667 per GB-second" in out
     assert limits.PRICING_URL in out.replace("\n", "")
+
+
+def test_the_demo_and_the_cost_plugin_price_alike() -> None:
+    """One arithmetic (lambdalab.pricing): the demo's figures are the cost plugin's."""
+    from lambdalab_cost.pricing import Usage
+
+    demo = Cost(requests=3, billed_ms=1234, memory_mb=1769, architecture="arm64")
+    plugin = Usage(requests=3, gb_seconds={"arm64": demo.gb_seconds}).cost(free_tier=False)
+    assert demo.requests_usd == plugin.requests_usd
+    assert demo.duration_usd == plugin.duration_usd
+    assert demo.total_usd == plugin.total_usd

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from lambdalab import Lab, events
 from lambdalab.cli import app as cli
-from lambdalab.events import _common
+from lambdalab.service_events import _common
 
 
 def roundtrip(event: dict[str, Any]) -> dict[str, Any]:
@@ -634,3 +634,14 @@ def test_cli_pipe_into_invoke(run: Callable[..., Result], tmp_path: Path) -> Non
     result = run("invoke", "echo", "--payload-file", "-", input=generated)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == "ping"
+
+
+def test_the_old_name_lambdalab_events_is_the_same_api() -> None:
+    """The package moved to lambdalab.service_events ("event" means three things);
+    code that imports lambdalab.events keeps working."""
+    import lambdalab.events
+    import lambdalab.service_events
+
+    assert lambdalab.events.__all__ == lambdalab.service_events.__all__
+    for name in lambdalab.service_events.__all__:
+        assert getattr(lambdalab.events, name) is getattr(lambdalab.service_events, name)

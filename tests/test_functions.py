@@ -189,6 +189,15 @@ def test_account_settings(lab, code):
     assert settings["AccountUsage"]["FunctionCount"] == 1
 
 
+def test_account_settings_code_size_limits_are_aws_figures(lab):
+    """AWS's documented GetAccountSettings answer (75 GB of code storage, 250 MB
+    unzipped, 50 MB zipped): https://docs.aws.amazon.com/lambda/latest/dg/example_lambda_GetAccountSettings_section.html"""
+    limit = lab.get_account_settings()["AccountLimit"]
+    assert limit["TotalCodeSize"] == 80530636800
+    assert limit["CodeSizeUnzipped"] == 262144000
+    assert limit["CodeSizeZipped"] == 52428800
+
+
 def test_every_thread_sees_what_another_process_commits(tmp_path, code, monkeypatch):
     """The registry's cache notices another process's commits by SQLite's data_version.
     Each connection (one per thread) numbers the changes it has noticed, so reading the

@@ -18,6 +18,7 @@ from lambdalab.errors import (
 )
 from lambdalab_sqs import Queues, sqs_of
 from lambdalab_sqs.exceptions import (
+    InvalidParameterValue,
     MessageTooLong,
     QueueDoesNotExist,
     QueueNameExists,
@@ -160,6 +161,14 @@ def test_bad_input_gets_sqs_errors(lab: Lab) -> None:
     with pytest.raises(ReceiptHandleIsInvalid):
         q.delete_message("jobs", "not-a-handle")
     assert q.counts("jobs")["visible"] == 1  # nothing half-done
+
+
+def test_a_queue_name_is_1_to_80_characters(lab: Lab) -> None:
+    """CreateQueue's QueueName: "1 to 80 in length" (SQS's words), from the plugin's quota."""
+    q = queues_of(lab)
+    assert q.create_queue("q" * 80).name == "q" * 80
+    with pytest.raises(InvalidParameterValue, match="1 to 80 in length"):
+        q.create_queue("q" * 81)
 
 
 # -- event source mappings --------------------------------------------------------------

@@ -9,7 +9,7 @@
     Every error class of :mod:`lambdalab.errors` with its HTTP status and what it means.
 
 ``.. lambdalab-events::``
-    Every service event generator of :mod:`lambdalab.events`: how the service invokes
+    Every service event generator of :mod:`lambdalab.service_events`: how the service invokes
     Lambda, the AWS page its shape comes from, and its options.
 
 ``.. click::`` (only while ``lambdalab.cli.app`` does not exist)
@@ -178,12 +178,12 @@ class ErrorsDirective(SphinxDirective):
 
 
 class EventsDirective(SphinxDirective):
-    """A table of every service event :mod:`lambdalab.events` generates, then each one's options."""
+    """A table of every service event :mod:`lambdalab.service_events` generates, then each one's options."""
 
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        events = importlib.import_module("lambdalab.events")
+        events = importlib.import_module("lambdalab.service_events")
         self.env.note_dependency(inspect.getfile(events))
         out = [
             ".. list-table::",

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import limits
+from .. import limits, pricing
 from ..errors import ResourceNotFoundException
 from ..lab import Lab, local_runtime
 from ..models import FunctionConfiguration, InvokeResult
@@ -85,17 +85,11 @@ class DemoInvoke:
         return report_fields(self.result.log_tail)
 
 
-def price_per_gb_second(architecture: str) -> float:
-    """AWS's price of a GB-second of duration on ``architecture`` (us-east-1, USD)."""
-    if architecture == "arm64":
-        return limits.PRICE_PER_GB_SECOND_ARM64_USD
-    return limits.PRICE_PER_GB_SECOND_USD
-
-
 @dataclass(frozen=True)
 class Cost:
     """What invokes cost on AWS: requests, plus GB-seconds of billed duration at the
-    function's memory and architecture (https://aws.amazon.com/lambda/pricing/)."""
+    function's memory and architecture (https://aws.amazon.com/lambda/pricing/), priced
+    by :mod:`lambdalab.pricing` as the cost plugin prices them."""
 
     requests: int
     billed_ms: float
@@ -104,15 +98,15 @@ class Cost:
 
     @property
     def gb_seconds(self) -> float:
-        return self.memory_mb / 1024 * self.billed_ms / 1000
+        return pricing.gb_seconds(self.memory_mb, self.billed_ms)
 
     @property
     def requests_usd(self) -> float:
-        return self.requests * limits.PRICE_PER_MILLION_REQUESTS_USD / 1_000_000
+        return pricing.requests_usd(self.requests)
 
     @property
     def duration_usd(self) -> float:
-        return self.gb_seconds * price_per_gb_second(self.architecture)
+        return pricing.duration_usd(self.gb_seconds, self.architecture)
 
     @property
     def total_usd(self) -> float:
@@ -257,7 +251,7 @@ def _show_cost(console: Console, config: FunctionConfiguration, invokes: list[De
     ):
         table.add_row(label, value(cost), value(one_vcpu))
     console.print(table)
-    price = price_per_gb_second(cost.architecture)
+    price = pricing.price_per_gb_second(cost.architecture)
     console.print(
         Text(
             f"Prices: ${limits.PRICE_PER_MILLION_REQUESTS_USD:.2f} per 1M requests, "
@@ -283,5 +277,4 @@ def _int(value: Any) -> int:
 
 __all__ = [
     "DEMO_FUNCTION_NAME", "Cost", "deploy", "run_demo", "report_fields", "demo_code",
-    "price_per_gb_second",
 ]

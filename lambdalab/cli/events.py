@@ -1,6 +1,6 @@
-"""``lambdalab event …``: the events AWS services send to Lambda (:mod:`lambdalab.events`).
+"""``lambdalab event …``: the events AWS services send to Lambda (:mod:`lambdalab.service_events`).
 
-``event list`` lists every service; ``event generate SERVICE`` (:mod:`lambdalab.events._cli`,
+``event list`` lists every service; ``event generate SERVICE`` (:mod:`lambdalab.service_events._cli`,
 imported when run) prints one service's event JSON.
 """
 
@@ -15,7 +15,7 @@ from .app import LambdaGroup, print_table
     cls=LambdaGroup,
     lazy_commands={
         "generate": (
-            "lambdalab.events._cli",
+            "lambdalab.service_events._cli",
             "generate_group",
             "Print the event JSON SERVICE sends to Lambda; options set its interesting fields.",
         )
@@ -28,7 +28,7 @@ def event() -> None:
 @event.command("list")
 def event_list() -> None:
     """List every service and how it invokes Lambda: sync, async or by polling."""
-    from .. import events as event_sources
+    from .. import service_events as event_sources
 
     print_table(
         "Event sources",

@@ -353,7 +353,7 @@ class EventInvokeConfigs:
             )
         return found
 
-    def list(self, function_name: str) -> list[FunctionEventInvokeConfig]:
+    def of_function(self, function_name: str) -> list[FunctionEventInvokeConfig]:
         name = parse_function_ref(function_name).name
         if not self._registry.exists(name):
             raise function_missing()

@@ -1,13 +1,17 @@
 """The single invoke path: every door (Python API, CLI, HTTP edge, triggers) ends here.
 
-``Invoker.invoke`` validates the request the way the Invoke API does
-(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html), then
+:meth:`Invoker.invocation` validates a request the way the Invoke API does
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html) and returns its steps, a
+generator that :func:`drive` runs in this thread and :func:`drive_async` on an event loop:
 
 * ``DryRun`` – stops after validation: 204;
 * ``Event`` – commits the event to the async queue: 202;
 * ``RequestResponse`` – resolves the qualifier (an alias may route by weight), admits
   the invoke against concurrency, takes a warm environment or starts one (cold start),
   runs the handler and writes START / END / REPORT around what the handler logged: 200.
+
+:meth:`Invoker.execute` runs one already validated synchronous execution: the async
+queue's workers and the triggers call it.
 
 A handler's failure is not an API error: the call returns 200 with ``FunctionError:
 Unhandled`` and AWS's error object as the payload.
@@ -25,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Generator, Union
+from typing import Any, Awaitable, Callable, Generator, Mapping, Sequence, TypeAlias, Union
 
 import pluggy
 
@@ -55,7 +59,15 @@ from ..registry import Registry
 from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
 from ..store import Store
 
-Payload = bytes | bytearray | memoryview | str | Any
+#: A value ``json.dumps`` writes as a JSON document (it takes ``dict``, ``list`` and
+#: ``tuple``; ``Mapping`` and ``Sequence`` here let a ``dict[str, int]`` pass as one).
+JsonValue: TypeAlias = Union[
+    None, bool, int, float, str, Sequence["JsonValue"], Mapping[str, "JsonValue"]
+]
+#: What Invoke takes as its payload: JSON text as ``bytes``-like or ``str`` (checked as
+#: Invoke checks it), or a JSON-serialisable value (written with ``json.dumps``).
+#: ``None`` or empty text is the payload ``{}``.
+Payload: TypeAlias = bytes | bytearray | memoryview | JsonValue
 _ids = random.Random(secrets.randbits(128))
 
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from lambdalab import InvokeReport
-from lambdalab.plugin import Database, InvalidParameterValueException, limits, parse_function_ref
+from lambdalab.plugin import (
+    Database, InvalidParameterValueException, limits, parse_function_ref, pricing,
+)
 
-from .pricing import Cost, Usage, extra_storage_gb_seconds, gb_seconds
+from .pricing import Cost, Usage
 
 MIGRATIONS: dict[str, str] = {
     "cost-1": """
@@ -71,8 +73,10 @@ class BilledInvoke:
     def usage(self) -> Usage:
         return Usage(
             requests=1,
-            gb_seconds={self.architecture: gb_seconds(self.memory_mb, self.billed_ms)},
-            storage_gb_seconds=extra_storage_gb_seconds(self.ephemeral_storage_mb, self.billed_ms),
+            gb_seconds={self.architecture: pricing.gb_seconds(self.memory_mb, self.billed_ms)},
+            storage_gb_seconds=pricing.extra_storage_gb_seconds(
+                self.ephemeral_storage_mb, self.billed_ms
+            ),
             billed_ms=self.billed_ms,
         )
 
@@ -328,8 +332,8 @@ _WARM_FIRST = "COALESCE(AVG(CASE WHEN init_ms IS NULL THEN {0} END), AVG({0}))"
 def _usage(row: Any) -> Usage:
     return Usage(
         requests=row["requests"],
-        gb_seconds={row["architecture"]: gb_seconds(row["mb_ms"], 1)},
-        storage_gb_seconds=gb_seconds(row["storage_mb_ms"], 1),
+        gb_seconds={row["architecture"]: pricing.gb_seconds(row["mb_ms"], 1)},
+        storage_gb_seconds=pricing.gb_seconds(row["storage_mb_ms"], 1),
         billed_ms=row["billed_ms"],
     )
 
@@ -337,13 +341,12 @@ def _usage(row: Any) -> Usage:
 def project(measured: Measured, invokes: int) -> Projection:
     """What ``invokes`` invokes a month cost at ``measured``'s memory size and average
     billed duration."""
+    billed_ms = measured.average_billed_ms
     usage = Usage(
         requests=invokes,
-        gb_seconds={
-            measured.architecture: invokes * gb_seconds(measured.memory_mb, measured.average_billed_ms)
-        },
+        gb_seconds={measured.architecture: invokes * pricing.gb_seconds(measured.memory_mb, billed_ms)},
         storage_gb_seconds=invokes
-        * extra_storage_gb_seconds(measured.ephemeral_storage_mb, measured.average_billed_ms),
-        billed_ms=round(invokes * measured.average_billed_ms),
+        * pricing.extra_storage_gb_seconds(measured.ephemeral_storage_mb, billed_ms),
+        billed_ms=round(invokes * billed_ms),
     )
     return Projection(measured, invokes, usage, usage.cost())

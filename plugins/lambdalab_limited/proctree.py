@@ -214,16 +214,6 @@ class ProcessTree:
     def _estimate(self) -> int:
         return rss_bytes(self.root) + sum(m.memory() for m in self._descendants())
 
-    def thread_ids(self) -> list[int]:
-        """Every thread of every live process of the tree."""
-        tids: list[int] = []
-        for member in self.members.values():
-            try:
-                tids.extend(int(t) for t in os.listdir(f"/proc/{member.pid}/task"))
-            except OSError:
-                continue
-        return tids
-
     def task_count(self) -> int:
         """Processes and threads together: what AWS's 1024 processes/threads limit counts."""
         return sum(thread_count(m.pid) for m in self.members.values() if m.alive)

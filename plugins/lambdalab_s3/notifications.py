@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab, LambdaError, ResourceNotFoundException
-from lambdalab.plugin import events, parse_function_ref
+from lambdalab.plugin import parse_function_ref, service_events
 
 from . import quotas
 from .exceptions import InvalidArgument, invalid_argument
@@ -224,7 +224,7 @@ def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float)
         if not may_invoke(lab, config.function_arn, bucket):
             log.warning("S3 may no longer invoke %s (resource policy); skipped", config.function_arn)
             continue
-        record = events.s3_record(
+        record = service_events.s3_record(
             bucket=bucket.name, key=obj.key, size=obj.size, event_name=event_name,
             region=bucket.region, event_time=now, etag=obj.etag.strip('"'),
             sequencer=sequencer(now), configuration_id=config.id,

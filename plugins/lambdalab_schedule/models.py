@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from lambdalab import Lab, LambdaError, Timer, VirtualClock
-from lambdalab.plugin import events, iso_s
+from lambdalab.plugin import iso_s, service_events
 
 from . import quotas
 from .exceptions import LimitExceededException, ResourceNotFoundException, ValidationException
@@ -420,7 +420,7 @@ class Schedules:
 
     def scheduled_event(self, rule: Rule, due: float) -> dict[str, Any]:
         """EventBridge's Scheduled Event for ``rule`` firing at ``due`` (Lab clock time)."""
-        event = events.generate(
+        event = service_events.generate(
             "scheduled-event",
             rule=rule.name,
             region=self.lab.arns.region,

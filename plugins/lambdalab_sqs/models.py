@@ -81,7 +81,7 @@ MIGRATIONS: dict[str, str] = {
     """,
 }
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_QUEUE_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.SQS_QUEUE_NAME_MAX}}}$")
 #: Characters a message may hold (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | …).
 _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -99,15 +99,6 @@ SETTABLE = {
     "KmsDataKeyReusePeriodSeconds": "300",
     "SqsManagedSseEnabled": "true",
 }
-#: Attributes SQS computes; GetQueueAttributes returns them, SetQueueAttributes refuses them.
-COMPUTED = (
-    "QueueArn",
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-    "CreatedTimestamp",
-    "LastModifiedTimestamp",
-)
 _INTEGER_RANGES = {
     "DelaySeconds": (0, quotas.SQS_DELAY_MAX_S),
     "MaximumMessageSize": (1024, quotas.SQS_MESSAGE_MAX_BYTES),
@@ -143,7 +134,7 @@ def check_queue_name(name: Any) -> str:
     if not isinstance(name, str) or not _QUEUE_NAME.match(name.removesuffix(".fifo")):
         raise InvalidParameterValue(
             f"QueueName: {name!r} is not valid. Can only include alphanumeric characters, "
-            "hyphens, or underscores. 1 to 80 in length."
+            f"hyphens, or underscores. 1 to {quotas.SQS_QUEUE_NAME_MAX} in length."
         )
     if name.endswith(".fifo"):
         raise InvalidParameterValue(

@@ -178,7 +178,7 @@ def generate(service: str, **options: Any) -> dict[str, Any]:
     :param service: a name from :func:`sources`, e.g. ``"s3"`` or ``"sns"``.
     :param options: the generator's keyword options, e.g. ``bucket="photos"``.
 
-    >>> from lambdalab.events import generate
+    >>> from lambdalab.service_events import generate
     >>> generate("s3", bucket="photos")["Records"][0]["s3"]["bucket"]["name"]
     'photos'
     """

@@ -6,14 +6,24 @@ values and options for the fields worth changing. The registry also says how tha
 invokes: synchronously, asynchronously (``InvocationType=Event``), or through an event
 source mapping (Lambda polls, then invokes synchronously with a batch)::
 
-    >>> from lambdalab import events
-    >>> event = events.generate("sqs", body="hi", count=2)
+    >>> from lambdalab import service_events
+    >>> event = service_events.generate("sqs", body="hi", count=2)
     >>> [record["body"] for record in event["Records"]]
     ['hi', 'hi']
-    >>> events.get("sqs").invocation, events.get("sqs").invocation_type
+    >>> service_events.get("sqs").invocation, service_events.get("sqs").invocation_type
     ('event source mapping', 'RequestResponse')
 
 The only public API is what this module exposes; the family modules are private.
+``lambdalab.events`` is this package's old name, kept as an alias.
+
+"Event" means three things in lambdalab; this package holds the first:
+
+* a **service event**: the JSON an AWS service (S3, SQS, API Gateway…) sends to a
+  handler, as built here and by the triggers;
+* an **EventBridge event** (the ``events`` API of the schedule plugin): what a rule
+  matches or a schedule emits, delivered to its targets as a service event;
+* an **invoke event**: the payload of one invocation, whatever its source
+  (``InvocationType=Event`` names the asynchronous invocation of one).
 """
 
 from __future__ import annotations
