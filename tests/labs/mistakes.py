@@ -235,4 +235,21 @@ MISTAKES = (
             "AlarmActions"),
     Mistake(15, "ok-action", "alarm.py", '"AlarmActions": [rollback_arn]', '"OKActions": [rollback_arn]',
             "OKActions"),
+    # -- lab 16: where did the time go ---------------------------------------------------
+    Mistake(16, "lambdas-own-parts", "trace.py",
+            '        if sub["name"] in LAMBDAS_OWN:\n            continue\n', "",
+            "Lambda's own part"),
+    Mistake(16, "call-not-subtracted", "trace.py",
+            ' + downstream.get(sub["id"], [])', "", "call to another traced function"),
+    Mistake(16, "children-not-subtracted", "trace.py",
+            'sub.get("subsegments", []) + ', "", "its own subsegments"),
+    Mistake(16, "percent", "trace.py", "own[name] / duration(root)",
+            "100 * own[name] / duration(root)", "not a percentage"),
+    Mistake(16, "share-of-the-function", "trace.py",
+            "    root = next(s for s in segments if not s.get(\"parent_id\"))\n",
+            "    root = next(s for s in segments for sub in parts(s) if sub[\"name\"] == name)\n",
+            "whole trace"),
+    Mistake(16, "names-the-function", "trace.py", "    return name, own[name] / duration(root)",
+            "    function = next(s[\"name\"] for s in segments for sub in parts(s) if sub[\"name\"] == name)\n"
+            "    return function, own[name] / duration(root)", "whole function"),
 )
