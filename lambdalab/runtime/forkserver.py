@@ -693,13 +693,27 @@ def _reap_until(runtime: int, status: int) -> None:
 
 
 def first_child(pid: int) -> int | None:
-    """The host pid of the (oldest living) child of process ``pid``, or None."""
+    """The host pid of the (oldest living) child of single-threaded process ``pid``, or
+    None. Where the kernel has no ``/proc/PID/task/TID/children``, the process list is
+    searched instead."""
     try:
         with open(f"{PROC}/{pid}/task/{pid}/children") as children:
-            found = children.read().split()
+            found = [int(child) for child in children.read().split()]
     except OSError:
+        found = [child for child in _pids() if _parent_of(child) == pid]
+    return found[0] if found else None
+
+
+def _pids() -> list[int]:
+    return sorted(int(entry) for entry in os.listdir(PROC) if entry.isdigit())
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"{PROC}/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
         return None
-    return int(found[0]) if found else None
 
 
 # -- confinement (as root) --------------------------------------------------------------
