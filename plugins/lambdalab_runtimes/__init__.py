@@ -185,7 +185,7 @@ class RuntimeApiEnvironment:
 
     def pid_namespaces(self) -> PidNamespaces | None:
         """The means to start the runtime in a PID namespace of its own, as pid 2 under
-        an init (:func:`~lambdalab.runtime.forkserver.runtime_init`); ``None``: among
+        an init (:func:`~lambdalab.plugin.runtime_init`); ``None``: among
         the host's processes (a confining subclass gives one)."""
         return None
 
