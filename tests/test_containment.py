@@ -680,9 +680,11 @@ exports.handler = async (event) => {
   const child = spawn('sleep', ['3600'], { stdio: 'ignore' });
   let server = 'done';
   try { process.kill(event.server, 0); } catch (e) { server = e.code; }
+  let init = 'done';
+  try { process.kill(1, 'SIGKILL'); } catch (e) { init = e.code; }
   return {
     seen: fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number),
-    me: process.pid, child: child.pid, parent: process.ppid, server,
+    me: process.pid, child: child.pid, parent: process.ppid, server, init,
     namespace: fs.readlinkSync('/proc/self/ns/pid'),
   };
 };
@@ -702,12 +704,14 @@ def test_a_confined_node_runtime_sees_only_its_environments_processes(
     lab.create_function("node", str(root), runtime="nodejs20.x", handler="index.handler")
     answer = lab.invoke("node", {"server": os.getpid()}).json()
     assert answer["me"] == 2 and answer["parent"] == 1
-    assert answer["server"] == "ESRCH"
+    assert answer["server"] == "ESRCH" and answer["init"] == "EPERM"  # root's, not its
     assert sorted(answer["seen"]) == sorted([answer["me"], answer["child"]])
     assert answer["namespace"] != os.readlink("/proc/self/ns/pid")
     me = host_pid(answer["me"], answer["namespace"])
     assert me in [p.env.pid for p in lab.pool.idle_environments()]  # the core knows it
     assert psutil.Process(host_pid(answer["child"], answer["namespace"])).ppid() == me
+    again = lab.invoke("node", {"server": os.getpid()}).json()
+    assert again["namespace"] == answer["namespace"]  # the same environment, its init alive
 
 
 @needs_root
