@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .runtime.context import LambdaContext, static_fields
     from .runtime.forkserver import ForkServer, containment, describe_status
     from .runtime.forkserver import confined_environ, confined_paths, sandbox
+    from .runtime.forkserver import PidNamespaces, first_child, runtime_init
     from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
         EnvironmentSpec,
@@ -152,6 +153,9 @@ __all__ = [
     "confined_environ",
     "confined_paths",
     "sandbox",
+    "PidNamespaces",
+    "runtime_init",
+    "first_child",
     "RuntimeApiServer",
     "runtime_bootstrap",
     "runtime_protocol",
@@ -222,7 +226,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     },
     **{name: ("runtime.forkserver", name) for name in (
         "ForkServer", "containment", "describe_status", "confined_environ", "confined_paths",
-        "sandbox",
+        "sandbox", "PidNamespaces", "runtime_init", "first_child",
     )},
     "RuntimeApiServer": ("sandbox.runtime_api", "RuntimeApiServer"),
     "runtime_bootstrap": ("runtime.bootstrap", None),

@@ -577,7 +577,9 @@ while true; do
     \\"server_environ\\": \\"$(attempt cat "/proc/$SERVER/environ")\\",
     \\"database\\": \\"$(attempt cat "$DATABASE")\\",
     \\"own_code\\": \\"$(attempt touch /var/task/owned)\\",
-    \\"tmp\\": \\"$(attempt touch "/tmp/$SCRATCH")\\", \\"opt\\": $(ls -A /opt | wc -l)}"
+    \\"tmp\\": \\"$(attempt touch "/tmp/$SCRATCH")\\", \\"opt\\": $(ls -A /opt | wc -l),
+    \\"me\\": $$, \\"parent\\": $PPID, \\"namespace\\": \\"$(readlink /proc/$$/ns/pid)\\",
+    \\"no_such_server\\": $(kill -0 "$SERVER" 2>&1 | grep -c 'No such process')}"
   curl -sS -X POST "$API/invocation/$ID/response" -d "$ANSWER" > /dev/null
 done
 """
@@ -625,6 +627,10 @@ def test_a_confined_bootstrap_cannot_reach_the_server_the_database_or_its_code(
     assert answer["server_environ"] == answer["database"] == answer["own_code"] == "refused"
     assert answer["tmp"] == "done" and not (Path("/tmp") / scratch).exists()
     assert answer["opt"] == 0  # entries in /opt
+    # pid 2 of a PID namespace of its own, under its init; kill -0 of a host pid: ESRCH
+    assert (answer["me"], answer["parent"], answer["no_such_server"]) == (2, 1, 1)
+    me = host_pid(answer["me"], answer["namespace"])
+    assert me in [p.env.pid for p in lab.pool.idle_environments()]  # the core knows it
 
 
 # -- 6. a confined handler sees only its environment's processes -------------------------
@@ -665,6 +671,47 @@ def test_a_confined_handler_sees_only_its_environments_processes_in_proc(
     me = host_pid(answer["me"], answer["namespace"])
     assert me in [p.env.pid for p in lab.pool.idle_environments()]  # the core knows it
     assert psutil.Process(host_pid(answer["child"], answer["namespace"])).ppid() == me
+
+
+NODE_PROCESSES = """
+const fs = require('fs');
+const { spawn } = require('child_process');
+exports.handler = async (event) => {
+  const child = spawn('sleep', ['3600'], { stdio: 'ignore' });
+  let server = 'done';
+  try { process.kill(event.server, 0); } catch (e) { server = e.code; }
+  let init = 'done';
+  try { process.kill(1, 'SIGKILL'); } catch (e) { init = e.code; }
+  return {
+    seen: fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number),
+    me: process.pid, child: child.pid, parent: process.ppid, server, init,
+    namespace: fs.readlinkSync('/proc/self/ns/pid'),
+  };
+};
+"""
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_confined_node_runtime_sees_only_its_environments_processes(
+    lab: Lab, tmp_path, confined
+) -> None:
+    """As a confined Python environment: pid 2 of a PID namespace of its own, under an
+    init (pid 1, root's, so not in its ``/proc``); no host pid names a process there."""
+    root = tmp_path / "js"
+    root.mkdir()
+    (root / "index.js").write_text(NODE_PROCESSES)
+    lab.create_function("node", str(root), runtime="nodejs20.x", handler="index.handler")
+    answer = lab.invoke("node", {"server": os.getpid()}).json()
+    assert answer["me"] == 2 and answer["parent"] == 1
+    assert answer["server"] == "ESRCH" and answer["init"] == "EPERM"  # root's, not its
+    assert sorted(answer["seen"]) == sorted([answer["me"], answer["child"]])
+    assert answer["namespace"] != os.readlink("/proc/self/ns/pid")
+    me = host_pid(answer["me"], answer["namespace"])
+    assert me in [p.env.pid for p in lab.pool.idle_environments()]  # the core knows it
+    assert psutil.Process(host_pid(answer["child"], answer["namespace"])).ppid() == me
+    again = lab.invoke("node", {"server": os.getpid()}).json()
+    assert again["namespace"] == answer["namespace"]  # the same environment, its init alive
 
 
 @needs_root

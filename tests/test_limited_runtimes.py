@@ -18,6 +18,7 @@ import pytest
 
 from lambdalab import Lab, limits
 
+from .conftest import host_pid
 from .test_limited import idle_pids, report, states, stopped, wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
@@ -31,7 +32,10 @@ exports.handler = async (event) => {
   while (Date.now() - started < (event.spinMs || 0)) {}
   const used = process.cpuUsage(before);
   if (event.mb) globalThis.kept = Buffer.alloc(event.mb * 1024 * 1024, 1);
-  return { cpuMs: (used.user + used.system) / 1000, pid: process.pid };
+  return {
+    cpuMs: (used.user + used.system) / 1000,
+    pid: process.pid, namespace: require('fs').readlinkSync('/proc/self/ns/pid'),
+  };
 };
 """
 
@@ -96,14 +100,16 @@ def test_a_128_mb_node_function_gets_a_small_fraction_of_a_cpu(limited_lab: Lab,
     # Target 7.2 % of 500 ms = 36 ms; an unthrottled spin would use ~500 ms.
     assert result.json()["cpuMs"] < 500 * 0.25, result.json()
     # Not pinned: the closed loop holds it to 7 % of a vCPU wherever it runs.
-    assert os.sched_getaffinity(result.json()["pid"]) == os.sched_getaffinity(0)
+    pid = host_pid(result.json()["pid"], result.json()["namespace"])
+    assert os.sched_getaffinity(pid) == os.sched_getaffinity(0)
 
 
 @needs_node
 def test_node_over_its_memory_size_is_killed_as_aws_reports_it(limited_lab: Lab, root) -> None:
     limited_lab.create_function("hog", root(**{"index.js": NODE}), runtime="nodejs20.x",
                                 handler="index.handler", memory_size=256, timeout=10)
-    pid = limited_lab.invoke("hog", {}).json()["pid"]
+    first = limited_lab.invoke("hog", {}).json()
+    pid = host_pid(first["pid"], first["namespace"])
     result = limited_lab.invoke("hog", {"mb": 400}, log_type="Tail")
     assert result.function_error == "Unhandled"
     assert result.json() == {
@@ -114,7 +120,8 @@ def test_node_over_its_memory_size_is_killed_as_aws_reports_it(limited_lab: Lab,
     fields = report(result)
     assert fields["Max Memory Used"] == "256 MB"
     assert fields["Error Type"] == "Runtime.OutOfMemory"
-    assert limited_lab.invoke("hog", {}).json()["pid"] != pid  # a fresh environment
+    fresh = limited_lab.invoke("hog", {}).json()
+    assert host_pid(fresh["pid"], fresh["namespace"]) != pid  # a fresh environment
 
 
 @needs_curl

@@ -25,6 +25,8 @@ from lambdalab.limits import SYNC_RESPONSE_MAX_BYTES
 from lambdalab.sandbox.runtime_api import RuntimeApiServer
 from lambdalab.sandbox import InvokeRequest
 
+from .conftest import host_pid
+
 AWSLAMBDARIC_BOOTSTRAP = """\
 #!/bin/sh
 exec "$LAMBDALAB_PYTHON" -m awslambdaric app.handler
@@ -46,7 +48,7 @@ while true; do
     *'"exit"'*) exit "$(echo "$EVENT" | tr -dc 0-9)" ;;
     *'"sleep"'*) sleep 30 & wait ;;
   esac
-  RESPONSE="{\\"echo\\": $EVENT, \\"pid\\": $$, \\"home\\": \\"${HOME:-unset}\\", \\"cwd\\": \\"$PWD\\", \\"api\\": \\"$AWS_LAMBDA_RUNTIME_API\\"}"
+  RESPONSE="{\\"echo\\": $EVENT, \\"pid\\": $$, \\"ns\\": \\"$(readlink /proc/$$/ns/pid)\\", \\"home\\": \\"${HOME:-unset}\\", \\"cwd\\": \\"$PWD\\", \\"api\\": \\"$AWS_LAMBDA_RUNTIME_API\\"}"
   curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d "$RESPONSE" > /dev/null
 done
 """
@@ -190,7 +192,7 @@ def test_bash_bootstrap_echoes_in_a_clean_environment(lab, runtime_code):
     second = lab.invoke("sh", {"n": 2})
     body = first.json()
     assert body["echo"] == {"n": 1} and second.json()["echo"] == {"n": 2}
-    assert body["pid"] == second.json()["pid"]  # one process served both
+    assert (body["pid"], body["ns"]) == (second.json()["pid"], second.json()["ns"])  # one process
     assert body["home"] == "unset"  # nothing of the host's environment
     # cwd is the code root: /var/task where the runtime is confined, as on AWS
     assert body["cwd"] == "/var/task" or Path(body["cwd"], "bootstrap").exists()
@@ -220,7 +222,8 @@ def test_timeout_kills_the_whole_process_group(lab, runtime_code):
     """The bound is the bootstrap's 30 s sleep, which an invoke that waited for it cannot beat."""
     lab.create_function("sh", runtime_code(BASH_BOOTSTRAP), runtime="provided.al2023",
                         handler="function.handler", timeout=1)
-    pid = lab.invoke("sh", {}).json()["pid"]
+    body = lab.invoke("sh", {}).json()
+    pid = host_pid(body["pid"], body["ns"])
     started = time.monotonic()
     result = lab.invoke("sh", {"sleep": True}, log_type="Tail")
     # Not waited for the bootstrap's `sleep 30`, which would end no earlier than 30 s from
@@ -232,7 +235,8 @@ def test_timeout_kills_the_whole_process_group(lab, runtime_code):
     }
     assert "Status: timeout" in result.log_tail
     assert live_processes_in_group(pid) == []  # the bootstrap and its `sleep` child are gone
-    assert lab.invoke("sh", {}).json()["pid"] != pid
+    fresh = lab.invoke("sh", {}).json()
+    assert host_pid(fresh["pid"], fresh["ns"]) != pid
 
 
 def live_processes_in_group(pgid: int, wait_s: float = 30.0) -> list[int]:

@@ -629,7 +629,7 @@ class PidNamespaces:
         """Fork the init (pid 1) of a new PID namespace, which runs ``init``; until
         :meth:`leave`, every child this process forks joins that namespace. Returns
         the init's pid, or None where the kernel refuses a namespace."""
-        if self._libc.unshare(_CLONE_NEWPID) != 0:
+        if not self.unshare():
             return None
         try:
             pid = os.fork()
@@ -645,6 +645,75 @@ class PidNamespaces:
         if self._libc.setns(self.fd, _CLONE_NEWPID) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"setns(CLONE_NEWPID): {os.strerror(err)}")
+
+    def unshare(self) -> bool:
+        """Until :meth:`leave`, the first child the calling thread forks is the init
+        (pid 1) of a new PID namespace, and the next ones join it (the namespace for
+        children is each thread's own: other threads fork as before). False where the
+        kernel refuses a namespace."""
+        return self._libc.unshare(_CLONE_NEWPID) == 0
+
+
+def runtime_init(setup: Callable[[], None] | None, status: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for a Runtime API runtime started in a PID namespace of its own
+    (:meth:`PidNamespaces.unshare`): the child it runs in is the namespace's init, pid 1,
+    which forks the runtime, pid 2, and reaps until it exits. The runtime makes a
+    session (process group) of its own, runs ``setup`` (its confinement, limits) and
+    goes on to ``exec``; the init, outside that group and so outside what the core
+    counts, freezes and kills, writes the runtime's wait status to ``status`` and
+    exits, which ends the namespace: the kernel kills what is left in it."""
+
+    def preexec() -> None:
+        runtime = os.fork()
+        if runtime == 0:
+            os.setsid()
+            if setup is not None:
+                setup()
+            return
+        _reap_until(runtime, status)
+
+    return preexec
+
+
+def _reap_until(runtime: int, status: int) -> None:
+    """The init's part of :func:`runtime_init`; never returns. It holds no descriptor
+    but ``status``, so the parent's ``subprocess`` sees its error pipe close when the
+    runtime's ``exec`` succeeds (or its error when it fails)."""
+    try:
+        signal.set_wakeup_fd(-1)
+        os.closerange(0, status)
+        os.closerange(status + 1, os.sysconf("SC_OPEN_MAX"))
+        while True:
+            pid, wait_status = os.wait()
+            if pid == runtime:
+                os.write(status, str(wait_status).encode())
+                os._exit(0)
+    finally:
+        os._exit(1)
+
+
+def first_child(pid: int) -> int | None:
+    """The host pid of the (oldest living) child of single-threaded process ``pid``, or
+    None. Where the kernel has no ``/proc/PID/task/TID/children``, the process list is
+    searched instead."""
+    try:
+        with open(f"{PROC}/{pid}/task/{pid}/children") as children:
+            found = [int(child) for child in children.read().split()]
+    except OSError:
+        found = [child for child in _pids() if _parent_of(child) == pid]
+    return found[0] if found else None
+
+
+def _pids() -> list[int]:
+    return sorted(int(entry) for entry in os.listdir(PROC) if entry.isdigit())
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"{PROC}/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 # -- confinement (as root) --------------------------------------------------------------

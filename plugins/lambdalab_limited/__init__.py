@@ -433,8 +433,8 @@ def host_notes() -> list[str]:
             "EAGAIN inside the handler (RLIMIT_NPROC of the environment's own user): on"
         )
         notes.append(
-            "Python handlers in a PID namespace of their own (pid 2; no host pid reachable): "
-            "on; Node.js and provided.* runtimes see host pids (no PID namespace)"
+            "handlers (Python, Node.js, provided.*) in a PID namespace of their own "
+            "(pid 2; no host pid reachable): on"
         )
     else:
         notes.append(

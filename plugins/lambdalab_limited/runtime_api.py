@@ -7,7 +7,8 @@ reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
 * **before exec**: the child that becomes the runtime is confined where lambdalab runs
   as root (``lambdalab.runtime.forkserver.sandbox``: its own user and mount
   namespace, ``/var/task`` read-only, a private ``/tmp``, ``/opt``, its own ``/proc``;
-  the command and variables name those paths), sets its resource limits (open files,
+  the command and variables name those paths) and, confined, is pid 2 of a PID
+  namespace of its own (:func:`lambdalab.runtime.forkserver.runtime_init`), sets its resource limits (open files,
   file size, and, confined, processes and threads) and its CPU affinity, so INIT, and
   every process the runtime starts, already runs on the cores its memory buys and under
   Lambda's limits; and it is contained
@@ -33,7 +34,7 @@ import signal
 from typing import Callable
 
 from lambdalab.plugin import EnvironmentSpec, confined_environ, confined_paths, containment
-from lambdalab.plugin import sandbox
+from lambdalab.plugin import PidNamespaces, sandbox
 
 from lambdalab_runtimes import RuntimeApiEnvironment
 
@@ -83,6 +84,11 @@ class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
 
     def child_setup(self) -> Callable[[], None]:
         return child_limits(self.spec, self.cores, self.child_rlimits(), self.confinement())
+
+    def pid_namespaces(self) -> PidNamespaces | None:
+        """Confined, the runtime is pid 2 of a PID namespace of its own, as a confined
+        Python environment is: it sees no host pid, and its ``/proc`` lists only it."""
+        return PidNamespaces.open() if self.user is not None else None
 
     def launch(self) -> tuple[list[str], dict[str, str]]:
         """The runtime's command and environment; confined, with the host's folders

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Callable
 
 from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
-from lambdalab.plugin import RuntimeApiServer, describe_status, hookimpl, limits
+from lambdalab.plugin import PidNamespaces, RuntimeApiServer, describe_status, first_child
+from lambdalab.plugin import hookimpl, limits, runtime_init
 from lambdalab_subprocess import LogReader, init_failure, peak_memory_mb
 
 __version__ = "0.1.0"
@@ -96,6 +97,8 @@ class RuntimeApiEnvironment:
     def __init__(self, spec: EnvironmentSpec) -> None:
         self.spec = spec
         self.pid = 0
+        #: In a PID namespace of its own, where its init tells how the runtime ended.
+        self._status_r = -1
         self._exit: str | None = None
         self._destroyed = False
         self._bell_r, self._bell_w = os.pipe()
@@ -136,6 +139,14 @@ class RuntimeApiEnvironment:
 
     def _spawn(self, log_w: int) -> None:
         command, environ = self.launch()
+        setup, namespaces = self.child_setup(), self.pid_namespaces()
+        if namespaces is not None and not namespaces.unshare():
+            os.close(namespaces.fd)  # the kernel refuses one: among the host's processes
+            namespaces = None
+        status_w = -1
+        if namespaces is not None:
+            self._status_r, status_w = os.pipe()
+            setup = runtime_init(setup, status_w)
         try:
             proc = subprocess.Popen(
                 command,
@@ -145,17 +156,38 @@ class RuntimeApiEnvironment:
                 stdout=log_w,
                 stderr=log_w,
                 start_new_session=True,  # its own process group: the tree dies together
-                preexec_fn=self.child_setup(),
+                preexec_fn=setup,
             )
-        except OSError as e:  # not executable, no interpreter, not a program
+        except BaseException as e:
+            self._close_status()
+            if not isinstance(e, OSError):
+                raise
+            # not executable, no interpreter, not a program
             raise EntrypointError(
                 f"fork/exec {command[0]}: {os.strerror(e.errno or 0).lower()}"
             ) from None
-        self.pid = proc.pid
+        finally:
+            if namespaces is not None:
+                namespaces.leave()
+                os.close(namespaces.fd)
+                os.close(status_w)
+        # in a namespace, the runtime is the init's child (0: it has ended already)
+        self.pid = proc.pid if namespaces is None else first_child(proc.pid) or 0
         self._watcher = threading.Thread(
             target=self._watch, args=(proc,), name=f"lambdalab-runtime-{proc.pid}", daemon=True
         )
         self._watcher.start()
+
+    def _close_status(self) -> None:
+        if self._status_r >= 0:
+            os.close(self._status_r)
+            self._status_r = -1
+
+    def pid_namespaces(self) -> PidNamespaces | None:
+        """The means to start the runtime in a PID namespace of its own, as pid 2 under
+        an init (:func:`~lambdalab.plugin.runtime_init`); ``None``: among
+        the host's processes (a confining subclass gives one)."""
+        return None
 
     def launch(self) -> tuple[list[str], dict[str, str]]:
         """The runtime's command and environment (a subclass that confines the runtime
@@ -182,9 +214,14 @@ class RuntimeApiEnvironment:
         return 3600.0
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
-        """Wait for the runtime process to end; record how, and wake the core."""
+        """Wait for the runtime process (or its namespace's init, which passes on how the
+        runtime ended) to end; record how, and wake the core."""
         _, status = os.waitpid(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if self._status_r >= 0:
+            passed = os.read(self._status_r, 64)
+            self._close_status()
+            status = int(passed or status)
         self._exit = describe_status(status)
         self._ring()
 
@@ -275,7 +312,7 @@ class RuntimeApiEnvironment:
         self._destroyed = True
         if self.pid:
             try:
-                os.killpg(self.pid, signal.SIGKILL)
+                os.killpg(self.pid, signal.SIGKILL)  # in a namespace, its init then exits
             except OSError:
                 pass
             self._exit_reason()  # wait until it is gone, not just signalled
