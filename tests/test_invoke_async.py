@@ -84,7 +84,9 @@ def test_event_dry_run_and_errors_come_back_the_same(lab: Lab, code) -> None:
 
 def test_timeout_and_crash_are_reported_and_the_environment_replaced(lab: Lab, code) -> None:
     lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=1)
-    crash = "import os\ndef handler(e, c):\n    os._exit(3) if e.get('exit') else None\n    return os.getpid()\n"
+    # a token per environment (a confined handler is pid 2 of its own PID namespace)
+    crash = ("import os, uuid\nTOKEN = uuid.uuid4().hex\ndef handler(e, c):\n"
+             "    os._exit(3) if e.get('exit') else None\n    return TOKEN\n")
     lab.create_function("crash", code(app=crash), handler="app.handler")
 
     async def calls():
