@@ -729,3 +729,53 @@ def test_no_two_environments_hold_the_same_uid_and_no_host_user_is_taken() -> No
     finally:
         for user in users:
             user.release()
+
+
+#: A lambdalab of its own (a process the test can kill) with a warm confined Node.js
+#: environment whose runtime carries ``MARKER`` in its environment.
+HOST = """
+import sys
+from lambdalab import Lab
+lab = Lab(sys.argv[1])
+lab.create_function("node", sys.argv[2], runtime="nodejs20.x", handler="index.handler",
+                    environment={"Variables": {"MARKER": sys.argv[3]}})
+print(lab.invoke("node").json(), flush=True)
+sys.stdin.read()
+"""
+
+
+def _marked(marker: str) -> list[int]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("MARKER") == marker:
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_confined_runtime_dies_with_the_lambdalab_that_started_it(tmp_path, confined) -> None:
+    """Killed with SIGKILL, lambdalab cannot stop its runtimes; the namespace's init sees
+    the core's end of its status pipe close and exits, and the kernel ends the rest."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "js"
+    root.mkdir()
+    (root / "index.js").write_text("exports.handler = async () => 'warm';\n")
+    marker = uuid.uuid4().hex
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(tmp_path / "data"), str(root), marker],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert host.stdout is not None and host.stdout.readline().strip() == b"warm"
+        [runtime] = _marked(marker)
+        init = psutil.Process(runtime).ppid()
+        assert init != host.pid  # the namespace's init stands between them
+        host.kill()
+        host.wait()
+        assert wait_until(lambda: not psutil.pid_exists(init) and not _marked(marker))
+    finally:
+        host.kill()

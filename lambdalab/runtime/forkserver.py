@@ -596,7 +596,9 @@ def _die_with_server(alive: int) -> None:
     writing, which hangs up when it dies (``os.getppid()`` cannot tell: in a PID
     namespace of its own, a child sees no parent)."""
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        # the process's own symbols (libc's among them): find_library("c") would run
+        # ldconfig, a process that, in a fresh PID namespace, could take pid 2 first
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     hang_up = select.poll()
     hang_up.register(alive, select.POLLIN)
@@ -678,18 +680,46 @@ def runtime_init(setup: Callable[[], None] | None, status: int) -> Callable[[], 
 def _reap_until(runtime: int, status: int) -> None:
     """The init's part of :func:`runtime_init`; never returns. It holds no descriptor
     but ``status``, so the parent's ``subprocess`` sees its error pipe close when the
-    runtime's ``exec`` succeeds (or its error when it fails)."""
+    runtime's ``exec`` succeeds (or its error when it fails).
+
+    It waits for the runtime to end, reaping what the namespace hands it meanwhile, and
+    watches ``status``: when its reader (the core) is gone, so is the environment, and
+    the init exits, which makes the kernel kill what is left in the namespace — a
+    runtime never outlives the lambdalab that started it."""
     try:
         signal.set_wakeup_fd(-1)
         os.closerange(0, status)
         os.closerange(status + 1, os.sysconf("SC_OPEN_MAX"))
+        poller = select.poll()
+        poller.register(os.pidfd_open(runtime), select.POLLIN)  # readable once it ends
+        poller.register(status, 0)  # POLLERR, always reported: no reader left
         while True:
-            pid, wait_status = os.wait()
-            if pid == runtime:
-                os.write(status, str(wait_status).encode())
-                os._exit(0)
+            ready = poller.poll(_ORPHAN_REAP_MS)
+            _reap_ended(runtime, status)
+            if any(fd == status for fd, _ in ready):
+                os._exit(1)
     finally:
         os._exit(1)
+
+
+#: How often an init reaps the orphans its namespace hands it while the runtime runs
+#: (a zombie counts against the environment's 1,024 tasks until it is reaped).
+_ORPHAN_REAP_MS = 1000
+
+
+def _reap_ended(runtime: int, status: int) -> None:
+    """Reap every child that has ended; pass on the runtime's wait status and exit when
+    it is among them."""
+    while True:
+        try:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid == runtime:
+            os.write(status, str(wait_status).encode())
+            os._exit(0)
 
 
 def first_child(pid: int) -> int | None:
