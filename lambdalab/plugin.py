@@ -64,15 +64,17 @@ if TYPE_CHECKING:
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
     from .store import Database, Migrations
+    from .batched_writer import BatchedWriter
 
 __all__ = [
     # hooks and per-lab state
     "hookimpl",
     "Stash",
     "StashKey",
-    # storage: a SQLite file with named migrations
+    # storage: a SQLite file with named migrations, written to in batches
     "Database",
     "Migrations",
+    "BatchedWriter",
     # time
     "Clock",
     "RealClock",
@@ -169,6 +171,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "HttpService": ("server.http_service", "HttpService"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
+    "BatchedWriter": ("batched_writer", "BatchedWriter"),
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{
         name: ("errors", name)
