@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
     from .protocol.inputs import RestInput, RestMember
     from .protocol.serializers import RestXmlSerializer, xml_element
-    from .protocol.service import ErrorCodes, ProtocolService, service_error
+    from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
@@ -104,6 +104,7 @@ __all__ = [
     "validate",
     "xml_text",
     "ProtocolService",
+    "TRACE_HEADER",
     "ErrorCodes",
     "ServiceError",
     "service_error",
@@ -202,7 +203,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("protocol.inputs", name) for name in ("RestInput", "RestMember")},
     **{
         name: ("protocol.service", name)
-        for name in ("ErrorCodes", "ProtocolService", "service_error")
+        for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},

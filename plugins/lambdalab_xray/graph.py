@@ -6,6 +6,12 @@ names its service (a subsegment with ``namespace`` ``aws``, typed ``AWS::<name>`
 ``remote``). An edge goes from a segment to its child segments and to the services
 its subsegments called
 (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-servicegraph).
+A call that another service's segment answers is that segment (an SDK's ``Lambda``
+call is the callee's ``AWS::Lambda`` node), unless the call's service only passed the
+trace on: a write to S3 that notified a function, a message SQS delivered to one. Then
+the call stays a node, and the edge to the function goes from it
+(``function → S3 → function``, as X-Ray draws an event-driven chain,
+https://docs.aws.amazon.com/xray/latest/devguide/xray-services-s3.html).
 """
 
 from __future__ import annotations
@@ -63,6 +69,22 @@ def call_key(sub: dict[str, Any]) -> NodeKey:
     return sub["name"], "remote"
 
 
+def relayed_by(trace: Trace, segment: dict[str, Any]) -> dict[str, Any] | None:
+    """The call ``segment`` hangs under when that call's service only passed the trace on
+    to it (a call to another AWS service than the segment's own); ``None`` when the
+    segment answered the call itself, or hangs under a segment."""
+    sub = trace.subsegment(segment.get("parent_id"))
+    if sub is None or sub.get("namespace") != "aws" or not isinstance(sub.get("name"), str):
+        return None
+    return sub if call_key(sub)[1] != segment.get("origin") else None
+
+
+def answered(trace: Trace) -> set[Any]:
+    """The ids of the calls whose callee recorded a segment of its own: that segment is
+    the call's node."""
+    return {s.get("parent_id") for s in trace.segments if relayed_by(trace, s) is None}
+
+
 @dataclass
 class Stats:
     """Counts and times of the calls a node (or an edge) answered."""
@@ -112,8 +134,7 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     """The ``Services`` of GetServiceGraph and GetTraceGraph, over ``traces``."""
     nodes: dict[NodeKey, Node] = {}
     for trace in traces:
-        #: Calls whose callee recorded a segment of its own: that segment is the node.
-        answered = {s.get("parent_id") for s in trace.segments}
+        done = answered(trace)
         for segment in trace.segments:
             node = nodes.setdefault(segment_key(segment), Node())
             node.stats.add(segment)
@@ -121,9 +142,11 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
             if parent is None:
                 node.root = node.root or "parent_id" not in segment
             else:
-                nodes.setdefault(segment_key(parent), Node()).edge(segment_key(segment)).add(segment)
+                relay = relayed_by(trace, segment)
+                source = call_key(relay) if relay else segment_key(parent)
+                nodes.setdefault(source, Node()).edge(segment_key(segment)).add(segment)
             for sub in calls(segment):
-                if sub.get("id") not in answered:
+                if sub.get("id") not in done:
                     nodes.setdefault(call_key(sub), Node()).stats.add(sub)
                     node.edge(call_key(sub)).add(sub)
     refs = {key: i for i, key in enumerate(nodes)}
@@ -157,9 +180,9 @@ def documents(trace: Trace) -> list[dict[str, Any]]:
 
 def services(trace: Trace) -> set[NodeKey]:
     """Every service the trace reached (a call answered by a segment is that segment)."""
-    answered = {s.get("parent_id") for s in trace.segments}
+    done = answered(trace)
     return ({segment_key(s) for s in trace.segments}
-            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in answered})
+            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in done})
 
 
 def summary(trace: Trace) -> dict[str, Any]:

@@ -148,6 +148,14 @@ class Trace:
             owners[segment["id"]] = segment
         return owners
 
+    @cached_property
+    def _subsegments(self) -> dict[Any, dict[str, Any]]:
+        return {sub.get("id"): sub for segment in self.segments for sub in subsegments(segment)}
+
+    def subsegment(self, subsegment_id: str | None) -> dict[str, Any] | None:
+        """The subsegment ``subsegment_id``, at any depth of any segment."""
+        return self._subsegments.get(subsegment_id)
+
     def owner(self, segment_id: str | None) -> dict[str, Any] | None:
         """The segment that is, or holds the subsegment, ``segment_id``."""
         return self._owners.get(segment_id)
