@@ -124,10 +124,18 @@ class Stats:
 class Node:
     stats: Stats = field(default_factory=Stats)
     root: bool = False
+    #: Whether a segment of this service was sent (else X-Ray only infers it: a call's
+    #: service, the client in front of an entry point).
+    recorded: bool = False
     edges: dict[NodeKey, Stats] = field(default_factory=dict)
 
     def edge(self, to: NodeKey) -> Stats:
         return self.edges.setdefault(to, Stats())
+
+    def span(self) -> tuple[float, float]:
+        """When the node was seen: its calls', else its edges' first start and last end."""
+        seen = [self.stats] if self.stats.times else list(self.edges.values())
+        return min(s.start for s in seen), max(s.end for s in seen)
 
 
 def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
@@ -136,9 +144,12 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     for trace in traces:
         done = answered(trace)
         for segment in trace.segments:
-            node = nodes.setdefault(segment_key(segment), Node())
+            key, parent = segment_key(segment), trace.owner(segment.get("parent_id"))
+            if parent is None and key[1] != "client":  # the caller, drawn as X-Ray draws it
+                nodes.setdefault((key[0], "client"), Node()).edge(key).add(segment)
+            node = nodes.setdefault(key, Node())
             node.stats.add(segment)
-            parent = trace.owner(segment.get("parent_id"))
+            node.recorded = True
             if parent is None:
                 node.root = node.root or "parent_id" not in segment
             else:
@@ -154,13 +165,15 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
 
 
 def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str) -> dict[str, Any]:
+    """One ``Service`` of the graph. A node X-Ray only infers is ``unknown``; the
+    client in front of an entry point has edges and no statistics of its own
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-gettingdata.html)."""
     name, kind = key
+    start, end = node.span()
     out: dict[str, Any] = {
         "ReferenceId": refs[key], "Name": name, "Names": [name], "Root": node.root,
-        "Type": kind, "State": "active", "StartTime": node.stats.start,
-        "EndTime": node.stats.end, "SummaryStatistics": node.stats.to_aws(),
-        "DurationHistogram": node.stats.histogram(),
-        "ResponseTimeHistogram": node.stats.histogram(),
+        "Type": kind, "State": "active" if node.recorded else "unknown",
+        "StartTime": start, "EndTime": end,
         "Edges": [
             {"ReferenceId": refs[to], "StartTime": stats.start, "EndTime": stats.end,
              "SummaryStatistics": stats.to_aws(), "ResponseTimeHistogram": stats.histogram(),
@@ -168,7 +181,11 @@ def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str
             for to, stats in node.edges.items()
         ],
     }
-    if not kind.startswith("AWS::") or kind.startswith("AWS::Lambda"):
+    if node.stats.times:
+        out |= {"SummaryStatistics": node.stats.to_aws(),
+                "DurationHistogram": node.stats.histogram(),
+                "ResponseTimeHistogram": node.stats.histogram()}
+    if node.recorded and (not kind.startswith("AWS::") or kind.startswith("AWS::Lambda")):
         out["AccountId"] = account_id
     return out
 
