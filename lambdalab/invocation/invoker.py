@@ -507,10 +507,10 @@ class Invoker:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
         pooled.invocations += 1
         lines.extend(outcome.log_lines)
-        status = error_type = function_error = None
+        status = error_type = function_error = error_document = None
         payload = outcome.payload
         if outcome.status == "error":
-            function_error = "Unhandled"
+            function_error, error_document = "Unhandled", payload
         elif outcome.status == "timeout":
             status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
             message = f"Task timed out after {config.timeout:.2f} seconds"
@@ -543,6 +543,7 @@ class Invoker:
             init_duration_ms=init_ms,
             status=status,
             error_type=error_type,
+            error_document=error_document,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))

@@ -147,6 +147,14 @@ def _maximum_concurrency(scaling_config: Mapping[str, Any] | None) -> int | None
     return value
 
 
+def batch_trace(batch: list[Message]) -> str | None:
+    """The trace the batch's invoke continues: the ``AWSTraceHeader`` of its first message
+    that carries one (with one message a batch, the sender's trace goes on in the
+    function; AWS links the other messages' traces, which lambdalab does not)."""
+    return next((m.sent_system_attributes["AWSTraceHeader"] for m in batch
+                 if "AWSTraceHeader" in m.sent_system_attributes), None)
+
+
 def failed_ids(response: Any, batch: list[Message]) -> set[str] | None:
     """The messageIds a ReportBatchItemFailures response names; ``None``: the whole batch failed."""
     if response is None or response == {} or response == "":
@@ -265,7 +273,7 @@ class Poller:
         arn = self.mapping.event_source_arn
         event = {"Records": [m.to_event_record(arn, lab.arns.region) for m in batch]}
         try:
-            result = lab.invoke(self.mapping.function_arn, event)
+            result = lab.invoke(self.mapping.function_arn, event, trace_header=batch_trace(batch))
         except LambdaError as e:
             self._record(f"PROBLEM: {e.code}: {e.message}")
             return
