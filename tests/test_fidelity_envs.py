@@ -146,3 +146,42 @@ def test_a_permission_does_not_make_the_next_invoke_cold(client: Any) -> None:
         client.add_permission(FunctionName="warm", Qualifier=qualifier, StatementId="s",
                               Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
     assert {q: answer(client, "warm", q) for q in ("$LATEST", "1")} == before
+
+
+# -- 3. AWS_LAMBDA_RUNTIME_API
+# A python* function's runtime takes its events over the fork server's pipe, so it has
+# no Runtime API to name (docs/explanation/differences.rst says why, with the figure);
+# a Python handler that needs one runs under provided.al2023 with AWS's awslambdaric as
+# its bootstrap, and the address it reads answers as AWS's Runtime API does
+# (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
+
+ASKS_THE_RUNTIME_API = """
+import json, os, urllib.error, urllib.request
+def handler(event, context):
+    api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if api is None:
+        return {"api": None}
+    url = f"http://{api}/2018-06-01/runtime/invocation/not-this-one/response"
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"))
+    except urllib.error.HTTPError as answer:
+        return {"api": api, "status": answer.code, "body": json.loads(answer.read())}
+"""
+
+
+def test_a_python_handler_reaches_the_runtime_api_through_awslambdaric(
+        lab: Lab, tmp_path: Path) -> None:
+    pytest.importorskip("awslambdaric")
+    code = tmp_path / "ric"
+    code.mkdir()
+    (code / "app.py").write_text(ASKS_THE_RUNTIME_API)
+    (code / "bootstrap").write_text(
+        '#!/bin/sh\nexec "$LAMBDALAB_PYTHON" -m awslambdaric app.handler\n')
+    (code / "bootstrap").chmod(0o755)
+    lab.create_function("ric", code, runtime="provided.al2023", handler="app.handler")
+    answer = lab.invoke("ric").json()
+    assert answer["status"] == 400
+    assert answer["body"] == {"errorMessage": "Invalid request ID",
+                              "errorType": "InvalidRequestID"}
+    lab.create_function("pipe", zip_of(app=ASKS_THE_RUNTIME_API), handler="app.handler")
+    assert lab.invoke("pipe").json() == {"api": None}
