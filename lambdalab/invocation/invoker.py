@@ -389,7 +389,7 @@ class Invoker:
             self._throttled_metrics(config, invoked_arn)
             raise
         try:
-            pooled = self.pool.take_warm((name, config.version, config.revision_id))
+            pooled = self.pool.take_warm(self.pool.key_of(config))
             lines: list[str] = []
             init_ms = None
             platform = PlatformLog(config.logging, self.now)
@@ -633,7 +633,7 @@ class Invoker:
             env=env,
             function_name=config.function_name,
             version=config.version,
-            revision_id=config.revision_id,
+            generation=self.pool.key_of(config)[2],
             tmp_dir=str(tmp_dir.parent),
         )
 
