@@ -542,3 +542,13 @@ def test_whatever_documents_pass_the_check_every_reader_answers() -> None:
     trace = _assembled(CLIENT_SEGMENT["trace_id"], circle)
     assert trace is not None and summary(trace)["EntryPoint"]["Name"] == "checkout"
     assert [doc["id"] for doc, _, kind in _walk(trace) if kind == "client"] == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]
+
+
+def test_a_bar_for_a_vanishing_span_stays_on_its_row() -> None:
+    """Times come from whoever sent the document: a trace 5e-324 s long made the bar's
+    fractions infinite (``OverflowError`` in ``lambdalab traces``), found by the fuzz above."""
+    from lambdalab_xray.cli import BAR_WIDTH, bar
+
+    for start, end, total in [(1.0, 2.0, 5e-324), (-5.0, 1e308, 1e-300), (0.0, 1.0, 2.0)]:
+        drawn = bar(start, end, total)
+        assert len(drawn) <= BAR_WIDTH and "█" in drawn
