@@ -27,7 +27,8 @@ from lambdalab.plugin import Database, Timer
 from . import quotas
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from .exceptions import ResourceNotFound
-from .models import Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws
+from .models import (Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws,
+                     plan_queries)
 from .store import Dimensions
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
@@ -89,10 +90,17 @@ class Alarm:
     configuration_updated: float = 0.0
     #: When the state last changed value (``StateTransitionedTimestamp``).
     state_transitioned: float = 0.0
+    #: An alarm on metric math: PutMetricAlarm's ``Metrics`` (JSON), the one query that
+    #: returns data being what is watched; namespace, metric and statistic are then empty.
+    metrics: str | None = None
 
     def actions_for(self, state: str) -> tuple[str, ...]:
         return {"OK": self.ok_actions, "ALARM": self.alarm_actions,
                 "INSUFFICIENT_DATA": self.insufficient_data_actions}[state]
+
+    def queries(self) -> list[dict[str, Any]]:
+        """The metric math queries of an alarm on metric math (none for one metric)."""
+        return json.loads(self.metrics) if self.metrics else []
 
     def to_aws(self) -> dict[str, Any]:
         """The ``MetricAlarm`` shape of DescribeAlarms."""
@@ -112,7 +120,11 @@ class Alarm:
             "ComparisonOperator": self.comparison_operator,
             "TreatMissingData": self.treat_missing_data,
         }
-        if self.statistic.startswith("p"):
+        if self.metrics:
+            for key in ("MetricName", "Namespace", "Dimensions", "Period"):
+                del out[key]
+            out["Metrics"] = self.queries()
+        elif self.statistic.startswith("p"):
             out["ExtendedStatistic"] = self.statistic
         else:
             out["Statistic"] = self.statistic
@@ -321,10 +333,7 @@ class Alarms:
         now = self.lab.clock.now()
         end = (now // alarm.period) * alarm.period
         start = end - alarm.evaluation_periods * alarm.period
-        found = {at: aggregate.statistic(alarm.statistic) for at, aggregate in
-                 self.metrics.store.periods(
-                     alarm.namespace, alarm.metric_name, alarm.dimensions, start, end,
-                     alarm.period, alarm.unit)}
+        found = self._watched(alarm, start, end)
         breaches = COMPARISONS[alarm.comparison_operator]
         marks = []  # newest first: "X" breaching, "0" not, "-" missing
         points = []
@@ -337,6 +346,23 @@ class Alarms:
             marks.append("X" if breaches(value, alarm.threshold) else "0")
             points.append((at, value))
         return _verdict(alarm, marks, points, now, start)
+
+    def _watched(self, alarm: Alarm, start: float, end: float) -> dict[float, float | None]:
+        """The value of each period of ``[start, end)`` the alarm watches."""
+        if not alarm.metrics:
+            return {at: aggregate.statistic(alarm.statistic) for at, aggregate in
+                    self.metrics.store.periods(alarm.namespace, alarm.metric_name,
+                                               alarm.dimensions, start, end, alarm.period,
+                                               alarm.unit)}
+        queries = alarm.queries()
+        [watched] = [q["Id"] for q in queries if q.get("ReturnData", True)]
+        values, grid = self.metrics.query_values(queries, start, end)
+        value = values[watched]
+        if isinstance(value, list):  # an array: no one value to compare
+            return {}
+        if isinstance(value, dict):
+            return dict(value)
+        return {at: value for at in grid.times()}
 
     def _transition(self, alarm: Alarm, verdict: Verdict, forced: bool) -> None:
         if verdict.state is None or (verdict.state == alarm.state_value and not forced):
@@ -393,19 +419,10 @@ class Alarms:
     # -- checking PutMetricAlarm's input ---------------------------------------------------
 
     def _checked(self, p: dict[str, Any]) -> Alarm:
-        if p.get("Metrics"):
-            raise InvalidParameterValue(
-                "lambdalab's alarms watch one metric: give MetricName, Namespace, Statistic "
-                "and Period instead of Metrics (metric math alarms are not emulated).")
-        for name in ("MetricName", "Namespace", "Period", "EvaluationPeriods", "Threshold",
-                     "ComparisonOperator"):
+        watched, period = _checked_math(p) if p.get("Metrics") else _checked_metric(p)
+        for name in ("EvaluationPeriods", "Threshold", "ComparisonOperator"):
             if p.get(name) is None:
                 raise MissingParameter(f"The parameter {name} is required.")
-        if (p.get("Statistic") is None) == (p.get("ExtendedStatistic") is None):
-            raise InvalidParameterCombination(
-                "Give exactly one of Statistic and ExtendedStatistic.")
-        statistic = check_statistic(p.get("Statistic") or p["ExtendedStatistic"])
-        period = check_period(p["Period"])
         evaluation_periods = p["EvaluationPeriods"]
         if evaluation_periods * period > EVALUATION_RANGE_MAX_S:
             raise InvalidParameterValue(
@@ -437,9 +454,7 @@ class Alarms:
         return Alarm(
             name=p["AlarmName"],
             arn=f"arn:aws:cloudwatch:{builder.region}:{builder.account_id}:alarm:{p['AlarmName']}",
-            namespace=p["Namespace"], metric_name=p["MetricName"],
-            dimensions=dimensions_from(p.get("Dimensions")), statistic=statistic,
-            period=period, evaluation_periods=evaluation_periods,
+            **watched, period=period, evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints, threshold=float(p["Threshold"]),
             comparison_operator=p["ComparisonOperator"], treat_missing_data=treat,
             unit=p.get("Unit"), description=p.get("AlarmDescription"),
@@ -447,6 +462,44 @@ class Alarms:
             ok_actions=actions["OKActions"], alarm_actions=actions["AlarmActions"],
             insufficient_data_actions=actions["InsufficientDataActions"],
         )
+
+
+#: PutMetricAlarm's parameters of an alarm on one metric, which Metrics replaces.
+_ONE_METRIC = ("MetricName", "Namespace", "Dimensions", "Period", "Unit", "Statistic",
+               "ExtendedStatistic")
+
+
+def _checked_metric(p: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """What an alarm on one metric watches (Alarm's fields), and its period."""
+    for name in ("MetricName", "Namespace", "Period"):
+        if p.get(name) is None:
+            raise MissingParameter(f"The parameter {name} is required.")
+    if (p.get("Statistic") is None) == (p.get("ExtendedStatistic") is None):
+        raise InvalidParameterCombination(
+            "Give exactly one of Statistic and ExtendedStatistic.")
+    return {"namespace": p["Namespace"], "metric_name": p["MetricName"],
+            "dimensions": dimensions_from(p.get("Dimensions")),
+            "statistic": check_statistic(p.get("Statistic") or p["ExtendedStatistic"])}, \
+        check_period(p["Period"])
+
+
+def _checked_math(p: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """What an alarm on metric math watches (Alarm's fields: its queries, as JSON), and
+    its period (its metrics' shortest)."""
+    given = [name for name in _ONE_METRIC if p.get(name) is not None]
+    if given:
+        raise InvalidParameterCombination(
+            f"Metrics replaces {', '.join(given)}: an alarm on metric math gives each "
+            "metric in Metrics, as a MetricStat.")
+    queries = p["Metrics"]
+    period = plan_queries(queries)[1]
+    returning = [q["Id"] for q in queries if q.get("ReturnData", True)]
+    if len(returning) != 1:
+        raise InvalidParameterValue(
+            "Exactly one element of the metrics list should return data: set ReturnData "
+            f"to false on the others (now {len(returning)} do).")
+    return {"namespace": "", "metric_name": "", "dimensions": (), "statistic": "",
+            "metrics": json.dumps(queries)}, period
 
 
 def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], now: float,
@@ -458,8 +511,8 @@ def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], 
     healthy = marks.count("0") + (missing if treat == "notBreaching" else 0)
     reason_data = json.dumps({
         "version": "1.0", "queryDate": _iso(now), "startDate": _iso(start),
-        "statistic" if not alarm.statistic.startswith("p") else "extendedStatistic":
-        alarm.statistic, "period": alarm.period,
+        **({"extendedStatistic" if alarm.statistic.startswith("p") else "statistic":
+            alarm.statistic} if alarm.statistic else {}), "period": alarm.period,
         "recentDatapoints": [value for _, value in reversed(points)],
         "threshold": alarm.threshold,
         "evaluatedDatapoints": [{"timestamp": _iso(at), "value": value} for at, value in points],
@@ -482,6 +535,24 @@ def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], 
     return Verdict("OK", f"Threshold Crossed: {breaching} out of the last {n} datapoints "
                    f"breached the threshold ({alarm.threshold:g}) (minimum {m} for ALARM).",
                    reason_data)
+
+
+def _event_query(query: dict[str, Any]) -> dict[str, Any]:
+    """A metric math query as an alarm event shows it (camelCase, dimensions a map)."""
+    out: dict[str, Any] = {"id": query["Id"]}
+    if query.get("MetricStat"):
+        given = query["MetricStat"]
+        metric = {"namespace": given["Metric"].get("Namespace"),
+                  "name": given["Metric"].get("MetricName")}
+        if given["Metric"].get("Dimensions"):
+            metric["dimensions"] = {d["Name"]: d["Value"] for d in given["Metric"]["Dimensions"]}
+        out["metricStat"] = {"metric": metric, "period": given["Period"], "stat": given["Stat"]}
+    else:
+        out["expression"] = query["Expression"]
+    if query.get("Label"):
+        out["label"] = query["Label"]
+    out["returnData"] = query.get("ReturnData", True) is not False
+    return out
 
 
 def _state_data(alarm: Alarm) -> dict[str, Any]:
@@ -511,8 +582,9 @@ def alarm_event(lab: Lab, old: Alarm, new: Alarm) -> dict[str, Any]:
                                 "timestamp": _iso(old.state_updated)}
     if old.state_reason_data:
         previous["reasonData"] = old.state_reason_data
-    configuration: dict[str, Any] = {"metrics": [
-        {"id": f"{new.name}-metric", "metricStat": stat, "returnData": True}]}
+    configuration: dict[str, Any] = {"metrics": (
+        [_event_query(q) for q in new.queries()] if new.metrics
+        else [{"id": f"{new.name}-metric", "metricStat": stat, "returnData": True}])}
     if new.description:
         configuration["description"] = new.description
     return {

@@ -34,3 +34,5 @@ ALARM_HISTORY_MAX = 100
 #: newest data. Once invokes pause for FLUSH_IDLE_S, they are written at once.
 FLUSH_INTERVAL_S = 5.0
 FLUSH_IDLE_S = 0.2
+#: A metric math expression's length (botocore's ``MetricExpression`` shape).
+EXPRESSION_MAX = 2048
