@@ -168,3 +168,113 @@ def test_metric_math_alarms_are_refused_as_cloudwatch_refuses(
         cw.put_metric_alarm(**{**base, **change})
     assert caught.value.response["Error"]["Code"] == code_
     assert cw.describe_alarms()["MetricAlarms"] == []
+
+
+# -- composite alarms --------------------------------------------------------------------
+
+RULE = 'ALARM("shop-errors") AND NOT ALARM(deploying)'
+
+
+def composite(cw: Any, name: str = "page-me") -> dict[str, Any]:
+    [found] = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"]
+    return found
+
+
+def test_a_composite_alarm_fires_when_its_rule_holds(
+    lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: Any
+) -> None:
+    lab.create_function("shop", code(app=OK), handler="app.handler")
+    lab.create_function("pager", code(app=ALARM_SINK), handler="app.handler")
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="shop-errors", Namespace="AWS/Lambda", MetricName="Errors",
+                        Dimensions=fn("shop"), Statistic="Sum", Period=60, EvaluationPeriods=1,
+                        Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                        TreatMissingData="notBreaching")
+    cw.put_metric_alarm(AlarmName="deploying", Namespace="shop", MetricName="Deploys",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    cw.put_composite_alarm(AlarmName="page-me", AlarmRule=RULE,
+                           AlarmDescription="errors outside a deploy",
+                           AlarmActions=[lab.arns.function("pager")])
+    assert composite(cw)["StateValue"] == "OK"  # evaluated at once: the rule is false
+    assert composite(cw)["AlarmRule"] == RULE
+    assert cw.describe_alarms()["CompositeAlarms"] == []  # metric alarms unless asked
+    both = cw.describe_alarms(AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    assert len(both["MetricAlarms"]) == 2 and len(both["CompositeAlarms"]) == 1
+
+    cw.set_alarm_state(AlarmName="deploying", StateValue="ALARM", StateReason="deploy started")
+    lab.invoke("shop", {"fail": True})  # errors during the deploy: no page
+    clock.advance(MINUTE)
+    assert state(cw, "shop-errors") == "ALARM" and composite(cw)["StateValue"] == "OK"
+
+    cw.set_alarm_state(AlarmName="deploying", StateValue="OK", StateReason="deploy over")
+    assert composite(cw)["StateValue"] == "ALARM"  # a child changed: evaluated at once
+    [event] = alarm_events(lab)
+    assert event["alarmArn"].endswith(":alarm:page-me")
+    data = event["alarmData"]
+    assert data["configuration"] == {"alarmRule": RULE, "description": "errors outside a deploy"}
+    assert data["state"]["value"] == "ALARM" and data["previousState"]["value"] == "OK"
+    triggering = json.loads(data["state"]["reasonData"])["triggeringAlarms"]
+    assert [t["arn"].rsplit(":", 1)[1] for t in triggering] == ["deploying"]
+    assert "deploying transitioned to OK" in data["state"]["reason"]
+
+    lab.invoke("shop", {})  # fixed: the errors alarm goes OK, and the composite with it
+    clock.advance(MINUTE)
+    assert composite(cw)["StateValue"] == "OK"
+    history = cw.describe_alarm_history(AlarmName="page-me", AlarmTypes=["CompositeAlarm"],
+                                        HistoryItemType="StateUpdate",
+                                        ScanBy="TimestampAscending")["AlarmHistoryItems"]
+    assert [(h["AlarmType"], h["HistorySummary"]) for h in history] == [
+        ("CompositeAlarm", "Alarm updated from INSUFFICIENT_DATA to OK"),
+        ("CompositeAlarm", "Alarm updated from OK to ALARM"),
+        ("CompositeAlarm", "Alarm updated from ALARM to OK")]
+
+    children = cw.describe_alarms(ChildrenOfAlarmName="page-me")
+    assert sorted(a["AlarmName"] for a in children["MetricAlarms"]) == ["deploying", "shop-errors"]
+    parents = cw.describe_alarms(ParentsOfAlarmName="deploying")["CompositeAlarms"]
+    assert [a["AlarmName"] for a in parents] == ["page-me"]
+    with pytest.raises(ClientError) as caught:  # page-me still names it
+        cw.delete_alarms(AlarmNames=["deploying"])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    cw.delete_alarms(AlarmNames=["page-me", "deploying"])
+    assert cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"] == []
+
+
+def test_composite_alarms_name_composite_alarms_and_arns(lab: Lab, clock: VirtualClock,
+                                                         edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="a", Namespace="shop", MetricName="x", Statistic="Sum",
+                        Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    arn = cw.describe_alarms(AlarmNames=["a"])["MetricAlarms"][0]["AlarmArn"]
+    cw.put_composite_alarm(AlarmName="inner", AlarmRule=f'ALARM("{arn}") OR FALSE')
+    cw.put_composite_alarm(AlarmName="outer", AlarmRule="(ALARM(inner)) AND TRUE")
+    assert composite(cw, "outer")["StateValue"] == "OK"
+    cw.set_alarm_state(AlarmName="a", StateValue="ALARM", StateReason="testing")
+    assert composite(cw, "inner")["StateValue"] == "ALARM"
+    assert composite(cw, "outer")["StateValue"] == "ALARM"  # a change travels up
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"AlarmRule": "ALARM(a) AND"}, "is not valid"),
+    ({"AlarmRule": "ALARM(a) XOR ALARM(a)"}, "is not valid"),
+    ({"AlarmRule": "alarm(a)"}, "is not valid"),
+    ({"AlarmRule": "ALARM(nope)"}, "[nope] in the alarm rule do not exist"),
+    ({"AlarmRule": "NOT " * 600 + "TRUE"}, "as many as 500 elements"),
+    ({"AlarmName": "a"}, "is a metric alarm"),
+    ({"ActionsSuppressor": "a"}, "does not emulate action suppression"),
+    ({"AlarmActions": ["arn:aws:sns:us-east-1:000000000000:t"]}, "Invalid action"),
+])
+def test_composite_alarms_are_refused_with_what_to_change(
+    lab: Lab, edge: Any, change: dict[str, Any], says: str
+) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="a", Namespace="shop", MetricName="x", Statistic="Sum",
+                        Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold")
+    with pytest.raises(ClientError) as caught:
+        cw.put_composite_alarm(**{"AlarmName": "c", "AlarmRule": "ALARM(a)", **change})
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValue" and says in error["Message"], error
+    assert cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"] == []

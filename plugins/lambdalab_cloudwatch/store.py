@@ -57,6 +57,10 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX cloudwatch_alarm_history_by_alarm ON cloudwatch_alarm_history (alarm, id);
     """,
+    "cloudwatch-2-composite-alarms": """
+    CREATE TABLE cloudwatch_composite_alarms (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+    ALTER TABLE cloudwatch_alarm_history ADD COLUMN alarm_type TEXT NOT NULL DEFAULT 'MetricAlarm';
+    """,
 }
 
 
