@@ -8,6 +8,9 @@ virtual clock.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 from .test_cloudwatch import ALARM_SINK, OK, START, alarm_events, clock, fn, state  # noqa: F401
@@ -278,3 +282,59 @@ def test_composite_alarms_are_refused_with_what_to_change(
     error = caught.value.response["Error"]
     assert error["Code"] == "InvalidParameterValue" and says in error["Message"], error
     assert cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"] == []
+
+
+# -- two lambdalabs on one data dir --------------------------------------------------------
+
+OTHER_LAMBDALAB = """
+import pathlib, sys, time
+from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
+data, ready, go, start = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), float(sys.argv[4])
+clock = VirtualClock(start=start)
+with Lab(data_dir=data, clock=clock) as lab:
+    ready.touch()
+    while not go.exists():  # a rendezvous with the test, not a wait for time to pass
+        time.sleep(0.005)
+    clock.advance(60)
+"""
+
+
+def test_two_lambdalabs_on_one_data_dir_evaluate_each_alarm_period_once(
+    tmp_path: Path, code: Callable[..., Path]
+) -> None:
+    clock = VirtualClock(start=START)
+    data = tmp_path / "data"
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    names = [f"busy-{n}" for n in range(12)]
+    with Lab(data_dir=data, clock=clock) as lab, EdgeServer(lab, port=0) as server:
+        lab.create_function("pager", code(app=ALARM_SINK), handler="app.handler")
+        cw = client_for(server.url, "cloudwatch")
+        for name in names:
+            cw.put_metric_alarm(AlarmName=name, Namespace="shop", MetricName="Orders",
+                                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                                ComparisonOperator="GreaterThanThreshold",
+                                AlarmActions=[lab.arns.function("pager")])
+        cw.put_metric_data(Namespace="shop", MetricData=[{"MetricName": "Orders", "Value": 1}])
+        cw.get_metric_statistics(  # a read writes what waits in memory: the other sees it
+            Namespace="shop", MetricName="Orders", Period=60, Statistics=["Sum"],
+            StartTime=utc(START - 60), EndTime=utc(START + 60))
+        other = subprocess.Popen([sys.executable, "-c", OTHER_LAMBDALAB, str(data), str(ready),
+                                  str(go), str(START)])
+        try:
+            for _ in range(6000):
+                if ready.exists() or other.poll() is not None:
+                    break
+                time.sleep(0.01)  # the other process starting up
+            assert ready.exists(), "the other lambdalab did not start"
+            go.touch()
+            clock.advance(MINUTE)  # both evaluate the minute that just ended
+            assert other.wait(timeout=120) == 0
+        finally:
+            if other.poll() is None:
+                other.kill()
+        for name in names:
+            assert state(cw, name) == "ALARM"
+            kinds = [h["HistoryItemType"] for h in
+                     cw.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]]
+            assert kinds.count("StateUpdate") == 1 and kinds.count("Action") == 1, (name, kinds)

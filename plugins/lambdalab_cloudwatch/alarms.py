@@ -364,6 +364,7 @@ class Alarms:
                 for name, alarm in found.items():
                     assert alarm is not None
                     db.execute(f"DELETE FROM {_table(alarm)} WHERE name = ?", (name,))
+                    db.execute("DELETE FROM cloudwatch_alarm_claims WHERE alarm = ?", (name,))
                     self._history(name, "ConfigurationUpdate", f'Alarm "{name}" deleted',
                                   {"version": "1.0", "type": "Delete"}, _type(alarm), db)
 
@@ -423,9 +424,19 @@ class Alarms:
         if not alarms:
             return
         self.metrics.ingest_logs()
-        changed = {alarm.name for alarm in alarms
-                   if self._transition(alarm, self.evaluate(alarm), forced=False)}
+        minute = int(self.lab.clock.now() // quotas.PERIOD_S) * quotas.PERIOD_S
+        changed = {alarm.name for alarm in alarms if self._claim(alarm.name, minute)
+                   and self._transition(alarm, self.evaluate(alarm), forced=False)}
         self._settle(changed)
+
+    def _claim(self, name: str, minute: int) -> bool:
+        """Whether this lambdalab evaluates ``name`` at ``minute``: the first of those on
+        the data dir to claim that minute does, the others leave it."""
+        with self._db.transaction() as db:
+            return db.execute(
+                "INSERT INTO cloudwatch_alarm_claims (alarm, minute) VALUES (?, ?) "
+                "ON CONFLICT (alarm) DO UPDATE SET minute = excluded.minute "
+                "WHERE minute != excluded.minute", (name, minute)).rowcount == 1
 
     def _settle(self, changed: set[str], also: frozenset[str] | set[str] = frozenset()) -> None:
         """Evaluate the composite alarms whose rules name an alarm in ``changed`` (and
