@@ -8,6 +8,7 @@ in functions' log output (read from the log store before every query).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -22,6 +23,8 @@ from lambdalab.plugin import Database, LambdaDatum
 from . import emf, lambda_metrics, metric_math, quotas
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from .store import Aggregate, Dimensions, MetricStore, dimensions_of
+
+log = logging.getLogger(__name__)
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 #: Units CloudWatch takes (``StandardUnit`` in the model).
@@ -130,7 +133,7 @@ class Metrics:
     def lambda_data(self, data: list[LambdaDatum]) -> None:
         """The data plane's ``AWS/Lambda`` data points (the invoke path: keep it cheap)."""
         self.recorder.record(data, self.lab.clock.now())
-        self._added_at = time.monotonic()
+        self._added()
 
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
         """PutMetricData: custom metrics (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html)."""
@@ -146,7 +149,21 @@ class Metrics:
         checked = [self._datum(d) for d in metric_data]  # all or nothing
         for datum, when in checked:
             self._record(namespace, datum, when)
+        self._added()
+
+    def _added(self) -> None:
+        """Data waits in memory: the flush thread writes it, or, once the lab is closing
+        (an async invoke still finishing as the lab's workers stop), this call does."""
         self._added_at = time.monotonic()
+        if self._closed.is_set():
+            self._write_late()
+
+    def _write_late(self) -> None:
+        try:
+            self.store.flush()
+        except Exception:  # the database itself closed: the lab outlived its workers' wait
+            log.warning("lambdalab: CloudWatch data of an invoke that ended after its lab "
+                        "closed was not written.")
 
     def _datum(self, datum: dict[str, Any]) -> tuple[dict[str, Any], float]:
         name = datum["MetricName"]
@@ -375,6 +392,8 @@ class Metrics:
                     return
 
     def close(self) -> None:
+        """Stop the flush thread and write what waits. The lab's async workers stop after
+        its plugins' state closes, so data added from now on is written as it comes."""
         self._closed.set()
         self._flusher.join(timeout=5)
         self.store.flush()
