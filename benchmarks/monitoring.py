@@ -36,6 +36,7 @@ raised. Nothing here leaves the loopback interface.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.metadata
 import os
@@ -95,6 +96,10 @@ def open_lab(root: Path, tag: str, monitoring_on: bool) -> Lab:
     for _ in range(50):  # warm up: the environment, the caches
         lab.invoke("echo", {"a": 1})
     return lab
+
+
+def lab_invoker(lab: Lab) -> Callable[[], object]:
+    return lambda: lab.invoke("echo", {"a": 1})
 
 
 def http_invoker(url: str) -> Callable[[], bytes]:
@@ -189,20 +194,11 @@ def measure(mode: dict[str, int]) -> list[Row]:
 def _measure(mode: dict[str, int]) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        labs = {on: open_lab(root, str(on), on) for on in (False, True)}
-        edges = {on: EdgeServer(lab, port=0) for on, lab in labs.items()}
-        try:
-            for edge in edges.values():
-                edge.__enter__()
+        with contextlib.ExitStack() as stack:
+            labs = {on: stack.enter_context(open_lab(root, str(on), on)) for on in (False, True)}
+            edges = {on: stack.enter_context(EdgeServer(lab, port=0)) for on, lab in labs.items()}
             over_http = alternate({on: http_invoker(edges[on].url) for on in labs}, mode)
-            direct = alternate(
-                {on: (lambda lab=lab: lab.invoke("echo", {"a": 1})) for on, lab in labs.items()},
-                mode)
-        finally:
-            for edge in edges.values():
-                edge.__exit__(None, None, None)
-            for lab in labs.values():
-                lab.close()
+            direct = alternate({on: lab_invoker(lab) for on, lab in labs.items()}, mode)
         emission_off = emission_us(root, mode["emits"], False)
         emission_on = emission_us(root, mode["emits"], True)
     over_http.figure, over_http.name = (
