@@ -1,7 +1,7 @@
 """Monitoring benchmarks: what CloudWatch metrics, X-Ray traces and CloudTrail together
 cost the invoke path, measured in one run.
 
-    python benchmarks/monitoring.py            # full run, a minute or two on 2 cores
+    python benchmarks/monitoring.py            # full run, under a minute on 2 cores
     python benchmarks/monitoring.py --quick    # small counts: a smoke test
     python benchmarks/monitoring.py --json out.json
 
