@@ -109,6 +109,33 @@ def test_metric_math_refused_with_what_to_change(lab: Lab, clock: VirtualClock, 
     assert error["Code"] == "InvalidParameterValue" and says in error["Message"]
 
 
+def test_chains_and_cycles_of_expressions_get_an_answer(lab: Lab, clock: VirtualClock,
+                                                        edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    put(cw, "Orders", 1.0, START - MINUTE)
+    chain = [{"Id": "e0", "MetricStat": stat("Orders")}] + [
+        {"Id": f"e{n}", "Expression": f"e{n - 1} + 1", "ReturnData": False}
+        for n in range(1, 499)]
+    chain[-1]["ReturnData"] = True
+    chain[0]["ReturnData"] = False
+    [last] = cw.get_metric_data(MetricDataQueries=chain[::-1], StartTime=utc(START - 120),
+                                EndTime=utc(START))["MetricDataResults"]
+    assert last["Id"] == "e498" and last["Values"] == [499.0]
+    cycle = [{"Id": "a", "Expression": "b * 2"}, {"Id": "b", "Expression": "SUM([a, c])"},
+             {"Id": "c", "MetricStat": stat("Orders")}]
+    for call in (lambda: cw.get_metric_data(MetricDataQueries=cycle, StartTime=utc(START - 120),
+                                            EndTime=utc(START)),
+                 lambda: cw.put_metric_alarm(
+                     AlarmName="loop", EvaluationPeriods=1, Threshold=1,
+                     ComparisonOperator="GreaterThanThreshold",
+                     Metrics=[{**q, "ReturnData": q["Id"] == "a"} for q in cycle])):
+        with pytest.raises(ClientError) as caught:
+            call()
+        error = caught.value.response["Error"]
+        assert error["Code"] == "InvalidParameterValue" and "cycle" in error["Message"]
+    assert cw.describe_alarms()["MetricAlarms"] == []
+
+
 # -- alarms on metric math ---------------------------------------------------------------
 
 

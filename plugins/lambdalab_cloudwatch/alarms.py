@@ -15,6 +15,7 @@ Alarms and their history are rows of the lab's database; a reopened data dir res
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -31,6 +32,8 @@ from .exceptions import ResourceNotFound
 from .models import (Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws,
                      plan_queries)
 from .store import Dimensions
+
+log = logging.getLogger(__name__)
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -425,9 +428,20 @@ class Alarms:
             return
         self.metrics.ingest_logs()
         minute = int(self.lab.clock.now() // quotas.PERIOD_S) * quotas.PERIOD_S
-        changed = {alarm.name for alarm in alarms if self._claim(alarm.name, minute)
-                   and self._transition(alarm, self.evaluate(alarm), forced=False)}
+        changed = {alarm.name for alarm in alarms
+                   if self._claim(alarm.name, minute) and self._evaluated(alarm)}
         self._settle(changed)
+
+    def _evaluated(self, alarm: Alarm) -> bool:
+        """Evaluate one alarm and move it; whether it moved. An alarm that cannot be
+        evaluated (its data unreadable) is logged and left as it is: the others go on,
+        and so does the clock that called."""
+        try:
+            return self._transition(alarm, self.evaluate(alarm), forced=False)
+        except Exception:
+            log.exception("lambdalab: CloudWatch alarm %s could not be evaluated; it keeps "
+                          "its state", alarm.name)
+            return False
 
     def _claim(self, name: str, minute: int) -> bool:
         """Whether this lambdalab evaluates ``name`` at ``minute``: the first of those on

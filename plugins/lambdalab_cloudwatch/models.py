@@ -424,7 +424,8 @@ _QUERY_ID = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 
 def plan_queries(queries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int]:
     """The queries by Id, checked (each a MetricStat or an expression that parses and
-    names only queries of the request), and the period their values come in."""
+    names only queries of the request, none in a cycle) and in an order to evaluate them
+    in (each after those it names), and the period their values come in."""
     by_id: dict[str, dict[str, Any]] = {}
     for query in queries:
         query_id = query["Id"]
@@ -441,6 +442,7 @@ def plan_queries(queries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any
             raise MissingParameter(f"Query {query_id}: give MetricStat or Expression.")
         by_id[query_id] = query
     periods = []
+    names: dict[str, set[str]] = {}
     for query_id, query in by_id.items():
         if query.get("MetricStat"):
             periods.append(check_period(query["MetricStat"]["Period"], "MetricStat.Period"))
@@ -448,11 +450,39 @@ def plan_queries(queries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any
             continue
         if query.get("Period") is not None:
             periods.append(check_period(query["Period"]))
-        for name in metric_math.references(metric_math.parse(query["Expression"])):
+        names[query_id] = metric_math.references(metric_math.parse(query["Expression"]))
+        for name in names[query_id]:
             if name not in by_id:
                 raise InvalidParameterValue(
                     f"The expression of {query_id} names {name}, but no query has that Id.")
-    return by_id, min(periods, default=quotas.PERIOD_S)
+    order = [query_id for query_id in by_id if query_id not in names] + _evaluation_order(names)
+    return {query_id: by_id[query_id] for query_id in order}, min(periods, default=quotas.PERIOD_S)
+
+
+def _evaluation_order(names: dict[str, set[str]]) -> list[str]:
+    """The expressions, each after those it names (so evaluating them in this order never
+    nests); InvalidParameterValue if they name one another in a cycle. Depth-first,
+    without recursion: a request may chain 500 of them."""
+    done: dict[str, None] = {}
+    for first in names:
+        if first in done:
+            continue
+        path, on_path = [(first, iter(sorted(names[first])))], {first}
+        while path:
+            query_id, todo = path[-1]
+            following = next(todo, None)
+            if following is None:
+                path.pop()
+                on_path.discard(query_id)
+                done[query_id] = None
+            elif following in on_path:
+                raise InvalidParameterValue(
+                    f"The expressions of {following} and {query_id} name one another (a "
+                    "cycle): an expression can name only queries that do not name it back.")
+            elif following in names and following not in done:
+                path.append((following, iter(sorted(names[following]))))
+                on_path.add(following)
+    return list(done)
 
 
 __all__ = ["Datapoint", "Metrics", "STATISTICS", "check_period", "check_statistic",
