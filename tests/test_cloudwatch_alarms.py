@@ -22,7 +22,8 @@ from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
-from .test_cloudwatch import ALARM_SINK, OK, START, alarm_events, clock, fn, state  # noqa: F401
+from .test_cloudwatch import clock  # noqa: F401  (fixture)
+from .test_cloudwatch import ALARM_SINK, OK, START, alarm_events, aws_cloudwatch, fn, state
 
 MINUTE = 60
 
@@ -317,7 +318,8 @@ OTHER_LAMBDALAB = """
 import pathlib, sys, time
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
-data, ready, go, start = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), float(sys.argv[4])
+data, start = sys.argv[1], float(sys.argv[4])
+ready, go = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
 clock = VirtualClock(start=start)
 with Lab(data_dir=data, clock=clock) as lab:
     ready.touch()
@@ -365,3 +367,24 @@ def test_two_lambdalabs_on_one_data_dir_evaluate_each_alarm_period_once(
             kinds = [h["HistoryItemType"] for h in
                      cw.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]]
             assert kinds.count("StateUpdate") == 1 and kinds.count("Action") == 1, (name, kinds)
+
+
+def test_aws_cli_puts_and_describes_a_composite_alarm(lab: Lab, clock: VirtualClock,
+                                                      edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="shop-errors", Namespace="shop", MetricName="x",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    cw.set_alarm_state(AlarmName="shop-errors", StateValue="ALARM", StateReason="testing")
+    put = aws_cloudwatch(edge.url, "put-composite-alarm", "--alarm-name", "page-me",
+                         "--alarm-rule", 'ALARM("shop-errors") AND NOT ALARM(nothing) OR FALSE')
+    assert put.returncode == 255 and "[nothing] in the alarm rule do not exist" in put.stderr
+    put = aws_cloudwatch(edge.url, "put-composite-alarm", "--alarm-name", "page-me",
+                         "--alarm-rule", 'ALARM("shop-errors") OR FALSE')
+    assert put.returncode == 0, put.stderr
+    described = aws_cloudwatch(edge.url, "describe-alarms", "--alarm-types", "CompositeAlarm")
+    assert described.returncode == 0, described.stderr
+    [found] = json.loads(described.stdout)["CompositeAlarms"]
+    assert found["AlarmName"] == "page-me" and found["StateValue"] == "ALARM"
+    assert json.loads(found["StateReasonData"])["triggeringAlarms"][0]["arn"].endswith(
+        ":alarm:shop-errors")

@@ -182,7 +182,9 @@ ALARM_TYPES = ("MetricAlarm", "CompositeAlarm")
 
 
 def _table(alarm: AnyAlarm) -> str:
-    return "cloudwatch_composite_alarms" if isinstance(alarm, CompositeAlarm) else "cloudwatch_alarms"
+    if isinstance(alarm, CompositeAlarm):
+        return "cloudwatch_composite_alarms"
+    return "cloudwatch_alarms"
 
 
 def _type(alarm: AnyAlarm) -> str:
@@ -550,8 +552,11 @@ class Alarms:
         return True
 
     def _run_action(self, action: str, old: AnyAlarm, new: AnyAlarm) -> None:
-        event = (composite_event(self.lab, old, new) if isinstance(new, CompositeAlarm)
-                 and isinstance(old, CompositeAlarm) else alarm_event(self.lab, old, new))  # type: ignore[arg-type]
+        if isinstance(new, CompositeAlarm) and isinstance(old, CompositeAlarm):
+            event = composite_event(self.lab, old, new)
+        else:
+            assert isinstance(new, Alarm) and isinstance(old, Alarm)
+            event = alarm_event(self.lab, old, new)
         try:
             self.lab.invoke(action, event, invocation_type="Event")
         except Exception as e:  # a missing function: AWS records the failure and moves on
