@@ -388,3 +388,18 @@ def test_aws_cli_puts_and_describes_a_composite_alarm(lab: Lab, clock: VirtualCl
     assert found["AlarmName"] == "page-me" and found["StateValue"] == "ALARM"
     assert json.loads(found["StateReasonData"])["triggeringAlarms"][0]["arn"].endswith(
         ":alarm:shop-errors")
+
+
+def test_an_alarm_stored_before_metric_math_still_moves(lab: Lab, clock: VirtualClock,
+                                                         edge: Any) -> None:
+    cw = client_for(edge.url, "cloudwatch")
+    cw.put_metric_alarm(AlarmName="old", Namespace="shop", MetricName="Orders",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold")
+    with lab.store.transaction() as db:  # the row as a data dir of an older lambdalab has it
+        [(config,)] = db.execute("SELECT config FROM cloudwatch_alarms").fetchall()
+        older = {k: v for k, v in json.loads(config).items() if k != "metrics"}
+        db.execute("UPDATE cloudwatch_alarms SET config = ?", (json.dumps(older),))
+    put(cw, "Orders", 1.0, START)
+    clock.advance(MINUTE)
+    assert state(cw, "old") == "ALARM"

@@ -536,12 +536,10 @@ class Alarms:
                       else alarm.state_transitioned)
         table = _table(alarm)
         with self._db.transaction() as db:
-            sql = f"UPDATE {table} SET config = ? WHERE name = ?"
-            params: tuple[str, ...] = (new.to_json(), new.name)
-            if not forced:
-                sql, params = sql + " AND config = ?", params + (alarm.to_json(),)
-            if db.execute(sql, params).rowcount != 1:
-                return False
+            row = db.execute(f"SELECT config FROM {table} WHERE name = ?", (alarm.name,)).fetchone()
+            if row is None or (not forced and type(alarm).from_json(row[0]) != alarm):
+                return False  # deleted, or moved by another lambdalab since it was read
+            db.execute(f"UPDATE {table} SET config = ? WHERE name = ?", (new.to_json(), new.name))
             self._history(new.name, "StateUpdate",
                           f"Alarm updated from {alarm.state_value} to {new.state_value}",
                           {"version": "1.0", "oldState": _state_data(alarm),
