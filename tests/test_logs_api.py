@@ -342,7 +342,7 @@ def test_hostile_tokens_and_times_are_answered_not_failed(client: Any, logs: Any
 
 
 def test_following_a_stream_with_boto3_as_aws_logs_tail_does(client: Any, logs: Any) -> None:  # noqa: F811
-    """The AWS CLI here is v1, without ``aws logs tail``: follow by polling, as it does."""
+    """Following a stream with boto3 alone, by polling, as ``aws logs tail`` does."""
     create(client, "noisy", NOISY)
     invoke(client, "noisy", "first")
     stream = logs.describe_log_streams(logGroupName=GROUP)["logStreams"][0]["logStreamName"]
@@ -405,7 +405,7 @@ def test_two_labs_on_one_data_dir_deliver_each_event_once(tmp_path: Path, code: 
 def test_the_polling_of_aws_logs_tail_follow_sees_each_event_once(
     client: Any, logs: Any, lab: Lab  # noqa: F811
 ) -> None:
-    """AWS CLI v2's ``aws logs tail --follow`` (not installable here) polls FilterLogEvents
+    """AWS CLI v2's ``aws logs tail --follow`` polls FilterLogEvents
     with ``interleaved``, ``startTime`` = the newest timestamp seen, and drops the
     eventIds it has shown (awscli/customizations/logs/tail.py, FollowLogEventsGenerator).
     The same loop, with boto3."""
@@ -439,6 +439,67 @@ def test_the_polling_of_aws_logs_tail_follow_sees_each_event_once(
     poll()
     assert [m for m in shown if m in ("one\n", "two\n")] == ["one\n", "two\n"]
     assert len(shown) == len(lab.get_logs("noisy"))
+
+
+def aws_cli_v2() -> str | None:
+    """AWS CLI v2 (``aws logs tail`` is v2's alone; PyPI's ``awscli`` is v1): Debian's
+    ``awscli`` package, which ``.ci/run`` installs."""
+    for candidate in ("/usr/bin/aws", "/usr/local/bin/aws"):
+        try:
+            done = subprocess.run([candidate, "--version"], capture_output=True, text=True,
+                                  timeout=60)
+        except OSError:
+            continue
+        if done.stdout.startswith("aws-cli/2."):
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(aws_cli_v2() is None, reason="AWS CLI v2 is not installed (.ci/run installs it)")
+def test_aws_logs_tail_follow_prints_each_event_once_as_it_comes(
+    client: Any, edge: EdgeServer, lab: Lab  # noqa: F811
+) -> None:
+    """``aws logs tail /aws/lambda/NAME --follow``, the real AWS CLI v2, against the edge:
+    what was there, then what comes while it follows, each line once."""
+    import queue
+    import threading
+    from datetime import datetime, timezone
+
+    create(client, "noisy", NOISY)
+    invoke(client, "noisy", "one")
+    since = datetime.fromtimestamp(lab.clock.now() - 600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tail = subprocess.Popen(
+        [str(aws_cli_v2()), "--endpoint-url", edge.url, "logs", "tail", GROUP, "--follow",
+         "--since", since, "--format", "short"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x",
+             "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
+             "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PAGER": ""})
+    lines: queue.Queue[str] = queue.Queue()
+    assert tail.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout], daemon=True).start()
+    printed: list[str] = []
+
+    def until(text: str) -> None:
+        while not any(line.rstrip().endswith(text) for line in printed):
+            try:
+                printed.append(lines.get(timeout=120))
+            except queue.Empty:
+                tail.kill()
+                raise AssertionError(f"no {text!r} in {printed}: {tail.stderr.read()}") from None
+
+    try:
+        until(" one")
+        invoke(client, "noisy", "two")  # the same warm environment, the same timestamp
+        until(" two")
+        invoke(client, "noisy", "three")
+        until(" three")
+    finally:
+        tail.kill()
+        tail.wait()
+    messages = [line.split(" ", 1)[1].rstrip() for line in printed]
+    assert [m for m in messages if m in ("one", "two", "three")] == ["one", "two", "three"]
+    assert len([m for m in messages if m.startswith("START RequestId")]) == 3
 
 
 def test_a_damaged_subscription_row_is_skipped_and_can_be_deleted(

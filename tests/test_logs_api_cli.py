@@ -1,5 +1,5 @@
 """``lambdalab logs NAME --filter PATTERN [--follow]``: CloudWatch's filter patterns on
-the command line (the AWS CLI v1 here has no ``aws logs tail``; see docs/how-to/read-logs)."""
+the command line (``aws logs tail`` is AWS CLI v2's, tested in test_logs_api.py)."""
 
 from __future__ import annotations
 
