@@ -21,6 +21,8 @@ RECORD_MAX_BYTES = 1_048_576
 #: PutRecords: 1-500 records and at most 5 MiB in one request.
 PUT_RECORDS_MAX_ENTRIES = 500
 PUT_RECORDS_MAX_BYTES = 5 * 1_048_576
+#: The largest request body the edge reads for Kinesis: a full PutRecords in base64 JSON.
+REQUEST_MAX_BYTES = PUT_RECORDS_MAX_BYTES * 4 // 3 + 1_048_576
 # -- throughput per shard, per second -----------------------------------------------------
 
 #: Writes: 1 MiB or 1,000 records per second per shard.

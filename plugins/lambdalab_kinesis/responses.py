@@ -191,7 +191,8 @@ class KinesisService(ProtocolService):
     """The ASGI app the edge hands Kinesis requests to."""
 
     def __init__(self, streams: Streams) -> None:
-        super().__init__("kinesis", KinesisResponses(streams), errors=ERRORS)
+        super().__init__("kinesis", KinesisResponses(streams), errors=ERRORS,
+                         body_max=quotas.REQUEST_MAX_BYTES)
 
 
 __all__ = ["KinesisService", "KinesisResponses", "TARGET_PREFIX"]
