@@ -371,3 +371,20 @@ def test_deleting_the_mapping_stops_its_readers(lab: Lab, code: Callable[..., Pa
     mapping = lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="LATEST")
     lab.delete_event_source_mapping(mapping.uuid)
     assert not [t for t in threading.enumerate() if t.name.startswith(f"lambdalab-stream-{mapping.uuid[:8]}")]
+
+
+def test_children_are_read_after_their_parents(lab: Lab, code: Callable[..., Path], recorder: Recorder) -> None:
+    make_function(lab, code, recorder)
+    arn = stream(lab)
+    streams = kinesis_of(lab).streams
+    put(lab, "s", [(str(n), "k") for n in range(5)])
+    streams.split_shard("s", "shardId-000000000000", str(2**127))
+    put(lab, "s", [(str(n), "k") for n in range(5, 10)])
+    streams.merge_shards("s", "shardId-000000000001", "shardId-000000000002")
+    put(lab, "s", [(str(n), "k") for n in range(10, 15)])
+    lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="TRIM_HORIZON",
+                                    batch_size=2)
+    assert kinesis_of(lab).mappings.wait_idle(timeout=120)
+    invokes = sorted(recorder.invokes(), key=lambda i: i["start"])
+    assert [d for i in invokes for d in i["data"]] == [str(n) for n in range(15)]
+    assert len({i["shard"] for i in invokes}) == 3  # the parent, one child of the split, the merge
