@@ -3,7 +3,9 @@ against the edge in process (virtual clock) and a ``lambdalab serve`` killed wit
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
@@ -21,6 +24,7 @@ from lambdalab_kinesis.models import counter_of, hash_key
 
 from .edge_support import client_for, edge  # noqa: F401  (fixtures)
 from .test_edge_sqs import aws_cli
+from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
 
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/"
 
@@ -285,3 +289,48 @@ def test_update_shard_count_scales_uniformly(kinesis: Any) -> None:
     code, _ = error_of(kinesis.update_shard_count, StreamName="s", TargetShardCount=9,
                        ScalingType="UNIFORM_SCALING")
     assert code == "InvalidArgumentException"
+
+
+# -- hostile input --------------------------------------------------------------------
+
+FUZZED = ("CreateStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
+          "PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "DeleteStream",
+          "SplitShard", "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod")
+
+
+@pytest.fixture
+def fuzz_world(edge: EdgeServer) -> EdgeServer:
+    """A stream with a record, so that some requests get past "not found"."""
+    kinesis = client_for(edge.url, "kinesis")
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")
+    return edge
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("kinesis", FUZZED))
+def test_kinesis_never_fails_internally(fuzz_world: EdgeServer, request: Any) -> None:
+    """Property: malformed inputs (wrong types, missing members, long strings, deep JSON)
+    from botocore's kinesis shapes get a 4xx that botocore parses, never a 5xx."""
+    op, params = request
+    headers = {"X-Amz-Target": f"Kinesis_20131202.{op.name}",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("kinesis")}
+    judge("kinesis", "json", op, "POST", send(fuzz_world.url, "POST", "/", headers, to_json(params)))
+
+
+def test_forged_iterators_and_keys_are_client_errors(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    for forged in (["s", "shardId-000000000000", "x", 0, 0], ["s", 5, 0, 0, 0], "[]", [1e308] * 5,
+                   ["s", "shardId-000000000000", 2**70, 0, 0]):
+        token = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        assert error_of(kinesis.get_records, ShardIterator=token)[0] in (
+            "InvalidArgumentException", "ResourceNotFoundException", "ExpiredIteratorException")
+    code, _ = error_of(kinesis.put_record, StreamName="s", Data=b"x", PartitionKey="k",
+                       ExplicitHashKey=str(2**128))
+    assert code == "InvalidArgumentException"
+    first = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")["SequenceNumber"]
+    far = str(int(first) + (2**70 << 40))  # this shard's prefix, a counter past any stream's
+    for number in ("12345", far):
+        code, _ = error_of(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000",
+                           ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=number)
+        assert code == "InvalidArgumentException"

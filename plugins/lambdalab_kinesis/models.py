@@ -99,6 +99,8 @@ ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON",
 _COUNTER_SHIFT, _COUNTER_BITS = 40, 72
 _INDEX_SHIFT, _CREATED_SHIFT, _VERSION = 112, 144, 2 << 184
 _PURGE_EVERY_S = 60.0
+#: Counters stay below SQLite's 64-bit integers: a number past this came from no stream.
+_COUNTER_MAX = 2**62
 
 
 def sequence_number(shard_created: float, shard_index: int, counter: int) -> str:
@@ -153,7 +155,8 @@ class Shard:
 
     def holds(self, sequence: str) -> bool:
         """Whether ``sequence`` is a sequence number of this shard."""
-        return sequence_number(self.created, self.index, counter_of(sequence)) == sequence
+        counter = counter_of(sequence)
+        return counter < _COUNTER_MAX and sequence_number(self.created, self.index, counter) == sequence
 
     def to_aws(self) -> dict[str, Any]:
         numbers = {"StartingSequenceNumber": self.sequence(self.start_counter)}
@@ -230,6 +233,7 @@ class Iterator:
         try:
             stream, shard, after, issued, created = json.loads(base64.urlsafe_b64decode(token))
             if not (isinstance(stream, str) and isinstance(shard, str) and type(after) is int
+                    and 0 <= after < _COUNTER_MAX
                     and all(isinstance(v, (int, float)) for v in (issued, created))):
                 raise ValueError(token)
         except (ValueError, TypeError, binascii.Error):

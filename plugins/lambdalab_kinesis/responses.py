@@ -171,7 +171,9 @@ class KinesisResponses:
 
 def _entry(body: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
     """``(data, partition key, explicit hash key)`` of one record, checked."""
-    data, key, explicit = body["Data"], body["PartitionKey"], body.get("ExplicitHashKey")
+    data, key, explicit = body["Data"], body.get("PartitionKey"), body.get("ExplicitHashKey")
+    if key is None:  # botocore's newest model leaves it optional; a stream needs one
+        raise InvalidArgumentException("PartitionKey is required: it chooses the record's shard.")
     size = len(data) + len(key.encode("utf-8", "surrogatepass"))
     if size > quotas.RECORD_MAX_BYTES:
         raise InvalidArgumentException(
