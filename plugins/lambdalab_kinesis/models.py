@@ -84,6 +84,7 @@ MIGRATIONS = {
         uuid TEXT NOT NULL REFERENCES kinesis_mappings(uuid) ON DELETE CASCADE,
         shard_id TEXT NOT NULL,
         position TEXT,
+        window TEXT,
         PRIMARY KEY (uuid, shard_id)
     );
     """,
