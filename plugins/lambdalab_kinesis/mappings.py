@@ -62,6 +62,9 @@ IDLE_WAIT_S = 0.2
 RETRY_WAIT_S = (0.01, 1.0)
 #: The largest BatchSize each stream service takes.
 BATCH_SIZE_MAX = {"kinesis": quotas.ESM_STREAM_BATCH_SIZE_MAX, "dynamodb": 1000}
+#: Threads running ParallelizationFactor lanes, for all of a service's mappings (the
+#: function's concurrency is what limits invokes; this only keeps threads bounded).
+LANE_THREADS_MAX = 64
 #: Settings a stream mapping does not implement yet: refused, not ignored.
 UNSUPPORTED = ("filter_criteria", "scaling_config")
 
@@ -581,7 +584,7 @@ class StreamMappings:
     results: dict[str, str] = field(default_factory=dict)
     idle: threading.Condition = field(default_factory=threading.Condition)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
-        thread_name_prefix="lambdalab-stream-lane"))
+        LANE_THREADS_MAX, thread_name_prefix="lambdalab-stream-lane"))
 
     def start(self) -> None:
         for mapping in self._all():
