@@ -435,3 +435,19 @@ def _iso(at: float) -> str:
     import datetime
 
     return datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_iterator_age_shows_the_lag_in_cloudwatch(
+        lab: Lab, code: Callable[..., Path], recorder: Recorder, clock: VirtualClock) -> None:
+    from lambdalab_cloudwatch import cloudwatch
+
+    make_function(lab, code, recorder)
+    arn = stream(lab)
+    kinesis_of(lab).streams.put_records("s", [(b"old", "k", None)])
+    clock.advance(90)  # the record waits 90 s of the lab's clock before a mapping reads it
+    lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="TRIM_HORIZON")
+    assert kinesis_of(lab).mappings.wait_idle(timeout=120)
+    points = cloudwatch(lab).statistics("AWS/Lambda", "IteratorAge", (("FunctionName", "reader"),),
+                                        clock.now() - 300, clock.now() + 60, 300, ["Maximum"], [])
+    assert [p.values["Maximum"] for p in points] == [90_000.0]
+    assert points[0].unit == "Milliseconds"

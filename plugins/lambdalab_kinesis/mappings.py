@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from lambdalab.plugin import (
     DestinationMessage,
     InvalidParameterValueException,
+    LambdaDatum,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -487,6 +488,8 @@ class Poller:
         event: dict[str, Any] = {"Records": [self._with_role(r.event_record) for r in batch]}
         if reader.window is not None:
             event.update(reader.window_event(final))
+        if batch:
+            self._iterator_age(batch[-1])
         try:
             result = self.owner.lab.invoke(self.mapping.function_arn, event)
         except LambdaError as e:
@@ -511,6 +514,15 @@ class Poller:
                 return failed_at, True
         self._record("OK")
         return None, False
+
+    def _iterator_age(self, last: StreamRecord) -> None:
+        """``IteratorAge``: how long the batch's last record waited in the stream, in ms
+        (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+        ref = parse_function_ref(self.mapping.function_arn)
+        age = max(self.owner.lab.clock.now() - last.arrival, 0.0) * 1000
+        datum = LambdaDatum("IteratorAge", age, ref.name,
+                            f"{ref.name}:{ref.qualifier}" if ref.qualifier else None)
+        self.owner.lab.plugin_manager.hook.lambdalab_lambda_metrics(data=[datum])
 
     def _with_role(self, record: dict[str, Any]) -> dict[str, Any]:
         if "invokeIdentityArn" in record and record["invokeIdentityArn"] is None:
