@@ -328,6 +328,11 @@ def test_forged_iterators_and_keys_are_client_errors(kinesis: Any) -> None:
     code, _ = error_of(kinesis.put_record, StreamName="s", Data=b"x", PartitionKey="k",
                        ExplicitHashKey=str(2**128))
     assert code == "InvalidArgumentException"
+    headers = {"X-Amz-Target": "Kinesis_20131202.PutRecord",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("kinesis")}
+    status, _, answer = send(kinesis.meta.endpoint_url, "POST", "/", headers,
+                             b'{"StreamName": "s", "Data": "eA==", "PartitionKey": "\\ud800"}')
+    assert status == 400 and b"InvalidArgumentException" in answer, answer  # was a 500
     first = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")["SequenceNumber"]
     far = str(int(first) + (2**70 << 40))  # this shard's prefix, a counter past any stream's
     for number in ("12345", far):
