@@ -90,7 +90,7 @@ MIGRATIONS = {
     """,
 }
 
-STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 PROVISIONED, ON_DEMAND = "PROVISIONED", "ON_DEMAND"
 ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST",
                   "AT_TIMESTAMP")
@@ -335,7 +335,7 @@ class Streams:
         return name
 
     def create_stream(self, name: str, shard_count: int | None = None, mode: str = PROVISIONED) -> Stream:
-        if not STREAM_NAME.match(name):
+        if not STREAM_NAME.fullmatch(name):
             raise InvalidArgumentException(
                 f"StreamName {name!r}: use 1-128 letters, digits, '_', '.' or '-'.")
         if mode == ON_DEMAND:
@@ -380,7 +380,8 @@ class Streams:
         )
 
     def stream(self, name: str) -> Stream:
-        rows = self.lab.store.query("SELECT * FROM kinesis_streams WHERE name = ?", (name,))
+        rows = self.lab.store.query("SELECT * FROM kinesis_streams WHERE name = ?", (name,)) \
+            if STREAM_NAME.fullmatch(name) else []  # a name no stream can have (from a token)
         if not rows:
             raise ResourceNotFoundException(
                 f"Stream {name} under account {self.lab.arns.account_id} not found.")
