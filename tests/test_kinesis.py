@@ -346,3 +346,32 @@ def test_forged_iterators_and_keys_are_client_errors(kinesis: Any) -> None:
         code, _ = error_of(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000",
                            ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=number)
         assert code == "InvalidArgumentException"
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def test_cli_kinesis_commands(tmp_path: Path, code: Any) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    data = str(tmp_path / "cli-data")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", data, *args], catch_exceptions=False)
+
+    assert "Created stream clicks with 2 shards" in run("kinesis", "create-stream", "clicks", "--shards", "2").output
+    assert "Put " in run("kinesis", "put", "clicks", "hello", "--key", "user-1").output
+    assert "clicks" in run("kinesis", "list").output
+    line = json.loads(run("kinesis", "read", "clicks").output.splitlines()[0])
+    assert (line["Data"], line["PartitionKey"]) == ("hello", "user-1")
+    missing = run("kinesis", "put", "nope", "x", "--key", "k")
+    assert missing.exit_code == 2 and "ResourceNotFoundException" in missing.output
+    assert run("create", "reader", "--code", str(code(app="def handler(e, c):\n    return None\n")),
+               "--handler", "app.handler").exit_code == 0
+    created = run("kinesis", "map", "reader", "clicks", "--retries", "2", "--bisect")
+    assert "Created mapping" in created.output, created.output
+    uuid = created.output.split("Created mapping ", 1)[1].split(":", 1)[0]
+    assert uuid in run("esm", "list").output
+    assert run("esm", "delete", uuid).exit_code == 0
