@@ -66,6 +66,19 @@ BATCH_SIZE_MAX = {"kinesis": quotas.ESM_STREAM_BATCH_SIZE_MAX, "dynamodb": 1000}
 #: Threads running ParallelizationFactor lanes, for all of a service's mappings (the
 #: function's concurrency is what limits invokes; this only keeps threads bounded).
 LANE_THREADS_MAX = 64
+#: Whole-number settings: AWS's name and range.
+WHOLE_SETTINGS = {
+    "batch_size": ("BatchSize", 1, quotas.ESM_STREAM_BATCH_SIZE_MAX),
+    "maximum_batching_window_in_seconds": ("MaximumBatchingWindowInSeconds", 0,
+                                           quotas.ESM_BATCHING_WINDOW_MAX_S),
+    "parallelization_factor": ("ParallelizationFactor", 1, quotas.ESM_PARALLELIZATION_MAX),
+    "maximum_retry_attempts": ("MaximumRetryAttempts", -1, quotas.ESM_RETRY_ATTEMPTS_MAX),
+    "tumbling_window_in_seconds": ("TumblingWindowInSeconds", 0, quotas.ESM_TUMBLING_WINDOW_MAX_S),
+}
+#: Every setting a stream mapping takes (boto3's names in snake_case).
+SETTINGS = frozenset({*WHOLE_SETTINGS, "bisect_batch_on_function_error", "enabled",
+                      "maximum_record_age_in_seconds", "function_response_types", "destination_config",
+                      "starting_position_timestamp", "function_name"})
 #: Settings a stream mapping does not implement yet: refused, not ignored.
 UNSUPPORTED = ("filter_criteria", "scaling_config")
 
@@ -646,52 +659,47 @@ class StreamMappings:
     def _checked(self, mapping: StreamMapping, settings: Mapping[str, Any], creating: bool) -> StreamMapping:
         """``mapping`` with the non-``None`` ``settings`` applied and checked."""
         given = {k: v for k, v in settings.items() if v is not None}
-        refused = sorted(k for k in given if k in UNSUPPORTED)
-        unknown = sorted(set(given) - set(StreamMapping.__dataclass_fields__) - {"destination_config", "function_name"})
-        if refused or unknown:
+        not_taken = sorted(k for k in given if k in UNSUPPORTED or k not in SETTINGS)
+        if not_taken:
             raise InvalidParameterValueException(
                 f"lambdalab's stream event source mappings do not support "
-                f"{', '.join(refused + unknown)} yet. Remove it.")
-        changes: dict[str, Any] = {}
-        if "batch_size" in given:
-            high = BATCH_SIZE_MAX.get(self.service, quotas.ESM_STREAM_BATCH_SIZE_MAX)
-            changes["batch_size"] = _whole("BatchSize", given["batch_size"], 1, high)
-        if "maximum_batching_window_in_seconds" in given:
-            changes["maximum_batching_window_in_seconds"] = _whole(
-                "MaximumBatchingWindowInSeconds", given["maximum_batching_window_in_seconds"], 0,
-                quotas.ESM_BATCHING_WINDOW_MAX_S)
-        if "parallelization_factor" in given:
-            changes["parallelization_factor"] = _whole(
-                "ParallelizationFactor", given["parallelization_factor"], 1, quotas.ESM_PARALLELIZATION_MAX)
-        if "maximum_retry_attempts" in given:
-            changes["maximum_retry_attempts"] = _whole(
-                "MaximumRetryAttempts", given["maximum_retry_attempts"], -1, quotas.ESM_RETRY_ATTEMPTS_MAX)
-        if "maximum_record_age_in_seconds" in given:
-            changes["maximum_record_age_in_seconds"] = _record_age(given["maximum_record_age_in_seconds"])
-        if "bisect_batch_on_function_error" in given:
-            changes["bisect_batch_on_function_error"] = bool(given["bisect_batch_on_function_error"])
-        if "enabled" in given:
-            changes["enabled"] = bool(given["enabled"])
-        if "function_response_types" in given:
-            changes["function_response_types"] = _response_types(given["function_response_types"])
-        if "destination_config" in given:
-            changes["on_failure"] = _on_failure(given["destination_config"])
-            if changes["on_failure"] and self.sender(changes["on_failure"]) is None:
-                raise invalid("DestinationConfig.OnFailure.Destination", changes["on_failure"],
-                              "No loaded plugin delivers there: use an SQS queue of this lab.")
-        if creating and "starting_position_timestamp" in given:
-            changes["starting_position_timestamp"] = _epoch(given["starting_position_timestamp"])
-        if "tumbling_window_in_seconds" in given:
-            changes["tumbling_window_in_seconds"] = _whole(
-                "TumblingWindowInSeconds", given["tumbling_window_in_seconds"], 0, quotas.ESM_TUMBLING_WINDOW_MAX_S)
-        if "function_name" in given:
-            changes["function_arn"] = self._function_arn(given["function_name"])
-        checked = replace(mapping, **changes)
+                f"{', '.join(not_taken)} yet. Remove it.")
+        checked = replace(mapping, **self._changes(given, creating))
         if checked.tumbling_window_in_seconds and checked.parallelization_factor > 1:
             raise InvalidParameterValueException(
                 "lambdalab's tumbling windows keep one state per shard: use ParallelizationFactor 1 "
                 "with TumblingWindowInSeconds.")
         return checked
+
+    def _changes(self, given: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+        """The mapping's fields that ``given`` settings change, each checked."""
+        changes: dict[str, Any] = {}
+        for setting, (name, low, high) in WHOLE_SETTINGS.items():
+            if setting in given:
+                if setting == "batch_size":
+                    high = BATCH_SIZE_MAX.get(self.service, high)
+                changes[setting] = _whole(name, given[setting], low, high)
+        for setting in ("bisect_batch_on_function_error", "enabled"):
+            if setting in given:
+                changes[setting] = bool(given[setting])
+        if "maximum_record_age_in_seconds" in given:
+            changes["maximum_record_age_in_seconds"] = _record_age(given["maximum_record_age_in_seconds"])
+        if "function_response_types" in given:
+            changes["function_response_types"] = _response_types(given["function_response_types"])
+        if "destination_config" in given:
+            changes["on_failure"] = self._checked_destination(given["destination_config"])
+        if creating and "starting_position_timestamp" in given:
+            changes["starting_position_timestamp"] = _epoch(given["starting_position_timestamp"])
+        if "function_name" in given:
+            changes["function_arn"] = self._function_arn(given["function_name"])
+        return changes
+
+    def _checked_destination(self, config: Any) -> str | None:
+        destination = _on_failure(config)
+        if destination and self.sender(destination) is None:
+            raise invalid("DestinationConfig.OnFailure.Destination", destination,
+                          "No loaded plugin delivers there: use an SQS queue of this lab.")
+        return destination
 
     def get(self, uuid: str) -> StreamMapping:
         rows = self.lab.store.query("SELECT uuid, config FROM kinesis_mappings WHERE uuid = ? AND service = ?",
