@@ -417,6 +417,7 @@ class LambdaOperations(LayerApi):
             "maximum_batching_window_in_seconds": params.get("MaximumBatchingWindowInSeconds"),
             "function_response_types": params.get("FunctionResponseTypes"),
             "scaling_config": params.get("ScalingConfig"),
+            "filter_criteria": params.get("FilterCriteria"),
         }
 
     def create_event_source_mapping(self, params: Params) -> dict[str, Any]:
@@ -456,12 +457,13 @@ class LambdaOperations(LayerApi):
 #: The event source mapping fields lambdalab implements (SQS sources), and the path's UUID.
 _MAPPING_FIELDS = frozenset({
     "FunctionName", "EventSourceArn", "Enabled", "BatchSize",
-    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Tags", "UUID",
+    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "FilterCriteria",
+    "Tags", "UUID",
 })
 
 
 def _refuse_unknown_mapping_fields(params: Params) -> None:
-    """FilterCriteria and the stream-only fields are refused rather than ignored."""
+    """The stream-only fields are refused rather than ignored."""
     if "DestinationConfig" in params:  # AWS's answer for an SQS source
         raise InvalidParameterValueException(
             "Unsupported DestinationConfig parameter for given event source mapping type."
