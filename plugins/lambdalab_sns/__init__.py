@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import lambdalab
-from lambdalab.plugin import DestinationMessage, HttpService, Sender, StashKey
+from lambdalab.plugin import (
+    DestinationMessage,
+    HttpService,
+    InvalidParameterValueException,
+    Sender,
+    StashKey,
+)
 
 from .exceptions import SnsError
 from .models import MIGRATIONS, Subscription, Topic, Topics, topic_name
@@ -76,7 +82,10 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
     ``ErrorMessage`` its message attributes."""
     if not destination_arn.startswith("arn:aws:sns:"):
         return None
-    topic_name(destination_arn)  # a malformed ARN is refused when the config is saved
+    try:
+        topic_name(destination_arn)
+    except SnsError as e:  # refused when the configuration is saved, in Lambda's words
+        raise InvalidParameterValueException(f"{destination_arn!r}: {e.message}") from None
     publisher = sns_of(lab).publisher
 
     def send(message: DestinationMessage) -> None:
