@@ -8,20 +8,17 @@ takes a list of patterns of which one must match
 https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html).
 The rules of a leaf list:
 
-==========================  ===========================================================
-``"Alice"``, ``100``,        equals (numbers compare as numbers: ``100`` matches ``100.0``)
-``true``, ``null``
-``{"prefix": "us-"}``        begins with (``{"prefix": {"equals-ignore-case": "us-"}}`` too)
-``{"suffix": ".png"}``       ends with (``{"suffix": {"equals-ignore-case": ".png"}}`` too)
-``{"equals-ignore-case":     equals, ignoring case
-"alice"}``
-``{"anything-but": …}``      anything but a value, a list of values, or ``{"prefix": …}``,
-                             ``{"suffix": …}``, ``{"equals-ignore-case": …}``
-``{"numeric": [">", 10,      a number in a range (``=``, ``<``, ``<=``, ``>``, ``>=``; up
-"<=", 20]}``                 to a lower and an upper bound)
-``{"exists": true}``         the key is there (``false``: it is not)
-``{"cidr": "10.0.0.0/24"}``  an IP address in a network
-==========================  ===========================================================
+=========================================  ==============================================
+Rule                                       Matches
+=========================================  ==============================================
+``"Alice"``, ``100``, ``true``, ``null``   that value (``100`` matches ``100.0`` too)
+``{"prefix": "us-"}``                      a string beginning so (``suffix``: ending so)
+``{"equals-ignore-case": "alice"}``        a string equal but for case
+``{"anything-but": ["a", "b"]}``           any other value (or ``prefix``/``suffix``)
+``{"numeric": [">", 10, "<=", 20]}``       a number in the range (``=``, ``<``, ``<=``, …)
+``{"exists": true}``                       any value of the key (``false``: no key)
+``{"cidr": "10.0.0.0/24"}``                an IP address in the network
+=========================================  ==============================================
 
 Where the event holds a list, the pattern matches when one of its items does. Every
 consumer calls :func:`matches`; :func:`problem` says what is wrong with a pattern, and
