@@ -54,6 +54,7 @@ class FilterPatternError(ValueError):
 def matches(pattern: Mapping[str, Any], event: Any) -> bool:
     """Whether ``event`` (parsed JSON) matches ``pattern`` (a checked pattern object).
 
+    >>> from lambdalab.event_filters import matches
     >>> matches({"body": {"RequestCode": ["BBBB"]}}, {"body": {"RequestCode": "BBBB"}})
     True
     """

@@ -187,3 +187,42 @@ def test_filter_criteria_through_boto3(edge: Any, client: Any, lab: Lab) -> None
         {"Id": str(n), "MessageBody": json.dumps({"n": n})} for n in range(5)])
     assert sqs_of(lab).mappings.wait_idle(timeout=60)
     assert sorted(batches(lab)) == ['{"n": 3}', '{"n": 4}']
+
+
+OPERANDS = st.one_of(JSON_LEAF, st.lists(JSON_LEAF, max_size=3),
+                     st.dictionaries(st.sampled_from(["prefix", "suffix", "equals-ignore-case", "x"]),
+                                     JSON_LEAF, max_size=2),
+                     st.lists(st.one_of(st.sampled_from(["=", "<", "<=", ">", ">=", "!"]),
+                                        st.integers(-5, 5), st.floats(allow_nan=True)), max_size=5),
+                     st.sampled_from(["10.0.0.0/24", "::1/128", "nonsense"]))
+RULES = st.one_of(JSON_LEAF, st.dictionaries(
+    st.sampled_from(["prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists",
+                     "cidr", "wildcard"]), OPERANDS, min_size=1, max_size=2))
+#: Rules that are valid, so that most patterns get past the check to the matching.
+VALID_RULES = st.one_of(
+    JSON_LEAF, st.builds(lambda t: {"prefix": t}, st.text(min_size=1, max_size=3)),
+    st.builds(lambda t: {"suffix": {"equals-ignore-case": t}}, st.text(min_size=1, max_size=3)),
+    st.builds(lambda n: {"numeric": [">", n]}, st.integers(-5, 5)),
+    st.builds(lambda n: {"numeric": [">=", n, "<", n + 2]}, st.integers(-5, 5)),
+    st.builds(lambda b: {"exists": b}, st.booleans()),
+    st.builds(lambda v: {"anything-but": v}, st.lists(st.text(max_size=2), min_size=1, max_size=2)),
+    st.just({"cidr": "10.0.0.0/8"}))
+PATTERNS = st.recursive(
+    st.dictionaries(st.text(max_size=3), st.lists(st.one_of(VALID_RULES, VALID_RULES, RULES),
+                                                  min_size=1, max_size=3), min_size=1, max_size=3),
+    lambda inner: st.one_of(st.dictionaries(st.text(max_size=3), inner, min_size=1, max_size=2),
+                            st.builds(lambda branches: {"$or": branches}, st.lists(inner, max_size=3))),
+    max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pattern=PATTERNS, event=EVENTS)
+def test_a_pattern_the_check_accepts_never_fails_to_match(pattern: Any, event: Any) -> None:
+    """Whatever pattern hostile input makes, it is refused with a reason or it matches
+    any JSON event without raising."""
+    reason = problem(pattern)
+    if reason is None:
+        assert matches(pattern, event) in (True, False)
+        assert combinations(pattern) >= 0
+    else:
+        assert isinstance(reason, str) and reason

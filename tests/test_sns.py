@@ -8,11 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any, Callable
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdalab import InvalidParameterValueException, Lab, VirtualClock
 from lambdalab.server import EdgeServer
@@ -20,6 +24,7 @@ from lambdalab_sns import sns_of
 from lambdalab_sqs import sqs_of
 
 from .edge_support import client_for, edge, query_post  # noqa: F401  (fixtures)
+from .test_fuzz_edge import DEEP_MARK, FUZZ, judge, operation_and_input, query_pairs, send, signed_for
 
 RECORDER = """
 import json
@@ -425,3 +430,70 @@ def test_unknown_actions_and_garbage_get_query_errors(edge: EdgeServer) -> None:
     with pytest.raises(ClientError) as caught:
         sns.create_platform_application(Name="x", Platform="GCM", Attributes={})
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+# -- hostile input: no request gets a 5xx -----------------------------------------------------
+
+SNS_OPERATIONS = ("CreateTopic", "ListTopics", "DeleteTopic", "GetTopicAttributes",
+                  "SetTopicAttributes", "Subscribe", "Unsubscribe", "ListSubscriptions",
+                  "ListSubscriptionsByTopic", "GetSubscriptionAttributes",
+                  "SetSubscriptionAttributes", "Publish", "PublishBatch", "TagResource",
+                  "UntagResource", "ListTagsForResource")
+ARN_MEMBERS = {"TopicArn", "TargetArn", "ResourceArn", "SubscriptionArn", "Endpoint"}
+
+
+@pytest.fixture
+def topic_world(edge: EdgeServer, lab: Lab) -> EdgeServer:  # noqa: F811
+    """A topic ``q`` with a queue subscribed, so requests get past "not found"."""
+    sqs_of(lab).queues.create_queue("q")
+    topic = sns_of(lab).topics.create_topic("q")
+    sns_of(lab).topics.subscribe(topic.arn, "sqs", sqs_of(lab).queues.arn("q"))
+    return edge
+
+
+def with_real_arns(params: dict[str, Any]) -> dict[str, Any]:
+    """A fuzzed name where an ARN goes becomes the ARN of that name (most are not there)."""
+    out = dict(params)
+    for member in ARN_MEMBERS & set(out):
+        if isinstance(out[member], str) and out[member].isidentifier():
+            service = "sqs" if member == "Endpoint" else "sns"
+            out[member] = f"arn:aws:{service}:us-east-1:000000000000:{out[member]}"
+    return out
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("sns", SNS_OPERATIONS))
+def test_sns_never_fails_internally(topic_world: EdgeServer, request: Any) -> None:
+    op, params = request
+    pairs = [("Action", op.name), ("Version", "2010-03-31")]
+    for name, value in with_real_arns(params).items():
+        pairs += list(query_pairs(name, value))
+    body = urlencode([(k, DEEP_MARK.sub("[[[", v)) for k, v in pairs]).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_for("sns")}
+    judge("sns", "query", op, "POST", send(topic_world.url, "POST", "/", headers, body))
+
+
+@settings(FUZZ, max_examples=60)
+@given(policy=st.one_of(st.text(max_size=40), st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.sampled_from(["kind", "numeric", "prefix", "exists",
+                                                             "anything-but", "$or", "x"]),
+                                            inner, max_size=3)),
+    max_leaves=8).map(json.dumps)),
+    scope=st.sampled_from(["MessageAttributes", "MessageBody"]))
+def test_any_filter_policy_is_refused_or_filters_without_failing(
+        topic_world: EdgeServer, lab: Lab, policy: str, scope: str) -> None:
+    topic = "arn:aws:sns:us-east-1:000000000000:q"
+    status, text = sns_query(topic_world.url, {
+        "Action": "Subscribe", "TopicArn": topic, "Protocol": "sqs",
+        "Endpoint": sqs_of(lab).queues.arn(f"q{uuid.uuid4().hex}"),  # a new subscription each time
+        "Attributes.entry.1.key": "FilterPolicy", "Attributes.entry.1.value": policy,
+        "Attributes.entry.2.key": "FilterPolicyScope", "Attributes.entry.2.value": scope})
+    assert status in (200, 400), text
+    status, text = sns_query(topic_world.url, {
+        "Action": "Publish", "TopicArn": topic, "Message": '{"kind": "order", "n": 5}',
+        "MessageAttributes.entry.1.Name": "kind",
+        "MessageAttributes.entry.1.Value.DataType": "String",
+        "MessageAttributes.entry.1.Value.StringValue": "order"})
+    assert status == 200, text
