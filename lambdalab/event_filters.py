@@ -22,8 +22,9 @@ Rule                                       Matches
 
 Where the event holds a list, the pattern matches when one of its items does. Every
 consumer calls :func:`matches`; :func:`problem` says what is wrong with a pattern, and
-:func:`parse_filter_pattern` reads one as Lambda's CreateEventSourceMapping does,
-refusing a bad one with AWS's InvalidParameterValueException message.
+:func:`parse_filter_criteria` reads a mapping's ``FilterCriteria`` as Lambda's
+CreateEventSourceMapping does, refusing a bad pattern with AWS's
+InvalidParameterValueException message.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from typing import Any, Iterator, Mapping
 from . import limits
 from .errors import InvalidParameterValueException
 
-__all__ = ["matches", "problem", "parse_filter_pattern", "FilterPatternError", "combinations"]
+__all__ = ["matches", "problem", "parse_filter_criteria", "parse_filter_pattern", "FilterPatternError",
+           "combinations"]
 
 #: Where a key is absent from the event (``None`` is JSON's null, which is present).
 _MISSING = object()
@@ -281,6 +283,22 @@ def _product(pattern: Mapping[str, Any]) -> int:
 
 
 # -- Lambda's FilterCriteria ---------------------------------------------------------------
+
+
+def parse_filter_criteria(criteria: Any) -> tuple[str, ...]:
+    """An event source mapping's ``FilterCriteria`` (``{"Filters": [{"Pattern": TEXT}]}``)
+    as the pattern texts to keep, each checked as Lambda checks it; ``{}`` and
+    ``{"Filters": []}`` give none (UpdateEventSourceMapping's way to remove them)."""
+    if not isinstance(criteria, Mapping):
+        raise _invalid('FilterCriteria is an object: {"Filters": [{"Pattern": "..."}]}.')
+    filters = criteria.get("Filters") or []
+    if not isinstance(filters, list) or len(filters) > limits.FILTERS_PER_MAPPING_MAX:
+        raise _invalid(f"FilterCriteria.Filters is a list of at most "
+                       f"{limits.FILTERS_PER_MAPPING_MAX} filters.")
+    texts = [f.get("Pattern") if isinstance(f, Mapping) else None for f in filters]
+    for text in texts:
+        parse_filter_pattern(text)
+    return tuple(str(text) for text in texts)
 
 
 def parse_filter_pattern(text: Any) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdalab import InvalidParameterValueException, Lab
-from lambdalab.event_filters import combinations, matches, parse_filter_pattern, problem
+from lambdalab.event_filters import (
+    combinations,
+    matches,
+    parse_filter_criteria,
+    parse_filter_pattern,
+    problem,
+)
 from lambdalab_sqs import sqs_of
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
@@ -226,3 +232,13 @@ def test_a_pattern_the_check_accepts_never_fails_to_match(pattern: Any, event: A
         assert combinations(pattern) >= 0
     else:
         assert isinstance(reason, str) and reason
+
+
+def test_filter_criteria_are_read_as_lambda_reads_them() -> None:
+    text = '{"body": {"kind": ["order"]}}'
+    assert parse_filter_criteria({"Filters": [{"Pattern": text}]}) == (text,)
+    assert parse_filter_criteria({}) == parse_filter_criteria({"Filters": []}) == ()
+    for bad in ([], {"Filters": [{"Pattern": text}] * 6}, {"Filters": [{}]}, {"Filters": ["x"]},
+                {"Filters": "x"}):
+        with pytest.raises(InvalidParameterValueException, match="^Invalid filter pattern definition"):
+            parse_filter_criteria(bad)

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Mapping
 from lambdalab.plugin import (
     InvalidParameterValueException,
     event_filters,
-    limits,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -156,22 +155,6 @@ def _maximum_concurrency(scaling_config: Mapping[str, Any] | None) -> int | None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise invalid("ScalingConfig.MaximumConcurrency", value, f"Use {low} to {high}.")
     return value
-
-
-def _filter_patterns(criteria: Any) -> tuple[str, ...]:
-    """FilterCriteria's pattern texts, each checked as Lambda checks it; ``{}`` or no
-    ``Filters`` clears them."""
-    if not isinstance(criteria, Mapping):
-        raise invalid("FilterCriteria", criteria, 'Use {"Filters": [{"Pattern": "..."}]}.')
-    filters = criteria.get("Filters") or []
-    if not isinstance(filters, list) or len(filters) > limits.FILTERS_PER_MAPPING_MAX:
-        raise InvalidParameterValueException(
-            f"Invalid filter pattern definition. A mapping has at most "
-            f"{limits.FILTERS_PER_MAPPING_MAX} filters in FilterCriteria.Filters.")
-    patterns = [f.get("Pattern") if isinstance(f, Mapping) else None for f in filters]
-    for text in patterns:
-        event_filters.parse_filter_pattern(text)
-    return tuple(str(text) for text in patterns)
 
 
 def filtered_in(patterns: list[dict[str, Any]], record: Mapping[str, Any]) -> bool:
@@ -392,7 +375,7 @@ class EventSourceMappings:
             last_modified=self.lab.clock.now(),
             function_response_types=_response_types(function_response_types),
             maximum_concurrency=_maximum_concurrency(scaling_config),
-            filter_patterns=_filter_patterns(filter_criteria or {}),
+            filter_patterns=event_filters.parse_filter_criteria(filter_criteria or {}),
         )
         self._save(mapping)
         if mapping.enabled:
@@ -440,7 +423,7 @@ class EventSourceMappings:
             maximum_concurrency=old.maximum_concurrency if scaling_config is None
             else _maximum_concurrency(scaling_config),
             filter_patterns=old.filter_patterns if filter_criteria is None
-            else _filter_patterns(filter_criteria),
+            else event_filters.parse_filter_criteria(filter_criteria),
             last_modified=self.lab.clock.now(),
         )
         self._stop(uuid)
