@@ -269,10 +269,11 @@ def test_publish_batch_answers_each_entry(sns: Any, sqs: Any) -> None:
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
     answer = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
-        {"Id": "a", "Message": "one"}, {"Id": "b", "Message": ""}, {"Id": "c", "Message": "three"}])
+        {"Id": "a", "Message": "one"}, {"Id": "b", "Message": ""}, {"Id": "c", "Message": "three"},
+        {"Id": "d", "Message": "m", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "x"}}}])
     assert [s["Id"] for s in answer["Successful"]] == ["a", "c"]
     assert [(f["Id"], f["Code"], f["SenderFault"]) for f in answer["Failed"]] == [
-        ("b", "InvalidParameter", True)]
+        ("b", "InvalidParameter", True), ("d", "ParameterValueInvalid", True)]
     assert sorted(bodies(sqs, url)) == ["one", "three"]
     whole_batch_errors = {
         "EmptyBatchRequest": [],

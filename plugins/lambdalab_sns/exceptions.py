@@ -26,6 +26,9 @@ class SnsError(ServiceError):
     """Base class: the error shape's name (the class's) and a message saying what to change."""
 
     status_code = 400
+    #: The code on the wire (the shape's ``error.code``): what a PublishBatch entry's
+    #: ``Failed[].Code`` says.
+    query_code = "InvalidParameter"
 
     def __init__(self, message: str) -> None:
         super().__init__(type(self).__name__, message, self.status_code)
@@ -38,11 +41,14 @@ class InvalidParameterException(SnsError):
 class InvalidParameterValueException(SnsError):
     """A message attribute (its type or value) is not valid."""
 
+    query_code = "ParameterValueInvalid"
+
 
 class NotFoundException(SnsError):
     """The topic or subscription named does not exist."""
 
     status_code = 404
+    query_code = "NotFound"
 
 
 class ResourceNotFoundException(SnsError):

@@ -145,7 +145,7 @@ class Publisher:
                     message_structure=entry.get("MessageStructure"),
                     message_attributes=entry.get("MessageAttributes"))
             except SnsError as e:
-                failed.append({"Id": entry["Id"], "Code": e.code.removesuffix("Exception"),
+                failed.append({"Id": entry["Id"], "Code": e.query_code,
                                "Message": e.message, "SenderFault": True})
             else:
                 successful.append({"Id": entry["Id"], "MessageId": message_id})
