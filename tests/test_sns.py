@@ -498,3 +498,33 @@ def test_any_filter_policy_is_refused_or_filters_without_failing(
         "MessageAttributes.entry.1.Value.DataType": "String",
         "MessageAttributes.entry.1.Value.StringValue": "order"})
     assert status == 200, text
+
+
+def test_the_lambdalab_sns_commands(tmp_path: Path, code: Callable[..., Path]) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    data = str(tmp_path / "cli-data")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", data, *args], catch_exceptions=False)
+
+    assert "arn:aws:sns:" in run("sns", "create-topic", "orders").output
+    assert run("sqs", "create-queue", "big").exit_code == 0
+    queue_arn = "arn:aws:sqs:us-east-1:000000000000:big"
+    subscribed = run("sns", "subscribe", "orders", "sqs", queue_arn, "--raw",
+                     "--filter-policy", '{"total": [{"numeric": [">", 100]}]}')
+    assert subscribed.exit_code == 0, subscribed.output
+    assert "numeric" in run("sns", "list").output
+    for total in ("5", "500"):
+        assert "Published" in run("sns", "publish", "orders", f"order of {total}",
+                                  "-a", f"total:Number={total}").output
+    received = run("sqs", "receive", "big", "--max", "10").output
+    assert "order of 500" in received and "order of 5\"" not in received
+    bad = run("sns", "subscribe", "orders", "sqs", queue_arn, "--filter-policy", '{"total": 1}')
+    assert bad.exit_code == 2 and bad.output.startswith("InvalidParameter: ")
+    missing = run("sns", "publish", "nope", "x")
+    assert missing.exit_code == 2 and "NotFound" in missing.output
+    assert run("sns", "delete-topic", "orders").exit_code == 0
+    assert "No topics" in run("sns", "list").output

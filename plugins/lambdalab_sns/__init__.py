@@ -6,7 +6,7 @@ A built-in plugin, registered by entry point (``sns = "lambdalab_sns"``) exactly
 student's plugin is. Split the way moto splits a service: :mod:`.models` (topics and
 subscriptions in the lab's store), :mod:`.publishing` (Publish and what each protocol
 receives), :mod:`.filter_policies`, :mod:`.responses` (the wire layer) and
-:mod:`.exceptions` (one class per SNS error).
+:mod:`.exceptions` (one class per SNS error) and :mod:`.cli` (``lambdalab sns …``).
 
 From Python::
 
@@ -20,7 +20,7 @@ From Python::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lambdalab
 from lambdalab.plugin import (
@@ -96,6 +96,14 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
         publisher.publish(destination_arn, message.body, message_attributes=attributes)
 
     return send
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab sns …``."""
+    from .cli import sns_group
+
+    cli.add_command(sns_group)
 
 
 __all__ = [
