@@ -528,3 +528,19 @@ def test_the_lambdalab_sns_commands(tmp_path: Path, code: Callable[..., Path]) -
     assert missing.exit_code == 2 and "NotFound" in missing.output
     assert run("sns", "delete-topic", "orders").exit_code == 0
     assert "No topics" in run("sns", "list").output
+
+
+def test_a_subscriber_that_cannot_take_a_message_does_not_stop_the_others(
+        sns: Any, sqs: Any, lab: Lab, code: Callable[..., Path]) -> None:
+    lab.create_function("recorder", code_of(code, RECORDER), handler="app.handler")
+    arn = sns.create_topic(Name="orders")["TopicArn"]
+    for function in ("nobody", "recorder"):  # the first does not exist
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=lab.arns.function(function))
+    url, queue_arn = queue(sqs, "after")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn + "-gone")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    sns.publish(TopicArn=arn, Message="hello")  # answered, though two subscribers are gone
+    assert lab.wait_for_events(timeout=60)
+    assert [e["Records"][0]["Sns"]["Message"] for e in events(lab)] == ["hello"]
+    assert bodies(sqs, url) == ["hello"]

@@ -172,9 +172,12 @@ class Publisher:
                 continue
             try:
                 self._send(notification, subscription)
-            except (LambdaError, ServiceError) as e:
+            except (LambdaError, ServiceError) as e:  # the endpoint refused it: SNS moves on
                 log.warning("SNS could not deliver %s to %s: %s", notification.message_id,
                             subscription.endpoint, e)
+            except Exception:  # a bug: logged, and the other subscribers still get theirs
+                log.exception("SNS failed delivering %s to %s", notification.message_id,
+                              subscription.endpoint)
 
     def _send(self, notification: Notification, subscription: Subscription) -> None:
         endpoint = self.endpoint()
