@@ -144,15 +144,16 @@ def warm_invokes(lab: Lab, name: str, count: int) -> list[float]:
 def cold_starts(lab: Lab, name: str, count: int) -> tuple[list[float], list[float]]:
     """End-to-end cold invokes (µs) and their REPORT Init Durations (ms).
 
-    Each round retires the function's warm environment with
-    ``update_function_configuration`` (as a deploy does), waits, untimed, until the old
-    process is gone, then times one invoke: it must start a new environment.
+    Each round updates the function's configuration (as a deploy does) and retires its
+    warm environment, which the next invoke would otherwise do, waits, untimed, until
+    the old process is gone, then times one invoke: it must start a new environment.
     """
     lab.invoke(name, EVENT)  # the fork server starts once per lab; not a cold start's cost
     end_to_end, init = [], []
     for i in range(count):
         retired = idle_pids(lab, name)
         lab.update_function_configuration(name, description=f"cold start {i}")
+        lab.pool.retire(name)
         wait_gone(retired)
         started = time.perf_counter_ns()
         result = lab.invoke(name, EVENT, log_type="Tail")

@@ -376,7 +376,7 @@ class Lab(LayerOperations):
     def update_function_code(
         self, function_name: str, code: CodeSource, *, publish: bool = False
     ) -> FunctionConfiguration:
-        """Replace ``$LATEST``'s code; its warm environments are retired."""
+        """Replace ``$LATEST``'s code; its warm environments serve until the update is done."""
         name = parse_function_ref(function_name).name
         self.registry.refuse_if_busy(name)  # before the new code is stored
         layers = self.registry.get(name).layers
@@ -388,7 +388,6 @@ class Lab(LayerOperations):
             config = self.registry.update_latest(
                 name, code_size=pkg.size, code_sha256=pkg.code_sha256, code_blob=pkg.sha256_hex
             )
-        self.pool.retire(name, limits.LATEST)
         self.collect_code(old)
         return self.registry.publish(name, while_settling=True) if publish else config
 
@@ -456,9 +455,7 @@ class Lab(LayerOperations):
             changes["layers"] = self._function_layers(
                 layers, lambda: check_zip(blob.read_bytes()), current.layers
             )
-        config = self.registry.update_latest(name, **changes)
-        self.pool.retire(name, limits.LATEST)
-        return config
+        return self.registry.update_latest(name, **changes)
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function, or only the version ``qualifier`` names."""

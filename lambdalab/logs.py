@@ -72,6 +72,9 @@ class InvokeReport:
     architecture: str = limits.DEFAULT_ARCHITECTURE
     ephemeral_storage_mb: int = limits.EPHEMERAL_STORAGE_DEFAULT_MB
     invoked_arn: str = ""
+    #: A handler that raised: the error document its runtime reported (JSON with
+    #: ``errorType``, ``errorMessage``, ``stackTrace``), for tracing; not on the REPORT line.
+    error_document: bytes | None = None
 
     @property
     def billed_duration_ms(self) -> int:

@@ -12,7 +12,11 @@ whole document as a JSON string, in AWS's shape
          "Resource": "arn:aws:lambda:us-east-1:000000000000:function:thumbnail",
          "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::photos"}}}]}
 
-Triggers read these policies; lambdalab records them faithfully but, like a single-account
+A policy has no RevisionId of its own: it shares the one of the function, version or
+alias it is on, so AddPermission and RemovePermission give that resource a new one, and
+their ``RevisionId`` is checked against GetFunction's (or GetAlias's), as AWS does
+(https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html). Triggers read
+these policies; lambdalab records them faithfully but, like a single-account
 emulator, does not evaluate IAM for its own callers.
 Pure state: one row per (function, qualifier) in the store; no HTTP here.
 """
@@ -33,7 +37,7 @@ from .errors import (
     ResourceNotFoundException,
     invalid,
 )
-from .registry import Registry, new_revision_id
+from .registry import Registry
 from .store import Store
 
 _STATEMENT_ID = re.compile(r"^[a-zA-Z0-9_-]{1,100}$")
@@ -161,7 +165,9 @@ class Permissions:
         )
         return Policy() if loaded is None else loaded  # a damaged policy grants nothing
 
-    def _save(self, db: Any, name: str, qualifier: str, statements: list[dict[str, Any]]) -> None:
+    def _save(
+        self, db: Any, name: str, qualifier: str, statements: list[dict[str, Any]], revision: str
+    ) -> None:
         if not statements:
             db.execute(
                 "DELETE FROM permissions WHERE function = ? AND qualifier = ?", (name, qualifier)
@@ -177,7 +183,7 @@ class Permissions:
             "INSERT INTO permissions (function, qualifier, statements, revision_id) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (function, qualifier) DO UPDATE SET "
             "statements = excluded.statements, revision_id = excluded.revision_id",
-            (name, qualifier, json.dumps(statements), new_revision_id()),
+            (name, qualifier, json.dumps(statements), revision),
         )
 
     def _target(self, name: str, qualifier: str | None) -> str:
@@ -185,9 +191,15 @@ class Permissions:
         self._registry.get(name, qualifier)
         return "" if qualifier in (None, limits.LATEST) else qualifier
 
+    def _revision(self, name: str, key: str) -> str:
+        """The RevisionId of what the policy under ``key`` is on, which it shares."""
+        if key and not key.isdigit():
+            return self._registry.get_alias(name, key).revision_id
+        return self._registry.get_version(name, key or limits.LATEST).revision_id
+
     @staticmethod
-    def _check_revision(policy: Policy, revision_id: str | None) -> None:
-        if revision_id is not None and revision_id != policy.revision_id:
+    def _check_revision(current: str, revision_id: str | None) -> None:
+        if revision_id is not None and revision_id != current:
             raise PreconditionFailedException(  # AWS's words, recorded in 2025
                 "The Revision Id provided does not match the latest Revision Id. Call the "
                 "GetPolicy API to retrieve the latest Revision Id"
@@ -225,13 +237,15 @@ class Permissions:
             statement["Condition"] = condition
         with self._store.transaction() as db:
             policy = self._load(db, name, key)
-            self._check_revision(policy, revision_id)
+            old, new = self._registry.revise(db, name, key)
+            self._check_revision(old, revision_id)
             if any(s["Sid"] == statement_id for s in policy.statements):
                 raise ResourceConflictException(
                     f"The statement id ({statement_id}) provided already exists. Please "
                     "provide a new statement id, or remove the existing statement."
                 )
-            self._save(db, name, key, [*policy.statements, statement])
+            self._save(db, name, key, [*policy.statements, statement], new)
+        self._registry.changed()
         return statement
 
     def remove(
@@ -247,13 +261,15 @@ class Permissions:
             policy = self._load(db, name, key)
             if not policy.statements:
                 raise ResourceNotFoundException("No policy is associated with the given resource.")
-            self._check_revision(policy, revision_id)
+            old, new = self._registry.revise(db, name, key)
+            self._check_revision(old, revision_id)
             kept = [s for s in policy.statements if s["Sid"] != statement_id]
             if len(kept) == len(policy.statements):
                 raise ResourceNotFoundException(
                     f"Statement {statement_id} is not found in resource policy."
                 )
-            self._save(db, name, key, kept)
+            self._save(db, name, key, kept, new)
+        self._registry.changed()
 
     def get(self, name: str, qualifier: str | None = None) -> Policy:
         key = self._target(name, qualifier)
@@ -265,7 +281,7 @@ class Permissions:
                 f"{self._arns.function(name, key or None)} has no resource-based policy; "
                 "add a statement with AddPermission."
             )
-        return policy
+        return Policy(policy.statements, self._revision(name, key))
 
     def forget(self, name: str, qualifier: str) -> None:
         """Drop the policy of a deleted version or alias (a function's go with it)."""

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .protocol import HttpRequest, HttpResponse, ParsedRequest, ServiceError
     from .protocol.inputs import RestInput, RestMember
     from .protocol.serializers import RestXmlSerializer, xml_element
-    from .protocol.service import ErrorCodes, ProtocolService, service_error
+    from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
@@ -64,15 +64,17 @@ if TYPE_CHECKING:
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
     from .store import Database, Migrations
+    from .batched_writer import BatchedWriter
 
 __all__ = [
     # hooks and per-lab state
     "hookimpl",
     "Stash",
     "StashKey",
-    # storage: a SQLite file with named migrations
+    # storage: a SQLite file with named migrations, written to in batches
     "Database",
     "Migrations",
+    "BatchedWriter",
     # time
     "Clock",
     "RealClock",
@@ -102,6 +104,7 @@ __all__ = [
     "validate",
     "xml_text",
     "ProtocolService",
+    "TRACE_HEADER",
     "ErrorCodes",
     "ServiceError",
     "service_error",
@@ -171,6 +174,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "HttpService": ("server.http_service", "HttpService"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
+    "BatchedWriter": ("batched_writer", "BatchedWriter"),
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{
         name: ("errors", name)
@@ -201,7 +205,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("protocol.inputs", name) for name in ("RestInput", "RestMember")},
     **{
         name: ("protocol.service", name)
-        for name in ("ErrorCodes", "ProtocolService", "service_error")
+        for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},

@@ -15,6 +15,7 @@ ResourceNotFoundException saying so, and deleting the function clears it.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import threading
@@ -65,8 +66,9 @@ def aws_timestamp(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def _source(config: FunctionConfiguration) -> str:
-    """A digest of the code and configuration a version is published from."""
+def content_digest(config: FunctionConfiguration) -> str:
+    """A digest of the code and configuration: what a version is published from, and
+    what an execution environment runs (RevisionId, states and tags left out)."""
     state = repr(
         tuple(repr(getattr(config, f.name)) for f in fields(config) if f.name not in _VOLATILE)
     )
@@ -406,7 +408,7 @@ class Registry:
             )
             if latest is None:
                 raise self.damaged(name)
-            source = _source(latest)
+            source = content_digest(latest)
             last = db.execute(
                 "SELECT function, version, config FROM versions WHERE function = ? "
                 "AND version != ? ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
@@ -414,7 +416,7 @@ class Registry:
             ).fetchone()
             previous = None if last is None else self._version(last)
             if previous is not None:
-                if (previous.source or _source(previous)) == source:
+                if (previous.source or content_digest(previous)) == source:
                     return previous
             number = str(fn["next_version"])
             version = latest.evolve(
@@ -689,6 +691,33 @@ class Registry:
             self.get_alias(name, alias)  # the right ResourceNotFoundException
         with self._store.transaction() as db:
             db.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (name, alias))
+        self._changed()
+
+    # -- revisions of resource-based policies -----------------------------------------
+
+    def revise(self, db: Any, name: str, qualifier: str) -> tuple[str, str]:
+        """Give ``$LATEST`` (``qualifier`` ""), a version or an alias a new RevisionId in
+        ``db``'s transaction, as a change of its resource-based policy does on AWS: the
+        policy shares it. The old and the new RevisionId; call :meth:`changed` after
+        the commit."""
+        table, column = ("aliases", "name") if qualifier and not qualifier.isdigit() else \
+            ("versions", "version")
+        key = qualifier or LATEST
+        row = db.execute(
+            f"SELECT config FROM {table} WHERE function = ? AND {column} = ?", (name, key)
+        ).fetchone()
+        if row is None:
+            raise self.not_found(name, qualifier or None)
+        config = json.loads(row["config"])
+        old, config["RevisionId"] = config["RevisionId"], new_revision_id()
+        db.execute(
+            f"UPDATE {table} SET config = ? WHERE function = ? AND {column} = ?",
+            (json.dumps(config), name, key),
+        )
+        return old, config["RevisionId"]
+
+    def changed(self) -> None:
+        """Forget cached reads: a transaction of another's wrote to the registry."""
         self._changed()
 
     # -- the data plane's question ----------------------------------------------------

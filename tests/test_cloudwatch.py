@@ -578,9 +578,10 @@ def test_async_drops_and_destination_delivery_failures(
 
 
 @pytest.mark.parametrize("expression", [
-    "+".join(["a"] * 1500),  # deeper than Python's recursion limit
-    "(" * 300 + "a" + ")" * 300,
-    "a ** 2", "abs(a)", "b * 2",
+    "+".join(["a"] * 1500),  # longer than AWS's 2048 characters
+    "-" * 2000 + "a",  # deeper than Python's recursion limit
+    "a ** 2", "abs(a)", "b * 2", "FOO(a)", "SEARCH('{AWS/Lambda} Errors', 'Sum')",
+    "METRICS() + METRICS()", "IF(a)",
 ])
 def test_hostile_metric_math_is_refused_cleanly(lab: Lab, clock: VirtualClock, edge: Any,
                                                 expression: str) -> None:

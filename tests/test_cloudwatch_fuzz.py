@@ -25,18 +25,20 @@ from .test_fuzz_edge import signed_for, to_json
 OPERATIONS = (
     "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricAlarm",
     "DescribeAlarms", "DescribeAlarmHistory", "DeleteAlarms", "SetAlarmState",
-    "DescribeAlarmsForMetric", "EnableAlarmActions", "DisableAlarmActions",
+    "DescribeAlarmsForMetric", "EnableAlarmActions", "DisableAlarmActions", "PutCompositeAlarm",
 )
 
 
 @pytest.fixture
 def world(edge: EdgeServer) -> EdgeServer:
-    """A metric and an alarm to find, so that some requests get past "not found"."""
+    """A metric, an alarm and a composite alarm to find, so that some requests get past
+    "not found"."""
     cw = client_for(edge.url, "cloudwatch")
     cw.put_metric_data(Namespace="shop", MetricData=[{"MetricName": "x", "Value": 1.0}])
     cw.put_metric_alarm(AlarmName="r", Namespace="shop", MetricName="x", Statistic="Sum",
                         Period=60, EvaluationPeriods=1, Threshold=1,
                         ComparisonOperator="GreaterThanThreshold")
+    cw.put_composite_alarm(AlarmName="c", AlarmRule="ALARM(r) OR NOT OK(r)")
     return edge
 
 

@@ -532,6 +532,47 @@ def test_a_runtime_under_tmp_stays_importable_when_tmp_is_private(tmp_path) -> N
         assert is_sandbox_uid(uid) and where == f"{runtime}/from_tmp_runtime.py"
 
 
+@needs_root
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_plugin_loaded_from_under_tmp_but_not_on_sys_path_stays_readable(tmp_path) -> None:
+    """An editable install's import finder maps lambdalab's ``plugins/`` without putting
+    it on sys.path; from a checkout under /tmp (a CI clone) the private /tmp hid it, and
+    a confined Node.js runtime could not read its runtime file. Here the runtimes plugin
+    is imported from a copy under /tmp that is then taken off sys.path."""
+    import subprocess
+    import sys
+    import tempfile
+    import textwrap
+
+    import lambdalab_runtimes
+
+    root = tmp_path / "js"
+    root.mkdir()
+    (root / "index.js").write_text("exports.handler = async () => process.getuid();\n")
+    with tempfile.TemporaryDirectory(dir="/tmp") as home:
+        os.chmod(home, 0o755)
+        shutil.copytree(os.path.dirname(lambdalab_runtimes.__file__),
+                        os.path.join(home, "lambdalab_runtimes"))
+        script = textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {home!r})
+            import lambdalab_runtimes
+            sys.path.remove({home!r})
+            assert lambdalab_runtimes.__file__.startswith({home!r})
+            from lambdalab import Lab
+            with Lab(data_dir={str(tmp_path / "data")!r}) as lab:
+                lab.create_function("node", {str(root)!r}, runtime="nodejs20.x",
+                                    handler="index.handler")
+                print(lab.invoke("node").payload.decode())
+        """)
+        env = {**os.environ, "LAMBDALAB_CONFINE": "1"}
+        env.pop("PYTHONPATH", None)
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=120, cwd="/")
+        assert done.returncode == 0, done.stderr
+        assert is_sandbox_uid(json.loads(done.stdout))
+
+
 # -- 5. every runtime confined alike; /opt is the function's layers or nothing -----------
 
 OPT = """
@@ -767,13 +808,8 @@ def test_a_confined_runtime_dies_with_the_lambdalab_that_started_it(tmp_path, co
     root.mkdir()
     (root / "index.js").write_text("exports.handler = async () => 'warm';\n")
     marker = uuid.uuid4().hex
-    # the host gets this process's sys.path: confinement binds back the folders on it
-    # under /tmp, and a checkout under /tmp installed editable has its plugins there
-    # (found here: without them on sys.path a confined Node runtime cannot read its own
-    # runtime file; open in issue 13's note)
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     host = subprocess.Popen([sys.executable, "-c", HOST, str(tmp_path / "data"), str(root), marker],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environ)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert host.stdout is not None and host.stdout.readline().strip() == b"warm"
         [runtime] = _marked(marker)

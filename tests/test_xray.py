@@ -208,6 +208,54 @@ def test_a_timeout_is_a_fault_of_the_invocation(lab: Lab, code: Callable[..., Pa
     assert [s.get("fault", False) for s in function["subsegments"]] == [False, True, False]
 
 
+RAISES = """
+def handler(event, context):
+    return check(event)
+
+def check(order):
+    raise ValueError(f"order {order['id']} has no items")
+"""
+
+
+def test_a_handler_error_is_a_fault_of_the_function_with_its_exception_as_the_cause(
+    lab: Lab, code: Callable[..., Path], edge: EdgeServer  # noqa: F811
+) -> None:
+    traced(lab, code, source=RAISES)
+    assert lab.invoke("f", {"id": 7}).function_error == "Unhandled"
+    (trace_id,) = xray(lab).store.trace_ids(0, 2**32)
+    found = segments(lab, trace_id)
+    service, function = found["AWS::Lambda"], found["AWS::Lambda::Function"]
+    assert function["fault"] is True and service["fault"] is False  # Lambda answered 200
+    assert [s.get("fault", False) for s in function["subsegments"]] == [False, True, False]
+    (exception,) = function["cause"]["exceptions"]
+    assert (exception["type"], exception["message"]) == ("ValueError", "order 7 has no items")
+    assert [(f["label"], f["path"].endswith("app.py")) for f in exception["stack"]] == [
+        ("handler", True), ("check", True)]
+    assert exception["stack"][1]["line"] == 6
+    assert function["cause"]["paths"] == [exception["stack"][0]["path"]]
+    xr = client_for(edge.url, "xray")
+    (summary,) = xr.get_trace_summaries(StartTime=0, EndTime=2**31)["TraceSummaries"]
+    assert summary["HasFault"] is True
+    assert xr.get_trace_summaries(StartTime=0, EndTime=2**31, FilterExpression="fault")["TraceSummaries"]
+
+
+def test_a_cause_is_bounded_whatever_the_error_document() -> None:
+    from lambdalab_xray import quotas
+    from lambdalab_xray.segments import handler_cause
+
+    huge = json.dumps({"errorType": "E", "errorMessage": "m" * 100_000,
+                       "stackTrace": [f'  File "/var/task/{"d" * 999}.py", line {i}, in f\n'
+                                      for i in range(500)]}).encode()
+    cause = handler_cause(huge)
+    (exception,) = cause["exceptions"]
+    assert len(exception["stack"]) == quotas.XRAY_CAUSE_STACK_FRAMES_MAX
+    assert exception["truncated"] == 500 - quotas.XRAY_CAUSE_STACK_FRAMES_MAX
+    assert len(json.dumps(cause)) < quotas.XRAY_SEGMENT_DOCUMENT_MAX_BYTES // 2
+    for odd in (b"not json", b"[1, 2]", b'{"stackTrace": "x", "errorMessage": {"a": 1}}', b"\xff" * 9):
+        (exception,) = handler_cause(odd)["exceptions"]
+        assert isinstance(exception["message"], str) and exception["stack"] == []
+
+
 def test_an_active_function_behind_a_url_is_sampled_under_the_front_ends_root(
     lab: Lab, code: Callable[..., Path], edge: EdgeServer  # noqa: F811
 ) -> None:
@@ -343,11 +391,17 @@ def handler(event, context):
     graph = aws_cli(edge.url, "xray", "get-service-graph", "--start-time", str(int(now) - 60),
                     "--end-time", str(int(now) + 60))
     nodes = {(s["Name"], s["Type"]): s for s in graph["Services"]}
-    assert set(nodes) == {("front", "AWS::Lambda"), ("front", "AWS::Lambda::Function"),
-                          ("back", "AWS::Lambda"), ("back", "AWS::Lambda::Function"),
-                          ("S3", "AWS::S3")}
+    assert set(nodes) == {("front", "client"), ("front", "AWS::Lambda"),
+                          ("front", "AWS::Lambda::Function"), ("back", "AWS::Lambda"),
+                          ("back", "AWS::Lambda::Function"), ("S3", "AWS::S3")}
     refs = {s["ReferenceId"]: key for key, s in nodes.items()}
     edges = {key: {refs[e["ReferenceId"]] for e in s["Edges"]} for key, s in nodes.items()}
+    client = nodes[("front", "client")]  # the caller, in front of the entry point
+    assert edges[("front", "client")] == {("front", "AWS::Lambda")}
+    assert (client["State"], "SummaryStatistics" in client, client["ReferenceId"]) == ("unknown", False, 0)
+    assert client["Edges"][0]["SummaryStatistics"]["TotalCount"] == 1
+    assert nodes[("S3", "AWS::S3")]["State"] == "unknown"  # inferred from the SDK's call
+    assert nodes[("front", "AWS::Lambda")]["State"] == "active"
     assert edges[("front", "AWS::Lambda")] == {("front", "AWS::Lambda::Function")}
     assert edges[("front", "AWS::Lambda::Function")] == {("back", "AWS::Lambda"), ("S3", "AWS::S3")}
     assert edges[("back", "AWS::Lambda")] == {("back", "AWS::Lambda::Function")}
@@ -488,3 +542,13 @@ def test_whatever_documents_pass_the_check_every_reader_answers() -> None:
     trace = _assembled(CLIENT_SEGMENT["trace_id"], circle)
     assert trace is not None and summary(trace)["EntryPoint"]["Name"] == "checkout"
     assert [doc["id"] for doc, _, kind in _walk(trace) if kind == "client"] == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]
+
+
+def test_a_bar_for_a_vanishing_span_stays_on_its_row() -> None:
+    """Times come from whoever sent the document: a trace 5e-324 s long made the bar's
+    fractions infinite (``OverflowError`` in ``lambdalab traces``), found by the fuzz above."""
+    from lambdalab_xray.cli import BAR_WIDTH, bar
+
+    for start, end, total in [(1.0, 2.0, 5e-324), (-5.0, 1e308, 1e-300), (0.0, 1.0, 2.0)]:
+        drawn = bar(start, end, total)
+        assert len(drawn) <= BAR_WIDTH and "█" in drawn

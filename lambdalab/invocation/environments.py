@@ -5,6 +5,14 @@ same function version; when every warm environment is busy it starts another (sc
 out), as long as concurrency allows; idle environments are eventually shut down
 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
 
+An environment belongs to one *generation* of its version: the code and configuration
+it was started from. An update of ``$LATEST`` starts a new generation once it is
+``Successful``; until then invokes keep running the old one, warm, and the first invoke
+of the new one retires the old one's idle environments ("invocations continue to use
+the previous code and configuration until the update completes",
+https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html). A change of the
+function's ``RevisionId`` alone (AddPermission, RemovePermission) is no new generation.
+
 Concurrency is the number of environments busy at once
 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html): a function with
 reserved concurrency R may have at most R; all other functions share what is left of
@@ -19,7 +27,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from ..clock import Clock, Timer
 from ..errors import TooManyRequestsException
+from ..models import FunctionConfiguration
+from ..registry import content_digest
 from ..sandbox import ExecutionEnvironment
+
+#: The generations remembered by RevisionId before the memo starts afresh.
+_GENERATIONS_KEPT = 4096
+
+PoolKey = tuple[str, str, str]
 
 
 @dataclass(eq=False)
@@ -29,14 +44,14 @@ class PooledEnvironment:
     env: ExecutionEnvironment
     function_name: str
     version: str
-    revision_id: str
+    generation: str
     tmp_dir: str
     last_used: float = 0.0
     invocations: int = 0
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.function_name, self.version, self.revision_id)
+    def key(self) -> PoolKey:
+        return (self.function_name, self.version, self.generation)
 
 
 @dataclass
@@ -68,7 +83,10 @@ class EnvironmentPool:
         self.clock = clock
         self.idle_ttl = idle_ttl
         self.account_limit = account_limit
-        self._idle: dict[tuple[str, str, str], list[PooledEnvironment]] = defaultdict(list)
+        self._idle: dict[PoolKey, list[PooledEnvironment]] = defaultdict(list)
+        #: (function, version) -> the generation its invokes run now.
+        self._current: dict[tuple[str, str], str] = {}
+        self._generations: dict[str, str] = {}
         self._busy: set[PooledEnvironment] = set()
         self._counts = _Counts()
         self._reserved_of: dict[str, int | None] = {}
@@ -111,15 +129,38 @@ class EnvironmentPool:
 
     # -- environments -----------------------------------------------------------------
 
-    def take_warm(self, key: tuple[str, str, str]) -> PooledEnvironment | None:
-        """The most recently used idle environment for this version, if any."""
+    def key_of(self, config: FunctionConfiguration) -> PoolKey:
+        """The environments ``config`` may run in: its version's, of its generation."""
+        generation = self._generations.get(config.revision_id)
+        if generation is None:  # a RevisionId names one content: digest it once
+            if len(self._generations) >= _GENERATIONS_KEPT:
+                self._generations = {}
+            generation = f"{config.last_modified}/{content_digest(config)}"
+            self._generations[config.revision_id] = generation
+        return (config.function_name, config.version, generation)
+
+    def take_warm(self, key: PoolKey) -> PooledEnvironment | None:
+        """The most recently used idle environment for this version, if any; idle
+        environments of an older generation of the version are retired."""
         with self._lock:
+            stale = self._supersede(key)
             idle = self._idle.get(key)
-            if not idle:
-                return None
-            pooled = idle.pop()
-            self._busy.add(pooled)
-            return pooled
+            pooled = idle.pop() if idle else None
+            if pooled is not None:
+                self._busy.add(pooled)
+        for old in stale:
+            destroy(old)
+        return pooled
+
+    def _supersede(self, key: PoolKey) -> list[PooledEnvironment]:
+        """Make ``key`` its version's generation; the idle environments of the one it
+        replaces (called with the lock held)."""
+        version = key[:2]
+        previous = self._current.get(version)
+        if previous == key[2]:
+            return []
+        self._current[version] = key[2]
+        return self._idle.pop((*version, previous), []) if previous is not None else []
 
     def add_busy(self, pooled: PooledEnvironment) -> None:
         with self._lock:
@@ -129,6 +170,7 @@ class EnvironmentPool:
         """Return an environment after an invoke: keep it warm, or destroy it."""
         with self._lock:
             self._busy.discard(pooled)
+            healthy = healthy and self._current.get(pooled.key[:2]) == pooled.generation
             if healthy:
                 pooled.last_used = self.clock.now()
                 self._idle[pooled.key].append(pooled)
@@ -144,6 +186,9 @@ class EnvironmentPool:
             for key in list(self._idle):
                 if key[0] == function_name and version in (None, key[1]):
                     doomed.extend(self._idle.pop(key))
+            for current in list(self._current):
+                if current[0] == function_name and version in (None, current[1]):
+                    del self._current[current]
         for pooled in doomed:
             destroy(pooled)
         return len(doomed)

@@ -389,7 +389,7 @@ class Invoker:
             self._throttled_metrics(config, invoked_arn)
             raise
         try:
-            pooled = self.pool.take_warm((name, config.version, config.revision_id))
+            pooled = self.pool.take_warm(self.pool.key_of(config))
             lines: list[str] = []
             init_ms = None
             platform = PlatformLog(config.logging, self.now)
@@ -507,10 +507,10 @@ class Invoker:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
         pooled.invocations += 1
         lines.extend(outcome.log_lines)
-        status = error_type = function_error = None
+        status = error_type = function_error = error_document = None
         payload = outcome.payload
         if outcome.status == "error":
-            function_error = "Unhandled"
+            function_error, error_document = "Unhandled", payload
         elif outcome.status == "timeout":
             status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
             message = f"Task timed out after {config.timeout:.2f} seconds"
@@ -543,6 +543,7 @@ class Invoker:
             init_duration_ms=init_ms,
             status=status,
             error_type=error_type,
+            error_document=error_document,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))
@@ -632,7 +633,7 @@ class Invoker:
             env=env,
             function_name=config.function_name,
             version=config.version,
-            revision_id=config.revision_id,
+            generation=self.pool.key_of(config)[2],
             tmp_dir=str(tmp_dir.parent),
         )
 

@@ -42,6 +42,12 @@ from .validate import message, service_model, type_errors, validate
 
 log = logging.getLogger("lambdalab.protocol")
 
+#: Where a request's X-Ray header (``X-Amzn-Trace-Id``) rides in its operation's input,
+#: for a service that passes traces on (:attr:`ProtocolService.takes_trace_header`): the
+#: header is no member of any operation in botocore's models, so it is added once the
+#: input is checked.
+TRACE_HEADER = "X-Amzn-Trace-Id"
+
 
 @dataclass(frozen=True)
 class ErrorCodes:
@@ -102,6 +108,12 @@ class ProtocolService:
     :param body_max: the largest request body read.
     """
 
+    #: Whether each operation gets the request's ``X-Amzn-Trace-Id`` as
+    #: ``params[TRACE_HEADER]`` (when it sent one): a service that carries a trace on to
+    #: what it triggers sets it (SQS to a message, S3 to a notification,
+    #: https://docs.aws.amazon.com/xray/latest/devguide/xray-services-s3.html).
+    takes_trace_header = False
+
     def __init__(self, service: str | ServiceModel, operations: object, *, protocol: str | None = None,
                  errors: ErrorCodes | None = None, body_max: int = limits.CONTROL_REQUEST_MAX_BYTES) -> None:
         self.model: ServiceModel = service_model(service) if isinstance(service, str) else service
@@ -126,7 +138,7 @@ class ProtocolService:
             parsed = self._read(request)
             method = self._method(parsed.operation)  # NotImplemented before validating
             self._check(parsed)
-            output = method(parsed.params) or {}
+            output = method(self._input(parsed, request)) or {}
             return self.serializer.output(parsed.operation, output, request_id)
         except (ServiceError, AwsError) as e:
             error = service_error(e)
@@ -146,6 +158,11 @@ class ProtocolService:
         if caller is not None and parsed is not None:
             caller.report(parsed.operation.name, parsed.params, None if error else output,
                           (error.code, error.message) if error else None, request_id)
+
+    def _input(self, parsed: ParsedRequest, request: HttpRequest) -> dict[str, Any]:
+        """The operation's input, with the request's trace header where the service takes it."""
+        trace = request.header("x-amzn-trace-id") if self.takes_trace_header else None
+        return {**parsed.params, TRACE_HEADER: trace} if trace else parsed.params
 
     def internal_error(self, error: Exception) -> ServiceError:
         return ServiceError(self.errors.internal, f"lambdalab failed internally "
@@ -293,4 +310,4 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]
+__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]

@@ -804,14 +804,17 @@ def sandbox(how: dict[str, int], task_root: str, opt: str | None) -> Callable[[]
     ``nodejs*.x``), in a child of a process that has other threads.
     """
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    tops = _runtime_tops()
 
     def enter() -> None:
-        _enter_sandbox(libc, how, task_root, opt)
+        _enter_sandbox(libc, how, task_root, opt, tops)
 
     return enter
 
 
-def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | None) -> None:
+def _enter_sandbox(
+    libc: Any, how: dict[str, int], task_root: str, opt: str | None, tops: list[str]
+) -> None:
     def check(result: int, what: str) -> None:
         if result != 0:
             err = ctypes.get_errno()
@@ -830,10 +833,10 @@ def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | No
     else:  # not the host's /opt: an empty folder, as a function without layers has
         flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV
         check(libc.mount(b"tmpfs", OPT.encode(), b"tmpfs", flags, b"size=4k,mode=755"), "tmpfs /opt")
-    _reveal_runtime(libc, check, read_only)
+    _reveal_runtime(libc, check, read_only, tops)
     # a runtime (a virtual environment, a checkout on sys.path) may live under /tmp:
     # held open before the private /tmp hides it, then bound back at its own path
-    under_tmp = [p for p in _runtime_tops() if p.startswith(TMP + "/")]
+    under_tmp = [p for p in tops if p.startswith(TMP + "/")]
     handles = {p: os.open(p, os.O_PATH) for p in under_tmp}
     uid, gid = how["uid"], how["gid"]
     options = f"size={how['tmp_mb']}m,mode=1777,uid={uid},gid={gid}".encode()
@@ -859,13 +862,15 @@ def _enter_sandbox(libc: Any, how: dict[str, int], task_root: str, opt: str | No
     os.umask(0o002)
 
 
-def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int) -> None:
+def _reveal_runtime(
+    libc: Any, check: Callable[[int, str], None], read_only: int, tops: list[str]
+) -> None:
     """Let the unprivileged user reach the interpreter and the modules on ``sys.path``
     (AWS's runtime is world-readable at ``/var/lang`` and ``/var/runtime``). One that
     lives under a folder others may not enter (pyenv's under ``/root``, ``0700``) is
     bound read-only at its own path over an empty ``tmpfs`` mounted on that folder,
     which hides the rest of it."""
-    hidden = {p: _closed_ancestor(p) for p in _runtime_tops()}
+    hidden = {p: _closed_ancestor(p) for p in tops}
     handles = {p: os.open(p, os.O_PATH) for p, closed in hidden.items() if closed}
     try:
         covered: list[str] = []
@@ -882,9 +887,28 @@ def _reveal_runtime(libc: Any, check: Callable[[int, str], None], read_only: int
 
 
 def _runtime_tops() -> list[str]:
-    """The interpreter's prefixes and the folders on ``sys.path``, none inside another."""
-    wanted = sorted({sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p))})
+    """The interpreter's prefixes, the folders on ``sys.path`` and those holding the
+    packages loaded, none inside another. The last matter for an editable install: its
+    import finder maps packages to their folders (lambdalab's ``plugins/``) without
+    putting them on ``sys.path``, and a runtime reads files from them (the Node.js
+    runtime's ``node_runtime.js``)."""
+    wanted = sorted(
+        {sys.base_prefix, sys.prefix, *(p for p in sys.path if os.path.isdir(p)), *_package_homes()}
+    )
     return [p for p in wanted if not any(p.startswith(q + "/") for q in wanted if q != p)]
+
+
+def _package_homes() -> set[str]:
+    """The folders that hold the top-level packages loaded now."""
+    homes = set()
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__path__", None)
+        if "." in name or not where:
+            continue
+        for folder in list(where):
+            if isinstance(folder, str) and os.path.isabs(folder) and os.path.isdir(folder):
+                homes.add(os.path.dirname(folder))
+    return homes
 
 
 def _bind_read_only(

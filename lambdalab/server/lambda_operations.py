@@ -25,6 +25,7 @@ from ..errors import InvalidParameterValueException, PreconditionFailedException
 from ..arn import parse_function_ref
 from ..lab import Lab
 from ..models import InvokeResult
+from ..protocol.service import TRACE_HEADER
 from .lambda_params import Params, decoded_zip, listing, required, supported
 from .layer_operations import LayerApi
 
@@ -484,9 +485,6 @@ def _echo_invoke_mode(answer: dict[str, Any], params: Params) -> dict[str, Any]:
     return answer
 
 
-#: Where an Invoke's ``X-Amzn-Trace-Id`` header rides in its parameters: the header is no
-#: member of Invoke in botocore's model, so the service adds it once the input is checked.
-TRACE_HEADER = "X-Amzn-Trace-Id"
 
 
 def invoke_options(params: Params) -> dict[str, Any]:

@@ -1,20 +1,17 @@
 """The trail: a lab's CloudTrail management events, in the lab's database, and the
 lookups LookupEvents makes of them.
 
-Events are written in batches by a thread of their own (a call never waits for a
-transaction), and bounded: the last 90 days on the lab's clock, as CloudTrail's event
+Events are written in batches by a :class:`~lambdalab.plugin.BatchedWriter` (a call
+never waits for a transaction), and bounded: the last 90 days on the lab's clock, as CloudTrail's event
 history keeps, and at most ``events_max`` (lambdalab's own bound).
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from lambdalab.plugin import ApiCall, Database
+from lambdalab.plugin import ApiCall, BatchedWriter, Database
 
 from .events import Recorded, is_management_event, recorded
 from .quotas import EVENT_HISTORY_S
@@ -37,13 +34,6 @@ MIGRATIONS: dict[str, str] = {
     """,
 }
 
-_log = logging.getLogger("lambdalab_cloudtrail")
-
-#: Real seconds between writes of recorded events: a transaction per call would slow
-#: every call down.
-FLUSH_INTERVAL_S = 0.2
-#: Events the recording thread lets wait before the recording call writes them itself.
-PENDING_MAX = 10_000
 #: Events the trail keeps at most (lambdalab's own bound); past it, the oldest go.
 EVENTS_MAX = 100_000
 
@@ -107,79 +97,40 @@ class Trail:
         self._now = now
         self.account_id = account_id
         self.events_max = events_max
-        self._pending: list[Recorded] = []
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._warned = False
-        self._thread = threading.Thread(target=self._run, name="lambdalab-cloudtrail", daemon=True)
-        self._thread.start()
+        self._writer = BatchedWriter(self._write, name="lambdalab_cloudtrail", what="events")
 
     # -- recording ----------------------------------------------------------------------
 
     def record(self, call: ApiCall) -> None:
-        """Keep ``call`` as an event, when it is a management event (written within
-        ``FLUSH_INTERVAL_S``; a lookup writes what waits first)."""
-        if not is_management_event(call):
-            return
-        event = recorded(call, self.account_id)
-        with self._lock:
-            self._pending.append(event)
-            full = len(self._pending) >= PENDING_MAX
-        if full or self._closed:
-            self._flush_or_warn()
+        """Keep ``call`` as an event, when it is a management event (written within a
+        fraction of a second, :class:`~lambdalab.plugin.BatchedWriter`; a lookup writes
+        what waits first)."""
+        if is_management_event(call):
+            self._writer.add(recorded(call, self.account_id))
 
     def flush(self) -> None:
         """Write the events that wait; drop those past 90 days and past ``events_max``."""
-        with self._flushing:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                with self._store.transaction() as db:
-                    db.executemany(
-                        "INSERT INTO cloudtrail_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(e.event_id, e.at, e.event_name, e.event_source, e.username,
-                          e.access_key_id, e.read_only, e.resource_type, e.resource_name,
-                          e.event) for e in batch],
-                    )
-                    db.execute("DELETE FROM cloudtrail_events WHERE at < ?",
-                               (self._now() - EVENT_HISTORY_S,))
-                    db.execute(
-                        "DELETE FROM cloudtrail_events WHERE rowid <= "
-                        "(SELECT MAX(rowid) FROM cloudtrail_events) - ?",
-                        (self.events_max,),
-                    )
-            except sqlite3.Error:
-                with self._lock:  # kept for the next try, the newest first
-                    self._pending = (batch + self._pending)[-PENDING_MAX:]
-                raise
+        self._writer.flush()
 
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(FLUSH_INTERVAL_S)
-            self._flush_or_warn()
-
-    def _flush_or_warn(self) -> None:
-        """A trail that cannot write (a full disk) never fails a call: it says so."""
-        try:
-            self.flush()
-            self._warned = False
-        except sqlite3.Error as error:
-            if self._warned:
-                return
-            self._warned = True  # once, until a write succeeds again
-            _log.warning("lambdalab_cloudtrail: could not record events (%s); the newest "
-                         f"{PENDING_MAX:,} wait in memory for the next try", error)
+    def _write(self, batch: list[Recorded]) -> None:
+        with self._store.transaction() as db:
+            db.executemany(
+                "INSERT INTO cloudtrail_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.event_id, e.at, e.event_name, e.event_source, e.username,
+                  e.access_key_id, e.read_only, e.resource_type, e.resource_name,
+                  e.event) for e in batch],
+            )
+            db.execute("DELETE FROM cloudtrail_events WHERE at < ?",
+                       (self._now() - EVENT_HISTORY_S,))
+            db.execute(
+                "DELETE FROM cloudtrail_events WHERE rowid <= "
+                "(SELECT MAX(rowid) FROM cloudtrail_events) - ?",
+                (self.events_max,),
+            )
 
     def close(self) -> None:
         """Stop the writer and write what waits (the lab calls it as it closes)."""
-        self._closed = True
-        self._wake.set()
-        self._thread.join()
-        self._flush_or_warn()
+        self._writer.close()
 
     # -- reading ------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ import lambdalab
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, LambdaDatum, StashKey
 
-from .alarms import Alarm, Alarms, HistoryItem, alarm_event
+from .alarms import Alarm, Alarms, HistoryItem, alarm_event, composite_event
+from .composite import CompositeAlarm
 from .exceptions import (
     CloudWatchError,
     InvalidNextToken,
@@ -103,10 +104,12 @@ __all__ = [
     # models
     "Alarm",
     "Alarms",
+    "CompositeAlarm",
     "Datapoint",
     "HistoryItem",
     "Metrics",
     "alarm_event",
+    "composite_event",
     # exceptions
     "CloudWatchError",
     "InvalidNextToken",

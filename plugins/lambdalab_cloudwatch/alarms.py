@@ -15,20 +15,25 @@ Alarms and their history are rows of the lab's database; a reopened data dir res
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from lambdalab import Lab
 from lambdalab.plugin import Database, Timer
 
 from . import quotas
+from .composite import CompositeAlarm, children, holds, parse_rule
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from .exceptions import ResourceNotFound
-from .models import Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws
+from .models import (Metrics, check_period, check_statistic, dimensions_from, dimensions_to_aws,
+                     plan_queries)
 from .store import Dimensions
+
+log = logging.getLogger(__name__)
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -89,10 +94,17 @@ class Alarm:
     configuration_updated: float = 0.0
     #: When the state last changed value (``StateTransitionedTimestamp``).
     state_transitioned: float = 0.0
+    #: An alarm on metric math: PutMetricAlarm's ``Metrics`` (JSON), the one query that
+    #: returns data being what is watched; namespace, metric and statistic are then empty.
+    metrics: str | None = None
 
     def actions_for(self, state: str) -> tuple[str, ...]:
         return {"OK": self.ok_actions, "ALARM": self.alarm_actions,
                 "INSUFFICIENT_DATA": self.insufficient_data_actions}[state]
+
+    def queries(self) -> list[dict[str, Any]]:
+        """The metric math queries of an alarm on metric math (none for one metric)."""
+        return json.loads(self.metrics) if self.metrics else []
 
     def to_aws(self) -> dict[str, Any]:
         """The ``MetricAlarm`` shape of DescribeAlarms."""
@@ -112,7 +124,11 @@ class Alarm:
             "ComparisonOperator": self.comparison_operator,
             "TreatMissingData": self.treat_missing_data,
         }
-        if self.statistic.startswith("p"):
+        if self.metrics:
+            for key in ("MetricName", "Namespace", "Dimensions", "Period"):
+                del out[key]
+            out["Metrics"] = self.queries()
+        elif self.statistic.startswith("p"):
             out["ExtendedStatistic"] = self.statistic
         else:
             out["Statistic"] = self.statistic
@@ -143,9 +159,10 @@ class HistoryItem:
     item_type: str
     summary: str
     data: str
+    alarm_type: str = "MetricAlarm"
 
     def to_aws(self) -> dict[str, Any]:
-        return {"AlarmName": self.alarm, "AlarmType": "MetricAlarm",
+        return {"AlarmName": self.alarm, "AlarmType": self.alarm_type,
                 "Timestamp": _utc(self.timestamp), "HistoryItemType": self.item_type,
                 "HistorySummary": self.summary, "HistoryData": self.data}
 
@@ -159,8 +176,24 @@ class Verdict:
     reason_data: str
 
 
+#: A metric alarm or a composite alarm: what the state machinery moves.
+AnyAlarm = Union[Alarm, CompositeAlarm]
+ALARM_TYPES = ("MetricAlarm", "CompositeAlarm")
+
+
+def _table(alarm: AnyAlarm) -> str:
+    if isinstance(alarm, CompositeAlarm):
+        return "cloudwatch_composite_alarms"
+    return "cloudwatch_alarms"
+
+
+def _type(alarm: AnyAlarm) -> str:
+    return "CompositeAlarm" if isinstance(alarm, CompositeAlarm) else "MetricAlarm"
+
+
 class Alarms:
-    """Every metric alarm of one lab, evaluated at each minute of the lab's clock."""
+    """Every metric and composite alarm of one lab: metric alarms are evaluated at each
+    minute of the lab's clock, composite alarms whenever an alarm they name changes."""
 
     def __init__(self, lab: Lab, db: Database, metrics: Metrics) -> None:
         self.lab = lab
@@ -177,6 +210,9 @@ class Alarms:
         alarm = self._checked(params)
         now = self.lab.clock.now()
         with self._lock:
+            if self._get_composite(alarm.name) is not None:
+                raise InvalidParameterValue(
+                    f"{alarm.name} is a composite alarm: give the metric alarm another name.")
             old = self._get(alarm.name)
             if old is None:
                 alarm = replace(alarm, state_updated=now, configuration_updated=now,
@@ -199,12 +235,73 @@ class Alarms:
         self.start()
         return alarm
 
+    def put_composite_alarm(self, params: dict[str, Any]) -> CompositeAlarm:
+        """PutCompositeAlarm: create or replace a composite alarm (its state is kept on
+        update), then evaluate it."""
+        composite = self._checked_composite(params)
+        now = self.lab.clock.now()
+        with self._lock:
+            if self._get(composite.name) is not None:
+                raise InvalidParameterValue(
+                    f"{composite.name} is a metric alarm: give the composite alarm another name.")
+            missing = [n for n in composite.children() if self._get_any(n) is None]
+            if missing:
+                raise InvalidParameterValue(
+                    f"Could not save the composite alarm as alarms [{', '.join(missing)}] in "
+                    "the alarm rule do not exist: create them first.")
+            old = self._get_composite(composite.name)
+            if old is None:
+                composite = replace(composite, state_updated=now, configuration_updated=now,
+                                    state_transitioned=now)
+            else:
+                composite = replace(
+                    composite, state_value=old.state_value, state_reason=old.state_reason,
+                    state_reason_data=old.state_reason_data, state_updated=old.state_updated,
+                    state_transitioned=old.state_transitioned, configuration_updated=now)
+            with self._db.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO cloudwatch_composite_alarms (name, config) "
+                           "VALUES (?, ?)", (composite.name, composite.to_json()))
+                self._history(composite.name, "ConfigurationUpdate",
+                              f'Alarm "{composite.name}" {"created" if old is None else "updated"}',
+                              {"version": "1.0", "type": "Create" if old is None else "Update",
+                               "createdAlarm" if old is None else "updatedAlarm":
+                               {"alarmName": composite.name, "alarmRule": composite.rule}},
+                              "CompositeAlarm", db)
+            self._settle(set(), also={composite.name})
+        return composite
+
     def describe_alarms(self, names: list[str] | None = None, prefix: str | None = None,
-                        state: str | None = None, action_prefix: str | None = None) -> list[Alarm]:
+                        state: str | None = None, action_prefix: str | None = None,
+                        types: list[str] | None = None, children_of: str | None = None,
+                        parents_of: str | None = None) -> list[AnyAlarm]:
+        """DescribeAlarms: metric alarms unless ``types`` says otherwise; or the alarms a
+        composite alarm names (``children_of``), or the composites naming one (``parents_of``)."""
         if names and prefix:
             raise InvalidParameterCombination("Give AlarmNames or AlarmNamePrefix, not both.")
-        found = []
-        for alarm in self.every():
+        family = children_of or parents_of
+        if family and (names or prefix or state or action_prefix or (children_of and parents_of)):
+            raise InvalidParameterCombination(
+                "ChildrenOfAlarmName and ParentsOfAlarmName go with MaxRecords and NextToken "
+                "only (and AlarmTypes).")
+        for kind in types or ():
+            if kind not in ALARM_TYPES:
+                raise InvalidParameterValue(f"AlarmTypes: {kind!r} is not one of "
+                                            f"{', '.join(ALARM_TYPES)}.")
+        types = types or (list(ALARM_TYPES) if family else ["MetricAlarm"])
+        candidates: list[AnyAlarm] = []
+        if "MetricAlarm" in types:
+            candidates += self.every()
+        if "CompositeAlarm" in types:
+            candidates += self.composites()
+        if children_of:
+            parent = self._get_composite(children_of)
+            named = set(parent.children()) if parent else set()
+            candidates = [a for a in candidates if a.name in named]
+        if parents_of:
+            candidates = [a for a in candidates
+                          if isinstance(a, CompositeAlarm) and parents_of in a.children()]
+        found: list[AnyAlarm] = []
+        for alarm in candidates:
             if names and alarm.name not in names:
                 continue
             if prefix and not alarm.name.startswith(prefix):
@@ -232,34 +329,49 @@ class Alarms:
         as AWS skips them."""
         with self._lock:
             for name in names:
-                alarm = self._get(name)
+                alarm = self._get_any(name)
                 if alarm is None or alarm.actions_enabled == enabled:
                     continue
                 with self._db.transaction() as db:
-                    db.execute("UPDATE cloudwatch_alarms SET config = ? WHERE name = ?",
+                    db.execute(f"UPDATE {_table(alarm)} SET config = ? WHERE name = ?",
                                (replace(alarm, actions_enabled=enabled).to_json(), name))
-                self._history(name, "ConfigurationUpdate",
-                              f'Alarm "{name}" actions {"enabled" if enabled else "disabled"}',
-                              {"version": "1.0", "type": "Update",
-                               "actionsEnabled": enabled})
+                    self._history(name, "ConfigurationUpdate",
+                                  f'Alarm "{name}" actions {"enabled" if enabled else "disabled"}',
+                                  {"version": "1.0", "type": "Update", "actionsEnabled": enabled},
+                                  _type(alarm), db)
 
     def every(self) -> list[Alarm]:
+        """Every metric alarm."""
         rows = self._db.query("SELECT config FROM cloudwatch_alarms ORDER BY name")
         return [Alarm.from_json(row[0]) for row in rows]
 
+    def composites(self) -> list[CompositeAlarm]:
+        """Every composite alarm."""
+        rows = self._db.query("SELECT config FROM cloudwatch_composite_alarms ORDER BY name")
+        return [CompositeAlarm.from_json(row[0]) for row in rows]
+
     def delete_alarms(self, names: list[str]) -> None:
-        """DeleteAlarms: all of them, or (when one does not exist) none."""
+        """DeleteAlarms: all of them, or (when one does not exist, or a composite alarm
+        left standing names one) none."""
         with self._lock:
-            missing = [n for n in names if self._get(n) is None]
+            found = {name: self._get_any(name) for name in names}
+            missing = [name for name, alarm in found.items() if alarm is None]
             if missing:
                 raise ResourceNotFound(f"Alarm(s) {', '.join(missing)} do not exist; nothing "
                                        "was deleted.")
+            for parent in self.composites():
+                named = set(parent.children()) & set(names)
+                if named and parent.name not in found:
+                    raise InvalidParameterValue(
+                        f"The composite alarm {parent.name} names {', '.join(sorted(named))} "
+                        "in its rule: change its rule, or delete it too; nothing was deleted.")
             with self._db.transaction() as db:
-                db.executemany("DELETE FROM cloudwatch_alarms WHERE name = ?",
-                               [(n,) for n in names])
-            for name in names:
-                self._history(name, "ConfigurationUpdate", f'Alarm "{name}" deleted',
-                              {"version": "1.0", "type": "Delete"})
+                for name, alarm in found.items():
+                    assert alarm is not None
+                    db.execute(f"DELETE FROM {_table(alarm)} WHERE name = ?", (name,))
+                    db.execute("DELETE FROM cloudwatch_alarm_claims WHERE alarm = ?", (name,))
+                    self._history(name, "ConfigurationUpdate", f'Alarm "{name}" deleted',
+                                  {"version": "1.0", "type": "Delete"}, _type(alarm), db)
 
     def set_alarm_state(self, name: str, state: str, reason: str,
                         reason_data: str | None = None) -> None:
@@ -270,16 +382,19 @@ class Alarms:
             except ValueError:
                 raise InvalidParameterValue("StateReasonData is not valid JSON.") from None
         with self._lock:
-            alarm = self._get(name)
+            alarm = self._get_any(name)
             if alarm is None:
                 raise ResourceNotFound(f"Alarm {name} does not exist.")
             self._transition(alarm, Verdict(state, reason, reason_data or "{}"), forced=True)
+            self._settle({name})
 
     def history(self, name: str | None = None, item_type: str | None = None,
                 start: float | None = None, end: float | None = None,
-                oldest_first: bool = False) -> list[HistoryItem]:
-        sql = "SELECT alarm, timestamp, item_type, summary, data FROM cloudwatch_alarm_history WHERE 1"
-        params: tuple[Any, ...] = ()
+                oldest_first: bool = False, types: list[str] | None = None) -> list[HistoryItem]:
+        wanted = tuple(types or ["MetricAlarm"])
+        sql = ("SELECT alarm, timestamp, item_type, summary, data, alarm_type FROM "
+               f"cloudwatch_alarm_history WHERE alarm_type IN ({', '.join('?' * len(wanted))})")
+        params: tuple[Any, ...] = wanted
         for clause, value in (("alarm = ?", name), ("item_type = ?", item_type),
                               ("timestamp >= ?", start), ("timestamp < ?", end)):
             if value is not None:
@@ -308,23 +423,75 @@ class Alarms:
         self.start()
 
     def evaluate_all(self) -> None:
-        """Evaluate every alarm now (each minute does this)."""
+        """Evaluate every metric alarm now (each minute does this), then the composite
+        alarms that name one that changed."""
         alarms = self.every()
         if not alarms:
             return
         self.metrics.ingest_logs()
-        for alarm in alarms:
-            self._transition(alarm, self.evaluate(alarm), forced=False)
+        minute = int(self.lab.clock.now() // quotas.PERIOD_S) * quotas.PERIOD_S
+        changed = {alarm.name for alarm in alarms
+                   if self._claim(alarm.name, minute) and self._evaluated(alarm)}
+        self._settle(changed)
+
+    def _evaluated(self, alarm: Alarm) -> bool:
+        """Evaluate one alarm and move it; whether it moved. An alarm that cannot be
+        evaluated (its data unreadable) is logged and left as it is: the others go on,
+        and so does the clock that called."""
+        try:
+            return self._transition(alarm, self.evaluate(alarm), forced=False)
+        except Exception:
+            log.exception("lambdalab: CloudWatch alarm %s could not be evaluated; it keeps "
+                          "its state", alarm.name)
+            return False
+
+    def _claim(self, name: str, minute: int) -> bool:
+        """Whether this lambdalab evaluates ``name`` at ``minute``: the first of those on
+        the data dir to claim that minute does, the others leave it."""
+        with self._db.transaction() as db:
+            return db.execute(
+                "INSERT INTO cloudwatch_alarm_claims (alarm, minute) VALUES (?, ?) "
+                "ON CONFLICT (alarm) DO UPDATE SET minute = excluded.minute "
+                "WHERE minute != excluded.minute", (name, minute)).rowcount == 1
+
+    def _settle(self, changed: set[str], also: frozenset[str] | set[str] = frozenset()) -> None:
+        """Evaluate the composite alarms whose rules name an alarm in ``changed`` (and
+        those in ``also``), then those naming one of these that changed, and so on; a
+        cycle of composites stops after as many rounds as there are composites."""
+        parents = {c.name: set(c.children()) for c in self.composites()}
+        todo = set(also) | {name for name, named in parents.items() if named & changed}
+        for _ in range(len(parents)):
+            if not todo:
+                return
+            alarms: dict[str, AnyAlarm] = {a.name: a for a in self.every()}
+            alarms.update((c.name, c) for c in self.composites())
+            moved = set()
+            for name in sorted(todo):
+                composite = alarms.get(name)
+                if isinstance(composite, CompositeAlarm) and \
+                        self._evaluate_composite(composite, alarms, changed):
+                    moved.add(name)
+            changed = moved
+            todo = {name for name, named in parents.items() if named & changed}
+
+    def _evaluate_composite(self, composite: CompositeAlarm, alarms: dict[str, AnyAlarm],
+                            changed: set[str]) -> bool:
+        tree = parse_rule(composite.rule)
+        states = {name: alarm.state_value for name, alarm in alarms.items()}
+        state = "ALARM" if holds(tree, states) else "OK"
+        if state == composite.state_value:
+            return False
+        named = children(tree)
+        triggering = [alarms[n] for n in named if n in changed and n in alarms] or \
+            [alarms[n] for n in named if n in alarms]
+        return self._transition(composite, _composite_verdict(state, triggering), forced=False)
 
     def evaluate(self, alarm: Alarm) -> Verdict:
         """What the last ``EvaluationPeriods`` complete periods say about ``alarm``."""
         now = self.lab.clock.now()
         end = (now // alarm.period) * alarm.period
         start = end - alarm.evaluation_periods * alarm.period
-        found = {at: aggregate.statistic(alarm.statistic) for at, aggregate in
-                 self.metrics.store.periods(
-                     alarm.namespace, alarm.metric_name, alarm.dimensions, start, end,
-                     alarm.period, alarm.unit)}
+        found = self._watched(alarm, start, end)
         breaches = COMPARISONS[alarm.comparison_operator]
         marks = []  # newest first: "X" breaching, "0" not, "-" missing
         points = []
@@ -338,35 +505,64 @@ class Alarms:
             points.append((at, value))
         return _verdict(alarm, marks, points, now, start)
 
-    def _transition(self, alarm: Alarm, verdict: Verdict, forced: bool) -> None:
+    def _watched(self, alarm: Alarm, start: float, end: float) -> dict[float, float | None]:
+        """The value of each period of ``[start, end)`` the alarm watches."""
+        if not alarm.metrics:
+            return {at: aggregate.statistic(alarm.statistic) for at, aggregate in
+                    self.metrics.store.periods(alarm.namespace, alarm.metric_name,
+                                               alarm.dimensions, start, end, alarm.period,
+                                               alarm.unit)}
+        queries = alarm.queries()
+        [watched] = [q["Id"] for q in queries if q.get("ReturnData", True)]
+        values, grid = self.metrics.query_values(queries, start, end)
+        value = values[watched]
+        if isinstance(value, list):  # an array: no one value to compare
+            return {}
+        if isinstance(value, dict):
+            return dict(value)
+        return {at: value for at in grid.times()}
+
+    def _transition(self, alarm: AnyAlarm, verdict: Verdict, forced: bool) -> bool:
+        """Move ``alarm`` to the verdict's state, record it and run its actions; whether
+        it moved. An evaluation moves the alarm only from the state it read: if the
+        stored alarm changed meanwhile (another lambdalab on this data dir moved it),
+        it leaves it."""
         if verdict.state is None or (verdict.state == alarm.state_value and not forced):
-            return
+            return False
         now = self.lab.clock.now()
         new = replace(alarm, state_value=verdict.state, state_reason=verdict.reason,
                       state_reason_data=verdict.reason_data, state_updated=now,
                       state_transitioned=now if verdict.state != alarm.state_value
                       else alarm.state_transitioned)
+        table = _table(alarm)
         with self._db.transaction() as db:
-            db.execute("UPDATE cloudwatch_alarms SET config = ? WHERE name = ?",
-                       (new.to_json(), new.name))
-        self._history(new.name, "StateUpdate",
-                      f"Alarm updated from {alarm.state_value} to {new.state_value}",
-                      {"version": "1.0", "oldState": _state_data(alarm),
-                       "newState": _state_data(new)})
+            row = db.execute(f"SELECT config FROM {table} WHERE name = ?", (alarm.name,)).fetchone()
+            if row is None or (not forced and type(alarm).from_json(row[0]) != alarm):
+                return False  # deleted, or moved by another lambdalab since it was read
+            db.execute(f"UPDATE {table} SET config = ? WHERE name = ?", (new.to_json(), new.name))
+            self._history(new.name, "StateUpdate",
+                          f"Alarm updated from {alarm.state_value} to {new.state_value}",
+                          {"version": "1.0", "oldState": _state_data(alarm),
+                           "newState": _state_data(new)}, _type(new), db)
         if new.actions_enabled:
             for action in new.actions_for(new.state_value):
                 self._run_action(action, alarm, new)
+        return True
 
-    def _run_action(self, action: str, old: Alarm, new: Alarm) -> None:
-        event = alarm_event(self.lab, old, new)
+    def _run_action(self, action: str, old: AnyAlarm, new: AnyAlarm) -> None:
+        if isinstance(new, CompositeAlarm) and isinstance(old, CompositeAlarm):
+            event = composite_event(self.lab, old, new)
+        else:
+            assert isinstance(new, Alarm) and isinstance(old, Alarm)
+            event = alarm_event(self.lab, old, new)
         try:
             self.lab.invoke(action, event, invocation_type="Event")
         except Exception as e:  # a missing function: AWS records the failure and moves on
             self._history(new.name, "Action", f"Failed to execute action {action}",
-                          {"actionState": "Failed", "error": str(e)})
+                          {"actionState": "Failed", "error": str(e)}, _type(new))
             return
         self._history(new.name, "Action", f"Successfully executed action {action}",
-                      {"actionState": "Succeeded", "notificationResource": action})
+                      {"actionState": "Succeeded", "notificationResource": action}, _type(new))
 
     # -- storage ------------------------------------------------------------------------
 
@@ -374,14 +570,27 @@ class Alarms:
         rows = self._db.query("SELECT config FROM cloudwatch_alarms WHERE name = ?", (name,))
         return Alarm.from_json(rows[0][0]) if rows else None
 
-    def _history(self, name: str, item_type: str, summary: str, data: dict[str, Any]) -> None:
-        with self._db.transaction() as db:
-            db.execute("INSERT INTO cloudwatch_alarm_history (alarm, timestamp, item_type, "
-                       "summary, data) VALUES (?, ?, ?, ?, ?)",
-                       (name, self.lab.clock.now(), item_type, summary, json.dumps(data)))
-            db.execute("DELETE FROM cloudwatch_alarm_history WHERE alarm = ? AND id NOT IN "
-                       "(SELECT id FROM cloudwatch_alarm_history WHERE alarm = ? "
-                       "ORDER BY id DESC LIMIT ?)", (name, name, quotas.ALARM_HISTORY_MAX))
+    def _get_composite(self, name: str) -> CompositeAlarm | None:
+        rows = self._db.query("SELECT config FROM cloudwatch_composite_alarms WHERE name = ?",
+                              (name,))
+        return CompositeAlarm.from_json(rows[0][0]) if rows else None
+
+    def _get_any(self, name: str) -> AnyAlarm | None:
+        return self._get(name) or self._get_composite(name)
+
+    def _history(self, name: str, item_type: str, summary: str, data: dict[str, Any],
+                 alarm_type: str = "MetricAlarm", db: Any = None) -> None:
+        """One history entry, in the transaction ``db`` if given (else in one of its own)."""
+        if db is None:
+            with self._db.transaction() as own:
+                self._history(name, item_type, summary, data, alarm_type, own)
+            return
+        db.execute("INSERT INTO cloudwatch_alarm_history (alarm, timestamp, item_type, "
+                   "summary, data, alarm_type) VALUES (?, ?, ?, ?, ?, ?)",
+                   (name, self.lab.clock.now(), item_type, summary, json.dumps(data), alarm_type))
+        db.execute("DELETE FROM cloudwatch_alarm_history WHERE alarm = ? AND id NOT IN "
+                   "(SELECT id FROM cloudwatch_alarm_history WHERE alarm = ? "
+                   "ORDER BY id DESC LIMIT ?)", (name, name, quotas.ALARM_HISTORY_MAX))
 
     def close(self) -> None:
         with self._lock:
@@ -393,19 +602,10 @@ class Alarms:
     # -- checking PutMetricAlarm's input ---------------------------------------------------
 
     def _checked(self, p: dict[str, Any]) -> Alarm:
-        if p.get("Metrics"):
-            raise InvalidParameterValue(
-                "lambdalab's alarms watch one metric: give MetricName, Namespace, Statistic "
-                "and Period instead of Metrics (metric math alarms are not emulated).")
-        for name in ("MetricName", "Namespace", "Period", "EvaluationPeriods", "Threshold",
-                     "ComparisonOperator"):
+        watched, period = _checked_math(p) if p.get("Metrics") else _checked_metric(p)
+        for name in ("EvaluationPeriods", "Threshold", "ComparisonOperator"):
             if p.get(name) is None:
                 raise MissingParameter(f"The parameter {name} is required.")
-        if (p.get("Statistic") is None) == (p.get("ExtendedStatistic") is None):
-            raise InvalidParameterCombination(
-                "Give exactly one of Statistic and ExtendedStatistic.")
-        statistic = check_statistic(p.get("Statistic") or p["ExtendedStatistic"])
-        period = check_period(p["Period"])
         evaluation_periods = p["EvaluationPeriods"]
         if evaluation_periods * period > EVALUATION_RANGE_MAX_S:
             raise InvalidParameterValue(
@@ -423,23 +623,12 @@ class Alarms:
         if treat not in TREAT_MISSING:
             raise InvalidParameterValue(
                 f"TreatMissingData {treat!r} is not valid: use {', '.join(TREAT_MISSING)}.")
-        actions = {key: tuple(p.get(key) or ()) for key in
-                   ("OKActions", "AlarmActions", "InsufficientDataActions")}
-        for key, arns in actions.items():
-            if len(arns) > ACTIONS_MAX:
-                raise InvalidParameterValue(f"{key} holds at most {ACTIONS_MAX} actions.")
-            for arn in arns:
-                if not _LAMBDA_ACTION.match(arn):
-                    raise InvalidParameterValue(
-                        f"Invalid action {arn!r}: lambdalab's alarms invoke Lambda functions "
-                        "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]).")
+        actions = _checked_actions(p)
         builder = self.lab.arns
         return Alarm(
             name=p["AlarmName"],
             arn=f"arn:aws:cloudwatch:{builder.region}:{builder.account_id}:alarm:{p['AlarmName']}",
-            namespace=p["Namespace"], metric_name=p["MetricName"],
-            dimensions=dimensions_from(p.get("Dimensions")), statistic=statistic,
-            period=period, evaluation_periods=evaluation_periods,
+            **watched, period=period, evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints, threshold=float(p["Threshold"]),
             comparison_operator=p["ComparisonOperator"], treat_missing_data=treat,
             unit=p.get("Unit"), description=p.get("AlarmDescription"),
@@ -447,6 +636,81 @@ class Alarms:
             ok_actions=actions["OKActions"], alarm_actions=actions["AlarmActions"],
             insufficient_data_actions=actions["InsufficientDataActions"],
         )
+
+
+    def _checked_composite(self, p: dict[str, Any]) -> CompositeAlarm:
+        for name in ("AlarmName", "AlarmRule"):
+            if not p.get(name):
+                raise MissingParameter(f"The parameter {name} is required.")
+        suppressing = [k for k in ("ActionsSuppressor", "ActionsSuppressorWaitPeriod",
+                                   "ActionsSuppressorExtensionPeriod") if p.get(k) is not None]
+        if suppressing:
+            raise InvalidParameterValue(
+                f"{', '.join(suppressing)}: lambdalab does not emulate action suppression; "
+                "name the suppressing alarm in the rule instead (... AND NOT ALARM(name)).")
+        parse_rule(p["AlarmRule"])
+        actions = _checked_actions(p)
+        builder = self.lab.arns
+        return CompositeAlarm(
+            name=p["AlarmName"],
+            arn=f"arn:aws:cloudwatch:{builder.region}:{builder.account_id}:alarm:{p['AlarmName']}",
+            rule=p["AlarmRule"], description=p.get("AlarmDescription"),
+            actions_enabled=p.get("ActionsEnabled", True) is not False,
+            ok_actions=actions["OKActions"], alarm_actions=actions["AlarmActions"],
+            insufficient_data_actions=actions["InsufficientDataActions"])
+
+
+def _checked_actions(p: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The OK, ALARM and INSUFFICIENT_DATA actions: Lambda functions, at most five each."""
+    actions = {key: tuple(p.get(key) or ()) for key in
+               ("OKActions", "AlarmActions", "InsufficientDataActions")}
+    for key, arns in actions.items():
+        if len(arns) > ACTIONS_MAX:
+            raise InvalidParameterValue(f"{key} holds at most {ACTIONS_MAX} actions.")
+        for arn in arns:
+            if not _LAMBDA_ACTION.match(arn):
+                raise InvalidParameterValue(
+                    f"Invalid action {arn!r}: lambdalab's alarms invoke Lambda functions "
+                    "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]).")
+    return actions
+
+
+#: PutMetricAlarm's parameters of an alarm on one metric, which Metrics replaces.
+_ONE_METRIC = ("MetricName", "Namespace", "Dimensions", "Period", "Unit", "Statistic",
+               "ExtendedStatistic")
+
+
+def _checked_metric(p: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """What an alarm on one metric watches (Alarm's fields), and its period."""
+    for name in ("MetricName", "Namespace", "Period"):
+        if p.get(name) is None:
+            raise MissingParameter(f"The parameter {name} is required.")
+    if (p.get("Statistic") is None) == (p.get("ExtendedStatistic") is None):
+        raise InvalidParameterCombination(
+            "Give exactly one of Statistic and ExtendedStatistic.")
+    return {"namespace": p["Namespace"], "metric_name": p["MetricName"],
+            "dimensions": dimensions_from(p.get("Dimensions")),
+            "statistic": check_statistic(p.get("Statistic") or p["ExtendedStatistic"])}, \
+        check_period(p["Period"])
+
+
+def _checked_math(p: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """What an alarm on metric math watches (Alarm's fields: its queries, as JSON), and
+    its period (its metrics' shortest)."""
+    given = [name for name in _ONE_METRIC if p.get(name) is not None]
+    if given:
+        raise InvalidParameterCombination(
+            f"Metrics replaces {', '.join(given)}: an alarm on metric math gives each "
+            "metric in Metrics, as a MetricStat.")
+    queries = p["Metrics"]
+    period = plan_queries(queries)[1]
+    returning = [q["Id"] for q in queries if q.get("ReturnData", True)]
+    if len(returning) != 1:
+        raise InvalidParameterValue(
+            "Exactly one element of the metrics list should return data: set ReturnData "
+            f"to false on the others (now {len(returning)} do).")
+    return {"namespace": "", "metric_name": "", "dimensions": (), "statistic": "",
+            "metrics": json.dumps(queries)}, period
 
 
 def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], now: float,
@@ -458,8 +722,8 @@ def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], 
     healthy = marks.count("0") + (missing if treat == "notBreaching" else 0)
     reason_data = json.dumps({
         "version": "1.0", "queryDate": _iso(now), "startDate": _iso(start),
-        "statistic" if not alarm.statistic.startswith("p") else "extendedStatistic":
-        alarm.statistic, "period": alarm.period,
+        **({"extendedStatistic" if alarm.statistic.startswith("p") else "statistic":
+            alarm.statistic} if alarm.statistic else {}), "period": alarm.period,
         "recentDatapoints": [value for _, value in reversed(points)],
         "threshold": alarm.threshold,
         "evaluatedDatapoints": [{"timestamp": _iso(at), "value": value} for at, value in points],
@@ -484,7 +748,39 @@ def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], 
                    reason_data)
 
 
-def _state_data(alarm: Alarm) -> dict[str, Any]:
+def _event_query(query: dict[str, Any]) -> dict[str, Any]:
+    """A metric math query as an alarm event shows it (camelCase, dimensions a map)."""
+    out: dict[str, Any] = {"id": query["Id"]}
+    if query.get("MetricStat"):
+        given = query["MetricStat"]
+        metric = {"namespace": given["Metric"].get("Namespace"),
+                  "name": given["Metric"].get("MetricName")}
+        if given["Metric"].get("Dimensions"):
+            metric["dimensions"] = {d["Name"]: d["Value"] for d in given["Metric"]["Dimensions"]}
+        out["metricStat"] = {"metric": metric, "period": given["Period"], "stat": given["Stat"]}
+    else:
+        out["expression"] = query["Expression"]
+    if query.get("Label"):
+        out["label"] = query["Label"]
+    out["returnData"] = query.get("ReturnData", True) is not False
+    return out
+
+
+def _composite_verdict(state: str, triggering: list[AnyAlarm]) -> Verdict:
+    """Why a composite alarm moved: the alarms whose change made its rule true or false
+    (AWS's ``triggeringAlarms``)."""
+    first = triggering[0] if triggering else None
+    reason = (f"{first.arn} transitioned to {first.state_value} at "
+              f"{_utc(first.state_updated):%A %d %B, %Y %H:%M:%S} UTC" if first is not None
+              else f"The alarm rule evaluated to {'TRUE' if state == 'ALARM' else 'FALSE'}")
+    data = {"triggeringAlarms": [
+        {"arn": alarm.arn, "state": {"value": alarm.state_value,
+                                     "timestamp": _iso(alarm.state_updated)}}
+        for alarm in triggering]}
+    return Verdict(state, reason, json.dumps(data))
+
+
+def _state_data(alarm: AnyAlarm) -> dict[str, Any]:
     out: dict[str, Any] = {"stateValue": alarm.state_value, "stateReason": alarm.state_reason}
     if alarm.state_reason_data:
         out["stateReasonData"] = json.loads(alarm.state_reason_data)
@@ -507,14 +803,29 @@ def alarm_event(lab: Lab, old: Alarm, new: Alarm) -> dict[str, Any]:
     stat: dict[str, Any] = {"metric": metric, "period": new.period, "stat": new.statistic}
     if new.unit:
         stat["unit"] = new.unit
+    configuration: dict[str, Any] = {"metrics": (
+        [_event_query(q) for q in new.queries()] if new.metrics
+        else [{"id": f"{new.name}-metric", "metricStat": stat, "returnData": True}])}
+    if new.description:
+        configuration["description"] = new.description
+    return _event(lab, old, new, configuration)
+
+
+def composite_event(lab: Lab, old: CompositeAlarm, new: CompositeAlarm) -> dict[str, Any]:
+    """The event a composite alarm's Lambda action receives: its rule is its configuration
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#Lambda-action-payload)."""
+    configuration: dict[str, Any] = {"alarmRule": new.rule}
+    if new.description:
+        configuration["description"] = new.description
+    return _event(lab, old, new, configuration)
+
+
+def _event(lab: Lab, old: AnyAlarm, new: AnyAlarm,
+           configuration: dict[str, Any]) -> dict[str, Any]:
     previous: dict[str, Any] = {"value": old.state_value, "reason": old.state_reason,
                                 "timestamp": _iso(old.state_updated)}
     if old.state_reason_data:
         previous["reasonData"] = old.state_reason_data
-    configuration: dict[str, Any] = {"metrics": [
-        {"id": f"{new.name}-metric", "metricStat": stat, "returnData": True}]}
-    if new.description:
-        configuration["description"] = new.description
     return {
         "source": "aws.cloudwatch",
         "alarmArn": new.arn,
@@ -532,4 +843,5 @@ def alarm_event(lab: Lab, old: Alarm, new: Alarm) -> dict[str, Any]:
     }
 
 
-__all__ = ["Alarm", "Alarms", "HistoryItem", "Verdict", "alarm_event"]
+__all__ = ["ALARM_TYPES", "Alarm", "Alarms", "AnyAlarm", "HistoryItem", "Verdict", "alarm_event",
+           "composite_event"]

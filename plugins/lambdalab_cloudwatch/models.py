@@ -8,9 +8,9 @@ in functions' log output (read from the log store before every query).
 
 from __future__ import annotations
 
-import ast
+import logging
 import math
-import operator
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,9 +20,11 @@ from typing import Any, Callable
 from lambdalab import LambdaError, Lab
 from lambdalab.plugin import Database, LambdaDatum
 
-from . import emf, lambda_metrics, quotas
+from . import emf, lambda_metrics, metric_math, quotas
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from .store import Aggregate, Dimensions, MetricStore, dimensions_of
+
+log = logging.getLogger(__name__)
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 #: Units CloudWatch takes (``StandardUnit`` in the model).
@@ -131,7 +133,7 @@ class Metrics:
     def lambda_data(self, data: list[LambdaDatum]) -> None:
         """The data plane's ``AWS/Lambda`` data points (the invoke path: keep it cheap)."""
         self.recorder.record(data, self.lab.clock.now())
-        self._added_at = time.monotonic()
+        self._added()
 
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
         """PutMetricData: custom metrics (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html)."""
@@ -147,7 +149,21 @@ class Metrics:
         checked = [self._datum(d) for d in metric_data]  # all or nothing
         for datum, when in checked:
             self._record(namespace, datum, when)
+        self._added()
+
+    def _added(self) -> None:
+        """Data waits in memory: the flush thread writes it, or, once the lab is closing
+        (an async invoke still finishing as the lab's workers stop), this call does."""
         self._added_at = time.monotonic()
+        if self._closed.is_set():
+            self._write_late()
+
+    def _write_late(self) -> None:
+        try:
+            self.store.flush()
+        except Exception:  # the database itself closed: the lab outlived its workers' wait
+            log.warning("lambdalab: CloudWatch data of an invoke that ended after its lab "
+                        "closed was not written.")
 
     def _datum(self, datum: dict[str, Any]) -> tuple[dict[str, Any], float]:
         name = datum["MetricName"]
@@ -289,7 +305,8 @@ class Metrics:
     def metric_data(self, queries: list[dict[str, Any]], start: Any, end: Any,
                     scan_by: str | None = None) -> list[dict[str, Any]]:
         """GetMetricData: each query's timestamps and values, newest first by default
-        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html)."""
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html).
+        An expression whose value is an array gives one result per series, under its Id."""
         if len(queries) > quotas.METRIC_DATA_QUERIES_MAX:
             raise InvalidParameterValue(
                 f"The collection MetricDataQueries must not have a size greater than "
@@ -297,35 +314,51 @@ class Metrics:
         first, last = epoch_of(start), epoch_of(end)
         if last <= first:
             raise InvalidParameterValue("The parameter StartTime must be before EndTime.")
-        ids = [q["Id"] for q in queries]
-        if len(set(ids)) != len(ids):
-            raise InvalidParameterValue("The Id of each MetricDataQuery must be unique.")
-        series: dict[str, dict[float, float]] = {}
-        for query in queries:
-            if query.get("MetricStat") and query.get("Expression"):
-                raise InvalidParameterCombination(
-                    f"Query {query['Id']}: give MetricStat or Expression, not both.")
-            if query.get("MetricStat"):
-                series[query["Id"]] = self._stat_series(query["MetricStat"], first, last)
-        for query in queries:
-            if query.get("Expression"):
-                series[query["Id"]] = evaluate(query["Expression"], series)
-            elif not query.get("MetricStat"):
-                raise MissingParameter(f"Query {query['Id']}: give MetricStat or Expression.")
+        values, grid = self.query_values(queries, first, last)
         descending = scan_by != "TimestampAscending"
         results = []
         for query in queries:
             if query.get("ReturnData") is False:
                 continue
-            points = sorted(series[query["Id"]].items(), reverse=descending)
-            results.append({
-                "Id": query["Id"],
-                "Label": query.get("Label") or _label(query),
-                "Timestamps": [_utc(t) for t, _ in points],
-                "Values": [v for _, v in points],
-                "StatusCode": "Complete",
-            })
+            label = query.get("Label") or _label(query)
+            for name, series in _labelled(values[query["Id"]], label, grid):
+                points = sorted(series.items(), reverse=descending)
+                results.append({
+                    "Id": query["Id"], "Label": name,
+                    "Timestamps": [_utc(t) for t, _ in points],
+                    "Values": [v for _, v in points], "StatusCode": "Complete",
+                })
         return results
+
+    def query_values(self, queries: list[dict[str, Any]], first: float,
+                     last: float) -> tuple[dict[str, metric_math.Value], metric_math.Grid]:
+        """The value of every query (MetricStat or metric math) over ``[first, last)``,
+        and the periods they cover (the shortest period of the queries)."""
+        by_id, period = plan_queries(queries)
+        grid = metric_math.Grid(first, last, period)
+        metrics = [(q["Id"], q.get("Label") or _label(q)) for q in queries if q.get("MetricStat")]
+        values: dict[str, metric_math.Value] = {}
+        pending: set[str] = set()
+
+        def resolve(query_id: str) -> metric_math.Value:
+            if query_id in values:
+                return values[query_id]
+            if query_id in pending:
+                raise InvalidParameterValue(f"The queries that {query_id} names name it in "
+                                            "turn: break the cycle.")
+            pending.add(query_id)
+            query = by_id[query_id]
+            if query.get("MetricStat"):
+                values[query_id] = self._stat_series(query["MetricStat"], first, last)
+            else:
+                values[query_id] = metric_math.evaluate(
+                    query["Expression"], metric_math.Scope(resolve, metrics, grid))
+            pending.discard(query_id)
+            return values[query_id]
+
+        for query_id in by_id:
+            resolve(query_id)
+        return values, grid
 
     def _stat_series(self, stat: dict[str, Any], first: float, last: float) -> dict[float, float]:
         metric = stat["Metric"]
@@ -359,6 +392,8 @@ class Metrics:
                     return
 
     def close(self) -> None:
+        """Stop the flush thread and write what waits. The lab's async workers stop after
+        its plugins' state closes, so data added from now on is written as it comes."""
         self._closed.set()
         self._flusher.join(timeout=5)
         self.store.flush()
@@ -374,65 +409,81 @@ def _label(query: dict[str, Any]) -> str:
     return stat["Metric"].get("MetricName", query["Id"]) if stat else query["Id"]
 
 
-# -- metric math: arithmetic over other queries' series -------------------------------
-
-_OPERATORS: dict[type, Callable[[float, float], float]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-}
-
-
-def evaluate(expression: str, series: dict[str, dict[float, float]]) -> dict[float, float]:
-    """A metric math expression of ``+ - * /``, numbers, parentheses and other queries'
-    ids (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
-    Series are matched by timestamp; a division by zero leaves that timestamp out."""
-    try:
-        tree = ast.parse(expression, mode="eval").body
-        return _series(tree, series)
-    except (SyntaxError, RecursionError, MemoryError, _Unsupported) as e:
-        raise InvalidParameterValue(
-            f"The expression {expression!r} is not one lambdalab evaluates ({e}). It takes "
-            "+, -, *, /, numbers, parentheses and the Ids of other queries, e.g. "
-            "'100 * errors / invocations'.") from None
+def _labelled(value: metric_math.Value, label: str,
+              grid: metric_math.Grid) -> list[tuple[str, metric_math.Series]]:
+    """A query's value as labelled series: a number holds at every period."""
+    if isinstance(value, list):
+        return [(f"{label} {name}", series) for name, series in value]
+    if isinstance(value, dict):
+        return [(label, value)]
+    return [(label, {t: value for t in grid.times()})]
 
 
-class _Unsupported(Exception):
-    pass
+_QUERY_ID = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 
 
-def _series(node: ast.AST, series: dict[str, dict[float, float]]) -> dict[float, float]:
-    if isinstance(node, ast.Name):
-        if node.id not in series:
-            raise _Unsupported(f"no query has Id {node.id}")
-        return series[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        left, right = _operand(node.left, series), _operand(node.right, series)
-        return _combine(_OPERATORS[type(node.op)], left, right)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return _combine(operator.sub, 0.0, _operand(node.operand, series))
-    raise _Unsupported(f"{type(node).__name__} is not supported")
-
-
-def _operand(node: ast.AST, series: dict[str, dict[float, float]]) -> dict[float, float] | float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return float(node.value)
-    return _series(node, series)
-
-
-def _combine(op: Callable[[float, float], float], left: dict[float, float] | float,
-             right: dict[float, float] | float) -> dict[float, float]:
-    times = set(left) if isinstance(left, dict) else set()
-    if isinstance(right, dict):
-        times = times & set(right) if isinstance(left, dict) else set(right)
-    out = {}
-    for t in times:
-        a = left[t] if isinstance(left, dict) else left
-        b = right[t] if isinstance(right, dict) else right
-        try:
-            out[t] = op(a, b)
-        except ZeroDivisionError:
+def plan_queries(queries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int]:
+    """The queries by Id, checked (each a MetricStat or an expression that parses and
+    names only queries of the request, none in a cycle) and in an order to evaluate them
+    in (each after those it names), and the period their values come in."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for query in queries:
+        query_id = query["Id"]
+        if not _QUERY_ID.match(query_id):
+            raise InvalidParameterValue(
+                f"The Id {query_id[:64]!r} is not valid: an Id starts with a lowercase letter "
+                "and holds only letters, digits and underscores.")
+        if query_id in by_id:
+            raise InvalidParameterValue("The Id of each MetricDataQuery must be unique.")
+        if query.get("MetricStat") and query.get("Expression"):
+            raise InvalidParameterCombination(
+                f"Query {query_id}: give MetricStat or Expression, not both.")
+        if not query.get("MetricStat") and not query.get("Expression"):
+            raise MissingParameter(f"Query {query_id}: give MetricStat or Expression.")
+        by_id[query_id] = query
+    periods = []
+    names: dict[str, set[str]] = {}
+    for query_id, query in by_id.items():
+        if query.get("MetricStat"):
+            periods.append(check_period(query["MetricStat"]["Period"], "MetricStat.Period"))
+            check_statistic(query["MetricStat"]["Stat"])
             continue
-    return out
+        if query.get("Period") is not None:
+            periods.append(check_period(query["Period"]))
+        names[query_id] = metric_math.references(metric_math.parse(query["Expression"]))
+        for name in names[query_id]:
+            if name not in by_id:
+                raise InvalidParameterValue(
+                    f"The expression of {query_id} names {name}, but no query has that Id.")
+    order = [query_id for query_id in by_id if query_id not in names] + _evaluation_order(names)
+    return {query_id: by_id[query_id] for query_id in order}, min(periods, default=quotas.PERIOD_S)
+
+
+def _evaluation_order(names: dict[str, set[str]]) -> list[str]:
+    """The expressions, each after those it names (so evaluating them in this order never
+    nests); InvalidParameterValue if they name one another in a cycle. Depth-first,
+    without recursion: a request may chain 500 of them."""
+    done: dict[str, None] = {}
+    for first in names:
+        if first in done:
+            continue
+        path, on_path = [(first, iter(sorted(names[first])))], {first}
+        while path:
+            query_id, todo = path[-1]
+            following = next(todo, None)
+            if following is None:
+                path.pop()
+                on_path.discard(query_id)
+                done[query_id] = None
+            elif following in on_path:
+                raise InvalidParameterValue(
+                    f"The expressions of {following} and {query_id} name one another (a "
+                    "cycle): an expression can name only queries that do not name it back.")
+            elif following in names and following not in done:
+                path.append((following, iter(sorted(names[following]))))
+                on_path.add(following)
+    return list(done)
 
 
 __all__ = ["Datapoint", "Metrics", "STATISTICS", "check_period", "check_statistic",
-           "dimensions_from", "dimensions_to_aws", "evaluate"]
+           "dimensions_from", "dimensions_to_aws", "plan_queries"]

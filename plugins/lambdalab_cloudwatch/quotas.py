@@ -34,3 +34,10 @@ ALARM_HISTORY_MAX = 100
 #: newest data. Once invokes pause for FLUSH_IDLE_S, they are written at once.
 FLUSH_INTERVAL_S = 5.0
 FLUSH_IDLE_S = 0.2
+#: A metric math expression's length (botocore's ``MetricExpression`` shape).
+EXPRESSION_MAX = 2048
+#: A composite alarm's AlarmRule: characters (botocore's ``AlarmRule`` shape), elements
+#: and alarms named (PutCompositeAlarm's documentation).
+ALARM_RULE_MAX = 10240
+ALARM_RULE_ELEMENTS_MAX = 500
+ALARM_RULE_CHILDREN_MAX = 100

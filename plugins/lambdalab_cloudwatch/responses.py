@@ -16,7 +16,8 @@ from lambdalab.plugin import ErrorCodes, ProtocolService
 
 from . import quotas
 from .exceptions import InvalidNextToken
-from .alarms import Alarms
+from .alarms import Alarm, Alarms
+from .composite import CompositeAlarm
 from .models import Metrics, epoch_of, dimensions_from, dimensions_to_aws
 
 TARGET_PREFIX = "GraniteServiceVersion20100801."
@@ -82,15 +83,20 @@ class CloudWatchResponses:
         self.alarms.put_metric_alarm(dict(body))
         return {}
 
+    def put_composite_alarm(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.alarms.put_composite_alarm(dict(body))
+        return {}
+
     def describe_alarms(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        types = body.get("AlarmTypes") or ["MetricAlarm"]
-        found = self.alarms.describe_alarms(body.get("AlarmNames"), body.get("AlarmNamePrefix"),
-                                            body.get("StateValue"), body.get("ActionPrefix"))
-        if "MetricAlarm" not in types:
-            found = []
+        found = self.alarms.describe_alarms(
+            body.get("AlarmNames"), body.get("AlarmNamePrefix"), body.get("StateValue"),
+            body.get("ActionPrefix"), body.get("AlarmTypes"), body.get("ChildrenOfAlarmName"),
+            body.get("ParentsOfAlarmName"))
         page, token = _page(found, body.get("NextToken"),
                             body.get("MaxRecords") or quotas.DESCRIBE_ALARMS_PAGE)
-        out: dict[str, Any] = {"MetricAlarms": [a.to_aws() for a in page], "CompositeAlarms": []}
+        out: dict[str, Any] = {
+            "MetricAlarms": [a.to_aws() for a in page if isinstance(a, Alarm)],
+            "CompositeAlarms": [a.to_aws() for a in page if isinstance(a, CompositeAlarm)]}
         if token:
             out["NextToken"] = token
         return out
@@ -100,9 +106,8 @@ class CloudWatchResponses:
         found = self.alarms.history(
             body.get("AlarmName"), body.get("HistoryItemType"),
             epoch_of(start) if start is not None else None, epoch_of(end) if end is not None else None,
-            oldest_first=body.get("ScanBy") == "TimestampAscending")
-        if "MetricAlarm" not in (body.get("AlarmTypes") or ["MetricAlarm"]):
-            found = []
+            oldest_first=body.get("ScanBy") == "TimestampAscending",
+            types=body.get("AlarmTypes"))
         page, token = _page(found, body.get("NextToken"),
                             body.get("MaxRecords") or quotas.DESCRIBE_ALARMS_PAGE)
         out: dict[str, Any] = {"AlarmHistoryItems": [h.to_aws() for h in page]}

@@ -57,6 +57,15 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX cloudwatch_alarm_history_by_alarm ON cloudwatch_alarm_history (alarm, id);
     """,
+    "cloudwatch-2-composite-alarms": """
+    CREATE TABLE cloudwatch_composite_alarms (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+    ALTER TABLE cloudwatch_alarm_history ADD COLUMN alarm_type TEXT NOT NULL DEFAULT 'MetricAlarm';
+    """,
+    # The minute each alarm was last evaluated in, claimed by the lambdalab that evaluates
+    # it, so two on one data dir do not both evaluate one minute.
+    "cloudwatch-3-alarm-claims": """
+    CREATE TABLE cloudwatch_alarm_claims (alarm TEXT PRIMARY KEY, minute INTEGER NOT NULL);
+    """,
 }
 
 

@@ -9,15 +9,12 @@ in :mod:`lambdalab.limits` reprices the whole history.
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from lambdalab import InvokeReport
 from lambdalab.plugin import (
-    Database, InvalidParameterValueException, limits, parse_function_ref, pricing,
+    BatchedWriter, Database, InvalidParameterValueException, limits, parse_function_ref, pricing,
 )
 
 from .pricing import Cost, Usage
@@ -41,13 +38,6 @@ MIGRATIONS: dict[str, str] = {
     """,
 }
 
-_log = logging.getLogger("lambdalab_cost")
-
-#: Real seconds between writes of recorded rows, as the log store does: a transaction
-#: per invoke would make a warm invoke about 1.7 times as slow.
-FLUSH_INTERVAL_S = 0.2
-#: Rows the recording thread lets wait before it writes them itself.
-PENDING_MAX = 10_000
 #: Rows the ledger keeps (lambdalab's own bound); past it, the oldest go.
 ROWS_MAX = 1_000_000
 
@@ -166,78 +156,38 @@ class CostLedger:
         self._store = store
         self._now = now
         self.rows_max = rows_max
-        self._pending: list[tuple[Any, ...]] = []
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._warned = False
-        self._thread = threading.Thread(target=self._run, name="lambdalab-cost", daemon=True)
-        self._thread.start()
+        self._writer = BatchedWriter(self._write, name="lambdalab_cost", what="invoke costs")
 
     # -- recording ----------------------------------------------------------------------
 
     def record(self, report: InvokeReport) -> None:
-        """Keep one execution's billing facts (written within ``FLUSH_INTERVAL_S``; a
-        read writes what waits first)."""
-        row = (
+        """Keep one execution's billing facts (written within a fraction of a second,
+        :class:`~lambdalab.plugin.BatchedWriter`; a read writes what waits first)."""
+        self._writer.add((
             report.request_id, report.function_name, report.version,
             _alias(report.invoked_arn), self._now(),
             report.architecture, report.memory_size, report.ephemeral_storage_mb,
             report.duration_ms, report.billed_duration_ms, report.init_duration_ms,
-        )
-        with self._lock:
-            self._pending.append(row)
-            full = len(self._pending) >= PENDING_MAX
-        if full or self._closed:  # after close (a last async invoke): no writer waits
-            self._flush_or_warn()
+        ))
 
     def flush(self) -> None:
         """Write the rows that wait, and drop the oldest past ``rows_max``."""
-        with self._flushing:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                with self._store.transaction() as db:
-                    db.executemany(
-                        "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        batch,
-                    )
-                    db.execute(
-                        "DELETE FROM cost_invokes WHERE rowid <= "
-                        "(SELECT MAX(rowid) FROM cost_invokes) - ?",
-                        (self.rows_max,),
-                    )
-            except sqlite3.Error:
-                with self._lock:  # kept for the next try, the newest first
-                    self._pending = (batch + self._pending)[-PENDING_MAX:]
-                raise
+        self._writer.flush()
 
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(FLUSH_INTERVAL_S)
-            self._flush_or_warn()
-
-    def _flush_or_warn(self) -> None:
-        """A ledger that cannot write (a full disk) never fails an invoke: it says so."""
-        try:
-            self.flush()
-            self._warned = False
-        except sqlite3.Error as error:
-            if self._warned:
-                return
-            self._warned = True  # once, until a write succeeds again
-            _log.warning("lambdalab_cost: could not record invoke costs (%s); the newest "
-                         f"{PENDING_MAX:,} wait in memory for the next try", error)
+    def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        with self._store.transaction() as db:
+            db.executemany(
+                "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
+            )
+            db.execute(
+                "DELETE FROM cost_invokes WHERE rowid <= "
+                "(SELECT MAX(rowid) FROM cost_invokes) - ?",
+                (self.rows_max,),
+            )
 
     def close(self) -> None:
         """Stop the writer and write what waits (the lab calls it as it closes)."""
-        self._closed = True
-        self._wake.set()
-        self._thread.join()
-        self._flush_or_warn()
+        self._writer.close()
 
     # -- reading ------------------------------------------------------------------------
 

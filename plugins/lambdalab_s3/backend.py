@@ -76,12 +76,14 @@ class S3:
         *,
         content_type: str = "binary/octet-stream",
         metadata: Mapping[str, str] | None = None,
+        trace_header: str | None = None,
     ) -> S3Object:
-        """Store an object, then invoke the functions its bucket notifies (ObjectCreated:Put)."""
+        """Store an object, then invoke the functions its bucket notifies (ObjectCreated:Put).
+        ``trace_header``: the writer's X-Ray header, which their invokes continue."""
         obj = self.store.put_object(
             bucket, key, body, self._now(), content_type=content_type, metadata=dict(metadata or {})
         )
-        self._notify(obj, "ObjectCreated:Put")
+        self._notify(obj, "ObjectCreated:Put", trace_header)
         return obj
 
     def get_object(self, bucket: str, key: str) -> S3Object:
@@ -100,6 +102,7 @@ class S3:
         metadata_directive: str = "COPY",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        trace_header: str | None = None,
     ) -> S3Object:
         """Copy an object (ObjectCreated:Copy); REPLACE takes new metadata, COPY keeps it."""
         if metadata_directive not in ("COPY", "REPLACE"):
@@ -121,10 +124,10 @@ class S3:
             content_type=(content_type or source.content_type) if replace else source.content_type,
             metadata=dict(metadata or {}) if replace else source.metadata,
         )
-        self._notify(obj, "ObjectCreated:Copy")
+        self._notify(obj, "ObjectCreated:Copy", trace_header)
         return obj
 
-    def delete_object(self, bucket: str, key: str) -> None:
+    def delete_object(self, bucket: str, key: str, trace_header: str | None = None) -> None:
         """Remove an object (ObjectRemoved:Delete when there was one); no error if absent."""
         try:
             obj = self.store.get_object(bucket, key)
@@ -133,9 +136,11 @@ class S3:
                 raise
             return
         if self.store.delete_object(bucket, key):
-            self._notify(obj, "ObjectRemoved:Delete")
+            self._notify(obj, "ObjectRemoved:Delete", trace_header)
 
-    def delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
+    def delete_objects(
+        self, bucket: str, keys: list[str], trace_header: str | None = None
+    ) -> DeleteResult:
         """Remove up to 1,000 keys; as on S3, a missing key counts as deleted."""
         if not keys or len(keys) > quotas.S3_DELETE_OBJECTS_MAX_KEYS:
             raise MalformedXML(
@@ -147,7 +152,7 @@ class S3:
         deleted, errors = [], []
         for key in keys:
             try:
-                self.delete_object(bucket, key)
+                self.delete_object(bucket, key, trace_header)
                 deleted.append(key)
             except S3Error as e:
                 errors.append((key, e))
@@ -190,8 +195,9 @@ class S3:
     def get_bucket_notification_configuration(self, bucket: str) -> dict[str, Any]:
         return dict(self.store.get_bucket(bucket).notification)
 
-    def _notify(self, obj: S3Object, event_name: str) -> None:
-        notify(self.lab, self.store.get_bucket(obj.bucket), obj, event_name, self._now())
+    def _notify(self, obj: S3Object, event_name: str, trace_header: str | None) -> None:
+        notify(self.lab, self.store.get_bucket(obj.bucket), obj, event_name, self._now(),
+               trace_header)
 
 
 #: What every ContinuationToken starts with once decoded, so that a token lambdalab did

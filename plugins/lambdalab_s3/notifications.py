@@ -215,8 +215,11 @@ def sequencer(now: float) -> str:
     return f"{int(now * 1_000_000):016X}{next(_SEQUENCE) & 0xFFFFFFFF:08X}"
 
 
-def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float) -> int:
-    """Invoke (``Event``) every function whose configuration matches; how many were."""
+def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float,
+           trace_header: str | None = None) -> int:
+    """Invoke (``Event``) every function whose configuration matches; how many were.
+    Each invoke continues the writer's trace (``trace_header``), as S3 passes it on
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-s3.html)."""
     invoked = 0
     for config in parse_configuration(bucket.notification):
         if not config.matches(event_name, obj.key):
@@ -232,7 +235,7 @@ def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float)
         ref = parse_function_ref(config.function_arn)
         try:
             lab.invoke(ref.name, {"Records": [record]}, qualifier=ref.qualifier,
-                       invocation_type="Event")
+                       invocation_type="Event", trace_header=trace_header)
             invoked += 1
         except (ResourceNotFoundException, LambdaError) as e:
             log.warning("S3 could not invoke %s: %s", config.function_arn, e)

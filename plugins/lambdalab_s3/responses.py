@@ -40,6 +40,7 @@ from botocore.model import OperationModel, Shape
 
 from lambdalab import Lab
 from lambdalab.plugin import (
+    TRACE_HEADER,
     AwsError,
     HttpRequest,
     HttpResponse,
@@ -314,7 +315,7 @@ class S3Operations:
         obj = self.s3.put_object(
             request["Bucket"], request["Key"], body,
             content_type=request.get("ContentType", "binary/octet-stream"),
-            metadata=request.get("Metadata"),
+            metadata=request.get("Metadata"), trace_header=request.get(TRACE_HEADER),
         )
         return {"ETag": obj.etag}
 
@@ -325,6 +326,7 @@ class S3Operations:
             request["Bucket"], request["Key"], unquote(source_bucket), unquote(source_key),
             metadata_directive=request.get("MetadataDirective", "COPY"),
             content_type=request.get("ContentType"), metadata=request.get("Metadata"),
+            trace_header=request.get(TRACE_HEADER),
         )
         return {"CopyObjectResult": {"LastModified": obj.last_modified, "ETag": obj.etag}}
 
@@ -347,12 +349,12 @@ class S3Operations:
         return {**_object_headers(obj, request), "ContentLength": obj.size}
 
     def delete_object(self, request: dict[str, Any]) -> None:
-        self.s3.delete_object(request["Bucket"], request["Key"])
+        self.s3.delete_object(request["Bucket"], request["Key"], request.get(TRACE_HEADER))
 
     def delete_objects(self, request: dict[str, Any]) -> dict[str, Any]:
         document = request.get("Delete") or {}
         keys = [o.get("Key", "") for o in document.get("Objects") or []]
-        result = self.s3.delete_objects(request["Bucket"], keys)
+        result = self.s3.delete_objects(request["Bucket"], keys, request.get(TRACE_HEADER))
         return {
             "Deleted": [] if document.get("Quiet") is True else [{"Key": k} for k in result.deleted],
             "Errors": [{"Key": k, "Code": e.code, "Message": e.message} for k, e in result.errors],
@@ -447,6 +449,8 @@ BODY_MAX_BYTES = quotas.S3_PUT_OBJECT_MAX_BYTES + 1024 * 1024
 
 class S3Service(ProtocolService):
     """S3's REST API as an ASGI app over one Lab: :class:`S3Operations` on the layer."""
+
+    takes_trace_header = True  # the functions a write notifies continue its trace
 
     def __init__(self, lab: Lab) -> None:
         super().__init__("s3", S3Operations(lab), body_max=BODY_MAX_BYTES)

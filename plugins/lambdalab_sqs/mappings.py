@@ -170,6 +170,14 @@ def filtered_in(patterns: list[dict[str, Any]], record: Mapping[str, Any]) -> bo
     return any(event_filters.matches(p, candidate) for p in patterns)
 
 
+def batch_trace(batch: list[Message]) -> str | None:
+    """The trace the batch's invoke continues: the ``AWSTraceHeader`` of its first message
+    that carries one (with one message a batch, the sender's trace goes on in the
+    function; AWS links the other messages' traces, which lambdalab does not)."""
+    return next((m.sent_system_attributes["AWSTraceHeader"] for m in batch
+                 if "AWSTraceHeader" in m.sent_system_attributes), None)
+
+
 def failed_ids(response: Any, batch: list[Message]) -> set[str] | None:
     """The messageIds a ReportBatchItemFailures response names; ``None``: the whole batch failed."""
     if response is None or response == {} or response == "":
@@ -298,7 +306,7 @@ class Poller:
                 return
         event = {"Records": records}
         try:
-            result = lab.invoke(self.mapping.function_arn, event)
+            result = lab.invoke(self.mapping.function_arn, event, trace_header=batch_trace(batch))
         except LambdaError as e:
             self._record(f"PROBLEM: {e.code}: {e.message}")
             return

@@ -28,6 +28,7 @@ import botocore.loaders
 from botocore.model import ServiceModel
 
 from lambdalab.plugin import (
+    TRACE_HEADER,
     ErrorCodes,
     ProtocolService,
     Violation,
@@ -46,12 +47,15 @@ from .exceptions import (
     SqsError,
     TooManyEntriesInBatchRequest,
 )
-from .models import Queues, name_from_url
+from .models import Queues, attributes_md5, name_from_url
 
 TARGET_PREFIX = "AmazonSQS."
 #: A request body: ten 256 KiB messages in a batch, plus base64 and JSON overhead.
 REQUEST_MAX_BYTES = 4 * quotas.SQS_MESSAGE_MAX_BYTES
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+#: An X-Ray trace header names its trace: ``Root=1-<8 hex>-<24 hex>``
+#: (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader).
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=1-[0-9a-f]{8}-[0-9a-f]{24}\s*(?:;|$)")
 #: What SQS answers for what the protocol layer refuses
 #: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
 ERRORS = ErrorCodes(validation="InvalidParameterValue", serialization="InvalidParameterValue",
@@ -199,6 +203,35 @@ def batch_entries(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
+def trace_header(entry: Mapping[str, Any], sent: str | None) -> str | None:
+    """The message's ``AWSTraceHeader``: its system attribute, else the request's
+    ``X-Amzn-Trace-Id`` (``sent``); the attribute wins when both are set
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html). An
+    attribute that is no X-Ray header is refused; such an HTTP header is ignored."""
+    attribute = (entry.get("MessageSystemAttributes") or {}).get("AWSTraceHeader")
+    if attribute is None:
+        return sent if sent and _TRACE_ROOT.search(sent) else None
+    value = attribute.get("StringValue")
+    if attribute.get("DataType") != "String" or not isinstance(value, str) \
+            or not _TRACE_ROOT.search(value):
+        raise InvalidParameterValue(
+            "The message system attribute AWSTraceHeader must be of DataType String and "
+            "hold an X-Ray trace header, e.g. "
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1."
+        )
+    return value
+
+
+def _sent(entry: Mapping[str, Any], sent: Any) -> dict[str, Any]:
+    """SendMessage's answer for ``entry``: with the MD5 of its system attributes, when it
+    set any."""
+    out = sent.to_aws()
+    system = entry.get("MessageSystemAttributes")
+    if system:
+        out["MD5OfMessageSystemAttributes"] = attributes_md5(system)
+    return out
+
+
 def _failure(entry_id: str, error: SqsError) -> dict[str, Any]:
     return {"Id": entry_id, "SenderFault": error.fault == "Sender",
             "Code": error.query_code or error.code, "Message": error.message}
@@ -248,11 +281,13 @@ class SqsResponses:
         return {}
 
     def send_message(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        name, body = self._queue(p), required(p, "MessageBody")
         sent = self.queues.send_message(
-            self._queue(p), required(p, "MessageBody"), delay_seconds=p.get("DelaySeconds"),
+            name, body, delay_seconds=p.get("DelaySeconds"),
             message_attributes=p.get("MessageAttributes"),
+            trace_header=trace_header(p, p.get(TRACE_HEADER)),
         )
-        return sent.to_aws()
+        return _sent(p, sent)
 
     def send_message_batch(self, p: Mapping[str, Any]) -> dict[str, Any]:
         name = self._queue(p)
@@ -262,8 +297,9 @@ class SqsResponses:
                 sent = self.queues.send_message(
                     name, entry.get("MessageBody"), delay_seconds=entry.get("DelaySeconds"),
                     message_attributes=entry.get("MessageAttributes"),
+                    trace_header=trace_header(entry, p.get(TRACE_HEADER)),
                 )
-                successful.append({"Id": entry["Id"], **sent.to_aws()})
+                successful.append({"Id": entry["Id"], **_sent(entry, sent)})
             except SqsError as e:
                 failed.append(_failure(entry["Id"], e))
         return _batch_result(successful, failed)
@@ -331,6 +367,8 @@ def _batch_result(successful: list[Any], failed: list[Any]) -> dict[str, Any]:
 
 class SqsProtocol(ProtocolService):
     """SQS in one protocol: refuses input in SQS's words, not the layer's."""
+
+    takes_trace_header = True  # a sender's trace rides on its messages
 
     def _check(self, parsed: Any) -> None:
         check_params(parsed.operation.name, parsed.params)

@@ -119,6 +119,7 @@ def bar(start: float, end: float, total: float) -> str:
     """``start``–``end`` of ``total`` as a bar ``BAR_WIDTH`` characters wide (at least one)."""
     if total <= 0:
         return "█"
-    first = min(BAR_WIDTH - 1, int(start / total * BAR_WIDTH))
-    width = max(1, round((end - start) / total * BAR_WIDTH))
+    # a document's times are the sender's: a span of 1e-300 s makes the fractions inf
+    first = int(min(BAR_WIDTH - 1, max(0.0, start / total * BAR_WIDTH)))
+    width = int(max(1, min(BAR_WIDTH, round(min(1.0, max(0.0, (end - start) / total)) * BAR_WIDTH))))
     return " " * first + "█" * min(width, BAR_WIDTH - first)

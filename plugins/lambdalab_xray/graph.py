@@ -6,6 +6,12 @@ names its service (a subsegment with ``namespace`` ``aws``, typed ``AWS::<name>`
 ``remote``). An edge goes from a segment to its child segments and to the services
 its subsegments called
 (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-servicegraph).
+A call that another service's segment answers is that segment (an SDK's ``Lambda``
+call is the callee's ``AWS::Lambda`` node), unless the call's service only passed the
+trace on: a write to S3 that notified a function, a message SQS delivered to one. Then
+the call stays a node, and the edge to the function goes from it
+(``function → S3 → function``, as X-Ray draws an event-driven chain,
+https://docs.aws.amazon.com/xray/latest/devguide/xray-services-s3.html).
 """
 
 from __future__ import annotations
@@ -63,6 +69,22 @@ def call_key(sub: dict[str, Any]) -> NodeKey:
     return sub["name"], "remote"
 
 
+def relayed_by(trace: Trace, segment: dict[str, Any]) -> dict[str, Any] | None:
+    """The call ``segment`` hangs under when that call's service only passed the trace on
+    to it (a call to another AWS service than the segment's own); ``None`` when the
+    segment answered the call itself, or hangs under a segment."""
+    sub = trace.subsegment(segment.get("parent_id"))
+    if sub is None or sub.get("namespace") != "aws" or not isinstance(sub.get("name"), str):
+        return None
+    return sub if call_key(sub)[1] != segment.get("origin") else None
+
+
+def answered(trace: Trace) -> set[Any]:
+    """The ids of the calls whose callee recorded a segment of its own: that segment is
+    the call's node."""
+    return {s.get("parent_id") for s in trace.segments if relayed_by(trace, s) is None}
+
+
 @dataclass
 class Stats:
     """Counts and times of the calls a node (or an edge) answered."""
@@ -102,28 +124,40 @@ class Stats:
 class Node:
     stats: Stats = field(default_factory=Stats)
     root: bool = False
+    #: Whether a segment of this service was sent (else X-Ray only infers it: a call's
+    #: service, the client in front of an entry point).
+    recorded: bool = False
     edges: dict[NodeKey, Stats] = field(default_factory=dict)
 
     def edge(self, to: NodeKey) -> Stats:
         return self.edges.setdefault(to, Stats())
+
+    def span(self) -> tuple[float, float]:
+        """When the node was seen: its calls', else its edges' first start and last end."""
+        seen = [self.stats] if self.stats.times else list(self.edges.values())
+        return min(s.start for s in seen), max(s.end for s in seen)
 
 
 def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     """The ``Services`` of GetServiceGraph and GetTraceGraph, over ``traces``."""
     nodes: dict[NodeKey, Node] = {}
     for trace in traces:
-        #: Calls whose callee recorded a segment of its own: that segment is the node.
-        answered = {s.get("parent_id") for s in trace.segments}
+        done = answered(trace)
         for segment in trace.segments:
-            node = nodes.setdefault(segment_key(segment), Node())
+            key, parent = segment_key(segment), trace.owner(segment.get("parent_id"))
+            if parent is None and key[1] != "client":  # the caller, drawn as X-Ray draws it
+                nodes.setdefault((key[0], "client"), Node()).edge(key).add(segment)
+            node = nodes.setdefault(key, Node())
             node.stats.add(segment)
-            parent = trace.owner(segment.get("parent_id"))
+            node.recorded = True
             if parent is None:
                 node.root = node.root or "parent_id" not in segment
             else:
-                nodes.setdefault(segment_key(parent), Node()).edge(segment_key(segment)).add(segment)
+                relay = relayed_by(trace, segment)
+                source = call_key(relay) if relay else segment_key(parent)
+                nodes.setdefault(source, Node()).edge(segment_key(segment)).add(segment)
             for sub in calls(segment):
-                if sub.get("id") not in answered:
+                if sub.get("id") not in done:
                     nodes.setdefault(call_key(sub), Node()).stats.add(sub)
                     node.edge(call_key(sub)).add(sub)
     refs = {key: i for i, key in enumerate(nodes)}
@@ -131,13 +165,15 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
 
 
 def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str) -> dict[str, Any]:
+    """One ``Service`` of the graph. A node X-Ray only infers is ``unknown``; the
+    client in front of an entry point has edges and no statistics of its own
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-gettingdata.html)."""
     name, kind = key
+    start, end = node.span()
     out: dict[str, Any] = {
         "ReferenceId": refs[key], "Name": name, "Names": [name], "Root": node.root,
-        "Type": kind, "State": "active", "StartTime": node.stats.start,
-        "EndTime": node.stats.end, "SummaryStatistics": node.stats.to_aws(),
-        "DurationHistogram": node.stats.histogram(),
-        "ResponseTimeHistogram": node.stats.histogram(),
+        "Type": kind, "State": "active" if node.recorded else "unknown",
+        "StartTime": start, "EndTime": end,
         "Edges": [
             {"ReferenceId": refs[to], "StartTime": stats.start, "EndTime": stats.end,
              "SummaryStatistics": stats.to_aws(), "ResponseTimeHistogram": stats.histogram(),
@@ -145,7 +181,11 @@ def _service(key: NodeKey, node: Node, refs: dict[NodeKey, int], account_id: str
             for to, stats in node.edges.items()
         ],
     }
-    if not kind.startswith("AWS::") or kind.startswith("AWS::Lambda"):
+    if node.stats.times:
+        out |= {"SummaryStatistics": node.stats.to_aws(),
+                "DurationHistogram": node.stats.histogram(),
+                "ResponseTimeHistogram": node.stats.histogram()}
+    if node.recorded and (not kind.startswith("AWS::") or kind.startswith("AWS::Lambda")):
         out["AccountId"] = account_id
     return out
 
@@ -157,9 +197,9 @@ def documents(trace: Trace) -> list[dict[str, Any]]:
 
 def services(trace: Trace) -> set[NodeKey]:
     """Every service the trace reached (a call answered by a segment is that segment)."""
-    answered = {s.get("parent_id") for s in trace.segments}
+    done = answered(trace)
     return ({segment_key(s) for s in trace.segments}
-            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in answered})
+            | {call_key(c) for s in trace.segments for c in calls(s) if c.get("id") not in done})
 
 
 def summary(trace: Trace) -> dict[str, Any]:

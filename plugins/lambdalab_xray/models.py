@@ -3,23 +3,20 @@ from them (summaries, whole traces, service graphs).
 
 Documents are kept as they were sent, one row per segment or independent subsegment,
 keyed by trace and id (a later document with the same id replaces an
-``in_progress`` one, as X-Ray does). Writes wait in memory and go to the database every
-``FLUSH_INTERVAL_S`` from a thread of their own, and before every read: a transaction
-per invoke would slow the invoke path, as the cost ledger measured.
+``in_progress`` one, as X-Ray does). Writes wait in memory and go to the database in
+batches (a :class:`~lambdalab.plugin.BatchedWriter`), and before every read: a
+transaction per invoke would slow the invoke path, as the cost ledger measured.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import sqlite3
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator
 
-from lambdalab.plugin import Database
+from lambdalab.plugin import BatchedWriter, Database
 
 from . import quotas
 
@@ -40,12 +37,6 @@ MIGRATIONS: dict[str, str] = {
     """,
 }
 
-_log = logging.getLogger("lambdalab_xray")
-
-#: Real seconds between writes of received documents.
-FLUSH_INTERVAL_S = 0.2
-#: Puts the writer lets wait before the one who adds one writes them itself.
-PENDING_MAX = 10_000
 
 
 class BadDocument(ValueError):
@@ -157,6 +148,14 @@ class Trace:
             owners[segment["id"]] = segment
         return owners
 
+    @cached_property
+    def _subsegments(self) -> dict[Any, dict[str, Any]]:
+        return {sub.get("id"): sub for segment in self.segments for sub in subsegments(segment)}
+
+    def subsegment(self, subsegment_id: str | None) -> dict[str, Any] | None:
+        """The subsegment ``subsegment_id``, at any depth of any segment."""
+        return self._subsegments.get(subsegment_id)
+
     def owner(self, segment_id: str | None) -> dict[str, Any] | None:
         """The segment that is, or holds the subsegment, ``segment_id``."""
         return self._owners.get(segment_id)
@@ -190,66 +189,44 @@ class TraceStore:
         self._store = store
         self._now = now
         self.segments_max = segments_max
-        self._pending: list[Callable[[], Iterable[dict[str, Any]]]] = []
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="lambdalab-xray", daemon=True)
-        self._thread.start()
+        self._writer: BatchedWriter[Callable[[], Iterable[dict[str, Any]]]] = BatchedWriter(
+            self._write, name="lambdalab_xray", what="trace segments")
 
     # -- writing ------------------------------------------------------------------------
 
     def put(self, docs: Iterable[dict[str, Any]]) -> None:
-        """Keep checked documents (written within ``FLUSH_INTERVAL_S``)."""
+        """Keep checked documents (written within a fraction of a second)."""
         kept = list(docs)
         self.put_later(lambda: kept)
 
     def put_later(self, make: Callable[[], Iterable[dict[str, Any]]]) -> None:
         """Keep the documents ``make()`` returns; it is called by the writer, so the
         invoke that recorded them does not pay for building and encoding them."""
-        with self._lock:
-            self._pending.append(make)
-            full = len(self._pending) >= PENDING_MAX
-        if full or self._closed:
-            self._flush_or_warn()
+        self._writer.add(make)
 
     def flush(self) -> None:
         """Write what waits; drop the oldest past ``segments_max`` and past retention."""
-        with self._flushing:
-            with self._lock:
-                waiting, self._pending = self._pending, []
-            batch = [(d["trace_id"], d["id"], trace_epoch(d["trace_id"]), d["start_time"],
-                      json.dumps(d)) for make in waiting for d in make()]
-            if not batch:
-                return
-            oldest = self._now() - quotas.XRAY_TRACE_RETENTION_DAYS * 86400
-            with self._store.transaction() as db:
-                db.executemany(
-                    "INSERT OR REPLACE INTO xray_segments "
-                    "(trace_id, id, trace_time, start_time, document) VALUES (?, ?, ?, ?, ?)",
-                    batch,
-                )
-                db.execute("DELETE FROM xray_segments WHERE seq <= "
-                           "(SELECT MAX(seq) FROM xray_segments) - ?", (self.segments_max,))
-                db.execute("DELETE FROM xray_segments WHERE trace_time < ?", (oldest,))
+        self._writer.flush()
 
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(FLUSH_INTERVAL_S)
-            self._flush_or_warn()
-
-    def _flush_or_warn(self) -> None:
-        try:
-            self.flush()
-        except sqlite3.Error as error:  # a full disk never fails an invoke
-            _log.warning("lambdalab_xray: could not write trace segments (%s)", error)
+    def _write(self, waiting: list[Callable[[], Iterable[dict[str, Any]]]]) -> None:
+        batch = [(d["trace_id"], d["id"], trace_epoch(d["trace_id"]), d["start_time"],
+                  json.dumps(d)) for make in waiting for d in make()]
+        if not batch:
+            return
+        oldest = self._now() - quotas.XRAY_TRACE_RETENTION_DAYS * 86400
+        with self._store.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO xray_segments "
+                "(trace_id, id, trace_time, start_time, document) VALUES (?, ?, ?, ?, ?)",
+                batch,
+            )
+            db.execute("DELETE FROM xray_segments WHERE seq <= "
+                       "(SELECT MAX(seq) FROM xray_segments) - ?", (self.segments_max,))
+            db.execute("DELETE FROM xray_segments WHERE trace_time < ?", (oldest,))
 
     def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        self._thread.join()
-        self._flush_or_warn()
+        """Stop the writer and write what waits (the lab calls it as it closes)."""
+        self._writer.close()
 
     # -- reading ------------------------------------------------------------------------
 

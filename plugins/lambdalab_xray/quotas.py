@@ -16,3 +16,10 @@ XRAY_TRACE_RETENTION_DAYS = 30
 XRAY_SEGMENTS_MAX = 100_000
 #: lambdalab's own page size for GetTraceSummaries and BatchGetTraces.
 XRAY_PAGE_MAX = 100
+#: lambdalab's own bounds on the ``cause`` it records for a handler's error, so that the
+#: function segment stays under the 64 KB a document may have: the exception's message
+#: (characters), its stack (frames; the rest are counted in ``truncated``) and each
+#: frame's path and function name (characters).
+XRAY_CAUSE_MESSAGE_MAX_CHARS = 2048
+XRAY_CAUSE_STACK_FRAMES_MAX = 64
+XRAY_CAUSE_FRAME_MAX_CHARS = 256

@@ -10,6 +10,7 @@ in the handler sends to the daemon lands under it, beside ``Invocation``.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -121,6 +122,7 @@ def lambda_segments(
     end = start + max(elapsed_s, run_s)
     trace_id = traced.header.root
     fault = report.status is not None  # a timeout or a crash: the platform's error
+    failed = fault or report.error_document is not None  # or the handler raised
     aws = {"request_id": report.request_id}
     if report.invoked_arn:
         aws["function_arn"] = report.invoked_arn
@@ -135,12 +137,12 @@ def lambda_segments(
     subsegments: list[dict[str, Any]] = []
     if report.init_duration_ms is not None:
         subsegments.append(_subsegment("Initialization", begin, start))
-    subsegments.append(_subsegment("Invocation", start, start + run_s, fault=fault))
+    subsegments.append(_subsegment("Invocation", start, start + run_s, fault=failed))
     subsegments.append(_subsegment("Overhead", start + run_s, end))
     function: dict[str, Any] = {
         "id": traced.header.parent, "trace_id": trace_id, "name": report.function_name,
         "origin": "AWS::Lambda::Function", "parent_id": traced.service_segment_id,
-        "start_time": begin, "end_time": end, "fault": fault,
+        "start_time": begin, "end_time": end, "fault": failed,
         "aws": {"account_id": account_id, "function_arn": report.invoked_arn,
                 "resource_names": [report.function_name]},
         "subsegments": subsegments,
@@ -148,7 +150,52 @@ def lambda_segments(
     if report.status:
         function["cause"] = {"exceptions": [{"id": new_segment_id(),
                                               "message": report.error_type or report.status}]}
+    elif report.error_document is not None:
+        function["cause"] = handler_cause(report.error_document)
     return [service, function]
+
+
+#: Where AWS's runtimes run a handler: the ``working_directory`` of its X-Ray cause.
+TASK_ROOT = "/var/task"
+#: A frame of a Python traceback as the runtime reports it in ``stackTrace``.
+_PYTHON_FRAME = re.compile(r'File "(?P<path>[^"]*)", line (?P<line>\d+), in (?P<label>[^\n]*)')
+
+
+def handler_cause(document: bytes) -> dict[str, Any]:
+    """X-Ray's ``cause`` of a handler's error, from the error document its runtime
+    reported: the exception's type, message and stack, each frame's file, line and
+    function, as AWS's runtimes hand it to Lambda
+    (``Lambda-Runtime-Function-XRay-Error-Cause``,
+    https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html#api-segmentdocuments-errors).
+    A document that is not the runtime's JSON gives a cause with its first bytes."""
+    try:
+        error = json.loads(document)
+    except (ValueError, RecursionError):
+        error = None
+    if not isinstance(error, dict):
+        error = {"errorMessage": document[:quotas.XRAY_CAUSE_MESSAGE_MAX_CHARS].decode(errors="replace")}
+    frames = error.get("stackTrace")
+    frames = frames if isinstance(frames, list) else []
+    stack = [_frame(str(f)) for f in frames[:quotas.XRAY_CAUSE_STACK_FRAMES_MAX]]
+    exception: dict[str, Any] = {
+        "id": new_segment_id(),
+        "message": str(error.get("errorMessage", ""))[:quotas.XRAY_CAUSE_MESSAGE_MAX_CHARS],
+        "type": str(error.get("errorType", "Error")), "stack": stack}
+    if len(frames) > len(stack):
+        exception["truncated"] = len(frames) - len(stack)
+    return {"working_directory": TASK_ROOT, "exceptions": [exception],
+            "paths": sorted({f["path"] for f in stack if "path" in f})}
+
+
+def _frame(text: str) -> dict[str, Any]:
+    """One stack frame of X-Ray's cause: ``path``, ``line`` and ``label`` (the
+    function) of a Python frame; another runtime's line as the label."""
+    cut = quotas.XRAY_CAUSE_FRAME_MAX_CHARS
+    found = _PYTHON_FRAME.search(text)
+    if found is None:
+        return {"label": text.strip()[:cut]}
+    return {"path": found["path"][:cut], "line": int(found["line"]),
+            "label": found["label"].strip()[:cut]}
 
 
 def _subsegment(name: str, start: float, end: float, fault: bool = False) -> dict[str, Any]:
