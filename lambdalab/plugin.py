@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import events, limits, pricing, service_events
+    from . import events, limits, pricing, service_events, stream_sources
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
@@ -125,6 +125,8 @@ __all__ = [
     "events",
     "limits",
     "pricing",
+    # what a stream event source mapping reads (Kinesis, DynamoDB streams)
+    "stream_sources",
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
@@ -209,6 +211,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "events": ("events", None),
     "limits": ("limits", None),
     "pricing": ("pricing", None),
+    "stream_sources": ("stream_sources", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
