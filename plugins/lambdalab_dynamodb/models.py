@@ -338,7 +338,8 @@ class Tables:
     def _page(self, table: Table, index: Index | None, items: list[Item], filter_: Node | None,
               limit: int | None) -> Page:
         """Up to ``limit`` items read (and at most 1 MB), then filtered, as DynamoDB pages."""
-        read, size = [], 0
+        read: list[Item] = []
+        size = 0
         for item in items:
             if limit is not None and len(read) >= limit or size >= quotas.PAGE_MAX_BYTES:
                 break
