@@ -46,7 +46,8 @@ class StreamRecord:
 
     ``event_record`` is the record as it appears in ``event["Records"]`` of the
     function's event, already in the source's shape (``aws:kinesis`` or
-    ``aws:dynamodb``); the engine adds nothing to it. ``partition_key`` orders records
+    ``aws:dynamodb``); the engine adds nothing to it but the function's execution role
+    where the source put ``"invokeIdentityArn": None`` (Kinesis's records carry it). ``partition_key`` orders records
     when ``ParallelizationFactor`` is above 1 (Kinesis: the partition key; DynamoDB: the
     item's key). ``arrival`` is the lab clock's epoch seconds when the record was written
     (``MaximumRecordAgeInSeconds`` and ``AT_TIMESTAMP`` read it); ``size`` counts bytes

@@ -417,6 +417,7 @@ class LambdaOperations(LayerApi):
             "maximum_batching_window_in_seconds": params.get("MaximumBatchingWindowInSeconds"),
             "function_response_types": params.get("FunctionResponseTypes"),
             "scaling_config": params.get("ScalingConfig"),
+            **{snake: params.get(name) for name, snake in _STREAM_MAPPING_FIELDS.items()},
         }
 
     def create_event_source_mapping(self, params: Params) -> dict[str, Any]:
@@ -460,13 +461,28 @@ _MAPPING_FIELDS = frozenset({
 })
 
 
+#: The stream-only fields, handed to the keeper of the source, which refuses what it
+#: does not take (the SQS keeper: all of them).
+_STREAM_MAPPING_FIELDS = {
+    "StartingPosition": "starting_position",
+    "StartingPositionTimestamp": "starting_position_timestamp",
+    "ParallelizationFactor": "parallelization_factor",
+    "BisectBatchOnFunctionError": "bisect_batch_on_function_error",
+    "MaximumRetryAttempts": "maximum_retry_attempts",
+    "MaximumRecordAgeInSeconds": "maximum_record_age_in_seconds",
+    "DestinationConfig": "destination_config",
+    "TumblingWindowInSeconds": "tumbling_window_in_seconds",
+}
+
+
 def _refuse_unknown_mapping_fields(params: Params) -> None:
     """FilterCriteria and the stream-only fields are refused rather than ignored."""
-    if "DestinationConfig" in params:  # AWS's answer for an SQS source
+    stream = str(params.get("EventSourceArn") or "").split(":")[2:3] != ["sqs"]
+    if "DestinationConfig" in params and not stream:  # AWS's answer for an SQS source
         raise InvalidParameterValueException(
             "Unsupported DestinationConfig parameter for given event source mapping type."
         )
-    unknown = sorted(set(params) - _MAPPING_FIELDS)
+    unknown = sorted(set(params) - _MAPPING_FIELDS - (set(_STREAM_MAPPING_FIELDS) if stream else set()))
     if unknown:
         raise InvalidParameterValueException(
             f"lambdalab's event source mappings do not support {', '.join(unknown)} yet. "

@@ -1,0 +1,103 @@
+"""lambdalab's Kinesis Data Streams: streams on the HTTP edge, and the stream event
+source mapping engine that polls them (and any other :mod:`~lambdalab.stream_sources`
+source, such as DynamoDB streams).
+
+A built-in plugin, registered by entry point (``kinesis = "lambdalab_kinesis"``) exactly
+as a student's plugin is. Split the way moto splits a service: :mod:`.models` (streams,
+shards and records in the lab's store), :mod:`.responses` (the JSON protocol),
+:mod:`.exceptions` (one class per Kinesis error), :mod:`.quotas` (AWS's limits) and
+:mod:`.mappings` (the stream mapping engine).
+
+From Python::
+
+    from lambdalab_kinesis import kinesis_of
+    streams = kinesis_of(lab).streams
+    streams.create_stream("clicks", 4)
+    streams.put_records("clicks", [(b"hello", "user-1", None)])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import lambdalab
+from lambdalab.plugin import HttpService, StashKey
+
+from .exceptions import KinesisError
+from .mappings import StreamMapping, StreamMappings
+from .models import MIGRATIONS, Shard, Stream, Streams
+from .responses import TARGET_PREFIX, KinesisService
+from .sources import KinesisShardSource
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class Kinesis:
+    """One lab's Kinesis: its streams and the event source mappings that read them."""
+
+    streams: Streams
+    mappings: StreamMappings
+
+    def close(self) -> None:
+        self.mappings.close()
+        self.streams.close()
+
+
+#: Each lab's Kinesis, in ``lab.stash``: it dies with the lab, which closes it.
+KINESIS = StashKey[Kinesis]()
+
+
+def kinesis_of(lab: "Lab") -> Kinesis:
+    """The Kinesis of ``lab`` (started with the lab)."""
+
+    def make() -> Kinesis:
+        streams = Streams(lab)
+        return Kinesis(streams, StreamMappings(lab, "kinesis", lambda arn: KinesisShardSource.of(streams, arn)))
+
+    return lab.stash.setdefault(KINESIS, make)
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    kinesis_of(lab).mappings.start()
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    kinesis = lab.stash.get(KINESIS, None)
+    if kinesis is not None:  # stop polling while the lab can still invoke
+        kinesis.mappings.close()
+
+
+@lambdalab.hookimpl
+def lambdalab_migrations() -> dict[str, str]:
+    return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings]:
+    return {"kinesis": kinesis_of(lab).mappings}
+
+
+@lambdalab.hookimpl
+def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
+    return [HttpService("kinesis", KinesisService(kinesis_of(lab).streams),
+                        target_prefixes=(TARGET_PREFIX,))]
+
+
+__all__ = [
+    "Kinesis",
+    "kinesis_of",
+    "Stream",
+    "Shard",
+    "Streams",
+    "KinesisShardSource",
+    "StreamMapping",
+    "StreamMappings",
+    "KinesisError",
+]

@@ -1,0 +1,237 @@
+"""Kinesis Data Streams on the HTTP edge, judged by real clients: boto3 and the AWS CLI,
+against the edge in process (virtual clock) and a ``lambdalab serve`` killed with SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
+from lambdalab_kinesis import quotas
+from lambdalab_kinesis.models import counter_of, hash_key
+
+from .edge_support import client_for, edge  # noqa: F401  (fixtures)
+from .test_edge_sqs import aws_cli
+
+ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/"
+
+
+@pytest.fixture
+def kinesis(edge: EdgeServer) -> Any:
+    return client_for(edge.url, "kinesis")
+
+
+def error_of(call: Any, **params: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error = caught.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def all_records(kinesis: Any, stream: str, shard: str, kind: str = "TRIM_HORIZON", **more: Any) -> list[Any]:
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType=kind,
+                                          **more)["ShardIterator"]
+    return kinesis.get_records(ShardIterator=iterator)["Records"]
+
+
+# -- streams --------------------------------------------------------------------------
+
+
+def test_create_describe_list_and_delete_streams(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="clicks", ShardCount=4)
+    kinesis.create_stream(StreamName="auto", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kinesis.get_waiter("stream_exists").wait(StreamName="clicks")
+    summary = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]
+    assert summary["StreamARN"] == ARN + "clicks" and summary["StreamStatus"] == "ACTIVE"
+    assert summary["OpenShardCount"] == 4 and summary["RetentionPeriodHours"] == 24
+    assert summary["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    auto = kinesis.describe_stream(StreamARN=ARN + "auto")["StreamDescription"]
+    assert auto["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and len(auto["Shards"]) == 4
+    shards = kinesis.list_shards(StreamName="clicks")["Shards"]
+    assert [s["ShardId"] for s in shards] == [f"shardId-00000000000{i}" for i in range(4)]
+    # The hash key space 0..2^128-1, split evenly as AWS splits it.
+    assert shards[0]["HashKeyRange"]["StartingHashKey"] == "0"
+    assert shards[1]["HashKeyRange"]["StartingHashKey"] == str(2**128 // 4)
+    assert shards[3]["HashKeyRange"]["EndingHashKey"] == str(2**128 - 1)
+    page = kinesis.list_shards(StreamName="clicks", MaxResults=3)
+    rest = kinesis.list_shards(NextToken=page["NextToken"])["Shards"]
+    assert [s["ShardId"] for s in page["Shards"] + rest] == [s["ShardId"] for s in shards]
+    listed = kinesis.list_streams()
+    assert listed["StreamNames"] == ["auto", "clicks"] and listed["HasMoreStreams"] is False
+    assert kinesis.list_streams(Limit=1)["HasMoreStreams"] is True
+    kinesis.delete_stream(StreamName="auto")
+    assert kinesis.list_streams()["StreamNames"] == ["clicks"]
+    assert error_of(kinesis.describe_stream, StreamName="auto")[0] == "ResourceNotFoundException"
+
+
+def test_bad_stream_requests_get_kinesis_errors(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    assert error_of(kinesis.create_stream, StreamName="s", ShardCount=1)[0] == "ResourceInUseException"
+    assert error_of(kinesis.create_stream, StreamName="p")[0] == "InvalidArgumentException"
+    assert error_of(kinesis.create_stream, StreamName="x", ShardCount=quotas.SHARDS_PER_ACCOUNT)[0] \
+        == "LimitExceededException"
+    assert error_of(kinesis.create_stream, StreamName="bad name!", ShardCount=1)[0] == "ValidationException"
+    assert error_of(kinesis.put_record, StreamName="nope", Data=b"x", PartitionKey="k")[0] \
+        == "ResourceNotFoundException"
+    code, message = error_of(kinesis.put_record, StreamName="s", Data=b"x" * quotas.RECORD_MAX_BYTES,
+                             PartitionKey="k")
+    assert code == "InvalidArgumentException" and "1 MiB" in message
+    code, _ = error_of(kinesis.get_records, ShardIterator="not-an-iterator")
+    assert code == "InvalidArgumentException"
+    assert kinesis.list_streams()["StreamNames"] == ["s"]  # nothing half-created
+
+
+# -- records --------------------------------------------------------------------------
+
+
+def test_partition_keys_hash_to_shards_by_md5(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=4)
+    shards = kinesis.list_shards(StreamName="s")["Shards"]
+    for key in ("alice", "bob", "carol", "dave", "erin"):
+        put = kinesis.put_record(StreamName="s", Data=key.encode(), PartitionKey=key)
+        md5 = int(hashlib.md5(key.encode()).hexdigest(), 16)
+        assert md5 == hash_key(key)
+        owner = next(s for s in shards if int(s["HashKeyRange"]["StartingHashKey"]) <= md5
+                     <= int(s["HashKeyRange"]["EndingHashKey"]))
+        assert put["ShardId"] == owner["ShardId"]
+        # AWS's sequence numbers: 56 decimal digits.
+        assert len(put["SequenceNumber"]) == 56 and put["SequenceNumber"].isdigit()
+    explicit = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k", ExplicitHashKey=str(2**128 - 1))
+    assert explicit["ShardId"] == "shardId-000000000003"
+
+
+def test_put_records_and_every_iterator_type(kinesis: Any, clock: VirtualClock) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    shard = "shardId-000000000000"
+    first = kinesis.put_records(StreamName="s", Records=[
+        {"Data": f"r{i}".encode(), "PartitionKey": "k"} for i in range(3)])
+    assert first["FailedRecordCount"] == 0
+    numbers = [r["SequenceNumber"] for r in first["Records"]]
+    assert numbers == sorted(numbers, key=int) and len(set(numbers)) == 3
+    clock.advance(60)
+    later = kinesis.put_record(StreamName="s", Data=b"r3", PartitionKey="k")
+    clock.advance(1)
+
+    def data(records: list[Any]) -> list[bytes]:
+        return [r["Data"] for r in records]
+
+    assert data(all_records(kinesis, "s", shard)) == [b"r0", b"r1", b"r2", b"r3"]
+    assert data(all_records(kinesis, "s", shard, "AT_SEQUENCE_NUMBER",
+                            StartingSequenceNumber=numbers[1])) == [b"r1", b"r2", b"r3"]
+    assert data(all_records(kinesis, "s", shard, "AFTER_SEQUENCE_NUMBER",
+                            StartingSequenceNumber=numbers[1])) == [b"r2", b"r3"]
+    assert data(all_records(kinesis, "s", shard, "AT_TIMESTAMP", Timestamp=clock.now() - 30)) == [b"r3"]
+    clock.advance(1)
+    latest = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="LATEST")
+    kinesis.put_record(StreamName="s", Data=b"r4", PartitionKey="k")
+    got = kinesis.get_records(ShardIterator=latest["ShardIterator"])
+    assert data(got["Records"]) == [b"r4"] and got["MillisBehindLatest"] == 0
+    assert got["Records"][0]["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(clock.now())
+    # An iterator lasts 5 minutes on the lab's clock.
+    clock.advance(quotas.ITERATOR_TTL_S + 1)
+    assert error_of(kinesis.get_records, ShardIterator=got["NextShardIterator"])[0] == "ExpiredIteratorException"
+    assert counter_of(later["SequenceNumber"]) == counter_of(numbers[2]) + 1
+
+
+def test_limit_pages_get_records_and_the_next_iterator_continues(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    kinesis.put_records(StreamName="s", Records=[{"Data": bytes([i]), "PartitionKey": "k"} for i in range(5)])
+    iterator = kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    first = kinesis.get_records(ShardIterator=iterator, Limit=3)
+    assert [r["Data"] for r in first["Records"]] == [b"\x00", b"\x01", b"\x02"]
+    assert first["MillisBehindLatest"] >= 0
+    second = kinesis.get_records(ShardIterator=first["NextShardIterator"], Limit=3)
+    assert [r["Data"] for r in second["Records"]] == [b"\x03", b"\x04"]
+
+
+def test_retention_on_the_labs_clock(kinesis: Any, clock: VirtualClock) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    kinesis.put_record(StreamName="s", Data=b"old", PartitionKey="k")
+    clock.advance(23 * 3600)
+    kinesis.put_record(StreamName="s", Data=b"new", PartitionKey="k")
+    clock.advance(3600 + 1)
+    assert [r["Data"] for r in all_records(kinesis, "s", "shardId-000000000000")] == [b"new"]
+    kinesis.increase_stream_retention_period(StreamName="s", RetentionPeriodHours=48)
+    assert kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"][
+        "RetentionPeriodHours"] == 48
+    code, _ = error_of(kinesis.increase_stream_retention_period, StreamName="s", RetentionPeriodHours=30)
+    assert code == "InvalidArgumentException"
+    clock.advance(24 * 3600)
+    assert [r["Data"] for r in all_records(kinesis, "s", "shardId-000000000000")] == [b"new"]
+
+
+def test_a_shard_takes_1000_records_a_second_then_throttles(kinesis: Any, clock: VirtualClock) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    batch = [{"Data": b"x", "PartitionKey": "k"} for _ in range(quotas.PUT_RECORDS_MAX_ENTRIES)]
+    assert kinesis.put_records(StreamName="s", Records=batch)["FailedRecordCount"] == 0
+    assert kinesis.put_records(StreamName="s", Records=batch)["FailedRecordCount"] == 0
+    third = kinesis.put_records(StreamName="s", Records=batch[:2])
+    assert third["FailedRecordCount"] == 2
+    assert third["Records"][0]["ErrorCode"] == "ProvisionedThroughputExceededException"
+    assert error_of(kinesis.put_record, StreamName="s", Data=b"x", PartitionKey="k")[0] \
+        == "ProvisionedThroughputExceededException"
+    clock.advance(1)  # the next second of the lab's clock
+    assert "SequenceNumber" in kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")
+    assert len(all_records(kinesis, "s", "shardId-000000000000")) == 1001  # throttled ones were not kept
+
+
+def test_a_shard_serves_five_reads_a_second(kinesis: Any, clock: VirtualClock) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    iterator = kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    for _ in range(quotas.SHARD_READ_CALLS_PER_S):
+        iterator = kinesis.get_records(ShardIterator=iterator)["NextShardIterator"]
+    assert error_of(kinesis.get_records, ShardIterator=iterator)[0] == "ProvisionedThroughputExceededException"
+    clock.advance(1)
+    assert kinesis.get_records(ShardIterator=iterator)["Records"] == []
+
+
+def test_the_aws_cli_puts_and_reads_records(edge: EdgeServer) -> None:
+    aws_cli(edge.url, "kinesis", "create-stream", "--stream-name", "cli", "--shard-count", "1")
+    put = aws_cli(edge.url, "kinesis", "put-record", "--stream-name", "cli", "--partition-key", "k",
+                  "--data", "hello")  # CLI v1 sends a blob's text as its bytes
+    assert put["ShardId"] == "shardId-000000000000"
+    iterator = aws_cli(edge.url, "kinesis", "get-shard-iterator", "--stream-name", "cli", "--shard-id",
+                       put["ShardId"], "--shard-iterator-type", "TRIM_HORIZON")["ShardIterator"]
+    got = aws_cli(edge.url, "kinesis", "get-records", "--shard-iterator", iterator)
+    assert got["Records"][0]["Data"] == "aGVsbG8=" and got["Records"][0]["SequenceNumber"] == put["SequenceNumber"]
+
+
+# -- durability -----------------------------------------------------------------------
+
+
+def test_an_acknowledged_put_record_survives_sigkill_of_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data), "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    acknowledged = []
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first
+        kinesis = client_for(first.split()[3], "kinesis")
+        kinesis.create_stream(StreamName="s", ShardCount=2)
+        for n in range(200):
+            put = kinesis.put_record(StreamName="s", Data=str(n).encode(), PartitionKey=str(n))
+            acknowledged.append((put["ShardId"], put["SequenceNumber"]))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with Lab(data) as lab:
+        from lambdalab_kinesis import kinesis_of
+
+        streams = kinesis_of(lab).streams
+        kept = {(shard, record.sequence_number) for shard in ("shardId-000000000000", "shardId-000000000001")
+                for _, record in streams.read("s", shard, 0, 1000)}
+    assert set(acknowledged) <= kept and len(acknowledged) == 200
