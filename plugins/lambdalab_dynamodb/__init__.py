@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING
 import lambdalab
 from lambdalab.plugin import HttpService, StashKey
 
+from lambdalab_kinesis import StreamMappings
+
 from .exceptions import DynamoDbError
 from .models import MIGRATIONS, Tables
 from .responses import STREAMS_TARGET_PREFIX, TARGET_PREFIX, DynamoDbService
+from .sources import DynamoDbShardSource
 from .streams import Streams
 
 if TYPE_CHECKING:
@@ -39,12 +42,15 @@ __version__ = "0.1.0"
 
 @dataclass
 class DynamoDb:
-    """One lab's DynamoDB: its tables and their streams."""
+    """One lab's DynamoDB: its tables, their streams and the event source mappings that
+    read them (run by the Kinesis plugin's stream mapping engine)."""
 
     tables: Tables
     streams: Streams
+    mappings: StreamMappings
 
     def close(self) -> None:
+        self.mappings.close()
         self.tables.close()
 
 
@@ -57,7 +63,9 @@ def dynamodb_of(lab: "Lab") -> DynamoDb:
 
     def make() -> DynamoDb:
         tables = Tables(lab)
-        return DynamoDb(tables, Streams(tables))
+        streams = Streams(tables)
+        mappings = StreamMappings(lab, "dynamodb", lambda arn: DynamoDbShardSource.of(streams, arn))
+        return DynamoDb(tables, streams, mappings)
 
     return lab.stash.setdefault(DYNAMODB, make)
 
@@ -69,14 +77,21 @@ def lambdalab_migrations() -> dict[str, str]:
 
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: "Lab") -> None:
-    dynamodb_of(lab).tables.start()
+    dynamodb = dynamodb_of(lab)
+    dynamodb.tables.start()
+    dynamodb.mappings.start()
 
 
 @lambdalab.hookimpl
 def lambdalab_lab_closing(lab: "Lab") -> None:
     dynamodb = lab.stash.get(DYNAMODB, None)
-    if dynamodb is not None:
+    if dynamodb is not None:  # stop polling while the lab can still invoke
         dynamodb.close()
+
+
+@lambdalab.hookimpl
+def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings]:
+    return {"dynamodb": dynamodb_of(lab).mappings}
 
 
 @lambdalab.hookimpl
@@ -86,4 +101,4 @@ def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
                         target_prefixes=(TARGET_PREFIX, STREAMS_TARGET_PREFIX))]
 
 
-__all__ = ["DynamoDb", "dynamodb_of", "Tables", "Streams", "DynamoDbError"]
+__all__ = ["DynamoDb", "dynamodb_of", "Tables", "Streams", "DynamoDbShardSource", "DynamoDbError"]

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -136,6 +137,13 @@ class Streams:
         self.tables = tables
         self.store = tables.store
         self.clock = tables.clock
+        #: Notified whenever a write appends stream records (a mapping's poller waits on it).
+        self.changed = threading.Condition()
+        tables.on_stream_records.append(self._appended)
+
+    def _appended(self, arn: str) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
     def streams(self, table_name: str | None = None) -> list[Stream]:
         self._trim()
@@ -190,8 +198,25 @@ class Streams:
         return Position(stream.arn, stream.shard_id, seq, self.clock.now()).token()
 
     def _last_seq(self, stream: Stream) -> int:
+        """The lab's last sequence (row) number: LATEST reads what comes after it."""
         row = self.store.query("SELECT max(seq) FROM dynamodb_stream_records")[0][0]
         return int(row or 0)
+
+    def last_seq(self, stream: Stream) -> int | None:
+        """The stream's last record's sequence (row) number, None when it has none."""
+        row = self.store.query("SELECT max(seq) FROM dynamodb_stream_records WHERE stream_arn = ?",
+                               (stream.arn,))[0][0]
+        return int(row) if row is not None else None
+
+    def last_seq_before(self, stream: Stream, when: float) -> int | None:
+        """The last record written before ``when`` (AT_TIMESTAMP starts after it)."""
+        row = self.store.query("SELECT max(seq) FROM dynamodb_stream_records WHERE stream_arn = ? "
+                               "AND created_at < ?", (stream.arn, when))[0][0]
+        return int(row) if row is not None else None
+
+    @staticmethod
+    def row_of(sequence: str) -> int:
+        return _row_of(sequence)
 
     def get_records(self, token: Any, limit: int | None) -> dict[str, Any]:
         position = Position.of(token)
@@ -213,14 +238,14 @@ class Streams:
             out["NextShardIterator"] = Position(stream.arn, stream.shard_id, next_seq, now).token()
         return out
 
-    def records_after(self, arn: str, after_seq: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        """Up to ``limit`` records past ``after_seq``, as Lambda's event holds them: what a
-        stream mapping reads."""
+    def records_after(self, arn: str, after_seq: int, limit: int) -> list[tuple[float, dict[str, Any]]]:
+        """Up to ``limit`` records past ``after_seq`` with the time each was written, as
+        Lambda's event holds them: what a stream mapping reads."""
         rows = self.store.query(
-            "SELECT seq, record FROM dynamodb_stream_records WHERE stream_arn = ? AND seq > ? "
-            "AND created_at > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, created_at, record FROM dynamodb_stream_records WHERE stream_arn = ? "
+            "AND seq > ? AND created_at > ? ORDER BY seq LIMIT ?",
             (arn, after_seq, self.clock.now() - quotas.STREAM_RETENTION_S, limit))
-        return [(seq, event_record(seq, arn, text)) for seq, text in rows]
+        return [(created_at, event_record(seq, arn, text)) for seq, created_at, text in rows]
 
     def _trim(self) -> None:
         """Forget records past retention and streams disabled for longer than it."""
