@@ -454,3 +454,34 @@ def test_sigkill_of_serve_loses_no_acknowledged_put_item(tmp_path: Path,
             break
         iterator = page["NextShardIterator"]
     assert recorded == kept, "each kept write has its stream record, and no record outlives its write"
+
+
+def test_tags_of_a_table(ddb: Any) -> None:
+    arn = ddb.create_table(**MUSIC, Tags=[{"Key": "team", "Value": "a"}])["TableDescription"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "lab"}])
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "lab"}]
+    error = error_of(ddb.list_tags_of_resource, ResourceArn=arn + "/index/x")
+    assert error["Error"]["Code"] == "ValidationException"
+
+
+def test_consumed_capacity_counts_kilobytes_as_aws_does(music: Any) -> None:
+    """A write costs a unit per KB, a read a unit per 4 KB, half when eventually consistent
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)."""
+    key = {"artist": "A", "song": "big"}
+    put = music.put_item(Item={**key, "blob": "x" * 5000}, ReturnConsumedCapacity="TOTAL")
+    assert put["ConsumedCapacity"] == {"TableName": "music", "CapacityUnits": 5.0}
+    read = music.get_item(Key=key, ReturnConsumedCapacity="TOTAL")["ConsumedCapacity"]
+    assert read["CapacityUnits"] == 1.0  # two 4 KB blocks, eventually consistent
+    strong = music.get_item(Key=key, ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+    assert strong["ConsumedCapacity"]["CapacityUnits"] == 2.0
+    assert "ConsumedCapacity" not in music.get_item(Key=key)
+
+
+def test_a_failed_condition_can_return_the_item_it_tested(ddb: Any, music: Any) -> None:
+    music.put_item(Item={"artist": "A", "song": "one", "plays": 7})
+    error = error_of(ddb.put_item, TableName="music", Item={"artist": {"S": "A"}, "song": {"S": "one"}},
+                     ConditionExpression="attribute_not_exists(artist)",
+                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert error["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert error["Item"] == {"artist": {"S": "A"}, "song": {"S": "one"}, "plays": {"N": "7"}}

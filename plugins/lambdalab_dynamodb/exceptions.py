@@ -46,6 +46,9 @@ class ResourceInUseException(DynamoDbError):
 class ConditionalCheckFailedException(DynamoDbError):
     """The request's ConditionExpression evaluated to false; nothing was written."""
 
+    #: The item the condition was tested on (None: there was none).
+    old: Any = None
+
 
 class TransactionCanceledException(DynamoDbError):
     """A TransactWriteItems/TransactGetItems was cancelled; ``CancellationReasons``

@@ -87,6 +87,8 @@ class Page:
     items: list[Item]
     scanned: int
     last_key: Item | None
+    #: The size of the items read, before the filter: what the page's read costs.
+    read_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,25 @@ class Tables:
             db.execute("UPDATE dynamodb_tables SET config = ? WHERE name = ?", (_config_text(table), name))
         return {"Enabled": enabled, "AttributeName": attribute}
 
+    def tag(self, arn: str, add: Mapping[str, str] | None = None, remove: list[str] | None = None) -> dict[str, str]:
+        """Add and remove a table's tags; its tags after (TagResource, UntagResource,
+        ListTagsOfResource)."""
+        name = self.name_of(arn)
+        with self.store.transaction() as db:
+            table = self.table(name, db)
+            table.tags = {k: v for k, v in {**table.tags, **(add or {})}.items() if k not in (remove or [])}
+            db.execute("UPDATE dynamodb_tables SET config = ? WHERE name = ?", (_config_text(table), name))
+        return table.tags
+
+    def name_of(self, arn: Any) -> str:
+        """The table an ARN of this lab names."""
+        prefix = table_arn(self.region, self.account, "")
+        name = str(arn)[len(prefix):] if str(arn).startswith(prefix) else ""
+        if not name or "/" in name:
+            raise ValidationException(f"Invalid TableArn: {arn}. Use the TableArn DescribeTable "
+                                      f"returns ({prefix}NAME).")
+        return name
+
     # -- items ------------------------------------------------------------------------
 
     def get_item(self, name: str, key: Any, projection: list[Path] | None = None) -> Item | None:
@@ -259,7 +280,9 @@ class Tables:
     def _checked_old(self, db: sqlite3.Connection, table: Table, key: Item, condition: Node | None) -> Item | None:
         old = self._read(db, table, key)
         if not test(old or {}, condition):
-            raise ConditionalCheckFailedException("The conditional request failed")
+            failed = ConditionalCheckFailedException("The conditional request failed")
+            failed.old = old  # for ReturnValuesOnConditionCheckFailure: ALL_OLD
+            raise failed
         return old
 
     def _write(self, db: sqlite3.Connection, table: Table, new: Item, old: Item | None,
@@ -349,7 +372,7 @@ class Tables:
         if len(read) < len(items) and read:
             last = table.keys.key_of(read[-1]) | (index.keys.key_of(read[-1]) if index else {})
         kept = [_index_view(table, index, i) for i in read if test(i, filter_)]
-        return Page(kept, len(read), last)
+        return Page(kept, len(read), last, size)
 
     # -- batches and transactions ------------------------------------------------------
 

@@ -11,12 +11,13 @@ in, the output as a dict out, errors raised (:mod:`.exceptions`).
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from typing import Any, Callable, Mapping
 
 from lambdalab.plugin import ProtocolService
 
-from . import quotas
+from . import quotas, values
 from .exceptions import (
     ConditionalCheckFailedException,
     TransactionCanceledException,
@@ -52,6 +53,40 @@ def _return_values(operation: str, p: Mapping[str, Any]) -> str:
         raise ValidationException(f"ReturnValues can only be {', '.join(RETURN_VALUES[operation])} "
                                   f"for {operation}")
     return str(wanted)
+
+
+def _capacity(p: Mapping[str, Any], table: str, units: Callable[[], float]) -> dict[str, Any]:
+    """``ConsumedCapacity`` when ``ReturnConsumedCapacity`` asks for it
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)."""
+    wanted = p.get("ReturnConsumedCapacity") or "NONE"
+    if wanted == "NONE":
+        return {}
+    entry: dict[str, Any] = {"TableName": table, "CapacityUnits": units()}
+    if wanted == "INDEXES":
+        entry["Table"] = {"CapacityUnits": entry["CapacityUnits"]}
+    return {"ConsumedCapacity": entry}
+
+
+def write_units(*items: Item | None) -> float:
+    """A write costs one unit per KB of the larger of the item before and after."""
+    size = max([values.item_size(i) for i in items if i] or [0])
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def read_units(size: int, consistent: bool) -> float:
+    """A read costs one unit per 4 KB read (rounded up), half that when eventually consistent."""
+    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
+
+
+def _returning_old(p: Mapping[str, Any], write: Callable[[], Any]) -> Any:
+    """``write()``; a failed condition carries the item when ReturnValuesOnConditionCheckFailure
+    is ALL_OLD."""
+    try:
+        return write()
+    except ConditionalCheckFailedException as e:
+        if p.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and e.old:
+            raise ConditionalCheckFailedException(e.message, Item=e.old) from None
+        raise
 
 
 def _changed(old: Item | None, new: Item, wanted: str, actions: list[Any]) -> Item:
@@ -104,6 +139,18 @@ class DynamoDbResponses:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED",
                                           "AttributeName": table.ttl_attribute}}
 
+    def tag_resource(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        self.tables.tag(p["ResourceArn"], add={t["Key"]: t["Value"] for t in p["Tags"]})
+        return {}
+
+    def untag_resource(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        self.tables.tag(p["ResourceArn"], remove=list(p["TagKeys"]))
+        return {}
+
+    def list_tags_of_resource(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        tags = self.tables.tag(p["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+
     # -- items ------------------------------------------------------------------------
 
     def put_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,16 +159,19 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
-        old = self.tables.put_item(p["TableName"], p["Item"], condition)
-        return {"Attributes": old} if wanted == "ALL_OLD" and old else {}
+        old = _returning_old(p, lambda: self.tables.put_item(p["TableName"], p["Item"], condition))
+        out = _capacity(p, p["TableName"], lambda: write_units(old, values.checked_item(p["Item"])))
+        return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     def get_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
         expressions = Expressions.of(p)
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
-        item = self.tables.get_item(p["TableName"], p["Key"], projection)
-        return {"Item": item} if item is not None else {}
+        whole = self.tables.get_item(p["TableName"], p["Key"])
+        out = _capacity(p, p["TableName"], lambda: read_units(values.item_size(whole or {}),
+                                                              bool(p.get("ConsistentRead"))))
+        return {**out, "Item": project(whole, projection)} if whole is not None else out
 
     def update_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
@@ -130,11 +180,10 @@ class DynamoDbResponses:
         actions = expressions.update(p["UpdateExpression"]) if p.get("UpdateExpression") is not None else []
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
-        old, new = self.tables.update_item(p["TableName"], p["Key"], actions, condition)
-        if wanted == "NONE":
-            return {}
-        attributes = _changed(old, new, wanted, actions)
-        return {"Attributes": attributes} if attributes else {}
+        old, new = _returning_old(p, lambda: self.tables.update_item(p["TableName"], p["Key"], actions, condition))
+        out = _capacity(p, p["TableName"], lambda: write_units(old, new))
+        attributes = _changed(old, new, wanted, actions) if wanted != "NONE" else {}
+        return {**out, "Attributes": attributes} if attributes else out
 
     def delete_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
@@ -142,8 +191,9 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
-        old = self.tables.delete_item(p["TableName"], p["Key"], condition)
-        return {"Attributes": old} if wanted == "ALL_OLD" and old else {}
+        old = _returning_old(p, lambda: self.tables.delete_item(p["TableName"], p["Key"], condition))
+        out = _capacity(p, p["TableName"], lambda: write_units(old))
+        return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     # -- Query and Scan ----------------------------------------------------------------
 
@@ -161,7 +211,8 @@ class DynamoDbResponses:
         page = self.tables.query(p["TableName"], p.get("IndexName"), key_condition, filter_=filter_,
                                  limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                  forward=p.get("ScanIndexForward", True))
-        return _page(page, projection, p.get("Select"))
+        return _page(page, projection, p.get("Select")) | _capacity(
+            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
 
     def scan(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
@@ -172,7 +223,8 @@ class DynamoDbResponses:
         page = self.tables.scan(p["TableName"], p.get("IndexName"), filter_=filter_,
                                 limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                 segment=_segment(p))
-        return _page(page, projection, p.get("Select"))
+        return _page(page, projection, p.get("Select")) | _capacity(
+            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
 
     # -- batches --------------------------------------------------------------------------
 
