@@ -168,12 +168,12 @@ def test_condition_expression_failure_leaves_the_item_unchanged(music: Any, ddb:
 def test_update_expression_set_remove_add_delete(music: Any) -> None:
     key = {"artist": "A", "song": "one"}
     music.put_item(Item={**key, "plays": 1, "tags": {"rock"}, "moods": {"live", "loud"}, "credits": ["x"],
-                         "meta": {"label": "L", "old": True}})
+                         "meta": {"label": "L", "stale": True}})
     new = music.update_item(
         Key=key,
         UpdateExpression="SET plays = plays + :one, credits = list_append(credits, :more), "
                          "meta.#year = :y, firsts = if_not_exists(firsts, :now) "
-                         "REMOVE meta.old ADD listens :ten, tags :pop DELETE moods :live",
+                         "REMOVE meta.stale ADD listens :ten, tags :pop DELETE moods :live",
         ExpressionAttributeNames={"#year": "year"},
         ExpressionAttributeValues={":one": 1, ":more": ["y"], ":y": 1999, ":now": "today",
                                    ":ten": 10, ":pop": {"pop"}, ":live": {"live"}},
@@ -485,3 +485,16 @@ def test_a_failed_condition_can_return_the_item_it_tested(ddb: Any, music: Any) 
                      ReturnValuesOnConditionCheckFailure="ALL_OLD")
     assert error["Error"]["Code"] == "ConditionalCheckFailedException"
     assert error["Item"] == {"artist": {"S": "A"}, "song": {"S": "one"}, "plays": {"N": "7"}}
+
+
+def test_a_reserved_word_needs_a_placeholder_as_on_aws(music: Any) -> None:
+    """``status`` is one of DynamoDB's 573 reserved words: code that names it bare fails
+    on AWS, so it fails here too, and ``#status`` works on both."""
+    key = {"artist": "A", "song": "one"}
+    error = error_of(music.update_item, Key=key, UpdateExpression="SET status = :s",
+                     ExpressionAttributeValues={":s": "sold"})
+    assert error["Error"]["Message"] == ("Invalid UpdateExpression: Attribute name is a reserved "
+                                         "keyword; reserved keyword: status")
+    music.update_item(Key=key, UpdateExpression="SET #st = :s", ExpressionAttributeNames={"#st": "status"},
+                      ExpressionAttributeValues={":s": "sold"})
+    assert music.get_item(Key=key)["Item"]["status"] == "sold"

@@ -48,8 +48,8 @@ def iterator(streams: Any, arn: str, kind: str = "TRIM_HORIZON", **more: Any) ->
 
 
 def write_put_update_delete(ddb: Any) -> None:
-    ddb.put_item(TableName="orders", Item={"id": {"S": "1"}, "total": {"N": "10"}})
-    ddb.update_item(TableName="orders", Key={"id": {"S": "1"}}, UpdateExpression="SET total = :t",
+    ddb.put_item(TableName="orders", Item={"id": {"S": "1"}, "amount": {"N": "10"}})
+    ddb.update_item(TableName="orders", Key={"id": {"S": "1"}}, UpdateExpression="SET amount = :t",
                     ExpressionAttributeValues={":t": {"N": "12"}})
     ddb.delete_item(TableName="orders", Key={"id": {"S": "1"}})
 
@@ -78,7 +78,7 @@ def test_insert_modify_remove_records_carry_the_images_their_view_type_asks(
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
     if view == "NEW_AND_OLD_IMAGES":
         modify = records[1]["dynamodb"]
-        assert modify["OldImage"]["total"] == {"N": "10"} and modify["NewImage"]["total"] == {"N": "12"}
+        assert modify["OldImage"]["amount"] == {"N": "10"} and modify["NewImage"]["amount"] == {"N": "12"}
 
 
 def test_list_and_describe_streams(ddb: Any, streams: Any) -> None:
@@ -179,18 +179,18 @@ def test_a_dynamodb_write_reaches_a_function_as_the_record_aws_sends(
     mapping = lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn,
                                                   StartingPosition="TRIM_HORIZON", BatchSize=10)
     assert mapping["EventSourceArn"] == arn
-    ddb.put_item(TableName="orders", Item={"id": {"S": "1"}, "total": {"N": "10"}, "pic": {"B": b"\x01"}})
-    ddb.update_item(TableName="orders", Key={"id": {"S": "1"}}, UpdateExpression="SET total = :t",
+    ddb.put_item(TableName="orders", Item={"id": {"S": "1"}, "amount": {"N": "10"}, "pic": {"B": b"\x01"}})
+    ddb.update_item(TableName="orders", Key={"id": {"S": "1"}}, UpdateExpression="SET amount = :t",
                     ExpressionAttributeValues={":t": {"N": "12"}})
     mappings = dynamodb_of(lab).mappings
     assert mappings.wait_idle(timeout=120)
     records = [r for event in events_of(lab, "audit") for r in event["Records"]]
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
     insert = records[0]
-    sample = service_events.generate("dynamodb", table="orders", key="id", item={"id": "1", "total": 10})["Records"][0]
+    sample = service_events.generate("dynamodb", table="orders", key="id", item={"id": "1", "amount": 10})["Records"][0]
     assert insert.keys() == sample.keys()
     assert insert["dynamodb"].keys() == sample["dynamodb"].keys() - {"OldImage"}
     assert insert["eventSourceARN"] == arn and insert["awsRegion"] == "us-east-1"
-    assert insert["dynamodb"]["NewImage"] == {"id": {"S": "1"}, "total": {"N": "10"}, "pic": {"B": "AQ=="}}
+    assert insert["dynamodb"]["NewImage"] == {"id": {"S": "1"}, "amount": {"N": "10"}, "pic": {"B": "AQ=="}}
     assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], int)
-    assert records[1]["dynamodb"]["OldImage"]["total"] == {"N": "10"}
+    assert records[1]["dynamodb"]["OldImage"]["amount"] == {"N": "10"}

@@ -35,6 +35,7 @@ from typing import Any, Mapping
 
 from . import quotas, values
 from .exceptions import ValidationException
+from .reserved import RESERVED_WORDS
 from .values import AttributeValue, Item
 
 Node = tuple[Any, ...]
@@ -319,6 +320,9 @@ class _Parser:
             return str(self.context.names[token.text])
         if token.kind != "ident" or token.text.upper() in _KEYWORDS:
             self.fail(token)
+        if token.text.upper() in RESERVED_WORDS:
+            raise ValidationException(f"Invalid {self.kind}: Attribute name is a reserved keyword; "
+                                      f"reserved keyword: {token.text}")
         return token.text
 
     # -- updates --------------------------------------------------------------------
