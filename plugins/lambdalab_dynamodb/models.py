@@ -22,7 +22,7 @@ import sqlite3
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from lambdalab import Timer
 
@@ -72,6 +72,9 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX dynamodb_stream_records_arn ON dynamodb_stream_records (stream_arn, seq);
     """,
 }
+
+#: Rows a Scan reads from SQLite at a time.
+SCAN_CHUNK_ROWS = 256
 
 RETURN_VALUES = {
     "PutItem": ("NONE", "ALL_OLD"),
@@ -334,18 +337,26 @@ class Tables:
         after = ("", "")
         if start_key is not None:
             after = _keys_text(table.keys, _checked_start(table, index, start_key))
-        rows = self.store.query(
-            "SELECT pk, item FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
-            "ORDER BY pk, sk", (table.name, *after))
-        items = []
-        for pk, text in rows:
-            if segment and zlib.crc32(pk.encode()) % segment[1] != segment[0]:
-                continue
-            item = values.loads(text)
-            if self._expired(table, item) or (index and not index.keys.has_keys(item)):
-                continue
-            items.append(item)
+        items = self._scanned(table, index, after, segment)
         return self._page(table, index, items, filter_, limit)
+
+    def _scanned(self, table: Table, index: Index | None, after: tuple[str, str],
+                 segment: tuple[int, int] | None) -> Iterator[Item]:
+        """The table's items after the key ``after``, in key order, read a chunk at a time
+        (a page reads only what it needs)."""
+        while True:
+            rows = self.store.query(
+                "SELECT pk, sk, item FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
+                "ORDER BY pk, sk LIMIT ?", (table.name, *after, SCAN_CHUNK_ROWS))
+            for pk, _, text in rows:
+                if segment and zlib.crc32(pk.encode()) % segment[1] != segment[0]:
+                    continue
+                item = values.loads(text)
+                if not self._expired(table, item) and not (index and not index.keys.has_keys(item)):
+                    yield item
+            if len(rows) < SCAN_CHUNK_ROWS:
+                return
+            after = (rows[-1][0], rows[-1][1])
 
     def _partition(self, table: Table, index: Index | None, keys: KeySchema,
                    hash_value: AttributeValue) -> list[Item]:
@@ -358,18 +369,20 @@ class Tables:
         return [i for i in items if not self._expired(table, i) and keys.has_keys(i)
                 and values.equal(i[keys.hash_name], hash_value)]
 
-    def _page(self, table: Table, index: Index | None, items: list[Item], filter_: Node | None,
+    def _page(self, table: Table, index: Index | None, items: Iterable[Item], filter_: Node | None,
               limit: int | None) -> Page:
         """Up to ``limit`` items read (and at most 1 MB), then filtered, as DynamoDB pages."""
         read: list[Item] = []
         size = 0
+        more = False
         for item in items:
             if limit is not None and len(read) >= limit or size >= quotas.PAGE_MAX_BYTES:
+                more = True
                 break
             read.append(item)
             size += values.item_size(item)
         last = None
-        if len(read) < len(items) and read:
+        if more and read:
             last = table.keys.key_of(read[-1]) | (index.keys.key_of(read[-1]) if index else {})
         kept = [_index_view(table, index, i) for i in read if test(i, filter_)]
         return Page(kept, len(read), last, size)
