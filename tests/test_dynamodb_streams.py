@@ -194,3 +194,22 @@ def test_a_dynamodb_write_reaches_a_function_as_the_record_aws_sends(
     assert insert["dynamodb"]["NewImage"] == {"id": {"S": "1"}, "amount": {"N": "10"}, "pic": {"B": "AQ=="}}
     assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], int)
     assert records[1]["dynamodb"]["OldImage"]["amount"] == {"N": "10"}
+
+
+def test_a_mapping_on_a_stream_starts_at_trim_horizon_or_latest_only(edge: EdgeServer, ddb: Any, lab: Lab) -> None:
+    lambda_ = client_for(edge.url)
+    create(lambda_, "audit", RECORDER)
+    arn = table_with_stream(ddb)
+    with pytest.raises(lambda_.exceptions.InvalidParameterValueException, match="TRIM_HORIZON or LATEST"):
+        lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn,
+                                            StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=1)
+    with pytest.raises(lambda_.exceptions.InvalidParameterValueException, match="Stream not found"):
+        lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn + "0",
+                                            StartingPosition="LATEST")
+    assert lambda_.list_event_source_mappings()["EventSourceMappings"] == []
+    ddb.put_item(TableName="orders", Item={"id": {"S": "before"}})
+    lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn, StartingPosition="LATEST")
+    ddb.put_item(TableName="orders", Item={"id": {"S": "after"}})
+    assert dynamodb_of(lab).mappings.wait_idle(timeout=120)
+    keys = [r["dynamodb"]["Keys"]["id"]["S"] for e in events_of(lab, "audit") for r in e["Records"]]
+    assert keys == ["after"]

@@ -31,7 +31,7 @@ from lambdalab_kinesis import StreamMappings
 from .exceptions import DynamoDbError
 from .models import MIGRATIONS, Tables
 from .responses import STREAMS_TARGET_PREFIX, TARGET_PREFIX, DynamoDbService
-from .sources import DynamoDbShardSource
+from .sources import DynamoDbShardSource, DynamoDbStreamMappings
 from .streams import Streams
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def dynamodb_of(lab: "Lab") -> DynamoDb:
     def make() -> DynamoDb:
         tables = Tables(lab)
         streams = Streams(tables)
-        mappings = StreamMappings(lab, "dynamodb", lambda arn: DynamoDbShardSource.of(streams, arn))
+        mappings = DynamoDbStreamMappings(lab, "dynamodb", lambda arn: DynamoDbShardSource.of(streams, arn))
         return DynamoDb(tables, streams, mappings)
 
     return lab.stash.setdefault(DYNAMODB, make)

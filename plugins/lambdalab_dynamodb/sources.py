@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from lambdalab.plugin import InvalidParameterValueException, stream_sources
+from lambdalab_kinesis import StreamMappings
 
 from .exceptions import DynamoDbError
 from .streams import Stream, Streams, sequence_number
@@ -76,3 +78,19 @@ class DynamoDbShardSource:
     def wait(self, timeout: float) -> None:
         with self.streams.changed:
             self.streams.changed.wait(timeout)
+
+
+class DynamoDbStreamMappings(StreamMappings):
+    """The stream mapping engine on DynamoDB streams, which start only at TRIM_HORIZON or
+    LATEST (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html:
+    AT_TIMESTAMP is for Kinesis, DocumentDB, MSK and Kafka)."""
+
+    def create(self, function_name: str, event_source_arn: str | None = None, *,
+               starting_position: str | None = None, **settings: Any) -> Any:
+        if starting_position == "AT_TIMESTAMP":
+            raise InvalidParameterValueException(
+                "Unsupported starting position for arn type: AT_TIMESTAMP is supported only for "
+                "Amazon Kinesis streams, Amazon DocumentDB, Amazon MSK and self-managed Apache "
+                "Kafka. Use TRIM_HORIZON or LATEST for a DynamoDB stream.")
+        return super().create(function_name, event_source_arn, starting_position=starting_position,
+                              **settings)
