@@ -79,7 +79,7 @@ class ShardSource(Protocol):
         ...
 
     def start(self, shard_id: str, kind: str, timestamp: float | None = None) -> Position:
-        """The position of ``kind`` (one of :data:`STARTING_POSITIONS`) in ``shard_id``.
+        """The position of ``kind`` (one of ``STARTING_POSITIONS``) in ``shard_id``.
 
         TRIM_HORIZON: ``None`` (before the oldest record kept). LATEST: the last record's
         sequence number now (``None`` for an empty shard), so only later records are read.

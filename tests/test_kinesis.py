@@ -235,3 +235,53 @@ def test_an_acknowledged_put_record_survives_sigkill_of_the_server(tmp_path: Pat
         kept = {(shard, record.sequence_number) for shard in ("shardId-000000000000", "shardId-000000000001")
                 for _, record in streams.read("s", shard, 0, 1000)}
     assert set(acknowledged) <= kept and len(acknowledged) == 200
+
+
+# -- resharding -----------------------------------------------------------------------
+
+
+def test_split_and_merge_close_parents_and_route_to_children(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    before = kinesis.put_record(StreamName="s", Data=b"before", PartitionKey="k")
+    parent = "shardId-000000000000"
+    kinesis.split_shard(StreamName="s", ShardToSplit=parent, NewStartingHashKey=str(2**127))
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName="s")["Shards"]}
+    assert sorted(shards) == [parent, "shardId-000000000001", "shardId-000000000002"]
+    assert "EndingSequenceNumber" in shards[parent]["SequenceNumberRange"]
+    assert shards["shardId-000000000001"]["ParentShardId"] == parent
+    assert shards["shardId-000000000002"]["HashKeyRange"]["StartingHashKey"] == str(2**127)
+    after = kinesis.put_record(StreamName="s", Data=b"after", PartitionKey="k")
+    assert after["ShardId"] != parent and int(after["SequenceNumber"]) > int(before["SequenceNumber"])
+    # The parent is read to its end, then GetRecords names its children.
+    iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=parent,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = kinesis.get_records(ShardIterator=iterator)
+    assert [r["Data"] for r in got["Records"]] == [b"before"]
+    assert "NextShardIterator" not in got
+    assert sorted(c["ShardId"] for c in got["ChildShards"]) == ["shardId-000000000001", "shardId-000000000002"]
+    open_shards = kinesis.list_shards(StreamName="s", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert [s["ShardId"] for s in open_shards] == ["shardId-000000000001", "shardId-000000000002"]
+    kinesis.merge_shards(StreamName="s", ShardToMerge="shardId-000000000001",
+                         AdjacentShardToMerge="shardId-000000000002")
+    merged = kinesis.list_shards(StreamName="s", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert [(s["ShardId"], s["ParentShardId"], s["AdjacentParentShardId"]) for s in merged] == [
+        ("shardId-000000000003", "shardId-000000000001", "shardId-000000000002")]
+    assert merged[0]["HashKeyRange"] == {"StartingHashKey": "0", "EndingHashKey": str(2**128 - 1)}
+    code, _ = error_of(kinesis.split_shard, StreamName="s", ShardToSplit=parent, NewStartingHashKey="5")
+    assert code == "ResourceInUseException"
+    code, _ = error_of(kinesis.split_shard, StreamName="s", ShardToSplit="shardId-000000000003",
+                       NewStartingHashKey="0")
+    assert code == "InvalidArgumentException"
+
+
+def test_update_shard_count_scales_uniformly(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    answer = kinesis.update_shard_count(StreamName="s", TargetShardCount=4, ScalingType="UNIFORM_SCALING")
+    assert (answer["CurrentShardCount"], answer["TargetShardCount"]) == (2, 4)
+    summary = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]
+    assert summary["OpenShardCount"] == 4
+    open_shards = kinesis.list_shards(StreamName="s", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert [s["ParentShardId"] for s in open_shards] == ["shardId-000000000000"] * 2 + ["shardId-000000000001"] * 2
+    code, _ = error_of(kinesis.update_shard_count, StreamName="s", TargetShardCount=9,
+                       ScalingType="UNIFORM_SCALING")
+    assert code == "InvalidArgumentException"

@@ -13,7 +13,8 @@ per code; the protocol layer renders every one::
     ├── ProvisionedThroughputExceededException   a shard's 1 MiB/s or 1,000 records/s in,
     │                                            2 MiB/s or 5 reads/s out
     ├── ExpiredIteratorException                 the shard iterator is over 5 minutes old
-    └── ExpiredNextTokenException                the NextToken is no longer valid
+    ├── ExpiredNextTokenException                the NextToken is no longer valid
+    └── ValidationException                      an operation the stream's mode does not take
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ class ExpiredNextTokenException(KinesisError):
     """The NextToken no longer names a page: list again from the start."""
 
 
+class ValidationException(KinesisError):
+    """The operation does not apply to this stream (UpdateShardCount of an on-demand one)."""
+
+
 __all__ = ["KinesisError", "ResourceNotFoundException", "ResourceInUseException",
            "InvalidArgumentException", "LimitExceededException",
            "ProvisionedThroughputExceededException", "ExpiredIteratorException",
-           "ExpiredNextTokenException"]
+           "ExpiredNextTokenException", "ValidationException"]

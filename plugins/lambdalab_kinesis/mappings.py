@@ -344,8 +344,14 @@ class Poller:
         return True
 
     def _readable(self, shard: stream_sources.ShardInfo) -> bool:
-        return all(p in self.readers and self.readers[p].done for p in shard.parent_shard_ids
-                   if p in {s.shard_id for s in self.source.shards()})
+        """Whether every parent still listed is read to its end (its reader may not have
+        said so yet): then the shard's own reader is about to start."""
+        listed = {s.shard_id for s in self.source.shards()}
+        for parent in (p for p in shard.parent_shard_ids if p in listed):
+            reader = self.readers.get(parent)
+            if reader is None or reader.busy or self.source.read(parent, reader.position, 1):
+                return False
+        return True
 
     # -- one batch, to success or until it is given up ---------------------------------
 

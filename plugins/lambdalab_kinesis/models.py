@@ -35,6 +35,7 @@ from .exceptions import (
     ProvisionedThroughputExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
+    ValidationException,
 )
 
 if TYPE_CHECKING:
@@ -54,8 +55,7 @@ MIGRATIONS = {
         stream TEXT NOT NULL REFERENCES kinesis_streams(name) ON DELETE CASCADE,
         shard_id TEXT NOT NULL,
         shard_index INTEGER NOT NULL,
-        parent TEXT,
-        adjacent_parent TEXT,
+        parents TEXT NOT NULL DEFAULT '[]',
         start_hash TEXT NOT NULL,
         end_hash TEXT NOT NULL,
         start_counter INTEGER NOT NULL,
@@ -138,8 +138,9 @@ class Shard:
     end_hash: int
     start_counter: int
     created: float
-    parent: str | None = None
-    adjacent_parent: str | None = None
+    #: The shards this one came from (a split: one; a merge: two; UpdateShardCount: every
+    #: old shard whose hash key range overlaps this one's).
+    parents: tuple[str, ...] = ()
     end_counter: int | None = None
     closed_at: float | None = None
 
@@ -164,10 +165,10 @@ class Shard:
                              "EndingHashKey": str(self.end_hash)},
             "SequenceNumberRange": numbers,
         }
-        if self.parent:
-            out["ParentShardId"] = self.parent
-        if self.adjacent_parent:
-            out["AdjacentParentShardId"] = self.adjacent_parent
+        if self.parents:
+            out["ParentShardId"] = self.parents[0]
+        if len(self.parents) > 1:
+            out["AdjacentParentShardId"] = self.parents[1]
         return out
 
 
@@ -291,7 +292,7 @@ def _shard(row: Any) -> Shard:
     return Shard(
         shard_id=row["shard_id"], index=row["shard_index"], start_hash=int(row["start_hash"]),
         end_hash=int(row["end_hash"]), start_counter=row["start_counter"], created=row["created"],
-        parent=row["parent"], adjacent_parent=row["adjacent_parent"],
+        parents=tuple(json.loads(row["parents"])),
         end_counter=row["end_counter"], closed_at=row["closed_at"],
     )
 
@@ -366,11 +367,11 @@ class Streams:
 
     @staticmethod
     def _insert_shard(db: Any, stream: str, index: int, low: int, high: int, start: int,
-                      now: float, parents: tuple[str | None, str | None] = (None, None)) -> None:
+                      now: float, parents: tuple[str, ...] = ()) -> None:
         db.execute(
-            "INSERT INTO kinesis_shards (stream, shard_id, shard_index, parent, adjacent_parent, "
-            "start_hash, end_hash, start_counter, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (stream, shard_id(index), index, parents[0], parents[1], str(low), str(high), start, now),
+            "INSERT INTO kinesis_shards (stream, shard_id, shard_index, parents, "
+            "start_hash, end_hash, start_counter, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (stream, shard_id(index), index, json.dumps(parents), str(low), str(high), start, now),
         )
 
     def stream(self, name: str) -> Stream:
@@ -431,6 +432,77 @@ class Streams:
             if not found.closed and found.start_hash <= key <= found.end_hash:
                 return found
         raise AssertionError("the open shards cover the hash key space")
+
+    # -- resharding -----------------------------------------------------------------
+    # (https://docs.aws.amazon.com/streams/latest/dev/kinesis-using-sdk-java-resharding.html)
+
+    def split_shard(self, name: str, shard: str, new_starting_hash_key: str) -> None:
+        """Close ``shard`` and open two children splitting its hash key range at the key."""
+        parent = self._open_shard(name, shard)
+        key = int(new_starting_hash_key)
+        if not parent.start_hash < key <= parent.end_hash:
+            raise InvalidArgumentException(
+                f"NewStartingHashKey {key} used in SplitShard() on shard {shard} in stream {name} "
+                f"under account {self.lab.arns.account_id} is not both greater than one plus "
+                f"the shard's StartingHashKey {parent.start_hash} and less than the shard's "
+                f"EndingHashKey {parent.end_hash}.")
+        self._reshard(name, [parent], [(parent.start_hash, key - 1), (key, parent.end_hash)])
+
+    def merge_shards(self, name: str, shard: str, adjacent: str) -> None:
+        """Close two shards with adjacent hash key ranges and open one child over both."""
+        first, second = self._open_shard(name, shard), self._open_shard(name, adjacent)
+        low, high = sorted((first, second), key=lambda s: s.start_hash)
+        if low.end_hash + 1 != high.start_hash:
+            raise InvalidArgumentException(
+                f"Shards {shard} and {adjacent} in stream {name} under account "
+                f"{self.lab.arns.account_id} are not an adjacent pair of shards eligible for "
+                "merging: their hash key ranges must meet.")
+        self._reshard(name, [first, second], [(low.start_hash, high.end_hash)])
+
+    def update_shard_count(self, name: str, target: int) -> int:
+        """Replace the open shards with ``target`` even ones; the open count before."""
+        stream = self.stream(name)
+        current = [s for s in self.shards(name) if not s.closed]
+        if stream.mode == ON_DEMAND:
+            raise ValidationException(
+                f"UpdateShardCount is only for PROVISIONED streams; {name} is ON_DEMAND and "
+                "scales itself.")
+        if not len(current) / 2 <= target <= len(current) * 2:
+            raise InvalidArgumentException(
+                f"TargetShardCount {target} must be between half and double the current "
+                f"open shard count {len(current)} ({(len(current) + 1) // 2} to {len(current) * 2}).")
+        self._reshard(name, current, even_ranges(target))
+        return len(current)
+
+    def _open_shard(self, name: str, wanted: str) -> Shard:
+        found = self.shard(name, wanted)
+        if found.closed:
+            raise ResourceInUseException(
+                f"Shard {wanted} in stream {name} under account {self.lab.arns.account_id} "
+                "is closed: reshard its children instead (ListShards names them).")
+        return found
+
+    def _reshard(self, name: str, parents: list[Shard], ranges: list[tuple[int, int]]) -> None:
+        """Close ``parents``; open a child per range, each naming the parents it overlaps."""
+        now = self.lab.clock.now()
+        with self.lab.store.transaction() as db:
+            used = db.execute("SELECT COUNT(*) FROM kinesis_shards WHERE end_counter IS NULL").fetchone()[0]
+            if used - len(parents) + len(ranges) > quotas.SHARDS_PER_ACCOUNT:
+                raise LimitExceededException(
+                    f"Resharding {name} would open {used - len(parents) + len(ranges)} shards; "
+                    f"the account's limit is {quotas.SHARDS_PER_ACCOUNT}.")
+            counter, index = db.execute("SELECT next_counter, next_shard FROM kinesis_streams "
+                                        "WHERE name = ?", (name,)).fetchone()
+            for parent in parents:
+                db.execute("UPDATE kinesis_shards SET end_counter = ?, closed_at = ? WHERE stream = ? "
+                           "AND shard_id = ?", (max(counter - 1, parent.start_counter), now, name,
+                                                parent.shard_id))
+            for offset, (low, high) in enumerate(ranges):
+                overlapping = tuple(p.shard_id for p in sorted(parents, key=lambda p: p.start_hash)
+                                    if p.start_hash <= high and low <= p.end_hash)
+                self._insert_shard(db, name, index + offset, low, high, counter, now, overlapping)
+            db.execute("UPDATE kinesis_streams SET next_shard = ? WHERE name = ?", (index + len(ranges), name))
+        self._notify()
 
     # -- records in -----------------------------------------------------------------
 
@@ -568,7 +640,7 @@ class Streams:
         out: dict[str, Any] = {"Records": [r.to_aws() for _, r in records]}
         newest = self._last_counter(stream.name, shard)
         out["MillisBehindLatest"] = int((now - records[-1][1].arrival) * 1000) if records and last < newest else 0
-        if shard.closed and last >= (shard.end_counter or 0):
+        if shard.closed and not self.read(stream.name, shard.shard_id, last, 1):
             out["ChildShards"] = self._children(stream.name, shard.shard_id)
         else:
             out["NextShardIterator"] = Iterator(stream.name, shard.shard_id, last, now,
@@ -576,11 +648,10 @@ class Streams:
         return out
 
     def _children(self, name: str, parent: str) -> list[dict[str, Any]]:
-        rows = self.lab.store.query(
-            "SELECT * FROM kinesis_shards WHERE stream = ? AND (parent = ? OR adjacent_parent = ?)",
-            (name, parent, parent))
-        return [{"ShardId": s.shard_id, "ParentShards": [p for p in (s.parent, s.adjacent_parent) if p],
-                 "HashKeyRange": s.to_aws()["HashKeyRange"]} for s in map(_shard, rows)]
+        rows = self.lab.store.query("SELECT * FROM kinesis_shards WHERE stream = ?", (name,))
+        return [{"ShardId": s.shard_id, "ParentShards": list(s.parents),
+                 "HashKeyRange": s.to_aws()["HashKeyRange"]}
+                for s in map(_shard, rows) if parent in s.parents]
 
     def close(self) -> None:
         self._notify()
@@ -604,5 +675,5 @@ def _sized(records: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
 
 def shards_in_order(shards: Iterable[Shard]) -> list[stream_sources.ShardInfo]:
     """Shards as a shard source lists them: parents before children."""
-    return [stream_sources.ShardInfo(s.shard_id, tuple(p for p in (s.parent, s.adjacent_parent) if p),
-                                     s.closed) for s in sorted(shards, key=lambda s: s.index)]
+    return [stream_sources.ShardInfo(s.shard_id, s.parents, s.closed)
+            for s in sorted(shards, key=lambda s: s.index)]

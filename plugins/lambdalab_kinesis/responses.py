@@ -118,6 +118,24 @@ class KinesisResponses:
         self.streams.set_retention(self._name(body), body["RetentionPeriodHours"], increase=False)
         return {}
 
+    # -- resharding -----------------------------------------------------------------
+
+    def split_shard(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.streams.split_shard(self._name(body), body["ShardToSplit"], body["NewStartingHashKey"])
+        return {}
+
+    def merge_shards(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.streams.merge_shards(self._name(body), body["ShardToMerge"], body["AdjacentShardToMerge"])
+        return {}
+
+    def update_shard_count(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = self._name(body)
+        if body["ScalingType"] != "UNIFORM_SCALING":
+            raise InvalidArgumentException("ScalingType: the only value is UNIFORM_SCALING.")
+        current = self.streams.update_shard_count(name, body["TargetShardCount"])
+        return {"StreamName": name, "StreamARN": self.streams.arn(name),
+                "CurrentShardCount": current, "TargetShardCount": body["TargetShardCount"]}
+
     # -- records --------------------------------------------------------------------
 
     def put_record(self, body: Mapping[str, Any]) -> dict[str, Any]:
