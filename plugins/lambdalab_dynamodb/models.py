@@ -33,7 +33,7 @@ from .exceptions import (
     ResourceNotFoundException,
     ValidationException,
 )
-from .expressions import Expressions, Node, Path, apply_update, project, test
+from .expressions import Node, Path, apply_update, project, test
 from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, table_arn
 from .values import AttributeValue, Item
 
@@ -399,7 +399,8 @@ class Tables:
                      condition: Node | None = None,
                      update: list[tuple[str, Path, Node | None]] | None = None
                      ) -> Callable[[sqlite3.Connection, list[Change]], None]:
-        """One write of a batch or transaction, to run inside :meth:`transact`."""
+        """One write (Put, Update, Delete) or ConditionCheck of a batch or transaction, to
+        run inside :meth:`transact`."""
         def run(db: sqlite3.Connection, changes: list[Change]) -> None:
             table = self.table(name, db)
             if kind == "Put":
@@ -408,7 +409,7 @@ class Tables:
                 self._write(db, table, new, old, changes)
                 return
             key = table.check_key(params.get("Key"))
-            old = self._checked_old(db, table, key, condition)
+            old = self._checked_old(db, table, key, condition)  # all a ConditionCheck does
             if kind == "Delete" and old is not None:
                 self._delete(db, table, old, changes)
             elif kind == "Update":
@@ -554,7 +555,7 @@ def split_key_condition(node: Node, keys: KeySchema) -> tuple[AttributeValue, No
     kind = next(iter(hash_value))
     if kind != keys.hash_type:
         raise ValidationException("One or more parameter values were invalid: Condition parameter "
-                                  f"type does not match schema type")
+                                  "type does not match schema type")
     return hash_value, range_test
 
 

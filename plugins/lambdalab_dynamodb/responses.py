@@ -23,7 +23,7 @@ from .exceptions import (
     TransactionCanceledException,
     ValidationException,
 )
-from .expressions import Expressions, Node, project
+from .expressions import Expressions, project
 from .models import RETURN_VALUES, Change, Tables
 from .streams import ITERATOR_TYPES, Streams
 from .values import Item
@@ -231,7 +231,7 @@ class DynamoDbResponses:
     def batch_get_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         requests = p["RequestItems"]
         if sum(len(r.get("Keys") or []) for r in requests.values()) > quotas.BATCH_GET_MAX:
-            raise ValidationException(f"Too many items requested for the BatchGetItem call")
+            raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[Item]] = {}
         for name, request in requests.items():
             _no_legacy(request)
@@ -293,16 +293,7 @@ class DynamoDbResponses:
         table = self.tables.table(name)
         key = table.keys.key_of(params.get("Item") or params.get("Key") or {})
         marker = f"{name}/{sorted((k, str(v)) for k, v in key.items())}"
-        write_kind = "Update" if kind == "ConditionCheck" else kind
-        if kind == "ConditionCheck":
-            return self._condition_check(name, params, condition), marker
-        return self.tables.write_action(write_kind, name, params, condition, update), marker
-
-    def _condition_check(self, name: str, params: Mapping[str, Any], condition: Node | None) -> Callable[..., None]:
-        def run(db: sqlite3.Connection, changes: list[Change]) -> None:
-            table = self.tables.table(name, db)
-            self.tables._checked_old(db, table, table.check_key(params.get("Key")), condition)
-        return run
+        return self.tables.write_action(kind, name, params, condition, update), marker
 
     def _run_transaction(self, actions: list[Callable[..., None]]) -> None:
         """All the actions or none; a failed condition cancels the transaction with one

@@ -185,7 +185,7 @@ class Streams:
     def shard_iterator(self, arn: Any, shard_id: Any, kind: str, sequence: Any = None) -> str:
         stream = self.stream(arn)
         if shard_id != stream.shard_id:
-            raise ResourceNotFoundException(f"Requested resource not found: Shard does not exist")
+            raise ResourceNotFoundException("Requested resource not found: Shard does not exist")
         first, last = self.bounds(stream)
         if kind == "TRIM_HORIZON":
             seq = first if first is not None else (last or 0) + 1
