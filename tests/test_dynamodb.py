@@ -5,6 +5,7 @@ with SIGKILL. The lab runs on a VirtualClock, so TTL is tested without waiting."
 from __future__ import annotations
 
 import decimal
+import json
 import os
 import signal
 import subprocess
@@ -520,3 +521,32 @@ def test_scan_pages_across_sqlite_chunks_see_every_item_once(lab: Lab) -> None:
             break
     assert sorted(seen) == [f"{n:04d}" for n in range(count)]
     assert len(tables.scan("music", None).items) == count
+
+
+@pytest.mark.parametrize("depth, refused", [(32, False), (33, True)])
+def test_items_nest_at_most_32_levels(ddb: Any, music: Any, depth: int, refused: bool) -> None:
+    value: dict[str, Any] = {"S": "bottom"}
+    for _ in range(depth):
+        value = {"M": {"k": value}}
+    item = {"artist": {"S": "A"}, "song": {"S": "deep"}, "v": value}
+    if refused:
+        error = error_of(ddb.put_item, TableName="music", Item=item)
+        assert error["Error"]["Message"] == "Nesting Levels have exceeded supported limits"
+    else:
+        ddb.put_item(TableName="music", Item=item)
+        assert ddb.get_item(TableName="music", Key={"artist": {"S": "A"}, "song": {"S": "deep"}})["Item"] == item
+
+
+def test_an_item_nested_400_deep_is_refused_not_a_crash(edge: EdgeServer, music: Any) -> None:
+    """Sent raw: botocore itself recurses too deep to send it."""
+    from .test_fuzz_edge import send, signed_for
+
+    value: dict[str, Any] = {"S": "bottom"}
+    for _ in range(400):
+        value = {"M": {"k": value}}
+    body = json.dumps({"TableName": "music", "Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "v": value}})
+    status, _, answer = send(edge.url, "POST", "/", {
+        "X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0",
+        **signed_for("dynamodb")}, body.encode())
+    assert status == 400, answer[:300]
+    assert json.loads(answer)["message"] == "Nesting Levels have exceeded supported limits"

@@ -12,6 +12,8 @@ PAGE_MAX_BYTES = 1024 * 1024
 NUMBER_MAX_DIGITS = 38
 NUMBER_MAX_EXPONENT = 125
 NUMBER_MIN_EXPONENT = -130
+#: How deep maps and lists may nest in an item.
+NESTING_MAX = 32
 #: Table names: 3 to 255 of ``[a-zA-Z0-9_.-]``.
 TABLE_NAME_MIN = 3
 TABLE_NAME_MAX = 255

@@ -405,9 +405,32 @@ class StreamsResponses:
         return self.streams.get_records(p["ShardIterator"], p.get("Limit"))
 
 
+def nesting(value: Any) -> int:
+    """How deep ``value`` (parsed JSON) nests, found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+#: The deepest request DynamoDB's shapes need: a transaction's item (6 levels) whose
+#: values nest 32 maps or lists deep (2 levels each), and some room.
+REQUEST_NESTING_MAX = 6 + 2 * (quotas.NESTING_MAX + 1) + 4
+
+
 class DynamoDbService(ProtocolService):
     """The ASGI app the edge hands ``dynamodb``-signed requests to: DynamoDB, or DynamoDB
     Streams when the target says so."""
+
+    def _check(self, parsed: Any) -> None:
+        """Refuse an item nested past DynamoDB's 32 levels before the shape check walks
+        it (a walk as deep as the JSON layer allows would exhaust Python's stack)."""
+        if nesting(parsed.params) > REQUEST_NESTING_MAX:
+            raise ValidationException("Nesting Levels have exceeded supported limits")
+        super()._check(parsed)
 
     def __init__(self, tables: Tables, streams: Streams) -> None:
         super().__init__("dynamodb", DynamoDbResponses(tables), body_max=REQUEST_MAX_BYTES)

@@ -51,8 +51,11 @@ def number_text(value: decimal.Decimal) -> str:
     return format(value.normalize(_CONTEXT), "f")
 
 
-def checked(value: Any, where: str = "") -> AttributeValue:
-    """One attribute value from a request, normalised; ValidationException if malformed."""
+def checked(value: Any, where: str = "", depth: int = 0) -> AttributeValue:
+    """One attribute value from a request, normalised; ValidationException if malformed or
+    nested deeper than DynamoDB's 32 levels."""
+    if depth > quotas.NESTING_MAX:
+        raise ValidationException("Nesting Levels have exceeded supported limits")
     if not isinstance(value, Mapping) or len(value) != 1:
         raise ValidationException(
             "Supplied AttributeValue has more than one datatypes set, must contain exactly one of "
@@ -64,9 +67,9 @@ def checked(value: Any, where: str = "") -> AttributeValue:
     if kind in SETS:
         return {kind: _checked_set(kind, inner)}
     if kind == "M":
-        return {"M": {str(k): checked(v, where) for k, v in dict(inner).items()}}
+        return {"M": {str(k): checked(v, where, depth + 1) for k, v in dict(inner).items()}}
     if kind == "L":
-        return {"L": [checked(v, where) for v in inner]}
+        return {"L": [checked(v, where, depth + 1) for v in inner]}
     if kind == "NULL" and inner is not True:
         raise ValidationException("One or more parameter values were invalid: Null attribute value types must have the value of true")
     if kind == "B" and isinstance(inner, str):
