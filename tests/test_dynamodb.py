@@ -550,3 +550,24 @@ def test_an_item_nested_400_deep_is_refused_not_a_crash(edge: EdgeServer, music:
         **signed_for("dynamodb")}, body.encode())
     assert status == 400, answer[:300]
     assert json.loads(answer)["message"] == "Nesting Levels have exceeded supported limits"
+
+
+@pytest.mark.parametrize("expression, words", [
+    ("NOT " * 1000 + "attribute_exists(plays)", "too many operators; operator count: 301"),
+    ("(" * 1000 + "plays = :v" + ")" * 1000, "parentheses nested more than 100 deep"),
+    (" AND ".join(["plays = :v"] * 151), "too many operators"),
+])
+def test_an_expression_past_aws_limits_is_refused_not_a_crash(ddb: Any, music: Any, expression: str,
+                                                              words: str) -> None:
+    error = error_of(ddb.put_item, TableName="music", Item={"artist": {"S": "A"}, "song": {"S": "x"}},
+                     ConditionExpression=expression, ExpressionAttributeValues={":v": {"N": "1"}})
+    assert error["Error"]["Code"] == "ValidationException"
+    assert words in error["Error"]["Message"]
+
+
+def test_nested_list_appends_within_the_operator_limit_work(music: Any) -> None:
+    key = {"artist": "A", "song": "x"}
+    music.put_item(Item={**key, "l": []})
+    expression = "SET l = " + "list_append(" * 99 + "l" + ", :one)" * 99
+    music.update_item(Key=key, UpdateExpression=expression, ExpressionAttributeValues={":one": ["x"]})
+    assert music.get_item(Key=key)["Item"]["l"] == ["x"] * 99

@@ -157,6 +157,17 @@ class _Parser:
     def __init__(self, toks: list[Token], text: str, kind: str, context: Expressions) -> None:
         self.toks, self.text, self.kind, self.context = toks, text, kind, context
         self.at = 0
+        self.operators = 0
+        self.parentheses = 0
+
+    def operator(self) -> None:
+        """Count one operator or function against DynamoDB's 300 per expression (which
+        also bounds how deep the parser and the evaluator recurse)."""
+        self.operators += 1
+        if self.operators > quotas.EXPRESSION_OPERATORS_MAX:
+            raise ValidationException(
+                f"Invalid {self.kind}: The expression contains too many operators; operator "
+                f"count: {self.operators}; the limit is {quotas.EXPRESSION_OPERATORS_MAX}")
 
     # -- tokens --------------------------------------------------------------------
 
@@ -204,29 +215,38 @@ class _Parser:
     def condition(self) -> Node:
         left = self.conjunction()
         while self.accept_keyword("OR"):
+            self.operator()
             left = ("or", left, self.conjunction())
         return left
 
     def conjunction(self) -> Node:
         left = self.negation()
         while self.accept_keyword("AND"):
+            self.operator()
             left = ("and", left, self.negation())
         return left
 
     def negation(self) -> Node:
         if self.accept_keyword("NOT"):
+            self.operator()
             return ("not", self.negation())
         return self.comparison()
 
     def comparison(self) -> Node:
         if self.accept("("):
+            self.parentheses += 1
+            if self.parentheses > quotas.EXPRESSION_PARENTHESES_MAX:
+                raise ValidationException(f"Invalid {self.kind}: The expression has parentheses "
+                                          f"nested more than {quotas.EXPRESSION_PARENTHESES_MAX} deep")
             inner = self.condition()
             self.expect(")")
+            self.parentheses -= 1
             return inner
         token = self.peek
         if token.kind == "ident" and token.text in _CONDITION_FUNCTIONS and self.toks[self.at + 1].text == "(":
             return self.function()
         left = self.operand()
+        self.operator()
         if self.peek.kind == "op" and self.peek.text in _COMPARATORS:
             op = self.next().text
             return ("cmp", op, left, self.operand())
@@ -245,6 +265,7 @@ class _Parser:
         return self.fail()
 
     def function(self) -> Node:
+        self.operator()
         name = self.next().text
         self.expect("(")
         args = [self.operand()]
@@ -273,6 +294,7 @@ class _Parser:
     def operand_function(self) -> Node:
         token = self.next()
         name = token.text
+        self.operator()
         self.expect("(")
         if name == "size" and self.kind != "UpdateExpression":
             path = self.path()
@@ -354,6 +376,7 @@ class _Parser:
             self.expect("=")
             value = self.operand()
             if self.peek.text in ("+", "-"):
+                self.operator()
                 op = self.next().text
                 value = (op, value, self.operand())
             return (word, path, value)

@@ -26,8 +26,12 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
-#: An expression's length, in characters.
+#: An expression's length, in characters, and its operators and functions.
 EXPRESSION_MAX_CHARS = 4096
+EXPRESSION_OPERATORS_MAX = 300
+#: How deep parentheses nest in an expression: lambdalab's bound (AWS documents none;
+#: the 4 KB length bounds it there), which keeps the parser's recursion in Python's stack.
+EXPRESSION_PARENTHESES_MAX = 100
 #: How long a stream keeps a record, and how long a shard iterator stays valid
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
 STREAM_RETENTION_S = 24 * 3600
