@@ -571,3 +571,16 @@ def test_nested_list_appends_within_the_operator_limit_work(music: Any) -> None:
     expression = "SET l = " + "list_append(" * 99 + "l" + ", :one)" * 99
     music.update_item(Key=key, UpdateExpression=expression, ExpressionAttributeValues={":one": ["x"]})
     assert music.get_item(Key=key)["Item"]["l"] == ["x"] * 99
+
+
+def test_arithmetic_keeps_all_38_digits(music: Any) -> None:
+    key = {"artist": "A", "song": "n"}
+    big = decimal.Decimal("12345678901234567890123456789012345678")
+    music.put_item(Item={**key, "n": big})
+    music.update_item(Key=key, UpdateExpression="SET n = n - :one ADD m :big",
+                      ExpressionAttributeValues={":one": 1, ":big": big})
+    item = music.get_item(Key=key)["Item"]
+    assert item["n"] == decimal.Decimal("12345678901234567890123456789012345677") and item["m"] == big
+    error = error_of(music.update_item, Key=key, UpdateExpression="SET n = n + :half",
+                     ExpressionAttributeValues={":half": decimal.Decimal("0.5")})
+    assert "more than 38 significant digits" in error["Error"]["Message"]

@@ -28,7 +28,6 @@ A tree is plain tuples: ``("path", [elements])``, ``("value", av)``, ``("size", 
 from __future__ import annotations
 
 import copy
-import decimal
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -595,8 +594,7 @@ def _update_value(item: Item, node: Node) -> AttributeValue:
         a, b = _update_value(item, node[1]), _update_value(item, node[2])
         if "N" not in a or "N" not in b:
             raise ValidationException("An operand in the update expression has an incorrect data type")
-        total = decimal.Decimal(a["N"]) + (1 if kind == "+" else -1) * decimal.Decimal(b["N"])
-        return {"N": values.number_text(values.number(total))}
+        return {"N": values.sum_text(a["N"], b["N"], subtract=kind == "-")}
     if kind == "if_not_exists":
         existing = resolve(item, node[1][1])
         return existing if existing is not None else _update_value(item, node[2])
@@ -623,8 +621,7 @@ def _add(item: Item, path: Path, value: AttributeValue) -> None:
     elif next(iter(existing)) != kind:
         raise ValidationException("An operand in the update expression has an incorrect data type")
     elif kind == "N":
-        total = decimal.Decimal(existing["N"]) + decimal.Decimal(value["N"])
-        _put(item, path, {"N": values.number_text(values.number(total))})
+        _put(item, path, {"N": values.sum_text(existing["N"], value["N"])})
     else:
         merged = list(existing[kind]) + [m for m in value[kind]
                                          if not any(values.equal({values.SETS[kind]: m}, {values.SETS[kind]: e})

@@ -23,6 +23,8 @@ Item = dict[str, AttributeValue]
 TYPES = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
 SETS = {"SS": "S", "NS": "N", "BS": "B"}
 _CONTEXT = decimal.Context(prec=quotas.NUMBER_MAX_DIGITS)
+#: Wide enough for any sum of two DynamoDB numbers to be exact.
+_EXACT = decimal.Context(prec=2 * (quotas.NUMBER_MAX_EXPONENT - quotas.NUMBER_MIN_EXPONENT))
 
 
 def number(text: Any) -> decimal.Decimal:
@@ -49,6 +51,14 @@ def number_text(value: decimal.Decimal) -> str:
     if not value:
         return "0"
     return format(value.normalize(_CONTEXT), "f")
+
+
+def sum_text(a: str, b: str, subtract: bool = False) -> str:
+    """``a + b`` (or ``a - b``) exactly, where the default context would round past 28
+    digits; ValidationException when the result needs more than DynamoDB's 38."""
+    with decimal.localcontext(_EXACT):
+        x, y = decimal.Decimal(a), decimal.Decimal(b)
+        return number_text(number(x - y if subtract else x + y))
 
 
 def checked(value: Any, where: str = "", depth: int = 0) -> AttributeValue:
