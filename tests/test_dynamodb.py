@@ -216,6 +216,8 @@ def test_projection_expression_picks_nested_parts(music: Any) -> None:
     ({"Item": {"artist": {"S": "A"}, "song": {"N": "1"}}}, "Type mismatch for key song"),
     ({"Item": {"artist": {"S": ""}, "song": {"S": "x"}}}, "cannot contain an empty string value"),
     ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "n": {"N": "abc"}}}, "cannot be converted into a number"),
+    ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "n": {"N": "1" * 39}}}, "more than 38 significant digits"),
+    ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "n": {"N": "1e126"}}}, "Number overflow"),
     ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "s": {"SS": ["a", "a"]}}}, "contains duplicates"),
     ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "n": {"S": "a", "N": "1"}}}, "more than one datatypes"),
     ({"Item": {"artist": {"S": "A"}, "song": {"S": "x"}, "big": {"S": "x" * 410_000}}}, "Item size has exceeded"),

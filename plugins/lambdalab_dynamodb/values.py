@@ -41,7 +41,7 @@ def number(text: Any) -> decimal.Decimal:
             "Number overflow. Attempting to store a number with magnitude larger than supported range"
             if value.adjusted() > 0 else
             "Number underflow. Attempting to store a number with magnitude smaller than supported range")
-    if len(value.normalize().as_tuple().digits) > quotas.NUMBER_MAX_DIGITS:
+    if len(value.normalize(_EXACT).as_tuple().digits) > quotas.NUMBER_MAX_DIGITS:
         raise ValidationException("Attempting to store more than 38 significant digits in a Number")
     return value
 
