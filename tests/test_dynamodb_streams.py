@@ -213,3 +213,21 @@ def test_a_mapping_on_a_stream_starts_at_trim_horizon_or_latest_only(edge: EdgeS
     assert dynamodb_of(lab).mappings.wait_idle(timeout=120)
     keys = [r["dynamodb"]["Keys"]["id"]["S"] for e in events_of(lab, "audit") for r in e["Records"]]
     assert keys == ["after"]
+
+
+def test_without_the_kinesis_plugin_tables_work_and_mappings_are_refused(tmp_path: Any, monkeypatch: Any) -> None:
+    """The stream mapping engine is the Kinesis plugin's: without it loaded, DynamoDB and
+    its streams still work, and a mapping on a stream says no plugin keeps it."""
+    import lambdalab
+
+    monkeypatch.setenv("LAMBDALAB_PLUGINS", "thread,dynamodb")
+    with Lab(tmp_path / "d") as lab:
+        lab.create_function("audit", code=lambda event, context: None)
+        tables = dynamodb_of(lab).tables
+        table = tables.create_table({**TABLE, "StreamSpecification": {"StreamEnabled": True,
+                                                                     "StreamViewType": "KEYS_ONLY"}})
+        tables.put_item("orders", {"id": {"S": "1"}})
+        arn = tables.describe(table)["LatestStreamArn"]
+        assert len(dynamodb_of(lab).streams.records_after(arn, 0, 10)) == 1
+        with pytest.raises(lambdalab.InvalidParameterValueException, match="No loaded plugin keeps"):
+            lab.create_event_source_mapping("audit", event_source_arn=arn, starting_position="LATEST")

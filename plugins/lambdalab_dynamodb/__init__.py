@@ -47,10 +47,12 @@ class DynamoDb:
 
     tables: Tables
     streams: Streams
-    mappings: StreamMappings
+    #: None when the Kinesis plugin's tables are not in the data dir (it is not loaded).
+    mappings: StreamMappings | None
 
     def close(self) -> None:
-        self.mappings.close()
+        if self.mappings is not None:
+            self.mappings.close()
         self.tables.close()
 
 
@@ -64,10 +66,16 @@ def dynamodb_of(lab: "Lab") -> DynamoDb:
     def make() -> DynamoDb:
         tables = Tables(lab)
         streams = Streams(tables)
-        mappings = DynamoDbStreamMappings(lab, "dynamodb", lambda arn: DynamoDbShardSource.of(streams, arn))
+        mappings = None
+        if _has_table(lab, "kinesis_mappings"):
+            mappings = DynamoDbStreamMappings(lab, "dynamodb", lambda arn: DynamoDbShardSource.of(streams, arn))
         return DynamoDb(tables, streams, mappings)
 
     return lab.stash.setdefault(DYNAMODB, make)
+
+
+def _has_table(lab: "Lab", name: str) -> bool:
+    return bool(lab.store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
 
 @lambdalab.hookimpl
@@ -79,7 +87,8 @@ def lambdalab_migrations() -> dict[str, str]:
 def lambdalab_lab_started(lab: "Lab") -> None:
     dynamodb = dynamodb_of(lab)
     dynamodb.tables.start()
-    dynamodb.mappings.start()
+    if dynamodb.mappings is not None:
+        dynamodb.mappings.start()
 
 
 @lambdalab.hookimpl
@@ -90,8 +99,10 @@ def lambdalab_lab_closing(lab: "Lab") -> None:
 
 
 @lambdalab.hookimpl
-def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings]:
-    return {"dynamodb": dynamodb_of(lab).mappings}
+def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings] | None:
+    """Mappings on tables' streams, run by the Kinesis plugin's engine when it is loaded."""
+    mappings = dynamodb_of(lab).mappings
+    return {"dynamodb": mappings} if mappings is not None else None
 
 
 @lambdalab.hookimpl
