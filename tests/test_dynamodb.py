@@ -263,6 +263,11 @@ def test_query_sorts_by_sort_key_and_pages_with_exclusive_start_key(ddb: Any, re
         if start is None:
             break
     assert pages == [[100, 55], [10, 9], [3.5]]
+    exact = table.query(KeyConditionExpression=Key("pk").eq("p") & Key("at").gte(55), Limit=2)
+    assert len(exact["Items"]) == 2 and "LastEvaluatedKey" in exact, "a page that stops at Limit says so"
+    after = table.query(KeyConditionExpression=Key("pk").eq("p") & Key("at").gte(55), Limit=2,
+                        ExclusiveStartKey=exact["LastEvaluatedKey"])
+    assert after["Items"] == [] and "LastEvaluatedKey" not in after
     filtered = table.query(KeyConditionExpression=Key("pk").eq("p"), FilterExpression=Attr("odd").eq(True))
     assert filtered["Count"] == 3 and filtered["ScannedCount"] == 7
     counted = table.query(KeyConditionExpression=Key("pk").eq("p") & Key("at").between(2, 10), Select="COUNT")

@@ -371,7 +371,9 @@ class Tables:
 
     def _page(self, table: Table, index: Index | None, items: Iterable[Item], filter_: Node | None,
               limit: int | None) -> Page:
-        """Up to ``limit`` items read (and at most 1 MB), then filtered, as DynamoDB pages."""
+        """Up to ``limit`` items read (and at most 1 MB), then filtered, as DynamoDB pages.
+        A page that stops at ``limit`` has a LastEvaluatedKey even when nothing follows, as
+        on AWS: only a page without one is the last."""
         read: list[Item] = []
         size = 0
         more = False
@@ -382,7 +384,7 @@ class Tables:
             read.append(item)
             size += values.item_size(item)
         last = None
-        if more and read:
+        if read and (more or limit is not None and len(read) >= limit):
             last = table.keys.key_of(read[-1]) | (index.keys.key_of(read[-1]) if index else {})
         kept = [_index_view(table, index, i) for i in read if test(i, filter_)]
         return Page(kept, len(read), last, size)
