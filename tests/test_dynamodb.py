@@ -591,3 +591,14 @@ def test_arithmetic_keeps_all_38_digits(music: Any) -> None:
     error = error_of(music.update_item, Key=key, UpdateExpression="SET n = n + :half",
                      ExpressionAttributeValues={":half": decimal.Decimal("0.5")})
     assert "more than 38 significant digits" in error["Error"]["Message"]
+
+
+def test_updated_values_are_the_paths_the_update_names(music: Any) -> None:
+    key = {"artist": "A", "song": "one"}
+    music.put_item(Item={**key, "info": {"bpm": 100, "len": 200}, "plays": 1})
+    new = music.update_item(Key=key, UpdateExpression="SET info.bpm = :b REMOVE plays",
+                            ExpressionAttributeValues={":b": 120}, ReturnValues="UPDATED_NEW")
+    assert new["Attributes"] == {"info": {"bpm": 120}}
+    old = music.update_item(Key=key, UpdateExpression="SET info.bpm = :b, plays = :p",
+                            ExpressionAttributeValues={":b": 130, ":p": 5}, ReturnValues="UPDATED_OLD")
+    assert old["Attributes"] == {"info": {"bpm": 120}}

@@ -92,9 +92,8 @@ def _returning_old(p: Mapping[str, Any], write: Callable[[], Any]) -> Any:
 def _changed(old: Item | None, new: Item, wanted: str, actions: list[Any]) -> Item:
     if wanted in ("ALL_OLD", "ALL_NEW"):
         return (old or {}) if wanted == "ALL_OLD" else new
-    names = {path[0] for _, path, _ in actions}
     source = (old or {}) if wanted == "UPDATED_OLD" else new
-    return {k: v for k, v in source.items() if k in names}
+    return project(source, [path for _, path, _ in actions])
 
 
 class DynamoDbResponses:
