@@ -231,3 +231,12 @@ def test_without_the_kinesis_plugin_tables_work_and_mappings_are_refused(tmp_pat
         assert len(dynamodb_of(lab).streams.records_after(arn, 0, 10)) == 1
         with pytest.raises(lambdalab.InvalidParameterValueException, match="No loaded plugin keeps"):
             lab.create_event_source_mapping("audit", event_source_arn=arn, starting_position="LATEST")
+
+
+def test_the_minutely_sweep_forgets_records_past_retention(ddb: Any, lab: Lab, clock: VirtualClock) -> None:
+    table_with_stream(ddb)
+    ddb.put_item(TableName="orders", Item={"id": {"S": "1"}})
+    count = "SELECT count(*) FROM dynamodb_stream_records"
+    assert lab.store.query(count)[0][0] == 1
+    clock.advance(24 * 3600 + 60)
+    assert lab.store.query(count)[0][0] == 0

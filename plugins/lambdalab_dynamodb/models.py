@@ -124,6 +124,8 @@ class Tables:
         self.account = lab.arns.account_id
         #: Called after each committed transaction that appended stream records.
         self.on_stream_records: list[Callable[[str], None]] = []
+        #: Called by the minutely sweep, after expired items are deleted.
+        self.on_sweep: list[Callable[[], None]] = []
         self._ttl_timer: Timer | None = None
         self._closed = False
 
@@ -450,6 +452,8 @@ class Tables:
         def sweep() -> None:
             try:
                 self.sweep_expired()
+                for listener in self.on_sweep:
+                    listener()
             finally:
                 self._schedule_sweep()
 

@@ -140,13 +140,14 @@ class Streams:
         #: Notified whenever a write appends stream records (a mapping's poller waits on it).
         self.changed = threading.Condition()
         tables.on_stream_records.append(self._appended)
+        tables.on_sweep.append(self.trim)
 
     def _appended(self, arn: str) -> None:
         with self.changed:
             self.changed.notify_all()
 
     def streams(self, table_name: str | None = None) -> list[Stream]:
-        self._trim()
+        self.trim()
         rows = self.store.query(
             "SELECT * FROM dynamodb_streams WHERE ? IS NULL OR table_name = ? ORDER BY created_at, arn",
             (table_name, table_name))
@@ -247,7 +248,7 @@ class Streams:
             (arn, after_seq, self.clock.now() - quotas.STREAM_RETENTION_S, limit))
         return [(created_at, event_record(seq, arn, text)) for seq, created_at, text in rows]
 
-    def _trim(self) -> None:
+    def trim(self) -> None:
         """Forget records past retention and streams disabled for longer than it."""
         cutoff = self.clock.now() - quotas.STREAM_RETENTION_S
         with self.store.transaction() as db:
