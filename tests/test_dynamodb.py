@@ -289,10 +289,14 @@ def test_query_of_an_index_returns_its_projection(music: Any) -> None:
     ("artist > :v", "Query key condition not supported"),
     ("artist = :v OR song = :v", "Invalid operator used in KeyConditionExpression: OR"),
     ("artist = :v AND extra = :v", "Query condition missed key schema element: song"),
+    ("artist = :v AND song = :v AND song > :v", "only contain one condition per key"),
+    ("artist = :v AND song > :n", "Condition parameter type does not match schema type"),
+    ("artist = :n", "Condition parameter type does not match schema type"),
 ])
 def test_query_refuses_a_key_condition_aws_refuses(music: Any, ddb: Any, condition: str, words: str) -> None:
+    values = {k: v for k, v in {":v": {"S": "x"}, ":n": {"N": "1"}}.items() if k in condition}
     error = error_of(ddb.query, TableName="music", KeyConditionExpression=condition,
-                     ExpressionAttributeValues={":v": {"S": "x"}})
+                     ExpressionAttributeValues=values)
     assert error["Error"]["Code"] == "ValidationException"
     assert words in error["Error"]["Message"]
 

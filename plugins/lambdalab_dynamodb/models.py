@@ -540,29 +540,48 @@ class _Transaction:
 def split_key_condition(node: Node, keys: KeySchema) -> tuple[AttributeValue, Node | None]:
     """The partition key's value and the sort key's condition of a KeyConditionExpression,
     or ValidationException as DynamoDB words it."""
-    parts = [node[1], node[2]] if node[0] == "and" else [node]
+    parts = _conjuncts(node)
+    named = [_key_condition_name(part) for part in parts]
+    if len(set(named)) != len(named) or len(parts) > 2:
+        raise ValidationException("KeyConditionExpressions must only contain one condition per key")
     hash_value: AttributeValue | None = None
     range_test: Node | None = None
-    for part in parts:
-        name = _key_condition_name(part)
-        if name == keys.hash_name and part[0] == "cmp" and part[1] == "=" and hash_value is None:
+    for name, part in zip(named, parts):
+        if name == keys.hash_name and part[0] == "cmp" and part[1] == "=":
             hash_value = part[3][1] if part[3][0] == "value" else part[2][1]
-        elif name == keys.range_name and keys.range_name and range_test is None:
+        elif name == keys.range_name and keys.range_name:
             range_test = part
-        elif name in (keys.hash_name, keys.range_name):
+        elif name == keys.hash_name:
             raise ValidationException("Query key condition not supported")
         else:
-            raise ValidationException(f"Query condition missed key schema element: {keys.hash_name}"
-                                      if hash_value is None else
-                                      f"Query condition missed key schema element: {keys.range_name}"
-                                      if keys.range_name else "Query key condition not supported")
+            raise ValidationException(f"Query condition missed key schema element: {keys.range_name}"
+                                      if keys.range_name and hash_value is not None or name == keys.hash_name
+                                      else f"Query condition missed key schema element: {keys.hash_name}")
     if hash_value is None:
         raise ValidationException(f"Query condition missed key schema element: {keys.hash_name}")
-    kind = next(iter(hash_value))
-    if kind != keys.hash_type:
+    _check_key_value_types(hash_value, keys.hash_type)
+    if range_test is not None and keys.range_type:
+        for operand in range_test[2] if range_test[0] == "func" else range_test[1:]:
+            if isinstance(operand, tuple) and operand[0] == "value":
+                _check_key_value_types(operand[1], keys.range_type)
+        if range_test[0] == "func" and keys.range_type == "N":
+            raise ValidationException("Invalid KeyConditionExpression: Incorrect operand type for "
+                                      "operator or function; operator or function: begins_with, "
+                                      "operand type: N")
+    return hash_value, range_test
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    """The conditions a KeyConditionExpression ANDs together."""
+    if node[0] == "and":
+        return _conjuncts(node[1]) + _conjuncts(node[2])
+    return [node]
+
+
+def _check_key_value_types(value: AttributeValue, kind: str) -> None:
+    if next(iter(value)) != kind:
         raise ValidationException("One or more parameter values were invalid: Condition parameter "
                                   "type does not match schema type")
-    return hash_value, range_test
 
 
 def _key_condition_name(part: Node) -> str | None:
