@@ -606,3 +606,27 @@ def test_updated_values_are_the_paths_the_update_names(music: Any) -> None:
     old = music.update_item(Key=key, UpdateExpression="SET info.bpm = :b, plays = :p",
                             ExpressionAttributeValues={":b": 130, ":p": 5}, ReturnValues="UPDATED_OLD")
     assert old["Attributes"] == {"info": {"bpm": 120}}
+
+
+def test_cli_lists_scans_and_shows_stream_records(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    data = tmp_path / "cli-data"
+    with Lab(data) as lab:
+        tables = dynamodb_of(lab).tables
+        tables.create_table({**MUSIC, "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}})
+        tables.put_item("music", {"artist": {"S": "A"}, "song": {"S": "one"}, "year": {"N": "1999"}})
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", str(data), "dynamodb", *args], catch_exceptions=False)
+
+    listed = run("list").output
+    assert "music" in listed and "KEYS_ONLY" in listed
+    assert json.loads(run("scan", "music").output.splitlines()[0]) == {
+        "artist": {"S": "A"}, "song": {"S": "one"}, "year": {"N": "1999"}}
+    record = json.loads(run("records", "music").output.splitlines()[0])
+    assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
+    missing = run("scan", "nope")
+    assert missing.exit_code == 2 and "ResourceNotFoundException" in missing.output

@@ -21,7 +21,7 @@ From Python (no HTTP, no boto3), items in the API's ``AttributeValue`` shapes::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lambdalab
 from lambdalab.plugin import HttpService, StashKey
@@ -103,6 +103,14 @@ def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings] | N
     """Mappings on tables' streams, run by the Kinesis plugin's engine when it is loaded."""
     mappings = dynamodb_of(lab).mappings
     return {"dynamodb": mappings} if mappings is not None else None
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab dynamodb …``."""
+    from .cli import dynamodb_group
+
+    cli.add_command(dynamodb_group)
 
 
 @lambdalab.hookimpl
