@@ -630,3 +630,21 @@ def test_cli_lists_scans_and_shows_stream_records(tmp_path: Path) -> None:
     assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
     missing = run("scan", "nope")
     assert missing.exit_code == 2 and "ResourceNotFoundException" in missing.output
+
+
+@pytest.mark.parametrize("name, kind, value", [
+    ("year", "B", b"\x00k"), ('odd "name"', "B", b"\x00k"), ("back\\slash", "S", "ünï"),
+    ("ünï", "S", "ünï"), ("plain", "S", "ünï \u2603"), ("n", "N", decimal.Decimal("1.50"))])
+def test_an_index_on_any_attribute_name_finds_its_items(ddb: Any, resource: Any, name: str, kind: str,
+                                                        value: Any) -> None:
+    ddb.create_table(TableName="named", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                                           {"AttributeName": name, "AttributeType": kind}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by-name", "Projection": {"ProjectionType": "ALL"},
+                                              "KeySchema": [{"AttributeName": name, "KeyType": "HASH"}]}])
+    table = resource.Table("named")
+    table.put_item(Item={"id": "1", name: value})
+    table.put_item(Item={"id": "2", name: {"B": b"other", "S": "other", "N": 2}[kind]})
+    found = table.query(IndexName="by-name", KeyConditionExpression=Key(name).eq(value))["Items"]
+    assert [i["id"] for i in found] == ["1"]

@@ -113,6 +113,12 @@ def checked_item(item: Any, what: str = "Item") -> Item:
     return {str(name): checked(value) for name, value in item.items()}
 
 
+def stored_text(value: AttributeValue) -> str:
+    """A key value as the store's JSON holds it (binaries in base64)."""
+    kind, inner = next(iter(value.items()))
+    return base64.b64encode(inner).decode() if kind == "B" else str(inner)
+
+
 def key_text(value: AttributeValue) -> str:
     """A key value as one string, equal for equal values (``1`` and ``1.0`` alike)."""
     kind, inner = next(iter(value.items()))
