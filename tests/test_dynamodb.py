@@ -648,3 +648,15 @@ def test_an_index_on_any_attribute_name_finds_its_items(ddb: Any, resource: Any,
     table.put_item(Item={"id": "2", name: {"B": b"other", "S": "other", "N": 2}[kind]})
     found = table.query(IndexName="by-name", KeyConditionExpression=Key(name).eq(value))["Items"]
     assert [i["id"] for i in found] == ["1"]
+
+
+def test_the_python_door_refuses_a_lone_surrogate_too(lab: Lab) -> None:
+    from lambdalab_dynamodb.exceptions import ValidationException
+
+    tables = dynamodb_of(lab).tables
+    tables.create_table({"TableName": "music", "BillingMode": "PAY_PER_REQUEST",
+                         "KeySchema": MUSIC["KeySchema"], "AttributeDefinitions": MUSIC["AttributeDefinitions"][:2]})
+    for item in ({"artist": {"S": "\ud800"}, "song": {"S": "x"}}, {"artist": {"S": "a"}, "song": {"S": "x"}, "\udfff": {"N": "1"}}):
+        with pytest.raises(ValidationException, match="lone surrogate"):
+            tables.put_item("music", item)
+    assert tables.scan("music", None).items == []

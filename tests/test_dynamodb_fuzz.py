@@ -92,3 +92,18 @@ def test_any_expression_is_answered_without_a_5xx(world: EdgeServer, words: list
         operation, params = "PutItem", {**base, "Item": {"a": {"S": "x"}, "b": {"S": "9"}}, where: text}
     op = service_model("dynamodb").operation_model(operation)
     call(world.url, "DynamoDB_20120810", op, json.loads(json.dumps(params)))
+
+
+@pytest.mark.parametrize("target, body", [
+    ("DynamoDB_20120810.PutItem", '{"TableName": "fuzz", "Item": {"a": {"S": "\\ud800"}, "b": {"S": "1"}}}'),
+    ("DynamoDB_20120810.PutItem", '{"TableName": "fuzz", "Item": {"a": {"S": "x"}, "b": {"S": "1"}, "\\udfff": {"N": "1"}}}'),
+    ("DynamoDB_20120810.GetItem", '{"TableName": "fu\\ud800zz", "Key": {"a": {"S": "x"}, "b": {"S": "1"}}}'),
+    ("DynamoDB_20120810.Query", '{"TableName": "fuzz", "KeyConditionExpression": "a = :\\ud800"}'),
+    ("DynamoDBStreams_20120810.DescribeStream", '{"StreamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/fuzz/stream/\\ud800"}'),
+])
+def test_a_lone_surrogate_is_a_validation_error_not_a_crash(world: EdgeServer, target: str, body: str) -> None:
+    """JSON's \\\\ud800 escape makes a Python string no UTF-8 store or answer can hold."""
+    headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0", **signed_for("dynamodb")}
+    status, _, answer = send(world.url, "POST", "/", headers, body.encode())
+    assert status == 400, answer[:300]
+    assert json.loads(answer)["__type"] == "ValidationException"

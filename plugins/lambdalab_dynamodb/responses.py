@@ -405,14 +405,34 @@ class StreamsResponses:
 
 
 def nesting(value: Any) -> int:
-    """How deep ``value`` (parsed JSON) nests, found without recursion."""
+    """How deep ``value`` (parsed JSON) nests, found without recursion; ValidationException
+    for a string that is not Unicode text (JSON's ``\\ud800`` escape allows a lone
+    surrogate, which no UTF-8 store or answer can hold)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if isinstance(node, dict):
+            _check_text(*node)
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            _check_text(node)
+            continue
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def _check_text(*texts: Any) -> None:
+    for text in texts:
+        if isinstance(text, str):
+            try:
+                text.encode()
+            except UnicodeEncodeError as e:
+                raise ValidationException(
+                    "One or more parameter values were invalid: a string holds a lone surrogate "
+                    f"({text[e.start]!r}), which is not Unicode text; send UTF-8") from None
 
 
 #: The deepest request DynamoDB's shapes need: a transaction's item (6 levels) whose
@@ -420,20 +440,24 @@ def nesting(value: Any) -> int:
 REQUEST_NESTING_MAX = 6 + 2 * (quotas.NESTING_MAX + 1) + 4
 
 
-class DynamoDbService(ProtocolService):
-    """The ASGI app the edge hands ``dynamodb``-signed requests to: DynamoDB, or DynamoDB
-    Streams when the target says so."""
+class GuardedService(ProtocolService):
+    """A service that refuses, before the shape check walks it, a request nested past
+    what DynamoDB's 32 levels need (a walk as deep as the JSON layer allows would exhaust
+    Python's stack) or holding a string that is not Unicode text."""
 
     def _check(self, parsed: Any) -> None:
-        """Refuse an item nested past DynamoDB's 32 levels before the shape check walks
-        it (a walk as deep as the JSON layer allows would exhaust Python's stack)."""
         if nesting(parsed.params) > REQUEST_NESTING_MAX:
             raise ValidationException("Nesting Levels have exceeded supported limits")
         super()._check(parsed)
 
+
+class DynamoDbService(GuardedService):
+    """The ASGI app the edge hands ``dynamodb``-signed requests to: DynamoDB, or DynamoDB
+    Streams when the target says so."""
+
     def __init__(self, tables: Tables, streams: Streams) -> None:
         super().__init__("dynamodb", DynamoDbResponses(tables), body_max=REQUEST_MAX_BYTES)
-        self.streams = ProtocolService("dynamodbstreams", StreamsResponses(streams))
+        self.streams = GuardedService("dynamodbstreams", StreamsResponses(streams))
 
     def for_request(self, headers: Any) -> ProtocolService:
         target = headers.get("x-amz-target") or ""

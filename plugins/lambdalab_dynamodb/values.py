@@ -74,6 +74,8 @@ def checked(value: Any, where: str = "", depth: int = 0) -> AttributeValue:
     kind, inner = next(iter(value.items()))
     if kind == "N":
         return {"N": number_text(number(inner))}
+    if kind == "S" and isinstance(inner, str):
+        _text(inner)
     if kind in SETS:
         return {kind: _checked_set(kind, inner)}
     if kind == "M":
@@ -110,7 +112,17 @@ def _checked_set(kind: str, members: Any) -> list[Any]:
 def checked_item(item: Any, what: str = "Item") -> Item:
     if not isinstance(item, Mapping):
         raise ValidationException(f"One or more parameter values were invalid: {what} must be a map")
-    return {str(name): checked(value) for name, value in item.items()}
+    return {_text(str(name)): checked(value) for name, value in item.items()}
+
+
+def _text(text: str) -> str:
+    """``text``, if UTF-8 can hold it (a lone surrogate it cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValidationException("One or more parameter values were invalid: a string holds a "
+                                  "lone surrogate, which is not Unicode text; send UTF-8") from None
+    return text
 
 
 def stored_text(value: AttributeValue) -> str:
