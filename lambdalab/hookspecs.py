@@ -244,12 +244,12 @@ def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
     they do not keep. Two plugins claiming one service is an error.
 
     Mappings live on the function in AWS, but what polls a stream or queue belongs to
-    the service emulated, so the SQS plugin answers this hook
-    (``plugins/lambdalab_sqs/mappings.py``)::
+    the service emulated, so the SQS and Kinesis plugins answer this hook
+    (``plugins/lambdalab_sqs/mappings.py``, ``plugins/lambdalab_kinesis/mappings.py``)::
 
         @lambdalab.hookimpl
         def lambdalab_event_source_mappings(lab):
-            return {"kinesis": my_stream_pollers_of(lab)}
+            return {"kafka": my_cluster_pollers_of(lab)}
     """
 
 

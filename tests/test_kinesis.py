@@ -3,7 +3,9 @@ against the edge in process (virtual clock) and a ``lambdalab serve`` killed wit
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
@@ -21,6 +24,7 @@ from lambdalab_kinesis.models import counter_of, hash_key
 
 from .edge_support import client_for, edge  # noqa: F401  (fixtures)
 from .test_edge_sqs import aws_cli
+from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
 
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/"
 
@@ -285,3 +289,89 @@ def test_update_shard_count_scales_uniformly(kinesis: Any) -> None:
     code, _ = error_of(kinesis.update_shard_count, StreamName="s", TargetShardCount=9,
                        ScalingType="UNIFORM_SCALING")
     assert code == "InvalidArgumentException"
+
+
+# -- hostile input --------------------------------------------------------------------
+
+FUZZED = ("CreateStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
+          "PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "DeleteStream",
+          "SplitShard", "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod")
+
+
+@pytest.fixture
+def fuzz_world(edge: EdgeServer) -> EdgeServer:
+    """A stream with a record, so that some requests get past "not found"."""
+    kinesis = client_for(edge.url, "kinesis")
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")
+    return edge
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("kinesis", FUZZED))
+def test_kinesis_never_fails_internally(fuzz_world: EdgeServer, request: Any) -> None:
+    """Property: malformed inputs (wrong types, missing members, long strings, deep JSON)
+    from botocore's kinesis shapes get a 4xx that botocore parses, never a 5xx."""
+    op, params = request
+    headers = {"X-Amz-Target": f"Kinesis_20131202.{op.name}",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("kinesis")}
+    judge("kinesis", "json", op, "POST", send(fuzz_world.url, "POST", "/", headers, to_json(params)))
+
+
+def test_forged_iterators_and_keys_are_client_errors(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    for forged in (["s", "shardId-000000000000", "x", 0, 0], ["s", 5, 0, 0, 0], "[]", [1e308] * 5,
+                   ["s", "shardId-000000000000", 2**70, 0, 0]):
+        token = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        assert error_of(kinesis.get_records, ShardIterator=token)[0] in (
+            "InvalidArgumentException", "ResourceNotFoundException", "ExpiredIteratorException")
+    code, _ = error_of(kinesis.put_record, StreamName="s", Data=b"x", PartitionKey="k",
+                       ExplicitHashKey=str(2**128))
+    assert code == "InvalidArgumentException"
+    headers = {"X-Amz-Target": "Kinesis_20131202.PutRecord",
+               "Content-Type": "application/x-amz-json-1.1", **signed_for("kinesis")}
+    status, _, answer = send(kinesis.meta.endpoint_url, "POST", "/", headers,
+                             b'{"StreamName": "s", "Data": "eA==", "PartitionKey": "\\ud800"}')
+    assert status == 400 and b"InvalidArgumentException" in answer, answer  # was a 500
+    for target, body in (("ListShards", b'{"NextToken": "name:\\ud800/x"}'),
+                         ("DescribeStream", b'{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/\\ud800"}')):
+        headers["X-Amz-Target"] = f"Kinesis_20131202.{target}"
+        status, _, answer = send(kinesis.meta.endpoint_url, "POST", "/", headers, body)
+        assert status == 400 and b"ResourceNotFoundException" in answer, answer  # were 500s
+    forged = base64.urlsafe_b64encode(json.dumps(["\ud800", "shardId-000000000000", 0, 1_700_000_000, 0]).encode())
+    assert error_of(kinesis.get_records, ShardIterator=forged.decode())[0] == "ResourceNotFoundException"
+    first = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")["SequenceNumber"]
+    far = str(int(first) + (2**70 << 40))  # this shard's prefix, a counter past any stream's
+    for number in ("12345", far):
+        code, _ = error_of(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000",
+                           ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=number)
+        assert code == "InvalidArgumentException"
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def test_cli_kinesis_commands(tmp_path: Path, code: Any) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    data = str(tmp_path / "cli-data")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", data, *args], catch_exceptions=False)
+
+    assert "Created stream clicks with 2 shards" in run("kinesis", "create-stream", "clicks", "--shards", "2").output
+    assert "Put " in run("kinesis", "put", "clicks", "hello", "--key", "user-1").output
+    assert "clicks" in run("kinesis", "list").output
+    line = json.loads(run("kinesis", "read", "clicks").output.splitlines()[0])
+    assert (line["Data"], line["PartitionKey"]) == ("hello", "user-1")
+    missing = run("kinesis", "put", "nope", "x", "--key", "k")
+    assert missing.exit_code == 2 and "ResourceNotFoundException" in missing.output
+    assert run("create", "reader", "--code", str(code(app="def handler(e, c):\n    return None\n")),
+               "--handler", "app.handler").exit_code == 0
+    created = run("kinesis", "map", "reader", "clicks", "--retries", "2", "--bisect")
+    assert "Created mapping" in created.output, created.output
+    uuid = created.output.split("Created mapping ", 1)[1].split(":", 1)[0]
+    assert uuid in run("esm", "list").output
+    assert run("esm", "delete", uuid).exit_code == 0

@@ -110,7 +110,8 @@ def test_a_closed_lab_is_collected_with_the_built_in_triggers_used(tmp_path: Pat
 
 
 class Streams:
-    """A second source: keeps mappings of ``arn:aws:kinesis:`` streams in a dict."""
+    """Another source: keeps mappings of ``arn:aws:kafka:`` clusters in a dict (Kinesis and
+    SQS are built-in plugins' sources)."""
 
     def __init__(self) -> None:
         self.mappings: dict[str, dict[str, str]] = {}
@@ -138,7 +139,7 @@ class Streams:
 
     @lambdalab.hookimpl
     def lambdalab_event_source_mappings(self, lab):
-        return {"kinesis": self}
+        return {"kafka": self}
 
 
 def test_two_sources_keep_their_mappings_side_by_side(tmp_path: Path) -> None:
@@ -149,16 +150,16 @@ def test_two_sources_keep_their_mappings_side_by_side(tmp_path: Path) -> None:
         queue = lab.create_event_source_mapping(
             "worker", event_source_arn="arn:aws:sqs:us-east-1:123456789012:jobs", enabled=False)
         stream = lab.create_event_source_mapping(
-            "worker", event_source_arn="arn:aws:kinesis:us-east-1:123456789012:stream/s")
+            "worker", event_source_arn="arn:aws:kafka:us-east-1:123456789012:cluster/c/1")
         assert stream["UUID"] == "k-0" and lab.get_event_source_mapping("k-0") is stream
         assert lab.get_event_source_mapping(queue.uuid).uuid == queue.uuid
         assert len(lab.list_event_source_mappings()) == 2
         lab.delete_event_source_mapping("k-0")
         with pytest.raises(ResourceNotFoundException):
             lab.get_event_source_mapping("k-0")
-        with pytest.raises(lambdalab.InvalidParameterValueException, match="kinesis, sqs"):
+        with pytest.raises(lambdalab.InvalidParameterValueException, match="kafka, kinesis, sqs"):
             lab.create_event_source_mapping(
-                "worker", event_source_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t")
+                "worker", event_source_arn="arn:aws:mq:us-east-1:123456789012:broker:b:1")
 
 
 # -- plugins' commands ------------------------------------------------------------------

@@ -328,7 +328,8 @@ def test_boto3_creates_a_kinesis_mapping_and_refuses_bad_settings(edge: EdgeServ
     assert "parallelizationFactor" in refused("ValidationException", StartingPosition="LATEST",
                                               ParallelizationFactor=11)
     assert "MaximumRecordAgeInSeconds" in refused(StartingPosition="LATEST", MaximumRecordAgeInSeconds=59)
-    assert "tumbling" in refused(StartingPosition="LATEST", TumblingWindowInSeconds=60)
+    assert "TumblingWindowInSeconds" in refused(StartingPosition="LATEST", TumblingWindowInSeconds=60,
+                                                ParallelizationFactor=2)
     with pytest.raises(ClientError) as caught:
         lambda_.create_event_source_mapping(FunctionName="reader", EventSourceArn=arn + "-gone",
                                             StartingPosition="LATEST")
@@ -388,3 +389,103 @@ def test_children_are_read_after_their_parents(lab: Lab, code: Callable[..., Pat
     invokes = sorted(recorder.invokes(), key=lambda i: i["start"])
     assert [d for i in invokes for d in i["data"]] == [str(n) for n in range(15)]
     assert len({i["shard"] for i in invokes}) == 3  # the parent, one child of the split, the merge
+
+
+WINDOWED = """
+import json, os
+
+def handler(event, context):
+    state = dict(event["state"])
+    state["count"] = state.get("count", 0) + len(event["Records"])
+    line = {"state_in": event["state"], "final": event["isFinalInvokeForWindow"],
+            "window": event["window"], "shard": event["shardId"], "records": len(event["Records"])}
+    fd = os.open(os.environ["LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.write(fd, (json.dumps(line) + "\\n").encode())
+    os.close(fd)
+    return {"state": state, "batchItemFailures": []}
+"""
+
+
+def test_tumbling_windows_pass_state_and_end_with_a_final_invoke(
+        lab: Lab, code: Callable[..., Path], recorder: Recorder, clock: VirtualClock) -> None:
+    lab.create_function("reader", code(app=WINDOWED), handler="app.handler",
+                        environment={"LOG": str(recorder.path)})
+    arn = stream(lab)
+    streams = kinesis_of(lab).streams
+    window_start = clock.now() // 60 * 60
+    streams.put_records("s", [(str(n).encode(), "k", None) for n in range(5)])
+    lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="TRIM_HORIZON",
+                                    batch_size=2, tumbling_window_in_seconds=60)
+    assert recorder.wait_for(lambda: sum(i["records"] for i in recorder.invokes()) == 5)
+    assert not any(i["final"] for i in recorder.invokes())  # the window is still open
+    clock.advance(window_start + 60 - clock.now())
+    assert recorder.wait_for(lambda: any(i["final"] for i in recorder.invokes()))
+    assert kinesis_of(lab).mappings.wait_idle(timeout=60)
+    invokes = recorder.invokes()
+    assert [i["records"] for i in invokes] == [2, 2, 1, 0]
+    assert [i["state_in"].get("count", 0) for i in invokes] == [0, 2, 4, 5]
+    assert invokes[-1]["final"] and invokes[-1]["window"] == {
+        "start": _iso(window_start), "end": _iso(window_start + 60)}
+    streams.put_records("s", [(b"late", "k", None)])  # the next window, with a fresh state
+    assert recorder.wait_for(lambda: len(recorder.invokes()) == 5)
+    assert recorder.invokes()[-1]["state_in"] == {} and not recorder.invokes()[-1]["final"]
+
+
+def _iso(at: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_iterator_age_shows_the_lag_in_cloudwatch(
+        lab: Lab, code: Callable[..., Path], recorder: Recorder, clock: VirtualClock) -> None:
+    from lambdalab_cloudwatch import cloudwatch
+
+    make_function(lab, code, recorder)
+    arn = stream(lab)
+    kinesis_of(lab).streams.put_records("s", [(b"old", "k", None)])
+    clock.advance(90)  # the record waits 90 s of the lab's clock before a mapping reads it
+    lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="TRIM_HORIZON")
+    assert kinesis_of(lab).mappings.wait_idle(timeout=120)
+    points = cloudwatch(lab).statistics("AWS/Lambda", "IteratorAge", (("FunctionName", "reader"),),
+                                        clock.now() - 300, clock.now() + 60, 300, ["Maximum"], [])
+    assert [p.values["Maximum"] for p in points] == [90_000.0]
+    assert points[0].unit == "Milliseconds"
+
+
+def test_a_mapping_killed_mid_stream_resumes_and_loses_no_record(
+        tmp_path: Path, code: Callable[..., Path], recorder: Recorder) -> None:
+    """SIGKILL of ``lambdalab serve`` while its mapping reads: reopened, the lab goes on
+    from the committed checkpoints, and every record reaches the function (at least once,
+    as on AWS)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .edge_support import client_for
+
+    data = tmp_path / "d"
+    with Lab(data) as lab:
+        make_function(lab, code, recorder, PAUSE="0.01")
+        arn = stream(lab, "s", 2)
+        lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="TRIM_HORIZON",
+                                        batch_size=5)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data), "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first
+        kinesis = client_for(first.split()[3], "kinesis")
+        kinesis.put_records(StreamName="s", Records=[{"Data": str(n).encode(), "PartitionKey": str(n)}
+                                                     for n in range(300)])
+        assert recorder.wait_for(lambda: len(recorder.delivered()) >= 20)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # mid-stream: the server and its environments
+        proc.wait()
+    print(f"{len(set(recorder.delivered()))} of 300 records delivered before the kill")
+    with Lab(data) as lab:
+        assert kinesis_of(lab).mappings.wait_idle(timeout=300)
+    assert set(recorder.delivered()) == {str(n) for n in range(300)}

@@ -32,6 +32,7 @@ UNITS: dict[str, str] = {
     "AsyncEventsReceived": "Count",
     "AsyncEventAge": "Milliseconds",
     "AsyncEventsDropped": "Count",
+    "IteratorAge": "Milliseconds",
 }
 
 #: Metrics whose per-function figure is not a share of the account's (the core reports

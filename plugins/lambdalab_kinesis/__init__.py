@@ -5,8 +5,8 @@ source, such as DynamoDB streams).
 A built-in plugin, registered by entry point (``kinesis = "lambdalab_kinesis"``) exactly
 as a student's plugin is. Split the way moto splits a service: :mod:`.models` (streams,
 shards and records in the lab's store), :mod:`.responses` (the JSON protocol),
-:mod:`.exceptions` (one class per Kinesis error), :mod:`.quotas` (AWS's limits) and
-:mod:`.mappings` (the stream mapping engine).
+:mod:`.exceptions` (one class per Kinesis error), :mod:`.quotas` (AWS's limits),
+:mod:`.mappings` (the stream mapping engine) and :mod:`.cli` (``lambdalab kinesis …``).
 
 From Python::
 
@@ -19,7 +19,7 @@ From Python::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lambdalab
 from lambdalab.plugin import HttpService, StashKey
@@ -88,6 +88,14 @@ def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings]:
 def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
     return [HttpService("kinesis", KinesisService(kinesis_of(lab).streams),
                         target_prefixes=(TARGET_PREFIX,))]
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab kinesis …``."""
+    from .cli import kinesis_group
+
+    cli.add_command(kinesis_group)
 
 
 __all__ = [

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from lambdalab.plugin import (
     DestinationMessage,
     InvalidParameterValueException,
+    LambdaDatum,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -62,6 +63,22 @@ IDLE_WAIT_S = 0.2
 RETRY_WAIT_S = (0.01, 1.0)
 #: The largest BatchSize each stream service takes.
 BATCH_SIZE_MAX = {"kinesis": quotas.ESM_STREAM_BATCH_SIZE_MAX, "dynamodb": 1000}
+#: Threads running ParallelizationFactor lanes, for all of a service's mappings (the
+#: function's concurrency is what limits invokes; this only keeps threads bounded).
+LANE_THREADS_MAX = 64
+#: Whole-number settings: AWS's name and range.
+WHOLE_SETTINGS = {
+    "batch_size": ("BatchSize", 1, quotas.ESM_STREAM_BATCH_SIZE_MAX),
+    "maximum_batching_window_in_seconds": ("MaximumBatchingWindowInSeconds", 0,
+                                           quotas.ESM_BATCHING_WINDOW_MAX_S),
+    "parallelization_factor": ("ParallelizationFactor", 1, quotas.ESM_PARALLELIZATION_MAX),
+    "maximum_retry_attempts": ("MaximumRetryAttempts", -1, quotas.ESM_RETRY_ATTEMPTS_MAX),
+    "tumbling_window_in_seconds": ("TumblingWindowInSeconds", 0, quotas.ESM_TUMBLING_WINDOW_MAX_S),
+}
+#: Every setting a stream mapping takes (boto3's names in snake_case).
+SETTINGS = frozenset({*WHOLE_SETTINGS, "bisect_batch_on_function_error", "enabled",
+                      "maximum_record_age_in_seconds", "function_response_types", "destination_config",
+                      "starting_position_timestamp", "function_name"})
 #: Settings a stream mapping does not implement yet: refused, not ignored.
 UNSUPPORTED = ("filter_criteria", "scaling_config")
 
@@ -200,13 +217,34 @@ def failed_from(response: Any, batch: list[StreamRecord]) -> int | None:
     return min(found)
 
 
+@dataclass
+class Window:
+    """A tumbling window of one shard: where it starts, and the state the function returned
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html)."""
+
+    start: float
+    state: Any = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps([self.start, self.state])
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "Window | None":
+        if not text:
+            return None
+        start, state = json.loads(text)
+        return cls(float(start), state)
+
+
 class ShardReader:
     """Reads one shard in order and invokes the function with its batches, one at a time."""
 
-    def __init__(self, poller: "Poller", shard_id: str, position: stream_sources.Position) -> None:
+    def __init__(self, poller: "Poller", shard_id: str, position: stream_sources.Position,
+                 window: Window | None = None) -> None:
         self.poller = poller
         self.shard_id = shard_id
         self.position = position
+        self.window = window
         self.busy = False
         self.done = False
         self.thread = threading.Thread(
@@ -220,12 +258,18 @@ class ShardReader:
     def _run(self) -> None:
         source, stopped = self.poller.source, self.poller.stopped
         while not stopped.is_set():
+            if self.window_due():
+                self._close_window()
+                continue
             if source.at_end(self.shard_id, self.position):
+                if self.window is not None:  # the shard ends: so does its window
+                    self._close_window()
+                    continue
                 self.done = True
                 self.poller.owner.notify_idle()
                 self.poller.wake()
                 return
-            records = self._gather()
+            records = self._in_window(self._gather())
             if not records:
                 self.poller.owner.notify_idle()
                 source.wait(IDLE_WAIT_S)
@@ -258,12 +302,64 @@ class ShardReader:
     def _process(self, records: list[StreamRecord]) -> None:
         lanes, taken = self._lanes(records)
         if len(lanes) == 1:
-            self.poller.handle(self.shard_id, lanes[0])
+            self.poller.handle(self, lanes[0])
         else:
-            list(self.poller.owner.executor.map(lambda lane: self.poller.handle(self.shard_id, lane), lanes))
+            list(self.poller.owner.executor.map(lambda lane: self.poller.handle(self, lane), lanes))
         if not self.poller.stopped.is_set():
             self.position = records[taken - 1].sequence_number
-            self.poller.owner.save_checkpoint(self.mapping.uuid, self.shard_id, self.position)
+            self._save()
+
+    def _save(self) -> None:
+        self.poller.owner.save_checkpoint(self.mapping.uuid, self.shard_id, self.position, self.window)
+
+    # -- tumbling windows ---------------------------------------------------------------
+
+    def window_of(self, record: StreamRecord) -> float:
+        size = self.mapping.tumbling_window_in_seconds
+        return record.arrival // size * size
+
+    def window_due(self) -> bool:
+        """Whether the open window's end has passed on the lab's clock."""
+        return self.window is not None and (
+            self.poller.owner.lab.clock.now() >= self.window.start + self.mapping.tumbling_window_in_seconds)
+
+    def _in_window(self, records: list[StreamRecord]) -> list[StreamRecord]:
+        """The leading ``records`` of one window (all of them without tumbling windows);
+        a record of a later window first closes the open one."""
+        if not self.mapping.tumbling_window_in_seconds or not records:
+            return records
+        start = self.window_of(records[0])
+        if self.window is not None and self.window.start != start:
+            self._close_window()
+            return []
+        if self.window is None:
+            self.window = Window(start)
+        return [r for r in records if self.window_of(r) == start]
+
+    def _close_window(self) -> None:
+        """The final invoke of the window (no records, its state), until it succeeds."""
+        self.busy = True
+        attempts = 0
+        while self.window is not None and not self.poller.stopped.is_set():
+            failed_at, _ = self.poller.invoke(self, [], final=True)
+            if failed_at is None:
+                self.window = None
+                self._save()
+                break
+            attempts += 1
+            self.poller.stopped.wait(min(RETRY_WAIT_S[0] * 2 ** attempts, RETRY_WAIT_S[1]))
+        self.busy = False
+        self.poller.owner.notify_idle()
+
+    def window_event(self, final: bool) -> dict[str, Any]:
+        from lambdalab.plugin import iso_s
+
+        assert self.window is not None
+        return {"window": {"start": iso_s(self.window.start),
+                           "end": iso_s(self.window.start + self.mapping.tumbling_window_in_seconds)},
+                "state": self.window.state, "shardId": self.shard_id,
+                "eventSourceARN": self.mapping.event_source_arn,
+                "isFinalInvokeForWindow": final, "isWindowTerminatedEarly": False}
 
     def _lanes(self, records: list[StreamRecord]) -> tuple[list[list[StreamRecord]], int]:
         """Records split by partition key into ParallelizationFactor lanes, each at most
@@ -315,6 +411,7 @@ class Poller:
         shards = self.source.shards()
         known = {s.shard_id for s in shards}
         checkpoints = self.owner.checkpoints(self.mapping.uuid)
+        windows = self.owner.windows(self.mapping.uuid)
         for shard in shards:
             if shard.shard_id in self.readers or self.stopped.is_set():
                 continue
@@ -328,7 +425,8 @@ class Poller:
             else:
                 position = self.source.start(shard.shard_id, self.mapping.starting_position,
                                              self.mapping.starting_position_timestamp)
-            reader = self.readers[shard.shard_id] = ShardReader(self, shard.shard_id, position)
+            reader = self.readers[shard.shard_id] = ShardReader(self, shard.shard_id, position,
+                                                                windows.get(shard.shard_id))
             reader.thread.start()
 
     def idle(self) -> bool:
@@ -339,7 +437,7 @@ class Poller:
                 if not self.source.at_end(shard.shard_id, None) and self._readable(shard):
                     return False
                 continue
-            if reader.busy or self.source.read(shard.shard_id, reader.position, 1):
+            if reader.busy or reader.window_due() or self.source.read(shard.shard_id, reader.position, 1):
                 return False
         return True
 
@@ -355,9 +453,10 @@ class Poller:
 
     # -- one batch, to success or until it is given up ---------------------------------
 
-    def handle(self, shard_id: str, records: list[StreamRecord]) -> None:
+    def handle(self, reader: ShardReader, records: list[StreamRecord]) -> None:
         """Invoke with ``records`` until they succeed or are given up (and described to
         the OnFailure destination); splits with BisectBatchOnFunctionError."""
+        shard_id = reader.shard_id
         pending = [records]
         attempts = 0
         while pending and not self.stopped.is_set():
@@ -365,7 +464,7 @@ class Poller:
             if not batch:
                 pending.pop(0)
                 continue
-            failed_at, function_failed = self._invoke(batch)
+            failed_at, function_failed = self.invoke(reader, batch)
             if failed_at is None:
                 pending.pop(0)
                 attempts = 0
@@ -395,29 +494,48 @@ class Poller:
             self.give_up(shard_id, expired, "RecordAgeExceeded", 0)
         return [r for r in batch if r.arrival >= oldest]
 
-    def _invoke(self, batch: list[StreamRecord]) -> tuple[int | None, bool]:
+    def invoke(self, reader: ShardReader, batch: list[StreamRecord],
+               final: bool = False) -> tuple[int | None, bool]:
         """Invoke once: ``(None, _)`` on success, else where the failure starts and
         whether the function ran and failed (a throttle is not the function's failure)."""
-        records = [self._with_role(r.event_record) for r in batch]
+        event: dict[str, Any] = {"Records": [self._with_role(r.event_record) for r in batch]}
+        if reader.window is not None:
+            event.update(reader.window_event(final))
+        if batch:
+            self._iterator_age(batch[-1])
         try:
-            result = self.owner.lab.invoke(self.mapping.function_arn, {"Records": records})
+            result = self.owner.lab.invoke(self.mapping.function_arn, event)
         except LambdaError as e:
             self._record(f"PROBLEM: {e.code}: {e.message}")
             return 0, False
         if result.function_error:
             self._record("PROBLEM: Function call failed")
             return 0, True
+        try:
+            response = result.json()
+        except ValueError:
+            response = []
+        if reader.window is not None:
+            if not isinstance(response, dict) or "state" not in response:
+                self._record("PROBLEM: Function response has no state for its tumbling window")
+                return 0, True
+            reader.window.state = response["state"]
         if REPORT_BATCH_ITEM_FAILURES in self.mapping.function_response_types:
-            try:
-                response = result.json()
-            except ValueError:
-                response = []
             failed_at = failed_from(response, batch)
             if failed_at is not None:
                 self._record("PROBLEM: Function reported batch item failures")
                 return failed_at, True
         self._record("OK")
         return None, False
+
+    def _iterator_age(self, last: StreamRecord) -> None:
+        """``IteratorAge``: how long the batch's last record waited in the stream, in ms
+        (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+        ref = parse_function_ref(self.mapping.function_arn)
+        age = max(self.owner.lab.clock.now() - last.arrival, 0.0) * 1000
+        datum = LambdaDatum("IteratorAge", age, ref.name,
+                            f"{ref.name}:{ref.qualifier}" if ref.qualifier else None)
+        self.owner.lab.plugin_manager.hook.lambdalab_lambda_metrics(data=[datum])
 
     def _with_role(self, record: dict[str, Any]) -> dict[str, Any]:
         if "invokeIdentityArn" in record and record["invokeIdentityArn"] is None:
@@ -491,7 +609,7 @@ class StreamMappings:
     results: dict[str, str] = field(default_factory=dict)
     idle: threading.Condition = field(default_factory=threading.Condition)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
-        thread_name_prefix="lambdalab-stream-lane"))
+        LANE_THREADS_MAX, thread_name_prefix="lambdalab-stream-lane"))
 
     def start(self) -> None:
         for mapping in self._all():
@@ -541,44 +659,47 @@ class StreamMappings:
     def _checked(self, mapping: StreamMapping, settings: Mapping[str, Any], creating: bool) -> StreamMapping:
         """``mapping`` with the non-``None`` ``settings`` applied and checked."""
         given = {k: v for k, v in settings.items() if v is not None}
-        refused = sorted(k for k in given if k in UNSUPPORTED or (k == "tumbling_window_in_seconds" and given[k]))
-        unknown = sorted(set(given) - set(StreamMapping.__dataclass_fields__) - {"destination_config", "function_name"})
-        if refused or unknown:
+        not_taken = sorted(k for k in given if k in UNSUPPORTED or k not in SETTINGS)
+        if not_taken:
             raise InvalidParameterValueException(
                 f"lambdalab's stream event source mappings do not support "
-                f"{', '.join(refused + unknown)} yet. Remove it.")
+                f"{', '.join(not_taken)} yet. Remove it.")
+        checked = replace(mapping, **self._changes(given, creating))
+        if checked.tumbling_window_in_seconds and checked.parallelization_factor > 1:
+            raise InvalidParameterValueException(
+                "lambdalab's tumbling windows keep one state per shard: use ParallelizationFactor 1 "
+                "with TumblingWindowInSeconds.")
+        return checked
+
+    def _changes(self, given: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+        """The mapping's fields that ``given`` settings change, each checked."""
         changes: dict[str, Any] = {}
-        if "batch_size" in given:
-            high = BATCH_SIZE_MAX.get(self.service, quotas.ESM_STREAM_BATCH_SIZE_MAX)
-            changes["batch_size"] = _whole("BatchSize", given["batch_size"], 1, high)
-        if "maximum_batching_window_in_seconds" in given:
-            changes["maximum_batching_window_in_seconds"] = _whole(
-                "MaximumBatchingWindowInSeconds", given["maximum_batching_window_in_seconds"], 0,
-                quotas.ESM_BATCHING_WINDOW_MAX_S)
-        if "parallelization_factor" in given:
-            changes["parallelization_factor"] = _whole(
-                "ParallelizationFactor", given["parallelization_factor"], 1, quotas.ESM_PARALLELIZATION_MAX)
-        if "maximum_retry_attempts" in given:
-            changes["maximum_retry_attempts"] = _whole(
-                "MaximumRetryAttempts", given["maximum_retry_attempts"], -1, quotas.ESM_RETRY_ATTEMPTS_MAX)
+        for setting, (name, low, high) in WHOLE_SETTINGS.items():
+            if setting in given:
+                if setting == "batch_size":
+                    high = BATCH_SIZE_MAX.get(self.service, high)
+                changes[setting] = _whole(name, given[setting], low, high)
+        for setting in ("bisect_batch_on_function_error", "enabled"):
+            if setting in given:
+                changes[setting] = bool(given[setting])
         if "maximum_record_age_in_seconds" in given:
             changes["maximum_record_age_in_seconds"] = _record_age(given["maximum_record_age_in_seconds"])
-        if "bisect_batch_on_function_error" in given:
-            changes["bisect_batch_on_function_error"] = bool(given["bisect_batch_on_function_error"])
-        if "enabled" in given:
-            changes["enabled"] = bool(given["enabled"])
         if "function_response_types" in given:
             changes["function_response_types"] = _response_types(given["function_response_types"])
         if "destination_config" in given:
-            changes["on_failure"] = _on_failure(given["destination_config"])
-            if changes["on_failure"] and self.sender(changes["on_failure"]) is None:
-                raise invalid("DestinationConfig.OnFailure.Destination", changes["on_failure"],
-                              "No loaded plugin delivers there: use an SQS queue of this lab.")
+            changes["on_failure"] = self._checked_destination(given["destination_config"])
         if creating and "starting_position_timestamp" in given:
             changes["starting_position_timestamp"] = _epoch(given["starting_position_timestamp"])
         if "function_name" in given:
             changes["function_arn"] = self._function_arn(given["function_name"])
-        return replace(mapping, **changes)
+        return changes
+
+    def _checked_destination(self, config: Any) -> str | None:
+        destination = _on_failure(config)
+        if destination and self.sender(destination) is None:
+            raise invalid("DestinationConfig.OnFailure.Destination", destination,
+                          "No loaded plugin delivers there: use an SQS queue of this lab.")
+        return destination
 
     def get(self, uuid: str) -> StreamMapping:
         rows = self.lab.store.query("SELECT uuid, config FROM kinesis_mappings WHERE uuid = ? AND service = ?",
@@ -644,11 +765,18 @@ class StreamMappings:
         rows = self.lab.store.query("SELECT shard_id, position FROM kinesis_checkpoints WHERE uuid = ?", (uuid,))
         return {r["shard_id"]: r["position"] for r in rows}
 
-    def save_checkpoint(self, uuid: str, shard_id: str, position: stream_sources.Position) -> None:
+    def windows(self, uuid: str) -> dict[str, Window | None]:
+        """The open tumbling window of each shard, with its state."""
+        rows = self.lab.store.query("SELECT shard_id, window FROM kinesis_checkpoints WHERE uuid = ?", (uuid,))
+        return {r["shard_id"]: Window.from_json(r["window"]) for r in rows}
+
+    def save_checkpoint(self, uuid: str, shard_id: str, position: stream_sources.Position,
+                        window: Window | None = None) -> None:
+        """The shard's position, and its open window, in one commit."""
         with self.lab.store.transaction() as db:
             if db.execute("SELECT 1 FROM kinesis_mappings WHERE uuid = ?", (uuid,)).fetchone():
-                db.execute("INSERT OR REPLACE INTO kinesis_checkpoints (uuid, shard_id, position) "
-                           "VALUES (?, ?, ?)", (uuid, shard_id, position))
+                db.execute("INSERT OR REPLACE INTO kinesis_checkpoints (uuid, shard_id, position, window) "
+                           "VALUES (?, ?, ?, ?)", (uuid, shard_id, position, window and window.to_json()))
 
     def sender(self, arn: str) -> Any:
         return self.lab.plugin_manager.hook.lambdalab_destination_sender(lab=self.lab, destination_arn=arn)

@@ -84,12 +84,13 @@ MIGRATIONS = {
         uuid TEXT NOT NULL REFERENCES kinesis_mappings(uuid) ON DELETE CASCADE,
         shard_id TEXT NOT NULL,
         position TEXT,
+        window TEXT,
         PRIMARY KEY (uuid, shard_id)
     );
     """,
 }
 
-STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 PROVISIONED, ON_DEMAND = "PROVISIONED", "ON_DEMAND"
 ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST",
                   "AT_TIMESTAMP")
@@ -99,6 +100,8 @@ ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON",
 _COUNTER_SHIFT, _COUNTER_BITS = 40, 72
 _INDEX_SHIFT, _CREATED_SHIFT, _VERSION = 112, 144, 2 << 184
 _PURGE_EVERY_S = 60.0
+#: Counters stay below SQLite's 64-bit integers: a number past this came from no stream.
+_COUNTER_MAX = 2**62
 
 
 def sequence_number(shard_created: float, shard_index: int, counter: int) -> str:
@@ -153,7 +156,8 @@ class Shard:
 
     def holds(self, sequence: str) -> bool:
         """Whether ``sequence`` is a sequence number of this shard."""
-        return sequence_number(self.created, self.index, counter_of(sequence)) == sequence
+        counter = counter_of(sequence)
+        return counter < _COUNTER_MAX and sequence_number(self.created, self.index, counter) == sequence
 
     def to_aws(self) -> dict[str, Any]:
         numbers = {"StartingSequenceNumber": self.sequence(self.start_counter)}
@@ -230,6 +234,7 @@ class Iterator:
         try:
             stream, shard, after, issued, created = json.loads(base64.urlsafe_b64decode(token))
             if not (isinstance(stream, str) and isinstance(shard, str) and type(after) is int
+                    and 0 <= after < _COUNTER_MAX
                     and all(isinstance(v, (int, float)) for v in (issued, created))):
                 raise ValueError(token)
         except (ValueError, TypeError, binascii.Error):
@@ -330,7 +335,7 @@ class Streams:
         return name
 
     def create_stream(self, name: str, shard_count: int | None = None, mode: str = PROVISIONED) -> Stream:
-        if not STREAM_NAME.match(name):
+        if not STREAM_NAME.fullmatch(name):
             raise InvalidArgumentException(
                 f"StreamName {name!r}: use 1-128 letters, digits, '_', '.' or '-'.")
         if mode == ON_DEMAND:
@@ -375,7 +380,8 @@ class Streams:
         )
 
     def stream(self, name: str) -> Stream:
-        rows = self.lab.store.query("SELECT * FROM kinesis_streams WHERE name = ?", (name,))
+        rows = self.lab.store.query("SELECT * FROM kinesis_streams WHERE name = ?", (name,)) \
+            if STREAM_NAME.fullmatch(name) else []  # a name no stream can have (from a token)
         if not rows:
             raise ResourceNotFoundException(
                 f"Stream {name} under account {self.lab.arns.account_id} not found.")

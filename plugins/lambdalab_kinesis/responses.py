@@ -151,7 +151,7 @@ class KinesisResponses:
             raise InvalidArgumentException(
                 f"Records has {len(records)} entries: send 1 to {quotas.PUT_RECORDS_MAX_ENTRIES}.")
         entries = [_entry(r) for r in records]
-        total = sum(len(d) + len(k.encode("utf-8", "surrogatepass")) for d, k, _ in entries)
+        total = sum(len(d) + len(k.encode("utf-8")) for d, k, _ in entries)
         if total > quotas.PUT_RECORDS_MAX_BYTES:
             raise InvalidArgumentException(
                 f"Records total {total} bytes; one PutRecords takes at most "
@@ -171,8 +171,16 @@ class KinesisResponses:
 
 def _entry(body: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
     """``(data, partition key, explicit hash key)`` of one record, checked."""
-    data, key, explicit = body["Data"], body["PartitionKey"], body.get("ExplicitHashKey")
-    size = len(data) + len(key.encode("utf-8", "surrogatepass"))
+    data, key, explicit = body["Data"], body.get("PartitionKey"), body.get("ExplicitHashKey")
+    if key is None:  # botocore's newest model leaves it optional; a stream needs one
+        raise InvalidArgumentException("PartitionKey is required: it chooses the record's shard.")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentException(
+            "PartitionKey must be valid Unicode: it has a lone surrogate (\\ud800-\\udfff) "
+            "that UTF-8 cannot carry.") from None
+    size = len(data) + len(key.encode("utf-8"))
     if size > quotas.RECORD_MAX_BYTES:
         raise InvalidArgumentException(
             f"A record's data and partition key are {size} bytes; the most is "
