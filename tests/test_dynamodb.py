@@ -282,6 +282,9 @@ def test_query_of_an_index_returns_its_projection(music: Any) -> None:
     assert found["Items"] == [{"artist": "X", "song": "a", "year": 1999},
                               {"artist": "X", "song": "c", "year": 1999}]
     assert music.scan(IndexName="by-year")["Count"] == 3
+    error = error_of(music.query, IndexName="by-year", ConsistentRead=True,
+                     KeyConditionExpression=Key("year").eq(1999))
+    assert error["Error"]["Message"] == "Consistent reads are not supported on global secondary indexes"
 
 
 @pytest.mark.parametrize("condition, words", [

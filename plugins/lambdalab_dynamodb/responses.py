@@ -196,8 +196,15 @@ class DynamoDbResponses:
 
     # -- Query and Scan ----------------------------------------------------------------
 
+    def _no_strong_reads_of_a_global_index(self, p: Mapping[str, Any]) -> None:
+        """A global index is eventually consistent on AWS, so ConsistentRead is refused."""
+        if p.get("ConsistentRead") and p.get("IndexName") and \
+                self.tables.table(p["TableName"]).index(p["IndexName"]).is_global:
+            raise ValidationException("Consistent reads are not supported on global secondary indexes")
+
     def query(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
+        self._no_strong_reads_of_a_global_index(p)
         if p.get("KeyConditionExpression") is None:
             raise ValidationException("Either the KeyConditions or KeyConditionExpression parameter "
                                       "must be specified in the request.")
@@ -215,6 +222,7 @@ class DynamoDbResponses:
 
     def scan(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
+        self._no_strong_reads_of_a_global_index(p)
         expressions = Expressions.of(p)
         filter_ = expressions.condition(p.get("FilterExpression"), "FilterExpression")
         projection = expressions.projection(p.get("ProjectionExpression"))
