@@ -663,3 +663,37 @@ def test_the_python_door_refuses_a_lone_surrogate_too(lab: Lab) -> None:
         with pytest.raises(ValidationException, match="lone surrogate"):
             tables.put_item("music", item)
     assert tables.scan("music", None).items == []
+
+
+def test_concurrent_conditional_writes_are_atomic(lab: Lab) -> None:
+    """Each write reads its condition and writes in one transaction: of many threads
+    racing to claim one item with attribute_not_exists, exactly one wins, and counters
+    updated with ADD lose no increment."""
+    import threading
+
+    from lambdalab_dynamodb.exceptions import ConditionalCheckFailedException
+    from lambdalab_dynamodb.expressions import Expressions
+
+    tables = dynamodb_of(lab).tables
+    tables.create_table({"TableName": "music", "BillingMode": "PAY_PER_REQUEST",
+                         "KeySchema": MUSIC["KeySchema"], "AttributeDefinitions": MUSIC["AttributeDefinitions"][:2]})
+    claim = Expressions().condition("attribute_not_exists(artist)")
+    add = Expressions(values={":one": {"N": "1"}}).update("ADD plays :one")
+    wins: list[int] = []
+
+    def race(n: int) -> None:
+        try:
+            tables.put_item("music", {"artist": {"S": "A"}, "song": {"S": "claimed"}, "by": {"N": str(n)}}, claim)
+            wins.append(n)
+        except ConditionalCheckFailedException:
+            pass
+        for _ in range(25):
+            tables.update_item("music", {"artist": {"S": "A"}, "song": {"S": "counter"}}, add)
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+    assert tables.get_item("music", {"artist": {"S": "A"}, "song": {"S": "counter"}})["plays"] == {"N": "200"}
