@@ -102,8 +102,10 @@ def test_any_expression_is_answered_without_a_5xx(world: EdgeServer, words: list
     ("DynamoDBStreams_20120810.DescribeStream", '{"StreamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/fuzz/stream/\\ud800"}'),
 ])
 def test_a_lone_surrogate_is_a_validation_error_not_a_crash(world: EdgeServer, target: str, body: str) -> None:
-    """JSON's \\\\ud800 escape makes a Python string no UTF-8 store or answer can hold."""
+    """JSON's \\\\ud800 escape makes a Python string no UTF-8 store or answer can hold: the
+    protocol layer refuses the body before any service reads it, for every JSON service."""
     headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0", **signed_for("dynamodb")}
     status, _, answer = send(world.url, "POST", "/", headers, body.encode())
     assert status == 400, answer[:300]
-    assert json.loads(answer)["__type"] == "ValidationException"
+    assert json.loads(answer)["__type"] == "SerializationException"
+    assert "lone surrogate" in json.loads(answer)["message"]
