@@ -129,8 +129,8 @@ class Lab(LayerOperations):
         ``./.lambdalab``, or ``$LAMBDALAB_DATA_DIR``). Reopening it restores everything.
     :param clock: :class:`~lambdalab.clock.RealClock` (default) or a
         :class:`~lambdalab.clock.VirtualClock` to move time by hand.
-    :param region: the region in ARNs and ``AWS_REGION`` [default:
-        ``$LAMBDALAB_REGION``, else ``us-east-1``].
+    :param region: the region in ARNs and ``AWS_REGION`` [default: the data dir's home
+        region (:mod:`lambdalab.regions`), else ``$LAMBDALAB_REGION``, else ``us-east-1``].
     :param account_id: the account in ARNs [default: ``$LAMBDALAB_ACCOUNT_ID``, else
         ``000000000000``].
     :param state_transition: seconds of ``clock`` a new function stays ``Pending`` and
@@ -162,9 +162,12 @@ class Lab(LayerOperations):
         log_max_bytes: int | None = None,
         state_transition: float = limits.STATE_TRANSITION_S,
     ) -> None:
+        from .regions import stored_home_region
         from .store import Store
 
-        self.plugin_manager = make_plugin_manager(plugins)
+        #: The plugins given besides the installed ones (a lab of another region gets them too).
+        self.extra_plugins = tuple(plugins)
+        self.plugin_manager = make_plugin_manager(self.extra_plugins)
         self.store = Store(
             data_dir if data_dir is not None else default_data_dir(),
             migrations(self.plugin_manager),
@@ -174,7 +177,8 @@ class Lab(LayerOperations):
         self.clock = clock or RealClock()
         self.arns = ArnBuilder(
             checked_region(
-                region or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
+                region or stored_home_region(self.store.data_dir)
+                or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
             ),
             checked_account_id(
                 account_id or os.environ.get("LAMBDALAB_ACCOUNT_ID") or limits.DEFAULT_ACCOUNT_ID
