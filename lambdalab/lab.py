@@ -162,7 +162,6 @@ class Lab(LayerOperations):
         log_max_bytes: int | None = None,
         state_transition: float = limits.STATE_TRANSITION_S,
     ) -> None:
-        from .regions import stored_home_region
         from .store import Store
 
         #: The plugins given besides the installed ones (a lab of another region gets them too).
@@ -177,7 +176,7 @@ class Lab(LayerOperations):
         self.clock = clock or RealClock()
         self.arns = ArnBuilder(
             checked_region(
-                region or stored_home_region(self.store.data_dir)
+                region or self.store.home_region()
                 or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
             ),
             checked_account_id(

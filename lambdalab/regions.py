@@ -26,9 +26,8 @@ from typing import Callable, Iterator
 from .arn import checked_region
 from .function_urls import FunctionUrlConfig
 from .lab import Lab
+from .store import HOME_REGION_FILE
 
-#: The file in a data dir naming the region its own (root) lab belongs to.
-HOME_REGION_FILE = "home-region"
 #: The folder of a data dir under which each other region keeps a data dir of its own.
 REGIONS_FOLDER = "regions"
 
@@ -40,25 +39,14 @@ class RegionMismatch(ValueError):
     """A data dir's home region is another than the one asked for."""
 
 
-def stored_home_region(data_dir: str | Path) -> str | None:
-    """The home region written in ``data_dir`` (``None`` for a data dir no server has
-    served since lambdalab kept regions apart: its home is the one it is opened with)."""
-    try:
-        return (Path(data_dir) / HOME_REGION_FILE).read_text().strip() or None
-    except OSError:
-        return None
-
-
 def remember_home_region(lab: Lab) -> None:
     """Write ``lab``'s region in its data dir, unless one is written already.
 
     :raises RegionMismatch: the data dir belongs to another region.
     """
     region = lab.arns.region
-    stored = stored_home_region(lab.store.data_dir)
-    if stored is None:
-        (Path(lab.store.data_dir) / HOME_REGION_FILE).write_text(region + "\n")
-    elif stored != region:
+    stored = lab.store.keep_home_region(region)
+    if stored != region:
         raise RegionMismatch(home_region_message(Path(lab.store.data_dir), stored, region))
 
 
@@ -67,7 +55,7 @@ def home_region_message(data_dir: Path, home: str, asked: str) -> str:
     return (
         f"The data dir {data_dir} belongs to region {home} (its {HOME_REGION_FILE} file "
         f"says so), not {asked}: its functions have ARNs in {home}. Serve it as {home} "
-        f"(leave out --region and $LAMBDALAB_REGION, or give {home}); clients signing for "
+        f"(leave out --region, or give {home}); clients signing for "
         f"{asked} still reach {asked}'s own functions, kept in "
         f"{data_dir / REGIONS_FOLDER / asked}. For a data dir whose home is {asked}, give "
         "another --data-dir."
@@ -213,5 +201,4 @@ class Regions:
 
 
 __all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "OpenLab", "RegionMismatch", "Regions",
-           "aws_regions", "home_region_message", "like", "remember_home_region",
-           "stored_home_region"]
+           "aws_regions", "home_region_message", "like", "remember_home_region"]
