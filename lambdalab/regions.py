@@ -108,7 +108,7 @@ class Regions:
     :raises RegionMismatch: the data dir's stored home region is not ``home``'s.
     """
 
-    def __init__(self, home: Lab, open_lab: OpenLab | None = None) -> None:
+    def __init__(self, home: Lab, open_lab: Callable[[Path, str], Lab] | None = None) -> None:
         remember_home_region(home)
         self.home = home
         self._open_lab = open_lab or like(home)
@@ -135,7 +135,8 @@ class Regions:
     def lab(self, region: str) -> Lab:
         """The lab of ``region``, opened (and its folder made) on first use.
 
-        :raises InvalidParameterValueException: ``region`` is not shaped like a region.
+        :raises ~lambdalab.errors.InvalidParameterValueException: ``region`` is not shaped
+            like a region.
         """
         found = self._labs.get(region)
         if found is not None:
