@@ -258,3 +258,17 @@ def _folder(tmp_path: Path) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "app.py").write_text("def handler(event, context):\n    return event\n")
     return folder
+
+
+def test_only_a_request_that_passes_the_signature_check_opens_a_region(lab: Lab) -> None:
+    with EdgeServer(lab, port=0, auth_keys={"AKIDREGIONS": "secret"}) as server:
+        stranger = client_in(server.url, WEST)  # signs with a key the edge does not know
+        with pytest.raises(stranger.exceptions.ClientError) as e:
+            stranger.list_functions()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert not (Path(lab.store.data_dir) / REGIONS_FOLDER).exists()
+        known = boto3.client("lambda", endpoint_url=server.url, region_name=WEST,
+                             aws_access_key_id="AKIDREGIONS", aws_secret_access_key="secret",
+                             config=Config(retries={"total_max_attempts": 1}))
+        assert known.list_functions()["Functions"] == []
+        assert (Path(lab.store.data_dir) / REGIONS_FOLDER / WEST).is_dir()

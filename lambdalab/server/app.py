@@ -167,9 +167,10 @@ class Edge:
             query_string = scope["query_string"].decode("latin-1")
             signed = credential_scope(headers.get("authorization"), query_string)
             service = self.service_for(scope["path"], headers, signed)
+            receive = await self._admit(scope, receive, headers, service)
+            # Only an admitted request opens a region: no stranger makes folders.
             lab = await self.lab_for(signed, service)
             service = self.services_of(lab)[service.name]
-            receive = await self._admit(scope, receive, headers, service)
         except LambdaError as e:
             await send_response(edge_error(e), scope["method"], send_)
             return
