@@ -128,6 +128,7 @@ def test_the_same_name_in_two_regions_is_two_functions_and_both_survive_a_restar
         assert create(west, "twin", WHERE % "west")["FunctionArn"] == arn(WEST, "twin")
         assert create(east, "twin", WHERE % "east")["FunctionArn"] == arn(EAST, "twin")
         west.publish_version(FunctionName="twin")
+        client_in(url, WEST, "sqs").create_queue(QueueName="kept")
         assert invoked(west, "twin") == {"arn": arn(WEST, "twin"), "region": WEST, "code": "west"}
         assert invoked(east, "twin") == {"arn": arn(EAST, "twin"), "region": EAST, "code": "east"}
     assert (data_dir / HOME_REGION_FILE).read_text().strip() == EAST
@@ -138,8 +139,11 @@ def test_the_same_name_in_two_regions_is_two_functions_and_both_survive_a_restar
         assert [v["Version"] for v in versions] == ["$LATEST", "1"]
         assert [v["Version"] for v in east.list_versions_by_function(
             FunctionName="twin")["Versions"]] == ["$LATEST"]
+        with urllib.request.urlopen(url + "/_lambdalab/health", timeout=60) as answer:
+            assert json.load(answer)["regions"] == [WEST, EAST]  # the stored region opens at start
         assert invoked(west, "twin")["code"] == "west"
         assert invoked(east, "twin")["code"] == "east"
+        assert client_in(url, WEST, "sqs").get_queue_url(QueueName="kept")["QueueUrl"]
 
 
 # -- the other services, per region -------------------------------------------------------
@@ -170,6 +174,15 @@ def test_buckets_belong_to_the_region_they_were_created_in(served: str) -> None:
     with pytest.raises(east.exceptions.ClientError) as e:
         east.head_bucket(Bucket="photos")
     assert e.value.response["Error"]["Code"] == "404"
+    # A SigV4 presigned URL names its region in X-Amz-Credential: the west's object.
+    west.put_object(Bucket="photos", Key="cat.txt", Body=b"meow")
+    presigner = boto3.client("s3", endpoint_url=served, region_name=WEST,
+                             aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x",
+                             config=Config(signature_version="s3v4"))
+    url = presigner.generate_presigned_url("get_object",
+                                           Params={"Bucket": "photos", "Key": "cat.txt"})
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        assert answer.read() == b"meow"
 
 
 # -- in this process: the edge's choices ---------------------------------------------------
