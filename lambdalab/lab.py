@@ -164,9 +164,7 @@ class Lab(LayerOperations):
     ) -> None:
         from .store import Store
 
-        #: The plugins given besides the installed ones (a lab of another region gets them too).
-        self.extra_plugins = tuple(plugins)
-        self.plugin_manager = make_plugin_manager(self.extra_plugins)
+        self.plugin_manager = make_plugin_manager(plugins)
         self.store = Store(
             data_dir if data_dir is not None else default_data_dir(),
             migrations(self.plugin_manager),

@@ -76,6 +76,18 @@ def aws_regions() -> frozenset[str]:
     )
 
 
+def added_plugins(lab: Lab) -> list[object]:
+    """The plugins of ``lab`` that are no installed entry point's: given to ``Lab(plugins=)``
+    or registered on its plugin manager since."""
+    import importlib.metadata
+
+    from .plugins import ENTRY_POINT_GROUP
+
+    installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return [plugin for name, plugin in lab.plugin_manager.list_name_plugin()
+            if name not in installed and plugin is not None]
+
+
 def like(home: Lab) -> OpenLab:
     """Open another region's lab with ``home``'s clock, account and settings."""
 
@@ -88,7 +100,7 @@ def like(home: Lab) -> OpenLab:
             account_concurrency=home.pool.account_limit,
             idle_timeout=home.pool.idle_ttl,
             default_sandbox=home.default_sandbox,
-            plugins=home.extra_plugins,
+            plugins=added_plugins(home),
             preload=home.preload,
             log_max_bytes=home.logs.max_bytes,
             state_transition=home.registry.settle_after,

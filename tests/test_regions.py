@@ -285,3 +285,28 @@ def test_only_a_request_that_passes_the_signature_check_opens_a_region(lab: Lab)
                              config=Config(retries={"total_max_attempts": 1}))
         assert known.list_functions()["Functions"] == []
         assert (Path(lab.store.data_dir) / REGIONS_FOLDER / WEST).is_dir()
+
+
+def test_a_plugin_registered_on_the_home_lab_serves_every_region(lab: Lab) -> None:
+    import lambdalab
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from lambdalab.plugin import HttpService
+
+    class Secrets:
+        @lambdalab.hookimpl
+        def lambdalab_http_services(self, lab: Lab) -> list[HttpService]:
+            async def get_secret_value(request: Request) -> JSONResponse:
+                return JSONResponse({"Name": lab.arns.region, "SecretString": "hunter2"})
+
+            app = Starlette(routes=[Route("/", get_secret_value, methods=["POST"])])
+            return [HttpService("secretsmanager", app, target_prefixes=("secretsmanager.",))]
+
+    lab.plugin_manager.register(Secrets())  # after the lab opened, as hooks.rst shows
+    with EdgeServer(lab, port=0) as server:
+        for region in (EAST, WEST):
+            secrets = client_in(server.url, region, "secretsmanager")
+            assert secrets.get_secret_value(SecretId="db")["Name"] == region

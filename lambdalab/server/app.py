@@ -170,7 +170,7 @@ class Edge:
             receive = await self._admit(scope, receive, headers, service)
             # Only an admitted request opens a region: no stranger makes folders.
             lab = await self.lab_for(signed, service)
-            service = self.services_of(lab)[service.name]
+            service = self.in_region(lab, service)
         except LambdaError as e:
             await send_response(edge_error(e), scope["method"], send_)
             return
@@ -183,6 +183,17 @@ class Edge:
             await service.app({**scope, LAB_SCOPE_KEY: lab}, receive, send_)
         except IncompleteRequestBody:
             return
+
+    def in_region(self, lab: Lab, service: HttpService) -> HttpService:
+        """``lab``'s instance of ``service`` (found among the home region's)."""
+        found = self.services_of(lab).get(service.name)
+        if found is None:
+            raise UnknownOperationException(
+                f"No service named {service.name!r} serves {lab.arns.region} on this edge (a "
+                "plugin registered on the home region's lab only, after it opened?). Give "
+                "plugins to Lab(plugins=...) so every region's lab has them."
+            )
+        return found
 
     async def lab_for(self, signed: CredentialScope | None, service: HttpService) -> Lab:
         """The lab of the region a request is signed for (home's when it names none),
