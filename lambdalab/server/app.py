@@ -33,10 +33,9 @@ import functools
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, MutableMapping
-
-import threading
 
 import anyio
 import anyio.to_thread
@@ -53,9 +52,9 @@ from ..errors import (
 from ..invocation.invoker import new_request_id
 from ..lab import Lab
 from ..protocol import HttpResponse, ServiceError, serializer_for
-from ..regions import Regions
 from ..protocol.calls import LAB_SCOPE_KEY
 from ..protocol.service import ProtocolService, send_response, service_error
+from ..regions import Regions
 from .auth import CredentialScope, SignedRequest, SigV4Verifier, credential_scope, query_signature
 from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them here)
     IncompleteRequestBody,
@@ -64,8 +63,8 @@ from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them
     receive_body,
 )
 from .bodies import LENGTH_DIGITS_MAX
-from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
 from .function_url_service import FunctionUrlService
+from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
 from .lambda_service import LambdaService, is_function_url, path_prefixes
 
 HEALTH_PATH = "/_lambdalab/health"
@@ -381,5 +380,6 @@ def create_app(
     regions = lab if isinstance(lab, Regions) else Regions(lab)
     verifier = SigV4Verifier(auth_keys) if auth_keys else None
     edge = Edge(regions, verifier, tuple(extra_services or ()))
-    edge.services_of(regions.home)  # a clash of service names shows at once
+    for lab in regions:  # home (a clash of service names shows at once) and stored regions
+        edge.services_of(lab)
     return edge
