@@ -158,7 +158,11 @@ class Regions:
                 data_dir = self.folder / checked_region(region)
                 data_dir.mkdir(parents=True, exist_ok=True)
                 lab = self._open_lab(data_dir, region)
-                remember_home_region(lab)
+                try:
+                    remember_home_region(lab)
+                except RegionMismatch:
+                    lab.close()
+                    raise
                 lab.endpoint_url = self._endpoint_url
                 self._labs[region] = lab
             return self._labs[region]
