@@ -572,3 +572,12 @@ def test_lab_six_says_which_cpu_behaviour_aws_documents_and_which_is_lambdalabs_
     assert "lambdalab's model of what third-party measurements show" in readme
     differences = (Path(__file__).parents[1] / "docs" / "explanation" / "differences.rst").read_text()
     assert "CPU bursts are lambdalab's model" in differences
+
+
+def test_lab_eighteen_also_passes_with_one_shard_read_in_four_lanes(tmp_path: Path) -> None:
+    """ParallelizationFactor 4 on one shard, keyed by customer, meets both goals too."""
+    lab, work = write_variant(tmp_path, 18, "stream.py", lambda s: s.replace(
+        "SHARDS = 4", "SHARDS = 1").replace("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))
+    result = labs.run_check(lab, work)
+    assert result.passed, f"{result.summary}\ngot: {result.got}"
+    assert "1 shard, ParallelizationFactor 4" in result.details[0]

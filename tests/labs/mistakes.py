@@ -252,4 +252,19 @@ MISTAKES = (
     Mistake(16, "names-the-function", "trace.py", "    return name, own[name] / duration(root)",
             "    function = next(s[\"name\"] for s in segments for sub in parts(s) if sub[\"name\"] == name)\n"
             "    return function, own[name] / duration(root)", "whole function"),
+    # -- lab 18: ordering and parallelism in a stream ----------------------------------
+    Mistake(18, "one-shard", "stream.py", "SHARDS = 4", "SHARDS = 1", "one batch at a time"),
+    Mistake(18, "two-shards", "stream.py", "SHARDS = 4", "SHARDS = 2", "At most 2 batches at once"),
+    Mistake(18, "key-per-order", "stream.py", 'return order["customer"]', 'return order["id"]',
+            "shards are read independently"),
+    Mistake(18, "random-keys", "stream.py", 'return order["customer"]',
+            'return __import__("uuid").uuid4().hex', "shards are read independently"),
+    Mistake(18, "factor-with-key-per-order", "stream.py", 'return order["customer"]', 'return order["id"]',
+            "keeps order per partition key, not per shard",
+            more=(("SHARDS = 4", "SHARDS = 1"), ("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))),
+    Mistake(18, "factor-with-key-per-region", "stream.py", 'return order["customer"]', 'return order["region"]',
+            "only 2 distinct partition keys",
+            more=(("SHARDS = 4", "SHARDS = 1"), ("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))),
+    Mistake(18, "one-key", "stream.py", 'return order["customer"]', 'return "orders"',
+            "only 1 distinct partition key"),
 )
