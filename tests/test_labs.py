@@ -581,3 +581,42 @@ def test_lab_eighteen_also_passes_with_one_shard_read_in_four_lanes(tmp_path: Pa
     result = labs.run_check(lab, work)
     assert result.passed, f"{result.summary}\ngot: {result.got}"
     assert "1 shard, ParallelizationFactor 4" in result.details[0]
+
+
+LAB_19_REPORTING_HANDLER = '''import base64
+import json
+
+
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        try:
+            order = json.loads(base64.b64decode(record["kinesis"]["data"]))
+            total = order["price"] * order["quantity"]
+        except (KeyError, ValueError):
+            failures.append({"itemIdentifier": record["kinesis"]["IDENTIFIER"]})
+            continue
+        print(f"PROCESSED {order['id']} {total}")
+    return {"batchItemFailures": failures}
+'''
+
+
+def lab_19_reporting(tmp_path: Path, identifier: str) -> CheckResult:
+    """Lab 19 fixed with ReportBatchItemFailures instead of bisect: the handler reports
+    the record it cannot process (by ``identifier``) and processes the rest."""
+    lab, work = write_variant(tmp_path, 19, "mapping.py", lambda s: s.replace(
+        "bisect_batch_on_function_error=True,", 'function_response_types=["ReportBatchItemFailures"],'))
+    (work / "app.py").write_text(LAB_19_REPORTING_HANDLER.replace("IDENTIFIER", identifier))
+    return labs.run_check(lab, work)
+
+
+def test_lab_nineteen_also_passes_with_report_batch_item_failures(tmp_path: Path) -> None:
+    result = lab_19_reporting(tmp_path, "sequenceNumber")
+    assert result.passed, f"{result.summary}\ngot: {result.got}\ntry: {result.try_next}"
+
+
+def test_lab_nineteen_refuses_a_report_of_the_wrong_id(tmp_path: Path) -> None:
+    result = lab_19_reporting(tmp_path, "partitionKey")
+    assert not result.passed
+    assert "Good orders were given up" in result.summary
+    assert "itemIdentifier" in result.try_next and "sequenceNumber" in result.try_next

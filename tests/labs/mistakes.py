@@ -267,4 +267,21 @@ MISTAKES = (
             more=(("SHARDS = 4", "SHARDS = 1"), ("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))),
     Mistake(18, "one-key", "stream.py", 'return order["customer"]', 'return "orders"',
             "only 1 distinct partition key"),
+    # -- lab 19: a poison record blocks a shard -----------------------------------------
+    Mistake(19, "retries-forever", "mapping.py", "        maximum_retry_attempts=2,\n", "",
+            "MaximumRetryAttempts -1"),
+    Mistake(19, "no-destination", "mapping.py",
+            '        destination_config={"OnFailure": {"Destination": failures_arn}},\n', "",
+            "no OnFailure destination"),
+    Mistake(19, "no-bisect", "mapping.py", "        bisect_batch_on_function_error=True,\n", "",
+            "BisectBatchOnFunctionError splits"),
+    Mistake(19, "report-but-raise", "mapping.py", "        bisect_batch_on_function_error=True,\n",
+            '        function_response_types=["ReportBatchItemFailures"],\n', "itemIdentifier"),
+    Mistake(19, "swallow-errors", "app.py",
+            "        order = json.loads(base64.b64decode(record[\"kinesis\"][\"data\"]))\n"
+            "        total = order[\"price\"] * order[\"quantity\"]\n",
+            "        try:\n"
+            "            order = json.loads(base64.b64decode(record[\"kinesis\"][\"data\"]))\n"
+            "            total = order[\"price\"] * order[\"quantity\"]\n"
+            "        except Exception:\n            continue\n", "caught the error"),
 )
