@@ -44,6 +44,8 @@ POISON = 3
 MOVE_ON_S = 3600
 #: Real seconds to wait for the mapping to settle, on a busy machine.
 SETTLE_TIMEOUT_S = 60
+#: Real seconds to wait for one more retry of a blocked batch (they come within 1 s).
+RETRY_TIMEOUT_S = 10
 #: Failed invokes of the blocked shard shown before calling it blocked.
 BLOCKED_AFTER = 3
 
@@ -119,7 +121,7 @@ def watch_it_block(lab, name: str, put: list, mapping) -> None:
         if other <= processed(lab, name) and failed_invokes(lab, name) >= BLOCKED_AFTER:
             break
         time.sleep(0.05)  # polls the function's log; no clock depends on it
-    lab.clock.advance(MOVE_ON_S)
+    age = iterator_age_after(lab, name, MOVE_ON_S)
     done = processed(lab, name)
     behind = [o["id"] for o, k in put if k == KEYS[0] and o["id"] not in done]
     raise CheckFailed(
@@ -128,12 +130,29 @@ def watch_it_block(lab, name: str, put: list, mapping) -> None:
         got=f"the other shard processed {len(other & done)} of its {len(other)} orders; "
         f"this one is stuck behind order {behind[0]}, with {len(behind) - 1} good orders "
         f"waiting behind it, after {failed_invokes(lab, name)} failed invokes of the same "
-        f"batch{' (split to the bad record alone)' if mapping.bisect_batch_on_function_error else ''}; "
-        "and an hour later on the lab's clock it still is: its IteratorAge only grows",
+        f"batch{' (split to the bad record alone)' if mapping.bisect_batch_on_function_error else ''}. "
+        f"An hour later on the lab's clock it is still stuck: its IteratorAge "
+        + (f"reached {age:,.0f} ms" if age else "only grows"),
         try_next="Lambda retries a failing batch of a stream until it succeeds or its records "
         "expire (MaximumRetryAttempts -1, the default: up to the stream's retention, a day "
         "by default), and reads nothing behind it in that shard meanwhile. Limit the retries, "
         "and say where what is given up goes")
+
+
+def iterator_age_after(lab, name: str, seconds: int) -> float | None:
+    """Let ``seconds`` of the lab's clock pass; the IteratorAge (ms, the largest
+    published) once the blocked batch was retried again, or None if no retry came."""
+    from lambdalab_cloudwatch import cloudwatch
+
+    before = failed_invokes(lab, name)
+    lab.clock.advance(seconds)
+    deadline = time.monotonic() + RETRY_TIMEOUT_S
+    while failed_invokes(lab, name) == before and time.monotonic() < deadline:
+        time.sleep(0.05)  # polls the function's log; no clock depends on it
+    now = lab.clock.now()
+    points = cloudwatch(lab).statistics("AWS/Lambda", "IteratorAge", (("FunctionName", name),),
+                                        now - seconds - 600, now + 60, 60, ["Maximum"], [])
+    return max((p.values["Maximum"] for p in points), default=None)
 
 
 def settle(lab, name: str, put: list, mapping) -> None:
