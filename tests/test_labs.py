@@ -620,3 +620,19 @@ def test_lab_nineteen_refuses_a_report_of_the_wrong_id(tmp_path: Path) -> None:
     assert not result.passed
     assert "Good orders were given up" in result.summary
     assert "itemIdentifier" in result.try_next and "sequenceNumber" in result.try_next
+
+
+def test_lab_nineteen_from_latest_says_the_orders_were_never_read(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 19, "mapping.py", lambda s: s.replace('"TRIM_HORIZON"', '"LATEST"'))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "none of the orders" in result.summary
+    assert "TRIM_HORIZON" in result.try_next
+
+
+def test_lab_eighteen_a_key_kinesis_cannot_take_is_named_not_a_crash(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 18, "stream.py", lambda s: s.replace(
+        'return order["customer"]', 'return order["customer"] + "\\ud800"'))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "1 to 256 Unicode characters" in result.summary, result.summary
+    assert "\\ud800" in result.got
+    no_traceback(result.got + result.try_next)

@@ -113,14 +113,23 @@ def setting(module, name: str, low: int, high: int) -> int:
 
 def learner_key(script: Path, module, order: dict) -> str:
     key = call_learner(script, module.partition_key, dict(order), what="partition_key(order)")
-    if not isinstance(key, str) or not 1 <= len(key) <= 256:
+    if not isinstance(key, str) or not 1 <= len(key) <= 256 or not encodes(key):
         raise CheckFailed(
-            "partition_key() must return a string of 1 to 256 characters.",
+            "partition_key() must return a string of 1 to 256 Unicode characters.",
             expected="a string, such as one of the order's fields",
             got=f"{key!r} for {order}",
             try_next="Kinesis takes a partition key of 1 to 256 Unicode characters",
         )
     return key
+
+
+def encodes(key: str) -> bool:
+    """Whether ``key`` is Unicode Kinesis can take (no lone surrogate)."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def run(lab, tmp: Path, shards: int, factor: int, entries: list) -> list[dict]:
@@ -131,7 +140,12 @@ def run(lab, tmp: Path, shards: int, factor: int, entries: list) -> list[dict]:
     (tmp / "app.py").write_text(HANDLER)
     deploy(lab, name, tmp, "app.handler", timeout=60)
     streams.create_stream(stream, shards)
-    put = streams.put_records(stream, [(json.dumps(o).encode(), key, None) for o, key in entries])
+    try:
+        put = streams.put_records(stream, [(json.dumps(o).encode(), key, None) for o, key in entries])
+    except LambdaError as e:
+        raise CheckFailed("Kinesis refused the orders.", expected="PutRecords to take every order",
+                          got=f"{e.code}: {e.message}", try_next="partition_key() must return a "
+                          "key Kinesis takes: the message says what is wrong with it") from None
     assert all("SequenceNumber" in p for p in put), put
     try:
         lab.create_event_source_mapping(

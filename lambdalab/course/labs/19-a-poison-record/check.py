@@ -187,6 +187,13 @@ def judge(put: list, poison: int, mapping, done: set[str], errors: int, given_up
     good = [o["id"] for o, _ in put if "quantity" in o]
     lost = [i for i in good if i not in done]
     reports = "ReportBatchItemFailures" in mapping.function_response_types
+    if not done and not errors and not ranges:
+        raise CheckFailed(
+            "The function received none of the orders.",
+            expected=f"the {len(put)} orders put before the mapping was created to reach the function",
+            got=f"no invoke with an order (StartingPosition {mapping.starting_position})",
+            try_next="StartingPosition TRIM_HORIZON reads each shard from its oldest record; "
+            "LATEST reads only what is put after the mapping is created")
     if not any(start <= poison <= end for start, end in ranges):
         raise silently_lost(mapping, errors)
     if lost or any(start < poison for start, _ in ranges):
