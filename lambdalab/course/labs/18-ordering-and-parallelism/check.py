@@ -36,7 +36,7 @@ from lambdalab.labs import (
     require_functions,
     unique_name,
 )
-from lambdalab_kinesis import kinesis_of
+from lambdalab_kinesis import kinesis_of, quotas
 
 #: Batches the work needs at once.
 NEEDED = 4
@@ -79,7 +79,7 @@ def check(workdir: Path):
     module = load_learner_module(script)
     require_functions(script, module, ("partition_key(order)",))
     shards = setting(module, "SHARDS", 1, SHARDS_MAX)
-    factor = setting(module, "PARALLELIZATION_FACTOR", 1, 10)
+    factor = setting(module, "PARALLELIZATION_FACTOR", 1, quotas.ESM_PARALLELIZATION_MAX)
     orders = [{"id": f"o-{n * len(CUSTOMERS) + i + 1:04d}", "customer": c,
                "region": "eu" if i % 2 else "us", "n": n + 1}
               for n in range(ORDERS_EACH) for i, c in enumerate(CUSTOMERS)]
