@@ -406,7 +406,7 @@ def test_the_learners_path_through_lab_one(tmp_path: Path) -> None:
 def test_check_by_number_and_an_unknown_lab(tmp_path: Path) -> None:
     code, out = run(tmp_path, "start", "4")  # cold and warm
     assert code == 0
-    unknown = str(len(COURSE.labs) + 1)
+    unknown = str(max(lab.number for lab in COURSE.labs) + 1)
     for command in ("hint", "check", "start"):
         code, out = run(tmp_path, command, unknown)
         assert code == 2 and f"There is no lab {unknown}" in out, (command, out)
@@ -572,3 +572,67 @@ def test_lab_six_says_which_cpu_behaviour_aws_documents_and_which_is_lambdalabs_
     assert "lambdalab's model of what third-party measurements show" in readme
     differences = (Path(__file__).parents[1] / "docs" / "explanation" / "differences.rst").read_text()
     assert "CPU bursts are lambdalab's model" in differences
+
+
+def test_lab_eighteen_also_passes_with_one_shard_read_in_four_lanes(tmp_path: Path) -> None:
+    """ParallelizationFactor 4 on one shard, keyed by customer, meets both goals too."""
+    lab, work = write_variant(tmp_path, 18, "stream.py", lambda s: s.replace(
+        "SHARDS = 4", "SHARDS = 1").replace("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))
+    result = labs.run_check(lab, work)
+    assert result.passed, f"{result.summary}\ngot: {result.got}"
+    assert "1 shard, ParallelizationFactor 4" in result.details[0]
+
+
+LAB_19_REPORTING_HANDLER = '''import base64
+import json
+
+
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        try:
+            order = json.loads(base64.b64decode(record["kinesis"]["data"]))
+            total = order["price"] * order["quantity"]
+        except (KeyError, ValueError):
+            failures.append({"itemIdentifier": record["kinesis"]["IDENTIFIER"]})
+            continue
+        print(f"PROCESSED {order['id']} {total}")
+    return {"batchItemFailures": failures}
+'''
+
+
+def lab_19_reporting(tmp_path: Path, identifier: str) -> CheckResult:
+    """Lab 19 fixed with ReportBatchItemFailures instead of bisect: the handler reports
+    the record it cannot process (by ``identifier``) and processes the rest."""
+    lab, work = write_variant(tmp_path, 19, "mapping.py", lambda s: s.replace(
+        "bisect_batch_on_function_error=True,", 'function_response_types=["ReportBatchItemFailures"],'))
+    (work / "app.py").write_text(LAB_19_REPORTING_HANDLER.replace("IDENTIFIER", identifier))
+    return labs.run_check(lab, work)
+
+
+def test_lab_nineteen_also_passes_with_report_batch_item_failures(tmp_path: Path) -> None:
+    result = lab_19_reporting(tmp_path, "sequenceNumber")
+    assert result.passed, f"{result.summary}\ngot: {result.got}\ntry: {result.try_next}"
+
+
+def test_lab_nineteen_refuses_a_report_of_the_wrong_id(tmp_path: Path) -> None:
+    result = lab_19_reporting(tmp_path, "partitionKey")
+    assert not result.passed
+    assert "Good orders were given up" in result.summary
+    assert "itemIdentifier" in result.try_next and "sequenceNumber" in result.try_next
+
+
+def test_lab_nineteen_from_latest_says_the_orders_were_never_read(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 19, "mapping.py", lambda s: s.replace('"TRIM_HORIZON"', '"LATEST"'))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "none of the orders" in result.summary
+    assert "TRIM_HORIZON" in result.try_next
+
+
+def test_lab_eighteen_a_key_kinesis_cannot_take_is_named_not_a_crash(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 18, "stream.py", lambda s: s.replace(
+        'return order["customer"]', 'return order["customer"] + "\\ud800"'))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "1 to 256 Unicode characters" in result.summary, result.summary
+    assert "\\ud800" in result.got
+    no_traceback(result.got + result.try_next)

@@ -266,4 +266,36 @@ MISTAKES = (
             "RawMessageDelivery"),
     Mistake(17, "prefix-without-dash", "subscriptions.py", '{"prefix": "eu-"}', '{"prefix": "eu"}',
             "dash included"),
+    # -- lab 18: ordering and parallelism in a stream ----------------------------------
+    Mistake(18, "one-shard", "stream.py", "SHARDS = 4", "SHARDS = 1", "one batch at a time"),
+    Mistake(18, "two-shards", "stream.py", "SHARDS = 4", "SHARDS = 2", "At most 2 batches at once"),
+    Mistake(18, "key-per-order", "stream.py", 'return order["customer"]', 'return order["id"]',
+            "shards are read independently"),
+    Mistake(18, "random-keys", "stream.py", 'return order["customer"]',
+            'return __import__("uuid").uuid4().hex', "shards are read independently"),
+    Mistake(18, "factor-with-key-per-order", "stream.py", 'return order["customer"]', 'return order["id"]',
+            "keeps order per partition key, not per shard",
+            more=(("SHARDS = 4", "SHARDS = 1"), ("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))),
+    Mistake(18, "factor-with-key-per-region", "stream.py", 'return order["customer"]', 'return order["region"]',
+            "only 2 distinct partition keys",
+            more=(("SHARDS = 4", "SHARDS = 1"), ("PARALLELIZATION_FACTOR = 1", "PARALLELIZATION_FACTOR = 4"))),
+    Mistake(18, "one-key", "stream.py", 'return order["customer"]', 'return "orders"',
+            "only 1 distinct partition key"),
+    # -- lab 19: a poison record blocks a shard -----------------------------------------
+    Mistake(19, "retries-forever", "mapping.py", "        maximum_retry_attempts=2,\n", "",
+            "MaximumRetryAttempts -1"),
+    Mistake(19, "no-destination", "mapping.py",
+            '        destination_config={"OnFailure": {"Destination": failures_arn}},\n', "",
+            "no OnFailure destination"),
+    Mistake(19, "no-bisect", "mapping.py", "        bisect_batch_on_function_error=True,\n", "",
+            "BisectBatchOnFunctionError splits"),
+    Mistake(19, "report-but-raise", "mapping.py", "        bisect_batch_on_function_error=True,\n",
+            '        function_response_types=["ReportBatchItemFailures"],\n', "itemIdentifier"),
+    Mistake(19, "swallow-errors", "app.py",
+            "        order = json.loads(base64.b64decode(record[\"kinesis\"][\"data\"]))\n"
+            "        total = order[\"price\"] * order[\"quantity\"]\n",
+            "        try:\n"
+            "            order = json.loads(base64.b64decode(record[\"kinesis\"][\"data\"]))\n"
+            "            total = order[\"price\"] * order[\"quantity\"]\n"
+            "        except Exception:\n            continue\n", "caught the error"),
 )

@@ -1,0 +1,13 @@
+"""Lab 18: a stream of orders, each customer's in order, four batches at once."""
+
+#: How many shards the orders stream has.
+SHARDS = 4
+
+#: How many batches of one shard the mapping processes at once (1 to 10).
+PARALLELIZATION_FACTOR = 1
+
+
+def partition_key(order):
+    """The partition key an order is put with, e.g. for
+    {"id": "o-0007", "customer": "customer-07", "region": "eu", "n": 1}."""
+    return order["customer"]
