@@ -9,7 +9,8 @@ models (both speak the query protocol: ``<Error><Code>CODE``)::
     ├── InvalidInput              400  a parameter's value is not valid
     ├── LimitExceeded             409  a quota is reached (two keys per user)
     ├── ValidationError           400  STS: a value out of range (DurationSeconds)
-    └── AccessDenied              403  STS: the trust policy does not allow the caller
+    ├── AccessDenied              403  STS: the trust policy does not allow the caller
+    └── ExpiredToken              400  STS: temporary credentials past their expiry
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class AccessDenied(IamError):
     status = 403
 
 
+class ExpiredToken(IamError):
+    """STS: the request was signed with temporary credentials that have expired."""
+
+    code = "ExpiredTokenException"
+
+
 __all__ = ["IamError", "NoSuchEntity", "EntityAlreadyExists", "DeleteConflict",
            "MalformedPolicyDocument", "InvalidInput", "LimitExceeded", "ValidationError",
-           "AccessDenied"]
+           "AccessDenied", "ExpiredToken"]

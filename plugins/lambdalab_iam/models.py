@@ -459,16 +459,18 @@ class Iam:
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
                           session_name, self.now() + duration)
         with self.lab.store.transaction() as db:
-            db.execute("DELETE FROM iam_sessions WHERE expires <= ?", (self.now(),))
+            db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
+                       (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
             db.execute("INSERT INTO iam_sessions (access_key_id, expires, record) VALUES (?, ?, ?)",
                        (session.access_key_id, session.expires, json.dumps(asdict(session))))
         return session
 
-    def session(self, access_key_id: str) -> Session | None:
-        """The unexpired session of a temporary key (on the lab's clock), else ``None``."""
+    def session(self, access_key_id: str, *, expired: bool = False) -> Session | None:
+        """The session of a temporary key while unexpired on the lab's clock (or, with
+        ``expired``, also after), else ``None``."""
         rows = self.lab.store.query(
             "SELECT record FROM iam_sessions WHERE access_key_id = ? AND expires > ?",
-            (access_key_id, self.now()))
+            (access_key_id, float("-inf") if expired else self.now()))
         return Session(**json.loads(rows[0]["record"])) if rows else None
 
     # -- for identities.py ----------------------------------------------------------------

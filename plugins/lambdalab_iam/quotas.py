@@ -25,3 +25,6 @@ SESSION_DURATION_DEFAULT_S = 3600
 LIST_MAX_ITEMS_DEFAULT = 100
 #: The account AWS managed policies belong to: ``arn:aws:iam::aws:policy/…``.
 AWS_MANAGED_ACCOUNT = "aws"
+#: How long an expired session's record is kept, so its key is answered ExpiredToken
+#: (not taken for an unknown key) for a while; older ones are deleted.
+EXPIRED_SESSION_KEPT_S = 86_400

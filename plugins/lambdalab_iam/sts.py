@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from . import grammar, quotas
-from .exceptions import AccessDenied, ValidationError
+from .exceptions import AccessDenied, ExpiredToken, ValidationError
 from .identities import ACCOUNT, Identity
 from .models import Iam, Role, Session
 
@@ -27,7 +27,11 @@ def root_identity(account: str) -> Identity:
 
 
 def caller_identity(iam: Iam, access_key_id: str | None) -> Identity:
+    """Who signed with ``access_key_id``: its user or role session, else the root.
+    Temporary credentials past their expiry are refused, as STS refuses them."""
     found = iam.identity_for_key(access_key_id) if access_key_id else None
+    if found is None and access_key_id and iam.session(access_key_id, expired=True):
+        raise ExpiredToken("The security token included in the request is expired")
     return found or root_identity(iam.account)
 
 
