@@ -38,7 +38,7 @@ from .exceptions import (
 from .identities import Identity, identity_for_key, policies_of, trust_policy_of
 from .models import MIGRATIONS, AccessKey, Iam, ManagedPolicy, Role, Session, User
 from .responses import IamService, StsService
-from .roles import ExecutionRoles
+from .roles import ExecutionRoles, check_execution_role
 
 __version__ = "0.1.0"
 
@@ -60,6 +60,11 @@ def lambdalab_migrations() -> dict[str, str]:
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
     lab.plugin_manager.register(ExecutionRoles(iam(lab)), name="iam.execution-roles")
+
+
+@lambdalab.hookimpl
+def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
+    check_execution_role(iam(lab), role)
 
 
 @lambdalab.hookimpl

@@ -270,6 +270,10 @@ class Iam:
             raise NoSuchEntity(f"The role with name {name} cannot be found.")
         return found
 
+    def has_roles(self) -> bool:
+        return bool(self.lab.store.query("SELECT 1 FROM iam_entities WHERE kind = ? LIMIT 1",
+                                         (KINDS[Role],)))
+
     def role_by_arn(self, arn: str) -> Role | None:
         name = arn.rsplit("/", 1)[-1]
         found = self.entities.get(Role, name) if arn.startswith(f"arn:aws:iam::{self.account}:role/") else None

@@ -1,4 +1,12 @@
-"""Execution roles: the credentials each execution environment starts with.
+"""Execution roles: the check at CreateFunction, and the credentials each execution
+environment starts with.
+
+Lambda refuses a function whose role it cannot assume: "The role defined for the
+function cannot be assumed by Lambda." (InvalidParameterValueException, in AWS's
+CreateFunction reference and recorded by LocalStack's AWS snapshots). lambdalab checks it
+once the lab's account has any IAM role: before that, a made-up role is accepted as it
+always was, so labs and scripts that never touch IAM keep working (see
+``docs/explanation/differences.rst``). A role of another account is never checked.
 
 On AWS, Lambda assumes the function's role when it starts an environment and hands the
 handler the session's keys in ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
@@ -12,6 +20,7 @@ from __future__ import annotations
 
 import lambdalab
 from lambdalab import FunctionConfiguration
+from lambdalab.plugin import InvalidParameterValueException
 
 from . import sts
 from .models import Iam, Role
@@ -25,6 +34,15 @@ def assumable_by_lambda(iam: Iam, role_arn: str) -> Role | None:
     if role is None or not sts.trusts(role, sts.root_identity(iam.account), LAMBDA_SERVICE):
         return None
     return role
+
+
+def check_execution_role(iam: Iam, role_arn: str) -> None:
+    """Refuse ``role_arn`` as Lambda does, once the account has IAM roles."""
+    if not role_arn.startswith(f"arn:aws:iam::{iam.account}:role/") or not iam.has_roles():
+        return
+    if assumable_by_lambda(iam, role_arn) is None:
+        raise InvalidParameterValueException(
+            "The role defined for the function cannot be assumed by Lambda.")
 
 
 class ExecutionRoles:
