@@ -262,3 +262,35 @@ def test_the_aws_cli_creates_a_role_and_attaches_a_managed_policy(edge: EdgeServ
     attached = aws("list-attached-role-policies", "--role-name", "lambda-ex")["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["AWSLambdaBasicExecutionRole"]
     assert aws("get-role", "--role-name", "lambda-ex")["Role"]["AssumeRolePolicyDocument"] == LAMBDA_TRUST
+
+
+# -- hostile input ------------------------------------------------------------------------
+
+_AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/{service}/aws4_request, "
+         "SignedHeaders=host, Signature=00")
+
+
+@pytest.mark.parametrize("service, body", [
+    ("iam", "Action=GetPolicy&Version=2010-05-08&PolicyArn=arn:aws:iam::000000000000:policy/%ED%A0%80abc"),
+    ("sts", "Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::000000000000:role/%ED%A0%80abcdefgh"
+            "&RoleSessionName=ab"),
+    ("iam", "Action=CreateRole&Version=2010-05-08&RoleName=x&AssumeRolePolicyDocument=" + "%5B" * 100_000),
+    ("iam", "Action=CreatePolicy&Version=2010-05-08&PolicyName=x&PolicyDocument=" + "%5B" * 3000),
+    ("iam", "Action=CreateRole&Version=2010-05-08&RoleName=x&AssumeRolePolicyDocument="
+            "%7B%22Statement%22%3A%22%ED%A0%80%22%7D"),
+    ("iam", "Action=ListRoles&Version=2010-05-08&Marker=99999999999999999999999999"),
+    ("iam", "Action=DeleteAccessKey&Version=2010-05-08&UserName=a&AccessKeyId=%ED%A0%80aaaaaaaaaaaaaaaa"),
+])
+def test_hostile_requests_get_an_error_in_iams_shape_and_change_nothing(
+        edge: EdgeServer, iam: Any, service: str, body: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(edge.url + "/", data=body.encode(), method="POST", headers={
+        "Authorization": _AUTH.format(service=service),
+        "Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request, timeout=60)
+    assert 400 <= answered.value.code < 500
+    assert b"<ErrorResponse" in answered.value.read()
+    assert iam.list_roles()["Roles"] == [] and iam.list_policies(Scope="Local")["Policies"] == []

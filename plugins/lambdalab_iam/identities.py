@@ -37,7 +37,8 @@ class Identity:
     #: ``arn:aws:iam::ACCOUNT:user/NAME``, ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``
     #: or ``arn:aws:iam::ACCOUNT:root``.
     arn: str
-    #: :data:`USER`, :data:`ASSUMED_ROLE` or :data:`ACCOUNT` (``aws:PrincipalType``).
+    #: ``"User"``, ``"AssumedRole"`` or ``"Account"`` (``aws:PrincipalType``; the
+    #: constants ``USER``, ``ASSUMED_ROLE``, ``ACCOUNT``).
     type: str
     account: str
     #: GetCallerIdentity's ``UserId``: ``AIDA…`` for a user, ``AROA…:SESSION`` for a
