@@ -294,3 +294,39 @@ def test_hostile_requests_get_an_error_in_iams_shape_and_change_nothing(
     assert 400 <= answered.value.code < 500
     assert b"<ErrorResponse" in answered.value.read()
     assert iam.list_roles()["Roles"] == [] and iam.list_policies(Scope="Local")["Policies"] == []
+
+
+# -- what enforcement reads, answered from memory -----------------------------------------
+
+
+def test_identities_follow_changes_made_by_another_lambdalab_on_the_data_dir(
+        lab: Lab, tmp_path: Path) -> None:
+    from lambdalab_iam import iam as iam_of
+
+    from .conftest import wait_until
+
+    iam_of(lab).create_user("ana", "/", [])
+    key = iam_of(lab).create_access_key("ana").access_key_id
+    assert identity_for_key(lab, key) is not None  # now remembered
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == []
+    with Lab(tmp_path / "data", clock=VirtualClock(start=1_700_000_000)) as other:
+        iam_of(other).put_inline(__import__("lambdalab_iam").User, "ana", "photos", json.dumps(READ_S3))
+        iam_of(other).delete_access_key("ana", key)
+    # Noticed through SQLite's data_version within a millisecond: a deadline, not a duration.
+    assert wait_until(lambda: identity_for_key(lab, key) is None, timeout=30)
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [READ_S3]
+
+
+def test_the_iam_plugin_answers_enforcements_principal_hook(lab: Lab, iam: Any) -> None:
+    from lambdalab import plugin as toolkit
+
+    if not hasattr(toolkit, "Principal"):
+        pytest.skip("the enforcement point (lambdalab_principal, Principal) is not merged yet")
+    iam.create_user(UserName="ana")
+    key = iam.create_access_key(UserName="ana")["AccessKey"]["AccessKeyId"]
+    iam.put_user_policy(UserName="ana", PolicyName="photos", PolicyDocument=json.dumps(READ_S3))
+    principal = lab.plugin_manager.hook.lambdalab_principal(lab=lab, access_key_id=key)
+    assert (principal.arn, principal.account, principal.type) == (
+        f"arn:aws:iam::{ACCOUNT}:user/ana", ACCOUNT, "User")
+    assert list(principal.policies) == [READ_S3]
+    assert lab.plugin_manager.hook.lambdalab_principal(lab=lab, access_key_id="AKIDNOTISSUED0000000") is None

@@ -18,8 +18,10 @@ Policy enforcement reads identities through :mod:`lambdalab_iam.identities`.
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import lambdalab
+import lambdalab.plugin
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, StashKey
 
@@ -65,6 +67,21 @@ def lambdalab_lab_started(lab: Lab) -> None:
 @lambdalab.hookimpl
 def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
     check_execution_role(iam(lab), role)
+
+
+@lambdalab.hookimpl
+def lambdalab_principal(lab: Lab, access_key_id: str) -> Any:
+    """The principal of a user's or a role session's key, for IAM enforcement.
+
+    The hook and :class:`~lambdalab.plugin.Principal` come with the enforcement point
+    (issue 22's other half); until it is in the toolkit this answers nothing.
+    """
+    principal: Any = getattr(lambdalab.plugin, "Principal", None)
+    identity = identity_for_key(lab, access_key_id) if principal is not None else None
+    if identity is None:
+        return None
+    return principal(identity.arn, identity.account, tuple(policies_of(lab, identity.arn)),
+                     identity.type, identity.user_id)
 
 
 @lambdalab.hookimpl

@@ -11,19 +11,22 @@ themselves in AWS's field names (:meth:`Role.to_aws`); the wire layer is
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
+import sqlite3
 import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 from urllib.parse import quote
 
 from lambdalab import Lab
 from lambdalab.plugin import Database
 
 from . import grammar, quotas
+from .cache import Answers
 from .exceptions import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 
 MIGRATIONS: dict[str, str] = {
@@ -258,9 +261,19 @@ class Iam:
         self.account = lab.arns.account_id
         self.entities = Entities(lab.store)
         self.aws_policies = aws_managed_policies()
+        self.answers = Answers(lab.store)
 
     def now(self) -> float:
         return self.lab.clock.now()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction of IAM's tables; cached answers are dropped after it."""
+        try:
+            with self.lab.store.transaction() as db:
+                yield db
+        finally:
+            self.answers.drop()
 
     # -- roles ----------------------------------------------------------------------------
 
@@ -287,7 +300,7 @@ class Iam:
                     arn=f"arn:aws:iam::{self.account}:role{path}{name}", created=self.now(),
                     trust=trust, description=description,
                     max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.entities.insert(db, name, role, "Role")
         return role
 
@@ -295,7 +308,7 @@ class Iam:
         if "trust" in changes:
             grammar.parsed(changes["trust"], trust=True, max_chars=quotas.TRUST_POLICY_MAX_CHARS,
                            quota="ACLSizePerRole")
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             role = self.role(name)
             for key, value in changes.items():
                 setattr(role, key, value)
@@ -303,7 +316,7 @@ class Iam:
         return role
 
     def delete_role(self, name: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             role = self.role(name)
             if role.attached or role.inline:
                 raise DeleteConflict("Cannot delete entity, must detach all policies first."
@@ -322,12 +335,12 @@ class Iam:
     def create_user(self, name: str, path: str, tags: list[dict[str, str]]) -> User:
         user = User(name=name, path=path, user_id=new_id(USER_ID_PREFIX),
                     arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.entities.insert(db, name, user, "User")
         return user
 
     def delete_user(self, name: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             user = self.user(name)
             if user.attached or user.inline or self.keys_of(name):
                 raise DeleteConflict("Cannot delete entity, must delete access keys and policies "
@@ -338,7 +351,7 @@ class Iam:
         return [k for k in self.entities.all(AccessKey) if k.user == user]
 
     def create_access_key(self, user: str) -> AccessKey:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.user(user)
             if len(self.keys_of(user)) >= quotas.ACCESS_KEYS_PER_USER:
                 raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: "
@@ -354,13 +367,13 @@ class Iam:
         return key
 
     def update_access_key(self, user: str, key_id: str, status: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             key = self.access_key(user, key_id)
             key.status = status
             self.entities.put(db, key_id, key)
 
     def delete_access_key(self, user: str, key_id: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.access_key(user, key_id)
             self.entities.delete(db, AccessKey, key_id)
 
@@ -385,7 +398,7 @@ class Iam:
         arn = f"arn:aws:iam::{self.account}:policy{path}{name}"
         policy = ManagedPolicy(name, path, new_id(POLICY_ID_PREFIX), arn, self.now(), document,
                                description=description, tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             if any(p.name == name for p in self.entities.all(ManagedPolicy)):
                 raise EntityAlreadyExists(f"A policy called {name} already exists. Duplicate "
                                           "names are not allowed.")
@@ -396,7 +409,7 @@ class Iam:
         return sum(arn in p.attached for p in [*self.entities.all(Role), *self.entities.all(User)])
 
     def delete_policy(self, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             policy = self.policy(arn)
             if policy.aws_managed:
                 raise InvalidInput(f"Cannot delete AWS managed policy {arn}.")
@@ -410,7 +423,7 @@ class Iam:
         return self.role(name) if kind is Role else self.user(name)
 
     def attach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             self.policy(arn)
             if arn in principal.attached:
@@ -422,7 +435,7 @@ class Iam:
             self.entities.put(db, name, principal)
 
     def detach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             if arn not in principal.attached:
                 raise NoSuchEntity(f"Policy {arn} was not found.")
@@ -433,7 +446,7 @@ class Iam:
                    document: str) -> None:
         limit = (quotas.ROLE_INLINE_POLICIES_MAX_CHARS if kind is Role
                  else quotas.USER_INLINE_POLICIES_MAX_CHARS)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             others = sum(len(d) for n, d in principal.inline.items() if n != policy_name)
             grammar.parsed(document, trust=False, max_chars=limit - others,
@@ -449,7 +462,7 @@ class Iam:
         return document
 
     def delete_inline(self, kind: type[Role] | type[User], name: str, policy_name: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             if principal.inline.pop(policy_name, None) is None:
                 raise NoSuchEntity(f"The {kind.__name__.lower()} policy with name {policy_name} "
@@ -462,7 +475,7 @@ class Iam:
         session = Session(new_id(TEMPORARY_KEY_PREFIX, 16), new_secret(),
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
                           session_name, self.now() + duration)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
                        (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
             db.execute("INSERT INTO iam_sessions (access_key_id, expires, record) VALUES (?, ?, ?)",
@@ -480,15 +493,25 @@ class Iam:
     # -- for identities.py ----------------------------------------------------------------
 
     def identity_for_key(self, access_key_id: str) -> Any:
+        identity, expires = self.answers.get(("key", access_key_id),
+                                             lambda: self._identity_for_key(access_key_id))
+        return identity if self.now() < expires else None
+
+    def _identity_for_key(self, access_key_id: str) -> tuple[Any, float]:
+        """The key's identity and when it stops being one (on the lab's clock)."""
         from .identities import ASSUMED_ROLE, USER, Identity
 
         if access_key_id.startswith(TEMPORARY_KEY_PREFIX):
             session = self.session(access_key_id)
-            return session and Identity(session.arn, ASSUMED_ROLE, self.account, session.user_id,
-                                        session.role_arn, access_key_id)
+            if session is None:
+                return None, float("inf")
+            return Identity(session.arn, ASSUMED_ROLE, self.account, session.user_id,
+                            session.role_arn, access_key_id), session.expires
         key = self.entities.get(AccessKey, access_key_id)
         user = self.entities.get(User, key.user) if key and key.status == "Active" else None
-        return user and Identity(user.arn, USER, self.account, user.user_id, None, access_key_id)
+        if user is None:
+            return None, float("inf")
+        return Identity(user.arn, USER, self.account, user.user_id, None, access_key_id), float("inf")
 
     def principal_by_arn(self, arn: str) -> Role | User | None:
         if ":assumed-role/" in arn:
@@ -500,6 +523,11 @@ class Iam:
         return self.role_by_arn(arn)
 
     def policies_of(self, principal_arn: str) -> list[dict[str, Any]]:
+        documents: list[dict[str, Any]] = self.answers.get(
+            ("policies", principal_arn), lambda: self._policies_of(principal_arn))
+        return list(documents)
+
+    def _policies_of(self, principal_arn: str) -> list[dict[str, Any]]:
         principal = self.principal_by_arn(principal_arn)
         if principal is None:
             return []
