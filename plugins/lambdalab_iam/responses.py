@@ -239,8 +239,22 @@ class StsResponses:
                 "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn}}
 
 
+def without_secrets(output: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``output`` as the lab's plugins are told of it (CloudTrail records it): without a
+    secret access key, which CloudTrail leaves out of CreateAccessKey and AssumeRole
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/cloudtrail-integration.html)."""
+    if output is None:
+        return None
+    return {k: without_secrets(v) if isinstance(v, Mapping) else v
+            for k, v in output.items() if k != "SecretAccessKey"}
+
+
 class CallerAwareService(ProtocolService):
     """A query service whose operations may ask who signed the request (:data:`CALLER_KEY`)."""
+
+    def report(self, caller: Any, parsed: Any, output: dict[str, Any] | None, error: Any,
+               request_id: str) -> None:
+        super().report(caller, parsed, without_secrets(output), error, request_id)
 
     def handle(self, request: HttpRequest, request_id: str, caller: Any = None) -> HttpResponse:
         token = CALLER_KEY.set(access_key_of(request))
