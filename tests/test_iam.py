@@ -161,6 +161,44 @@ def test_a_customer_managed_policy_is_created_read_and_deleted_once_detached(iam
     assert code_of(gone) == ("NoSuchEntity", 404)
 
 
+def test_a_policy_gets_new_versions_and_grants_through_its_default(lab: Lab, iam: Any) -> None:
+    arn = iam.create_policy(PolicyName="photos", PolicyDocument=json.dumps(READ_S3))["Policy"]["Arn"]
+    iam.create_user(UserName="ana")
+    iam.attach_user_policy(UserName="ana", PolicyArn=arn)
+    write = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::photos/*"}]}
+    v2 = iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write))["PolicyVersion"]
+    assert (v2["VersionId"], v2["IsDefaultVersion"]) == ("v2", False)
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [READ_S3]  # v1 still grants
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v2")
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [write]
+    listed = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in listed] == [("v2", True), ("v1", False)]
+    with pytest.raises(ClientError) as default:
+        iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    assert code_of(default) == ("DeleteConflict", 409)
+    for _ in range(3):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write), SetAsDefault=True)
+    with pytest.raises(ClientError) as sixth:
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write))
+    assert code_of(sixth)[0] == "LimitExceeded"
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v5"
+    iam.detach_user_policy(UserName="ana", PolicyArn=arn)
+    with pytest.raises(ClientError) as versions_left:
+        iam.delete_policy(PolicyArn=arn)
+    assert code_of(versions_left) == ("DeleteConflict", 409)
+    for version in ("v1", "v2", "v3", "v4"):
+        iam.delete_policy_version(PolicyArn=arn, VersionId=version)
+    with pytest.raises(ClientError) as gone:
+        iam.get_policy_version(PolicyArn=arn, VersionId="v1")
+    assert code_of(gone) == ("NoSuchEntity", 404)
+    iam.delete_policy(PolicyArn=arn)
+    with pytest.raises(ClientError) as aws_owned:
+        iam.create_policy_version(PolicyArn=BASIC, PolicyDocument=json.dumps(write))
+    assert code_of(aws_owned)[0] == "InvalidInput"
+
+
 def test_aws_managed_policies_that_lambda_tutorials_use_are_there_with_their_documents(iam: Any) -> None:
     known = json.loads(MANAGED_POLICIES_FILE.read_text())["policies"]
     listed = {p["PolicyName"]: p for p in iam.list_policies(Scope="AWS")["Policies"]}

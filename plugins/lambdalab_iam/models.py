@@ -135,15 +135,19 @@ class User(Principal):
 
 @dataclass
 class ManagedPolicy:
-    """A managed policy with its one (default) version."""
+    """A managed policy and its versions (``v1``, ``v2``…), one of them the default
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html)."""
 
     name: str
     path: str
     policy_id: str
     arn: str
     created: float
-    document: str
-    version_id: str = "v1"
+    #: Version id → ``{"Document": text, "CreateDate": epoch}``.
+    versions: dict[str, dict[str, Any]]
+    default_version: str = "v1"
+    next_version: int = 2
+    updated: float = 0.0
     description: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
 
@@ -151,21 +155,32 @@ class ManagedPolicy:
     def aws_managed(self) -> bool:
         return self.arn.startswith(f"arn:aws:iam::{quotas.AWS_MANAGED_ACCOUNT}:")
 
+    @property
+    def document(self) -> str:
+        """The default version's document: the one that grants."""
+        text: str = self.versions[self.default_version]["Document"]
+        return text
+
     def to_aws(self, attachments: int) -> dict[str, Any]:
         out: dict[str, Any] = {
             "PolicyName": self.name, "PolicyId": self.policy_id, "Arn": self.arn,
-            "Path": self.path, "DefaultVersionId": self.version_id, "AttachmentCount": attachments,
-            "PermissionsBoundaryUsageCount": 0, "IsAttachable": True, "CreateDate": self.created,
-            "UpdateDate": self.created}
+            "Path": self.path, "DefaultVersionId": self.default_version,
+            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": 0,
+            "IsAttachable": True, "CreateDate": self.created,
+            "UpdateDate": self.updated or self.created}
         if self.description is not None:
             out["Description"] = self.description
         if self.tags:
             out["Tags"] = self.tags
         return out
 
-    def version_aws(self) -> dict[str, Any]:
-        return {"Document": encoded(self.document), "VersionId": self.version_id,
-                "IsDefaultVersion": True, "CreateDate": self.created}
+    def version_aws(self, version_id: str, *, with_document: bool = True) -> dict[str, Any]:
+        version = self.versions[version_id]
+        out: dict[str, Any] = {"VersionId": version_id, "IsDefaultVersion": version_id == self.default_version,
+                               "CreateDate": version["CreateDate"]}
+        if with_document:
+            out["Document"] = encoded(version["Document"])
+        return out
 
 
 @dataclass
@@ -212,8 +227,9 @@ def aws_managed_policies() -> dict[str, ManagedPolicy]:
     found = {}
     for p in json.loads(MANAGED_POLICIES_FILE.read_text())["policies"]:
         arn = f"arn:aws:iam::{quotas.AWS_MANAGED_ACCOUNT}:policy{p['Path']}{p['PolicyName']}"
+        versions = {p["VersionId"]: {"Document": json.dumps(p["Document"]), "CreateDate": 0.0}}
         found[arn] = ManagedPolicy(p["PolicyName"], p["Path"], stable_id(POLICY_ID_PREFIX, arn), arn, 0.0,
-                                   json.dumps(p["Document"]), p["VersionId"], p["Description"])
+                                   versions, p["VersionId"], description=p["Description"])
     return found
 
 
@@ -396,7 +412,8 @@ class Iam:
         grammar.parsed(document, trust=False, max_chars=quotas.MANAGED_POLICY_MAX_CHARS,
                        quota="PolicySize")
         arn = f"arn:aws:iam::{self.account}:policy{path}{name}"
-        policy = ManagedPolicy(name, path, new_id(POLICY_ID_PREFIX), arn, self.now(), document,
+        policy = ManagedPolicy(name, path, new_id(POLICY_ID_PREFIX), arn, self.now(),
+                               {"v1": {"Document": document, "CreateDate": self.now()}},
                                description=description, tags=tags)
         with self.writing() as db:
             if any(p.name == name for p in self.entities.all(ManagedPolicy)):
@@ -415,7 +432,58 @@ class Iam:
                 raise InvalidInput(f"Cannot delete AWS managed policy {arn}.")
             if self.attachments(arn):
                 raise DeleteConflict("Cannot delete a policy attached to entities.")
+            if len(policy.versions) > 1:
+                raise DeleteConflict("This policy has more than one version. Before you delete a "
+                                     "policy, you must delete the policy's versions. The default "
+                                     "version is deleted with the policy.")
             self.entities.delete(db, ManagedPolicy, arn)
+
+    def version(self, arn: str, version_id: str) -> ManagedPolicy:
+        """The policy, once it is known to have ``version_id``."""
+        policy = self.policy(arn)
+        if version_id not in policy.versions:
+            raise NoSuchEntity(f"Policy {arn} version {version_id} does not exist or is not "
+                               "attachable.")
+        return policy
+
+    def _customer_policy(self, arn: str) -> ManagedPolicy:
+        policy = self.policy(arn)
+        if policy.aws_managed:
+            raise InvalidInput(f"AWS managed policy {arn} cannot be changed.")
+        return policy
+
+    def create_policy_version(self, arn: str, document: str, set_as_default: bool) -> tuple[ManagedPolicy, str]:
+        grammar.parsed(document, trust=False, max_chars=quotas.MANAGED_POLICY_MAX_CHARS,
+                       quota="PolicySize")
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            if len(policy.versions) >= quotas.POLICY_VERSIONS_MAX:
+                raise LimitExceeded(f"A managed policy can have up to {quotas.POLICY_VERSIONS_MAX} "
+                                    "versions. Before you create a new version, you must delete an "
+                                    "existing version.")
+            version_id = f"v{policy.next_version}"
+            policy.versions[version_id] = {"Document": document, "CreateDate": self.now()}
+            policy.next_version += 1
+            if set_as_default:
+                policy.default_version, policy.updated = version_id, self.now()
+            self.entities.put(db, arn, policy)
+        return policy, version_id
+
+    def set_default_policy_version(self, arn: str, version_id: str) -> None:
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            self.version(arn, version_id)
+            policy.default_version, policy.updated = version_id, self.now()
+            self.entities.put(db, arn, policy)
+
+    def delete_policy_version(self, arn: str, version_id: str) -> None:
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            self.version(arn, version_id)
+            if version_id == policy.default_version:
+                raise DeleteConflict("Cannot delete the default version of a policy.")
+            del policy.versions[version_id]
+            self.entities.put(db, arn, policy)
 
     # -- attaching and inline policies (roles and users alike) ---------------------------
 

@@ -117,13 +117,27 @@ class IamResponses:
         return {"Policy": policy.to_aws(self.iam.attachments(policy.arn))}
 
     def get_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        policy = self.iam.policy(body["PolicyArn"])
-        if body["VersionId"] != policy.version_id:
-            from .exceptions import NoSuchEntity
+        policy = self.iam.version(body["PolicyArn"], body["VersionId"])
+        return {"PolicyVersion": policy.version_aws(body["VersionId"])}
 
-            raise NoSuchEntity(f"Policy {policy.arn} version {body['VersionId']} does not exist "
-                               f"or is not attachable (its version is {policy.version_id}).")
-        return {"PolicyVersion": policy.version_aws()}
+    def create_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        policy, version_id = self.iam.create_policy_version(
+            body["PolicyArn"], body["PolicyDocument"], bool(body.get("SetAsDefault")))
+        return {"PolicyVersion": policy.version_aws(version_id, with_document=False)}
+
+    def list_policy_versions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        policy = self.iam.policy(body["PolicyArn"])
+        newest_first = sorted(policy.versions, key=lambda v: int(v[1:]), reverse=True)
+        found, more = page(newest_first, body.get("Marker"), body.get("MaxItems"))
+        return {"Versions": [policy.version_aws(v, with_document=False) for v in found], **more}
+
+    def set_default_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_default_policy_version(body["PolicyArn"], body["VersionId"])
+        return {}
+
+    def delete_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_policy_version(body["PolicyArn"], body["VersionId"])
+        return {}
 
     def delete_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.iam.delete_policy(body["PolicyArn"])
