@@ -244,6 +244,31 @@ def test_a_user_gets_two_access_keys_and_policies(iam: Any) -> None:
     assert iam.list_users()["Users"] == []
 
 
+def test_a_users_groups_give_it_their_policies_until_it_leaves(lab: Lab, iam: Any) -> None:
+    iam.create_user(UserName="ana")
+    group = iam.create_group(GroupName="readers")["Group"]
+    assert group["Arn"] == f"arn:aws:iam::{ACCOUNT}:group/readers" and group["GroupId"].startswith("AGPA")
+    iam.attach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.put_group_policy(GroupName="readers", PolicyName="photos", PolicyDocument=json.dumps(READ_S3))
+    iam.add_user_to_group(GroupName="readers", UserName="ana")
+    assert [u["UserName"] for u in iam.get_group(GroupName="readers")["Users"]] == ["ana"]
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="ana")["Groups"]] == ["readers"]
+    ana = f"arn:aws:iam::{ACCOUNT}:user/ana"
+    documents = policies_of(lab, ana)
+    assert len(documents) == 2 and documents[1] == READ_S3
+    for refused in (lambda: iam.delete_group(GroupName="readers"), lambda: iam.delete_user(UserName="ana")):
+        with pytest.raises(ClientError) as conflict:
+            refused()
+        assert code_of(conflict) == ("DeleteConflict", 409)
+    iam.remove_user_from_group(GroupName="readers", UserName="ana")
+    assert policies_of(lab, ana) == []
+    iam.detach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.delete_group_policy(GroupName="readers", PolicyName="photos")
+    iam.delete_group(GroupName="readers")
+    iam.delete_user(UserName="ana")
+    assert iam.list_groups()["Groups"] == []
+
+
 def test_the_identity_interface_answers_a_users_key_and_a_roles_documents(lab: Lab, iam: Any) -> None:
     iam.create_user(UserName="ana")
     key = iam.create_access_key(UserName="ana")["AccessKey"]["AccessKeyId"]

@@ -38,7 +38,7 @@ from .exceptions import (
     ValidationError,
 )
 from .identities import Identity, identity_for_key, policies_of, trust_policy_of
-from .models import MIGRATIONS, AccessKey, Iam, ManagedPolicy, Role, Session, User
+from .models import MIGRATIONS, AccessKey, Group, Iam, ManagedPolicy, Role, Session, User
 from .responses import IamService, StsService
 from .roles import ExecutionRoles, check_execution_role
 
@@ -98,6 +98,7 @@ __all__ = [
     "trust_policy_of",
     # models
     "AccessKey",
+    "Group",
     "Iam",
     "ManagedPolicy",
     "Role",

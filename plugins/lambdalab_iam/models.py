@@ -19,7 +19,7 @@ import sqlite3
 import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, Iterator, TypeAlias, TypeVar
 from urllib.parse import quote
 
 from lambdalab import Lab
@@ -49,6 +49,7 @@ MIGRATIONS: dict[str, str] = {
 #: Unique id prefixes (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-prefixes).
 ROLE_ID_PREFIX = "AROA"
 USER_ID_PREFIX = "AIDA"
+GROUP_ID_PREFIX = "AGPA"
 POLICY_ID_PREFIX = "ANPA"
 ACCESS_KEY_PREFIX = "AKIA"
 TEMPORARY_KEY_PREFIX = "ASIA"
@@ -131,6 +132,21 @@ class User(Principal):
         if self.tags:
             out["Tags"] = self.tags
         return out
+
+
+@dataclass
+class Group(Principal):
+    name: str = ""
+    path: str = "/"
+    group_id: str = ""
+    arn: str = ""
+    created: float = 0.0
+    #: Its users, by name.
+    members: list[str] = field(default_factory=list)
+
+    def to_aws(self) -> dict[str, Any]:
+        return {"Path": self.path, "GroupName": self.name, "GroupId": self.group_id,
+                "Arn": self.arn, "CreateDate": self.created}
 
 
 @dataclass
@@ -218,8 +234,16 @@ class Session:
         return f"{self.role_id}:{self.session_name}"
 
 
-R = TypeVar("R", Role, User, ManagedPolicy, AccessKey)
-KINDS: dict[type, str] = {Role: "role", User: "user", ManagedPolicy: "policy", AccessKey: "key"}
+R = TypeVar("R", Role, User, Group, ManagedPolicy, AccessKey)
+KINDS: dict[type, str] = {Role: "role", User: "user", Group: "group", ManagedPolicy: "policy",
+                          AccessKey: "key"}
+#: What managed and inline policies attach to, and its class.
+Holder: TypeAlias = Role | User | Group
+HolderKind: TypeAlias = type[Role] | type[User] | type[Group]
+#: The inline policies of one holder: at most this many characters together.
+INLINE_MAX_CHARS: dict[type, int] = {Role: quotas.ROLE_INLINE_POLICIES_MAX_CHARS,
+                                     User: quotas.USER_INLINE_POLICIES_MAX_CHARS,
+                                     Group: quotas.GROUP_INLINE_POLICIES_MAX_CHARS}
 
 
 def aws_managed_policies() -> dict[str, ManagedPolicy]:
@@ -253,11 +277,11 @@ class Entities:
         return self.db.loaded_rows("iam_entities", rows, lambda r: {"kind": KINDS[cls], "name": r["name"]},
                                    lambda r: cls(**json.loads(r["record"])))
 
-    def put(self, db: Any, key: str, record: Role | User | ManagedPolicy | AccessKey) -> None:
+    def put(self, db: Any, key: str, record: Holder | ManagedPolicy | AccessKey) -> None:
         db.execute("INSERT OR REPLACE INTO iam_entities (kind, name, record) VALUES (?, ?, ?)",
                    (KINDS[type(record)], key, json.dumps(asdict(record))))
 
-    def insert(self, db: Any, key: str, record: Role | User | ManagedPolicy | AccessKey,
+    def insert(self, db: Any, key: str, record: Holder | ManagedPolicy | AccessKey,
                what: str) -> None:
         exists = db.execute("SELECT 1 FROM iam_entities WHERE kind = ? AND name = ?",
                             (KINDS[type(record)], key)).fetchone()
@@ -358,9 +382,9 @@ class Iam:
     def delete_user(self, name: str) -> None:
         with self.writing() as db:
             user = self.user(name)
-            if user.attached or user.inline or self.keys_of(name):
+            if user.attached or user.inline or self.keys_of(name) or self.groups_of(name):
                 raise DeleteConflict("Cannot delete entity, must delete access keys and policies "
-                                     "first.")
+                                     "and remove the user from its groups first.")
             self.entities.delete(db, User, name)
 
     def keys_of(self, user: str) -> list[AccessKey]:
@@ -393,6 +417,50 @@ class Iam:
             self.access_key(user, key_id)
             self.entities.delete(db, AccessKey, key_id)
 
+    # -- groups -------------------------------------------------------------------------
+
+    def group(self, name: str) -> Group:
+        found = self.entities.get(Group, name)
+        if found is None:
+            raise NoSuchEntity(f"The group with name {name} cannot be found.")
+        return found
+
+    def create_group(self, name: str, path: str) -> Group:
+        group = Group(name=name, path=path, group_id=new_id(GROUP_ID_PREFIX),
+                      arn=f"arn:aws:iam::{self.account}:group{path}{name}", created=self.now())
+        with self.writing() as db:
+            self.entities.insert(db, name, group, "Group")
+        return group
+
+    def delete_group(self, name: str) -> None:
+        with self.writing() as db:
+            group = self.group(name)
+            if group.members:
+                raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+            if group.attached or group.inline:
+                raise DeleteConflict("Cannot delete entity, must delete policies first.")
+            self.entities.delete(db, Group, name)
+
+    def add_user_to_group(self, group_name: str, user: str) -> None:
+        with self.writing() as db:
+            group = self.group(group_name)
+            self.user(user)
+            if user not in group.members:
+                group.members.append(user)
+                self.entities.put(db, group_name, group)
+
+    def remove_user_from_group(self, group_name: str, user: str) -> None:
+        with self.writing() as db:
+            group = self.group(group_name)
+            self.user(user)
+            if user not in group.members:
+                raise NoSuchEntity(f"User {user} is not in group {group_name}.")
+            group.members.remove(user)
+            self.entities.put(db, group_name, group)
+
+    def groups_of(self, user: str) -> list[Group]:
+        return [g for g in self.entities.all(Group) if user in g.members]
+
     # -- managed policies ----------------------------------------------------------------
 
     def policies(self) -> dict[str, ManagedPolicy]:
@@ -423,7 +491,9 @@ class Iam:
         return policy
 
     def attachments(self, arn: str) -> int:
-        return sum(arn in p.attached for p in [*self.entities.all(Role), *self.entities.all(User)])
+        holders: list[Holder] = [*self.entities.all(Role), *self.entities.all(User),
+                                 *self.entities.all(Group)]
+        return sum(arn in h.attached for h in holders)
 
     def delete_policy(self, arn: str) -> None:
         with self.writing() as db:
@@ -487,10 +557,12 @@ class Iam:
 
     # -- attaching and inline policies (roles and users alike) ---------------------------
 
-    def _principal(self, kind: type[Role] | type[User], name: str) -> Role | User:
-        return self.role(name) if kind is Role else self.user(name)
+    def _principal(self, kind: HolderKind, name: str) -> Holder:
+        if kind is Role:
+            return self.role(name)
+        return self.user(name) if kind is User else self.group(name)
 
-    def attach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
+    def attach(self, kind: HolderKind, name: str, arn: str) -> None:
         with self.writing() as db:
             principal = self._principal(kind, name)
             self.policy(arn)
@@ -502,7 +574,7 @@ class Iam:
             principal.attached.append(arn)
             self.entities.put(db, name, principal)
 
-    def detach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
+    def detach(self, kind: HolderKind, name: str, arn: str) -> None:
         with self.writing() as db:
             principal = self._principal(kind, name)
             if arn not in principal.attached:
@@ -510,10 +582,9 @@ class Iam:
             principal.attached.remove(arn)
             self.entities.put(db, name, principal)
 
-    def put_inline(self, kind: type[Role] | type[User], name: str, policy_name: str,
+    def put_inline(self, kind: HolderKind, name: str, policy_name: str,
                    document: str) -> None:
-        limit = (quotas.ROLE_INLINE_POLICIES_MAX_CHARS if kind is Role
-                 else quotas.USER_INLINE_POLICIES_MAX_CHARS)
+        limit = INLINE_MAX_CHARS[kind]
         with self.writing() as db:
             principal = self._principal(kind, name)
             others = sum(len(d) for n, d in principal.inline.items() if n != policy_name)
@@ -522,14 +593,14 @@ class Iam:
             principal.inline[policy_name] = document
             self.entities.put(db, name, principal)
 
-    def inline(self, kind: type[Role] | type[User], name: str, policy_name: str) -> str:
+    def inline(self, kind: HolderKind, name: str, policy_name: str) -> str:
         document = self._principal(kind, name).inline.get(policy_name)
         if document is None:
             raise NoSuchEntity(f"The {kind.__name__.lower()} policy with name {policy_name} "
                                "cannot be found.")
         return document
 
-    def delete_inline(self, kind: type[Role] | type[User], name: str, policy_name: str) -> None:
+    def delete_inline(self, kind: HolderKind, name: str, policy_name: str) -> None:
         with self.writing() as db:
             principal = self._principal(kind, name)
             if principal.inline.pop(policy_name, None) is None:
@@ -599,9 +670,13 @@ class Iam:
         principal = self.principal_by_arn(principal_arn)
         if principal is None:
             return []
+        holders: list[Holder] = [principal]
+        if isinstance(principal, User):
+            holders += self.groups_of(principal.name)
         known = self.policies()
-        texts = [known[a].document for a in principal.attached if a in known]
-        return [json.loads(t) for t in [*texts, *principal.inline.values()]]
+        texts = [known[a].document for h in holders for a in h.attached if a in known]
+        texts += [t for h in holders for t in h.inline.values()]
+        return [json.loads(t) for t in texts]
 
     def trust_policy_of(self, role_arn: str) -> dict[str, Any] | None:
         role = self.role_by_arn(role_arn)

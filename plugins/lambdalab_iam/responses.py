@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from lambdalab.plugin import ErrorCodes, HttpRequest, HttpResponse, ProtocolService
 
 from . import sts
-from .models import Iam, Role, User, encoded, page
+from .models import Group, Iam, Role, User, encoded, page
 
 #: What IAM and STS answer for what the protocol layer refuses (their query codes).
 ERRORS = ErrorCodes(validation="ValidationError", serialization="MalformedInput",
@@ -226,7 +226,70 @@ class IamResponses:
         found, more = page(names, body.get("Marker"), body.get("MaxItems"))
         return {"PolicyNames": found, **more}
 
-    def _attached(self, principal: Role | User, body: Mapping[str, Any]) -> dict[str, Any]:
+    # -- groups -------------------------------------------------------------------------
+
+    def create_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"Group": self.iam.create_group(body["GroupName"], body.get("Path") or "/").to_aws()}
+
+    def get_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        group = self.iam.group(body["GroupName"])
+        users = [u for u in self.iam.entities.all(User) if u.name in group.members]
+        found, more = page(users, body.get("Marker"), body.get("MaxItems"))
+        return {"Group": group.to_aws(), "Users": [u.to_aws() for u in found], **more}
+
+    def list_groups(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        prefix = body.get("PathPrefix") or "/"
+        groups = [g for g in self.iam.entities.all(Group) if g.path.startswith(prefix)]
+        found, more = page(groups, body.get("Marker"), body.get("MaxItems"))
+        return {"Groups": [g.to_aws() for g in found], **more}
+
+    def list_groups_for_user(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        groups = self.iam.groups_of(self.iam.user(body["UserName"]).name)
+        found, more = page(groups, body.get("Marker"), body.get("MaxItems"))
+        return {"Groups": [g.to_aws() for g in found], **more}
+
+    def delete_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_group(body["GroupName"])
+        return {}
+
+    def add_user_to_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.add_user_to_group(body["GroupName"], body["UserName"])
+        return {}
+
+    def remove_user_from_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.remove_user_from_group(body["GroupName"], body["UserName"])
+        return {}
+
+    def attach_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.attach(Group, body["GroupName"], body["PolicyArn"])
+        return {}
+
+    def detach_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.detach(Group, body["GroupName"], body["PolicyArn"])
+        return {}
+
+    def list_attached_group_policies(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._attached(self.iam.group(body["GroupName"]), body)
+
+    def put_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.put_inline(Group, body["GroupName"], body["PolicyName"], body["PolicyDocument"])
+        return {}
+
+    def get_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        document = self.iam.inline(Group, body["GroupName"], body["PolicyName"])
+        return {"GroupName": body["GroupName"], "PolicyName": body["PolicyName"],
+                "PolicyDocument": encoded(document)}
+
+    def delete_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_inline(Group, body["GroupName"], body["PolicyName"])
+        return {}
+
+    def list_group_policies(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = sorted(self.iam.group(body["GroupName"]).inline)
+        found, more = page(names, body.get("Marker"), body.get("MaxItems"))
+        return {"PolicyNames": found, **more}
+
+    def _attached(self, principal: Role | User | Group, body: Mapping[str, Any]) -> dict[str, Any]:
         prefix = body.get("PathPrefix") or "/"
         policies = self.iam.policies()
         chosen = [a for a in principal.attached_aws(policies)
