@@ -18,6 +18,12 @@ import re
 DEFAULT_REGION = "us-east-1"
 #: The account id in ARNs unless a Lab says otherwise.
 DEFAULT_ACCOUNT_ID = "000000000000"
+#: The access key id of the account's root when a lab enforces IAM
+#: (``Lab(enforce_iam=True)``): allowed everything, as lambdalab allows every caller
+#: when it does not enforce. ``test`` is what lambdalab's docs give clients.
+ROOT_ACCESS_KEY_ID = "test"
+#: The environment variable that turns IAM enforcement on (``1``, ``true`` or ``yes``).
+ENFORCE_IAM_ENV = "LAMBDALAB_ENFORCE_IAM"
 
 #: Seconds (of the Lab's clock) a new function stays ``Pending`` and an update
 #: ``InProgress`` before they become ``Active`` / ``Successful``. AWS takes about a second

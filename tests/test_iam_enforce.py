@@ -1,0 +1,183 @@
+"""IAM enforcement through boto3 against the edge of a lab with ``enforce_iam=True``.
+
+Keys and their policies come from a registry of the test's own, given to the lab as a
+plugin through the ``lambdalab_principal`` hook (the seam the IAM plugin answers
+through): each test gives a user the policies it is about, then calls as that user.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import botocore.exceptions
+import pytest
+from click.testing import CliRunner
+
+from lambdalab import Lab, VirtualClock, cli, hookimpl, limits
+from lambdalab.plugin import Principal
+from lambdalab.server import EdgeServer
+
+from .edge_support import client_for, create
+
+ACCOUNT = limits.DEFAULT_ACCOUNT_ID
+ALICE_KEY = "AKIAALICEEXAMPLE0001"
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:greet"
+
+
+class Keys:
+    """An in-test IAM: access key id → principal."""
+
+    def __init__(self) -> None:
+        self.principals: dict[str, Principal] = {}
+
+    def give(self, key: str, arn: str, *statements: dict[str, Any]) -> None:
+        policies = ({"Version": "2012-10-17", "Statement": list(statements)},) if statements else ()
+        self.principals[key] = Principal(arn, ACCOUNT, policies, user_id="AIDAALICE")
+
+    @hookimpl
+    def lambdalab_principal(self, lab: Lab, access_key_id: str) -> Principal | None:
+        return self.principals.get(access_key_id)
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture
+def enforcing(tmp_path: Path, clock: VirtualClock, keys: Keys) -> Iterator[EdgeServer]:
+    with Lab(data_dir=tmp_path / "data", clock=clock, plugins=[keys], enforce_iam=True) as lab:
+        with EdgeServer(lab, port=0) as server:
+            yield server
+
+
+@pytest.fixture
+def root(enforcing: EdgeServer) -> Any:
+    """Lambda as the account's root: the lab's root key, allowed everything."""
+    return client_for(enforcing.url, key=limits.ROOT_ACCESS_KEY_ID)
+
+
+@pytest.fixture
+def greet(root: Any) -> str:
+    create(root, "greet")
+    return FUNCTION
+
+
+def alice(server: EdgeServer, service: str = "lambda") -> Any:
+    return client_for(server.url, service, key=ALICE_KEY)
+
+
+def refused(call: Any, **params: Any) -> dict[str, Any]:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**params)
+    return raised.value.response  # type: ignore[no-any-return]
+
+
+def invoke(client: Any) -> Any:
+    return client.invoke(FunctionName="greet", Payload=b'{"hi": 1}')
+
+
+def test_a_user_with_no_policy_is_denied_invoke_in_aws_words(enforcing: EdgeServer, keys: Keys,
+                                                             greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE)
+    answer = refused(invoke, client=alice(enforcing))
+    assert answer["Error"]["Code"] == "AccessDeniedException"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert answer["Error"]["Message"] == (
+        f"User: {ALICE} is not authorized to perform: lambda:InvokeFunction on resource: {greet} "
+        "because no identity-based policy allows the lambda:InvokeFunction action")
+
+
+def test_a_policy_allowing_invoke_on_the_function_allows_it(enforcing: EdgeServer, keys: Keys,
+                                                            greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": greet})
+    answer = invoke(alice(enforcing))
+    assert json.loads(answer["Payload"].read()) == {"hi": 1}
+    # ...and nothing else: the policy names one action
+    assert refused(alice(enforcing).get_function, FunctionName="greet")["Error"]["Code"] == \
+        "AccessDeniedException"
+
+
+def test_an_explicit_deny_wins(enforcing: EdgeServer, keys: Keys, greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"},
+              {"Effect": "Deny", "Action": "lambda:Invoke*", "Resource": greet})
+    answer = refused(invoke, client=alice(enforcing))
+    assert answer["Error"]["Message"].endswith(
+        "on resource: " + greet + " with an explicit deny in an identity-based policy")
+    assert alice(enforcing).get_function(FunctionName="greet")["Configuration"]["FunctionArn"] == greet
+
+
+def test_a_policy_on_another_function_denies(enforcing: EdgeServer, keys: Keys, greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                                 "Resource": FUNCTION + "-other"})
+    assert refused(invoke, client=alice(enforcing))["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_qualified_invoke_needs_the_qualified_arn(enforcing: EdgeServer, keys: Keys, greet: str) -> None:
+    """The unqualified ARN covers the unqualified function only; ``:*`` its versions."""
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": greet})
+    client = alice(enforcing)
+    answer = refused(client.invoke, FunctionName="greet", Qualifier="$LATEST")
+    assert f"on resource: {greet}:$LATEST " in answer["Error"]["Message"]
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                                 "Resource": [greet, greet + ":*"]})
+    assert client.invoke(FunctionName="greet", Qualifier="$LATEST")["StatusCode"] == 200
+
+
+def test_the_functions_resource_policy_allows_without_an_identity_policy(
+        enforcing: EdgeServer, root: Any, keys: Keys, greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE)
+    root.add_permission(FunctionName="greet", StatementId="alice", Action="lambda:InvokeFunction",
+                        Principal=ALICE)
+    assert invoke(alice(enforcing))["StatusCode"] == 200
+
+
+def test_an_unknown_key_is_an_unrecognized_client(enforcing: EdgeServer) -> None:
+    answer = refused(client_for(enforcing.url, key="AKIANOBODY").list_functions)
+    assert answer["Error"]["Code"] == "UnrecognizedClientException"
+    assert answer["Error"]["Message"] == "The security token included in the request is invalid."
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_s3_denies_with_access_denied_xml(enforcing: EdgeServer, keys: Keys) -> None:
+    client_for(enforcing.url, "s3", key=limits.ROOT_ACCESS_KEY_ID).create_bucket(Bucket="photos")
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "s3:GetObject",
+                                 "Resource": "arn:aws:s3:::photos/*"})
+    s3 = alice(enforcing, "s3")
+    answer = refused(s3.put_object, Bucket="photos", Key="a.jpg", Body=b"x")
+    assert answer["Error"]["Code"] == "AccessDenied"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "perform: s3:PutObject on resource: arn:aws:s3:::photos/a.jpg" in answer["Error"]["Message"]
+    assert refused(s3.get_object, Bucket="photos", Key="a.jpg")["Error"]["Code"] == "NoSuchKey"  # allowed
+    unknown = refused(client_for(enforcing.url, "s3", key="AKIANOBODY").list_buckets)
+    assert unknown["Error"]["Code"] == "InvalidAccessKeyId"
+
+
+def test_sqs_denies_sending_to_a_queue_the_policy_does_not_name(enforcing: EdgeServer, keys: Keys) -> None:
+    url = client_for(enforcing.url, "sqs", key=limits.ROOT_ACCESS_KEY_ID).create_queue(QueueName="jobs")["QueueUrl"]
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "sqs:SendMessage",
+                                 "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})
+    sqs = alice(enforcing, "sqs")
+    assert sqs.send_message(QueueUrl=url, MessageBody="go")["MessageId"]
+    answer = refused(sqs.receive_message, QueueUrl=url)
+    assert answer["Error"]["Code"] == "AccessDeniedException"
+    assert f"sqs:ReceiveMessage on resource: arn:aws:sqs:us-east-1:{ACCOUNT}:jobs" in answer["Error"]["Message"]
+
+
+def test_enforcement_is_off_by_default(lab: Lab) -> None:
+    assert not lab.enforce_iam
+    with EdgeServer(lab, port=0) as server:
+        assert client_for(server.url, key="AKIANOBODY").list_functions()["Functions"] == []
+
+
+def test_the_environment_variable_and_the_serve_option_turn_it_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(limits.ENFORCE_IAM_ENV, "1")
+    with Lab(data_dir=tmp_path / "a") as lab:
+        assert lab.enforce_iam
+    monkeypatch.delenv(limits.ENFORCE_IAM_ENV)
+    answer = CliRunner().invoke(cli.main, ["serve", "--help"])
+    assert "--enforce-iam" in answer.output
