@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 #: A request context key's value: one string, or several (a multivalued key).
 ContextValue = str | Sequence[str]
+#: A policy document as JSON gives it (dicts and lists; anything else grants nothing).
 Document = Mapping[str, Any]
 
 
@@ -89,9 +90,14 @@ class Result:
 
 def evaluate(request: Request, identity_policies: Iterable[Document],
              resource_policy: Document | None = None) -> Result:
-    """Allow, explicit deny or implicit deny for ``request`` under these policies."""
-    identity = _effects(request, identity_policies, resource_policy=False)
-    resource = _effects(request, [resource_policy] if resource_policy else [], resource_policy=True)
+    """Allow, explicit deny or implicit deny for ``request`` under these policies.
+
+    Documents are read as JSON gives them (dicts and lists); each is compiled once and
+    kept while the same object is passed again (:func:`compiled`), so treat a document
+    given here as frozen."""
+    context = {k.lower(): v for k, v in request.context.items()}
+    identity = _effects(request, context, identity_policies, resource_policy=False)
+    resource = _effects(request, context, [resource_policy] if resource_policy else [], resource_policy=True)
     if "Deny" in identity:
         return Result(Decision.EXPLICIT_DENY, PolicyType.IDENTITY)
     if "Deny" in resource:
@@ -113,50 +119,88 @@ def _cross_account(request: Request) -> bool:
             and request.resource_account != request.principal_account)
 
 
-def _effects(request: Request, documents: Iterable[Document], *, resource_policy: bool) -> set[str]:
+def _effects(request: Request, context: Mapping[str, ContextValue], documents: Iterable[Document], *,
+             resource_policy: bool) -> set[str]:
     """The effects of the statements that apply: ``Allow``, ``Deny``, and
     ``AllowAccount`` (an Allow whose Principal names only the principal's account)."""
     found: set[str] = set()
     for document in documents:
-        for statement in _statements(document):
-            effect = _applies(request, statement, resource_policy)
+        for statement in compiled(document):
+            effect = statement.applies(request, context, resource_policy)
             if effect:
                 found.add(effect)
     return found
 
 
-def _statements(document: Document) -> list[Mapping[str, Any]]:
-    """A document's statements; what is no statement (a malformed document) is left out."""
-    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
-    listed = [statements] if isinstance(statements, Mapping) else statements
-    return [s for s in listed if isinstance(s, Mapping)] if isinstance(listed, list) else []
+@dataclass(frozen=True)
+class Statement:
+    """One statement, its patterns compiled."""
+
+    effect: str
+    #: The Action (or NotAction) patterns as one expression; ``None``: neither was given.
+    actions: re.Pattern[str] | None
+    not_action: bool
+    #: The Resource (or NotResource) patterns; ``None``: neither (the resource's own policy).
+    resources: tuple[str, ...] | None
+    not_resource: bool
+    principal: Any
+    not_principal: Any
+    condition: Any
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> "Statement | None":
+        """The statement, or ``None`` when it can never apply (no Effect, no Action)."""
+        effect = raw.get("Effect")
+        action = raw.get("Action", raw.get("NotAction"))
+        if effect not in ("Allow", "Deny") or action is None:
+            return None
+        resource = raw.get("Resource", raw.get("NotResource"))
+        return cls(effect, _any_action(tuple(_strings(action))), "Action" not in raw,
+                   None if resource is None else tuple(_strings(resource)), "Resource" not in raw,
+                   raw.get("Principal"), raw.get("NotPrincipal"), raw.get("Condition", {}))
+
+    def applies(self, request: Request, context: Mapping[str, ContextValue], resource_policy: bool) -> str | None:
+        """The statement's effect when it applies to ``request``, else ``None``."""
+        if (self.actions is not None and self.actions.fullmatch(request.action) is not None) == self.not_action:
+            return None
+        if self.resources is not None and \
+                any(_resource_matches(p, request.resource) for p in self.resources) == self.not_resource:
+            return None
+        reach = self._reach(request) if resource_policy else "direct"
+        if reach is None or not _conditions_hold(self.condition, context):
+            return None
+        return "AllowAccount" if self.effect == "Allow" and reach == "account" else self.effect
+
+    def _reach(self, request: Request) -> str | None:
+        """``"direct"`` when the statement's Principal names the request's principal,
+        ``"account"`` when it names only its account, ``None`` when it does not apply."""
+        if self.not_principal is not None:
+            return None if _names(self.not_principal, request) else "direct"
+        return _names(self.principal, request)
 
 
-def _applies(request: Request, statement: Mapping[str, Any], resource_policy: bool) -> str | None:
-    """The statement's effect when it applies to ``request``, else ``None``."""
-    effect = statement.get("Effect")
-    if effect not in ("Allow", "Deny"):
-        return None
-    if not _element_matches(statement, "Action", request.action, _action_matches):
-        return None
-    if not _element_matches(statement, "Resource", request.resource, _resource_matches):
-        return None
-    reach = _principal_reach(request, statement) if resource_policy else "direct"
-    if reach is None or not conditions_hold(statement.get("Condition", {}), request.context):
-        return None
-    return "AllowAccount" if effect == "Allow" and reach == "account" else effect
+#: Documents compiled, by ``id``, each kept beside its document (so the id is not reused).
+_COMPILED: dict[int, tuple[Any, tuple[Statement, ...]]] = {}
+_COMPILED_MAX = 4096
 
 
-def _element_matches(statement: Mapping[str, Any], name: str, value: str,
-                     matches: Callable[[str, str], bool]) -> bool:
-    """``Action``/``NotAction`` (or ``Resource``/``NotResource``) against ``value``; a
-    statement with neither matches (a resource policy's statement names no Resource
-    when it is about its own resource)."""
-    if name in statement:
-        return any(matches(p, value) for p in _strings(statement[name]))
-    if "Not" + name in statement:
-        return not any(matches(p, value) for p in _strings(statement["Not" + name]))
-    return name == "Resource"
+def compiled(document: Document) -> tuple[Statement, ...]:
+    """A document's statements, compiled once per document object; what is no statement
+    (a malformed document) is left out."""
+    kept = _COMPILED.get(id(document))
+    if kept is not None and kept[0] is document:
+        return kept[1]
+    statements = tuple(s for s in map(Statement.of, _raw_statements(document)) if s is not None)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[id(document)] = (document, statements)
+    return statements
+
+
+def _raw_statements(document: Document) -> list[Mapping[str, Any]]:
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    listed = [statements] if isinstance(statements, dict) else statements
+    return [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
 
 
 def _strings(value: Any) -> list[str]:
@@ -167,8 +211,9 @@ def _strings(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _action_matches(pattern: str, action: str) -> bool:
-    return glob(pattern.lower()).fullmatch(action.lower()) is not None
+def _any_action(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Actions match case-insensitively."""
+    return re.compile("|".join(glob(p).pattern for p in patterns), re.DOTALL | re.IGNORECASE)
 
 
 def _resource_matches(pattern: str, resource: str) -> bool:
@@ -178,18 +223,10 @@ def _resource_matches(pattern: str, resource: str) -> bool:
 # -- principals (resource-based policies) ------------------------------------------------
 
 
-def _principal_reach(request: Request, statement: Mapping[str, Any]) -> str | None:
-    """``"direct"`` when the statement's Principal names the request's principal,
-    ``"account"`` when it names only its account, ``None`` when it does not apply."""
-    if "NotPrincipal" in statement:
-        return None if _names(statement["NotPrincipal"], request) else "direct"
-    return _names(statement.get("Principal"), request)
-
-
 def _names(element: Any, request: Request) -> str | None:
     if element == "*":
         return "direct"
-    if not isinstance(element, Mapping):
+    if not isinstance(element, dict):
         return None
     reaches = {_names_one(v, kind, request) for kind, values in element.items() for v in _strings(values)}
     return "direct" if "direct" in reaches else ("account" if "account" in reaches else None)
@@ -232,10 +269,21 @@ def string_like(pattern: str, value: str) -> bool:
 def arn_like(pattern: str, arn: str) -> bool:
     """ArnLike: each of the six ``:``-separated segments matched on its own
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN)."""
-    wanted, got = pattern.split(":", 5), arn.split(":", 5)
-    if len(wanted) != 6 or len(got) != 6:
-        return string_like(pattern, arn)
-    return all(string_like(w, g) for w, g in zip(wanted, got))
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == arn
+    return _arn_regex(pattern).fullmatch(arn) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _arn_regex(pattern: str) -> re.Pattern[str]:
+    """An ARN pattern as one expression: in the first five segments a wildcard matches no
+    ``:``; in the resource part (the rest) anything. Not an ARN: a plain wildcard match."""
+    segments = pattern.split(":", 5)
+    if len(segments) != 6:
+        return glob(pattern)
+    within = ["".join("[^:]*" if c == "*" else "[^:]" if c == "?" else re.escape(c) for c in s)
+              for s in segments[:5]]
+    return re.compile(":".join([*within, glob(segments[5]).pattern]), re.DOTALL)
 
 
 # -- conditions --------------------------------------------------------------------------
@@ -281,14 +329,18 @@ OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
 def conditions_hold(block: Mapping[str, Any], context: Mapping[str, ContextValue]) -> bool:
     """Every operator of a ``Condition`` block holds (AND); an operator unknown to
     lambdalab never holds, so a statement that needs it does not apply."""
-    if not isinstance(block, Mapping):
+    return _conditions_hold(block, {k.lower(): v for k, v in context.items()})
+
+
+def _conditions_hold(block: Any, context: Mapping[str, ContextValue]) -> bool:
+    """:func:`conditions_hold` with the context's keys already in lower case."""
+    if not isinstance(block, dict):
         return False
-    lowered = {k.lower(): v for k, v in context.items()}
-    return all(_operator_holds(op, keys, lowered) for op, keys in block.items())
+    return all(_operator_holds(op, keys, context) for op, keys in block.items())
 
 
 def _operator_holds(operator: str, keys: Any, context: Mapping[str, ContextValue]) -> bool:
-    if not isinstance(keys, Mapping):
+    if not isinstance(keys, dict):
         return False
     return all(_key_holds(operator, key, _strings(wanted), context.get(key.lower()))
                for key, wanted in keys.items())

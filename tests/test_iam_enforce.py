@@ -133,6 +133,8 @@ def test_the_functions_resource_policy_allows_without_an_identity_policy(
     root.add_permission(FunctionName="greet", StatementId="alice", Action="lambda:InvokeFunction",
                         Principal=ALICE)
     assert invoke(alice(enforcing))["StatusCode"] == 200
+    root.remove_permission(FunctionName="greet", StatementId="alice")  # read afresh, not kept
+    assert refused(invoke, client=alice(enforcing))["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_an_unknown_key_is_an_unrecognized_client(enforcing: EdgeServer) -> None:

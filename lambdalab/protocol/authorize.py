@@ -175,17 +175,13 @@ def resource_policy_of(lab: Any, action: str, params: Mapping[str, Any]) -> Mapp
     """The resource-based policy that applies: a function's (``AddPermission``) for
     invoking it; ``None`` for every other action."""
     from ..arn import parse_function_ref
-    from ..errors import LambdaError
 
     ref = _text(params, "FunctionName")
     if action != "lambda:InvokeFunction" or ref is None:
         return None
-    try:
-        found = parse_function_ref(ref, _text(params, "Qualifier"))
-        document: Mapping[str, Any] = lab.permissions.get(found.name, found.qualifier).document()
-        return document
-    except LambdaError:  # no such function, or no policy: nothing to grant
-        return None
+    found = parse_function_ref(ref, _text(params, "Qualifier"))
+    document: Mapping[str, Any] | None = lab.permissions.document_of(found.name, found.qualifier)
+    return document
 
 
 def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
