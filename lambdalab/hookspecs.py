@@ -276,6 +276,27 @@ def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
     """
 
 
+@hookspec
+def lambdalab_check_execution_role(lab: "Lab", role: str) -> None:
+    """Check the execution role a function is created or updated with.
+
+    :param lab: the lab the function belongs to.
+    :param role: the ``Role`` ARN the caller gave (a function created without one, which
+        only the Python API allows, gets the lab's default role and no check).
+
+    Raise :class:`~lambdalab.errors.InvalidParameterValueException` to refuse it, as
+    Lambda refuses a role it cannot assume ("The role defined for the function cannot
+    be assumed by Lambda."); return ``None`` to accept it. Nothing has been written when
+    the hook runs. The IAM plugin (``plugins/lambdalab_iam``) checks the role exists and
+    trusts ``lambda.amazonaws.com``::
+
+        @lambdalab.hookimpl
+        def lambdalab_check_execution_role(lab, role):
+            if not role.endswith("/lambda-role"):
+                raise InvalidParameterValueException("Use lambda-role.")
+    """
+
+
 # -------------------------------------------------------------------------------------
 # Storage hooks: a plugin's own tables
 # -------------------------------------------------------------------------------------

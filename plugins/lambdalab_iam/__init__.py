@@ -1,0 +1,100 @@
+"""lambdalab's IAM and STS: roles, users, policies and keys, and who is calling.
+
+A built-in plugin, registered by entry point exactly as a student's would be. It keeps
+IAM's entities in the lab's database, serves IAM and STS on the HTTP edge (query
+protocol, services ``iam`` and ``sts``), and gives every execution environment its
+function's execution role as temporary credentials (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), so a handler's SDK calls are made as
+``assumed-role/ROLE/FUNCTION``
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)::
+
+    >>> from lambdalab_iam import iam
+    >>> iam(lab).role("app").arn                                  # doctest: +SKIP
+    'arn:aws:iam::123456789012:role/app'
+
+Policy enforcement reads identities through :mod:`lambdalab_iam.identities`.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import lambdalab
+from lambdalab import Lab
+from lambdalab.plugin import HttpService, StashKey
+
+from .exceptions import (
+    AccessDenied,
+    DeleteConflict,
+    EntityAlreadyExists,
+    ExpiredToken,
+    IamError,
+    InvalidInput,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+    ValidationError,
+)
+from .identities import Identity, identity_for_key, policies_of, trust_policy_of
+from .models import MIGRATIONS, AccessKey, Iam, ManagedPolicy, Role, Session, User
+from .responses import IamService, StsService
+from .roles import ExecutionRoles, check_execution_role
+
+__version__ = "0.1.0"
+
+#: Each lab's IAM, in ``lab.stash``: it dies with the lab.
+IAM = StashKey[Iam]()
+
+
+def iam(lab: Lab) -> Iam:
+    """The IAM of ``lab``."""
+    # A proxy: the stash must not keep the lab alive.
+    return lab.stash.setdefault(IAM, lambda: Iam(weakref.proxy(lab)))
+
+
+@lambdalab.hookimpl
+def lambdalab_migrations() -> dict[str, str]:
+    return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_started(lab: Lab) -> None:
+    lab.plugin_manager.register(ExecutionRoles(iam(lab)), name="iam.execution-roles")
+
+
+@lambdalab.hookimpl
+def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
+    check_execution_role(iam(lab), role)
+
+
+@lambdalab.hookimpl
+def lambdalab_http_services(lab: Lab) -> list[HttpService]:
+    return [HttpService("iam", IamService(iam(lab))), HttpService("sts", StsService(iam(lab)))]
+
+
+__all__ = [
+    "iam",
+    # identities (what enforcement reads)
+    "Identity",
+    "identity_for_key",
+    "policies_of",
+    "trust_policy_of",
+    # models
+    "AccessKey",
+    "Iam",
+    "ManagedPolicy",
+    "Role",
+    "Session",
+    "User",
+    # exceptions
+    "IamError",
+    "AccessDenied",
+    "DeleteConflict",
+    "EntityAlreadyExists",
+    "ExpiredToken",
+    "InvalidInput",
+    "LimitExceeded",
+    "MalformedPolicyDocument",
+    "NoSuchEntity",
+    "ValidationError",
+]
