@@ -1,8 +1,9 @@
 """IAM enforcement through boto3 against the edge of a lab with ``enforce_iam=True``.
 
-Keys and their policies come from a registry of the test's own, given to the lab as a
-plugin through the ``lambdalab_principal`` hook (the seam the IAM plugin answers
-through): each test gives a user the policies it is about, then calls as that user.
+Most tests take keys and their policies from a registry of the test's own, given to the
+lab as a plugin through the ``lambdalab_principal`` hook: each gives a user the policies
+it is about, then calls as that user. The last ones make users, keys, roles and policies
+through lambdalab's IAM and STS (the ``lambdalab_iam`` plugin answers the same hook).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+import boto3
 import botocore.exceptions
 import pytest
+from botocore.config import Config
 from click.testing import CliRunner
 
 from lambdalab import Lab, VirtualClock, cli, hookimpl, limits
@@ -183,3 +186,51 @@ def test_the_environment_variable_and_the_serve_option_turn_it_on(
     monkeypatch.delenv(limits.ENFORCE_IAM_ENV)
     answer = CliRunner().invoke(cli.main, ["serve", "--help"])
     assert "--enforce-iam" in answer.output
+
+
+# -- with lambdalab's IAM plugin: users, access keys and policies made through IAM -------
+
+
+def allow(action: str, resource: str, effect: str = "Allow") -> str:
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": effect, "Action": action, "Resource": resource}]})
+
+
+def test_an_iam_user_is_denied_then_allowed_by_the_policy_iam_gives_it(enforcing: EdgeServer,
+                                                                        greet: str) -> None:
+    iam = client_for(enforcing.url, "iam", key=limits.ROOT_ACCESS_KEY_ID)
+    bob = iam.create_user(UserName="bob")["User"]["Arn"]
+    key = iam.create_access_key(UserName="bob")["AccessKey"]
+    client = client_for(enforcing.url, key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    answer = refused(invoke, client=client)
+    assert answer["Error"]["Message"].startswith(f"User: {bob} is not authorized to perform: "
+                                                 "lambda:InvokeFunction")
+    iam.put_user_policy(UserName="bob", PolicyName="invoke", PolicyDocument=allow("lambda:InvokeFunction", greet))
+    assert invoke(client)["StatusCode"] == 200
+    iam.put_user_policy(UserName="bob", PolicyName="deny", PolicyDocument=allow("lambda:*", "*", "Deny"))
+    assert "with an explicit deny" in refused(invoke, client=client)["Error"]["Message"]
+    iam.delete_access_key(UserName="bob", AccessKeyId=key["AccessKeyId"])
+    assert refused(invoke, client=client)["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_a_role_session_acts_with_its_roles_policies(enforcing: EdgeServer, greet: str) -> None:
+    iam = client_for(enforcing.url, "iam", key=limits.ROOT_ACCESS_KEY_ID)
+    bob = iam.create_user(UserName="bob")["User"]["Arn"]
+    iam.put_user_policy(UserName="bob", PolicyName="assume",
+                        PolicyDocument=allow("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/invoker"))
+    key = iam.create_access_key(UserName="bob")["AccessKey"]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": bob}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="invoker", PolicyName="invoke", PolicyDocument=allow("lambda:InvokeFunction", greet))
+    sts = client_for(enforcing.url, "sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    session = sts.assume_role(RoleArn=role, RoleSessionName="s1")["Credentials"]
+    client = boto3.client("lambda", endpoint_url=enforcing.url, region_name="us-east-1",
+                          aws_access_key_id=session["AccessKeyId"],
+                          aws_secret_access_key=session["SecretAccessKey"],
+                          aws_session_token=session["SessionToken"],
+                          config=Config(retries={"total_max_attempts": 1}))
+    assert invoke(client)["StatusCode"] == 200
+    answer = refused(client.get_function, FunctionName="greet")
+    assert answer["Error"]["Message"].startswith(
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/invoker/s1 is not authorized to perform: lambda:GetFunction")

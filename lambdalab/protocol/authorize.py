@@ -138,6 +138,16 @@ def _s3_resource(lab: Any, params: Mapping[str, Any]) -> str:
     return f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
 
 
+def _iam_resource(lab: Any, params: Mapping[str, Any]) -> str:
+    """The role or user an IAM operation names (``RoleName``, ``UserName``: ARNs without
+    their path), else the policy (``PolicyArn``)."""
+    for member, kind in (("RoleName", "role"), ("UserName", "user")):
+        name = _text(params, member)
+        if name:
+            return f"arn:aws:iam::{lab.arns.account_id}:{kind}/{name}"
+    return _text(params, "PolicyArn") or "*"
+
+
 def _named(service: str, kind: str, *names: str) -> Callable[[Any, Mapping[str, Any]], str]:
     """A resource ``arn:aws:SERVICE:REGION:ACCOUNT:KIND/NAME`` (KIND ending in ``:``:
     ``KIND:NAME``), or an ARN the input gives whole."""
@@ -162,6 +172,8 @@ RESOURCES: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
     "dynamodb": _named("dynamodb", "table", "TableArn", "TableName"),
     "sns": _named("sns", ":", "TopicArn"),
     "logs": _named("logs", "log-group:", "logGroupName"),
+    "iam": _iam_resource,
+    "sts": lambda lab, params: _text(params, "RoleArn") or "*",
 }
 
 
