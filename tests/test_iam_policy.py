@@ -11,6 +11,7 @@ and Lambda's resource policy for S3
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ OTHER = "111122223333"
 CARLOS = f"arn:aws:iam::{ACCOUNT}:user/carlossalazar"
 FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:my-function"
 BUCKET_ARN = "arn:aws:s3:::amzn-s3-demo-bucket"
+#: Seconds after which an evaluation is taken to hang (it takes about a millisecond).
+HANG_DEADLINE_S = 60
 
 
 def policy(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -218,3 +221,29 @@ def test_a_resource_policy_naming_a_role_grants_its_sessions() -> None:
 ])
 def test_a_malformed_document_grants_nothing_and_raises_nothing(document: dict[str, Any]) -> None:
     assert evaluate(carlos("s3:GetObject", "*"), [document]).decision is Decision.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(("pattern", "value"), [
+    ("*a" * 40 + "*b", "a" * 1024),  # backtracking regular expressions take hours on this
+    ("arn:aws:s3:::" + "a*" * 40 + "b", "arn:aws:s3:::" + "a" * 1024),
+    ("arn:aws:s3:*" + "a*" * 40 + "::x", "arn:aws:s3:" + "a" * 1024 + "::y"),
+])
+def test_a_hostile_pattern_is_matched_in_linear_time(pattern: str, value: str) -> None:
+    document = policy({"Effect": "Allow", "Action": "*", "Resource": pattern,
+                       "Condition": {"StringLike": {"aws:PrincipalArn": pattern}}})
+    request = Request(CARLOS, "s3:GetObject", value, ACCOUNT, context={"aws:PrincipalArn": value})
+    answers: list[Decision] = []
+    worker = threading.Thread(target=lambda: answers.append(evaluate(request, [document]).decision),
+                              daemon=True)
+    worker.start()
+    worker.join(HANG_DEADLINE_S)  # a deadline that tells a hang from load, not a duration
+    assert answers == [Decision.IMPLICIT_DENY]
+
+
+@pytest.mark.parametrize(("pattern", "value", "matches"), [
+    ("*ab*ab", "xabyab", True), ("*ab*ab", "abab", True), ("*ab*ab", "ab", False),
+    ("a*b*c", "abbbc", True), ("a*b*c", "acb", False), ("a**b", "ab", True), ("*a*", "bab", True),
+    ("a?c", "abc", True), ("a?c", "ac", False), ("*", "", True),
+])
+def test_wildcards_between_runs(pattern: str, value: str, matches: bool) -> None:
+    assert conditioned({"StringLike": {"aws:username": pattern}}, {"aws:username": value}) is matches

@@ -124,7 +124,10 @@ def _sqs_resource(lab: Any, params: Mapping[str, Any]) -> str:
     url, name = _text(params, "QueueUrl"), _text(params, "QueueName")
     account = lab.arns.account_id
     if url:
-        parts = [p for p in urlsplit(url).path.split("/") if p]
+        try:
+            parts = [p for p in urlsplit(url).path.split("/") if p]
+        except ValueError:  # no URL at all ("http://[")
+            return "*"
         if len(parts) < 2:
             return "*"
         account, name = parts[-2], parts[-1]
