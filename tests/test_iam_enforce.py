@@ -16,13 +16,13 @@ import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
-from click.testing import CliRunner
 
-from lambdalab import Lab, VirtualClock, cli, hookimpl, limits
+from lambdalab import Lab, VirtualClock, hookimpl, limits
 from lambdalab.plugin import Principal
 from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, create
+from .test_cloudtrail_serve import serving
 
 ACCOUNT = limits.DEFAULT_ACCOUNT_ID
 ALICE_KEY = "AKIAALICEEXAMPLE0001"
@@ -178,14 +178,27 @@ def test_enforcement_is_off_by_default(lab: Lab) -> None:
         assert client_for(server.url, key="AKIANOBODY").list_functions()["Functions"] == []
 
 
-def test_the_environment_variable_and_the_serve_option_turn_it_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_variable_turns_it_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(limits.ENFORCE_IAM_ENV, "1")
     with Lab(data_dir=tmp_path / "a") as lab:
         assert lab.enforce_iam
-    monkeypatch.delenv(limits.ENFORCE_IAM_ENV)
-    answer = CliRunner().invoke(cli.main, ["serve", "--help"])
-    assert "--enforce-iam" in answer.output
+
+
+def test_lambdalab_serve_enforce_iam(tmp_path: Path) -> None:
+    """A real ``lambdalab serve --enforce-iam``: the root key works, an IAM user's key
+    is denied until IAM gives it a policy, an unknown key is refused."""
+    with serving(tmp_path / "d", "--enforce-iam") as url:
+        root = client_for(url, key=limits.ROOT_ACCESS_KEY_ID)
+        create(root, "greet")
+        iam = client_for(url, "iam", key=limits.ROOT_ACCESS_KEY_ID)
+        iam.create_user(UserName="carol")
+        key = iam.create_access_key(UserName="carol")["AccessKey"]
+        carol = client_for(url, key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+        assert refused(carol.list_functions)["Error"]["Code"] == "AccessDeniedException"
+        iam.put_user_policy(UserName="carol", PolicyName="list", PolicyDocument=allow("lambda:ListFunctions", "*"))
+        assert [f["FunctionName"] for f in carol.list_functions()["Functions"]] == ["greet"]
+        unknown = refused(client_for(url, key="AKIANOBODY").list_functions)
+        assert unknown["Error"]["Code"] == "UnrecognizedClientException"
 
 
 # -- with lambdalab's IAM plugin: users, access keys and policies made through IAM -------
