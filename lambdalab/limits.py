@@ -22,6 +22,11 @@ DEFAULT_ACCOUNT_ID = "000000000000"
 #: (``Lab(enforce_iam=True)``): allowed everything, as lambdalab allows every caller
 #: when it does not enforce. ``test`` is what lambdalab's docs give clients.
 ROOT_ACCESS_KEY_ID = "test"
+#: The access key id in the environment of a function whose role IAM did not issue (a
+#: made-up role of a lab without IAM): the account's root too.
+PLACEHOLDER_ACCESS_KEY_ID = "AKIDLAMBDALAB0000000"
+#: The keys an enforcing lab takes as the account's root.
+ROOT_ACCESS_KEY_IDS = (ROOT_ACCESS_KEY_ID, PLACEHOLDER_ACCESS_KEY_ID)
 #: The environment variable that turns IAM enforcement on (``1``, ``true`` or ``yes``).
 ENFORCE_IAM_ENV = "LAMBDALAB_ENFORCE_IAM"
 

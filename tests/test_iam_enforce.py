@@ -21,7 +21,7 @@ from lambdalab import Lab, VirtualClock, hookimpl, limits
 from lambdalab.plugin import Principal
 from lambdalab.server import EdgeServer
 
-from .edge_support import client_for, create
+from .edge_support import client_for, create, zip_of
 from .test_cloudtrail_serve import serving
 
 ACCOUNT = limits.DEFAULT_ACCOUNT_ID
@@ -247,3 +247,45 @@ def test_a_role_session_acts_with_its_roles_policies(enforcing: EdgeServer, gree
     answer = refused(client.get_function, FunctionName="greet")
     assert answer["Error"]["Message"].startswith(
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/invoker/s1 is not authorized to perform: lambda:GetFunction")
+
+
+READS_S3 = """
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+
+def handler(event, context):
+    try:
+        return s3.get_object(Bucket="photos", Key="cat.txt")["Body"].read().decode()
+    except ClientError as e:
+        return e.response["Error"]["Code"] + ": " + e.response["Error"]["Message"]
+"""
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def test_a_function_reads_s3_with_what_its_execution_role_allows(enforcing: EdgeServer, root: Any) -> None:
+    """The issue's lab: a function that reads from S3 fails with AccessDenied until its
+    role has a policy that lets it read the object."""
+    s3 = client_for(enforcing.url, "s3", key=limits.ROOT_ACCESS_KEY_ID)
+    s3.create_bucket(Bucket="photos")
+    s3.put_object(Bucket="photos", Key="cat.txt", Body=b"meow")
+    iam = client_for(enforcing.url, "iam", key=limits.ROOT_ACCESS_KEY_ID)
+    role = iam.create_role(RoleName="reader", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    root.create_function(FunctionName="reader", Runtime="python3.11", Role=role, Handler="app.handler",
+                         Code={"ZipFile": zip_of(app=READS_S3)}, Timeout=30)
+
+    def run() -> str:
+        answer = root.invoke(FunctionName="reader")
+        payload = answer["Payload"].read()
+        assert "FunctionError" not in answer, payload
+        return json.loads(payload)  # type: ignore[no-any-return]
+
+    assert run() == (f"AccessDenied: User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/reader is not "
+                     "authorized to perform: s3:GetObject on resource: arn:aws:s3:::photos/cat.txt "
+                     "because no identity-based policy allows the s3:GetObject action")
+    iam.put_role_policy(RoleName="reader", PolicyName="read",
+                        PolicyDocument=allow("s3:GetObject", "arn:aws:s3:::photos/*"))
+    assert run() == "meow"

@@ -5,8 +5,9 @@ With ``Lab(enforce_iam=True)`` (``lambdalab serve --enforce-iam``,
 authorised before it runs, as AWS authorises a request
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/intro-structure.html#intro-structure-authorization):
 
-1. the SigV4 access key id names a principal: the lab's root key
-   (:data:`~lambdalab.limits.ROOT_ACCESS_KEY_ID`) is the account's root, allowed
+1. the SigV4 access key id names a principal: the lab's root keys
+   (:data:`~lambdalab.limits.ROOT_ACCESS_KEY_IDS`: ``test``, and the placeholder key a
+   function whose role IAM did not issue gets) are the account's root, allowed
    everything; any other is asked of the ``lambdalab_principal`` hook (the IAM plugin's
    users and role sessions); a key nobody knows is ``UnrecognizedClientException``
    (S3: ``InvalidAccessKeyId``; query services: ``InvalidClientTokenId``);
@@ -221,8 +222,8 @@ def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
 
 
 def principal_of(lab: Any, access_key_id: str) -> Principal | None:
-    """The root for the lab's root key, else what the ``lambdalab_principal`` hook says."""
-    if access_key_id == limits.ROOT_ACCESS_KEY_ID:
+    """The root for the lab's root keys, else what the ``lambdalab_principal`` hook says."""
+    if access_key_id in limits.ROOT_ACCESS_KEY_IDS:
         account = lab.arns.account_id
         return Principal(f"arn:aws:iam::{account}:root", account, type=ROOT_TYPE, user_id=account)
     found: Principal | None = lab.plugin_manager.hook.lambdalab_principal(lab=lab, access_key_id=access_key_id)
