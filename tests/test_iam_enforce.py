@@ -289,3 +289,30 @@ def test_a_function_reads_s3_with_what_its_execution_role_allows(enforcing: Edge
     iam.put_role_policy(RoleName="reader", PolicyName="read",
                         PolicyDocument=allow("s3:GetObject", "arn:aws:s3:::photos/*"))
     assert run() == "meow"
+
+
+@pytest.mark.parametrize(("service", "call", "code", "status"), [
+    ("s3", "list_buckets", "AccessDenied", 403),
+    ("sqs", "list_queues", "AccessDeniedException", 400),
+    ("logs", "describe_log_groups", "AccessDeniedException", 400),
+    ("events", "list_rules", "AccessDeniedException", 400),
+    ("kinesis", "list_streams", "AccessDeniedException", 400),
+    ("cloudwatch", "list_metrics", "AccessDeniedException", 400),
+    ("cloudtrail", "lookup_events", "AccessDeniedException", 400),
+    ("iam", "list_users", "AccessDenied", 403),
+])
+def test_every_service_denies_in_its_own_shape(enforcing: EdgeServer, keys: Keys, service: str, call: str,
+                                               code: str, status: int) -> None:
+    keys.give(ALICE_KEY, ALICE)
+    answer = refused(getattr(alice(enforcing, service), call))
+    assert (answer["Error"]["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+    assert answer["Error"]["Message"].startswith(f"User: {ALICE} is not authorized to perform: ")
+
+
+def test_get_caller_identity_needs_no_permission(enforcing: EdgeServer) -> None:
+    """"No permissions are required to perform this operation.\""""
+    iam = client_for(enforcing.url, "iam", key=limits.ROOT_ACCESS_KEY_ID)
+    arn = iam.create_user(UserName="dave")["User"]["Arn"]
+    key = iam.create_access_key(UserName="dave")["AccessKey"]
+    sts = client_for(enforcing.url, "sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    assert sts.get_caller_identity()["Arn"] == arn

@@ -88,6 +88,12 @@ ACTION_NAMES = {
 }
 
 
+#: Actions every principal may call, whatever its policies say: "No permissions are
+#: required to perform this operation"
+#: (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
+
+
 def service_prefix(model: ServiceModel) -> str:
     """``lambda``, ``s3``, ``sqs``, ``cloudwatch`` (whose endpoints are ``monitoring``)…"""
     name = model.signing_name or model.endpoint_prefix
@@ -240,9 +246,9 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     principal = principal_of(caller.lab, caller.access_key_id)
     if principal is None:
         raise _unrecognized(protocol, caller.access_key_id)
-    if principal.is_root:
-        return
     action = action_of(model, parsed.operation.name)
+    if principal.is_root or action in ALWAYS_ALLOWED:
+        return
     resource = resource_of(caller.lab, service_prefix(model), parsed.params)
     request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id,
                       context_of(principal, caller))
@@ -287,6 +293,6 @@ def _unsigned(protocol: str) -> ServiceError:
     return ServiceError(code, "Missing Authentication Token", 403)
 
 
-__all__ = ["ACTION_NAMES", "Principal", "RESOURCES", "ROOT_TYPE", "access_denied", "action_of", "authorize",
+__all__ = ["ACTION_NAMES", "ALWAYS_ALLOWED", "Principal", "RESOURCES", "ROOT_TYPE", "access_denied", "action_of", "authorize",
            "context_of", "denial_message", "principal_of", "resource_of", "resource_policy_of",
            "service_prefix"]
