@@ -149,6 +149,26 @@ def lambdalab_principal(lab: "Lab", access_key_id: str) -> "Principal | None":
     """
 
 
+@hookspec(firstresult=True)
+def lambdalab_resource_policy(lab: "Lab", resource_arn: str) -> "Mapping[str, Any] | None":
+    """The resource-based policy of a resource a plugin keeps, when the lab enforces IAM.
+
+    :param lab: the lab the request reached (``lab.enforce_iam`` is true).
+    :param resource_arn: the ARN the request acts on (``arn:aws:sqs:…:jobs``).
+
+    Return the policy document (parsed JSON) or ``None`` (not the plugin's resource, or
+    it has no policy). Stops at first non-None result. A Lambda function's policy
+    (``AddPermission``) is core's and is not asked for. Return the same object while the
+    policy is unchanged: the evaluator compiles each document object once. The SQS
+    plugin answers with a queue's ``Policy`` attribute::
+
+        @lambdalab.hookimpl
+        def lambdalab_resource_policy(lab, resource_arn):
+            if resource_arn.startswith("arn:aws:sqs:"):
+                return queue_policy(lab, resource_arn)
+    """
+
+
 @hookspec
 def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
     """Called with the ``AWS/Lambda`` metric data points of one thing the data plane did.

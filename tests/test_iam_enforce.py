@@ -316,3 +316,21 @@ def test_get_caller_identity_needs_no_permission(enforcing: EdgeServer) -> None:
     key = iam.create_access_key(UserName="dave")["AccessKey"]
     sts = client_for(enforcing.url, "sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     assert sts.get_caller_identity()["Arn"] == arn
+
+
+def test_a_queue_policy_is_the_queues_resource_policy(enforcing: EdgeServer, keys: Keys) -> None:
+    root_sqs = client_for(enforcing.url, "sqs", key=limits.ROOT_ACCESS_KEY_ID)
+    url = root_sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
+    keys.give(ALICE_KEY, ALICE)
+    sqs = alice(enforcing, "sqs")
+    assert refused(sqs.send_message, QueueUrl=url, MessageBody="go")["Error"]["Code"] == "AccessDeniedException"
+    grant = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": "sqs:SendMessage", "Resource": queue}]}
+    root_sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(grant)})
+    assert sqs.send_message(QueueUrl=url, MessageBody="go")["MessageId"]  # the queue's policy alone
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})
+    grant["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "sqs:PurgeQueue", "Resource": queue})
+    root_sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(grant)})
+    answer = refused(sqs.purge_queue, QueueUrl=url)
+    assert answer["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")

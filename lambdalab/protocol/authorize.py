@@ -15,8 +15,9 @@ authorised before it runs, as AWS authorises a request
    the ARN the operation's input names (:func:`resource_of`), the request context the
    global keys IAM sets (:func:`context_of`);
 3. :func:`lambdalab.iam_policy.evaluate` decides from the principal's identity-based
-   policies and, for ``lambda:InvokeFunction``, the function's resource-based policy
-   (``AddPermission``); a denial is AWS's AccessDenied error of the service, its message
+   policies and the resource's policy: for ``lambda:InvokeFunction`` the function's
+   (``AddPermission``), for a plugin's resource what the ``lambdalab_resource_policy``
+   hook gives (an SQS queue's ``Policy`` attribute); a denial is AWS's AccessDenied error of the service, its message
    naming the principal, the action, the resource and why
    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
 
@@ -193,11 +194,19 @@ def resource_of(lab: Any, prefix: str, params: Mapping[str, Any]) -> str:
     return found(lab, params) if found else "*"
 
 
-def resource_policy_of(lab: Any, action: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def resource_policy_of(lab: Any, action: str, resource: str,
+                       params: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The resource-based policy that applies: a function's (``AddPermission``) for
-    invoking it; ``None`` for every other action."""
+    invoking it; for a resource of a plugin's service, what the
+    ``lambdalab_resource_policy`` hook says (an SQS queue's ``Policy``); else ``None``."""
     from ..arn import parse_function_ref
 
+    if not action.startswith("lambda:"):
+        if resource == "*":
+            return None
+        kept: Mapping[str, Any] | None = lab.plugin_manager.hook.lambdalab_resource_policy(
+            lab=lab, resource_arn=resource)
+        return kept
     ref = _text(params, "FunctionName")
     if action != "lambda:InvokeFunction" or ref is None:
         return None
@@ -252,7 +261,7 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     resource = resource_of(caller.lab, service_prefix(model), parsed.params)
     request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id,
                       context_of(principal, caller))
-    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, parsed.params))
+    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params))
     if not result.allowed:
         raise access_denied(model, protocol, request, result)
 
