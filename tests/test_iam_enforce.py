@@ -334,3 +334,15 @@ def test_a_queue_policy_is_the_queues_resource_policy(enforcing: EdgeServer, key
     root_sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(grant)})
     answer = refused(sqs.purge_queue, QueueUrl=url)
     assert answer["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
+
+
+def test_cloudtrail_records_a_denial(enforcing: EdgeServer, keys: Keys, greet: str) -> None:
+    keys.give(ALICE_KEY, ALICE)
+    refused(alice(enforcing).get_function, FunctionName="greet")
+    trail = client_for(enforcing.url, "cloudtrail", key=limits.ROOT_ACCESS_KEY_ID)
+    events = trail.lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventName", "AttributeValue": "GetFunction"}])["Events"]
+    recorded = json.loads(events[0]["CloudTrailEvent"])
+    assert recorded["errorCode"] == "AccessDeniedException"
+    assert recorded["errorMessage"].startswith(f"User: {ALICE} is not authorized to perform: lambda:GetFunction")
+    assert recorded["userIdentity"]["accessKeyId"] == ALICE_KEY
