@@ -9,6 +9,8 @@ through lambdalab's IAM and STS (the ``lambdalab_iam`` plugin answers the same h
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +20,7 @@ import pytest
 from botocore.config import Config
 
 from lambdalab import Lab, VirtualClock, hookimpl, limits
+from lambdalab.cli import daemon
 from lambdalab.plugin import Principal
 from lambdalab.server import EdgeServer
 
@@ -199,6 +202,11 @@ def test_lambdalab_serve_enforce_iam(tmp_path: Path) -> None:
         assert [f["FunctionName"] for f in carol.list_functions()["Functions"]] == ["greet"]
         unknown = refused(client_for(url, key="AKIANOBODY").list_functions)
         assert unknown["Error"]["Code"] == "UnrecognizedClientException"
+        # the CLI's unsigned doors stay shut: no registration, no unsigned reads
+        assert not (tmp_path / "d" / daemon.STATE_FILE).exists()
+        with pytest.raises(urllib.error.HTTPError) as shut:
+            urllib.request.urlopen(f"{url}/_lambdalab/cli/function?FunctionName=greet")
+        assert shut.value.code == 404
 
 
 # -- with lambdalab's IAM plugin: users, access keys and policies made through IAM -------

@@ -93,7 +93,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
         running = None
     # The CLI's commands reach this server (and its warm environments) when it can
     # answer them unsigned on loopback, and no other server serves the data dir.
-    register = is_loopback(host) and not auth_keys and running is None
+    register = is_loopback(host) and not auth_keys and not lab.enforce_iam and running is None
     if register:
         daemon.write_state(
             daemon.ServerInfo(
