@@ -161,6 +161,44 @@ def test_a_customer_managed_policy_is_created_read_and_deleted_once_detached(iam
     assert code_of(gone) == ("NoSuchEntity", 404)
 
 
+def test_a_policy_gets_new_versions_and_grants_through_its_default(lab: Lab, iam: Any) -> None:
+    arn = iam.create_policy(PolicyName="photos", PolicyDocument=json.dumps(READ_S3))["Policy"]["Arn"]
+    iam.create_user(UserName="ana")
+    iam.attach_user_policy(UserName="ana", PolicyArn=arn)
+    write = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::photos/*"}]}
+    v2 = iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write))["PolicyVersion"]
+    assert (v2["VersionId"], v2["IsDefaultVersion"]) == ("v2", False)
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [READ_S3]  # v1 still grants
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v2")
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [write]
+    listed = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in listed] == [("v2", True), ("v1", False)]
+    with pytest.raises(ClientError) as default:
+        iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    assert code_of(default) == ("DeleteConflict", 409)
+    for _ in range(3):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write), SetAsDefault=True)
+    with pytest.raises(ClientError) as sixth:
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(write))
+    assert code_of(sixth)[0] == "LimitExceeded"
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v5"
+    iam.detach_user_policy(UserName="ana", PolicyArn=arn)
+    with pytest.raises(ClientError) as versions_left:
+        iam.delete_policy(PolicyArn=arn)
+    assert code_of(versions_left) == ("DeleteConflict", 409)
+    for version in ("v1", "v2", "v3", "v4"):
+        iam.delete_policy_version(PolicyArn=arn, VersionId=version)
+    with pytest.raises(ClientError) as gone:
+        iam.get_policy_version(PolicyArn=arn, VersionId="v1")
+    assert code_of(gone) == ("NoSuchEntity", 404)
+    iam.delete_policy(PolicyArn=arn)
+    with pytest.raises(ClientError) as aws_owned:
+        iam.create_policy_version(PolicyArn=BASIC, PolicyDocument=json.dumps(write))
+    assert code_of(aws_owned)[0] == "InvalidInput"
+
+
 def test_aws_managed_policies_that_lambda_tutorials_use_are_there_with_their_documents(iam: Any) -> None:
     known = json.loads(MANAGED_POLICIES_FILE.read_text())["policies"]
     listed = {p["PolicyName"]: p for p in iam.list_policies(Scope="AWS")["Policies"]}
@@ -204,6 +242,31 @@ def test_a_user_gets_two_access_keys_and_policies(iam: Any) -> None:
     iam.delete_user_policy(UserName="ana", PolicyName="photos")
     iam.delete_user(UserName="ana")
     assert iam.list_users()["Users"] == []
+
+
+def test_a_users_groups_give_it_their_policies_until_it_leaves(lab: Lab, iam: Any) -> None:
+    iam.create_user(UserName="ana")
+    group = iam.create_group(GroupName="readers")["Group"]
+    assert group["Arn"] == f"arn:aws:iam::{ACCOUNT}:group/readers" and group["GroupId"].startswith("AGPA")
+    iam.attach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.put_group_policy(GroupName="readers", PolicyName="photos", PolicyDocument=json.dumps(READ_S3))
+    iam.add_user_to_group(GroupName="readers", UserName="ana")
+    assert [u["UserName"] for u in iam.get_group(GroupName="readers")["Users"]] == ["ana"]
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="ana")["Groups"]] == ["readers"]
+    ana = f"arn:aws:iam::{ACCOUNT}:user/ana"
+    documents = policies_of(lab, ana)
+    assert len(documents) == 2 and documents[1] == READ_S3
+    for refused in (lambda: iam.delete_group(GroupName="readers"), lambda: iam.delete_user(UserName="ana")):
+        with pytest.raises(ClientError) as conflict:
+            refused()
+        assert code_of(conflict) == ("DeleteConflict", 409)
+    iam.remove_user_from_group(GroupName="readers", UserName="ana")
+    assert policies_of(lab, ana) == []
+    iam.detach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.delete_group_policy(GroupName="readers", PolicyName="photos")
+    iam.delete_group(GroupName="readers")
+    iam.delete_user(UserName="ana")
+    assert iam.list_groups()["Groups"] == []
 
 
 def test_the_identity_interface_answers_a_users_key_and_a_roles_documents(lab: Lab, iam: Any) -> None:
@@ -294,3 +357,39 @@ def test_hostile_requests_get_an_error_in_iams_shape_and_change_nothing(
     assert 400 <= answered.value.code < 500
     assert b"<ErrorResponse" in answered.value.read()
     assert iam.list_roles()["Roles"] == [] and iam.list_policies(Scope="Local")["Policies"] == []
+
+
+# -- what enforcement reads, answered from memory -----------------------------------------
+
+
+def test_identities_follow_changes_made_by_another_lambdalab_on_the_data_dir(
+        lab: Lab, tmp_path: Path) -> None:
+    from lambdalab_iam import iam as iam_of
+
+    from .conftest import wait_until
+
+    iam_of(lab).create_user("ana", "/", [])
+    key = iam_of(lab).create_access_key("ana").access_key_id
+    assert identity_for_key(lab, key) is not None  # now remembered
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == []
+    with Lab(tmp_path / "data", clock=VirtualClock(start=1_700_000_000)) as other:
+        iam_of(other).put_inline(__import__("lambdalab_iam").User, "ana", "photos", json.dumps(READ_S3))
+        iam_of(other).delete_access_key("ana", key)
+    # Noticed through SQLite's data_version within a millisecond: a deadline, not a duration.
+    assert wait_until(lambda: identity_for_key(lab, key) is None, timeout=30)
+    assert policies_of(lab, f"arn:aws:iam::{ACCOUNT}:user/ana") == [READ_S3]
+
+
+def test_the_iam_plugin_answers_enforcements_principal_hook(lab: Lab, iam: Any) -> None:
+    from lambdalab import plugin as toolkit
+
+    if not hasattr(toolkit, "Principal"):
+        pytest.skip("the enforcement point (lambdalab_principal, Principal) is not merged yet")
+    iam.create_user(UserName="ana")
+    key = iam.create_access_key(UserName="ana")["AccessKey"]["AccessKeyId"]
+    iam.put_user_policy(UserName="ana", PolicyName="photos", PolicyDocument=json.dumps(READ_S3))
+    principal = lab.plugin_manager.hook.lambdalab_principal(lab=lab, access_key_id=key)
+    assert (principal.arn, principal.account, principal.type) == (
+        f"arn:aws:iam::{ACCOUNT}:user/ana", ACCOUNT, "User")
+    assert list(principal.policies) == [READ_S3]
+    assert lab.plugin_manager.hook.lambdalab_principal(lab=lab, access_key_id="AKIDNOTISSUED0000000") is None

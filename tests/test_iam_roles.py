@@ -7,6 +7,7 @@ The judge is boto3 inside the handler, calling STS on the edge that serves the l
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,3 +75,37 @@ def test_a_role_lambda_cannot_assume_is_refused_at_create_function(lab: Lab, edg
 def test_without_iam_roles_a_made_up_role_runs_with_placeholder_keys(lab: Lab, edge: EdgeServer) -> None:
     got = who_runs(edge, "plain", f"arn:aws:iam::{ACCOUNT}:role/lambda-role")
     assert got["arn"] == f"arn:aws:iam::{ACCOUNT}:root" and not got["key"].startswith("ASIA")
+
+
+def test_the_developer_guides_cli_steps_run_unchanged(lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:
+    """The steps of https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-awscli.html
+    (create-role with the trust policy inline, attach-role-policy, create-function with
+    the role, invoke), with a Python handler, through the AWS CLI."""
+    import os
+    import subprocess
+    import sys
+
+    package = tmp_path / "function.zip"
+    package.write_bytes(zip_of(lambda_function=WHO_AM_I))
+
+    def aws(*args: str) -> Any:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "aws"), "--endpoint-url", edge.url, "--output", "json", *args],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-checked",
+                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+                 "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    aws("iam", "create-role", "--role-name", "lambda-ex", "--assume-role-policy-document",
+        '{"Version": "2012-10-17","Statement": [{ "Effect": "Allow", "Principal": '
+        '{"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+    aws("iam", "attach-role-policy", "--role-name", "lambda-ex", "--policy-arn",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    aws("lambda", "create-function", "--function-name", "my-function", "--zip-file", "fileb://function.zip",
+        "--handler", "lambda_function.handler", "--runtime", "python3.11", "--timeout", "30",
+        "--role", f"arn:aws:iam::{ACCOUNT}:role/lambda-ex")
+    aws("lambda", "invoke", "--function-name", "my-function", "out.json")
+    answer = json.loads((tmp_path / "out.json").read_text())
+    assert answer["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/lambda-ex/my-function"

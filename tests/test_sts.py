@@ -134,3 +134,18 @@ def test_a_session_longer_than_the_roles_maximum_is_refused(iam: Any, sts: Any) 
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     iam.update_role(RoleName="r", MaxSessionDuration=7200)
     assert sts.assume_role(RoleArn=arn, RoleSessionName="s1", DurationSeconds=7200)["Credentials"]
+
+
+def test_cloudtrail_records_iam_and_sts_calls_without_secret_keys(iam: Any, sts: Any, edge: EdgeServer) -> None:
+    key = user_with_key(iam)
+    arn = iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}))["Role"]["Arn"]
+    temporary = sts.assume_role(RoleArn=arn, RoleSessionName="s1")["Credentials"]
+    found = client_for(edge.url, "cloudtrail").lookup_events()["Events"]
+    records = {e["EventName"]: json.loads(e["CloudTrailEvent"]) for e in found}
+    assert {"CreateUser", "CreateAccessKey", "CreateRole", "AssumeRole"} <= set(records)
+    created = records["CreateAccessKey"]["responseElements"]["AccessKey"]
+    assert created["AccessKeyId"] == key["AccessKeyId"] and "SecretAccessKey" not in created
+    assumed = records["AssumeRole"]["responseElements"]["Credentials"]
+    assert assumed["AccessKeyId"] == temporary["AccessKeyId"] and "SecretAccessKey" not in assumed
+    trail_text = json.dumps(found, default=str)
+    assert key["SecretAccessKey"] not in trail_text and temporary["SecretAccessKey"] not in trail_text

@@ -18,8 +18,10 @@ Policy enforcement reads identities through :mod:`lambdalab_iam.identities`.
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import lambdalab
+import lambdalab.plugin
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, StashKey
 
@@ -37,7 +39,7 @@ from .exceptions import (
 )
 from .enforcement import lambdalab_principal  # noqa: F401  (a hook implementation of this plugin)
 from .identities import Identity, identity_for_key, policies_of, trust_policy_of
-from .models import MIGRATIONS, AccessKey, Iam, ManagedPolicy, Role, Session, User
+from .models import MIGRATIONS, AccessKey, Group, Iam, ManagedPolicy, Role, Session, User
 from .responses import IamService, StsService
 from .roles import ExecutionRoles, check_execution_role
 
@@ -69,6 +71,21 @@ def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
 
 
 @lambdalab.hookimpl
+def lambdalab_principal(lab: Lab, access_key_id: str) -> Any:
+    """The principal of a user's or a role session's key, for IAM enforcement.
+
+    The hook and :class:`~lambdalab.plugin.Principal` come with the enforcement point
+    (issue 22's other half); until it is in the toolkit this answers nothing.
+    """
+    principal: Any = getattr(lambdalab.plugin, "Principal", None)
+    identity = identity_for_key(lab, access_key_id) if principal is not None else None
+    if identity is None:
+        return None
+    return principal(identity.arn, identity.account, tuple(policies_of(lab, identity.arn)),
+                     identity.type, identity.user_id)
+
+
+@lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     return [HttpService("iam", IamService(iam(lab))), HttpService("sts", StsService(iam(lab)))]
 
@@ -82,6 +99,7 @@ __all__ = [
     "trust_policy_of",
     # models
     "AccessKey",
+    "Group",
     "Iam",
     "ManagedPolicy",
     "Role",

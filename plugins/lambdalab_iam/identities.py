@@ -60,7 +60,8 @@ def identity_for_key(lab: Lab, access_key_id: str) -> Identity | None:
 
 def policies_of(lab: Lab, principal_arn: str) -> list[dict[str, Any]]:
     """The identity-based policy documents of a user, a role or an assumed-role session
-    (attached managed policies' default versions, then inline policies), each parsed.
+    (attached managed policies' default versions, then inline policies; a user's groups'
+    too), each parsed.
     ``[]`` for a principal IAM does not know (the root: it needs none)."""
     from . import iam
 

@@ -11,19 +11,22 @@ themselves in AWS's field names (:meth:`Role.to_aws`); the wire layer is
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
+import sqlite3
 import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeAlias, TypeVar
 from urllib.parse import quote
 
 from lambdalab import Lab
 from lambdalab.plugin import Database
 
 from . import grammar, quotas
+from .cache import Answers
 from .exceptions import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 
 MIGRATIONS: dict[str, str] = {
@@ -46,6 +49,7 @@ MIGRATIONS: dict[str, str] = {
 #: Unique id prefixes (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-prefixes).
 ROLE_ID_PREFIX = "AROA"
 USER_ID_PREFIX = "AIDA"
+GROUP_ID_PREFIX = "AGPA"
 POLICY_ID_PREFIX = "ANPA"
 ACCESS_KEY_PREFIX = "AKIA"
 TEMPORARY_KEY_PREFIX = "ASIA"
@@ -131,16 +135,35 @@ class User(Principal):
 
 
 @dataclass
+class Group(Principal):
+    name: str = ""
+    path: str = "/"
+    group_id: str = ""
+    arn: str = ""
+    created: float = 0.0
+    #: Its users, by name.
+    members: list[str] = field(default_factory=list)
+
+    def to_aws(self) -> dict[str, Any]:
+        return {"Path": self.path, "GroupName": self.name, "GroupId": self.group_id,
+                "Arn": self.arn, "CreateDate": self.created}
+
+
+@dataclass
 class ManagedPolicy:
-    """A managed policy with its one (default) version."""
+    """A managed policy and its versions (``v1``, ``v2``…), one of them the default
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html)."""
 
     name: str
     path: str
     policy_id: str
     arn: str
     created: float
-    document: str
-    version_id: str = "v1"
+    #: Version id → ``{"Document": text, "CreateDate": epoch}``.
+    versions: dict[str, dict[str, Any]]
+    default_version: str = "v1"
+    next_version: int = 2
+    updated: float = 0.0
     description: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
 
@@ -148,21 +171,32 @@ class ManagedPolicy:
     def aws_managed(self) -> bool:
         return self.arn.startswith(f"arn:aws:iam::{quotas.AWS_MANAGED_ACCOUNT}:")
 
+    @property
+    def document(self) -> str:
+        """The default version's document: the one that grants."""
+        text: str = self.versions[self.default_version]["Document"]
+        return text
+
     def to_aws(self, attachments: int) -> dict[str, Any]:
         out: dict[str, Any] = {
             "PolicyName": self.name, "PolicyId": self.policy_id, "Arn": self.arn,
-            "Path": self.path, "DefaultVersionId": self.version_id, "AttachmentCount": attachments,
-            "PermissionsBoundaryUsageCount": 0, "IsAttachable": True, "CreateDate": self.created,
-            "UpdateDate": self.created}
+            "Path": self.path, "DefaultVersionId": self.default_version,
+            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": 0,
+            "IsAttachable": True, "CreateDate": self.created,
+            "UpdateDate": self.updated or self.created}
         if self.description is not None:
             out["Description"] = self.description
         if self.tags:
             out["Tags"] = self.tags
         return out
 
-    def version_aws(self) -> dict[str, Any]:
-        return {"Document": encoded(self.document), "VersionId": self.version_id,
-                "IsDefaultVersion": True, "CreateDate": self.created}
+    def version_aws(self, version_id: str, *, with_document: bool = True) -> dict[str, Any]:
+        version = self.versions[version_id]
+        out: dict[str, Any] = {"VersionId": version_id, "IsDefaultVersion": version_id == self.default_version,
+                               "CreateDate": version["CreateDate"]}
+        if with_document:
+            out["Document"] = encoded(version["Document"])
+        return out
 
 
 @dataclass
@@ -200,8 +234,16 @@ class Session:
         return f"{self.role_id}:{self.session_name}"
 
 
-R = TypeVar("R", Role, User, ManagedPolicy, AccessKey)
-KINDS: dict[type, str] = {Role: "role", User: "user", ManagedPolicy: "policy", AccessKey: "key"}
+R = TypeVar("R", Role, User, Group, ManagedPolicy, AccessKey)
+KINDS: dict[type, str] = {Role: "role", User: "user", Group: "group", ManagedPolicy: "policy",
+                          AccessKey: "key"}
+#: What managed and inline policies attach to, and its class.
+Holder: TypeAlias = Role | User | Group
+HolderKind: TypeAlias = type[Role] | type[User] | type[Group]
+#: The inline policies of one holder: at most this many characters together.
+INLINE_MAX_CHARS: dict[type, int] = {Role: quotas.ROLE_INLINE_POLICIES_MAX_CHARS,
+                                     User: quotas.USER_INLINE_POLICIES_MAX_CHARS,
+                                     Group: quotas.GROUP_INLINE_POLICIES_MAX_CHARS}
 
 
 def aws_managed_policies() -> dict[str, ManagedPolicy]:
@@ -209,8 +251,9 @@ def aws_managed_policies() -> dict[str, ManagedPolicy]:
     found = {}
     for p in json.loads(MANAGED_POLICIES_FILE.read_text())["policies"]:
         arn = f"arn:aws:iam::{quotas.AWS_MANAGED_ACCOUNT}:policy{p['Path']}{p['PolicyName']}"
+        versions = {p["VersionId"]: {"Document": json.dumps(p["Document"]), "CreateDate": 0.0}}
         found[arn] = ManagedPolicy(p["PolicyName"], p["Path"], stable_id(POLICY_ID_PREFIX, arn), arn, 0.0,
-                                   json.dumps(p["Document"]), p["VersionId"], p["Description"])
+                                   versions, p["VersionId"], description=p["Description"])
     return found
 
 
@@ -234,11 +277,11 @@ class Entities:
         return self.db.loaded_rows("iam_entities", rows, lambda r: {"kind": KINDS[cls], "name": r["name"]},
                                    lambda r: cls(**json.loads(r["record"])))
 
-    def put(self, db: Any, key: str, record: Role | User | ManagedPolicy | AccessKey) -> None:
+    def put(self, db: Any, key: str, record: Holder | ManagedPolicy | AccessKey) -> None:
         db.execute("INSERT OR REPLACE INTO iam_entities (kind, name, record) VALUES (?, ?, ?)",
                    (KINDS[type(record)], key, json.dumps(asdict(record))))
 
-    def insert(self, db: Any, key: str, record: Role | User | ManagedPolicy | AccessKey,
+    def insert(self, db: Any, key: str, record: Holder | ManagedPolicy | AccessKey,
                what: str) -> None:
         exists = db.execute("SELECT 1 FROM iam_entities WHERE kind = ? AND name = ?",
                             (KINDS[type(record)], key)).fetchone()
@@ -258,9 +301,19 @@ class Iam:
         self.account = lab.arns.account_id
         self.entities = Entities(lab.store)
         self.aws_policies = aws_managed_policies()
+        self.answers = Answers(lab.store)
 
     def now(self) -> float:
         return self.lab.clock.now()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction of IAM's tables; cached answers are dropped after it."""
+        try:
+            with self.lab.store.transaction() as db:
+                yield db
+        finally:
+            self.answers.drop()
 
     # -- roles ----------------------------------------------------------------------------
 
@@ -287,7 +340,7 @@ class Iam:
                     arn=f"arn:aws:iam::{self.account}:role{path}{name}", created=self.now(),
                     trust=trust, description=description,
                     max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.entities.insert(db, name, role, "Role")
         return role
 
@@ -295,7 +348,7 @@ class Iam:
         if "trust" in changes:
             grammar.parsed(changes["trust"], trust=True, max_chars=quotas.TRUST_POLICY_MAX_CHARS,
                            quota="ACLSizePerRole")
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             role = self.role(name)
             for key, value in changes.items():
                 setattr(role, key, value)
@@ -303,7 +356,7 @@ class Iam:
         return role
 
     def delete_role(self, name: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             role = self.role(name)
             if role.attached or role.inline:
                 raise DeleteConflict("Cannot delete entity, must detach all policies first."
@@ -322,23 +375,23 @@ class Iam:
     def create_user(self, name: str, path: str, tags: list[dict[str, str]]) -> User:
         user = User(name=name, path=path, user_id=new_id(USER_ID_PREFIX),
                     arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.entities.insert(db, name, user, "User")
         return user
 
     def delete_user(self, name: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             user = self.user(name)
-            if user.attached or user.inline or self.keys_of(name):
+            if user.attached or user.inline or self.keys_of(name) or self.groups_of(name):
                 raise DeleteConflict("Cannot delete entity, must delete access keys and policies "
-                                     "first.")
+                                     "and remove the user from its groups first.")
             self.entities.delete(db, User, name)
 
     def keys_of(self, user: str) -> list[AccessKey]:
         return [k for k in self.entities.all(AccessKey) if k.user == user]
 
     def create_access_key(self, user: str) -> AccessKey:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.user(user)
             if len(self.keys_of(user)) >= quotas.ACCESS_KEYS_PER_USER:
                 raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: "
@@ -354,15 +407,59 @@ class Iam:
         return key
 
     def update_access_key(self, user: str, key_id: str, status: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             key = self.access_key(user, key_id)
             key.status = status
             self.entities.put(db, key_id, key)
 
     def delete_access_key(self, user: str, key_id: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             self.access_key(user, key_id)
             self.entities.delete(db, AccessKey, key_id)
+
+    # -- groups -------------------------------------------------------------------------
+
+    def group(self, name: str) -> Group:
+        found = self.entities.get(Group, name)
+        if found is None:
+            raise NoSuchEntity(f"The group with name {name} cannot be found.")
+        return found
+
+    def create_group(self, name: str, path: str) -> Group:
+        group = Group(name=name, path=path, group_id=new_id(GROUP_ID_PREFIX),
+                      arn=f"arn:aws:iam::{self.account}:group{path}{name}", created=self.now())
+        with self.writing() as db:
+            self.entities.insert(db, name, group, "Group")
+        return group
+
+    def delete_group(self, name: str) -> None:
+        with self.writing() as db:
+            group = self.group(name)
+            if group.members:
+                raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+            if group.attached or group.inline:
+                raise DeleteConflict("Cannot delete entity, must delete policies first.")
+            self.entities.delete(db, Group, name)
+
+    def add_user_to_group(self, group_name: str, user: str) -> None:
+        with self.writing() as db:
+            group = self.group(group_name)
+            self.user(user)
+            if user not in group.members:
+                group.members.append(user)
+                self.entities.put(db, group_name, group)
+
+    def remove_user_from_group(self, group_name: str, user: str) -> None:
+        with self.writing() as db:
+            group = self.group(group_name)
+            self.user(user)
+            if user not in group.members:
+                raise NoSuchEntity(f"User {user} is not in group {group_name}.")
+            group.members.remove(user)
+            self.entities.put(db, group_name, group)
+
+    def groups_of(self, user: str) -> list[Group]:
+        return [g for g in self.entities.all(Group) if user in g.members]
 
     # -- managed policies ----------------------------------------------------------------
 
@@ -383,9 +480,10 @@ class Iam:
         grammar.parsed(document, trust=False, max_chars=quotas.MANAGED_POLICY_MAX_CHARS,
                        quota="PolicySize")
         arn = f"arn:aws:iam::{self.account}:policy{path}{name}"
-        policy = ManagedPolicy(name, path, new_id(POLICY_ID_PREFIX), arn, self.now(), document,
+        policy = ManagedPolicy(name, path, new_id(POLICY_ID_PREFIX), arn, self.now(),
+                               {"v1": {"Document": document, "CreateDate": self.now()}},
                                description=description, tags=tags)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             if any(p.name == name for p in self.entities.all(ManagedPolicy)):
                 raise EntityAlreadyExists(f"A policy called {name} already exists. Duplicate "
                                           "names are not allowed.")
@@ -393,24 +491,79 @@ class Iam:
         return policy
 
     def attachments(self, arn: str) -> int:
-        return sum(arn in p.attached for p in [*self.entities.all(Role), *self.entities.all(User)])
+        holders: list[Holder] = [*self.entities.all(Role), *self.entities.all(User),
+                                 *self.entities.all(Group)]
+        return sum(arn in h.attached for h in holders)
 
     def delete_policy(self, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             policy = self.policy(arn)
             if policy.aws_managed:
                 raise InvalidInput(f"Cannot delete AWS managed policy {arn}.")
             if self.attachments(arn):
                 raise DeleteConflict("Cannot delete a policy attached to entities.")
+            if len(policy.versions) > 1:
+                raise DeleteConflict("This policy has more than one version. Before you delete a "
+                                     "policy, you must delete the policy's versions. The default "
+                                     "version is deleted with the policy.")
             self.entities.delete(db, ManagedPolicy, arn)
+
+    def version(self, arn: str, version_id: str) -> ManagedPolicy:
+        """The policy, once it is known to have ``version_id``."""
+        policy = self.policy(arn)
+        if version_id not in policy.versions:
+            raise NoSuchEntity(f"Policy {arn} version {version_id} does not exist or is not "
+                               "attachable.")
+        return policy
+
+    def _customer_policy(self, arn: str) -> ManagedPolicy:
+        policy = self.policy(arn)
+        if policy.aws_managed:
+            raise InvalidInput(f"AWS managed policy {arn} cannot be changed.")
+        return policy
+
+    def create_policy_version(self, arn: str, document: str, set_as_default: bool) -> tuple[ManagedPolicy, str]:
+        grammar.parsed(document, trust=False, max_chars=quotas.MANAGED_POLICY_MAX_CHARS,
+                       quota="PolicySize")
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            if len(policy.versions) >= quotas.POLICY_VERSIONS_MAX:
+                raise LimitExceeded(f"A managed policy can have up to {quotas.POLICY_VERSIONS_MAX} "
+                                    "versions. Before you create a new version, you must delete an "
+                                    "existing version.")
+            version_id = f"v{policy.next_version}"
+            policy.versions[version_id] = {"Document": document, "CreateDate": self.now()}
+            policy.next_version += 1
+            if set_as_default:
+                policy.default_version, policy.updated = version_id, self.now()
+            self.entities.put(db, arn, policy)
+        return policy, version_id
+
+    def set_default_policy_version(self, arn: str, version_id: str) -> None:
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            self.version(arn, version_id)
+            policy.default_version, policy.updated = version_id, self.now()
+            self.entities.put(db, arn, policy)
+
+    def delete_policy_version(self, arn: str, version_id: str) -> None:
+        with self.writing() as db:
+            policy = self._customer_policy(arn)
+            self.version(arn, version_id)
+            if version_id == policy.default_version:
+                raise DeleteConflict("Cannot delete the default version of a policy.")
+            del policy.versions[version_id]
+            self.entities.put(db, arn, policy)
 
     # -- attaching and inline policies (roles and users alike) ---------------------------
 
-    def _principal(self, kind: type[Role] | type[User], name: str) -> Role | User:
-        return self.role(name) if kind is Role else self.user(name)
+    def _principal(self, kind: HolderKind, name: str) -> Holder:
+        if kind is Role:
+            return self.role(name)
+        return self.user(name) if kind is User else self.group(name)
 
-    def attach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+    def attach(self, kind: HolderKind, name: str, arn: str) -> None:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             self.policy(arn)
             if arn in principal.attached:
@@ -421,19 +574,18 @@ class Iam:
             principal.attached.append(arn)
             self.entities.put(db, name, principal)
 
-    def detach(self, kind: type[Role] | type[User], name: str, arn: str) -> None:
-        with self.lab.store.transaction() as db:
+    def detach(self, kind: HolderKind, name: str, arn: str) -> None:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             if arn not in principal.attached:
                 raise NoSuchEntity(f"Policy {arn} was not found.")
             principal.attached.remove(arn)
             self.entities.put(db, name, principal)
 
-    def put_inline(self, kind: type[Role] | type[User], name: str, policy_name: str,
+    def put_inline(self, kind: HolderKind, name: str, policy_name: str,
                    document: str) -> None:
-        limit = (quotas.ROLE_INLINE_POLICIES_MAX_CHARS if kind is Role
-                 else quotas.USER_INLINE_POLICIES_MAX_CHARS)
-        with self.lab.store.transaction() as db:
+        limit = INLINE_MAX_CHARS[kind]
+        with self.writing() as db:
             principal = self._principal(kind, name)
             others = sum(len(d) for n, d in principal.inline.items() if n != policy_name)
             grammar.parsed(document, trust=False, max_chars=limit - others,
@@ -441,15 +593,15 @@ class Iam:
             principal.inline[policy_name] = document
             self.entities.put(db, name, principal)
 
-    def inline(self, kind: type[Role] | type[User], name: str, policy_name: str) -> str:
+    def inline(self, kind: HolderKind, name: str, policy_name: str) -> str:
         document = self._principal(kind, name).inline.get(policy_name)
         if document is None:
             raise NoSuchEntity(f"The {kind.__name__.lower()} policy with name {policy_name} "
                                "cannot be found.")
         return document
 
-    def delete_inline(self, kind: type[Role] | type[User], name: str, policy_name: str) -> None:
-        with self.lab.store.transaction() as db:
+    def delete_inline(self, kind: HolderKind, name: str, policy_name: str) -> None:
+        with self.writing() as db:
             principal = self._principal(kind, name)
             if principal.inline.pop(policy_name, None) is None:
                 raise NoSuchEntity(f"The {kind.__name__.lower()} policy with name {policy_name} "
@@ -462,7 +614,7 @@ class Iam:
         session = Session(new_id(TEMPORARY_KEY_PREFIX, 16), new_secret(),
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
                           session_name, self.now() + duration)
-        with self.lab.store.transaction() as db:
+        with self.writing() as db:
             db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
                        (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
             db.execute("INSERT INTO iam_sessions (access_key_id, expires, record) VALUES (?, ?, ?)",
@@ -480,15 +632,25 @@ class Iam:
     # -- for identities.py ----------------------------------------------------------------
 
     def identity_for_key(self, access_key_id: str) -> Any:
+        identity, expires = self.answers.get(("key", access_key_id),
+                                             lambda: self._identity_for_key(access_key_id))
+        return identity if self.now() < expires else None
+
+    def _identity_for_key(self, access_key_id: str) -> tuple[Any, float]:
+        """The key's identity and when it stops being one (on the lab's clock)."""
         from .identities import ASSUMED_ROLE, USER, Identity
 
         if access_key_id.startswith(TEMPORARY_KEY_PREFIX):
             session = self.session(access_key_id)
-            return session and Identity(session.arn, ASSUMED_ROLE, self.account, session.user_id,
-                                        session.role_arn, access_key_id)
+            if session is None:
+                return None, float("inf")
+            return Identity(session.arn, ASSUMED_ROLE, self.account, session.user_id,
+                            session.role_arn, access_key_id), session.expires
         key = self.entities.get(AccessKey, access_key_id)
         user = self.entities.get(User, key.user) if key and key.status == "Active" else None
-        return user and Identity(user.arn, USER, self.account, user.user_id, None, access_key_id)
+        if user is None:
+            return None, float("inf")
+        return Identity(user.arn, USER, self.account, user.user_id, None, access_key_id), float("inf")
 
     def principal_by_arn(self, arn: str) -> Role | User | None:
         if ":assumed-role/" in arn:
@@ -500,12 +662,21 @@ class Iam:
         return self.role_by_arn(arn)
 
     def policies_of(self, principal_arn: str) -> list[dict[str, Any]]:
+        documents: list[dict[str, Any]] = self.answers.get(
+            ("policies", principal_arn), lambda: self._policies_of(principal_arn))
+        return list(documents)
+
+    def _policies_of(self, principal_arn: str) -> list[dict[str, Any]]:
         principal = self.principal_by_arn(principal_arn)
         if principal is None:
             return []
+        holders: list[Holder] = [principal]
+        if isinstance(principal, User):
+            holders += self.groups_of(principal.name)
         known = self.policies()
-        texts = [known[a].document for a in principal.attached if a in known]
-        return [json.loads(t) for t in [*texts, *principal.inline.values()]]
+        texts = [known[a].document for h in holders for a in h.attached if a in known]
+        texts += [t for h in holders for t in h.inline.values()]
+        return [json.loads(t) for t in texts]
 
     def trust_policy_of(self, role_arn: str) -> dict[str, Any] | None:
         role = self.role_by_arn(role_arn)

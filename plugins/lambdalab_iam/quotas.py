@@ -13,6 +13,10 @@ MANAGED_POLICY_MAX_CHARS = 6144
 #: Inline policies of a role (all together): 10,240 characters; of a user: 2,048.
 ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
 USER_INLINE_POLICIES_MAX_CHARS = 2048
+#: A group's inline policies: 5,120 characters together.
+GROUP_INLINE_POLICIES_MAX_CHARS = 5120
+#: Versions one managed policy keeps.
+POLICY_VERSIONS_MAX = 5
 #: Managed policies attached to one role or user.
 ATTACHED_POLICIES_MAX = 10
 #: A role's MaxSessionDuration: 1 hour by default, 1 to 12 hours.

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from lambdalab.plugin import ErrorCodes, HttpRequest, HttpResponse, ProtocolService
 
 from . import sts
-from .models import Iam, Role, User, encoded, page
+from .models import Group, Iam, Role, User, encoded, page
 
 #: What IAM and STS answer for what the protocol layer refuses (their query codes).
 ERRORS = ErrorCodes(validation="ValidationError", serialization="MalformedInput",
@@ -117,13 +117,27 @@ class IamResponses:
         return {"Policy": policy.to_aws(self.iam.attachments(policy.arn))}
 
     def get_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        policy = self.iam.policy(body["PolicyArn"])
-        if body["VersionId"] != policy.version_id:
-            from .exceptions import NoSuchEntity
+        policy = self.iam.version(body["PolicyArn"], body["VersionId"])
+        return {"PolicyVersion": policy.version_aws(body["VersionId"])}
 
-            raise NoSuchEntity(f"Policy {policy.arn} version {body['VersionId']} does not exist "
-                               f"or is not attachable (its version is {policy.version_id}).")
-        return {"PolicyVersion": policy.version_aws()}
+    def create_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        policy, version_id = self.iam.create_policy_version(
+            body["PolicyArn"], body["PolicyDocument"], bool(body.get("SetAsDefault")))
+        return {"PolicyVersion": policy.version_aws(version_id, with_document=False)}
+
+    def list_policy_versions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        policy = self.iam.policy(body["PolicyArn"])
+        newest_first = sorted(policy.versions, key=lambda v: int(v[1:]), reverse=True)
+        found, more = page(newest_first, body.get("Marker"), body.get("MaxItems"))
+        return {"Versions": [policy.version_aws(v, with_document=False) for v in found], **more}
+
+    def set_default_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_default_policy_version(body["PolicyArn"], body["VersionId"])
+        return {}
+
+    def delete_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_policy_version(body["PolicyArn"], body["VersionId"])
+        return {}
 
     def delete_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.iam.delete_policy(body["PolicyArn"])
@@ -212,7 +226,70 @@ class IamResponses:
         found, more = page(names, body.get("Marker"), body.get("MaxItems"))
         return {"PolicyNames": found, **more}
 
-    def _attached(self, principal: Role | User, body: Mapping[str, Any]) -> dict[str, Any]:
+    # -- groups -------------------------------------------------------------------------
+
+    def create_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"Group": self.iam.create_group(body["GroupName"], body.get("Path") or "/").to_aws()}
+
+    def get_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        group = self.iam.group(body["GroupName"])
+        users = [u for u in self.iam.entities.all(User) if u.name in group.members]
+        found, more = page(users, body.get("Marker"), body.get("MaxItems"))
+        return {"Group": group.to_aws(), "Users": [u.to_aws() for u in found], **more}
+
+    def list_groups(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        prefix = body.get("PathPrefix") or "/"
+        groups = [g for g in self.iam.entities.all(Group) if g.path.startswith(prefix)]
+        found, more = page(groups, body.get("Marker"), body.get("MaxItems"))
+        return {"Groups": [g.to_aws() for g in found], **more}
+
+    def list_groups_for_user(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        groups = self.iam.groups_of(self.iam.user(body["UserName"]).name)
+        found, more = page(groups, body.get("Marker"), body.get("MaxItems"))
+        return {"Groups": [g.to_aws() for g in found], **more}
+
+    def delete_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_group(body["GroupName"])
+        return {}
+
+    def add_user_to_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.add_user_to_group(body["GroupName"], body["UserName"])
+        return {}
+
+    def remove_user_from_group(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.remove_user_from_group(body["GroupName"], body["UserName"])
+        return {}
+
+    def attach_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.attach(Group, body["GroupName"], body["PolicyArn"])
+        return {}
+
+    def detach_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.detach(Group, body["GroupName"], body["PolicyArn"])
+        return {}
+
+    def list_attached_group_policies(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._attached(self.iam.group(body["GroupName"]), body)
+
+    def put_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.put_inline(Group, body["GroupName"], body["PolicyName"], body["PolicyDocument"])
+        return {}
+
+    def get_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        document = self.iam.inline(Group, body["GroupName"], body["PolicyName"])
+        return {"GroupName": body["GroupName"], "PolicyName": body["PolicyName"],
+                "PolicyDocument": encoded(document)}
+
+    def delete_group_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.delete_inline(Group, body["GroupName"], body["PolicyName"])
+        return {}
+
+    def list_group_policies(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = sorted(self.iam.group(body["GroupName"]).inline)
+        found, more = page(names, body.get("Marker"), body.get("MaxItems"))
+        return {"PolicyNames": found, **more}
+
+    def _attached(self, principal: Role | User | Group, body: Mapping[str, Any]) -> dict[str, Any]:
         prefix = body.get("PathPrefix") or "/"
         policies = self.iam.policies()
         chosen = [a for a in principal.attached_aws(policies)
@@ -239,8 +316,22 @@ class StsResponses:
                 "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn}}
 
 
+def without_secrets(output: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``output`` as the lab's plugins are told of it (CloudTrail records it): without a
+    secret access key, which CloudTrail leaves out of CreateAccessKey and AssumeRole
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/cloudtrail-integration.html)."""
+    if output is None:
+        return None
+    return {k: without_secrets(v) if isinstance(v, Mapping) else v
+            for k, v in output.items() if k != "SecretAccessKey"}
+
+
 class CallerAwareService(ProtocolService):
     """A query service whose operations may ask who signed the request (:data:`CALLER_KEY`)."""
+
+    def report(self, caller: Any, parsed: Any, output: dict[str, Any] | None, error: Any,
+               request_id: str) -> None:
+        super().report(caller, parsed, without_secrets(output), error, request_id)
 
     def handle(self, request: HttpRequest, request_id: str, caller: Any = None) -> HttpResponse:
         token = CALLER_KEY.set(access_key_of(request))
