@@ -11,7 +11,7 @@ principal looked up through the ``lambdalab_principal`` hook, the action and res
 derived, the policies evaluated. ``GetFunction`` has no resource policy; ``Invoke`` also
 reads the function's resource policy (``AddPermission``) from the data dir. The same
 ``Invoke`` is timed for a user made through lambdalab's IAM (``lambdalab_iam``: its key
-looked up by the plugin, which keeps what it read until the data dir commits). The figure
+looked up by the plugin, from its cache of what it read). The figure
 is the median of the rounds' medians; the notes give the spread of the rounds. Target,
 from issue 22 ("Done when"): at most 20 µs per authorised request.
 """

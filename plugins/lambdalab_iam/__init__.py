@@ -37,7 +37,6 @@ from .exceptions import (
     NoSuchEntity,
     ValidationError,
 )
-from .enforcement import lambdalab_principal  # noqa: F401  (a hook implementation of this plugin)
 from .identities import Identity, identity_for_key, policies_of, trust_policy_of
 from .models import MIGRATIONS, AccessKey, Group, Iam, ManagedPolicy, Role, Session, User
 from .responses import IamService, StsService
