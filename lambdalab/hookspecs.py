@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .models import FunctionConfiguration
     from .logs import InvokeReport
     from .metrics import LambdaDatum
+    from .protocol.authorize import Principal
     from .protocol.calls import ApiCall
     from .server.http_service import HttpService
     from .store import Migrations
@@ -123,6 +124,48 @@ def lambdalab_api_call(call: "ApiCall") -> None:
         def lambdalab_api_call(call):
             if call.error_code:
                 print(call.operation, "failed:", call.error_code)
+    """
+
+
+@hookspec(firstresult=True)
+def lambdalab_principal(lab: "Lab", access_key_id: str) -> "Principal | None":
+    """The principal an access key stands for, when the lab enforces IAM.
+
+    :param lab: the lab the request reached (``lab.enforce_iam`` is true).
+    :param access_key_id: the SigV4 access key id the request was signed with.
+
+    Return a :class:`~lambdalab.plugin.Principal` (its ARN, account, type and
+    identity-based policy documents) or ``None`` for a key the plugin did not issue.
+    Stops at first non-None result. A key no plugin knows (other than the lab's root key,
+    ``test``) is refused with ``UnrecognizedClientException``. It runs on every request
+    of an enforcing lab: answer from memory. The IAM plugin answers for its users'
+    and role sessions' keys; a test can give keys of its own::
+
+        @lambdalab.hookimpl
+        def lambdalab_principal(lab, access_key_id):
+            if access_key_id == "AKIAALICE":
+                return Principal("arn:aws:iam::000000000000:user/alice", "000000000000",
+                                 policies=(ALICE_POLICY,))
+    """
+
+
+@hookspec(firstresult=True)
+def lambdalab_resource_policy(lab: "Lab", resource_arn: str) -> "Mapping[str, Any] | None":
+    """The resource-based policy of a resource a plugin keeps, when the lab enforces IAM.
+
+    :param lab: the lab the request reached (``lab.enforce_iam`` is true).
+    :param resource_arn: the ARN the request acts on (``arn:aws:sqs:…:jobs``).
+
+    Return the policy document (parsed JSON) or ``None`` (not the plugin's resource, or
+    it has no policy). Stops at first non-None result. A Lambda function's policy
+    (``AddPermission``) is core's and is not asked for. Return the same object while the
+    policy is unchanged: the evaluator compiles each document object once. The SQS
+    plugin answers with a queue's ``Policy`` attribute::
+
+        @lambdalab.hookimpl
+        def lambdalab_resource_policy(lab, resource_arn):
+            if resource_arn.startswith("arn:aws:sqs:"):
+                return queue_policy(lab, resource_arn)
     """
 
 

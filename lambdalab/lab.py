@@ -145,6 +145,9 @@ class Lab(LayerOperations):
     :param log_max_bytes: the most log data the data dir keeps; past it the oldest events
         go (lambdalab's own cap; 0 keeps everything) [default: ``$LAMBDALAB_LOG_MAX_MB``
         megabytes, else 100 MB].
+    :param enforce_iam: authorise every request to the edge from its access key, with
+        IAM's policies (``docs/reference/iam-enforcement.rst``) [default:
+        ``$LAMBDALAB_ENFORCE_IAM``, else off].
     """
 
     def __init__(
@@ -161,6 +164,7 @@ class Lab(LayerOperations):
         preload: tuple[str, ...] = ("boto3",),
         log_max_bytes: int | None = None,
         state_transition: float = limits.STATE_TRANSITION_S,
+        enforce_iam: bool | None = None,
     ) -> None:
         from .store import Store
 
@@ -182,6 +186,9 @@ class Lab(LayerOperations):
             ),
         )
         self.preload = preload
+        #: Whether the edge authorises every request from its access key
+        #: (:mod:`lambdalab.protocol.authorize`); default: ``$LAMBDALAB_ENFORCE_IAM``.
+        self.enforce_iam = _enforce_iam(enforce_iam)
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
         self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
         self.logs = LogStore(
@@ -1089,6 +1096,12 @@ class Lab(LayerOperations):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _enforce_iam(value: bool | None) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get(limits.ENFORCE_IAM_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def _log_max_bytes(value: int | None) -> int:

@@ -18,6 +18,17 @@ import re
 DEFAULT_REGION = "us-east-1"
 #: The account id in ARNs unless a Lab says otherwise.
 DEFAULT_ACCOUNT_ID = "000000000000"
+#: The access key id of the account's root when a lab enforces IAM
+#: (``Lab(enforce_iam=True)``): allowed everything, as lambdalab allows every caller
+#: when it does not enforce. ``test`` is what lambdalab's docs give clients.
+ROOT_ACCESS_KEY_ID = "test"
+#: The access key id in the environment of a function whose role IAM did not issue (a
+#: made-up role of a lab without IAM): the account's root too.
+PLACEHOLDER_ACCESS_KEY_ID = "AKIDLAMBDALAB0000000"
+#: The keys an enforcing lab takes as the account's root.
+ROOT_ACCESS_KEY_IDS = (ROOT_ACCESS_KEY_ID, PLACEHOLDER_ACCESS_KEY_ID)
+#: The environment variable that turns IAM enforcement on (``1``, ``true`` or ``yes``).
+ENFORCE_IAM_ENV = "LAMBDALAB_ENFORCE_IAM"
 
 #: Seconds (of the Lab's clock) a new function stays ``Pending`` and an update
 #: ``InProgress`` before they become ``Active`` / ``Successful``. AWS takes about a second

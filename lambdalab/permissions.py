@@ -283,6 +283,20 @@ class Permissions:
             )
         return Policy(policy.statements, self._revision(name, key))
 
+    def document_of(self, name: str, qualifier: str | None = None) -> dict[str, Any] | None:
+        """The policy document a request to ``name`` (and ``qualifier``) is authorised
+        against, ``None`` when there is none or no such function. The same object until
+        the registry changes (its reads' cache, dropped on every write): an enforcing lab
+        asks on every invoke. Do not change it."""
+        key = "" if qualifier in (None, limits.LATEST) else qualifier
+        # ":" is in no function name, so no key of the registry's own is this one
+        return self._registry.cached((f"permissions:{name}", key), lambda: self._read(name, key))
+
+    def _read(self, name: str, key: str) -> dict[str, Any] | None:
+        with self._store.transaction() as db:
+            policy = self._load(db, name, key)
+        return policy.document() if policy.statements else None
+
     def forget(self, name: str, qualifier: str) -> None:
         """Drop the policy of a deleted version or alias (a function's go with it)."""
         with self._store.transaction() as db:

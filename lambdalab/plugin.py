@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
+    from .protocol.authorize import Principal
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -117,6 +118,8 @@ __all__ = [
     "RestMember",
     # what the edge answered (the lambdalab_api_call hook)
     "ApiCall",
+    # who a request's access key stands for (the lambdalab_principal hook)
+    "Principal",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -210,6 +213,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
+    "Principal": ("protocol.authorize", "Principal"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
     **{name: ("service_events._common", name) for name in ("iso_s", "iso_ms", "md5_hex", "sqs_attributes_md5")},

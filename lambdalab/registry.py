@@ -123,6 +123,11 @@ class Registry:
 
     # -- caching ----------------------------------------------------------------------
 
+    def cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+        """``load()``, kept until the registry next changes (a write of this process or a
+        commit of another): for reads of the control plane's other tables."""
+        return self._cached(key, load)
+
     def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
         now = time.monotonic()
         if now - self._checked_at > _RECHECK_S:  # one check serves a whole invoke

@@ -24,11 +24,12 @@ ALICE = "AKIDALICEEXAMPLE"
 
 
 @contextmanager
-def serving(data_dir: Path) -> Iterator[str]:
-    """``lambdalab serve`` on ``data_dir``, stopped with SIGTERM (it must exit cleanly)."""
+def serving(data_dir: Path, *options: str) -> Iterator[str]:
+    """``lambdalab serve`` on ``data_dir`` (with ``options``), stopped with SIGTERM (it
+    must exit cleanly)."""
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data_dir),
-         "serve", "--port", "0"],
+         "serve", "--port", "0", *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -59,6 +59,11 @@ def parse_auth_keys(
     callback=lab_option("state_transition"), metavar="SECONDS",
     help="How long a new function stays Pending and an update InProgress [default: 0].",
 )
+@click.option(
+    "--enforce-iam", is_flag=True, default=None, expose_value=False, callback=lab_option("enforce_iam"),
+    help="Authorise every request from its access key with IAM policies "
+    "[default: $LAMBDALAB_ENFORCE_IAM, else off].",
+)
 @pass_lab
 def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> None:
     """Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.
@@ -96,7 +101,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
         running = None
     # The CLI's commands reach this server (and its warm environments) when it can
     # answer them unsigned on loopback, and no other server serves the data dir.
-    register = is_loopback(host) and not auth_keys and running is None
+    register = is_loopback(host) and not auth_keys and not lab.enforce_iam and running is None
     if register:
         daemon.write_state(
             daemon.ServerInfo(

@@ -677,7 +677,7 @@ class Invoker:
             "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
             **log_environment(config.logging),
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "AWS_ACCESS_KEY_ID": "AKIDLAMBDALAB0000000",
+            "AWS_ACCESS_KEY_ID": limits.PLACEHOLDER_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": "lambdalab-not-a-secret",
             "AWS_SESSION_TOKEN": "lambdalab",
             "LAMBDA_TASK_ROOT": task_root,

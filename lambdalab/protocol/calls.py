@@ -84,9 +84,12 @@ class Caller:
 def caller_of(scope: Mapping[str, Any], headers: Mapping[str, str], service: str,
               query: str = "") -> Caller | None:
     """Who sent the request of ``scope``, or ``None`` when nobody listens (no lab in the
-    scope, or no plugin implements ``lambdalab_api_call``)."""
+    scope, or no plugin implements ``lambdalab_api_call`` and the lab enforces no IAM)."""
     lab = scope.get(LAB_SCOPE_KEY)
-    if lab is None or not lab.plugin_manager.hook.lambdalab_api_call.get_hookimpls():
+    if lab is None:
+        return None
+    if not (getattr(lab, "enforce_iam", False)  # then each request is authorised by its key
+            or lab.plugin_manager.hook.lambdalab_api_call.get_hookimpls()):
         return None
     found = _CREDENTIAL.search(headers.get("authorization", "")) or _QUERY_CREDENTIAL.search(query)
     client = scope.get("client") or ("", 0)

@@ -35,6 +35,7 @@ from botocore.model import OperationModel, ServiceModel
 
 from .. import limits
 from ..errors import AwsError
+from .authorize import authorize
 from .calls import Caller, caller_of
 from .parsers import HttpRequest, ParsedRequest, ProtocolError, parser_for
 from .serializers import HttpResponse, ServiceError, serializer_for
@@ -138,6 +139,7 @@ class ProtocolService:
             parsed = self._read(request)
             method = self._method(parsed.operation)  # NotImplemented before validating
             self._check(parsed)
+            authorize(caller, self.model, self.protocol, parsed)
             output = method(self._input(parsed, request)) or {}
             return self.serializer.output(parsed.operation, output, request_id)
         except (ServiceError, AwsError) as e:

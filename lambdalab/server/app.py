@@ -234,10 +234,11 @@ class Edge:
         not give: ``function`` (a function's sandbox, lambdalab's own setting, the lab's
         default, and its zip's ``file://`` path, which outlives a background server's
         URL) and ``logs`` (its log events after ``AfterId``). Only on an edge
-        that checks no signatures (the CLI's background server, a loopback ``serve``):
-        with ``--auth-key`` a log is read through signed requests only."""
+        that checks no signatures and enforces no IAM (the CLI's background server, a
+        loopback ``serve``): with ``--auth-key`` or ``--enforce-iam`` a log is read
+        through signed requests only."""
         what = scope["path"][len(CLI_PATH):]
-        served = self.verifier is None and scope["method"] == "GET"
+        served = self.verifier is None and not self.lab.enforce_iam and scope["method"] == "GET"
         if not served or what not in ("function", "logs"):
             return edge_error(ResourceNotFoundException(f"No such lambdalab route: {scope['path']}"))
         query = QueryParams(scope["query_string"])

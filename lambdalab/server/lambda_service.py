@@ -53,6 +53,7 @@ from ..invocation.invoker import new_request_id
 from ..lab import Lab
 from ..protocol import HttpRequest, HttpResponse, ParsedRequest, ProtocolError, ServiceError
 from ..protocol import message, service_model, validate
+from ..protocol.authorize import authorize
 from ..protocol.calls import Caller, caller_of
 from ..protocol.parsers import RestParser, Route
 from ..protocol.service import ErrorCodes, ProtocolService, send_response, snake_case
@@ -133,7 +134,7 @@ class LambdaService(ProtocolService):
             limit, error = body_limit(route.operation)
             body = await read_body(receive, headers, limit, route.operation, error)
             request = HttpRequest(request.method, request.path, request.query, headers, body)
-            if _awaited(route, headers):
+            if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
                 response = await self.invoke_on_loop(request, route, labels, query)
             else:
                 response = await self.run_blocking(self.answer, request, route, labels, query,
@@ -167,6 +168,7 @@ class LambdaService(ProtocolService):
             method = self._method(parsed.operation)  # NotImplemented before validating
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
+            authorize(caller, self.model, self.protocol, parsed)
             output = method(with_trace(parsed.params, request))
             return self._output(parsed.operation, output, request_id)
         except Exception as e:

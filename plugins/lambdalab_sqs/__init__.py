@@ -26,6 +26,7 @@ from lambdalab.plugin import DestinationMessage, HttpService, Sender, StashKey
 from .exceptions import SqsError
 from .mappings import EventSourceMapping, EventSourceMappings
 from .models import MIGRATIONS, Message, Queue, Queues, name_from_arn
+from .policies import lambdalab_resource_policy  # noqa: F401  (a hook implementation of this plugin)
 from .responses import TARGET_PREFIX, SqsService
 
 if TYPE_CHECKING:

@@ -1,0 +1,390 @@
+"""IAM policy evaluation: may this principal perform this action on this resource?
+
+:func:`evaluate` follows AWS's policy evaluation logic for one account and across two
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+
+1. an explicit ``Deny`` in any policy that applies wins;
+2. within one account, an ``Allow`` in an identity-based policy *or* in the resource-based
+   policy is enough (a resource policy naming the principal itself; one naming only the
+   account delegates to the account's identity policies, so it is not);
+3. across accounts, both the identity policy (in the principal's account) and the
+   resource policy (in the resource's) must allow;
+4. otherwise the request is implicitly denied.
+
+A statement applies when its ``Action`` / ``NotAction``, ``Resource`` / ``NotResource``,
+``Principal`` / ``NotPrincipal`` (resource policies) and every ``Condition`` match
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html).
+Actions match case-insensitively, resources and values with ``*`` and ``?``; ARN
+patterns match segment by segment (a wildcard never crosses a ``:`` before the resource
+part). The condition operators are :data:`OPERATORS`, each also with ``IfExists`` and
+under ``ForAnyValue:`` / ``ForAllValues:``
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+Policy variables (``${aws:username}``), permissions boundaries, session policies and
+SCPs are not evaluated; see ``docs/reference/iam-enforcement.rst``.
+
+Hand-written rather than taken from a library (see that page): moto's
+``moto.iam.access_control`` compares a statement's ``Condition`` block for equality
+with the request's instead of evaluating operators, and treats ``.`` in a pattern as a
+regular expression; the other Python packages found lint or summarise policies rather
+than decide requests.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+#: A request context key's value: one string, or several (a multivalued key).
+ContextValue = str | Sequence[str]
+#: A policy document as JSON gives it (dicts and lists; anything else grants nothing).
+Document = Mapping[str, Any]
+
+
+class Decision(enum.Enum):
+    ALLOW = "Allow"
+    EXPLICIT_DENY = "ExplicitDeny"
+    IMPLICIT_DENY = "ImplicitDeny"
+
+
+class PolicyType(enum.Enum):
+    """Which kind of policy a decision rests on: AccessDenied messages name it."""
+
+    IDENTITY = "identity-based"
+    RESOURCE = "resource-based"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked: who, which action on which resource, and the request context."""
+
+    #: The principal's ARN (``arn:aws:iam::111122223333:user/alice``, an assumed-role
+    #: session's ``arn:aws:sts::…:assumed-role/ROLE/SESSION``), or a service principal
+    #: (``s3.amazonaws.com``).
+    principal: str
+    #: ``lambda:InvokeFunction``.
+    action: str
+    #: The resource's ARN, or ``*`` for an action on no resource.
+    resource: str
+    #: The principal's account (``None`` for a service principal).
+    principal_account: str | None = None
+    #: The resource's account; ``None``: the principal's (a same-account request).
+    resource_account: str | None = None
+    #: Condition keys (``aws:SourceArn``): case-insensitive names.
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A decision and, for a denial, the kind of policy that denied (or did not allow)."""
+
+    decision: Decision
+    policy_type: PolicyType = PolicyType.IDENTITY
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is Decision.ALLOW
+
+
+def evaluate(request: Request, identity_policies: Iterable[Document],
+             resource_policy: Document | None = None) -> Result:
+    """Allow, explicit deny or implicit deny for ``request`` under these policies.
+
+    Documents are read as JSON gives them (dicts and lists); each is compiled once and
+    kept while the same object is passed again (:func:`compiled`), so treat a document
+    given here as frozen."""
+    context = {k.lower(): v for k, v in request.context.items()}
+    identity = _effects(request, context, identity_policies, resource_policy=False)
+    resource = _effects(request, context, [resource_policy] if resource_policy else [], resource_policy=True)
+    if "Deny" in identity:
+        return Result(Decision.EXPLICIT_DENY, PolicyType.IDENTITY)
+    if "Deny" in resource:
+        return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
+    identity_allows = "Allow" in identity
+    if _cross_account(request):
+        if not identity_allows:
+            return Result(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+        if "Allow" in resource or "AllowAccount" in resource:
+            return Result(Decision.ALLOW)
+        return Result(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
+    if identity_allows or "Allow" in resource:
+        return Result(Decision.ALLOW)
+    return Result(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+
+
+def _cross_account(request: Request) -> bool:
+    return (request.resource_account is not None and request.principal_account is not None
+            and request.resource_account != request.principal_account)
+
+
+def _effects(request: Request, context: Mapping[str, ContextValue], documents: Iterable[Document], *,
+             resource_policy: bool) -> set[str]:
+    """The effects of the statements that apply: ``Allow``, ``Deny``, and
+    ``AllowAccount`` (an Allow whose Principal names only the principal's account)."""
+    found: set[str] = set()
+    for document in documents:
+        for statement in compiled(document):
+            effect = statement.applies(request, context, resource_policy)
+            if effect:
+                found.add(effect)
+    return found
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, its patterns compiled."""
+
+    effect: str
+    #: The Action (or NotAction) patterns as one expression; ``None``: neither was given.
+    actions: re.Pattern[str] | None
+    not_action: bool
+    #: The Resource (or NotResource) patterns; ``None``: neither (the resource's own policy).
+    resources: tuple[str, ...] | None
+    not_resource: bool
+    principal: Any
+    not_principal: Any
+    condition: Any
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> "Statement | None":
+        """The statement, or ``None`` when it can never apply (no Effect, no Action)."""
+        effect = raw.get("Effect")
+        action = raw.get("Action", raw.get("NotAction"))
+        if effect not in ("Allow", "Deny") or action is None:
+            return None
+        resource = raw.get("Resource", raw.get("NotResource"))
+        return cls(effect, _any_action(tuple(_strings(action))), "Action" not in raw,
+                   None if resource is None else tuple(_strings(resource)), "Resource" not in raw,
+                   raw.get("Principal"), raw.get("NotPrincipal"), raw.get("Condition", {}))
+
+    def applies(self, request: Request, context: Mapping[str, ContextValue], resource_policy: bool) -> str | None:
+        """The statement's effect when it applies to ``request``, else ``None``."""
+        if (self.actions is not None and self.actions.fullmatch(request.action) is not None) == self.not_action:
+            return None
+        if self.resources is not None and \
+                any(_resource_matches(p, request.resource) for p in self.resources) == self.not_resource:
+            return None
+        reach = self._reach(request) if resource_policy else "direct"
+        if reach is None or not _conditions_hold(self.condition, context):
+            return None
+        return "AllowAccount" if self.effect == "Allow" and reach == "account" else self.effect
+
+    def _reach(self, request: Request) -> str | None:
+        """``"direct"`` when the statement's Principal names the request's principal,
+        ``"account"`` when it names only its account, ``None`` when it does not apply."""
+        if self.not_principal is not None:
+            return None if _names(self.not_principal, request) else "direct"
+        return _names(self.principal, request)
+
+
+#: Documents compiled, by ``id``, each kept beside its document (so the id is not reused).
+_COMPILED: dict[int, tuple[Any, tuple[Statement, ...]]] = {}
+_COMPILED_MAX = 4096
+
+
+def compiled(document: Document) -> tuple[Statement, ...]:
+    """A document's statements, compiled once per document object; what is no statement
+    (a malformed document) is left out."""
+    kept = _COMPILED.get(id(document))
+    if kept is not None and kept[0] is document:
+        return kept[1]
+    statements = tuple(s for s in map(Statement.of, _raw_statements(document)) if s is not None)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[id(document)] = (document, statements)
+    return statements
+
+
+def _raw_statements(document: Document) -> list[Mapping[str, Any]]:
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    listed = [statements] if isinstance(statements, dict) else statements
+    return [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _any_action(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Actions match case-insensitively."""
+    return re.compile("|".join(f"(?:{glob(p).pattern})" for p in patterns), re.DOTALL | re.IGNORECASE)
+
+
+def _resource_matches(pattern: str, resource: str) -> bool:
+    return pattern == "*" or arn_like(pattern, resource)
+
+
+# -- principals (resource-based policies) ------------------------------------------------
+
+
+def _names(element: Any, request: Request) -> str | None:
+    if element == "*":
+        return "direct"
+    if not isinstance(element, dict):
+        return None
+    reaches = {_names_one(v, kind, request) for kind, values in element.items() for v in _strings(values)}
+    return "direct" if "direct" in reaches else ("account" if "account" in reaches else None)
+
+
+def _names_one(value: str, kind: str, request: Request) -> str | None:
+    if kind == "Service":
+        return "direct" if value == request.principal else None
+    if kind != "AWS":
+        return None
+    if value in ("*", request.principal) or value == _role_of_session(request.principal):
+        return "direct"
+    if request.principal_account and value in (request.principal_account,
+                                               f"arn:aws:iam::{request.principal_account}:root"):
+        return "account"
+    return None
+
+
+def _role_of_session(principal: str) -> str | None:
+    """``arn:aws:sts::A:assumed-role/R/S`` → ``arn:aws:iam::A:role/R``: a resource policy
+    naming a role grants its sessions."""
+    found = re.fullmatch(r"arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", principal)
+    return f"arn:{found[1]}:iam::{found[2]}:role/{found[3]}" if found else None
+
+
+# -- patterns ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def glob(pattern: str) -> re.Pattern[str]:
+    """``*`` (any run) and ``?`` (one character); everything else literal."""
+    return re.compile(_glob_source(pattern, "."), re.DOTALL)
+
+
+def _glob_source(pattern: str, one: str) -> str:
+    """A wildcard pattern as a regular expression whose wildcards match ``one`` (``.``,
+    or ``[^:]`` within an ARN's segment), in linear time on any value: each run between
+    two ``*`` matches where it first can, in an atomic group (the way ``fnmatch`` guards
+    against a policy such as ``*a*a*a*a*b`` backtracking for ever); only the last run
+    may move, to end where the value ends."""
+    runs = ["".join(one if c == "?" else re.escape(c) for c in run) for run in pattern.split("*")]
+    if len(runs) == 1:
+        return runs[0]
+    middle = "".join(f"(?>{one}*?{run})" for run in runs[1:-1] if run)
+    return f"{runs[0]}{middle}{one}*{runs[-1]}"
+
+
+def string_like(pattern: str, value: str) -> bool:
+    return glob(pattern).fullmatch(value) is not None
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    """ArnLike: each of the six ``:``-separated segments matched on its own
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN)."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == arn
+    return _arn_regex(pattern).fullmatch(arn) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _arn_regex(pattern: str) -> re.Pattern[str]:
+    """An ARN pattern as one expression: in the first five segments a wildcard matches no
+    ``:``; in the resource part (the rest) anything. Not an ARN: a plain wildcard match."""
+    segments = pattern.split(":", 5)
+    if len(segments) != 6:
+        return glob(pattern)
+    within = [_glob_source(s, "[^:]") for s in segments[:5]]
+    return re.compile(":".join([*within, _glob_source(segments[5], ".")]), re.DOTALL)
+
+
+# -- conditions --------------------------------------------------------------------------
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _numeric(compare: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+    def test(value: str, wanted: str) -> bool:
+        a, b = _number(value), _number(wanted)
+        return a is not None and b is not None and compare(a, b)
+    return test
+
+
+#: Each operator's test of one request value against one policy value, and whether it
+#: is negated (matches when no policy value matches).
+OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "StringEquals": (lambda v, w: v == w, False),
+    "StringNotEquals": (lambda v, w: v == w, True),
+    "StringEqualsIgnoreCase": (lambda v, w: v.lower() == w.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda v, w: v.lower() == w.lower(), True),
+    "StringLike": (lambda v, w: string_like(w, v), False),
+    "StringNotLike": (lambda v, w: string_like(w, v), True),
+    "ArnEquals": (lambda v, w: arn_like(w, v), False),
+    "ArnLike": (lambda v, w: arn_like(w, v), False),
+    "ArnNotEquals": (lambda v, w: arn_like(w, v), True),
+    "ArnNotLike": (lambda v, w: arn_like(w, v), True),
+    "NumericEquals": (_numeric(lambda a, b: a == b), False),
+    "NumericNotEquals": (_numeric(lambda a, b: a == b), True),
+    "NumericLessThan": (_numeric(lambda a, b: a < b), False),
+    "NumericLessThanEquals": (_numeric(lambda a, b: a <= b), False),
+    "NumericGreaterThan": (_numeric(lambda a, b: a > b), False),
+    "NumericGreaterThanEquals": (_numeric(lambda a, b: a >= b), False),
+    "Bool": (lambda v, w: v.lower() == w.lower(), False),
+}
+
+
+def conditions_hold(block: Mapping[str, Any], context: Mapping[str, ContextValue]) -> bool:
+    """Every operator of a ``Condition`` block holds (AND); an operator unknown to
+    lambdalab never holds, so a statement that needs it does not apply."""
+    return _conditions_hold(block, {k.lower(): v for k, v in context.items()})
+
+
+def _conditions_hold(block: Any, context: Mapping[str, ContextValue]) -> bool:
+    """:func:`conditions_hold` with the context's keys already in lower case."""
+    if not isinstance(block, dict):
+        return False
+    return all(_operator_holds(op, keys, context) for op, keys in block.items())
+
+
+def _operator_holds(operator: str, keys: Any, context: Mapping[str, ContextValue]) -> bool:
+    if not isinstance(keys, dict):
+        return False
+    return all(_key_holds(operator, key, _strings(wanted), context.get(key.lower()))
+               for key, wanted in keys.items())
+
+
+def _key_holds(operator: str, key: str, wanted: list[str], present: ContextValue | None) -> bool:
+    """One condition key: the values of the policy are ORed, a negated operator's NORed
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html)."""
+    qualifier, _, name = operator.rpartition(":")
+    if_exists = name.endswith("IfExists")
+    name = name.removesuffix("IfExists")
+    if name == "Null":
+        return (present is None) == (wanted[0].lower() == "true") if wanted else False
+    if name not in OPERATORS or qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        return False
+    test, negated = OPERATORS[name]
+    if present is None:
+        # An absent key: IfExists holds; a negated operator holds; any other does not.
+        return if_exists or negated or qualifier == "ForAllValues"
+    values = [_text(v) for v in ([present] if isinstance(present, (str, bool, int, float)) else present)]
+
+    def one(value: str) -> bool:
+        hit = any(test(value, w) for w in wanted)
+        return not hit if negated else hit
+
+    return all(one(v) for v in values) if qualifier == "ForAllValues" else any(one(v) for v in values)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+__all__ = ["Decision", "PolicyType", "Request", "Result", "arn_like", "conditions_hold", "evaluate",
+           "glob", "string_like"]
