@@ -104,6 +104,7 @@ def like(home: Lab) -> OpenLab:
             preload=home.preload,
             log_max_bytes=home.logs.max_bytes,
             state_transition=home.registry.settle_after,
+            enforce_iam=home.enforce_iam,
         )
 
     return open_lab
