@@ -348,3 +348,9 @@ FUNCTION_URL_PATH_PREFIX = "/_lambdalab/url/"
 FUNCTION_URL_ID_LENGTH = 32
 #: ListFunctionUrlConfigs returns at most 50 per page (``MaxItems``).
 FUNCTION_URL_LIST_MAX = 50
+
+# -- Event filtering (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)
+#: Filters in one event source mapping's FilterCriteria (AWS's default quota; 10 on request).
+FILTERS_PER_MAPPING_MAX = 5
+#: The longest filter Pattern (botocore's ``Filter.Pattern``: 0-4096 characters).
+FILTER_PATTERN_MAX_CHARS = 4096

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import events, limits, pricing, service_events, stream_sources
+    from . import event_filters, events, limits, pricing, service_events, stream_sources
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         ResourceNotFoundException,
         invalid,
     )
-    from .service_events._common import iso_s, md5_hex, sqs_attributes_md5
+    from .service_events._common import iso_ms, iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
     from .invocation.invoker import new_request_id
     from .lab import default_data_dir
@@ -122,10 +122,12 @@ __all__ = [
     "FunctionRef",
     "new_request_id",
     "iso_s",
+    "iso_ms",
     "md5_hex",
     "sqs_attributes_md5",
     "service_events",
     "events",
+    "event_filters",
     "limits",
     "pricing",
     # what a stream event source mapping reads (Kinesis, DynamoDB streams)
@@ -210,9 +212,10 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
-    **{name: ("service_events._common", name) for name in ("iso_s", "md5_hex", "sqs_attributes_md5")},
+    **{name: ("service_events._common", name) for name in ("iso_s", "iso_ms", "md5_hex", "sqs_attributes_md5")},
     "service_events": ("service_events", None),
     "events": ("events", None),
+    "event_filters": ("event_filters", None),
     "limits": ("limits", None),
     "pricing": ("pricing", None),
     "stream_sources": ("stream_sources", None),

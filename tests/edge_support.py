@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import textwrap
 import zipfile
 from typing import Any, Iterator
+from urllib.parse import urlencode, urlsplit
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from lambdalab import Lab
 from lambdalab.server import EdgeServer
@@ -49,6 +54,22 @@ def client_for(url: str, service: str = "lambda", **credentials: str) -> Any:
         aws_secret_access_key=credentials.get("secret", "not-checked"),
         config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
     )
+
+
+def query_post(url: str, service: str, params: dict[str, str]) -> tuple[int, bytes]:
+    """POST a query-protocol request (``Action=…`` form body) to ``service``, SigV4-signed
+    as SDKs sign it; the status and body of the answer."""
+    body = urlencode(params)
+    request = AWSRequest("POST", url + "/", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials("AKIDEXAMPLE", "not-checked"), service, "us-east-1").add_auth(request)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.request("POST", "/", body=body, headers=dict(request.headers.items()))
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
 
 
 def create(client: Any, name: str, source: str = ECHO, **settings: Any) -> dict[str, Any]:

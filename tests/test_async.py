@@ -411,10 +411,10 @@ def test_event_invoke_config_refuses_bad_values(
 
 def test_destination_needs_a_plugin_for_its_service(lab: Lab, code: Callable[..., Path]) -> None:
     lab.create_function("f", code(app=FLAKY), handler="app.handler")
-    topic = "arn:aws:sns:us-east-1:000000000000:alerts"  # SQS has a plugin; SNS has none
-    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to sns"):
+    bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"  # no plugin delivers there
+    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to events"):
         lab.put_function_event_invoke_config(
-            "f", destination_config={"OnFailure": {"Destination": topic}}
+            "f", destination_config={"OnFailure": {"Destination": bus}}
         )
     with pytest.raises(InvalidParameterValueException, match="destination for itself"):
         lab.put_function_event_invoke_config(
@@ -476,13 +476,14 @@ def test_dead_letter_config_is_checked_and_removable(
             dead_letter_config={"TargetArn": qlab.arns.function("other")},
         )
     assert qlab.list_functions() == [], "nothing half-created"
-    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to sns"):
-        qlab.create_function(
+    with pytest.raises(InvalidParameterValueException, match="not a topic ARN"):
+        qlab.create_function(  # the SNS plugin delivers to topics, and refuses what is not one
             "f",
             code(app=FLAKY),
             handler="app.handler",
-            dead_letter_config={"TargetArn": "arn:aws:sns:us-east-1:000000000000:t"},
+            dead_letter_config={"TargetArn": "arn:aws:sns:us-east-1:000000000000:t/x"},
         )
+    assert qlab.list_functions() == [], "nothing half-created"
     qlab.create_function("f", code(app=FLAKY), handler="app.handler")
     updated = qlab.update_function_configuration("f", dead_letter_config={"TargetArn": DLQ_ARN})
     assert updated.dead_letter_target_arn == DLQ_ARN

@@ -316,9 +316,9 @@ def test_mapping_settings_are_checked(lab: Lab, worker: str) -> None:
     with pytest.raises(InvalidParameterValueException, match="ReportBatchItemFailures"):
         lab.create_event_source_mapping("worker", event_source_arn=worker,
                                         function_response_types=["Everything"])
-    with pytest.raises(InvalidParameterValueException, match="filter_criteria"):
+    with pytest.raises(InvalidParameterValueException, match="^Invalid filter pattern definition"):
         lab.create_event_source_mapping("worker", event_source_arn=worker, filter_criteria={
-            "Filters": [{"Pattern": '{"body": {"kind": ["order"]}}'}]})  # refused, not ignored
+            "Filters": [{"Pattern": '{"body": {"kind": "order"}}'}]})  # a value needs a list
     lab.create_event_source_mapping("worker", event_source_arn=worker, enabled=False)
     with pytest.raises(ResourceConflictException):
         lab.create_event_source_mapping("worker", event_source_arn=worker)

@@ -418,6 +418,7 @@ class LambdaOperations(LayerApi):
             "maximum_batching_window_in_seconds": params.get("MaximumBatchingWindowInSeconds"),
             "function_response_types": params.get("FunctionResponseTypes"),
             "scaling_config": params.get("ScalingConfig"),
+            "filter_criteria": params.get("FilterCriteria"),
             **{snake: params.get(name) for name, snake in _STREAM_MAPPING_FIELDS.items()},
         }
 
@@ -458,7 +459,8 @@ class LambdaOperations(LayerApi):
 #: The event source mapping fields lambdalab implements (SQS sources), and the path's UUID.
 _MAPPING_FIELDS = frozenset({
     "FunctionName", "EventSourceArn", "Enabled", "BatchSize",
-    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Tags", "UUID",
+    "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "FilterCriteria",
+    "Tags", "UUID",
 })
 
 
@@ -477,7 +479,7 @@ _STREAM_MAPPING_FIELDS = {
 
 
 def _refuse_unknown_mapping_fields(params: Params) -> None:
-    """FilterCriteria and the stream-only fields are refused rather than ignored."""
+    """The stream-only fields are refused for an SQS source rather than ignored."""
     stream = str(params.get("EventSourceArn") or "").split(":")[2:3] != ["sqs"]
     if "DestinationConfig" in params and not stream:  # AWS's answer for an SQS source
         raise InvalidParameterValueException(

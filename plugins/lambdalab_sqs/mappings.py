@@ -15,7 +15,11 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html):
 - with ``FunctionResponseTypes: ["ReportBatchItemFailures"]``, deletes every message but
   those the function lists in ``batchItemFailures`` (by ``itemIdentifier``, the
   messageId). An itemIdentifier that is empty, null or not in the batch fails the whole
-  batch, as AWS does.
+  batch, as AWS does;
+- with ``FilterCriteria``, invokes the function only with the messages one of its
+  patterns matches (:mod:`lambdalab.event_filters`, on the event record with its
+  ``body`` parsed when it is a JSON object) and deletes the others unprocessed
+  (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs-filtering.html).
 
 Pollers scale with the queue's depth: a poller that received a full batch while more
 messages are visible starts another, up to the function's concurrency (reserved, or the
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from lambdalab.plugin import (
     InvalidParameterValueException,
+    event_filters,
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -70,6 +75,8 @@ class EventSourceMapping:
     maximum_concurrency: int | None = None
     state: str = ""
     last_processing_result: str = NOTHING_PROCESSED
+    #: FilterCriteria's patterns, as the JSON text they were given in.
+    filter_patterns: tuple[str, ...] = ()
 
     @property
     def current_state(self) -> str:
@@ -97,6 +104,8 @@ class EventSourceMapping:
             out["LastProcessingResult"] = self.last_processing_result
         if self.maximum_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": self.maximum_concurrency}
+        if self.filter_patterns:
+            out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in self.filter_patterns]}
         return out
 
     def to_json(self) -> str:
@@ -106,6 +115,7 @@ class EventSourceMapping:
     def from_json(cls, text: str) -> "EventSourceMapping":
         data = json.loads(text)
         data["function_response_types"] = tuple(data["function_response_types"])
+        data["filter_patterns"] = tuple(data.get("filter_patterns", ()))
         return cls(**data)
 
 
@@ -147,6 +157,19 @@ def _maximum_concurrency(scaling_config: Mapping[str, Any] | None) -> int | None
     return value
 
 
+def filtered_in(patterns: list[dict[str, Any]], record: Mapping[str, Any]) -> bool:
+    """Whether a message's event record passes the mapping's filters (none: every one).
+    A body holding a JSON object is matched as that object, any other as its text."""
+    if not patterns:
+        return True
+    try:
+        body = json.loads(record["body"])
+    except (ValueError, RecursionError):
+        body = None
+    candidate = {**record, "body": body} if isinstance(body, dict) else record
+    return any(event_filters.matches(p, candidate) for p in patterns)
+
+
 def batch_trace(batch: list[Message]) -> str | None:
     """The trace the batch's invoke continues: the ``AWSTraceHeader`` of its first message
     that carries one (with one message a batch, the sender's trace goes on in the
@@ -182,6 +205,7 @@ class Poller:
         self.mapping = mapping
         self.queue = name_from_arn(mapping.event_source_arn)
         self.stopped = threading.Event()
+        self.patterns = [json.loads(p) for p in mapping.filter_patterns]
         self.threads: list[threading.Thread] = []
         self.busy = 0
         self._lock = threading.Lock()
@@ -271,7 +295,16 @@ class Poller:
     def _deliver(self, batch: list[Message]) -> None:
         lab = self.owner.lab
         arn = self.mapping.event_source_arn
-        event = {"Records": [m.to_event_record(arn, lab.arns.region) for m in batch]}
+        records = [m.to_event_record(arn, lab.arns.region) for m in batch]
+        kept = [filtered_in(self.patterns, r) for r in records]
+        dropped = [m.receipt_handle for m, keep in zip(batch, kept) if not keep]
+        if dropped:  # AWS deletes what no filter matches, without invoking
+            self.owner.queues.delete_messages(self.queue, dropped)
+            batch = [m for m, keep in zip(batch, kept) if keep]
+            records = [r for r, keep in zip(records, kept) if keep]
+            if not batch:
+                return
+        event = {"Records": records}
         try:
             result = lab.invoke(self.mapping.function_arn, event, trace_header=batch_trace(batch))
         except LambdaError as e:
@@ -329,7 +362,8 @@ class EventSourceMappings:
         enabled: bool = True, batch_size: int = quotas.ESM_SQS_BATCH_SIZE_DEFAULT,
         maximum_batching_window_in_seconds: int = 0,
         function_response_types: list[str] | None = None,
-        scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
+        scaling_config: Mapping[str, Any] | None = None,
+        filter_criteria: Mapping[str, Any] | None = None, **ignored: Any,
     ) -> EventSourceMapping:
         """CreateEventSourceMapping for an SQS queue; returns it in state ``Creating``."""
         refuse_unsupported(ignored)
@@ -349,6 +383,7 @@ class EventSourceMappings:
             last_modified=self.lab.clock.now(),
             function_response_types=_response_types(function_response_types),
             maximum_concurrency=_maximum_concurrency(scaling_config),
+            filter_patterns=event_filters.parse_filter_criteria(filter_criteria or {}),
         )
         self._save(mapping)
         if mapping.enabled:
@@ -375,7 +410,8 @@ class EventSourceMappings:
         self, uuid: str, *, function_name: str | None = None, enabled: bool | None = None,
         batch_size: int | None = None, maximum_batching_window_in_seconds: int | None = None,
         function_response_types: list[str] | None = None,
-        scaling_config: Mapping[str, Any] | None = None, **ignored: Any,
+        scaling_config: Mapping[str, Any] | None = None,
+        filter_criteria: Mapping[str, Any] | None = None, **ignored: Any,
     ) -> EventSourceMapping:
         """UpdateEventSourceMapping: settings left ``None`` keep their value."""
         refuse_unsupported(ignored)
@@ -394,6 +430,8 @@ class EventSourceMappings:
             if function_response_types is None else _response_types(function_response_types),
             maximum_concurrency=old.maximum_concurrency if scaling_config is None
             else _maximum_concurrency(scaling_config),
+            filter_patterns=old.filter_patterns if filter_criteria is None
+            else event_filters.parse_filter_criteria(filter_criteria),
             last_modified=self.lab.clock.now(),
         )
         self._stop(uuid)
@@ -498,8 +536,8 @@ class EventSourceMappings:
 
 
 def refuse_unsupported(settings: Mapping[str, Any]) -> None:
-    """A setting lambdalab does not implement (FilterCriteria, …) is refused, not ignored:
-    silently dropping a filter would deliver messages AWS would not."""
+    """A setting lambdalab does not implement (the stream-only ones, …) is refused, not
+    ignored: silently dropping one would behave as AWS would not."""
     given = sorted(name for name, value in settings.items() if value is not None)
     if given:
         raise InvalidParameterValueException(

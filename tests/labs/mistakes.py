@@ -252,4 +252,18 @@ MISTAKES = (
     Mistake(16, "names-the-function", "trace.py", "    return name, own[name] / duration(root)",
             "    function = next(s[\"name\"] for s in segments for sub in parts(s) if sub[\"name\"] == name)\n"
             "    return function, own[name] / duration(root)", "whole function"),
+    # -- lab 17: fan-out with SNS and filter policies ----------------------------------
+    Mistake(17, "at-least-1000", "subscriptions.py", '[{"numeric": [">", 1000]}]',
+            '[{"numeric": [">=", 1000]}]', "not over 1000"),
+    Mistake(17, "any-big-total", "subscriptions.py",
+            '{"event_type": ["order_placed"],\n                                    "total"',
+            '{"total"', "the event type too"),
+    Mistake(17, "placed-only", "subscriptions.py", '["order_placed", "order_refunded"]',
+            '["order_placed"]', "any of them"),
+    Mistake(17, "body-as-attributes", "subscriptions.py",
+            '        "FilterPolicyScope": "MessageBody",\n', "", "FilterPolicyScope"),
+    Mistake(17, "wrapped", "subscriptions.py", '        "RawMessageDelivery": "true",\n', "",
+            "RawMessageDelivery"),
+    Mistake(17, "prefix-without-dash", "subscriptions.py", '{"prefix": "eu-"}', '{"prefix": "eu"}',
+            "dash included"),
 )

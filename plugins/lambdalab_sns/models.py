@@ -1,0 +1,399 @@
+"""SNS state: topics and their subscriptions, durable in the lab's SQLite store.
+
+Pure state, no HTTP (that is :mod:`.responses`) and no delivery (:mod:`.delivery`).
+As on AWS, CreateTopic with a name that exists returns that topic, DeleteTopic and
+Unsubscribe of what is not there succeed, and Subscribe with a topic, protocol and
+endpoint already subscribed returns that subscription
+(https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html,
+https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html).
+A ``lambda`` or ``sqs`` subscription in the same account needs no confirmation, so every
+subscription is confirmed at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from . import quotas
+from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
+from .filter_policies import check_filter_policy, check_scope
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+MIGRATIONS: dict[str, str] = {
+    "sns-1": """
+    CREATE TABLE sns_topics (
+        name TEXT PRIMARY KEY,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE sns_subscriptions (
+        arn TEXT PRIMARY KEY,
+        topic TEXT NOT NULL REFERENCES sns_topics(name) ON DELETE CASCADE,
+        protocol TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX sns_subscriptions_by_topic ON sns_subscriptions (topic, created_at);
+    """,
+}
+
+_TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")
+#: The protocols lambdalab delivers to; SNS's others are refused, not silently dropped.
+PROTOCOLS = ("lambda", "sqs")
+OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
+#: Topic attributes SetTopicAttributes may change, with their defaults.
+TOPIC_SETTABLE = {
+    "DisplayName": "",
+    "Policy": "",
+    "DeliveryPolicy": "",
+    "KmsMasterKeyId": "",
+    "TracingConfig": "PassThrough",
+    "SignatureVersion": "1",
+}
+#: Subscription attributes Subscribe and SetSubscriptionAttributes may set.
+SUBSCRIPTION_SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope",
+                         "RawMessageDelivery", "RedrivePolicy", "SubscriptionRoleArn",
+                         "ReplayPolicy")
+
+
+def topic_arn(lab: "Lab", name: str) -> str:
+    return f"arn:aws:sns:{lab.arns.region}:{lab.arns.account_id}:{name}"
+
+
+def topic_name(arn: Any) -> str:
+    """The topic name of ``arn:aws:sns:REGION:ACCOUNT:NAME``."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not _TOPIC_NAME.match(parts[5]):
+        raise InvalidParameterException(
+            f"Invalid parameter: TopicArn ({arn!r} is not a topic ARN; use the TopicArn "
+            "CreateTopic returned, arn:aws:sns:REGION:ACCOUNT:NAME).")
+    return parts[5]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic, as GetTopicAttributes describes it."""
+
+    name: str
+    arn: str
+    attributes: dict[str, str]
+    tags: dict[str, str]
+
+    def to_aws(self, account_id: str, subscriptions: int) -> dict[str, str]:
+        out = {
+            "TopicArn": self.arn,
+            "Owner": account_id,
+            "Policy": self.attributes.get("Policy") or _default_policy(self.arn, account_id),
+            "SubscriptionsConfirmed": str(subscriptions),
+            "SubscriptionsPending": "0",
+            "SubscriptionsDeleted": "0",
+            "EffectiveDeliveryPolicy": json.dumps(_DEFAULT_DELIVERY_POLICY),
+        }
+        for key, default in TOPIC_SETTABLE.items():
+            value = self.attributes.get(key, default)
+            if value and key != "Policy":
+                out[key] = value
+        out.setdefault("DisplayName", "")
+        return out
+
+
+_DEFAULT_DELIVERY_POLICY = {"http": {"defaultHealthyRetryPolicy": {
+    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
+    "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear"},
+    "disableSubscriptionOverrides": False, "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}}
+
+
+def _default_policy(arn: str, account_id: str) -> str:
+    return json.dumps({
+        "Version": "2008-10-17", "Id": "__default_policy_ID",
+        "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow",
+                       "Principal": {"AWS": "*"},
+                       "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes",
+                                  "SNS:AddPermission", "SNS:RemovePermission",
+                                  "SNS:DeleteTopic", "SNS:Subscribe",
+                                  "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+                       "Resource": arn,
+                       "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}}}],
+    })
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One subscription of a topic, as GetSubscriptionAttributes describes it."""
+
+    arn: str
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw(self) -> bool:
+        return self.attributes.get("RawMessageDelivery", "false").lower() == "true"
+
+    @property
+    def filter_policy(self) -> dict[str, Any] | None:
+        text = self.attributes.get("FilterPolicy")
+        return json.loads(text) if text else None
+
+    @property
+    def filter_scope(self) -> str:
+        return self.attributes.get("FilterPolicyScope") or "MessageAttributes"
+
+    def to_aws(self, account_id: str) -> dict[str, str]:
+        """GetSubscriptionAttributes' ``Attributes``."""
+        out = {
+            "SubscriptionArn": self.arn, "TopicArn": self.topic_arn, "Owner": account_id,
+            "Protocol": self.protocol, "Endpoint": self.endpoint,
+            "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
+            "RawMessageDelivery": "true" if self.raw else "false",
+            **{k: v for k, v in self.attributes.items() if k != "RawMessageDelivery" and v},
+        }
+        if "FilterPolicy" in out:
+            out["FilterPolicyScope"] = self.filter_scope
+        return out
+
+    def to_list_item(self, account_id: str) -> dict[str, str]:
+        """An item of ListSubscriptions(ByTopic)."""
+        return {"SubscriptionArn": self.arn, "Owner": account_id, "Protocol": self.protocol,
+                "Endpoint": self.endpoint, "TopicArn": self.topic_arn}
+
+
+class Topics:
+    """Every topic of one lab, and their subscriptions."""
+
+    def __init__(self, lab: "Lab") -> None:
+        self.lab = lab
+        self.store = lab.store
+
+    # -- topics -----------------------------------------------------------------------
+
+    def arn(self, name: str) -> str:
+        return topic_arn(self.lab, name)
+
+    def create_topic(self, name: Any, attributes: Mapping[str, Any] | None = None,
+                     tags: Mapping[str, str] | None = None) -> Topic:
+        if not isinstance(name, str) or not _TOPIC_NAME.match(name.removesuffix(".fifo")):
+            raise InvalidParameterException(
+                "Invalid parameter: Topic Name (1 to 256 letters, digits, hyphens and "
+                "underscores).")
+        checked = _topic_attributes(attributes or {})
+        if name.endswith(".fifo") or checked.get("FifoTopic", "false").lower() == "true":
+            raise InvalidParameterException(
+                "Invalid parameter: FifoTopic (lambdalab's SNS has standard topics only; "
+                "drop the .fifo suffix and FifoTopic).")
+        checked.pop("FifoTopic", None)
+        existing = self._find(name)
+        if existing is not None:
+            if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != v
+                   for k, v in checked.items()):
+                raise InvalidParameterException(
+                    "Invalid parameter: Attributes Reason: Topic already exists with "
+                    "different attributes")
+            return existing
+        topic = Topic(name, self.arn(name), checked, dict(tags or {}))
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO sns_topics (name, attributes, tags, created_at) "
+                       "VALUES (?, ?, ?, ?)", (name, json.dumps(topic.attributes),
+                                               json.dumps(topic.tags), self.lab.clock.now()))
+        return topic
+
+    def get_topic(self, arn: Any) -> Topic:
+        name = topic_name(arn)
+        topic = self._find(name)
+        if topic is None:
+            raise NotFoundException("Topic does not exist")
+        return topic
+
+    def list_topics(self) -> list[Topic]:
+        rows = self.store.query("SELECT name, attributes, tags FROM sns_topics ORDER BY name")
+        return [self._topic(row) for row in rows]
+
+    def delete_topic(self, arn: Any) -> None:
+        name = topic_name(arn)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sns_subscriptions WHERE topic = ?", (name,))
+            db.execute("DELETE FROM sns_topics WHERE name = ?", (name,))
+
+    def set_topic_attribute(self, arn: Any, name: str, value: Any) -> None:
+        topic = self.get_topic(arn)
+        attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
+                       (json.dumps(attributes), topic.name))
+
+    def topic_attributes(self, arn: Any) -> dict[str, str]:
+        topic = self.get_topic(arn)
+        return topic.to_aws(self.lab.arns.account_id, len(self.subscriptions_of(topic.arn)))
+
+    def tag(self, arn: Any, tags: Mapping[str, str]) -> None:
+        topic = self._tagged(arn)
+        merged = {**topic.tags, **tags}
+        if len(merged) > quotas.TAGS_MAX:
+            raise InvalidParameterException(
+                f"Invalid parameter: Tags (a topic has at most {quotas.TAGS_MAX} tags).")
+        self._save_tags(topic.name, merged)
+
+    def untag(self, arn: Any, keys: list[str]) -> None:
+        topic = self._tagged(arn)
+        self._save_tags(topic.name, {k: v for k, v in topic.tags.items() if k not in keys})
+
+    def tags(self, arn: Any) -> dict[str, str]:
+        return self._tagged(arn).tags
+
+    def _tagged(self, arn: Any) -> Topic:
+        try:
+            return self.get_topic(arn)
+        except NotFoundException:
+            raise ResourceNotFoundException("Resource does not exist") from None
+
+    def _save_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_topics SET tags = ? WHERE name = ?", (json.dumps(tags), name))
+
+    def _find(self, name: str) -> Topic | None:
+        rows = self.store.query("SELECT name, attributes, tags FROM sns_topics WHERE name = ?", (name,))
+        return self._topic(rows[0]) if rows else None
+
+    def _topic(self, row: Any) -> Topic:
+        return Topic(row["name"], self.arn(row["name"]), json.loads(row["attributes"]),
+                     json.loads(row["tags"]))
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe(self, topic_arn_: Any, protocol: Any, endpoint: Any,
+                  attributes: Mapping[str, Any] | None = None) -> Subscription:
+        topic = self.get_topic(topic_arn_)
+        protocol = _protocol(protocol)
+        endpoint = _endpoint(protocol, endpoint)
+        checked = _subscription_attributes(attributes or {})
+        for existing in self.subscriptions_of(topic.arn):
+            if existing.protocol == protocol and existing.endpoint == endpoint:
+                if any(existing.attributes.get(k) != v for k, v in checked.items()):
+                    raise InvalidParameterException(
+                        "Invalid parameter: Attributes Reason: Subscription already exists "
+                        "with different attributes")
+                return existing
+        subscription = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol,
+                                    endpoint, checked)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO sns_subscriptions (arn, topic, protocol, endpoint, attributes, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (subscription.arn, topic.name, protocol, endpoint, json.dumps(checked),
+                 self.lab.clock.now()))
+        return subscription
+
+    def unsubscribe(self, arn: Any) -> None:
+        _subscription_topic(arn)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (arn,))
+
+    def get_subscription(self, arn: Any) -> Subscription:
+        _subscription_topic(arn)
+        rows = self.store.query(_SELECT_SUBSCRIPTIONS + " WHERE arn = ?", (arn,))
+        if not rows:
+            raise NotFoundException("Subscription does not exist")
+        return self._subscription(rows[0])
+
+    def set_subscription_attribute(self, arn: Any, name: str, value: Any) -> None:
+        subscription = self.get_subscription(arn)
+        attributes = {**subscription.attributes, **_subscription_attributes({name: value})}
+        _check_scope_and_policy(attributes)
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_subscriptions SET attributes = ? WHERE arn = ?",
+                       (json.dumps(attributes), subscription.arn))
+
+    def subscriptions_of(self, arn: str) -> list[Subscription]:
+        rows = self.store.query(_SELECT_SUBSCRIPTIONS + " WHERE topic = ? ORDER BY created_at, arn",
+                                (topic_name(arn),))
+        return [self._subscription(row) for row in rows]
+
+    def list_subscriptions(self) -> list[Subscription]:
+        rows = self.store.query(_SELECT_SUBSCRIPTIONS + " ORDER BY topic, created_at, arn")
+        return [self._subscription(row) for row in rows]
+
+    def _subscription(self, row: Any) -> Subscription:
+        return Subscription(row["arn"], self.arn(row["topic"]), row["protocol"], row["endpoint"],
+                            json.loads(row["attributes"]))
+
+
+_SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes FROM sns_subscriptions"
+
+
+def _subscription_topic(arn: Any) -> str:
+    """The topic name of a subscription ARN (the topic's ARN, a colon and an id)."""
+    if not isinstance(arn, str) or arn.count(":") != 6:
+        raise InvalidParameterException(
+            f"Invalid parameter: SubscriptionArn ({arn!r} is not a subscription ARN; use the "
+            "SubscriptionArn Subscribe returned).")
+    return topic_name(arn.rsplit(":", 1)[0])
+
+
+def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False) -> dict[str, str]:
+    allowed = set(TOPIC_SETTABLE) | ({"FifoTopic", "ContentBasedDeduplication"} if not settable_only else set())
+    out = {}
+    for name, value in attributes.items():
+        if name not in allowed:
+            raise InvalidParameterException(
+                f"Invalid parameter: AttributeName ({name!r}; lambdalab's SNS takes "
+                f"{', '.join(sorted(allowed))}).")
+        if not isinstance(value, str):
+            raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
+        out[name] = value
+    return out
+
+
+def _protocol(protocol: Any) -> str:
+    if protocol in PROTOCOLS:
+        return protocol
+    if protocol in OTHER_PROTOCOLS:
+        raise InvalidParameterException(
+            f"Invalid parameter: Protocol (lambdalab's SNS delivers to {' and '.join(PROTOCOLS)} "
+            f"subscriptions; {protocol!r} is not emulated).")
+    raise InvalidParameterException(f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}")
+
+
+def _endpoint(protocol: str, endpoint: Any) -> str:
+    service = "lambda" if protocol == "lambda" else "sqs"
+    if not isinstance(endpoint, str) or not endpoint.startswith(f"arn:aws:{service}:"):
+        what = "a function ARN" if protocol == "lambda" else "a queue ARN"
+        raise InvalidParameterException(
+            f"Invalid parameter: {protocol.upper() if protocol == 'sqs' else 'Lambda'} "
+            f"endpoint ARN (an {protocol} subscription's Endpoint is {what}, "
+            f"arn:aws:{service}:REGION:ACCOUNT:NAME).")
+    return endpoint
+
+
+def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for name, value in attributes.items():
+        if name not in SUBSCRIPTION_SETTABLE:
+            raise InvalidParameterException(f"Invalid parameter: AttributeName ({name!r}; "
+                                            f"use one of {', '.join(SUBSCRIPTION_SETTABLE)}).")
+        if not isinstance(value, str):
+            raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
+        if name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
+            raise InvalidParameterException("Invalid parameter: RawMessageDelivery (true or false).")
+        out[name] = value
+    _check_scope_and_policy(out)
+    return out
+
+
+def _check_scope_and_policy(attributes: dict[str, str]) -> None:
+    if "FilterPolicyScope" in attributes:
+        check_scope(attributes["FilterPolicyScope"])
+    if attributes.get("FilterPolicy"):
+        check_filter_policy(attributes["FilterPolicy"],
+                            attributes.get("FilterPolicyScope") or "MessageAttributes")
+
+
+__all__ = ["Topic", "Topics", "Subscription", "MIGRATIONS", "topic_arn", "topic_name"]

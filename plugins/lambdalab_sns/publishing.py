@@ -1,0 +1,304 @@
+"""Publish and PublishBatch: check a message, then deliver it to each subscription whose
+filter policy it matches.
+
+What each protocol receives is what AWS sends
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html,
+https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html,
+https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html):
+
+- ``lambda``: the function is invoked *asynchronously* (``InvocationType: Event``) with
+  ``{"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+  "EventSubscriptionArn": …, "Sns": {…the notification…}}]}``, so the function's
+  retries, maximum event age, destinations and dead-letter queue apply;
+- ``sqs``: the notification as JSON text (``Type``, ``MessageId``, ``TopicArn``,
+  ``Subject``, ``Message``, ``Timestamp``, ``Signature…``, ``UnsubscribeURL``,
+  ``MessageAttributes``), or with ``RawMessageDelivery`` the bare message, its
+  attributes becoming SQS message attributes. The queue is reached through the
+  ``lambdalab_destination_sender`` hook, so SNS knows no SQS internals.
+
+Delivery happens before Publish answers: the async invoke and the queued message are
+committed in the data dir by then, so an acknowledged message is never lost. A
+subscription whose function or queue does not exist is skipped (and logged), as SNS
+gives up on an endpoint it cannot reach.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms
+
+from . import quotas
+from .exceptions import (
+    BatchEntryIdsNotDistinctException,
+    BatchRequestTooLongException,
+    EmptyBatchRequestException,
+    InvalidBatchEntryIdException,
+    InvalidParameterException,
+    InvalidParameterValueException,
+    SnsError,
+    TooManyEntriesInBatchRequestException,
+)
+from .filter_policies import policy_matches
+from .models import Subscription, Topics
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+log = logging.getLogger("lambdalab.sns")
+
+_BATCH_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.BATCH_ID_MAX}}}$")
+_ATTRIBUTE_TYPES = ("String", "Number", "Binary")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One published message, as each subscription is sent it."""
+
+    message_id: str
+    topic_arn: str
+    message: str
+    timestamp: float
+    subject: str | None = None
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: MessageStructure ``json``: a message per protocol (``default`` for the others).
+    per_protocol: dict[str, str] = field(default_factory=dict)
+
+    def text_for(self, protocol: str) -> str:
+        return self.per_protocol.get(protocol, self.message)
+
+    def envelope(self, subscription: Subscription, endpoint: str, url_case: str) -> dict[str, Any]:
+        """The notification's JSON; ``url_case`` is ``"Url"`` in Lambda's event and
+        ``"URL"`` in what SQS and HTTP receive."""
+        out: dict[str, Any] = {"Type": "Notification", "MessageId": self.message_id,
+                               "TopicArn": self.topic_arn}
+        if self.subject is not None or url_case == "Url":
+            out["Subject"] = self.subject
+        out |= {
+            "Message": self.text_for(subscription.protocol),
+            "Timestamp": iso_ms(self.timestamp),
+            "SignatureVersion": "1",
+            "Signature": base64.b64encode(secrets.token_bytes(256)).decode(),
+            f"SigningCert{url_case}": f"{endpoint}/SimpleNotificationService-{secrets.token_hex(16)}.pem",
+            f"Unsubscribe{url_case}": f"{endpoint}/?Action=Unsubscribe&SubscriptionArn={subscription.arn}",
+        }
+        if self.attributes or url_case == "Url":
+            out["MessageAttributes"] = {name: _envelope_attribute(a) for name, a in self.attributes.items()}
+        return out
+
+    def lambda_event(self, subscription: Subscription, endpoint: str) -> dict[str, Any]:
+        return {"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "EventSubscriptionArn": subscription.arn,
+            "Sns": self.envelope(subscription, endpoint, "Url"),
+        }]}
+
+    def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
+        if not subscription.raw:
+            return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {})
+        strings = {n: a for n, a in self.attributes.items() if "StringValue" in a}
+        return DestinationMessage(self.text_for("sqs"),
+                                  {n: a["StringValue"] for n, a in strings.items()},
+                                  {n: a["DataType"] for n, a in strings.items()})
+
+
+def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
+    value = attribute.get("StringValue")
+    if value is None:
+        value = base64.b64encode(attribute["BinaryValue"]).decode()
+    return {"Type": attribute["DataType"], "Value": value}
+
+
+class Publisher:
+    """Publishes to one lab's topics."""
+
+    def __init__(self, lab: "Lab", topics: Topics) -> None:
+        self.lab = lab
+        self.topics = topics
+
+    def publish(self, topic_arn: Any, message: Any, *, subject: Any = None,
+                message_structure: Any = None,
+                message_attributes: Mapping[str, Any] | None = None) -> str:
+        """Publish one message; its MessageId."""
+        notification = self._notification(topic_arn, message, subject, message_structure,
+                                          message_attributes)
+        self._deliver(notification)
+        return notification.message_id
+
+    def publish_batch(self, topic_arn: Any, entries: list[Mapping[str, Any]]
+                      ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises."""
+        self.topics.get_topic(topic_arn)
+        _check_batch(entries)
+        successful, failed = [], []
+        for entry in entries:
+            try:
+                message_id = self.publish(
+                    topic_arn, entry.get("Message"), subject=entry.get("Subject"),
+                    message_structure=entry.get("MessageStructure"),
+                    message_attributes=entry.get("MessageAttributes"))
+            except SnsError as e:
+                failed.append({"Id": entry["Id"], "Code": e.query_code,
+                               "Message": e.message, "SenderFault": True})
+            else:
+                successful.append({"Id": entry["Id"], "MessageId": message_id})
+        return successful, failed
+
+    def _notification(self, topic_arn: Any, message: Any, subject: Any, structure: Any,
+                      attributes: Mapping[str, Any] | None) -> Notification:
+        topic = self.topics.get_topic(topic_arn)
+        checked_attributes = check_attributes(attributes or {})
+        text, per_protocol = check_message(message, structure)
+        check_subject(subject)
+        if _size(text, checked_attributes) > quotas.MESSAGE_MAX_BYTES:
+            raise InvalidParameterException(
+                "Invalid parameter: Message too long (a message and its attributes are at most "
+                f"{quotas.MESSAGE_MAX_BYTES} bytes; put large payloads in S3 and publish a reference).")
+        return Notification(str(uuid.uuid4()), topic.arn, text, self.lab.clock.now(), subject,
+                            checked_attributes, per_protocol)
+
+    def _deliver(self, notification: Notification) -> None:
+        for subscription in self.topics.subscriptions_of(notification.topic_arn):
+            if not policy_matches(subscription.filter_policy, subscription.filter_scope,
+                                  notification.text_for(subscription.protocol),
+                                  notification.attributes):
+                continue
+            try:
+                self._send(notification, subscription)
+            except (LambdaError, ServiceError) as e:  # the endpoint refused it: SNS moves on
+                log.warning("SNS could not deliver %s to %s: %s", notification.message_id,
+                            subscription.endpoint, e)
+            except Exception:  # a bug: logged, and the other subscribers still get theirs
+                log.exception("SNS failed delivering %s to %s", notification.message_id,
+                              subscription.endpoint)
+
+    def _send(self, notification: Notification, subscription: Subscription) -> None:
+        endpoint = self.endpoint()
+        if subscription.protocol == "lambda":
+            self.lab.invoke(subscription.endpoint, notification.lambda_event(subscription, endpoint),
+                            invocation_type="Event")
+            return
+        sender = self.lab.plugin_manager.hook.lambdalab_destination_sender(
+            lab=self.lab, destination_arn=subscription.endpoint)
+        if sender is None:
+            log.warning("no loaded plugin delivers to %s", subscription.endpoint)
+            return
+        sender(notification.sqs_message(subscription, endpoint))
+
+    def endpoint(self) -> str:
+        """Where the notification's SigningCertUrl and UnsubscribeUrl point."""
+        return (self.lab.endpoint_url or f"https://sns.{self.lab.arns.region}.amazonaws.com").rstrip("/")
+
+
+def check_message(message: Any, structure: Any) -> tuple[str, dict[str, str]]:
+    """The default message and, for MessageStructure ``json``, the per-protocol ones."""
+    if not isinstance(message, str) or not message:
+        raise InvalidParameterException("Invalid parameter: Empty message")
+    if structure is None:
+        return message, {}
+    if structure != "json":
+        raise InvalidParameterException(
+            "Invalid parameter: MessageStructure (the only value is json).")
+    try:
+        parsed = json.loads(message)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidParameterException(
+            "Invalid parameter: Message Structure - JSON message body failed to parse")
+    if not isinstance(parsed.get("default"), str):
+        raise InvalidParameterException(
+            "Invalid parameter: Message Structure - No default entry in JSON message body")
+    return parsed["default"], {k: v for k, v in parsed.items() if isinstance(v, str)}
+
+
+def check_subject(subject: Any) -> None:
+    if subject is None:
+        return
+    if (not isinstance(subject, str) or not subject or len(subject) > quotas.SUBJECT_MAX_CHARS
+            or not subject.isascii() or not subject.isprintable()):
+        raise InvalidParameterException(
+            f"Invalid parameter: Subject (1 to {quotas.SUBJECT_MAX_CHARS} printable ASCII "
+            "characters, no line breaks).")
+
+
+def check_attributes(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Message attributes as SNS takes them: a type of String, Number or Binary (with an
+    optional ``.custom`` suffix; ``String.Array`` a JSON array) and a value of that type."""
+    if len(attributes) > quotas.MESSAGE_ATTRIBUTES_MAX:
+        raise InvalidParameterException(
+            f"Invalid parameter: MessageAttributes (at most {quotas.MESSAGE_ATTRIBUTES_MAX}).")
+    return {name: _check_attribute(name, value) for name, value in attributes.items()}
+
+
+def _check_attribute(name: str, attribute: Any) -> dict[str, Any]:
+    kind = attribute.get("DataType") if isinstance(attribute, dict) else None
+    if not isinstance(kind, str) or kind.split(".", 1)[0] not in _ATTRIBUTE_TYPES:
+        raise InvalidParameterValueException(
+            f"The message attribute '{name}' has an invalid message attribute type, the set of "
+            "supported type prefixes is Binary, Number, and String.")
+    binary = kind.startswith("Binary")
+    value = attribute.get("BinaryValue" if binary else "StringValue")
+    if value is None or value == "" or value == b"":
+        raise InvalidParameterValueException(
+            f"The message attribute '{name}' must contain non-empty message attribute value "
+            f"for message attribute type '{kind.split('.', 1)[0]}'.")
+    if kind.startswith("Number") and not _is_number(value):
+        raise InvalidParameterValueException(
+            f"Could not cast message attribute '{name}' value to number.")
+    if kind == "String.Array" and not _is_json_array(value):
+        raise InvalidParameterValueException(
+            f"The message attribute '{name}' with type 'String.Array' does not hold a JSON "
+            "array (such as [\"a\", 1, true]).")
+    return {"DataType": kind, ("BinaryValue" if binary else "StringValue"): value}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return False
+    return abs(number) <= 1e15 and number == number
+
+
+def _is_json_array(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), list)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _size(message: str, attributes: Mapping[str, Mapping[str, Any]]) -> int:
+    total = len(message.encode())
+    for name, attribute in attributes.items():
+        value = attribute.get("StringValue") or attribute.get("BinaryValue") or b""
+        total += len(name.encode()) + len(attribute["DataType"].encode()) + len(
+            value.encode() if isinstance(value, str) else value)
+    return total
+
+
+def _check_batch(entries: list[Mapping[str, Any]]) -> None:
+    if not entries:
+        raise EmptyBatchRequestException("The batch request doesn't contain any entries.")
+    if len(entries) > quotas.BATCH_ENTRIES_MAX:
+        raise TooManyEntriesInBatchRequestException(
+            f"The batch request contains more entries than permissible (at most {quotas.BATCH_ENTRIES_MAX}).")
+    ids = [entry.get("Id") for entry in entries]
+    for entry_id in ids:
+        if not isinstance(entry_id, str) or not _BATCH_ID.match(entry_id):
+            raise InvalidBatchEntryIdException(
+                f"The Id of a batch entry in a batch request doesn't abide by the specification: "
+                f"{entry_id!r} (1 to {quotas.BATCH_ID_MAX} letters, digits, hyphens, underscores).")
+    if len(set(ids)) != len(ids):
+        raise BatchEntryIdsNotDistinctException("Two or more batch entries in the request have the same Id.")
+    total = sum(len(str(entry.get("Message") or "").encode()) for entry in entries)
+    if total > quotas.MESSAGE_MAX_BYTES:
+        raise BatchRequestTooLongException(
+            f"The length of all the messages put together is more than the limit ({quotas.MESSAGE_MAX_BYTES} bytes).")

@@ -1,0 +1,24 @@
+"""SNS's limits and defaults, as AWS documents them
+(https://docs.aws.amazon.com/general/latest/gr/sns.html): this plugin's own, apart from
+Lambda's (:mod:`lambdalab.limits`)."""
+
+#: Topic names: 1-256 letters, digits, hyphens and underscores.
+TOPIC_NAME_MAX = 256
+#: A message with its attributes is at most 256 KiB; so is a PublishBatch request.
+MESSAGE_MAX_BYTES = 262_144
+#: Subject: at most 100 characters.
+SUBJECT_MAX_CHARS = 100
+#: PublishBatch: at most 10 entries; entry Ids are 1-80 letters, digits, ``-`` and ``_``.
+BATCH_ENTRIES_MAX = 10
+BATCH_ID_MAX = 80
+#: Message attributes per message (as SQS takes them, so raw delivery can carry them).
+MESSAGE_ATTRIBUTES_MAX = 10
+#: ListTopics, ListSubscriptions and ListSubscriptionsByTopic: 100 per page.
+LIST_PAGE = 100
+#: A filter policy: at most 5 attribute names (keys), 150 value combinations, 256 KiB
+#: (https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html).
+FILTER_POLICY_KEYS_MAX = 5
+FILTER_POLICY_COMBINATIONS_MAX = 150
+FILTER_POLICY_MAX_BYTES = 256 * 1024
+#: Tags on one topic.
+TAGS_MAX = 50
