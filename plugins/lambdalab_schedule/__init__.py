@@ -20,6 +20,7 @@ import lambdalab
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, StashKey
 
+from .buses import EventBus, EventBuses
 from .exceptions import (
     EventsError,
     LimitExceededException,
@@ -34,6 +35,8 @@ __version__ = "0.1.0"
 
 #: Each lab's rules, in ``lab.stash``: they die with the lab.
 SCHEDULES = StashKey[Schedules]()
+#: Each lab's event buses and their deliveries, likewise.
+BUSES = StashKey[EventBuses]()
 
 
 def schedules(lab: Lab) -> Schedules:
@@ -48,6 +51,11 @@ def schedules(lab: Lab) -> Schedules:
     return lab.stash.setdefault(SCHEDULES, make)
 
 
+def event_buses(lab: Lab) -> EventBuses:
+    """The event buses of ``lab``: PutEvents, and the delivery of what rules match."""
+    return lab.stash.setdefault(BUSES, lambda: EventBuses(schedules(lab)))
+
+
 @lambdalab.hookimpl
 def lambdalab_migrations() -> dict[str, str]:
     return MIGRATIONS
@@ -56,12 +64,14 @@ def lambdalab_migrations() -> dict[str, str]:
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
     schedules(lab)  # resume every enabled rule of a reopened data dir
+    event_buses(lab).resume()  # and send what a killed process had acknowledged
 
 
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     return [
-        HttpService("events", EventsService(schedules(lab)), target_prefixes=(TARGET_PREFIX,))
+        HttpService("events", EventsService(schedules(lab), event_buses(lab)),
+                    target_prefixes=(TARGET_PREFIX,))
     ]
 
 
@@ -74,6 +84,10 @@ def lambdalab_register_commands(cli: Any) -> None:
     cli.add_command(schedule_group)
 
 __all__ = [
+    # buses
+    "EventBus",
+    "EventBuses",
+    "event_buses",
     # models
     "Rule",
     "Schedules",
