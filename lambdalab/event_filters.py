@@ -95,8 +95,8 @@ def _rule_matches(rule: Any, value: Any) -> bool:
     if not isinstance(rule, dict):
         return _equals(rule, value)
     (operator, operand), = rule.items()
-    if operator == "exists":
-        return bool(operand) and not isinstance(value, dict)
+    if operator == "exists":  # an object is no leaf: it does not "exist" (AWS's example)
+        return bool(operand) is not isinstance(value, dict)
     if operator == "anything-but":
         return _anything_but(operand, value)
     if operator == "numeric":
