@@ -281,3 +281,52 @@ def test_the_aws_cli_v2_creates_a_bus_routes_and_puts_events(
     answer = aws("put-events", "--entries", json.dumps([order(150), order(50)]))
     assert answer["FailedEntryCount"] == 0
     assert [e["detail"]["total"] for e in received(lab)] == [150]
+
+
+# -- services that emit events ------------------------------------------------------------
+
+
+def test_s3_to_eventbridge_to_lambda_end_to_end(events: Any, functions: Any, edge: EdgeServer,  # noqa: F811
+                                                lab: Lab) -> None:
+    from .test_s3 import s3_client
+
+    s3 = s3_client(edge.url)
+    create(functions, "recorder", RECORDER)
+    s3.create_bucket(Bucket="photos")
+    s3.put_bucket_notification_configuration(
+        Bucket="photos", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket="photos")
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")},
+          {"source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"],
+           "detail": {"bucket": {"name": ["photos"]}, "object": {"key": [{"suffix": ".png"}]}}},
+          bus="default")
+    s3.put_object(Bucket="photos", Key="cats/tom cat.png", Body=b"hello")
+    s3.put_object(Bucket="photos", Key="notes.txt", Body=b"not an image")
+    s3.delete_object(Bucket="photos", Key="cats/tom cat.png")
+    got = received(lab)
+    assert sorted(e["detail-type"] for e in got) == ["Object Created", "Object Deleted"]
+    created = next(e for e in got if e["detail-type"] == "Object Created")
+    assert (created["source"], created["resources"]) == ("aws.s3", ["arn:aws:s3:::photos"])
+    detail = created["detail"]
+    assert detail["object"] == {"key": "cats/tom cat.png", "size": 5, "etag": "5d41402abc4b2a76b9719d911017c592",
+                                "sequencer": detail["object"]["sequencer"]}
+    assert (detail["version"], detail["bucket"], detail["reason"]) == ("0", {"name": "photos"}, "PutObject")
+    assert {"request-id", "requester", "source-ip-address"} <= set(detail)
+    deleted = next(e for e in got if e["detail-type"] == "Object Deleted")["detail"]
+    assert (deleted["reason"], deleted["deletion-type"]) == ("DeleteObject", "Permanently Deleted")
+    assert set(deleted["object"]) == {"key", "sequencer"}
+
+
+def test_a_lambda_destination_on_a_bus_gets_the_invocation_record(
+        events: Any, functions: Any, lab: Lab) -> None:
+    create(functions, "recorder", RECORDER)
+    create(functions, "worker", "def handler(event, context):\n    return {'done': event}\n")
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")},
+          {"source": ["lambda"], "detail-type": ["Lambda Function Invocation Result - Success"]})
+    functions.put_function_event_invoke_config(FunctionName="worker", DestinationConfig={
+        "OnSuccess": {"Destination": "arn:aws:events:us-east-1:000000000000:event-bus/orders"}})
+    functions.invoke(FunctionName="worker", InvocationType="Event", Payload=b'{"n": 1}')
+    lab.wait_for_events()
+    [got] = received(lab)
+    assert got["resources"] == [got["detail"]["requestContext"]["functionArn"]]
+    assert got["detail"]["responsePayload"] == {"done": {"n": 1}}

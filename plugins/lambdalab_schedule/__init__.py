@@ -77,6 +77,12 @@ def lambdalab_http_services(lab: Lab) -> list[HttpService]:
 
 
 @lambdalab.hookimpl
+def lambdalab_destination_sender(lab: Lab, destination_arn: str) -> Any:
+    """Event buses take messages: S3's events, and Lambda's destination records."""
+    return event_buses(lab).sender(destination_arn)
+
+
+@lambdalab.hookimpl
 def lambdalab_register_commands(cli: Any) -> None:
     """``lambdalab schedule …``."""
     from .cli import schedule_group

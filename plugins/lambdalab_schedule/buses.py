@@ -27,7 +27,7 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lambdalab import LambdaError
 from lambdalab.plugin import DestinationMessage, event_filters, iso_s
@@ -208,9 +208,39 @@ class EventBuses:
             "_bus": bus,
         }
 
-    def put_event(self, event: dict[str, Any], bus: str = DEFAULT_BUS) -> None:
-        """Put an event a service emits (e.g. S3's ``Object Created``) on ``bus``, durably."""
-        self.send(self._commit(self._deliveries({**event, "_bus": bus})))
+    def sender(self, bus_arn: str) -> Callable[[DestinationMessage], None] | None:
+        """What the ``lambdalab_destination_sender`` hook answers for an event bus's ARN:
+        a callable that puts a service's message on that bus (None for other ARNs)."""
+        found = _BUS_ARN.match(bus_arn)
+        if found is None:
+            return None
+        bus = found.group(1)
+
+        def send(message: DestinationMessage) -> None:
+            self.put_service_event(json.loads(message.body), bus)
+
+        return send
+
+    def put_service_event(self, body: dict[str, Any], bus: str = DEFAULT_BUS) -> str:
+        """Put what a service sends on ``bus``, durably; its event id.
+
+        ``body`` is an event's ``source``, ``detail-type``, ``detail`` and ``resources``
+        (S3's ``Object Created``), or the invocation record of a Lambda destination,
+        which AWS sends as ``Lambda Function Invocation Result - Success`` or ``- Failure``
+        (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+        """
+        if "source" not in body:
+            body = _lambda_destination_event(body)
+        entry = {"Source": body["source"], "DetailType": body["detail-type"],
+                 "Detail": json.dumps(body["detail"]), "Resources": body.get("resources") or [],
+                 "EventBusName": bus}
+        try:
+            event = self.envelope(entry)
+        except _EntryError as e:
+            raise ResourceNotFoundException(e.message) from None
+        event_id = str(event["id"])
+        self.send(self._commit(self._deliveries(event)))
+        return event_id
 
     def _deliveries(self, event: dict[str, Any]) -> list[tuple[str, Target, str]]:
         bus = event.pop("_bus")
@@ -324,6 +354,14 @@ class EventBuses:
     def pending(self) -> int:
         """Deliveries not yet sent (waiting for a retry, or left by a killed process)."""
         return int(self.lab.store.query("SELECT COUNT(*) FROM event_deliveries")[0][0])
+
+
+def _lambda_destination_event(record: Mapping[str, Any]) -> dict[str, Any]:
+    context = record.get("requestContext") or {}
+    outcome = "Success" if context.get("condition") == "Success" else "Failure"
+    function = context.get("functionArn")
+    return {"source": "lambda", "detail-type": f"Lambda Function Invocation Result - {outcome}",
+            "resources": [function] if function else [], "detail": dict(record)}
 
 
 class _EntryError(Exception):
