@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 from lambdalab_schedule import event_buses
 
 from .edge_support import client_for, create, edge, killed_server  # noqa: F401  (fixtures)
+from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
 from .test_logs_api import aws_cli_v2
 
 RECORDER = """
@@ -234,6 +236,29 @@ def test_a_send_that_fails_then_works_is_delivered_on_retry(
     assert received(lab) == []
     clock.advance(1)
     assert [e["detail"]["total"] for e in received(lab)] == [150]
+
+
+# -- hostile input ---------------------------------------------------------------------
+
+BUS_OPERATIONS = ("PutEvents", "TestEventPattern", "CreateEventBus", "DescribeEventBus",
+                  "ListEventBuses", "DeleteEventBus", "PutRule", "PutTargets", "ListRules")
+
+
+@pytest.fixture
+def bus_world(edge: EdgeServer) -> EdgeServer:  # noqa: F811
+    """A bus with a rule and a target to reach, so requests get past "not found"."""
+    route(client_for(edge.url, "events"), {"Id": "1", "Arn": FUNCTION.format("f")},
+          {"source": [{"exists": True}]})
+    return edge
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("events", BUS_OPERATIONS))
+def test_bus_operations_never_fail_internally(bus_world: EdgeServer, request: Any) -> None:
+    op, params = request
+    headers = {"X-Amz-Target": f"AWSEvents.{op.name}", "Content-Type": "application/x-amz-json-1.1",
+               **signed_for("events")}
+    judge("events", "json", op, "POST", send(bus_world.url, "POST", "/", headers, to_json(params)))
 
 
 # -- durability and the AWS CLI ---------------------------------------------------------
