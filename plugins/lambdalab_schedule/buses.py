@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lambdalab import LambdaError
-from lambdalab.plugin import DestinationMessage, event_filters, iso_s
+from lambdalab.plugin import DestinationMessage, ServiceError, event_filters, iso_s
 
 from . import quotas
 from .exceptions import (
@@ -294,7 +294,11 @@ class EventBuses:
     def _attempt(self, delivery: Delivery) -> None:
         try:
             self._deliver(delivery.target.arn, delivery.payload)
-        except LambdaError as e:
+        except (LambdaError, ServiceError) as e:  # the target refused or is gone
+            self._failed(delivery, e)
+            return
+        except Exception as e:  # a bug: logged, and retried like a refusal
+            log.exception("sending to %s failed", delivery.target.arn)
             self._failed(delivery, e)
             return
         self._delete(delivery.id)
@@ -309,7 +313,7 @@ class EventBuses:
             raise ResourceNotFoundException(f"No loaded plugin delivers to {arn}.")
         sender(DestinationMessage(payload, {}))
 
-    def _failed(self, delivery: Delivery, error: LambdaError) -> None:
+    def _failed(self, delivery: Delivery, error: Exception) -> None:
         """Try again after a back-off, or give up to the dead-letter queue."""
         policy = delivery.target.retry_policy or {}
         retries = policy.get("MaximumRetryAttempts", quotas.EVENTS_RETRY_ATTEMPTS_DEFAULT)
@@ -327,7 +331,7 @@ class EventBuses:
                        "WHERE id = ?", (due, delivery.id))
         self.lab.clock.call_at(due, lambda: self.send([delivery.id]))
 
-    def _dead_letter(self, delivery: Delivery, error: LambdaError) -> None:
+    def _dead_letter(self, delivery: Delivery, error: Exception) -> None:
         dead_letter = (delivery.target.dead_letter_config or {}).get("Arn")
         if dead_letter is None:
             return
@@ -344,7 +348,7 @@ class EventBuses:
             return
         try:
             sender(DestinationMessage(delivery.payload, attributes))
-        except LambdaError as e:
+        except (LambdaError, ServiceError) as e:
             log.warning("dead-letter queue %s refused the event: %s", dead_letter, e)
 
     def _delete(self, delivery_id: int) -> None:
