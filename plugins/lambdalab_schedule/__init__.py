@@ -18,9 +18,10 @@ import weakref
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, StashKey
+from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
 from .buses import EventBus, EventBuses
+from .scheduler import Schedule, Scheduler, SchedulerResponses
 from .exceptions import (
     EventsError,
     LimitExceededException,
@@ -37,6 +38,8 @@ __version__ = "0.1.0"
 SCHEDULES = StashKey[Schedules]()
 #: Each lab's event buses and their deliveries, likewise.
 BUSES = StashKey[EventBuses]()
+#: Each lab's EventBridge Scheduler schedules, likewise.
+SCHEDULER = StashKey[Scheduler]()
 
 
 def schedules(lab: Lab) -> Schedules:
@@ -56,6 +59,17 @@ def event_buses(lab: Lab) -> EventBuses:
     return lab.stash.setdefault(BUSES, lambda: EventBuses(schedules(lab)))
 
 
+def scheduler(lab: Lab) -> Scheduler:
+    """The EventBridge Scheduler schedules of ``lab`` (armed on its clock when first asked for)."""
+
+    def make() -> Scheduler:
+        found = Scheduler(weakref.proxy(lab), event_buses(lab))
+        found.start()
+        return found
+
+    return lab.stash.setdefault(SCHEDULER, make)
+
+
 @lambdalab.hookimpl
 def lambdalab_migrations() -> dict[str, str]:
     return MIGRATIONS
@@ -65,13 +79,15 @@ def lambdalab_migrations() -> dict[str, str]:
 def lambdalab_lab_started(lab: Lab) -> None:
     schedules(lab)  # resume every enabled rule of a reopened data dir
     event_buses(lab).resume()  # and send what a killed process had acknowledged
+    scheduler(lab)
 
 
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     return [
         HttpService("events", EventsService(schedules(lab), event_buses(lab)),
-                    target_prefixes=(TARGET_PREFIX,))
+                    target_prefixes=(TARGET_PREFIX,)),
+        HttpService("scheduler", ProtocolService("scheduler", SchedulerResponses(scheduler(lab)))),
     ]
 
 
@@ -94,6 +110,10 @@ __all__ = [
     "EventBus",
     "EventBuses",
     "event_buses",
+    # scheduler
+    "Schedule",
+    "Scheduler",
+    "scheduler",
     # models
     "Rule",
     "Schedules",

@@ -20,6 +20,7 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -164,16 +165,16 @@ class EventBuses:
                 f"Total size of the entries in the request is over the limit "
                 f"({size} > {quotas.EVENTS_PUT_MAX_BYTES} bytes).")
         results, rows = [], []
+        routes: dict[str, list[_Route]] = {}
         for entry in entries:
             try:
                 event = self.envelope(entry)
             except _EntryError as e:
                 results.append({"ErrorCode": e.code, "ErrorMessage": e.message})
                 continue
-            rows.extend(self._deliveries(event))
+            rows.extend(self._deliveries(event, routes))
             results.append({"EventId": event["id"]})
-        ids = self._commit(rows)
-        self.send(ids)
+        self.send(self._commit(rows))
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
 
@@ -239,47 +240,70 @@ class EventBuses:
         except _EntryError as e:
             raise ResourceNotFoundException(e.message) from None
         event_id = str(event["id"])
-        self.send(self._commit(self._deliveries(event)))
+        self.send(self._commit(self._deliveries(event, {})))
         return event_id
 
-    def _deliveries(self, event: dict[str, Any]) -> list[tuple[str, Target, str]]:
-        bus = event.pop("_bus")
+    def deliver(self, source_arn: str, target: Target, payload: str) -> None:
+        """Send ``payload`` to ``target`` durably, as a rule's delivery (the Scheduler's
+        firings): committed first, then retried and dead-lettered by the target's policy."""
+        self.send(self._commit([(source_arn, target, payload)]))
+
+    def _routes(self, bus: str) -> list[_Route]:
+        """The enabled pattern rules of ``bus``, each with its parsed pattern and targets."""
         out = []
         for rule in self.rules.list_rules(bus=bus):
-            if not rule.enabled or rule.event_pattern is None:
-                continue
-            if not event_filters.matches(check_pattern(rule.event_pattern), event):
-                continue
-            for target in self.rules.list_targets_by_rule(rule.name):
-                out.append((rule.arn, target, target.payload(event, rule)))
+            if rule.enabled and rule.event_pattern is not None:
+                out.append(_Route(rule, _pattern(rule.event_pattern),
+                                  self.rules.list_targets_by_rule(rule.name)))
         return out
 
-    def _commit(self, rows: list[tuple[str, Target, str]]) -> list[int]:
+    def _deliveries(self, event: dict[str, Any], routes: dict[str, list[_Route]]
+                    ) -> list[tuple[str, Target, str]]:
+        """``(rule ARN, target, payload)`` for each target of each rule ``event`` matches;
+        ``routes`` keeps each bus's rules for the other entries of one request."""
+        bus = event.pop("_bus")
+        if bus not in routes:
+            routes[bus] = self._routes(bus)
+        return [(route.rule.arn, target, target.payload(event, route.rule))
+                for route in routes[bus] if event_filters.matches(route.pattern, event)
+                for target in route.targets]
+
+    def _commit(self, rows: list[tuple[str, Target, str]]) -> list[Delivery]:
         now = self.lab.clock.now()
-        ids = []
+        out = []
         with self.lab.store.transaction() as db:
-            for rule, target, payload in rows:
+            for rule_arn, target, payload in rows:
                 cursor = db.execute(
                     "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "
                     "next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)",
-                    (rule, json.dumps(asdict(target)), payload, now, now))
-                ids.append(int(cursor.lastrowid or 0))
-        return ids
+                    (rule_arn, json.dumps(asdict(target)), payload, now, now))
+                out.append(Delivery(int(cursor.lastrowid or 0), rule_arn, target, payload, now))
+        return out
 
     # -- delivery -------------------------------------------------------------------------
 
     def resume(self) -> None:
         """Send every delivery a previous process left (what a reopened Lab does)."""
         rows = self.lab.store.query("SELECT id FROM event_deliveries ORDER BY id")
-        self.send([row["id"] for row in rows])
+        self.send_stored([row["id"] for row in rows])
 
-    def send(self, ids: list[int]) -> None:
-        """Send the deliveries ``ids`` that are due; retries are timed on the Lab's clock."""
+    def send_stored(self, ids: list[int]) -> None:
+        """Send the stored deliveries ``ids`` as they are now (a retry, or a resumed one)."""
+        self.send([d for d in map(self._load, ids) if d is not None])
+
+    def send(self, deliveries: list[Delivery]) -> None:
+        """Send each delivery; those sent are deleted together, the others wait for a retry
+        on the Lab's clock. Only this process knows the ids of deliveries just committed,
+        so no other thread sends them too."""
+        sent = []
         with self._sending:
-            for delivery_id in ids:
-                delivery = self._load(delivery_id)
-                if delivery is not None:
-                    self._attempt(delivery)
+            for delivery in deliveries:
+                if self._attempt(delivery):
+                    sent.append(delivery.id)
+            if sent:
+                with self.lab.store.transaction() as db:
+                    db.executemany("DELETE FROM event_deliveries WHERE id = ?",
+                                   [(delivery_id,) for delivery_id in sent])
 
     def _load(self, delivery_id: int) -> Delivery | None:
         rows = self.lab.store.query(
@@ -291,17 +315,18 @@ class EventBuses:
                                  row["payload"], float(row["enqueued_at"]), int(row["attempts"])))
         return loaded[0] if loaded else None
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def _attempt(self, delivery: Delivery) -> bool:
+        """Whether the target took the delivery; if not, it is retried or given up on."""
         try:
             self._deliver(delivery.target.arn, delivery.payload)
         except (LambdaError, ServiceError) as e:  # the target refused or is gone
             self._failed(delivery, e)
-            return
+            return False
         except Exception as e:  # a bug: logged, and retried like a refusal
             log.exception("sending to %s failed", delivery.target.arn)
             self._failed(delivery, e)
-            return
-        self._delete(delivery.id)
+            return False
+        return True
 
     def _deliver(self, arn: str, payload: str) -> None:
         if arn.startswith("arn:aws:lambda:"):
@@ -329,7 +354,7 @@ class EventBuses:
         with self.lab.store.transaction() as db:
             db.execute("UPDATE event_deliveries SET attempts = attempts + 1, next_attempt_at = ? "
                        "WHERE id = ?", (due, delivery.id))
-        self.lab.clock.call_at(due, lambda: self.send([delivery.id]))
+        self.lab.clock.call_at(due, lambda: self.send_stored([delivery.id]))
 
     def _dead_letter(self, delivery: Delivery, error: Exception) -> None:
         dead_letter = (delivery.target.dead_letter_config or {}).get("Arn")
@@ -366,6 +391,21 @@ def _lambda_destination_event(record: Mapping[str, Any]) -> dict[str, Any]:
     function = context.get("functionArn")
     return {"source": "lambda", "detail-type": f"Lambda Function Invocation Result - {outcome}",
             "resources": [function] if function else [], "detail": dict(record)}
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A pattern rule as PutEvents uses it: the rule, its parsed pattern, its targets."""
+
+    rule: Rule
+    pattern: dict[str, Any]
+    targets: list[Target]
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(text: str) -> dict[str, Any]:
+    """A stored rule's pattern, parsed once (the matcher never changes it)."""
+    return check_pattern(text)
 
 
 class _EntryError(Exception):

@@ -67,6 +67,13 @@ MIGRATIONS: dict[str, str] = {
         next_attempt_at REAL NOT NULL
     );
     """,
+    # EventBridge Scheduler's schedules (scheduler.py), in the default group.
+    "schedule-3": """
+    CREATE TABLE scheduler_schedules (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")

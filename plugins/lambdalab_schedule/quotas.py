@@ -38,3 +38,9 @@ EVENTS_RETRY_BACKOFF_BASE_S = 1
 EVENTS_RETRY_BACKOFF_MAX_S = 300
 #: The longest ERROR_MESSAGE attribute a dead-lettered event carries (lambdalab's bound).
 EVENTS_DLQ_MESSAGE_MAX = 1024
+
+# -- EventBridge Scheduler (https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html)
+#: A flexible time window is at most 1,440 minutes (botocore's MaximumWindowInMinutes).
+SCHEDULER_WINDOW_MAX_MINUTES = 1440
+#: ListSchedules returns at most 100 per page (botocore's MaxResults).
+SCHEDULER_LIST_MAX = 100
