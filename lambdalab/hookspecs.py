@@ -379,8 +379,10 @@ def lambdalab_code_object(
 def lambdalab_http_services(lab: "Lab") -> "list[HttpService]":
     """Return the AWS services this plugin serves on the HTTP edge (``lambdalab serve``).
 
-    :param lab: the lab the edge serves; a service's handlers call into it (for example
-        ``lab.invoke(...)`` to deliver an S3 notification).
+    :param lab: the lab of one region the edge serves; a service's handlers call into
+        it (for example ``lab.invoke(...)`` to deliver an S3 notification). The edge
+        calls this hook once for each region a client signs for, with that region's lab
+        (:mod:`lambdalab.regions`), so state kept per lab (``lab.stash``) is per region.
 
     Each :class:`~lambdalab.server.HttpService` names the service as SigV4 credential
     scopes do (``s3``, ``sqs``, ``events``) and gives an ASGI app (a Starlette app is

@@ -129,8 +129,8 @@ class Lab(LayerOperations):
         ``./.lambdalab``, or ``$LAMBDALAB_DATA_DIR``). Reopening it restores everything.
     :param clock: :class:`~lambdalab.clock.RealClock` (default) or a
         :class:`~lambdalab.clock.VirtualClock` to move time by hand.
-    :param region: the region in ARNs and ``AWS_REGION`` [default:
-        ``$LAMBDALAB_REGION``, else ``us-east-1``].
+    :param region: the region in ARNs and ``AWS_REGION`` [default: the data dir's home
+        region (:mod:`lambdalab.regions`), else ``$LAMBDALAB_REGION``, else ``us-east-1``].
     :param account_id: the account in ARNs [default: ``$LAMBDALAB_ACCOUNT_ID``, else
         ``000000000000``].
     :param state_transition: seconds of ``clock`` a new function stays ``Pending`` and
@@ -174,7 +174,8 @@ class Lab(LayerOperations):
         self.clock = clock or RealClock()
         self.arns = ArnBuilder(
             checked_region(
-                region or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
+                region or self.store.home_region()
+                or os.environ.get("LAMBDALAB_REGION") or limits.DEFAULT_REGION
             ),
             checked_account_id(
                 account_id or os.environ.get("LAMBDALAB_ACCOUNT_ID") or limits.DEFAULT_ACCOUNT_ID

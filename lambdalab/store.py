@@ -5,6 +5,8 @@ Layout of a data dir::
     lambdalab.db          functions, versions, aliases, concurrency, logs, async events
     blobs/<sha256 hex>    deployment packages (zip), named by their own hash
     code/<sha256 hex>/    each package unpacked once, shared by every environment
+    home-region           the region the data dir's functions belong to
+    regions/<region>/     a data dir of this layout for each other region (:mod:`lambdalab.regions`)
 
 Everything acknowledged is committed before the call returns, so a restart (or a
 SIGKILL) loses nothing. Schema changes are named migrations, applied once each in the
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 log = logging.getLogger("lambdalab.store")
+#: The file naming the region a data dir's functions belong to (:mod:`lambdalab.regions`).
+HOME_REGION_FILE = "home-region"
 T = TypeVar("T")
 
 #: Named schema changes, applied once each in order: ``{name: SQL script}``. A name, once
@@ -322,6 +326,23 @@ class Store(Database):
             d.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)  # its database holds every function's secrets
         super().__init__(self.data_dir / "lambdalab.db", {**MIGRATIONS, **(migrations or {})})
+
+    # -- the region ------------------------------------------------------------------
+
+    def home_region(self) -> str | None:
+        """The region written in the data dir; ``None`` before a server first served it
+        (a data dir of a lambdalab before regions: its home is the one it is opened with)."""
+        try:
+            return (self.data_dir / HOME_REGION_FILE).read_text().strip() or None
+        except OSError:
+            return None
+
+    def keep_home_region(self, region: str) -> str:
+        """Write ``region`` as the data dir's unless one is written; the one written."""
+        found = self.home_region()
+        if found is None:
+            (self.data_dir / HOME_REGION_FILE).write_text(region + "\n")
+        return found or region
 
     # -- code blobs -----------------------------------------------------------------
 

@@ -108,7 +108,8 @@ def test_health(edge: EdgeServer, lab: Lab) -> None:
     status, _, body = raw(edge.url, "GET", "/_lambdalab/health")
     assert status == 200
     assert "lambda" in body.pop("services")  # and the services of the loaded plugins
-    assert body == {"status": "ok", "data_dir": str(lab.store.data_dir), "auth": False}
+    assert body == {"status": "ok", "data_dir": str(lab.store.data_dir), "auth": False,
+                    "regions": ["us-east-1"]}  # the regions open: home, and those signed for
 
 
 def test_loopback_detection() -> None:

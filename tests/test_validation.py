@@ -359,3 +359,40 @@ def test_nested_paths_name_list_positions() -> None:
     assert [v.path for v in violations] == ["targets.2.member.arn"]
     assert violations[0].parameter == "Targets.2.Arn"
     assert json.dumps(violations[0].value) == "null"
+
+
+def test_a_recursive_shape_nested_as_deep_as_json_allows_is_checked_without_exhausting_the_stack() -> None:
+    """DynamoDB's AttributeValue holds itself (``M``, ``L``): an item nested 900 deep,
+    which the JSON reader accepts, made the recursive check raise RecursionError (a 500).
+    Past ``SHAPE_DEPTH_MAX`` the value is left to the service's own checks."""
+    import sys
+
+    value: dict[str, Any] = {"S": "leaf"}
+    for _ in range(900):
+        value = {"M": {"a": value}}
+    assert sys.getrecursionlimit() <= 1000 + 100  # the default: what the edge runs with
+    assert validate("dynamodb", "PutItem", {"TableName": "t", "Item": {"k": value}}) == []
+    bad = {"M": {"a": {"N": 5}}}  # a number where a string goes, near the top: still found
+    [violation] = validate("dynamodb", "PutItem", {"TableName": "t", "Item": {"k": bad}})
+    assert violation.kind == "type"
+
+
+@pytest.mark.parametrize("field", ["Description", "Environment"])
+def test_a_lone_surrogate_escape_is_invalid_request_content_and_nothing_is_stored(
+    edge: EdgeServer, field: str  # noqa: F811
+) -> None:
+    """``"\\ud800"`` is valid JSON text but no character: stored, it broke SQLite's UTF-8
+    and the answer (a 500); AWS's JSON reader refuses it."""
+    value: Any = "\ud800" if field == "Description" else {"Variables": {"KEY": "a\udfffb"}}
+    body = json.dumps({**create_args(), field: value, "Code": {"ZipFile": base64.b64encode(
+        zip_of(app="def handler(event, context):\n    return event\n")).decode()}}).encode()
+    status, headers, data = raw(edge.url, "POST", "/2015-03-31/functions", body,
+                                {"Content-Type": "application/json"})
+    error = botocore_error("lambda", "CreateFunction", status, headers, data)
+    assert (status, error["Code"]) == (400, "InvalidRequestContentException")
+    assert "lone surrogate" in error["Message"]
+    assert careless(edge, "lambda").list_functions()["Functions"] == []
+    paired = json.dumps({**json.loads(body), field: "\U0001f600" if field == "Description"
+                         else {"Variables": {"KEY": "\U0001f600"}}}).encode()  # a pair: one character
+    assert raw(edge.url, "POST", "/2015-03-31/functions", paired,
+               {"Content-Type": "application/json"})[0] == 201

@@ -535,7 +535,7 @@ def serve_in_background(data_dir: Path) -> None:
         """The edge, noting when the last request ended and how many are in flight."""
 
         def __init__(self, edge: Edge) -> None:
-            super().__init__(edge.lab, edge.services, edge.verifier)
+            super().__init__(edge.regions, edge.verifier, edge.extra_services)
             self.in_flight = 0
             self.last_request = time.monotonic()
 

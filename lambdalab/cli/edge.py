@@ -46,7 +46,9 @@ def parse_auth_keys(
 )
 @click.option(
     "--region", default=None, expose_value=False, callback=lab_option("region"),
-    help="The region in ARNs [default: $LAMBDALAB_REGION or us-east-1].",
+    help="The home region: unsigned requests' and a new data dir's (a data dir keeps "
+    "the one it was first served with) [default: $LAMBDALAB_REGION or us-east-1]. "
+    "Clients signing for another region get that region's own functions.",
 )
 @click.option(
     "--account-id", default=None, expose_value=False, callback=lab_option("account_id"),
@@ -62,9 +64,11 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     """Serve the Lambda API over HTTP, for boto3, the AWS CLI and any AWS SDK.
 
     Point a client at it with AWS_ENDPOINT_URL=http://127.0.0.1:9001 (or the AWS CLI's
-    --endpoint-url) and any credentials. Ctrl-C (or SIGTERM) stops it once requests in
-    flight have finished.
+    --endpoint-url) and any credentials. Each region a client signs for has its own
+    functions, as on AWS. Ctrl-C (or SIGTERM) stops it once requests in flight have
+    finished.
     """
+    from ..regions import REGIONS_FOLDER, RegionMismatch
     from ..server import EdgeServer, is_loopback
 
     if not is_loopback(host):
@@ -78,7 +82,11 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
         server = EdgeServer(lab, host, port, auth_keys=auth_keys)
     except OSError as e:
         raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
+    except RegionMismatch as e:
+        raise click.ClickException(str(e)) from None
     say(f"lambdalab edge on {server.url} (data dir {lab.store.data_dir}); Ctrl-C stops it")
+    say(f"Home region {lab.arns.region}; a client signing for another region gets that "
+        f"region's own functions (kept in {Path(lab.store.data_dir) / REGIONS_FOLDER}/).")
     say(f"Try: aws --endpoint-url {server.url} lambda list-functions")
     data_dir = Path(lab.store.data_dir)
     running = daemon.read_state(data_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -48,7 +49,25 @@ def json_object(body: bytes) -> dict[str, Any]:
             f"expected a JSON object, got {type(value).__name__}. Send the parameters as a "
             "JSON object."
         )
+    if _SURROGATE_ESCAPE.search(body) and not _encodable(value):
+        raise BodyError(
+            "the JSON has a lone surrogate escape (a \\ud800-\\udfff without its pair), "
+            "which is not a character. Send the character itself, or both halves of its pair."
+        )
     return value
+
+
+#: ``\uD800``-``\uDFFF`` in a body: only then can a decoded string hold a lone surrogate,
+#: which no store or UTF-8 answer can hold (a pair decodes to one character).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- REST protocols: members by location ----------------------------------------------

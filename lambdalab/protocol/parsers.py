@@ -35,7 +35,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.utils import parse_timestamp
 
 from .inputs import BodyError, json_object
-from .validate import service_model
+from .validate import SHAPE_DEPTH_MAX, service_model
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def _from_json(shape: Shape, value: Any, depth: int = 0) -> Any:
     """A JSON value typed as ``shape`` says: blobs decoded, timestamps read, member
     ``locationName``\\ s mapped back to member names. Values of another type stay."""
     kind = shape.type_name
-    if depth > 64:
+    if depth > SHAPE_DEPTH_MAX:
         return value
     if kind == "structure" and isinstance(value, dict):
         out = {}

@@ -41,6 +41,11 @@ PATTERN_INPUT_MAX = 65_536
 
 NOT_NULL = "Member must not be null"
 
+#: Below this depth of nested shapes a value is neither checked nor typed: a recursive
+#: shape (DynamoDB's AttributeValue) nested as deep as the JSON reader allows would
+#: otherwise exhaust the stack. The service's own checks see the rest.
+SHAPE_DEPTH_MAX = 64
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -211,6 +216,8 @@ def _has_type(shape: Shape, value: Any) -> bool:
 
 
 def _check(shape: Shape, value: Any, at: tuple[str | int, ...]) -> Iterator[Violation]:
+    if len(at) > SHAPE_DEPTH_MAX:
+        return
     if not _has_type(shape, value):
         yield Violation(at, value, f"Member must be {_TYPE_WORDS[shape.type_name]}", "type")
         return

@@ -5,12 +5,18 @@ A request finds its service the way AWS clients address one
 
 1. ``GET /_lambdalab/health`` is the edge's own, and so is ``/_lambdalab/cli/``, what
    the ``lambdalab`` command reads through a server beyond the Lambda API;
-2. the service name in the SigV4 credential scope of the ``Authorization`` header
+2. ``/_lambdalab/url/<url-id>/`` is a function URL, in whichever region made it;
+3. the service name in the SigV4 credential scope of the ``Authorization`` header
    (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends,
    or of a presigned URL's ``X-Amz-Credential`` query parameter (an S3 URL any HTTP
    client can use: past its ``X-Amz-Expires`` on the lab's clock it is refused);
-3. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
+4. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
    prefix, where a service claims one.
+
+The same scope's region picks the :class:`~lambdalab.Lab` that answers
+(:class:`~lambdalab.regions.Regions`): each region has its own functions, queues and
+buckets, as on AWS (https://docs.aws.amazon.com/general/latest/gr/rande.html). A request
+that names no region (unsigned, or a SigV2 presigned URL) is the home region's.
 
 Lambda is built in (:mod:`~lambdalab.server.lambda_service`, on the protocol layer like
 every service); plugins add services through the ``lambdalab_http_services`` hook.
@@ -27,6 +33,7 @@ import functools
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, MutableMapping
 
@@ -47,7 +54,8 @@ from ..lab import Lab
 from ..protocol import HttpResponse, ServiceError, serializer_for
 from ..protocol.calls import LAB_SCOPE_KEY
 from ..protocol.service import ProtocolService, send_response, service_error
-from .auth import SignedRequest, SigV4Verifier, query_signature, scope_service
+from ..regions import Regions
+from .auth import CredentialScope, SignedRequest, SigV4Verifier, credential_scope, query_signature
 from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them here)
     IncompleteRequestBody,
     RequestBodyTooLarge,
@@ -55,6 +63,7 @@ from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them
     receive_body,
 )
 from .bodies import LENGTH_DIGITS_MAX
+from .function_url_service import FunctionUrlService
 from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
 from .lambda_service import LambdaService, is_function_url, path_prefixes
 
@@ -102,11 +111,40 @@ class _InServiceShape(Exception):
 
 @dataclass
 class Edge:
-    """The ASGI app ``lambdalab serve`` runs: health, auth, and dispatch to a service."""
+    """The ASGI app ``lambdalab serve`` runs: health, auth, and dispatch to a service of
+    the region the request is signed for."""
 
-    lab: Lab
-    services: dict[str, HttpService] = field(default_factory=dict)
+    regions: Regions
     verifier: SigV4Verifier | None = None
+    #: Services to serve in every region besides the plugins' (tests use this).
+    extra_services: tuple[HttpService, ...] = ()
+    _served: dict[str, dict[str, HttpService]] = field(default_factory=dict, repr=False)
+    _serving: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _function_urls: FunctionUrlService | None = field(default=None, repr=False)
+
+    @property
+    def lab(self) -> Lab:
+        """The home region's lab: unsigned requests and the CLI's reads are its."""
+        return self.regions.home
+
+    @property
+    def services(self) -> dict[str, HttpService]:
+        """The services the edge serves, by SigV4 name (the home region's instances)."""
+        return self.services_of(self.lab)
+
+    def services_of(self, lab: Lab) -> dict[str, HttpService]:
+        """Lambda and every plugin's service over ``lab``, made on first need."""
+        region = lab.arns.region
+        with self._serving:
+            if region not in self._served:
+                self._served[region] = services_over(lab, self.extra_services)
+            return self._served[region]
+
+    @property
+    def function_urls(self) -> FunctionUrlService:
+        if self._function_urls is None:
+            self._function_urls = FunctionUrlService(self.regions.function_url, limiter_for(self.lab))
+        return self._function_urls
 
     async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
         if scope["type"] != "http":
@@ -121,11 +159,17 @@ class Edge:
             if scope["path"].startswith(CLI_PATH):
                 await send_response(await self.for_cli(scope), scope["method"], send_)
                 return
+            if is_function_url(scope["path"]):
+                await self.function_urls(scope, receive, send_)
+                return
             headers = Headers(scope=scope)
             query_string = scope["query_string"].decode("latin-1")
-            service = self.service_for(scope["path"], headers, query_string)
-            if not is_function_url(scope["path"]):
-                receive = await self._admit(scope, receive, headers, service)
+            signed = credential_scope(headers.get("authorization"), query_string)
+            service = self.service_for(scope["path"], headers, signed)
+            receive = await self._admit(scope, receive, headers, service)
+            # Only an admitted request opens a region: no stranger makes folders.
+            lab = await self.lab_for(signed, service)
+            service = self.in_region(lab, service)
         except LambdaError as e:
             await send_response(edge_error(e), scope["method"], send_)
             return
@@ -135,16 +179,48 @@ class Edge:
         except IncompleteRequestBody:
             return  # the client is gone: nothing to run, nobody to answer
         try:
-            await service.app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
+            await service.app({**scope, LAB_SCOPE_KEY: lab}, receive, send_)
         except IncompleteRequestBody:
             return
+
+    def in_region(self, lab: Lab, service: HttpService) -> HttpService:
+        """``lab``'s instance of ``service`` (found among the home region's)."""
+        found = self.services_of(lab).get(service.name)
+        if found is None:
+            raise UnknownOperationException(
+                f"No service named {service.name!r} serves {lab.arns.region} on this edge (a "
+                "plugin registered on the home region's lab only, after it opened?). Give "
+                "plugins to Lab(plugins=...) so every region's lab has them."
+            )
+        return found
+
+    async def lab_for(self, signed: CredentialScope | None, service: HttpService) -> Lab:
+        """The lab of the region a request is signed for (home's when it names none),
+        opened in a worker thread the first time (it reads its data dir)."""
+        region = signed.region if signed is not None and signed.region else self.lab.arns.region
+        if self.regions.is_open(region):
+            return self.regions.lab(region)
+        if not self.regions.is_served(region):
+            # AWS's answer to a scope naming no region it has (no endpoint would take it).
+            raise _InServiceShape(ServiceError(
+                "InvalidSignatureException",
+                f"Credential should be scoped to a valid region, not '{region}'. "
+                f"Sign for a region AWS has, e.g. {self.lab.arns.region}.", 403,
+            ), service)
+
+        def open_region() -> Lab:
+            lab = self.regions.lab(region)
+            self.services_of(lab)
+            return lab
+
+        return await anyio.to_thread.run_sync(open_region)
 
     def code(self, method: str, path: str) -> HttpResponse:
         """A function's zip, by its SHA-256: GetFunction's ``Code.Location``. Like AWS's
         presigned URL it needs no signature; the 64 hex digits are what is secret."""
         blob = path[len(limits.CODE_PATH):]
-        found = self.lab.store.blob_path(blob) if _SHA256_HEX.match(blob) else None
-        if method not in ("GET", "HEAD") or found is None or not found.is_file():
+        found = self.regions.code_blob(blob) if _SHA256_HEX.match(blob) else None
+        if method not in ("GET", "HEAD") or found is None:
             return edge_error(ResourceNotFoundException(
                 "No code at this address. Take Code.Location from a fresh GetFunction: "
                 "it names the code the function has now."
@@ -192,26 +268,28 @@ class Edge:
         return json_response({
             "status": "ok",
             "services": sorted(self.services),
+            "regions": sorted(lab.arns.region for lab in self.regions),
             "data_dir": str(self.lab.store.data_dir),
             "auth": self.verifier is not None,
         })
 
-    def service_for(self, path: str, headers: Headers, query_string: str = "") -> HttpService:
-        """The service a request addresses: by signature scope (header or presigned
-        URL), X-Amz-Target, or path."""
-        name = scope_service(headers.get("authorization"), query_string)
-        if name is not None:
-            if name in self.services:
-                return self.services[name]
+    def service_for(self, path: str, headers: Headers,
+                    signed: CredentialScope | None = None) -> HttpService:
+        """The service a request addresses (the home region's instance): by signature
+        scope (header or presigned URL), X-Amz-Target, or path."""
+        services = self.services
+        if signed is not None:
+            if signed.service in services:
+                return services[signed.service]
             raise UnknownOperationException(
-                f"This lambdalab edge serves no service named {name!r} (it serves "
-                f"{', '.join(sorted(self.services))}). Install a plugin that provides it."
+                f"This lambdalab edge serves no service named {signed.service!r} (it serves "
+                f"{', '.join(sorted(services))}). Install a plugin that provides it."
             )
         target = headers.get("x-amz-target", "")
-        for service in self.services.values():
+        for service in services.values():
             if target and target.startswith(service.target_prefixes or ("\0",)):
                 return service
-        for service in self.services.values():
+        for service in services.values():
             if service.path_prefixes and path.startswith(service.path_prefixes):
                 return service
         raise UnknownOperationException(
@@ -264,34 +342,44 @@ class Edge:
         return replay
 
 
-def create_app(
-    lab: Lab,
-    *,
-    auth_keys: dict[str, str] | None = None,
-    extra_services: list[HttpService] | None = None,
-) -> Edge:
-    """The edge's ASGI app over ``lab``: Lambda, plus every service plugins add.
+def limiter_for(lab: Lab) -> anyio.CapacityLimiter:
+    """Threads for ``lab``'s blocking calls: its account concurrency, and spare."""
+    return anyio.CapacityLimiter(lab.pool.account_limit + SPARE_WORKER_THREADS)
 
-    :param auth_keys: access key id → secret; when given, every request must carry a
-        valid SigV4 signature made with one of them.
-    :param extra_services: services to serve besides the plugins' (tests use this).
-    """
-    limiter = anyio.CapacityLimiter(lab.pool.account_limit + SPARE_WORKER_THREADS)
+
+def services_over(lab: Lab, extra_services: tuple[HttpService, ...] = ()) -> dict[str, HttpService]:
+    """Lambda over ``lab``, every service plugins offer for it, and ``extra_services``."""
     services = {
-        "lambda": HttpService(
-            "lambda",
-            LambdaService(lab, limiter),
-            path_prefixes=path_prefixes() + (limits.FUNCTION_URL_PATH_PREFIX,),
-        )
+        "lambda": HttpService("lambda", LambdaService(lab, limiter_for(lab)),
+                              path_prefixes=path_prefixes())
     }
     offered = lab.plugin_manager.hook.lambdalab_http_services(lab=lab)
-    for service in [s for group in offered for s in group] + list(extra_services or ()):
+    for service in [s for group in offered for s in group] + list(extra_services):
         if service.name in services:
             raise ValueError(
                 f"Two HTTP services are named {service.name!r}; a plugin must pick a service "
                 "name no other plugin (nor lambdalab's Lambda API) serves."
             )
         services[service.name] = service
-    verifier = SigV4Verifier(auth_keys) if auth_keys else None
-    return Edge(lab, services, verifier)
+    return services
 
+
+def create_app(
+    lab: Lab | Regions,
+    *,
+    auth_keys: dict[str, str] | None = None,
+    extra_services: list[HttpService] | None = None,
+) -> Edge:
+    """The edge's ASGI app over ``lab`` (the home region's; others open when a client
+    signs for them) or over ``Regions``: Lambda, plus every service plugins add.
+
+    :param auth_keys: access key id → secret; when given, every request must carry a
+        valid SigV4 signature made with one of them.
+    :param extra_services: services to serve besides the plugins' (tests use this).
+    """
+    regions = lab if isinstance(lab, Regions) else Regions(lab)
+    verifier = SigV4Verifier(auth_keys) if auth_keys else None
+    edge = Edge(regions, verifier, tuple(extra_services or ()))
+    for lab in regions:  # home (a clash of service names shows at once) and stored regions
+        edge.services_of(lab)
+    return edge

@@ -51,7 +51,7 @@ _AUTHORIZATION = re.compile(
     r"(?P<service>[^/\s,]+)/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;\-_.]+),\s*"
     r"Signature=(?P<signature>[0-9a-f]{64})$"
 )
-_SCOPE_SERVICE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=[^/\s,]+/\d{8}/([^/\s,]+)/([^/\s,]+)/aws4_request")
 _UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 _CREDENTIAL = re.compile(
     r"^(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[^/\s]+)/(?P<service>[^/\s]+)/aws4_request$"
@@ -63,18 +63,26 @@ _QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-
 _LEGACY_QUERY_AUTH = ("AWSAccessKeyId", "Signature", "Expires")
 
 
-def scope_service(authorization: str | None, query_string: str = "") -> str | None:
-    """The service a signature is scoped to (``lambda``, ``s3``…): the SigV4
-    ``Authorization`` header's, else a presigned URL's ``X-Amz-Credential``; a SigV2
-    presigned URL is S3's (the only service that still takes SigV2)."""
-    if authorization:
-        found = _SCOPE_SERVICE.search(authorization)
-        return found.group(1) if found else None
-    if "X-Amz-Credential=" in query_string:
-        credential = _query(query_string).get("X-Amz-Credential", "")
-        found = _SCOPE_SERVICE.search(f"Credential={credential}")
-        return found.group(1) if found else None
-    return "s3" if LegacyQuerySignature.carried_by(query_string) else None
+@dataclass(frozen=True)
+class CredentialScope:
+    """Where a signature is scoped to: its region (``None`` for a SigV2 presigned URL,
+    which names none) and its service (``lambda``, ``s3``…)."""
+
+    region: str | None
+    service: str
+
+
+def credential_scope(authorization: str | None, query_string: str = "") -> CredentialScope | None:
+    """The scope of the SigV4 ``Authorization`` header, else of a presigned URL's
+    ``X-Amz-Credential``; a SigV2 presigned URL is S3's (the only service that still
+    takes SigV2); ``None`` for an unsigned request."""
+    credential = authorization
+    if not authorization and "X-Amz-Credential=" in query_string:
+        credential = "Credential=" + _query(query_string).get("X-Amz-Credential", "")
+    if credential:
+        found = _SCOPE.search(credential)
+        return CredentialScope(found.group(1), found.group(2)) if found else None
+    return CredentialScope(None, "s3") if LegacyQuerySignature.carried_by(query_string) else None
 
 
 def query_signature(query_string: str) -> "QuerySignature | LegacyQuerySignature | None":

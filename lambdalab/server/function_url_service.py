@@ -1,5 +1,8 @@
 """Function URLs on the edge: ``/_lambdalab/url/<url-id>/<path>`` invokes the function.
 
+The URL id finds the function in whichever region's lab made it (on AWS the host name,
+``<url-id>.lambda-url.<region>.on.aws``, names the region; here the id alone does).
+
 The request becomes the payload format 2.0 event, the function runs synchronously
 through the one invoke path (:meth:`lambdalab.Lab.invoke`), and its answer becomes the
 HTTP response (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html). The
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 import anyio.to_thread
@@ -20,6 +23,7 @@ from .. import limits
 from ..errors import LambdaError, RequestTooLargeException, TooManyRequestsException
 from ..function_urls import (
     HttpRequest,
+    FunctionUrlConfig,
     HttpResponse,
     http_response,
     internal_error,
@@ -38,11 +42,15 @@ def _message(status: int, message: str | None, error_type: str | None = None) ->
     return HttpResponse(status, headers, body)
 
 
-class FunctionUrlService:
-    """The ASGI app serving every function URL of a lab."""
+#: The lab and configuration of a URL id, or ``None`` for an id no function has.
+FindUrl = Callable[[str], "tuple[Lab, FunctionUrlConfig] | None"]
 
-    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
-        self.lab = lab
+
+class FunctionUrlService:
+    """The ASGI app serving every function URL of the labs ``find`` looks through."""
+
+    def __init__(self, find: FindUrl, limiter: anyio.CapacityLimiter | None = None) -> None:
+        self.find = find
         self.limiter = limiter
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -79,13 +87,14 @@ class FunctionUrlService:
         await send({"type": "http.response.body", "body": response.body})
 
     def answer(self, url_id: str, request: HttpRequest) -> HttpResponse:
-        config = self.lab.function_urls.by_url_id(url_id)
-        if config is None:  # AWS answers an unknown URL as one the caller may not invoke
+        found = self.find(url_id)
+        if found is None:  # AWS answers an unknown URL as one the caller may not invoke
             return _message(403, None, "AccessDeniedException")
-        event = request_event(request, config, self.lab.arns.region, self.lab.clock.now())
+        lab, config = found
+        event = request_event(request, config, lab.arns.region, lab.clock.now())
         qualifier = None if config.qualifier == limits.LATEST else config.qualifier
         try:
-            result = self.lab.invoke(config.function_name, event, qualifier=qualifier,
+            result = lab.invoke(config.function_name, event, qualifier=qualifier,
                                      trace_header=event["headers"]["x-amzn-trace-id"])
         except TooManyRequestsException:
             return _message(429, "Rate Exceeded.")

@@ -16,16 +16,18 @@ Lambda's own here:
 - a synchronous Invoke is awaited on the event loop (a warm environment's answer is a
   readable pipe), which saves the request two thread wake-ups; its payload goes in and
   out as the bytes sent, never decoded or re-encoded as JSON here;
-- ARNs in the region the request was signed for (see :func:`in_signing_region`);
-- function URLs (``/_lambdalab/url/…``), which are not the Lambda API: their own front
-  door, :class:`~lambdalab.server.function_url_service.FunctionUrlService`.
+- a function ARN of another region than the lab's is not found (:func:`refuse_foreign_arn`):
+  the edge hands each request to the lab of the region it is signed for
+  (:mod:`lambdalab.regions`).
+
+Function URLs (``/_lambdalab/url/…``) are not the Lambda API: the edge serves them
+itself, through :class:`~lambdalab.server.function_url_service.FunctionUrlService`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 from dataclasses import replace
 from typing import Any, Mapping
 from urllib.parse import parse_qs
@@ -56,7 +58,6 @@ from ..protocol.parsers import RestParser, Route
 from ..protocol.service import ErrorCodes, ProtocolService, send_response, snake_case
 from ..protocol.validate import Violation
 from .bodies import read_body
-from .function_url_service import FunctionUrlService
 from .lambda_operations import TRACE_HEADER, Answered, LambdaOperations, invoke_options, invoke_output
 
 log = logging.getLogger("lambdalab.server")
@@ -120,12 +121,8 @@ class LambdaService(ProtocolService):
         super().__init__("lambda", LambdaOperations(lab), errors=ERRORS)
         self.lab = lab
         self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
-        self.function_urls = FunctionUrlService(lab, limiter)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if is_function_url(scope["path"]):
-            await self.function_urls(scope, receive, send)
-            return
         headers = Headers(scope=scope)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
@@ -169,12 +166,9 @@ class LambdaService(ProtocolService):
             parsed = self._read_routed(request, route, labels, query)
             method = self._method(parsed.operation)  # NotImplemented before validating
             self._check(parsed)
-            refuse_other_region(labels, request, self.lab.arns.region)
+            refuse_foreign_arn(labels, self.lab.arns.region)
             output = method(with_trace(parsed.params, request))
-            response = self._output(parsed.operation, output, request_id)
-            if parsed.operation.name in ("Invoke", "InvokeAsync"):
-                return response  # the function's payload is its own
-            return in_signing_region(response, request, self.lab.arns.region)
+            return self._output(parsed.operation, output, request_id)
         except Exception as e:
             error = self.failed(e)
             return self.serializer.error(error, request_id)
@@ -188,7 +182,7 @@ class LambdaService(ProtocolService):
         try:
             parsed = self._read_routed(request, route, labels, query)
             self._check(parsed)
-            refuse_other_region(labels, request, self.lab.arns.region)
+            refuse_foreign_arn(labels, self.lab.arns.region)
             params = with_trace(parsed.params, request)
             result = await self.lab.invoke_async(
                 params["FunctionName"], params.get("Payload", b""), run_blocking=self.run_blocking,
@@ -304,43 +298,19 @@ def _location(operation: OperationModel, violation: Violation) -> str:
 
 # -- regions ----------------------------------------------------------------------------
 
-_SIGNING_REGION = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/")
 
-
-def signing_region(request: HttpRequest, lab_region: str) -> str:
-    """The region of the request's SigV4 scope (the lab's own for an unsigned request)."""
-    found = _SIGNING_REGION.search(request.header("authorization") or "")
-    return lab_region if found is None else found.group(1)
-
-
-def refuse_other_region(labels: Mapping[str, str], request: HttpRequest, lab_region: str) -> None:
-    """A function ARN in the path naming another region than the request's is not found,
-    as on AWS."""
+def refuse_foreign_arn(labels: Mapping[str, str], region: str) -> None:
+    """A function ARN in the path naming another region than the one the request was
+    signed for is not found there, as AWS answers (LocalStack's recording of
+    test_get_function_wrong_region)."""
     named = labels.get("FunctionName", "")
     if not named.startswith("arn:"):
         return
     parts = named.split(":")
-    here = signing_region(request, lab_region)
-    if len(parts) > 3 and parts[3] != here:
+    if len(parts) > 3 and parts[3] != region:
         raise ResourceNotFoundException(
-            f"Functions from '{parts[3]}' are not reachable in this region ('{here}')"
+            f"Functions from '{parts[3]}' are not reachable in this region ('{region}')"
         )
-
-
-def in_signing_region(response: HttpResponse, request: HttpRequest, lab_region: str) -> HttpResponse:
-    """``response`` with its Lambda ARNs in the region of the request's SigV4 scope.
-
-    On AWS a client signing for us-west-2 talks to us-west-2 and is answered with its
-    ARNs. lambdalab keeps one set of functions (see docs/explanation/differences), and
-    names them in the region each client signs for, so a script's ARNs are the ones it
-    would get from AWS.
-    """
-    region = signing_region(request, lab_region)
-    if region == lab_region or not response.body:
-        return response
-    ours = f"arn:aws:lambda:{lab_region}:".encode()
-    response.body = response.body.replace(ours, f"arn:aws:lambda:{region}:".encode())
-    return response
 
 
 __all__ = ["ERRORS", "LambdaService", "body_limit", "is_function_url", "lambda_error",

@@ -77,11 +77,13 @@ class _Server(uvicorn.Server):
 
 
 class EdgeServer:
-    """The edge over ``lab`` on ``host:port``; ``port=0`` picks a free port.
+    """The edge over ``lab`` (the home region's) on ``host:port``; ``port=0`` picks a
+    free port.
 
     ``start()`` serves from a background thread and returns once connections are
     accepted (tests and benchmarks use this); ``run()`` serves in the foreground until
-    SIGINT or SIGTERM. Either way the lab's functions see ``AWS_ENDPOINT_URL``.
+    SIGINT or SIGTERM. Either way every region's functions see ``AWS_ENDPOINT_URL``. The
+    labs of other regions the edge opened close when it stops; ``lab`` stays open.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class EdgeServer:
     ) -> None:
         self.lab = lab
         self.app = app or create_app(lab, auth_keys=auth_keys)
+        self.regions = self.app.regions
         self.socket = bind(host, port)
         self.url = url_of(self.socket)
         self._server = _Server(
@@ -111,11 +114,12 @@ class EdgeServer:
 
     def run(self) -> None:
         """Serve in the foreground until SIGINT or SIGTERM (uvicorn handles both)."""
-        self.lab.endpoint_url = self.url
+        self.regions.endpoint_url = self.url
         try:
             self._server.run(sockets=[self.socket])
         finally:
-            self.lab.endpoint_url = None
+            self.regions.endpoint_url = None
+            self.regions.close()
             self.socket.close()
 
     def start(self) -> "EdgeServer":

@@ -269,9 +269,11 @@ class Topics:
 
     # -- subscriptions ----------------------------------------------------------------
 
-    def subscribe(self, topic_arn_: Any, protocol: Any, endpoint: Any,
+    def subscribe(self, arn: Any, protocol: Any, endpoint: Any,
                   attributes: Mapping[str, Any] | None = None) -> Subscription:
-        topic = self.get_topic(topic_arn_)
+        """Subscribe ``endpoint`` to topic ``arn``; the same endpoint again returns its
+        subscription (with other attributes: InvalidParameter)."""
+        topic = self.get_topic(arn)
         protocol = _protocol(protocol)
         endpoint = _endpoint(protocol, endpoint)
         checked = _subscription_attributes(attributes or {})

@@ -85,7 +85,7 @@ class Daemon:
             self.dropped += dropped
             self._counted.notify_all()
 
-    def wait_for(self, datagrams: int, timeout: float = 10.0) -> bool:
+    def wait_for(self, datagrams: int, timeout: float = 60.0) -> bool:
         """Wait until ``datagrams`` in all have been kept or dropped (UDP gives a sender
         no answer, so a test that sent them waits here); ``False`` past ``timeout``."""
         with self._counted:
