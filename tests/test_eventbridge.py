@@ -16,7 +16,7 @@ from hypothesis import given, settings
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
-from lambdalab_schedule import event_buses
+from lambdalab_schedule import event_buses, quotas
 
 from .edge_support import client_for, create, edge, killed_server  # noqa: F401  (fixtures)
 from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
@@ -278,6 +278,23 @@ def test_an_acknowledged_event_reaches_its_target_after_sigkill(tmp_path: Path) 
     with Lab(data) as lab:
         got = {e["id"] for e in received(lab)}
     assert set(acknowledged) <= got
+
+
+def test_a_delivery_left_by_a_closed_lab_is_sent_by_the_next(tmp_path: Path) -> None:
+    """The target could not be reached when the event was put; the delivery stays in the
+    data dir, and the lab that opens it next sends it once the target is there."""
+    data, clock = tmp_path / "d", VirtualClock(start=1_700_000_000)
+    with Lab(data, clock=clock) as lab, EdgeServer(lab, port=0) as server:
+        route(client_for(server.url, "events"), {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+        client_for(server.url, "events").put_events(Entries=[order(150)])
+        assert event_buses(lab).pending() == 1
+    clock = VirtualClock(start=clock.now())  # a lab's clock closes with it
+    with Lab(data, clock=clock) as lab:
+        assert event_buses(lab).pending() == 1  # tried again on opening: still no function
+        lab.create_function("recorder", code=lambda event, context: print("EVENT " + json.dumps(event)))
+        clock.advance(quotas.EVENTS_RETRY_BACKOFF_MAX_S)
+        assert [e["detail"]["total"] for e in received(lab)] == [150]
+        assert event_buses(lab).pending() == 0
 
 
 @pytest.mark.skipif(aws_cli_v2() is None, reason="AWS CLI v2 is not installed (.ci/run installs it)")
