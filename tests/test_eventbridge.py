@@ -204,6 +204,18 @@ def test_an_sqs_target_gets_the_event_as_its_message(events: Any, edge: EdgeServ
     assert [json.loads(m["Body"])["detail"]["total"] for m in messages] == [150]
 
 
+def test_an_sns_target_publishes_the_event_as_its_message(events: Any, edge: EdgeServer) -> None:  # noqa: F811
+    sqs, sns = client_for(edge.url, "sqs"), client_for(edge.url, "sns")
+    url = sqs.create_queue(QueueName="fan-out")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="paid-orders")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"})
+    route(events, {"Id": "topic", "Arn": topic, "InputPath": "$.detail"})
+    events.put_events(Entries=[order(150), order(5)])
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"]) == {"status": "paid", "total": 150}
+
+
 def test_a_failed_send_is_retried_on_the_labs_clock_then_dead_lettered(
         events: Any, edge: EdgeServer, clock: VirtualClock, lab: Lab) -> None:  # noqa: F811
     sqs = client_for(edge.url, "sqs")

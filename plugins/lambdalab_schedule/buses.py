@@ -11,7 +11,7 @@ transaction** that makes the answer possible: once PutEvents answers, a SIGKILL 
 delivery, and a reopened Lab sends what was left.
 
 A delivery to a Lambda function is an asynchronous invoke (so the function's own retries
-and destinations apply); to an SQS queue, the event becomes the message. When the send
+and destinations apply); to an SQS queue or SNS topic, the event becomes the message. When the send
 itself fails (the function is missing or throttled), the target's ``RetryPolicy`` applies
 on the Lab's clock, and a delivery given up on goes to its ``DeadLetterConfig`` queue
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html,

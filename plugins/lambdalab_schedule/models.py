@@ -110,7 +110,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Target:
-    """A Lambda function or SQS queue a rule sends to, with an optional constant
+    """A Lambda function, SQS queue or SNS topic a rule sends to, with an optional constant
     ``Input``, an ``InputPath`` or an ``InputTransformer``
     (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html),
     and what to do when sending fails (``RetryPolicy``, ``DeadLetterConfig``)."""
@@ -226,7 +226,7 @@ def check_name(field: str, value: Any) -> str:
     return value
 
 
-_TARGET_SERVICES = ("arn:aws:lambda:", "arn:aws:sqs:")
+_TARGET_SERVICES = ("arn:aws:lambda:", "arn:aws:sqs:", "arn:aws:sns:")
 
 
 def check_target(raw: Mapping[str, Any]) -> Target:
@@ -238,8 +238,8 @@ def check_target(raw: Mapping[str, Any]) -> Target:
     if not isinstance(arn, str) or not arn.startswith(_TARGET_SERVICES):
         raise ValidationException(
             f"Parameter Targets[{target_id}].Arn is not valid: {arn!r}. lambdalab's rules "
-            "send to Lambda functions (arn:aws:lambda:REGION:ACCOUNT:function:NAME) and SQS "
-            "queues (arn:aws:sqs:REGION:ACCOUNT:NAME)."
+            "send to Lambda functions (arn:aws:lambda:REGION:ACCOUNT:function:NAME), SQS "
+            "queues (arn:aws:sqs:REGION:ACCOUNT:NAME) and SNS topics (arn:aws:sns:…)."
         )
     given = [k for k in ("Input", "InputPath", "InputTransformer") if raw.get(k) is not None]
     if len(given) > 1:

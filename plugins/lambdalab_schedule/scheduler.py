@@ -287,10 +287,10 @@ def _zone(name: Any) -> tzinfo | None:
 
 def _target(raw: Any) -> dict[str, Any]:
     arn = raw.get("Arn") if isinstance(raw, Mapping) else None
-    if not isinstance(arn, str) or not arn.startswith(("arn:aws:lambda:", "arn:aws:sqs:")):
+    if not isinstance(arn, str) or not arn.startswith(("arn:aws:lambda:", "arn:aws:sqs:", "arn:aws:sns:")):
         raise ValidationException(
-            f"Target.Arn {arn!r} is not supported: lambdalab's schedules send to Lambda functions "
-            "and SQS queues.")
+            f"Target.Arn {arn!r} is not supported: lambdalab's schedules send to Lambda functions, "
+            "SQS queues and SNS topics.")
     dead_letter = (raw.get("DeadLetterConfig") or {}).get("Arn")
     if dead_letter is not None and not str(dead_letter).startswith("arn:aws:sqs:"):
         raise ValidationException("Target.DeadLetterConfig.Arn must be an SQS queue's ARN.")
