@@ -13,6 +13,8 @@ Rule                                       Matches
 =========================================  ==============================================
 ``"Alice"``, ``100``, ``true``, ``null``   that value (``100`` matches ``100.0`` too)
 ``{"prefix": "us-"}``                      a string beginning so (``suffix``: ending so)
+``{"wildcard": "dir/*.png"}``              a string of that shape (``*``: any characters,
+                                           ``\\*`` a star); EventBridge's alone
 ``{"equals-ignore-case": "alice"}``        a string equal but for case
 ``{"anything-but": ["a", "b"]}``           any other value (or ``prefix``/``suffix``)
 ``{"numeric": [">", 10, "<=", 20]}``       a number in the range (``=``, ``<``, ``<=``, …)
@@ -29,9 +31,11 @@ InvalidParameterValueException message.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import math
+import re
 from typing import Any, Iterator, Mapping
 
 from . import limits
@@ -43,7 +47,8 @@ __all__ = ["matches", "problem", "parse_filter_criteria", "parse_filter_pattern"
 #: Where a key is absent from the event (``None`` is JSON's null, which is present).
 _MISSING = object()
 _NUMERIC_OPERATORS = {"=", "<", "<=", ">", ">="}
-_OPERATORS = {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"}
+_OPERATORS = {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr",
+              "wildcard"}
 
 
 class FilterPatternError(ValueError):
@@ -90,8 +95,8 @@ def _rule_matches(rule: Any, value: Any) -> bool:
     if not isinstance(rule, dict):
         return _equals(rule, value)
     (operator, operand), = rule.items()
-    if operator == "exists":
-        return bool(operand) and not isinstance(value, dict)
+    if operator == "exists":  # an object is no leaf: it does not "exist" (AWS's example)
+        return bool(operand) is not isinstance(value, dict)
     if operator == "anything-but":
         return _anything_but(operand, value)
     if operator == "numeric":
@@ -120,7 +125,17 @@ def _string_test(operator: str, operand: Any, value: str) -> bool:
         return value.startswith(text)
     if operator == "suffix":
         return value.endswith(text)
+    if operator == "wildcard":
+        return _wildcard(text).fullmatch(value) is not None
     return value == text
+
+
+@functools.lru_cache(maxsize=1024)
+def _wildcard(text: str) -> re.Pattern[str]:
+    """A wildcard as a regular expression: ``*`` is any run of characters, ``\\*`` a star."""
+    parts = re.split(r"(\\\*|\*)", text)
+    return re.compile("".join(
+        ".*" if part == "*" else re.escape("*" if part == "\\*" else part) for part in parts), re.DOTALL)
 
 
 def _anything_but(operand: Any, value: Any) -> bool:
@@ -151,13 +166,33 @@ def _in_network(network: str, value: Any) -> bool:
 # -- checking ---------------------------------------------------------------------------
 
 
-def problem(pattern: Any) -> str | None:
-    """What is wrong with ``pattern``, in a sentence; ``None`` when it is a valid pattern."""
+def problem(pattern: Any, *, eventbridge: bool = False) -> str | None:
+    """What is wrong with ``pattern``, in a sentence; ``None`` when it is a valid pattern.
+
+    ``eventbridge``: check it as an EventBridge rule's pattern, which may use
+    ``wildcard`` (Lambda's FilterCriteria and SNS filter policies may not).
+    """
     try:
         _check_object(pattern, "")
     except FilterPatternError as e:
         return str(e)
+    if not eventbridge and _uses_wildcard(pattern):
+        return "the wildcard operator is EventBridge's alone; use prefix or suffix."
     return None
+
+
+def _uses_wildcard(pattern: Mapping[str, Any]) -> bool:
+    """Whether a (checked) pattern has a wildcard rule, itself or inside anything-but."""
+    for key, value in pattern.items():
+        if key == "$or" or isinstance(value, dict):
+            if any(_uses_wildcard(branch) for branch in (value if key == "$or" else [value])):
+                return True
+            continue
+        for rule in value:
+            inner = rule.get("anything-but") if isinstance(rule, dict) else None
+            if isinstance(rule, dict) and ("wildcard" in rule or isinstance(inner, dict) and "wildcard" in inner):
+                return True
+    return False
 
 
 def _check_object(pattern: Any, path: str) -> None:
@@ -202,6 +237,16 @@ def _check_text(operand: Any, where: str) -> None:
         raise FilterPatternError(f"{where} takes a non-empty string.")
 
 
+def _check_wildcard(operand: Any, where: str) -> None:
+    if not isinstance(operand, str):
+        raise FilterPatternError(f"{where} takes a string.")
+    if "**" in operand.replace("\\*", ""):
+        raise FilterPatternError(f"{where}: consecutive wildcard characters are not allowed.")
+
+
+_ANYTHING_BUT_TEXT = ("prefix", "suffix", "equals-ignore-case", "wildcard")
+
+
 def _check_ignore_case(operand: Any, where: str) -> None:
     if not isinstance(operand, str):
         raise FilterPatternError(f"{where} takes a string.")
@@ -209,11 +254,11 @@ def _check_ignore_case(operand: Any, where: str) -> None:
 
 def _check_anything_but(operand: Any, where: str) -> None:
     if isinstance(operand, dict):
-        if len(operand) != 1 or next(iter(operand)) not in ("prefix", "suffix", "equals-ignore-case"):
+        if len(operand) != 1 or next(iter(operand)) not in _ANYTHING_BUT_TEXT:
             raise FilterPatternError(
-                f"{where} takes a value, a list of values, or one of prefix, suffix, equals-ignore-case.")
+                f"{where} takes a value, a list of values, or one of {', '.join(_ANYTHING_BUT_TEXT)}.")
         (inner, text), = operand.items()
-        for item in text if isinstance(text, list) and inner == "equals-ignore-case" else [text]:
+        for item in text if isinstance(text, list) and inner in ("equals-ignore-case", "wildcard") else [text]:
             _check_text(item, f"{where}.{inner}")
         return
     for item in operand if isinstance(operand, list) else [operand]:
@@ -257,6 +302,7 @@ _OPERAND_CHECKS = {
     "numeric": _check_numeric,
     "exists": _check_exists,
     "cidr": _check_cidr,
+    "wildcard": _check_wildcard,
 }
 
 

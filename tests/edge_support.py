@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import zipfile
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlencode, urlsplit
 
@@ -92,3 +98,20 @@ def edge(lab: Lab) -> Iterator[EdgeServer]:
 @pytest.fixture
 def client(edge: EdgeServer) -> Any:
     return client_for(edge.url)
+
+
+@contextlib.contextmanager
+def killed_server(data: Path) -> Iterator[str]:
+    """``lambdalab serve`` on ``data`` in a process of its own; yields its URL and, on
+    leaving, kills it with SIGKILL (the durability tests' crash)."""
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data), "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first
+        yield first.split()[3]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -411,10 +411,10 @@ def test_event_invoke_config_refuses_bad_values(
 
 def test_destination_needs_a_plugin_for_its_service(lab: Lab, code: Callable[..., Path]) -> None:
     lab.create_function("f", code(app=FLAKY), handler="app.handler")
-    bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"  # no plugin delivers there
-    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to events"):
+    bucket = "arn:aws:s3:::failures"  # no plugin delivers there
+    with pytest.raises(InvalidParameterValueException, match="no loaded plugin delivers to s3"):
         lab.put_function_event_invoke_config(
-            "f", destination_config={"OnFailure": {"Destination": bus}}
+            "f", destination_config={"OnFailure": {"Destination": bucket}}
         )
     with pytest.raises(InvalidParameterValueException, match="destination for itself"):
         lab.put_function_event_invoke_config(

@@ -6,10 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ from lambdalab.server import EdgeServer
 from lambdalab_kinesis import quotas
 from lambdalab_kinesis.models import counter_of, hash_key
 
-from .edge_support import client_for, edge  # noqa: F401  (fixtures)
+from .edge_support import client_for, edge, killed_server  # noqa: F401  (fixtures)
 from .test_edge_sqs import aws_cli
 from .test_fuzz_edge import FUZZ, judge, operation_and_input, send, signed_for, to_json
 
@@ -216,22 +212,13 @@ def test_the_aws_cli_puts_and_reads_records(edge: EdgeServer) -> None:
 
 def test_an_acknowledged_put_record_survives_sigkill_of_the_server(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data), "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     acknowledged = []
-    try:
-        first = proc.stdout.readline() if proc.stdout else ""
-        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first
-        kinesis = client_for(first.split()[3], "kinesis")
+    with killed_server(data) as url:
+        kinesis = client_for(url, "kinesis")
         kinesis.create_stream(StreamName="s", ShardCount=2)
         for n in range(200):
             put = kinesis.put_record(StreamName="s", Data=str(n).encode(), PartitionKey=str(n))
             acknowledged.append((put["ShardId"], put["SequenceNumber"]))
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     with Lab(data) as lab:
         from lambdalab_kinesis import kinesis_of
 

@@ -41,7 +41,7 @@ from ._registry import (
     get,
     sources,
 )
-from ._storage import s3_record
+from ._storage import s3_eventbridge_event, s3_record
 
 __all__ = [
     # _registry
@@ -55,6 +55,7 @@ __all__ = [
     "generate",
     "get",
     "sources",
-    # _storage: the record the S3 trigger (lambdalab_s3) sends
+    # _storage: the record the S3 trigger (lambdalab_s3) sends, and its EventBridge event
     "s3_record",
+    "s3_eventbridge_event",
 ]

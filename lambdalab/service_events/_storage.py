@@ -77,6 +77,45 @@ def s3_record(
     }
 
 
+#: S3's reason for each event it sends to EventBridge, by the notification's event name.
+_S3_REASONS = {"ObjectCreated:Put": "PutObject", "ObjectCreated:Copy": "CopyObject",
+               "ObjectCreated:Post": "PostObject",
+               "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+               "ObjectRemoved:Delete": "DeleteObject"}
+
+
+def s3_eventbridge_event(
+    *,
+    bucket: str,
+    key: str,
+    size: int,
+    event_name: str,
+    etag: str,
+    sequencer: str,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """What S3 puts on the default event bus for a write, when the bucket's notification
+    configuration has ``EventBridgeConfiguration``: ``source`` ``aws.s3``, ``detail-type``
+    ``Object Created`` or ``Object Deleted``, the bucket's ARN as resource, and the detail
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html). The envelope's
+    ``id``, ``time``, ``account`` and ``region`` are the bus's to add. Unlike a
+    notification record, the key is not URL-encoded."""
+    removed = event_name.startswith("ObjectRemoved")
+    obj: dict[str, Any] = {"key": key, "sequencer": sequencer}
+    if not removed:
+        obj = {"key": key, "size": size, "etag": etag, "sequencer": sequencer}
+    detail: dict[str, Any] = {
+        "version": "0", "bucket": {"name": bucket}, "object": obj,
+        "request-id": hex_id(16, upper=True), "requester": account_id,
+        "source-ip-address": source_ip, "reason": _S3_REASONS.get(event_name, event_name),
+    }
+    if removed:
+        detail["deletion-type"] = "Permanently Deleted"
+    return {"source": "aws.s3", "detail-type": "Object Deleted" if removed else "Object Created",
+            "resources": [arn("s3", bucket)], "detail": detail}
+
+
 @event_source("s3", ASYNC)
 def s3(
     *,

@@ -18,7 +18,7 @@ from lambdalab.plugin import StashKey
 from . import quotas
 from .exceptions import InvalidArgument, MalformedXML, S3Error
 from .models import Bucket, ObjectPage, S3Object, S3Store
-from .notifications import check_destinations, notify, parse_configuration
+from .notifications import EVENTBRIDGE, check_destinations, notify, parse_configuration
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,9 @@ class S3:
         target = self.store.get_bucket(bucket)
         configs = parse_configuration(configuration)
         check_destinations(self.lab, target, configs)
-        stored = {"LambdaFunctionConfigurations": [c.to_aws() for c in configs]} if configs else {}
+        stored: dict[str, Any] = {"LambdaFunctionConfigurations": [c.to_aws() for c in configs]} if configs else {}
+        if configuration.get(EVENTBRIDGE) is not None:
+            stored[EVENTBRIDGE] = {}
         self.store.set_notification(bucket, stored)
 
     def get_bucket_notification_configuration(self, bucket: str) -> dict[str, Any]:

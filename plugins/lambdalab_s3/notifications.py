@@ -7,12 +7,18 @@ S3 may invoke a function only if the function's resource policy allows the princ
 ``s3.amazonaws.com``; PutBucketNotificationConfiguration checks that first and fails
 with ``InvalidArgument`` "Unable to validate the following destination configurations"
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-to-enable-disable-notification-intro.html).
+
+With ``EventBridgeConfiguration`` in the configuration, every write is also put on the
+account's default event bus as ``Object Created`` / ``Object Deleted``
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html), through the
+``lambdalab_destination_sender`` hook for the bus's ARN: S3 knows no EventBridge internals.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import itertools
+import json
 import logging
 import re
 import uuid
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab, LambdaError, ResourceNotFoundException
-from lambdalab.plugin import parse_function_ref, service_events
+from lambdalab.plugin import DestinationMessage, parse_function_ref, service_events
 
 from . import quotas
 from .exceptions import InvalidArgument, invalid_argument
@@ -207,6 +213,25 @@ def _unvalidated(names: list[str], values: list[str] | str) -> InvalidArgument:
 
 # -- delivery -------------------------------------------------------------------------
 
+#: The configuration's member that turns on delivery to EventBridge (an empty object).
+EVENTBRIDGE = "EventBridgeConfiguration"
+
+
+def to_eventbridge(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float) -> None:
+    """Put the write's event on the default bus; S3 never fails a write for it."""
+    bus = f"arn:aws:events:{bucket.region}:{lab.arns.account_id}:event-bus/default"
+    sender = lab.plugin_manager.hook.lambdalab_destination_sender(lab=lab, destination_arn=bus)
+    if sender is None:
+        log.warning("no loaded plugin takes events for %s; S3 event dropped", bus)
+        return
+    event = service_events.s3_eventbridge_event(
+        bucket=bucket.name, key=obj.key, size=obj.size, event_name=event_name,
+        etag=obj.etag.strip('"'), sequencer=sequencer(now), account_id=lab.arns.account_id)
+    try:
+        sender(DestinationMessage(json.dumps(event), {}))
+    except LambdaError as e:
+        log.warning("EventBridge refused S3's event for %s: %s", obj.key, e)
+
 
 def sequencer(now: float) -> str:
     """S3's per-key ordering token: hex of a fixed length that grows with every event,
@@ -220,6 +245,8 @@ def notify(lab: Lab, bucket: Bucket, obj: S3Object, event_name: str, now: float,
     """Invoke (``Event``) every function whose configuration matches; how many were.
     Each invoke continues the writer's trace (``trace_header``), as S3 passes it on
     (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-s3.html)."""
+    if EVENTBRIDGE in bucket.notification:
+        to_eventbridge(lab, bucket, obj, event_name, now)
     invoked = 0
     for config in parse_configuration(bucket.notification):
         if not config.matches(event_name, obj.key):

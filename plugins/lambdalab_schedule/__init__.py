@@ -18,8 +18,10 @@ import weakref
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, StashKey
+from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
+from .buses import EventBus, EventBuses
+from .scheduler import Schedule, Scheduler, SchedulerResponses
 from .exceptions import (
     EventsError,
     LimitExceededException,
@@ -34,6 +36,10 @@ __version__ = "0.1.0"
 
 #: Each lab's rules, in ``lab.stash``: they die with the lab.
 SCHEDULES = StashKey[Schedules]()
+#: Each lab's event buses and their deliveries, likewise.
+BUSES = StashKey[EventBuses]()
+#: Each lab's EventBridge Scheduler schedules, likewise.
+SCHEDULER = StashKey[Scheduler]()
 
 
 def schedules(lab: Lab) -> Schedules:
@@ -48,6 +54,22 @@ def schedules(lab: Lab) -> Schedules:
     return lab.stash.setdefault(SCHEDULES, make)
 
 
+def event_buses(lab: Lab) -> EventBuses:
+    """The event buses of ``lab``: PutEvents, and the delivery of what rules match."""
+    return lab.stash.setdefault(BUSES, lambda: EventBuses(schedules(lab)))
+
+
+def scheduler(lab: Lab) -> Scheduler:
+    """The EventBridge Scheduler schedules of ``lab`` (armed on its clock when first asked for)."""
+
+    def make() -> Scheduler:
+        found = Scheduler(weakref.proxy(lab), event_buses(lab))
+        found.start()
+        return found
+
+    return lab.stash.setdefault(SCHEDULER, make)
+
+
 @lambdalab.hookimpl
 def lambdalab_migrations() -> dict[str, str]:
     return MIGRATIONS
@@ -56,14 +78,24 @@ def lambdalab_migrations() -> dict[str, str]:
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
     schedules(lab)  # resume every enabled rule of a reopened data dir
+    event_buses(lab).resume()  # and send what a killed process had acknowledged
+    scheduler(lab)
 
 
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     return [
-        HttpService("events", EventsService(schedules(lab)), target_prefixes=(TARGET_PREFIX,))
+        HttpService("events", EventsService(schedules(lab), event_buses(lab)),
+                    target_prefixes=(TARGET_PREFIX,)),
+        HttpService("scheduler", ProtocolService("scheduler", SchedulerResponses(scheduler(lab)))),
     ]
 
+
+
+@lambdalab.hookimpl
+def lambdalab_destination_sender(lab: Lab, destination_arn: str) -> Any:
+    """Event buses take messages: S3's events, and Lambda's destination records."""
+    return event_buses(lab).sender(destination_arn)
 
 
 @lambdalab.hookimpl
@@ -74,6 +106,14 @@ def lambdalab_register_commands(cli: Any) -> None:
     cli.add_command(schedule_group)
 
 __all__ = [
+    # buses
+    "EventBus",
+    "EventBuses",
+    "event_buses",
+    # scheduler
+    "Schedule",
+    "Scheduler",
+    "scheduler",
     # models
     "Rule",
     "Schedules",

@@ -10,7 +10,9 @@ so no handler writes an error body by hand.
     EventsError
     ├── ValidationException          400  a parameter is malformed (e.g. the schedule)
     ├── SerializationException       400  the body is not JSON, or a member is of the wrong type
-    ├── ResourceNotFoundException    400  no such rule
+    ├── ResourceNotFoundException    400  no such rule or event bus
+    ├── ResourceAlreadyExistsException 400  an event bus of that name exists
+    ├── InvalidEventPatternException 400  an EventPattern breaks the syntax
     ├── LimitExceededException       400  too many targets on one rule
     └── InternalException            500  lambdalab failed (a bug: report it)
 """
@@ -44,6 +46,14 @@ class ResourceNotFoundException(EventsError):
     """The rule named does not exist."""
 
 
+class ResourceAlreadyExistsException(EventsError):
+    """CreateEventBus of a name that is taken."""
+
+
+class InvalidEventPatternException(EventsError):
+    """An EventPattern is not JSON or breaks the pattern syntax; the message says where."""
+
+
 class LimitExceededException(EventsError):
     """The request would pass one of EventBridge's quotas (targets per rule)."""
 
@@ -55,4 +65,5 @@ class InternalException(EventsError):
 
 
 __all__ = ["EventsError", "ValidationException", "SerializationException",
-           "ResourceNotFoundException", "LimitExceededException", "InternalException"]
+           "ResourceNotFoundException", "LimitExceededException",
+           "ResourceAlreadyExistsException", "InvalidEventPatternException", "InternalException"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from croniter import CroniterBadDateError, croniter
 
 
@@ -51,7 +51,7 @@ class Rate:
 
     seconds: int
 
-    def next_after(self, moment: float, anchor: float) -> float | None:
+    def next_after(self, moment: float, anchor: float, zone: tzinfo = timezone.utc) -> float | None:
         periods = math.floor((moment - anchor) / self.seconds) + 1
         return anchor + periods * self.seconds
 
@@ -62,8 +62,10 @@ class Cron:
 
     croniter_expression: str
 
-    def next_after(self, moment: float, anchor: float) -> float | None:
-        start = datetime.fromtimestamp(moment, tz=timezone.utc)
+    def next_after(self, moment: float, anchor: float, zone: tzinfo = timezone.utc) -> float | None:
+        """The next firing after ``moment``, the fields read as wall-clock times in
+        ``zone`` (EventBridge rules: UTC; Scheduler: the schedule's time zone)."""
+        start = datetime.fromtimestamp(moment, tz=zone)
         try:
             return float(croniter(self.croniter_expression, start).get_next(float))
         except CroniterBadDateError:  # the years it names are over: it never fires again

@@ -22,10 +22,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from lambdalab import Lab, LambdaError, Timer, VirtualClock
-from lambdalab.plugin import iso_s, service_events
+from lambdalab.plugin import event_filters, iso_s, service_events
 
 from . import quotas
-from .exceptions import LimitExceededException, ResourceNotFoundException, ValidationException
+from .exceptions import (
+    InvalidEventPatternException,
+    LimitExceededException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from .expressions import parse
 
 log = logging.getLogger("lambdalab.schedule")
@@ -46,6 +51,29 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (rule, id)
     );
     """,
+    # Event buses and the deliveries PutEvents commits before it answers (buses.py).
+    "schedule-2": """
+    CREATE TABLE event_buses (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE event_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule TEXT NOT NULL,
+        target TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        enqueued_at REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL
+    );
+    """,
+    # EventBridge Scheduler's schedules (scheduler.py), in the default group.
+    "schedule-3": """
+    CREATE TABLE scheduler_schedules (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
@@ -55,14 +83,17 @@ _INPUT_PATH = re.compile(r"^\$(\.[A-Za-z0-9_-]+)*$")
 
 @dataclass(frozen=True)
 class Rule:
-    """A schedule rule. ``anchor`` (lambdalab's own) is when a ``rate`` schedule counts from."""
+    """A rule: a schedule, or an event pattern on a bus. ``anchor`` (lambdalab's own) is
+    when a ``rate`` schedule counts from."""
 
     name: str
     arn: str
-    schedule_expression: str
+    schedule_expression: str | None
     state: str = "ENABLED"
     description: str | None = None
     anchor: float = 0.0
+    event_pattern: str | None = None
+    event_bus_name: str = "default"
 
     @property
     def enabled(self) -> bool:
@@ -70,43 +101,80 @@ class Rule:
 
     def to_aws(self) -> dict[str, Any]:
         """The rule as ListRules and DescribeRule return it."""
-        out = {
-            "Name": self.name,
-            "Arn": self.arn,
-            "ScheduleExpression": self.schedule_expression,
-            "State": self.state,
-            "EventBusName": "default",
-        }
-        if self.description is not None:
-            out["Description"] = self.description
-        return out
+        out = {"Name": self.name, "Arn": self.arn, "State": self.state,
+               "EventBusName": self.event_bus_name}
+        optional = {"ScheduleExpression": self.schedule_expression,
+                    "EventPattern": self.event_pattern, "Description": self.description}
+        return out | {key: value for key, value in optional.items() if value is not None}
 
 
 @dataclass(frozen=True)
 class Target:
-    """A Lambda function a rule invokes, with an optional constant ``Input`` or ``InputPath``."""
+    """A Lambda function, SQS queue or SNS topic a rule sends to, with an optional constant
+    ``Input``, an ``InputPath`` or an ``InputTransformer``
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html),
+    and what to do when sending fails (``RetryPolicy``, ``DeadLetterConfig``)."""
 
     id: str
     arn: str
     input: str | None = None
     input_path: str | None = None
+    input_transformer: dict[str, Any] | None = None
+    retry_policy: dict[str, int] | None = None
+    dead_letter_config: dict[str, str] | None = None
 
     def to_aws(self) -> dict[str, Any]:
-        out = {"Id": self.id, "Arn": self.arn}
-        if self.input is not None:
-            out["Input"] = self.input
-        if self.input_path is not None:
-            out["InputPath"] = self.input_path
-        return out
+        out: dict[str, Any] = {"Id": self.id, "Arn": self.arn}
+        optional = {"Input": self.input, "InputPath": self.input_path,
+                    "InputTransformer": self.input_transformer, "RetryPolicy": self.retry_policy,
+                    "DeadLetterConfig": self.dead_letter_config}
+        return out | {key: value for key, value in optional.items() if value is not None}
 
-    def payload(self, event: dict[str, Any]) -> str:
-        """The JSON the function receives: the Input text, a part of the event, or the event."""
+    def payload(self, event: dict[str, Any], rule: "Rule | None" = None) -> str:
+        """The JSON the target receives: the Input text, a part of the event, the
+        transformer's template filled in, or the event."""
         if self.input is not None:
             return self.input
-        value: Any = event
-        for key in (self.input_path or "$").split(".")[1:]:
-            value = value.get(key) if isinstance(value, dict) else None
-        return json.dumps(value)
+        if self.input_transformer is not None:
+            return transform(self.input_transformer, event, rule)
+        return json.dumps(json_path(event, self.input_path or "$"))
+
+
+_MISSING_PATH = object()
+
+
+def json_path(event: Any, path: str) -> Any:
+    """The value a dotted JSONPath (``$.detail.id``) names in ``event``; ``None`` if none."""
+    value = event
+    for key in path.split(".")[1:]:
+        value = value.get(key, _MISSING_PATH) if isinstance(value, dict) else _MISSING_PATH
+        if value is _MISSING_PATH:
+            return None
+    return value
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+
+
+def transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: "Rule | None") -> str:
+    """An InputTransformer's template with each ``<name>`` replaced: a string value as its
+    text (the template quotes it), any other value as JSON; names from ``InputPathsMap``
+    and EventBridge's reserved ``aws.events.*`` ones."""
+    values = {name: json_path(event, path)
+              for name, path in (transformer.get("InputPathsMap") or {}).items()}
+    values |= {"aws.events.event": event, "aws.events.event.json": event,
+               "aws.events.rule-name": rule.name if rule else None,
+               "aws.events.rule-arn": rule.arn if rule else None,
+               "aws.events.event.ingestion-time": event.get("time")}
+
+    def fill(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in values:
+            return found.group(0)
+        value = values[name]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return _PLACEHOLDER.sub(fill, str(transformer["InputTemplate"]))
 
 
 def _load(cls: type[Any], text: str) -> Any:
@@ -119,13 +187,34 @@ def _load(cls: type[Any], text: str) -> Any:
 
 def _load_rule(row: Any) -> Rule:
     rule: Rule = _load(Rule, row["config"])
-    parse(rule.schedule_expression)  # a rule that cannot be armed is damaged too
+    if rule.schedule_expression is not None:
+        parse(rule.schedule_expression)  # a rule that cannot be armed is damaged too
+    elif rule.event_pattern is None:
+        raise ValueError("a rule has a schedule, a pattern, or both")
     float(rule.anchor)
     return rule
 
 
 def _rule_key(row: Any) -> dict[str, Any]:
     return {"name": row["name"]}
+
+
+def check_pattern(text: Any) -> dict[str, Any]:
+    """An EventPattern's JSON text as the pattern object; InvalidEventPatternException
+    saying what is wrong, as PutRule and TestEventPattern answer."""
+    if isinstance(text, str) and len(text) > quotas.EVENTS_PATTERN_MAX_CHARS:
+        raise InvalidEventPatternException(
+            f"Event pattern is not valid. Reason: it is longer than "
+            f"{quotas.EVENTS_PATTERN_MAX_CHARS} characters.")
+    try:
+        pattern = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidEventPatternException(
+            "Event pattern is not valid. Reason: it is not JSON text.") from None
+    reason = event_filters.problem(pattern, eventbridge=True)
+    if reason:
+        raise InvalidEventPatternException(f"Event pattern is not valid. Reason: {reason}")
+    return dict(pattern)
 
 
 def check_name(field: str, value: Any) -> str:
@@ -137,42 +226,94 @@ def check_name(field: str, value: Any) -> str:
     return value
 
 
+_TARGET_SERVICES = ("arn:aws:lambda:", "arn:aws:sqs:", "arn:aws:sns:")
+
+
 def check_target(raw: Mapping[str, Any]) -> Target:
     """A PutTargets entry as a :class:`Target`; ValidationException if AWS would refuse it."""
     if not isinstance(raw, Mapping):
         raise ValidationException("Parameter Targets is not valid: each target is an object.")
     target_id = check_name("Targets.Id", raw.get("Id"))
     arn = raw.get("Arn")
-    if not isinstance(arn, str) or not arn.startswith("arn:aws:lambda:"):
+    if not isinstance(arn, str) or not arn.startswith(_TARGET_SERVICES):
         raise ValidationException(
             f"Parameter Targets[{target_id}].Arn is not valid: {arn!r}. lambdalab's rules "
-            "invoke Lambda functions: use a function ARN (arn:aws:lambda:REGION:ACCOUNT:"
-            "function:NAME)."
+            "send to Lambda functions (arn:aws:lambda:REGION:ACCOUNT:function:NAME), SQS "
+            "queues (arn:aws:sqs:REGION:ACCOUNT:NAME) and SNS topics (arn:aws:sns:…)."
         )
-    text, path = raw.get("Input"), raw.get("InputPath")
-    if text is not None and path is not None:
+    given = [k for k in ("Input", "InputPath", "InputTransformer") if raw.get(k) is not None]
+    if len(given) > 1:
         raise ValidationException(
-            f"Target {target_id}: give Input or InputPath, not both."
+            f"Target {target_id}: give one of Input, InputPath and InputTransformer, not "
+            f"{' and '.join(given)}."
         )
-    if text is not None:
-        try:
-            json.loads(text)
-        except (TypeError, ValueError):
-            raise ValidationException(
-                f"Target {target_id}: Input must be valid JSON text, e.g. "
-                '"{\\"task\\": \\"cleanup\\"}".'
-            ) from None
-        if len(text.encode()) > quotas.EVENTS_TARGET_INPUT_MAX_BYTES:
-            raise ValidationException(
-                f"Target {target_id}: Input is longer than "
-                f"{quotas.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
-            )
+    return Target(
+        target_id, arn, _check_input(target_id, raw.get("Input")),
+        _check_input_path(target_id, "InputPath", raw.get("InputPath")),
+        _check_transformer(target_id, raw.get("InputTransformer")),
+        _check_retry_policy(target_id, raw.get("RetryPolicy")),
+        _check_dead_letter(target_id, raw.get("DeadLetterConfig")),
+    )
+
+
+def _check_input(target_id: str, text: Any) -> str | None:
+    if text is None:
+        return None
+    try:
+        json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise ValidationException(
+            f"Target {target_id}: Input must be valid JSON text, e.g. "
+            '"{\\"task\\": \\"cleanup\\"}".'
+        ) from None
+    if len(text.encode()) > quotas.EVENTS_TARGET_INPUT_MAX_BYTES:
+        raise ValidationException(
+            f"Target {target_id}: Input is longer than "
+            f"{quotas.EVENTS_TARGET_INPUT_MAX_BYTES} bytes."
+        )
+    return str(text)
+
+
+def _check_input_path(target_id: str, field: str, path: Any) -> str | None:
     if path is not None and (not isinstance(path, str) or not _INPUT_PATH.match(path)):
         raise ValidationException(
-            f"Target {target_id}: InputPath {path!r} is not valid. lambdalab takes a dotted "
+            f"Target {target_id}: {field} {path!r} is not valid. lambdalab takes a dotted "
             "JSONPath such as $.detail or $.resources."
         )
-    return Target(target_id, arn, text, path)
+    return path
+
+
+def _check_transformer(target_id: str, raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    template, paths = raw.get("InputTemplate"), raw.get("InputPathsMap") or {}
+    if not isinstance(template, str) or not template:
+        raise ValidationException(
+            f"Target {target_id}: InputTransformer needs an InputTemplate, e.g. "
+            '"{\\"id\\": <id>}" with InputPathsMap {"id": "$.detail.id"}.'
+        )
+    for name, path in paths.items():
+        if name.startswith("aws.events"):
+            raise ValidationException(
+                f"Target {target_id}: InputPathsMap key {name!r} is reserved by EventBridge.")
+        _check_input_path(target_id, f"InputPathsMap[{name}]", path)
+    return {"InputPathsMap": dict(paths), "InputTemplate": template} if paths else {
+        "InputTemplate": template}
+
+
+def _check_retry_policy(target_id: str, raw: Any) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def _check_dead_letter(target_id: str, raw: Any) -> dict[str, str] | None:
+    if raw is None or raw.get("Arn") is None:
+        return None
+    if not str(raw["Arn"]).startswith("arn:aws:sqs:"):
+        raise ValidationException(
+            f"Target {target_id}: DeadLetterConfig.Arn must be an SQS queue's ARN.")
+    return {"Arn": str(raw["Arn"])}
 
 
 class Schedules:
@@ -189,8 +330,10 @@ class Schedules:
 
     # -- rules ------------------------------------------------------------------------
 
-    def rule_arn(self, name: str) -> str:
-        return f"arn:aws:events:{self.lab.arns.region}:{self.lab.arns.account_id}:rule/{name}"
+    def rule_arn(self, name: str, bus: str = "default") -> str:
+        """``…:rule/NAME`` on the default bus, ``…:rule/BUS/NAME`` on another, as AWS names them."""
+        path = name if bus == "default" else f"{bus}/{name}"
+        return f"arn:aws:events:{self.lab.arns.region}:{self.lab.arns.account_id}:rule/{path}"
 
     def put_rule(
         self,
@@ -200,22 +343,24 @@ class Schedules:
         state: str | None = None,
         description: str | None = None,
         event_pattern: str | None = None,
+        event_bus_name: str = "default",
     ) -> str:
-        """Create or update a schedule rule; returns its ARN (PutRule's ``RuleArn``).
+        """Create or update a rule; returns its ARN (PutRule's ``RuleArn``).
 
+        A rule has a schedule (default bus only, as on AWS), an event pattern, or both.
         Updating a rule keeps its targets; its schedule starts again from now.
         """
         check_name("Name", name)
-        if event_pattern is not None:
-            raise ValidationException(
-                "Parameter EventPattern is not supported by lambdalab, which has no event "
-                "bus: use a ScheduleExpression, rate(...) or cron(...)."
-            )
-        if schedule_expression is None:
+        if event_pattern is None and schedule_expression is None:
             raise ValidationException(
                 "Parameter(s) EventPattern or ScheduleExpression must be specified."
             )
-        schedule = parse(schedule_expression)
+        if schedule_expression is not None and event_bus_name != "default":
+            raise ValidationException(
+                "ScheduleExpression is supported only on the default event bus.")
+        if event_pattern is not None:
+            check_pattern(event_pattern)
+        schedule = parse(schedule_expression) if schedule_expression is not None else None
         if state is not None and state not in _STATES:
             raise ValidationException(
                 f"Parameter State is not valid: {state!r}. Use ENABLED or DISABLED."
@@ -226,16 +371,24 @@ class Schedules:
                 "characters."
             )
         old = self._find(name)
+        if old is not None and old.event_bus_name != event_bus_name:
+            raise ValidationException(
+                f"Rule {name} exists on event bus {old.event_bus_name}: lambdalab keeps rule "
+                "names unique across buses. Choose another name."
+            )
         now = self.lab.clock.now()
         rule = Rule(
             name,
-            self.rule_arn(name),
+            self.rule_arn(name, event_bus_name),
             schedule_expression,
             state or (old.state if old else "ENABLED"),
             description if description is not None else (old.description if old else None),
             now,
+            event_pattern,
+            event_bus_name,
         )
-        schedule.next_after(now, now)  # whatever arming it needs must work before it is kept
+        if schedule is not None:  # whatever arming it needs must work before it is kept
+            schedule.next_after(now, now)
         with self.lab.store.transaction() as db:
             db.execute(
                 "INSERT INTO schedule_rules (name, config) VALUES (?, ?) ON CONFLICT(name) "
@@ -245,17 +398,19 @@ class Schedules:
         self._arm(rule)
         return rule.arn
 
-    def describe_rule(self, name: str) -> Rule:
+    def describe_rule(self, name: str, bus: str = "default") -> Rule:
         rule = self._find(name)
-        if rule is None:
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus default.")
+        if rule is None or rule.event_bus_name != bus:
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
         return rule
 
-    def list_rules(self, name_prefix: str | None = None) -> list[Rule]:
-        """Every rule, by name; only those starting with ``name_prefix`` when given."""
+    def list_rules(self, name_prefix: str | None = None, bus: str | None = "default") -> list[Rule]:
+        """The rules of ``bus`` (every bus's when ``None``), by name; only those starting
+        with ``name_prefix`` when given."""
         rows = self.lab.store.query("SELECT name, config FROM schedule_rules ORDER BY name")
         rules = self.lab.store.loaded_rows("schedule_rules", rows, _rule_key, _load_rule)
-        return [r for r in rules if not name_prefix or r.name.startswith(name_prefix)]
+        return [r for r in rules if (not name_prefix or r.name.startswith(name_prefix))
+                and bus in (None, r.event_bus_name)]
 
     def delete_rule(self, name: str, *, force: bool = False) -> None:
         """Delete a rule. Refused while it has targets, as EventBridge refuses.
@@ -281,7 +436,9 @@ class Schedules:
         self._set_state(name, "DISABLED")
 
     def _set_state(self, name: str, state: str) -> None:
-        rule = self.describe_rule(name)
+        rule = self._find(name)
+        if rule is None:
+            raise ResourceNotFoundException(f"Rule {name} does not exist.")
         if rule.state == state:
             return
         rule = replace(rule, state=state, anchor=self.lab.clock.now())
@@ -295,7 +452,7 @@ class Schedules:
     def _require(self, name: str) -> None:
         """ResourceNotFoundException unless the rule is stored (even if its row is damaged)."""
         if not self._exists(name):
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus default.")
+            raise ResourceNotFoundException(f"Rule {name} does not exist.")
 
     def _exists(self, name: str) -> bool:
         return bool(self.lab.store.query("SELECT 1 FROM schedule_rules WHERE name = ?", (name,)))
@@ -317,7 +474,7 @@ class Schedules:
 
     def put_targets(self, rule: str, targets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """Add or replace (by ``Id``) the rule's targets; PutTargets' result in AWS's shape."""
-        self.describe_rule(rule)
+        self._require(rule)
         checked = [check_target(raw) for raw in targets]
         if not checked:
             raise ValidationException("Parameter Targets is not valid: give at least one.")
@@ -374,7 +531,7 @@ class Schedules:
         A rule that cannot be armed (its stored expression is no longer valid) is
         reported and skipped; the others start.
         """
-        for rule in self.list_rules():
+        for rule in self.list_rules(bus=None):
             key = _rule_key({"name": rule.name})
             self.lab.store.loaded("schedule_rules", key, lambda: self._armed(rule))
 
@@ -386,7 +543,7 @@ class Schedules:
     def _arm(self, rule: Rule, after: float | None = None) -> None:
         with self._lock:
             self._disarm(rule.name)
-            if not rule.enabled:
+            if not rule.enabled or rule.schedule_expression is None:
                 return
             moment = self.lab.clock.now() if after is None else after
             due = parse(rule.schedule_expression).next_after(moment, rule.anchor)
@@ -406,7 +563,7 @@ class Schedules:
         with self._lock:
             self._timers.pop(name, None)
             rule = self._find(name)
-            if rule is None or not rule.enabled:
+            if rule is None or not rule.enabled or rule.schedule_expression is None:
                 return
             event = self.scheduled_event(rule, due)
             for target in self.list_targets_by_rule(name):

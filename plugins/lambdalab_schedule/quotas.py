@@ -17,3 +17,30 @@ EVENTS_SCHEDULE_EXPRESSION_MAX = 256
 #: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html);
 #: the bound is lambdalab's, so that every rule's timer can be armed.
 EVENTS_RATE_PERIOD_MAX_S = 36_500 * 86_400
+
+# -- Event buses and PutEvents (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)
+#: Event buses per account, the default one included.
+EVENTS_BUSES_MAX = 100
+#: Entries in one PutEvents request (botocore's PutEventsRequestEntryList).
+EVENTS_PUT_ENTRIES_MAX = 10
+#: A PutEvents request's entries total at most 256 KB, counted as AWS counts them
+#: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+EVENTS_PUT_MAX_BYTES = 256 * 1024
+#: An EventPattern is at most 4,096 characters (botocore's EventPattern).
+EVENTS_PATTERN_MAX_CHARS = 4096
+#: A target's RetryPolicy defaults: 185 retries over 24 hours
+#: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+EVENTS_RETRY_ATTEMPTS_DEFAULT = 185
+EVENTS_EVENT_AGE_DEFAULT_S = 86_400
+#: Back-off between tries of a failed send (EventBridge's is "exponential back off and
+#: jitter" without figures; lambdalab's: 1 s doubling up to 5 minutes, no jitter).
+EVENTS_RETRY_BACKOFF_BASE_S = 1
+EVENTS_RETRY_BACKOFF_MAX_S = 300
+#: The longest ERROR_MESSAGE attribute a dead-lettered event carries (lambdalab's bound).
+EVENTS_DLQ_MESSAGE_MAX = 1024
+
+# -- EventBridge Scheduler (https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html)
+#: A flexible time window is at most 1,440 minutes (botocore's MaximumWindowInMinutes).
+SCHEDULER_WINDOW_MAX_MINUTES = 1440
+#: ListSchedules returns at most 100 per page (botocore's MaxResults).
+SCHEDULER_LIST_MAX = 100

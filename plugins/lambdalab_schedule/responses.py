@@ -8,14 +8,16 @@ are plain operations: the input as a dict in, the output as a dict out, errors r
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Mapping
 
 from lambdalab.plugin import ErrorCodes, HttpResponse, LambdaError, ProtocolService
-from lambdalab.plugin import new_request_id, service_error
+from lambdalab.plugin import event_filters, new_request_id, service_error
 
 from . import quotas
-from .exceptions import ValidationException
-from .models import Schedules
+from .buses import EventBuses
+from .exceptions import ResourceNotFoundException, ValidationException
+from .models import Schedules, check_pattern
 
 TARGET_PREFIX = "AWSEvents."
 #: What EventBridge answers for what the protocol layer refuses.
@@ -29,15 +31,6 @@ def _field(body: Mapping[str, Any], name: str) -> Any:
             "failed to satisfy constraint: Member must not be null"
         )
     return body[name]
-
-
-def _default_bus(body: Mapping[str, Any]) -> None:
-    bus = body.get("EventBusName")
-    if bus not in (None, "default") and not str(bus).endswith(":event-bus/default"):
-        raise ValidationException(
-            f"EventBusName {bus!r}: lambdalab has the default event bus only. Leave "
-            "EventBusName out."
-        )
 
 
 def _page(items: list[Any], body: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -60,62 +53,112 @@ def _page(items: list[Any], body: Mapping[str, Any], key: str) -> dict[str, Any]
 class EventsResponses:
     """Every EventBridge operation lambdalab serves, named in snake_case."""
 
-    def __init__(self, schedules: Schedules) -> None:
+    def __init__(self, schedules: Schedules, buses: EventBuses) -> None:
         self.schedules = schedules
+        self.buses = buses
+
+    def _bus(self, body: Mapping[str, Any]) -> str:
+        return self.buses.bus_name(body.get("EventBusName"))
+
+    def _rule_on_bus(self, body: Mapping[str, Any], field: str = "Name") -> str:
+        """The rule a request names; ResourceNotFoundException if it is on another bus."""
+        name, bus = _field(body, field), self._bus(body)
+        found = self.schedules.list_rules(bus=None)
+        if any(rule.name == name and rule.event_bus_name != bus for rule in found):
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
+        return str(name)
+
+    # -- rules ------------------------------------------------------------------------
 
     def put_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
         arn = self.schedules.put_rule(
             _field(body, "Name"),
             body.get("ScheduleExpression"),
             state=body.get("State"),
             description=body.get("Description"),
             event_pattern=body.get("EventPattern"),
+            event_bus_name=self._bus(body),
         )
         return {"RuleArn": arn}
 
     def describe_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        rule = self.schedules.describe_rule(_field(body, "Name"))
+        rule = self.schedules.describe_rule(_field(body, "Name"), self._bus(body))
         return rule.to_aws() | {"CreatedBy": self.schedules.lab.arns.account_id}
 
     def list_rules(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        return _page(self.schedules.list_rules(body.get("NamePrefix")), body, "Rules")
+        rules = self.schedules.list_rules(body.get("NamePrefix"), bus=self._bus(body))
+        return _page(rules, body, "Rules")
 
     def delete_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        self.schedules.delete_rule(_field(body, "Name"), force=bool(body.get("Force")))
+        self.schedules.delete_rule(self._rule_on_bus(body), force=bool(body.get("Force")))
         return {}
 
     def enable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        self.schedules.enable_rule(_field(body, "Name"))
+        self.schedules.enable_rule(self._rule_on_bus(body))
         return {}
 
     def disable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        self.schedules.disable_rule(_field(body, "Name"))
+        self.schedules.disable_rule(self._rule_on_bus(body))
         return {}
 
     def put_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        return self.schedules.put_targets(_field(body, "Rule"), _field(body, "Targets"))
+        return self.schedules.put_targets(self._rule_on_bus(body, "Rule"), _field(body, "Targets"))
 
     def remove_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        return self.schedules.remove_targets(_field(body, "Rule"), _field(body, "Ids"))
+        return self.schedules.remove_targets(self._rule_on_bus(body, "Rule"), _field(body, "Ids"))
 
     def list_targets_by_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _default_bus(body)
-        return _page(self.schedules.list_targets_by_rule(_field(body, "Rule")), body, "Targets")
+        targets = self.schedules.list_targets_by_rule(self._rule_on_bus(body, "Rule"))
+        return _page(targets, body, "Targets")
+
+    def test_event_pattern(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        pattern = check_pattern(_field(body, "EventPattern"))
+        return {"Result": event_filters.matches(pattern, _test_event(_field(body, "Event")))}
+
+    # -- buses and events -----------------------------------------------------------------
+
+    def create_event_bus(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        bus = self.buses.create_event_bus(_field(body, "Name"), body.get("Description"))
+        out = {"EventBusArn": bus.arn}
+        return out | ({"Description": bus.description} if bus.description is not None else {})
+
+    def describe_event_bus(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.buses.describe_event_bus(self.buses.bus_name(body.get("Name"))).to_aws()
+
+    def list_event_buses(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return _page(self.buses.list_event_buses(body.get("NamePrefix")), body, "EventBuses")
+
+    def delete_event_bus(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.buses.delete_event_bus(_field(body, "Name"))
+        return {}
+
+    def put_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.buses.put_events(_field(body, "Entries"))
+
+
+def _test_event(text: Any) -> Any:
+    """TestEventPattern's ``Event``: JSON text of an event with EventBridge's envelope."""
+    try:
+        event = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        event = None
+    missing = [f for f in _ENVELOPE if not isinstance(event, dict) or f not in event]
+    if missing:
+        raise ValidationException(
+            f"Parameter Event is not valid: it must be JSON text of an event with "
+            f"{', '.join(_ENVELOPE)} (missing {', '.join(missing)}).")
+    return event
+
+
+#: The fields TestEventPattern requires of its Event.
+_ENVELOPE = ("id", "account", "source", "time", "region", "detail-type")
 
 
 class EventsService(ProtocolService):
     """The ASGI app the edge hands EventBridge requests to."""
 
-    def __init__(self, schedules: Schedules) -> None:
-        super().__init__("events", EventsResponses(schedules), errors=ERRORS)
+    def __init__(self, schedules: Schedules, buses: EventBuses) -> None:
+        super().__init__("events", EventsResponses(schedules, buses), errors=ERRORS)
 
 
 def answer(handler: Callable[[Any], Any], request: Any) -> HttpResponse:

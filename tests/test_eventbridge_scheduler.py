@@ -1,0 +1,139 @@
+"""EventBridge Scheduler (the ``scheduler`` service) through boto3 against the edge:
+schedules' create/get/list/update/delete, at()/rate()/cron() in time zones, start and end
+dates, ActionAfterCompletion, states, and Lambda and SQS targets, on the virtual clock
+(which starts at 2023-11-14T22:13:20Z)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
+
+from .edge_support import client_for, create, edge  # noqa: F401  (fixtures)
+from .test_eventbridge import FUNCTION, RECORDER, error_code, received
+from .test_fuzz_edge import FUZZ, judge, operation_and_input, rest_request, send, signed_for
+
+ROLE = "arn:aws:iam::000000000000:role/scheduler"
+TARGET = {"Arn": FUNCTION.format("recorder"), "RoleArn": ROLE, "Input": '{"job": "report"}'}
+OFF = {"Mode": "OFF"}
+
+
+@pytest.fixture
+def scheduler(edge: EdgeServer) -> Any:  # noqa: F811
+    create(client_for(edge.url), "recorder", RECORDER)
+    return client_for(edge.url, "scheduler")
+
+
+def until(clock: VirtualClock, iso: str) -> None:
+    """Advance the virtual clock to the UTC moment ``iso``."""
+    moment = datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp()
+    clock.advance(moment - clock.now())
+
+
+def test_schedules_round_trip_as_aws_answers(scheduler: Any) -> None:
+    arn = scheduler.create_schedule(Name="nightly", ScheduleExpression="cron(0 3 * * ? *)",
+                                    ScheduleExpressionTimezone="Europe/Paris", Target=TARGET,
+                                    FlexibleTimeWindow=OFF, Description="the report")["ScheduleArn"]
+    assert arn == "arn:aws:scheduler:us-east-1:000000000000:schedule/default/nightly"
+    got = scheduler.get_schedule(Name="nightly")
+    assert (got["Arn"], got["GroupName"], got["State"], got["ScheduleExpressionTimezone"],
+            got["Target"], got["FlexibleTimeWindow"], got["Description"], got["ActionAfterCompletion"]) == (
+        arn, "default", "ENABLED", "Europe/Paris", TARGET, OFF, "the report", "NONE")
+    [listed] = scheduler.list_schedules()["Schedules"]
+    assert (listed["Name"], listed["Target"]) == ("nightly", {"Arn": TARGET["Arn"]})
+    assert scheduler.list_schedules(NamePrefix="x")["Schedules"] == []
+    scheduler.update_schedule(Name="nightly", ScheduleExpression="rate(1 hour)", Target=TARGET,
+                              FlexibleTimeWindow=OFF, State="DISABLED")
+    updated = scheduler.get_schedule(Name="nightly")
+    assert (updated["State"], updated["ScheduleExpression"]) == ("DISABLED", "rate(1 hour)")
+    assert "Description" not in updated  # UpdateSchedule replaces every setting
+    assert scheduler.list_schedules(State="ENABLED")["Schedules"] == []
+    scheduler.delete_schedule(Name="nightly")
+    assert error_code(scheduler.get_schedule, Name="nightly") == "ResourceNotFoundException"
+
+
+def test_bad_schedules_get_schedulers_errors(scheduler: Any) -> None:
+    good = {"Name": "s", "ScheduleExpression": "rate(5 minutes)", "Target": TARGET,
+            "FlexibleTimeWindow": OFF}
+    scheduler.create_schedule(**good)
+    assert error_code(scheduler.create_schedule, **good) == "ConflictException"
+    for bad in ({"ScheduleExpression": "every day"}, {"ScheduleExpression": "at(2024-02-30T00:00:00)"},
+                {"ScheduleExpressionTimezone": "Mars/Olympus"},
+                {"FlexibleTimeWindow": {"Mode": "FLEXIBLE"}},
+                {"FlexibleTimeWindow": {"Mode": "OFF", "MaximumWindowInMinutes": 5}},
+                {"Target": {**TARGET, "Arn": "arn:aws:states:us-east-1:000000000000:stateMachine:x"}}):
+        assert error_code(scheduler.create_schedule, **{**good, "Name": "t", **bad}) == "ValidationException", bad
+    assert error_code(scheduler.get_schedule, Name="t") == "ResourceNotFoundException"  # nothing kept
+    assert error_code(scheduler.update_schedule, **{**good, "Name": "none"}) == "ResourceNotFoundException"
+    assert error_code(scheduler.delete_schedule, Name="none") == "ResourceNotFoundException"
+    assert error_code(scheduler.create_schedule, **{**good, "Name": "g", "GroupName": "other"}
+                      ) == "ResourceNotFoundException"
+
+
+def test_at_fires_once_in_its_time_zone_then_deletes_itself(
+        scheduler: Any, clock: VirtualClock, lab: Lab) -> None:
+    scheduler.create_schedule(Name="once", ScheduleExpression="at(2023-11-15T09:00:00)",
+                              ScheduleExpressionTimezone="Europe/Paris", Target=TARGET,
+                              FlexibleTimeWindow=OFF, ActionAfterCompletion="DELETE")
+    until(clock, "2023-11-15T07:59:00")  # 08:59 in Paris (UTC+1 in November)
+    assert received(lab) == []
+    until(clock, "2023-11-15T08:00:01")
+    assert received(lab) == [{"job": "report"}]
+    assert scheduler.list_schedules()["Schedules"] == []  # completed, and deleted as asked
+    clock.advance(7 * 86400)
+    assert len(received(lab)) == 1
+
+
+def test_cron_reads_its_time_zone_and_rate_keeps_to_its_dates(
+        scheduler: Any, clock: VirtualClock, lab: Lab) -> None:
+    scheduler.create_schedule(Name="nine-in-new-york", ScheduleExpression="cron(0 9 * * ? *)",
+                              ScheduleExpressionTimezone="America/New_York", Target=TARGET,
+                              FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15})
+    until(clock, "2023-11-15T13:59:00")  # 08:59 in New York (UTC-5)
+    assert received(lab) == []
+    until(clock, "2023-11-15T14:00:01")
+    assert len(received(lab)) == 1
+    scheduler.delete_schedule(Name="nine-in-new-york")
+    start = datetime(2023, 11, 16, tzinfo=timezone.utc)
+    scheduler.create_schedule(Name="hourly", ScheduleExpression="rate(1 hour)", Target=TARGET,
+                              FlexibleTimeWindow=OFF, StartDate=start,
+                              EndDate=datetime(2023, 11, 16, 3, 30, tzinfo=timezone.utc))
+    until(clock, "2023-11-17T00:00:00")
+    assert len(received(lab)) == 1 + 4  # from the start date: 00:00, 01:00, 02:00, 03:00
+    assert [s["Name"] for s in scheduler.list_schedules()["Schedules"]] == ["hourly"]  # NONE: kept
+
+
+def test_a_disabled_schedule_waits_and_an_sqs_target_gets_the_input(
+        scheduler: Any, edge: EdgeServer, clock: VirtualClock, lab: Lab) -> None:  # noqa: F811
+    sqs = client_for(edge.url, "sqs")
+    url = sqs.create_queue(QueueName="reports")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    target = {"Arn": queue, "RoleArn": ROLE, "Input": json.dumps({"report": "daily"})}
+    scheduler.create_schedule(Name="q", ScheduleExpression="rate(1 day)", Target=target,
+                              FlexibleTimeWindow=OFF, State="DISABLED")
+    clock.advance(2 * 86400)
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+    scheduler.update_schedule(Name="q", ScheduleExpression="rate(1 day)", Target=target,
+                              FlexibleTimeWindow=OFF, State="ENABLED")
+    clock.advance(86400 + 1)
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(message["Body"]) == {"report": "daily"}
+
+
+SCHEDULER_OPERATIONS = ("CreateSchedule", "GetSchedule", "ListSchedules", "UpdateSchedule",
+                        "DeleteSchedule")
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("scheduler", SCHEDULER_OPERATIONS))
+def test_scheduler_never_fails_internally(edge: EdgeServer, request: Any) -> None:  # noqa: F811
+    op, params = request
+    method, path, headers, data = rest_request(op, params, {}, None)
+    headers.update(signed_for("scheduler"))
+    judge("scheduler", "rest-json", op, method, send(edge.url, method, path, headers, data))
