@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
+from lambdalab_kinesis import kinesis_of
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
+from .test_stream_mappings import Recorder, make_function, recorder  # noqa: F401  (fixture)
 
 START = 1_700_000_100  # a five-minute boundary of the virtual clock
 MINUTE = 60
@@ -164,3 +167,126 @@ def test_an_alarm_whose_topic_does_not_exist_records_the_failed_action(
     data = json.loads(item["HistoryData"])
     assert data["actionState"] == "Failed" and data["notificationResource"] == missing
     assert data["error"] == "Topic does not exist"
+
+
+# -- Kinesis mappings: FilterCriteria, SNS on failure, IteratorAge ---------------------------
+
+
+def kinesis_world(edge: EdgeServer, lab: Lab, code: Callable[..., Path],  # noqa: F811
+                  recorder: Recorder, **environment: str) -> tuple[Any, Any, str]:
+    """The ``reader`` function, a stream ``s`` of one shard: the Lambda and Kinesis
+    clients and the stream's ARN."""
+    make_function(lab, code, recorder, **environment)
+    kinesis = client_for(edge.url, "kinesis")
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
+    return client_for(edge.url), kinesis, arn
+
+
+def put_all(kinesis: Any, *data: str) -> list[str]:
+    """Put records (one partition key, so one shard, in order); their sequence numbers."""
+    return [kinesis.put_record(StreamName="s", Data=d.encode(), PartitionKey="k")["SequenceNumber"]
+            for d in data]
+
+
+BIG_ORDERS = json.dumps({"data": {"kind": ["order"], "total": [{"numeric": [">", 100]}]}})
+
+
+def test_kinesis_filter_criteria_invoke_with_matching_records_and_checkpoint_past_the_rest(
+        edge: EdgeServer, lab: Lab, code: Callable[..., Path], recorder: Recorder) -> None:  # noqa: F811
+    lambda_, kinesis, arn = kinesis_world(edge, lab, code, recorder)
+    big, small, refund, other_big = (json.dumps(d) for d in (
+        {"kind": "order", "total": 150}, {"kind": "order", "total": 5}, {"kind": "refund"},
+        {"kind": "order", "total": 300}))
+    put_all(kinesis, big, small, "plain text, not JSON", refund, other_big)
+    mapping = lambda_.create_event_source_mapping(
+        FunctionName="reader", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FilterCriteria={"Filters": [{"Pattern": BIG_ORDERS}]})
+    assert mapping["FilterCriteria"] == {"Filters": [{"Pattern": BIG_ORDERS}]}
+    mappings = kinesis_of(lab).mappings
+    assert mappings.wait_idle(timeout=120)
+    assert [i["data"] for i in recorder.invokes()] == [[big, other_big]]
+
+    [last] = put_all(kinesis, small)  # a batch no record of which matches: no invoke
+    assert mappings.wait_idle(timeout=120)
+    assert len(recorder.invokes()) == 1
+    assert mappings.checkpoints(mapping["UUID"]) == {"shardId-000000000000": last}
+
+    got = lambda_.get_event_source_mapping(UUID=mapping["UUID"])
+    assert got["FilterCriteria"] == {"Filters": [{"Pattern": BIG_ORDERS}]}
+    updated = lambda_.update_event_source_mapping(UUID=mapping["UUID"], FilterCriteria={})
+    assert "FilterCriteria" not in updated
+    put_all(kinesis, refund)
+    assert recorder.wait_for(lambda: [refund] in [i["data"] for i in recorder.invokes()])
+
+    with pytest.raises(ClientError) as caught:
+        lambda_.update_event_source_mapping(UUID=mapping["UUID"], FilterCriteria={
+            "Filters": [{"Pattern": '{"data": {"kind": "order"}}'}]})
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValueException"
+    assert error["Message"].startswith("Invalid filter pattern definition.")
+
+
+def test_an_sns_topic_is_the_on_failure_destination_of_a_kinesis_mapping(
+        edge: EdgeServer, lab: Lab, code: Callable[..., Path], recorder: Recorder) -> None:  # noqa: F811
+    lambda_, kinesis, arn = kinesis_world(edge, lab, code, recorder, POISON="poison")
+    sns, sqs = client_for(edge.url, "sns"), client_for(edge.url, "sqs")
+    topic = sns.create_topic(Name="stream-failures")["TopicArn"]
+    url, queue_arn = queue(sqs, "inbox")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sequence_numbers = put_all(kinesis, "one", "poison", "three")
+    lambda_.create_event_source_mapping(
+        FunctionName="reader", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=1,
+        MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": topic}})
+    assert kinesis_of(lab).mappings.wait_idle(timeout=120)
+    assert recorder.delivered() == ["one", "three"]
+
+    [notification] = received(sqs, url)
+    assert notification["TopicArn"] == topic
+    record = json.loads(notification["Message"])
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    info = record["KinesisBatchInfo"]
+    assert (info["shardId"], info["batchSize"], info["streamArn"]) == (
+        "shardId-000000000000", 1, arn)
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == sequence_numbers[1]
+
+    sns.delete_topic(TopicArn=topic)  # a destination that is gone: the shard still moves on
+    put_all(kinesis, "poison", "after")
+    assert recorder.wait_for(lambda: "after" in recorder.delivered())
+    assert kinesis_of(lab).mappings.wait_idle(timeout=120)
+    got = lambda_.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"][0]
+    assert got["LastProcessingResult"] == "OK"
+
+
+def test_iterator_age_grows_while_a_poison_record_blocks_its_shard(
+        edge: EdgeServer, lab: Lab, clock: VirtualClock, code: Callable[..., Path],  # noqa: F811
+        recorder: Recorder) -> None:
+    lambda_, kinesis, arn = kinesis_world(edge, lab, code, recorder, POISON="poison")
+    cw = client_for(edge.url, "cloudwatch")
+    put_all(kinesis, "poison", "behind it")
+    lambda_.create_event_source_mapping(FunctionName="reader", EventSourceArn=arn,
+                                        StartingPosition="TRIM_HORIZON", BatchSize=1)
+
+    def failed() -> int:
+        return sum(i["failed"] for i in recorder.invokes())
+
+    def maxima() -> list[float]:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="IteratorAge",
+            Dimensions=[{"Name": "FunctionName", "Value": "reader"}],
+            StartTime=utc(START - 60), EndTime=utc(clock.now() + 60), Period=60,
+            Statistics=["Maximum"])["Datapoints"]
+        assert all(p["Unit"] == "Milliseconds" for p in points)
+        return [p["Maximum"] for p in sorted(points, key=lambda p: p["Timestamp"])]
+
+    assert recorder.wait_for(lambda: failed() >= 1)
+    for _ in range(3):  # each minute of the lab's clock the blocked record is a minute older
+        seen = failed()
+        clock.advance(MINUTE)
+        assert recorder.wait_for(lambda: failed() > seen)
+    ages = maxima()
+    assert len(ages) >= 4 and ages == sorted(ages)
+    assert ages[-1] - ages[0] >= 3 * MINUTE * 1000
+    assert "behind it" not in recorder.delivered()  # still blocked
