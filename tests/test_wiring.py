@@ -290,3 +290,68 @@ def test_iterator_age_grows_while_a_poison_record_blocks_its_shard(
     assert len(ages) >= 4 and ages == sorted(ages)
     assert ages[-1] - ages[0] >= 3 * MINUTE * 1000
     assert "behind it" not in recorder.delivered()  # still blocked
+
+
+# -- X-Ray: SNS passes the publisher's trace on -------------------------------------------------
+
+#: A function that publishes with the X-Ray SDK patched in, as on AWS: its call to SNS is
+#: a subsegment, and the trace header it sends names that subsegment as the parent.
+PUBLISHER = """
+import os, boto3
+from aws_xray_sdk.core import patch
+
+patch(["botocore"])
+sns = boto3.client("sns")
+
+def handler(event, context):
+    sns.publish(TopicArn=event["topic"], Message="order 7")
+    return os.environ["_X_AMZN_TRACE_ID"]
+"""
+TRACE_PRINTER = """
+import os
+
+def handler(event, context):
+    print("trace", os.environ["_X_AMZN_TRACE_ID"])
+"""
+
+
+def test_sns_continues_the_publishers_trace_to_its_lambda_subscriber(
+        lab: Lab, edge: EdgeServer) -> None:  # noqa: F811
+    from lambdalab_xray import xray
+
+    from .edge_support import create
+    from .test_xray_chain import by_origin, documents, graph_edges, printed_roots
+
+    client, sns = client_for(edge.url), client_for(edge.url, "sns")
+    create(client, "publisher", PUBLISHER, Timeout=30, TracingConfig={"Mode": "Active"})
+    create(client, "subscriber", TRACE_PRINTER, TracingConfig={"Mode": "Active"})
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda",
+                  Endpoint=client.get_function(FunctionName="subscriber")["Configuration"]["FunctionArn"])
+    sqs = client_for(edge.url, "sqs")
+    url, queue_arn = queue(sqs, "orders")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    now = lab.clock.now()
+    answer = client.invoke(FunctionName="publisher", Payload=json.dumps({"topic": topic}).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    root = json.loads(answer["Payload"].read()).split(";")[0].removeprefix("Root=")
+    assert lab.wait_for_events(timeout=60)
+    assert xray(lab).daemon.wait_for(1, timeout=60)  # the SDK's SNS subsegment
+    assert printed_roots(lab, "subscriber") == [root]
+    [message] = sqs.receive_message(
+        QueueUrl=url, MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+    assert message["Attributes"]["AWSTraceHeader"].startswith(f"Root={root};")
+
+    xr = client_for(edge.url, "xray")
+    window = {"StartTime": now - 60, "EndTime": now + 60}
+    (summary,) = xr.get_trace_summaries(**window)["TraceSummaries"]  # one trace, all of it
+    assert summary["Id"] == root
+    assert {("SNS", "AWS::SNS"), ("subscriber", "AWS::Lambda")} <= {
+        (s["Name"], s["Type"]) for s in summary["ServiceIds"]}
+    docs = documents(edge.url, root)
+    publisher = by_origin(docs, "publisher", "AWS::Lambda::Function")
+    [call] = [s for s in publisher["subsegments"] if s.get("namespace") == "aws"]
+    assert by_origin(docs, "subscriber", "AWS::Lambda")["parent_id"] == call["id"]
+    edges = graph_edges(xr.get_service_graph(**window)["Services"])
+    assert edges[("publisher", "AWS::Lambda::Function")] == {("SNS", "AWS::SNS")}
+    assert edges[("SNS", "AWS::SNS")] == {("subscriber", "AWS::Lambda")}

@@ -95,7 +95,7 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
             for key, value in message.attributes.items() if value
         }
         publisher.publish(destination_arn, message.body, message_attributes=attributes,
-                          subject=subject_from(message.subject))
+                          subject=subject_from(message.subject), trace_header=message.trace_header)
 
     return send
 
