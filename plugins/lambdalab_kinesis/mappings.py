@@ -856,8 +856,11 @@ class StreamMappings:
         return self.lab.store.loaded_rows("kinesis_mappings", rows, _key, _load)
 
     def _save(self, mapping: StreamMapping) -> None:
+        # An upsert, not INSERT OR REPLACE: replacing deletes the row, and the delete
+        # cascades to the checkpoints, so an updated mapping would read its stream again.
         with self.lab.store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO kinesis_mappings (uuid, service, config) VALUES (?, ?, ?)",
+            db.execute("INSERT INTO kinesis_mappings (uuid, service, config) VALUES (?, ?, ?) "
+                       "ON CONFLICT (uuid) DO UPDATE SET config = excluded.config",
                        (mapping.uuid, self.service, mapping.to_json()))
 
     def _function_arn(self, function_name: str) -> str:
