@@ -19,6 +19,7 @@ Alarms and their history are rows of the lab's database; a reopened data dir res
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -871,6 +872,7 @@ def _event(lab: Lab, old: AnyAlarm, new: AnyAlarm,
     }
 
 
+@functools.lru_cache(maxsize=None)
 def region_name(region: str) -> str:
     """A region as alarm notifications name it (``US East (N. Virginia)``), from botocore's
     endpoints data; a region it does not know keeps its code."""
