@@ -137,6 +137,22 @@ def test_a_composite_alarm_publishes_its_rule_and_triggering_children(
     assert json.loads(event["Records"][0]["Sns"]["Message"]) == message
 
 
+def test_an_alarm_name_sns_cannot_take_as_a_subject_still_publishes(
+        lab: Lab, clock: VirtualClock, code: Callable[..., Path], edge: EdgeServer) -> None:  # noqa: F811
+    topic, url = alarm_topic(edge, lab, code)
+    cw, sqs = client_for(edge.url, "cloudwatch"), client_for(edge.url, "sqs")
+    name = "commandes-trop-élevées-" + "x" * 200  # not ASCII, and past SNS's 100 characters
+    cw.put_metric_alarm(AlarmName=name, Namespace="shop", MetricName="Orders", Statistic="Sum",
+                        Period=60, EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic])
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="by hand")
+    [notification] = received(sqs, url)
+    assert json.loads(notification["Message"])["AlarmName"] == name
+    subject = notification["Subject"]
+    assert subject.startswith('ALARM: "commandes-trop-leves-xxx') and len(subject) == 100
+    assert subject.isascii() and subject.isprintable()
+
+
 def test_an_alarm_whose_topic_does_not_exist_records_the_failed_action(
         lab: Lab, clock: VirtualClock, edge: EdgeServer) -> None:  # noqa: F811
     cw = client_for(edge.url, "cloudwatch")
