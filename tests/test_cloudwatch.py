@@ -518,7 +518,7 @@ def test_alarms_are_refused_as_cloudwatch_refuses_and_deleted(
     for change, code_ in (({"DatapointsToAlarm": 2}, "InvalidParameterValue"),
                           ({"Period": 45}, "InvalidParameterValue"),
                           ({"ExtendedStatistic": "p99"}, "InvalidParameterCombination"),
-                          ({"AlarmActions": ["arn:aws:sns:us-east-1:000000000000:t"]},
+                          ({"AlarmActions": ["arn:aws:sqs:us-east-1:000000000000:q"]},
                            "InvalidParameterValue")):
         with pytest.raises(ClientError) as caught:
             cw.put_metric_alarm(**{**base, **change})

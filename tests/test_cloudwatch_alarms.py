@@ -296,7 +296,7 @@ def test_composite_alarms_name_composite_alarms_and_arns(lab: Lab, clock: Virtua
     ({"AlarmRule": "NOT " * 600 + "TRUE"}, "as many as 500 elements"),
     ({"AlarmName": "a"}, "is a metric alarm"),
     ({"ActionsSuppressor": "a"}, "does not emulate action suppression"),
-    ({"AlarmActions": ["arn:aws:sns:us-east-1:000000000000:t"]}, "Invalid action"),
+    ({"AlarmActions": ["arn:aws:sqs:us-east-1:000000000000:q"]}, "Invalid action"),
 ])
 def test_composite_alarms_are_refused_with_what_to_change(
     lab: Lab, edge: Any, change: dict[str, Any], says: str

@@ -63,6 +63,9 @@ class DestinationMessage:
     #: The X-Ray trace header of the invocation, which AWS passes on as the SQS system
     #: attribute ``AWSTraceHeader`` (a sender that cannot carry it ignores it).
     trace_header: str | None = None
+    #: A subject, where the destination takes one (an SNS topic's ``Subject``; a
+    #: CloudWatch alarm's notification has one).
+    subject: str | None = None
 
 
 Sender = Callable[[DestinationMessage], None]

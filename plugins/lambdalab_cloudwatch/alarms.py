@@ -8,12 +8,18 @@ A period without data is missing; ``TreatMissingData`` says what it counts as
 (``missing``, the default; ``ignore``; ``breaching``; ``notBreaching``).
 
 Actions invoke Lambda functions asynchronously with the event CloudWatch sends
-(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html).
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html),
+or publish to SNS topics the JSON message CloudWatch publishes, with its subject
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html):
+the topic is reached through the ``lambdalab_destination_sender`` hook, so CloudWatch
+knows no SNS internals. An action that fails (no such function or topic) is recorded in
+the alarm's history as a failed ``Action``, as AWS records it; the alarm moves on.
 Alarms and their history are rows of the lab's database; a reopened data dir resumes them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -22,8 +28,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Union
 
+import botocore.loaders
+
 from lambdalab import Lab
-from lambdalab.plugin import Database, Timer
+from lambdalab.plugin import Database, DestinationMessage, Timer
 
 from . import quotas
 from .composite import CompositeAlarm, children, holds, parse_rule
@@ -53,6 +61,7 @@ TREAT_MISSING = ("missing", "ignore", "breaching", "notBreaching")
 EVALUATION_RANGE_MAX_S = 7 * 86_400
 ACTIONS_MAX = 5
 _LAMBDA_ACTION = re.compile(r"^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$")
+_SNS_ACTION = re.compile(r"^arn:aws:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
 def _iso(epoch: float) -> str:
@@ -550,19 +559,30 @@ class Alarms:
         return True
 
     def _run_action(self, action: str, old: AnyAlarm, new: AnyAlarm) -> None:
-        if isinstance(new, CompositeAlarm) and isinstance(old, CompositeAlarm):
-            event = composite_event(self.lab, old, new)
-        else:
-            assert isinstance(new, Alarm) and isinstance(old, Alarm)
-            event = alarm_event(self.lab, old, new)
+        data: dict[str, Any] = {"notificationResource": action,
+                                "stateUpdateTimestamp": int(new.state_updated * 1000)}
         try:
-            self.lab.invoke(action, event, invocation_type="Event")
-        except Exception as e:  # a missing function: AWS records the failure and moves on
+            if action.startswith("arn:aws:sns:"):
+                data["publishedMessage"] = self._publish(action, old, new)
+            else:
+                self.lab.invoke(action, _lambda_event(self.lab, old, new), invocation_type="Event")
+        except Exception as e:  # no such function or topic: AWS records it and moves on
             self._history(new.name, "Action", f"Failed to execute action {action}",
-                          {"actionState": "Failed", "error": str(e)}, _type(new))
+                          {"actionState": "Failed", **data, "error": str(e)}, _type(new))
             return
         self._history(new.name, "Action", f"Successfully executed action {action}",
-                      {"actionState": "Succeeded", "notificationResource": action}, _type(new))
+                      {"actionState": "Succeeded", **data}, _type(new))
+
+    def _publish(self, topic_arn: str, old: AnyAlarm, new: AnyAlarm) -> str:
+        """Publish the alarm's notification to an SNS topic; the message published."""
+        send = self.lab.plugin_manager.hook.lambdalab_destination_sender(
+            lab=self.lab, destination_arn=topic_arn)
+        if send is None:
+            raise LookupError(f"No loaded plugin publishes to {topic_arn}.")
+        message = json.dumps(sns_message(self.lab, old, new))
+        region = region_name(self.lab.arns.region)
+        send(DestinationMessage(message, {}, subject=f'{new.state_value}: "{new.name}" in {region}'))
+        return message
 
     # -- storage ------------------------------------------------------------------------
 
@@ -661,17 +681,19 @@ class Alarms:
 
 
 def _checked_actions(p: dict[str, Any]) -> dict[str, tuple[str, ...]]:
-    """The OK, ALARM and INSUFFICIENT_DATA actions: Lambda functions, at most five each."""
+    """The OK, ALARM and INSUFFICIENT_DATA actions: Lambda functions and SNS topics, at
+    most five each. A topic or function need not exist yet: the action fails when run."""
     actions = {key: tuple(p.get(key) or ()) for key in
                ("OKActions", "AlarmActions", "InsufficientDataActions")}
     for key, arns in actions.items():
         if len(arns) > ACTIONS_MAX:
             raise InvalidParameterValue(f"{key} holds at most {ACTIONS_MAX} actions.")
         for arn in arns:
-            if not _LAMBDA_ACTION.match(arn):
+            if not isinstance(arn, str) or not (_LAMBDA_ACTION.match(arn) or _SNS_ACTION.match(arn)):
                 raise InvalidParameterValue(
                     f"Invalid action {arn!r}: lambdalab's alarms invoke Lambda functions "
-                    "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]).")
+                    "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) and publish to "
+                    "SNS topics (arn:aws:sns:REGION:ACCOUNT:NAME).")
     return actions
 
 
@@ -811,6 +833,13 @@ def alarm_event(lab: Lab, old: Alarm, new: Alarm) -> dict[str, Any]:
     return _event(lab, old, new, configuration)
 
 
+def _lambda_event(lab: Lab, old: AnyAlarm, new: AnyAlarm) -> dict[str, Any]:
+    if isinstance(new, CompositeAlarm) and isinstance(old, CompositeAlarm):
+        return composite_event(lab, old, new)
+    assert isinstance(new, Alarm) and isinstance(old, Alarm)
+    return alarm_event(lab, old, new)
+
+
 def composite_event(lab: Lab, old: CompositeAlarm, new: CompositeAlarm) -> dict[str, Any]:
     """The event a composite alarm's Lambda action receives: its rule is its configuration
     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#Lambda-action-payload)."""
@@ -843,5 +872,71 @@ def _event(lab: Lab, old: AnyAlarm, new: AnyAlarm,
     }
 
 
+@functools.lru_cache(maxsize=None)
+def region_name(region: str) -> str:
+    """A region as alarm notifications name it (``US East (N. Virginia)``), from botocore's
+    endpoints data; a region it does not know keeps its code."""
+    for partition in botocore.loaders.Loader().load_data("endpoints")["partitions"]:
+        described = partition["regions"].get(region)
+        if described:
+            return str(described.get("description") or region)
+    return region
+
+
+def sns_message(lab: Lab, old: AnyAlarm, new: AnyAlarm) -> dict[str, Any]:
+    """The JSON message an SNS alarm action publishes
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html;
+    AWS's sample in aws-lambda-go's ``events/testdata/cloudwatch-alarm-sns-payload-*.json``)."""
+    out: dict[str, Any] = {
+        "AlarmName": new.name, "AlarmDescription": new.description,
+        "AWSAccountId": lab.arns.account_id,
+        "AlarmConfigurationUpdatedTimestamp": _iso(new.configuration_updated),
+        "NewStateValue": new.state_value, "NewStateReason": new.state_reason,
+        "StateChangeTime": _iso(new.state_updated), "Region": region_name(lab.arns.region),
+        "AlarmArn": new.arn, "OldStateValue": old.state_value,
+        "OKActions": list(new.ok_actions), "AlarmActions": list(new.alarm_actions),
+        "InsufficientDataActions": list(new.insufficient_data_actions),
+    }
+    if isinstance(new, CompositeAlarm):
+        out["AlarmRule"] = new.rule
+        out["TriggeringChildren"] = _triggering_children(new.state_reason_data)
+        return out
+    out["Trigger"] = _trigger(new)
+    return out
+
+
+def _triggering_children(reason_data: str | None) -> list[dict[str, Any]]:
+    """A composite alarm's ``triggeringAlarms`` as its SNS message names them (none when
+    SetAlarmState gave reason data of another shape)."""
+    try:
+        return [{"Arn": t["arn"], "State": {"Value": t["state"]["value"],
+                                            "Timestamp": t["state"]["timestamp"]}}
+                for t in json.loads(reason_data or "{}")["triggeringAlarms"]]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def _trigger(alarm: Alarm) -> dict[str, Any]:
+    """The ``Trigger`` of an alarm's SNS message: what it watches and how."""
+    trigger: dict[str, Any] = {}
+    if alarm.metrics:
+        trigger["Metrics"] = alarm.queries()
+    else:
+        extended = alarm.statistic.startswith("p")
+        trigger |= {"MetricName": alarm.metric_name, "Namespace": alarm.namespace,
+                    "StatisticType": "ExtendedStatistic" if extended else "Statistic",
+                    "ExtendedStatistic" if extended else "Statistic":
+                    alarm.statistic if extended else alarm.statistic.upper(),
+                    "Unit": alarm.unit,
+                    "Dimensions": [{"value": v, "name": n} for n, v in alarm.dimensions],
+                    "Period": alarm.period}
+    return trigger | {
+        "EvaluationPeriods": alarm.evaluation_periods,
+        "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "ComparisonOperator": alarm.comparison_operator, "Threshold": alarm.threshold,
+        "TreatMissingData": f"- TreatMissingData: {alarm.treat_missing_data}",
+        "EvaluateLowSampleCountPercentile": ""}
+
+
 __all__ = ["ALARM_TYPES", "Alarm", "Alarms", "AnyAlarm", "HistoryItem", "Verdict", "alarm_event",
-           "composite_event"]
+           "composite_event", "region_name", "sns_message"]

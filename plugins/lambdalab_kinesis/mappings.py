@@ -19,7 +19,12 @@ https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
   described to the ``OnFailure`` destination (``KinesisBatchInfo``);
 - with ``FunctionResponseTypes: ["ReportBatchItemFailures"]`` the function names the
   first failed ``itemIdentifier`` (a sequence number) and only the records from it on are
-  retried.
+  retried;
+- with ``FilterCriteria``, records no pattern matches are skipped, the checkpoint moving
+  past them, never invoked; a Kinesis record is matched as ``{"data": …}``, its data
+  decoded from base64 as JSON (data that is not JSON matches no pattern on ``data``),
+  and any other source's record as it is
+  (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html).
 
 A plugin keeping another stream hands the engine its resolver:
 ``StreamMappings(lab, "dynamodb", resolve)``.
@@ -27,6 +32,8 @@ A plugin keeping another stream hands the engine its resolver:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import builtins
 import json
 import threading
@@ -43,6 +50,8 @@ from lambdalab.plugin import (
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
+    ServiceError,
+    event_filters,
     invalid,
     parse_function_ref,
     stream_sources,
@@ -78,9 +87,9 @@ WHOLE_SETTINGS = {
 #: Every setting a stream mapping takes (boto3's names in snake_case).
 SETTINGS = frozenset({*WHOLE_SETTINGS, "bisect_batch_on_function_error", "enabled",
                       "maximum_record_age_in_seconds", "function_response_types", "destination_config",
-                      "starting_position_timestamp", "function_name"})
+                      "starting_position_timestamp", "function_name", "filter_criteria"})
 #: Settings a stream mapping does not implement yet: refused, not ignored.
-UNSUPPORTED = ("filter_criteria", "scaling_config")
+UNSUPPORTED = ("scaling_config",)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class StreamMapping:
     on_failure: str | None = None
     function_response_types: tuple[str, ...] = ()
     tumbling_window_in_seconds: int = 0
+    #: FilterCriteria's patterns, as the JSON text they were given in.
+    filter_patterns: tuple[str, ...] = ()
     state: str = ""
     last_processing_result: str = NOTHING_PROCESSED
 
@@ -135,6 +146,8 @@ class StreamMapping:
         }
         if self.starting_position_timestamp is not None:
             out["StartingPositionTimestamp"] = self.starting_position_timestamp
+        if self.filter_patterns:
+            out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in self.filter_patterns]}
         return out
 
     def to_json(self) -> str:
@@ -144,6 +157,7 @@ class StreamMapping:
     def from_json(cls, text: str) -> "StreamMapping":
         data = json.loads(text)
         data["function_response_types"] = tuple(data["function_response_types"])
+        data["filter_patterns"] = tuple(data.get("filter_patterns", ()))
         return cls(**data)
 
 
@@ -194,6 +208,26 @@ def _epoch(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise invalid("StartingPositionTimestamp", value, "Use a time (epoch seconds).")
+
+
+def filtered_in(patterns: list[dict[str, Any]], record: StreamRecord) -> bool:
+    """Whether a record passes the mapping's filters (none: every one)."""
+    if not patterns:
+        return True
+    candidate = record.event_record
+    kinesis = candidate.get("kinesis")
+    if isinstance(kinesis, Mapping):
+        candidate = _decoded_data(kinesis.get("data"))
+    return any(event_filters.matches(p, candidate) for p in patterns)
+
+
+def _decoded_data(data: Any) -> dict[str, Any]:
+    """A Kinesis record as its filters see it: ``{"data": <its JSON>}``, or ``{}`` when
+    its data is not JSON."""
+    try:
+        return {"data": json.loads(base64.b64decode(str(data), validate=True))}
+    except (binascii.Error, ValueError, RecursionError):
+        return {}
 
 
 def failed_from(response: Any, batch: list[StreamRecord]) -> int | None:
@@ -457,7 +491,9 @@ class Poller:
         """Invoke with ``records`` until they succeed or are given up (and described to
         the OnFailure destination); splits with BisectBatchOnFunctionError."""
         shard_id = reader.shard_id
-        pending = [records]
+        patterns = [json.loads(p) for p in self.mapping.filter_patterns]
+        records = [r for r in records if filtered_in(patterns, r)]
+        pending = [records] if records else []
         attempts = 0
         while pending and not self.stopped.is_set():
             batch = self._fresh(shard_id, pending[0])
@@ -553,7 +589,7 @@ class Poller:
                               invokes, self.owner.lab.clock.now())
         try:
             send(DestinationMessage(json.dumps(body), {}))
-        except LambdaError as e:
+        except (LambdaError, ServiceError) as e:  # such as a topic deleted since: move on
             self._record(f"PROBLEM: OnFailure destination: {e.code}: {e.message}")
 
     def _record(self, result: str) -> None:
@@ -692,6 +728,8 @@ class StreamMappings:
             changes["starting_position_timestamp"] = _epoch(given["starting_position_timestamp"])
         if "function_name" in given:
             changes["function_arn"] = self._function_arn(given["function_name"])
+        if "filter_criteria" in given:
+            changes["filter_patterns"] = event_filters.parse_filter_criteria(given["filter_criteria"])
         return changes
 
     def _checked_destination(self, config: Any) -> str | None:
@@ -818,8 +856,11 @@ class StreamMappings:
         return self.lab.store.loaded_rows("kinesis_mappings", rows, _key, _load)
 
     def _save(self, mapping: StreamMapping) -> None:
+        # An upsert, not INSERT OR REPLACE: replacing deletes the row, and the delete
+        # cascades to the checkpoints, so an updated mapping would read its stream again.
         with self.lab.store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO kinesis_mappings (uuid, service, config) VALUES (?, ?, ?)",
+            db.execute("INSERT INTO kinesis_mappings (uuid, service, config) VALUES (?, ?, ?) "
+                       "ON CONFLICT (uuid) DO UPDATE SET config = excluded.config",
                        (mapping.uuid, self.service, mapping.to_json()))
 
     def _function_arn(self, function_name: str) -> str:

@@ -31,6 +31,7 @@ from lambdalab.plugin import (
     StashKey,
 )
 
+from . import quotas
 from .exceptions import SnsError
 from .models import MIGRATIONS, Subscription, Topic, Topics, topic_name
 from .publishing import Notification, Publisher
@@ -93,9 +94,19 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
             key: {"DataType": message.data_types.get(key, "String"), "StringValue": value}
             for key, value in message.attributes.items() if value
         }
-        publisher.publish(destination_arn, message.body, message_attributes=attributes)
+        publisher.publish(destination_arn, message.body, message_attributes=attributes,
+                          subject=subject_from(message.subject), trace_header=message.trace_header)
 
     return send
+
+
+def subject_from(text: str | None) -> str | None:
+    """A subject another service gives (an alarm's names one) as SNS takes it: printable
+    ASCII, cut to SNS's length."""
+    if text is None:
+        return None
+    kept = "".join(c for c in text if c.isascii() and c.isprintable())
+    return kept[:quotas.SUBJECT_MAX_CHARS] or None
 
 
 @lambdalab.hookimpl

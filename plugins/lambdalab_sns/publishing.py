@@ -16,6 +16,12 @@ https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery
   attributes becoming SQS message attributes. The queue is reached through the
   ``lambdalab_destination_sender`` hook, so SNS knows no SQS internals.
 
+A publisher's X-Ray trace header (``X-Amzn-Trace-Id``) goes on to every subscriber, as
+SNS passes it through
+(https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sns.html): a Lambda
+subscriber's invoke continues the trace, an SQS subscriber's message carries it as
+``AWSTraceHeader``.
+
 Delivery happens before Publish answers: the async invoke and the queued message are
 committed in the data dir by then, so an acknowledged message is never lost. A
 subscription whose function or queue does not exist is skipped (and logged), as SNS
@@ -30,7 +36,7 @@ import logging
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms
@@ -70,6 +76,8 @@ class Notification:
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: MessageStructure ``json``: a message per protocol (``default`` for the others).
     per_protocol: dict[str, str] = field(default_factory=dict)
+    #: The publisher's X-Ray trace header, which the deliveries continue.
+    trace_header: str | None = None
 
     def text_for(self, protocol: str) -> str:
         return self.per_protocol.get(protocol, self.message)
@@ -102,11 +110,13 @@ class Notification:
 
     def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
         if not subscription.raw:
-            return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {})
+            return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {},
+                                      trace_header=self.trace_header)
         strings = {n: a for n, a in self.attributes.items() if "StringValue" in a}
         return DestinationMessage(self.text_for("sqs"),
                                   {n: a["StringValue"] for n, a in strings.items()},
-                                  {n: a["DataType"] for n, a in strings.items()})
+                                  {n: a["DataType"] for n, a in strings.items()},
+                                  trace_header=self.trace_header)
 
 
 def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
@@ -125,14 +135,17 @@ class Publisher:
 
     def publish(self, topic_arn: Any, message: Any, *, subject: Any = None,
                 message_structure: Any = None,
-                message_attributes: Mapping[str, Any] | None = None) -> str:
-        """Publish one message; its MessageId."""
-        notification = self._notification(topic_arn, message, subject, message_structure,
-                                          message_attributes)
+                message_attributes: Mapping[str, Any] | None = None,
+                trace_header: str | None = None) -> str:
+        """Publish one message; its MessageId. ``trace_header``: the publisher's X-Ray
+        header, which each delivery continues."""
+        notification = replace(self._notification(topic_arn, message, subject, message_structure,
+                                                  message_attributes), trace_header=trace_header)
         self._deliver(notification)
         return notification.message_id
 
-    def publish_batch(self, topic_arn: Any, entries: list[Mapping[str, Any]]
+    def publish_batch(self, topic_arn: Any, entries: list[Mapping[str, Any]],
+                      trace_header: str | None = None
                       ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
         """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises."""
         self.topics.get_topic(topic_arn)
@@ -143,7 +156,7 @@ class Publisher:
                 message_id = self.publish(
                     topic_arn, entry.get("Message"), subject=entry.get("Subject"),
                     message_structure=entry.get("MessageStructure"),
-                    message_attributes=entry.get("MessageAttributes"))
+                    message_attributes=entry.get("MessageAttributes"), trace_header=trace_header)
             except SnsError as e:
                 failed.append({"Id": entry["Id"], "Code": e.query_code,
                                "Message": e.message, "SenderFault": True})
@@ -183,7 +196,7 @@ class Publisher:
         endpoint = self.endpoint()
         if subscription.protocol == "lambda":
             self.lab.invoke(subscription.endpoint, notification.lambda_event(subscription, endpoint),
-                            invocation_type="Event")
+                            invocation_type="Event", trace_header=notification.trace_header)
             return
         sender = self.lab.plugin_manager.hook.lambdalab_destination_sender(
             lab=self.lab, destination_arn=subscription.endpoint)

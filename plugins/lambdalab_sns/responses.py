@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from lambdalab.plugin import ErrorCodes, ProtocolService
+from lambdalab.plugin import TRACE_HEADER, ErrorCodes, ProtocolService
 
 from . import quotas
 from .exceptions import InvalidParameterException
@@ -126,17 +126,20 @@ class SnsResponses:
         message_id = self.publisher.publish(
             target, body.get("Message"), subject=body.get("Subject"),
             message_structure=body.get("MessageStructure"),
-            message_attributes=body.get("MessageAttributes"))
+            message_attributes=body.get("MessageAttributes"), trace_header=body.get(TRACE_HEADER))
         return {"MessageId": message_id}
 
     def publish_batch(self, body: Mapping[str, Any]) -> dict[str, Any]:
         successful, failed = self.publisher.publish_batch(
-            body["TopicArn"], list(body.get("PublishBatchRequestEntries") or []))
+            body["TopicArn"], list(body.get("PublishBatchRequestEntries") or []),
+            trace_header=body.get(TRACE_HEADER))
         return {"Successful": successful, "Failed": failed}
 
 
 class SnsService(ProtocolService):
     """The ASGI app the edge hands SNS requests to."""
+
+    takes_trace_header = True  # the subscribers a publisher reaches continue its trace
 
     def __init__(self, operations: SnsResponses) -> None:
         super().__init__("sns", operations, errors=ERRORS)
