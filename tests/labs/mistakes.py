@@ -266,4 +266,15 @@ MISTAKES = (
             "RawMessageDelivery"),
     Mistake(17, "prefix-without-dash", "subscriptions.py", '{"prefix": "eu-"}', '{"prefix": "eu"}',
             "dash included"),
+    # -- lab 21: route events by pattern with EventBridge -------------------------------
+    Mistake(21, "at-least-100", "rules.py", '[{"numeric": [">", 100]}]', '[{"numeric": [">=", 100]}]',
+            "not over 100"),
+    Mistake(21, "any-status", "rules.py", '"status": ["paid"], ', "", "only paid"),
+    Mistake(21, "any-source", "rules.py", '        "source": ["com.example.orders"],\n', "",
+            "another source"),
+    Mistake(21, "fields-at-the-top", "rules.py",
+            '"detail": {"status": ["paid"], "total": [{"numeric": [">", 100]}]},',
+            '"status": ["paid"], "total": [{"numeric": [">", 100]}],', "are in detail"),
+    Mistake(21, "total-as-text", "rules.py", '[{"numeric": [">", 100]}]', '[">100"]',
+            "compared with {\"numeric\""),
 )
