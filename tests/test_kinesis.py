@@ -319,12 +319,13 @@ def test_forged_iterators_and_keys_are_client_errors(kinesis: Any) -> None:
                "Content-Type": "application/x-amz-json-1.1", **signed_for("kinesis")}
     status, _, answer = send(kinesis.meta.endpoint_url, "POST", "/", headers,
                              b'{"StreamName": "s", "Data": "eA==", "PartitionKey": "\\ud800"}')
-    assert status == 400 and b"InvalidArgumentException" in answer, answer  # was a 500
+    # a lone surrogate is no character: the protocol layer refuses the body (was a 500)
+    assert status == 400 and b"SerializationException" in answer, answer
     for target, body in (("ListShards", b'{"NextToken": "name:\\ud800/x"}'),
                          ("DescribeStream", b'{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/\\ud800"}')):
         headers["X-Amz-Target"] = f"Kinesis_20131202.{target}"
         status, _, answer = send(kinesis.meta.endpoint_url, "POST", "/", headers, body)
-        assert status == 400 and b"ResourceNotFoundException" in answer, answer  # were 500s
+        assert status == 400 and b"SerializationException" in answer, answer  # were 500s
     forged = base64.urlsafe_b64encode(json.dumps(["\ud800", "shardId-000000000000", 0, 1_700_000_000, 0]).encode())
     assert error_of(kinesis.get_records, ShardIterator=forged.decode())[0] == "ResourceNotFoundException"
     first = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k")["SequenceNumber"]

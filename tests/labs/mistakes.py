@@ -298,4 +298,15 @@ MISTAKES = (
             "            order = json.loads(base64.b64decode(record[\"kinesis\"][\"data\"]))\n"
             "            total = order[\"price\"] * order[\"quantity\"]\n"
             "        except Exception:\n            continue\n", "caught the error"),
+    # -- lab 20: route events by pattern with EventBridge -------------------------------
+    Mistake(20, "at-least-100", "rules.py", '[{"numeric": [">", 100]}]', '[{"numeric": [">=", 100]}]',
+            "not over 100"),
+    Mistake(20, "any-status", "rules.py", '"status": ["paid"], ', "", "only paid"),
+    Mistake(20, "any-source", "rules.py", '        "source": ["com.example.orders"],\n', "",
+            "another source"),
+    Mistake(20, "fields-at-the-top", "rules.py",
+            '"detail": {"status": ["paid"], "total": [{"numeric": [">", 100]}]},',
+            '"status": ["paid"], "total": [{"numeric": [">", 100]}],', "are in detail"),
+    Mistake(20, "total-as-text", "rules.py", '[{"numeric": [">", 100]}]', '[">100"]',
+            "compared with {\"numeric\""),
 )
