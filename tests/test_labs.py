@@ -636,3 +636,18 @@ def test_lab_eighteen_a_key_kinesis_cannot_take_is_named_not_a_crash(tmp_path: P
     assert not result.passed and "1 to 256 Unicode characters" in result.summary, result.summary
     assert "\\ud800" in result.got
     no_traceback(result.got + result.try_next)
+
+
+def test_lab_twenty_one_bounded_retries_do_not_hide_a_crashing_handler(tmp_path: Path) -> None:
+    """A handler that fails on REMOVE, under a mapping that gives a failing batch up after
+    one retry: the stream moves on, and the check still names the handler's error."""
+    mistake = next(m for m in MISTAKES if m.id == "lab21-new-image-on-remove")
+    lab, work = write_mistake(tmp_path, mistake)
+    stream = work / "stream.py"
+    stream.write_text(stream.read_text().replace(
+        "batch_size=10,", "batch_size=10,\n        maximum_retry_attempts=1,"))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "gave its batch up" in result.summary, result.summary
+    assert "KeyError: 'NewImage'" in result.got and "MaximumRetryAttempts 1" in result.got
+    assert "no NewImage" in result.try_next
+    no_traceback(result.got + result.try_next)

@@ -309,4 +309,18 @@ MISTAKES = (
             '"status": ["paid"], "total": [{"numeric": [">", 100]}],', "are in detail"),
     Mistake(20, "total-as-text", "rules.py", '[{"numeric": [">", 100]}]', '[">100"]',
             "compared with {\"numeric\""),
+    # -- lab 21: an audit trail from a table's stream ----------------------------------
+    Mistake(21, "keys-only", "stream.py", '"NEW_AND_OLD_IMAGES"', '"KEYS_ONLY"',
+            "no value before nor after"),
+    Mistake(21, "new-image", "stream.py", '"NEW_AND_OLD_IMAGES"', '"NEW_IMAGE"', "no OldImage"),
+    Mistake(21, "latest", "stream.py", '"TRIM_HORIZON"', '"LATEST"', "LATEST reads only"),
+    Mistake(21, "ignores-remove", "app.py", '        change = record["dynamodb"]\n',
+            '        change = record["dynamodb"]\n        if record["eventName"] == "REMOVE":\n'
+            '            continue\n', "deletes are missing"),
+    Mistake(21, "new-image-on-remove", "app.py", 'change.get("NewImage", {})', 'change["NewImage"]',
+            "MaximumRetryAttempts"),
+    Mistake(21, "whole-item", "app.py",
+            'before, after = changed(change.get("OldImage", {}), change.get("NewImage", {}))',
+            'before, after = change.get("OldImage", {}), change.get("NewImage", {})',
+            "only the attributes that changed"),
 )
