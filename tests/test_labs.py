@@ -651,3 +651,12 @@ def test_lab_twenty_one_bounded_retries_do_not_hide_a_crashing_handler(tmp_path:
     assert "KeyError: 'NewImage'" in result.got and "MaximumRetryAttempts 1" in result.got
     assert "no NewImage" in result.try_next
     no_traceback(result.got + result.try_next)
+
+
+def test_lab_twenty_one_an_error_of_the_audit_write_is_not_blamed_on_the_images(tmp_path: Path) -> None:
+    lab, work = write_variant(tmp_path, 21, "app.py", lambda s: s.replace(
+        '"seq": {"S": change["SequenceNumber"]},', ""))
+    result = labs.run_check(lab, work)
+    assert not result.passed and "stuck behind it" in result.summary, result.summary
+    assert "Missing the key seq" in result.got
+    assert result.try_next.startswith("fix what the error names") and "NewImage" not in result.try_next

@@ -271,9 +271,12 @@ def wrong_view(view: str, got: str) -> CheckFailed:
         "item, the old item, or both; an audit needs both")
 
 
-#: What a failing handler must change, whatever the mapping does with the failure.
-FIX_THE_HANDLER = ("fix what the error names (a REMOVE record has no NewImage and an INSERT no "
-                   "OldImage: read them with change.get(\"NewImage\", {})). ")
+def fix_the_handler(error: str) -> str:
+    """What a failing handler must change, whatever the mapping does with the failure."""
+    if "NewImage" in error or "OldImage" in error:
+        return ("a REMOVE record has no NewImage and an INSERT no OldImage: read them with "
+                "change.get(\"NewImage\", {}). ")
+    return "fix what the error names. "
 
 
 def blocked_shard(error: str, got: str) -> CheckFailed:
@@ -281,7 +284,7 @@ def blocked_shard(error: str, got: str) -> CheckFailed:
         "The audit function fails on a record, and the stream is stuck behind it.",
         expected="every batch of the stream processed",
         got=f"the same batch failed again and again with {error}; audit entries: {got}",
-        try_next=FIX_THE_HANDLER + "Until the handler copes, Lambda retries the failing "
+        try_next=fix_the_handler(error) + "Until the handler copes, Lambda retries the failing "
         "batch until its records expire (MaximumRetryAttempts -1, the default) and nothing "
         "behind it reaches the function. MaximumRetryAttempts, BisectBatchOnFunctionError and "
         "an OnFailure destination bound the damage of a bad record; they do not fix the handler")
@@ -293,7 +296,7 @@ def given_up(errors: list[str], mapping, got: str) -> CheckFailed:
         expected="every change audited, none given up",
         got=f"{len(errors)} failed invokes with {errors[-1]}, then the batch was given up "
         f"(MaximumRetryAttempts {mapping.maximum_retry_attempts}); audit entries: {got}",
-        try_next=FIX_THE_HANDLER + "Bounding the retries kept the stream moving, but the "
+        try_next=fix_the_handler(errors[-1]) + "Bounding the retries kept the stream moving, but the "
         "changes of the batch given up are missing from the trail")
 
 
