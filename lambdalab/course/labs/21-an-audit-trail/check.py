@@ -30,6 +30,9 @@ from lambdalab.labs import (
     show,
     unique_name,
 )
+from lambdalab_dynamodb import dynamodb_of
+from lambdalab_dynamodb.exceptions import ConditionalCheckFailedException
+from lambdalab_dynamodb.responses import DynamoDbResponses
 
 #: Real seconds to wait for the mapping to read the stream to its end, on a busy machine.
 SETTLE_TIMEOUT_S = 90
@@ -52,8 +55,6 @@ def check(workdir: Path):
     require_functions(script, module, ("enable_stream(tables, table_name)",
                                        "connect(lab, function_name, stream_arn)"))
     from lambdalab.server import EdgeServer
-    from lambdalab_dynamodb import dynamodb_of
-    from lambdalab_dynamodb.responses import DynamoDbResponses
 
     with contextlib.ExitStack() as stack:
         lab = stack.enter_context(fresh_lab(clock=VirtualClock()))
@@ -126,15 +127,13 @@ def write_after(api, accounts: str, lab, tables) -> None:
     session that expires."""
     api.update_item({"TableName": accounts, "Key": {"id": ALICE["id"]},
                      "UpdateExpression": "SET balance = :b", "ExpressionAttributeValues": {":b": {"N": "25"}}})
-    from lambdalab_dynamodb.exceptions import DynamoDbError
-
     try:
         api.update_item({"TableName": accounts, "Key": {"id": BOB["id"]},
                          "UpdateExpression": "SET #plan = :pro", "ConditionExpression": "balance >= :price",
                          "ExpressionAttributeNames": {"#plan": "plan"},
                          "ExpressionAttributeValues": {":pro": {"S": "pro"}, ":price": {"N": "100"}}})
-    except DynamoDbError:
-        pass  # ConditionalCheckFailedException: Bob cannot pay for the pro plan
+    except ConditionalCheckFailedException:
+        pass  # Bob cannot pay for the pro plan: nothing is written, nothing streamed
     api.delete_item({"TableName": accounts, "Key": {"id": BOB["id"]}})
     expires = int(lab.clock.now()) + SESSION_S
     api.put_item({"TableName": accounts, "Item": {"id": {"S": "session-1"},
