@@ -15,6 +15,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: A plugin's page under ``/_lambdalab/`` (see :class:`HttpService`) finds here the access
+#: keys the edge was started with (``--auth-key``: id → secret), or ``None`` when it checks
+#: no signatures.
+EDGE_KEYS_SCOPE_KEY = "lambdalab.edge_keys"
+
 
 @dataclass(frozen=True)
 class HttpService:
@@ -27,7 +32,10 @@ class HttpService:
     :param target_prefixes: ``X-Amz-Target`` prefixes (``AmazonSQS.``) that identify an
         unsigned request as this service's.
     :param path_prefixes: path prefixes that identify an unsigned request as this
-        service's (``/2015-03-31/`` for Lambda).
+        service's (``/2015-03-31/`` for Lambda). A prefix under ``/_lambdalab/`` claims
+        pages for a browser, which cannot sign: the edge hands them to the home region's
+        app unchecked, with :data:`EDGE_KEYS_SCOPE_KEY` in the scope, and the app asks
+        for a key itself when there are keys.
     """
 
     name: str
