@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import lambdalab
 from lambdalab import InvokeReport, Lab
-from lambdalab.metrics import LambdaDatum
-from lambdalab.plugin import ApiCall, HttpService, StashKey
+from lambdalab.plugin import ApiCall, HttpService, LambdaDatum, StashKey
 
 from .feed import Feed
 from .web import CONSOLE_PATH, Console

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 from lambdalab import InvokeReport
-from lambdalab.metrics import LambdaDatum
+from lambdalab.plugin import LambdaDatum
 
 #: Lanes (environments) kept; the oldest goes first. The issue's aim is 200 in view.
 LANES_KEPT = 200

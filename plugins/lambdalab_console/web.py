@@ -28,9 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from lambdalab import Lab
-from lambdalab.clock import VirtualClock
-from lambdalab.errors import LambdaError
-from lambdalab.server.http_service import EDGE_KEYS_SCOPE_KEY
+from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock
 
 from .feed import Feed, Subscriber, sse
 
