@@ -33,9 +33,9 @@ class HttpService:
         unsigned request as this service's.
     :param path_prefixes: path prefixes that identify an unsigned request as this
         service's (``/2015-03-31/`` for Lambda). A prefix under ``/_lambdalab/`` claims
-        pages for a browser, which cannot sign: the edge hands them to the home region's
-        app unchecked, with :data:`EDGE_KEYS_SCOPE_KEY` in the scope, and the app asks
-        for a key itself when there are keys.
+        pages for a browser, which cannot sign: the edge hands them to the home
+        region's app unchecked, with :data:`~lambdalab.plugin.EDGE_KEYS_SCOPE_KEY` in
+        the scope, and the app asks for a key itself when there are keys.
     """
 
     name: str

@@ -179,6 +179,8 @@ class Feed:
             return subscriber.take()
 
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
+        if not self.subscribers:
+            return  # nobody watches: the invoke path pays nothing more
         message = sse(kind, {**data, "now": self.now()})
         for subscriber in list(self.subscribers):
             subscriber.offer(message)
