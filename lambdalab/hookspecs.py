@@ -91,6 +91,27 @@ def lambdalab_environment_started(
 
 
 @hookspec
+def lambdalab_environment_stopped(
+    function_name: str, version: str, log_stream_name: str, reason: str
+) -> None:
+    """Called after an execution environment was shut down (its processes are gone).
+
+    :param function_name: the function's name.
+    :param version: the version the environment ran.
+    :param log_stream_name: the environment's log stream, as ``lambdalab_environment_started``
+        gave it.
+    :param reason: ``reaped`` (idle for the lab's idle timeout), ``replaced`` (its
+        version's code or configuration changed), ``retired`` (its function was deleted),
+        ``lost`` (an invoke or INIT it did not survive: a timeout, a runtime that exited)
+        or ``closed`` (the lab closed).
+
+    Lambda shuts idle environments down on its own schedule
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html);
+    use this hook to show when lambdalab does.
+    """
+
+
+@hookspec
 def lambdalab_invoke_completed(report: "InvokeReport") -> None:
     """Called after every synchronous execution, with what its REPORT line says.
 

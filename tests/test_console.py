@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from lambdalab import Lab
+from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
 from lambdalab_console import feed
@@ -71,6 +72,15 @@ def test_state_has_one_lane_per_environment_with_its_init_and_invokes(edge: Edge
     [function] = seen["functions"]
     assert function["name"] == "echo" and function["runtime"] == "python3.11"
     assert seen["virtual_clock"] is True
+
+
+def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    client.invoke(FunctionName="echo", Payload=b"{}")
+    assert advance(edge.url, b'{"seconds": %d}' % (IDLE_ENVIRONMENT_TTL_S - 1))[0] == 200
+    assert state(edge.url)["lanes"][0]["ended"] is None
+    assert advance(edge.url, b'{"seconds": 1}')[0] == 200
+    assert state(edge.url)["lanes"][0]["ended"] == "reaped (idle)"
 
 
 def test_a_timeout_kills_its_lane(edge: EdgeServer, client: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from lambdalab import Lab
+from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
 from lambdalab.server import EdgeServer
 
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
@@ -119,10 +120,12 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(first.locator(".invoke")).to_have_count(3)
     expect(page.locator(".lane").nth(1).locator(".init")).to_have_count(1)
 
-    page.get_by_label("Advance by (seconds)").fill("600")
+    page.get_by_label("Advance by (seconds)").fill(str(IDLE_ENVIRONMENT_TTL_S))
     page.get_by_label("Advance by (seconds)").press("Enter")
     expect(page.locator("#clock")).to_have_text(iso(lab.clock.now()))
-    assert lab.clock.now() == 1_700_000_600
+    assert lab.clock.now() == 1_700_000_000 + IDLE_ENVIRONMENT_TTL_S
+    # Idle for the idle timeout: both environments are reaped.
+    expect(page.locator(".lane .ended")).to_have_text(["reaped (idle)", "reaped (idle)"])
 
     page.get_by_role("button", name="Show the numbers").click()
     expect(page.locator("#lane-numbers tbody tr")).to_have_count(2)

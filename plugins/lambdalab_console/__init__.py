@@ -4,7 +4,7 @@ A built-in plugin, registered by entry point exactly as a student's would be. ``
 serve`` serves it at ``/_lambdalab/console/`` on its own port, and ``lambdalab console``
 prints (and opens) that address. It shows the functions (state, runtime, memory, sandbox,
 versions, aliases, throttles), one timeline lane per execution environment (INIT and its
-duration, each invoke, killed), and the lab's clock, with a control to advance a virtual
+duration, each invoke, reaped or killed), and the lab's clock, with a control to advance a virtual
 one. Updates are pushed with server-sent events. What it shows comes from the lab's hooks
 (:mod:`.feed`); its HTTP side is :mod:`.web`.
 """
@@ -42,6 +42,11 @@ class _Recorder:
     def lambdalab_environment_started(self, function_name: str, version: str,
                                       log_stream_name: str, init_duration_ms: float) -> None:
         self.feed.environment_started(function_name, version, log_stream_name, init_duration_ms)
+
+    @lambdalab.hookimpl
+    def lambdalab_environment_stopped(self, function_name: str, version: str,
+                                      log_stream_name: str, reason: str) -> None:
+        self.feed.environment_stopped(log_stream_name, reason)
 
     @lambdalab.hookimpl
     def lambdalab_invoke_completed(self, report: InvokeReport) -> None:

@@ -30,6 +30,14 @@ SUBSCRIBER_BUFFER = 256
 #: The ``status`` of an invoke the environment did not survive (the invoker discards it):
 #: a timeout, or a runtime that exited (out of memory among the causes).
 _KILLING = {"timeout": "killed (timeout)", "error": "killed (runtime exited)"}
+#: What a lane says when its environment stopped, by the hook's ``reason``.
+_STOPPED = {
+    "reaped": "reaped (idle)",
+    "replaced": "shut down (code or configuration changed)",
+    "retired": "shut down (function deleted)",
+    "lost": "killed",
+    "closed": "shut down (lab closed)",
+}
 
 
 @dataclass
@@ -138,9 +146,18 @@ class Feed:
                 return  # its environment started before the console listened, or was dropped
             lane.invocations += 1
             lane.invokes.append(mark)
-            lane.ended = _KILLING.get(report.status or "")
+            # The pool stops an environment it lost before the invoke's report comes.
+            lane.ended = _KILLING.get(report.status or "", lane.ended)
             self._publish("invoke", {"environment": lane.environment, "invoke": asdict(mark),
                                      "invocations": lane.invocations, "ended": lane.ended})
+
+    def environment_stopped(self, environment: str, reason: str) -> None:
+        with self._lock:
+            lane = self.lanes.get(environment)
+            if lane is None or lane.ended is not None:
+                return
+            lane.ended = _STOPPED.get(reason, reason)
+            self._publish("stopped", {"environment": environment, "ended": lane.ended})
 
     def metrics(self, data: Iterable[LambdaDatum]) -> None:
         for datum in data:

@@ -110,6 +110,10 @@
       lane.invokes.push(data.invoke); lane.invocations = data.invocations; lane.ended = data.ended;
       drawLanes();
     },
+    stopped(data) {
+      const lane = lanes.get(data.environment);
+      if (lane) { lane.ended = data.ended; drawLanes(); }
+    },
     throttle(data) { throttles[data.function] = data.count; drawFunctions(); },
     functions() { refreshSoon(); },
     resync() { refreshSoon(); },
