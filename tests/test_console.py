@@ -200,6 +200,23 @@ async def _subscribe(lab: Lab) -> Subscriber:
     return feed(lab).subscribe()
 
 
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:9001", "127.0.0.1.nip.io", "", "[::1", "é"])
+def test_a_page_of_another_name_is_refused(edge: EdgeServer, host: str) -> None:
+    """A DNS-rebinding page (a name of its own resolving to 127.0.0.1) sends its own
+    name as Host: the console does not answer it."""
+    parts = urlsplit(edge.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.putrequest("GET", CONSOLE + "api/state", skip_host=True)
+    if host:
+        conn.putheader("Host", host.encode("utf-8"))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status in (400, 403), (host, response.status)
+    conn.close()
+    for allowed in ("localhost", f"localhost:{parts.port}", "[::1]:1", "127.0.0.1"):
+        assert get(edge.url + CONSOLE + "api/state", {"Host": allowed})[0] == 200
+
+
 def test_console_command_prints_the_address(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "data"), "console", "--no-open"])
     assert result.exit_code == 0, result.output

@@ -11,6 +11,7 @@ without a CORS preflight the console never grants.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import math
 import secrets
@@ -18,11 +19,12 @@ import threading
 from collections import OrderedDict
 from importlib import resources
 from typing import Any, AsyncIterator
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -89,6 +91,16 @@ async def limited_body(request: Request) -> bytes | None:
     return body
 
 
+def addressed_directly(host: str) -> bool:
+    """Whether a ``Host`` header names an IP address or ``localhost``: what a browser
+    sends to the console itself, and not what a DNS-rebinding page's name sends."""
+    try:
+        name = urlsplit("//" + host).hostname if host.isascii() else None
+        return name == "localhost" or bool(name and ipaddress.ip_address(name))
+    except ValueError:  # not a host (an unclosed "[::1"), or not an address
+        return False
+
+
 def functions_of(lab: Lab) -> list[dict[str, Any]]:
     """The Functions view: each function's $LATEST settings, versions and aliases."""
     listed = []
@@ -126,6 +138,13 @@ class Console:
         ])])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        host = Headers(scope=scope).get("host", "")
+        if not addressed_directly(host):
+            refusal = error(403, "The console answers requests addressed to an IP address or "
+                                 f"localhost, not {host[:100]!r}: a web page whose name "
+                                 "points at this machine would otherwise read it.")
+            await refusal(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     # -- who may look ------------------------------------------------------------------
