@@ -132,3 +132,19 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
     page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
     assert (tmp_path / "console.png").stat().st_size > 0
+
+    # Keyboard: Tab reaches the timeline's blocks, each named for a screen reader.
+    page.locator("#show-numbers").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused.startswith("INIT (cold start) of watch"), focused
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused.startswith(f"Invoke {cold}:"), focused
+
+    # Dark theme: the page follows prefers-color-scheme.
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (light, dark) == ("rgb(255, 255, 255)", "rgb(18, 18, 18)")
+    page.screenshot(path=str(tmp_path / "console-dark.png"), full_page=True)
