@@ -21,8 +21,9 @@ from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
 from lambdalab_console import feed
-from lambdalab_console.feed import INVOKES_PER_LANE, SUBSCRIBER_BUFFER, Subscriber
-from lambdalab_console.web import ACTION_HEADER, CLOCK_STEP_MAX_SECONDS, SESSION_COOKIE
+from lambdalab_console.bounds import CLOCK_STEP_MAX_SECONDS, INVOKES_PER_LANE, SUBSCRIBER_BUFFER
+from lambdalab_console.feed import Subscriber
+from lambdalab_console.web import ACTION_HEADER, SESSION_COOKIE
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 

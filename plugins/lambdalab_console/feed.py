@@ -20,12 +20,7 @@ from typing import Any, Callable, Iterable
 from lambdalab import InvokeReport
 from lambdalab.plugin import LambdaDatum
 
-#: Lanes (environments) kept; the oldest goes first. The issue's aim is 200 in view.
-LANES_KEPT = 200
-#: Invokes kept per lane (its latest); the lane still counts them all.
-INVOKES_PER_LANE = 100
-#: Events waiting for one browser; past it they are dropped for a single ``resync``.
-SUBSCRIBER_BUFFER = 256
+from .bounds import INVOKES_PER_LANE, LANES_KEPT, SUBSCRIBER_BUFFER
 
 #: The ``status`` of an invoke the environment did not survive (the invoker discards it):
 #: a timeout, or a runtime that exited (out of memory among the causes).

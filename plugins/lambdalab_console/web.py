@@ -32,23 +32,19 @@ from starlette.routing import Mount, Route
 from lambdalab import Lab
 from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock
 
+from .bounds import (
+    BODY_MAX_BYTES,
+    CLOCK_STEP_MAX_SECONDS,
+    HEARTBEAT_SECONDS,
+    SESSIONS_KEPT,
+    STREAM_SECONDS,
+)
 from .feed import Feed, Subscriber, sse
 
 CONSOLE_PATH = "/_lambdalab/console/"
 #: Header a state-changing request must carry (a cross-site form cannot send it).
 ACTION_HEADER = "x-lambdalab-console"
 SESSION_COOKIE = "lambdalab_console"
-#: Browser sessions remembered after a right key; the oldest is forgotten first.
-SESSIONS_KEPT = 64
-#: Bytes a login form or a clock request may have.
-BODY_MAX_BYTES = 4096
-#: The most one click may move the clock: a year.
-CLOCK_STEP_MAX_SECONDS = 366 * 24 * 3600.0
-#: Real seconds between comments on an idle stream (proxies and browsers keep it open).
-HEARTBEAT_SECONDS = 15.0
-#: Real seconds a stream lasts before the browser reconnects (EventSource does so by
-#: itself): a stopping edge waits for streams in flight, so none may last for ever.
-STREAM_SECONDS = 20.0
 #: The page's files, as package data: nothing from a CDN, nothing built with Node.
 STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 
