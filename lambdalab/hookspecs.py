@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .metrics import LambdaDatum
     from .protocol.authorize import Principal
     from .protocol.calls import ApiCall
-    from .server.http_service import HttpService
+    from .server.http_service import ConsolePanel, HttpService
     from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")
@@ -489,4 +489,32 @@ def lambdalab_http_services(lab: "Lab") -> "list[HttpService]":
         def lambdalab_http_services(lab):
             app = Starlette(routes=[Route("/", dispatch, methods=["POST"])])
             return [HttpService("sqs", app, target_prefixes=("AmazonSQS.",))]
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Console hooks: what the web console shows beyond its own views
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_console_panels(lab: "Lab") -> "list[ConsolePanel]":
+    """Return panels this plugin adds to the web console (``/_lambdalab/console/``).
+
+    :param lab: the lab the console shows (the edge's home region).
+
+    Each :class:`~lambdalab.plugin.ConsolePanel` is a titled table the page draws below
+    its own views, with the numbers as text, so it is readable without sight too. A
+    trigger plugin shows its queue or stream; a learner's plugin can show anything.
+
+    Example: the functions and their memory::
+
+        from lambdalab.plugin import ConsolePanel
+
+        @lambdalab.hookimpl
+        def lambdalab_console_panels(lab):
+            def rows():
+                return [{"Function": f.function_name, "Memory (MB)": f.memory_size}
+                        for f in lab.list_functions()]
+            return [ConsolePanel("Memory", rows)]
     """

@@ -16,8 +16,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from click.testing import CliRunner
 
+import lambdalab
 from lambdalab import Lab
 from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
+from lambdalab.plugin import ConsolePanel
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
 from lambdalab_console import feed
@@ -82,6 +84,32 @@ def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client
     assert state(edge.url)["lanes"][0]["ended"] is None
     assert advance(edge.url, b'{"seconds": 1}')[0] == 200
     assert state(edge.url)["lanes"][0]["ended"] == "reaped (idle)"
+
+
+class _Panels:
+    """A learner's plugin with two panels, one of them broken."""
+
+    @lambdalab.hookimpl
+    def lambdalab_console_panels(self, lab: Lab) -> list[ConsolePanel]:
+        def memory() -> list[dict[str, Any]]:
+            return [{"Function": f.function_name, "Memory (MB)": f.memory_size, "Odd": object}
+                    for f in lab.list_functions()]
+
+        def broken() -> list[dict[str, Any]]:
+            raise RuntimeError("the plugin's bug")
+
+        return [ConsolePanel("Memory", memory), ConsolePanel("Broken", broken)]
+
+
+def test_plugins_add_panels_and_a_broken_one_stays_on_its_panel(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    lab.plugin_manager.register(_Panels())
+    create(client, "echo", MemorySize=256)
+    memory, broken = state(edge.url)["panels"]
+    assert memory == {"title": "Memory", "rows": [
+        {"Function": "echo", "Memory (MB)": 256, "Odd": "<class 'object'>"}]}
+    assert broken == {"title": "Broken", "rows": [], "error": "RuntimeError: the plugin's bug"}
 
 
 def test_a_timeout_kills_its_lane(edge: EdgeServer, client: Any) -> None:

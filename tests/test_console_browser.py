@@ -13,8 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 
+import lambdalab
 from lambdalab import Lab
 from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
+from lambdalab.plugin import ConsolePanel
 from lambdalab.server import EdgeServer
 
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
@@ -89,11 +91,25 @@ def burst(client: Any, count: int, gate: Path) -> tuple[list[threading.Thread], 
     return threads, outcomes
 
 
+class _ReservedPanel:
+    """A plugin's panel: each function's reserved concurrency."""
+
+    @lambdalab.hookimpl
+    def lambdalab_console_panels(self, lab: Lab) -> list[ConsolePanel]:
+        def rows() -> list[dict[str, Any]]:
+            return [{"Function": f.function_name,
+                     "Reserved": lab.get_function_concurrency(f.function_name)}
+                    for f in lab.list_functions()]
+
+        return [ConsolePanel("Reserved concurrency (a plugin's panel)", rows)]
+
+
 def test_watch_cold_warm_and_throttled_invokes(
     page: Any, client: Any, lab: Lab, rendezvous: Path, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
+    lab.plugin_manager.register(_ReservedPanel())
     expect(page.locator("#status")).to_have_text("Live.")
     create(client, "watch", GATED, Timeout=120)
     client.put_function_concurrency(FunctionName="watch", ReservedConcurrentExecutions=2)
@@ -130,6 +146,8 @@ def test_watch_cold_warm_and_throttled_invokes(
     page.get_by_role("button", name="Show the numbers").click()
     expect(page.locator("#lane-numbers tbody tr")).to_have_count(2)
     expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
+    panel = page.locator(".panel", has=page.get_by_role("heading", name="Reserved concurrency (a plugin's panel)"))
+    expect(panel.locator("tbody tr")).to_have_text(["watch2"])
     page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
     assert (tmp_path / "console.png").stat().st_size > 0
 

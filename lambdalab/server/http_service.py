@@ -7,7 +7,7 @@ need not import the edge, which imports the :class:`~lambdalab.Lab`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,3 +42,17 @@ class HttpService:
     app: ASGIApp
     target_prefixes: tuple[str, ...] = ()
     path_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsolePanel:
+    """A panel a plugin adds to the web console: a titled table, read again each time the
+    page refreshes its state (after every event that changes what it shows).
+
+    :param title: the panel's heading (``Queues``).
+    :param rows: returns the table's rows, each a mapping of column name to value; the
+        first row's keys are the columns. Called on a worker thread; keep it quick.
+    """
+
+    title: str
+    rows: Callable[[], "list[Mapping[str, str | int | float | None]]"]

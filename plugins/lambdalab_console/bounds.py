@@ -21,3 +21,5 @@ HEARTBEAT_SECONDS = 15.0
 #: Real seconds a stream lasts before the browser reconnects (EventSource does so by
 #: itself): a stopping edge waits for streams in flight, so none may last for ever.
 STREAM_SECONDS = 20.0
+#: Rows of a plugin's panel shown (its first ones).
+PANEL_ROWS_MAX = 200

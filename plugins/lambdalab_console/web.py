@@ -36,6 +36,7 @@ from .bounds import (
     BODY_MAX_BYTES,
     CLOCK_STEP_MAX_SECONDS,
     HEARTBEAT_SECONDS,
+    PANEL_ROWS_MAX,
     SESSIONS_KEPT,
     STREAM_SECONDS,
 )
@@ -117,6 +118,25 @@ def functions_of(lab: Lab) -> list[dict[str, Any]]:
     return listed
 
 
+def panels_of(lab: Lab) -> list[dict[str, Any]]:
+    """Plugins' panels (``lambdalab_console_panels``), their rows read now."""
+    panels = []
+    for offered in lab.plugin_manager.hook.lambdalab_console_panels(lab=lab):
+        for panel in offered:
+            try:
+                rows = [{str(k): _cell(v) for k, v in row.items()}
+                        for row in list(panel.rows())[:PANEL_ROWS_MAX]]
+                panels.append({"title": str(panel.title), "rows": rows})
+            except Exception as e:  # a plugin's bug shows on its own panel, not as a 500
+                panels.append({"title": str(panel.title), "rows": [],
+                               "error": f"{type(e).__name__}: {e}"})
+    return panels
+
+
+def _cell(value: Any) -> str | int | float | None:
+    return value if value is None or isinstance(value, (str, int, float)) else str(value)
+
+
 class Console:
     """The console of one lab, as a Starlette app."""
 
@@ -192,8 +212,10 @@ class Console:
         if refused is not None:
             return error(401, refused)
         functions = await anyio.to_thread.run_sync(functions_of, self.lab)
+        panels = await anyio.to_thread.run_sync(panels_of, self.lab)
         return JSONResponse({
-            **self.feed.snapshot(), "functions": functions, "now": self.lab.clock.now(),
+            **self.feed.snapshot(), "functions": functions, "panels": panels,
+            "now": self.lab.clock.now(),
             "virtual_clock": isinstance(self.lab.clock, VirtualClock),
             "region": self.lab.arns.region,
         })

@@ -76,6 +76,31 @@
     $("lane-numbers").tBodies[0].replaceChildren(...[...lanes.values()].map(numbersRow));
   }
 
+  // Plugins' panels: a heading and a table each, built from text only.
+  function drawPanels(panels) {
+    $("panels").replaceChildren(...panels.map((panel, n) => {
+      const section = document.createElement("section");
+      section.className = "panel"; section.setAttribute("aria-labelledby", "panel-" + n);
+      const heading = document.createElement("h2"); heading.id = "panel-" + n; heading.textContent = panel.title;
+      section.appendChild(heading);
+      if (panel.error) {
+        const p = document.createElement("p"); p.className = "ended"; p.textContent = panel.error;
+        section.appendChild(p);
+      }
+      const columns = panel.rows.length ? Object.keys(panel.rows[0]) : [];
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      for (const column of columns) { const th = document.createElement("th"); th.scope = "col"; th.textContent = column; head.appendChild(th); }
+      const body = table.createTBody();
+      for (const row of panel.rows) {
+        const tr = body.insertRow();
+        for (const column of columns) cell(tr, row[column] === null || row[column] === undefined ? "" : String(row[column]));
+      }
+      section.appendChild(table);
+      return section;
+    }));
+  }
+
   function drawClock(now, virtual) {
     $("clock").textContent = iso(now);
     if (virtual !== undefined) {
@@ -92,7 +117,7 @@
     lanes.clear();
     for (const lane of state.lanes) lanes.set(lane.environment, lane);
     $("region").textContent = "(" + state.region + ")";
-    drawClock(state.now, state.virtual_clock); drawFunctions(); drawLanes();
+    drawClock(state.now, state.virtual_clock); drawFunctions(); drawLanes(); drawPanels(state.panels);
   }
 
   // At most one refresh in flight, and one more queued behind it.
