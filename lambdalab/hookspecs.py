@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .metrics import LambdaDatum
     from .protocol.authorize import Principal
     from .protocol.calls import ApiCall
-    from .server.http_service import HttpService
+    from .server.http_service import ConsolePanel, HttpService
     from .store import Migrations
 
 hookspec = pluggy.HookspecMarker("lambdalab")
@@ -87,6 +87,27 @@ def lambdalab_environment_started(
     :param init_duration_ms: how long INIT took.
 
     Use it to count cold starts, or to show them in a dashboard.
+    """
+
+
+@hookspec
+def lambdalab_environment_stopped(
+    function_name: str, version: str, log_stream_name: str, reason: str
+) -> None:
+    """Called after an execution environment was shut down (its processes are gone).
+
+    :param function_name: the function's name.
+    :param version: the version the environment ran.
+    :param log_stream_name: the environment's log stream, as ``lambdalab_environment_started``
+        gave it.
+    :param reason: ``reaped`` (idle for the lab's idle timeout), ``replaced`` (its
+        version's code or configuration changed), ``retired`` (its function was deleted),
+        ``lost`` (an invoke or INIT it did not survive: a timeout, a runtime that exited)
+        or ``closed`` (the lab closed).
+
+    Lambda shuts idle environments down on its own schedule
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html);
+    use this hook to show when lambdalab does.
     """
 
 
@@ -468,4 +489,32 @@ def lambdalab_http_services(lab: "Lab") -> "list[HttpService]":
         def lambdalab_http_services(lab):
             app = Starlette(routes=[Route("/", dispatch, methods=["POST"])])
             return [HttpService("sqs", app, target_prefixes=("AmazonSQS.",))]
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Console hooks: what the web console shows beyond its own views
+# -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lambdalab_console_panels(lab: "Lab") -> "list[ConsolePanel]":
+    """Return panels this plugin adds to the web console (``/_lambdalab/console/``).
+
+    :param lab: the lab the console shows (the edge's home region).
+
+    Each :class:`~lambdalab.plugin.ConsolePanel` is a titled table the page draws below
+    its own views, with the numbers as text, so it is readable without sight too. A
+    trigger plugin shows its queue or stream; a learner's plugin can show anything.
+
+    Example: the functions and their memory::
+
+        from lambdalab.plugin import ConsolePanel
+
+        @lambdalab.hookimpl
+        def lambdalab_console_panels(lab):
+            def rows():
+                return [{"Function": f.function_name, "Memory (MB)": f.memory_size}
+                        for f in lab.list_functions()]
+            return [ConsolePanel("Memory", rows)]
     """

@@ -38,7 +38,7 @@ from .invocation.destinations import (
     FunctionEventInvokeConfig,
 )
 from .invocation.backends import Backends
-from .invocation.environments import EnvironmentPool
+from .invocation.environments import EnvironmentPool, PooledEnvironment
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import (
     InvalidParameterValueException,
@@ -190,7 +190,9 @@ class Lab(LayerOperations):
         #: (:mod:`lambdalab.protocol.authorize`); default: ``$LAMBDALAB_ENFORCE_IAM``.
         self.enforce_iam = _enforce_iam(enforce_iam)
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
-        self.pool = EnvironmentPool(self.clock, idle_timeout, account_concurrency)
+        self.pool = EnvironmentPool(
+            self.clock, idle_timeout, account_concurrency, stopped=self._environment_stopped
+        )
         self.logs = LogStore(
             self.store, now=self.clock.now, max_bytes=_log_max_bytes(log_max_bytes)
         )
@@ -1076,6 +1078,12 @@ class Lab(LayerOperations):
         raise ResourceNotFoundException("The specified log group does not exist.")
 
     # -- lifecycle --------------------------------------------------------------------
+
+    def _environment_stopped(self, pooled: PooledEnvironment, reason: str) -> None:
+        self.plugin_manager.hook.lambdalab_environment_stopped(
+            function_name=pooled.function_name, version=pooled.version,
+            log_stream_name=pooled.env.spec.log_stream_name, reason=reason,
+        )
 
     def close(self) -> None:
         """Stop every environment and flush logs. The data dir keeps everything."""

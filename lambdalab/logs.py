@@ -75,6 +75,9 @@ class InvokeReport:
     #: A handler that raised: the error document its runtime reported (JSON with
     #: ``errorType``, ``errorMessage``, ``stackTrace``), for tracing; not on the REPORT line.
     error_document: bytes | None = None
+    #: The log stream of the execution environment that ran it (one per environment):
+    #: what tells a warm invoke's environment from a cold one's; not on the REPORT line.
+    log_stream_name: str = ""
 
     @property
     def billed_duration_ms(self) -> int:

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         SandboxBackend,
     )
     from .server.app import IncompleteRequestBody, RequestBodyTooLarge
-    from .server.http_service import HttpService
+    from .server.http_service import EDGE_KEYS_SCOPE_KEY, ConsolePanel, HttpService
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
     from .store import Database, Migrations
@@ -90,6 +90,8 @@ __all__ = [
     "invalid",
     # the HTTP edge: a service, requests, responses, bodies
     "HttpService",
+    "EDGE_KEYS_SCOPE_KEY",
+    "ConsolePanel",
     "read_body",
     "receive_body",
     "RequestBodyTooLarge",
@@ -177,6 +179,8 @@ __all__ = [
 _HOMES: dict[str, tuple[str, str | None]] = {
     "hookimpl": ("hookspecs", "hookimpl"),
     "HttpService": ("server.http_service", "HttpService"),
+    "EDGE_KEYS_SCOPE_KEY": ("server.http_service", "EDGE_KEYS_SCOPE_KEY"),
+    "ConsolePanel": ("server.http_service", "ConsolePanel"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations")},
     "BatchedWriter": ("batched_writer", "BatchedWriter"),

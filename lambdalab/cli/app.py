@@ -1164,6 +1164,11 @@ main.lazy_commands.update(
             "stop",
             "Stop the lambdalab server that serves the data dir (its environments end).",
         ),
+        "console": (
+            "lambdalab.cli.console",
+            "console",
+            "Print and open the live web console of the server serving the data dir.",
+        ),
         "event": (
             "lambdalab.cli.events",
             "event",

@@ -25,6 +25,7 @@ import shutil
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 from ..clock import Clock, Timer
 from ..errors import TooManyRequestsException
 from ..models import FunctionConfiguration
@@ -71,6 +72,13 @@ def throttled(reserved: bool) -> TooManyRequestsException:
     )
 
 
+#: Told after the pool destroyed an environment, and why: ``reaped`` (idle for the idle
+#: timeout), ``replaced`` (its version's code or configuration changed), ``retired``
+#: (its function was deleted or let its environments go), ``lost`` (an invoke or INIT
+#: it did not survive) or ``closed`` (the lab closed).
+Stopped = Callable[["PooledEnvironment", str], None]
+
+
 class EnvironmentPool:
     """Warm environments per function version; admission by concurrency."""
 
@@ -79,8 +87,10 @@ class EnvironmentPool:
         clock: Clock,
         idle_ttl: float,
         account_limit: int,
+        stopped: Stopped | None = None,
     ) -> None:
         self.clock = clock
+        self._stopped = stopped
         self.idle_ttl = idle_ttl
         self.account_limit = account_limit
         self._idle: dict[PoolKey, list[PooledEnvironment]] = defaultdict(list)
@@ -149,7 +159,7 @@ class EnvironmentPool:
             if pooled is not None:
                 self._busy.add(pooled)
         for old in stale:
-            destroy(old)
+            self._destroy(old, "replaced")
         return pooled
 
     def _supersede(self, key: PoolKey) -> list[PooledEnvironment]:
@@ -170,14 +180,14 @@ class EnvironmentPool:
         """Return an environment after an invoke: keep it warm, or destroy it."""
         with self._lock:
             self._busy.discard(pooled)
-            healthy = healthy and self._current.get(pooled.key[:2]) == pooled.generation
-            if healthy:
+            current = self._current.get(pooled.key[:2]) == pooled.generation
+            if healthy and current:
                 pooled.last_used = self.clock.now()
                 self._idle[pooled.key].append(pooled)
-        if healthy:
+        if healthy and current:
             self._schedule_reaper(pooled.last_used + self.idle_ttl)
         else:
-            destroy(pooled)
+            self._destroy(pooled, "replaced" if healthy else "lost")
 
     def retire(self, function_name: str, version: str | None = None) -> int:
         """Destroy idle environments of a function (all versions, or one)."""
@@ -190,7 +200,7 @@ class EnvironmentPool:
                 if current[0] == function_name and version in (None, current[1]):
                     del self._current[current]
         for pooled in doomed:
-            destroy(pooled)
+            self._destroy(pooled, "retired")
         return len(doomed)
 
     def task_roots(self) -> set[str]:
@@ -213,7 +223,7 @@ class EnvironmentPool:
                 doomed.extend(p for p in envs if p not in keep)
                 self._idle[key] = keep
         for pooled in doomed:
-            destroy(pooled)
+            self._destroy(pooled, "reaped")
         return len(doomed)
 
     def _schedule_reaper(self, when: float) -> None:
@@ -240,7 +250,12 @@ class EnvironmentPool:
             if self._reaper is not None:
                 self._reaper.cancel()
         for pooled in doomed:
-            destroy(pooled)
+            self._destroy(pooled, "closed")
+
+    def _destroy(self, pooled: PooledEnvironment, reason: str) -> None:
+        destroy(pooled)
+        if self._stopped is not None:
+            self._stopped(pooled, reason)
 
 
 def destroy(pooled: PooledEnvironment) -> None:

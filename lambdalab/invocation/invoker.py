@@ -544,6 +544,7 @@ class Invoker:
             status=status,
             error_type=error_type,
             error_document=error_document,
+            log_stream_name=pooled.env.spec.log_stream_name,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))
@@ -596,6 +597,7 @@ class Invoker:
             init_duration_ms=init.duration_ms,
             status=status,
             error_type=error_type,
+            log_stream_name=pooled.env.spec.log_stream_name,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))

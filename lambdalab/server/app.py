@@ -64,12 +64,14 @@ from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them
 )
 from .bodies import LENGTH_DIGITS_MAX
 from .function_url_service import FunctionUrlService
-from .http_service import ASGIApp, HttpService, Message, Receive, Scope, Send
+from .http_service import EDGE_KEYS_SCOPE_KEY, ASGIApp, HttpService, Message, Receive, Scope, Send
 from .lambda_service import LambdaService, is_function_url, path_prefixes
 
 HEALTH_PATH = "/_lambdalab/health"
 #: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
 CLI_PATH = "/_lambdalab/cli/"
+#: Where plugins' pages for a browser live (a console): unsigned, see :class:`HttpService`.
+PAGES_PATH = "/_lambdalab/"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
@@ -161,6 +163,12 @@ class Edge:
                 return
             if is_function_url(scope["path"]):
                 await self.function_urls(scope, receive, send_)
+                return
+            page = self.page_for(scope["path"])
+            if page is not None:
+                keys = dict(self.verifier.keys) if self.verifier is not None else None
+                scope = {**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys}
+                await page.app(scope, receive, send_)
                 return
             headers = Headers(scope=scope)
             query_string = scope["query_string"].decode("latin-1")
@@ -273,6 +281,15 @@ class Edge:
             "data_dir": str(self.lab.store.data_dir),
             "auth": self.verifier is not None,
         })
+
+    def page_for(self, path: str) -> HttpService | None:
+        """The home region's service claiming ``path`` as a page under ``/_lambdalab/``."""
+        if not path.startswith(PAGES_PATH):
+            return None
+        for service in self.services.values():
+            if any(p.startswith(PAGES_PATH) and path.startswith(p) for p in service.path_prefixes):
+                return service
+        return None
 
     def service_for(self, path: str, headers: Headers,
                     signed: CredentialScope | None = None) -> HttpService:

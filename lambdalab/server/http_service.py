@@ -7,13 +7,18 @@ need not import the edge, which imports the :class:`~lambdalab.Lab`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: A plugin's page under ``/_lambdalab/`` (see :class:`HttpService`) finds here the access
+#: keys the edge was started with (``--auth-key``: id → secret), or ``None`` when it checks
+#: no signatures.
+EDGE_KEYS_SCOPE_KEY = "lambdalab.edge_keys"
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,27 @@ class HttpService:
     :param target_prefixes: ``X-Amz-Target`` prefixes (``AmazonSQS.``) that identify an
         unsigned request as this service's.
     :param path_prefixes: path prefixes that identify an unsigned request as this
-        service's (``/2015-03-31/`` for Lambda).
+        service's (``/2015-03-31/`` for Lambda). A prefix under ``/_lambdalab/`` claims
+        pages for a browser, which cannot sign: the edge hands them to the home
+        region's app unchecked, with :data:`~lambdalab.plugin.EDGE_KEYS_SCOPE_KEY` in
+        the scope, and the app asks for a key itself when there are keys.
     """
 
     name: str
     app: ASGIApp
     target_prefixes: tuple[str, ...] = ()
     path_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsolePanel:
+    """A panel a plugin adds to the web console: a titled table, read again each time the
+    page refreshes its state (after every event that changes what it shows).
+
+    :param title: the panel's heading (``Queues``).
+    :param rows: returns the table's rows, each a mapping of column name to value; the
+        first row's keys are the columns. Called on a worker thread; keep it quick.
+    """
+
+    title: str
+    rows: Callable[[], "list[Mapping[str, str | int | float | None]]"]

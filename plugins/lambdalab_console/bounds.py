@@ -1,0 +1,25 @@
+"""The console's own bounds: lambdalab's, not AWS's (AWS's console has no such view).
+
+They keep a console open for an hour from growing the server's memory, and a request
+from taking more than it should (docs/reference/console.rst lists them).
+"""
+
+#: Lanes (environments) kept; the oldest goes first. The issue's aim is 200 in view.
+LANES_KEPT = 200
+#: Invokes kept per lane (its latest); the lane still counts them all.
+INVOKES_PER_LANE = 100
+#: Events waiting for one browser; past it they are dropped for a single ``resync``.
+SUBSCRIBER_BUFFER = 256
+#: Browser sessions remembered after a right key; the oldest is forgotten first.
+SESSIONS_KEPT = 64
+#: Bytes a login form or a clock request may have.
+BODY_MAX_BYTES = 4096
+#: The most one request may move the clock: a year.
+CLOCK_STEP_MAX_SECONDS = 366 * 24 * 3600.0
+#: Real seconds between comments on an idle stream (proxies and browsers keep it open).
+HEARTBEAT_SECONDS = 15.0
+#: Real seconds a stream lasts before the browser reconnects (EventSource does so by
+#: itself): a stopping edge waits for streams in flight, so none may last for ever.
+STREAM_SECONDS = 20.0
+#: Rows of a plugin's panel shown (its first ones).
+PANEL_ROWS_MAX = 200

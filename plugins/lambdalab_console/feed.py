@@ -1,0 +1,202 @@
+"""What the console shows, kept as it happens: one :class:`Lane` per execution
+environment, throttles per function, and the browsers listening (:class:`Subscriber`).
+
+Filled from the lab's hooks (``lambdalab_environment_started``,
+``lambdalab_invoke_completed``, ``lambdalab_lambda_metrics``), on the invoking threads;
+read by the web app on the event loop. Everything here is bounded: the lanes and the
+invokes of a lane kept, and each browser's queue of events not yet sent (a browser too
+slow to read is told to fetch the whole state again instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+from lambdalab import InvokeReport
+from lambdalab.plugin import LambdaDatum
+
+from .bounds import INVOKES_PER_LANE, LANES_KEPT, SUBSCRIBER_BUFFER
+
+#: The ``status`` of an invoke the environment did not survive (the invoker discards it):
+#: a timeout, or a runtime that exited (out of memory among the causes).
+_KILLING = {"timeout": "killed (timeout)", "error": "killed (runtime exited)"}
+#: What a lane says when its environment stopped, by the hook's ``reason``.
+_STOPPED = {
+    "reaped": "reaped (idle)",
+    "replaced": "shut down (code or configuration changed)",
+    "retired": "shut down (function deleted)",
+    "lost": "killed",
+    "closed": "shut down (lab closed)",
+}
+
+
+@dataclass
+class InvokeMark:
+    """One execution on a lane, as its REPORT line says it."""
+
+    request_id: str
+    at: float
+    duration_ms: float
+    billed_ms: int
+    max_memory_used_mb: int
+    #: ``ok``, ``error`` (the handler raised), ``timeout`` or ``crash``.
+    outcome: str
+
+
+@dataclass
+class Lane:
+    """One execution environment: its INIT, its invokes in order, how it ended."""
+
+    environment: str  # its log stream name, unique per environment
+    function_name: str
+    version: str
+    started_at: float
+    init_duration_ms: float
+    invocations: int = 0
+    invokes: deque[InvokeMark] = field(default_factory=lambda: deque(maxlen=INVOKES_PER_LANE))
+    ended: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "invokes": [asdict(i) for i in self.invokes]}
+
+
+def outcome_of(report: InvokeReport) -> str:
+    if report.status == "timeout":
+        return "timeout"
+    if report.status == "error":
+        return "crash"
+    return "error" if report.error_document is not None else "ok"
+
+
+@dataclass
+class Subscriber:
+    """One browser's stream: events not yet sent, woken on its own event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: deque[str] = field(default_factory=deque)
+    overflowed: bool = False
+    #: The most events ever waiting at once (what the memory bound is about).
+    high_water: int = 0
+
+    def offer(self, message: str) -> None:
+        """Queue ``message``; when the browser is too far behind, drop what waits and
+        remember to send it a ``resync`` instead (called with the feed's lock held)."""
+        if self.overflowed:
+            return
+        if len(self.pending) >= SUBSCRIBER_BUFFER:
+            self.pending.clear()
+            self.overflowed = True
+            return
+        self.pending.append(message)
+        self.high_water = max(self.high_water, len(self.pending))
+
+    def take(self) -> list[str]:
+        """Everything to send now (called with the feed's lock held)."""
+        if self.overflowed:
+            self.overflowed = False
+            return [sse("resync", {})]
+        taken = list(self.pending)
+        self.pending.clear()
+        return taken
+
+
+def sse(kind: str, data: dict[str, Any]) -> str:
+    """One server-sent event (https://html.spec.whatwg.org/multipage/server-sent-events.html)."""
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+class Feed:
+    """One lab's console state and its listeners."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.lanes: OrderedDict[str, Lane] = OrderedDict()
+        self.throttles: dict[str, int] = {}
+        self.subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    # -- from the hooks ------------------------------------------------------------
+
+    def environment_started(self, function_name: str, version: str, environment: str,
+                            init_duration_ms: float) -> None:
+        lane = Lane(environment, function_name, version, self.now(), init_duration_ms)
+        with self._lock:
+            self.lanes[environment] = lane
+            while len(self.lanes) > LANES_KEPT:
+                self.lanes.popitem(last=False)
+            self._publish("environment", lane.to_json())
+
+    def invoke_completed(self, report: InvokeReport) -> None:
+        mark = InvokeMark(report.request_id, self.now(), round(report.duration_ms, 3),
+                          report.billed_duration_ms, report.max_memory_used_mb, outcome_of(report))
+        with self._lock:
+            lane = self.lanes.get(report.log_stream_name)
+            if lane is None:
+                return  # its environment started before the console listened, or was dropped
+            lane.invocations += 1
+            lane.invokes.append(mark)
+            # The pool stops an environment it lost before the invoke's report comes.
+            lane.ended = _KILLING.get(report.status or "", lane.ended)
+            self._publish("invoke", {"environment": lane.environment, "invoke": asdict(mark),
+                                     "invocations": lane.invocations, "ended": lane.ended})
+
+    def environment_stopped(self, environment: str, reason: str) -> None:
+        with self._lock:
+            lane = self.lanes.get(environment)
+            if lane is None or lane.ended is not None:
+                return
+            lane.ended = _STOPPED.get(reason, reason)
+            self._publish("stopped", {"environment": environment, "ended": lane.ended})
+
+    def metrics(self, data: Iterable[LambdaDatum]) -> None:
+        for datum in data:
+            if datum.metric == "Throttles" and datum.function_name:
+                with self._lock:
+                    count = self.throttles.get(datum.function_name, 0) + int(datum.value)
+                    self.throttles[datum.function_name] = count
+                    self._publish("throttle", {"function": datum.function_name, "count": count})
+
+    def changed(self, what: str) -> None:
+        """Something the page reads whole changed (``functions``, ``clock``)."""
+        with self._lock:
+            self._publish(what, {"now": self.now()})
+
+    # -- for the web app -------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"lanes": [lane.to_json() for lane in self.lanes.values()],
+                    "throttles": dict(self.throttles)}
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber(asyncio.get_running_loop())
+        with self._lock:
+            self.subscribers.append(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self.subscribers:
+                self.subscribers.remove(subscriber)
+
+    def take(self, subscriber: Subscriber) -> list[str]:
+        with self._lock:
+            subscriber.wake.clear()
+            return subscriber.take()
+
+    def _publish(self, kind: str, data: dict[str, Any]) -> None:
+        if not self.subscribers:
+            return  # nobody watches: the invoke path pays nothing more
+        message = sse(kind, {**data, "now": self.now()})
+        for subscriber in list(self.subscribers):
+            subscriber.offer(message)
+            try:
+                subscriber.loop.call_soon_threadsafe(subscriber.wake.set)
+            except RuntimeError:  # its event loop is closed: the server stopped
+                self.subscribers.remove(subscriber)

@@ -1,0 +1,254 @@
+"""The console's HTTP side, judged through a real edge with plain HTTP clients: its page
+and state, the live stream and its bound, the key prompt, the clock control, and
+``lambdalab console``. The browser's view is tests/test_console_browser.py."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+import lambdalab
+from lambdalab import Lab
+from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
+from lambdalab.plugin import ConsolePanel
+from lambdalab.cli import app as cli
+from lambdalab.server import EdgeServer
+from lambdalab_console import feed
+from lambdalab_console.bounds import CLOCK_STEP_MAX_SECONDS, INVOKES_PER_LANE, SUBSCRIBER_BUFFER
+from lambdalab_console.feed import Subscriber
+from lambdalab_console.web import ACTION_HEADER, SESSION_COOKIE
+
+from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+
+CONSOLE = "/_lambdalab/console/"
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.request("POST", parts.path, body=body, headers=headers)
+    response = conn.getresponse()
+    answer = response.status, dict(response.getheaders()), response.read()
+    conn.close()
+    return answer
+
+
+def advance(url: str, body: bytes, **headers: str) -> tuple[int, Any]:
+    status, _, answer = post(url + CONSOLE + "api/clock", body, {ACTION_HEADER: "1", **headers})
+    return status, json.loads(answer)
+
+
+def state(url: str, **headers: str) -> dict[str, Any]:
+    status, body = get(url + CONSOLE + "api/state", headers)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_state_has_one_lane_per_environment_with_its_init_and_invokes(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    cold = client.invoke(FunctionName="echo", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    warm = client.invoke(FunctionName="echo", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    status, page = get(edge.url + CONSOLE)
+    assert status == 200 and b"Execution environments" in page
+    seen = state(edge.url)
+    [lane] = seen["lanes"]
+    assert lane["function_name"] == "echo" and lane["init_duration_ms"] > 0
+    assert [i["request_id"] for i in lane["invokes"]] == [cold, warm]
+    [function] = seen["functions"]
+    assert function["name"] == "echo" and function["runtime"] == "python3.11"
+    assert seen["virtual_clock"] is True
+
+
+def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    client.invoke(FunctionName="echo", Payload=b"{}")
+    assert advance(edge.url, b'{"seconds": %d}' % (IDLE_ENVIRONMENT_TTL_S - 1))[0] == 200
+    assert state(edge.url)["lanes"][0]["ended"] is None
+    assert advance(edge.url, b'{"seconds": 1}')[0] == 200
+    assert state(edge.url)["lanes"][0]["ended"] == "reaped (idle)"
+
+
+class _Panels:
+    """A learner's plugin with two panels, one of them broken."""
+
+    @lambdalab.hookimpl
+    def lambdalab_console_panels(self, lab: Lab) -> list[ConsolePanel]:
+        def memory() -> list[dict[str, Any]]:
+            return [{"Function": f.function_name, "Memory (MB)": f.memory_size, "Odd": object}
+                    for f in lab.list_functions()]
+
+        def broken() -> list[dict[str, Any]]:
+            raise RuntimeError("the plugin's bug")
+
+        return [ConsolePanel("Memory", memory), ConsolePanel("Broken", broken)]
+
+
+def test_plugins_add_panels_and_a_broken_one_stays_on_its_panel(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    lab.plugin_manager.register(_Panels())
+    create(client, "echo", MemorySize=256)
+    memory, broken = state(edge.url)["panels"]
+    assert memory == {"title": "Memory", "rows": [
+        {"Function": "echo", "Memory (MB)": 256, "Odd": "<class 'object'>"}]}
+    assert broken == {"title": "Broken", "rows": [], "error": "RuntimeError: the plugin's bug"}
+
+
+def test_a_timeout_kills_its_lane(edge: EdgeServer, client: Any) -> None:
+    create(client, "slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
+    client.invoke(FunctionName="slow", Payload=b"{}")
+    [lane] = state(edge.url)["lanes"]
+    assert lane["ended"] == "killed (timeout)" and lane["invokes"][0]["outcome"] == "timeout"
+
+
+def test_throttles_are_counted_per_function(edge: EdgeServer, client: Any) -> None:
+    create(client, "capped")
+    client.put_function_concurrency(FunctionName="capped", ReservedConcurrentExecutions=0)
+    for _ in range(3):
+        with pytest.raises(client.exceptions.TooManyRequestsException):
+            client.invoke(FunctionName="capped", Payload=b"{}")
+    assert state(edge.url)["throttles"] == {"capped": 3}
+
+
+def test_the_clock_advances_through_the_lab_and_refuses_hostile_steps(lab: Lab, edge: EdgeServer) -> None:
+    before = lab.clock.now()
+    assert advance(edge.url, b'{"seconds": 90}') == (200, {"now": before + 90})
+    assert lab.clock.now() == before + 90
+    for body in (b"", b"[]", b'{"seconds": -1}', b'{"seconds": "60"}', b'{"seconds": true}',
+                 b'{"seconds": NaN}', b'{"seconds": 1e400}', b'{"seconds": 1' + b"0" * 4000 + b"}",
+                 json.dumps({"seconds": CLOCK_STEP_MAX_SECONDS + 1}).encode(), b"\xff\xfe",
+                 b"{" * 5000):
+        status, answer = advance(edge.url, body)
+        assert status in (400, 413), (body[:40], status)
+        assert "message" in answer or status == 413
+    assert lab.clock.now() == before + 90
+    # Without the action header (what a cross-site form sends), nothing moves.
+    status, _, _ = post(edge.url + CONSOLE + "api/clock", b'{"seconds": 60}', {})
+    assert status == 403 and lab.clock.now() == before + 90
+
+
+def test_a_real_clock_cannot_be_advanced(tmp_path: Path) -> None:
+    with Lab(data_dir=tmp_path / "real") as lab, EdgeServer(lab, port=0) as server:
+        status, answer = advance(server.url, b'{"seconds": 60}')
+    assert status == 409 and "VirtualClock" in answer["message"]
+
+
+def test_with_auth_keys_the_console_asks_for_a_key(lab: Lab) -> None:
+    with EdgeServer(lab, port=0, auth_keys={"AKIDCONSOLE": "s3cret"}) as server:
+        status, page = get(server.url + CONSOLE)
+        assert status == 401 and b"Secret access key" in page
+        assert get(server.url + CONSOLE + "api/state")[0] == 401
+        assert get(server.url + CONSOLE + "api/events")[0] == 401
+        assert advance(server.url, b'{"seconds": 60}')[0] == 401
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        wrong = urlencode({"key_id": "AKIDCONSOLE", "secret": "guess"}).encode()
+        assert post(server.url + CONSOLE + "login", wrong, form)[0] == 401
+        right = urlencode({"key_id": "AKIDCONSOLE", "secret": "s3cret"}).encode()
+        status, headers, _ = post(server.url + CONSOLE + "login", right, form)
+        assert status == 303
+        cookie = headers["set-cookie"].split(";")[0]
+        assert cookie.startswith(SESSION_COOKIE + "=") and "HttpOnly" in headers["set-cookie"]
+        assert state(server.url, Cookie=cookie)["lanes"] == []
+        # The AWS APIs on the same edge still want signatures.
+        with pytest.raises(Exception, match="UnrecognizedClient|security token"):
+            client_for(server.url).list_functions()
+
+
+def read_events(response: http.client.HTTPResponse, *until: bytes) -> bytes:
+    """What the stream sends until one of ``until`` has come."""
+    seen = b""
+    while not any(u in seen for u in until):
+        chunk = response.read1(65536)
+        assert chunk, f"the stream ended before {until!r}: {seen[-300:]!r}"
+        seen += chunk
+    return seen
+
+
+@pytest.fixture
+def stream(edge: EdgeServer) -> Iterator[http.client.HTTPResponse]:
+    parts = urlsplit(edge.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.request("GET", CONSOLE + "api/events")
+    response = conn.getresponse()
+    assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
+    read_events(response, b"event: hello")
+    yield response
+    conn.close()
+
+
+def test_the_stream_pushes_environments_and_invokes(stream: http.client.HTTPResponse, client: Any) -> None:
+    create(client, "echo")
+    request_id = client.invoke(FunctionName="echo", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    seen = read_events(stream, request_id.encode())
+    assert b"event: environment" in seen and b"event: invoke" in seen
+
+
+def test_a_browser_that_does_not_read_costs_a_bounded_queue(
+    lab: Lab, stream: http.client.HTTPResponse, code: Any
+) -> None:
+    """1,000 invokes while browsers are connected: one reading over HTTP, and one whose
+    event loop never runs (the worst reader there is). The stalled one's queue of unsent
+    events never passes the bound, and when it is read it says ``resync``; the reading
+    one sees every invoke, or a resync."""
+    lab.create_function("many", code(app="def handler(e, c):\n    return 1\n"),
+                        handler="app.handler", sandbox="thread")
+    stalled_loop = asyncio.new_event_loop()
+    try:
+        stalled = stalled_loop.run_until_complete(_subscribe(lab))
+        for _ in range(1000):
+            lab.invoke("many")
+        assert stalled.high_water <= SUBSCRIBER_BUFFER
+        assert len(stalled.pending) <= SUBSCRIBER_BUFFER
+        assert feed(lab).take(stalled) == ['event: resync\ndata: {}\n\n']
+    finally:
+        stalled_loop.close()
+    [lane] = feed(lab).lanes.values()
+    assert lane.invocations == 1000 and len(lane.invokes) == INVOKES_PER_LANE
+    read_events(stream, b'"invocations": 1000,', b"event: resync")
+
+
+async def _subscribe(lab: Lab) -> Subscriber:
+    return feed(lab).subscribe()
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:9001", "127.0.0.1.nip.io", "", "[::1", "é"])
+def test_a_page_of_another_name_is_refused(edge: EdgeServer, host: str) -> None:
+    """A DNS-rebinding page (a name of its own resolving to 127.0.0.1) sends its own
+    name as Host: the console does not answer it."""
+    parts = urlsplit(edge.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.putrequest("GET", CONSOLE + "api/state", skip_host=True)
+    if host:
+        conn.putheader("Host", host.encode("utf-8"))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status in (400, 403), (host, response.status)
+    conn.close()
+    for allowed in ("localhost", f"localhost:{parts.port}", "[::1]:1", "127.0.0.1"):
+        assert get(edge.url + CONSOLE + "api/state", {"Host": allowed})[0] == 200
+
+
+def test_console_command_prints_the_address(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "data"), "console", "--no-open"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "http://127.0.0.1:9001" + CONSOLE
+    result = CliRunner().invoke(cli.main, ["console", "--no-open", "--endpoint-url", "http://127.0.0.1:4566/"])
+    assert result.output.strip() == "http://127.0.0.1:4566" + CONSOLE

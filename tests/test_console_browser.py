@@ -1,0 +1,168 @@
+"""The console in a real browser: Playwright driving Debian's chromium against a real
+edge, through a learner's scenario. Skipped with the reason when no browser is here;
+with ``LAMBDALAB_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) a missing browser fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import lambdalab
+from lambdalab import Lab
+from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
+from lambdalab.plugin import ConsolePanel
+from lambdalab.server import EdgeServer
+
+from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+
+CONSOLE = "/_lambdalab/console/"
+#: Waits for the page, generous: the machine running the tests may be loaded.
+PAGE_TIMEOUT_MS = 60_000
+#: A handler that holds its environment until the test opens the gate (a file).
+GATED = """
+import os, time
+
+def handler(event, context):
+    gate = event.get("gate")
+    deadline = time.time() + 100
+    while gate and not os.path.exists(gate) and time.time() < deadline:
+        time.sleep(0.01)
+    return "done"
+"""
+
+
+def chromium_or_skip() -> str:
+    """The chromium to drive; skipped (or failed, when CI requires it) if there is none."""
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if reason is None and not os.access(executable, os.X_OK):
+        reason = "no chromium (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("LAMBDALAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LAMBDALAB_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return executable
+
+
+@pytest.fixture
+def page(edge: EdgeServer) -> Iterator[Any]:
+    executable = chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable)
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.goto(edge.url + CONSOLE)
+            yield tab
+        finally:
+            browser.close()  # before the edge stops: it waits for open streams
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def burst(client: Any, count: int, gate: Path) -> tuple[list[threading.Thread], list[str]]:
+    """``count`` invokes at once, each held until ``gate`` exists; their outcomes."""
+    outcomes: list[str] = []
+
+    def invoke() -> None:
+        try:
+            client.invoke(FunctionName="watch", Payload=f'{{"gate": "{gate}"}}'.encode())
+            outcomes.append("ran")
+        except client.exceptions.TooManyRequestsException:
+            outcomes.append("throttled")
+
+    threads = [threading.Thread(target=invoke) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+class _ReservedPanel:
+    """A plugin's panel: each function's reserved concurrency."""
+
+    @lambdalab.hookimpl
+    def lambdalab_console_panels(self, lab: Lab) -> list[ConsolePanel]:
+        def rows() -> list[dict[str, Any]]:
+            return [{"Function": f.function_name,
+                     "Reserved": lab.get_function_concurrency(f.function_name)}
+                    for f in lab.list_functions()]
+
+        return [ConsolePanel("Reserved concurrency (a plugin's panel)", rows)]
+
+
+def test_watch_cold_warm_and_throttled_invokes(
+    page: Any, client: Any, lab: Lab, rendezvous: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    lab.plugin_manager.register(_ReservedPanel())
+    expect(page.locator("#status")).to_have_text("Live.")
+    create(client, "watch", GATED, Timeout=120)
+    client.put_function_concurrency(FunctionName="watch", ReservedConcurrentExecutions=2)
+    cold = client.invoke(FunctionName="watch", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    warm = client.invoke(FunctionName="watch", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+
+    first = page.locator(".lane").nth(0)
+    expect(first.locator(".init")).to_contain_text("INIT")
+    expect(first.locator(f'[data-request-id="{cold}"]')).to_have_count(1)
+    expect(first.locator(f'[data-request-id="{warm}"]')).to_have_count(1)
+    row = page.locator('tr[data-function="watch"]')
+    expect(row).to_contain_text("python3.11")
+
+    gate = rendezvous / "gate"
+    threads, outcomes = burst(client, 6, gate)
+    expect(row.locator(".throttles")).to_have_text("4")  # two hold the reserved slots
+    gate.touch()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["ran"] * 2 + ["throttled"] * 4
+
+    # One burst invoke ran warm on the first lane, the other needed a second environment.
+    expect(page.locator(".lane")).to_have_count(2)
+    expect(first.locator(".invoke")).to_have_count(3)
+    expect(page.locator(".lane").nth(1).locator(".init")).to_have_count(1)
+
+    page.get_by_label("Advance by (seconds)").fill(str(IDLE_ENVIRONMENT_TTL_S))
+    page.get_by_label("Advance by (seconds)").press("Enter")
+    expect(page.locator("#clock")).to_have_text(iso(lab.clock.now()))
+    assert lab.clock.now() == 1_700_000_000 + IDLE_ENVIRONMENT_TTL_S
+    # Idle for the idle timeout: both environments are reaped.
+    expect(page.locator(".lane .ended")).to_have_text(["reaped (idle)", "reaped (idle)"])
+
+    page.get_by_role("button", name="Show the numbers").click()
+    expect(page.locator("#lane-numbers tbody tr")).to_have_count(2)
+    expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
+    panel = page.locator(".panel", has=page.get_by_role("heading", name="Reserved concurrency (a plugin's panel)"))
+    expect(panel.locator("tbody tr")).to_have_text(["watch2"])
+    page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+    assert (tmp_path / "console.png").stat().st_size > 0
+
+    # Keyboard: Tab reaches the timeline's blocks, each named for a screen reader.
+    page.locator("#show-numbers").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused.startswith("INIT (cold start) of watch"), focused
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused.startswith(f"Invoke {cold}:"), focused
+
+    # Dark theme: the page follows prefers-color-scheme.
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (light, dark) == ("rgb(255, 255, 255)", "rgb(18, 18, 18)")
+    page.screenshot(path=str(tmp_path / "console-dark.png"), full_page=True)
