@@ -5,7 +5,9 @@ A request finds its service the way AWS clients address one
 
 1. ``GET /_lambdalab/health`` is the edge's own, and so is ``/_lambdalab/cli/``, what
    the ``lambdalab`` command reads through a server beyond the Lambda API;
-2. ``/_lambdalab/url/<url-id>/`` is a function URL, in whichever region made it;
+2. ``/_lambdalab/url/<url-id>/`` is a function URL, in whichever region made it, and
+   ``/_lambdalab/apis/<api-id>/`` an API Gateway API of the home region (the plugin
+   serving SigV4 service ``execute-api`` answers it); both are public, unsigned;
 3. the service name in the SigV4 credential scope of the ``Authorization`` header
    (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends,
    or of a presigned URL's ``X-Amz-Credential`` query parameter (an S3 URL any HTTP
@@ -70,6 +72,8 @@ from .lambda_service import LambdaService, is_function_url, path_prefixes
 HEALTH_PATH = "/_lambdalab/health"
 #: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
 CLI_PATH = "/_lambdalab/cli/"
+#: API Gateway's APIs, by id: ``<api-id>/<stage>/<path>`` (on AWS the host name names the API).
+APIS_PATH = "/_lambdalab/apis/"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
@@ -161,6 +165,9 @@ class Edge:
                 return
             if is_function_url(scope["path"]):
                 await self.function_urls(scope, receive, send_)
+                return
+            if scope["path"].startswith(APIS_PATH) and "execute-api" in self.services:
+                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
                 return
             headers = Headers(scope=scope)
             query_string = scope["query_string"].decode("latin-1")
