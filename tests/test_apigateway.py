@@ -136,6 +136,28 @@ def test_rest_api_event_is_payload_1_0(rest_api: dict[str, Any]) -> None:
     assert set(context["identity"]) == set(template["requestContext"]["identity"])
 
 
+#: The fields of the 1.0 event AWS sent a ``/{proxy+}`` AWS_PROXY method, as recorded against
+#: AWS (LocalStack's tests/aws/services/apigateway/test_apigateway_lambda.snapshot.json,
+#: test_lambda_aws_proxy_integration, recorded 10-07-2024).
+AWS_V1_FIELDS = {"body", "headers", "httpMethod", "isBase64Encoded", "multiValueHeaders",
+                 "multiValueQueryStringParameters", "path", "pathParameters", "queryStringParameters",
+                 "requestContext", "resource", "stageVariables"}
+AWS_V1_CONTEXT = {"accountId", "apiId", "deploymentId", "domainName", "domainPrefix", "extendedRequestId",
+                  "httpMethod", "identity", "path", "protocol", "requestId", "requestTime",
+                  "requestTimeEpoch", "resourceId", "resourcePath", "stage"}
+
+
+def test_rest_api_event_has_the_fields_aws_recorded(rest_api: dict[str, Any]) -> None:
+    status, _, body = request(rest_api["url"] + "/files/test-path/?email=test%2Balias%40gmail.com&plus=a+b")
+    event = json.loads(body)
+    assert set(event) == AWS_V1_FIELDS and set(event["requestContext"]) == AWS_V1_CONTEXT
+    # As recorded: the path keeps its trailing slash, the proxy parameter does not.
+    assert event["path"] == "/files/test-path/" and event["pathParameters"] == {"proxy": "test-path"}
+    assert event["queryStringParameters"] == {"email": "test+alias@gmail.com", "plus": "a b"}
+    assert event["requestContext"]["deploymentId"]
+    assert event["headers"]["X-Forwarded-Port"] == "443" and event["headers"]["X-Forwarded-Proto"] == "https"
+
+
 def test_rest_api_proxy_any_and_binary(rest_api: dict[str, Any]) -> None:
     status, _, body = request(rest_api["url"] + "/files/a/b/c.txt", "DELETE")
     event = json.loads(body)

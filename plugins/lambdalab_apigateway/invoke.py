@@ -260,7 +260,8 @@ def event_v1(request: Request, reached: Reached, lab: "Lab", at: float, request_
                               "principalOrgId", "user", "userArn"))
     identity |= {"sourceIp": request.source_ip, "userAgent": headers.get("User-Agent", "")}
     context = {
-        "accountId": lab.arns.account_id, "apiId": reached.api_id, "domainName": domain,
+        "accountId": lab.arns.account_id, "apiId": reached.api_id,
+        "deploymentId": reached.stage.get("deploymentId", ""), "domainName": domain,
         "domainPrefix": reached.api_id, "extendedRequestId": uuid.uuid4().hex[:16],
         "httpMethod": request.method, "identity": identity,
         "path": f"/{reached.stage_name}{reached.path}", "protocol": request.protocol,
