@@ -188,6 +188,44 @@ def test_rest_api_errors_as_aws_gives_them(rest_api: dict[str, Any]) -> None:
     assert status == 403
 
 
+def test_hostile_requests_get_api_gateways_answers(rest_api: dict[str, Any], edge: EdgeServer) -> None:
+    """Odd paths, methods and bodies: an answer of API Gateway's, never a 5xx of lambdalab."""
+    base = f"{edge.url}/_lambdalab/apis/"
+    for url, method in ((base, "GET"), (base + "nosuch", "GET"), (base + rest_api["id"], "GET"),
+                        (rest_api["url"], "GET"), (rest_api["url"] + "/items/%ff%00", "GET"),
+                        (rest_api["url"] + "/items/../../x", "GET"), (rest_api["url"] + "/items/1", "PATCH"),
+                        (rest_api["url"] + "//items//1", "GET")):
+        status, _, body = request(url, method)
+        assert status in (200, 403), (url, method, status, body)
+        assert status == 200 or json.loads(body) == {"message": "Missing Authentication Token"}
+    status, _, body = request(rest_api["url"] + "/files/x", "POST", "é".encode("latin-1"), {"Content-Type": "text/plain"})
+    assert status == 200 and json.loads(body)["body"] == "\ufffd"
+
+
+def test_stage_variables_reach_the_event(client: Any, edge: EdgeServer) -> None:
+    from lambdalab_apigateway import api_gateway
+
+    arn = create(client, "vars", ECHO_V1)["FunctionArn"]
+    apis = api_gateway(edge.lab)
+    rest = apis.create_rest_api("vars")
+    proxy = apis.create_resource(rest["id"], rest["rootResourceId"], "{proxy+}")
+    apis.put_method(rest["id"], proxy["id"], "ANY")
+    apis.put_integration(rest["id"], proxy["id"], "ANY", type="AWS_PROXY", uri=arn)
+    apis.create_deployment(rest["id"], "dev", variables={"table": "items-dev"})
+    status, _, body = request(f"{edge.url}/_lambdalab/apis/{rest['id']}/dev/a")
+    assert status == 200 and json.loads(body)["stageVariables"] == {"table": "items-dev"}
+
+    arn2 = create(client, "vars2", ECHO_V2)["FunctionArn"]
+    http = apis.create_api("vars2")
+    integration = apis.create_integration(http["ApiId"], "AWS_PROXY", arn2)
+    apis.create_route(http["ApiId"], "ANY /{proxy+}", f"integrations/{integration['IntegrationId']}")
+    apis.create_http_stage(http["ApiId"], "beta", auto_deploy=True, variables={"flag": "on"})
+    status, _, body = request(f"{edge.url}/_lambdalab/apis/{http['ApiId']}/beta/x/y")
+    event = json.loads(body)
+    assert status == 201 and event["stageVariables"] == {"flag": "on"}
+    assert event["rawPath"] == "/beta/x/y" and event["requestContext"]["stage"] == "beta"
+
+
 @pytest.fixture
 def http_api(client: Any, edge: EdgeServer) -> dict[str, Any]:
     """An HTTP API: ``GET /items/{id}``, ``ANY /{proxy+}`` and ``$default``, on ``$default``."""

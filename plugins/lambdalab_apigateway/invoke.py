@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -63,7 +63,7 @@ class Request:
     """One request to an API, as the edge read it."""
 
     method: str
-    #: The path after ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``.
+    #: The path after ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
     target: str
     query_string: str
     #: (name, value) pairs in arrival order; names as the client sent them.
@@ -119,7 +119,7 @@ def reach(gateway: ApiGateway, method: str, target: str) -> Reached:
         api, stage, match = gateway.match_http(api_id, stage_name, method, "/" + path)
     else:
         api, stage, match = gateway.match_rest(api_id, stage_name, method, "/" + path)
-    return Reached(api, stage, stage_name, match, "/" + unquote(path))
+    return Reached(api, stage, stage_name, match, "/" + path)
 
 
 def answer(lab: "Lab", gateway: ApiGateway, request: Request) -> Response:
