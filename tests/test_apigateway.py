@@ -333,3 +333,17 @@ def test_bad_integration_uri_is_refused(client: Any, edge: EdgeServer) -> None:
     with pytest.raises(ClientError, match="BadRequestException"):
         v2.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY",
                               IntegrationUri="not an arn", PayloadFormatVersion="2.0")
+
+
+def test_an_edge_that_checks_signatures_serves_apis_unsigned(lab: Lab) -> None:
+    """An API with authorizationType NONE is public, as a function URL is: the edge's
+    auth keys guard the management API, not the invoke URL."""
+    with EdgeServer(lab, port=0, auth_keys={"AKIDSIGNED": "secret"}) as server:
+        signed = client_for(server.url, key="AKIDSIGNED", secret="secret")
+        arn = create(signed, "open", ECHO_V2)["FunctionArn"]
+        v2 = client_for(server.url, "apigatewayv2", key="AKIDSIGNED", secret="secret")
+        api = v2.create_api(Name="open", ProtocolType="HTTP", Target=arn)
+        status, _, body = request(f"{server.url}/_lambdalab/apis/{api['ApiId']}/hi")
+        assert status == 201 and json.loads(body)["rawPath"] == "/hi"
+        status, _, _ = request(f"{server.url}/restapis")  # management stays signed
+        assert status == 403
