@@ -301,6 +301,24 @@ def test_quick_create_serves_default_stage(client: Any, edge: EdgeServer) -> Non
     assert status == 201 and json.loads(body)["routeKey"] == "$default"
 
 
+def test_http_api_cors_configuration_is_applied(client: Any, edge: EdgeServer) -> None:
+    arn = create(client, "cors", ECHO_V2)["FunctionArn"]
+    v2 = client_for(edge.url, "apigatewayv2")
+    api = v2.create_api(Name="cors", ProtocolType="HTTP", Target=arn, CorsConfiguration={
+        "AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+        "AllowHeaders": ["content-type"], "ExposeHeaders": ["x-total"], "MaxAge": 300})
+    url = f"{edge.url}/_lambdalab/apis/{api['ApiId']}/items"
+    status, headers, body = request(url, "OPTIONS", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert (status, body) == (204, b"")  # API Gateway answers the preflight, not the function
+    assert headers["access-control-allow-origin"] == "https://app.example"
+    assert headers["access-control-allow-methods"] == "GET,POST" and headers["access-control-max-age"] == "300"
+    status, headers, _ = request(url, headers={"Origin": "https://app.example"})
+    assert status == 201 and headers["access-control-expose-headers"] == "x-total"
+    status, headers, _ = request(url, headers={"Origin": "https://evil.example"})
+    assert status == 201 and "access-control-allow-origin" not in headers
+
+
 def test_enforced_iam_needs_the_functions_permission(tmp_path: Any, clock: Any) -> None:
     with Lab(data_dir=tmp_path / "enforced", clock=clock, enforce_iam=True) as lab, \
             EdgeServer(lab, port=0) as server:

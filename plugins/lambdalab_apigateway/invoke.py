@@ -38,7 +38,7 @@ from starlette.datastructures import Headers
 
 from lambdalab.plugin import LambdaError, RequestBodyTooLarge, parse_function_ref, receive_body
 
-from . import quotas
+from . import cors, quotas
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -129,6 +129,21 @@ def answer(lab: "Lab", gateway: ApiGateway, request: Request) -> Response:
         reached = reach(gateway, request.method, request.target)
     except NotFoundException:
         return message(403, "Missing Authentication Token", request_id)
+    cors_config = reached.api.get("CorsConfiguration") if reached.is_http else None
+    if cors_config:
+        sent = {name.lower(): value for name, value in request.headers}
+        if cors.is_preflight(request.method, sent):
+            pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=True)
+            return Response(cors.PREFLIGHT_STATUS, [*pairs, ("Apigw-Requestid", request_id)], b"")
+        response = _answer_route(lab, gateway, request, reached, request_id)
+        pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=False)
+        return replace(response, headers=cors.replace_cors_headers(response.headers, pairs))
+    return _answer_route(lab, gateway, request, reached, request_id)
+
+
+def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
+                  request_id: str) -> Response:
+    """The answer of the route ``reached``: its function's, mapped, or API Gateway's error."""
     if reached.match is None:
         if reached.is_http:
             return message(404, "Not Found", request_id)
