@@ -319,6 +319,57 @@ def test_http_api_cors_configuration_is_applied(client: Any, edge: EdgeServer) -
     assert status == 201 and "access-control-allow-origin" not in headers
 
 
+AUTHORIZER = """
+def handler(event, context):
+    identity = event.get("authorizationToken") or event["headers"].get("x-key", "")
+    if identity == "bad":
+        raise Exception("Unauthorized")
+    effect = "Deny" if identity == "deny" else "Allow"
+    # Allows only the method first called: a cached answer meets later calls' methodArn.
+    return {"principalId": "user-" + identity, "context": {"tier": "gold", "type": event["type"]},
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["TOKEN", "REQUEST"])
+def test_lambda_authorizer(kind: str, client: Any, edge: EdgeServer, clock: Any) -> None:
+    arn = create(client, "guarded1", ECHO_V1)["FunctionArn"]
+    auth_arn = create(client, "authorizer", AUTHORIZER)["FunctionArn"]
+    apigw = client_for(edge.url, "apigateway")
+    api = apigw.create_rest_api(name="guarded")
+    source = "method.request.header.Authorization" if kind == "TOKEN" else "method.request.header.x-key"
+    authorizer = apigw.create_authorizer(restApiId=api["id"], name="auth", type=kind, identitySource=source,
+                                         authorizerUri=auth_arn, authorizerResultTtlInSeconds=60)
+    assert [a["id"] for a in apigw.get_authorizers(restApiId=api["id"])["items"]] == [authorizer["id"]]
+    proxy = apigw.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="{proxy+}")
+    apigw.put_method(restApiId=api["id"], resourceId=proxy["id"], httpMethod="ANY",
+                     authorizationType="CUSTOM", authorizerId=authorizer["id"])
+    apigw.put_integration(restApiId=api["id"], resourceId=proxy["id"], httpMethod="ANY", type="AWS_PROXY",
+                          integrationHttpMethod="POST", uri=arn)
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    url = f"{edge.url}/_lambdalab/apis/{api['id']}/prod"
+    header = "Authorization" if kind == "TOKEN" else "x-key"
+
+    status, _, body = request(url + "/a")
+    assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})  # no identity: not called
+    status, _, body = request(url + "/a", headers={header: "bad"})
+    assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
+    status, _, body = request(url + "/a", headers={header: "deny"})
+    assert status == 403 and json.loads(body) == {
+        "Message": "User is not authorized to access this resource with an explicit deny"}
+    status, _, body = request(url + "/a", headers={header: "ada"})
+    assert status == 200, body
+    context = json.loads(body)["requestContext"]["authorizer"]
+    assert context["principalId"] == "user-ada" and context["tier"] == "gold" and context["type"] == kind
+    # The cached policy names /a only: /b is denied until the TTL passes on the lab's clock.
+    status, _, _ = request(url + "/b", headers={header: "ada"})
+    assert status == 403
+    clock.advance(61)
+    status, _, _ = request(url + "/b", headers={header: "ada"})
+    assert status == 200
+
+
 def test_enforced_iam_needs_the_functions_permission(tmp_path: Any, clock: Any) -> None:
     with Lab(data_dir=tmp_path / "enforced", clock=clock, enforce_iam=True) as lab, \
             EdgeServer(lab, port=0) as server:

@@ -38,7 +38,7 @@ from starlette.datastructures import Headers
 
 from lambdalab.plugin import LambdaError, RequestBodyTooLarge, parse_function_ref, receive_body
 
-from . import cors, quotas
+from . import authorizers, cors, quotas
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -80,10 +80,10 @@ class Response:
     body: bytes
 
 
-def message(status: int, text: str, request_id: str) -> Response:
-    """An answer of API Gateway itself: ``{"message": ...}``."""
+def message(status: int, text: str, request_id: str, key: str = "message") -> Response:
+    """An answer of API Gateway itself: ``{"message": ...}`` (an explicit deny's says ``Message``)."""
     return Response(status, [_JSON, ("x-amzn-RequestId", request_id)],
-                    json.dumps({"message": text}).encode())
+                    json.dumps({key: text}).encode())
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ def reach(gateway: ApiGateway, method: str, target: str) -> Reached:
     return Reached(api, stage, stage_name, match, "/" + path)
 
 
-def answer(lab: "Lab", gateway: ApiGateway, request: Request) -> Response:
+def answer(lab: "Lab", gateway: ApiGateway, request: Request,
+           cache: authorizers.AuthorizerCache | None = None) -> Response:
     """The HTTP response to ``request``: API Gateway's own errors, or the function's answer."""
     request_id = str(uuid.uuid4())
     try:
@@ -135,14 +136,14 @@ def answer(lab: "Lab", gateway: ApiGateway, request: Request) -> Response:
         if cors.is_preflight(request.method, sent):
             pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=True)
             return Response(cors.PREFLIGHT_STATUS, [*pairs, ("Apigw-Requestid", request_id)], b"")
-        response = _answer_route(lab, gateway, request, reached, request_id)
+        response = _answer_route(lab, gateway, request, reached, request_id, cache)
         pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=False)
         return replace(response, headers=cors.replace_cors_headers(response.headers, pairs))
-    return _answer_route(lab, gateway, request, reached, request_id)
+    return _answer_route(lab, gateway, request, reached, request_id, cache)
 
 
 def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
-                  request_id: str) -> Response:
+                  request_id: str, cache: authorizers.AuthorizerCache | None) -> Response:
     """The answer of the route ``reached``: its function's, mapped, or API Gateway's error."""
     if reached.match is None:
         if reached.is_http:
@@ -158,6 +159,12 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
              else event_v1(request, reached, lab, at, request_id))
+    if not reached.is_http and reached.match.target.get("authorizationType") == "CUSTOM":
+        verdict = _authorize(lab, gateway, cache or authorizers.AuthorizerCache(), reached, event, request.method)
+        if not verdict.allowed:
+            key = "Message" if verdict.status == 403 else "message"
+            return message(verdict.status, verdict.message, request_id, key)
+        event["requestContext"]["authorizer"] = verdict.context
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -169,6 +176,28 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         return message(*failure, request_id)
     id_header = "Apigw-Requestid" if reached.is_http else "x-amzn-RequestId"
     return replace(mapped, headers=[*mapped.headers, (id_header, request_id)])
+
+
+def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, reached: Reached,
+               event: dict[str, Any], method: str) -> authorizers.Verdict:
+    """Run the method's Lambda authorizer on the 1.0 ``event`` the method would get."""
+    assert reached.match is not None
+    found = {a["id"]: a for a in reached.api.get("_authorizers", {}).values()}
+    authorizer = found.get(reached.match.target.get("authorizerId"))
+    if authorizer is None:
+        return authorizers.FAILED
+    lower = {k.lower(): v for k, v in event["headers"].items()}
+    identity = authorizers.identity_of(authorizer, lower, event["queryStringParameters"] or {},
+                                       event["stageVariables"] or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+    if authorizer["type"] == authorizers.TOKEN:
+        request_event = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn}
+    else:
+        request_event = {"type": "REQUEST", "methodArn": method_arn,
+                         **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
+    return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
 
 
 # -- permission -----------------------------------------------------------------------
@@ -432,6 +461,7 @@ class InvokeApp:
     def __init__(self, lab: "Lab", gateway: ApiGateway) -> None:
         self.lab = lab
         self.gateway = gateway
+        self.authorizer_cache = authorizers.AuthorizerCache()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         headers = Headers(scope=scope)
@@ -447,7 +477,8 @@ class InvokeApp:
                 query_string=scope["query_string"].decode("latin-1"),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
                 body=body, source_ip=client[0], protocol=f"HTTP/{scope.get('http_version', '1.1')}")
-            response = await anyio.to_thread.run_sync(answer, self.lab, self.gateway, request)
+            response = await anyio.to_thread.run_sync(answer, self.lab, self.gateway, request,
+                                                      self.authorizer_cache)
         out = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
         out.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})

@@ -172,6 +172,7 @@ class ApiGateway:
             "endpointConfiguration": {"types": ["EDGE"]}, "disableExecuteApiEndpoint": False,
             "rootResourceId": root,
             "_resources": {root: {"id": root, "path": "/"}}, "_deployments": {}, "_stages": {},
+            "_authorizers": {},
         }
         if description is not None:
             api["description"] = description
@@ -216,12 +217,21 @@ class ApiGateway:
         return found
 
     def put_method(self, api_id: str, resource_id: str, http_method: str,
-                   authorization_type: str = "NONE") -> dict[str, Any]:
+                   authorization_type: str = "NONE", authorizer_id: str | None = None) -> dict[str, Any]:
+        """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
+        if authorization_type not in ("NONE", "CUSTOM"):
+            raise BadRequestException(
+                f"lambdalab's REST APIs take authorizationType NONE or CUSTOM, not {authorization_type!r}.")
+        if authorization_type == "CUSTOM" and authorizer_id not in api.get("_authorizers", {}):
+            raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type "
+                                      "to CUSTOM requires a valid authorizer.")
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
                   "apiKeyRequired": False}
+        if authorization_type == "CUSTOM":
+            method["authorizerId"] = authorizer_id
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
         return method
@@ -244,6 +254,30 @@ class ApiGateway:
         method["methodIntegration"] = integration
         self._save(api, REST)
         return integration
+
+    def create_authorizer(self, api_id: str, name: str, type: str, authorizer_uri: str, *,
+                          identity_source: str | None = None,
+                          ttl_seconds: int | None = None) -> dict[str, Any]:
+        """A Lambda authorizer (``TOKEN`` or ``REQUEST``) a ``CUSTOM`` method names."""
+        api = self._load(api_id, REST)
+        if type not in ("TOKEN", "REQUEST"):
+            raise BadRequestException(f"lambdalab's authorizers are TOKEN or REQUEST, not {type!r}.")
+        function_of(authorizer_uri)
+        ttl = 300 if ttl_seconds is None else ttl_seconds
+        if not 0 <= ttl <= 3600:
+            raise BadRequestException("authorizerResultTtlInSeconds must be 0 to 3600.")
+        source = identity_source or ("method.request.header.Authorization" if type == "TOKEN" else "")
+        if type == "REQUEST" and ttl and not source:
+            raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
+        authorizer = {"id": new_id(6), "name": name, "type": type, "authType": "custom",
+                      "authorizerUri": authorizer_uri, "identitySource": source,
+                      "authorizerResultTtlInSeconds": ttl}
+        api.setdefault("_authorizers", {})[authorizer["id"]] = authorizer
+        self._save(api, REST)
+        return authorizer
+
+    def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, REST).get("_authorizers", {}).values())
 
     def create_deployment(self, api_id: str, stage_name: str | None = None, *,
                           description: str | None = None,

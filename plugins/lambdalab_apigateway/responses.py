@@ -69,7 +69,16 @@ class RestApiResponses:
 
     def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
-                                       body["authorizationType"])
+                                       body["authorizationType"], body.get("authorizerId"))
+
+    def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_authorizer(
+            body["restApiId"], body["name"], body["type"], body.get("authorizerUri") or "",
+            identity_source=body.get("identitySource"), ttl_seconds=body.get("authorizerResultTtlInSeconds"))
+
+    def get_authorizers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        authorizers = self.gateway.get_authorizers(body["restApiId"])
+        return _page(authorizers, body.get("position"), body.get("limit"), "items", "position")
 
     def put_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_integration(
