@@ -91,16 +91,19 @@ class Match:
     path_parameters: dict[str, str] = field(default_factory=dict)
 
 
-def match_path(template: str, path: str) -> tuple[tuple[int, ...], dict[str, str]] | None:
+def match_path(template: str, path: str, *, greedy_may_be_empty: bool = False
+               ) -> tuple[tuple[int, ...], dict[str, str]] | None:
     """How well ``template`` (``/items/{id}``, ``/{proxy+}``) matches ``path``: a score
     (literal parts beat ``{name}``, which beats a greedy ``{name+}``) and the path
-    parameters, or ``None``."""
+    parameters, or ``None``. An HTTP API's greedy parameter also matches nothing (``/``
+    reaches ``ANY /{proxy+}`` with ``proxy`` ``""``, as AWS's recorded events show); a
+    REST API's needs one part at least (``/`` is the root resource's)."""
     wanted, given = split_path(template), split_path(path)
     score: list[int] = []
     params: dict[str, str] = {}
     for i, part in enumerate(wanted):
         if part.startswith("{") and part.endswith("+}"):
-            if i >= len(given):
+            if i >= len(given) and not greedy_may_be_empty:
                 return None
             params[part[1:-2]] = "/".join(given[i:])
             return (*score, 0), params
@@ -457,7 +460,7 @@ class ApiGateway:
             route_method, _, template = route["RouteKey"].partition(" ")
             if route_method not in (method, "ANY"):
                 continue
-            scored = match_path(template, path)
+            scored = match_path(template, path, greedy_may_be_empty=True)
             if scored is None:
                 continue
             rank = (scored[0], int(route_method != "ANY"))
