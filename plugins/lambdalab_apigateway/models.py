@@ -13,12 +13,14 @@ calls; the management operations of :mod:`.responses` call it too.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import secrets
 import string
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
@@ -26,6 +28,8 @@ from .exceptions import BadRequestException, ConflictException, NotFoundExceptio
 
 if TYPE_CHECKING:
     from lambdalab import Lab
+
+T = TypeVar("T")
 
 MIGRATIONS: dict[str, str] = {
     "apigateway-1": """
@@ -119,11 +123,24 @@ def match_path(template: str, path: str, *, greedy_may_be_empty: bool = False
     return (tuple(score), params) if len(wanted) == len(given) else None
 
 
+def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
+    """An API's document is read, changed and written back whole: changes to APIs run one
+    at a time, so two concurrent calls (the edge serves each in a thread) lose neither."""
+
+    @functools.wraps(method)
+    def serialized(self: "ApiGateway", *args: Any, **kwargs: Any) -> T:
+        with self._changing:
+            return method(self, *args, **kwargs)
+
+    return serialized
+
+
 class ApiGateway:
     """The REST and HTTP APIs of one :class:`~lambdalab.Lab`, durable in its data dir."""
 
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
+        self._changing = threading.Lock()
 
     # -- storage --------------------------------------------------------------------------
 
@@ -193,6 +210,7 @@ class ApiGateway:
     def get_resources(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST)["_resources"].values())
 
+    @_one_at_a_time
     def create_resource(self, api_id: str, parent_id: str, path_part: str) -> dict[str, Any]:
         """A child of ``parent_id`` at ``path_part`` (``items``, ``{id}``, ``{proxy+}``)."""
         api = self._load(api_id, REST)
@@ -219,6 +237,7 @@ class ApiGateway:
             raise NotFoundException(f"Invalid Resource identifier specified: {resource_id}")
         return found
 
+    @_one_at_a_time
     def put_method(self, api_id: str, resource_id: str, http_method: str,
                    authorization_type: str = "NONE", authorizer_id: str | None = None) -> dict[str, Any]:
         """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
@@ -239,6 +258,7 @@ class ApiGateway:
         self._save(api, REST)
         return method
 
+    @_one_at_a_time
     def put_integration(self, api_id: str, resource_id: str, http_method: str, *,
                         type: str, uri: str | None = None,
                         integration_http_method: str | None = "POST") -> dict[str, Any]:
@@ -258,6 +278,7 @@ class ApiGateway:
         self._save(api, REST)
         return integration
 
+    @_one_at_a_time
     def create_authorizer(self, api_id: str, name: str, type: str, authorizer_uri: str, *,
                           identity_source: str | None = None,
                           ttl_seconds: int | None = None) -> dict[str, Any]:
@@ -282,6 +303,7 @@ class ApiGateway:
     def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST).get("_authorizers", {}).values())
 
+    @_one_at_a_time
     def create_deployment(self, api_id: str, stage_name: str | None = None, *,
                           description: str | None = None,
                           variables: dict[str, str] | None = None) -> dict[str, Any]:
@@ -314,6 +336,7 @@ class ApiGateway:
             stage["variables"] = dict(variables)
         return stage
 
+    @_one_at_a_time
     def create_stage(self, api_id: str, stage_name: str, deployment_id: str, *,
                      variables: dict[str, str] | None = None) -> dict[str, Any]:
         api = self._load(api_id, REST)
@@ -393,6 +416,7 @@ class ApiGateway:
     def delete_api(self, api_id: str) -> None:
         self._delete(api_id, HTTP)
 
+    @_one_at_a_time
     def create_integration(self, api_id: str, integration_type: str, integration_uri: str, *,
                            payload_format_version: str = "2.0") -> dict[str, Any]:
         if integration_type != "AWS_PROXY":
@@ -405,6 +429,7 @@ class ApiGateway:
         self._save(api, HTTP)
         return integration
 
+    @_one_at_a_time
     def create_route(self, api_id: str, route_key: str, target: str | None = None) -> dict[str, Any]:
         """A route (``GET /items/{id}``, ``ANY /{proxy+}``, ``$default``) to
         ``integrations/<id>``."""
@@ -430,6 +455,7 @@ class ApiGateway:
                                  "RouteSettings": {}, "StageVariables": dict(variables or {})}
         return stage
 
+    @_one_at_a_time
     def create_http_stage(self, api_id: str, stage_name: str, *, auto_deploy: bool = False,
                           variables: dict[str, str] | None = None) -> dict[str, Any]:
         api = self._load(api_id, HTTP)
