@@ -283,6 +283,23 @@ def test_http_api_event_is_payload_2_0(http_api: dict[str, Any]) -> None:
     assert event["routeKey"] == "ANY /{proxy+}" and event["pathParameters"] == {"proxy": ""}
 
 
+def test_http_api_integration_with_payload_1_0(client: Any, edge: EdgeServer) -> None:
+    from lambdalab_apigateway import api_gateway
+
+    arn = create(client, "v1onhttp", ECHO_V1)["FunctionArn"]
+    apis = api_gateway(edge.lab)
+    http = apis.create_api("v1")
+    integration = apis.create_integration(http["ApiId"], "AWS_PROXY", arn, payload_format_version="1.0")
+    apis.create_route(http["ApiId"], "GET /items/{id}", f"integrations/{integration['IntegrationId']}")
+    apis.create_http_stage(http["ApiId"], "$default", auto_deploy=True)
+    status, _, body = request(f"{edge.url}/_lambdalab/apis/{http['ApiId']}/items/9")
+    event = json.loads(body)
+    assert status == 200 and event["version"] == "1.0" and event["resource"] == "/items/{id}"
+    assert event["pathParameters"] == {"id": "9"} and event["requestContext"]["stage"] == "$default"
+    status, _, body = request(f"{edge.url}/_lambdalab/apis/{http['ApiId']}/items/malformed")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
 def test_http_api_response_shortcuts_and_errors(http_api: dict[str, Any]) -> None:
     status, headers, body = request(http_api["url"] + "/x/bare")
     assert (status, body, headers["content-type"]) == (200, b'{"hello":"world"}', "application/json")

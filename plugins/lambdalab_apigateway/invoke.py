@@ -297,7 +297,8 @@ def event_v1(request: Request, reached: Reached, lab: "Lab", at: float, request_
     body = None
     if request.body:
         body = base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace")
-    resource = reached.match.template
+    # An HTTP API's route key is "GET /items/{id}": its resource is the path part.
+    resource = reached.match.template.partition(" ")[2] or reached.match.template
     variables = reached.stage.get("variables") or reached.stage.get("StageVariables") or None
     identity = dict.fromkeys(("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
                               "cognitoAuthenticationType", "cognitoIdentityId", "cognitoIdentityPoolId",
@@ -314,7 +315,11 @@ def event_v1(request: Request, reached: Reached, lab: "Lab", at: float, request_
         "resourceId": reached.match.target.get("resourceId", ""), "resourcePath": resource,
         "stage": reached.stage_name,
     }
+    if reached.is_http:  # http-api-develop-integrations-lambda.html's 1.0 example
+        del context["deploymentId"]
+        context["resourceId"] = None
     return {
+        **({"version": "1.0"} if reached.is_http else {}),
         "resource": resource, "path": reached.path, "httpMethod": request.method,
         "headers": headers, "multiValueHeaders": multi_headers,
         "queryStringParameters": query or None, "multiValueQueryStringParameters": multi_query or None,
