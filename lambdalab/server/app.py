@@ -5,7 +5,9 @@ A request finds its service the way AWS clients address one
 
 1. ``GET /_lambdalab/health`` is the edge's own, and so is ``/_lambdalab/cli/``, what
    the ``lambdalab`` command reads through a server beyond the Lambda API;
-2. ``/_lambdalab/url/<url-id>/`` is a function URL, in whichever region made it;
+2. ``/_lambdalab/url/<url-id>/`` is a function URL, in whichever region made it, and
+   ``/_lambdalab/apis/<api-id>/`` an API Gateway API of the home region (the plugin
+   serving SigV4 service ``execute-api`` answers it); both are public, unsigned;
 3. the service name in the SigV4 credential scope of the ``Authorization`` header
    (``Credential=AKID/20240501/us-east-1/lambda/aws4_request``), which every SDK sends,
    or of a presigned URL's ``X-Amz-Credential`` query parameter (an S3 URL any HTTP
@@ -72,6 +74,8 @@ HEALTH_PATH = "/_lambdalab/health"
 CLI_PATH = "/_lambdalab/cli/"
 #: Where plugins' pages for a browser live (a console): unsigned, see :class:`HttpService`.
 PAGES_PATH = "/_lambdalab/"
+#: API Gateway's APIs, by id: ``<api-id>/<stage>/<path>`` (on AWS the host name names the API).
+APIS_PATH = "/_lambdalab/apis/"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 #: Threads serving blocking Lab calls at once, beyond the account's concurrency: enough
 #: that requests meet Lambda's throttling, never a queue in front of a thread.
@@ -163,6 +167,9 @@ class Edge:
                 return
             if is_function_url(scope["path"]):
                 await self.function_urls(scope, receive, send_)
+                return
+            if scope["path"].startswith(APIS_PATH) and "execute-api" in self.services:
+                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
                 return
             page = self.page_for(scope["path"])
             if page is not None:

@@ -107,6 +107,7 @@ def apigateway_rest(
     context = {
         "accountId": account_id,
         "apiId": api_id,
+        "deploymentId": hex_id(6),
         "domainName": domain,
         "domainPrefix": api_id,
         "extendedRequestId": hex_id(16),

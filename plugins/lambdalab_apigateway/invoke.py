@@ -1,0 +1,490 @@
+"""Calling an API: ``/_lambdalab/apis/<api-id>/<stage>/<path>`` on the edge.
+
+A request finds its API, stage and route (:mod:`.models`), becomes the event of the
+integration's payload format, the function runs synchronously through the one invoke
+path (:meth:`lambdalab.Lab.invoke`), and its answer becomes the HTTP response, by the
+rules of each format:
+
+* 1.0, REST APIs' ``AWS_PROXY``
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html):
+  the answer must be an object of ``statusCode``, ``headers``, ``multiValueHeaders``,
+  ``body`` (a string) and ``isBase64Encoded``, nothing else; any other is
+  502 ``{"message": "Internal server error"}``.
+* 2.0, HTTP APIs
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html):
+  an object with ``statusCode`` is a full response (``cookies`` too); anything else is
+  a 200 ``application/json`` body; a failure is 500 ``{"message":"Internal Server Error"}``.
+
+On AWS the host name (``<api-id>.execute-api.<region>.amazonaws.com``) names the API;
+here the path does, so a browser reaches it with no DNS set up. For an HTTP API's
+``$default`` stage the stage part is left out, as on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import re
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+import anyio.to_thread
+from starlette.datastructures import Headers
+
+from lambdalab.plugin import LambdaError, RequestBodyTooLarge, parse_function_ref, receive_body
+
+from . import authorizers, cors, quotas
+from .exceptions import NotFoundException
+from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+#: Where APIs are served on the edge (the path after it: ``<api-id>/<stage>/<path>``).
+APIS_PATH = "/_lambdalab/apis/"
+PRINCIPAL = "apigateway.amazonaws.com"
+_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                         "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+#: Bodies an HTTP API passes as text; any other is base64 (http-api-develop-integrations-lambda.html).
+_TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))")
+#: The keys a 1.0 answer may have; any other makes it malformed.
+_V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+_JSON = ("Content-Type", "application/json")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to an API, as the edge read it."""
+
+    method: str
+    #: The path after ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
+    target: str
+    query_string: str
+    #: (name, value) pairs in arrival order; names as the client sent them.
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    protocol: str = "HTTP/1.1"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def message(status: int, text: str, request_id: str, key: str = "message") -> Response:
+    """An answer of API Gateway itself: ``{"message": ...}`` (an explicit deny's says ``Message``)."""
+    return Response(status, [_JSON, ("x-amzn-RequestId", request_id)],
+                    json.dumps({key: text}).encode())
+
+
+@dataclass(frozen=True)
+class Reached:
+    """Where a request went: the API, stage, route match and the path inside the stage."""
+
+    api: dict[str, Any]
+    stage: dict[str, Any]
+    stage_name: str
+    match: Match | None
+    path: str
+
+    @property
+    def is_http(self) -> bool:
+        return "ApiId" in self.api
+
+    @property
+    def api_id(self) -> str:
+        return str(self.api["ApiId"] if self.is_http else self.api["id"])
+
+
+def reach(gateway: ApiGateway, method: str, target: str) -> Reached:
+    """The API, stage and route ``<api-id>/<stage>/<path>`` names."""
+    api_id, _, rest = target.partition("/")
+    kind = gateway.kind_of(api_id)
+    if kind is None:
+        raise NotFoundException(f"No API {api_id!r}")
+    stage_name, slash, path = rest.partition("/")
+    if kind == HTTP:
+        stages = {s["StageName"] for s in gateway.get_http_stages(api_id)}
+        if stage_name not in stages and DEFAULT_STAGE in stages:
+            stage_name, path = DEFAULT_STAGE, rest
+        api, stage, match = gateway.match_http(api_id, stage_name, method, "/" + path)
+    else:
+        api, stage, match = gateway.match_rest(api_id, stage_name, method, "/" + path)
+    return Reached(api, stage, stage_name, match, "/" + path)
+
+
+def answer(lab: "Lab", gateway: ApiGateway, request: Request,
+           cache: authorizers.AuthorizerCache | None = None) -> Response:
+    """The HTTP response to ``request``: API Gateway's own errors, or the function's answer."""
+    request_id = str(uuid.uuid4())
+    try:
+        reached = reach(gateway, request.method, request.target)
+    except NotFoundException:
+        return message(403, "Missing Authentication Token", request_id)
+    cors_config = reached.api.get("CorsConfiguration") if reached.is_http else None
+    if cors_config:
+        sent = {name.lower(): value for name, value in request.headers}
+        if cors.is_preflight(request.method, sent):
+            pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=True)
+            return Response(cors.PREFLIGHT_STATUS, [*pairs, ("Apigw-Requestid", request_id)], b"")
+        response = _answer_route(lab, gateway, request, reached, request_id, cache)
+        pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=False)
+        return replace(response, headers=cors.replace_cors_headers(response.headers, pairs))
+    return _answer_route(lab, gateway, request, reached, request_id, cache)
+
+
+def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
+                  request_id: str, cache: authorizers.AuthorizerCache | None) -> Response:
+    """The answer of the route ``reached``: its function's, mapped, or API Gateway's error."""
+    if reached.match is None:
+        if reached.is_http:
+            return message(404, "Not Found", request_id)
+        return message(403, "Missing Authentication Token", request_id)
+    failure = (500, "Internal Server Error") if reached.is_http else (502, "Internal server error")
+    integration = reached.match.target if reached.is_http else reached.match.target["methodIntegration"]
+    uri = integration["IntegrationUri"] if reached.is_http else integration["uri"]
+    version = integration.get("PayloadFormatVersion", "1.0") if reached.is_http else "1.0"
+    function = function_of(uri)
+    if lab.enforce_iam and not may_invoke(lab, function, source_arn(gateway, reached, request.method)):
+        return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
+    at = lab.clock.now()
+    event = (event_v2(request, reached, lab, at) if version == "2.0"
+             else event_v1(request, reached, lab, at, request_id))
+    if not reached.is_http and reached.match.target.get("authorizationType") == "CUSTOM":
+        verdict = _authorize(lab, gateway, cache or authorizers.AuthorizerCache(), reached, event, request.method)
+        if not verdict.allowed:
+            key = "Message" if verdict.status == 403 else "message"
+            return message(verdict.status, verdict.message, request_id, key)
+        event["requestContext"]["authorizer"] = verdict.context
+    try:
+        result = lab.invoke(function, event)
+    except LambdaError:
+        return message(*failure, request_id)
+    if result.function_error is not None:
+        return message(*failure, request_id)
+    mapped = response_v2(result.payload) if version == "2.0" else response_v1(result.payload)
+    if mapped is None:
+        return message(*failure, request_id)
+    id_header = "Apigw-Requestid" if reached.is_http else "x-amzn-RequestId"
+    return replace(mapped, headers=[*mapped.headers, (id_header, request_id)])
+
+
+def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, reached: Reached,
+               event: dict[str, Any], method: str) -> authorizers.Verdict:
+    """Run the method's Lambda authorizer on the 1.0 ``event`` the method would get."""
+    assert reached.match is not None
+    found = {a["id"]: a for a in reached.api.get("_authorizers", {}).values()}
+    authorizer = found.get(reached.match.target.get("authorizerId"))
+    if authorizer is None:
+        return authorizers.FAILED
+    lower = {k.lower(): v for k, v in event["headers"].items()}
+    identity = authorizers.identity_of(authorizer, lower, event["queryStringParameters"] or {},
+                                       event["stageVariables"] or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+    if authorizer["type"] == authorizers.TOKEN:
+        request_event = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn}
+    else:
+        request_event = {"type": "REQUEST", "methodArn": method_arn,
+                         **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
+    return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+# -- permission -----------------------------------------------------------------------
+
+
+def source_arn(gateway: ApiGateway, reached: Reached, method: str) -> str:
+    """``<execution ARN>/<stage>/<METHOD>/<resource path>``: the ``AWS:SourceArn`` API
+    Gateway invokes with (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html)."""
+    assert reached.match is not None
+    template = reached.match.template
+    route = template if template == "$default" else template.partition(" ")[2] or template
+    return f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{route}"
+
+
+def _allows(statement: dict[str, Any], arn: str, account_id: str) -> bool:
+    principal = statement.get("Principal")
+    actions = statement.get("Action")
+    actions = actions if isinstance(actions, list) else [actions]
+    if principal != "*" and principal != {"Service": PRINCIPAL}:
+        return False
+    if statement.get("Effect") != "Allow" or not any(a in _INVOKE_ACTIONS for a in actions):
+        return False
+    conditions = statement.get("Condition") or {}
+    pattern = (conditions.get("ArnLike") or {}).get("AWS:SourceArn")
+    if pattern is not None and not fnmatch.fnmatchcase(arn, pattern):
+        return False
+    return (conditions.get("StringEquals") or {}).get("AWS:SourceAccount") in (None, account_id)
+
+
+def may_invoke(lab: "Lab", function: str, arn: str) -> bool:
+    """Whether the function's resource policy lets API Gateway, calling as ``arn``, invoke it."""
+    try:
+        ref = parse_function_ref(function)
+        policy = lab.get_policy(ref.name, ref.qualifier)
+    except LambdaError:
+        return False
+    return any(_allows(s, arn, lab.arns.account_id) for s in policy.statements)
+
+
+# -- request → event ------------------------------------------------------------------
+
+
+def _domain(reached: Reached, lab: "Lab") -> str:
+    return f"{reached.api_id}.execute-api.{lab.arns.region}.amazonaws.com"
+
+
+def _front_door_headers(request: Request, domain: str, at: float) -> list[tuple[str, str]]:
+    """The client's headers less hop-by-hop ones, plus what AWS's front door sets."""
+    kept = [(n, v) for n, v in request.headers if n.lower() not in _HOP_BY_HOP and n.lower() != "host"]
+    forwarded = next((v for n, v in kept if n.lower() == "x-forwarded-for"), None)
+    kept = [(n, v) for n, v in kept if n.lower() not in ("x-forwarded-for", "x-forwarded-port",
+                                                         "x-forwarded-proto")]
+    trace = next((v for n, v in kept if n.lower() == "x-amzn-trace-id"), None)
+    kept = [(n, v) for n, v in kept if n.lower() != "x-amzn-trace-id"]
+    return [("Host", domain), *kept,
+            ("X-Amzn-Trace-Id", trace or f"Root=1-{int(at):08x}-{uuid.uuid4().hex[:24]}"),
+            ("X-Forwarded-For", f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip),
+            ("X-Forwarded-Port", "443"), ("X-Forwarded-Proto", "https")]
+
+
+def _query_pairs(query_string: str) -> list[tuple[str, str]]:
+    pairs = []
+    for pair in filter(None, query_string.split("&")):
+        key, _, value = pair.partition("=")
+        pairs.append((unquote_plus(key), unquote_plus(value)))
+    return pairs
+
+
+def _request_time(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def _is_binary(content_type: str, binary_media_types: list[str]) -> bool:
+    """Whether a REST API passes a body of ``content_type`` as base64: its type is one of
+    the API's ``binaryMediaTypes`` (``*/*`` and ``image/*`` wildcards)."""
+    kind = content_type.split(";")[0].strip().lower()
+    return any(fnmatch.fnmatchcase(kind, t.lower()) for t in binary_media_types)
+
+
+def event_v1(request: Request, reached: Reached, lab: "Lab", at: float, request_id: str) -> dict[str, Any]:
+    """The payload format 1.0 event (set-up-lambda-proxy-integrations.html)."""
+    assert reached.match is not None
+    domain = _domain(reached, lab)
+    header_pairs = _front_door_headers(request, domain, at)
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in header_pairs:
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for key, value in _query_pairs(request.query_string):
+        query[key] = value
+        multi_query.setdefault(key, []).append(value)
+    content_type = next((v for n, v in request.headers if n.lower() == "content-type"), "")
+    binary = bool(request.body) and _is_binary(content_type, reached.api.get("binaryMediaTypes") or [])
+    body = None
+    if request.body:
+        body = base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace")
+    # An HTTP API's route key is "GET /items/{id}": its resource is the path part.
+    resource = reached.match.template.partition(" ")[2] or reached.match.template
+    variables = reached.stage.get("variables") or reached.stage.get("StageVariables") or None
+    identity = dict.fromkeys(("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
+                              "cognitoAuthenticationType", "cognitoIdentityId", "cognitoIdentityPoolId",
+                              "principalOrgId", "user", "userArn"))
+    identity |= {"sourceIp": request.source_ip, "userAgent": headers.get("User-Agent", "")}
+    context = {
+        "accountId": lab.arns.account_id, "apiId": reached.api_id,
+        "deploymentId": reached.stage.get("deploymentId", ""), "domainName": domain,
+        "domainPrefix": reached.api_id, "extendedRequestId": uuid.uuid4().hex[:16],
+        "httpMethod": request.method, "identity": identity,
+        "path": f"/{reached.stage_name}{reached.path}", "protocol": request.protocol,
+        "requestId": request_id, "requestTime": _request_time(at),
+        "requestTimeEpoch": int(at * 1000),
+        "resourceId": reached.match.target.get("resourceId", ""), "resourcePath": resource,
+        "stage": reached.stage_name,
+    }
+    if reached.is_http:  # http-api-develop-integrations-lambda.html's 1.0 example
+        del context["deploymentId"]
+        context["resourceId"] = None
+    return {
+        **({"version": "1.0"} if reached.is_http else {}),
+        "resource": resource, "path": reached.path, "httpMethod": request.method,
+        "headers": headers, "multiValueHeaders": multi_headers,
+        "queryStringParameters": query or None, "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": reached.match.path_parameters or None, "stageVariables": variables,
+        "requestContext": context, "body": body, "isBase64Encoded": binary,
+    }
+
+
+def event_v2(request: Request, reached: Reached, lab: "Lab", at: float) -> dict[str, Any]:
+    """The payload format 2.0 event (http-api-develop-integrations-lambda.html)."""
+    assert reached.match is not None
+    domain = _domain(reached, lab)
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in _front_door_headers(request, domain, at):
+        key = name.lower()
+        if key == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+        else:
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for key, value in _query_pairs(request.query_string):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    raw_path = reached.path if reached.stage_name == DEFAULT_STAGE else f"/{reached.stage_name}{reached.path}"
+    route_key = reached.match.template
+    event: dict[str, Any] = {"version": "2.0", "routeKey": route_key, "rawPath": raw_path,
+                             "rawQueryString": request.query_string}
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": lab.arns.account_id, "apiId": reached.api_id, "domainName": domain,
+        "domainPrefix": reached.api_id,
+        "http": {"method": request.method, "path": raw_path, "protocol": request.protocol,
+                 "sourceIp": request.source_ip, "userAgent": headers.get("user-agent", "")},
+        "requestId": uuid.uuid4().hex[:16], "routeKey": route_key, "stage": reached.stage_name,
+        "time": _request_time(at), "timeEpoch": int(at * 1000),
+    }
+    if reached.match.path_parameters:
+        event["pathParameters"] = reached.match.path_parameters
+    if reached.stage.get("StageVariables"):
+        event["stageVariables"] = reached.stage["StageVariables"]
+    if request.body:
+        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
+        try:
+            text = request.body.decode() if textual else None
+        except UnicodeDecodeError:
+            text = None
+        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
+        event["isBase64Encoded"] = text is None
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+# -- function answer → response -------------------------------------------------------
+
+
+def _sendable(text: str) -> bool:
+    """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text
+
+
+def _status(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+        return None
+    return value
+
+
+def _decoded(body: Any, is_base64: Any) -> bytes | None:
+    if body is None:
+        return b""
+    if is_base64:
+        try:
+            return base64.b64decode(str(body), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))).encode()
+
+
+def _with_headers(status: int, pairs: list[tuple[str, str]], body: bytes) -> Response | None:
+    if not all(_sendable(k) and _sendable(v) for k, v in pairs):
+        return None
+    if not any(k.lower() == "content-type" for k, _ in pairs):
+        pairs.append(_JSON)
+    return Response(status, pairs, body)
+
+
+def response_v1(payload: bytes) -> Response | None:
+    """The response a 1.0 answer describes; ``None`` when it is malformed."""
+    try:
+        value = json.loads(payload or b"null")
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not set(value) <= _V1_KEYS:
+        return None
+    status = _status(value.get("statusCode"))
+    headers = value.get("headers") or {}
+    multi = value.get("multiValueHeaders") or {}
+    body = value.get("body")
+    if status is None or not isinstance(headers, dict) or not isinstance(multi, dict):
+        return None
+    if body is not None and not isinstance(body, str):
+        return None
+    if not all(isinstance(v, list) for v in multi.values()):
+        return None
+    pairs = [(str(k), str(v)) for k, values in multi.items() for v in values]
+    pairs += [(str(k), str(v)) for k, v in headers.items() if str(k).lower() not in {m.lower() for m in multi}]
+    data = _decoded(body, value.get("isBase64Encoded"))
+    return None if data is None else _with_headers(status, pairs, data)
+
+
+def response_v2(payload: bytes) -> Response | None:
+    """The response a 2.0 answer describes (``None`` when malformed): an object with
+    ``statusCode`` in full; anything else the body of a 200 JSON response."""
+    try:
+        value = json.loads(payload or b"null")
+    except ValueError:
+        return None
+    if not (isinstance(value, dict) and "statusCode" in value):
+        body = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        return Response(200, [_JSON], body.encode())
+    status = _status(value.get("statusCode"))
+    headers = value.get("headers") or {}
+    cookies = value.get("cookies") or []
+    if status is None or not isinstance(headers, dict) or not isinstance(cookies, list):
+        return None
+    pairs = [(str(k), str(v)) for k, v in headers.items()] + [("Set-Cookie", str(c)) for c in cookies]
+    data = _decoded(value.get("body"), value.get("isBase64Encoded"))
+    return None if data is None else _with_headers(status, pairs, data)
+
+
+class InvokeApp:
+    """The ASGI app the edge hands ``/_lambdalab/apis/`` requests to."""
+
+    def __init__(self, lab: "Lab", gateway: ApiGateway) -> None:
+        self.lab = lab
+        self.gateway = gateway
+        self.authorizer_cache = authorizers.AuthorizerCache()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = Headers(scope=scope)
+        try:
+            body = await receive_body(receive, headers, quotas.APIGATEWAY_PAYLOAD_MAX_BYTES)
+        except RequestBodyTooLarge:
+            response = message(413, "Request Too Long", str(uuid.uuid4()))
+        else:
+            client = scope.get("client") or ("127.0.0.1", 0)
+            request = Request(
+                method=scope["method"],
+                target=scope["path"][len(APIS_PATH):],
+                query_string=scope["query_string"].decode("latin-1"),
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+                body=body, source_ip=client[0], protocol=f"HTTP/{scope.get('http_version', '1.1')}")
+            response = await anyio.to_thread.run_sync(answer, self.lab, self.gateway, request,
+                                                      self.authorizer_cache)
+        out = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
+        out.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else response.body})

@@ -1,0 +1,10 @@
+"""API Gateway's limits, as AWS documents them: this plugin's own, apart from Lambda's
+(:mod:`lambdalab.limits`), so core knows nothing of API Gateway."""
+
+#: A request's payload is at most 10 MB
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html); what reaches
+#: the function is then bounded by Lambda's 6 MB synchronous payload.
+APIGATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
+#: GetRestApis, GetResources: ``limit`` is at most 500
+#: (https://docs.aws.amazon.com/apigateway/latest/api/API_GetRestApis.html).
+APIGATEWAY_PAGE_MAX = 500

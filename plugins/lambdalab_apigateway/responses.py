@@ -1,0 +1,154 @@
+"""API Gateway's management operations, served by lambdalab's protocol layer.
+
+Both APIs speak REST-JSON and sign as the one SigV4 service ``apigateway``: v1
+(botocore's ``apigateway/2015-07-09``, REST APIs) under ``/restapis``, v2
+(``apigatewayv2/2018-11-29``, HTTP APIs) under ``/v2/``. :class:`ManagementApp` hands a
+request to the one its path names; each is a
+:class:`~lambdalab.protocol.service.ProtocolService` over plain operations here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from lambdalab.plugin import ErrorCodes, ProtocolService
+
+from . import quotas
+from .exceptions import BadRequestException
+from .models import ApiGateway
+
+V2_PREFIX = "/v2/"
+#: What API Gateway answers for what the protocol layer refuses: a malformed or missing
+#: member is ``BadRequestException`` in both APIs' models.
+ERRORS = ErrorCodes(validation="BadRequestException", serialization="BadRequestException",
+                    unknown_operation="NotFoundException")
+
+
+def _page(items: list[Any], token: Any, limit: Any, key: str, next_key: str) -> dict[str, Any]:
+    """One page of ``items`` from ``token`` (a position lambdalab gave)."""
+    size = quotas.APIGATEWAY_PAGE_MAX if limit is None else int(limit)
+    if not 1 <= size <= quotas.APIGATEWAY_PAGE_MAX:
+        raise BadRequestException(f"Invalid limit: use 1 to {quotas.APIGATEWAY_PAGE_MAX}.")
+    start = 0
+    if token is not None:
+        if not str(token).isdigit():
+            raise BadRequestException("Invalid pagination token: pass the one a list returned.")
+        start = int(token)
+    out: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        out[next_key] = str(start + size)
+    return out
+
+
+class RestApiResponses:
+    """The REST API (v1) operations lambdalab serves."""
+
+    def __init__(self, gateway: ApiGateway) -> None:
+        self.gateway = gateway
+
+    def create_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_rest_api(body["name"], description=body.get("description"),
+                                            binary_media_types=body.get("binaryMediaTypes"))
+
+    def get_rest_apis(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return _page(self.gateway.get_rest_apis(), body.get("position"), body.get("limit"), "items", "position")
+
+    def get_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_rest_api(body["restApiId"])
+
+    def delete_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_rest_api(body["restApiId"])
+        return {}
+
+    def get_resources(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        resources = self.gateway.get_resources(body["restApiId"])
+        return _page(resources, body.get("position"), body.get("limit"), "items", "position")
+
+    def create_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_resource(body["restApiId"], body["parentId"], body["pathPart"])
+
+    def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
+                                       body["authorizationType"], body.get("authorizerId"))
+
+    def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_authorizer(
+            body["restApiId"], body["name"], body["type"], body.get("authorizerUri") or "",
+            identity_source=body.get("identitySource"), ttl_seconds=body.get("authorizerResultTtlInSeconds"))
+
+    def get_authorizers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        authorizers = self.gateway.get_authorizers(body["restApiId"])
+        return _page(authorizers, body.get("position"), body.get("limit"), "items", "position")
+
+    def put_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_integration(
+            body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
+            uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"))
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_deployment(body["restApiId"], body.get("stageName"),
+                                              description=body.get("description"),
+                                              variables=body.get("variables"))
+
+    def create_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_stage(body["restApiId"], body["stageName"], body["deploymentId"],
+                                         variables=body.get("variables"))
+
+    def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"item": self.gateway.get_stages(body["restApiId"])}
+
+
+class HttpApiResponses:
+    """The HTTP API (v2) operations lambdalab serves."""
+
+    def __init__(self, gateway: ApiGateway) -> None:
+        self.gateway = gateway
+
+    def create_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_api(
+            body["Name"], protocol_type=body["ProtocolType"], target=body.get("Target"),
+            route_key=body.get("RouteKey"), description=body.get("Description"),
+            cors_configuration=body.get("CorsConfiguration"))
+
+    def get_apis(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return _page(self.gateway.get_apis(), body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def get_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_api(body["ApiId"])
+
+    def delete_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_api(body["ApiId"])
+        return {}
+
+    def create_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_integration(
+            body["ApiId"], body["IntegrationType"], body.get("IntegrationUri") or "",
+            payload_format_version=body.get("PayloadFormatVersion") or "2.0")
+
+    def create_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_route(body["ApiId"], body["RouteKey"], body.get("Target"))
+
+    def get_routes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        routes = self.gateway.get_routes(body["ApiId"])
+        return _page(routes, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def create_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_http_stage(body["ApiId"], body["StageName"],
+                                              auto_deploy=bool(body.get("AutoDeploy")),
+                                              variables=body.get("StageVariables"))
+
+    def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        stages = self.gateway.get_http_stages(body["ApiId"])
+        return _page(stages, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+
+class ManagementApp:
+    """The ASGI app for SigV4 service ``apigateway``: v2's paths to v2, the rest to v1."""
+
+    def __init__(self, gateway: ApiGateway) -> None:
+        self.rest = ProtocolService("apigateway", RestApiResponses(gateway), errors=ERRORS)
+        self.http = ProtocolService("apigatewayv2", HttpApiResponses(gateway), errors=ERRORS)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        service = self.http if scope["path"].startswith(V2_PREFIX) else self.rest
+        await service(scope, receive, send)
