@@ -235,7 +235,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 BUILT_IN_PLUGINS = ("lambdalab_s3", "lambdalab_sqs", "lambdalab_schedule", "lambdalab_logs", "lambdalab_limited",
                     "lambdalab_runtimes", "lambdalab_thread", "lambdalab_subprocess", "lambdalab_xray",
                     "lambdalab_cost", "lambdalab_cloudwatch", "lambdalab_kinesis",
-                    "lambdalab_sns", "lambdalab_dynamodb", "lambdalab_iam")
+                    "lambdalab_sns", "lambdalab_dynamodb", "lambdalab_iam", "lambdalab_cloudformation")
 
 
 def test_core_does_not_name_a_built_in_plugin() -> None:
