@@ -52,9 +52,10 @@ class ServiceCalls:
         model = app.model.operation_model(operation)
         wire = create_serializer(app.protocol).serialize_to_request(params, model)
         query = wire["query_string"]
+        path, _, in_path = wire["url_path"].partition("?")  # rest-xml's ?notification
+        query = urlencode(query, doseq=True) if isinstance(query, dict) else str(query or "")
         request = HttpRequest(
-            method=wire["method"], path=wire["url_path"],
-            query=urlencode(query, doseq=True) if isinstance(query, dict) else str(query or ""),
+            method=wire["method"], path=path, query="&".join(q for q in (in_path, query) if q),
             headers={k: str(v) for k, v in wire["headers"].items()},
             body=wire["body"] if isinstance(wire["body"], bytes) else str(wire["body"]).encode(),
         )

@@ -18,7 +18,7 @@ from .calls import ServiceCalls, ServiceCallError
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .intrinsics import Scope, creation_order, evaluate_conditions, resolve
 from .models import Stack, StackResource, Stacks
-from .resources import TYPES, Context, Made, Replace
+from .resources import TYPES, Context, Made, Replace, fingerprint
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -139,7 +139,7 @@ class Deployer:
     def _apply(self, ctx: Context, scope: Scope, stack: Stack, previous: Stack | None, logical_id: str,
                resource: dict[str, Any], position: int, result: DeployResult, undo: list[Callable[[], None]]) -> None:
         kind = resource["Type"]
-        props = resolve(resource.get("Properties") or {}, scope)
+        props = fingerprint(kind, resolve(resource.get("Properties") or {}, scope), ctx.folder)
         old = previous.resources.get(logical_id) if previous else None
         if old is not None and old.type != kind:
             old = None  # a new type is a new resource; the old one goes with the removed

@@ -22,7 +22,7 @@ class DeployFailed(CloudFormationError):
     """A resource could not be made or changed; what was deployed before is back."""
 
     def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
-        super().__init__(f"Resource {logical_id} ({resource_type}) failed: {reason}. "
+        super().__init__(f"Resource {logical_id} ({resource_type}) failed: {reason.rstrip('.')}. "
                          "The stack was rolled back to its previous state.")
         self.logical_id = logical_id
         self.reason = reason

@@ -9,6 +9,7 @@ again under the same physical name).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -83,16 +84,41 @@ def _code(ctx: Context, code: Any) -> Any:
     raise ValueError(f"Code {code!r}: give a folder (CodeUri), ZipFile or S3Bucket/S3Key")
 
 
+def _integer(value: Any) -> int | None:
+    """An Integer property: CloudFormation takes ``"256"`` (a parameter's text) for 256."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ValueError(f"Value of property {value!r} must be of type Integer") from None
+
+
 def _function_settings(props: dict[str, Any]) -> dict[str, Any]:
     settings = {
         "runtime": props.get("Runtime"), "handler": props.get("Handler"), "role": props.get("Role"),
-        "memory_size": props.get("MemorySize"), "timeout": props.get("Timeout"),
+        "memory_size": _integer(props.get("MemorySize")), "timeout": _integer(props.get("Timeout")),
         "environment": props.get("Environment"), "description": props.get("Description"),
-        "ephemeral_storage": (props.get("EphemeralStorage") or {}).get("Size"),
+        "ephemeral_storage": _integer((props.get("EphemeralStorage") or {}).get("Size")),
         "dead_letter_config": props.get("DeadLetterConfig"), "layers": props.get("Layers"),
         "tracing_config": props.get("TracingConfig"), "logging_config": props.get("LoggingConfig"),
     }
     return {k: v for k, v in settings.items() if v is not None}
+
+
+def fingerprint(kind: str, props: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``props`` with a function's local code folder summed (``CodeSha256``), so an edit
+    to the code is a change as ``sam deploy``'s new upload is."""
+    local = local_code(props.get("Code"), folder) if kind == "AWS::Lambda::Function" else None
+    if local is None or not local.exists():
+        return props
+    digest = hashlib.sha256()
+    files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
+    for path in files:
+        digest.update(str(path.relative_to(local) if local.is_dir() else path.name).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return {**props, "Code": {**props["Code"], "CodeSha256": digest.hexdigest()}} if isinstance(
+        props["Code"], dict) else {**props, "Code": {"Path": props["Code"], "CodeSha256": digest.hexdigest()}}
 
 
 def _function_made(config: Any) -> Made:
@@ -112,7 +138,7 @@ def create_function(ctx: Context, logical_id: str, props: dict[str, Any], name: 
 def update_function(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
     if old.get("FunctionName") != new.get("FunctionName") or old.get("Tags") != new.get("Tags"):
         raise _Replace()
-    if old.get("Code") != new.get("Code") or local_code(new.get("Code"), ctx.folder):
+    if old.get("Code") != new.get("Code"):
         ctx.lab.update_function_code(made.physical_id, _code(ctx, new.get("Code")))
     settings = _function_settings(new)
     cleared = {"environment": {"Variables": {}}, "layers": [], "description": ""}
@@ -155,6 +181,10 @@ def create_mapping(ctx: Context, logical_id: str, props: dict[str, Any], name: s
     if unknown:
         raise ValueError(f"lambdalab does not emulate {sorted(unknown)} of an event source mapping")
     settings = {_MAPPING_KEYS[k]: v for k, v in props.items() if k in _MAPPING_KEYS}
+    for key in ("batch_size", "maximum_batching_window_in_seconds", "maximum_retry_attempts",
+                "parallelization_factor", "maximum_record_age_in_seconds", "tumbling_window_in_seconds"):
+        if key in settings:
+            settings[key] = _integer(settings[key])
     mapping = ctx.lab.create_event_source_mapping(props["FunctionName"], **settings)
     uuid = getattr(mapping, "uuid", None) or mapping.to_aws()["UUID"]
     return Made(uuid, uuid, {"Id": uuid})

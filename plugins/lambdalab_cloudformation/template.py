@@ -75,6 +75,7 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     """Plain CloudFormation from a SAM template, through AWS's translator. Its session
     only names the region (no credentials, no call); the managed-policy map is local."""
     import boto3
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
@@ -87,7 +88,8 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
             properties[key] = {"Bucket": LOCAL_BUCKET, "Key": str((folder / value).resolve())}
     values = dict(parameters)
     to_py27_compatible_template(template, values)
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region), metrics=metrics)
     try:
         translated = translator.translate(template, parameter_values=values,
                                           get_managed_policy_map=lambda: _AwsManaged())
@@ -95,6 +97,8 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     except InvalidDocumentException as e:
         causes = "; ".join(c.message for c in e.causes)
         raise TemplateError(f"Transform {SAM_TRANSFORM} failed: {causes}") from None
+    finally:
+        metrics.publish()
 
 
 def _code_properties(template: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -113,6 +117,8 @@ def local_code(code: Any, folder: Path) -> Path | None:
     path as ``aws cloudformation package`` takes it."""
     if isinstance(code, str):
         return (folder / code).resolve()
+    if isinstance(code, dict) and "Path" in code:
+        return (folder / code["Path"]).resolve()
     if isinstance(code, dict) and code.get("S3Bucket") == LOCAL_BUCKET:
         return Path(code["S3Key"])
     return None
