@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from lambdalab.errors import AwsError
+from lambdalab.plugin import AwsError
 
 
 class CloudFormationError(AwsError):

@@ -333,7 +333,7 @@ def delete_subscription(ctx: Context, made: Made) -> None:
 
 def create_table(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
     table = props.get("TableName") or name or ctx.name(logical_id, 255)
-    params = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
+    params: dict[str, Any] = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
                                     "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "SSESpecification")
               if k in props}
     if props.get("StreamSpecification"):
@@ -383,7 +383,7 @@ def create_rule(ctx: Context, logical_id: str, props: dict[str, Any], name: str 
 def update_rule(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
     if (old.get("Name"), old.get("EventBusName")) != (new.get("Name"), new.get("EventBusName")):
         raise _Replace()
-    params = {k: new[k] for k in ("ScheduleExpression", "State", "Description") if k in new}
+    params: dict[str, Any] = {k: new[k] for k in ("ScheduleExpression", "State", "Description") if k in new}
     if "EventPattern" in new:
         pattern = new["EventPattern"]
         params["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
