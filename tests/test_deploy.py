@@ -7,6 +7,9 @@ The quick starts under tests/sam_templates/ are ``sam init``'s own, rendered unc
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -420,3 +423,42 @@ def test_the_deploy_command_creates_reports_and_deletes(tmp_path: Path) -> None:
     assert "ValidationError: Parameters: ['Nope'] do not exist in the template" in refused.output
     deleted = run("--stack-name", "app", "--delete")
     assert deleted.exit_code == 0 and "Deleted stack app" in deleted.output
+
+
+# -- CloudFormation's API on the edge ---------------------------------------------------------
+
+def test_the_cloudformation_api_describes_lists_and_deletes_stacks(lab: Lab, clients: Any, tmp_path: Path) -> None:
+    stack = cloudformation_of(lab).deployer.deploy("app", project(tmp_path / "app", APP), {"Memory": "256"}).stack
+    cfn = clients("cloudformation")
+    [described] = cfn.describe_stacks(StackName="app")["Stacks"]
+    assert (described["StackName"], described["StackStatus"], described["StackId"]) == (
+        "app", "CREATE_COMPLETE", stack.stack_id)
+    assert {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}["QueueUrl"] == (
+        stack.outputs["QueueUrl"]["OutputValue"])
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]} == {
+        "Memory": "256", "Stage": "dev"}
+    resources = cfn.describe_stack_resources(StackName="app")["StackResources"]
+    assert {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}["Worker"] == physical(
+        lab, "app", "Worker")
+    events = cfn.describe_stack_events(StackName=stack.stack_id)["StackEvents"]
+    assert (events[0]["LogicalResourceId"], events[0]["ResourceStatus"]) == ("app", "CREATE_COMPLETE")
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == ["app"]
+    with pytest.raises(ClientError, match="ValidationError.*Stack with id nope does not exist"):
+        cfn.describe_stacks(StackName="nope")
+
+    cfn.delete_stack(StackName="app")
+    assert lab.list_functions() == []
+    assert cfn.list_stacks()["StackSummaries"] == []
+
+
+def test_aws_cloudformation_describe_stacks_works(lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    cloudformation_of(lab).deployer.deploy("app", project(tmp_path / "app", APP))
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-checked",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": os.devnull,
+           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    done = subprocess.run([str(Path(sys.executable).parent / "aws"), "--endpoint-url", edge.url, "--output", "json",
+                           "cloudformation", "describe-stacks", "--stack-name", "app"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [stack] = json.loads(done.stdout)["Stacks"]
+    assert (stack["StackName"], stack["StackStatus"]) == ("app", "CREATE_COMPLETE")

@@ -7,7 +7,8 @@ A built-in plugin, registered by entry point (``cloudformation =
 and transforms templates, :mod:`.intrinsics` resolves ``Ref``/``Fn::*`` and orders
 resources, :mod:`.resources` says what each emulated type becomes, :mod:`.calls` reaches
 the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
-and deletes, :mod:`.models` keeps stacks durable and :mod:`.cli` is ``lambdalab deploy``.
+and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
+edge and :mod:`.cli` is ``lambdalab deploy``.
 
 From Python::
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lambdalab
-from lambdalab.plugin import StashKey
+from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
 from .deploy import Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
@@ -59,6 +60,16 @@ def cloudformation_of(lab: "Lab") -> CloudFormation:
 @lambdalab.hookimpl
 def lambdalab_migrations() -> dict[str, str]:
     return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
+    """CloudFormation's query API over the lab's stacks (:mod:`.responses`)."""
+    from .responses import CloudFormationResponses
+
+    cfn = cloudformation_of(lab)
+    return [HttpService("cloudformation", ProtocolService("cloudformation",
+                                                          CloudFormationResponses(cfn.stacks, cfn.deployer)))]
 
 
 @lambdalab.hookimpl
