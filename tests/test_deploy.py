@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from lambdalab import Lab
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
-from lambdalab_cloudformation import DeployFailed, TemplateError, cloudformation_of
+from lambdalab_cloudformation import CloudFormationError, DeployFailed, TemplateError, cloudformation_of
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 
@@ -462,3 +462,32 @@ def test_aws_cloudformation_describe_stacks_works(lab: Lab, edge: EdgeServer, tm
     assert done.returncode == 0, done.stderr
     [stack] = json.loads(done.stdout)["Stacks"]
     assert (stack["StackName"], stack["StackStatus"]) == ("app", "CREATE_COMPLETE")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("Resources: {}", "At least one Resources member must be defined"),
+    ("Resources: [1, 2]", "At least one Resources member must be defined"),
+    ("Resources:\n  Q: {Properties: {}}", "must contain a Type member"),
+    ("Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: [1]}", "Properties] must be an object"),
+    ("Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: !Join [x]}}", "intrinsic function is malformed"),
+    ("Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: !Ref Nowhere}}", "Unresolved resource dependencies"),
+    ("Conditions:\n  A: !Condition A\nResources:\n  Q: {Type: AWS::SQS::Queue, Condition: A}", "condition is malformed"),
+    ("Resources:\n  A: {Type: AWS::SQS::Queue, DependsOn: B}\n  B: {Type: AWS::SQS::Queue, DependsOn: A}",
+     "Circular dependency"),
+    ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F: {Type: AWS::Serverless::Function, Properties: 7}",
+     "Properties] must be an object"),
+    ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+     "    Properties: {Runtime: python3.11, Handler: a.b, CodeUri: src, Events: {E: {Type: Nope}}}",
+     "Transform AWS::Serverless-2016-10-31 failed"),
+    ("key: [unclosed", "Template format error"),
+])
+def test_a_malformed_template_is_a_validation_error_and_makes_nothing(
+        lab: Lab, tmp_path: Path, text: str, says: str) -> None:
+    path = project(tmp_path / "app", "")
+    path.write_text(text)
+    with pytest.raises(CloudFormationError, match=says) as refused:
+        cloudformation_of(lab).deployer.deploy("app", path)
+    assert refused.value.code == "ValidationError"
+    stack = cloudformation_of(lab).stacks.get("app")
+    assert stack is None or (stack.status, stack.resources) == ("ROLLBACK_COMPLETE", {})
+    assert lab.list_functions() == []

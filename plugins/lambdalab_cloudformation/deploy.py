@@ -16,7 +16,7 @@ from lambdalab.plugin import AwsError
 from . import template as templates
 from .calls import ServiceCalls, ServiceCallError
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
-from .intrinsics import Scope, creation_order, evaluate_conditions, resolve
+from .intrinsics import Scope, creation_order, evaluate_conditions, references, resolve
 from .models import Stack, StackResource, Stacks
 from .resources import TYPES, Context, Made, Replace, fingerprint
 
@@ -76,6 +76,7 @@ class Deployer:
         resources = {k: v for k, v in cfn["Resources"].items()
                      if not v.get("Condition") or conditions.get(v["Condition"], False)}
         self._check_types(resources)
+        _check_references(cfn, resources, parameters)
         order = creation_order(resources)
         stack.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, template_path.parent)
@@ -103,6 +104,8 @@ class Deployer:
             raise TemplateError(f"Parameters: {unknown} do not exist in the template")
         values: dict[str, Any] = {}
         for name, spec in declared.items():
+            if not isinstance(spec, dict):
+                raise TemplateError(f"Template format error: Parameter {name} must be an object")
             if name not in overrides and "Default" not in spec:
                 raise TemplateError(f"Parameters: [{name}] must have values")
             value = str(overrides.get(name, spec.get("Default")))
@@ -230,6 +233,8 @@ class Deployer:
     def _outputs(outputs: Mapping[str, Any], scope: Scope, conditions: Mapping[str, bool]) -> dict[str, Any]:
         shown = {}
         for name, output in outputs.items():
+            if not isinstance(output, dict) or "Value" not in output:
+                raise TemplateError(f"Template format error: Output {name} is malformed: every Outputs member must contain a Value object")
             if output.get("Condition") and not conditions.get(output["Condition"], False):
                 continue
             shown[name] = {"OutputValue": resolve(output.get("Value"), scope),
@@ -259,6 +264,17 @@ class Deployer:
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", "DELETE_COMPLETE")
         self.stacks.remove(stack_name)
         return deleted
+
+
+def _check_references(cfn: Mapping[str, Any], resources: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Every name a ``Ref``, ``Fn::GetAtt`` or ``Fn::Sub`` uses exists, checked before
+    anything is made (CloudFormation's template validation)."""
+    known = set(resources) | set(parameters) | {"AWS::NoValue"}
+    named = references([r.get("Properties") or {} for r in resources.values()]) | references(cfn.get("Outputs") or {})
+    missing = sorted(n for n in named if n not in known and n not in (cfn.get("Resources") or {}))
+    if missing:
+        raise TemplateError(f"Template format error: Unresolved resource dependencies {missing} "
+                            "in the Resources block of the template")
 
 
 def _restore(ctx: Context, handler: Any, old: StackResource, logical_id: str) -> None:

@@ -75,11 +75,15 @@ def creation_order(resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return order
 
 
-def evaluate_conditions(conditions: Mapping[str, Any], parameters: dict[str, Any]) -> dict[str, bool]:
+def evaluate_conditions(conditions: Any, parameters: dict[str, Any]) -> dict[str, bool]:
+    if not isinstance(conditions, dict):
+        raise TemplateError("Template format error: Conditions must be an object")
     scope = Scope(parameters)
-    pending = dict(conditions)
-    for name in list(pending):
-        _condition(name, pending, scope)
+    try:
+        for name in conditions:
+            _condition(name, conditions, scope)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError) as e:
+        raise TemplateError(f"Template error: a condition is malformed ({type(e).__name__}: {e})") from None
     return scope.conditions
 
 
@@ -92,13 +96,17 @@ def _condition(name: str, pending: Mapping[str, Any], scope: Scope) -> bool:
 
 
 def resolve(value: Any, scope: Scope) -> Any:
-    """``value`` with every intrinsic function replaced by what it stands for."""
+    """``value`` with every intrinsic function replaced by what it stands for; a
+    malformed one is a TemplateError."""
     def condition(name: str) -> bool:
         if name not in scope.conditions:
             raise TemplateError(f"Condition {name!r} is not defined in Conditions")
         return scope.conditions[name]
 
-    return _resolve(value, scope, condition)
+    try:
+        return _resolve(value, scope, condition)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as e:
+        raise TemplateError(f"Template error: an intrinsic function is malformed ({type(e).__name__}: {e})") from None
 
 
 def _resolve(value: Any, scope: Scope, condition: Callable[[str], bool]) -> Any:

@@ -60,8 +60,16 @@ def load(path: Path) -> dict[str, Any]:
         template = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_Loader)
     except (yaml.YAMLError, ValueError) as e:
         raise TemplateError(f"Template format error: {e}") from None
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict) or not template["Resources"]:
         raise TemplateError("Template format error: At least one Resources member must be defined.")
+    for section in ("Parameters", "Conditions", "Outputs", "Globals"):
+        if not isinstance(template.get(section) or {}, dict):
+            raise TemplateError(f"Template format error: {section} must be an object")
+    for name, resource in template["Resources"].items():
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise TemplateError(f"Template format error: [/Resources/{name}] Every Resources object must contain a Type member.")
+        if not isinstance(resource.get("Properties") or {}, dict):
+            raise TemplateError(f"Template format error: [/Resources/{name}/Properties] must be an object")
     return template
 
 
@@ -76,7 +84,7 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     only names the region (no credentials, no call); the managed-policy map is local."""
     import boto3
     from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
-    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.model.exceptions import ExceptionWithMessage, InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
     from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
@@ -97,6 +105,8 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     except InvalidDocumentException as e:
         causes = "; ".join(c.message for c in e.causes)
         raise TemplateError(f"Transform {SAM_TRANSFORM} failed: {causes}") from None
+    except ExceptionWithMessage as e:
+        raise TemplateError(f"Transform {SAM_TRANSFORM} failed: {e.message}") from None
     finally:
         metrics.publish()
 
