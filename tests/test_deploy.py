@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,8 +20,10 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from lambdalab import Lab
+from lambdalab.clock import VirtualClock
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
+from lambdalab_sqs import sqs_of
 from lambdalab_cloudformation import CloudFormationError, DeployFailed, TemplateError, cloudformation_of
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
@@ -491,3 +494,34 @@ def test_a_malformed_template_is_a_validation_error_and_makes_nothing(
     stack = cloudformation_of(lab).stacks.get("app")
     assert stack is None or (stack.status, stack.resources) == ("ROLLBACK_COMPLETE", {})
     assert lab.list_functions() == []
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+
+
+@needs_node
+def test_sqs_quick_start_logs_each_message_sent_to_its_queue(lab: Lab, clients: Any) -> None:
+    cloudformation_of(lab).deployer.deploy("sam-app", QUICK_STARTS / "node-sqs" / "template.yaml")
+    function = physical(lab, "sam-app", "SQSPayloadLogger")
+    own_event = (QUICK_STARTS / "node-sqs" / "events" / "event-sqs.json").read_text()
+    answer = clients("lambda").invoke(FunctionName=function, Payload=own_event)
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    sqs = clients("sqs")
+    url = sqs.get_queue_url(QueueName=physical(lab, "sam-app", "SimpleQueue"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="order 42")
+    assert sqs_of(lab).mappings.wait_idle(timeout=120)
+    logged = " ".join(e.message for e in lab.get_logs(function))
+    assert '"body":"order 42"' in logged and "This message was sent by the sqs-payload-logger" in logged
+
+
+@needs_node
+def test_scheduled_quick_start_fires_on_the_hour_of_the_lab_clock(
+        lab: Lab, clock: VirtualClock, clients: Any) -> None:
+    cloudformation_of(lab).deployer.deploy("sam-app", QUICK_STARTS / "node-cw-event" / "template.yaml")
+    function = physical(lab, "sam-app", "ScheduledEventLogger")
+    own_event = (QUICK_STARTS / "node-cw-event" / "events" / "event-cloudwatch-event.json").read_text()
+    assert "FunctionError" not in clients("lambda").invoke(FunctionName=function, Payload=own_event)
+    clock.advance(2 * 3600)
+    assert lab.wait_for_events(timeout=120)
+    fired = [e.message for e in lab.get_logs(function) if '"detail-type":"Scheduled Event"' in e.message]
+    assert len(fired) == 3  # the template's own event, then two hours of cron(0 * * * ? *)

@@ -90,6 +90,7 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
     template = json.loads(json.dumps(template))
+    _default_code_uri(template)
     for properties, key in _code_properties(template):
         value = properties.get(key)
         if isinstance(value, str) and not value.startswith("s3://"):
@@ -109,6 +110,18 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
         raise TemplateError(f"Transform {SAM_TRANSFORM} failed: {e.message}") from None
     finally:
         metrics.publish()
+
+
+def _default_code_uri(template: dict[str, Any]) -> None:
+    """A function with no code named is the project's folder, as ``sam build`` takes it
+    (the Node.js quick starts name none)."""
+    if "CodeUri" in ((template.get("Globals") or {}).get("Function") or {}):
+        return
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties, dict) and not (
+                {"CodeUri", "InlineCode", "ImageUri"} & set(properties)):
+            properties["CodeUri"] = "."
 
 
 def _code_properties(template: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
