@@ -525,3 +525,38 @@ def test_scheduled_quick_start_fires_on_the_hour_of_the_lab_clock(
     assert lab.wait_for_events(timeout=120)
     fired = [e.message for e in lab.get_logs(function) if '"detail-type":"Scheduled Event"' in e.message]
     assert len(fired) == 3  # the template's own event, then two hours of cron(0 * * * ? *)
+
+
+ALIASED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.11
+      AutoPublishAlias: live
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration:
+        Status: Enabled
+"""
+
+
+def test_auto_publish_alias_moves_to_the_new_code_and_keeps_the_old_version(
+        lab: Lab, clients: Any, tmp_path: Path) -> None:
+    deployer = cloudformation_of(lab).deployer
+    template = project(tmp_path / "app", ALIASED)
+    first = deployer.deploy("app", template)
+    assert first.not_applied == ["Uploads.VersioningConfiguration"]
+    worker = physical(lab, "app", "Worker")
+    assert clients("lambda").get_alias(FunctionName=worker, Name="live")["FunctionVersion"] == "1"
+    (tmp_path / "app" / "src" / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
+    deployer.deploy("app", template)
+    lam = clients("lambda")
+    assert lam.get_alias(FunctionName=worker, Name="live")["FunctionVersion"] == "2"
+    assert lam.invoke(FunctionName=worker, Qualifier="live")["Payload"].read() == b'"v2"'
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=worker)["Versions"]]
+    assert versions == ["$LATEST", "1", "2"]  # SAM's versions are DeletionPolicy: Retain

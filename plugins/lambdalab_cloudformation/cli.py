@@ -45,6 +45,8 @@ def deploy_command(lab: Lab, template: Path, stack_name: str | None, parameter_o
         f"deleted {len(result.deleted)}, unchanged {len(result.unchanged)})")
     print_table(f"Resources of {name}", ["Logical id", "Type", "Physical id"],
                 [(r.logical_id, r.type, r.made.physical_id) for r in stack.resources.values()], "No resources.")
+    if result.not_applied:
+        say(f"Accepted, not emulated by lambdalab: {', '.join(result.not_applied)}")
     if stack.outputs:
         print_table("Outputs", ["Key", "Value", "Description"],
                     [(k, str(v["OutputValue"]), v["Description"]) for k, v in stack.outputs.items()], "")

@@ -37,6 +37,8 @@ class DeployResult:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: ``Logical.Property`` of each property accepted and not emulated (say so, not fail).
+    not_applied: list[str] = field(default_factory=list)
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -163,7 +165,10 @@ class Deployer:
             result.created.append(logical_id)
         scope.refs[logical_id] = made.ref
         scope.attributes[logical_id] = made.attributes
-        stack.resources[logical_id] = StackResource(logical_id, kind, position, made, props, self.lab.clock.now())
+        policy = resource.get("DeletionPolicy") if resource.get("DeletionPolicy") == "Retain" else "Delete"
+        stack.resources[logical_id] = StackResource(logical_id, kind, position, made, props, self.lab.clock.now(),
+                                                    policy)
+        result.not_applied += [f"{logical_id}.{name}" for name in sorted(set(props) - handler.properties)]
 
     @staticmethod
     def _update(ctx: Context, handler: Any, old: StackResource, props: dict[str, Any],
@@ -219,6 +224,9 @@ class Deployer:
                 result.deleted.append(resource.logical_id)
 
     def _delete_one(self, ctx: Context, stack: Stack, resource: StackResource) -> bool:
+        if resource.deletion_policy == "Retain":
+            self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type, "DELETE_SKIPPED")
+            return True
         self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type, "DELETE_IN_PROGRESS")
         try:
             TYPES[resource.type].delete(ctx, resource.made)

@@ -36,6 +36,7 @@ MIGRATIONS: dict[str, str] = {
         ref TEXT NOT NULL,
         attributes TEXT NOT NULL,
         properties TEXT NOT NULL,
+        deletion_policy TEXT NOT NULL,
         updated_at REAL NOT NULL,
         PRIMARY KEY (stack, logical_id)
     );
@@ -63,6 +64,8 @@ class StackResource:
     made: Made
     properties: dict[str, Any]
     updated_at: float = 0.0
+    #: ``Retain`` keeps the resource when it leaves the stack (SAM's versions have it).
+    deletion_policy: str = "Delete"
 
 
 @dataclass
@@ -112,7 +115,8 @@ class Stacks:
         for r in self.store.query("SELECT * FROM cfn_resources WHERE stack = ? ORDER BY position", (name,)):
             made = Made(r["physical_id"], json.loads(r["ref"]), json.loads(r["attributes"]))
             stack.resources[r["logical_id"]] = StackResource(
-                r["logical_id"], r["type"], r["position"], made, json.loads(r["properties"]), r["updated_at"])
+                r["logical_id"], r["type"], r["position"], made, json.loads(r["properties"]), r["updated_at"],
+                r["deletion_policy"])
         return stack
 
     def names(self) -> list[str]:
@@ -129,9 +133,9 @@ class Stacks:
                  json.dumps(stack.outputs), stack.status, stack.reason, stack.created_at, stack.updated_at))
             db.executemany(
                 "INSERT INTO cfn_resources (stack, logical_id, type, position, physical_id, ref, attributes, "
-                "properties, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "properties, deletion_policy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(stack.name, r.logical_id, r.type, r.position, r.made.physical_id, json.dumps(r.made.ref),
-                  json.dumps(r.made.attributes), json.dumps(r.properties), r.updated_at)
+                  json.dumps(r.made.attributes), json.dumps(r.properties), r.deletion_policy, r.updated_at)
                  for r in stack.resources.values()])
 
     def remove(self, name: str) -> None:

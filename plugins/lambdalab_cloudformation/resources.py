@@ -9,7 +9,6 @@ again under the same physical name).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .calls import ServiceCalls
-from .template import local_code
+from .template import code_digest, local_code
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -64,6 +63,8 @@ class ResourceType:
     update: Update | None = None
     #: The service plugin (SigV4 name) the type needs, when not Lambda itself.
     service: str | None = None
+    #: The properties emulated; any other is accepted and reported as not applied.
+    properties: frozenset[str] = frozenset()
 
 
 # -- Lambda ----------------------------------------------------------------------------
@@ -110,15 +111,10 @@ def fingerprint(kind: str, props: dict[str, Any], folder: Path) -> dict[str, Any
     """``props`` with a function's local code folder summed (``CodeSha256``), so an edit
     to the code is a change as ``sam deploy``'s new upload is."""
     local = local_code(props.get("Code"), folder) if kind == "AWS::Lambda::Function" else None
-    if local is None or not local.exists():
+    if local is None:
         return props
-    digest = hashlib.sha256()
-    files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
-    for path in files:
-        digest.update(str(path.relative_to(local) if local.is_dir() else path.name).encode() + b"\0")
-        digest.update(path.read_bytes())
-    return {**props, "Code": {**props["Code"], "CodeSha256": digest.hexdigest()}} if isinstance(
-        props["Code"], dict) else {**props, "Code": {"Path": props["Code"], "CodeSha256": digest.hexdigest()}}
+    code = props["Code"] if isinstance(props["Code"], dict) else {"Path": props["Code"]}
+    return {**props, "Code": {**code, "CodeSha256": code_digest(local)}}
 
 
 def _function_made(config: Any) -> Made:
@@ -242,19 +238,21 @@ def create_queue(ctx: Context, logical_id: str, props: dict[str, Any], name: str
     queue_name = props.get("QueueName") or name or ctx.name(logical_id, 80 - (5 if fifo else 0))
     if fifo and not queue_name.endswith(".fifo"):
         queue_name += ".fifo"
-    url = ctx.calls.call("sqs", "CreateQueue", QueueName=queue_name, Attributes=_queue_attributes(props))["QueueUrl"]
+    tags = {t["Key"]: t["Value"] for t in props.get("Tags") or []}
+    url = ctx.calls.call("sqs", "CreateQueue", QueueName=queue_name, Attributes=_queue_attributes(props),
+                         **({"tags": tags} if tags else {}))["QueueUrl"]
     arn = ctx.calls.call("sqs", "GetQueueAttributes", QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return Made(queue_name, url, {"Arn": arn, "QueueName": queue_name, "QueueUrl": url})
 
 
 def _queue_attributes(props: dict[str, Any]) -> dict[str, str]:
-    skipped = {"QueueName", "Tags"}
+    settable = TYPES["AWS::SQS::Queue"].properties - {"QueueName", "Tags"}
     return {k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in props.items() if k not in skipped}
+            for k, v in props.items() if k in settable}
 
 
 def update_queue(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
-    if old.get("QueueName") != new.get("QueueName") or old.get("FifoQueue") != new.get("FifoQueue"):
+    if any(old.get(k) != new.get(k) for k in ("QueueName", "FifoQueue", "Tags")):
         raise _Replace()
     ctx.calls.call("sqs", "SetQueueAttributes", QueueUrl=made.ref, Attributes=_queue_attributes(new))
     return made
@@ -334,7 +332,7 @@ def delete_subscription(ctx: Context, made: Made) -> None:
 def create_table(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
     table = props.get("TableName") or name or ctx.name(logical_id, 255)
     params: dict[str, Any] = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
-                                    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "SSESpecification")
+                                    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "SSESpecification", "Tags")
               if k in props}
     if props.get("StreamSpecification"):
         params["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
@@ -409,7 +407,8 @@ def delete_rule(ctx: Context, made: Made) -> None:
 
 def create_role(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
     role = props.get("RoleName") or name or ctx.name(logical_id, 64)
-    params = {k: props[k] for k in ("Path", "Description", "MaxSessionDuration", "PermissionsBoundary") if k in props}
+    params = {k: props[k] for k in ("Path", "Description", "MaxSessionDuration", "PermissionsBoundary", "Tags")
+              if k in props}
     created = ctx.calls.call("iam", "CreateRole", RoleName=role,
                              AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]), **params)["Role"]
     for policy in props.get("Policies") or []:
@@ -438,17 +437,38 @@ Replace = _Replace
 
 #: Every resource type lambdalab emulates.
 TYPES: dict[str, ResourceType] = {
-    "AWS::Lambda::Function": ResourceType(create_function, delete_function, update_function),
-    "AWS::Lambda::Permission": ResourceType(create_permission, delete_permission),
-    "AWS::Lambda::EventSourceMapping": ResourceType(create_mapping, delete_mapping),
-    "AWS::Lambda::Version": ResourceType(create_version, delete_version),
-    "AWS::Lambda::Alias": ResourceType(create_alias, delete_alias, update_alias),
-    "AWS::SQS::Queue": ResourceType(create_queue, delete_queue, update_queue, "sqs"),
-    "AWS::S3::Bucket": ResourceType(create_bucket, delete_bucket, update_bucket, "s3"),
-    "AWS::SNS::Topic": ResourceType(create_topic, delete_topic, None, "sns"),
-    "AWS::SNS::Subscription": ResourceType(create_subscription, delete_subscription, None, "sns"),
-    "AWS::DynamoDB::Table": ResourceType(create_table, delete_table, None, "dynamodb"),
-    "AWS::Kinesis::Stream": ResourceType(create_stream, delete_stream, None, "kinesis"),
-    "AWS::Events::Rule": ResourceType(create_rule, delete_rule, update_rule, "events"),
-    "AWS::IAM::Role": ResourceType(create_role, delete_role, None, "iam"),
+    "AWS::Lambda::Function": ResourceType(create_function, delete_function, update_function, None, frozenset({
+        "Code", "Handler", "Runtime", "Role", "MemorySize", "Timeout", "Environment", "Description", "Layers",
+        "EphemeralStorage", "DeadLetterConfig", "TracingConfig", "LoggingConfig", "Tags", "FunctionName",
+        "PackageType"})),
+    "AWS::Lambda::Permission": ResourceType(create_permission, delete_permission, None, None, frozenset({
+        "FunctionName", "Action", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
+        "FunctionUrlAuthType"})),
+    "AWS::Lambda::EventSourceMapping": ResourceType(create_mapping, delete_mapping, None, None,
+                                                    frozenset(_MAPPING_KEYS) | {"FunctionName"}),
+    "AWS::Lambda::Version": ResourceType(create_version, delete_version, None, None,
+                                         frozenset({"FunctionName", "Description", "CodeSha256"})),
+    "AWS::Lambda::Alias": ResourceType(create_alias, delete_alias, update_alias, None, frozenset({
+        "FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig"})),
+    "AWS::SQS::Queue": ResourceType(create_queue, delete_queue, update_queue, "sqs", frozenset({
+        "QueueName", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
+        "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+        "RedrivePolicy", "RedriveAllowPolicy", "VisibilityTimeout", "Tags"})),
+    "AWS::S3::Bucket": ResourceType(create_bucket, delete_bucket, update_bucket, "s3",
+                                    frozenset({"BucketName", "NotificationConfiguration"})),
+    "AWS::SNS::Topic": ResourceType(create_topic, delete_topic, None, "sns", frozenset({
+        "TopicName", "DisplayName", "FifoTopic", "ContentBasedDeduplication", "Subscription"})),
+    "AWS::SNS::Subscription": ResourceType(create_subscription, delete_subscription, None, "sns", frozenset({
+        "TopicArn", "Protocol", "Endpoint", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
+        "RedrivePolicy"})),
+    "AWS::DynamoDB::Table": ResourceType(create_table, delete_table, None, "dynamodb", frozenset({
+        "TableName", "AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
+        "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "SSESpecification", "StreamSpecification", "Tags"})),
+    "AWS::Kinesis::Stream": ResourceType(create_stream, delete_stream, None, "kinesis",
+                                         frozenset({"Name", "ShardCount", "StreamModeDetails"})),
+    "AWS::Events::Rule": ResourceType(create_rule, delete_rule, update_rule, "events", frozenset({
+        "Name", "EventBusName", "ScheduleExpression", "EventPattern", "State", "Description", "Targets"})),
+    "AWS::IAM::Role": ResourceType(create_role, delete_role, None, "iam", frozenset({
+        "RoleName", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns", "Path", "Description",
+        "MaxSessionDuration", "PermissionsBoundary", "Tags"})),
 }

@@ -8,6 +8,7 @@ to ``AWS::Lambda::Function``'s ``Code`` (:data:`LOCAL_BUCKET`), read back here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -94,7 +95,10 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     for properties, key in _code_properties(template):
         value = properties.get(key)
         if isinstance(value, str) and not value.startswith("s3://"):
-            properties[key] = {"Bucket": LOCAL_BUCKET, "Key": str((folder / value).resolve())}
+            path = (folder / value).resolve()
+            # The code's sum as the object version: SAM names an AutoPublishAlias version
+            # after its code location, so new code is a new version, as on AWS.
+            properties[key] = {"Bucket": LOCAL_BUCKET, "Key": str(path), "Version": code_digest(path)}
     values = dict(parameters)
     to_py27_compatible_template(template, values)
     metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
@@ -133,6 +137,18 @@ def _code_properties(template: dict[str, Any]) -> Iterator[tuple[dict[str, Any],
             properties = resource.setdefault("Properties", {})
             if isinstance(properties, dict):
                 yield properties, _CODE_PROPERTIES[resource["Type"]]
+
+
+def code_digest(path: Path) -> str:
+    """The sha256 of a code folder's files (names and contents), or of one file."""
+    digest = hashlib.sha256()
+    if not path.exists():
+        return digest.hexdigest()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def local_code(code: Any, folder: Path) -> Path | None:
