@@ -529,19 +529,15 @@ def test_scheduled_quick_start_fires_on_the_hour_of_the_lab_clock(
 
 ALIASED = """\
 Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, AutoPublishAlias: live}
 Resources:
-  Worker:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: src
-      Handler: app.handler
-      Runtime: python3.11
-      AutoPublishAlias: live
   Uploads:
     Type: AWS::S3::Bucket
-    Properties:
-      VersioningConfiguration:
-        Status: Enabled
+    Properties: {VersioningConfiguration: {Status: Enabled}}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src, Handler: app.handler}
 """
 
 

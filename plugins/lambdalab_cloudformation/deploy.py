@@ -165,7 +165,7 @@ class Deployer:
             result.created.append(logical_id)
         scope.refs[logical_id] = made.ref
         scope.attributes[logical_id] = made.attributes
-        policy = resource.get("DeletionPolicy") if resource.get("DeletionPolicy") == "Retain" else "Delete"
+        policy = "Retain" if resource.get("DeletionPolicy") == "Retain" else "Delete"
         stack.resources[logical_id] = StackResource(logical_id, kind, position, made, props, self.lab.clock.now(),
                                                     policy)
         result.not_applied += [f"{logical_id}.{name}" for name in sorted(set(props) - handler.properties)]
