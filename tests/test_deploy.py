@@ -260,6 +260,10 @@ Parameters:
   Names:
     Type: CommaDelimitedList
     Default: "a,b"
+Mappings:
+  Sizes:
+    dev: {Retention: 60}
+    prod: {Retention: 1209600}
 Conditions:
   IsProd: !Equals [!Ref Env, prod]
   NotProd: !Not [!Condition IsProd]
@@ -269,6 +273,7 @@ Resources:
     Properties:
       QueueName: !Join ["-", [jobs, !Ref Env, !Select [1, !Ref Names]]]
       VisibilityTimeout: !If [IsProd, 120, 30]
+      MessageRetentionPeriod: !FindInMap [Sizes, !Ref Env, Retention]
   ProdOnly:
     Type: AWS::SQS::Queue
     Condition: IsProd
@@ -285,6 +290,8 @@ Outputs:
     Value: !Ref Topic
   Where:
     Value: !Sub "${Env} in ${AWS::Region}, literal ${!Env}"
+  Encoded:
+    Value: !Base64 hi
   OnlyInProd:
     Condition: IsProd
     Value: !Ref ProdOnly
@@ -302,12 +309,13 @@ def test_intrinsics_parameters_conditions_and_outputs(lab: Lab, clients: Any, tm
         "Queue": "arn:aws:sqs:us-east-1:000000000000:jobs-dev-b",
         "Topic": "arn:aws:sns:us-east-1:000000000000:jobs-dev-b-000000000000",
         "Where": "dev in us-east-1, literal ${Env}",
+        "Encoded": "aGk=",
         "OnlyElsewhere": "elsewhere",
     }
     sqs = clients("sqs")
     url = sqs.get_queue_url(QueueName="jobs-dev-b")["QueueUrl"]
-    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
-        "VisibilityTimeout": "30"}
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout", "MessageRetentionPeriod"])[
+        "Attributes"] == {"VisibilityTimeout": "30", "MessageRetentionPeriod": "60"}
 
     prod = cloudformation_of(lab).deployer.deploy("plain", template, {"Env": "prod"}).stack
     assert sorted(prod.resources) == ["ProdOnly", "Queue", "Topic"]

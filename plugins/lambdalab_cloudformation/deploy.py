@@ -82,7 +82,7 @@ class Deployer:
         order = creation_order(resources)
         stack.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, template_path.parent)
-        scope = Scope(parameters, conditions)
+        scope = Scope(parameters, conditions, cfn.get("Mappings") or {})
         result = DeployResult(stack)
         undo: list[Callable[[], None]] = []
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)

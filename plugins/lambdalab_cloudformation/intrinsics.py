@@ -3,12 +3,13 @@
 What is resolved: ``Ref`` (parameters, pseudo parameters, resources), ``Fn::GetAtt``,
 ``Fn::Sub`` (both forms), ``Fn::Join``, ``Fn::If`` with ``Conditions`` (``Fn::Equals``,
 ``Fn::And``, ``Fn::Or``, ``Fn::Not``, ``Condition``), ``Fn::Select``, ``Fn::Split``,
-``Fn::GetAZs`` and ``AWS::NoValue``
+``Fn::FindInMap`` over ``Mappings``, ``Fn::Base64``, ``Fn::GetAZs`` and ``AWS::NoValue``
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -26,6 +27,7 @@ class Scope:
 
     parameters: dict[str, Any]
     conditions: dict[str, bool] = field(default_factory=dict)
+    mappings: dict[str, Any] = field(default_factory=dict)
     #: Each made resource's ``Ref`` value and attributes.
     refs: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -186,6 +188,18 @@ def _select(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> An
     return items[int(index)]
 
 
+def _find_in_map(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> Any:
+    name, top, second = (_resolve(a, scope, condition) for a in argument)
+    try:
+        return scope.mappings[name][top][second]
+    except (KeyError, TypeError):
+        raise TemplateError(f"Template error: Unable to get mapping for {name}::{top}::{second}") from None
+
+
+def _base64(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> str:
+    return base64.b64encode(str(_resolve(argument, scope, condition)).encode()).decode()
+
+
 def _split(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> list[str]:
     delimiter, text = argument
     return str(_resolve(text, scope, condition)).split(delimiter)
@@ -200,6 +214,8 @@ _FUNCTIONS: dict[str, Callable[[Any, Scope, Callable[[str], bool]], Any]] = {
     "Fn::Equals": _equals,
     "Fn::Select": _select,
     "Fn::Split": _split,
+    "Fn::FindInMap": _find_in_map,
+    "Fn::Base64": _base64,
     "Fn::And": lambda a, s, c: all(_resolve(x, s, c) for x in a),
     "Fn::Or": lambda a, s, c: any(_resolve(x, s, c) for x in a),
     "Fn::Not": lambda a, s, c: not _resolve(a[0], s, c),

@@ -63,7 +63,7 @@ def load(path: Path) -> dict[str, Any]:
         raise TemplateError(f"Template format error: {e}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict) or not template["Resources"]:
         raise TemplateError("Template format error: At least one Resources member must be defined.")
-    for section in ("Parameters", "Conditions", "Outputs", "Globals"):
+    for section in ("Parameters", "Conditions", "Outputs", "Globals", "Mappings"):
         if not isinstance(template.get(section) or {}, dict):
             raise TemplateError(f"Template format error: {section} must be an object")
     for name, resource in template["Resources"].items():
