@@ -219,6 +219,17 @@ def test_a_failed_update_rolls_back_and_names_the_resource_and_why(lab: Lab, cli
     assert ("Uploads", "UPDATE_FAILED") in statuses or ("Uploads", "CREATE_FAILED") in statuses
 
 
+def test_an_update_that_fails_halfway_puts_the_first_half_back(lab: Lab, clients: Any, tmp_path: Path) -> None:
+    deployer = cloudformation_of(lab).deployer
+    template = project(tmp_path / "app", APP)
+    deployer.deploy("app", template)
+    worker = physical(lab, "app", "Worker")
+    (tmp_path / "app" / "src" / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
+    with pytest.raises(DeployFailed, match=r"Resource Worker \(AWS::Lambda::Function\) failed: \w+Exception: .*MemorySize|memorySize"):
+        deployer.deploy("app", template, {"Memory": "20000"})  # the new code goes in, then the memory is refused
+    assert b"v2" not in clients("lambda").invoke(FunctionName=worker)["Payload"].read()
+
+
 def test_a_failed_creation_leaves_nothing_behind(lab: Lab, clients: Any, tmp_path: Path) -> None:
     template = project(tmp_path / "app", APP.replace("Outputs:", textwrap.dedent("""\
       Uploads:

@@ -176,10 +176,14 @@ class Deployer:
         if handler.update is not None:
             try:
                 made: Made = handler.update(ctx, old.properties, props, old.made)
-                undo.append(lambda: handler.update(ctx, props, old.properties, made))
-                return made
             except Replace:
                 pass
+            except Exception:  # it may have changed part (a function's code, not its configuration)
+                undo.append(lambda: handler.update(ctx, props, old.properties, old.made))
+                raise
+            else:
+                undo.append(lambda: handler.update(ctx, props, old.properties, made))
+                return made
         handler.delete(ctx, old.made)
         undo.append(lambda: _restore(ctx, handler, old, logical_id))
         made = handler.create(ctx, logical_id, props, None)

@@ -41,6 +41,9 @@ class Context:
     calls: ServiceCalls
     stack_name: str
     folder: Path
+    #: Each function's code before this deploy changed it: a rollback puts it back (the
+    #: folder already holds the new code, as an S3 artifact of the old one would not).
+    replaced_code: dict[str, bytes] = field(default_factory=dict)
 
     def name(self, logical_id: str, max_length: int = 64, lower: bool = False) -> str:
         """CloudFormation's generated physical name: ``stack-Logical-SUFFIX``."""
@@ -135,7 +138,11 @@ def update_function(ctx: Context, old: dict[str, Any], new: dict[str, Any], made
     if old.get("FunctionName") != new.get("FunctionName") or old.get("Tags") != new.get("Tags"):
         raise _Replace()
     if old.get("Code") != new.get("Code"):
-        ctx.lab.update_function_code(made.physical_id, _code(ctx, new.get("Code")))
+        earlier = ctx.replaced_code.pop(made.physical_id, None)  # set: this is the rollback
+        if earlier is None:
+            current = ctx.lab.get_function_configuration(made.physical_id)
+            ctx.replaced_code[made.physical_id] = ctx.lab.store.blob_path(current.code_blob).read_bytes()
+        ctx.lab.update_function_code(made.physical_id, earlier if earlier is not None else _code(ctx, new.get("Code")))
     settings = _function_settings(new)
     cleared = {"environment": {"Variables": {}}, "layers": [], "description": ""}
     for key, empty in cleared.items():
