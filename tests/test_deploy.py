@@ -1,13 +1,18 @@
 """``lambdalab deploy``: SAM and CloudFormation templates made into stacks, judged by
 boto3 against the edge (and the CLI through click), on the virtual clock.
 
-The quick starts under tests/sam_templates/ are ``sam init``'s own, rendered unchanged.
+The quick-start tests deploy ``sam init``'s own projects unchanged, read from a copy of
+the public repository aws/aws-sam-cli-app-templates that ``$SAM_APP_TEMPLATES`` names
+(a clone, or its bare git dir); the repository's code is not copied into lambdalab, so
+without it they are skipped. Each is rendered as ``sam init`` would with
+``project_name=sam-app``, the runtime of its folder and ``architectures=[x86_64]``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +33,38 @@ from lambdalab_cloudformation import CloudFormationError, DeployFailed, Template
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 
-QUICK_STARTS = Path(__file__).parent / "sam_templates"
+SAM_APP_TEMPLATES = os.environ.get("SAM_APP_TEMPLATES", "")
+needs_app_templates = pytest.mark.skipif(
+    not Path(SAM_APP_TEMPLATES or "/nonexistent").exists(),
+    reason="set SAM_APP_TEMPLATES to a clone of aws/aws-sam-cli-app-templates")
+_ARCHITECTURES = re.compile(
+    r"\n\s*\{%- if cookiecutter.architectures.value != \[\]%\}(\n\s*Architectures:)\n"
+    r"\s*\{%- for arch in cookiecutter.architectures.value %\}\n(\s*)- \{\{arch\}\}\n"
+    r"\s*\{%- endfor %\}\n\s*\{%- endif %\}")
+
+
+def quick_start(into: Path, folder: str) -> Path:
+    """``sam init``'s project ``folder`` (``python3.12/event-bridge``) rendered into ``into``;
+    the path of its template."""
+    source = Path(SAM_APP_TEMPLATES)
+    git = ["git", "--git-dir", str(source / ".git" if (source / ".git").exists() else source)]
+    prefix = f"{folder}/{{{{cookiecutter.project_name}}}}/"
+    names = subprocess.run([*git, "ls-tree", "-r", "--name-only", "HEAD", prefix], check=True,
+                           capture_output=True, text=True).stdout.split()
+    runtime = folder.split("/")[0]
+    for name in names:
+        text = subprocess.run([*git, "show", f"HEAD:{name}"], check=True, capture_output=True).stdout
+        if name.endswith("template.yaml"):
+            rendered = text.decode().replace("{{ cookiecutter.project_name }}", "sam-app")
+            rendered = rendered.replace("{{cookiecutter.project_name}}", "sam-app")
+            rendered = rendered.replace("{{ cookiecutter.runtime }}", runtime)
+            text = _ARCHITECTURES.sub(r"\1\n\2- x86_64", rendered).encode()
+        target = into / name[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
+        target.chmod(0o644)
+    assert b"cookiecutter" not in (into / "template.yaml").read_bytes()
+    return into / "template.yaml"
 
 HANDLER = """\
 import os
@@ -105,14 +141,17 @@ def clients(edge: EdgeServer) -> Any:  # noqa: F811
 
 # -- the quick starts --------------------------------------------------------------------
 
-def test_event_bridge_quick_start_deploys_unchanged_and_answers_its_own_event(lab: Lab, clients: Any) -> None:
-    result = cloudformation_of(lab).deployer.deploy("sam-app", QUICK_STARTS / "event-bridge" / "template.yaml")
+@needs_app_templates
+def test_event_bridge_quick_start_deploys_unchanged_and_answers_its_own_event(
+        lab: Lab, clients: Any, tmp_path: Path) -> None:
+    template = quick_start(tmp_path / "sam-app", "python3.12/event-bridge")
+    result = cloudformation_of(lab).deployer.deploy("sam-app", template)
     assert sorted(result.created) == ["HelloWorldFunction", "HelloWorldFunctionHelloWorld",
                                       "HelloWorldFunctionHelloWorldPermission", "HelloWorldFunctionRole"]
     function = physical(lab, "sam-app", "HelloWorldFunction")
     arn = clients("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
     assert result.stack.outputs["HelloWorldFunction"]["OutputValue"] == arn
-    event = (QUICK_STARTS / "event-bridge" / "events" / "event.json").read_text()
+    event = (tmp_path / "sam-app" / "events" / "event.json").read_text()
     events = clients("events")
     rule = physical(lab, "sam-app", "HelloWorldFunctionHelloWorld")
     assert [t["Arn"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]] == [arn]
@@ -124,9 +163,25 @@ def test_event_bridge_quick_start_deploys_unchanged_and_answers_its_own_event(la
     assert body["detail-type"] == "HelloWorldFunction updated event of EC2 Instance State-change Notification"
 
 
-def test_hello_world_quick_start_is_refused_by_name_before_anything_is_made(lab: Lab) -> None:
+API = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Hello:
+          Type: Api
+          Properties: {Path: /hello, Method: get}
+"""
+
+
+def test_an_api_event_is_refused_by_name_before_anything_is_made(lab: Lab, tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as refused:
-        cloudformation_of(lab).deployer.deploy("hello", QUICK_STARTS / "hello" / "template.yaml")
+        cloudformation_of(lab).deployer.deploy("hello", project(tmp_path / "app", API))
     assert "ServerlessRestApi (AWS::ApiGateway::RestApi: API Gateway is not in lambdalab yet" in refused.value.message
     assert "nothing was created" in refused.value.message
     assert lab.list_functions() == []
@@ -519,10 +574,12 @@ needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is
 
 
 @needs_node
-def test_sqs_quick_start_logs_each_message_sent_to_its_queue(lab: Lab, clients: Any) -> None:
-    cloudformation_of(lab).deployer.deploy("sam-app", QUICK_STARTS / "node-sqs" / "template.yaml")
+@needs_app_templates
+def test_sqs_quick_start_logs_each_message_sent_to_its_queue(lab: Lab, clients: Any, tmp_path: Path) -> None:
+    template = quick_start(tmp_path / "sam-app", "nodejs22.x/sqs")
+    cloudformation_of(lab).deployer.deploy("sam-app", template)
     function = physical(lab, "sam-app", "SQSPayloadLogger")
-    own_event = (QUICK_STARTS / "node-sqs" / "events" / "event-sqs.json").read_text()
+    own_event = (tmp_path / "sam-app" / "events" / "event-sqs.json").read_text()
     answer = clients("lambda").invoke(FunctionName=function, Payload=own_event)
     assert "FunctionError" not in answer, answer["Payload"].read()
     sqs = clients("sqs")
@@ -534,11 +591,13 @@ def test_sqs_quick_start_logs_each_message_sent_to_its_queue(lab: Lab, clients: 
 
 
 @needs_node
+@needs_app_templates
 def test_scheduled_quick_start_fires_on_the_hour_of_the_lab_clock(
-        lab: Lab, clock: VirtualClock, clients: Any) -> None:
-    cloudformation_of(lab).deployer.deploy("sam-app", QUICK_STARTS / "node-cw-event" / "template.yaml")
+        lab: Lab, clock: VirtualClock, clients: Any, tmp_path: Path) -> None:
+    template = quick_start(tmp_path / "sam-app", "nodejs22.x/cw-event")
+    cloudformation_of(lab).deployer.deploy("sam-app", template)
     function = physical(lab, "sam-app", "ScheduledEventLogger")
-    own_event = (QUICK_STARTS / "node-cw-event" / "events" / "event-cloudwatch-event.json").read_text()
+    own_event = (tmp_path / "sam-app" / "events" / "event-cloudwatch-event.json").read_text()
     assert "FunctionError" not in clients("lambda").invoke(FunctionName=function, Payload=own_event)
     clock.advance(2 * 3600)
     assert lab.wait_for_events(timeout=120)
