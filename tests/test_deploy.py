@@ -168,14 +168,8 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   Greeter:
     Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: src
-      Handler: app.handler
-      Runtime: python3.11
-      Events:
-        Hello:
-          Type: Api
-          Properties: {Path: /hello, Method: get}
+    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.11,
+                 Events: {Hello: {Type: Api, Properties: {Path: /hello, Method: get}}}}
 """
 
 
