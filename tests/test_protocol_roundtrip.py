@@ -42,7 +42,7 @@ from lambdalab_sqs.responses import query_model
 #: ``cloudwatch`` and ``cloudwatch-query``: botocore's model lists smithy-rpc-v2-cbor, json
 #: and query; boto3 picks json, older SDKs send query, and lambdalab serves both.
 SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis",
-            "dynamodb", "cloudwatch", "cloudwatch-query", "xray", "cloudtrail"]
+            "dynamodb", "cloudwatch", "cloudwatch-query", "xray", "cloudtrail", "cloudformation"]
 #: hypothesis (6.170) reads ``settings.database`` through a chain of settings objects that
 #: grows as one parametrized test runs more cases: the request round trip (1,028 cases
 #: since X-Ray and CloudTrail joined) met RecursionError there at its ~950th case, run
@@ -112,7 +112,12 @@ SKIPPED = {  # what is not run, and why
 
 #: Not round-tripping yet, each with what is known of why: gaps of the layer or of the
 #: value generator, to close next. Marked strict, so that a fix shows up.
-KNOWN_GAPS: dict[tuple[str, str], str] = {}
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("test_request_roundtrip", f"cloudformation.{operation}"): (
+        "the generator draws a list of one empty structure, which the query protocol writes "
+        "as nothing at all (no field names it), so no reader can give it back")
+    for operation in ("BatchDescribeTypeConfigurations", "CreateStackRefactor")
+}
 
 
 def _known_gap(test: str, cases: list[tuple[str, ...]]) -> list[Any]:

@@ -1,0 +1,84 @@
+"""lambdalab's CloudFormation: ``lambdalab deploy`` takes a SAM or CloudFormation
+template, transforms SAM with AWS's own translator (``aws-sam-translator``) and makes
+what it describes through the lab's own API, as a stack kept in the data dir.
+
+A built-in plugin, registered by entry point (``cloudformation =
+"lambdalab_cloudformation"``) exactly as a student's plugin is. :mod:`.template` reads
+and transforms templates, :mod:`.intrinsics` resolves ``Ref``/``Fn::*`` and orders
+resources, :mod:`.resources` says what each emulated type becomes, :mod:`.calls` reaches
+the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
+and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
+edge and :mod:`.cli` is ``lambdalab deploy``.
+
+From Python::
+
+    from lambdalab_cloudformation import cloudformation_of
+    cfn = cloudformation_of(lab)
+    cfn.deployer.deploy("app", Path("template.yaml"), {"Stage": "dev"})
+    cfn.stacks.get("app").outputs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import lambdalab
+from lambdalab.plugin import HttpService, ProtocolService, StashKey
+
+from .deploy import Deployer, DeployResult, parse_overrides
+from .exceptions import CloudFormationError, DeployFailed, TemplateError
+from .models import MIGRATIONS, Stack, Stacks
+from .resources import TYPES
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class CloudFormation:
+    stacks: Stacks
+    deployer: Deployer
+
+
+#: Each lab's CloudFormation, in ``lab.stash``: it dies with the lab.
+CLOUDFORMATION = StashKey[CloudFormation]()
+
+
+def cloudformation_of(lab: "Lab") -> CloudFormation:
+    """The CloudFormation of ``lab``."""
+
+    def make() -> CloudFormation:
+        stacks = Stacks(lab)
+        return CloudFormation(stacks, Deployer(lab, stacks))
+
+    return lab.stash.setdefault(CLOUDFORMATION, make)
+
+
+@lambdalab.hookimpl
+def lambdalab_migrations() -> dict[str, str]:
+    return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
+    """CloudFormation's query API over the lab's stacks (:mod:`.responses`)."""
+    from .responses import CloudFormationResponses
+
+    cfn = cloudformation_of(lab)
+    return [HttpService("cloudformation", ProtocolService("cloudformation",
+                                                          CloudFormationResponses(cfn.stacks, cfn.deployer)))]
+
+
+@lambdalab.hookimpl
+def lambdalab_register_commands(cli: Any) -> None:
+    """``lambdalab deploy``."""
+    from .cli import deploy_command
+
+    cli.add_command(deploy_command)
+
+
+__all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
+           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "parse_overrides"]

@@ -1,0 +1,57 @@
+"""``lambdalab deploy``: a SAM or CloudFormation template made into a stack of this lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lambdalab import Lab
+from lambdalab.plugin import pass_lab, print_table, say
+
+from . import cloudformation_of
+from .deploy import parse_overrides
+from .exceptions import CloudFormationError
+
+
+@click.command("deploy")
+@click.option("--template", "-t", "template", default="template.yaml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The SAM or CloudFormation template.")
+@click.option("--stack-name", default=None, help="The stack (default: the template's folder name).")
+@click.option("--parameter-overrides", multiple=True,
+              help="Key=Value (or ParameterKey=K,ParameterValue=V); repeat for each parameter.")
+@click.option("--delete", is_flag=True, help="Remove the stack and everything it made.")
+@pass_lab
+def deploy_command(lab: Lab, template: Path, stack_name: str | None, parameter_overrides: tuple[str, ...],
+                   delete: bool) -> None:
+    """Create or update a stack from TEMPLATE, as `sam deploy` does on AWS.
+
+    SAM is transformed by AWS's own translator; each CodeUri folder is read in place.
+    A failed deploy is rolled back and names the resource that failed and why."""
+    name = stack_name or _default_name(template)
+    cfn = cloudformation_of(lab)
+    try:
+        if delete:
+            deleted = cfn.deployer.delete(name)
+            say(f"Deleted stack {name} ({len(deleted)} resources)")
+            return
+        pairs = [p for group in parameter_overrides for p in group.split()]
+        result = cfn.deployer.deploy(name, template, parse_overrides(pairs))
+    except CloudFormationError as error:
+        click.echo(f"{error.code}: {error.message}", err=True)
+        raise SystemExit(2) from None
+    stack = result.stack
+    say(f"Stack {name}: {stack.status} (created {len(result.created)}, updated {len(result.updated)}, "
+        f"deleted {len(result.deleted)}, unchanged {len(result.unchanged)})")
+    print_table(f"Resources of {name}", ["Logical id", "Type", "Physical id"],
+                [(r.logical_id, r.type, r.made.physical_id) for r in stack.resources.values()], "No resources.")
+    if result.not_applied:
+        say(f"Accepted, not emulated by lambdalab: {', '.join(result.not_applied)}")
+    if stack.outputs:
+        print_table("Outputs", ["Key", "Value", "Description"],
+                    [(k, str(v["OutputValue"]), v["Description"]) for k, v in stack.outputs.items()], "")
+
+
+def _default_name(template: Path) -> str:
+    folder = template.resolve().parent.name
+    return "".join(c if c.isalnum() else "-" for c in folder).strip("-") or "lambdalab-app"

@@ -1,0 +1,301 @@
+"""Deploying a template as CloudFormation does: every resource type checked before
+anything is made, resources made in dependency order, an update that changes only what
+changed, resources gone from the template removed last, and a failure rolled back to the
+stack's previous state
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from lambdalab.plugin import AwsError
+
+from . import template as templates
+from .calls import ServiceCalls, ServiceCallError
+from .exceptions import CloudFormationError, DeployFailed, TemplateError
+from .intrinsics import Scope, creation_order, evaluate_conditions, references, resolve
+from .models import Stack, StackResource, Stacks
+from .resources import TYPES, Context, Made, Replace, fingerprint
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+#: What lambdalab says of a resource type it refuses, beyond "not emulated".
+_NOT_YET = {
+    "AWS::ApiGateway::": "API Gateway is not in lambdalab yet (an Api event of a function makes these)",
+    "AWS::ApiGatewayV2::": "API Gateway is not in lambdalab yet (an HttpApi event of a function makes these)",
+}
+
+
+@dataclass
+class DeployResult:
+    stack: Stack
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: ``Logical.Property`` of each property accepted and not emulated (say so, not fail).
+    not_applied: list[str] = field(default_factory=list)
+
+
+def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``Key=Value`` or ``ParameterKey=Key,ParameterValue=Value`` (as ``sam deploy`` takes them)."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        if pair.startswith("ParameterKey="):
+            key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
+        else:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise TemplateError(f"Parameter override {pair!r}: write it as Key=Value")
+        values[key] = value
+    return values
+
+
+class Deployer:
+    """Deploys and deletes the stacks of one lab."""
+
+    def __init__(self, lab: "Lab", stacks: Stacks) -> None:
+        self.lab = lab
+        self.stacks = stacks
+
+    # -- deploy ---------------------------------------------------------------------------
+
+    def deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None = None) -> DeployResult:
+        original = templates.load(template_path)
+        previous = self.stacks.get(stack_name)
+        if previous is not None and previous.status == "ROLLBACK_COMPLETE":
+            previous = None  # a stack whose creation failed holds nothing; sam deploy replaces it
+        stack = Stack(stack_name, previous.stack_id if previous else self.stacks.new_stack_id(stack_name),
+                      original, {}, {}, "CREATE_IN_PROGRESS" if previous is None else "UPDATE_IN_PROGRESS",
+                      created_at=previous.created_at if previous else self.lab.clock.now())
+        parameters = self._parameters(original, dict(overrides or {}), stack)
+        cfn = self._plain(original, parameters, template_path.parent, self.lab.arns.region)
+        conditions = evaluate_conditions(cfn.get("Conditions") or {}, parameters)
+        resources = {k: v for k, v in cfn["Resources"].items()
+                     if not v.get("Condition") or conditions.get(v["Condition"], False)}
+        self._check_types(resources)
+        _check_references(cfn, resources, parameters)
+        order = creation_order(resources)
+        stack.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
+        ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, template_path.parent)
+        scope = Scope(parameters, conditions, cfn.get("Mappings") or {})
+        result = DeployResult(stack)
+        undo: list[Callable[[], None]] = []
+        self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
+        for position, logical_id in enumerate(order):
+            try:
+                self._apply(ctx, scope, stack, previous, logical_id, resources[logical_id], position, result, undo)
+            except Exception as error:
+                raise self._roll_back(stack, previous, logical_id, resources[logical_id]["Type"], error, undo)
+        self._remove_gone(ctx, stack, previous, result)
+        stack.outputs = self._outputs(cfn.get("Outputs") or {}, scope, conditions)
+        stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_COMPLETE"
+        stack.updated_at = self.lab.clock.now()
+        self.stacks.save(stack)
+        self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
+        return result
+
+    def _parameters(self, template: Mapping[str, Any], overrides: dict[str, str], stack: Stack) -> dict[str, Any]:
+        declared = template.get("Parameters") or {}
+        unknown = sorted(set(overrides) - set(declared))
+        if unknown:
+            raise TemplateError(f"Parameters: {unknown} do not exist in the template")
+        values: dict[str, Any] = {}
+        for name, spec in declared.items():
+            if not isinstance(spec, dict):
+                raise TemplateError(f"Template format error: Parameter {name} must be an object")
+            if name not in overrides and "Default" not in spec:
+                raise TemplateError(f"Parameters: [{name}] must have values")
+            value = str(overrides.get(name, spec.get("Default")))
+            allowed = spec.get("AllowedValues")
+            if allowed and value not in [str(a) for a in allowed]:
+                raise TemplateError(f"Parameter '{name}' must be one of AllowedValues")
+            values[name] = value.split(",") if spec.get("Type", "").startswith(("List<", "CommaDelimitedList")) else value
+        return {**values, "AWS::Region": self.lab.arns.region, "AWS::AccountId": self.lab.arns.account_id,
+                "AWS::StackName": stack.name, "AWS::StackId": stack.stack_id, "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": []}
+
+    @staticmethod
+    def _plain(original: dict[str, Any], parameters: dict[str, Any], folder: Path, region: str) -> dict[str, Any]:
+        if not templates.is_sam(original):
+            return copy.deepcopy(original)
+        given = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
+        return templates.transform(original, given, folder, region)
+
+    def _check_types(self, resources: Mapping[str, Any]) -> None:
+        calls = ServiceCalls(self.lab)
+        refused = []
+        for logical_id, resource in resources.items():
+            kind = resource.get("Type")
+            handler = TYPES.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                why = next((w for p, w in _NOT_YET.items() if str(kind).startswith(p)), "not emulated")
+                refused.append(f"{logical_id} ({kind}: {why})")
+            elif handler.service and not calls.has(handler.service):
+                refused.append(f"{logical_id} ({kind}: no plugin serving {handler.service} is loaded)")
+        if refused:
+            raise TemplateError("lambdalab cannot deploy these resources, so nothing was created: "
+                                + "; ".join(refused) + ". See docs/reference/deploy.rst for the types it emulates.")
+
+    def _apply(self, ctx: Context, scope: Scope, stack: Stack, previous: Stack | None, logical_id: str,
+               resource: dict[str, Any], position: int, result: DeployResult, undo: list[Callable[[], None]]) -> None:
+        kind = resource["Type"]
+        props = fingerprint(kind, resolve(resource.get("Properties") or {}, scope), ctx.folder)
+        old = previous.resources.get(logical_id) if previous else None
+        if old is not None and old.type != kind:
+            old = None  # a new type is a new resource; the old one goes with the removed
+        handler = TYPES[kind]
+        if old is not None and old.properties == props:
+            made = old.made
+            result.unchanged.append(logical_id)
+        elif old is not None:
+            self.stacks.record(stack, logical_id, old.made.physical_id, kind, "UPDATE_IN_PROGRESS")
+            made = self._update(ctx, handler, old, props, undo, logical_id)
+            self.stacks.record(stack, logical_id, made.physical_id, kind, "UPDATE_COMPLETE")
+            result.updated.append(logical_id)
+        else:
+            self.stacks.record(stack, logical_id, "", kind, "CREATE_IN_PROGRESS")
+            made = handler.create(ctx, logical_id, props, None)
+            undo.append(lambda: handler.delete(ctx, made))
+            self.stacks.record(stack, logical_id, made.physical_id, kind, "CREATE_COMPLETE")
+            result.created.append(logical_id)
+        scope.refs[logical_id] = made.ref
+        scope.attributes[logical_id] = made.attributes
+        policy = "Retain" if resource.get("DeletionPolicy") == "Retain" else "Delete"
+        stack.resources[logical_id] = StackResource(logical_id, kind, position, made, props, self.lab.clock.now(),
+                                                    policy)
+        result.not_applied += [f"{logical_id}.{name}" for name in sorted(set(props) - handler.properties)]
+
+    @staticmethod
+    def _update(ctx: Context, handler: Any, old: StackResource, props: dict[str, Any],
+                undo: list[Callable[[], None]], logical_id: str) -> Made:
+        if handler.update is not None:
+            try:
+                made: Made = handler.update(ctx, old.properties, props, old.made)
+            except Replace:
+                pass
+            except Exception:  # it may have changed part (a function's code, not its configuration)
+                undo.append(lambda: handler.update(ctx, props, old.properties, old.made))
+                raise
+            else:
+                undo.append(lambda: handler.update(ctx, props, old.properties, made))
+                return made
+        handler.delete(ctx, old.made)
+        undo.append(lambda: _restore(ctx, handler, old, logical_id))
+        made = handler.create(ctx, logical_id, props, None)
+        undo.append(lambda: handler.delete(ctx, made))
+        return made
+
+    def _roll_back(self, stack: Stack, previous: Stack | None, logical_id: str, kind: str,
+                   error: Exception, undo: list[Callable[[], None]]) -> CloudFormationError:
+        reason = describe(error)
+        failed = "CREATE_FAILED" if previous is None or logical_id not in previous.resources else "UPDATE_FAILED"
+        self.stacks.record(stack, logical_id, "", kind, failed, reason)
+        problems = []
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception as e:  # keep undoing the rest; say what could not be
+                problems.append(describe(e))
+        status = "ROLLBACK_COMPLETE" if previous is None else "UPDATE_ROLLBACK_COMPLETE"
+        if problems:
+            status = status.replace("COMPLETE", "FAILED")
+        if previous is None:
+            stack.resources = {}
+            stack.status, stack.reason, stack.updated_at = status, reason, self.lab.clock.now()
+            self.stacks.save(stack)
+        else:
+            previous.status, previous.reason = status, reason
+            self.stacks.save(previous)
+        self.stacks.record(stack, stack.name, stack.stack_id, "AWS::CloudFormation::Stack", status,
+                           "; ".join(problems))
+        failure = DeployFailed(logical_id, kind, reason)
+        if problems:
+            failure.message += f" Rolling back also failed: {'; '.join(problems)}"
+        return failure
+
+    def _remove_gone(self, ctx: Context, stack: Stack, previous: Stack | None, result: DeployResult) -> None:
+        if previous is None:
+            return
+        gone = [r for r in previous.resources.values()
+                if r.logical_id not in stack.resources or stack.resources[r.logical_id].type != r.type]
+        for resource in sorted(gone, key=lambda r: -r.position):
+            if self._delete_one(ctx, stack, resource):
+                result.deleted.append(resource.logical_id)
+
+    def _delete_one(self, ctx: Context, stack: Stack, resource: StackResource) -> bool:
+        if resource.deletion_policy == "Retain":
+            self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type, "DELETE_SKIPPED")
+            return True
+        self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type, "DELETE_IN_PROGRESS")
+        try:
+            TYPES[resource.type].delete(ctx, resource.made)
+        except Exception as error:
+            self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type,
+                               "DELETE_FAILED", describe(error))
+            return False
+        self.stacks.record(stack, resource.logical_id, resource.made.physical_id, resource.type, "DELETE_COMPLETE")
+        return True
+
+    @staticmethod
+    def _outputs(outputs: Mapping[str, Any], scope: Scope, conditions: Mapping[str, bool]) -> dict[str, Any]:
+        shown = {}
+        for name, output in outputs.items():
+            if not isinstance(output, dict) or "Value" not in output:
+                raise TemplateError(f"Template format error: Output {name} is malformed: every Outputs member must contain a Value object")
+            if output.get("Condition") and not conditions.get(output["Condition"], False):
+                continue
+            shown[name] = {"OutputValue": resolve(output.get("Value"), scope),
+                           "Description": output.get("Description", "")}
+        return shown
+
+    # -- delete ---------------------------------------------------------------------------
+
+    def delete(self, stack_name: str) -> list[str]:
+        """Remove the stack and every resource it made, last made first."""
+        stack = self.stacks.get(stack_name)
+        if stack is None:
+            raise TemplateError(f"Stack with id {stack_name} does not exist")
+        ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, Path("."))
+        self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS")
+        deleted, kept = [], {}
+        for resource in sorted(stack.resources.values(), key=lambda r: -r.position):
+            if self._delete_one(ctx, stack, resource):
+                deleted.append(resource.logical_id)
+            else:
+                kept[resource.logical_id] = resource
+        if kept:
+            stack.resources, stack.status = kept, "DELETE_FAILED"
+            stack.reason = f"The following resource(s) failed to delete: [{', '.join(kept)}]."
+            self.stacks.save(stack)
+            raise CloudFormationError(stack.reason + " See `lambdalab deploy events` for why.")
+        self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", "DELETE_COMPLETE")
+        self.stacks.remove(stack_name)
+        return deleted
+
+
+def _check_references(cfn: Mapping[str, Any], resources: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Every name a ``Ref``, ``Fn::GetAtt`` or ``Fn::Sub`` uses exists, checked before
+    anything is made (CloudFormation's template validation)."""
+    known = set(resources) | set(parameters) | {"AWS::NoValue"}
+    named = references([r.get("Properties") or {} for r in resources.values()]) | references(cfn.get("Outputs") or {})
+    missing = sorted(n for n in named if n not in known and n not in (cfn.get("Resources") or {}))
+    if missing:
+        raise TemplateError(f"Template format error: Unresolved resource dependencies {missing} "
+                            "in the Resources block of the template")
+
+
+def _restore(ctx: Context, handler: Any, old: StackResource, logical_id: str) -> None:
+    old.made = handler.create(ctx, logical_id, old.properties, None)
+
+
+def describe(error: Exception) -> str:
+    """A failure as a learner reads it: the service's error code and message."""
+    if isinstance(error, (AwsError, ServiceCallError)):
+        code = error.code
+        return f"{code}: {error.message}"
+    return f"{type(error).__name__}: {error}"
