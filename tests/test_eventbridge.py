@@ -292,6 +292,59 @@ def test_an_acknowledged_event_reaches_its_target_after_sigkill(tmp_path: Path) 
     assert set(acknowledged) <= got
 
 
+def test_ten_events_of_one_put_events_survive_sigkill_together(tmp_path: Path) -> None:
+    """PutEvents queues its Lambda deliveries in one transaction of the async queue: every
+    event of an acknowledged call still runs after a SIGKILL."""
+    data = tmp_path / "d"
+    with Lab(data) as lab, EdgeServer(lab, port=0) as server:
+        create(client_for(server.url), "recorder", RECORDER)
+        route(client_for(server.url, "events"), {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    acknowledged = []
+    with killed_server(data) as url:
+        events = client_for(url, "events")
+        for n in range(0, 50, 10):
+            answer = events.put_events(Entries=[order(101 + n + k) for k in range(10)])
+            assert answer["FailedEntryCount"] == 0
+            acknowledged.extend(e["EventId"] for e in answer["Entries"])
+    with Lab(data) as lab:
+        got = {e["id"] for e in received(lab)}
+    assert set(acknowledged) <= got
+
+
+def test_a_payload_invoke_refuses_is_dead_lettered_while_the_rest_of_the_call_arrives(
+        events: Any, functions: Any, edge: EdgeServer, clock: VirtualClock, lab: Lab) -> None:  # noqa: F811
+    """A transformed event that is not JSON cannot be a Lambda payload (Invoke refuses it):
+    that delivery alone fails, is retried and dead-lettered; the queued ones run."""
+    sqs = client_for(edge.url, "sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    events.put_targets(Rule="paid", EventBusName="orders", Targets=[{
+        "Id": "text", "Arn": FUNCTION.format("recorder"),
+        "InputTransformer": {"InputPathsMap": {"s": "$.detail.status"}, "InputTemplate": "<s> order"},
+        "RetryPolicy": {"MaximumRetryAttempts": 0}, "DeadLetterConfig": {"Arn": dlq}}])
+    answer = events.put_events(Entries=[order(101 + k) for k in range(3)])
+    assert answer["FailedEntryCount"] == 0
+    assert sorted(e["detail"]["total"] for e in received(lab)) == [101, 102, 103]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in messages] == ["paid order"] * 3
+    assert {m["MessageAttributes"]["ERROR_CODE"]["StringValue"] for m in messages} == {
+        "InvalidRequestContentException"}
+    assert event_buses(lab).pending() == 0
+
+
+def test_put_many_queues_events_in_one_call_and_runs_each(lab: Lab) -> None:
+    from lambdalab.plugin import NewEvent, new_request_id
+
+    lab.create_function("recorder", code=lambda event, context: print("EVENT " + json.dumps(event)))
+    lab.events.put_many([])  # nothing to commit: no transaction, no error
+    lab.events.put_many([NewEvent("recorder", None, json.dumps({"n": n}).encode(), new_request_id())
+                         for n in range(5)])
+    assert sorted(e["n"] for e in received(lab)) == [0, 1, 2, 3, 4]
+
+
 def test_a_delivery_left_by_a_closed_lab_is_sent_by_the_next(tmp_path: Path) -> None:
     """The target could not be reached when the event was put; the delivery stays in the
     data dir, and the lab that opens it next sends it once the target is there."""

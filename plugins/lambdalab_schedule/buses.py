@@ -31,7 +31,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lambdalab import LambdaError
-from lambdalab.plugin import DestinationMessage, ServiceError, event_filters, iso_s
+from lambdalab.plugin import (
+    DestinationMessage,
+    NewEvent,
+    ServiceError,
+    event_filters,
+    iso_s,
+    limits,
+    new_request_id,
+    parse_function_ref,
+)
 
 from . import quotas
 from .exceptions import (
@@ -295,15 +304,45 @@ class EventBuses:
         """Send each delivery; those sent are deleted together, the others wait for a retry
         on the Lab's clock. Only this process knows the ids of deliveries just committed,
         so no other thread sends them too."""
-        sent = []
+        sent: list[int] = []
         with self._sending:
+            queued = self._queue_invokes(deliveries)
+            sent.extend(queued)
             for delivery in deliveries:
-                if self._attempt(delivery):
+                if delivery.id not in queued and self._attempt(delivery):
                     sent.append(delivery.id)
             if sent:
                 with self.lab.store.transaction() as db:
                     db.executemany("DELETE FROM event_deliveries WHERE id = ?",
                                    [(delivery_id,) for delivery_id in sent])
+
+    def _queue_invokes(self, deliveries: list[Delivery]) -> set[int]:
+        """Queue the Lambda deliveries whose function takes events now as asynchronous
+        invokes, in one transaction of the async queue; their ids. The others (a missing
+        or ``Pending`` function, a payload Invoke would refuse) are left to
+        :meth:`_attempt`, which fails them as one ``Invoke`` would."""
+        takes: dict[str, bool] = {}
+        batch: dict[int, NewEvent] = {}
+        for delivery in deliveries:
+            arn = delivery.target.arn
+            if not arn.startswith("arn:aws:lambda:"):
+                continue
+            if arn not in takes:
+                takes[arn] = self._takes_events(arn)
+            payload = _event_payload(delivery.payload)
+            if takes[arn] and payload is not None:
+                ref = parse_function_ref(arn)
+                batch[delivery.id] = NewEvent(ref.name, ref.qualifier, payload, new_request_id())
+        self.lab.events.put_many(list(batch.values()))
+        return set(batch)
+
+    def _takes_events(self, arn: str) -> bool:
+        """Whether an ``Event`` invoke of ``arn`` would be accepted (a ``DryRun`` says)."""
+        try:
+            self.lab.invoke(arn, invocation_type="DryRun")
+        except LambdaError:
+            return False
+        return True
 
     def _load(self, delivery_id: int) -> Delivery | None:
         rows = self.lab.store.query(
@@ -383,6 +422,17 @@ class EventBuses:
     def pending(self) -> int:
         """Deliveries not yet sent (waiting for a retry, or left by a killed process)."""
         return int(self.lab.store.query("SELECT COUNT(*) FROM event_deliveries")[0][0])
+
+
+def _event_payload(text: str) -> bytes | None:
+    """``text`` as an ``Event`` invoke's payload, or None where Invoke would refuse it
+    (over the async limit, not JSON, not UTF-8)."""
+    try:
+        data = text.encode()
+        json.loads(data)
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return None
+    return data if len(data) <= limits.ASYNC_PAYLOAD_MAX_BYTES else None
 
 
 def _lambda_destination_event(record: Mapping[str, Any]) -> dict[str, Any]:
