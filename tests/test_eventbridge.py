@@ -115,6 +115,61 @@ def test_rules_with_patterns_live_on_their_bus(events: Any) -> None:
     assert error_code(events.describe_rule, Name="bad") == "ResourceNotFoundException"  # nothing kept
 
 
+def test_two_buses_may_each_have_a_rule_of_the_same_name(
+        events: Any, functions: Any, lab: Lab) -> None:
+    """AWS keeps a rule name unique per bus: each bus's ``paid`` has its own ARN, pattern,
+    targets and state, and deleting one leaves the other."""
+    create(functions, "recorder", RECORDER)
+    events.create_event_bus(Name="orders")
+    on_default = events.put_rule(Name="paid", EventPattern='{"source": ["shop"]}')["RuleArn"]
+    on_orders = events.put_rule(Name="paid", EventBusName="orders",
+                                EventPattern='{"source": ["store"]}')["RuleArn"]
+    assert on_default == "arn:aws:events:us-east-1:000000000000:rule/paid"
+    assert on_orders == "arn:aws:events:us-east-1:000000000000:rule/orders/paid"
+    assert events.describe_rule(Name="paid")["EventPattern"] == '{"source": ["shop"]}'
+    assert events.describe_rule(Name="paid", EventBusName="orders")["Arn"] == on_orders
+    events.put_targets(Rule="paid", EventBusName="orders", Targets=[
+        {"Id": "fn", "Arn": FUNCTION.format("recorder"), "InputPath": "$.source"}])
+    assert events.list_targets_by_rule(Rule="paid")["Targets"] == []
+    events.put_events(Entries=[{"Source": "store", "DetailType": "d", "Detail": "{}",
+                                "EventBusName": "orders"}])
+    assert received(lab) == ["store"]  # the orders bus's rule matched, through its target
+    events.disable_rule(Name="paid", EventBusName="orders")
+    assert events.describe_rule(Name="paid")["State"] == "ENABLED"
+    events.remove_targets(Rule="paid", EventBusName="orders", Ids=["fn"])
+    events.delete_rule(Name="paid", EventBusName="orders")
+    assert [r["Arn"] for r in events.list_rules()["Rules"]] == [on_default]
+    assert events.list_rules(EventBusName="orders")["Rules"] == []
+
+
+def test_a_data_dir_with_rules_keyed_by_name_alone_opens_with_them_on_their_bus(
+        tmp_path: Path) -> None:
+    """Rules stored before names were per bus (one key for all buses) keep their bus and
+    targets when the data dir opens."""
+    import sqlite3
+
+    from lambdalab_schedule import schedules
+
+    data = tmp_path / "d"
+    with Lab(data) as lab:
+        event_buses(lab).create_event_bus("orders")
+        schedules(lab).put_rule("paid", event_pattern='{"source": ["shop"]}',
+                                event_bus_name="orders")
+        schedules(lab).put_targets("paid", [{"Id": "fn", "Arn": FUNCTION.format("f")}],
+                                   event_bus_name="orders")
+    with sqlite3.connect(data / "lambdalab.db") as db:  # as the previous version kept them
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("UPDATE schedule_rules SET name = 'paid'")
+        db.execute("UPDATE schedule_targets SET rule = 'paid'")
+        db.execute("DELETE FROM schema_migrations WHERE name = 'schedule-4'")
+    with Lab(data) as lab:
+        rules = schedules(lab)
+        assert rules.describe_rule("paid", "orders").arn.endswith(":rule/orders/paid")
+        assert [t.id for t in rules.list_targets_by_rule("paid", event_bus_name="orders")] == ["fn"]
+        rules.put_rule("paid", event_pattern='{"source": ["x"]}')  # the default bus's own
+        assert len(rules.list_rules(bus=None)) == 2
+
+
 def test_test_event_pattern_answers_as_aws(events: Any) -> None:
     event = {"id": "1", "account": "123456789012", "source": "shop", "time": "2024-01-01T00:00:00Z",
              "region": "us-east-1", "detail-type": "Order", "resources": [],

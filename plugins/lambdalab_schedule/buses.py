@@ -263,7 +263,8 @@ class EventBuses:
         for rule in self.rules.list_rules(bus=bus):
             if rule.enabled and rule.event_pattern is not None:
                 out.append(_Route(rule, _pattern(rule.event_pattern),
-                                  self.rules.list_targets_by_rule(rule.name)))
+                                  self.rules.list_targets_by_rule(
+                                      rule.name, event_bus_name=rule.event_bus_name)))
         return out
 
     def _deliveries(self, event: dict[str, Any], routes: dict[str, list[_Route]]

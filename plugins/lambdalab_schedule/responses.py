@@ -16,7 +16,7 @@ from lambdalab.plugin import event_filters, new_request_id, service_error
 
 from . import quotas
 from .buses import EventBuses
-from .exceptions import ResourceNotFoundException, ValidationException
+from .exceptions import ValidationException
 from .models import Schedules, check_pattern
 
 TARGET_PREFIX = "AWSEvents."
@@ -60,13 +60,9 @@ class EventsResponses:
     def _bus(self, body: Mapping[str, Any]) -> str:
         return self.buses.bus_name(body.get("EventBusName"))
 
-    def _rule_on_bus(self, body: Mapping[str, Any], field: str = "Name") -> str:
-        """The rule a request names; ResourceNotFoundException if it is on another bus."""
-        name, bus = _field(body, field), self._bus(body)
-        found = self.schedules.list_rules(bus=None)
-        if any(rule.name == name and rule.event_bus_name != bus for rule in found):
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
-        return str(name)
+    def _rule_on_bus(self, body: Mapping[str, Any], field: str = "Name") -> dict[str, Any]:
+        """The rule a request names, as keyword arguments: its name and its bus."""
+        return {field.lower(): str(_field(body, field)), "event_bus_name": self._bus(body)}
 
     # -- rules ------------------------------------------------------------------------
 
@@ -90,25 +86,27 @@ class EventsResponses:
         return _page(rules, body, "Rules")
 
     def delete_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.delete_rule(self._rule_on_bus(body), force=bool(body.get("Force")))
+        self.schedules.delete_rule(**self._rule_on_bus(body), force=bool(body.get("Force")))
         return {}
 
     def enable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.enable_rule(self._rule_on_bus(body))
+        self.schedules.enable_rule(**self._rule_on_bus(body))
         return {}
 
     def disable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.disable_rule(self._rule_on_bus(body))
+        self.schedules.disable_rule(**self._rule_on_bus(body))
         return {}
 
     def put_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.schedules.put_targets(self._rule_on_bus(body, "Rule"), _field(body, "Targets"))
+        return self.schedules.put_targets(targets=_field(body, "Targets"),
+                                          **self._rule_on_bus(body, "Rule"))
 
     def remove_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.schedules.remove_targets(self._rule_on_bus(body, "Rule"), _field(body, "Ids"))
+        return self.schedules.remove_targets(ids=_field(body, "Ids"),
+                                             **self._rule_on_bus(body, "Rule"))
 
     def list_targets_by_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        targets = self.schedules.list_targets_by_rule(self._rule_on_bus(body, "Rule"))
+        targets = self.schedules.list_targets_by_rule(**self._rule_on_bus(body, "Rule"))
         return _page(targets, body, "Targets")
 
     def test_event_pattern(self, body: Mapping[str, Any]) -> dict[str, Any]:
