@@ -305,10 +305,114 @@ def test_a_send_that_fails_then_works_is_delivered_on_retry(
     assert [e["detail"]["total"] for e in received(lab)] == [150]
 
 
+# -- archives and replays ----------------------------------------------------------------
+
+
+def test_an_archive_keeps_what_its_pattern_matches_and_a_replay_sends_a_window_again(
+        events: Any, functions: Any, clock: VirtualClock, lab: Lab) -> None:
+    from datetime import datetime, timezone
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(seconds, timezone.utc)
+
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    bus = events.describe_event_bus(Name="orders")["Arn"]
+    created = events.create_archive(ArchiveName="orders-day", EventSourceArn=bus,
+                                    EventPattern='{"source": ["shop"]}', RetentionDays=7)
+    archive = created["ArchiveArn"]
+    assert (archive, created["State"]) == (
+        "arn:aws:events:us-east-1:000000000000:archive/orders-day", "ENABLED")
+    began = clock.now()
+    events.put_events(Entries=[order(150), order(50),
+                               {**order(999), "Source": "elsewhere"}])  # not archived
+    clock.advance(3600)
+    events.put_events(Entries=[order(200)])
+    assert sorted(e["detail"]["total"] for e in received(lab)) == [150, 200]
+    described = events.describe_archive(ArchiveName="orders-day")
+    assert (described["EventCount"], described["EventSourceArn"], described["RetentionDays"],
+            described["EventPattern"]) == (3, bus, 7, '{"source": ["shop"]}')
+    assert described["SizeBytes"] > 0
+
+    started = events.start_replay(ReplayName="first-hour", EventSourceArn=archive,
+                                  EventStartTime=at(began), EventEndTime=at(began + 1800),
+                                  Destination={"Arn": bus})
+    assert (started["State"], started["ReplayArn"]) == (
+        "STARTING", "arn:aws:events:us-east-1:000000000000:replay/first-hour")
+    replayed = [e for e in received(lab) if "replay-name" in e]
+    assert [(e["replay-name"], e["detail"]["total"]) for e in replayed] == [("first-hour", 150)]
+    replay = events.describe_replay(ReplayName="first-hour")
+    assert (replay["State"], replay["EventSourceArn"], replay["Destination"]) == (
+        "COMPLETED", archive, {"Arn": bus})
+    assert "ReplayEndTime" in replay and "EventLastReplayedTime" in replay
+    assert [r["ReplayName"] for r in events.list_replays(State="COMPLETED")["Replays"]] == [
+        "first-hour"]
+    assert events.describe_archive(ArchiveName="orders-day")["EventCount"] == 3  # not again
+    [listed] = events.list_archives(EventSourceArn=bus)["Archives"]
+    assert (listed["ArchiveName"], listed["EventCount"]) == ("orders-day", 3)
+
+    assert error_code(events.cancel_replay, ReplayName="first-hour") == "IllegalStatusException"
+    assert error_code(events.start_replay, ReplayName="first-hour", EventSourceArn=archive,
+                      EventStartTime=at(began), EventEndTime=at(began + 1),
+                      Destination={"Arn": bus}) == "ResourceAlreadyExistsException"
+    default_bus = events.describe_event_bus()["Arn"]
+    assert error_code(events.start_replay, ReplayName="elsewhere", EventSourceArn=archive,
+                      EventStartTime=at(began), EventEndTime=at(began + 1),
+                      Destination={"Arn": default_bus}) == "ValidationException"
+    assert error_code(events.start_replay, ReplayName="backwards", EventSourceArn=archive,
+                      EventStartTime=at(began + 1), EventEndTime=at(began),
+                      Destination={"Arn": bus}) == "ValidationException"
+    assert error_code(events.create_archive, ArchiveName="orders-day",
+                      EventSourceArn=bus) == "ResourceAlreadyExistsException"
+    assert error_code(events.create_archive, ArchiveName="bad", EventSourceArn=bus,
+                      EventPattern='{"source": "shop"}') == "InvalidEventPatternException"
+    events.delete_archive(ArchiveName="orders-day")
+    assert error_code(events.describe_archive, ArchiveName="orders-day") == "ResourceNotFoundException"
+
+
+def test_a_replay_with_filter_arns_reaches_only_those_rules_and_retention_drops_old_events(
+        events: Any, functions: Any, clock: VirtualClock, lab: Lab) -> None:
+    from datetime import datetime, timezone
+
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    audit = events.put_rule(Name="audit", EventBusName="orders",
+                            EventPattern='{"source": ["shop"]}')["RuleArn"]
+    events.put_targets(Rule="audit", EventBusName="orders", Targets=[
+        {"Id": "fn", "Arn": FUNCTION.format("recorder"), "Input": '{"audit": true}'}])
+    bus = events.describe_event_bus(Name="orders")["Arn"]
+    archive = events.create_archive(ArchiveName="a", EventSourceArn=bus, RetentionDays=1)["ArchiveArn"]
+    began = clock.now()
+    events.put_events(Entries=[order(150)])
+    received(lab)
+    window = {"EventStartTime": datetime.fromtimestamp(began - 10, timezone.utc),
+              "EventEndTime": datetime.fromtimestamp(began + 10, timezone.utc)}
+    before = len(received(lab))
+    events.start_replay(ReplayName="audit-only", EventSourceArn=archive,
+                        Destination={"Arn": bus, "FilterArns": [audit]}, **window)
+    assert received(lab)[before:] == [{"audit": True}]  # the "paid" rule got nothing
+    events.put_events(Entries=[{**order(300), "Time": datetime.fromtimestamp(began - 5000, timezone.utc)}])
+    before = len(received(lab))
+    events.start_replay(ReplayName="by-event-time", EventSourceArn=archive,  # the entry's Time
+                        Destination={"Arn": bus},
+                        EventStartTime=datetime.fromtimestamp(began - 5001, timezone.utc),
+                        EventEndTime=datetime.fromtimestamp(began - 4999, timezone.utc))
+    got = [e.get("detail", e) for e in received(lab)[before:]]  # in any order, as on AWS
+    assert sorted(got, key=json.dumps) == [{"audit": True}, {"status": "paid", "total": 300}]
+    before = len(received(lab))
+    clock.advance(2 * 86_400)  # past the archive's one day of retention
+    assert events.describe_archive(ArchiveName="a")["EventCount"] == 0
+    events.start_replay(ReplayName="too-late", EventSourceArn=archive,
+                        Destination={"Arn": bus}, **window)
+    assert len(received(lab)) == before
+
+
 # -- hostile input ---------------------------------------------------------------------
 
 BUS_OPERATIONS = ("PutEvents", "TestEventPattern", "CreateEventBus", "DescribeEventBus",
-                  "ListEventBuses", "DeleteEventBus", "PutRule", "PutTargets", "ListRules")
+                  "ListEventBuses", "DeleteEventBus", "PutRule", "PutTargets", "ListRules",
+                  "CreateArchive", "DescribeArchive", "ListArchives", "DeleteArchive",
+                  "StartReplay", "DescribeReplay", "ListReplays", "CancelReplay")
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from lambdalab.plugin import (
 )
 
 from . import quotas
+from .archives import Archives
 from .exceptions import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
@@ -98,6 +99,8 @@ class EventBuses:
         self.lab = rules.lab
         #: One sender at a time: a delivery row is sent by one thread only.
         self._sending = threading.Lock()
+        #: What the buses' archives keep, and their replays.
+        self.archives = Archives(self)
 
     # -- buses --------------------------------------------------------------------------
 
@@ -173,17 +176,20 @@ class EventBuses:
             raise ValidationException(
                 f"Total size of the entries in the request is over the limit "
                 f"({size} > {quotas.EVENTS_PUT_MAX_BYTES} bytes).")
-        results, rows = [], []
+        results, rows, kept = [], [], []
         routes: dict[str, list[_Route]] = {}
+        archives: dict[str, Any] = {}
         for entry in entries:
             try:
                 event = self.envelope(entry)
             except _EntryError as e:
                 results.append({"ErrorCode": e.code, "ErrorMessage": e.message})
                 continue
-            rows.extend(self._deliveries(event, routes))
+            bus = event.pop("_bus")
+            rows.extend(self._deliveries(event, bus, routes))
+            kept.extend(self.archives.kept(event, bus, archives))
             results.append({"EventId": event["id"]})
-        self.send(self._commit(rows))
+        self.send(self.commit(rows, kept=kept))
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
 
@@ -249,15 +255,17 @@ class EventBuses:
         except _EntryError as e:
             raise ResourceNotFoundException(e.message) from None
         event_id = str(event["id"])
-        self.send(self._commit(self._deliveries(event, {})))
+        bus = event.pop("_bus")
+        kept = self.archives.kept(event, bus, {})
+        self.send(self.commit(self._deliveries(event, bus, {}), kept=kept))
         return event_id
 
     def deliver(self, source_arn: str, target: Target, payload: str) -> None:
         """Send ``payload`` to ``target`` durably, as a rule's delivery (the Scheduler's
         firings): committed first, then retried and dead-lettered by the target's policy."""
-        self.send(self._commit([(source_arn, target, payload)]))
+        self.send(self.commit([(source_arn, target, payload)]))
 
-    def _routes(self, bus: str) -> list[_Route]:
+    def routes(self, bus: str) -> list[_Route]:
         """The enabled pattern rules of ``bus``, each with its parsed pattern and targets."""
         out = []
         for rule in self.rules.list_rules(bus=bus):
@@ -267,21 +275,32 @@ class EventBuses:
                                       rule.name, event_bus_name=rule.event_bus_name)))
         return out
 
-    def _deliveries(self, event: dict[str, Any], routes: dict[str, list[_Route]]
+    def _deliveries(self, event: dict[str, Any], bus: str, routes: dict[str, list[_Route]]
                     ) -> list[tuple[str, Target, str]]:
-        """``(rule ARN, target, payload)`` for each target of each rule ``event`` matches;
-        ``routes`` keeps each bus's rules for the other entries of one request."""
-        bus = event.pop("_bus")
+        """:meth:`matched` against the rules of ``bus``; ``routes`` keeps each bus's rules
+        for the other entries of one request."""
         if bus not in routes:
-            routes[bus] = self._routes(bus)
+            routes[bus] = self.routes(bus)
+        return self.matched(event, routes[bus])
+
+    @staticmethod
+    def matched(event: dict[str, Any], routes: list[_Route]) -> list[tuple[str, Target, str]]:
+        """``(rule ARN, target, payload)`` for each target of each rule ``event`` matches."""
         return [(route.rule.arn, target, target.payload(event, route.rule))
-                for route in routes[bus] if event_filters.matches(route.pattern, event)
+                for route in routes if event_filters.matches(route.pattern, event)
                 for target in route.targets]
 
-    def _commit(self, rows: list[tuple[str, Target, str]]) -> list[Delivery]:
+    def commit(self, rows: list[tuple[str, Target, str]], *,
+               kept: list[tuple[str, float, str]] | None = None,
+               replay: tuple[str, str] | None = None) -> list[Delivery]:
+        """Commit deliveries ``rows`` in one transaction, with the events archives
+        ``kept`` and a ``replay``'s record (name, config) when given."""
         now = self.lab.clock.now()
         out = []
         with self.lab.store.transaction() as db:
+            self.archives.store(db, kept or [], now)
+            if replay is not None:
+                db.execute("INSERT INTO event_replays (name, config) VALUES (?, ?)", replay)
             for rule_arn, target, payload in rows:
                 cursor = db.execute(
                     "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "

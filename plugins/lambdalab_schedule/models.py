@@ -89,6 +89,26 @@ MIGRATIONS: dict[str, str] = {
     DELETE FROM schedule_rules WHERE name IN (SELECT old FROM rekeyed);
     DROP TABLE rekeyed;
     """,
+    # Archives, the events they keep, and replays (archives.py).
+    "schedule-5": """
+    CREATE TABLE event_archives (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE archived_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        archive TEXT NOT NULL,
+        -- the event's own time (what a replay's window reads), and when it was archived
+        time REAL NOT NULL,
+        archived_at REAL NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX archived_events_by_time ON archived_events (archive, time);
+    CREATE TABLE event_replays (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")

@@ -133,6 +133,71 @@ class EventsResponses:
     def put_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.buses.put_events(_field(body, "Entries"))
 
+    # -- archives and replays -------------------------------------------------------------
+
+    def create_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archive = self.buses.archives.create_archive(
+            _field(body, "ArchiveName"), _field(body, "EventSourceArn"),
+            event_pattern=body.get("EventPattern"), description=body.get("Description"),
+            retention_days=body.get("RetentionDays"))
+        return {"ArchiveArn": archive.arn, "State": "ENABLED", "CreationTime": archive.created}
+
+    def describe_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archives = self.buses.archives
+        archive = archives.describe_archive(_field(body, "ArchiveName"))
+        return archive.to_aws(*archives.contents(archive))
+
+    def list_archives(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archives = self.buses.archives
+        source = body.get("EventSourceArn")
+        found = archives.list_archives(body.get("NamePrefix"),
+                                       self._bus({"EventBusName": source}) if source else None)
+        if body.get("State") not in (None, "ENABLED"):
+            found = []
+        return _page([_Summary(a.to_aws(*archives.contents(a)), _ARCHIVE) for a in found],
+                     body, "Archives")
+
+    def delete_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.buses.archives.delete_archive(_field(body, "ArchiveName"))
+        return {}
+
+    def start_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        replay = self.buses.archives.start_replay(
+            _field(body, "ReplayName"), _field(body, "EventSourceArn"),
+            _field(body, "EventStartTime"), _field(body, "EventEndTime"),
+            _field(body, "Destination"), body.get("Description"))
+        return {"ReplayArn": replay.arn, "State": replay.state,
+                "ReplayStartTime": replay.started}
+
+    def describe_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.buses.archives.describe_replay(_field(body, "ReplayName")).to_aws()
+
+    def list_replays(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.buses.archives.list_replays(body.get("NamePrefix"), body.get("State"),
+                                                 body.get("EventSourceArn"))
+        return _page([_Summary(r.to_aws(), _REPLAY) for r in found], body, "Replays")
+
+    def cancel_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.buses.archives.cancel_replay(_field(body, "ReplayName"))
+        return {}
+
+
+#: The fields of ListArchives' ``Archive`` and ListReplays' ``Replay`` (botocore's shapes).
+_ARCHIVE = ("ArchiveName", "EventSourceArn", "State", "StateReason", "RetentionDays",
+            "SizeBytes", "EventCount", "CreationTime")
+_REPLAY = ("ReplayName", "EventSourceArn", "State", "StateReason", "EventStartTime",
+           "EventEndTime", "EventLastReplayedTime", "ReplayStartTime", "ReplayEndTime")
+
+
+class _Summary:
+    """A list's item: the described fields that the list's shape has."""
+
+    def __init__(self, described: dict[str, Any], fields: tuple[str, ...]) -> None:
+        self.described, self.fields = described, fields
+
+    def to_aws(self) -> dict[str, Any]:
+        return {k: v for k, v in self.described.items() if k in self.fields}
+
 
 def _test_event(text: Any) -> Any:
     """TestEventPattern's ``Event``: JSON text of an event with EventBridge's envelope."""
