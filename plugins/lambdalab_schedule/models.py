@@ -109,6 +109,13 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    # Scheduler's groups besides ``default``; a schedule of one is keyed GROUP/NAME.
+    "schedule-6": """
+    CREATE TABLE scheduler_groups (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
