@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -198,13 +199,18 @@ class EventQueue:
         self.put_many([NewEvent(function_name, qualifier, payload, request_id, client_context,
                                 trace_id)])
 
-    def put_many(self, events: Sequence[NewEvent]) -> None:
+    def put_many(self, events: Sequence[NewEvent],
+                 also: Callable[[sqlite3.Connection], None] | None = None) -> None:
         """Commit ``events`` in one transaction (all or none), then wake the workers once:
-        what a caller with many events (EventBridge's PutEvents) pays once, not per event."""
-        if not events:
+        what a caller with many events (EventBridge's PutEvents) pays once, not per event.
+        ``also`` writes the caller's own rows in that transaction, so they and the events
+        are committed together."""
+        if not events and also is None:
             return
         now = self._clock.now()
         with self._store.transaction() as db:
+            if also is not None:
+                also(db)
             db.executemany(
                 "INSERT INTO async_events (request_id, function, qualifier, payload, "
                 "client_context, enqueued_at, next_attempt_at, trace_id) "
@@ -212,11 +218,12 @@ class EventQueue:
                 [(e.request_id, e.function_name, e.qualifier, e.payload, e.client_context,
                   now, now, e.trace_id) for e in events],
             )
-        # one data point per event, as put() sends, in one call to the metrics hook
-        self._hooks.metrics([
-            LambdaDatum("AsyncEventsReceived", 1.0, e.function_name,
-                        resource_of(e.function_name, e.qualifier)) for e in events])
-        self.wake()
+        if events:
+            # one data point per event, as put() sends, in one call to the metrics hook
+            self._hooks.metrics([
+                LambdaDatum("AsyncEventsReceived", 1.0, e.function_name,
+                            resource_of(e.function_name, e.qualifier)) for e in events])
+            self.wake()
 
     def start(self) -> None:
         """Release claims of dead processes, re-arm retry timers, and start draining."""

@@ -6,12 +6,15 @@ wrapped in EventBridge's envelope (``version``, ``id``, ``detail-type``, ``sourc
 ``account``, ``time``, ``region``, ``resources``, ``detail``:
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html),
 matched against every enabled rule of that bus with :mod:`lambdalab.event_filters`, and
-one *delivery* per matching target is written to ``event_deliveries`` **in the same
-transaction** that makes the answer possible: once PutEvents answers, a SIGKILL loses no
-delivery, and a reopened Lab sends what was left.
+one *delivery* per matching target is committed **in one transaction** before PutEvents
+answers: once it answers, a SIGKILL loses no delivery, and a reopened Lab sends what was
+left.
 
-A delivery to a Lambda function is an asynchronous invoke (so the function's own retries
-and destinations apply); to an SQS queue or SNS topic, the event becomes the message. When the send
+A delivery to a Lambda function that takes events is committed as its asynchronous
+invoke, in that transaction of the Lab's async queue (so the function's own retries and
+destinations apply, and ten events cost one commit, not ten); any other delivery is a row
+of ``event_deliveries``, sent once committed: to an SQS queue or SNS topic, the event
+becomes the message. When the send
 itself fails (the function is missing or throttled), the target's ``RetryPolicy`` applies
 on the Lab's clock, and a delivery given up on goes to its ``DeadLetterConfig`` queue
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html,
@@ -293,20 +296,33 @@ class EventBuses:
     def commit(self, rows: list[tuple[str, Target, str]], *,
                kept: list[tuple[str, float, str]] | None = None,
                replay: tuple[str, str] | None = None) -> list[Delivery]:
-        """Commit deliveries ``rows`` in one transaction, with the events archives
+        """Commit deliveries ``rows`` in one transaction of the async queue: each to a
+        function that takes events now as its asynchronous invoke, the others as rows of
+        ``event_deliveries`` (returned, for :meth:`send`); with them the events archives
         ``kept`` and a ``replay``'s record (name, config) when given."""
         now = self.lab.clock.now()
-        out = []
-        with self.lab.store.transaction() as db:
+        invokes, stored = self._as_invokes(rows)
+        out: list[Delivery] = []
+
+        def write(db: Any) -> None:
             self.archives.store(db, kept or [], now)
             if replay is not None:
                 db.execute("INSERT INTO event_replays (name, config) VALUES (?, ?)", replay)
-            for rule_arn, target, payload in rows:
-                cursor = db.execute(
-                    "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "
-                    "next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)",
-                    (rule_arn, json.dumps(asdict(target)), payload, now, now))
-                out.append(Delivery(int(cursor.lastrowid or 0), rule_arn, target, payload, now))
+            out.extend(self._insert(db, stored, now))
+
+        self.lab.events.put_many(invokes, also=write)
+        return out
+
+    @staticmethod
+    def _insert(db: Any, rows: list[tuple[str, Target, str]], now: float) -> list[Delivery]:
+        """Store ``rows`` in ``event_deliveries`` inside the caller's transaction ``db``."""
+        out = []
+        for rule_arn, target, payload in rows:
+            cursor = db.execute(
+                "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)",
+                (rule_arn, json.dumps(asdict(target)), payload, now, now))
+            out.append(Delivery(int(cursor.lastrowid or 0), rule_arn, target, payload, now))
         return out
 
     # -- delivery -------------------------------------------------------------------------
@@ -326,35 +342,33 @@ class EventBuses:
         so no other thread sends them too."""
         sent: list[int] = []
         with self._sending:
-            queued = self._queue_invokes(deliveries)
-            sent.extend(queued)
             for delivery in deliveries:
-                if delivery.id not in queued and self._attempt(delivery):
+                if self._attempt(delivery):
                     sent.append(delivery.id)
             if sent:
                 with self.lab.store.transaction() as db:
                     db.executemany("DELETE FROM event_deliveries WHERE id = ?",
                                    [(delivery_id,) for delivery_id in sent])
 
-    def _queue_invokes(self, deliveries: list[Delivery]) -> set[int]:
-        """Queue the Lambda deliveries whose function takes events now as asynchronous
-        invokes, in one transaction of the async queue; their ids. The others (a missing
-        or ``Pending`` function, a payload Invoke would refuse) are left to
-        :meth:`_attempt`, which fails them as one ``Invoke`` would."""
+    def _as_invokes(self, rows: list[tuple[str, Target, str]]
+                    ) -> tuple[list[NewEvent], list[tuple[str, Target, str]]]:
+        """The deliveries to functions that take events now, as asynchronous invokes, and
+        the rest, which are stored and sent one by one (a missing or ``Pending``
+        function, a payload Invoke would refuse: :meth:`_attempt` fails them as one
+        ``Invoke`` would, then retries)."""
         takes: dict[str, bool] = {}
-        batch: dict[int, NewEvent] = {}
-        for delivery in deliveries:
-            arn = delivery.target.arn
-            if not arn.startswith("arn:aws:lambda:"):
-                continue
-            if arn not in takes:
+        invokes, rest = [], []
+        for row in rows:
+            arn = row[1].arn
+            if arn.startswith("arn:aws:lambda:") and arn not in takes:
                 takes[arn] = self._takes_events(arn)
-            payload = _event_payload(delivery.payload)
-            if takes[arn] and payload is not None:
-                ref = parse_function_ref(arn)
-                batch[delivery.id] = NewEvent(ref.name, ref.qualifier, payload, new_request_id())
-        self.lab.events.put_many(list(batch.values()))
-        return set(batch)
+            payload = _event_payload(row[2]) if takes.get(arn) else None
+            if payload is None:
+                rest.append(row)
+                continue
+            ref = parse_function_ref(arn)
+            invokes.append(NewEvent(ref.name, ref.qualifier, payload, new_request_id()))
+        return invokes, rest
 
     def _takes_events(self, arn: str) -> bool:
         """Whether an ``Event`` invoke of ``arn`` would be accepted (a ``DryRun`` says)."""
