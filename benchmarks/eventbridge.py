@@ -8,8 +8,8 @@ Figures (target from issue 24):
 
 E1. events per second from ``PutEvents`` (10 entries a call, through
     ``event_buses(lab).put_events``) to a Lambda target: each event matched against a
-    rule's pattern, its delivery committed, then queued as the target's asynchronous
-    invoke (committed too) before the call returns, while the workers drain; baseline:
+    rule's pattern and committed as the target's asynchronous invoke, the call's events
+    in one transaction, before the call returns, while the workers drain; baseline:
     the async queue's accepted ``Event`` invokes per second in the same run (figure A of
     ``async.py``, one ``Lab.invoke`` per event). Target: >= 2,000 events/s; the ratio
     (above 1: faster than the queue alone) is reported.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .service_events._common import iso_ms, iso_s, md5_hex, sqs_attributes_md5
     from .hookspecs import hookimpl
     from .invocation.invoker import new_request_id
+    from .invocation.event_queue import NewEvent
     from .lab import default_data_dir
     from .log_patterns import PatternError, compile_pattern
     from .metrics import LambdaDatum
@@ -126,6 +127,8 @@ __all__ = [
     "parse_function_ref",
     "FunctionRef",
     "new_request_id",
+    # many Event invokes queued in one transaction (Lab.events.put_many)
+    "NewEvent",
     "iso_s",
     "iso_ms",
     "md5_hex",
@@ -220,6 +223,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "Principal": ("protocol.authorize", "Principal"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
+    "NewEvent": ("invocation.event_queue", "NewEvent"),
     **{name: ("service_events._common", name) for name in ("iso_s", "iso_ms", "md5_hex", "sqs_attributes_md5")},
     "service_events": ("service_events", None),
     "events": ("events", None),

@@ -115,6 +115,61 @@ def test_rules_with_patterns_live_on_their_bus(events: Any) -> None:
     assert error_code(events.describe_rule, Name="bad") == "ResourceNotFoundException"  # nothing kept
 
 
+def test_two_buses_may_each_have_a_rule_of_the_same_name(
+        events: Any, functions: Any, lab: Lab) -> None:
+    """AWS keeps a rule name unique per bus: each bus's ``paid`` has its own ARN, pattern,
+    targets and state, and deleting one leaves the other."""
+    create(functions, "recorder", RECORDER)
+    events.create_event_bus(Name="orders")
+    on_default = events.put_rule(Name="paid", EventPattern='{"source": ["shop"]}')["RuleArn"]
+    on_orders = events.put_rule(Name="paid", EventBusName="orders",
+                                EventPattern='{"source": ["store"]}')["RuleArn"]
+    assert on_default == "arn:aws:events:us-east-1:000000000000:rule/paid"
+    assert on_orders == "arn:aws:events:us-east-1:000000000000:rule/orders/paid"
+    assert events.describe_rule(Name="paid")["EventPattern"] == '{"source": ["shop"]}'
+    assert events.describe_rule(Name="paid", EventBusName="orders")["Arn"] == on_orders
+    events.put_targets(Rule="paid", EventBusName="orders", Targets=[
+        {"Id": "fn", "Arn": FUNCTION.format("recorder"), "InputPath": "$.source"}])
+    assert events.list_targets_by_rule(Rule="paid")["Targets"] == []
+    events.put_events(Entries=[{"Source": "store", "DetailType": "d", "Detail": "{}",
+                                "EventBusName": "orders"}])
+    assert received(lab) == ["store"]  # the orders bus's rule matched, through its target
+    events.disable_rule(Name="paid", EventBusName="orders")
+    assert events.describe_rule(Name="paid")["State"] == "ENABLED"
+    events.remove_targets(Rule="paid", EventBusName="orders", Ids=["fn"])
+    events.delete_rule(Name="paid", EventBusName="orders")
+    assert [r["Arn"] for r in events.list_rules()["Rules"]] == [on_default]
+    assert events.list_rules(EventBusName="orders")["Rules"] == []
+
+
+def test_a_data_dir_with_rules_keyed_by_name_alone_opens_with_them_on_their_bus(
+        tmp_path: Path) -> None:
+    """Rules stored before names were per bus (one key for all buses) keep their bus and
+    targets when the data dir opens."""
+    import sqlite3
+
+    from lambdalab_schedule import schedules
+
+    data = tmp_path / "d"
+    with Lab(data) as lab:
+        event_buses(lab).create_event_bus("orders")
+        schedules(lab).put_rule("paid", event_pattern='{"source": ["shop"]}',
+                                event_bus_name="orders")
+        schedules(lab).put_targets("paid", [{"Id": "fn", "Arn": FUNCTION.format("f")}],
+                                   event_bus_name="orders")
+    with sqlite3.connect(data / "lambdalab.db") as db:  # as the previous version kept them
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("UPDATE schedule_rules SET name = 'paid'")
+        db.execute("UPDATE schedule_targets SET rule = 'paid'")
+        db.execute("DELETE FROM schema_migrations WHERE name = 'schedule-4'")
+    with Lab(data) as lab:
+        rules = schedules(lab)
+        assert rules.describe_rule("paid", "orders").arn.endswith(":rule/orders/paid")
+        assert [t.id for t in rules.list_targets_by_rule("paid", event_bus_name="orders")] == ["fn"]
+        rules.put_rule("paid", event_pattern='{"source": ["x"]}')  # the default bus's own
+        assert len(rules.list_rules(bus=None)) == 2
+
+
 def test_test_event_pattern_answers_as_aws(events: Any) -> None:
     event = {"id": "1", "account": "123456789012", "source": "shop", "time": "2024-01-01T00:00:00Z",
              "region": "us-east-1", "detail-type": "Order", "resources": [],
@@ -250,10 +305,114 @@ def test_a_send_that_fails_then_works_is_delivered_on_retry(
     assert [e["detail"]["total"] for e in received(lab)] == [150]
 
 
+# -- archives and replays ----------------------------------------------------------------
+
+
+def test_an_archive_keeps_what_its_pattern_matches_and_a_replay_sends_a_window_again(
+        events: Any, functions: Any, clock: VirtualClock, lab: Lab) -> None:
+    from datetime import datetime, timezone
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(seconds, timezone.utc)
+
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    bus = events.describe_event_bus(Name="orders")["Arn"]
+    created = events.create_archive(ArchiveName="orders-day", EventSourceArn=bus,
+                                    EventPattern='{"source": ["shop"]}', RetentionDays=7)
+    archive = created["ArchiveArn"]
+    assert (archive, created["State"]) == (
+        "arn:aws:events:us-east-1:000000000000:archive/orders-day", "ENABLED")
+    began = clock.now()
+    events.put_events(Entries=[order(150), order(50),
+                               {**order(999), "Source": "elsewhere"}])  # not archived
+    clock.advance(3600)
+    events.put_events(Entries=[order(200)])
+    assert sorted(e["detail"]["total"] for e in received(lab)) == [150, 200]
+    described = events.describe_archive(ArchiveName="orders-day")
+    assert (described["EventCount"], described["EventSourceArn"], described["RetentionDays"],
+            described["EventPattern"]) == (3, bus, 7, '{"source": ["shop"]}')
+    assert described["SizeBytes"] > 0
+
+    started = events.start_replay(ReplayName="first-hour", EventSourceArn=archive,
+                                  EventStartTime=at(began), EventEndTime=at(began + 1800),
+                                  Destination={"Arn": bus})
+    assert (started["State"], started["ReplayArn"]) == (
+        "STARTING", "arn:aws:events:us-east-1:000000000000:replay/first-hour")
+    replayed = [e for e in received(lab) if "replay-name" in e]
+    assert [(e["replay-name"], e["detail"]["total"]) for e in replayed] == [("first-hour", 150)]
+    replay = events.describe_replay(ReplayName="first-hour")
+    assert (replay["State"], replay["EventSourceArn"], replay["Destination"]) == (
+        "COMPLETED", archive, {"Arn": bus})
+    assert "ReplayEndTime" in replay and "EventLastReplayedTime" in replay
+    assert [r["ReplayName"] for r in events.list_replays(State="COMPLETED")["Replays"]] == [
+        "first-hour"]
+    assert events.describe_archive(ArchiveName="orders-day")["EventCount"] == 3  # not again
+    [listed] = events.list_archives(EventSourceArn=bus)["Archives"]
+    assert (listed["ArchiveName"], listed["EventCount"]) == ("orders-day", 3)
+
+    assert error_code(events.cancel_replay, ReplayName="first-hour") == "IllegalStatusException"
+    assert error_code(events.start_replay, ReplayName="first-hour", EventSourceArn=archive,
+                      EventStartTime=at(began), EventEndTime=at(began + 1),
+                      Destination={"Arn": bus}) == "ResourceAlreadyExistsException"
+    default_bus = events.describe_event_bus()["Arn"]
+    assert error_code(events.start_replay, ReplayName="elsewhere", EventSourceArn=archive,
+                      EventStartTime=at(began), EventEndTime=at(began + 1),
+                      Destination={"Arn": default_bus}) == "ValidationException"
+    assert error_code(events.start_replay, ReplayName="backwards", EventSourceArn=archive,
+                      EventStartTime=at(began + 1), EventEndTime=at(began),
+                      Destination={"Arn": bus}) == "ValidationException"
+    assert error_code(events.create_archive, ArchiveName="orders-day",
+                      EventSourceArn=bus) == "ResourceAlreadyExistsException"
+    assert error_code(events.create_archive, ArchiveName="bad", EventSourceArn=bus,
+                      EventPattern='{"source": "shop"}') == "InvalidEventPatternException"
+    events.delete_archive(ArchiveName="orders-day")
+    assert error_code(events.describe_archive, ArchiveName="orders-day") == "ResourceNotFoundException"
+
+
+def test_a_replay_with_filter_arns_reaches_only_those_rules_and_retention_drops_old_events(
+        events: Any, functions: Any, clock: VirtualClock, lab: Lab) -> None:
+    from datetime import datetime, timezone
+
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    audit = events.put_rule(Name="audit", EventBusName="orders",
+                            EventPattern='{"source": ["shop"]}')["RuleArn"]
+    events.put_targets(Rule="audit", EventBusName="orders", Targets=[
+        {"Id": "fn", "Arn": FUNCTION.format("recorder"), "Input": '{"audit": true}'}])
+    bus = events.describe_event_bus(Name="orders")["Arn"]
+    archive = events.create_archive(ArchiveName="a", EventSourceArn=bus, RetentionDays=1)["ArchiveArn"]
+    began = clock.now()
+    events.put_events(Entries=[order(150)])
+    received(lab)
+    window = {"EventStartTime": datetime.fromtimestamp(began - 10, timezone.utc),
+              "EventEndTime": datetime.fromtimestamp(began + 10, timezone.utc)}
+    before = len(received(lab))
+    events.start_replay(ReplayName="audit-only", EventSourceArn=archive,
+                        Destination={"Arn": bus, "FilterArns": [audit]}, **window)
+    assert received(lab)[before:] == [{"audit": True}]  # the "paid" rule got nothing
+    events.put_events(Entries=[{**order(300), "Time": datetime.fromtimestamp(began - 5000, timezone.utc)}])
+    before = len(received(lab))
+    events.start_replay(ReplayName="by-event-time", EventSourceArn=archive,  # the entry's Time
+                        Destination={"Arn": bus},
+                        EventStartTime=datetime.fromtimestamp(began - 5001, timezone.utc),
+                        EventEndTime=datetime.fromtimestamp(began - 4999, timezone.utc))
+    got = [e.get("detail", e) for e in received(lab)[before:]]  # in any order, as on AWS
+    assert sorted(got, key=json.dumps) == [{"audit": True}, {"status": "paid", "total": 300}]
+    before = len(received(lab))
+    clock.advance(2 * 86_400)  # past the archive's one day of retention
+    assert events.describe_archive(ArchiveName="a")["EventCount"] == 0
+    events.start_replay(ReplayName="too-late", EventSourceArn=archive,
+                        Destination={"Arn": bus}, **window)
+    assert len(received(lab)) == before
+
+
 # -- hostile input ---------------------------------------------------------------------
 
 BUS_OPERATIONS = ("PutEvents", "TestEventPattern", "CreateEventBus", "DescribeEventBus",
-                  "ListEventBuses", "DeleteEventBus", "PutRule", "PutTargets", "ListRules")
+                  "ListEventBuses", "DeleteEventBus", "PutRule", "PutTargets", "ListRules",
+                  "CreateArchive", "DescribeArchive", "ListArchives", "DeleteArchive",
+                  "StartReplay", "DescribeReplay", "ListReplays", "CancelReplay")
 
 
 @pytest.fixture
@@ -290,6 +449,59 @@ def test_an_acknowledged_event_reaches_its_target_after_sigkill(tmp_path: Path) 
     with Lab(data) as lab:
         got = {e["id"] for e in received(lab)}
     assert set(acknowledged) <= got
+
+
+def test_ten_events_of_one_put_events_survive_sigkill_together(tmp_path: Path) -> None:
+    """PutEvents queues its Lambda deliveries in one transaction of the async queue: every
+    event of an acknowledged call still runs after a SIGKILL."""
+    data = tmp_path / "d"
+    with Lab(data) as lab, EdgeServer(lab, port=0) as server:
+        create(client_for(server.url), "recorder", RECORDER)
+        route(client_for(server.url, "events"), {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    acknowledged = []
+    with killed_server(data) as url:
+        events = client_for(url, "events")
+        for n in range(0, 50, 10):
+            answer = events.put_events(Entries=[order(101 + n + k) for k in range(10)])
+            assert answer["FailedEntryCount"] == 0
+            acknowledged.extend(e["EventId"] for e in answer["Entries"])
+    with Lab(data) as lab:
+        got = {e["id"] for e in received(lab)}
+    assert set(acknowledged) <= got
+
+
+def test_a_payload_invoke_refuses_is_dead_lettered_while_the_rest_of_the_call_arrives(
+        events: Any, functions: Any, edge: EdgeServer, clock: VirtualClock, lab: Lab) -> None:  # noqa: F811
+    """A transformed event that is not JSON cannot be a Lambda payload (Invoke refuses it):
+    that delivery alone fails, is retried and dead-lettered; the queued ones run."""
+    sqs = client_for(edge.url, "sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    create(functions, "recorder", RECORDER)
+    route(events, {"Id": "fn", "Arn": FUNCTION.format("recorder")})
+    events.put_targets(Rule="paid", EventBusName="orders", Targets=[{
+        "Id": "text", "Arn": FUNCTION.format("recorder"),
+        "InputTransformer": {"InputPathsMap": {"s": "$.detail.status"}, "InputTemplate": "<s> order"},
+        "RetryPolicy": {"MaximumRetryAttempts": 0}, "DeadLetterConfig": {"Arn": dlq}}])
+    answer = events.put_events(Entries=[order(101 + k) for k in range(3)])
+    assert answer["FailedEntryCount"] == 0
+    assert sorted(e["detail"]["total"] for e in received(lab)) == [101, 102, 103]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in messages] == ["paid order"] * 3
+    assert {m["MessageAttributes"]["ERROR_CODE"]["StringValue"] for m in messages} == {
+        "InvalidRequestContentException"}
+    assert event_buses(lab).pending() == 0
+
+
+def test_put_many_queues_events_in_one_call_and_runs_each(lab: Lab) -> None:
+    from lambdalab.plugin import NewEvent, new_request_id
+
+    lab.create_function("recorder", code=lambda event, context: print("EVENT " + json.dumps(event)))
+    lab.events.put_many([])  # nothing to commit: no transaction, no error
+    lab.events.put_many([NewEvent("recorder", None, json.dumps({"n": n}).encode(), new_request_id())
+                         for n in range(5)])
+    assert sorted(e["n"] for e in received(lab)) == [0, 1, 2, 3, 4]
 
 
 def test_a_delivery_left_by_a_closed_lab_is_sent_by_the_next(tmp_path: Path) -> None:

@@ -126,8 +126,42 @@ def test_a_disabled_schedule_waits_and_an_sqs_target_gets_the_input(
     assert json.loads(message["Body"]) == {"report": "daily"}
 
 
+def test_schedule_groups_hold_their_own_schedules_and_take_them_when_deleted(
+        scheduler: Any, clock: VirtualClock, lab: Lab) -> None:
+    arn = scheduler.create_schedule_group(Name="reports")["ScheduleGroupArn"]
+    assert arn == "arn:aws:scheduler:us-east-1:000000000000:schedule-group/reports"
+    got = scheduler.get_schedule_group(Name="reports")
+    assert (got["Arn"], got["Name"], got["State"]) == (arn, "reports", "ACTIVE")
+    assert [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]] == [
+        "default", "reports"]
+    assert [g["Name"] for g in scheduler.list_schedule_groups(NamePrefix="rep")["ScheduleGroups"]] == [
+        "reports"]
+    hourly = {"ScheduleExpression": "rate(1 hour)", "Target": TARGET, "FlexibleTimeWindow": OFF}
+    in_group = scheduler.create_schedule(Name="tick", GroupName="reports", **hourly)["ScheduleArn"]
+    scheduler.create_schedule(Name="tick", **hourly)  # the same name in another group
+    assert in_group == "arn:aws:scheduler:us-east-1:000000000000:schedule/reports/tick"
+    assert scheduler.get_schedule(Name="tick", GroupName="reports")["GroupName"] == "reports"
+    assert [s["GroupName"] for s in scheduler.list_schedules(GroupName="reports")["Schedules"]] == [
+        "reports"]
+    assert len(scheduler.list_schedules()["Schedules"]) == 2  # every group's
+    clock.advance(3600 + 1)
+    assert len(received(lab)) == 2  # both fired
+    scheduler.delete_schedule_group(Name="reports")
+    assert error_code(scheduler.get_schedule_group, Name="reports") == "ResourceNotFoundException"
+    assert error_code(scheduler.get_schedule, Name="tick", GroupName="reports") == "ResourceNotFoundException"
+    assert [s["GroupName"] for s in scheduler.list_schedules()["Schedules"]] == ["default"]
+    clock.advance(3600)
+    assert len(received(lab)) == 3  # only the default group's fired again
+    assert error_code(scheduler.create_schedule_group, Name="default") == "ConflictException"
+    scheduler.create_schedule_group(Name="again")
+    assert error_code(scheduler.create_schedule_group, Name="again") == "ConflictException"
+    assert error_code(scheduler.delete_schedule_group, Name="default") == "ValidationException"
+    assert error_code(scheduler.delete_schedule_group, Name="none") == "ResourceNotFoundException"
+
+
 SCHEDULER_OPERATIONS = ("CreateSchedule", "GetSchedule", "ListSchedules", "UpdateSchedule",
-                        "DeleteSchedule")
+                        "DeleteSchedule", "CreateScheduleGroup", "GetScheduleGroup",
+                        "ListScheduleGroups", "DeleteScheduleGroup")
 
 
 @settings(FUZZ, max_examples=120)

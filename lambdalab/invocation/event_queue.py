@@ -39,11 +39,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from .. import limits
 from ..clock import Clock
@@ -102,6 +103,18 @@ class AsyncEvent:
     next_attempt_at: float = 0.0
     claimed_by: str | None = None
     #: The caller's X-Ray trace (``_X_AMZN_TRACE_ID`` of its executions), if it sent one.
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An ``Event`` invocation to queue: what :meth:`EventQueue.put_many` commits."""
+
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    request_id: str
+    client_context: str | None = None
     trace_id: str | None = None
 
 
@@ -183,17 +196,34 @@ class EventQueue:
         trace_id: str | None = None,
     ) -> None:
         """Commit the event; when this returns, it will run even after a crash."""
+        self.put_many([NewEvent(function_name, qualifier, payload, request_id, client_context,
+                                trace_id)])
+
+    def put_many(self, events: Sequence[NewEvent],
+                 also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Commit ``events`` in one transaction (all or none), then wake the workers once:
+        what a caller with many events (EventBridge's PutEvents) pays once, not per event.
+        ``also`` writes the caller's own rows in that transaction, so they and the events
+        are committed together."""
+        if not events and also is None:
+            return
         now = self._clock.now()
         with self._store.transaction() as db:
-            db.execute(
+            if also is not None:
+                also(db)
+            db.executemany(
                 "INSERT INTO async_events (request_id, function, qualifier, payload, "
                 "client_context, enqueued_at, next_attempt_at, trace_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_id, function_name, qualifier, payload, client_context, now, now,
-                 trace_id),
+                [(e.request_id, e.function_name, e.qualifier, e.payload, e.client_context,
+                  now, now, e.trace_id) for e in events],
             )
-        self._metric("AsyncEventsReceived", 1.0, function_name, qualifier)
-        self.wake()
+        if events:
+            # one data point per event, as put() sends, in one call to the metrics hook
+            self._hooks.metrics([
+                LambdaDatum("AsyncEventsReceived", 1.0, e.function_name,
+                            resource_of(e.function_name, e.qualifier)) for e in events])
+            self.wake()
 
     def start(self) -> None:
         """Release claims of dead processes, re-arm retry timers, and start draining."""

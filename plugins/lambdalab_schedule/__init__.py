@@ -20,6 +20,7 @@ import lambdalab
 from lambdalab import Lab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
+from .archives import Archive, Archives, Replay
 from .buses import EventBus, EventBuses
 from .scheduler import Schedule, Scheduler, SchedulerResponses
 from .exceptions import (
@@ -110,6 +111,10 @@ __all__ = [
     "EventBus",
     "EventBuses",
     "event_buses",
+    # archives
+    "Archive",
+    "Archives",
+    "Replay",
     # scheduler
     "Schedule",
     "Scheduler",

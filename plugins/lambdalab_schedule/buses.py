@@ -6,12 +6,15 @@ wrapped in EventBridge's envelope (``version``, ``id``, ``detail-type``, ``sourc
 ``account``, ``time``, ``region``, ``resources``, ``detail``:
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html),
 matched against every enabled rule of that bus with :mod:`lambdalab.event_filters`, and
-one *delivery* per matching target is written to ``event_deliveries`` **in the same
-transaction** that makes the answer possible: once PutEvents answers, a SIGKILL loses no
-delivery, and a reopened Lab sends what was left.
+one *delivery* per matching target is committed **in one transaction** before PutEvents
+answers: once it answers, a SIGKILL loses no delivery, and a reopened Lab sends what was
+left.
 
-A delivery to a Lambda function is an asynchronous invoke (so the function's own retries
-and destinations apply); to an SQS queue or SNS topic, the event becomes the message. When the send
+A delivery to a Lambda function that takes events is committed as its asynchronous
+invoke, in that transaction of the Lab's async queue (so the function's own retries and
+destinations apply, and ten events cost one commit, not ten); any other delivery is a row
+of ``event_deliveries``, sent once committed: to an SQS queue or SNS topic, the event
+becomes the message. When the send
 itself fails (the function is missing or throttled), the target's ``RetryPolicy`` applies
 on the Lab's clock, and a delivery given up on goes to its ``DeadLetterConfig`` queue
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html,
@@ -31,9 +34,19 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lambdalab import LambdaError
-from lambdalab.plugin import DestinationMessage, ServiceError, event_filters, iso_s
+from lambdalab.plugin import (
+    DestinationMessage,
+    NewEvent,
+    ServiceError,
+    event_filters,
+    iso_s,
+    limits,
+    new_request_id,
+    parse_function_ref,
+)
 
 from . import quotas
+from .archives import Archives
 from .exceptions import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
@@ -89,6 +102,8 @@ class EventBuses:
         self.lab = rules.lab
         #: One sender at a time: a delivery row is sent by one thread only.
         self._sending = threading.Lock()
+        #: What the buses' archives keep, and their replays.
+        self.archives = Archives(self)
 
     # -- buses --------------------------------------------------------------------------
 
@@ -164,17 +179,20 @@ class EventBuses:
             raise ValidationException(
                 f"Total size of the entries in the request is over the limit "
                 f"({size} > {quotas.EVENTS_PUT_MAX_BYTES} bytes).")
-        results, rows = [], []
+        results, rows, kept = [], [], []
         routes: dict[str, list[_Route]] = {}
+        archives: dict[str, Any] = {}
         for entry in entries:
             try:
                 event = self.envelope(entry)
             except _EntryError as e:
                 results.append({"ErrorCode": e.code, "ErrorMessage": e.message})
                 continue
-            rows.extend(self._deliveries(event, routes))
+            bus = event.pop("_bus")
+            rows.extend(self._deliveries(event, bus, routes))
+            kept.extend(self.archives.kept(event, bus, archives))
             results.append({"EventId": event["id"]})
-        self.send(self._commit(rows))
+        self.send(self.commit(rows, kept=kept))
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
 
@@ -240,44 +258,71 @@ class EventBuses:
         except _EntryError as e:
             raise ResourceNotFoundException(e.message) from None
         event_id = str(event["id"])
-        self.send(self._commit(self._deliveries(event, {})))
+        bus = event.pop("_bus")
+        kept = self.archives.kept(event, bus, {})
+        self.send(self.commit(self._deliveries(event, bus, {}), kept=kept))
         return event_id
 
     def deliver(self, source_arn: str, target: Target, payload: str) -> None:
         """Send ``payload`` to ``target`` durably, as a rule's delivery (the Scheduler's
         firings): committed first, then retried and dead-lettered by the target's policy."""
-        self.send(self._commit([(source_arn, target, payload)]))
+        self.send(self.commit([(source_arn, target, payload)]))
 
-    def _routes(self, bus: str) -> list[_Route]:
+    def routes(self, bus: str) -> list[_Route]:
         """The enabled pattern rules of ``bus``, each with its parsed pattern and targets."""
         out = []
         for rule in self.rules.list_rules(bus=bus):
             if rule.enabled and rule.event_pattern is not None:
                 out.append(_Route(rule, _pattern(rule.event_pattern),
-                                  self.rules.list_targets_by_rule(rule.name)))
+                                  self.rules.list_targets_by_rule(
+                                      rule.name, event_bus_name=rule.event_bus_name)))
         return out
 
-    def _deliveries(self, event: dict[str, Any], routes: dict[str, list[_Route]]
+    def _deliveries(self, event: dict[str, Any], bus: str, routes: dict[str, list[_Route]]
                     ) -> list[tuple[str, Target, str]]:
-        """``(rule ARN, target, payload)`` for each target of each rule ``event`` matches;
-        ``routes`` keeps each bus's rules for the other entries of one request."""
-        bus = event.pop("_bus")
+        """:meth:`matched` against the rules of ``bus``; ``routes`` keeps each bus's rules
+        for the other entries of one request."""
         if bus not in routes:
-            routes[bus] = self._routes(bus)
+            routes[bus] = self.routes(bus)
+        return self.matched(event, routes[bus])
+
+    @staticmethod
+    def matched(event: dict[str, Any], routes: list[_Route]) -> list[tuple[str, Target, str]]:
+        """``(rule ARN, target, payload)`` for each target of each rule ``event`` matches."""
         return [(route.rule.arn, target, target.payload(event, route.rule))
-                for route in routes[bus] if event_filters.matches(route.pattern, event)
+                for route in routes if event_filters.matches(route.pattern, event)
                 for target in route.targets]
 
-    def _commit(self, rows: list[tuple[str, Target, str]]) -> list[Delivery]:
+    def commit(self, rows: list[tuple[str, Target, str]], *,
+               kept: list[tuple[str, float, str]] | None = None,
+               replay: tuple[str, str] | None = None) -> list[Delivery]:
+        """Commit deliveries ``rows`` in one transaction of the async queue: each to a
+        function that takes events now as its asynchronous invoke, the others as rows of
+        ``event_deliveries`` (returned, for :meth:`send`); with them the events archives
+        ``kept`` and a ``replay``'s record (name, config) when given."""
         now = self.lab.clock.now()
+        invokes, stored = self._as_invokes(rows)
+        out: list[Delivery] = []
+
+        def write(db: Any) -> None:
+            self.archives.store(db, kept or [], now)
+            if replay is not None:
+                db.execute("INSERT INTO event_replays (name, config) VALUES (?, ?)", replay)
+            out.extend(self._insert(db, stored, now))
+
+        self.lab.events.put_many(invokes, also=write)
+        return out
+
+    @staticmethod
+    def _insert(db: Any, rows: list[tuple[str, Target, str]], now: float) -> list[Delivery]:
+        """Store ``rows`` in ``event_deliveries`` inside the caller's transaction ``db``."""
         out = []
-        with self.lab.store.transaction() as db:
-            for rule_arn, target, payload in rows:
-                cursor = db.execute(
-                    "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "
-                    "next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)",
-                    (rule_arn, json.dumps(asdict(target)), payload, now, now))
-                out.append(Delivery(int(cursor.lastrowid or 0), rule_arn, target, payload, now))
+        for rule_arn, target, payload in rows:
+            cursor = db.execute(
+                "INSERT INTO event_deliveries (rule, target, payload, enqueued_at, attempts, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)",
+                (rule_arn, json.dumps(asdict(target)), payload, now, now))
+            out.append(Delivery(int(cursor.lastrowid or 0), rule_arn, target, payload, now))
         return out
 
     # -- delivery -------------------------------------------------------------------------
@@ -295,7 +340,7 @@ class EventBuses:
         """Send each delivery; those sent are deleted together, the others wait for a retry
         on the Lab's clock. Only this process knows the ids of deliveries just committed,
         so no other thread sends them too."""
-        sent = []
+        sent: list[int] = []
         with self._sending:
             for delivery in deliveries:
                 if self._attempt(delivery):
@@ -304,6 +349,34 @@ class EventBuses:
                 with self.lab.store.transaction() as db:
                     db.executemany("DELETE FROM event_deliveries WHERE id = ?",
                                    [(delivery_id,) for delivery_id in sent])
+
+    def _as_invokes(self, rows: list[tuple[str, Target, str]]
+                    ) -> tuple[list[NewEvent], list[tuple[str, Target, str]]]:
+        """The deliveries to functions that take events now, as asynchronous invokes, and
+        the rest, which are stored and sent one by one (a missing or ``Pending``
+        function, a payload Invoke would refuse: :meth:`_attempt` fails them as one
+        ``Invoke`` would, then retries)."""
+        takes: dict[str, bool] = {}
+        invokes, rest = [], []
+        for row in rows:
+            arn = row[1].arn
+            if arn.startswith("arn:aws:lambda:") and arn not in takes:
+                takes[arn] = self._takes_events(arn)
+            payload = _event_payload(row[2]) if takes.get(arn) else None
+            if payload is None:
+                rest.append(row)
+                continue
+            ref = parse_function_ref(arn)
+            invokes.append(NewEvent(ref.name, ref.qualifier, payload, new_request_id()))
+        return invokes, rest
+
+    def _takes_events(self, arn: str) -> bool:
+        """Whether an ``Event`` invoke of ``arn`` would be accepted (a ``DryRun`` says)."""
+        try:
+            self.lab.invoke(arn, invocation_type="DryRun")
+        except LambdaError:
+            return False
+        return True
 
     def _load(self, delivery_id: int) -> Delivery | None:
         rows = self.lab.store.query(
@@ -383,6 +456,17 @@ class EventBuses:
     def pending(self) -> int:
         """Deliveries not yet sent (waiting for a retry, or left by a killed process)."""
         return int(self.lab.store.query("SELECT COUNT(*) FROM event_deliveries")[0][0])
+
+
+def _event_payload(text: str) -> bytes | None:
+    """``text`` as an ``Event`` invoke's payload, or None where Invoke would refuse it
+    (over the async limit, not JSON, not UTF-8)."""
+    try:
+        data = text.encode()
+        json.loads(data)
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return None
+    return data if len(data) <= limits.ASYNC_PAYLOAD_MAX_BYTES else None
 
 
 def _lambda_destination_event(record: Mapping[str, Any]) -> dict[str, Any]:

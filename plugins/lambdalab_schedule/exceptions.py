@@ -58,6 +58,11 @@ class LimitExceededException(EventsError):
     """The request would pass one of EventBridge's quotas (targets per rule)."""
 
 
+class IllegalStatusException(EventsError):
+    """The resource is in a state the operation cannot act on (CancelReplay of a
+    finished replay)."""
+
+
 class InternalException(EventsError):
     """lambdalab failed internally. This is a bug; the message says what broke."""
 
@@ -66,4 +71,5 @@ class InternalException(EventsError):
 
 __all__ = ["EventsError", "ValidationException", "SerializationException",
            "ResourceNotFoundException", "LimitExceededException",
-           "ResourceAlreadyExistsException", "InvalidEventPatternException", "InternalException"]
+           "ResourceAlreadyExistsException", "InvalidEventPatternException",
+           "IllegalStatusException", "InternalException"]

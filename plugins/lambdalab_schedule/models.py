@@ -74,6 +74,48 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    # A rule name is unique per bus, as on AWS: a custom bus's rule is keyed BUS/NAME (its
+    # ARN's path, see rule_key), a default bus's NAME as before. Rows are moved, targets first.
+    "schedule-4": """
+    CREATE TEMP TABLE rekeyed AS
+        SELECT name AS old, json_extract(config, '$.event_bus_name') || '/' || name AS new
+        FROM schedule_rules
+        WHERE json_valid(config) AND json_type(config, '$.event_bus_name') = 'text'
+          AND json_extract(config, '$.event_bus_name') != 'default';
+    INSERT INTO schedule_rules (name, config)
+        SELECT rekeyed.new, config FROM schedule_rules JOIN rekeyed ON name = rekeyed.old;
+    UPDATE schedule_targets SET rule = (SELECT new FROM rekeyed WHERE old = rule)
+        WHERE rule IN (SELECT old FROM rekeyed);
+    DELETE FROM schedule_rules WHERE name IN (SELECT old FROM rekeyed);
+    DROP TABLE rekeyed;
+    """,
+    # Archives, the events they keep, and replays (archives.py).
+    "schedule-5": """
+    CREATE TABLE event_archives (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE archived_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        archive TEXT NOT NULL,
+        -- the event's own time (what a replay's window reads), and when it was archived
+        time REAL NOT NULL,
+        archived_at REAL NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX archived_events_by_time ON archived_events (archive, time);
+    CREATE TABLE event_replays (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
+    # Scheduler's groups besides ``default``; a schedule of one is keyed GROUP/NAME.
+    "schedule-6": """
+    CREATE TABLE scheduler_groups (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );
+    """,
 }
 
 _NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
@@ -197,6 +239,18 @@ def _load_rule(row: Any) -> Rule:
 
 def _rule_key(row: Any) -> dict[str, Any]:
     return {"name": row["name"]}
+
+
+def _not_found(key: str) -> ResourceNotFoundException:
+    """EventBridge's error for a missing rule, named by its key (see :func:`rule_key`)."""
+    bus, _, name = key.rpartition("/")
+    return ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus or 'default'}.")
+
+
+def rule_key(name: str, bus: str = "default") -> str:
+    """Where a rule is stored: ``NAME`` on the default bus, ``BUS/NAME`` on another (the
+    path of its ARN). Neither a bus name nor a rule name holds a ``/``."""
+    return name if bus == "default" else f"{bus}/{name}"
 
 
 def check_pattern(text: Any) -> dict[str, Any]:
@@ -332,8 +386,8 @@ class Schedules:
 
     def rule_arn(self, name: str, bus: str = "default") -> str:
         """``…:rule/NAME`` on the default bus, ``…:rule/BUS/NAME`` on another, as AWS names them."""
-        path = name if bus == "default" else f"{bus}/{name}"
-        return f"arn:aws:events:{self.lab.arns.region}:{self.lab.arns.account_id}:rule/{path}"
+        return (f"arn:aws:events:{self.lab.arns.region}:{self.lab.arns.account_id}:"
+                f"rule/{rule_key(name, bus)}")
 
     def put_rule(
         self,
@@ -370,12 +424,8 @@ class Schedules:
                 f"Parameter Description is longer than {quotas.EVENTS_RULE_DESCRIPTION_MAX} "
                 "characters."
             )
-        old = self._find(name)
-        if old is not None and old.event_bus_name != event_bus_name:
-            raise ValidationException(
-                f"Rule {name} exists on event bus {old.event_bus_name}: lambdalab keeps rule "
-                "names unique across buses. Choose another name."
-            )
+        key = rule_key(name, event_bus_name)
+        old = self._find(key)
         now = self.lab.clock.now()
         rule = Rule(
             name,
@@ -393,15 +443,16 @@ class Schedules:
             db.execute(
                 "INSERT INTO schedule_rules (name, config) VALUES (?, ?) ON CONFLICT(name) "
                 "DO UPDATE SET config = excluded.config",
-                (name, json.dumps(asdict(rule))),
+                (key, json.dumps(asdict(rule))),
             )
         self._arm(rule)
         return rule.arn
 
-    def describe_rule(self, name: str, bus: str = "default") -> Rule:
-        rule = self._find(name)
-        if rule is None or rule.event_bus_name != bus:
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
+    def describe_rule(self, name: str, event_bus_name: str = "default") -> Rule:
+        rule = self._find(rule_key(name, event_bus_name))
+        if rule is None:
+            raise ResourceNotFoundException(
+                f"Rule {name} does not exist on EventBus {event_bus_name}.")
         return rule
 
     def list_rules(self, name_prefix: str | None = None, bus: str | None = "default") -> list[Rule]:
@@ -412,11 +463,13 @@ class Schedules:
         return [r for r in rules if (not name_prefix or r.name.startswith(name_prefix))
                 and bus in (None, r.event_bus_name)]
 
-    def delete_rule(self, name: str, *, force: bool = False) -> None:
+    def delete_rule(self, name: str, *, force: bool = False,
+                    event_bus_name: str = "default") -> None:
         """Delete a rule. Refused while it has targets, as EventBridge refuses.
 
         A rule whose stored row is damaged can be deleted too, and its targets removed.
         """
+        name = rule_key(name, event_bus_name)
         if not self._exists(name):
             return  # DeleteRule of a missing rule succeeds in EventBridge
         if self._target_rows(name):
@@ -428,17 +481,17 @@ class Schedules:
             db.execute("DELETE FROM schedule_rules WHERE name = ?", (name,))
         self._disarm(name)
 
-    def enable_rule(self, name: str) -> None:
-        self._set_state(name, "ENABLED")
+    def enable_rule(self, name: str, *, event_bus_name: str = "default") -> None:
+        self._set_state(rule_key(name, event_bus_name), "ENABLED")
 
-    def disable_rule(self, name: str) -> None:
+    def disable_rule(self, name: str, *, event_bus_name: str = "default") -> None:
         """Stop firing the rule; its targets stay."""
-        self._set_state(name, "DISABLED")
+        self._set_state(rule_key(name, event_bus_name), "DISABLED")
 
     def _set_state(self, name: str, state: str) -> None:
         rule = self._find(name)
         if rule is None:
-            raise ResourceNotFoundException(f"Rule {name} does not exist.")
+            raise _not_found(name)
         if rule.state == state:
             return
         rule = replace(rule, state=state, anchor=self.lab.clock.now())
@@ -452,7 +505,7 @@ class Schedules:
     def _require(self, name: str) -> None:
         """ResourceNotFoundException unless the rule is stored (even if its row is damaged)."""
         if not self._exists(name):
-            raise ResourceNotFoundException(f"Rule {name} does not exist.")
+            raise _not_found(name)
 
     def _exists(self, name: str) -> bool:
         return bool(self.lab.store.query("SELECT 1 FROM schedule_rules WHERE name = ?", (name,)))
@@ -472,13 +525,15 @@ class Schedules:
 
     # -- targets ----------------------------------------------------------------------
 
-    def put_targets(self, rule: str, targets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    def put_targets(self, rule: str, targets: Iterable[Mapping[str, Any]], *,
+                    event_bus_name: str = "default") -> dict[str, Any]:
         """Add or replace (by ``Id``) the rule's targets; PutTargets' result in AWS's shape."""
+        rule = rule_key(rule, event_bus_name)
         self._require(rule)
         checked = [check_target(raw) for raw in targets]
         if not checked:
             raise ValidationException("Parameter Targets is not valid: give at least one.")
-        existing = {t.id for t in self.list_targets_by_rule(rule)}
+        existing = {row["id"] for row in self._target_rows(rule)}
         if len(existing | {t.id for t in checked}) > quotas.EVENTS_TARGETS_PER_RULE_MAX:
             raise LimitExceededException(
                 f"The requested resource exceeds the maximum number allowed: a rule has at "
@@ -493,8 +548,10 @@ class Schedules:
                 )
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
-    def remove_targets(self, rule: str, ids: Iterable[str]) -> dict[str, Any]:
+    def remove_targets(self, rule: str, ids: Iterable[str], *,
+                       event_bus_name: str = "default") -> dict[str, Any]:
         """Remove targets by id; ids the rule does not have are reported as failed entries."""
+        rule = rule_key(rule, event_bus_name)
         self._require(rule)
         existing = {row["id"] for row in self._target_rows(rule)}
         failed = []
@@ -514,7 +571,8 @@ class Schedules:
                 )
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
-    def list_targets_by_rule(self, rule: str) -> list[Target]:
+    def list_targets_by_rule(self, rule: str, *, event_bus_name: str = "default") -> list[Target]:
+        rule = rule_key(rule, event_bus_name)
         self._require(rule)
         return self.lab.store.loaded_rows(
             "schedule_targets",
@@ -532,7 +590,7 @@ class Schedules:
         reported and skipped; the others start.
         """
         for rule in self.list_rules(bus=None):
-            key = _rule_key({"name": rule.name})
+            key = _rule_key({"name": rule_key(rule.name, rule.event_bus_name)})
             self.lab.store.loaded("schedule_rules", key, lambda: self._armed(rule))
 
     def _armed(self, rule: Rule) -> bool:
@@ -541,16 +599,15 @@ class Schedules:
         return True
 
     def _arm(self, rule: Rule, after: float | None = None) -> None:
+        key = rule_key(rule.name, rule.event_bus_name)
         with self._lock:
-            self._disarm(rule.name)
+            self._disarm(key)
             if not rule.enabled or rule.schedule_expression is None:
                 return
             moment = self.lab.clock.now() if after is None else after
             due = parse(rule.schedule_expression).next_after(moment, rule.anchor)
             if due is not None:
-                self._timers[rule.name] = self.lab.clock.call_at(
-                    due, lambda: self._fire(rule.name, due)
-                )
+                self._timers[key] = self.lab.clock.call_at(due, lambda: self._fire(key, due))
 
     def _disarm(self, name: str) -> None:
         with self._lock:
@@ -566,7 +623,7 @@ class Schedules:
             if rule is None or not rule.enabled or rule.schedule_expression is None:
                 return
             event = self.scheduled_event(rule, due)
-            for target in self.list_targets_by_rule(name):
+            for target in self.list_targets_by_rule(rule.name, event_bus_name=rule.event_bus_name):
                 self._invoke(rule, target, event)
             self._arm(rule, after=due)
         if isinstance(self.lab.clock, VirtualClock):

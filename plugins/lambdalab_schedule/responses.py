@@ -16,7 +16,7 @@ from lambdalab.plugin import event_filters, new_request_id, service_error
 
 from . import quotas
 from .buses import EventBuses
-from .exceptions import ResourceNotFoundException, ValidationException
+from .exceptions import ValidationException
 from .models import Schedules, check_pattern
 
 TARGET_PREFIX = "AWSEvents."
@@ -60,13 +60,9 @@ class EventsResponses:
     def _bus(self, body: Mapping[str, Any]) -> str:
         return self.buses.bus_name(body.get("EventBusName"))
 
-    def _rule_on_bus(self, body: Mapping[str, Any], field: str = "Name") -> str:
-        """The rule a request names; ResourceNotFoundException if it is on another bus."""
-        name, bus = _field(body, field), self._bus(body)
-        found = self.schedules.list_rules(bus=None)
-        if any(rule.name == name and rule.event_bus_name != bus for rule in found):
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
-        return str(name)
+    def _rule_on_bus(self, body: Mapping[str, Any], field: str = "Name") -> dict[str, Any]:
+        """The rule a request names, as keyword arguments: its name and its bus."""
+        return {field.lower(): str(_field(body, field)), "event_bus_name": self._bus(body)}
 
     # -- rules ------------------------------------------------------------------------
 
@@ -90,25 +86,27 @@ class EventsResponses:
         return _page(rules, body, "Rules")
 
     def delete_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.delete_rule(self._rule_on_bus(body), force=bool(body.get("Force")))
+        self.schedules.delete_rule(**self._rule_on_bus(body), force=bool(body.get("Force")))
         return {}
 
     def enable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.enable_rule(self._rule_on_bus(body))
+        self.schedules.enable_rule(**self._rule_on_bus(body))
         return {}
 
     def disable_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.schedules.disable_rule(self._rule_on_bus(body))
+        self.schedules.disable_rule(**self._rule_on_bus(body))
         return {}
 
     def put_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.schedules.put_targets(self._rule_on_bus(body, "Rule"), _field(body, "Targets"))
+        return self.schedules.put_targets(targets=_field(body, "Targets"),
+                                          **self._rule_on_bus(body, "Rule"))
 
     def remove_targets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.schedules.remove_targets(self._rule_on_bus(body, "Rule"), _field(body, "Ids"))
+        return self.schedules.remove_targets(ids=_field(body, "Ids"),
+                                             **self._rule_on_bus(body, "Rule"))
 
     def list_targets_by_rule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        targets = self.schedules.list_targets_by_rule(self._rule_on_bus(body, "Rule"))
+        targets = self.schedules.list_targets_by_rule(**self._rule_on_bus(body, "Rule"))
         return _page(targets, body, "Targets")
 
     def test_event_pattern(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,6 +132,71 @@ class EventsResponses:
 
     def put_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.buses.put_events(_field(body, "Entries"))
+
+    # -- archives and replays -------------------------------------------------------------
+
+    def create_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archive = self.buses.archives.create_archive(
+            _field(body, "ArchiveName"), _field(body, "EventSourceArn"),
+            event_pattern=body.get("EventPattern"), description=body.get("Description"),
+            retention_days=body.get("RetentionDays"))
+        return {"ArchiveArn": archive.arn, "State": "ENABLED", "CreationTime": archive.created}
+
+    def describe_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archives = self.buses.archives
+        archive = archives.describe_archive(_field(body, "ArchiveName"))
+        return archive.to_aws(*archives.contents(archive))
+
+    def list_archives(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        archives = self.buses.archives
+        source = body.get("EventSourceArn")
+        found = archives.list_archives(body.get("NamePrefix"),
+                                       self._bus({"EventBusName": source}) if source else None)
+        if body.get("State") not in (None, "ENABLED"):
+            found = []
+        return _page([_Summary(a.to_aws(*archives.contents(a)), _ARCHIVE) for a in found],
+                     body, "Archives")
+
+    def delete_archive(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.buses.archives.delete_archive(_field(body, "ArchiveName"))
+        return {}
+
+    def start_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        replay = self.buses.archives.start_replay(
+            _field(body, "ReplayName"), _field(body, "EventSourceArn"),
+            _field(body, "EventStartTime"), _field(body, "EventEndTime"),
+            _field(body, "Destination"), body.get("Description"))
+        return {"ReplayArn": replay.arn, "State": replay.state,
+                "ReplayStartTime": replay.started}
+
+    def describe_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.buses.archives.describe_replay(_field(body, "ReplayName")).to_aws()
+
+    def list_replays(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.buses.archives.list_replays(body.get("NamePrefix"), body.get("State"),
+                                                 body.get("EventSourceArn"))
+        return _page([_Summary(r.to_aws(), _REPLAY) for r in found], body, "Replays")
+
+    def cancel_replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.buses.archives.cancel_replay(_field(body, "ReplayName"))
+        return {}
+
+
+#: The fields of ListArchives' ``Archive`` and ListReplays' ``Replay`` (botocore's shapes).
+_ARCHIVE = ("ArchiveName", "EventSourceArn", "State", "StateReason", "RetentionDays",
+            "SizeBytes", "EventCount", "CreationTime")
+_REPLAY = ("ReplayName", "EventSourceArn", "State", "StateReason", "EventStartTime",
+           "EventEndTime", "EventLastReplayedTime", "ReplayStartTime", "ReplayEndTime")
+
+
+class _Summary:
+    """A list's item: the described fields that the list's shape has."""
+
+    def __init__(self, described: dict[str, Any], fields: tuple[str, ...]) -> None:
+        self.described, self.fields = described, fields
+
+    def to_aws(self) -> dict[str, Any]:
+        return {k: v for k, v in self.described.items() if k in self.fields}
 
 
 def _test_event(text: Any) -> Any:

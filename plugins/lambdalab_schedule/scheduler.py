@@ -9,6 +9,11 @@ moment, the times read in its ``ScheduleExpressionTimezone`` (default UTC), betw
 queue through the event buses' durable deliveries, so the target's ``RetryPolicy`` and
 ``DeadLetterConfig`` apply as for a rule's target. With ``ActionAfterCompletion``
 ``DELETE`` a schedule that will not fire again is deleted.
+
+Schedules live in schedule groups
+(https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-group.html): the
+``default`` group always exists; others are created, listed and deleted (deleting a group
+deletes its schedules). A schedule's name is unique within its group.
 """
 
 from __future__ import annotations
@@ -65,6 +70,20 @@ class At:
 
 
 @dataclass(frozen=True)
+class ScheduleGroup:
+    """A schedule group (``default`` is not stored: it always exists)."""
+
+    name: str
+    arn: str
+    created: float
+
+    def to_aws(self) -> dict[str, Any]:
+        """GetScheduleGroup's answer, and ListScheduleGroups' summary."""
+        return {"Arn": self.arn, "Name": self.name, "State": "ACTIVE",
+                "CreationDate": self.created, "LastModificationDate": self.created}
+
+
+@dataclass(frozen=True)
 class Schedule:
     """One schedule, as GetSchedule describes it (times are the Lab's clock, seconds)."""
 
@@ -93,6 +112,10 @@ class Schedule:
                     "StartDate": self.start_date, "EndDate": self.end_date}
         return out | {key: value for key, value in optional.items() if value is not None}
 
+    @property
+    def key(self) -> str:
+        return schedule_key(self.name, self.group)
+
     def summary(self) -> dict[str, Any]:
         """The schedule as ListSchedules lists it."""
         return {"Arn": self.arn, "Name": self.name, "GroupName": self.group, "State": self.state,
@@ -110,6 +133,12 @@ class Schedule:
         if due is None or (self.end_date is not None and due > self.end_date):
             return None
         return due
+
+
+def schedule_key(name: str, group: str = DEFAULT_GROUP) -> str:
+    """Where a schedule is stored: ``NAME`` in the default group, ``GROUP/NAME`` in
+    another (neither name holds a ``/``)."""
+    return name if group == DEFAULT_GROUP else f"{group}/{name}"
 
 
 def expression(text: str, zone: tzinfo) -> Any:
@@ -144,12 +173,62 @@ class Scheduler:
         return (f"arn:aws:scheduler:{self.lab.arns.region}:{self.lab.arns.account_id}:"
                 f"schedule/{group}/{name}")
 
+    # -- schedule groups ----------------------------------------------------------------
+
+    def create_schedule_group(self, name: Any) -> ScheduleGroup:
+        name = _check_name(name)
+        group = ScheduleGroup(name, self._group_arn(name), self.lab.clock.now())
+        with self.lab.store.transaction() as db:
+            taken = db.execute("SELECT 1 FROM scheduler_groups WHERE name = ?", (name,)).fetchone()
+            if taken or name == DEFAULT_GROUP:
+                raise ConflictException(f"Schedule group {name} already exists.")
+            db.execute("INSERT INTO scheduler_groups (name, config) VALUES (?, ?)",
+                       (name, json.dumps(asdict(group))))
+        return group
+
+    def get_schedule_group(self, name: Any) -> ScheduleGroup:
+        found = [g for g in self.list_schedule_groups() if g.name == name]
+        if not found:
+            raise ResourceNotFoundException(f"Schedule group {name} does not exist.")
+        return found[0]
+
+    def list_schedule_groups(self, name_prefix: Any = None) -> list[ScheduleGroup]:
+        """Every group, ``default`` first, then by name."""
+        rows = self.lab.store.query("SELECT name, config FROM scheduler_groups ORDER BY name")
+        stored = self.lab.store.loaded_rows(
+            "scheduler_groups", rows, lambda row: {"name": row["name"]},
+            lambda row: ScheduleGroup(**json.loads(row["config"])))
+        groups = [ScheduleGroup(DEFAULT_GROUP, self._group_arn(DEFAULT_GROUP), 0.0), *stored]
+        return [g for g in groups if not name_prefix or g.name.startswith(str(name_prefix))]
+
+    def delete_schedule_group(self, name: Any) -> None:
+        """Delete a group and every schedule in it (``default`` cannot be deleted)."""
+        if name == DEFAULT_GROUP:
+            raise ValidationException("The default schedule group cannot be deleted.")
+        group = self.get_schedule_group(name)
+        keys = [schedule.key for schedule in self.list_schedules(group.name)]
+        for key in keys:
+            self._disarm(key)
+        with self.lab.store.transaction() as db:
+            db.executemany("DELETE FROM scheduler_schedules WHERE name = ?", [(k,) for k in keys])
+            db.execute("DELETE FROM scheduler_groups WHERE name = ?", (group.name,))
+
+    def _group_arn(self, name: str) -> str:
+        return (f"arn:aws:scheduler:{self.lab.arns.region}:{self.lab.arns.account_id}:"
+                f"schedule-group/{name}")
+
+    def _group(self, name: Any) -> str:
+        """The group a request names (none: ``default``), which must exist."""
+        if name is None or name == DEFAULT_GROUP:
+            return DEFAULT_GROUP
+        return self.get_schedule_group(name).name
+
     # -- the API ------------------------------------------------------------------------
 
     def create_schedule(self, body: Mapping[str, Any]) -> Schedule:
-        name, group = _check_name(body.get("Name")), _group(body.get("GroupName"))
-        if self._find(name) is not None:
-            raise ConflictException(f"Schedule {name} already exists.")
+        name, group = _check_name(body.get("Name")), self._group(body.get("GroupName"))
+        if self._find(schedule_key(name, group)) is not None:
+            raise ConflictException(f"Schedule {name} already exists in group {group}.")
         now = self.lab.clock.now()
         return self._save(self._schedule(body, name, group, now, now))
 
@@ -159,24 +238,25 @@ class Scheduler:
         return self._save(self._schedule(body, old.name, old.group, old.created, self.lab.clock.now()))
 
     def get_schedule(self, name: Any, group: Any = None) -> Schedule:
-        _group(group)
-        found = self._find(str(name))
+        group = self._group(group)
+        found = self._find(schedule_key(str(name), group))
         if found is None:
-            raise ResourceNotFoundException(f"Schedule {name} does not exist.")
+            raise ResourceNotFoundException(f"Schedule {name} does not exist in group {group}.")
         return found
 
     def list_schedules(self, group: Any = None, name_prefix: Any = None, state: Any = None) -> list[Schedule]:
+        """The schedules of ``group`` (of every group when None)."""
         if group is not None:
-            _group(group)
+            group = self._group(group)
         rows = self.lab.store.query("SELECT name, config FROM scheduler_schedules ORDER BY name")
         found = self.lab.store.loaded_rows("scheduler_schedules", rows, lambda row: {"name": row["name"]},
                                            _load)
         return [s for s in found if (not name_prefix or s.name.startswith(name_prefix))
-                and state in (None, s.state)]
+                and state in (None, s.state) and group in (None, s.group)]
 
     def delete_schedule(self, name: Any, group: Any = None) -> None:
         schedule = self.get_schedule(name, group)
-        self._delete(schedule.name)
+        self._delete(schedule.key)
 
     # -- firing -------------------------------------------------------------------------
 
@@ -186,16 +266,16 @@ class Scheduler:
             self._arm(schedule, self.lab.clock.now())
 
     def _arm(self, schedule: Schedule, after: float) -> None:
+        key = schedule.key
         with self._lock:
-            self._disarm(schedule.name)
+            self._disarm(key)
             if schedule.state != "ENABLED":
                 return
             due = schedule.next_after(after)
             if due is None:
                 self._completed(schedule)
                 return
-            self._timers[schedule.name] = self.lab.clock.call_at(
-                due, lambda: self._fire(schedule.name, due))
+            self._timers[key] = self.lab.clock.call_at(due, lambda: self._fire(key, due))
 
     def _disarm(self, name: str) -> None:
         with self._lock:
@@ -210,7 +290,7 @@ class Scheduler:
             if schedule is None or schedule.state != "ENABLED":
                 return
             target = schedule.target
-            delivery = Target(name, target["Arn"], None, None, None, target.get("RetryPolicy"),
+            delivery = Target(schedule.name, target["Arn"], None, None, None, target.get("RetryPolicy"),
                               target.get("DeadLetterConfig"))
             self.buses.deliver(schedule.arn, delivery, target.get("Input") or "{}")
             self._arm(schedule, due)
@@ -220,7 +300,7 @@ class Scheduler:
     def _completed(self, schedule: Schedule) -> None:
         """A schedule that will not fire again: deleted when it asks to be."""
         if schedule.action_after_completion == "DELETE":
-            self._delete(schedule.name)
+            self._delete(schedule.key)
 
     # -- storage ------------------------------------------------------------------------
 
@@ -239,9 +319,9 @@ class Scheduler:
         with self.lab.store.transaction() as db:
             db.execute("INSERT INTO scheduler_schedules (name, config) VALUES (?, ?) "
                        "ON CONFLICT(name) DO UPDATE SET config = excluded.config",
-                       (schedule.name, json.dumps(asdict(schedule))))
+                       (schedule.key, json.dumps(asdict(schedule))))
         self._arm(schedule, self.lab.clock.now())
-        return self._find(schedule.name) or schedule
+        return self._find(schedule.key) or schedule
 
     def _find(self, name: str) -> Schedule | None:
         rows = self.lab.store.query("SELECT name, config FROM scheduler_schedules WHERE name = ?", (name,))
@@ -265,13 +345,6 @@ def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValidationException(f"Name {name!r} is not valid: use 1-64 letters, digits, '-', '_' or '.'.")
     return name
-
-
-def _group(group: Any) -> str:
-    if group not in (None, DEFAULT_GROUP):
-        raise ResourceNotFoundException(
-            f"Schedule group {group} does not exist. lambdalab has the default group only.")
-    return DEFAULT_GROUP
 
 
 def _zone(name: Any) -> tzinfo | None:
@@ -341,16 +414,35 @@ class SchedulerResponses:
     def list_schedules(self, body: dict[str, Any]) -> dict[str, Any]:
         found = self.scheduler.list_schedules(body.get("GroupName"), body.get("NamePrefix"),
                                               body.get("State"))
-        limit = body.get("MaxResults") or quotas.SCHEDULER_LIST_MAX
-        token = str(body.get("NextToken") or "0")
-        if not token.isdigit():
-            raise ValidationException("The NextToken is not valid: pass the one a list returned.")
-        start = int(token)
-        out: dict[str, Any] = {"Schedules": [s.summary() for s in found[start:start + limit]]}
-        if start + limit < len(found):
-            out["NextToken"] = str(start + limit)
-        return out
+        return _page([s.summary() for s in found], body, "Schedules")
+
+    def create_schedule_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ScheduleGroupArn": self.scheduler.create_schedule_group(body.get("Name")).arn}
+
+    def get_schedule_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.scheduler.get_schedule_group(body.get("Name")).to_aws()
+
+    def list_schedule_groups(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.scheduler.list_schedule_groups(body.get("NamePrefix"))
+        return _page([g.to_aws() for g in found], body, "ScheduleGroups")
+
+    def delete_schedule_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.scheduler.delete_schedule_group(body.get("Name"))
+        return {}
 
 
-__all__ = ["At", "ConflictException", "ResourceNotFoundException", "Schedule", "Scheduler",
-           "SchedulerResponses", "ValidationException"]
+def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """One page of ``items`` (``MaxResults``, ``NextToken``) under ``key``."""
+    limit = body.get("MaxResults") or quotas.SCHEDULER_LIST_MAX
+    token = str(body.get("NextToken") or "0")
+    if not token.isdigit():
+        raise ValidationException("The NextToken is not valid: pass the one a list returned.")
+    start = int(token)
+    out: dict[str, Any] = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = str(start + limit)
+    return out
+
+
+__all__ = ["At", "ConflictException", "ResourceNotFoundException", "Schedule", "ScheduleGroup",
+           "Scheduler", "SchedulerResponses", "ValidationException"]

@@ -12,4 +12,5 @@ def route(lab, bus_name, function_arn):
         "detail": {"status": ["paid"], "total": [{"numeric": [">", 100]}]},
     }
     rules.put_rule("paid-orders", event_pattern=json.dumps(pattern), event_bus_name=bus_name)
-    rules.put_targets("paid-orders", [{"Id": "fulfil", "Arn": function_arn}])
+    rules.put_targets("paid-orders", [{"Id": "fulfil", "Arn": function_arn}],
+                      event_bus_name=bus_name)
