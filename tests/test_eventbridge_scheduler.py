@@ -6,6 +6,8 @@ dates, ActionAfterCompletion, states, and Lambda and SQS targets, on the virtual
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,6 +19,7 @@ from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, create, edge  # noqa: F401  (fixtures)
 from .test_eventbridge import FUNCTION, RECORDER, error_code, received
+from .test_logs_api import aws_cli_v2
 from .test_fuzz_edge import FUZZ, judge, operation_and_input, rest_request, send, signed_for
 
 ROLE = "arn:aws:iam::000000000000:role/scheduler"
@@ -107,6 +110,34 @@ def test_cron_reads_its_time_zone_and_rate_keeps_to_its_dates(
     until(clock, "2023-11-17T00:00:00")
     assert len(received(lab)) == 1 + 4  # from the start date: 00:00, 01:00, 02:00, 03:00
     assert [s["Name"] for s in scheduler.list_schedules()["Schedules"]] == ["hourly"]  # NONE: kept
+
+
+@pytest.mark.skipif(aws_cli_v2() is None, reason="AWS CLI v2 is not installed (.ci/run installs it)")
+def test_the_aws_cli_v2_creates_a_schedule_in_a_group_that_fires_on_the_labs_clock(
+        scheduler: Any, edge: EdgeServer, clock: VirtualClock, lab: Lab) -> None:  # noqa: F811
+    """``aws scheduler create-schedule-group`` / ``create-schedule`` / ``get-schedule`` /
+    ``list-schedules``, the real AWS CLI v2, as a tutorial types them."""
+    def aws(*args: str) -> Any:
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        done = subprocess.run([str(aws_cli_v2()), "--endpoint-url", edge.url, "--output", "json",
+                               "scheduler", *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    aws("create-schedule-group", "--name", "reports")
+    arn = aws("create-schedule", "--name", "morning", "--group-name", "reports",
+              "--schedule-expression", "cron(0 9 * * ? *)", "--schedule-expression-timezone",
+              "Europe/Paris", "--flexible-time-window", "Mode=OFF",
+              "--target", json.dumps(TARGET))["ScheduleArn"]
+    assert arn == "arn:aws:scheduler:us-east-1:000000000000:schedule/reports/morning"
+    got = aws("get-schedule", "--name", "morning", "--group-name", "reports")
+    assert (got["GroupName"], got["State"], got["Target"]["Input"]) == ("reports", "ENABLED", TARGET["Input"])
+    listed = aws("list-schedules", "--group-name", "reports")["Schedules"]
+    assert [s["Name"] for s in listed] == ["morning"]
+    until(clock, "2023-11-15T08:00:01")  # 09:00 in Paris
+    assert received(lab) == [{"job": "report"}]
 
 
 def test_a_disabled_schedule_waits_and_an_sqs_target_gets_the_input(
