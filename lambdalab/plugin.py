@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
-    from .protocol.authorize import Principal
+    from . import iam_policy
+    from .protocol.authorize import Principal, denied_action, may_invoke, request_context
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -120,6 +121,11 @@ __all__ = [
     "ApiCall",
     # who a request's access key stands for (the lambdalab_principal hook)
     "Principal",
+    # IAM policy evaluation, and a service acting on a function's behalf under enforcement
+    "iam_policy",
+    "denied_action",
+    "may_invoke",
+    "request_context",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -213,7 +219,9 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
-    "Principal": ("protocol.authorize", "Principal"),
+    **{name: ("protocol.authorize", name) for name in ("Principal", "denied_action", "may_invoke",
+                                                               "request_context")},
+    "iam_policy": ("iam_policy", None),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
     **{name: ("service_events._common", name) for name in ("iso_s", "iso_ms", "md5_hex", "sqs_attributes_md5")},

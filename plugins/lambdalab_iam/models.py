@@ -679,8 +679,13 @@ class Iam:
         return [json.loads(t) for t in texts]
 
     def trust_policy_of(self, role_arn: str) -> dict[str, Any] | None:
-        role = self.role_by_arn(role_arn)
-        return json.loads(role.trust) if role else None
+        """The role's trust policy, parsed: the same object while it is unchanged (the
+        evaluator compiles each document object once)."""
+        def load() -> dict[str, Any] | None:
+            role = self.role_by_arn(role_arn)
+            return json.loads(role.trust) if role else None
+        found: dict[str, Any] | None = self.answers.get(("trust", role_arn), load)
+        return found
 
 
 def page(items: list[Any], marker: str | None, max_items: int | None) -> tuple[list[Any], dict[str, Any]]:
