@@ -163,3 +163,105 @@ def test_s3_notifies_a_function_only_when_its_policy_allows_s3_for_the_bucket(
     lam.add_permission(FunctionName="worker", StatementId="photos", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::photos", SourceAccount=ACCOUNT)
     s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration=config)
+
+
+def stream_mapping_refusal(lam: Any, arn: str) -> str:
+    answer = refused(lam.create_event_source_mapping, FunctionName="worker", EventSourceArn=arn,
+                     StartingPosition="TRIM_HORIZON")
+    assert answer["Error"]["Code"] == "InvalidParameterValueException"
+    return answer["Error"]["Message"]  # type: ignore[no-any-return]
+
+
+def test_a_kinesis_mapping_needs_the_pollers_reads_on_the_role(enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    assert stream_mapping_refusal(lam, stream) == (
+        f"Cannot access stream {stream}. Please ensure the role can perform the GetRecords, "
+        "GetShardIterator, DescribeStream, and ListShards Actions on your stream in IAM.")
+    iam.attach_role_policy(RoleName="worker-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole")
+    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=stream,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+
+
+def test_a_dynamodb_stream_mapping_needs_the_pollers_reads_on_the_role(enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    dynamodb = client_for(enforcing.url, "dynamodb", key=ROOT)
+    table = dynamodb.create_table(
+        TableName="orders", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    stream = table["LatestStreamArn"]
+    assert stream_mapping_refusal(lam, stream) == (
+        f"Cannot access stream {stream}. Please ensure the role can perform the GetRecords, "
+        "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.")
+    iam.put_role_policy(RoleName="worker-role", PolicyName="stream", PolicyDocument=allow(
+        ["dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"],
+        f"{table['TableArn']}/stream/*"))
+    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=stream,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+
+
+def test_an_on_failure_destination_needs_send_permission_on_the_role(enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    sqs = client_for(enforcing.url, "sqs", key=ROOT)
+    url = sqs.create_queue(QueueName="failed")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    config = {"OnFailure": {"Destination": queue}}
+    answer = refused(lam.put_function_event_invoke_config, FunctionName="worker", DestinationConfig=config)
+    assert answer["Error"]["Code"] == "InvalidParameterValueException"
+    assert answer["Error"]["Message"] == \
+        f"The function's execution role does not have permissions to call SendMessage on {queue}"
+    iam.put_role_policy(RoleName="worker-role", PolicyName="send", PolicyDocument=allow("sqs:SendMessage", queue))
+    lam.put_function_event_invoke_config(FunctionName="worker", DestinationConfig=config)
+
+
+def invoked(server: EdgeServer, name: str = "worker") -> bool:
+    """Whether the function ran: its log group exists (after the lab's queued events ran)."""
+    server.lab.wait_for_events()
+    logs = client_for(server.url, "logs", key=ROOT)
+    return bool(logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"])
+
+
+def queue_of(server: EdgeServer, name: str) -> tuple[Any, str, str]:
+    sqs = client_for(server.url, "sqs", key=ROOT)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return sqs, url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_eventbridge_sends_to_the_dead_letter_queue_what_the_functions_policy_does_not_allow(
+        enforcing: EdgeServer, iam: Any) -> None:
+    """AWS does not retry a target it has no permission for: the event goes to the
+    target's dead-letter queue at once, ERROR_CODE NO_PERMISSIONS (eb-rule-dlq.html)."""
+    lam = function_with_role(enforcing, iam)
+    sqs, url, dlq = queue_of(enforcing, "dlq")
+    events = client_for(enforcing.url, "events", key=ROOT)
+    rule = events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))["RuleArn"]
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker"
+    events.put_targets(Rule="orders", Targets=[{"Id": "worker", "Arn": function, "DeadLetterConfig": {"Arn": dlq}}])
+    entry = {"Source": "shop", "DetailType": "order", "Detail": json.dumps({"total": 5})}
+    events.put_events(Entries=[entry])
+    [message] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_PERMISSIONS"
+    assert not invoked(enforcing)
+    lam.add_permission(FunctionName="worker", StatementId="orders", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=rule)
+    events.put_events(Entries=[entry])
+    assert invoked(enforcing)
+
+
+def test_sns_delivers_to_a_function_only_when_its_policy_allows_the_topic(enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    sns = client_for(enforcing.url, "sns", key=ROOT)
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker")
+    lam.add_permission(FunctionName="worker", StatementId="other", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:other")
+    sns.publish(TopicArn=topic, Message="first")
+    assert not invoked(enforcing)
+    lam.add_permission(FunctionName="worker", StatementId="orders", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    sns.publish(TopicArn=topic, Message="second")
+    assert invoked(enforcing)

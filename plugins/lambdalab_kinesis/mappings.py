@@ -41,7 +41,7 @@ import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from lambdalab.plugin import (
     DestinationMessage,
@@ -51,6 +51,7 @@ from lambdalab.plugin import (
     ResourceConflictException,
     ResourceNotFoundException,
     ServiceError,
+    denied_action,
     event_filters,
     invalid,
     parse_function_ref,
@@ -638,6 +639,11 @@ def failure_record(mapping: StreamMapping, key: str, shard_id: str, records: lis
 class StreamMappings:
     """Every stream mapping of one service in one lab, durable in its store, with pollers."""
 
+    #: What the poller calls with the execution role (the actions of
+    #: AWSLambdaKinesisExecutionRole; https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+    READ_ACTIONS: ClassVar[tuple[str, ...]] = (
+        "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards")
+
     lab: "Lab"
     service: str
     resolve: Callable[[str], ShardSource]
@@ -662,6 +668,7 @@ class StreamMappings:
             raise invalid("StartingPosition", starting_position,
                           f"A stream mapping needs one of {', '.join(stream_sources.STARTING_POSITIONS)}.")
         function_arn = self._function_arn(function_name)
+        self._check_role(function_arn, source.arn)
         for other in self._all():
             if other.event_source_arn == source.arn and other.function_arn == function_arn:
                 raise ResourceConflictException(
@@ -867,6 +874,17 @@ class StreamMappings:
         ref = parse_function_ref(function_name)
         self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
         return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _check_role(self, function_arn: str, stream_arn: str) -> None:
+        """Under IAM enforcement the execution role must allow the poller's reads; AWS's
+        refusal names them all (as it does for a DynamoDB stream)."""
+        ref = parse_function_ref(function_arn)
+        if denied_action(self.lab, self.lab.registry.get(ref.name, ref.qualifier).role, self.READ_ACTIONS,
+                         stream_arn) is not None:
+            names = [action.split(":")[1] for action in self.READ_ACTIONS]
+            raise InvalidParameterValueException(
+                f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
+                f"{', '.join(names[:-1])}, and {names[-1]} Actions on your stream in IAM.")
 
 
 def _key(row: Any) -> dict[str, Any]:
