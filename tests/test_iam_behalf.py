@@ -265,3 +265,22 @@ def test_sns_delivers_to_a_function_only_when_its_policy_allows_the_topic(enforc
                        Principal="sns.amazonaws.com", SourceArn=topic)
     sns.publish(TopicArn=topic, Message="second")
     assert invoked(enforcing)
+
+
+# -- lab 22 -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource", ['f"arn:aws:s3:::{bucket}/{prefix}latest.json"',
+                                      'f"arn:aws:s3:::{bucket}/{prefix}*"'])
+def test_lab_22_accepts_the_report_key_or_its_prefix(tmp_path: Path, resource: str) -> None:
+    from lambdalab.course import runner
+
+    from .test_labs import COURSE, solution_dir
+
+    lab = COURSE.lab(22)
+    work = tmp_path / lab.folder
+    work.mkdir()
+    solution = (solution_dir(lab) / "policy.py").read_text()
+    (work / "policy.py").write_text(solution.replace('f"arn:aws:s3:::{bucket}/{prefix}*"', resource))
+    result = runner.run_check(lab, work)
+    assert result.passed, (result.summary, result.got, result.try_next)
