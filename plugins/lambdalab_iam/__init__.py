@@ -71,11 +71,7 @@ def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
 @lambdalab.hookimpl
 def lambdalab_principal(lab: Lab, access_key_id: str) -> Principal | None:
     """The principal of a user's or a role session's key, for IAM enforcement."""
-    identity = identity_for_key(lab, access_key_id)
-    if identity is None:
-        return None
-    return Principal(identity.arn, identity.account, tuple(policies_of(lab, identity.arn)),
-                     identity.type, identity.user_id)
+    return iam(lab).principal_for_key(access_key_id)
 
 
 @lambdalab.hookimpl
