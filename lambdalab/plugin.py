@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
-    from .invocation.destinations import DestinationMessage, Sender
+    from .invocation.destinations import DESTINATION_ACTIONS, DestinationMessage, Sender
     from .errors import (
         AwsError,
         InvalidParameterValueException,
@@ -149,6 +149,7 @@ __all__ = [
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
+    "DESTINATION_ACTIONS",
     # the command line
     "LambdaGroup",
     "pass_lab",
@@ -233,7 +234,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "stream_sources": ("stream_sources", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
-    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage", "DESTINATION_ACTIONS")},
     **{
         name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")

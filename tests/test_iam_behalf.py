@@ -284,3 +284,21 @@ def test_lab_22_accepts_the_report_key_or_its_prefix(tmp_path: Path, resource: s
     (work / "policy.py").write_text(solution.replace('f"arn:aws:s3:::{bucket}/{prefix}*"', resource))
     result = runner.run_check(lab, work)
     assert result.passed, (result.summary, result.got, result.try_next)
+
+
+def test_a_stream_mappings_on_failure_destination_needs_send_permission_on_the_role(
+        enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    iam.attach_role_policy(RoleName="worker-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole")
+    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    _, _, failures = queue_of(enforcing, "failures")
+    mapping = dict(FunctionName="worker", EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
+                   DestinationConfig={"OnFailure": {"Destination": failures}})
+    answer = refused(lam.create_event_source_mapping, **mapping)
+    assert answer["Error"]["Message"] == \
+        "The provided execution role does not have permissions to call SendMessage on SQS"
+    iam.put_role_policy(RoleName="worker-role", PolicyName="send", PolicyDocument=allow("sqs:SendMessage", failures))
+    assert lam.create_event_source_mapping(**mapping)["UUID"]

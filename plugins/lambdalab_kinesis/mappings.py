@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from lambdalab.plugin import (
+    DESTINATION_ACTIONS,
     DestinationMessage,
     InvalidParameterValueException,
     LambdaDatum,
@@ -635,6 +636,10 @@ def failure_record(mapping: StreamMapping, key: str, shard_id: str, records: lis
     }
 
 
+#: The name AWS's refusal of an OnFailure destination gives its service.
+SEND_SERVICE_NAMES = {"sqs": "SQS", "sns": "SNS", "s3": "S3"}
+
+
 @dataclass
 class StreamMappings:
     """Every stream mapping of one service in one lab, durable in its store, with pollers."""
@@ -708,6 +713,8 @@ class StreamMappings:
                 f"lambdalab's stream event source mappings do not support "
                 f"{', '.join(not_taken)} yet. Remove it.")
         checked = replace(mapping, **self._changes(given, creating))
+        if checked.on_failure and "destination_config" in given:
+            self._check_send(checked.function_arn, checked.on_failure)
         if checked.tumbling_window_in_seconds and checked.parallelization_factor > 1:
             raise InvalidParameterValueException(
                 "lambdalab's tumbling windows keep one state per shard: use ParallelizationFactor 1 "
@@ -874,6 +881,18 @@ class StreamMappings:
         ref = parse_function_ref(function_name)
         self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
         return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _check_send(self, function_arn: str, destination: str) -> None:
+        """Lambda sends what it gives up with the execution role: under IAM enforcement it
+        must allow the send (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+        service = destination.split(":")[2]
+        action = DESTINATION_ACTIONS.get(service)
+        ref = parse_function_ref(function_arn)
+        if action and denied_action(self.lab, self.lab.registry.get(ref.name, ref.qualifier).role, (action,),
+                                    f"{destination}/*" if service == "s3" else destination):
+            raise InvalidParameterValueException(
+                f"The provided execution role does not have permissions to call {action.split(':')[1]} on "
+                f"{SEND_SERVICE_NAMES.get(service, service)}")
 
     def _check_role(self, function_arn: str, stream_arn: str) -> None:
         """Under IAM enforcement the execution role must allow the poller's reads; AWS's
