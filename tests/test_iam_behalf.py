@@ -146,7 +146,12 @@ def test_an_sqs_mapping_needs_the_pollers_actions_on_the_role(enforcing: EdgeSer
     assert mapping_refusal() == "The provided execution role does not have permissions to call DeleteMessage on SQS"
     iam.attach_role_policy(RoleName="worker-role",
                            PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole")
-    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue)["UUID"]
+    uuid = lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue)["UUID"]
+    function_with_role(enforcing, iam, "other")  # a role with no policy
+    answer = refused(lam.update_event_source_mapping, UUID=uuid, FunctionName="other")
+    assert answer["Error"]["Message"] == \
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    assert lam.get_event_source_mapping(UUID=uuid)["FunctionArn"].endswith(":function:worker")
 
 
 def test_s3_notifies_a_function_only_when_its_policy_allows_s3_for_the_bucket(

@@ -713,6 +713,8 @@ class StreamMappings:
                 f"lambdalab's stream event source mappings do not support "
                 f"{', '.join(not_taken)} yet. Remove it.")
         checked = replace(mapping, **self._changes(given, creating))
+        if "function_name" in given and not creating:
+            self._check_role(checked.function_arn, checked.event_source_arn)
         if checked.on_failure and "destination_config" in given:
             self._check_send(checked.function_arn, checked.on_failure)
         if checked.tumbling_window_in_seconds and checked.parallelization_factor > 1:

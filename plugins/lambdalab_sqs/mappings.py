@@ -439,6 +439,8 @@ class EventSourceMappings:
             else event_filters.parse_filter_criteria(filter_criteria),
             last_modified=self.lab.clock.now(),
         )
+        if function_name is not None:
+            self._check_role(mapping.function_arn, mapping.event_source_arn)
         self._stop(uuid)
         self._save(mapping)
         if mapping.enabled:
