@@ -22,7 +22,7 @@ Hooks may omit arguments they do not need (pluggy passes only the ones named).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pluggy
 
@@ -187,6 +187,26 @@ def lambdalab_resource_policy(lab: "Lab", resource_arn: str) -> "Mapping[str, An
         def lambdalab_resource_policy(lab, resource_arn):
             if resource_arn.startswith("arn:aws:sqs:"):
                 return queue_policy(lab, resource_arn)
+    """
+
+
+@hookspec(firstresult=True)
+def lambdalab_role_policies(lab: "Lab", role_arn: str) -> "Sequence[Mapping[str, Any]] | None":
+    """The identity-based policies of a role, when a service acts with it as a function's
+    execution role in a lab that enforces IAM.
+
+    :param lab: the lab (``lab.enforce_iam`` is true).
+    :param role_arn: the function's ``Role``.
+
+    Return the role's policy documents (parsed JSON), or ``None`` for a role the plugin
+    does not keep (lambdalab then lets it do everything, as the placeholder keys of such
+    a function do). Stops at first non-None result. The IAM plugin answers for its roles;
+    :func:`~lambdalab.plugin.denied_action` asks it::
+
+        @lambdalab.hookimpl
+        def lambdalab_role_policies(lab, role_arn):
+            if role_arn == "arn:aws:iam::000000000000:role/reader":
+                return [READER_POLICY]
     """
 
 

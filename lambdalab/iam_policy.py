@@ -114,6 +114,26 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
     return Result(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
 
 
+def trust_allows(request: Request, trust_policy: Document) -> Result:
+    """What a role's trust policy alone says of ``request`` (``sts:AssumeRole``): allowed
+    when a statement allows the principal, by its ARN or by its account, and none denies.
+
+    A trust policy must name who may assume the role: unlike other resource policies,
+    "Role trust policies and KMS key policies are exceptions to this logic, because they
+    must explicitly allow access for principals"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    Whether the caller also needs an identity-based policy is :func:`evaluate`'s answer
+    with the trust policy as the resource policy (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html:
+    within one account, naming the user in the trust policy is enough)."""
+    context = {k.lower(): v for k, v in request.context.items()}
+    found = _effects(request, context, [trust_policy], resource_policy=True)
+    if "Deny" in found:
+        return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
+    if "Allow" in found or "AllowAccount" in found:
+        return Result(Decision.ALLOW)
+    return Result(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
+
+
 def _cross_account(request: Request) -> bool:
     return (request.resource_account is not None and request.principal_account is not None
             and request.resource_account != request.principal_account)
@@ -387,4 +407,5 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["Decision", "PolicyType", "Request", "Result", "arn_like", "conditions_hold", "evaluate",
-           "glob", "string_like"]
+           "glob", "string_like",
+           "trust_allows"]

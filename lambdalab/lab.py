@@ -225,6 +225,7 @@ class Lab(LayerOperations):
             plugin_sender=lambda arn: self.plugin_manager.hook.lambdalab_destination_sender(
                 lab=self, destination_arn=arn
             ),
+            role_denies=self._role_denies,
         )
         self.mapping_tags = MappingTags(self.store)
         self.invoker = Invoker(
@@ -905,6 +906,11 @@ class Lab(LayerOperations):
         return self.events.snapshot()
 
     # -- asynchronous invocation: event invoke config, destinations -------------------
+
+    def _role_denies(self, role: str, actions: tuple[str, ...], resource: str) -> str | None:
+        from .protocol.authorize import denied_action  # botocore: load when needed
+
+        return denied_action(self, role, actions, resource)
 
     def put_function_event_invoke_config(
         self,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .arn import FunctionRef, parse_function_ref
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
-    from .invocation.destinations import DestinationMessage, Sender
+    from .invocation.destinations import DESTINATION_ACTIONS, DestinationMessage, Sender
     from .errors import (
         AwsError,
         InvalidParameterValueException,
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .protocol.serializers import RestXmlSerializer, xml_element
     from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
-    from .protocol.authorize import Principal
+    from . import iam_policy
+    from .protocol.authorize import Principal, denied_action, may_invoke, request_context
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -123,6 +124,11 @@ __all__ = [
     "ApiCall",
     # who a request's access key stands for (the lambdalab_principal hook)
     "Principal",
+    # IAM policy evaluation, and a service acting on a function's behalf under enforcement
+    "iam_policy",
+    "denied_action",
+    "may_invoke",
+    "request_context",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -148,6 +154,7 @@ __all__ = [
     # destinations of asynchronous invocations
     "Sender",
     "DestinationMessage",
+    "DESTINATION_ACTIONS",
     # the command line
     "LambdaGroup",
     "pass_lab",
@@ -220,7 +227,9 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
-    "Principal": ("protocol.authorize", "Principal"),
+    **{name: ("protocol.authorize", name) for name in ("Principal", "denied_action", "may_invoke",
+                                                               "request_context")},
+    "iam_policy": ("iam_policy", None),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
     "NewEvent": ("invocation.event_queue", "NewEvent"),
@@ -233,7 +242,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "stream_sources": ("stream_sources", None),
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
-    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage")},
+    **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage", "DESTINATION_ACTIONS")},
     **{
         name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")

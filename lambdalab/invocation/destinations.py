@@ -44,6 +44,13 @@ if TYPE_CHECKING:
 
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):")
 
+#: The action a destination's send is, by the destination's service.
+DESTINATION_ACTIONS = {"lambda": "lambda:InvokeFunction", "sqs": "sqs:SendMessage", "sns": "sns:Publish",
+                       "events": "events:PutEvents", "s3": "s3:PutObject"}
+#: The first of some actions a role may not call on a resource, or ``None``
+#: (:func:`lambdalab.protocol.authorize.denied_action` of the lab).
+RoleDenies = Callable[[str, "tuple[str, ...]", str], "str | None"]
+
 #: ``requestContext.condition`` values of an invocation record.
 SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
@@ -202,7 +209,9 @@ class EventInvokeConfigs:
         clock: Clock,
         invoke_event: InvokeEvent,
         plugin_sender: PluginSender,
+        role_denies: RoleDenies = lambda role, actions, resource: None,
     ) -> None:
+        self._role_denies = role_denies
         self._store = store
         self._registry = registry
         self._arns = arns
@@ -298,7 +307,20 @@ class EventInvokeConfigs:
                 arn = (destinations.get(key) or {}).get("Destination")
                 out[field] = self.check_destination(name, f"DestinationConfig.{key}", arn,
                                                     destinations)
+                self._check_role(name, out[field])
         return out
+
+    def _check_role(self, name: str, arn: str | None) -> None:
+        """Lambda sends with the function's execution role: under IAM enforcement it must
+        allow the send (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+        service = arn_service(arn)
+        if arn is None or service not in DESTINATION_ACTIONS:
+            return
+        resource = f"{arn}/*" if service == "s3" else arn
+        action = self._role_denies(self._registry.get(name).role, (DESTINATION_ACTIONS[service],), resource)
+        if action is not None:
+            raise InvalidParameterValueException(
+                f"The function's execution role does not have permissions to call {action.split(':')[1]} on {arn}")
 
     def check_destination(self, name: str, field: str, arn: Any,
                           destinations: Mapping[str, Any] | None = None) -> str | None:

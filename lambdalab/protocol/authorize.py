@@ -27,7 +27,7 @@ What is checked and what is not: ``docs/reference/iam-enforcement.rst``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from botocore.model import ServiceModel
@@ -202,8 +202,8 @@ def resource_policy_of(lab: Any, action: str, resource: str,
     from ..arn import parse_function_ref
 
     if not action.startswith("lambda:"):
-        if resource == "*":
-            return None
+        if resource == "*" or (resource.startswith("arn:aws:iam:") and action != "sts:AssumeRole"):
+            return None  # a role's one resource policy is its trust policy, for sts:AssumeRole
         kept: Mapping[str, Any] | None = lab.plugin_manager.hook.lambdalab_resource_policy(
             lab=lab, resource_arn=resource)
         return kept
@@ -213,6 +213,19 @@ def resource_policy_of(lab: Any, action: str, resource: str,
     found = parse_function_ref(ref, _text(params, "Qualifier"))
     document: Mapping[str, Any] | None = lab.permissions.document_of(found.name, found.qualifier)
     return document
+
+
+#: Condition keys an operation's input sets, by action: the key, and the input member
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
+REQUEST_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sts:AssumeRole": (("sts:ExternalId", "ExternalId"), ("sts:RoleSessionName", "RoleSessionName")),
+}
+
+
+def request_context(action: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """The condition keys ``action``'s input sets (``sts:ExternalId`` of AssumeRole)."""
+    return {key: params[member] for key, member in REQUEST_KEYS.get(action, ())
+            if isinstance(params.get(member), str)}
 
 
 def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
@@ -259,11 +272,60 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     if principal.is_root or action in ALWAYS_ALLOWED:
         return
     resource = resource_of(caller.lab, service_prefix(model), parsed.params)
-    request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id,
-                      context_of(principal, caller))
+    context = context_of(principal, caller)
+    if action in REQUEST_KEYS:
+        context.update(request_context(action, parsed.params))
+    request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id, context)
     result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params))
     if not result.allowed:
         raise access_denied(model, protocol, request, result)
+
+
+# -- services acting on a function's behalf ----------------------------------------------
+
+
+def denied_action(lab: Any, role_arn: str, actions: Sequence[str], resource: str) -> str | None:
+    """The first of ``actions`` a function's execution role may not call on ``resource``,
+    when ``lab`` enforces IAM; else ``None``.
+
+    What Lambda checks before it acts with the role: an event source mapping's reads of
+    its source, an on-failure destination's send
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html). The
+    role's policies are what the ``lambdalab_role_policies`` hook gives, the resource's
+    what ``lambdalab_resource_policy`` gives (a queue policy naming the role allows too);
+    a role no plugin keeps is never refused (its function acts as the account's root)."""
+    if not getattr(lab, "enforce_iam", False):
+        return None
+    policies = lab.plugin_manager.hook.lambdalab_role_policies(lab=lab, role_arn=role_arn)
+    if policies is None:
+        return None
+    account = lab.arns.account_id
+    resource_policy = None if resource == "*" else \
+        lab.plugin_manager.hook.lambdalab_resource_policy(lab=lab, resource_arn=resource)
+    for action in actions:
+        request = Request(role_arn, action, resource, account, account,
+                          {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account})
+        if not evaluate(request, policies, resource_policy).allowed:
+            return action
+    return None
+
+
+def may_invoke(lab: Any, service_principal: str, function_arn: str, *, source_arn: str | None = None,
+               source_account: str | None = None) -> bool:
+    """Whether a service (``s3.amazonaws.com``) may invoke a function for a source
+    (``aws:SourceArn``, ``aws:SourceAccount``) under its resource-based policy
+    (``AddPermission``), whether or not ``lab`` enforces IAM: S3 checks it when a
+    notification is configured, always; EventBridge and SNS when they deliver, only in a
+    lab that enforces IAM (``lab.enforce_iam``), so that labs without IAM keep working
+    (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html)."""
+    from ..arn import parse_function_ref
+
+    ref = parse_function_ref(function_arn)
+    context = {key: value for key, value in (("aws:SourceArn", source_arn), ("aws:SourceAccount", source_account))
+               if value is not None}
+    request = Request(service_principal, "lambda:InvokeFunction", lab.arns.function(ref.name, ref.qualifier),
+                      None, lab.arns.account_id, context)
+    return evaluate(request, (), lab.permissions.document_of(ref.name, ref.qualifier)).allowed
 
 
 def denial_message(request: Request, result: Result) -> str:
@@ -303,5 +365,5 @@ def _unsigned(protocol: str) -> ServiceError:
 
 
 __all__ = ["ACTION_NAMES", "ALWAYS_ALLOWED", "Principal", "RESOURCES", "ROOT_TYPE", "access_denied", "action_of", "authorize",
-           "context_of", "denial_message", "principal_of", "resource_of", "resource_policy_of",
+           "context_of", "denial_message", "denied_action", "may_invoke", "request_context", "principal_of", "resource_of", "resource_policy_of",
            "service_prefix"]

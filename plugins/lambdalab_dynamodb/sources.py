@@ -85,6 +85,11 @@ class DynamoDbStreamMappings(StreamMappings):
     LATEST (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html:
     AT_TIMESTAMP is for Kinesis, DocumentDB, MSK and Kafka)."""
 
+    #: The actions of AWSLambdaDynamoDBExecutionRole the poller calls, in the order AWS's
+    #: refusal names them (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
+    READ_ACTIONS = ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                    "dynamodb:ListStreams")
+
     def create(self, function_name: str, event_source_arn: str | None = None, *,
                starting_position: str | None = None, **settings: Any) -> Any:
         if starting_position == "AT_TIMESTAMP":

@@ -21,9 +21,8 @@ import weakref
 from typing import Any
 
 import lambdalab
-import lambdalab.plugin
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, StashKey
+from lambdalab.plugin import HttpService, Principal, StashKey
 
 from .exceptions import (
     AccessDenied,
@@ -70,18 +69,25 @@ def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
 
 
 @lambdalab.hookimpl
-def lambdalab_principal(lab: Lab, access_key_id: str) -> Any:
-    """The principal of a user's or a role session's key, for IAM enforcement.
+def lambdalab_principal(lab: Lab, access_key_id: str) -> Principal | None:
+    """The principal of a user's or a role session's key, for IAM enforcement."""
+    return iam(lab).principal_for_key(access_key_id)
 
-    The hook and :class:`~lambdalab.plugin.Principal` come with the enforcement point
-    (issue 22's other half); until it is in the toolkit this answers nothing.
-    """
-    principal: Any = getattr(lambdalab.plugin, "Principal", None)
-    identity = identity_for_key(lab, access_key_id) if principal is not None else None
-    if identity is None:
+
+@lambdalab.hookimpl
+def lambdalab_role_policies(lab: Lab, role_arn: str) -> list[dict[str, Any]] | None:
+    """A function's execution role's policies, when a service acts with it."""
+    if iam(lab).role_by_arn(role_arn) is None:
         return None
-    return principal(identity.arn, identity.account, tuple(policies_of(lab, identity.arn)),
-                     identity.type, identity.user_id)
+    return policies_of(lab, role_arn)
+
+
+@lambdalab.hookimpl
+def lambdalab_resource_policy(lab: Lab, resource_arn: str) -> dict[str, Any] | None:
+    """A role's trust policy: the resource policy of ``sts:AssumeRole`` on it."""
+    if not resource_arn.startswith("arn:aws:iam:"):
+        return None
+    return iam(lab).trust_policy_of(resource_arn)
 
 
 @lambdalab.hookimpl

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from lambdalab import Lab
 from lambdalab.plugin import Database
+from lambdalab.plugin import Principal as Caller
 
 from . import grammar, quotas
 from .cache import Answers
@@ -636,6 +637,20 @@ class Iam:
                                              lambda: self._identity_for_key(access_key_id))
         return identity if self.now() < expires else None
 
+    def principal_for_key(self, access_key_id: str) -> Caller | None:
+        """What enforcement asks on every request: the key's principal with its policies,
+        kept as one answer (until IAM changes) so that a request costs one look-up."""
+        principal, expires = self.answers.get(("principal", access_key_id),
+                                              lambda: self._principal_for_key(access_key_id))
+        return principal if self.now() < expires else None  # type: ignore[no-any-return]
+
+    def _principal_for_key(self, access_key_id: str) -> tuple[Caller | None, float]:
+        identity, expires = self._identity_for_key(access_key_id)
+        if identity is None:
+            return None, expires
+        return Caller(identity.arn, identity.account, tuple(self.policies_of(identity.arn)), identity.type,
+                         identity.user_id), expires
+
     def _identity_for_key(self, access_key_id: str) -> tuple[Any, float]:
         """The key's identity and when it stops being one (on the lab's clock)."""
         from .identities import ASSUMED_ROLE, USER, Identity
@@ -679,8 +694,13 @@ class Iam:
         return [json.loads(t) for t in texts]
 
     def trust_policy_of(self, role_arn: str) -> dict[str, Any] | None:
-        role = self.role_by_arn(role_arn)
-        return json.loads(role.trust) if role else None
+        """The role's trust policy, parsed: the same object while it is unchanged (the
+        evaluator compiles each document object once)."""
+        def load() -> dict[str, Any] | None:
+            role = self.role_by_arn(role_arn)
+            return json.loads(role.trust) if role else None
+        found: dict[str, Any] | None = self.answers.get(("trust", role_arn), load)
+        return found
 
 
 def page(items: list[Any], marker: str | None, max_items: int | None) -> tuple[list[Any], dict[str, Any]]:

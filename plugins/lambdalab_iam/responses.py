@@ -13,7 +13,7 @@ import contextvars
 import re
 from typing import Any, Mapping
 
-from lambdalab.plugin import ErrorCodes, HttpRequest, HttpResponse, ProtocolService
+from lambdalab.plugin import ErrorCodes, HttpRequest, HttpResponse, ProtocolService, request_context
 
 from . import sts
 from .models import Group, Iam, Role, User, encoded, page
@@ -311,7 +311,7 @@ class StsResponses:
     def assume_role(self, body: Mapping[str, Any]) -> dict[str, Any]:
         caller = sts.caller_identity(self.iam, CALLER_KEY.get())
         session = sts.assume_role(self.iam, caller, body["RoleArn"], body["RoleSessionName"],
-                                  body.get("DurationSeconds"))
+                                  body.get("DurationSeconds"), request_context(sts.ASSUME_ROLE, body))
         return {"Credentials": sts.credentials_aws(session),
                 "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn}}
 

@@ -1,19 +1,23 @@
 """STS: who is calling (GetCallerIdentity), and temporary credentials (AssumeRole).
 
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html: the role's
-trust policy must allow the caller ``sts:AssumeRole``. Until the policy evaluator of
-issue 22's enforcement work is merged, the check here is the trust policy's own: an
-``Allow`` statement for ``sts:AssumeRole`` whose ``Principal`` names the caller (its
-ARN, its account or account root ARN, or ``*``), and no ``Deny`` statement that does;
-``Condition`` blocks are not evaluated (see ``docs/explanation/differences.rst``).
+trust policy must allow the caller ``sts:AssumeRole``, read by the policy evaluator
+(:func:`lambdalab.iam_policy.trust_allows`) with its ``Condition`` blocks and the
+request's keys (``sts:ExternalId``, ``sts:RoleSessionName``, ``aws:PrincipalArn``…; for
+Lambda assuming an execution role, ``aws:SourceAccount``). Whether the caller also needs
+an identity-based policy allowing ``sts:AssumeRole`` (not when the trust policy names
+its ARN) is decided by the edge when the lab enforces IAM, the trust policy being the
+role's resource policy (``lambdalab.protocol.authorize``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
-from . import grammar, quotas
+from lambdalab.plugin import iam_policy
+
+from . import quotas
 from .exceptions import AccessDenied, ExpiredToken, ValidationError
 from .identities import ACCOUNT, Identity
 from .models import Iam, Role, Session
@@ -35,24 +39,16 @@ def caller_identity(iam: Iam, access_key_id: str | None) -> Identity:
     return found or root_identity(iam.account)
 
 
-def names(statement: dict[str, Any], caller: Identity, service: str | None) -> bool:
-    """Whether a trust statement's ``Principal`` names the caller (or the service)."""
-    if service is not None:
-        return service in grammar.principals(statement, "Service")
-    named = grammar.principals(statement, "AWS")
-    session_role = caller.role_arn
-    return any(p in ("*", caller.account, f"arn:aws:iam::{caller.account}:root", caller.arn,
-                     session_role) for p in named)
-
-
-def trusts(role: Role, caller: Identity, service: str | None = None) -> bool:
+def trusts(role: Role, caller: Identity, service: str | None = None,
+           context: Mapping[str, str] | None = None) -> bool:
     """Whether ``role``'s trust policy lets ``caller`` (or ``service``,
-    ``lambda.amazonaws.com``) assume it."""
-    document = json.loads(role.trust)
-    relevant = [s for s in grammar.statements(document)
-                if grammar.actions_match(s, ASSUME_ROLE) and names(s, caller, service)]
-    return (any(s["Effect"] == "Allow" for s in relevant)
-            and not any(s["Effect"] == "Deny" for s in relevant))
+    ``lambda.amazonaws.com``, for ``caller``'s account) assume it."""
+    keys: dict[str, str] = {"aws:SourceAccount": caller.account} if service else {
+        "aws:PrincipalArn": caller.arn, "aws:PrincipalAccount": caller.account, "aws:PrincipalType": caller.type}
+    request = iam_policy.Request(service or caller.arn, ASSUME_ROLE, role.arn,
+                                 None if service else caller.account, role.arn.split(":")[4],
+                                 {**keys, **(context or {})})
+    return iam_policy.trust_allows(request, json.loads(role.trust)).allowed
 
 
 def duration(role: Role, asked: int | None) -> int:
@@ -65,9 +61,11 @@ def duration(role: Role, asked: int | None) -> int:
 
 
 def assume_role(iam: Iam, caller: Identity, role_arn: str, session_name: str,
-                asked_duration: int | None) -> Session:
+                asked_duration: int | None, context: Mapping[str, str] | None = None) -> Session:
+    """A session of the role, if its trust policy allows ``caller`` under ``context`` (the
+    request's condition keys: ``sts:ExternalId``…)."""
     role = iam.role_by_arn(role_arn)
-    if role is None or not trusts(role, caller):
+    if role is None or not trusts(role, caller, context=context):
         raise AccessDenied(f"User: {caller.arn} is not authorized to perform: {ASSUME_ROLE} "
                            f"on resource: {role_arn}")
     return iam.new_session(role, session_name, duration(role, asked_duration))

@@ -41,9 +41,10 @@ import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from lambdalab.plugin import (
+    DESTINATION_ACTIONS,
     DestinationMessage,
     InvalidParameterValueException,
     LambdaDatum,
@@ -51,6 +52,7 @@ from lambdalab.plugin import (
     ResourceConflictException,
     ResourceNotFoundException,
     ServiceError,
+    denied_action,
     event_filters,
     invalid,
     parse_function_ref,
@@ -634,9 +636,18 @@ def failure_record(mapping: StreamMapping, key: str, shard_id: str, records: lis
     }
 
 
+#: The name AWS's refusal of an OnFailure destination gives its service.
+SEND_SERVICE_NAMES = {"sqs": "SQS", "sns": "SNS", "s3": "S3"}
+
+
 @dataclass
 class StreamMappings:
     """Every stream mapping of one service in one lab, durable in its store, with pollers."""
+
+    #: What the poller calls with the execution role (the actions of
+    #: AWSLambdaKinesisExecutionRole; https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+    READ_ACTIONS: ClassVar[tuple[str, ...]] = (
+        "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards")
 
     lab: "Lab"
     service: str
@@ -662,6 +673,7 @@ class StreamMappings:
             raise invalid("StartingPosition", starting_position,
                           f"A stream mapping needs one of {', '.join(stream_sources.STARTING_POSITIONS)}.")
         function_arn = self._function_arn(function_name)
+        self._check_role(function_arn, source.arn)
         for other in self._all():
             if other.event_source_arn == source.arn and other.function_arn == function_arn:
                 raise ResourceConflictException(
@@ -701,6 +713,10 @@ class StreamMappings:
                 f"lambdalab's stream event source mappings do not support "
                 f"{', '.join(not_taken)} yet. Remove it.")
         checked = replace(mapping, **self._changes(given, creating))
+        if "function_name" in given and not creating:
+            self._check_role(checked.function_arn, checked.event_source_arn)
+        if checked.on_failure and "destination_config" in given:
+            self._check_send(checked.function_arn, checked.on_failure)
         if checked.tumbling_window_in_seconds and checked.parallelization_factor > 1:
             raise InvalidParameterValueException(
                 "lambdalab's tumbling windows keep one state per shard: use ParallelizationFactor 1 "
@@ -867,6 +883,29 @@ class StreamMappings:
         ref = parse_function_ref(function_name)
         self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
         return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _check_send(self, function_arn: str, destination: str) -> None:
+        """Lambda sends what it gives up with the execution role: under IAM enforcement it
+        must allow the send (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+        service = destination.split(":")[2]
+        action = DESTINATION_ACTIONS.get(service)
+        ref = parse_function_ref(function_arn)
+        if action and denied_action(self.lab, self.lab.registry.get(ref.name, ref.qualifier).role, (action,),
+                                    f"{destination}/*" if service == "s3" else destination):
+            raise InvalidParameterValueException(
+                f"The provided execution role does not have permissions to call {action.split(':')[1]} on "
+                f"{SEND_SERVICE_NAMES.get(service, service)}")
+
+    def _check_role(self, function_arn: str, stream_arn: str) -> None:
+        """Under IAM enforcement the execution role must allow the poller's reads; AWS's
+        refusal names them all (as it does for a DynamoDB stream)."""
+        ref = parse_function_ref(function_arn)
+        if denied_action(self.lab, self.lab.registry.get(ref.name, ref.qualifier).role, self.READ_ACTIONS,
+                         stream_arn) is not None:
+            names = [action.split(":")[1] for action in self.READ_ACTIONS]
+            raise InvalidParameterValueException(
+                f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
+                f"{', '.join(names[:-1])}, and {names[-1]} Actions on your stream in IAM.")
 
 
 def _key(row: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 from lambdalab import Lab, LambdaError, ResourceNotFoundException
 from lambdalab.plugin import DestinationMessage, parse_function_ref, service_events
+from lambdalab.plugin import may_invoke as allowed_to_invoke
 
 from . import quotas
 from .exceptions import InvalidArgument, invalid_argument
@@ -37,7 +38,6 @@ S3_PRINCIPAL = "s3.amazonaws.com"
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:")
 #: Orders events written at the same instant (a virtual clock that stands still).
 _SEQUENCE = itertools.count()
-_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
 
 log = logging.getLogger("lambdalab.s3")
 
@@ -162,31 +162,14 @@ def _check_no_overlap(configs: list[LambdaNotification]) -> None:
 # -- permission -----------------------------------------------------------------------
 
 
-def _allows_s3(statement: Mapping[str, Any], bucket_arn: str, account_id: str) -> bool:
-    principal = statement.get("Principal")
-    if principal != "*" and principal != {"Service": S3_PRINCIPAL}:
-        return False
-    if statement.get("Effect") != "Allow" or statement.get("Action") not in _INVOKE_ACTIONS:
-        return False
-    conditions = statement.get("Condition") or {}
-    source_arn = (conditions.get("ArnLike") or {}).get("AWS:SourceArn")
-    if source_arn is not None and not fnmatch.fnmatchcase(bucket_arn, source_arn):
-        return False
-    source_account = (conditions.get("StringEquals") or {}).get("AWS:SourceAccount")
-    return source_account in (None, account_id)
-
-
 def may_invoke(lab: Lab, function_arn: str, bucket: Bucket) -> bool:
     """Whether the function's resource policy lets S3 (for this bucket) invoke it."""
     try:
-        ref = parse_function_ref(function_arn)
-        policy = lab.get_policy(ref.name, ref.qualifier)
+        parse_function_ref(function_arn)
     except LambdaError:
         return False
-    return any(
-        _allows_s3(statement, bucket.arn, lab.arns.account_id)
-        for statement in policy.statements
-    )
+    return allowed_to_invoke(lab, S3_PRINCIPAL, function_arn, source_arn=bucket.arn,
+                             source_account=lab.arns.account_id)
 
 
 def check_destinations(lab: Lab, bucket: Bucket, configs: list[LambdaNotification]) -> None:

@@ -41,6 +41,7 @@ from lambdalab.plugin import (
     event_filters,
     iso_s,
     limits,
+    may_invoke,
     new_request_id,
     parse_function_ref,
 )
@@ -79,6 +80,16 @@ class EventBus:
         if self.description is not None:
             out["Description"] = self.description
         return out
+
+
+#: Who invokes a function for a rule (the Principal of its AddPermission).
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+
+
+class NoPermissions(Exception):
+    """A target EventBridge may not invoke: the dead letter's ``ERROR_CODE``."""
+
+    code = "NO_PERMISSIONS"
 
 
 @dataclass(frozen=True)
@@ -389,7 +400,18 @@ class EventBuses:
         return loaded[0] if loaded else None
 
     def _attempt(self, delivery: Delivery) -> bool:
-        """Whether the target took the delivery; if not, it is retried or given up on."""
+        """Whether the target took the delivery; if not, it is retried or given up on. A
+        function whose policy does not let EventBridge invoke it (in a lab enforcing IAM)
+        is not retried: the event goes to the dead-letter queue at once, as
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html says."""
+        if not self._may_invoke(delivery):
+            log.warning("rule %s may not invoke %s: no resource-based policy allows events.amazonaws.com",
+                        delivery.rule_arn, delivery.target.arn)
+            self._dead_letter(delivery, NoPermissions(
+                f"EventBridge is not authorized to invoke {delivery.target.arn} for {delivery.rule_arn}: "
+                "add a permission for principal events.amazonaws.com with the rule's ARN as SourceArn."))
+            self._delete(delivery.id)
+            return False
         try:
             self._deliver(delivery.target.arn, delivery.payload)
         except (LambdaError, ServiceError) as e:  # the target refused or is gone
@@ -400,6 +422,11 @@ class EventBuses:
             self._failed(delivery, e)
             return False
         return True
+
+    def _may_invoke(self, delivery: Delivery) -> bool:
+        arn = delivery.target.arn
+        return not (self.lab.enforce_iam and arn.startswith("arn:aws:lambda:")) or may_invoke(
+            self.lab, EVENTS_PRINCIPAL, arn, source_arn=delivery.rule_arn, source_account=self.lab.arns.account_id)
 
     def _deliver(self, arn: str, payload: str) -> None:
         if arn.startswith("arn:aws:lambda:"):

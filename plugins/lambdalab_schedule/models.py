@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from lambdalab import Lab, LambdaError, Timer, VirtualClock
-from lambdalab.plugin import event_filters, iso_s, service_events
+from lambdalab.plugin import event_filters, iso_s, may_invoke, service_events
 
 from . import quotas
 from .exceptions import (
@@ -644,6 +644,11 @@ class Schedules:
         return event
 
     def _invoke(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
+        if self.lab.enforce_iam and not may_invoke(self.lab, "events.amazonaws.com", target.arn,
+                                                   source_arn=rule.arn, source_account=self.lab.arns.account_id):
+            log.warning("rule %s may not invoke target %s: no resource-based policy allows "
+                        "events.amazonaws.com", rule.name, target.arn)
+            return
         try:
             self.lab.invoke(target.arn, target.payload(event), invocation_type="Event")
         except LambdaError as e:  # EventBridge counts a FailedInvocation and carries on

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms
+from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms, may_invoke
 
 from . import quotas
 from .exceptions import (
@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from lambdalab import Lab
 
 log = logging.getLogger("lambdalab.sns")
+#: Who invokes a subscribed function (the Principal of its AddPermission).
+SNS_PRINCIPAL = "sns.amazonaws.com"
 
 _BATCH_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.BATCH_ID_MAX}}}$")
 _ATTRIBUTE_TYPES = ("String", "Number", "Binary")
@@ -195,6 +197,11 @@ class Publisher:
     def _send(self, notification: Notification, subscription: Subscription) -> None:
         endpoint = self.endpoint()
         if subscription.protocol == "lambda":
+            if self.lab.enforce_iam and not may_invoke(self.lab, SNS_PRINCIPAL, subscription.endpoint,
+                                                       source_arn=notification.topic_arn,
+                                                       source_account=self.lab.arns.account_id):
+                raise ServiceError("AccessDeniedException", f"SNS is not authorized to invoke {subscription.endpoint}: "
+                                   "no resource-based policy allows sns.amazonaws.com for the topic.", 403)
             self.lab.invoke(subscription.endpoint, notification.lambda_event(subscription, endpoint),
                             invocation_type="Event", trace_header=notification.trace_header)
             return

@@ -43,6 +43,7 @@ from lambdalab.plugin import (
     LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
+    denied_action,
     invalid,
     parse_function_ref,
 )
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from lambdalab import Lab
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+#: What Lambda's poller calls with the execution role, in the order AWS checks them
+#: (the actions of AWSLambdaSQSQueueExecutionRole).
+POLLER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 NOTHING_PROCESSED = "No records processed"
 #: Real seconds an idle poller waits before it looks again (new messages wake it sooner).
 IDLE_WAIT_S = 0.2
@@ -369,6 +373,7 @@ class EventSourceMappings:
         refuse_unsupported(ignored)
         source = self._check_source(event_source_arn)
         function_arn = self._function_arn(function_name)
+        self._check_role(function_arn, source)
         size, window = _batch_settings(batch_size, maximum_batching_window_in_seconds)
         for other in self._all():
             if other.event_source_arn == source and other.function_arn == function_arn:
@@ -434,6 +439,8 @@ class EventSourceMappings:
             else event_filters.parse_filter_criteria(filter_criteria),
             last_modified=self.lab.clock.now(),
         )
+        if function_name is not None:
+            self._check_role(mapping.function_arn, mapping.event_source_arn)
         self._stop(uuid)
         self._save(mapping)
         if mapping.enabled:
@@ -520,6 +527,16 @@ class EventSourceMappings:
         ref = parse_function_ref(function_name)
         self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
         return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _check_role(self, function_arn: str, source: str) -> None:
+        """Lambda polls with the function's execution role: under IAM enforcement it must
+        allow what the poller calls (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions)."""
+        ref = parse_function_ref(function_arn)
+        role = self.lab.registry.get(ref.name, ref.qualifier).role
+        action = denied_action(self.lab, role, POLLER_ACTIONS, source)
+        if action is not None:
+            raise InvalidParameterValueException(
+                f"The provided execution role does not have permissions to call {action.split(':')[1]} on SQS")
 
     def _check_source(self, arn: Any) -> str:
         if not isinstance(arn, str) or not arn.startswith("arn:aws:sqs:"):

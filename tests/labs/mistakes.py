@@ -323,4 +323,16 @@ MISTAKES = (
             'before, after = changed(change.get("OldImage", {}), change.get("NewImage", {}))',
             'before, after = change.get("OldImage", {}), change.get("NewImage", {})',
             "only the attributes that changed"),
+    # -- lab 22: the least privilege for a function that reads from S3 -----------------
+    Mistake(22, "s3-star-everywhere", "policy.py",
+            '            "Action": "s3:GetObject",\n            "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",\n',
+            '            "Action": "s3:*",\n            "Resource": "*",\n', "overwrite and delete"),
+    Mistake(22, "get-anything", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', '"*"',
+            "every bucket of the account"),
+    Mistake(22, "bucket-arn", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}"',
+            "is the bucket itself"),
+    Mistake(22, "wrong-bucket", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"',
+            'f"arn:aws:s3:::reports/{prefix}*"', "does not name the bucket"),
+    Mistake(22, "whole-bucket", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}/*"',
+            "outside reports/"),
 )

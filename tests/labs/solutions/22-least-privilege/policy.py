@@ -1,0 +1,16 @@
+"""Lab 22: the execution role policy of a function that reads reports from S3.
+
+``role_policy(bucket, prefix)`` returns an IAM policy document (a dict, as JSON gives
+it); the check puts it on the function's role as an inline policy.
+"""
+
+
+def role_policy(bucket, prefix):
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+        }],
+    }
