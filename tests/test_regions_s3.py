@@ -86,6 +86,10 @@ def test_a_bucket_name_is_the_accounts_in_every_region(served: str) -> None:
     # boto3 follows S3's redirect and re-signs for the bucket's region, as against AWS.
     east.put_object(Bucket="photos", Key="cat.txt", Body=b"meow")
     assert west.get_object(Bucket="photos", Key="cat.txt")["Body"].read() == b"meow"
+    # CopyObject reads its source in whichever region holds it.
+    east.create_bucket(Bucket="east-made")
+    west.copy_object(Bucket="east-made", Key="copy.txt", CopySource="photos/cat.txt")
+    assert east.get_object(Bucket="east-made", Key="copy.txt")["Body"].read() == b"meow"
     west.delete_object(Bucket="photos", Key="cat.txt")
     west.delete_bucket(Bucket="photos")
     # A deleted bucket's name is free everywhere (a fresh client: boto3 remembers the

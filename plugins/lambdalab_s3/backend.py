@@ -26,6 +26,7 @@ from .exceptions import (
     MalformedXML,
     PermanentRedirect,
     S3Error,
+    no_such_bucket,
 )
 from .models import Bucket, ObjectPage, S3Object, S3Store, check_bucket_name
 from .notifications import EVENTBRIDGE, check_destinations, notify, parse_configuration
@@ -161,7 +162,7 @@ class S3:
                 f"Unknown metadata directive {metadata_directive!r}: use COPY or REPLACE.",
                 ArgumentName="x-amz-metadata-directive", ArgumentValue=metadata_directive,
             )
-        source = self.store.get_object(source_bucket, source_key)
+        source = self._copy_source(source_bucket, source_key)
         replace = metadata_directive == "REPLACE"
         if (source_bucket, source_key) == (bucket, key) and not replace:
             raise InvalidArgument(
@@ -177,6 +178,18 @@ class S3:
         )
         self._notify(obj, "ObjectCreated:Copy", trace_header)
         return obj
+
+    def _copy_source(self, bucket: str, key: str) -> S3Object:
+        """A CopyObject's source, in whichever region holds its bucket (S3 copies across
+        regions: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
+        try:
+            return self.store.get_object(bucket, key)
+        except PermanentRedirect as e:
+            regions = regions_of(self.lab)
+            if regions is None:
+                raise no_such_bucket(bucket) from None
+            holder = regions.lab(str(e.fields[BUCKET_REGION_FIELD]))
+            return S3.of(holder).store.get_object(bucket, key)
 
     def delete_object(self, bucket: str, key: str, trace_header: str | None = None) -> None:
         """Remove an object (ObjectRemoved:Delete when there was one); no error if absent."""
