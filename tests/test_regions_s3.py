@@ -161,3 +161,30 @@ def test_the_names_survive_a_restart_and_an_older_data_dir_is_adopted(tmp_path: 
             ("photos", WEST)]
         assert error_of(lambda: east.create_bucket(Bucket="photos"))["Code"] == (
             "BucketAlreadyOwnedByYou")
+
+
+def test_a_claim_left_by_a_crash_before_its_bucket_is_forgotten(tmp_path: Path) -> None:
+    """A region claims a name before it creates the bucket; a crash between the two
+    leaves a claim without a bucket, which the region drops when it next opens."""
+    from lambdalab import Lab, VirtualClock
+    from lambdalab.regions import Regions
+    from lambdalab_s3 import S3
+
+    clock = VirtualClock(start=1_700_000_000)
+    with Lab(data_dir=tmp_path / "d", clock=clock) as home:
+        regions = Regions(home)
+        S3.of(regions.lab(WEST)).directory.claim("ghost", WEST, clock.now())  # then "crash"
+        assert error_of_s3(lambda: S3.of(home).create_bucket("ghost")) == (
+            "BucketAlreadyOwnedByYou")
+        regions.close()
+    with Lab(data_dir=tmp_path / "d", clock=clock) as home:
+        regions = Regions(home)
+        S3.of(regions.lab(WEST))  # the region opens: its claims without buckets go
+        assert S3.of(home).create_bucket("ghost").region == EAST
+        regions.close()
+
+
+def error_of_s3(call: Any) -> str:
+    with pytest.raises(Exception) as e:
+        call()
+    return e.value.code  # type: ignore[attr-defined,no-any-return]
