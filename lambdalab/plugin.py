@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
     from .protocol.authorize import Principal
+    from .regions import aws_regions, home_data_dir, lab_of_region, signed_region
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -116,6 +117,11 @@ __all__ = [
     "xml_element",
     "RestInput",
     "RestMember",
+    # regions: which one a request names, the labs of the others, account-wide state
+    "signed_region",
+    "lab_of_region",
+    "aws_regions",
+    "home_data_dir",
     # what the edge answered (the lambdalab_api_call hook)
     "ApiCall",
     # who a request's access key stands for (the lambdalab_principal hook)
@@ -213,6 +219,8 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         for name in ("ErrorCodes", "ProtocolService", "service_error", "TRACE_HEADER")
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
+    **{name: ("regions", name)
+       for name in ("signed_region", "lab_of_region", "aws_regions", "home_data_dir")},
     "Principal": ("protocol.authorize", "Principal"),
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),

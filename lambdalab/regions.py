@@ -89,9 +89,24 @@ def home_data_dir(data_dir: str | Path) -> Path:
     return path
 
 
-def regions_of(lab: Lab) -> "Regions | None":
-    """The :class:`Regions` that opened ``lab`` (None for a lab opened alone)."""
-    return lab.stash.get(REGIONS_KEY, None)
+def lab_of_region(lab: Lab, region: str) -> Lab | None:
+    """The lab of ``region`` beside ``lab`` (opened when first asked for); None when
+    ``lab`` was opened alone, not by :class:`~lambdalab.regions.Regions`, or no client
+    may sign for ``region``."""
+    regions: Regions | None = lab.stash.get(REGIONS_KEY, None)
+    if regions is None or not regions.is_served(region):
+        return None
+    return regions.lab(region)
+
+
+def signed_region(authorization: str | None, query_string: str = "") -> str | None:
+    """The region a request is signed for: its SigV4 credential scope's (``Authorization``
+    header, or a presigned URL's ``X-Amz-Credential``); None when it names none
+    (unsigned, or a SigV2 presigned URL)."""
+    from .server.auth import credential_scope
+
+    scope = credential_scope(authorization, query_string)
+    return scope.region if scope is not None else None
 
 
 def added_plugins(lab: Lab) -> list[object]:
@@ -239,5 +254,5 @@ class Regions:
 
 
 __all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "REGIONS_KEY", "OpenLab", "RegionMismatch",
-           "Regions", "aws_regions", "home_data_dir", "home_region_message", "like",
-           "regions_of", "remember_home_region"]
+           "Regions", "aws_regions", "home_data_dir", "home_region_message", "lab_of_region",
+           "like", "remember_home_region", "signed_region"]

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab
-from lambdalab.plugin import StashKey
-from lambdalab.regions import aws_regions, home_data_dir, regions_of
+from lambdalab.plugin import StashKey, aws_regions, home_data_dir, lab_of_region
 
 from . import quotas
 from .directory import BucketDirectory
@@ -90,11 +89,11 @@ class S3:
         region = constrained_region(location_constraint, self.region)
         if region == self.region:
             return self.create_bucket(bucket)
-        regions = regions_of(self.lab)
-        if regions is None:  # a lab opened alone reaches no other region
+        holder = lab_of_region(self.lab, region)
+        if holder is None:  # a lab opened alone reaches no other region
             raise IllegalLocationConstraintException(
                 f"{_incompatible(location_constraint)} (this lab serves {self.region} only.)")
-        return S3.of(regions.lab(region)).create_bucket(bucket)
+        return S3.of(holder).create_bucket(bucket)
 
     def list_buckets(self) -> list[Bucket]:
         """Every bucket of the account, whichever region holds it, as ListBuckets
@@ -185,10 +184,9 @@ class S3:
         try:
             return self.store.get_object(bucket, key)
         except PermanentRedirect as e:
-            regions = regions_of(self.lab)
-            if regions is None:
+            holder = lab_of_region(self.lab, str(e.fields[BUCKET_REGION_FIELD]))
+            if holder is None:
                 raise no_such_bucket(bucket) from None
-            holder = regions.lab(str(e.fields[BUCKET_REGION_FIELD]))
             return S3.of(holder).store.get_object(bucket, key)
 
     def delete_object(self, bucket: str, key: str, trace_header: str | None = None) -> None:

@@ -39,8 +39,6 @@ from urllib.parse import unquote
 from botocore.model import OperationModel, Shape
 
 from lambdalab import Lab
-from lambdalab.regions import regions_of
-from lambdalab.server.auth import credential_scope
 from lambdalab.plugin import (
     TRACE_HEADER,
     AwsError,
@@ -53,7 +51,9 @@ from lambdalab.plugin import (
     RestXmlSerializer,
     ServiceError,
     StashKey,
+    lab_of_region,
     rest_input,
+    signed_region,
     validate,
     xml_element,
 )
@@ -490,15 +490,14 @@ class S3Service(ProtocolService):
         """The service of the region holding the request's bucket, when the request names
         no region (unsigned, or a SigV2 presigned URL, boto3's default) and the bucket is
         another region's: AWS finds a bucket's region by its host name, whatever signs."""
-        scope = credential_scope(request.header("authorization"), request.query)
-        regions = regions_of(self.lab)
-        if (scope is not None and scope.region) or regions is None:
+        if signed_region(request.header("authorization"), request.query) is not None:
             return None
         bucket = unquote(path_style(request).path.lstrip("/").split("/", 1)[0])
         region = self.s3.directory.region_of(bucket) if bucket else None
-        if region is None or region == self.s3.region or not regions.is_served(region):
+        if region is None or region == self.s3.region:
             return None
-        return S3Service.of(regions.lab(region))
+        holder = lab_of_region(self.lab, region)
+        return None if holder is None else S3Service.of(holder)
 
     def new_request_id(self) -> str:
         return secrets.token_hex(8).upper()
