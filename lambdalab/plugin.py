@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .protocol.calls import ApiCall
     from . import iam_policy
     from .protocol.authorize import Principal, denied_action, may_invoke, request_context
+    from .regions import aws_regions, home_data_dir, lab_of_region, signed_region
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -120,6 +121,11 @@ __all__ = [
     "xml_element",
     "RestInput",
     "RestMember",
+    # regions: which one a request names, the labs of the others, account-wide state
+    "signed_region",
+    "lab_of_region",
+    "aws_regions",
+    "home_data_dir",
     # what the edge answered (the lambdalab_api_call hook)
     "ApiCall",
     # who a request's access key stands for (the lambdalab_principal hook)
@@ -230,6 +236,8 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("protocol.authorize", name) for name in ("Principal", "denied_action", "may_invoke",
                                                                "request_context")},
     "iam_policy": ("iam_policy", None),
+    **{name: ("regions", name)
+       for name in ("signed_region", "lab_of_region", "aws_regions", "home_data_dir")},
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
     "NewEvent": ("invocation.event_queue", "NewEvent"),

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 from .arn import checked_region
 from .function_urls import FunctionUrlConfig
 from .lab import Lab
+from .stash import StashKey
 from .store import HOME_REGION_FILE
 
 #: The folder of a data dir under which each other region keeps a data dir of its own.
@@ -33,6 +34,9 @@ REGIONS_FOLDER = "regions"
 
 #: Opens the lab of ``region`` on ``data_dir``.
 OpenLab = Callable[[Path, str], Lab]
+
+#: Where each lab a :class:`Regions` opened finds it (``lab.stash``).
+REGIONS_KEY = StashKey["Regions"]()
 
 
 class RegionMismatch(ValueError):
@@ -74,6 +78,35 @@ def aws_regions() -> frozenset[str]:
         for partition in session.get_available_partitions()
         for region in session.get_available_regions("lambda", partition_name=partition)
     )
+
+
+def home_data_dir(data_dir: str | Path) -> Path:
+    """The home region's data dir, given the data dir of any region's lab (itself, for
+    home's): what is kept once per account, such as S3's bucket names, lives there."""
+    path = Path(data_dir)
+    if path.parent.name == REGIONS_FOLDER and path.name in aws_regions():
+        return path.parent.parent
+    return path
+
+
+def lab_of_region(lab: Lab, region: str) -> Lab | None:
+    """The lab of ``region`` beside ``lab`` (opened when first asked for); None when
+    ``lab`` was opened alone, not by :class:`~lambdalab.regions.Regions`, or no client
+    may sign for ``region``."""
+    regions: Regions | None = lab.stash.get(REGIONS_KEY, None)
+    if regions is None or not regions.is_served(region):
+        return None
+    return regions.lab(region)
+
+
+def signed_region(authorization: str | None, query_string: str = "") -> str | None:
+    """The region a request is signed for: its SigV4 credential scope's (``Authorization``
+    header, or a presigned URL's ``X-Amz-Credential``); None when it names none
+    (unsigned, or a SigV2 presigned URL)."""
+    from .server.auth import credential_scope
+
+    scope = credential_scope(authorization, query_string)
+    return scope.region if scope is not None else None
 
 
 def added_plugins(lab: Lab) -> list[object]:
@@ -128,6 +161,7 @@ class Regions:
         self._labs: dict[str, Lab] = {home.arns.region: home}
         self._lock = threading.Lock()
         self._endpoint_url: str | None = None
+        home.stash[REGIONS_KEY] = self
         for region in self.stored():
             self.lab(region)
 
@@ -165,6 +199,7 @@ class Regions:
                     lab.close()
                     raise
                 lab.endpoint_url = self._endpoint_url
+                lab.stash[REGIONS_KEY] = self
                 self._labs[region] = lab
             return self._labs[region]
 
@@ -218,5 +253,6 @@ class Regions:
             lab.close()
 
 
-__all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "OpenLab", "RegionMismatch", "Regions",
-           "aws_regions", "home_region_message", "like", "remember_home_region"]
+__all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "REGIONS_KEY", "OpenLab", "RegionMismatch",
+           "Regions", "aws_regions", "home_data_dir", "home_region_message", "lab_of_region",
+           "like", "remember_home_region", "signed_region"]

@@ -60,7 +60,7 @@ def lambdalab_code_object(lab: Lab, bucket: str, key: str, version: str | None) 
 @hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``."""
-    return [HttpService("s3", S3Service(lab))]
+    return [HttpService("s3", S3Service.of(lab))]
 
 
 

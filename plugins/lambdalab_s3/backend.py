@@ -13,11 +13,21 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab
-from lambdalab.plugin import StashKey
+from lambdalab.plugin import StashKey, aws_regions, home_data_dir, lab_of_region
 
 from . import quotas
-from .exceptions import InvalidArgument, MalformedXML, S3Error
-from .models import Bucket, ObjectPage, S3Object, S3Store
+from .directory import BucketDirectory
+from .exceptions import (
+    BUCKET_REGION_FIELD,
+    IllegalLocationConstraintException,
+    InvalidArgument,
+    InvalidLocationConstraint,
+    MalformedXML,
+    PermanentRedirect,
+    S3Error,
+    no_such_bucket,
+)
+from .models import Bucket, ObjectPage, S3Object, S3Store, check_bucket_name
 from .notifications import EVENTBRIDGE, check_destinations, notify, parse_configuration
 
 
@@ -38,7 +48,10 @@ class S3:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        self.store = S3Store(lab.store.data_dir, lab.arns.region)
+        self.region = lab.arns.region
+        self.directory = BucketDirectory(home_data_dir(lab.store.data_dir))
+        self.store = S3Store(lab.store.data_dir, self.region, self.directory.region_of)
+        self.directory.adopt(self.region, self.store.list_buckets())
 
     @classmethod
     def of(cls, lab: Lab) -> "S3":
@@ -46,8 +59,9 @@ class S3:
         return lab.stash.setdefault(S3_KEY, lambda: cls(lab))
 
     def close(self) -> None:
-        """Close the bucket database (the lab does, when it closes)."""
+        """Close the bucket databases (the lab does, when it closes)."""
         self.store.close()
+        self.directory.close()
 
     def _now(self) -> float:
         return self.lab.clock.now()
@@ -55,16 +69,53 @@ class S3:
     # -- buckets ----------------------------------------------------------------------
 
     def create_bucket(self, bucket: str) -> Bucket:
-        return self.store.create_bucket(bucket, self._now())
+        """A bucket in this lab's region; its name is the account's, in every region.
+
+        :raises BucketAlreadyOwnedByYou: a region holds the name already.
+        """
+        check_bucket_name(bucket)
+        now = self._now()
+        claimed = self.directory.claim(bucket, self.region, now)
+        try:
+            return self.store.create_bucket(bucket, now)
+        except BaseException:
+            if claimed:
+                self.directory.release(bucket, self.region)
+            raise
+
+    def create_bucket_at(self, bucket: str, location_constraint: str | None) -> Bucket:
+        """CreateBucket as sent to this region's endpoint, with its LocationConstraint
+        (:func:`constrained_region`); us-east-1's creates it in the region named."""
+        region = constrained_region(location_constraint, self.region)
+        if region == self.region:
+            return self.create_bucket(bucket)
+        holder = lab_of_region(self.lab, region)
+        if holder is None:  # a lab opened alone reaches no other region
+            raise IllegalLocationConstraintException(
+                f"{_incompatible(location_constraint)} (this lab serves {self.region} only.)")
+        return S3.of(holder).create_bucket(bucket)
 
     def list_buckets(self) -> list[Bucket]:
-        return self.store.list_buckets()
+        """Every bucket of the account, whichever region holds it, as ListBuckets
+        answers (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html)."""
+        found = {b.name: b for b in self.directory.buckets()}
+        found.update((b.name, b) for b in self.store.list_buckets())
+        return [found[name] for name in sorted(found)]
 
     def head_bucket(self, bucket: str) -> Bucket:
         return self.store.get_bucket(bucket)
 
+    def bucket_region(self, bucket: str) -> str:
+        """The region holding ``bucket``: GetBucketLocation answers it whichever region
+        it is sent to."""
+        try:
+            return self.store.get_bucket(bucket).region
+        except PermanentRedirect as e:
+            return str(e.fields[BUCKET_REGION_FIELD])
+
     def delete_bucket(self, bucket: str) -> None:
         self.store.delete_bucket(bucket)
+        self.directory.release(bucket, self.region)
 
     # -- objects ----------------------------------------------------------------------
 
@@ -110,7 +161,7 @@ class S3:
                 f"Unknown metadata directive {metadata_directive!r}: use COPY or REPLACE.",
                 ArgumentName="x-amz-metadata-directive", ArgumentValue=metadata_directive,
             )
-        source = self.store.get_object(source_bucket, source_key)
+        source = self._copy_source(source_bucket, source_key)
         replace = metadata_directive == "REPLACE"
         if (source_bucket, source_key) == (bucket, key) and not replace:
             raise InvalidArgument(
@@ -126,6 +177,17 @@ class S3:
         )
         self._notify(obj, "ObjectCreated:Copy", trace_header)
         return obj
+
+    def _copy_source(self, bucket: str, key: str) -> S3Object:
+        """A CopyObject's source, in whichever region holds its bucket (S3 copies across
+        regions: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
+        try:
+            return self.store.get_object(bucket, key)
+        except PermanentRedirect as e:
+            holder = lab_of_region(self.lab, str(e.fields[BUCKET_REGION_FIELD]))
+            if holder is None:
+                raise no_such_bucket(bucket) from None
+            return S3.of(holder).store.get_object(bucket, key)
 
     def delete_object(self, bucket: str, key: str, trace_header: str | None = None) -> None:
         """Remove an object (ObjectRemoved:Delete when there was one); no error if absent."""
@@ -202,6 +264,34 @@ class S3:
                trace_header)
 
 
+def constrained_region(constraint: str | None, region: str) -> str:
+    """The region a CreateBucket sent to ``region``'s endpoint creates its bucket in
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html): ``region``
+    itself, named by the LocationConstraint (none for us-east-1); us-east-1's endpoint
+    creates it in any region the constraint names.
+
+    :raises InvalidLocationConstraint: the constraint is ``us-east-1`` or names no region.
+    :raises IllegalLocationConstraintException: none outside us-east-1, or one naming
+        another region.
+    """
+    if not constraint:
+        if region != quotas.S3_LEGACY_REGION:
+            raise IllegalLocationConstraintException(_incompatible(None))
+        return region
+    named = quotas.S3_LEGACY_EU[1] if constraint == quotas.S3_LEGACY_EU[0] else constraint
+    if constraint == quotas.S3_LEGACY_REGION or named not in aws_regions() | {region}:
+        raise InvalidLocationConstraint("The specified location-constraint is not valid",
+                                        LocationConstraint=constraint)
+    if named != region and region != quotas.S3_LEGACY_REGION:
+        raise IllegalLocationConstraintException(_incompatible(constraint))
+    return named
+
+
+def _incompatible(constraint: str | None) -> str:
+    return (f"The {constraint or 'unspecified'} location constraint is incompatible for the "
+            "region specific endpoint this request was sent to.")
+
+
 #: What every ContinuationToken starts with once decoded, so that a token lambdalab did
 #: not give out is refused instead of read as a key to start after.
 _TOKEN_MARK = "lambdalab-list-v1:"
@@ -226,7 +316,7 @@ def _decode_token(token: str) -> str:
         ) from None
 
 
-__all__ = ["DeleteResult", "S3", "encode_token"]
+__all__ = ["DeleteResult", "S3", "constrained_region", "encode_token"]
 
 
 #: Where a lab keeps its :class:`S3` (``lab.stash``).

@@ -6,7 +6,14 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
     S3Error
     ├── NoSuchBucket                  404  the bucket does not exist
     ├── NoSuchKey                     404  the object does not exist
-    ├── BucketAlreadyOwnedByYou       409  you created this bucket already
+    ├── BucketAlreadyOwnedByYou       409  you created this bucket already (in any
+    │                                      region: bucket names are global)
+    ├── PermanentRedirect             301  the bucket is another region's: sign for it
+    │                                      (x-amz-bucket-region names it)
+    ├── IllegalLocationConstraintException
+    │                                 400  the LocationConstraint is not the region the
+    │                                      request is signed for
+    ├── InvalidLocationConstraint     400  the LocationConstraint names no region
     ├── BucketNotEmpty                409  delete the bucket's objects first
     ├── InvalidBucketName             400  the name breaks S3's bucket naming rules
     ├── InvalidArgument               400  a parameter is malformed (or a destination
@@ -55,6 +62,22 @@ class BucketAlreadyOwnedByYou(S3Error):
     """The bucket you tried to create already exists, and you own it."""
 
     status_code = 409
+
+
+class PermanentRedirect(S3Error):
+    """The bucket you are attempting to access must be addressed using the specified
+    endpoint: it is another region's."""
+
+    status_code = 301
+
+
+class IllegalLocationConstraintException(S3Error):
+    """The location constraint is incompatible for the region specific endpoint this
+    request was sent to."""
+
+
+class InvalidLocationConstraint(S3Error):
+    """The specified location constraint is not valid."""
 
 
 class BucketNotEmpty(S3Error):
@@ -127,6 +150,31 @@ def no_such_bucket(bucket: str) -> NoSuchBucket:
     )
 
 
+#: The field of a :class:`PermanentRedirect` that S3 sends as the ``x-amz-bucket-region``
+#: header, not in the XML body.
+BUCKET_REGION_FIELD = "BucketRegion"
+
+
+def permanent_redirect(bucket: str, region: str) -> PermanentRedirect:
+    """S3's answer to a request signed for another region than the bucket's
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): 301, the
+    bucket's region in ``x-amz-bucket-region`` (boto3 re-signs for it and retries)."""
+    return PermanentRedirect(
+        "The bucket you are attempting to access must be addressed using the specified "
+        f"endpoint. Please send all future requests to this endpoint. (The bucket is in "
+        f"{region}: sign for {region}; this edge serves every region.)",
+        Bucket=bucket, Endpoint=f"{bucket}.s3.{region}.amazonaws.com",
+        **{BUCKET_REGION_FIELD: region},
+    )
+
+
+def already_owned(bucket: str) -> BucketAlreadyOwnedByYou:
+    return BucketAlreadyOwnedByYou(
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        BucketName=bucket,
+    )
+
+
 def no_such_key(bucket: str, key: str) -> NoSuchKey:
     return NoSuchKey("The specified key does not exist.", Key=key, BucketName=bucket)
 
@@ -136,13 +184,16 @@ def invalid_argument(message: str, name: str, value: Any) -> InvalidArgument:
 
 
 __all__ = [
+    "BUCKET_REGION_FIELD",
     "BadDigest",
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
     "EntityTooLarge",
+    "IllegalLocationConstraintException",
     "IncompleteBody",
     "InvalidArgument",
     "InvalidDigest",
+    "InvalidLocationConstraint",
     "InvalidBucketName",
     "InvalidRange",
     "KeyTooLongError",
@@ -151,9 +202,12 @@ __all__ = [
     "NoSuchKey",
     "NotImplemented",
     "NotModified",
+    "PermanentRedirect",
     "PreconditionFailed",
     "S3Error",
+    "already_owned",
     "invalid_argument",
     "no_such_bucket",
     "no_such_key",
+    "permanent_redirect",
 ]

@@ -20,20 +20,22 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 from lambdalab.plugin import Database, limits
 
 from . import quotas
 from .exceptions import (
-    BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     EntityTooLarge,
     InvalidBucketName,
     KeyTooLongError,
+    S3Error,
+    already_owned,
     invalid_argument,
     no_such_bucket,
     no_such_key,
+    permanent_redirect,
 )
 
 #: Sorts after every character a key can hold: a page that ended on a common prefix
@@ -153,9 +155,15 @@ def check_key(key: str) -> None:
 
 
 class S3Store:
-    """Buckets and objects of one data dir; thread-safe."""
+    """Buckets and objects of one data dir; thread-safe.
 
-    def __init__(self, data_dir: str | os.PathLike[str], region: str = limits.DEFAULT_REGION):
+    :param locate: the region holding a bucket name this store does not have, if any
+        (the account's bucket directory): a request for it is redirected there.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], region: str = limits.DEFAULT_REGION,
+                 locate: Callable[[str], str | None] | None = None):
+        self._locate = locate
         self.root = Path(data_dir) / "s3"
         self.object_dir = self.root / "objects"
         self.object_dir.mkdir(parents=True, exist_ok=True)
@@ -172,15 +180,19 @@ class S3Store:
 
     # -- buckets ----------------------------------------------------------------------
 
+    def missing(self, name: str) -> S3Error:
+        """What a request for a bucket this region lacks gets: PermanentRedirect to the
+        region holding it, else NoSuchBucket."""
+        elsewhere = self._locate(name) if self._locate is not None else None
+        if elsewhere is not None and elsewhere != self.region:
+            return permanent_redirect(name, elsewhere)
+        return no_such_bucket(name)
+
     def create_bucket(self, name: str, now: float) -> Bucket:
         check_bucket_name(name)
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
-                raise BucketAlreadyOwnedByYou(
-                    "Your previous request to create the named bucket succeeded and you "
-                    "already own it.",
-                    BucketName=name,
-                )
+                raise already_owned(name)
             db.execute(
                 "INSERT INTO buckets (name, region, created_at) VALUES (?, ?, ?)",
                 (name, self.region, now),
@@ -193,7 +205,7 @@ class S3Store:
             (name,),
         )
         if row is None:
-            raise no_such_bucket(name)
+            raise self.missing(name)
         bucket = self._db.loaded("buckets", {"name": name}, lambda: _bucket(row))
         if bucket is None:  # its notification configuration is damaged: it notifies no one
             return Bucket(row[0], row[1], row[2], {})
@@ -208,7 +220,7 @@ class S3Store:
     def delete_bucket(self, name: str) -> None:
         with self._transaction() as db:
             if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
-                raise no_such_bucket(name)
+                raise self.missing(name)
             if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise BucketNotEmpty(
                     "The bucket you tried to delete is not empty. Delete its objects first "
@@ -224,7 +236,7 @@ class S3Store:
                 (json.dumps(configuration), name),
             )
             if updated.rowcount == 0:
-                raise no_such_bucket(name)
+                raise self.missing(name)
 
     # -- objects ----------------------------------------------------------------------
 
@@ -262,7 +274,7 @@ class S3Store:
         try:
             with self._transaction() as db:
                 if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone():
-                    raise no_such_bucket(bucket)
+                    raise self.missing(bucket)
                 old = db.execute(
                     "SELECT body FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
                 ).fetchone()

@@ -38,3 +38,10 @@ S3_NOTIFICATION_EVENTS = frozenset(
         "s3:ObjectTagging:Delete", "s3:ObjectAcl:Put",
     }
 )
+
+# -- regions (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html) ----
+#: The region whose buckets need no LocationConstraint (GetBucketLocation answers it
+#: empty), and whose endpoint creates a bucket in the region a LocationConstraint names.
+S3_LEGACY_REGION = "us-east-1"
+#: The LocationConstraint that stands for eu-west-1.
+S3_LEGACY_EU = ("EU", "eu-west-1")

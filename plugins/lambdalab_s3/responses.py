@@ -50,7 +50,10 @@ from lambdalab.plugin import (
     RestMember,
     RestXmlSerializer,
     ServiceError,
+    StashKey,
+    lab_of_region,
     rest_input,
+    signed_region,
     validate,
     xml_element,
 )
@@ -58,6 +61,7 @@ from lambdalab.plugin import (
 from . import quotas
 from .backend import S3, encode_token
 from .exceptions import (
+    BUCKET_REGION_FIELD,
     BadDigest,
     EntityTooLarge,
     IncompleteBody,
@@ -295,15 +299,16 @@ class S3Operations:
         return {"Owner": OWNER, "Buckets": buckets}
 
     def create_bucket(self, request: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.s3.create_bucket(request["Bucket"])
+        configuration = request.get("CreateBucketConfiguration") or {}
+        bucket = self.s3.create_bucket_at(request["Bucket"], configuration.get("LocationConstraint"))
         return {"Location": f"/{bucket.name}"}
 
     def head_bucket(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"BucketRegion": self.s3.head_bucket(request["Bucket"]).region}
 
     def get_bucket_location(self, request: dict[str, Any]) -> dict[str, Any]:
-        region = self.s3.head_bucket(request["Bucket"]).region
-        return {"LocationConstraint": "" if region == "us-east-1" else region}
+        region = self.s3.bucket_region(request["Bucket"])
+        return {"LocationConstraint": "" if region == quotas.S3_LEGACY_REGION else region}
 
     def delete_bucket(self, request: dict[str, Any]) -> None:
         self.s3.delete_bucket(request["Bucket"])
@@ -421,6 +426,17 @@ class S3Serializer(RestXmlSerializer):
     def root_name(self, operation: OperationModel, shape: Shape) -> str:
         return self.ROOTS.get(operation.name) or super().root_name(operation, shape)
 
+    def error(self, error: ServiceError, request_id: str) -> HttpResponse:
+        """A PermanentRedirect names the bucket's region in ``x-amz-bucket-region``, where
+        boto3 reads it to re-sign for that region (HEAD answers have no body)."""
+        region = error.fields.get(BUCKET_REGION_FIELD)
+        if region is None:
+            return super().error(error, request_id)
+        fields = {k: v for k, v in error.fields.items() if k != BUCKET_REGION_FIELD}
+        response = super().error(replace(error, fields=fields), request_id)
+        response.headers["x-amz-bucket-region"] = str(region)
+        return response
+
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
         if operation.name == "GetBucketLocation":
             return self._location(operation, value, request_id)
@@ -453,8 +469,35 @@ class S3Service(ProtocolService):
     takes_trace_header = True  # the functions a write notifies continue its trace
 
     def __init__(self, lab: Lab) -> None:
-        super().__init__("s3", S3Operations(lab), body_max=BODY_MAX_BYTES)
+        operations = S3Operations(lab)
+        super().__init__("s3", operations, body_max=BODY_MAX_BYTES)
+        self.lab, self.s3 = lab, operations.s3
         self.serializer = S3Serializer(self.model)
+
+    @classmethod
+    def of(cls, lab: Lab) -> "S3Service":
+        """The S3 service of ``lab``, made on first use (kept in its stash)."""
+        return lab.stash.setdefault(S3_SERVICE_KEY, lambda: cls(lab))
+
+    def handle(self, request: HttpRequest, request_id: str, caller: Any = None) -> HttpResponse:
+        """Answer here, or, for a request naming no region, in the bucket's region."""
+        holder = self._holder(request)
+        if holder is not None:
+            return holder.handle(request, request_id, caller)
+        return super().handle(request, request_id, caller)
+
+    def _holder(self, request: HttpRequest) -> "S3Service | None":
+        """The service of the region holding the request's bucket, when the request names
+        no region (unsigned, or a SigV2 presigned URL, boto3's default) and the bucket is
+        another region's: AWS finds a bucket's region by its host name, whatever signs."""
+        if signed_region(request.header("authorization"), request.query) is not None:
+            return None
+        bucket = unquote(path_style(request).path.lstrip("/").split("/", 1)[0])
+        region = self.s3.directory.region_of(bucket) if bucket else None
+        if region is None or region == self.s3.region:
+            return None
+        holder = lab_of_region(self.lab, region)
+        return None if holder is None else S3Service.of(holder)
 
     def new_request_id(self) -> str:
         return secrets.token_hex(8).upper()
@@ -529,4 +572,8 @@ def _invalid_parameter(wire_name: str, shape: Shape, violation: Any) -> AwsError
     return invalid_argument(text, wire_name, violation.value)
 
 
-__all__ = ["S3Operations", "S3Serializer", "S3Service", "byte_range", "decode_aws_chunked"]
+#: Where a lab keeps its :class:`S3Service` (``lab.stash``).
+S3_SERVICE_KEY = StashKey[S3Service]()
+
+
+__all__ = ["S3_SERVICE_KEY", "S3Operations", "S3Serializer", "S3Service", "byte_range", "decode_aws_chunked"]
