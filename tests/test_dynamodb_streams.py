@@ -196,6 +196,33 @@ def test_a_dynamodb_write_reaches_a_function_as_the_record_aws_sends(
     assert records[1]["dynamodb"]["OldImage"]["amount"] == {"N": "10"}
 
 
+def test_filter_criteria_on_a_table_stream_match_the_record_as_aws_filters_it(
+        edge: EdgeServer, ddb: Any, lab: Lab) -> None:
+    """A DynamoDB stream record is filtered whole (``eventName``, ``dynamodb.NewImage``
+    in DynamoDB JSON), as AWS's "Filtering DynamoDB" examples write the patterns
+    (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html); records no
+    filter matches are passed over, never invoked."""
+    lambda_ = client_for(edge.url)
+    create(lambda_, "audit", RECORDER)
+    arn = table_with_stream(ddb)
+    # the page's own form: DynamoDB JSON under "dynamodb" (numbers are strings in "N")
+    pattern = {"eventName": ["INSERT", "MODIFY"],
+               "dynamodb": {"NewImage": {"status": {"S": ["paid"]}}}}
+    lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn,
+                                        StartingPosition="TRIM_HORIZON",
+                                        FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]})
+    ddb.put_item(TableName="orders", Item={"id": {"S": "a"}, "status": {"S": "pending"}})
+    ddb.put_item(TableName="orders", Item={"id": {"S": "b"}, "status": {"S": "paid"}})
+    ddb.update_item(TableName="orders", Key={"id": {"S": "a"}}, UpdateExpression="SET #s = :p",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":p": {"S": "paid"}})
+    ddb.delete_item(TableName="orders", Key={"id": {"S": "b"}})
+    assert dynamodb_of(lab).mappings.wait_idle(timeout=120)
+    seen = [(r["eventName"], r["dynamodb"]["Keys"]["id"]["S"])
+            for e in events_of(lab, "audit") for r in e["Records"]]
+    assert seen == [("INSERT", "b"), ("MODIFY", "a")]
+
+
 def test_a_mapping_on_a_stream_starts_at_trim_horizon_or_latest_only(edge: EdgeServer, ddb: Any, lab: Lab) -> None:
     lambda_ = client_for(edge.url)
     create(lambda_, "audit", RECORDER)
