@@ -42,7 +42,8 @@ from lambdalab_sqs.responses import query_model
 #: ``cloudwatch`` and ``cloudwatch-query``: botocore's model lists smithy-rpc-v2-cbor, json
 #: and query; boto3 picks json, older SDKs send query, and lambdalab serves both.
 SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis",
-            "dynamodb", "cloudwatch", "cloudwatch-query", "xray", "cloudtrail", "cloudformation"]
+            "dynamodb", "cloudwatch", "cloudwatch-query", "xray", "cloudtrail", "cloudformation",
+            "scheduler", "apigateway", "apigatewayv2"]
 #: hypothesis (6.170) reads ``settings.database`` through a chain of settings objects that
 #: grows as one parametrized test runs more cases: the request round trip (1,028 cases
 #: since X-Ray and CloudTrail joined) met RecursionError there at its ~950th case, run
@@ -117,6 +118,12 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "the generator draws a list of one empty structure, which the query protocol writes "
         "as nothing at all (no field names it), so no reader can give it back")
     for operation in ("BatchDescribeTypeConfigurations", "CreateStackRefactor")
+} | {
+    ("test_output_roundtrip", f"apigateway.{operation}"): (
+        "a blob payload drawn absent: the serializer still writes the payload's default "
+        "Content-Type (application/octet-stream), which botocore reads back as contentType "
+        "(lambdalab does not serve these two operations: 501)")
+    for operation in ("GetExport", "GetSdk")
 }
 
 
@@ -334,6 +341,11 @@ def _events_call(target: str, body: bytes = b"{}") -> tuple[int, dict[str, Any]]
 
 #: A service whose SigV4 signing name is not its model's name.
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
+#: HTTP services on the edge that speak no AWS protocol, so have nothing to round-trip.
+NOT_PROTOCOL = {
+    "execute-api": "API Gateway's invoke URLs: a function's HTTP event, as a function URL's",
+    "lambdalab-console": "the web console's pages and event stream",
+}
 
 
 def test_every_service_the_edge_serves_is_round_tripped(tmp_path: Any) -> None:
@@ -344,7 +356,7 @@ def test_every_service_the_edge_serves_is_round_tripped(tmp_path: Any) -> None:
     with Lab(tmp_path) as lab:
         served = {s.name for group in lab.plugin_manager.hook.lambdalab_http_services(lab=lab)
                   for s in group}
-    served = {SIGNING_NAMES.get(name, name) for name in served}
+    served = {SIGNING_NAMES.get(name, name) for name in served} - set(NOT_PROTOCOL)
     assert served - {"lambda"}, "the plugins put no service on the edge"
     assert served <= set(SERVICES), f"served but not round-tripped: {sorted(served - set(SERVICES))}"
 

@@ -373,7 +373,8 @@ class EventBuses:
             arn = row[1].arn
             if arn.startswith("arn:aws:lambda:") and arn not in takes:
                 takes[arn] = self._takes_events(arn)
-            payload = _event_payload(row[2]) if takes.get(arn) else None
+            allowed = takes.get(arn) and self._allowed(row[0], arn)  # denied: dead-lettered
+            payload = _event_payload(row[2]) if allowed else None
             if payload is None:
                 rest.append(row)
                 continue
@@ -424,9 +425,13 @@ class EventBuses:
         return True
 
     def _may_invoke(self, delivery: Delivery) -> bool:
-        arn = delivery.target.arn
+        return self._allowed(delivery.rule_arn, delivery.target.arn)
+
+    def _allowed(self, rule_arn: str, arn: str) -> bool:
+        """Whether the rule may send to ``arn``: always, unless the lab enforces IAM and the
+        function's policy does not let EventBridge invoke it for this rule."""
         return not (self.lab.enforce_iam and arn.startswith("arn:aws:lambda:")) or may_invoke(
-            self.lab, EVENTS_PRINCIPAL, arn, source_arn=delivery.rule_arn, source_account=self.lab.arns.account_id)
+            self.lab, EVENTS_PRINCIPAL, arn, source_arn=rule_arn, source_account=self.lab.arns.account_id)
 
     def _deliver(self, arn: str, payload: str) -> None:
         if arn.startswith("arn:aws:lambda:"):
