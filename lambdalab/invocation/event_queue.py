@@ -108,7 +108,7 @@ class AsyncEvent:
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An ``Event`` invocation to queue: what :meth:`EventQueue.put_many` commits."""
+    """An ``Event`` invocation to queue: what ``EventQueue.put_many`` commits, many in one transaction."""
 
     function_name: str
     qualifier: str | None
