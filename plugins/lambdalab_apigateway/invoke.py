@@ -36,7 +36,7 @@ from urllib.parse import unquote_plus
 import anyio.to_thread
 from starlette.datastructures import Headers
 
-from lambdalab.plugin import LambdaError, RequestBodyTooLarge, parse_function_ref, receive_body
+from lambdalab.plugin import LambdaError, RequestBodyTooLarge, may_invoke, receive_body
 
 from . import authorizers, cors, quotas
 from .exceptions import NotFoundException
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 #: Where APIs are served on the edge (the path after it: ``<api-id>/<stage>/<path>``).
 APIS_PATH = "/_lambdalab/apis/"
 PRINCIPAL = "apigateway.amazonaws.com"
-_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
 #: Bodies an HTTP API passes as text; any other is base64 (http-api-develop-integrations-lambda.html).
@@ -154,7 +153,8 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
     uri = integration["IntegrationUri"] if reached.is_http else integration["uri"]
     version = integration.get("PayloadFormatVersion", "1.0") if reached.is_http else "1.0"
     function = function_of(uri)
-    if lab.enforce_iam and not may_invoke(lab, function, source_arn(gateway, reached, request.method)):
+    if lab.enforce_iam and not may_invoke(lab, PRINCIPAL, function, source_account=lab.arns.account_id,
+                                          source_arn=source_arn(gateway, reached, request.method)):
         return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
@@ -210,31 +210,6 @@ def source_arn(gateway: ApiGateway, reached: Reached, method: str) -> str:
     template = reached.match.template
     route = template if template == "$default" else template.partition(" ")[2] or template
     return f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{route}"
-
-
-def _allows(statement: dict[str, Any], arn: str, account_id: str) -> bool:
-    principal = statement.get("Principal")
-    actions = statement.get("Action")
-    actions = actions if isinstance(actions, list) else [actions]
-    if principal != "*" and principal != {"Service": PRINCIPAL}:
-        return False
-    if statement.get("Effect") != "Allow" or not any(a in _INVOKE_ACTIONS for a in actions):
-        return False
-    conditions = statement.get("Condition") or {}
-    pattern = (conditions.get("ArnLike") or {}).get("AWS:SourceArn")
-    if pattern is not None and not fnmatch.fnmatchcase(arn, pattern):
-        return False
-    return (conditions.get("StringEquals") or {}).get("AWS:SourceAccount") in (None, account_id)
-
-
-def may_invoke(lab: "Lab", function: str, arn: str) -> bool:
-    """Whether the function's resource policy lets API Gateway, calling as ``arn``, invoke it."""
-    try:
-        ref = parse_function_ref(function)
-        policy = lab.get_policy(ref.name, ref.qualifier)
-    except LambdaError:
-        return False
-    return any(_allows(s, arn, lab.arns.account_id) for s in policy.statements)
 
 
 # -- request → event ------------------------------------------------------------------
