@@ -338,7 +338,9 @@ def test_mappings_survive_a_restart(tmp_path: Path, code: Callable[..., Path]) -
         lab.update_event_source_mapping(mapping.uuid, enabled=True)
         queues_of(lab).send_message("jobs", "after restart")
         settle(lab)
-        assert batches(lab) == [["after restart"]]
+        [now] = lab.list_event_source_mappings(function_name="worker")
+        logs = [e.message for e in lab.get_logs("worker")]
+        assert batches(lab) == [["after restart"]], (now.last_processing_result, logs)
 
 
 # -- SQS as a destination of asynchronous invokes ----------------------------------------

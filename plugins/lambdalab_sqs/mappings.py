@@ -485,7 +485,9 @@ class EventSourceMappings:
 
     def _is_idle(self) -> bool:
         for poller in list(self.pollers.values()):
-            if poller.busy or poller.has_work():
+            # Queue first: a poller counts itself busy before it receives, so a message
+            # that is no longer visible is either being processed or done.
+            if poller.has_work() or poller.busy:
                 return False
         return True
 
