@@ -90,6 +90,39 @@ def test_serve_runs_until_sigterm(tmp_path: Path) -> None:
             proc.wait()
 
 
+def test_serve_starts_the_fork_server_before_the_first_invoke(tmp_path: Path) -> None:
+    """The fork server and its preloads start with ``serve``, so the first invoke after
+    it starts is not the one that waits for them (issue 21's start-up figure)."""
+    import time
+
+    import psutil
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(tmp_path / "d"), "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first + proc.stderr.read()
+
+        def fork_servers() -> list[psutil.Process]:
+            return [child for child in psutil.Process(proc.pid).children()
+                    if "lambdalab.runtime.forkserver" in " ".join(child.cmdline())]
+
+        deadline = time.monotonic() + 60  # a bound on a loaded machine, not a figure
+        while not fork_servers() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling for an event, not waiting for time to pass
+        assert fork_servers(), "serve has not started its fork server, though nothing was invoked"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def test_serve_warns_off_loopback(tmp_path: Path) -> None:
     # 192.0.2.1 (TEST-NET-1) is not an address of this machine: the bind fails after
     # the warning, so nothing ever listens off loopback.

@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -552,6 +553,7 @@ def serve_in_background(data_dir: Path) -> None:
         signal.signal(sig, lambda *_: stopping.set())
     timeout = idle_timeout()
     with Lab(data_dir=data_dir) as lab:
+        prepare_sandboxes(lab)  # the fork server boots while the edge's app loads
         edge = ActivityEdge(create_app(lab))
         server = EdgeServer(lab, "127.0.0.1", 0, app=edge).start()
         info = ServerInfo(
@@ -568,6 +570,21 @@ def serve_in_background(data_dir: Path) -> None:
         finally:
             clear_state(data_dir, info.pid)
             server.stop()
+
+
+def prepare_sandboxes(lab: Any) -> threading.Thread:
+    """Start, in a thread, what the first cold start would wait for (the fork server and
+    its preloads), so the first invoke after a server starts does not pay for it."""
+
+    def prepare() -> None:
+        try:
+            lab.backends.prepare(lab.list_functions())
+        except Exception as e:  # the first cold start meets the same fault and reports it
+            print(f"lambdalab: could not prepare the sandboxes ahead: {e}", file=sys.stderr)
+
+    thread = threading.Thread(target=prepare, name="lambdalab-prepare", daemon=True)
+    thread.start()
+    return thread
 
 
 def _detach_stdout() -> None:

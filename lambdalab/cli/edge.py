@@ -73,6 +73,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     functions, as on AWS. Ctrl-C (or SIGTERM) stops it once requests in flight have
     finished.
     """
+    daemon.prepare_sandboxes(lab)  # the fork server boots while the edge's modules load
     from ..regions import REGIONS_FOLDER, RegionMismatch
     from ..server import EdgeServer, is_loopback
 

@@ -47,7 +47,20 @@ class Backends:
 
     def for_function(self, config: FunctionConfiguration) -> SandboxBackend:
         """The started backend that runs ``config``'s function."""
-        name = self.name_for(config)
+        return self._start(self.name_for(config))
+
+    def prepare(self, configs: Iterable[FunctionConfiguration] = ()) -> None:
+        """Start the default backend and those ``configs`` run in, and let each prepare
+        what its first cold start needs (a backend with a ``prepare()`` method: the fork
+        server and its preloads), so that the first invoke after ``serve`` starts does not
+        wait for them. Blocking: call it from a thread."""
+        names = dict.fromkeys([self.default, *(self.name_for(c) for c in configs)])
+        for name in names:
+            prepare = getattr(self._start(name), "prepare", None)
+            if prepare is not None:
+                prepare()
+
+    def _start(self, name: str) -> SandboxBackend:
         with self._lock:
             if name not in self._started:
                 available = self.classes()

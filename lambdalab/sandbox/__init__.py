@@ -136,3 +136,8 @@ class SandboxBackend(Protocol):
     def close(self) -> None:
         """Destroy every environment and stop helper processes."""
         ...
+
+    # Optional: ``prepare(self) -> None``, called (from a thread) when ``lambdalab serve``
+    # starts, to start what the first cold start would otherwise wait for (the built-in
+    # backends start their fork server and its preloads). Not part of the protocol so that
+    # a backend without it stays one.

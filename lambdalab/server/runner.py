@@ -20,6 +20,11 @@ from typing import Any, Iterator
 
 import uvicorn
 
+with contextlib.suppress(ImportError):
+    # anyio imports its asyncio backend at the first ``to_thread`` call: the first invoke
+    # (~100 ms, more under load). Imported with the edge, it is paid before it listens.
+    import anyio._backends._asyncio  # noqa: F401
+
 from .. import limits
 from ..lab import Lab
 from .app import Edge, create_app

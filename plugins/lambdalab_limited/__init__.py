@@ -396,6 +396,12 @@ class LimitedBackend(SubprocessBackend):
         self._runtime_api.add(env)
         return env
 
+    def prepare(self) -> None:
+        """The fork server, and the probe for confinement (a short-lived child that tries
+        a mount and a PID namespace), before the first cold start needs them."""
+        privileges_dropped()
+        super().prepare()
+
     def close(self) -> None:
         for env in list(self._runtime_api):
             env.destroy()

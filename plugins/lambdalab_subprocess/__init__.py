@@ -410,6 +410,10 @@ class SubprocessBackend:
     def start(self, spec: EnvironmentSpec) -> SubprocessEnvironment:
         return SubprocessEnvironment(spec, self._server)
 
+    def prepare(self) -> None:
+        """Start the fork server and its preloads now, not at the first cold start."""
+        self._server.start()
+
     def close(self) -> None:
         self._server.close()
 
