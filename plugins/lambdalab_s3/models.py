@@ -62,6 +62,13 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (bucket, key)
     );
     """,
+    # bucket policies (PutBucketPolicy), one per bucket, gone with it
+    "s3-2": """
+    CREATE TABLE bucket_policies (
+        bucket TEXT PRIMARY KEY REFERENCES buckets(name),
+        policy TEXT NOT NULL
+    );
+    """,
 }
 
 
@@ -227,6 +234,7 @@ class S3Store:
                     "(DeleteObjects, or `lambdalab s3 rm s3://BUCKET --recursive`).",
                     BucketName=name,
                 )
+            db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
     def set_notification(self, name: str, configuration: dict[str, Any]) -> None:
@@ -237,6 +245,22 @@ class S3Store:
             )
             if updated.rowcount == 0:
                 raise self.missing(name)
+
+    def set_policy(self, name: str, policy: str | None) -> None:
+        """Keep ``policy`` (its text, as sent) as the bucket's policy; ``None`` removes it."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                raise self.missing(name)
+            if policy is None:
+                db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
+            else:
+                db.execute("INSERT OR REPLACE INTO bucket_policies (bucket, policy) VALUES (?, ?)",
+                           (name, policy))
+
+    def policy(self, name: str) -> str | None:
+        """The bucket's policy text, ``None`` when it has none (or is not this region's)."""
+        row = self._first("SELECT policy FROM bucket_policies WHERE bucket = ?", (name,))
+        return None if row is None else str(row[0])
 
     # -- objects ----------------------------------------------------------------------
 
