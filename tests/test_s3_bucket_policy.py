@@ -265,6 +265,20 @@ def test_a_put_object_acl_is_the_s3_x_amz_acl_condition_key(enforcing: EdgeServe
     ana.put_object(Bucket="photos", Key="a", Body=b"1", ACL="bucket-owner-full-control")
 
 
+def test_a_copy_needs_get_object_on_its_source_as_well_as_put_object_on_its_target(enforcing: EdgeServer,
+                                                                                     root_s3: Any) -> None:
+    root_s3.create_bucket(Bucket="mine")
+    arn, ana, _ = user(enforcing, "ana", identity("s3:PutObject", "arn:aws:s3:::mine/*"))
+    copy = {"Bucket": "mine", "Key": "stolen.pem", "CopySource": "photos/private/key.pem"}
+    denied = error_of(ana.copy_object, **copy)
+    assert denied["Code"] == "AccessDenied"
+    assert "s3:GetObject on resource: arn:aws:s3:::photos/private/key.pem" in denied["Message"]
+    root_s3.put_bucket_policy(Bucket="photos", Policy=policy(
+        grant({"AWS": arn}, "s3:GetObject", "arn:aws:s3:::photos/private/*")))
+    ana.copy_object(**copy)
+    assert root_s3.get_object(Bucket="mine", Key="stolen.pem")["Body"].read() == b"secret"
+
+
 def test_the_bucket_policy_api_itself_is_authorised(enforcing: EdgeServer, root_s3: Any) -> None:
     _, ana, _ = user(enforcing, "ana", identity("s3:GetBucketPolicy", "arn:aws:s3:::photos"))
     root_s3.put_bucket_policy(Bucket="photos", Policy=PUBLIC_READ)
