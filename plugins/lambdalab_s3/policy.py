@@ -271,11 +271,12 @@ def policy_text(lab: "Lab", bucket: str) -> str | None:
     from .backend import S3
 
     s3 = S3.of(lab)
+    held, text = s3.store.held_policy(bucket)
+    if held:
+        return text
     region = s3.directory.region_of(bucket)
-    if region is not None and region != s3.region:
-        holder = lab_of_region(lab, region)
-        s3 = S3.of(holder) if holder is not None else s3
-    return s3.store.policy(bucket)
+    holder = lab_of_region(lab, region) if region is not None and region != s3.region else None
+    return None if holder is None else S3.of(holder).store.policy(bucket)
 
 
 @lambdalab.hookimpl
