@@ -11,7 +11,8 @@ principal looked up through the ``lambdalab_principal`` hook, the action and res
 derived, the policies evaluated. ``GetFunction`` has no resource policy; ``Invoke`` also
 reads the function's resource policy (``AddPermission``) from the data dir. The same
 ``Invoke`` is timed for a user made through lambdalab's IAM (``lambdalab_iam``: its key
-looked up by the plugin, from its cache of what it read). The figure
+looked up by the plugin, from its cache of what it read), and an S3 ``GetObject`` by
+that user allowed only by the bucket's policy (``lambdalab_s3``, its cache). The figure
 is the median of the rounds' medians; the notes give the spread of the rounds. Target,
 from issue 22 ("Done when"): at most 20 µs per authorised request.
 """
@@ -74,11 +75,29 @@ def measure(mode: dict[str, int]) -> list[Row]:
                 "Invoke (with the function's resource policy)": (caller, invoke),
                 "Invoke, a user of lambdalab's IAM": (iam_caller, invoke),
             }
-            rounds: dict[str, list[list[float]]] = {name: [] for name in calls}
+            rounds: dict[str, list[list[float]]] = {name: [] for name in [*calls, S3_CASE]}
+            s3_call = _s3_get_object(lab, iam_caller.access_key_id or "")
             for _ in range(mode["rounds"]):
                 for name, (who, parsed) in calls.items():
                     rounds[name].append(time_each(_authorize(who, model, parsed), mode["calls"]))
+                rounds[S3_CASE].append(time_each(s3_call, mode["calls"]))
     return [_row(name, samples) for name, samples in rounds.items()]
+
+
+S3_CASE = "S3 GetObject, allowed by the bucket policy"
+
+
+def _s3_get_object(lab: Lab, key: str) -> Any:
+    """Authorising the IAM user's GetObject of a bucket whose policy names the user."""
+    from lambdalab_s3 import S3
+
+    S3.of(lab).create_bucket("bench")
+    S3.of(lab).put_bucket_policy("bench", json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bench"},
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/*"}]}))
+    model = service_model("s3")
+    parsed = ParsedRequest(model.operation_model("GetObject"), {"Bucket": "bench", "Key": "a/b.json"})
+    return _authorize(Caller(lab, "s3", key, "us-east-1", "127.0.0.1", "benchmark"), model, parsed)
 
 
 def _iam_user(lab: Lab) -> str:

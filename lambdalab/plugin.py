@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from .server.http_service import EDGE_KEYS_SCOPE_KEY, ConsolePanel, HttpService
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
-    from .store import Database, Migrations
+    from .store import Answers, Database, Migrations
     from .batched_writer import BatchedWriter
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     # storage: a SQLite file with named migrations, written to in batches
     "Database",
     "Migrations",
+    "Answers",
     "BatchedWriter",
     # time
     "Clock",
@@ -198,7 +199,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "EDGE_KEYS_SCOPE_KEY": ("server.http_service", "EDGE_KEYS_SCOPE_KEY"),
     "ConsolePanel": ("server.http_service", "ConsolePanel"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
-    **{name: ("store", name) for name in ("Database", "Migrations")},
+    **{name: ("store", name) for name in ("Database", "Migrations", "Answers")},
     "BatchedWriter": ("batched_writer", "BatchedWriter"),
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Hashable, Iterator, Mapping, TypeVar
 
 log = logging.getLogger("lambdalab.store")
 #: The file naming the region a data dir's functions belong to (:mod:`lambdalab.regions`).
@@ -389,3 +389,59 @@ class Store(Database):
                 continue
             freed += _remove(path)
         return freed
+
+
+#: Another connection's commits are noticed by :class:`Answers` within this many seconds.
+ANSWERS_RECHECK_S = 0.001
+
+_MISSING = object()
+
+
+class Answers:
+    """Reads of a :class:`Database` kept in memory, for what is asked at every request
+    (an enforcing edge's principal or resource policy: reading SQLite each time costs
+    tens of microseconds).
+
+    An answer is kept until the database may have changed: at once when the owner calls
+    :meth:`drop` after its own writes, and within ``ANSWERS_RECHECK_S`` (a millisecond) when another
+    connection (another thread, another lambdalab on the data dir) commits, as the
+    Lambda registry's cache does (SQLite's ``data_version``).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._answers: dict[Hashable, Any] = {}
+        #: Counts the drops: an answer loaded across a drop is not kept.
+        self._generation = 0
+        self._seen_version = db.data_version()
+        self._checked_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """The answer kept for ``key``, else ``load()``'s (kept for next time)."""
+        now = time.monotonic()
+        if now - self._checked_at > ANSWERS_RECHECK_S:
+            self._recheck(now)
+        value = self._answers.get(key, _MISSING)
+        if value is _MISSING:
+            generation = self._generation
+            value = load()
+            with self._lock:
+                if generation == self._generation:
+                    self._answers[key] = value
+        return value
+
+    def drop(self) -> None:
+        """Forget every answer (call it after writing what they were read from)."""
+        with self._lock:
+            self._answers = {}
+            self._generation += 1
+
+    def _recheck(self, now: float) -> None:
+        version = self.db.data_version()
+        with self._lock:
+            self._checked_at = now
+            if version != self._seen_version:
+                self._seen_version = version
+                self._answers = {}
+                self._generation += 1

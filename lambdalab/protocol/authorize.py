@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from botocore.model import ServiceModel
 
@@ -219,6 +219,10 @@ def resource_policy_of(lab: Any, action: str, resource: str,
 #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
 REQUEST_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "sts:AssumeRole": (("sts:ExternalId", "ExternalId"), ("sts:RoleSessionName", "RoleSessionName")),
+    # S3's own keys (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html)
+    "s3:ListBucket": (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")),
+    "s3:PutObject": (("s3:x-amz-acl", "ACL"),
+                     ("s3:x-amz-server-side-encryption", "ServerSideEncryption")),
 }
 
 
@@ -264,6 +268,8 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     if caller is None or not getattr(caller.lab, "enforce_iam", False):
         return
     if caller.access_key_id is None:
+        if protocol == "rest-xml":  # S3: an anonymous request, allowed by a policy naming "*"
+            return _authorize_anonymous(caller, model, parsed)
         raise _unsigned(protocol)
     principal = principal_of(caller.lab, caller.access_key_id)
     if principal is None:
@@ -275,10 +281,52 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     context = context_of(principal, caller)
     if action in REQUEST_KEYS:
         context.update(request_context(action, parsed.params))
-    request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id, context)
-    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params))
-    if not result.allowed:
-        raise access_denied(model, protocol, request, result)
+    for act, on in ((action, resource), *also_needed(model, parsed)):
+        request = Request(principal.arn, act, on, principal.account, caller.lab.arns.account_id, context)
+        result = evaluate(request, principal.policies, resource_policy_of(caller.lab, act, on, parsed.params))
+        if not result.allowed:
+            raise access_denied(model, protocol, request, result)
+
+
+def _copy_source(params: Mapping[str, Any]) -> str | None:
+    """A copy's ``CopySource`` (``/bucket/key?versionId=…``, URL-encoded) as the object's ARN."""
+    source = _text(params, "CopySource")
+    bucket, _, key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/") if source else ("", "", "")
+    return f"arn:aws:s3:::{bucket}/{key}" if bucket and key else None
+
+
+def also_needed(model: ServiceModel, parsed: ParsedRequest) -> list[tuple[str, str]]:
+    """What an operation needs besides its own action on its resource: CopyObject reads
+    its source, so ``s3:GetObject`` on it too
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
+    if (service_prefix(model), parsed.operation.name) != ("s3", "CopyObject"):
+        return []
+    source = _copy_source(parsed.params)
+    return [("s3:GetObject", source)] if source else []
+
+
+#: Who an unsigned request is: a policy's ``Principal`` ``*`` (or ``{"AWS": "*"}``)
+#: names it, nothing else does
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html).
+ANONYMOUS = "anonymous"
+
+
+def _authorize_anonymous(caller: Caller, model: ServiceModel, parsed: ParsedRequest) -> None:
+    """S3's anonymous request: allowed only by the resource's policy (a bucket policy
+    granting ``Principal`` ``*``); else ``AccessDenied``, "Access Denied", naming nobody
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html)."""
+    action = action_of(model, parsed.operation.name)
+    resource = resource_of(caller.lab, service_prefix(model), parsed.params)
+    context: dict[str, Any] = {"aws:PrincipalType": "Anonymous", "aws:RequestedRegion": caller.region,
+                               "aws:SecureTransport": False, "aws:EpochTime": str(int(caller.lab.clock.now()))}
+    if caller.source_ip:
+        context["aws:SourceIp"] = caller.source_ip
+    context.update(request_context(action, parsed.params))
+    for act, on in ((action, resource), *also_needed(model, parsed)):
+        request = Request(ANONYMOUS, act, on, None, caller.lab.arns.account_id, context)
+        policy = resource_policy_of(caller.lab, act, on, parsed.params)
+        if policy is None or not evaluate(request, (), policy).allowed:
+            raise _unsigned("rest-xml")
 
 
 # -- services acting on a function's behalf ----------------------------------------------
@@ -364,6 +412,7 @@ def _unsigned(protocol: str) -> ServiceError:
     return ServiceError(code, "Missing Authentication Token", 403)
 
 
-__all__ = ["ACTION_NAMES", "ALWAYS_ALLOWED", "Principal", "RESOURCES", "ROOT_TYPE", "access_denied", "action_of", "authorize",
+__all__ = ["ACTION_NAMES", "ALWAYS_ALLOWED", "ANONYMOUS", "Principal", "RESOURCES", "ROOT_TYPE", "access_denied", "action_of",
+           "also_needed", "authorize",
            "context_of", "denial_message", "denied_action", "may_invoke", "request_context", "principal_of", "resource_of", "resource_policy_of",
            "service_prefix"]

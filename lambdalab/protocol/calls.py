@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import unquote
 
 log = logging.getLogger("lambdalab.protocol")
 
@@ -23,6 +24,11 @@ LAB_SCOPE_KEY = "lambdalab.lab"
 _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/\d{8}/([^/\s,]+)/")
 _QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^%/&]+)(?:/|%2F)\d{8}(?:/|%2F)([^%/&]+)",
                                re.IGNORECASE)
+#: S3's SigV2, still what some clients presign with: ``Authorization: AWS KEY:SIGNATURE``,
+#: or ``AWSAccessKeyId=KEY`` in a presigned URL
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html).
+_V2_CREDENTIAL = re.compile(r"AWS ([^:\s]+):")
+_V2_QUERY_CREDENTIAL = re.compile(r"(?:^|&)AWSAccessKeyId=([^&]+)")
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,18 @@ def caller_of(scope: Mapping[str, Any], headers: Mapping[str, str], service: str
     if not (getattr(lab, "enforce_iam", False)  # then each request is authorised by its key
             or lab.plugin_manager.hook.lambdalab_api_call.get_hookimpls()):
         return None
-    found = _CREDENTIAL.search(headers.get("authorization", "")) or _QUERY_CREDENTIAL.search(query)
+    authorization = headers.get("authorization", "")
+    found = _CREDENTIAL.search(authorization) or _QUERY_CREDENTIAL.search(query)
     client = scope.get("client") or ("", 0)
-    return Caller(lab, service, found[1] if found else None, found[2] if found else lab.arns.region,
-                  client[0] or "", headers.get("user-agent", ""))
+    key, region = (found[1], found[2]) if found else (_v2_key(authorization, query), lab.arns.region)
+    return Caller(lab, service, key, region, client[0] or "", headers.get("user-agent", ""))
+
+
+def _v2_key(authorization: str, query: str) -> str | None:
+    """The access key id of a SigV2 signature (a SigV2 presigned URL is boto3's default
+    for S3), which names no region."""
+    found = _V2_CREDENTIAL.match(authorization) or _V2_QUERY_CREDENTIAL.search(query)
+    return unquote(found[1]) if found else None
 
 
 __all__ = ["ApiCall", "Caller", "LAB_SCOPE_KEY", "caller_of"]

@@ -13,7 +13,8 @@ A request finds its service the way AWS clients address one
    or of a presigned URL's ``X-Amz-Credential`` query parameter (an S3 URL any HTTP
    client can use: past its ``X-Amz-Expires`` on the lab's clock it is refused);
 4. for unsigned requests: the ``X-Amz-Target`` prefix (JSON protocols), then the path
-   prefix, where a service claims one.
+   prefix, where a service claims one, then the host name (S3's ``s3.localhost`` and
+   ``BUCKET.s3.localhost``: an anonymous request to a bucket).
 
 The same scope's region picks the :class:`~lambdalab.Lab` that answers
 (:class:`~lambdalab.regions.Regions`): each region has its own functions, queues and
@@ -316,6 +317,10 @@ class Edge:
                 return service
         for service in services.values():
             if service.path_prefixes and path.startswith(service.path_prefixes):
+                return service
+        host = headers.get("host", "")
+        for service in services.values():
+            if service.host_names and service.answers_host(host):
                 return service
         raise UnknownOperationException(
             f"No service of this lambdalab edge answers {path}. Sign the request (any AWS "

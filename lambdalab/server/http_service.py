@@ -36,12 +36,22 @@ class HttpService:
         pages for a browser, which cannot sign: the edge hands them to the home
         region's app unchecked, with :data:`~lambdalab.plugin.EDGE_KEYS_SCOPE_KEY` in
         the scope, and the app asks for a key itself when there are keys.
+    :param host_names: host names (without port) that identify an unsigned request as
+        this service's, with any subdomain of them: S3's ``s3.localhost`` takes
+        ``photos.s3.localhost`` (virtual-hosted style), as AWS finds S3 by its host name.
     """
 
     name: str
     app: ASGIApp
     target_prefixes: tuple[str, ...] = ()
     path_prefixes: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
+
+    def answers_host(self, host: str) -> bool:
+        """Whether ``host`` (a Host header, maybe with a port) is one of :attr:`host_names`
+        or a subdomain of one."""
+        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+        return any(name == n or name.endswith("." + n) for n in self.host_names)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ any third-party plugin. It adds:
   CLI work with ``AWS_ENDPOINT_URL`` and nothing else;
 - :class:`S3`, the same operations from Python: ``S3.of(lab).put_object("photos", …)``;
 - ``lambdalab s3 mb|ls|cp|rm|notify`` on the command line;
+- bucket policies (PutBucketPolicy…), the bucket's resource-based policy under enforced
+  IAM (the ``lambdalab_resource_policy`` hook);
 - function code from its buckets (CreateFunction / UpdateFunctionCode with ``S3Bucket``
   and ``S3Key``), through the ``lambdalab_code_object`` hook.
 
@@ -35,9 +37,15 @@ from .exceptions import (
 )
 from .models import Bucket, ObjectPage, S3Object
 from .notifications import LambdaNotification
+from .policy import lambdalab_resource_policy  # noqa: F401  (a hook implementation of this plugin)
 from .responses import S3Service
 
 __version__ = "0.1.0"
+
+#: The host name an unsigned (anonymous) request reaches S3 by: ``s3.localhost/BUCKET/KEY``
+#: or ``BUCKET.s3.localhost/KEY`` (both resolve to the loopback address), as AWS's
+#: ``s3.amazonaws.com`` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+ANONYMOUS_HOST = "s3.localhost"
 
 
 @hookimpl
@@ -59,8 +67,9 @@ def lambdalab_code_object(lab: Lab, bucket: str, key: str, version: str | None) 
 
 @hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
-    """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``."""
-    return [HttpService("s3", S3Service.of(lab))]
+    """Serve S3 on the edge; signed requests find it by their scope's service, ``s3``,
+    unsigned ones by the host name :data:`ANONYMOUS_HOST`."""
+    return [HttpService("s3", S3Service.of(lab), host_names=(ANONYMOUS_HOST,))]
 
 
 

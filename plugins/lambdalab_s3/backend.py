@@ -23,11 +23,13 @@ from .exceptions import (
     InvalidArgument,
     InvalidLocationConstraint,
     MalformedXML,
+    NoSuchBucketPolicy,
     PermanentRedirect,
     S3Error,
     no_such_bucket,
 )
 from .models import Bucket, ObjectPage, S3Object, S3Store, check_bucket_name
+from .policy import check_policy, is_public, parsed
 from .notifications import EVENTBRIDGE, check_destinations, notify, parse_configuration
 
 
@@ -241,6 +243,34 @@ class S3:
             bucket, prefix=prefix, delimiter=delimiter,
             max_keys=min(max_keys, quotas.S3_LIST_MAX_KEYS), after=after,
         )
+
+    # -- bucket policies (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html)
+
+    def put_bucket_policy(self, bucket: str, policy: str) -> None:
+        """Make ``policy`` (JSON text) the bucket's policy, once S3 would accept it
+        (:func:`~lambdalab_s3.policy.check_policy`); it replaces any before it."""
+        self.store.get_bucket(bucket)
+        check_policy(self.lab, bucket, policy)
+        self.store.set_policy(bucket, policy)
+
+    def get_bucket_policy(self, bucket: str) -> str:
+        """The bucket's policy, as it was put.
+
+        :raises NoSuchBucketPolicy: it has none."""
+        self.store.get_bucket(bucket)
+        policy = self.store.policy(bucket)
+        if policy is None:
+            raise NoSuchBucketPolicy("The bucket policy does not exist", BucketName=bucket)
+        return policy
+
+    def delete_bucket_policy(self, bucket: str) -> None:
+        """Remove the bucket's policy; no error when it has none (S3 answers 204)."""
+        self.store.set_policy(bucket, None)
+
+    def get_bucket_policy_status(self, bucket: str) -> bool:
+        """Whether the bucket's policy makes it public (``IsPublic``)."""
+        document = parsed(self.get_bucket_policy(bucket))
+        return document is not None and is_public(document)
 
     # -- notifications ----------------------------------------------------------------
 

@@ -28,6 +28,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html::
     ├── PreconditionFailed            412  If-Match / If-Unmodified-Since did not hold
     ├── NotModified                   304  If-None-Match / If-Modified-Since: unchanged
     ├── EntityTooLarge                400  the object is over the single-PUT limit
+    ├── MalformedPolicy               400  a bucket policy S3 cannot accept (the message
+    │                                      says which part)
+    ├── PolicyTooLarge                400  a bucket policy over 20 KB
+    ├── NoSuchBucketPolicy            404  the bucket has no policy
     └── NotImplemented                501  an operation lambdalab does not emulate
 """
 
@@ -116,6 +120,20 @@ class EntityTooLarge(S3Error):
     """Your proposed upload exceeds the maximum allowed object size."""
 
 
+class MalformedPolicy(S3Error):
+    """The bucket policy is not valid JSON, or names what a bucket policy cannot."""
+
+
+class PolicyTooLarge(S3Error):
+    """The bucket policy exceeds the maximum allowed document size."""
+
+
+class NoSuchBucketPolicy(S3Error):
+    """The bucket policy does not exist."""
+
+    status_code = 404
+
+
 class BadDigest(S3Error):
     """The Content-MD5 you specified did not match what the server received."""
 
@@ -197,12 +215,15 @@ __all__ = [
     "InvalidBucketName",
     "InvalidRange",
     "KeyTooLongError",
+    "MalformedPolicy",
     "MalformedXML",
     "NoSuchBucket",
+    "NoSuchBucketPolicy",
     "NoSuchKey",
     "NotImplemented",
     "NotModified",
     "PermanentRedirect",
+    "PolicyTooLarge",
     "PreconditionFailed",
     "S3Error",
     "already_owned",

@@ -14,15 +14,17 @@ removed only after, so a crash never leaves a row without its body.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
-from lambdalab.plugin import Database, limits
+from lambdalab.plugin import Answers, Database, limits
 
 from . import quotas
 from .exceptions import (
@@ -60,6 +62,13 @@ MIGRATIONS: dict[str, str] = {
         last_modified REAL NOT NULL,
         body TEXT NOT NULL,
         PRIMARY KEY (bucket, key)
+    );
+    """,
+    # bucket policies (PutBucketPolicy), one per bucket, gone with it
+    "s3-2": """
+    CREATE TABLE bucket_policies (
+        bucket TEXT PRIMARY KEY REFERENCES buckets(name),
+        policy TEXT NOT NULL
     );
     """,
 }
@@ -169,7 +178,7 @@ class S3Store:
         self.object_dir.mkdir(parents=True, exist_ok=True)
         self.region = region
         self._db = Database(self.root / "s3.db", MIGRATIONS)
-        self._transaction = self._db.transaction
+        self._policies = Answers(self._db)  # an enforcing edge asks at every request
 
     def close(self) -> None:
         self._db.close()
@@ -187,6 +196,15 @@ class S3Store:
         if elsewhere is not None and elsewhere != self.region:
             return permanent_redirect(name, elsewhere)
         return no_such_bucket(name)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; what :meth:`held_policy` kept is forgotten after it."""
+        try:
+            with self._db.transaction() as db:
+                yield db
+        finally:
+            self._policies.drop()
 
     def create_bucket(self, name: str, now: float) -> Bucket:
         check_bucket_name(name)
@@ -227,6 +245,7 @@ class S3Store:
                     "(DeleteObjects, or `lambdalab s3 rm s3://BUCKET --recursive`).",
                     BucketName=name,
                 )
+            db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
     def set_notification(self, name: str, configuration: dict[str, Any]) -> None:
@@ -237,6 +256,32 @@ class S3Store:
             )
             if updated.rowcount == 0:
                 raise self.missing(name)
+
+    def set_policy(self, name: str, policy: str | None) -> None:
+        """Keep ``policy`` (its text, as sent) as the bucket's policy; ``None`` removes it."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                raise self.missing(name)
+            if policy is None:
+                db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
+            else:
+                db.execute("INSERT OR REPLACE INTO bucket_policies (bucket, policy) VALUES (?, ?)",
+                           (name, policy))
+
+    def policy(self, name: str) -> str | None:
+        """The bucket's policy text, ``None`` when it has none (or is not this region's)."""
+        row = self._first("SELECT policy FROM bucket_policies WHERE bucket = ?", (name,))
+        return None if row is None else str(row[0])
+
+    def held_policy(self, name: str) -> tuple[bool, str | None]:
+        """Whether this region holds the bucket, and its policy text (kept in memory: an
+        enforcing lab asks at every request)."""
+        return self._policies.get(name, lambda: self._held_policy(name))  # type: ignore[no-any-return]
+
+    def _held_policy(self, name: str) -> tuple[bool, str | None]:
+        row = self._first("SELECT p.policy FROM buckets b LEFT JOIN bucket_policies p ON p.bucket = b.name "
+                          "WHERE b.name = ?", (name,))
+        return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
 
     # -- objects ----------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ S3_KEY_MAX_BYTES = 1024
 #: One PutObject uploads at most 5 GiB
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html).
 S3_PUT_OBJECT_MAX_BYTES = 5 * 1024**3
+#: A bucket policy is at most 20 KB
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html).
+S3_BUCKET_POLICY_MAX_BYTES = 20 * 1024
 #: ListObjectsV2 returns at most 1,000 keys per page (MaxKeys default and ceiling).
 S3_LIST_MAX_KEYS = 1000
 #: DeleteObjects takes at most 1,000 keys per request.

@@ -240,7 +240,9 @@ def check_conditions(request: dict[str, Any], obj: S3Object) -> None:
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
 #: The longest DNS name (RFC 1035 §2.3.4).
 _HOST_MAX = 253
-_VIRTUAL_HOST = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]+[a-z0-9])\.(?:s3[.-].+|localhost)")
+#: The bucket is the shortest name that leaves an S3 host: ``photos.s3.localhost`` is
+#: bucket ``photos`` (not ``photos.s3`` on ``localhost``).
+_VIRTUAL_HOST = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]+?[a-z0-9])\.(?:s3[.-].+|localhost)")
 
 
 def path_style(request: HttpRequest) -> HttpRequest:
@@ -398,6 +400,20 @@ class S3Operations:
             **_entries(page),
         }
 
+    def put_bucket_policy(self, request: dict[str, Any]) -> None:
+        policy = request.get("Policy", "")
+        self.s3.put_bucket_policy(request["Bucket"], policy.decode("utf-8", "replace")
+                                  if isinstance(policy, bytes) else policy)
+
+    def get_bucket_policy(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"Policy": self.s3.get_bucket_policy(request["Bucket"])}
+
+    def delete_bucket_policy(self, request: dict[str, Any]) -> None:
+        self.s3.delete_bucket_policy(request["Bucket"])
+
+    def get_bucket_policy_status(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"PolicyStatus": {"IsPublic": self.s3.get_bucket_policy_status(request["Bucket"])}}
+
     def put_bucket_notification_configuration(self, request: dict[str, Any]) -> None:
         self.s3.put_bucket_notification_configuration(
             request["Bucket"], request.get("NotificationConfiguration") or {}
@@ -427,13 +443,15 @@ class S3Serializer(RestXmlSerializer):
         return self.ROOTS.get(operation.name) or super().root_name(operation, shape)
 
     def error(self, error: ServiceError, request_id: str) -> HttpResponse:
-        """A PermanentRedirect names the bucket's region in ``x-amz-bucket-region``, where
+        """Every error names its ``HostId`` (S3's ``x-amz-id-2``) beside its RequestId
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#RESTErrorResponses).
+        A PermanentRedirect names the bucket's region in ``x-amz-bucket-region``, where
         boto3 reads it to re-sign for that region (HEAD answers have no body)."""
         region = error.fields.get(BUCKET_REGION_FIELD)
-        if region is None:
-            return super().error(error, request_id)
-        fields = {k: v for k, v in error.fields.items() if k != BUCKET_REGION_FIELD}
+        fields = {**{k: v for k, v in error.fields.items() if k != BUCKET_REGION_FIELD}, "HostId": request_id}
         response = super().error(replace(error, fields=fields), request_id)
+        if region is None:
+            return response
         response.headers["x-amz-bucket-region"] = str(region)
         return response
 

@@ -335,4 +335,15 @@ MISTAKES = (
             'f"arn:aws:s3:::reports/{prefix}*"', "does not name the bucket"),
     Mistake(22, "whole-bucket", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}/*"',
             "outside reports/"),
+    # -- lab 23: a bucket policy, not a role policy ---------------------------------------
+    Mistake(23, "public", "policy.py", '"Principal": {"AWS": role_arn}', '"Principal": "*"', "public"),
+    Mistake(23, "the-account", "policy.py", '"Principal": {"AWS": role_arn}',
+            '"Principal": {"AWS": "arn:aws:iam::000000000000:root"}', "delegates"),
+    Mistake(23, "s3-star", "policy.py", '"Action": "s3:GetObject"', '"Action": "s3:*"', "overwrite and delete"),
+    Mistake(23, "whole-bucket", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}/*"',
+            "outside reports/"),
+    Mistake(23, "bucket-arn", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}"',
+            "Action does not apply"),
+    Mistake(23, "no-principal", "policy.py", '            "Principal": {"AWS": role_arn},\n', "",
+            "Principal"),
 )

@@ -1,0 +1,17 @@
+"""Lab 23: the bucket policy that lets a function's role read reports from S3.
+
+``bucket_policy(bucket, prefix, role_arn)`` returns a bucket policy document (a dict,
+as JSON gives it); the check puts it on the bucket with PutBucketPolicy.
+"""
+
+
+def bucket_policy(bucket, prefix, role_arn):
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+        }],
+    }
