@@ -71,6 +71,11 @@ def lambdalab_migrations() -> dict[str, str]:
 
 
 @lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    sns_of(lab).publisher.deliveries.resume()  # what a closed or killed lab was still delivering
+
+
+@lambdalab.hookimpl
 def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
     sns = sns_of(lab)
     return [HttpService("sns", SnsService(SnsResponses(sns.topics, sns.publisher)))]

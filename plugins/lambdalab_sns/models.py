@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from . import quotas
+from .delivery import MIGRATION as DELIVERIES_MIGRATION
 from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
 from .filter_policies import check_filter_policy, check_scope
 
@@ -43,6 +44,7 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX sns_subscriptions_by_topic ON sns_subscriptions (topic, created_at);
     """,
+    "sns-2": DELIVERIES_MIGRATION,
 }
 
 _TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")
@@ -143,6 +145,13 @@ class Subscription:
     def filter_policy(self) -> dict[str, Any] | None:
         text = self.attributes.get("FilterPolicy")
         return json.loads(text) if text else None
+
+    @property
+    def dead_letter_target(self) -> str | None:
+        """The ``deadLetterTargetArn`` of its RedrivePolicy: where SNS moves what it gives up on."""
+        text = self.attributes.get("RedrivePolicy")
+        target = json.loads(text).get("deadLetterTargetArn") if text else None
+        return target if isinstance(target, str) and target else None
 
     @property
     def filter_scope(self) -> str:
@@ -276,7 +285,7 @@ class Topics:
         topic = self.get_topic(arn)
         protocol = _protocol(protocol)
         endpoint = _endpoint(protocol, endpoint)
-        checked = _subscription_attributes(attributes or {})
+        checked = _subscription_attributes(attributes or {}, _SUBSCRIBE_PREFIX)
         for existing in self.subscriptions_of(topic.arn):
             if existing.protocol == protocol and existing.endpoint == endpoint:
                 if any(existing.attributes.get(k) != v for k, v in checked.items()):
@@ -328,6 +337,7 @@ class Topics:
                             json.loads(row["attributes"]))
 
 
+_SUBSCRIBE_PREFIX = "Invalid parameter: Attributes Reason: "
 _SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes FROM sns_subscriptions"
 
 
@@ -375,7 +385,10 @@ def _endpoint(protocol: str, endpoint: Any) -> str:
     return endpoint
 
 
-def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+def _subscription_attributes(attributes: Mapping[str, Any],
+                             prefix: str = "Invalid parameter: ") -> dict[str, str]:
+    """Subscription attributes checked as SNS checks them; ``prefix`` begins each error
+    (Subscribe's are ``Invalid parameter: Attributes Reason: ``)."""
     out = {}
     for name, value in attributes.items():
         if name not in SUBSCRIPTION_SETTABLE:
@@ -385,9 +398,37 @@ def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
             raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
         if name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
             raise InvalidParameterException("Invalid parameter: RawMessageDelivery (true or false).")
+        if name in _JSON_POLICIES and value:
+            _JSON_POLICIES[name](value, prefix)
         out[name] = value
     _check_scope_and_policy(out)
     return out
+
+
+def _json_object(name: str, value: str, prefix: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidParameterException(f"{prefix}{name}: failed to parse JSON.")
+    return parsed
+
+
+def _check_redrive_policy(value: str, prefix: str) -> None:
+    """As SNS checks a subscription's RedrivePolicy: JSON, with a ``deadLetterTargetArn``
+    that is an ARN (https://docs.aws.amazon.com/sns/latest/dg/sns-configure-dead-letter-queue.html)."""
+    target = _json_object("RedrivePolicy", value, prefix).get("deadLetterTargetArn")
+    parts = target.split(":", 5) if isinstance(target, str) else []
+    if len(parts) != 6 or parts[0] != "arn" or not all(parts[1:3]) or not parts[5]:
+        raise InvalidParameterException(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+
+
+def _check_delivery_policy(value: str, prefix: str) -> None:
+    _json_object("DeliveryPolicy", value, prefix)
+
+
+_JSON_POLICIES = {"RedrivePolicy": _check_redrive_policy, "DeliveryPolicy": _check_delivery_policy}
 
 
 def _check_scope_and_policy(attributes: dict[str, str]) -> None:

@@ -22,24 +22,22 @@ SNS passes it through
 subscriber's invoke continues the trace, an SQS subscriber's message carries it as
 ``AWSTraceHeader``.
 
-Delivery happens before Publish answers: the async invoke and the queued message are
-committed in the data dir by then, so an acknowledged message is never lost. A
-subscription whose function or queue does not exist is skipped (and logged), as SNS
-gives up on an endpoint it cannot reach.
+A delivery to each matching subscription is committed before Publish answers, so an
+acknowledged message is never lost; :mod:`.delivery` sends it, retries it as SNS retries
+and moves what SNS gives up on to the subscription's dead-letter queue.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms, may_invoke
+from lambdalab.plugin import DestinationMessage, iso_ms
 
 from . import quotas
 from .exceptions import (
@@ -52,15 +50,13 @@ from .exceptions import (
     SnsError,
     TooManyEntriesInBatchRequestException,
 )
+from .delivery import Delivery, Deliveries
 from .filter_policies import policy_matches
 from .models import Subscription, Topics
 
 if TYPE_CHECKING:
     from lambdalab import Lab
 
-log = logging.getLogger("lambdalab.sns")
-#: Who invokes a subscribed function (the Principal of its AddPermission).
-SNS_PRINCIPAL = "sns.amazonaws.com"
 
 _BATCH_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.BATCH_ID_MAX}}}$")
 _ATTRIBUTE_TYPES = ("String", "Number", "Binary")
@@ -134,6 +130,7 @@ class Publisher:
     def __init__(self, lab: "Lab", topics: Topics) -> None:
         self.lab = lab
         self.topics = topics
+        self.deliveries = Deliveries(lab, topics)
 
     def publish(self, topic_arn: Any, message: Any, *, subject: Any = None,
                 message_structure: Any = None,
@@ -180,37 +177,28 @@ class Publisher:
                             checked_attributes, per_protocol)
 
     def _deliver(self, notification: Notification) -> None:
-        for subscription in self.topics.subscriptions_of(notification.topic_arn):
-            if not policy_matches(subscription.filter_policy, subscription.filter_scope,
-                                  notification.text_for(subscription.protocol),
-                                  notification.attributes):
-                continue
-            try:
-                self._send(notification, subscription)
-            except (LambdaError, ServiceError) as e:  # the endpoint refused it: SNS moves on
-                log.warning("SNS could not deliver %s to %s: %s", notification.message_id,
-                            subscription.endpoint, e)
-            except Exception:  # a bug: logged, and the other subscribers still get theirs
-                log.exception("SNS failed delivering %s to %s", notification.message_id,
-                              subscription.endpoint)
+        """Commit a delivery to each subscription the message matches, then send them
+        (:mod:`.delivery`: retried and dead-lettered as SNS does)."""
+        deliveries = [self._delivery(notification, subscription)
+                      for subscription in self.topics.subscriptions_of(notification.topic_arn)
+                      if policy_matches(subscription.filter_policy, subscription.filter_scope,
+                                        notification.text_for(subscription.protocol),
+                                        notification.attributes)]
+        if deliveries:
+            self.deliveries.send(self.deliveries.commit(deliveries))
 
-    def _send(self, notification: Notification, subscription: Subscription) -> None:
+    def _delivery(self, notification: Notification, subscription: Subscription) -> Delivery:
+        """What ``subscription`` is sent, and what its dead-letter queue would get."""
         endpoint = self.endpoint()
+        notified = json.dumps(notification.envelope(subscription, endpoint, "URL"))
         if subscription.protocol == "lambda":
-            if self.lab.enforce_iam and not may_invoke(self.lab, SNS_PRINCIPAL, subscription.endpoint,
-                                                       source_arn=notification.topic_arn,
-                                                       source_account=self.lab.arns.account_id):
-                raise ServiceError("AccessDeniedException", f"SNS is not authorized to invoke {subscription.endpoint}: "
-                                   "no resource-based policy allows sns.amazonaws.com for the topic.", 403)
-            self.lab.invoke(subscription.endpoint, notification.lambda_event(subscription, endpoint),
-                            invocation_type="Event", trace_header=notification.trace_header)
-            return
-        sender = self.lab.plugin_manager.hook.lambdalab_destination_sender(
-            lab=self.lab, destination_arn=subscription.endpoint)
-        if sender is None:
-            log.warning("no loaded plugin delivers to %s", subscription.endpoint)
-            return
-        sender(notification.sqs_message(subscription, endpoint))
+            message = DestinationMessage(json.dumps(notification.lambda_event(subscription, endpoint)), {})
+        else:
+            message = notification.sqs_message(subscription, endpoint)
+        return Delivery(0, subscription.arn, notification.message_id, subscription.protocol,
+                        subscription.endpoint, message.body,
+                        message.body if subscription.raw else notified, notification.timestamp,
+                        dict(message.attributes), dict(message.data_types), notification.trace_header)
 
     def endpoint(self) -> str:
         """Where the notification's SigningCertUrl and UnsubscribeUrl point."""

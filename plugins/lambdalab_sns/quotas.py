@@ -22,3 +22,18 @@ FILTER_POLICY_COMBINATIONS_MAX = 150
 FILTER_POLICY_MAX_BYTES = 256 * 1024
 #: Tags on one topic.
 TAGS_MAX = 50
+#: How SNS retries a delivery to an AWS-managed endpoint (Lambda, SQS) that failed with a
+#: server-side error, phase by phase
+#: (https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html): 3
+#: retries without delay, 2 one second apart, 10 with exponential backoff from 1 to 20
+#: seconds, then 100,000 twenty seconds apart (about 23 days in all).
+IMMEDIATE_RETRIES = 3
+PRE_BACKOFF_RETRIES = 2
+PRE_BACKOFF_DELAY_S = 1.0
+BACKOFF_RETRIES = 10
+BACKOFF_MIN_DELAY_S = 1.0
+BACKOFF_MAX_DELAY_S = 20.0
+POST_BACKOFF_RETRIES = 100_000
+POST_BACKOFF_DELAY_S = 20.0
+#: A dead letter's ``ErrorMessage`` attribute is cut to this many characters.
+DEAD_LETTER_MESSAGE_MAX = 1024
