@@ -50,6 +50,9 @@ class Sns:
     topics: Topics
     publisher: Publisher
 
+    def close(self) -> None:
+        self.publisher.deliveries.close()
+
 
 #: Each lab's SNS, in ``lab.stash``: it dies with the lab.
 SNS = StashKey[Sns]()

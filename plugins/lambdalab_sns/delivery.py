@@ -29,11 +29,12 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, may_invoke
+from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, Timer, may_invoke
 
 from . import quotas
 from .exceptions import NotFoundException
@@ -126,6 +127,17 @@ class Deliveries:
     def __init__(self, lab: "Lab", topics: "Topics") -> None:
         self.lab = lab
         self.topics = topics
+        self._timers: dict[int, Timer] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Cancel the retries this lab scheduled (a reopened lab resumes them)."""
+        with self._lock:
+            self._closed = True
+            timers, self._timers = list(self._timers.values()), {}
+        for timer in timers:
+            timer.cancel()
 
     # -- committing and sending ---------------------------------------------------------
 
@@ -162,6 +174,10 @@ class Deliveries:
         return int(self.lab.store.query("SELECT COUNT(*) FROM sns_deliveries")[0][0])
 
     def _retry(self, delivery_id: int) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._timers.pop(delivery_id, None)
         rows = self.lab.store.query(_SELECT + " WHERE id = ?", (delivery_id,))
         self.send(self._loaded(rows), first=False)
 
@@ -190,7 +206,9 @@ class Deliveries:
             self._dead_letter(delivery, subscription, error)
             return True
         log.info("SNS will retry delivering %s to %s: %s", delivery.message_id, delivery.endpoint, error)
-        self.lab.clock.call_at(due, lambda: self._retry(delivery.id))
+        with self._lock:
+            if not self._closed:
+                self._timers[delivery.id] = self.lab.clock.call_at(due, lambda: self._retry(delivery.id))
         return False
 
     def _try(self, delivery: Delivery) -> Exception | None:
