@@ -143,22 +143,29 @@ class Deliveries:
 
     def commit(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Store ``deliveries`` (their ``id`` is ignored) in one transaction; them with ids."""
-        out = []
         with self.lab.store.transaction() as db:
-            for d in deliveries:
-                cursor = db.execute(
-                    "INSERT INTO sns_deliveries (subscription, message_id, protocol, endpoint, "
-                    "body, dead_letter_body, attributes, data_types, trace_header, "
-                    "first_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (d.subscription_arn, d.message_id, d.protocol, d.endpoint, d.body,
-                     d.dead_letter_body, json.dumps(d.attributes), json.dumps(d.data_types),
-                     d.trace_header, d.first_attempt_at))
-                out.append(_with_id(d, int(cursor.lastrowid or 0)))
+            return self.insert(db, deliveries)
+
+    @staticmethod
+    def insert(db: Any, deliveries: list[Delivery]) -> list[Delivery]:
+        """Store ``deliveries`` in the caller's transaction ``db``; them with their ids."""
+        out = []
+        for d in deliveries:
+            cursor = db.execute(
+                "INSERT INTO sns_deliveries (subscription, message_id, protocol, endpoint, "
+                "body, dead_letter_body, attributes, data_types, trace_header, "
+                "first_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d.subscription_arn, d.message_id, d.protocol, d.endpoint, d.body,
+                 d.dead_letter_body, json.dumps(d.attributes), json.dumps(d.data_types),
+                 d.trace_header, d.first_attempt_at))
+            out.append(_with_id(d, int(cursor.lastrowid or 0)))
         return out
 
     def send(self, deliveries: list[Delivery], *, first: bool = True) -> None:
         """Attempt each delivery (``first``: with SNS's immediate retries); those done with
         (delivered or given up on) are deleted together, the others wait for a retry."""
+        if not deliveries:
+            return
         done = [d.id for d in deliveries if self._attempt(d, first)]
         if done:
             with self.lab.store.transaction() as db:

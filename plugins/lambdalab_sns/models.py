@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 from . import quotas
 from .delivery import MIGRATION as DELIVERIES_MIGRATION
 from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
+from .fifo import MIGRATION as FIFO_MIGRATION
+from .fifo import forget as forget_fifo_ledger
 from .filter_policies import check_filter_policy, check_scope
 
 if TYPE_CHECKING:
@@ -45,9 +47,16 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX sns_subscriptions_by_topic ON sns_subscriptions (topic, created_at);
     """,
     "sns-2": DELIVERIES_MIGRATION,
+    "sns-3": FIFO_MIGRATION,
 }
 
 _TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")
+_FIFO_TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX - len('.fifo')}}}\.fifo$")
+#: Attributes only a FIFO topic has, with their defaults.
+FIFO_SETTABLE = {"ContentBasedDeduplication": "false", "FifoThroughputScope": "Topic"}
+_FIFO_NAME_REASON = ("Fifo Topic names must end with .fifo and must be made up of only uppercase "
+                     "and lowercase ASCII letters, numbers, underscores, and hyphens, and must be "
+                     "between 1 and 256 characters long.")
 #: The protocols lambdalab delivers to; SNS's others are refused, not silently dropped.
 PROTOCOLS = ("lambda", "sqs")
 OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
@@ -73,11 +82,15 @@ def topic_arn(lab: "Lab", name: str) -> str:
 def topic_name(arn: Any) -> str:
     """The topic name of ``arn:aws:sns:REGION:ACCOUNT:NAME``."""
     parts = arn.split(":") if isinstance(arn, str) else []
-    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not _TOPIC_NAME.match(parts[5]):
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not _valid_name(parts[5]):
         raise InvalidParameterException(
             f"Invalid parameter: TopicArn ({arn!r} is not a topic ARN; use the TopicArn "
             "CreateTopic returned, arn:aws:sns:REGION:ACCOUNT:NAME).")
     return parts[5]
+
+
+def _valid_name(name: str) -> bool:
+    return bool(_TOPIC_NAME.match(name) or _FIFO_TOPIC_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,14 @@ class Topic:
     arn: str
     attributes: dict[str, str]
     tags: dict[str, str]
+
+    @property
+    def fifo(self) -> bool:
+        return self.attributes.get("FifoTopic") == "true"
+
+    @property
+    def content_based_deduplication(self) -> bool:
+        return self.attributes.get("ContentBasedDeduplication", "false").lower() == "true"
 
     def to_aws(self, account_id: str, subscriptions: int) -> dict[str, str]:
         out = {
@@ -104,6 +125,9 @@ class Topic:
             if value and key != "Policy":
                 out[key] = value
         out.setdefault("DisplayName", "")
+        if self.fifo:
+            out["FifoTopic"] = "true"
+            out |= {key: self.attributes.get(key, default) for key, default in FIFO_SETTABLE.items()}
         return out
 
 
@@ -190,16 +214,8 @@ class Topics:
 
     def create_topic(self, name: Any, attributes: Mapping[str, Any] | None = None,
                      tags: Mapping[str, str] | None = None) -> Topic:
-        if not isinstance(name, str) or not _TOPIC_NAME.match(name.removesuffix(".fifo")):
-            raise InvalidParameterException(
-                "Invalid parameter: Topic Name (1 to 256 letters, digits, hyphens and "
-                "underscores).")
         checked = _topic_attributes(attributes or {})
-        if name.endswith(".fifo") or checked.get("FifoTopic", "false").lower() == "true":
-            raise InvalidParameterException(
-                "Invalid parameter: FifoTopic (lambdalab's SNS has standard topics only; "
-                "drop the .fifo suffix and FifoTopic).")
-        checked.pop("FifoTopic", None)
+        _check_topic_kind(name, checked)
         existing = self._find(name)
         if existing is not None:
             if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != v
@@ -229,12 +245,16 @@ class Topics:
     def delete_topic(self, arn: Any) -> None:
         name = topic_name(arn)
         with self.store.transaction() as db:
+            forget_fifo_ledger(db, name)
             db.execute("DELETE FROM sns_subscriptions WHERE topic = ?", (name,))
             db.execute("DELETE FROM sns_topics WHERE name = ?", (name,))
 
     def set_topic_attribute(self, arn: Any, name: str, value: Any) -> None:
         topic = self.get_topic(arn)
-        attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
+        if topic.fifo and name in FIFO_SETTABLE:
+            attributes = {**topic.attributes, name: _fifo_attribute(name, value)}
+        else:
+            attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
         with self.store.transaction() as db:
             db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
                        (json.dumps(attributes), topic.name))
@@ -285,6 +305,7 @@ class Topics:
         topic = self.get_topic(arn)
         protocol = _protocol(protocol)
         endpoint = _endpoint(protocol, endpoint)
+        _check_fits_topic(topic, protocol, endpoint)
         checked = _subscription_attributes(attributes or {}, _SUBSCRIBE_PREFIX)
         for existing in self.subscriptions_of(topic.arn):
             if existing.protocol == protocol and existing.endpoint == endpoint:
@@ -350,8 +371,46 @@ def _subscription_topic(arn: Any) -> str:
     return topic_name(arn.rsplit(":", 1)[0])
 
 
+def _check_topic_kind(name: Any, checked: dict[str, str]) -> None:
+    """A FIFO topic is asked for with ``FifoTopic`` and a ``.fifo`` name, as SNS requires;
+    ``checked`` is left with its FIFO attributes (defaults filled in) or none."""
+    if checked.get("FifoTopic", "false").lower() == "true":
+        if not isinstance(name, str) or not _FIFO_TOPIC_NAME.match(name):
+            raise InvalidParameterException(_FIFO_NAME_REASON)
+        checked["FifoTopic"] = "true"
+        for key, default in FIFO_SETTABLE.items():
+            checked[key] = _fifo_attribute(key, checked.get(key, default))
+        return
+    if not isinstance(name, str) or not _TOPIC_NAME.match(name):
+        raise InvalidParameterException("Invalid parameter: Topic Name")
+    checked.pop("FifoTopic", None)
+    if any(key in checked for key in FIFO_SETTABLE):
+        raise InvalidParameterException(
+            "Invalid parameter: Attributes Reason: ContentBasedDeduplication and "
+            "FifoThroughputScope are attributes of FIFO topics (FifoTopic true, a .fifo name)")
+
+
+def _fifo_attribute(name: str, value: Any) -> str:
+    allowed = ("true", "false") if name == "ContentBasedDeduplication" else ("Topic", "MessageGroup")
+    text = value.lower() if isinstance(value, str) and name == "ContentBasedDeduplication" else value
+    if text not in allowed:
+        raise InvalidParameterException(f"Invalid parameter: {name} (one of {', '.join(allowed)}).")
+    return str(text)
+
+
+def _check_fits_topic(topic: Topic, protocol: str, endpoint: str) -> None:
+    """A FIFO topic delivers only to SQS queues; a FIFO queue subscribes only to a FIFO
+    topic (https://docs.aws.amazon.com/sns/latest/dg/fifo-message-delivery.html)."""
+    if topic.fifo and protocol != "sqs":
+        raise InvalidParameterException(f"Invalid parameter: Invalid protocol type: {protocol}")
+    if not topic.fifo and endpoint.endswith(".fifo"):
+        raise InvalidParameterException(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+            "subscribed to standard SNS topics")
+
+
 def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False) -> dict[str, str]:
-    allowed = set(TOPIC_SETTABLE) | ({"FifoTopic", "ContentBasedDeduplication"} if not settable_only else set())
+    allowed = set(TOPIC_SETTABLE) | ({"FifoTopic", *FIFO_SETTABLE} if not settable_only else set())
     out = {}
     for name, value in attributes.items():
         if name not in allowed:

@@ -33,6 +33,7 @@ import base64
 import json
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
@@ -51,8 +52,9 @@ from .exceptions import (
     TooManyEntriesInBatchRequestException,
 )
 from .delivery import Delivery, Deliveries
+from .fifo import FifoIds, admit, check_standard, fifo_ids
 from .filter_policies import policy_matches
-from .models import Subscription, Topics
+from .models import Subscription, Topic, Topics
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -76,6 +78,8 @@ class Notification:
     per_protocol: dict[str, str] = field(default_factory=dict)
     #: The publisher's X-Ray trace header, which the deliveries continue.
     trace_header: str | None = None
+    #: A FIFO topic's sequence number for the message.
+    sequence_number: str | None = None
 
     def text_for(self, protocol: str) -> str:
         return self.per_protocol.get(protocol, self.message)
@@ -83,8 +87,10 @@ class Notification:
     def envelope(self, subscription: Subscription, endpoint: str, url_case: str) -> dict[str, Any]:
         """The notification's JSON; ``url_case`` is ``"Url"`` in Lambda's event and
         ``"URL"`` in what SQS and HTTP receive."""
-        out: dict[str, Any] = {"Type": "Notification", "MessageId": self.message_id,
-                               "TopicArn": self.topic_arn}
+        out: dict[str, Any] = {"Type": "Notification", "MessageId": self.message_id}
+        if self.sequence_number is not None:
+            out["SequenceNumber"] = self.sequence_number
+        out["TopicArn"] = self.topic_arn
         if self.subject is not None or url_case == "Url":
             out["Subject"] = self.subject
         out |= {
@@ -124,6 +130,20 @@ def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
     return {"Type": attribute["DataType"], "Value": value}
 
 
+@dataclass(frozen=True)
+class Published:
+    """What Publish answers: the MessageId, and a FIFO topic's SequenceNumber."""
+
+    message_id: str
+    sequence_number: str | None = None
+
+    def to_aws(self) -> dict[str, str]:
+        out = {"MessageId": self.message_id}
+        if self.sequence_number is not None:
+            out["SequenceNumber"] = self.sequence_number
+        return out
+
+
 class Publisher:
     """Publishes to one lab's topics."""
 
@@ -131,6 +151,9 @@ class Publisher:
         self.lab = lab
         self.topics = topics
         self.deliveries = Deliveries(lab, topics)
+        #: FIFO messages are numbered, recorded and sent one at a time, so that each
+        #: group's messages leave in the order of their sequence numbers.
+        self._fifo_order = threading.Lock()
 
     def publish(self, topic_arn: Any, message: Any, *, subject: Any = None,
                 message_structure: Any = None,
@@ -138,29 +161,71 @@ class Publisher:
                 trace_header: str | None = None) -> str:
         """Publish one message; its MessageId. ``trace_header``: the publisher's X-Ray
         header, which each delivery continues."""
+        return self.publish_message(topic_arn, message, subject=subject, message_structure=message_structure,
+                                    message_attributes=message_attributes,
+                                    trace_header=trace_header).message_id
+
+    def publish_message(self, topic_arn: Any, message: Any, *, subject: Any = None,
+                        message_structure: Any = None,
+                        message_attributes: Mapping[str, Any] | None = None,
+                        trace_header: str | None = None, message_group_id: Any = None,
+                        message_deduplication_id: Any = None) -> Published:
+        """Publish one message, to a standard or a FIFO topic (which needs
+        ``message_group_id``, and ``message_deduplication_id`` unless it deduplicates by
+        content)."""
+        topic = self.topics.get_topic(topic_arn)
         notification = replace(self._notification(topic_arn, message, subject, message_structure,
                                                   message_attributes), trace_header=trace_header)
-        self._deliver(notification)
-        return notification.message_id
+        if not topic.fifo:
+            check_standard(message_group_id, message_deduplication_id)
+            self._deliver(notification)
+            return Published(notification.message_id)
+        ids = fifo_ids(topic.content_based_deduplication, notification.message, message_group_id,
+                       message_deduplication_id)
+        return self._publish_fifo(topic, notification, ids)
+
+    def _publish_fifo(self, topic: Topic, notification: Notification, ids: FifoIds) -> Published:
+        """Number the message and commit its deliveries in one transaction (a duplicate
+        within the deduplication interval gets the first one's answer, and no delivery)."""
+        key = ids.deduplication_id
+        if topic.attributes.get("FifoThroughputScope") == "MessageGroup":
+            key = f"{ids.group_id}\n{key}"
+        with self._fifo_order:
+            with self.lab.store.transaction() as db:
+                sequence, first = admit(db, topic.name, key, notification.message_id, self.lab.clock.now())
+                if first is not None:
+                    return Published(first, sequence)
+                numbered = replace(notification, sequence_number=sequence)
+                deliveries = self.deliveries.insert(db, self._deliveries_of(numbered))
+            self.deliveries.send(deliveries)
+        return Published(notification.message_id, sequence)
 
     def publish_batch(self, topic_arn: Any, entries: list[Mapping[str, Any]],
                       trace_header: str | None = None
                       ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-        """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises."""
-        self.topics.get_topic(topic_arn)
+        """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises (on a FIFO
+        topic, an entry without MessageGroupId, or without MessageDeduplicationId where the
+        topic does not deduplicate by content, is one)."""
+        topic = self.topics.get_topic(topic_arn)
         _check_batch(entries)
+        if topic.fifo:
+            for entry in entries:
+                fifo_ids(topic.content_based_deduplication, str(entry.get("Message") or ""),
+                         entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
         successful, failed = [], []
         for entry in entries:
             try:
-                message_id = self.publish(
+                published = self.publish_message(
                     topic_arn, entry.get("Message"), subject=entry.get("Subject"),
                     message_structure=entry.get("MessageStructure"),
-                    message_attributes=entry.get("MessageAttributes"), trace_header=trace_header)
+                    message_attributes=entry.get("MessageAttributes"), trace_header=trace_header,
+                    message_group_id=entry.get("MessageGroupId"),
+                    message_deduplication_id=entry.get("MessageDeduplicationId"))
             except SnsError as e:
                 failed.append({"Id": entry["Id"], "Code": e.query_code,
                                "Message": e.message, "SenderFault": True})
             else:
-                successful.append({"Id": entry["Id"], "MessageId": message_id})
+                successful.append({"Id": entry["Id"], **published.to_aws()})
         return successful, failed
 
     def _notification(self, topic_arn: Any, message: Any, subject: Any, structure: Any,
@@ -179,13 +244,17 @@ class Publisher:
     def _deliver(self, notification: Notification) -> None:
         """Commit a delivery to each subscription the message matches, then send them
         (:mod:`.delivery`: retried and dead-lettered as SNS does)."""
-        deliveries = [self._delivery(notification, subscription)
-                      for subscription in self.topics.subscriptions_of(notification.topic_arn)
-                      if policy_matches(subscription.filter_policy, subscription.filter_scope,
-                                        notification.text_for(subscription.protocol),
-                                        notification.attributes)]
+        deliveries = self._deliveries_of(notification)
         if deliveries:
             self.deliveries.send(self.deliveries.commit(deliveries))
+
+    def _deliveries_of(self, notification: Notification) -> list[Delivery]:
+        """A delivery to each subscription whose filter policy the message matches."""
+        return [self._delivery(notification, subscription)
+                for subscription in self.topics.subscriptions_of(notification.topic_arn)
+                if policy_matches(subscription.filter_policy, subscription.filter_scope,
+                                  notification.text_for(subscription.protocol),
+                                  notification.attributes)]
 
     def _delivery(self, notification: Notification, subscription: Subscription) -> Delivery:
         """What ``subscription`` is sent, and what its dead-letter queue would get."""

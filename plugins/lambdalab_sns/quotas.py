@@ -37,3 +37,12 @@ POST_BACKOFF_RETRIES = 100_000
 POST_BACKOFF_DELAY_S = 20.0
 #: A dead letter's ``ErrorMessage`` attribute is cut to this many characters.
 DEAD_LETTER_MESSAGE_MAX = 1024
+#: FIFO topics (https://docs.aws.amazon.com/sns/latest/dg/fifo-message-dedup.html): a
+#: deduplication id counts for 5 minutes; MessageGroupId and MessageDeduplicationId are
+#: at most 128 characters.
+FIFO_DEDUP_INTERVAL_S = 300.0
+FIFO_TOKEN_MAX = 128
+#: Sequence numbers as SNS writes them: 20 digits, growing per topic (lambdalab starts
+#: them at this base so that they read like AWS's).
+FIFO_SEQUENCE_DIGITS = 20
+FIFO_SEQUENCE_BASE = 10_000_000_000_000_000_000

@@ -123,11 +123,12 @@ class SnsResponses:
             raise InvalidParameterException(
                 "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
                 " (lambdalab's SNS publishes to topics; PhoneNumber is not emulated).")
-        message_id = self.publisher.publish(
+        return self.publisher.publish_message(
             target, body.get("Message"), subject=body.get("Subject"),
             message_structure=body.get("MessageStructure"),
-            message_attributes=body.get("MessageAttributes"), trace_header=body.get(TRACE_HEADER))
-        return {"MessageId": message_id}
+            message_attributes=body.get("MessageAttributes"), trace_header=body.get(TRACE_HEADER),
+            message_group_id=body.get("MessageGroupId"),
+            message_deduplication_id=body.get("MessageDeduplicationId")).to_aws()
 
     def publish_batch(self, body: Mapping[str, Any]) -> dict[str, Any]:
         successful, failed = self.publisher.publish_batch(
