@@ -214,12 +214,13 @@ class Topics:
 
     def create_topic(self, name: Any, attributes: Mapping[str, Any] | None = None,
                      tags: Mapping[str, str] | None = None) -> Topic:
-        checked = _topic_attributes(attributes or {})
+        given = _topic_attributes(attributes or {})
+        checked = dict(given)
         _check_topic_kind(name, checked)
         existing = self._find(name)
         if existing is not None:
-            if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != v
-                   for k, v in checked.items()):
+            if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != checked.get(k, v)
+                   for k, v in given.items()):
                 raise InvalidParameterException(
                     "Invalid parameter: Attributes Reason: Topic already exists with "
                     "different attributes")
