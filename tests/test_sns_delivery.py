@@ -235,8 +235,19 @@ def test_a_function_whose_policy_refuses_sns_dead_letters_at_once_under_enforced
                       Attributes=redrive(dlq))
         sns.publish(TopicArn=topic, Message="order 7")  # no AddPermission for sns.amazonaws.com
         assert sns_of(lab).publisher.deliveries.pending() == 0
+        assert received(sqs, dlq_url) == []  # nor may SNS send to the queue: the message is lost
+        sqs.set_queue_attributes(QueueUrl=dlq_url, Attributes={"Policy": sns_may_send_to(dlq, topic)})
+        sns.publish(TopicArn=topic, Message="order 8")
         [message] = received(sqs, dlq_url)
+        assert json.loads(message["Body"])["Message"] == "order 8"
         assert dead_letter_attributes(message)["ErrorCode"] == "AccessDeniedException"
+
+
+def sns_may_send_to(queue_arn: str, topic_arn: str) -> str:
+    """The queue policy AWS's SNS-to-SQS page gives."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]})
 
 
 # -- checking the policies ----------------------------------------------------------------

@@ -33,6 +33,7 @@ from lambdalab.plugin import (
 
 from . import quotas
 from .exceptions import SnsError
+from .policies import lambdalab_resource_policy  # noqa: F401  (a hook implementation of this plugin)
 from .models import MIGRATIONS, Subscription, Topic, Topics, topic_name
 from .publishing import Notification, Publisher
 from .responses import SnsResponses, SnsService

@@ -38,6 +38,7 @@ from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, Time
 
 from . import quotas
 from .exceptions import NotFoundException
+from .policies import SNS_PRINCIPAL, sns_may_send
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
     from .models import Subscription, Topics
 
 log = logging.getLogger("lambdalab.sns")
-#: Who invokes a subscribed function (the Principal of its AddPermission).
-SNS_PRINCIPAL = "sns.amazonaws.com"
 #: A retry falls due when its timer fires; this much slack keeps the float arithmetic of
 #: "seconds since the first attempt" from scheduling the same retry twice.
 _SLACK_S = 1e-3
@@ -235,14 +234,20 @@ class Deliveries:
             self.lab.invoke(delivery.endpoint, delivery.body, invocation_type="Event",
                             trace_header=delivery.trace_header)
             return
+        self._check_may_send(delivery.endpoint, delivery)
         self._sender(delivery.endpoint)(DestinationMessage(
             delivery.body, delivery.attributes, delivery.data_types, trace_header=delivery.trace_header))
 
+    def _check_may_send(self, queue_arn: str, delivery: Delivery) -> None:
+        """In a lab enforcing IAM, the queue's policy must let SNS send for the topic."""
+        if not sns_may_send(self.lab, queue_arn, _topic_of(delivery)):
+            raise ServiceError("AccessDenied", f"SNS is not authorized to send to {queue_arn}: no statement of "
+                               "the queue's policy allows sqs:SendMessage to sns.amazonaws.com for the topic.", 403)
+
     def _check_may_invoke(self, delivery: Delivery) -> None:
         """In a lab enforcing IAM, the function's policy must let SNS invoke it for the topic."""
-        topic_arn = delivery.subscription_arn.rsplit(":", 1)[0]
         if self.lab.enforce_iam and not may_invoke(self.lab, SNS_PRINCIPAL, delivery.endpoint,
-                                                   source_arn=topic_arn,
+                                                   source_arn=_topic_of(delivery),
                                                    source_account=self.lab.arns.account_id):
             raise ServiceError("AccessDeniedException", f"SNS is not authorized to invoke {delivery.endpoint}: "
                                "no resource-based policy allows sns.amazonaws.com for the topic.", 403)
@@ -270,6 +275,7 @@ class Deliveries:
         attributes = {"RequestID": str(uuid.uuid4()), "ErrorCode": error_code(error),
                       "ErrorMessage": str(error)[:quotas.DEAD_LETTER_MESSAGE_MAX] or error_code(error)}
         try:
+            self._check_may_send(target, delivery)
             self._sender(target)(DestinationMessage(delivery.dead_letter_body, attributes,
                                                     trace_header=delivery.trace_header))
         except (LambdaError, ServiceError) as e:  # AWS counts it (NumberOfNotificationsFailedToRedriveToDlq)
@@ -284,6 +290,10 @@ def _delivery(row: Any) -> Delivery:
     return Delivery(row["id"], row["subscription"], row["message_id"], row["protocol"], row["endpoint"],
                     row["body"], row["dead_letter_body"], float(row["first_attempt_at"]),
                     json.loads(row["attributes"]), json.loads(row["data_types"]), row["trace_header"])
+
+
+def _topic_of(delivery: Delivery) -> str:
+    return delivery.subscription_arn.rsplit(":", 1)[0]
 
 
 def _with_id(delivery: Delivery, delivery_id: int) -> Delivery:
@@ -307,4 +317,4 @@ CREATE TABLE sns_deliveries (
 );
 """
 
-__all__ = ["Delivery", "Deliveries", "next_retry_offset", "client_side", "SNS_PRINCIPAL", "MIGRATION"]
+__all__ = ["Delivery", "Deliveries", "next_retry_offset", "client_side", "MIGRATION"]

@@ -24,6 +24,7 @@ from .exceptions import InvalidParameterException, NotFoundException, ResourceNo
 from .fifo import MIGRATION as FIFO_MIGRATION
 from .fifo import forget as forget_fifo_ledger
 from .filter_policies import check_filter_policy, check_scope
+from .policies import check_policy, default_policy, with_permission, without_permission
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -114,7 +115,7 @@ class Topic:
         out = {
             "TopicArn": self.arn,
             "Owner": account_id,
-            "Policy": self.attributes.get("Policy") or _default_policy(self.arn, account_id),
+            "Policy": self.attributes.get("Policy") or json.dumps(default_policy(self.arn, account_id)),
             "SubscriptionsConfirmed": str(subscriptions),
             "SubscriptionsPending": "0",
             "SubscriptionsDeleted": "0",
@@ -135,20 +136,6 @@ _DEFAULT_DELIVERY_POLICY = {"http": {"defaultHealthyRetryPolicy": {
     "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
     "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear"},
     "disableSubscriptionOverrides": False, "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}}
-
-
-def _default_policy(arn: str, account_id: str) -> str:
-    return json.dumps({
-        "Version": "2008-10-17", "Id": "__default_policy_ID",
-        "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow",
-                       "Principal": {"AWS": "*"},
-                       "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes",
-                                  "SNS:AddPermission", "SNS:RemovePermission",
-                                  "SNS:DeleteTopic", "SNS:Subscribe",
-                                  "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
-                       "Resource": arn,
-                       "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}}}],
-    })
 
 
 @dataclass(frozen=True)
@@ -256,6 +243,26 @@ class Topics:
             attributes = {**topic.attributes, name: _fifo_attribute(name, value)}
         else:
             attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
+                       (json.dumps(attributes), topic.name))
+
+    def add_permission(self, arn: Any, label: Any, accounts: Any, actions: Any) -> None:
+        """AddPermission: a statement ``label`` in the topic's policy."""
+        topic = self.get_topic(arn)
+        self._save_policy(topic, with_permission(self._policy(topic), topic.arn, label, accounts, actions))
+
+    def remove_permission(self, arn: Any, label: Any) -> None:
+        """RemovePermission: the topic's policy without statement ``label``."""
+        topic = self.get_topic(arn)
+        self._save_policy(topic, without_permission(self._policy(topic), label))
+
+    def _policy(self, topic: Topic) -> dict[str, Any]:
+        text = topic.attributes.get("Policy")
+        return json.loads(text) if text else default_policy(topic.arn, self.lab.arns.account_id)
+
+    def _save_policy(self, topic: Topic, document: dict[str, Any]) -> None:
+        attributes = {**topic.attributes, "Policy": json.dumps(document)}
         with self.store.transaction() as db:
             db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
                        (json.dumps(attributes), topic.name))
@@ -420,7 +427,7 @@ def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False
                 f"{', '.join(sorted(allowed))}).")
         if not isinstance(value, str):
             raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
-        out[name] = value
+        out[name] = check_policy(value) if name == "Policy" and value else value
     return out
 
 

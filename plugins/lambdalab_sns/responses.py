@@ -74,6 +74,15 @@ class SnsResponses:
                                         body.get("AttributeValue", ""))
         return {}
 
+    def add_permission(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.topics.add_permission(body["TopicArn"], body["Label"], body.get("AWSAccountId"),
+                                   body.get("ActionName"))
+        return {}
+
+    def remove_permission(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.topics.remove_permission(body["TopicArn"], body["Label"])
+        return {}
+
     def tag_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.topics.tag(body["ResourceArn"], {t["Key"]: t["Value"] for t in body["Tags"]})
         return {}
