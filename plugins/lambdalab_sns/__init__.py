@@ -5,8 +5,11 @@ SNS topics as destinations and dead-letter targets of async invokes.
 A built-in plugin, registered by entry point (``sns = "lambdalab_sns"``) exactly as a
 student's plugin is. Split the way moto splits a service: :mod:`.models` (topics and
 subscriptions in the lab's store), :mod:`.publishing` (Publish and what each protocol
-receives), :mod:`.filter_policies`, :mod:`.responses` (the wire layer) and
-:mod:`.exceptions` (one class per SNS error) and :mod:`.cli` (``lambdalab sns …``).
+receives), :mod:`.delivery` (durable deliveries, SNS's retries and dead-letter queues),
+:mod:`.fifo` (FIFO topics' groups, deduplication and sequence numbers),
+:mod:`.policies` (topic policies and SNS's permission checks), :mod:`.filter_policies`,
+:mod:`.responses` (the wire layer), :mod:`.exceptions` (one class per SNS error) and
+:mod:`.cli` (``lambdalab sns …``).
 
 From Python::
 
