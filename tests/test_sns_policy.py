@@ -9,12 +9,18 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from urllib.parse import urlencode
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdalab import Lab, VirtualClock, limits
 from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, edge  # noqa: F401  (fixtures)
+from .test_fuzz_edge import DEEP_MARK, FUZZ, judge, operation_and_input, query_pairs, send, signed_for
+from .test_sns import with_real_arns
 
 ACCOUNT = "000000000000"
 ROOT = limits.ROOT_ACCESS_KEY_ID
@@ -148,3 +154,38 @@ def test_sns_sends_to_a_queue_only_when_its_policy_allows_the_topic(enforcing: E
     root.publish(TopicArn=topic, Message="allowed")
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in got] == ["allowed"]
+
+
+# -- hostile input --------------------------------------------------------------------------
+
+NEW_OPERATIONS = ("AddPermission", "RemovePermission", "SetTopicAttributes", "SetSubscriptionAttributes",
+                  "Subscribe", "Publish", "PublishBatch", "CreateTopic")
+
+
+@pytest.fixture
+def fifo_world(edge: EdgeServer, lab: Lab) -> EdgeServer:  # noqa: F811
+    """A standard topic ``q`` and a FIFO topic ``q.fifo``, each with a queue subscribed,
+    so that fuzzed requests get past "not found"."""
+    from lambdalab_sns import sns_of
+    from lambdalab_sqs import sqs_of
+
+    queues, topics = sqs_of(lab).queues, sns_of(lab).topics
+    queues.create_queue("q")
+    for topic in (topics.create_topic("q"), topics.create_topic("q.fifo", {"FifoTopic": "true"})):
+        topics.subscribe(topic.arn, "sqs", queues.arn("q"), {
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": queues.arn("q")})})
+    return edge
+
+
+@settings(FUZZ, max_examples=120)
+@given(request=operation_and_input("sns", NEW_OPERATIONS), fifo=st.booleans())
+def test_policies_fifo_and_redrive_never_fail_internally(fifo_world: EdgeServer, request: Any, fifo: bool) -> None:
+    op, params = request
+    if fifo and "TopicArn" in params:
+        params = {**params, "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:q.fifo"}
+    pairs = [("Action", op.name), ("Version", "2010-03-31")]
+    for name, value in with_real_arns(params).items():
+        pairs += list(query_pairs(name, value))
+    body = urlencode([(k, DEEP_MARK.sub("[[[", v)) for k, v in pairs]).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_for("sns")}
+    judge("sns", "query", op, "POST", send(fifo_world.url, "POST", "/", headers, body))
