@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, Timer, may_invoke
 
 from . import quotas
+from .endpoints import post
 from .exceptions import NotFoundException
 from .policies import SNS_PRINCIPAL, sns_may_send
 
@@ -49,6 +50,8 @@ log = logging.getLogger("lambdalab.sns")
 #: A retry falls due when its timer fires; this much slack keeps the float arithmetic of
 #: "seconds since the first attempt" from scheduling the same retry twice.
 _SLACK_S = 1e-3
+#: The AWS-managed endpoints, with their own delivery policy.
+MANAGED = ("lambda", "sqs")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ def next_retry_offset(elapsed: float) -> float | None:
     if post > quotas.POST_BACKOFF_RETRIES:
         return None
     return EARLY_OFFSETS[-1] + post * quotas.POST_BACKOFF_DELAY_S
+
+
+def next_http_retry_offset(elapsed: float) -> float | None:
+    """:func:`next_retry_offset` for an http(s) endpoint: SNS's default policy for them."""
+    retry = int((elapsed + _SLACK_S) // quotas.HTTP_RETRY_DELAY_S) + 1
+    return retry * quotas.HTTP_RETRY_DELAY_S if retry <= quotas.HTTP_RETRIES else None
 
 
 def client_side(error: Exception) -> bool:
@@ -195,7 +204,7 @@ class Deliveries:
     def _attempt(self, delivery: Delivery, first: bool) -> bool:
         """Whether ``delivery`` is done with: delivered, or given up on (and dead-lettered);
         if not, its next retry is scheduled on the lab's clock."""
-        tries = 1 + (quotas.IMMEDIATE_RETRIES if first else 0)
+        tries = 1 + (quotas.IMMEDIATE_RETRIES if first and delivery.protocol in MANAGED else 0)
         error: Exception | None = None
         for _ in range(tries):
             error = self._try(delivery)
@@ -229,6 +238,9 @@ class Deliveries:
         return None
 
     def _send(self, delivery: Delivery) -> None:
+        if delivery.protocol in ("http", "https"):
+            post(delivery.endpoint, delivery.body, delivery.attributes)
+            return
         if delivery.protocol == "lambda":
             self._check_may_invoke(delivery)
             self.lab.invoke(delivery.endpoint, delivery.body, invocation_type="Event",
@@ -265,7 +277,8 @@ class Deliveries:
             return None
 
     def _next_retry(self, delivery: Delivery) -> float | None:
-        offset = next_retry_offset(self.lab.clock.now() - delivery.first_attempt_at)
+        elapsed = self.lab.clock.now() - delivery.first_attempt_at
+        offset = next_retry_offset(elapsed) if delivery.protocol in MANAGED else next_http_retry_offset(elapsed)
         return None if offset is None else delivery.first_attempt_at + offset
 
     def _dead_letter(self, delivery: Delivery, subscription: "Subscription", error: Exception) -> None:

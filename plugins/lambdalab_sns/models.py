@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from . import quotas
 from .delivery import MIGRATION as DELIVERIES_MIGRATION
+from .endpoints import CONFIRMED_BY_TOKEN, DELIVERED, NEVER_CONFIRMED, check_endpoint
 from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
 from .fifo import MIGRATION as FIFO_MIGRATION
 from .fifo import forget as forget_fifo_ledger
@@ -49,6 +51,9 @@ MIGRATIONS: dict[str, str] = {
     """,
     "sns-2": DELIVERIES_MIGRATION,
     "sns-3": FIFO_MIGRATION,
+    # the token an http(s), email or sms subscription waits to be confirmed with; NULL
+    # once confirmed (and for lambda and sqs subscriptions, confirmed at once)
+    "sns-4": "ALTER TABLE sns_subscriptions ADD COLUMN token TEXT;",
 }
 
 _TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")
@@ -58,9 +63,10 @@ FIFO_SETTABLE = {"ContentBasedDeduplication": "false", "FifoThroughputScope": "T
 _FIFO_NAME_REASON = ("Fifo Topic names must end with .fifo and must be made up of only uppercase "
                      "and lowercase ASCII letters, numbers, underscores, and hyphens, and must be "
                      "between 1 and 256 characters long.")
-#: The protocols lambdalab delivers to; SNS's others are refused, not silently dropped.
-PROTOCOLS = ("lambda", "sqs")
-OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
+#: The protocols lambdalab takes (``email``/``sms`` ones stay pending confirmation); SNS's
+#: others are refused, not silently dropped.
+PROTOCOLS = (*DELIVERED, *NEVER_CONFIRMED)
+OTHER_PROTOCOLS = ("application", "firehose")
 #: Topic attributes SetTopicAttributes may change, with their defaults.
 TOPIC_SETTABLE = {
     "DisplayName": "",
@@ -111,13 +117,13 @@ class Topic:
     def content_based_deduplication(self) -> bool:
         return self.attributes.get("ContentBasedDeduplication", "false").lower() == "true"
 
-    def to_aws(self, account_id: str, subscriptions: int) -> dict[str, str]:
+    def to_aws(self, account_id: str, subscriptions: int, pending: int = 0) -> dict[str, str]:
         out = {
             "TopicArn": self.arn,
             "Owner": account_id,
             "Policy": self.attributes.get("Policy") or json.dumps(default_policy(self.arn, account_id)),
             "SubscriptionsConfirmed": str(subscriptions),
-            "SubscriptionsPending": "0",
+            "SubscriptionsPending": str(pending),
             "SubscriptionsDeleted": "0",
             "EffectiveDeliveryPolicy": json.dumps(_DEFAULT_DELIVERY_POLICY),
         }
@@ -147,6 +153,12 @@ class Subscription:
     protocol: str
     endpoint: str
     attributes: dict[str, str] = field(default_factory=dict)
+    #: The confirmation token it waits for (``None``: confirmed).
+    token: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.token is not None
 
     @property
     def raw(self) -> bool:
@@ -173,7 +185,8 @@ class Subscription:
         out = {
             "SubscriptionArn": self.arn, "TopicArn": self.topic_arn, "Owner": account_id,
             "Protocol": self.protocol, "Endpoint": self.endpoint,
-            "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
+            "ConfirmationWasAuthenticated": "false" if self.pending else "true",
+            "PendingConfirmation": "true" if self.pending else "false",
             "RawMessageDelivery": "true" if self.raw else "false",
             **{k: v for k, v in self.attributes.items() if k != "RawMessageDelivery" and v},
         }
@@ -183,7 +196,8 @@ class Subscription:
 
     def to_list_item(self, account_id: str) -> dict[str, str]:
         """An item of ListSubscriptions(ByTopic)."""
-        return {"SubscriptionArn": self.arn, "Owner": account_id, "Protocol": self.protocol,
+        return {"SubscriptionArn": "PendingConfirmation" if self.pending else self.arn,
+                "Owner": account_id, "Protocol": self.protocol,
                 "Endpoint": self.endpoint, "TopicArn": self.topic_arn}
 
 
@@ -269,7 +283,9 @@ class Topics:
 
     def topic_attributes(self, arn: Any) -> dict[str, str]:
         topic = self.get_topic(arn)
-        return topic.to_aws(self.lab.arns.account_id, len(self.subscriptions_of(topic.arn)))
+        subscriptions = self.subscriptions_of(topic.arn)
+        pending = sum(s.pending for s in subscriptions)
+        return topic.to_aws(self.lab.arns.account_id, len(subscriptions) - pending, pending)
 
     def tag(self, arn: Any, tags: Mapping[str, str]) -> None:
         topic = self._tagged(arn)
@@ -312,7 +328,7 @@ class Topics:
         subscription (with other attributes: InvalidParameter)."""
         topic = self.get_topic(arn)
         protocol = _protocol(protocol)
-        endpoint = _endpoint(protocol, endpoint)
+        endpoint = check_endpoint(protocol, endpoint)
         _check_fits_topic(topic, protocol, endpoint)
         checked = _subscription_attributes(attributes or {}, _SUBSCRIBE_PREFIX)
         for existing in self.subscriptions_of(topic.arn):
@@ -322,15 +338,28 @@ class Topics:
                         "Invalid parameter: Attributes Reason: Subscription already exists "
                         "with different attributes")
                 return existing
+        token = secrets.token_hex(quotas.CONFIRMATION_TOKEN_BYTES) if protocol in CONFIRMED_BY_TOKEN else None
         subscription = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol,
-                                    endpoint, checked)
+                                    endpoint, checked, token)
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO sns_subscriptions (arn, topic, protocol, endpoint, attributes, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "created_at, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (subscription.arn, topic.name, protocol, endpoint, json.dumps(checked),
-                 self.lab.clock.now()))
+                 self.lab.clock.now(), token))
         return subscription
+
+    def confirm_subscription(self, arn: Any, token: Any) -> Subscription:
+        """ConfirmSubscription: the subscription of topic ``arn`` that waits for ``token``,
+        now confirmed."""
+        topic = self.get_topic(arn)
+        rows = self.store.query(_SELECT_SUBSCRIPTIONS + " WHERE topic = ? AND token = ?",
+                                (topic.name, token if isinstance(token, str) else ""))
+        if not rows:
+            raise InvalidParameterException("Invalid parameter: Token")
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_subscriptions SET token = NULL WHERE arn = ?", (rows[0]["arn"],))
+        return replace(self._subscription(rows[0]), token=None)
 
     def unsubscribe(self, arn: Any) -> None:
         _subscription_topic(arn)
@@ -363,11 +392,11 @@ class Topics:
 
     def _subscription(self, row: Any) -> Subscription:
         return Subscription(row["arn"], self.arn(row["topic"]), row["protocol"], row["endpoint"],
-                            json.loads(row["attributes"]))
+                            json.loads(row["attributes"]), row["token"])
 
 
 _SUBSCRIBE_PREFIX = "Invalid parameter: Attributes Reason: "
-_SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes FROM sns_subscriptions"
+_SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes, token FROM sns_subscriptions"
 
 
 def _subscription_topic(arn: Any) -> str:
@@ -436,20 +465,9 @@ def _protocol(protocol: Any) -> str:
         return protocol
     if protocol in OTHER_PROTOCOLS:
         raise InvalidParameterException(
-            f"Invalid parameter: Protocol (lambdalab's SNS delivers to {' and '.join(PROTOCOLS)} "
+            f"Invalid parameter: Protocol (lambdalab's SNS takes {', '.join(PROTOCOLS)} "
             f"subscriptions; {protocol!r} is not emulated).")
     raise InvalidParameterException(f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}")
-
-
-def _endpoint(protocol: str, endpoint: Any) -> str:
-    service = "lambda" if protocol == "lambda" else "sqs"
-    if not isinstance(endpoint, str) or not endpoint.startswith(f"arn:aws:{service}:"):
-        what = "a function ARN" if protocol == "lambda" else "a queue ARN"
-        raise InvalidParameterException(
-            f"Invalid parameter: {protocol.upper() if protocol == 'sqs' else 'Lambda'} "
-            f"endpoint ARN (an {protocol} subscription's Endpoint is {what}, "
-            f"arn:aws:{service}:REGION:ACCOUNT:NAME).")
-    return endpoint
 
 
 def _subscription_attributes(attributes: Mapping[str, Any],

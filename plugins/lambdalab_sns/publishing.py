@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import secrets
 import threading
@@ -38,7 +39,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab.plugin import DestinationMessage, iso_ms
+from lambdalab.plugin import DestinationMessage, ServiceError, iso_ms
 
 from . import quotas
 from .exceptions import (
@@ -52,6 +53,7 @@ from .exceptions import (
     TooManyEntriesInBatchRequestException,
 )
 from .delivery import Delivery, Deliveries
+from .endpoints import post
 from .fifo import FifoIds, admit, check_standard, fifo_ids
 from .filter_policies import policy_matches
 from .models import Subscription, Topic, Topics
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from lambdalab import Lab
 
 
+log = logging.getLogger("lambdalab.sns")
 _BATCH_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.BATCH_ID_MAX}}}$")
 _ATTRIBUTE_TYPES = ("String", "Number", "Binary")
 
@@ -111,6 +114,16 @@ class Notification:
             "EventSubscriptionArn": subscription.arn,
             "Sns": self.envelope(subscription, endpoint, "Url"),
         }]}
+
+    def http_post(self, subscription: Subscription, notified: str) -> DestinationMessage:
+        """What an http(s) endpoint is POSTed: the notification JSON (or, raw, the message)
+        and SNS's headers (its ``attributes``)."""
+        headers = {"x-amz-sns-message-type": "Notification", "x-amz-sns-message-id": self.message_id,
+                   "x-amz-sns-topic-arn": self.topic_arn, "x-amz-sns-subscription-arn": subscription.arn}
+        if subscription.raw:
+            return DestinationMessage(self.text_for(subscription.protocol),
+                                      {**headers, "x-amz-sns-rawdelivery": "true"})
+        return DestinationMessage(notified, headers)
 
     def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
         if not subscription.raw:
@@ -252,7 +265,7 @@ class Publisher:
         """A delivery to each subscription whose filter policy the message matches."""
         return [self._delivery(notification, subscription)
                 for subscription in self.topics.subscriptions_of(notification.topic_arn)
-                if policy_matches(subscription.filter_policy, subscription.filter_scope,
+                if not subscription.pending and policy_matches(subscription.filter_policy, subscription.filter_scope,
                                   notification.text_for(subscription.protocol),
                                   notification.attributes)]
 
@@ -262,12 +275,36 @@ class Publisher:
         notified = json.dumps(notification.envelope(subscription, endpoint, "URL"))
         if subscription.protocol == "lambda":
             message = DestinationMessage(json.dumps(notification.lambda_event(subscription, endpoint)), {})
+        elif subscription.protocol in ("http", "https"):
+            message = notification.http_post(subscription, notified)
         else:
             message = notification.sqs_message(subscription, endpoint)
         return Delivery(0, subscription.arn, notification.message_id, subscription.protocol,
                         subscription.endpoint, message.body,
                         message.body if subscription.raw else notified, notification.timestamp,
                         dict(message.attributes), dict(message.data_types), notification.trace_header)
+
+    def request_confirmation(self, subscription: Subscription) -> None:
+        """POST an http(s) subscription its ``SubscriptionConfirmation`` (email and sms
+        ones are never sent theirs). An endpoint that does not take it stays pending."""
+        if subscription.protocol not in ("http", "https") or subscription.token is None:
+            return
+        message_id = str(uuid.uuid4())
+        subscribe_url = (f"{self.endpoint()}/?Action=ConfirmSubscription&TopicArn={subscription.topic_arn}"
+                         f"&Token={subscription.token}")
+        body = {"Type": "SubscriptionConfirmation", "MessageId": message_id, "Token": subscription.token,
+                "TopicArn": subscription.topic_arn,
+                "Message": f"You have chosen to subscribe to the topic {subscription.topic_arn}.\n"
+                           "To confirm the subscription, visit the SubscribeURL included in this message.",
+                "SubscribeURL": subscribe_url, "Timestamp": iso_ms(self.lab.clock.now()),
+                "SignatureVersion": "1", "Signature": base64.b64encode(secrets.token_bytes(256)).decode(),
+                "SigningCertURL": f"{self.endpoint()}/SimpleNotificationService-{secrets.token_hex(16)}.pem"}
+        try:
+            post(subscription.endpoint, json.dumps(body), {
+                "x-amz-sns-message-type": "SubscriptionConfirmation", "x-amz-sns-message-id": message_id,
+                "x-amz-sns-topic-arn": subscription.topic_arn})
+        except ServiceError as e:
+            log.warning("SNS could not send %s its subscription confirmation: %s", subscription.endpoint, e)
 
     def endpoint(self) -> str:
         """Where the notification's SigningCertUrl and UnsubscribeUrl point."""

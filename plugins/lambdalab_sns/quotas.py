@@ -46,3 +46,12 @@ FIFO_TOKEN_MAX = 128
 #: them at this base so that they read like AWS's).
 FIFO_SEQUENCE_DIGITS = 20
 FIFO_SEQUENCE_BASE = 10_000_000_000_000_000_000
+#: HTTP(S) endpoints: SNS's default delivery policy for them retries 3 times, 20 seconds
+#: apart (``EffectiveDeliveryPolicy``'s ``defaultHealthyRetryPolicy``), and waits 15
+#: seconds for an answer
+#: (https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html).
+HTTP_RETRIES = 3
+HTTP_RETRY_DELAY_S = 20.0
+HTTP_TIMEOUT_S = 15.0
+#: A confirmation token: this many random bytes, written in hex.
+CONFIRMATION_TOKEN_BYTES = 64

@@ -100,6 +100,13 @@ class SnsResponses:
     def subscribe(self, body: Mapping[str, Any]) -> dict[str, Any]:
         subscription = self.topics.subscribe(body["TopicArn"], body["Protocol"],
                                              body.get("Endpoint"), body.get("Attributes"))
+        self.publisher.request_confirmation(subscription)
+        if subscription.pending and not body.get("ReturnSubscriptionArn"):
+            return {"SubscriptionArn": "pending confirmation"}
+        return {"SubscriptionArn": subscription.arn}
+
+    def confirm_subscription(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        subscription = self.topics.confirm_subscription(body["TopicArn"], body["Token"])
         return {"SubscriptionArn": subscription.arn}
 
     def unsubscribe(self, body: Mapping[str, Any]) -> dict[str, Any]:
