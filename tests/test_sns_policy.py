@@ -159,7 +159,7 @@ def test_sns_sends_to_a_queue_only_when_its_policy_allows_the_topic(enforcing: E
 # -- hostile input --------------------------------------------------------------------------
 
 NEW_OPERATIONS = ("AddPermission", "RemovePermission", "SetTopicAttributes", "SetSubscriptionAttributes",
-                  "Subscribe", "Publish", "PublishBatch", "CreateTopic")
+                  "Subscribe", "ConfirmSubscription", "Publish", "PublishBatch", "CreateTopic")
 
 
 @pytest.fixture
