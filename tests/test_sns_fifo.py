@@ -5,6 +5,7 @@ and which subscriptions a FIFO topic takes."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,18 @@ def test_the_deduplication_ledger_survives_a_restart(tmp_path: Path, clock: Virt
         after = sns_of(lab).publisher.publish_message(topic.arn, "n", message_group_id="g",
                                                       message_deduplication_id="e")
         assert int(after.sequence_number or 0) == int(first.sequence_number or 0) + 1
+
+
+def test_the_lambdalab_sns_commands_make_and_publish_to_a_fifo_topic(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", str(tmp_path / "cli-data"), *args], catch_exceptions=False)
+
+    assert "orders.fifo" in run("sns", "create-topic", "orders.fifo", "--fifo", "--content-dedup").output
+    published = run("sns", "publish", "orders.fifo", "hello", "--group-id", "g").output
+    assert re.search(r"\(sequence number \d{20}\)", published), published
+    refused = run("sns", "publish", "orders.fifo", "hello")
+    assert refused.exit_code == 2 and "MessageGroupId parameter is required" in refused.output
