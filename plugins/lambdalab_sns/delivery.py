@@ -1,10 +1,12 @@
 """Delivering a published message to its subscriptions: durably, retried on the lab's
 clock as SNS retries an AWS-managed endpoint, and dead-lettered as SNS dead-letters.
 
-Every delivery a Publish makes is committed (a row of ``sns_deliveries``) before the
-first attempt, and deleted once the endpoint took it or SNS gave up on it; so a message
-Publish acknowledged reaches its subscribers after a crash, and a reopened lab resumes
-what a closed one was still retrying.
+Each delivery a Publish makes is attempted while Publish runs; one that must wait for a
+retry is committed (a row of ``sns_deliveries``) before Publish answers, and deleted once
+the endpoint took it or SNS gave up on it. So a message Publish acknowledged reaches its
+subscribers after a crash, and a reopened lab resumes what a closed one was still
+retrying. (A FIFO topic's deliveries are committed before their first attempt, with the
+message's sequence number: :mod:`.fifo`.)
 
 A delivery fails with a *client-side* or a *server-side* error
 (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html):
@@ -149,11 +151,6 @@ class Deliveries:
 
     # -- committing and sending ---------------------------------------------------------
 
-    def commit(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Store ``deliveries`` (their ``id`` is ignored) in one transaction; them with ids."""
-        with self.lab.store.transaction() as db:
-            return self.insert(db, deliveries)
-
     @staticmethod
     def insert(db: Any, deliveries: list[Delivery]) -> list[Delivery]:
         """Store ``deliveries`` in the caller's transaction ``db``; them with their ids."""
@@ -170,14 +167,29 @@ class Deliveries:
         return out
 
     def send(self, deliveries: list[Delivery], *, first: bool = True) -> None:
-        """Attempt each delivery (``first``: with SNS's immediate retries); those done with
-        (delivered or given up on) are deleted together, the others wait for a retry."""
+        """Attempt each delivery (``first``: with SNS's immediate retries). Those done with
+        (delivered or given up on) are deleted if stored; those to retry are stored if
+        new (``id`` 0), in one transaction, before this returns, then scheduled on the
+        lab's clock. So once Publish answers, each of its deliveries is done or stored."""
         if not deliveries:
             return
-        done = [d.id for d in deliveries if self._attempt(d, first)]
-        if done:
+        due = {id(d): self._attempt(d, first) for d in deliveries}
+        done = [d.id for d in deliveries if d.id and due[id(d)] is None]
+        new = [d for d in deliveries if not d.id and due[id(d)] is not None]
+        waiting = [d for d in deliveries if d.id and due[id(d)] is not None]
+        if done or new:
             with self.lab.store.transaction() as db:
                 db.executemany("DELETE FROM sns_deliveries WHERE id = ?", [(i,) for i in done])
+                stored = self.insert(db, new)
+            waiting += stored
+            due |= {id(s): due[id(d)] for s, d in zip(stored, new)}
+        for d in waiting:
+            self._schedule(d, due[id(d)] or 0.0)
+
+    def _schedule(self, delivery: Delivery, due: float) -> None:
+        with self._lock:
+            if not self._closed:
+                self._timers[delivery.id] = self.lab.clock.call_at(due, lambda: self._retry(delivery.id))
 
     def resume(self) -> None:
         """Attempt every delivery a previous process left (what a reopened lab does)."""
@@ -201,9 +213,9 @@ class Deliveries:
 
     # -- one attempt --------------------------------------------------------------------
 
-    def _attempt(self, delivery: Delivery, first: bool) -> bool:
-        """Whether ``delivery`` is done with: delivered, or given up on (and dead-lettered);
-        if not, its next retry is scheduled on the lab's clock."""
+    def _attempt(self, delivery: Delivery, first: bool) -> float | None:
+        """When ``delivery`` is to be retried on the lab's clock; ``None`` when it is done
+        with: delivered, or given up on (and dead-lettered)."""
         tries = 1 + (quotas.IMMEDIATE_RETRIES if first and delivery.protocol in MANAGED else 0)
         error: Exception | None = None
         for _ in range(tries):
@@ -211,20 +223,17 @@ class Deliveries:
             if error is None or client_side(error):
                 break
         if error is None:
-            return True
+            return None
         subscription = self._subscription(delivery)
         if subscription is None:  # unsubscribed meanwhile: SNS delivers no more
-            return True
+            return None
         due = self._next_retry(delivery)
         if client_side(error) or due is None:
             log.warning("SNS gave up delivering %s to %s: %s", delivery.message_id, delivery.endpoint, error)
             self._dead_letter(delivery, subscription, error)
-            return True
+            return None
         log.info("SNS will retry delivering %s to %s: %s", delivery.message_id, delivery.endpoint, error)
-        with self._lock:
-            if not self._closed:
-                self._timers[delivery.id] = self.lab.clock.call_at(due, lambda: self._retry(delivery.id))
-        return False
+        return due
 
     def _try(self, delivery: Delivery) -> Exception | None:
         """Send ``delivery`` once; the error that stopped it, if any."""

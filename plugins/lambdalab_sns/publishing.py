@@ -22,9 +22,10 @@ SNS passes it through
 subscriber's invoke continues the trace, an SQS subscriber's message carries it as
 ``AWSTraceHeader``.
 
-A delivery to each matching subscription is committed before Publish answers, so an
-acknowledged message is never lost; :mod:`.delivery` sends it, retries it as SNS retries
-and moves what SNS gives up on to the subscription's dead-letter queue.
+:mod:`.delivery` sends the message to each matching subscription while Publish runs,
+stores what must be retried before Publish answers (so an acknowledged message is never
+lost), retries it as SNS retries and moves what SNS gives up on to the subscription's
+dead-letter queue.
 """
 
 from __future__ import annotations
@@ -255,11 +256,9 @@ class Publisher:
                             checked_attributes, per_protocol)
 
     def _deliver(self, notification: Notification) -> None:
-        """Commit a delivery to each subscription the message matches, then send them
-        (:mod:`.delivery`: retried and dead-lettered as SNS does)."""
-        deliveries = self._deliveries_of(notification)
-        if deliveries:
-            self.deliveries.send(self.deliveries.commit(deliveries))
+        """Send the message to each subscription it matches (:mod:`.delivery`: what must
+        be retried is stored before this returns, and dead-lettered as SNS does)."""
+        self.deliveries.send(self._deliveries_of(notification))
 
     def _deliveries_of(self, notification: Notification) -> list[Delivery]:
         """A delivery to each subscription whose filter policy the message matches."""
@@ -270,18 +269,22 @@ class Publisher:
                                   notification.attributes)]
 
     def _delivery(self, notification: Notification, subscription: Subscription) -> Delivery:
-        """What ``subscription`` is sent, and what its dead-letter queue would get."""
+        """What ``subscription`` is sent, and what its dead-letter queue would get: the
+        same for an SQS queue, the notification JSON for a function, the notification
+        JSON or (raw) the message for an HTTP endpoint."""
         endpoint = self.endpoint()
-        notified = json.dumps(notification.envelope(subscription, endpoint, "URL"))
-        if subscription.protocol == "lambda":
-            message = DestinationMessage(json.dumps(notification.lambda_event(subscription, endpoint)), {})
-        elif subscription.protocol in ("http", "https"):
-            message = notification.http_post(subscription, notified)
-        else:
+        if subscription.protocol == "sqs":
             message = notification.sqs_message(subscription, endpoint)
+            dead_letter = message.body
+        else:
+            dead_letter = json.dumps(notification.envelope(subscription, endpoint, "URL"))
+            if subscription.protocol == "lambda":
+                message = DestinationMessage(json.dumps(notification.lambda_event(subscription, endpoint)), {})
+            else:
+                message = notification.http_post(subscription, dead_letter)
+                dead_letter = message.body
         return Delivery(0, subscription.arn, notification.message_id, subscription.protocol,
-                        subscription.endpoint, message.body,
-                        message.body if subscription.raw else notified, notification.timestamp,
+                        subscription.endpoint, message.body, dead_letter, notification.timestamp,
                         dict(message.attributes), dict(message.data_types), notification.trace_header)
 
     def request_confirmation(self, subscription: Subscription) -> None:
