@@ -6,6 +6,7 @@ queue at once, and what a lab was still delivering survives its close."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,7 +20,7 @@ from lambdalab_sns.delivery import next_retry_offset
 from lambdalab_sqs import sqs_of
 from lambdalab_sqs.models import queue_arn
 
-from .edge_support import client_for
+from .edge_support import client_for, killed_server
 
 RECORDER = """
 import json
@@ -190,6 +191,26 @@ def test_a_delivery_left_by_a_closed_lab_is_sent_by_the_next(
         assert sns_of(lab).publisher.deliveries.pending() == 0  # sent when the lab opened
         assert lab.wait_for_events(timeout=60)
         assert messages_seen(lab) == ["order 7"]
+
+
+def test_deliveries_waiting_for_a_retry_survive_sigkill(tmp_path: Path, code: Callable[..., Path]) -> None:
+    """Publish answers once each delivery is done or stored: after a SIGKILL of the
+    server, the next lab sends every acknowledged message."""
+    data = tmp_path / "data"
+    now = time.time()
+    with Lab(data_dir=data, clock=VirtualClock(start=now), state_transition=3600) as lab:
+        topics = sns_of(lab).topics
+        topic = topics.create_topic("orders")
+        lab.create_function("recorder", code(app=RECORDER), handler="app.handler")  # Pending an hour
+        topics.subscribe(topic.arn, "lambda", lab.arns.function("recorder"))
+    with killed_server(data) as url:  # SIGKILL right after the last answer
+        sns = client_for(url, "sns")
+        acknowledged = [sns.publish(TopicArn=topic.arn, Message=f"order {n}")["MessageId"] for n in range(10)]
+    with Lab(data_dir=data, clock=VirtualClock(start=now + 3601)) as lab:  # resumed as it opens
+        assert lab.wait_for_events(timeout=60)
+        got = [json.loads(e.message.split("EVENT ", 1)[1])["Records"][0]["Sns"]["MessageId"]
+               for e in lab.get_logs("recorder") if "EVENT " in e.message]
+    assert set(acknowledged) <= set(got)
 
 
 def test_once_the_delivery_policy_is_exhausted_the_message_is_dead_lettered(
