@@ -171,20 +171,17 @@ class Deliveries:
         (delivered or given up on) are deleted if stored; those to retry are stored if
         new (``id`` 0), in one transaction, before this returns, then scheduled on the
         lab's clock. So once Publish answers, each of its deliveries is done or stored."""
-        if not deliveries:
-            return
-        due = {id(d): self._attempt(d, first) for d in deliveries}
-        done = [d.id for d in deliveries if d.id and due[id(d)] is None]
-        new = [d for d in deliveries if not d.id and due[id(d)] is not None]
-        waiting = [d for d in deliveries if d.id and due[id(d)] is not None]
+        outcomes = [(d, self._attempt(d, first)) for d in deliveries]
+        done = [d.id for d, due in outcomes if d.id and due is None]
+        retries = [(d, due) for d, due in outcomes if due is not None]
+        new = [d for d, _ in retries if not d.id]
         if done or new:
             with self.lab.store.transaction() as db:
                 db.executemany("DELETE FROM sns_deliveries WHERE id = ?", [(i,) for i in done])
-                stored = self.insert(db, new)
-            waiting += stored
-            due |= {id(s): due[id(d)] for s, d in zip(stored, new)}
-        for d in waiting:
-            self._schedule(d, due[id(d)] or 0.0)
+                stored = iter(self.insert(db, new))
+            retries = [(d if d.id else next(stored), due) for d, due in retries]
+        for d, due in retries:
+            self._schedule(d, due)
 
     def _schedule(self, delivery: Delivery, due: float) -> None:
         with self._lock:
