@@ -169,3 +169,53 @@ def test_email_and_sms_subscriptions_stay_pending_and_are_never_sent(sns: Any, l
     sns.publish(TopicArn=topic, Message="hello")
     assert sns_of(lab).publisher.deliveries.pending() == 0  # nothing was queued for them
     assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsPending"] == "2"
+
+
+def test_a_subscriptions_delivery_policy_sets_its_retries(
+        sns: Any, edge: EdgeServer, endpoint: Endpoint, clock: VirtualClock) -> None:  # noqa: F811
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    policy = {"healthyRetryPolicy": {"numRetries": 4, "numNoDelayRetries": 1, "numMinDelayRetries": 1,
+                                     "minDelayTarget": 5, "maxDelayTarget": 10, "backoffFunction": "linear"}}
+    confirmed(sns, topic, endpoint, DeliveryPolicy=json.dumps(policy))
+    endpoint.status = 500
+    sns.publish(TopicArn=topic, Message="order 7")
+    assert len(endpoint.of_type("Notification")) == 2  # the first try and the no-delay retry
+    clock.advance(5)  # the min-delay retry
+    assert len(endpoint.of_type("Notification")) == 3
+    clock.advance(7.5)  # the backoff phase: 7.5 s, then 10 s (linear from 5 to 10)
+    assert len(endpoint.of_type("Notification")) == 4
+    clock.advance(10)
+    assert len(endpoint.of_type("Notification")) == 5
+    clock.advance(600)  # numRetries counts them all: no more
+    assert len(endpoint.of_type("Notification")) == 5
+    assert sns_of(edge.lab).publisher.deliveries.pending() == 0
+
+
+@pytest.mark.parametrize("policy", [
+    {"healthyRetryPolicy": {"numRetries": 101}},
+    {"healthyRetryPolicy": {"minDelayTarget": 30, "maxDelayTarget": 10}},
+    {"healthyRetryPolicy": {"backoffFunction": "random"}},
+    {"healthyRetryPolicy": {"numRetries": 50, "minDelayTarget": 100, "maxDelayTarget": 100}},  # 5,000 s
+    {"http": {"defaultHealthyRetryPolicy": {"numRetries": "3"}}},
+])
+def test_delivery_policies_beyond_snss_bounds_are_refused(sns: Any, policy: dict[str, Any]) -> None:
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    with pytest.raises(sns.exceptions.InvalidParameterException, match="DeliveryPolicy"):
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:1/x",
+                      Attributes={"DeliveryPolicy": json.dumps(policy)})
+
+
+def test_a_topics_delivery_policy_is_the_default_and_can_disable_overrides(
+        sns: Any, endpoint: Endpoint, clock: VirtualClock) -> None:
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    one_retry = {"numRetries": 1, "minDelayTarget": 5, "maxDelayTarget": 5}
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(
+        {"http": {"defaultHealthyRetryPolicy": one_retry, "disableSubscriptionOverrides": True}}))
+    confirmed(sns, topic, endpoint, DeliveryPolicy=json.dumps({"healthyRetryPolicy": {"numRetries": 9}}))
+    endpoint.status = 500
+    sns.publish(TopicArn=topic, Message="order 7")
+    clock.advance(600)
+    assert len(endpoint.of_type("Notification")) == 2  # the topic's one retry, not the subscription's 9
+    with pytest.raises(sns.exceptions.InvalidParameterException):
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(
+            {"http": {"defaultHealthyRetryPolicy": {"numRetries": -1}}}))

@@ -40,7 +40,9 @@ from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, Time
 
 from . import quotas
 from .endpoints import post
-from .exceptions import NotFoundException
+from .exceptions import InvalidParameterException, NotFoundException
+from .http_policy import HttpRetryPolicy
+from .http_policy import policy_of as http_policy_of
 from .policies import SNS_PRINCIPAL, sns_may_send
 
 if TYPE_CHECKING:
@@ -97,20 +99,19 @@ def next_retry_offset(elapsed: float) -> float | None:
     """Seconds after the first attempt at which the next retry falls due, ``elapsed``
     seconds after it; ``None`` once the delivery policy is exhausted. A function of the
     time alone, so a reopened lab picks up the schedule where a closed one left it."""
-    elapsed += _SLACK_S
-    i = bisect.bisect_right(EARLY_OFFSETS, elapsed)
-    if i < len(EARLY_OFFSETS):
-        return EARLY_OFFSETS[i]
-    post = int((elapsed - EARLY_OFFSETS[-1]) // quotas.POST_BACKOFF_DELAY_S) + 1
+    early = next_offset(EARLY_OFFSETS, elapsed)
+    if early is not None:
+        return early
+    post = int((elapsed + _SLACK_S - EARLY_OFFSETS[-1]) // quotas.POST_BACKOFF_DELAY_S) + 1
     if post > quotas.POST_BACKOFF_RETRIES:
         return None
     return EARLY_OFFSETS[-1] + post * quotas.POST_BACKOFF_DELAY_S
 
 
-def next_http_retry_offset(elapsed: float) -> float | None:
-    """:func:`next_retry_offset` for an http(s) endpoint: SNS's default policy for them."""
-    retry = int((elapsed + _SLACK_S) // quotas.HTTP_RETRY_DELAY_S) + 1
-    return retry * quotas.HTTP_RETRY_DELAY_S if retry <= quotas.HTTP_RETRIES else None
+def next_offset(offsets: tuple[float, ...], elapsed: float) -> float | None:
+    """The first of ``offsets`` after ``elapsed`` seconds; ``None`` past the last."""
+    i = bisect.bisect_right(offsets, elapsed + _SLACK_S)
+    return offsets[i] if i < len(offsets) else None
 
 
 def client_side(error: Exception) -> bool:
@@ -213,7 +214,9 @@ class Deliveries:
     def _attempt(self, delivery: Delivery, first: bool) -> float | None:
         """When ``delivery`` is to be retried on the lab's clock; ``None`` when it is done
         with: delivered, or given up on (and dead-lettered)."""
-        tries = 1 + (quotas.IMMEDIATE_RETRIES if first and delivery.protocol in MANAGED else 0)
+        http = None if delivery.protocol in MANAGED else self._http_policy(delivery)
+        immediate = quotas.IMMEDIATE_RETRIES if http is None else http.no_delay
+        tries = 1 + (immediate if first else 0)
         error: Exception | None = None
         for _ in range(tries):
             error = self._try(delivery)
@@ -224,7 +227,7 @@ class Deliveries:
         subscription = self._subscription(delivery)
         if subscription is None:  # unsubscribed meanwhile: SNS delivers no more
             return None
-        due = self._next_retry(delivery)
+        due = self._next_retry(delivery, http)
         if client_side(error) or due is None:
             log.warning("SNS gave up delivering %s to %s: %s", delivery.message_id, delivery.endpoint, error)
             self._dead_letter(delivery, subscription, error)
@@ -282,9 +285,21 @@ class Deliveries:
         except NotFoundException:
             return None
 
-    def _next_retry(self, delivery: Delivery) -> float | None:
+    def _http_policy(self, delivery: Delivery) -> HttpRetryPolicy:
+        subscription = self._subscription(delivery)
+        try:
+            topic = self.topics.get_topic(_topic_of(delivery)).attributes.get("DeliveryPolicy")
+        except NotFoundException:
+            topic = None
+        own = subscription.attributes.get("DeliveryPolicy") if subscription else None
+        try:
+            return http_policy_of(own, topic)
+        except InvalidParameterException:  # stored before lambdalab checked it: SNS's default
+            return HttpRetryPolicy()
+
+    def _next_retry(self, delivery: Delivery, http: HttpRetryPolicy | None) -> float | None:
         elapsed = self.lab.clock.now() - delivery.first_attempt_at
-        offset = next_retry_offset(elapsed) if delivery.protocol in MANAGED else next_http_retry_offset(elapsed)
+        offset = next_retry_offset(elapsed) if http is None else next_offset(http.offsets(), elapsed)
         return None if offset is None else delivery.first_attempt_at + offset
 
     def _dead_letter(self, delivery: Delivery, subscription: "Subscription", error: Exception) -> None:

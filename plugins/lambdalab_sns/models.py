@@ -24,6 +24,7 @@ from .delivery import MIGRATION as DELIVERIES_MIGRATION
 from .endpoints import CONFIRMED_BY_TOKEN, DELIVERED, NEVER_CONFIRMED, check_endpoint
 from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
 from .fifo import MIGRATION as FIFO_MIGRATION
+from .http_policy import check_document as check_http_delivery_policy
 from .fifo import forget as forget_fifo_ledger
 from .filter_policies import check_filter_policy, check_scope
 from .policies import check_policy, default_policy, with_permission, without_permission
@@ -456,6 +457,8 @@ def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False
                 f"{', '.join(sorted(allowed))}).")
         if not isinstance(value, str):
             raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
+        if name == "DeliveryPolicy" and value:
+            _check_delivery_policy(value, "Invalid parameter: ")
         out[name] = check_policy(value) if name == "Policy" and value else value
     return out
 
@@ -511,6 +514,7 @@ def _check_redrive_policy(value: str, prefix: str) -> None:
 
 def _check_delivery_policy(value: str, prefix: str) -> None:
     _json_object("DeliveryPolicy", value, prefix)
+    check_http_delivery_policy(value, prefix)
 
 
 _JSON_POLICIES = {"RedrivePolicy": _check_redrive_policy, "DeliveryPolicy": _check_delivery_policy}

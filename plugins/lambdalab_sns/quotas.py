@@ -55,3 +55,8 @@ HTTP_RETRY_DELAY_S = 20.0
 HTTP_TIMEOUT_S = 15.0
 #: A confirmation token: this many random bytes, written in hex.
 CONFIRMATION_TOKEN_BYTES = 64
+#: An http(s) DeliveryPolicy: at most 100 retries, delays up to 3,600 seconds, and all
+#: its retries within 3,600 seconds (a hard limit, the retries page says).
+HTTP_RETRIES_MAX = 100
+HTTP_DELAY_MAX_S = 3600.0
+HTTP_POLICY_TIME_MAX_S = 3600.0
