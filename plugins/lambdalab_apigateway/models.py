@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
+from . import patch, quotas
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
 if TYPE_CHECKING:
@@ -244,16 +245,9 @@ class ApiGateway:
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
-        if authorization_type not in ("NONE", "CUSTOM"):
-            raise BadRequestException(
-                f"lambdalab's REST APIs take authorizationType NONE or CUSTOM, not {authorization_type!r}.")
-        if authorization_type == "CUSTOM" and authorizer_id not in api.get("_authorizers", {}):
-            raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type "
-                                      "to CUSTOM requires a valid authorizer.")
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
-                  "apiKeyRequired": False}
-        if authorization_type == "CUSTOM":
-            method["authorizerId"] = authorizer_id
+                  "apiKeyRequired": False, "authorizerId": authorizer_id}
+        _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
         return method
@@ -350,6 +344,137 @@ class ApiGateway:
 
     def get_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST)["_stages"].values())
+
+    def get_stage(self, api_id: str, stage_name: str) -> dict[str, Any]:
+        return _rest_stage(self._load(api_id, REST), stage_name)
+
+    def get_resource(self, api_id: str, resource_id: str) -> dict[str, Any]:
+        return self._resource(self._load(api_id, REST), resource_id)
+
+    def get_method(self, api_id: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        return _rest_method(self._resource(self._load(api_id, REST), resource_id), http_method)
+
+    def get_integration(self, api_id: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        method = (self._resource(self._load(api_id, REST), resource_id).get("resourceMethods") or {}).get(
+            _method(http_method))
+        if method is None or "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        integration: dict[str, Any] = method["methodIntegration"]
+        return integration
+
+    def get_deployments(self, api_id: str) -> list[dict[str, Any]]:
+        return [public(d) for d in self._load(api_id, REST)["_deployments"].values()]
+
+    def get_deployment(self, api_id: str, deployment_id: str) -> dict[str, Any]:
+        found = self._load(api_id, REST)["_deployments"].get(deployment_id)
+        if found is None:
+            raise NotFoundException("Invalid Deployment identifier specified")
+        return public(found)
+
+    # -- REST updates and deletes (patchOperations) -----------------------------------------
+
+    @_one_at_a_time
+    def update_rest_api(self, api_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateRestApi: ``/name``, ``/description``, ``/apiKeySource``,
+        ``/disableExecuteApiEndpoint``, ``/minimumCompressionSize`` (replace) and
+        ``/binaryMediaTypes/<type>`` (add, remove, replace)
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateRestApi.html)."""
+        api = self._load(api_id, REST)
+        for operation in patch.operations(patch_operations):
+            _patch_rest_api(api, operation)
+        return public(self._save(api, REST))
+
+    @_one_at_a_time
+    def update_resource(self, api_id: str, resource_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateResource: replace ``/pathPart`` or ``/parentId``; the paths below follow."""
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        for operation in patch.operations(patch_operations):
+            if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
+                raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
+            if resource["path"] == "/":
+                raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
+            _move_resource(api, resource, operation.parts[0], operation.needs_value())
+        self._save(api, REST)
+        return resource
+
+    @_one_at_a_time
+    def delete_resource(self, api_id: str, resource_id: str) -> None:
+        """DeleteResource: the resource and every resource below it."""
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        if resource["path"] == "/":
+            raise BadRequestException("Cannot delete the root resource of a REST API.")
+        for gone in _subtree(api, resource_id):
+            del api["_resources"][gone]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def update_method(self, api_id: str, resource_id: str, http_method: str,
+                      patch_operations: Any) -> dict[str, Any]:
+        """UpdateMethod: replace ``/authorizationType``, ``/authorizerId``,
+        ``/apiKeyRequired``, ``/operationName``."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        for operation in patch.operations(patch_operations):
+            patch.only_replace(operation)
+            if operation.path == "/apiKeyRequired":
+                method["apiKeyRequired"] = patch.boolean(operation)
+            elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
+                method[operation.parts[0]] = operation.needs_value()
+            else:
+                raise BadRequestException(f"Invalid patch path {operation.path}")
+        _check_authorization(api, method)
+        self._save(api, REST)
+        return method
+
+    @_one_at_a_time
+    def delete_method(self, api_id: str, resource_id: str, http_method: str) -> None:
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        _rest_method(resource, http_method)
+        del resource["resourceMethods"][_method(http_method)]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def delete_integration(self, api_id: str, resource_id: str, http_method: str) -> None:
+        api = self._load(api_id, REST)
+        method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
+        if method is None or "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        del method["methodIntegration"]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def update_stage(self, api_id: str, stage_name: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateStage: replace ``/deploymentId`` (a redeploy), ``/description``,
+        ``/tracingEnabled``, ``/cacheClusterEnabled``; add, replace or remove
+        ``/variables/<name>``."""
+        api = self._load(api_id, REST)
+        stage = _rest_stage(api, stage_name)
+        for operation in patch.operations(patch_operations):
+            _patch_stage(api, stage, operation)
+        stage["lastUpdatedDate"] = self.lab.clock.now()
+        self._save(api, REST)
+        return stage
+
+    @_one_at_a_time
+    def delete_stage(self, api_id: str, stage_name: str) -> None:
+        api = self._load(api_id, REST)
+        _rest_stage(api, stage_name)
+        del api["_stages"][stage_name]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def delete_deployment(self, api_id: str, deployment_id: str) -> None:
+        """DeleteDeployment: refused while a stage serves it, as AWS refuses."""
+        api = self._load(api_id, REST)
+        if deployment_id not in api["_deployments"]:
+            raise NotFoundException("Invalid Deployment identifier specified")
+        if any(s["deploymentId"] == deployment_id for s in api["_stages"].values()):
+            raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+        del api["_deployments"][deployment_id]
+        self._save(api, REST)
 
     def match_rest(self, api_id: str, stage_name: str, method: str, path: str
                    ) -> tuple[dict[str, Any], dict[str, Any], Match | None]:
@@ -468,6 +593,153 @@ class ApiGateway:
     def get_http_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP)["_stages"].values())
 
+    def get_http_stage(self, api_id: str, stage_name: str) -> dict[str, Any]:
+        return _http_stage_of(self._load(api_id, HTTP), stage_name)
+
+    def get_route(self, api_id: str, route_id: str) -> dict[str, Any]:
+        return _http_route(self._load(api_id, HTTP), route_id)
+
+    def get_http_integration(self, api_id: str, integration_id: str) -> dict[str, Any]:
+        return _http_integration(self._load(api_id, HTTP), integration_id)
+
+    def get_http_integrations(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP)["_integrations"].values())
+
+    # -- HTTP API updates and deletes -------------------------------------------------------
+    # apigatewayv2's updates name the fields to change (no patchOperations); a field left
+    # out keeps its value (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid.html#UpdateApi).
+
+    @_one_at_a_time
+    def update_api(self, api_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateApi: ``Name``, ``Description``, ``CorsConfiguration``,
+        ``DisableExecuteApiEndpoint``, the selection expressions."""
+        api = self._load(api_id, HTTP)
+        _refuse_unserved(changes, ("Target", "RouteKey", "CredentialsArn"), "UpdateApi")
+        if "Name" in changes and not changes["Name"]:
+            raise BadRequestException("Invalid API name: give the API a name.")
+        api.update(_given(changes, ("Name", "Description", "CorsConfiguration", "DisableExecuteApiEndpoint",
+                                    "RouteSelectionExpression", "ApiKeySelectionExpression")))
+        return public(self._save(api, HTTP))
+
+    @_one_at_a_time
+    def update_route(self, api_id: str, route_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateRoute: ``RouteKey`` (checked, unique), ``Target``, ``AuthorizationType``,
+        ``AuthorizerId``, ``ApiKeyRequired``, ``OperationName``."""
+        api = self._load(api_id, HTTP)
+        route = _http_route(api, route_id)
+        key = changes.get("RouteKey")
+        if key is not None and key != route["RouteKey"]:
+            _route(key, None)  # checks the key
+            if any(r["RouteKey"] == key for r in api["_routes"].values()):
+                raise ConflictException(f"Route with key {key} already exists for this API")
+        target = changes.get("Target")
+        if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
+            raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
+        if changes.get("AuthorizationType") not in (None, "NONE"):
+            raise BadRequestException(
+                f"lambdalab's HTTP API routes take AuthorizationType NONE, not {changes['AuthorizationType']!r}.")
+        route.update(_given(changes, ("RouteKey", "Target", "AuthorizationType", "AuthorizerId",
+                                      "ApiKeyRequired", "OperationName")))
+        self._save(api, HTTP)
+        return route
+
+    @_one_at_a_time
+    def delete_route(self, api_id: str, route_id: str) -> None:
+        api = self._load(api_id, HTTP)
+        _http_route(api, route_id)
+        del api["_routes"][route_id]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def update_integration(self, api_id: str, integration_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateIntegration: ``IntegrationUri`` (a function), ``PayloadFormatVersion``,
+        ``TimeoutInMillis``, ``Description``."""
+        api = self._load(api_id, HTTP)
+        integration = _http_integration(api, integration_id)
+        if changes.get("IntegrationType") not in (None, "AWS_PROXY"):
+            raise BadRequestException(
+                f"lambdalab's API Gateway integrates with Lambda only: IntegrationType must be "
+                f"AWS_PROXY, not {changes['IntegrationType']!r}.")
+        if changes.get("IntegrationUri") is not None:
+            function_of(changes["IntegrationUri"])
+        if changes.get("PayloadFormatVersion") not in (None, "1.0", "2.0"):
+            raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0.")
+        timeout = changes.get("TimeoutInMillis")
+        if timeout is not None and not (
+                quotas.HTTP_INTEGRATION_TIMEOUT_MIN_MS <= timeout <= quotas.HTTP_INTEGRATION_TIMEOUT_MAX_MS):
+            raise BadRequestException(
+                f"TimeoutInMillis must be between {quotas.HTTP_INTEGRATION_TIMEOUT_MIN_MS} and "
+                f"{quotas.HTTP_INTEGRATION_TIMEOUT_MAX_MS} milliseconds.")
+        integration.update(_given(changes, ("IntegrationUri", "PayloadFormatVersion", "TimeoutInMillis",
+                                            "Description")))
+        self._save(api, HTTP)
+        return integration
+
+    @_one_at_a_time
+    def delete_integration_v2(self, api_id: str, integration_id: str) -> None:
+        """DeleteIntegration (HTTP API): refused while a route targets it."""
+        api = self._load(api_id, HTTP)
+        _http_integration(api, integration_id)
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("Target") == f"integrations/{integration_id}"]
+        if users:
+            raise ConflictException(
+                f"Integration {integration_id} is the target of route(s) {', '.join(users)}: "
+                "point them elsewhere or delete them first.")
+        del api["_integrations"][integration_id]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def update_http_stage(self, api_id: str, stage_name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateStage (HTTP API): ``AutoDeploy``, ``Description``, ``StageVariables``
+        (the new map replaces the old), ``DeploymentId``, route settings."""
+        api = self._load(api_id, HTTP)
+        stage = _http_stage_of(api, stage_name)
+        deployment = changes.get("DeploymentId")
+        if deployment is not None and deployment not in api.get("_deployments", {}):
+            raise NotFoundException(f"Invalid Deployment identifier specified {deployment}")
+        stage.update(_given(changes, ("AutoDeploy", "Description", "StageVariables", "DeploymentId",
+                                      "DefaultRouteSettings", "RouteSettings")))
+        stage["LastUpdatedDate"] = self.lab.clock.now()
+        self._save(api, HTTP)
+        return stage
+
+    @_one_at_a_time
+    def delete_http_stage(self, api_id: str, stage_name: str) -> None:
+        api = self._load(api_id, HTTP)
+        _http_stage_of(api, stage_name)
+        del api["_stages"][stage_name]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def create_http_deployment(self, api_id: str, stage_name: str | None = None, *,
+                               description: str | None = None) -> dict[str, Any]:
+        """CreateDeployment (HTTP API); with ``stage_name`` that stage points at it. An HTTP
+        API's stages serve its current routes either way (see the differences page)."""
+        api = self._load(api_id, HTTP)
+        stage = _http_stage_of(api, stage_name) if stage_name else None
+        deployment: dict[str, Any] = {"DeploymentId": new_id(6), "DeploymentStatus": "DEPLOYED",
+                                      "AutoDeployed": False, "CreatedDate": self.lab.clock.now()}
+        if description is not None:
+            deployment["Description"] = description
+        api.setdefault("_deployments", {})[deployment["DeploymentId"]] = deployment
+        if stage is not None:
+            stage["DeploymentId"], stage["LastUpdatedDate"] = deployment["DeploymentId"], self.lab.clock.now()
+        self._save(api, HTTP)
+        return deployment
+
+    def get_http_deployments(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP).get("_deployments", {}).values())
+
+    @_one_at_a_time
+    def delete_http_deployment(self, api_id: str, deployment_id: str) -> None:
+        api = self._load(api_id, HTTP)
+        if deployment_id not in api.get("_deployments", {}):
+            raise NotFoundException(f"Invalid Deployment identifier specified {deployment_id}")
+        if any(s.get("DeploymentId") == deployment_id for s in api["_stages"].values()):
+            raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+        del api["_deployments"][deployment_id]
+        self._save(api, HTTP)
+
     def match_http(self, api_id: str, stage_name: str, method: str, path: str
                    ) -> tuple[dict[str, Any], dict[str, Any], Match | None]:
         """The API, its stage, and the route and integration a request reaches: the most
@@ -502,6 +774,176 @@ class ApiGateway:
         if integration is None:
             return api, stage, None
         return api, stage, Match(integration, template, params)
+
+
+# -- REST helpers ---------------------------------------------------------------------------
+
+
+def _rest_stage(api: dict[str, Any], stage_name: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_stages"].get(stage_name)
+    if found is None:
+        raise NotFoundException("Invalid Stage identifier specified")
+    return found
+
+
+def _rest_method(resource: dict[str, Any], http_method: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = (resource.get("resourceMethods") or {}).get(_method(http_method))
+    if found is None:
+        raise NotFoundException("Invalid Method identifier specified")
+    return found
+
+
+def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
+    """A method's ``authorizationType`` is one lambdalab serves; ``CUSTOM`` names an
+    authorizer of the API (AWS's words when it does not)."""
+    kind = method.get("authorizationType")
+    if kind not in ("NONE", "CUSTOM"):
+        raise BadRequestException(f"lambdalab's REST APIs take authorizationType NONE or CUSTOM, not {kind!r}.")
+    if kind == "CUSTOM" and method.get("authorizerId") not in api.get("_authorizers", {}):
+        raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type to CUSTOM "
+                                  "or COGNITO_USER_POOLS requires a valid authorizer.")
+    if kind == "NONE":
+        method.pop("authorizerId", None)
+
+
+def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateRestApi operation, applied to ``api``."""
+    if operation.parts[0] == "binaryMediaTypes" and len(operation.parts) == 2:
+        types: list[str] = api.setdefault("binaryMediaTypes", [])
+        named = operation.parts[1]
+        if operation.op in ("remove", "replace") and named in types:
+            types.remove(named)
+        if operation.op == "add":
+            types.append(named)
+        elif operation.op == "replace":
+            types.append(operation.needs_value())
+        return
+    fields = {"/name": "name", "/description": "description", "/apiKeySource": "apiKeySource",
+              "/disableExecuteApiEndpoint": "disableExecuteApiEndpoint",
+              "/minimumCompressionSize": "minimumCompressionSize"}
+    if operation.path not in fields:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = fields[operation.path]
+    if key == "disableExecuteApiEndpoint":
+        api[key] = patch.boolean(operation)
+    elif key == "minimumCompressionSize":
+        api[key] = _compression_size(operation.needs_value())
+    elif key == "apiKeySource" and operation.value not in ("HEADER", "AUTHORIZER"):
+        raise BadRequestException("Invalid apiKeySource: use HEADER or AUTHORIZER.")
+    elif key == "name" and not operation.value:
+        raise BadRequestException("Invalid REST API name specified: give the API a name.")
+    else:
+        api[key] = operation.needs_value()
+
+
+def _compression_size(value: str) -> int:
+    if not value.isdigit() or int(value) > quotas.APIGATEWAY_COMPRESSION_MAX_BYTES:
+        raise BadRequestException(
+            f"Invalid minimum compression size, must be between 0 and {quotas.APIGATEWAY_COMPRESSION_MAX_BYTES}")
+    return int(value)
+
+
+def _subtree(api: dict[str, Any], resource_id: str) -> list[str]:
+    """``resource_id`` and the ids of every resource below it."""
+    found, queue = [], [resource_id]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue += [r["id"] for r in api["_resources"].values() if r.get("parentId") == current]
+    return found
+
+
+def _move_resource(api: dict[str, Any], resource: dict[str, Any], key: str, value: str) -> None:
+    """Give ``resource`` a new ``pathPart`` or ``parentId``, checked as CreateResource
+    checks, and recompute the path of it and everything below it."""
+    resources = api["_resources"]
+    parent_id = value if key == "parentId" else resource["parentId"]
+    part = value if key == "pathPart" else resource["pathPart"]
+    if parent_id not in resources:
+        raise NotFoundException("Invalid Resource identifier specified")
+    if parent_id in _subtree(api, resource["id"]):
+        raise BadRequestException("Resources cannot be cyclical.")
+    if not _PATH_PART.match(part):
+        raise BadRequestException(
+            f"Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning "
+            f"and the end and an optional plus sign before the closing brace: {part!r}.")
+    parent = resources[parent_id]
+    if parent["path"].rstrip("/").endswith("+}"):
+        raise BadRequestException(
+            f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}")
+    if any(r["parentId"] == parent_id and r["pathPart"] == part and r["id"] != resource["id"]
+           for r in resources.values() if "parentId" in r):
+        raise ConflictException(f"Another resource with the same parent already has this name: {part}")
+    resource["parentId"], resource["pathPart"] = parent_id, part
+    for below in _subtree(api, resource["id"]):
+        moved = resources[below]
+        moved["path"] = resources[moved["parentId"]]["path"].rstrip("/") + "/" + moved["pathPart"]
+
+
+#: UpdateStage's paths lambdalab applies, as AWS lists them in its refusal.
+_STAGE_PATHS = ("/deploymentId", "/description", "/cacheClusterEnabled", "/tracingEnabled",
+                "/variables/{variable_name}")
+
+
+def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateStage operation, applied to ``stage``."""
+    if operation.parts[0] == "variables" and len(operation.parts) == 2:
+        variables = stage.setdefault("variables", {})
+        if operation.op == "remove":
+            variables.pop(operation.parts[1], None)
+        else:
+            variables[operation.parts[1]] = operation.needs_value()
+        if not variables:
+            del stage["variables"]
+        return
+    if operation.path not in _STAGE_PATHS:
+        raise BadRequestException(
+            f"Invalid method setting path: {operation.path}. Must be one of: [{', '.join(_STAGE_PATHS)}]")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    if key in ("cacheClusterEnabled", "tracingEnabled"):
+        stage[key] = patch.boolean(operation)
+    elif key == "deploymentId" and operation.value not in api["_deployments"]:
+        raise BadRequestException("Deployment id does not exist")
+    else:
+        stage[key] = operation.needs_value()
+
+
+# -- HTTP API helpers ---------------------------------------------------------------------
+
+
+def _given(changes: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The members of an update that were sent (``None`` is "not sent" in botocore's JSON)."""
+    return {k: changes[k] for k in keys if changes.get(k) is not None}
+
+
+def _refuse_unserved(changes: dict[str, Any], keys: tuple[str, ...], operation: str) -> None:
+    sent = [k for k in keys if changes.get(k) is not None]
+    if sent:
+        raise BadRequestException(f"lambdalab's {operation} does not change {', '.join(sent)}: "
+                                  "update the route or integration itself.")
+
+
+def _http_route(api: dict[str, Any], route_id: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_routes"].get(route_id)
+    if found is None:
+        raise NotFoundException(f"Invalid Route identifier specified {route_id}")
+    return found
+
+
+def _http_integration(api: dict[str, Any], integration_id: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_integrations"].get(integration_id)
+    if found is None:
+        raise NotFoundException(f"Invalid Integration identifier specified {integration_id}")
+    return found
+
+
+def _http_stage_of(api: dict[str, Any], stage_name: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_stages"].get(stage_name)
+    if found is None:
+        raise NotFoundException(f"Invalid stage identifier specified {stage_name}")
+    return found
 
 
 def _method(name: Any) -> str:

@@ -8,3 +8,10 @@ APIGATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: GetRestApis, GetResources: ``limit`` is at most 500
 #: (https://docs.aws.amazon.com/apigateway/latest/api/API_GetRestApis.html).
 APIGATEWAY_PAGE_MAX = 500
+#: UpdateRestApi's ``/minimumCompressionSize``: 0 to 10 MB
+#: (https://docs.aws.amazon.com/apigateway/latest/api/API_RestApi.html).
+APIGATEWAY_COMPRESSION_MAX_BYTES = 10 * 1024 * 1024
+#: An HTTP API integration's ``TimeoutInMillis``: 50 ms to 30 s
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+HTTP_INTEGRATION_TIMEOUT_MIN_MS = 50
+HTTP_INTEGRATION_TIMEOUT_MAX_MS = 30_000

@@ -97,6 +97,58 @@ class RestApiResponses:
     def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return {"item": self.gateway.get_stages(body["restApiId"])}
 
+    def get_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_stage(body["restApiId"], body["stageName"])
+
+    def get_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_resource(body["restApiId"], body["resourceId"])
+
+    def get_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_method(body["restApiId"], body["resourceId"], body["httpMethod"])
+
+    def get_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_integration(body["restApiId"], body["resourceId"], body["httpMethod"])
+
+    def get_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployments = self.gateway.get_deployments(body["restApiId"])
+        return _page(deployments, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_deployment(body["restApiId"], body["deploymentId"])
+
+    def update_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_rest_api(body["restApiId"], body.get("patchOperations"))
+
+    def update_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_resource(body["restApiId"], body["resourceId"], body.get("patchOperations"))
+
+    def delete_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_resource(body["restApiId"], body["resourceId"])
+        return {}
+
+    def update_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_method(body["restApiId"], body["resourceId"], body["httpMethod"],
+                                          body.get("patchOperations"))
+
+    def delete_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_method(body["restApiId"], body["resourceId"], body["httpMethod"])
+        return {}
+
+    def delete_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_integration(body["restApiId"], body["resourceId"], body["httpMethod"])
+        return {}
+
+    def update_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_stage(body["restApiId"], body["stageName"], body.get("patchOperations"))
+
+    def delete_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_stage(body["restApiId"], body["stageName"])
+        return {}
+
+    def delete_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_deployment(body["restApiId"], body["deploymentId"])
+        return {}
+
 
 class HttpApiResponses:
     """The HTTP API (v2) operations lambdalab serves."""
@@ -140,6 +192,55 @@ class HttpApiResponses:
     def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
         stages = self.gateway.get_http_stages(body["ApiId"])
         return _page(stages, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def get_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_stage(body["ApiId"], body["StageName"])
+
+    def get_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_route(body["ApiId"], body["RouteId"])
+
+    def get_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_integration(body["ApiId"], body["IntegrationId"])
+
+    def get_integrations(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        integrations = self.gateway.get_http_integrations(body["ApiId"])
+        return _page(integrations, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def update_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_api(body["ApiId"], dict(body))
+
+    def update_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_route(body["ApiId"], body["RouteId"], dict(body))
+
+    def delete_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_route(body["ApiId"], body["RouteId"])
+        return {}
+
+    def update_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_integration(body["ApiId"], body["IntegrationId"], dict(body))
+
+    def delete_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_integration_v2(body["ApiId"], body["IntegrationId"])
+        return {}
+
+    def update_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_http_stage(body["ApiId"], body["StageName"], dict(body))
+
+    def delete_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_stage(body["ApiId"], body["StageName"])
+        return {}
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_http_deployment(body["ApiId"], body.get("StageName"),
+                                                   description=body.get("Description"))
+
+    def get_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployments = self.gateway.get_http_deployments(body["ApiId"])
+        return _page(deployments, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def delete_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_deployment(body["ApiId"], body["DeploymentId"])
+        return {}
 
 
 class ManagementApp:
