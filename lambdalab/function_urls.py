@@ -255,8 +255,8 @@ class FunctionUrls:
 
 
 @dataclass(frozen=True)
-class HttpRequest:
-    """One request to a function URL, as the edge read it."""
+class EdgeRequest:
+    """One request to a function behind HTTP (a function URL, an API), as the edge read it."""
 
     method: str
     path: str
@@ -272,13 +272,15 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
-class HttpResponse:
+class EdgeResponse:
+    """An HTTP response the edge sends for a function: its answer mapped, or an error."""
+
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
 
-def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
+def request_event(request: EdgeRequest, config: FunctionUrlConfig, region: str,
                   at: float) -> dict[str, Any]:
     """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html)."""
     domain = f"{config.url_id}.lambda-url.{region}.on.aws"
@@ -318,20 +320,22 @@ def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
         "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": int(at * 1000),
     }
-    if request.body:
-        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
-        try:
-            text = request.body.decode() if textual else None
-        except UnicodeDecodeError:
-            text = None
-        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
-    return event
+    return event | event_body(request.body, headers.get("content-type", "text/plain"))
 
 
-def _event_headers(request: HttpRequest, domain: str, at: float
+def event_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """A 2.0 event's ``body`` and ``isBase64Encoded``: a textual content type's UTF-8 body
+    as text, any other body in base64, as function URLs and HTTP APIs pass them."""
+    if not body:
+        return {"isBase64Encoded": False}
+    try:
+        text = body.decode() if _TEXT_TYPES.match(content_type.lower()) else None
+    except UnicodeDecodeError:
+        text = None
+    return {"body": text if text is not None else base64.b64encode(body).decode(), "isBase64Encoded": text is None}
+
+
+def _event_headers(request: EdgeRequest, domain: str, at: float
                    ) -> tuple[dict[str, str], list[str]]:
     """The event's ``headers`` and ``cookies``: what the client sent, less hop-by-hop
     headers, plus what AWS's front end adds (``host`` is the URL's domain,
@@ -377,11 +381,11 @@ INTERNAL_ERROR_BODY = b"Internal Server Error"
 _JSON = ("Content-Type", "application/json")
 
 
-def internal_error(request_id: str) -> HttpResponse:
-    return HttpResponse(502, [_JSON, ("x-amzn-RequestId", request_id)], INTERNAL_ERROR_BODY)
+def internal_error(request_id: str) -> EdgeResponse:
+    return EdgeResponse(502, [_JSON, ("x-amzn-RequestId", request_id)], INTERNAL_ERROR_BODY)
 
 
-def http_response(result: InvokeResult) -> HttpResponse:
+def http_response(result: InvokeResult) -> EdgeResponse:
     """The HTTP response AWS makes of the function's answer (urls-invocation.html).
 
     A JSON object with ``statusCode`` is a full response. Anything else is the body of a
@@ -393,17 +397,25 @@ def http_response(result: InvokeResult) -> HttpResponse:
     request_id = result.request_id
     if result.function_error is not None:
         return internal_error(request_id)
-    try:
-        value = json.loads(result.payload or b"null")
-    except ValueError:
+    response = payload_v2_response(result.payload)
+    if response is None:
         return internal_error(request_id)
-    if isinstance(value, dict) and "statusCode" in value:
-        response = _structured(value)
-        if response is None:
-            return internal_error(request_id)
-    else:
-        response = HttpResponse(200, [_JSON], _body(value))
     return replace(response, headers=[*response.headers, ("x-amzn-RequestId", request_id)])
+
+
+def payload_v2_response(payload: bytes | None) -> EdgeResponse | None:
+    """The response a payload format 2.0 answer describes, or ``None`` if it is
+    malformed: function URLs and HTTP APIs map an answer alike
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    An object with ``statusCode`` is a full response; any other JSON value is the body
+    of a 200 ``application/json`` response."""
+    try:
+        value = json.loads(payload or b"null")
+    except ValueError:
+        return None
+    if isinstance(value, dict) and "statusCode" in value:
+        return _structured(value)
+    return EdgeResponse(200, [_JSON], _body(value))
 
 
 def _body(value: Any) -> bytes:
@@ -413,8 +425,9 @@ def _body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _status(value: Any) -> int | None:
-    """``statusCode`` as a number: AWS takes ``418`` and ``"418"`` alike."""
+def status_code(value: Any) -> int | None:
+    """An answer's ``statusCode`` as a number (AWS takes ``418`` and ``"418"`` alike), or
+    ``None`` when it is no HTTP status."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
@@ -422,7 +435,7 @@ def _status(value: Any) -> int | None:
     return value
 
 
-def _sendable(text: str) -> bool:
+def header_safe(text: str) -> bool:
     """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
     try:
         text.encode("latin-1")
@@ -431,19 +444,19 @@ def _sendable(text: str) -> bool:
     return "\r" not in text and "\n" not in text
 
 
-def _structured(value: dict[str, Any]) -> HttpResponse | None:
+def _structured(value: dict[str, Any]) -> EdgeResponse | None:
     """The response a ``{"statusCode": …}`` answer describes; ``None`` if it is malformed."""
-    status = _status(value.get("statusCode"))
+    status = status_code(value.get("statusCode"))
     raw_headers = value.get("headers") or {}
     cookies = value.get("cookies") or []
     if status is None or not isinstance(raw_headers, dict) or not isinstance(cookies, list):
         return None
     headers = [(str(k), str(v)) for k, v in raw_headers.items()]
-    if not all(_sendable(k) and _sendable(v) for k, v in headers):
+    headers += [("Set-Cookie", str(c)) for c in cookies]
+    if not all(header_safe(k) and header_safe(v) for k, v in headers):
         return None
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(_JSON)
-    headers += [("Set-Cookie", str(c)) for c in cookies]
     body = value.get("body")
     if body is None:
         data = b""
@@ -454,4 +467,4 @@ def _structured(value: dict[str, Any]) -> HttpResponse | None:
             return None
     else:
         data = _body(body)
-    return HttpResponse(status, headers, data)
+    return EdgeResponse(status, headers, data)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .invocation.invoker import new_request_id
     from .invocation.event_queue import NewEvent
     from .lab import default_data_dir
+    from .function_urls import EdgeRequest, EdgeResponse, event_body, header_safe, payload_v2_response, status_code
     from .log_patterns import PatternError, compile_pattern
     from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
@@ -135,6 +136,13 @@ __all__ = [
     "denied_action",
     "may_invoke",
     "request_context",
+    # HTTP answers of functions (function URLs, API Gateway)
+    "EdgeRequest",
+    "EdgeResponse",
+    "event_body",
+    "payload_v2_response",
+    "status_code",
+    "header_safe",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -236,6 +244,8 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("protocol.authorize", name) for name in ("Principal", "denied_action", "may_invoke",
                                                                "request_context")},
     "iam_policy": ("iam_policy", None),
+    **{name: ("function_urls", name) for name in ("EdgeRequest", "EdgeResponse", "event_body", "payload_v2_response", "status_code",
+                                                   "header_safe")},
     **{name: ("regions", name)
        for name in ("signed_region", "lab_of_region", "aws_regions", "home_data_dir")},
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},

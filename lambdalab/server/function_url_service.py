@@ -22,9 +22,9 @@ from starlette.datastructures import Headers
 from .. import limits
 from ..errors import LambdaError, RequestTooLargeException, TooManyRequestsException
 from ..function_urls import (
-    HttpRequest,
+    EdgeRequest,
     FunctionUrlConfig,
-    HttpResponse,
+    EdgeResponse,
     http_response,
     internal_error,
     request_event,
@@ -33,13 +33,13 @@ from ..lab import Lab
 from .bodies import read_body
 
 
-def _message(status: int, message: str | None, error_type: str | None = None) -> HttpResponse:
+def _message(status: int, message: str | None, error_type: str | None = None) -> EdgeResponse:
     """An answer of the URL front end itself, with a request id of its own."""
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4()))]
     if error_type:
         headers.append(("x-amzn-ErrorType", error_type))
     body = json.dumps({"Message": message}, separators=(",", ":")).encode()
-    return HttpResponse(status, headers, body)
+    return EdgeResponse(status, headers, body)
 
 
 #: The lab and configuration of a URL id, or ``None`` for an id no function has.
@@ -67,7 +67,7 @@ class FunctionUrlService:
         else:
             client = scope.get("client") or ("127.0.0.1", 0)
             server = scope.get("server") or ("127.0.0.1", 0)
-            request = HttpRequest(
+            request = EdgeRequest(
                 method=scope["method"],
                 path="/" + rest,
                 query_string=scope["query_string"].decode("latin-1"),
@@ -86,7 +86,7 @@ class FunctionUrlService:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    def answer(self, url_id: str, request: HttpRequest) -> HttpResponse:
+    def answer(self, url_id: str, request: EdgeRequest) -> EdgeResponse:
         found = self.find(url_id)
         if found is None:  # AWS answers an unknown URL as one the caller may not invoke
             return _message(403, None, "AccessDeniedException")

@@ -26,7 +26,6 @@ import base64
 import binascii
 import fnmatch
 import json
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -36,7 +35,18 @@ from urllib.parse import unquote_plus
 import anyio.to_thread
 from starlette.datastructures import Headers
 
-from lambdalab.plugin import LambdaError, RequestBodyTooLarge, may_invoke, receive_body
+from lambdalab.plugin import (
+    EdgeRequest,
+    EdgeResponse,
+    event_body,
+    LambdaError,
+    RequestBodyTooLarge,
+    header_safe,
+    may_invoke,
+    payload_v2_response,
+    receive_body,
+    status_code,
+)
 
 from . import authorizers, cors, quotas
 from .exceptions import NotFoundException
@@ -50,33 +60,17 @@ APIS_PATH = "/_lambdalab/apis/"
 PRINCIPAL = "apigateway.amazonaws.com"
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
-#: Bodies an HTTP API passes as text; any other is base64 (http-api-develop-integrations-lambda.html).
-_TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))")
 #: The keys a 1.0 answer may have; any other makes it malformed.
 _V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 _JSON = ("Content-Type", "application/json")
 
 
-@dataclass(frozen=True)
-class Request:
-    """One request to an API, as the edge read it."""
-
-    method: str
-    #: The path after ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
-    target: str
-    query_string: str
-    #: (name, value) pairs in arrival order; names as the client sent them.
-    headers: list[tuple[str, str]]
-    body: bytes
-    source_ip: str
-    protocol: str = "HTTP/1.1"
+#: One request to an API, as the edge read it; its ``path`` is what follows
+#: ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
+Request = EdgeRequest
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+Response = EdgeResponse
 
 
 def message(status: int, text: str, request_id: str, key: str = "message") -> Response:
@@ -126,7 +120,7 @@ def answer(lab: "Lab", gateway: ApiGateway, request: Request,
     """The HTTP response to ``request``: API Gateway's own errors, or the function's answer."""
     request_id = str(uuid.uuid4())
     try:
-        reached = reach(gateway, request.method, request.target)
+        reached = reach(gateway, request.method, request.path)
     except NotFoundException:
         return message(403, "Missing Authentication Token", request_id)
     cors_config = reached.api.get("CorsConfiguration") if reached.is_http else None
@@ -339,37 +333,10 @@ def event_v2(request: Request, reached: Reached, lab: "Lab", at: float) -> dict[
         event["pathParameters"] = reached.match.path_parameters
     if reached.stage.get("StageVariables"):
         event["stageVariables"] = reached.stage["StageVariables"]
-    if request.body:
-        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
-        try:
-            text = request.body.decode() if textual else None
-        except UnicodeDecodeError:
-            text = None
-        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
-    return event
+    return event | event_body(request.body, headers.get("content-type", "text/plain"))
 
 
 # -- function answer → response -------------------------------------------------------
-
-
-def _sendable(text: str) -> bool:
-    """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return "\r" not in text and "\n" not in text
-
-
-def _status(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
-        return None
-    return value
 
 
 def _decoded(body: Any, is_base64: Any) -> bytes | None:
@@ -384,7 +351,7 @@ def _decoded(body: Any, is_base64: Any) -> bytes | None:
 
 
 def _with_headers(status: int, pairs: list[tuple[str, str]], body: bytes) -> Response | None:
-    if not all(_sendable(k) and _sendable(v) for k, v in pairs):
+    if not all(header_safe(k) and header_safe(v) for k, v in pairs):
         return None
     if not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(_JSON)
@@ -399,7 +366,7 @@ def response_v1(payload: bytes) -> Response | None:
         return None
     if not isinstance(value, dict) or not set(value) <= _V1_KEYS:
         return None
-    status = _status(value.get("statusCode"))
+    status = status_code(value.get("statusCode"))
     headers = value.get("headers") or {}
     multi = value.get("multiValueHeaders") or {}
     body = value.get("body")
@@ -416,23 +383,9 @@ def response_v1(payload: bytes) -> Response | None:
 
 
 def response_v2(payload: bytes) -> Response | None:
-    """The response a 2.0 answer describes (``None`` when malformed): an object with
-    ``statusCode`` in full; anything else the body of a 200 JSON response."""
-    try:
-        value = json.loads(payload or b"null")
-    except ValueError:
-        return None
-    if not (isinstance(value, dict) and "statusCode" in value):
-        body = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        return Response(200, [_JSON], body.encode())
-    status = _status(value.get("statusCode"))
-    headers = value.get("headers") or {}
-    cookies = value.get("cookies") or []
-    if status is None or not isinstance(headers, dict) or not isinstance(cookies, list):
-        return None
-    pairs = [(str(k), str(v)) for k, v in headers.items()] + [("Set-Cookie", str(c)) for c in cookies]
-    data = _decoded(value.get("body"), value.get("isBase64Encoded"))
-    return None if data is None else _with_headers(status, pairs, data)
+    """The response a 2.0 answer describes (``None`` when malformed), mapped as a
+    function URL maps it."""
+    return payload_v2_response(payload)
 
 
 class InvokeApp:
@@ -453,7 +406,7 @@ class InvokeApp:
             client = scope.get("client") or ("127.0.0.1", 0)
             request = Request(
                 method=scope["method"],
-                target=scope["path"][len(APIS_PATH):],
+                path=scope["path"][len(APIS_PATH):],
                 query_string=scope["query_string"].decode("latin-1"),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
                 body=body, source_ip=client[0], protocol=f"HTTP/{scope.get('http_version', '1.1')}")
