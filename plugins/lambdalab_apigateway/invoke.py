@@ -159,6 +159,12 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             key = "Message" if verdict.status == 403 else "message"
             return message(verdict.status, verdict.message, request_id, key)
         event["requestContext"]["authorizer"] = verdict.context
+    route = reached.match.route or {}
+    if reached.is_http and route.get("AuthorizationType") == "CUSTOM":
+        verdict = _authorize_http(lab, gateway, cache or authorizers.AuthorizerCache(), request, reached, at)
+        if not verdict.allowed:
+            return message(verdict.status, verdict.message, request_id)
+        event["requestContext"]["authorizer"] = verdict.context
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -192,6 +198,33 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, request: Request,
+                    reached: Reached, at: float) -> authorizers.Verdict:
+    """Run an HTTP API route's Lambda authorizer on the event of its payload format:
+    2.0 (``routeArn``, ``identitySource`` a list) or 1.0 (``methodArn``, a REST
+    ``REQUEST`` authorizer's event)."""
+    assert reached.match is not None and reached.match.route is not None
+    authorizer = reached.api.get("_authorizers", {}).get(reached.match.route.get("AuthorizerId"))
+    if authorizer is None:
+        return authorizers.HTTP_FAILED
+    event = event_v2(request, reached, lab, at)
+    identity = authorizers.http_identity(authorizer.get("IdentitySource") or [], event["headers"],
+                                         event.get("queryStringParameters") or {}, event.get("stageVariables") or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    route_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+    for key in ("body", "isBase64Encoded"):
+        event.pop(key, None)
+    if authorizer["AuthorizerPayloadFormatVersion"] == "2.0":
+        asked = {**event, "type": "REQUEST", "routeArn": route_arn, "identitySource": list(identity)}
+    else:
+        v1 = event_v1(request, reached, lab, at, event["requestContext"]["requestId"])
+        asked = {**{k: v for k, v in v1.items() if k not in ("body", "isBase64Encoded")},
+                 "type": "REQUEST", "methodArn": route_arn, "identitySource": ",".join(identity),
+                 "authorizationToken": ",".join(identity)}
+    return authorizers.authorize_http(lab, cache, authorizer, asked, identity, route_arn)
 
 
 # -- permission -----------------------------------------------------------------------

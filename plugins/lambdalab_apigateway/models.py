@@ -94,6 +94,8 @@ class Match:
     target: dict[str, Any]
     template: str
     path_parameters: dict[str, str] = field(default_factory=dict)
+    #: An HTTP API's route (its ``AuthorizationType``, ``AuthorizerId``); ``None`` for REST.
+    route: dict[str, Any] | None = None
 
 
 def match_path(template: str, path: str, *, greedy_may_be_empty: bool = False
@@ -282,8 +284,8 @@ class ApiGateway:
             raise BadRequestException(f"lambdalab's authorizers are TOKEN or REQUEST, not {type!r}.")
         function_of(authorizer_uri)
         ttl = 300 if ttl_seconds is None else ttl_seconds
-        if not 0 <= ttl <= 3600:
-            raise BadRequestException("authorizerResultTtlInSeconds must be 0 to 3600.")
+        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+            raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
         source = identity_source or ("method.request.header.Authorization" if type == "TOKEN" else "")
         if type == "REQUEST" and ttl and not source:
             raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
@@ -555,18 +557,69 @@ class ApiGateway:
         return integration
 
     @_one_at_a_time
-    def create_route(self, api_id: str, route_key: str, target: str | None = None) -> dict[str, Any]:
+    def create_route(self, api_id: str, route_key: str, target: str | None = None, *,
+                     authorization_type: str = "NONE", authorizer_id: str | None = None,
+                     authorization_scopes: list[str] | None = None) -> dict[str, Any]:
         """A route (``GET /items/{id}``, ``ANY /{proxy+}``, ``$default``) to
-        ``integrations/<id>``."""
+        ``integrations/<id>``; ``CUSTOM`` (a Lambda authorizer) or ``JWT`` with
+        ``authorizer_id`` runs that authorizer first."""
         api = self._load(api_id, HTTP)
         if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
             raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
         if any(r["RouteKey"] == route_key for r in api["_routes"].values()):
             raise ConflictException(f"Route with key {route_key} already exists for this API")
         route = _route(route_key, target)
+        route.update(_given({"AuthorizationType": authorization_type, "AuthorizerId": authorizer_id,
+                             "AuthorizationScopes": authorization_scopes},
+                            ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")))
+        _check_route_authorization(api, route)
         api["_routes"][route["RouteId"]] = route
         self._save(api, HTTP)
         return route
+
+    @_one_at_a_time
+    def create_http_authorizer(self, api_id: str, name: str, authorizer_type: str, *,
+                               authorizer_uri: str | None = None, identity_source: list[str] | None = None,
+                               payload_format_version: str | None = None,
+                               enable_simple_responses: bool = False, ttl_seconds: int | None = None,
+                               jwt_configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An HTTP API authorizer: ``REQUEST`` (a Lambda function, payload 1.0 or 2.0,
+        simple or IAM-policy answers) or ``JWT`` (an issuer and audiences)
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html,
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html)."""
+        api = self._load(api_id, HTTP)
+        authorizer: dict[str, Any] = {"AuthorizerId": new_id(6), "Name": name, "AuthorizerType": authorizer_type,
+                                      "IdentitySource": list(identity_source or [])}
+        if authorizer_type == "REQUEST":
+            function_of(authorizer_uri or "")
+            version = payload_format_version or ""
+            if version not in ("1.0", "2.0"):
+                raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
+                                          "1.0 or 2.0.")
+            if enable_simple_responses and version != "2.0":
+                raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
+            ttl = ttl_seconds or 0
+            if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+                raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+            if ttl and not authorizer["IdentitySource"]:
+                raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
+            authorizer |= {"AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": version,
+                           "EnableSimpleResponses": bool(enable_simple_responses),
+                           "AuthorizerResultTtlInSeconds": ttl}
+        elif authorizer_type == "JWT":
+            config = jwt_configuration or {}
+            if not config.get("Issuer") or not config.get("Audience"):
+                raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
+            authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
+            authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
+        else:
+            raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+        api.setdefault("_authorizers", {})[authorizer["AuthorizerId"]] = authorizer
+        self._save(api, HTTP)
+        return authorizer
+
+    def get_http_authorizers(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP).get("_authorizers", {}).values())
 
     def get_routes(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP)["_routes"].values())
@@ -635,11 +688,9 @@ class ApiGateway:
         target = changes.get("Target")
         if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
             raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
-        if changes.get("AuthorizationType") not in (None, "NONE"):
-            raise BadRequestException(
-                f"lambdalab's HTTP API routes take AuthorizationType NONE, not {changes['AuthorizationType']!r}.")
         route.update(_given(changes, ("RouteKey", "Target", "AuthorizationType", "AuthorizerId",
-                                      "ApiKeyRequired", "OperationName")))
+                                      "AuthorizationScopes", "ApiKeyRequired", "OperationName")))
+        _check_route_authorization(api, route)
         self._save(api, HTTP)
         return route
 
@@ -773,7 +824,7 @@ class ApiGateway:
         integration = api["_integrations"].get(str(route.get("Target", "")).removeprefix("integrations/"))
         if integration is None:
             return api, stage, None
-        return api, stage, Match(integration, template, params)
+        return api, stage, Match(integration, template, params, route)
 
 
 # -- REST helpers ---------------------------------------------------------------------------
@@ -923,6 +974,23 @@ def _refuse_unserved(changes: dict[str, Any], keys: tuple[str, ...], operation: 
     if sent:
         raise BadRequestException(f"lambdalab's {operation} does not change {', '.join(sent)}: "
                                   "update the route or integration itself.")
+
+
+def _check_route_authorization(api: dict[str, Any], route: dict[str, Any]) -> None:
+    """A route's ``AuthorizationType`` is one lambdalab serves, and names an authorizer of
+    that type when it needs one."""
+    kind = route.get("AuthorizationType", "NONE")
+    wanted = {"CUSTOM": "REQUEST", "JWT": "JWT"}
+    if kind not in ("NONE", *wanted):
+        raise BadRequestException(f"AuthorizationType must be NONE, CUSTOM or JWT in lambdalab, not {kind!r}.")
+    if kind == "NONE":
+        route.pop("AuthorizerId", None)
+        return
+    authorizer = api.get("_authorizers", {}).get(route.get("AuthorizerId"))
+    if authorizer is None or authorizer["AuthorizerType"] != wanted[kind]:
+        raise BadRequestException(
+            f"Unable to find authorizer with id {route.get('AuthorizerId')!r} of type {wanted[kind]}: "
+            f"AuthorizationType {kind} needs a {wanted[kind]} authorizer of this API.")
 
 
 def _http_route(api: dict[str, Any], route_id: str) -> dict[str, Any]:

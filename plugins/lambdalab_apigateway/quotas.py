@@ -15,3 +15,6 @@ APIGATEWAY_COMPRESSION_MAX_BYTES = 10 * 1024 * 1024
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
 HTTP_INTEGRATION_TIMEOUT_MIN_MS = 50
 HTTP_INTEGRATION_TIMEOUT_MAX_MS = 30_000
+#: An authorizer's result is cached for at most an hour
+#: (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateAuthorizer.html).
+AUTHORIZER_TTL_MAX_S = 3600

@@ -178,7 +178,22 @@ class HttpApiResponses:
             payload_format_version=body.get("PayloadFormatVersion") or "2.0")
 
     def create_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.gateway.create_route(body["ApiId"], body["RouteKey"], body.get("Target"))
+        return self.gateway.create_route(body["ApiId"], body["RouteKey"], body.get("Target"),
+                                         authorization_type=body.get("AuthorizationType") or "NONE",
+                                         authorizer_id=body.get("AuthorizerId"),
+                                         authorization_scopes=body.get("AuthorizationScopes"))
+
+    def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_http_authorizer(
+            body["ApiId"], body["Name"], body["AuthorizerType"], authorizer_uri=body.get("AuthorizerUri"),
+            identity_source=body.get("IdentitySource"),
+            payload_format_version=body.get("AuthorizerPayloadFormatVersion"),
+            enable_simple_responses=bool(body.get("EnableSimpleResponses")),
+            ttl_seconds=body.get("AuthorizerResultTtlInSeconds"), jwt_configuration=body.get("JwtConfiguration"))
+
+    def get_authorizers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        authorizers = self.gateway.get_http_authorizers(body["ApiId"])
+        return _page(authorizers, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
 
     def get_routes(self, body: Mapping[str, Any]) -> dict[str, Any]:
         routes = self.gateway.get_routes(body["ApiId"])
