@@ -9,8 +9,9 @@ is what ``FunctionUrl`` says.
 A request becomes the payload format 2.0 event and is invoked synchronously; the
 function's answer becomes the HTTP response, both as
 https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html describes.
-``AuthType`` ``AWS_IAM`` is stored and reported but **not enforced**: every URL answers
-unsigned requests.
+With ``AuthType`` ``AWS_IAM`` a request must be SigV4-signed for service ``lambda``; its
+signer needs ``lambda:InvokeFunctionUrl`` (:func:`iam_caller`) and reaches the function
+as ``requestContext.authorizer.iam``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ class FunctionUrlConfig:
 def check_auth_type(value: Any) -> str:
     if value not in AUTH_TYPES:
         raise InvalidParameterValueException(
-            f"AuthType: {value!r} is not valid. Use NONE (public) or AWS_IAM (stored, but "
-            "lambdalab does not check signatures on function URLs)."
+            f"AuthType: {value!r} is not valid. Use NONE (public) or AWS_IAM (SigV4-signed "
+            "requests only)."
         )
     return value
 
@@ -281,8 +282,9 @@ class EdgeResponse:
 
 
 def request_event(request: EdgeRequest, config: FunctionUrlConfig, region: str,
-                  at: float) -> dict[str, Any]:
-    """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html)."""
+                  at: float, caller: "IamCaller | None" = None) -> dict[str, Any]:
+    """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html),
+    with the signer of an ``AWS_IAM`` URL's request as ``caller``."""
     domain = f"{config.url_id}.lambda-url.{region}.on.aws"
     headers, cookies = _event_headers(request, domain, at)
     query: dict[str, str] = {}
@@ -303,8 +305,9 @@ def request_event(request: EdgeRequest, config: FunctionUrlConfig, region: str,
     if query:
         event["queryStringParameters"] = query
     event["requestContext"] = {
-        "accountId": "anonymous",
+        "accountId": caller.account_id if caller else "anonymous",
         "apiId": config.url_id,
+        **({"authorizer": caller.authorizer()} if caller else {}),
         "domainName": domain,
         "domainPrefix": config.url_id,
         "http": {
@@ -468,3 +471,53 @@ def _structured(value: dict[str, Any]) -> EdgeResponse | None:
     else:
         data = _body(body)
     return EdgeResponse(status, headers, data)
+
+
+# -- AuthType AWS_IAM ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IamCaller:
+    """Who signed a request to an ``AWS_IAM`` URL: what ``requestContext.authorizer.iam``
+    tells the function (urls-invocation.html's example event)."""
+
+    access_key: str
+    account_id: str
+    user_arn: str
+    user_id: str
+
+    def authorizer(self) -> dict[str, Any]:
+        return {"iam": {"accessKey": self.access_key, "accountId": self.account_id, "callerId": self.user_id,
+                        "cognitoIdentity": None, "principalOrgId": None, "userArn": self.user_arn,
+                        "userId": self.user_id}}
+
+
+def iam_caller(lab: Any, config: FunctionUrlConfig, access_key_id: str, source_ip: str) -> IamCaller | None:
+    """The caller a request signed with ``access_key_id`` stands for, or ``None`` when
+    it may not invoke the URL (AWS answers 403 ``Forbidden``).
+
+    A signed request's principal needs ``lambda:InvokeFunctionUrl`` on the function from
+    its identity policies or from the function's resource policy, whose statement
+    ``AddPermission`` wrote with ``FunctionUrlAuthType`` AWS_IAM
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). As every other
+    permission in lambdalab, that is checked when the lab enforces IAM; otherwise any
+    signature passes, and an unknown key acts as the account's root."""
+    from .iam_policy import Request, evaluate
+    from .protocol.authorize import ROOT_TYPE, Principal, principal_of
+
+    principal = principal_of(lab, access_key_id)
+    account = lab.arns.account_id
+    if principal is None:
+        if lab.enforce_iam:
+            return None
+        principal = Principal(f"arn:aws:iam::{account}:root", account, type=ROOT_TYPE, user_id=account)
+    if lab.enforce_iam and not principal.is_root:
+        context = {"lambda:FunctionUrlAuthType": "AWS_IAM", "aws:PrincipalArn": principal.arn,
+                   "aws:PrincipalAccount": principal.account, "aws:SourceIp": source_ip}
+        request = Request(principal.arn, "lambda:InvokeFunctionUrl", config.function_arn, principal.account,
+                          account, context)
+        qualifier = None if config.qualifier == limits.LATEST else config.qualifier
+        policy = lab.permissions.document_of(config.function_name, qualifier)
+        if not evaluate(request, principal.policies, policy).allowed:
+            return None
+    return IamCaller(access_key_id, principal.account, principal.arn, principal.user_id or principal.account)

@@ -149,7 +149,8 @@ class Edge:
     @property
     def function_urls(self) -> FunctionUrlService:
         if self._function_urls is None:
-            self._function_urls = FunctionUrlService(self.regions.function_url, limiter_for(self.lab))
+            self._function_urls = FunctionUrlService(self.regions.function_url, limiter_for(self.lab),
+                                                     self.verifier)
         return self._function_urls
 
     async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:

@@ -12,6 +12,7 @@ mapping itself lives in :mod:`lambdalab.function_urls`; this module only speaks 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any, Callable
 
@@ -23,14 +24,20 @@ from .. import limits
 from ..errors import LambdaError, RequestTooLargeException, TooManyRequestsException
 from ..function_urls import (
     EdgeRequest,
-    FunctionUrlConfig,
     EdgeResponse,
+    FunctionUrlConfig,
     http_response,
+    iam_caller,
     internal_error,
     request_event,
 )
 from ..lab import Lab
+from .auth import SignedRequest, SigV4Verifier, credential_scope
 from .bodies import read_body
+from ..protocol import ServiceError
+
+#: The access key id of a SigV4 ``Authorization`` header's credential.
+_ACCESS_KEY = re.compile(r"Credential=([^/\s,]+)/")
 
 
 def _message(status: int, message: str | None, error_type: str | None = None) -> EdgeResponse:
@@ -49,9 +56,13 @@ FindUrl = Callable[[str], "tuple[Lab, FunctionUrlConfig] | None"]
 class FunctionUrlService:
     """The ASGI app serving every function URL of the labs ``find`` looks through."""
 
-    def __init__(self, find: FindUrl, limiter: anyio.CapacityLimiter | None = None) -> None:
+    def __init__(self, find: FindUrl, limiter: anyio.CapacityLimiter | None = None,
+                 verifier: SigV4Verifier | None = None) -> None:
         self.find = find
         self.limiter = limiter
+        #: The edge's keys (``serve --auth-key``): with them an ``AWS_IAM`` URL's
+        #: signatures are checked, as every signed request's are.
+        self.verifier = verifier
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         url_id, _, rest = scope["path"][len(limits.FUNCTION_URL_PATH_PREFIX):].partition("/")
@@ -78,20 +89,28 @@ class FunctionUrlService:
                 port=int(server[1] or 0),
                 scheme=scope.get("scheme", "http"),
             )
+            signed = SignedRequest(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                                   request.query_string, Headers(scope=scope), body)
             response = await anyio.to_thread.run_sync(
-                self.answer, url_id, request, limiter=self.limiter
+                self.answer, url_id, request, signed, limiter=self.limiter
             )
         headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    def answer(self, url_id: str, request: EdgeRequest) -> EdgeResponse:
+    def answer(self, url_id: str, request: EdgeRequest, signed: SignedRequest | None = None) -> EdgeResponse:
         found = self.find(url_id)
         if found is None:  # AWS answers an unknown URL as one the caller may not invoke
             return _message(403, None, "AccessDeniedException")
         lab, config = found
-        event = request_event(request, config, lab.arns.region, lab.clock.now())
+        caller = None
+        if config.auth_type == "AWS_IAM":
+            key = self.signer(signed)
+            caller = None if key is None else iam_caller(lab, config, key, request.source_ip)
+            if caller is None:
+                return _message(403, "Forbidden", "AccessDeniedException")
+        event = request_event(request, config, lab.arns.region, lab.clock.now(), caller)
         qualifier = None if config.qualifier == limits.LATEST else config.qualifier
         try:
             result = lab.invoke(config.function_name, event, qualifier=qualifier,
@@ -101,3 +120,21 @@ class FunctionUrlService:
         except LambdaError:
             return internal_error(str(uuid.uuid4()))
         return http_response(result)
+
+    def signer(self, signed: SignedRequest | None) -> str | None:
+        """The access key id that signed a request for service ``lambda`` (checked
+        against the edge's keys when it has some), or ``None``: unsigned, signed for
+        another service, or a signature that does not match."""
+        if signed is None:
+            return None
+        authorization = signed.headers.get("authorization")
+        scope = credential_scope(authorization)
+        if scope is None or scope.service != "lambda":
+            return None
+        if self.verifier is None:
+            found = _ACCESS_KEY.search(authorization or "")
+            return found.group(1) if found else None
+        try:
+            return self.verifier.verify(signed)
+        except (LambdaError, ServiceError):
+            return None

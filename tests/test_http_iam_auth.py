@@ -1,0 +1,98 @@
+"""``AuthType: AWS_IAM`` on function URLs, through raw HTTP against a real edge: a request
+signed with botocore's own SigV4 signer (service ``lambda``) is served, an unsigned or
+wrongly signed one gets AWS's 403, and under enforced IAM the signer needs
+``lambda:InvokeFunctionUrl`` (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
+
+from .edge_support import ECHO, client, client_for, create, edge  # noqa: F401  (fixtures)
+from .test_iam_enforce import ACCOUNT, ALICE, ALICE_KEY, Keys, enforcing, keys, root  # noqa: F401
+
+FORBIDDEN = {"Message": "Forbidden"}
+
+
+def call(url: str, *, key: str | None = None, secret: str = "any-secret", service: str = "lambda",
+         body: bytes = b"") -> tuple[int, Any]:
+    """POST ``url``, signed with ``key`` for ``service`` (unsigned without one)."""
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        signed = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(signed)
+        headers = dict(signed.headers.items())
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.request("POST", parts.path, body=body, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, json.loads(data) if data else None
+
+
+def iam_url(client: Any, name: str = "web") -> str:
+    create(client, name, ECHO)
+    return str(client.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"])
+
+
+def test_unsigned_requests_are_forbidden_signed_ones_served(client: Any) -> None:
+    url = iam_url(client)
+    assert call(url) == (403, FORBIDDEN)
+    assert call(url, key="AKIDEXAMPLE", service="execute-api") == (403, FORBIDDEN)  # signed for another service
+    status, event = call(url, key="AKIDEXAMPLE", body=b'{"a": 1}')
+    assert status == 200, event
+    context = event["requestContext"]
+    assert context["authorizer"]["iam"]["accessKey"] == "AKIDEXAMPLE"
+    assert context["authorizer"]["iam"]["userArn"] == f"arn:aws:iam::{context['accountId']}:root"
+    client.update_function_url_config(FunctionName="web", AuthType="NONE")
+    status, event = call(url)
+    assert status == 200 and "authorizer" not in event["requestContext"]
+    assert event["requestContext"]["accountId"] == "anonymous"
+
+
+def test_an_edge_with_keys_checks_the_signature(lab: Lab) -> None:
+    with EdgeServer(lab, port=0, auth_keys={"AKIDKEYED": "right-secret"}) as server:
+        url = iam_url(client_for(server.url, key="AKIDKEYED", secret="right-secret"))
+        assert call(url, key="AKIDKEYED", secret="wrong-secret") == (403, FORBIDDEN)
+        assert call(url, key="AKIDUNKNOWN", secret="right-secret") == (403, FORBIDDEN)
+        status, event = call(url, key="AKIDKEYED", secret="right-secret")
+        assert status == 200 and event["requestContext"]["authorizer"]["iam"]["accessKey"] == "AKIDKEYED"
+
+
+def test_enforced_iam_needs_invoke_function_url(enforcing: EdgeServer, keys: Keys, root: Any) -> None:
+    url = iam_url(root)
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:web"
+    keys.give(ALICE_KEY, ALICE)
+    assert call(url, key=ALICE_KEY) == (403, FORBIDDEN)  # no policy allows her
+    assert call(url, key="AKIDNOBODYKNOWS") == (403, FORBIDDEN)
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function})
+    assert call(url, key=ALICE_KEY) == (403, FORBIDDEN)  # InvokeFunction is not InvokeFunctionUrl
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": function})
+    status, event = call(url, key=ALICE_KEY)
+    assert status == 200, event
+    iam = event["requestContext"]["authorizer"]["iam"]
+    assert (iam["userArn"], iam["accountId"], iam["userId"]) == (ALICE, ACCOUNT, "AIDAALICE")
+
+
+def test_the_functions_policy_with_the_auth_type_condition_allows(enforcing: EdgeServer, keys: Keys,
+                                                                   root: Any) -> None:
+    url = iam_url(root)
+    keys.give(ALICE_KEY, ALICE)
+    root.add_permission(FunctionName="web", StatementId="alice-url", Action="lambda:InvokeFunctionUrl",
+                        Principal=ALICE, FunctionUrlAuthType="NONE")
+    assert call(url, key=ALICE_KEY) == (403, FORBIDDEN)  # the condition names another auth type
+    root.add_permission(FunctionName="web", StatementId="alice-url-iam", Action="lambda:InvokeFunctionUrl",
+                        Principal=ALICE, FunctionUrlAuthType="AWS_IAM")
+    assert call(url, key=ALICE_KEY)[0] == 200
