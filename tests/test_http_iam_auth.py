@@ -1,7 +1,9 @@
-"""``AuthType: AWS_IAM`` on function URLs, through raw HTTP against a real edge: a request
-signed with botocore's own SigV4 signer (service ``lambda``) is served, an unsigned or
-wrongly signed one gets AWS's 403, and under enforced IAM the signer needs
-``lambda:InvokeFunctionUrl`` (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html)."""
+"""IAM auth on HTTP endpoints, through raw HTTP against a real edge: ``AuthType: AWS_IAM``
+on function URLs (signed for service ``lambda``; the signer needs
+``lambda:InvokeFunctionUrl``, https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html)
+and ``authorizationType: AWS_IAM`` on API Gateway's methods and routes (signed for
+``execute-api``; the signer needs ``execute-api:Invoke`` on the method's ARN). Requests
+are signed with botocore's own SigV4 signer; unsigned or wrongly signed ones get AWS's 403."""
 
 from __future__ import annotations
 
@@ -96,3 +98,80 @@ def test_the_functions_policy_with_the_auth_type_condition_allows(enforcing: Edg
     root.add_permission(FunctionName="web", StatementId="alice-url-iam", Action="lambda:InvokeFunctionUrl",
                         Principal=ALICE, FunctionUrlAuthType="AWS_IAM")
     assert call(url, key=ALICE_KEY)[0] == 200
+
+
+# -- API Gateway: authorizationType AWS_IAM, signed for execute-api ----------------------
+
+ECHO_HTTP = """
+import json
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps(event)}
+"""
+
+
+def guarded_apis(lambda_client: Any, url: str, key: str = "AKIDEXAMPLE") -> dict[str, str]:
+    """A REST API (``GET /items``) and an HTTP API (``GET /items``), each AWS_IAM; their invoke URLs."""
+    arn = create(lambda_client, "echo", ECHO_HTTP)["FunctionArn"]
+    lambda_client.add_permission(FunctionName="echo", StatementId="apigw", Action="lambda:InvokeFunction",
+                                 Principal="apigateway.amazonaws.com")
+    rest = client_for(url, "apigateway", key=key)
+    api = rest.create_rest_api(name="guarded")
+    items = rest.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="items")
+    rest.put_method(restApiId=api["id"], resourceId=items["id"], httpMethod="GET", authorizationType="AWS_IAM")
+    rest.put_integration(restApiId=api["id"], resourceId=items["id"], httpMethod="GET", type="AWS_PROXY", uri=arn)
+    rest.create_deployment(restApiId=api["id"], stageName="prod")
+    v2 = client_for(url, "apigatewayv2", key=key)
+    http = v2.create_api(Name="guarded", ProtocolType="HTTP")
+    integration = v2.create_integration(ApiId=http["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn,
+                                        PayloadFormatVersion="2.0")
+    v2.create_route(ApiId=http["ApiId"], RouteKey="GET /items", AuthorizationType="AWS_IAM",
+                    Target=f"integrations/{integration['IntegrationId']}")
+    v2.create_stage(ApiId=http["ApiId"], StageName="$default", AutoDeploy=True)
+    return {"rest": f"{url}/_lambdalab/apis/{api['id']}/prod/items",
+            "http": f"{url}/_lambdalab/apis/{http['ApiId']}/items"}
+
+
+def get(url: str, *, key: str | None = None, service: str = "execute-api") -> tuple[int, Any]:
+    headers: dict[str, str] = {}
+    if key is not None:
+        signed = AWSRequest(method="GET", url=url, headers={})
+        SigV4Auth(Credentials(key, "any-secret"), service, "us-east-1").add_auth(signed)
+        headers = dict(signed.headers.items())
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.request("GET", parts.path, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, json.loads(data) if data else None
+
+
+def test_api_gateway_iam_methods_need_a_signature(client: Any, edge: EdgeServer) -> None:
+    urls = guarded_apis(client, edge.url)
+    assert get(urls["rest"]) == (403, {"message": "Missing Authentication Token"})
+    assert get(urls["http"]) == (403, {"message": "Forbidden"})
+    assert get(urls["http"], key="AKIDEXAMPLE", service="lambda") == (403, {"message": "Forbidden"})
+    status, event = get(urls["rest"], key="AKIDEXAMPLE")
+    assert status == 200, event
+    identity = event["requestContext"]["identity"]
+    assert identity["accessKey"] == "AKIDEXAMPLE" and identity["userArn"].endswith(":root")
+    status, event = get(urls["http"], key="AKIDEXAMPLE")
+    assert status == 200 and event["requestContext"]["authorizer"]["iam"]["accessKey"] == "AKIDEXAMPLE"
+
+
+def test_api_gateway_iam_under_enforcement_needs_execute_api_invoke(enforcing: EdgeServer, keys: Keys,
+                                                                     root: Any) -> None:
+    from lambdalab import limits
+
+    urls = guarded_apis(root, enforcing.url, key=limits.ROOT_ACCESS_KEY_ID)
+    keys.give(ALICE_KEY, ALICE)
+    status, body = get(urls["rest"], key=ALICE_KEY)
+    assert status == 403 and body["Message"].startswith(
+        f"User: {ALICE} is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:")
+    assert get(urls["http"], key=ALICE_KEY) == (403, {"message": "Forbidden"})
+    keys.give(ALICE_KEY, ALICE, {"Effect": "Allow", "Action": "execute-api:Invoke",
+                                 "Resource": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:*/*/GET/items"})
+    status, event = get(urls["rest"], key=ALICE_KEY)
+    assert status == 200 and event["requestContext"]["identity"]["userArn"] == ALICE
+    status, event = get(urls["http"], key=ALICE_KEY)
+    assert status == 200 and event["requestContext"]["authorizer"]["iam"]["userArn"] == ALICE

@@ -170,7 +170,9 @@ class Edge:
                 await self.function_urls(scope, receive, send_)
                 return
             if scope["path"].startswith(APIS_PATH) and "execute-api" in self.services:
-                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
+                keys = dict(self.verifier.keys) if self.verifier is not None else None
+                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys},
+                                                       receive, send_)
                 return
             page = self.page_for(scope["path"])
             if page is not None:

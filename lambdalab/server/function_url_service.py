@@ -12,7 +12,6 @@ mapping itself lives in :mod:`lambdalab.function_urls`; this module only speaks 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from typing import Any, Callable
 
@@ -32,12 +31,8 @@ from ..function_urls import (
     request_event,
 )
 from ..lab import Lab
-from .auth import SignedRequest, SigV4Verifier, credential_scope
+from .auth import SignedRequest, SigV4Verifier, signer_of
 from .bodies import read_body
-from ..protocol import ServiceError
-
-#: The access key id of a SigV4 ``Authorization`` header's credential.
-_ACCESS_KEY = re.compile(r"Credential=([^/\s,]+)/")
 
 
 def _message(status: int, message: str | None, error_type: str | None = None) -> EdgeResponse:
@@ -106,7 +101,8 @@ class FunctionUrlService:
         lab, config = found
         caller = None
         if config.auth_type == "AWS_IAM":
-            key = self.signer(signed)
+            keys = None if self.verifier is None else self.verifier.keys
+            key = None if signed is None else signer_of(signed, "lambda", keys)
             caller = None if key is None else iam_caller(lab, config, key, request.source_ip)
             if caller is None:
                 return _message(403, "Forbidden", "AccessDeniedException")
@@ -120,21 +116,3 @@ class FunctionUrlService:
         except LambdaError:
             return internal_error(str(uuid.uuid4()))
         return http_response(result)
-
-    def signer(self, signed: SignedRequest | None) -> str | None:
-        """The access key id that signed a request for service ``lambda`` (checked
-        against the edge's keys when it has some), or ``None``: unsigned, signed for
-        another service, or a signature that does not match."""
-        if signed is None:
-            return None
-        authorization = signed.headers.get("authorization")
-        scope = credential_scope(authorization)
-        if scope is None or scope.service != "lambda":
-            return None
-        if self.verifier is None:
-            found = _ACCESS_KEY.search(authorization or "")
-            return found.group(1) if found else None
-        try:
-            return self.verifier.verify(signed)
-        except (LambdaError, ServiceError):
-            return None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import json
 import uuid
 from dataclasses import dataclass, replace
@@ -36,7 +37,13 @@ import anyio.to_thread
 from starlette.datastructures import Headers
 
 from lambdalab.plugin import (
+    EDGE_KEYS_SCOPE_KEY,
     EdgeRequest,
+    Principal,
+    SignedRequest,
+    iam_policy,
+    principal_of,
+    signer_of,
     EdgeResponse,
     event_body,
     LambdaError,
@@ -58,6 +65,8 @@ if TYPE_CHECKING:
 #: Where APIs are served on the edge (the path after it: ``<api-id>/<stage>/<path>``).
 APIS_PATH = "/_lambdalab/apis/"
 PRINCIPAL = "apigateway.amazonaws.com"
+#: The SigV4 service a request to an ``AWS_IAM`` method or route is signed for.
+INVOKE_SERVICE = "execute-api"
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
 #: The keys a 1.0 answer may have; any other makes it malformed.
@@ -116,8 +125,9 @@ def reach(gateway: ApiGateway, method: str, target: str) -> Reached:
 
 
 def answer(lab: "Lab", gateway: ApiGateway, request: Request,
-           cache: authorizers.AuthorizerCache | None = None) -> Response:
-    """The HTTP response to ``request``: API Gateway's own errors, or the function's answer."""
+           cache: authorizers.AuthorizerCache | None = None, *, signer: str | None = None) -> Response:
+    """The HTTP response to ``request``: API Gateway's own errors, or the function's answer.
+    ``signer`` is the access key that signed it for ``execute-api`` (``AWS_IAM`` auth)."""
     request_id = str(uuid.uuid4())
     try:
         reached = reach(gateway, request.method, request.path)
@@ -129,14 +139,14 @@ def answer(lab: "Lab", gateway: ApiGateway, request: Request,
         if cors.is_preflight(request.method, sent):
             pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=True)
             return Response(cors.PREFLIGHT_STATUS, [*pairs, ("Apigw-Requestid", request_id)], b"")
-        response = _answer_route(lab, gateway, request, reached, request_id, cache)
+        response = _answer_route(lab, gateway, request, reached, request_id, cache, signer)
         pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=False)
         return replace(response, headers=cors.replace_cors_headers(response.headers, pairs))
-    return _answer_route(lab, gateway, request, reached, request_id, cache)
+    return _answer_route(lab, gateway, request, reached, request_id, cache, signer)
 
 
 def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
-                  request_id: str, cache: authorizers.AuthorizerCache | None) -> Response:
+                  request_id: str, cache: authorizers.AuthorizerCache | None, signer: str | None) -> Response:
     """The answer of the route ``reached``: its function's, mapped, or API Gateway's error."""
     if reached.match is None:
         if reached.is_http:
@@ -160,6 +170,14 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             return message(verdict.status, verdict.message, request_id, key)
         event["requestContext"]["authorizer"] = verdict.context
     route = reached.match.route or {}
+    kind = route.get("AuthorizationType") if reached.is_http else reached.match.target.get("authorizationType")
+    if kind == "AWS_IAM":
+        method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+        refused = _iam_refusal(lab, signer, method_arn, reached.is_http, request_id)
+        if refused is not None:
+            return refused
+        assert signer is not None
+        _with_iam_caller(event, signer, iam_caller(lab, signer), version)
     if reached.is_http and route.get("AuthorizationType") == "CUSTOM":
         verdict = _authorize_http(lab, gateway, cache or authorizers.AuthorizerCache(), request, reached, at)
         if not verdict.allowed:
@@ -225,6 +243,52 @@ def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.Authoriz
                  "type": "REQUEST", "methodArn": route_arn, "identitySource": ",".join(identity),
                  "authorizationToken": ",".join(identity)}
     return authorizers.authorize_http(lab, cache, authorizer, asked, identity, route_arn)
+
+
+def iam_caller(lab: "Lab", access_key_id: str) -> Principal | None:
+    """Who ``access_key_id`` stands for: the IAM principal, or, in a lab that does not
+    enforce IAM, the account's root for a key nobody knows (``None`` when it does)."""
+    found = principal_of(lab, access_key_id)
+    if found is None and not lab.enforce_iam:
+        account = lab.arns.account_id
+        return Principal(f"arn:aws:iam::{account}:root", account, type="Account", user_id=account)
+    return found
+
+
+def _iam_refusal(lab: "Lab", signer: str | None, method_arn: str, is_http: bool, request_id: str) -> Response | None:
+    """API Gateway's 403 for an ``AWS_IAM`` method or route the request may not call, else
+    ``None``: unsigned (REST: ``Missing Authentication Token``), or a signer without
+    ``execute-api:Invoke`` on the method's ARN when the lab enforces IAM (REST names the
+    user and resource; HTTP APIs say ``Forbidden``)
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html)."""
+    principal = None if signer is None else iam_caller(lab, signer)
+    if principal is None:
+        return message(403, "Forbidden" if is_http else "Missing Authentication Token", request_id)
+    if not lab.enforce_iam or principal.is_root:
+        return None
+    asked = iam_policy.Request(principal.arn, "execute-api:Invoke", method_arn, principal.account,
+                               lab.arns.account_id, {"aws:PrincipalArn": principal.arn,
+                                                     "aws:PrincipalAccount": principal.account})
+    if iam_policy.evaluate(asked, principal.policies).allowed:
+        return None
+    if is_http:
+        return message(403, "Forbidden", request_id)
+    return message(403, f"User: {principal.arn} is not authorized to perform: execute-api:Invoke on resource: "
+                        f"{method_arn}", request_id, "Message")
+
+
+def _with_iam_caller(event: dict[str, Any], access_key: str, principal: Principal | None, version: str) -> None:
+    """The signer in the event: 1.0's ``requestContext.identity``, 2.0's
+    ``requestContext.authorizer.iam``."""
+    assert principal is not None
+    context = event["requestContext"]
+    if version == "1.0":
+        context["identity"] |= {"accessKey": access_key, "accountId": principal.account, "caller": principal.user_id,
+                                "user": principal.user_id, "userArn": principal.arn}
+        return
+    context["authorizer"] = {"iam": {"accessKey": access_key, "accountId": principal.account, "callerId": principal.user_id,
+                                     "cognitoIdentity": None, "principalOrgId": None,
+                                     "userArn": principal.arn, "userId": principal.user_id}}
 
 
 # -- permission -----------------------------------------------------------------------
@@ -443,8 +507,11 @@ class InvokeApp:
                 query_string=scope["query_string"].decode("latin-1"),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
                 body=body, source_ip=client[0], protocol=f"HTTP/{scope.get('http_version', '1.1')}")
-            response = await anyio.to_thread.run_sync(answer, self.lab, self.gateway, request,
-                                                      self.authorizer_cache)
+            signed = SignedRequest(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                                   request.query_string, headers, body)
+            signer = signer_of(signed, INVOKE_SERVICE, scope.get(EDGE_KEYS_SCOPE_KEY))
+            response = await anyio.to_thread.run_sync(functools.partial(
+                answer, self.lab, self.gateway, request, self.authorizer_cache, signer=signer))
         out = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
         out.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})

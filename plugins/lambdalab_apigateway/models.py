@@ -561,8 +561,8 @@ class ApiGateway:
                      authorization_type: str = "NONE", authorizer_id: str | None = None,
                      authorization_scopes: list[str] | None = None) -> dict[str, Any]:
         """A route (``GET /items/{id}``, ``ANY /{proxy+}``, ``$default``) to
-        ``integrations/<id>``; ``CUSTOM`` (a Lambda authorizer) or ``JWT`` with
-        ``authorizer_id`` runs that authorizer first."""
+        ``integrations/<id>``; ``CUSTOM`` with ``authorizer_id`` runs that Lambda
+        authorizer first, ``AWS_IAM`` asks for a SigV4 signature."""
         api = self._load(api_id, HTTP)
         if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
             raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
@@ -848,12 +848,13 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
     """A method's ``authorizationType`` is one lambdalab serves; ``CUSTOM`` names an
     authorizer of the API (AWS's words when it does not)."""
     kind = method.get("authorizationType")
-    if kind not in ("NONE", "CUSTOM"):
-        raise BadRequestException(f"lambdalab's REST APIs take authorizationType NONE or CUSTOM, not {kind!r}.")
+    if kind not in ("NONE", "CUSTOM", "AWS_IAM"):
+        raise BadRequestException(
+            f"lambdalab's REST APIs take authorizationType NONE, CUSTOM or AWS_IAM, not {kind!r}.")
     if kind == "CUSTOM" and method.get("authorizerId") not in api.get("_authorizers", {}):
         raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type to CUSTOM "
                                   "or COGNITO_USER_POOLS requires a valid authorizer.")
-    if kind == "NONE":
+    if kind != "CUSTOM":
         method.pop("authorizerId", None)
 
 
@@ -980,10 +981,13 @@ def _check_route_authorization(api: dict[str, Any], route: dict[str, Any]) -> No
     """A route's ``AuthorizationType`` is one lambdalab serves, and names an authorizer of
     that type when it needs one."""
     kind = route.get("AuthorizationType", "NONE")
-    wanted = {"CUSTOM": "REQUEST", "JWT": "JWT"}
-    if kind not in ("NONE", *wanted):
-        raise BadRequestException(f"AuthorizationType must be NONE, CUSTOM or JWT in lambdalab, not {kind!r}.")
-    if kind == "NONE":
+    wanted = {"CUSTOM": "REQUEST"}
+    if kind == "JWT":  # refused rather than served unchecked
+        raise BadRequestException("lambdalab does not verify JWTs yet: a route cannot use a JWT authorizer. "
+                                  "Use a Lambda authorizer (CUSTOM) or AWS_IAM.")
+    if kind not in ("NONE", "AWS_IAM", *wanted):
+        raise BadRequestException(f"AuthorizationType must be NONE, AWS_IAM or CUSTOM in lambdalab, not {kind!r}.")
+    if kind in ("NONE", "AWS_IAM"):
         route.pop("AuthorizerId", None)
         return
     authorizer = api.get("_authorizers", {}).get(route.get("AuthorizerId"))
