@@ -381,8 +381,8 @@ def test_lambda_authorizer(kind: str, client: Any, edge: EdgeServer, clock: Any)
     context = json.loads(body)["requestContext"]["authorizer"]
     assert context["principalId"] == "user-ada" and context["tier"] == "gold" and context["type"] == kind
     # The cached policy names /a only: /b is denied until the TTL passes on the lab's clock.
-    status, _, _ = request(url + "/b", headers={header: "ada"})
-    assert status == 403
+    status, _, body = request(url + "/b", headers={header: "ada"})
+    assert (status, json.loads(body)) == (403, {"Message": "User is not authorized to access this resource"})
     clock.advance(61)
     status, _, _ = request(url + "/b", headers={header: "ada"})
     assert status == 200

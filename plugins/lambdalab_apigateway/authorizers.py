@@ -43,6 +43,9 @@ class Verdict:
 
 UNAUTHORIZED = Verdict(False, {}, 401, "Unauthorized")
 DENIED = Verdict(False, {}, 403, "User is not authorized to access this resource with an explicit deny")
+#: No statement allows the method: AWS's words differ from an explicit deny's
+#: (https://repost.aws/knowledge-center/api-gateway-403-error-lambda-authorizer).
+NOT_ALLOWED = Verdict(False, {}, 403, "User is not authorized to access this resource")
 FAILED = Verdict(False, {}, 500, "Internal server error")
 
 
@@ -99,7 +102,7 @@ def decide(answer: Any, method_arn: str) -> Verdict:
             return DENIED
         allowed = allowed or statement.get("Effect") == "Allow"
     if not allowed:
-        return DENIED
+        return NOT_ALLOWED
     given = answer.get("context")
     context: dict[str, Any] = given if isinstance(given, dict) else {}
     return Verdict(True, {**context, "principalId": answer.get("principalId"), "integrationLatency": 0})
