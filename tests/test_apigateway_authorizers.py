@@ -1,15 +1,19 @@
 """HTTP APIs' Lambda authorizers through boto3 and plain HTTP against a real edge:
 payload 2.0 with simple answers, payload 1.0 with IAM policies, identity sources, the
 cache on the lab's clock, and the context the integration receives
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
-REST APIs' TOKEN and REQUEST authorizers are in ``test_apigateway.py``."""
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html),
+and JWT authorizers against an issuer served on loopback. REST APIs' TOKEN and REQUEST authorizers are in ``test_apigateway.py``."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from lambdalab.server import EdgeServer
 
@@ -119,3 +123,86 @@ def test_authorizer_and_route_settings_are_checked(client: Any, edge: EdgeServer
     assert request(api["url"] + "/open")[0] == 401
     v2.update_route(ApiId=api["id"], RouteId=routes["GET /open"]["RouteId"], AuthorizationType="NONE")
     assert request(api["url"] + "/open")[0] == 201
+
+
+# -- JWT authorizers: an issuer on loopback serving its discovery document and JWKS ------
+
+
+@pytest.fixture
+def issuer() -> Iterator[dict[str, Any]]:
+    """An OpenID issuer on a loopback port: its URL, and a key it signs tokens with."""
+    key = RSAKey.generate_key(2048, auto_kid=True)
+    state: dict[str, Any] = {"key": key}
+
+    class Issuer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/.well-known/openid-configuration":
+                body = {"issuer": state["url"], "jwks_uri": state["url"] + "/jwks.json"}
+            else:
+                body = {"keys": [state["key"].as_dict(private=False)]}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Issuer)
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def token(issuer: dict[str, Any], clock: Any, *, key: Any = None, **claims: Any) -> str:
+    now = int(clock.now())
+    body = {"iss": issuer["url"], "aud": "shop-app", "sub": "ada", "iat": now, "exp": now + 3600,
+            "scope": "items.read items.write", **claims}
+    signer = key or issuer["key"]
+    return jwt.encode({"alg": "RS256", "kid": signer.kid}, body, signer)
+
+
+def test_jwt_authorizer_checks_signature_issuer_audience_expiry_and_scopes(
+        client: Any, edge: EdgeServer, clock: Any, issuer: dict[str, Any]) -> None:
+    arn = create(client, "echo2", ECHO_V2)["FunctionArn"]
+    allow_apigateway(client, "echo2")
+    v2 = client_for(edge.url, "apigatewayv2")
+    api = v2.create_api(Name="jwt", ProtocolType="HTTP")
+    auth = v2.create_authorizer(ApiId=api["ApiId"], Name="jwt", AuthorizerType="JWT",
+                                IdentitySource=["$request.header.Authorization"],
+                                JwtConfiguration={"Issuer": issuer["url"], "Audience": ["shop-app"]})
+    target = "integrations/" + v2.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY",
+                                                     IntegrationUri=arn, PayloadFormatVersion="2.0")["IntegrationId"]
+    v2.create_route(ApiId=api["ApiId"], RouteKey="GET /items", Target=target, AuthorizationType="JWT",
+                    AuthorizerId=auth["AuthorizerId"])
+    v2.create_route(ApiId=api["ApiId"], RouteKey="GET /admin", Target=target, AuthorizationType="JWT",
+                    AuthorizerId=auth["AuthorizerId"], AuthorizationScopes=["admin"])
+    v2.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    url = f"{edge.url}/_lambdalab/apis/{api['ApiId']}"
+    unauthorized = (401, {"message": "Unauthorized"})
+
+    def get(path: str, value: str | None) -> tuple[int, Any]:
+        status, _, body = request(url + path, headers={"Authorization": value} if value else {})
+        return status, json.loads(body)
+
+    assert get("/items", None) == unauthorized
+    assert get("/items", "not-a-jwt") == unauthorized
+    status, event = get("/items", "Bearer " + token(issuer, clock))
+    assert status == 201, event
+    jwt_context = event["requestContext"]["authorizer"]["jwt"]
+    assert jwt_context["claims"]["sub"] == "ada" and jwt_context["scopes"] == ["items.read", "items.write"]
+    assert get("/items", token(issuer, clock, aud="another-app")) == unauthorized
+    assert get("/items", token(issuer, clock, iss="https://impostor.example")) == unauthorized
+    assert get("/items", token(issuer, clock, key=RSAKey.generate_key(2048, auto_kid=True))) == unauthorized
+    assert get("/admin", token(issuer, clock)) == (403, {"message": "Forbidden"})
+    assert get("/admin", token(issuer, clock, scope="admin"))[0] == 201
+    expiring = token(issuer, clock)
+    clock.advance(3601)  # past exp, on the lab's clock
+    assert get("/items", expiring) == unauthorized

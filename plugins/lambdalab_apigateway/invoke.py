@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, quotas
+from . import authorizers, cors, jwt_authorizer, quotas
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -178,6 +178,11 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             return refused
         assert signer is not None
         _with_iam_caller(event, signer, iam_caller(lab, signer), version)
+    if kind == "JWT":
+        verdict = _authorize_jwt(lab, gateway, request, reached)
+        if not verdict.allowed:
+            return message(verdict.status, verdict.message, request_id)
+        event["requestContext"]["authorizer"] = verdict.context
     if reached.is_http and route.get("AuthorizationType") == "CUSTOM":
         verdict = _authorize_http(lab, gateway, cache or authorizers.AuthorizerCache(), request, reached, at)
         if not verdict.allowed:
@@ -216,6 +221,22 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _authorize_jwt(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached) -> authorizers.Verdict:
+    """Check the token an HTTP API route's JWT authorizer names (its first identity source)."""
+    assert reached.match is not None and reached.match.route is not None
+    route = reached.match.route
+    authorizer = reached.api.get("_authorizers", {}).get(route.get("AuthorizerId"))
+    if authorizer is None:
+        return authorizers.HTTP_FAILED
+    headers = {name.lower(): value for name, value in request.headers}
+    identity = authorizers.http_identity(authorizer.get("IdentitySource") or [], headers,
+                                         dict(_query_pairs(request.query_string)), reached.stage.get("StageVariables") or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    return jwt_authorizer.authorize_jwt(lab, gateway.issuer_keys, authorizer, identity[0],
+                                        list(route.get("AuthorizationScopes") or []))
 
 
 def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, request: Request,

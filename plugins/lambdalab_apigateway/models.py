@@ -144,6 +144,10 @@ class ApiGateway:
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
         self._changing = threading.Lock()
+        from .jwt_authorizer import IssuerKeys  # it imports the invoke side, which imports this module
+
+        #: JWT issuers' public keys, fetched as tokens name them.
+        self.issuer_keys = IssuerKeys()
 
     # -- storage --------------------------------------------------------------------------
 
@@ -561,7 +565,7 @@ class ApiGateway:
                      authorization_type: str = "NONE", authorizer_id: str | None = None,
                      authorization_scopes: list[str] | None = None) -> dict[str, Any]:
         """A route (``GET /items/{id}``, ``ANY /{proxy+}``, ``$default``) to
-        ``integrations/<id>``; ``CUSTOM`` with ``authorizer_id`` runs that Lambda
+        ``integrations/<id>``; ``CUSTOM`` or ``JWT`` with ``authorizer_id`` runs that
         authorizer first, ``AWS_IAM`` asks for a SigV4 signature."""
         api = self._load(api_id, HTTP)
         if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
@@ -981,12 +985,10 @@ def _check_route_authorization(api: dict[str, Any], route: dict[str, Any]) -> No
     """A route's ``AuthorizationType`` is one lambdalab serves, and names an authorizer of
     that type when it needs one."""
     kind = route.get("AuthorizationType", "NONE")
-    wanted = {"CUSTOM": "REQUEST"}
-    if kind == "JWT":  # refused rather than served unchecked
-        raise BadRequestException("lambdalab does not verify JWTs yet: a route cannot use a JWT authorizer. "
-                                  "Use a Lambda authorizer (CUSTOM) or AWS_IAM.")
+    wanted = {"CUSTOM": "REQUEST", "JWT": "JWT"}
     if kind not in ("NONE", "AWS_IAM", *wanted):
-        raise BadRequestException(f"AuthorizationType must be NONE, AWS_IAM or CUSTOM in lambdalab, not {kind!r}.")
+        raise BadRequestException(
+            f"AuthorizationType must be NONE, AWS_IAM, CUSTOM or JWT in lambdalab, not {kind!r}.")
     if kind in ("NONE", "AWS_IAM"):
         route.pop("AuthorizerId", None)
         return

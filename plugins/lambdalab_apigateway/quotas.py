@@ -18,3 +18,8 @@ HTTP_INTEGRATION_TIMEOUT_MAX_MS = 30_000
 #: An authorizer's result is cached for at most an hour
 #: (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateAuthorizer.html).
 AUTHORIZER_TTL_MAX_S = 3600
+#: How long a JWT authorizer waits for its issuer's discovery document and JWKS (lambdalab's
+#: own bound: a request must not hang on an issuer that does not answer).
+JWKS_FETCH_TIMEOUT_S = 5
+#: How large an issuer's discovery document or JWKS may be (lambdalab's own bound).
+JWKS_MAX_BYTES = 256 * 1024
