@@ -337,6 +337,38 @@ def test_http_api_cors_configuration_is_applied(client: Any, edge: EdgeServer) -
     assert status == 201 and "access-control-allow-origin" not in headers
 
 
+def test_rest_api_cors_as_the_console_enables_it(rest_api: dict[str, Any]) -> None:
+    """The console's "Enable CORS": an OPTIONS method with a MOCK integration whose
+    integration response maps static Access-Control-Allow-* headers
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html)."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    target = {"restApiId": api_id, "resourceId": item["id"], "httpMethod": "OPTIONS"}
+    apigw.put_method(**target, authorizationType="NONE")
+    apigw.put_integration(**target, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
+    allowed = {"method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization'",
+               "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+               "method.response.header.Access-Control-Allow-Origin": "'*'"}
+    with pytest.raises(apigw.exceptions.NotFoundException):  # the method must declare the status first
+        apigw.put_integration_response(**target, statusCode="200", responseParameters=allowed)
+    apigw.put_method_response(**target, statusCode="200", responseParameters=dict.fromkeys(allowed, False))
+    apigw.put_integration_response(**target, statusCode="200", responseParameters=allowed,
+                                   responseTemplates={"application/json": ""})
+    method = apigw.get_method(**target)
+    assert method["methodIntegration"]["integrationResponses"]["200"]["responseParameters"] == allowed
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    status, headers, body = request(rest_api["url"] + "/items/7", "OPTIONS",
+                                    headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"})
+    assert (status, body) == (200, b"")
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert headers["access-control-allow-headers"] == "Content-Type,X-Amz-Date,Authorization"
+    apigw.put_integration(**target, type="MOCK", requestTemplates={"application/json": '{"statusCode": 500}'})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    status, _, body = request(rest_api["url"] + "/items/7", "OPTIONS")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})  # no response for 500
+
+
 AUTHORIZER = """
 def handler(event, context):
     identity = event.get("authorizationToken") or event["headers"].get("x-key", "")

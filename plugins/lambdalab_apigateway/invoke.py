@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, quotas
+from . import authorizers, cors, jwt_authorizer, mock, quotas
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -154,11 +154,13 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         return message(403, "Missing Authentication Token", request_id)
     failure = (500, "Internal Server Error") if reached.is_http else (502, "Internal server error")
     integration = reached.match.target if reached.is_http else reached.match.target["methodIntegration"]
-    uri = integration["IntegrationUri"] if reached.is_http else integration["uri"]
+    is_mock = not reached.is_http and integration.get("type") == "MOCK"
+    uri = integration["IntegrationUri"] if reached.is_http else integration.get("uri")
     version = integration.get("PayloadFormatVersion", "1.0") if reached.is_http else "1.0"
-    function = function_of(uri)
-    if lab.enforce_iam and not may_invoke(lab, PRINCIPAL, function, source_account=lab.arns.account_id,
-                                          source_arn=source_arn(gateway, reached, request.method)):
+    function = None if is_mock else function_of(str(uri))
+    if function is not None and lab.enforce_iam and not may_invoke(
+            lab, PRINCIPAL, function, source_account=lab.arns.account_id,
+            source_arn=source_arn(gateway, reached, request.method)):
         return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
@@ -188,6 +190,8 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         if not verdict.allowed:
             return message(verdict.status, verdict.message, request_id)
         event["requestContext"]["authorizer"] = verdict.context
+    if function is None:
+        return _mock_answer(reached.match.target, integration, request_id)
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -221,6 +225,18 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _mock_answer(method: dict[str, Any], integration: dict[str, Any], request_id: str) -> Response:
+    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response is
+    AWS's 500 ``Internal server error``."""
+    status = mock.mock_status(integration)
+    chosen = None if status is None else mock.chosen_response(integration, status)
+    if chosen is None:
+        return message(500, "Internal server error", request_id)
+    body = ((chosen.get("responseTemplates") or {}).get("application/json") or "").encode()
+    headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
+    return Response(int(chosen["statusCode"]), headers, body)
 
 
 def _authorize_jwt(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached) -> authorizers.Verdict:

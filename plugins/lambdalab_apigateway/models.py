@@ -261,22 +261,73 @@ class ApiGateway:
     @_one_at_a_time
     def put_integration(self, api_id: str, resource_id: str, http_method: str, *,
                         type: str, uri: str | None = None,
-                        integration_http_method: str | None = "POST") -> dict[str, Any]:
-        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``)."""
+                        integration_http_method: str | None = "POST",
+                        request_templates: dict[str, str] | None = None) -> dict[str, Any]:
+        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), or a
+        ``MOCK`` one that API Gateway answers itself (the console's "Enable CORS"
+        ``OPTIONS``; ``request_templates`` ``{"application/json": '{"statusCode": 200}'}``)."""
         api = self._load(api_id, REST)
         method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
         if method is None:
             raise NotFoundException("Invalid Method identifier specified")
-        if type != "AWS_PROXY":
+        if type not in ("AWS_PROXY", "MOCK"):
             raise BadRequestException(
-                f"lambdalab's API Gateway integrates with Lambda only: type must be AWS_PROXY, not {type!r}.")
-        function_of(uri or "")
-        integration: dict[str, Any] = {"type": type, "httpMethod": integration_http_method or "POST", "uri": uri,
-                       "passthroughBehavior": "WHEN_NO_MATCH", "timeoutInMillis": 29000,
-                       "cacheNamespace": resource_id, "cacheKeyParameters": []}
+                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY) or answers itself (MOCK), "
+                f"not {type!r}.")
+        integration: dict[str, Any] = {"type": type, "passthroughBehavior": "WHEN_NO_MATCH",
+                                       "timeoutInMillis": 29000, "cacheNamespace": resource_id,
+                                       "cacheKeyParameters": []}
+        if type == "AWS_PROXY":
+            function_of(uri or "")
+            integration |= {"httpMethod": integration_http_method or "POST", "uri": uri}
+        if request_templates:
+            integration["requestTemplates"] = dict(request_templates)
         method["methodIntegration"] = integration
         self._save(api, REST)
         return integration
+
+    @_one_at_a_time
+    def put_method_response(self, api_id: str, resource_id: str, http_method: str, status_code: str, *,
+                            response_parameters: dict[str, bool] | None = None,
+                            response_models: dict[str, str] | None = None) -> dict[str, Any]:
+        """A status the method may answer, with the headers it may carry
+        (``method.response.header.<name>``)."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        response: dict[str, Any] = {"statusCode": _status_code(status_code)}
+        if response_parameters:
+            response["responseParameters"] = dict(response_parameters)
+        if response_models:
+            response["responseModels"] = dict(response_models)
+        method.setdefault("methodResponses", {})[response["statusCode"]] = response
+        self._save(api, REST)
+        return response
+
+    @_one_at_a_time
+    def put_integration_response(self, api_id: str, resource_id: str, http_method: str, status_code: str, *,
+                                 selection_pattern: str | None = None,
+                                 response_parameters: dict[str, str] | None = None,
+                                 response_templates: dict[str, str] | None = None) -> dict[str, Any]:
+        """How an integration's answer becomes the method's ``status_code`` response: header
+        values (``'literal'``) and body templates. The method must declare the status."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        integration = method.get("methodIntegration")
+        if integration is None:
+            raise NotFoundException("Invalid Integration identifier specified")
+        status = _status_code(status_code)
+        if status not in (method.get("methodResponses") or {}):
+            raise NotFoundException("Invalid Response status code specified")
+        response: dict[str, Any] = {"statusCode": status}
+        if selection_pattern is not None:
+            response["selectionPattern"] = selection_pattern
+        if response_parameters:
+            response["responseParameters"] = dict(response_parameters)
+        if response_templates:
+            response["responseTemplates"] = dict(response_templates)
+        integration.setdefault("integrationResponses", {})[status] = response
+        self._save(api, REST)
+        return response
 
     @_one_at_a_time
     def create_authorizer(self, api_id: str, name: str, type: str, authorizer_uri: str, *,
@@ -839,6 +890,13 @@ def _rest_stage(api: dict[str, Any], stage_name: str) -> dict[str, Any]:
     if found is None:
         raise NotFoundException("Invalid Stage identifier specified")
     return found
+
+
+def _status_code(value: Any) -> str:
+    if not re.match(r"^[1-5]\d\d$", str(value)):
+        raise BadRequestException(f"1 validation error detected: Value '{value}' at 'statusCode' failed to "
+                                  "satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d")
+    return str(value)
 
 
 def _rest_method(resource: dict[str, Any], http_method: str) -> dict[str, Any]:

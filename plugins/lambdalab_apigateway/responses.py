@@ -83,7 +83,19 @@ class RestApiResponses:
     def put_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_integration(
             body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
-            uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"))
+            uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"),
+            request_templates=body.get("requestTemplates"))
+
+    def put_method_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_method_response(
+            body["restApiId"], body["resourceId"], body["httpMethod"], body["statusCode"],
+            response_parameters=body.get("responseParameters"), response_models=body.get("responseModels"))
+
+    def put_integration_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_integration_response(
+            body["restApiId"], body["resourceId"], body["httpMethod"], body["statusCode"],
+            selection_pattern=body.get("selectionPattern"), response_parameters=body.get("responseParameters"),
+            response_templates=body.get("responseTemplates"))
 
     def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_deployment(body["restApiId"], body.get("stageName"),
