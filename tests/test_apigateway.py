@@ -369,6 +369,49 @@ def test_rest_api_cors_as_the_console_enables_it(rest_api: dict[str, Any]) -> No
     assert (status, json.loads(body)) == (500, {"message": "Internal server error"})  # no response for 500
 
 
+def test_api_keys_and_usage_plans(rest_api: dict[str, Any]) -> None:
+    """A method with apiKeyRequired answers 403 Forbidden unless x-api-key is an enabled
+    key of a usage plan naming the API's stage
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html)."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    apigw.update_method(restApiId=api_id, resourceId=item["id"], httpMethod="GET",
+                        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    forbidden = (403, {"message": "Forbidden"})
+
+    def get(key: str | None) -> tuple[int, Any]:
+        status, _, body = request(rest_api["url"] + "/items/1", headers={"x-api-key": key} if key else {})
+        return status, json.loads(body)
+
+    assert get(None) == forbidden
+    with pytest.raises(apigw.exceptions.BadRequestException) as raised:
+        apigw.create_api_key(name="short", value="too-short")
+    assert raised.value.response["Error"]["Message"] == "API Key value should be at least 20 characters"
+    key = apigw.create_api_key(name="partner", enabled=True, value="partner-key-0123456789")
+    assert "value" not in apigw.get_api_key(apiKey=key["id"])
+    assert get("partner-key-0123456789") == forbidden  # in no usage plan yet
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.create_usage_plan(name="basic", apiStages=[{"apiId": api_id, "stage": "nosuchstage"}])
+    plan = apigw.create_usage_plan(name="basic", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   throttle={"rateLimit": 10, "burstLimit": 5})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert [k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+    assert get("partner-key-0123456789")[0] == 200
+    assert get("another-key-0123456789") == forbidden
+    assert request(rest_api["url"] + "/files/a")[0] == 200  # a method that needs no key
+    apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+    assert get("partner-key-0123456789") == forbidden
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    apigw.delete_api_key(apiKey=key["id"])
+    assert get("partner-key-0123456789") == forbidden
+    assert apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.get_usage_plan(usagePlanId=plan["id"])
+    assert [a["id"] for a in apigw.get_rest_apis()["items"]] == [api_id]  # keys and plans are no APIs
+
+
 AUTHORIZER = """
 def handler(event, context):
     identity = event.get("authorizationToken") or event["headers"].get("x-key", "")

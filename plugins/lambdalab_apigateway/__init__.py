@@ -46,7 +46,7 @@ def lambdalab_migrations() -> dict[str, str]:
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     gateway = api_gateway(lab)
     return [
-        HttpService(MANAGEMENT_SERVICE, ManagementApp(gateway), path_prefixes=("/restapis", "/v2/apis")),
+        HttpService(MANAGEMENT_SERVICE, ManagementApp(gateway), path_prefixes=("/restapis", "/v2/apis", "/apikeys", "/usageplans")),
         HttpService(INVOKE_SERVICE, InvokeApp(lab, gateway), path_prefixes=(APIS_PATH,)),
     ]
 

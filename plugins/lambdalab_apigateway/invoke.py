@@ -190,6 +190,9 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         if not verdict.allowed:
             return message(verdict.status, verdict.message, request_id)
         event["requestContext"]["authorizer"] = verdict.context
+    if not reached.is_http and reached.match.target.get("apiKeyRequired") and not gateway.usage_plans.admits(
+            _header(request, "x-api-key"), reached.api_id, reached.stage_name):
+        return message(403, "Forbidden", request_id)
     if function is None:
         return _mock_answer(reached.match.target, integration, request_id)
     try:
@@ -225,6 +228,12 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _header(request: Request, name: str) -> str | None:
+    """The value of the request's header ``name`` (lower case), the last if repeated."""
+    found = [value for key, value in request.headers if key.lower() == name]
+    return found[-1] if found else None
 
 
 def _mock_answer(method: dict[str, Any], integration: dict[str, Any], request_id: str) -> Response:

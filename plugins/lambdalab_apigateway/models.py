@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from lambdalab.plugin import parse_function_ref
 
 from . import patch, quotas
+from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class ApiGateway:
 
         #: JWT issuers' public keys, fetched as tokens name them.
         self.issuer_keys = IssuerKeys()
+        #: API keys and usage plans (REST APIs' ``apiKeyRequired``).
+        self.usage_plans = UsagePlans(lab)
 
     # -- storage --------------------------------------------------------------------------
 
@@ -177,8 +180,11 @@ class ApiGateway:
             db.execute("DELETE FROM apigateway_apis WHERE id = ?", (str(api_id),))
 
     def kind_of(self, api_id: str) -> str | None:
+        """``REST`` or ``HTTP`` for an API's id, else ``None`` (API keys and usage plans
+        share the table, under kinds of their own)."""
         rows = self.lab.store.query("SELECT kind FROM apigateway_apis WHERE id = ?", (api_id,))
-        return str(rows[0]["kind"]) if rows else None
+        kind = str(rows[0]["kind"]) if rows else None
+        return kind if kind in (REST, HTTP) else None
 
     def execution_arn(self, api_id: str) -> str:
         """``arn:aws:execute-api:<region>:<account>:<api-id>``: what a function's resource
@@ -246,13 +252,14 @@ class ApiGateway:
 
     @_one_at_a_time
     def put_method(self, api_id: str, resource_id: str, http_method: str,
-                   authorization_type: str = "NONE", authorizer_id: str | None = None) -> dict[str, Any]:
+                   authorization_type: str = "NONE", authorizer_id: str | None = None, *,
+                   api_key_required: bool = False) -> dict[str, Any]:
         """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
-                  "apiKeyRequired": False, "authorizerId": authorizer_id}
+                  "apiKeyRequired": bool(api_key_required), "authorizerId": authorizer_id}
         _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
@@ -401,6 +408,10 @@ class ApiGateway:
 
     def get_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST)["_stages"].values())
+
+    def has_stage(self, api_id: Any, stage_name: Any) -> bool:
+        """Whether a REST API ``api_id`` has a stage ``stage_name`` (a usage plan's check)."""
+        return self.kind_of(str(api_id)) == REST and stage_name in self._load(api_id, REST)["_stages"]
 
     def get_stage(self, api_id: str, stage_name: str) -> dict[str, Any]:
         return _rest_stage(self._load(api_id, REST), stage_name)

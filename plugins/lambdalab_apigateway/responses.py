@@ -69,7 +69,52 @@ class RestApiResponses:
 
     def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
-                                       body["authorizationType"], body.get("authorizerId"))
+                                       body["authorizationType"], body.get("authorizerId"),
+                                       api_key_required=bool(body.get("apiKeyRequired")))
+
+    def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_api_key(body.get("name"), value=body.get("value"),
+                                                       enabled=bool(body.get("enabled")),
+                                                       description=body.get("description"))
+
+    def get_api_keys(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.gateway.usage_plans.get_api_keys(include_values=bool(body.get("includeValues")))
+        return _page(keys, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_api_key(body["apiKey"], include_value=bool(body.get("includeValue")))
+
+    def delete_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_api_key(body["apiKey"])
+        return {}
+
+    def create_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_usage_plan(
+            body["name"], api_stages=body.get("apiStages"), throttle=body.get("throttle"), quota=body.get("quota"),
+            description=body.get("description"), stage_exists=self.gateway.has_stage)
+
+    def get_usage_plans(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        plans = self.gateway.usage_plans.get_usage_plans()
+        return _page(plans, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage_plan(body["usagePlanId"])
+
+    def delete_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_usage_plan(body["usagePlanId"])
+        return {}
+
+    def create_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_usage_plan_key(body["usagePlanId"], body["keyId"],
+                                                              body.get("keyType") or "API_KEY")
+
+    def get_usage_plan_keys(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.gateway.usage_plans.get_usage_plan_keys(body["usagePlanId"])
+        return _page(keys, body.get("position"), body.get("limit"), "items", "position")
+
+    def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])
+        return {}
 
     def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_authorizer(
