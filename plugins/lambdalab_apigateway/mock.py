@@ -38,8 +38,11 @@ def chosen_response(integration: Mapping[str, Any], status: int) -> Mapping[str,
     responses = list((integration.get("integrationResponses") or {}).values())
     for response in responses:
         pattern = response.get("selectionPattern")
-        if pattern and re.fullmatch(pattern, str(status)):
-            return response
+        try:
+            if pattern and re.fullmatch(pattern, str(status)):
+                return response
+        except re.error:  # a pattern that is no regular expression selects nothing
+            continue
     return next((r for r in responses if not r.get("selectionPattern")), None)
 
 
