@@ -109,18 +109,19 @@ def handler(event, context):
 """
 
 
-def guarded_apis(lambda_client: Any, url: str, key: str = "AKIDEXAMPLE") -> dict[str, str]:
+def guarded_apis(lambda_client: Any, url: str, key: str = "AKIDEXAMPLE", secret: str = "not-checked"
+                 ) -> dict[str, str]:
     """A REST API (``GET /items``) and an HTTP API (``GET /items``), each AWS_IAM; their invoke URLs."""
     arn = create(lambda_client, "echo", ECHO_HTTP)["FunctionArn"]
     lambda_client.add_permission(FunctionName="echo", StatementId="apigw", Action="lambda:InvokeFunction",
                                  Principal="apigateway.amazonaws.com")
-    rest = client_for(url, "apigateway", key=key)
+    rest = client_for(url, "apigateway", key=key, secret=secret)
     api = rest.create_rest_api(name="guarded")
     items = rest.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="items")
     rest.put_method(restApiId=api["id"], resourceId=items["id"], httpMethod="GET", authorizationType="AWS_IAM")
     rest.put_integration(restApiId=api["id"], resourceId=items["id"], httpMethod="GET", type="AWS_PROXY", uri=arn)
     rest.create_deployment(restApiId=api["id"], stageName="prod")
-    v2 = client_for(url, "apigatewayv2", key=key)
+    v2 = client_for(url, "apigatewayv2", key=key, secret=secret)
     http = v2.create_api(Name="guarded", ProtocolType="HTTP")
     integration = v2.create_integration(ApiId=http["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn,
                                         PayloadFormatVersion="2.0")
@@ -131,11 +132,12 @@ def guarded_apis(lambda_client: Any, url: str, key: str = "AKIDEXAMPLE") -> dict
             "http": f"{url}/_lambdalab/apis/{http['ApiId']}/items"}
 
 
-def get(url: str, *, key: str | None = None, service: str = "execute-api") -> tuple[int, Any]:
+def get(url: str, *, key: str | None = None, secret: str = "any-secret", service: str = "execute-api"
+        ) -> tuple[int, Any]:
     headers: dict[str, str] = {}
     if key is not None:
         signed = AWSRequest(method="GET", url=url, headers={})
-        SigV4Auth(Credentials(key, "any-secret"), service, "us-east-1").add_auth(signed)
+        SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(signed)
         headers = dict(signed.headers.items())
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
@@ -175,3 +177,14 @@ def test_api_gateway_iam_under_enforcement_needs_execute_api_invoke(enforcing: E
     assert status == 200 and event["requestContext"]["identity"]["userArn"] == ALICE
     status, event = get(urls["http"], key=ALICE_KEY)
     assert status == 200 and event["requestContext"]["authorizer"]["iam"]["userArn"] == ALICE
+
+
+def test_api_gateway_iam_on_an_edge_with_keys_checks_the_signature(lab: Lab) -> None:
+    with EdgeServer(lab, port=0, auth_keys={"AKIDKEYED": "right-secret"}) as server:
+        urls = guarded_apis(client_for(server.url, key="AKIDKEYED", secret="right-secret"), server.url,
+                            key="AKIDKEYED", secret="right-secret")
+        assert get(urls["rest"], key="AKIDKEYED", secret="wrong-secret") == (
+            403, {"message": "Missing Authentication Token"})
+        assert get(urls["http"], key="AKIDKEYED", secret="wrong-secret") == (403, {"message": "Forbidden"})
+        assert get(urls["rest"], key="AKIDKEYED", secret="right-secret")[0] == 200
+        assert get(urls["http"], key="AKIDKEYED", secret="right-secret")[0] == 200
