@@ -461,6 +461,9 @@ def test_lambda_authorizer(kind: str, client: Any, edge: EdgeServer, clock: Any)
     clock.advance(61)
     status, _, _ = request(url + "/b", headers={header: "ada"})
     assert status == 200
+    assert apigw.get_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])["type"] == kind
+    with pytest.raises(apigw.exceptions.ConflictException):  # a method still names it
+        apigw.delete_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])
 
 
 def test_enforced_iam_needs_the_functions_permission(tmp_path: Any, clock: Any) -> None:

@@ -206,3 +206,18 @@ def test_jwt_authorizer_checks_signature_issuer_audience_expiry_and_scopes(
     expiring = token(issuer, clock)
     clock.advance(3601)  # past exp, on the lab's clock
     assert get("/items", expiring) == unauthorized
+
+
+def test_authorizers_are_deleted_once_nothing_uses_them(client: Any, edge: EdgeServer) -> None:
+    api = _api(client, edge, SIMPLE, AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True,
+               IdentitySource=["$request.header.Authorization"])
+    v2, auth_id = api["client"], api["authorizer"]["AuthorizerId"]
+    assert v2.get_authorizer(ApiId=api["id"], AuthorizerId=auth_id)["Name"] == "auth"
+    with pytest.raises(v2.exceptions.ConflictException):
+        v2.delete_authorizer(ApiId=api["id"], AuthorizerId=auth_id)
+    for route in v2.get_routes(ApiId=api["id"])["Items"]:
+        v2.update_route(ApiId=api["id"], RouteId=route["RouteId"], AuthorizationType="NONE")
+    v2.delete_authorizer(ApiId=api["id"], AuthorizerId=auth_id)
+    with pytest.raises(v2.exceptions.NotFoundException):
+        v2.get_authorizer(ApiId=api["id"], AuthorizerId=auth_id)
+    assert request(api["url"] + "/items/1")[0] == 201

@@ -361,6 +361,26 @@ class ApiGateway:
     def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST).get("_authorizers", {}).values())
 
+    def get_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = self._load(api_id, REST).get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        return found
+
+    @_one_at_a_time
+    def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        """DeleteAuthorizer: refused while a method names it (lambdalab will not leave a
+        CUSTOM method without its authorizer)."""
+        api = self._load(api_id, REST)
+        if authorizer_id not in api.get("_authorizers", {}):
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        users = [f"{m['httpMethod']} {r['path']}" for r in api["_resources"].values()
+                 for m in (r.get("resourceMethods") or {}).values() if m.get("authorizerId") == authorizer_id]
+        if users:
+            raise ConflictException(f"Cannot delete authorizer {authorizer_id}: methods {', '.join(users)} use it.")
+        del api["_authorizers"][authorizer_id]
+        self._save(api, REST)
+
     @_one_at_a_time
     def create_deployment(self, api_id: str, stage_name: str | None = None, *,
                           description: str | None = None,
@@ -686,6 +706,24 @@ class ApiGateway:
 
     def get_http_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP).get("_authorizers", {}).values())
+
+    def get_http_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = self._load(api_id, HTTP).get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        return found
+
+    @_one_at_a_time
+    def delete_http_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        """DeleteAuthorizer (HTTP API): refused while a route names it."""
+        api = self._load(api_id, HTTP)
+        if authorizer_id not in api.get("_authorizers", {}):
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("AuthorizerId") == authorizer_id]
+        if users:
+            raise ConflictException(f"Cannot delete authorizer {authorizer_id}: routes {', '.join(users)} use it.")
+        del api["_authorizers"][authorizer_id]
+        self._save(api, HTTP)
 
     def get_routes(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP)["_routes"].values())

@@ -125,6 +125,13 @@ class RestApiResponses:
         authorizers = self.gateway.get_authorizers(body["restApiId"])
         return _page(authorizers, body.get("position"), body.get("limit"), "items", "position")
 
+    def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_authorizer(body["restApiId"], body["authorizerId"])
+
+    def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_authorizer(body["restApiId"], body["authorizerId"])
+        return {}
+
     def put_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_integration(
             body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
@@ -251,6 +258,13 @@ class HttpApiResponses:
     def get_authorizers(self, body: Mapping[str, Any]) -> dict[str, Any]:
         authorizers = self.gateway.get_http_authorizers(body["ApiId"])
         return _page(authorizers, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_authorizer(body["ApiId"], body["AuthorizerId"])
+
+    def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_authorizer(body["ApiId"], body["AuthorizerId"])
+        return {}
 
     def get_routes(self, body: Mapping[str, Any]) -> dict[str, Any]:
         routes = self.gateway.get_routes(body["ApiId"])
