@@ -9,6 +9,7 @@ writes them (``{"__type": "…", "message": "…"}``), so botocore raises
     ├── ResourceNotFoundException           no such table (or stream, or shard)
     ├── ResourceInUseException              CreateTable of a table that exists
     ├── ConditionalCheckFailedException     a ConditionExpression was false
+    ├── DuplicateItemException              a PartiQL INSERT of a key the table holds
     ├── TransactionCanceledException        a transaction's condition or validation failed
     ├── ExpiredIteratorException            a shard iterator older than 15 minutes
     └── TrimmedDataAccessException          an iterator at records past the 24-hour retention
@@ -48,6 +49,10 @@ class ConditionalCheckFailedException(DynamoDbError):
 
     #: The item the condition was tested on (None: there was none).
     old: Any = None
+
+
+class DuplicateItemException(DynamoDbError):
+    """A PartiQL INSERT found an item with its primary key; nothing was written."""
 
 
 class TransactionCanceledException(DynamoDbError):

@@ -26,6 +26,9 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
+#: Statements in a PartiQL BatchExecuteStatement (an ExecuteTransaction holds up to
+#: TRANSACT_MAX) (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
+PARTIQL_BATCH_MAX = 25
 #: An expression's length, in characters, and its operators and functions.
 EXPRESSION_MAX_CHARS = 4096
 EXPRESSION_OPERATORS_MAX = 300

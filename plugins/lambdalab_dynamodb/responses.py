@@ -18,8 +18,11 @@ from typing import Any, Callable, Mapping
 from lambdalab.plugin import ProtocolService
 
 from . import quotas, values
+from . import partiql
 from .exceptions import (
     ConditionalCheckFailedException,
+    DuplicateItemException,
+    DynamoDbError,
     TransactionCanceledException,
     ValidationException,
 )
@@ -101,6 +104,7 @@ class DynamoDbResponses:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
+        self.partiql = partiql.PartiQL(tables)
 
     # -- tables ---------------------------------------------------------------------
 
@@ -314,9 +318,9 @@ class DynamoDbResponses:
                 try:
                     action(db, changes)
                     reasons.append({"Code": "None"})
-                except ConditionalCheckFailedException as e:
+                except (ConditionalCheckFailedException, DuplicateItemException) as e:
                     failed = True
-                    reasons.append({"Code": "ConditionalCheckFailed", "Message": e.message})
+                    reasons.append({"Code": partiql.code_of(e), "Message": e.message})
             return run
 
         def check(db: sqlite3.Connection, changes: list[Change]) -> None:
@@ -337,6 +341,78 @@ class DynamoDbResponses:
             item = self.tables.get_item(get["TableName"], get["Key"], projection)
             responses.append({"Item": item} if item is not None else {})
         return {"Responses": responses}
+
+
+    # -- PartiQL --------------------------------------------------------------------------
+
+    def execute_statement(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """One PartiQL statement
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteStatement.html)."""
+        statement = partiql.parse(p["Statement"], p.get("Parameters"))
+        if isinstance(statement, partiql.Select):
+            return self.partiql.select(statement, p["Statement"], limit=p.get("Limit"),
+                                       next_token=p.get("NextToken"),
+                                       consistent=bool(p.get("ConsistentRead")))
+        return _returning_old(p, lambda: self.partiql.write(statement))
+
+    def batch_execute_statement(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Up to 25 statements, each on its own: all reads (of one item by its key) or all
+        writes; an error is the statement's, in its response
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html)."""
+        entries = list(p["Statements"])
+        if len(entries) > quotas.PARTIQL_BATCH_MAX:
+            raise ValidationException(
+                "1 validation error detected: Value at 'statements' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {quotas.PARTIQL_BATCH_MAX}")
+        parsed: list[partiql.Statement | DynamoDbError] = []
+        for entry in entries:
+            try:
+                parsed.append(partiql.parse(entry.get("Statement"), entry.get("Parameters")))
+            except DynamoDbError as e:
+                parsed.append(e)
+        if len({partiql.is_read(s) for s in parsed if not isinstance(s, DynamoDbError)}) > 1:
+            raise ValidationException(partiql.MIXED)
+        return {"Responses": [self._batch_statement(entry, s) for entry, s in zip(entries, parsed)]}
+
+    def _batch_statement(self, entry: Mapping[str, Any],
+                         statement: "partiql.Statement | DynamoDbError") -> dict[str, Any]:
+        try:
+            if isinstance(statement, DynamoDbError):
+                raise statement
+            if isinstance(statement, partiql.Select):
+                table, item = self.partiql.get(statement)
+                return {"TableName": table, **({"Item": item} if item is not None else {})}
+            self.partiql.write(statement)
+            return {"TableName": statement.table}
+        except DynamoDbError as e:
+            error: dict[str, Any] = {"Code": partiql.code_of(e), "Message": e.message}
+            old = getattr(e, "old", None)
+            if entry.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old:
+                error["Item"] = old
+            return {"Error": error}
+
+    def execute_transaction(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Up to 100 statements, all reads or all writes, all or nothing
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteTransaction.html)."""
+        entries = list(p["TransactStatements"])
+        if len(entries) > quotas.TRANSACT_MAX:
+            raise ValidationException(f"Member must have length less than or equal to "
+                                      f"{quotas.TRANSACT_MAX}")
+        statements = partiql.parse_all(entries)
+        if statements and partiql.is_read(statements[0]):
+            items = [self.partiql.get(s)[1] for s in statements if isinstance(s, partiql.Select)]
+            return {"Responses": [{"Item": i} if i is not None else {} for i in items]}
+        actions, keys = [], set()
+        for statement in statements:
+            assert isinstance(statement, partiql.Write)
+            table, key, action = self.partiql.action(statement)
+            marker = f"{table}/{sorted((k, str(v)) for k, v in key.items())}"
+            if marker in keys:
+                raise ValidationException("Transaction request cannot include multiple operations on one item")
+            keys.add(marker)
+            actions.append(action)
+        self._run_transaction(actions)
+        return {}
 
 
 def _segment(p: Mapping[str, Any]) -> tuple[int, int] | None:
