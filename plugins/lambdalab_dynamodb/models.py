@@ -35,6 +35,8 @@ from .exceptions import (
     ResourceNotFoundException,
     ValidationException,
 )
+from .backups import MIGRATION as BACKUPS_MIGRATION
+from .backups import log_changes
 from .expressions import Node, Path, apply_update, project, test
 from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, table_arn
 from .values import AttributeValue, Item
@@ -73,6 +75,7 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX dynamodb_stream_records_arn ON dynamodb_stream_records (stream_arn, seq);
     """,
+    "dynamodb-2": BACKUPS_MIGRATION,
 }
 
 #: Attribute names a JSON path of SQLite finds as they are (the store escapes others).
@@ -175,6 +178,7 @@ class Tables:
         description = self.describe(table, "DELETING")
         with self.store.transaction() as db:
             db.execute("DELETE FROM dynamodb_items WHERE table_name = ?", (name,))
+            db.execute("DELETE FROM dynamodb_item_history WHERE table_id = ?", (table.table_id,))
             db.execute("DELETE FROM dynamodb_tables WHERE name = ?", (name,))
             self._close_streams(db, name)
         return description
@@ -535,6 +539,7 @@ class _Transaction:
         if exc[0] is None:
             try:
                 self.arns = self.tables._stream_records(self.db, self.changes, self.by_ttl)
+                log_changes(self.db, self.changes, self.tables.clock.now())
             except BaseException as e:
                 self._transaction.__exit__(type(e), e, e.__traceback__)
                 raise

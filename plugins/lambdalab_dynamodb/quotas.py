@@ -26,6 +26,10 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
+#: ListBackups' page; the longest point-in-time recovery period, in days
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Point-in-time-recovery.html).
+LIST_BACKUPS_MAX = 100
+PITR_DAYS_MAX = 35
 #: Statements in a PartiQL BatchExecuteStatement (an ExecuteTransaction holds up to
 #: TRANSACT_MAX) (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
 PARTIQL_BATCH_MAX = 25

@@ -19,6 +19,7 @@ from lambdalab.plugin import ProtocolService
 
 from . import quotas, values
 from . import partiql
+from .backups import Backups
 from .exceptions import (
     ConditionalCheckFailedException,
     DuplicateItemException,
@@ -105,6 +106,7 @@ class DynamoDbResponses:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.partiql = partiql.PartiQL(tables)
+        self.backups = Backups(tables)
 
     # -- tables ---------------------------------------------------------------------
 
@@ -342,6 +344,40 @@ class DynamoDbResponses:
             responses.append({"Item": item} if item is not None else {})
         return {"Responses": responses}
 
+
+    # -- backups -----------------------------------------------------------------------------
+
+    def create_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.create(p["TableName"], p["BackupName"])
+        return {"BackupDetails": backup.details("CREATING")}
+
+    def describe_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.get(p["BackupArn"])
+        return {"BackupDescription": backup.description(self.tables.region, self.tables.account)}
+
+    def list_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backups, last = self.backups.list(p)
+        out: dict[str, Any] = {"BackupSummaries": [b.summary(self.tables.region, self.tables.account)
+                                                   for b in backups]}
+        return {**out, "LastEvaluatedBackupArn": last} if last else out
+
+    def delete_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.delete(p["BackupArn"])
+        return {"BackupDescription": backup.description(self.tables.region, self.tables.account, "DELETED")}
+
+    def restore_table_from_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"TableDescription": self.tables.describe(self.backups.restore(p), "CREATING")}
+
+    def restore_table_to_point_in_time(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        table = self.backups.restore_to_point_in_time(p)
+        return {"TableDescription": self.tables.describe(table, "CREATING")}
+
+    def update_continuous_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ContinuousBackupsDescription": self.backups.update_continuous(
+            p["TableName"], p["PointInTimeRecoverySpecification"])}
+
+    def describe_continuous_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ContinuousBackupsDescription": self.backups.describe_continuous(p["TableName"])}
 
     # -- PartiQL --------------------------------------------------------------------------
 

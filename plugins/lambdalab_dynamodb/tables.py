@@ -77,6 +77,11 @@ class Table:
     stream_label: str | None = None
     ttl_attribute: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: When point-in-time recovery was enabled (None: it is off), and its period.
+    pitr_since: float | None = None
+    pitr_days: int = quotas.PITR_DAYS_MAX
+    #: A restored table's RestoreSummary.
+    restore_summary: dict[str, Any] | None = None
 
     def index(self, name: str) -> Index:
         for index in self.indexes:
@@ -153,6 +158,8 @@ class Table:
             out["GlobalSecondaryIndexes"] = global_
         if self.stream_view_type:
             out["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
+        if self.restore_summary:
+            out["RestoreSummary"] = {**self.restore_summary, "RestoreInProgress": status == "CREATING"}
         if self.stream_label:
             out["LatestStreamLabel"] = self.stream_label
             out["LatestStreamArn"] = f"{arn}/stream/{self.stream_label}"
