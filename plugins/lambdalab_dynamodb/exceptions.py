@@ -11,6 +11,7 @@ writes them (``{"__type": "…", "message": "…"}``), so botocore raises
     ├── ConditionalCheckFailedException     a ConditionExpression was false
     ├── DuplicateItemException              a PartiQL INSERT of a key the table holds
     ├── TransactionCanceledException        a transaction's condition or validation failed
+    ├── ProvisionedThroughputExceededException  a provisioned table's capacity is spent
     ├── TableNotFoundException              (backups) no such table
     ├── TableAlreadyExistsException         (restores) the target table exists
     ├── BackupNotFoundException             no such backup
@@ -91,3 +92,8 @@ class PointInTimeRecoveryUnavailableException(DynamoDbError):
 
 class InvalidRestoreTimeException(DynamoDbError):
     """A restore time outside the table's recovery window."""
+
+
+class ProvisionedThroughputExceededException(DynamoDbError):
+    """A PROVISIONED table has spent its read or write capacity (and its burst); retry
+    after the lab's clock has refilled it."""

@@ -38,6 +38,7 @@ from .exceptions import (
 from .backups import MIGRATION as BACKUPS_MIGRATION
 from .backups import log_changes
 from .expressions import Node, Path, apply_update, project, test
+from .throughput import Capacity
 from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, table_arn
 from .values import AttributeValue, Item
 
@@ -135,6 +136,8 @@ class Tables:
         self.on_sweep: list[Callable[[], None]] = []
         self._ttl_timer: Timer | None = None
         self._closed = False
+        #: Provisioned tables' read and write capacity, metered on the lab's clock.
+        self.capacity = Capacity(lab.clock)
 
     # -- tables ---------------------------------------------------------------------
 

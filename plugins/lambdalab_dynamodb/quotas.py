@@ -26,6 +26,9 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
+#: How many seconds of unused provisioned capacity a table keeps for bursts
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html).
+BURST_SECONDS = 300
 #: ListBackups' page; the longest point-in-time recovery period, in days
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Point-in-time-recovery.html).
 LIST_BACKUPS_MAX = 100

@@ -24,12 +24,15 @@ from .exceptions import (
     ConditionalCheckFailedException,
     DuplicateItemException,
     DynamoDbError,
+    ProvisionedThroughputExceededException,
     TransactionCanceledException,
     ValidationException,
 )
 from .expressions import Expressions, project
 from .models import RETURN_VALUES, Change, Tables
 from .streams import ITERATOR_TYPES, Streams
+from .tables import Table
+from .throughput import READ, WRITE
 from .values import Item
 
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -164,8 +167,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old = _returning_old(p, lambda: self.tables.put_item(p["TableName"], p["Item"], condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old, values.checked_item(p["Item"])))
+        units = write_units(old, values.checked_item(p["Item"]))
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     def get_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,9 +179,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         whole = self.tables.get_item(p["TableName"], p["Key"])
-        out = _capacity(p, p["TableName"], lambda: read_units(values.item_size(whole or {}),
-                                                              bool(p.get("ConsistentRead"))))
+        units = read_units(values.item_size(whole or {}), bool(p.get("ConsistentRead")))
+        self.tables.capacity.charge(table, READ, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Item": project(whole, projection)} if whole is not None else out
 
     def update_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,8 +193,11 @@ class DynamoDbResponses:
         actions = expressions.update(p["UpdateExpression"]) if p.get("UpdateExpression") is not None else []
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old, new = _returning_old(p, lambda: self.tables.update_item(p["TableName"], p["Key"], actions, condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old, new))
+        units = write_units(old, new)
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         attributes = _changed(old, new, wanted, actions) if wanted != "NONE" else {}
         return {**out, "Attributes": attributes} if attributes else out
 
@@ -196,8 +207,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old = _returning_old(p, lambda: self.tables.delete_item(p["TableName"], p["Key"], condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old))
+        units = write_units(old)
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     # -- Query and Scan ----------------------------------------------------------------
@@ -220,11 +234,11 @@ class DynamoDbResponses:
         filter_ = expressions.condition(p.get("FilterExpression"), "FilterExpression")
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         page = self.tables.query(p["TableName"], p.get("IndexName"), key_condition, filter_=filter_,
                                  limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                  forward=p.get("ScanIndexForward", True))
-        return _page(page, projection, p.get("Select")) | _capacity(
-            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
+        return _page(page, projection, p.get("Select")) | self._read_charged(p, table, page.read_bytes)
 
     def scan(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
@@ -233,11 +247,23 @@ class DynamoDbResponses:
         filter_ = expressions.condition(p.get("FilterExpression"), "FilterExpression")
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         page = self.tables.scan(p["TableName"], p.get("IndexName"), filter_=filter_,
                                 limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                 segment=_segment(p))
-        return _page(page, projection, p.get("Select")) | _capacity(
-            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
+        return _page(page, projection, p.get("Select")) | self._read_charged(p, table, page.read_bytes)
+
+    def _admitted(self, name: str, kind: str) -> Table:
+        """The table, once its provisioned capacity of ``kind`` admits one more request."""
+        table = self.tables.table(name)
+        self.tables.capacity.admit(table, kind)
+        return table
+
+    def _read_charged(self, p: Mapping[str, Any], table: Table, size: int) -> dict[str, Any]:
+        """Charge a Query's or Scan's read to its table; its ConsumedCapacity if asked."""
+        units = read_units(size, bool(p.get("ConsistentRead")))
+        self.tables.capacity.charge(table, READ, units)
+        return _capacity(p, p["TableName"], lambda: units)
 
     # -- batches --------------------------------------------------------------------------
 
@@ -246,6 +272,7 @@ class DynamoDbResponses:
         if sum(len(r.get("Keys") or []) for r in requests.values()) > quotas.BATCH_GET_MAX:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[Item]] = {}
+        unprocessed: dict[str, Any] = {}
         for name, request in requests.items():
             _no_legacy(request)
             expressions = Expressions.of(request)
@@ -254,9 +281,22 @@ class DynamoDbResponses:
             keys = request.get("Keys") or []
             if len({str(sorted(k.items())) for k in keys}) != len(keys):
                 raise ValidationException("Provided list of item keys contains duplicates")
-            found = [self.tables.get_item(name, key, projection) for key in keys]
-            responses[name] = [item for item in found if item is not None]
-        return {"Responses": responses, "UnprocessedKeys": {}}
+            table = self.tables.table(name)
+            responses[name], left = [], []
+            for key in keys:
+                if not self.tables.capacity.has_room(table, READ):
+                    left.append(key)
+                    continue
+                whole = self.tables.get_item(name, key)
+                self.tables.capacity.charge(table, READ, read_units(values.item_size(whole or {}),
+                                                                    bool(request.get("ConsistentRead"))))
+                if whole is not None:
+                    responses[name].append(project(whole, projection))
+            if left:
+                unprocessed[name] = {**request, "Keys": left}
+        _all_throttled(unprocessed, sum(len(r.get("Keys") or []) for r in requests.values()),
+                       sum(len(r["Keys"]) for r in unprocessed.values()))
+        return {"Responses": responses, "UnprocessedKeys": unprocessed}
 
     def batch_write_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         requests = p["RequestItems"]
@@ -267,17 +307,25 @@ class DynamoDbResponses:
                 f"Map value must satisfy constraint: [Member must have length less than or equal to "
                 f"{quotas.BATCH_WRITE_MAX}, Member must have length greater than or equal to 1]")
         actions, seen = [], set()
+        unprocessed: dict[str, list[Any]] = {}
         for name, writes in requests.items():
+            table = self.tables.table(name)
             for write in writes:
                 kind, params = _batch_write(write)
-                key = self.tables.table(name).keys.key_of(params.get("Item") or params.get("Key") or {})
+                key = table.keys.key_of(params.get("Item") or params.get("Key") or {})
                 marker = (name, str(sorted((k, str(v)) for k, v in key.items())))
                 if marker in seen:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 seen.add(marker)
+                if not self.tables.capacity.has_room(table, WRITE):
+                    unprocessed.setdefault(name, []).append(write)
+                    continue
+                units = write_units(values.checked_item(params["Item"])) if kind == "Put" else 1.0
+                self.tables.capacity.charge(table, WRITE, units)
                 actions.append(self.tables.write_action(kind, name, params))
+        _all_throttled(unprocessed, count, sum(len(w) for w in unprocessed.values()))
         self.tables.transact(actions)
-        return {"UnprocessedItems": {}}
+        return {"UnprocessedItems": unprocessed}
 
     def transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
         items = p["TransactItems"]
@@ -449,6 +497,15 @@ class DynamoDbResponses:
             actions.append(action)
         self._run_transaction(actions)
         return {}
+
+
+def _all_throttled(unprocessed: Mapping[str, Any], asked: int, left: int) -> None:
+    """A batch none of whose requests the tables' capacity admits is refused whole, as
+    AWS refuses it (a batch with some admitted answers the rest as unprocessed)."""
+    from .throughput import EXCEEDED
+
+    if unprocessed and left == asked:
+        raise ProvisionedThroughputExceededException(EXCEEDED)
 
 
 def _segment(p: Mapping[str, Any]) -> tuple[int, int] | None:
