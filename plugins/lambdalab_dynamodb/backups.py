@@ -188,6 +188,7 @@ class Backups:
             db.execute("INSERT INTO dynamodb_items (table_name, pk, sk, item) "
                        "SELECT ?, pk, sk, item FROM dynamodb_backup_items WHERE backup_arn = ?",
                        (table.name, backup.arn))
+            self.tables.rebuild_indexes(db, table)
         return table
 
     # -- point-in-time recovery ----------------------------------------------------------------
@@ -259,6 +260,7 @@ class Backups:
                 "AND h.seq = (SELECT max(g.seq) FROM dynamodb_item_history g WHERE g.table_id = h.table_id "
                 "AND g.pk = h.pk AND g.sk = h.sk AND g.at <= ?) AND h.item IS NOT NULL",
                 (table.name, source.table_id, when))
+            self.tables.rebuild_indexes(db, table)
         return table
 
     def compact(self) -> None:
@@ -304,7 +306,8 @@ class Backups:
         table = Table(name=check_table_name(name), keys=source.keys,
                       attribute_definitions=source.attribute_definitions, billing_mode=billing,
                       throughput=throughput, created_at=self.clock.now(), table_id=str(uuid.uuid4()),
-                      indexes=source.indexes, restore_summary={**summary, "RestoreInProgress": False})
+                      indexes=source.indexes, restore_summary={**summary, "RestoreInProgress": False},
+                      indexes_stored=True)
         db.execute("INSERT INTO dynamodb_tables (name, config) VALUES (?, ?)",
                    (table.name, json.dumps(table.to_json())))
         return table

@@ -9,17 +9,19 @@ expiry).
 
 Items are kept whole as JSON, keyed by their partition and sort key values
 (:func:`.values.key_text`). A Query reads one partition and sorts it as DynamoDB does
-(numbers by value, strings and binaries by their UTF-8 bytes); a Query of a secondary
-index has SQLite pick the items whose index partition key matches out of the table's
-JSON (``json_extract``), and a Scan of one reads the items that carry the index's keys
-(an index is not a second copy, so it is never behind its table: a difference from
-AWS's eventually consistent global indexes, docs/explanation/differences.rst).
+(numbers by value, strings and binaries by their UTF-8 bytes). A secondary index is a
+stored copy, as on AWS: each item that carries the index's keys has a row in
+``dynamodb_index_items`` holding what the index projects (ALL, KEYS_ONLY or INCLUDE),
+written in the item's own transaction (so never behind its table: a difference from
+AWS's eventually consistent global indexes, docs/explanation/differences.rst). A Query
+of an index reads its copy, so its FilterExpression sees only the projected attributes,
+as on AWS; a Scan of an index reads the table's items that carry the index's keys and
+answers their projection.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import uuid
 import zlib
@@ -77,10 +79,21 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX dynamodb_stream_records_arn ON dynamodb_stream_records (stream_arn, seq);
     """,
     "dynamodb-2": BACKUPS_MIGRATION,
+    "dynamodb-3": """
+    CREATE TABLE dynamodb_index_items (
+        table_name TEXT NOT NULL,
+        index_name TEXT NOT NULL,
+        ipk TEXT NOT NULL,
+        isk TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        sk TEXT NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (table_name, index_name, ipk, isk, pk, sk)
+    ) WITHOUT ROWID;
+    CREATE INDEX dynamodb_index_items_base ON dynamodb_index_items (table_name, pk, sk);
+    """,
 }
 
-#: Attribute names a JSON path of SQLite finds as they are (the store escapes others).
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.:#$@ -]+$")
 #: Rows a Scan reads from SQLite at a time.
 SCAN_CHUNK_ROWS = 256
 
@@ -144,6 +157,7 @@ class Tables:
     def create_table(self, params: Mapping[str, Any]) -> Table:
         now = self.clock.now()
         table = new_table(params, now, str(uuid.uuid4()))
+        table.indexes_stored = True
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM dynamodb_tables WHERE name = ?", (table.name,)).fetchone():
                 raise ResourceInUseException(f"Table already exists: {table.name}")
@@ -182,6 +196,7 @@ class Tables:
         with self.store.transaction() as db:
             db.execute("DELETE FROM dynamodb_items WHERE table_name = ?", (name,))
             db.execute("DELETE FROM dynamodb_item_history WHERE table_id = ?", (table.table_id,))
+            db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ?", (name,))
             db.execute("DELETE FROM dynamodb_tables WHERE name = ?", (name,))
             self._close_streams(db, name)
         return description
@@ -306,12 +321,20 @@ class Tables:
         pk, sk = _keys_text(table.keys, new)
         db.execute("INSERT OR REPLACE INTO dynamodb_items (table_name, pk, sk, item) VALUES (?, ?, ?, ?)",
                    (table.name, pk, sk, values.dumps(new)))
+        if table.indexes:
+            if old is not None:
+                db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ? AND pk = ? AND sk = ?",
+                           (table.name, pk, sk))
+            _index_rows(db, table, new, pk, sk)
         changes.append(Change(table, table.keys.key_of(new), old, new))
 
     def _delete(self, db: sqlite3.Connection, table: Table, old: Item, changes: list[Change]) -> None:
         pk, sk = _keys_text(table.keys, old)
         db.execute("DELETE FROM dynamodb_items WHERE table_name = ? AND pk = ? AND sk = ?",
                    (table.name, pk, sk))
+        if table.indexes:
+            db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ? AND pk = ? AND sk = ?",
+                       (table.name, pk, sk))
         changes.append(Change(table, table.keys.key_of(old), old, None))
 
     def _expired(self, table: Table, item: Item) -> bool:
@@ -376,13 +399,10 @@ class Tables:
         if index is None:
             rows = self.store.query("SELECT item FROM dynamodb_items WHERE table_name = ? AND pk = ?",
                                     (table.name, values.key_text(hash_value)))
-        elif not _PLAIN_NAME.match(keys.hash_name):  # SQLite's JSON paths match escaped keys
-            rows = self.store.query("SELECT item FROM dynamodb_items WHERE table_name = ?", (table.name,))
-        else:  # an index is no copy: SQLite picks the partition's items out of the table
-            path = f'$."{keys.hash_name}".{keys.hash_type}'
+        else:  # the index's own copy of the partition
             rows = self.store.query(
-                "SELECT item FROM dynamodb_items WHERE table_name = ? AND json_extract(item, ?) = ?",
-                (table.name, path, values.stored_text(hash_value)))
+                "SELECT item FROM dynamodb_index_items WHERE table_name = ? AND index_name = ? AND ipk = ?",
+                (table.name, index.name, values.key_text(hash_value)))
         items = (values.loads(r[0]) for r in rows)
         return [i for i in items if not self._expired(table, i) and keys.has_keys(i)
                 and values.equal(i[keys.hash_name], hash_value)]
@@ -459,7 +479,30 @@ class Tables:
         return deleted
 
     def start(self) -> None:
+        self._store_indexes()
         self._schedule_sweep()
+
+    def _store_indexes(self) -> None:
+        """Fill the index copies of tables made before indexes were stored (migration
+        ``dynamodb-3``), once."""
+        for (config,) in self.store.query("SELECT config FROM dynamodb_tables", ()):
+            table = Table.from_json(json.loads(config))
+            if table.indexes_stored:
+                continue
+            with self.store.transaction() as db:
+                self.rebuild_indexes(db, table)
+                table.indexes_stored = True
+                db.execute("UPDATE dynamodb_tables SET config = ? WHERE name = ?",
+                           (_config_text(table), table.name))
+
+    def rebuild_indexes(self, db: sqlite3.Connection, table: Table) -> None:
+        """Write every index row of ``table`` anew from its items (a restore, an upgrade)."""
+        db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ?", (table.name,))
+        if not table.indexes:
+            return
+        for pk, sk, text in db.execute("SELECT pk, sk, item FROM dynamodb_items WHERE table_name = ?",
+                                       (table.name,)).fetchall():
+            _index_rows(db, table, values.loads(text), pk, sk)
 
     def _schedule_sweep(self) -> None:
         if self._closed:
@@ -649,6 +692,17 @@ def _index_view(table: Table, index: Index | None, item: Item) -> Item:
     names = set(table.keys.names) | set(index.keys.names)
     names |= set(index.projection.get("NonKeyAttributes") or [])
     return {k: v for k, v in item.items() if k in names}
+
+
+def _index_rows(db: sqlite3.Connection, table: Table, item: Item, pk: str, sk: str) -> None:
+    """``item``'s row in each index whose keys it carries, holding the index's projection."""
+    for index in table.indexes:
+        if not index.keys.has_keys(item):
+            continue
+        ipk, isk = _keys_text(index.keys, item)
+        db.execute("INSERT INTO dynamodb_index_items (table_name, index_name, ipk, isk, pk, sk, item) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (table.name, index.name, ipk, isk, pk, sk, values.dumps(_index_view(table, index, item))))
 
 
 def _config_text(table: Table) -> str:

@@ -82,6 +82,8 @@ class Table:
     pitr_days: int = quotas.PITR_DAYS_MAX
     #: A restored table's RestoreSummary.
     restore_summary: dict[str, Any] | None = None
+    #: Whether its indexes' copies are stored (False: a table made before they were).
+    indexes_stored: bool = False
 
     def index(self, name: str) -> Index:
         for index in self.indexes:
