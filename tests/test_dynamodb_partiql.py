@@ -5,12 +5,18 @@ PutItem/UpdateItem/DeleteItem do."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
+from lambdalab_dynamodb import DynamoDbError, dynamodb_of
+from lambdalab_dynamodb.responses import DynamoDbResponses
 
 from .edge_support import client_for, edge  # noqa: F401  (fixtures)
 from .test_dynamodb import error_of
@@ -104,6 +110,11 @@ def test_limit_and_next_token_page_through_every_item_once(ddb: Any) -> None:
     assert error["Message"] == "NextToken does not match request"
     error = error_of(ddb.execute_statement, Statement="SELECT * FROM Music", NextToken="nonsense!")["Error"]
     assert error["Message"] == "Invalid NextToken"
+    decoded = json.loads(base64.urlsafe_b64decode(other))
+    for forged in [{"Artist": 5}, {"Artist": {"X": "y"}}, []]:  # a token is the caller's to forge
+        token = base64.urlsafe_b64encode(json.dumps({**decoded, "key": forged}).encode()).decode()
+        error = error_of(ddb.execute_statement, Statement="SELECT * FROM Music", NextToken=token)["Error"]
+        assert error["Message"] == "Invalid NextToken"
 
 
 def test_update_set_remove_and_returning(ddb: Any) -> None:
@@ -235,3 +246,31 @@ def test_the_aws_cli_runs_execute_statement(edge: EdgeServer, ddb: Any) -> None:
     got = aws_cli(edge.url, "dynamodb", "execute-statement", "--statement",
                   "SELECT * FROM Music WHERE Artist=?", "--parameters", json.dumps([S("Acme Band")]))
     assert got["Items"] == [{"Artist": S("Acme Band"), "SongTitle": S("PartiQL Rocks")}]
+
+
+TOKENS = ["SELECT", "INSERT", "INTO", "UPDATE", "DELETE", "FROM", "WHERE", "SET", "REMOVE", "VALUE",
+          "RETURNING", "ALL", "MODIFIED", "OLD", "NEW", "ORDER", "BY", "DESC", "AND", "OR", "NOT",
+          "BETWEEN", "IN", "IS", "MISSING", "NULL", "true", "*", ",", ".", "=", "<>", "<", ">=", "+",
+          "-", "(", ")", "[", "]", "{", "}", "<<", ">>", ":", "?", "'s'", "''", "1", "1e999", "-0",
+          "\"Music\"", "Music", "Artist", "SongTitle", "\"by-year\"", "x", "begins_with", "size",
+          "set_add", "list_append", "attribute_type", "contains", "0", "99999999999999999999"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(words=st.lists(st.sampled_from(TOKENS), max_size=25),
+       parameters=st.lists(st.sampled_from([S("a"), {"N": "1"}, {"SS": ["a"]}, {"M": {}}, {"L": []}]),
+                           max_size=3))
+def test_any_statement_is_answered_or_refused_never_crashes(
+        partiql_responses: Any, words: list[str], parameters: list[Any]) -> None:
+    try:
+        partiql_responses.execute_statement({"Statement": " ".join(words), "Parameters": parameters})
+    except DynamoDbError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def partiql_responses(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with Lab(data_dir=tmp_path_factory.mktemp("partiql") / "data", clock=VirtualClock(start=1_700_000_000)) as lab:
+        tables = dynamodb_of(lab).tables
+        tables.create_table({k: v for k, v in MUSIC.items() if k != "StreamSpecification"})
+        yield DynamoDbResponses(tables)

@@ -675,13 +675,13 @@ def _start_key(token: Any, text: str) -> Item | None:
     try:
         data = json.loads(base64.urlsafe_b64decode(str(token).encode()))
         digest, key = data["statement"], data["key"]
-        if not isinstance(key, dict):
-            raise TypeError
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        start = values.checked_item(values.loads(json.dumps(key)), "ExclusiveStartKey")
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error, UnicodeDecodeError,
+            ValidationException):  # a token is the caller's to forge
         raise ValidationException("Invalid NextToken") from None
     if digest != _digest(text):
         raise ValidationException("NextToken does not match request")
-    return values.loads(json.dumps(key))
+    return start
 
 
 def code_of(error: Exception) -> str:
