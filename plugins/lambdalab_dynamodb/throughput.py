@@ -25,7 +25,7 @@ from .exceptions import ProvisionedThroughputExceededException
 from .tables import Table
 
 if TYPE_CHECKING:
-    from lambdalab.clock import Clock
+    from lambdalab.plugin import Clock
 
 READ = "ReadCapacityUnits"
 WRITE = "WriteCapacityUnits"
