@@ -41,7 +41,7 @@ from .backups import MIGRATION as BACKUPS_MIGRATION
 from .backups import log_changes
 from .expressions import Node, Path, apply_update, project, test
 from .throughput import Capacity
-from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, table_arn
+from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, partitions, table_arn
 from .values import AttributeValue, Item
 
 if TYPE_CHECKING:
@@ -91,6 +91,11 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (table_name, index_name, ipk, isk, pk, sk)
     ) WITHOUT ROWID;
     CREATE INDEX dynamodb_index_items_base ON dynamodb_index_items (table_name, pk, sk);
+    """,
+    "dynamodb-4": """
+    ALTER TABLE dynamodb_streams ADD COLUMN shard_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE dynamodb_stream_records ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX dynamodb_stream_records_shard ON dynamodb_stream_records (stream_arn, shard, seq);
     """,
 }
 
@@ -530,8 +535,10 @@ class Tables:
 
         label, arn, shard_id = new_stream(self.region, self.account, table.name, now)
         table.stream_label = label
-        db.execute("INSERT INTO dynamodb_streams (arn, table_name, label, view_type, shard_id, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (arn, table.name, label, table.stream_view_type, shard_id, now))
+        table.stream_shards = partitions(table)
+        db.execute("INSERT INTO dynamodb_streams (arn, table_name, label, view_type, shard_id, created_at, "
+                   "shard_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (arn, table.name, label, table.stream_view_type, shard_id, now, table.stream_shards))
 
     def _close_streams(self, db: sqlite3.Connection, name: str) -> None:
         db.execute("UPDATE dynamodb_streams SET disabled_at = ? WHERE table_name = ? AND disabled_at IS NULL",
@@ -550,7 +557,7 @@ class Tables:
             self._close_streams(db, table.name)
 
     def _stream_records(self, db: sqlite3.Connection, changes: list[Change], ttl: bool) -> set[str]:
-        from .streams import record_of
+        from .streams import record_of, shard_of
 
         arns = set()
         now = self.clock.now()
@@ -558,8 +565,9 @@ class Tables:
             if not change.table.stream_view_type:
                 continue
             arn = f"{table_arn(self.region, self.account, change.table.name)}/stream/{change.table.stream_label}"
-            db.execute("INSERT INTO dynamodb_stream_records (stream_arn, created_at, record) VALUES (?, ?, ?)",
-                       (arn, now, record_of(change, self.region, now, ttl)))
+            shard = shard_of(change.keys[change.table.keys.hash_name], change.table.stream_shards)
+            db.execute("INSERT INTO dynamodb_stream_records (stream_arn, created_at, record, shard) "
+                       "VALUES (?, ?, ?, ?)", (arn, now, record_of(change, self.region, now, ttl), shard))
             arns.add(arn)
         return arns
 

@@ -46,6 +46,11 @@ EXPRESSION_PARENTHESES_MAX = 100
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
 STREAM_RETENTION_S = 24 * 3600
 SHARD_ITERATOR_TTL_S = 15 * 60
+#: What one partition of a provisioned table serves, which sets how many shards its
+#: stream has (a shard per partition); lambdalab's bound on a stream's shards.
+PARTITION_RCU = 3000
+PARTITION_WCU = 1000
+STREAM_SHARDS_MAX = 64
 #: GetRecords' page.
 GET_RECORDS_MAX = 1000
 #: A TTL-expired item is deleted within a few days on AWS; lambdalab's sweep runs
