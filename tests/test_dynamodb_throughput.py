@@ -118,3 +118,19 @@ def test_update_table_raises_the_rate(ddb: Any, clock: VirtualClock) -> None:
     clock.advance(1)
     for i in range(10):
         put(ddb, "grow", f"fast-{i}")
+
+
+def test_partiql_statements_are_metered_as_the_item_operations_are(ddb: Any, clock: VirtualClock) -> None:
+    make_table(ddb, "qls", reads=1, writes=1)
+    for i in range(BURST_S):
+        ddb.execute_statement(Statement=f"INSERT INTO qls VALUE {{'id': '{i}'}}")
+    error = error_of(ddb.execute_statement, Statement="INSERT INTO qls VALUE {'id': 'over'}")["Error"]
+    assert error["Code"] == "ProvisionedThroughputExceededException"
+    batch = ddb.batch_execute_statement(Statements=[{"Statement": "INSERT INTO qls VALUE {'id': 'b'}"}])
+    assert batch["Responses"][0]["Error"]["Code"] == "ProvisionedThroughputExceeded"
+    for _ in range(2 * BURST_S):
+        ddb.execute_statement(Statement="SELECT * FROM qls WHERE id = '1'")
+    error = error_of(ddb.execute_statement, Statement="SELECT * FROM qls WHERE id = '1'")["Error"]
+    assert error["Code"] == "ProvisionedThroughputExceededException"
+    clock.advance(1)
+    ddb.execute_statement(Statement="UPDATE qls SET x = 1 WHERE id = '1'")

@@ -46,6 +46,7 @@ from .exceptions import (
 from .expressions import Node, Path, project
 from .models import Change, Tables
 from .tables import Table
+from .throughput import READ, WRITE, read_units, write_units
 from .values import AttributeValue, Item
 
 GRAMMAR = r"""
@@ -554,12 +555,14 @@ class PartiQL:
                            if (_equality(p) or ("", None))[0] == keys.hash_name), None)
         if statement.descending is not None:
             _check_order_key(keys, str(statement.order_key), hash_match)
+        self.tables.capacity.admit(table, READ)
         if hash_match is not None:
             page = self.tables.query(table.name, statement.index, hash_match, filter_=where, limit=limit,
                                      start_key=start, forward=not statement.descending)
         else:
             page = self.tables.scan(table.name, statement.index, filter_=where, limit=limit,
                                     start_key=start)
+        self.tables.capacity.charge(table, READ, read_units(page.read_bytes, consistent))
         out: dict[str, Any] = {"Items": [project(i, statement.projection) for i in page.items]}
         if page.last_key is not None:
             out["NextToken"] = _next_token(page.last_key, text)
@@ -577,7 +580,9 @@ class PartiQL:
         except ValidationException:
             raise ValidationException("Select statements within ExecuteTransaction must specify the "
                                       "primary key in the where clause.") from None
+        self.tables.capacity.admit(table, READ)
         item = self.tables.get_item(table.name, key)
+        self.tables.capacity.charge(table, READ, read_units(values.item_size(item or {}), False))
         if item is None or not _passes(item, rest):
             return table.name, None
         return table.name, project(item, statement.projection)
@@ -611,7 +616,10 @@ class PartiQL:
         return table.name, key, run
 
     def write(self, write: Write) -> dict[str, Any]:
-        """One write in its own transaction; ``Items`` holds what RETURNING asks for."""
+        """One write in its own transaction, metered as PutItem/UpdateItem/DeleteItem are;
+        ``Items`` holds what RETURNING asks for."""
+        table = self.tables.table(write.table)
+        self.tables.capacity.admit(table, WRITE)
         _, _, run = self.action(write)
         seen: list[Change] = []
 
@@ -621,6 +629,7 @@ class PartiQL:
             seen.extend(changes[before:])
 
         self.tables.transact([recorded])
+        self.tables.capacity.charge(table, WRITE, write_units(*[i for c in seen for i in (c.old, c.new)]))
         if write.returning == "NONE" or not seen:
             return {"Items": []}
         change = seen[0]

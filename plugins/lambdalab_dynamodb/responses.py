@@ -11,7 +11,6 @@ in, the output as a dict out, errors raised (:mod:`.exceptions`).
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any, Callable, Mapping
 
@@ -32,7 +31,7 @@ from .expressions import Expressions, project
 from .models import RETURN_VALUES, Change, Tables
 from .streams import ITERATOR_TYPES, Streams
 from .tables import Table
-from .throughput import READ, WRITE
+from .throughput import READ, WRITE, read_units, write_units
 from .values import Item
 
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -72,17 +71,6 @@ def _capacity(p: Mapping[str, Any], table: str, units: Callable[[], float]) -> d
     if wanted == "INDEXES":
         entry["Table"] = {"CapacityUnits": entry["CapacityUnits"]}
     return {"ConsumedCapacity": entry}
-
-
-def write_units(*items: Item | None) -> float:
-    """A write costs one unit per KB of the larger of the item before and after."""
-    size = max([values.item_size(i) for i in items if i] or [0])
-    return float(max(1, math.ceil(size / 1024)))
-
-
-def read_units(size: int, consistent: bool) -> float:
-    """A read costs one unit per 4 KB read (rounded up), half that when eventually consistent."""
-    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
 
 
 def _returning_old(p: Mapping[str, Any], write: Callable[[], Any]) -> Any:

@@ -16,22 +16,36 @@ The buckets live in memory, per lab: they are rates, not state a restart must ke
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import quotas
+from . import quotas, values
 from .exceptions import ProvisionedThroughputExceededException
 from .tables import Table
 
 if TYPE_CHECKING:
     from lambdalab.plugin import Clock
 
+    from .values import Item
+
 READ = "ReadCapacityUnits"
 WRITE = "WriteCapacityUnits"
 #: AWS's words for a throttled request.
 EXCEEDED = ("The level of configured provisioned throughput for the table was exceeded. "
             "Consider increasing your provisioning level with the UpdateTable API.")
+
+
+def write_units(*items: "Item | None") -> float:
+    """A write costs one unit per KB of the larger of the item before and after."""
+    size = max([values.item_size(i) for i in items if i] or [0])
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def read_units(size: int, consistent: bool) -> float:
+    """A read costs one unit per 4 KB read (rounded up), half that when eventually consistent."""
+    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
 
 
 @dataclass
