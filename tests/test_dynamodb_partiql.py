@@ -274,3 +274,21 @@ def partiql_responses(tmp_path_factory: pytest.TempPathFactory) -> Any:
         tables = dynamodb_of(lab).tables
         tables.create_table({k: v for k, v in MUSIC.items() if k != "StreamSpecification"})
         yield DynamoDbResponses(tables)
+
+
+def test_exists_is_a_transactions_condition_check(ddb: Any) -> None:
+    run(ddb, "INSERT INTO Music VALUE {'Artist': 'A', 'SongTitle': '1', 'stock': 2}")
+    check = "EXISTS(SELECT * FROM Music WHERE Artist = 'A' AND SongTitle = '1' AND stock > ?)"
+    order = "INSERT INTO Music VALUE {'Artist': 'order', 'SongTitle': ?}"
+    ddb.execute_transaction(TransactStatements=[
+        {"Statement": check, "Parameters": [{"N": "0"}]}, {"Statement": order, "Parameters": [S("1")]}])
+    raised = error_of(ddb.execute_transaction, TransactStatements=[
+        {"Statement": check, "Parameters": [{"N": "5"}]}, {"Statement": order, "Parameters": [S("2")]}])
+    assert [r["Code"] for r in raised["CancellationReasons"]] == ["ConditionalCheckFailed", "None"]
+    missing = error_of(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "EXISTS(SELECT * FROM Music WHERE Artist = 'B' AND SongTitle = '1' AND stock > 0)"},
+        {"Statement": order, "Parameters": [S("3")]}])
+    assert [r["Code"] for r in missing["CancellationReasons"]] == ["ConditionalCheckFailed", "None"]
+    assert [i["SongTitle"] for i in run(ddb, "SELECT * FROM Music WHERE Artist = 'order'")["Items"]] == [S("1")]
+    alone = error_of(ddb.execute_statement, Statement=check, Parameters=[{"N": "0"}])["Error"]
+    assert alone["Message"] == "EXISTS can only be used in ExecuteTransaction write requests."

@@ -15,6 +15,7 @@ The statements AWS documents::
     UPDATE table SET path = value [, ...] | REMOVE path [, ...] ... WHERE condition
            [RETURNING ALL OLD * | MODIFIED OLD * | ALL NEW * | MODIFIED NEW *]
     DELETE FROM table WHERE condition [RETURNING ALL OLD *]
+    EXISTS(SELECT * FROM table WHERE key = … AND condition)     (ExecuteTransaction only)
 
 Values are ``'strings'``, numbers, ``true``/``false``, ``null``, lists ``[...]``, maps
 ``{'k': v}``, sets ``<<...>>`` and ``?`` (the request's ``Parameters``, in order).
@@ -50,7 +51,9 @@ from .throughput import READ, WRITE, read_units, write_units
 from .values import AttributeValue, Item
 
 GRAMMAR = r"""
-start: select | insert | update | delete
+start: select | insert | update | delete | exists
+
+exists: "EXISTS"i "(" select ")"
 
 select: "SELECT"i projection "FROM"i source where? order_by?
 projection: "*"                   -> every_attribute
@@ -172,7 +175,14 @@ class Write:
     returning: str = "NONE"
 
 
-Statement = Select | Write
+@dataclass
+class Check:
+    """``EXISTS(SELECT …)``: a transaction's condition check on one item."""
+
+    select: Select
+
+
+Statement = Select | Write | Check
 
 
 def parse(text: Any, parameters: Any) -> Statement:
@@ -245,6 +255,9 @@ class _Builder(Transformer_NonRecursive):
             statement.descending = order[2]
             _check_order(statement, order[1])
         return statement
+
+    def exists(self, children: list[Any]) -> Check:
+        return Check(children[0])
 
     def every_attribute(self, _: list[Any]) -> None:
         return None
@@ -589,6 +602,19 @@ class PartiQL:
 
     # -- writes --------------------------------------------------------------------------
 
+    def check(self, check: Check) -> tuple[str, Item, Callable[[sqlite3.Connection, list[Change]], None]]:
+        """``EXISTS(…)`` as a transaction's ConditionCheck: the item must exist and meet
+        the SELECT's other conditions (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-functions.exists.html)."""
+        if check.select.index:
+            raise ValidationException("Operations on indices are not supported in transactions")
+        table = self.tables.table(check.select.table)
+        key, rest = split_key(table, condition_node(check.select.where))
+        if rest is None:
+            raise ValidationException("EXISTS() must contain a single item read with additional condition")
+        exists = ("func", "attribute_exists", [("path", [table.keys.hash_name])])
+        run = self.tables.write_action("ConditionCheck", table.name, {"Key": key}, ("and", exists, rest))
+        return table.name, key, run
+
     def action(self, write: Write) -> tuple[str, Item, Callable[[sqlite3.Connection, list[Change]], None]]:
         """The table, the item's key and the write as an action of :meth:`Tables.transact`."""
         table = self.tables.table(write.table)
@@ -705,6 +731,10 @@ def code_of(error: Exception) -> str:
 
 def is_read(statement: Statement) -> bool:
     return isinstance(statement, Select)
+
+
+#: EXISTS outside a transaction's writes (DynamoDB's words).
+EXISTS_OUTSIDE = "EXISTS can only be used in ExecuteTransaction write requests."
 
 
 #: A batch or a transaction holds reads only or writes only

@@ -421,6 +421,8 @@ class DynamoDbResponses:
         """One PartiQL statement
         (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteStatement.html)."""
         statement = partiql.parse(p["Statement"], p.get("Parameters"))
+        if isinstance(statement, partiql.Check):
+            raise ValidationException(partiql.EXISTS_OUTSIDE)
         if isinstance(statement, partiql.Select):
             return self.partiql.select(statement, p["Statement"], limit=p.get("Limit"),
                                        next_token=p.get("NextToken"),
@@ -451,6 +453,8 @@ class DynamoDbResponses:
         try:
             if isinstance(statement, DynamoDbError):
                 raise statement
+            if isinstance(statement, partiql.Check):
+                raise ValidationException(partiql.EXISTS_OUTSIDE)
             if isinstance(statement, partiql.Select):
                 table, item = self.partiql.get(statement)
                 return {"TableName": table, **({"Item": item} if item is not None else {})}
@@ -476,8 +480,11 @@ class DynamoDbResponses:
             return {"Responses": [{"Item": i} if i is not None else {} for i in items]}
         actions, keys = [], set()
         for statement in statements:
-            assert isinstance(statement, partiql.Write)
-            table, key, action = self.partiql.action(statement)
+            if isinstance(statement, partiql.Check):
+                table, key, action = self.partiql.check(statement)
+            else:
+                assert isinstance(statement, partiql.Write)
+                table, key, action = self.partiql.action(statement)
             marker = f"{table}/{sorted((k, str(v)) for k, v in key.items())}"
             if marker in keys:
                 raise ValidationException("Transaction request cannot include multiple operations on one item")
