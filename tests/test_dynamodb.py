@@ -754,3 +754,23 @@ def test_an_older_data_dirs_indexes_are_copied_when_it_opens(tmp_path: Path) -> 
         tables = dynamodb_of(lab).tables
         key = ("cmp", "=", ("path", ["team"]), ("value", {"S": "red"}))
         assert [i["id"] for i in tables.query("people", "keys", key).items] == [{"S": "1"}]
+
+
+def test_a_scan_of_an_index_pages_through_its_copy_in_index_order(ddb: Any) -> None:
+    ddb.create_table(**INDEXED)
+    for n, team in enumerate(["red", "blue", "red", "green", "blue", "red", "teal"]):
+        ddb.put_item(TableName="people", Item={"id": {"S": f"p{n}"}, "team": {"S": team}, "age": {"N": str(n)}})
+    ddb.put_item(TableName="people", Item={"id": {"S": "none"}})
+    seen, start = [], None
+    while True:
+        page = ddb.scan(TableName="people", IndexName="keys", Limit=3,
+                        **({"ExclusiveStartKey": start} if start else {}))
+        seen += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+        assert set(start) == {"id", "team"}
+    assert len(seen) == 7 and all(set(i) == {"id", "team"} for i in seen)
+    teams = [i["team"]["S"] for i in seen]
+    assert teams == sorted(teams, key=teams.index) and len({t: 0 for t in teams}) == 4  # grouped by team
+    assert ddb.scan(TableName="people", IndexName="keys", FilterExpression="attribute_exists(age)")["Count"] == 0

@@ -14,9 +14,8 @@ stored copy, as on AWS: each item that carries the index's keys has a row in
 ``dynamodb_index_items`` holding what the index projects (ALL, KEYS_ONLY or INCLUDE),
 written in the item's own transaction (so never behind its table: a difference from
 AWS's eventually consistent global indexes, docs/explanation/differences.rst). A Query
-of an index reads its copy, so its FilterExpression sees only the projected attributes,
-as on AWS; a Scan of an index reads the table's items that carry the index's keys and
-answers their projection.
+or Scan of an index reads its copy, in the index's key order, so its FilterExpression
+sees only the projected attributes, as on AWS.
 """
 
 from __future__ import annotations
@@ -375,29 +374,39 @@ class Tables:
              segment: tuple[int, int] | None = None) -> Page:
         table = self.table(name)
         index = table.index(index_name) if index_name else None
-        after = ("", "")
+        after: tuple[str, ...] = ("", "") if index is None else ("", "", "", "")
         if start_key is not None:
-            after = _keys_text(table.keys, _checked_start(table, index, start_key))
+            start = _checked_start(table, index, start_key)
+            after = _keys_text(table.keys, start)
+            if index is not None:
+                after = _keys_text(index.keys, start) + after
         items = self._scanned(table, index, after, segment)
         return self._page(table, index, items, filter_, limit)
 
-    def _scanned(self, table: Table, index: Index | None, after: tuple[str, str],
+    def _scanned(self, table: Table, index: Index | None, after: tuple[str, ...],
                  segment: tuple[int, int] | None) -> Iterator[Item]:
-        """The table's items after the key ``after``, in key order, read a chunk at a time
-        (a page reads only what it needs)."""
+        """The items of the table (or the index's copies) after the key ``after``, in key
+        order, read a chunk at a time (a page reads only what it needs)."""
+        if index is None:
+            sql = ("SELECT pk, item, sk FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
+                   "ORDER BY pk, sk LIMIT ?")
+            where: tuple[str, ...] = (table.name,)
+        else:
+            sql = ("SELECT ipk, item, isk, pk, sk FROM dynamodb_index_items WHERE table_name = ? "
+                   "AND index_name = ? AND (ipk, isk, pk, sk) > (?, ?, ?, ?) "
+                   "ORDER BY ipk, isk, pk, sk LIMIT ?")
+            where = (table.name, index.name)
         while True:
-            rows = self.store.query(
-                "SELECT pk, sk, item FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
-                "ORDER BY pk, sk LIMIT ?", (table.name, *after, SCAN_CHUNK_ROWS))
-            for pk, _, text in rows:
-                if segment and zlib.crc32(pk.encode()) % segment[1] != segment[0]:
+            rows = self.store.query(sql, (*where, *after, SCAN_CHUNK_ROWS))
+            for row in rows:
+                if segment and zlib.crc32(row[0].encode()) % segment[1] != segment[0]:
                     continue
-                item = values.loads(text)
-                if not self._expired(table, item) and not (index and not index.keys.has_keys(item)):
+                item = values.loads(row[1])
+                if not self._expired(table, item):
                     yield item
             if len(rows) < SCAN_CHUNK_ROWS:
                 return
-            after = (rows[-1][0], rows[-1][1])
+            after = (rows[-1][0], *rows[-1][2:])
 
     def _partition(self, table: Table, index: Index | None, keys: KeySchema,
                    hash_value: AttributeValue) -> list[Item]:
