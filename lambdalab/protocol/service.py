@@ -250,18 +250,21 @@ class ProtocolService:
                                   dict(headers.items()), body)
             caller = caller_of(scope, request.headers, service.model.endpoint_prefix, request.query)
             response = await anyio.to_thread.run_sync(service.handle, request, request_id, caller)
-        await send_response(response, scope["method"], send)
+        await send_response(response, scope["method"], send, receive)
 
 
 #: The piece of a streaming body read and sent at a time.
 STREAM_CHUNK_BYTES = 1024 * 1024
 
 
-async def send_response(response: HttpResponse, method: str, send: Any) -> None:
+async def send_response(response: HttpResponse, method: str, send: Any, receive: Any = None) -> None:
     """``response`` as ASGI messages. A HEAD (or 304) answer has no body; its
     Content-Length is the one the output put in its headers (HeadObject's object
     size), else 0. A
-    streaming body goes in pieces, each read in a worker thread, and is closed."""
+    streaming body goes in pieces, each read in a worker thread, and is closed; given
+    ``receive``, one whose ``ends_on_disconnect`` is true is closed as soon as the client
+    goes away (an event stream waiting for its next event would otherwise wait on for
+    nobody)."""
     headers = dict(response.headers)
     bodiless = method == "HEAD" or response.status == 304  # RFC 9110 §6.4.1
     streaming = response.stream is not None and not bodiless
@@ -274,7 +277,9 @@ async def send_response(response: HttpResponse, method: str, send: Any) -> None:
     try:
         await send({"type": "http.response.start", "status": response.status, "headers": [
             (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
-        if streaming:
+        if streaming and receive is not None and getattr(response.stream, "ends_on_disconnect", False):
+            await _send_stream_watched(response.stream, send, receive)
+        elif streaming:
             await _send_stream(response.stream, send)
         else:
             await send({"type": "http.response.body", "body": body})
@@ -289,6 +294,21 @@ async def _send_stream(stream: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
         if not chunk:
             return
+
+
+async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
+    """:func:`_send_stream`, closing ``stream`` when the client disconnects (the body
+    was read whole before, so the next ASGI message is the disconnect)."""
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        stream.close()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch)
+        await _send_stream(stream, send)
+        tasks.cancel_scope.cancel()
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
