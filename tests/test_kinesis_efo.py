@@ -5,12 +5,13 @@ invokes a real function."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EventStreamError
 
 from lambdalab import Lab, VirtualClock
 from lambdalab.protocol.eventstream import encode_message, event_message, exception_message
@@ -297,3 +298,40 @@ def test_put_records_from_python_refuses_a_lone_surrogate(lab: Lab) -> None:
         streams.put_records("clicks", [(b"x", "\ud800", None)])
     assert type(caught.value).__name__ == "InvalidArgumentException"
     assert streams.read("clicks", "shardId-000000000000", 0, 10) == []
+
+
+def test_a_later_subscription_takes_the_shard_over(kinesis: Any, clock: VirtualClock) -> None:
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    arn = active_consumer(kinesis, clock)
+    old = iter(subscribe(kinesis, arn))
+    next(old)
+    clock.advance(quotas.RESUBSCRIBE_MIN_S)
+    new = subscribe(kinesis, arn)
+    with pytest.raises(EventStreamError) as caught:  # AWS: the old one fails with this
+        next(old)
+    assert caught.value.response["Error"]["Code"] == "ResourceInUseException"
+    put(kinesis, "a")
+    for event in new:  # its first event may have gone before the put
+        if event["SubscribeToShardEvent"]["Records"]:
+            assert [r["Data"] for r in event["SubscribeToShardEvent"]["Records"]] == [b"a"]
+            break
+    new.close()
+
+
+def test_a_subscription_ends_when_its_client_goes_or_the_edge_stops(lab: Lab, clock: VirtualClock) -> None:
+    with EdgeServer(lab, port=0).start() as server:
+        kinesis = client_for(server.url, "kinesis")
+        kinesis.create_stream(StreamName="clicks", ShardCount=1)
+        arn = active_consumer(kinesis, clock)
+        events = subscribe(kinesis, arn)
+        next_event(events)
+        events.close()  # the client goes: the edge ends the subscription
+        gone = kinesis_of(lab).consumers.latest(arn, "shardId-000000000000")
+        assert gone is not None and Recorder(Path("unused")).wait_for(lambda: gone.closed, 60)  # real time: the edge notices the disconnect
+        clock.advance(quotas.RESUBSCRIBE_MIN_S)
+        open_one = iter(subscribe(kinesis, arn))
+        next(open_one)
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        stopping.join(timeout=120)  # against a hang only
+        assert not stopping.is_alive(), "an open subscription kept the edge from stopping"

@@ -24,9 +24,11 @@ operation error (``UnknownOperationException`` in JSON, ``InvalidAction`` in que
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -296,6 +298,18 @@ async def _send_stream(stream: Any, send: Any) -> None:
             return
 
 
+#: The streams each server's event loop is sending that end on disconnect: its shutdown
+#: closes them (:func:`close_streams`).
+_OPEN_STREAMS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[Any]]" = weakref.WeakKeyDictionary()
+
+
+def close_streams() -> None:
+    """Close every stream the running event loop sends that ends on disconnect: a server
+    shutting down would otherwise wait for an event stream that waits for its events."""
+    for stream in list(_OPEN_STREAMS.get(asyncio.get_running_loop(), ())):
+        stream.close()
+
+
 async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
     """:func:`_send_stream`, closing ``stream`` when the client disconnects (the body
     was read whole before, so the next ASGI message is the disconnect)."""
@@ -305,10 +319,15 @@ async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
             pass
         stream.close()
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(watch)
-        await _send_stream(stream, send)
-        tasks.cancel_scope.cancel()
+    open_here = _OPEN_STREAMS.setdefault(asyncio.get_running_loop(), set())
+    open_here.add(stream)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch)
+            await _send_stream(stream, send)
+            tasks.cancel_scope.cancel()
+    finally:
+        open_here.discard(stream)
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
@@ -332,4 +351,5 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]
+__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "close_streams", "send_response", "service_error",
+           "snake_case"]

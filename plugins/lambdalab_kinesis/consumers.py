@@ -12,7 +12,8 @@ GetRecords readers divide. What AWS documents and this keeps:
 - 20 consumers per stream (``LimitExceededException``); a consumer is deleted with its
   stream;
 - a subscription pushes ``SubscribeToShardEvent``s for 5 minutes of the lab's clock;
-  subscribing again to the same shard within 5 seconds is ``ResourceInUseException``.
+  subscribing again to the same shard within 5 seconds is ``ResourceInUseException``;
+  later, the new subscription takes over and the old one ends with that exception.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ class Consumers:
     def __init__(self, streams: Streams) -> None:
         self.streams = streams
         self.lab = streams.lab
-        #: When each (consumer ARN, shard) was last subscribed to, on the lab's clock.
-        self._subscribed: dict[tuple[str, str], float] = {}
+        #: Each (consumer ARN, shard)'s latest subscription.
+        self._subscribed: dict[tuple[str, str], Subscription] = {}
         self._lock = threading.Lock()
 
     def arn(self, stream: str, name: str, created: float) -> str:
@@ -178,15 +179,22 @@ class Consumers:
         shard = self.streams.shard(stream.name, shard_id)
         after = self.streams.position(shard, stream, position["Type"], position.get("SequenceNumber"),
                                       _epoch(position.get("Timestamp")))
+        subscription = Subscription(self, consumer, shard, after, now)
         with self._lock:
             last = self._subscribed.get((consumer_arn, shard_id))
-            if last is not None and now - last < quotas.RESUBSCRIBE_MIN_S:
+            if last is not None and now - last.started < quotas.RESUBSCRIBE_MIN_S:
                 raise ResourceInUseException(
                     f"Another active subscription exists for consumer {consumer_arn} on shard "
                     f"{shard_id}: subscribe again {quotas.RESUBSCRIBE_MIN_S} seconds after the "
                     "last SubscribeToShard at the earliest.")
-            self._subscribed[(consumer_arn, shard_id)] = now
-        return Subscription(self, consumer, shard, after, now)
+            self._subscribed[(consumer_arn, shard_id)] = subscription
+        if last is not None:
+            last.taken_over()
+        return subscription
+
+    def latest(self, consumer_arn: str, shard_id: str) -> "Subscription | None":
+        """The latest subscription of the consumer to the shard, if any."""
+        return self._subscribed.get((consumer_arn, shard_id))
 
     def active(self, consumer: Consumer) -> bool:
         try:
@@ -212,6 +220,7 @@ class Subscription:
     started: float
     last_event: float | None = None
     _closed: threading.Event = field(default_factory=threading.Event)
+    _taken_over: threading.Event = field(default_factory=threading.Event)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self
@@ -219,6 +228,11 @@ class Subscription:
     def __next__(self) -> dict[str, Any]:
         streams = self.consumers.streams
         while not self._closed.is_set():
+            if self._taken_over.is_set():
+                self._closed.set()
+                raise ResourceInUseException(
+                    f"Another SubscribeToShard of consumer {self.consumer.arn} to shard "
+                    f"{self.shard.shard_id} took this subscription over.")
             now = streams.lab.clock.now()
             if now >= self.started + quotas.SUBSCRIPTION_S or not self.consumers.active(self.consumer):
                 break
@@ -260,6 +274,17 @@ class Subscription:
             event["ChildShards"] = streams.children(self.consumer.stream, self.shard.shard_id)
             self._closed.set()  # the shard is read: this was the last event
         return {"SubscribeToShardEvent": event}
+
+    @property
+    def closed(self) -> bool:
+        """Whether it has ended (or will send no more events)."""
+        return self._closed.is_set()
+
+    def taken_over(self) -> None:
+        """A later SubscribeToShard of the same consumer and shard replaces this one: it
+        ends with ResourceInUseException, as on AWS."""
+        self._taken_over.set()
+        self.consumers.streams.wake()
 
     def close(self) -> None:
         """End the subscription (the client went away); safe from another thread."""
