@@ -290,9 +290,9 @@ async def send_response(response: HttpResponse, method: str, send: Any, receive:
             response.stream.close()
 
 
-async def _send_stream(stream: Any, send: Any) -> None:
+async def _send_stream(stream: Any, send: Any, limiter: anyio.CapacityLimiter | None = None) -> None:
     while True:
-        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES)
+        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES, limiter=limiter)
         await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
         if not chunk:
             return
@@ -312,7 +312,9 @@ def close_streams() -> None:
 
 async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
     """:func:`_send_stream`, closing ``stream`` when the client disconnects (the body
-    was read whole before, so the next ASGI message is the disconnect)."""
+    was read whole before, so the next ASGI message is the disconnect). Its reads, which
+    wait for events, take a thread of their own rather than one of the worker threads
+    every request shares: 40 open subscriptions would otherwise stop the edge."""
 
     async def watch() -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -324,7 +326,7 @@ async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(watch)
-            await _send_stream(stream, send)
+            await _send_stream(stream, send, anyio.CapacityLimiter(1))
             tasks.cancel_scope.cancel()
     finally:
         open_here.discard(stream)
