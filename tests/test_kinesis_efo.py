@@ -199,7 +199,9 @@ def test_a_subscription_beats_while_idle_and_ends_after_5_minutes(kinesis: Any, 
     clock.advance(quotas.SUBSCRIPTION_HEARTBEAT_S)
     assert next(events)["SubscribeToShardEvent"]["Records"] == []  # an idle subscription's beat
     clock.advance(quotas.SUBSCRIPTION_S)
-    assert list(events) == []  # the stream ends: subscribe again
+    # The stream ends (subscribe again); on the way the clock may stop at the lab's
+    # timers, and the subscription beats at those it sees 5 s after its last event.
+    assert all(e["SubscribeToShardEvent"]["Records"] == [] for e in events)
 
 
 def test_a_subscription_ends_when_its_consumer_is_deregistered(kinesis: Any, clock: VirtualClock) -> None:
