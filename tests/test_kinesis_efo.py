@@ -293,6 +293,13 @@ def test_aws_cli_registers_and_lists_consumers(edge: EdgeServer, kinesis: Any) -
     assert CONSUMER_ARN.fullmatch(registered["ConsumerARN"])
     listed = aws_cli(edge.url, "kinesis", "list-stream-consumers", "--stream-arn", STREAM_ARN + "clicks")
     assert [c["ConsumerARN"] for c in listed["Consumers"]] == [registered["ConsumerARN"]]
+    described = aws_cli(edge.url, "kinesis", "describe-stream-consumer", "--consumer-arn",
+                        registered["ConsumerARN"])["ConsumerDescription"]
+    assert described["StreamARN"] == STREAM_ARN + "clicks" and described["ConsumerStatus"] == "CREATING"
+    aws_cli(edge.url, "kinesis", "deregister-stream-consumer", "--stream-arn", STREAM_ARN + "clicks",
+            "--consumer-name", "app")
+    assert kinesis.describe_stream_consumer(ConsumerARN=registered["ConsumerARN"])[
+        "ConsumerDescription"]["ConsumerStatus"] == "DELETING"
 
 
 def test_put_records_from_python_refuses_a_lone_surrogate(lab: Lab) -> None:
