@@ -26,14 +26,14 @@ What is checked and what is not: ``docs/reference/iam-enforcement.rst``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from botocore.model import ServiceModel
 
 from .. import limits
-from ..iam_policy import Decision, PolicyType, Request, Result, evaluate
+from ..iam_policy import Decision, PolicyType, Request, Result, evaluate, iso8601
 from .calls import Caller
 from .parsers import ParsedRequest
 from .serializers import ServiceError
@@ -57,6 +57,13 @@ class Principal:
     type: str = "User"
     #: ``aws:userid``: ``AIDA…`` for a user, ``AROA…:SESSION`` for a role session.
     user_id: str = ""
+    #: The user's or role's tags (``aws:PrincipalTag/KEY``).
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Its permissions boundary (the role's, for a session), parsed; ``None``: none.
+    boundary: Mapping[str, Any] | None = None
+    #: A role session's session policies (AssumeRole's ``Policy``, ``PolicyArns``);
+    #: ``None``: the session was given none (not the same as ``()``, which allows nothing).
+    session_policies: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def is_root(self) -> bool:
@@ -230,13 +237,16 @@ def request_context(action: str, params: Mapping[str, Any]) -> dict[str, str]:
 
 def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
     """The global condition keys of a request from ``principal``
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
+    the time from the lab's clock, ``aws:SourceIp`` from the client's address."""
+    now = caller.lab.clock.now()
     context: dict[str, Any] = {
         "aws:PrincipalArn": principal.arn, "aws:PrincipalAccount": principal.account,
         "aws:PrincipalType": principal.type, "aws:RequestedRegion": caller.region,
         "aws:SecureTransport": False,  # the edge speaks plain HTTP
-        "aws:EpochTime": str(int(caller.lab.clock.now())),
+        "aws:EpochTime": str(int(now)), "aws:CurrentTime": iso8601(now),
     }
+    context.update({f"aws:PrincipalTag/{key}": value for key, value in principal.tags.items()})
     if caller.source_ip:
         context["aws:SourceIp"] = caller.source_ip
     if principal.user_id:
@@ -276,7 +286,8 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     if action in REQUEST_KEYS:
         context.update(request_context(action, parsed.params))
     request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id, context)
-    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params))
+    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params),
+                      boundary=principal.boundary, session_policies=principal.session_policies)
     if not result.allowed:
         raise access_denied(model, protocol, request, result)
 
@@ -332,9 +343,11 @@ def denial_message(request: Request, result: Result) -> str:
     """AWS's words: ``User: ARN is not authorized to perform: ACTION on resource: ARN
     because no identity-based policy allows the ACTION action``."""
     kind = result.policy_type.value
+    if result.policy_type is not PolicyType.BOUNDARY:
+        kind += " policy"
     article = "an" if result.policy_type is PolicyType.IDENTITY else "a"
-    why = (f"with an explicit deny in {article} {kind} policy" if result.decision is Decision.EXPLICIT_DENY
-           else f"because no {kind} policy allows the {request.action} action")
+    why = (f"with an explicit deny in {article} {kind}" if result.decision is Decision.EXPLICIT_DENY
+           else f"because no {kind} allows the {request.action} action")
     return f"User: {request.principal} is not authorized to perform: {request.action} on resource: " \
            f"{request.resource} {why}"
 

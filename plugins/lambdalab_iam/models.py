@@ -88,6 +88,16 @@ class Principal:
 
     attached: list[str] = field(default_factory=list)
     inline: dict[str, str] = field(default_factory=dict)
+    #: The managed policy set as the permissions boundary (roles and users), or ``None``
+    #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+    boundary: str | None = None
+
+    def boundary_aws(self) -> dict[str, Any]:
+        """GetRole's / GetUser's ``PermissionsBoundary``, when one is set."""
+        if self.boundary is None:
+            return {}
+        return {"PermissionsBoundary": {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                        "PermissionsBoundaryArn": self.boundary}}
 
     def attached_aws(self, policies: "dict[str, ManagedPolicy]") -> list[dict[str, str]]:
         return [{"PolicyName": policies[arn].name if arn in policies else arn.rsplit("/", 1)[-1],
@@ -110,7 +120,7 @@ class Role(Principal):
         out: dict[str, Any] = {
             "Path": self.path, "RoleName": self.name, "RoleId": self.role_id, "Arn": self.arn,
             "CreateDate": self.created, "AssumeRolePolicyDocument": encoded(self.trust),
-            "MaxSessionDuration": self.max_session, "RoleLastUsed": {}}
+            "MaxSessionDuration": self.max_session, "RoleLastUsed": {}, **self.boundary_aws()}
         if self.description is not None:
             out["Description"] = self.description
         if self.tags:
@@ -129,7 +139,7 @@ class User(Principal):
 
     def to_aws(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Path": self.path, "UserName": self.name, "UserId": self.user_id,
-                               "Arn": self.arn, "CreateDate": self.created}
+                               "Arn": self.arn, "CreateDate": self.created, **self.boundary_aws()}
         if self.tags:
             out["Tags"] = self.tags
         return out
@@ -224,6 +234,14 @@ class Session:
     role_id: str
     session_name: str
     expires: float
+    #: AssumeRole's inline session policy (``Policy``) and managed ones (``PolicyArns``);
+    #: with neither, the session has the role's permissions uncapped.
+    policy: str | None = None
+    policy_arns: list[str] = field(default_factory=list)
+
+    @property
+    def capped(self) -> bool:
+        return self.policy is not None or bool(self.policy_arns)
 
     @property
     def arn(self) -> str:
@@ -334,13 +352,14 @@ class Iam:
         return found if found is not None and found.arn == arn else None
 
     def create_role(self, name: str, trust: str, path: str, description: str | None,
-                    max_session: int | None, tags: list[dict[str, str]]) -> Role:
+                    max_session: int | None, tags: list[dict[str, str]], boundary: str | None = None) -> Role:
         grammar.parsed(trust, trust=True, max_chars=quotas.TRUST_POLICY_MAX_CHARS,
                        quota="ACLSizePerRole")
         role = Role(name=name, path=path, role_id=new_id(ROLE_ID_PREFIX),
                     arn=f"arn:aws:iam::{self.account}:role{path}{name}", created=self.now(),
                     trust=trust, description=description,
-                    max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags)
+                    max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags,
+                    boundary=self._boundary_policy(boundary))
         with self.writing() as db:
             self.entities.insert(db, name, role, "Role")
         return role
@@ -373,9 +392,10 @@ class Iam:
             raise NoSuchEntity(f"The user with name {name} cannot be found.")
         return found
 
-    def create_user(self, name: str, path: str, tags: list[dict[str, str]]) -> User:
+    def create_user(self, name: str, path: str, tags: list[dict[str, str]], boundary: str | None = None) -> User:
         user = User(name=name, path=path, user_id=new_id(USER_ID_PREFIX),
-                    arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags)
+                    arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags,
+                    boundary=self._boundary_policy(boundary))
         with self.writing() as db:
             self.entities.insert(db, name, user, "User")
         return user
@@ -583,6 +603,19 @@ class Iam:
             principal.attached.remove(arn)
             self.entities.put(db, name, principal)
 
+    def _boundary_policy(self, arn: str | None) -> str | None:
+        """A permissions boundary's ARN once its managed policy is known to exist."""
+        if arn is not None:
+            self.policy(arn)
+        return arn
+
+    def set_boundary(self, kind: type[Role] | type[User], name: str, arn: str | None) -> None:
+        """Put (an ARN) or delete (``None``) a role's or user's permissions boundary."""
+        with self.writing() as db:
+            principal = self._principal(kind, name)
+            principal.boundary = self._boundary_policy(arn)
+            self.entities.put(db, name, principal)
+
     def put_inline(self, kind: HolderKind, name: str, policy_name: str,
                    document: str) -> None:
         limit = INLINE_MAX_CHARS[kind]
@@ -611,10 +644,18 @@ class Iam:
 
     # -- STS's temporary credentials ------------------------------------------------------
 
-    def new_session(self, role: Role, session_name: str, duration: int) -> Session:
+    def new_session(self, role: Role, session_name: str, duration: int, policy: str | None = None,
+                    policy_arns: list[str] | None = None) -> Session:
+        """A session of ``role``; ``policy`` / ``policy_arns``: its session policies,
+        checked as IAM checks a policy (``MalformedPolicyDocument``)."""
+        if policy is not None:
+            grammar.parsed(policy, trust=False, max_chars=quotas.SESSION_POLICY_MAX_CHARS,
+                           quota="SessionPolicySize")
+        for arn in policy_arns or []:
+            self.policy(arn)
         session = Session(new_id(TEMPORARY_KEY_PREFIX, 16), new_secret(),
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
-                          session_name, self.now() + duration)
+                          session_name, self.now() + duration, policy, list(policy_arns or []))
         with self.writing() as db:
             db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
                        (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
@@ -648,8 +689,26 @@ class Iam:
         identity, expires = self._identity_for_key(access_key_id)
         if identity is None:
             return None, expires
+        holder = self.principal_by_arn(identity.arn)
+        tags = {t["Key"]: t["Value"] for t in holder.tags} if holder else {}
+        # A boundary whose policy is gone allows nothing, rather than nothing capping.
+        boundary = (self._document(holder.boundary) or {}) if holder and holder.boundary else None
         return Caller(identity.arn, identity.account, tuple(self.policies_of(identity.arn)), identity.type,
-                         identity.user_id), expires
+                      identity.user_id, tags, boundary, self._session_policies(access_key_id)), expires
+
+    def _document(self, arn: str) -> dict[str, Any] | None:
+        """A managed policy's default document, parsed; ``None`` when it is gone."""
+        known = self.policies()
+        return json.loads(known[arn].document) if arn in known else None
+
+    def _session_policies(self, access_key_id: str) -> tuple[dict[str, Any], ...] | None:
+        session = self.session(access_key_id) if access_key_id.startswith(TEMPORARY_KEY_PREFIX) else None
+        if session is None or not session.capped:
+            return None
+        documents = [self._document(arn) for arn in session.policy_arns]
+        if session.policy is not None:
+            documents.append(json.loads(session.policy))
+        return tuple(d for d in documents if d is not None)
 
     def _identity_for_key(self, access_key_id: str) -> tuple[Any, float]:
         """The key's identity and when it stops being one (on the lab's clock)."""

@@ -61,14 +61,18 @@ def duration(role: Role, asked: int | None) -> int:
 
 
 def assume_role(iam: Iam, caller: Identity, role_arn: str, session_name: str,
-                asked_duration: int | None, context: Mapping[str, str] | None = None) -> Session:
+                asked_duration: int | None, context: Mapping[str, str] | None = None, *,
+                policy: str | None = None, policy_arns: list[str] | None = None) -> Session:
     """A session of the role, if its trust policy allows ``caller`` under ``context`` (the
-    request's condition keys: ``sts:ExternalId``…)."""
+    request's condition keys: ``sts:ExternalId``…). ``policy`` and ``policy_arns`` are
+    session policies: the session may do only what both they and the role allow."""
+    if len(policy_arns or []) > quotas.SESSION_POLICY_ARNS_MAX:
+        raise ValidationError(f"PolicyArns: at most {quotas.SESSION_POLICY_ARNS_MAX} managed session policies.")
     role = iam.role_by_arn(role_arn)
     if role is None or not trusts(role, caller, context=context):
         raise AccessDenied(f"User: {caller.arn} is not authorized to perform: {ASSUME_ROLE} "
                            f"on resource: {role_arn}")
-    return iam.new_session(role, session_name, duration(role, asked_duration))
+    return iam.new_session(role, session_name, duration(role, asked_duration), policy, policy_arns)
 
 
 def credentials_aws(session: Session) -> dict[str, Any]:
