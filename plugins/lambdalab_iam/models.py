@@ -188,11 +188,11 @@ class ManagedPolicy:
         text: str = self.versions[self.default_version]["Document"]
         return text
 
-    def to_aws(self, attachments: int) -> dict[str, Any]:
+    def to_aws(self, attachments: int, boundary_uses: int = 0) -> dict[str, Any]:
         out: dict[str, Any] = {
             "PolicyName": self.name, "PolicyId": self.policy_id, "Arn": self.arn,
             "Path": self.path, "DefaultVersionId": self.default_version,
-            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": 0,
+            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": boundary_uses,
             "IsAttachable": True, "CreateDate": self.created,
             "UpdateDate": self.updated or self.created}
         if self.description is not None:
@@ -516,12 +516,17 @@ class Iam:
                                  *self.entities.all(Group)]
         return sum(arn in h.attached for h in holders)
 
+    def boundary_uses(self, arn: str) -> int:
+        """How many roles and users have the policy as their permissions boundary."""
+        holders: list[Role | User] = [*self.entities.all(Role), *self.entities.all(User)]
+        return sum(h.boundary == arn for h in holders)
+
     def delete_policy(self, arn: str) -> None:
         with self.writing() as db:
             policy = self.policy(arn)
             if policy.aws_managed:
                 raise InvalidInput(f"Cannot delete AWS managed policy {arn}.")
-            if self.attachments(arn):
+            if self.attachments(arn) or self.boundary_uses(arn):
                 raise DeleteConflict("Cannot delete a policy attached to entities.")
             if len(policy.versions) > 1:
                 raise DeleteConflict("This policy has more than one version. Before you delete a "

@@ -130,7 +130,7 @@ class IamResponses:
 
     def get_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
         policy = self.iam.policy(body["PolicyArn"])
-        return {"Policy": policy.to_aws(self.iam.attachments(policy.arn))}
+        return {"Policy": policy.to_aws(self.iam.attachments(policy.arn), self.iam.boundary_uses(policy.arn))}
 
     def get_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
         policy = self.iam.version(body["PolicyArn"], body["VersionId"])
