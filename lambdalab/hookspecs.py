@@ -338,12 +338,14 @@ def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
 
 
 @hookspec
-def lambdalab_check_execution_role(lab: "Lab", role: str) -> None:
+def lambdalab_check_execution_role(lab: "Lab", role: str, function_arn: str) -> None:
     """Check the execution role a function is created or updated with.
 
     :param lab: the lab the function belongs to.
     :param role: the ``Role`` ARN the caller gave (a function created without one, which
         only the Python API allows, gets the lab's default role and no check).
+    :param function_arn: the function's unqualified ARN (Lambda assumes the role with it
+        as ``aws:SourceArn``); an implementation may leave this parameter out.
 
     Raise :class:`~lambdalab.errors.InvalidParameterValueException` to refuse it, as
     Lambda refuses a role it cannot assume ("The role defined for the function cannot

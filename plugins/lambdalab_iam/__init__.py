@@ -64,8 +64,8 @@ def lambdalab_lab_started(lab: Lab) -> None:
 
 
 @lambdalab.hookimpl
-def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
-    check_execution_role(iam(lab), role)
+def lambdalab_check_execution_role(lab: Lab, role: str, function_arn: str) -> None:
+    check_execution_role(iam(lab), role, function_arn)
 
 
 @lambdalab.hookimpl
