@@ -119,15 +119,15 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
     context = {k.lower(): v for k, v in request.context.items()}
     identity = _effects(request, context, identity_policies, resource_policy=False)
     resource = _effects(request, context, [resource_policy] if resource_policy else [], resource_policy=True)
-    caps: list[tuple[PolicyType, set[str]]] = []
-    if boundary is not None:
-        caps.append((PolicyType.BOUNDARY, _effects(request, context, [boundary], resource_policy=False)))
-    if session_policies is not None:
-        caps.append((PolicyType.SESSION, _effects(request, context, session_policies, resource_policy=False)))
-    for kind, found in [(PolicyType.IDENTITY, identity), (PolicyType.RESOURCE, resource), *caps]:
-        if "Deny" in found:
-            return Result(Decision.EXPLICIT_DENY, kind)
-    capped_by = next((kind for kind, found in caps if "Allow" not in found), None)
+    if "Deny" in identity:
+        return Result(Decision.EXPLICIT_DENY, PolicyType.IDENTITY)
+    if "Deny" in resource:
+        return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
+    capped_by = None
+    if boundary is not None or session_policies is not None:
+        capped_by = _capped_by(request, context, boundary, session_policies)
+        if isinstance(capped_by, Result):
+            return capped_by
     identity_allows = "Allow" in identity and capped_by is None
     if _cross_account(request):
         if not identity_allows:
@@ -139,6 +139,21 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
         return Result(Decision.ALLOW)
     granted = "Allow" in identity or "AllowRole" in resource
     return Result(Decision.IMPLICIT_DENY, capped_by if granted and capped_by else PolicyType.IDENTITY)
+
+
+def _capped_by(request: Request, context: Mapping[str, ContextValue], boundary: Document | None,
+               session_policies: Sequence[Document] | None) -> PolicyType | Result | None:
+    """The explicit deny of a boundary or session policy; else the first of them that
+    does not allow (it caps the identity's grant); else ``None``."""
+    caps: list[tuple[PolicyType, set[str]]] = []
+    if boundary is not None:
+        caps.append((PolicyType.BOUNDARY, _effects(request, context, [boundary], resource_policy=False)))
+    if session_policies is not None:
+        caps.append((PolicyType.SESSION, _effects(request, context, session_policies, resource_policy=False)))
+    for kind, found in caps:
+        if "Deny" in found:
+            return Result(Decision.EXPLICIT_DENY, kind)
+    return next((kind for kind, found in caps if "Allow" not in found), None)
 
 
 def trust_allows(request: Request, trust_policy: Document) -> Result:
@@ -217,7 +232,9 @@ class Statement:
         """The statement's effect when it applies to ``request``, else ``None``."""
         if (self.actions is not None and self.actions.fullmatch(request.action) is not None) == self.not_action:
             return None
-        if self.resources is not None and self._resource_matches(request.resource, context) == self.not_resource:
+        if self.resources is not None and (
+                self._resource_matches(request.resource, context) if self.variables
+                else any(_resource_matches(p, request.resource) for p in self.resources)) == self.not_resource:
             return None
         reach = self._reach(request) if resource_policy else "direct"
         if reach is None or not _conditions_hold(self.condition, context, self.variables):
@@ -227,10 +244,9 @@ class Statement:
         return self.effect
 
     def _resource_matches(self, resource: str, context: Mapping[str, ContextValue]) -> bool:
-        """Whether a Resource pattern matches; one whose variable has no value does not."""
+        """Whether a Resource pattern, its variables replaced, matches; one whose variable
+        has no value does not."""
         assert self.resources is not None
-        if not self.variables:
-            return any(_resource_matches(p, resource) for p in self.resources)
         patterns = (substitute(p, context) for p in self.resources)
         return any(p is not None and _resource_matches(p, resource) for p in patterns)
 
@@ -295,7 +311,9 @@ def _names(element: Any, request: Request) -> str | None:
     if not isinstance(element, dict):
         return None
     reaches = {_names_one(v, kind, request) for kind, values in element.items() for v in _strings(values)}
-    return next((reach for reach in ("direct", "role", "account") if reach in reaches), None)
+    if "direct" in reaches:
+        return "direct"
+    return "role" if "role" in reaches else ("account" if "account" in reaches else None)
 
 
 def _names_one(value: str, kind: str, request: Request) -> str | None:
@@ -451,8 +469,8 @@ def instant(text: str) -> float | None:
 
 
 def iso8601(epoch: float) -> str:
-    """``aws:CurrentTime``'s form: ``2026-12-05T20:00:00Z``."""
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``aws:CurrentTime``'s form: ``2026-12-05T20:00:00Z`` (whole seconds)."""
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _dated(compare: Callable[[float, float], bool]) -> Callable[[str, str], bool]:

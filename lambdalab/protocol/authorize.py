@@ -26,6 +26,7 @@ What is checked and what is not: ``docs/reference/iam-enforcement.rst``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -235,18 +236,26 @@ def request_context(action: str, params: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(params.get(member), str)}
 
 
+@functools.lru_cache(maxsize=64)
+def _clock_keys(second: int) -> tuple[str, str]:
+    """``aws:EpochTime`` and ``aws:CurrentTime`` of a second, formatted once (formatting
+    a date costs microseconds, and every enforced request carries both)."""
+    return str(second), iso8601(second)
+
+
 def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
     """The global condition keys of a request from ``principal``
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
     the time from the lab's clock, ``aws:SourceIp`` from the client's address."""
-    now = caller.lab.clock.now()
+    epoch_time, current_time = _clock_keys(int(caller.lab.clock.now()))
     context: dict[str, Any] = {
         "aws:PrincipalArn": principal.arn, "aws:PrincipalAccount": principal.account,
         "aws:PrincipalType": principal.type, "aws:RequestedRegion": caller.region,
         "aws:SecureTransport": False,  # the edge speaks plain HTTP
-        "aws:EpochTime": str(int(now)), "aws:CurrentTime": iso8601(now),
+        "aws:EpochTime": epoch_time, "aws:CurrentTime": current_time,
     }
-    context.update({f"aws:PrincipalTag/{key}": value for key, value in principal.tags.items()})
+    if principal.tags:
+        context.update({f"aws:PrincipalTag/{key}": value for key, value in principal.tags.items()})
     if caller.source_ip:
         context["aws:SourceIp"] = caller.source_ip
     if principal.user_id:
