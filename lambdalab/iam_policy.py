@@ -123,11 +123,12 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
         return Result(Decision.EXPLICIT_DENY, PolicyType.IDENTITY)
     if "Deny" in resource:
         return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
-    capped_by = None
+    capped_by: PolicyType | None = None
     if boundary is not None or session_policies is not None:
-        capped_by = _capped_by(request, context, boundary, session_policies)
-        if isinstance(capped_by, Result):
-            return capped_by
+        found = _capped_by(request, context, boundary, session_policies)
+        if isinstance(found, Result):
+            return found
+        capped_by = found
     identity_allows = "Allow" in identity and capped_by is None
     if _cross_account(request):
         if not identity_allows:
