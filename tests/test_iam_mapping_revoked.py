@@ -111,3 +111,38 @@ def test_a_kinesis_mapping_stops_when_the_role_loses_its_reads_and_resumes(lab: 
     iam.attach_role_policy(RoleName="worker-role", PolicyArn=KINESIS_ROLE)
     assert mappings.wait_idle(timeout=120)
     assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+
+
+def test_a_dynamodb_stream_mapping_stops_when_the_role_loses_its_reads_and_resumes(
+        lab: Lab, edge: EdgeServer) -> None:
+    from lambdalab_dynamodb import dynamodb_of
+
+    lam, iam = worker(edge, "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
+    dynamodb = client_for(edge.url, "dynamodb", key=ROOT)
+    table = dynamodb.create_table(
+        TableName="orders", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    stream = table["LatestStreamArn"]
+    uuid = lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=stream,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+    mappings = dynamodb_of(lab).mappings
+
+    dynamodb.put_item(TableName="orders", Item={"id": {"S": "1"}})
+    assert mappings.wait_idle(timeout=120)
+    assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+
+    iam.detach_role_policy(RoleName="worker-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
+    dynamodb.put_item(TableName="orders", Item={"id": {"S": "2"}})
+    assert mappings.wait_idle(timeout=120)
+    assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == (
+        f"PROBLEM: Cannot access stream {stream}. Please ensure the role can perform the GetRecords, "
+        "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.")
+
+    iam.put_role_policy(RoleName="worker-role", PolicyName="stream", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+            "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"],
+            "Resource": f"{table['TableArn']}/stream/*"}]}))
+    assert mappings.wait_idle(timeout=120)
+    assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
