@@ -24,7 +24,7 @@ from lambdalab.iam_policy import Decision, PolicyType, Request, evaluate
 from lambdalab.protocol.authorize import denial_message
 from lambdalab.server import EdgeServer
 
-from .edge_support import client_for
+from .edge_support import client_for, zip_of
 
 ACCOUNT = "123456789012"
 OTHER = "111122223333"
@@ -232,3 +232,25 @@ def test_the_roles_boundary_caps_its_sessions(edge: EdgeServer) -> None:
     assert "AccountLimit" in session.get_account_settings()
     iam.delete_role_permissions_boundary(RoleName="app")
     assert session.list_functions()["Functions"] == []
+
+
+def test_the_execution_roles_boundary_caps_what_a_mapping_may_poll(edge: EdgeServer) -> None:
+    iam = client_for(edge.url, "iam", key="test")
+    lam, sqs = client_for(edge.url, key="test"), client_for(edge.url, "sqs", key="test")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    logs = iam.create_policy(PolicyName="logs-only", PolicyDocument=_text(LOGS_ONLY))["Policy"]["Arn"]
+    role = iam.create_role(RoleName="worker-role", AssumeRolePolicyDocument=_text(trust),
+                           PermissionsBoundary=logs)["Role"]
+    iam.attach_role_policy(RoleName="worker-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole")
+    lam.create_function(FunctionName="worker", Runtime="python3.11", Role=role["Arn"], Handler="app.handler",
+                        Code={"ZipFile": zip_of(app="def handler(event, context):\n    return 1\n")})
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue)
+    assert refused.value.response["Error"]["Message"] == \
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    iam.delete_role_permissions_boundary(RoleName="worker-role")
+    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue)["UUID"]

@@ -311,7 +311,8 @@ def denied_action(lab: Any, role_arn: str, actions: Sequence[str], resource: str
     What Lambda checks before it acts with the role: an event source mapping's reads of
     its source, an on-failure destination's send
     (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html). The
-    role's policies are what the ``lambdalab_role_policies`` hook gives, the resource's
+    role's policies are what the ``lambdalab_role_policies`` hook gives (capped by the
+    boundary ``lambdalab_role_boundary`` gives), the resource's
     what ``lambdalab_resource_policy`` gives (a queue policy naming the role allows too);
     a role no plugin keeps is never refused (its function acts as the account's root)."""
     if not getattr(lab, "enforce_iam", False):
@@ -319,13 +320,14 @@ def denied_action(lab: Any, role_arn: str, actions: Sequence[str], resource: str
     policies = lab.plugin_manager.hook.lambdalab_role_policies(lab=lab, role_arn=role_arn)
     if policies is None:
         return None
+    boundary = lab.plugin_manager.hook.lambdalab_role_boundary(lab=lab, role_arn=role_arn)
     account = lab.arns.account_id
     resource_policy = None if resource == "*" else \
         lab.plugin_manager.hook.lambdalab_resource_policy(lab=lab, resource_arn=resource)
     for action in actions:
         request = Request(role_arn, action, resource, account, account,
                           {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account})
-        if not evaluate(request, policies, resource_policy).allowed:
+        if not evaluate(request, policies, resource_policy, boundary=boundary).allowed:
             return action
     return None
 

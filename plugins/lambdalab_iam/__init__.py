@@ -83,6 +83,12 @@ def lambdalab_role_policies(lab: Lab, role_arn: str) -> list[dict[str, Any]] | N
 
 
 @lambdalab.hookimpl
+def lambdalab_role_boundary(lab: Lab, role_arn: str) -> dict[str, Any] | None:
+    """A function's execution role's permissions boundary, when a service acts with it."""
+    return iam(lab).boundary_of(role_arn)
+
+
+@lambdalab.hookimpl
 def lambdalab_resource_policy(lab: Lab, resource_arn: str) -> dict[str, Any] | None:
     """A role's trust policy: the resource policy of ``sts:AssumeRole`` on it."""
     if not resource_arn.startswith("arn:aws:iam:"):

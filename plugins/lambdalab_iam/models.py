@@ -701,6 +701,17 @@ class Iam:
         return Caller(identity.arn, identity.account, tuple(self.policies_of(identity.arn)), identity.type,
                       identity.user_id, tags, boundary, self._session_policies(access_key_id)), expires
 
+    def boundary_of(self, role_arn: str) -> dict[str, Any] | None:
+        """A role's permissions boundary, parsed (``{}``, allowing nothing, when its policy
+        is gone); ``None`` when it has none or there is no such role."""
+        def load() -> dict[str, Any] | None:
+            role = self.role_by_arn(role_arn)
+            if role is None or role.boundary is None:
+                return None
+            return self._document(role.boundary) or {}
+        found: dict[str, Any] | None = self.answers.get(("boundary", role_arn), load)
+        return found
+
     def _document(self, arn: str) -> dict[str, Any] | None:
         """A managed policy's default document, parsed; ``None`` when it is gone."""
         known = self.policies()
