@@ -174,6 +174,7 @@ def test_a_boundary_must_be_a_managed_policy_that_exists(edge: EdgeServer) -> No
     with pytest.raises(ClientError) as refused:
         iam.put_role_permissions_boundary(RoleName="r", PermissionsBoundary=missing)
     assert refused.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert refused.value.response["Error"]["Message"] == f"Scope ARN: {missing} does not exist or is not attachable."
     assert "PermissionsBoundary" not in iam.get_role(RoleName="r")["Role"]
 
 
@@ -254,3 +255,24 @@ def test_the_execution_roles_boundary_caps_what_a_mapping_may_poll(edge: EdgeSer
         "The provided execution role does not have permissions to call ReceiveMessage on SQS"
     iam.delete_role_permissions_boundary(RoleName="worker-role")
     assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=queue)["UUID"]
+
+
+def test_a_delegated_administrator_may_create_roles_only_with_the_boundary(edge: EdgeServer) -> None:
+    """The delegation pattern of the boundaries page: ``iam:CreateRole`` allowed only
+    when ``iam:PermissionsBoundary`` is the boundary the account's administrator chose."""
+    iam = client_for(edge.url, "iam", key="test")
+    boundary = iam.create_policy(PolicyName="dev-boundary", PolicyDocument=_text(LOGS_ONLY))["Policy"]["Arn"]
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(UserName="dev", PolicyName="create-bounded", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*",
+            "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary}}}]}))
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    dev = client_for(edge.url, "iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    _denied(lambda: dev.create_role(RoleName="free", AssumeRolePolicyDocument=_text(TRUST_ROOT)))
+    other = iam.create_policy(PolicyName="other", PolicyDocument=_text(ANYTHING))["Policy"]["Arn"]
+    _denied(lambda: dev.create_role(RoleName="free", AssumeRolePolicyDocument=_text(TRUST_ROOT),
+                                    PermissionsBoundary=other))
+    made = dev.create_role(RoleName="bounded", AssumeRolePolicyDocument=_text(TRUST_ROOT),
+                           PermissionsBoundary=boundary)["Role"]
+    assert made["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary

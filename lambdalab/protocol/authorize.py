@@ -227,6 +227,10 @@ def resource_policy_of(lab: Any, action: str, resource: str,
 #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
 REQUEST_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "sts:AssumeRole": (("sts:ExternalId", "ExternalId"), ("sts:RoleSessionName", "RoleSessionName")),
+    # the boundary being set: what a delegated administrator's policy conditions on
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html#access_policies_boundaries-delegate)
+    **{f"iam:{operation}": (("iam:PermissionsBoundary", "PermissionsBoundary"),)
+       for operation in ("CreateRole", "CreateUser", "PutRolePermissionsBoundary", "PutUserPermissionsBoundary")},
 }
 
 

@@ -610,8 +610,8 @@ class Iam:
 
     def _boundary_policy(self, arn: str | None) -> str | None:
         """A permissions boundary's ARN once its managed policy is known to exist."""
-        if arn is not None:
-            self.policy(arn)
+        if arn is not None and arn not in self.policies():
+            raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
         return arn
 
     def set_boundary(self, kind: type[Role] | type[User], name: str, arn: str | None) -> None:
