@@ -276,3 +276,36 @@ def test_a_delegated_administrator_may_create_roles_only_with_the_boundary(edge:
     made = dev.create_role(RoleName="bounded", AssumeRolePolicyDocument=_text(TRUST_ROOT),
                            PermissionsBoundary=boundary)["Role"]
     assert made["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
+def test_session_tags_need_tag_session_in_the_trust_policy_and_become_principal_tags(edge: EdgeServer) -> None:
+    """https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: the trust
+    policy must allow ``sts:TagSession``; a session tag is ``aws:PrincipalTag/KEY``."""
+    iam = client_for(edge.url, "iam", key="test")
+    sts = client_for(edge.url, "sts", key="test")
+    role = iam.create_role(RoleName="team-role", AssumeRolePolicyDocument=_text(TRUST_ROOT),
+                           Tags=[{"Key": "team", "Value": "red"}])["Role"]
+    iam.put_role_policy(RoleName="team-role", PolicyName="own-team", PolicyDocument=_text(
+        allow("lambda:GetFunction", f"arn:aws:lambda:*:{LAB_ACCOUNT}:function:${{aws:PrincipalTag/team}}-*")))
+    tags = [{"Key": "team", "Value": "blue"}]
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", Tags=tags)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sts:TagSession" in refused.value.response["Error"]["Message"]
+    both = {"Version": "2012-10-17", "Statement": [{**TRUST_ROOT["Statement"][0],
+                                                    "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+    iam.update_assume_role_policy(RoleName="team-role", PolicyDocument=_text(both))
+
+    def as_session(**assume: Any) -> Any:
+        keys = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", **assume)["Credentials"]
+        return client_for(edge.url, key=keys["AccessKeyId"], secret=keys["SecretAccessKey"])
+
+    def answer(client: Any, name: str) -> str:
+        with pytest.raises(ClientError) as failed:
+            client.get_function(FunctionName=name)
+        return str(failed.value.response["Error"]["Code"])
+
+    blue, red = as_session(Tags=tags), as_session()  # red: the role's own tag
+    assert answer(blue, "blue-app") == "ResourceNotFoundException"  # allowed, and absent
+    assert answer(blue, "red-app") == "AccessDeniedException"  # the session tag wins
+    assert answer(red, "red-app") == "ResourceNotFoundException"

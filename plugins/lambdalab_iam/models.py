@@ -238,6 +238,8 @@ class Session:
     #: with neither, the session has the role's permissions uncapped.
     policy: str | None = None
     policy_arns: list[str] = field(default_factory=list)
+    #: AssumeRole's session tags (``aws:PrincipalTag/KEY``; over the role's own tags).
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def capped(self) -> bool:
@@ -650,9 +652,10 @@ class Iam:
     # -- STS's temporary credentials ------------------------------------------------------
 
     def new_session(self, role: Role, session_name: str, duration: int, policy: str | None = None,
-                    policy_arns: list[str] | None = None) -> Session:
+                    policy_arns: list[str] | None = None, tags: dict[str, str] | None = None) -> Session:
         """A session of ``role``; ``policy`` / ``policy_arns``: its session policies,
-        checked as IAM checks a policy (``MalformedPolicyDocument``)."""
+        checked as IAM checks a policy (``MalformedPolicyDocument``); ``tags``: its
+        session tags."""
         if policy is not None:
             grammar.parsed(policy, trust=False, max_chars=quotas.SESSION_POLICY_MAX_CHARS,
                            quota="SessionPolicySize")
@@ -660,7 +663,8 @@ class Iam:
             self.policy(arn)
         session = Session(new_id(TEMPORARY_KEY_PREFIX, 16), new_secret(),
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
-                          session_name, self.now() + duration, policy, list(policy_arns or []))
+                          session_name, self.now() + duration, policy, list(policy_arns or []),
+                          dict(tags or {}))
         with self.writing() as db:
             db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
                        (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
@@ -696,10 +700,13 @@ class Iam:
             return None, expires
         holder = self.principal_by_arn(identity.arn)
         tags = {t["Key"]: t["Value"] for t in holder.tags} if holder else {}
+        session = self.session(access_key_id) if access_key_id.startswith(TEMPORARY_KEY_PREFIX) else None
+        if session is not None:
+            tags.update(session.tags)  # a session tag wins over the role's tag of that key
         # A boundary whose policy is gone allows nothing, rather than nothing capping.
         boundary = (self._document(holder.boundary) or {}) if holder and holder.boundary else None
         return Caller(identity.arn, identity.account, tuple(self.policies_of(identity.arn)), identity.type,
-                      identity.user_id, tags, boundary, self._session_policies(access_key_id)), expires
+                      identity.user_id, tags, boundary, self._session_policies(session)), expires
 
     def boundary_of(self, role_arn: str) -> dict[str, Any] | None:
         """A role's permissions boundary, parsed (``{}``, allowing nothing, when its policy
@@ -717,8 +724,7 @@ class Iam:
         known = self.policies()
         return json.loads(known[arn].document) if arn in known else None
 
-    def _session_policies(self, access_key_id: str) -> tuple[dict[str, Any], ...] | None:
-        session = self.session(access_key_id) if access_key_id.startswith(TEMPORARY_KEY_PREFIX) else None
+    def _session_policies(self, session: Session | None) -> tuple[dict[str, Any], ...] | None:
         if session is None or not session.capped:
             return None
         documents = [self._document(arn) for arn in session.policy_arns]

@@ -330,7 +330,8 @@ class StsResponses:
         session = sts.assume_role(self.iam, caller, body["RoleArn"], body["RoleSessionName"],
                                   body.get("DurationSeconds"), request_context(sts.ASSUME_ROLE, body),
                                   policy=body.get("Policy"),
-                                  policy_arns=[p["arn"] for p in body.get("PolicyArns") or []])
+                                  policy_arns=[p["arn"] for p in body.get("PolicyArns") or []],
+                                  tags={t["Key"]: t["Value"] for t in body.get("Tags") or []})
         return {"Credentials": sts.credentials_aws(session),
                 "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn}}
 
