@@ -132,7 +132,8 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
     identity_allows = "Allow" in identity and capped_by is None
     if _cross_account(request):
         if not identity_allows:
-            return Result(Decision.IMPLICIT_DENY, capped_by if "Allow" in identity and capped_by else PolicyType.IDENTITY)
+            why = capped_by if capped_by and "Allow" in identity else PolicyType.IDENTITY
+            return Result(Decision.IMPLICIT_DENY, why)
         if resource & {"Allow", "AllowAccount", "AllowRole"}:
             return Result(Decision.ALLOW)
         return Result(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
