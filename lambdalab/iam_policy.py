@@ -350,39 +350,83 @@ VARIABLES_VERSION = "2012-10-17"
 #: pattern: private-use characters the wildcard matcher reads as those literals.
 LITERAL_STAR, LITERAL_QUESTION = "\ue000", "\ue001"
 _LITERALS = {LITERAL_STAR: re.escape("*"), LITERAL_QUESTION: re.escape("?")}
-#: ``${name}`` or ``${name, 'default'}`` (``''`` a quote inside the default).
-_VARIABLE = re.compile(r"\$\{\s*([^,}]*?)\s*(?:,\s*'((?:[^']|'')*)'\s*)?\}")
-
-
 def substitute(text: str, context: Mapping[str, ContextValue]) -> str | None:
-    """``text`` with its policy variables replaced from ``context`` (keys in lower case)
-    in one pass, or ``None`` when one has no value and no default: "If AWS cannot resolve
-    a variable this might cause the entire statement to be invalid"
+    """``text`` with its policy variables (``${name}``, ``${name, 'default'}``, ``''`` a
+    quote inside the default) replaced from ``context`` (keys in lower case) in one
+    pass, or ``None`` when one has no value and no default: "If AWS cannot resolve a
+    variable this might cause the entire statement to be invalid"
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
     A multivalued key has no value here. What a variable brings is literal text, never a
-    wildcard."""
+    wildcard. A ``${`` that opens no well-formed variable is literal text.
+
+    Scanned by hand, in time linear in the text for each ``${``: a regular expression
+    with optional spaces around the name backtracked for seconds on a policy of spaces."""
     if "${" not in text:
         return text
-    missing = False
+    out: list[str] = []
+    start = 0
+    last_close = text.rfind("}")
+    while 0 <= (opened := text.find("${", start)) < last_close:
+        found = _variable_at(text, opened + 2)
+        if found is None:
+            out.append(text[start:opened + 2])
+            start = opened + 2
+            continue
+        name, default, end = found
+        value = _variable_value(name, default, context)
+        if value is None:
+            return None
+        out.append(text[start:opened])
+        out.append(value)
+        start = end
+    out.append(text[start:])
+    return "".join(out)
 
-    def one(found: re.Match[str]) -> str:
-        nonlocal missing
-        name, default = found[1], found[2]
-        escape = {"*": LITERAL_STAR, "?": LITERAL_QUESTION, "$": "$"}.get(name)
-        if escape is not None and default is None:
-            return escape
-        value = context.get(name.lower())
-        if isinstance(value, (bool, int, float)):
-            value = _text(value)
-        if not isinstance(value, str):
-            if default is None:
-                missing = True
-                return ""
-            value = default.replace("''", "'")
-        return value.replace("*", LITERAL_STAR).replace("?", LITERAL_QUESTION)
 
-    replaced = _VARIABLE.sub(one, text)
-    return None if missing else replaced
+def _variable_at(text: str, at: int) -> tuple[str, str | None, int] | None:
+    """The name and default of the variable whose body starts at ``at`` (just after
+    ``${``), and where the text goes on after its ``}``; ``None`` if it is malformed."""
+    close = text.find("}", at)
+    if close < 0:
+        return None
+    comma = text.find(",", at, close)
+    if comma < 0:
+        return text[at:close].strip(), None, close + 1
+    quote = comma + 1
+    while quote < len(text) and text[quote].isspace():
+        quote += 1
+    if quote >= len(text) or text[quote] != "'":
+        return None
+    chars: list[str] = []
+    index = quote + 1
+    while True:
+        next_quote = text.find("'", index)
+        if next_quote < 0:
+            return None
+        chars.append(text[index:next_quote])
+        if text.startswith("''", next_quote):
+            chars.append("'")
+            index = next_quote + 2
+            continue
+        after = next_quote + 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        if after >= len(text) or text[after] != "}":
+            return None
+        return text[at:comma].strip(), "".join(chars), after + 1
+
+
+def _variable_value(name: str, default: str | None, context: Mapping[str, ContextValue]) -> str | None:
+    """A variable's text: an escape, the context key's single value, else its default."""
+    escape = {"*": LITERAL_STAR, "?": LITERAL_QUESTION, "$": "$"}.get(name)
+    if escape is not None and default is None:
+        return escape
+    value = context.get(name.lower())
+    if isinstance(value, (bool, int, float)):
+        value = _text(value)
+    if not isinstance(value, str):
+        value = default
+    return None if value is None else value.replace("*", LITERAL_STAR).replace("?", LITERAL_QUESTION)
 
 
 def plain(text: str) -> str:
