@@ -5,7 +5,8 @@ what it describes through the lab's own API, as a stack kept in the data dir.
 A built-in plugin, registered by entry point (``cloudformation =
 "lambdalab_cloudformation"``) exactly as a student's plugin is. :mod:`.template` reads
 and transforms templates, :mod:`.intrinsics` resolves ``Ref``/``Fn::*`` and orders
-resources, :mod:`.resources` says what each emulated type becomes, :mod:`.calls` reaches
+resources, :mod:`.resources` says what each emulated type becomes (:mod:`.apigateway` those of
+API Gateway, on the API Gateway plugin), :mod:`.calls` reaches
 the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
 and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
 edge and :mod:`.cli` is ``lambdalab deploy``.
@@ -26,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import lambdalab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
-from .deploy import Deployer, DeployResult, parse_overrides
+from .apigateway import local_url
+from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .models import MIGRATIONS, Stack, Stacks
-from .resources import TYPES
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -81,4 +82,4 @@ def lambdalab_register_commands(cli: Any) -> None:
 
 
 __all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
-           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "parse_overrides"]
+           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "local_url", "parse_overrides"]

@@ -10,6 +10,7 @@ from lambdalab import Lab
 from lambdalab.plugin import pass_lab, print_table, say
 
 from . import cloudformation_of
+from .apigateway import local_url
 from .deploy import parse_overrides
 from .exceptions import CloudFormationError
 
@@ -50,6 +51,9 @@ def deploy_command(lab: Lab, template: Path, stack_name: str | None, parameter_o
     if stack.outputs:
         print_table("Outputs", ["Key", "Value", "Description"],
                     [(k, str(v["OutputValue"]), v["Description"]) for k, v in stack.outputs.items()], "")
+        here = [(k, url) for k, v in stack.outputs.items() if (url := local_url(lab, v["OutputValue"]))]
+        if here:
+            print_table("API URLs on this lab's edge (lambdalab serve)", ["Key", "URL"], here, "")
 
 
 def _default_name(template: Path) -> str:

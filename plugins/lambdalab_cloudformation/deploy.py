@@ -18,16 +18,15 @@ from .calls import ServiceCalls, ServiceCallError
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .intrinsics import Scope, creation_order, evaluate_conditions, references, resolve
 from .models import Stack, StackResource, Stacks
-from .resources import TYPES, Context, Made, Replace, fingerprint
+from .apigateway import TYPES as API_GATEWAY_TYPES
+from .resources import TYPES as SERVICE_TYPES
+from .resources import Context, Made, Replace, fingerprint
 
 if TYPE_CHECKING:
     from lambdalab import Lab
 
-#: What lambdalab says of a resource type it refuses, beyond "not emulated".
-_NOT_YET = {
-    "AWS::ApiGateway::": "API Gateway is not in lambdalab yet (an Api event of a function makes these)",
-    "AWS::ApiGatewayV2::": "API Gateway is not in lambdalab yet (an HttpApi event of a function makes these)",
-}
+#: Every resource type lambdalab emulates.
+TYPES = {**SERVICE_TYPES, **API_GATEWAY_TYPES}
 
 
 @dataclass
@@ -133,8 +132,7 @@ class Deployer:
             kind = resource.get("Type")
             handler = TYPES.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                why = next((w for p, w in _NOT_YET.items() if str(kind).startswith(p)), "not emulated")
-                refused.append(f"{logical_id} ({kind}: {why})")
+                refused.append(f"{logical_id} ({kind}: not emulated)")
             elif handler.service and not calls.has(handler.service):
                 refused.append(f"{logical_id} ({kind}: no plugin serving {handler.service} is loaded)")
         if refused:
