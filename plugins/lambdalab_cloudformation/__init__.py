@@ -31,6 +31,7 @@ from .apigateway import local_url
 from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .models import MIGRATIONS, Stack, Stacks
+from .traffic import TrafficShifts
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -42,6 +43,8 @@ __version__ = "0.1.0"
 class CloudFormation:
     stacks: Stacks
     deployer: Deployer
+    #: CodeDeploy's deployments of aliases (SAM's DeploymentPreference).
+    shifts: TrafficShifts
 
 
 #: Each lab's CloudFormation, in ``lab.stash``: it dies with the lab.
@@ -53,7 +56,8 @@ def cloudformation_of(lab: "Lab") -> CloudFormation:
 
     def make() -> CloudFormation:
         stacks = Stacks(lab)
-        return CloudFormation(stacks, Deployer(lab, stacks))
+        shifts = TrafficShifts(lab, stacks)
+        return CloudFormation(stacks, Deployer(lab, stacks, shifts), shifts)
 
     return lab.stash.setdefault(CLOUDFORMATION, make)
 
@@ -64,13 +68,26 @@ def lambdalab_migrations() -> dict[str, str]:
 
 
 @lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    cloudformation_of(lab).shifts.resume()  # deployments a reopened data dir left shifting
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    cloudformation_of(lab).shifts.close()
+
+
+@lambdalab.hookimpl
 def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
-    """CloudFormation's query API over the lab's stacks (:mod:`.responses`)."""
+    """CloudFormation's query API over the lab's stacks (:mod:`.responses`), and the part
+    of CodeDeploy a deployment's hooks call (:mod:`.codedeploy`)."""
+    from . import codedeploy
     from .responses import CloudFormationResponses
 
     cfn = cloudformation_of(lab)
     return [HttpService("cloudformation", ProtocolService("cloudformation",
-                                                          CloudFormationResponses(cfn.stacks, cfn.deployer)))]
+                                                          CloudFormationResponses(cfn.stacks, cfn.deployer))),
+            HttpService("codedeploy", codedeploy.service(cfn.shifts), target_prefixes=(codedeploy.TARGET_PREFIX,))]
 
 
 @lambdalab.hookimpl

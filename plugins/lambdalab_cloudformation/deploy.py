@@ -7,6 +7,7 @@ stack's previous state
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -19,14 +20,18 @@ from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .intrinsics import Scope, creation_order, evaluate_conditions, references, resolve
 from .models import Stack, StackResource, Stacks
 from .apigateway import TYPES as API_GATEWAY_TYPES
+from .codedeploy import TYPES as CODEDEPLOY_TYPES
 from .resources import TYPES as SERVICE_TYPES
 from .resources import Context, Made, Replace, fingerprint
+from .traffic import IN_PROGRESS, Plan, Routing, TrafficShifts
 
 if TYPE_CHECKING:
     from lambdalab import Lab
 
 #: Every resource type lambdalab emulates.
-TYPES = {**SERVICE_TYPES, **API_GATEWAY_TYPES}
+TYPES = {**SERVICE_TYPES, **API_GATEWAY_TYPES, **CODEDEPLOY_TYPES}
+#: The UpdatePolicy that hands an alias's move to CodeDeploy (SAM's DeploymentPreference).
+ALIAS_UPDATE = "CodeDeployLambdaAliasUpdate"
 
 
 @dataclass
@@ -38,6 +43,8 @@ class DeployResult:
     unchanged: list[str] = field(default_factory=list)
     #: ``Logical.Property`` of each property accepted and not emulated (say so, not fail).
     not_applied: list[str] = field(default_factory=list)
+    #: The CodeDeploy deployments this update started (DeploymentPreference).
+    deployments: list[Any] = field(default_factory=list)
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -57,15 +64,33 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 class Deployer:
     """Deploys and deletes the stacks of one lab."""
 
-    def __init__(self, lab: "Lab", stacks: Stacks) -> None:
+    def __init__(self, lab: "Lab", stacks: Stacks, shifts: TrafficShifts) -> None:
         self.lab = lab
         self.stacks = stacks
+        self.shifts = shifts
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     # -- deploy ---------------------------------------------------------------------------
 
     def deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None = None) -> DeployResult:
+        """Create or update ``stack_name`` from the template; one deploy of a stack at a time."""
+        with self._busy_lock:
+            if stack_name in self._busy:
+                raise CloudFormationError(f"Stack:{stack_name} is in UPDATE_IN_PROGRESS state and can not be updated.")
+            self._busy.add(stack_name)
+        try:
+            return self._deploy(stack_name, template_path, overrides)
+        finally:
+            with self._busy_lock:
+                self._busy.discard(stack_name)
+
+    def _deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None) -> DeployResult:
         original = templates.load(template_path)
         previous = self.stacks.get(stack_name)
+        if previous is not None and previous.status.endswith("_IN_PROGRESS"):
+            raise CloudFormationError(f"Stack:{previous.stack_id} is in {previous.status} state and can not be "
+                                      "updated." + _shifting(self.shifts, stack_name))
         if previous is not None and previous.status == "ROLLBACK_COMPLETE":
             previous = None  # a stack whose creation failed holds nothing; sam deploy replaces it
         stack = Stack(stack_name, previous.stack_id if previous else self.stacks.new_stack_id(stack_name),
@@ -92,7 +117,8 @@ class Deployer:
                 raise self._roll_back(stack, previous, logical_id, resources[logical_id]["Type"], error, undo)
         self._remove_gone(ctx, stack, previous, result)
         stack.outputs = self._outputs(cfn.get("Outputs") or {}, scope, conditions)
-        stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_COMPLETE"
+        shifting = [d for d in result.deployments if d.status == IN_PROGRESS]
+        stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_IN_PROGRESS" if shifting else "UPDATE_COMPLETE"
         stack.updated_at = self.lab.clock.now()
         self.stacks.save(stack)
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
@@ -152,7 +178,11 @@ class Deployer:
             result.unchanged.append(logical_id)
         elif old is not None:
             self.stacks.record(stack, logical_id, old.made.physical_id, kind, "UPDATE_IN_PROGRESS")
-            made = self._update(ctx, handler, old, props, undo, logical_id)
+            ctx.shift = self._shift(stack, logical_id, resource, scope, old.properties, result)
+            try:
+                made = self._update(ctx, handler, old, props, undo, logical_id)
+            finally:
+                ctx.shift = None
             self.stacks.record(stack, logical_id, made.physical_id, kind, "UPDATE_COMPLETE")
             result.updated.append(logical_id)
         else:
@@ -188,9 +218,50 @@ class Deployer:
         undo.append(lambda: handler.delete(ctx, made))
         return made
 
+    def _shift(self, stack: Stack, logical_id: str, resource: dict[str, Any], scope: Scope,
+               old_properties: dict[str, Any], result: DeployResult) -> Callable[[str, str, str, str], None] | None:
+        """What moves an alias under CodeDeploy's UpdatePolicy: a deployment begun."""
+        policy = (resource.get("UpdatePolicy") or {}).get(ALIAS_UPDATE)
+        if resource["Type"] != "AWS::Lambda::Alias" or not isinstance(policy, dict):
+            return None
+        plan = self._plan(stack, resolve(policy, scope))
+
+        def begin(function: str, alias: str, old_version: str, new_version: str) -> None:
+            result.deployments.append(self.shifts.begin(stack.name, logical_id, function, alias, old_version,
+                                                         new_version, plan, old_properties))
+
+        return begin
+
+    def _plan(self, stack: Stack, policy: dict[str, Any]) -> Plan:
+        group_name = policy.get("DeploymentGroupName")
+        group = next((r.properties for r in stack.resources.values()
+                      if r.type == "AWS::CodeDeploy::DeploymentGroup" and r.made.physical_id == group_name), None)
+        if group is None:
+            raise TemplateError(f"CodeDeployLambdaAliasUpdate names deployment group {group_name!r}, "
+                                "which this stack does not make")
+        config_name = str(group.get("DeploymentConfigName") or "CodeDeployDefault.LambdaAllAtOnce")
+        alarms = group.get("AlarmConfiguration") or {}
+        return Plan(str(policy.get("ApplicationName", "")), str(group_name), config_name,
+                    self._routing(stack, config_name),
+                    [a["Name"] for a in alarms.get("Alarms") or []] if alarms.get("Enabled", True) else [],
+                    policy.get("BeforeAllowTrafficHook"), policy.get("AfterAllowTrafficHook"))
+
+    def _routing(self, stack: Stack, config_name: str) -> Routing:
+        predefined = Routing.named(config_name)
+        if predefined is not None:
+            return predefined
+        for found in [stack, *(self.stacks.get(name) for name in self.stacks.names() if name != stack.name)]:
+            for r in (found.resources.values() if found else []):
+                if r.type == "AWS::CodeDeploy::DeploymentConfig" and r.made.physical_id == config_name:
+                    return Routing.of_config(r.properties.get("TrafficRoutingConfig") or {})
+        raise TemplateError(f"DeploymentConfigDoesNotExistException: No deployment configuration found for name: "
+                            f"{config_name}. Use a CodeDeployDefault.Lambda* name or an "
+                            "AWS::CodeDeploy::DeploymentConfig deployed before it")
+
     def _roll_back(self, stack: Stack, previous: Stack | None, logical_id: str, kind: str,
                    error: Exception, undo: list[Callable[[], None]]) -> CloudFormationError:
         reason = describe(error)
+        self.shifts.cancel(stack.name)  # the undo below puts each alias back
         failed = "CREATE_FAILED" if previous is None or logical_id not in previous.resources else "UPDATE_FAILED"
         self.stacks.record(stack, logical_id, "", kind, failed, reason)
         problems = []
@@ -259,6 +330,7 @@ class Deployer:
         if stack is None:
             raise TemplateError(f"Stack with id {stack_name} does not exist")
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, Path("."))
+        self.shifts.cancel(stack_name)
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS")
         deleted, kept = [], {}
         for resource in sorted(stack.resources.values(), key=lambda r: -r.position):
@@ -285,6 +357,11 @@ def _check_references(cfn: Mapping[str, Any], resources: Mapping[str, Any], para
     if missing:
         raise TemplateError(f"Template format error: Unresolved resource dependencies {missing} "
                             "in the Resources block of the template")
+
+
+def _shifting(shifts: TrafficShifts, stack: str) -> str:
+    running = [d.deployment_id for d in shifts.of_stack(stack) if d.status == IN_PROGRESS]
+    return f" CodeDeploy deployment {running[0]} is shifting traffic: advance the clock to let it end." if running else ""
 
 
 def _restore(ctx: Context, handler: Any, old: StackResource, logical_id: str) -> None:

@@ -58,12 +58,13 @@ def references(value: Any) -> set[str]:
 
 def creation_order(resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Logical ids so that each comes after what it names (``Ref``, ``Fn::GetAtt``,
-    ``Fn::Sub``, ``DependsOn``); a cycle is a TemplateError naming it."""
+    ``Fn::Sub`` in its properties or ``UpdatePolicy``, ``DependsOn``); a cycle is a
+    TemplateError naming it."""
     needs: dict[str, set[str]] = {}
     for name, resource in resources.items():
         depends = resource.get("DependsOn") or []
         depends = [depends] if isinstance(depends, str) else list(depends)
-        named = references(resource.get("Properties") or {}) | set(depends)
+        named = references([resource.get("Properties") or {}, resource.get("UpdatePolicy") or {}]) | set(depends)
         needs[name] = {n for n in named if n in resources and n != name}
     order: list[str] = []
     placed: set[str] = set()

@@ -53,6 +53,15 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX cfn_events_by_stack ON cfn_events (stack, id);
     """,
+    "cloudformation-2": """
+    CREATE TABLE cfn_deployments (
+        id TEXT PRIMARY KEY,
+        stack TEXT NOT NULL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX cfn_deployments_by_stack ON cfn_deployments (stack);
+    """,
 }
 
 

@@ -44,6 +44,9 @@ class Context:
     #: Each function's code before this deploy changed it: a rollback puts it back (the
     #: folder already holds the new code, as an S3 artifact of the old one would not).
     replaced_code: dict[str, bytes] = field(default_factory=dict)
+    #: Set while an alias with ``CodeDeployLambdaAliasUpdate`` is updated: starts the
+    #: traffic shift (function, alias, old version, new version) instead of a move.
+    shift: Callable[[str, str, str, str], None] | None = None
 
     def name(self, logical_id: str, max_length: int = 64, lower: bool = False) -> str:
         """CloudFormation's generated physical name: ``stack-Logical-SUFFIX``."""
@@ -229,6 +232,9 @@ def create_alias(ctx: Context, logical_id: str, props: dict[str, Any], name: str
 def update_alias(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
     if (old["FunctionName"], old["Name"]) != (new["FunctionName"], new["Name"]):
         raise _Replace()
+    if ctx.shift is not None and str(old["FunctionVersion"]) != str(new["FunctionVersion"]):
+        ctx.shift(new["FunctionName"], new["Name"], str(old["FunctionVersion"]), str(new["FunctionVersion"]))
+        return made
     ctx.lab.update_alias(new["FunctionName"], new["Name"], function_version=str(new["FunctionVersion"]),
                          description=new.get("Description", ""), routing_config=_weights(new) or {})
     return made
@@ -436,6 +442,36 @@ def delete_role(ctx: Context, made: Made) -> None:
     ctx.calls.call("iam", "DeleteRole", RoleName=role)
 
 
+_ALARM_PROPERTIES = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+                     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+                     "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+                     "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics",
+                     "ThresholdMetricId")
+_ALARM_NUMBERS = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
+
+
+def create_alarm(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    alarm = props.get("AlarmName") or name or ctx.name(logical_id, 255)
+    made = Made(alarm, alarm, {})
+    return update_alarm(ctx, {"AlarmName": props.get("AlarmName")}, props, made)
+
+
+def update_alarm(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
+    if old.get("AlarmName") != new.get("AlarmName"):
+        raise _Replace()
+    params = {k: _ALARM_NUMBERS[k](new[k]) if k in _ALARM_NUMBERS else new[k]
+              for k in _ALARM_PROPERTIES if k in new and k != "AlarmName"}
+    if "ActionsEnabled" in params:
+        params["ActionsEnabled"] = str(params["ActionsEnabled"]).lower() == "true"
+    ctx.calls.call("monitoring", "PutMetricAlarm", AlarmName=made.physical_id, **params)
+    arn = ctx.calls.call("monitoring", "DescribeAlarms", AlarmNames=[made.physical_id])["MetricAlarms"][0]["AlarmArn"]
+    return Made(made.physical_id, made.ref, {"Arn": arn})
+
+
+def delete_alarm(ctx: Context, made: Made) -> None:
+    ctx.calls.call("monitoring", "DeleteAlarms", AlarmNames=[made.physical_id])
+
+
 class _Replace(Exception):
     """Raised by an update that cannot change the resource in place."""
 
@@ -475,6 +511,8 @@ TYPES: dict[str, ResourceType] = {
                                          frozenset({"Name", "ShardCount", "StreamModeDetails"})),
     "AWS::Events::Rule": ResourceType(create_rule, delete_rule, update_rule, "events", frozenset({
         "Name", "EventBusName", "ScheduleExpression", "EventPattern", "State", "Description", "Targets"})),
+    "AWS::CloudWatch::Alarm": ResourceType(create_alarm, delete_alarm, update_alarm, "monitoring",
+                                           frozenset(_ALARM_PROPERTIES)),
     "AWS::IAM::Role": ResourceType(create_role, delete_role, None, "iam", frozenset({
         "RoleName", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns", "Path", "Description",
         "MaxSessionDuration", "PermissionsBoundary", "Tags"})),
