@@ -335,4 +335,17 @@ MISTAKES = (
             'f"arn:aws:s3:::reports/{prefix}*"', "does not name the bucket"),
     Mistake(22, "whole-bucket", "policy.py", 'f"arn:aws:s3:::{bucket}/{prefix}*"', 'f"arn:aws:s3:::{bucket}/*"',
             "outside reports/"),
+    # -- lab 23: canary deployments ------------------------------------------------------
+    Mistake(23, "all-at-once", "template.yaml", "Type: Canary10Percent5Minutes", "Type: AllAtOnce",
+            "all at once"),
+    Mistake(23, "no-alarm", "template.yaml", "        Alarms:\n          - !Ref CheckoutErrors\n", "",
+            "watches no alarm"),
+    Mistake(23, "function-errors", "template.yaml",
+            '        - Name: Resource\n          Value: !Sub "${Checkout}:live"\n', "", "$LATEST"),
+    Mistake(23, "slow-linear", "template.yaml", "Type: Canary10Percent5Minutes",
+            "Type: Linear10PercentEvery10Minutes", "too long"),
+    Mistake(23, "never-reports", "hooks.py", "    codedeploy.put_lifecycle_event_hook_execution_status(",
+            "    dict(", "PutLifecycleEventHookExecutionStatus"),
+    Mistake(23, "always-succeeds", "hooks.py", 'status="Succeeded" if works else "Failed")',
+            'status="Succeeded")', "smoke test"),
 )
