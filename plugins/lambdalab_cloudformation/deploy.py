@@ -106,7 +106,8 @@ class Deployer:
         order = creation_order(resources)
         stack.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, template_path.parent)
-        scope = Scope(parameters, conditions, cfn.get("Mappings") or {})
+        scope = Scope(parameters, conditions, cfn.get("Mappings") or {},
+                      exports={k: v for k, (owner, v) in self.stacks.exports().items() if owner != stack_name})
         result = DeployResult(stack)
         undo: list[Callable[[], None]] = []
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
@@ -115,8 +116,13 @@ class Deployer:
                 self._apply(ctx, scope, stack, previous, logical_id, resources[logical_id], position, result, undo)
             except Exception as error:
                 raise self._roll_back(stack, previous, logical_id, resources[logical_id]["Type"], error, undo)
+        try:
+            stack.outputs = self._outputs(cfn.get("Outputs") or {}, scope, conditions)
+            self._check_exports(stack, previous)
+        except CloudFormationError as error:
+            raise self._roll_back(stack, previous, stack_name, "AWS::CloudFormation::Stack", error, undo)
+        stack.imports = sorted(scope.imported)
         self._remove_gone(ctx, stack, previous, result)
-        stack.outputs = self._outputs(cfn.get("Outputs") or {}, scope, conditions)
         shifting = [d for d in result.deployments if d.status == IN_PROGRESS]
         stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_IN_PROGRESS" if shifting else "UPDATE_COMPLETE"
         stack.updated_at = self.lab.clock.now()
@@ -274,7 +280,7 @@ class Deployer:
         if problems:
             status = status.replace("COMPLETE", "FAILED")
         if previous is None:
-            stack.resources = {}
+            stack.resources, stack.outputs = {}, {}
             stack.status, stack.reason, stack.updated_at = status, reason, self.lab.clock.now()
             self.stacks.save(stack)
         else:
@@ -320,7 +326,28 @@ class Deployer:
                 continue
             shown[name] = {"OutputValue": resolve(output.get("Value"), scope),
                            "Description": output.get("Description", "")}
+            export = output.get("Export")
+            if export is not None:
+                if not isinstance(export, dict) or "Name" not in export:
+                    raise TemplateError(f"Template format error: Output {name}'s Export must be an object with a Name")
+                shown[name]["ExportName"] = resolve(export["Name"], scope)
         return shown
+
+    def _check_exports(self, stack: Stack, previous: Stack | None) -> None:
+        """An export's name is the region's (one stack exports it), and an export another
+        stack imports stays
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-exports.html)."""
+        others = {k: owner for k, (owner, _) in self.stacks.exports().items() if owner != stack.name}
+        new = {o["ExportName"]: o["OutputValue"] for o in stack.outputs.values() if o.get("ExportName")}
+        for export in new:
+            if export in others:
+                raise CloudFormationError(f"Export with name {export} is already exported by stack {others[export]}")
+        old = {o["ExportName"]: o["OutputValue"] for o in (previous.outputs.values() if previous else [])
+               if o.get("ExportName")}
+        for export, value in old.items():
+            users = self.stacks.importers(export, stack.name)
+            if users and new.get(export, object()) != value:
+                raise CloudFormationError(f"Cannot update export {export} as it is in use by {users[0]}")
 
     # -- delete ---------------------------------------------------------------------------
 
@@ -329,6 +356,10 @@ class Deployer:
         stack = self.stacks.get(stack_name)
         if stack is None:
             raise TemplateError(f"Stack with id {stack_name} does not exist")
+        for output in stack.outputs.values():
+            users = self.stacks.importers(output.get("ExportName") or "", stack_name) if output.get("ExportName") else []
+            if users:
+                raise CloudFormationError(f"Export {output['ExportName']} cannot be deleted as it is in use by {users[0]}")
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, Path("."))
         self.shifts.cancel(stack_name)
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS")

@@ -113,14 +113,19 @@ def _function_settings(props: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
+#: The property that names a type's code: a folder here, summed into the fingerprint.
+_CODE_KEYS = {"AWS::Lambda::Function": "Code", "AWS::Lambda::LayerVersion": "Content"}
+
+
 def fingerprint(kind: str, props: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """``props`` with a function's local code folder summed (``CodeSha256``), so an edit
-    to the code is a change as ``sam deploy``'s new upload is."""
-    local = local_code(props.get("Code"), folder) if kind == "AWS::Lambda::Function" else None
-    if local is None:
+    """``props`` with a function's (or layer's) local code folder summed (``CodeSha256``),
+    so an edit to the code is a change as ``sam deploy``'s new upload is."""
+    key = _CODE_KEYS.get(kind)
+    local = local_code(props.get(key), folder) if key else None
+    if key is None or local is None:
         return props
-    code = props["Code"] if isinstance(props["Code"], dict) else {"Path": props["Code"]}
-    return {**props, "Code": {**code, "CodeSha256": code_digest(local)}}
+    code = props[key] if isinstance(props[key], dict) else {"Path": props[key]}
+    return {**props, key: {**code, "CodeSha256": code_digest(local)}}
 
 
 def _function_made(config: Any) -> Made:
@@ -242,6 +247,26 @@ def update_alias(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: M
 
 def delete_alias(ctx: Context, made: Made) -> None:
     ctx.lab.delete_alias(made.attributes["function"], made.physical_id.rsplit(":", 1)[1])
+
+
+def create_layer(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    content = props.get("Content")
+    source: Any = local_code(content, ctx.folder)
+    if source is None and isinstance(content, dict) and "S3Bucket" in content:
+        source = {k: v for k, v in content.items() if k.startswith("S3")}
+    if source is None:
+        raise ValueError(f"Content {content!r}: give a folder (ContentUri) or S3Bucket/S3Key")
+    version = ctx.lab.publish_layer_version(
+        props.get("LayerName") or name or ctx.name(logical_id, 140), source,
+        description=props.get("Description") or "", compatible_runtimes=props.get("CompatibleRuntimes"),
+        compatible_architectures=props.get("CompatibleArchitectures"), license_info=props.get("LicenseInfo"))
+    arn = version.layer_version_arn
+    return Made(arn, arn, {"LayerVersionArn": arn})
+
+
+def delete_layer(ctx: Context, made: Made) -> None:
+    layer_arn, number = made.physical_id.rsplit(":", 1)
+    ctx.lab.delete_layer_version(layer_arn, int(number))
 
 
 # -- the other services ----------------------------------------------------------------
@@ -493,6 +518,8 @@ TYPES: dict[str, ResourceType] = {
                                          frozenset({"FunctionName", "Description", "CodeSha256"})),
     "AWS::Lambda::Alias": ResourceType(create_alias, delete_alias, update_alias, None, frozenset({
         "FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig"})),
+    "AWS::Lambda::LayerVersion": ResourceType(create_layer, delete_layer, None, None, frozenset({
+        "Content", "LayerName", "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"})),
     "AWS::SQS::Queue": ResourceType(create_queue, delete_queue, update_queue, "sqs", frozenset({
         "QueueName", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
         "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",

@@ -1,0 +1,171 @@
+"""``lambdalab deploy`` across stacks and of layers: ``AWS::Serverless::LayerVersion``
+(and ``AWS::Lambda::LayerVersion``) a function imports from, ``Outputs`` ``Export`` read
+by another stack's ``Fn::ImportValue`` with CloudFormation's refusals, and one deploy of
+a stack at a time. Judged by boto3 against the edge."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdalab import Lab
+from lambdalab.server import EdgeServer
+from lambdalab_cloudformation import CloudFormationError, DeployFailed, TemplateError, cloudformation_of
+
+from .edge_support import client_for, edge  # noqa: F401  (fixture)
+from .test_deploy import physical
+
+LAYERED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: shared-greetings
+      ContentUri: shared/
+      CompatibleRuntimes: [python3.11]
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.11
+      Layers: [!Ref Shared]
+Outputs:
+  LayerArn:
+    Value: !Ref Shared
+"""
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return folder / "template.yaml"
+
+
+def layered(folder: Path, greeting: str) -> Path:
+    return write(folder, {
+        "template.yaml": LAYERED,
+        "shared/python/greetings.py": f"GREETING = {greeting!r}\n",
+        "src/app.py": "from greetings import GREETING\n\ndef handler(event, context):\n    return GREETING\n",
+    })
+
+
+def test_a_sam_layer_is_published_and_its_function_imports_from_it(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    deployer = cloudformation_of(lab).deployer
+    template = layered(tmp_path / "app", "hello")
+    stack = deployer.deploy("app", template).stack
+    lam = client_for(edge.url)
+    arn = stack.outputs["LayerArn"]["OutputValue"]
+    assert arn == "arn:aws:lambda:us-east-1:000000000000:layer:shared-greetings:1"
+    function = physical(lab, "app", "Greeter")
+    assert [layer["Arn"] for layer in lam.get_function(FunctionName=function)["Configuration"]["Layers"]] == [arn]
+    assert json.loads(lam.invoke(FunctionName=function)["Payload"].read()) == "hello"
+
+    layered(tmp_path / "app", "bonjour")  # new layer content: a new version, the old one kept (Retain)
+    stack = deployer.deploy("app", template).stack
+    assert stack.outputs["LayerArn"]["OutputValue"].endswith(":shared-greetings:2")
+    assert json.loads(lam.invoke(FunctionName=function)["Payload"].read()) == "bonjour"
+    versions = lam.list_layer_versions(LayerName="shared-greetings")["LayerVersions"]
+    assert [v["Version"] for v in versions] == [2, 1]
+
+
+EXPORTER = """\
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+Outputs:
+  JobsUrl:
+    Value: !Ref Jobs
+    Export:
+      Name: !Sub "${AWS::StackName}-jobs-url"
+"""
+IMPORTER = """\
+Resources:
+  Worker:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/lambda-role
+      Environment: {Variables: {JOBS: !ImportValue network-jobs-url}}
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return os.environ["JOBS"]
+"""
+
+
+def test_an_export_is_imported_by_another_stack_and_kept_while_in_use(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    deployer = cloudformation_of(lab).deployer
+    exporter = write(tmp_path / "network", {"template.yaml": EXPORTER})
+    importer = write(tmp_path / "worker", {"template.yaml": IMPORTER})
+    with pytest.raises(DeployFailed, match="No export named network-jobs-url found"):
+        deployer.deploy("worker", importer)
+    queue_url = deployer.deploy("network", exporter).stack.outputs["JobsUrl"]["OutputValue"]
+    deployer.deploy("worker", importer)
+    answer = client_for(edge.url).invoke(FunctionName=physical(lab, "worker", "Worker"))
+    assert json.loads(answer["Payload"].read()) == queue_url
+
+    with pytest.raises(CloudFormationError, match="Export network-jobs-url cannot be deleted as it is in use by worker"):
+        deployer.delete("network")
+    with pytest.raises(DeployFailed, match="Cannot update export network-jobs-url as it is in use by worker"):
+        deployer.deploy("network", write(tmp_path / "network", {"template.yaml": EXPORTER.replace(
+            "    Export:\n      Name: !Sub \"${AWS::StackName}-jobs-url\"\n", "")}))
+    assert deployer.deploy("network", write(tmp_path / "network", {"template.yaml": EXPORTER})).created == []
+    with pytest.raises(DeployFailed, match="Export with name network-jobs-url is already exported by stack network"):
+        deployer.deploy("copycat", write(tmp_path / "copycat", {"template.yaml": EXPORTER.replace(
+            "${AWS::StackName}-jobs-url", "network-jobs-url")}))
+    assert cloudformation_of(lab).stacks.get("copycat").status == "ROLLBACK_COMPLETE"  # type: ignore[union-attr]
+
+    deployer.delete("worker")
+    deployer.delete("network")  # no longer in use
+    deployer.delete("copycat")
+    assert client_for(edge.url, "cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_two_deploys_of_one_stack_at_once_the_second_is_refused(lab: Lab, tmp_path: Path) -> None:
+    """The first deploy is held where it publishes its layer (the lab's own
+    publish_layer_version, reached through a wrapper that waits for the test's go); the
+    second is tried meanwhile, from the test's thread."""
+    deployer = cloudformation_of(lab).deployer
+    template = layered(tmp_path / "app", "hello")
+    entered, release = threading.Event(), threading.Event()
+    original = lab.publish_layer_version
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(60)
+        return original(*args, **kwargs)
+
+    lab.publish_layer_version = held  # type: ignore[method-assign]
+    first = threading.Thread(target=deployer.deploy, args=("app", template))
+    first.start()
+    try:
+        assert entered.wait(60)
+        with pytest.raises(CloudFormationError, match="is in UPDATE_IN_PROGRESS state and can not be updated"):
+            deployer.deploy("app", template)
+        other = deployer.deploy("other", write(tmp_path / "other", {"template.yaml": EXPORTER}))
+        assert other.stack.status == "CREATE_COMPLETE"  # another stack is not held up
+    finally:
+        release.set()
+        first.join(60)
+    assert cloudformation_of(lab).stacks.get("app").status == "CREATE_COMPLETE"  # type: ignore[union-attr]
+
+
+def test_a_template_error_in_an_export_name_makes_nothing(lab: Lab, tmp_path: Path) -> None:
+    bad = EXPORTER.replace('    Export:\n      Name: !Sub "${AWS::StackName}-jobs-url"\n', "    Export: nope\n")
+    with pytest.raises(CloudFormationError, match="Export must be an object with a Name"):
+        cloudformation_of(lab).deployer.deploy("network", write(tmp_path / "network", {"template.yaml": bad}))
+    assert cloudformation_of(lab).stacks.get("network").resources == {}  # type: ignore[union-attr]
+    assert TemplateError  # the refusal is CloudFormation's ValidationError
