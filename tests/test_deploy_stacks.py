@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lambdalab import Lab
+from lambdalab.clock import VirtualClock
 from lambdalab.server import EdgeServer
 from lambdalab_cloudformation import CloudFormationError, DeployFailed, TemplateError, cloudformation_of
 
@@ -169,3 +170,45 @@ def test_a_template_error_in_an_export_name_makes_nothing(lab: Lab, tmp_path: Pa
         cloudformation_of(lab).deployer.deploy("network", write(tmp_path / "network", {"template.yaml": bad}))
     assert cloudformation_of(lab).stacks.get("network").resources == {}  # type: ignore[union-attr]
     assert TemplateError  # the refusal is CloudFormation's ValidationError
+
+
+SCHEDULED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Reports:
+    Type: AWS::Scheduler::ScheduleGroup
+  Reporter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Hourly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: rate(1 hour)
+            GroupName: !Ref Reports
+            Input: '{"job": "report"}'
+"""
+
+
+def test_a_schedule_v2_event_fires_on_the_lab_clock_and_goes_with_the_stack(
+        lab: Lab, clock: VirtualClock, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    deployer = cloudformation_of(lab).deployer
+    template = write(tmp_path / "app", {
+        "template.yaml": SCHEDULED,
+        "src/app.py": "def handler(event, context):\n    print('JOB', event['job'])\n"})
+    deployer.deploy("app", template)
+    scheduler = client_for(edge.url, "scheduler")
+    group = physical(lab, "app", "Reports")
+    schedule = scheduler.get_schedule(Name="ReporterHourly", GroupName=group)
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    assert schedule["Target"]["Arn"].endswith(f":function:{physical(lab, 'app', 'Reporter')}")
+    clock.advance(2 * 3600)
+    assert lab.wait_for_events(timeout=120)
+    jobs = [e.message for e in lab.get_logs(physical(lab, "app", "Reporter")) if "JOB report" in e.message]
+    assert len(jobs) == 2
+    deployer.delete("app")
+    assert [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]] == ["default"]
+    assert scheduler.list_schedules()["Schedules"] == []

@@ -443,6 +443,40 @@ def delete_rule(ctx: Context, made: Made) -> None:
     ctx.calls.call("events", "DeleteRule", Name=made.physical_id, EventBusName=bus)
 
 
+_SCHEDULE_KEYS = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "State",
+                  "Description", "StartDate", "EndDate", "KmsKeyArn", "ActionAfterCompletion")
+
+
+def create_schedule(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    schedule = props.get("Name") or name or ctx.name(logical_id, 64)
+    group = props.get("GroupName") or "default"
+    params = {k: props[k] for k in _SCHEDULE_KEYS if k in props}
+    arn = ctx.calls.call("scheduler", "CreateSchedule", Name=schedule, GroupName=group, **params)["ScheduleArn"]
+    return Made(schedule, schedule, {"Arn": arn, "group": group})
+
+
+def update_schedule(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
+    if (old.get("Name"), old.get("GroupName")) != (new.get("Name"), new.get("GroupName")):
+        raise _Replace()
+    params = {k: new[k] for k in _SCHEDULE_KEYS if k in new}
+    ctx.calls.call("scheduler", "UpdateSchedule", Name=made.physical_id, GroupName=made.attributes["group"], **params)
+    return made
+
+
+def delete_schedule(ctx: Context, made: Made) -> None:
+    ctx.calls.call("scheduler", "DeleteSchedule", Name=made.physical_id, GroupName=made.attributes["group"])
+
+
+def create_schedule_group(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    group = props.get("Name") or name or ctx.name(logical_id, 64)
+    arn = ctx.calls.call("scheduler", "CreateScheduleGroup", Name=group)["ScheduleGroupArn"]
+    return Made(group, group, {"Arn": arn})
+
+
+def delete_schedule_group(ctx: Context, made: Made) -> None:
+    ctx.calls.call("scheduler", "DeleteScheduleGroup", Name=made.physical_id)
+
+
 def create_role(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
     role = props.get("RoleName") or name or ctx.name(logical_id, 64)
     params = {k: props[k] for k in ("Path", "Description", "MaxSessionDuration", "PermissionsBoundary", "Tags")
@@ -540,6 +574,10 @@ TYPES: dict[str, ResourceType] = {
         "Name", "EventBusName", "ScheduleExpression", "EventPattern", "State", "Description", "Targets"})),
     "AWS::CloudWatch::Alarm": ResourceType(create_alarm, delete_alarm, update_alarm, "monitoring",
                                            frozenset(_ALARM_PROPERTIES)),
+    "AWS::Scheduler::Schedule": ResourceType(create_schedule, delete_schedule, update_schedule, "scheduler",
+                                             frozenset({"Name", "GroupName", *_SCHEDULE_KEYS})),
+    "AWS::Scheduler::ScheduleGroup": ResourceType(create_schedule_group, delete_schedule_group, None, "scheduler",
+                                                  frozenset({"Name"})),
     "AWS::IAM::Role": ResourceType(create_role, delete_role, None, "iam", frozenset({
         "RoleName", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns", "Path", "Description",
         "MaxSessionDuration", "PermissionsBoundary", "Tags"})),
