@@ -6,12 +6,16 @@ a stack at a time. Judged by boto3 against the edge."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambdalab import Lab
 from lambdalab.clock import VirtualClock
@@ -212,3 +216,81 @@ def test_a_schedule_v2_event_fires_on_the_lab_clock_and_goes_with_the_stack(
     deployer.delete("app")
     assert [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]] == ["default"]
     assert scheduler.list_schedules()["Schedules"] == []
+
+
+INLINE = """\
+Parameters:
+  Greeting: {Type: String, Default: hello}
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Greeter:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/lambda-role
+      Environment: {Variables: {GREETING: !Ref Greeting}}
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return os.environ["GREETING"]
+Outputs:
+  JobsUrl:
+    Value: !Ref Jobs
+"""
+
+
+def aws(edge_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-checked",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": os.devnull,
+           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    return subprocess.run([str(Path(sys.executable).parent / "aws"), "--endpoint-url", edge_url, *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_aws_cloudformation_deploy_creates_updates_and_finds_nothing_to_change(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    template = tmp_path / "template.yaml"
+    template.write_text(INLINE)
+    deploy = ("cloudformation", "deploy", "--template-file", str(template), "--stack-name", "cli-app")
+    created = aws(edge.url, *deploy)
+    assert created.returncode == 0, created.stderr
+    assert "Successfully created/updated stack - cli-app" in created.stdout
+    lam = client_for(edge.url)
+    greeter = physical(lab, "cli-app", "Greeter")
+    assert json.loads(lam.invoke(FunctionName=greeter)["Payload"].read()) == "hello"
+
+    updated = aws(edge.url, *deploy, "--parameter-overrides", "Greeting=bonjour")
+    assert updated.returncode == 0, updated.stderr
+    assert json.loads(lam.invoke(FunctionName=greeter)["Payload"].read()) == "bonjour"
+    [stack] = client_for(edge.url, "cloudformation").describe_stacks(StackName="cli-app")["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+
+    same = aws(edge.url, *deploy, "--parameter-overrides", "Greeting=bonjour")
+    assert same.returncode == 255 and "No changes to deploy" in same.stdout + same.stderr
+
+
+def test_change_sets_list_what_an_update_adds_modifies_and_removes(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    cfn = client_for(edge.url, "cloudformation")
+    stack_id = cfn.create_stack(StackName="app", TemplateBody=INLINE)["StackId"]
+    with pytest.raises(ClientError, match="AlreadyExistsException"):
+        cfn.create_stack(StackName="app", TemplateBody=INLINE)
+    changed = INLINE.replace("  Jobs:\n    Type: AWS::SQS::Queue\n", "  Later:\n    Type: AWS::SQS::Queue\n").replace(
+        "Value: !Ref Jobs", "Value: !Ref Later").replace("Default: hello", "Default: hi")
+    made = cfn.create_change_set(StackName="app", ChangeSetName="next", TemplateBody=changed)
+    assert made["StackId"] == stack_id
+    described = cfn.describe_change_set(StackName="app", ChangeSetName="next")
+    assert described["Status"] == "CREATE_COMPLETE" and described["ExecutionStatus"] == "AVAILABLE"
+    assert sorted((c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
+                  for c in described["Changes"]) == [("Add", "Later"), ("Modify", "Greeter"), ("Remove", "Jobs")]
+    assert lab.list_functions()  # nothing changed yet
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    resources = {r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="app")["StackResources"]}
+    assert resources == {"Later", "Greeter"}
+    with pytest.raises(ClientError, match="ChangeSetNotFound"):
+        cfn.describe_change_set(StackName="app", ChangeSetName="nope")
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cfn.update_stack(StackName="app", TemplateBody=changed)

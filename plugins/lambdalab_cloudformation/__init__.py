@@ -28,6 +28,7 @@ import lambdalab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
 from .apigateway import local_url
+from .changesets import ChangeSets
 from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .models import MIGRATIONS, Stack, Stacks
@@ -45,6 +46,8 @@ class CloudFormation:
     deployer: Deployer
     #: CodeDeploy's deployments of aliases (SAM's DeploymentPreference).
     shifts: TrafficShifts
+    #: CreateStack, UpdateStack and change sets on the edge.
+    change_sets: ChangeSets
 
 
 #: Each lab's CloudFormation, in ``lab.stash``: it dies with the lab.
@@ -57,7 +60,8 @@ def cloudformation_of(lab: "Lab") -> CloudFormation:
     def make() -> CloudFormation:
         stacks = Stacks(lab)
         shifts = TrafficShifts(lab, stacks)
-        return CloudFormation(stacks, Deployer(lab, stacks, shifts), shifts)
+        deployer = Deployer(lab, stacks, shifts)
+        return CloudFormation(stacks, deployer, shifts, ChangeSets(stacks, deployer))
 
     return lab.stash.setdefault(CLOUDFORMATION, make)
 
@@ -86,7 +90,8 @@ def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
 
     cfn = cloudformation_of(lab)
     return [HttpService("cloudformation", ProtocolService("cloudformation",
-                                                          CloudFormationResponses(cfn.stacks, cfn.deployer))),
+                                                          CloudFormationResponses(cfn.stacks, cfn.deployer,
+                                                                                  cfn.change_sets))),
             HttpService("codedeploy", codedeploy.service(cfn.shifts), target_prefixes=(codedeploy.TARGET_PREFIX,))]
 
 

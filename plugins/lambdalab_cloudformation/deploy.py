@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Every resource type lambdalab emulates.
 TYPES = {**SERVICE_TYPES, **API_GATEWAY_TYPES, **CODEDEPLOY_TYPES}
+#: The status of a stack a CREATE change set made, before it is executed.
+REVIEW = "REVIEW_IN_PROGRESS"
 #: The UpdatePolicy that hands an alias's move to CodeDeploy (SAM's DeploymentPreference).
 ALIAS_UPDATE = "CodeDeployLambdaAliasUpdate"
 
@@ -88,13 +90,17 @@ class Deployer:
     def _deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None) -> DeployResult:
         original = templates.load(template_path)
         previous = self.stacks.get(stack_name)
-        if previous is not None and previous.status.endswith("_IN_PROGRESS"):
+        if previous is not None and previous.status.endswith("_IN_PROGRESS") and previous.status != REVIEW:
             raise CloudFormationError(f"Stack:{previous.stack_id} is in {previous.status} state and can not be "
                                       "updated." + _shifting(self.shifts, stack_name))
-        if previous is not None and previous.status == "ROLLBACK_COMPLETE":
-            previous = None  # a stack whose creation failed holds nothing; sam deploy replaces it
-        stack = Stack(stack_name, previous.stack_id if previous else self.stacks.new_stack_id(stack_name),
-                      original, {}, {}, "CREATE_IN_PROGRESS" if previous is None else "UPDATE_IN_PROGRESS",
+        stack_id = previous.stack_id if previous else self.stacks.new_stack_id(stack_name)
+        if previous is not None and previous.status in ("ROLLBACK_COMPLETE", REVIEW):
+            # a stack whose creation failed holds nothing (sam deploy replaces it); one in
+            # review is a CREATE change set's, whose id it keeps
+            stack_id = previous.stack_id if previous.status == REVIEW else self.stacks.new_stack_id(stack_name)
+            previous = None
+        stack = Stack(stack_name, stack_id, original, {}, {},
+                      "CREATE_IN_PROGRESS" if previous is None else "UPDATE_IN_PROGRESS",
                       created_at=previous.created_at if previous else self.lab.clock.now())
         parameters = self._parameters(original, dict(overrides or {}), stack)
         cfn = self._plain(original, parameters, template_path.parent, self.lab.arns.region)
@@ -129,6 +135,34 @@ class Deployer:
         self.stacks.save(stack)
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
         return result
+
+    def changes(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None = None
+                ) -> list[dict[str, Any]]:
+        """What deploying the template would do to each resource, made nothing: a change
+        set's ``Changes`` (``Add``, ``Modify``, ``Remove``). A resource counts as modified
+        when its definition in the (transformed) template differs from the last deploy's."""
+        original = templates.load(template_path)
+        previous = self.stacks.get(stack_name)
+        if previous is not None and previous.status in ("ROLLBACK_COMPLETE", REVIEW):
+            previous = None
+        probe = Stack(stack_name, previous.stack_id if previous else "", original, {}, {}, "")
+        values = self._parameters(original, dict(overrides or {}), probe)
+        new = self._plain(original, values, template_path.parent, self.lab.arns.region)["Resources"]
+        moved = {k for k, v in values.items() if previous and not k.startswith("AWS::")
+                 and previous.parameters.get(k) != v}
+        old: dict[str, Any] = {}
+        if previous is not None:
+            try:
+                given = {k: ",".join(v) if isinstance(v, list) else v for k, v in previous.parameters.items()}
+                old = self._plain(previous.template, self._parameters(previous.template, given, probe),
+                                  template_path.parent, self.lab.arns.region)["Resources"]
+            except CloudFormationError:
+                old = {}  # the last template no longer transforms here: every kept resource may change
+        kept = previous.resources if previous else {}
+        out = [_change("Add", k, v["Type"]) for k, v in new.items() if k not in kept]
+        out += [_change("Modify", k, v["Type"]) for k, v in new.items()
+                if k in kept and (old.get(k) != v or references(v) & moved)]
+        return out + [_change("Remove", k, r.type) for k, r in kept.items() if k not in new]
 
     def _parameters(self, template: Mapping[str, Any], overrides: dict[str, str], stack: Stack) -> dict[str, Any]:
         declared = template.get("Parameters") or {}
@@ -388,6 +422,13 @@ def _check_references(cfn: Mapping[str, Any], resources: Mapping[str, Any], para
     if missing:
         raise TemplateError(f"Template format error: Unresolved resource dependencies {missing} "
                             "in the Resources block of the template")
+
+
+def _change(action: str, logical_id: str, kind: str) -> dict[str, Any]:
+    change: dict[str, Any] = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": kind}
+    if action == "Modify":
+        change["Replacement"] = "Conditional"
+    return {"Type": "Resource", "ResourceChange": change}
 
 
 def _shifting(shifts: TrafficShifts, stack: str) -> str:
