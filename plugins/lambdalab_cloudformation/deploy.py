@@ -89,6 +89,7 @@ class Deployer:
 
     def _deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None) -> DeployResult:
         original = templates.load(template_path)
+        self._clean_up_interrupted(stack_name)
         previous = self.stacks.get(stack_name)
         if previous is not None and previous.status.endswith("_IN_PROGRESS") and previous.status != REVIEW:
             raise CloudFormationError(f"Stack:{previous.stack_id} is in {previous.status} state and can not be "
@@ -133,8 +134,32 @@ class Deployer:
         stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_IN_PROGRESS" if shifting else "UPDATE_COMPLETE"
         stack.updated_at = self.lab.clock.now()
         self.stacks.save(stack)
+        self.stacks.clear_journal(stack_name)
         self.stacks.record(stack, stack_name, stack.stack_id, "AWS::CloudFormation::Stack", stack.status)
         return result
+
+    def _clean_up_interrupted(self, stack_name: str) -> None:
+        """Remove what a deploy of this stack made and never recorded: a process killed
+        (or interrupted) mid-deploy left it, and CloudFormation would have rolled it back."""
+        journaled = self.stacks.journaled(stack_name)
+        if not journaled:
+            return
+        saved = self.stacks.get(stack_name)
+        kept = {(r.logical_id, r.made.physical_id) for r in (saved.resources.values() if saved else [])}
+        ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, Path("."))
+        for logical_id, kind, made in journaled:
+            if (logical_id, made.physical_id) in kept or kind not in TYPES:
+                continue
+            try:
+                TYPES[kind].delete(ctx, made)
+            except Exception as error:  # gone already, or not removable: say so, go on
+                if saved is not None:
+                    self.stacks.record(saved, logical_id, made.physical_id, kind, "DELETE_FAILED", describe(error))
+                continue
+            if saved is not None:
+                self.stacks.record(saved, logical_id, made.physical_id, kind, "DELETE_COMPLETE",
+                                   "Made by a deploy that was interrupted before it was recorded")
+        self.stacks.clear_journal(stack_name)
 
     def changes(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None = None
                 ) -> list[dict[str, Any]]:
@@ -223,11 +248,14 @@ class Deployer:
                 made = self._update(ctx, handler, old, props, undo, logical_id)
             finally:
                 ctx.shift = None
+            if made.physical_id != old.made.physical_id:  # replaced
+                self.stacks.journal(stack.name, logical_id, kind, made)
             self.stacks.record(stack, logical_id, made.physical_id, kind, "UPDATE_COMPLETE")
             result.updated.append(logical_id)
         else:
             self.stacks.record(stack, logical_id, "", kind, "CREATE_IN_PROGRESS")
             made = handler.create(ctx, logical_id, props, None)
+            self.stacks.journal(stack.name, logical_id, kind, made)
             undo.append(lambda: handler.delete(ctx, made))
             self.stacks.record(stack, logical_id, made.physical_id, kind, "CREATE_COMPLETE")
             result.created.append(logical_id)
@@ -320,6 +348,7 @@ class Deployer:
         else:
             previous.status, previous.reason = status, reason
             self.stacks.save(previous)
+        self.stacks.clear_journal(stack.name)
         self.stacks.record(stack, stack.name, stack.stack_id, "AWS::CloudFormation::Stack", status,
                            "; ".join(problems))
         failure = DeployFailed(logical_id, kind, reason)
@@ -387,6 +416,7 @@ class Deployer:
 
     def delete(self, stack_name: str) -> list[str]:
         """Remove the stack and every resource it made, last made first."""
+        self._clean_up_interrupted(stack_name)
         stack = self.stacks.get(stack_name)
         if stack is None:
             raise TemplateError(f"Stack with id {stack_name} does not exist")

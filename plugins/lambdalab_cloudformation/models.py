@@ -65,6 +65,17 @@ MIGRATIONS: dict[str, str] = {
     "cloudformation-3": """
     ALTER TABLE cfn_stacks ADD COLUMN imports TEXT NOT NULL DEFAULT '[]';
     """,
+    "cloudformation-4": """
+    CREATE TABLE cfn_journal (
+        stack TEXT NOT NULL,
+        logical_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        physical_id TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (stack, logical_id, physical_id)
+    );
+    """,
 }
 
 
@@ -168,6 +179,24 @@ class Stacks:
         """The stacks (other than ``besides``) whose templates import ``export``."""
         rows = self.store.query("SELECT name, imports FROM cfn_stacks WHERE name != ?", (besides,))
         return [r["name"] for r in rows if export in json.loads(r["imports"])]
+
+    # -- what a deploy in flight has made (a killed deploy's leftovers) -------------------
+
+    def journal(self, stack: str, logical_id: str, type_: str, made: Made) -> None:
+        """Record a resource the moment a deploy makes it, before the stack is saved."""
+        with self.store.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO cfn_journal (stack, logical_id, type, physical_id, ref, attributes) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (stack, logical_id, type_, made.physical_id,
+                                                     json.dumps(made.ref), json.dumps(made.attributes)))
+
+    def journaled(self, stack: str) -> list[tuple[str, str, Made]]:
+        rows = self.store.query("SELECT * FROM cfn_journal WHERE stack = ? ORDER BY rowid DESC", (stack,))
+        return [(r["logical_id"], r["type"], Made(r["physical_id"], json.loads(r["ref"]), json.loads(r["attributes"])))
+                for r in rows]
+
+    def clear_journal(self, stack: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM cfn_journal WHERE stack = ?", (stack,))
 
     def remove(self, name: str) -> None:
         with self.store.transaction() as db:
