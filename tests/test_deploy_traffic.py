@@ -254,3 +254,23 @@ def test_stop_deployment_rolls_back(lab: Lab, edge: EdgeServer, tmp_path: Path) 
     assert alias(lab, edge) == {"version": "1", "weights": {}}
     info = client_for(edge.url, "codedeploy").get_deployment(deploymentId=deployment.deployment_id)["deploymentInfo"]
     assert info["errorInformation"]["code"] == "MANUAL_STOP"
+
+
+def test_the_deploy_command_says_how_traffic_shifts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli import app as cli
+
+    template = project(tmp_path / "app", TEMPLATE.replace("        Hooks:\n          PreTraffic: !Ref PreTrafficCheck\n", ""))
+
+    def run() -> Any:
+        return CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path / "data"), "deploy", "--template",
+                                             str(template), "--stack-name", "app"])
+
+    assert run().exit_code == 0
+    (tmp_path / "app" / "src" / "app.py").write_text(handler("v2"))
+    shifted = run()
+    assert shifted.exit_code == 0, shifted.output
+    said = " ".join(shifted.output.split())
+    assert "Stack app: UPDATE_IN_PROGRESS" in said
+    assert "(CodeDeployDefault.LambdaCanary10Percent5Minutes): InProgress; alias live sends 10% to version 2" in said

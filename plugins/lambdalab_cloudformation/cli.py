@@ -48,6 +48,11 @@ def deploy_command(lab: Lab, template: Path, stack_name: str | None, parameter_o
                 [(r.logical_id, r.type, r.made.physical_id) for r in stack.resources.values()], "No resources.")
     if result.not_applied:
         say(f"Accepted, not emulated by lambdalab: {', '.join(result.not_applied)}")
+    for shift in result.deployments:
+        weights = lab.get_alias(shift.function, shift.alias).additional_version_weights
+        say(f"CodeDeploy deployment {shift.deployment_id} ({shift.plan.config_name}): {shift.status}; alias "
+            f"{shift.alias} sends {weights.get(shift.new_version, 1.0 if shift.status == 'Succeeded' else 0.0):.0%} "
+            f"to version {shift.new_version}, the rest to {shift.old_version}, as the lab's clock moves on")
     if stack.outputs:
         print_table("Outputs", ["Key", "Value", "Description"],
                     [(k, str(v["OutputValue"]), v["Description"]) for k, v in stack.outputs.items()], "")
