@@ -163,25 +163,6 @@ def test_event_bridge_quick_start_deploys_unchanged_and_answers_its_own_event(
     assert body["detail-type"] == "HelloWorldFunction updated event of EC2 Instance State-change Notification"
 
 
-API = """\
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Greeter:
-    Type: AWS::Serverless::Function
-    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.11,
-                 Events: {Hello: {Type: Api, Properties: {Path: /hello, Method: get}}}}
-"""
-
-
-def test_an_api_event_is_refused_by_name_before_anything_is_made(lab: Lab, tmp_path: Path) -> None:
-    with pytest.raises(TemplateError) as refused:
-        cloudformation_of(lab).deployer.deploy("hello", project(tmp_path / "app", API))
-    assert "ServerlessRestApi (AWS::ApiGateway::RestApi: API Gateway is not in lambdalab yet" in refused.value.message
-    assert "nothing was created" in refused.value.message
-    assert lab.list_functions() == []
-    assert cloudformation_of(lab).stacks.get("hello") is None
-
-
 # -- create, update, removal, delete -------------------------------------------------------
 
 def test_create_then_update_changes_only_what_changed(lab: Lab, clients: Any, tmp_path: Path) -> None:

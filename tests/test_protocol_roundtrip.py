@@ -41,9 +41,11 @@ from lambdalab_sqs.responses import query_model
 #: model given back its query wire names by the SQS plugin (``query_model``).
 #: ``cloudwatch`` and ``cloudwatch-query``: botocore's model lists smithy-rpc-v2-cbor, json
 #: and query; boto3 picks json, older SDKs send query, and lambdalab serves both.
+#: ``codedeploy`` (the part a deployment's hooks call) lists smithy-rpc-v2-cbor and json:
+#: boto3 picks json, which lambdalab serves.
 SERVICES = ["lambda", "s3", "sqs", "sqs-query", "events", "logs", "sns", "sts", "iam", "kinesis",
             "dynamodb", "cloudwatch", "cloudwatch-query", "xray", "cloudtrail", "cloudformation",
-            "scheduler", "apigateway", "apigatewayv2"]
+            "scheduler", "apigateway", "apigatewayv2", "codedeploy"]
 #: hypothesis (6.170) reads ``settings.database`` through a chain of settings objects that
 #: grows as one parametrized test runs more cases: the request round trip (1,028 cases
 #: since X-Ray and CloudTrail joined) met RecursionError there at its ~950th case, run
@@ -69,17 +71,19 @@ def model_of(service: str) -> ServiceModel:
     if service == "sqs-query":
         return query_model()
     if service.startswith("cloudwatch"):
-        return _cloudwatch_model("query" if service.endswith("-query") else "json")
+        return _model_speaking("cloudwatch", "query" if service.endswith("-query") else "json")
+    if service == "codedeploy":
+        return _model_speaking("codedeploy", "json")
     return service_model(service)
 
 
 @functools.lru_cache(maxsize=None)
-def _cloudwatch_model(protocol: str) -> ServiceModel:
+def _model_speaking(service: str, protocol: str) -> ServiceModel:
     from botocore.loaders import Loader
 
-    raw = Loader().load_service_model("cloudwatch", "service-2")
+    raw = Loader().load_service_model(service, "service-2")
     raw["metadata"] = {**raw["metadata"], "protocol": protocol, "protocols": [protocol]}
-    return ServiceModel(raw, "cloudwatch")
+    return ServiceModel(raw, service)
 
 
 def _event_stream(op: OperationModel) -> bool:

@@ -5,7 +5,8 @@ what it describes through the lab's own API, as a stack kept in the data dir.
 A built-in plugin, registered by entry point (``cloudformation =
 "lambdalab_cloudformation"``) exactly as a student's plugin is. :mod:`.template` reads
 and transforms templates, :mod:`.intrinsics` resolves ``Ref``/``Fn::*`` and orders
-resources, :mod:`.resources` says what each emulated type becomes, :mod:`.calls` reaches
+resources, :mod:`.resources` says what each emulated type becomes (:mod:`.apigateway` those of
+API Gateway, on the API Gateway plugin), :mod:`.calls` reaches
 the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
 and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
 edge and :mod:`.cli` is ``lambdalab deploy``.
@@ -26,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 import lambdalab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
-from .deploy import Deployer, DeployResult, parse_overrides
+from .apigateway import local_url
+from .changesets import ChangeSets
+from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .models import MIGRATIONS, Stack, Stacks
-from .resources import TYPES
+from .traffic import TrafficShifts
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -41,6 +44,10 @@ __version__ = "0.1.0"
 class CloudFormation:
     stacks: Stacks
     deployer: Deployer
+    #: CodeDeploy's deployments of aliases (SAM's DeploymentPreference).
+    shifts: TrafficShifts
+    #: CreateStack, UpdateStack and change sets on the edge.
+    change_sets: ChangeSets
 
 
 #: Each lab's CloudFormation, in ``lab.stash``: it dies with the lab.
@@ -52,7 +59,9 @@ def cloudformation_of(lab: "Lab") -> CloudFormation:
 
     def make() -> CloudFormation:
         stacks = Stacks(lab)
-        return CloudFormation(stacks, Deployer(lab, stacks))
+        shifts = TrafficShifts(lab, stacks)
+        deployer = Deployer(lab, stacks, shifts)
+        return CloudFormation(stacks, deployer, shifts, ChangeSets(stacks, deployer))
 
     return lab.stash.setdefault(CLOUDFORMATION, make)
 
@@ -63,13 +72,27 @@ def lambdalab_migrations() -> dict[str, str]:
 
 
 @lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    cloudformation_of(lab).shifts.resume()  # deployments a reopened data dir left shifting
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_closing(lab: "Lab") -> None:
+    cloudformation_of(lab).shifts.close()
+
+
+@lambdalab.hookimpl
 def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
-    """CloudFormation's query API over the lab's stacks (:mod:`.responses`)."""
+    """CloudFormation's query API over the lab's stacks (:mod:`.responses`), and the part
+    of CodeDeploy a deployment's hooks call (:mod:`.codedeploy`)."""
+    from . import codedeploy
     from .responses import CloudFormationResponses
 
     cfn = cloudformation_of(lab)
     return [HttpService("cloudformation", ProtocolService("cloudformation",
-                                                          CloudFormationResponses(cfn.stacks, cfn.deployer)))]
+                                                          CloudFormationResponses(cfn.stacks, cfn.deployer,
+                                                                                  cfn.change_sets))),
+            HttpService("codedeploy", codedeploy.service(cfn.shifts), target_prefixes=(codedeploy.TARGET_PREFIX,))]
 
 
 @lambdalab.hookimpl
@@ -81,4 +104,4 @@ def lambdalab_register_commands(cli: Any) -> None:
 
 
 __all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
-           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "parse_overrides"]
+           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "local_url", "parse_overrides"]

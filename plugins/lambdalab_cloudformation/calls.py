@@ -37,13 +37,16 @@ class ServiceCalls:
 
     def __init__(self, lab: "Lab") -> None:
         self._services: dict[str, ProtocolService] = {}
+        #: Every service the loaded plugins serve, called here or through their Python API.
+        self._offered: set[str] = set()
         for offered in lab.plugin_manager.hook.lambdalab_http_services(lab=lab):
             for service in offered:
+                self._offered.add(service.name)
                 if isinstance(service.app, ProtocolService):
                     self._services[service.name] = service.app
 
     def has(self, service: str) -> bool:
-        return service in self._services
+        return service in self._offered
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         app = self._services[service]

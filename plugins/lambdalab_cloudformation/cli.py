@@ -10,6 +10,7 @@ from lambdalab import Lab
 from lambdalab.plugin import pass_lab, print_table, say
 
 from . import cloudformation_of
+from .apigateway import local_url
 from .deploy import parse_overrides
 from .exceptions import CloudFormationError
 
@@ -47,9 +48,17 @@ def deploy_command(lab: Lab, template: Path, stack_name: str | None, parameter_o
                 [(r.logical_id, r.type, r.made.physical_id) for r in stack.resources.values()], "No resources.")
     if result.not_applied:
         say(f"Accepted, not emulated by lambdalab: {', '.join(result.not_applied)}")
+    for shift in result.deployments:
+        weights = lab.get_alias(shift.function, shift.alias).additional_version_weights
+        say(f"CodeDeploy deployment {shift.deployment_id} ({shift.plan.config_name}): {shift.status}; alias "
+            f"{shift.alias} sends {weights.get(shift.new_version, 1.0 if shift.status == 'Succeeded' else 0.0):.0%} "
+            f"to version {shift.new_version}, the rest to {shift.old_version}, as the lab's clock moves on")
     if stack.outputs:
         print_table("Outputs", ["Key", "Value", "Description"],
                     [(k, str(v["OutputValue"]), v["Description"]) for k, v in stack.outputs.items()], "")
+        here = [(k, url) for k, v in stack.outputs.items() if (url := local_url(lab, v["OutputValue"]))]
+        if here:
+            print_table("API URLs on this lab's edge (lambdalab serve)", ["Key", "URL"], here, "")
 
 
 def _default_name(template: Path) -> str:

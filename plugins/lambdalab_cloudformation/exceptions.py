@@ -26,3 +26,29 @@ class DeployFailed(CloudFormationError):
                          "The stack was rolled back to its previous state.")
         self.logical_id = logical_id
         self.reason = reason
+
+
+class AlreadyExistsException(CloudFormationError):
+    """A stack (or change set) of that name exists."""
+
+    @property
+    def code(self) -> str:
+        return "AlreadyExistsException"
+
+
+class ChangeSetNotFoundException(CloudFormationError):
+    """No change set of that name or id (its query code: ``ChangeSetNotFound``)."""
+
+    status_code = 404
+
+    @property
+    def code(self) -> str:
+        return "ChangeSetNotFound"
+
+
+class InvalidChangeSetStatusException(CloudFormationError):
+    """The change set cannot be executed (or deleted) in its status."""
+
+    @property
+    def code(self) -> str:
+        return "InvalidChangeSetStatus"

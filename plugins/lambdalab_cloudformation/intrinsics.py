@@ -3,7 +3,8 @@
 What is resolved: ``Ref`` (parameters, pseudo parameters, resources), ``Fn::GetAtt``,
 ``Fn::Sub`` (both forms), ``Fn::Join``, ``Fn::If`` with ``Conditions`` (``Fn::Equals``,
 ``Fn::And``, ``Fn::Or``, ``Fn::Not``, ``Condition``), ``Fn::Select``, ``Fn::Split``,
-``Fn::FindInMap`` over ``Mappings``, ``Fn::Base64``, ``Fn::GetAZs`` and ``AWS::NoValue``
+``Fn::FindInMap`` over ``Mappings``, ``Fn::Base64``, ``Fn::GetAZs``, ``Fn::ImportValue`` (another
+stack's ``Outputs`` ``Export``) and ``AWS::NoValue``
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
 """
 
@@ -31,6 +32,9 @@ class Scope:
     #: Each made resource's ``Ref`` value and attributes.
     refs: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The other stacks' exports by name, and the names this template imported.
+    exports: dict[str, Any] = field(default_factory=dict)
+    imported: set[str] = field(default_factory=set)
 
 
 def references(value: Any) -> set[str]:
@@ -58,12 +62,13 @@ def references(value: Any) -> set[str]:
 
 def creation_order(resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Logical ids so that each comes after what it names (``Ref``, ``Fn::GetAtt``,
-    ``Fn::Sub``, ``DependsOn``); a cycle is a TemplateError naming it."""
+    ``Fn::Sub`` in its properties or ``UpdatePolicy``, ``DependsOn``); a cycle is a
+    TemplateError naming it."""
     needs: dict[str, set[str]] = {}
     for name, resource in resources.items():
         depends = resource.get("DependsOn") or []
         depends = [depends] if isinstance(depends, str) else list(depends)
-        named = references(resource.get("Properties") or {}) | set(depends)
+        named = references([resource.get("Properties") or {}, resource.get("UpdatePolicy") or {}]) | set(depends)
         needs[name] = {n for n in named if n in resources and n != name}
     order: list[str] = []
     placed: set[str] = set()
@@ -205,6 +210,14 @@ def _split(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> lis
     return str(_resolve(text, scope, condition)).split(delimiter)
 
 
+def _import_value(argument: Any, scope: Scope, condition: Callable[[str], bool]) -> Any:
+    name = _resolve(argument, scope, condition)
+    if not isinstance(name, str) or name not in scope.exports:
+        raise TemplateError(f"No export named {name} found.")
+    scope.imported.add(name)
+    return scope.exports[name]
+
+
 _FUNCTIONS: dict[str, Callable[[Any, Scope, Callable[[str], bool]], Any]] = {
     "Ref": _ref,
     "Fn::GetAtt": _get_att,
@@ -216,6 +229,7 @@ _FUNCTIONS: dict[str, Callable[[Any, Scope, Callable[[str], bool]], Any]] = {
     "Fn::Split": _split,
     "Fn::FindInMap": _find_in_map,
     "Fn::Base64": _base64,
+    "Fn::ImportValue": _import_value,
     "Fn::And": lambda a, s, c: all(_resolve(x, s, c) for x in a),
     "Fn::Or": lambda a, s, c: any(_resolve(x, s, c) for x in a),
     "Fn::Not": lambda a, s, c: not _resolve(a[0], s, c),

@@ -53,6 +53,29 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX cfn_events_by_stack ON cfn_events (stack, id);
     """,
+    "cloudformation-2": """
+    CREATE TABLE cfn_deployments (
+        id TEXT PRIMARY KEY,
+        stack TEXT NOT NULL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX cfn_deployments_by_stack ON cfn_deployments (stack);
+    """,
+    "cloudformation-3": """
+    ALTER TABLE cfn_stacks ADD COLUMN imports TEXT NOT NULL DEFAULT '[]';
+    """,
+    "cloudformation-4": """
+    CREATE TABLE cfn_journal (
+        stack TEXT NOT NULL,
+        logical_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        physical_id TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (stack, logical_id, physical_id)
+    );
+    """,
 }
 
 
@@ -80,6 +103,8 @@ class Stack:
     created_at: float = 0.0
     updated_at: float = 0.0
     resources: dict[str, StackResource] = field(default_factory=dict)
+    #: The exports of other stacks this one's template imports (Fn::ImportValue).
+    imports: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,8 @@ class Stacks:
             return None
         row = rows[0]
         stack = Stack(row["name"], row["stack_id"], json.loads(row["template"]), json.loads(row["parameters"]),
-                      json.loads(row["outputs"]), row["status"], row["reason"], row["created_at"], row["updated_at"])
+                      json.loads(row["outputs"]), row["status"], row["reason"], row["created_at"], row["updated_at"],
+                      imports=json.loads(row["imports"]))
         for r in self.store.query("SELECT * FROM cfn_resources WHERE stack = ? ORDER BY position", (name,)):
             made = Made(r["physical_id"], json.loads(r["ref"]), json.loads(r["attributes"]))
             stack.resources[r["logical_id"]] = StackResource(
@@ -128,15 +154,49 @@ class Stacks:
             db.execute("DELETE FROM cfn_resources WHERE stack = ?", (stack.name,))
             db.execute(
                 "INSERT OR REPLACE INTO cfn_stacks (name, stack_id, template, parameters, outputs, status, reason, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, imports) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (stack.name, stack.stack_id, json.dumps(stack.template), json.dumps(stack.parameters),
-                 json.dumps(stack.outputs), stack.status, stack.reason, stack.created_at, stack.updated_at))
+                 json.dumps(stack.outputs), stack.status, stack.reason, stack.created_at, stack.updated_at,
+                 json.dumps(stack.imports)))
             db.executemany(
                 "INSERT INTO cfn_resources (stack, logical_id, type, position, physical_id, ref, attributes, "
                 "properties, deletion_policy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(stack.name, r.logical_id, r.type, r.position, r.made.physical_id, json.dumps(r.made.ref),
                   json.dumps(r.made.attributes), json.dumps(r.properties), r.deletion_policy, r.updated_at)
                  for r in stack.resources.values()])
+
+    def exports(self) -> dict[str, tuple[str, Any]]:
+        """Every stack's exports: name → (the exporting stack, the value)."""
+        found = {}
+        for name in self.names():
+            stack = self.get(name)
+            for output in (stack.outputs.values() if stack else []):
+                if output.get("ExportName"):
+                    found[output["ExportName"]] = (name, output["OutputValue"])
+        return found
+
+    def importers(self, export: str, besides: str) -> list[str]:
+        """The stacks (other than ``besides``) whose templates import ``export``."""
+        rows = self.store.query("SELECT name, imports FROM cfn_stacks WHERE name != ?", (besides,))
+        return [r["name"] for r in rows if export in json.loads(r["imports"])]
+
+    # -- what a deploy in flight has made (a killed deploy's leftovers) -------------------
+
+    def journal(self, stack: str, logical_id: str, type_: str, made: Made) -> None:
+        """Record a resource the moment a deploy makes it, before the stack is saved."""
+        with self.store.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO cfn_journal (stack, logical_id, type, physical_id, ref, attributes) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (stack, logical_id, type_, made.physical_id,
+                                                     json.dumps(made.ref), json.dumps(made.attributes)))
+
+    def journaled(self, stack: str) -> list[tuple[str, str, Made]]:
+        rows = self.store.query("SELECT * FROM cfn_journal WHERE stack = ? ORDER BY rowid DESC", (stack,))
+        return [(r["logical_id"], r["type"], Made(r["physical_id"], json.loads(r["ref"]), json.loads(r["attributes"])))
+                for r in rows]
+
+    def clear_journal(self, stack: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM cfn_journal WHERE stack = ?", (stack,))
 
     def remove(self, name: str) -> None:
         with self.store.transaction() as db:

@@ -44,6 +44,9 @@ class Context:
     #: Each function's code before this deploy changed it: a rollback puts it back (the
     #: folder already holds the new code, as an S3 artifact of the old one would not).
     replaced_code: dict[str, bytes] = field(default_factory=dict)
+    #: Set while an alias with ``CodeDeployLambdaAliasUpdate`` is updated: starts the
+    #: traffic shift (function, alias, old version, new version) instead of a move.
+    shift: Callable[[str, str, str, str], None] | None = None
 
     def name(self, logical_id: str, max_length: int = 64, lower: bool = False) -> str:
         """CloudFormation's generated physical name: ``stack-Logical-SUFFIX``."""
@@ -110,14 +113,19 @@ def _function_settings(props: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
+#: The property that names a type's code: a folder here, summed into the fingerprint.
+_CODE_KEYS = {"AWS::Lambda::Function": "Code", "AWS::Lambda::LayerVersion": "Content"}
+
+
 def fingerprint(kind: str, props: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """``props`` with a function's local code folder summed (``CodeSha256``), so an edit
-    to the code is a change as ``sam deploy``'s new upload is."""
-    local = local_code(props.get("Code"), folder) if kind == "AWS::Lambda::Function" else None
-    if local is None:
+    """``props`` with a function's (or layer's) local code folder summed (``CodeSha256``),
+    so an edit to the code is a change as ``sam deploy``'s new upload is."""
+    key = _CODE_KEYS.get(kind)
+    local = local_code(props.get(key), folder) if key else None
+    if key is None or local is None:
         return props
-    code = props["Code"] if isinstance(props["Code"], dict) else {"Path": props["Code"]}
-    return {**props, "Code": {**code, "CodeSha256": code_digest(local)}}
+    code = props[key] if isinstance(props[key], dict) else {"Path": props[key]}
+    return {**props, key: {**code, "CodeSha256": code_digest(local)}}
 
 
 def _function_made(config: Any) -> Made:
@@ -229,6 +237,9 @@ def create_alias(ctx: Context, logical_id: str, props: dict[str, Any], name: str
 def update_alias(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
     if (old["FunctionName"], old["Name"]) != (new["FunctionName"], new["Name"]):
         raise _Replace()
+    if ctx.shift is not None and str(old["FunctionVersion"]) != str(new["FunctionVersion"]):
+        ctx.shift(new["FunctionName"], new["Name"], str(old["FunctionVersion"]), str(new["FunctionVersion"]))
+        return made
     ctx.lab.update_alias(new["FunctionName"], new["Name"], function_version=str(new["FunctionVersion"]),
                          description=new.get("Description", ""), routing_config=_weights(new) or {})
     return made
@@ -236,6 +247,26 @@ def update_alias(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: M
 
 def delete_alias(ctx: Context, made: Made) -> None:
     ctx.lab.delete_alias(made.attributes["function"], made.physical_id.rsplit(":", 1)[1])
+
+
+def create_layer(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    content = props.get("Content")
+    source: Any = local_code(content, ctx.folder)
+    if source is None and isinstance(content, dict) and "S3Bucket" in content:
+        source = {k: v for k, v in content.items() if k.startswith("S3")}
+    if source is None:
+        raise ValueError(f"Content {content!r}: give a folder (ContentUri) or S3Bucket/S3Key")
+    version = ctx.lab.publish_layer_version(
+        props.get("LayerName") or name or ctx.name(logical_id, 140), source,
+        description=props.get("Description") or "", compatible_runtimes=props.get("CompatibleRuntimes"),
+        compatible_architectures=props.get("CompatibleArchitectures"), license_info=props.get("LicenseInfo"))
+    arn = version.layer_version_arn
+    return Made(arn, arn, {"LayerVersionArn": arn})
+
+
+def delete_layer(ctx: Context, made: Made) -> None:
+    layer_arn, number = made.physical_id.rsplit(":", 1)
+    ctx.lab.delete_layer_version(layer_arn, int(number))
 
 
 # -- the other services ----------------------------------------------------------------
@@ -412,6 +443,40 @@ def delete_rule(ctx: Context, made: Made) -> None:
     ctx.calls.call("events", "DeleteRule", Name=made.physical_id, EventBusName=bus)
 
 
+_SCHEDULE_KEYS = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "State",
+                  "Description", "StartDate", "EndDate", "KmsKeyArn", "ActionAfterCompletion")
+
+
+def create_schedule(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    schedule = props.get("Name") or name or ctx.name(logical_id, 64)
+    group = props.get("GroupName") or "default"
+    params = {k: props[k] for k in _SCHEDULE_KEYS if k in props}
+    arn = ctx.calls.call("scheduler", "CreateSchedule", Name=schedule, GroupName=group, **params)["ScheduleArn"]
+    return Made(schedule, schedule, {"Arn": arn, "group": group})
+
+
+def update_schedule(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
+    if (old.get("Name"), old.get("GroupName")) != (new.get("Name"), new.get("GroupName")):
+        raise _Replace()
+    params = {k: new[k] for k in _SCHEDULE_KEYS if k in new}
+    ctx.calls.call("scheduler", "UpdateSchedule", Name=made.physical_id, GroupName=made.attributes["group"], **params)
+    return made
+
+
+def delete_schedule(ctx: Context, made: Made) -> None:
+    ctx.calls.call("scheduler", "DeleteSchedule", Name=made.physical_id, GroupName=made.attributes["group"])
+
+
+def create_schedule_group(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    group = props.get("Name") or name or ctx.name(logical_id, 64)
+    arn = ctx.calls.call("scheduler", "CreateScheduleGroup", Name=group)["ScheduleGroupArn"]
+    return Made(group, group, {"Arn": arn})
+
+
+def delete_schedule_group(ctx: Context, made: Made) -> None:
+    ctx.calls.call("scheduler", "DeleteScheduleGroup", Name=made.physical_id)
+
+
 def create_role(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
     role = props.get("RoleName") or name or ctx.name(logical_id, 64)
     params = {k: props[k] for k in ("Path", "Description", "MaxSessionDuration", "PermissionsBoundary", "Tags")
@@ -436,6 +501,36 @@ def delete_role(ctx: Context, made: Made) -> None:
     ctx.calls.call("iam", "DeleteRole", RoleName=role)
 
 
+_ALARM_PROPERTIES = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+                     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+                     "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+                     "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics",
+                     "ThresholdMetricId")
+_ALARM_NUMBERS = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
+
+
+def create_alarm(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    alarm = props.get("AlarmName") or name or ctx.name(logical_id, 255)
+    made = Made(alarm, alarm, {})
+    return update_alarm(ctx, {"AlarmName": props.get("AlarmName")}, props, made)
+
+
+def update_alarm(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: Made) -> Made:
+    if old.get("AlarmName") != new.get("AlarmName"):
+        raise _Replace()
+    params = {k: _ALARM_NUMBERS[k](new[k]) if k in _ALARM_NUMBERS else new[k]
+              for k in _ALARM_PROPERTIES if k in new and k != "AlarmName"}
+    if "ActionsEnabled" in params:
+        params["ActionsEnabled"] = str(params["ActionsEnabled"]).lower() == "true"
+    ctx.calls.call("monitoring", "PutMetricAlarm", AlarmName=made.physical_id, **params)
+    arn = ctx.calls.call("monitoring", "DescribeAlarms", AlarmNames=[made.physical_id])["MetricAlarms"][0]["AlarmArn"]
+    return Made(made.physical_id, made.ref, {"Arn": arn})
+
+
+def delete_alarm(ctx: Context, made: Made) -> None:
+    ctx.calls.call("monitoring", "DeleteAlarms", AlarmNames=[made.physical_id])
+
+
 class _Replace(Exception):
     """Raised by an update that cannot change the resource in place."""
 
@@ -457,6 +552,8 @@ TYPES: dict[str, ResourceType] = {
                                          frozenset({"FunctionName", "Description", "CodeSha256"})),
     "AWS::Lambda::Alias": ResourceType(create_alias, delete_alias, update_alias, None, frozenset({
         "FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig"})),
+    "AWS::Lambda::LayerVersion": ResourceType(create_layer, delete_layer, None, None, frozenset({
+        "Content", "LayerName", "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"})),
     "AWS::SQS::Queue": ResourceType(create_queue, delete_queue, update_queue, "sqs", frozenset({
         "QueueName", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
         "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
@@ -475,6 +572,12 @@ TYPES: dict[str, ResourceType] = {
                                          frozenset({"Name", "ShardCount", "StreamModeDetails"})),
     "AWS::Events::Rule": ResourceType(create_rule, delete_rule, update_rule, "events", frozenset({
         "Name", "EventBusName", "ScheduleExpression", "EventPattern", "State", "Description", "Targets"})),
+    "AWS::CloudWatch::Alarm": ResourceType(create_alarm, delete_alarm, update_alarm, "monitoring",
+                                           frozenset(_ALARM_PROPERTIES)),
+    "AWS::Scheduler::Schedule": ResourceType(create_schedule, delete_schedule, update_schedule, "scheduler",
+                                             frozenset({"Name", "GroupName", *_SCHEDULE_KEYS})),
+    "AWS::Scheduler::ScheduleGroup": ResourceType(create_schedule_group, delete_schedule_group, None, "scheduler",
+                                                  frozenset({"Name"})),
     "AWS::IAM::Role": ResourceType(create_role, delete_role, None, "iam", frozenset({
         "RoleName", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns", "Path", "Description",
         "MaxSessionDuration", "PermissionsBoundary", "Tags"})),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -18,6 +19,9 @@ import yaml
 from .exceptions import TemplateError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+# The translator warns, for every DeploymentPreference, that AWS's own feature-toggle
+# service config is absent: true of every local run, and nothing a template can change.
+logging.getLogger("samtranslator.feature_toggle.feature_toggle").setLevel(logging.ERROR)
 #: The stand-in bucket that marks a local code folder through the SAM transform.
 LOCAL_BUCKET = "lambdalab-local-code"
 _CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}

@@ -346,4 +346,17 @@ MISTAKES = (
             "Action does not apply"),
     Mistake(23, "no-principal", "policy.py", '            "Principal": {"AWS": role_arn},\n', "",
             "Principal"),
+    # -- lab 24: canary deployments ------------------------------------------------------
+    Mistake(24, "all-at-once", "template.yaml", "Type: Canary10Percent5Minutes", "Type: AllAtOnce",
+            "all at once"),
+    Mistake(24, "no-alarm", "template.yaml", "        Alarms:\n          - !Ref CheckoutErrors\n", "",
+            "watches no alarm"),
+    Mistake(24, "function-errors", "template.yaml",
+            '        - Name: Resource\n          Value: !Sub "${Checkout}:live"\n', "", "$LATEST"),
+    Mistake(24, "slow-linear", "template.yaml", "Type: Canary10Percent5Minutes",
+            "Type: Linear10PercentEvery10Minutes", "too long"),
+    Mistake(24, "never-reports", "hooks.py", "    codedeploy.put_lifecycle_event_hook_execution_status(",
+            "    dict(", "PutLifecycleEventHookExecutionStatus"),
+    Mistake(24, "always-succeeds", "hooks.py", 'status="Succeeded" if works else "Failed")',
+            'status="Succeeded")', "smoke test"),
 )
