@@ -23,7 +23,12 @@ from lambdalab.plugin import ConsolePanel
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
 from lambdalab_console import feed
-from lambdalab_console.bounds import CLOCK_STEP_MAX_SECONDS, INVOKES_PER_LANE, SUBSCRIBER_BUFFER
+from lambdalab_console.bounds import (
+    CLOCK_STEP_MAX_SECONDS,
+    INVOKES_PER_LANE,
+    PAYLOAD_SHOWN_BYTES,
+    SUBSCRIBER_BUFFER,
+)
 from lambdalab_console.feed import Subscriber
 from lambdalab_console.web import ACTION_HEADER, SESSION_COOKIE
 
@@ -75,6 +80,80 @@ def test_state_has_one_lane_per_environment_with_its_init_and_invokes(edge: Edge
     [function] = seen["functions"]
     assert function["name"] == "echo" and function["runtime"] == "python3.11"
     assert seen["virtual_clock"] is True
+
+
+CHATTY = """
+def handler(event, context):
+    print("handling", event.get("n"))
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"twice": event["n"] * 2}
+"""
+
+
+def invoke_details(url: str, n: int) -> tuple[int, dict[str, Any]]:
+    status, body = get(url + CONSOLE + f"api/invokes/{n}")
+    return status, json.loads(body)
+
+
+def test_clicking_an_invoke_shows_its_event_result_logs_and_report(edge: EdgeServer, client: Any) -> None:
+    create(client, "chatty", CHATTY, MemorySize=256)
+    ids = [client.invoke(FunctionName="chatty", Payload=json.dumps(event).encode())
+           ["ResponseMetadata"]["RequestId"] for event in ({"n": 1}, {"n": 2}, {"n": 3, "fail": True})]
+    seen = state(edge.url)
+    listed = seen["invokes"]
+    assert [i["request_id"] for i in listed] == ids
+    assert [i["cold"] for i in listed] == [True, False, False]
+    assert [i["outcome"] for i in listed] == ["ok", "ok", "error"]
+    [lane] = seen["lanes"]
+
+    status, cold = invoke_details(edge.url, listed[0]["n"])
+    assert status == 200
+    assert json.loads(cold["event"]) == {"n": 1} and json.loads(cold["result"]) == {"twice": 2}
+    assert cold["environment"] == lane["environment"] and cold["memory_size"] == 256
+    assert cold["init_duration_ms"] > 0 and cold["mark"]["billed_ms"] >= cold["mark"]["duration_ms"]
+    assert cold["logs"][0].startswith("INIT_START")
+    assert cold["logs"][-1].startswith(f"REPORT RequestId: {ids[0]}")
+    assert any(line.startswith("handling 1") for line in cold["logs"])
+
+    _, warm = invoke_details(edge.url, listed[1]["n"])
+    assert warm["init_duration_ms"] is None and warm["environment"] == lane["environment"]
+    assert warm["logs"][0].startswith(f"START RequestId: {ids[1]}")
+    assert [line.split()[0] for line in warm["logs"]] == ["START", "handling", "END", "REPORT"]
+
+    _, failed = invoke_details(edge.url, listed[2]["n"])
+    error = json.loads(failed["result"])
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "asked to fail"
+    assert failed["logs"][-1].startswith(f"REPORT RequestId: {ids[2]}")
+    assert invoke_details(edge.url, 10_000)[0] == 404
+
+
+def test_invoke_details_keep_a_bounded_cut_of_a_large_event(lab: Lab, edge: EdgeServer, code: Any) -> None:
+    lab.create_function("big", code(app="def handler(e, c):\n    return 'x' * 100000\n"),
+                        handler="app.handler", sandbox="thread")
+    lab.invoke("big", json.dumps({"pad": "y" * 100_000}).encode())
+    [listed] = state(edge.url)["invokes"]
+    _, detail = invoke_details(edge.url, listed["n"])
+    assert detail["event_bytes"] > 100_000 and len(detail["event"]) == PAYLOAD_SHOWN_BYTES
+    assert detail["result_bytes"] == 100_002 and len(detail["result"]) == PAYLOAD_SHOWN_BYTES
+
+
+def test_concurrency_is_sampled_per_invoke_and_throttles_are_marked(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    create(client, "capped")
+    client.invoke(FunctionName="capped", Payload=b"{}")
+    client.put_function_concurrency(FunctionName="capped", ReservedConcurrentExecutions=0)
+    with pytest.raises(client.exceptions.TooManyRequestsException):
+        client.invoke(FunctionName="capped", Payload=b"{}")
+    seen = state(edge.url)
+    ran, throttled = seen["concurrency"]
+    assert (ran["function_name"], ran["count"], ran["account"], ran["throttle"]) == ("capped", 1, 1, False)
+    assert (throttled["function_name"], throttled["throttle"]) == ("capped", True)
+    assert throttled["n"] > ran["n"] and throttled["at"] == lab.clock.now()
+    assert seen["account_limit"] == 1000
+    [function] = seen["functions"]
+    assert function["reserved"] == 0
 
 
 def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:

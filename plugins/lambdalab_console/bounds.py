@@ -23,3 +23,16 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 20.0
 #: Rows of a plugin's panel shown (its first ones).
 PANEL_ROWS_MAX = 200
+#: Invokes whose details (event, result, figures) are kept for a click; the oldest go first.
+DETAILS_KEPT = 1000
+#: Invokes the invoke list shows (the latest).
+INVOKES_LISTED = 100
+#: Bytes of an invoke's event, and of its result, kept for its details (the rest is cut).
+PAYLOAD_SHOWN_BYTES = 8192
+#: Log events one invoke's details show (its first), and characters of each.
+LOG_LINES_SHOWN = 500
+LOG_LINE_SHOWN_CHARS = 4096
+#: Log events of its environment's stream read to find one invoke's lines.
+LOG_EVENTS_SCANNED = 20_000
+#: Concurrency samples kept for the graph (one per invoke ended or throttled).
+CONCURRENCY_SAMPLES_KEPT = 600

@@ -40,6 +40,7 @@ from .bounds import (
     SESSIONS_KEPT,
     STREAM_SECONDS,
 )
+from .details import invoke_details
 from .feed import Feed, Subscriber, sse
 
 CONSOLE_PATH = "/_lambdalab/console/"
@@ -150,6 +151,7 @@ class Console:
             Route("/static/{name}", self.static),
             Route("/api/state", self.state),
             Route("/api/events", self.events),
+            Route("/api/invokes/{n:int}", self.invoke),
             Route("/api/clock", self.clock, methods=["POST"]),
         ])])
 
@@ -213,12 +215,24 @@ class Console:
             return error(401, refused)
         functions = await anyio.to_thread.run_sync(functions_of, self.lab)
         panels = await anyio.to_thread.run_sync(panels_of, self.lab)
+        settings = await anyio.to_thread.run_sync(self.lab.get_account_settings)
         return JSONResponse({
             **self.feed.snapshot(), "functions": functions, "panels": panels,
             "now": self.lab.clock.now(),
             "virtual_clock": isinstance(self.lab.clock, VirtualClock),
             "region": self.lab.arns.region,
+            "account_limit": settings["AccountLimit"]["ConcurrentExecutions"],
         })
+
+    async def invoke(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        detail = self.feed.detail(request.path_params["n"])
+        if detail is None:
+            return error(404, "The console no longer keeps that invoke (it keeps the latest "
+                              "ones), or never saw it.")
+        return JSONResponse(await anyio.to_thread.run_sync(invoke_details, self.lab, detail))
 
     async def events(self, request: Request) -> Response:
         refused = self.refusal(request)
