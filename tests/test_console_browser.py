@@ -136,6 +136,28 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(first.locator(".invoke")).to_have_count(3)
     expect(page.locator(".lane").nth(1).locator(".init")).to_have_count(1)
 
+    # Concurrency: the burst's throttles marked under the graph, the reserved limit drawn.
+    chart = page.locator("#concurrency-chart")
+    expect(chart.locator(".throttle-mark")).to_have_count(4)
+    expect(chart.locator('.limit-line[data-function="watch"] title')).to_have_text(
+        "watch: reserved concurrency 2")
+    expect(page.locator("#concurrency-summary")).to_contain_text("at most 2 concurrent executions")
+    expect(page.locator("#concurrency-summary")).to_contain_text("4 throttled")
+
+    # The invoke list, and an invoke's details: from its block on a lane, and from the list.
+    expect(page.locator("#invokes tbody tr")).to_have_count(4)
+    first.locator(f'[data-request-id="{cold}"]').click()
+    detail = page.locator("#invoke-detail")
+    expect(detail.locator("#detail-heading")).to_have_text(f"Invoke {cold}")
+    expect(detail).to_contain_text("cold: INIT")
+    expect(detail.locator("#detail-result")).to_have_text('"done"')
+    expect(detail.locator("#detail-logs")).to_contain_text(f"START RequestId: {cold}")
+    expect(detail.locator("#detail-logs")).to_contain_text(f"REPORT RequestId: {cold}")
+    page.get_by_role("button", name=f"Show invoke {warm}").click()
+    expect(detail.locator("#detail-heading")).to_have_text(f"Invoke {warm}")
+    expect(detail).to_contain_text("warm: a reused environment")
+    expect(detail.locator("#detail-event")).to_have_text("{}")
+
     page.get_by_label("Advance by (seconds)").fill(str(IDLE_ENVIRONMENT_TTL_S))
     page.get_by_label("Advance by (seconds)").press("Enter")
     # the clock steps through the timers it passes: read its target, not its moving value
@@ -144,7 +166,7 @@ def test_watch_cold_warm_and_throttled_invokes(
     # Idle for the idle timeout: both environments are reaped.
     expect(page.locator(".lane .ended")).to_have_text(["reaped (idle)", "reaped (idle)"])
 
-    page.get_by_role("button", name="Show the numbers").click()
+    page.locator("#show-numbers").click()
     expect(page.locator("#lane-numbers tbody tr")).to_have_count(2)
     expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
     panel = page.locator(".panel", has=page.get_by_role("heading", name="Reserved concurrency (a plugin's panel)"))
