@@ -156,6 +156,37 @@ def test_concurrency_is_sampled_per_invoke_and_throttles_are_marked(
     assert function["reserved"] == 0
 
 
+def test_the_async_view_shows_attempts_retry_times_and_where_an_event_ended(
+    lab: Lab, edge: EdgeServer, code: Any
+) -> None:
+    lab.create_function("fails", code(app="def handler(e, c):\n    raise RuntimeError('no')\n"),
+                        handler="app.handler", sandbox="thread")
+    lab.create_function("sink", code(app="def handler(e, c):\n    return 1\n"),
+                        handler="app.handler", sandbox="thread")
+    lab.put_function_event_invoke_config(
+        "fails", destination_config={"OnFailure": {"Destination": lab.arns.function("sink")}})
+    request_id = lab.invoke("fails", b"{}", invocation_type="Event").request_id
+    start = lab.clock.now()
+    for attempts, retry_in in ((1, 60), (2, 120)):  # AWS's 1 and 2 minute retries
+        assert lab.wait_for_events(timeout=60)
+        [queued] = state(edge.url)["queue"]
+        assert (queued["request_id"], queued["state"], queued["attempts"]) == (request_id, "retrying", attempts)
+        assert queued["next_attempt_at"] == lab.clock.now() + retry_in
+        assert advance(edge.url, json.dumps({"seconds": retry_in}).encode())[0] == 200
+    assert lab.wait_for_events(timeout=60)
+    status, body = get(edge.url + CONSOLE + "api/queue")
+    seen = json.loads(body)
+    assert status == 200 and seen["queue"] == []
+    # The record the destination got is an invoke of its own, which ended too.
+    ended, delivered = sorted(seen["async_ended"], key=lambda e: e["function_name"])
+    assert (delivered["function_name"], delivered["condition"]) == ("sink", "Success")
+    assert ended == {"request_id": request_id, "function_name": "fails", "qualifier": None,
+                     "condition": "RetriesExhausted", "attempts": 3,
+                     "sent_to": [lab.arns.function("sink")], "at": start + 180}
+    attempts = [i for i in state(edge.url)["invokes"] if i["request_id"] == request_id]
+    assert [a["outcome"] for a in attempts] == ["error"] * 3
+
+
 def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:
     create(client, "echo")
     client.invoke(FunctionName="echo", Payload=b"{}")

@@ -189,3 +189,29 @@ def test_watch_cold_warm_and_throttled_invokes(
     dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert (light, dark) == ("rgb(255, 255, 255)", "rgb(18, 18, 18)")
     page.screenshot(path=str(tmp_path / "console-dark.png"), full_page=True)
+
+
+def advance_from_page(page: Any, seconds: int) -> None:
+    page.get_by_label("Advance by (seconds)").fill(str(seconds))
+    page.get_by_role("button", name="Advance the clock").click()
+
+
+def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    lab.create_function("fails", code(app="def handler(e, c):\n    raise RuntimeError('no')\n"),
+                        handler="app.handler", sandbox="thread")
+    request_id = lab.invoke("fails", b'{"order": 7}', invocation_type="Event").request_id
+    row = page.locator(f'#queue tr[data-request-id="{request_id}"]')
+    for attempts, retry_in in ((1, 60), (2, 120)):  # AWS's 1 and 2 minute retries
+        expect(row.locator(".attempts")).to_have_text(str(attempts))
+        expect(row.locator(".state")).to_have_text("retrying")
+        expect(row.locator(".next-attempt")).to_contain_text(f"(in {retry_in} s)")
+        advance_from_page(page, retry_in)
+    ended = page.locator(f'#queue-ended tr[data-request-id="{request_id}"]')
+    expect(ended.locator(".condition")).to_have_text("RetriesExhausted")
+    expect(ended).to_contain_text("nowhere (dropped)")
+    expect(row).to_have_count(0)
+    # Each attempt is an invoke of its own in the list, with the same request id.
+    expect(page.locator(f'#invokes button[aria-label="Show invoke {request_id}"]')).to_have_count(3)

@@ -36,3 +36,6 @@ LOG_LINE_SHOWN_CHARS = 4096
 LOG_EVENTS_SCANNED = 20_000
 #: Concurrency samples kept for the graph (one per invoke ended or throttled).
 CONCURRENCY_SAMPLES_KEPT = 600
+#: Queued async events shown (the oldest first), and ended ones kept (the latest).
+QUEUE_ROWS_SHOWN = 200
+ASYNC_ENDED_KEPT = 200

@@ -21,6 +21,7 @@ from lambdalab import InvokeReport
 from lambdalab.plugin import LambdaDatum
 
 from .bounds import (
+    ASYNC_ENDED_KEPT,
     CONCURRENCY_SAMPLES_KEPT,
     DETAILS_KEPT,
     INVOKES_LISTED,
@@ -95,6 +96,24 @@ class ConcurrencySample:
     count: int | None
     account: int | None
     throttle: bool = False
+
+
+@dataclass
+class AsyncEnded:
+    """Where an asynchronous event ended (``lambdalab_async_event_ended``)."""
+
+    request_id: str
+    function_name: str
+    qualifier: str | None
+    #: ``Success``, ``RetriesExhausted`` or ``EventAgeExceeded``.
+    condition: str
+    attempts: int
+    sent_to: list[str]
+    at: float
+
+
+#: The async data points after which the queue looks different.
+_QUEUE_METRICS = {"AsyncEventsReceived", "AsyncEventAge"}
 
 
 def shown(payload: bytes) -> str:
@@ -174,6 +193,7 @@ class Feed:
         self.throttles: dict[str, int] = {}
         self.details: OrderedDict[int, InvokeDetail] = OrderedDict()
         self.concurrency: deque[ConcurrencySample] = deque(maxlen=CONCURRENCY_SAMPLES_KEPT)
+        self.async_ended: deque[AsyncEnded] = deque(maxlen=ASYNC_ENDED_KEPT)
         self._count = 0  # invokes and samples numbered so far
         self.subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
@@ -234,7 +254,9 @@ class Feed:
         function = account = None
         sample = None
         for datum in data:
-            if datum.metric == "Throttles" and datum.function_name:
+            if datum.metric in _QUEUE_METRICS:
+                self.changed("queue")
+            elif datum.metric == "Throttles" and datum.function_name:
                 sample = ConcurrencySample(0, 0.0, datum.function_name, None, None, throttle=True)
             elif datum.metric == "ConcurrentExecutions" and datum.function_name:
                 function = datum.function_name, int(datum.value)
@@ -256,6 +278,11 @@ class Feed:
                 self.throttles[sample.function_name] = count
                 self._publish("throttle", {"function": sample.function_name, "count": count})
 
+    def async_event_ended(self, ended: AsyncEnded) -> None:
+        with self._lock:
+            self.async_ended.append(ended)
+            self._publish("queue", {"ended": asdict(ended)})
+
     def changed(self, what: str) -> None:
         """Something the page reads whole changed (``functions``, ``clock``)."""
         with self._lock:
@@ -269,7 +296,13 @@ class Feed:
             return {"lanes": [lane.to_json() for lane in self.lanes.values()],
                     "throttles": dict(self.throttles),
                     "invokes": [asdict(detail.mark) for detail in listed],
-                    "concurrency": [asdict(sample) for sample in self.concurrency]}
+                    "concurrency": [asdict(sample) for sample in self.concurrency],
+                    "async_ended": [asdict(ended) for ended in self.async_ended]}
+
+    def ended_json(self) -> list[dict[str, Any]]:
+        """The async events that ended, latest last."""
+        with self._lock:
+            return [asdict(ended) for ended in self.async_ended]
 
     def detail(self, n: int) -> InvokeDetail | None:
         with self._lock:

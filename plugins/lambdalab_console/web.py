@@ -15,6 +15,7 @@ import ipaddress
 import json
 import math
 import secrets
+from dataclasses import asdict
 import threading
 from collections import OrderedDict
 from importlib import resources
@@ -37,6 +38,7 @@ from .bounds import (
     CLOCK_STEP_MAX_SECONDS,
     HEARTBEAT_SECONDS,
     PANEL_ROWS_MAX,
+    QUEUE_ROWS_SHOWN,
     SESSIONS_KEPT,
     STREAM_SECONDS,
 )
@@ -119,6 +121,11 @@ def functions_of(lab: Lab) -> list[dict[str, Any]]:
     return listed
 
 
+def queue_of(lab: Lab) -> list[dict[str, Any]]:
+    """The async queue: each event waiting, running or waiting for its retry."""
+    return [asdict(event) for event in lab.queue()[:QUEUE_ROWS_SHOWN]]
+
+
 def panels_of(lab: Lab) -> list[dict[str, Any]]:
     """Plugins' panels (``lambdalab_console_panels``), their rows read now."""
     panels = []
@@ -152,6 +159,7 @@ class Console:
             Route("/api/state", self.state),
             Route("/api/events", self.events),
             Route("/api/invokes/{n:int}", self.invoke),
+            Route("/api/queue", self.queue),
             Route("/api/clock", self.clock, methods=["POST"]),
         ])])
 
@@ -216,13 +224,23 @@ class Console:
         functions = await anyio.to_thread.run_sync(functions_of, self.lab)
         panels = await anyio.to_thread.run_sync(panels_of, self.lab)
         settings = await anyio.to_thread.run_sync(self.lab.get_account_settings)
+        queued = await anyio.to_thread.run_sync(queue_of, self.lab)
         return JSONResponse({
             **self.feed.snapshot(), "functions": functions, "panels": panels,
             "now": self.lab.clock.now(),
             "virtual_clock": isinstance(self.lab.clock, VirtualClock),
             "region": self.lab.arns.region,
             "account_limit": settings["AccountLimit"]["ConcurrentExecutions"],
+            "queue": queued,
         })
+
+    async def queue(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        queued = await anyio.to_thread.run_sync(queue_of, self.lab)
+        return JSONResponse({"queue": queued, "async_ended": self.feed.ended_json(),
+                             "now": self.lab.clock.now()})
 
     async def invoke(self, request: Request) -> Response:
         refused = self.refusal(request)

@@ -8,7 +8,8 @@
   const lanes = new Map();        // environment -> lane record (as /api/state gives it)
   const laneItems = new Map();    // environment -> its <li>
   let functions = [], throttles = {}, invokes = [], samples = [], accountLimit = null;
-  let refreshing = null, chosen = null;
+  let queue = [], ended = [], now = 0;
+  let refreshing = null, queueing = null, chosen = null;
   const dirty = new Set();        // views to draw at the next frame
 
   const iso = (epoch) => new Date(epoch * 1000).toISOString().replace(".000Z", "Z");
@@ -32,7 +33,7 @@
   function drawDirty() {
     const views = [...dirty]; dirty.clear();
     for (const view of views) ({ functions: drawFunctions, lanes: drawLanes, numbers: drawLaneNumbers,
-      invokes: drawInvokes, concurrency: drawConcurrency })[view]();
+      invokes: drawInvokes, concurrency: drawConcurrency, queue: drawQueue })[view]();
   }
 
   function drawFunctions() {
@@ -245,6 +246,46 @@
     }
   }
 
+  // -- the async queue ---------------------------------------------------------------
+
+  function drawQueue() {
+    $("queue").tBodies[0].replaceChildren(...queue.map((event) => {
+      const row = document.createElement("tr");
+      row.dataset.requestId = event.request_id;
+      cell(row, event.request_id); cell(row, event.function_name + (event.qualifier ? ":" + event.qualifier : ""));
+      cell(row, event.state).className = "state"; cell(row, String(event.attempts)).className = "attempts";
+      cell(row, iso(event.enqueued_at));
+      const wait = event.next_attempt_at - now;
+      cell(row, event.state === "retrying" ? iso(event.next_attempt_at) + " (in " + Math.round(wait) + " s)" : "now")
+        .className = "next-attempt";
+      return row;
+    }));
+    $("queue-ended").tBodies[0].replaceChildren(...ended.slice().reverse().map((event) => {
+      const row = document.createElement("tr");
+      row.dataset.requestId = event.request_id;
+      cell(row, event.request_id); cell(row, event.function_name + (event.qualifier ? ":" + event.qualifier : ""));
+      cell(row, event.condition).className = "condition " + event.condition;
+      cell(row, String(event.attempts)); cell(row, event.sent_to.join(", ") || "nowhere (dropped)");
+      cell(row, iso(event.at));
+      return row;
+    }));
+  }
+
+  async function readQueue() {
+    const response = await fetch("api/queue", { cache: "no-store" });
+    if (!response.ok) return;
+    const answer = await response.json();
+    queue = answer.queue; ended = answer.async_ended; now = answer.now;
+    redraw("queue");
+  }
+
+  // Like refreshSoon: one read in flight, one more behind it.
+  function queueSoon() {
+    if (queueing) { queueing.again = true; return; }
+    queueing = { again: false };
+    readQueue().finally(() => { const again = queueing.again; queueing = null; if (again) queueSoon(); });
+  }
+
   // -- state and events ---------------------------------------------------------------
 
   function drawPanels(panels) {
@@ -281,11 +322,12 @@
     const state = await response.json();
     functions = state.functions; throttles = state.throttles; invokes = state.invokes;
     samples = state.concurrency; accountLimit = state.account_limit;
+    queue = state.queue; ended = state.async_ended; now = state.now;
     lanes.clear();
     for (const lane of state.lanes) lanes.set(lane.environment, lane);
     $("region").textContent = "(" + state.region + ")";
     drawClock(state.now, state.virtual_clock); drawPanels(state.panels);
-    redraw("functions", "lanes", "invokes", "concurrency");
+    redraw("functions", "lanes", "invokes", "concurrency", "queue");
   }
 
   // At most one refresh in flight, and one more queued behind it.
@@ -317,7 +359,8 @@
     concurrency(data) { keep(samples, data, CONCURRENCY_SAMPLES_KEPT); redraw("concurrency"); },
     functions() { refreshSoon(); },
     resync() { refreshSoon(); },
-    clock() {},
+    clock() { queueSoon(); },
+    queue() { queueSoon(); },
     hello() {},
   };
 
@@ -328,7 +371,7 @@
     for (const [kind, handle] of Object.entries(handlers)) {
       source.addEventListener(kind, (event) => {
         const data = JSON.parse(event.data);
-        if (data.now !== undefined) drawClock(data.now);
+        if (data.now !== undefined) { now = data.now; drawClock(data.now); }
         handle(data);
       });
     }
