@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
+from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S, SYNC_PAYLOAD_MAX_BYTES
 from lambdalab.plugin import ConsolePanel
 from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
@@ -32,7 +32,7 @@ from lambdalab_console.bounds import (
 from lambdalab_console.feed import Subscriber
 from lambdalab_console.web import ACTION_HEADER, SESSION_COOKIE
 
-from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, client_for, create, edge, zip_of  # noqa: F401  (fixtures)
 
 CONSOLE = "/_lambdalab/console/"
 
@@ -49,7 +49,8 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    conn.request("POST", parts.path, body=body, headers=headers)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn.request("POST", target, body=body, headers=headers)
     response = conn.getresponse()
     answer = response.status, dict(response.getheaders()), response.read()
     conn.close()
@@ -245,7 +246,7 @@ def test_the_clock_advances_through_the_lab_and_refuses_hostile_steps(lab: Lab, 
     for body in (b"", b"[]", b'{"seconds": -1}', b'{"seconds": "60"}', b'{"seconds": true}',
                  b'{"seconds": NaN}', b'{"seconds": 1e400}', b'{"seconds": 1' + b"0" * 4000 + b"}",
                  json.dumps({"seconds": CLOCK_STEP_MAX_SECONDS + 1}).encode(), b"\xff\xfe",
-                 b"{" * 5000):
+                 b"{" * 5000, b"[" * 4000):
         status, answer = advance(edge.url, body)
         assert status in (400, 413), (body[:40], status)
         assert "message" in answer or status == 413
@@ -253,6 +254,70 @@ def test_the_clock_advances_through_the_lab_and_refuses_hostile_steps(lab: Lab, 
     # Without the action header (what a cross-site form sends), nothing moves.
     status, _, _ = post(edge.url + CONSOLE + "api/clock", b'{"seconds": 60}', {})
     assert status == 403 and lab.clock.now() == before + 90
+
+
+def action(url: str, name: str, body: bytes, query: str = "", **headers: str) -> tuple[int, Any]:
+    status, _, answer = post(url + CONSOLE + f"api/actions/{name}{query}", body,
+                             {ACTION_HEADER: "1", **headers})
+    return status, json.loads(answer)
+
+
+def test_actions_invoke_publish_and_set_weights_through_the_lab(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    create(client, "chatty", CHATTY)
+    status, answer = action(edge.url, "invoke", b'{"n": 21}', "?function=chatty")
+    assert status == 200 and json.loads(answer["payload"]) == {"twice": 42}
+    assert answer["function_error"] is None and answer["executed_version"] == "$LATEST"
+    assert answer["request_id"] in [i["request_id"] for i in state(edge.url)["invokes"]]
+    status, answer = action(edge.url, "invoke", b'{"n": 1, "fail": true}', "?function=chatty")
+    assert status == 200 and answer["function_error"] == "Unhandled"
+    assert json.loads(answer["payload"])["errorType"] == "ValueError"
+
+    assert action(edge.url, "publish", b'{"function": "chatty"}') == (200, {"version": "1"})
+    client.update_function_code(FunctionName="chatty", ZipFile=zip_of(app=CHATTY + "\n"))
+    client.get_waiter("function_updated_v2").wait(FunctionName="chatty")
+    assert action(edge.url, "publish", b'{"function": "chatty", "description": "two"}')[1] == {"version": "2"}
+    body = {"function": "chatty", "alias": "live", "version": "1", "additional_version": "2", "weight": 0.25}
+    assert action(edge.url, "alias", json.dumps(body).encode()) == (
+        200, {"alias": "live", "version": "1", "weights": {"2": 0.25}})
+    assert client.get_alias(FunctionName="chatty", Name="live")["RoutingConfig"] == {
+        "AdditionalVersionWeights": {"2": 0.25}}
+    body["weight"] = 0.5  # the alias exists now: updated
+    assert action(edge.url, "alias", json.dumps(body).encode())[1]["weights"] == {"2": 0.5}
+    [function] = state(edge.url)["functions"]
+    assert function["versions"] == ["1", "2"]
+    assert function["aliases"] == [{"name": "live", "version": "1", "weights": {"2": 0.5}}]
+
+
+def test_a_refused_action_answers_aws_error_and_changes_nothing(
+    lab: Lab, edge: EdgeServer, client: Any
+) -> None:
+    create(client, "chatty", CHATTY)
+    assert action(edge.url, "invoke", b"{not json", "?function=chatty")[1]["type"] == (
+        "InvalidRequestContentException")
+    assert action(edge.url, "invoke", b"{}", "?function=nope")[0] == 404
+    status, answer = action(edge.url, "invoke", b"x" * (SYNC_PAYLOAD_MAX_BYTES + 10), "?function=chatty")
+    assert (status, answer["type"]) == (413, "RequestTooLargeException")
+    assert action(edge.url, "invoke", b"{}")[1]["type"] == "ValidationException"
+    status, answer = action(edge.url, "alias", json.dumps(
+        {"function": "chatty", "alias": "live", "version": "7"}).encode())
+    assert (status, answer["type"]) == (404, "ResourceNotFoundException")
+    lab.publish_version("chatty")
+    status, answer = action(edge.url, "alias", json.dumps(
+        {"function": "chatty", "alias": "live", "version": "1", "additional_version": "1",
+         "weight": 0.5}).encode())
+    assert (status, answer["type"]) == (400, "InvalidParameterValueException")
+    for body in (b"", b"[]", b"\xff", b"[" * 4000, b"{" * 5000, b'{"function": 5}',
+                 b'{"function": "chatty", "alias": "a", "version": "1", "additional_version": "1", '
+                 b'"weight": NaN}', b'{"function": "chatty", "alias": "a", "version": "1", "weight": true}'):
+        status, answer = action(edge.url, "alias", body)
+        assert status == 400 and answer["type"] == "ValidationException", body[:40]
+    assert client.list_aliases(FunctionName="chatty")["Aliases"] == []
+    # Without the action header (what a cross-site form sends), nothing runs.
+    status, _, _ = post(edge.url + CONSOLE + "api/actions/publish", b'{"function": "chatty"}', {})
+    assert status == 403 and [v["Version"] for v in client.list_versions_by_function(
+        FunctionName="chatty")["Versions"]] == ["$LATEST", "1"]
 
 
 def test_a_real_clock_cannot_be_advanced(tmp_path: Path) -> None:

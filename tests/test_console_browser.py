@@ -19,7 +19,7 @@ from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
 from lambdalab.plugin import ConsolePanel
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, create, edge, zip_of  # noqa: F401  (fixtures)
 
 CONSOLE = "/_lambdalab/console/"
 #: Waits for the page, generous: the machine running the tests may be loaded.
@@ -215,3 +215,42 @@ def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any
     expect(row).to_have_count(0)
     # Each attempt is an invoke of its own in the list, with the same request id.
     expect(page.locator(f'#invokes button[aria-label="Show invoke {request_id}"]')).to_have_count(3)
+
+
+def test_marked_actions_invoke_publish_and_draw_alias_weights(page: Any, lab: Lab, client: Any) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    create(client, "echo", "def handler(e, c):\n    return {'got': e}\n")
+    actions = page.locator("#actions")
+    expect(actions.get_by_role("heading", name="Actions (these change the lab)")).to_be_visible()
+    expect(page.locator("#invoke-function option")).to_have_text(["echo"])
+
+    page.get_by_label("Event (JSON)").fill('{"order": 7}')
+    actions.get_by_role("button", name="Invoke").click()
+    expect(page.locator("#invoke-answer")).to_contain_text('returned: {"got": {"order": 7}}')
+    expect(page.locator("#invokes tbody tr")).to_have_count(1)
+    page.get_by_label("Event (JSON)").fill("{not json")
+    actions.get_by_role("button", name="Invoke").click()
+    expect(page.locator("#invoke-answer.refused")).to_contain_text(
+        "InvalidRequestContentException: Could not parse request body into json")
+
+    actions.get_by_role("button", name="Publish version").click()
+    expect(page.locator("#publish-answer")).to_have_text("Published version 1.")
+    client.update_function_code(FunctionName="echo", ZipFile=zip_of(app="def handler(e, c):\n    return 2\n"))
+    client.get_waiter("function_updated_v2").wait(FunctionName="echo")
+    actions.get_by_role("button", name="Publish version").click()
+    expect(page.locator("#publish-answer")).to_have_text("Published version 2.")
+
+    page.get_by_label("Version", exact=True).fill("1")
+    page.get_by_label("Second version").fill("2")
+    page.get_by_label("Its share (%)").fill("30")
+    actions.get_by_role("button", name="Set alias").click()
+    expect(page.locator("#alias-answer")).to_have_text("Alias live → version 1, 30% to version 2.")
+    bar = page.locator('tr[data-function="echo"] .alias[data-alias="live"]')
+    expect(bar).to_have_attribute("aria-label", "Alias live: 70% to version 1, 30% to version 2")
+    expect(bar.locator(".share")).to_have_text(["1 70%", "2 30%"])
+    page.get_by_label("Second version").fill("9")
+    actions.get_by_role("button", name="Set alias").click()
+    expect(page.locator("#alias-answer.refused")).to_contain_text("ResourceNotFoundException: Function not found")
+    assert lab.get_alias("echo", "live").additional_version_weights == {"2": 0.3}

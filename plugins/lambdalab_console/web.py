@@ -31,7 +31,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from lambdalab import Lab
-from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock
+from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock, limits
+
+from . import actions
 
 from .bounds import (
     BODY_MAX_BYTES,
@@ -81,14 +83,14 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status)
 
 
-async def limited_body(request: Request) -> bytes | None:
-    """The request's body, or ``None`` past :data:`BODY_MAX_BYTES`."""
-    body = b""
+async def limited_body(request: Request, most: int = BODY_MAX_BYTES) -> bytes | None:
+    """The request's body, or ``None`` past ``most`` bytes (the rest is not read)."""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > BODY_MAX_BYTES:
+        if len(body) > most:
             return None
-    return body
+    return bytes(body)
 
 
 def addressed_directly(host: str) -> bool:
@@ -161,6 +163,9 @@ class Console:
             Route("/api/invokes/{n:int}", self.invoke),
             Route("/api/queue", self.queue),
             Route("/api/clock", self.clock, methods=["POST"]),
+            Route("/api/actions/invoke", self.invoke_action, methods=["POST"]),
+            Route("/api/actions/publish", self.publish_action, methods=["POST"]),
+            Route("/api/actions/alias", self.alias_action, methods=["POST"]),
         ])])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -271,12 +276,51 @@ class Console:
         finally:
             self.feed.unsubscribe(subscriber)
 
-    async def clock(self, request: Request) -> Response:
+    def action_refusal(self, request: Request) -> Response | None:
+        """Why ``request`` may not change the lab, as the answer to give, or ``None``."""
         refused = self.refusal(request)
         if refused is not None:
             return error(401, refused)
         if request.headers.get(ACTION_HEADER) != "1":
             return error(403, f"A console action needs the header {ACTION_HEADER}: 1.")
+        return None
+
+    async def invoke_action(self, request: Request) -> Response:
+        """The event is the body, as Invoke takes it; the function is in the query."""
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
+        event = await limited_body(request, limits.SYNC_PAYLOAD_MAX_BYTES)
+        if event is None:  # past Invoke's quota: let the Lab refuse it in AWS's words
+            event = b" " * (limits.SYNC_PAYLOAD_MAX_BYTES + 1)
+        fields = dict(request.query_params)
+        return _answer(*await anyio.to_thread.run_sync(actions.invoke, self.lab, fields, event))
+
+    async def publish_action(self, request: Request) -> Response:
+        return await self._json_action(request, actions.publish)
+
+    async def alias_action(self, request: Request) -> Response:
+        return await self._json_action(request, actions.set_alias)
+
+    async def _json_action(self, request: Request, action: Any) -> Response:
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            fields = json.loads(await limited_body(request) or b"")
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, or too long
+            fields = None
+        if not isinstance(fields, dict):
+            return _answer(*actions.refused(f"Send a JSON object of at most {BODY_MAX_BYTES} bytes."))
+        status, answer = await anyio.to_thread.run_sync(action, self.lab, fields)
+        if status == 200:  # the Python API calls no api_call hook: say what changed
+            self.feed.changed("functions")
+        return _answer(status, answer)
+
+    async def clock(self, request: Request) -> Response:
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
         body = await limited_body(request)
         seconds = _seconds_in(body)
         if seconds is None:
@@ -295,11 +339,15 @@ class Console:
         self.feed.changed("clock")
 
 
+def _answer(status: int, answer: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(answer, status)
+
+
 def _seconds_in(body: bytes | None) -> float | None:
     """The ``seconds`` a clock request asks for, when it is a sane number."""
     try:
         seconds = json.loads(body or b"").get("seconds")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         return None

@@ -46,11 +46,35 @@
       cell(row, f.state); cell(row, f.runtime); cell(row, String(f.memory)); cell(row, f.sandbox);
       cell(row, f.reserved === null ? "unreserved" : String(f.reserved));
       cell(row, f.versions.join(", ") || "none");
-      cell(row, f.aliases.map((a) => a.name + " → " + a.version + Object.entries(a.weights)
-        .map(([v, w]) => " (" + v + ": " + Math.round(w * 100) + "%)").join("")).join("; ") || "none");
+      const aliases = cell(row, f.aliases.length ? "" : "none");
+      for (const alias of f.aliases) aliases.appendChild(weightsBar(alias));
       cell(row, String(throttles[f.name] || 0)).className = "throttles";
       body.appendChild(row);
     }
+    for (const select of document.querySelectorAll("select.function-choice")) {
+      const picked = select.value;
+      select.replaceChildren(...functions.map((f) => { const o = element("option", "", f.name); o.value = f.name; return o; }));
+      if (functions.some((f) => f.name === picked)) select.value = picked;
+    }
+  }
+
+  // An alias drawn as a bar: its version's share of invokes, and the second version's.
+  function weightsBar(alias) {
+    const shares = [[alias.version, 1 - Object.values(alias.weights).reduce((a, b) => a + b, 0)],
+      ...Object.entries(alias.weights)];
+    const words = shares.map(([v, w]) => Math.round(w * 100) + "% to version " + v).join(", ");
+    const bar = element("span", "alias"); bar.dataset.alias = alias.name;
+    bar.setAttribute("role", "img"); bar.setAttribute("aria-label", "Alias " + alias.name + ": " + words);
+    bar.title = alias.name + ": " + words;
+    bar.appendChild(element("span", "alias-name", alias.name));
+    const track = element("span", "weights");
+    shares.forEach(([v, w], k) => {
+      const part = element("span", "share s" + k, v + " " + Math.round(w * 100) + "%");
+      part.style.flexGrow = String(Math.max(w, 0.001)); part.dataset.version = v;
+      track.appendChild(part);
+    });
+    bar.appendChild(track);
+    return bar;
   }
 
   function step(className, text, label) {
@@ -388,6 +412,42 @@
     const answer = await response.json();
     if (!response.ok) { $("advance-error").textContent = answer.message; return; }
     drawClock(answer.now);
+  });
+
+  // -- marked actions: each posts to api/actions/… and shows the answer or AWS's error ---
+
+  async function act(path, body, answerId, describe) {
+    const out = $(answerId);
+    out.className = ""; out.textContent = "…";
+    const response = await fetch("api/actions/" + path, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-Lambdalab-Console": "1" }, body,
+    });
+    const answer = await response.json();
+    if (!response.ok) { out.className = "refused"; out.textContent = (answer.type ? answer.type + ": " : "") + answer.message; return; }
+    out.textContent = describe(answer);
+  }
+
+  $("invoke-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams({ function: $("invoke-function").value });
+    if ($("invoke-qualifier").value) query.set("qualifier", $("invoke-qualifier").value);
+    act("invoke?" + query, $("invoke-event").value, "invoke-answer", (a) =>
+      "Request " + a.request_id + " ran version " + a.executed_version +
+      (a.function_error ? ", function error (" + a.function_error + "): " : ", returned: ") + a.payload);
+  });
+  $("publish-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = { function: $("publish-function").value };
+    if ($("publish-description").value) body.description = $("publish-description").value;
+    act("publish", JSON.stringify(body), "publish-answer", (a) => "Published version " + a.version + ".");
+  });
+  $("alias-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = { function: $("alias-function").value, alias: $("alias-name").value,
+      version: $("alias-version").value, weight: Number($("alias-weight").value) / 100 };
+    if ($("alias-additional").value) body.additional_version = $("alias-additional").value;
+    act("alias", JSON.stringify(body), "alias-answer", (a) => "Alias " + a.alias + " → version " + a.version +
+      Object.entries(a.weights).map(([v, w]) => ", " + Math.round(w * 100) + "% to version " + v).join("") + ".");
   });
 
   // "Show the numbers": the text alternative of a drawing, one table each.
