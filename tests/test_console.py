@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -402,6 +403,32 @@ def test_a_browser_that_does_not_read_costs_a_bounded_queue(
 
 async def _subscribe(lab: Lab) -> Subscriber:
     return feed(lab).subscribe()
+
+
+def stop_while_streaming(server: EdgeServer) -> None:
+    """Stop ``server`` while a client reads its event stream; return once both ended."""
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.request("GET", CONSOLE + "api/events")
+    response = conn.getresponse()
+    read_events(response, b"event: hello")
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    while response.read1(65536):  # until the stream ends
+        pass
+    stopper.join(timeout=60)
+    assert not stopper.is_alive()
+    conn.close()
+
+
+def test_a_stopping_edge_ends_its_event_streams_at_once(lab: Lab) -> None:
+    """Streams last as long as the browser stays; a stopping edge waits for responses in
+    flight, so it tells the console it is stopping and the streams end. (Without that
+    signal this stream never ends and ``stop`` never returns: the reads time out.)"""
+    server = EdgeServer(lab, port=0).start()
+    stop_while_streaming(server)
+    # The same edge served again (on a new event loop): its streams end at its next stop.
+    stop_while_streaming(EdgeServer(lab, port=0, app=server.app).start())
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:9001", "127.0.0.1.nip.io", "", "[::1", "é"])

@@ -10,6 +10,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -254,3 +255,20 @@ def test_marked_actions_invoke_publish_and_draw_alias_weights(page: Any, lab: La
     actions.get_by_role("button", name="Set alias").click()
     expect(page.locator("#alias-answer.refused")).to_contain_text("ResourceNotFoundException: Function not found")
     assert lab.get_alias("echo", "live").additional_version_weights == {"2": 0.3}
+
+
+def test_the_page_reconnects_when_the_edge_comes_back(page: Any, edge: EdgeServer, lab: Lab) -> None:
+    """A stopping edge ends the page's event stream at once; the browser's EventSource
+    reconnects by itself when an edge serves the port again."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    edge.stop()
+    expect(page.locator("#status")).to_have_text("Reconnecting…")
+    port = urlsplit(edge.url).port
+    with EdgeServer(lab, port=port, app=edge.app):
+        expect(page.locator("#status")).to_have_text("Live.")
+        lab.create_function("later", lambda event, context: 1)
+        lab.invoke("later")
+        expect(page.locator("#invokes tbody tr")).to_have_count(1)
+        page.close()  # before this edge stops

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import uvicorn
 
@@ -60,7 +60,17 @@ def url_of(sock: socket.socket) -> str:
 class _Server(uvicorn.Server):
     """uvicorn's server, but a signal only stops it: newer uvicorn re-raises SIGTERM
     after its graceful shutdown, which would kill the process before the lab closes
-    (and stops its environments)."""
+    (and stops its environments). And it tells the app it is stopping before it waits
+    for the responses in flight, so streams end (uvicorn's lifespan shutdown comes only
+    after that wait)."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.before_shutdown()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -108,7 +118,8 @@ class EdgeServer:
                 access_log=False,
                 lifespan="off",
                 timeout_keep_alive=30,
-            )
+            ),
+            before_shutdown=self.app.begin_stopping,
         )
         self._thread: threading.Thread | None = None
 

@@ -18,9 +18,6 @@ BODY_MAX_BYTES = 4096
 CLOCK_STEP_MAX_SECONDS = 366 * 24 * 3600.0
 #: Real seconds between comments on an idle stream (proxies and browsers keep it open).
 HEARTBEAT_SECONDS = 15.0
-#: Real seconds a stream lasts before the browser reconnects (EventSource does so by
-#: itself): a stopping edge waits for streams in flight, so none may last for ever.
-STREAM_SECONDS = 20.0
 #: Rows of a plugin's panel shown (its first ones).
 PANEL_ROWS_MAX = 200
 #: Invokes whose details (event, result, figures) are kept for a click; the oldest go first.

@@ -156,6 +156,8 @@ class Subscriber:
     overflowed: bool = False
     #: The most events ever waiting at once (what the memory bound is about).
     high_water: int = 0
+    #: Set when its stream is to end (the edge is stopping).
+    ending: bool = False
 
     def offer(self, message: str) -> None:
         """Queue ``message``; when the browser is too far behind, drop what waits and

@@ -10,6 +10,7 @@ without a CORS preflight the console never grants.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -31,7 +32,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from lambdalab import Lab
-from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock, limits
+from lambdalab.plugin import (
+    EDGE_KEYS_SCOPE_KEY,
+    EDGE_STOPPING_SCOPE_KEY,
+    LambdaError,
+    VirtualClock,
+    limits,
+)
 
 from . import actions
 
@@ -42,7 +49,6 @@ from .bounds import (
     PANEL_ROWS_MAX,
     QUEUE_ROWS_SHOWN,
     SESSIONS_KEPT,
-    STREAM_SECONDS,
 )
 from .details import invoke_details
 from .feed import Feed, Subscriber, sse
@@ -261,19 +267,24 @@ class Console:
         refused = self.refusal(request)
         if refused is not None:
             return error(401, refused)
-        subscriber = self.feed.subscribe()
-        return StreamingResponse(self.stream(subscriber), media_type="text/event-stream",
+        stopping = request.scope.get(EDGE_STOPPING_SCOPE_KEY)
+        return StreamingResponse(self.stream(stopping), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
-    async def stream(self, subscriber: Subscriber) -> AsyncIterator[str]:
+    async def stream(self, stopping: asyncio.Event | None) -> AsyncIterator[str]:
+        """Events as they come, until the browser leaves or the edge stops (the
+        browser's EventSource reconnects by itself when the edge is back)."""
+        subscriber = self.feed.subscribe()
+        ender = asyncio.get_running_loop().create_task(_end_on(stopping, subscriber)) if stopping else None
         try:
             yield "retry: 1000\n\n" + sse("hello", {"now": self.lab.clock.now()})
-            deadline = anyio.current_time() + STREAM_SECONDS
-            while (left := deadline - anyio.current_time()) > 0:
-                with anyio.move_on_after(min(HEARTBEAT_SECONDS, left)):
+            while not subscriber.ending:
+                with anyio.move_on_after(HEARTBEAT_SECONDS):
                     await subscriber.wake.wait()
                 yield "".join(self.feed.take(subscriber)) or ": heartbeat\n\n"
         finally:
+            if ender is not None:
+                ender.cancel()
             self.feed.unsubscribe(subscriber)
 
     def action_refusal(self, request: Request) -> Response | None:
@@ -337,6 +348,12 @@ class Console:
         with self._clock_lock:  # one step at a time: timers run in order
             clock.advance(seconds)
         self.feed.changed("clock")
+
+
+async def _end_on(stopping: asyncio.Event, subscriber: Subscriber) -> None:
+    await stopping.wait()
+    subscriber.ending = True
+    subscriber.wake.set()
 
 
 def _answer(status: int, answer: dict[str, Any]) -> JSONResponse:
