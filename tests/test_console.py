@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import lambdalab
-from lambdalab import Lab
+from lambdalab import Lab, VirtualClock
 from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S, SYNC_PAYLOAD_MAX_BYTES
 from lambdalab.plugin import ConsolePanel
 from lambdalab.cli import app as cli
@@ -218,10 +218,37 @@ def test_plugins_add_panels_and_a_broken_one_stays_on_its_panel(
 ) -> None:
     lab.plugin_manager.register(_Panels())
     create(client, "echo", MemorySize=256)
-    memory, broken = state(edge.url)["panels"]
+    memory, broken = [p for p in state(edge.url)["panels"] if p["title"] in ("Memory", "Broken")]
     assert memory == {"title": "Memory", "rows": [
         {"Function": "echo", "Memory (MB)": 256, "Odd": "<class 'object'>"}]}
     assert broken == {"title": "Broken", "rows": [], "error": "RuntimeError: the plugin's bug"}
+
+
+def test_the_metrics_traces_and_cost_plugins_add_their_panels(edge: EdgeServer, client: Any) -> None:
+    create(client, "chatty", CHATTY, TracingConfig={"Mode": "Active"})
+    for event in ({"n": 1}, {"n": 2}, {"n": 3, "fail": True}):
+        client.invoke(FunctionName="chatty", Payload=json.dumps(event).encode())
+    panels = {panel["title"]: panel for panel in state(edge.url)["panels"]}
+    [metrics] = panels["Metrics, last hour (AWS/Lambda, lambdalab_cloudwatch)"]["rows"]
+    assert (metrics["Function"], metrics["Invocations"], metrics["Errors"], metrics["Throttles"]) == (
+        "chatty", 3, 1, 0)
+    assert metrics["Duration p99 (ms)"] >= metrics["Duration p50 (ms)"] > 0
+    [cost] = panels["Cost so far (lambdalab_cost)"]["rows"]
+    assert (cost["Function"], cost["Version"], cost["Requests"]) == ("chatty", "$LATEST", 3)
+    assert float(cost["Cost (USD)"]) > 0
+    traces = panels["Traces, newest first (lambdalab_xray)"]["rows"]
+    # X-Ray's default sampling: the first request of each second, then 5 % of the rest.
+    assert {t["Entry"] for t in traces} == {"chatty"} and "ok" in {t["Status"] for t in traces}
+    assert all(t["Segments"] >= 2 and t["Duration (ms)"] > 0 for t in traces)
+
+
+def test_a_plugins_panel_is_there_only_when_the_plugin_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMBDALAB_PLUGINS", "console,cost,subprocess,limited,thread")
+    with Lab(data_dir=tmp_path / "few", clock=VirtualClock()) as lab, EdgeServer(lab, port=0) as server:
+        titles = [panel["title"] for panel in state(server.url)["panels"]]
+    assert titles == ["Cost so far (lambdalab_cost)"]
 
 
 def test_a_timeout_kills_its_lane(edge: EdgeServer, client: Any) -> None:
