@@ -71,6 +71,21 @@ def page(edge: EdgeServer) -> Iterator[Any]:
             browser.close()  # before the edge stops: it waits for open streams
 
 
+def screenshot(page: Any, tmp_path: Path, name: str, view: str | None = None) -> Path:
+    """A screenshot of the page, or of one view (a CSS selector), kept as a test artifact:
+    in ``$LAMBDALAB_SCREENSHOTS_DIR`` when set (a CI job can keep that folder), else the test's
+    tmp dir. Never committed: they change each run."""
+    folder = Path(os.environ.get("LAMBDALAB_SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    if view is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        page.locator(view).screenshot(path=str(path))
+    assert path.stat().st_size > 0
+    return path
+
+
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -158,6 +173,8 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(detail.locator("#detail-heading")).to_have_text(f"Invoke {warm}")
     expect(detail).to_contain_text("warm: a reused environment")
     expect(detail.locator("#detail-event")).to_have_text("{}")
+    screenshot(page, tmp_path, "console-invoke", "#invokes-view")
+    screenshot(page, tmp_path, "console-concurrency", "#concurrency-view")
 
     page.get_by_label("Advance by (seconds)").fill(str(IDLE_ENVIRONMENT_TTL_S))
     page.get_by_label("Advance by (seconds)").press("Enter")
@@ -172,8 +189,8 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
     panel = page.locator(".panel", has=page.get_by_role("heading", name="Reserved concurrency (a plugin's panel)"))
     expect(panel.locator("tbody tr")).to_have_text(["watch2"])
-    page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
-    assert (tmp_path / "console.png").stat().st_size > 0
+    screenshot(page, tmp_path, "console")
+    screenshot(page, tmp_path, "console-environments", "#environments")
 
     # Keyboard: Tab reaches the timeline's blocks, each named for a screen reader.
     page.locator("#show-numbers").focus()
@@ -189,7 +206,7 @@ def test_watch_cold_warm_and_throttled_invokes(
     page.emulate_media(color_scheme="dark")
     dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert (light, dark) == ("rgb(255, 255, 255)", "rgb(18, 18, 18)")
-    page.screenshot(path=str(tmp_path / "console-dark.png"), full_page=True)
+    screenshot(page, tmp_path, "console-dark")
 
 
 def advance_from_page(page: Any, seconds: int) -> None:
@@ -197,7 +214,7 @@ def advance_from_page(page: Any, seconds: int) -> None:
     page.get_by_role("button", name="Advance the clock").click()
 
 
-def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any) -> None:
+def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("#status")).to_have_text("Live.")
@@ -213,12 +230,15 @@ def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any
     ended = page.locator(f'#queue-ended tr[data-request-id="{request_id}"]')
     expect(ended.locator(".condition")).to_have_text("RetriesExhausted")
     expect(ended).to_contain_text("nowhere (dropped)")
+    screenshot(page, tmp_path, "console-async", "#queue-view")
     expect(row).to_have_count(0)
     # Each attempt is an invoke of its own in the list, with the same request id.
     expect(page.locator(f'#invokes button[aria-label="Show invoke {request_id}"]')).to_have_count(3)
 
 
-def test_marked_actions_invoke_publish_and_draw_alias_weights(page: Any, lab: Lab, client: Any) -> None:
+def test_marked_actions_invoke_publish_and_draw_alias_weights(
+    page: Any, lab: Lab, client: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("#status")).to_have_text("Live.")
@@ -255,6 +275,7 @@ def test_marked_actions_invoke_publish_and_draw_alias_weights(page: Any, lab: La
     actions.get_by_role("button", name="Set alias").click()
     expect(page.locator("#alias-answer.refused")).to_contain_text("ResourceNotFoundException: Function not found")
     assert lab.get_alias("echo", "live").additional_version_weights == {"2": 0.3}
+    screenshot(page, tmp_path, "console-actions", "#actions")
 
 
 def test_the_page_reconnects_when_the_edge_comes_back(page: Any, edge: EdgeServer, lab: Lab) -> None:
