@@ -240,6 +240,9 @@ def test_the_metrics_traces_and_cost_plugins_add_their_panels(edge: EdgeServer, 
     # X-Ray's default sampling: the first request of each second, then 5 % of the rest.
     assert {t["Entry"] for t in traces} == {"chatty"} and "ok" in {t["Status"] for t in traces}
     assert all(t["Segments"] >= 2 and t["Duration (ms)"] > 0 for t in traces)
+    # What the page reads again after invokes: the panels alone.
+    status, body = get(edge.url + CONSOLE + "api/panels")
+    assert status == 200 and [p["title"] for p in json.loads(body)["panels"]] == list(panels)
 
 
 def test_a_plugins_panel_is_there_only_when_the_plugin_is_loaded(

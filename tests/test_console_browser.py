@@ -251,6 +251,11 @@ def test_marked_actions_invoke_publish_and_draw_alias_weights(
     actions.get_by_role("button", name="Invoke").click()
     expect(page.locator("#invoke-answer")).to_contain_text('returned: {"got": {"order": 7}}')
     expect(page.locator("#invokes tbody tr")).to_have_count(1)
+    # The monitoring plugins' panels are read again after invokes.
+    metrics = page.locator(".panel", has=page.get_by_role("heading", name="Metrics, last hour"))
+    expect(metrics.locator("tbody tr td").nth(1)).to_have_text("1")  # Invocations
+    cost = page.locator(".panel", has=page.get_by_role("heading", name="Cost so far"))
+    expect(cost.locator("tbody tr td").nth(3)).to_have_text("1")  # Requests
     page.get_by_label("Event (JSON)").fill("{not json")
     actions.get_by_role("button", name="Invoke").click()
     expect(page.locator("#invoke-answer.refused")).to_contain_text(

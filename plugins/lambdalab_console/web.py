@@ -168,6 +168,7 @@ class Console:
             Route("/api/events", self.events),
             Route("/api/invokes/{n:int}", self.invoke),
             Route("/api/queue", self.queue),
+            Route("/api/panels", self.panels),
             Route("/api/clock", self.clock, methods=["POST"]),
             Route("/api/actions/invoke", self.invoke_action, methods=["POST"]),
             Route("/api/actions/publish", self.publish_action, methods=["POST"]),
@@ -244,6 +245,12 @@ class Console:
             "account_limit": settings["AccountLimit"]["ConcurrentExecutions"],
             "queue": queued,
         })
+
+    async def panels(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        return JSONResponse({"panels": await anyio.to_thread.run_sync(panels_of, self.lab)})
 
     async def queue(self, request: Request) -> Response:
         refused = self.refusal(request)

@@ -5,11 +5,13 @@
   const SVG = "http://www.w3.org/2000/svg";
   // As lambdalab_console.bounds keeps them on the server.
   const INVOKES_PER_LANE = 100, INVOKES_LISTED = 100, CONCURRENCY_SAMPLES_KEPT = 600;
+  // Plugins' panels are read again at most this often while the lab is busy.
+  const PANELS_EVERY_MS = 1000;
   const lanes = new Map();        // environment -> lane record (as /api/state gives it)
   const laneItems = new Map();    // environment -> its <li>
   let functions = [], throttles = {}, invokes = [], samples = [], accountLimit = null;
   let queue = [], ended = [], now = 0;
-  let refreshing = null, queueing = null, chosen = null;
+  let refreshing = null, queueing = null, chosen = null, panelsTimer = null;
   const dirty = new Set();        // views to draw at the next frame
 
   const iso = (epoch) => new Date(epoch * 1000).toISOString().replace(".000Z", "Z");
@@ -332,6 +334,18 @@
     }));
   }
 
+  // After what may change a panel (an invoke, a throttle, the queue, the clock): read the
+  // panels again, once for all that happens within PANELS_EVERY_MS.
+  function panelsSoon() {
+    if (panelsTimer) return;
+    panelsTimer = setTimeout(async () => {
+      try {
+        const response = await fetch("api/panels", { cache: "no-store" });
+        if (response.ok) drawPanels((await response.json()).panels);
+      } finally { panelsTimer = null; }
+    }, PANELS_EVERY_MS);
+  }
+
   function drawClock(now, virtual) {
     $("clock").textContent = iso(now);
     if (virtual !== undefined) {
@@ -366,7 +380,7 @@
   const handlers = {
     environment(data) { lanes.set(data.environment, data); redraw("lanes"); },
     invoke(data) {
-      keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes");
+      keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes"); panelsSoon();
       if (data.invocations === null) return;  // a lane the server no longer keeps
       const lane = lanes.get(data.environment);
       if (!lane) return refreshSoon();
@@ -379,12 +393,12 @@
       const lane = lanes.get(data.environment);
       if (lane) { lane.ended = data.ended; redraw("lanes"); }
     },
-    throttle(data) { throttles[data.function] = data.count; redraw("functions"); },
+    throttle(data) { throttles[data.function] = data.count; redraw("functions"); panelsSoon(); },
     concurrency(data) { keep(samples, data, CONCURRENCY_SAMPLES_KEPT); redraw("concurrency"); },
     functions() { refreshSoon(); },
     resync() { refreshSoon(); },
-    clock() { queueSoon(); },
-    queue() { queueSoon(); },
+    clock() { queueSoon(); panelsSoon(); },
+    queue() { queueSoon(); panelsSoon(); },
     hello() {},
   };
 
