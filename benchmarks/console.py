@@ -41,6 +41,7 @@ from harness import Row, p50, p99
 import lambdalab
 from lambdalab import InvokeReport, Lab, VirtualClock
 from lambdalab.server import EdgeServer
+from lambdalab_console import feed
 
 TARGET_MS = 200.0
 MODES = {
@@ -113,8 +114,6 @@ def open_environments(lab: Lab, names: list[str], each: int, gate: Path) -> None
 
 
 def _all_busy(lab: Lab, count: int) -> bool:
-    from lambdalab_console import feed
-
     return len(feed(lab).lanes) >= count
 
 
@@ -168,13 +167,14 @@ def run(counts: dict[str, Any]) -> list[Row]:
             latencies.append(shown - stamps.at[request_id])
             mutated.append(page.evaluate(f"window.__mutated[{request_id!r}]") - stamps.at[request_id])
         in_view = page.evaluate("document.querySelectorAll('#lanes [data-request-id]').length")
+        kept = sum(len(lane.invokes) for lane in feed(lab).lanes.values())
         began = time.perf_counter()
         page.reload()
         page.wait_for_selector(f'[data-request-id="{request_id}"]', state="attached", timeout=300_000)
         first_load_ms = (time.perf_counter() - began) * 1000
         browser.close()
     scale = (f"{counts['functions']} functions, {environments} environments, "
-             f"{counts['invokes']} invokes ({in_view} blocks drawn)")
+             f"{counts['invokes']} invokes ({in_view} blocks drawn of the {kept} the server keeps)")
     return [
         Row("1", "page update after an invoke, p50", "ms", p50(latencies),
             target=f"<= {TARGET_MS:.0f} ms", met=p50(latencies) <= TARGET_MS,

@@ -278,7 +278,8 @@ class Feed:
             if sample.throttle:
                 count = self.throttles.get(sample.function_name, 0) + 1
                 self.throttles[sample.function_name] = count
-                self._publish("throttle", {"function": sample.function_name, "count": count})
+                self._publish("throttle", {"function": sample.function_name, "count": count,
+                                           "n": sample.n})
 
     def async_event_ended(self, ended: AsyncEnded) -> None:
         with self._lock:
@@ -295,7 +296,10 @@ class Feed:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             listed = list(self.details.values())[-INVOKES_LISTED:]
-            return {"lanes": [lane.to_json() for lane in self.lanes.values()],
+            # ``n``: the invokes and samples it includes; a page that applies it skips the
+            # events it already holds (those numbered ``n`` or less).
+            return {"n": self._count,
+                    "lanes": [lane.to_json() for lane in self.lanes.values()],
                     "throttles": dict(self.throttles),
                     "invokes": [asdict(detail.mark) for detail in listed],
                     "concurrency": [asdict(sample) for sample in self.concurrency],

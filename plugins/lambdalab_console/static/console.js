@@ -12,6 +12,10 @@
   let functions = [], throttles = {}, invokes = [], samples = [], accountLimit = null;
   let queue = [], ended = [], now = 0;
   let refreshing = null, queueing = null, chosen = null, panelsTimer = null;
+  // Events that came while a state read was in flight: applied after it, unless it has
+  // them already (each invoke, sample and throttle is numbered; the state says up to where).
+  let pending = null;
+  const PENDING_MAX = 5000;
   const dirty = new Set();        // views to draw at the next frame
 
   const iso = (epoch) => new Date(epoch * 1000).toISOString().replace(".000Z", "Z");
@@ -355,9 +359,13 @@
   }
 
   async function refresh() {
-    const response = await fetch("api/state", { cache: "no-store" });
-    if (!response.ok) { $("status").textContent = "Cannot read the lab (" + response.status + ")."; return; }
-    const state = await response.json();
+    pending = [];
+    let state;
+    try {
+      const response = await fetch("api/state", { cache: "no-store" });
+      if (!response.ok) { $("status").textContent = "Cannot read the lab (" + response.status + ")."; return; }
+      state = await response.json();
+    } finally { if (!state) pending = null; }
     functions = state.functions; throttles = state.throttles; invokes = state.invokes;
     samples = state.concurrency; accountLimit = state.account_limit;
     queue = state.queue; ended = state.async_ended; now = state.now;
@@ -366,6 +374,12 @@
     $("region").textContent = "(" + state.region + ")";
     drawClock(state.now, state.virtual_clock); drawPanels(state.panels);
     redraw("functions", "lanes", "invokes", "concurrency", "queue");
+    const missed = pending; pending = null;
+    if (missed === null) return refreshSoon();  // too many came meanwhile: read again
+    for (const [kind, data] of missed) {
+      const n = data.invoke ? data.invoke.n : data.n;
+      if (n === undefined || n > state.n) handlers[kind](data);
+    }
   }
 
   // At most one refresh in flight, and one more queued behind it.
@@ -378,7 +392,10 @@
   function keep(list, item, most) { list.push(item); if (list.length > most) list.splice(0, list.length - most); }
 
   const handlers = {
-    environment(data) { lanes.set(data.environment, data); redraw("lanes"); },
+    environment(data) {
+      if (lanes.has(data.environment)) return;  // a state read already brought it
+      lanes.set(data.environment, data); redraw("lanes");
+    },
     invoke(data) {
       keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes"); panelsSoon();
       if (data.invocations === null) return;  // a lane the server no longer keeps
@@ -410,6 +427,11 @@
       source.addEventListener(kind, (event) => {
         const data = JSON.parse(event.data);
         if (data.now !== undefined) { now = data.now; drawClock(data.now); }
+        if (pending && !["functions", "resync", "hello"].includes(kind)) {
+          pending.push([kind, data]);
+          if (pending.length > PENDING_MAX) pending = null;  // read the state again instead
+          return;
+        }
         handle(data);
       });
     }
