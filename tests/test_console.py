@@ -189,6 +189,19 @@ def test_the_async_view_shows_attempts_retry_times_and_where_an_event_ended(
     assert [a["outcome"] for a in attempts] == ["error"] * 3
 
 
+def test_the_functions_view_lists_each_functions_url_and_mappings(edge: EdgeServer, client: Any) -> None:
+    create(client, "worker")
+    create(client, "idle")
+    url = client.create_function_url_config(FunctionName="worker", AuthType="NONE")["FunctionUrl"]
+    sqs = client_for(edge.url, "sqs")
+    queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn)
+    functions = {f["name"]: f for f in state(edge.url)["functions"]}
+    assert functions["worker"]["triggers"] == [f"URL {url} (NONE)", f"{arn} (Enabled)"]
+    assert functions["idle"]["triggers"] == []
+
+
 def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:
     create(client, "echo")
     client.invoke(FunctionName="echo", Payload=b"{}")

@@ -119,14 +119,31 @@ def functions_of(lab: Lab) -> list[dict[str, Any]]:
             aliases = [{"name": a.name, "version": a.function_version,
                         "weights": a.additional_version_weights} for a in lab.list_aliases(name)]
             reserved = lab.get_function_concurrency(name)
+            triggers = triggers_of(lab, name)
         except LambdaError:
             continue  # deleted while we read it
         listed.append({
             "name": name, "state": config.state, "runtime": config.runtime,
             "memory": config.memory_size, "sandbox": config.sandbox or lab.default_sandbox,
             "reserved": reserved, "versions": versions, "aliases": aliases,
+            "triggers": triggers,
         })
     return listed
+
+
+def triggers_of(lab: Lab, name: str) -> list[str]:
+    """What invokes the function besides a caller: its URLs and event source mappings.
+    (S3 notifications, SNS subscriptions and schedules are kept by their plugins with
+    no per-function read yet.)"""
+    found = [f"URL {url.function_url} ({url.auth_type})" for url in lab.list_function_url_configs(name)]
+    try:
+        mappings = lab.list_event_source_mappings(function_name=name)
+    except LambdaError:  # no loaded plugin keeps event source mappings
+        mappings = []
+    for mapping in mappings:  # the built-in keepers' mappings answer in AWS's shape
+        aws = mapping.to_aws() if hasattr(mapping, "to_aws") else {}
+        found.append(f"{aws.get('EventSourceArn', mapping)} ({aws.get('State', '?')})")
+    return found
 
 
 def queue_of(lab: Lab) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@
       cell(row, f.versions.join(", ") || "none");
       const aliases = cell(row, f.aliases.length ? "" : "none");
       for (const alias of f.aliases) aliases.appendChild(weightsBar(alias));
+      const triggers = cell(row, f.triggers.length ? "" : "none"); triggers.className = "triggers";
+      for (const trigger of f.triggers) triggers.appendChild(element("div", "", trigger));
       cell(row, String(throttles[f.name] || 0)).className = "throttles";
       body.appendChild(row);
     }
