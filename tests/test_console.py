@@ -130,6 +130,27 @@ def test_clicking_an_invoke_shows_its_event_result_logs_and_report(edge: EdgeSer
     assert invoke_details(edge.url, 10_000)[0] == 404
 
 
+def test_the_log_tail_shows_the_newest_lines_through_a_filter_pattern(edge: EdgeServer, client: Any) -> None:
+    create(client, "chatty", CHATTY)
+    for n in (1, 2, 3):
+        client.invoke(FunctionName="chatty", Payload=json.dumps({"n": n}).encode())
+
+    def tail(pattern: str) -> tuple[int, Any]:
+        status, body = get(edge.url + CONSOLE + "api/logs?" + urlencode({"filter": pattern}))
+        return status, json.loads(body)
+
+    status, everything = tail("")
+    messages = [e["message"] for e in everything["events"]]
+    assert status == 200 and messages[0].startswith("INIT_START") and messages[-1].startswith("REPORT")
+    assert [m for m in messages if m.startswith("handling")] == ["handling 1", "handling 2", "handling 3"]
+    assert {e["group"] for e in everything["events"]} == {"/aws/lambda/chatty"}
+    _, two = tail('"handling 2"')
+    assert [e["message"] for e in two["events"]] == ["handling 2"]
+    status, bad = tail("{ $.level = ")
+    assert status == 400 and "pattern" in bad["message"].lower()
+    assert tail("x" * 1025)[0] == 400
+
+
 def test_invoke_details_keep_a_bounded_cut_of_a_large_event(lab: Lab, edge: EdgeServer, code: Any) -> None:
     lab.create_function("big", code(app="def handler(e, c):\n    return 'x' * 100000\n"),
                         handler="app.handler", sandbox="thread")

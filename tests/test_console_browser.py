@@ -256,6 +256,12 @@ def test_marked_actions_invoke_publish_and_draw_alias_weights(
     expect(metrics.locator("tbody tr td").nth(1)).to_have_text("1")  # Invocations
     cost = page.locator(".panel", has=page.get_by_role("heading", name="Cost so far"))
     expect(cost.locator("tbody tr td").nth(3)).to_have_text("1")  # Requests
+    # The log tail follows the invokes, through a filter pattern.
+    expect(page.locator("#log-tail")).to_contain_text("REPORT RequestId:")
+    page.get_by_label("Filter pattern").fill('"Max Memory Used"')
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(page.locator("#log-tail")).not_to_contain_text("START RequestId:")
+    expect(page.locator("#log-tail")).to_contain_text("REPORT RequestId:")
     page.get_by_label("Event (JSON)").fill("{not json")
     actions.get_by_role("button", name="Invoke").click()
     expect(page.locator("#invoke-answer.refused")).to_contain_text(

@@ -36,3 +36,8 @@ CONCURRENCY_SAMPLES_KEPT = 600
 #: Queued async events shown (the oldest first), and ended ones kept (the latest).
 QUEUE_ROWS_SHOWN = 200
 ASYNC_ENDED_KEPT = 200
+#: Log events the log tail shows (the newest), and events read per log group to find them.
+LOG_TAIL_ROWS = 100
+LOG_TAIL_SCANNED = 1000
+#: Characters of a log tail's filter pattern (CloudWatch Logs takes 1024).
+LOG_FILTER_MAX_CHARS = 1024

@@ -36,6 +36,7 @@ from lambdalab.plugin import (
     EDGE_KEYS_SCOPE_KEY,
     EDGE_STOPPING_SCOPE_KEY,
     LambdaError,
+    PatternError,
     VirtualClock,
     limits,
 )
@@ -46,11 +47,13 @@ from .bounds import (
     BODY_MAX_BYTES,
     CLOCK_STEP_MAX_SECONDS,
     HEARTBEAT_SECONDS,
+    LOG_FILTER_MAX_CHARS,
     PANEL_ROWS_MAX,
     QUEUE_ROWS_SHOWN,
     SESSIONS_KEPT,
 )
 from .details import invoke_details
+from .log_tail import log_tail
 from .feed import Feed, Subscriber, sse
 
 CONSOLE_PATH = "/_lambdalab/console/"
@@ -186,6 +189,7 @@ class Console:
             Route("/api/invokes/{n:int}", self.invoke),
             Route("/api/queue", self.queue),
             Route("/api/panels", self.panels),
+            Route("/api/logs", self.logs),
             Route("/api/clock", self.clock, methods=["POST"]),
             Route("/api/actions/invoke", self.invoke_action, methods=["POST"]),
             Route("/api/actions/publish", self.publish_action, methods=["POST"]),
@@ -268,6 +272,19 @@ class Console:
         if refused is not None:
             return error(401, refused)
         return JSONResponse({"panels": await anyio.to_thread.run_sync(panels_of, self.lab)})
+
+    async def logs(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        pattern = request.query_params.get("filter", "")
+        if len(pattern) > LOG_FILTER_MAX_CHARS:
+            return error(400, f"A filter pattern has at most {LOG_FILTER_MAX_CHARS} characters.")
+        try:
+            events = await anyio.to_thread.run_sync(log_tail, self.lab, pattern)
+        except PatternError as e:
+            return error(400, str(e))
+        return JSONResponse({"events": events})
 
     async def queue(self, request: Request) -> Response:
         refused = self.refusal(request)

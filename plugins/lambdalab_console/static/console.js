@@ -11,7 +11,7 @@
   const laneItems = new Map();    // environment -> its <li>
   let functions = [], throttles = {}, invokes = [], samples = [], accountLimit = null;
   let queue = [], ended = [], now = 0;
-  let refreshing = null, queueing = null, chosen = null, panelsTimer = null;
+  let refreshing = null, queueing = null, chosen = null, panelsTimer = null, logsTimer = null;
   // Events that came while a state read was in flight: applied after it, unless it has
   // them already (each invoke, sample and throttle is numbered; the state says up to where).
   let pending = null;
@@ -352,6 +352,21 @@
     }, PANELS_EVERY_MS);
   }
 
+  // The log tail: read again after invokes, at most once a second, and on a new filter.
+  async function readLogs() {
+    const response = await fetch("api/logs?" + new URLSearchParams({ filter: $("log-filter").value }), { cache: "no-store" });
+    const answer = await response.json();
+    if (!response.ok) { $("log-error").textContent = answer.message; return; }
+    $("log-error").textContent = "";
+    $("log-tail").textContent = answer.events.map((e) =>
+      iso(e.timestamp / 1000) + "  " + e.group.slice("/aws/lambda/".length) + "  " + e.message).join("\n");
+  }
+  function logsSoon() {
+    if (logsTimer) return;
+    logsTimer = setTimeout(() => readLogs().finally(() => { logsTimer = null; }), PANELS_EVERY_MS);
+  }
+  $("log-filter-form").addEventListener("submit", (event) => { event.preventDefault(); readLogs(); });
+
   function drawClock(now, virtual) {
     $("clock").textContent = iso(now);
     if (virtual !== undefined) {
@@ -374,7 +389,7 @@
     lanes.clear();
     for (const lane of state.lanes) lanes.set(lane.environment, lane);
     $("region").textContent = "(" + state.region + ")";
-    drawClock(state.now, state.virtual_clock); drawPanels(state.panels);
+    drawClock(state.now, state.virtual_clock); drawPanels(state.panels); logsSoon();
     redraw("functions", "lanes", "invokes", "concurrency", "queue");
     const missed = pending; pending = null;
     if (missed === null) return refreshSoon();  // too many came meanwhile: read again
@@ -399,7 +414,7 @@
       lanes.set(data.environment, data); redraw("lanes");
     },
     invoke(data) {
-      keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes"); panelsSoon();
+      keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes"); panelsSoon(); logsSoon();
       if (data.invocations === null) return;  // a lane the server no longer keeps
       const lane = lanes.get(data.environment);
       if (!lane) return refreshSoon();
