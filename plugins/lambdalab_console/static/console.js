@@ -4,7 +4,7 @@
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   // As lambdalab_console.bounds keeps them on the server.
-  const INVOKES_PER_LANE = 100, INVOKES_LISTED = 100, CONCURRENCY_SAMPLES_KEPT = 600;
+  const LANES_KEPT = 200, INVOKES_PER_LANE = 100, INVOKES_LISTED = 100, CONCURRENCY_SAMPLES_KEPT = 600;
   // Plugins' panels are read again at most this often while the lab is busy.
   const PANELS_EVERY_MS = 1000;
   const lanes = new Map();        // environment -> lane record (as /api/state gives it)
@@ -411,7 +411,9 @@
   const handlers = {
     environment(data) {
       if (lanes.has(data.environment)) return;  // a state read already brought it
-      lanes.set(data.environment, data); redraw("lanes");
+      lanes.set(data.environment, data);
+      while (lanes.size > LANES_KEPT) lanes.delete(lanes.keys().next().value);  // as the server does
+      redraw("lanes");
     },
     invoke(data) {
       keep(invokes, data.invoke, INVOKES_LISTED); redraw("invokes"); panelsSoon(); logsSoon();
