@@ -118,7 +118,8 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
     :param report: request id, function, version, duration, billed duration, memory
         size and max memory used, init duration on a cold start, and the outcome; and
         what billing needs beyond the REPORT line: architecture, ephemeral storage and
-        the ARN the caller invoked (with its alias or version).
+        the ARN the caller invoked (with its alias or version); the environment's log
+        stream, the event the handler was given and what the invoke answered.
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
     invoking thread, so keep it quick.
@@ -248,6 +249,48 @@ def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
         def lambdalab_lambda_metrics(data):
             for datum in data:
                 counts[datum.metric] += datum.value
+    """
+
+
+@hookspec
+def lambdalab_async_event_retry(
+    request_id: str, function_name: str, qualifier: "str | None", attempts: int,
+    next_attempt_at: float,
+) -> None:
+    """Called when an asynchronous invocation failed and is queued again for a retry.
+
+    :param request_id: the event's request id.
+    :param function_name: the function it is for.
+    :param qualifier: the version or alias it named, or ``None``.
+    :param attempts: how many times it has run.
+    :param next_attempt_at: when the next attempt is due, on the lab's clock (epoch
+        seconds): 1 minute after the first failure, 2 after the second.
+
+    Runs on the queue's worker thread: keep it quick.
+    """
+
+
+@hookspec
+def lambdalab_async_event_ended(
+    request_id: str, function_name: str, qualifier: "str | None", condition: str,
+    attempts: int, sent_to: "list[str]",
+) -> None:
+    """Called when an asynchronous (``Event``) invocation leaves the queue for good.
+
+    :param request_id: the event's request id (each of its attempts ran with it).
+    :param function_name: the function it was for.
+    :param qualifier: the version or alias it named, or ``None``.
+    :param condition: ``Success``, ``RetriesExhausted`` or ``EventAgeExceeded``: the
+        ``requestContext.condition`` of AWS's invocation record.
+    :param attempts: how many times it ran (0 when it never did, e.g. dropped by age).
+    :param sent_to: the ARNs it was delivered to: its on-success or on-failure
+        destination, its dead-letter queue. A delivery that failed is not listed; empty
+        when it went nowhere.
+
+    Lambda retries a failed event twice, 1 and 2 minutes later, then sends it on or
+    drops it (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+    Not called for an event whose function was deleted while it waited. It runs on the
+    queue's worker thread: keep it quick.
     """
 
 

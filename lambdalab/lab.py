@@ -214,6 +214,8 @@ class Lab(LayerOperations):
                 deliver=self._deliver,
                 reserved=self.registry.reserved_concurrency,
                 metrics=lambda data: self.plugin_manager.hook.lambdalab_lambda_metrics(data=data),
+                ended=self._event_ended,
+                retry=self._event_retry,
             ),
         )
         self.event_configs = EventInvokeConfigs(
@@ -999,6 +1001,19 @@ class Lab(LayerOperations):
 
     def _deliver(self, destination_arn: str, message: DestinationMessage) -> None:
         self.event_configs.sender(destination_arn)(message)
+
+    def _event_retry(self, event: AsyncEvent, attempts: int, when: float) -> None:
+        self.plugin_manager.hook.lambdalab_async_event_retry(
+            request_id=event.request_id, function_name=event.function_name,
+            qualifier=event.qualifier, attempts=attempts, next_attempt_at=when,
+        )
+
+    def _event_ended(self, event: AsyncEvent, condition: str, attempts: int,
+                     sent_to: list[str]) -> None:
+        self.plugin_manager.hook.lambdalab_async_event_ended(
+            request_id=event.request_id, function_name=event.function_name,
+            qualifier=event.qualifier, condition=condition, attempts=attempts, sent_to=sent_to,
+        )
 
     # -- event source mappings (kept by a plugin: see lambdalab_event_source_mappings) --
 

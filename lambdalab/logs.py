@@ -78,6 +78,10 @@ class InvokeReport:
     #: The log stream of the execution environment that ran it (one per environment):
     #: what tells a warm invoke's environment from a cold one's; not on the REPORT line.
     log_stream_name: str = ""
+    #: The event the handler was given, and what the invoke answered (the handler's result,
+    #: or the error document in its place): for a console to show; not on the REPORT line.
+    event: bytes = b""
+    response: bytes = b""
 
     @property
     def billed_duration_ms(self) -> int:

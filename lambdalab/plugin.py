@@ -66,7 +66,7 @@ if TYPE_CHECKING:
         SandboxBackend,
     )
     from .server.app import IncompleteRequestBody, RequestBodyTooLarge
-    from .server.http_service import EDGE_KEYS_SCOPE_KEY, ConsolePanel, HttpService
+    from .server.http_service import EDGE_KEYS_SCOPE_KEY, EDGE_STOPPING_SCOPE_KEY, ConsolePanel, HttpService
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
     from .store import Answers, Database, Migrations
@@ -97,6 +97,7 @@ __all__ = [
     # the HTTP edge: a service, requests, responses, bodies
     "HttpService",
     "EDGE_KEYS_SCOPE_KEY",
+    "EDGE_STOPPING_SCOPE_KEY",
     "ConsolePanel",
     "read_body",
     "receive_body",
@@ -209,6 +210,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "hookimpl": ("hookspecs", "hookimpl"),
     "HttpService": ("server.http_service", "HttpService"),
     "EDGE_KEYS_SCOPE_KEY": ("server.http_service", "EDGE_KEYS_SCOPE_KEY"),
+    "EDGE_STOPPING_SCOPE_KEY": ("server.http_service", "EDGE_STOPPING_SCOPE_KEY"),
     "ConsolePanel": ("server.http_service", "ConsolePanel"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations", "Answers")},

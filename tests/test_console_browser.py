@@ -10,6 +10,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,7 +20,7 @@ from lambdalab.limits import IDLE_ENVIRONMENT_TTL_S
 from lambdalab.plugin import ConsolePanel
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+from .edge_support import client, create, edge, zip_of  # noqa: F401  (fixtures)
 
 CONSOLE = "/_lambdalab/console/"
 #: Waits for the page, generous: the machine running the tests may be loaded.
@@ -68,6 +69,21 @@ def page(edge: EdgeServer) -> Iterator[Any]:
             yield tab
         finally:
             browser.close()  # before the edge stops: it waits for open streams
+
+
+def screenshot(page: Any, tmp_path: Path, name: str, view: str | None = None) -> Path:
+    """A screenshot of the page, or of one view (a CSS selector), kept as a test artifact:
+    in ``$LAMBDALAB_SCREENSHOTS_DIR`` when set (a CI job can keep that folder), else the test's
+    tmp dir. Never committed: they change each run."""
+    folder = Path(os.environ.get("LAMBDALAB_SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    if view is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        page.locator(view).screenshot(path=str(path))
+    assert path.stat().st_size > 0
+    return path
 
 
 def iso(epoch: float) -> str:
@@ -136,6 +152,30 @@ def test_watch_cold_warm_and_throttled_invokes(
     expect(first.locator(".invoke")).to_have_count(3)
     expect(page.locator(".lane").nth(1).locator(".init")).to_have_count(1)
 
+    # Concurrency: the burst's throttles marked under the graph, the reserved limit drawn.
+    chart = page.locator("#concurrency-chart")
+    expect(chart.locator(".throttle-mark")).to_have_count(4)
+    expect(chart.locator('.limit-line[data-function="watch"] title')).to_have_text(
+        "watch: reserved concurrency 2")
+    expect(page.locator("#concurrency-summary")).to_contain_text("at most 2 concurrent executions")
+    expect(page.locator("#concurrency-summary")).to_contain_text("4 throttled")
+
+    # The invoke list, and an invoke's details: from its block on a lane, and from the list.
+    expect(page.locator("#invokes tbody tr")).to_have_count(4)
+    first.locator(f'[data-request-id="{cold}"]').click()
+    detail = page.locator("#invoke-detail")
+    expect(detail.locator("#detail-heading")).to_have_text(f"Invoke {cold}")
+    expect(detail).to_contain_text("cold: INIT")
+    expect(detail.locator("#detail-result")).to_have_text('"done"')
+    expect(detail.locator("#detail-logs")).to_contain_text(f"START RequestId: {cold}")
+    expect(detail.locator("#detail-logs")).to_contain_text(f"REPORT RequestId: {cold}")
+    page.get_by_role("button", name=f"Show invoke {warm}").click()
+    expect(detail.locator("#detail-heading")).to_have_text(f"Invoke {warm}")
+    expect(detail).to_contain_text("warm: a reused environment")
+    expect(detail.locator("#detail-event")).to_have_text("{}")
+    screenshot(page, tmp_path, "console-invoke", "#invokes-view")
+    screenshot(page, tmp_path, "console-concurrency", "#concurrency-view")
+
     page.get_by_label("Advance by (seconds)").fill(str(IDLE_ENVIRONMENT_TTL_S))
     page.get_by_label("Advance by (seconds)").press("Enter")
     # the clock steps through the timers it passes: read its target, not its moving value
@@ -144,13 +184,13 @@ def test_watch_cold_warm_and_throttled_invokes(
     # Idle for the idle timeout: both environments are reaped.
     expect(page.locator(".lane .ended")).to_have_text(["reaped (idle)", "reaped (idle)"])
 
-    page.get_by_role("button", name="Show the numbers").click()
+    page.locator("#show-numbers").click()
     expect(page.locator("#lane-numbers tbody tr")).to_have_count(2)
     expect(page.locator("#lane-numbers tbody tr").nth(0).locator("td").nth(5)).to_have_text("3")
     panel = page.locator(".panel", has=page.get_by_role("heading", name="Reserved concurrency (a plugin's panel)"))
     expect(panel.locator("tbody tr")).to_have_text(["watch2"])
-    page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
-    assert (tmp_path / "console.png").stat().st_size > 0
+    screenshot(page, tmp_path, "console")
+    screenshot(page, tmp_path, "console-environments", "#environments")
 
     # Keyboard: Tab reaches the timeline's blocks, each named for a screen reader.
     page.locator("#show-numbers").focus()
@@ -166,4 +206,101 @@ def test_watch_cold_warm_and_throttled_invokes(
     page.emulate_media(color_scheme="dark")
     dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert (light, dark) == ("rgb(255, 255, 255)", "rgb(18, 18, 18)")
-    page.screenshot(path=str(tmp_path / "console-dark.png"), full_page=True)
+    screenshot(page, tmp_path, "console-dark")
+
+
+def advance_from_page(page: Any, seconds: int) -> None:
+    page.get_by_label("Advance by (seconds)").fill(str(seconds))
+    page.get_by_role("button", name="Advance the clock").click()
+
+
+def test_an_async_failure_is_retried_on_the_clock(page: Any, lab: Lab, code: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    lab.create_function("fails", code(app="def handler(e, c):\n    raise RuntimeError('no')\n"),
+                        handler="app.handler", sandbox="thread")
+    request_id = lab.invoke("fails", b'{"order": 7}', invocation_type="Event").request_id
+    row = page.locator(f'#queue tr[data-request-id="{request_id}"]')
+    for attempts, retry_in in ((1, 60), (2, 120)):  # AWS's 1 and 2 minute retries
+        expect(row.locator(".attempts")).to_have_text(str(attempts))
+        expect(row.locator(".state")).to_have_text("retrying")
+        expect(row.locator(".next-attempt")).to_contain_text(f"(in {retry_in} s)")
+        advance_from_page(page, retry_in)
+    ended = page.locator(f'#queue-ended tr[data-request-id="{request_id}"]')
+    expect(ended.locator(".condition")).to_have_text("RetriesExhausted")
+    expect(ended).to_contain_text("nowhere (dropped)")
+    screenshot(page, tmp_path, "console-async", "#queue-view")
+    expect(row).to_have_count(0)
+    # Each attempt is an invoke of its own in the list, with the same request id.
+    expect(page.locator(f'#invokes button[aria-label="Show invoke {request_id}"]')).to_have_count(3)
+
+
+def test_marked_actions_invoke_publish_and_draw_alias_weights(
+    page: Any, lab: Lab, client: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    create(client, "echo", "def handler(e, c):\n    return {'got': e}\n")
+    actions = page.locator("#actions")
+    expect(actions.get_by_role("heading", name="Actions (these change the lab)")).to_be_visible()
+    expect(page.locator("#invoke-function option")).to_have_text(["echo"])
+
+    page.get_by_label("Event (JSON)").fill('{"order": 7}')
+    actions.get_by_role("button", name="Invoke").click()
+    expect(page.locator("#invoke-answer")).to_contain_text('returned: {"got": {"order": 7}}')
+    expect(page.locator("#invokes tbody tr")).to_have_count(1)
+    # The monitoring plugins' panels are read again after invokes.
+    metrics = page.locator(".panel", has=page.get_by_role("heading", name="Metrics, last hour"))
+    expect(metrics.locator("tbody tr td").nth(1)).to_have_text("1")  # Invocations
+    cost = page.locator(".panel", has=page.get_by_role("heading", name="Cost so far"))
+    expect(cost.locator("tbody tr td").nth(3)).to_have_text("1")  # Requests
+    # The log tail follows the invokes, through a filter pattern.
+    expect(page.locator("#log-tail")).to_contain_text("REPORT RequestId:")
+    page.get_by_label("Filter pattern").fill('"Max Memory Used"')
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(page.locator("#log-tail")).not_to_contain_text("START RequestId:")
+    expect(page.locator("#log-tail")).to_contain_text("REPORT RequestId:")
+    page.get_by_label("Event (JSON)").fill("{not json")
+    actions.get_by_role("button", name="Invoke").click()
+    expect(page.locator("#invoke-answer.refused")).to_contain_text(
+        "InvalidRequestContentException: Could not parse request body into json")
+
+    actions.get_by_role("button", name="Publish version").click()
+    expect(page.locator("#publish-answer")).to_have_text("Published version 1.")
+    client.update_function_code(FunctionName="echo", ZipFile=zip_of(app="def handler(e, c):\n    return 2\n"))
+    client.get_waiter("function_updated_v2").wait(FunctionName="echo")
+    actions.get_by_role("button", name="Publish version").click()
+    expect(page.locator("#publish-answer")).to_have_text("Published version 2.")
+
+    page.get_by_label("Version", exact=True).fill("1")
+    page.get_by_label("Second version").fill("2")
+    page.get_by_label("Its share (%)").fill("30")
+    actions.get_by_role("button", name="Set alias").click()
+    expect(page.locator("#alias-answer")).to_have_text("Alias live → version 1, 30% to version 2.")
+    bar = page.locator('tr[data-function="echo"] .alias[data-alias="live"]')
+    expect(bar).to_have_attribute("aria-label", "Alias live: 70% to version 1, 30% to version 2")
+    expect(bar.locator(".share")).to_have_text(["1 70%", "2 30%"])
+    page.get_by_label("Second version").fill("9")
+    actions.get_by_role("button", name="Set alias").click()
+    expect(page.locator("#alias-answer.refused")).to_contain_text("ResourceNotFoundException: Function not found")
+    assert lab.get_alias("echo", "live").additional_version_weights == {"2": 0.3}
+    screenshot(page, tmp_path, "console-actions", "#actions")
+
+
+def test_the_page_reconnects_when_the_edge_comes_back(page: Any, edge: EdgeServer, lab: Lab) -> None:
+    """A stopping edge ends the page's event stream at once; the browser's EventSource
+    reconnects by itself when an edge serves the port again."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    edge.stop()
+    expect(page.locator("#status")).to_have_text("Reconnecting…")
+    port = urlsplit(edge.url).port
+    with EdgeServer(lab, port=port, app=edge.app):
+        expect(page.locator("#status")).to_have_text("Live.")
+        lab.create_function("later", lambda event, context: 1)
+        lab.invoke("later")
+        expect(page.locator("#invokes tbody tr")).to_have_count(1)
+        page.close()  # before this edge stops

@@ -157,6 +157,12 @@ class QueueHooks:
     reserved: Callable[[str], int | None]
     #: Where the queue's ``AWS/Lambda`` metrics go (``lambdalab_lambda_metrics``).
     metrics: Callable[[list[LambdaDatum]], None] = lambda data: None
+    #: Told when an event leaves the queue: its condition, attempts, and the ARNs it was
+    #: sent to (``lambdalab_async_event_ended``).
+    ended: Callable[[AsyncEvent, str, int, list[str]], None] = lambda *ended: None
+    #: Told when a failed event is put back for a retry: its attempts so far and when the
+    #: next one is due (``lambdalab_async_event_retry``).
+    retry: Callable[[AsyncEvent, int, float], None] = lambda *retry: None
 
 
 class EventQueue:
@@ -427,6 +433,7 @@ class EventQueue:
                 "WHERE id = ?",
                 (attempts, when, event.id),
             )
+        self._hooks.retry(event, attempts, when)
         self._clock.call_at(when, self.wake)
 
     def _give_up(
@@ -437,14 +444,17 @@ class EventQueue:
         result: InvokeResult | None,
         attempts: int,
     ) -> None:
+        sent = []
         if policy.dead_letter_arn:
             reason = "Event age exceeded" if condition == EVENT_AGE_EXCEEDED else condition
             message = dead_letter_message(event.request_id, event.payload, result, reason)
-            if not self._send(policy.dead_letter_arn,
-                              replace(message, trace_header=event.trace_id or trace_id())):
+            if self._send(policy.dead_letter_arn,
+                          replace(message, trace_header=event.trace_id or trace_id())):
+                sent.append(policy.dead_letter_arn)
+            else:
                 self._metric("DeadLetterErrors", 1.0, event.function_name, event.qualifier)
         self._metric("AsyncEventsDropped", 1.0, event.function_name, event.qualifier)
-        self._settle(event, policy, condition, result, attempts)
+        self._settle(event, policy, condition, result, attempts, sent)
 
     def _settle(
         self,
@@ -453,8 +463,10 @@ class EventQueue:
         condition: str,
         result: InvokeResult | None,
         attempts: int,
+        sent: list[str] | None = None,
     ) -> None:
         """Send the invocation record where the policy says, then forget the event."""
+        sent = sent or []
         destination = policy.on_success if condition == SUCCESS else policy.on_failure
         if destination:
             record = invocation_record(
@@ -466,11 +478,14 @@ class EventQueue:
                 result=result,
                 now=self._clock.now(),
             )
-            if not self._send(destination, DestinationMessage(
+            if self._send(destination, DestinationMessage(
                     body=record, attributes={}, trace_header=event.trace_id or trace_id())):
+                sent.append(destination)
+            else:
                 self._metric("DestinationDeliveryFailures", 1.0, event.function_name,
                              event.qualifier)
         self._delete(event)
+        self._hooks.ended(event, condition, attempts, sent)
 
     def _send(self, arn: str, message: DestinationMessage) -> bool:
         """Deliver ``message``; ``False`` when the destination could not take it."""

@@ -403,7 +403,7 @@ class Invoker:
                 lines.extend(init.log_lines)
                 if init.error is not None:
                     return self._init_failed(
-                        pooled, config, request_id, lines, log_type, invoked_arn
+                        pooled, config, request_id, lines, log_type, invoked_arn, data
                     )
             request = InvokeRequest(
                 request_id=request_id,
@@ -428,7 +428,7 @@ class Invoker:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
             execution = self._finish(
-                pooled, config, request_id, outcome, init_ms, lines, invoked_arn
+                pooled, config, request_id, outcome, init_ms, lines, invoked_arn, data
             )
             concurrency = self.pool.concurrency(name)
         finally:
@@ -504,6 +504,7 @@ class Invoker:
         init_ms: float | None,
         lines: list[str],
         invoked_arn: str,
+        event: bytes,
     ) -> Execution:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
         pooled.invocations += 1
@@ -546,6 +547,8 @@ class Invoker:
             error_type=error_type,
             error_document=error_document,
             log_stream_name=pooled.env.spec.log_stream_name,
+            event=event,
+            response=payload,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))
@@ -570,6 +573,7 @@ class Invoker:
         lines: list[str],
         log_type: str,
         invoked_arn: str,
+        event: bytes,
     ) -> InvokeResult:
         """INIT failed: report it as AWS does, and discard the environment."""
         init = pooled.env.init
@@ -599,6 +603,8 @@ class Invoker:
             status=status,
             error_type=error_type,
             log_stream_name=pooled.env.spec.log_stream_name,
+            event=event,
+            response=payload,
             **_billing(config, invoked_arn),
         )
         lines.extend(platform.report(report))

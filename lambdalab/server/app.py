@@ -32,6 +32,7 @@ protocol look for it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -67,7 +68,16 @@ from .bodies import (  # noqa: F401  (re-exported: the plugin toolkit names them
 )
 from .bodies import LENGTH_DIGITS_MAX
 from .function_url_service import FunctionUrlService
-from .http_service import EDGE_KEYS_SCOPE_KEY, ASGIApp, HttpService, Message, Receive, Scope, Send
+from .http_service import (
+    EDGE_KEYS_SCOPE_KEY,
+    EDGE_STOPPING_SCOPE_KEY,
+    ASGIApp,
+    HttpService,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from .lambda_service import LambdaService, is_function_url, path_prefixes
 
 HEALTH_PATH = "/_lambdalab/health"
@@ -128,6 +138,21 @@ class Edge:
     _served: dict[str, dict[str, HttpService]] = field(default_factory=dict, repr=False)
     _serving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _function_urls: FunctionUrlService | None = field(default=None, repr=False)
+    #: Set when the server begins to stop, on the event loop serving it.
+    _stopping: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = field(default=None, repr=False)
+
+    def stopping(self) -> asyncio.Event:
+        """The event the server sets when it begins to stop (one per event loop: an
+        edge may be served again after a stop)."""
+        loop = asyncio.get_running_loop()
+        if self._stopping is None or self._stopping[0] is not loop:
+            self._stopping = (loop, asyncio.Event())
+        return self._stopping[1]
+
+    def begin_stopping(self) -> None:
+        """Tell pages that stream to end (called on the server's loop as it stops)."""
+        if self._stopping is not None:
+            self._stopping[1].set()
 
     @property
     def lab(self) -> Lab:
@@ -178,7 +203,8 @@ class Edge:
             page = self.page_for(scope["path"])
             if page is not None:
                 keys = dict(self.verifier.keys) if self.verifier is not None else None
-                scope = {**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys}
+                scope = {**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys,
+                         EDGE_STOPPING_SCOPE_KEY: self.stopping()}
                 await page.app(scope, receive, send_)
                 return
             headers = Headers(scope=scope)

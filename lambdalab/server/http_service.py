@@ -19,6 +19,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: keys the edge was started with (``--auth-key``: id → secret), or ``None`` when it checks
 #: no signatures.
 EDGE_KEYS_SCOPE_KEY = "lambdalab.edge_keys"
+#: A plugin's page under ``/_lambdalab/`` finds here an :class:`asyncio.Event` the edge
+#: sets when it begins to stop. The edge waits for every response in flight before it
+#: stops, so a response that streams (server-sent events) ends when this is set.
+EDGE_STOPPING_SCOPE_KEY = "lambdalab.edge_stopping"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import uvicorn
 
@@ -66,11 +66,18 @@ def url_of(sock: socket.socket) -> str:
 class _Server(uvicorn.Server):
     """uvicorn's server, but a signal only stops it: newer uvicorn re-raises SIGTERM
     after its graceful shutdown, which would kill the process before the lab closes
-    (and stops its environments); and its shutdown first ends the event streams it
-    sends (SubscribeToShard's), which would keep it waiting."""
+    (and stops its environments). And before it waits for the responses in flight it
+    ends the event streams it sends (SubscribeToShard's) and tells the app it is stopping
+    (the console's server-sent events), which would otherwise keep it waiting (uvicorn's
+    lifespan shutdown comes only after that wait)."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         close_streams()
+        self.before_shutdown()
         await super().shutdown(sockets)
 
     @contextlib.contextmanager
@@ -119,7 +126,8 @@ class EdgeServer:
                 access_log=False,
                 lifespan="off",
                 timeout_keep_alive=30,
-            )
+            ),
+            before_shutdown=self.app.begin_stopping,
         )
         self._thread: threading.Thread | None = None
 

@@ -15,11 +15,11 @@ CloudWatch's API on the HTTP edge (service ``monitoring``)::
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Mapping
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, LambdaDatum, StashKey
+from lambdalab.plugin import ConsolePanel, HttpService, LambdaDatum, StashKey
 
 from .alarms import Alarm, Alarms, HistoryItem, alarm_event, composite_event
 from .composite import CompositeAlarm
@@ -34,7 +34,7 @@ from .exceptions import (
 )
 from .models import Datapoint, Metrics
 from .responses import TARGET_PREFIX, CloudWatchResponses, CloudWatchService
-from .store import MIGRATIONS
+from .store import MIGRATIONS, Aggregate
 
 __version__ = "0.1.0"
 
@@ -88,6 +88,42 @@ def lambdalab_lab_closing(lab: Lab) -> None:
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     service = CloudWatchService(CloudWatchResponses(cloudwatch(lab), alarms(lab)))
     return [HttpService("monitoring", service, target_prefixes=(TARGET_PREFIX,))]
+
+
+#: The console's metrics panel: the last hour of each function's AWS/Lambda metrics.
+_PANEL_SECONDS = 3600
+_PANEL_SUMS = ("Invocations", "Errors", "Throttles")
+
+
+def _hour_of(metrics: Metrics, metric: str, function_name: str) -> Aggregate:
+    """The last hour of one ``AWS/Lambda`` metric of a function, as one statistic set."""
+    end = metrics.lab.clock.now() + 60  # the current minute too
+    total = Aggregate()
+    for _, aggregate in metrics.periods("AWS/Lambda", metric, (("FunctionName", function_name),),
+                                        end - _PANEL_SECONDS - 60, end, 2 * _PANEL_SECONDS):
+        total.merge(aggregate)
+    return total
+
+
+@lambdalab.hookimpl
+def lambdalab_console_panels(lab: Lab) -> list[ConsolePanel]:
+    """The console's metrics panel, as ``aws cloudwatch get-metric-statistics`` reads them."""
+
+    def rows() -> list[Mapping[str, Any]]:
+        found: list[Mapping[str, Any]] = []
+        for function in lab.list_functions():
+            name = function.function_name
+            row: dict[str, Any] = {"Function": name}
+            for metric in _PANEL_SUMS:
+                row[metric] = int(_hour_of(cloudwatch(lab), metric, name).total)
+            duration = _hour_of(cloudwatch(lab), "Duration", name)
+            for statistic in ("p50", "p99"):
+                value = duration.statistic(statistic)
+                row[f"Duration {statistic} (ms)"] = None if value is None else round(value, 3)
+            found.append(row)
+        return found
+
+    return [ConsolePanel("Metrics, last hour (AWS/Lambda, lambdalab_cloudwatch)", rows)]
 
 
 @lambdalab.hookimpl

@@ -15,7 +15,7 @@ import lambdalab
 from lambdalab import InvokeReport, Lab
 from lambdalab.plugin import ApiCall, HttpService, LambdaDatum, StashKey
 
-from .feed import Feed
+from .feed import AsyncEnded, Feed
 from .web import CONSOLE_PATH, Console
 
 __version__ = "0.1.0"
@@ -55,6 +55,17 @@ class _Recorder:
     @lambdalab.hookimpl
     def lambdalab_lambda_metrics(self, data: list[LambdaDatum]) -> None:
         self.feed.metrics(data)
+
+    @lambdalab.hookimpl
+    def lambdalab_async_event_retry(self) -> None:
+        self.feed.changed("queue")
+
+    @lambdalab.hookimpl
+    def lambdalab_async_event_ended(self, request_id: str, function_name: str,
+                                    qualifier: str | None, condition: str, attempts: int,
+                                    sent_to: list[str]) -> None:
+        self.feed.async_event_ended(AsyncEnded(request_id, function_name, qualifier, condition,
+                                               attempts, list(sent_to), self.feed.now()))
 
     @lambdalab.hookimpl
     def lambdalab_api_call(self, call: ApiCall) -> None:

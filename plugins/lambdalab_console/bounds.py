@@ -18,8 +18,26 @@ BODY_MAX_BYTES = 4096
 CLOCK_STEP_MAX_SECONDS = 366 * 24 * 3600.0
 #: Real seconds between comments on an idle stream (proxies and browsers keep it open).
 HEARTBEAT_SECONDS = 15.0
-#: Real seconds a stream lasts before the browser reconnects (EventSource does so by
-#: itself): a stopping edge waits for streams in flight, so none may last for ever.
-STREAM_SECONDS = 20.0
 #: Rows of a plugin's panel shown (its first ones).
 PANEL_ROWS_MAX = 200
+#: Invokes whose details (event, result, figures) are kept for a click; the oldest go first.
+DETAILS_KEPT = 1000
+#: Invokes the invoke list shows (the latest).
+INVOKES_LISTED = 100
+#: Bytes of an invoke's event, and of its result, kept for its details (the rest is cut).
+PAYLOAD_SHOWN_BYTES = 8192
+#: Log events one invoke's details show (its first), and characters of each.
+LOG_LINES_SHOWN = 500
+LOG_LINE_SHOWN_CHARS = 4096
+#: Log events of its environment's stream read to find one invoke's lines.
+LOG_EVENTS_SCANNED = 20_000
+#: Concurrency samples kept for the graph (one per invoke ended or throttled).
+CONCURRENCY_SAMPLES_KEPT = 600
+#: Queued async events shown (the oldest first), and ended ones kept (the latest).
+QUEUE_ROWS_SHOWN = 200
+ASYNC_ENDED_KEPT = 200
+#: Log events the log tail shows (the newest), and events read per log group to find them.
+LOG_TAIL_ROWS = 100
+LOG_TAIL_SCANNED = 1000
+#: Characters of a log tail's filter pattern (CloudWatch Logs takes 1024).
+LOG_FILTER_MAX_CHARS = 1024

@@ -20,7 +20,16 @@ from typing import Any, Callable, Iterable
 from lambdalab import InvokeReport
 from lambdalab.plugin import LambdaDatum
 
-from .bounds import INVOKES_PER_LANE, LANES_KEPT, SUBSCRIBER_BUFFER
+from .bounds import (
+    ASYNC_ENDED_KEPT,
+    CONCURRENCY_SAMPLES_KEPT,
+    DETAILS_KEPT,
+    INVOKES_LISTED,
+    INVOKES_PER_LANE,
+    LANES_KEPT,
+    PAYLOAD_SHOWN_BYTES,
+    SUBSCRIBER_BUFFER,
+)
 
 #: The ``status`` of an invoke the environment did not survive (the invoker discards it):
 #: a timeout, or a runtime that exited (out of memory among the causes).
@@ -39,13 +48,77 @@ _STOPPED = {
 class InvokeMark:
     """One execution on a lane, as its REPORT line says it."""
 
+    #: The console's number for it: a request id repeats when an async event is retried.
+    n: int
     request_id: str
+    function_name: str
+    version: str
+    #: Whether it started its environment (an INIT before it).
+    cold: bool
     at: float
     duration_ms: float
     billed_ms: int
     max_memory_used_mb: int
     #: ``ok``, ``error`` (the handler raised), ``timeout`` or ``crash``.
     outcome: str
+
+
+@dataclass
+class InvokeDetail:
+    """What clicking an invoke shows beyond its mark (its log lines are read on demand)."""
+
+    mark: InvokeMark
+    environment: str
+    init_duration_ms: float | None
+    memory_size: int
+    invoked_arn: str
+    error_type: str | None
+    #: The event and the result (or error document), cut to PAYLOAD_SHOWN_BYTES.
+    event: bytes
+    result: bytes
+    event_bytes: int
+    result_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "mark": asdict(self.mark),
+                "event": shown(self.event), "result": shown(self.result)}
+
+
+@dataclass
+class ConcurrencySample:
+    """Concurrent executions when an invoke ended (what AWS's ``ConcurrentExecutions``
+    metric samples), or a throttle (``account`` and ``count`` then ``None``)."""
+
+    n: int
+    at: float
+    function_name: str
+    #: The function's concurrent executions, and the account's (the region's), counting it.
+    count: int | None
+    account: int | None
+    throttle: bool = False
+
+
+@dataclass
+class AsyncEnded:
+    """Where an asynchronous event ended (``lambdalab_async_event_ended``)."""
+
+    request_id: str
+    function_name: str
+    qualifier: str | None
+    #: ``Success``, ``RetriesExhausted`` or ``EventAgeExceeded``.
+    condition: str
+    attempts: int
+    sent_to: list[str]
+    at: float
+
+
+#: The async data points after which the queue looks different.
+_QUEUE_METRICS = {"AsyncEventsReceived", "AsyncEventAge"}
+
+
+def shown(payload: bytes) -> str:
+    """A payload as text for the page (a cut may split a character)."""
+    return payload.decode("utf-8", "replace")
 
 
 @dataclass
@@ -83,6 +156,8 @@ class Subscriber:
     overflowed: bool = False
     #: The most events ever waiting at once (what the memory bound is about).
     high_water: int = 0
+    #: Set when its stream is to end (the edge is stopping).
+    ending: bool = False
 
     def offer(self, message: str) -> None:
         """Queue ``message``; when the browser is too far behind, drop what waits and
@@ -118,6 +193,10 @@ class Feed:
         self.now = now
         self.lanes: OrderedDict[str, Lane] = OrderedDict()
         self.throttles: dict[str, int] = {}
+        self.details: OrderedDict[int, InvokeDetail] = OrderedDict()
+        self.concurrency: deque[ConcurrencySample] = deque(maxlen=CONCURRENCY_SAMPLES_KEPT)
+        self.async_ended: deque[AsyncEnded] = deque(maxlen=ASYNC_ENDED_KEPT)
+        self._count = 0  # invokes and samples numbered so far
         self.subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
 
@@ -133,18 +212,35 @@ class Feed:
             self._publish("environment", lane.to_json())
 
     def invoke_completed(self, report: InvokeReport) -> None:
-        mark = InvokeMark(report.request_id, self.now(), round(report.duration_ms, 3),
-                          report.billed_duration_ms, report.max_memory_used_mb, outcome_of(report))
         with self._lock:
+            detail = self._detail(report)
+            mark = detail.mark
+            self.details[mark.n] = detail
+            while len(self.details) > DETAILS_KEPT:
+                self.details.popitem(last=False)
             lane = self.lanes.get(report.log_stream_name)
-            if lane is None:
-                return  # its environment started before the console listened, or was dropped
+            if lane is None:  # its environment started before the console listened, or was dropped
+                self._publish("invoke", {"environment": report.log_stream_name,
+                                         "invoke": asdict(mark), "invocations": None})
+                return
             lane.invocations += 1
             lane.invokes.append(mark)
             # The pool stops an environment it lost before the invoke's report comes.
             lane.ended = _KILLING.get(report.status or "", lane.ended)
             self._publish("invoke", {"environment": lane.environment, "invoke": asdict(mark),
                                      "invocations": lane.invocations, "ended": lane.ended})
+
+    def _detail(self, report: InvokeReport) -> InvokeDetail:
+        self._count += 1
+        mark = InvokeMark(self._count, report.request_id, report.function_name, report.version,
+                          report.init_duration_ms is not None, self.now(),
+                          round(report.duration_ms, 3), report.billed_duration_ms,
+                          report.max_memory_used_mb, outcome_of(report))
+        return InvokeDetail(mark, report.log_stream_name, report.init_duration_ms,
+                            report.memory_size, report.invoked_arn, report.error_type,
+                            report.event[:PAYLOAD_SHOWN_BYTES],
+                            report.response[:PAYLOAD_SHOWN_BYTES],
+                            len(report.event), len(report.response))
 
     def environment_stopped(self, environment: str, reason: str) -> None:
         with self._lock:
@@ -155,12 +251,40 @@ class Feed:
             self._publish("stopped", {"environment": environment, "ended": lane.ended})
 
     def metrics(self, data: Iterable[LambdaDatum]) -> None:
+        """One invoke's data points (or one throttle's): a concurrency sample, and the
+        function's count of throttles."""
+        function = account = None
+        sample = None
         for datum in data:
-            if datum.metric == "Throttles" and datum.function_name:
-                with self._lock:
-                    count = self.throttles.get(datum.function_name, 0) + int(datum.value)
-                    self.throttles[datum.function_name] = count
-                    self._publish("throttle", {"function": datum.function_name, "count": count})
+            if datum.metric in _QUEUE_METRICS:
+                self.changed("queue")
+            elif datum.metric == "Throttles" and datum.function_name:
+                sample = ConcurrencySample(0, 0.0, datum.function_name, None, None, throttle=True)
+            elif datum.metric == "ConcurrentExecutions" and datum.function_name:
+                function = datum.function_name, int(datum.value)
+            elif datum.metric == "ConcurrentExecutions":
+                account = int(datum.value)
+        if function is not None and sample is None:
+            sample = ConcurrencySample(0, 0.0, function[0], function[1], account)
+        if sample is not None:
+            self._sampled(sample)
+
+    def _sampled(self, sample: ConcurrencySample) -> None:
+        with self._lock:
+            self._count += 1
+            sample.n, sample.at = self._count, self.now()
+            self.concurrency.append(sample)
+            self._publish("concurrency", asdict(sample))
+            if sample.throttle:
+                count = self.throttles.get(sample.function_name, 0) + 1
+                self.throttles[sample.function_name] = count
+                self._publish("throttle", {"function": sample.function_name, "count": count,
+                                           "n": sample.n})
+
+    def async_event_ended(self, ended: AsyncEnded) -> None:
+        with self._lock:
+            self.async_ended.append(ended)
+            self._publish("queue", {"ended": asdict(ended)})
 
     def changed(self, what: str) -> None:
         """Something the page reads whole changed (``functions``, ``clock``)."""
@@ -171,8 +295,24 @@ class Feed:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"lanes": [lane.to_json() for lane in self.lanes.values()],
-                    "throttles": dict(self.throttles)}
+            listed = list(self.details.values())[-INVOKES_LISTED:]
+            # ``n``: the invokes and samples it includes; a page that applies it skips the
+            # events it already holds (those numbered ``n`` or less).
+            return {"n": self._count,
+                    "lanes": [lane.to_json() for lane in self.lanes.values()],
+                    "throttles": dict(self.throttles),
+                    "invokes": [asdict(detail.mark) for detail in listed],
+                    "concurrency": [asdict(sample) for sample in self.concurrency],
+                    "async_ended": [asdict(ended) for ended in self.async_ended]}
+
+    def ended_json(self) -> list[dict[str, Any]]:
+        """The async events that ended, latest last."""
+        with self._lock:
+            return [asdict(ended) for ended in self.async_ended]
+
+    def detail(self, n: int) -> InvokeDetail | None:
+        with self._lock:
+            return self.details.get(n)
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber(asyncio.get_running_loop())

@@ -10,11 +10,13 @@ without a CORS preflight the console never grants.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
 import math
 import secrets
+from dataclasses import asdict
 import threading
 from collections import OrderedDict
 from importlib import resources
@@ -30,16 +32,28 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from lambdalab import Lab
-from lambdalab.plugin import EDGE_KEYS_SCOPE_KEY, LambdaError, VirtualClock
+from lambdalab.plugin import (
+    EDGE_KEYS_SCOPE_KEY,
+    EDGE_STOPPING_SCOPE_KEY,
+    LambdaError,
+    PatternError,
+    VirtualClock,
+    limits,
+)
+
+from . import actions
 
 from .bounds import (
     BODY_MAX_BYTES,
     CLOCK_STEP_MAX_SECONDS,
     HEARTBEAT_SECONDS,
+    LOG_FILTER_MAX_CHARS,
     PANEL_ROWS_MAX,
+    QUEUE_ROWS_SHOWN,
     SESSIONS_KEPT,
-    STREAM_SECONDS,
 )
+from .details import invoke_details
+from .log_tail import log_tail
 from .feed import Feed, Subscriber, sse
 
 CONSOLE_PATH = "/_lambdalab/console/"
@@ -78,14 +92,14 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status)
 
 
-async def limited_body(request: Request) -> bytes | None:
-    """The request's body, or ``None`` past :data:`BODY_MAX_BYTES`."""
-    body = b""
+async def limited_body(request: Request, most: int = BODY_MAX_BYTES) -> bytes | None:
+    """The request's body, or ``None`` past ``most`` bytes (the rest is not read)."""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > BODY_MAX_BYTES:
+        if len(body) > most:
             return None
-    return body
+    return bytes(body)
 
 
 def addressed_directly(host: str) -> bool:
@@ -108,14 +122,36 @@ def functions_of(lab: Lab) -> list[dict[str, Any]]:
             aliases = [{"name": a.name, "version": a.function_version,
                         "weights": a.additional_version_weights} for a in lab.list_aliases(name)]
             reserved = lab.get_function_concurrency(name)
+            triggers = triggers_of(lab, name)
         except LambdaError:
             continue  # deleted while we read it
         listed.append({
             "name": name, "state": config.state, "runtime": config.runtime,
             "memory": config.memory_size, "sandbox": config.sandbox or lab.default_sandbox,
             "reserved": reserved, "versions": versions, "aliases": aliases,
+            "triggers": triggers,
         })
     return listed
+
+
+def triggers_of(lab: Lab, name: str) -> list[str]:
+    """What invokes the function besides a caller: its URLs and event source mappings.
+    (S3 notifications, SNS subscriptions and schedules are kept by their plugins with
+    no per-function read yet.)"""
+    found = [f"URL {url.function_url} ({url.auth_type})" for url in lab.list_function_url_configs(name)]
+    try:
+        mappings = lab.list_event_source_mappings(function_name=name)
+    except LambdaError:  # no loaded plugin keeps event source mappings
+        mappings = []
+    for mapping in mappings:  # the built-in keepers' mappings answer in AWS's shape
+        aws = mapping.to_aws() if hasattr(mapping, "to_aws") else {}
+        found.append(f"{aws.get('EventSourceArn', mapping)} ({aws.get('State', '?')})")
+    return found
+
+
+def queue_of(lab: Lab) -> list[dict[str, Any]]:
+    """The async queue: each event waiting, running or waiting for its retry."""
+    return [asdict(event) for event in lab.queue()[:QUEUE_ROWS_SHOWN]]
 
 
 def panels_of(lab: Lab) -> list[dict[str, Any]]:
@@ -150,7 +186,14 @@ class Console:
             Route("/static/{name}", self.static),
             Route("/api/state", self.state),
             Route("/api/events", self.events),
+            Route("/api/invokes/{n:int}", self.invoke),
+            Route("/api/queue", self.queue),
+            Route("/api/panels", self.panels),
+            Route("/api/logs", self.logs),
             Route("/api/clock", self.clock, methods=["POST"]),
+            Route("/api/actions/invoke", self.invoke_action, methods=["POST"]),
+            Route("/api/actions/publish", self.publish_action, methods=["POST"]),
+            Route("/api/actions/alias", self.alias_action, methods=["POST"]),
         ])])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -213,38 +256,123 @@ class Console:
             return error(401, refused)
         functions = await anyio.to_thread.run_sync(functions_of, self.lab)
         panels = await anyio.to_thread.run_sync(panels_of, self.lab)
+        settings = await anyio.to_thread.run_sync(self.lab.get_account_settings)
+        queued = await anyio.to_thread.run_sync(queue_of, self.lab)
         return JSONResponse({
             **self.feed.snapshot(), "functions": functions, "panels": panels,
             "now": self.lab.clock.now(),
             "virtual_clock": isinstance(self.lab.clock, VirtualClock),
             "region": self.lab.arns.region,
+            "account_limit": settings["AccountLimit"]["ConcurrentExecutions"],
+            "queue": queued,
         })
+
+    async def panels(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        return JSONResponse({"panels": await anyio.to_thread.run_sync(panels_of, self.lab)})
+
+    async def logs(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        pattern = request.query_params.get("filter", "")
+        if len(pattern) > LOG_FILTER_MAX_CHARS:
+            return error(400, f"A filter pattern has at most {LOG_FILTER_MAX_CHARS} characters.")
+        try:
+            events = await anyio.to_thread.run_sync(log_tail, self.lab, pattern)
+        except PatternError as e:
+            return error(400, str(e))
+        return JSONResponse({"events": events})
+
+    async def queue(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        queued = await anyio.to_thread.run_sync(queue_of, self.lab)
+        return JSONResponse({"queue": queued, "async_ended": self.feed.ended_json(),
+                             "now": self.lab.clock.now()})
+
+    async def invoke(self, request: Request) -> Response:
+        refused = self.refusal(request)
+        if refused is not None:
+            return error(401, refused)
+        detail = self.feed.detail(request.path_params["n"])
+        if detail is None:
+            return error(404, "The console no longer keeps that invoke (it keeps the latest "
+                              "ones), or never saw it.")
+        return JSONResponse(await anyio.to_thread.run_sync(invoke_details, self.lab, detail))
 
     async def events(self, request: Request) -> Response:
         refused = self.refusal(request)
         if refused is not None:
             return error(401, refused)
-        subscriber = self.feed.subscribe()
-        return StreamingResponse(self.stream(subscriber), media_type="text/event-stream",
+        stopping = request.scope.get(EDGE_STOPPING_SCOPE_KEY)
+        return StreamingResponse(self.stream(stopping), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
-    async def stream(self, subscriber: Subscriber) -> AsyncIterator[str]:
+    async def stream(self, stopping: asyncio.Event | None) -> AsyncIterator[str]:
+        """Events as they come, until the browser leaves or the edge stops (the
+        browser's EventSource reconnects by itself when the edge is back)."""
+        subscriber = self.feed.subscribe()
+        ender = asyncio.get_running_loop().create_task(_end_on(stopping, subscriber)) if stopping else None
         try:
             yield "retry: 1000\n\n" + sse("hello", {"now": self.lab.clock.now()})
-            deadline = anyio.current_time() + STREAM_SECONDS
-            while (left := deadline - anyio.current_time()) > 0:
-                with anyio.move_on_after(min(HEARTBEAT_SECONDS, left)):
+            while not subscriber.ending:
+                with anyio.move_on_after(HEARTBEAT_SECONDS):
                     await subscriber.wake.wait()
                 yield "".join(self.feed.take(subscriber)) or ": heartbeat\n\n"
         finally:
+            if ender is not None:
+                ender.cancel()
             self.feed.unsubscribe(subscriber)
 
-    async def clock(self, request: Request) -> Response:
+    def action_refusal(self, request: Request) -> Response | None:
+        """Why ``request`` may not change the lab, as the answer to give, or ``None``."""
         refused = self.refusal(request)
         if refused is not None:
             return error(401, refused)
         if request.headers.get(ACTION_HEADER) != "1":
             return error(403, f"A console action needs the header {ACTION_HEADER}: 1.")
+        return None
+
+    async def invoke_action(self, request: Request) -> Response:
+        """The event is the body, as Invoke takes it; the function is in the query."""
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
+        event = await limited_body(request, limits.SYNC_PAYLOAD_MAX_BYTES)
+        if event is None:  # past Invoke's quota: let the Lab refuse it in AWS's words
+            event = b" " * (limits.SYNC_PAYLOAD_MAX_BYTES + 1)
+        fields = dict(request.query_params)
+        return _answer(*await anyio.to_thread.run_sync(actions.invoke, self.lab, fields, event))
+
+    async def publish_action(self, request: Request) -> Response:
+        return await self._json_action(request, actions.publish)
+
+    async def alias_action(self, request: Request) -> Response:
+        return await self._json_action(request, actions.set_alias)
+
+    async def _json_action(self, request: Request, action: Any) -> Response:
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            fields = json.loads(await limited_body(request) or b"")
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, or too long
+            fields = None
+        if not isinstance(fields, dict):
+            return _answer(*actions.refused(f"Send a JSON object of at most {BODY_MAX_BYTES} bytes."))
+        status, answer = await anyio.to_thread.run_sync(action, self.lab, fields)
+        if status == 200:  # the Python API calls no api_call hook: say what changed
+            self.feed.changed("functions")
+        return _answer(status, answer)
+
+    async def clock(self, request: Request) -> Response:
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
         body = await limited_body(request)
         seconds = _seconds_in(body)
         if seconds is None:
@@ -263,11 +391,21 @@ class Console:
         self.feed.changed("clock")
 
 
+async def _end_on(stopping: asyncio.Event, subscriber: Subscriber) -> None:
+    await stopping.wait()
+    subscriber.ending = True
+    subscriber.wake.set()
+
+
+def _answer(status: int, answer: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(answer, status)
+
+
 def _seconds_in(body: bytes | None) -> float | None:
     """The ``seconds`` a clock request asks for, when it is a sane number."""
     try:
         seconds = json.loads(body or b"").get("seconds")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         return None

@@ -16,11 +16,11 @@ them with AWS's published prices (:mod:`lambdalab.limits`, *AWS's prices*)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import lambdalab
 from lambdalab import InvokeReport, Lab
-from lambdalab.plugin import StashKey
+from lambdalab.plugin import ConsolePanel, StashKey
 
 from .models import (
     MIGRATIONS,
@@ -65,6 +65,21 @@ def lambdalab_migrations() -> dict[str, str]:
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
     lab.plugin_manager.register(_Recorder(costs(lab)), name="lambdalab_cost.recorder")
+
+
+@lambdalab.hookimpl
+def lambdalab_console_panels(lab: Lab) -> list[ConsolePanel]:
+    """The console's cost panel: what each function version's invokes so far would cost."""
+
+    def rows() -> list[Mapping[str, Any]]:
+        return [{"Function": line.function_name, "Version": line.version,
+                 "Alias": line.alias or "", "Requests": line.usage.requests,
+                 "Billed (ms)": line.usage.billed_ms,
+                 "Cost (USD)": f"{line.cost.total_usd:.9f}",
+                 "After the free tier (USD)": f"{line.cost.after_free_tier_usd:.9f}"}
+                for line in costs(lab).lines()]
+
+    return [ConsolePanel("Cost so far (lambdalab_cost)", rows)]
 
 
 @lambdalab.hookimpl

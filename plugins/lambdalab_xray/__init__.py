@@ -20,14 +20,15 @@ A built-in plugin, registered by entry point exactly as a student's would be:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Mapping
 
 import lambdalab
 from lambdalab import InvokeReport, Lab
-from lambdalab.plugin import HttpService, ProtocolService, StashKey
+from lambdalab.plugin import ConsolePanel, HttpService, ProtocolService, StashKey
 
 from .daemon import Daemon
 from .models import MIGRATIONS, Trace, TraceStore
@@ -142,6 +143,31 @@ def lambdalab_lab_started(lab: Lab) -> None:
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     return [HttpService("xray", ProtocolService("xray", xray(lab).service()))]
+
+
+#: Traces the console's panel shows (the newest).
+_PANEL_TRACES = 20
+
+
+def _trace_row(trace: Trace) -> dict[str, Any]:
+    root = trace.roots()[0]
+    status = next((s for s in ("fault", "error", "throttle") if any(
+        seg.get(s) for seg in trace.segments)), "ok")
+    return {"Trace": trace.id, "Entry": root.get("name", ""),
+            "Duration (ms)": round(trace.duration * 1000, 3),
+            "Segments": len(trace.segments), "Status": status}
+
+
+@lambdalab.hookimpl
+def lambdalab_console_panels(lab: Lab) -> list[ConsolePanel]:
+    """The console's traces panel: the newest traces, as ``lambdalab traces`` lists them."""
+
+    def rows() -> list[Mapping[str, Any]]:
+        store = xray(lab).store
+        found = (store.trace(i) for i in store.trace_ids(0.0, math.inf)[:_PANEL_TRACES])
+        return [_trace_row(trace) for trace in found if trace is not None]
+
+    return [ConsolePanel("Traces, newest first (lambdalab_xray)", rows)]
 
 
 @lambdalab.hookimpl
