@@ -278,10 +278,10 @@ def event_message(line: str) -> str:
     AWS documents the event limit, not what Lambda does with a longer line; lambdalab
     keeps the first bytes of it, whole characters only.
     """
-    room = limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES
-    if len(line) * 4 <= room:  # no line of this many characters can be too long
+    if len(line) <= _SURELY_FITS:
         return line
     data = line.encode("utf-8", "surrogatepass")
+    room = limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES
     if len(data) <= room:
         return line
     return data[:room].decode("utf-8", "ignore")
@@ -313,7 +313,10 @@ class LogStore:
         self._store = store
         self._now = now
         self.max_bytes = max_bytes
-        self._pending: list[tuple[str, str, int, str]] = []
+        #: Runs of lines, each with its group, stream and timestamp (epoch ms), as
+        #: writers handed them over: the work of making them events is the writer
+        #: thread's, not the invoke's.
+        self._pending: list[tuple[str, str, int, list[str]]] = []
         self._pending_bytes = 0
         self._stored_bytes: int | None = None  # counted on first need
         self._expired_at = -math.inf
@@ -328,12 +331,11 @@ class LogStore:
 
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((self._now() if epoch is None else epoch) * 1000)
-        for start in range(0, len(lines), _WRITE_SLICE):  # no second copy of a huge log
-            events = [(group, stream, ts, event_message(line))
-                      for line in lines[start:start + _WRITE_SLICE]]
-            size = sum(len(e[3]) for e in events)  # characters: a cheap measure
+        for start in range(0, len(lines), _WRITE_SLICE):  # flushed as a huge log comes
+            run = lines[start:start + _WRITE_SLICE]
+            size = sum(map(len, run))  # characters: a cheap measure
             with self._lock:
-                self._pending.extend(events)
+                self._pending.append((group, stream, ts, run))
                 self._pending_bytes += size
                 full = self._pending_bytes > _BUFFER_MAX_BYTES
             if full:
@@ -342,7 +344,7 @@ class LogStore:
     def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
         """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
         with self._lock:
-            self._pending.extend((group, stream, ts, event_message(m)) for ts, m in events)
+            self._pending.extend((group, stream, ts, [m]) for ts, m in events)
             self._pending_bytes += sum(len(m) for _, m in events)
 
     def on_flush(self, listener: Callable[[], None]) -> None:
@@ -365,7 +367,8 @@ class LogStore:
     def _flush_pending(self) -> bool:
         """Commit the buffer (``_flushing`` held); whether there was anything to commit."""
         with self._lock:
-            batch, self._pending, self._pending_bytes = self._pending, [], 0
+            runs, self._pending, self._pending_bytes = self._pending, [], 0
+        batch = _events(runs)
         if self.max_bytes:
             self.stored_bytes()  # counted before this batch lands
         for chunk in _chunks(batch):  # trimmed as it goes: the file stays near the cap
@@ -588,6 +591,18 @@ def _int64(value: int) -> int:
     return max(-(2**63), min(2**63 - 1, value))
 
 
+def _events(
+    runs: list[tuple[str, str, int, list[str]]],
+) -> list[tuple[str, str, int, str]]:
+    """The rows of buffered runs of lines, each line cut to one event
+    (:func:`event_message`, called only for a line that may be too long)."""
+    return [
+        (group, stream, ts, line if len(line) <= _SURELY_FITS else event_message(line))
+        for group, stream, ts, lines in runs
+        for line in lines
+    ]
+
+
 def _chunks(
     batch: list[tuple[str, str, int, str]],
 ) -> Iterator[list[tuple[str, str, int, str]]]:
@@ -602,6 +617,8 @@ def _chunks(
         yield batch[start:]
 
 
+#: Characters of a line that one event holds however it encodes (4 UTF-8 bytes each at most).
+_SURELY_FITS = (limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES) // 4
 #: Lines a writer adds to the buffer at a time.
 _WRITE_SLICE = 10_000
 #: Pending characters past which a writer flushes itself (back-pressure on fast printers).

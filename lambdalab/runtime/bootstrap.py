@@ -36,9 +36,6 @@ from .context import LambdaContext, static_fields
 _LINE_JOIN = "\r"
 _INDENT = "\u00a0"  # awslambdaric indents stack frames with NO-BREAK SPACE
 _current_request_id = ""
-#: After answering, poll this long for the next invoke before sleeping: back-to-back
-#: invokes then skip a sleep/wake-up of the environment (it costs 50-100 us).
-SPIN_S = 0.0002
 #: Spin only while events follow their answers within this many spins: back to back
 #: from a loop (every 50-300 us here) yes; from an HTTP client (every 500 us or more)
 #: no, where spinning would only take a core from the code that sends them.
@@ -300,7 +297,7 @@ def serve(
     conn: Connection,
     handler_name: str,
     freeze_when_idle: bool = False,
-    spin_s: float = SPIN_S,
+    spin: protocol.SpinPolicy | None = None,
     pid: int | None = None,
 ) -> None:
     """INIT, then answer invokes until the core closes the pipe.
@@ -310,9 +307,10 @@ def serve(
     environment; the core continues it (``SIGCONT``) once it has sent the next invoke
     (continued with nothing to read, it freezes again). Freezing here
     rather than from the core costs back-to-back invokes nothing: a stopped process
-    takes a wake-up (about 80 µs on a virtual machine) to run again. ``spin_s`` is how
-    long that spin lasts (a backend that holds the environment to a fraction of a CPU
-    sets 0, so that the spin is not charged to the function's CPU share). ``pid`` is the
+    takes a wake-up (about 80 µs on a virtual machine) to run again. ``spin`` says
+    whether and how long that spin lasts (a backend that holds the environment to a
+    fraction of a CPU sets its ``spin_s`` to 0, so that the spin is not charged to the
+    function's CPU share; it never spins where it cannot pay). ``pid`` is the
     runtime's pid as the core knows it (the host's, when it has a PID namespace of its own).
     """
     pid = pid or os.getpid()
@@ -347,13 +345,19 @@ def serve(
     def waiting() -> bool:
         return frames.buffered or bool(poller.poll(0))
 
-    spinning = spin_s > 0  # after this answer: events come back to back
+    spin = spin or protocol.SpinPolicy()
+    spin_s = spin.spin_s
+    spinning = spin.should_spin()  # after this answer: events come back to back
     while True:
         answered = time.monotonic()
         if spinning:  # a short busy-wait catches the next event
             spin_until = answered + spin_s
             while time.monotonic() < spin_until and not waiting():
                 pass
+            if waiting():
+                spin.caught()
+            else:
+                spin.missed()
         while freeze_when_idle and not waiting():
             os.killpg(0, signal.SIGSTOP)  # continued with no event waiting: freeze again
         try:
@@ -361,7 +365,7 @@ def serve(
         except (EOFError, OSError):
             return
         request = protocol.unpack_request(frame)
-        spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s
+        spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s and spin.should_spin()
         try:
             reply = handle(handler, request, static, spin_s if spinning else 0.0)
         except SystemExit as exc:  # the handler called sys.exit(): so does the runtime

@@ -470,13 +470,16 @@ def _become_environment(
         sys.path.insert(0, task_root)
         sys.argv = ["/var/runtime/bootstrap"]
 
-        from .bootstrap import SPIN_S, serve
+        from .bootstrap import serve
+        from .protocol import SPIN_S, SpinPolicy
 
+        # The core's pid names another process, or none, in a PID namespace of its own.
+        core_pid = spec.get("core_pid", 0) if pid == os.getpid() else 0
         serve(
             Connection(conn_fd),
             spec["handler"],
             spec.get("freeze_when_idle", False),
-            spec.get("spin_s", SPIN_S),
+            SpinPolicy(core_pid, spec.get("spin_s", SPIN_S)),
             pid,
         )
     except SystemExit as exc:

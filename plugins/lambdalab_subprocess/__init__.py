@@ -31,9 +31,9 @@ from lambdalab.plugin import (
 __version__ = "0.1.0"
 
 _POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
-#: How long the core polls for an answer before it sleeps: a tiny handler answers
-#: within it, and the core skips a sleep/wake-up (50-100 us on a virtual machine).
-SPIN_S = 0.0002
+#: How long either end polls for the other before it sleeps (0: neither spins), where
+#: a spin can pay (:class:`~lambdalab.runtime.protocol.SpinPolicy`).
+SPIN_S = protocol.SPIN_S
 #: The longest log line kept (one CloudWatch Logs event); the rest of a line is dropped.
 LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 #: Characters of log lines an invoke may pile up before they are handed to the log store.
@@ -121,13 +121,13 @@ class SubprocessEnvironment:
         self._poll.register(self._conn.fileno(), _POLL_IN)
         self._poll.register(log_fd, _POLL_IN)
         self._exit: str | None = None
-        #: The last invoke was answered within :data:`SPIN_S`.
-        self._quick = True
+        #: When the core busy-waits for this runtime's answers.
+        self.spin_policy = protocol.SpinPolicy(spin_s=SPIN_S)
         #: Until when (``time.monotonic()``) the runtime polls for its next invoke.
         self.spin_until = 0.0
         limit = time.monotonic() + limits.INIT_TIMEOUT_S
         hello, reason = self._await_frame(limits.INIT_TIMEOUT_S)
-        self.pid = protocol.unpack(hello)[0]["pid"] if hello else 0
+        self.pid = self.spin_policy.peer_pid = protocol.unpack(hello)[0]["pid"] if hello else 0
         frame = None
         if hello is not None:
             frame, reason = self._await_frame(limit - time.monotonic())
@@ -185,15 +185,19 @@ class SubprocessEnvironment:
 
     def _spin(self, first_tick: float | None) -> tuple[bytes | None, str | None] | None:
         """A short busy-wait for the answer: a tiny handler answers within it, and the
-        core does not pay to be put to sleep and woken again. Log lines seen meanwhile
-        are read; None if no answer came (or a tick is due first)."""
-        if first_tick is not None and first_tick <= SPIN_S:
+        core does not pay to be put to sleep and woken again (only where that can pay:
+        :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
+        read; None if no answer came (or a tick is due first)."""
+        spin_s = self.spin_policy.spin_s
+        if first_tick is not None and first_tick <= spin_s or not self.spin_policy.should_spin():
             return None
-        poll, spin_until = self._poll.poll, time.monotonic() + SPIN_S
+        poll, spin_until = self._poll.poll, time.monotonic() + spin_s
         while time.monotonic() < spin_until:
             ready = poll(0)
             if ready and (taken := self._take(ready, first_tick)):
+                self.spin_policy.caught()
                 return taken
+        self.spin_policy.missed()
         return None
 
     def _take(
@@ -271,9 +275,8 @@ class SubprocessEnvironment:
     ) -> tuple[bytes | None, str | None]:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes,
         timers for the timeout and the ticks."""
-        # The spin only where the last answer came within it: so will this one, most
-        # likely, and holding the loop that long costs less than sleeping and waking.
-        if taken := self._buffered() or (self._quick and self._spin(first_tick)):
+        # Holding the loop for a spin that pays costs less than sleeping and waking.
+        if taken := self._buffered() or self._spin(first_tick):
             return taken
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
@@ -320,7 +323,6 @@ class SubprocessEnvironment:
     def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
         """What the backend reports: the answer, or how the environment was lost."""
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._quick = elapsed_ms <= SPIN_S * 1000
         if frame is None:
             self._log.drain()
             peak = peak_memory_mb(self.pid)
@@ -396,6 +398,8 @@ def _spawn_message(spec: EnvironmentSpec) -> dict[str, object]:
         "task_root": spec.task_root,
         "tmp_dir": spec.tmp_dir,
         "environ": dict(spec.environ),
+        "spin_s": SPIN_S,
+        "core_pid": os.getpid(),
     }
 
 
