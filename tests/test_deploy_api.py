@@ -297,7 +297,7 @@ def test_raw_api_gateway_types_make_working_rest_and_http_apis(
 def test_a_non_lambda_integration_fails_the_deploy_and_leaves_no_api(
         lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
     path = tmp_path / "mock.yaml"
-    path.write_text(RAW.replace("Type: AWS_PROXY\n", "Type: MOCK\n"))
+    path.write_text(RAW.replace("Type: AWS_PROXY\n", "Type: HTTP_PROXY\n"))
     with pytest.raises(DeployFailed, match=r"ItemsGet \(AWS::ApiGateway::Method\).*AWS_PROXY"):
         cloudformation_of(lab).deployer.deploy("raw", path)
     assert client_for(edge.url, "apigateway").get_rest_apis()["items"] == []
