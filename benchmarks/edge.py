@@ -11,7 +11,16 @@ Figures (targets from issue 6):
    through the Python API measured in the same run (the baseline);
 2. requests/s with 4 concurrent keep-alive clients (threads), each with its own
    connection (target >= 1,500/s), beside 4 threads calling ``Lab.invoke``;
-3. the same warm invoke through boto3 (SigV4 signing, botocore parsing), reported only.
+3. the same warm invoke through boto3 (SigV4 signing, botocore parsing), reported only;
+4. beside its peers (issue 21), in the same run: serverless-offline's Invoke
+   (:mod:`peer_serverless_offline`; skipped with a message where Node is absent) and the
+   floor, a minimal uvicorn app answering the same POST. Raw HTTP Invoke requests/s with 4
+   and 16 keep-alive clients (client processes, each with one ``http.client``
+   connection), the server's CPU per request (its process tree's ``cpu_times`` over the
+   measured window, divided by the requests), the single-client p50 and the p99 at 64
+   clients. Targets: >= 1.5x serverless-offline's req/s, >= 0.6x the floor's, <= 120 µs
+   of server CPU per request, p50 <= 1.5x the floor's, p99 at 64 clients <= the peer's.
+   The first invoke after the server starts is ``benchmarks/startup.py``'s.
 
 The edge runs as ``lambdalab serve --port 0`` in its own process (as a learner runs it;
 in the ``subprocess`` sandbox, see ``harness.SANDBOX``),
@@ -26,6 +35,8 @@ import base64
 import http.client
 import io
 import json
+import math
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -34,13 +45,16 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+import psutil
 from botocore.config import Config
 
 import harness
+import peer_serverless_offline as peers
 from harness import Row, p50, p99, time_each
 from lambdalab import Lab
 
@@ -50,9 +64,12 @@ PATH = "/2015-03-31/functions/echo/invocations"
 CLIENTS = 4
 #: Per mode: warm invokes timed per path, seconds of each throughput run, boto3 invokes.
 MODES = {
-    "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100},
-    "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500},
+    "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100, "load_seconds": 1.5},
+    "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500, "load_seconds": 4.0},
 }
+#: Client processes of the peer comparison's throughput runs, and of its tail figure.
+LOAD_CLIENTS = (4, 16)
+TAIL_CLIENTS = 64
 
 
 def http_invoker(url: str) -> Callable[[], bytes]:
@@ -135,6 +152,158 @@ def throughput(make_call: Callable[[], Callable[[], object]], seconds: float) ->
     return sum(counts) / (time.perf_counter() - started)
 
 
+@dataclass
+class Load:
+    """One load run against one server: what its clients did in the measured window."""
+
+    requests: int
+    seconds: float
+    cpu_seconds: float
+    latencies_us: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_seconds / max(1, self.requests) * 1e6
+
+
+def _client(port: int, path: str, begin: float, end: float) -> tuple[int, list[float]]:
+    """One client process: keep-alive requests until ``end``; those answered between
+    ``begin`` and ``end`` are counted and timed (before, the connection and the server
+    warm up)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    latencies: list[float] = []
+    clock = time.perf_counter_ns
+    while time.time() < end:
+        started = clock()
+        try:
+            conn.request("POST", path, body=EVENT, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):  # an overloaded peer resets: reconnect
+            conn.close()
+            continue
+        if response.status != 200:
+            raise RuntimeError(f"Invoke answered {response.status}: {body!r}")
+        if begin <= time.time() <= end:
+            latencies.append((clock() - started) / 1000)
+    conn.close()
+    return len(latencies), latencies
+
+
+def tree_cpu(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` and every process under it."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def load(pid: int, port: int, path: str, clients: int, seconds: float) -> Load:
+    """``clients`` client processes (no shared interpreter lock) for ``seconds``, after a
+    warm-up; the server's CPU (the tree of ``pid``) over the same window."""
+    warm = min(1.0, seconds / 3) + clients * 0.02  # processes start, connections open
+    begin = time.time() + warm
+    end = begin + seconds
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        pending = pool.starmap_async(_client, [(port, path, begin, end)] * clients)
+        time.sleep(max(0.0, begin - time.time()))
+        cpu_before = tree_cpu(pid)
+        time.sleep(max(0.0, end - time.time()))
+        cpu_after = tree_cpu(pid)
+        results = pending.get(timeout=seconds + 120)
+    return Load(sum(r[0] for r in results), seconds, cpu_after - cpu_before,
+                [x for r in results for x in r[1]])
+
+
+@dataclass
+class Figures:
+    """One server's figures in the peer comparison."""
+
+    rates: dict[int, float]
+    cpu_us: float
+    p50_us: float
+    tail_p99_us: float
+
+
+def server_figures(pid: int, port: int, path: str, counts: dict[str, Any]) -> Figures:
+    seconds = counts["load_seconds"]
+    runs = {n: load(pid, port, path, n, seconds) for n in LOAD_CLIENTS}
+    single = load(pid, port, path, 1, seconds)
+    tail = load(pid, port, path, TAIL_CLIENTS, seconds)
+    cpu = runs[max(LOAD_CLIENTS)]
+    return Figures({n: r.rate for n, r in runs.items()}, cpu.cpu_us_per_request,
+                   p50(single.latencies_us or [math.inf]), p99(tail.latencies_us or [math.inf]))
+
+
+def peer_figures(counts: dict[str, Any], tmp: Path) -> tuple[Figures, Figures | None, str]:
+    """The floor's figures, serverless-offline's (``None`` with the reason when it cannot
+    run here), one after the other, each server alone on the machine."""
+    floor_proc, floor_port = peers.start_floor()
+    try:
+        print("measuring the floor (minimal uvicorn app)", file=sys.stderr)
+        floor = server_figures(floor_proc.pid, floor_port, PATH, counts)
+    finally:
+        peers.stop(floor_proc)
+    why = peers.missing()
+    if why is not None:
+        return floor, None, why
+    folder = tmp / "serverless-offline"
+    folder.mkdir()
+    try:
+        proc, port, path = peers.start_serverless_offline(folder)
+    except Exception as e:  # npm registry unreachable, a plugin that fails to start
+        return floor, None, f"serverless-offline did not start: {e}"
+    try:
+        print("measuring serverless-offline", file=sys.stderr)
+        return floor, server_figures(proc.pid, port, path, counts), ""
+    finally:
+        peers.stop(proc)
+
+
+def peer_rows(ours: Figures, floor: Figures, peer: Figures | None, why: str) -> list[Row]:
+    """Figures 4a–4e: lambdalab beside serverless-offline and the floor."""
+    def note(value: Callable[[Figures], float], unit: str) -> str:
+        said = f"floor {value(floor):,.0f} {unit}"
+        return said + (f"; serverless-offline {value(peer):,.0f} {unit}" if peer else f"; {why}")
+
+    rows = []
+    for letter, n in zip("ab", LOAD_CLIENTS):
+        rate = ours.rates[n]
+        met = rate >= 0.6 * floor.rates[n] and (peer is None or rate >= 1.5 * peer.rates[n])
+        rows.append(Row(
+            f"4{letter}", f"raw HTTP Invoke req/s, {n} keep-alive client processes", "req/s",
+            rate, baseline=peer.rates[n] if peer else None, baseline_name="serverless-offline",
+            target=">= 1.5x serverless-offline and >= 0.6x floor", met=met,
+            notes=note(lambda f: f.rates[n], "req/s"),
+        ))
+    rows.append(Row(
+        "4c", f"server CPU per request ({max(LOAD_CLIENTS)} clients)", "µs", ours.cpu_us,
+        baseline=peer.cpu_us if peer else None, baseline_name="serverless-offline",
+        target="<= 120 µs", met=ours.cpu_us <= 120, notes=note(lambda f: f.cpu_us, "µs"),
+    ))
+    rows.append(Row(
+        "4d", "single-client Invoke p50", "µs", ours.p50_us, baseline=floor.p50_us,
+        baseline_name="floor", target="<= 1.5x floor", met=ours.p50_us <= 1.5 * floor.p50_us,
+        notes=note(lambda f: f.p50_us, "µs"),
+    ))
+    rows.append(Row(
+        "4e", f"Invoke p99 at {TAIL_CLIENTS} clients", "µs", ours.tail_p99_us,
+        baseline=peer.tail_p99_us if peer else None, baseline_name="serverless-offline",
+        target="<= serverless-offline", met=None if peer is None else ours.tail_p99_us <= peer.tail_p99_us,
+        notes=note(lambda f: f.tail_p99_us, "µs"),
+    ))
+    return rows
+
+
 def run(counts: dict[str, Any]) -> list[Row]:
     count, seconds, boto_count = counts["invokes"], counts["seconds"], counts["boto3"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,9 +334,13 @@ def run(counts: dict[str, Any]) -> list[Row]:
                 print("measuring throughput", file=sys.stderr)
                 api_rate = throughput(lambda: api, seconds)
                 http_rate = throughput(lambda: http_invoker(url), seconds)
+            print("measuring the edge beside its peers", file=sys.stderr)
+            port = int(url.rsplit(":", 1)[1])
+            ours = server_figures(edge.pid, port, PATH, counts)
         finally:
             edge.send_signal(signal.SIGTERM)
             edge.wait(timeout=60)
+        floor, peer, why = peer_figures(counts, Path(tmp))
     return [
         Row(
             "1", "warm Invoke over HTTP (keep-alive), p50", "µs", p50(http_samples),
@@ -188,6 +361,7 @@ def run(counts: dict[str, Any]) -> list[Row]:
             samples=boto_count, extra={"p99": p99(boto_samples)},
             notes=f"p99 {p99(boto_samples):.0f} µs",
         ),
+        *peer_rows(ours, floor, peer, why),
     ]
 
 

@@ -35,7 +35,6 @@ from urllib.parse import parse_qs
 import anyio
 import anyio.to_thread
 from botocore.model import OperationModel
-from starlette.datastructures import Headers
 
 from .. import limits
 from ..errors import (
@@ -124,7 +123,7 @@ class LambdaService(ProtocolService):
         self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        headers = Headers(scope=scope)
+        headers = lowered_headers(scope)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
                               scope["query_string"].decode("latin-1"), headers)
@@ -283,7 +282,14 @@ def with_trace(params: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
     return {**params, TRACE_HEADER: trace} if trace else params
 
 
-def _awaited(route: Route, headers: Headers) -> bool:
+def lowered_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """An ASGI request's headers by lower-case name, decoded once (a repeated header: its
+    last value, as :attr:`HttpRequest.lower_headers` has it). Starlette's ``Headers``
+    decode on every look-up, and the parser and the body reader look up several."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _awaited(route: Route, headers: Mapping[str, str]) -> bool:
     """A synchronous Invoke waits for its handler, so it is awaited on the event loop.
     ``Event`` (a commit to the queue) and ``DryRun`` run in a thread like any other
     operation: their work blocks, and there is nothing to await."""

@@ -10,6 +10,7 @@ next opens it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import signal
@@ -19,6 +20,7 @@ import time
 from typing import Any, Callable, Iterator
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 with contextlib.suppress(ImportError):
     # anyio imports its asyncio backend at the first ``to_thread`` call: the first invoke
@@ -61,6 +63,45 @@ def bind(host: str, port: int) -> socket.socket:
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _OneSendTransport:
+    """A connection's transport whose writes of one event-loop step leave in one send.
+
+    uvicorn writes a response's status line and headers, then its body, each at once: two
+    ``send`` calls, and on loopback two wake-ups of the client, which reads the head,
+    finds no body yet and sleeps again. Joined, a small response is one segment."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing through :class:`_OneSendTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_OneSendTransport(transport))  # type: ignore[arg-type]
 
 
 class _Server(uvicorn.Server):
@@ -124,6 +165,7 @@ class EdgeServer:
                 self.app,
                 log_level=log_level,
                 access_log=False,
+                http=_HttpProtocol,
                 lifespan="off",
                 timeout_keep_alive=30,
             ),
