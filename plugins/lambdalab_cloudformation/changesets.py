@@ -160,8 +160,12 @@ class ChangeSets:
         self._run(change_set.stack, change_set.body, change_set.parameters)
         stack = self.stacks.get(change_set.stack)
         change_set.execution = "EXECUTE_FAILED" if stack is None or "ROLLBACK" in stack.status else "EXECUTE_COMPLETE"
-        with self._lock:  # executing a change set removes the stack's others, as AWS does
-            for other in [c for c in self._sets.values() if c.stack == change_set.stack and c is not change_set]:
+        # Executing a change set removes every change set of the stack, itself included, as
+        # AWS does ("they aren't applicable to the updated stack":
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-execute.html);
+        # the AWS CLI's `deploy` names its change sets by the second, so a kept one clashes.
+        with self._lock:
+            for other in [c for c in self._sets.values() if c.stack == change_set.stack]:
                 del self._sets[other.change_set_id]
 
     def delete(self, name_or_id: str, stack_name: str | None) -> None:
