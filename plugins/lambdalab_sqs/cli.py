@@ -78,11 +78,15 @@ def list_queues(queues: Queues, prefix: str) -> None:
 @click.argument("queue")
 @click.argument("body")
 @click.option("--delay", type=int, default=None, help="DelaySeconds (0-900).")
+@click.option("--group", default=None, help="MessageGroupId (a FIFO queue needs one).")
+@click.option("--dedup", default=None, help="MessageDeduplicationId (FIFO queues).")
 @pass_queues
-def send(queues: Queues, queue: str, body: str, delay: int | None) -> None:
+def send(queues: Queues, queue: str, body: str, delay: int | None, group: str | None,
+         dedup: str | None) -> None:
     """Send BODY to QUEUE."""
-    sent = queues.send_message(queue, body, delay_seconds=delay)
-    say(f"Sent {sent.message_id} to {queue}")
+    sent = queues.send_message(queue, body, delay_seconds=delay, group_id=group, dedup_id=dedup)
+    say(f"Sent {sent.message_id} to {queue}"
+        + (f" (sequence number {sent.sequence_number})" if sent.sequence_number else ""))
 
 
 @sqs_group.command("receive")

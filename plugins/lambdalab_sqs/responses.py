@@ -286,6 +286,7 @@ class SqsResponses:
             name, body, delay_seconds=p.get("DelaySeconds"),
             message_attributes=p.get("MessageAttributes"),
             trace_header=trace_header(p, p.get(TRACE_HEADER)),
+            group_id=p.get("MessageGroupId"), dedup_id=p.get("MessageDeduplicationId"),
         )
         return _sent(p, sent)
 
@@ -298,6 +299,8 @@ class SqsResponses:
                     name, entry.get("MessageBody"), delay_seconds=entry.get("DelaySeconds"),
                     message_attributes=entry.get("MessageAttributes"),
                     trace_header=trace_header(entry, p.get(TRACE_HEADER)),
+                    group_id=entry.get("MessageGroupId"),
+                    dedup_id=entry.get("MessageDeduplicationId"),
                 )
                 successful.append({"Id": entry["Id"], **_sent(entry, sent)})
             except SqsError as e:
