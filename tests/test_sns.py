@@ -106,7 +106,7 @@ def test_bad_input_gets_snss_errors_never_a_500(sns: Any, edge: EdgeServer) -> N
     with pytest.raises(sns.exceptions.InvalidParameterException, match="TopicArn"):
         sns.get_topic_attributes(TopicArn="not-an-arn")
     with pytest.raises(sns.exceptions.InvalidParameterException, match="Protocol"):
-        sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="a@example.com")
+        sns.subscribe(TopicArn=arn, Protocol="application", Endpoint="arn:aws:sns:us-east-1:0:app/GCM/x/y")
     with pytest.raises(sns.exceptions.InvalidParameterException, match="protocol string"):
         sns.subscribe(TopicArn=arn, Protocol="carrier-pigeon", Endpoint="x")
     with pytest.raises(sns.exceptions.InvalidParameterException, match="endpoint"):

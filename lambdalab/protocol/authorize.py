@@ -340,10 +340,13 @@ def denial_message(request: Request, result: Result) -> str:
 
 
 def access_denied(model: ServiceModel, protocol: str, request: Request, result: Result) -> ServiceError:
-    """The service's AccessDenied: S3's and the query services' ``AccessDenied`` (403);
+    """The service's AccessDenied: S3's and the query services' ``AccessDenied`` (403),
+    SNS's ``AuthorizationError`` (403);
     Lambda's ``AccessDeniedException`` (403); the JSON services' ``AccessDeniedException``
     (400, as their Common Errors pages list it)."""
     message = denial_message(request, result)
+    if model.endpoint_prefix == "sns":  # SNS's own shape for a denial (AuthorizationErrorException)
+        return ServiceError("AuthorizationError", message, 403)
     if protocol in ("rest-xml", "query"):
         return ServiceError("AccessDenied", message, 403)
     return ServiceError("AccessDeniedException", message, 403 if model.endpoint_prefix == "lambda" else 400)

@@ -5,8 +5,11 @@ SNS topics as destinations and dead-letter targets of async invokes.
 A built-in plugin, registered by entry point (``sns = "lambdalab_sns"``) exactly as a
 student's plugin is. Split the way moto splits a service: :mod:`.models` (topics and
 subscriptions in the lab's store), :mod:`.publishing` (Publish and what each protocol
-receives), :mod:`.filter_policies`, :mod:`.responses` (the wire layer) and
-:mod:`.exceptions` (one class per SNS error) and :mod:`.cli` (``lambdalab sns …``).
+receives), :mod:`.delivery` (durable deliveries, SNS's retries and dead-letter queues),
+:mod:`.fifo` (FIFO topics' groups, deduplication and sequence numbers),
+:mod:`.policies` (topic policies and SNS's permission checks), :mod:`.filter_policies`,
+:mod:`.responses` (the wire layer), :mod:`.exceptions` (one class per SNS error) and
+:mod:`.cli` (``lambdalab sns …``).
 
 From Python::
 
@@ -33,6 +36,7 @@ from lambdalab.plugin import (
 
 from . import quotas
 from .exceptions import SnsError
+from .policies import lambdalab_resource_policy  # noqa: F401  (a hook implementation of this plugin)
 from .models import MIGRATIONS, Subscription, Topic, Topics, topic_name
 from .publishing import Notification, Publisher
 from .responses import SnsResponses, SnsService
@@ -49,6 +53,9 @@ class Sns:
 
     topics: Topics
     publisher: Publisher
+
+    def close(self) -> None:
+        self.publisher.deliveries.close()
 
 
 #: Each lab's SNS, in ``lab.stash``: it dies with the lab.
@@ -68,6 +75,11 @@ def sns_of(lab: "Lab") -> Sns:
 @lambdalab.hookimpl
 def lambdalab_migrations() -> dict[str, str]:
     return MIGRATIONS
+
+
+@lambdalab.hookimpl
+def lambdalab_lab_started(lab: "Lab") -> None:
+    sns_of(lab).publisher.deliveries.resume()  # what a closed or killed lab was still delivering
 
 
 @lambdalab.hookimpl

@@ -52,10 +52,15 @@ def sns_group() -> None:
 
 @sns_group.command("create-topic")
 @click.argument("name")
+@click.option("--fifo", is_flag=True, help="A FIFO topic (NAME ends with .fifo).")
+@click.option("--content-dedup", is_flag=True, help="ContentBasedDeduplication (FIFO).")
 @pass_sns
-def create_topic(sns: Sns, name: str) -> None:
-    """Create topic NAME (a standard topic; an existing one is returned)."""
-    say(f"Topic {name}: {sns.topics.create_topic(name).arn}")
+def create_topic(sns: Sns, name: str, fifo: bool, content_dedup: bool) -> None:
+    """Create topic NAME (an existing one is returned)."""
+    attributes = {"FifoTopic": "true"} if fifo else {}
+    if content_dedup:
+        attributes["ContentBasedDeduplication"] = "true"
+    say(f"Topic {name}: {sns.topics.create_topic(name, attributes).arn}")
 
 
 @sns_group.command("list")
@@ -107,17 +112,22 @@ def unsubscribe(sns: Sns, subscription_arn: str) -> None:
 @click.option("--subject", default=None)
 @click.option("--attribute", "-a", multiple=True, metavar="NAME=VALUE",
               help="A String attribute (NAME:Number=VALUE for a Number; repeatable).")
+@click.option("--group-id", default=None, help="MessageGroupId (FIFO topics).")
+@click.option("--dedup-id", default=None, help="MessageDeduplicationId (FIFO topics).")
 @pass_sns
-def publish(sns: Sns, topic: str, message: str, subject: str | None, attribute: tuple[str, ...]) -> None:
+def publish(sns: Sns, topic: str, message: str, subject: str | None, attribute: tuple[str, ...],
+            group_id: str | None, dedup_id: str | None) -> None:
     """Publish MESSAGE to TOPIC: every subscriber whose filter policy matches gets it."""
     attributes = {}
     for item in attribute:
         name, _, value = item.partition("=")
         name, _, data_type = name.partition(":")
         attributes[name] = {"DataType": data_type or "String", "StringValue": value}
-    message_id = sns.publisher.publish(topic_arn(sns, topic), message, subject=subject,
-                                       message_attributes=attributes)
-    say(f"Published {message_id}")
+    published = sns.publisher.publish_message(topic_arn(sns, topic), message, subject=subject,
+                                              message_attributes=attributes, message_group_id=group_id,
+                                              message_deduplication_id=dedup_id)
+    sequence = f" (sequence number {published.sequence_number})" if published.sequence_number else ""
+    say(f"Published {published.message_id}{sequence}")
 
 
 @sns_group.command("delete-topic")

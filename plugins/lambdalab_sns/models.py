@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from . import quotas
+from .delivery import MIGRATION as DELIVERIES_MIGRATION
+from .endpoints import CONFIRMED_BY_TOKEN, DELIVERED, NEVER_CONFIRMED, check_endpoint
 from .exceptions import InvalidParameterException, NotFoundException, ResourceNotFoundException
+from .fifo import MIGRATION as FIFO_MIGRATION
+from .http_policy import check_document as check_http_delivery_policy
+from .fifo import forget as forget_fifo_ledger
 from .filter_policies import check_filter_policy, check_scope
+from .policies import check_policy, default_policy, with_permission, without_permission
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -43,12 +50,24 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX sns_subscriptions_by_topic ON sns_subscriptions (topic, created_at);
     """,
+    "sns-2": DELIVERIES_MIGRATION,
+    "sns-3": FIFO_MIGRATION,
+    # the token an http(s), email or sms subscription waits to be confirmed with; NULL
+    # once confirmed (and for lambda and sqs subscriptions, confirmed at once)
+    "sns-4": "ALTER TABLE sns_subscriptions ADD COLUMN token TEXT;",
 }
 
 _TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")
-#: The protocols lambdalab delivers to; SNS's others are refused, not silently dropped.
-PROTOCOLS = ("lambda", "sqs")
-OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
+_FIFO_TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX - len('.fifo')}}}\.fifo$")
+#: Attributes only a FIFO topic has, with their defaults.
+FIFO_SETTABLE = {"ContentBasedDeduplication": "false", "FifoThroughputScope": "Topic"}
+_FIFO_NAME_REASON = ("Fifo Topic names must end with .fifo and must be made up of only uppercase "
+                     "and lowercase ASCII letters, numbers, underscores, and hyphens, and must be "
+                     "between 1 and 256 characters long.")
+#: The protocols lambdalab takes (``email``/``sms`` ones stay pending confirmation); SNS's
+#: others are refused, not silently dropped.
+PROTOCOLS = (*DELIVERED, *NEVER_CONFIRMED)
+OTHER_PROTOCOLS = ("application", "firehose")
 #: Topic attributes SetTopicAttributes may change, with their defaults.
 TOPIC_SETTABLE = {
     "DisplayName": "",
@@ -71,11 +90,15 @@ def topic_arn(lab: "Lab", name: str) -> str:
 def topic_name(arn: Any) -> str:
     """The topic name of ``arn:aws:sns:REGION:ACCOUNT:NAME``."""
     parts = arn.split(":") if isinstance(arn, str) else []
-    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not _TOPIC_NAME.match(parts[5]):
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not _valid_name(parts[5]):
         raise InvalidParameterException(
             f"Invalid parameter: TopicArn ({arn!r} is not a topic ARN; use the TopicArn "
             "CreateTopic returned, arn:aws:sns:REGION:ACCOUNT:NAME).")
     return parts[5]
+
+
+def _valid_name(name: str) -> bool:
+    return bool(_TOPIC_NAME.match(name) or _FIFO_TOPIC_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -87,13 +110,21 @@ class Topic:
     attributes: dict[str, str]
     tags: dict[str, str]
 
-    def to_aws(self, account_id: str, subscriptions: int) -> dict[str, str]:
+    @property
+    def fifo(self) -> bool:
+        return self.attributes.get("FifoTopic") == "true"
+
+    @property
+    def content_based_deduplication(self) -> bool:
+        return self.attributes.get("ContentBasedDeduplication", "false").lower() == "true"
+
+    def to_aws(self, account_id: str, subscriptions: int, pending: int = 0) -> dict[str, str]:
         out = {
             "TopicArn": self.arn,
             "Owner": account_id,
-            "Policy": self.attributes.get("Policy") or _default_policy(self.arn, account_id),
+            "Policy": self.attributes.get("Policy") or json.dumps(default_policy(self.arn, account_id)),
             "SubscriptionsConfirmed": str(subscriptions),
-            "SubscriptionsPending": "0",
+            "SubscriptionsPending": str(pending),
             "SubscriptionsDeleted": "0",
             "EffectiveDeliveryPolicy": json.dumps(_DEFAULT_DELIVERY_POLICY),
         }
@@ -102,6 +133,9 @@ class Topic:
             if value and key != "Policy":
                 out[key] = value
         out.setdefault("DisplayName", "")
+        if self.fifo:
+            out["FifoTopic"] = "true"
+            out |= {key: self.attributes.get(key, default) for key, default in FIFO_SETTABLE.items()}
         return out
 
 
@@ -109,20 +143,6 @@ _DEFAULT_DELIVERY_POLICY = {"http": {"defaultHealthyRetryPolicy": {
     "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
     "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear"},
     "disableSubscriptionOverrides": False, "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}}
-
-
-def _default_policy(arn: str, account_id: str) -> str:
-    return json.dumps({
-        "Version": "2008-10-17", "Id": "__default_policy_ID",
-        "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow",
-                       "Principal": {"AWS": "*"},
-                       "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes",
-                                  "SNS:AddPermission", "SNS:RemovePermission",
-                                  "SNS:DeleteTopic", "SNS:Subscribe",
-                                  "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
-                       "Resource": arn,
-                       "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}}}],
-    })
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,12 @@ class Subscription:
     protocol: str
     endpoint: str
     attributes: dict[str, str] = field(default_factory=dict)
+    #: The confirmation token it waits for (``None``: confirmed).
+    token: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.token is not None
 
     @property
     def raw(self) -> bool:
@@ -145,6 +171,13 @@ class Subscription:
         return json.loads(text) if text else None
 
     @property
+    def dead_letter_target(self) -> str | None:
+        """The ``deadLetterTargetArn`` of its RedrivePolicy: where SNS moves what it gives up on."""
+        text = self.attributes.get("RedrivePolicy")
+        target = json.loads(text).get("deadLetterTargetArn") if text else None
+        return target if isinstance(target, str) and target else None
+
+    @property
     def filter_scope(self) -> str:
         return self.attributes.get("FilterPolicyScope") or "MessageAttributes"
 
@@ -153,7 +186,8 @@ class Subscription:
         out = {
             "SubscriptionArn": self.arn, "TopicArn": self.topic_arn, "Owner": account_id,
             "Protocol": self.protocol, "Endpoint": self.endpoint,
-            "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
+            "ConfirmationWasAuthenticated": "false" if self.pending else "true",
+            "PendingConfirmation": "true" if self.pending else "false",
             "RawMessageDelivery": "true" if self.raw else "false",
             **{k: v for k, v in self.attributes.items() if k != "RawMessageDelivery" and v},
         }
@@ -163,7 +197,8 @@ class Subscription:
 
     def to_list_item(self, account_id: str) -> dict[str, str]:
         """An item of ListSubscriptions(ByTopic)."""
-        return {"SubscriptionArn": self.arn, "Owner": account_id, "Protocol": self.protocol,
+        return {"SubscriptionArn": "PendingConfirmation" if self.pending else self.arn,
+                "Owner": account_id, "Protocol": self.protocol,
                 "Endpoint": self.endpoint, "TopicArn": self.topic_arn}
 
 
@@ -181,20 +216,13 @@ class Topics:
 
     def create_topic(self, name: Any, attributes: Mapping[str, Any] | None = None,
                      tags: Mapping[str, str] | None = None) -> Topic:
-        if not isinstance(name, str) or not _TOPIC_NAME.match(name.removesuffix(".fifo")):
-            raise InvalidParameterException(
-                "Invalid parameter: Topic Name (1 to 256 letters, digits, hyphens and "
-                "underscores).")
-        checked = _topic_attributes(attributes or {})
-        if name.endswith(".fifo") or checked.get("FifoTopic", "false").lower() == "true":
-            raise InvalidParameterException(
-                "Invalid parameter: FifoTopic (lambdalab's SNS has standard topics only; "
-                "drop the .fifo suffix and FifoTopic).")
-        checked.pop("FifoTopic", None)
+        given = _topic_attributes(attributes or {})
+        checked = dict(given)
+        _check_topic_kind(name, checked)
         existing = self._find(name)
         if existing is not None:
-            if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != v
-                   for k, v in checked.items()):
+            if any(existing.attributes.get(k, TOPIC_SETTABLE.get(k, "")) != checked.get(k, v)
+                   for k, v in given.items()):
                 raise InvalidParameterException(
                     "Invalid parameter: Attributes Reason: Topic already exists with "
                     "different attributes")
@@ -220,19 +248,45 @@ class Topics:
     def delete_topic(self, arn: Any) -> None:
         name = topic_name(arn)
         with self.store.transaction() as db:
+            forget_fifo_ledger(db, name)
             db.execute("DELETE FROM sns_subscriptions WHERE topic = ?", (name,))
             db.execute("DELETE FROM sns_topics WHERE name = ?", (name,))
 
     def set_topic_attribute(self, arn: Any, name: str, value: Any) -> None:
         topic = self.get_topic(arn)
-        attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
+        if topic.fifo and name in FIFO_SETTABLE:
+            attributes = {**topic.attributes, name: _fifo_attribute(name, value)}
+        else:
+            attributes = {**topic.attributes, **_topic_attributes({name: value}, settable_only=True)}
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
+                       (json.dumps(attributes), topic.name))
+
+    def add_permission(self, arn: Any, label: Any, accounts: Any, actions: Any) -> None:
+        """AddPermission: a statement ``label`` in the topic's policy."""
+        topic = self.get_topic(arn)
+        self._save_policy(topic, with_permission(self._policy(topic), topic.arn, label, accounts, actions))
+
+    def remove_permission(self, arn: Any, label: Any) -> None:
+        """RemovePermission: the topic's policy without statement ``label``."""
+        topic = self.get_topic(arn)
+        self._save_policy(topic, without_permission(self._policy(topic), label))
+
+    def _policy(self, topic: Topic) -> dict[str, Any]:
+        text = topic.attributes.get("Policy")
+        return json.loads(text) if text else default_policy(topic.arn, self.lab.arns.account_id)
+
+    def _save_policy(self, topic: Topic, document: dict[str, Any]) -> None:
+        attributes = {**topic.attributes, "Policy": json.dumps(document)}
         with self.store.transaction() as db:
             db.execute("UPDATE sns_topics SET attributes = ? WHERE name = ?",
                        (json.dumps(attributes), topic.name))
 
     def topic_attributes(self, arn: Any) -> dict[str, str]:
         topic = self.get_topic(arn)
-        return topic.to_aws(self.lab.arns.account_id, len(self.subscriptions_of(topic.arn)))
+        subscriptions = self.subscriptions_of(topic.arn)
+        pending = sum(s.pending for s in subscriptions)
+        return topic.to_aws(self.lab.arns.account_id, len(subscriptions) - pending, pending)
 
     def tag(self, arn: Any, tags: Mapping[str, str]) -> None:
         topic = self._tagged(arn)
@@ -275,8 +329,9 @@ class Topics:
         subscription (with other attributes: InvalidParameter)."""
         topic = self.get_topic(arn)
         protocol = _protocol(protocol)
-        endpoint = _endpoint(protocol, endpoint)
-        checked = _subscription_attributes(attributes or {})
+        endpoint = check_endpoint(protocol, endpoint)
+        _check_fits_topic(topic, protocol, endpoint)
+        checked = _subscription_attributes(attributes or {}, _SUBSCRIBE_PREFIX)
         for existing in self.subscriptions_of(topic.arn):
             if existing.protocol == protocol and existing.endpoint == endpoint:
                 if any(existing.attributes.get(k) != v for k, v in checked.items()):
@@ -284,15 +339,28 @@ class Topics:
                         "Invalid parameter: Attributes Reason: Subscription already exists "
                         "with different attributes")
                 return existing
+        token = secrets.token_hex(quotas.CONFIRMATION_TOKEN_BYTES) if protocol in CONFIRMED_BY_TOKEN else None
         subscription = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol,
-                                    endpoint, checked)
+                                    endpoint, checked, token)
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO sns_subscriptions (arn, topic, protocol, endpoint, attributes, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "created_at, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (subscription.arn, topic.name, protocol, endpoint, json.dumps(checked),
-                 self.lab.clock.now()))
+                 self.lab.clock.now(), token))
         return subscription
+
+    def confirm_subscription(self, arn: Any, token: Any) -> Subscription:
+        """ConfirmSubscription: the subscription of topic ``arn`` that waits for ``token``,
+        now confirmed."""
+        topic = self.get_topic(arn)
+        rows = self.store.query(_SELECT_SUBSCRIPTIONS + " WHERE topic = ? AND token = ?",
+                                (topic.name, token if isinstance(token, str) else ""))
+        if not rows:
+            raise InvalidParameterException("Invalid parameter: Token")
+        with self.store.transaction() as db:
+            db.execute("UPDATE sns_subscriptions SET token = NULL WHERE arn = ?", (rows[0]["arn"],))
+        return replace(self._subscription(rows[0]), token=None)
 
     def unsubscribe(self, arn: Any) -> None:
         _subscription_topic(arn)
@@ -325,10 +393,11 @@ class Topics:
 
     def _subscription(self, row: Any) -> Subscription:
         return Subscription(row["arn"], self.arn(row["topic"]), row["protocol"], row["endpoint"],
-                            json.loads(row["attributes"]))
+                            json.loads(row["attributes"]), row["token"])
 
 
-_SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes FROM sns_subscriptions"
+_SUBSCRIBE_PREFIX = "Invalid parameter: Attributes Reason: "
+_SELECT_SUBSCRIPTIONS = "SELECT arn, topic, protocol, endpoint, attributes, token FROM sns_subscriptions"
 
 
 def _subscription_topic(arn: Any) -> str:
@@ -340,8 +409,46 @@ def _subscription_topic(arn: Any) -> str:
     return topic_name(arn.rsplit(":", 1)[0])
 
 
+def _check_topic_kind(name: Any, checked: dict[str, str]) -> None:
+    """A FIFO topic is asked for with ``FifoTopic`` and a ``.fifo`` name, as SNS requires;
+    ``checked`` is left with its FIFO attributes (defaults filled in) or none."""
+    if checked.get("FifoTopic", "false").lower() == "true":
+        if not isinstance(name, str) or not _FIFO_TOPIC_NAME.match(name):
+            raise InvalidParameterException(_FIFO_NAME_REASON)
+        checked["FifoTopic"] = "true"
+        for key, default in FIFO_SETTABLE.items():
+            checked[key] = _fifo_attribute(key, checked.get(key, default))
+        return
+    if not isinstance(name, str) or not _TOPIC_NAME.match(name):
+        raise InvalidParameterException("Invalid parameter: Topic Name")
+    checked.pop("FifoTopic", None)
+    if any(key in checked for key in FIFO_SETTABLE):
+        raise InvalidParameterException(
+            "Invalid parameter: Attributes Reason: ContentBasedDeduplication and "
+            "FifoThroughputScope are attributes of FIFO topics (FifoTopic true, a .fifo name)")
+
+
+def _fifo_attribute(name: str, value: Any) -> str:
+    allowed = ("true", "false") if name == "ContentBasedDeduplication" else ("Topic", "MessageGroup")
+    text = value.lower() if isinstance(value, str) and name == "ContentBasedDeduplication" else value
+    if text not in allowed:
+        raise InvalidParameterException(f"Invalid parameter: {name} (one of {', '.join(allowed)}).")
+    return str(text)
+
+
+def _check_fits_topic(topic: Topic, protocol: str, endpoint: str) -> None:
+    """A FIFO topic delivers only to SQS queues; a FIFO queue subscribes only to a FIFO
+    topic (https://docs.aws.amazon.com/sns/latest/dg/fifo-message-delivery.html)."""
+    if topic.fifo and protocol != "sqs":
+        raise InvalidParameterException(f"Invalid parameter: Invalid protocol type: {protocol}")
+    if not topic.fifo and endpoint.endswith(".fifo"):
+        raise InvalidParameterException(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+            "subscribed to standard SNS topics")
+
+
 def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False) -> dict[str, str]:
-    allowed = set(TOPIC_SETTABLE) | ({"FifoTopic", "ContentBasedDeduplication"} if not settable_only else set())
+    allowed = set(TOPIC_SETTABLE) | ({"FifoTopic", *FIFO_SETTABLE} if not settable_only else set())
     out = {}
     for name, value in attributes.items():
         if name not in allowed:
@@ -350,7 +457,9 @@ def _topic_attributes(attributes: Mapping[str, Any], settable_only: bool = False
                 f"{', '.join(sorted(allowed))}).")
         if not isinstance(value, str):
             raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
-        out[name] = value
+        if name == "DeliveryPolicy" and value:
+            _check_delivery_policy(value, "Invalid parameter: ")
+        out[name] = check_policy(value) if name == "Policy" and value else value
     return out
 
 
@@ -359,23 +468,15 @@ def _protocol(protocol: Any) -> str:
         return protocol
     if protocol in OTHER_PROTOCOLS:
         raise InvalidParameterException(
-            f"Invalid parameter: Protocol (lambdalab's SNS delivers to {' and '.join(PROTOCOLS)} "
+            f"Invalid parameter: Protocol (lambdalab's SNS takes {', '.join(PROTOCOLS)} "
             f"subscriptions; {protocol!r} is not emulated).")
     raise InvalidParameterException(f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}")
 
 
-def _endpoint(protocol: str, endpoint: Any) -> str:
-    service = "lambda" if protocol == "lambda" else "sqs"
-    if not isinstance(endpoint, str) or not endpoint.startswith(f"arn:aws:{service}:"):
-        what = "a function ARN" if protocol == "lambda" else "a queue ARN"
-        raise InvalidParameterException(
-            f"Invalid parameter: {protocol.upper() if protocol == 'sqs' else 'Lambda'} "
-            f"endpoint ARN (an {protocol} subscription's Endpoint is {what}, "
-            f"arn:aws:{service}:REGION:ACCOUNT:NAME).")
-    return endpoint
-
-
-def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+def _subscription_attributes(attributes: Mapping[str, Any],
+                             prefix: str = "Invalid parameter: ") -> dict[str, str]:
+    """Subscription attributes checked as SNS checks them; ``prefix`` begins each error
+    (Subscribe's are ``Invalid parameter: Attributes Reason: ``)."""
     out = {}
     for name, value in attributes.items():
         if name not in SUBSCRIPTION_SETTABLE:
@@ -385,9 +486,38 @@ def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
             raise InvalidParameterException(f"Invalid parameter: {name} (a string).")
         if name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
             raise InvalidParameterException("Invalid parameter: RawMessageDelivery (true or false).")
+        if name in _JSON_POLICIES and value:
+            _JSON_POLICIES[name](value, prefix)
         out[name] = value
     _check_scope_and_policy(out)
     return out
+
+
+def _json_object(name: str, value: str, prefix: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidParameterException(f"{prefix}{name}: failed to parse JSON.")
+    return parsed
+
+
+def _check_redrive_policy(value: str, prefix: str) -> None:
+    """As SNS checks a subscription's RedrivePolicy: JSON, with a ``deadLetterTargetArn``
+    that is an ARN (https://docs.aws.amazon.com/sns/latest/dg/sns-configure-dead-letter-queue.html)."""
+    target = _json_object("RedrivePolicy", value, prefix).get("deadLetterTargetArn")
+    parts = target.split(":", 5) if isinstance(target, str) else []
+    if len(parts) != 6 or parts[0] != "arn" or not all(parts[1:3]) or not parts[5]:
+        raise InvalidParameterException(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+
+
+def _check_delivery_policy(value: str, prefix: str) -> None:
+    _json_object("DeliveryPolicy", value, prefix)
+    check_http_delivery_policy(value, prefix)
+
+
+_JSON_POLICIES = {"RedrivePolicy": _check_redrive_policy, "DeliveryPolicy": _check_delivery_policy}
 
 
 def _check_scope_and_policy(attributes: dict[str, str]) -> None:

@@ -22,10 +22,10 @@ SNS passes it through
 subscriber's invoke continues the trace, an SQS subscriber's message carries it as
 ``AWSTraceHeader``.
 
-Delivery happens before Publish answers: the async invoke and the queued message are
-committed in the data dir by then, so an acknowledged message is never lost. A
-subscription whose function or queue does not exist is skipped (and logged), as SNS
-gives up on an endpoint it cannot reach.
+:mod:`.delivery` sends the message to each matching subscription while Publish runs,
+stores what must be retried before Publish answers (so an acknowledged message is never
+lost), retries it as SNS retries and moves what SNS gives up on to the subscription's
+dead-letter queue.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ import json
 import logging
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lambdalab.plugin import DestinationMessage, LambdaError, ServiceError, iso_ms, may_invoke
+from lambdalab.plugin import DestinationMessage, ServiceError, iso_ms
 
 from . import quotas
 from .exceptions import (
@@ -52,16 +53,17 @@ from .exceptions import (
     SnsError,
     TooManyEntriesInBatchRequestException,
 )
+from .delivery import Delivery, Deliveries
+from .endpoints import post
+from .fifo import FifoIds, admit, check_standard, fifo_ids
 from .filter_policies import policy_matches
-from .models import Subscription, Topics
+from .models import Subscription, Topic, Topics
 
 if TYPE_CHECKING:
     from lambdalab import Lab
 
-log = logging.getLogger("lambdalab.sns")
-#: Who invokes a subscribed function (the Principal of its AddPermission).
-SNS_PRINCIPAL = "sns.amazonaws.com"
 
+log = logging.getLogger("lambdalab.sns")
 _BATCH_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.BATCH_ID_MAX}}}$")
 _ATTRIBUTE_TYPES = ("String", "Number", "Binary")
 
@@ -80,6 +82,8 @@ class Notification:
     per_protocol: dict[str, str] = field(default_factory=dict)
     #: The publisher's X-Ray trace header, which the deliveries continue.
     trace_header: str | None = None
+    #: A FIFO topic's sequence number for the message.
+    sequence_number: str | None = None
 
     def text_for(self, protocol: str) -> str:
         return self.per_protocol.get(protocol, self.message)
@@ -87,8 +91,10 @@ class Notification:
     def envelope(self, subscription: Subscription, endpoint: str, url_case: str) -> dict[str, Any]:
         """The notification's JSON; ``url_case`` is ``"Url"`` in Lambda's event and
         ``"URL"`` in what SQS and HTTP receive."""
-        out: dict[str, Any] = {"Type": "Notification", "MessageId": self.message_id,
-                               "TopicArn": self.topic_arn}
+        out: dict[str, Any] = {"Type": "Notification", "MessageId": self.message_id}
+        if self.sequence_number is not None:
+            out["SequenceNumber"] = self.sequence_number
+        out["TopicArn"] = self.topic_arn
         if self.subject is not None or url_case == "Url":
             out["Subject"] = self.subject
         out |= {
@@ -110,6 +116,16 @@ class Notification:
             "Sns": self.envelope(subscription, endpoint, "Url"),
         }]}
 
+    def http_post(self, subscription: Subscription, notified: str) -> DestinationMessage:
+        """What an http(s) endpoint is POSTed: the notification JSON (or, raw, the message)
+        and SNS's headers (its ``attributes``)."""
+        headers = {"x-amz-sns-message-type": "Notification", "x-amz-sns-message-id": self.message_id,
+                   "x-amz-sns-topic-arn": self.topic_arn, "x-amz-sns-subscription-arn": subscription.arn}
+        if subscription.raw:
+            return DestinationMessage(self.text_for(subscription.protocol),
+                                      {**headers, "x-amz-sns-rawdelivery": "true"})
+        return DestinationMessage(notified, headers)
+
     def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
         if not subscription.raw:
             return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {},
@@ -128,12 +144,30 @@ def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
     return {"Type": attribute["DataType"], "Value": value}
 
 
+@dataclass(frozen=True)
+class Published:
+    """What Publish answers: the MessageId, and a FIFO topic's SequenceNumber."""
+
+    message_id: str
+    sequence_number: str | None = None
+
+    def to_aws(self) -> dict[str, str]:
+        out = {"MessageId": self.message_id}
+        if self.sequence_number is not None:
+            out["SequenceNumber"] = self.sequence_number
+        return out
+
+
 class Publisher:
     """Publishes to one lab's topics."""
 
     def __init__(self, lab: "Lab", topics: Topics) -> None:
         self.lab = lab
         self.topics = topics
+        self.deliveries = Deliveries(lab, topics)
+        #: FIFO messages are numbered, recorded and sent one at a time, so that each
+        #: group's messages leave in the order of their sequence numbers.
+        self._fifo_order = threading.Lock()
 
     def publish(self, topic_arn: Any, message: Any, *, subject: Any = None,
                 message_structure: Any = None,
@@ -141,29 +175,71 @@ class Publisher:
                 trace_header: str | None = None) -> str:
         """Publish one message; its MessageId. ``trace_header``: the publisher's X-Ray
         header, which each delivery continues."""
+        return self.publish_message(topic_arn, message, subject=subject, message_structure=message_structure,
+                                    message_attributes=message_attributes,
+                                    trace_header=trace_header).message_id
+
+    def publish_message(self, topic_arn: Any, message: Any, *, subject: Any = None,
+                        message_structure: Any = None,
+                        message_attributes: Mapping[str, Any] | None = None,
+                        trace_header: str | None = None, message_group_id: Any = None,
+                        message_deduplication_id: Any = None) -> Published:
+        """Publish one message, to a standard or a FIFO topic (which needs
+        ``message_group_id``, and ``message_deduplication_id`` unless it deduplicates by
+        content)."""
+        topic = self.topics.get_topic(topic_arn)
         notification = replace(self._notification(topic_arn, message, subject, message_structure,
                                                   message_attributes), trace_header=trace_header)
-        self._deliver(notification)
-        return notification.message_id
+        if not topic.fifo:
+            check_standard(message_group_id, message_deduplication_id)
+            self._deliver(notification)
+            return Published(notification.message_id)
+        ids = fifo_ids(topic.content_based_deduplication, notification.message, message_group_id,
+                       message_deduplication_id)
+        return self._publish_fifo(topic, notification, ids)
+
+    def _publish_fifo(self, topic: Topic, notification: Notification, ids: FifoIds) -> Published:
+        """Number the message and commit its deliveries in one transaction (a duplicate
+        within the deduplication interval gets the first one's answer, and no delivery)."""
+        key = ids.deduplication_id
+        if topic.attributes.get("FifoThroughputScope") == "MessageGroup":
+            key = f"{ids.group_id}\n{key}"
+        with self._fifo_order:
+            with self.lab.store.transaction() as db:
+                sequence, first = admit(db, topic.name, key, notification.message_id, self.lab.clock.now())
+                if first is not None:
+                    return Published(first, sequence)
+                numbered = replace(notification, sequence_number=sequence)
+                deliveries = self.deliveries.insert(db, self._deliveries_of(numbered))
+            self.deliveries.send(deliveries)
+        return Published(notification.message_id, sequence)
 
     def publish_batch(self, topic_arn: Any, entries: list[Mapping[str, Any]],
                       trace_header: str | None = None
                       ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-        """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises."""
-        self.topics.get_topic(topic_arn)
+        """PublishBatch: ``(Successful, Failed)``; a whole-batch problem raises (on a FIFO
+        topic, an entry without MessageGroupId, or without MessageDeduplicationId where the
+        topic does not deduplicate by content, is one)."""
+        topic = self.topics.get_topic(topic_arn)
         _check_batch(entries)
+        if topic.fifo:
+            for entry in entries:
+                fifo_ids(topic.content_based_deduplication, str(entry.get("Message") or ""),
+                         entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
         successful, failed = [], []
         for entry in entries:
             try:
-                message_id = self.publish(
+                published = self.publish_message(
                     topic_arn, entry.get("Message"), subject=entry.get("Subject"),
                     message_structure=entry.get("MessageStructure"),
-                    message_attributes=entry.get("MessageAttributes"), trace_header=trace_header)
+                    message_attributes=entry.get("MessageAttributes"), trace_header=trace_header,
+                    message_group_id=entry.get("MessageGroupId"),
+                    message_deduplication_id=entry.get("MessageDeduplicationId"))
             except SnsError as e:
                 failed.append({"Id": entry["Id"], "Code": e.query_code,
                                "Message": e.message, "SenderFault": True})
             else:
-                successful.append({"Id": entry["Id"], "MessageId": message_id})
+                successful.append({"Id": entry["Id"], **published.to_aws()})
         return successful, failed
 
     def _notification(self, topic_arn: Any, message: Any, subject: Any, structure: Any,
@@ -180,37 +256,58 @@ class Publisher:
                             checked_attributes, per_protocol)
 
     def _deliver(self, notification: Notification) -> None:
-        for subscription in self.topics.subscriptions_of(notification.topic_arn):
-            if not policy_matches(subscription.filter_policy, subscription.filter_scope,
-                                  notification.text_for(subscription.protocol),
-                                  notification.attributes):
-                continue
-            try:
-                self._send(notification, subscription)
-            except (LambdaError, ServiceError) as e:  # the endpoint refused it: SNS moves on
-                log.warning("SNS could not deliver %s to %s: %s", notification.message_id,
-                            subscription.endpoint, e)
-            except Exception:  # a bug: logged, and the other subscribers still get theirs
-                log.exception("SNS failed delivering %s to %s", notification.message_id,
-                              subscription.endpoint)
+        """Send the message to each subscription it matches (:mod:`.delivery`: what must
+        be retried is stored before this returns, and dead-lettered as SNS does)."""
+        self.deliveries.send(self._deliveries_of(notification))
 
-    def _send(self, notification: Notification, subscription: Subscription) -> None:
+    def _deliveries_of(self, notification: Notification) -> list[Delivery]:
+        """A delivery to each subscription whose filter policy the message matches."""
+        return [self._delivery(notification, subscription)
+                for subscription in self.topics.subscriptions_of(notification.topic_arn)
+                if not subscription.pending and policy_matches(subscription.filter_policy, subscription.filter_scope,
+                                  notification.text_for(subscription.protocol),
+                                  notification.attributes)]
+
+    def _delivery(self, notification: Notification, subscription: Subscription) -> Delivery:
+        """What ``subscription`` is sent, and what its dead-letter queue would get: the
+        same for an SQS queue, the notification JSON for a function, the notification
+        JSON or (raw) the message for an HTTP endpoint."""
         endpoint = self.endpoint()
-        if subscription.protocol == "lambda":
-            if self.lab.enforce_iam and not may_invoke(self.lab, SNS_PRINCIPAL, subscription.endpoint,
-                                                       source_arn=notification.topic_arn,
-                                                       source_account=self.lab.arns.account_id):
-                raise ServiceError("AccessDeniedException", f"SNS is not authorized to invoke {subscription.endpoint}: "
-                                   "no resource-based policy allows sns.amazonaws.com for the topic.", 403)
-            self.lab.invoke(subscription.endpoint, notification.lambda_event(subscription, endpoint),
-                            invocation_type="Event", trace_header=notification.trace_header)
+        if subscription.protocol == "sqs":
+            message = notification.sqs_message(subscription, endpoint)
+            dead_letter = message.body
+        else:
+            dead_letter = json.dumps(notification.envelope(subscription, endpoint, "URL"))
+            if subscription.protocol == "lambda":
+                message = DestinationMessage(json.dumps(notification.lambda_event(subscription, endpoint)), {})
+            else:
+                message = notification.http_post(subscription, dead_letter)
+                dead_letter = message.body
+        return Delivery(0, subscription.arn, notification.message_id, subscription.protocol,
+                        subscription.endpoint, message.body, dead_letter, notification.timestamp,
+                        dict(message.attributes), dict(message.data_types), notification.trace_header)
+
+    def request_confirmation(self, subscription: Subscription) -> None:
+        """POST an http(s) subscription its ``SubscriptionConfirmation`` (email and sms
+        ones are never sent theirs). An endpoint that does not take it stays pending."""
+        if subscription.protocol not in ("http", "https") or subscription.token is None:
             return
-        sender = self.lab.plugin_manager.hook.lambdalab_destination_sender(
-            lab=self.lab, destination_arn=subscription.endpoint)
-        if sender is None:
-            log.warning("no loaded plugin delivers to %s", subscription.endpoint)
-            return
-        sender(notification.sqs_message(subscription, endpoint))
+        message_id = str(uuid.uuid4())
+        subscribe_url = (f"{self.endpoint()}/?Action=ConfirmSubscription&TopicArn={subscription.topic_arn}"
+                         f"&Token={subscription.token}")
+        body = {"Type": "SubscriptionConfirmation", "MessageId": message_id, "Token": subscription.token,
+                "TopicArn": subscription.topic_arn,
+                "Message": f"You have chosen to subscribe to the topic {subscription.topic_arn}.\n"
+                           "To confirm the subscription, visit the SubscribeURL included in this message.",
+                "SubscribeURL": subscribe_url, "Timestamp": iso_ms(self.lab.clock.now()),
+                "SignatureVersion": "1", "Signature": base64.b64encode(secrets.token_bytes(256)).decode(),
+                "SigningCertURL": f"{self.endpoint()}/SimpleNotificationService-{secrets.token_hex(16)}.pem"}
+        try:
+            post(subscription.endpoint, json.dumps(body), {
+                "x-amz-sns-message-type": "SubscriptionConfirmation", "x-amz-sns-message-id": message_id,
+                "x-amz-sns-topic-arn": subscription.topic_arn})
+        except ServiceError as e:
+            log.warning("SNS could not send %s its subscription confirmation: %s", subscription.endpoint, e)
 
     def endpoint(self) -> str:
         """Where the notification's SigningCertUrl and UnsubscribeUrl point."""

@@ -74,6 +74,15 @@ class SnsResponses:
                                         body.get("AttributeValue", ""))
         return {}
 
+    def add_permission(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.topics.add_permission(body["TopicArn"], body["Label"], body.get("AWSAccountId"),
+                                   body.get("ActionName"))
+        return {}
+
+    def remove_permission(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.topics.remove_permission(body["TopicArn"], body["Label"])
+        return {}
+
     def tag_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.topics.tag(body["ResourceArn"], {t["Key"]: t["Value"] for t in body["Tags"]})
         return {}
@@ -91,6 +100,13 @@ class SnsResponses:
     def subscribe(self, body: Mapping[str, Any]) -> dict[str, Any]:
         subscription = self.topics.subscribe(body["TopicArn"], body["Protocol"],
                                              body.get("Endpoint"), body.get("Attributes"))
+        self.publisher.request_confirmation(subscription)
+        if subscription.pending and not body.get("ReturnSubscriptionArn"):
+            return {"SubscriptionArn": "pending confirmation"}
+        return {"SubscriptionArn": subscription.arn}
+
+    def confirm_subscription(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        subscription = self.topics.confirm_subscription(body["TopicArn"], body["Token"])
         return {"SubscriptionArn": subscription.arn}
 
     def unsubscribe(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,11 +139,12 @@ class SnsResponses:
             raise InvalidParameterException(
                 "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
                 " (lambdalab's SNS publishes to topics; PhoneNumber is not emulated).")
-        message_id = self.publisher.publish(
+        return self.publisher.publish_message(
             target, body.get("Message"), subject=body.get("Subject"),
             message_structure=body.get("MessageStructure"),
-            message_attributes=body.get("MessageAttributes"), trace_header=body.get(TRACE_HEADER))
-        return {"MessageId": message_id}
+            message_attributes=body.get("MessageAttributes"), trace_header=body.get(TRACE_HEADER),
+            message_group_id=body.get("MessageGroupId"),
+            message_deduplication_id=body.get("MessageDeduplicationId")).to_aws()
 
     def publish_batch(self, body: Mapping[str, Any]) -> dict[str, Any]:
         successful, failed = self.publisher.publish_batch(
