@@ -312,3 +312,39 @@ def test_a_failing_message_blocks_its_group_until_it_returns_in_order(
     again = [body for batch in batches(lab) for group, body in batch if group == "a"]
     assert again == ["a1", "bad-a2", "a3", "bad-a2", "a3", "a4"]
     assert q.counts("jobs.fifo") == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+# -- SNS FIFO topics to SQS FIFO queues ----------------------------------------------------
+
+
+def test_a_fifo_topic_passes_groups_and_deduplication_ids_to_a_fifo_queue(
+    edge: EdgeServer, sqs: Any, clock: VirtualClock  # noqa: F811
+) -> None:
+    sns = client_for(edge.url, "sns")
+    topic = sns.create_topic(Name="orders.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url = sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    published = []
+    for group, body in [("alice", "a1"), ("bob", "b1"), ("alice", "a2"), ("bob", "b2")]:
+        published.append(sns.publish(TopicArn=topic, Message=body, MessageGroupId=group,
+                                     MessageDeduplicationId=f"{group}-{body}"))
+    again = sns.publish(TopicArn=topic, Message="a1", MessageGroupId="alice",
+                        MessageDeduplicationId="alice-a1")
+    assert again["MessageId"] == published[0]["MessageId"]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                              MessageSystemAttributeNames=["All"])["Messages"]
+    assert [(m["Attributes"]["MessageGroupId"], m["Body"]) for m in got] == [
+        ("alice", "a1"), ("alice", "a2"), ("bob", "b1"), ("bob", "b2")]
+    assert [m["Attributes"]["MessageDeduplicationId"] for m in got] == [
+        "alice-a1", "alice-a2", "bob-b1", "bob-b2"]
+    numbers = [int(m["Attributes"]["SequenceNumber"]) for m in got]
+    assert numbers[0] < numbers[1] and numbers[2] < numbers[3]
+    for m in got:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    clock.advance(300)  # SNS's window is over; the queue's, of the same id, too
+    sns.publish(TopicArn=topic, Message="a1", MessageGroupId="alice",
+                MessageDeduplicationId="alice-a1")
+    [late] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert late["Body"] == "a1"
