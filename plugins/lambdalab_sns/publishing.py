@@ -130,15 +130,16 @@ class Notification:
         return DestinationMessage(notified, headers)
 
     def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
-        ids = {"group_id": self.group_id, "dedup_id": self.dedup_id}
         if not subscription.raw:
             return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {},
-                                      trace_header=self.trace_header, **ids)
+                                      trace_header=self.trace_header, group_id=self.group_id,
+                                      dedup_id=self.dedup_id)
         strings = {n: a for n, a in self.attributes.items() if "StringValue" in a}
         return DestinationMessage(self.text_for("sqs"),
                                   {n: a["StringValue"] for n, a in strings.items()},
                                   {n: a["DataType"] for n, a in strings.items()},
-                                  trace_header=self.trace_header, **ids)
+                                  trace_header=self.trace_header, group_id=self.group_id,
+                                  dedup_id=self.dedup_id)
 
 
 def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
