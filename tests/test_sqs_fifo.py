@@ -348,3 +348,21 @@ def test_a_fifo_topic_passes_groups_and_deduplication_ids_to_a_fifo_queue(
                 MessageDeduplicationId="alice-a1")
     [late] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert late["Body"] == "a1"
+
+
+def test_the_cli_makes_and_feeds_a_fifo_queue(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lambdalab.cli.app import main
+
+    data = str(tmp_path / "cli-data")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--data-dir", data, *args], catch_exceptions=False)
+
+    assert "Created queue jobs.fifo" in run("sqs", "create-queue", "jobs.fifo", "-a",
+                                            "FifoQueue=true").output
+    sent = run("sqs", "send", "jobs.fifo", "hello", "--group", "g", "--dedup", "1").output
+    assert "sequence number 1" in sent
+    refused = run("sqs", "send", "jobs.fifo", "hello")
+    assert refused.exit_code == 2 and "MessageGroupId" in refused.output

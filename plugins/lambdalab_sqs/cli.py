@@ -54,7 +54,7 @@ def sqs_group() -> None:
               help="A queue attribute, e.g. VisibilityTimeout=60 (repeatable).")
 @pass_queues
 def create_queue(queues: Queues, name: str, attribute: tuple[str, ...]) -> None:
-    """Create queue NAME (a standard queue)."""
+    """Create queue NAME (a FIFO queue: NAME.fifo with -a FifoQueue=true)."""
     attributes = dict(item.split("=", 1) for item in attribute if "=" in item)
     queues.create_queue(name, attributes)
     say(f"Created queue {name}: {queues.url(name)} ({queues.arn(name)})")
