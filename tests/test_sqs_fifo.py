@@ -366,3 +366,29 @@ def test_the_cli_makes_and_feeds_a_fifo_queue(tmp_path: Path) -> None:
     assert "sequence number 1" in sent
     refused = run("sqs", "send", "jobs.fifo", "hello")
     assert refused.exit_code == 2 and "MessageGroupId" in refused.output
+
+
+def test_a_retried_receive_request_attempt_gets_the_same_messages(
+    sqs: Any, clock: VirtualClock
+) -> None:
+    url = sqs.create_queue(QueueName="jobs.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=body)
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2,
+                                ReceiveRequestAttemptId="try-1")["Messages"]
+    retried = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2,
+                                  ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [(m["Body"], m["ReceiptHandle"]) for m in retried] == \
+        [(m["Body"], m["ReceiptHandle"]) for m in first]
+    clock.advance(20)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2,
+                                ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [m["ReceiptHandle"] for m in again] == [m["ReceiptHandle"] for m in first]
+    clock.advance(20)  # the retry reset the visibility timeout: still hidden at 40 s
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)[
+        "Messages"]] == ["c"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    fresh = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2,
+                                ReceiveRequestAttemptId="try-1")
+    assert "Messages" not in fresh  # a deleted message ends the attempt: a new receive

@@ -100,6 +100,13 @@ MIGRATIONS: dict[str, str] = {
         expires_at REAL NOT NULL,
         PRIMARY KEY (queue, scope, dedup_id)
     );
+    CREATE TABLE sqs_attempts (
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        attempt_id TEXT NOT NULL,
+        received TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (queue, attempt_id)
+    );
     """,
 }
 
@@ -722,6 +729,7 @@ class Queues:
     def receive_message(
         self, name: str, *, max_number_of_messages: int = 1,
         visibility_timeout: int | None = None, wait_time_seconds: int | None = None,
+        attempt_id: str | None = None,
     ) -> list[Message]:
         """Receive up to ``max_number_of_messages``; long-poll up to ``wait_time_seconds``.
 
@@ -738,7 +746,7 @@ class Queues:
         timer = self.clock.call_at(deadline, self._notify) if wait else None
         try:
             while True:
-                messages = self.receive_now(name, count, visibility_timeout)
+                messages = self.receive_now(name, count, visibility_timeout, attempt_id)
                 if messages or self.clock.now() >= deadline or self._closed:
                     return messages
                 with self.changed:
@@ -748,38 +756,54 @@ class Queues:
                 timer.cancel()
 
     def receive_now(
-        self, name: str, count: int, visibility_timeout: int | None = None
+        self, name: str, count: int, visibility_timeout: int | None = None,
+        attempt_id: str | None = None,
     ) -> list[Message]:
-        """Take up to ``count`` visible messages in flight, without waiting."""
+        """Take up to ``count`` visible messages in flight, without waiting. On a FIFO
+        queue, ``attempt_id`` (ReceiveRequestAttemptId) retried within 5 minutes gives
+        the same messages and receipt handles again, with a new visibility timeout, while
+        none of them was deleted or had its visibility changed
+        (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html)."""
         queue = self.get_queue(name)
         hide = queue.integer("VisibilityTimeout") if visibility_timeout is None else _integer(
             "VisibilityTimeout", visibility_timeout, 0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
+        attempt = None if attempt_id is None or not queue.fifo else _fifo_id(
+            "ReceiveRequestAttemptId", attempt_id)
         now = self.clock.now()
         expired = now - queue.integer("MessageRetentionPeriod")
-        redrive = queue.redrive
-        out: list[Message] = []
         with self.store.transaction() as db:
             db.execute("DELETE FROM sqs_messages WHERE queue = ? AND sent_at <= ?", (name, expired))
-            if queue.fifo:
-                rows = _fifo_rows(db, name, now)
-            else:
-                rows = db.execute(
-                    "SELECT * FROM sqs_messages WHERE queue = ? AND visible_at <= ? "
-                    "ORDER BY visible_at, id LIMIT ?", (name, now, count * 2 if redrive else count),
-                ).fetchall()
-            for row in rows:
-                if redrive and row["receive_count"] >= redrive["maxReceiveCount"]:
-                    self._redrive(db, row, redrive["deadLetterTargetArn"])
-                    continue
-                if len(out) < count:
-                    attributes = self.store.loaded(
-                        "sqs_messages", {"id": row["id"]},
-                        lambda: _message_attributes(row),  # noqa: B023 - called at once
-                    )
-                    if attributes is not None:  # a damaged message is reported and left
-                        out.append(self._take(db, row, now, hide, attributes))
+            out = _attempt_again(db, name, attempt, now, hide) if attempt else None
+            if out is None:
+                out = self._receive(db, queue, count, now, hide)
+                if attempt and out:
+                    _remember_attempt(db, name, attempt, out, now + hide, now)
         if out and hide:
             self._wake_at(now + hide)
+        return out
+
+    def _receive(self, db: sqlite3.Connection, queue: Queue, count: int, now: float,
+                 hide: int) -> list[Message]:
+        name, redrive = queue.name, queue.redrive
+        out: list[Message] = []
+        if queue.fifo:
+            rows = _fifo_rows(db, name, now)
+        else:
+            rows = db.execute(
+                "SELECT * FROM sqs_messages WHERE queue = ? AND visible_at <= ? "
+                "ORDER BY visible_at, id LIMIT ?", (name, now, count * 2 if redrive else count),
+            ).fetchall()
+        for row in rows:
+            if redrive and row["receive_count"] >= redrive["maxReceiveCount"]:
+                self._redrive(db, row, redrive["deadLetterTargetArn"])
+                continue
+            if len(out) < count:
+                attributes = self.store.loaded(
+                    "sqs_messages", {"id": row["id"]},
+                    lambda: _message_attributes(row),  # noqa: B023 - called at once
+                )
+                if attributes is not None:  # a damaged message is reported and left
+                    out.append(self._take(db, row, now, hide, attributes))
         return out
 
     def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int,
@@ -791,11 +815,7 @@ class Queues:
             "first_received_at = ?, receipt = ? WHERE id = ?",
             (now + hide, first, receipt, row["id"]),
         )
-        return Message(
-            row["message_id"], receipt, row["body"], attributes,
-            row["sent_at"], first, row["receive_count"] + 1,
-            json.loads(row["system_attributes"] or "{}") | _fifo_attributes(row),
-        )
+        return _message(row, receipt, first, row["receive_count"] + 1, attributes)
 
     def _redrive(self, db: sqlite3.Connection, row: sqlite3.Row, target_arn: str) -> None:
         """Move a message that was received maxReceiveCount times to its dead-letter queue."""
@@ -898,6 +918,52 @@ def _fifo_rows(db: sqlite3.Connection, name: str, now: float) -> list[sqlite3.Ro
     for row in rows:
         rank.setdefault(row["group_id"], len(rank))
     return sorted(rows, key=lambda row: (rank[row["group_id"]], row["id"]))
+
+
+def _message(row: sqlite3.Row, receipt: str, first: float, count: int,
+             attributes: dict[str, Any]) -> Message:
+    return Message(
+        row["message_id"], receipt, row["body"], attributes, row["sent_at"], first, count,
+        json.loads(row["system_attributes"] or "{}") | _fifo_attributes(row),
+    )
+
+
+def _remember_attempt(db: sqlite3.Connection, queue: str, attempt: str,
+                      received: list[Message], hidden_until: float, now: float) -> None:
+    """Keep what a receive with a ReceiveRequestAttemptId gave, for 5 minutes: each
+    receipt handle and the time its message is hidden until (a change shows)."""
+    db.execute(
+        "INSERT OR REPLACE INTO sqs_attempts (queue, attempt_id, received, expires_at) "
+        "VALUES (?, ?, ?, ?)",
+        (queue, attempt, json.dumps([[m.receipt_handle, hidden_until] for m in received]),
+         now + quotas.SQS_DEDUP_WINDOW_S),
+    )
+
+
+def _attempt_again(db: sqlite3.Connection, queue: str, attempt: str, now: float,
+                   hide: int) -> list[Message] | None:
+    """The messages a receive with ``attempt`` gave, hidden again for ``hide`` seconds;
+    ``None`` when there is none to give again (unknown, expired, or a message of it
+    deleted, received again or given another visibility timeout)."""
+    db.execute("DELETE FROM sqs_attempts WHERE queue = ? AND expires_at <= ?", (queue, now))
+    kept = db.execute("SELECT received FROM sqs_attempts WHERE queue = ? AND attempt_id = ?",
+                      (queue, attempt)).fetchone()
+    if kept is None:
+        return None
+    rows = []
+    for receipt, hidden_until in json.loads(kept[0]):
+        row = db.execute("SELECT * FROM sqs_messages WHERE queue = ? AND receipt = ?",
+                         (queue, receipt)).fetchone()
+        if row is None or row["visible_at"] != hidden_until:
+            return None
+        rows.append(row)
+    out = []
+    for row in rows:
+        db.execute("UPDATE sqs_messages SET visible_at = ? WHERE id = ?", (now + hide, row["id"]))
+        out.append(_message(row, row["receipt"], row["first_received_at"], row["receive_count"],
+                            _message_attributes(row)))
+    _remember_attempt(db, queue, attempt, out, now + hide, now)
+    return out
 
 
 def _fifo_attributes(row: sqlite3.Row) -> dict[str, str]:

@@ -313,6 +313,7 @@ class SqsResponses:
             max_number_of_messages=p.get("MaxNumberOfMessages", 1),
             visibility_timeout=p.get("VisibilityTimeout"),
             wait_time_seconds=p.get("WaitTimeSeconds"),
+            attempt_id=p.get("ReceiveRequestAttemptId"),
         )
         names = list(p.get("AttributeNames") or []) + list(p.get("MessageSystemAttributeNames") or [])
         out = [_binary_as_bytes(m.to_aws(names, p.get("MessageAttributeNames"))) for m in messages]
