@@ -392,3 +392,33 @@ def test_a_retried_receive_request_attempt_gets_the_same_messages(
     fresh = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2,
                                 ReceiveRequestAttemptId="try-1")
     assert "Messages" not in fresh  # a deleted message ends the attempt: a new receive
+
+
+MEET = """
+import json, os, time
+
+def handler(event, context):
+    folder = os.environ["RENDEZVOUS"]
+    [record] = event["Records"]
+    open(os.path.join(folder, record["attributes"]["MessageGroupId"]), "w").close()
+    deadline = time.monotonic() + 25  # a loaded machine may start the other one late
+    while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)  # waits for the other group's batch, not for time
+    print("MET " + json.dumps([record["body"], len(os.listdir(folder))]))
+"""
+
+
+def test_two_groups_are_processed_at_once(
+    lab: Lab, rendezvous: Path, code: Callable[..., Path]
+) -> None:
+    lab.create_function("meet", code(app=MEET), handler="app.handler", timeout=30,
+                        environment={"RENDEZVOUS": str(rendezvous)})
+    q = queues_of(lab)
+    fifo(q, ContentBasedDeduplication="true")
+    q.send_message("jobs.fifo", "a1", group_id="a")
+    q.send_message("jobs.fifo", "b1", group_id="b")
+    lab.create_event_source_mapping("meet", event_source_arn=q.arn("jobs.fifo"), batch_size=1)
+    settle(lab)
+    met = sorted(json.loads(e.message.split("MET ", 1)[1])
+                 for e in lab.get_logs("meet") if "MET " in e.message)
+    assert met == [["a1", 2], ["b1", 2]], "each group's batch saw the other's running"
