@@ -19,7 +19,7 @@ from lambdalab.server import EdgeServer
 from lambdalab_sqs import Queues, sqs_of
 from lambdalab_sqs.exceptions import InvalidParameterValue, MissingParameter
 
-from .edge_support import client_for, edge  # noqa: F401  (fixtures)
+from .edge_support import client_for, edge, killed_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -188,6 +188,22 @@ def test_ledger_and_sequence_numbers_survive_a_restart(tmp_path: Path) -> None:
         assert [m.body for m in q.receive_message("jobs.fifo", max_number_of_messages=10)] \
             == ["a", "b"]
         assert held.message_id == first.message_id
+
+
+def test_an_acknowledged_send_and_its_ledger_survive_a_sigkill(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with killed_server(data) as url:
+        sqs = client_for(url, "sqs")
+        queue = sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        sent = sqs.send_message(QueueUrl=queue, MessageBody="pay", MessageGroupId="g",
+                                MessageDeduplicationId="order-1")
+    with Lab(data_dir=data) as lab:  # the real clock: well inside the 5 minutes
+        q = queues_of(lab)
+        again = q.send_message("jobs.fifo", "pay", group_id="g", dedup_id="order-1")
+        assert (again.message_id, again.sequence_number) == (sent["MessageId"],
+                                                             sent["SequenceNumber"])
+        [message] = q.receive_message("jobs.fifo", max_number_of_messages=10)
+        assert message.message_id == sent["MessageId"]
 
 
 def test_a_fifo_queues_dead_letter_queue_is_fifo(lab: Lab, clock: VirtualClock) -> None:
