@@ -73,6 +73,10 @@ class DestinationMessage:
     #: A subject, where the destination takes one (an SNS topic's ``Subject``; a
     #: CloudWatch alarm's notification has one).
     subject: str | None = None
+    #: A FIFO topic's message: its ``MessageGroupId`` and ``MessageDeduplicationId``,
+    #: which a FIFO queue takes (a sender that has no groups ignores them).
+    group_id: str | None = None
+    dedup_id: str | None = None
 
 
 Sender = Callable[[DestinationMessage], None]

@@ -76,6 +76,9 @@ class Delivery:
     attributes: dict[str, str] = field(default_factory=dict)
     data_types: dict[str, str] = field(default_factory=dict)
     trace_header: str | None = None
+    #: A FIFO topic's message group and deduplication id, for a FIFO queue.
+    group_id: str | None = None
+    dedup_id: str | None = None
 
 
 def _early_offsets() -> tuple[float, ...]:
@@ -160,10 +163,10 @@ class Deliveries:
             cursor = db.execute(
                 "INSERT INTO sns_deliveries (subscription, message_id, protocol, endpoint, "
                 "body, dead_letter_body, attributes, data_types, trace_header, "
-                "first_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "first_attempt_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (d.subscription_arn, d.message_id, d.protocol, d.endpoint, d.body,
                  d.dead_letter_body, json.dumps(d.attributes), json.dumps(d.data_types),
-                 d.trace_header, d.first_attempt_at))
+                 d.trace_header, d.first_attempt_at, d.group_id, d.dedup_id))
             out.append(_with_id(d, int(cursor.lastrowid or 0)))
         return out
 
@@ -257,7 +260,8 @@ class Deliveries:
             return
         self._check_may_send(delivery.endpoint, delivery)
         self._sender(delivery.endpoint)(DestinationMessage(
-            delivery.body, delivery.attributes, delivery.data_types, trace_header=delivery.trace_header))
+            delivery.body, delivery.attributes, delivery.data_types, trace_header=delivery.trace_header,
+            group_id=delivery.group_id, dedup_id=delivery.dedup_id))
 
     def _check_may_send(self, queue_arn: str, delivery: Delivery) -> None:
         """In a lab enforcing IAM, the queue's policy must let SNS send for the topic."""
@@ -311,19 +315,23 @@ class Deliveries:
         try:
             self._check_may_send(target, delivery)
             self._sender(target)(DestinationMessage(delivery.dead_letter_body, attributes,
-                                                    trace_header=delivery.trace_header))
+                                                    trace_header=delivery.trace_header,
+                                                    group_id=delivery.group_id,
+                                                    dedup_id=delivery.dedup_id))
         except (LambdaError, ServiceError) as e:  # AWS counts it (NumberOfNotificationsFailedToRedriveToDlq)
             log.warning("SNS could not move %s to dead-letter queue %s: %s", delivery.message_id, target, e)
 
 
 _SELECT = ("SELECT id, subscription, message_id, protocol, endpoint, body, dead_letter_body, "
-           "attributes, data_types, trace_header, first_attempt_at FROM sns_deliveries")
+           "attributes, data_types, trace_header, first_attempt_at, group_id, dedup_id "
+           "FROM sns_deliveries")
 
 
 def _delivery(row: Any) -> Delivery:
     return Delivery(row["id"], row["subscription"], row["message_id"], row["protocol"], row["endpoint"],
                     row["body"], row["dead_letter_body"], float(row["first_attempt_at"]),
-                    json.loads(row["attributes"]), json.loads(row["data_types"]), row["trace_header"])
+                    json.loads(row["attributes"]), json.loads(row["data_types"]), row["trace_header"],
+                    row["group_id"], row["dedup_id"])
 
 
 def _topic_of(delivery: Delivery) -> str:

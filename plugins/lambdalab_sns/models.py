@@ -55,6 +55,11 @@ MIGRATIONS: dict[str, str] = {
     # the token an http(s), email or sms subscription waits to be confirmed with; NULL
     # once confirmed (and for lambda and sqs subscriptions, confirmed at once)
     "sns-4": "ALTER TABLE sns_subscriptions ADD COLUMN token TEXT;",
+    # a FIFO topic's delivery carries its message's group and deduplication id
+    "sns-5": """
+    ALTER TABLE sns_deliveries ADD COLUMN group_id TEXT;
+    ALTER TABLE sns_deliveries ADD COLUMN dedup_id TEXT;
+    """,
 }
 
 _TOPIC_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.TOPIC_NAME_MAX}}}$")

@@ -84,6 +84,9 @@ class Notification:
     trace_header: str | None = None
     #: A FIFO topic's sequence number for the message.
     sequence_number: str | None = None
+    #: A FIFO topic's message group and deduplication id, passed on to FIFO queues.
+    group_id: str | None = None
+    dedup_id: str | None = None
 
     def text_for(self, protocol: str) -> str:
         return self.per_protocol.get(protocol, self.message)
@@ -129,12 +132,14 @@ class Notification:
     def sqs_message(self, subscription: Subscription, endpoint: str) -> DestinationMessage:
         if not subscription.raw:
             return DestinationMessage(json.dumps(self.envelope(subscription, endpoint, "URL")), {},
-                                      trace_header=self.trace_header)
+                                      trace_header=self.trace_header, group_id=self.group_id,
+                                      dedup_id=self.dedup_id)
         strings = {n: a for n, a in self.attributes.items() if "StringValue" in a}
         return DestinationMessage(self.text_for("sqs"),
                                   {n: a["StringValue"] for n, a in strings.items()},
                                   {n: a["DataType"] for n, a in strings.items()},
-                                  trace_header=self.trace_header)
+                                  trace_header=self.trace_header, group_id=self.group_id,
+                                  dedup_id=self.dedup_id)
 
 
 def _envelope_attribute(attribute: Mapping[str, Any]) -> dict[str, str]:
@@ -209,7 +214,8 @@ class Publisher:
                 sequence, first = admit(db, topic.name, key, notification.message_id, self.lab.clock.now())
                 if first is not None:
                     return Published(first, sequence)
-                numbered = replace(notification, sequence_number=sequence)
+                numbered = replace(notification, sequence_number=sequence,
+                                   group_id=ids.group_id, dedup_id=ids.deduplication_id)
                 deliveries = self.deliveries.insert(db, self._deliveries_of(numbered))
             self.deliveries.send(deliveries)
         return Published(notification.message_id, sequence)
@@ -285,7 +291,8 @@ class Publisher:
                 dead_letter = message.body
         return Delivery(0, subscription.arn, notification.message_id, subscription.protocol,
                         subscription.endpoint, message.body, dead_letter, notification.timestamp,
-                        dict(message.attributes), dict(message.data_types), notification.trace_header)
+                        dict(message.attributes), dict(message.data_types), notification.trace_header,
+                        message.group_id, message.dedup_id)
 
     def request_confirmation(self, subscription: Subscription) -> None:
         """POST an http(s) subscription its ``SubscriptionConfirmation`` (email and sms

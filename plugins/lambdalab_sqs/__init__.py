@@ -101,8 +101,11 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
             key: {"DataType": message.data_types.get(key, "String"), "StringValue": value}
             for key, value in message.attributes.items() if value
         }
+        fifo = name.endswith(".fifo")  # a standard queue has no groups to keep
         queues.send_message(name, message.body, message_attributes=attributes,
-                            trace_header=message.trace_header)
+                            trace_header=message.trace_header,
+                            group_id=message.group_id if fifo else None,
+                            dedup_id=message.dedup_id if fifo else None)
 
     return send
 

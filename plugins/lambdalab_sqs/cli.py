@@ -54,7 +54,7 @@ def sqs_group() -> None:
               help="A queue attribute, e.g. VisibilityTimeout=60 (repeatable).")
 @pass_queues
 def create_queue(queues: Queues, name: str, attribute: tuple[str, ...]) -> None:
-    """Create queue NAME (a standard queue)."""
+    """Create queue NAME (a FIFO queue: NAME.fifo with -a FifoQueue=true)."""
     attributes = dict(item.split("=", 1) for item in attribute if "=" in item)
     queues.create_queue(name, attributes)
     say(f"Created queue {name}: {queues.url(name)} ({queues.arn(name)})")
@@ -78,11 +78,15 @@ def list_queues(queues: Queues, prefix: str) -> None:
 @click.argument("queue")
 @click.argument("body")
 @click.option("--delay", type=int, default=None, help="DelaySeconds (0-900).")
+@click.option("--group", default=None, help="MessageGroupId (a FIFO queue needs one).")
+@click.option("--dedup", default=None, help="MessageDeduplicationId (FIFO queues).")
 @pass_queues
-def send(queues: Queues, queue: str, body: str, delay: int | None) -> None:
+def send(queues: Queues, queue: str, body: str, delay: int | None, group: str | None,
+         dedup: str | None) -> None:
     """Send BODY to QUEUE."""
-    sent = queues.send_message(queue, body, delay_seconds=delay)
-    say(f"Sent {sent.message_id} to {queue}")
+    sent = queues.send_message(queue, body, delay_seconds=delay, group_id=group, dedup_id=dedup)
+    say(f"Sent {sent.message_id} to {queue}"
+        + (f" (sequence number {sent.sequence_number})" if sent.sequence_number else ""))
 
 
 @sqs_group.command("receive")

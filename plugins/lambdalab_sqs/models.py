@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import secrets
@@ -36,6 +37,7 @@ from .exceptions import (
     InvalidParameterValue,
     MessageNotInflight,
     MessageTooLong,
+    MissingParameter,
     QueueDoesNotExist,
     QueueNameExists,
     ReceiptHandleIsInvalid,
@@ -79,8 +81,45 @@ MIGRATIONS: dict[str, str] = {
     "sqs-system-attributes": """
     ALTER TABLE sqs_messages ADD COLUMN system_attributes TEXT;
     """,
+    # FIFO queues: a message's group, deduplication id and sequence number; each queue's
+    # last sequence number; the deduplication ledger (ids seen in the last 5 minutes).
+    "sqs-fifo": """
+    ALTER TABLE sqs_messages ADD COLUMN group_id TEXT;
+    ALTER TABLE sqs_messages ADD COLUMN dedup_id TEXT;
+    ALTER TABLE sqs_messages ADD COLUMN sequence TEXT;
+    CREATE TABLE sqs_sequences (
+        queue TEXT PRIMARY KEY REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        last INTEGER NOT NULL
+    );
+    CREATE TABLE sqs_dedup (
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        dedup_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sequence TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (queue, scope, dedup_id)
+    );
+    CREATE TABLE sqs_attempts (
+        queue TEXT NOT NULL REFERENCES sqs_queues(name) ON DELETE CASCADE,
+        attempt_id TEXT NOT NULL,
+        received TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (queue, attempt_id)
+    );
+    """,
 }
 
+#: SQL: message ``m`` of a FIFO queue is of a group none of whose messages is in flight
+#: (or delayed), so receiving it keeps the group's order.
+_GROUP_FREE = (" AND NOT EXISTS (SELECT 1 FROM sqs_messages b WHERE b.queue = m.queue"
+               " AND b.group_id = m.group_id AND b.visible_at > ?2)")
+#: Sequence numbers start here so each has 20 digits, as AWS's do.
+_SEQUENCE_BASE = 10**19
+#: Rows a FIFO receive looks at to fill its answer from as few groups as it can.
+_FIFO_SCAN = 500
+#: A FIFO id (MessageGroupId, MessageDeduplicationId): letters, digits and punctuation.
+_FIFO_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]+$")
 _QUEUE_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{quotas.SQS_QUEUE_NAME_MAX}}}$")
 #: Characters a message may hold (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | …).
 _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -98,6 +137,13 @@ SETTABLE = {
     "KmsMasterKeyId": "",
     "KmsDataKeyReusePeriodSeconds": "300",
     "SqsManagedSseEnabled": "true",
+}
+#: Attributes only a FIFO queue has, with their defaults and allowed values
+#: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html).
+FIFO_SETTABLE = {
+    "ContentBasedDeduplication": ("false", "true"),
+    "DeduplicationScope": ("queue", "messageGroup"),
+    "FifoThroughputLimit": ("perQueue", "perMessageGroupId"),
 }
 _INTEGER_RANGES = {
     "DelaySeconds": (0, quotas.SQS_DELAY_MAX_S),
@@ -130,18 +176,32 @@ def name_from_url(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def check_queue_name(name: Any) -> str:
-    if not isinstance(name, str) or not _QUEUE_NAME.match(name.removesuffix(".fifo")):
+def check_queue_name(name: Any, fifo: bool = False) -> str:
+    """A queue name; a FIFO queue's (``FifoQueue=true``) ends in ``.fifo``, and only
+    a FIFO queue's does (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html)."""
+    ok = isinstance(name, str) and (name.endswith(".fifo") == fifo) and bool(
+        _QUEUE_NAME.match(name.removesuffix(".fifo") if fifo else name))
+    if ok and fifo and len(name) > quotas.SQS_QUEUE_NAME_MAX:
+        ok = False
+    if not ok and fifo:
         raise InvalidParameterValue(
-            f"QueueName: {name!r} is not valid. Can only include alphanumeric characters, "
-            f"hyphens, or underscores. 1 to {quotas.SQS_QUEUE_NAME_MAX} in length."
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+            f"underscores, must end with .fifo suffix and be 1 to {quotas.SQS_QUEUE_NAME_MAX} "
+            "in length."
         )
-    if name.endswith(".fifo"):
+    if not ok:
         raise InvalidParameterValue(
-            "QueueName: FIFO queues (.fifo) are not supported by lambdalab yet; create a "
-            "standard queue (a name without .fifo)."
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to "
+            f"{quotas.SQS_QUEUE_NAME_MAX} in length."
+            + (" A name ending in .fifo needs the attribute FifoQueue=true." if
+               isinstance(name, str) and name.endswith(".fifo") else "")
         )
     return name
+
+
+def is_fifo(attributes: Mapping[str, Any] | None) -> bool:
+    """Whether CreateQueue's attributes ask for a FIFO queue (FifoQueue=true)."""
+    return str((attributes or {}).get("FifoQueue", "")).lower() == "true"
 
 
 def _integer(name: str, value: Any, low: int, high: int, error: type = InvalidParameterValue) -> int:
@@ -155,15 +215,21 @@ def _integer(name: str, value: Any, low: int, high: int, error: type = InvalidPa
     return number
 
 
-def check_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
-    """Queue attributes as SQS stores them (strings), each checked against its range."""
+def check_attributes(attributes: Mapping[str, Any], fifo: bool = False) -> dict[str, str]:
+    """Queue attributes as SQS stores them (strings), each checked against its range;
+    ``fifo``: the queue is a FIFO queue, which alone takes :data:`FIFO_SETTABLE`."""
     out: dict[str, str] = {}
     for name, value in attributes.items():
-        if name in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
-                    "FifoThroughputLimit") and str(value).lower() not in ("false", ""):
-            raise InvalidAttributeName(
-                f"{name}: FIFO queues are not supported by lambdalab yet; leave {name} out."
-            )
+        if name == "FifoQueue":
+            if str(value).lower() not in ("true", "false") or is_fifo({name: value}) != fifo:
+                raise InvalidAttributeValue(
+                    f"Value {value} for parameter FifoQueue is invalid. Reason: FifoQueue is "
+                    "set when a queue is created (true for a .fifo queue) and cannot change."
+                )
+            continue
+        if name in FIFO_SETTABLE and fifo:
+            out[name] = _fifo_attribute(name, value)
+            continue
         if name not in SETTABLE:
             raise InvalidAttributeName(
                 f"Unknown Attribute {name}. Settable attributes: {', '.join(sorted(SETTABLE))}."
@@ -175,6 +241,16 @@ def check_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
             value = json.dumps(_redrive_policy(value))
         out[name] = str(value)
     return out
+
+
+def _fifo_attribute(name: str, value: Any) -> str:
+    text = str(value).lower() if name == "ContentBasedDeduplication" else str(value)
+    if text not in FIFO_SETTABLE[name]:
+        raise InvalidAttributeValue(
+            f"Value {value} for parameter {name} is invalid. Reason: Must be one of "
+            f"{', '.join(FIFO_SETTABLE[name])}."
+        )
+    return text
 
 
 def _redrive_policy(value: Any) -> dict[str, Any]:
@@ -261,7 +337,13 @@ class Queue:
     modified_at: float
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def fifo(self) -> bool:
+        return self.name.endswith(".fifo")
+
     def setting(self, name: str) -> str:
+        if name in FIFO_SETTABLE:
+            return self.attributes.get(name) or FIFO_SETTABLE[name][0]
         return self.attributes.get(name) or SETTABLE[name]
 
     def integer(self, name: str) -> int:
@@ -280,12 +362,38 @@ class SentMessage:
     message_id: str
     md5_of_message_body: str
     md5_of_message_attributes: str | None
+    #: A FIFO queue's sequence number of the message (of the original, for a duplicate).
+    sequence_number: str | None = None
 
     def to_aws(self) -> dict[str, str]:
         out = {"MessageId": self.message_id, "MD5OfMessageBody": self.md5_of_message_body}
         if self.md5_of_message_attributes:
             out["MD5OfMessageAttributes"] = self.md5_of_message_attributes
+        if self.sequence_number:
+            out["SequenceNumber"] = self.sequence_number
         return out
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: what SendMessage or a batch entry gives."""
+
+    body: Any
+    delay_seconds: Any = None
+    message_attributes: Mapping[str, Any] | None = None
+    group_id: Any = None
+    dedup_id: Any = None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An :class:`Outgoing` message once checked against its queue."""
+
+    body: str
+    delay: int
+    attributes: dict[str, dict[str, str]]
+    group_id: str | None
+    dedup_id: str | None
 
 
 @dataclass(frozen=True)
@@ -403,8 +511,10 @@ class Queues:
         tags: Mapping[str, str] | None = None,
     ) -> Queue:
         """A new queue, or the existing one when its attributes match (as SQS does)."""
-        name = check_queue_name(name)
-        wanted = check_attributes(attributes or {})
+        fifo = is_fifo(attributes)
+        name = check_queue_name(name, fifo)
+        wanted = check_attributes(attributes or {}, fifo)
+        self._check_redrive_type(name, wanted)
         now = self.clock.now()
         with self.store.transaction() as db:
             row = db.execute("SELECT * FROM sqs_queues WHERE name = ?", (name,)).fetchone()
@@ -422,6 +532,20 @@ class Queues:
                 (name, json.dumps(wanted), json.dumps(dict(tags or {})), now, now),
             )
         return Queue(name, wanted, now, now, dict(tags or {}))
+
+    @staticmethod
+    def _check_redrive_type(name: str, attributes: Mapping[str, str]) -> None:
+        """A FIFO queue's dead-letter queue is a FIFO queue, a standard queue's a standard
+        one (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html)."""
+        policy = attributes.get("RedrivePolicy")
+        if not policy:
+            return
+        target = name_from_arn(json.loads(policy)["deadLetterTargetArn"])
+        if target.endswith(".fifo") != name.endswith(".fifo"):
+            raise InvalidParameterValue(
+                f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                "queue must be same type of queue as the source."
+            )
 
     def get_queue(self, name: str) -> Queue:
         rows = self.store.query("SELECT * FROM sqs_queues WHERE name = ?", (name,))
@@ -452,7 +576,8 @@ class Queues:
 
     def set_attributes(self, name: str, attributes: Mapping[str, Any]) -> Queue:
         queue = self.get_queue(name)
-        merged = {**queue.attributes, **check_attributes(attributes)}
+        merged = {**queue.attributes, **check_attributes(attributes, queue.fifo)}
+        self._check_redrive_type(name, merged)
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE sqs_queues SET attributes = ?, modified_at = ? WHERE name = ?",
@@ -466,6 +591,8 @@ class Queues:
         queue = self.get_queue(name)
         counts = self.counts(name)
         every = {k: queue.setting(k) for k in SETTABLE if queue.setting(k)}
+        if queue.fifo:
+            every |= {"FifoQueue": "true"} | {k: queue.setting(k) for k in FIFO_SETTABLE}
         every |= {
             "QueueArn": self.arn(name),
             "ApproximateNumberOfMessages": str(counts["visible"]),
@@ -475,7 +602,8 @@ class Queues:
             "LastModifiedTimestamp": str(int(queue.modified_at)),
         }
         wanted = set(names or ())
-        for unknown in wanted - set(every) - set(SETTABLE) - {"All"}:
+        for unknown in wanted - set(every) - set(SETTABLE) - set(FIFO_SETTABLE) - {
+                "All", "FifoQueue"}:
             raise InvalidAttributeName(f"Unknown Attribute {unknown}.")
         return {k: v for k, v in every.items() if "All" in wanted or k in wanted}
 
@@ -489,9 +617,11 @@ class Queues:
         return {"visible": row[0] or 0, "in_flight": row[1] or 0, "delayed": row[2] or 0}
 
     def has_visible(self, name: str) -> bool:
-        """Whether a receive now would find a message (cheaper than :meth:`counts`)."""
+        """Whether a receive now would find a message (cheaper than :meth:`counts`): in a
+        FIFO queue, one of a group with nothing in flight."""
         return bool(self.store.query(
-            "SELECT 1 FROM sqs_messages WHERE queue = ? AND visible_at <= ? LIMIT 1",
+            "SELECT 1 FROM sqs_messages m WHERE queue = ?1 AND visible_at <= ?2"
+            + (_GROUP_FREE if name.endswith(".fifo") else "") + " LIMIT 1",
             (name, self.clock.now()),
         ))
 
@@ -505,42 +635,71 @@ class Queues:
     def send_message(
         self, name: str, body: Any, *, delay_seconds: int | None = None,
         message_attributes: Mapping[str, Any] | None = None,
-        trace_header: str | None = None,
+        trace_header: str | None = None, group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> SentMessage:
         """Enqueue one message; it is committed before this returns. ``trace_header`` is
-        the ``AWSTraceHeader`` system attribute (AWS services set it when they send)."""
-        return self.send_messages(
-            name, [(body, delay_seconds, message_attributes)], trace_header=trace_header
-        )[0]
+        the ``AWSTraceHeader`` system attribute (AWS services set it when they send);
+        ``group_id`` and ``dedup_id`` are a FIFO queue's MessageGroupId and
+        MessageDeduplicationId."""
+        outgoing = Outgoing(body, delay_seconds, message_attributes, group_id, dedup_id)
+        return self.send_messages(name, [outgoing], trace_header=trace_header)[0]
 
     def send_messages(
-        self, name: str, entries: list[tuple[Any, int | None, Mapping[str, Any] | None]],
-        *, trace_header: str | None = None,
+        self, name: str, entries: list[Outgoing], *, trace_header: str | None = None,
     ) -> list[SentMessage]:
-        """Enqueue several messages in one transaction (every entry valid, or an error)."""
+        """Enqueue several messages in one transaction (every entry valid, or an error).
+
+        In a FIFO queue a message whose deduplication id was sent in the last 5 minutes
+        is accepted and not enqueued: the answer is the first one's
+        (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html)."""
         queue = self.get_queue(name)
-        checked = [self._checked(queue, *entry) for entry in entries]
+        checked = [self._checked(queue, entry) for entry in entries]
         now = self.clock.now()
-        sent = []
         system = json.dumps({"AWSTraceHeader": trace_header}) if trace_header else None
         with self.store.transaction() as db:
-            for body, delay, attributes in checked:
-                message_id = str(uuid.uuid4())
-                db.execute(
-                    "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, "
-                    "sent_at, visible_at, system_attributes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, message_id, body, json.dumps(attributes), now, now + delay, system),
-                )
-                sent.append(SentMessage(message_id, md5_hex(body), attributes_md5(attributes)))
-        delays = [delay for _, delay, _ in checked if delay]
+            if queue.fifo:
+                db.execute("DELETE FROM sqs_dedup WHERE queue = ? AND expires_at <= ?",
+                           (name, now))
+            sent = [self._insert(db, queue, message, now, system) for message in checked]
+        delays = [message.delay for message in checked if message.delay]
         if delays:
             self._wake_at(now + min(delays))
         self._notify()
         return sent
 
-    def _checked(
-        self, queue: Queue, body: Any, delay: int | None, attributes: Mapping[str, Any] | None
-    ) -> tuple[str, int, dict[str, dict[str, str]]]:
+    def _insert(self, db: sqlite3.Connection, queue: Queue, message: Checked, now: float,
+                system: str | None) -> SentMessage:
+        """Insert one checked message (or find its duplicate) in ``db``'s transaction."""
+        md5_body, md5_attributes = md5_hex(message.body), attributes_md5(message.attributes)
+        sequence = None
+        if queue.fifo:
+            scope = message.group_id if queue.setting("DeduplicationScope") == "messageGroup" else ""
+            seen = db.execute(
+                "SELECT message_id, sequence FROM sqs_dedup WHERE queue = ? AND scope = ? "
+                "AND dedup_id = ?", (queue.name, scope, message.dedup_id)).fetchone()
+            if seen is not None:
+                return SentMessage(seen[0], md5_body, md5_attributes, seen[1])
+            sequence = _next_sequence(db, queue.name)
+        message_id = str(uuid.uuid4())
+        db.execute(
+            "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, sent_at, "
+            "visible_at, system_attributes, group_id, dedup_id, sequence) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (queue.name, message_id, message.body, json.dumps(message.attributes), now,
+             now + message.delay, system, message.group_id, message.dedup_id, sequence),
+        )
+        if sequence is not None:
+            db.execute(
+                "INSERT OR REPLACE INTO sqs_dedup (queue, scope, dedup_id, message_id, "
+                "sequence, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (queue.name, scope, message.dedup_id, message_id, sequence,
+                 now + quotas.SQS_DEDUP_WINDOW_S),
+            )
+        return SentMessage(message_id, md5_body, md5_attributes, sequence)
+
+    def _checked(self, queue: Queue, outgoing: Outgoing) -> Checked:
+        body = outgoing.body
         if not isinstance(body, str) or body == "":
             raise InvalidParameterValue(
                 "The request must contain the parameter MessageBody: a non-empty string."
@@ -551,20 +710,26 @@ class Queues:
                 "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed; "
                 "base64-encode binary data."
             )
-        checked = check_message_attributes(attributes)
+        checked = check_message_attributes(outgoing.message_attributes)
         limit = queue.integer("MaximumMessageSize")
         if _size(body, checked) > limit:
             raise MessageTooLong(
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{limit} bytes. Store large payloads elsewhere (S3) and send a reference."
             )
+        group_id, dedup_id = _fifo_ids(queue, outgoing)
+        delay = outgoing.delay_seconds
+        if delay is not None and queue.fifo:
+            raise _not_for_this_queue("DelaySeconds", delay)
         if delay is None:
             delay = queue.integer("DelaySeconds")
-        return body, _integer("DelaySeconds", delay, 0, quotas.SQS_DELAY_MAX_S), checked
+        delay = _integer("DelaySeconds", delay, 0, quotas.SQS_DELAY_MAX_S)
+        return Checked(body, delay, checked, group_id, dedup_id)
 
     def receive_message(
         self, name: str, *, max_number_of_messages: int = 1,
         visibility_timeout: int | None = None, wait_time_seconds: int | None = None,
+        attempt_id: str | None = None,
     ) -> list[Message]:
         """Receive up to ``max_number_of_messages``; long-poll up to ``wait_time_seconds``.
 
@@ -581,7 +746,7 @@ class Queues:
         timer = self.clock.call_at(deadline, self._notify) if wait else None
         try:
             while True:
-                messages = self.receive_now(name, count, visibility_timeout)
+                messages = self.receive_now(name, count, visibility_timeout, attempt_id)
                 if messages or self.clock.now() >= deadline or self._closed:
                     return messages
                 with self.changed:
@@ -591,35 +756,54 @@ class Queues:
                 timer.cancel()
 
     def receive_now(
-        self, name: str, count: int, visibility_timeout: int | None = None
+        self, name: str, count: int, visibility_timeout: int | None = None,
+        attempt_id: str | None = None,
     ) -> list[Message]:
-        """Take up to ``count`` visible messages in flight, without waiting."""
+        """Take up to ``count`` visible messages in flight, without waiting. On a FIFO
+        queue, ``attempt_id`` (ReceiveRequestAttemptId) retried within 5 minutes gives
+        the same messages and receipt handles again, with a new visibility timeout, while
+        none of them was deleted or had its visibility changed
+        (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html)."""
         queue = self.get_queue(name)
         hide = queue.integer("VisibilityTimeout") if visibility_timeout is None else _integer(
             "VisibilityTimeout", visibility_timeout, 0, quotas.SQS_VISIBILITY_TIMEOUT_MAX_S)
+        attempt = None if attempt_id is None or not queue.fifo else _fifo_id(
+            "ReceiveRequestAttemptId", attempt_id)
         now = self.clock.now()
         expired = now - queue.integer("MessageRetentionPeriod")
-        redrive = queue.redrive
-        out: list[Message] = []
         with self.store.transaction() as db:
             db.execute("DELETE FROM sqs_messages WHERE queue = ? AND sent_at <= ?", (name, expired))
+            out = _attempt_again(db, name, attempt, now, hide) if attempt else None
+            if out is None:
+                out = self._receive(db, queue, count, now, hide)
+                if attempt and out:
+                    _remember_attempt(db, name, attempt, out, now + hide, now)
+        if out and hide:
+            self._wake_at(now + hide)
+        return out
+
+    def _receive(self, db: sqlite3.Connection, queue: Queue, count: int, now: float,
+                 hide: int) -> list[Message]:
+        name, redrive = queue.name, queue.redrive
+        out: list[Message] = []
+        if queue.fifo:
+            rows = _fifo_rows(db, name, now)
+        else:
             rows = db.execute(
                 "SELECT * FROM sqs_messages WHERE queue = ? AND visible_at <= ? "
                 "ORDER BY visible_at, id LIMIT ?", (name, now, count * 2 if redrive else count),
             ).fetchall()
-            for row in rows:
-                if redrive and row["receive_count"] >= redrive["maxReceiveCount"]:
-                    self._redrive(db, row, redrive["deadLetterTargetArn"])
-                    continue
-                if len(out) < count:
-                    attributes = self.store.loaded(
-                        "sqs_messages", {"id": row["id"]},
-                        lambda: _message_attributes(row),  # noqa: B023 - called at once
-                    )
-                    if attributes is not None:  # a damaged message is reported and left
-                        out.append(self._take(db, row, now, hide, attributes))
-        if out and hide:
-            self._wake_at(now + hide)
+        for row in rows:
+            if redrive and row["receive_count"] >= redrive["maxReceiveCount"]:
+                self._redrive(db, row, redrive["deadLetterTargetArn"])
+                continue
+            if len(out) < count:
+                attributes = self.store.loaded(
+                    "sqs_messages", {"id": row["id"]},
+                    lambda: _message_attributes(row),  # noqa: B023 - called at once
+                )
+                if attributes is not None:  # a damaged message is reported and left
+                    out.append(self._take(db, row, now, hide, attributes))
         return out
 
     def _take(self, db: sqlite3.Connection, row: sqlite3.Row, now: float, hide: int,
@@ -631,11 +815,7 @@ class Queues:
             "first_received_at = ?, receipt = ? WHERE id = ?",
             (now + hide, first, receipt, row["id"]),
         )
-        return Message(
-            row["message_id"], receipt, row["body"], attributes,
-            row["sent_at"], first, row["receive_count"] + 1,
-            json.loads(row["system_attributes"] or "{}"),
-        )
+        return _message(row, receipt, first, row["receive_count"] + 1, attributes)
 
     def _redrive(self, db: sqlite3.Connection, row: sqlite3.Row, target_arn: str) -> None:
         """Move a message that was received maxReceiveCount times to its dead-letter queue."""
@@ -724,6 +904,121 @@ class Queues:
             if self._wake is not None:
                 self._wake.cancel()
             self.changed.notify_all()
+
+
+def _fifo_rows(db: sqlite3.Connection, name: str, now: float) -> list[sqlite3.Row]:
+    """A FIFO queue's receivable messages: those of groups with nothing in flight, the
+    oldest group's first and each group's in its order, so that one receive returns as
+    many messages of one group as it can (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html)."""
+    rows = db.execute(
+        "SELECT * FROM sqs_messages m WHERE queue = ?1 AND visible_at <= ?2" + _GROUP_FREE
+        + " ORDER BY id LIMIT ?3", (name, now, _FIFO_SCAN),
+    ).fetchall()
+    rank: dict[str, int] = {}
+    for row in rows:
+        rank.setdefault(row["group_id"], len(rank))
+    return sorted(rows, key=lambda row: (rank[row["group_id"]], row["id"]))
+
+
+def _message(row: sqlite3.Row, receipt: str, first: float, count: int,
+             attributes: dict[str, Any]) -> Message:
+    return Message(
+        row["message_id"], receipt, row["body"], attributes, row["sent_at"], first, count,
+        json.loads(row["system_attributes"] or "{}") | _fifo_attributes(row),
+    )
+
+
+def _remember_attempt(db: sqlite3.Connection, queue: str, attempt: str,
+                      received: list[Message], hidden_until: float, now: float) -> None:
+    """Keep what a receive with a ReceiveRequestAttemptId gave, for 5 minutes: each
+    receipt handle and the time its message is hidden until (a change shows)."""
+    db.execute(
+        "INSERT OR REPLACE INTO sqs_attempts (queue, attempt_id, received, expires_at) "
+        "VALUES (?, ?, ?, ?)",
+        (queue, attempt, json.dumps([[m.receipt_handle, hidden_until] for m in received]),
+         now + quotas.SQS_DEDUP_WINDOW_S),
+    )
+
+
+def _attempt_again(db: sqlite3.Connection, queue: str, attempt: str, now: float,
+                   hide: int) -> list[Message] | None:
+    """The messages a receive with ``attempt`` gave, hidden again for ``hide`` seconds;
+    ``None`` when there is none to give again (unknown, expired, or a message of it
+    deleted, received again or given another visibility timeout)."""
+    db.execute("DELETE FROM sqs_attempts WHERE queue = ? AND expires_at <= ?", (queue, now))
+    kept = db.execute("SELECT received FROM sqs_attempts WHERE queue = ? AND attempt_id = ?",
+                      (queue, attempt)).fetchone()
+    if kept is None:
+        return None
+    rows = []
+    for receipt, hidden_until in json.loads(kept[0]):
+        row = db.execute("SELECT * FROM sqs_messages WHERE queue = ? AND receipt = ?",
+                         (queue, receipt)).fetchone()
+        if row is None or row["visible_at"] != hidden_until:
+            return None
+        rows.append(row)
+    out = []
+    for row in rows:
+        db.execute("UPDATE sqs_messages SET visible_at = ? WHERE id = ?", (now + hide, row["id"]))
+        out.append(_message(row, row["receipt"], row["first_received_at"], row["receive_count"],
+                            _message_attributes(row)))
+    _remember_attempt(db, queue, attempt, out, now + hide, now)
+    return out
+
+
+def _fifo_attributes(row: sqlite3.Row) -> dict[str, str]:
+    """The system attributes of a message's group, deduplication id and sequence number."""
+    values = {"MessageGroupId": row["group_id"], "MessageDeduplicationId": row["dedup_id"],
+              "SequenceNumber": row["sequence"]}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _not_for_this_queue(parameter: str, value: Any) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Value {value} for parameter {parameter} is invalid. Reason: The request include "
+        "parameter that is not valid for this queue type."
+    )
+
+
+def _fifo_id(parameter: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > quotas.SQS_FIFO_ID_MAX \
+            or not _FIFO_ID.match(value):
+        raise InvalidParameterValue(
+            f"Value {value} for parameter {parameter} is invalid. Reason: {parameter} can "
+            "only include alphanumeric and punctuation characters. 1 to "
+            f"{quotas.SQS_FIFO_ID_MAX} in length."
+        )
+    return value
+
+
+def _fifo_ids(queue: Queue, outgoing: Outgoing) -> tuple[str | None, str | None]:
+    """The message's group and deduplication ids, as its queue's type asks: a FIFO
+    queue needs a group, and a deduplication id unless ContentBasedDeduplication makes
+    one (the SHA-256 of the body); a standard queue takes no deduplication id (a group
+    id it keeps and shows, without ordering by it)."""
+    group, dedup = outgoing.group_id, outgoing.dedup_id
+    if not queue.fifo:
+        if dedup is not None:
+            raise _not_for_this_queue("MessageDeduplicationId", dedup)
+        return (None if group is None else _fifo_id("MessageGroupId", group)), None
+    if group in (None, ""):
+        raise MissingParameter("The request must contain the parameter MessageGroupId.")
+    if dedup is None:
+        if queue.setting("ContentBasedDeduplication") != "true":
+            raise InvalidParameterValue(
+                "The queue should either have ContentBasedDeduplication enabled or "
+                "MessageDeduplicationId provided explicitly"
+            )
+        dedup = hashlib.sha256(str(outgoing.body).encode()).hexdigest()
+    return _fifo_id("MessageGroupId", group), _fifo_id("MessageDeduplicationId", dedup)
+
+
+def _next_sequence(db: sqlite3.Connection, queue: str) -> str:
+    """The queue's next sequence number: 20 digits, growing with each message."""
+    db.execute("INSERT OR IGNORE INTO sqs_sequences (queue, last) VALUES (?, 0)", (queue,))
+    db.execute("UPDATE sqs_sequences SET last = last + 1 WHERE queue = ?", (queue,))
+    last = db.execute("SELECT last FROM sqs_sequences WHERE queue = ?", (queue,)).fetchone()[0]
+    return str(_SEQUENCE_BASE + last)
 
 
 def _message_attributes(row: sqlite3.Row) -> dict[str, Any]:

@@ -40,3 +40,8 @@ ESM_MAXIMUM_CONCURRENCY_MAX = 1000
 #: is smaller: the function's concurrency usually caps it first)
 #: (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
 ESM_SQS_POLLERS_MAX = 64
+#: FIFO queues: a MessageDeduplicationId is remembered for 5 minutes; a MessageGroupId
+#: and a MessageDeduplicationId are 1-128 characters
+#: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html).
+SQS_DEDUP_WINDOW_S = 300
+SQS_FIFO_ID_MAX = 128

@@ -286,6 +286,7 @@ class SqsResponses:
             name, body, delay_seconds=p.get("DelaySeconds"),
             message_attributes=p.get("MessageAttributes"),
             trace_header=trace_header(p, p.get(TRACE_HEADER)),
+            group_id=p.get("MessageGroupId"), dedup_id=p.get("MessageDeduplicationId"),
         )
         return _sent(p, sent)
 
@@ -298,6 +299,8 @@ class SqsResponses:
                     name, entry.get("MessageBody"), delay_seconds=entry.get("DelaySeconds"),
                     message_attributes=entry.get("MessageAttributes"),
                     trace_header=trace_header(entry, p.get(TRACE_HEADER)),
+                    group_id=entry.get("MessageGroupId"),
+                    dedup_id=entry.get("MessageDeduplicationId"),
                 )
                 successful.append({"Id": entry["Id"], **_sent(entry, sent)})
             except SqsError as e:
@@ -310,6 +313,7 @@ class SqsResponses:
             max_number_of_messages=p.get("MaxNumberOfMessages", 1),
             visibility_timeout=p.get("VisibilityTimeout"),
             wait_time_seconds=p.get("WaitTimeSeconds"),
+            attempt_id=p.get("ReceiveRequestAttemptId"),
         )
         names = list(p.get("AttributeNames") or []) + list(p.get("MessageSystemAttributeNames") or [])
         out = [_binary_as_bytes(m.to_aws(names, p.get("MessageAttributeNames"))) for m in messages]
