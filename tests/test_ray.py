@@ -1,0 +1,164 @@
+"""The ``ray`` backend against a real local Ray cluster: a head and a second node on
+127.0.0.1, each of one CPU and 2 GB, started here and stopped after (only what this
+file started is stopped: other engineers may run clusters of their own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import psutil
+import pytest
+
+from lambdalab import Lab, VirtualClock
+
+from .conftest import wait_until
+
+ray = pytest.importorskip("ray", reason="the ray sandbox's tests need Ray: pip install 'lambdalab[ray]'")
+pytestmark = pytest.mark.ray
+
+NODE = ["--num-cpus", "1", "--memory", str(2 * 1024**3), "--object-store-memory",
+        str(80 * 1024**2), "--block", "--disable-usage-stats"]
+#: The head notices a lost node within ~1.5 s (Ray's default waits ~15 s).
+HEALTH = json.dumps({"health_check_period_ms": 500, "health_check_failure_threshold": 3,
+                     "health_check_initial_delay_ms": 0})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["ray", "start", *args, *NODE], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(node: subprocess.Popen[bytes]) -> None:
+    """Kill the node's process group: ``ray start`` and all it started (its own session)."""
+    try:
+        os.killpg(node.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    node.wait()
+
+
+def _alive_nodes() -> int:
+    return sum(1 for n in ray.nodes() if n["Alive"])
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    temp = tmp_path_factory.mktemp("ray")
+    head = _start(["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                   "--include-dashboard=false", f"--temp-dir={temp}",
+                   f"--system-config={HEALTH}"])
+    second = None
+    os.environ["RAY_ADDRESS"] = address
+    try:
+        second = _start([f"--address={address}", "--node-ip-address=127.0.0.1"])
+        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "the cluster did not start"
+        yield {"address": address, "second": second}
+    finally:
+        ray.shutdown()
+        if second is not None:
+            _stop(second)
+        _stop(head)
+        os.environ.pop("RAY_ADDRESS", None)
+
+
+@pytest.fixture
+def rlab(cluster: dict[str, Any], tmp_path: Path) -> Iterator[Lab]:
+    with Lab(data_dir=tmp_path / "data", clock=VirtualClock(start=1_700_000_000),
+             default_sandbox="ray") as lab:
+        yield lab
+
+
+WARM = """
+import os
+print("init print")
+COUNT = 0
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("handling", event)
+    import ray
+    return {"count": COUNT, "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "memory": context.memory_limit_in_mb, "root": os.environ["LAMBDA_TASK_ROOT"]}
+"""
+
+
+def test_cold_then_warm_keeps_module_globals_and_logs_come_back(rlab, code):
+    rlab.create_function("w", code(app=WARM), handler="app.handler", memory_size=256)
+    first = rlab.invoke("w", {"k": 1}, log_type="Tail")
+    second = rlab.invoke("w", {"k": 2}, log_type="Tail")
+    one, two = first.json(), second.json()
+    assert (one["count"], two["count"]) == (1, 2)
+    assert one["pid"] == two["pid"] != os.getpid()
+    assert one["memory"] == "256"
+    assert "lambdalab-ray-" in one["root"]  # the code came through Ray, unpacked by the actor
+    lines = first.log_tail.splitlines()
+    assert lines[0] == "init print" and "handling {'k': 1}" in lines
+    assert lines[-1].startswith("REPORT RequestId: ") and "Init Duration" in lines[-1]
+    assert "Init Duration" not in second.log_tail
+
+
+def test_timeout_kills_the_actor_and_the_next_invoke_starts_a_new_one(rlab, code):
+    rlab.create_function("slow", code(app="""
+import os, time
+def handler(event, context):
+    print("before the wait")
+    if event["wait"]:
+        while True:
+            time.sleep(0.05)
+    return os.getpid()
+"""), handler="app.handler", timeout=1)
+    before = rlab.invoke("slow", {"wait": False}).json()
+    result = rlab.invoke("slow", {"wait": True}, log_type="Tail")
+    error = result.json()
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "before the wait" in result.log_tail
+    assert rlab.invoke("slow", {"wait": False}).json() != before
+
+
+def test_out_of_memory(rlab, code):
+    rlab.create_function("hog", code(app="""
+def handler(event, context):
+    block = bytearray(200 * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+"""), handler="app.handler", memory_size=128)
+    result = rlab.invoke("hog", log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+    assert "Runtime exited with error: signal: killed" in result.log_tail
+
+
+def test_handler_errors_as_the_python_runtime_reports_them(rlab, code):
+    rlab.create_function("boom", code(app="def handler(e, c):\n    raise ValueError('bad order')\n"),
+                         handler="app.handler")
+    error = rlab.invoke("boom").json()
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "bad order")
+
+
+def test_memory_larger_than_any_node_gets_awss_error(rlab, code):
+    from lambdalab import InvalidParameterValueException
+
+    rlab.create_function("big", code(app="def handler(e, c):\n    return 1\n"),
+                         handler="app.handler", memory_size=4096)
+    with pytest.raises(InvalidParameterValueException, match="MemorySize"):
+        rlab.invoke("big")
+    rlab.update_function_configuration("big", memory_size=512)
+    assert rlab.invoke("big").json() == 1
