@@ -126,7 +126,7 @@ def handler(event, context):
     before = rlab.invoke("slow", {"wait": False}).json()
     result = rlab.invoke("slow", {"wait": True}, log_type="Tail")
     error = result.json()
-    assert error["errorType"] == "Sandbox.Timedout"
+    assert error["errorType"] == "Sandbox.Timedout", result.log_tail
     assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
     assert "before the wait" in result.log_tail
     assert rlab.invoke("slow", {"wait": False}).json() != before
@@ -162,3 +162,61 @@ def test_memory_larger_than_any_node_gets_awss_error(rlab, code):
         rlab.invoke("big")
     rlab.update_function_configuration("big", memory_size=512)
     assert rlab.invoke("big").json() == 1
+
+
+HOLD = """
+import os, time
+import ray
+RZ = os.environ["RZ"]
+def handler(event, context):
+    node = ray.get_runtime_context().get_node_id()
+    open(os.path.join(RZ, f"{event['id']}-started"), "w").write(node)
+    while event.get("hold") and not os.path.exists(os.path.join(RZ, "release")):
+        time.sleep(0.02)
+    open(os.path.join(RZ, f"{event['id']}-done"), "w").write(node)
+    return node
+"""
+
+
+def _raylet_of(node: subprocess.Popen[bytes]) -> psutil.Process:
+    [raylet] = [p for p in psutil.process_iter(["name"])
+                if p.info["name"] == "raylet" and os.getpgid(p.pid) == node.pid]
+    return raylet
+
+
+def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost(
+    cluster, rlab, code, rendezvous
+):
+    """Runs last: it leaves the cluster with its head alone. One CPU per node and one
+    per environment (1,769 MB), so a sync and an async invoke held together run on the
+    two nodes; the second node's raylet is killed while both run."""
+    rlab.create_function("n", code(app=HOLD), handler="app.handler", memory_size=1769,
+                         timeout=60, environment={"Variables": {"RZ": str(rendezvous)}})
+    sync: dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: sync.update(
+        result=rlab.invoke("n", {"id": "sync", "hold": True}, log_type="Tail")))
+    caller.start()
+    assert rlab.invoke("n", {"id": "async", "hold": True}, invocation_type="Event").status_code == 202
+    started = [rendezvous / "sync-started", rendezvous / "async-started"]
+    assert wait_until(lambda: all(p.exists() for p in started), timeout=60)
+    head = ray.get_runtime_context().get_node_id()
+    [lost] = [p.name.split("-")[0] for p in started if p.read_text() != head]
+
+    _raylet_of(cluster["second"]).kill()
+    if lost == "sync":
+        caller.join(60)
+        error = sync["result"].json()
+        assert error["errorType"] == "Runtime.ExitError"
+        assert error["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+        assert "Runtime exited with error: signal: killed" in sync["result"].log_tail
+        (rendezvous / "release").touch()
+    else:
+        (rendezvous / "release").touch()
+        caller.join(60)
+        assert sync["result"].function_error is None
+        assert wait_until(lambda: any(e.state == "retrying" for e in rlab.queue()), 60)
+        rlab.clock.advance(60)  # AWS retries a failed async event after a minute
+    assert rlab.wait_for_events(timeout=60), "the queue did not drain"
+    assert (rendezvous / "async-done").read_text() == head  # the event ran, on the head
+    assert rlab.queue() == []
+    assert rlab.invoke("n", {"id": "after"}).json() == head  # replaced on the live node

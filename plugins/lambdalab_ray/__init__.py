@@ -192,7 +192,7 @@ class RayEnvironment:
                 (time.perf_counter() - started) * 1000,
                 error={"errorType": "Runtime.ExitError",
                        "errorMessage": f"Runtime exited during init: {KILLED}"},
-                log_lines=[f"ray: {type(exc).__name__}"],
+                log_lines=[_lost(exc)],
             )
 
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
@@ -205,9 +205,10 @@ class RayEnvironment:
             lines = self._last_logs()
             self.destroy()
             return InvokeOutcome("timeout", b"", self._since(started), lines)
-        except ray.exceptions.RayError:
+        except ray.exceptions.RayError as exc:
             self.destroy()
-            return InvokeOutcome("crash", b"", self._since(started), exit_reason=KILLED)
+            return InvokeOutcome("crash", b"", self._since(started), [_lost(exc)],
+                                 exit_reason=KILLED)
         duration_ms = self._since(started)
         if kind == "reply":
             status, _, _, payload = protocol.unpack_reply(body)
@@ -233,6 +234,12 @@ class RayEnvironment:
             self._ray.kill(self.actor)
         except Exception:  # noqa: BLE001 - already gone with its node
             pass
+
+
+def _lost(exc: Exception) -> str:
+    """The log line that says why Ray lost the environment (its first line)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"lambdalab ray: the environment was lost ({type(exc).__name__}: {first})"
 
 
 class RayBackend:
