@@ -1,19 +1,14 @@
 """The ``ray`` backend against a real local Ray cluster: a head and a second node on
 127.0.0.1, each of one CPU and 2 GB, started here and stopped after (only what this
-file started is stopped: other engineers may run clusters of their own)."""
+file started is stopped: others may run clusters of their own on the machine)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-import psutil
 import pytest
 
 from lambdalab import Lab, VirtualClock
@@ -21,33 +16,8 @@ from lambdalab import Lab, VirtualClock
 from .conftest import wait_until
 
 ray = pytest.importorskip("ray", reason="the ray sandbox's tests need Ray: pip install 'lambdalab[ray]'")
+from lambdalab_ray.local import LocalCluster  # noqa: E402
 pytestmark = pytest.mark.ray
-
-NODE = ["--num-cpus", "1", "--memory", str(2 * 1024**3), "--object-store-memory",
-        str(80 * 1024**2), "--block", "--disable-usage-stats"]
-#: The head notices a lost node within ~1.5 s (Ray's default waits ~15 s).
-HEALTH = json.dumps({"health_check_period_ms": 500, "health_check_failure_threshold": 3,
-                     "health_check_initial_delay_ms": 0})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["ray", "start", *args, *NODE], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(node: subprocess.Popen[bytes]) -> None:
-    """Kill the node's process group: ``ray start`` and all it started (its own session)."""
-    try:
-        os.killpg(node.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    node.wait()
 
 
 def _alive_nodes() -> int:
@@ -55,30 +25,22 @@ def _alive_nodes() -> int:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    temp = tmp_path_factory.mktemp("ray")
-    head = _start(["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-                   "--include-dashboard=false", f"--temp-dir={temp}",
-                   f"--system-config={HEALTH}"])
-    second = None
-    os.environ["RAY_ADDRESS"] = address
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path_factory.mktemp("ray"))
+    os.environ["RAY_ADDRESS"] = cluster.address
     try:
-        second = _start([f"--address={address}", "--node-ip-address=127.0.0.1"])
-        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        cluster.add_node()
+        ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
         assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "the cluster did not start"
-        yield {"address": address, "second": second}
+        yield cluster
     finally:
         ray.shutdown()
-        if second is not None:
-            _stop(second)
-        _stop(head)
+        cluster.stop()
         os.environ.pop("RAY_ADDRESS", None)
 
 
 @pytest.fixture
-def rlab(cluster: dict[str, Any], tmp_path: Path) -> Iterator[Lab]:
+def rlab(cluster: LocalCluster, tmp_path: Path) -> Iterator[Lab]:
     with Lab(data_dir=tmp_path / "data", clock=VirtualClock(start=1_700_000_000),
              default_sandbox="ray") as lab:
         yield lab
@@ -178,12 +140,6 @@ def handler(event, context):
 """
 
 
-def _raylet_of(node: subprocess.Popen[bytes]) -> psutil.Process:
-    [raylet] = [p for p in psutil.process_iter(["name"])
-                if p.info["name"] == "raylet" and os.getpgid(p.pid) == node.pid]
-    return raylet
-
-
 def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost(
     cluster, rlab, code, rendezvous
 ):
@@ -202,7 +158,7 @@ def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost
     head = ray.get_runtime_context().get_node_id()
     [lost] = [p.name.split("-")[0] for p in started if p.read_text() != head]
 
-    _raylet_of(cluster["second"]).kill()
+    cluster.kill_raylet(cluster.nodes[1])
     if lost == "sync":
         caller.join(60)
         error = sync["result"].json()

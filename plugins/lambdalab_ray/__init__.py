@@ -35,14 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
-from lambdalab.plugin import InvalidParameterValueException, hookimpl, static_fields
+from lambdalab.plugin import InvalidParameterValueException, hookimpl, limits, static_fields
 from lambdalab.plugin import runtime_bootstrap as bootstrap
 from lambdalab.plugin import runtime_protocol as protocol
 
 __version__ = "0.1.0"
 
-#: Lambda gives a function one vCPU per 1,769 MB of memory.
-MB_PER_VCPU = 1769
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
 #: How a lost environment ends, as the other backends report a killed process.
 KILLED = "signal: killed"
@@ -172,7 +170,7 @@ class RayEnvironment:
         opt = spec.environ.get("LAMBDALAB_OPT")
         environ = {k: v for k, v in spec.environ.items() if k not in _HOST_PATHS}
         self.actor = runner.options(
-            num_cpus=spec.memory_size / MB_PER_VCPU,
+            num_cpus=spec.memory_size / limits.MEMORY_MB_PER_VCPU,
             memory=spec.memory_size * 1024 * 1024,
             max_concurrency=2,  # the invoke, and a read of its logs at a timeout
         ).remote(spec.handler, environ, _zipped(spec.task_root),
@@ -180,12 +178,18 @@ class RayEnvironment:
         started = time.perf_counter()
         try:
             init_ms, lines, error, used = ray.get(
-                self.actor.init_outcome.remote(), timeout=spec.timeout
+                self.actor.init_outcome.remote(), timeout=limits.INIT_TIMEOUT_S
             )
             self.init = InitOutcome(init_ms, lines, error, max_memory_used_mb=used)
         except ray.exceptions.GetTimeoutError:
+            # Ray's start of the worker counts too: a cluster with no room for the actor
+            # (its CPUs held by other environments) ends here after the same 10 s.
             self.destroy()
-            self.init = InitOutcome((time.perf_counter() - started) * 1000, timed_out=True)
+            self.init = InitOutcome(
+                (time.perf_counter() - started) * 1000, timed_out=True,
+                error={"errorType": "Runtime.InitTimeout",
+                       "errorMessage": f"Init phase exceeded the {limits.INIT_TIMEOUT_S} s limit"},
+            )
         except ray.exceptions.RayError as exc:
             self.destroy()
             self.init = InitOutcome(
@@ -285,7 +289,7 @@ def _check_fits(ray: Any, memory_size: int) -> None:
     for node in ray.nodes():
         if node.get("Alive"):
             resources = node.get("Resources", {})
-            by_cpu = int(resources.get("CPU", 0) * MB_PER_VCPU)
+            by_cpu = int(resources.get("CPU", 0) * limits.MEMORY_MB_PER_VCPU)
             by_memory = int(resources.get("memory", 0) // (1024 * 1024))
             largest = max(largest, min(by_cpu, by_memory))
     if memory_size > largest:
