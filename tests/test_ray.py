@@ -5,6 +5,7 @@ file started is stopped: others may run clusters of their own on the machine).""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -124,6 +125,14 @@ def test_memory_larger_than_any_node_gets_awss_error(rlab, code):
         rlab.invoke("big")
     rlab.update_function_configuration("big", memory_size=512)
     assert rlab.invoke("big").json() == 1
+
+
+def test_without_ray_the_backend_says_how_to_install_it(monkeypatch):
+    from lambdalab_ray import RayBackend
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without Ray
+    with pytest.raises(RuntimeError, match=r"pip install 'lambdalab\[ray\]'"):
+        RayBackend()._connect()
 
 
 HOLD = """
