@@ -135,6 +135,15 @@ def test_without_ray_the_backend_says_how_to_install_it(monkeypatch):
         RayBackend()._connect()
 
 
+
+def test_no_cluster_at_ray_address_is_a_clear_error_at_once(monkeypatch):
+    from lambdalab_ray import RayBackend
+    from lambdalab_ray.local import free_port
+
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens
+    with pytest.raises(RuntimeError, match="found no Ray cluster at '127.0.0.1:"):
+        RayBackend()._connect()
+
 HOLD = """
 import os, time
 import ray

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -46,6 +47,8 @@ OUT_OF_MEMORY = "Runtime.OutOfMemory"
 KILLED = "signal: killed"
 #: How often the actor compares its memory with the function's MemorySize.
 _MEMORY_CHECK_S = 0.005
+#: How long the first cold start waits for the cluster's address to accept a connection.
+_PROBE_TIMEOUT_S = 5
 #: The host's variables that point at host paths; the actor sets its own.
 _HOST_PATHS = ("LAMBDA_TASK_ROOT", "LAMBDALAB_OPT", "TMPDIR")
 
@@ -261,9 +264,10 @@ class RayBackend:
             if self._runner is None:
                 address = os.environ.get("RAY_ADDRESS") or "auto"
                 try:
+                    _probe(address)
                     ray.init(address=address, ignore_reinit_error=True,
                              log_to_driver=False, logging_level="WARNING")
-                except (ConnectionError, RuntimeError) as exc:
+                except (OSError, RuntimeError) as exc:
                     raise RuntimeError(
                         f"the ray sandbox found no Ray cluster at {address!r} "
                         "(start one with `ray start --head`, set RAY_ADDRESS): "
@@ -279,6 +283,14 @@ class RayBackend:
 
     def close(self) -> None:
         pass  # each environment is killed by the pool; the cluster is not ours to stop
+
+
+def _probe(address: str) -> None:
+    """Fail fast where nothing listens at ``host:port``: ``ray.init`` retries a dead
+    address for minutes."""
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:
+        socket.create_connection((host, int(port)), timeout=_PROBE_TIMEOUT_S).close()
 
 
 def _check_fits(ray: Any, memory_size: int) -> None:

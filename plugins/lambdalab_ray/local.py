@@ -20,7 +20,7 @@ HEALTH = json.dumps({"health_check_period_ms": 500, "health_check_failure_thresh
                      "health_check_initial_delay_ms": 0})
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -32,7 +32,7 @@ class LocalCluster:
 
     def __init__(self, temp_dir: Path, cpus: int = 1, memory_mb: int = 2048,
                  object_store_mb: int = 80) -> None:
-        self.address = f"127.0.0.1:{_free_port()}"
+        self.address = f"127.0.0.1:{free_port()}"
         self._node = ["--num-cpus", str(cpus), "--memory", str(memory_mb * 1024 * 1024),
                       "--object-store-memory", str(object_store_mb * 1024 * 1024),
                       "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
