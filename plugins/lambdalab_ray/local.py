@@ -13,8 +13,6 @@ import socket
 import subprocess
 from pathlib import Path
 
-import psutil
-
 #: The head notices a lost node within ~1.5 s (Ray's default waits ~15 s).
 HEALTH = json.dumps({"health_check_period_ms": 500, "health_check_failure_threshold": 3,
                      "health_check_initial_delay_ms": 0})
@@ -50,19 +48,15 @@ class LocalCluster:
         return node
 
     @staticmethod
-    def kill_raylet(node: subprocess.Popen[bytes]) -> None:
-        """The node dies as a machine does: its raylet is killed, its workers follow."""
-        for process in psutil.process_iter(["name"]):
-            try:
-                if process.info["name"] == "raylet" and os.getpgid(process.pid) == node.pid:
-                    process.kill()
-            except (psutil.NoSuchProcess, ProcessLookupError):
-                pass
+    def kill_node(node: subprocess.Popen[bytes]) -> None:
+        """The node dies as a machine does: its raylet and its workers at once (a killed
+        raylet alone leaves its workers running handlers for a while, orphaned)."""
+        try:
+            os.killpg(node.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def stop(self) -> None:
         for node in reversed(self.nodes):
-            try:
-                os.killpg(node.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.kill_node(node)
             node.wait()
