@@ -236,7 +236,7 @@ BUILT_IN_PLUGINS = ("lambdalab_s3", "lambdalab_sqs", "lambdalab_schedule", "lamb
                     "lambdalab_runtimes", "lambdalab_thread", "lambdalab_subprocess", "lambdalab_xray",
                     "lambdalab_cost", "lambdalab_cloudwatch", "lambdalab_kinesis",
                     "lambdalab_sns", "lambdalab_dynamodb", "lambdalab_iam", "lambdalab_console",
-                    "lambdalab_apigateway", "lambdalab_cloudformation")
+                    "lambdalab_apigateway", "lambdalab_cloudformation", "lambdalab_ray")
 
 
 def test_core_does_not_name_a_built_in_plugin() -> None:

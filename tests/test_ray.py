@@ -1,0 +1,205 @@
+"""The ``ray`` backend against a real local Ray cluster: a head and a second node on
+127.0.0.1, each of one CPU and 2 GB, started here and stopped after (only what this
+file started is stopped: others may run clusters of their own on the machine)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import psutil
+import pytest
+
+from lambdalab import Lab, VirtualClock
+
+from .conftest import wait_until
+
+ray = pytest.importorskip("ray", reason="the ray sandbox's tests need Ray: pip install 'lambdalab[ray]'")
+from lambdalab_ray.local import LocalCluster  # noqa: E402
+pytestmark = pytest.mark.ray
+
+
+def _alive_nodes() -> int:
+    return sum(1 for n in ray.nodes() if n["Alive"])
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path_factory.mktemp("ray"))
+    os.environ["RAY_ADDRESS"] = cluster.address
+    try:
+        cluster.add_node()
+        ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
+        assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "the cluster did not start"
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.stop()
+        os.environ.pop("RAY_ADDRESS", None)
+
+
+@pytest.fixture
+def rlab(cluster: LocalCluster, tmp_path: Path) -> Iterator[Lab]:
+    with Lab(data_dir=tmp_path / "data", clock=VirtualClock(start=1_700_000_000),
+             default_sandbox="ray") as lab:
+        yield lab
+
+
+WARM = """
+import os
+print("init print")
+COUNT = 0
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("handling", event)
+    import ray
+    return {"count": COUNT, "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "memory": context.memory_limit_in_mb, "root": os.environ["LAMBDA_TASK_ROOT"]}
+"""
+
+
+def test_cold_then_warm_keeps_module_globals_and_logs_come_back(rlab, code):
+    rlab.create_function("w", code(app=WARM), handler="app.handler", memory_size=256)
+    first = rlab.invoke("w", {"k": 1}, log_type="Tail")
+    second = rlab.invoke("w", {"k": 2}, log_type="Tail")
+    one, two = first.json(), second.json()
+    assert (one["count"], two["count"]) == (1, 2)
+    assert one["pid"] == two["pid"] != os.getpid()
+    assert one["memory"] == "256"
+    assert "lambdalab-ray-" in one["root"]  # the code came through Ray, unpacked by the actor
+    lines = first.log_tail.splitlines()
+    assert lines[0] == "init print" and "handling {'k': 1}" in lines
+    assert lines[-1].startswith("REPORT RequestId: ") and "Init Duration" in lines[-1]
+    assert "Init Duration" not in second.log_tail
+
+
+def test_timeout_kills_the_actor_and_the_next_invoke_starts_a_new_one(rlab, code):
+    rlab.create_function("slow", code(app="""
+import os, time
+def handler(event, context):
+    print("before the wait")
+    if event["wait"]:
+        while True:
+            time.sleep(0.05)
+    return os.getpid()
+"""), handler="app.handler", timeout=1)
+    before = rlab.invoke("slow", {"wait": False}).json()
+    result = rlab.invoke("slow", {"wait": True}, log_type="Tail")
+    error = result.json()
+    assert error["errorType"] == "Sandbox.Timedout", result.log_tail
+    assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "before the wait" in result.log_tail
+    assert rlab.invoke("slow", {"wait": False}).json() != before
+
+
+def test_out_of_memory(rlab, code):
+    rlab.create_function("hog", code(app="""
+def handler(event, context):
+    block = bytearray(200 * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+"""), handler="app.handler", memory_size=128)
+    result = rlab.invoke("hog", log_type="Tail")
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+    assert "Runtime exited with error: signal: killed" in result.log_tail
+
+
+def test_handler_errors_as_the_python_runtime_reports_them(rlab, code):
+    rlab.create_function("boom", code(app="def handler(e, c):\n    raise ValueError('bad order')\n"),
+                         handler="app.handler")
+    error = rlab.invoke("boom").json()
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "bad order")
+
+
+def test_memory_larger_than_any_node_gets_awss_error(rlab, code):
+    from lambdalab import InvalidParameterValueException
+
+    rlab.create_function("big", code(app="def handler(e, c):\n    return 1\n"),
+                         handler="app.handler", memory_size=4096)
+    with pytest.raises(InvalidParameterValueException, match="MemorySize"):
+        rlab.invoke("big")
+    rlab.update_function_configuration("big", memory_size=512)
+    assert rlab.invoke("big").json() == 1
+
+
+def test_without_ray_the_backend_says_how_to_install_it(monkeypatch):
+    from lambdalab_ray import RayBackend
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without Ray
+    with pytest.raises(RuntimeError, match=r"pip install 'lambdalab\[ray\]'"):
+        RayBackend()._connect()
+
+
+
+def test_no_cluster_at_ray_address_is_a_clear_error_at_once(monkeypatch):
+    from lambdalab_ray import RayBackend
+    from lambdalab_ray.local import free_port
+
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens
+    with pytest.raises(RuntimeError, match="found no Ray cluster at '127.0.0.1:"):
+        RayBackend()._connect()
+
+HOLD = """
+import os, time
+import ray
+RZ = os.environ["RZ"]
+def handler(event, context):
+    node = ray.get_runtime_context().get_node_id()
+    open(os.path.join(RZ, f"{event['id']}-started"), "w").write(f"{node} {os.getpid()}")
+    while event.get("hold") and not os.path.exists(os.path.join(RZ, "release")):
+        time.sleep(0.02)
+    open(os.path.join(RZ, f"{event['id']}-done"), "w").write(node)
+    return node
+"""
+
+
+def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost(
+    cluster, rlab, code, rendezvous
+):
+    """Runs last: it leaves the cluster with its head alone. One CPU per node and one
+    per environment (1,769 MB), so a sync and an async invoke held together run on the
+    two nodes; the second node (its raylet and workers) is killed while both run."""
+    rlab.create_function("n", code(app=HOLD), handler="app.handler", memory_size=1769,
+                         timeout=60, environment={"Variables": {"RZ": str(rendezvous)}})
+    sync: dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: sync.update(
+        result=rlab.invoke("n", {"id": "sync", "hold": True}, log_type="Tail")))
+    caller.start()
+    assert rlab.invoke("n", {"id": "async", "hold": True}, invocation_type="Event").status_code == 202
+    started = [rendezvous / "sync-started", rendezvous / "async-started"]
+    assert wait_until(lambda: all(p.exists() for p in started), timeout=60)
+    # not the driver's node: on one machine the driver may attach to either raylet
+    [head] = [n["NodeID"] for n in ray.nodes() if "node:__internal_head__" in n["Resources"]]
+    [(lost, pid)] = [(p.name.split("-")[0], int(p.read_text().split()[1]))
+                     for p in started if p.read_text().split()[0] != head]
+
+    cluster.kill_node(cluster.nodes[1])
+    # Nothing is released before the head has declared the node dead and the handler's
+    # process is gone (a worker outlives its raylet for a moment; a machine's would not).
+    assert wait_until(lambda: _alive_nodes() == 1 and not psutil.pid_exists(pid), timeout=60)
+    if lost == "sync":
+        caller.join(60)
+        error = sync["result"].json()
+        assert error["errorType"] == "Runtime.ExitError"
+        assert error["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+        assert "Runtime exited with error: signal: killed" in sync["result"].log_tail
+        (rendezvous / "release").touch()
+    else:
+        (rendezvous / "release").touch()
+        caller.join(60)
+        assert sync["result"].function_error is None
+        done = rendezvous / "async-done"
+        assert wait_until(lambda: done.exists()
+                          or any(e.state == "retrying" for e in rlab.queue()), 60)
+        if not done.exists():
+            rlab.clock.advance(60)  # AWS retries a failed async event after a minute
+    assert rlab.wait_for_events(timeout=60), "the queue did not drain"
+    assert (rendezvous / "async-done").exists()  # the event ran to its end
+    assert rlab.queue() == []
+    assert rlab.invoke("n", {"id": "after"}).function_error is None  # a new environment
