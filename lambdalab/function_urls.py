@@ -9,8 +9,9 @@ is what ``FunctionUrl`` says.
 A request becomes the payload format 2.0 event and is invoked synchronously; the
 function's answer becomes the HTTP response, both as
 https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html describes.
-``AuthType`` ``AWS_IAM`` is stored and reported but **not enforced**: every URL answers
-unsigned requests.
+With ``AuthType`` ``AWS_IAM`` a request must be SigV4-signed for service ``lambda``; its
+signer needs ``lambda:InvokeFunctionUrl`` (:func:`iam_caller`) and reaches the function
+as ``requestContext.authorizer.iam``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ class FunctionUrlConfig:
 def check_auth_type(value: Any) -> str:
     if value not in AUTH_TYPES:
         raise InvalidParameterValueException(
-            f"AuthType: {value!r} is not valid. Use NONE (public) or AWS_IAM (stored, but "
-            "lambdalab does not check signatures on function URLs)."
+            f"AuthType: {value!r} is not valid. Use NONE (public) or AWS_IAM (SigV4-signed "
+            "requests only)."
         )
     return value
 
@@ -255,8 +256,8 @@ class FunctionUrls:
 
 
 @dataclass(frozen=True)
-class HttpRequest:
-    """One request to a function URL, as the edge read it."""
+class EdgeRequest:
+    """One request to a function behind HTTP (a function URL, an API), as the edge read it."""
 
     method: str
     path: str
@@ -272,15 +273,18 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
-class HttpResponse:
+class EdgeResponse:
+    """An HTTP response the edge sends for a function: its answer mapped, or an error."""
+
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
 
-def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
-                  at: float) -> dict[str, Any]:
-    """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html)."""
+def request_event(request: EdgeRequest, config: FunctionUrlConfig, region: str,
+                  at: float, caller: "IamCaller | None" = None) -> dict[str, Any]:
+    """The payload format 2.0 event AWS sends for ``request`` (urls-invocation.html),
+    with the signer of an ``AWS_IAM`` URL's request as ``caller``."""
     domain = f"{config.url_id}.lambda-url.{region}.on.aws"
     headers, cookies = _event_headers(request, domain, at)
     query: dict[str, str] = {}
@@ -301,8 +305,9 @@ def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
     if query:
         event["queryStringParameters"] = query
     event["requestContext"] = {
-        "accountId": "anonymous",
+        "accountId": caller.account_id if caller else "anonymous",
         "apiId": config.url_id,
+        **({"authorizer": caller.authorizer()} if caller else {}),
         "domainName": domain,
         "domainPrefix": config.url_id,
         "http": {
@@ -318,20 +323,22 @@ def request_event(request: HttpRequest, config: FunctionUrlConfig, region: str,
         "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": int(at * 1000),
     }
-    if request.body:
-        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
-        try:
-            text = request.body.decode() if textual else None
-        except UnicodeDecodeError:
-            text = None
-        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
-    return event
+    return event | event_body(request.body, headers.get("content-type", "text/plain"))
 
 
-def _event_headers(request: HttpRequest, domain: str, at: float
+def event_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """A 2.0 event's ``body`` and ``isBase64Encoded``: a textual content type's UTF-8 body
+    as text, any other body in base64, as function URLs and HTTP APIs pass them."""
+    if not body:
+        return {"isBase64Encoded": False}
+    try:
+        text = body.decode() if _TEXT_TYPES.match(content_type.lower()) else None
+    except UnicodeDecodeError:
+        text = None
+    return {"body": text if text is not None else base64.b64encode(body).decode(), "isBase64Encoded": text is None}
+
+
+def _event_headers(request: EdgeRequest, domain: str, at: float
                    ) -> tuple[dict[str, str], list[str]]:
     """The event's ``headers`` and ``cookies``: what the client sent, less hop-by-hop
     headers, plus what AWS's front end adds (``host`` is the URL's domain,
@@ -377,11 +384,11 @@ INTERNAL_ERROR_BODY = b"Internal Server Error"
 _JSON = ("Content-Type", "application/json")
 
 
-def internal_error(request_id: str) -> HttpResponse:
-    return HttpResponse(502, [_JSON, ("x-amzn-RequestId", request_id)], INTERNAL_ERROR_BODY)
+def internal_error(request_id: str) -> EdgeResponse:
+    return EdgeResponse(502, [_JSON, ("x-amzn-RequestId", request_id)], INTERNAL_ERROR_BODY)
 
 
-def http_response(result: InvokeResult) -> HttpResponse:
+def http_response(result: InvokeResult) -> EdgeResponse:
     """The HTTP response AWS makes of the function's answer (urls-invocation.html).
 
     A JSON object with ``statusCode`` is a full response. Anything else is the body of a
@@ -393,17 +400,25 @@ def http_response(result: InvokeResult) -> HttpResponse:
     request_id = result.request_id
     if result.function_error is not None:
         return internal_error(request_id)
-    try:
-        value = json.loads(result.payload or b"null")
-    except ValueError:
+    response = payload_v2_response(result.payload)
+    if response is None:
         return internal_error(request_id)
-    if isinstance(value, dict) and "statusCode" in value:
-        response = _structured(value)
-        if response is None:
-            return internal_error(request_id)
-    else:
-        response = HttpResponse(200, [_JSON], _body(value))
     return replace(response, headers=[*response.headers, ("x-amzn-RequestId", request_id)])
+
+
+def payload_v2_response(payload: bytes | None) -> EdgeResponse | None:
+    """The response a payload format 2.0 answer describes, or ``None`` if it is
+    malformed: function URLs and HTTP APIs map an answer alike
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    An object with ``statusCode`` is a full response; any other JSON value is the body
+    of a 200 ``application/json`` response."""
+    try:
+        value = json.loads(payload or b"null")
+    except ValueError:
+        return None
+    if isinstance(value, dict) and "statusCode" in value:
+        return _structured(value)
+    return EdgeResponse(200, [_JSON], _body(value))
 
 
 def _body(value: Any) -> bytes:
@@ -413,8 +428,9 @@ def _body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _status(value: Any) -> int | None:
-    """``statusCode`` as a number: AWS takes ``418`` and ``"418"`` alike."""
+def status_code(value: Any) -> int | None:
+    """An answer's ``statusCode`` as a number (AWS takes ``418`` and ``"418"`` alike), or
+    ``None`` when it is no HTTP status."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
@@ -422,7 +438,7 @@ def _status(value: Any) -> int | None:
     return value
 
 
-def _sendable(text: str) -> bool:
+def header_safe(text: str) -> bool:
     """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
     try:
         text.encode("latin-1")
@@ -431,19 +447,19 @@ def _sendable(text: str) -> bool:
     return "\r" not in text and "\n" not in text
 
 
-def _structured(value: dict[str, Any]) -> HttpResponse | None:
+def _structured(value: dict[str, Any]) -> EdgeResponse | None:
     """The response a ``{"statusCode": …}`` answer describes; ``None`` if it is malformed."""
-    status = _status(value.get("statusCode"))
+    status = status_code(value.get("statusCode"))
     raw_headers = value.get("headers") or {}
     cookies = value.get("cookies") or []
     if status is None or not isinstance(raw_headers, dict) or not isinstance(cookies, list):
         return None
     headers = [(str(k), str(v)) for k, v in raw_headers.items()]
-    if not all(_sendable(k) and _sendable(v) for k, v in headers):
+    headers += [("Set-Cookie", str(c)) for c in cookies]
+    if not all(header_safe(k) and header_safe(v) for k, v in headers):
         return None
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(_JSON)
-    headers += [("Set-Cookie", str(c)) for c in cookies]
     body = value.get("body")
     if body is None:
         data = b""
@@ -454,4 +470,54 @@ def _structured(value: dict[str, Any]) -> HttpResponse | None:
             return None
     else:
         data = _body(body)
-    return HttpResponse(status, headers, data)
+    return EdgeResponse(status, headers, data)
+
+
+# -- AuthType AWS_IAM ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IamCaller:
+    """Who signed a request to an ``AWS_IAM`` URL: what ``requestContext.authorizer.iam``
+    tells the function (urls-invocation.html's example event)."""
+
+    access_key: str
+    account_id: str
+    user_arn: str
+    user_id: str
+
+    def authorizer(self) -> dict[str, Any]:
+        return {"iam": {"accessKey": self.access_key, "accountId": self.account_id, "callerId": self.user_id,
+                        "cognitoIdentity": None, "principalOrgId": None, "userArn": self.user_arn,
+                        "userId": self.user_id}}
+
+
+def iam_caller(lab: Any, config: FunctionUrlConfig, access_key_id: str, source_ip: str) -> IamCaller | None:
+    """The caller a request signed with ``access_key_id`` stands for, or ``None`` when
+    it may not invoke the URL (AWS answers 403 ``Forbidden``).
+
+    A signed request's principal needs ``lambda:InvokeFunctionUrl`` on the function from
+    its identity policies or from the function's resource policy, whose statement
+    ``AddPermission`` wrote with ``FunctionUrlAuthType`` AWS_IAM
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). As every other
+    permission in lambdalab, that is checked when the lab enforces IAM; otherwise any
+    signature passes, and an unknown key acts as the account's root."""
+    from .iam_policy import Request, evaluate
+    from .protocol.authorize import ROOT_TYPE, Principal, principal_of
+
+    principal = principal_of(lab, access_key_id)
+    account = lab.arns.account_id
+    if principal is None:
+        if lab.enforce_iam:
+            return None
+        principal = Principal(f"arn:aws:iam::{account}:root", account, type=ROOT_TYPE, user_id=account)
+    if lab.enforce_iam and not principal.is_root:
+        context = {"lambda:FunctionUrlAuthType": "AWS_IAM", "aws:PrincipalArn": principal.arn,
+                   "aws:PrincipalAccount": principal.account, "aws:SourceIp": source_ip}
+        request = Request(principal.arn, "lambda:InvokeFunctionUrl", config.function_arn, principal.account,
+                          account, context)
+        qualifier = None if config.qualifier == limits.LATEST else config.qualifier
+        policy = lab.permissions.document_of(config.function_name, qualifier)
+        if not evaluate(request, principal.policies, policy).allowed:
+            return None
+    return IamCaller(access_key_id, principal.account, principal.arn, principal.user_id or principal.account)

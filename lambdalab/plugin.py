@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .invocation.invoker import new_request_id
     from .invocation.event_queue import NewEvent
     from .lab import default_data_dir
+    from .function_urls import EdgeRequest, EdgeResponse, event_body, header_safe, payload_v2_response, status_code
     from .log_patterns import PatternError, compile_pattern
     from .metrics import LambdaDatum
     from .protocol import BodyError, json_object, message, rest_input, rest_params
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
     from .protocol.service import TRACE_HEADER, ErrorCodes, ProtocolService, service_error
     from .protocol.calls import ApiCall
     from . import iam_policy
-    from .protocol.authorize import Principal, denied_action, may_invoke, request_context
+    from .protocol.authorize import Principal, denied_action, may_invoke, principal_of, request_context
+    from .server.auth import SignedRequest, signer_of
     from .regions import aws_regions, home_data_dir, lab_of_region, signed_region
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
@@ -135,6 +137,16 @@ __all__ = [
     "denied_action",
     "may_invoke",
     "request_context",
+    "principal_of",
+    "SignedRequest",
+    "signer_of",
+    # HTTP answers of functions (function URLs, API Gateway)
+    "EdgeRequest",
+    "EdgeResponse",
+    "event_body",
+    "payload_v2_response",
+    "status_code",
+    "header_safe",
     # ids, ARNs, wire values
     "parse_function_ref",
     "FunctionRef",
@@ -234,8 +246,11 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     },
     "ApiCall": ("protocol.calls", "ApiCall"),
     **{name: ("protocol.authorize", name) for name in ("Principal", "denied_action", "may_invoke",
-                                                               "request_context")},
+                                                               "request_context", "principal_of")},
+    **{name: ("server.auth", name) for name in ("SignedRequest", "signer_of")},
     "iam_policy": ("iam_policy", None),
+    **{name: ("function_urls", name) for name in ("EdgeRequest", "EdgeResponse", "event_body", "payload_v2_response", "status_code",
+                                                   "header_safe")},
     **{name: ("regions", name)
        for name in ("signed_region", "lab_of_region", "aws_regions", "home_data_dir")},
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},

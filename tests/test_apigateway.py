@@ -337,6 +337,81 @@ def test_http_api_cors_configuration_is_applied(client: Any, edge: EdgeServer) -
     assert status == 201 and "access-control-allow-origin" not in headers
 
 
+def test_rest_api_cors_as_the_console_enables_it(rest_api: dict[str, Any]) -> None:
+    """The console's "Enable CORS": an OPTIONS method with a MOCK integration whose
+    integration response maps static Access-Control-Allow-* headers
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html)."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    target = {"restApiId": api_id, "resourceId": item["id"], "httpMethod": "OPTIONS"}
+    apigw.put_method(**target, authorizationType="NONE")
+    apigw.put_integration(**target, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
+    allowed = {"method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization'",
+               "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+               "method.response.header.Access-Control-Allow-Origin": "'*'"}
+    with pytest.raises(apigw.exceptions.NotFoundException):  # the method must declare the status first
+        apigw.put_integration_response(**target, statusCode="200", responseParameters=allowed)
+    apigw.put_method_response(**target, statusCode="200", responseParameters=dict.fromkeys(allowed, False))
+    apigw.put_integration_response(**target, statusCode="200", responseParameters=allowed,
+                                   responseTemplates={"application/json": ""})
+    method = apigw.get_method(**target)
+    assert method["methodIntegration"]["integrationResponses"]["200"]["responseParameters"] == allowed
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    status, headers, body = request(rest_api["url"] + "/items/7", "OPTIONS",
+                                    headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"})
+    assert (status, body) == (200, b"")
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert headers["access-control-allow-headers"] == "Content-Type,X-Amz-Date,Authorization"
+    apigw.put_integration(**target, type="MOCK", requestTemplates={"application/json": '{"statusCode": 500}'})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    status, _, body = request(rest_api["url"] + "/items/7", "OPTIONS")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})  # no response for 500
+
+
+def test_api_keys_and_usage_plans(rest_api: dict[str, Any]) -> None:
+    """A method with apiKeyRequired answers 403 Forbidden unless x-api-key is an enabled
+    key of a usage plan naming the API's stage
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html)."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    apigw.update_method(restApiId=api_id, resourceId=item["id"], httpMethod="GET",
+                        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    forbidden = (403, {"message": "Forbidden"})
+
+    def get(key: str | None) -> tuple[int, Any]:
+        status, _, body = request(rest_api["url"] + "/items/1", headers={"x-api-key": key} if key else {})
+        return status, json.loads(body)
+
+    assert get(None) == forbidden
+    with pytest.raises(apigw.exceptions.BadRequestException) as raised:
+        apigw.create_api_key(name="short", value="too-short")
+    assert raised.value.response["Error"]["Message"] == "API Key value should be at least 20 characters"
+    key = apigw.create_api_key(name="partner", enabled=True, value="partner-key-0123456789")
+    assert "value" not in apigw.get_api_key(apiKey=key["id"])
+    assert get("partner-key-0123456789") == forbidden  # in no usage plan yet
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.create_usage_plan(name="basic", apiStages=[{"apiId": api_id, "stage": "nosuchstage"}])
+    plan = apigw.create_usage_plan(name="basic", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   throttle={"rateLimit": 10, "burstLimit": 5})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert [k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+    assert get("partner-key-0123456789")[0] == 200
+    assert get("another-key-0123456789") == forbidden
+    assert request(rest_api["url"] + "/files/a")[0] == 200  # a method that needs no key
+    apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+    assert get("partner-key-0123456789") == forbidden
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    apigw.delete_api_key(apiKey=key["id"])
+    assert get("partner-key-0123456789") == forbidden
+    assert apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.get_usage_plan(usagePlanId=plan["id"])
+    assert [a["id"] for a in apigw.get_rest_apis()["items"]] == [api_id]  # keys and plans are no APIs
+
+
 AUTHORIZER = """
 def handler(event, context):
     identity = event.get("authorizationToken") or event["headers"].get("x-key", "")
@@ -381,11 +456,14 @@ def test_lambda_authorizer(kind: str, client: Any, edge: EdgeServer, clock: Any)
     context = json.loads(body)["requestContext"]["authorizer"]
     assert context["principalId"] == "user-ada" and context["tier"] == "gold" and context["type"] == kind
     # The cached policy names /a only: /b is denied until the TTL passes on the lab's clock.
-    status, _, _ = request(url + "/b", headers={header: "ada"})
-    assert status == 403
+    status, _, body = request(url + "/b", headers={header: "ada"})
+    assert (status, json.loads(body)) == (403, {"Message": "User is not authorized to access this resource"})
     clock.advance(61)
     status, _, _ = request(url + "/b", headers={header: "ada"})
     assert status == 200
+    assert apigw.get_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])["type"] == kind
+    with pytest.raises(apigw.exceptions.ConflictException):  # a method still names it
+        apigw.delete_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])
 
 
 def test_enforced_iam_needs_the_functions_permission(tmp_path: Any, clock: Any) -> None:

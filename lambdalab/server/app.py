@@ -149,7 +149,8 @@ class Edge:
     @property
     def function_urls(self) -> FunctionUrlService:
         if self._function_urls is None:
-            self._function_urls = FunctionUrlService(self.regions.function_url, limiter_for(self.lab))
+            self._function_urls = FunctionUrlService(self.regions.function_url, limiter_for(self.lab),
+                                                     self.verifier)
         return self._function_urls
 
     async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
@@ -169,7 +170,9 @@ class Edge:
                 await self.function_urls(scope, receive, send_)
                 return
             if scope["path"].startswith(APIS_PATH) and "execute-api" in self.services:
-                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab}, receive, send_)
+                keys = dict(self.verifier.keys) if self.verifier is not None else None
+                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys},
+                                                       receive, send_)
                 return
             page = self.page_for(scope["path"])
             if page is not None:

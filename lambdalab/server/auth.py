@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import limits
 from ..errors import (
     IncompleteSignatureException,
+    LambdaError,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
@@ -310,6 +311,28 @@ class SigV4Verifier:
                     "The provided 'x-amz-content-sha256' header does not match what was "
                     "computed."
                 )
+
+
+_ACCESS_KEY = re.compile(r"Credential=([^/\s,]+)/")
+
+
+def signer_of(request: SignedRequest, service: str, keys: Mapping[str, str] | None) -> str | None:
+    """The access key id that signed ``request`` for ``service`` with its SigV4
+    ``Authorization`` header, or ``None``: unsigned, signed for another service, or, when
+    ``keys`` are given (the edge's ``--auth-key``), a signature that does not match.
+    What an endpoint that takes ``AWS_IAM`` auth asks (function URLs, API Gateway's
+    ``execute-api``); without keys, as everywhere on the edge, any secret passes."""
+    authorization = request.headers.get("authorization")
+    scope = credential_scope(authorization)
+    if authorization is None or scope is None or scope.service != service:
+        return None
+    if keys is None:
+        found = _ACCESS_KEY.search(authorization)
+        return found.group(1) if found else None
+    try:
+        return SigV4Verifier(keys).verify(request)
+    except (LambdaError, ServiceError):
+        return None
 
 
 def _signature(request: SignedRequest, parts: re.Match[str], secret: str, amz_date: str) -> str:

@@ -20,7 +20,7 @@ from lambdalab import Lab
 from lambdalab.plugin import HttpService, StashKey
 
 from .exceptions import ApiGatewayError, BadRequestException, ConflictException, NotFoundException
-from .invoke import APIS_PATH, InvokeApp
+from .invoke import APIS_PATH, INVOKE_SERVICE, InvokeApp
 from .models import MIGRATIONS, ApiGateway
 from .responses import ManagementApp
 
@@ -28,8 +28,7 @@ __version__ = "0.1.0"
 
 #: Each lab's APIs, in ``lab.stash``: they die with the lab.
 GATEWAY = StashKey[ApiGateway]()
-#: The SigV4 service that calls an API (``execute-api:Invoke``), and the one that manages them.
-INVOKE_SERVICE = "execute-api"
+#: The SigV4 service that manages APIs (``INVOKE_SERVICE``, ``execute-api``, calls them).
 MANAGEMENT_SERVICE = "apigateway"
 
 
@@ -47,7 +46,7 @@ def lambdalab_migrations() -> dict[str, str]:
 def lambdalab_http_services(lab: Lab) -> list[HttpService]:
     gateway = api_gateway(lab)
     return [
-        HttpService(MANAGEMENT_SERVICE, ManagementApp(gateway), path_prefixes=("/restapis", "/v2/apis")),
+        HttpService(MANAGEMENT_SERVICE, ManagementApp(gateway), path_prefixes=("/restapis", "/v2/apis", "/apikeys", "/usageplans")),
         HttpService(INVOKE_SERVICE, InvokeApp(lab, gateway), path_prefixes=(APIS_PATH,)),
     ]
 

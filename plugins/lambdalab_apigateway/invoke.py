@@ -25,8 +25,8 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import json
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -36,9 +36,26 @@ from urllib.parse import unquote_plus
 import anyio.to_thread
 from starlette.datastructures import Headers
 
-from lambdalab.plugin import LambdaError, RequestBodyTooLarge, may_invoke, receive_body
+from lambdalab.plugin import (
+    EDGE_KEYS_SCOPE_KEY,
+    EdgeRequest,
+    Principal,
+    SignedRequest,
+    iam_policy,
+    principal_of,
+    signer_of,
+    EdgeResponse,
+    event_body,
+    LambdaError,
+    RequestBodyTooLarge,
+    header_safe,
+    may_invoke,
+    payload_v2_response,
+    receive_body,
+    status_code,
+)
 
-from . import authorizers, cors, quotas
+from . import authorizers, cors, jwt_authorizer, mock, quotas
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -48,35 +65,21 @@ if TYPE_CHECKING:
 #: Where APIs are served on the edge (the path after it: ``<api-id>/<stage>/<path>``).
 APIS_PATH = "/_lambdalab/apis/"
 PRINCIPAL = "apigateway.amazonaws.com"
+#: The SigV4 service a request to an ``AWS_IAM`` method or route is signed for.
+INVOKE_SERVICE = "execute-api"
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
-#: Bodies an HTTP API passes as text; any other is base64 (http-api-develop-integrations-lambda.html).
-_TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))")
 #: The keys a 1.0 answer may have; any other makes it malformed.
 _V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 _JSON = ("Content-Type", "application/json")
 
 
-@dataclass(frozen=True)
-class Request:
-    """One request to an API, as the edge read it."""
-
-    method: str
-    #: The path after ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
-    target: str
-    query_string: str
-    #: (name, value) pairs in arrival order; names as the client sent them.
-    headers: list[tuple[str, str]]
-    body: bytes
-    source_ip: str
-    protocol: str = "HTTP/1.1"
+#: One request to an API, as the edge read it; its ``path`` is what follows
+#: ``/_lambdalab/apis/``: ``<api-id>/<stage>/<path>``, percent-decoded.
+Request = EdgeRequest
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+Response = EdgeResponse
 
 
 def message(status: int, text: str, request_id: str, key: str = "message") -> Response:
@@ -122,11 +125,12 @@ def reach(gateway: ApiGateway, method: str, target: str) -> Reached:
 
 
 def answer(lab: "Lab", gateway: ApiGateway, request: Request,
-           cache: authorizers.AuthorizerCache | None = None) -> Response:
-    """The HTTP response to ``request``: API Gateway's own errors, or the function's answer."""
+           cache: authorizers.AuthorizerCache | None = None, *, signer: str | None = None) -> Response:
+    """The HTTP response to ``request``: API Gateway's own errors, or the function's answer.
+    ``signer`` is the access key that signed it for ``execute-api`` (``AWS_IAM`` auth)."""
     request_id = str(uuid.uuid4())
     try:
-        reached = reach(gateway, request.method, request.target)
+        reached = reach(gateway, request.method, request.path)
     except NotFoundException:
         return message(403, "Missing Authentication Token", request_id)
     cors_config = reached.api.get("CorsConfiguration") if reached.is_http else None
@@ -135,14 +139,14 @@ def answer(lab: "Lab", gateway: ApiGateway, request: Request,
         if cors.is_preflight(request.method, sent):
             pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=True)
             return Response(cors.PREFLIGHT_STATUS, [*pairs, ("Apigw-Requestid", request_id)], b"")
-        response = _answer_route(lab, gateway, request, reached, request_id, cache)
+        response = _answer_route(lab, gateway, request, reached, request_id, cache, signer)
         pairs = cors.headers_for(cors_config, sent.get("origin"), preflight=False)
         return replace(response, headers=cors.replace_cors_headers(response.headers, pairs))
-    return _answer_route(lab, gateway, request, reached, request_id, cache)
+    return _answer_route(lab, gateway, request, reached, request_id, cache, signer)
 
 
 def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
-                  request_id: str, cache: authorizers.AuthorizerCache | None) -> Response:
+                  request_id: str, cache: authorizers.AuthorizerCache | None, signer: str | None) -> Response:
     """The answer of the route ``reached``: its function's, mapped, or API Gateway's error."""
     if reached.match is None:
         if reached.is_http:
@@ -150,11 +154,13 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         return message(403, "Missing Authentication Token", request_id)
     failure = (500, "Internal Server Error") if reached.is_http else (502, "Internal server error")
     integration = reached.match.target if reached.is_http else reached.match.target["methodIntegration"]
-    uri = integration["IntegrationUri"] if reached.is_http else integration["uri"]
+    is_mock = not reached.is_http and integration.get("type") == "MOCK"
+    uri = integration["IntegrationUri"] if reached.is_http else integration.get("uri")
     version = integration.get("PayloadFormatVersion", "1.0") if reached.is_http else "1.0"
-    function = function_of(uri)
-    if lab.enforce_iam and not may_invoke(lab, PRINCIPAL, function, source_account=lab.arns.account_id,
-                                          source_arn=source_arn(gateway, reached, request.method)):
+    function = None if is_mock else function_of(str(uri))
+    if function is not None and lab.enforce_iam and not may_invoke(
+            lab, PRINCIPAL, function, source_account=lab.arns.account_id,
+            source_arn=source_arn(gateway, reached, request.method)):
         return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
@@ -165,6 +171,30 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             key = "Message" if verdict.status == 403 else "message"
             return message(verdict.status, verdict.message, request_id, key)
         event["requestContext"]["authorizer"] = verdict.context
+    route = reached.match.route or {}
+    kind = route.get("AuthorizationType") if reached.is_http else reached.match.target.get("authorizationType")
+    if kind == "AWS_IAM":
+        method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+        refused = _iam_refusal(lab, signer, method_arn, reached.is_http, request_id)
+        if refused is not None:
+            return refused
+        assert signer is not None
+        _with_iam_caller(event, signer, iam_caller(lab, signer), version)
+    if kind == "JWT":
+        verdict = _authorize_jwt(lab, gateway, request, reached)
+        if not verdict.allowed:
+            return message(verdict.status, verdict.message, request_id)
+        event["requestContext"]["authorizer"] = verdict.context
+    if reached.is_http and route.get("AuthorizationType") == "CUSTOM":
+        verdict = _authorize_http(lab, gateway, cache or authorizers.AuthorizerCache(), request, reached, at)
+        if not verdict.allowed:
+            return message(verdict.status, verdict.message, request_id)
+        event["requestContext"]["authorizer"] = verdict.context
+    if not reached.is_http and reached.match.target.get("apiKeyRequired") and not gateway.usage_plans.admits(
+            _header(request, "x-api-key"), reached.api_id, reached.stage_name):
+        return message(403, "Forbidden", request_id)
+    if function is None:
+        return _mock_answer(reached.match.target, integration, request_id)
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -198,6 +228,113 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _header(request: Request, name: str) -> str | None:
+    """The value of the request's header ``name`` (lower case), the last if repeated."""
+    found = [value for key, value in request.headers if key.lower() == name]
+    return found[-1] if found else None
+
+
+def _mock_answer(method: dict[str, Any], integration: dict[str, Any], request_id: str) -> Response:
+    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response is
+    AWS's 500 ``Internal server error``."""
+    status = mock.mock_status(integration)
+    chosen = None if status is None else mock.chosen_response(integration, status)
+    if chosen is None:
+        return message(500, "Internal server error", request_id)
+    body = ((chosen.get("responseTemplates") or {}).get("application/json") or "").encode()
+    headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
+    return Response(int(chosen["statusCode"]), headers, body)
+
+
+def _authorize_jwt(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached) -> authorizers.Verdict:
+    """Check the token an HTTP API route's JWT authorizer names (its first identity source)."""
+    assert reached.match is not None and reached.match.route is not None
+    route = reached.match.route
+    authorizer = reached.api.get("_authorizers", {}).get(route.get("AuthorizerId"))
+    if authorizer is None:
+        return authorizers.HTTP_FAILED
+    headers = {name.lower(): value for name, value in request.headers}
+    identity = authorizers.http_identity(authorizer.get("IdentitySource") or [], headers,
+                                         dict(_query_pairs(request.query_string)), reached.stage.get("StageVariables") or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    return jwt_authorizer.authorize_jwt(lab, gateway.issuer_keys, authorizer, identity[0],
+                                        list(route.get("AuthorizationScopes") or []))
+
+
+def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, request: Request,
+                    reached: Reached, at: float) -> authorizers.Verdict:
+    """Run an HTTP API route's Lambda authorizer on the event of its payload format:
+    2.0 (``routeArn``, ``identitySource`` a list) or 1.0 (``methodArn``, a REST
+    ``REQUEST`` authorizer's event)."""
+    assert reached.match is not None and reached.match.route is not None
+    authorizer = reached.api.get("_authorizers", {}).get(reached.match.route.get("AuthorizerId"))
+    if authorizer is None:
+        return authorizers.HTTP_FAILED
+    event = event_v2(request, reached, lab, at)
+    identity = authorizers.http_identity(authorizer.get("IdentitySource") or [], event["headers"],
+                                         event.get("queryStringParameters") or {}, event.get("stageVariables") or {})
+    if identity is None:
+        return authorizers.UNAUTHORIZED
+    route_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+    for key in ("body", "isBase64Encoded"):
+        event.pop(key, None)
+    if authorizer["AuthorizerPayloadFormatVersion"] == "2.0":
+        asked = {**event, "type": "REQUEST", "routeArn": route_arn, "identitySource": list(identity)}
+    else:
+        v1 = event_v1(request, reached, lab, at, event["requestContext"]["requestId"])
+        asked = {**{k: v for k, v in v1.items() if k not in ("body", "isBase64Encoded")},
+                 "type": "REQUEST", "methodArn": route_arn, "identitySource": ",".join(identity),
+                 "authorizationToken": ",".join(identity)}
+    return authorizers.authorize_http(lab, cache, authorizer, asked, identity, route_arn)
+
+
+def iam_caller(lab: "Lab", access_key_id: str) -> Principal | None:
+    """Who ``access_key_id`` stands for: the IAM principal, or, in a lab that does not
+    enforce IAM, the account's root for a key nobody knows (``None`` when it does)."""
+    found = principal_of(lab, access_key_id)
+    if found is None and not lab.enforce_iam:
+        account = lab.arns.account_id
+        return Principal(f"arn:aws:iam::{account}:root", account, type="Account", user_id=account)
+    return found
+
+
+def _iam_refusal(lab: "Lab", signer: str | None, method_arn: str, is_http: bool, request_id: str) -> Response | None:
+    """API Gateway's 403 for an ``AWS_IAM`` method or route the request may not call, else
+    ``None``: unsigned (REST: ``Missing Authentication Token``), or a signer without
+    ``execute-api:Invoke`` on the method's ARN when the lab enforces IAM (REST names the
+    user and resource; HTTP APIs say ``Forbidden``)
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html)."""
+    principal = None if signer is None else iam_caller(lab, signer)
+    if principal is None:
+        return message(403, "Forbidden" if is_http else "Missing Authentication Token", request_id)
+    if not lab.enforce_iam or principal.is_root:
+        return None
+    asked = iam_policy.Request(principal.arn, "execute-api:Invoke", method_arn, principal.account,
+                               lab.arns.account_id, {"aws:PrincipalArn": principal.arn,
+                                                     "aws:PrincipalAccount": principal.account})
+    if iam_policy.evaluate(asked, principal.policies).allowed:
+        return None
+    if is_http:
+        return message(403, "Forbidden", request_id)
+    return message(403, f"User: {principal.arn} is not authorized to perform: execute-api:Invoke on resource: "
+                        f"{method_arn}", request_id, "Message")
+
+
+def _with_iam_caller(event: dict[str, Any], access_key: str, principal: Principal | None, version: str) -> None:
+    """The signer in the event: 1.0's ``requestContext.identity``, 2.0's
+    ``requestContext.authorizer.iam``."""
+    assert principal is not None
+    context = event["requestContext"]
+    if version == "1.0":
+        context["identity"] |= {"accessKey": access_key, "accountId": principal.account, "caller": principal.user_id,
+                                "user": principal.user_id, "userArn": principal.arn}
+        return
+    context["authorizer"] = {"iam": {"accessKey": access_key, "accountId": principal.account, "callerId": principal.user_id,
+                                     "cognitoIdentity": None, "principalOrgId": None,
+                                     "userArn": principal.arn, "userId": principal.user_id}}
 
 
 # -- permission -----------------------------------------------------------------------
@@ -339,37 +476,10 @@ def event_v2(request: Request, reached: Reached, lab: "Lab", at: float) -> dict[
         event["pathParameters"] = reached.match.path_parameters
     if reached.stage.get("StageVariables"):
         event["stageVariables"] = reached.stage["StageVariables"]
-    if request.body:
-        textual = _TEXT_TYPES.match(headers.get("content-type", "text/plain").lower())
-        try:
-            text = request.body.decode() if textual else None
-        except UnicodeDecodeError:
-            text = None
-        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
-    return event
+    return event | event_body(request.body, headers.get("content-type", "text/plain"))
 
 
 # -- function answer → response -------------------------------------------------------
-
-
-def _sendable(text: str) -> bool:
-    """Whether ``text`` can go into an HTTP header (Latin-1, no line breaks)."""
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return "\r" not in text and "\n" not in text
-
-
-def _status(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
-        return None
-    return value
 
 
 def _decoded(body: Any, is_base64: Any) -> bytes | None:
@@ -384,7 +494,7 @@ def _decoded(body: Any, is_base64: Any) -> bytes | None:
 
 
 def _with_headers(status: int, pairs: list[tuple[str, str]], body: bytes) -> Response | None:
-    if not all(_sendable(k) and _sendable(v) for k, v in pairs):
+    if not all(header_safe(k) and header_safe(v) for k, v in pairs):
         return None
     if not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(_JSON)
@@ -399,7 +509,7 @@ def response_v1(payload: bytes) -> Response | None:
         return None
     if not isinstance(value, dict) or not set(value) <= _V1_KEYS:
         return None
-    status = _status(value.get("statusCode"))
+    status = status_code(value.get("statusCode"))
     headers = value.get("headers") or {}
     multi = value.get("multiValueHeaders") or {}
     body = value.get("body")
@@ -416,23 +526,9 @@ def response_v1(payload: bytes) -> Response | None:
 
 
 def response_v2(payload: bytes) -> Response | None:
-    """The response a 2.0 answer describes (``None`` when malformed): an object with
-    ``statusCode`` in full; anything else the body of a 200 JSON response."""
-    try:
-        value = json.loads(payload or b"null")
-    except ValueError:
-        return None
-    if not (isinstance(value, dict) and "statusCode" in value):
-        body = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        return Response(200, [_JSON], body.encode())
-    status = _status(value.get("statusCode"))
-    headers = value.get("headers") or {}
-    cookies = value.get("cookies") or []
-    if status is None or not isinstance(headers, dict) or not isinstance(cookies, list):
-        return None
-    pairs = [(str(k), str(v)) for k, v in headers.items()] + [("Set-Cookie", str(c)) for c in cookies]
-    data = _decoded(value.get("body"), value.get("isBase64Encoded"))
-    return None if data is None else _with_headers(status, pairs, data)
+    """The response a 2.0 answer describes (``None`` when malformed), mapped as a
+    function URL maps it."""
+    return payload_v2_response(payload)
 
 
 class InvokeApp:
@@ -453,12 +549,15 @@ class InvokeApp:
             client = scope.get("client") or ("127.0.0.1", 0)
             request = Request(
                 method=scope["method"],
-                target=scope["path"][len(APIS_PATH):],
+                path=scope["path"][len(APIS_PATH):],
                 query_string=scope["query_string"].decode("latin-1"),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
                 body=body, source_ip=client[0], protocol=f"HTTP/{scope.get('http_version', '1.1')}")
-            response = await anyio.to_thread.run_sync(answer, self.lab, self.gateway, request,
-                                                      self.authorizer_cache)
+            signed = SignedRequest(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                                   request.query_string, headers, body)
+            signer = signer_of(signed, INVOKE_SERVICE, scope.get(EDGE_KEYS_SCOPE_KEY))
+            response = await anyio.to_thread.run_sync(functools.partial(
+                answer, self.lab, self.gateway, request, self.authorizer_cache, signer=signer))
         out = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
         out.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})

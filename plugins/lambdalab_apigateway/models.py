@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
+from . import patch, quotas
+from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
 if TYPE_CHECKING:
@@ -93,6 +95,8 @@ class Match:
     target: dict[str, Any]
     template: str
     path_parameters: dict[str, str] = field(default_factory=dict)
+    #: An HTTP API's route (its ``AuthorizationType``, ``AuthorizerId``); ``None`` for REST.
+    route: dict[str, Any] | None = None
 
 
 def match_path(template: str, path: str, *, greedy_may_be_empty: bool = False
@@ -141,6 +145,12 @@ class ApiGateway:
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
         self._changing = threading.Lock()
+        from .jwt_authorizer import IssuerKeys  # it imports the invoke side, which imports this module
+
+        #: JWT issuers' public keys, fetched as tokens name them.
+        self.issuer_keys = IssuerKeys()
+        #: API keys and usage plans (REST APIs' ``apiKeyRequired``).
+        self.usage_plans = UsagePlans(lab)
 
     # -- storage --------------------------------------------------------------------------
 
@@ -170,8 +180,11 @@ class ApiGateway:
             db.execute("DELETE FROM apigateway_apis WHERE id = ?", (str(api_id),))
 
     def kind_of(self, api_id: str) -> str | None:
+        """``REST`` or ``HTTP`` for an API's id, else ``None`` (API keys and usage plans
+        share the table, under kinds of their own)."""
         rows = self.lab.store.query("SELECT kind FROM apigateway_apis WHERE id = ?", (api_id,))
-        return str(rows[0]["kind"]) if rows else None
+        kind = str(rows[0]["kind"]) if rows else None
+        return kind if kind in (REST, HTTP) else None
 
     def execution_arn(self, api_id: str) -> str:
         """``arn:aws:execute-api:<region>:<account>:<api-id>``: what a function's resource
@@ -239,21 +252,15 @@ class ApiGateway:
 
     @_one_at_a_time
     def put_method(self, api_id: str, resource_id: str, http_method: str,
-                   authorization_type: str = "NONE", authorizer_id: str | None = None) -> dict[str, Any]:
+                   authorization_type: str = "NONE", authorizer_id: str | None = None, *,
+                   api_key_required: bool = False) -> dict[str, Any]:
         """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
-        if authorization_type not in ("NONE", "CUSTOM"):
-            raise BadRequestException(
-                f"lambdalab's REST APIs take authorizationType NONE or CUSTOM, not {authorization_type!r}.")
-        if authorization_type == "CUSTOM" and authorizer_id not in api.get("_authorizers", {}):
-            raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type "
-                                      "to CUSTOM requires a valid authorizer.")
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
-                  "apiKeyRequired": False}
-        if authorization_type == "CUSTOM":
-            method["authorizerId"] = authorizer_id
+                  "apiKeyRequired": bool(api_key_required), "authorizerId": authorizer_id}
+        _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
         return method
@@ -261,22 +268,73 @@ class ApiGateway:
     @_one_at_a_time
     def put_integration(self, api_id: str, resource_id: str, http_method: str, *,
                         type: str, uri: str | None = None,
-                        integration_http_method: str | None = "POST") -> dict[str, Any]:
-        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``)."""
+                        integration_http_method: str | None = "POST",
+                        request_templates: dict[str, str] | None = None) -> dict[str, Any]:
+        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), or a
+        ``MOCK`` one that API Gateway answers itself (the console's "Enable CORS"
+        ``OPTIONS``; ``request_templates`` ``{"application/json": '{"statusCode": 200}'}``)."""
         api = self._load(api_id, REST)
         method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
         if method is None:
             raise NotFoundException("Invalid Method identifier specified")
-        if type != "AWS_PROXY":
+        if type not in ("AWS_PROXY", "MOCK"):
             raise BadRequestException(
-                f"lambdalab's API Gateway integrates with Lambda only: type must be AWS_PROXY, not {type!r}.")
-        function_of(uri or "")
-        integration: dict[str, Any] = {"type": type, "httpMethod": integration_http_method or "POST", "uri": uri,
-                       "passthroughBehavior": "WHEN_NO_MATCH", "timeoutInMillis": 29000,
-                       "cacheNamespace": resource_id, "cacheKeyParameters": []}
+                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY) or answers itself (MOCK), "
+                f"not {type!r}.")
+        integration: dict[str, Any] = {"type": type, "passthroughBehavior": "WHEN_NO_MATCH",
+                                       "timeoutInMillis": 29000, "cacheNamespace": resource_id,
+                                       "cacheKeyParameters": []}
+        if type == "AWS_PROXY":
+            function_of(uri or "")
+            integration |= {"httpMethod": integration_http_method or "POST", "uri": uri}
+        if request_templates:
+            integration["requestTemplates"] = dict(request_templates)
         method["methodIntegration"] = integration
         self._save(api, REST)
         return integration
+
+    @_one_at_a_time
+    def put_method_response(self, api_id: str, resource_id: str, http_method: str, status_code: str, *,
+                            response_parameters: dict[str, bool] | None = None,
+                            response_models: dict[str, str] | None = None) -> dict[str, Any]:
+        """A status the method may answer, with the headers it may carry
+        (``method.response.header.<name>``)."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        response: dict[str, Any] = {"statusCode": _status_code(status_code)}
+        if response_parameters:
+            response["responseParameters"] = dict(response_parameters)
+        if response_models:
+            response["responseModels"] = dict(response_models)
+        method.setdefault("methodResponses", {})[response["statusCode"]] = response
+        self._save(api, REST)
+        return response
+
+    @_one_at_a_time
+    def put_integration_response(self, api_id: str, resource_id: str, http_method: str, status_code: str, *,
+                                 selection_pattern: str | None = None,
+                                 response_parameters: dict[str, str] | None = None,
+                                 response_templates: dict[str, str] | None = None) -> dict[str, Any]:
+        """How an integration's answer becomes the method's ``status_code`` response: header
+        values (``'literal'``) and body templates. The method must declare the status."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        integration = method.get("methodIntegration")
+        if integration is None:
+            raise NotFoundException("Invalid Integration identifier specified")
+        status = _status_code(status_code)
+        if status not in (method.get("methodResponses") or {}):
+            raise NotFoundException("Invalid Response status code specified")
+        response: dict[str, Any] = {"statusCode": status}
+        if selection_pattern is not None:
+            response["selectionPattern"] = selection_pattern
+        if response_parameters:
+            response["responseParameters"] = dict(response_parameters)
+        if response_templates:
+            response["responseTemplates"] = dict(response_templates)
+        integration.setdefault("integrationResponses", {})[status] = response
+        self._save(api, REST)
+        return response
 
     @_one_at_a_time
     def create_authorizer(self, api_id: str, name: str, type: str, authorizer_uri: str, *,
@@ -288,8 +346,8 @@ class ApiGateway:
             raise BadRequestException(f"lambdalab's authorizers are TOKEN or REQUEST, not {type!r}.")
         function_of(authorizer_uri)
         ttl = 300 if ttl_seconds is None else ttl_seconds
-        if not 0 <= ttl <= 3600:
-            raise BadRequestException("authorizerResultTtlInSeconds must be 0 to 3600.")
+        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+            raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
         source = identity_source or ("method.request.header.Authorization" if type == "TOKEN" else "")
         if type == "REQUEST" and ttl and not source:
             raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
@@ -302,6 +360,26 @@ class ApiGateway:
 
     def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST).get("_authorizers", {}).values())
+
+    def get_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = self._load(api_id, REST).get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        return found
+
+    @_one_at_a_time
+    def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        """DeleteAuthorizer: refused while a method names it (lambdalab will not leave a
+        CUSTOM method without its authorizer)."""
+        api = self._load(api_id, REST)
+        if authorizer_id not in api.get("_authorizers", {}):
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        users = [f"{m['httpMethod']} {r['path']}" for r in api["_resources"].values()
+                 for m in (r.get("resourceMethods") or {}).values() if m.get("authorizerId") == authorizer_id]
+        if users:
+            raise ConflictException(f"Cannot delete authorizer {authorizer_id}: methods {', '.join(users)} use it.")
+        del api["_authorizers"][authorizer_id]
+        self._save(api, REST)
 
     @_one_at_a_time
     def create_deployment(self, api_id: str, stage_name: str | None = None, *,
@@ -350,6 +428,141 @@ class ApiGateway:
 
     def get_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST)["_stages"].values())
+
+    def has_stage(self, api_id: Any, stage_name: Any) -> bool:
+        """Whether a REST API ``api_id`` has a stage ``stage_name`` (a usage plan's check)."""
+        return self.kind_of(str(api_id)) == REST and stage_name in self._load(api_id, REST)["_stages"]
+
+    def get_stage(self, api_id: str, stage_name: str) -> dict[str, Any]:
+        return _rest_stage(self._load(api_id, REST), stage_name)
+
+    def get_resource(self, api_id: str, resource_id: str) -> dict[str, Any]:
+        return self._resource(self._load(api_id, REST), resource_id)
+
+    def get_method(self, api_id: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        return _rest_method(self._resource(self._load(api_id, REST), resource_id), http_method)
+
+    def get_integration(self, api_id: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        method = (self._resource(self._load(api_id, REST), resource_id).get("resourceMethods") or {}).get(
+            _method(http_method))
+        if method is None or "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        integration: dict[str, Any] = method["methodIntegration"]
+        return integration
+
+    def get_deployments(self, api_id: str) -> list[dict[str, Any]]:
+        return [public(d) for d in self._load(api_id, REST)["_deployments"].values()]
+
+    def get_deployment(self, api_id: str, deployment_id: str) -> dict[str, Any]:
+        found = self._load(api_id, REST)["_deployments"].get(deployment_id)
+        if found is None:
+            raise NotFoundException("Invalid Deployment identifier specified")
+        return public(found)
+
+    # -- REST updates and deletes (patchOperations) -----------------------------------------
+
+    @_one_at_a_time
+    def update_rest_api(self, api_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateRestApi: ``/name``, ``/description``, ``/apiKeySource``,
+        ``/disableExecuteApiEndpoint``, ``/minimumCompressionSize`` (replace) and
+        ``/binaryMediaTypes/<type>`` (add, remove, replace)
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateRestApi.html)."""
+        api = self._load(api_id, REST)
+        for operation in patch.operations(patch_operations):
+            _patch_rest_api(api, operation)
+        return public(self._save(api, REST))
+
+    @_one_at_a_time
+    def update_resource(self, api_id: str, resource_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateResource: replace ``/pathPart`` or ``/parentId``; the paths below follow."""
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        for operation in patch.operations(patch_operations):
+            if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
+                raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
+            if resource["path"] == "/":
+                raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
+            _move_resource(api, resource, operation.parts[0], operation.needs_value())
+        self._save(api, REST)
+        return resource
+
+    @_one_at_a_time
+    def delete_resource(self, api_id: str, resource_id: str) -> None:
+        """DeleteResource: the resource and every resource below it."""
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        if resource["path"] == "/":
+            raise BadRequestException("Cannot delete the root resource of a REST API.")
+        for gone in _subtree(api, resource_id):
+            del api["_resources"][gone]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def update_method(self, api_id: str, resource_id: str, http_method: str,
+                      patch_operations: Any) -> dict[str, Any]:
+        """UpdateMethod: replace ``/authorizationType``, ``/authorizerId``,
+        ``/apiKeyRequired``, ``/operationName``."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        for operation in patch.operations(patch_operations):
+            patch.only_replace(operation)
+            if operation.path == "/apiKeyRequired":
+                method["apiKeyRequired"] = patch.boolean(operation)
+            elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
+                method[operation.parts[0]] = operation.needs_value()
+            else:
+                raise BadRequestException(f"Invalid patch path {operation.path}")
+        _check_authorization(api, method)
+        self._save(api, REST)
+        return method
+
+    @_one_at_a_time
+    def delete_method(self, api_id: str, resource_id: str, http_method: str) -> None:
+        api = self._load(api_id, REST)
+        resource = self._resource(api, resource_id)
+        _rest_method(resource, http_method)
+        del resource["resourceMethods"][_method(http_method)]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def delete_integration(self, api_id: str, resource_id: str, http_method: str) -> None:
+        api = self._load(api_id, REST)
+        method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
+        if method is None or "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        del method["methodIntegration"]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def update_stage(self, api_id: str, stage_name: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateStage: replace ``/deploymentId`` (a redeploy), ``/description``,
+        ``/tracingEnabled``, ``/cacheClusterEnabled``; add, replace or remove
+        ``/variables/<name>``."""
+        api = self._load(api_id, REST)
+        stage = _rest_stage(api, stage_name)
+        for operation in patch.operations(patch_operations):
+            _patch_stage(api, stage, operation)
+        stage["lastUpdatedDate"] = self.lab.clock.now()
+        self._save(api, REST)
+        return stage
+
+    @_one_at_a_time
+    def delete_stage(self, api_id: str, stage_name: str) -> None:
+        api = self._load(api_id, REST)
+        _rest_stage(api, stage_name)
+        del api["_stages"][stage_name]
+        self._save(api, REST)
+
+    @_one_at_a_time
+    def delete_deployment(self, api_id: str, deployment_id: str) -> None:
+        """DeleteDeployment: refused while a stage serves it, as AWS refuses."""
+        api = self._load(api_id, REST)
+        if deployment_id not in api["_deployments"]:
+            raise NotFoundException("Invalid Deployment identifier specified")
+        if any(s["deploymentId"] == deployment_id for s in api["_stages"].values()):
+            raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+        del api["_deployments"][deployment_id]
+        self._save(api, REST)
 
     def match_rest(self, api_id: str, stage_name: str, method: str, path: str
                    ) -> tuple[dict[str, Any], dict[str, Any], Match | None]:
@@ -430,18 +643,87 @@ class ApiGateway:
         return integration
 
     @_one_at_a_time
-    def create_route(self, api_id: str, route_key: str, target: str | None = None) -> dict[str, Any]:
+    def create_route(self, api_id: str, route_key: str, target: str | None = None, *,
+                     authorization_type: str = "NONE", authorizer_id: str | None = None,
+                     authorization_scopes: list[str] | None = None) -> dict[str, Any]:
         """A route (``GET /items/{id}``, ``ANY /{proxy+}``, ``$default``) to
-        ``integrations/<id>``."""
+        ``integrations/<id>``; ``CUSTOM`` or ``JWT`` with ``authorizer_id`` runs that
+        authorizer first, ``AWS_IAM`` asks for a SigV4 signature."""
         api = self._load(api_id, HTTP)
         if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
             raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
         if any(r["RouteKey"] == route_key for r in api["_routes"].values()):
             raise ConflictException(f"Route with key {route_key} already exists for this API")
         route = _route(route_key, target)
+        route.update(_given({"AuthorizationType": authorization_type, "AuthorizerId": authorizer_id,
+                             "AuthorizationScopes": authorization_scopes},
+                            ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")))
+        _check_route_authorization(api, route)
         api["_routes"][route["RouteId"]] = route
         self._save(api, HTTP)
         return route
+
+    @_one_at_a_time
+    def create_http_authorizer(self, api_id: str, name: str, authorizer_type: str, *,
+                               authorizer_uri: str | None = None, identity_source: list[str] | None = None,
+                               payload_format_version: str | None = None,
+                               enable_simple_responses: bool = False, ttl_seconds: int | None = None,
+                               jwt_configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An HTTP API authorizer: ``REQUEST`` (a Lambda function, payload 1.0 or 2.0,
+        simple or IAM-policy answers) or ``JWT`` (an issuer and audiences)
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html,
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html)."""
+        api = self._load(api_id, HTTP)
+        authorizer: dict[str, Any] = {"AuthorizerId": new_id(6), "Name": name, "AuthorizerType": authorizer_type,
+                                      "IdentitySource": list(identity_source or [])}
+        if authorizer_type == "REQUEST":
+            function_of(authorizer_uri or "")
+            version = payload_format_version or ""
+            if version not in ("1.0", "2.0"):
+                raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
+                                          "1.0 or 2.0.")
+            if enable_simple_responses and version != "2.0":
+                raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
+            ttl = ttl_seconds or 0
+            if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+                raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+            if ttl and not authorizer["IdentitySource"]:
+                raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
+            authorizer |= {"AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": version,
+                           "EnableSimpleResponses": bool(enable_simple_responses),
+                           "AuthorizerResultTtlInSeconds": ttl}
+        elif authorizer_type == "JWT":
+            config = jwt_configuration or {}
+            if not config.get("Issuer") or not config.get("Audience"):
+                raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
+            authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
+            authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
+        else:
+            raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+        api.setdefault("_authorizers", {})[authorizer["AuthorizerId"]] = authorizer
+        self._save(api, HTTP)
+        return authorizer
+
+    def get_http_authorizers(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP).get("_authorizers", {}).values())
+
+    def get_http_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = self._load(api_id, HTTP).get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        return found
+
+    @_one_at_a_time
+    def delete_http_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        """DeleteAuthorizer (HTTP API): refused while a route names it."""
+        api = self._load(api_id, HTTP)
+        if authorizer_id not in api.get("_authorizers", {}):
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("AuthorizerId") == authorizer_id]
+        if users:
+            raise ConflictException(f"Cannot delete authorizer {authorizer_id}: routes {', '.join(users)} use it.")
+        del api["_authorizers"][authorizer_id]
+        self._save(api, HTTP)
 
     def get_routes(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP)["_routes"].values())
@@ -467,6 +749,151 @@ class ApiGateway:
 
     def get_http_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, HTTP)["_stages"].values())
+
+    def get_http_stage(self, api_id: str, stage_name: str) -> dict[str, Any]:
+        return _http_stage_of(self._load(api_id, HTTP), stage_name)
+
+    def get_route(self, api_id: str, route_id: str) -> dict[str, Any]:
+        return _http_route(self._load(api_id, HTTP), route_id)
+
+    def get_http_integration(self, api_id: str, integration_id: str) -> dict[str, Any]:
+        return _http_integration(self._load(api_id, HTTP), integration_id)
+
+    def get_http_integrations(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP)["_integrations"].values())
+
+    # -- HTTP API updates and deletes -------------------------------------------------------
+    # apigatewayv2's updates name the fields to change (no patchOperations); a field left
+    # out keeps its value (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid.html#UpdateApi).
+
+    @_one_at_a_time
+    def update_api(self, api_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateApi: ``Name``, ``Description``, ``CorsConfiguration``,
+        ``DisableExecuteApiEndpoint``, the selection expressions."""
+        api = self._load(api_id, HTTP)
+        _refuse_unserved(changes, ("Target", "RouteKey", "CredentialsArn"), "UpdateApi")
+        if "Name" in changes and not changes["Name"]:
+            raise BadRequestException("Invalid API name: give the API a name.")
+        api.update(_given(changes, ("Name", "Description", "CorsConfiguration", "DisableExecuteApiEndpoint",
+                                    "RouteSelectionExpression", "ApiKeySelectionExpression")))
+        return public(self._save(api, HTTP))
+
+    @_one_at_a_time
+    def update_route(self, api_id: str, route_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateRoute: ``RouteKey`` (checked, unique), ``Target``, ``AuthorizationType``,
+        ``AuthorizerId``, ``ApiKeyRequired``, ``OperationName``."""
+        api = self._load(api_id, HTTP)
+        route = _http_route(api, route_id)
+        key = changes.get("RouteKey")
+        if key is not None and key != route["RouteKey"]:
+            _route(key, None)  # checks the key
+            if any(r["RouteKey"] == key for r in api["_routes"].values()):
+                raise ConflictException(f"Route with key {key} already exists for this API")
+        target = changes.get("Target")
+        if target is not None and target.removeprefix("integrations/") not in api["_integrations"]:
+            raise NotFoundException(f"Invalid integration target {target!r}: no such integration.")
+        route.update(_given(changes, ("RouteKey", "Target", "AuthorizationType", "AuthorizerId",
+                                      "AuthorizationScopes", "ApiKeyRequired", "OperationName")))
+        _check_route_authorization(api, route)
+        self._save(api, HTTP)
+        return route
+
+    @_one_at_a_time
+    def delete_route(self, api_id: str, route_id: str) -> None:
+        api = self._load(api_id, HTTP)
+        _http_route(api, route_id)
+        del api["_routes"][route_id]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def update_integration(self, api_id: str, integration_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateIntegration: ``IntegrationUri`` (a function), ``PayloadFormatVersion``,
+        ``TimeoutInMillis``, ``Description``."""
+        api = self._load(api_id, HTTP)
+        integration = _http_integration(api, integration_id)
+        if changes.get("IntegrationType") not in (None, "AWS_PROXY"):
+            raise BadRequestException(
+                f"lambdalab's API Gateway integrates with Lambda only: IntegrationType must be "
+                f"AWS_PROXY, not {changes['IntegrationType']!r}.")
+        if changes.get("IntegrationUri") is not None:
+            function_of(changes["IntegrationUri"])
+        if changes.get("PayloadFormatVersion") not in (None, "1.0", "2.0"):
+            raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0.")
+        timeout = changes.get("TimeoutInMillis")
+        if timeout is not None and not (
+                quotas.HTTP_INTEGRATION_TIMEOUT_MIN_MS <= timeout <= quotas.HTTP_INTEGRATION_TIMEOUT_MAX_MS):
+            raise BadRequestException(
+                f"TimeoutInMillis must be between {quotas.HTTP_INTEGRATION_TIMEOUT_MIN_MS} and "
+                f"{quotas.HTTP_INTEGRATION_TIMEOUT_MAX_MS} milliseconds.")
+        integration.update(_given(changes, ("IntegrationUri", "PayloadFormatVersion", "TimeoutInMillis",
+                                            "Description")))
+        self._save(api, HTTP)
+        return integration
+
+    @_one_at_a_time
+    def delete_integration_v2(self, api_id: str, integration_id: str) -> None:
+        """DeleteIntegration (HTTP API): refused while a route targets it."""
+        api = self._load(api_id, HTTP)
+        _http_integration(api, integration_id)
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("Target") == f"integrations/{integration_id}"]
+        if users:
+            raise ConflictException(
+                f"Integration {integration_id} is the target of route(s) {', '.join(users)}: "
+                "point them elsewhere or delete them first.")
+        del api["_integrations"][integration_id]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def update_http_stage(self, api_id: str, stage_name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateStage (HTTP API): ``AutoDeploy``, ``Description``, ``StageVariables``
+        (the new map replaces the old), ``DeploymentId``, route settings."""
+        api = self._load(api_id, HTTP)
+        stage = _http_stage_of(api, stage_name)
+        deployment = changes.get("DeploymentId")
+        if deployment is not None and deployment not in api.get("_deployments", {}):
+            raise NotFoundException(f"Invalid Deployment identifier specified {deployment}")
+        stage.update(_given(changes, ("AutoDeploy", "Description", "StageVariables", "DeploymentId",
+                                      "DefaultRouteSettings", "RouteSettings")))
+        stage["LastUpdatedDate"] = self.lab.clock.now()
+        self._save(api, HTTP)
+        return stage
+
+    @_one_at_a_time
+    def delete_http_stage(self, api_id: str, stage_name: str) -> None:
+        api = self._load(api_id, HTTP)
+        _http_stage_of(api, stage_name)
+        del api["_stages"][stage_name]
+        self._save(api, HTTP)
+
+    @_one_at_a_time
+    def create_http_deployment(self, api_id: str, stage_name: str | None = None, *,
+                               description: str | None = None) -> dict[str, Any]:
+        """CreateDeployment (HTTP API); with ``stage_name`` that stage points at it. An HTTP
+        API's stages serve its current routes either way (see the differences page)."""
+        api = self._load(api_id, HTTP)
+        stage = _http_stage_of(api, stage_name) if stage_name else None
+        deployment: dict[str, Any] = {"DeploymentId": new_id(6), "DeploymentStatus": "DEPLOYED",
+                                      "AutoDeployed": False, "CreatedDate": self.lab.clock.now()}
+        if description is not None:
+            deployment["Description"] = description
+        api.setdefault("_deployments", {})[deployment["DeploymentId"]] = deployment
+        if stage is not None:
+            stage["DeploymentId"], stage["LastUpdatedDate"] = deployment["DeploymentId"], self.lab.clock.now()
+        self._save(api, HTTP)
+        return deployment
+
+    def get_http_deployments(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, HTTP).get("_deployments", {}).values())
+
+    @_one_at_a_time
+    def delete_http_deployment(self, api_id: str, deployment_id: str) -> None:
+        api = self._load(api_id, HTTP)
+        if deployment_id not in api.get("_deployments", {}):
+            raise NotFoundException(f"Invalid Deployment identifier specified {deployment_id}")
+        if any(s.get("DeploymentId") == deployment_id for s in api["_stages"].values()):
+            raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+        del api["_deployments"][deployment_id]
+        self._save(api, HTTP)
 
     def match_http(self, api_id: str, stage_name: str, method: str, path: str
                    ) -> tuple[dict[str, Any], dict[str, Any], Match | None]:
@@ -501,7 +928,203 @@ class ApiGateway:
         integration = api["_integrations"].get(str(route.get("Target", "")).removeprefix("integrations/"))
         if integration is None:
             return api, stage, None
-        return api, stage, Match(integration, template, params)
+        return api, stage, Match(integration, template, params, route)
+
+
+# -- REST helpers ---------------------------------------------------------------------------
+
+
+def _rest_stage(api: dict[str, Any], stage_name: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_stages"].get(stage_name)
+    if found is None:
+        raise NotFoundException("Invalid Stage identifier specified")
+    return found
+
+
+def _status_code(value: Any) -> str:
+    if not re.match(r"^[1-5]\d\d$", str(value)):
+        raise BadRequestException(f"1 validation error detected: Value '{value}' at 'statusCode' failed to "
+                                  "satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d")
+    return str(value)
+
+
+def _rest_method(resource: dict[str, Any], http_method: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = (resource.get("resourceMethods") or {}).get(_method(http_method))
+    if found is None:
+        raise NotFoundException("Invalid Method identifier specified")
+    return found
+
+
+def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
+    """A method's ``authorizationType`` is one lambdalab serves; ``CUSTOM`` names an
+    authorizer of the API (AWS's words when it does not)."""
+    kind = method.get("authorizationType")
+    if kind not in ("NONE", "CUSTOM", "AWS_IAM"):
+        raise BadRequestException(
+            f"lambdalab's REST APIs take authorizationType NONE, CUSTOM or AWS_IAM, not {kind!r}.")
+    if kind == "CUSTOM" and method.get("authorizerId") not in api.get("_authorizers", {}):
+        raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type to CUSTOM "
+                                  "or COGNITO_USER_POOLS requires a valid authorizer.")
+    if kind != "CUSTOM":
+        method.pop("authorizerId", None)
+
+
+def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateRestApi operation, applied to ``api``."""
+    if operation.parts[0] == "binaryMediaTypes" and len(operation.parts) == 2:
+        types: list[str] = api.setdefault("binaryMediaTypes", [])
+        named = operation.parts[1]
+        if operation.op in ("remove", "replace") and named in types:
+            types.remove(named)
+        if operation.op == "add":
+            types.append(named)
+        elif operation.op == "replace":
+            types.append(operation.needs_value())
+        return
+    fields = {"/name": "name", "/description": "description", "/apiKeySource": "apiKeySource",
+              "/disableExecuteApiEndpoint": "disableExecuteApiEndpoint",
+              "/minimumCompressionSize": "minimumCompressionSize"}
+    if operation.path not in fields:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = fields[operation.path]
+    if key == "disableExecuteApiEndpoint":
+        api[key] = patch.boolean(operation)
+    elif key == "minimumCompressionSize":
+        api[key] = _compression_size(operation.needs_value())
+    elif key == "apiKeySource" and operation.value not in ("HEADER", "AUTHORIZER"):
+        raise BadRequestException("Invalid apiKeySource: use HEADER or AUTHORIZER.")
+    elif key == "name" and not operation.value:
+        raise BadRequestException("Invalid REST API name specified: give the API a name.")
+    else:
+        api[key] = operation.needs_value()
+
+
+def _compression_size(value: str) -> int:
+    if not value.isdigit() or int(value) > quotas.APIGATEWAY_COMPRESSION_MAX_BYTES:
+        raise BadRequestException(
+            f"Invalid minimum compression size, must be between 0 and {quotas.APIGATEWAY_COMPRESSION_MAX_BYTES}")
+    return int(value)
+
+
+def _subtree(api: dict[str, Any], resource_id: str) -> list[str]:
+    """``resource_id`` and the ids of every resource below it."""
+    found, queue = [], [resource_id]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue += [r["id"] for r in api["_resources"].values() if r.get("parentId") == current]
+    return found
+
+
+def _move_resource(api: dict[str, Any], resource: dict[str, Any], key: str, value: str) -> None:
+    """Give ``resource`` a new ``pathPart`` or ``parentId``, checked as CreateResource
+    checks, and recompute the path of it and everything below it."""
+    resources = api["_resources"]
+    parent_id = value if key == "parentId" else resource["parentId"]
+    part = value if key == "pathPart" else resource["pathPart"]
+    if parent_id not in resources:
+        raise NotFoundException("Invalid Resource identifier specified")
+    if parent_id in _subtree(api, resource["id"]):
+        raise BadRequestException("Resources cannot be cyclical.")
+    if not _PATH_PART.match(part):
+        raise BadRequestException(
+            f"Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning "
+            f"and the end and an optional plus sign before the closing brace: {part!r}.")
+    parent = resources[parent_id]
+    if parent["path"].rstrip("/").endswith("+}"):
+        raise BadRequestException(
+            f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}")
+    if any(r["parentId"] == parent_id and r["pathPart"] == part and r["id"] != resource["id"]
+           for r in resources.values() if "parentId" in r):
+        raise ConflictException(f"Another resource with the same parent already has this name: {part}")
+    resource["parentId"], resource["pathPart"] = parent_id, part
+    for below in _subtree(api, resource["id"]):
+        moved = resources[below]
+        moved["path"] = resources[moved["parentId"]]["path"].rstrip("/") + "/" + moved["pathPart"]
+
+
+#: UpdateStage's paths lambdalab applies, as AWS lists them in its refusal.
+_STAGE_PATHS = ("/deploymentId", "/description", "/cacheClusterEnabled", "/tracingEnabled",
+                "/variables/{variable_name}")
+
+
+def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateStage operation, applied to ``stage``."""
+    if operation.parts[0] == "variables" and len(operation.parts) == 2:
+        variables = stage.setdefault("variables", {})
+        if operation.op == "remove":
+            variables.pop(operation.parts[1], None)
+        else:
+            variables[operation.parts[1]] = operation.needs_value()
+        if not variables:
+            del stage["variables"]
+        return
+    if operation.path not in _STAGE_PATHS:
+        raise BadRequestException(
+            f"Invalid method setting path: {operation.path}. Must be one of: [{', '.join(_STAGE_PATHS)}]")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    if key in ("cacheClusterEnabled", "tracingEnabled"):
+        stage[key] = patch.boolean(operation)
+    elif key == "deploymentId" and operation.value not in api["_deployments"]:
+        raise BadRequestException("Deployment id does not exist")
+    else:
+        stage[key] = operation.needs_value()
+
+
+# -- HTTP API helpers ---------------------------------------------------------------------
+
+
+def _given(changes: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The members of an update that were sent (``None`` is "not sent" in botocore's JSON)."""
+    return {k: changes[k] for k in keys if changes.get(k) is not None}
+
+
+def _refuse_unserved(changes: dict[str, Any], keys: tuple[str, ...], operation: str) -> None:
+    sent = [k for k in keys if changes.get(k) is not None]
+    if sent:
+        raise BadRequestException(f"lambdalab's {operation} does not change {', '.join(sent)}: "
+                                  "update the route or integration itself.")
+
+
+def _check_route_authorization(api: dict[str, Any], route: dict[str, Any]) -> None:
+    """A route's ``AuthorizationType`` is one lambdalab serves, and names an authorizer of
+    that type when it needs one."""
+    kind = route.get("AuthorizationType", "NONE")
+    wanted = {"CUSTOM": "REQUEST", "JWT": "JWT"}
+    if kind not in ("NONE", "AWS_IAM", *wanted):
+        raise BadRequestException(
+            f"AuthorizationType must be NONE, AWS_IAM, CUSTOM or JWT in lambdalab, not {kind!r}.")
+    if kind in ("NONE", "AWS_IAM"):
+        route.pop("AuthorizerId", None)
+        return
+    authorizer = api.get("_authorizers", {}).get(route.get("AuthorizerId"))
+    if authorizer is None or authorizer["AuthorizerType"] != wanted[kind]:
+        raise BadRequestException(
+            f"Unable to find authorizer with id {route.get('AuthorizerId')!r} of type {wanted[kind]}: "
+            f"AuthorizationType {kind} needs a {wanted[kind]} authorizer of this API.")
+
+
+def _http_route(api: dict[str, Any], route_id: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_routes"].get(route_id)
+    if found is None:
+        raise NotFoundException(f"Invalid Route identifier specified {route_id}")
+    return found
+
+
+def _http_integration(api: dict[str, Any], integration_id: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_integrations"].get(integration_id)
+    if found is None:
+        raise NotFoundException(f"Invalid Integration identifier specified {integration_id}")
+    return found
+
+
+def _http_stage_of(api: dict[str, Any], stage_name: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = api["_stages"].get(stage_name)
+    if found is None:
+        raise NotFoundException(f"Invalid stage identifier specified {stage_name}")
+    return found
 
 
 def _method(name: Any) -> str:

@@ -8,3 +8,18 @@ APIGATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: GetRestApis, GetResources: ``limit`` is at most 500
 #: (https://docs.aws.amazon.com/apigateway/latest/api/API_GetRestApis.html).
 APIGATEWAY_PAGE_MAX = 500
+#: UpdateRestApi's ``/minimumCompressionSize``: 0 to 10 MB
+#: (https://docs.aws.amazon.com/apigateway/latest/api/API_RestApi.html).
+APIGATEWAY_COMPRESSION_MAX_BYTES = 10 * 1024 * 1024
+#: An HTTP API integration's ``TimeoutInMillis``: 50 ms to 30 s
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+HTTP_INTEGRATION_TIMEOUT_MIN_MS = 50
+HTTP_INTEGRATION_TIMEOUT_MAX_MS = 30_000
+#: An authorizer's result is cached for at most an hour
+#: (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateAuthorizer.html).
+AUTHORIZER_TTL_MAX_S = 3600
+#: How long a JWT authorizer waits for its issuer's discovery document and JWKS (lambdalab's
+#: own bound: a request must not hang on an issuer that does not answer).
+JWKS_FETCH_TIMEOUT_S = 5
+#: How large an issuer's discovery document or JWKS may be (lambdalab's own bound).
+JWKS_MAX_BYTES = 256 * 1024

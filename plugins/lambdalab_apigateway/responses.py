@@ -69,7 +69,52 @@ class RestApiResponses:
 
     def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
-                                       body["authorizationType"], body.get("authorizerId"))
+                                       body["authorizationType"], body.get("authorizerId"),
+                                       api_key_required=bool(body.get("apiKeyRequired")))
+
+    def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_api_key(body.get("name"), value=body.get("value"),
+                                                       enabled=bool(body.get("enabled")),
+                                                       description=body.get("description"))
+
+    def get_api_keys(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.gateway.usage_plans.get_api_keys(include_values=bool(body.get("includeValues")))
+        return _page(keys, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_api_key(body["apiKey"], include_value=bool(body.get("includeValue")))
+
+    def delete_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_api_key(body["apiKey"])
+        return {}
+
+    def create_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_usage_plan(
+            body["name"], api_stages=body.get("apiStages"), throttle=body.get("throttle"), quota=body.get("quota"),
+            description=body.get("description"), stage_exists=self.gateway.has_stage)
+
+    def get_usage_plans(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        plans = self.gateway.usage_plans.get_usage_plans()
+        return _page(plans, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage_plan(body["usagePlanId"])
+
+    def delete_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_usage_plan(body["usagePlanId"])
+        return {}
+
+    def create_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.create_usage_plan_key(body["usagePlanId"], body["keyId"],
+                                                              body.get("keyType") or "API_KEY")
+
+    def get_usage_plan_keys(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.gateway.usage_plans.get_usage_plan_keys(body["usagePlanId"])
+        return _page(keys, body.get("position"), body.get("limit"), "items", "position")
+
+    def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])
+        return {}
 
     def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_authorizer(
@@ -80,10 +125,29 @@ class RestApiResponses:
         authorizers = self.gateway.get_authorizers(body["restApiId"])
         return _page(authorizers, body.get("position"), body.get("limit"), "items", "position")
 
+    def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_authorizer(body["restApiId"], body["authorizerId"])
+
+    def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_authorizer(body["restApiId"], body["authorizerId"])
+        return {}
+
     def put_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_integration(
             body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
-            uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"))
+            uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"),
+            request_templates=body.get("requestTemplates"))
+
+    def put_method_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_method_response(
+            body["restApiId"], body["resourceId"], body["httpMethod"], body["statusCode"],
+            response_parameters=body.get("responseParameters"), response_models=body.get("responseModels"))
+
+    def put_integration_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.put_integration_response(
+            body["restApiId"], body["resourceId"], body["httpMethod"], body["statusCode"],
+            selection_pattern=body.get("selectionPattern"), response_parameters=body.get("responseParameters"),
+            response_templates=body.get("responseTemplates"))
 
     def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_deployment(body["restApiId"], body.get("stageName"),
@@ -96,6 +160,58 @@ class RestApiResponses:
 
     def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return {"item": self.gateway.get_stages(body["restApiId"])}
+
+    def get_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_stage(body["restApiId"], body["stageName"])
+
+    def get_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_resource(body["restApiId"], body["resourceId"])
+
+    def get_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_method(body["restApiId"], body["resourceId"], body["httpMethod"])
+
+    def get_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_integration(body["restApiId"], body["resourceId"], body["httpMethod"])
+
+    def get_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployments = self.gateway.get_deployments(body["restApiId"])
+        return _page(deployments, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_deployment(body["restApiId"], body["deploymentId"])
+
+    def update_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_rest_api(body["restApiId"], body.get("patchOperations"))
+
+    def update_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_resource(body["restApiId"], body["resourceId"], body.get("patchOperations"))
+
+    def delete_resource(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_resource(body["restApiId"], body["resourceId"])
+        return {}
+
+    def update_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_method(body["restApiId"], body["resourceId"], body["httpMethod"],
+                                          body.get("patchOperations"))
+
+    def delete_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_method(body["restApiId"], body["resourceId"], body["httpMethod"])
+        return {}
+
+    def delete_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_integration(body["restApiId"], body["resourceId"], body["httpMethod"])
+        return {}
+
+    def update_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_stage(body["restApiId"], body["stageName"], body.get("patchOperations"))
+
+    def delete_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_stage(body["restApiId"], body["stageName"])
+        return {}
+
+    def delete_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_deployment(body["restApiId"], body["deploymentId"])
+        return {}
 
 
 class HttpApiResponses:
@@ -126,7 +242,29 @@ class HttpApiResponses:
             payload_format_version=body.get("PayloadFormatVersion") or "2.0")
 
     def create_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.gateway.create_route(body["ApiId"], body["RouteKey"], body.get("Target"))
+        return self.gateway.create_route(body["ApiId"], body["RouteKey"], body.get("Target"),
+                                         authorization_type=body.get("AuthorizationType") or "NONE",
+                                         authorizer_id=body.get("AuthorizerId"),
+                                         authorization_scopes=body.get("AuthorizationScopes"))
+
+    def create_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_http_authorizer(
+            body["ApiId"], body["Name"], body["AuthorizerType"], authorizer_uri=body.get("AuthorizerUri"),
+            identity_source=body.get("IdentitySource"),
+            payload_format_version=body.get("AuthorizerPayloadFormatVersion"),
+            enable_simple_responses=bool(body.get("EnableSimpleResponses")),
+            ttl_seconds=body.get("AuthorizerResultTtlInSeconds"), jwt_configuration=body.get("JwtConfiguration"))
+
+    def get_authorizers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        authorizers = self.gateway.get_http_authorizers(body["ApiId"])
+        return _page(authorizers, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_authorizer(body["ApiId"], body["AuthorizerId"])
+
+    def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_authorizer(body["ApiId"], body["AuthorizerId"])
+        return {}
 
     def get_routes(self, body: Mapping[str, Any]) -> dict[str, Any]:
         routes = self.gateway.get_routes(body["ApiId"])
@@ -140,6 +278,55 @@ class HttpApiResponses:
     def get_stages(self, body: Mapping[str, Any]) -> dict[str, Any]:
         stages = self.gateway.get_http_stages(body["ApiId"])
         return _page(stages, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def get_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_stage(body["ApiId"], body["StageName"])
+
+    def get_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_route(body["ApiId"], body["RouteId"])
+
+    def get_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_http_integration(body["ApiId"], body["IntegrationId"])
+
+    def get_integrations(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        integrations = self.gateway.get_http_integrations(body["ApiId"])
+        return _page(integrations, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def update_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_api(body["ApiId"], dict(body))
+
+    def update_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_route(body["ApiId"], body["RouteId"], dict(body))
+
+    def delete_route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_route(body["ApiId"], body["RouteId"])
+        return {}
+
+    def update_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_integration(body["ApiId"], body["IntegrationId"], dict(body))
+
+    def delete_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_integration_v2(body["ApiId"], body["IntegrationId"])
+        return {}
+
+    def update_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_http_stage(body["ApiId"], body["StageName"], dict(body))
+
+    def delete_stage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_stage(body["ApiId"], body["StageName"])
+        return {}
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_http_deployment(body["ApiId"], body.get("StageName"),
+                                                   description=body.get("Description"))
+
+    def get_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployments = self.gateway.get_http_deployments(body["ApiId"])
+        return _page(deployments, body.get("NextToken"), body.get("MaxResults"), "Items", "NextToken")
+
+    def delete_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_http_deployment(body["ApiId"], body["DeploymentId"])
+        return {}
 
 
 class ManagementApp:

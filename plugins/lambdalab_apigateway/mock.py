@@ -1,0 +1,57 @@
+"""REST APIs' ``MOCK`` integrations: API Gateway answers the method itself.
+
+https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-mock-integration.html:
+the integration's request template (``application/json``) gives the ``statusCode``; the
+integration response whose ``selectionPattern`` matches it (else the one without a
+pattern) gives the method's status, its headers (``responseParameters``
+``method.response.header.<name>`` = ``'literal'``, each declared by the method response)
+and its body (``responseTemplates``). This is what the console's "Enable CORS" creates:
+an ``OPTIONS`` method answering ``Access-Control-Allow-*`` headers
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html).
+
+Templates are Velocity (VTL) on AWS; lambdalab reads a template that is plain JSON, which
+is what mock and CORS templates are, and passes a response template through as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+_HEADER = "method.response.header."
+_DEFAULT_TEMPLATE = '{"statusCode": 200}'
+
+
+def mock_status(integration: Mapping[str, Any]) -> int | None:
+    """The ``statusCode`` the request template names, or ``None`` when it names none."""
+    template = (integration.get("requestTemplates") or {}).get("application/json") or _DEFAULT_TEMPLATE
+    try:
+        value = json.loads(template).get("statusCode", 200)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def chosen_response(integration: Mapping[str, Any], status: int) -> Mapping[str, Any] | None:
+    """The integration response for ``status``: a matching ``selectionPattern``, else the default."""
+    responses = list((integration.get("integrationResponses") or {}).values())
+    for response in responses:
+        pattern = response.get("selectionPattern")
+        try:
+            if pattern and re.fullmatch(pattern, str(status)):
+                return response
+        except re.error:  # a pattern that is no regular expression selects nothing
+            continue
+    return next((r for r in responses if not r.get("selectionPattern")), None)
+
+
+def response_headers(method: Mapping[str, Any], response: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The static (``'quoted'``) headers a response maps, those the method declares."""
+    declared = ((method.get("methodResponses") or {}).get(response["statusCode"]) or {}).get(
+        "responseParameters") or {}
+    out = []
+    for name, value in (response.get("responseParameters") or {}).items():
+        if name in declared and name.startswith(_HEADER) and len(value) >= 2 and value[0] == value[-1] == "'":
+            out.append((name.removeprefix(_HEADER), value[1:-1]))
+    return out

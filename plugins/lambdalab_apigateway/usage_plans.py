@@ -1,0 +1,174 @@
+"""REST APIs' API keys and usage plans: what a method with ``apiKeyRequired`` asks.
+
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html:
+an API key (``CreateApiKey``) is account-wide; a usage plan (``CreateUsagePlan``) names
+API stages (``apiStages``) and, through ``CreateUsagePlanKey``, the keys that may call
+them. A method with ``apiKeyRequired`` answers ``403 {"message":"Forbidden"}`` unless the
+request's ``x-api-key`` is an enabled key of a plan that names the API's stage. A plan's
+``throttle`` and ``quota`` are kept and returned, not enforced. Keys and plans live in
+the API table under kinds of their own. This module never touches HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import BadRequestException, ConflictException, NotFoundException
+
+if TYPE_CHECKING:
+    from lambdalab import Lab
+
+API_KEY = "API_KEY"
+USAGE_PLAN = "USAGE_PLAN"
+#: A key's value is 20 to 128 characters (AWS's recorded refusals).
+KEY_VALUE_MIN, KEY_VALUE_MAX = 20, 128
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_VALUE_ALPHABET = string.ascii_letters + string.digits
+
+
+def _new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+class UsagePlans:
+    """API keys and usage plans of a lab, in the ``apigateway_apis`` table."""
+
+    def __init__(self, lab: "Lab") -> None:
+        self.lab = lab
+
+    def _rows(self, kind: str) -> list[dict[str, Any]]:
+        rows = self.lab.store.query("SELECT config FROM apigateway_apis WHERE kind = ? ORDER BY id", (kind,))
+        return [json.loads(row["config"]) for row in rows]
+
+    def _get(self, kind: str, item_id: Any) -> dict[str, Any] | None:
+        rows = self.lab.store.query("SELECT config FROM apigateway_apis WHERE id = ? AND kind = ?",
+                                    (str(item_id), kind))
+        return json.loads(rows[0]["config"]) if rows else None
+
+    def _put(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
+        with self.lab.store.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO apigateway_apis (id, kind, config) VALUES (?, ?, ?)",
+                       (item["id"], kind, json.dumps(item)))
+        return item
+
+    def _drop(self, item_id: str) -> None:
+        with self.lab.store.transaction() as db:
+            db.execute("DELETE FROM apigateway_apis WHERE id = ?", (item_id,))
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    def create_api_key(self, name: str | None = None, *, value: str | None = None, enabled: bool = False,
+                       description: str | None = None) -> dict[str, Any]:
+        """An API key; without ``value`` one is generated (40 characters)."""
+        if value is None:
+            value = "".join(secrets.choice(_VALUE_ALPHABET) for _ in range(40))
+        if len(value) < KEY_VALUE_MIN:
+            raise BadRequestException(f"API Key value should be at least {KEY_VALUE_MIN} characters")
+        if len(value) > KEY_VALUE_MAX:
+            raise BadRequestException(f"API Key value exceeds maximum size of {KEY_VALUE_MAX} characters")
+        if any(k["value"] == value for k in self._rows(API_KEY)):
+            raise ConflictException("API Key already exists")
+        now = self.lab.clock.now()
+        key: dict[str, Any] = {"id": _new_id(), "value": value, "name": name or "", "enabled": bool(enabled),
+                               "createdDate": now, "lastUpdatedDate": now, "stageKeys": []}
+        if description is not None:
+            key["description"] = description
+        return self._put(API_KEY, key)
+
+    def get_api_key(self, key_id: str, *, include_value: bool = False) -> dict[str, Any]:
+        key = self._get(API_KEY, key_id)
+        if key is None:
+            raise NotFoundException("Invalid API Key identifier specified")
+        return key if include_value else {k: v for k, v in key.items() if k != "value"}
+
+    def get_api_keys(self, *, include_values: bool = False) -> list[dict[str, Any]]:
+        return [k if include_values else {n: v for n, v in k.items() if n != "value"} for k in self._rows(API_KEY)]
+
+    def delete_api_key(self, key_id: str) -> None:
+        self.get_api_key(key_id)
+        for plan in self._rows(USAGE_PLAN):
+            if key_id in plan.get("_keys", []):
+                plan["_keys"].remove(key_id)
+                self._put(USAGE_PLAN, plan)
+        self._drop(key_id)
+
+    # -- usage plans ------------------------------------------------------------------------
+
+    def create_usage_plan(self, name: str, *, api_stages: list[dict[str, Any]] | None = None,
+                          throttle: dict[str, Any] | None = None, quota: dict[str, Any] | None = None,
+                          description: str | None = None, stage_exists: Any = None) -> dict[str, Any]:
+        """A usage plan over ``api_stages`` (``[{"apiId", "stage"}]``); ``stage_exists``
+        (api id, stage) → bool checks each."""
+        plan: dict[str, Any] = {"id": _new_id(), "name": name, "apiStages": list(api_stages or []), "_keys": []}
+        for stage in plan["apiStages"]:
+            if stage_exists is not None and not stage_exists(stage.get("apiId"), stage.get("stage")):
+                raise BadRequestException(f"Invalid API Stage {{api: {stage.get('apiId')}, stage: "
+                                          f"{stage.get('stage')}}} specified for usageplan {plan['id']}")
+        for key, given in (("throttle", throttle), ("quota", quota), ("description", description)):
+            if given is not None:
+                plan[key] = given
+        return _public(self._put(USAGE_PLAN, plan))
+
+    def _plan(self, plan_id: str) -> dict[str, Any]:
+        plan = self._get(USAGE_PLAN, plan_id)
+        if plan is None:
+            raise NotFoundException("Invalid Usage Plan ID specified")
+        return plan
+
+    def get_usage_plan(self, plan_id: str) -> dict[str, Any]:
+        return _public(self._plan(plan_id))
+
+    def get_usage_plans(self) -> list[dict[str, Any]]:
+        return [_public(p) for p in self._rows(USAGE_PLAN)]
+
+    def delete_usage_plan(self, plan_id: str) -> None:
+        self._plan(plan_id)
+        self._drop(plan_id)
+
+    def create_usage_plan_key(self, plan_id: str, key_id: str, key_type: str = API_KEY) -> dict[str, Any]:
+        plan = self._plan(plan_id)
+        if key_type != API_KEY:
+            raise BadRequestException(f"Invalid key type: {key_type!r}. Use API_KEY.")
+        key = self.get_api_key(key_id, include_value=True)
+        if key_id in plan["_keys"]:
+            raise ConflictException(f"Usage Plan {plan_id} cannot be added because API Key {key_id} already "
+                                    "belongs to it")
+        plan["_keys"].append(key_id)
+        self._put(USAGE_PLAN, plan)
+        return _plan_key(key)
+
+    def get_usage_plan_keys(self, plan_id: str) -> list[dict[str, Any]]:
+        keys = (self._get(API_KEY, k) for k in self._plan(plan_id)["_keys"])
+        return [_plan_key(k) for k in keys if k is not None]
+
+    def delete_usage_plan_key(self, plan_id: str, key_id: str) -> None:
+        plan = self._plan(plan_id)
+        if key_id not in plan["_keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        plan["_keys"].remove(key_id)
+        self._put(USAGE_PLAN, plan)
+
+    # -- the invoke side --------------------------------------------------------------------
+
+    def admits(self, value: str | None, api_id: str, stage: str) -> bool:
+        """Whether ``value`` (the ``x-api-key`` header) is an enabled key of a usage plan
+        naming ``api_id``'s ``stage``."""
+        if not value:
+            return False
+        key = next((k for k in self._rows(API_KEY) if k["value"] == value), None)
+        if key is None or not key["enabled"]:
+            return False
+        return any(key["id"] in plan["_keys"] and {"apiId": api_id, "stage": stage} in [
+            {"apiId": s.get("apiId"), "stage": s.get("stage")} for s in plan["apiStages"]]
+            for plan in self._rows(USAGE_PLAN))
+
+
+def _public(plan: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plan.items() if not k.startswith("_")}
+
+
+def _plan_key(key: dict[str, Any]) -> dict[str, Any]:
+    return {"id": key["id"], "type": API_KEY, "value": key["value"], "name": key["name"]}
