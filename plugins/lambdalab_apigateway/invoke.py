@@ -190,9 +190,10 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         if not verdict.allowed:
             return message(verdict.status, verdict.message, request_id)
         event["requestContext"]["authorizer"] = verdict.context
-    if not reached.is_http and reached.match.target.get("apiKeyRequired") and not gateway.usage_plans.admits(
-            _header(request, "x-api-key"), reached.api_id, reached.stage_name):
-        return message(403, "Forbidden", request_id)
+    if not reached.is_http:
+        refused = _key_and_throttles(lab, gateway, request, reached, request_id)
+        if refused is not None:
+            return refused
     if function is None:
         return _mock_answer(reached.match.target, integration, request_id)
     try:
@@ -228,6 +229,35 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _key_and_throttles(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
+                       request_id: str) -> Response | None:
+    """A REST method's refusal for its API key (403) or its throttles and quota (429,
+    :mod:`.metering`); ``None`` when the request may go on. A usage plan meters only the
+    methods that require an API key, as AWS's usage plans page says."""
+    assert reached.match is not None
+    plans = gateway.usage_plans
+    found = None
+    if reached.match.target.get("apiKeyRequired"):
+        found = plans.plan_for(_header(request, "x-api-key"), reached.api_id, reached.stage_name)
+        if found is None:
+            return message(403, "Forbidden", request_id)
+    plan, key_id = found if found is not None else (None, None)
+    refusal = plans.meter.admit(lab.clock.now(), _stage_throttle(reached, request.method), plan, key_id)
+    return None if refusal is None else message(429, refusal, request_id)
+
+
+def _stage_throttle(reached: Reached, method: str) -> tuple[str, dict[str, Any]] | None:
+    """The stage's throttle for the method (its own ``methodSettings`` over ``*/*``'s), with
+    a name for its bucket; ``None`` when the stage sets none."""
+    assert reached.match is not None
+    settings = reached.stage.get("methodSettings") or {}
+    method = reached.match.target.get("httpMethod") or method
+    for key in (f"{reached.match.template.lstrip('/')}/{method}", "*/*"):
+        if key in settings and {"throttlingRateLimit", "throttlingBurstLimit"} & settings[key].keys():
+            return f"{reached.api_id}/{reached.stage_name}/{key}", {**settings.get("*/*", {}), **settings[key]}
+    return None
 
 
 def _header(request: Request, name: str) -> str | None:

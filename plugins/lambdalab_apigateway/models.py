@@ -1060,6 +1060,9 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         if not variables:
             del stage["variables"]
         return
+    if len(operation.parts) == 4 and operation.parts[2] == "throttling":
+        _patch_throttling(stage, operation)
+        return
     if operation.path not in _STAGE_PATHS:
         raise BadRequestException(
             f"Invalid method setting path: {operation.path}. Must be one of: [{', '.join(_STAGE_PATHS)}]")
@@ -1071,6 +1074,27 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         raise BadRequestException("Deployment id does not exist")
     else:
         stage[key] = operation.needs_value()
+
+
+def _patch_throttling(stage: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """``/<resource path>/<METHOD>/throttling/rateLimit|burstLimit`` (``*/*`` for the
+    whole stage), kept in ``methodSettings`` as GetStage shows it
+    (https://docs.aws.amazon.com/apigateway/latest/api/patch-operations.html#UpdateStage-Patch)."""
+    resource, method, _, limit = operation.parts
+    if limit not in ("rateLimit", "burstLimit"):
+        raise BadRequestException(f"Invalid method setting path: {operation.path}")
+    patch.only_replace(operation)
+    try:
+        value = float(operation.needs_value())
+    except ValueError:
+        raise BadRequestException(f"Invalid {limit} value: {operation.value}") from None
+    if not 0 <= value < float("inf"):
+        raise BadRequestException(f"Invalid {limit} value: {operation.value}")
+    settings = stage.setdefault("methodSettings", {}).setdefault(f"{resource.lstrip('/')}/{method}", {})
+    if limit == "rateLimit":
+        settings["throttlingRateLimit"] = value
+    else:
+        settings["throttlingBurstLimit"] = int(value)
 
 
 # -- HTTP API helpers ---------------------------------------------------------------------

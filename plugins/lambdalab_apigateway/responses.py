@@ -112,6 +112,10 @@ class RestApiResponses:
         keys = self.gateway.usage_plans.get_usage_plan_keys(body["usagePlanId"])
         return _page(keys, body.get("position"), body.get("limit"), "items", "position")
 
+    def get_usage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage(body["usagePlanId"], body["startDate"], body["endDate"],
+                                                  body.get("keyId"))
+
     def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])
         return {}
