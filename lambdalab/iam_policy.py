@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -334,6 +335,16 @@ def _numeric(compare: Callable[[float, float], bool]) -> Callable[[str, str], bo
     return test
 
 
+def _in_network(address: str, network: str) -> bool:
+    """``IpAddress``: ``address`` lies in the CIDR block ``network`` (a bad one matches
+    nothing)
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IPAddress)."""
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
+
+
 #: Each operator's test of one request value against one policy value, and whether it
 #: is negated (matches when no policy value matches).
 OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
@@ -354,6 +365,8 @@ OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "NumericGreaterThan": (_numeric(lambda a, b: a > b), False),
     "NumericGreaterThanEquals": (_numeric(lambda a, b: a >= b), False),
     "Bool": (lambda v, w: v.lower() == w.lower(), False),
+    "IpAddress": (_in_network, False),
+    "NotIpAddress": (_in_network, True),
 }
 
 

@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, mock, quotas
+from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -162,6 +162,11 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             lab, PRINCIPAL, function, source_account=lab.arns.account_id,
             source_arn=source_arn(gateway, reached, request.method)):
         return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
+    policy = None if reached.is_http else reached.api["_deployments"][reached.stage["deploymentId"]].get("_policy")
+    if policy:
+        refused = _policy_refusal(lab, gateway, request, reached, policy, signer, request_id)
+        if refused is not None:
+            return refused
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
              else event_v1(request, reached, lab, at, request_id))
@@ -174,7 +179,7 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
     route = reached.match.route or {}
     kind = route.get("AuthorizationType") if reached.is_http else reached.match.target.get("authorizationType")
     if kind == "AWS_IAM":
-        method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+        method_arn = _method_arn(gateway, reached, request.method)
         refused = _iam_refusal(lab, signer, method_arn, reached.is_http, request_id)
         if refused is not None:
             return refused
@@ -222,13 +227,29 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
                                        event["stageVariables"] or {})
     if identity is None:
         return authorizers.UNAUTHORIZED
-    method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+    method_arn = _method_arn(gateway, reached, method)
     if authorizer["type"] == authorizers.TOKEN:
         request_event = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn}
     else:
         request_event = {"type": "REQUEST", "methodArn": method_arn,
                          **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}}
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
+
+
+def _method_arn(gateway: ApiGateway, reached: Reached, method: str) -> str:
+    """``arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>``."""
+    return f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+
+
+def _policy_refusal(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached, policy: str,
+                    signer: str | None, request_id: str) -> Response | None:
+    """The 403 of the resource policy the stage's deployment took (:mod:`.resource_policy`),
+    or ``None``: the caller is the signer's IAM identity, else ``anonymous``."""
+    method_arn = _method_arn(gateway, reached, request.method)
+    principal = None if signer is None else iam_caller(lab, signer)
+    said = resource_policy.refusal(policy, method_arn, request.source_ip,
+                                   None if principal is None else principal.arn, lab.arns.account_id)
+    return None if said is None else message(403, said, request_id, "Message")
 
 
 def _key_and_throttles(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
@@ -308,7 +329,7 @@ def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.Authoriz
                                          event.get("queryStringParameters") or {}, event.get("stageVariables") or {})
     if identity is None:
         return authorizers.UNAUTHORIZED
-    route_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+    route_arn = _method_arn(gateway, reached, request.method)
     for key in ("body", "isBase64Encoded"):
         event.pop(key, None)
     if authorizer["AuthorizerPayloadFormatVersion"] == "2.0":

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
-from . import patch, quotas
+from . import patch, quotas, resource_policy
 from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
@@ -194,8 +194,9 @@ class ApiGateway:
     # -- REST APIs ------------------------------------------------------------------------
 
     def create_rest_api(self, name: str, *, description: str | None = None,
-                        binary_media_types: list[str] | None = None) -> dict[str, Any]:
-        """A REST API with its root resource ``/``: CreateRestApi's output."""
+                        binary_media_types: list[str] | None = None, policy: str | None = None) -> dict[str, Any]:
+        """A REST API with its root resource ``/``: CreateRestApi's output; ``policy`` is
+        its resource policy (:mod:`.resource_policy`)."""
         if not name:
             raise BadRequestException("Invalid REST API name specified: give the API a name.")
         root = new_id()
@@ -209,6 +210,8 @@ class ApiGateway:
         }
         if description is not None:
             api["description"] = description
+        if policy is not None:
+            api["policy"] = resource_policy.checked(policy)
         return public(self._save(api, REST))
 
     def get_rest_api(self, api_id: str) -> dict[str, Any]:
@@ -392,7 +395,8 @@ class ApiGateway:
         deployment: dict[str, Any] = {"id": new_id(6), "createdDate": self.lab.clock.now()}
         if description is not None:
             deployment["description"] = description
-        api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"])}
+        api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
+                                                 "_policy": api.get("policy")}
         if stage_name:
             stage = api["_stages"].get(stage_name)
             if stage is None:
@@ -983,13 +987,15 @@ def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> Non
         return
     fields = {"/name": "name", "/description": "description", "/apiKeySource": "apiKeySource",
               "/disableExecuteApiEndpoint": "disableExecuteApiEndpoint",
-              "/minimumCompressionSize": "minimumCompressionSize"}
+              "/minimumCompressionSize": "minimumCompressionSize", "/policy": "policy"}
     if operation.path not in fields:
         raise BadRequestException(f"Invalid patch path {operation.path}")
     patch.only_replace(operation)
     key = fields[operation.path]
     if key == "disableExecuteApiEndpoint":
         api[key] = patch.boolean(operation)
+    elif key == "policy":
+        api[key] = resource_policy.checked(operation.needs_value())
     elif key == "minimumCompressionSize":
         api[key] = _compression_size(operation.needs_value())
     elif key == "apiKeySource" and operation.value not in ("HEADER", "AUTHORIZER"):

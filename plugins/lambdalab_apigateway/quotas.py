@@ -31,3 +31,6 @@ ACCOUNT_BURST_LIMIT = 5_000
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 #: How many days one GetUsage may span (lambdalab's own bound: the answer has a row a day).
 USAGE_DAYS_MAX = 366
+#: A REST API's resource policy is at most 8,192 characters
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+POLICY_MAX_CHARS = 8192

@@ -48,7 +48,8 @@ class RestApiResponses:
 
     def create_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_rest_api(body["name"], description=body.get("description"),
-                                            binary_media_types=body.get("binaryMediaTypes"))
+                                            binary_media_types=body.get("binaryMediaTypes"),
+                                            policy=body.get("policy"))
 
     def get_rest_apis(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return _page(self.gateway.get_rest_apis(), body.get("position"), body.get("limit"), "items", "position")
