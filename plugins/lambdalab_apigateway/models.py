@@ -285,13 +285,33 @@ class ApiGateway:
                 f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY) or answers itself (MOCK), "
                 f"not {type!r}.")
         integration: dict[str, Any] = {"type": type, "passthroughBehavior": "WHEN_NO_MATCH",
-                                       "timeoutInMillis": 29000, "cacheNamespace": resource_id,
-                                       "cacheKeyParameters": []}
+                                       "timeoutInMillis": quotas.REST_INTEGRATION_TIMEOUT_MAX_MS,
+                                       "cacheNamespace": resource_id, "cacheKeyParameters": []}
         if type == "AWS_PROXY":
             function_of(uri or "")
             integration |= {"httpMethod": integration_http_method or "POST", "uri": uri}
         if request_templates:
             integration["requestTemplates"] = dict(request_templates)
+        method["methodIntegration"] = integration
+        self._save(api, REST)
+        return integration
+
+    @_one_at_a_time
+    def update_method_integration(self, api_id: str, resource_id: str, http_method: str,
+                           patch_operations: Any) -> dict[str, Any]:
+        """UpdateIntegration: replace ``/uri``, ``/httpMethod``, ``/timeoutInMillis``,
+        ``/passthroughBehavior``, ``/cacheNamespace``; add, replace or remove
+        ``/requestTemplates/<content type>``
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateIntegration.html)."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        if "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        integration = copy.deepcopy(method["methodIntegration"])
+        for operation in patch.operations(patch_operations):
+            _patch_integration(integration, operation)
+        if integration["type"] == "AWS_PROXY":
+            function_of(str(integration.get("uri") or ""))
         method["methodIntegration"] = integration
         self._save(api, REST)
         return integration
@@ -347,22 +367,35 @@ class ApiGateway:
         api = self._load(api_id, REST)
         if type not in ("TOKEN", "REQUEST"):
             raise BadRequestException(f"lambdalab's authorizers are TOKEN or REQUEST, not {type!r}.")
-        function_of(authorizer_uri)
-        ttl = 300 if ttl_seconds is None else ttl_seconds
-        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
-            raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
         source = identity_source or ("method.request.header.Authorization" if type == "TOKEN" else "")
-        if type == "REQUEST" and ttl and not source:
-            raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
         authorizer = {"id": new_id(6), "name": name, "type": type, "authType": "custom",
                       "authorizerUri": authorizer_uri, "identitySource": source,
-                      "authorizerResultTtlInSeconds": ttl}
+                      "authorizerResultTtlInSeconds": 300 if ttl_seconds is None else ttl_seconds}
+        _check_authorizer(authorizer)
         api.setdefault("_authorizers", {})[authorizer["id"]] = authorizer
         self._save(api, REST)
         return authorizer
 
     def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST).get("_authorizers", {}).values())
+
+    @_one_at_a_time
+    def update_rest_authorizer(self, api_id: str, authorizer_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateAuthorizer: replace ``/name``, ``/authorizerUri``, ``/identitySource``,
+        ``/identityValidationExpression``, ``/authorizerResultTtlInSeconds``
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateAuthorizer.html);
+        nothing is kept unless every operation applies."""
+        api = self._load(api_id, REST)
+        found = api.get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        authorizer = dict(found)
+        for operation in patch.operations(patch_operations):
+            _patch_authorizer(authorizer, operation)
+        _check_authorizer(authorizer)
+        api["_authorizers"][authorizer_id] = authorizer
+        self._save(api, REST)
+        return authorizer
 
     def get_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
         found: dict[str, Any] | None = self._load(api_id, REST).get("_authorizers", {}).get(authorizer_id)
@@ -1004,6 +1037,72 @@ def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> Non
         raise BadRequestException("Invalid REST API name specified: give the API a name.")
     else:
         api[key] = operation.needs_value()
+
+
+def _check_authorizer(authorizer: dict[str, Any]) -> None:
+    """Refuse an authorizer lambdalab cannot call or cache."""
+    function_of(authorizer["authorizerUri"])
+    ttl = authorizer["authorizerResultTtlInSeconds"]
+    if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+        raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+    if authorizer["type"] == "REQUEST" and ttl and not authorizer["identitySource"]:
+        raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
+
+
+def _patch_authorizer(authorizer: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateAuthorizer operation, applied to ``authorizer``."""
+    if operation.path not in _AUTHORIZER_PATHS:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    if key == "authorizerResultTtlInSeconds":
+        authorizer[key] = _integer(operation)
+    elif key == "identitySource" or key == "identityValidationExpression":
+        authorizer[key] = operation.value or ""
+    else:
+        authorizer[key] = operation.needs_value()
+
+
+_AUTHORIZER_PATHS = ("/name", "/authorizerUri", "/identitySource", "/identityValidationExpression",
+                     "/authorizerResultTtlInSeconds")
+_INTEGRATION_PATHS = ("/uri", "/httpMethod", "/timeoutInMillis", "/passthroughBehavior", "/cacheNamespace",
+                      "/requestTemplates/{content_type}")
+_PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
+
+
+def _patch_integration(integration: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateIntegration operation, applied to ``integration``."""
+    if operation.parts[0] == "requestTemplates" and len(operation.parts) == 2:
+        templates = integration.setdefault("requestTemplates", {})
+        if operation.op == "remove":
+            templates.pop(operation.parts[1], None)
+        else:
+            templates[operation.parts[1]] = operation.value or ""
+        if not templates:
+            del integration["requestTemplates"]
+        return
+    if operation.path not in _INTEGRATION_PATHS:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    value = operation.needs_value()
+    if key == "timeoutInMillis":
+        timeout = _integer(operation)
+        if not quotas.REST_INTEGRATION_TIMEOUT_MIN_MS <= timeout <= quotas.REST_INTEGRATION_TIMEOUT_MAX_MS:
+            raise BadRequestException(f"Timeout should be between {quotas.REST_INTEGRATION_TIMEOUT_MIN_MS} ms and "
+                                      f"{quotas.REST_INTEGRATION_TIMEOUT_MAX_MS} ms")
+        integration[key] = timeout
+    elif key == "passthroughBehavior" and value not in _PASSTHROUGH:
+        raise BadRequestException(f"Invalid passthroughBehavior: use one of {', '.join(_PASSTHROUGH)}")
+    else:
+        integration[key] = value
+
+
+def _integer(operation: patch.PatchOperation) -> int:
+    value = operation.needs_value()
+    if not value.isdigit():
+        raise BadRequestException(f"Invalid value for {operation.path}: a whole number, not {value!r}.")
+    return int(value)
 
 
 def _compression_size(value: str) -> int:

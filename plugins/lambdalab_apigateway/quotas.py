@@ -34,3 +34,7 @@ USAGE_DAYS_MAX = 366
 #: A REST API's resource policy is at most 8,192 characters
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 POLICY_MAX_CHARS = 8192
+#: A REST API integration's ``timeoutInMillis``: 50 ms to 29 s
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+REST_INTEGRATION_TIMEOUT_MIN_MS = 50
+REST_INTEGRATION_TIMEOUT_MAX_MS = 29_000

@@ -143,6 +143,13 @@ class RestApiResponses:
             uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"),
             request_templates=body.get("requestTemplates"))
 
+    def update_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_method_integration(body["restApiId"], body["resourceId"],
+                                                      body["httpMethod"], body.get("patchOperations"))
+
+    def update_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_rest_authorizer(body["restApiId"], body["authorizerId"], body.get("patchOperations"))
+
     def put_method_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method_response(
             body["restApiId"], body["resourceId"], body["httpMethod"], body["statusCode"],
