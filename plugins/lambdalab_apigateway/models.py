@@ -20,7 +20,7 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
@@ -711,33 +711,30 @@ class ApiGateway:
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html,
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html)."""
         api = self._load(api_id, HTTP)
-        authorizer: dict[str, Any] = {"AuthorizerId": new_id(6), "Name": name, "AuthorizerType": authorizer_type,
-                                      "IdentitySource": list(identity_source or [])}
-        if authorizer_type == "REQUEST":
-            function_of(authorizer_uri or "")
-            version = payload_format_version or ""
-            if version not in ("1.0", "2.0"):
-                raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
-                                          "1.0 or 2.0.")
-            if enable_simple_responses and version != "2.0":
-                raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
-            ttl = ttl_seconds or 0
-            if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
-                raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
-            if ttl and not authorizer["IdentitySource"]:
-                raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
-            authorizer |= {"AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": version,
-                           "EnableSimpleResponses": bool(enable_simple_responses),
-                           "AuthorizerResultTtlInSeconds": ttl}
-        elif authorizer_type == "JWT":
-            config = jwt_configuration or {}
-            if not config.get("Issuer") or not config.get("Audience"):
-                raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
-            authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
-            authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
-        else:
-            raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+        given = {"Name": name, "AuthorizerType": authorizer_type, "IdentitySource": identity_source,
+                 "AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": payload_format_version,
+                 "EnableSimpleResponses": enable_simple_responses, "AuthorizerResultTtlInSeconds": ttl_seconds,
+                 "JwtConfiguration": jwt_configuration}
+        authorizer = _http_authorizer(new_id(6), given)
         api.setdefault("_authorizers", {})[authorizer["AuthorizerId"]] = authorizer
+        self._save(api, HTTP)
+        return authorizer
+
+    @_one_at_a_time
+    def update_http_authorizer(self, api_id: str, authorizer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateAuthorizer of an HTTP API: the members sent replace the authorizer's, and the
+        result is checked as CreateAuthorizer checks it
+        (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-authorizers-authorizerid.html)."""
+        api = self._load(api_id, HTTP)
+        current = api.get("_authorizers", {}).get(authorizer_id)
+        if current is None:
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        authorizer = _http_authorizer(authorizer_id, {**current, **_given(changes, _HTTP_AUTHORIZER_MEMBERS)})
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("AuthorizerId") == authorizer_id]
+        if users and authorizer["AuthorizerType"] != current["AuthorizerType"]:
+            raise ConflictException(f"Cannot change the type of authorizer {authorizer_id}: routes "
+                                    f"{', '.join(users)} use it.")
+        api["_authorizers"][authorizer_id] = authorizer
         self._save(api, HTTP)
         return authorizer
 
@@ -1203,6 +1200,44 @@ def _patch_throttling(stage: dict[str, Any], operation: patch.PatchOperation) ->
 
 
 # -- HTTP API helpers ---------------------------------------------------------------------
+
+
+_HTTP_AUTHORIZER_MEMBERS = ("Name", "AuthorizerType", "IdentitySource", "AuthorizerUri",
+                            "AuthorizerPayloadFormatVersion", "EnableSimpleResponses",
+                            "AuthorizerResultTtlInSeconds", "JwtConfiguration")
+
+
+def _http_authorizer(authorizer_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """An HTTP API authorizer from its members (as the wire names them), checked."""
+    authorizer_type = given.get("AuthorizerType")
+    authorizer: dict[str, Any] = {"AuthorizerId": authorizer_id, "Name": given.get("Name"),
+                                  "AuthorizerType": authorizer_type,
+                                  "IdentitySource": list(given.get("IdentitySource") or [])}
+    if authorizer_type == "REQUEST":
+        function_of(given.get("AuthorizerUri") or "")
+        version = given.get("AuthorizerPayloadFormatVersion") or ""
+        if version not in ("1.0", "2.0"):
+            raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
+                                      "1.0 or 2.0.")
+        simple = bool(given.get("EnableSimpleResponses"))
+        if simple and version != "2.0":
+            raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
+        ttl = given.get("AuthorizerResultTtlInSeconds") or 0
+        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+            raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+        if ttl and not authorizer["IdentitySource"]:
+            raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
+        authorizer |= {"AuthorizerUri": given["AuthorizerUri"], "AuthorizerPayloadFormatVersion": version,
+                       "EnableSimpleResponses": simple, "AuthorizerResultTtlInSeconds": ttl}
+    elif authorizer_type == "JWT":
+        config = given.get("JwtConfiguration") or {}
+        if not config.get("Issuer") or not config.get("Audience"):
+            raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
+        authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
+        authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
+    else:
+        raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+    return authorizer
 
 
 def _given(changes: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -274,6 +274,9 @@ class HttpApiResponses:
     def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.get_http_authorizer(body["ApiId"], body["AuthorizerId"])
 
+    def update_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_http_authorizer(body["ApiId"], body["AuthorizerId"], dict(body))
+
     def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.delete_http_authorizer(body["ApiId"], body["AuthorizerId"])
         return {}
