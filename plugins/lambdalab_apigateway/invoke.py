@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy
+from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -200,7 +200,9 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         if refused is not None:
             return refused
     if function is None:
-        return _mock_answer(reached.match.target, integration, request_id)
+        return _mock_answer(reached.match.target, integration, _template_scope(request, event), request_id)
+    if integration.get("type") == "AWS":
+        return _aws_answer(lab, function, request, event, reached.match.target, integration, request_id)
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -287,16 +289,84 @@ def _header(request: Request, name: str) -> str | None:
     return found[-1] if found else None
 
 
-def _mock_answer(method: dict[str, Any], integration: dict[str, Any], request_id: str) -> Response:
-    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response is
-    AWS's 500 ``Internal server error``."""
-    status = mock.mock_status(integration)
-    chosen = None if status is None else mock.chosen_response(integration, status)
+@dataclass(frozen=True)
+class TemplateScope:
+    """What a request's mapping templates see: its parameters, context and stage variables."""
+
+    params: dict[str, dict[str, str]]
+    context: dict[str, Any]
+    stage_variables: dict[str, str]
+
+    def render(self, template: str, body: str) -> str:
+        return templates.render(template, templates.Input(body, self.params), self.context, self.stage_variables)
+
+
+def _template_scope(request: Request, event: dict[str, Any]) -> TemplateScope:
+    params = {"path": event["pathParameters"] or {}, "querystring": event["queryStringParameters"] or {},
+              "header": event["headers"] or {}}
+    return TemplateScope(params, event["requestContext"], event["stageVariables"] or {})
+
+
+def _mock_answer(method: dict[str, Any], integration: dict[str, Any], scope: TemplateScope,
+                 request_id: str) -> Response:
+    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response, or
+    whose template fails, is AWS's 500 ``Internal server error``."""
+    try:
+        status = mock.mock_status(scope.render(mock.request_template(integration), ""))
+    except templates.TemplateFailed:
+        return message(500, "Internal server error", request_id)
+    chosen = None if status is None else mock.chosen_response(integration, str(status))
+    return _integration_response(method, chosen, scope, "", request_id)
+
+
+def _integration_response(method: dict[str, Any], chosen: Any, scope: TemplateScope, body: str,
+                          request_id: str) -> Response:
+    """The method's response the chosen integration response makes of ``body``: its status,
+    declared headers and ``application/json`` template (``body`` as it is without one)."""
     if chosen is None:
         return message(500, "Internal server error", request_id)
-    body = ((chosen.get("responseTemplates") or {}).get("application/json") or "").encode()
+    template = (chosen.get("responseTemplates") or {}).get("application/json")
+    try:
+        out = body if template is None else scope.render(template, body)
+    except templates.TemplateFailed:
+        return message(500, "Internal server error", request_id)
     headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
-    return Response(int(chosen["statusCode"]), headers, body)
+    return Response(int(chosen["statusCode"]), headers, out.encode())
+
+
+def _aws_answer(lab: "Lab", function: str, request: Request, event: dict[str, Any], method: dict[str, Any],
+                integration: dict[str, Any], request_id: str) -> Response:
+    """A non-proxy (``AWS``) Lambda integration: the request template for the body's content
+    type makes the function's payload, ``passthroughBehavior`` deciding when none matches
+    (415 ``Unsupported Media Type``); the function's ``errorMessage`` selects the integration
+    response by ``selectionPattern``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/handle-errors-in-lambda-integration.html)."""
+    scope = _template_scope(request, event)
+    given = integration.get("requestTemplates") or {}
+    content_type = (_header(request, "content-type") or "application/json").split(";")[0].strip().lower()
+    template = given.get(content_type)
+    behavior = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
+    if template is None and (behavior == "NEVER" or (behavior == "WHEN_NO_TEMPLATES" and given)):
+        return message(415, "Unsupported Media Type", request_id)
+    body = request.body.decode(errors="replace")
+    try:
+        payload = body if template is None else scope.render(template, body)
+        result = lab.invoke(function, payload.encode())
+    except (templates.TemplateFailed, LambdaError):
+        return message(500, "Internal server error", request_id)
+    answer = result.payload.decode(errors="replace")
+    selector = None if result.function_error is None else _error_message(answer)
+    return _integration_response(method, mock.chosen_response(integration, selector), scope, answer, request_id)
+
+
+def _error_message(answer: str) -> str:
+    """A failed function's ``errorMessage``, what ``selectionPattern`` is matched against."""
+    try:
+        found = json.loads(answer)
+    except ValueError:
+        return answer
+    return str(found.get("errorMessage", "")) if isinstance(found, dict) else answer
 
 
 def _authorize_jwt(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached) -> authorizers.Verdict:

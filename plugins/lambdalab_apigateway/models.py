@@ -272,22 +272,27 @@ class ApiGateway:
     def put_integration(self, api_id: str, resource_id: str, http_method: str, *,
                         type: str, uri: str | None = None,
                         integration_http_method: str | None = "POST",
-                        request_templates: dict[str, str] | None = None) -> dict[str, Any]:
-        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), or a
-        ``MOCK`` one that API Gateway answers itself (the console's "Enable CORS"
-        ``OPTIONS``; ``request_templates`` ``{"application/json": '{"statusCode": 200}'}``)."""
+                        request_templates: dict[str, str] | None = None,
+                        passthrough_behavior: str | None = None) -> dict[str, Any]:
+        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), an
+        ``AWS`` one (the function gets what ``request_templates`` make of the request,
+        :mod:`.templates`), or a ``MOCK`` one that API Gateway answers itself (the
+        console's "Enable CORS" ``OPTIONS``; ``request_templates``
+        ``{"application/json": '{"statusCode": 200}'}``)."""
         api = self._load(api_id, REST)
         method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
         if method is None:
             raise NotFoundException("Invalid Method identifier specified")
-        if type not in ("AWS_PROXY", "MOCK"):
+        if type not in ("AWS_PROXY", "AWS", "MOCK"):
             raise BadRequestException(
-                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY) or answers itself (MOCK), "
+                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY, AWS) or answers itself (MOCK), "
                 f"not {type!r}.")
-        integration: dict[str, Any] = {"type": type, "passthroughBehavior": "WHEN_NO_MATCH",
+        if passthrough_behavior not in (None, *_PASSTHROUGH):
+            raise BadRequestException(f"Invalid passthroughBehavior: use one of {', '.join(_PASSTHROUGH)}")
+        integration: dict[str, Any] = {"type": type, "passthroughBehavior": passthrough_behavior or "WHEN_NO_MATCH",
                                        "timeoutInMillis": quotas.REST_INTEGRATION_TIMEOUT_MAX_MS,
                                        "cacheNamespace": resource_id, "cacheKeyParameters": []}
-        if type == "AWS_PROXY":
+        if type in ("AWS_PROXY", "AWS"):
             function_of(uri or "")
             integration |= {"httpMethod": integration_http_method or "POST", "uri": uri}
         if request_templates:
@@ -310,7 +315,7 @@ class ApiGateway:
         integration = copy.deepcopy(method["methodIntegration"])
         for operation in patch.operations(patch_operations):
             _patch_integration(integration, operation)
-        if integration["type"] == "AWS_PROXY":
+        if integration["type"] in ("AWS_PROXY", "AWS"):
             function_of(str(integration.get("uri") or ""))
         method["methodIntegration"] = integration
         self._save(api, REST)

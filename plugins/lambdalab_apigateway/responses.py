@@ -141,7 +141,7 @@ class RestApiResponses:
         return self.gateway.put_integration(
             body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
             uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"),
-            request_templates=body.get("requestTemplates"))
+            request_templates=body.get("requestTemplates"), passthrough_behavior=body.get("passthroughBehavior"))
 
     def update_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.update_method_integration(body["restApiId"], body["resourceId"],
