@@ -221,3 +221,25 @@ def test_authorizers_are_deleted_once_nothing_uses_them(client: Any, edge: EdgeS
     with pytest.raises(v2.exceptions.NotFoundException):
         v2.get_authorizer(ApiId=api["id"], AuthorizerId=auth_id)
     assert request(api["url"] + "/items/1")[0] == 201
+
+
+def test_update_authorizer_is_checked_as_create_is(client: Any, edge: EdgeServer) -> None:
+    """UpdateAuthorizer replaces the members sent; the result must still be an authorizer
+    CreateAuthorizer would take, and a type routes rely on stays."""
+    api = _api(client, edge, SIMPLE, AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True,
+               IdentitySource=["$request.header.Authorization"])
+    v2, auth_id = api["client"], api["authorizer"]["AuthorizerId"]
+    updated = v2.update_authorizer(ApiId=api["id"], AuthorizerId=auth_id, Name="gate",
+                                   AuthorizerResultTtlInSeconds=60)
+    assert (updated["Name"], updated["AuthorizerResultTtlInSeconds"], updated["EnableSimpleResponses"]) == (
+        "gate", 60, True)
+    for bad in ({"AuthorizerPayloadFormatVersion": "1.0"}, {"AuthorizerResultTtlInSeconds": 3601},
+                {"AuthorizerUri": "arn:aws:s3:::bucket"}):
+        with pytest.raises(v2.exceptions.BadRequestException):
+            v2.update_authorizer(ApiId=api["id"], AuthorizerId=auth_id, **bad)
+    with pytest.raises(v2.exceptions.ConflictException):
+        v2.update_authorizer(ApiId=api["id"], AuthorizerId=auth_id, AuthorizerType="JWT",
+                             JwtConfiguration={"Issuer": "https://issuer.example", "Audience": ["a"]})
+    with pytest.raises(v2.exceptions.NotFoundException):
+        v2.update_authorizer(ApiId=api["id"], AuthorizerId="nosuch", Name="x")
+    assert v2.get_authorizer(ApiId=api["id"], AuthorizerId=auth_id)["AuthorizerResultTtlInSeconds"] == 60

@@ -247,3 +247,36 @@ def test_hostile_patch_operations_are_refused(rest_api: dict[str, Any], edge: Ed
                            {"Content-Type": "application/json"})
     assert 400 <= status < 500
     assert apigw.get_method(restApiId=api_id, resourceId=item["id"], httpMethod="GET")["apiKeyRequired"] is False
+
+
+def test_update_integration_and_authorizer(rest_api: dict[str, Any], client: Any) -> None:
+    """UpdateIntegration's and UpdateAuthorizer's patch paths; a refused list keeps nothing."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = _resource(apigw, api_id, "/items/{id}")
+    arn = client.get_function(FunctionName="echo1")["Configuration"]["FunctionArn"]
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    updated = apigw.update_integration(restApiId=api_id, resourceId=item["id"], httpMethod="GET", patchOperations=[
+        {"op": "replace", "path": "/timeoutInMillis", "value": "5000"},
+        {"op": "replace", "path": "/passthroughBehavior", "value": "NEVER"},
+        {"op": "add", "path": "/requestTemplates/application~1json", "value": "{}"}])
+    assert (updated["timeoutInMillis"], updated["passthroughBehavior"]) == (5000, "NEVER")
+    assert updated["requestTemplates"] == {"application/json": "{}"} and updated["uri"] == uri
+    for bad in ([{"op": "replace", "path": "/timeoutInMillis", "value": "30001"}],
+                [{"op": "replace", "path": "/passthroughBehavior", "value": "SOMETIMES"}],
+                [{"op": "replace", "path": "/uri", "value": "arn:aws:s3:::bucket"}],
+                [{"op": "replace", "path": "/timeoutInMillis", "value": "100"},
+                 {"op": "replace", "path": "/type", "value": "HTTP"}]):
+        with pytest.raises(apigw.exceptions.BadRequestException):
+            apigw.update_integration(restApiId=api_id, resourceId=item["id"], httpMethod="GET", patchOperations=bad)
+    assert apigw.get_integration(restApiId=api_id, resourceId=item["id"], httpMethod="GET")["timeoutInMillis"] == 5000
+    authorizer = apigw.create_authorizer(restApiId=api_id, name="gate", type="TOKEN", authorizerUri=uri)
+    changed = apigw.update_authorizer(restApiId=api_id, authorizerId=authorizer["id"], patchOperations=[
+        {"op": "replace", "path": "/name", "value": "door"},
+        {"op": "replace", "path": "/authorizerResultTtlInSeconds", "value": "60"}])
+    assert (changed["name"], changed["authorizerResultTtlInSeconds"]) == ("door", 60)
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.update_authorizer(restApiId=api_id, authorizerId=authorizer["id"], patchOperations=[
+            {"op": "replace", "path": "/authorizerResultTtlInSeconds", "value": "3601"}])
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.update_authorizer(restApiId=api_id, authorizerId="nosuch", patchOperations=[])
+    assert apigw.get_authorizer(restApiId=api_id, authorizerId=authorizer["id"])["authorizerResultTtlInSeconds"] == 60

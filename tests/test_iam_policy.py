@@ -200,6 +200,12 @@ def conditioned(condition: dict[str, Any], context: dict[str, Any]) -> bool:
     ({"ForAnyValue:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {"aws:TagKeys": ["a", "c"]}, True),
     ({"StringEquals": {"AWS:SOURCEACCOUNT": ACCOUNT}}, {"aws:SourceAccount": ACCOUNT}, True),  # key case
     ({"NoSuchOperator": {"aws:SourceAccount": ACCOUNT}}, {"aws:SourceAccount": ACCOUNT}, False),
+    # IpAddress: CIDR blocks, IPv4 and IPv6; a bad block matches nothing
+    ({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"aws:SourceIp": "203.0.113.9"}, True),
+    ({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32"]}}, {"aws:SourceIp": "2001:db8::1"}, True),
+    ({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"aws:SourceIp": "198.51.100.1"}, False),
+    ({"IpAddress": {"aws:SourceIp": "not-a-cidr"}}, {"aws:SourceIp": "198.51.100.1"}, False),
+    ({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"aws:SourceIp": "198.51.100.1"}, True),
 ])
 def test_condition_operators(condition: dict[str, Any], context: dict[str, Any], allowed: bool) -> None:
     assert conditioned(condition, context) is allowed

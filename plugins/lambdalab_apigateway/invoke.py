@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, mock, quotas
+from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -162,6 +162,11 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
             lab, PRINCIPAL, function, source_account=lab.arns.account_id,
             source_arn=source_arn(gateway, reached, request.method)):
         return message(500, failure[1], request_id)  # AWS: "Invalid permissions on Lambda function"
+    policy = None if reached.is_http else reached.api["_deployments"][reached.stage["deploymentId"]].get("_policy")
+    if policy:
+        refused = _policy_refusal(lab, gateway, request, reached, policy, signer, request_id)
+        if refused is not None:
+            return refused
     at = lab.clock.now()
     event = (event_v2(request, reached, lab, at) if version == "2.0"
              else event_v1(request, reached, lab, at, request_id))
@@ -174,7 +179,7 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
     route = reached.match.route or {}
     kind = route.get("AuthorizationType") if reached.is_http else reached.match.target.get("authorizationType")
     if kind == "AWS_IAM":
-        method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+        method_arn = _method_arn(gateway, reached, request.method)
         refused = _iam_refusal(lab, signer, method_arn, reached.is_http, request_id)
         if refused is not None:
             return refused
@@ -190,11 +195,14 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         if not verdict.allowed:
             return message(verdict.status, verdict.message, request_id)
         event["requestContext"]["authorizer"] = verdict.context
-    if not reached.is_http and reached.match.target.get("apiKeyRequired") and not gateway.usage_plans.admits(
-            _header(request, "x-api-key"), reached.api_id, reached.stage_name):
-        return message(403, "Forbidden", request_id)
+    if not reached.is_http:
+        refused = _key_and_throttles(lab, gateway, request, reached, request_id)
+        if refused is not None:
+            return refused
     if function is None:
-        return _mock_answer(reached.match.target, integration, request_id)
+        return _mock_answer(reached.match.target, integration, _template_scope(request, event), request_id)
+    if integration.get("type") == "AWS":
+        return _aws_answer(lab, function, request, event, reached.match.target, integration, request_id)
     try:
         result = lab.invoke(function, event)
     except LambdaError:
@@ -221,7 +229,7 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
                                        event["stageVariables"] or {})
     if identity is None:
         return authorizers.UNAUTHORIZED
-    method_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+    method_arn = _method_arn(gateway, reached, method)
     if authorizer["type"] == authorizers.TOKEN:
         request_event = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn}
     else:
@@ -230,22 +238,135 @@ def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCac
     return authorizers.authorize(lab, cache, authorizer, request_event, identity, method_arn)
 
 
+def _method_arn(gateway: ApiGateway, reached: Reached, method: str) -> str:
+    """``arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>``."""
+    return f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{method}{reached.path}"
+
+
+def _policy_refusal(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached, policy: str,
+                    signer: str | None, request_id: str) -> Response | None:
+    """The 403 of the resource policy the stage's deployment took (:mod:`.resource_policy`),
+    or ``None``: the caller is the signer's IAM identity, else ``anonymous``."""
+    method_arn = _method_arn(gateway, reached, request.method)
+    principal = None if signer is None else iam_caller(lab, signer)
+    said = resource_policy.refusal(policy, method_arn, request.source_ip,
+                                   None if principal is None else principal.arn, lab.arns.account_id)
+    return None if said is None else message(403, said, request_id, "Message")
+
+
+def _key_and_throttles(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached,
+                       request_id: str) -> Response | None:
+    """A REST method's refusal for its API key (403) or its throttles and quota (429,
+    :mod:`.metering`); ``None`` when the request may go on. A usage plan meters only the
+    methods that require an API key, as AWS's usage plans page says."""
+    assert reached.match is not None
+    plans = gateway.usage_plans
+    found = None
+    if reached.match.target.get("apiKeyRequired"):
+        found = plans.plan_for(_header(request, "x-api-key"), reached.api_id, reached.stage_name)
+        if found is None:
+            return message(403, "Forbidden", request_id)
+    plan, key_id = found if found is not None else (None, None)
+    refusal = plans.meter.admit(lab.clock.now(), _stage_throttle(reached, request.method), plan, key_id)
+    return None if refusal is None else message(429, refusal, request_id)
+
+
+def _stage_throttle(reached: Reached, method: str) -> tuple[str, dict[str, Any]] | None:
+    """The stage's throttle for the method (its own ``methodSettings`` over ``*/*``'s), with
+    a name for its bucket; ``None`` when the stage sets none."""
+    assert reached.match is not None
+    settings = reached.stage.get("methodSettings") or {}
+    method = reached.match.target.get("httpMethod") or method
+    for key in (f"{reached.match.template.lstrip('/')}/{method}", "*/*"):
+        if key in settings and {"throttlingRateLimit", "throttlingBurstLimit"} & settings[key].keys():
+            return f"{reached.api_id}/{reached.stage_name}/{key}", {**settings.get("*/*", {}), **settings[key]}
+    return None
+
+
 def _header(request: Request, name: str) -> str | None:
     """The value of the request's header ``name`` (lower case), the last if repeated."""
     found = [value for key, value in request.headers if key.lower() == name]
     return found[-1] if found else None
 
 
-def _mock_answer(method: dict[str, Any], integration: dict[str, Any], request_id: str) -> Response:
-    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response is
-    AWS's 500 ``Internal server error``."""
-    status = mock.mock_status(integration)
-    chosen = None if status is None else mock.chosen_response(integration, status)
+@dataclass(frozen=True)
+class TemplateScope:
+    """What a request's mapping templates see: its parameters, context and stage variables."""
+
+    params: dict[str, dict[str, str]]
+    context: dict[str, Any]
+    stage_variables: dict[str, str]
+
+    def render(self, template: str, body: str) -> str:
+        return templates.render(template, templates.Input(body, self.params), self.context, self.stage_variables)
+
+
+def _template_scope(request: Request, event: dict[str, Any]) -> TemplateScope:
+    params = {"path": event["pathParameters"] or {}, "querystring": event["queryStringParameters"] or {},
+              "header": event["headers"] or {}}
+    return TemplateScope(params, event["requestContext"], event["stageVariables"] or {})
+
+
+def _mock_answer(method: dict[str, Any], integration: dict[str, Any], scope: TemplateScope,
+                 request_id: str) -> Response:
+    """A ``MOCK`` integration's answer (:mod:`.mock`); one that maps to no response, or
+    whose template fails, is AWS's 500 ``Internal server error``."""
+    try:
+        status = mock.mock_status(scope.render(mock.request_template(integration), ""))
+    except templates.TemplateFailed:
+        return message(500, "Internal server error", request_id)
+    chosen = None if status is None else mock.chosen_response(integration, str(status))
+    return _integration_response(method, chosen, scope, "", request_id)
+
+
+def _integration_response(method: dict[str, Any], chosen: Any, scope: TemplateScope, body: str,
+                          request_id: str) -> Response:
+    """The method's response the chosen integration response makes of ``body``: its status,
+    declared headers and ``application/json`` template (``body`` as it is without one)."""
     if chosen is None:
         return message(500, "Internal server error", request_id)
-    body = ((chosen.get("responseTemplates") or {}).get("application/json") or "").encode()
+    template = (chosen.get("responseTemplates") or {}).get("application/json")
+    try:
+        out = body if template is None else scope.render(template, body)
+    except templates.TemplateFailed:
+        return message(500, "Internal server error", request_id)
     headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
-    return Response(int(chosen["statusCode"]), headers, body)
+    return Response(int(chosen["statusCode"]), headers, out.encode())
+
+
+def _aws_answer(lab: "Lab", function: str, request: Request, event: dict[str, Any], method: dict[str, Any],
+                integration: dict[str, Any], request_id: str) -> Response:
+    """A non-proxy (``AWS``) Lambda integration: the request template for the body's content
+    type makes the function's payload, ``passthroughBehavior`` deciding when none matches
+    (415 ``Unsupported Media Type``); the function's ``errorMessage`` selects the integration
+    response by ``selectionPattern``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/handle-errors-in-lambda-integration.html)."""
+    scope = _template_scope(request, event)
+    given = integration.get("requestTemplates") or {}
+    content_type = (_header(request, "content-type") or "application/json").split(";")[0].strip().lower()
+    template = given.get(content_type)
+    behavior = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
+    if template is None and (behavior == "NEVER" or (behavior == "WHEN_NO_TEMPLATES" and given)):
+        return message(415, "Unsupported Media Type", request_id)
+    body = request.body.decode(errors="replace")
+    try:
+        payload = body if template is None else scope.render(template, body)
+        result = lab.invoke(function, payload.encode())
+    except (templates.TemplateFailed, LambdaError):
+        return message(500, "Internal server error", request_id)
+    answer = result.payload.decode(errors="replace")
+    selector = None if result.function_error is None else _error_message(answer)
+    return _integration_response(method, mock.chosen_response(integration, selector), scope, answer, request_id)
+
+
+def _error_message(answer: str) -> str:
+    """A failed function's ``errorMessage``, what ``selectionPattern`` is matched against."""
+    try:
+        found = json.loads(answer)
+    except ValueError:
+        return answer
+    return str(found.get("errorMessage", "")) if isinstance(found, dict) else answer
 
 
 def _authorize_jwt(lab: "Lab", gateway: ApiGateway, request: Request, reached: Reached) -> authorizers.Verdict:
@@ -278,7 +399,7 @@ def _authorize_http(lab: "Lab", gateway: ApiGateway, cache: authorizers.Authoriz
                                          event.get("queryStringParameters") or {}, event.get("stageVariables") or {})
     if identity is None:
         return authorizers.UNAUTHORIZED
-    route_arn = f"{gateway.execution_arn(reached.api_id)}/{reached.stage_name}/{request.method}{reached.path}"
+    route_arn = _method_arn(gateway, reached, request.method)
     for key in ("body", "isBase64Encoded"):
         event.pop(key, None)
     if authorizer["AuthorizerPayloadFormatVersion"] == "2.0":

@@ -9,8 +9,7 @@ and its body (``responseTemplates``). This is what the console's "Enable CORS" c
 an ``OPTIONS`` method answering ``Access-Control-Allow-*`` headers
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html).
 
-Templates are Velocity (VTL) on AWS; lambdalab reads a template that is plain JSON, which
-is what mock and CORS templates are, and passes a response template through as it is.
+Templates are Velocity (VTL), rendered by :mod:`.templates` before they are read.
 """
 
 from __future__ import annotations
@@ -23,23 +22,29 @@ _HEADER = "method.response.header."
 _DEFAULT_TEMPLATE = '{"statusCode": 200}'
 
 
-def mock_status(integration: Mapping[str, Any]) -> int | None:
-    """The ``statusCode`` the request template names, or ``None`` when it names none."""
-    template = (integration.get("requestTemplates") or {}).get("application/json") or _DEFAULT_TEMPLATE
+def request_template(integration: Mapping[str, Any]) -> str:
+    """The mock's ``application/json`` request template (``{"statusCode": 200}`` if none)."""
+    return (integration.get("requestTemplates") or {}).get("application/json") or _DEFAULT_TEMPLATE
+
+
+def mock_status(rendered: str) -> int | None:
+    """The ``statusCode`` the rendered request template names, or ``None`` when it names none."""
     try:
-        value = json.loads(template).get("statusCode", 200)
+        value = json.loads(rendered).get("statusCode", 200)
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def chosen_response(integration: Mapping[str, Any], status: int) -> Mapping[str, Any] | None:
-    """The integration response for ``status``: a matching ``selectionPattern``, else the default."""
+def chosen_response(integration: Mapping[str, Any], selector: str | None) -> Mapping[str, Any] | None:
+    """The integration response for ``selector`` (a mock's status, a Lambda function's
+    ``errorMessage``; ``None`` for a Lambda function's success): a matching
+    ``selectionPattern``, else the default."""
     responses = list((integration.get("integrationResponses") or {}).values())
     for response in responses:
         pattern = response.get("selectionPattern")
         try:
-            if pattern and re.fullmatch(pattern, str(status)):
+            if pattern and selector is not None and re.fullmatch(pattern, selector, re.DOTALL):
                 return response
         except re.error:  # a pattern that is no regular expression selects nothing
             continue

@@ -20,11 +20,11 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
-from . import patch, quotas
+from . import patch, quotas, resource_policy
 from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
@@ -194,8 +194,9 @@ class ApiGateway:
     # -- REST APIs ------------------------------------------------------------------------
 
     def create_rest_api(self, name: str, *, description: str | None = None,
-                        binary_media_types: list[str] | None = None) -> dict[str, Any]:
-        """A REST API with its root resource ``/``: CreateRestApi's output."""
+                        binary_media_types: list[str] | None = None, policy: str | None = None) -> dict[str, Any]:
+        """A REST API with its root resource ``/``: CreateRestApi's output; ``policy`` is
+        its resource policy (:mod:`.resource_policy`)."""
         if not name:
             raise BadRequestException("Invalid REST API name specified: give the API a name.")
         root = new_id()
@@ -209,6 +210,8 @@ class ApiGateway:
         }
         if description is not None:
             api["description"] = description
+        if policy is not None:
+            api["policy"] = resource_policy.checked(policy)
         return public(self._save(api, REST))
 
     def get_rest_api(self, api_id: str) -> dict[str, Any]:
@@ -269,26 +272,51 @@ class ApiGateway:
     def put_integration(self, api_id: str, resource_id: str, http_method: str, *,
                         type: str, uri: str | None = None,
                         integration_http_method: str | None = "POST",
-                        request_templates: dict[str, str] | None = None) -> dict[str, Any]:
-        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), or a
-        ``MOCK`` one that API Gateway answers itself (the console's "Enable CORS"
-        ``OPTIONS``; ``request_templates`` ``{"application/json": '{"statusCode": 200}'}``)."""
+                        request_templates: dict[str, str] | None = None,
+                        passthrough_behavior: str | None = None) -> dict[str, Any]:
+        """An ``AWS_PROXY`` integration of a method with a Lambda function (``uri``), an
+        ``AWS`` one (the function gets what ``request_templates`` make of the request,
+        :mod:`.templates`), or a ``MOCK`` one that API Gateway answers itself (the
+        console's "Enable CORS" ``OPTIONS``; ``request_templates``
+        ``{"application/json": '{"statusCode": 200}'}``)."""
         api = self._load(api_id, REST)
         method = (self._resource(api, resource_id).get("resourceMethods") or {}).get(_method(http_method))
         if method is None:
             raise NotFoundException("Invalid Method identifier specified")
-        if type not in ("AWS_PROXY", "MOCK"):
+        if type not in ("AWS_PROXY", "AWS", "MOCK"):
             raise BadRequestException(
-                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY) or answers itself (MOCK), "
+                f"lambdalab's API Gateway integrates with Lambda (AWS_PROXY, AWS) or answers itself (MOCK), "
                 f"not {type!r}.")
-        integration: dict[str, Any] = {"type": type, "passthroughBehavior": "WHEN_NO_MATCH",
-                                       "timeoutInMillis": 29000, "cacheNamespace": resource_id,
-                                       "cacheKeyParameters": []}
-        if type == "AWS_PROXY":
+        if passthrough_behavior not in (None, *_PASSTHROUGH):
+            raise BadRequestException(f"Invalid passthroughBehavior: use one of {', '.join(_PASSTHROUGH)}")
+        integration: dict[str, Any] = {"type": type, "passthroughBehavior": passthrough_behavior or "WHEN_NO_MATCH",
+                                       "timeoutInMillis": quotas.REST_INTEGRATION_TIMEOUT_MAX_MS,
+                                       "cacheNamespace": resource_id, "cacheKeyParameters": []}
+        if type in ("AWS_PROXY", "AWS"):
             function_of(uri or "")
             integration |= {"httpMethod": integration_http_method or "POST", "uri": uri}
         if request_templates:
             integration["requestTemplates"] = dict(request_templates)
+        method["methodIntegration"] = integration
+        self._save(api, REST)
+        return integration
+
+    @_one_at_a_time
+    def update_method_integration(self, api_id: str, resource_id: str, http_method: str,
+                           patch_operations: Any) -> dict[str, Any]:
+        """UpdateIntegration: replace ``/uri``, ``/httpMethod``, ``/timeoutInMillis``,
+        ``/passthroughBehavior``, ``/cacheNamespace``; add, replace or remove
+        ``/requestTemplates/<content type>``
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateIntegration.html)."""
+        api = self._load(api_id, REST)
+        method = _rest_method(self._resource(api, resource_id), http_method)
+        if "methodIntegration" not in method:
+            raise NotFoundException("Invalid Integration identifier specified")
+        integration = copy.deepcopy(method["methodIntegration"])
+        for operation in patch.operations(patch_operations):
+            _patch_integration(integration, operation)
+        if integration["type"] in ("AWS_PROXY", "AWS"):
+            function_of(str(integration.get("uri") or ""))
         method["methodIntegration"] = integration
         self._save(api, REST)
         return integration
@@ -344,22 +372,35 @@ class ApiGateway:
         api = self._load(api_id, REST)
         if type not in ("TOKEN", "REQUEST"):
             raise BadRequestException(f"lambdalab's authorizers are TOKEN or REQUEST, not {type!r}.")
-        function_of(authorizer_uri)
-        ttl = 300 if ttl_seconds is None else ttl_seconds
-        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
-            raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
         source = identity_source or ("method.request.header.Authorization" if type == "TOKEN" else "")
-        if type == "REQUEST" and ttl and not source:
-            raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
         authorizer = {"id": new_id(6), "name": name, "type": type, "authType": "custom",
                       "authorizerUri": authorizer_uri, "identitySource": source,
-                      "authorizerResultTtlInSeconds": ttl}
+                      "authorizerResultTtlInSeconds": 300 if ttl_seconds is None else ttl_seconds}
+        _check_authorizer(authorizer)
         api.setdefault("_authorizers", {})[authorizer["id"]] = authorizer
         self._save(api, REST)
         return authorizer
 
     def get_authorizers(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._load(api_id, REST).get("_authorizers", {}).values())
+
+    @_one_at_a_time
+    def update_rest_authorizer(self, api_id: str, authorizer_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateAuthorizer: replace ``/name``, ``/authorizerUri``, ``/identitySource``,
+        ``/identityValidationExpression``, ``/authorizerResultTtlInSeconds``
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateAuthorizer.html);
+        nothing is kept unless every operation applies."""
+        api = self._load(api_id, REST)
+        found = api.get("_authorizers", {}).get(authorizer_id)
+        if found is None:
+            raise NotFoundException("Invalid Authorizer identifier specified")
+        authorizer = dict(found)
+        for operation in patch.operations(patch_operations):
+            _patch_authorizer(authorizer, operation)
+        _check_authorizer(authorizer)
+        api["_authorizers"][authorizer_id] = authorizer
+        self._save(api, REST)
+        return authorizer
 
     def get_authorizer(self, api_id: str, authorizer_id: str) -> dict[str, Any]:
         found: dict[str, Any] | None = self._load(api_id, REST).get("_authorizers", {}).get(authorizer_id)
@@ -392,7 +433,8 @@ class ApiGateway:
         deployment: dict[str, Any] = {"id": new_id(6), "createdDate": self.lab.clock.now()}
         if description is not None:
             deployment["description"] = description
-        api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"])}
+        api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
+                                                 "_policy": api.get("policy")}
         if stage_name:
             stage = api["_stages"].get(stage_name)
             if stage is None:
@@ -674,33 +716,30 @@ class ApiGateway:
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html,
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html)."""
         api = self._load(api_id, HTTP)
-        authorizer: dict[str, Any] = {"AuthorizerId": new_id(6), "Name": name, "AuthorizerType": authorizer_type,
-                                      "IdentitySource": list(identity_source or [])}
-        if authorizer_type == "REQUEST":
-            function_of(authorizer_uri or "")
-            version = payload_format_version or ""
-            if version not in ("1.0", "2.0"):
-                raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
-                                          "1.0 or 2.0.")
-            if enable_simple_responses and version != "2.0":
-                raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
-            ttl = ttl_seconds or 0
-            if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
-                raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
-            if ttl and not authorizer["IdentitySource"]:
-                raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
-            authorizer |= {"AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": version,
-                           "EnableSimpleResponses": bool(enable_simple_responses),
-                           "AuthorizerResultTtlInSeconds": ttl}
-        elif authorizer_type == "JWT":
-            config = jwt_configuration or {}
-            if not config.get("Issuer") or not config.get("Audience"):
-                raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
-            authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
-            authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
-        else:
-            raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+        given = {"Name": name, "AuthorizerType": authorizer_type, "IdentitySource": identity_source,
+                 "AuthorizerUri": authorizer_uri, "AuthorizerPayloadFormatVersion": payload_format_version,
+                 "EnableSimpleResponses": enable_simple_responses, "AuthorizerResultTtlInSeconds": ttl_seconds,
+                 "JwtConfiguration": jwt_configuration}
+        authorizer = _http_authorizer(new_id(6), given)
         api.setdefault("_authorizers", {})[authorizer["AuthorizerId"]] = authorizer
+        self._save(api, HTTP)
+        return authorizer
+
+    @_one_at_a_time
+    def update_http_authorizer(self, api_id: str, authorizer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateAuthorizer of an HTTP API: the members sent replace the authorizer's, and the
+        result is checked as CreateAuthorizer checks it
+        (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-authorizers-authorizerid.html)."""
+        api = self._load(api_id, HTTP)
+        current = api.get("_authorizers", {}).get(authorizer_id)
+        if current is None:
+            raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
+        authorizer = _http_authorizer(authorizer_id, {**current, **_given(changes, _HTTP_AUTHORIZER_MEMBERS)})
+        users = [r["RouteKey"] for r in api["_routes"].values() if r.get("AuthorizerId") == authorizer_id]
+        if users and authorizer["AuthorizerType"] != current["AuthorizerType"]:
+            raise ConflictException(f"Cannot change the type of authorizer {authorizer_id}: routes "
+                                    f"{', '.join(users)} use it.")
+        api["_authorizers"][authorizer_id] = authorizer
         self._save(api, HTTP)
         return authorizer
 
@@ -983,13 +1022,15 @@ def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> Non
         return
     fields = {"/name": "name", "/description": "description", "/apiKeySource": "apiKeySource",
               "/disableExecuteApiEndpoint": "disableExecuteApiEndpoint",
-              "/minimumCompressionSize": "minimumCompressionSize"}
+              "/minimumCompressionSize": "minimumCompressionSize", "/policy": "policy"}
     if operation.path not in fields:
         raise BadRequestException(f"Invalid patch path {operation.path}")
     patch.only_replace(operation)
     key = fields[operation.path]
     if key == "disableExecuteApiEndpoint":
         api[key] = patch.boolean(operation)
+    elif key == "policy":
+        api[key] = resource_policy.checked(operation.needs_value())
     elif key == "minimumCompressionSize":
         api[key] = _compression_size(operation.needs_value())
     elif key == "apiKeySource" and operation.value not in ("HEADER", "AUTHORIZER"):
@@ -998,6 +1039,72 @@ def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> Non
         raise BadRequestException("Invalid REST API name specified: give the API a name.")
     else:
         api[key] = operation.needs_value()
+
+
+def _check_authorizer(authorizer: dict[str, Any]) -> None:
+    """Refuse an authorizer lambdalab cannot call or cache."""
+    function_of(authorizer["authorizerUri"])
+    ttl = authorizer["authorizerResultTtlInSeconds"]
+    if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+        raise BadRequestException(f"authorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+    if authorizer["type"] == "REQUEST" and ttl and not authorizer["identitySource"]:
+        raise BadRequestException("identitySource is required when caching is enabled (TTL > 0).")
+
+
+def _patch_authorizer(authorizer: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateAuthorizer operation, applied to ``authorizer``."""
+    if operation.path not in _AUTHORIZER_PATHS:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    if key == "authorizerResultTtlInSeconds":
+        authorizer[key] = _integer(operation)
+    elif key == "identitySource" or key == "identityValidationExpression":
+        authorizer[key] = operation.value or ""
+    else:
+        authorizer[key] = operation.needs_value()
+
+
+_AUTHORIZER_PATHS = ("/name", "/authorizerUri", "/identitySource", "/identityValidationExpression",
+                     "/authorizerResultTtlInSeconds")
+_INTEGRATION_PATHS = ("/uri", "/httpMethod", "/timeoutInMillis", "/passthroughBehavior", "/cacheNamespace",
+                      "/requestTemplates/{content_type}")
+_PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
+
+
+def _patch_integration(integration: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateIntegration operation, applied to ``integration``."""
+    if operation.parts[0] == "requestTemplates" and len(operation.parts) == 2:
+        templates = integration.setdefault("requestTemplates", {})
+        if operation.op == "remove":
+            templates.pop(operation.parts[1], None)
+        else:
+            templates[operation.parts[1]] = operation.value or ""
+        if not templates:
+            del integration["requestTemplates"]
+        return
+    if operation.path not in _INTEGRATION_PATHS:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+    patch.only_replace(operation)
+    key = operation.parts[0]
+    value = operation.needs_value()
+    if key == "timeoutInMillis":
+        timeout = _integer(operation)
+        if not quotas.REST_INTEGRATION_TIMEOUT_MIN_MS <= timeout <= quotas.REST_INTEGRATION_TIMEOUT_MAX_MS:
+            raise BadRequestException(f"Timeout should be between {quotas.REST_INTEGRATION_TIMEOUT_MIN_MS} ms and "
+                                      f"{quotas.REST_INTEGRATION_TIMEOUT_MAX_MS} ms")
+        integration[key] = timeout
+    elif key == "passthroughBehavior" and value not in _PASSTHROUGH:
+        raise BadRequestException(f"Invalid passthroughBehavior: use one of {', '.join(_PASSTHROUGH)}")
+    else:
+        integration[key] = value
+
+
+def _integer(operation: patch.PatchOperation) -> int:
+    value = operation.needs_value()
+    if not value.isdigit():
+        raise BadRequestException(f"Invalid value for {operation.path}: a whole number, not {value!r}.")
+    return int(value)
 
 
 def _compression_size(value: str) -> int:
@@ -1060,6 +1167,9 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         if not variables:
             del stage["variables"]
         return
+    if len(operation.parts) == 4 and operation.parts[2] == "throttling":
+        _patch_throttling(stage, operation)
+        return
     if operation.path not in _STAGE_PATHS:
         raise BadRequestException(
             f"Invalid method setting path: {operation.path}. Must be one of: [{', '.join(_STAGE_PATHS)}]")
@@ -1073,7 +1183,66 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         stage[key] = operation.needs_value()
 
 
+def _patch_throttling(stage: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """``/<resource path>/<METHOD>/throttling/rateLimit|burstLimit`` (``*/*`` for the
+    whole stage), kept in ``methodSettings`` as GetStage shows it
+    (https://docs.aws.amazon.com/apigateway/latest/api/patch-operations.html#UpdateStage-Patch)."""
+    resource, method, _, limit = operation.parts
+    if limit not in ("rateLimit", "burstLimit"):
+        raise BadRequestException(f"Invalid method setting path: {operation.path}")
+    patch.only_replace(operation)
+    try:
+        value = float(operation.needs_value())
+    except ValueError:
+        raise BadRequestException(f"Invalid {limit} value: {operation.value}") from None
+    if not 0 <= value < float("inf"):
+        raise BadRequestException(f"Invalid {limit} value: {operation.value}")
+    settings = stage.setdefault("methodSettings", {}).setdefault(f"{resource.lstrip('/')}/{method}", {})
+    if limit == "rateLimit":
+        settings["throttlingRateLimit"] = value
+    else:
+        settings["throttlingBurstLimit"] = int(value)
+
+
 # -- HTTP API helpers ---------------------------------------------------------------------
+
+
+_HTTP_AUTHORIZER_MEMBERS = ("Name", "AuthorizerType", "IdentitySource", "AuthorizerUri",
+                            "AuthorizerPayloadFormatVersion", "EnableSimpleResponses",
+                            "AuthorizerResultTtlInSeconds", "JwtConfiguration")
+
+
+def _http_authorizer(authorizer_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """An HTTP API authorizer from its members (as the wire names them), checked."""
+    authorizer_type = given.get("AuthorizerType")
+    authorizer: dict[str, Any] = {"AuthorizerId": authorizer_id, "Name": given.get("Name"),
+                                  "AuthorizerType": authorizer_type,
+                                  "IdentitySource": list(given.get("IdentitySource") or [])}
+    if authorizer_type == "REQUEST":
+        function_of(given.get("AuthorizerUri") or "")
+        version = given.get("AuthorizerPayloadFormatVersion") or ""
+        if version not in ("1.0", "2.0"):
+            raise BadRequestException("AuthorizerPayloadFormatVersion is required for REQUEST authorizers: "
+                                      "1.0 or 2.0.")
+        simple = bool(given.get("EnableSimpleResponses"))
+        if simple and version != "2.0":
+            raise BadRequestException("EnableSimpleResponses is only supported for payload format version 2.0.")
+        ttl = given.get("AuthorizerResultTtlInSeconds") or 0
+        if not 0 <= ttl <= quotas.AUTHORIZER_TTL_MAX_S:
+            raise BadRequestException(f"AuthorizerResultTtlInSeconds must be 0 to {quotas.AUTHORIZER_TTL_MAX_S}.")
+        if ttl and not authorizer["IdentitySource"]:
+            raise BadRequestException("IdentitySource is required when caching is enabled (TTL > 0).")
+        authorizer |= {"AuthorizerUri": given["AuthorizerUri"], "AuthorizerPayloadFormatVersion": version,
+                       "EnableSimpleResponses": simple, "AuthorizerResultTtlInSeconds": ttl}
+    elif authorizer_type == "JWT":
+        config = given.get("JwtConfiguration") or {}
+        if not config.get("Issuer") or not config.get("Audience"):
+            raise BadRequestException("JwtConfiguration needs an Issuer and at least one Audience.")
+        authorizer["JwtConfiguration"] = {"Issuer": config["Issuer"], "Audience": list(config["Audience"])}
+        authorizer["IdentitySource"] = authorizer["IdentitySource"] or ["$request.header.Authorization"]
+    else:
+        raise BadRequestException(f"AuthorizerType must be REQUEST or JWT, not {authorizer_type!r}.")
+    return authorizer
 
 
 def _given(changes: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

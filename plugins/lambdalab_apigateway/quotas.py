@@ -23,3 +23,18 @@ AUTHORIZER_TTL_MAX_S = 3600
 JWKS_FETCH_TIMEOUT_S = 5
 #: How large an issuer's discovery document or JWKS may be (lambdalab's own bound).
 JWKS_MAX_BYTES = 256 * 1024
+#: The account's default throttle: 10,000 requests per second with a burst of 5,000, per
+#: Region (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+ACCOUNT_RATE_LIMIT = 10_000.0
+ACCOUNT_BURST_LIMIT = 5_000
+#: A usage plan's quota periods (botocore's ``QuotaPeriodType``).
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+#: How many days one GetUsage may span (lambdalab's own bound: the answer has a row a day).
+USAGE_DAYS_MAX = 366
+#: A REST API's resource policy is at most 8,192 characters
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+POLICY_MAX_CHARS = 8192
+#: A REST API integration's ``timeoutInMillis``: 50 ms to 29 s
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+REST_INTEGRATION_TIMEOUT_MIN_MS = 50
+REST_INTEGRATION_TIMEOUT_MAX_MS = 29_000

@@ -48,7 +48,8 @@ class RestApiResponses:
 
     def create_rest_api(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_rest_api(body["name"], description=body.get("description"),
-                                            binary_media_types=body.get("binaryMediaTypes"))
+                                            binary_media_types=body.get("binaryMediaTypes"),
+                                            policy=body.get("policy"))
 
     def get_rest_apis(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return _page(self.gateway.get_rest_apis(), body.get("position"), body.get("limit"), "items", "position")
@@ -112,6 +113,10 @@ class RestApiResponses:
         keys = self.gateway.usage_plans.get_usage_plan_keys(body["usagePlanId"])
         return _page(keys, body.get("position"), body.get("limit"), "items", "position")
 
+    def get_usage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage(body["usagePlanId"], body["startDate"], body["endDate"],
+                                                  body.get("keyId"))
+
     def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])
         return {}
@@ -136,7 +141,14 @@ class RestApiResponses:
         return self.gateway.put_integration(
             body["restApiId"], body["resourceId"], body["httpMethod"], type=body["type"],
             uri=body.get("uri"), integration_http_method=body.get("integrationHttpMethod"),
-            request_templates=body.get("requestTemplates"))
+            request_templates=body.get("requestTemplates"), passthrough_behavior=body.get("passthroughBehavior"))
+
+    def update_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_method_integration(body["restApiId"], body["resourceId"],
+                                                      body["httpMethod"], body.get("patchOperations"))
+
+    def update_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_rest_authorizer(body["restApiId"], body["authorizerId"], body.get("patchOperations"))
 
     def put_method_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method_response(
@@ -261,6 +273,9 @@ class HttpApiResponses:
 
     def get_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.get_http_authorizer(body["ApiId"], body["AuthorizerId"])
+
+    def update_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_http_authorizer(body["ApiId"], body["AuthorizerId"], dict(body))
 
     def delete_authorizer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.delete_http_authorizer(body["ApiId"], body["AuthorizerId"])

@@ -5,18 +5,22 @@ an API key (``CreateApiKey``) is account-wide; a usage plan (``CreateUsagePlan``
 API stages (``apiStages``) and, through ``CreateUsagePlanKey``, the keys that may call
 them. A method with ``apiKeyRequired`` answers ``403 {"message":"Forbidden"}`` unless the
 request's ``x-api-key`` is an enabled key of a plan that names the API's stage. A plan's
-``throttle`` and ``quota`` are kept and returned, not enforced. Keys and plans live in
-the API table under kinds of their own. This module never touches HTTP.
+``throttle`` and ``quota`` are enforced per key (:mod:`.metering`), and ``GetUsage``
+answers the counts. Keys and plans live in the API table under kinds of their own. This
+module never touches HTTP.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
+from . import quotas
 from .exceptions import BadRequestException, ConflictException, NotFoundException
+from .metering import Meter
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -38,6 +42,7 @@ class UsagePlans:
 
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
+        self.meter = Meter()
 
     def _rows(self, kind: str) -> list[dict[str, Any]]:
         rows = self.lab.store.query("SELECT config FROM apigateway_apis WHERE kind = ? ORDER BY id", (kind,))
@@ -102,7 +107,9 @@ class UsagePlans:
                           description: str | None = None, stage_exists: Any = None) -> dict[str, Any]:
         """A usage plan over ``api_stages`` (``[{"apiId", "stage"}]``); ``stage_exists``
         (api id, stage) → bool checks each."""
-        plan: dict[str, Any] = {"id": _new_id(), "name": name, "apiStages": list(api_stages or []), "_keys": []}
+        _check_limits(throttle, quota)
+        plan: dict[str, Any] = {"id": _new_id(), "name": name, "apiStages": list(api_stages or []), "_keys": [],
+                                "_since": self.lab.clock.now()}
         for stage in plan["apiStages"]:
             if stage_exists is not None and not stage_exists(stage.get("apiId"), stage.get("stage")):
                 raise BadRequestException(f"Invalid API Stage {{api: {stage.get('apiId')}, stage: "
@@ -153,17 +160,43 @@ class UsagePlans:
 
     # -- the invoke side --------------------------------------------------------------------
 
-    def admits(self, value: str | None, api_id: str, stage: str) -> bool:
-        """Whether ``value`` (the ``x-api-key`` header) is an enabled key of a usage plan
-        naming ``api_id``'s ``stage``."""
+    def plan_for(self, value: str | None, api_id: str, stage: str) -> tuple[dict[str, Any], str] | None:
+        """The usage plan naming ``api_id``'s ``stage`` that holds the enabled key whose
+        value is ``value`` (the ``x-api-key`` header), and that key's id; ``None`` if none."""
         if not value:
-            return False
+            return None
         key = next((k for k in self._rows(API_KEY) if k["value"] == value), None)
         if key is None or not key["enabled"]:
-            return False
-        return any(key["id"] in plan["_keys"] and {"apiId": api_id, "stage": stage} in [
-            {"apiId": s.get("apiId"), "stage": s.get("stage")} for s in plan["apiStages"]]
-            for plan in self._rows(USAGE_PLAN))
+            return None
+        for plan in self._rows(USAGE_PLAN):
+            stages = [{"apiId": s.get("apiId"), "stage": s.get("stage")} for s in plan["apiStages"]]
+            if key["id"] in plan["_keys"] and {"apiId": api_id, "stage": stage} in stages:
+                return plan, key["id"]
+        return None
+
+    def get_usage(self, plan_id: str, start: str, end: str, key_id: str | None = None) -> dict[str, Any]:
+        """GetUsage: each key's ``[used, remaining]`` a day, from ``start`` to ``end``
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_GetUsage.html)."""
+        plan = self._plan(plan_id)
+        try:
+            first, last = (datetime.strptime(d, "%Y-%m-%d").date() for d in (start, end))
+        except (TypeError, ValueError):
+            raise BadRequestException("Invalid date format: use YYYY-MM-DD for startDate and endDate") from None
+        if not 0 <= (last - first).days < quotas.USAGE_DAYS_MAX:
+            raise BadRequestException(f"The usage data period must end on or after its start and span at most "
+                                      f"{quotas.USAGE_DAYS_MAX} days")
+        keys = [k for k in plan["_keys"] if key_id is None or k == key_id]
+        items = self.meter.usage(plan, keys, start, end, self.lab.clock.now())
+        return {"usagePlanId": plan_id, "startDate": start, "endDate": end, "items": items}
+
+
+def _check_limits(throttle: dict[str, Any] | None, quota: dict[str, Any] | None) -> None:
+    """Refuse a throttle or quota that cannot be enforced."""
+    for name, value in {**(throttle or {}), **{k: v for k, v in (quota or {}).items() if k != "period"}}.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise BadRequestException(f"Invalid {name}: {value!r}; it must be a number, 0 or more")
+    if quota is not None and quota.get("period") not in quotas.QUOTA_PERIODS:
+        raise BadRequestException(f"Invalid quota period: use one of {', '.join(quotas.QUOTA_PERIODS)}")
 
 
 def _public(plan: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""Non-proxy (``AWS``) Lambda integrations and ``MOCK`` integrations through mapping
+templates (Velocity, rendered by airspeed): request templates by content type,
+``passthroughBehavior``, ``$input``/``$context``/``$stageVariables``/``$util``, integration
+responses selected by ``selectionPattern`` over the function's ``errorMessage``
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html)
+— boto3 and plain HTTP against a real edge."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lambdalab.server import EdgeServer
+
+from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .test_apigateway import allow_apigateway, request
+
+ECHO = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("BadRequest: " + event["fail"])
+    return {"got": event}
+"""
+REQUEST_TEMPLATE = """{
+  "id": "$input.params('id')",
+  "q": "$util.escapeJavaScript($input.params('q'))",
+  "name": $input.json('$.name'),
+  "stage": "$context.stage",
+  "env": "$stageVariables.env"
+  #if($input.path('$.fail') != "") ,"fail": "$input.path('$.fail')" #end
+}"""
+
+
+def _method(apigw: Any, api_id: str, resource_id: str, uri: str, **integration: Any) -> None:
+    apigw.put_method(restApiId=api_id, resourceId=resource_id, httpMethod="POST", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod="POST", type="AWS",
+                          integrationHttpMethod="POST", uri=uri, **integration)
+    for status in ("200", "400"):
+        apigw.put_method_response(restApiId=api_id, resourceId=resource_id, httpMethod="POST", statusCode=status)
+    apigw.put_integration_response(restApiId=api_id, resourceId=resource_id, httpMethod="POST", statusCode="200",
+                                   responseTemplates={"application/json": '{"echo": $input.json(\'$.got\')}'})
+    apigw.put_integration_response(restApiId=api_id, resourceId=resource_id, httpMethod="POST", statusCode="400",
+                                   selectionPattern="BadRequest: .*",
+                                   responseTemplates={"application/json": '{"error": "$input.path(\'$.errorMessage\')"}'})
+
+
+@pytest.fixture
+def api(client: Any, edge: EdgeServer) -> dict[str, Any]:
+    """``POST /items/{id}`` (templates, WHEN_NO_TEMPLATES) and ``POST /raw`` (no templates, NEVER)."""
+    arn = create(client, "tmpl", ECHO)["FunctionArn"]
+    allow_apigateway(client, "tmpl")
+    apigw = client_for(edge.url, "apigateway")
+    made = apigw.create_rest_api(name="mapped")
+    root = made["rootResourceId"]
+    items = apigw.create_resource(restApiId=made["id"], parentId=root, pathPart="items")
+    item = apigw.create_resource(restApiId=made["id"], parentId=items["id"], pathPart="{id}")
+    raw = apigw.create_resource(restApiId=made["id"], parentId=root, pathPart="raw")
+    _method(apigw, made["id"], item["id"], arn, requestTemplates={"application/json": REQUEST_TEMPLATE},
+            passthroughBehavior="WHEN_NO_TEMPLATES")
+    _method(apigw, made["id"], raw["id"], arn, passthroughBehavior="NEVER")
+    apigw.create_deployment(restApiId=made["id"], stageName="prod", variables={"env": "dev"})
+    return {"url": f"{edge.url}/_lambdalab/apis/{made['id']}/prod", "client": apigw, "id": made["id"]}
+
+
+def _post(url: str, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
+    status, _, data = request(url, "POST", json.dumps(body).encode(), {"Content-Type": content_type})
+    return status, json.loads(data)
+
+
+def test_request_and_response_templates_map_both_ways(api: dict[str, Any]) -> None:
+    status, body = _post(api["url"] + "/items/7?q=say%20%22hi%22", {"name": {"first": "Ada"}})
+    assert status == 200
+    assert body == {"echo": {"id": "7", "q": 'say "hi"', "name": {"first": "Ada"}, "stage": "prod", "env": "dev"}}
+
+
+def test_the_error_message_selects_the_integration_response(api: dict[str, Any]) -> None:
+    assert _post(api["url"] + "/items/7", {"name": "x", "fail": "no name"}) == (400, {"error": "BadRequest: no name"})
+
+
+def test_passthrough_behavior(api: dict[str, Any]) -> None:
+    """WHEN_NO_TEMPLATES with a template for another type, and NEVER, answer 415."""
+    unsupported = (415, {"message": "Unsupported Media Type"})
+    assert _post(api["url"] + "/items/7", {"name": "x"}, "text/plain") == unsupported
+    assert _post(api["url"] + "/raw", {"name": "x"}) == unsupported
+
+
+def test_a_template_that_fails_is_a_500_not_a_crash(api: dict[str, Any]) -> None:
+    status, _, data = request(api["url"] + "/items/7", "POST", b"not json", {"Content-Type": "application/json"})
+    assert (status, json.loads(data)) == (500, {"message": "Internal server error"})

@@ -1,0 +1,104 @@
+"""API Gateway's throttles and quotas, on the lab's virtual clock: a usage plan's per-key
+throttle (token bucket) and quota, a stage's ``*/*`` and a method's throttling settings,
+and GetUsage's counts — boto3 and plain HTTP against a real edge
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from lambdalab.server import EdgeServer
+
+from .edge_support import client, create, edge  # noqa: F401  (fixtures)
+from .test_apigateway import ECHO_V1, allow_apigateway, request, rest_api  # noqa: F401  (fixture)
+
+THROTTLED = (429, {"message": "Too Many Requests"})
+QUOTA = (429, {"message": "Limit Exceeded"})
+KEY = "partner-key-0123456789"
+
+
+def _keyed(rest_api: dict[str, Any], **plan: Any) -> tuple[Any, dict[str, Any]]:
+    """``GET /items/{id}`` requires a key; KEY is in a plan with ``plan``'s limits."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    apigw.update_method(restApiId=api_id, resourceId=item["id"], httpMethod="GET",
+                        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    key = apigw.create_api_key(name="partner", enabled=True, value=KEY)
+    made = apigw.create_usage_plan(name="basic", apiStages=[{"apiId": api_id, "stage": "prod"}], **plan)
+    apigw.create_usage_plan_key(usagePlanId=made["id"], keyId=key["id"], keyType="API_KEY")
+    return key, made
+
+
+def _get(rest_api: dict[str, Any], path: str = "/items/1") -> tuple[int, Any]:
+    status, _, body = request(rest_api["url"] + path, headers={"x-api-key": KEY})
+    return status, (json.loads(body) if status == 429 else None)
+
+
+def test_a_keys_throttle_is_a_token_bucket(rest_api: dict[str, Any], clock: Any) -> None:
+    """burstLimit requests at once, then one more each 1/rateLimit seconds."""
+    _keyed(rest_api, throttle={"rateLimit": 1, "burstLimit": 2})
+    assert [_get(rest_api)[0] for _ in range(2)] == [200, 200]
+    assert _get(rest_api) == THROTTLED
+    clock.advance(1)
+    assert _get(rest_api)[0] == 200
+    assert _get(rest_api) == THROTTLED
+    assert request(rest_api["url"] + "/files/a")[0] == 200  # a method needing no key is not the plan's
+
+
+def test_a_quota_counts_per_period_with_its_offset_and_get_usage_reports_it(
+        rest_api: dict[str, Any], clock: Any) -> None:
+    """limit requests a DAY (offset of them spent on the first day); GetUsage's
+    [used, remaining] per day."""
+    clock.set(datetime(2026, 3, 2, 12, tzinfo=timezone.utc).timestamp())
+    key, plan = _keyed(rest_api, quota={"limit": 3, "offset": 1, "period": "DAY"})
+    assert [_get(rest_api)[0] for _ in range(2)] == [200, 200]
+    assert _get(rest_api) == QUOTA
+    clock.set(datetime(2026, 3, 3, 0, 0, 1, tzinfo=timezone.utc).timestamp())
+    assert [_get(rest_api)[0] for _ in range(3)] == [200, 200, 200]
+    assert _get(rest_api) == QUOTA
+    usage = rest_api["client"].get_usage(usagePlanId=plan["id"], startDate="2026-03-01", endDate="2026-03-03")
+    assert usage["items"] == {key["id"]: [[0, 3], [2, 0], [3, 0]]}
+    with pytest.raises(rest_api["client"].exceptions.BadRequestException):
+        rest_api["client"].get_usage(usagePlanId=plan["id"], startDate="2026-03-03", endDate="2026-03-01")
+    with pytest.raises(rest_api["client"].exceptions.BadRequestException):
+        rest_api["client"].get_usage(usagePlanId=plan["id"], startDate="yesterday", endDate="2026-03-01")
+
+
+def test_a_monthly_quota_resets_with_the_month(rest_api: dict[str, Any], clock: Any) -> None:
+    clock.set(datetime(2026, 1, 31, 23, tzinfo=timezone.utc).timestamp())
+    _keyed(rest_api, quota={"limit": 1, "period": "MONTH"})
+    assert _get(rest_api)[0] == 200
+    assert _get(rest_api) == QUOTA
+    clock.advance(3600)
+    assert _get(rest_api)[0] == 200
+
+
+def test_stage_and_method_throttling_settings(rest_api: dict[str, Any], clock: Any) -> None:
+    """UpdateStage's */*/throttling/... throttles the stage; a method's own settings win."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    stage = apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "1"},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1"},
+        {"op": "replace", "path": "/~1files~1{proxy+}/ANY/throttling/burstLimit", "value": "3"}])
+    assert stage["methodSettings"]["*/*"] == {"throttlingRateLimit": 1.0, "throttlingBurstLimit": 1}
+    assert (200, None) == _get(rest_api)
+    assert _get(rest_api) == THROTTLED
+    assert [request(rest_api["url"] + "/files/a")[0] for _ in range(4)] == [200, 200, 200, 429]
+    clock.advance(1)
+    assert _get(rest_api)[0] == 200
+    for bad in ("-1", "lots", "nan"):
+        with pytest.raises(apigw.exceptions.BadRequestException):
+            apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": bad}])
+
+
+def test_a_plan_with_limits_that_cannot_be_enforced_is_refused(rest_api: dict[str, Any]) -> None:
+    apigw = rest_api["client"]
+    for limits in ({"quota": {"limit": 5, "period": "YEAR"}}, {"throttle": {"rateLimit": -1, "burstLimit": 1}}):
+        with pytest.raises(apigw.exceptions.BadRequestException):
+            apigw.create_usage_plan(name="bad", **limits)
