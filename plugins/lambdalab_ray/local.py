@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 #: The head notices a lost node within ~1.5 s (Ray's default waits ~15 s).
@@ -23,6 +24,11 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+#: The ``ray`` command beside this interpreter (a virtual environment's, not activated,
+#: has it there and not on ``PATH``), else the one on ``PATH``.
+RAY = str(Path(sys.executable).parent / "ray") if (Path(sys.executable).parent / "ray").exists() else "ray"
 
 
 class LocalCluster:
@@ -39,7 +45,7 @@ class LocalCluster:
                                    f"--temp-dir={temp_dir}", f"--system-config={HEALTH}"])]
 
     def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(["ray", "start", *args, *self._node], start_new_session=True,
+        return subprocess.Popen([RAY, "start", *args, *self._node], start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def add_node(self) -> subprocess.Popen[bytes]:
