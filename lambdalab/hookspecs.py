@@ -210,6 +210,25 @@ def lambdalab_role_policies(lab: "Lab", role_arn: str) -> "Sequence[Mapping[str,
     """
 
 
+@hookspec(firstresult=True)
+def lambdalab_role_boundary(lab: "Lab", role_arn: str) -> "Mapping[str, Any] | None":
+    """The permissions boundary of a role, when a service acts with it as a function's
+    execution role in a lab that enforces IAM: what the role's policies grant is capped
+    by it (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+
+    :param lab: the lab (``lab.enforce_iam`` is true).
+    :param role_arn: the function's ``Role``.
+
+    Return the boundary's policy document (parsed JSON), or ``None`` for a role without
+    one. Stops at first non-None result. The IAM plugin answers for its roles::
+
+        @lambdalab.hookimpl
+        def lambdalab_role_boundary(lab, role_arn):
+            if role_arn == "arn:aws:iam::000000000000:role/reader":
+                return READ_ONLY_BOUNDARY
+    """
+
+
 @hookspec
 def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
     """Called with the ``AWS/Lambda`` metric data points of one thing the data plane did.
@@ -338,12 +357,14 @@ def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
 
 
 @hookspec
-def lambdalab_check_execution_role(lab: "Lab", role: str) -> None:
+def lambdalab_check_execution_role(lab: "Lab", role: str, function_arn: str) -> None:
     """Check the execution role a function is created or updated with.
 
     :param lab: the lab the function belongs to.
     :param role: the ``Role`` ARN the caller gave (a function created without one, which
         only the Python API allows, gets the lab's default role and no check).
+    :param function_arn: the function's unqualified ARN (Lambda assumes the role with it
+        as ``aws:SourceArn``); an implementation may leave this parameter out.
 
     Raise :class:`~lambdalab.errors.InvalidParameterValueException` to refuse it, as
     Lambda refuses a role it cannot assume ("The role defined for the function cannot

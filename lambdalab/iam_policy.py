@@ -19,8 +19,14 @@ patterns match segment by segment (a wildcard never crosses a ``:`` before the r
 part). The condition operators are :data:`OPERATORS`, each also with ``IfExists`` and
 under ``ForAnyValue:`` / ``ForAllValues:``
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
-Policy variables (``${aws:username}``), permissions boundaries, session policies and
-SCPs are not evaluated; see ``docs/reference/iam-enforcement.rst``.
+Policy variables (``${aws:username}``, ``${aws:PrincipalTag/team}``, the escapes ``${*}``
+``${?}`` ``${$}``, defaults ``${aws:x, 'none'}``) are replaced in ``Resource`` and in
+condition values of a ``2012-10-17`` document
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+A permissions boundary and session policies, when given, cap what identity-based
+policies (and a resource policy naming the role rather than the session) grant. SCPs
+are not evaluated (lambdalab has no Organizations); see
+``docs/reference/iam-enforcement.rst``.
 
 Hand-written rather than taken from a library (see that page): moto's
 ``moto.iam.access_control`` compares a statement's ``Condition`` block for equality
@@ -31,8 +37,12 @@ than decide requests.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime
 import enum
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -54,6 +64,8 @@ class PolicyType(enum.Enum):
 
     IDENTITY = "identity-based"
     RESOURCE = "resource-based"
+    BOUNDARY = "permissions boundary"
+    SESSION = "session"
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,17 @@ class Result:
 
 
 def evaluate(request: Request, identity_policies: Iterable[Document],
-             resource_policy: Document | None = None) -> Result:
+             resource_policy: Document | None = None, *, boundary: Document | None = None,
+             session_policies: Sequence[Document] | None = None) -> Result:
     """Allow, explicit deny or implicit deny for ``request`` under these policies.
+
+    ``boundary`` is the principal's permissions boundary, ``session_policies`` an
+    assumed-role session's (AssumeRole's ``Policy`` and ``PolicyArns``); each, when
+    given, caps what identity-based policies grant, and what a resource policy grants a
+    role rather than the session itself; a resource policy naming the user or the session
+    is not capped
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session).
 
     Documents are read as JSON gives them (dicts and lists); each is compiled once and
     kept while the same object is passed again (:func:`compiled`), so treat a document
@@ -102,16 +123,39 @@ def evaluate(request: Request, identity_policies: Iterable[Document],
         return Result(Decision.EXPLICIT_DENY, PolicyType.IDENTITY)
     if "Deny" in resource:
         return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
-    identity_allows = "Allow" in identity
+    capped_by: PolicyType | None = None
+    if boundary is not None or session_policies is not None:
+        found = _capped_by(request, context, boundary, session_policies)
+        if isinstance(found, Result):
+            return found
+        capped_by = found
+    identity_allows = "Allow" in identity and capped_by is None
     if _cross_account(request):
         if not identity_allows:
-            return Result(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
-        if "Allow" in resource or "AllowAccount" in resource:
+            why = capped_by if capped_by and "Allow" in identity else PolicyType.IDENTITY
+            return Result(Decision.IMPLICIT_DENY, why)
+        if resource & {"Allow", "AllowAccount", "AllowRole"}:
             return Result(Decision.ALLOW)
         return Result(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
-    if identity_allows or "Allow" in resource:
+    if identity_allows or "Allow" in resource or ("AllowRole" in resource and capped_by is None):
         return Result(Decision.ALLOW)
-    return Result(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+    granted = "Allow" in identity or "AllowRole" in resource
+    return Result(Decision.IMPLICIT_DENY, capped_by if granted and capped_by else PolicyType.IDENTITY)
+
+
+def _capped_by(request: Request, context: Mapping[str, ContextValue], boundary: Document | None,
+               session_policies: Sequence[Document] | None) -> PolicyType | Result | None:
+    """The explicit deny of a boundary or session policy; else the first of them that
+    does not allow (it caps the identity's grant); else ``None``."""
+    caps: list[tuple[PolicyType, set[str]]] = []
+    if boundary is not None:
+        caps.append((PolicyType.BOUNDARY, _effects(request, context, [boundary], resource_policy=False)))
+    if session_policies is not None:
+        caps.append((PolicyType.SESSION, _effects(request, context, session_policies, resource_policy=False)))
+    for kind, found in caps:
+        if "Deny" in found:
+            return Result(Decision.EXPLICIT_DENY, kind)
+    return next((kind for kind, found in caps if "Allow" not in found), None)
 
 
 def trust_allows(request: Request, trust_policy: Document) -> Result:
@@ -129,7 +173,7 @@ def trust_allows(request: Request, trust_policy: Document) -> Result:
     found = _effects(request, context, [trust_policy], resource_policy=True)
     if "Deny" in found:
         return Result(Decision.EXPLICIT_DENY, PolicyType.RESOURCE)
-    if "Allow" in found or "AllowAccount" in found:
+    if found & {"Allow", "AllowAccount", "AllowRole"}:
         return Result(Decision.ALLOW)
     return Result(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
 
@@ -141,8 +185,9 @@ def _cross_account(request: Request) -> bool:
 
 def _effects(request: Request, context: Mapping[str, ContextValue], documents: Iterable[Document], *,
              resource_policy: bool) -> set[str]:
-    """The effects of the statements that apply: ``Allow``, ``Deny``, and
-    ``AllowAccount`` (an Allow whose Principal names only the principal's account)."""
+    """The effects of the statements that apply: ``Allow``, ``Deny``, ``AllowAccount``
+    (an Allow whose Principal names only the principal's account) and ``AllowRole`` (one
+    naming the role of an assumed-role session, not the session)."""
     found: set[str] = set()
     for document in documents:
         for statement in compiled(document):
@@ -166,34 +211,51 @@ class Statement:
     principal: Any
     not_principal: Any
     condition: Any
+    #: Whether ``${…}`` in Resource and condition values are policy variables (a
+    #: ``2012-10-17`` document that has some).
+    variables: bool = False
 
     @classmethod
-    def of(cls, raw: Mapping[str, Any]) -> "Statement | None":
+    def of(cls, raw: Mapping[str, Any], version: Any = None) -> "Statement | None":
         """The statement, or ``None`` when it can never apply (no Effect, no Action)."""
         effect = raw.get("Effect")
         action = raw.get("Action", raw.get("NotAction"))
         if effect not in ("Allow", "Deny") or action is None:
             return None
         resource = raw.get("Resource", raw.get("NotResource"))
+        resources = None if resource is None else tuple(_strings(resource))
+        condition = raw.get("Condition", {})
+        variables = version == VARIABLES_VERSION and ("${" in repr(resources) or "${" in repr(condition))
         return cls(effect, _any_action(tuple(_strings(action))), "Action" not in raw,
-                   None if resource is None else tuple(_strings(resource)), "Resource" not in raw,
-                   raw.get("Principal"), raw.get("NotPrincipal"), raw.get("Condition", {}))
+                   resources, "Resource" not in raw,
+                   raw.get("Principal"), raw.get("NotPrincipal"), condition, variables)
 
     def applies(self, request: Request, context: Mapping[str, ContextValue], resource_policy: bool) -> str | None:
         """The statement's effect when it applies to ``request``, else ``None``."""
         if (self.actions is not None and self.actions.fullmatch(request.action) is not None) == self.not_action:
             return None
-        if self.resources is not None and \
-                any(_resource_matches(p, request.resource) for p in self.resources) == self.not_resource:
+        if self.resources is not None and (
+                self._resource_matches(request.resource, context) if self.variables
+                else any(_resource_matches(p, request.resource) for p in self.resources)) == self.not_resource:
             return None
         reach = self._reach(request) if resource_policy else "direct"
-        if reach is None or not _conditions_hold(self.condition, context):
+        if reach is None or not _conditions_hold(self.condition, context, self.variables):
             return None
-        return "AllowAccount" if self.effect == "Allow" and reach == "account" else self.effect
+        if self.effect == "Allow" and reach != "direct":
+            return "AllowAccount" if reach == "account" else "AllowRole"
+        return self.effect
+
+    def _resource_matches(self, resource: str, context: Mapping[str, ContextValue]) -> bool:
+        """Whether a Resource pattern, its variables replaced, matches; one whose variable
+        has no value does not."""
+        assert self.resources is not None
+        patterns = (substitute(p, context) for p in self.resources)
+        return any(p is not None and _resource_matches(p, resource) for p in patterns)
 
     def _reach(self, request: Request) -> str | None:
         """``"direct"`` when the statement's Principal names the request's principal,
-        ``"account"`` when it names only its account, ``None`` when it does not apply."""
+        ``"role"`` the role of its session, ``"account"`` only its account, ``None``
+        when it does not apply."""
         if self.not_principal is not None:
             return None if _names(self.not_principal, request) else "direct"
         return _names(self.principal, request)
@@ -210,7 +272,9 @@ def compiled(document: Document) -> tuple[Statement, ...]:
     kept = _COMPILED.get(id(document))
     if kept is not None and kept[0] is document:
         return kept[1]
-    statements = tuple(s for s in map(Statement.of, _raw_statements(document)) if s is not None)
+    version = document.get("Version") if isinstance(document, dict) else None
+    statements = tuple(s for s in (Statement.of(raw, version) for raw in _raw_statements(document))
+                       if s is not None)
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[id(document)] = (document, statements)
@@ -227,8 +291,8 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [str(value)]
+        return [_text(v) for v in value]
+    return [_text(value)]
 
 
 def _any_action(patterns: tuple[str, ...]) -> re.Pattern[str]:
@@ -249,7 +313,9 @@ def _names(element: Any, request: Request) -> str | None:
     if not isinstance(element, dict):
         return None
     reaches = {_names_one(v, kind, request) for kind, values in element.items() for v in _strings(values)}
-    return "direct" if "direct" in reaches else ("account" if "account" in reaches else None)
+    if "direct" in reaches:
+        return "direct"
+    return "role" if "role" in reaches else ("account" if "account" in reaches else None)
 
 
 def _names_one(value: str, kind: str, request: Request) -> str | None:
@@ -257,8 +323,10 @@ def _names_one(value: str, kind: str, request: Request) -> str | None:
         return "direct" if value == request.principal else None
     if kind != "AWS":
         return None
-    if value in ("*", request.principal) or value == _role_of_session(request.principal):
+    if value in ("*", request.principal):
         return "direct"
+    if value == _role_of_session(request.principal):
+        return "role"
     if request.principal_account and value in (request.principal_account,
                                                f"arn:aws:iam::{request.principal_account}:root"):
         return "account"
@@ -270,6 +338,101 @@ def _role_of_session(principal: str) -> str | None:
     naming a role grants its sessions."""
     found = re.fullmatch(r"arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", principal)
     return f"arn:{found[1]}:iam::{found[2]}:role/{found[3]}" if found else None
+
+
+# -- policy variables --------------------------------------------------------------------
+
+#: The policy language version in which ``${…}`` are variables; in ``2008-10-17`` (and a
+#: document with no Version) they are literal text
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html).
+VARIABLES_VERSION = "2012-10-17"
+#: How ``${*}`` and ``${?}`` (and a variable's value) carry a literal ``*`` / ``?`` into a
+#: pattern: private-use characters the wildcard matcher reads as those literals.
+LITERAL_STAR, LITERAL_QUESTION = "\ue000", "\ue001"
+_LITERALS = {LITERAL_STAR: re.escape("*"), LITERAL_QUESTION: re.escape("?")}
+def substitute(text: str, context: Mapping[str, ContextValue]) -> str | None:
+    """``text`` with its policy variables (``${name}``, ``${name, 'default'}``, ``''`` a
+    quote inside the default) replaced from ``context`` (keys in lower case) in one
+    pass, or ``None`` when one has no value and no default: "If AWS cannot resolve a
+    variable this might cause the entire statement to be invalid"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+    A multivalued key has no value here. What a variable brings is literal text, never a
+    wildcard. A ``${`` that opens no well-formed variable is literal text.
+
+    Scanned by hand, in time linear in the text for each ``${``: a regular expression
+    with optional spaces around the name backtracked for seconds on a policy of spaces."""
+    if "${" not in text:
+        return text
+    out: list[str] = []
+    start = 0
+    last_close = text.rfind("}")
+    while 0 <= (opened := text.find("${", start)) < last_close:
+        found = _variable_at(text, opened + 2)
+        if found is None:
+            out.append(text[start:opened + 2])
+            start = opened + 2
+            continue
+        name, default, end = found
+        value = _variable_value(name, default, context)
+        if value is None:
+            return None
+        out.append(text[start:opened])
+        out.append(value)
+        start = end
+    out.append(text[start:])
+    return "".join(out)
+
+
+def _variable_at(text: str, at: int) -> tuple[str, str | None, int] | None:
+    """The name and default of the variable whose body starts at ``at`` (just after
+    ``${``), and where the text goes on after its ``}``; ``None`` if it is malformed."""
+    close = text.find("}", at)
+    if close < 0:
+        return None
+    comma = text.find(",", at, close)
+    if comma < 0:
+        return text[at:close].strip(), None, close + 1
+    quote = comma + 1
+    while quote < len(text) and text[quote].isspace():
+        quote += 1
+    if quote >= len(text) or text[quote] != "'":
+        return None
+    chars: list[str] = []
+    index = quote + 1
+    while True:
+        next_quote = text.find("'", index)
+        if next_quote < 0:
+            return None
+        chars.append(text[index:next_quote])
+        if text.startswith("''", next_quote):
+            chars.append("'")
+            index = next_quote + 2
+            continue
+        after = next_quote + 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        if after >= len(text) or text[after] != "}":
+            return None
+        return text[at:comma].strip(), "".join(chars), after + 1
+
+
+def _variable_value(name: str, default: str | None, context: Mapping[str, ContextValue]) -> str | None:
+    """A variable's text: an escape, the context key's single value, else its default."""
+    escape = {"*": LITERAL_STAR, "?": LITERAL_QUESTION, "$": "$"}.get(name)
+    if escape is not None and default is None:
+        return escape
+    value = context.get(name.lower())
+    if isinstance(value, (bool, int, float)):
+        value = _text(value)
+    if not isinstance(value, str):
+        value = default
+    return None if value is None else value.replace("*", LITERAL_STAR).replace("?", LITERAL_QUESTION)
+
+
+def plain(text: str) -> str:
+    """A substituted value with its literal ``*`` and ``?`` as themselves (for operators
+    that take no wildcards)."""
+    return text.replace(LITERAL_STAR, "*").replace(LITERAL_QUESTION, "?")
 
 
 # -- patterns ----------------------------------------------------------------------------
@@ -287,7 +450,8 @@ def _glob_source(pattern: str, one: str) -> str:
     two ``*`` matches where it first can, in an atomic group (the way ``fnmatch`` guards
     against a policy such as ``*a*a*a*a*b`` backtracking for ever); only the last run
     may move, to end where the value ends."""
-    runs = ["".join(one if c == "?" else re.escape(c) for c in run) for run in pattern.split("*")]
+    runs = ["".join(one if c == "?" else _LITERALS.get(c) or re.escape(c) for c in run)
+            for run in pattern.split("*")]
     if len(runs) == 1:
         return runs[0]
     middle = "".join(f"(?>{one}*?{run})" for run in runs[1:-1] if run)
@@ -302,7 +466,7 @@ def arn_like(pattern: str, arn: str) -> bool:
     """ArnLike: each of the six ``:``-separated segments matched on its own
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN)."""
     if "*" not in pattern and "?" not in pattern:
-        return pattern == arn
+        return plain(pattern) == arn
     return _arn_regex(pattern).fullmatch(arn) is not None
 
 
@@ -319,12 +483,12 @@ def _arn_regex(pattern: str) -> re.Pattern[str]:
 
 # -- conditions --------------------------------------------------------------------------
 
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
 
 def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    """A decimal number (no ``nan``, ``inf`` or exponent: IAM's numbers are plain)."""
+    return float(text) if len(text) < 400 and _DECIMAL.fullmatch(text.strip()) else None
 
 
 def _numeric(compare: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
@@ -332,6 +496,51 @@ def _numeric(compare: Callable[[float, float], bool]) -> Callable[[str, str], bo
         a, b = _number(value), _number(wanted)
         return a is not None and b is not None and compare(a, b)
     return test
+
+
+def instant(text: str) -> float | None:
+    """A date as the Date operators read it: ISO 8601 (``2026-12-05T20:00:00Z``, a date
+    alone, an offset; without one, UTC) or seconds since the epoch
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Date)."""
+    seconds = _number(text)
+    if seconds is not None:
+        return seconds
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def iso8601(epoch: float) -> str:
+    """``aws:CurrentTime``'s form: ``2026-12-05T20:00:00Z`` (whole seconds)."""
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dated(compare: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+    def test(value: str, wanted: str) -> bool:
+        a, b = instant(value), instant(wanted)
+        return a is not None and b is not None and compare(a, b)
+    return test
+
+
+def _ip_in(value: str, cidr: str) -> bool:
+    """IpAddress: the request's address within a CIDR block (a bare address is a /32 or
+    /128); IPv4 and IPv6; anything unparseable matches nothing."""
+    try:
+        return ipaddress.ip_address(value.strip()) in ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return False
+
+
+def _binary_equals(value: str, wanted: str) -> bool:
+    """BinaryEquals: both base64, compared as the bytes they encode."""
+    try:
+        return base64.b64decode(value, validate=True) == base64.b64decode(wanted, validate=True)
+    except (binascii.Error, ValueError):
+        return False
 
 
 #: Each operator's test of one request value against one policy value, and whether it
@@ -353,28 +562,65 @@ OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "NumericLessThanEquals": (_numeric(lambda a, b: a <= b), False),
     "NumericGreaterThan": (_numeric(lambda a, b: a > b), False),
     "NumericGreaterThanEquals": (_numeric(lambda a, b: a >= b), False),
+    "DateEquals": (_dated(lambda a, b: a == b), False),
+    "DateNotEquals": (_dated(lambda a, b: a == b), True),
+    "DateLessThan": (_dated(lambda a, b: a < b), False),
+    "DateLessThanEquals": (_dated(lambda a, b: a <= b), False),
+    "DateGreaterThan": (_dated(lambda a, b: a > b), False),
+    "DateGreaterThanEquals": (_dated(lambda a, b: a >= b), False),
     "Bool": (lambda v, w: v.lower() == w.lower(), False),
+    "BinaryEquals": (_binary_equals, False),
+    "IpAddress": (_ip_in, False),
+    "NotIpAddress": (_ip_in, True),
 }
+#: Operators whose policy values are patterns (``*``, ``?``): a variable's literal
+#: wildcards stay literal in them; the others compare the text as it is.
+_PATTERN_OPERATORS = frozenset({"StringLike", "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals",
+                                "ArnNotLike"})
+SET_QUALIFIERS = ("ForAnyValue", "ForAllValues")
 
 
-def conditions_hold(block: Mapping[str, Any], context: Mapping[str, ContextValue]) -> bool:
+def known_operator(operator: str) -> bool:
+    """Whether IAM knows a condition operator: one of :data:`OPERATORS` or ``Null``,
+    optionally ending ``IfExists`` (not ``Null``) and prefixed ``ForAnyValue:`` /
+    ``ForAllValues:``."""
+    qualifier, _, name = operator.rpartition(":")
+    if qualifier not in ("", *SET_QUALIFIERS):
+        return False
+    return name == "Null" or name.removesuffix("IfExists") in OPERATORS
+
+
+def conditions_hold(block: Mapping[str, Any], context: Mapping[str, ContextValue], *,
+                    variables: bool = False) -> bool:
     """Every operator of a ``Condition`` block holds (AND); an operator unknown to
-    lambdalab never holds, so a statement that needs it does not apply."""
-    return _conditions_hold(block, {k.lower(): v for k, v in context.items()})
+    lambdalab never holds, so a statement that needs it does not apply. ``variables``:
+    replace policy variables in the block's values (a ``2012-10-17`` document's)."""
+    return _conditions_hold(block, {k.lower(): v for k, v in context.items()}, variables)
 
 
-def _conditions_hold(block: Any, context: Mapping[str, ContextValue]) -> bool:
+def _conditions_hold(block: Any, context: Mapping[str, ContextValue], variables: bool = False) -> bool:
     """:func:`conditions_hold` with the context's keys already in lower case."""
     if not isinstance(block, dict):
         return False
-    return all(_operator_holds(op, keys, context) for op, keys in block.items())
+    return all(_operator_holds(op, keys, context, variables) for op, keys in block.items())
 
 
-def _operator_holds(operator: str, keys: Any, context: Mapping[str, ContextValue]) -> bool:
+def _operator_holds(operator: str, keys: Any, context: Mapping[str, ContextValue], variables: bool) -> bool:
     if not isinstance(keys, dict):
         return False
-    return all(_key_holds(operator, key, _strings(wanted), context.get(key.lower()))
+    return all(_key_holds(operator, key, _wanted(operator, wanted, context, variables), context.get(key.lower()))
                for key, wanted in keys.items())
+
+
+def _wanted(operator: str, values: Any, context: Mapping[str, ContextValue], variables: bool) -> list[str]:
+    """A condition's policy values, variables replaced (one without a value is dropped:
+    it matches nothing)."""
+    wanted = _strings(values)
+    if not variables:
+        return wanted
+    found = [v for v in (substitute(w, context) for w in wanted) if v is not None]
+    patterns = operator.rpartition(":")[2].removesuffix("IfExists") in _PATTERN_OPERATORS
+    return found if patterns else [plain(v) for v in found]
 
 
 def _key_holds(operator: str, key: str, wanted: list[str], present: ContextValue | None) -> bool:
@@ -383,14 +629,17 @@ def _key_holds(operator: str, key: str, wanted: list[str], present: ContextValue
     qualifier, _, name = operator.rpartition(":")
     if_exists = name.endswith("IfExists")
     name = name.removesuffix("IfExists")
-    if name == "Null":
+    if name == "Null" and not if_exists:
         return (present is None) == (wanted[0].lower() == "true") if wanted else False
-    if name not in OPERATORS or qualifier not in ("", "ForAnyValue", "ForAllValues"):
+    if name not in OPERATORS or qualifier not in ("", *SET_QUALIFIERS):
         return False
     test, negated = OPERATORS[name]
     if present is None:
-        # An absent key: IfExists holds; a negated operator holds; any other does not.
-        return if_exists or negated or qualifier == "ForAllValues"
+        # An absent key: ForAllValues holds (nothing fails), ForAnyValue does not
+        # (nothing matches); IfExists holds; a negated operator holds; any other not.
+        if qualifier:
+            return qualifier == "ForAllValues"
+        return if_exists or negated
     values = [_text(v) for v in ([present] if isinstance(present, (str, bool, int, float)) else present)]
 
     def one(value: str) -> bool:
@@ -407,5 +656,5 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["Decision", "PolicyType", "Request", "Result", "arn_like", "conditions_hold", "evaluate",
-           "glob", "string_like",
+           "glob", "instant", "iso8601", "known_operator", "plain", "string_like", "substitute",
            "trust_allows"]

@@ -304,7 +304,8 @@ class Lab(LayerOperations):
         _check_ranges("CreateFunction", memory_size, timeout, ephemeral_storage)
         name = check.function_name(function_name)
         if role is not None:
-            self.plugin_manager.hook.lambdalab_check_execution_role(lab=self, role=role)
+            self.plugin_manager.hook.lambdalab_check_execution_role(lab=self, role=role,
+                                                                    function_arn=self.arns.function(name))
         tracing_mode = _tracing_mode("CreateFunction", tracing_config) or "PassThrough"
         if handler is None and callable(code) and not isinstance(code, (str, os.PathLike)):
             handler = FUNCTION_OBJECT_HANDLER
@@ -432,7 +433,8 @@ class Lab(LayerOperations):
         _check_ranges("UpdateFunctionConfiguration", memory_size, timeout, ephemeral_storage)
         name = parse_function_ref(function_name).name
         if role is not None:
-            self.plugin_manager.hook.lambdalab_check_execution_role(lab=self, role=role)
+            self.plugin_manager.hook.lambdalab_check_execution_role(lab=self, role=role,
+                                                                    function_arn=self.arns.function(name))
         changes: dict[str, Any] = {}
         tracing_mode = _tracing_mode("UpdateFunctionConfiguration", tracing_config)
         if tracing_mode is not None:

@@ -25,6 +25,7 @@ import json
 import random
 import re
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -623,7 +624,11 @@ class Invoker:
         env_id = secrets.token_hex(8)
         tmp_dir = self.store.data_dir / "environments" / env_id / "tmp"
         tmp_dir.mkdir(parents=True)
-        spec = self.spec_for(config, tmp_dir)
+        try:
+            spec = self.spec_for(config, tmp_dir)
+        except Exception:  # a hook refused the start (a role Lambda cannot assume): leave nothing
+            shutil.rmtree(tmp_dir.parent, ignore_errors=True)
+            raise
         env = self.backend(config).start(spec)
         self.hooks.hook.lambdalab_environment_started(
             function_name=config.function_name,

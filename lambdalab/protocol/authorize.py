@@ -26,14 +26,15 @@ What is checked and what is not: ``docs/reference/iam-enforcement.rst``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from botocore.model import ServiceModel
 
 from .. import limits
-from ..iam_policy import Decision, PolicyType, Request, Result, evaluate
+from ..iam_policy import Decision, PolicyType, Request, Result, evaluate, iso8601
 from .calls import Caller
 from .parsers import ParsedRequest
 from .serializers import ServiceError
@@ -57,6 +58,13 @@ class Principal:
     type: str = "User"
     #: ``aws:userid``: ``AIDA…`` for a user, ``AROA…:SESSION`` for a role session.
     user_id: str = ""
+    #: The user's or role's tags (``aws:PrincipalTag/KEY``).
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Its permissions boundary (the role's, for a session), parsed; ``None``: none.
+    boundary: Mapping[str, Any] | None = None
+    #: A role session's session policies (AssumeRole's ``Policy``, ``PolicyArns``);
+    #: ``None``: the session was given none (not the same as ``()``, which allows nothing).
+    session_policies: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def is_root(self) -> bool:
@@ -219,6 +227,10 @@ def resource_policy_of(lab: Any, action: str, resource: str,
 #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html).
 REQUEST_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "sts:AssumeRole": (("sts:ExternalId", "ExternalId"), ("sts:RoleSessionName", "RoleSessionName")),
+    # the boundary being set: what a delegated administrator's policy conditions on
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html#access_policies_boundaries-delegate)
+    **{f"iam:{operation}": (("iam:PermissionsBoundary", "PermissionsBoundary"),)
+       for operation in ("CreateRole", "CreateUser", "PutRolePermissionsBoundary", "PutUserPermissionsBoundary")},
 }
 
 
@@ -228,15 +240,26 @@ def request_context(action: str, params: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(params.get(member), str)}
 
 
+@functools.lru_cache(maxsize=64)
+def _clock_keys(second: int) -> tuple[str, str]:
+    """``aws:EpochTime`` and ``aws:CurrentTime`` of a second, formatted once (formatting
+    a date costs microseconds, and every enforced request carries both)."""
+    return str(second), iso8601(second)
+
+
 def context_of(principal: Principal, caller: Caller) -> dict[str, Any]:
     """The global condition keys of a request from ``principal``
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
+    the time from the lab's clock, ``aws:SourceIp`` from the client's address."""
+    epoch_time, current_time = _clock_keys(int(caller.lab.clock.now()))
     context: dict[str, Any] = {
         "aws:PrincipalArn": principal.arn, "aws:PrincipalAccount": principal.account,
         "aws:PrincipalType": principal.type, "aws:RequestedRegion": caller.region,
         "aws:SecureTransport": False,  # the edge speaks plain HTTP
-        "aws:EpochTime": str(int(caller.lab.clock.now())),
+        "aws:EpochTime": epoch_time, "aws:CurrentTime": current_time,
     }
+    if principal.tags:
+        context.update({f"aws:PrincipalTag/{key}": value for key, value in principal.tags.items()})
     if caller.source_ip:
         context["aws:SourceIp"] = caller.source_ip
     if principal.user_id:
@@ -276,7 +299,8 @@ def authorize(caller: Caller | None, model: ServiceModel, protocol: str, parsed:
     if action in REQUEST_KEYS:
         context.update(request_context(action, parsed.params))
     request = Request(principal.arn, action, resource, principal.account, caller.lab.arns.account_id, context)
-    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params))
+    result = evaluate(request, principal.policies, resource_policy_of(caller.lab, action, resource, parsed.params),
+                      boundary=principal.boundary, session_policies=principal.session_policies)
     if not result.allowed:
         raise access_denied(model, protocol, request, result)
 
@@ -291,7 +315,8 @@ def denied_action(lab: Any, role_arn: str, actions: Sequence[str], resource: str
     What Lambda checks before it acts with the role: an event source mapping's reads of
     its source, an on-failure destination's send
     (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html). The
-    role's policies are what the ``lambdalab_role_policies`` hook gives, the resource's
+    role's policies are what the ``lambdalab_role_policies`` hook gives (capped by the
+    boundary ``lambdalab_role_boundary`` gives), the resource's
     what ``lambdalab_resource_policy`` gives (a queue policy naming the role allows too);
     a role no plugin keeps is never refused (its function acts as the account's root)."""
     if not getattr(lab, "enforce_iam", False):
@@ -299,13 +324,14 @@ def denied_action(lab: Any, role_arn: str, actions: Sequence[str], resource: str
     policies = lab.plugin_manager.hook.lambdalab_role_policies(lab=lab, role_arn=role_arn)
     if policies is None:
         return None
+    boundary = lab.plugin_manager.hook.lambdalab_role_boundary(lab=lab, role_arn=role_arn)
     account = lab.arns.account_id
     resource_policy = None if resource == "*" else \
         lab.plugin_manager.hook.lambdalab_resource_policy(lab=lab, resource_arn=resource)
     for action in actions:
         request = Request(role_arn, action, resource, account, account,
                           {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account})
-        if not evaluate(request, policies, resource_policy).allowed:
+        if not evaluate(request, policies, resource_policy, boundary=boundary).allowed:
             return action
     return None
 
@@ -332,9 +358,11 @@ def denial_message(request: Request, result: Result) -> str:
     """AWS's words: ``User: ARN is not authorized to perform: ACTION on resource: ARN
     because no identity-based policy allows the ACTION action``."""
     kind = result.policy_type.value
+    if result.policy_type is not PolicyType.BOUNDARY:
+        kind += " policy"
     article = "an" if result.policy_type is PolicyType.IDENTITY else "a"
-    why = (f"with an explicit deny in {article} {kind} policy" if result.decision is Decision.EXPLICIT_DENY
-           else f"because no {kind} policy allows the {request.action} action")
+    why = (f"with an explicit deny in {article} {kind}" if result.decision is Decision.EXPLICIT_DENY
+           else f"because no {kind} allows the {request.action} action")
     return f"User: {request.principal} is not authorized to perform: {request.action} on resource: " \
            f"{request.resource} {why}"
 

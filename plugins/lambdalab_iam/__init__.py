@@ -64,8 +64,8 @@ def lambdalab_lab_started(lab: Lab) -> None:
 
 
 @lambdalab.hookimpl
-def lambdalab_check_execution_role(lab: Lab, role: str) -> None:
-    check_execution_role(iam(lab), role)
+def lambdalab_check_execution_role(lab: Lab, role: str, function_arn: str) -> None:
+    check_execution_role(iam(lab), role, function_arn)
 
 
 @lambdalab.hookimpl
@@ -80,6 +80,12 @@ def lambdalab_role_policies(lab: Lab, role_arn: str) -> list[dict[str, Any]] | N
     if iam(lab).role_by_arn(role_arn) is None:
         return None
     return policies_of(lab, role_arn)
+
+
+@lambdalab.hookimpl
+def lambdalab_role_boundary(lab: Lab, role_arn: str) -> dict[str, Any] | None:
+    """A function's execution role's permissions boundary, when a service acts with it."""
+    return iam(lab).boundary_of(role_arn)
 
 
 @lambdalab.hookimpl

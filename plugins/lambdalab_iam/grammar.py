@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from lambdalab.plugin import iam_policy
+
 from .exceptions import LimitExceeded, MalformedPolicyDocument
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -66,11 +68,26 @@ def _check_statement(statement: dict[str, Any], trust: bool) -> None:
         _check_trust(statement)
     else:
         _check_identity(statement)
-    condition = statement.get("Condition")
-    if condition is not None and not (isinstance(condition, dict) and all(
-            isinstance(v, dict) for v in condition.values())):
+    _check_condition(statement.get("Condition"))
+
+
+def _check_condition(condition: Any) -> None:
+    """Operators map keys to values; an operator IAM does not know is refused, as IAM
+    refuses it, rather than stored to never match
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    if condition is None:
+        return
+    if not (isinstance(condition, dict) and all(isinstance(v, dict) for v in condition.values())):
         raise MalformedPolicyDocument(
             "Syntax errors in policy: Condition must map operators to {key: values}.")
+    for operator, keys in condition.items():
+        if not iam_policy.known_operator(operator):
+            raise MalformedPolicyDocument(f"Syntax errors in policy: invalid condition operator {operator!r}.")
+        for key, values in keys.items():
+            listed = values if isinstance(values, list) else [values]
+            if not all(isinstance(v, (str, bool, int, float)) for v in listed):
+                raise MalformedPolicyDocument(
+                    f"Syntax errors in policy: condition key {key!r} needs a value or a list of values.")
 
 
 def _strings(value: Any) -> list[str] | None:

@@ -88,6 +88,16 @@ class Principal:
 
     attached: list[str] = field(default_factory=list)
     inline: dict[str, str] = field(default_factory=dict)
+    #: The managed policy set as the permissions boundary (roles and users), or ``None``
+    #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+    boundary: str | None = None
+
+    def boundary_aws(self) -> dict[str, Any]:
+        """GetRole's / GetUser's ``PermissionsBoundary``, when one is set."""
+        if self.boundary is None:
+            return {}
+        return {"PermissionsBoundary": {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                        "PermissionsBoundaryArn": self.boundary}}
 
     def attached_aws(self, policies: "dict[str, ManagedPolicy]") -> list[dict[str, str]]:
         return [{"PolicyName": policies[arn].name if arn in policies else arn.rsplit("/", 1)[-1],
@@ -110,7 +120,7 @@ class Role(Principal):
         out: dict[str, Any] = {
             "Path": self.path, "RoleName": self.name, "RoleId": self.role_id, "Arn": self.arn,
             "CreateDate": self.created, "AssumeRolePolicyDocument": encoded(self.trust),
-            "MaxSessionDuration": self.max_session, "RoleLastUsed": {}}
+            "MaxSessionDuration": self.max_session, "RoleLastUsed": {}, **self.boundary_aws()}
         if self.description is not None:
             out["Description"] = self.description
         if self.tags:
@@ -129,7 +139,7 @@ class User(Principal):
 
     def to_aws(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Path": self.path, "UserName": self.name, "UserId": self.user_id,
-                               "Arn": self.arn, "CreateDate": self.created}
+                               "Arn": self.arn, "CreateDate": self.created, **self.boundary_aws()}
         if self.tags:
             out["Tags"] = self.tags
         return out
@@ -178,11 +188,11 @@ class ManagedPolicy:
         text: str = self.versions[self.default_version]["Document"]
         return text
 
-    def to_aws(self, attachments: int) -> dict[str, Any]:
+    def to_aws(self, attachments: int, boundary_uses: int = 0) -> dict[str, Any]:
         out: dict[str, Any] = {
             "PolicyName": self.name, "PolicyId": self.policy_id, "Arn": self.arn,
             "Path": self.path, "DefaultVersionId": self.default_version,
-            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": 0,
+            "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": boundary_uses,
             "IsAttachable": True, "CreateDate": self.created,
             "UpdateDate": self.updated or self.created}
         if self.description is not None:
@@ -224,6 +234,16 @@ class Session:
     role_id: str
     session_name: str
     expires: float
+    #: AssumeRole's inline session policy (``Policy``) and managed ones (``PolicyArns``);
+    #: with neither, the session has the role's permissions uncapped.
+    policy: str | None = None
+    policy_arns: list[str] = field(default_factory=list)
+    #: AssumeRole's session tags (``aws:PrincipalTag/KEY``; over the role's own tags).
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        return self.policy is not None or bool(self.policy_arns)
 
     @property
     def arn(self) -> str:
@@ -334,13 +354,14 @@ class Iam:
         return found if found is not None and found.arn == arn else None
 
     def create_role(self, name: str, trust: str, path: str, description: str | None,
-                    max_session: int | None, tags: list[dict[str, str]]) -> Role:
+                    max_session: int | None, tags: list[dict[str, str]], boundary: str | None = None) -> Role:
         grammar.parsed(trust, trust=True, max_chars=quotas.TRUST_POLICY_MAX_CHARS,
                        quota="ACLSizePerRole")
         role = Role(name=name, path=path, role_id=new_id(ROLE_ID_PREFIX),
                     arn=f"arn:aws:iam::{self.account}:role{path}{name}", created=self.now(),
                     trust=trust, description=description,
-                    max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags)
+                    max_session=max_session or quotas.MAX_SESSION_DURATION_DEFAULT_S, tags=tags,
+                    boundary=self._boundary_policy(boundary))
         with self.writing() as db:
             self.entities.insert(db, name, role, "Role")
         return role
@@ -373,9 +394,10 @@ class Iam:
             raise NoSuchEntity(f"The user with name {name} cannot be found.")
         return found
 
-    def create_user(self, name: str, path: str, tags: list[dict[str, str]]) -> User:
+    def create_user(self, name: str, path: str, tags: list[dict[str, str]], boundary: str | None = None) -> User:
         user = User(name=name, path=path, user_id=new_id(USER_ID_PREFIX),
-                    arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags)
+                    arn=f"arn:aws:iam::{self.account}:user{path}{name}", created=self.now(), tags=tags,
+                    boundary=self._boundary_policy(boundary))
         with self.writing() as db:
             self.entities.insert(db, name, user, "User")
         return user
@@ -496,12 +518,17 @@ class Iam:
                                  *self.entities.all(Group)]
         return sum(arn in h.attached for h in holders)
 
+    def boundary_uses(self, arn: str) -> int:
+        """How many roles and users have the policy as their permissions boundary."""
+        holders: list[Role | User] = [*self.entities.all(Role), *self.entities.all(User)]
+        return sum(h.boundary == arn for h in holders)
+
     def delete_policy(self, arn: str) -> None:
         with self.writing() as db:
             policy = self.policy(arn)
             if policy.aws_managed:
                 raise InvalidInput(f"Cannot delete AWS managed policy {arn}.")
-            if self.attachments(arn):
+            if self.attachments(arn) or self.boundary_uses(arn):
                 raise DeleteConflict("Cannot delete a policy attached to entities.")
             if len(policy.versions) > 1:
                 raise DeleteConflict("This policy has more than one version. Before you delete a "
@@ -583,6 +610,19 @@ class Iam:
             principal.attached.remove(arn)
             self.entities.put(db, name, principal)
 
+    def _boundary_policy(self, arn: str | None) -> str | None:
+        """A permissions boundary's ARN once its managed policy is known to exist."""
+        if arn is not None and arn not in self.policies():
+            raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
+        return arn
+
+    def set_boundary(self, kind: type[Role] | type[User], name: str, arn: str | None) -> None:
+        """Put (an ARN) or delete (``None``) a role's or user's permissions boundary."""
+        with self.writing() as db:
+            principal = self._principal(kind, name)
+            principal.boundary = self._boundary_policy(arn)
+            self.entities.put(db, name, principal)
+
     def put_inline(self, kind: HolderKind, name: str, policy_name: str,
                    document: str) -> None:
         limit = INLINE_MAX_CHARS[kind]
@@ -611,10 +651,20 @@ class Iam:
 
     # -- STS's temporary credentials ------------------------------------------------------
 
-    def new_session(self, role: Role, session_name: str, duration: int) -> Session:
+    def new_session(self, role: Role, session_name: str, duration: int, policy: str | None = None,
+                    policy_arns: list[str] | None = None, tags: dict[str, str] | None = None) -> Session:
+        """A session of ``role``; ``policy`` / ``policy_arns``: its session policies,
+        checked as IAM checks a policy (``MalformedPolicyDocument``); ``tags``: its
+        session tags."""
+        if policy is not None:
+            grammar.parsed(policy, trust=False, max_chars=quotas.SESSION_POLICY_MAX_CHARS,
+                           quota="SessionPolicySize")
+        for arn in policy_arns or []:
+            self.policy(arn)
         session = Session(new_id(TEMPORARY_KEY_PREFIX, 16), new_secret(),
                           "IQoJb3JpZ2luX2VjE" + new_secret(200), role.arn, role.role_id,
-                          session_name, self.now() + duration)
+                          session_name, self.now() + duration, policy, list(policy_arns or []),
+                          dict(tags or {}))
         with self.writing() as db:
             db.execute("DELETE FROM iam_sessions WHERE expires <= ?",
                        (self.now() - quotas.EXPIRED_SESSION_KEPT_S,))
@@ -648,8 +698,39 @@ class Iam:
         identity, expires = self._identity_for_key(access_key_id)
         if identity is None:
             return None, expires
+        holder = self.principal_by_arn(identity.arn)
+        tags = {t["Key"]: t["Value"] for t in holder.tags} if holder else {}
+        session = self.session(access_key_id) if access_key_id.startswith(TEMPORARY_KEY_PREFIX) else None
+        if session is not None:
+            tags.update(session.tags)  # a session tag wins over the role's tag of that key
+        # A boundary whose policy is gone allows nothing, rather than nothing capping.
+        boundary = (self._document(holder.boundary) or {}) if holder and holder.boundary else None
         return Caller(identity.arn, identity.account, tuple(self.policies_of(identity.arn)), identity.type,
-                         identity.user_id), expires
+                      identity.user_id, tags, boundary, self._session_policies(session)), expires
+
+    def boundary_of(self, role_arn: str) -> dict[str, Any] | None:
+        """A role's permissions boundary, parsed (``{}``, allowing nothing, when its policy
+        is gone); ``None`` when it has none or there is no such role."""
+        def load() -> dict[str, Any] | None:
+            role = self.role_by_arn(role_arn)
+            if role is None or role.boundary is None:
+                return None
+            return self._document(role.boundary) or {}
+        found: dict[str, Any] | None = self.answers.get(("boundary", role_arn), load)
+        return found
+
+    def _document(self, arn: str) -> dict[str, Any] | None:
+        """A managed policy's default document, parsed; ``None`` when it is gone."""
+        known = self.policies()
+        return json.loads(known[arn].document) if arn in known else None
+
+    def _session_policies(self, session: Session | None) -> tuple[dict[str, Any], ...] | None:
+        if session is None or not session.capped:
+            return None
+        documents = [self._document(arn) for arn in session.policy_arns]
+        if session.policy is not None:
+            documents.append(json.loads(session.policy))
+        return tuple(d for d in documents if d is not None)
 
     def _identity_for_key(self, access_key_id: str) -> tuple[Any, float]:
         """The key's identity and when it stops being one (on the lab's clock)."""

@@ -15,6 +15,10 @@ ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
 USER_INLINE_POLICIES_MAX_CHARS = 2048
 #: A group's inline policies: 5,120 characters together.
 GROUP_INLINE_POLICIES_MAX_CHARS = 5120
+#: AssumeRole's session policies: the inline one at most 2,048 characters, at most 10
+#: managed ones (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+SESSION_POLICY_MAX_CHARS = 2048
+SESSION_POLICY_ARNS_MAX = 10
 #: Versions one managed policy keeps.
 POLICY_VERSIONS_MAX = 5
 #: Managed policies attached to one role or user.

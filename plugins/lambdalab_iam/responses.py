@@ -51,7 +51,7 @@ class IamResponses:
     def create_role(self, body: Mapping[str, Any]) -> dict[str, Any]:
         role = self.iam.create_role(body["RoleName"], body["AssumeRolePolicyDocument"],
                                     body.get("Path") or "/", body.get("Description"),
-                                    body.get("MaxSessionDuration"), _tags(body))
+                                    body.get("MaxSessionDuration"), _tags(body), body.get("PermissionsBoundary"))
         return {"Role": role.to_aws()}
 
     def get_role(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,6 +100,22 @@ class IamResponses:
         self.iam.delete_inline(Role, body["RoleName"], body["PolicyName"])
         return {}
 
+    def put_role_permissions_boundary(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_boundary(Role, body["RoleName"], body["PermissionsBoundary"])
+        return {}
+
+    def delete_role_permissions_boundary(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_boundary(Role, body["RoleName"], None)
+        return {}
+
+    def put_user_permissions_boundary(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_boundary(User, body["UserName"], body["PermissionsBoundary"])
+        return {}
+
+    def delete_user_permissions_boundary(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.iam.set_boundary(User, body["UserName"], None)
+        return {}
+
     def list_role_policies(self, body: Mapping[str, Any]) -> dict[str, Any]:
         names = sorted(self.iam.role(body["RoleName"]).inline)
         found, more = page(names, body.get("Marker"), body.get("MaxItems"))
@@ -114,7 +130,7 @@ class IamResponses:
 
     def get_policy(self, body: Mapping[str, Any]) -> dict[str, Any]:
         policy = self.iam.policy(body["PolicyArn"])
-        return {"Policy": policy.to_aws(self.iam.attachments(policy.arn))}
+        return {"Policy": policy.to_aws(self.iam.attachments(policy.arn), self.iam.boundary_uses(policy.arn))}
 
     def get_policy_version(self, body: Mapping[str, Any]) -> dict[str, Any]:
         policy = self.iam.version(body["PolicyArn"], body["VersionId"])
@@ -156,7 +172,8 @@ class IamResponses:
     # -- users and access keys -----------------------------------------------------------
 
     def create_user(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        user = self.iam.create_user(body["UserName"], body.get("Path") or "/", _tags(body))
+        user = self.iam.create_user(body["UserName"], body.get("Path") or "/", _tags(body),
+                                    body.get("PermissionsBoundary"))
         return {"User": user.to_aws()}
 
     def get_user(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,7 +328,10 @@ class StsResponses:
     def assume_role(self, body: Mapping[str, Any]) -> dict[str, Any]:
         caller = sts.caller_identity(self.iam, CALLER_KEY.get())
         session = sts.assume_role(self.iam, caller, body["RoleArn"], body["RoleSessionName"],
-                                  body.get("DurationSeconds"), request_context(sts.ASSUME_ROLE, body))
+                                  body.get("DurationSeconds"), request_context(sts.ASSUME_ROLE, body),
+                                  policy=body.get("Policy"),
+                                  policy_arns=[p["arn"] for p in body.get("PolicyArns") or []],
+                                  tags={t["Key"]: t["Value"] for t in body.get("Tags") or []})
         return {"Credentials": sts.credentials_aws(session),
                 "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn}}
 

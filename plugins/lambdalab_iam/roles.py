@@ -28,21 +28,28 @@ from .models import Iam, Role
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
 
-def assumable_by_lambda(iam: Iam, role_arn: str) -> Role | None:
-    """The role if it exists and its trust policy lets Lambda assume it."""
+#: What Lambda answers when it cannot assume a function's role.
+UNASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def assumable_by_lambda(iam: Iam, role_arn: str, function_arn: str | None = None) -> Role | None:
+    """The role if it exists and its trust policy lets Lambda assume it for the function
+    (``aws:SourceAccount`` the account, ``aws:SourceArn`` the function's ARN: the keys
+    a trust policy guarding against the confused deputy conditions on,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
     role = iam.role_by_arn(role_arn)
-    if role is None or not sts.trusts(role, sts.root_identity(iam.account), LAMBDA_SERVICE):
+    context = {"aws:SourceArn": function_arn} if function_arn else None
+    if role is None or not sts.trusts(role, sts.root_identity(iam.account), LAMBDA_SERVICE, context):
         return None
     return role
 
 
-def check_execution_role(iam: Iam, role_arn: str) -> None:
+def check_execution_role(iam: Iam, role_arn: str, function_arn: str | None = None) -> None:
     """Refuse ``role_arn`` as Lambda does, once the account has IAM roles."""
     if not role_arn.startswith(f"arn:aws:iam::{iam.account}:role/") or not iam.has_roles():
         return
-    if assumable_by_lambda(iam, role_arn) is None:
-        raise InvalidParameterValueException(
-            "The role defined for the function cannot be assumed by Lambda.")
+    if assumable_by_lambda(iam, role_arn, function_arn) is None:
+        raise InvalidParameterValueException(UNASSUMABLE)
 
 
 class ExecutionRoles:
@@ -54,8 +61,14 @@ class ExecutionRoles:
 
     @lambdalab.hookimpl
     def lambdalab_runtime_environment(self, config: FunctionConfiguration) -> dict[str, str] | None:
-        role = assumable_by_lambda(self.iam, config.role)
+        """The role's session keys; a role IAM keeps that no longer lets Lambda assume it
+        for this function (its trust policy changed) fails the start, as on AWS; a role
+        IAM does not keep runs with the placeholder keys."""
+        function_arn = ":".join(config.function_arn.split(":")[:7])  # unqualified
+        role = assumable_by_lambda(self.iam, config.role, function_arn)
         if role is None:
+            if self.iam.role_by_arn(config.role) is not None:
+                raise InvalidParameterValueException(UNASSUMABLE)
             return None
         session = self.iam.new_session(role, config.function_name, role.max_session)
         return {"AWS_ACCESS_KEY_ID": session.access_key_id,

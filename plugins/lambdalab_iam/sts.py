@@ -23,6 +23,9 @@ from .identities import ACCOUNT, Identity
 from .models import Iam, Role, Session
 
 ASSUME_ROLE = "sts:AssumeRole"
+#: What a trust policy must also allow for AssumeRole to pass session tags
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required).
+TAG_SESSION = "sts:TagSession"
 
 
 def root_identity(account: str) -> Identity:
@@ -40,12 +43,13 @@ def caller_identity(iam: Iam, access_key_id: str | None) -> Identity:
 
 
 def trusts(role: Role, caller: Identity, service: str | None = None,
-           context: Mapping[str, str] | None = None) -> bool:
+           context: Mapping[str, Any] | None = None, action: str = ASSUME_ROLE) -> bool:
     """Whether ``role``'s trust policy lets ``caller`` (or ``service``,
-    ``lambda.amazonaws.com``, for ``caller``'s account) assume it."""
-    keys: dict[str, str] = {"aws:SourceAccount": caller.account} if service else {
+    ``lambda.amazonaws.com``, for ``caller``'s account) assume it (or, with ``action``
+    ``sts:TagSession``, tag the session)."""
+    keys: dict[str, Any] = {"aws:SourceAccount": caller.account} if service else {
         "aws:PrincipalArn": caller.arn, "aws:PrincipalAccount": caller.account, "aws:PrincipalType": caller.type}
-    request = iam_policy.Request(service or caller.arn, ASSUME_ROLE, role.arn,
+    request = iam_policy.Request(service or caller.arn, action, role.arn,
                                  None if service else caller.account, role.arn.split(":")[4],
                                  {**keys, **(context or {})})
     return iam_policy.trust_allows(request, json.loads(role.trust)).allowed
@@ -61,14 +65,25 @@ def duration(role: Role, asked: int | None) -> int:
 
 
 def assume_role(iam: Iam, caller: Identity, role_arn: str, session_name: str,
-                asked_duration: int | None, context: Mapping[str, str] | None = None) -> Session:
+                asked_duration: int | None, context: Mapping[str, str] | None = None, *,
+                policy: str | None = None, policy_arns: list[str] | None = None,
+                tags: dict[str, str] | None = None) -> Session:
     """A session of the role, if its trust policy allows ``caller`` under ``context`` (the
-    request's condition keys: ``sts:ExternalId``…)."""
+    request's condition keys: ``sts:ExternalId``…). ``policy`` and ``policy_arns`` are
+    session policies: the session may do only what both they and the role allow.
+    ``tags`` are session tags: the trust policy must allow ``sts:TagSession`` too."""
+    if len(policy_arns or []) > quotas.SESSION_POLICY_ARNS_MAX:
+        raise ValidationError(f"PolicyArns: at most {quotas.SESSION_POLICY_ARNS_MAX} managed session policies.")
     role = iam.role_by_arn(role_arn)
     if role is None or not trusts(role, caller, context=context):
         raise AccessDenied(f"User: {caller.arn} is not authorized to perform: {ASSUME_ROLE} "
                            f"on resource: {role_arn}")
-    return iam.new_session(role, session_name, duration(role, asked_duration))
+    tag_keys: dict[str, Any] = {"aws:TagKeys": list(tags or {}),
+                                **{f"aws:RequestTag/{key}": value for key, value in (tags or {}).items()}}
+    if tags and not trusts(role, caller, context={**(context or {}), **tag_keys}, action=TAG_SESSION):
+        raise AccessDenied(f"User: {caller.arn} is not authorized to perform: {TAG_SESSION} "
+                           f"on resource: {role_arn}")
+    return iam.new_session(role, session_name, duration(role, asked_duration), policy, policy_arns, tags)
 
 
 def credentials_aws(session: Session) -> dict[str, Any]:

@@ -305,7 +305,7 @@ class ShardReader:
                 self.poller.owner.notify_idle()
                 self.poller.wake()
                 return
-            records = self._in_window(self._gather())
+            records = self._in_window(self._gather()) if self.poller.may_read() else []
             if not records:
                 self.poller.owner.notify_idle()
                 source.wait(IDLE_WAIT_S)
@@ -429,6 +429,16 @@ class Poller:
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name=f"lambdalab-stream-{mapping.uuid[:8]}")
         self.role = owner.role_of(mapping.function_arn)
+        #: Why the execution role may not read the stream, when a reader last found it so.
+        self.denied: str | None = None
+
+    def may_read(self) -> bool:
+        """Whether the execution role may read the stream now (its policy may have
+        changed since the mapping was made); if not, the mapping reports why."""
+        self.denied = self.owner.read_denial(self.mapping.function_arn, self.mapping.event_source_arn)
+        if self.denied is not None:
+            self._record(f"PROBLEM: {self.denied}")
+        return self.denied is None
 
     def start(self) -> None:
         self.thread.start()
@@ -466,7 +476,11 @@ class Poller:
             reader.thread.start()
 
     def idle(self) -> bool:
-        """No batch in flight and every readable shard read to its tip."""
+        """No batch in flight and every readable shard read to its tip (or the role may
+        not read, as a reader found and as is still so: the records wait for it)."""
+        if self.denied is not None and \
+                self.owner.read_denial(self.mapping.function_arn, self.mapping.event_source_arn) is not None:
+            return not any(r.busy for r in list(self.readers.values()))
         for shard in self.source.shards():
             reader = self.readers.get(shard.shard_id)
             if reader is None:
@@ -899,12 +913,20 @@ class StreamMappings:
     def _check_role(self, function_arn: str, stream_arn: str) -> None:
         """Under IAM enforcement the execution role must allow the poller's reads; AWS's
         refusal names them all (as it does for a DynamoDB stream)."""
-        ref = parse_function_ref(function_arn)
-        if denied_action(self.lab, self.lab.registry.get(ref.name, ref.qualifier).role, self.READ_ACTIONS,
-                         stream_arn) is not None:
-            names = [action.split(":")[1] for action in self.READ_ACTIONS]
-            raise InvalidParameterValueException(
-                f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
+        denial = self.read_denial(function_arn, stream_arn)
+        if denial is not None:
+            raise InvalidParameterValueException(denial)
+
+    def read_denial(self, function_arn: str, stream_arn: str) -> str | None:
+        """AWS's sentence when the function's execution role may not make the poller's
+        reads of the stream, else ``None`` (no enforcement; all allowed; no function)."""
+        if not getattr(self.lab, "enforce_iam", False):
+            return None  # before any read: pollers ask this before each batch
+        role = self.role_of(function_arn)
+        if role is None or denied_action(self.lab, role, self.READ_ACTIONS, stream_arn) is None:
+            return None
+        names = [action.split(":")[1] for action in self.READ_ACTIONS]
+        return (f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
                 f"{', '.join(names[:-1])}, and {names[-1]} Actions on your stream in IAM.")
 
 

@@ -212,6 +212,8 @@ class Poller:
         self.patterns = [json.loads(p) for p in mapping.filter_patterns]
         self.threads: list[threading.Thread] = []
         self.busy = 0
+        #: Why the execution role may not poll, when the poller last found it so.
+        self.denied: str | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -254,7 +256,14 @@ class Poller:
             return False
 
     def _gather(self) -> list[Message]:
-        """Up to BatchSize messages, waiting up to the batching window to fill the batch."""
+        """Up to BatchSize messages, waiting up to the batching window to fill the batch;
+        none while the execution role may not poll (its policy changed since the mapping
+        was made): the mapping reports it and polls again once the role allows it."""
+        self.denied = self.owner.role_denial(self.mapping.function_arn, self.mapping.event_source_arn)
+        if self.denied is not None:
+            self._record(f"PROBLEM: {self.denied}")
+            self.owner.notify_idle()
+            return []
         queues, clock = self.owner.queues, self.owner.lab.clock
         size, window = self.mapping.batch_size, self.mapping.maximum_batching_window_in_seconds
         with self._lock:
@@ -487,9 +496,16 @@ class EventSourceMappings:
         for poller in list(self.pollers.values()):
             # Queue first: a poller counts itself busy before it receives, so a message
             # that is no longer visible is either being processed or done.
-            if poller.has_work() or poller.busy:
+            if (poller.has_work() and not self._held_back(poller)) or poller.busy:
                 return False
         return True
+
+    def _held_back(self, poller: Poller) -> bool:
+        """The poller found its role may not poll, and it still may not: its messages
+        wait for the permission, not for the poller."""
+        mapping = poller.mapping
+        return poller.denied is not None and \
+            self.role_denial(mapping.function_arn, mapping.event_source_arn) is not None
 
     def notify_idle(self) -> None:
         with self.idle:
@@ -533,12 +549,25 @@ class EventSourceMappings:
     def _check_role(self, function_arn: str, source: str) -> None:
         """Lambda polls with the function's execution role: under IAM enforcement it must
         allow what the poller calls (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions)."""
+        denial = self.role_denial(function_arn, source)
+        if denial is not None:
+            raise InvalidParameterValueException(denial)
+
+    def role_denial(self, function_arn: str, source: str) -> str | None:
+        """AWS's sentence for the first poller action the function's role may not call
+        on the queue, or ``None`` (no enforcement, or all allowed; a function deleted
+        under its mapping is not the role's fault: ``None``)."""
+        if not getattr(self.lab, "enforce_iam", False):
+            return None  # before any read: pollers ask this before each batch
         ref = parse_function_ref(function_arn)
-        role = self.lab.registry.get(ref.name, ref.qualifier).role
+        try:
+            role = self.lab.registry.get(ref.name, ref.qualifier).role
+        except LambdaError:
+            return None
         action = denied_action(self.lab, role, POLLER_ACTIONS, source)
-        if action is not None:
-            raise InvalidParameterValueException(
-                f"The provided execution role does not have permissions to call {action.split(':')[1]} on SQS")
+        if action is None:
+            return None
+        return f"The provided execution role does not have permissions to call {action.split(':')[1]} on SQS"
 
     def _check_source(self, arn: Any) -> str:
         if not isinstance(arn, str) or not arn.startswith("arn:aws:sqs:"):
