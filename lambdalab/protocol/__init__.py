@@ -7,6 +7,7 @@
 - :mod:`.text`: text an XML answer can carry;
 - :mod:`.parsers`: an HTTP request → its operation and typed input, per protocol;
 - :mod:`.serializers`: an output or an error → the bytes AWS sends, per protocol;
+- :mod:`.eventstream`: an event stream answer (AWS's binary message framing);
 - :mod:`.service`: an ASGI app serving one service's operations through the above.
 
 Every service of the edge calls these at the point where it has parsed a request and

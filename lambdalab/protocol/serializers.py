@@ -12,6 +12,8 @@ service model:
   rest-json's is the error shape's members (Lambda's ``{"Type": "User", "message": ...}``)
   and the code in the header alone
   (https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html#operation-error-serialization);
+  a JSON operation whose output has an event stream (Kinesis' SubscribeToShard) answers
+  one, sent as its events come (:mod:`.eventstream`);
   a service that was query-compatible (SQS) also sends
   ``x-amzn-query-error: <query code>;Sender``
   (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait).
@@ -197,6 +199,11 @@ class JsonSerializer(ResponseSerializer):
 
     def output(self, operation: OperationModel, value: dict[str, Any], request_id: str) -> HttpResponse:
         shape = operation.output_shape
+        if operation.has_event_stream_output:  # the events are sent as they come
+            from .eventstream import CONTENT_TYPE, EventStreamBody
+
+            return HttpResponse(200, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id},
+                                stream=EventStreamBody(operation, value, json_value))
         body = json_value(shape, value) if shape is not None else {}
         return HttpResponse(200, {"Content-Type": self.content_type, "x-amzn-RequestId": request_id},
                             _dumps(body))

@@ -24,9 +24,11 @@ operation error (``UnknownOperationException`` in JSON, ``InvalidAction`` in que
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -250,18 +252,21 @@ class ProtocolService:
                                   dict(headers.items()), body)
             caller = caller_of(scope, request.headers, service.model.endpoint_prefix, request.query)
             response = await anyio.to_thread.run_sync(service.handle, request, request_id, caller)
-        await send_response(response, scope["method"], send)
+        await send_response(response, scope["method"], send, receive)
 
 
 #: The piece of a streaming body read and sent at a time.
 STREAM_CHUNK_BYTES = 1024 * 1024
 
 
-async def send_response(response: HttpResponse, method: str, send: Any) -> None:
+async def send_response(response: HttpResponse, method: str, send: Any, receive: Any = None) -> None:
     """``response`` as ASGI messages. A HEAD (or 304) answer has no body; its
     Content-Length is the one the output put in its headers (HeadObject's object
     size), else 0. A
-    streaming body goes in pieces, each read in a worker thread, and is closed."""
+    streaming body goes in pieces, each read in a worker thread, and is closed; given
+    ``receive``, one whose ``ends_on_disconnect`` is true is closed as soon as the client
+    goes away (an event stream waiting for its next event would otherwise wait on for
+    nobody)."""
     headers = dict(response.headers)
     bodiless = method == "HEAD" or response.status == 304  # RFC 9110 §6.4.1
     streaming = response.stream is not None and not bodiless
@@ -274,7 +279,9 @@ async def send_response(response: HttpResponse, method: str, send: Any) -> None:
     try:
         await send({"type": "http.response.start", "status": response.status, "headers": [
             (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
-        if streaming:
+        if streaming and receive is not None and getattr(response.stream, "ends_on_disconnect", False):
+            await _send_stream_watched(response.stream, send, receive)
+        elif streaming:
             await _send_stream(response.stream, send)
         else:
             await send({"type": "http.response.body", "body": body})
@@ -283,12 +290,46 @@ async def send_response(response: HttpResponse, method: str, send: Any) -> None:
             response.stream.close()
 
 
-async def _send_stream(stream: Any, send: Any) -> None:
+async def _send_stream(stream: Any, send: Any, limiter: anyio.CapacityLimiter | None = None) -> None:
     while True:
-        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES)
+        chunk = await anyio.to_thread.run_sync(stream.read, STREAM_CHUNK_BYTES, limiter=limiter)
         await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
         if not chunk:
             return
+
+
+#: The streams each server's event loop is sending that end on disconnect: its shutdown
+#: closes them (:func:`close_streams`).
+_OPEN_STREAMS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[Any]]" = weakref.WeakKeyDictionary()
+
+
+def close_streams() -> None:
+    """Close every stream the running event loop sends that ends on disconnect: a server
+    shutting down would otherwise wait for an event stream that waits for its events."""
+    for stream in list(_OPEN_STREAMS.get(asyncio.get_running_loop(), ())):
+        stream.close()
+
+
+async def _send_stream_watched(stream: Any, send: Any, receive: Any) -> None:
+    """:func:`_send_stream`, closing ``stream`` when the client disconnects (the body
+    was read whole before, so the next ASGI message is the disconnect). Its reads, which
+    wait for events, take a thread of their own rather than one of the worker threads
+    every request shares: 40 open subscriptions would otherwise stop the edge."""
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        stream.close()
+
+    open_here = _OPEN_STREAMS.setdefault(asyncio.get_running_loop(), set())
+    open_here.add(stream)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch)
+            await _send_stream(stream, send, anyio.CapacityLimiter(1))
+            tasks.cancel_scope.cancel()
+    finally:
+        open_here.discard(stream)
 
 
 def _caller(method: Callable[..., Any], operation: OperationModel) -> Callable[[dict[str, Any]], Any]:
@@ -312,4 +353,5 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "send_response", "service_error", "snake_case"]
+__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "close_streams", "send_response", "service_error",
+           "snake_case"]

@@ -27,6 +27,7 @@ with contextlib.suppress(ImportError):
 
 from .. import limits
 from ..lab import Lab
+from ..protocol.service import close_streams
 from .app import Edge, create_app
 
 DEFAULT_HOST = limits.EDGE_HOST
@@ -65,7 +66,12 @@ def url_of(sock: socket.socket) -> str:
 class _Server(uvicorn.Server):
     """uvicorn's server, but a signal only stops it: newer uvicorn re-raises SIGTERM
     after its graceful shutdown, which would kill the process before the lab closes
-    (and stops its environments)."""
+    (and stops its environments); and its shutdown first ends the event streams it
+    sends (SubscribeToShard's), which would keep it waiting."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        close_streams()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -5,6 +5,7 @@ source, such as DynamoDB streams).
 A built-in plugin, registered by entry point (``kinesis = "lambdalab_kinesis"``) exactly
 as a student's plugin is. Split the way moto splits a service: :mod:`.models` (streams,
 shards and records in the lab's store), :mod:`.responses` (the JSON protocol),
+:mod:`.consumers` (enhanced fan-out: consumers and SubscribeToShard),
 :mod:`.exceptions` (one class per Kinesis error), :mod:`.quotas` (AWS's limits),
 :mod:`.mappings` (the stream mapping engine) and :mod:`.cli` (``lambdalab kinesis …``).
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import lambdalab
 from lambdalab.plugin import HttpService, StashKey
 
+from .consumers import Consumer, Consumers, Subscription
 from .exceptions import KinesisError
 from .mappings import StreamMapping, StreamMappings
 from .models import MIGRATIONS, Shard, Stream, Streams
@@ -38,9 +40,11 @@ __version__ = "0.1.0"
 
 @dataclass
 class Kinesis:
-    """One lab's Kinesis: its streams and the event source mappings that read them."""
+    """One lab's Kinesis: its streams, their enhanced fan-out consumers and the event
+    source mappings that read them."""
 
     streams: Streams
+    consumers: Consumers
     mappings: StreamMappings
 
     def close(self) -> None:
@@ -57,7 +61,9 @@ def kinesis_of(lab: "Lab") -> Kinesis:
 
     def make() -> Kinesis:
         streams = Streams(lab)
-        return Kinesis(streams, StreamMappings(lab, "kinesis", lambda arn: KinesisShardSource.of(streams, arn)))
+        consumers = Consumers(streams)
+        return Kinesis(streams, consumers, StreamMappings(
+            lab, "kinesis", lambda arn: KinesisShardSource.of(streams, arn, consumers)))
 
     return lab.stash.setdefault(KINESIS, make)
 
@@ -86,7 +92,8 @@ def lambdalab_event_source_mappings(lab: "Lab") -> dict[str, StreamMappings]:
 
 @lambdalab.hookimpl
 def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
-    return [HttpService("kinesis", KinesisService(kinesis_of(lab).streams),
+    kinesis = kinesis_of(lab)
+    return [HttpService("kinesis", KinesisService(kinesis.streams, kinesis.consumers),
                         target_prefixes=(TARGET_PREFIX,))]
 
 
@@ -104,6 +111,9 @@ __all__ = [
     "Stream",
     "Shard",
     "Streams",
+    "Consumer",
+    "Consumers",
+    "Subscription",
     "KinesisShardSource",
     "StreamMapping",
     "StreamMappings",

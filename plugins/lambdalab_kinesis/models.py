@@ -88,6 +88,15 @@ MIGRATIONS = {
         PRIMARY KEY (uuid, shard_id)
     );
     """,
+    "kinesis-2": """
+    CREATE TABLE kinesis_consumers (
+        stream TEXT NOT NULL REFERENCES kinesis_streams(name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        deleting_at REAL,
+        PRIMARY KEY (stream, name)
+    );
+    """,
 }
 
 STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
@@ -118,6 +127,17 @@ def counter_of(sequence: str) -> int:
 def hash_key(partition_key: str) -> int:
     """The partition key's place in the hash key space: its MD5 as a 128-bit integer."""
     return int.from_bytes(hashlib.md5(partition_key.encode("utf-8", "surrogatepass")).digest(), "big")
+
+
+def check_partition_key(key: str) -> None:
+    """Refuse a partition key UTF-8 cannot carry (a lone surrogate, which JSON's
+    ``\\ud800`` escapes can bring): AWS's InvalidArgumentException, not a store error."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentException(
+            "PartitionKey must be valid Unicode: it has a lone surrogate (\\ud800-\\udfff) "
+            "that UTF-8 cannot carry.") from None
 
 
 def shard_id(index: int) -> str:
@@ -186,7 +206,7 @@ class Stream:
     retention_hours: int
     created: float
 
-    def summary(self, open_shards: int) -> dict[str, Any]:
+    def summary(self, open_shards: int, consumers: int = 0) -> dict[str, Any]:
         return {
             "StreamName": self.name,
             "StreamARN": self.arn,
@@ -197,7 +217,7 @@ class Stream:
             "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
             "EncryptionType": "NONE",
             "OpenShardCount": open_shards,
-            "ConsumerCount": 0,
+            "ConsumerCount": consumers,
         }
 
 
@@ -396,7 +416,7 @@ class Streams:
         self.stream(name)
         with self.lab.store.transaction() as db:
             db.execute("DELETE FROM kinesis_streams WHERE name = ?", (name,))
-        self._notify()
+        self.wake()
 
     def set_retention(self, name: str, hours: int, *, increase: bool) -> None:
         stream = self.stream(name)
@@ -508,13 +528,15 @@ class Streams:
                                     if p.start_hash <= high and low <= p.end_hash)
                 self._insert_shard(db, name, index + offset, low, high, counter, now, overlapping)
             db.execute("UPDATE kinesis_streams SET next_shard = ? WHERE name = ?", (index + len(ranges), name))
-        self._notify()
+        self.wake()
 
     # -- records in -----------------------------------------------------------------
 
     def put_records(self, name: str, entries: list[tuple[bytes, str, str | None]]) -> list[dict[str, Any]]:
         """Each entry's ``{ShardId, SequenceNumber}``, or ``{ErrorCode, ErrorMessage}``
         when its shard's throughput this second is used up; the rest are committed."""
+        for _, partition_key, _ in entries:
+            check_partition_key(partition_key)
         stream = self.stream(name)
         now = self.lab.clock.now()
         self._purge(stream, now)
@@ -533,7 +555,7 @@ class Streams:
                 results.append({"ShardId": target.shard_id, "SequenceNumber": target.sequence(counter)})
                 counter += 1
             db.execute("UPDATE kinesis_streams SET next_counter = ? WHERE name = ?", (counter, name))
-        self._notify()
+        self.wake()
         return results
 
     def _place(self, name: str, entries: list[tuple[bytes, str, str | None]],
@@ -557,9 +579,15 @@ class Streams:
             db.execute("DELETE FROM kinesis_records WHERE stream = ? AND arrival < ?",
                        (stream.name, now - stream.retention_hours * 3600))
 
-    def _notify(self) -> None:
+    def wake(self) -> None:
+        """Wake whoever waits for the stream to change (pollers, subscriptions)."""
         with self.changed:
             self.changed.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` real seconds for a record or a change of shards."""
+        with self.changed:
+            self.changed.wait(timeout)
 
     # -- records out ----------------------------------------------------------------
 
@@ -640,27 +668,34 @@ class Streams:
                 f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account "
                 f"{self.lab.arns.account_id}: {quotas.SHARD_READ_CALLS_PER_S} GetRecords calls "
                 "or 2 MiB a second per shard. Wait a second, or add shards.")
-        records = _sized(self.read(stream.name, shard.shard_id, iterator.after, limit))
+        records = sized(self.read(stream.name, shard.shard_id, iterator.after, limit), 10 * quotas.RECORD_MAX_BYTES)
         self.throughput.read_bytes(key, now, sum(len(r.data) for _, r in records))
         last = records[-1][0] if records else iterator.after
         out: dict[str, Any] = {"Records": [r.to_aws() for _, r in records]}
-        newest = self._last_counter(stream.name, shard)
-        out["MillisBehindLatest"] = int((now - records[-1][1].arrival) * 1000) if records and last < newest else 0
+        out["MillisBehindLatest"] = self.millis_behind(stream.name, shard, records, now)
         if shard.closed and not self.read(stream.name, shard.shard_id, last, 1):
-            out["ChildShards"] = self._children(stream.name, shard.shard_id)
+            out["ChildShards"] = self.children(stream.name, shard.shard_id)
         else:
             out["NextShardIterator"] = Iterator(stream.name, shard.shard_id, last, now,
                                                 stream.created).encode()
         return out
 
-    def _children(self, name: str, parent: str) -> list[dict[str, Any]]:
+    def millis_behind(self, name: str, shard: Shard, records: list[tuple[int, Record]], now: float) -> int:
+        """How far the last of ``records`` is behind the shard's newest record (0 when
+        it is the newest, or when none was read)."""
+        if not records or records[-1][0] >= self._last_counter(name, shard):
+            return 0
+        return int((now - records[-1][1].arrival) * 1000)
+
+    def children(self, name: str, parent: str) -> list[dict[str, Any]]:
+        """The shards ``parent`` was split or merged into, as ChildShards lists them."""
         rows = self.lab.store.query("SELECT * FROM kinesis_shards WHERE stream = ?", (name,))
         return [{"ShardId": s.shard_id, "ParentShards": list(s.parents),
                  "HashKeyRange": s.to_aws()["HashKeyRange"]}
                 for s in map(_shard, rows) if parent in s.parents]
 
     def close(self) -> None:
-        self._notify()
+        self.wake()
 
 
 def _throttled() -> dict[str, Any]:
@@ -669,12 +704,13 @@ def _throttled() -> dict[str, Any]:
                             "shard. Retry the failed records, or add shards."}
 
 
-def _sized(records: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
-    """The first of ``records`` within 10 MiB (GetRecords' largest answer; one at least)."""
+def sized(records: list[tuple[int, Record]], budget: int) -> list[tuple[int, Record]]:
+    """The first of ``records`` within ``budget`` bytes of data (one at least):
+    GetRecords answers at most 10 MiB, a SubscribeToShardEvent a consumer's 2 MiB."""
     size = 0
     for count, (_, record) in enumerate(records):
         size += len(record.data)
-        if count and size > 10 * quotas.RECORD_MAX_BYTES:
+        if count and size > budget:
             return records[:count]
     return records
 

@@ -57,3 +57,25 @@ ESM_RECORD_AGE_MAX_S = 604_800
 ESM_TUMBLING_WINDOW_MAX_S = 900
 #: A batch's event is at most 6 MB, the synchronous invoke payload.
 ESM_BATCH_MAX_BYTES = 6 * 1_048_576
+
+# -- enhanced fan-out (https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html) --
+
+#: Consumers registered to one stream at a time.
+CONSUMERS_PER_STREAM = 20
+#: ListStreamConsumers' page: 100 consumers unless MaxResults says otherwise.
+LIST_CONSUMERS_DEFAULT = 100
+#: A consumer is CREATING (or DELETING) for this long on the lab's clock. AWS says only
+#: that registering takes "a few seconds"; lambdalab's choice, in
+#: docs/explanation/differences.rst.
+CONSUMER_STATUS_CHANGE_S = 5
+#: A SubscribeToShard subscription lasts 5 minutes; the consumer then subscribes again.
+SUBSCRIPTION_S = 300
+#: Subscribing again to the same shard with the same consumer within 5 seconds of a
+#: successful SubscribeToShard is ResourceInUseException.
+RESUBSCRIBE_MIN_S = 5
+#: An idle subscription still sends an event (no records) this often on the lab's clock
+#: (lambdalab's choice: AWS sends one every few seconds).
+SUBSCRIPTION_HEARTBEAT_S = 5
+#: Each consumer reads up to 2 MiB a second per shard, apart from the shared 2 MiB: one
+#: SubscribeToShardEvent carries at most this many bytes of records (one record at least).
+CONSUMER_READ_BYTES_PER_S = 2 * 1_048_576

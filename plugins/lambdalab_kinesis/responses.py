@@ -20,7 +20,8 @@ from .exceptions import (
     InvalidArgumentException,
     ProvisionedThroughputExceededException,
 )
-from .models import PROVISIONED, Streams
+from .consumers import Consumers
+from .models import PROVISIONED, Streams, check_partition_key
 
 TARGET_PREFIX = "Kinesis_20131202."
 #: What Kinesis answers for what the protocol layer refuses.
@@ -38,8 +39,9 @@ def _epoch(value: Any) -> float | None:
 class KinesisResponses:
     """Every Kinesis operation lambdalab serves, named in snake_case."""
 
-    def __init__(self, streams: Streams) -> None:
+    def __init__(self, streams: Streams, consumers: Consumers) -> None:
         self.streams = streams
+        self.consumers = consumers
 
     def _name(self, body: Mapping[str, Any]) -> str:
         return self.streams.name_of(body.get("StreamName"), body.get("StreamARN"))
@@ -59,7 +61,7 @@ class KinesisResponses:
         name = self._name(body)
         stream = self.streams.stream(name)
         open_shards = sum(1 for s in self.streams.shards(name) if not s.closed)
-        return {"StreamDescriptionSummary": stream.summary(open_shards)}
+        return {"StreamDescriptionSummary": stream.summary(open_shards, self.consumers.count(name))}
 
     def describe_stream(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = self._name(body)
@@ -169,17 +171,45 @@ class KinesisResponses:
         return self.streams.get_records(body["ShardIterator"], body.get("Limit") or quotas.GET_RECORDS_MAX)
 
 
+    # -- enhanced fan-out -----------------------------------------------------------
+
+    def register_stream_consumer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        consumer = self.consumers.register(body["StreamARN"], body["ConsumerName"])
+        return {"Consumer": consumer.to_aws(self.streams.lab.clock.now())}
+
+    def describe_stream_consumer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        consumer = self.consumers.find(body.get("StreamARN"), body.get("ConsumerName"), body.get("ConsumerARN"))
+        return {"ConsumerDescription": consumer.to_aws(self.streams.lab.clock.now(), with_stream=True)}
+
+    def list_stream_consumers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        token = body.get("NextToken")
+        after = _token_name(token) if token is not None else None
+        page, last = self.consumers.list(body["StreamARN"], after,
+                                         body.get("MaxResults") or quotas.LIST_CONSUMERS_DEFAULT)
+        now = self.streams.lab.clock.now()
+        out: dict[str, Any] = {"Consumers": [c.to_aws(now) for c in page]}
+        if last is not None:
+            out["NextToken"] = "name:" + last
+        return out
+
+    def deregister_stream_consumer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.consumers.deregister(self.consumers.find(
+            body.get("StreamARN"), body.get("ConsumerName"), body.get("ConsumerARN")))
+        return {}
+
+    def subscribe_to_shard(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """An event stream: the protocol layer sends each SubscribeToShardEvent as the
+        subscription yields it."""
+        return {"EventStream": self.consumers.subscribe(body["ConsumerARN"], body["ShardId"],
+                                                        body["StartingPosition"])}
+
+
 def _entry(body: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
     """``(data, partition key, explicit hash key)`` of one record, checked."""
     data, key, explicit = body["Data"], body.get("PartitionKey"), body.get("ExplicitHashKey")
     if key is None:  # botocore's newest model leaves it optional; a stream needs one
         raise InvalidArgumentException("PartitionKey is required: it chooses the record's shard.")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgumentException(
-            "PartitionKey must be valid Unicode: it has a lone surrogate (\\ud800-\\udfff) "
-            "that UTF-8 cannot carry.") from None
+    check_partition_key(key)
     size = len(data) + len(key.encode("utf-8"))
     if size > quotas.RECORD_MAX_BYTES:
         raise InvalidArgumentException(
@@ -194,7 +224,7 @@ def _entry(body: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
 def _token_name(token: str) -> str:
     if not token.startswith("name:"):
         raise ExpiredNextTokenException(
-            f"NextToken {token[:64]!r} is not one this stream list gave; list again without it.")
+            f"NextToken {token[:64]!r} is not one this list gave; list again without it.")
     return token[len("name:"):]
 
 
@@ -216,8 +246,8 @@ def _filtered(shards: list[Any], shard_filter: Mapping[str, Any] | None) -> list
 class KinesisService(ProtocolService):
     """The ASGI app the edge hands Kinesis requests to."""
 
-    def __init__(self, streams: Streams) -> None:
-        super().__init__("kinesis", KinesisResponses(streams), errors=ERRORS,
+    def __init__(self, streams: Streams, consumers: Consumers) -> None:
+        super().__init__("kinesis", KinesisResponses(streams, consumers), errors=ERRORS,
                          body_max=quotas.REQUEST_MAX_BYTES)
 
 
