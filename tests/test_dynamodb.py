@@ -697,3 +697,80 @@ def test_concurrent_conditional_writes_are_atomic(lab: Lab) -> None:
         thread.join()
     assert len(wins) == 1
     assert tables.get_item("music", {"artist": {"S": "A"}, "song": {"S": "counter"}})["plays"] == {"N": "200"}
+
+
+# -- indexes as stored copies -----------------------------------------------------------
+
+INDEXED = {
+    "TableName": "people",
+    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"},
+                             {"AttributeName": "team", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+    "GlobalSecondaryIndexes": [
+        {"IndexName": "keys", "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}],
+         "Projection": {"ProjectionType": "KEYS_ONLY"}},
+        {"IndexName": "include", "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}],
+         "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["role"]}}],
+}
+
+
+def test_a_query_of_an_index_reads_its_projected_copy(ddb: Any) -> None:
+    """A FilterExpression on an index sees only what the index projects, as on AWS
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Projections)."""
+    ddb.create_table(**INDEXED)
+    ddb.put_item(TableName="people", Item={"id": {"S": "1"}, "team": {"S": "red"}, "role": {"S": "dev"},
+                                           "age": {"N": "30"}})
+    ddb.put_item(TableName="people", Item={"id": {"S": "2"}, "team": {"S": "red"}, "role": {"S": "ops"}})
+    ddb.put_item(TableName="people", Item={"id": {"S": "3"}, "role": {"S": "none"}})  # in no index
+
+    def query(index: str, **more: Any) -> list[Any]:
+        return list(ddb.query(TableName="people", IndexName=index, KeyConditionExpression="team = :t",
+                              ExpressionAttributeValues={":t": {"S": "red"}, **more.pop("values", {})},
+                              **more)["Items"])
+
+    assert sorted(i["id"]["S"] for i in query("keys")) == ["1", "2"]
+    assert all(set(i) == {"id", "team"} for i in query("keys"))
+    assert query("keys", FilterExpression="age = :a", values={":a": {"N": "30"}}) == []
+    found = query("include", FilterExpression="#r = :r", ExpressionAttributeNames={"#r": "role"},
+                  values={":r": {"S": "dev"}})
+    assert found == [{"id": {"S": "1"}, "team": {"S": "red"}, "role": {"S": "dev"}}]
+    ddb.update_item(TableName="people", Key={"id": {"S": "1"}}, UpdateExpression="REMOVE team")
+    ddb.delete_item(TableName="people", Key={"id": {"S": "2"}})
+    assert query("keys") == [] and query("include") == []
+
+
+def test_an_older_data_dirs_indexes_are_copied_when_it_opens(tmp_path: Path) -> None:
+    clock = VirtualClock(start=1_700_000_000)
+    with Lab(data_dir=tmp_path / "data", clock=clock) as lab:
+        tables = dynamodb_of(lab).tables
+        tables.create_table(INDEXED)
+        tables.put_item("people", {"id": {"S": "1"}, "team": {"S": "red"}})
+        with lab.store.transaction() as db:  # as a table made before index copies were stored
+            db.execute("DELETE FROM dynamodb_index_items")
+            config = json.loads(db.execute("SELECT config FROM dynamodb_tables").fetchone()[0])
+            db.execute("UPDATE dynamodb_tables SET config = ?", (json.dumps({**config, "indexes_stored": False}),))
+    with Lab(data_dir=tmp_path / "data", clock=clock) as lab:
+        tables = dynamodb_of(lab).tables
+        key = ("cmp", "=", ("path", ["team"]), ("value", {"S": "red"}))
+        assert [i["id"] for i in tables.query("people", "keys", key).items] == [{"S": "1"}]
+
+
+def test_a_scan_of_an_index_pages_through_its_copy_in_index_order(ddb: Any) -> None:
+    ddb.create_table(**INDEXED)
+    for n, team in enumerate(["red", "blue", "red", "green", "blue", "red", "teal"]):
+        ddb.put_item(TableName="people", Item={"id": {"S": f"p{n}"}, "team": {"S": team}, "age": {"N": str(n)}})
+    ddb.put_item(TableName="people", Item={"id": {"S": "none"}})
+    seen, start = [], None
+    while True:
+        page = ddb.scan(TableName="people", IndexName="keys", Limit=3,
+                        **({"ExclusiveStartKey": start} if start else {}))
+        seen += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+        assert set(start) == {"id", "team"}
+    assert len(seen) == 7 and all(set(i) == {"id", "team"} for i in seen)
+    teams = [i["team"]["S"] for i in seen]
+    assert teams == sorted(teams, key=teams.index) and len({t: 0 for t in teams}) == 4  # grouped by team
+    assert ddb.scan(TableName="people", IndexName="keys", FilterExpression="attribute_exists(age)")["Count"] == 0

@@ -14,7 +14,7 @@ import pytest
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 from lambdalab import service_events
-from lambdalab_dynamodb import dynamodb_of
+from lambdalab_dynamodb import DynamoDbShardSource, dynamodb_of
 
 from .edge_support import client_for, create, edge  # noqa: F401  (fixtures)
 
@@ -267,3 +267,67 @@ def test_the_minutely_sweep_forgets_records_past_retention(ddb: Any, lab: Lab, c
     assert lab.store.query(count)[0][0] == 1
     clock.advance(24 * 3600 + 60)
     assert lab.store.query(count)[0][0] == 0
+
+
+def test_a_stream_has_a_shard_per_partition_and_keeps_each_items_records_in_one(
+        ddb: Any, streams: Any, lab: Lab) -> None:
+    """A provisioned table of 3,000 RCU and 3,000 WCU has 3000/3000 + 3000/1000 = 4
+    partitions, so its stream four shards; each key's records go to one shard, in order
+    (what a mapping's per-shard concurrency reads)."""
+    ddb.create_table(TableName="wide", KeySchema=TABLE["KeySchema"],
+                     AttributeDefinitions=TABLE["AttributeDefinitions"],
+                     ProvisionedThroughput={"ReadCapacityUnits": 3000, "WriteCapacityUnits": 3000},
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    arn = ddb.describe_table(TableName="wide")["Table"]["LatestStreamArn"]
+    for round_ in range(3):
+        for key in range(20):
+            ddb.put_item(TableName="wide", Item={"id": {"S": str(key)}, "round": {"N": str(round_)}})
+    shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    assert len({s["ShardId"] for s in shards}) == 4
+    seen: dict[str, list[int]] = {}
+    for shard in shards:
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = streams.get_records(ShardIterator=it)["Records"]
+        assert records, "every shard gets some of 20 keys"
+        numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        assert numbers == sorted(numbers)
+        for record in records:
+            key = record["dynamodb"]["Keys"]["id"]["S"]
+            assert key not in seen or seen[key][0] == shards.index(shard)
+            seen.setdefault(key, [shards.index(shard)]).append(int(record["dynamodb"]["NewImage"]["round"]["N"]))
+    assert {k: v[1:] for k, v in seen.items()} == {str(k): [0, 1, 2] for k in range(20)}
+    assert [s.shard_id for s in DynamoDbShardSource.of(dynamodb_of(lab).streams, arn).shards()] == \
+        [s["ShardId"] for s in shards]
+    error = error_of_shard(streams, arn)
+    assert error == "ResourceNotFoundException"
+
+
+def error_of_shard(streams: Any, arn: str) -> str:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        streams.get_shard_iterator(StreamArn=arn, ShardId="shardId-00000000000000000000-00000000", ShardIteratorType="LATEST")
+    return str(raised.value.response["Error"]["Code"])
+
+
+def test_a_mapping_reads_every_shard_of_a_wide_tables_stream_in_order_per_key(
+        edge: EdgeServer, ddb: Any, lab: Lab) -> None:
+    lambda_ = client_for(edge.url)
+    create(lambda_, "audit", RECORDER)
+    ddb.create_table(TableName="wide", KeySchema=TABLE["KeySchema"],
+                     AttributeDefinitions=TABLE["AttributeDefinitions"],
+                     ProvisionedThroughput={"ReadCapacityUnits": 3000, "WriteCapacityUnits": 3000},
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    arn = ddb.describe_table(TableName="wide")["Table"]["LatestStreamArn"]
+    lambda_.create_event_source_mapping(FunctionName="audit", EventSourceArn=arn,
+                                        StartingPosition="TRIM_HORIZON", BatchSize=5)
+    for round_ in range(3):
+        for key in range(12):
+            ddb.put_item(TableName="wide", Item={"id": {"S": str(key)}, "round": {"N": str(round_)}})
+    assert dynamodb_of(lab).mappings.wait_idle(timeout=120)
+    batches = [[(r["dynamodb"]["Keys"]["id"]["S"], r["dynamodb"]["NewImage"]["round"]["N"])
+                for r in event["Records"]] for event in events_of(lab, "audit")]
+    rounds: dict[str, list[str]] = {}
+    for batch in batches:
+        for key, round_ in batch:
+            rounds.setdefault(key, []).append(round_)
+    assert rounds == {str(k): ["0", "1", "2"] for k in range(12)}

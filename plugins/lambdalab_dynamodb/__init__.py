@@ -28,6 +28,7 @@ from lambdalab.plugin import HttpService, StashKey
 
 from lambdalab_kinesis import StreamMappings
 
+from .backups import Backups
 from .exceptions import DynamoDbError
 from .models import MIGRATIONS, Tables
 from .responses import STREAMS_TARGET_PREFIX, TARGET_PREFIX, DynamoDbService
@@ -65,6 +66,7 @@ def dynamodb_of(lab: "Lab") -> DynamoDb:
 
     def make() -> DynamoDb:
         tables = Tables(lab)
+        tables.on_sweep.append(Backups(tables).compact)
         streams = Streams(tables)
         mappings = None
         if _has_table(lab, "kinesis_mappings"):

@@ -9,7 +9,14 @@ writes them (``{"__type": "…", "message": "…"}``), so botocore raises
     ├── ResourceNotFoundException           no such table (or stream, or shard)
     ├── ResourceInUseException              CreateTable of a table that exists
     ├── ConditionalCheckFailedException     a ConditionExpression was false
+    ├── DuplicateItemException              a PartiQL INSERT of a key the table holds
     ├── TransactionCanceledException        a transaction's condition or validation failed
+    ├── ProvisionedThroughputExceededException  a provisioned table's capacity is spent
+    ├── TableNotFoundException              (backups) no such table
+    ├── TableAlreadyExistsException         (restores) the target table exists
+    ├── BackupNotFoundException             no such backup
+    ├── PointInTimeRecoveryUnavailableException   a restore from a table without PITR
+    ├── InvalidRestoreTimeException         a restore time outside the recovery window
     ├── ExpiredIteratorException            a shard iterator older than 15 minutes
     └── TrimmedDataAccessException          an iterator at records past the 24-hour retention
 """
@@ -50,6 +57,10 @@ class ConditionalCheckFailedException(DynamoDbError):
     old: Any = None
 
 
+class DuplicateItemException(DynamoDbError):
+    """A PartiQL INSERT found an item with its primary key; nothing was written."""
+
+
 class TransactionCanceledException(DynamoDbError):
     """A TransactWriteItems/TransactGetItems was cancelled; ``CancellationReasons``
     says why, one entry per action."""
@@ -61,3 +72,28 @@ class ExpiredIteratorException(DynamoDbError):
 
 class TrimmedDataAccessException(DynamoDbError):
     """The iterator points at records past the stream's 24-hour retention."""
+
+
+class TableNotFoundException(DynamoDbError):
+    """The backup operations' word for a table that does not exist."""
+
+
+class TableAlreadyExistsException(DynamoDbError):
+    """A restore's target table exists already."""
+
+
+class BackupNotFoundException(DynamoDbError):
+    """No backup has that ARN."""
+
+
+class PointInTimeRecoveryUnavailableException(DynamoDbError):
+    """A point-in-time restore of a table whose point-in-time recovery is off."""
+
+
+class InvalidRestoreTimeException(DynamoDbError):
+    """A restore time outside the table's recovery window."""
+
+
+class ProvisionedThroughputExceededException(DynamoDbError):
+    """A PROVISIONED table has spent its read or write capacity (and its burst); retry
+    after the lab's clock has refilled it."""

@@ -9,17 +9,18 @@ expiry).
 
 Items are kept whole as JSON, keyed by their partition and sort key values
 (:func:`.values.key_text`). A Query reads one partition and sorts it as DynamoDB does
-(numbers by value, strings and binaries by their UTF-8 bytes); a Query of a secondary
-index has SQLite pick the items whose index partition key matches out of the table's
-JSON (``json_extract``), and a Scan of one reads the items that carry the index's keys
-(an index is not a second copy, so it is never behind its table: a difference from
-AWS's eventually consistent global indexes, docs/explanation/differences.rst).
+(numbers by value, strings and binaries by their UTF-8 bytes). A secondary index is a
+stored copy, as on AWS: each item that carries the index's keys has a row in
+``dynamodb_index_items`` holding what the index projects (ALL, KEYS_ONLY or INCLUDE),
+written in the item's own transaction (so never behind its table: a difference from
+AWS's eventually consistent global indexes, docs/explanation/differences.rst). A Query
+or Scan of an index reads its copy, in the index's key order, so its FilterExpression
+sees only the projected attributes, as on AWS.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import uuid
 import zlib
@@ -35,8 +36,11 @@ from .exceptions import (
     ResourceNotFoundException,
     ValidationException,
 )
+from .backups import MIGRATION as BACKUPS_MIGRATION
+from .backups import log_changes
 from .expressions import Node, Path, apply_update, project, test
-from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, table_arn
+from .throughput import Capacity
+from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, partitions, table_arn
 from .values import AttributeValue, Item
 
 if TYPE_CHECKING:
@@ -73,10 +77,27 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX dynamodb_stream_records_arn ON dynamodb_stream_records (stream_arn, seq);
     """,
+    "dynamodb-2": BACKUPS_MIGRATION,
+    "dynamodb-3": """
+    CREATE TABLE dynamodb_index_items (
+        table_name TEXT NOT NULL,
+        index_name TEXT NOT NULL,
+        ipk TEXT NOT NULL,
+        isk TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        sk TEXT NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (table_name, index_name, ipk, isk, pk, sk)
+    ) WITHOUT ROWID;
+    CREATE INDEX dynamodb_index_items_base ON dynamodb_index_items (table_name, pk, sk);
+    """,
+    "dynamodb-4": """
+    ALTER TABLE dynamodb_streams ADD COLUMN shard_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE dynamodb_stream_records ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX dynamodb_stream_records_shard ON dynamodb_stream_records (stream_arn, shard, seq);
+    """,
 }
 
-#: Attribute names a JSON path of SQLite finds as they are (the store escapes others).
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.:#$@ -]+$")
 #: Rows a Scan reads from SQLite at a time.
 SCAN_CHUNK_ROWS = 256
 
@@ -132,12 +153,15 @@ class Tables:
         self.on_sweep: list[Callable[[], None]] = []
         self._ttl_timer: Timer | None = None
         self._closed = False
+        #: Provisioned tables' read and write capacity, metered on the lab's clock.
+        self.capacity = Capacity(lab.clock)
 
     # -- tables ---------------------------------------------------------------------
 
     def create_table(self, params: Mapping[str, Any]) -> Table:
         now = self.clock.now()
         table = new_table(params, now, str(uuid.uuid4()))
+        table.indexes_stored = True
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM dynamodb_tables WHERE name = ?", (table.name,)).fetchone():
                 raise ResourceInUseException(f"Table already exists: {table.name}")
@@ -175,6 +199,8 @@ class Tables:
         description = self.describe(table, "DELETING")
         with self.store.transaction() as db:
             db.execute("DELETE FROM dynamodb_items WHERE table_name = ?", (name,))
+            db.execute("DELETE FROM dynamodb_item_history WHERE table_id = ?", (table.table_id,))
+            db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ?", (name,))
             db.execute("DELETE FROM dynamodb_tables WHERE name = ?", (name,))
             self._close_streams(db, name)
         return description
@@ -299,12 +325,20 @@ class Tables:
         pk, sk = _keys_text(table.keys, new)
         db.execute("INSERT OR REPLACE INTO dynamodb_items (table_name, pk, sk, item) VALUES (?, ?, ?, ?)",
                    (table.name, pk, sk, values.dumps(new)))
+        if table.indexes:
+            if old is not None:
+                db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ? AND pk = ? AND sk = ?",
+                           (table.name, pk, sk))
+            _index_rows(db, table, new, pk, sk)
         changes.append(Change(table, table.keys.key_of(new), old, new))
 
     def _delete(self, db: sqlite3.Connection, table: Table, old: Item, changes: list[Change]) -> None:
         pk, sk = _keys_text(table.keys, old)
         db.execute("DELETE FROM dynamodb_items WHERE table_name = ? AND pk = ? AND sk = ?",
                    (table.name, pk, sk))
+        if table.indexes:
+            db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ? AND pk = ? AND sk = ?",
+                       (table.name, pk, sk))
         changes.append(Change(table, table.keys.key_of(old), old, None))
 
     def _expired(self, table: Table, item: Item) -> bool:
@@ -340,42 +374,49 @@ class Tables:
              segment: tuple[int, int] | None = None) -> Page:
         table = self.table(name)
         index = table.index(index_name) if index_name else None
-        after = ("", "")
+        after: tuple[str, ...] = ("", "") if index is None else ("", "", "", "")
         if start_key is not None:
-            after = _keys_text(table.keys, _checked_start(table, index, start_key))
+            start = _checked_start(table, index, start_key)
+            after = _keys_text(table.keys, start)
+            if index is not None:
+                after = _keys_text(index.keys, start) + after
         items = self._scanned(table, index, after, segment)
         return self._page(table, index, items, filter_, limit)
 
-    def _scanned(self, table: Table, index: Index | None, after: tuple[str, str],
+    def _scanned(self, table: Table, index: Index | None, after: tuple[str, ...],
                  segment: tuple[int, int] | None) -> Iterator[Item]:
-        """The table's items after the key ``after``, in key order, read a chunk at a time
-        (a page reads only what it needs)."""
+        """The items of the table (or the index's copies) after the key ``after``, in key
+        order, read a chunk at a time (a page reads only what it needs)."""
+        if index is None:
+            sql = ("SELECT pk, item, sk FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
+                   "ORDER BY pk, sk LIMIT ?")
+            where: tuple[str, ...] = (table.name,)
+        else:
+            sql = ("SELECT ipk, item, isk, pk, sk FROM dynamodb_index_items WHERE table_name = ? "
+                   "AND index_name = ? AND (ipk, isk, pk, sk) > (?, ?, ?, ?) "
+                   "ORDER BY ipk, isk, pk, sk LIMIT ?")
+            where = (table.name, index.name)
         while True:
-            rows = self.store.query(
-                "SELECT pk, sk, item FROM dynamodb_items WHERE table_name = ? AND (pk, sk) > (?, ?) "
-                "ORDER BY pk, sk LIMIT ?", (table.name, *after, SCAN_CHUNK_ROWS))
-            for pk, _, text in rows:
-                if segment and zlib.crc32(pk.encode()) % segment[1] != segment[0]:
+            rows = self.store.query(sql, (*where, *after, SCAN_CHUNK_ROWS))
+            for row in rows:
+                if segment and zlib.crc32(row[0].encode()) % segment[1] != segment[0]:
                     continue
-                item = values.loads(text)
-                if not self._expired(table, item) and not (index and not index.keys.has_keys(item)):
+                item = values.loads(row[1])
+                if not self._expired(table, item):
                     yield item
             if len(rows) < SCAN_CHUNK_ROWS:
                 return
-            after = (rows[-1][0], rows[-1][1])
+            after = (rows[-1][0], *rows[-1][2:])
 
     def _partition(self, table: Table, index: Index | None, keys: KeySchema,
                    hash_value: AttributeValue) -> list[Item]:
         if index is None:
             rows = self.store.query("SELECT item FROM dynamodb_items WHERE table_name = ? AND pk = ?",
                                     (table.name, values.key_text(hash_value)))
-        elif not _PLAIN_NAME.match(keys.hash_name):  # SQLite's JSON paths match escaped keys
-            rows = self.store.query("SELECT item FROM dynamodb_items WHERE table_name = ?", (table.name,))
-        else:  # an index is no copy: SQLite picks the partition's items out of the table
-            path = f'$."{keys.hash_name}".{keys.hash_type}'
+        else:  # the index's own copy of the partition
             rows = self.store.query(
-                "SELECT item FROM dynamodb_items WHERE table_name = ? AND json_extract(item, ?) = ?",
-                (table.name, path, values.stored_text(hash_value)))
+                "SELECT item FROM dynamodb_index_items WHERE table_name = ? AND index_name = ? AND ipk = ?",
+                (table.name, index.name, values.key_text(hash_value)))
         items = (values.loads(r[0]) for r in rows)
         return [i for i in items if not self._expired(table, i) and keys.has_keys(i)
                 and values.equal(i[keys.hash_name], hash_value)]
@@ -452,7 +493,30 @@ class Tables:
         return deleted
 
     def start(self) -> None:
+        self._store_indexes()
         self._schedule_sweep()
+
+    def _store_indexes(self) -> None:
+        """Fill the index copies of tables made before indexes were stored (migration
+        ``dynamodb-3``), once."""
+        for (config,) in self.store.query("SELECT config FROM dynamodb_tables", ()):
+            table = Table.from_json(json.loads(config))
+            if table.indexes_stored:
+                continue
+            with self.store.transaction() as db:
+                self.rebuild_indexes(db, table)
+                table.indexes_stored = True
+                db.execute("UPDATE dynamodb_tables SET config = ? WHERE name = ?",
+                           (_config_text(table), table.name))
+
+    def rebuild_indexes(self, db: sqlite3.Connection, table: Table) -> None:
+        """Write every index row of ``table`` anew from its items (a restore, an upgrade)."""
+        db.execute("DELETE FROM dynamodb_index_items WHERE table_name = ?", (table.name,))
+        if not table.indexes:
+            return
+        for pk, sk, text in db.execute("SELECT pk, sk, item FROM dynamodb_items WHERE table_name = ?",
+                                       (table.name,)).fetchall():
+            _index_rows(db, table, values.loads(text), pk, sk)
 
     def _schedule_sweep(self) -> None:
         if self._closed:
@@ -480,8 +544,10 @@ class Tables:
 
         label, arn, shard_id = new_stream(self.region, self.account, table.name, now)
         table.stream_label = label
-        db.execute("INSERT INTO dynamodb_streams (arn, table_name, label, view_type, shard_id, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (arn, table.name, label, table.stream_view_type, shard_id, now))
+        table.stream_shards = partitions(table)
+        db.execute("INSERT INTO dynamodb_streams (arn, table_name, label, view_type, shard_id, created_at, "
+                   "shard_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (arn, table.name, label, table.stream_view_type, shard_id, now, table.stream_shards))
 
     def _close_streams(self, db: sqlite3.Connection, name: str) -> None:
         db.execute("UPDATE dynamodb_streams SET disabled_at = ? WHERE table_name = ? AND disabled_at IS NULL",
@@ -500,7 +566,7 @@ class Tables:
             self._close_streams(db, table.name)
 
     def _stream_records(self, db: sqlite3.Connection, changes: list[Change], ttl: bool) -> set[str]:
-        from .streams import record_of
+        from .streams import record_of, shard_of
 
         arns = set()
         now = self.clock.now()
@@ -508,8 +574,9 @@ class Tables:
             if not change.table.stream_view_type:
                 continue
             arn = f"{table_arn(self.region, self.account, change.table.name)}/stream/{change.table.stream_label}"
-            db.execute("INSERT INTO dynamodb_stream_records (stream_arn, created_at, record) VALUES (?, ?, ?)",
-                       (arn, now, record_of(change, self.region, now, ttl)))
+            shard = shard_of(change.keys[change.table.keys.hash_name], change.table.stream_shards)
+            db.execute("INSERT INTO dynamodb_stream_records (stream_arn, created_at, record, shard) "
+                       "VALUES (?, ?, ?, ?)", (arn, now, record_of(change, self.region, now, ttl), shard))
             arns.add(arn)
         return arns
 
@@ -535,6 +602,7 @@ class _Transaction:
         if exc[0] is None:
             try:
                 self.arns = self.tables._stream_records(self.db, self.changes, self.by_ttl)
+                log_changes(self.db, self.changes, self.tables.clock.now())
             except BaseException as e:
                 self._transaction.__exit__(type(e), e, e.__traceback__)
                 raise
@@ -641,6 +709,17 @@ def _index_view(table: Table, index: Index | None, item: Item) -> Item:
     names = set(table.keys.names) | set(index.keys.names)
     names |= set(index.projection.get("NonKeyAttributes") or [])
     return {k: v for k, v in item.items() if k in names}
+
+
+def _index_rows(db: sqlite3.Connection, table: Table, item: Item, pk: str, sk: str) -> None:
+    """``item``'s row in each index whose keys it carries, holding the index's projection."""
+    for index in table.indexes:
+        if not index.keys.has_keys(item):
+            continue
+        ipk, isk = _keys_text(index.keys, item)
+        db.execute("INSERT INTO dynamodb_index_items (table_name, index_name, ipk, isk, pk, sk, item) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (table.name, index.name, ipk, isk, pk, sk, values.dumps(_index_view(table, index, item))))
 
 
 def _config_text(table: Table) -> str:

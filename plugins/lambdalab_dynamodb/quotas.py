@@ -26,6 +26,16 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
+#: How many seconds of unused provisioned capacity a table keeps for bursts
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html).
+BURST_SECONDS = 300
+#: ListBackups' page; the longest point-in-time recovery period, in days
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Point-in-time-recovery.html).
+LIST_BACKUPS_MAX = 100
+PITR_DAYS_MAX = 35
+#: Statements in a PartiQL BatchExecuteStatement (an ExecuteTransaction holds up to
+#: TRANSACT_MAX) (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
+PARTIQL_BATCH_MAX = 25
 #: An expression's length, in characters, and its operators and functions.
 EXPRESSION_MAX_CHARS = 4096
 EXPRESSION_OPERATORS_MAX = 300
@@ -36,6 +46,11 @@ EXPRESSION_PARENTHESES_MAX = 100
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
 STREAM_RETENTION_S = 24 * 3600
 SHARD_ITERATOR_TTL_S = 15 * 60
+#: What one partition of a provisioned table serves, which sets how many shards its
+#: stream has (a shard per partition); lambdalab's bound on a stream's shards.
+PARTITION_RCU = 3000
+PARTITION_WCU = 1000
+STREAM_SHARDS_MAX = 64
 #: GetRecords' page.
 GET_RECORDS_MAX = 1000
 #: A TTL-expired item is deleted within a few days on AWS; lambdalab's sweep runs

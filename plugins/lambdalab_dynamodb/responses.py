@@ -11,21 +11,27 @@ in, the output as a dict out, errors raised (:mod:`.exceptions`).
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any, Callable, Mapping
 
 from lambdalab.plugin import ProtocolService
 
 from . import quotas, values
+from . import partiql
+from .backups import Backups
 from .exceptions import (
     ConditionalCheckFailedException,
+    DuplicateItemException,
+    DynamoDbError,
+    ProvisionedThroughputExceededException,
     TransactionCanceledException,
     ValidationException,
 )
 from .expressions import Expressions, project
 from .models import RETURN_VALUES, Change, Tables
 from .streams import ITERATOR_TYPES, Streams
+from .tables import Table
+from .throughput import READ, WRITE, read_units, write_units
 from .values import Item
 
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -67,17 +73,6 @@ def _capacity(p: Mapping[str, Any], table: str, units: Callable[[], float]) -> d
     return {"ConsumedCapacity": entry}
 
 
-def write_units(*items: Item | None) -> float:
-    """A write costs one unit per KB of the larger of the item before and after."""
-    size = max([values.item_size(i) for i in items if i] or [0])
-    return float(max(1, math.ceil(size / 1024)))
-
-
-def read_units(size: int, consistent: bool) -> float:
-    """A read costs one unit per 4 KB read (rounded up), half that when eventually consistent."""
-    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
-
-
 def _returning_old(p: Mapping[str, Any], write: Callable[[], Any]) -> Any:
     """``write()``; a failed condition carries the item when ReturnValuesOnConditionCheckFailure
     is ALL_OLD."""
@@ -101,6 +96,8 @@ class DynamoDbResponses:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
+        self.partiql = partiql.PartiQL(tables)
+        self.backups = Backups(tables)
 
     # -- tables ---------------------------------------------------------------------
 
@@ -158,8 +155,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old = _returning_old(p, lambda: self.tables.put_item(p["TableName"], p["Item"], condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old, values.checked_item(p["Item"])))
+        units = write_units(old, values.checked_item(p["Item"]))
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     def get_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,9 +167,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         whole = self.tables.get_item(p["TableName"], p["Key"])
-        out = _capacity(p, p["TableName"], lambda: read_units(values.item_size(whole or {}),
-                                                              bool(p.get("ConsistentRead"))))
+        units = read_units(values.item_size(whole or {}), bool(p.get("ConsistentRead")))
+        self.tables.capacity.charge(table, READ, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Item": project(whole, projection)} if whole is not None else out
 
     def update_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,8 +181,11 @@ class DynamoDbResponses:
         actions = expressions.update(p["UpdateExpression"]) if p.get("UpdateExpression") is not None else []
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old, new = _returning_old(p, lambda: self.tables.update_item(p["TableName"], p["Key"], actions, condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old, new))
+        units = write_units(old, new)
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         attributes = _changed(old, new, wanted, actions) if wanted != "NONE" else {}
         return {**out, "Attributes": attributes} if attributes else out
 
@@ -190,8 +195,11 @@ class DynamoDbResponses:
         expressions = Expressions.of(p)
         condition = expressions.condition(p.get("ConditionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], WRITE)
         old = _returning_old(p, lambda: self.tables.delete_item(p["TableName"], p["Key"], condition))
-        out = _capacity(p, p["TableName"], lambda: write_units(old))
+        units = write_units(old)
+        self.tables.capacity.charge(table, WRITE, units)
+        out = _capacity(p, p["TableName"], lambda: units)
         return {**out, "Attributes": old} if wanted == "ALL_OLD" and old else out
 
     # -- Query and Scan ----------------------------------------------------------------
@@ -214,11 +222,11 @@ class DynamoDbResponses:
         filter_ = expressions.condition(p.get("FilterExpression"), "FilterExpression")
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         page = self.tables.query(p["TableName"], p.get("IndexName"), key_condition, filter_=filter_,
                                  limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                  forward=p.get("ScanIndexForward", True))
-        return _page(page, projection, p.get("Select")) | _capacity(
-            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
+        return _page(page, projection, p.get("Select")) | self._read_charged(p, table, page.read_bytes)
 
     def scan(self, p: Mapping[str, Any]) -> dict[str, Any]:
         _no_legacy(p)
@@ -227,11 +235,23 @@ class DynamoDbResponses:
         filter_ = expressions.condition(p.get("FilterExpression"), "FilterExpression")
         projection = expressions.projection(p.get("ProjectionExpression"))
         expressions.check_all_used()
+        table = self._admitted(p["TableName"], READ)
         page = self.tables.scan(p["TableName"], p.get("IndexName"), filter_=filter_,
                                 limit=p.get("Limit"), start_key=p.get("ExclusiveStartKey"),
                                 segment=_segment(p))
-        return _page(page, projection, p.get("Select")) | _capacity(
-            p, p["TableName"], lambda: read_units(page.read_bytes, bool(p.get("ConsistentRead"))))
+        return _page(page, projection, p.get("Select")) | self._read_charged(p, table, page.read_bytes)
+
+    def _admitted(self, name: str, kind: str) -> Table:
+        """The table, once its provisioned capacity of ``kind`` admits one more request."""
+        table = self.tables.table(name)
+        self.tables.capacity.admit(table, kind)
+        return table
+
+    def _read_charged(self, p: Mapping[str, Any], table: Table, size: int) -> dict[str, Any]:
+        """Charge a Query's or Scan's read to its table; its ConsumedCapacity if asked."""
+        units = read_units(size, bool(p.get("ConsistentRead")))
+        self.tables.capacity.charge(table, READ, units)
+        return _capacity(p, p["TableName"], lambda: units)
 
     # -- batches --------------------------------------------------------------------------
 
@@ -240,6 +260,7 @@ class DynamoDbResponses:
         if sum(len(r.get("Keys") or []) for r in requests.values()) > quotas.BATCH_GET_MAX:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[Item]] = {}
+        unprocessed: dict[str, Any] = {}
         for name, request in requests.items():
             _no_legacy(request)
             expressions = Expressions.of(request)
@@ -248,9 +269,22 @@ class DynamoDbResponses:
             keys = request.get("Keys") or []
             if len({str(sorted(k.items())) for k in keys}) != len(keys):
                 raise ValidationException("Provided list of item keys contains duplicates")
-            found = [self.tables.get_item(name, key, projection) for key in keys]
-            responses[name] = [item for item in found if item is not None]
-        return {"Responses": responses, "UnprocessedKeys": {}}
+            table = self.tables.table(name)
+            responses[name], left = [], []
+            for key in keys:
+                if not self.tables.capacity.has_room(table, READ):
+                    left.append(key)
+                    continue
+                whole = self.tables.get_item(name, key)
+                self.tables.capacity.charge(table, READ, read_units(values.item_size(whole or {}),
+                                                                    bool(request.get("ConsistentRead"))))
+                if whole is not None:
+                    responses[name].append(project(whole, projection))
+            if left:
+                unprocessed[name] = {**request, "Keys": left}
+        _all_throttled(unprocessed, sum(len(r.get("Keys") or []) for r in requests.values()),
+                       sum(len(r["Keys"]) for r in unprocessed.values()))
+        return {"Responses": responses, "UnprocessedKeys": unprocessed}
 
     def batch_write_item(self, p: Mapping[str, Any]) -> dict[str, Any]:
         requests = p["RequestItems"]
@@ -261,17 +295,25 @@ class DynamoDbResponses:
                 f"Map value must satisfy constraint: [Member must have length less than or equal to "
                 f"{quotas.BATCH_WRITE_MAX}, Member must have length greater than or equal to 1]")
         actions, seen = [], set()
+        unprocessed: dict[str, list[Any]] = {}
         for name, writes in requests.items():
+            table = self.tables.table(name)
             for write in writes:
                 kind, params = _batch_write(write)
-                key = self.tables.table(name).keys.key_of(params.get("Item") or params.get("Key") or {})
+                key = table.keys.key_of(params.get("Item") or params.get("Key") or {})
                 marker = (name, str(sorted((k, str(v)) for k, v in key.items())))
                 if marker in seen:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 seen.add(marker)
+                if not self.tables.capacity.has_room(table, WRITE):
+                    unprocessed.setdefault(name, []).append(write)
+                    continue
+                units = write_units(values.checked_item(params["Item"])) if kind == "Put" else 1.0
+                self.tables.capacity.charge(table, WRITE, units)
                 actions.append(self.tables.write_action(kind, name, params))
+        _all_throttled(unprocessed, count, sum(len(w) for w in unprocessed.values()))
         self.tables.transact(actions)
-        return {"UnprocessedItems": {}}
+        return {"UnprocessedItems": unprocessed}
 
     def transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
         items = p["TransactItems"]
@@ -314,9 +356,9 @@ class DynamoDbResponses:
                 try:
                     action(db, changes)
                     reasons.append({"Code": "None"})
-                except ConditionalCheckFailedException as e:
+                except (ConditionalCheckFailedException, DuplicateItemException) as e:
                     failed = True
-                    reasons.append({"Code": "ConditionalCheckFailed", "Message": e.message})
+                    reasons.append({"Code": partiql.code_of(e), "Message": e.message})
             return run
 
         def check(db: sqlite3.Connection, changes: list[Change]) -> None:
@@ -337,6 +379,128 @@ class DynamoDbResponses:
             item = self.tables.get_item(get["TableName"], get["Key"], projection)
             responses.append({"Item": item} if item is not None else {})
         return {"Responses": responses}
+
+
+    # -- backups -----------------------------------------------------------------------------
+
+    def create_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.create(p["TableName"], p["BackupName"])
+        return {"BackupDetails": backup.details("CREATING")}
+
+    def describe_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.get(p["BackupArn"])
+        return {"BackupDescription": backup.description(self.tables.region, self.tables.account)}
+
+    def list_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backups, last = self.backups.list(p)
+        out: dict[str, Any] = {"BackupSummaries": [b.summary(self.tables.region, self.tables.account)
+                                                   for b in backups]}
+        return {**out, "LastEvaluatedBackupArn": last} if last else out
+
+    def delete_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        backup = self.backups.delete(p["BackupArn"])
+        return {"BackupDescription": backup.description(self.tables.region, self.tables.account, "DELETED")}
+
+    def restore_table_from_backup(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"TableDescription": self.tables.describe(self.backups.restore(p), "CREATING")}
+
+    def restore_table_to_point_in_time(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        table = self.backups.restore_to_point_in_time(p)
+        return {"TableDescription": self.tables.describe(table, "CREATING")}
+
+    def update_continuous_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ContinuousBackupsDescription": self.backups.update_continuous(
+            p["TableName"], p["PointInTimeRecoverySpecification"])}
+
+    def describe_continuous_backups(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ContinuousBackupsDescription": self.backups.describe_continuous(p["TableName"])}
+
+    # -- PartiQL --------------------------------------------------------------------------
+
+    def execute_statement(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """One PartiQL statement
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteStatement.html)."""
+        statement = partiql.parse(p["Statement"], p.get("Parameters"))
+        if isinstance(statement, partiql.Check):
+            raise ValidationException(partiql.EXISTS_OUTSIDE)
+        if isinstance(statement, partiql.Select):
+            return self.partiql.select(statement, p["Statement"], limit=p.get("Limit"),
+                                       next_token=p.get("NextToken"),
+                                       consistent=bool(p.get("ConsistentRead")))
+        return _returning_old(p, lambda: self.partiql.write(statement))
+
+    def batch_execute_statement(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Up to 25 statements, each on its own: all reads (of one item by its key) or all
+        writes; an error is the statement's, in its response
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html)."""
+        entries = list(p["Statements"])
+        if len(entries) > quotas.PARTIQL_BATCH_MAX:
+            raise ValidationException(
+                "1 validation error detected: Value at 'statements' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {quotas.PARTIQL_BATCH_MAX}")
+        parsed: list[partiql.Statement | DynamoDbError] = []
+        for entry in entries:
+            try:
+                parsed.append(partiql.parse(entry.get("Statement"), entry.get("Parameters")))
+            except DynamoDbError as e:
+                parsed.append(e)
+        if len({partiql.is_read(s) for s in parsed if not isinstance(s, DynamoDbError)}) > 1:
+            raise ValidationException(partiql.MIXED)
+        return {"Responses": [self._batch_statement(entry, s) for entry, s in zip(entries, parsed)]}
+
+    def _batch_statement(self, entry: Mapping[str, Any],
+                         statement: "partiql.Statement | DynamoDbError") -> dict[str, Any]:
+        try:
+            if isinstance(statement, DynamoDbError):
+                raise statement
+            if isinstance(statement, partiql.Check):
+                raise ValidationException(partiql.EXISTS_OUTSIDE)
+            if isinstance(statement, partiql.Select):
+                table, item = self.partiql.get(statement)
+                return {"TableName": table, **({"Item": item} if item is not None else {})}
+            self.partiql.write(statement)
+            return {"TableName": statement.table}
+        except DynamoDbError as e:
+            error: dict[str, Any] = {"Code": partiql.code_of(e), "Message": e.message}
+            old = getattr(e, "old", None)
+            if entry.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old:
+                error["Item"] = old
+            return {"Error": error}
+
+    def execute_transaction(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Up to 100 statements, all reads or all writes, all or nothing
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteTransaction.html)."""
+        entries = list(p["TransactStatements"])
+        if len(entries) > quotas.TRANSACT_MAX:
+            raise ValidationException(f"Member must have length less than or equal to "
+                                      f"{quotas.TRANSACT_MAX}")
+        statements = partiql.parse_all(entries)
+        if statements and partiql.is_read(statements[0]):
+            items = [self.partiql.get(s)[1] for s in statements if isinstance(s, partiql.Select)]
+            return {"Responses": [{"Item": i} if i is not None else {} for i in items]}
+        actions, keys = [], set()
+        for statement in statements:
+            if isinstance(statement, partiql.Check):
+                table, key, action = self.partiql.check(statement)
+            else:
+                assert isinstance(statement, partiql.Write)
+                table, key, action = self.partiql.action(statement)
+            marker = f"{table}/{sorted((k, str(v)) for k, v in key.items())}"
+            if marker in keys:
+                raise ValidationException("Transaction request cannot include multiple operations on one item")
+            keys.add(marker)
+            actions.append(action)
+        self._run_transaction(actions)
+        return {}
+
+
+def _all_throttled(unprocessed: Mapping[str, Any], asked: int, left: int) -> None:
+    """A batch none of whose requests the tables' capacity admits is refused whole, as
+    AWS refuses it (a batch with some admitted answers the rest as unprocessed)."""
+    from .throughput import EXCEEDED
+
+    if unprocessed and left == asked:
+        raise ProvisionedThroughputExceededException(EXCEEDED)
 
 
 def _segment(p: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -47,7 +47,8 @@ class DynamoDbShardSource:
         stream = self._stream()
         if stream is None:
             return []
-        return [stream_sources.ShardInfo(stream.shard_id, (), stream.disabled_at is not None)]
+        return [stream_sources.ShardInfo(shard_id, (), stream.disabled_at is not None)
+                for shard_id in stream.shard_ids]
 
     def start(self, shard_id: str, kind: str, timestamp: float | None = None) -> Position:
         stream = self._stream()
@@ -61,9 +62,10 @@ class DynamoDbShardSource:
 
     def read(self, shard_id: str, after: Position, limit: int) -> list[stream_sources.StreamRecord]:
         stream = self._stream()
-        if stream is None or shard_id != stream.shard_id:
+        if stream is None or shard_id not in stream.shard_ids:
             return []
-        rows = self.streams.records_after(self.arn, self.streams.row_of(after) if after else 0, limit)
+        rows = self.streams.records_after(self.arn, self.streams.row_of(after) if after else 0, limit,
+                                          shard=stream.shard(shard_id))
         return [stream_sources.StreamRecord(
             record["dynamodb"]["SequenceNumber"],
             json.dumps(record["dynamodb"]["Keys"], sort_keys=True),

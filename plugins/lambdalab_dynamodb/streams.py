@@ -5,10 +5,12 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations_Am
 A record is kept as Lambda's DynamoDB event writes it
 (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html): binaries in base64,
 ``ApproximateCreationDateTime`` in epoch seconds. GetRecords gives the same record in the
-API's shapes. Each stream has one shard (AWS splits a stream into a shard per partition;
-a lab's table is one partition), open while the stream is enabled; sequence numbers
-rise with each write across the lab. Records older than 24 hours on the lab's clock are
-trimmed.
+API's shapes. A stream has a shard per partition of its table, as on AWS: one for an
+on-demand table, one per 3,000 RCU and 1,000 WCU of a provisioned one
+(:func:`.tables.partitions`), fixed when the stream is enabled; a record goes to the
+shard its partition key hashes to (MD5), so one item's records stay in order in one
+shard. Shards are open while the stream is enabled; sequence numbers rise with each
+write across the lab. Records older than 24 hours on the lab's clock are trimmed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ def new_stream(region: str, account: str, table: str, now: float) -> tuple[str, 
     arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/{label}"
     shard = f"shardId-{int(now * 1000):020d}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
     return label, arn, shard
+
+
+def shard_of(hash_value: Mapping[str, Any], shards: int) -> int:
+    """The shard (0 … shards-1) of a partition key value."""
+    if shards <= 1:
+        return 0
+    digest = hashlib.md5(values.key_text(dict(hash_value)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards
 
 
 def sequence_number(seq: int) -> str:
@@ -100,10 +110,25 @@ class Stream:
     shard_id: str
     created_at: float
     disabled_at: float | None
+    shard_count: int = 1
 
     @property
     def status(self) -> str:
         return "ENABLED" if self.disabled_at is None else "DISABLED"
+
+    @property
+    def shard_ids(self) -> list[str]:
+        """Shard 0 keeps the stored id; the others share its creation time."""
+        prefix = self.shard_id.rsplit("-", 1)[0]
+        return [self.shard_id] + [f"{prefix}-{hashlib.sha256(f'{self.arn}/{i}'.encode()).hexdigest()[:8]}"
+                                  for i in range(1, self.shard_count)]
+
+    def shard(self, shard_id: Any) -> int:
+        """The index of ``shard_id``; ResourceNotFoundException if the stream has no such shard."""
+        ids = self.shard_ids
+        if shard_id not in ids:
+            raise ResourceNotFoundException("Requested resource not found: Shard does not exist")
+        return ids.index(shard_id)
 
 
 @dataclass(frozen=True)
@@ -159,35 +184,36 @@ class Streams:
             raise ResourceNotFoundException(f"Requested resource not found: Stream: {arn} not found")
         return Stream(**dict(rows[0]))
 
-    def bounds(self, stream: Stream) -> tuple[int | None, int | None]:
-        """The first and last sequence (row) numbers the stream holds."""
+    def bounds(self, stream: Stream, shard: int) -> tuple[int | None, int | None]:
+        """The first and last sequence (row) numbers a shard of the stream holds."""
         first, last = self.store.query(
-            "SELECT min(seq), max(seq) FROM dynamodb_stream_records WHERE stream_arn = ? AND created_at > ?",
-            (stream.arn, self.clock.now() - quotas.STREAM_RETENTION_S))[0]
+            "SELECT min(seq), max(seq) FROM dynamodb_stream_records WHERE stream_arn = ? AND shard = ? "
+            "AND created_at > ?", (stream.arn, shard, self.clock.now() - quotas.STREAM_RETENTION_S))[0]
         return first, last
 
-    def describe(self, arn: Any) -> dict[str, Any]:
-        stream = self.stream(arn)
-        first, last = self.bounds(stream)
+    def _shard_description(self, stream: Stream, shard: int) -> dict[str, Any]:
+        first, last = self.bounds(stream, shard)
         ranges: dict[str, str] = {}
         if first is not None:
             ranges["StartingSequenceNumber"] = sequence_number(first)
         if stream.disabled_at is not None and last is not None:
             ranges["EndingSequenceNumber"] = sequence_number(last)
+        return {"ShardId": stream.shard_ids[shard], "SequenceNumberRange": ranges}
+
+    def describe(self, arn: Any) -> dict[str, Any]:
+        stream = self.stream(arn)
         table = self.tables.table(stream.table_name) if stream.status == "ENABLED" else None
         return {
             "StreamArn": stream.arn, "StreamLabel": stream.label, "StreamStatus": stream.status,
             "StreamViewType": stream.view_type, "CreationRequestDateTime": stream.created_at,
             "TableName": stream.table_name,
             "KeySchema": table.keys.to_aws() if table else [],
-            "Shards": [{"ShardId": stream.shard_id, "SequenceNumberRange": ranges}],
+            "Shards": [self._shard_description(stream, i) for i in range(stream.shard_count)],
         }
 
     def shard_iterator(self, arn: Any, shard_id: Any, kind: str, sequence: Any = None) -> str:
         stream = self.stream(arn)
-        if shard_id != stream.shard_id:
-            raise ResourceNotFoundException("Requested resource not found: Shard does not exist")
-        first, last = self.bounds(stream)
+        first, last = self.bounds(stream, stream.shard(shard_id))
         if kind == "TRIM_HORIZON":
             seq = first if first is not None else (last or 0) + 1
         elif kind == "LATEST":
@@ -196,7 +222,7 @@ class Streams:
             if sequence is None:
                 raise ValidationException(f"SequenceNumber is required for ShardIteratorType {kind}")
             seq = _row_of(sequence) + (1 if kind == "AFTER_SEQUENCE_NUMBER" else 0)
-        return Position(stream.arn, stream.shard_id, seq, self.clock.now()).token()
+        return Position(stream.arn, str(shard_id), seq, self.clock.now()).token()
 
     def _last_seq(self, stream: Stream) -> int:
         """The lab's last sequence (row) number: LATEST reads what comes after it."""
@@ -228,24 +254,25 @@ class Streams:
                                            "which is further in the future than the tolerated delay of 900000 milliseconds.")
         stream = self.stream(position.stream_arn)
         rows = self.store.query(
-            "SELECT seq, record FROM dynamodb_stream_records WHERE stream_arn = ? AND seq >= ? "
-            "AND created_at > ? ORDER BY seq LIMIT ?",
-            (stream.arn, position.next_seq, now - quotas.STREAM_RETENTION_S,
-             limit or quotas.GET_RECORDS_MAX))
+            "SELECT seq, record FROM dynamodb_stream_records WHERE stream_arn = ? AND shard = ? "
+            "AND seq >= ? AND created_at > ? ORDER BY seq LIMIT ?",
+            (stream.arn, stream.shard(position.shard_id), position.next_seq,
+             now - quotas.STREAM_RETENTION_S, limit or quotas.GET_RECORDS_MAX))
         records = [api_record(seq, stream.arn, text) for seq, text in rows]
         out: dict[str, Any] = {"Records": records}
         next_seq = rows[-1][0] + 1 if rows else position.next_seq
         if stream.status == "ENABLED" or rows:
-            out["NextShardIterator"] = Position(stream.arn, stream.shard_id, next_seq, now).token()
+            out["NextShardIterator"] = Position(stream.arn, position.shard_id, next_seq, now).token()
         return out
 
-    def records_after(self, arn: str, after_seq: int, limit: int) -> list[tuple[float, dict[str, Any]]]:
-        """Up to ``limit`` records past ``after_seq`` with the time each was written, as
-        Lambda's event holds them: what a stream mapping reads."""
+    def records_after(self, arn: str, after_seq: int, limit: int,
+                      shard: int | None = None) -> list[tuple[float, dict[str, Any]]]:
+        """Up to ``limit`` records past ``after_seq`` (of one shard, or of all) with the time
+        each was written, as Lambda's event holds them: what a stream mapping reads."""
         rows = self.store.query(
             "SELECT seq, created_at, record FROM dynamodb_stream_records WHERE stream_arn = ? "
-            "AND seq > ? AND created_at > ? ORDER BY seq LIMIT ?",
-            (arn, after_seq, self.clock.now() - quotas.STREAM_RETENTION_S, limit))
+            "AND (? IS NULL OR shard = ?) AND seq > ? AND created_at > ? ORDER BY seq LIMIT ?",
+            (arn, shard, shard, after_seq, self.clock.now() - quotas.STREAM_RETENTION_S, limit))
         return [(created_at, event_record(seq, arn, text)) for seq, created_at, text in rows]
 
     def trim(self) -> None:

@@ -4,6 +4,7 @@ CreateTable checks them and described in DescribeTable's ``TableDescription`` sh
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
@@ -77,6 +78,15 @@ class Table:
     stream_label: str | None = None
     ttl_attribute: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: When point-in-time recovery was enabled (None: it is off), and its period.
+    pitr_since: float | None = None
+    pitr_days: int = quotas.PITR_DAYS_MAX
+    #: A restored table's RestoreSummary.
+    restore_summary: dict[str, Any] | None = None
+    #: Whether its indexes' copies are stored (False: a table made before they were).
+    indexes_stored: bool = False
+    #: Its stream's shards (a shard per partition), fixed when the stream is enabled.
+    stream_shards: int = 1
 
     def index(self, name: str) -> Index:
         for index in self.indexes:
@@ -153,6 +163,8 @@ class Table:
             out["GlobalSecondaryIndexes"] = global_
         if self.stream_view_type:
             out["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
+        if self.restore_summary:
+            out["RestoreSummary"] = {**self.restore_summary, "RestoreInProgress": status == "CREATING"}
         if self.stream_label:
             out["LatestStreamLabel"] = self.stream_label
             out["LatestStreamArn"] = f"{arn}/stream/{self.stream_label}"
@@ -170,6 +182,17 @@ class Table:
 
 
 _NO_THROUGHPUT = {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+
+
+def partitions(table: Table) -> int:
+    """How many partitions a table starts with: one for each 3,000 RCU and 1,000 WCU of a
+    provisioned table (the formula DynamoDB's guide gave before adaptive capacity), one
+    for an on-demand table; at most lambdalab's bound."""
+    if table.billing_mode != "PROVISIONED":
+        return 1
+    needed = (table.throughput.get("ReadCapacityUnits", 0) / quotas.PARTITION_RCU
+              + table.throughput.get("WriteCapacityUnits", 0) / quotas.PARTITION_WCU)
+    return max(1, min(quotas.STREAM_SHARDS_MAX, math.ceil(needed)))
 
 
 def table_arn(region: str, account: str, name: str) -> str:
