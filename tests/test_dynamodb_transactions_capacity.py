@@ -2,7 +2,8 @@
 read or written twice, once to prepare the transaction and once to commit it
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling).
 boto3 against the edge reads it in ``ConsumedCapacity`` and in when throttling begins
-(a table keeps 300 seconds of its capacity for bursts)."""
+(a table keeps 300 seconds of its capacity for bursts). A ClientRequestToken makes a
+write transaction idempotent for 10 minutes of the lab's clock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lambdalab import VirtualClock
 from lambdalab.server import EdgeServer
 
 from .edge_support import client_for, edge  # noqa: F401  (fixtures)
@@ -63,3 +65,64 @@ def test_on_demand_tables_report_what_a_transaction_consumed_and_are_not_throttl
         TransactStatements=[{"Statement": "INSERT INTO free VALUE {'id': 'new'}"}],
         ReturnConsumedCapacity="TOTAL")
     assert answer["ConsumedCapacity"] == [{"TableName": "free", "CapacityUnits": 2.0}]
+
+
+# -- ClientRequestToken ---------------------------------------------------------------
+
+
+def counter(ddb: Any, table: str = "orders") -> int:
+    return int(ddb.get_item(TableName=table, Key={"id": {"S": "n"}})["Item"]["count"]["N"])
+
+
+INCREMENT = [{"Update": {"TableName": "orders", "Key": {"id": {"S": "n"}},
+                         "UpdateExpression": "ADD #c :one", "ExpressionAttributeNames": {"#c": "count"},
+                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+
+
+def test_a_token_makes_a_transaction_written_once_for_ten_minutes_of_the_labs_clock(
+        ddb: Any, clock: VirtualClock) -> None:
+    make_table(ddb, "orders", reads=0)
+    for _ in range(3):
+        assert ddb.transact_write_items(TransactItems=INCREMENT, ClientRequestToken="t-1")["ResponseMetadata"]
+    assert counter(ddb) == 1  # the same answer, nothing written again
+    clock.advance(599)
+    ddb.transact_write_items(TransactItems=INCREMENT, ClientRequestToken="t-1")
+    assert counter(ddb) == 1
+    clock.advance(1)  # ten minutes after the first completed: a new request
+    ddb.transact_write_items(TransactItems=INCREMENT, ClientRequestToken="t-1")
+    assert counter(ddb) == 2
+    ddb.transact_write_items(TransactItems=INCREMENT)  # boto3 makes a token of its own each call
+    ddb.transact_write_items(TransactItems=INCREMENT)
+    assert counter(ddb) == 4
+
+
+def test_a_token_reused_for_another_request_is_a_mismatch(ddb: Any) -> None:
+    make_table(ddb, "orders", reads=0)
+    ddb.transact_write_items(TransactItems=INCREMENT, ClientRequestToken="t-2")
+    other = puts("orders", range(1))
+    error = error_of(lambda: ddb.transact_write_items(TransactItems=other, ClientRequestToken="t-2"))["Error"]
+    assert error["Code"] == "IdempotentParameterMismatchException"
+    assert "Item" not in ddb.get_item(TableName="orders", Key={"id": {"S": "0"}})
+    # what only shapes the answer is not the request
+    answer = ddb.transact_write_items(TransactItems=INCREMENT, ClientRequestToken="t-2",
+                                      ReturnConsumedCapacity="TOTAL")
+    assert "ConsumedCapacity" not in answer and counter(ddb) == 1
+
+
+def test_a_cancelled_transaction_may_be_retried_with_its_token(ddb: Any) -> None:
+    make_table(ddb, "orders", reads=0)
+    guarded = [{"Put": {"TableName": "orders", "Item": {"id": {"S": "g"}},
+                        "ConditionExpression": "attribute_exists(id)"}}]
+    for _ in range(2):
+        error = error_of(lambda: ddb.transact_write_items(TransactItems=guarded, ClientRequestToken="t-3"))
+        assert error["Error"]["Code"] == "TransactionCanceledException"
+
+
+def test_execute_transaction_honours_its_token(ddb: Any) -> None:
+    make_table(ddb, "orders", reads=0)
+    statements = [{"Statement": "INSERT INTO orders VALUE {'id': 'p'}"}]
+    for _ in range(2):
+        ddb.execute_transaction(TransactStatements=statements, ClientRequestToken="t-4")
+    error = error_of(lambda: ddb.execute_transaction(
+        TransactStatements=[{"Statement": "INSERT INTO orders VALUE {'id': 'q'}"}], ClientRequestToken="t-4"))
+    assert error["Error"]["Code"] == "IdempotentParameterMismatchException"

@@ -324,6 +324,9 @@ class DynamoDbResponses:
         return {"UnprocessedItems": unprocessed}
 
     def transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return self.tables.tokens.run(p, lambda: self._transact_write_items(p))
+
+    def _transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
         items = p["TransactItems"]
         if len(items) > quotas.TRANSACT_MAX:
             raise ValidationException(f"Member must have length less than or equal to {quotas.TRANSACT_MAX}")
@@ -516,6 +519,9 @@ class DynamoDbResponses:
                 units[name] = units.get(name, 0.0) + transaction_read_units(values.item_size(item or {}))
             return {"Responses": [{"Item": i} if i is not None else {} for _, i in got],
                     **_consumed(p, units)}
+        return self.tables.tokens.run(p, lambda: self._write_transaction(p, statements))
+
+    def _write_transaction(self, p: Mapping[str, Any], statements: "list[partiql.Statement]") -> dict[str, Any]:
         actions, keys, tables = [], set(), []
         for statement in statements:
             if isinstance(statement, partiql.Check):
