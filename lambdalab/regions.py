@@ -12,7 +12,9 @@ https://docs.aws.amazon.com/general/latest/gr/rande.html). lambdalab keeps one
     <data dir>/regions/<name>/ the lab of every other region, opened when first addressed
 
 The labs share the account id, the clock and the settings they are opened with (sandbox,
-plugins, limits); each has its own state, environments and concurrency pool. The HTTP edge
+plugins, limits); each has its own state, environments and concurrency pool, but what AWS
+keeps once per account (IAM, S3's bucket names) lives with home (:func:`home_lab`,
+:func:`home_data_dir`). The HTTP edge
 picks a request's lab by the region of its SigV4 credential scope.
 """
 
@@ -97,6 +99,20 @@ def lab_of_region(lab: Lab, region: str) -> Lab | None:
     if regions is None or not regions.is_served(region):
         return None
     return regions.lab(region)
+
+
+def home_lab(lab: Lab) -> Lab:
+    """The home region's lab beside ``lab`` (``lab`` itself when it is home's, or was
+    opened alone): where state AWS keeps once per account, such as IAM's, is kept."""
+    regions: Regions | None = lab.stash.get(REGIONS_KEY, None)
+    return regions.home if regions is not None else lab
+
+
+def open_labs(lab: Lab) -> list[Lab]:
+    """Every region's lab open beside ``lab``, home's first (``[lab]`` when it was opened
+    alone)."""
+    regions: Regions | None = lab.stash.get(REGIONS_KEY, None)
+    return regions.opened() if regions is not None else [lab]
 
 
 def signed_region(authorization: str | None, query_string: str = "") -> str | None:
@@ -254,5 +270,5 @@ class Regions:
 
 
 __all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "REGIONS_KEY", "OpenLab", "RegionMismatch",
-           "Regions", "aws_regions", "home_data_dir", "home_region_message", "lab_of_region",
+           "Regions", "aws_regions", "home_data_dir", "home_lab", "home_region_message", "lab_of_region", "open_labs",
            "like", "remember_home_region", "signed_region"]

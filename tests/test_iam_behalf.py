@@ -191,6 +191,45 @@ def test_a_kinesis_mapping_needs_the_pollers_reads_on_the_role(enforcing: EdgeSe
                                            StartingPosition="TRIM_HORIZON")["UUID"]
 
 
+def test_a_mapping_through_a_consumer_reads_the_stream_and_subscribes_to_the_consumer(
+        enforcing: EdgeServer, iam: Any) -> None:
+    """https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html ("Execution role
+    permissions"): the reads on the stream's ARN, SubscribeToShard on the consumer's."""
+    lam = function_with_role(enforcing, iam)
+    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=stream, ConsumerName="fast")["Consumer"]["ConsumerARN"]
+    reads = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
+    iam.put_role_policy(RoleName="worker-role", PolicyName="reads", PolicyDocument=allow(reads, stream))
+    assert stream_mapping_refusal(lam, consumer) == (
+        f"Cannot access stream consumer {consumer}. Please ensure the role can perform the "
+        "SubscribeToShard Action on your stream consumer in IAM.")
+    iam.put_role_policy(RoleName="worker-role", PolicyName="subscribe",
+                        PolicyDocument=allow("kinesis:SubscribeToShard", consumer))
+    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=consumer,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+
+
+def test_a_mapping_through_a_consumer_needs_the_reads_on_its_stream(enforcing: EdgeServer, iam: Any) -> None:
+    lam = function_with_role(enforcing, iam)
+    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=stream, ConsumerName="fast")["Consumer"]["ConsumerARN"]
+    reads = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
+    everything_on_the_consumer = reads + ["kinesis:SubscribeToShard"]
+    iam.put_role_policy(RoleName="worker-role", PolicyName="consumer",
+                        PolicyDocument=allow(everything_on_the_consumer, consumer))
+    assert stream_mapping_refusal(lam, consumer) == (
+        f"Cannot access stream {stream}. Please ensure the role can perform the GetRecords, "
+        "GetShardIterator, DescribeStream, and ListShards Actions on your stream in IAM.")
+    iam.attach_role_policy(RoleName="worker-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole")
+    assert lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=consumer,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+
+
 def test_a_dynamodb_stream_mapping_needs_the_pollers_reads_on_the_role(enforcing: EdgeServer, iam: Any) -> None:
     lam = function_with_role(enforcing, iam)
     dynamodb = client_for(enforcing.url, "dynamodb", key=ROOT)

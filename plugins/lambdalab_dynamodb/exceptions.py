@@ -11,6 +11,7 @@ writes them (``{"__type": "…", "message": "…"}``), so botocore raises
     ├── ConditionalCheckFailedException     a ConditionExpression was false
     ├── DuplicateItemException              a PartiQL INSERT of a key the table holds
     ├── TransactionCanceledException        a transaction's condition or validation failed
+    ├── IdempotentParameterMismatchException  a ClientRequestToken reused for another request
     ├── ProvisionedThroughputExceededException  a provisioned table's capacity is spent
     ├── TableNotFoundException              (backups) no such table
     ├── TableAlreadyExistsException         (restores) the target table exists
@@ -64,6 +65,11 @@ class DuplicateItemException(DynamoDbError):
 class TransactionCanceledException(DynamoDbError):
     """A TransactWriteItems/TransactGetItems was cancelled; ``CancellationReasons``
     says why, one entry per action."""
+
+
+class IdempotentParameterMismatchException(DynamoDbError):
+    """A TransactWriteItems reused a ClientRequestToken of the last 10 minutes with
+    other parameters."""
 
 
 class ExpiredIteratorException(DynamoDbError):

@@ -40,6 +40,7 @@ from .backups import MIGRATION as BACKUPS_MIGRATION
 from .backups import log_changes
 from .expressions import Node, Path, apply_update, project, test
 from .throughput import Capacity
+from .tokens import ClientTokens
 from .tables import Index, KeySchema, Table, check_stream, check_throughput, new_table, partitions, table_arn
 from .values import AttributeValue, Item
 
@@ -155,6 +156,8 @@ class Tables:
         self._closed = False
         #: Provisioned tables' read and write capacity, metered on the lab's clock.
         self.capacity = Capacity(lab.clock)
+        #: Transactions' ClientRequestTokens of the last 10 minutes.
+        self.tokens = ClientTokens(lab.clock)
 
     # -- tables ---------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from .exceptions import (
 from .expressions import Node, Path, project
 from .models import Change, Tables
 from .tables import Table
-from .throughput import READ, WRITE, read_units, write_units
+from .throughput import READ, WRITE, read_units, transaction_read_units, write_units
 from .values import AttributeValue, Item
 
 GRAMMAR = r"""
@@ -582,8 +582,9 @@ class PartiQL:
             out["LastEvaluatedKey"] = page.last_key
         return out
 
-    def get(self, statement: Select) -> tuple[str, Item | None]:
-        """A SELECT of one item by its whole key (batches and transactions read so)."""
+    def get(self, statement: Select, transaction: bool = False) -> tuple[str, Item | None]:
+        """A SELECT of one item by its whole key (batches and transactions read so; a
+        transaction's read is charged as :func:`.throughput.transaction_read_units`)."""
         if statement.index:
             raise ValidationException("Reads on indices are not supported within transactions.")
         table = self.tables.table(statement.table)
@@ -595,7 +596,9 @@ class PartiQL:
                                       "primary key in the where clause.") from None
         self.tables.capacity.admit(table, READ)
         item = self.tables.get_item(table.name, key)
-        self.tables.capacity.charge(table, READ, read_units(values.item_size(item or {}), False))
+        size = values.item_size(item or {})
+        self.tables.capacity.charge(table, READ, transaction_read_units(size) if transaction
+                                    else read_units(size, False))
         if item is None or not _passes(item, rest):
             return table.name, None
         return table.name, project(item, statement.projection)

@@ -26,6 +26,10 @@ LIST_TABLES_MAX = 100
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 TRANSACT_MAX = 100
+#: How long, in seconds of the lab's clock after the first request completed, a
+#: TransactWriteItems' ClientRequestToken is remembered
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+CLIENT_TOKEN_SECONDS = 600
 #: How many seconds of unused provisioned capacity a table keeps for bursts
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html).
 BURST_SECONDS = 300

@@ -31,7 +31,7 @@ from .expressions import Expressions, project
 from .models import RETURN_VALUES, Change, Tables
 from .streams import ITERATOR_TYPES, Streams
 from .tables import Table
-from .throughput import READ, WRITE, read_units, write_units
+from .throughput import READ, WRITE, read_units, transaction_read_units, transaction_write_units, write_units
 from .values import Item
 
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -71,6 +71,14 @@ def _capacity(p: Mapping[str, Any], table: str, units: Callable[[], float]) -> d
     if wanted == "INDEXES":
         entry["Table"] = {"CapacityUnits": entry["CapacityUnits"]}
     return {"ConsumedCapacity": entry}
+
+
+def _consumed(p: Mapping[str, Any], units: Mapping[str, float]) -> dict[str, Any]:
+    """A transaction's ``ConsumedCapacity``, one entry per table, when asked for."""
+    if (p.get("ReturnConsumedCapacity") or "NONE") == "NONE" or not units:
+        return {}
+    return {"ConsumedCapacity": [_capacity(p, name, lambda: spent)["ConsumedCapacity"]
+                                 for name, spent in units.items()]}
 
 
 def _returning_old(p: Mapping[str, Any], write: Callable[[], Any]) -> Any:
@@ -316,10 +324,13 @@ class DynamoDbResponses:
         return {"UnprocessedItems": unprocessed}
 
     def transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return self.tables.tokens.run(p, lambda: self._transact_write_items(p))
+
+    def _transact_write_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
         items = p["TransactItems"]
         if len(items) > quotas.TRANSACT_MAX:
             raise ValidationException(f"Member must have length less than or equal to {quotas.TRANSACT_MAX}")
-        actions, keys = [], set()
+        actions, keys, tables = [], set(), []
         for entry in items:
             kind, params = _one_action(entry)
             action, key = self._transact_action(kind, params)
@@ -327,8 +338,8 @@ class DynamoDbResponses:
                 raise ValidationException("Transaction request cannot include multiple operations on one item")
             keys.add(key)
             actions.append(action)
-        self._run_transaction(actions)
-        return {}
+            tables.append(params["TableName"])
+        return _consumed(p, self._run_transaction(actions, tables))
 
     def _transact_action(self, kind: str, params: Mapping[str, Any]) -> tuple[Callable[..., None], str]:
         _no_legacy(params)
@@ -344,11 +355,17 @@ class DynamoDbResponses:
         marker = f"{name}/{sorted((k, str(v)) for k, v in key.items())}"
         return self.tables.write_action(kind, name, params, condition, update), marker
 
-    def _run_transaction(self, actions: list[Callable[..., None]]) -> None:
+    def _run_transaction(self, actions: list[Callable[..., None]], tables: list[str]) -> dict[str, float]:
         """All the actions or none; a failed condition cancels the transaction with one
-        reason per action (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html)."""
+        reason per action (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+        The write units charged, by table: each item written twice, once to prepare the
+        transaction and once to commit it
+        (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling)."""
+        for name in dict.fromkeys(tables):
+            self._admitted(name, WRITE)
         reasons: list[dict[str, str]] = []
         failed = False
+        written: list[Change] = []
 
         def reasoned(action: Callable[..., None]) -> Callable[..., None]:
             def run(db: sqlite3.Connection, changes: list[Change]) -> None:
@@ -366,19 +383,39 @@ class DynamoDbResponses:
                 raise TransactionCanceledException(
                     "Transaction cancelled, please refer cancellation reasons for specific reasons "
                     f"[{', '.join(r['Code'] for r in reasons)}]", CancellationReasons=reasons)
+            written.extend(changes)
 
         self.tables.transact([reasoned(a) for a in actions] + [check])
+        units: dict[str, float] = {}
+        for change in written:
+            charged = transaction_write_units(change.old, change.new)
+            self.tables.capacity.charge(change.table, WRITE, charged)
+            units[change.table.name] = units.get(change.table.name, 0.0) + charged
+        return units
 
     def transact_get_items(self, p: Mapping[str, Any]) -> dict[str, Any]:
-        responses = []
-        for entry in p["TransactItems"]:
-            get = entry["Get"]
+        gets = [entry["Get"] for entry in p["TransactItems"]]
+        projections = []
+        for get in gets:
             expressions = Expressions.of(get)
-            projection = expressions.projection(get.get("ProjectionExpression"))
+            projections.append(expressions.projection(get.get("ProjectionExpression")))
             expressions.check_all_used()
-            item = self.tables.get_item(get["TableName"], get["Key"], projection)
-            responses.append({"Item": item} if item is not None else {})
-        return {"Responses": responses}
+        for name in dict.fromkeys(get["TableName"] for get in gets):
+            self._admitted(name, READ)
+        responses: list[dict[str, Any]] = []
+        units: dict[str, float] = {}
+        for get, projection in zip(gets, projections):
+            whole = self.tables.get_item(get["TableName"], get["Key"])
+            units[get["TableName"]] = units.get(get["TableName"], 0.0) + self._transaction_read(
+                get["TableName"], whole)
+            responses.append({"Item": project(whole, projection)} if whole is not None else {})
+        return {"Responses": responses, **_consumed(p, units)}
+
+    def _transaction_read(self, name: str, whole: Item | None) -> float:
+        """Charge a transaction's read of ``whole``; the units charged."""
+        units = transaction_read_units(values.item_size(whole or {}))
+        self.tables.capacity.charge(self.tables.table(name), READ, units)
+        return units
 
 
     # -- backups -----------------------------------------------------------------------------
@@ -476,9 +513,16 @@ class DynamoDbResponses:
                                       f"{quotas.TRANSACT_MAX}")
         statements = partiql.parse_all(entries)
         if statements and partiql.is_read(statements[0]):
-            items = [self.partiql.get(s)[1] for s in statements if isinstance(s, partiql.Select)]
-            return {"Responses": [{"Item": i} if i is not None else {} for i in items]}
-        actions, keys = [], set()
+            got = [self.partiql.get(s, transaction=True) for s in statements if isinstance(s, partiql.Select)]
+            units: dict[str, float] = {}
+            for name, item in got:  # what get charged, for ConsumedCapacity
+                units[name] = units.get(name, 0.0) + transaction_read_units(values.item_size(item or {}))
+            return {"Responses": [{"Item": i} if i is not None else {} for _, i in got],
+                    **_consumed(p, units)}
+        return self.tables.tokens.run(p, lambda: self._write_transaction(p, statements))
+
+    def _write_transaction(self, p: Mapping[str, Any], statements: "list[partiql.Statement]") -> dict[str, Any]:
+        actions, keys, tables = [], set(), []
         for statement in statements:
             if isinstance(statement, partiql.Check):
                 table, key, action = self.partiql.check(statement)
@@ -490,8 +534,8 @@ class DynamoDbResponses:
                 raise ValidationException("Transaction request cannot include multiple operations on one item")
             keys.add(marker)
             actions.append(action)
-        self._run_transaction(actions)
-        return {}
+            tables.append(table)
+        return _consumed(p, self._run_transaction(actions, tables))
 
 
 def _all_throttled(unprocessed: Mapping[str, Any], asked: int, left: int) -> None:

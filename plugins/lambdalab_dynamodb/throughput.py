@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 READ = "ReadCapacityUnits"
 WRITE = "WriteCapacityUnits"
+#: How many times a transaction's read or write of an item is charged (prepare, commit).
+TRANSACTION_FACTOR = 2
 #: AWS's words for a throttled request.
 EXCEEDED = ("The level of configured provisioned throughput for the table was exceeded. "
             "Consider increasing your provisioning level with the UpdateTable API.")
@@ -46,6 +48,17 @@ def write_units(*items: "Item | None") -> float:
 def read_units(size: int, consistent: bool) -> float:
     """A read costs one unit per 4 KB read (rounded up), half that when eventually consistent."""
     return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
+
+
+def transaction_read_units(size: int) -> float:
+    """A transaction reads each item twice, strongly consistent: to prepare it and to commit it
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling)."""
+    return TRANSACTION_FACTOR * read_units(size, True)
+
+
+def transaction_write_units(*items: "Item | None") -> float:
+    """A transaction writes each item twice: to prepare it and to commit it."""
+    return TRANSACTION_FACTOR * write_units(*items)
 
 
 @dataclass

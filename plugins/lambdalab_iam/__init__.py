@@ -1,7 +1,9 @@
 """lambdalab's IAM and STS: roles, users, policies and keys, and who is calling.
 
 A built-in plugin, registered by entry point exactly as a student's would be. It keeps
-IAM's entities in the lab's database, serves IAM and STS on the HTTP edge (query
+IAM's entities in the home region's lab's database, once for every region, since IAM is
+a global service (https://docs.aws.amazon.com/IAM/latest/UserGuide/intro-structure.html;
+rows an older lambdalab kept per region move there, :mod:`lambdalab_iam.regional`), serves IAM and STS on the HTTP edge (query
 protocol, services ``iam`` and ``sts``), and gives every execution environment its
 function's execution role as temporary credentials (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), so a handler's SDK calls are made as
@@ -18,11 +20,11 @@ Policy enforcement reads identities through :mod:`lambdalab_iam.identities`.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, Principal, StashKey
+from lambdalab.plugin import HttpService, Principal, StashKey, home_lab, open_labs
 
 from .exceptions import (
     AccessDenied,
@@ -38,19 +40,46 @@ from .exceptions import (
 )
 from .identities import Identity, identity_for_key, policies_of, trust_policy_of
 from .models import MIGRATIONS, AccessKey, Group, Iam, ManagedPolicy, Role, Session, User
+from .regional import move_to_home
 from .responses import IamService, StsService
 from .roles import ExecutionRoles, check_execution_role
 
 __version__ = "0.1.0"
 
-#: Each lab's IAM, in ``lab.stash``: it dies with the lab.
+#: The account's IAM, in the home lab's ``lab.stash``: it dies with the lab.
 IAM = StashKey[Iam]()
+#: In a region's lab's stash once its own IAM rows moved home (how many); in home's once
+#: every region open then was moved.
+MOVED_HOME = StashKey[int]()
 
 
 def iam(lab: Lab) -> Iam:
-    """The IAM of ``lab``."""
+    """The IAM of ``lab``'s account: the home region's lab's, whichever region ``lab`` is."""
+    home = home_lab(lab)
     # A proxy: the stash must not keep the lab alive.
-    return lab.stash.setdefault(IAM, lambda: Iam(weakref.proxy(lab)))
+    shared = home.stash.setdefault(IAM, lambda: Iam(_proxy(home)))
+    if home.store is not lab.store:  # not ``is``: ``lab`` may be a proxy of home
+        _moved_home(lab, home)
+    elif MOVED_HOME not in home.stash:
+        _moved_to(home)
+    return shared
+
+
+def _moved_to(home: Lab) -> None:
+    """Once other regions are open (all those the data dir holds open with them), move
+    their IAM home before home answers."""
+    others = [other for other in open_labs(home) if other.store is not home.store]
+    if others:
+        home.stash.setdefault(MOVED_HOME, lambda: sum(_moved_home(other, home) for other in others))
+
+
+def _proxy(lab: Lab) -> Lab:
+    return lab if isinstance(lab, weakref.ProxyType) else weakref.proxy(lab)
+
+
+def _moved_home(lab: Lab, home: Lab) -> int:
+    """Move what an older lambdalab kept of IAM in ``lab``'s store home, once."""
+    return lab.stash.setdefault(MOVED_HOME, lambda: move_to_home(lab.store, home.store))
 
 
 @lambdalab.hookimpl
@@ -60,7 +89,20 @@ def lambdalab_migrations() -> dict[str, str]:
 
 @lambdalab.hookimpl
 def lambdalab_lab_started(lab: Lab) -> None:
-    lab.plugin_manager.register(ExecutionRoles(iam(lab)), name="iam.execution-roles")
+    # The lab, not its IAM: a region's lab learns which lab is home after it started.
+    lab.plugin_manager.register(ExecutionRoles(_iam_of(weakref.ref(lab))), name="iam.execution-roles")
+
+
+def _iam_of(ref: "weakref.ref[Lab]") -> Callable[[], Iam]:
+    """The IAM of the lab ``ref`` names, looked up at each call (the lab, once gone, has none)."""
+
+    def of() -> Iam:
+        lab = ref()
+        if lab is None:
+            raise ReferenceError("The lab is closed.")
+        return iam(lab)
+
+    return of
 
 
 @lambdalab.hookimpl

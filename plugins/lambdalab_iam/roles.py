@@ -18,6 +18,8 @@ environment keeps lambdalab's placeholder keys, which the edge takes as the acco
 
 from __future__ import annotations
 
+from typing import Callable
+
 import lambdalab
 from lambdalab import FunctionConfiguration
 from lambdalab.plugin import InvalidParameterValueException
@@ -54,10 +56,14 @@ def check_execution_role(iam: Iam, role_arn: str, function_arn: str | None = Non
 
 class ExecutionRoles:
     """The per-lab ``lambdalab_runtime_environment`` implementation (the hook carries no
-    lab, so each lab's plugin manager gets its own, bound to that lab's IAM)."""
+    lab, so each lab's plugin manager gets its own, bound to that lab's account's IAM)."""
 
-    def __init__(self, iam: Iam) -> None:
-        self.iam = iam
+    def __init__(self, iam_of_lab: Callable[[], Iam]) -> None:
+        self.iam_of_lab = iam_of_lab
+
+    @property
+    def iam(self) -> Iam:
+        return self.iam_of_lab()
 
     @lambdalab.hookimpl
     def lambdalab_runtime_environment(self, config: FunctionConfiguration) -> dict[str, str] | None:

@@ -654,6 +654,14 @@ def failure_record(mapping: StreamMapping, key: str, shard_id: str, records: lis
 SEND_SERVICE_NAMES = {"sqs": "SQS", "sns": "SNS", "s3": "S3"}
 
 
+#: What names an enhanced fan-out consumer's ARN: ``STREAM_ARN/consumer/NAME:CREATED``.
+CONSUMER_INFIX = "/consumer/"
+#: What the poller calls on a consumer (beside :attr:`StreamMappings.READ_ACTIONS` on its
+#: stream) with the execution role. Not ``kinesis:DescribeStreamConsumer``: the managed
+#: AWSLambdaKinesisExecutionRole, which AWS names as enough for a mapping, lacks it.
+CONSUMER_ACTIONS = ("kinesis:SubscribeToShard",)
+
+
 @dataclass
 class StreamMappings:
     """Every stream mapping of one service in one lab, durable in its store, with pollers."""
@@ -910,24 +918,38 @@ class StreamMappings:
                 f"The provided execution role does not have permissions to call {action.split(':')[1]} on "
                 f"{SEND_SERVICE_NAMES.get(service, service)}")
 
-    def _check_role(self, function_arn: str, stream_arn: str) -> None:
+    def _check_role(self, function_arn: str, source_arn: str) -> None:
         """Under IAM enforcement the execution role must allow the poller's reads; AWS's
         refusal names them all (as it does for a DynamoDB stream)."""
-        denial = self.read_denial(function_arn, stream_arn)
+        denial = self.read_denial(function_arn, source_arn)
         if denial is not None:
             raise InvalidParameterValueException(denial)
 
-    def read_denial(self, function_arn: str, stream_arn: str) -> str | None:
+    def read_denial(self, function_arn: str, source_arn: str) -> str | None:
         """AWS's sentence when the function's execution role may not make the poller's
-        reads of the stream, else ``None`` (no enforcement; all allowed; no function)."""
+        reads of the stream, else ``None`` (no enforcement; all allowed; no function).
+
+        Through an enhanced fan-out consumer (``source_arn`` a consumer's ARN) the reads
+        are asked on the consumer's stream and SubscribeToShard on the consumer, as AWS's
+        "Execution role permissions" list them
+        (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html)."""
         if not getattr(self.lab, "enforce_iam", False):
             return None  # before any read: pollers ask this before each batch
         role = self.role_of(function_arn)
-        if role is None or denied_action(self.lab, role, self.READ_ACTIONS, stream_arn) is None:
+        if role is None:
             return None
-        names = [action.split(":")[1] for action in self.READ_ACTIONS]
-        return (f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
-                f"{', '.join(names[:-1])}, and {names[-1]} Actions on your stream in IAM.")
+        consumer = self.service == "kinesis" and CONSUMER_INFIX in source_arn
+        stream_arn = source_arn.partition(CONSUMER_INFIX)[0] if consumer else source_arn
+        if denied_action(self.lab, role, self.READ_ACTIONS, stream_arn) is not None:
+            names = [action.split(":")[1] for action in self.READ_ACTIONS]
+            return (f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
+                    f"{', '.join(names[:-1])}, and {names[-1]} Actions on your stream in IAM.")
+        if consumer and denied_action(self.lab, role, CONSUMER_ACTIONS, source_arn) is not None:
+            # lambdalab's sentence, in the shape of the stream's: AWS's is not published.
+            names = [action.split(":")[1] for action in CONSUMER_ACTIONS]
+            return (f"Cannot access stream consumer {source_arn}. Please ensure the role can perform "
+                    f"the {', '.join(names)} Action on your stream consumer in IAM.")
+        return None
 
 
 def _key(row: Any) -> dict[str, Any]:
