@@ -13,8 +13,8 @@ https://docs.aws.amazon.com/general/latest/gr/rande.html). lambdalab keeps one
 
 The labs share the account id, the clock and the settings they are opened with (sandbox,
 plugins, limits); each has its own state, environments and concurrency pool, but what AWS
-keeps once per account (IAM, S3's bucket names) lives with home (:func:`home_lab`,
-:func:`home_data_dir`). The HTTP edge
+keeps once per account (IAM, S3's bucket names) lives with home (:func:`~lambdalab.plugin.home_lab`,
+:func:`~lambdalab.plugin.home_data_dir`). The HTTP edge
 picks a request's lab by the region of its SigV4 credential scope.
 """
 
