@@ -310,6 +310,7 @@ class Backups:
                       indexes_stored=True)
         db.execute("INSERT INTO dynamodb_tables (name, config) VALUES (?, ?)",
                    (table.name, json.dumps(table.to_json())))
+        self.tables.sweep_soon()
         return table
 
 

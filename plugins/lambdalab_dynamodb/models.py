@@ -21,6 +21,7 @@ sees only the projected attributes, as on AWS.
 from __future__ import annotations
 
 import json
+import threading
 import sqlite3
 import uuid
 import zlib
@@ -153,6 +154,7 @@ class Tables:
         #: Called by the minutely sweep, after expired items are deleted.
         self.on_sweep: list[Callable[[], None]] = []
         self._ttl_timer: Timer | None = None
+        self._sweep_lock = threading.Lock()
         self._closed = False
         #: Provisioned tables' read and write capacity, metered on the lab's clock.
         self.capacity = Capacity(lab.clock)
@@ -172,6 +174,7 @@ class Tables:
                 self._open_stream(db, table, now)
             db.execute("INSERT INTO dynamodb_tables (name, config) VALUES (?, ?)",
                        (table.name, _config_text(table)))
+        self.sweep_soon()
         return table
 
     def table(self, name: Any, db: sqlite3.Connection | None = None) -> Table:
@@ -522,23 +525,40 @@ class Tables:
             _index_rows(db, table, values.loads(text), pk, sk)
 
     def _schedule_sweep(self) -> None:
-        if self._closed:
-            return
+        """The minutely sweep (TTL, stream retention, the recovery log), while there is
+        something to sweep: a lab without tables or streams has no timer, so advancing its
+        clock by years does not step through millions of empty sweeps; a new table starts
+        it again (:meth:`sweep_soon`)."""
+        with self._sweep_lock:
+            if self._closed or self._ttl_timer is not None:
+                return
 
-        def sweep() -> None:
-            try:
-                self.sweep_expired()
-                for listener in self.on_sweep:
-                    listener()
-            finally:
-                self._schedule_sweep()
+            def sweep() -> None:
+                with self._sweep_lock:
+                    self._ttl_timer = None
+                if not self._has_work():
+                    return
+                try:
+                    self.sweep_expired()
+                    for listener in self.on_sweep:
+                        listener()
+                finally:
+                    self._schedule_sweep()
 
-        self._ttl_timer = self.clock.call_later(quotas.TTL_SWEEP_S, sweep)
+            self._ttl_timer = self.clock.call_later(quotas.TTL_SWEEP_S, sweep)
+
+    sweep_soon = _schedule_sweep
+
+    def _has_work(self) -> bool:
+        """A table, or a stream (its records outlive a deleted table by the retention)."""
+        return bool(self.store.query(
+            "SELECT EXISTS (SELECT 1 FROM dynamodb_tables) OR EXISTS (SELECT 1 FROM dynamodb_streams)")[0][0])
 
     def close(self) -> None:
-        self._closed = True
-        if self._ttl_timer is not None:
-            self._ttl_timer.cancel()
+        with self._sweep_lock:
+            self._closed = True
+            if self._ttl_timer is not None:
+                self._ttl_timer.cancel()
 
     # -- streams -------------------------------------------------------------------------
 
