@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from . import iam_policy
     from .protocol.authorize import Principal, denied_action, may_invoke, principal_of, request_context
     from .server.auth import SignedRequest, signer_of
-    from .regions import aws_regions, home_data_dir, home_lab, lab_of_region, open_labs, signed_region
+    from .regions import aws_regions, home_data_dir, home_lab, lab_of_region, labs_opened, open_labs, signed_region
     from .runtime import bootstrap as runtime_bootstrap
     from .runtime import protocol as runtime_protocol
     from .runtime.context import LambdaContext, static_fields
@@ -132,6 +132,7 @@ __all__ = [
     "home_data_dir",
     "home_lab",
     "open_labs",
+    "labs_opened",
     # what the edge answered (the lambdalab_api_call hook)
     "ApiCall",
     # who a request's access key stands for (the lambdalab_principal hook)
@@ -258,7 +259,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
                                                    "header_safe")},
     **{name: ("regions", name)
        for name in ("signed_region", "lab_of_region", "aws_regions", "home_data_dir",
-                    "home_lab", "open_labs")},
+                    "home_lab", "open_labs", "labs_opened")},
     **{name: ("arn", name) for name in ("parse_function_ref", "FunctionRef")},
     "new_request_id": ("invocation.invoker", "new_request_id"),
     "NewEvent": ("invocation.event_queue", "NewEvent"),

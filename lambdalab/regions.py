@@ -115,6 +115,15 @@ def open_labs(lab: Lab) -> list[Lab]:
     return regions.opened() if regions is not None else [lab]
 
 
+def labs_opened(lab: Lab) -> int:
+    """How many times a region's lab was opened beside ``lab``, home's included: it
+    grows and never shrinks, so a plugin that keeps what it derived from
+    :func:`~lambdalab.plugin.open_labs` (IAM moving older per-region rows home) knows,
+    by one read, when to derive it again. 1 for a lab opened alone."""
+    regions: Regions | None = lab.stash.get(REGIONS_KEY, None)
+    return regions.labs_opened if regions is not None else 1
+
+
 def signed_region(authorization: str | None, query_string: str = "") -> str | None:
     """The region a request is signed for: its SigV4 credential scope's (``Authorization``
     header, or a presigned URL's ``X-Amz-Credential``); None when it names none
@@ -177,6 +186,8 @@ class Regions:
         self._labs: dict[str, Lab] = {home.arns.region: home}
         self._lock = threading.Lock()
         self._endpoint_url: str | None = None
+        #: Labs opened so far, home's first (:func:`labs_opened`).
+        self.labs_opened = 1
         home.stash[REGIONS_KEY] = self
         for region in self.stored():
             self.lab(region)
@@ -217,6 +228,7 @@ class Regions:
                 lab.endpoint_url = self._endpoint_url
                 lab.stash[REGIONS_KEY] = self
                 self._labs[region] = lab
+                self.labs_opened += 1
             return self._labs[region]
 
     def opened(self) -> list[Lab]:
@@ -270,5 +282,5 @@ class Regions:
 
 
 __all__ = ["HOME_REGION_FILE", "REGIONS_FOLDER", "REGIONS_KEY", "OpenLab", "RegionMismatch",
-           "Regions", "aws_regions", "home_data_dir", "home_lab", "home_region_message", "lab_of_region", "open_labs",
+           "Regions", "aws_regions", "home_data_dir", "home_lab", "home_region_message", "lab_of_region", "labs_opened", "open_labs",
            "like", "remember_home_region", "signed_region"]

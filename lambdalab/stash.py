@@ -25,6 +25,9 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
+_MISSING = object()
+
+
 class StashKey(Generic[T]):
     """A key of a :class:`Stash`, typed by the value kept under it.
 
@@ -58,16 +61,16 @@ class Stash:
 
     def get(self, key: StashKey[T], default: D) -> T | D:
         """The value under ``key``, or ``default``."""
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        return cast("T | D", self._values.get(key, default))
 
     def setdefault(self, key: StashKey[T], make: Callable[[], T]) -> T:
         """The value under ``key``; made by ``make()`` and kept there the first time.
 
         ``make`` runs at most once per key, even when threads ask together.
         """
+        found = self._values.get(key, _MISSING)  # the lock only to make it: this is read per request
+        if found is not _MISSING:
+            return cast(T, found)
         with self._lock:
             if key not in self._values:
                 self._values[key] = make()

@@ -251,6 +251,25 @@ def test_a_lab_of_another_region_on_the_data_dir_is_refused_with_what_to_do(
     assert str(data_dir / REGIONS_FOLDER / WEST) in str(e.value)
 
 
+def test_labs_opened_grows_with_each_region_opened_and_never_shrinks(
+    tmp_path: Path, clock: VirtualClock
+) -> None:
+    from lambdalab.plugin import labs_opened
+
+    with Lab(data_dir=tmp_path / "d", clock=clock) as lab:
+        assert labs_opened(lab) == 1  # alone
+        regions = Regions(lab)
+        assert labs_opened(lab) == 1
+        west = regions.lab(WEST)
+        assert labs_opened(lab) == labs_opened(west) == 2
+        regions.lab(WEST)  # already open: nothing opened
+        assert labs_opened(lab) == 2
+        regions.close()
+        regions.lab(WEST)  # opened again after closing: a plugin's cached view is stale
+        assert labs_opened(lab) == 3
+        regions.close()
+
+
 def test_serve_with_another_region_than_the_data_dirs_says_what_to_do(tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     (data_dir).mkdir()

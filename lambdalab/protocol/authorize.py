@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 from botocore.model import ServiceModel
 
 from .. import limits
+from ..arn import parse_function_ref
 from ..iam_policy import Decision, PolicyType, Request, Result, evaluate, iso8601
 from .calls import Caller
 from .parsers import ParsedRequest
@@ -103,12 +104,14 @@ ACTION_NAMES = {
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 
 
+@functools.lru_cache(maxsize=None)  # one per service model, and botocore keeps each
 def service_prefix(model: ServiceModel) -> str:
     """``lambda``, ``s3``, ``sqs``, ``cloudwatch`` (whose endpoints are ``monitoring``)…"""
     name = model.signing_name or model.endpoint_prefix
     return SERVICE_PREFIXES.get(name, name)
 
 
+@functools.lru_cache(maxsize=4096)
 def action_of(model: ServiceModel, operation: str) -> str:
     """The IAM action of an operation: ``lambda:InvokeFunction`` for ``Invoke``."""
     prefix = service_prefix(model)
@@ -127,8 +130,6 @@ def _text(params: Mapping[str, Any], *names: str) -> str | None:
 
 
 def _lambda_resource(lab: Any, params: Mapping[str, Any]) -> str:
-    from ..arn import parse_function_ref
-
     ref = _text(params, "FunctionName")
     if ref is None:
         return "*"
@@ -207,8 +208,6 @@ def resource_policy_of(lab: Any, action: str, resource: str,
     """The resource-based policy that applies: a function's (``AddPermission``) for
     invoking it; for a resource of a plugin's service, what the
     ``lambdalab_resource_policy`` hook says (an SQS queue's ``Policy``); else ``None``."""
-    from ..arn import parse_function_ref
-
     if not action.startswith("lambda:"):
         if resource == "*" or (resource.startswith("arn:aws:iam:") and action != "sts:AssumeRole"):
             return None  # a role's one resource policy is its trust policy, for sts:AssumeRole
@@ -392,8 +391,6 @@ def may_invoke(lab: Any, service_principal: str, function_arn: str, *, source_ar
     notification is configured, always; EventBridge and SNS when they deliver, only in a
     lab that enforces IAM (``lab.enforce_iam``), so that labs without IAM keep working
     (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html)."""
-    from ..arn import parse_function_ref
-
     ref = parse_function_ref(function_arn)
     context = {key: value for key, value in (("aws:SourceArn", source_arn), ("aws:SourceAccount", source_account))
                if value is not None}

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, Principal, StashKey, home_lab, open_labs
+from lambdalab.plugin import HttpService, Principal, StashKey, home_lab, labs_opened, open_labs
 
 from .exceptions import (
     AccessDenied,
@@ -48,29 +48,33 @@ __version__ = "0.1.0"
 
 #: The account's IAM, in the home lab's ``lab.stash``: it dies with the lab.
 IAM = StashKey[Iam]()
-#: In a region's lab's stash once its own IAM rows moved home (how many); in home's once
-#: every region open then was moved.
+#: In a region's lab's stash once its own IAM rows moved home (how many).
 MOVED_HOME = StashKey[int]()
+#: In each lab's stash: the account's IAM as :func:`iam` last found it, and how many labs
+#: were open then (every request under enforcement asks: one read answers it).
+FOUND = StashKey[tuple[int, Iam]]()
 
 
 def iam(lab: Lab) -> Iam:
     """The IAM of ``lab``'s account: the home region's lab's, whichever region ``lab`` is."""
-    home = home_lab(lab)
-    # A proxy: the stash must not keep the lab alive.
-    shared = home.stash.setdefault(IAM, lambda: Iam(_proxy(home)))
-    if home.store is not lab.store:  # not ``is``: ``lab`` may be a proxy of home
-        _moved_home(lab, home)
-    elif MOVED_HOME not in home.stash:
-        _moved_to(home)
+    opened = labs_opened(lab)
+    found = lab.stash.get(FOUND, None)
+    if found is not None and found[0] == opened:
+        return found[1]
+    shared = _home_iam(lab)
+    lab.stash[FOUND] = (opened, shared)
     return shared
 
 
-def _moved_to(home: Lab) -> None:
-    """Once other regions are open (all those the data dir holds open with them), move
-    their IAM home before home answers."""
-    others = [other for other in open_labs(home) if other.store is not home.store]
-    if others:
-        home.stash.setdefault(MOVED_HOME, lambda: sum(_moved_home(other, home) for other in others))
+def _home_iam(lab: Lab) -> Iam:
+    """Home's IAM, once every region open beside it moved its older rows home."""
+    home = home_lab(lab)
+    # A proxy: the stash must not keep the lab alive.
+    shared = home.stash.setdefault(IAM, lambda: Iam(_proxy(home)))
+    for other in open_labs(home):
+        if other.store is not home.store:  # by store: ``home`` may be a proxy of its lab
+            _moved_home(other, home)
+    return shared
 
 
 def _proxy(lab: Lab) -> Lab:
