@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
     from .invocation.destinations import DESTINATION_ACTIONS, DestinationMessage, Sender
+    from .source_mappings import MappingKeeper
     from .errors import (
         AwsError,
         InvalidParameterValueException,
@@ -169,6 +170,8 @@ __all__ = [
     "pricing",
     # what a stream event source mapping reads (Kinesis, DynamoDB streams)
     "stream_sources",
+    # what every keeper of event source mappings does alike (SQS's, Kinesis's)
+    "MappingKeeper",
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
@@ -273,6 +276,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "LambdaDatum": ("metrics", "LambdaDatum"),
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage", "DESTINATION_ACTIONS")},
+    "MappingKeeper": ("source_mappings", "MappingKeeper"),
     **{
         name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")

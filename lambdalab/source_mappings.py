@@ -8,10 +8,14 @@ service, a UUID is looked for in every keeper, and a list joins theirs.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Mapping, Protocol, TypeVar
 
+from .arn import parse_function_ref
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 
 if TYPE_CHECKING:
@@ -84,6 +88,119 @@ class SourceMappings:
             f"The resource you requested does not exist. (Service: Lambda, Status Code: 404, "
             f"Request ID: {uuid})"
         )
+
+
+class KeptMapping(Protocol):
+    """What :class:`MappingKeeper` reads of a keeper's mapping record (a dataclass)."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def event_source_arn(self) -> str: ...
+    @property
+    def function_arn(self) -> str: ...
+
+
+M = TypeVar("M", bound=KeptMapping)
+
+
+class MappingKeeper(Generic[M]):
+    """What every keeper of event source mappings does alike, whatever it polls: mappings
+    durable as rows of the table ``TABLE`` names (a ``uuid`` column), one poller thread per enabled
+    mapping, and the Lambda API's delete, list and update semantics.
+
+    A keeper (the SQS plugin's, the Kinesis plugin's) is a dataclass with ``lab``,
+    ``pollers``, ``results`` and ``idle`` fields, and gives ``get``, ``_all``,
+    ``_save``, ``_start`` and ``_is_idle``; this class does the rest.
+    """
+
+    #: The store's table of the keeper's mappings.
+    TABLE: ClassVar[str]
+    lab: Any  # the Lab (its module imports this one)
+    #: Each running poller (``stop()`` then ``join()`` stops it), by mapping UUID.
+    pollers: dict[str, Any]
+    results: dict[str, str]
+    idle: threading.Condition
+
+    def get(self, uuid: str) -> M:
+        raise NotImplementedError
+
+    def _all(self) -> builtins.list[M]:
+        raise NotImplementedError
+
+    def _save(self, mapping: M) -> None:
+        raise NotImplementedError
+
+    def _start(self, mapping: M) -> None:
+        raise NotImplementedError
+
+    def _is_idle(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start a poller for each enabled mapping (the lab opened)."""
+        for mapping in self._all():
+            if mapping.enabled:
+                self._start(mapping)
+
+    def delete(self, uuid: str) -> M:
+        """DeleteEventSourceMapping: its poller stopped, its row gone; answered ``Deleting``."""
+        mapping = self.get(uuid)
+        self._stop(uuid)
+        with self.lab.store.transaction() as db:
+            db.execute(f"DELETE FROM {self.TABLE} WHERE uuid = ?", (mapping.uuid,))
+        return replace(mapping, state="Deleting")  # type: ignore[type-var]
+
+    def list(self, event_source_arn: str | None = None,
+             function_name: str | None = None) -> builtins.list[M]:
+        """ListEventSourceMappings, optionally of one source or one function."""
+        function_arn = None
+        if function_name is not None:
+            ref = parse_function_ref(function_name)
+            function_arn = self.lab.arns.function(ref.name, ref.qualifier)
+        return [self.get(m.uuid) for m in self._all()
+                if (event_source_arn is None or m.event_source_arn == event_source_arn)
+                and (function_arn is None or m.function_arn == function_arn)]
+
+    def _function_arn(self, function_name: str) -> str:
+        """The ARN of a function that exists (ResourceNotFoundException if not)."""
+        ref = parse_function_ref(function_name)
+        self.lab.registry.get(ref.name, ref.qualifier)
+        return self.lab.arns.function(ref.name, ref.qualifier)
+
+    def _replace(self, old: M, mapping: M) -> M:
+        """Keep ``mapping`` in place of ``old`` and restart its poller; answered in the
+        state UpdateEventSourceMapping gives (``Enabling``, ``Disabling``, ``Updating``)."""
+        self._stop(mapping.uuid)
+        self._save(mapping)
+        if mapping.enabled:
+            self._start(mapping)
+        state = ("Enabling" if mapping.enabled and not old.enabled
+                 else "Disabling" if old.enabled and not mapping.enabled else "Updating")
+        return replace(mapping, state=state)  # type: ignore[type-var]
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block (real seconds) until no poller has work (the keeper's ``_is_idle``).
+        Tests and labs call it after sending or writing, or advancing the clock."""
+        with self.idle:
+            return self.idle.wait_for(self._is_idle, timeout)
+
+    def notify_idle(self) -> None:
+        with self.idle:
+            self.idle.notify_all()
+
+    def close(self) -> None:
+        for key in builtins.list(self.pollers):
+            self._stop(key)
+
+    def _stop(self, uuid: str) -> None:
+        poller = self.pollers.pop(uuid, None)
+        if poller is not None:
+            poller.stop()
+            poller.join()
+        self.notify_idle()
 
 
 def mapping_uuid(mapping: Any) -> str | None:

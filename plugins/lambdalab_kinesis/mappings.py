@@ -49,6 +49,7 @@ from lambdalab.plugin import (
     InvalidParameterValueException,
     LambdaDatum,
     LambdaError,
+    MappingKeeper,
     ResourceConflictException,
     ResourceNotFoundException,
     ServiceError,
@@ -663,8 +664,10 @@ CONSUMER_ACTIONS = ("kinesis:SubscribeToShard",)
 
 
 @dataclass
-class StreamMappings:
+class StreamMappings(MappingKeeper[StreamMapping]):
     """Every stream mapping of one service in one lab, durable in its store, with pollers."""
+
+    TABLE: ClassVar[str] = "kinesis_mappings"
 
     #: What the poller calls with the execution role (the actions of
     #: AWSLambdaKinesisExecutionRole; https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
@@ -679,11 +682,6 @@ class StreamMappings:
     idle: threading.Condition = field(default_factory=threading.Condition)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         LANE_THREADS_MAX, thread_name_prefix="lambdalab-stream-lane"))
-
-    def start(self) -> None:
-        for mapping in self._all():
-            if mapping.enabled:
-                self._start(mapping)
 
     # -- the Lambda API ---------------------------------------------------------------
 
@@ -798,44 +796,13 @@ class StreamMappings:
         settings.pop("starting_position", None)
         settings.pop("starting_position_timestamp", None)
         mapping = replace(self._checked(old, settings, creating=False), last_modified=self.lab.clock.now())
-        self._stop(uuid)
-        self._save(mapping)
-        if mapping.enabled:
-            self._start(mapping)
-        return replace(mapping, state="Enabling" if mapping.enabled and not old.enabled
-                       else "Disabling" if old.enabled and not mapping.enabled else "Updating")
-
-    def delete(self, uuid: str) -> StreamMapping:
-        mapping = self.get(uuid)
-        self._stop(uuid)
-        with self.lab.store.transaction() as db:
-            db.execute("DELETE FROM kinesis_mappings WHERE uuid = ?", (mapping.uuid,))
-        return replace(mapping, state="Deleting")
-
-    def list(self, event_source_arn: str | None = None,
-             function_name: str | None = None) -> builtins.list[StreamMapping]:
-        function_arn = None
-        if function_name is not None:
-            ref = parse_function_ref(function_name)
-            function_arn = self.lab.arns.function(ref.name, ref.qualifier)
-        return [self.get(m.uuid) for m in self._all()
-                if (event_source_arn is None or m.event_source_arn == event_source_arn)
-                and (function_arn is None or m.function_arn == function_arn)]
+        return self._replace(old, mapping)
 
     # -- pollers ----------------------------------------------------------------------
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block (real seconds) until no batch is in flight and every mapped shard is read
-        to its tip. Tests and labs call it after writing records or advancing the clock."""
-        with self.idle:
-            return self.idle.wait_for(self._is_idle, timeout)
-
     def _is_idle(self) -> bool:
-        return all(p.idle() for p in list(self.pollers.values()))
-
-    def notify_idle(self) -> None:
-        with self.idle:
-            self.idle.notify_all()
+        """No batch is in flight and every mapped shard is read to its tip."""
+        return all(p.idle() for p in builtins.list(self.pollers.values()))
 
     def checkpoints(self, uuid: str) -> dict[str, stream_sources.Position]:
         rows = self.lab.store.query("SELECT shard_id, position FROM kinesis_checkpoints WHERE uuid = ?", (uuid,))
@@ -865,8 +832,7 @@ class StreamMappings:
             return None
 
     def close(self) -> None:
-        for key in builtins.list(self.pollers):
-            self._stop(key)
+        super().close()
         self.executor.shutdown(wait=False)
 
     def _start(self, mapping: StreamMapping) -> None:
@@ -878,13 +844,6 @@ class StreamMappings:
         poller = self.pollers[mapping.uuid] = Poller(self, replace(mapping, last_processing_result=self.results.get(
             mapping.uuid, NOTHING_PROCESSED)), source)
         poller.start()
-
-    def _stop(self, uuid: str) -> None:
-        poller = self.pollers.pop(uuid, None)
-        if poller is not None:
-            poller.stop()
-            poller.join()
-        self.notify_idle()
 
     # -- storage ----------------------------------------------------------------------
 
@@ -900,11 +859,6 @@ class StreamMappings:
             db.execute("INSERT INTO kinesis_mappings (uuid, service, config) VALUES (?, ?, ?) "
                        "ON CONFLICT (uuid) DO UPDATE SET config = excluded.config",
                        (mapping.uuid, self.service, mapping.to_json()))
-
-    def _function_arn(self, function_name: str) -> str:
-        ref = parse_function_ref(function_name)
-        self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
-        return self.lab.arns.function(ref.name, ref.qualifier)
 
     def _check_send(self, function_arn: str, destination: str) -> None:
         """Lambda sends what it gives up with the execution role: under IAM enforcement it

@@ -35,10 +35,11 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from lambdalab.plugin import (
     InvalidParameterValueException,
+    MappingKeeper,
     event_filters,
     LambdaError,
     ResourceConflictException,
@@ -354,19 +355,16 @@ class Poller:
 
 
 @dataclass
-class EventSourceMappings:
+class EventSourceMappings(MappingKeeper[EventSourceMapping]):
     """Every event source mapping of one lab, durable in its store, with their pollers."""
+
+    TABLE: ClassVar[str] = "event_source_mappings"
 
     lab: "Lab"
     queues: Queues
     pollers: dict[str, Poller] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
     idle: threading.Condition = field(default_factory=threading.Condition)
-
-    def start(self) -> None:
-        for mapping in self._all():
-            if mapping.enabled:
-                self._start(mapping)
 
     # -- the Lambda API ---------------------------------------------------------------
 
@@ -450,31 +448,7 @@ class EventSourceMappings:
         )
         if function_name is not None:
             self._check_role(mapping.function_arn, mapping.event_source_arn)
-        self._stop(uuid)
-        self._save(mapping)
-        if mapping.enabled:
-            self._start(mapping)
-        return replace(mapping, state="Enabling" if mapping.enabled and not old.enabled
-                       else "Disabling" if old.enabled and not mapping.enabled else "Updating")
-
-    def delete(self, uuid: str) -> EventSourceMapping:
-        mapping = self.get(uuid)
-        self._stop(uuid)
-        with self.lab.store.transaction() as db:
-            db.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (mapping.uuid,))
-        return replace(mapping, state="Deleting")
-
-    def list(self, event_source_arn: str | None = None,
-             function_name: str | None = None) -> list[EventSourceMapping]:
-        function_arn = None
-        if function_name is not None:
-            ref = parse_function_ref(function_name)
-            function_arn = self.lab.arns.function(ref.name, ref.qualifier)
-        return [
-            self.get(m.uuid) for m in self._all()
-            if (event_source_arn is None or m.event_source_arn == event_source_arn)
-            and (function_arn is None or m.function_arn == function_arn)
-        ]
+        return self._replace(old, mapping)
 
     # -- pollers ----------------------------------------------------------------------
 
@@ -486,13 +460,8 @@ class EventSourceMappings:
                   quotas.ESM_SQS_POLLERS_MAX)
         return min(cap, mapping.maximum_concurrency or cap)
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block (real seconds) until no poller holds a batch and no mapped queue has a
-        visible message. Tests and labs call it after sending or advancing the clock."""
-        with self.idle:
-            return self.idle.wait_for(self._is_idle, timeout)
-
     def _is_idle(self) -> bool:
+        """No poller holds a batch and no mapped queue has a visible message."""
         for poller in list(self.pollers.values()):
             # Queue first: a poller counts itself busy before it receives, so a message
             # that is no longer visible is either being processed or done.
@@ -507,28 +476,13 @@ class EventSourceMappings:
         return poller.denied is not None and \
             self.role_denial(mapping.function_arn, mapping.event_source_arn) is not None
 
-    def notify_idle(self) -> None:
-        with self.idle:
-            self.idle.notify_all()
-
     def remember_result(self, uuid: str, result: str) -> None:
         self.results[uuid] = result
-
-    def close(self) -> None:
-        for key in list(self.pollers):
-            self._stop(key)
 
     def _start(self, mapping: EventSourceMapping) -> None:
         poller = Poller(self, mapping)
         self.pollers[mapping.uuid] = poller
         poller.start()
-
-    def _stop(self, uuid: str) -> None:
-        poller = self.pollers.pop(uuid, None)
-        if poller is not None:
-            poller.stop()
-            poller.join()
-        self.notify_idle()
 
     # -- storage and checks -----------------------------------------------------------
 
@@ -540,11 +494,6 @@ class EventSourceMappings:
         with self.lab.store.transaction() as db:
             db.execute("INSERT OR REPLACE INTO event_source_mappings (uuid, config) VALUES (?, ?)",
                        (mapping.uuid, mapping.to_json()))
-
-    def _function_arn(self, function_name: str) -> str:
-        ref = parse_function_ref(function_name)
-        self.lab.registry.get(ref.name, ref.qualifier)  # ResourceNotFoundException if absent
-        return self.lab.arns.function(ref.name, ref.qualifier)
 
     def _check_role(self, function_arn: str, source: str) -> None:
         """Lambda polls with the function's execution role: under IAM enforcement it must
