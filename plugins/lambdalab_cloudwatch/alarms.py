@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Union
 
@@ -34,6 +34,7 @@ from lambdalab import Lab
 from lambdalab.plugin import Database, DestinationMessage, Timer
 
 from . import quotas
+from .alarm_base import AlarmBase, utc
 from .composite import CompositeAlarm, children, holds, parse_rule
 from .exceptions import InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from .exceptions import ResourceNotFound
@@ -70,16 +71,10 @@ def _iso(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
-
-
-@dataclass(frozen=True)
-class Alarm:
+@dataclass(frozen=True, kw_only=True)
+class Alarm(AlarmBase):
     """One metric alarm, as PutMetricAlarm set it and evaluation left it."""
 
-    name: str
-    arn: str
     namespace: str
     metric_name: str
     dimensions: Dimensions
@@ -91,25 +86,9 @@ class Alarm:
     comparison_operator: str
     treat_missing_data: str = "missing"
     unit: str | None = None
-    description: str | None = None
-    actions_enabled: bool = True
-    ok_actions: tuple[str, ...] = ()
-    alarm_actions: tuple[str, ...] = ()
-    insufficient_data_actions: tuple[str, ...] = ()
-    state_value: str = "INSUFFICIENT_DATA"
-    state_reason: str = "Unchecked: Initial alarm creation"
-    state_reason_data: str | None = None
-    state_updated: float = 0.0
-    configuration_updated: float = 0.0
-    #: When the state last changed value (``StateTransitionedTimestamp``).
-    state_transitioned: float = 0.0
     #: An alarm on metric math: PutMetricAlarm's ``Metrics`` (JSON), the one query that
     #: returns data being what is watched; namespace, metric and statistic are then empty.
     metrics: str | None = None
-
-    def actions_for(self, state: str) -> tuple[str, ...]:
-        return {"OK": self.ok_actions, "ALARM": self.alarm_actions,
-                "INSUFFICIENT_DATA": self.insufficient_data_actions}[state]
 
     def queries(self) -> list[dict[str, Any]]:
         """The metric math queries of an alarm on metric math (none for one metric)."""
@@ -118,14 +97,7 @@ class Alarm:
     def to_aws(self) -> dict[str, Any]:
         """The ``MetricAlarm`` shape of DescribeAlarms."""
         out: dict[str, Any] = {
-            "AlarmName": self.name, "AlarmArn": self.arn,
-            "AlarmConfigurationUpdatedTimestamp": _utc(self.configuration_updated),
-            "ActionsEnabled": self.actions_enabled, "OKActions": list(self.ok_actions),
-            "AlarmActions": list(self.alarm_actions),
-            "InsufficientDataActions": list(self.insufficient_data_actions),
-            "StateValue": self.state_value, "StateReason": self.state_reason,
-            "StateUpdatedTimestamp": _utc(self.state_updated),
-            "StateTransitionedTimestamp": _utc(self.state_transitioned),
+            **self._state_to_aws(),
             "MetricName": self.metric_name, "Namespace": self.namespace,
             "Dimensions": dimensions_to_aws(self.dimensions), "Period": self.period,
             "EvaluationPeriods": self.evaluation_periods,
@@ -141,22 +113,15 @@ class Alarm:
             out["ExtendedStatistic"] = self.statistic
         else:
             out["Statistic"] = self.statistic
-        for key, value in (("AlarmDescription", self.description), ("Unit", self.unit),
-                           ("StateReasonData", self.state_reason_data)):
-            if value is not None:
-                out[key] = value
+        if self.unit is not None:
+            out["Unit"] = self.unit
         return out
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> "Alarm":
         data = json.loads(text)
         data["dimensions"] = tuple(tuple(pair) for pair in data["dimensions"])
-        for key in ("ok_actions", "alarm_actions", "insufficient_data_actions"):
-            data[key] = tuple(data[key])
-        return cls(**data)
+        return cls._from_data(data)
 
 
 @dataclass(frozen=True)
@@ -172,7 +137,7 @@ class HistoryItem:
 
     def to_aws(self) -> dict[str, Any]:
         return {"AlarmName": self.alarm, "AlarmType": self.alarm_type,
-                "Timestamp": _utc(self.timestamp), "HistoryItemType": self.item_type,
+                "Timestamp": utc(self.timestamp), "HistoryItemType": self.item_type,
                 "HistorySummary": self.summary, "HistoryData": self.data}
 
 
@@ -752,7 +717,7 @@ def _verdict(alarm: Alarm, marks: list[str], points: list[tuple[float, float]], 
     })
     n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
     if breaching >= m:
-        shown = ", ".join(f"{v:g} ({_utc(at).strftime('%d/%m/%y %H:%M:%S')})" for at, v in points)
+        shown = ", ".join(f"{v:g} ({utc(at).strftime('%d/%m/%y %H:%M:%S')})" for at, v in points)
         reason = (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown}] "
                   f"{'was' if breaching == 1 else 'were'} "
                   f"{_COMPARISON_WORDS[alarm.comparison_operator]} the threshold "
@@ -793,7 +758,7 @@ def _composite_verdict(state: str, triggering: list[AnyAlarm]) -> Verdict:
     (AWS's ``triggeringAlarms``)."""
     first = triggering[0] if triggering else None
     reason = (f"{first.arn} transitioned to {first.state_value} at "
-              f"{_utc(first.state_updated):%A %d %B, %Y %H:%M:%S} UTC" if first is not None
+              f"{utc(first.state_updated):%A %d %B, %Y %H:%M:%S} UTC" if first is not None
               else f"The alarm rule evaluated to {'TRUE' if state == 'ALARM' else 'FALSE'}")
     data = {"triggeringAlarms": [
         {"arn": alarm.arn, "state": {"value": alarm.state_value,

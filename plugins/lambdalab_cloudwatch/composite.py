@@ -15,14 +15,14 @@ The rule is parsed by lark, as metric math is.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from . import quotas
+from .alarm_base import AlarmBase
 from .exceptions import InvalidParameterValue
 
 GRAMMAR = r"""
@@ -114,63 +114,22 @@ def holds(tree: Tree[Token] | Token, states: Mapping[str, str]) -> bool:
     return holds(left, states) or holds(right, states)
 
 
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
-
-
-@dataclass(frozen=True)
-class CompositeAlarm:
+@dataclass(frozen=True, kw_only=True)
+class CompositeAlarm(AlarmBase):
     """One composite alarm, as PutCompositeAlarm set it and evaluation left it."""
 
-    name: str
-    arn: str
     rule: str
-    description: str | None = None
-    actions_enabled: bool = True
-    ok_actions: tuple[str, ...] = ()
-    alarm_actions: tuple[str, ...] = ()
-    insufficient_data_actions: tuple[str, ...] = ()
-    state_value: str = "INSUFFICIENT_DATA"
-    state_reason: str = "Unchecked: Initial alarm creation"
-    state_reason_data: str | None = None
-    state_updated: float = 0.0
-    configuration_updated: float = 0.0
-    state_transitioned: float = 0.0
-
-    def actions_for(self, state: str) -> tuple[str, ...]:
-        return {"OK": self.ok_actions, "ALARM": self.alarm_actions,
-                "INSUFFICIENT_DATA": self.insufficient_data_actions}[state]
 
     def children(self) -> list[str]:
         return children(parse_rule(self.rule))
 
     def to_aws(self) -> dict[str, Any]:
         """The ``CompositeAlarm`` shape of DescribeAlarms."""
-        out: dict[str, Any] = {
-            "AlarmName": self.name, "AlarmArn": self.arn, "AlarmRule": self.rule,
-            "AlarmConfigurationUpdatedTimestamp": _utc(self.configuration_updated),
-            "ActionsEnabled": self.actions_enabled, "OKActions": list(self.ok_actions),
-            "AlarmActions": list(self.alarm_actions),
-            "InsufficientDataActions": list(self.insufficient_data_actions),
-            "StateValue": self.state_value, "StateReason": self.state_reason,
-            "StateUpdatedTimestamp": _utc(self.state_updated),
-            "StateTransitionedTimestamp": _utc(self.state_transitioned),
-        }
-        for key, value in (("AlarmDescription", self.description),
-                           ("StateReasonData", self.state_reason_data)):
-            if value is not None:
-                out[key] = value
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return {**self._state_to_aws(), "AlarmRule": self.rule}
 
     @classmethod
     def from_json(cls, text: str) -> "CompositeAlarm":
-        data = json.loads(text)
-        for key in ("ok_actions", "alarm_actions", "insufficient_data_actions"):
-            data[key] = tuple(data[key])
-        return cls(**data)
+        return cls._from_data(json.loads(text))
 
 
 __all__ = ["CompositeAlarm", "alarm_name", "children", "holds", "parse_rule"]
