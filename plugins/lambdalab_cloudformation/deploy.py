@@ -130,6 +130,8 @@ class Deployer:
             raise self._roll_back(stack, previous, stack_name, "AWS::CloudFormation::Stack", error, undo)
         stack.imports = sorted(scope.imported)
         self._remove_gone(ctx, stack, previous, result)
+        for replaced in ctx.superseded:
+            self._delete_one(ctx, stack, replaced)
         shifting = [d for d in result.deployments if d.status == IN_PROGRESS]
         stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_IN_PROGRESS" if shifting else "UPDATE_COMPLETE"
         stack.updated_at = self.lab.clock.now()
@@ -280,6 +282,11 @@ class Deployer:
             else:
                 undo.append(lambda: handler.update(ctx, props, old.properties, made))
                 return made
+        if handler.replace_first:
+            made = handler.create(ctx, logical_id, props, None)
+            undo.append(lambda: handler.delete(ctx, made))
+            ctx.superseded.append(old)
+            return made
         handler.delete(ctx, old.made)
         undo.append(lambda: _restore(ctx, handler, old, logical_id))
         made = handler.create(ctx, logical_id, props, None)
