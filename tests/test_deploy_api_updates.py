@@ -249,3 +249,39 @@ def test_http_api_authorizers_from_sam_refuse_without_the_token_and_allow_with_i
     assert get(mine)[0] == 401
     assert get(mine, {"Authorization": token(issuer, lab.clock, scope="other")})[0] == 403
     assert get(mine, {"Authorization": token(issuer, lab.clock)}) == (200, {"ok": True})
+
+
+def test_raw_authorizers_removed_from_the_template_are_deleted_after_their_users_let_go(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    uri = '!Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Echo.Arn}/invocations"'
+    guarded = (RAW.replace("      AuthorizationType: NONE\n",
+                           "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref RestAuth\n")
+               .replace("Target: !Sub \"integrations/${HttpIntegration}\"}",
+                        "Target: !Sub \"integrations/${HttpIntegration}\",\n"
+                        "                AuthorizationType: CUSTOM, AuthorizerId: !Ref HttpAuth}")
+               .replace("  Deployment:\n", f"""\
+  RestAuth:
+    Type: AWS::ApiGateway::Authorizer
+    Properties: {{RestApiId: !Ref Rest, Name: token, Type: TOKEN, IdentitySource: method.request.header.Authorization,
+                 AuthorizerUri: {uri}}}
+  HttpAuth:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties: {{ApiId: !Ref Http, Name: request, AuthorizerType: REQUEST, AuthorizerPayloadFormatVersion: '2.0',
+                 EnableSimpleResponses: true, IdentitySource: [$request.header.Authorization],
+                 AuthorizerUri: {uri}}}
+  Deployment:
+"""))
+    path = tmp_path / "raw.yaml"
+    path.write_text(guarded)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("raw", path)
+    rest_id, http_id = physical(lab, "raw", "Rest"), physical(lab, "raw", "Http")
+    apigw, v2 = client_for(edge.url, "apigateway"), client_for(edge.url, "apigatewayv2")
+    assert len(apigw.get_authorizers(restApiId=rest_id)["items"]) == len(v2.get_authorizers(ApiId=http_id)["Items"]) == 1
+    assert get(local_url(lab, output(lab, "raw", "HttpUrl")) or "")[0] == 401
+
+    path.write_text(RAW)
+    result = deployer.deploy("raw", path)
+    assert {"RestAuth", "HttpAuth"} <= set(result.deleted) and {"ItemsGet", "HttpRoute"} <= set(result.updated)
+    assert apigw.get_authorizers(restApiId=rest_id)["items"] == v2.get_authorizers(ApiId=http_id)["Items"] == []
+    assert get(local_url(lab, output(lab, "raw", "HttpUrl")) or "") == (200, {"path": "/things/3", "v": "2.0"})

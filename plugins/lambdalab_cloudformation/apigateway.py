@@ -174,18 +174,24 @@ def _import_rest_integration(gateway: "ApiGateway", api_id: str, resource_id: st
                             uri=integration.get("uri"), integration_http_method=integration.get("httpMethod"),
                             request_templates=integration.get("requestTemplates"),
                             passthrough_behavior=_passthrough(integration.get("passthroughBehavior")))
-    for status, response in (method.get("responses") or {}).items():
+    for status, response in _member(method, "responses").items():
         if str(status).isdigit() and isinstance(response, dict):
-            headers = response.get("headers") or {}
+            headers = _member(response, "headers")
             gateway.put_method_response(api_id, resource_id, method_name, str(status), response_parameters={
                 f"method.response.header.{h}": False for h in headers})
-    for pattern, response in (integration.get("responses") or {}).items():
+    for pattern, response in _member(integration, "responses").items():
         if isinstance(response, dict):
             gateway.put_integration_response(
                 api_id, resource_id, method_name, str(response.get("statusCode", "200")),
                 selection_pattern=None if pattern == "default" else str(pattern),
                 response_parameters=response.get("responseParameters"),
                 response_templates=response.get("responseTemplates"))
+
+
+def _member(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """``document[key]`` when it is an object, else an empty one (OpenAPI's optional maps)."""
+    found = document.get(key)
+    return found if isinstance(found, dict) else {}
 
 
 def _passthrough(value: Any) -> str | None:
@@ -207,7 +213,9 @@ def _rest_resource(gateway: "ApiGateway", api_id: str, path: str, known: dict[st
 def _schemes(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The ``x-amazon-apigateway-authorizer`` of each scheme of ``securityDefinitions``
     (Swagger) or ``components.securitySchemes`` (OpenAPI 3), by the scheme's name."""
-    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    schemes = body.get("securityDefinitions") or _member(body, "components").get("securitySchemes") or {}
+    if not isinstance(schemes, dict):
+        raise ValueError("Body: the security schemes must be an object of name → scheme")
     found = {}
     for scheme_name, scheme in schemes.items():
         spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
@@ -225,6 +233,15 @@ def _rest_authorizers(gateway: "ApiGateway", api_id: str, body: dict[str, Any]) 
             api_id, scheme_name, str(spec.get("type", "token")).upper(), spec.get("authorizerUri") or "",
             identity_source=spec.get("identitySource"), ttl_seconds=None if ttl is None else int(ttl))["id"]
     return made
+
+
+def create_authorizer(ctx: Context, logical_id: str, props: dict[str, Any], name: str | None) -> Made:
+    ttl = props.get("AuthorizerResultTtlInSeconds")
+    authorizer = _gateway(ctx).create_authorizer(
+        props["RestApiId"], props.get("Name") or name or ctx.name(logical_id, 128), str(props.get("Type", "")),
+        props.get("AuthorizerUri") or "", identity_source=props.get("IdentitySource"),
+        ttl_seconds=None if ttl is None else int(ttl))
+    return Made(authorizer["id"], authorizer["id"], {"AuthorizerId": authorizer["id"], "api": props["RestApiId"]})
 
 
 def delete_rest_api(ctx: Context, made: Made) -> None:
@@ -385,7 +402,9 @@ def _route_authorization(method: dict[str, Any], authorizers: dict[str, tuple[st
                          where: str) -> dict[str, Any]:
     """A route's authorizer from its ``security`` (``[{"<scheme>": [scopes]}]``)."""
     for requirement in method.get("security") or []:
-        for scheme_name, scopes in (requirement or {}).items():
+        if not isinstance(requirement, dict):
+            raise ValueError(f"{where}: security must be a list of {{scheme: [scopes]}} objects")
+        for scheme_name, scopes in requirement.items():
             if scheme_name not in authorizers:
                 raise ValueError(f"{where}: security names {scheme_name!r}, which is not an "
                                  "x-amazon-apigateway-authorizer of the definition")
@@ -508,6 +527,9 @@ def _types() -> dict[str, ResourceType]:
     return {
         "AWS::ApiGateway::RestApi": ResourceType(create_rest_api, delete_rest_api, update_rest_api, SERVICE, frozenset({
             "Name", "Description", "Body", "BinaryMediaTypes"})),
+        "AWS::ApiGateway::Authorizer": ResourceType(create_authorizer, _child_delete("delete_authorizer"), None, SERVICE,
+                                                    frozenset({"RestApiId", "Name", "Type", "AuthorizerUri",
+                                                               "IdentitySource", "AuthorizerResultTtlInSeconds"})),
         "AWS::ApiGateway::Resource": ResourceType(create_resource, _child_delete("delete_resource"), None, SERVICE,
                                                   frozenset({"RestApiId", "ParentId", "PathPart"})),
         "AWS::ApiGateway::Method": ResourceType(create_method, delete_method, update_method, SERVICE, frozenset({
