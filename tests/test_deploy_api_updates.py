@@ -15,7 +15,7 @@ import pytest
 
 from lambdalab import Lab
 from lambdalab.server import EdgeServer
-from lambdalab_cloudformation import cloudformation_of, local_url
+from lambdalab_cloudformation import DeployFailed, cloudformation_of, local_url
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 from .test_apigateway import request
@@ -285,3 +285,78 @@ def test_raw_authorizers_removed_from_the_template_are_deleted_after_their_users
     assert {"RestAuth", "HttpAuth"} <= set(result.deleted) and {"ItemsGet", "HttpRoute"} <= set(result.updated)
     assert apigw.get_authorizers(restApiId=rest_id)["items"] == v2.get_authorizers(ApiId=http_id)["Items"] == []
     assert get(local_url(lab, output(lab, "raw", "HttpUrl")) or "") == (200, {"path": "/things/3", "v": "2.0"})
+
+
+BODIED = RAW[:RAW.index("  Rest:\n")] + """\
+  Rest:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Body:
+        swagger: '2.0'
+        info: {title: bodied}
+        paths:
+          /items:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Echo.Arn}/invocations"
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties: {RestApiId: !Ref Rest, StageName: live}
+Outputs:
+  RestUrl:
+    Value: !Sub "https://${Rest}.execute-api.${AWS::Region}.amazonaws.com/live/items"
+"""
+
+
+def test_a_body_change_that_fails_is_rolled_back_into_the_same_api(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    path = tmp_path / "bodied.yaml"
+    path.write_text(BODIED)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("bodied", path)
+    rest_id = physical(lab, "bodied", "Rest")
+    broken = BODIED.replace("          /items:\n", """\
+          /elsewhere:
+            get:
+              x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: 'http://example.com'}
+          /items:
+""")
+    path.write_text(broken)
+    with pytest.raises(DeployFailed, match=r"Rest \(AWS::ApiGateway::RestApi\) failed: BadRequestException"):
+        deployer.deploy("bodied", path)
+    stack = cloudformation_of(lab).stacks.get("bodied")
+    assert stack is not None and stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert physical(lab, "bodied", "Rest") == rest_id
+    apigw = client_for(edge.url, "apigateway")
+    assert sorted(r["path"] for r in apigw.get_resources(restApiId=rest_id)["items"]) == ["/", "/items"]
+    assert get(local_url(lab, output(lab, "bodied", "RestUrl")) or "") == (200, {"path": "/items", "v": "1.0"})
+
+
+def test_stages_removed_from_the_template_stop_answering(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    staged = RAW.replace("Outputs:\n", """\
+  Beta:
+    Type: AWS::ApiGateway::Stage
+    Properties: {RestApiId: !Ref Rest, DeploymentId: !Ref Deployment, StageName: beta}
+  HttpBeta:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Http, StageName: beta, AutoDeploy: true}
+Outputs:
+""")
+    path = tmp_path / "raw.yaml"
+    path.write_text(staged)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("raw", path)
+    rest_id, http_id = physical(lab, "raw", "Rest"), physical(lab, "raw", "Http")
+    rest_beta = f"{edge.url}/_lambdalab/apis/{rest_id}/beta/items"
+    http_beta = f"{edge.url}/_lambdalab/apis/{http_id}/beta/things/3"
+    assert get(rest_beta)[0] == get(http_beta)[0] == 200
+    path.write_text(RAW)
+    assert {"Beta", "HttpBeta"} <= set(deployer.deploy("raw", path).deleted)
+    assert get(rest_beta)[0] == 403 and get(http_beta)[0] != 200
+    assert [s["stageName"] for s in client_for(edge.url, "apigateway").get_stages(restApiId=rest_id)["item"]] == ["live"]
+    assert [s["StageName"] for s in client_for(edge.url, "apigatewayv2").get_stages(ApiId=http_id)["Items"]] == [
+        "$default"]
+    assert not {"Beta", "HttpBeta"} & names(lab, "raw")
