@@ -46,25 +46,30 @@ _ARCHITECTURES = re.compile(
 def quick_start(into: Path, folder: str) -> Path:
     """``sam init``'s project ``folder`` (``python3.12/event-bridge``) rendered into ``into``;
     the path of its template."""
-    source = Path(SAM_APP_TEMPLATES)
-    git = ["git", "--git-dir", str(source / ".git" if (source / ".git").exists() else source)]
-    prefix = f"{folder}/{{{{cookiecutter.project_name}}}}/"
-    names = subprocess.run([*git, "ls-tree", "-r", "--name-only", "HEAD", prefix], check=True,
-                           capture_output=True, text=True).stdout.split()
     runtime = folder.split("/")[0]
-    for name in names:
-        text = subprocess.run([*git, "show", f"HEAD:{name}"], check=True, capture_output=True).stdout
-        if name.endswith("template.yaml"):
+    for name, text in _project_files(folder).items():
+        if name == "template.yaml":
             rendered = text.decode().replace("{{ cookiecutter.project_name }}", "sam-app")
             rendered = rendered.replace("{{cookiecutter.project_name}}", "sam-app")
             rendered = rendered.replace("{{ cookiecutter.runtime }}", runtime)
             text = _ARCHITECTURES.sub(r"\1\n\2- x86_64", rendered).encode()
-        target = into / name[len(prefix):]
+        target = into / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(text)
         target.chmod(0o644)
     assert b"cookiecutter" not in (into / "template.yaml").read_bytes()
     return into / "template.yaml"
+
+
+def _project_files(folder: str) -> dict[str, bytes]:
+    """The files of a quick start's project, by path inside it, from ``$SAM_APP_TEMPLATES``."""
+    source = Path(SAM_APP_TEMPLATES)
+    git = ["git", "--git-dir", str(source / ".git" if (source / ".git").exists() else source)]
+    prefix = f"{folder}/{{{{cookiecutter.project_name}}}}/"
+    names = subprocess.run([*git, "ls-tree", "-r", "--name-only", "HEAD", prefix], check=True,
+                           capture_output=True, text=True).stdout.split()
+    return {name[len(prefix):]: subprocess.run([*git, "show", f"HEAD:{name}"], check=True,
+                                               capture_output=True).stdout for name in names}
 
 HANDLER = """\
 import os

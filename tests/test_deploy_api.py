@@ -115,10 +115,14 @@ def test_the_deploy_command_says_where_an_api_output_answers_here(tmp_path: Path
 @needs_app_templates
 def test_sam_init_hello_world_deploys_unchanged_and_its_url_answers(
         lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
-    template = quick_start(tmp_path / "sam-app", "python3.13/hello")
+    template = quick_start(tmp_path / "sam-app", "python3.12/hello")
     cloudformation_of(lab).deployer.deploy("sam-app", template)
     url = output(lab, "sam-app", "HelloWorldApi")
     assert get(local_url(lab, url) or "") == (200, {"message": "hello world"})
+    own_event = (tmp_path / "sam-app" / "events" / "event.json").read_text()
+    answer = client_for(edge.url).invoke(FunctionName=physical(lab, "sam-app", "HelloWorldFunction"),
+                                         Payload=own_event)
+    assert json.loads(answer["Payload"].read()) == {"statusCode": 200, "body": '{"message": "hello world"}'}
 
 
 # -- more of SAM: an explicit Api with an authorizer, updates ---------------------------------

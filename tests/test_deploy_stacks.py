@@ -158,7 +158,7 @@ def test_two_deploys_of_one_stack_at_once_the_second_is_refused(lab: Lab, tmp_pa
     first.start()
     try:
         assert entered.wait(60)
-        with pytest.raises(CloudFormationError, match="is in UPDATE_IN_PROGRESS state and can not be updated"):
+        with pytest.raises(CloudFormationError, match="is in CREATE_IN_PROGRESS state and can not be updated"):
             deployer.deploy("app", template)
         other = deployer.deploy("other", write(tmp_path / "other", {"template.yaml": EXPORTER}))
         assert other.stack.status == "CREATE_COMPLETE"  # another stack is not held up
@@ -333,3 +333,69 @@ def test_what_an_interrupted_deploy_made_is_removed_by_the_next_one(
     deployer.deploy("app", template)
     [queue] = sqs.list_queues()["QueueUrls"]
     assert queue != orphan and queue == cloudformation_of(lab).stacks.get("app").resources["Jobs"].made.ref  # type: ignore[union-attr]
+
+
+# -- one deploy of a stack at a time across processes (a lock file in the data dir) ----------
+
+HOLDER = """\
+import sys
+from pathlib import Path
+from lambdalab import Lab
+from lambdalab_cloudformation import cloudformation_of
+
+data, template, gate = sys.argv[1:]
+with Lab(data_dir=data) as lab:
+    original = lab.publish_layer_version
+
+    def held(*args, **kwargs):
+        print("HELD", flush=True)
+        with open(gate) as waiting:  # a FIFO: blocks until the test opens it to write
+            waiting.read()
+        return original(*args, **kwargs)
+
+    lab.publish_layer_version = held
+    print(cloudformation_of(lab).deployer.deploy("app", Path(template)).stack.status, flush=True)
+"""
+
+
+def held_deploy(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, Path]:
+    """A ``deploy`` of stack ``app`` in another process, held where it publishes its layer
+    until the returned FIFO is written."""
+    template, gate = layered(tmp_path / "app", "hello"), tmp_path / "gate"
+    os.mkfifo(gate)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "data"), str(template), str(gate)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+    return holder, template, gate
+
+
+def lambdalab_deploy(tmp_path: Path, template: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(tmp_path / "data"), "deploy",
+               "--template", str(template), "--stack-name", "app"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_a_second_process_deploying_a_stack_in_progress_is_refused_until_the_first_ends(tmp_path: Path) -> None:
+    holder, template, gate = held_deploy(tmp_path)
+    try:
+        second = lambdalab_deploy(tmp_path, template)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "Stack:app is in CREATE_IN_PROGRESS state and can not be updated." in second.stderr
+        with open(gate, "w") as opening:
+            opening.write("go")
+        assert holder.communicate(timeout=300)[0].strip() == "CREATE_COMPLETE"
+    finally:
+        holder.kill()
+        holder.wait()
+    third = lambdalab_deploy(tmp_path, template)
+    assert third.returncode == 0, third.stderr
+    assert "Stack app: UPDATE_COMPLETE" in third.stdout
+
+
+def test_a_deploy_process_killed_mid_way_leaves_the_stack_free_for_the_next(tmp_path: Path) -> None:
+    holder, template, _ = held_deploy(tmp_path)
+    holder.kill()  # SIGKILL: no finally runs; the kernel drops the lock with the process
+    holder.wait()
+    done = lambdalab_deploy(tmp_path, template)
+    assert done.returncode == 0, done.stderr
+    assert "Stack app: CREATE_COMPLETE" in done.stdout

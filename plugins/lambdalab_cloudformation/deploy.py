@@ -6,11 +6,13 @@ stack's previous state
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import threading
+import fcntl
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from lambdalab.plugin import AwsError
 
@@ -34,6 +36,8 @@ TYPES = {**SERVICE_TYPES, **API_GATEWAY_TYPES, **CODEDEPLOY_TYPES}
 REVIEW = "REVIEW_IN_PROGRESS"
 #: The UpdatePolicy that hands an alias's move to CodeDeploy (SAM's DeploymentPreference).
 ALIAS_UPDATE = "CodeDeployLambdaAliasUpdate"
+#: The folder of the data dir holding one lock file per stack a deploy or delete holds.
+LOCKS = "cloudformation-locks"
 
 
 @dataclass
@@ -70,22 +74,37 @@ class Deployer:
         self.lab = lab
         self.stacks = stacks
         self.shifts = shifts
-        self._busy: set[str] = set()
-        self._busy_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _held(self, stack_name: str) -> Iterator[None]:
+        """One deploy or delete of a stack at a time, across threads and processes: an
+        exclusive ``flock`` on the stack's file in the data dir (a lock belongs to an open
+        file, so a second open in the same process is refused too; the kernel drops it
+        when its process dies). Another is refused as CloudFormation refuses an update of
+        a stack in an ``_IN_PROGRESS`` state."""
+        folder = self.lab.store.data_dir / LOCKS
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{hashlib.sha256(stack_name.encode()).hexdigest()}.lock", "ab") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CloudFormationError(f"Stack:{stack_name} is in {self._in_progress(stack_name)} state and "
+                                          "can not be updated.") from None
+            yield  # closing the file releases the lock
+
+    def _in_progress(self, stack_name: str) -> str:
+        """The state another deploy or delete has put the stack in (its latest stack event)."""
+        for event in self.stacks.events(stack_name):
+            if event.logical_id == stack_name and event.type == "AWS::CloudFormation::Stack":
+                return event.status if event.status.endswith("_IN_PROGRESS") else "UPDATE_IN_PROGRESS"
+        return "CREATE_IN_PROGRESS"
 
     # -- deploy ---------------------------------------------------------------------------
 
     def deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None = None) -> DeployResult:
         """Create or update ``stack_name`` from the template; one deploy of a stack at a time."""
-        with self._busy_lock:
-            if stack_name in self._busy:
-                raise CloudFormationError(f"Stack:{stack_name} is in UPDATE_IN_PROGRESS state and can not be updated.")
-            self._busy.add(stack_name)
-        try:
+        with self._held(stack_name):
             return self._deploy(stack_name, template_path, overrides)
-        finally:
-            with self._busy_lock:
-                self._busy.discard(stack_name)
 
     def _deploy(self, stack_name: str, template_path: Path, overrides: Mapping[str, str] | None) -> DeployResult:
         original = templates.load(template_path)
@@ -130,6 +149,8 @@ class Deployer:
             raise self._roll_back(stack, previous, stack_name, "AWS::CloudFormation::Stack", error, undo)
         stack.imports = sorted(scope.imported)
         self._remove_gone(ctx, stack, previous, result)
+        for replaced in ctx.superseded:
+            self._delete_one(ctx, stack, replaced)
         shifting = [d for d in result.deployments if d.status == IN_PROGRESS]
         stack.status = "CREATE_COMPLETE" if previous is None else "UPDATE_IN_PROGRESS" if shifting else "UPDATE_COMPLETE"
         stack.updated_at = self.lab.clock.now()
@@ -280,6 +301,11 @@ class Deployer:
             else:
                 undo.append(lambda: handler.update(ctx, props, old.properties, made))
                 return made
+        if handler.replace_first:
+            made = handler.create(ctx, logical_id, props, None)
+            undo.append(lambda: handler.delete(ctx, made))
+            ctx.superseded.append(old)
+            return made
         handler.delete(ctx, old.made)
         undo.append(lambda: _restore(ctx, handler, old, logical_id))
         made = handler.create(ctx, logical_id, props, None)
@@ -416,6 +442,10 @@ class Deployer:
 
     def delete(self, stack_name: str) -> list[str]:
         """Remove the stack and every resource it made, last made first."""
+        with self._held(stack_name):
+            return self._delete(stack_name)
+
+    def _delete(self, stack_name: str) -> list[str]:
         self._clean_up_interrupted(stack_name)
         stack = self.stacks.get(stack_name)
         if stack is None:

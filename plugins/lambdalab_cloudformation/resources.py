@@ -47,6 +47,9 @@ class Context:
     #: Set while an alias with ``CodeDeployLambdaAliasUpdate`` is updated: starts the
     #: traffic shift (function, alias, old version, new version) instead of a move.
     shift: Callable[[str, str, str, str], None] | None = None
+    #: Resources replaced new-first in this deploy: the old ones go once it succeeds
+    #: (CloudFormation's UPDATE_COMPLETE_CLEANUP_IN_PROGRESS).
+    superseded: list[Any] = field(default_factory=list)
 
     def name(self, logical_id: str, max_length: int = 64, lower: bool = False) -> str:
         """CloudFormation's generated physical name: ``stack-Logical-SUFFIX``."""
@@ -71,6 +74,10 @@ class ResourceType:
     service: str | None = None
     #: The properties emulated; any other is accepted and reported as not applied.
     properties: frozenset[str] = frozenset()
+    #: Replaced by making the new one first and removing the old one when the deploy has
+    #: succeeded, as CloudFormation replaces (a deployment a stage still serves cannot go
+    #: before the stage moves); others are removed first, their names being reused.
+    replace_first: bool = False
 
 
 # -- Lambda ----------------------------------------------------------------------------
