@@ -190,6 +190,7 @@ class Lab(LayerOperations):
         #: (:mod:`lambdalab.protocol.authorize`); default: ``$LAMBDALAB_ENFORCE_IAM``.
         self.enforce_iam = _enforce_iam(enforce_iam)
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
+        self.registry.on_change = self._function_changed
         self.pool = EnvironmentPool(
             self.clock, idle_timeout, account_concurrency, stopped=self._environment_stopped
         )
@@ -1107,6 +1108,9 @@ class Lab(LayerOperations):
             function_name=pooled.function_name, version=pooled.version,
             log_stream_name=pooled.env.spec.log_stream_name, reason=reason,
         )
+
+    def _function_changed(self, function_name: str) -> None:
+        self.plugin_manager.hook.lambdalab_function_changed(lab=self, function_name=function_name)
 
     def close(self) -> None:
         """Stop every environment and flush logs. The data dir keeps everything."""
