@@ -12,7 +12,6 @@ nothing is done.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,32 +22,6 @@ _LAMBDA_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[a-zA-Z0-9_-]+)(?::[a-zA-Z0-9_$-]+)?$"
 )
-
-
-@dataclass(frozen=True)
-class FunctionTrigger:
-    """Something that invokes a function by itself: what ``lambdalab_function_triggers``
-    returns, one per wiring, and what the console lists under the function.
-
-    :param service: the source's service, as its ARNs name it (``s3``, ``sns``,
-        ``events``, ``scheduler``).
-    :param source: the source: a bucket's name, a topic's, rule's or schedule's ARN.
-    :param detail: what it sends, in the source's own words (``s3:ObjectCreated:*``,
-        ``rate(5 minutes)``, a filter policy); empty when there is nothing to add.
-    :param state: ``ENABLED`` or ``DISABLED`` where the source has a state, else ``None``.
-    """
-
-    service: str
-    source: str
-    detail: str = ""
-    state: str | None = None
-
-    def describe(self) -> str:
-        """One line, as the console shows it: ``s3 photos: s3:ObjectCreated:*``."""
-        text = f"{self.service} {self.source}"
-        if self.detail:
-            text += f": {self.detail}"
-        return text + (f" ({self.state})" if self.state else "")
 
 
 def function_named(lab: "Lab", arn: str) -> str | None:

@@ -29,7 +29,6 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .changes import FunctionTrigger
     from .invocation.destinations import Sender
     from .lab import Lab
     from .models import FunctionConfiguration
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from .protocol.calls import ApiCall
     from .server.http_service import ConsolePanel, HttpService
     from .store import Migrations
+    from .triggers import FunctionTrigger
 
 hookspec = pluggy.HookspecMarker("lambdalab")
 hookimpl = pluggy.HookimplMarker("lambdalab")
