@@ -210,9 +210,9 @@ def test_a_function_created_through_the_python_api_appears_without_reload(
     expect(row).to_be_visible()
     lab.update_function_configuration("from-python", memory_size=512)
     expect(row.locator("td").nth(2)).to_have_text("512")
+    screenshot(page, tmp_path, "console-functions-live", "#functions-view")
     lab.delete_function("from-python")
     expect(row).to_have_count(0)
-    screenshot(page, tmp_path, "functions-live", "#functions-view")
 
 
 def test_a_trigger_wired_through_the_edge_appears_under_its_function(
@@ -227,7 +227,7 @@ def test_a_trigger_wired_through_the_edge_appears_under_its_function(
     events.put_targets(Rule="nightly", Targets=[{"Id": "1", "Arn": arn}])
     cell = page.locator('#functions tr[data-function="report"] td.triggers')
     expect(cell).to_contain_text("cron(0 3 * * ? *) (ENABLED)")
-    screenshot(page, tmp_path, "functions-triggers", "#functions-view")
+    screenshot(page, tmp_path, "console-triggers", "#functions-view")
 
 
 def test_a_plugin_panel_is_redrawn_when_the_plugin_says_so(page: Any, lab: Lab) -> None:
