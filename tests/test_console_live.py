@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import http.client
 import json
-from typing import Any, Iterator
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -19,7 +19,7 @@ from lambdalab.plugin import ConsolePanel, FunctionTrigger, console_panel_change
 from lambdalab.server import EdgeServer
 
 from .edge_support import client, client_for, create, edge, zip_of  # noqa: F401  (fixtures)
-from .test_console import CONSOLE, get, read_events, state
+from .test_console import CONSOLE, get, read_events, state, stream  # noqa: F401  (a fixture)
 from .test_console_browser import page, screenshot  # noqa: F401  (a fixture)
 from .test_fidelity_handlers import s3_of
 
@@ -33,17 +33,6 @@ def triggers(edge: EdgeServer, name: str) -> list[str]:
 def hook_triggers(lab: Lab, name: str) -> list[FunctionTrigger]:
     return [t for found in lab.plugin_manager.hook.lambdalab_function_triggers(lab=lab, function_name=name)
             for t in found]
-
-
-@pytest.fixture
-def stream(edge: EdgeServer) -> Iterator[http.client.HTTPResponse]:
-    parts = urlsplit(edge.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    conn.request("GET", CONSOLE + "api/events")
-    response = conn.getresponse()
-    read_events(response, b"event: hello")
-    yield response
-    conn.close()
 
 
 # -- every trigger under its function ------------------------------------------------------
