@@ -11,8 +11,6 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-
 import lambdalab
 from lambdalab import Lab
 from lambdalab.plugin import ConsolePanel, FunctionTrigger, console_panel_changed, function_named
