@@ -233,3 +233,35 @@ def test_a_plugin_panel_is_redrawn_when_the_plugin_says_so(page: Any, lab: Lab) 
     expect(panel.locator("td")).to_have_text("1")
     assert other.get_attribute("data-marked") == "kept"
     assert counter.reads >= reads + 1
+
+
+def test_lambdas_own_triggers_changed_through_the_python_api_are_pushed(
+    lab: Lab, edge: EdgeServer, stream: http.client.HTTPResponse, client: Any, code: Any
+) -> None:
+    lab.create_function("worker", code(app="def handler(e, c):\n    return 1\n"), handler="app.handler")
+    read_events(stream, b"event: functions")
+    seen: list[str] = []
+
+    class Watcher:
+        @lambdalab.hookimpl
+        def lambdalab_function_changed(self, function_name: str) -> None:
+            seen.append(function_name)
+
+    lab.plugin_manager.register(Watcher())
+    sqs = client_for(edge.url, "sqs")
+    queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = None
+    changes: list[Any] = [
+        lambda: lab.create_function_url_config("worker", "NONE"),
+        lambda: lab.create_event_source_mapping("worker", event_source_arn=arn),
+        lambda: lab.update_event_source_mapping(mapping.uuid, enabled=False),
+        lambda: lab.delete_event_source_mapping(mapping.uuid),
+        lambda: lab.delete_function_url_config("worker"),
+    ]
+    for change in changes:
+        told = len(seen)
+        answer = change()
+        mapping = mapping or (answer if hasattr(answer, "uuid") else None)
+        assert len(seen) > told and set(seen) == {"worker"}
+    read_events(stream, b"event: functions")
