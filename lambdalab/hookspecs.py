@@ -410,7 +410,8 @@ def lambdalab_function_changed(lab: "Lab", function_name: str) -> None:
     :param function_name: the function's name.
 
     The registry fires it after each write of this process, whatever the door (the
-    Python API, the edge, a lab's check); trigger plugins fire it through
+    Python API, the edge, a lab's check), and the Lab after a function URL or an event
+    source mapping changed; trigger plugins fire it through
     :func:`~lambdalab.plugin.function_changed`. A write by another process on the same
     data dir is not told. It runs on the writing thread: keep it quick. The web console
     implements it to redraw its functions view::
