@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .protocol.calls import ApiCall
     from .server.http_service import ConsolePanel, HttpService
     from .store import Migrations
+    from .triggers import FunctionTrigger
 
 hookspec = pluggy.HookspecMarker("lambdalab")
 hookimpl = pluggy.HookimplMarker("lambdalab")
@@ -400,6 +401,50 @@ def lambdalab_event_source_mappings(lab: "Lab") -> "Mapping[str, Any] | None":
 
 
 @hookspec
+def lambdalab_function_changed(lab: "Lab", function_name: str) -> None:
+    """Called after a function of ``lab`` changed: created, updated, settled (``Pending``
+    to ``Active``), published, deleted, its aliases or reserved concurrency changed, or a
+    trigger wired to it or unwired.
+
+    :param lab: the lab the function belongs to.
+    :param function_name: the function's name.
+
+    The registry fires it after each write of this process, whatever the door (the
+    Python API, the edge, a lab's check), and the Lab after a function URL or an event
+    source mapping changed; trigger plugins fire it through
+    :func:`~lambdalab.plugin.function_changed`. A write by another process on the same
+    data dir is not told. It runs on the writing thread: keep it quick. The web console
+    implements it to redraw its functions view::
+
+        @lambdalab.hookimpl
+        def lambdalab_function_changed(lab, function_name):
+            print(function_name, "changed")
+    """
+
+
+@hookspec
+def lambdalab_function_triggers(lab: "Lab", function_name: str) -> "list[FunctionTrigger]":
+    """Return what this plugin keeps that invokes ``function_name`` by itself.
+
+    :param lab: the lab the function belongs to.
+    :param function_name: the function's name; a trigger of any of its versions or
+        aliases counts.
+
+    One :class:`~lambdalab.plugin.FunctionTrigger` per wiring: a bucket notification
+    (``lambdalab_s3``), a subscription (``lambdalab_sns``), a rule's target or a
+    Scheduler schedule (``lambdalab_schedule``). Event source mappings and function URLs
+    are Lambda's own and are read through the :class:`~lambdalab.Lab`. The console
+    lists the answers under each function::
+
+        from lambdalab.plugin import FunctionTrigger
+
+        @lambdalab.hookimpl
+        def lambdalab_function_triggers(lab, function_name):
+            return [FunctionTrigger("kafka", topic) for topic in my_topics_for(function_name)]
+    """
+
+
+@hookspec
 def lambdalab_check_execution_role(lab: "Lab", role: str, function_arn: str) -> None:
     """Check the execution role a function is created or updated with.
 
@@ -602,3 +647,10 @@ def lambdalab_console_panels(lab: "Lab") -> "list[ConsolePanel]":
                         for f in lab.list_functions()]
             return [ConsolePanel("Memory", rows)]
     """
+
+
+@hookspec
+def lambdalab_console_panel_changed(lab: "Lab", title: str) -> None:
+    """Called when a plugin says its console panel titled ``title`` shows something new
+    (:func:`~lambdalab.plugin.console_panel_changed`): the console tells each page
+    watching, which reads that panel again. Implemented by the console."""

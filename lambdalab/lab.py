@@ -190,6 +190,7 @@ class Lab(LayerOperations):
         #: (:mod:`lambdalab.protocol.authorize`); default: ``$LAMBDALAB_ENFORCE_IAM``.
         self.enforce_iam = _enforce_iam(enforce_iam)
         self.registry = Registry(self.store, self.arns, self.clock.now, state_transition)
+        self.registry.on_change = self._function_changed
         self.pool = EnvironmentPool(
             self.clock, idle_timeout, account_concurrency, stopped=self._environment_stopped
         )
@@ -775,7 +776,9 @@ class Lab(LayerOperations):
         (see :doc:`/reference/function-urls`). ``auth_type`` is ``NONE`` or ``AWS_IAM``;
         ``AWS_IAM`` is recorded but not enforced.
         """
-        return self.function_urls.create(function_name, qualifier, auth_type, cors, invoke_mode)
+        config = self.function_urls.create(function_name, qualifier, auth_type, cors, invoke_mode)
+        self._function_changed(parse_function_ref(function_name).name)
+        return config
 
     def get_function_url_config(
         self, function_name: str, qualifier: str | None = None
@@ -793,11 +796,14 @@ class Lab(LayerOperations):
         invoke_mode: str | None = None,
     ) -> FunctionUrlConfig:
         """Change a function URL's settings; the URL itself never changes."""
-        return self.function_urls.update(function_name, qualifier, auth_type, cors, invoke_mode)
+        config = self.function_urls.update(function_name, qualifier, auth_type, cors, invoke_mode)
+        self._function_changed(parse_function_ref(function_name).name)
+        return config
 
     def delete_function_url_config(self, function_name: str, qualifier: str | None = None) -> None:
         """Remove the function URL: its address answers 404 from now on."""
         self.function_urls.delete(function_name, qualifier)
+        self._function_changed(parse_function_ref(function_name).name)
 
     def list_function_url_configs(self, function_name: str) -> list[FunctionUrlConfig]:
         """Every function URL of a function (``$LATEST`` and its aliases)."""
@@ -1049,6 +1055,7 @@ class Lab(LayerOperations):
         uuid = mapping_uuid(mapping)
         if uuid is not None:
             self.mapping_tags.put(uuid, tags)
+        self._mapping_changed(mapping)
         return mapping
 
     def get_event_source_mapping(self, uuid: str) -> Any:
@@ -1057,12 +1064,15 @@ class Lab(LayerOperations):
 
     def update_event_source_mapping(self, uuid: str, **settings: Any) -> Any:
         """Change a mapping (``enabled=False`` stops its pollers); unnamed settings stay."""
-        return self._mappings().update(uuid, **settings)
+        mapping = self._mappings().update(uuid, **settings)
+        self._mapping_changed(mapping)
+        return mapping
 
     def delete_event_source_mapping(self, uuid: str) -> Any:
         """Stop and remove a mapping; returns it with ``State`` ``Deleting``."""
         mapping = self._mappings().delete(uuid)
         self.mapping_tags.put(uuid, {})
+        self._mapping_changed(mapping)
         return mapping
 
     def list_event_source_mappings(
@@ -1107,6 +1117,15 @@ class Lab(LayerOperations):
             function_name=pooled.function_name, version=pooled.version,
             log_stream_name=pooled.env.spec.log_stream_name, reason=reason,
         )
+
+    def _function_changed(self, function_name: str) -> None:
+        self.plugin_manager.hook.lambdalab_function_changed(lab=self, function_name=function_name)
+
+    def _mapping_changed(self, mapping: Any) -> None:
+        """A mapping of a function was created, changed or deleted: its triggers changed."""
+        arn = mapping.to_aws().get("FunctionArn") if hasattr(mapping, "to_aws") else None
+        if isinstance(arn, str):
+            self._function_changed(parse_function_ref(arn).name)
 
     def close(self) -> None:
         """Stop every environment and flush logs. The data dir keeps everything."""

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import event_filters, events, limits, pricing, service_events, stream_sources
     from .arn import FunctionRef, parse_function_ref
+    from .changes import console_panel_changed, function_changed, function_named
+    from .triggers import FunctionTrigger
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
     from .invocation.destinations import DESTINATION_ACTIONS, DestinationMessage, Sender
@@ -100,6 +102,11 @@ __all__ = [
     "EDGE_KEYS_SCOPE_KEY",
     "EDGE_STOPPING_SCOPE_KEY",
     "ConsolePanel",
+    "console_panel_changed",
+    # what changed, for the console: a function, what triggers it
+    "function_changed",
+    "function_named",
+    "FunctionTrigger",
     "read_body",
     "receive_body",
     "RequestBodyTooLarge",
@@ -218,6 +225,8 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     "EDGE_KEYS_SCOPE_KEY": ("server.http_service", "EDGE_KEYS_SCOPE_KEY"),
     "EDGE_STOPPING_SCOPE_KEY": ("server.http_service", "EDGE_STOPPING_SCOPE_KEY"),
     "ConsolePanel": ("server.http_service", "ConsolePanel"),
+    **{name: ("changes", name) for name in ("console_panel_changed", "function_changed", "function_named")},
+    "FunctionTrigger": ("triggers", "FunctionTrigger"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
     **{name: ("store", name) for name in ("Database", "Migrations", "Answers")},
     "BatchedWriter": ("batched_writer", "BatchedWriter"),

@@ -120,6 +120,9 @@ class Registry:
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
         self._random = random.Random()
+        #: Called with a function's name after this process changed it, its versions or
+        #: its aliases (or settled it): the Lab fires ``lambdalab_function_changed``.
+        self.on_change: Callable[[str], None] | None = None
 
     # -- caching ----------------------------------------------------------------------
 
@@ -149,9 +152,11 @@ class Registry:
                 self._seen_version = version
                 self._drop()
 
-    def _changed(self) -> None:
+    def _changed(self, name: str | None = None) -> None:
         with self._lock:
             self._drop()
+        if name is not None and self.on_change is not None:
+            self.on_change(name)
 
     def _drop(self) -> None:
         """Forget every cached read (called with the lock held)."""
@@ -205,7 +210,7 @@ class Registry:
                 "INSERT INTO versions (function, version, config) VALUES (?, ?, ?)",
                 (config.function_name, LATEST, config.to_json()),
             )
-        self._changed()
+        self._changed(config.function_name)
 
     def get_version(self, name: str, version: str = LATEST) -> FunctionConfiguration:
         def load() -> FunctionConfiguration:
@@ -248,7 +253,7 @@ class Registry:
             )
             if version == LATEST:
                 db.execute("DELETE FROM latest_before_update WHERE function = ?", (name,))
-        self._changed()
+        self._changed(name)
         return config
 
     def running(self, config: FunctionConfiguration) -> FunctionConfiguration:
@@ -382,7 +387,7 @@ class Registry:
                 "UPDATE versions SET config = ? WHERE function = ? AND version = ?",
                 (config.to_json(), name, LATEST),
             )
-        self._changed()
+        self._changed(name)
         return config
 
     def publish(
@@ -445,7 +450,7 @@ class Registry:
             db.execute(
                 "UPDATE functions SET next_version = next_version + 1 WHERE name = ?", (name,)
             )
-        self._changed()
+        self._changed(name)
         return version
 
     def delete(self, name: str, qualifier: str | None = None) -> None:
@@ -480,7 +485,7 @@ class Registry:
                 db.execute(
                     "DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier)
                 )
-        self._changed()
+        self._changed(name)
 
     def code_blobs(self, name: str | None = None, version: str | None = None) -> set[str]:
         """The code blobs versions name (of every function, of ``name``, or of one of its
@@ -532,7 +537,7 @@ class Registry:
             )
             if cur.rowcount == 0:
                 raise self.not_found(name)
-        self._changed()
+        self._changed(name)
 
     def total_reserved(self, excluding: str | None = None) -> int:
         """Concurrency reserved by all functions (but ``excluding``)."""
@@ -622,7 +627,7 @@ class Registry:
                 "INSERT INTO aliases (function, name, config) VALUES (?, ?, ?)",
                 (name, alias, config.to_json()),
             )
-        self._changed()
+        self._changed(name)
         return config
 
     def get_alias(self, name: str, alias: str) -> AliasConfiguration:
@@ -686,7 +691,7 @@ class Registry:
                 "UPDATE aliases SET config = ? WHERE function = ? AND name = ?",
                 (config.to_json(), name, alias),
             )
-        self._changed()
+        self._changed(name)
         return config
 
     def delete_alias(self, name: str, alias: str) -> None:
@@ -696,7 +701,7 @@ class Registry:
             self.get_alias(name, alias)  # the right ResourceNotFoundException
         with self._store.transaction() as db:
             db.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (name, alias))
-        self._changed()
+        self._changed(name)
 
     # -- revisions of resource-based policies -----------------------------------------
 

@@ -287,6 +287,7 @@ def test_marked_actions_invoke_publish_and_draw_alias_weights(
     expect(page.locator("#alias-answer.refused")).to_contain_text("ResourceNotFoundException: Function not found")
     assert lab.get_alias("echo", "live").additional_version_weights == {"2": 0.3}
     screenshot(page, tmp_path, "console-actions", "#actions")
+    screenshot(page, tmp_path, "console-alias-weights", "#functions-view")
 
 
 def test_the_page_reconnects_when_the_edge_comes_back(page: Any, edge: EdgeServer, lab: Lab) -> None:

@@ -12,6 +12,13 @@
     Every service event generator of :mod:`lambdalab.service_events`: how the service invokes
     Lambda, the AWS page its shape comes from, and its options.
 
+``.. console-screenshot:: NAME``
+    A screenshot of the web console taken by the browser tests
+    (``tests/test_console_browser.py``, ``tests/test_console_live.py``), which write
+    ``NAME.png`` into ``$LAMBDALAB_SCREENSHOTS_DIR``: a figure when that file is there
+    (``.ci/run`` builds the docs after the tests), a note saying how to make it when it
+    is not. Never a warning, and never a PNG in the repository (they change each run).
+
 ``.. click::`` (only while ``lambdalab.cli.app`` does not exist)
     A stand-in for sphinx-click's directive that says the CLI reference is pending,
     so the reference page and the ``-W`` build stay whole until the CLI lands.
@@ -23,6 +30,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -247,10 +255,48 @@ class PendingClickDirective(SphinxDirective):
         )
 
 
+#: Where the browser tests write their screenshots (tests/test_console_browser.py).
+SCREENSHOTS_ENV = "LAMBDALAB_SCREENSHOTS_DIR"
+
+
+class ConsoleScreenshotDirective(SphinxDirective):
+    """A screenshot the test suite took, or a note where it would be. The content is
+    the figure's caption; ``:alt:`` says what the picture shows, for those who cannot
+    see it, and is the note's text when there is no picture."""
+
+    required_arguments = 1
+    has_content = True
+    option_spec = {"alt": directives.unchanged_required}
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0]
+        alt = " ".join(self.options.get("alt", f"The console's {name} view.").split())
+        caption = "\n".join(f"   {line}" for line in self.content)
+        picture = screenshot(name)
+        if picture is None:
+            return _parse(self, f".. note::\n\n   *Screenshot* ``{name}``: {alt} (Made by the "
+                                f"browser tests: run them with ``{SCREENSHOTS_ENV}`` set, then "
+                                "build the docs; ``.ci/run`` does.)\n")
+        here = Path(self.env.doc2path(self.env.docname)).parent
+        self.env.note_dependency(str(picture))
+        return _parse(self, f".. figure:: {os.path.relpath(picture, here)}\n   :alt: {alt}\n"
+                            f"   :class: console-screenshot\n\n{caption}\n")
+
+
+def screenshot(name: str) -> Path | None:
+    """The test suite's ``NAME.png``, if it took one."""
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder or not re.fullmatch(r"[a-z0-9-]+", name):
+        return None
+    picture = Path(folder).resolve() / f"{name}.png"
+    return picture if picture.is_file() else None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("lambdalab-limits", LimitsDirective)
     app.add_directive("lambdalab-errors", ErrorsDirective)
     app.add_directive("lambdalab-events", EventsDirective)
+    app.add_directive("console-screenshot", ConsoleScreenshotDirective)
     if not cli_available():
         app.add_directive("click", PendingClickDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

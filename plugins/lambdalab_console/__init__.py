@@ -5,7 +5,9 @@ serve`` serves it at ``/_lambdalab/console/`` on its own port, and ``lambdalab c
 prints (and opens) that address. It shows the functions (state, runtime, memory, sandbox,
 versions, aliases, throttles), one timeline lane per execution environment (INIT and its
 duration, each invoke, reaped or killed), and the lab's clock, with a control to advance a virtual
-one. Updates are pushed with server-sent events. What it shows comes from the lab's hooks
+one. Updates are pushed with server-sent events, whatever door the change came through
+(``lambdalab_function_changed``), and a plugin's panel is read again when the plugin says
+it changed (``lambdalab_console_panel_changed``). What it shows comes from the lab's hooks
 (:mod:`.feed`); its HTTP side is :mod:`.web`.
 """
 
@@ -66,6 +68,14 @@ class _Recorder:
                                     sent_to: list[str]) -> None:
         self.feed.async_event_ended(AsyncEnded(request_id, function_name, qualifier, condition,
                                                attempts, list(sent_to), self.feed.now()))
+
+    @lambdalab.hookimpl
+    def lambdalab_function_changed(self, function_name: str) -> None:
+        self.feed.changed("functions")
+
+    @lambdalab.hookimpl
+    def lambdalab_console_panel_changed(self, title: str) -> None:
+        self.feed.panel_changed(title)
 
     @lambdalab.hookimpl
     def lambdalab_api_call(self, call: ApiCall) -> None:

@@ -291,6 +291,11 @@ class Feed:
         with self._lock:
             self._publish(what, {"now": self.now()})
 
+    def panel_changed(self, title: str) -> None:
+        """A plugin's panel shows something new: pages read that panel again."""
+        with self._lock:
+            self._publish("panel", {"title": title})
+
     # -- for the web app -------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:

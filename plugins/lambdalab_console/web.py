@@ -20,7 +20,7 @@ from dataclasses import asdict
 import threading
 from collections import OrderedDict
 from importlib import resources
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, cast
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -35,6 +35,7 @@ from lambdalab import Lab
 from lambdalab.plugin import (
     EDGE_KEYS_SCOPE_KEY,
     EDGE_STOPPING_SCOPE_KEY,
+    FunctionTrigger,
     LambdaError,
     PatternError,
     VirtualClock,
@@ -135,10 +136,11 @@ def functions_of(lab: Lab) -> list[dict[str, Any]]:
 
 
 def triggers_of(lab: Lab, name: str) -> list[str]:
-    """What invokes the function besides a caller: its URLs and event source mappings.
-    (S3 notifications, SNS subscriptions and schedules are kept by their plugins with
-    no per-function read yet.)"""
+    """What invokes the function besides a caller: its URLs and event source mappings,
+    then what plugins wire to it (``lambdalab_function_triggers``: bucket
+    notifications, subscriptions, rules and schedules)."""
     found = [f"URL {url.function_url} ({url.auth_type})" for url in lab.list_function_url_configs(name)]
+    found += plugin_triggers(lab, name)
     try:
         mappings = lab.list_event_source_mappings(function_name=name)
     except LambdaError:  # no loaded plugin keeps event source mappings
@@ -149,16 +151,35 @@ def triggers_of(lab: Lab, name: str) -> list[str]:
     return found
 
 
+def plugin_triggers(lab: Lab, name: str) -> list[str]:
+    """Each plugin's triggers of ``name``, one line each; a plugin's bug is one line too,
+    not a 500 of the whole state."""
+    found: list[str] = []
+    given: dict[str, Any] = {"lab": lab, "function_name": name}
+    for impl in lab.plugin_manager.hook.lambdalab_function_triggers.get_hookimpls():
+        try:  # one at a time: pluggy's call would stop at the first that raises
+            answer = impl.function(*(given[arg] for arg in impl.argnames))
+            found += [trigger.describe() for trigger in cast("list[FunctionTrigger]", answer or [])]
+        except LambdaError:
+            raise  # the function was deleted while we read it
+        except Exception as e:
+            found.append(f"{impl.plugin_name}: cannot list its triggers ({type(e).__name__}: {e})")
+    return found
+
+
 def queue_of(lab: Lab) -> list[dict[str, Any]]:
     """The async queue: each event waiting, running or waiting for its retry."""
     return [asdict(event) for event in lab.queue()[:QUEUE_ROWS_SHOWN]]
 
 
-def panels_of(lab: Lab) -> list[dict[str, Any]]:
-    """Plugins' panels (``lambdalab_console_panels``), their rows read now."""
+def panels_of(lab: Lab, title: str | None = None) -> list[dict[str, Any]]:
+    """Plugins' panels (``lambdalab_console_panels``), their rows read now: every one,
+    or those titled ``title`` (a plugin said it changed)."""
     panels = []
     for offered in lab.plugin_manager.hook.lambdalab_console_panels(lab=lab):
         for panel in offered:
+            if title is not None and panel.title != title:
+                continue
             try:
                 rows = [{str(k): _cell(v) for k, v in row.items()}
                         for row in list(panel.rows())[:PANEL_ROWS_MAX]]
@@ -271,7 +292,8 @@ class Console:
         refused = self.refusal(request)
         if refused is not None:
             return error(401, refused)
-        return JSONResponse({"panels": await anyio.to_thread.run_sync(panels_of, self.lab)})
+        title = request.query_params.get("title")
+        return JSONResponse({"panels": await anyio.to_thread.run_sync(panels_of, self.lab, title)})
 
     async def logs(self, request: Request) -> Response:
         refused = self.refusal(request)

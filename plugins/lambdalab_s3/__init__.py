@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdalab import Lab, hookimpl
-from lambdalab.plugin import HttpService, InvalidParameterValueException
+from lambdalab.plugin import FunctionTrigger, HttpService, InvalidParameterValueException
 
 from .backend import S3, DeleteResult
 from .exceptions import (
@@ -63,6 +63,12 @@ def lambdalab_code_object(lab: Lab, bucket: str, key: str, version: str | None) 
             f"Error occurred while GetObject. S3 Error Code: {e.code}. S3 Error Message: "
             f"{e.message}"
         ) from None
+
+
+@hookimpl
+def lambdalab_function_triggers(lab: Lab, function_name: str) -> list[FunctionTrigger]:
+    """The bucket notifications that invoke ``function_name`` (the console lists them)."""
+    return S3.of(lab).function_triggers(function_name)
 
 
 @hookimpl

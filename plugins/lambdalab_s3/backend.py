@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lambdalab import Lab
-from lambdalab.plugin import StashKey, aws_regions, home_data_dir, lab_of_region
+from lambdalab.plugin import (
+    FunctionTrigger,
+    StashKey,
+    aws_regions,
+    function_changed,
+    function_named,
+    home_data_dir,
+    lab_of_region,
+)
 
 from . import quotas
 from .directory import BucketDirectory
@@ -116,8 +124,11 @@ class S3:
             return str(e.fields[BUCKET_REGION_FIELD])
 
     def delete_bucket(self, bucket: str) -> None:
+        notified = self.store.get_bucket(bucket).notification.get("LambdaFunctionConfigurations") or []
         self.store.delete_bucket(bucket)
         self.directory.release(bucket, self.region)
+        for config in notified:
+            function_changed(self.lab, str(config.get("LambdaFunctionArn", "")))
 
     # -- objects ----------------------------------------------------------------------
 
@@ -284,7 +295,20 @@ class S3:
         stored: dict[str, Any] = {"LambdaFunctionConfigurations": [c.to_aws() for c in configs]} if configs else {}
         if configuration.get(EVENTBRIDGE) is not None:
             stored[EVENTBRIDGE] = {}
+        before = target.notification.get("LambdaFunctionConfigurations") or []
         self.store.set_notification(bucket, stored)
+        for arn in {str(c.get("LambdaFunctionArn", "")) for c in before} | {c.function_arn for c in configs}:
+            function_changed(self.lab, arn)  # its triggers changed (the console lists them)
+
+    def function_triggers(self, function_name: str) -> list[FunctionTrigger]:
+        """This region's bucket notifications that invoke ``function_name``
+        (``lambdalab_function_triggers``)."""
+        return [
+            FunctionTrigger("s3", bucket.name, ", ".join(config.get("Events") or ()) + _key_filter(config))
+            for bucket in self.store.list_buckets()
+            for config in bucket.notification.get("LambdaFunctionConfigurations") or ()
+            if function_named(self.lab, str(config.get("LambdaFunctionArn", ""))) == function_name
+        ]
 
     def get_bucket_notification_configuration(self, bucket: str) -> dict[str, Any]:
         return dict(self.store.get_bucket(bucket).notification)
@@ -351,3 +375,10 @@ __all__ = ["DeleteResult", "S3", "constrained_region", "encode_token"]
 
 #: Where a lab keeps its :class:`S3` (``lab.stash``).
 S3_KEY = StashKey[S3]()
+
+
+def _key_filter(config: Mapping[str, Any]) -> str:
+    """`` (prefix uploads/, suffix .jpg)``, or nothing without key filter rules."""
+    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []
+    shown = [f"{rule.get('Name', '').lower()} {rule.get('Value', '')}" for rule in rules]
+    return f" ({', '.join(shown)})" if shown else ""

@@ -18,7 +18,7 @@ import weakref
 
 import lambdalab
 from lambdalab import Lab
-from lambdalab.plugin import HttpService, ProtocolService, StashKey
+from lambdalab.plugin import FunctionTrigger, HttpService, ProtocolService, StashKey
 
 from .archives import Archive, Archives, Replay
 from .buses import EventBus, EventBuses
@@ -81,6 +81,12 @@ def lambdalab_lab_started(lab: Lab) -> None:
     schedules(lab)  # resume every enabled rule of a reopened data dir
     event_buses(lab).resume()  # and send what a killed process had acknowledged
     scheduler(lab)
+
+
+@lambdalab.hookimpl
+def lambdalab_function_triggers(lab: Lab, function_name: str) -> list[FunctionTrigger]:
+    """The rules and Scheduler schedules that invoke ``function_name`` (the console lists them)."""
+    return schedules(lab).function_triggers(function_name) + scheduler(lab).function_triggers(function_name)
 
 
 @lambdalab.hookimpl

@@ -22,7 +22,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from lambdalab import Lab, LambdaError, Timer, VirtualClock
-from lambdalab.plugin import event_filters, iso_s, may_invoke, service_events
+from lambdalab.plugin import (
+    FunctionTrigger,
+    event_filters,
+    function_changed,
+    function_named,
+    iso_s,
+    may_invoke,
+    service_events,
+)
 
 from . import quotas
 from .exceptions import (
@@ -501,6 +509,7 @@ class Schedules:
                 (json.dumps(asdict(rule)), name),
             )
         self._arm(rule)
+        self._targets_changed(self._target_rows(name))
 
     def _require(self, name: str) -> None:
         """ResourceNotFoundException unless the rule is stored (even if its row is damaged)."""
@@ -546,6 +555,8 @@ class Schedules:
                     "ON CONFLICT(rule, id) DO UPDATE SET config = excluded.config",
                     (rule, target.id, json.dumps(asdict(target))),
                 )
+        for target in checked:
+            function_changed(self.lab, target.arn)
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def remove_targets(self, rule: str, ids: Iterable[str], *,
@@ -553,7 +564,8 @@ class Schedules:
         """Remove targets by id; ids the rule does not have are reported as failed entries."""
         rule = rule_key(rule, event_bus_name)
         self._require(rule)
-        existing = {row["id"] for row in self._target_rows(rule)}
+        rows = self._target_rows(rule)
+        existing = {row["id"] for row in rows}
         failed = []
         with self.lab.store.transaction() as db:
             for target_id in ids:
@@ -569,7 +581,25 @@ class Schedules:
                 db.execute(
                     "DELETE FROM schedule_targets WHERE rule = ? AND id = ?", (rule, target_id)
                 )
+        self._targets_changed(rows)
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
+
+    def _targets_changed(self, rows: list[Any]) -> None:
+        """Tell the functions among these targets that their triggers changed."""
+        for row in rows:
+            arn = json.loads(row["config"]).get("Arn") if row["config"] else None
+            if isinstance(arn, str):
+                function_changed(self.lab, arn)
+
+    def function_triggers(self, function_name: str) -> list[FunctionTrigger]:
+        """The rules with a target that invokes ``function_name`` (``lambdalab_function_triggers``)."""
+        return [
+            FunctionTrigger("events", rule.arn, rule.schedule_expression or f"pattern {rule.event_pattern}",
+                            rule.state)
+            for rule in self.list_rules(bus=None)
+            if any(function_named(self.lab, target.arn) == function_name
+                   for target in self.list_targets_by_rule(rule.name, event_bus_name=rule.event_bus_name))
+        ]
 
     def list_targets_by_rule(self, rule: str, *, event_bus_name: str = "default") -> list[Target]:
         rule = rule_key(rule, event_bus_name)

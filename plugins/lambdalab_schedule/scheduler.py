@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lambdalab import Timer, VirtualClock
-from lambdalab.plugin import AwsError
+from lambdalab.plugin import AwsError, FunctionTrigger, function_changed, function_named
 
 from . import quotas
 from .expressions import parse
@@ -321,6 +321,7 @@ class Scheduler:
                        "ON CONFLICT(name) DO UPDATE SET config = excluded.config",
                        (schedule.key, json.dumps(asdict(schedule))))
         self._arm(schedule, self.lab.clock.now())
+        function_changed(self.lab, schedule.target["Arn"])
         return self._find(schedule.key) or schedule
 
     def _find(self, name: str) -> Schedule | None:
@@ -331,8 +332,16 @@ class Scheduler:
 
     def _delete(self, name: str) -> None:
         self._disarm(name)
+        gone = self._find(name)
         with self.lab.store.transaction() as db:
             db.execute("DELETE FROM scheduler_schedules WHERE name = ?", (name,))
+        if gone is not None:
+            function_changed(self.lab, gone.target["Arn"])
+
+    def function_triggers(self, function_name: str) -> list[FunctionTrigger]:
+        """The schedules whose target invokes ``function_name`` (``lambdalab_function_triggers``)."""
+        return [FunctionTrigger("scheduler", s.arn, s.expression, s.state) for s in self.list_schedules()
+                if function_named(self.lab, s.target["Arn"]) == function_name]
 
 
 def _load(row: Any) -> Schedule:

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import lambdalab
 from lambdalab.plugin import (
     DestinationMessage,
+    FunctionTrigger,
     HttpService,
     InvalidParameterValueException,
     Sender,
     StashKey,
+    function_named,
 )
 
 from . import quotas
@@ -70,6 +72,20 @@ def sns_of(lab: "Lab") -> Sns:
         return Sns(topics, Publisher(lab, topics))
 
     return lab.stash.setdefault(SNS, make)
+
+
+@lambdalab.hookimpl
+def lambdalab_function_triggers(lab: "Lab", function_name: str) -> list[FunctionTrigger]:
+    """The subscriptions that deliver to ``function_name`` (the console lists them)."""
+    return [FunctionTrigger("sns", s.topic_arn, _shown_filter(s),
+                            "PendingConfirmation" if s.pending else None)
+            for s in sns_of(lab).topics.list_subscriptions()
+            if s.protocol == "lambda" and function_named(lab, s.endpoint) == function_name]
+
+
+def _shown_filter(subscription: Subscription) -> str:
+    policy = subscription.attributes.get("FilterPolicy")
+    return f"filter policy {policy}" if policy else ""
 
 
 @lambdalab.hookimpl

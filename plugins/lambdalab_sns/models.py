@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
+from lambdalab.plugin import function_changed
+
 from . import quotas
 from .delivery import MIGRATION as DELIVERIES_MIGRATION
 from .endpoints import CONFIRMED_BY_TOKEN, DELIVERED, NEVER_CONFIRMED, check_endpoint
@@ -252,10 +254,13 @@ class Topics:
 
     def delete_topic(self, arn: Any) -> None:
         name = topic_name(arn)
+        rows = self.store.query("SELECT endpoint FROM sns_subscriptions WHERE topic = ?", (name,))
         with self.store.transaction() as db:
             forget_fifo_ledger(db, name)
             db.execute("DELETE FROM sns_subscriptions WHERE topic = ?", (name,))
             db.execute("DELETE FROM sns_topics WHERE name = ?", (name,))
+        for row in rows:
+            function_changed(self.lab, row["endpoint"])
 
     def set_topic_attribute(self, arn: Any, name: str, value: Any) -> None:
         topic = self.get_topic(arn)
@@ -353,6 +358,7 @@ class Topics:
                 "created_at, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (subscription.arn, topic.name, protocol, endpoint, json.dumps(checked),
                  self.lab.clock.now(), token))
+        function_changed(self.lab, endpoint)  # a function's triggers changed (if it is one)
         return subscription
 
     def confirm_subscription(self, arn: Any, token: Any) -> Subscription:
@@ -369,8 +375,11 @@ class Topics:
 
     def unsubscribe(self, arn: Any) -> None:
         _subscription_topic(arn)
+        rows = self.store.query("SELECT endpoint FROM sns_subscriptions WHERE arn = ?", (arn,))
         with self.store.transaction() as db:
             db.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (arn,))
+        for row in rows:
+            function_changed(self.lab, row["endpoint"])
 
     def get_subscription(self, arn: Any) -> Subscription:
         _subscription_topic(arn)

@@ -321,23 +321,38 @@
   // -- state and events ---------------------------------------------------------------
 
   function drawPanels(panels) {
-    $("panels").replaceChildren(...panels.map((panel, n) => {
-      const section = element("section", "panel"); section.setAttribute("aria-labelledby", "panel-" + n);
-      const heading = element("h2", "", panel.title); heading.id = "panel-" + n;
-      section.appendChild(heading);
-      if (panel.error) section.appendChild(element("p", "ended", panel.error));
-      const columns = panel.rows.length ? Object.keys(panel.rows[0]) : [];
-      const table = document.createElement("table");
-      const head = table.createTHead().insertRow();
-      for (const column of columns) { const th = element("th", "", column); th.scope = "col"; head.appendChild(th); }
-      const body = table.createTBody();
-      for (const row of panel.rows) {
-        const tr = body.insertRow();
-        for (const column of columns) cell(tr, row[column] === null || row[column] === undefined ? "" : String(row[column]));
-      }
-      section.appendChild(table);
-      return section;
-    }));
+    $("panels").replaceChildren(...panels.map(drawPanel));
+  }
+
+  function drawPanel(panel, n) {
+    const section = element("section", "panel"); section.setAttribute("aria-labelledby", "panel-" + n);
+    section.dataset.title = panel.title;
+    const heading = element("h2", "", panel.title); heading.id = "panel-" + n;
+    section.appendChild(heading);
+    if (panel.error) section.appendChild(element("p", "ended", panel.error));
+    const columns = panel.rows.length ? Object.keys(panel.rows[0]) : [];
+    const table = document.createElement("table");
+    const head = table.createTHead().insertRow();
+    for (const column of columns) { const th = element("th", "", column); th.scope = "col"; head.appendChild(th); }
+    const body = table.createTBody();
+    for (const row of panel.rows) {
+      const tr = body.insertRow();
+      for (const column of columns) cell(tr, row[column] === null || row[column] === undefined ? "" : String(row[column]));
+    }
+    section.appendChild(table);
+    return section;
+  }
+
+  // A plugin said its panel changed: read that panel only, and put it in its place.
+  async function readPanel(title) {
+    const response = await fetch("api/panels?" + new URLSearchParams({ title }), { cache: "no-store" });
+    if (!response.ok) return;
+    const sections = [...$("panels").children];
+    const old = sections.find((section) => section.dataset.title === title);
+    const [panel] = (await response.json()).panels;
+    if (!panel) return old && old.remove();
+    if (!old) return panelsSoon();  // a panel new to the page: read them all, in order
+    old.replaceWith(drawPanel(panel, sections.indexOf(old)));
   }
 
   // After what may change a panel (an invoke, a throttle, the queue, the clock): read the
@@ -435,6 +450,7 @@
     resync() { refreshSoon(); },
     clock() { queueSoon(); panelsSoon(); },
     queue() { queueSoon(); panelsSoon(); },
+    panel(data) { readPanel(data.title); },
     hello() {},
   };
 
