@@ -1,9 +1,15 @@
 """The ``ray`` backend against a real local Ray cluster: a head and a second node on
 127.0.0.1, each of one CPU and 2 GB, started here and stopped after (only what this
-file started is stopped: others may run clusters of their own on the machine)."""
+file started is stopped: others may run clusters of their own on the machine).
+
+The cluster and everything that talks to it (this file's labs, its ``serve``) run in a
+network namespace of their own with only loopback (Ray's servers would otherwise listen
+on every interface of the machine): that needs root, and the cluster's tests are
+skipped without it."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import threading
@@ -18,7 +24,7 @@ from lambdalab import Lab, VirtualClock
 from .conftest import wait_until
 
 ray = pytest.importorskip("ray", reason="the ray sandbox's tests need Ray: pip install 'lambdalab[ray]'")
-from lambdalab_ray.local import LocalCluster  # noqa: E402
+from lambdalab_ray.local import LocalCluster, loopback_only_network  # noqa: E402
 pytestmark = pytest.mark.ray
 
 
@@ -26,8 +32,20 @@ def _alive_nodes() -> int:
     return sum(1 for n in ray.nodes() if n["Alive"])
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+@pytest.fixture(scope="module")
+def network() -> Iterator[None]:
+    """This module's tests in a network with only loopback (module-scoped: the tests
+    after it run in the host's network again)."""
+    try:
+        with loopback_only_network():
+            yield
+    except PermissionError as exc:
+        pytest.skip(f"the Ray cluster runs in a network namespace with only loopback, "
+                    f"which needs root (CAP_SYS_ADMIN): {exc}")
+
+
+@pytest.fixture(scope="module")
+def cluster(network: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     cluster = LocalCluster(tmp_path_factory.mktemp("ray"))
     os.environ["RAY_ADDRESS"] = cluster.address
     try:
@@ -39,6 +57,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         ray.shutdown()
         cluster.stop()
         os.environ.pop("RAY_ADDRESS", None)
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def test_the_cluster_listens_on_loopback_only(cluster):
+    """Every listening socket of the cluster's processes (GCS, raylets, agents, workers)
+    is on 127.0.0.1 or ::1 (or an IPv4-mapped 127.0.0.1): none on a wildcard or on the
+    machine's own addresses."""
+    pids = {p.pid for p in cluster.processes()}
+    listening = [c for c in psutil.net_connections("inet")
+                 if c.pid in pids and c.status == psutil.CONN_LISTEN]
+    assert len(listening) >= 3, listening  # the GCS and two raylets, at the least
+    assert [c.laddr for c in listening if not _loopback(c.laddr.ip)] == []
+    assert set(psutil.net_if_addrs()) == {"lo"}
 
 
 @pytest.fixture
