@@ -9,8 +9,12 @@ skipped without it."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +26,7 @@ import pytest
 from lambdalab import Lab, VirtualClock
 
 from .conftest import wait_until
+from .edge_support import client_for, create
 
 ray = pytest.importorskip("ray", reason="the ray sandbox's tests need Ray: pip install 'lambdalab[ray]'")
 from lambdalab_ray.local import LocalCluster, loopback_only_network  # noqa: E402
@@ -180,6 +185,107 @@ def test_no_cluster_at_ray_address_is_a_clear_error_at_once(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens
     with pytest.raises(RuntimeError, match="found no Ray cluster at '127.0.0.1:"):
         RayBackend()._connect()
+
+CHATTY = """
+import os, sys, time
+RZ = os.environ["RZ"]
+def handler(event, context):
+    print("first line")
+    print("to stderr", file=sys.stderr)
+    print("no end yet", end="")
+    while not os.path.exists(os.path.join(RZ, "release")):
+        time.sleep(0.02)
+    print(" ... ended")
+    return "done"
+"""
+
+
+def test_logs_stream_back_line_by_line_while_the_invoke_runs(rlab, code, rendezvous):
+    """The first lines reach the log store while the handler still waits for the test
+    (an unterminated line waits for its end); the rest follow at the end, in order."""
+    rlab.create_function("chatty", code(app=CHATTY), handler="app.handler", timeout=60,
+                         environment={"Variables": {"RZ": str(rendezvous)}})
+    done: dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: done.update(
+        result=rlab.invoke("chatty", log_type="Tail")))
+    caller.start()
+    try:
+        def messages() -> list[str]:
+            return [e.message.rstrip("\n") for e in rlab.get_logs("chatty")]
+
+        assert wait_until(lambda: "to stderr" in messages(), timeout=60), messages()
+        assert "first line" in messages() and caller.is_alive()
+        assert not any("no end yet" in m or m.startswith("END") for m in messages())
+    finally:
+        (rendezvous / "release").touch()
+        caller.join(60)
+    assert done["result"].json() == "done"
+    logged = [m for m in messages() if not m.startswith(("INIT_START", "REPORT"))]
+    assert logged[1:4] == ["first line", "to stderr", "no end yet ... ended"]
+    assert logged[0].startswith("START") and logged[4].startswith("END")
+    assert "first line" in done["result"].log_tail
+
+
+WHERE = """
+import json, os
+import ray
+def handler(event, context):
+    print("ran", json.dumps(event))
+    return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), **event}
+"""
+
+
+@pytest.fixture
+def served_on_ray(cluster: LocalCluster, tmp_path: Path) -> Iterator[str]:
+    """``lambdalab --sandbox ray serve`` (``RAY_ADDRESS`` names the cluster), in this
+    module's network; its URL."""
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(tmp_path / "d"),
+         "--sandbox", "ray", "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.err", "w"), text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("lambdalab edge on http://127.0.0.1:"), first
+        yield first.split()[3]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, (tmp_path / "serve.err").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_boto3_through_serve_invokes_on_the_cluster_sync_and_async(served_on_ray):
+    """A function created with boto3 runs as a Ray actor on one of the cluster's nodes;
+    an async Invoke's result reaches its OnSuccess destination, an SQS queue."""
+    lambda_, sqs = client_for(served_on_ray), client_for(served_on_ray, "sqs")
+    create(lambda_, "where", WHERE)
+    reply = lambda_.invoke(FunctionName="where", Payload=b'{"n": 1}', LogType="Tail")
+    body = json.loads(reply["Payload"].read())
+    assert "FunctionError" not in reply, body
+    assert body["n"] == 1 and body["pid"] != os.getpid()
+    assert body["node"] in {n["NodeID"] for n in ray.nodes()}
+    assert 'ran {"n": 1}' in base64.b64decode(reply["LogResult"]).decode()
+
+    url = sqs.create_queue(QueueName="results")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lambda_.put_function_event_invoke_config(
+        FunctionName="where", DestinationConfig={"OnSuccess": {"Destination": queue_arn}})
+    accepted = lambda_.invoke(FunctionName="where", InvocationType="Event", Payload=b'{"n": 2}')
+    assert accepted["StatusCode"] == 202
+    messages: list[Any] = []
+    for _ in range(6):  # long polls: the server answers as soon as the record arrives
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+        if messages:
+            break
+    [message] = messages
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"]["n"] == 2
+    assert record["responsePayload"]["node"] in {n["NodeID"] for n in ray.nodes()}
+
 
 HOLD = """
 import os, time
