@@ -301,12 +301,92 @@ def handler(event, context):
 """
 
 
+CONSUMER = """
+import os, time
+import ray
+RZ = os.environ["RZ"]
+def handler(event, context):
+    node = ray.get_runtime_context().get_node_id()
+    for record in event["Records"]:
+        count = record["attributes"]["ApproximateReceiveCount"]
+        open(os.path.join(RZ, f"{record['body']}-{count}"), "w").write(f"{node} {os.getpid()}")
+        while not os.path.exists(os.path.join(RZ, "release")):
+            time.sleep(0.02)
+"""
+
+
+def _head() -> str:
+    [head] = [n["NodeID"] for n in ray.nodes()
+              if n["Alive"] and "node:__internal_head__" in n["Resources"]]
+    return head
+
+
+def _two_nodes(cluster: LocalCluster) -> None:
+    """A second node again where a test before this one killed it."""
+    if _alive_nodes() < 2:
+        cluster.add_node()
+    assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "no second node"
+
+
+@ray.remote(num_cpus=1)
+class _Holder:
+    """Holds the head's one CPU, so that the next environment starts on the other node."""
+
+    def ready(self) -> bool:
+        return True
+
+
+def test_a_queue_message_whose_invoke_dies_with_its_node_runs_again_on_another(
+    cluster, rlab, code, rendezvous
+):
+    """An SQS mapping's invoke runs on the second node (the head's CPU is held), which
+    dies mid-invoke: the message is not deleted, becomes visible after its visibility
+    timeout, and the retry runs on the head."""
+    from lambdalab_sqs import sqs_of
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    _two_nodes(cluster)
+    head = _head()
+    holder = _Holder.options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(head, soft=False)).remote()
+    assert ray.get(holder.ready.remote(), timeout=60)
+    rlab.create_function("consumer", code(app=CONSUMER), handler="app.handler",
+                         memory_size=1769, timeout=60,
+                         environment={"Variables": {"RZ": str(rendezvous)}})
+    sqs = sqs_of(rlab)
+    sqs.queues.create_queue("jobs", {"VisibilityTimeout": "30"})
+    sqs.queues.send_message("jobs", "order")
+    rlab.create_event_source_mapping("consumer", event_source_arn=sqs.queues.arn("jobs"),
+                                     batch_size=1)
+    first = rendezvous / "order-1"
+    assert wait_until(first.exists, timeout=60), "the first delivery did not start"
+    node, pid = first.read_text().split()
+    assert node != head
+
+    cluster.kill_node(cluster.nodes[-1])
+    assert wait_until(lambda: _alive_nodes() == 1 and not psutil.pid_exists(int(pid)), 60)
+    assert sqs.mappings.wait_idle(timeout=60), "the failed invoke did not end"
+    assert sqs.queues.counts("jobs") == {"visible": 0, "in_flight": 1, "delayed": 0}
+    crash = [e.message for e in rlab.get_logs("consumer") if "Runtime exited" in e.message]
+    assert crash and "signal: killed" in crash[0]
+
+    ray.kill(holder)
+    (rendezvous / "release").touch()
+    rlab.clock.advance(30)  # the visibility timeout: the message is visible again
+    second = rendezvous / "order-2"
+    assert wait_until(second.exists, timeout=60), "the message was not delivered again"
+    assert second.read_text().split()[0] == head
+    assert sqs.mappings.wait_idle(timeout=60)
+    assert sqs.queues.counts("jobs") == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
 def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost(
     cluster, rlab, code, rendezvous
 ):
-    """Runs last: it leaves the cluster with its head alone. One CPU per node and one
-    per environment (1,769 MB), so a sync and an async invoke held together run on the
-    two nodes; the second node (its raylet and workers) is killed while both run."""
+    """Leaves the cluster with its head alone. One CPU per node and one per environment
+    (1,769 MB), so a sync and an async invoke held together run on the two nodes; the
+    second node (its raylet and workers) is killed while both run."""
+    _two_nodes(cluster)
     rlab.create_function("n", code(app=HOLD), handler="app.handler", memory_size=1769,
                          timeout=60, environment={"Variables": {"RZ": str(rendezvous)}})
     sync: dict[str, Any] = {}
@@ -321,7 +401,7 @@ def test_a_node_lost_mid_burst_fails_its_invoke_and_nothing_acknowledged_is_lost
     [(lost, pid)] = [(p.name.split("-")[0], int(p.read_text().split()[1]))
                      for p in started if p.read_text().split()[0] != head]
 
-    cluster.kill_node(cluster.nodes[1])
+    cluster.kill_node(cluster.nodes[-1])
     # Nothing is released before the head has declared the node dead and the handler's
     # process is gone (a worker outlives its raylet for a moment; a machine's would not).
     assert wait_until(lambda: _alive_nodes() == 1 and not psutil.pid_exists(pid), timeout=60)
