@@ -11,12 +11,13 @@ and ``memory = MemorySize`` MB; Ray's scheduler picks the node.
 * INIT runs once, in the actor's constructor; the pool reuses the actor while warm.
 * Past the function's timeout the driver stops waiting and kills the actor.
 * The actor runs the handler on a thread and watches its memory; past ``MemorySize`` the
-  invoke ends with ``Runtime.OutOfMemory`` and the actor is killed.
-* Logs stream back while the invoke runs: ``invoke`` is a Ray streaming generator that
-  yields the lines printed every few milliseconds, which the driver hands to the log
-  store at once (the invoker's ``log_spill``), then the reply. The Ray worker's own
+  invoke ends with ``Runtime.OutOfMemory`` and the actor is killed. The Ray worker's own
   memory before the code is loaded is not counted (it is the platform's, as a Lambda
   runtime's own process is not the function's in the ``limited`` backend's cgroup).
+* Logs stream back while the invoke runs: ``invoke`` is a Ray streaming generator
+  (https://docs.ray.io/en/latest/ray-core/ray-generator.html) that yields the lines
+  printed every few milliseconds, which the driver hands to the log store at once (the
+  invoker's ``log_spill``), then the reply.
 * A node lost mid-invoke (its raylet dies) ends the invoke as a killed environment does
   (``Runtime exited with error: signal: killed``); the next invoke starts a new actor,
   which Ray places on a node still alive.
