@@ -237,11 +237,11 @@ def handler(event, context):
 
 @pytest.fixture
 def served_on_ray(cluster: LocalCluster, tmp_path: Path) -> Iterator[str]:
-    """``lambdalab --sandbox ray serve`` (``RAY_ADDRESS`` names the cluster), in this
+    """``lambdalab serve --sandbox ray`` (``RAY_ADDRESS`` names the cluster), in this
     module's network; its URL."""
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(tmp_path / "d"),
-         "--sandbox", "ray", "serve", "--port", "0"],
+         "serve", "--sandbox", "ray", "--port", "0"],
         stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.err", "w"), text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
