@@ -16,7 +16,7 @@ import click
 from . import daemon
 from .. import limits
 from ..lab import Lab
-from .app import SANDBOX_META, Text, data_dir_of, err, lab_option, pass_lab, say, where
+from .app import SANDBOX_HELP, SANDBOX_META, Text, data_dir_of, err, lab_option, pass_lab, say, where
 
 
 def parse_auth_keys(
@@ -30,6 +30,12 @@ def parse_auth_keys(
             raise click.BadParameter(f"{value!r} is not ACCESS_KEY_ID:SECRET.", param_hint="--auth-key")
         keys[key_id] = secret
     return keys or None
+
+
+def keep_sandbox(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``serve --sandbox``: the same as ``lambdalab --sandbox`` before the command."""
+    if value is not None:
+        ctx.find_root().meta[SANDBOX_META] = value
 
 
 @click.command()
@@ -58,6 +64,11 @@ def parse_auth_keys(
     "--state-transition", type=float, default=None, expose_value=False,
     callback=lab_option("state_transition"), metavar="SECONDS",
     help="How long a new function stays Pending and an update InProgress [default: 0].",
+)
+@click.option(
+    "--sandbox", default=None, expose_value=False, callback=keep_sandbox,
+    help=f"{SANDBOX_HELP} For functions without their own, as `lambdalab --sandbox` "
+    "[default: that, else $LAMBDALAB_SANDBOX or the lab's].",
 )
 @click.option(
     "--enforce-iam", is_flag=True, default=None, expose_value=False, callback=lab_option("enforce_iam"),

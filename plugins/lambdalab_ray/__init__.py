@@ -14,6 +14,10 @@ and ``memory = MemorySize`` MB; Ray's scheduler picks the node.
   invoke ends with ``Runtime.OutOfMemory`` and the actor is killed. The Ray worker's own
   memory before the code is loaded is not counted (it is the platform's, as a Lambda
   runtime's own process is not the function's in the ``limited`` backend's cgroup).
+* Logs stream back while the invoke runs: ``invoke`` is a Ray streaming generator
+  (https://docs.ray.io/en/latest/ray-core/ray-generator.html) that yields the lines
+  printed every few milliseconds, which the driver hands to the log store at once (the
+  invoker's ``log_spill``), then the reply.
 * A node lost mid-invoke (its raylet dies) ends the invoke as a killed environment does
   (``Runtime exited with error: signal: killed``); the next invoke starts a new actor,
   which Ray places on a node still alive.
@@ -33,7 +37,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
 from lambdalab.plugin import InvalidParameterValueException, hookimpl, limits, static_fields
@@ -69,18 +73,31 @@ def _unzipped(data: bytes, into: str) -> str:
 
 
 class _Collect(io.TextIOBase):
-    """``sys.stdout``/``sys.stderr`` of the actor while it runs the function."""
+    """``sys.stdout``/``sys.stderr`` of the actor while it runs the function (written by
+    the handler's thread, read by the invoke's)."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        self.parts.append(text)
+        with self._lock:
+            self.parts.append(text)
         return len(text)
 
     def take(self) -> list[str]:
-        text, self.parts = "".join(self.parts), []
+        """Every line so far, an unterminated last one included."""
+        with self._lock:
+            text, self.parts = "".join(self.parts), []
         return text.splitlines()
+
+    def take_complete(self) -> list[str]:
+        """The lines ended so far; an unterminated last one waits for its end."""
+        with self._lock:
+            text = "".join(self.parts)
+            ended = text.rfind("\n") + 1
+            self.parts = [text[ended:]] if ended < len(text) else []
+        return text[:ended].splitlines()
 
 
 class Runner:
@@ -123,8 +140,10 @@ class Runner:
         """The actor's peak memory beyond what the Ray worker held before INIT."""
         return max(0, bootstrap.max_rss_mb() - self.baseline_mb)
 
-    def invoke(self, frame: bytes) -> tuple[str, bytes, list[str], int]:
-        """``("reply", reply frame, ...)``, ``("oom", ...)`` or ``("exit", reason, ...)``."""
+    def invoke(self, frame: bytes) -> Iterator[tuple[str, bytes, list[str], int]]:
+        """A Ray streaming generator: ``("logs", b"", lines, peak)`` as the function
+        prints them, then ``("reply", reply frame, ...)``, ``("oom", ...)`` or
+        ``("exit", reason, ...)``."""
         request = protocol.unpack_request(frame)
         result: dict[str, Any] = {}
 
@@ -142,12 +161,17 @@ class Runner:
             thread.join(_MEMORY_CHECK_S)
             peak = self.used_mb()
             if peak > self.memory_size:
-                return "oom", b"", self.out.take(), peak
+                yield "oom", b"", self.out.take(), peak
+                return
             if not thread.is_alive():
                 break
+            lines = self.out.take_complete()
+            if lines:
+                yield "logs", b"", lines, peak
         if "reply" in result:
-            return "reply", result["reply"], self.out.take(), peak
-        return "exit", result["exit"].encode(), self.out.take(), peak
+            yield "reply", result["reply"], self.out.take(), peak
+        else:
+            yield "exit", result["exit"].encode(), self.out.take(), peak
 
     def logs(self) -> list[str]:
         """What the function printed so far (read while an invoke runs)."""
@@ -155,6 +179,9 @@ class Runner:
 
 
 def _ray() -> Any:
+    # Ray's C++ crash handler would take SIGTERM from the process that uses the backend
+    # (``lambdalab serve`` stops on it once requests in flight are done) and abort it.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         import ray
     except ImportError as exc:
@@ -169,6 +196,8 @@ class RayEnvironment:
 
     def __init__(self, ray: Any, runner: Any, spec: EnvironmentSpec) -> None:
         self.spec = spec
+        #: Where lines go while an invoke runs (the invoker sets it for each invoke).
+        self.log_spill: Callable[[list[str]], None] | None = None
         self._ray = ray
         opt = spec.environ.get("LAMBDALAB_OPT")
         environ = {k: v for k, v in spec.environ.items() if k not in _HOST_PATHS}
@@ -205,17 +234,26 @@ class RayEnvironment:
     def invoke(self, request: InvokeRequest) -> InvokeOutcome:
         ray = self._ray
         started = time.perf_counter()
-        call = self.actor.invoke.remote(request.runtime_request().packed())
+        deadline = time.monotonic() + request.timeout_s
+        stream = self.actor.invoke.options(num_returns="streaming").remote(
+            request.runtime_request().packed())
+        lines: list[str] = []  # what no log_spill took
         try:
-            kind, body, lines, used = ray.get(call, timeout=request.timeout_s)
-        except ray.exceptions.GetTimeoutError:
-            lines = self._last_logs()
-            self.destroy()
-            return InvokeOutcome("timeout", b"", self._since(started), lines)
+            while True:
+                ready, _ = ray.wait([stream], timeout=max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    lines += self._last_logs()
+                    self.destroy()
+                    return InvokeOutcome("timeout", b"", self._since(started), lines)
+                kind, body, chunk, used = ray.get(next(stream))
+                if kind != "logs":
+                    break
+                self._hand_over(chunk, lines)
         except ray.exceptions.RayError as exc:
             self.destroy()
-            return InvokeOutcome("crash", b"", self._since(started), [_lost(exc)],
+            return InvokeOutcome("crash", b"", self._since(started), [*lines, _lost(exc)],
                                  exit_reason=KILLED)
+        lines += chunk
         duration_ms = self._since(started)
         if kind == "reply":
             status, _, _, payload = protocol.unpack_reply(body)
@@ -225,6 +263,14 @@ class RayEnvironment:
             return InvokeOutcome("crash", b"", duration_ms, lines, used,
                                  exit_reason=KILLED, error_type=OUT_OF_MEMORY)
         return InvokeOutcome("crash", b"", duration_ms, lines, used, exit_reason=body.decode())
+
+    def _hand_over(self, chunk: list[str], lines: list[str]) -> None:
+        """Lines printed while the invoke runs go to the log store at once, through the
+        invoker's ``log_spill``; without one they wait for the invoke's end."""
+        if self.log_spill is not None:
+            self.log_spill(chunk)
+        else:
+            lines += chunk
 
     def _last_logs(self) -> list[str]:
         try:

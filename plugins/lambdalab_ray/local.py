@@ -2,17 +2,29 @@
 
 Each node is ``ray start --block`` in a session of its own, so stopping it kills exactly
 what it started (never ``ray stop``, which stops every Ray node of the machine's user).
+
+Ray 2.60's GCS and raylets listen on every interface whatever ``--node-ip-address``
+says (and ``ray start`` swaps 127.0.0.1 for the machine's routable address), so
+:func:`loopback_only_network` gives the cluster a network of its own whose only
+interface is ``lo``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+import psutil
 
 #: The head notices a lost node within ~1.5 s (Ray's default waits ~15 s).
 HEALTH = json.dumps({"health_check_period_ms": 500, "health_check_failure_threshold": 3,
@@ -29,6 +41,41 @@ def free_port() -> int:
 #: The ``ray`` command beside this interpreter (a virtual environment's, not activated,
 #: has it there and not on ``PATH``), else the one on ``PATH``.
 RAY = str(Path(sys.executable).parent / "ray") if (Path(sys.executable).parent / "ray").exists() else "ray"
+
+
+_CLONE_NEWNET = 0x40000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_IFREQ = "16sH22x"  # struct ifreq: the name, then ifr_flags in its union
+
+
+@contextmanager
+def loopback_only_network() -> Iterator[None]:
+    """Run the calling thread, and every thread and process it starts meanwhile, in a
+    new network namespace (``unshare(CLONE_NEWNET)``) whose only interface is ``lo``,
+    up; the thread returns to its own network after. Nothing there is reachable from
+    outside the machine, whatever address a server binds. Needs ``CAP_SYS_ADMIN``
+    (root): raises :class:`PermissionError` without it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        if libc.unshare(_CLONE_NEWNET) != 0:
+            error = ctypes.get_errno()
+            raise PermissionError(error, f"unshare(CLONE_NEWNET): {os.strerror(error)}")
+        try:
+            _loopback_up()
+            yield
+        finally:
+            if libc.setns(home, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back to the host's network")
+    finally:
+        os.close(home)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack(_IFREQ, b"lo", 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP))
 
 
 class LocalCluster:
@@ -61,6 +108,17 @@ class LocalCluster:
             os.killpg(node.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process of the cluster still running (nodes, raylets, workers)."""
+        found = []
+        for node in self.nodes:
+            try:
+                root = psutil.Process(node.pid)
+                found += [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return found
 
     def stop(self) -> None:
         for node in reversed(self.nodes):
