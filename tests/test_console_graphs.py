@@ -1,0 +1,176 @@
+"""The console's graphs (metrics, X-Ray's service graph and a trace's timeline, cost "what
+if"), judged through a real edge: each view's numbers against what boto3 reads from the
+same lab's CloudWatch and X-Ray APIs, and against the cost plugin's prices; then the three
+views in chromium."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdalab import Lab, VirtualClock
+from lambdalab.server import EdgeServer
+from lambdalab_console.graphs import GRAPH_MINUTES, PERIOD_SECONDS
+from lambdalab_console.whatif import WHAT_IF_INVOKES, WHAT_IF_MEMORY_MB
+from lambdalab_cost import Measured, costs, project
+
+from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
+from .test_console import CONSOLE, get
+from .test_console_browser import page  # noqa: F401  (fixture)
+
+CHATTY = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"n": event.get("n")}
+"""
+
+
+def read(url: str, path: str) -> tuple[int, Any]:
+    status, body = get(url + CONSOLE + path)
+    return status, json.loads(body)
+
+
+def invoke(client: Any, name: str, **event: Any) -> None:
+    client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+
+
+def test_each_metric_graphs_points_are_the_metrics_datapoints(clock: VirtualClock, edge: EdgeServer, client: Any) -> None:
+    create(client, "chatty", CHATTY)
+    invoke(client, "chatty", n=1)
+    invoke(client, "chatty", fail=True)
+    clock.advance(PERIOD_SECONDS)
+    for n in range(3):
+        invoke(client, "chatty", n=n)
+    status, graphs = read(edge.url, "api/graphs/metrics")
+    assert status == 200
+    [chatty] = graphs["functions"]
+    series = chatty["series"]
+    first = (1_700_000_000 // 60) * 60  # the clock fixture's minute
+    assert series["Invocations"] == [[first, 2.0], [first + 60, 3.0]]
+    assert series["Errors"] == [[first, 1.0], [first + 60, 0.0]]
+    assert graphs["end"] - graphs["start"] == GRAPH_MINUTES * PERIOD_SECONDS
+
+    cloudwatch = client_for(edge.url, "cloudwatch")
+    stats = {"Invocations": ("Invocations", "Sum"), "Errors": ("Errors", "Sum"),
+             "Throttles": ("Throttles", "Sum"), "Duration p50 (ms)": ("Duration", "p50"),
+             "Duration p99 (ms)": ("Duration", "p99")}
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": f"q{n}", "MetricStat": {"Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": metric,
+            "Dimensions": [{"Name": "FunctionName", "Value": "chatty"}]},
+            "Period": 60, "Stat": stat}} for n, (metric, stat) in enumerate(stats.values())],
+        StartTime=datetime.fromtimestamp(graphs["start"], timezone.utc),
+        EndTime=datetime.fromtimestamp(graphs["end"], timezone.utc), ScanBy="TimestampAscending")
+    for label, result in zip(stats, answer["MetricDataResults"]):
+        expected = [[t.timestamp(), v] for t, v in zip(result["Timestamps"], result["Values"])]
+        assert series[label] == expected, label
+    assert len(series["Duration p99 (ms)"]) == 2 and series["Duration p99 (ms)"][0][1] > 0
+
+
+def segment(trace_id: str, name: str, start: float, **fields: Any) -> str:
+    return json.dumps({"trace_id": trace_id, "id": uuid.uuid4().hex[:16], "name": name,
+                       "start_time": start, "end_time": start + 0.05, **fields})
+
+
+def test_the_service_graph_and_a_traces_timeline_are_x_rays(clock: VirtualClock, edge: EdgeServer, client: Any) -> None:
+    create(client, "traced", CHATTY, TracingConfig={"Mode": "Active"})
+    invoke(client, "traced", n=1)
+    clock.advance(1.5)  # X-Ray samples the first request of each second
+    invoke(client, "traced", fail=True)
+    # An app's own segment that called DynamoDB twice, once failing (as an SDK sends it).
+    now = clock.now()
+    trace_id = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
+    calls = [{"id": uuid.uuid4().hex[:16], "name": "DynamoDB", "namespace": "aws",
+              "start_time": now + 0.01 * k, "end_time": now + 0.01 * k + 0.005,
+              **({"fault": True} if k else {})} for k in range(2)]
+    xray = client_for(edge.url, "xray")
+    xray.put_trace_segments(TraceSegmentDocuments=[segment(trace_id, "shop", now, subsegments=calls)])
+
+    status, graph = read(edge.url, "api/graphs/services")
+    assert status == 200
+    name = {n["id"]: (n["name"], n["type"]) for n in graph["nodes"]}
+    edges = {(name[e["from"]], name[e["to"]]): e for e in graph["edges"]}
+    lambda_to_function = edges[("traced", "AWS::Lambda"), ("traced", "AWS::Lambda::Function")]
+    assert lambda_to_function["total"] == 2 and lambda_to_function["fault_share"] == 0.5
+    to_dynamodb = edges[("shop", "client"), ("DynamoDB", "AWS::DynamoDB")]
+    assert (to_dynamodb["total"], to_dynamodb["faults"], to_dynamodb["fault_share"]) == (2, 1, 0.5)
+    judged = xray.get_service_graph(StartTime=datetime.fromtimestamp(graph["start"], timezone.utc),
+                                     EndTime=datetime.fromtimestamp(graph["end"], timezone.utc))
+    assert {(s["Name"], s["Type"]) for s in judged["Services"]} == set(name.values())
+    assert sum(len(s["Edges"]) for s in judged["Services"]) == len(graph["edges"])
+    # drawn left to right: the caller, Lambda's service, the function
+    assert sorted((n["column"], n["type"]) for n in graph["nodes"] if n["name"] == "traced") == [
+        (0, "client"), (1, "AWS::Lambda"), (2, "AWS::Lambda::Function")]
+
+    status, listed = read(edge.url, "api/traces")
+    assert status == 200
+    traced = [t for t in listed["traces"] if t["entry"] == "traced"]
+    assert len(traced) == 2 and sorted(t["fault"] for t in traced) == [False, True]
+    failed = next(t for t in traced if t["fault"])
+    status, timeline = read(edge.url, f"api/traces/{failed['id']}")
+    assert status == 200
+    [judged_trace] = xray.batch_get_traces(TraceIds=[failed["id"]])["Traces"]
+    documents = sorted((json.loads(s["Document"]) for s in judged_trace["Segments"]),
+                       key=lambda d: d["start_time"])
+    origin = documents[0]["start_time"]
+    segments = [bar for bar in timeline["bars"] if bar["kind"] == "segment"]
+    assert [bar["id"] for bar in segments] == [d["id"] for d in documents]
+    for bar, doc in zip(segments, documents):
+        assert bar["start_ms"] == pytest.approx((doc["start_time"] - origin) * 1000)
+        assert bar["duration_ms"] == pytest.approx((doc["end_time"] - doc["start_time"]) * 1000)
+    function = next(d for d in documents if d["origin"] == "AWS::Lambda::Function")
+    subs = [bar for bar in timeline["bars"] if bar["kind"] == "subsegment"]
+    assert [(b["name"], b["fault"]) for b in subs] == [(s["name"], bool(s.get("fault")))
+                                                         for s in function["subsegments"]]
+    assert ("Invocation", True) in [(b["name"], b["fault"]) for b in subs]
+
+
+@pytest.mark.parametrize("trace_id", ["nope", "1-" + "a" * 5000, "1-00000000-000000000000000000000000",
+                                      "%00", "1-ZZZZZZZZ-%C3%A9%C3%A9", "1-" + "[" * 4000])
+def test_an_unknown_or_hostile_trace_id_is_404(edge: EdgeServer, trace_id: str) -> None:
+    status, answer = read(edge.url, f"api/traces/{trace_id}")
+    assert status == 404 and "trace id looks like" in answer["message"]
+
+
+def test_what_if_prices_are_the_cost_plugins_at_each_memory_size(lab: Lab, edge: EdgeServer, client: Any) -> None:
+    create(client, "sized", CHATTY, MemorySize=256)
+    for n in range(3):
+        invoke(client, "sized", n=n)
+    status, answer = read(edge.url, "api/whatif")
+    assert status == 200 and answer["invokes"] == WHAT_IF_INVOKES
+    [table] = answer["functions"]
+    [measured] = costs(lab).measured("sized")
+    assert (table["measured_at_mb"], table["invokes_measured"]) == (256, 3)
+    rows = {row["memory_mb"]: row for row in table["rows"]}
+    assert sorted(rows) == sorted({*WHAT_IF_MEMORY_MB, 256}) and rows[256]["measured"]
+    for size, row in rows.items():
+        speedup = min(size, 1769) / 256  # 256 MB is 256/1769 of a vCPU
+        assert row["cpu_bound_billed_ms"] == pytest.approx(measured.average_billed_ms / speedup)
+        billed = {"cpu_bound": measured.average_billed_ms / speedup, "waiting": measured.average_billed_ms}
+        for case, ms in billed.items():
+            # AWS's prices: $0.20 a million requests, $0.0000166667 a GB-second (x86_64)
+            usd = WHAT_IF_INVOKES * (0.20 / 1e6 + size / 1024 * ms / 1000 * 0.0000166667)
+            assert row[f"{case}_usd"] == pytest.approx(usd, rel=1e-6), (size, case)
+            modelled = Measured(size, "x86_64", 512, 3, measured.cold_starts, ms, ms)
+            assert row[f"{case}_usd"] == pytest.approx(project(modelled, WHAT_IF_INVOKES).cost.total_usd)
+    # Waiting, the duration does not change: the least memory is cheapest. CPU-bound, every
+    # size up to one vCPU costs the same duration; past it, more memory is only paid for.
+    assert [m for m, r in rows.items() if r["waiting_cheapest"]] == [128]
+    assert [m for m, r in rows.items() if r["cpu_bound_cheapest"]] == [128, 256, 512, 1024, 1769]
+    assert rows[10_240]["cpu_bound_usd"] > rows[3008]["cpu_bound_usd"] > rows[1769]["cpu_bound_usd"]
+
+
+def test_each_view_is_404_without_its_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDALAB_PLUGINS", "console,subprocess,limited,thread")
+    with Lab(data_dir=tmp_path / "few", clock=VirtualClock()) as lab, EdgeServer(lab, port=0) as server:
+        for path, plugin in (("api/graphs/metrics", "lambdalab_cloudwatch"),
+                             ("api/graphs/services", "lambdalab_xray"), ("api/traces", "lambdalab_xray"),
+                             ("api/whatif", "lambdalab_cost")):
+            status, answer = read(server.url, path)
+            assert status == 404 and plugin in answer["message"], path
