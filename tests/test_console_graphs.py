@@ -6,6 +6,7 @@ views in chromium."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from lambdalab_cost import Measured, costs, project
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_console import CONSOLE, get
-from .test_console_browser import page  # noqa: F401  (fixture)
+from .test_console_browser import page, screenshot  # noqa: F401  (fixture)
 
 CHATTY = """
 def handler(event, context):
@@ -150,19 +151,25 @@ def test_what_if_prices_are_the_cost_plugins_at_each_memory_size(lab: Lab, edge:
     rows = {row["memory_mb"]: row for row in table["rows"]}
     assert sorted(rows) == sorted({*WHAT_IF_MEMORY_MB, 256}) and rows[256]["measured"]
     for size, row in rows.items():
-        speedup = min(size, 1769) / 256  # 256 MB is 256/1769 of a vCPU
-        assert row["cpu_bound_billed_ms"] == pytest.approx(measured.average_billed_ms / speedup)
-        billed = {"cpu_bound": measured.average_billed_ms / speedup, "waiting": measured.average_billed_ms}
+        # CPU-bound: the duration with the vCPU share (256 MB is 256/1769 of one), billed
+        # rounded up to 1 ms; the measured size keeps what it measured.
+        cpu_ms = measured.average_duration_ms * 256 / min(size, 1769)
+        billed = {"cpu_bound": measured.average_billed_ms if size == 256 else max(1, math.ceil(cpu_ms)),
+                  "waiting": measured.average_billed_ms}
+        assert row["cpu_bound_billed_ms"] == billed["cpu_bound"]
         for case, ms in billed.items():
             # AWS's prices: $0.20 a million requests, $0.0000166667 a GB-second (x86_64)
             usd = WHAT_IF_INVOKES * (0.20 / 1e6 + size / 1024 * ms / 1000 * 0.0000166667)
             assert row[f"{case}_usd"] == pytest.approx(usd, rel=1e-6), (size, case)
             modelled = Measured(size, "x86_64", 512, 3, measured.cold_starts, ms, ms)
             assert row[f"{case}_usd"] == pytest.approx(project(modelled, WHAT_IF_INVOKES).cost.total_usd)
-    # Waiting, the duration does not change: the least memory is cheapest. CPU-bound, every
-    # size up to one vCPU costs the same duration; past it, more memory is only paid for.
+    for case in ("cpu_bound", "waiting"):
+        cheapest = min(row[f"{case}_usd"] for row in rows.values())
+        assert [m for m, r in rows.items() if r[f"{case}_cheapest"]] == [
+            m for m, r in rows.items() if math.isclose(r[f"{case}_usd"], cheapest, rel_tol=1e-9)]
+    # Waiting, the duration does not change: the least memory is cheapest. CPU-bound, past
+    # one vCPU more memory is only paid for.
     assert [m for m, r in rows.items() if r["waiting_cheapest"]] == [128]
-    assert [m for m, r in rows.items() if r["cpu_bound_cheapest"]] == [128, 256, 512, 1024, 1769]
     assert rows[10_240]["cpu_bound_usd"] > rows[3008]["cpu_bound_usd"] > rows[1769]["cpu_bound_usd"]
 
 
@@ -174,3 +181,44 @@ def test_each_view_is_404_without_its_plugin(tmp_path: Path, monkeypatch: pytest
                              ("api/whatif", "lambdalab_cost")):
             status, answer = read(server.url, path)
             assert status == 404 and plugin in answer["message"], path
+
+
+def test_a_learner_sees_metrics_a_service_graph_a_timeline_and_what_if(
+    page: Any, clock: VirtualClock, client: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("Live.")
+    create(client, "traced", CHATTY, TracingConfig={"Mode": "Active"}, MemorySize=256)
+    invoke(client, "traced", n=1)
+    clock.advance(1.5)  # still the same minute; X-Ray samples the first request of a second
+    invoke(client, "traced", fail=True)
+
+    page.locator("#graphs-view").scroll_into_view_if_needed()
+    invocations = page.locator('article[data-function="traced"] figure[data-metric="Invocations"]')
+    expect(invocations.locator("rect.point")).to_have_attribute("data-v", "2")
+    invoke(client, "traced", n=3)  # the graph follows the stream, no reload
+    expect(invocations.locator("rect.point")).to_have_attribute("data-v", "3")
+    expect(invocations.locator("rect.point")).to_have_count(1)
+    invocations.locator("summary").click()
+    expect(invocations.locator("tbody td").last).to_have_text("3")
+    errors = page.locator('article[data-function="traced"] figure[data-metric="Errors"] rect.point')
+    expect(errors).to_have_attribute("data-v", "1")
+    screenshot(page, tmp_path, "console-metrics", "#graphs-view")
+
+    page.locator("#xray-view").scroll_into_view_if_needed()
+    expect(page.locator('#service-graph g.node[data-type="AWS::Lambda::Function"]')).to_have_count(1)
+    expect(page.locator("#service-graph g.edge")).to_have_count(2)  # client → Lambda → function
+    faulted = page.locator("#trace-list tr", has=page.locator("td.outcome.fault"))
+    faulted.locator("button.open-trace").first.click()
+    expect(page.locator('#trace-timeline g.bar.fault[data-name="Invocation"]')).to_have_count(1)
+    expect(page.locator("#trace-timeline g.bar.segment")).to_have_count(2)
+    screenshot(page, tmp_path, "console-xray", "#xray-view")
+
+    page.locator("#whatif-view").scroll_into_view_if_needed()
+    table = page.locator('table.whatif[data-function="traced"]')
+    expect(table.locator("tr.measured th")).to_have_text("256 (measured)")
+    # duration unchanged (its last column), 128 MB is cheapest; past one vCPU, never
+    expect(table.locator('tr[data-memory="128"] td:nth-child(5).cheapest')).to_have_count(1)
+    expect(table.locator('tr[data-memory="10240"] td.cheapest')).to_have_count(0)
+    screenshot(page, tmp_path, "console-whatif", "#whatif-view")

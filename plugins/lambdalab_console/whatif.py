@@ -7,7 +7,8 @@ figures, the two ends of what can happen (docs/explanation/why-more-memory-can-c
 
 * **CPU-bound**: the duration scales with the CPU the memory buys, memory / 1,769 MB of
   a vCPU and no more than one vCPU for single-threaded code
-  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html);
+  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), billed
+  rounded up to the millisecond;
 * **waiting** (network, a database, S3): the duration does not change at all.
 
 A real function lies between; measuring it at each size (``lambdalab cost``) tells.
@@ -38,6 +39,18 @@ def vcpus(memory_mb: int) -> float:
     return min(memory_mb, limits.MEMORY_MB_PER_VCPU) / limits.MEMORY_MB_PER_VCPU
 
 
+def cpu_bound_durations(base: Any, memory_mb: int) -> dict[str, float]:
+    """``base``'s average durations at ``memory_mb`` if all it does is compute: shorter
+    (or longer) with the vCPU share, billed rounded up to the next 1 ms as Lambda bills
+    (https://aws.amazon.com/lambda/pricing/), so a tiny function gains nothing past a
+    millisecond. At ``base``'s own size, what it measured."""
+    if memory_mb == base.memory_mb:
+        return {"average_duration_ms": base.average_duration_ms,
+                "average_billed_ms": base.average_billed_ms}
+    duration = base.average_duration_ms * vcpus(base.memory_mb) / vcpus(memory_mb)
+    return {"average_duration_ms": duration, "average_billed_ms": float(max(1, math.ceil(duration)))}
+
+
 def function_what_if(costs: Any, function_name: str, memory_mb: int) -> dict[str, Any] | None:
     """One function's table: each size's billed duration and cost both ways, the
     cheapest of each marked; ``None`` before it has run."""
@@ -51,10 +64,7 @@ def function_what_if(costs: Any, function_name: str, memory_mb: int) -> dict[str
                 max(measured, key=lambda m: m.invokes))
     rows = []
     for size in sorted({*WHAT_IF_MEMORY_MB, base.memory_mb}):
-        speedup = vcpus(size) / vcpus(base.memory_mb)
-        cpu_bound = replace(base, memory_mb=size,
-                            average_duration_ms=base.average_duration_ms / speedup,
-                            average_billed_ms=base.average_billed_ms / speedup)
+        cpu_bound = replace(base, memory_mb=size, **cpu_bound_durations(base, size))
         waiting = replace(base, memory_mb=size)
         rows.append({
             "memory_mb": size, "measured": size == base.memory_mb, "vcpus": vcpus(size),

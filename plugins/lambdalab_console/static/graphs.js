@@ -175,7 +175,8 @@ window.LambdalabGraphs = (function () {
       Object.assign(group.dataset, { id: bar.id, name: bar.name, start: bar.start_ms, duration: bar.duration_ms });
       const text = `${bar.name} (${bar.kind}${bar.origin ? ", " + bar.origin : ""}): starts at ${round(bar.start_ms, 3)} ms, ` +
         `takes ${round(bar.duration_ms, 3)} ms${failed === "ok" ? "" : ", " + failed}`;
-      group.append(label(4 + bar.depth * 12, i * ROW + 14, String(bar.name).slice(0, 24) + (failed === "ok" ? "" : " ⚠"), "bar-name"),
+      const kind = bar.origin ? " · " + String(bar.origin).replace(/^AWS::/, "") : "";
+      group.append(label(4 + bar.depth * 12, i * ROW + 14, (String(bar.name) + kind).slice(0, 30) + (failed === "ok" ? "" : " ⚠"), "bar-name"),
         svg("rect", { x: x(bar.start_ms), y: i * ROW + 3, width: Math.max(1, x(bar.start_ms + bar.duration_ms) - x(bar.start_ms)), height: ROW - 6, rx: 2 }, text),
         label(x(bar.start_ms + bar.duration_ms) + 4, i * ROW + 14, round(bar.duration_ms, 1) + " ms"));
       return group;
