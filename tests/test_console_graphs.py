@@ -222,3 +222,6 @@ def test_a_learner_sees_metrics_a_service_graph_a_timeline_and_what_if(
     expect(table.locator('tr[data-memory="128"] td:nth-child(5).cheapest')).to_have_count(1)
     expect(table.locator('tr[data-memory="10240"] td.cheapest')).to_have_count(0)
     screenshot(page, tmp_path, "console-whatif", "#whatif-view")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, tmp_path, "console-graphs-dark", "#graphs-view")
+    screenshot(page, tmp_path, "console-xray-dark", "#xray-view")

@@ -47,14 +47,15 @@ window.LambdalabGraphs = (function () {
   function metricChart(name, series, answer) {
     const W = 240, H = 90, left = 30, top = 8, bottom = 16;
     const bars = !series.label.startsWith("Duration");
-    const ceiling = Math.max(1, ...series.points.map(([, v]) => v)) * 1.15;
+    // counts start at a ceiling of 1; a duration's scale follows it below 1 ms too
+    const ceiling = Math.max(bars ? 1 : 0.001, ...series.points.map(([, v]) => v)) * 1.15;
     const span = answer.end - answer.start;
     const x = (t) => left + ((t - answer.start) / span) * (W - left - 4);
     const y = (v) => top + (H - top - bottom) * (1 - v / ceiling);
     const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "metric-chart", role: "img",
       "aria-label": `${series.label} of ${name}, per minute of the last hour: ${series.points.length} minutes with data` });
     chart.append(svg("line", { x1: left, y1: y(0), x2: W - 4, y2: y(0), class: "axis" }),
-      label(2, y(0), "0"), label(2, top + 8, round(ceiling / 1.15, 1)),
+      label(2, y(0), "0"), label(2, top + 8, round(ceiling / 1.15, 3)),
       label(left, H - 2, minute(answer.start)), label(W - 34, H - 2, minute(answer.end)));
     const step = (answer.period / span) * (W - left - 4);
     const points = series.points.map(([t, v]) => {
