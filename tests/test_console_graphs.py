@@ -225,3 +225,22 @@ def test_a_learner_sees_metrics_a_service_graph_a_timeline_and_what_if(
     page.emulate_media(color_scheme="dark")
     screenshot(page, tmp_path, "console-graphs-dark", "#graphs-view")
     screenshot(page, tmp_path, "console-xray-dark", "#xray-view")
+
+
+def test_get_metric_data_reads_functions_logs_once_for_all_its_queries(
+    clock: VirtualClock, edge: EdgeServer, client: Any
+) -> None:
+    """The graphs ask GetMetricData for every function at once: the Embedded Metric Format
+    in functions' logs is read before the first query and counted once for all."""
+    from .test_cloudwatch import EMF
+
+    create(client, "cart", EMF)
+    for orders in (2, 3):
+        invoke(client, "cart", at=clock.now(), orders=orders)
+    stat = {"Metric": {"Namespace": "shop", "MetricName": "Orders",
+                       "Dimensions": [{"Name": "service", "Value": "cart"}]}, "Period": 60, "Stat": "Sum"}
+    minute = datetime.fromtimestamp(clock.now() // 60 * 60, timezone.utc)
+    answer = client_for(edge.url, "cloudwatch").get_metric_data(
+        MetricDataQueries=[{"Id": "a", "MetricStat": stat}, {"Id": "b", "MetricStat": stat}],
+        StartTime=minute, EndTime=datetime.fromtimestamp(clock.now() + 60, timezone.utc))
+    assert [r["Values"] for r in answer["MetricDataResults"]] == [[5.0], [5.0]]

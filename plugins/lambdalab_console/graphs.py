@@ -35,14 +35,14 @@ def plugin_loaded(lab: Lab, plugin: ModuleType) -> bool:
     return bool(lab.plugin_manager.is_registered(plugin))
 
 
-def queries_for(function_name: str) -> list[dict[str, Any]]:
-    """GetMetricData's ``MetricDataQueries`` for one function's graphs."""
+def queries_for(n: int, function_name: str) -> list[dict[str, Any]]:
+    """GetMetricData's ``MetricDataQueries`` for the ``n``-th function's graphs."""
     return [{
-        "Id": f"m{n}", "Label": label,
+        "Id": f"f{n}m{k}", "Label": label,
         "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": metric,
                                   "Dimensions": [{"Name": "FunctionName", "Value": function_name}]},
                        "Period": PERIOD_SECONDS, "Stat": stat},
-    } for n, (label, metric, stat) in enumerate(SERIES)]
+    } for k, (label, metric, stat) in enumerate(SERIES)]
 
 
 def window(now: float) -> tuple[float, float]:
@@ -58,14 +58,17 @@ def metric_graphs(lab: Lab) -> dict[str, Any] | None:
 
     if not plugin_loaded(lab, lambdalab_cloudwatch):
         return None
-    metrics = lambdalab_cloudwatch.cloudwatch(lab)
+    names = [config.function_name for config in lab.list_functions()[:GRAPH_FUNCTIONS_MAX]]
     start, end = window(lab.clock.now())
-    functions = []
-    for config in lab.list_functions()[:GRAPH_FUNCTIONS_MAX]:
-        results = metrics.metric_data(queries_for(config.function_name), start, end,
-                                      "TimestampAscending")
-        functions.append({"name": config.function_name, "series": {
-            result["Label"]: [[t.timestamp(), v] for t, v in zip(result["Timestamps"], result["Values"])]
-            for result in results}})
+    # one GetMetricData for all (50 functions x 5 series is within its 500 queries)
+    queries = [query for n, name in enumerate(names) for query in queries_for(n, name)]
+    results = lambdalab_cloudwatch.cloudwatch(lab).metric_data(
+        queries, start, end, "TimestampAscending") if queries else []
+    series: list[dict[str, list[list[float]]]] = [{} for _ in names]
+    for result in results:
+        n = int(result["Id"][1:].split("m")[0])
+        series[n][result["Label"]] = [
+            [t.timestamp(), v] for t, v in zip(result["Timestamps"], result["Values"])]
     return {"start": start, "end": end, "period": PERIOD_SECONDS,
-            "labels": [label for label, _, _ in SERIES], "functions": functions}
+            "labels": [label for label, _, _ in SERIES],
+            "functions": [{"name": name, "series": s} for name, s in zip(names, series)]}
