@@ -17,6 +17,7 @@ import pytest
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 from lambdalab_console.graphs import GRAPH_MINUTES, PERIOD_SECONDS
+from lambdalab_console.traces import SERVICE_GRAPH_TRACES
 from lambdalab_console.whatif import WHAT_IF_INVOKES, WHAT_IF_MEMORY_MB
 from lambdalab_cost import Measured, costs, project
 
@@ -101,8 +102,8 @@ def test_the_service_graph_and_a_traces_timeline_are_x_rays(clock: VirtualClock,
     assert lambda_to_function["total"] == 2 and lambda_to_function["fault_share"] == 0.5
     to_dynamodb = edges[("shop", "client"), ("DynamoDB", "AWS::DynamoDB")]
     assert (to_dynamodb["total"], to_dynamodb["faults"], to_dynamodb["fault_share"]) == (2, 1, 0.5)
-    judged = xray.get_service_graph(StartTime=datetime.fromtimestamp(graph["start"], timezone.utc),
-                                     EndTime=datetime.fromtimestamp(graph["end"], timezone.utc))
+    judged = xray.get_service_graph(StartTime=datetime.fromtimestamp(now - 3600, timezone.utc),
+                                     EndTime=datetime.fromtimestamp(now + 1, timezone.utc))
     assert {(s["Name"], s["Type"]) for s in judged["Services"]} == set(name.values())
     assert sum(len(s["Edges"]) for s in judged["Services"]) == len(graph["edges"])
     # drawn left to right: the caller, Lambda's service, the function
@@ -130,6 +131,26 @@ def test_the_service_graph_and_a_traces_timeline_are_x_rays(clock: VirtualClock,
     assert [(b["name"], b["fault"]) for b in subs] == [(s["name"], bool(s.get("fault")))
                                                          for s in function["subsegments"]]
     assert ("Invocation", True) in [(b["name"], b["fault"]) for b in subs]
+
+
+def test_the_service_graph_is_drawn_from_the_newest_traces(clock: VirtualClock, edge: EdgeServer) -> None:
+    """A busy hour holds thousands of traces; the page reads its graph each second."""
+    xray = client_for(edge.url, "xray")
+    start = clock.now()
+    documents = []
+    for n in range(SERVICE_GRAPH_TRACES + 5):  # one a second, the oldest first
+        trace_id = f"1-{int(start) - 600 + n:08x}-{uuid.uuid4().hex[:24]}"
+        call = {"id": uuid.uuid4().hex[:16], "name": "S3", "namespace": "aws",
+                "start_time": start - 600 + n, "end_time": start - 600 + n + 0.01,
+                **({"fault": True} if n < 5 else {})}  # only the 5 oldest failed
+        documents.append(segment(trace_id, "uploader", start - 600 + n, subsegments=[call]))
+    for first in range(0, len(documents), 50):
+        xray.put_trace_segments(TraceSegmentDocuments=documents[first:first + 50])
+    status, graph = read(edge.url, "api/graphs/services")
+    assert status == 200 and graph["traces"] == SERVICE_GRAPH_TRACES
+    name = {n["id"]: n["name"] for n in graph["nodes"]}
+    [to_s3] = [e for e in graph["edges"] if name[e["to"]] == "S3"]
+    assert (to_s3["total"], to_s3["faults"]) == (SERVICE_GRAPH_TRACES, 0)
 
 
 @pytest.mark.parametrize("trace_id", ["nope", "1-" + "a" * 5000, "1-00000000-000000000000000000000000",

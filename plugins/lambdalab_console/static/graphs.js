@@ -132,11 +132,12 @@ window.LambdalabGraphs = (function () {
     chart.style.maxWidth = W + "px";
     chart.replaceChildren(defs, ...edges, ...nodes);
     const name = new Map(answer.nodes.map((n) => [n.id, n.name + " (" + n.type + ")"]));
-    $("service-numbers").replaceChildren(numbers("The service graph's edges: calls from one service to another in the last hour",
+    $("service-numbers").replaceChildren(numbers("The service graph's edges: calls from one service to another in the newest traces",
       ["From", "To", "Calls", "Errors", "Faults", "Throttles"],
       answer.edges.map((e) => [name.get(e.from), name.get(e.to), e.total, e.errors, e.faults, e.throttles])));
     $("service-summary").textContent = answer.nodes.length
-      ? `${answer.nodes.length} services, ${answer.edges.length} edges in the last hour of the lab's clock.`
+      ? `${answer.nodes.length} services, ${answer.edges.length} edges, from the newest ${answer.traces} traces of the last hour ` +
+        `of the lab's clock (at most ${answer.traces_max}).`
       : "No traces in the last hour: set a function's tracing to Active and invoke it.";
   }
 
