@@ -17,7 +17,7 @@ import pytest
 from lambdalab import Lab, VirtualClock
 from lambdalab.server import EdgeServer
 from lambdalab_console.graphs import GRAPH_MINUTES, PERIOD_SECONDS
-from lambdalab_console.traces import SERVICE_GRAPH_TRACES
+from lambdalab_console.bounds import SERVICE_GRAPH_TRACES
 from lambdalab_console.whatif import WHAT_IF_INVOKES, WHAT_IF_MEMORY_MB
 from lambdalab_cost import Measured, costs, project
 

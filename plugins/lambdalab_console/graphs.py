@@ -13,12 +13,12 @@ from typing import Any
 
 from lambdalab import Lab
 
+from .bounds import GRAPH_FUNCTIONS_MAX
+
 #: Minutes of the lab's clock a metric graph covers (the latest, the current one included).
 GRAPH_MINUTES = 60
 #: The period of a graph's points (seconds): CloudWatch's standard resolution for Lambda.
 PERIOD_SECONDS = 60
-#: Functions graphed (the first, as ListFunctions orders them).
-GRAPH_FUNCTIONS_MAX = 50
 #: Each graph: its label, the metric, and the statistic of each period.
 SERIES = (
     ("Invocations", "Invocations", "Sum"),

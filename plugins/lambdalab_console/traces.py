@@ -17,17 +17,11 @@ from typing import Any, Iterator
 
 from lambdalab import Lab
 
+from .bounds import SERVICE_GRAPH_TRACES, TIMELINE_BARS_MAX, TRACES_LISTED
 from .graphs import plugin_loaded
 
 #: Seconds of the lab's clock the service graph and the trace list cover (the latest).
 TRACES_WINDOW_SECONDS = 3600
-#: Traces listed (the newest).
-TRACES_LISTED = 20
-#: Traces the service graph is drawn from (the newest): GetServiceGraph over a busy hour
-#: of 2,000 traces took 0.3-2.4 s a read, and the page reads it again each second.
-SERVICE_GRAPH_TRACES = 200
-#: Bars one trace's timeline draws (its first, in order of their start).
-TIMELINE_BARS_MAX = 500
 #: What a trace id looks like (X-Ray's ``1-<8 hex>-<24 hex>``); anything else is refused.
 TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
 

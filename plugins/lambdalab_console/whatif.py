@@ -23,6 +23,7 @@ from typing import Any
 from lambdalab import Lab
 from lambdalab.plugin import LambdaError, limits
 
+from .bounds import GRAPH_FUNCTIONS_MAX
 from .graphs import plugin_loaded
 
 #: The sizes priced besides the function's own (MB): AWS's smallest, common steps, one
@@ -30,8 +31,6 @@ from .graphs import plugin_loaded
 WHAT_IF_MEMORY_MB = (128, 512, 1024, 1769, 3008, 10_240)
 #: Invokes each figure is for (a month's), before the free tier, which is the account's.
 WHAT_IF_INVOKES = 1_000_000
-#: Functions priced (the first, as ListFunctions orders them).
-WHAT_IF_FUNCTIONS_MAX = 50
 
 
 def vcpus(memory_mb: int) -> float:
@@ -89,7 +88,7 @@ def what_if(lab: Lab) -> dict[str, Any] | None:
         return None
     costs = lambdalab_cost.costs(lab)
     tables = []
-    for config in lab.list_functions()[:WHAT_IF_FUNCTIONS_MAX]:
+    for config in lab.list_functions()[:GRAPH_FUNCTIONS_MAX]:
         try:
             table = function_what_if(costs, config.function_name, config.memory_size)
         except LambdaError:  # deleted while we read it
