@@ -2,7 +2,7 @@
 // too), and the graphs views: metrics, the X-Ray service graph and a trace's timeline,
 // and cost "what if". Each view reads its JSON when it comes into sight, and again after
 // what the live stream says may change it (console.js re-sends every event on document
-// as a "lambdalab-console" CustomEvent), at most once a second.
+// as a "lambdalab-console" CustomEvent): at once, then at most once a second.
 "use strict";
 window.LambdalabGraphs = (function () {
   const SVG = "http://www.w3.org/2000/svg";
@@ -240,14 +240,22 @@ window.LambdalabGraphs = (function () {
   };
   const seen = new Set();   // views in sight
   const stale = new Set();  // views changed since they were read
-  let timer = null;
+  let timer = null, confirming = null, last = 0;
   function readStale() {
     timer = null;
     for (const id of [...stale]) if (seen.has(id)) { stale.delete(id); views[id]().catch(() => stale.add(id)); }
   }
+  // At once after a quiet second, then at most once a second while events come; and once
+  // more a second after the last (the read it caused may have beaten the invoke's data).
   function soon() {
     for (const id of Object.keys(views)) stale.add(id);
-    if (!timer) timer = setTimeout(readStale, EVERY_MS);
+    if (!timer) {
+      const wait = Math.max(0, last + EVERY_MS - Date.now());
+      last = Date.now() + wait;
+      timer = setTimeout(readStale, wait);
+    }
+    clearTimeout(confirming);
+    confirming = setTimeout(() => { for (const id of Object.keys(views)) stale.add(id); if (!timer) readStale(); }, EVERY_MS);
   }
   const watcher = new IntersectionObserver((entries) => {
     for (const entry of entries) {
@@ -256,7 +264,8 @@ window.LambdalabGraphs = (function () {
     }
   }, { rootMargin: "200px" });
   for (const id of Object.keys(views)) { stale.add(id); const node = $(id); if (node) watcher.observe(node); }
-  const CHANGES = new Set(["invoke", "throttle", "clock", "resync", "functions", "hello"]);
+  // "concurrency" comes with an invoke's data points (the same hook CloudWatch records them in)
+  const CHANGES = new Set(["concurrency", "throttle", "clock", "resync", "functions", "hello"]);
   document.addEventListener("lambdalab-console", (event) => { if (CHANGES.has(event.detail.kind)) soon(); });
 
   return { svg };
