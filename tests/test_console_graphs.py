@@ -73,6 +73,10 @@ def test_each_metric_graphs_points_are_the_metrics_datapoints(clock: VirtualCloc
         expected = [[t.timestamp(), v] for t, v in zip(result["Timestamps"], result["Values"])]
         assert series[label] == expected, label
     assert len(series["Duration p99 (ms)"]) == 2 and series["Duration p99 (ms)"][0][1] > 0
+    # what the page asks after an invoke: the functions invoked, the others left out
+    create(client, "other", CHATTY)
+    status, some = read(edge.url, "api/graphs/metrics?function=chatty&function=nope")
+    assert status == 200 and some["functions"] == [chatty] and some["start"] == graphs["start"]
 
 
 def segment(trace_id: str, name: str, start: float, **fields: Any) -> str:

@@ -40,7 +40,8 @@ _NO_XRAY = "The X-Ray plugin (lambdalab_xray) is not loaded: no traces to draw."
 
 def graph_routes(console: "Console") -> list[Route]:
     return [
-        read_route(console, "/api/graphs/metrics", lambda lab, _: graphs.metric_graphs(lab),
+        read_route(console, "/api/graphs/metrics",
+                   lambda lab, request: graphs.metric_graphs(lab, request.query_params.getlist("function") or None),
                    "The CloudWatch plugin (lambdalab_cloudwatch) is not loaded: no metrics to draw."),
         read_route(console, "/api/graphs/services", lambda lab, _: traces.service_graph(lab), _NO_XRAY),
         read_route(console, "/api/traces", lambda lab, _: _listed(traces.trace_list(lab)), _NO_XRAY),

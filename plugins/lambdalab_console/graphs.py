@@ -51,14 +51,16 @@ def window(now: float) -> tuple[float, float]:
     return end - GRAPH_MINUTES * PERIOD_SECONDS, end
 
 
-def metric_graphs(lab: Lab) -> dict[str, Any] | None:
-    """Each function's series as ``[[epoch, value], …]``, oldest first; ``None``
-    without the CloudWatch plugin."""
+def metric_graphs(lab: Lab, only: list[str] | None = None) -> dict[str, Any] | None:
+    """Each function's series as ``[[epoch, value], …]``, oldest first (of the functions
+    named in ``only``, when given: what changed); ``None`` without the CloudWatch plugin."""
     import lambdalab_cloudwatch
 
     if not plugin_loaded(lab, lambdalab_cloudwatch):
         return None
     names = [config.function_name for config in lab.list_functions()[:GRAPH_FUNCTIONS_MAX]]
+    if only is not None:
+        names = [name for name in names if name in set(only)]
     start, end = window(lab.clock.now())
     # one GetMetricData for all (50 functions x 5 series is within its 500 queries)
     queries = [query for n, name in enumerate(names) for query in queries_for(n, name)]

@@ -72,27 +72,71 @@ window.LambdalabGraphs = (function () {
     return chart;
   }
 
-  function drawMetrics(answer) {
-    $("metric-graphs").replaceChildren(...answer.functions.map((f) => {
-      const article = element("article", "function-graphs");
-      article.dataset.function = f.name;
-      article.appendChild(element("h3", "", f.name));
-      const row = element("div", "graph-row");
-      for (const name of answer.labels) {
-        const series = { label: name, points: f.series[name] || [] };
-        const figure = element("figure", "graph");
-        figure.dataset.metric = name;
-        const last = series.points.length ? round(series.points[series.points.length - 1][1], 3) : "no data";
-        figure.append(element("figcaption", "", `${name}: ${last}`), metricChart(f.name, series, answer),
-          numbers(`${name} of ${f.name}, per minute (lab clock)`, ["Minute (lab clock)", name],
-            series.points.map(([t, v]) => [iso(t), round(v, 3)])));
-        row.appendChild(figure);
-      }
-      article.appendChild(row);
-      return article;
-    }));
-    if (!answer.functions.length) $("metric-graphs").textContent = "No functions yet.";
+  // One function's five graphs.
+  function functionGraphs(f, answer) {
+    const article = element("article", "function-graphs");
+    article.dataset.function = f.name;
+    article.appendChild(element("h3", "", f.name));
+    const row = element("div", "graph-row");
+    for (const name of answer.labels) {
+      const series = { label: name, points: f.series[name] || [] };
+      const figure = element("figure", "graph");
+      figure.dataset.metric = name;
+      const last = series.points.length ? round(series.points[series.points.length - 1][1], 3) : "no data";
+      figure.append(element("figcaption", "", `${name}: ${last}`), metricChart(f.name, series, answer),
+        numbers(`${name} of ${f.name}, per minute (lab clock)`, ["Minute (lab clock)", name],
+          series.points.map(([t, v]) => [iso(t), round(v, 3)])));
+      row.appendChild(figure);
+    }
+    article.appendChild(row);
+    return article;
   }
+
+  // Only the functions whose numbers (or the window) changed are drawn again: an invoke
+  // changes one function's graphs of 50.
+  const drawn = new Map();  // function -> [its numbers as JSON, its <article>]
+  let shown = null;         // the window drawn, and every function's numbers in it
+  function drawMetrics(answer) {
+    shown = { start: answer.start, functions: answer.functions };
+    const articles = answer.functions.map((f) => {
+      const key = JSON.stringify([answer.start, f.series]);
+      const kept = drawn.get(f.name);
+      if (kept && kept[0] === key) return kept[1];
+      const article = functionGraphs(f, answer);
+      if (kept && kept[1].querySelector("details[open]")) {  // keep a table the reader opened
+        const opened = new Set([...kept[1].querySelectorAll("figure:has(details[open])")].map((n) => n.dataset.metric));
+        for (const figure of article.querySelectorAll("figure")) if (opened.has(figure.dataset.metric)) figure.querySelector("details").open = true;
+      }
+      drawn.set(f.name, [key, article]);
+      return article;
+    });
+    const names = new Set(answer.functions.map((f) => f.name));
+    for (const name of [...drawn.keys()]) if (!names.has(name)) drawn.delete(name);
+    const view = $("metric-graphs");
+    if (!articles.length) { view.textContent = "No functions yet."; return; }
+    if (articles.length === view.children.length && articles.every((a, i) => view.children[i] === a)) return;
+    view.replaceChildren(...articles);
+  }
+
+  // After invokes of a few functions, only theirs are read (one function's five series,
+  // not fifty's) and put in place; a new minute, or anything else, reads them all.
+  const readAll = () => read("api/graphs/metrics", drawMetrics, "metric-graphs");
+  async function readMetrics() {
+    const some = changed; changed = new Set();
+    if (some === null || shown === null || some.size === 0 || some.size > 5) return readAll();
+    try {
+      const query = new URLSearchParams([...some].map((name) => ["function", name]));
+      const response = await fetch("api/graphs/metrics?" + query, { cache: "no-store" });
+      const answer = await response.json();
+      if (!response.ok) { $("metric-graphs").textContent = answer.message; return; }
+      const fresh = new Map(answer.functions.map((f) => [f.name, f]));
+      const known = new Set(shown.functions.map((f) => f.name));
+      if (answer.start !== shown.start || [...fresh.keys()].some((name) => !known.has(name))) return readAll();
+      drawMetrics({ ...answer, functions: shown.functions.map((f) => fresh.get(f.name) || f) });
+    } catch (error) { changed = null; throw error; }  // read them all next time
+  }
+  // The functions invoked since the last read (null: read every function).
+  let changed = null;
 
   // -- the X-Ray service graph --------------------------------------------------------------
 
@@ -233,7 +277,7 @@ window.LambdalabGraphs = (function () {
     draw(answer);
   }
   const views = {
-    "graphs-view": () => read("api/graphs/metrics", drawMetrics, "metric-graphs"),
+    "graphs-view": readMetrics,
     "xray-view": () => Promise.all([read("api/graphs/services", drawServices, "service-summary"),
       read("api/traces", drawTraceList, "service-summary")]),
     "whatif-view": () => read("api/whatif", drawWhatIf, "whatif-tables"),
@@ -266,7 +310,14 @@ window.LambdalabGraphs = (function () {
   for (const id of Object.keys(views)) { stale.add(id); const node = $(id); if (node) watcher.observe(node); }
   // "concurrency" comes with an invoke's data points (the same hook CloudWatch records them in)
   const CHANGES = new Set(["concurrency", "throttle", "clock", "resync", "functions", "hello"]);
-  document.addEventListener("lambdalab-console", (event) => { if (CHANGES.has(event.detail.kind)) soon(); });
+  document.addEventListener("lambdalab-console", (event) => {
+    const { kind, data } = event.detail;
+    if (!CHANGES.has(kind)) return;
+    if (kind === "concurrency" && changed !== null) changed.add(data.function_name);
+    else if (kind === "throttle" && changed !== null) changed.add(data.function);
+    else changed = null;
+    soon();
+  });
 
   return { svg };
 })();
