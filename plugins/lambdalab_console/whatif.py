@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdalab import Lab
 from lambdalab.plugin import LambdaError, limits
 
 from .bounds import GRAPH_FUNCTIONS_MAX
 from .graphs import plugin_loaded
+
+if TYPE_CHECKING:
+    from lambdalab_cost import CostLedger, Measured
 
 #: The sizes priced besides the function's own (MB): AWS's smallest, common steps, one
 #: vCPU, the old 3,008 MB limit and the largest.
@@ -38,19 +41,19 @@ def vcpus(memory_mb: int) -> float:
     return min(memory_mb, limits.MEMORY_MB_PER_VCPU) / limits.MEMORY_MB_PER_VCPU
 
 
-def cpu_bound_durations(base: Any, memory_mb: int) -> dict[str, float]:
-    """``base``'s average durations at ``memory_mb`` if all it does is compute: shorter
+def cpu_bound(base: "Measured", memory_mb: int) -> "Measured":
+    """``base`` at ``memory_mb`` if all it does is compute: its average duration shorter
     (or longer) with the vCPU share, billed rounded up to the next 1 ms as Lambda bills
     (https://aws.amazon.com/lambda/pricing/), so a tiny function gains nothing past a
     millisecond. At ``base``'s own size, what it measured."""
     if memory_mb == base.memory_mb:
-        return {"average_duration_ms": base.average_duration_ms,
-                "average_billed_ms": base.average_billed_ms}
+        return base
     duration = base.average_duration_ms * vcpus(base.memory_mb) / vcpus(memory_mb)
-    return {"average_duration_ms": duration, "average_billed_ms": float(max(1, math.ceil(duration)))}
+    return replace(base, memory_mb=memory_mb, average_duration_ms=duration,
+                   average_billed_ms=float(max(1, math.ceil(duration))))
 
 
-def function_what_if(costs: Any, function_name: str, memory_mb: int) -> dict[str, Any] | None:
+def function_what_if(costs: "CostLedger", function_name: str, memory_mb: int) -> dict[str, Any] | None:
     """One function's table: each size's billed duration and cost both ways, the
     cheapest of each marked; ``None`` before it has run."""
     from lambdalab_cost import project
@@ -63,12 +66,12 @@ def function_what_if(costs: Any, function_name: str, memory_mb: int) -> dict[str
                 max(measured, key=lambda m: m.invokes))
     rows = []
     for size in sorted({*WHAT_IF_MEMORY_MB, base.memory_mb}):
-        cpu_bound = replace(base, memory_mb=size, **cpu_bound_durations(base, size))
+        computing = cpu_bound(base, size)
         waiting = replace(base, memory_mb=size)
         rows.append({
             "memory_mb": size, "measured": size == base.memory_mb, "vcpus": vcpus(size),
-            "cpu_bound_billed_ms": cpu_bound.average_billed_ms,
-            "cpu_bound_usd": project(cpu_bound, WHAT_IF_INVOKES).cost.total_usd,
+            "cpu_bound_billed_ms": computing.average_billed_ms,
+            "cpu_bound_usd": project(computing, WHAT_IF_INVOKES).cost.total_usd,
             "waiting_billed_ms": waiting.average_billed_ms,
             "waiting_usd": project(waiting, WHAT_IF_INVOKES).cost.total_usd,
         })
