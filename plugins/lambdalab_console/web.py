@@ -54,6 +54,7 @@ from .bounds import (
     SESSIONS_KEPT,
 )
 from .details import invoke_details
+from .graph_routes import graph_routes
 from .log_tail import log_tail
 from .feed import Feed, Subscriber, sse
 
@@ -62,7 +63,8 @@ CONSOLE_PATH = "/_lambdalab/console/"
 ACTION_HEADER = "x-lambdalab-console"
 SESSION_COOKIE = "lambdalab_console"
 #: The page's files, as package data: nothing from a CDN, nothing built with Node.
-STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css",
+                "graphs.js": "text/javascript", "graphs.css": "text/css"}
 
 
 class Sessions:
@@ -215,6 +217,7 @@ class Console:
             Route("/api/actions/invoke", self.invoke_action, methods=["POST"]),
             Route("/api/actions/publish", self.publish_action, methods=["POST"]),
             Route("/api/actions/alias", self.alias_action, methods=["POST"]),
+            *graph_routes(self),
         ])])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

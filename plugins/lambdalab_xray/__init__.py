@@ -31,6 +31,7 @@ from lambdalab import InvokeReport, Lab
 from lambdalab.plugin import ConsolePanel, HttpService, ProtocolService, StashKey
 
 from .daemon import Daemon
+from .graph import service_graph, summary
 from .models import MIGRATIONS, Trace, TraceStore
 from .responses import XRayService
 from .segments import (
@@ -112,6 +113,13 @@ class XRay:
         elapsed, account = time.perf_counter() - traced.started_perf, self.lab.arns.account_id
         self.store.put_later(lambda: lambda_segments(traced, report, elapsed, account))
 
+    def newest(self, start: float, end: float, count: int) -> list[Trace]:
+        """The newest ``count`` traces whose id's time (on the lab's clock) is in
+        ``[start, end]``: what a view of recent traces reads, without assembling the
+        older ones (GetTraceSummaries and GetServiceGraph read every trace of the window)."""
+        found = (self.store.trace(i) for i in self.store.trace_ids(start, end)[:count])
+        return [trace for trace in found if trace is not None]
+
     def service(self) -> XRayService:
         return XRayService(self.store, self.lab.clock.now, self.lab.arns.account_id)
 
@@ -163,9 +171,7 @@ def lambdalab_console_panels(lab: Lab) -> list[ConsolePanel]:
     """The console's traces panel: the newest traces, as ``lambdalab traces`` lists them."""
 
     def rows() -> list[Mapping[str, Any]]:
-        store = xray(lab).store
-        found = (store.trace(i) for i in store.trace_ids(0.0, math.inf)[:_PANEL_TRACES])
-        return [_trace_row(trace) for trace in found if trace is not None]
+        return [_trace_row(trace) for trace in xray(lab).newest(0.0, math.inf, _PANEL_TRACES)]
 
     return [ConsolePanel("Traces, newest first (lambdalab_xray)", rows)]
 
@@ -186,4 +192,7 @@ __all__ = [
     "TraceHeader",
     "Sampler",
     "XRayService",
+    # GetServiceGraph's Services and GetTraceSummaries' summary, over given traces
+    "service_graph",
+    "summary",
 ]

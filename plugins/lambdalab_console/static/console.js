@@ -2,7 +2,6 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const SVG = "http://www.w3.org/2000/svg";
   // As lambdalab_console.bounds keeps them on the server.
   const LANES_KEPT = 200, INVOKES_PER_LANE = 100, INVOKES_LISTED = 100, CONCURRENCY_SAMPLES_KEPT = 600;
   // Plugins' panels are read again at most this often while the lab is busy.
@@ -219,12 +218,7 @@
 
   // -- concurrency over time ------------------------------------------------------------
 
-  function svg(tag, attributes, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-    if (text !== undefined) { const title = document.createElementNS(SVG, "title"); title.textContent = text; node.appendChild(title); }
-    return node;
-  }
+  const svg = window.LambdalabGraphs.svg;  // graphs.js: the drawing helpers, shared
 
   // Concurrent executions as each invoke ended (x: the samples in order, y: executions):
   // the account's line, each reserved function's line and its reserved limit, throttles marked.
@@ -461,6 +455,7 @@
     for (const [kind, handle] of Object.entries(handlers)) {
       source.addEventListener(kind, (event) => {
         const data = JSON.parse(event.data);
+        document.dispatchEvent(new CustomEvent("lambdalab-console", { detail: { kind, data } }));  // for graphs.js
         if (data.now !== undefined) { now = data.now; drawClock(data.now); }
         if (pending && !["functions", "resync", "hello"].includes(kind)) {
           pending.push([kind, data]);
