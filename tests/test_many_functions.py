@@ -102,3 +102,30 @@ def test_a_trigger_is_one_statement_of_a_migration(tmp_path):
     with db.transaction() as tx:
         tx.execute("INSERT INTO t VALUES (0)")
     assert [r[0] for r in db.query("SELECT n FROM u ORDER BY n")] == [1, 2]
+
+
+def test_the_account_count_is_kept_across_functions(lab):
+    """The account's concurrent executions are counted as they start and end, not
+    summed over every function invoked so far on each invoke."""
+    for name in ("f", "g", "f"):
+        lab.pool.admit(name, None, 0)
+    assert lab.pool.concurrency("f") == (2, 3, 3)
+    assert lab.pool.in_use() == 3 and lab.pool.in_use("g") == 1
+    for name in ("f", "g", "f"):
+        lab.pool.leave(name)
+    assert lab.pool.concurrency("g") == (0, 0, 0) and lab.pool.in_use() == 0
+
+
+def test_the_environments_policies_share_one_reading_of_the_load(monkeypatch):
+    """Every spin policy of a process reads the machine's load at most once in
+    SPIN_CHECK_S between them: a reading an instant old serves a policy that has not
+    looked yet (no CPU is spun for while that many tasks wait)."""
+    import time
+
+    from lambdalab.runtime import protocol
+
+    monkeypatch.setattr(protocol, "_latest_tasks", (time.monotonic(), 10**6))
+    assert protocol.recent_runnable_tasks() == 10**6
+    assert protocol.SpinPolicy(spin_s=protocol.SPIN_S).should_spin() is False
+    monkeypatch.setattr(protocol, "_latest_tasks", (float("-inf"), 10**6))
+    assert protocol.recent_runnable_tasks() < 10**6  # too old: read again
