@@ -176,6 +176,8 @@ def statements(script: str) -> Iterator[str]:
             if pending.strip(" \n;"):
                 yield pending
             pending = ""
+    if pending.strip(" \n;"):
+        yield pending  # never complete: SQLite says what is wrong with it
 
 
 class Database:

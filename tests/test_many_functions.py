@@ -102,6 +102,9 @@ def test_a_trigger_is_one_statement_of_a_migration(tmp_path):
     with db.transaction() as tx:
         tx.execute("INSERT INTO t VALUES (0)")
     assert [r[0] for r in db.query("SELECT n FROM u ORDER BY n")] == [1, 2]
+    with pytest.raises(sqlite3.OperationalError):  # an unfinished one is not dropped
+        Database(tmp_path / "y.db", {"bad-1": "CREATE TABLE v (n INTEGER); CREATE TRIGGER d "
+                                     "AFTER INSERT ON v BEGIN DELETE FROM v"})
 
 
 def test_the_account_count_is_kept_across_functions(lab):
