@@ -89,12 +89,16 @@ def http_invoker(url: str) -> Callable[[], bytes]:
     return call
 
 
-def start_edge(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    """``lambdalab serve --port 0`` in its own process; its URL, read from its output."""
+def start_edge(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``lambdalab serve --port 0`` in its own process; its URL, read from its output.
+    ``env``: variables added to this process's (``PYTHONPATH``: another lambdalab tree)."""
     command = [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data_dir),
                "serve", "--port", "0"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+                                 **(env or {})})
     assert proc.stdout is not None
     first = proc.stdout.readline()
     if not first.startswith("lambdalab edge on "):

@@ -42,7 +42,6 @@ from .invocation.environments import EnvironmentPool, PooledEnvironment
 from .function_urls import FunctionUrlConfig, FunctionUrls
 from .errors import (
     InvalidParameterValueException,
-    LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
@@ -863,9 +862,7 @@ class Lab(LayerOperations):
         client_context: str | dict[str, Any] | None,
         trace_header: str | None,
     ) -> Steps:
-        """The invoke both :meth:`invoke` and :meth:`invoke_async` run, once the function
-        is known not to be ``Pending``."""
-        self._refuse_pending(function_name, qualifier)
+        """The invoke both :meth:`invoke` and :meth:`invoke_async` run."""
         return self.invoker.invocation(
             function_name,
             payload,
@@ -875,21 +872,6 @@ class Lab(LayerOperations):
             client_context=client_context,
             trace_header=trace_header,
         )
-
-    def _refuse_pending(self, function_name: str, qualifier: str | None) -> None:
-        """Lambda does not invoke a function that is still ``Pending``
-        (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
-        try:
-            ref = parse_function_ref(function_name, qualifier)
-            state = self.registry.get(ref.name, ref.qualifier).state
-        except LambdaError:
-            return  # the invoke itself reports a bad name or a missing function
-        if state == "Pending":
-            raise ResourceConflictException(
-                "The operation cannot be performed at this time. The function is currently "
-                "in the following state: Pending. Wait until it is Active (boto3's "
-                "function_active_v2 waiter)."
-            )
 
     def _run_event(self, event: AsyncEvent) -> InvokeResult:
         config = self.registry.resolve(event.function_name, event.qualifier)

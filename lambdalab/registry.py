@@ -2,7 +2,8 @@
 
 Pure state, kept in the store in AWS's field names; no HTTP, no processes. Reads are
 cached in memory and the cache is dropped whenever this process writes or another
-process commits to the same data dir (SQLite's ``data_version``).
+connection commits to the registry's tables (SQLite's ``data_version`` says when to look
+at the count of those commits that triggers keep, ``registry_changes``).
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
@@ -117,6 +118,7 @@ class Registry:
         #: Counts the times the cache was dropped: a read loaded before a drop is stale.
         self._generation = 0
         self._seen_version = store.data_version()
+        self._seen_changes = store.registry_changes()
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
         self._random = random.Random()
@@ -128,7 +130,9 @@ class Registry:
 
     def cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
         """``load()``, kept until the registry next changes (a write of this process or a
-        commit of another): for reads of the control plane's other tables."""
+        commit of another): for reads of the control plane's other tables. Another
+        process's commits are seen in the tables the ``registry-changes-1`` migration's
+        triggers count; a table beyond those needs a trigger of its own."""
         return self._cached(key, load)
 
     def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
@@ -145,11 +149,17 @@ class Registry:
         return value
 
     def _recheck(self, now: float) -> None:
+        """Drop the cache if another connection committed to the registry's tables; a
+        commit elsewhere (a batch of logs, an async event) keeps it."""
         version = self._store.data_version()
-        with self._lock:
+        if version == self._seen_version:
             self._checked_at = now
-            if version != self._seen_version:
-                self._seen_version = version
+            return
+        changes = self._store.registry_changes()
+        with self._lock:
+            self._checked_at, self._seen_version = now, version
+            if changes != self._seen_changes:
+                self._seen_changes = changes
                 self._drop()
 
     def _changed(self, name: str | None = None) -> None:

@@ -149,7 +149,35 @@ MIGRATIONS: dict[str, str] = {
         tags TEXT NOT NULL
     );
     """,
+    # A count of the commits that changed what the registry's cache holds, whoever made
+    # them: the registry keeps its reads when only other tables changed (the log store's
+    # batches, the async queue), instead of reading every function afresh.
+    "registry-changes-1": """
+    CREATE TABLE registry_changes (n INTEGER NOT NULL);
+    INSERT INTO registry_changes (n) VALUES (0);
+    """ + "".join(
+        f"""
+    CREATE TRIGGER registry_changes_{table}_{op.lower()} AFTER {op} ON {table}
+    BEGIN UPDATE registry_changes SET n = n + 1; END;
+    """
+        for table in ("functions", "versions", "aliases", "latest_before_update", "permissions")
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ),
 }
+
+
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration's script, one by one (a trigger's body holds
+    semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending  # never complete: SQLite says what is wrong with it
 
 
 class Database:
@@ -199,7 +227,7 @@ class Database:
             for name, script in migrations.items():
                 if name in done:
                     continue
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(script):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
 
@@ -266,10 +294,14 @@ class Database:
         Always read from one connection: each connection counts the changes *it* has
         noticed, so the numbers of two connections (two threads) cannot be compared.
         """
+        return self._fresh("PRAGMA data_version")
+
+    def _fresh(self, sql: str) -> Any:
+        """The one value ``sql`` reads, on the connection :meth:`data_version` reads on."""
         with self._version_lock:
             if self._version_db is None:
                 self._version_db = self._connect()
-            return self._version_db.execute("PRAGMA data_version").fetchone()[0]
+            return self._version_db.execute(sql).fetchone()[0]
 
     def close(self) -> None:
         with self._lock, self._connections_lock:
@@ -326,6 +358,12 @@ class Store(Database):
             d.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)  # its database holds every function's secrets
         super().__init__(self.data_dir / "lambdalab.db", {**MIGRATIONS, **(migrations or {})})
+
+    def registry_changes(self) -> int:
+        """How many commits have changed the registry's tables (``registry_changes``, kept
+        by triggers): read after :meth:`data_version`, on its connection, so no change
+        falls between the two."""
+        return int(self._fresh("SELECT n FROM registry_changes"))
 
     # -- the region ------------------------------------------------------------------
 

@@ -58,6 +58,9 @@ class PooledEnvironment:
 @dataclass
 class _Counts:
     by_function: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: The account's: the sum of ``by_function``, kept rather than summed on every
+    #: invoke (the dict holds every function invoked since the lab opened).
+    account: int = 0
     unreserved: int = 0
 
 
@@ -114,6 +117,7 @@ class EnvironmentPool:
             elif self._counts.unreserved >= self.account_limit - total_reserved:
                 raise throttled(reserved=False)
             self._counts.by_function[name] += 1
+            self._counts.account += 1
             if reserved is None:
                 self._counts.unreserved += 1
             self._reserved_of[name] = reserved
@@ -122,6 +126,7 @@ class EnvironmentPool:
         """One execution of ``name`` finished."""
         with self._lock:
             self._counts.by_function[name] -= 1
+            self._counts.account -= 1
             if self._reserved_of.get(name) is None:
                 self._counts.unreserved -= 1
 
@@ -129,12 +134,12 @@ class EnvironmentPool:
         """Executions running now: of ``name``, in the account, and in the unreserved pool."""
         with self._lock:
             counts = self._counts
-            return counts.by_function[name], sum(counts.by_function.values()), counts.unreserved
+            return counts.by_function[name], counts.account, counts.unreserved
 
     def in_use(self, name: str | None = None) -> int:
         with self._lock:
             if name is None:
-                return sum(self._counts.by_function.values())
+                return self._counts.account
             return self._counts.by_function[name]
 
     # -- environments -----------------------------------------------------------------

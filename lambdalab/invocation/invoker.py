@@ -43,6 +43,7 @@ from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
+    ResourceConflictException,
     TooManyRequestsException,
 )
 from ..logs import (
@@ -156,6 +157,17 @@ def caller_trace_id(header: str | None) -> str | None:
     return (f"Root={root.group(1)};"
             f"Parent={parent.group(1) if parent else secrets.token_hex(8)};"
             f"Sampled={sampled.group(1) if sampled else 0}")
+
+
+def refuse_pending(config: FunctionConfiguration) -> None:
+    """Lambda does not invoke a function that is still ``Pending``
+    (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
+    if config.state == "Pending":
+        raise ResourceConflictException(
+            "The operation cannot be performed at this time. The function is currently "
+            "in the following state: Pending. Wait until it is Active (boto3's "
+            "function_active_v2 waiter)."
+        )
 
 
 # -- the steps of an invoke, and the two ways to drive them ----------------------------
@@ -318,6 +330,7 @@ class Invoker:
         context = client_context_json(client_context)
         # not found -> 404 here, naming ...:$LATEST when unqualified, as AWS's Invoke does
         config = self.registry.get(ref.name, ref.qualifier or limits.LATEST)
+        refuse_pending(config)
         request_id = new_request_id()
         if invocation_type == "DryRun":
             return InvokeResult(status_code=204, request_id=request_id)

@@ -214,14 +214,32 @@ def spin_until(reply: bytes) -> float:
     return _REPLY.unpack_from(reply)[3]
 
 
+#: The process's latest reading of :func:`runnable_tasks`: ``(time.monotonic(), tasks)``.
+_latest_tasks: tuple[float, int] = (float("-inf"), 0)
+
+
 def runnable_tasks() -> int:
     """Tasks running or waiting for a CPU right now (``/proc/loadavg``'s fourth field
     before the slash), or 0 where that cannot be read."""
+    global _latest_tasks
     try:
         with open("/proc/loadavg", "rb") as loadavg:
-            return int(loadavg.read().split()[3].split(b"/")[0])
+            tasks = int(loadavg.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
-        return 0
+        tasks = 0
+    _latest_tasks = (time.monotonic(), tasks)
+    return tasks
+
+
+def recent_runnable_tasks() -> int:
+    """:func:`runnable_tasks`, as this process last read it if that was less than
+    :data:`SPIN_CHECK_S` ago. The core holds a policy per environment: with hundreds of
+    functions invoked in turn, each policy's own reading came on nearly every invoke,
+    and a read of ``/proc/loadavg`` costs tens of microseconds on a loaded machine."""
+    read_at, tasks = _latest_tasks
+    if time.monotonic() >= read_at + SPIN_CHECK_S:
+        return runnable_tasks()
+    return tasks
 
 
 def cpus_of(pid: int) -> frozenset[int]:
@@ -243,7 +261,7 @@ def spin_pays(peer_pid: int) -> bool:
     if len(mine | theirs) <= 1:
         return False
     # Counted: this end, which is running, and the peer, which may be (spinning itself).
-    return runnable_tasks() <= max(2, len(mine))
+    return recent_runnable_tasks() <= max(2, len(mine))
 
 
 @dataclass
