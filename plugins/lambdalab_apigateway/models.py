@@ -313,8 +313,8 @@ class ApiGateway:
         if "methodIntegration" not in method:
             raise NotFoundException("Invalid Integration identifier specified")
         integration = copy.deepcopy(method["methodIntegration"])
-        for operation in patch.operations(patch_operations):
-            _patch_integration(integration, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(integration, parts),
+                    lambda operation: _patch_integration(integration, operation))
         if integration["type"] in ("AWS_PROXY", "AWS"):
             function_of(str(integration.get("uri") or ""))
         method["methodIntegration"] = integration
@@ -395,8 +395,8 @@ class ApiGateway:
         if found is None:
             raise NotFoundException("Invalid Authorizer identifier specified")
         authorizer = dict(found)
-        for operation in patch.operations(patch_operations):
-            _patch_authorizer(authorizer, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(authorizer, parts),
+                    lambda operation: _patch_authorizer(authorizer, operation))
         _check_authorizer(authorizer)
         api["_authorizers"][authorizer_id] = authorizer
         self._save(api, REST)
@@ -510,8 +510,8 @@ class ApiGateway:
         ``/binaryMediaTypes/<type>`` (add, remove, replace)
         (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateRestApi.html)."""
         api = self._load(api_id, REST)
-        for operation in patch.operations(patch_operations):
-            _patch_rest_api(api, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(api, parts),
+                    lambda operation: _patch_rest_api(api, operation))
         return public(self._save(api, REST))
 
     @_one_at_a_time
@@ -519,12 +519,8 @@ class ApiGateway:
         """UpdateResource: replace ``/pathPart`` or ``/parentId``; the paths below follow."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
-        for operation in patch.operations(patch_operations):
-            if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
-                raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
-            if resource["path"] == "/":
-                raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
-            _move_resource(api, resource, operation.parts[0], operation.needs_value())
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(resource, parts),
+                    lambda operation: _patch_resource(api, resource, operation))
         self._save(api, REST)
         return resource
 
@@ -546,14 +542,8 @@ class ApiGateway:
         ``/apiKeyRequired``, ``/operationName``."""
         api = self._load(api_id, REST)
         method = _rest_method(self._resource(api, resource_id), http_method)
-        for operation in patch.operations(patch_operations):
-            patch.only_replace(operation)
-            if operation.path == "/apiKeyRequired":
-                method["apiKeyRequired"] = patch.boolean(operation)
-            elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
-                method[operation.parts[0]] = operation.needs_value()
-            else:
-                raise BadRequestException(f"Invalid patch path {operation.path}")
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(method, parts),
+                    lambda operation: _patch_method(method, operation))
         _check_authorization(api, method)
         self._save(api, REST)
         return method
@@ -582,8 +572,8 @@ class ApiGateway:
         ``/variables/<name>``."""
         api = self._load(api_id, REST)
         stage = _rest_stage(api, stage_name)
-        for operation in patch.operations(patch_operations):
-            _patch_stage(api, stage, operation)
+        patch.apply(patch_operations, lambda parts: _read_stage(stage, parts),
+                    lambda operation: _patch_stage(api, stage, operation))
         stage["lastUpdatedDate"] = self.lab.clock.now()
         self._save(api, REST)
         return stage
@@ -1008,6 +998,26 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
         method.pop("authorizerId", None)
 
 
+def _patch_method(method: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateMethod operation, applied to ``method``."""
+    patch.only_replace(operation)
+    if operation.path == "/apiKeyRequired":
+        method["apiKeyRequired"] = patch.boolean(operation)
+    elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
+        method[operation.parts[0]] = operation.needs_value()
+    else:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+
+
+def _patch_resource(api: dict[str, Any], resource: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateResource operation: the resource moves, and the paths below it follow."""
+    if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
+        raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
+    if resource["path"] == "/":
+        raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
+    _move_resource(api, resource, operation.parts[0], operation.needs_value())
+
+
 def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> None:
     """One UpdateRestApi operation, applied to ``api``."""
     if operation.parts[0] == "binaryMediaTypes" and len(operation.parts) == 2:
@@ -1181,6 +1191,16 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         raise BadRequestException("Deployment id does not exist")
     else:
         stage[key] = operation.needs_value()
+
+
+def _read_stage(stage: dict[str, Any], parts: tuple[str, ...]) -> Any:
+    """What a path names in ``stage``: its members, and ``.../throttling/<limit>`` in
+    ``methodSettings`` where :func:`_patch_throttling` keeps them."""
+    if len(parts) == 4 and parts[2] == "throttling" and parts[3] in ("rateLimit", "burstLimit"):
+        settings = stage.get("methodSettings", {}).get(f"{parts[0].lstrip('/')}/{parts[1]}", {})
+        member = "throttlingRateLimit" if parts[3] == "rateLimit" else "throttlingBurstLimit"
+        return settings.get(member, patch.MISSING)
+    return patch.read_pointer(stage, parts)
 
 
 def _patch_throttling(stage: dict[str, Any], operation: patch.PatchOperation) -> None:
