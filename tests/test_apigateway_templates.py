@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lambdalab.server import EdgeServer
+from lambdalab_apigateway import templates
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_apigateway import allow_apigateway, request
@@ -89,3 +90,62 @@ def test_passthrough_behavior(api: dict[str, Any]) -> None:
 def test_a_template_that_fails_is_a_500_not_a_crash(api: dict[str, Any]) -> None:
     status, _, data = request(api["url"] + "/items/7", "POST", b"not json", {"Content-Type": "application/json"})
     assert (status, json.loads(data)) == (500, {"message": "Internal server error"})
+
+
+BODY = '{"a": {}, "n": null, "flag": true, "obj": {"k": 1, "l": [1, "x"]}}'
+#: (template, what API Gateway writes): null references as
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
+#: and API Gateway's Velocity write them (nothing, where plain Velocity prints the reference).
+NULLS = [
+    ("[$input.path('$.missing')]", "[]"),
+    ("[$input.path('$.n')]", "[]"),
+    ("[$input.json('$.missing')]", "[]"),
+    ("[$input.json('$.a.b')]", "[]"),
+    ("[$input.json('$.a.b.c')]", "[]"),
+    ("[$input.json('$.n')]", "[null]"),
+    ("[$input.json('$.flag')]", "[true]"),
+    ("[$context.authorizer.missing]", "[]"),
+    ("[$context.nothing.deeper]", "[]"),
+    ("[$context.authorizer.principalId]", "[me]"),
+    ("[$context.authorizer.numKey]", "[1]"),
+    ("[$context.authorizer.boolKey]", "[true]"),
+    ("[$util.escapeJavaScript($null)]", "[]"),
+    ("[$util.escapeJavaScript($input.path('$.missing'))]", "[]"),
+    ("[$util.urlEncode($nothing)]", "[]"),
+    ("[$util.base64Encode($nothing)]", "[]"),
+    ("[$stageVariables.missing]", "[]"),
+    ("[$input.path('$.missing').size()]", "[]"),
+    ("[$nothing]", "[]"),
+    ("[${nothing}]", "[]"),
+    ("[$!nothing]", "[]"),
+    ("[${nothing|'fallback'}]", "[fallback]"),
+    ("#if($x)yes#{else}no#end", "no"),
+    ("#if($context.authorizer.missing)yes#{else}no#end", "no"),
+    ("#if($input.path('$.missing'))yes#{else}no#end", "no"),
+    ("#if($input.path('$.missing') == \"\")empty#end", "empty"),
+    ("#foreach($i in $nothing)x#end.", "."),
+    ("[$input.path('$.flag')]", "[true]"),
+    ("[$input.path('$.obj')]", "[{k=1, l=[1, x]}]"),
+    ("[$util.escapeJavaScript($input.path('$.flag'))]", "[true]"),
+    ("cost: $ 5, \\$escaped", "cost: $ 5, $escaped"),
+]
+
+
+@pytest.mark.parametrize(("template", "written"), NULLS)
+def test_null_references_render_as_api_gateway_renders_them(template: str, written: str) -> None:
+    context = {"stage": "prod", "authorizer": {"principalId": "me", "numKey": 1, "boolKey": True}}
+    assert templates.render(template, templates.Input(BODY, {}), context, {}) == written
+
+
+def test_a_template_with_absent_values_reaches_the_function_as_json(api: dict[str, Any]) -> None:
+    """Through the edge: what a learner's template makes of a request missing its fields
+    is the JSON the function gets (no ``$input.path(...)`` left in it as text)."""
+    apigw, api_id = api["client"], api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    template = ('{"name": "$util.escapeJavaScript($input.path(\'$.name\'))", "who": "$context.authorizer.principalId",'
+                ' "raw": "$input.json(\'$.absent\')", "tag": "$stageVariables.tag"'
+                ' #if($input.path(\'$.name\') != ""), "named": true#end}')
+    apigw.update_integration(restApiId=api_id, resourceId=item["id"], httpMethod="POST", patchOperations=[
+        {"op": "replace", "path": "/requestTemplates/application~1json", "value": template}])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    assert _post(api["url"] + "/items/7", {}) == (200, {"echo": {"name": "", "who": "", "raw": "", "tag": ""}})

@@ -7,6 +7,14 @@ a template sees ``$input`` (``body``, ``json(path)``, ``path(path)``, ``params()
 here is ``$``, ``$.a.b``, ``$.a[0]`` or ``$['a']``. A template that fails to render raises
 :class:`TemplateFailed`, which the caller answers as AWS's 500. This module never touches
 HTTP.
+
+Null references render as API Gateway's Velocity renders them, not as Velocity's default
+(which prints the reference as written): a reference to nothing (``$context.authorizer.missing``,
+``$stageVariables.none``, ``$input.path('$.missing')``, a method called on nothing) writes
+nothing; ``$input.json`` of a path that names nothing is empty too, of a JSON ``null`` it is
+``null``; a ``$util`` function given nothing gives nothing; ``#if`` on any of them is false.
+Booleans are written as Java writes them (``true``), as the page's ``$context.authorizer``
+example shows.
 """
 
 from __future__ import annotations
@@ -27,8 +35,12 @@ class TemplateFailed(Exception):
     """A template that airspeed could not render, or a JSONPath that is none."""
 
 
-def json_path(document: Any, path: str) -> Any:
-    """The value ``path`` names in ``document`` (``None`` where nothing is)."""
+#: What a JSONPath names where the document has nothing (JSON's ``null`` is ``None``).
+MISSING = object()
+
+
+def json_path(document: Any, path: str, missing: Any = None) -> Any:
+    """The value ``path`` names in ``document`` (``missing`` where nothing is)."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise TemplateFailed(f"Invalid JSONPath {path!r}")
     rest, value = path[1:], document
@@ -38,10 +50,12 @@ def json_path(document: Any, path: str) -> Any:
             raise TemplateFailed(f"Invalid JSONPath {path!r}")
         name, index, quoted, double = step.groups()
         if index is not None:
-            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else missing
         else:
             key = name if name is not None else (quoted if quoted is not None else double)
-            value = value.get(key) if isinstance(value, dict) else None
+            value = value.get(key, missing) if isinstance(value, dict) else missing
+        if value is missing:
+            return missing
         rest = rest[step.end():]
     return value
 
@@ -60,11 +74,13 @@ class Input:
             raise TemplateFailed("The body is not JSON") from None
 
     def json(self, path: str) -> str:
-        return json.dumps(json_path(self._document(), path))
+        """The value as JSON; empty where the path names nothing."""
+        found = json_path(self._document(), path, MISSING)
+        return "" if found is MISSING else json.dumps(found)
 
     def path(self, path: str) -> Any:
-        """The value itself (``""`` where nothing is: API Gateway renders a missing value
-        empty, where airspeed would print the reference)."""
+        """The value itself; ``""`` where nothing is, so that ``$input.path('$.a') == ""``
+        holds for a missing ``a`` as templates written for API Gateway expect."""
         found = json_path(self._document(), path)
         return "" if found is None else found
 
@@ -80,8 +96,13 @@ class Input:
 class Util:
     """``$util``."""
 
-    def escapeJavaScript(self, text: Any) -> str:  # noqa: N802  (VTL's name)
-        return json.dumps(str(text))[1:-1].replace("'", "\\'")
+    # Each function given nothing gives nothing, as Java's escape and codec utilities
+    # answer null with null.
+
+    def escapeJavaScript(self, text: Any) -> str | None:  # noqa: N802  (VTL's name)
+        if text is None:
+            return None
+        return json.dumps(java_text(text))[1:-1].replace("'", "\\'")
 
     def parseJson(self, text: str) -> Any:  # noqa: N802
         try:
@@ -89,27 +110,75 @@ class Util:
         except (TypeError, ValueError):
             raise TemplateFailed("$util.parseJson was given no JSON") from None
 
-    def urlEncode(self, text: str) -> str:  # noqa: N802
-        return quote(str(text), safe="")
+    def urlEncode(self, text: Any) -> str | None:  # noqa: N802
+        return None if text is None else quote(java_text(text), safe="")
 
-    def urlDecode(self, text: str) -> str:  # noqa: N802
-        return unquote(str(text))
+    def urlDecode(self, text: Any) -> str | None:  # noqa: N802
+        return None if text is None else unquote(java_text(text))
 
-    def base64Encode(self, text: str) -> str:  # noqa: N802
-        return base64.b64encode(str(text).encode()).decode()
+    def base64Encode(self, text: Any) -> str | None:  # noqa: N802
+        return None if text is None else base64.b64encode(java_text(text).encode()).decode()
 
-    def base64Decode(self, text: str) -> str:  # noqa: N802
+    def base64Decode(self, text: Any) -> str | None:  # noqa: N802
+        if text is None:
+            return None
         try:
             return base64.b64decode(str(text), validate=True).decode(errors="replace")
         except binascii.Error:
             raise TemplateFailed("$util.base64Decode was given no base64") from None
 
 
+def java_text(value: Any) -> str:
+    """``value`` as Java's ``String.valueOf`` writes it: ``true``, not Python's ``True``;
+    a map as ``{a=1, b=x}``, a list as ``[1, x]``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={java_text(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_text(item) for item in value) + "]"
+    return str(value)
+
+
+class _Reference(airspeed.FormalReference):  # type: ignore[misc]  # airspeed is untyped
+    """A ``$reference`` written as API Gateway writes it: nothing for a null one (where
+    Velocity would print the reference as written), Java's text for the rest."""
+
+    def evaluate_raw(self, stream: Any, namespace: Any, loader: Any) -> None:
+        if self.expression is None:  # a lone "$": text
+            stream.write(self.my_text())
+            return
+        value = self.expression.calculate(namespace, loader)
+        if value is None and self.alternate is not None:
+            value = self.alternate.calculate(namespace, loader)
+        stream.write("" if value is None else java_text(value))
+
+
+def _compiled(template: str) -> Any:
+    """``template`` parsed by airspeed, each reference written as :class:`_Reference` writes."""
+    compiled = airspeed.Template(template)
+    compiled.ensure_compiled()
+    pending, seen = [compiled.root_element], set()
+    while pending:  # the element tree, walked without recursion: templates may nest deeply
+        element = pending.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        if type(element) is airspeed.FormalReference:
+            element.__class__ = _Reference
+        for member in vars(element).values():
+            children = member if isinstance(member, list) else [member]
+            pending += [child for child in children if isinstance(child, airspeed._Element)]
+    return compiled
+
+
 def render(template: str, input: Input, context: Mapping[str, Any],
            stage_variables: Mapping[str, str]) -> str:
     """``template`` rendered for this request."""
     try:
-        return str(airspeed.Template(template).merge(
+        return str(_compiled(template).merge(
             {"input": input, "context": dict(context), "stageVariables": dict(stage_variables), "util": Util()}))
     except TemplateFailed:
         raise
