@@ -6,15 +6,16 @@ and GetUsage's counts — boto3 and plain HTTP against a real edge
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lambdalab.server import EdgeServer
 
-from .edge_support import client, create, edge  # noqa: F401  (fixtures)
-from .test_apigateway import ECHO_V1, allow_apigateway, request, rest_api  # noqa: F401  (fixture)
+from .edge_support import client, client_for, create, edge, killed_server  # noqa: F401  (fixtures)
+from .test_apigateway import ECHO_V1, allow_apigateway, make_rest_api, request, rest_api  # noqa: F401  (fixture)
 
 THROTTLED = (429, {"message": "Too Many Requests"})
 QUOTA = (429, {"message": "Limit Exceeded"})
@@ -102,3 +103,31 @@ def test_a_plan_with_limits_that_cannot_be_enforced_is_refused(rest_api: dict[st
     for limits in ({"quota": {"limit": 5, "period": "YEAR"}}, {"throttle": {"rateLimit": -1, "burstLimit": 1}}):
         with pytest.raises(apigw.exceptions.BadRequestException):
             apigw.create_usage_plan(name="bad", **limits)
+
+
+def _used(apigw: Any, plan_id: str, key_id: str) -> int:
+    """Every request GetUsage counts for the key over the days around today (summed, so
+    that the answer does not depend on the day the test runs)."""
+    today = datetime.now(timezone.utc).date()
+    usage = apigw.get_usage(usagePlanId=plan_id, keyId=key_id, startDate=str(today - timedelta(days=40)),
+                            endDate=str(today + timedelta(days=1)))
+    return sum(used for used, _ in usage["items"].get(key_id, []))
+
+
+def test_usage_survives_a_sigkill_of_serve(tmp_path: Path) -> None:
+    """A key at its quota stays refused, and GetUsage counts the same, after ``lambdalab
+    serve`` is killed with SIGKILL and started again on the data dir (AWS keeps usage).
+    The quota is a MONTH's, so only a test straddling a month's end could see it renewed."""
+    data = tmp_path / "data"
+    with killed_server(data) as url:
+        rest_api = make_rest_api(client_for(url), url)
+        key, plan = _keyed(rest_api, quota={"limit": 2, "period": "MONTH"})
+        assert [_get(rest_api)[0] for _ in range(2)] == [200, 200]
+        assert _get(rest_api) == QUOTA
+        assert _used(rest_api["client"], plan["id"], key["id"]) == 2
+    with killed_server(data) as url:  # the first was killed with SIGKILL on leaving its block
+        again = {**rest_api, "client": client_for(url, "apigateway"),
+                 "url": f"{url}/_lambdalab/apis/{rest_api['id']}/prod"}
+        assert _used(again["client"], plan["id"], key["id"]) == 2
+        assert _get(again) == QUOTA
+        assert _used(again["client"], plan["id"], key["id"]) == 2  # a refused request is not counted

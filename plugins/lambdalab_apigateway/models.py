@@ -41,6 +41,17 @@ MIGRATIONS: dict[str, str] = {
         config TEXT NOT NULL
     );
     """,
+    # Each usage plan key's requests a UTC day (metering.py): kept, as AWS keeps usage, so a
+    # key at its quota stays refused after the lab is opened again.
+    "apigateway-2": """
+    CREATE TABLE apigateway_usage (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, key_id, day)
+    );
+    """,
 }
 
 REST = "REST"
