@@ -1,4 +1,4 @@
-"""``patchOperations``' ``move``, ``copy`` and ``test`` in every REST ``Update*`` through
+"""``patchOperations``' ``move``, ``copy`` and ``test`` in every ``Update*`` through
 boto3 against a real edge, and a fuzz of patch operations that must never be a 5xx.
 
 RFC 6902's meaning, as AWS's ``PatchOperation`` page points to it
@@ -121,8 +121,10 @@ def test_resource_method_integration_and_authorizer_take_the_new_ops(rest_api: d
 PATHS = ["/name", "/description", "/policy", "/binaryMediaTypes/image~1png", "/binaryMediaTypes", "/variables/a",
          "/variables/", "/*/*/throttling/rateLimit", "/~1items/GET/throttling/burstLimit", "/deploymentId",
          "/requestTemplates/application~1json", "/timeoutInMillis", "/pathPart", "/parentId", "/apiKeyRequired",
-         "/_resources", "/_deployments", "/methodSettings", "", "/", "//", "~", "/~2", "name"]
-VALUES = st.one_of(st.none(), st.sampled_from(["", "true", "1", "10.5", "-1", "{}", "x" * 9000]), st.text(max_size=8),
+         "/_resources", "/_deployments", "/methodSettings", "/enabled", "/apiStages", "/quota", "/quota/limit",
+         "/quota/period", "/throttle/rateLimit", "/_keys", "", "/", "//", "~", "/~2", "name"]
+VALUES = st.one_of(st.none(), st.sampled_from(["", "true", "1", "10.5", "-1", "{}", "x" * 9000, ":", "a:prod",
+                                                "DAY", "nan", "inf", "1e400"]), st.text(max_size=8),
                    st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
 OPERATION = st.fixed_dictionaries({}, optional={
     "op": st.one_of(st.sampled_from(["add", "remove", "replace", "move", "copy", "test"]), st.text(max_size=4),
@@ -131,8 +133,9 @@ OPERATION = st.fixed_dictionaries({}, optional={
     "from": st.one_of(st.sampled_from(PATHS), st.text(max_size=12), st.none(), st.integers()),
     "value": VALUES,
 })
-TARGETS = ["", "/resources/{item}", "/resources/{item}/methods/GET", "/resources/{item}/methods/GET/integration",
-           "/stages/prod", "/authorizers/{authorizer}"]
+TARGETS = ["/restapis/{api}", "/restapis/{api}/resources/{item}", "/restapis/{api}/resources/{item}/methods/GET",
+           "/restapis/{api}/resources/{item}/methods/GET/integration", "/restapis/{api}/stages/prod",
+           "/restapis/{api}/authorizers/{authorizer}", "/apikeys/{key}", "/usageplans/{plan}"]
 
 
 @pytest.fixture
@@ -142,17 +145,21 @@ def patchable(rest_api: dict[str, Any]) -> dict[str, Any]:
     uri = apigw.get_integration(restApiId=api_id, resourceId=item["id"], httpMethod="GET")["uri"]
     authorizer = apigw.create_authorizer(restApiId=api_id, name="auth", type="TOKEN", authorizerUri=uri,
                                          identitySource="method.request.header.Authorization")
-    return {**rest_api, "item": item["id"], "authorizer": authorizer["id"]}
+    key = apigw.create_api_key(name="fuzzed", enabled=True)
+    plan = apigw.create_usage_plan(name="fuzzed", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   quota={"limit": 5, "period": "DAY"}, throttle={"rateLimit": 1, "burstLimit": 1})
+    return {**rest_api, "item": item["id"], "authorizer": authorizer["id"], "key": key["id"], "plan": plan["id"]}
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=200)
 @given(target=st.sampled_from(TARGETS),
        operations=st.one_of(st.lists(OPERATION, max_size=4), st.lists(st.one_of(st.none(), st.integers()), max_size=2),
                             st.text(max_size=3), st.none()))
 def test_patch_operations_never_fail_internally(patchable: dict[str, Any], target: str, operations: Any) -> None:
     """Any ``patchOperations`` PATCHed to any REST resource: an answer below 500 that
     botocore reads (a 4xx carries an error type and a message)."""
-    path = f"/restapis/{patchable['id']}" + target.format(item=patchable["item"], authorizer=patchable["authorizer"])
+    path = target.format(api=patchable["id"], item=patchable["item"], authorizer=patchable["authorizer"],
+                         key=patchable["key"], plan=patchable["plan"])
     body = json.dumps({"patchOperations": operations}).encode()
     headers = {"Content-Type": "application/json", **signed_for("apigateway")}
     status, answer_headers, answer = send(patchable["client"].meta.endpoint_url, "PATCH", path, headers, body)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambdalab.server import EdgeServer
 
 from .edge_support import client, client_for, create, edge, killed_server  # noqa: F401  (fixtures)
 from .test_apigateway import ECHO_V1, allow_apigateway, make_rest_api, request, rest_api  # noqa: F401  (fixture)
+from .test_edge_sqs import aws_cli
 
 THROTTLED = (429, {"message": "Too Many Requests"})
 QUOTA = (429, {"message": "Limit Exceeded"})
@@ -131,3 +133,59 @@ def test_usage_survives_a_sigkill_of_serve(tmp_path: Path) -> None:
         assert _used(again["client"], plan["id"], key["id"]) == 2
         assert _get(again) == QUOTA
         assert _used(again["client"], plan["id"], key["id"]) == 2  # a refused request is not counted
+
+
+def test_update_usage_plan_as_aws_tutorials_do_with_the_cli(rest_api: dict[str, Any], edge: EdgeServer) -> None:
+    """``aws apigateway update-usage-plan`` (quota, throttle, API stages) and
+    ``update-api-key`` (enabled) as AWS's usage plan tutorial runs them, each enforced at
+    once (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-create-usage-plans-with-console.html)."""
+    key, plan = _keyed(rest_api, quota={"limit": 1, "period": "MONTH"})
+    assert _get(rest_api)[0] == 200 and _get(rest_api) == QUOTA
+    updated = aws_cli(edge.url, "apigateway", "update-usage-plan", "--usage-plan-id", plan["id"], "--patch-operations",
+                      "op=replace,path=/quota/limit,value=3", "op=replace,path=/throttle/rateLimit,value=10",
+                      "op=replace,path=/throttle/burstLimit,value=5", "op=replace,path=/description,value=more")
+    assert updated["quota"] == {"limit": 3, "period": "MONTH"} and updated["description"] == "more"
+    assert updated["throttle"] == {"rateLimit": 10.0, "burstLimit": 5}
+    assert _get(rest_api)[0] == 200
+    aws_cli(edge.url, "apigateway", "update-api-key", "--api-key", key["id"], "--patch-operations",
+            "op=replace,path=/enabled,value=false")
+    assert _get(rest_api) == (403, None)
+    apigw = rest_api["client"]
+    apigw.update_api_key(apiKey=key["id"], patchOperations=[
+        {"op": "test", "path": "/enabled", "value": "false"}, {"op": "replace", "path": "/enabled", "value": "true"},
+        {"op": "copy", "from": "/name", "path": "/description"}])
+    assert apigw.get_api_key(apiKey=key["id"])["description"] == "partner"
+    assert _get(rest_api)[0] == 200
+    stage = f"{rest_api['id']}:prod"
+    apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+        {"op": "remove", "path": "/apiStages", "value": stage}, {"op": "remove", "path": "/quota"}])
+    assert _get(rest_api) == (403, None)  # the key's plan no longer names the stage
+    again = apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+        {"op": "add", "path": "/apiStages", "value": stage}])
+    assert again["apiStages"] == [{"apiId": rest_api["id"], "stage": "prod"}] and "quota" not in again
+    assert _get(rest_api)[0] == 200
+    refusals = [
+        ([{"op": "remove", "path": "/apiStages", "value": f"{rest_api['id']}:nosuch"}], "NotFoundException"),
+        ([{"op": "add", "path": "/apiStages", "value": f"{rest_api['id']}:nosuch"}], "BadRequestException"),
+        ([{"op": "replace", "path": "/quota/period", "value": "YEAR"}], "BadRequestException"),
+        ([{"op": "replace", "path": "/throttle/rateLimit", "value": "fast"}], "BadRequestException"),
+        ([{"op": "replace", "path": "/id", "value": "x"}], "BadRequestException"),
+    ]
+    for operations, code in refusals:
+        with pytest.raises(ClientError) as raised:
+            apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=operations)
+        assert raised.value.response["Error"]["Code"] == code, operations
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.update_api_key(apiKey=key["id"], patchOperations=[{"op": "replace", "path": "/value", "value": "x"}])
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.update_usage_plan(usagePlanId="nosuchplan", patchOperations=[])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1"])
+def test_a_throttle_rate_must_be_a_finite_number(rest_api: dict[str, Any], value: str) -> None:
+    _, plan = _keyed(rest_api, throttle={"rateLimit": 1, "burstLimit": 1})
+    apigw = rest_api["client"]
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+            {"op": "replace", "path": "/throttle/rateLimit", "value": value}])
+    assert apigw.get_usage_plan(usagePlanId=plan["id"])["throttle"] == {"rateLimit": 1.0, "burstLimit": 1}

@@ -101,6 +101,13 @@ class RestApiResponses:
     def get_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.usage_plans.get_usage_plan(body["usagePlanId"])
 
+    def update_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_api_key(body["apiKey"], body.get("patchOperations"))
+
+    def update_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_usage_plan(body["usagePlanId"], body.get("patchOperations"),
+                                                          stage_exists=self.gateway.has_stage)
+
     def delete_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan(body["usagePlanId"])
         return {}

@@ -13,6 +13,7 @@ module never touches HTTP.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 import secrets
 import string
@@ -215,7 +216,7 @@ class UsagePlans:
 def _check_limits(throttle: dict[str, Any] | None, quota: dict[str, Any] | None) -> None:
     """Refuse a throttle or quota that cannot be enforced."""
     for name, value in {**(throttle or {}), **{k: v for k, v in (quota or {}).items() if k != "period"}}.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
             raise BadRequestException(f"Invalid {name}: {value!r}; it must be a number, 0 or more")
     if quota is not None and quota.get("period") not in quotas.QUOTA_PERIODS:
         raise BadRequestException(f"Invalid quota period: use one of {', '.join(quotas.QUOTA_PERIODS)}")
