@@ -122,7 +122,7 @@ PATHS = ["/name", "/description", "/policy", "/binaryMediaTypes/image~1png", "/b
          "/variables/", "/*/*/throttling/rateLimit", "/~1items/GET/throttling/burstLimit", "/deploymentId",
          "/requestTemplates/application~1json", "/timeoutInMillis", "/pathPart", "/parentId", "/apiKeyRequired",
          "/_resources", "/_deployments", "/methodSettings", "/enabled", "/apiStages", "/quota", "/quota/limit",
-         "/quota/period", "/throttle/rateLimit", "/_keys", "", "/", "//", "~", "/~2", "name"]
+         "/quota/period", "/throttle/rateLimit", "/_keys", "/remaining", "", "/", "//", "~", "/~2", "name"]
 VALUES = st.one_of(st.none(), st.sampled_from(["", "true", "1", "10.5", "-1", "{}", "x" * 9000, ":", "a:prod",
                                                 "DAY", "nan", "inf", "1e400"]), st.text(max_size=8),
                    st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
@@ -135,7 +135,8 @@ OPERATION = st.fixed_dictionaries({}, optional={
 })
 TARGETS = ["/restapis/{api}", "/restapis/{api}/resources/{item}", "/restapis/{api}/resources/{item}/methods/GET",
            "/restapis/{api}/resources/{item}/methods/GET/integration", "/restapis/{api}/stages/prod",
-           "/restapis/{api}/authorizers/{authorizer}", "/apikeys/{key}", "/usageplans/{plan}"]
+           "/restapis/{api}/authorizers/{authorizer}", "/apikeys/{key}", "/usageplans/{plan}",
+           "/usageplans/{plan}/keys/{key}/usage"]
 
 
 @pytest.fixture
@@ -148,6 +149,7 @@ def patchable(rest_api: dict[str, Any]) -> dict[str, Any]:
     key = apigw.create_api_key(name="fuzzed", enabled=True)
     plan = apigw.create_usage_plan(name="fuzzed", apiStages=[{"apiId": api_id, "stage": "prod"}],
                                    quota={"limit": 5, "period": "DAY"}, throttle={"rateLimit": 1, "burstLimit": 1})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     return {**rest_api, "item": item["id"], "authorizer": authorizer["id"], "key": key["id"], "plan": plan["id"]}
 
 

@@ -117,8 +117,9 @@ def _used(apigw: Any, plan_id: str, key_id: str) -> int:
 
 
 def test_usage_survives_a_sigkill_of_serve(tmp_path: Path) -> None:
-    """A key at its quota stays refused, and GetUsage counts the same, after ``lambdalab
-    serve`` is killed with SIGKILL and started again on the data dir (AWS keeps usage).
+    """A key at its quota stays refused, an UpdateUsage extension holds, and GetUsage counts
+    the same, after ``lambdalab serve`` is killed with SIGKILL and started again on the data
+    dir (AWS keeps usage).
     The quota is a MONTH's, so only a test straddling a month's end could see it renewed."""
     data = tmp_path / "data"
     with killed_server(data) as url:
@@ -127,12 +128,14 @@ def test_usage_survives_a_sigkill_of_serve(tmp_path: Path) -> None:
         assert [_get(rest_api)[0] for _ in range(2)] == [200, 200]
         assert _get(rest_api) == QUOTA
         assert _used(rest_api["client"], plan["id"], key["id"]) == 2
+        rest_api["client"].update_usage(usagePlanId=plan["id"], keyId=key["id"], patchOperations=[
+            {"op": "replace", "path": "/remaining", "value": "1"}])  # one more, granted before the crash
     with killed_server(data) as url:  # the first was killed with SIGKILL on leaving its block
         again = {**rest_api, "client": client_for(url, "apigateway"),
                  "url": f"{url}/_lambdalab/apis/{rest_api['id']}/prod"}
         assert _used(again["client"], plan["id"], key["id"]) == 2
-        assert _get(again) == QUOTA
-        assert _used(again["client"], plan["id"], key["id"]) == 2  # a refused request is not counted
+        assert _get(again)[0] == 200 and _get(again) == QUOTA
+        assert _used(again["client"], plan["id"], key["id"]) == 3  # a refused request is not counted
 
 
 def test_update_usage_plan_as_aws_tutorials_do_with_the_cli(rest_api: dict[str, Any], edge: EdgeServer) -> None:
@@ -189,3 +192,33 @@ def test_a_throttle_rate_must_be_a_finite_number(rest_api: dict[str, Any], value
         apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
             {"op": "replace", "path": "/throttle/rateLimit", "value": value}])
     assert apigw.get_usage_plan(usagePlanId=plan["id"])["throttle"] == {"rateLimit": 1.0, "burstLimit": 1}
+
+
+def test_update_usage_extends_a_keys_quota_for_the_period(rest_api: dict[str, Any], clock: Any,
+                                                           edge: EdgeServer) -> None:
+    """``aws apigateway update-usage`` replaces ``/remaining``: the key may make that many
+    more requests this period; the next period has the plan's quota again."""
+    clock.set(datetime(2026, 3, 2, 12, tzinfo=timezone.utc).timestamp())
+    key, plan = _keyed(rest_api, quota={"limit": 2, "period": "DAY"})
+    apigw = rest_api["client"]
+    assert apigw.get_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])["value"] == KEY
+    assert [_get(rest_api)[0] for _ in range(2)] == [200, 200] and _get(rest_api) == QUOTA
+    usage = aws_cli(edge.url, "apigateway", "update-usage", "--usage-plan-id", plan["id"], "--key-id", key["id"],
+                    "--patch-operations", "op=replace,path=/remaining,value=3")
+    assert usage["items"] == {key["id"]: [[2, 3]]} and usage["startDate"] == "2026-03-02"
+    assert [_get(rest_api)[0] for _ in range(3)] == [200, 200, 200] and _get(rest_api) == QUOTA
+    got = apigw.get_usage(usagePlanId=plan["id"], startDate="2026-03-02", endDate="2026-03-03")
+    assert got["items"][key["id"]] == [[5, 0], [0, 2]]
+    apigw.update_usage(usagePlanId=plan["id"], keyId=key["id"], patchOperations=[
+        {"op": "test", "path": "/remaining", "value": "0"}, {"op": "replace", "path": "/remaining", "value": "1"}])
+    assert _get(rest_api)[0] == 200 and _get(rest_api) == QUOTA
+    clock.advance(86400)
+    assert [_get(rest_api)[0] for _ in range(2)] == [200, 200] and _get(rest_api) == QUOTA
+    for operations, code in (([{"op": "replace", "path": "/remaining", "value": "-1"}], "BadRequestException"),
+                             ([{"op": "add", "path": "/remaining", "value": "1"}], "BadRequestException"),
+                             ([{"op": "replace", "path": "/used", "value": "1"}], "BadRequestException")):
+        with pytest.raises(ClientError) as raised:
+            apigw.update_usage(usagePlanId=plan["id"], keyId=key["id"], patchOperations=operations)
+        assert raised.value.response["Error"]["Code"] == code
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.update_usage(usagePlanId=plan["id"], keyId="nosuchkey", patchOperations=[])

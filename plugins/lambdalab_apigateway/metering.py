@@ -75,6 +75,8 @@ class Meter:
     store: "Database | None" = None
     buckets: dict[tuple[str, ...], Bucket] = field(default_factory=dict)
     daily: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    #: UpdateUsage's extensions: (plan, key) → {the quota period's first day: requests given back}.
+    credits: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _counts(self, plan_id: str, key_id: str) -> dict[str, int]:
@@ -85,6 +87,29 @@ class Meter:
                 "SELECT day, used FROM apigateway_usage WHERE plan_id = ? AND key_id = ?", (plan_id, key_id))
             counts = self.daily[(plan_id, key_id)] = {row["day"]: int(row["used"]) for row in rows}
         return counts
+
+    def _credits(self, plan_id: str, key_id: str) -> dict[str, int]:
+        credits = self.credits.get((plan_id, key_id))
+        if credits is None:
+            rows = [] if self.store is None else self.store.query(
+                "SELECT period, credit FROM apigateway_usage_credit WHERE plan_id = ? AND key_id = ?",
+                (plan_id, key_id))
+            credits = self.credits[(plan_id, key_id)] = {row["period"]: int(row["credit"]) for row in rows}
+        return credits
+
+    def extend(self, plan: Mapping[str, Any], key_id: str, remaining: int, now: float) -> None:
+        """UpdateUsage: ``key_id`` may make ``remaining`` more requests in the quota period
+        holding ``now`` (its count is kept; the difference is stored as a credit)."""
+        with self.lock:
+            period = period_start(now, plan["quota"].get("period", "DAY")).strftime("%Y-%m-%d")
+            credits = self._credits(plan["id"], key_id)
+            credit = credits.get(period, 0) + self.used(plan, key_id, now) + remaining - int(
+                plan["quota"].get("limit") or 0)
+            if self.store is not None:
+                with self.store.transaction() as db:
+                    db.execute("INSERT OR REPLACE INTO apigateway_usage_credit (plan_id, key_id, period, credit) "
+                               "VALUES (?, ?, ?, ?)", (plan["id"], key_id, period, credit))
+            credits[period] = credit
 
     def _count(self, plan_id: str, key_id: str, day: str) -> None:
         """One more request on ``day``, stored before the request goes on."""
@@ -99,11 +124,13 @@ class Meter:
     def forget(self, plan_id: str) -> None:
         """Drop a deleted usage plan's counts."""
         with self.lock:
-            for name in [n for n in self.daily if n[0] == plan_id]:
-                del self.daily[name]
+            for table in (self.daily, self.credits):
+                for name in [n for n in table if n[0] == plan_id]:
+                    del table[name]
             if self.store is not None:
                 with self.store.transaction() as db:
                     db.execute("DELETE FROM apigateway_usage WHERE plan_id = ?", (plan_id,))
+                    db.execute("DELETE FROM apigateway_usage_credit WHERE plan_id = ?", (plan_id,))
 
     def _take(self, name: tuple[str, ...], rate: float, burst: int, now: float) -> bool:
         bucket = self.buckets.get(name)
@@ -113,11 +140,13 @@ class Meter:
 
     def used(self, plan: Mapping[str, Any], key_id: str, at: float) -> int:
         """The requests ``key_id`` made under ``plan`` from the start of the quota period
-        holding ``at`` to the end of ``at``'s day, the ``offset`` counted in the first period."""
+        holding ``at`` to the end of ``at``'s day, the ``offset`` counted in the first period,
+        less what UpdateUsage gave back in that period."""
         period = plan["quota"].get("period", "DAY")
         start = period_start(at, period)
         counts = self._counts(plan["id"], key_id)
         used = sum(n for day, n in counts.items() if start.strftime("%Y-%m-%d") <= day <= _day(at))
+        used -= self._credits(plan["id"], key_id).get(start.strftime("%Y-%m-%d"), 0)
         if start == period_start(plan.get("_since", at), period):
             used += int(plan["quota"].get("offset") or 0)
         return used
@@ -158,6 +187,11 @@ class Meter:
                 out[key_id] = [[counts.get(d.strftime("%Y-%m-%d"), 0),
                                 self._remaining(plan, key_id, d.timestamp() + 86399)] for d in days]
         return out
+
+    def remaining(self, plan: Mapping[str, Any], key_id: str, at: float) -> int:
+        """What the quota leaves ``key_id`` at ``at``."""
+        with self.lock:
+            return self._remaining(plan, key_id, at)
 
     def _remaining(self, plan: Mapping[str, Any], key_id: str, at: float) -> int:
         if not plan.get("quota"):

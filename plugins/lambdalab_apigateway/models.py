@@ -52,6 +52,16 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (plan_id, key_id, day)
     );
     """,
+    # UpdateUsage's extensions: requests given back to a key in one quota period.
+    "apigateway-3": """
+    CREATE TABLE apigateway_usage_credit (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        credit INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, key_id, period)
+    );
+    """,
 }
 
 REST = "REST"

@@ -124,6 +124,12 @@ class RestApiResponses:
         return self.gateway.usage_plans.get_usage(body["usagePlanId"], body["startDate"], body["endDate"],
                                                   body.get("keyId"))
 
+    def get_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage_plan_key(body["usagePlanId"], body["keyId"])
+
+    def update_usage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_usage(body["usagePlanId"], body["keyId"], body.get("patchOperations"))
+
     def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])
         return {}

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
 from . import patch, quotas
 from .exceptions import BadRequestException, ConflictException, NotFoundException
-from .metering import Meter
+from .metering import Meter, period_start
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -174,6 +174,31 @@ class UsagePlans:
         keys = (self._get(API_KEY, k) for k in self._plan(plan_id)["_keys"])
         return [_plan_key(k) for k in keys if k is not None]
 
+    def get_usage_plan_key(self, plan_id: str, key_id: str) -> dict[str, Any]:
+        if key_id not in self._plan(plan_id)["_keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        return _plan_key(self.get_api_key(key_id, include_value=True))
+
+    def update_usage(self, plan_id: str, key_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateUsage: replace ``/remaining``, the requests the key may still make in the
+        current quota period (a temporary extension of its quota,
+        https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsage.html); answers the
+        key's usage from the period's start to today."""
+        plan = self._plan(plan_id)
+        if key_id not in plan["_keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        if not plan.get("quota"):
+            raise BadRequestException(f"Usage plan {plan_id} has no quota to extend: give it one with UpdateUsagePlan")
+        now = self.lab.clock.now()
+        left = self.meter.remaining(plan, key_id, now)
+        given: list[int] = []
+        patch.apply(patch_operations, lambda parts: left if parts == ("remaining",) else patch.MISSING,
+                    lambda operation: given.append(_remaining(operation)))
+        if given:
+            self.meter.extend(plan, key_id, given[-1], now)
+        start = period_start(now, plan["quota"].get("period", "DAY")).strftime("%Y-%m-%d")
+        return self.get_usage(plan_id, start, datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d"), key_id)
+
     def delete_usage_plan_key(self, plan_id: str, key_id: str) -> None:
         plan = self._plan(plan_id)
         if key_id not in plan["_keys"]:
@@ -220,6 +245,17 @@ def _check_limits(throttle: dict[str, Any] | None, quota: dict[str, Any] | None)
             raise BadRequestException(f"Invalid {name}: {value!r}; it must be a number, 0 or more")
     if quota is not None and quota.get("period") not in quotas.QUOTA_PERIODS:
         raise BadRequestException(f"Invalid quota period: use one of {', '.join(quotas.QUOTA_PERIODS)}")
+
+
+def _remaining(operation: patch.PatchOperation) -> int:
+    """UpdateUsage's one operation: ``replace`` ``/remaining`` with a whole number."""
+    if operation.path != "/remaining":
+        raise patch.unsupported_for_op(operation, ("/remaining",))
+    patch.only_replace(operation)
+    value = operation.needs_value()
+    if not value.isdigit():
+        raise BadRequestException(f"Invalid value for /remaining: a whole number, 0 or more, not {value!r}")
+    return int(value)
 
 
 def _patch_api_key(key: dict[str, Any], operation: patch.PatchOperation) -> None:
