@@ -149,3 +149,31 @@ def test_a_template_with_absent_values_reaches_the_function_as_json(api: dict[st
         {"op": "replace", "path": "/requestTemplates/application~1json", "value": template}])
     apigw.create_deployment(restApiId=api_id, stageName="prod")
     assert _post(api["url"] + "/items/7", {}) == (200, {"echo": {"name": "", "who": "", "raw": "", "tag": ""}})
+
+
+#: (template, what the refusal says): each bounded before it hangs or fills memory.
+HOSTILE = [
+    ("#foreach($i in [1..100000000])x#end", "#foreach over 100000000 items: API Gateway runs at most 1000"),
+    ("#foreach($i in [1..1000])#foreach($j in [1..1000])x#end#end", "more than 100000 #foreach rounds"),
+    ("#set($s = 'xxxxxxxxxx')#foreach($i in [1..40])#set($s = \"$s$s\")#end", "a value of more than 10485760"),
+    ("#set($s = 'xxxxxxxxxx')#foreach($i in [1..40])#set($s = $s + $s)#end", "a value of more than 10485760"),
+    ("#set($x = 'ab' * 100000000)", "a value of more than 10485760"),
+    ("$input.body.ljust(20000000)", "a value of more than 10485760"),
+    ("#foreach($i in [1..1000])$input.body.ljust(100000)#end", "wrote more than 10485760 characters"),
+    ("$util.__class__", "__class__: a name beginning with _ is not Velocity's"),
+    ("$input._params", "_params: a name beginning with _ is not Velocity's"),
+    ("#macro(m)#m()#end#m()", "The mapping template failed"),
+]
+
+
+@pytest.mark.parametrize(("template", "said"), HOSTILE)
+def test_a_hostile_template_fails_instead_of_hanging(template: str, said: str) -> None:
+    with pytest.raises(templates.TemplateFailed) as failed:
+        templates.render(template, templates.Input("{}", {}), {}, {})
+    assert said in str(failed.value)
+
+
+def test_a_loop_of_a_thousand_still_runs() -> None:
+    written = templates.render("#foreach($i in [1..1000])#foreach($j in [1..99])#end$i,#end",
+                               templates.Input("{}", {}), {}, {})
+    assert written.split(",")[-2] == "1000"

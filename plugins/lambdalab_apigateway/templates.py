@@ -15,6 +15,12 @@ nothing; ``$input.json`` of a path that names nothing is empty too, of a JSON ``
 ``null``; a ``$util`` function given nothing gives nothing; ``#if`` on any of them is false.
 Booleans are written as Java writes them (``true``), as the page's ``$context.authorizer``
 example shows.
+
+A template is bounded as AWS bounds it and then some (:mod:`.quotas`): a ``#foreach`` runs
+at most 1,000 times, a rendering at most 100,000 rounds in all, and neither its output nor
+any string or list it makes may pass 10 MB; a name beginning with ``_`` is refused (Velocity
+has none, and airspeed would reach Python's internals through it). Each breach is a
+:class:`TemplateFailed`, not a hang.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote, unquote
 
 import airspeed  # type: ignore[import-untyped]  # it ships no type information
+
+from . import quotas
 
 _STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 
@@ -156,18 +166,114 @@ class _Reference(airspeed.FormalReference):  # type: ignore[misc]  # airspeed is
         stream.write("" if value is None else java_text(value))
 
 
+def _bounded(value: Any) -> Any:
+    """``value``, unless it is a string or list past :data:`quotas.TEMPLATE_VALUE_MAX`."""
+    if isinstance(value, (str, list, dict)) and len(value) > quotas.TEMPLATE_VALUE_MAX:
+        raise TemplateFailed(f"The mapping template made a value of more than {quotas.TEMPLATE_VALUE_MAX} characters")
+    return value
+
+
+class _Output(airspeed.StoppableStream):  # type: ignore[misc]
+    """The rendering's output, refused past :data:`quotas.TEMPLATE_VALUE_MAX` characters."""
+
+    def write(self, text: str) -> None:
+        if self.tell() + len(text) > quotas.TEMPLATE_VALUE_MAX:
+            raise TemplateFailed(f"The mapping template wrote more than {quotas.TEMPLATE_VALUE_MAX} characters")
+        super().write(text)
+
+
+class _Name(airspeed.NameOrCall):  # type: ignore[misc]
+    """A name or method call: none beginning with ``_``; no result past the bound."""
+
+    def calculate(self, current_object: Any, loader: Any, top_namespace: Any) -> Any:
+        if self.name.startswith("_"):
+            raise TemplateFailed(f"{self.name}: a name beginning with _ is not Velocity's")
+        return _bounded(super().calculate(current_object, loader, top_namespace))
+
+
+class _Interpolated(airspeed.InterpolatedStringLiteral):  # type: ignore[misc]
+    def calculate(self, namespace: Any, loader: Any) -> Any:
+        return _bounded(super().calculate(namespace, loader))
+
+
+@dataclass
+class _Rounds:
+    """The ``#foreach`` rounds a rendering has left."""
+
+    left: int = quotas.TEMPLATE_ITERATIONS_MAX
+
+
+class _Foreach(airspeed.ForeachDirective):  # type: ignore[misc]
+    """``#foreach`` over at most :data:`quotas.TEMPLATE_FOREACH_MAX` items, counted
+    against the rendering's :class:`_Rounds`."""
+
+    rounds: _Rounds
+    value: Any  # airspeed's: what the loop runs over
+
+    def evaluate_raw(self, stream: Any, namespace: Any, loader: Any) -> None:
+        items = self.value.calculate(namespace, loader)
+        size = len(items) if hasattr(items, "__len__") else 0
+        if size > quotas.TEMPLATE_FOREACH_MAX:
+            raise TemplateFailed(f"#foreach over {size} items: API Gateway runs at most "
+                                 f"{quotas.TEMPLATE_FOREACH_MAX}")
+        self.rounds.left -= size
+        if self.rounds.left < 0:
+            raise TemplateFailed(f"The mapping template ran more than {quotas.TEMPLATE_ITERATIONS_MAX} "
+                                 "#foreach rounds")
+        given, self.value = self.value, _Given(items)
+        try:  # airspeed's own loop, over what was counted (the value is not calculated twice)
+            super().evaluate_raw(stream, namespace, loader)
+        finally:
+            self.value = given
+
+
+@dataclass(frozen=True)
+class _Given:
+    """A value already calculated."""
+
+    value: Any
+
+    def calculate(self, namespace: Any, loader: Any) -> Any:
+        return self.value
+
+
+def _checked_multiply(left: Any, right: Any) -> Any:
+    for text, times in ((left, right), (right, left)):
+        if isinstance(text, (str, list)) and isinstance(times, int) and len(text) * times > quotas.TEMPLATE_VALUE_MAX:
+            raise TemplateFailed(f"The mapping template made a value of more than {quotas.TEMPLATE_VALUE_MAX} characters")
+    return left * right
+
+
+def _checked_add(left: Any, right: Any) -> Any:
+    return _bounded(operator.add(left, right))
+
+
+#: What each airspeed element becomes here.
+_KINDS = {airspeed.FormalReference: _Reference, airspeed.NameOrCall: _Name,
+          airspeed.InterpolatedStringLiteral: _Interpolated, airspeed.ForeachDirective: _Foreach}
+
+
 def _compiled(template: str) -> Any:
-    """``template`` parsed by airspeed, each reference written as :class:`_Reference` writes."""
+    """``template`` parsed by airspeed, its elements bounded and its references written as
+    :class:`_Reference` writes them."""
     compiled = airspeed.Template(template)
     compiled.ensure_compiled()
+    rounds = _Rounds()
     pending, seen = [compiled.root_element], set()
     while pending:  # the element tree, walked without recursion: templates may nest deeply
         element = pending.pop()
         if id(element) in seen:
             continue
         seen.add(id(element))
-        if type(element) is airspeed.FormalReference:
-            element.__class__ = _Reference
+        kind = _KINDS.get(type(element))
+        if kind is not None:
+            element.__class__ = kind
+        if kind is _Foreach:
+            element.rounds = rounds
+        if isinstance(element, airspeed.BinaryOperator) and element.apply_to is operator.mul:
+            element.apply_to = _checked_multiply
+        elif isinstance(element, airspeed.BinaryOperator) and element.apply_to is operator.add:
+            element.apply_to = _checked_add
         for member in vars(element).values():
             children = member if isinstance(member, list) else [member]
             pending += [child for child in children if isinstance(child, airspeed._Element)]
@@ -178,9 +284,16 @@ def render(template: str, input: Input, context: Mapping[str, Any],
            stage_variables: Mapping[str, str]) -> str:
     """``template`` rendered for this request."""
     try:
-        return str(_compiled(template).merge(
-            {"input": input, "context": dict(context), "stageVariables": dict(stage_variables), "util": Util()}))
+        output = _Output()
+        _compiled(template).merge_to(
+            {"input": input, "context": dict(context), "stageVariables": dict(stage_variables), "util": Util()}, output)
+        return str(output.getvalue())
     except TemplateFailed:
         raise
     except Exception as error:  # airspeed's own errors, and any a template provokes in it
+        cause = error
+        while isinstance(cause, airspeed.TemplateExecutionError) and cause.__cause__ is not None:
+            cause = cause.__cause__  # airspeed wraps each element's error in its parent's
+        if isinstance(cause, TemplateFailed):
+            raise cause from None
         raise TemplateFailed(f"The mapping template failed: {error}") from None
