@@ -122,7 +122,9 @@ PATHS = ["/name", "/description", "/policy", "/binaryMediaTypes/image~1png", "/b
          "/variables/", "/*/*/throttling/rateLimit", "/~1items/GET/throttling/burstLimit", "/deploymentId",
          "/requestTemplates/application~1json", "/timeoutInMillis", "/pathPart", "/parentId", "/apiKeyRequired",
          "/_resources", "/_deployments", "/methodSettings", "/enabled", "/apiStages", "/quota", "/quota/limit",
-         "/quota/period", "/throttle/rateLimit", "/_keys", "/remaining", "", "/", "//", "~", "/~2", "name"]
+         "/quota/period", "/throttle/rateLimit", "/_keys", "/remaining",
+         "/validateRequestParameters", "/requestValidatorId", "/requestParameters/method.request.querystring.q",
+         "/requestParameters/bad", "", "/", "//", "~", "/~2", "name"]
 VALUES = st.one_of(st.none(), st.sampled_from(["", "true", "1", "10.5", "-1", "{}", "x" * 9000, ":", "a:prod",
                                                 "DAY", "nan", "inf", "1e400"]), st.text(max_size=8),
                    st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
@@ -136,7 +138,7 @@ OPERATION = st.fixed_dictionaries({}, optional={
 TARGETS = ["/restapis/{api}", "/restapis/{api}/resources/{item}", "/restapis/{api}/resources/{item}/methods/GET",
            "/restapis/{api}/resources/{item}/methods/GET/integration", "/restapis/{api}/stages/prod",
            "/restapis/{api}/authorizers/{authorizer}", "/apikeys/{key}", "/usageplans/{plan}",
-           "/usageplans/{plan}/keys/{key}/usage"]
+           "/usageplans/{plan}/keys/{key}/usage", "/restapis/{api}/requestvalidators/{validator}"]
 
 
 @pytest.fixture
@@ -150,7 +152,8 @@ def patchable(rest_api: dict[str, Any]) -> dict[str, Any]:
     plan = apigw.create_usage_plan(name="fuzzed", apiStages=[{"apiId": api_id, "stage": "prod"}],
                                    quota={"limit": 5, "period": "DAY"}, throttle={"rateLimit": 1, "burstLimit": 1})
     apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
-    return {**rest_api, "item": item["id"], "authorizer": authorizer["id"], "key": key["id"], "plan": plan["id"]}
+    validator = apigw.create_request_validator(restApiId=api_id, name="fuzzed", validateRequestParameters=True)
+    return {**rest_api, "validator": validator["id"], "item": item["id"], "authorizer": authorizer["id"], "key": key["id"], "plan": plan["id"]}
 
 
 @settings(FUZZ, max_examples=200)
@@ -161,7 +164,7 @@ def test_patch_operations_never_fail_internally(patchable: dict[str, Any], targe
     """Any ``patchOperations`` PATCHed to any REST resource: an answer below 500 that
     botocore reads (a 4xx carries an error type and a message)."""
     path = target.format(api=patchable["id"], item=patchable["item"], authorizer=patchable["authorizer"],
-                         key=patchable["key"], plan=patchable["plan"])
+                         key=patchable["key"], plan=patchable["plan"], validator=patchable["validator"])
     body = json.dumps({"patchOperations": operations}).encode()
     headers = {"Content-Type": "application/json", **signed_for("apigateway")}
     status, answer_headers, answer = send(patchable["client"].meta.endpoint_url, "PATCH", path, headers, body)

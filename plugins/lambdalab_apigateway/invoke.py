@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates
+from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates, validators
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -199,6 +199,10 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         refused = _key_and_throttles(lab, gateway, request, reached, request_id)
         if refused is not None:
             return refused
+        deployed = reached.api["_deployments"][reached.stage["deploymentId"]].get("_validators", {})
+        missing = validators.missing_parameters(reached.match.target, deployed, event)
+        if missing:
+            return message(400, f"Missing required request parameters: [{', '.join(missing)}]", request_id)
     if function is None:
         return _mock_answer(reached.match.target, integration, _template_scope(request, event), request_id)
     if integration.get("type") == "AWS":

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
-from . import patch, quotas, resource_policy
+from . import patch, quotas, resource_policy, validators
 from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
@@ -277,13 +277,19 @@ class ApiGateway:
     @_one_at_a_time
     def put_method(self, api_id: str, resource_id: str, http_method: str,
                    authorization_type: str = "NONE", authorizer_id: str | None = None, *,
-                   api_key_required: bool = False) -> dict[str, Any]:
-        """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
+                   api_key_required: bool = False, request_parameters: Any = None,
+                   request_validator_id: str | None = None) -> dict[str, Any]:
+        """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first;
+        ``request_validator_id`` checks ``request_parameters`` (:mod:`.validators`)."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
                   "apiKeyRequired": bool(api_key_required), "authorizerId": authorizer_id}
+        if request_parameters is not None:
+            method["requestParameters"] = validators.checked_parameters(request_parameters)
+        if request_validator_id is not None:
+            method["requestValidatorId"] = _validator(api, request_validator_id)["id"]
         _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
@@ -455,7 +461,8 @@ class ApiGateway:
         if description is not None:
             deployment["description"] = description
         api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
-                                                 "_policy": api.get("policy")}
+                                                 "_policy": api.get("policy"),
+                                                 "_validators": copy.deepcopy(api.get("_validators", {}))}
         if stage_name:
             stage = api["_stages"].get(stage_name)
             if stage is None:
@@ -522,6 +529,45 @@ class ApiGateway:
             raise NotFoundException("Invalid Deployment identifier specified")
         return public(found)
 
+    # -- request validators ---------------------------------------------------------------
+
+    @_one_at_a_time
+    def create_request_validator(self, api_id: str, name: str | None = None, *, validate_body: bool = False,
+                                 validate_parameters: bool = False) -> dict[str, Any]:
+        """CreateRequestValidator
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateRequestValidator.html)."""
+        api = self._load(api_id, REST)
+        validator = {"id": new_id(6), "name": name or "", "validateRequestBody": bool(validate_body),
+                     "validateRequestParameters": bool(validate_parameters)}
+        api.setdefault("_validators", {})[validator["id"]] = validator
+        self._save(api, REST)
+        return validator
+
+    def get_request_validators(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, REST).get("_validators", {}).values())
+
+    def get_request_validator(self, api_id: str, validator_id: str) -> dict[str, Any]:
+        return _validator(self._load(api_id, REST), validator_id)
+
+    @_one_at_a_time
+    def update_request_validator(self, api_id: str, validator_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateRequestValidator: replace ``/name``, ``/validateRequestBody``,
+        ``/validateRequestParameters``."""
+        api = self._load(api_id, REST)
+        validator = _validator(api, validator_id)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(validator, parts),
+                    lambda operation: _patch_validator(validator, operation))
+        self._save(api, REST)
+        return validator
+
+    @_one_at_a_time
+    def delete_request_validator(self, api_id: str, validator_id: str) -> None:
+        """DeleteRequestValidator: a method still naming it validates nothing until deployed
+        with another."""
+        api = self._load(api_id, REST)
+        del api["_validators"][_validator(api, validator_id)["id"]]
+        self._save(api, REST)
+
     # -- REST updates and deletes (patchOperations) -----------------------------------------
 
     @_one_at_a_time
@@ -560,11 +606,12 @@ class ApiGateway:
     def update_method(self, api_id: str, resource_id: str, http_method: str,
                       patch_operations: Any) -> dict[str, Any]:
         """UpdateMethod: replace ``/authorizationType``, ``/authorizerId``,
-        ``/apiKeyRequired``, ``/operationName``."""
+        ``/apiKeyRequired``, ``/operationName``, ``/requestValidatorId``; add, replace or
+        remove ``/requestParameters/<method.request.where.name>``."""
         api = self._load(api_id, REST)
         method = _rest_method(self._resource(api, resource_id), http_method)
         patch.apply(patch_operations, lambda parts: patch.read_pointer(method, parts),
-                    lambda operation: _patch_method(method, operation))
+                    lambda operation: _patch_method(method, operation, api))
         _check_authorization(api, method)
         self._save(api, REST)
         return method
@@ -1019,9 +1066,36 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
         method.pop("authorizerId", None)
 
 
-def _patch_method(method: dict[str, Any], operation: patch.PatchOperation) -> None:
-    """One UpdateMethod operation, applied to ``method``."""
+def _validator(api: dict[str, Any], validator_id: Any) -> dict[str, Any]:
+    found = api.get("_validators", {}).get(validator_id)
+    if found is None:
+        raise NotFoundException("Invalid Request Validator identifier specified")
+    return found  # type: ignore[no-any-return]
+
+
+def _patch_validator(validator: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateRequestValidator operation, applied to ``validator``."""
+    paths = ("/name", "/validateRequestBody", "/validateRequestParameters")
+    if operation.path not in paths:
+        raise patch.unsupported_for_op(operation, paths)
     patch.only_replace(operation)
+    member = operation.parts[0]
+    validator[member] = operation.value or "" if member == "name" else patch.boolean(operation)
+
+
+def _patch_method(method: dict[str, Any], operation: patch.PatchOperation, api: dict[str, Any]) -> None:
+    """One UpdateMethod operation, applied to ``method``."""
+    if operation.parts[0] == "requestParameters" and len(operation.parts) == 2:
+        parameters = method.setdefault("requestParameters", {})
+        if operation.op == "remove":
+            parameters.pop(operation.parts[1], None)
+        else:
+            parameters.update(validators.checked_parameters({operation.parts[1]: patch.boolean(operation)}))
+        return
+    patch.only_replace(operation)
+    if operation.path == "/requestValidatorId":
+        method["requestValidatorId"] = _validator(api, operation.needs_value())["id"]
+        return
     if operation.path == "/apiKeyRequired":
         method["apiKeyRequired"] = patch.boolean(operation)
     elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):

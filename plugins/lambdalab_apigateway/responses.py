@@ -71,7 +71,29 @@ class RestApiResponses:
     def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
                                        body["authorizationType"], body.get("authorizerId"),
-                                       api_key_required=bool(body.get("apiKeyRequired")))
+                                       api_key_required=bool(body.get("apiKeyRequired")),
+                                       request_parameters=body.get("requestParameters"),
+                                       request_validator_id=body.get("requestValidatorId"))
+
+    def create_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_request_validator(
+            body["restApiId"], body.get("name"), validate_body=bool(body.get("validateRequestBody")),
+            validate_parameters=bool(body.get("validateRequestParameters")))
+
+    def get_request_validators(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.gateway.get_request_validators(body["restApiId"])
+        return _page(found, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_request_validator(body["restApiId"], body["requestValidatorId"])
+
+    def update_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_request_validator(body["restApiId"], body["requestValidatorId"],
+                                                     body.get("patchOperations"))
+
+    def delete_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_request_validator(body["restApiId"], body["requestValidatorId"])
+        return {}
 
     def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.usage_plans.create_api_key(body.get("name"), value=body.get("value"),
