@@ -70,3 +70,43 @@ def test_validator_and_parameter_refusals(rest_api: dict[str, Any]) -> None:
     apigw.delete_request_validator(restApiId=api_id, requestValidatorId=validator["id"])
     with pytest.raises(apigw.exceptions.NotFoundException):
         apigw.get_request_validator(restApiId=api_id, requestValidatorId=validator["id"])
+
+
+PET = json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "title": "Pet", "type": "object",
+                  "required": ["name"], "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}})
+
+
+def test_a_validator_checks_the_body_against_the_methods_model(rest_api: dict[str, Any], edge: EdgeServer) -> None:
+    """``validateRequestBody`` with ``requestModels``: a body the model's JSON schema does not
+    allow is ``400 {"message": "Invalid request body"}``."""
+    apigw, api_id = rest_api["client"], rest_api["id"]
+    assert {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]} == {"Empty", "Error"}
+    model = aws_cli(edge.url, "apigateway", "create-model", "--rest-api-id", api_id, "--name", "Pet",
+                    "--content-type", "application/json", "--schema", PET)
+    assert model["name"] == "Pet" and json.loads(apigw.get_model(restApiId=api_id, modelName="Pet")["schema"])
+    validator = apigw.create_request_validator(restApiId=api_id, name="body", validateRequestBody=True)
+    files = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/files/{proxy+}")
+    apigw.update_method(restApiId=api_id, resourceId=files["id"], httpMethod="ANY", patchOperations=[
+        {"op": "replace", "path": "/requestValidatorId", "value": validator["id"]}])
+    integration = apigw.get_integration(restApiId=api_id, resourceId=files["id"], httpMethod="ANY")
+    apigw.put_method(restApiId=api_id, resourceId=files["id"], httpMethod="ANY", authorizationType="NONE",
+                     requestValidatorId=validator["id"], requestModels={"application/json": "Pet"})
+    apigw.put_integration(restApiId=api_id, resourceId=files["id"], httpMethod="ANY", type="AWS_PROXY",
+                          integrationHttpMethod="POST", uri=integration["uri"])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    invalid = (400, {"message": "Invalid request body"})
+    json_type = {"Content-Type": "application/json"}
+    for body in (b'{"age": 3}', b'{"name": 7}', b"not json", b"", b"[" * 5000):
+        status, _, answer = request(rest_api["url"] + "/files/a", "POST", body, json_type)
+        assert (status, json.loads(answer)) == invalid, body[:20]
+    assert request(rest_api["url"] + "/files/a", "POST", b'{"name": "Rex", "age": 3}', json_type)[0] == 200
+    assert request(rest_api["url"] + "/files/a", "POST", b"plain", {"Content-Type": "text/plain"})[0] == 200
+    with pytest.raises(apigw.exceptions.ConflictException):
+        apigw.delete_model(restApiId=api_id, modelName="Pet")
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.create_model(restApiId=api_id, name="Bad", contentType="application/json", schema='{"type": 5}')
+    with pytest.raises(apigw.exceptions.ConflictException):
+        apigw.create_model(restApiId=api_id, name="Pet", contentType="application/json", schema=PET)
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.put_method(restApiId=api_id, resourceId=files["id"], httpMethod="ANY", authorizationType="NONE",
+                         requestModels={"application/json": "NoSuchModel"})

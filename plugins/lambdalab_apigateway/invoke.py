@@ -199,10 +199,9 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         refused = _key_and_throttles(lab, gateway, request, reached, request_id)
         if refused is not None:
             return refused
-        deployed = reached.api["_deployments"][reached.stage["deploymentId"]].get("_validators", {})
-        missing = validators.missing_parameters(reached.match.target, deployed, event)
-        if missing:
-            return message(400, f"Missing required request parameters: [{', '.join(missing)}]", request_id)
+        refused = _validation_refusal(reached, request, event, request_id)
+        if refused is not None:
+            return refused
     if function is None:
         return _mock_answer(reached.match.target, integration, _template_scope(request, event), request_id)
     if integration.get("type") == "AWS":
@@ -218,6 +217,20 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         return message(*failure, request_id)
     id_header = "Apigw-Requestid" if reached.is_http else "x-amzn-RequestId"
     return replace(mapped, headers=[*mapped.headers, (id_header, request_id)])
+
+
+def _validation_refusal(reached: Reached, request: Request, event: dict[str, Any], request_id: str) -> Response | None:
+    """The method's request validator's 400, as its deployment captured it (:mod:`.validators`)."""
+    assert reached.match is not None
+    deployment = reached.api["_deployments"][reached.stage["deploymentId"]]
+    checks = deployment.get("_validators", {})
+    missing = validators.missing_parameters(reached.match.target, checks, event)
+    if missing:
+        return message(400, f"Missing required request parameters: [{', '.join(missing)}]", request_id)
+    content_type = (_header(request, "content-type") or "application/json").split(";")[0].strip().lower()
+    if validators.invalid_body(reached.match.target, checks, deployment.get("_models", {}), content_type, request.body):
+        return message(400, "Invalid request body", request_id)
+    return None
 
 
 def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, reached: Reached,

@@ -278,7 +278,7 @@ class ApiGateway:
     def put_method(self, api_id: str, resource_id: str, http_method: str,
                    authorization_type: str = "NONE", authorizer_id: str | None = None, *,
                    api_key_required: bool = False, request_parameters: Any = None,
-                   request_validator_id: str | None = None) -> dict[str, Any]:
+                   request_validator_id: str | None = None, request_models: Any = None) -> dict[str, Any]:
         """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first;
         ``request_validator_id`` checks ``request_parameters`` (:mod:`.validators`)."""
         api = self._load(api_id, REST)
@@ -290,6 +290,8 @@ class ApiGateway:
             method["requestParameters"] = validators.checked_parameters(request_parameters)
         if request_validator_id is not None:
             method["requestValidatorId"] = _validator(api, request_validator_id)["id"]
+        if request_models is not None:
+            method["requestModels"] = _request_models(api, request_models)
         _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
@@ -462,7 +464,8 @@ class ApiGateway:
             deployment["description"] = description
         api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
                                                  "_policy": api.get("policy"),
-                                                 "_validators": copy.deepcopy(api.get("_validators", {}))}
+                                                 "_validators": copy.deepcopy(api.get("_validators", {})),
+                                                 "_models": _models_of(api)}
         if stage_name:
             stage = api["_stages"].get(stage_name)
             if stage is None:
@@ -566,6 +569,49 @@ class ApiGateway:
         with another."""
         api = self._load(api_id, REST)
         del api["_validators"][_validator(api, validator_id)["id"]]
+        self._save(api, REST)
+
+    # -- models ---------------------------------------------------------------------------
+
+    @_one_at_a_time
+    def create_model(self, api_id: str, name: str, content_type: str, *, schema: Any = None,
+                     description: str | None = None) -> dict[str, Any]:
+        """CreateModel: a JSON schema (draft 4) a request validator checks bodies against
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateModel.html)."""
+        api = self._load(api_id, REST)
+        if not isinstance(name, str) or not name.isalnum():
+            raise BadRequestException("Model name must be non-empty and alphanumeric.")
+        if name in _models_of(api):
+            raise ConflictException("Model name already exists for this REST API")
+        model = {"id": new_id(6), "name": name, "contentType": content_type,
+                 "schema": validators.checked_schema(schema)}
+        if description is not None:
+            model["description"] = description
+        api.setdefault("_models", {})[name] = model
+        self._save(api, REST)
+        return model
+
+    def get_models(self, api_id: str) -> list[dict[str, Any]]:
+        return list(_models_of(self._load(api_id, REST)).values())
+
+    def get_model(self, api_id: str, name: str) -> dict[str, Any]:
+        found = _models_of(self._load(api_id, REST)).get(name)
+        if found is None:
+            raise NotFoundException("Invalid model name specified")
+        return found
+
+    @_one_at_a_time
+    def delete_model(self, api_id: str, name: str) -> None:
+        api = self._load(api_id, REST)
+        if name not in _models_of(api):
+            raise NotFoundException("Invalid model name specified")
+        in_use = [m for r in api["_resources"].values() for m in (r.get("resourceMethods") or {}).values()
+                  if name in (m.get("requestModels") or {}).values()]
+        if in_use:
+            raise ConflictException(f"Cannot delete model '{name}', is referenced in method request or "
+                                    "method response")
+        api.setdefault("_models", {}).pop(name, None)
+        api.setdefault("_deleted_models", []).append(name)
         self._save(api, REST)
 
     # -- REST updates and deletes (patchOperations) -----------------------------------------
@@ -1064,6 +1110,23 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
                                   "or COGNITO_USER_POOLS requires a valid authorizer.")
     if kind != "CUSTOM":
         method.pop("authorizerId", None)
+
+
+def _models_of(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The API's models by name: AWS's defaults (unless deleted) and its own."""
+    defaults = {name: {"id": name.lower(), **model} for name, model in validators.DEFAULT_MODELS.items()
+                if name not in api.get("_deleted_models", [])}
+    return {**defaults, **copy.deepcopy(api.get("_models", {}))}
+
+
+def _request_models(api: dict[str, Any], given: Any) -> dict[str, str]:
+    """PutMethod's ``requestModels``: content type → the name of one of the API's models."""
+    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+        raise BadRequestException("Invalid requestModels: send a map of content type to model name")
+    for name in given.values():
+        if name not in _models_of(api):
+            raise BadRequestException(f"Invalid model identifier specified: {name}")
+    return dict(given)
 
 
 def _validator(api: dict[str, Any], validator_id: Any) -> dict[str, Any]:

@@ -73,7 +73,23 @@ class RestApiResponses:
                                        body["authorizationType"], body.get("authorizerId"),
                                        api_key_required=bool(body.get("apiKeyRequired")),
                                        request_parameters=body.get("requestParameters"),
-                                       request_validator_id=body.get("requestValidatorId"))
+                                       request_validator_id=body.get("requestValidatorId"),
+                                       request_models=body.get("requestModels"))
+
+    def create_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_model(body["restApiId"], body["name"], body["contentType"],
+                                         schema=body.get("schema"), description=body.get("description"))
+
+    def get_models(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.gateway.get_models(body["restApiId"])
+        return _page(found, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_model(body["restApiId"], body["modelName"])
+
+    def delete_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_model(body["restApiId"], body["modelName"])
+        return {}
 
     def create_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.create_request_validator(
