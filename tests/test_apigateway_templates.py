@@ -177,3 +177,25 @@ def test_a_loop_of_a_thousand_still_runs() -> None:
     written = templates.render("#foreach($i in [1..1000])#foreach($j in [1..99])#end$i,#end",
                                templates.Input("{}", {}), {}, {})
     assert written.split(",")[-2] == "1000"
+
+
+def test_the_accept_header_selects_the_response_template(api: dict[str, Any]) -> None:
+    """An integration response with a ``text/html`` template (AWS's "return HTML from a
+    Lambda function" shape): ``Accept: text/html`` selects it, and the method's declared
+    ``Content-Type`` is the response's; no ``Accept`` or an unknown one selects
+    ``application/json``'s."""
+    apigw, api_id = api["client"], api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    where = {"restApiId": api_id, "resourceId": item["id"], "httpMethod": "POST", "statusCode": "200"}
+    apigw.put_method_response(**where, responseParameters={"method.response.header.Content-Type": False})
+    apigw.put_integration_response(**where, responseParameters={"method.response.header.Content-Type": "'text/html'"},
+                                   responseTemplates={"application/json": '{"id": "$input.path(\'$.got.id\')"}',
+                                                      "text/html": "<p>$input.path('$.got.id')</p>"})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    body = json.dumps({"name": "x"}).encode()
+    status, headers, data = request(api["url"] + "/items/7", "POST", body,
+                                    {"Content-Type": "application/json", "Accept": "text/html"})
+    assert (status, headers["content-type"], data) == (200, "text/html", b"<p>7</p>")
+    for accept in ({}, {"Accept": "application/xml"}):
+        status, _, data = request(api["url"] + "/items/7", "POST", body, {"Content-Type": "application/json", **accept})
+        assert (status, json.loads(data)) == (200, {"id": "7"})

@@ -339,15 +339,19 @@ def _mock_answer(method: dict[str, Any], integration: dict[str, Any], scope: Tem
 def _integration_response(method: dict[str, Any], chosen: Any, scope: TemplateScope, body: str,
                           request_id: str) -> Response:
     """The method's response the chosen integration response makes of ``body``: its status,
-    declared headers and ``application/json`` template (``body`` as it is without one)."""
+    declared headers (``application/json`` unless they name a ``Content-Type``) and the
+    template the request's ``Accept`` selects (``body`` as it is without one)."""
     if chosen is None:
         return message(500, "Internal server error", request_id)
-    template = (chosen.get("responseTemplates") or {}).get("application/json")
+    accept = next((v for k, v in scope.params.get("header", {}).items() if k.lower() == "accept"), None)
+    template = mock.response_template(chosen, accept)
     try:
         out = body if template is None else scope.render(template, body)
     except templates.TemplateFailed:
         return message(500, "Internal server error", request_id)
-    headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
+    declared = mock.response_headers(method, chosen)
+    typed = any(name.lower() == "content-type" for name, _ in declared)
+    headers = [*declared, *([] if typed else [_JSON]), ("x-amzn-RequestId", request_id)]
     return Response(int(chosen["statusCode"]), headers, out.encode())
 
 
