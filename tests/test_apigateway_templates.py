@@ -199,3 +199,28 @@ def test_the_accept_header_selects_the_response_template(api: dict[str, Any]) ->
     for accept in ({}, {"Accept": "application/xml"}):
         status, _, data = request(api["url"] + "/items/7", "POST", body, {"Content-Type": "application/json", **accept})
         assert (status, json.loads(data)) == (200, {"id": "7"})
+
+
+ITEMS = json.dumps({"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3}], "name": "top"})
+#: (template, written): JSONPath wildcards, deep scans and slices name lists, as Jayway's
+#: JsonPath (AWS's) answers an indefinite path.
+PATHS = [
+    ("$input.json('$.items[*].id')", "[1, 2, 3]"),
+    ("$input.json('$.items[-1].id')", "3"),
+    ("$input.json('$.items[0:2].id')", "[1, 2]"),
+    ("$input.json('$.items[*].missing')", "[]"),
+    ("$input.path('$.items[*].id').size()", "3"),
+    ("#foreach($n in $input.path('$..name'))$n,#end", "top,a,b,"),
+    ("$input.json('$.items.*.name')", '["a", "b"]'),
+    ("$input.json(\"$['items'][1]['name']\")", '"b"'),
+]
+
+
+@pytest.mark.parametrize(("template", "written"), PATHS)
+def test_indefinite_json_paths_name_lists(template: str, written: str) -> None:
+    assert templates.render(template, templates.Input(ITEMS, {}), {}, {}) == written
+
+
+def test_a_filter_is_refused_by_name() -> None:
+    with pytest.raises(templates.TemplateFailed, match="filters and other expressions are not served"):
+        templates.render("$input.json('$.items[?(@.id > 1)]')", templates.Input(ITEMS, {}), {}, {})

@@ -4,7 +4,8 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping
 a template sees ``$input`` (``body``, ``json(path)``, ``path(path)``, ``params()``,
 ``params(name)``), ``$context``, ``$stageVariables`` and ``$util`` (``escapeJavaScript``,
 ``parseJson``, ``urlEncode``, ``urlDecode``, ``base64Encode``, ``base64Decode``). A JSONPath
-here is ``$``, ``$.a.b``, ``$.a[0]`` or ``$['a']``. A template that fails to render raises
+here is ``$``, ``$.a.b``, ``$.a[0]``, ``$['a']``, or (naming a list) ``$.a[*]``, ``$.a.*``,
+``$..a``, ``$.a[0:2]``; filters are refused. A template that fails to render raises
 :class:`TemplateFailed`, which the caller answers as AWS's 500. This module never touches
 HTTP.
 
@@ -38,36 +39,74 @@ import airspeed  # type: ignore[import-untyped]  # it ships no type information
 
 from . import quotas
 
-_STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-
-
 class TemplateFailed(Exception):
     """A template that airspeed could not render, or a JSONPath that is none."""
 
 
 #: What a JSONPath names where the document has nothing (JSON's ``null`` is ``None``).
 MISSING = object()
+#: One JSONPath step: ``..name``/``..*`` (every depth), ``.name``, ``.*``, ``[n]``, ``[*]``,
+#: ``[a:b]``, ``['name']``, ``["name"]``.
+_STEP = re.compile(r"\.\.(?:(?P<deep>[A-Za-z_$][\w$-]*)|(?P<deepall>\*))|\.(?P<name>[A-Za-z_$][\w$-]*)"
+                   r"|(?P<star>\.\*|\[\*\])|\[(?P<index>-?\d+)\]|\[(?P<start>-?\d*):(?P<stop>-?\d*)\]"
+                   r"|\['(?P<quoted>[^']*)'\]|\[\"(?P<double>[^\"]*)\"\]")
+
+
+def _children(value: Any) -> list[Any]:
+    return list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, list) else []
+
+
+def _descendants(value: Any) -> list[Any]:
+    """``value`` and everything below it, parents before children (walked without recursion)."""
+    found, pending = [], [value]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending += reversed(_children(current))
+    return found
+
+
+def _step(nodes: list[Any], step: re.Match[str]) -> list[Any]:
+    """What one step reaches from each of ``nodes``."""
+    out: list[Any] = []
+    for node in nodes:
+        if step["deep"] is not None:
+            out += [d[step["deep"]] for d in _descendants(node) if isinstance(d, dict) and step["deep"] in d]
+        elif step["deepall"] is not None:
+            out += _descendants(node)[1:]
+        elif step["star"] is not None:
+            out += _children(node)
+        elif step["index"] is not None:
+            index = int(step["index"])
+            if isinstance(node, list) and -len(node) <= index < len(node):
+                out.append(node[index])
+        elif step["start"] is not None:
+            if isinstance(node, list):
+                out += node[int(step["start"]) if step["start"] else None:int(step["stop"]) if step["stop"] else None]
+        else:
+            key = next(k for k in (step["name"], step["quoted"], step["double"]) if k is not None)
+            if isinstance(node, dict) and key in node:
+                out.append(node[key])
+    return out
 
 
 def json_path(document: Any, path: str, missing: Any = None) -> Any:
-    """The value ``path`` names in ``document`` (``missing`` where nothing is)."""
+    """The value ``path`` names in ``document`` (``missing`` where nothing is); a path
+    with a wildcard, a deep scan (``..``) or a slice names the list of what it reaches,
+    as Jayway's JsonPath (AWS's) answers an indefinite path."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise TemplateFailed(f"Invalid JSONPath {path!r}")
-    rest, value = path[1:], document
+    rest, nodes, definite = path[1:], [document], True
     while rest:
         step = _STEP.match(rest)
         if step is None:
-            raise TemplateFailed(f"Invalid JSONPath {path!r}")
-        name, index, quoted, double = step.groups()
-        if index is not None:
-            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else missing
-        else:
-            key = name if name is not None else (quoted if quoted is not None else double)
-            value = value.get(key, missing) if isinstance(value, dict) else missing
-        if value is missing:
-            return missing
+            raise TemplateFailed(f"Invalid JSONPath {path!r}: filters and other expressions are not served")
+        definite = definite and any(step[k] is not None for k in ("name", "index", "quoted", "double"))
+        nodes = _step(nodes, step)
         rest = rest[step.end():]
-    return value
+    if definite:
+        return nodes[0] if nodes else missing
+    return nodes
 
 
 class Input:
