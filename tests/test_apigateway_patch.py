@@ -124,7 +124,7 @@ PATHS = ["/name", "/description", "/policy", "/binaryMediaTypes/image~1png", "/b
          "/_resources", "/_deployments", "/methodSettings", "/enabled", "/apiStages", "/quota", "/quota/limit",
          "/quota/period", "/throttle/rateLimit", "/_keys", "/remaining",
          "/validateRequestParameters", "/requestValidatorId", "/requestParameters/method.request.querystring.q",
-         "/requestParameters/bad", "", "/", "//", "~", "/~2", "name"]
+         "/requestParameters/bad", "/schema", "/description", "", "/", "//", "~", "/~2", "name"]
 VALUES = st.one_of(st.none(), st.sampled_from(["", "true", "1", "10.5", "-1", "{}", "x" * 9000, ":", "a:prod",
                                                 "DAY", "nan", "inf", "1e400"]), st.text(max_size=8),
                    st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
@@ -138,7 +138,8 @@ OPERATION = st.fixed_dictionaries({}, optional={
 TARGETS = ["/restapis/{api}", "/restapis/{api}/resources/{item}", "/restapis/{api}/resources/{item}/methods/GET",
            "/restapis/{api}/resources/{item}/methods/GET/integration", "/restapis/{api}/stages/prod",
            "/restapis/{api}/authorizers/{authorizer}", "/apikeys/{key}", "/usageplans/{plan}",
-           "/usageplans/{plan}/keys/{key}/usage", "/restapis/{api}/requestvalidators/{validator}"]
+           "/usageplans/{plan}/keys/{key}/usage", "/restapis/{api}/requestvalidators/{validator}",
+           "/restapis/{api}/models/Empty"]
 
 
 @pytest.fixture

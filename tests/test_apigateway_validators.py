@@ -103,6 +103,16 @@ def test_a_validator_checks_the_body_against_the_methods_model(rest_api: dict[st
     assert request(rest_api["url"] + "/files/a", "POST", b"plain", {"Content-Type": "text/plain"})[0] == 200
     with pytest.raises(apigw.exceptions.ConflictException):
         apigw.delete_model(restApiId=api_id, modelName="Pet")
+    loose = json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"})
+    apigw.update_model(restApiId=api_id, modelName="Pet", patchOperations=[
+        {"op": "replace", "path": "/schema", "value": loose}, {"op": "copy", "from": "/name", "path": "/description"}])
+    assert apigw.get_model(restApiId=api_id, modelName="Pet")["description"] == "Pet"
+    assert request(rest_api["url"] + "/files/a", "POST", b'{"age": 3}', json_type)[0] == 400  # as deployed
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    assert request(rest_api["url"] + "/files/a", "POST", b'{"age": 3}', json_type)[0] == 200
+    with pytest.raises(apigw.exceptions.BadRequestException):
+        apigw.update_model(restApiId=api_id, modelName="Pet", patchOperations=[
+            {"op": "replace", "path": "/schema", "value": "not json"}])
     with pytest.raises(apigw.exceptions.BadRequestException):
         apigw.create_model(restApiId=api_id, name="Bad", contentType="application/json", schema='{"type": 5}')
     with pytest.raises(apigw.exceptions.ConflictException):

@@ -601,6 +601,20 @@ class ApiGateway:
         return found
 
     @_one_at_a_time
+    def update_model(self, api_id: str, name: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateModel: replace ``/schema`` (checked as CreateModel checks it) or
+        ``/description``; a stage validates with the schema it deployed."""
+        api = self._load(api_id, REST)
+        model = _models_of(api).get(name)
+        if model is None:
+            raise NotFoundException("Invalid model name specified")
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(model, parts),
+                    lambda operation: _patch_model(model, operation))
+        api.setdefault("_models", {})[name] = model
+        self._save(api, REST)
+        return model
+
+    @_one_at_a_time
     def delete_model(self, api_id: str, name: str) -> None:
         api = self._load(api_id, REST)
         if name not in _models_of(api):
@@ -1117,6 +1131,17 @@ def _models_of(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
     defaults = {name: {"id": name.lower(), **model} for name, model in validators.DEFAULT_MODELS.items()
                 if name not in api.get("_deleted_models", [])}
     return {**defaults, **copy.deepcopy(api.get("_models", {}))}
+
+
+def _patch_model(model: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateModel operation, applied to ``model``."""
+    if operation.path not in ("/schema", "/description"):
+        raise patch.unsupported_for_op(operation, ("/schema", "/description"))
+    patch.only_replace(operation)
+    if operation.path == "/schema":
+        model["schema"] = validators.checked_schema(operation.value)
+    else:
+        model["description"] = operation.value or ""
 
 
 def _request_models(api: dict[str, Any], given: Any) -> dict[str, str]:

@@ -87,6 +87,9 @@ class RestApiResponses:
     def get_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.get_model(body["restApiId"], body["modelName"])
 
+    def update_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_model(body["restApiId"], body["modelName"], body.get("patchOperations"))
+
     def delete_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.delete_model(body["restApiId"], body["modelName"])
         return {}
