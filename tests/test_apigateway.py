@@ -71,9 +71,14 @@ def allow_apigateway(client: Any, name: str) -> None:
 @pytest.fixture
 def rest_api(client: Any, edge: EdgeServer) -> dict[str, Any]:
     """A REST API: ``/items/{id}`` (GET), ``/files/{proxy+}`` (ANY), deployed to ``prod``."""
+    return make_rest_api(client, edge.url)
+
+
+def make_rest_api(client: Any, url: str) -> dict[str, Any]:
+    """The ``rest_api`` fixture's API, on the edge at ``url`` (``client``: its Lambda)."""
     arn = create(client, "echo1", ECHO_V1)["FunctionArn"]
     allow_apigateway(client, "echo1")
-    apigw = client_for(edge.url, "apigateway")
+    apigw = client_for(url, "apigateway")
     api = apigw.create_rest_api(name="shop", binaryMediaTypes=["image/png"])
     root = api["rootResourceId"]
     uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
@@ -85,7 +90,7 @@ def rest_api(client: Any, edge: EdgeServer) -> dict[str, Any]:
         apigw.put_integration(restApiId=api["id"], resourceId=child["id"], httpMethod=method,
                               type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
     apigw.create_deployment(restApiId=api["id"], stageName="prod")
-    return {"id": api["id"], "url": f"{edge.url}/_lambdalab/apis/{api['id']}/prod", "client": apigw}
+    return {"id": api["id"], "url": f"{url}/_lambdalab/apis/{api['id']}/prod", "client": apigw}
 
 
 def test_rest_api_management_with_boto3(rest_api: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lambdalab.server import EdgeServer
+from lambdalab_apigateway import templates
 
 from .edge_support import client, client_for, create, edge  # noqa: F401  (fixtures)
 from .test_apigateway import allow_apigateway, request
@@ -89,3 +90,137 @@ def test_passthrough_behavior(api: dict[str, Any]) -> None:
 def test_a_template_that_fails_is_a_500_not_a_crash(api: dict[str, Any]) -> None:
     status, _, data = request(api["url"] + "/items/7", "POST", b"not json", {"Content-Type": "application/json"})
     assert (status, json.loads(data)) == (500, {"message": "Internal server error"})
+
+
+BODY = '{"a": {}, "n": null, "flag": true, "obj": {"k": 1, "l": [1, "x"]}}'
+#: (template, what API Gateway writes): null references as
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
+#: and API Gateway's Velocity write them (nothing, where plain Velocity prints the reference).
+NULLS = [
+    ("[$input.path('$.missing')]", "[]"),
+    ("[$input.path('$.n')]", "[]"),
+    ("[$input.json('$.missing')]", "[]"),
+    ("[$input.json('$.a.b')]", "[]"),
+    ("[$input.json('$.a.b.c')]", "[]"),
+    ("[$input.json('$.n')]", "[null]"),
+    ("[$input.json('$.flag')]", "[true]"),
+    ("[$context.authorizer.missing]", "[]"),
+    ("[$context.nothing.deeper]", "[]"),
+    ("[$context.authorizer.principalId]", "[me]"),
+    ("[$context.authorizer.numKey]", "[1]"),
+    ("[$context.authorizer.boolKey]", "[true]"),
+    ("[$util.escapeJavaScript($null)]", "[]"),
+    ("[$util.escapeJavaScript($input.path('$.missing'))]", "[]"),
+    ("[$util.urlEncode($nothing)]", "[]"),
+    ("[$util.base64Encode($nothing)]", "[]"),
+    ("[$stageVariables.missing]", "[]"),
+    ("[$input.path('$.missing').size()]", "[]"),
+    ("[$nothing]", "[]"),
+    ("[${nothing}]", "[]"),
+    ("[$!nothing]", "[]"),
+    ("[${nothing|'fallback'}]", "[fallback]"),
+    ("#if($x)yes#{else}no#end", "no"),
+    ("#if($context.authorizer.missing)yes#{else}no#end", "no"),
+    ("#if($input.path('$.missing'))yes#{else}no#end", "no"),
+    ("#if($input.path('$.missing') == \"\")empty#end", "empty"),
+    ("#foreach($i in $nothing)x#end.", "."),
+    ("[$input.path('$.flag')]", "[true]"),
+    ("[$input.path('$.obj')]", "[{k=1, l=[1, x]}]"),
+    ("[$util.escapeJavaScript($input.path('$.flag'))]", "[true]"),
+    ("cost: $ 5, \\$escaped", "cost: $ 5, $escaped"),
+]
+
+
+@pytest.mark.parametrize(("template", "written"), NULLS)
+def test_null_references_render_as_api_gateway_renders_them(template: str, written: str) -> None:
+    context = {"stage": "prod", "authorizer": {"principalId": "me", "numKey": 1, "boolKey": True}}
+    assert templates.render(template, templates.Input(BODY, {}), context, {}) == written
+
+
+def test_a_template_with_absent_values_reaches_the_function_as_json(api: dict[str, Any]) -> None:
+    """Through the edge: what a learner's template makes of a request missing its fields
+    is the JSON the function gets (no ``$input.path(...)`` left in it as text)."""
+    apigw, api_id = api["client"], api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    template = ('{"name": "$util.escapeJavaScript($input.path(\'$.name\'))", "who": "$context.authorizer.principalId",'
+                ' "raw": "$input.json(\'$.absent\')", "tag": "$stageVariables.tag"'
+                ' #if($input.path(\'$.name\') != ""), "named": true#end}')
+    apigw.update_integration(restApiId=api_id, resourceId=item["id"], httpMethod="POST", patchOperations=[
+        {"op": "replace", "path": "/requestTemplates/application~1json", "value": template}])
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    assert _post(api["url"] + "/items/7", {}) == (200, {"echo": {"name": "", "who": "", "raw": "", "tag": ""}})
+
+
+#: (template, what the refusal says): each bounded before it hangs or fills memory.
+HOSTILE = [
+    ("#foreach($i in [1..100000000])x#end", "#foreach over 100000000 items: API Gateway runs at most 1000"),
+    ("#foreach($i in [1..1000])#foreach($j in [1..1000])x#end#end", "more than 100000 #foreach rounds"),
+    ("#set($s = 'xxxxxxxxxx')#foreach($i in [1..40])#set($s = \"$s$s\")#end", "a value of more than 10485760"),
+    ("#set($s = 'xxxxxxxxxx')#foreach($i in [1..40])#set($s = $s + $s)#end", "a value of more than 10485760"),
+    ("#set($x = 'ab' * 100000000)", "a value of more than 10485760"),
+    ("$input.body.ljust(20000000)", "a value of more than 10485760"),
+    ("#foreach($i in [1..1000])$input.body.ljust(100000)#end", "wrote more than 10485760 characters"),
+    ("$util.__class__", "__class__: a name beginning with _ is not Velocity's"),
+    ("$input._params", "_params: a name beginning with _ is not Velocity's"),
+    ("#macro(m)#m()#end#m()", "The mapping template failed"),
+]
+
+
+@pytest.mark.parametrize(("template", "said"), HOSTILE)
+def test_a_hostile_template_fails_instead_of_hanging(template: str, said: str) -> None:
+    with pytest.raises(templates.TemplateFailed) as failed:
+        templates.render(template, templates.Input("{}", {}), {}, {})
+    assert said in str(failed.value)
+
+
+def test_a_loop_of_a_thousand_still_runs() -> None:
+    written = templates.render("#foreach($i in [1..1000])#foreach($j in [1..99])#end$i,#end",
+                               templates.Input("{}", {}), {}, {})
+    assert written.split(",")[-2] == "1000"
+
+
+def test_the_accept_header_selects_the_response_template(api: dict[str, Any]) -> None:
+    """An integration response with a ``text/html`` template (AWS's "return HTML from a
+    Lambda function" shape): ``Accept: text/html`` selects it, and the method's declared
+    ``Content-Type`` is the response's; no ``Accept`` or an unknown one selects
+    ``application/json``'s."""
+    apigw, api_id = api["client"], api["id"]
+    item = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items/{id}")
+    where = {"restApiId": api_id, "resourceId": item["id"], "httpMethod": "POST", "statusCode": "200"}
+    apigw.put_method_response(**where, responseParameters={"method.response.header.Content-Type": False})
+    apigw.put_integration_response(**where, responseParameters={"method.response.header.Content-Type": "'text/html'"},
+                                   responseTemplates={"application/json": '{"id": "$input.path(\'$.got.id\')"}',
+                                                      "text/html": "<p>$input.path('$.got.id')</p>"})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    body = json.dumps({"name": "x"}).encode()
+    status, headers, data = request(api["url"] + "/items/7", "POST", body,
+                                    {"Content-Type": "application/json", "Accept": "text/html"})
+    assert (status, headers["content-type"], data) == (200, "text/html", b"<p>7</p>")
+    for accept in ({}, {"Accept": "application/xml"}):
+        status, _, data = request(api["url"] + "/items/7", "POST", body, {"Content-Type": "application/json", **accept})
+        assert (status, json.loads(data)) == (200, {"id": "7"})
+
+
+ITEMS = json.dumps({"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3}], "name": "top"})
+#: (template, written): JSONPath wildcards, deep scans and slices name lists, as Jayway's
+#: JsonPath (AWS's) answers an indefinite path.
+PATHS = [
+    ("$input.json('$.items[*].id')", "[1, 2, 3]"),
+    ("$input.json('$.items[-1].id')", "3"),
+    ("$input.json('$.items[0:2].id')", "[1, 2]"),
+    ("$input.json('$.items[*].missing')", "[]"),
+    ("$input.path('$.items[*].id').size()", "3"),
+    ("#foreach($n in $input.path('$..name'))$n,#end", "top,a,b,"),
+    ("$input.json('$.items.*.name')", '["a", "b"]'),
+    ("$input.json(\"$['items'][1]['name']\")", '"b"'),
+]
+
+
+@pytest.mark.parametrize(("template", "written"), PATHS)
+def test_indefinite_json_paths_name_lists(template: str, written: str) -> None:
+    assert templates.render(template, templates.Input(ITEMS, {}), {}, {}) == written
+
+
+def test_a_filter_is_refused_by_name() -> None:
+    with pytest.raises(templates.TemplateFailed, match="filters and other expressions are not served"):
+        templates.render("$input.json('$.items[?(@.id > 1)]')", templates.Input(ITEMS, {}), {}, {})

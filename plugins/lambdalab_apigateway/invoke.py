@@ -55,7 +55,7 @@ from lambdalab.plugin import (
     status_code,
 )
 
-from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates
+from . import authorizers, cors, jwt_authorizer, mock, quotas, resource_policy, templates, validators
 from .exceptions import NotFoundException
 from .models import DEFAULT_STAGE, HTTP, ApiGateway, Match, function_of
 
@@ -199,6 +199,9 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         refused = _key_and_throttles(lab, gateway, request, reached, request_id)
         if refused is not None:
             return refused
+        refused = _validation_refusal(reached, request, event, request_id)
+        if refused is not None:
+            return refused
     if function is None:
         return _mock_answer(reached.match.target, integration, _template_scope(request, event), request_id)
     if integration.get("type") == "AWS":
@@ -214,6 +217,20 @@ def _answer_route(lab: "Lab", gateway: ApiGateway, request: Request, reached: Re
         return message(*failure, request_id)
     id_header = "Apigw-Requestid" if reached.is_http else "x-amzn-RequestId"
     return replace(mapped, headers=[*mapped.headers, (id_header, request_id)])
+
+
+def _validation_refusal(reached: Reached, request: Request, event: dict[str, Any], request_id: str) -> Response | None:
+    """The method's request validator's 400, as its deployment captured it (:mod:`.validators`)."""
+    assert reached.match is not None
+    deployment = reached.api["_deployments"][reached.stage["deploymentId"]]
+    checks = deployment.get("_validators", {})
+    missing = validators.missing_parameters(reached.match.target, checks, event)
+    if missing:
+        return message(400, f"Missing required request parameters: [{', '.join(missing)}]", request_id)
+    content_type = (_header(request, "content-type") or "application/json").split(";")[0].strip().lower()
+    if validators.invalid_body(reached.match.target, checks, deployment.get("_models", {}), content_type, request.body):
+        return message(400, "Invalid request body", request_id)
+    return None
 
 
 def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, reached: Reached,
@@ -322,15 +339,19 @@ def _mock_answer(method: dict[str, Any], integration: dict[str, Any], scope: Tem
 def _integration_response(method: dict[str, Any], chosen: Any, scope: TemplateScope, body: str,
                           request_id: str) -> Response:
     """The method's response the chosen integration response makes of ``body``: its status,
-    declared headers and ``application/json`` template (``body`` as it is without one)."""
+    declared headers (``application/json`` unless they name a ``Content-Type``) and the
+    template the request's ``Accept`` selects (``body`` as it is without one)."""
     if chosen is None:
         return message(500, "Internal server error", request_id)
-    template = (chosen.get("responseTemplates") or {}).get("application/json")
+    accept = next((v for k, v in scope.params.get("header", {}).items() if k.lower() == "accept"), None)
+    template = mock.response_template(chosen, accept)
     try:
         out = body if template is None else scope.render(template, body)
     except templates.TemplateFailed:
         return message(500, "Internal server error", request_id)
-    headers = [*mock.response_headers(method, chosen), _JSON, ("x-amzn-RequestId", request_id)]
+    declared = mock.response_headers(method, chosen)
+    typed = any(name.lower() == "content-type" for name, _ in declared)
+    headers = [*declared, *([] if typed else [_JSON]), ("x-amzn-RequestId", request_id)]
     return Response(int(chosen["statusCode"]), headers, out.encode())
 
 

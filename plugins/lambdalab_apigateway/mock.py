@@ -51,6 +51,20 @@ def chosen_response(integration: Mapping[str, Any], selector: str | None) -> Map
     return next((r for r in responses if not r.get("selectionPattern")), None)
 
 
+def response_template(response: Mapping[str, Any], accept: str | None) -> str | None:
+    """The integration response's template for a request whose ``Accept`` header is
+    ``accept``: the one for that type, else ``application/json``'s, else the first; ``None``
+    when it has none (the body passes through), as
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/request-response-data-mappings.html
+    describes and LocalStack records."""
+    templates = response.get("responseTemplates") or {}
+    if not templates:
+        return None
+    if accept is not None and accept.strip().lower() in templates:
+        return str(templates[accept.strip().lower()])
+    return str(templates.get("application/json", next(iter(templates.values()))))
+
+
 def response_headers(method: Mapping[str, Any], response: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The static (``'quoted'``) headers a response maps, those the method declares."""
     declared = ((method.get("methodResponses") or {}).get(response["statusCode"]) or {}).get(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from lambdalab.plugin import parse_function_ref
 
-from . import patch, quotas, resource_policy
+from . import patch, quotas, resource_policy, validators
 from .usage_plans import UsagePlans
 from .exceptions import BadRequestException, ConflictException, NotFoundException
 
@@ -39,6 +39,27 @@ MIGRATIONS: dict[str, str] = {
         id TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         config TEXT NOT NULL
+    );
+    """,
+    # Each usage plan key's requests a UTC day (metering.py): kept, as AWS keeps usage, so a
+    # key at its quota stays refused after the lab is opened again.
+    "apigateway-2": """
+    CREATE TABLE apigateway_usage (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, key_id, day)
+    );
+    """,
+    # UpdateUsage's extensions: requests given back to a key in one quota period.
+    "apigateway-3": """
+    CREATE TABLE apigateway_usage_credit (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        credit INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, key_id, period)
     );
     """,
 }
@@ -256,13 +277,21 @@ class ApiGateway:
     @_one_at_a_time
     def put_method(self, api_id: str, resource_id: str, http_method: str,
                    authorization_type: str = "NONE", authorizer_id: str | None = None, *,
-                   api_key_required: bool = False) -> dict[str, Any]:
-        """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first."""
+                   api_key_required: bool = False, request_parameters: Any = None,
+                   request_validator_id: str | None = None, request_models: Any = None) -> dict[str, Any]:
+        """A method; ``CUSTOM`` with ``authorizer_id`` runs that Lambda authorizer first;
+        ``request_validator_id`` checks ``request_parameters`` (:mod:`.validators`)."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
         method_name = _method(http_method)
         method = {"httpMethod": method_name, "authorizationType": authorization_type,
                   "apiKeyRequired": bool(api_key_required), "authorizerId": authorizer_id}
+        if request_parameters is not None:
+            method["requestParameters"] = validators.checked_parameters(request_parameters)
+        if request_validator_id is not None:
+            method["requestValidatorId"] = _validator(api, request_validator_id)["id"]
+        if request_models is not None:
+            method["requestModels"] = _request_models(api, request_models)
         _check_authorization(api, method)
         resource.setdefault("resourceMethods", {})[method_name] = method
         self._save(api, REST)
@@ -313,8 +342,8 @@ class ApiGateway:
         if "methodIntegration" not in method:
             raise NotFoundException("Invalid Integration identifier specified")
         integration = copy.deepcopy(method["methodIntegration"])
-        for operation in patch.operations(patch_operations):
-            _patch_integration(integration, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(integration, parts),
+                    lambda operation: _patch_integration(integration, operation))
         if integration["type"] in ("AWS_PROXY", "AWS"):
             function_of(str(integration.get("uri") or ""))
         method["methodIntegration"] = integration
@@ -395,8 +424,8 @@ class ApiGateway:
         if found is None:
             raise NotFoundException("Invalid Authorizer identifier specified")
         authorizer = dict(found)
-        for operation in patch.operations(patch_operations):
-            _patch_authorizer(authorizer, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(authorizer, parts),
+                    lambda operation: _patch_authorizer(authorizer, operation))
         _check_authorizer(authorizer)
         api["_authorizers"][authorizer_id] = authorizer
         self._save(api, REST)
@@ -434,7 +463,9 @@ class ApiGateway:
         if description is not None:
             deployment["description"] = description
         api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
-                                                 "_policy": api.get("policy")}
+                                                 "_policy": api.get("policy"),
+                                                 "_validators": copy.deepcopy(api.get("_validators", {})),
+                                                 "_models": _models_of(api)}
         if stage_name:
             stage = api["_stages"].get(stage_name)
             if stage is None:
@@ -501,6 +532,102 @@ class ApiGateway:
             raise NotFoundException("Invalid Deployment identifier specified")
         return public(found)
 
+    # -- request validators ---------------------------------------------------------------
+
+    @_one_at_a_time
+    def create_request_validator(self, api_id: str, name: str | None = None, *, validate_body: bool = False,
+                                 validate_parameters: bool = False) -> dict[str, Any]:
+        """CreateRequestValidator
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateRequestValidator.html)."""
+        api = self._load(api_id, REST)
+        validator = {"id": new_id(6), "name": name or "", "validateRequestBody": bool(validate_body),
+                     "validateRequestParameters": bool(validate_parameters)}
+        api.setdefault("_validators", {})[validator["id"]] = validator
+        self._save(api, REST)
+        return validator
+
+    def get_request_validators(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._load(api_id, REST).get("_validators", {}).values())
+
+    def get_request_validator(self, api_id: str, validator_id: str) -> dict[str, Any]:
+        return _validator(self._load(api_id, REST), validator_id)
+
+    @_one_at_a_time
+    def update_request_validator(self, api_id: str, validator_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateRequestValidator: replace ``/name``, ``/validateRequestBody``,
+        ``/validateRequestParameters``."""
+        api = self._load(api_id, REST)
+        validator = _validator(api, validator_id)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(validator, parts),
+                    lambda operation: _patch_validator(validator, operation))
+        self._save(api, REST)
+        return validator
+
+    @_one_at_a_time
+    def delete_request_validator(self, api_id: str, validator_id: str) -> None:
+        """DeleteRequestValidator: a method still naming it validates nothing until deployed
+        with another."""
+        api = self._load(api_id, REST)
+        del api["_validators"][_validator(api, validator_id)["id"]]
+        self._save(api, REST)
+
+    # -- models ---------------------------------------------------------------------------
+
+    @_one_at_a_time
+    def create_model(self, api_id: str, name: str, content_type: str, *, schema: Any = None,
+                     description: str | None = None) -> dict[str, Any]:
+        """CreateModel: a JSON schema (draft 4) a request validator checks bodies against
+        (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateModel.html)."""
+        api = self._load(api_id, REST)
+        if not isinstance(name, str) or not name.isalnum():
+            raise BadRequestException("Model name must be non-empty and alphanumeric.")
+        if name in _models_of(api):
+            raise ConflictException("Model name already exists for this REST API")
+        model = {"id": new_id(6), "name": name, "contentType": content_type,
+                 "schema": validators.checked_schema(schema)}
+        if description is not None:
+            model["description"] = description
+        api.setdefault("_models", {})[name] = model
+        self._save(api, REST)
+        return model
+
+    def get_models(self, api_id: str) -> list[dict[str, Any]]:
+        return list(_models_of(self._load(api_id, REST)).values())
+
+    def get_model(self, api_id: str, name: str) -> dict[str, Any]:
+        found = _models_of(self._load(api_id, REST)).get(name)
+        if found is None:
+            raise NotFoundException("Invalid model name specified")
+        return found
+
+    @_one_at_a_time
+    def update_model(self, api_id: str, name: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateModel: replace ``/schema`` (checked as CreateModel checks it) or
+        ``/description``; a stage validates with the schema it deployed."""
+        api = self._load(api_id, REST)
+        model = _models_of(api).get(name)
+        if model is None:
+            raise NotFoundException("Invalid model name specified")
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(model, parts),
+                    lambda operation: _patch_model(model, operation))
+        api.setdefault("_models", {})[name] = model
+        self._save(api, REST)
+        return model
+
+    @_one_at_a_time
+    def delete_model(self, api_id: str, name: str) -> None:
+        api = self._load(api_id, REST)
+        if name not in _models_of(api):
+            raise NotFoundException("Invalid model name specified")
+        in_use = [m for r in api["_resources"].values() for m in (r.get("resourceMethods") or {}).values()
+                  if name in (m.get("requestModels") or {}).values()]
+        if in_use:
+            raise ConflictException(f"Cannot delete model '{name}', is referenced in method request or "
+                                    "method response")
+        api.setdefault("_models", {}).pop(name, None)
+        api.setdefault("_deleted_models", []).append(name)
+        self._save(api, REST)
+
     # -- REST updates and deletes (patchOperations) -----------------------------------------
 
     @_one_at_a_time
@@ -510,8 +637,8 @@ class ApiGateway:
         ``/binaryMediaTypes/<type>`` (add, remove, replace)
         (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateRestApi.html)."""
         api = self._load(api_id, REST)
-        for operation in patch.operations(patch_operations):
-            _patch_rest_api(api, operation)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(api, parts),
+                    lambda operation: _patch_rest_api(api, operation))
         return public(self._save(api, REST))
 
     @_one_at_a_time
@@ -519,12 +646,8 @@ class ApiGateway:
         """UpdateResource: replace ``/pathPart`` or ``/parentId``; the paths below follow."""
         api = self._load(api_id, REST)
         resource = self._resource(api, resource_id)
-        for operation in patch.operations(patch_operations):
-            if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
-                raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
-            if resource["path"] == "/":
-                raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
-            _move_resource(api, resource, operation.parts[0], operation.needs_value())
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(resource, parts),
+                    lambda operation: _patch_resource(api, resource, operation))
         self._save(api, REST)
         return resource
 
@@ -543,17 +666,12 @@ class ApiGateway:
     def update_method(self, api_id: str, resource_id: str, http_method: str,
                       patch_operations: Any) -> dict[str, Any]:
         """UpdateMethod: replace ``/authorizationType``, ``/authorizerId``,
-        ``/apiKeyRequired``, ``/operationName``."""
+        ``/apiKeyRequired``, ``/operationName``, ``/requestValidatorId``; add, replace or
+        remove ``/requestParameters/<method.request.where.name>``."""
         api = self._load(api_id, REST)
         method = _rest_method(self._resource(api, resource_id), http_method)
-        for operation in patch.operations(patch_operations):
-            patch.only_replace(operation)
-            if operation.path == "/apiKeyRequired":
-                method["apiKeyRequired"] = patch.boolean(operation)
-            elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
-                method[operation.parts[0]] = operation.needs_value()
-            else:
-                raise BadRequestException(f"Invalid patch path {operation.path}")
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(method, parts),
+                    lambda operation: _patch_method(method, operation, api))
         _check_authorization(api, method)
         self._save(api, REST)
         return method
@@ -582,8 +700,8 @@ class ApiGateway:
         ``/variables/<name>``."""
         api = self._load(api_id, REST)
         stage = _rest_stage(api, stage_name)
-        for operation in patch.operations(patch_operations):
-            _patch_stage(api, stage, operation)
+        patch.apply(patch_operations, lambda parts: _read_stage(stage, parts),
+                    lambda operation: _patch_stage(api, stage, operation))
         stage["lastUpdatedDate"] = self.lab.clock.now()
         self._save(api, REST)
         return stage
@@ -1008,6 +1126,81 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
         method.pop("authorizerId", None)
 
 
+def _models_of(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The API's models by name: AWS's defaults (unless deleted) and its own."""
+    defaults = {name: {"id": name.lower(), **model} for name, model in validators.DEFAULT_MODELS.items()
+                if name not in api.get("_deleted_models", [])}
+    return {**defaults, **copy.deepcopy(api.get("_models", {}))}
+
+
+def _patch_model(model: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateModel operation, applied to ``model``."""
+    if operation.path not in ("/schema", "/description"):
+        raise patch.unsupported_for_op(operation, ("/schema", "/description"))
+    patch.only_replace(operation)
+    if operation.path == "/schema":
+        model["schema"] = validators.checked_schema(operation.value)
+    else:
+        model["description"] = operation.value or ""
+
+
+def _request_models(api: dict[str, Any], given: Any) -> dict[str, str]:
+    """PutMethod's ``requestModels``: content type → the name of one of the API's models."""
+    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+        raise BadRequestException("Invalid requestModels: send a map of content type to model name")
+    for name in given.values():
+        if name not in _models_of(api):
+            raise BadRequestException(f"Invalid model identifier specified: {name}")
+    return dict(given)
+
+
+def _validator(api: dict[str, Any], validator_id: Any) -> dict[str, Any]:
+    found = api.get("_validators", {}).get(validator_id)
+    if found is None:
+        raise NotFoundException("Invalid Request Validator identifier specified")
+    return found  # type: ignore[no-any-return]
+
+
+def _patch_validator(validator: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateRequestValidator operation, applied to ``validator``."""
+    paths = ("/name", "/validateRequestBody", "/validateRequestParameters")
+    if operation.path not in paths:
+        raise patch.unsupported_for_op(operation, paths)
+    patch.only_replace(operation)
+    member = operation.parts[0]
+    validator[member] = operation.value or "" if member == "name" else patch.boolean(operation)
+
+
+def _patch_method(method: dict[str, Any], operation: patch.PatchOperation, api: dict[str, Any]) -> None:
+    """One UpdateMethod operation, applied to ``method``."""
+    if operation.parts[0] == "requestParameters" and len(operation.parts) == 2:
+        parameters = method.setdefault("requestParameters", {})
+        if operation.op == "remove":
+            parameters.pop(operation.parts[1], None)
+        else:
+            parameters.update(validators.checked_parameters({operation.parts[1]: patch.boolean(operation)}))
+        return
+    patch.only_replace(operation)
+    if operation.path == "/requestValidatorId":
+        method["requestValidatorId"] = _validator(api, operation.needs_value())["id"]
+        return
+    if operation.path == "/apiKeyRequired":
+        method["apiKeyRequired"] = patch.boolean(operation)
+    elif operation.path in ("/authorizationType", "/authorizerId", "/operationName"):
+        method[operation.parts[0]] = operation.needs_value()
+    else:
+        raise BadRequestException(f"Invalid patch path {operation.path}")
+
+
+def _patch_resource(api: dict[str, Any], resource: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateResource operation: the resource moves, and the paths below it follow."""
+    if operation.path not in ("/parentId", "/pathPart") or operation.op != "replace":
+        raise patch.unsupported_for_op(operation, ("/parentId", "/pathPart"))
+    if resource["path"] == "/":
+        raise BadRequestException(f"Root resource cannot update its {operation.parts[0]}.")
+    _move_resource(api, resource, operation.parts[0], operation.needs_value())
+
+
 def _patch_rest_api(api: dict[str, Any], operation: patch.PatchOperation) -> None:
     """One UpdateRestApi operation, applied to ``api``."""
     if operation.parts[0] == "binaryMediaTypes" and len(operation.parts) == 2:
@@ -1181,6 +1374,16 @@ def _patch_stage(api: dict[str, Any], stage: dict[str, Any], operation: patch.Pa
         raise BadRequestException("Deployment id does not exist")
     else:
         stage[key] = operation.needs_value()
+
+
+def _read_stage(stage: dict[str, Any], parts: tuple[str, ...]) -> Any:
+    """What a path names in ``stage``: its members, and ``.../throttling/<limit>`` in
+    ``methodSettings`` where :func:`_patch_throttling` keeps them."""
+    if len(parts) == 4 and parts[2] == "throttling" and parts[3] in ("rateLimit", "burstLimit"):
+        settings = stage.get("methodSettings", {}).get(f"{parts[0].lstrip('/')}/{parts[1]}", {})
+        member = "throttlingRateLimit" if parts[3] == "rateLimit" else "throttlingBurstLimit"
+        return settings.get(member, patch.MISSING)
+    return patch.read_pointer(stage, parts)
 
 
 def _patch_throttling(stage: dict[str, Any], operation: patch.PatchOperation) -> None:

@@ -34,6 +34,15 @@ USAGE_DAYS_MAX = 366
 #: A REST API's resource policy is at most 8,192 characters
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 POLICY_MAX_CHARS = 8192
+#: A mapping template's ``#foreach`` runs at most 1,000 times
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html).
+TEMPLATE_FOREACH_MAX = 1000
+#: How many ``#foreach`` rounds one rendering may run in all, nested loops included
+#: (lambdalab's own bound: nested loops of 1,000 would otherwise run for hours).
+TEMPLATE_ITERATIONS_MAX = 100_000
+#: How large a rendered template, or any string or list it makes, may grow (lambdalab's own
+#: bound, the request payload's: a template that doubles a string must not fill memory).
+TEMPLATE_VALUE_MAX = APIGATEWAY_PAYLOAD_MAX_BYTES
 #: A REST API integration's ``timeoutInMillis``: 50 ms to 29 s
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 REST_INTEGRATION_TIMEOUT_MIN_MS = 50

@@ -71,7 +71,48 @@ class RestApiResponses:
     def put_method(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.put_method(body["restApiId"], body["resourceId"], body["httpMethod"],
                                        body["authorizationType"], body.get("authorizerId"),
-                                       api_key_required=bool(body.get("apiKeyRequired")))
+                                       api_key_required=bool(body.get("apiKeyRequired")),
+                                       request_parameters=body.get("requestParameters"),
+                                       request_validator_id=body.get("requestValidatorId"),
+                                       request_models=body.get("requestModels"))
+
+    def create_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_model(body["restApiId"], body["name"], body["contentType"],
+                                         schema=body.get("schema"), description=body.get("description"))
+
+    def get_models(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.gateway.get_models(body["restApiId"])
+        return _page(found, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_model(body["restApiId"], body["modelName"])
+
+    def update_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_model(body["restApiId"], body["modelName"], body.get("patchOperations"))
+
+    def delete_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_model(body["restApiId"], body["modelName"])
+        return {}
+
+    def create_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.create_request_validator(
+            body["restApiId"], body.get("name"), validate_body=bool(body.get("validateRequestBody")),
+            validate_parameters=bool(body.get("validateRequestParameters")))
+
+    def get_request_validators(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.gateway.get_request_validators(body["restApiId"])
+        return _page(found, body.get("position"), body.get("limit"), "items", "position")
+
+    def get_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.get_request_validator(body["restApiId"], body["requestValidatorId"])
+
+    def update_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.update_request_validator(body["restApiId"], body["requestValidatorId"],
+                                                     body.get("patchOperations"))
+
+    def delete_request_validator(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.gateway.delete_request_validator(body["restApiId"], body["requestValidatorId"])
+        return {}
 
     def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.usage_plans.create_api_key(body.get("name"), value=body.get("value"),
@@ -101,6 +142,13 @@ class RestApiResponses:
     def get_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.usage_plans.get_usage_plan(body["usagePlanId"])
 
+    def update_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_api_key(body["apiKey"], body.get("patchOperations"))
+
+    def update_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_usage_plan(body["usagePlanId"], body.get("patchOperations"),
+                                                          stage_exists=self.gateway.has_stage)
+
     def delete_usage_plan(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan(body["usagePlanId"])
         return {}
@@ -116,6 +164,12 @@ class RestApiResponses:
     def get_usage(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.gateway.usage_plans.get_usage(body["usagePlanId"], body["startDate"], body["endDate"],
                                                   body.get("keyId"))
+
+    def get_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.get_usage_plan_key(body["usagePlanId"], body["keyId"])
+
+    def update_usage(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.gateway.usage_plans.update_usage(body["usagePlanId"], body["keyId"], body.get("patchOperations"))
 
     def delete_usage_plan_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.gateway.usage_plans.delete_usage_plan_key(body["usagePlanId"], body["keyId"])

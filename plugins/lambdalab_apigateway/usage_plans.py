@@ -6,21 +6,22 @@ API stages (``apiStages``) and, through ``CreateUsagePlanKey``, the keys that ma
 them. A method with ``apiKeyRequired`` answers ``403 {"message":"Forbidden"}`` unless the
 request's ``x-api-key`` is an enabled key of a plan that names the API's stage. A plan's
 ``throttle`` and ``quota`` are enforced per key (:mod:`.metering`), and ``GetUsage``
-answers the counts. Keys and plans live in the API table under kinds of their own. This
+answers the counts, which are kept in the data dir. Keys and plans live in the API table under kinds of their own. This
 module never touches HTTP.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
-from . import quotas
+from . import patch, quotas
 from .exceptions import BadRequestException, ConflictException, NotFoundException
-from .metering import Meter
+from .metering import Meter, period_start
 
 if TYPE_CHECKING:
     from lambdalab import Lab
@@ -42,7 +43,7 @@ class UsagePlans:
 
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
-        self.meter = Meter()
+        self.meter = Meter(lab.store)
 
     def _rows(self, kind: str) -> list[dict[str, Any]]:
         rows = self.lab.store.query("SELECT config FROM apigateway_apis WHERE kind = ? ORDER BY id", (kind,))
@@ -92,6 +93,16 @@ class UsagePlans:
     def get_api_keys(self, *, include_values: bool = False) -> list[dict[str, Any]]:
         return [k if include_values else {n: v for n, v in k.items() if n != "value"} for k in self._rows(API_KEY)]
 
+    def update_api_key(self, key_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateApiKey: replace ``/name``, ``/description``, ``/enabled``, ``/customerId``
+        (https://docs.aws.amazon.com/apigateway/latest/api/patch-operations.html)."""
+        key = self.get_api_key(key_id, include_value=True)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(key, parts),
+                    lambda operation: _patch_api_key(key, operation))
+        key["lastUpdatedDate"] = self.lab.clock.now()
+        self._put(API_KEY, key)
+        return {k: v for k, v in key.items() if k != "value"}
+
     def delete_api_key(self, key_id: str) -> None:
         self.get_api_key(key_id)
         for plan in self._rows(USAGE_PLAN):
@@ -131,9 +142,21 @@ class UsagePlans:
     def get_usage_plans(self) -> list[dict[str, Any]]:
         return [_public(p) for p in self._rows(USAGE_PLAN)]
 
+    def update_usage_plan(self, plan_id: str, patch_operations: Any, stage_exists: Any = None) -> dict[str, Any]:
+        """UpdateUsagePlan: add or remove ``/apiStages`` (value ``<api id>:<stage>``),
+        replace ``/name``, ``/description``, ``/productCode``, ``/throttle/rateLimit``,
+        ``/throttle/burstLimit``, ``/quota/limit``, ``/quota/offset``, ``/quota/period``,
+        remove ``/throttle`` or ``/quota``; checked as CreateUsagePlan checks."""
+        plan = self._plan(plan_id)
+        patch.apply(patch_operations, lambda parts: patch.read_pointer(plan, parts),
+                    lambda operation: _patch_usage_plan(plan, operation, stage_exists))
+        _check_limits(plan.get("throttle"), plan.get("quota"))
+        return _public(self._put(USAGE_PLAN, plan))
+
     def delete_usage_plan(self, plan_id: str) -> None:
         self._plan(plan_id)
         self._drop(plan_id)
+        self.meter.forget(plan_id)
 
     def create_usage_plan_key(self, plan_id: str, key_id: str, key_type: str = API_KEY) -> dict[str, Any]:
         plan = self._plan(plan_id)
@@ -150,6 +173,31 @@ class UsagePlans:
     def get_usage_plan_keys(self, plan_id: str) -> list[dict[str, Any]]:
         keys = (self._get(API_KEY, k) for k in self._plan(plan_id)["_keys"])
         return [_plan_key(k) for k in keys if k is not None]
+
+    def get_usage_plan_key(self, plan_id: str, key_id: str) -> dict[str, Any]:
+        if key_id not in self._plan(plan_id)["_keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        return _plan_key(self.get_api_key(key_id, include_value=True))
+
+    def update_usage(self, plan_id: str, key_id: str, patch_operations: Any) -> dict[str, Any]:
+        """UpdateUsage: replace ``/remaining``, the requests the key may still make in the
+        current quota period (a temporary extension of its quota,
+        https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsage.html); answers the
+        key's usage from the period's start to today."""
+        plan = self._plan(plan_id)
+        if key_id not in plan["_keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        if not plan.get("quota"):
+            raise BadRequestException(f"Usage plan {plan_id} has no quota to extend: give it one with UpdateUsagePlan")
+        now = self.lab.clock.now()
+        left = self.meter.remaining(plan, key_id, now)
+        given: list[int] = []
+        patch.apply(patch_operations, lambda parts: left if parts == ("remaining",) else patch.MISSING,
+                    lambda operation: given.append(_remaining(operation)))
+        if given:
+            self.meter.extend(plan, key_id, given[-1], now)
+        start = period_start(now, plan["quota"].get("period", "DAY")).strftime("%Y-%m-%d")
+        return self.get_usage(plan_id, start, datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d"), key_id)
 
     def delete_usage_plan_key(self, plan_id: str, key_id: str) -> None:
         plan = self._plan(plan_id)
@@ -193,10 +241,68 @@ class UsagePlans:
 def _check_limits(throttle: dict[str, Any] | None, quota: dict[str, Any] | None) -> None:
     """Refuse a throttle or quota that cannot be enforced."""
     for name, value in {**(throttle or {}), **{k: v for k, v in (quota or {}).items() if k != "period"}}.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
             raise BadRequestException(f"Invalid {name}: {value!r}; it must be a number, 0 or more")
     if quota is not None and quota.get("period") not in quotas.QUOTA_PERIODS:
         raise BadRequestException(f"Invalid quota period: use one of {', '.join(quotas.QUOTA_PERIODS)}")
+
+
+def _remaining(operation: patch.PatchOperation) -> int:
+    """UpdateUsage's one operation: ``replace`` ``/remaining`` with a whole number."""
+    if operation.path != "/remaining":
+        raise patch.unsupported_for_op(operation, ("/remaining",))
+    patch.only_replace(operation)
+    value = operation.needs_value()
+    if not value.isdigit():
+        raise BadRequestException(f"Invalid value for /remaining: a whole number, 0 or more, not {value!r}")
+    return int(value)
+
+
+def _patch_api_key(key: dict[str, Any], operation: patch.PatchOperation) -> None:
+    """One UpdateApiKey operation, applied to ``key``."""
+    if operation.path not in ("/name", "/description", "/enabled", "/customerId"):
+        raise patch.unsupported_for_op(operation, ("/name", "/description", "/enabled", "/customerId"))
+    patch.only_replace(operation)
+    member = operation.parts[0]
+    key[member] = patch.boolean(operation) if member == "enabled" else operation.value or ""
+
+
+def _patch_usage_plan(plan: dict[str, Any], operation: patch.PatchOperation, stage_exists: Any) -> None:
+    """One UpdateUsagePlan operation, applied to ``plan``."""
+    if operation.path == "/apiStages" and operation.op in ("add", "remove"):
+        api_id, _, stage = operation.needs_value().partition(":")
+        named = [s for s in plan["apiStages"] if (s.get("apiId"), s.get("stage")) == (api_id, stage)]
+        if operation.op == "remove" and not named:
+            raise NotFoundException(f"Invalid API Stage {{api: {api_id}, stage: {stage}}} in usage plan {plan['id']}")
+        if operation.op == "add" and stage_exists is not None and not stage_exists(api_id, stage):
+            raise BadRequestException(f"Invalid API Stage {{api: {api_id}, stage: {stage}}} specified for "
+                                      f"usageplan {plan['id']}")
+        plan["apiStages"] = [s for s in plan["apiStages"] if s not in named]
+        if operation.op == "add":
+            plan["apiStages"].append({"apiId": api_id, "stage": stage})
+        return
+    if operation.path in ("/throttle", "/quota") and operation.op == "remove":
+        plan.pop(operation.parts[0], None)
+        return
+    if operation.path not in _PLAN_PATHS:
+        raise patch.unsupported_for_op(operation, _PLAN_PATHS)
+    patch.only_replace(operation)
+    if len(operation.parts) == 1:
+        plan[operation.parts[0]] = operation.value or ""
+        return
+    group, member = operation.parts
+    value: Any = operation.needs_value()
+    if member != "period":
+        try:
+            value = float(value) if member == "rateLimit" else int(value)
+        except ValueError:
+            raise BadRequestException(f"Invalid {member}: {operation.value!r}; it must be a number") from None
+    plan.setdefault(group, {})[member] = value
+
+
+#: UpdateUsagePlan's ``replace`` paths.
+_PLAN_PATHS = ("/name", "/description", "/productCode", "/throttle/rateLimit", "/throttle/burstLimit",
+               "/quota/limit", "/quota/offset", "/quota/period")
 
 
 def _public(plan: dict[str, Any]) -> dict[str, Any]:
