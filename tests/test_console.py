@@ -151,6 +151,14 @@ def test_the_log_tail_shows_the_newest_lines_through_a_filter_pattern(edge: Edge
     assert tail("x" * 1025)[0] == 400
 
 
+def test_the_log_tail_shows_a_group_a_functions_logging_config_names(edge: EdgeServer, client: Any) -> None:
+    create(client, "audited", CHATTY, LoggingConfig={"LogGroup": "/shop/audit"})
+    client.invoke(FunctionName="audited", Payload=json.dumps({"n": 7}).encode())
+    status, body = get(edge.url + CONSOLE + "api/logs?" + urlencode({"filter": '"handling 7"'}))
+    events = json.loads(body)["events"]
+    assert status == 200 and [(e["group"], e["message"]) for e in events] == [("/shop/audit", "handling 7")]
+
+
 def test_invoke_details_keep_a_bounded_cut_of_a_large_event(lab: Lab, edge: EdgeServer, code: Any) -> None:
     lab.create_function("big", code(app="def handler(e, c):\n    return 'x' * 100000\n"),
                         handler="app.handler", sandbox="thread")
