@@ -471,6 +471,37 @@ def test_lambda_authorizer(kind: str, client: Any, edge: EdgeServer, clock: Any)
         apigw.delete_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])
 
 
+def test_a_deployment_keeps_the_authorizers_its_methods_named(client: Any, edge: EdgeServer) -> None:
+    """The stage serves what its deployment captured: the method re-made without an
+    authorizer and the authorizer deleted change nothing until the next deployment."""
+    arn = create(client, "kept1", ECHO_V1)["FunctionArn"]
+    auth_arn = create(client, "keptauth", AUTHORIZER)["FunctionArn"]
+    apigw = client_for(edge.url, "apigateway")
+    api = apigw.create_rest_api(name="kept")
+    authorizer = apigw.create_authorizer(restApiId=api["id"], name="auth", type="TOKEN", authorizerUri=auth_arn,
+                                         identitySource="method.request.header.Authorization")
+
+    def method(**authorization: Any) -> None:
+        apigw.put_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET", **authorization)
+        apigw.put_integration(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET",
+                              type="AWS_PROXY", integrationHttpMethod="POST", uri=arn)
+
+    method(authorizationType="CUSTOM", authorizerId=authorizer["id"])
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    apigw.delete_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET")
+    method(authorizationType="NONE")
+    apigw.delete_authorizer(restApiId=api["id"], authorizerId=authorizer["id"])
+    url = f"{edge.url}/_lambdalab/apis/{api['id']}/prod/"
+
+    assert request(url)[0] == 401
+    status, _, body = request(url, headers={"Authorization": "ada"})
+    assert status == 200, body
+    assert json.loads(body)["requestContext"]["authorizer"]["principalId"] == "user-ada"
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, _, body = request(url)
+    assert status == 200 and "authorizer" not in json.loads(body)["requestContext"]
+
+
 def test_enforced_iam_needs_the_functions_permission(tmp_path: Any, clock: Any) -> None:
     with Lab(data_dir=tmp_path / "enforced", clock=clock, enforce_iam=True) as lab, \
             EdgeServer(lab, port=0) as server:

@@ -235,9 +235,12 @@ def _validation_refusal(reached: Reached, request: Request, event: dict[str, Any
 
 def _authorize(lab: "Lab", gateway: ApiGateway, cache: authorizers.AuthorizerCache, reached: Reached,
                event: dict[str, Any], method: str) -> authorizers.Verdict:
-    """Run the method's Lambda authorizer on the 1.0 ``event`` the method would get."""
+    """Run the method's Lambda authorizer, as the stage's deployment took it, on the 1.0
+    ``event`` the method would get."""
     assert reached.match is not None
-    found = {a["id"]: a for a in reached.api.get("_authorizers", {}).values()}
+    deployment = reached.api["_deployments"][reached.stage["deploymentId"]]
+    # A deployment stored before deployments kept authorizers reads the API's own.
+    found = deployment.get("_authorizers", reached.api.get("_authorizers", {}))
     authorizer = found.get(reached.match.target.get("authorizerId"))
     if authorizer is None:
         return authorizers.FAILED

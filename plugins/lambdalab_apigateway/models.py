@@ -455,7 +455,10 @@ class ApiGateway:
     def create_deployment(self, api_id: str, stage_name: str | None = None, *,
                           description: str | None = None,
                           variables: dict[str, str] | None = None) -> dict[str, Any]:
-        """A snapshot of the API's resources; with ``stage_name`` that stage serves it."""
+        """A snapshot of the API's resources, methods and integrations and of the authorizers
+        they name, served until the stage takes another deployment
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-deployments.html);
+        with ``stage_name`` that stage serves it."""
         api = self._load(api_id, REST)
         if not any(r.get("resourceMethods") for r in api["_resources"].values()):
             raise BadRequestException("The REST API doesn't contain any methods")
@@ -463,6 +466,7 @@ class ApiGateway:
         if description is not None:
             deployment["description"] = description
         api["_deployments"][deployment["id"]] = {**deployment, "_resources": copy.deepcopy(api["_resources"]),
+                                                 "_authorizers": _authorizers_used(api),
                                                  "_policy": api.get("policy"),
                                                  "_validators": copy.deepcopy(api.get("_validators", {})),
                                                  "_models": _models_of(api)}
@@ -1124,6 +1128,13 @@ def _check_authorization(api: dict[str, Any], method: dict[str, Any]) -> None:
                                   "or COGNITO_USER_POOLS requires a valid authorizer.")
     if kind != "CUSTOM":
         method.pop("authorizerId", None)
+
+
+def _authorizers_used(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The authorizers the API's methods name, as they are now: what a deployment keeps."""
+    named = {m.get("authorizerId") for r in api["_resources"].values()
+             for m in (r.get("resourceMethods") or {}).values()}
+    return {i: copy.deepcopy(a) for i, a in api.get("_authorizers", {}).items() if i in named}
 
 
 def _models_of(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
