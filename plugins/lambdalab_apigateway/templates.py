@@ -21,7 +21,8 @@ A template is bounded as AWS bounds it and then some (:mod:`.quotas`): a ``#fore
 at most 1,000 times, a rendering at most 100,000 rounds in all, and neither its output nor
 any string or list it makes may pass 10 MB; a name beginning with ``_`` is refused (Velocity
 has none, and airspeed would reach Python's internals through it). Each breach is a
-:class:`TemplateFailed`, not a hang.
+:class:`TemplateFailed`, not a hang. A value's methods are Java's, those :mod:`.java`
+allows; any other (Python's ``ljust``, ``format``) is a :class:`TemplateFailed` naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from urllib.parse import quote, unquote
 import airspeed  # type: ignore[import-untyped]  # it ships no type information
 
 from . import quotas
+from .java import JavaFailed, getter, java_text, methods_of
 
 class TemplateFailed(Exception):
     """A template that airspeed could not render, or a JSONPath that is none."""
@@ -109,6 +111,11 @@ def json_path(document: Any, path: str, missing: Any = None) -> Any:
     return nodes
 
 
+class Nothing(str):
+    """The ``""`` a path that names nothing gives: equal to ``""``, and, as Java's null,
+    any method called on it gives nothing."""
+
+
 class Input:
     """``$input``: the request's (or the integration's answer's) body and parameters."""
 
@@ -131,7 +138,7 @@ class Input:
         """The value itself; ``""`` where nothing is, so that ``$input.path('$.a') == ""``
         holds for a missing ``a`` as templates written for API Gateway expect."""
         found = json_path(self._document(), path)
-        return "" if found is None else found
+        return Nothing() if found is None else found
 
     def params(self, name: str | None = None) -> Any:
         if name is None:
@@ -177,20 +184,6 @@ class Util:
             raise TemplateFailed("$util.base64Decode was given no base64") from None
 
 
-def java_text(value: Any) -> str:
-    """``value`` as Java's ``String.valueOf`` writes it: ``true``, not Python's ``True``;
-    a map as ``{a=1, b=x}``, a list as ``[1, x]``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}={java_text(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(java_text(item) for item in value) + "]"
-    return str(value)
-
-
 class _Reference(airspeed.FormalReference):  # type: ignore[misc]  # airspeed is untyped
     """A ``$reference`` written as API Gateway writes it: nothing for a null one (where
     Velocity would print the reference as written), Java's text for the rest."""
@@ -221,13 +214,56 @@ class _Output(airspeed.StoppableStream):  # type: ignore[misc]
         super().write(text)
 
 
+#: The members of ``$input`` and ``$util`` a template may name.
+_MEMBERS = {Input: frozenset({"body", "json", "path", "params"}),
+            Util: frozenset({"escapeJavaScript", "parseJson", "urlEncode", "urlDecode", "base64Encode", "base64Decode"})}
+
+
 class _Name(airspeed.NameOrCall):  # type: ignore[misc]
-    """A name or method call: none beginning with ``_``; no result past the bound."""
+    """A name or method call: a variable, a member of ``$input`` or ``$util``, a map's
+    entry, or a Java method :mod:`.java` allows; none beginning with ``_``; no result
+    past the bound."""
+
+    parameters: Any  # airspeed's: the call's arguments, None for a property
+    index: Any  # airspeed's: ``[i]`` after a property
 
     def calculate(self, current_object: Any, loader: Any, top_namespace: Any) -> Any:
         if self.name.startswith("_"):
             raise TemplateFailed(f"{self.name}: a name beginning with _ is not Velocity's")
-        return _bounded(super().calculate(current_object, loader, top_namespace))
+        members = _MEMBERS.get(type(current_object))
+        if members is not None and self.name not in members:
+            raise TemplateFailed(f"{self.name}: API Gateway's ${type(current_object).__name__.lower()} has no such member")
+        if members is not None or isinstance(current_object, airspeed.LocalNamespace):
+            return _bounded(super().calculate(current_object, loader, top_namespace))
+        try:
+            return _bounded(self._java(current_object, loader, top_namespace))
+        except JavaFailed as error:
+            raise TemplateFailed(f"{self.name}: {error}") from None
+
+    def _java(self, value: Any, loader: Any, top_namespace: Any) -> Any:
+        """A property (a map's entry, or a getter) or an allowed method of ``value``."""
+        if value is None or isinstance(value, Nothing):
+            return None
+        kind, methods = methods_of(value)
+        if self.parameters is None:
+            found = getter(methods, self.name)
+            value = value.get(self.name) if isinstance(value, dict) else None if found is None else found(value)
+            return value if self.index is None else _item(value, self.index.calculate(top_namespace, loader))
+        method = methods.get(self.name)
+        if method is None:
+            raise TemplateFailed(f"{self.name}(): not a method of Java's {kind} that API Gateway's Velocity calls")
+        try:
+            return method(value, *self.parameters.calculate(top_namespace, loader))
+        except TypeError as error:  # the wrong number or kind of arguments
+            raise JavaFailed(f"{kind}.{self.name} cannot take these arguments ({error})") from None
+
+
+def _item(value: Any, index: Any) -> Any:
+    """``value[index]`` as Velocity reads ``$a.b[i]``: nothing where nothing is."""
+    try:
+        return value[index]
+    except (LookupError, TypeError):
+        return None
 
 
 class _Interpolated(airspeed.InterpolatedStringLiteral):  # type: ignore[misc]
