@@ -203,6 +203,10 @@ def test_jwt_authorizer_checks_signature_issuer_audience_expiry_and_scopes(
     assert get("/items", token(issuer, clock, key=RSAKey.generate_key(2048, auto_kid=True))) == unauthorized
     assert get("/admin", token(issuer, clock)) == (403, {"message": "Forbidden"})
     assert get("/admin", token(issuer, clock, scope="admin"))[0] == 201
+    admin = next(r for r in v2.get_routes(ApiId=api["ApiId"])["Items"] if r["RouteKey"] == "GET /admin")
+    cleared = v2.update_route(ApiId=api["ApiId"], RouteId=admin["RouteId"], AuthorizationScopes=[])
+    assert cleared.get("AuthorizationScopes", []) == [] and cleared["AuthorizationType"] == "JWT"
+    assert get("/admin", token(issuer, clock))[0] == 201  # an empty list clears the scopes
     expiring = token(issuer, clock)
     clock.advance(3601)  # past exp, on the lab's clock
     assert get("/items", expiring) == unauthorized

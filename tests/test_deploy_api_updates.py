@@ -287,6 +287,34 @@ def test_raw_authorizers_removed_from_the_template_are_deleted_after_their_users
     assert get(local_url(lab, output(lab, "raw", "HttpUrl")) or "") == (200, {"path": "/things/3", "v": "2.0"})
 
 
+def test_scopes_removed_from_a_raw_route_are_cleared(
+        lab: Lab, edge: EdgeServer, tmp_path: Path, issuer: dict[str, Any]) -> None:  # noqa: F811
+    """A route update that leaves out ``AuthorizationScopes`` clears them (UpdateRoute with
+    an empty list), so a token without the scope is let through again."""
+    route = "Target: !Sub \"integrations/${HttpIntegration}\"}"
+    scoped = (RAW.replace(route, route[:-1] + ",\n                AuthorizationType: JWT, AuthorizerId: !Ref Jwt,"
+                                             " AuthorizationScopes: [admin]}")
+              .replace("  HttpStage:\n", f"""\
+  Jwt:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties: {{ApiId: !Ref Http, Name: jwt, AuthorizerType: JWT, IdentitySource: [$request.header.Authorization],
+                 JwtConfiguration: {{Issuer: "{issuer['url']}", Audience: [shop-app]}}}}
+  HttpStage:
+"""))
+    path = tmp_path / "raw.yaml"
+    path.write_text(scoped)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("raw", path)
+    url, plain = local_url(lab, output(lab, "raw", "HttpUrl")) or "", {"Authorization": token(issuer, lab.clock)}
+    assert get(url, plain)[0] == 403
+    path.write_text(scoped.replace(" AuthorizationScopes: [admin]", ""))
+    assert "HttpRoute" in deployer.deploy("raw", path).updated
+    assert get(url, plain) == (200, {"path": "/things/3", "v": "2.0"})
+    route_id = physical(lab, "raw", "HttpRoute")
+    v2 = client_for(edge.url, "apigatewayv2")
+    assert v2.get_route(ApiId=physical(lab, "raw", "Http"), RouteId=route_id).get("AuthorizationScopes", []) == []
+
+
 BODIED = RAW[:RAW.index("  Rest:\n")] + """\
   Rest:
     Type: AWS::ApiGateway::RestApi

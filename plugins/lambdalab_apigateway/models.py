@@ -942,7 +942,8 @@ class ApiGateway:
     @_one_at_a_time
     def update_route(self, api_id: str, route_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """UpdateRoute: ``RouteKey`` (checked, unique), ``Target``, ``AuthorizationType``,
-        ``AuthorizerId``, ``ApiKeyRequired``, ``OperationName``."""
+        ``AuthorizerId``, ``AuthorizationScopes`` (an empty list clears them),
+        ``ApiKeyRequired``, ``OperationName``; a member not sent is kept."""
         api = self._load(api_id, HTTP)
         route = _http_route(api, route_id)
         key = changes.get("RouteKey")

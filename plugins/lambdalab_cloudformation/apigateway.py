@@ -467,7 +467,7 @@ def update_route(ctx: Context, old: dict[str, Any], new: dict[str, Any], made: M
     _gateway(ctx).update_route(new["ApiId"], made.physical_id, {
         "RouteKey": new["RouteKey"], "Target": new.get("Target"),
         "AuthorizationType": new.get("AuthorizationType") or "NONE", "AuthorizerId": new.get("AuthorizerId"),
-        "AuthorizationScopes": new.get("AuthorizationScopes")})
+        "AuthorizationScopes": new.get("AuthorizationScopes") or []})  # a removed property clears
     return made
 
 
