@@ -362,6 +362,78 @@ def test_a_body_change_that_fails_is_rolled_back_into_the_same_api(
     assert get(local_url(lab, output(lab, "bodied", "RestUrl")) or "") == (200, {"path": "/items", "v": "1.0"})
 
 
+VALIDATED = BODIED.replace("        paths:\n", """\
+        x-amazon-apigateway-request-validators:
+          all: {validateRequestBody: true, validateRequestParameters: true}
+        x-amazon-apigateway-request-validator: all
+        definitions:
+          Tag: {type: object, required: [label]}
+          Item: {type: object, required: [name], properties: {tag: {$ref: '#/definitions/Tag'}}}
+        paths:
+""").replace("            get:\n", """\
+            post:
+              parameters:
+                - {in: query, name: q, required: true, type: string}
+                - {in: body, name: item, required: true, schema: {$ref: '#/definitions/Item'}}
+""")
+
+
+def test_a_body_change_overwrites_models_and_request_validators(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    """``definitions`` become models and ``x-amazon-apigateway-request-validators`` request
+    validators, each method naming its own (PutRestApi ``mode=overwrite`` imports them too);
+    a changed ``Body`` replaces them, and the stage checks with them once deployed again."""
+    path = tmp_path / "validated.yaml"
+    path.write_text(VALIDATED)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("validated", path)
+    url = (local_url(lab, output(lab, "validated", "RestUrl")) or "") + "?q=1"
+
+    def post(target: str, item: Any) -> tuple[int, Any]:
+        status, _, body = request(target, "POST", json.dumps(item).encode(), {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    invalid = (400, {"message": "Invalid request body"})
+    assert post(url, {"name": "x"})[0] == 200
+    assert post(url, {"sku": "x"}) == invalid
+    assert post(url, {"name": "x", "tag": {}}) == invalid  # Tag, through Item's $ref
+    assert post(url.removesuffix("?q=1"), {"name": "x"}) == (400, {"message": "Missing required request parameters: [q]"})
+    rest_id = physical(lab, "validated", "Rest")
+    apigw = client_for(edge.url, "apigateway")
+    assert {m["name"] for m in apigw.get_models(restApiId=rest_id)["items"]} == {"Empty", "Error", "Item", "Tag"}
+
+    changed = (VALIDATED.replace("required: [name]", "required: [sku]").replace("      Tag:", "      Label:")
+               .replace("'#/definitions/Tag'", "'#/definitions/Label'")
+               .replace("validateRequestParameters: true", "validateRequestParameters: false")
+               .replace("  Deployment:\n", "  NewDeployment:\n"))
+    path.write_text(changed)
+    deployer.deploy("validated", path)
+    assert post(url, {"sku": "x"})[0] == 200
+    assert post(url, {"name": "x"}) == invalid
+    assert post(url.removesuffix("?q=1"), {"sku": "x"})[0] == 200
+    assert {m["name"] for m in apigw.get_models(restApiId=rest_id)["items"]} == {"Empty", "Error", "Item", "Label"}
+    [validator] = apigw.get_request_validators(restApiId=rest_id)["items"]
+    assert (validator["name"], validator["validateRequestParameters"]) == ("all", False)
+
+
+def test_openapi_3_schemas_are_models_its_request_bodies_name(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    """OpenAPI 3's ``components.schemas`` and ``requestBody.content``, imported as Swagger 2's are."""
+    openapi = (VALIDATED.replace("swagger: '2.0'", "openapi: '3.0.1'")
+               .replace("        definitions:\n", "        components:\n          schemas:\n")
+               .replace("          Tag: {", "            Tag: {").replace("          Item: {", "            Item: {")
+               .replace("#/definitions/Tag", "#/components/schemas/Tag")
+               .replace("                - {in: body, name: item, required: true, schema: {$ref: '#/definitions/Item'}}\n",
+                        "              requestBody:\n                content:\n                  application/json:\n"
+                        "                    schema: {$ref: '#/components/schemas/Item'}\n"))
+    path = tmp_path / "openapi.yaml"
+    path.write_text(openapi)
+    cloudformation_of(lab).deployer.deploy("openapi", path)
+    url = (local_url(lab, output(lab, "openapi", "RestUrl")) or "") + "?q=1"
+    for item, status in (({"name": "x"}, 200), ({"sku": "x"}, 400), ({"name": "x", "tag": {}}, 400)):
+        assert request(url, "POST", json.dumps(item).encode(), {"Content-Type": "application/json"})[0] == status
+
+
 def test_stages_removed_from_the_template_stop_answering(
         lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
     staged = RAW.replace("Outputs:\n", """\

@@ -6,7 +6,10 @@ an ``AWS::ApiGateway::RestApi`` or ``AWS::ApiGatewayV2::Api`` whose ``Body`` is 
 OpenAPI definition, plus a deployment and stages; the definition is imported as API
 Gateway imports one: each path a resource (REST) or route (HTTP), each
 ``x-amazon-apigateway-integration`` an ``AWS_PROXY`` integration
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html).
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html);
+a REST API's schemas become models and its ``x-amazon-apigateway-request-validators``
+request validators
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-request-validators.html).
 The raw types (``Resource``, ``Method``, ``Route``, ``Integration``…) are made one call each,
 changed by the Update operations and removed by the Delete ones when they leave the
 template. A changed ``Body`` is imported into the same API, as CloudFormation's
@@ -21,6 +24,7 @@ API; on the edge it is ``<edge>/_lambdalab/apis/<api-id>/<stage>/<path>``
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -38,6 +42,13 @@ SERVICE = "apigateway"
 _OPENAPI_METHODS = {"get": "GET", "put": "PUT", "post": "POST", "delete": "DELETE", "options": "OPTIONS",
                     "head": "HEAD", "patch": "PATCH", "x-amazon-apigateway-any-method": "ANY"}
 _INTEGRATION = "x-amazon-apigateway-integration"
+_VALIDATORS = "x-amazon-apigateway-request-validators"
+_VALIDATOR = "x-amazon-apigateway-request-validator"
+#: An OpenAPI parameter's ``in``, as a ``requestParameters`` key names where it is.
+_PARAMETER_PLACES = {"query": "querystring", "header": "header", "path": "path"}
+#: The models every REST API has, which an overwrite keeps
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/models-mappings-models.html).
+_DEFAULT_MODELS = ("Empty", "Error")
 _AWS_URL = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?P<rest>/.*)?$")
 
 
@@ -149,17 +160,29 @@ def _clear_rest(gateway: "ApiGateway", api: dict[str, Any]) -> None:
         gateway.delete_method(api_id, root, method)
     for authorizer in gateway.get_authorizers(api_id):
         gateway.delete_authorizer(api_id, authorizer["id"])
+    for validator in gateway.get_request_validators(api_id):
+        gateway.delete_request_validator(api_id, validator["id"])
+    for model in gateway.get_models(api_id):
+        if model["name"] not in _DEFAULT_MODELS:
+            gateway.delete_model(api_id, model["name"])
 
 
 def _import_rest(gateway: "ApiGateway", api: dict[str, Any], body: dict[str, Any]) -> None:
     api_id, known = api["id"], {"/": api["rootResourceId"]}
     authorizers = _rest_authorizers(gateway, api_id, body)
+    models, checks = _rest_models(gateway, api_id, body), _rest_validators(gateway, api_id, body)
     for path, item in _paths(body).items():
         resource_id = _rest_resource(gateway, api_id, str(path), known)
         for method_name, method in _methods(item):
             authorizer = next((authorizers[n] for s in method.get("security") or [] for n in s
                                if n in authorizers), None)
-            gateway.put_method(api_id, resource_id, method_name, "CUSTOM" if authorizer else "NONE", authorizer)
+            check = method.get(_VALIDATOR, body.get(_VALIDATOR))
+            validator_id = None if check is None else checks.get(str(check))
+            if check is not None and validator_id is None:
+                raise ValueError(f"Body: {_VALIDATOR} {check!r} is none of {_VALIDATORS}")
+            gateway.put_method(api_id, resource_id, method_name, "CUSTOM" if authorizer else "NONE", authorizer,
+                               request_parameters=_parameters(item, method), request_validator_id=validator_id,
+                               request_models=_request_models(method, models) or None)
             integration = method.get(_INTEGRATION)
             if isinstance(integration, dict):
                 _import_rest_integration(gateway, api_id, resource_id, method_name, method, integration)
@@ -222,6 +245,57 @@ def _schemes(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if isinstance(spec, dict):
             found[str(scheme_name)] = spec
     return found
+
+
+def _schemas(body: dict[str, Any]) -> dict[str, Any]:
+    """Swagger 2's ``definitions`` and OpenAPI 3's ``components.schemas``, by name."""
+    return {**_member(body, "definitions"), **_member(_member(body, "components"), "schemas")}
+
+
+def _rest_models(gateway: "ApiGateway", api_id: str, body: dict[str, Any]) -> set[str]:
+    """The definition's schemas, made models (``application/json``, as API Gateway's import
+    makes them); one naming a default model (``Empty``, ``Error``) replaces its schema. A
+    ``$ref`` to another schema resolves: each schema carries the others as ``definitions``."""
+    schemas = _schemas(body)
+    shared = json.loads(json.dumps(schemas).replace('"#/components/schemas/', '"#/definitions/'))
+    for name, schema in shared.items():
+        text = json.dumps({**schema, "definitions": shared} if "#/definitions/" in json.dumps(schema) else schema)
+        if name in _DEFAULT_MODELS:
+            gateway.update_model(api_id, name, [_replace("/schema", text)])
+        else:
+            gateway.create_model(api_id, str(name), "application/json", schema=text)
+    return set(shared)
+
+
+def _rest_validators(gateway: "ApiGateway", api_id: str, body: dict[str, Any]) -> dict[str, str]:
+    """The definition's ``x-amazon-apigateway-request-validators``, made: their ids by name."""
+    return {str(name): gateway.create_request_validator(
+                api_id, str(name), validate_body=bool(spec.get("validateRequestBody")),
+                validate_parameters=bool(spec.get("validateRequestParameters")))["id"]
+            for name, spec in _member(body, _VALIDATORS).items() if isinstance(spec, dict)}
+
+
+def _parameters(item: dict[str, Any], method: dict[str, Any]) -> dict[str, bool]:
+    """The path's and the method's ``parameters`` as ``requestParameters``
+    (``method.request.querystring.q``: required)."""
+    found = {}
+    for parameter in [*(item.get("parameters") or []), *(method.get("parameters") or [])]:
+        where = isinstance(parameter, dict) and _PARAMETER_PLACES.get(str(parameter.get("in")))
+        if where and isinstance(parameter.get("name"), str):
+            found[f"method.request.{where}.{parameter.get('name')}"] = bool(parameter.get("required"))
+    return found
+
+
+def _request_models(method: dict[str, Any], models: set[str]) -> dict[str, str]:
+    """The models the method's body names: Swagger 2's ``in: body`` parameter (for each of
+    ``consumes``, else ``application/json``), OpenAPI 3's ``requestBody.content``."""
+    bodies = [(content_type, _member(media, "schema")) for content_type, media
+              in _member(_member(method, "requestBody"), "content").items() if isinstance(media, dict)]
+    for parameter in method.get("parameters") or []:
+        if isinstance(parameter, dict) and parameter.get("in") == "body":
+            bodies += [(str(c), _member(parameter, "schema")) for c in method.get("consumes") or ["application/json"]]
+    named = {str(c): str(schema.get("$ref", "")).rsplit("/", 1)[-1] for c, schema in bodies}
+    return {content_type: name for content_type, name in named.items() if name in models}
 
 
 def _rest_authorizers(gateway: "ApiGateway", api_id: str, body: dict[str, Any]) -> dict[str, str]:
