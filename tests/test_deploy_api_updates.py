@@ -362,6 +362,56 @@ def test_a_body_change_that_fails_is_rolled_back_into_the_same_api(
     assert get(local_url(lab, output(lab, "bodied", "RestUrl")) or "") == (200, {"path": "/items", "v": "1.0"})
 
 
+GATED = BODIED.replace("  Rest:\n", """\
+  Gate:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              effect = "Allow" if event["authorizationToken"] == "open-sesame" else "Deny"
+              return {"principalId": "ada", "policyDocument": {"Version": "2012-10-17", "Statement": [
+                  {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+  Rest:
+""").replace("        paths:\n", """\
+        securityDefinitions:
+          token:
+            type: apiKey
+            name: Authorization
+            in: header
+            x-amazon-apigateway-authtype: custom
+            x-amazon-apigateway-authorizer:
+              type: token
+              authorizerUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Gate.Arn}/invocations"
+        paths:
+""").replace("            get:\n", "            get:\n              security: [{token: []}]\n")
+
+
+def test_a_stage_answers_with_its_deployments_authorizers_after_the_body_drops_them(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    """A changed ``Body`` whose ``Deployment`` stays the same leaves the stage on the old
+    deployment, which keeps the authorizer the overwrite deleted: it still guards the
+    method (on AWS too, until a new deployment)."""
+    path = tmp_path / "gated.yaml"
+    path.write_text(GATED)
+    deployer = cloudformation_of(lab).deployer
+    deployer.deploy("gated", path)
+    url = local_url(lab, output(lab, "gated", "RestUrl")) or ""
+    assert get(url)[0] == 401
+    assert get(url, {"Authorization": "open-sesame"}) == (200, {"path": "/items", "v": "1.0"})
+    dropped = GATED.replace("              security: [{token: []}]\n", "")
+    path.write_text(dropped[:dropped.index("        securityDefinitions:")] + dropped[dropped.index("        paths:"):])
+    result = deployer.deploy("gated", path)
+    assert "Rest" in result.updated and "Deployment" not in result.updated
+    assert client_for(edge.url, "apigateway").get_authorizers(restApiId=physical(lab, "gated", "Rest"))["items"] == []
+    assert get(url)[0] == 401
+    assert get(url, {"Authorization": "wrong"})[0] == 403
+    assert get(url, {"Authorization": "open-sesame"}) == (200, {"path": "/items", "v": "1.0"})
+
+
 VALIDATED = BODIED.replace("        paths:\n", """\
         x-amazon-apigateway-request-validators:
           all: {validateRequestBody: true, validateRequestParameters: true}
