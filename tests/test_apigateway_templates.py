@@ -186,6 +186,7 @@ JAVA = [
     ("#set($m = $input.path('$.m'))$m.get('k') $m.j $m.containsKey('j') $m.size() $m.keySet() $m.values()",
      "1 v true 2 [k, j] [1, v]"),
     ("#foreach($e in $input.path('$.m').entrySet())$e.key=$e.value;#end", "k=1;j=v;"),
+    ("#set($l = [])#set($m = {})$l.add('a') $l $m.put('k', 1) $m.put('k', 2) $m", "true [a]  1 {k=2}"),
     ("$input.params().size() $util.escapeJavaScript('\"')", "0 \\\""),
 ]
 

@@ -144,6 +144,21 @@ def _get(items: Any, index: int) -> Any:
     return items[index]
 
 
+def _add(items: list[Any], value: Any) -> bool:
+    """``List.add``: true, as Java answers."""
+    _grown(len(items) + 1)
+    items.append(value)
+    return True
+
+
+def _put(entries: dict[Any, Any], key: Any, value: Any) -> Any:
+    """``Map.put``: the value it replaced."""
+    _grown(len(entries) + 1)
+    replaced = entries.get(key)
+    entries[key] = value
+    return replaced
+
+
 def _concat(text: str, more: Any) -> str:
     _grown(len(text) + len(_text(more)))
     return text + more
@@ -184,6 +199,8 @@ _LIST: dict[str, Method] = {
     "get": _get,
     "contains": lambda self, value: value in self,
 }
+#: A list a template made or parsed; airspeed's ``[1..3]`` is a ``range``, which cannot grow.
+_MUTABLE_LIST: dict[str, Method] = {**_LIST, "add": _add}
 _MAP: dict[str, Method] = {
     **_OBJECT,
     "size": len,
@@ -193,12 +210,13 @@ _MAP: dict[str, Method] = {
     "keySet": lambda self: list(self),
     "values": lambda self: list(self.values()),
     "entrySet": lambda self: [Entry(key, value) for key, value in self.items()],
+    "put": _put,
 }
 _ENTRY: dict[str, Method] = {**_OBJECT, "getKey": lambda self: self.key, "getValue": lambda self: self.value}
 
 #: Each Python type's Java methods, by the Java type it stands for.
 METHODS: dict[type, tuple[str, dict[str, Method]]] = {
-    str: ("String", _STRING), list: ("List", _LIST), range: ("List", _LIST), dict: ("Map", _MAP),
+    str: ("String", _STRING), list: ("List", _MUTABLE_LIST), range: ("List", _LIST), dict: ("Map", _MAP),
     Entry: ("Map.Entry", _ENTRY), bool: ("Boolean", _OBJECT), int: ("Integer", _OBJECT),
     float: ("Double", _OBJECT),
 }
