@@ -164,6 +164,10 @@ HOSTILE = [
     ("$util.__class__", "__class__: a name beginning with _ is not Velocity's"),
     ("$input._params", "_params: a name beginning with _ is not Velocity's"),
     ("#macro(m)#m()#end#m()", "The mapping template failed"),
+    # patterns that backtrack without end: each stopped by the regular expressions' timeout
+    ("#set($s = 'a' * 60 + '!')$s.matches('(a|aa)+')", "a regular expression ran past 1 s"),
+    ("#set($s = 'a' * 60 + '!')$s.replaceAll('(a|aa)+$', 'x')", "a regular expression ran past 1 s"),
+    ("#set($s = 'a' * 60 + '!')$s.split('(a|aa)+$')", "a regular expression ran past 1 s"),
 ]
 
 

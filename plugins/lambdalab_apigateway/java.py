@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+import regex
 
 from . import quotas
+
+T = TypeVar("T")
 
 
 class JavaFailed(Exception):
@@ -64,21 +68,30 @@ def _text(value: Any) -> str:
     return value
 
 
-def _regex(pattern: Any) -> re.Pattern[str]:
+def _regex(pattern: Any) -> "regex.Pattern[str]":
     try:
-        return re.compile(_text(pattern))
-    except re.error as error:
+        return regex.compile(_text(pattern))
+    except regex.error as error:
         raise JavaFailed(f"bad regular expression {pattern!r}: {error}") from None
 
 
-def _expand(match: re.Match[str], replacement: str) -> str:
+def _bounded(match: Callable[[], T]) -> T:
+    """A regular expression's run, failed past TEMPLATE_REGEX_TIMEOUT_S: a pattern that
+    backtracks without end (``(a|aa)+$`` on a long input) must not hold the request."""
+    try:
+        return match()
+    except TimeoutError:
+        raise JavaFailed(f"a regular expression ran past {quotas.TEMPLATE_REGEX_TIMEOUT_S:g} s") from None
+
+
+def _expand(match: "regex.Match[str]", replacement: str) -> str:
     """Java's ``Matcher.appendReplacement``: ``$1`` and ``${name}`` are groups, ``\\x`` is x."""
     def one(found: re.Match[str]) -> str:
         if found[1] is not None or found[2] is not None:
             group = int(found[1]) if found[1] is not None else found[2]
             try:
                 return match.group(group) or ""
-            except (IndexError, re.error):
+            except (IndexError, regex.error):
                 raise JavaFailed(f"no group {found[0]} in the pattern") from None
         if found[3] is not None:
             return found[3]
@@ -88,14 +101,14 @@ def _expand(match: re.Match[str], replacement: str) -> str:
 
 def _replace_matches(text: str, pattern: Any, replacement: Any, count: int = 0) -> str:
     """``replaceAll`` (``count`` 0) or ``replaceFirst`` (1), refused as soon as it outgrows the bound."""
-    regex, wanted, grown = _regex(pattern), _text(replacement), [len(text)]
+    compiled, wanted, grown = _regex(pattern), _text(replacement), [len(text)]
 
-    def one(match: re.Match[str]) -> str:
+    def one(match: "regex.Match[str]") -> str:
         written = _expand(match, wanted)
         grown[0] += len(written) - (match.end() - match.start())
         _grown(grown[0])
         return written
-    return regex.sub(one, text, count=count)
+    return _bounded(lambda: compiled.sub(one, text, count=count, timeout=quotas.TEMPLATE_REGEX_TIMEOUT_S))
 
 
 def _replace(text: str, old: Any, new: Any) -> str:
@@ -110,7 +123,7 @@ def _split(text: str, pattern: Any, limit: int = 0) -> list[str]:
     (``limit`` 0) no trailing empty parts."""
     parts: list[str] = []
     start = 0
-    for match in _regex(pattern).finditer(text):
+    for match in _bounded(lambda: list(_regex(pattern).finditer(text, timeout=quotas.TEMPLATE_REGEX_TIMEOUT_S))):
         if 0 < limit <= len(parts) + 1:
             break
         if match.end() == 0:
@@ -182,7 +195,8 @@ _STRING: dict[str, Method] = {
     "startsWith": lambda self, prefix: self.startswith(_text(prefix)),
     "endsWith": lambda self, suffix: self.endswith(_text(suffix)),
     "equalsIgnoreCase": lambda self, other: isinstance(other, str) and self.lower() == other.lower(),
-    "matches": lambda self, pattern: _regex(pattern).fullmatch(self) is not None,
+    "matches": lambda self, pattern: _bounded(
+        lambda: _regex(pattern).fullmatch(self, timeout=quotas.TEMPLATE_REGEX_TIMEOUT_S)) is not None,
     "replace": _replace,
     "replaceAll": _replace_matches,
     "replaceFirst": lambda self, pattern, replacement: _replace_matches(self, pattern, replacement, 1),

@@ -43,6 +43,10 @@ TEMPLATE_ITERATIONS_MAX = 100_000
 #: How large a rendered template, or any string or list it makes, may grow (lambdalab's own
 #: bound, the request payload's: a template that doubles a string must not fill memory).
 TEMPLATE_VALUE_MAX = APIGATEWAY_PAYLOAD_MAX_BYTES
+#: How long one regular expression of a template (``matches``, ``replaceAll``, ``split``)
+#: may run (lambdalab's own bound: AWS documents none; a pattern that backtracks without
+#: end would otherwise hold the request).
+TEMPLATE_REGEX_TIMEOUT_S = 1.0
 #: A REST API integration's ``timeoutInMillis``: 50 ms to 29 s
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 REST_INTEGRATION_TIMEOUT_MIN_MS = 50
