@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from lambdalab import Lab, TooManyRequestsException
 
@@ -215,3 +217,57 @@ def test_a_handler_that_logs_and_then_waits_does_not_hold_the_loop(
 
     first, second = asyncio.run(calls())
     assert (first.json(), second.json()) == ("met", "met")
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """The standard event loop, counting the readers put on it."""
+
+    added = 0
+
+    def add_reader(self, fd, callback, *args):
+        self.added += 1
+        return super().add_reader(fd, callback, *args)
+
+
+def test_a_warm_environment_keeps_its_readers_on_the_loop_between_invokes(
+    lab: Lab, code
+) -> None:
+    """Readers added and removed for every invoke were a large share of the edge's CPU
+    per warm invoke: they are put on the loop once per environment."""
+    lab.create_function("echo", code(app=ECHO), handler="app.handler")
+    lab.invoke("echo", {})  # warm
+
+    async def ten():
+        return [(await lab.invoke_async("echo", {"n": n})).json() for n in range(10)]
+
+    with asyncio.Runner(loop_factory=CountingLoop) as runner:
+        assert runner.run(ten()) == [{"n": n} for n in range(10)]
+        assert runner.get_loop().added <= 2  # the frame pipe and the log pipe
+
+
+def test_kept_readers_leave_with_their_environment_whatever_thread_ends_it(
+    lab: Lab, code
+) -> None:
+    """An environment ended from another thread while the loop runs (a deleted function)
+    has its readers taken off on the loop's thread before its pipes close: a loop that
+    kept them would fail on the next pipe given the same numbers. A blocking invoke on
+    another thread between two awaited ones leaves the loop sound too."""
+    lab.create_function("echo", code(app=ECHO), handler="app.handler")
+
+    async def scenario():
+        first = await lab.invoke_async("echo", {"n": 1})
+        await asyncio.to_thread(lab.invoke, "echo", {"n": 2})  # its answer wakes the reader
+        second = await lab.invoke_async("echo", {"n": 3})
+        # Ended while the loop is busy: it sees neither the process die nor the pipes close.
+        ender = threading.Thread(target=lab.delete_function, args=("echo",))
+        ender.start()
+        ender.join()
+        for _ in range(3):  # the loop takes the readers off, then the pipes close
+            await asyncio.sleep(0)
+        lab.create_function("echo2", code(app=ECHO), handler="app.handler")
+        third = await lab.invoke_async("echo2", {"n": 4})  # pipes on the reused numbers
+        fourth = await lab.invoke_async("echo2", {"n": 5})
+        return [r.json() for r in (first, second, third, fourth)]
+
+    assert uvloop.run(scenario()) == [{"n": 1}, {"n": 3}, {"n": 4}, {"n": 5}]  # the edge's loop
+    assert lab.invoke("echo2", {"n": 6}).json() == {"n": 6}

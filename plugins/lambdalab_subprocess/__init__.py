@@ -97,6 +97,95 @@ class _LogReader:
 LogReader = _LogReader
 
 
+class _Watch:
+    """An event loop's readers on an environment's two pipes, kept between invokes.
+
+    Adding and removing them for every invoke cost a large share of the edge's CPU per
+    warm invoke (``epoll_ctl`` calls and, on uvloop, a handle and two ``fcntl`` calls
+    each time), so they stay. A wake-up with no invoke waiting (the answer to a
+    blocking invoke on another thread, a crash's end of file, a line printed between
+    invokes) takes them off; the next invoke on the loop puts them back.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, conn_fd: int, log: _LogReader) -> None:
+        self.loop = loop
+        self.conn_fd = conn_fd
+        self.log = log
+        #: The future of the invoke waiting for its answer, if one is.
+        self.waiter: asyncio.Future[str | None] | None = None
+        self.active = True
+        self._log_watched = log.open
+        self._polls = {fd: select.poll() for fd in (conn_fd, log.fd)}
+        for fd, poll in self._polls.items():
+            poll.register(fd, _POLL_IN)
+        blocking = os.get_blocking(conn_fd)
+        loop.add_reader(conn_fd, self._answer)
+        # uvloop (libuv) makes a watched fd non-blocking and leaves it so; the frame
+        # pipe is read and written blocking (the answer, the next event).
+        os.set_blocking(conn_fd, blocking)
+        if log.open:
+            loop.add_reader(log.fd, self._log_ready)
+
+    def _answer(self) -> None:
+        if not self._readable(self.conn_fd):
+            return
+        waiter = self.waiter
+        if waiter is None:
+            self.stop()
+        elif not waiter.done():
+            waiter.set_result(None)
+
+    def _log_ready(self) -> None:
+        if self.waiter is None:
+            if self._readable(self.log.fd):
+                self.stop()
+            return
+        self.log.drain()
+        if not self.log.open:
+            self.loop.remove_reader(self.log.fd)
+            self._log_watched = False
+
+    def _readable(self, fd: int) -> bool:
+        """Whether ``fd`` has something to read now: a loop may run a callback for a
+        readiness it saw before the last invoke read its answer (a removed reader's
+        would have been cancelled)."""
+        return bool(self._polls[fd].poll(0))
+
+    def stop(self) -> None:
+        """Take the readers off (on the loop's thread)."""
+        if not self.active:
+            return
+        self.active = False
+        self.loop.remove_reader(self.conn_fd)
+        if self._log_watched:
+            self.loop.remove_reader(self.log.fd)
+            self._log_watched = False
+
+    def release(self, close: Callable[[], None]) -> None:
+        """Take the readers off, then ``close`` the pipes: a loop must not keep a closed
+        fd, whose number the next pipe or socket reuses. From another thread while the
+        loop runs, both happen on the loop's thread."""
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if not self.active or loop.is_closed() or running is loop or not loop.is_running():
+            if self.active and not loop.is_closed():
+                self.stop()
+            close()
+            return
+
+        def on_loop() -> None:
+            self.stop()
+            close()
+
+        try:
+            loop.call_soon_threadsafe(on_loop)
+        except RuntimeError:  # closed meanwhile: its readers went with it
+            close()
+
+
 class SubprocessEnvironment:
     """One execution environment: a forked process serving one invoke at a time."""
 
@@ -121,6 +210,8 @@ class SubprocessEnvironment:
         self._poll.register(self._conn.fileno(), _POLL_IN)
         self._poll.register(log_fd, _POLL_IN)
         self._exit: str | None = None
+        self._watch: _Watch | None = None
+        self._closing = False
         #: When the core busy-waits for this runtime's answers.
         self.spin_policy = protocol.SpinPolicy(spin_s=SPIN_S)
         #: Until when (``time.monotonic()``) the runtime polls for its next invoke.
@@ -273,23 +364,20 @@ class SubprocessEnvironment:
     async def _await_frame_async(
         self, timeout: float, first_tick: float | None
     ) -> tuple[bytes | None, str | None]:
-        """:meth:`_await_frame` on the running event loop: readers on the two pipes,
-        timers for the timeout and the ticks."""
+        """:meth:`_await_frame` on the running event loop: readers on the two pipes
+        (kept from one invoke to the next, :class:`_Watch`), timers for the timeout
+        and the ticks."""
         # Holding the loop for a spin that pays costs less than sleeping and waking.
         if taken := self._buffered() or self._spin(first_tick):
             return taken
         loop = asyncio.get_running_loop()
+        watch, kept = self._watching(loop)
         done: asyncio.Future[str | None] = loop.create_future()
-        conn_fd, log = self._conn.fileno(), self._log
+        watch.waiter = done
 
         def finish(reason: str | None) -> None:
             if not done.done():
                 done.set_result(reason)
-
-        def read_log() -> None:
-            log.drain()
-            if not log.open:
-                loop.remove_reader(log.fd)
 
         ticking: asyncio.TimerHandle | None = None
 
@@ -297,28 +385,33 @@ class SubprocessEnvironment:
             nonlocal ticking
             ticking = loop.call_later(self.ticker(), tick)
 
-        conn_blocking = os.get_blocking(conn_fd)
-        loop.add_reader(conn_fd, finish, None)
-        if log.open:
-            loop.add_reader(log.fd, read_log)
         timer = loop.call_later(timeout, finish, "timeout")
         ticking = None if first_tick is None else loop.call_later(first_tick, tick)
         try:
             reason = await done
         finally:
-            loop.remove_reader(conn_fd)
-            # uvloop (libuv) makes a watched fd non-blocking and leaves it so; the frame
-            # pipe is read and written blocking (the answer below, the next event).
-            os.set_blocking(conn_fd, conn_blocking)
-            if log.open:
-                loop.remove_reader(log.fd)
+            watch.waiter = None
+            if not kept:
+                watch.stop()
             timer.cancel()
             if ticking is not None:
                 ticking.cancel()
         if reason is not None:
             return None, reason
-        log.drain()  # written before the answer; its reader may not have run yet
+        self._log.drain()  # written before the answer; its reader may not have run yet
         return self._read_answer(first_tick)
+
+    def _watching(self, loop: asyncio.AbstractEventLoop) -> tuple[_Watch, bool]:
+        """This environment's readers on ``loop``, and whether they stay after the
+        invoke: not while readers of another live loop are still on the pipes (only
+        that loop's thread may take them off, or :meth:`destroy`)."""
+        watch = self._watch
+        if watch is not None and watch.active and watch.loop is loop:
+            return watch, True
+        if watch is not None and watch.active and not watch.loop.is_closed():
+            return _Watch(loop, self._conn.fileno(), self._log), False
+        self._watch = _Watch(loop, self._conn.fileno(), self._log)
+        return self._watch, True
 
     def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
         """What the backend reports: the answer, or how the environment was lost."""
@@ -360,6 +453,14 @@ class SubprocessEnvironment:
             except OSError:
                 pass
             self._exit_reason()  # wait until it is gone, not just signalled
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            self._closing = True  # the pipes close once the loop's readers are off
+            watch.release(self._close_pipes)
+        elif not self._closing:
+            self._close_pipes()
+
+    def _close_pipes(self) -> None:
         if not self._conn.closed:
             self._conn.close()
             os.close(self._log.fd)
