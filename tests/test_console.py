@@ -231,6 +231,33 @@ def test_the_functions_view_lists_each_functions_url_and_mappings(edge: EdgeServ
     assert functions["idle"]["triggers"] == []
 
 
+def test_the_trigger_plugins_show_their_queues_and_streams(edge: EdgeServer, client: Any) -> None:
+    """The SQS and Kinesis plugins add panels through the toolkit's hook: a queue's
+    messages by state and a stream's shards, each with the functions mapped to it."""
+    create(client, "worker")
+    sqs = client_for(edge.url, "sqs")
+    queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    sqs.create_queue(QueueName="later")
+    sqs.send_message(QueueUrl=queue, MessageBody="one")
+    sqs.send_message(QueueUrl=queue, MessageBody="two", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=queue, VisibilityTimeout=60)
+    sqs.send_message(QueueUrl=queue, MessageBody="three")
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn, Enabled=False)
+    kinesis = client_for(edge.url, "kinesis")
+    kinesis.create_stream(StreamName="clicks", ShardCount=3)
+    stream_arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    client.create_event_source_mapping(FunctionName="worker", EventSourceArn=stream_arn,
+                                       StartingPosition="LATEST", Enabled=False)
+    panels = {p["title"]: p["rows"] for p in state(edge.url)["panels"]}
+    assert panels["SQS queues (lambdalab_sqs)"] == [
+        {"Queue": "jobs", "Visible": 1, "In flight": 1, "Delayed": 1, "Mapped to": "worker"},
+        {"Queue": "later", "Visible": 0, "In flight": 0, "Delayed": 0, "Mapped to": ""}]
+    [clicks] = panels["Kinesis streams (lambdalab_kinesis)"]
+    assert clicks["Stream"] == "clicks" and clicks["Open shards"] == 3 and clicks["Mapped to"] == "worker"
+    assert clicks["Status"] in ("CREATING", "ACTIVE") and clicks["Consumers"] == 0
+
+
 def test_an_idle_environment_is_reaped_on_the_lab_clock(edge: EdgeServer, client: Any) -> None:
     create(client, "echo")
     client.invoke(FunctionName="echo", Payload=b"{}")

@@ -20,14 +20,14 @@ From Python::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import lambdalab
-from lambdalab.plugin import HttpService, StashKey
+from lambdalab.plugin import ConsolePanel, HttpService, StashKey, parse_function_ref
 
 from .consumers import Consumer, Consumers, Subscription
 from .exceptions import KinesisError
-from .mappings import StreamMapping, StreamMappings
+from .mappings import CONSUMER_INFIX, StreamMapping, StreamMappings
 from .models import MIGRATIONS, Shard, Stream, Streams
 from .responses import TARGET_PREFIX, KinesisService
 from .sources import KinesisShardSource
@@ -95,6 +95,29 @@ def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
     kinesis = kinesis_of(lab)
     return [HttpService("kinesis", KinesisService(kinesis.streams, kinesis.consumers),
                         target_prefixes=(TARGET_PREFIX,))]
+
+
+@lambdalab.hookimpl
+def lambdalab_console_panels(lab: "Lab") -> list[ConsolePanel]:
+    """The console's stream panel: each stream's status, open shards and enhanced
+    fan-out consumers, and the functions mapped to it."""
+
+    def rows() -> list[Mapping[str, Any]]:
+        kinesis = kinesis_of(lab)
+        mapped: dict[str, list[str]] = {}
+        for mapping in kinesis.mappings.list():
+            stream_arn = mapping.event_source_arn.partition(CONSUMER_INFIX)[0]  # a consumer reads its stream
+            mapped.setdefault(stream_arn, []).append(parse_function_ref(mapping.function_arn).name)
+        out: list[Mapping[str, Any]] = []
+        for name in kinesis.streams.names():
+            open_shards = sum(1 for shard in kinesis.streams.shards(name) if not shard.closed)
+            summary = kinesis.streams.stream(name).summary(open_shards, kinesis.consumers.count(name))
+            out.append({"Stream": name, "Status": summary["StreamStatus"], "Open shards": open_shards,
+                        "Consumers": summary["ConsumerCount"],
+                        "Mapped to": ", ".join(mapped.get(summary["StreamARN"], []))})
+        return out
+
+    return [ConsolePanel("Kinesis streams (lambdalab_kinesis)", rows)]
 
 
 @lambdalab.hookimpl

@@ -18,10 +18,10 @@ From Python::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import lambdalab
-from lambdalab.plugin import DestinationMessage, HttpService, Sender, StashKey
+from lambdalab.plugin import ConsolePanel, DestinationMessage, HttpService, Sender, StashKey, parse_function_ref
 
 from .exceptions import SqsError
 from .mappings import EventSourceMapping, EventSourceMappings
@@ -109,6 +109,27 @@ def lambdalab_destination_sender(lab: "Lab", destination_arn: str) -> Sender | N
 
     return send
 
+
+
+@lambdalab.hookimpl
+def lambdalab_console_panels(lab: "Lab") -> list[ConsolePanel]:
+    """The console's queue panel: each queue's messages by state (what
+    GetQueueAttributes' approximate counts say) and the functions mapped to it."""
+
+    def rows() -> list[Mapping[str, Any]]:
+        sqs = sqs_of(lab)
+        mapped: dict[str, list[str]] = {}
+        for mapping in sqs.mappings.list():
+            mapped.setdefault(mapping.event_source_arn, []).append(parse_function_ref(mapping.function_arn).name)
+        out: list[Mapping[str, Any]] = []
+        for queue in sqs.queues.list_queues():
+            counts = sqs.queues.counts(queue.name)
+            out.append({"Queue": queue.name, "Visible": counts["visible"], "In flight": counts["in_flight"],
+                        "Delayed": counts["delayed"],
+                        "Mapped to": ", ".join(mapped.get(sqs.queues.arn(queue.name), []))})
+        return out
+
+    return [ConsolePanel("SQS queues (lambdalab_sqs)", rows)]
 
 
 @lambdalab.hookimpl
