@@ -125,11 +125,8 @@ def test_changes_through_the_python_api_are_pushed(lab: Lab, stream: http.client
     read_events(stream, b"event: functions")
 
 
-def test_wiring_a_trigger_is_pushed(lab: Lab, edge: EdgeServer, stream: http.client.HTTPResponse, client: Any) -> None:
-    arn = create(client, "mailer")["FunctionArn"]
-    read_events(stream, b"event: functions")
-    sns = client_for(edge.url, "sns")
-    topic = sns.create_topic(Name="orders")["TopicArn"]
+def changes_seen(lab: Lab) -> list[str]:
+    """The functions ``lambdalab_function_changed`` names from now on, in order."""
     seen: list[str] = []
 
     class Watcher:
@@ -138,6 +135,15 @@ def test_wiring_a_trigger_is_pushed(lab: Lab, edge: EdgeServer, stream: http.cli
             seen.append(function_name)
 
     lab.plugin_manager.register(Watcher())
+    return seen
+
+
+def test_wiring_a_trigger_is_pushed(lab: Lab, edge: EdgeServer, stream: http.client.HTTPResponse, client: Any) -> None:
+    arn = create(client, "mailer")["FunctionArn"]
+    read_events(stream, b"event: functions")
+    sns = client_for(edge.url, "sns")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    seen = changes_seen(lab)
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="someone@example.com")
     read_events(stream, b"event: functions")
@@ -240,14 +246,7 @@ def test_lambdas_own_triggers_changed_through_the_python_api_are_pushed(
 ) -> None:
     lab.create_function("worker", code(app="def handler(e, c):\n    return 1\n"), handler="app.handler")
     read_events(stream, b"event: functions")
-    seen: list[str] = []
-
-    class Watcher:
-        @lambdalab.hookimpl
-        def lambdalab_function_changed(self, function_name: str) -> None:
-            seen.append(function_name)
-
-    lab.plugin_manager.register(Watcher())
+    seen = changes_seen(lab)
     sqs = client_for(edge.url, "sqs")
     queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
