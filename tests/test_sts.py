@@ -7,7 +7,11 @@ it was given (an IAM user's, a role session's, or keys IAM never issued).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,6 +96,32 @@ def test_assume_role_gives_temporary_keys_that_are_the_role_session(
     with pytest.raises(ClientError) as expired:
         as_(edge, "sts", credentials).get_caller_identity()
     assert expired.value.response["Error"]["Code"] == "ExpiredTokenException"
+
+
+def sts_cli(edge: EdgeServer, *args: str, **credentials: str) -> Any:
+    """``aws sts …`` (the AWS CLI v2 the test extra installs) against the edge, as the
+    given keys (the account root's by default)."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": credentials.get("AccessKeyId", "AKIDEXAMPLE"),
+           "AWS_SECRET_ACCESS_KEY": credentials.get("SecretAccessKey", "x"),
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env.pop("AWS_SESSION_TOKEN", None)
+    if "SessionToken" in credentials:
+        env["AWS_SESSION_TOKEN"] = credentials["SessionToken"]
+    done = subprocess.run([str(Path(sys.executable).parent / "aws"), "--endpoint-url", edge.url,
+                           "--output", "json", "sts", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_aws_cli_assumes_a_role_and_its_session_is_who_calls(edge: EdgeServer, iam: Any) -> None:
+    assert sts_cli(edge, "get-caller-identity")["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    arn = iam.create_role(RoleName="ops", AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}))["Role"]["Arn"]
+    answer = sts_cli(edge, "assume-role", "--role-arn", arn, "--role-session-name", "from-cli")
+    assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/from-cli"
+    me = sts_cli(edge, "get-caller-identity", **answer["Credentials"])
+    assert me["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/from-cli"
 
 
 def test_a_user_named_by_the_trust_policy_may_assume_the_role_and_others_may_not(
