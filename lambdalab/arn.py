@@ -78,9 +78,10 @@ def checked_account_id(account_id: str) -> str:
     return account_id
 
 
-_TAGGABLE = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[a-zA-Z0-9_-]+)"
-    r"(?::(?P<qualifier>[a-zA-Z0-9_$-]+))?$"
+#: A whole function ARN, maybe qualified (a version or an alias).
+FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
+    r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>[a-zA-Z0-9_$-]+))?$"
 )
 
 
@@ -90,7 +91,7 @@ def taggable_function(resource: str) -> str:
     Tags belong to a function, not to its versions or aliases, as on AWS
     (https://docs.aws.amazon.com/lambda/latest/api/API_TagResource.html).
     """
-    match = _TAGGABLE.match(resource or "")
+    match = FUNCTION_ARN.match(resource or "")
     if match is None:
         raise InvalidParameterValueException(
             f"Resource: {resource!r} is not a function ARN. lambdalab tags functions; use "

@@ -11,23 +11,18 @@ nothing is done.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+from .arn import FUNCTION_ARN
 
 if TYPE_CHECKING:
     from .lab import Lab
-
-#: A Lambda function's ARN, maybe qualified (a version or an alias).
-_LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
-    r"(?P<name>[a-zA-Z0-9_-]+)(?::[a-zA-Z0-9_$-]+)?$"
-)
 
 
 def function_named(lab: "Lab", arn: str) -> str | None:
     """The name of ``lab``'s function that ``arn`` names (qualified or not), or ``None``
     when it names no function of ``lab``'s account and region (or no function at all)."""
-    match = _LAMBDA_ARN.match(arn)
+    match = FUNCTION_ARN.match(arn)
     if match is None or (match["region"], match["account"]) != (lab.arns.region, lab.arns.account_id):
         return None
     return match["name"]
