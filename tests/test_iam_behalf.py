@@ -191,17 +191,25 @@ def test_a_kinesis_mapping_needs_the_pollers_reads_on_the_role(enforcing: EdgeSe
                                            StartingPosition="TRIM_HORIZON")["UUID"]
 
 
+#: The reads a stream mapping's poller makes with the role (AWSLambdaKinesisExecutionRole's).
+STREAM_READS = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
+
+
+def stream_with_consumer(enforcing: EdgeServer) -> tuple[str, str]:
+    """A one-shard stream ``clicks`` and its enhanced fan-out consumer ``fast``: their ARNs."""
+    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    return stream, kinesis.register_stream_consumer(StreamARN=stream, ConsumerName="fast")["Consumer"]["ConsumerARN"]
+
+
 def test_a_mapping_through_a_consumer_reads_the_stream_and_subscribes_to_the_consumer(
         enforcing: EdgeServer, iam: Any) -> None:
     """https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html ("Execution role
     permissions"): the reads on the stream's ARN, SubscribeToShard on the consumer's."""
     lam = function_with_role(enforcing, iam)
-    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
-    kinesis.create_stream(StreamName="clicks", ShardCount=1)
-    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
-    consumer = kinesis.register_stream_consumer(StreamARN=stream, ConsumerName="fast")["Consumer"]["ConsumerARN"]
-    reads = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
-    iam.put_role_policy(RoleName="worker-role", PolicyName="reads", PolicyDocument=allow(reads, stream))
+    stream, consumer = stream_with_consumer(enforcing)
+    iam.put_role_policy(RoleName="worker-role", PolicyName="reads", PolicyDocument=allow(STREAM_READS, stream))
     assert stream_mapping_refusal(lam, consumer) == (
         f"Cannot access stream consumer {consumer}. Please ensure the role can perform the "
         "SubscribeToShard Action on your stream consumer in IAM.")
@@ -213,12 +221,8 @@ def test_a_mapping_through_a_consumer_reads_the_stream_and_subscribes_to_the_con
 
 def test_a_mapping_through_a_consumer_needs_the_reads_on_its_stream(enforcing: EdgeServer, iam: Any) -> None:
     lam = function_with_role(enforcing, iam)
-    kinesis = client_for(enforcing.url, "kinesis", key=ROOT)
-    kinesis.create_stream(StreamName="clicks", ShardCount=1)
-    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
-    consumer = kinesis.register_stream_consumer(StreamARN=stream, ConsumerName="fast")["Consumer"]["ConsumerARN"]
-    reads = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
-    everything_on_the_consumer = reads + ["kinesis:SubscribeToShard"]
+    stream, consumer = stream_with_consumer(enforcing)
+    everything_on_the_consumer = STREAM_READS + ["kinesis:SubscribeToShard"]
     iam.put_role_policy(RoleName="worker-role", PolicyName="consumer",
                         PolicyDocument=allow(everything_on_the_consumer, consumer))
     assert stream_mapping_refusal(lam, consumer) == (

@@ -254,7 +254,8 @@ def test_variables_in_condition_values() -> None:
 LAB_ACCOUNT = "000000000000"
 
 
-def _policy(*statements: dict[str, Any]) -> str:
+def policy_of(*statements: dict[str, Any]) -> str:
+    """A 2012-10-17 policy document of these statements, as JSON."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
@@ -283,7 +284,7 @@ def _denied(call: Any) -> str:
 def test_an_unknown_operator_is_refused_when_the_policy_is_put(edge: EdgeServer) -> None:
     iam = client_for(edge.url, "iam", key="test")
     iam.create_user(UserName="u")
-    bad = _policy({"Effect": "Allow", "Action": "lambda:*", "Resource": "*",
+    bad = policy_of({"Effect": "Allow", "Action": "lambda:*", "Resource": "*",
                    "Condition": {"StringEqualz": {"aws:username": "u"}}})
     with pytest.raises(ClientError) as refused:
         iam.put_user_policy(UserName="u", PolicyName="p", PolicyDocument=bad)
@@ -296,10 +297,10 @@ def test_an_unknown_operator_is_refused_when_the_policy_is_put(edge: EdgeServer)
 
 def test_source_ip_is_the_clients_address(edge: EdgeServer) -> None:
     """The test's client connects from 127.0.0.1 (the edge listens on loopback)."""
-    allow_loopback = _policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+    allow_loopback = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
                               "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}})
     assert _user(edge, "near", allow_loopback).list_functions()["Functions"] == []
-    elsewhere = _policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+    elsewhere = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
                          "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}})
     assert _denied(_user(edge, "far", elsewhere).list_functions) == "AccessDeniedException"
 
@@ -308,7 +309,7 @@ def test_current_time_is_the_labs_clock(edge: EdgeServer, clock: VirtualClock) -
     from lambdalab.iam_policy import iso8601
 
     until = iso8601(clock.now() + 3600)
-    policy = _policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+    policy = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
                       "Condition": {"DateLessThan": {"aws:CurrentTime": until}}})
     client = _user(edge, "temp", policy)
     assert client.list_functions()["Functions"] == []
@@ -317,14 +318,14 @@ def test_current_time_is_the_labs_clock(edge: EdgeServer, clock: VirtualClock) -
 
 
 def test_secure_transport_is_false_on_the_plain_http_edge(edge: EdgeServer) -> None:
-    tls_only = _policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"},
+    tls_only = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"},
                        {"Effect": "Deny", "Action": "*", "Resource": "*",
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
     assert _denied(_user(edge, "tls", tls_only).list_functions) == "AccessDeniedException"
 
 
 def test_username_and_principal_tag_variables_name_the_callers_functions(edge: EdgeServer) -> None:
-    policy = _policy({"Effect": "Allow", "Action": "lambda:GetFunction",
+    policy = policy_of({"Effect": "Allow", "Action": "lambda:GetFunction",
                       "Resource": f"arn:aws:lambda:*:{LAB_ACCOUNT}:function:${{aws:username}}-*"},
                      {"Effect": "Allow", "Action": "lambda:GetFunction",
                       "Resource": f"arn:aws:lambda:*:{LAB_ACCOUNT}:function:${{aws:PrincipalTag/team}}-*"})
@@ -337,7 +338,7 @@ def test_username_and_principal_tag_variables_name_the_callers_functions(edge: E
 
 def test_principal_account_principal_arn_and_requested_region_keys(edge: EdgeServer) -> None:
     def policy(region: str) -> str:
-        return _policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+        return policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
                         "Condition": {"StringEquals": {"aws:PrincipalAccount": LAB_ACCOUNT,
                                                        "aws:RequestedRegion": region},
                                       "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{LAB_ACCOUNT}:user/r*"}}})

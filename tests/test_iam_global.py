@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -23,6 +23,7 @@ from lambdalab.server import EdgeServer
 from lambdalab_iam import iam
 
 from .edge_support import zip_of
+from .test_iam_conditions import edge, policy_of  # noqa: F401  (fixture: an edge enforcing IAM)
 
 ACCOUNT = "000000000000"
 WHO = "import os\ndef handler(event, context):\n    return os.environ['AWS_ACCESS_KEY_ID']\n"
@@ -34,17 +35,6 @@ def client_in(url: str, region: str, service: str = "lambda", key: str = "test",
     return boto3.client(service, endpoint_url=url, region_name=region, aws_access_key_id=key,
                         aws_secret_access_key=secret,
                         config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-@pytest.fixture
-def edge(tmp_path: Path, clock: VirtualClock) -> Iterator[EdgeServer]:
-    with Lab(data_dir=tmp_path / "data", clock=clock, enforce_iam=True) as lab:
-        with EdgeServer(lab, port=0) as server:
-            yield server
 
 
 def user_key(url: str, region: str, name: str, document: str) -> tuple[str, str]:
@@ -64,7 +54,7 @@ def denied(call: Any) -> str:
 
 
 def test_a_user_made_in_one_region_signs_requests_to_another(edge: EdgeServer) -> None:
-    allow = policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"})
+    allow = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"})
     key, secret = user_key(edge.url, "us-east-1", "ana", allow)
     europe = client_in(edge.url, "eu-west-1", key=key, secret=secret)
     assert europe.list_functions()["Functions"] == []
@@ -73,7 +63,7 @@ def test_a_user_made_in_one_region_signs_requests_to_another(edge: EdgeServer) -
 
 
 def test_iam_answers_the_same_through_every_region(edge: EdgeServer) -> None:
-    trust = policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    trust = policy_of({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
                     "Action": "sts:AssumeRole"})
     made = client_in(edge.url, "eu-west-1", "iam").create_role(
         RoleName="app", AssumeRolePolicyDocument=trust)["Role"]
@@ -86,7 +76,7 @@ def test_iam_answers_the_same_through_every_region(edge: EdgeServer) -> None:
 
 
 def test_a_function_in_another_region_runs_as_its_role_made_through_home(edge: EdgeServer) -> None:
-    trust = policy({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    trust = policy_of({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                     "Action": "sts:AssumeRole"})
     role = client_in(edge.url, "us-east-1", "iam").create_role(
         RoleName="worker", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
@@ -99,7 +89,7 @@ def test_a_function_in_another_region_runs_as_its_role_made_through_home(edge: E
 
 
 def test_requested_region_allows_only_the_region_the_policy_names(edge: EdgeServer) -> None:
-    only_europe = policy({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+    only_europe = policy_of({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
                           "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}})
     key, secret = user_key(edge.url, "us-east-1", "eve", only_europe)
     assert client_in(edge.url, "eu-west-1", key=key, secret=secret).list_functions()["Functions"] == []
