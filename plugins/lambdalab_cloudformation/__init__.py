@@ -9,7 +9,8 @@ resources, :mod:`.resources` says what each emulated type becomes (:mod:`.apigat
 API Gateway, on the API Gateway plugin), :mod:`.calls` reaches
 the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
 and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
-edge and :mod:`.cli` is ``lambdalab deploy``.
+edge, :mod:`.build` is ``sam build``'s part (each function's dependencies installed into
+``.aws-sam/build``) and :mod:`.cli` is ``lambdalab deploy`` and ``lambdalab build``.
 
 From Python::
 
@@ -97,10 +98,11 @@ def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
 
 @lambdalab.hookimpl
 def lambdalab_register_commands(cli: Any) -> None:
-    """``lambdalab deploy``."""
-    from .cli import deploy_command
+    """``lambdalab deploy`` and ``lambdalab build``."""
+    from .cli import build_command, deploy_command
 
     cli.add_command(deploy_command)
+    cli.add_command(build_command)
 
 
 __all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
