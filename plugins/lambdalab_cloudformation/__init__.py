@@ -18,6 +18,7 @@ From Python::
     cfn = cloudformation_of(lab)
     cfn.deployer.deploy("app", Path("template.yaml"), {"Stage": "dev"})
     cfn.stacks.get("app").outputs
+    build(Path("template.yaml"))  # lambdalab build: .aws-sam/build/template.yaml
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import lambdalab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
 from .apigateway import local_url
+from .build import BuildError, BuildResult, build
 from .changesets import ChangeSets
 from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
@@ -105,5 +107,6 @@ def lambdalab_register_commands(cli: Any) -> None:
     cli.add_command(build_command)
 
 
-__all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
-           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "local_url", "parse_overrides"]
+__all__ = ["BuildError", "BuildResult", "CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult",
+           "Deployer", "Stack", "Stacks", "TYPES", "TemplateError", "build", "cloudformation_of", "local_url",
+           "parse_overrides"]

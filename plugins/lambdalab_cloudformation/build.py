@@ -3,7 +3,7 @@ with its dependencies installed, and a template pointing at those folders, as ``
 does (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-build.html).
 
 The builders follow AWS's ``aws-lambda-builders`` workflows
-(https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/building-nodejs.html):
+(https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-build.html):
 
 - ``nodejs*`` with a ``package.json``: ``npm ci`` when a ``package-lock.json`` is there,
   else ``npm install``, both without ``devDependencies``; local ``file:`` dependencies are
