@@ -258,3 +258,23 @@ def test_a_layer_with_a_build_method_is_built_into_its_runtime_folder(tmp_path: 
     assert resources["Shared"]["Properties"]["ContentUri"] == "Shared"
     assert (out / resources["Plain"]["Properties"]["ContentUri"] / "readme.txt").is_file()
     assert (out / resources["Api"]["Properties"]["DefinitionUri"]).is_file()
+
+
+def test_a_hostile_template_is_refused_without_touching_anything_outside_the_build(tmp_path: Path) -> None:
+    keep = write(tmp_path / "keep", {"precious.txt": "mine\n"})
+    write(tmp_path / "app", {
+        "template.yaml": """\
+            Transform: AWS::Serverless-2016-10-31
+            Globals: {Function: [not, a, mapping]}
+            Resources:
+              ../../../keep:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.11}
+                Metadata: not a mapping
+            """,
+        "src/app.py": "def handler(event, context):\n    return 1\n",
+    })
+    refused = run("build", "--template", str(tmp_path / "app" / "template.yaml"))
+    assert refused.exit_code == 2, refused.output
+    assert "Resource name '../../../keep' is non alphanumeric" in refused.output
+    assert (keep / "precious.txt").read_text() == "mine\n"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,8 @@ BUILD_DIR = Path(".aws-sam") / "build"
 INSTALL_TIMEOUT_SECONDS = 900
 #: Lines of a failed tool's output shown with the error.
 TOOL_TAIL_LINES = 15
+#: CloudFormation's logical ids: alphanumeric (each names a folder of the build).
+_LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 #: Left out of every copied code folder (``aws-lambda-builders`` leaves out the same).
 _NOT_COPIED = (".aws-sam", ".git", "node_modules", "__pycache__", ".venv", "venv", ".pytest_cache")
 #: Properties holding a path beside the template that the built template must still reach.
@@ -120,8 +123,8 @@ def _code_of(logical_id: str, resource: dict[str, Any], template: Mapping[str, A
              result: BuildResult) -> _Code | None:
     kind = resource["Type"]
     properties = resource.get("Properties") or {}
-    globals_ = (template.get("Globals") or {}).get("Function") or {}
-    build_method = (resource.get("Metadata") or {}).get("BuildMethod")
+    globals_ = _mapping((template.get("Globals") or {}).get("Function"))
+    build_method = _mapping(resource.get("Metadata")).get("BuildMethod")
     if kind == "AWS::Serverless::Function":
         if properties.get("PackageType") == "Image" or "InlineCode" in properties:
             return None
@@ -138,6 +141,8 @@ def _code_of(logical_id: str, resource: dict[str, Any], template: Mapping[str, A
         return None
     if not isinstance(path, str) or path.startswith("s3://"):
         return None
+    if not _LOGICAL_ID.fullmatch(logical_id):  # it names a folder the build empties
+        raise BuildError(f"Template format error: Resource name {logical_id!r} is non alphanumeric.")
     source = (folder / path).resolve()
     if build_method and kind != "AWS::Serverless::LayerVersion" and build_method != runtime:
         raise BuildError(f"Function {logical_id}: Metadata BuildMethod {build_method} is not one lambdalab "
@@ -152,10 +157,14 @@ def _code_of(logical_id: str, resource: dict[str, Any], template: Mapping[str, A
     return _Code(logical_id, source, runtime, key, inside)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _value(value: Any, template: Mapping[str, Any]) -> str:
     """A runtime as written, or the ``Default`` of the parameter it ``Ref``s."""
     if isinstance(value, dict) and isinstance(value.get("Ref"), str):
-        value = ((template.get("Parameters") or {}).get(value["Ref"]) or {}).get("Default")
+        value = _mapping((template.get("Parameters") or {}).get(value["Ref"])).get("Default")
     return value if isinstance(value, str) else ""
 
 
@@ -206,7 +215,7 @@ def _absolute_local_dependencies(code: _Code, target: Path) -> bool:
     changed = False
     # npm reads every section's local folders, devDependencies too, even when it omits them
     for section in ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies"):
-        for name, spec in (manifest.get(section) or {}).items():
+        for name, spec in _mapping(manifest.get(section)).items():
             if isinstance(spec, str) and spec.startswith("file:") and not os.path.isabs(spec[5:]):
                 manifest[section][name] = "file:" + str((code.source / spec[5:]).resolve())
                 changed = True

@@ -46,7 +46,7 @@ def build_command(template: Path, build_dir: Path | None) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help=f"The SAM or CloudFormation template (default: {BUILD_DIR / TEMPLATE} when `lambdalab "
                    f"build` made it, else {TEMPLATE}).")
-@click.option("--stack-name", default=None, help="The stack (default: the template's folder name).")
+@click.option("--stack-name", default=None, help="The stack (default: the project's folder name).")
 @click.option("--parameter-overrides", multiple=True,
               help="Key=Value (or ParameterKey=K,ParameterValue=V); repeat for each parameter.")
 @click.option("--delete", is_flag=True, help="Remove the stack and everything it made.")
