@@ -42,6 +42,7 @@ BUILD_DIR = Path(".aws-sam") / "build"
 INSTALL_TIMEOUT_SECONDS = 900
 #: Lines of a failed tool's output shown with the error.
 TOOL_TAIL_LINES = 15
+_LAYER = "AWS::Serverless::LayerVersion"
 #: CloudFormation's logical ids: alphanumeric (each names a folder of the build).
 _LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 #: Left out of every copied code folder (``aws-lambda-builders`` leaves out the same).
@@ -90,6 +91,11 @@ class _Code:
     #: A layer's runtime folder (``python``, ``nodejs``) the code goes in; "" for a function.
     inside: str = ""
 
+    @property
+    def what(self) -> str:
+        """How errors name it: ``Function Greet``, ``Layer Shared``."""
+        return f"{'Layer' if self.inside else 'Function'} {self.logical_id}"
+
 
 def build(template_path: Path, build_dir: Path | None = None,
           progress: Callable[[str], None] = lambda line: None) -> BuildResult:
@@ -121,40 +127,48 @@ def build(template_path: Path, build_dir: Path | None = None,
 
 def _code_of(logical_id: str, resource: dict[str, Any], template: Mapping[str, Any], folder: Path,
              result: BuildResult) -> _Code | None:
-    kind = resource["Type"]
-    properties = resource.get("Properties") or {}
-    globals_ = _mapping((template.get("Globals") or {}).get("Function"))
-    build_method = _mapping(resource.get("Metadata")).get("BuildMethod")
-    if kind == "AWS::Serverless::Function":
-        if properties.get("PackageType") == "Image" or "InlineCode" in properties:
-            return None
-        path, key = properties.get("CodeUri", globals_.get("CodeUri")), "CodeUri"
-        runtime = _value(properties.get("Runtime", globals_.get("Runtime")), template)
-    elif kind == "AWS::Lambda::Function":
-        path, key, runtime = properties.get("Code"), "Code", _value(properties.get("Runtime"), template)
-    elif kind == "AWS::Serverless::LayerVersion":
-        path, key, runtime = properties.get("ContentUri"), "ContentUri", _value(build_method, template)
-        if not runtime:
-            result.not_built.append(f"{logical_id} (a layer without Metadata BuildMethod: its folder is used as it is)")
-            return None
-    else:
+    found = _code_property(resource, template)
+    if found is None or not isinstance(found[0], str) or found[0].startswith("s3://"):
         return None
-    if not isinstance(path, str) or path.startswith("s3://"):
-        return None
+    path, key, runtime = found
     if not _LOGICAL_ID.fullmatch(logical_id):  # it names a folder the build empties
         raise BuildError(f"Template format error: Resource name {logical_id!r} is non alphanumeric.")
-    source = (folder / path).resolve()
-    if build_method and kind != "AWS::Serverless::LayerVersion" and build_method != runtime:
+    is_layer = resource["Type"] == _LAYER
+    build_method = _mapping(resource.get("Metadata")).get("BuildMethod")
+    if is_layer and not runtime.startswith(("python", "nodejs")):
+        result.not_built.append(f"{logical_id} (a layer without a python or nodejs Metadata BuildMethod: "
+                                "its folder is used as it is)")
+        return None
+    if not is_layer and build_method and build_method != runtime:
         raise BuildError(f"Function {logical_id}: Metadata BuildMethod {build_method} is not one lambdalab "
                          "build runs (it runs the runtime's own: npm for nodejs, pip for python)")
+    source = (folder / path).resolve()
     if not source.exists():
-        raise BuildError(f"Function {logical_id}: its code folder {source} does not exist")
+        raise BuildError(f"{'Layer' if is_layer else 'Function'} {logical_id}: its code folder {source} does not exist")
     if source.is_file():
         result.not_built.append(f"{logical_id} (a zip file: deployed as it is)")
         return None
-    inside = ("python" if runtime.startswith("python") else "nodejs" if runtime.startswith("nodejs") else "") \
-        if kind == "AWS::Serverless::LayerVersion" else ""
+    inside = ("python" if runtime.startswith("python") else "nodejs") if is_layer else ""
     return _Code(logical_id, source, runtime, key, inside)
+
+
+def _code_property(resource: dict[str, Any], template: Mapping[str, Any]) -> tuple[Any, str, str] | None:
+    """Where a function's or layer's code is (as written), the property naming it, and its
+    runtime (a layer's: its ``Metadata: BuildMethod``); None for other resources."""
+    kind = resource["Type"]
+    properties = resource.get("Properties") or {}
+    if kind == "AWS::Serverless::Function":
+        if properties.get("PackageType") == "Image" or "InlineCode" in properties:
+            return None
+        globals_ = _mapping(_mapping(template.get("Globals")).get("Function"))
+        runtime = _value(properties.get("Runtime", globals_.get("Runtime")), template)
+        return properties.get("CodeUri", globals_.get("CodeUri")), "CodeUri", runtime
+    if kind == "AWS::Lambda::Function":
+        return properties.get("Code"), "Code", _value(properties.get("Runtime"), template)
+    if kind == _LAYER:
+        return properties.get("ContentUri"), "ContentUri", _value(_mapping(resource.get("Metadata")).get("BuildMethod"),
+                                                                   template)
+    return None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -179,7 +193,7 @@ def _build_one(code: _Code, out: Path) -> Built:
     try:
         shutil.copytree(code.source, target, ignore=ignored)
     except (OSError, shutil.Error) as e:
-        raise BuildError(f"Function {code.logical_id}: cannot copy {code.source}: {e}") from None
+        raise BuildError(f"{code.what}: cannot copy {code.source}: {e}") from None
     if code.runtime.startswith("nodejs") and (target / "package.json").is_file():
         _npm(code, target)
         return Built(code.logical_id, artifact, "npm")
@@ -192,7 +206,7 @@ def _build_one(code: _Code, out: Path) -> Built:
 def _npm(code: _Code, target: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
-        raise BuildError(f"Function {code.logical_id} ({code.runtime}) has a package.json, and npm, which "
+        raise BuildError(f"{code.what} ({code.runtime}) has a package.json, and npm, which "
                          "lambdalab build runs to install its dependencies, is not installed (or not on PATH)")
     local = _absolute_local_dependencies(code, target)
     if (target / "package-lock.json").is_file() and not local:
@@ -209,9 +223,9 @@ def _absolute_local_dependencies(code: _Code, target: Path) -> bool:
     try:
         manifest = json.loads((target / "package.json").read_text())
     except (OSError, ValueError) as e:
-        raise BuildError(f"Function {code.logical_id}: its package.json is not JSON: {e}") from None
+        raise BuildError(f"{code.what}: its package.json is not JSON: {e}") from None
     if not isinstance(manifest, dict):
-        raise BuildError(f"Function {code.logical_id}: its package.json is not a JSON object")
+        raise BuildError(f"{code.what}: its package.json is not a JSON object")
     changed = False
     # npm reads every section's local folders, devDependencies too, even when it omits them
     for section in ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies"):
@@ -236,12 +250,12 @@ def _run(code: _Code, tool: str, command: list[str], cwd: Path, extra_env: Mappi
         done = subprocess.run(command, cwd=cwd, env={**os.environ, **extra_env}, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, errors="replace", timeout=INSTALL_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
-        raise BuildError(f"Function {code.logical_id}: {tool} did not finish in {INSTALL_TIMEOUT_SECONDS} s") from None
+        raise BuildError(f"{code.what}: {tool} did not finish in {INSTALL_TIMEOUT_SECONDS} s") from None
     except OSError as e:
-        raise BuildError(f"Function {code.logical_id}: cannot run {tool}: {e}") from None
+        raise BuildError(f"{code.what}: cannot run {tool}: {e}") from None
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-TOOL_TAIL_LINES:])
-        raise BuildError(f"Function {code.logical_id}: {tool} failed "
+        raise BuildError(f"{code.what}: {tool} failed "
                          f"(exit {done.returncode}):\n{tail}")
 
 
