@@ -278,3 +278,10 @@ def test_a_hostile_template_is_refused_without_touching_anything_outside_the_bui
     assert refused.exit_code == 2, refused.output
     assert "Resource name '../../../keep' is non alphanumeric" in refused.output
     assert (keep / "precious.txt").read_text() == "mine\n"
+
+
+def test_a_build_folder_that_is_a_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    template = python_project(tmp_path / "app")
+    (tmp_path / "taken").write_text("a file\n")
+    failed = run("build", "--template", str(template), "--build-dir", str(tmp_path / "taken" / "build"))
+    assert failed.exit_code == 2 and "Cannot make the build folder" in failed.output, failed.output

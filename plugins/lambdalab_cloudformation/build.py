@@ -113,15 +113,21 @@ def build(template_path: Path, build_dir: Path | None = None,
         code = _code_of(logical_id, resource, built_template, folder, result)
         if code is not None:
             codes.append(code)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f"Cannot make the build folder {out}: {e}") from None
     for code in codes:
         progress(f"Building {code.logical_id} ({code.runtime}) from {code.source}")
         made = _build_one(code, out)
         result.built.append(made)
-        built_template["Resources"][code.logical_id]["Properties"][code.key] = code.logical_id
+        built_template["Resources"][code.logical_id].setdefault("Properties", {})[code.key] = code.logical_id
         progress(f"Built {code.logical_id}" + (f" (dependencies installed with {made.tool})" if made.tool else ""))
     _rewrite_paths(built_template, folder, out, {c.logical_id for c in codes})
-    result.template.write_text(yaml.safe_dump(built_template, sort_keys=False))
+    try:
+        result.template.write_text(yaml.safe_dump(built_template, sort_keys=False))
+    except OSError as e:
+        raise BuildError(f"Cannot write {result.template}: {e}") from None
     return result
 
 
@@ -271,7 +277,7 @@ def _rewrite_paths(template: dict[str, Any], folder: Path, out: Path, built: set
     if isinstance(globals_, dict) and "CodeUri" in globals_:
         globals_["CodeUri"] = moved(globals_["CodeUri"])
     keys = {**_PATH_PROPERTIES, "AWS::Serverless::Function": "CodeUri", "AWS::Lambda::Function": "Code",
-            "AWS::Serverless::LayerVersion": "ContentUri"}
+            _LAYER: "ContentUri"}
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties")
         key = keys.get(resource["Type"])

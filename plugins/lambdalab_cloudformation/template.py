@@ -123,7 +123,8 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
 def default_code_uri(template: dict[str, Any]) -> None:
     """A function with no code named is the project's folder, as ``sam build`` takes it
     (the Node.js quick starts name none)."""
-    if "CodeUri" in ((template.get("Globals") or {}).get("Function") or {}):
+    globals_ = (template.get("Globals") or {}).get("Function")
+    if isinstance(globals_, dict) and "CodeUri" in globals_:
         return
     for resource in template["Resources"].values():
         properties = resource.get("Properties")
