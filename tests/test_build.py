@@ -32,6 +32,9 @@ Resources:
   Greet:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: src, Handler: index.handler}
+  GreetAgain:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src, Handler: index.handler}
 """
 NODE_HANDLER = """\
 const { greet } = require('greeter');
@@ -149,6 +152,8 @@ def test_a_node_function_is_built_with_its_dependencies_and_not_its_dev_dependen
     built = run("build", "--template", str(template))
     assert built.exit_code == 0, built.output
     assert "Building Greet (nodejs20.x)" in built.output and "dependencies installed with npm" in built.output
+    # one folder and runtime is built once (sam build's build definitions), then copied
+    assert "Built GreetAgain (a copy of Greet" in built.output and built.output.count("Building ") == 1
     folder = tmp_path / "app" / ".aws-sam" / "build" / "Greet"
     assert (folder / "node_modules" / "greeter" / "index.js").is_file()
     assert not (folder / "node_modules" / "greeter").is_symlink()  # a copy: the folder holds all it needs
@@ -156,9 +161,10 @@ def test_a_node_function_is_built_with_its_dependencies_and_not_its_dev_dependen
     written = yaml.safe_load((folder.parent / "template.yaml").read_text())
     assert written["Resources"]["Greet"]["Properties"]["CodeUri"] == "Greet"
     cloudformation_of(lab).deployer.deploy("app", folder.parent / "template.yaml")
-    answer = lab.invoke(physical(lab, "app", "Greet"), {"name": "Ada"})
-    assert answer.function_error is None, answer.payload
-    assert answer.json() == {"message": "Hello, Ada!", "devtool": False}
+    for function in ("Greet", "GreetAgain"):
+        answer = lab.invoke(physical(lab, "app", function), {"name": "Ada"})
+        assert answer.function_error is None, answer.payload
+        assert answer.json() == {"message": "Hello, Ada!", "devtool": False}
 
 
 def test_a_python_function_is_built_with_pip_into_its_folder(lab: Lab, tmp_path: Path) -> None:

@@ -117,12 +117,19 @@ def build(template_path: Path, build_dir: Path | None = None,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BuildError(f"Cannot make the build folder {out}: {e}") from None
+    # functions of one folder and runtime are built once, as sam build's build definitions are
+    first: dict[tuple[Path, str, str], Built] = {}
     for code in codes:
-        progress(f"Building {code.logical_id} ({code.runtime}) from {code.source}")
-        made = _build_one(code, out)
+        same = first.get((code.source, code.runtime, code.inside))
+        if same is not None:
+            made = _copy_built(code, same, out)
+            progress(f"Built {code.logical_id} (a copy of {same.logical_id}: the same folder and runtime)")
+        else:
+            progress(f"Building {code.logical_id} ({code.runtime}) from {code.source}")
+            made = first[(code.source, code.runtime, code.inside)] = _build_one(code, out)
+            progress(f"Built {code.logical_id}" + (f" (dependencies installed with {made.tool})" if made.tool else ""))
         result.built.append(made)
         built_template["Resources"][code.logical_id].setdefault("Properties", {})[code.key] = code.logical_id
-        progress(f"Built {code.logical_id}" + (f" (dependencies installed with {made.tool})" if made.tool else ""))
     _rewrite_paths(built_template, folder, out, {c.logical_id for c in codes})
     try:
         result.template.write_text(yaml.safe_dump(built_template, sort_keys=False))
@@ -207,6 +214,16 @@ def _build_one(code: _Code, out: Path) -> Built:
         _pip(code, target)
         return Built(code.logical_id, artifact, "pip")
     return Built(code.logical_id, artifact, None)
+
+
+def _copy_built(code: _Code, same: Built, out: Path) -> Built:
+    artifact = out / code.logical_id
+    shutil.rmtree(artifact, ignore_errors=True)
+    try:
+        shutil.copytree(same.folder, artifact, symlinks=True)
+    except (OSError, shutil.Error) as e:
+        raise BuildError(f"{code.what}: cannot copy {same.folder}: {e}") from None
+    return Built(code.logical_id, artifact, same.tool)
 
 
 def _npm(code: _Code, target: Path) -> None:
