@@ -30,6 +30,7 @@ from lambdalab.cli import app as cli
 from lambdalab.server import EdgeServer
 from lambdalab_sqs import sqs_of
 from lambdalab_cloudformation import CloudFormationError, DeployFailed, TemplateError, cloudformation_of
+from lambdalab_cloudformation.build import build
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 
@@ -583,6 +584,42 @@ def test_scheduled_quick_start_fires_on_the_hour_of_the_lab_clock(
     assert lab.wait_for_events(timeout=120)
     fired = [e.message for e in lab.get_logs(function) if '"detail-type":"Scheduled Event"' in e.message]
     assert len(fired) == 3  # the template's own event, then two hours of cron(0 * * * ? *)
+
+
+needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+
+
+def built_quick_start(into: Path, folder: str) -> Path:
+    """A Node.js quick start rendered, then built as ``sam build`` would (its AWS SDK v3
+    dependencies from the npm registry); the built template's path."""
+    return build(quick_start(into, folder)).template
+
+
+@needs_node
+@needs_npm
+@needs_app_templates
+def test_s3_quick_start_built_logs_each_json_object_put_in_its_bucket(lab: Lab, clients: Any, tmp_path: Path) -> None:
+    deployer = cloudformation_of(lab).deployer
+    bucket = {"AppBucketName": "sam-app-uploads"}
+    with pytest.raises(TemplateError, match="S3JsonLoggerFunction needs @aws-sdk/client-s3.*lambdalab build"):
+        deployer.deploy("sam-app", quick_start(tmp_path / "sam-app", "nodejs22.x/s3"), bucket)
+    assert lab.list_functions() == []
+    deployer.deploy("sam-app", built_quick_start(tmp_path / "sam-app", "nodejs22.x/s3"), bucket)
+    function = physical(lab, "sam-app", "S3JsonLoggerFunction")
+    s3 = clients("s3")
+    s3.put_object(Bucket="sam-app-uploads", Key="orders/42.json", Body=b'{"order": 42}')
+    s3.put_object(Bucket="sam-app-uploads", Key="orders/43.txt", Body=b"not JSON: the suffix filter skips it")
+    assert lab.wait_for_events(timeout=120)
+    logged = [e.message for e in lab.get_logs(function)]
+    assert any('{"order": 42}' in m for m in logged), logged  # read back through SDK v3's GetObject
+    assert not any("the suffix filter" in m for m in logged)
+    # its own event names example-bucket's test/key: with that object there, it answers
+    s3.create_bucket(Bucket="example-bucket")
+    s3.put_object(Bucket="example-bucket", Key="test/key", Body=b'{"from": "event-s3.json"}')
+    own_event = (tmp_path / "sam-app" / "events" / "event-s3.json").read_text()
+    answer = clients("lambda").invoke(FunctionName=function, Payload=own_event)
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert any('{"from": "event-s3.json"}' in e.message for e in lab.get_logs(function))
 
 
 ALIASED = """\

@@ -24,7 +24,7 @@ from lambdalab_cloudformation import DeployFailed, cloudformation_of, local_url
 
 from .edge_support import client_for, edge  # noqa: F401  (fixture)
 from .test_apigateway import request
-from .test_deploy import needs_app_templates, physical, quick_start
+from .test_deploy import built_quick_start, needs_app_templates, needs_node, needs_npm, physical, quick_start
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sam"
 
@@ -124,6 +124,25 @@ def test_sam_init_hello_world_deploys_unchanged_and_its_url_answers(
                                          Payload=own_event)
     assert json.loads(answer["Payload"].read()) == {"statusCode": 200, "body": '{"message": "hello world"}'}
 
+
+
+@needs_node
+@needs_npm
+@needs_app_templates
+def test_sam_init_web_quick_start_built_puts_and_gets_items_through_its_api(
+        lab: Lab, edge: EdgeServer, tmp_path: Path) -> None:  # noqa: F811
+    cloudformation_of(lab).deployer.deploy("sam-app", built_quick_start(tmp_path / "sam-app", "nodejs22.x/web"))
+    url = local_url(lab, output(lab, "sam-app", "WebEndpoint")) or ""
+    own_post = json.loads((tmp_path / "sam-app" / "events" / "event-post-item.json").read_text())
+    item = json.loads(own_post["body"])
+    status, _, body = request(url, "POST", own_post["body"].encode(), {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (200, item)
+    # the handlers reach the lab's DynamoDB through the SDK v3 DocumentClient
+    assert get(url) == (200, [item])
+    assert get(f"{url}{item['id']}") == (200, item)
+    table = physical(lab, "sam-app", "SampleTable")
+    stored = client_for(edge.url, "dynamodb").get_item(TableName=table, Key={"id": {"S": item["id"]}})
+    assert stored["Item"] == {"id": {"S": item["id"]}, "name": {"S": item["name"]}}
 
 # -- more of SAM: an explicit Api with an authorizer, updates ---------------------------------
 

@@ -186,3 +186,18 @@ def test_process_exit_and_timeout(lab, js):
     timeout = lab.invoke("x", {"hang": True})
     assert timeout.json()["errorType"] == "Sandbox.Timedout"
     assert isinstance(lab.invoke("x", {}).json(), int)
+
+
+def test_os_homedir_answers_in_a_confined_environment_too(lab, js):
+    """The AWS SDK for JavaScript v3 calls ``os.homedir()`` (from CommonJS and ES
+    modules) to look for ~/.aws/config; a confined uid with no passwd entry made it throw."""
+    root = js(**{"index.mjs": """
+        import { homedir } from 'os';
+        import os from 'os';
+        export const handler = async () => ({ esm: homedir(), cjs: os.homedir() });
+    """})
+    lab.create_function("home", root, runtime="nodejs20.x", handler="index.handler")
+    answer = lab.invoke("home", {})
+    assert answer.function_error is None, answer.payload
+    homes = answer.json()
+    assert homes["esm"] == homes["cjs"] and homes["esm"].startswith("/")

@@ -9,7 +9,8 @@ resources, :mod:`.resources` says what each emulated type becomes (:mod:`.apigat
 API Gateway, on the API Gateway plugin), :mod:`.calls` reaches
 the other service plugins as the edge does, :mod:`.deploy` creates, updates, rolls back
 and deletes, :mod:`.models` keeps stacks durable, :mod:`.responses` is CloudFormation's API on the
-edge and :mod:`.cli` is ``lambdalab deploy``.
+edge, :mod:`.build` is ``sam build``'s part (each function's dependencies installed into
+``.aws-sam/build``) and :mod:`.cli` is ``lambdalab deploy`` and ``lambdalab build``.
 
 From Python::
 
@@ -17,6 +18,7 @@ From Python::
     cfn = cloudformation_of(lab)
     cfn.deployer.deploy("app", Path("template.yaml"), {"Stage": "dev"})
     cfn.stacks.get("app").outputs
+    build(Path("template.yaml"))  # lambdalab build: .aws-sam/build/template.yaml
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import lambdalab
 from lambdalab.plugin import HttpService, ProtocolService, StashKey
 
 from .apigateway import local_url
+from .build import BuildError, BuildResult, build
 from .changesets import ChangeSets
 from .deploy import TYPES, Deployer, DeployResult, parse_overrides
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
@@ -97,11 +100,13 @@ def lambdalab_http_services(lab: "Lab") -> list[HttpService]:
 
 @lambdalab.hookimpl
 def lambdalab_register_commands(cli: Any) -> None:
-    """``lambdalab deploy``."""
-    from .cli import deploy_command
+    """``lambdalab deploy`` and ``lambdalab build``."""
+    from .cli import build_command, deploy_command
 
     cli.add_command(deploy_command)
+    cli.add_command(build_command)
 
 
-__all__ = ["CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult", "Deployer", "Stack",
-           "Stacks", "TYPES", "TemplateError", "cloudformation_of", "local_url", "parse_overrides"]
+__all__ = ["BuildError", "BuildResult", "CloudFormation", "CloudFormationError", "DeployFailed", "DeployResult",
+           "Deployer", "Stack", "Stacks", "TYPES", "TemplateError", "build", "cloudformation_of", "local_url",
+           "parse_overrides"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from lambdalab.plugin import AwsError
 
 from . import template as templates
+from .build import check_built
 from .calls import ServiceCalls, ServiceCallError
 from .exceptions import CloudFormationError, DeployFailed, TemplateError
 from .intrinsics import Scope, creation_order, evaluate_conditions, references, resolve
@@ -129,6 +130,7 @@ class Deployer:
                      if not v.get("Condition") or conditions.get(v["Condition"], False)}
         self._check_types(resources)
         _check_references(cfn, resources, parameters)
+        check_built(resources, template_path.parent, parameters)
         order = creation_order(resources)
         stack.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
         ctx = Context(self.lab, ServiceCalls(self.lab), stack_name, template_path.parent)

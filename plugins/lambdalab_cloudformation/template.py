@@ -95,7 +95,7 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
     from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
     template = json.loads(json.dumps(template))
-    _default_code_uri(template)
+    default_code_uri(template)
     for properties, key in _code_properties(template):
         value = properties.get(key)
         if isinstance(value, str) and not value.startswith("s3://"):
@@ -120,10 +120,11 @@ def transform(template: dict[str, Any], parameters: Mapping[str, Any], folder: P
         metrics.publish()
 
 
-def _default_code_uri(template: dict[str, Any]) -> None:
+def default_code_uri(template: dict[str, Any]) -> None:
     """A function with no code named is the project's folder, as ``sam build`` takes it
     (the Node.js quick starts name none)."""
-    if "CodeUri" in ((template.get("Globals") or {}).get("Function") or {}):
+    globals_ = (template.get("Globals") or {}).get("Function")
+    if isinstance(globals_, dict) and "CodeUri" in globals_:
         return
     for resource in template["Resources"].values():
         properties = resource.get("Properties")

@@ -16,6 +16,21 @@ const http = require('http');
 const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
+const os = require('os');
+
+// Lambda's sandbox user has a passwd entry, so os.homedir() answers there even without
+// HOME (AWS sets none); a confined lambdalab environment runs as a uid with no entry, where
+// it throws ENOENT, and the AWS SDK for JavaScript v3 calls it to look for ~/.aws/config.
+// Answer with a home of that uid's name (it need not exist), for ES module imports too.
+const passwdHomedir = os.homedir;
+os.homedir = () => {
+  try {
+    return passwdHomedir();
+  } catch (e) {
+    return `/home/sbx_user${process.getuid()}`;
+  }
+};
+require('module').syncBuiltinESMExports();
 
 const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
 const API = '/2018-06-01/runtime';
