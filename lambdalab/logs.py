@@ -20,6 +20,7 @@ the bytes a data dir keeps (:data:`~lambdalab.limits.LOG_STORE_MAX_BYTES_DEFAULT
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -83,7 +84,7 @@ class InvokeReport:
     event: bytes = b""
     response: bytes = b""
 
-    @property
+    @functools.cached_property  # the REPORT line, the console and the cost ledger ask
     def billed_duration_ms(self) -> int:
         """Duration rounded up to the next 1 ms; a cold start also bills its INIT.
 
