@@ -290,6 +290,8 @@ def event_message(line: str) -> str:
 
 def event_bytes(message: str) -> int:
     """What CloudWatch Logs counts for one event: its UTF-8 message plus 26 bytes."""
+    if message.isascii():  # one byte a character (a flag of the string: no encoding)
+        return len(message) + limits.LOG_EVENT_OVERHEAD_BYTES
     return len(message.encode("utf-8", "surrogatepass")) + limits.LOG_EVENT_OVERHEAD_BYTES
 
 
