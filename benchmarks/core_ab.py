@@ -10,13 +10,17 @@ on uvloop (the edge's loop) again and again. Figures, this tree's beside the rev
 
 1. the core's CPU per invoke (``time.process_time`` of the round's process), the median
    of the rounds;
-2. the environment's CPU per invoke (``psutil``), the median of the rounds.
+2. the environment's CPU per invoke (``psutil``), the median of the rounds;
+3. the core alone: figure 1 with the environment's answer canned (``RunInvoke.run_async``
+   answers at once, as the echo handler would), so the invoker's bookkeeping, the
+   plugins' hooks and the background writers are measured without the pipe exchange.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 
@@ -60,8 +65,31 @@ def one_round(count: int) -> dict[str, float]:
             core, env = time.process_time(), environment_cpu()
             loop.run_until_complete(invokes(count))
             core, env = time.process_time() - core, environment_cpu() - env
+            alone = time.process_time()
+            with canned_answers():
+                loop.run_until_complete(invokes(count))
+            alone = time.process_time() - alone
             loop.close()
-    return {"core": core / count * 1e6, "environment": env / count * 1e6}
+    return {"core": core / count * 1e6, "environment": env / count * 1e6,
+            "alone": alone / count * 1e6}
+
+
+@contextlib.contextmanager
+def canned_answers() -> Iterator[None]:
+    """Every environment answers at once with the event, as the echo handler would."""
+    from lambdalab.invocation import invoker
+    from lambdalab.sandbox import InvokeOutcome
+
+    async def answer(step: invoker.RunInvoke, run_blocking: object) -> InvokeOutcome:
+        return InvokeOutcome(status="ok", payload=step.request.payload, duration_ms=0.01,
+                             log_lines=[], max_memory_used_mb=30)
+
+    run_async = invoker.RunInvoke.run_async
+    invoker.RunInvoke.run_async = answer  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        invoker.RunInvoke.run_async = run_async  # type: ignore[method-assign]
 
 
 def environment_cpu() -> float:
@@ -101,6 +129,9 @@ def measure(revision: str, rounds: int, count: int) -> list[Row]:
             median(base, "core"), named, notes=f"median of {rounds} rounds of {count}"),
         Row("2", "environment CPU per awaited warm invoke", "µs",
             median(this, "environment"), median(base, "environment"), named),
+        Row("3", "core CPU per awaited invoke, the answer canned", "µs",
+            median(this, "alone"), median(base, "alone"), named,
+            notes="the core alone: no environment, no pipe"),
     ]
 
 

@@ -20,6 +20,7 @@ the bytes a data dir keeps (:data:`~lambdalab.limits.LOG_STORE_MAX_BYTES_DEFAULT
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -83,7 +84,7 @@ class InvokeReport:
     event: bytes = b""
     response: bytes = b""
 
-    @property
+    @functools.cached_property  # the REPORT line, the console and the cost ledger ask
     def billed_duration_ms(self) -> int:
         """Duration rounded up to the next 1 ms; a cold start also bills its INIT.
 
@@ -289,6 +290,8 @@ def event_message(line: str) -> str:
 
 def event_bytes(message: str) -> int:
     """What CloudWatch Logs counts for one event: its UTF-8 message plus 26 bytes."""
+    if message.isascii():  # one byte a character (a flag of the string: no encoding)
+        return len(message) + limits.LOG_EVENT_OVERHEAD_BYTES
     return len(message.encode("utf-8", "surrogatepass")) + limits.LOG_EVENT_OVERHEAD_BYTES
 
 

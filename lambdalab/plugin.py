@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from .server.http_service import EDGE_KEYS_SCOPE_KEY, EDGE_STOPPING_SCOPE_KEY, ConsolePanel, HttpService
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
-    from .store import Answers, Database, Migrations
+    from .store import Answers, Database, Migrations, change_counter
     from .batched_writer import BatchedWriter
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "Database",
     "Migrations",
     "Answers",
+    "change_counter",
     "BatchedWriter",
     # time
     "Clock",
@@ -228,7 +229,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("changes", name) for name in ("console_panel_changed", "function_changed", "function_named")},
     "FunctionTrigger": ("triggers", "FunctionTrigger"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
-    **{name: ("store", name) for name in ("Database", "Migrations", "Answers")},
+    **{name: ("store", name) for name in ("Database", "Migrations", "Answers", "change_counter")},
     "BatchedWriter": ("batched_writer", "BatchedWriter"),
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{

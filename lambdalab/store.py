@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 log = logging.getLogger("lambdalab.store")
 #: The file naming the region a data dir's functions belong to (:mod:`lambdalab.regions`).
@@ -40,6 +40,25 @@ T = TypeVar("T")
 #: shipped, is never reused or edited; a plugin's migrations (hook
 #: ``lambdalab_migrations``) are applied after the core's, in the order plugins register.
 Migrations = Mapping[str, str]
+
+
+def change_counter(counter: str, tables: Iterable[str]) -> str:
+    """A migration's script: the table ``counter`` holding one count, and triggers that
+    bump it at every insert, update and delete of ``tables``, whoever commits them. An
+    :class:`Answers` given ``counter`` then keeps its answers through commits to other
+    tables (a batch of logs) and drops them when one of ``tables`` changed."""
+    script = f"""
+    CREATE TABLE {counter} (n INTEGER NOT NULL);
+    INSERT INTO {counter} (n) VALUES (0);
+    """
+    for table in tables:
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            script += f"""
+    CREATE TRIGGER {counter}_{table}_{op.lower()} AFTER {op} ON {table}
+    BEGIN UPDATE {counter} SET n = n + 1; END;
+    """
+    return script
+
 
 MIGRATIONS: dict[str, str] = {
     "core-1": """
@@ -152,16 +171,9 @@ MIGRATIONS: dict[str, str] = {
     # A count of the commits that changed what the registry's cache holds, whoever made
     # them: the registry keeps its reads when only other tables changed (the log store's
     # batches, the async queue), instead of reading every function afresh.
-    "registry-changes-1": """
-    CREATE TABLE registry_changes (n INTEGER NOT NULL);
-    INSERT INTO registry_changes (n) VALUES (0);
-    """ + "".join(
-        f"""
-    CREATE TRIGGER registry_changes_{table}_{op.lower()} AFTER {op} ON {table}
-    BEGIN UPDATE registry_changes SET n = n + 1; END;
-    """
-        for table in ("functions", "versions", "aliases", "latest_before_update", "permissions")
-        for op in ("INSERT", "UPDATE", "DELETE")
+    "registry-changes-1": change_counter(
+        "registry_changes",
+        ("functions", "versions", "aliases", "latest_before_update", "permissions"),
     ),
 }
 
@@ -443,15 +455,22 @@ class Answers:
     An answer is kept until the database may have changed: at once when the owner calls
     :meth:`drop` after its own writes, and within ``ANSWERS_RECHECK_S`` (a millisecond) when another
     connection (another thread, another lambdalab on the data dir) commits, as the
-    Lambda registry's cache does (SQLite's ``data_version``).
+    Lambda registry's cache does (SQLite's ``data_version``). Given ``counter`` (a
+    table :func:`change_counter` made for the tables the answers are read from), a
+    commit that left those tables alone keeps them: the log store commits a batch every
+    fraction of a second.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, counter: str | None = None) -> None:
         self.db = db
+        #: A table :func:`change_counter` made: only a commit that moved its count drops
+        #: the answers (without one, any commit to the database does).
+        self._counter = counter
         self._answers: dict[Hashable, Any] = {}
         #: Counts the drops: an answer loaded across a drop is not kept.
         self._generation = 0
         self._seen_version = db.data_version()
+        self._seen_count = self._count()
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
 
@@ -477,9 +496,18 @@ class Answers:
 
     def _recheck(self, now: float) -> None:
         version = self.db.data_version()
-        with self._lock:
+        if version == self._seen_version:
             self._checked_at = now
-            if version != self._seen_version:
-                self._seen_version = version
+            return
+        count = self._count()  # after data_version, on its connection: no change between
+        with self._lock:
+            self._checked_at, self._seen_version = now, version
+            if count is None or count != self._seen_count:
+                self._seen_count = count
                 self._answers = {}
                 self._generation += 1
+
+    def _count(self) -> int | None:
+        if self._counter is None:
+            return None
+        return int(self.db._fresh(f"SELECT n FROM {self._counter}"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -243,6 +244,27 @@ def test_a_warm_environment_keeps_its_readers_on_the_loop_between_invokes(
     with asyncio.Runner(loop_factory=CountingLoop) as runner:
         assert runner.run(ten()) == [{"n": n} for n in range(10)]
         assert runner.get_loop().added <= 2  # the frame pipe and the log pipe
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_runtime_api_environment_puts_no_reader_on_the_loop(lab: Lab, tmp_path: Path) -> None:
+    """The Runtime API backend (``lambdalab_runtimes``: Node.js, ``provided.*``) answers
+    through its HTTP server's threads, not through readers on the caller's loop: ten
+    warm awaited invokes put none there (the subprocess backend's kept readers,
+    above, are the other way to the same end)."""
+    root = tmp_path / "js"
+    root.mkdir()
+    (root / "index.js").write_text("exports.handler = async (event) => event;\n")
+    lab.create_function("node", root, runtime="nodejs20.x", handler="index.handler",
+                        sandbox="runtime-api")
+    lab.invoke("node", {})  # warm
+
+    async def ten():
+        return [(await lab.invoke_async("node", {"n": n})).json() for n in range(10)]
+
+    with asyncio.Runner(loop_factory=CountingLoop) as runner:
+        assert runner.run(ten()) == [{"n": n} for n in range(10)]
+        assert runner.get_loop().added == 0
 
 
 def test_kept_readers_leave_with_their_environment_whatever_thread_ends_it(

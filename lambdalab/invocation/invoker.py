@@ -149,11 +149,13 @@ def caller_trace_id(header: str | None) -> str | None:
     continues in the function, as on AWS
     (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html). None when the
     caller sent no valid one: the runtime starts a new trace."""
-    root = _TRACE_ROOT.search(header or "")
+    if not header:
+        return None
+    root = _TRACE_ROOT.search(header)
     if root is None:
         return None
-    parent = _TRACE_PARENT.search(header or "")
-    sampled = _TRACE_SAMPLED.search(header or "")
+    parent = _TRACE_PARENT.search(header)
+    sampled = _TRACE_SAMPLED.search(header)
     return (f"Root={root.group(1)};"
             f"Parent={parent.group(1) if parent else secrets.token_hex(8)};"
             f"Sampled={sampled.group(1) if sampled else 0}")
@@ -441,7 +443,7 @@ class Invoker:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
             execution = self._finish(
-                pooled, config, request_id, outcome, init_ms, lines, invoked_arn, data
+                pooled, config, request_id, outcome, init_ms, lines, invoked_arn, data, platform
             )
             concurrency = self.pool.concurrency(name)
         finally:
@@ -518,6 +520,7 @@ class Invoker:
         lines: list[str],
         invoked_arn: str,
         event: bytes,
+        platform: PlatformLog,
     ) -> Execution:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
         pooled.invocations += 1
@@ -546,7 +549,6 @@ class Invoker:
                     "errorType": error_type,
                 }
             ).encode()
-        platform = PlatformLog(config.logging, self.now)
         lines.extend(platform.end(request_id))
         report = InvokeReport(
             request_id=request_id,

@@ -226,15 +226,19 @@ class Feed:
                 self.details.popitem(last=False)
             lane = self.lanes.get(report.log_stream_name)
             if lane is None:  # its environment started before the console listened, or was dropped
-                self._publish("invoke", {"environment": report.log_stream_name,
-                                         "invoke": _flat(mark), "invocations": None})
+                if self.subscribers:
+                    self._publish("invoke", {"environment": report.log_stream_name,
+                                             "invoke": _flat(mark), "invocations": None})
                 return
             lane.invocations += 1
             lane.invokes.append(mark)
             # The pool stops an environment it lost before the invoke's report comes.
-            lane.ended = _KILLING.get(report.status or "", lane.ended)
-            self._publish("invoke", {"environment": lane.environment, "invoke": _flat(mark),
-                                     "invocations": lane.invocations, "ended": lane.ended})
+            if report.status is not None:
+                lane.ended = _KILLING.get(report.status, lane.ended)
+            if self.subscribers:  # the message is built only for a page that is open
+                self._publish("invoke", {"environment": lane.environment,
+                                         "invoke": _flat(mark),
+                                         "invocations": lane.invocations, "ended": lane.ended})
 
     def _detail(self, report: InvokeReport) -> InvokeDetail:
         self._count += 1
@@ -280,7 +284,8 @@ class Feed:
             self._count += 1
             sample.n, sample.at = self._count, self.now()
             self.concurrency.append(sample)
-            self._publish("concurrency", _flat(sample))
+            if self.subscribers:
+                self._publish("concurrency", _flat(sample))
             if sample.throttle:
                 count = self.throttles.get(sample.function_name, 0) + 1
                 self.throttles[sample.function_name] = count

@@ -23,7 +23,7 @@ from typing import Any, Iterator, TypeAlias, TypeVar
 from urllib.parse import quote
 
 from lambdalab import Lab
-from lambdalab.plugin import Database
+from lambdalab.plugin import Database, change_counter
 from lambdalab.plugin import Principal as Caller
 
 from . import grammar, quotas
@@ -45,6 +45,8 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX iam_sessions_by_expiry ON iam_sessions (expires);
     """,
+    # Commits to IAM's tables, counted: the plugin's read cache outlives other commits.
+    "iam-changes-1": change_counter("iam_changes", ("iam_entities", "iam_sessions")),
 }
 
 #: Unique id prefixes (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-prefixes).
@@ -322,7 +324,7 @@ class Iam:
         self.account = lab.arns.account_id
         self.entities = Entities(lab.store)
         self.aws_policies = aws_managed_policies()
-        self.answers = Answers(lab.store)
+        self.answers = Answers(lab.store, counter="iam_changes")
 
     def now(self) -> float:
         return self.lab.clock.now()

@@ -106,6 +106,8 @@ class XRay:
 
     @lambdalab.hookimpl
     def lambdalab_invoke_completed(self, report: InvokeReport) -> None:
+        if not self._pending:  # no sampled invoke under way (PassThrough): nothing to record
+            return
         with self._lock:
             traced = self._pending.pop(report.request_id, None)
         if traced is None:
