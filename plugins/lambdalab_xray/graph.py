@@ -143,7 +143,9 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     nodes: dict[NodeKey, Node] = {}
     for trace in traces:
         done = answered(trace)
-        for segment in trace.segments:
+        # In the order the segments began, not as they arrived: a callee's segment may
+        # reach the daemon before its caller's, and the reference ids follow this walk.
+        for segment in sorted(trace.segments, key=lambda s: float(s.get("start_time", 0))):
             key, parent = segment_key(segment), trace.owner(segment.get("parent_id"))
             if parent is None and key[1] != "client":  # the caller, drawn as X-Ray draws it
                 nodes.setdefault((key[0], "client"), Node()).edge(key).add(segment)
