@@ -389,6 +389,8 @@ def _on_its_host(model: ServiceModel, route: Route) -> Route:
 #: Request shapes whose candidate routes a REST parser remembers (hostile query keys
 #: make new ones; past this many, it forgets them all).
 _CANDIDATES_MAX = 1024
+#: The longest path whose route a REST parser remembers.
+_ROUTED_PATH_MAX = 512
 
 
 class RestParser(RequestParser):
@@ -407,33 +409,49 @@ class RestParser(RequestParser):
         self._needed_headers = sorted({h for r in self.routes for h in r.required_headers})
         self._hosts = sorted({r.host_prefix for r in self.routes if r.host_prefix})
         self._candidates: dict[Any, list[Route]] = {}
+        #: Each request shape's route by path, found once (bounded as ``_candidates``).
+        self._routed: dict[tuple[Any, str], tuple[Route, dict[str, str]]] = {}
         self._located: dict[str, Located] = {}
 
     def route(self, request: HttpRequest, query: Mapping[str, list[str]],
               headers: Mapping[str, str] | None = None) -> tuple[Route, dict[str, str]]:
         path = request.path.split("?", 1)[0] or "/"
         headers = _lower_headers(request) if headers is None else headers
-        for route in self.candidates(request.method, query, headers):
+        key = self._candidates_key(request.method, query, headers)
+        known = self._routed.get((key, path))
+        if known is not None:  # the same request again (a warm function's next invoke)
+            return known[0], dict(known[1])
+        for route in self.candidates(request.method, query, headers, key):
             if not path.startswith(route.prefix):
                 continue
             found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
             if found:
-                return route, {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
+                labels = {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
+                if len(path) <= _ROUTED_PATH_MAX:
+                    if len(self._routed) >= _CANDIDATES_MAX:
+                        self._routed.clear()
+                    self._routed[(key, path)] = (route, labels)
+                return route, dict(labels)
         other_method = any(r.regex.fullmatch(path) for r in self.routes if r.method != request.method)
         raise ProtocolError("unknown_operation", f"No operation of {self.model.service_id} answers "
                             f"{request.method} {path}"
                             + (" (the path exists; check the HTTP method)." if other_method else "."))
 
+    def _candidates_key(self, method: str, query: Mapping[str, list[str]],
+                        headers: Mapping[str, str]) -> tuple[Any, ...]:
+        """What :meth:`candidates` depends on: the query's keys, the values of literal
+        ones, the headers routes need."""
+        return (method, frozenset(query),
+                tuple(tuple(query[k]) for k in self._valued if k in query),
+                tuple(h in headers for h in self._needed_headers),
+                tuple(headers.get("host", "").startswith(p) for p in self._hosts))
+
     def candidates(self, method: str, query: Mapping[str, list[str]],
-                   headers: Mapping[str, str]) -> list[Route]:
+                   headers: Mapping[str, str], key: tuple[Any, ...] | None = None) -> list[Route]:
         """The routes of ``method`` whose query literals, required members and host the
-        request has, most specific first. Remembered by what they depend on (the
-        query's keys, the values of literal ones, the headers routes need), so most
-        requests skip the check; the memory is bounded."""
-        key = (method, frozenset(query),
-               tuple(tuple(query[k]) for k in self._valued if k in query),
-               tuple(h in headers for h in self._needed_headers),
-               tuple(headers.get("host", "").startswith(p) for p in self._hosts))
+        request has, most specific first. Remembered by what they depend on
+        (:meth:`_candidates_key`), so most requests skip the check; the memory is bounded."""
+        key = self._candidates_key(method, query, headers) if key is None else key
         found = self._candidates.get(key)
         if found is None:
             if len(self._candidates) >= _CANDIDATES_MAX:

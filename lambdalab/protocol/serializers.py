@@ -290,13 +290,12 @@ def _error_body(shape: Shape | None, error: ServiceError) -> dict[str, Any]:
 
 def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) -> None:
     """Put the ``header``, ``headers`` (a prefixed map) and ``statusCode`` members."""
-    members = shape.members  # type: ignore[attr-defined]
+    located = _located(shape)
     for name, item in value.items():  # the output's few members, not the shape's many
-        member = members.get(name)
-        location = member.serialization.get("location") if member is not None else None
-        if item is None or location is None:
+        found = located.get(name)
+        if item is None or found is None:
             continue
-        wire = member.serialization.get("name", name)
+        location, wire, member = found
         if location == "statusCode":
             response.status = int(item)
         elif location == "header":
@@ -304,6 +303,15 @@ def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) 
         elif location == "headers":
             for key, text in item.items():
                 response.headers[wire + key] = str(text)
+
+
+@functools.lru_cache(maxsize=None)
+def _located(shape: Shape) -> dict[str, tuple[str, str, Shape]]:
+    """A shape's members sent outside the body, read once: name → (location, wire
+    name, member)."""
+    members = shape.members  # type: ignore[attr-defined]
+    return {name: (m.serialization["location"], m.serialization.get("name", name), m)
+            for name, m in members.items() if m.serialization.get("location") is not None}
 
 
 def header_text(shape: Shape, value: Any) -> str:

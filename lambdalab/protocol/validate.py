@@ -153,9 +153,9 @@ def validate(model: ServiceModel | str, operation: str, params: dict[str, Any]) 
     ignores them.
     """
     name = model if isinstance(model, str) else model.service_name
-    if all(type(v) in _FLAT and (type(v) is not str or len(v) <= _REMEMBERED_STR_MAX)
-           for v in params.values()):  # e.g. every Invoke: seen before
-        return list(_validate_flat(name, operation, tuple(sorted(params.items()))))
+    key = _remembered(name, operation, params)
+    if key is not None:  # e.g. every Invoke: seen before
+        return list(_validate_flat(name, operation, key))
     return _validate(name, operation, params)
 
 
@@ -163,6 +163,34 @@ def validate(model: ServiceModel | str, operation: str, params: dict[str, Any]) 
 #: longest string remembered (so that hostile requests cannot fill memory).
 _FLAT = {str, int, float, bool, type(None)}
 _REMEMBERED_STR_MAX = 256
+
+
+def _remembered(service: str, operation: str, params: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """What the check of ``params`` depends on, as a key to remember it by; ``None`` when
+    it cannot be remembered. The bytes of a blob member without bounds (Invoke's
+    ``Payload``) never change the answer, so they stand for themselves as ``b""``."""
+    blobs = _free_blobs(service, operation)
+    items = []
+    for name, value in params.items():
+        kind = type(value)
+        if kind in _FLAT and (kind is not str or len(value) <= _REMEMBERED_STR_MAX):
+            items.append((name, value))
+        elif kind is bytes and name in blobs:
+            items.append((name, b""))
+        else:
+            return None
+    return tuple(sorted(items))
+
+
+@functools.lru_cache(maxsize=None)
+def _free_blobs(service: str, operation: str) -> frozenset[str]:
+    """The input's top-level blob members whose value no constraint reads."""
+    op = operation_model(service, operation)
+    if op is None or op.input_shape is None:
+        return frozenset()
+    members = op.input_shape.members  # type: ignore[attr-defined]
+    return frozenset(n for n, m in members.items()
+                     if m.type_name == "blob" and not {"min", "max"} & set(m.metadata))
 
 
 @functools.lru_cache(maxsize=4096)

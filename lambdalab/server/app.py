@@ -39,7 +39,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
 import anyio
 import anyio.to_thread
@@ -207,7 +207,7 @@ class Edge:
                          EDGE_STOPPING_SCOPE_KEY: self.stopping()}
                 await page.app(scope, receive, send_)
                 return
-            headers = Headers(scope=scope)
+            headers = first_headers(scope)
             query_string = scope["query_string"].decode("latin-1")
             signed = credential_scope(headers.get("authorization"), query_string)
             service = self.service_for(scope["path"], headers, signed)
@@ -328,7 +328,7 @@ class Edge:
                 return service
         return None
 
-    def service_for(self, path: str, headers: Headers,
+    def service_for(self, path: str, headers: Mapping[str, str],
                     signed: CredentialScope | None = None) -> HttpService:
         """The service a request addresses (the home region's instance): by signature
         scope (header or presigned URL), X-Amz-Target, or path."""
@@ -356,7 +356,7 @@ class Edge:
             "SDK does) or use a path of a served service, e.g. /2015-03-31/functions."
         )
 
-    async def _admit(self, scope: Scope, receive: Receive, headers: Headers,
+    async def _admit(self, scope: Scope, receive: Receive, headers: Mapping[str, str],
                      service: HttpService) -> Receive:
         """Refuse an expired presigned URL, and check the signature when the edge checks
         them. A presigned URL's errors are answered in its service's shape (S3's XML)."""
@@ -368,7 +368,7 @@ class Edge:
                     # clock to watch a URL expire (its X-Amz-Date or Expires is the signer's).
                     query.check_unexpired(self.lab.clock.now())
             if self.verifier is not None:
-                return await self._authenticate(scope, receive, headers)
+                return await self._authenticate(scope, receive, Headers(scope=scope))
         except ServiceError as e:
             raise _InServiceShape(e, service) from None
         return receive
@@ -399,6 +399,12 @@ class Edge:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+
+def first_headers(scope: Scope) -> dict[str, str]:
+    """A request's headers by lower-case name, a repeated one's first value (as
+    Starlette's ``Headers.get`` reads them), decoded once for the edge's few look-ups."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(scope["headers"])}
 
 
 def limiter_for(lab: Lab) -> anyio.CapacityLimiter:

@@ -129,12 +129,12 @@ class LambdaService(ProtocolService):
                               scope["query_string"].decode("latin-1"), headers)
         try:
             query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
-            route, labels = self._route(request, query)
+            route, labels = self._route(request, query, headers)
             limit, error = body_limit(route.operation)
             body = await read_body(receive, headers, limit, route.operation, error)
             request = HttpRequest(request.method, request.path, request.query, headers, body)
             if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
-                response = await self.invoke_on_loop(request, route, labels, query)
+                response = await self.invoke_on_loop(request, route, labels, query, headers)
             else:
                 response = await self.run_blocking(self.answer, request, route, labels, query,
                                                    new_request_id(), caller_of(scope, headers, "lambda", request.query))
@@ -168,7 +168,7 @@ class LambdaService(ProtocolService):
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
             authorize(caller, self.model, self.protocol, parsed)
-            output = method(with_trace(parsed.params, request))
+            output = method(with_trace(parsed.params, request.lower_headers))
             return self._output(parsed.operation, output, request_id)
         except Exception as e:
             error = self.failed(e)
@@ -177,14 +177,17 @@ class LambdaService(ProtocolService):
             self.report(caller, parsed, output if isinstance(output, dict) else None, error, request_id)
 
     async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                             query: Mapping[str, list[str]]) -> HttpResponse:
+                             query: Mapping[str, list[str]],
+                             headers: Mapping[str, str] | None = None) -> HttpResponse:
         """A synchronous Invoke, on the event loop: the edge awaits the handler's answer.
-        Its answer carries the invocation's request id; a refusal, one of its own."""
+        Its answer carries the invocation's request id; a refusal, one of its own.
+        ``headers``: the request's by lower-case name, when already made."""
+        headers = request.lower_headers if headers is None else headers
         try:
-            parsed = self._read_routed(request, route, labels, query)
+            parsed = self._read_routed(request, route, labels, query, headers)
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
-            params = with_trace(parsed.params, request)
+            params = with_trace(parsed.params, headers)
             result = await self.lab.invoke_async(
                 params["FunctionName"], params.get("Payload", b""), run_blocking=self.run_blocking,
                 **invoke_options(params),
@@ -222,17 +225,17 @@ class LambdaService(ProtocolService):
 
     # -- reading and checking --------------------------------------------------------
 
-    def _route(self, request: HttpRequest,
-               query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
+    def _route(self, request: HttpRequest, query: Mapping[str, list[str]],
+               headers: Mapping[str, str] | None = None) -> tuple[Route, dict[str, str]]:
         try:
-            return self.parser.route(request, query)
+            return self.parser.route(request, query, headers)
         except ProtocolError as e:
             raise self.refused(e) from None
 
     def _read_routed(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                     query: Mapping[str, list[str]]) -> ParsedRequest:
+                     query: Mapping[str, list[str]], headers: Mapping[str, str] | None = None) -> ParsedRequest:
         try:
-            return self.parser.read(request, route, labels, query)
+            return self.parser.read(request, route, labels, query, headers)
         except ProtocolError as e:
             raise self.refused(e) from None
 
@@ -276,9 +279,10 @@ class LambdaService(ProtocolService):
         raise ValidationException(message(violations))
 
 
-def with_trace(params: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
-    """``params`` with the request's ``X-Amzn-Trace-Id`` (which Invoke continues), if any."""
-    trace = request.lower_headers.get("x-amzn-trace-id")
+def with_trace(params: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """``params`` with the ``X-Amzn-Trace-Id`` of a request's ``headers`` (by lower-case
+    name), which Invoke continues, if any."""
+    trace = headers.get("x-amzn-trace-id")
     return {**params, TRACE_HEADER: trace} if trace else params
 
 

@@ -167,6 +167,10 @@ class EdgeServer:
                 access_log=False,
                 http=_HttpProtocol,
                 lifespan="off",
+                # Clients reach the edge directly: a request's X-Forwarded-For is the
+                # client's claim, not its address (aws:SourceIp, a URL's sourceIp).
+                proxy_headers=False,
+                server_header=False,  # AWS's answers name no server (a Date, they do)
                 timeout_keep_alive=30,
             ),
             before_shutdown=self.app.begin_stopping,

@@ -16,6 +16,7 @@ import asyncio
 import os
 import select
 import signal
+import threading
 import time
 from typing import Callable
 
@@ -38,6 +39,17 @@ SPIN_S = protocol.SPIN_S
 LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 #: Characters of log lines an invoke may pile up before they are handed to the log store.
 SPILL_BYTES = 1024 * 1024
+
+
+class _Awaited(threading.local):
+    """How many invokes the event loop of this thread awaits (each loop runs on a
+    thread of its own): with more than one, another answer or request may be ready,
+    and a spin would hold it up."""
+
+    count = 0
+
+
+_AWAITED = _Awaited()
 
 
 class _LogReader:
@@ -347,8 +359,12 @@ class SubprocessEnvironment:
     async def run_invoke_async(
         self, request: InvokeRequest, first_tick: float | None
     ) -> InvokeOutcome:
-        started = self._send(request)
-        frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+        _AWAITED.count += 1
+        try:
+            started = self._send(request)
+            frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+        finally:
+            _AWAITED.count -= 1
         return self._outcome(frame, reason, started)
 
     def _send(self, request: InvokeRequest) -> float:
@@ -367,8 +383,10 @@ class SubprocessEnvironment:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes
         (kept from one invoke to the next, :class:`_Watch`), timers for the timeout
         and the ticks."""
-        # Holding the loop for a spin that pays costs less than sleeping and waking.
-        if taken := self._buffered() or self._spin(first_tick):
+        # Holding the loop for a spin that pays costs less than sleeping and waking;
+        # never while the loop awaits other invokes (their answers wait for it).
+        taken = self._buffered() or (self._spin(first_tick) if _AWAITED.count <= 1 else None)
+        if taken:
             return taken
         loop = asyncio.get_running_loop()
         watch, kept = self._watching(loop)
