@@ -215,6 +215,35 @@ def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, co
         backend.close()
 
 
+def test_a_tree_ahead_of_its_share_is_stopped_until_its_whole_burst_is_back() -> None:
+    """As a CFS group throttled in one period runs again with the next period's whole
+    quota. Stopped only until its debt was paid, a tree invoked back to back was left at
+    no credit, so each next tiny invoke went into debt and paid a stop of its own (a
+    128 MB echo handler's warm p50 at 2-3x its 1769 MB one; issue 21)."""
+    import subprocess
+    import sys
+
+    from lambdalab_limited.governor import BURST_S, Governor
+
+    tree = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    try:
+        governor = Governor(tree.pid, share=cpu_share(128, 1), cores=1, memory_bytes=1 << 34)
+        governor.begin()
+        deadline = time.monotonic() + 60  # the spinner uses its burst as soon as it runs
+        while governor._stopped_until is None and time.monotonic() < deadline:
+            pause = governor.tick()
+        assert governor._stopped_until is not None, "the spinner never ran ahead of its share"
+        assert stopped(tree.pid)
+        # When the pause is over, the credit is a whole burst again (not zero): the next
+        # tiny invokes have a burst's worth of CPU before any of them is stopped.
+        assert governor._credit < 0
+        assert governor._credit + governor.share * pause == pytest.approx(governor.share * BURST_S)
+        assert pause >= BURST_S
+    finally:
+        os.killpg(tree.pid, 9)
+        tree.wait()
+
+
 # -- memory ---------------------------------------------------------------------------
 
 HOG = """
