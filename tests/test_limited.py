@@ -244,6 +244,37 @@ def test_a_tree_ahead_of_its_share_is_stopped_until_its_whole_burst_is_back() ->
         tree.wait()
 
 
+def test_a_kept_proc_file_is_read_afresh_and_ends_with_its_process() -> None:
+    """The governor reads the root's ``stat`` and ``children`` at every invoke's end
+    through files kept open (one ``pread`` each): each reading is the kernel's current
+    text, and a file outlives its process only to say it is gone (or has no children)."""
+    import subprocess
+    import sys
+
+    from lambdalab_limited.proctree import ProcFile, threads_in_stat
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; input(); subprocess.run(['sleep', '60'])"],
+        stdin=subprocess.PIPE, text=True,
+    )
+    assert parent.stdin is not None
+    children = ProcFile(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    stat = ProcFile(f"/proc/{parent.pid}/stat")
+    try:
+        assert children.read() == b""
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        assert wait_until(lambda: children.read() not in (b"", None))
+        assert stat.read() is not None and threads_in_stat(stat.read() or b"") == 1
+    finally:
+        for child in psutil.Process(parent.pid).children():
+            child.kill()
+        parent.kill()
+        parent.wait()
+    assert stat.read() is None and stat.fd is None  # closed: it names no other process
+    assert not children.read()  # reaped: no children, whoever has the pid now
+
+
 # -- memory ---------------------------------------------------------------------------
 
 HOG = """
