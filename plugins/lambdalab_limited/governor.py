@@ -169,11 +169,12 @@ class Governor:
         now = time.monotonic()
         if self._stopped_until is not None and now < self._stopped_until:
             return self._stopped_until - now
+        late = 0.0 if self._stopped_until is None else now - self._stopped_until
         # Also when the tree was not stopped here: the runtime may have frozen itself in
         # the instant between its last look for an invoke and this one's arrival.
         self._stopped_until = None
         _signal_group(self.pid, signal.SIGCONT)
-        self._account(now)
+        self._account(now, late)
         if self._credit < 0:
             return self._stop_until(now)
         return TICK_S
@@ -212,13 +213,18 @@ class Governor:
 
     # -- accounting -------------------------------------------------------------------
 
-    def _account(self, now: float) -> None:
-        """Pay the wall time since the last reading into the credit, minus the CPU used."""
+    def _account(self, now: float, late: float = 0.0) -> None:
+        """Pay the wall time since the last reading into the credit, minus the CPU used.
+
+        ``late``: how long the tree stayed stopped past its pause because this reading
+        came late (a loaded machine runs the invoking thread late). The pause ended with
+        a whole burst, so that time is paid above the burst's cap: a late reading must
+        not cost the tree its share."""
         cpu = self.tree.cpu_seconds()
         if self.throttles:
             self._credit = min(
                 self._credit + self.share * (now - self._last_wall) - (cpu - self._last_cpu),
-                self.share * BURST_S,
+                self.share * (BURST_S + late),
             )
         self._last_wall, self._last_cpu = now, cpu
 
