@@ -246,7 +246,7 @@ def test_a_tree_ahead_of_its_share_is_stopped_until_its_whole_burst_is_back(
     """As a CFS group throttled in one period runs again with the next period's whole
     quota. Stopped only until its debt was paid, a tree invoked back to back was left at
     no credit, so each next tiny invoke went into debt and paid a stop of its own (a
-    128 MB echo handler's warm p50 at 2-3x its 1769 MB one; issue 21)."""
+    128 MB echo handler's warm p50 at 1.4-2.4x its 1769 MB one; issue 21)."""
     from lambdalab_limited.governor import BURST_S
 
     governor = governed_spinner
