@@ -24,10 +24,11 @@ Why a stop lasts until the burst is whole again, as a CFS group throttled in one
 runs again only with the next period's whole quota: stopped only until its debt was
 paid, a tree invoked back to back was left at a credit of zero, so each next tiny invoke
 went into debt and paid a stop of its own. A 128 MB echo handler then paid a 1-3 ms stop
-on most of its invokes (p50 at 1.4-2.4x the same invoke at 1769 MB on a loaded 2-core VM); stopped until its
-burst is whole, it runs a burst's worth of invokes unhindered, then pays one stop of
-about :data:`BURST_S`. The share held on average is the same; what changes is how the
-waits are spread, as they are under the kernel's quota (the ``cgroup`` sandbox).
+on most of its invokes (p50 at 1.4-2.4x the same invoke at 1769 MB on a loaded 2-core
+VM); stopped until its burst is whole, it runs a burst's worth of invokes unhindered,
+then pays one stop of about :data:`BURST_S`. The share held on average is the same;
+what changes is how the waits are spread, as they are under the kernel's quota (the
+``cgroup`` sandbox).
 
 Measuring what was used, rather than switching the tree on and off on a fixed duty
 cycle, is what makes the share accurate: an open-loop 10 ms duty cycle measured 4-14 %
