@@ -11,8 +11,13 @@ not where more tasks are runnable than CPUs, not after spins that missed). Figur
 each beside a raw pipe round trip measured in the same run:
 
 1. warm ``Lab.invoke`` p50 (``subprocess``) unpinned, with the invoking thread and the
-   environment pinned to one CPU, and pinned to two different CPUs;
-2. warm p50 with ``limited`` at 128 MB;
+   environment pinned to one CPU, and pinned to two different CPUs, each beside the raw
+   pipe round trip in the same placement: the floor (on one CPU, two context switches;
+   on two, two wake-ups of a sleeping process), which the target may be below;
+1e. the exchange alone in each placement: the backend's invoke of the warm environment
+   (``env.invoke``: the frames, the runtime's loop and the handler), without the
+   core's bookkeeping around it (admission, the pool, logs, metrics);
+2. warm p50 with ``limited`` at 128 MB (2e: its exchange alone, governor included);
 3. invokes/s of 4 threads (4 warm environments) with the spins on and off
    (``lambdalab_subprocess.SPIN_S = 0``), the median of several short runs each.
 
@@ -23,11 +28,14 @@ then show the wake-up path, whatever the placement.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import baselines
 import harness
@@ -35,8 +43,10 @@ import lambdalab_subprocess
 from harness import Row, p50, time_each
 from invoke import ECHO_HANDLER, EVENT, idle_pids, progress, throughput
 from lambdalab import Lab
+from lambdalab.plugin import InvokeRequest
 from lambdalab.runtime.protocol import runnable_tasks
 
+T = TypeVar("T")
 #: The invoking thread's CPU, and the environment's when they are apart.
 HERE, THERE = 0, 1
 WARM_TARGET_US = 40
@@ -72,17 +82,46 @@ def warm_p50(lab: Lab, name: str, count: int) -> float:
     return p50(time_each(lambda: lab.invoke(name, EVENT), count))
 
 
-def pinned_p50(lab: Lab, name: str, count: int, env_cpu: int) -> float:
-    """Warm p50 with this thread on CPU :data:`HERE` and the environment on ``env_cpu``."""
+def exchange_p50(lab: Lab, name: str, count: int) -> float:
+    """Warm p50 of the backend's own invoke of ``name``'s idle environment: the exchange
+    with the runtime, without the core's bookkeeping."""
+    (pooled,) = [p for p in lab.pool.idle_environments() if p.function_name == name]
+    request = InvokeRequest(
+        "c0ffee00-0000-4000-8000-000000000000", json.dumps(EVENT).encode(),
+        f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        int(time.time() * 1000) + 3_600_000, 3600.0,
+    )
+    return p50(time_each(lambda: pooled.env.invoke(request), count))
+
+
+def pinned(pid: int | None, env_cpu: int | None, measure: Callable[[], T]) -> T:
+    """``measure()`` with this thread on CPU :data:`HERE` and process ``pid`` on
+    ``env_cpu`` (None: unpinned, as they were)."""
+    if pid is None or env_cpu is None:
+        return measure()
     before = os.sched_getaffinity(0)
-    (pid,) = idle_pids(lab, name)
     os.sched_setaffinity(0, {HERE})
     os.sched_setaffinity(pid, {env_cpu})
     try:
-        return warm_p50(lab, name, count)
+        return measure()
     finally:
         os.sched_setaffinity(0, before)
         os.sched_setaffinity(pid, before)
+
+
+def pipe_p50s(count: int, placements: dict[str, int | None]) -> dict[str, float]:
+    """The raw pipe round trip's p50 in each placement (the echo worker where the
+    environment would be), measured before any thread of a lab exists to be forked."""
+    worker = baselines.EchoWorker()
+    try:
+        for _ in range(count // 10):
+            worker.round_trip()
+        return {
+            placement: pinned(worker.pid, cpu, lambda: p50(time_each(worker.round_trip, count)))
+            for placement, cpu in placements.items()
+        }
+    finally:
+        worker.close()
 
 
 def rate_4_threads(root: Path, data: str, seconds: float) -> float:
@@ -91,26 +130,49 @@ def rate_4_threads(root: Path, data: str, seconds: float) -> float:
         return throughput(lab, data, seconds, threads=4)[0]
 
 
+def placements() -> dict[str, int | None]:
+    """Where the environment runs, by name: the CPU it is pinned to (None: unpinned)."""
+    cpus = os.sched_getaffinity(0)
+    where: dict[str, int | None] = {"unpinned": None}
+    if HERE in cpus:
+        where["both on one CPU"] = HERE
+    if HERE in cpus and THERE in cpus:
+        where["on two CPUs"] = THERE
+    return where
+
+
+def placement_rows(lab: Lab, count: int, pipes: dict[str, float]) -> list[Row]:
+    """Figures 1 and 1e in each placement, beside the pipe round trip in the same one."""
+    rows = []
+    lab.invoke("echo", EVENT)  # its environment, to pin
+    for placement, cpu in placements().items():
+        (pid,) = idle_pids(lab, "echo")
+        floor = pipes[placement]
+        floor_name = f"raw pipe round trip, {placement} (the floor)"
+        warm = pinned(pid, cpu, lambda: warm_p50(lab, "echo", count))
+        exchange = pinned(pid, cpu, lambda: exchange_p50(lab, "echo", count))
+        below = f"the target is below this run's floor ({floor:.1f} µs)" if floor > WARM_TARGET_US else ""
+        rows.append(Row("1", f"warm invoke p50, subprocess, {placement}", "µs", warm, floor,
+                        floor_name, target=f"<= {WARM_TARGET_US} µs",
+                        met=warm <= WARM_TARGET_US, samples=count, notes=below))
+        rows.append(Row("1e", f"the exchange alone (backend invoke) p50, {placement}", "µs",
+                        exchange, floor, floor_name, samples=count,
+                        notes="without the core's bookkeeping (admission, pool, logs, metrics)"))
+    return rows
+
+
 def measure(counts: Counts) -> list[Row]:
-    progress(f"baseline: {counts.pipe_round_trips} pipe round trips")
-    pipe = p50(baselines.pipe_round_trips(counts.pipe_round_trips))
+    progress(f"baselines: {counts.pipe_round_trips} pipe round trips in each placement")
+    pipes = pipe_p50s(counts.pipe_round_trips, placements())
+    pipe = pipes["unpinned"]
     pipe_name = "pipe round trip to a warm forked echo worker"
-    cpus = sorted(os.sched_getaffinity(0))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="lambdalab-spin-") as tmp:
         root = Path(tmp)
         with Lab(data_dir=root / "data") as lab:
             deploy(lab, root, "echo", sandbox="subprocess")
             progress(f"warm invokes: unpinned, then pinned, {counts.warm_invokes} each")
-            placements = [("unpinned", warm_p50(lab, "echo", counts.warm_invokes))]
-            if HERE in cpus:
-                placements.append(("both on one CPU", pinned_p50(lab, "echo", counts.warm_invokes, HERE)))
-            if HERE in cpus and THERE in cpus:
-                placements.append(("on two CPUs", pinned_p50(lab, "echo", counts.warm_invokes, THERE)))
-            for placement, measured in placements:
-                rows.append(Row("1", f"warm invoke p50, subprocess, {placement}", "µs", measured,
-                                pipe, pipe_name, target=f"<= {WARM_TARGET_US} µs",
-                                met=measured <= WARM_TARGET_US, samples=counts.warm_invokes))
+            rows += placement_rows(lab, counts.warm_invokes, pipes)
             deploy(lab, root, "limited", sandbox="limited", memory_size=128)
             progress(f"warm invokes: limited at 128 MB, {counts.warm_invokes}")
             limited = warm_p50(lab, "limited", counts.warm_invokes)
@@ -118,6 +180,10 @@ def measure(counts: Counts) -> list[Row]:
                             pipe_name, target=f"<= {LIMITED_TARGET_RATIO:g}x",
                             met=limited <= LIMITED_TARGET_RATIO * pipe,
                             samples=counts.warm_invokes))
+            rows.append(Row("2e", "the exchange alone (backend invoke), limited at 128 MB", "µs",
+                            exchange_p50(lab, "limited", counts.warm_invokes), pipe, pipe_name,
+                            samples=counts.warm_invokes,
+                            notes="with the governor's readings, without the core's bookkeeping"))
         progress(f"throughput, 4 threads, spins on then off, {counts.throughput_s:.1f} s each")
         spinning = rate_4_threads(root, "spins-on", counts.throughput_s)
         spin_s, lambdalab_subprocess.SPIN_S = lambdalab_subprocess.SPIN_S, 0.0

@@ -31,6 +31,7 @@ import ctypes.util
 import os
 import sys
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import psutil
@@ -84,16 +85,51 @@ def private_bytes(pid: int) -> int:
             return rss_bytes(pid)
 
 
+def threads_in_stat(stat: bytes) -> int:
+    """The thread count in the text of a ``/proc/<pid>/stat`` file."""
+    return int(stat.rsplit(b")", 1)[1].split()[17])
+
+
 def thread_count(pid: int) -> int:
     """Threads of ``pid`` (0 if it is gone): one small read of ``/proc/<pid>/stat``."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            return int(stat.read().rsplit(b")", 1)[1].split()[17])
+            return threads_in_stat(stat.read())
     except (OSError, ValueError, IndexError):
         try:
             return psutil.Process(pid).num_threads()
         except psutil.Error:
             return 0
+
+
+class ProcFile:
+    """A ``/proc`` file kept open and read again with ``pread`` from its start, where
+    the kernel writes it afresh: one system call a reading, where ``open()``, a read
+    and a close take five or more (about 4 µs against 12 µs on a loaded 2-core VM).
+    It stays the file of the process it was opened for, never of a later one that
+    reuses the pid: once that process is gone, a reading is None (``stat``) or empty
+    (``children``)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self.fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.fd = None
+        self._close = None if self.fd is None else weakref.finalize(self, os.close, self.fd)
+
+    def read(self) -> bytes | None:
+        if self.fd is None:
+            return None
+        try:
+            return os.pread(self.fd, 65536, 0)
+        except OSError:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+        self.fd = None
 
 
 def _children(pid: int) -> list[int]:
@@ -158,9 +194,15 @@ class ProcessTree:
 
     root: int
     members: dict[int, _Member] = field(default_factory=dict)
+    #: The root's ``stat`` and its main thread's ``children``, kept open: every invoke's
+    #: end reads them (:meth:`discover`, :meth:`task_count`).
+    _root_stat: ProcFile = field(init=False, repr=False)
+    _root_children: ProcFile = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.members[self.root] = _Member(self.root, cpu_clock_of(self.root))
+        self._root_stat = ProcFile(f"/proc/{self.root}/stat")
+        self._root_children = ProcFile(f"/proc/{self.root}/task/{self.root}/children")
 
     def refresh(self) -> None:
         """Find processes started since the last refresh (a scan of /proc: not per tick)."""
@@ -176,15 +218,28 @@ class ProcessTree:
         """:meth:`refresh`, reading only the tree's own ``/proc/<pid>/task/*/children``
         files rather than scanning all of ``/proc`` (for a small tree, a few reads: cheap
         enough for every invoke's end). A kernel without those files gets :meth:`refresh`."""
-        if not os.path.exists(f"/proc/{self.root}/task/{self.root}/children"):
+        if self._root_children.fd is None:
             self.refresh()
             return
         stack = [self.root]
         while stack:
-            for child in _children(stack.pop()):
+            for child in self._children_of(stack.pop()):
                 if child not in self.members:
                     self.members[child] = _Member(child, cpu_clock_of(child))
                 stack.append(child)
+
+    def _children_of(self, pid: int) -> list[int]:
+        """:func:`_children`, from the kept file when ``pid`` is a single-threaded root
+        (a runtime that started no threads: its main thread is its only parent)."""
+        if pid == self.root and self._root_threads() == 1:
+            listed = self._root_children.read()
+            if listed is not None:
+                return [int(child) for child in listed.split()]
+        return _children(pid)
+
+    def _root_threads(self) -> int:
+        stat = self._root_stat.read()
+        return 0 if stat is None else threads_in_stat(stat)
 
     def cpu_seconds(self) -> float:
         """CPU time the tree has used (user + system, every thread), in seconds."""
@@ -216,4 +271,5 @@ class ProcessTree:
 
     def task_count(self) -> int:
         """Processes and threads together: what AWS's 1024 processes/threads limit counts."""
-        return sum(thread_count(m.pid) for m in self.members.values() if m.alive)
+        descendants = sum(thread_count(m.pid) for m in self._descendants())
+        return self._root_threads() + descendants
