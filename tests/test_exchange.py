@@ -72,7 +72,7 @@ def run(make_loop, coroutine):
 def test_a_warm_awaited_invoke_of_a_silent_handler_makes_one_read(
     lab: Lab, code, loop_name: str
 ) -> None:
-    """The answer's read, and none of the log pipe (it had nothing): 2.06 reads per
+    """The answer's read, and none of the log pipe (it had nothing): 2.0 reads per
     invoke before (the answer, and a read of the empty log pipe told EAGAIN)."""
     lab.create_function("echo", code(app=ECHO), handler="app.handler", sandbox="subprocess")
     lab.invoke("echo", {})
