@@ -20,7 +20,11 @@ Figures (targets from issue 6):
    measured window, divided by the requests), the single-client p50 and the p99 at 64
    clients. Targets: >= 1.5x serverless-offline's req/s, >= 0.6x the floor's, <= 120 µs
    of server CPU per request, p50 <= 1.5x the floor's, p99 at 64 clients <= the peer's.
-   The first invoke after the server starts is ``benchmarks/startup.py``'s.
+   The first invoke after the server starts is ``benchmarks/startup.py``'s. Beside 4c,
+   reported only (4f): the floor of this architecture, the floor's CPU per request plus
+   the CPU of one raw pipe round trip to a warm forked echo worker
+   (``baselines.EchoWorker``; both processes' CPU), what any Python edge with its
+   environment in another process pays at least on this machine.
 
 The edge runs as ``lambdalab serve --port 0`` in its own process (as a learner runs it;
 in the ``subprocess`` sandbox, see ``harness.SANDBOX``),
@@ -54,6 +58,7 @@ import psutil
 from botocore.config import Config
 
 import harness
+from baselines import EchoWorker
 import peer_serverless_offline as peers
 from harness import Row, p50, p99, time_each
 from lambdalab import Lab
@@ -64,8 +69,10 @@ PATH = "/2015-03-31/functions/echo/invocations"
 CLIENTS = 4
 #: Per mode: warm invokes timed per path, seconds of each throughput run, boto3 invokes.
 MODES = {
-    "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100, "load_seconds": 1.5},
-    "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500, "load_seconds": 4.0},
+    "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100, "load_seconds": 1.5,
+              "round_trips": 2_000},
+    "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500, "load_seconds": 4.0,
+             "round_trips": 20_000},
 }
 #: Client processes of the peer comparison's throughput runs, and of its tail figure.
 LOAD_CLIENTS = (4, 16)
@@ -228,6 +235,20 @@ def load(pid: int, port: int, path: str, clients: int, seconds: float) -> Load:
                 [x for r in results for x in r[1]])
 
 
+def pipe_exchange_cpu_us(worker: EchoWorker, count: int) -> float:
+    """CPU of one pipe round trip to ``worker``, both ends: this thread's and the
+    worker's (``psutil``), over ``count`` round trips after a warm-up, in µs."""
+    for _ in range(200):
+        worker.round_trip()
+    child = psutil.Process(worker.pid)
+    ours, theirs = time.thread_time(), child.cpu_times()
+    for _ in range(count):
+        worker.round_trip()
+    after = child.cpu_times()
+    worker_cpu = after.user + after.system - theirs.user - theirs.system
+    return (time.thread_time() - ours + worker_cpu) / count * 1e6
+
+
 @dataclass
 class Figures:
     """One server's figures in the peer comparison."""
@@ -273,8 +294,11 @@ def peer_figures(counts: dict[str, Any], tmp: Path) -> tuple[Figures, Figures | 
         peers.stop(proc)
 
 
-def peer_rows(ours: Figures, floor: Figures, peer: Figures | None, why: str) -> list[Row]:
-    """Figures 4a–4e: lambdalab beside serverless-offline and the floor."""
+def peer_rows(
+    ours: Figures, floor: Figures, peer: Figures | None, why: str, pipe_us: float
+) -> list[Row]:
+    """Figures 4a–4f: lambdalab beside serverless-offline and the floor (4f, the floor
+    with one pipe exchange, beside 4c)."""
     def note(value: Callable[[Figures], float], unit: str) -> str:
         said = f"floor {value(floor):,.0f} {unit}"
         return said + (f"; serverless-offline {value(peer):,.0f} {unit}" if peer else f"; {why}")
@@ -295,6 +319,12 @@ def peer_rows(ours: Figures, floor: Figures, peer: Figures | None, why: str) -> 
         target="<= 120 µs", met=ours.cpu_us <= 120, notes=note(lambda f: f.cpu_us, "µs"),
     ))
     rows.append(Row(
+        "4f", "floor: HTTP + one pipe exchange (CPU per request)", "µs",
+        floor.cpu_us + pipe_us, baseline=ours.cpu_us, baseline_name="lambdalab (4c)",
+        notes=f"floor's HTTP {floor.cpu_us:,.0f} µs + pipe round trip {pipe_us:.1f} µs "
+              "(both processes)",
+    ))
+    rows.append(Row(
         "4d", "single-client Invoke p50", "µs", ours.p50_us, baseline=floor.p50_us,
         baseline_name="floor", target="<= 1.5x floor", met=ours.p50_us <= 1.5 * floor.p50_us,
         notes=note(lambda f: f.p50_us, "µs"),
@@ -310,6 +340,16 @@ def peer_rows(ours: Figures, floor: Figures, peer: Figures | None, why: str) -> 
 
 def run(counts: dict[str, Any]) -> list[Row]:
     count, seconds, boto_count = counts["invokes"], counts["seconds"], counts["boto3"]
+    worker = EchoWorker()  # forked before this process has threads
+    try:
+        return measure_all(counts, count, seconds, boto_count, worker)
+    finally:
+        worker.close()
+
+
+def measure_all(
+    counts: dict[str, Any], count: int, seconds: float, boto_count: int, worker: EchoWorker
+) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "code"
         code.mkdir()
@@ -345,6 +385,8 @@ def run(counts: dict[str, Any]) -> list[Row]:
             edge.send_signal(signal.SIGTERM)
             edge.wait(timeout=60)
         floor, peer, why = peer_figures(counts, Path(tmp))
+        print("measuring a pipe round trip's CPU", file=sys.stderr)
+        pipe_us = pipe_exchange_cpu_us(worker, counts["round_trips"])
     return [
         Row(
             "1", "warm Invoke over HTTP (keep-alive), p50", "µs", p50(http_samples),
@@ -365,7 +407,7 @@ def run(counts: dict[str, Any]) -> list[Row]:
             samples=boto_count, extra={"p99": p99(boto_samples)},
             notes=f"p99 {p99(boto_samples):.0f} µs",
         ),
-        *peer_rows(ours, floor, peer, why),
+        *peer_rows(ours, floor, peer, why, pipe_us),
     ]
 
 

@@ -109,6 +109,22 @@ class _LogReader:
 LogReader = _LogReader
 
 
+class _AnswerReader(protocol.FrameReader):
+    """The frame pipe's reader, which can also take what has arrived without waiting."""
+
+    def read_ready(self) -> bool:
+        """Read what the pipe holds now into the next frame; whether there was anything
+        (or the end of the file, which :meth:`read` then reports). A loop may run a
+        reader for a readiness it saw before the last invoke read its answer: then
+        nothing is there, and this costs the one read a poll would have."""
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return False
+        self._buffer += chunk
+        return True
+
+
 class _Watch:
     """An event loop's readers on an environment's two pipes, kept between invokes.
 
@@ -119,32 +135,36 @@ class _Watch:
     invokes) takes them off; the next invoke on the loop puts them back.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, conn_fd: int, log: _LogReader) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, frames: _AnswerReader, log: _LogReader
+    ) -> None:
         self.loop = loop
-        self.conn_fd = conn_fd
+        self.frames = frames
+        self.conn_fd = frames.fd
         self.log = log
         #: The future of the invoke waiting for its answer, if one is.
         self.waiter: asyncio.Future[str | None] | None = None
         self.active = True
         self._log_watched = log.open
-        self._polls = {fd: select.poll() for fd in (conn_fd, log.fd)}
+        self._polls = {fd: select.poll() for fd in (self.conn_fd, log.fd)}
         for fd, poll in self._polls.items():
             poll.register(fd, _POLL_IN)
-        blocking = os.get_blocking(conn_fd)
-        loop.add_reader(conn_fd, self._answer)
-        # uvloop (libuv) makes a watched fd non-blocking and leaves it so; the frame
-        # pipe is read and written blocking (the answer, the next event).
-        os.set_blocking(conn_fd, blocking)
+        loop.add_reader(self.conn_fd, self._answer)
+        # From here on the frame pipe is non-blocking (uvloop makes a watched fd so
+        # anyway): the reader reads the answer without a poll to ask whether it is
+        # there, and a read or write that would block waits as a blocking one does
+        # (FrameReader, write_all).
+        os.set_blocking(self.conn_fd, False)
         if log.open:
             loop.add_reader(log.fd, self._log_ready)
 
     def _answer(self) -> None:
-        if not self._readable(self.conn_fd):
-            return
         waiter = self.waiter
         if waiter is None:
-            self.stop()
-        elif not waiter.done():
+            # Not ours to read: a blocking invoke on another thread may be reading it.
+            if self._readable(self.conn_fd):
+                self.stop()
+        elif not waiter.done() and self.frames.read_ready():
             waiter.set_result(None)
 
     def _log_ready(self) -> None:
@@ -216,7 +236,7 @@ class SubprocessEnvironment:
         server.start()  # a one-off cost of the lab, not of this cold start
         started = time.perf_counter()
         self._conn, log_fd = server.spawn(self.spawn_message())
-        self._frames = protocol.FrameReader(self._conn.fileno())
+        self._frames = _AnswerReader(self._conn.fileno())
         self._log = _LogReader(log_fd)
         self._poll = select.poll()
         self._poll.register(self._conn.fileno(), _POLL_IN)
@@ -416,7 +436,9 @@ class SubprocessEnvironment:
                 ticking.cancel()
         if reason is not None:
             return None, reason
-        self._log.drain()  # written before the answer; its reader may not have run yet
+        # No drain here: the runtime writes its lines before its answer, so the log
+        # pipe was ready when the answer was, and the loop ran its reader (which
+        # drains it) before it resumed this coroutine.
         return self._read_answer(first_tick)
 
     def _watching(self, loop: asyncio.AbstractEventLoop) -> tuple[_Watch, bool]:
@@ -427,8 +449,8 @@ class SubprocessEnvironment:
         if watch is not None and watch.active and watch.loop is loop:
             return watch, True
         if watch is not None and watch.active and not watch.loop.is_closed():
-            return _Watch(loop, self._conn.fileno(), self._log), False
-        self._watch = _Watch(loop, self._conn.fileno(), self._log)
+            return _Watch(loop, self._frames, self._log), False
+        self._watch = _Watch(loop, self._frames, self._log)
         return self._watch, True
 
     def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
