@@ -133,18 +133,23 @@ def test_a_response_over_aws_figure_is_response_size_too_large(client: Any) -> N
 
 
 @pytest.mark.parametrize("backend_class", [SubprocessBackend, LimitedBackend])
-def test_an_invoke_awaited_on_uvloop_leaves_the_frame_pipe_blocking(
+def test_a_blocking_invoke_after_one_awaited_on_uvloop_carries_large_frames_whole(
     tmp_path: Path, code: Any, backend_class: type
 ) -> None:
     """The root of the failures above: uvloop's add_reader makes the fd it watches
-    non-blocking, and the environment must hand the pipe back as it found it."""
+    non-blocking (and the backend keeps it so while a loop watches it), so a blocking
+    invoke on the same environment afterwards must still send and read a frame larger
+    than the pipe holds whole, waiting where the pipe says EAGAIN."""
     backend = backend_class(preload=())
     try:
         env = backend.start(environment_spec(code(app=ECHO), tmp_path, memory_size=512))
         request = InvokeRequest("r", b'"hi"', "arn", int(time.time() * 1000) + 60_000, 30)
         outcome = uvloop.run(env.invoke_async(request))
         assert outcome.status == "ok" and outcome.payload == b'"hi"'
-        assert os.get_blocking(env._conn.fileno())
+        event = json.dumps("x" * SIZES[-1]).encode()
+        large = InvokeRequest("r2", event, "arn", int(time.time() * 1000) + 60_000, 30)
+        outcome = env.invoke(large)
+        assert outcome.status == "ok" and outcome.payload == event
         env.destroy()
     finally:
         backend.close()
