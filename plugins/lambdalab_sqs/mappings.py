@@ -463,9 +463,13 @@ class EventSourceMappings(MappingKeeper[EventSourceMapping]):
     def _is_idle(self) -> bool:
         """No poller holds a batch and no mapped queue has a visible message."""
         for poller in list(self.pollers.values()):
-            # Queue first: a poller counts itself busy before it receives, so a message
-            # that is no longer visible is either being processed or done.
-            if (poller.has_work() and not self._held_back(poller)) or poller.busy:
+            # Busy, then the queue, then busy again. A poller counts itself busy before
+            # it receives, so a message no longer visible is being processed or done;
+            # and it deletes a batch before it counts itself free, so a FIFO group
+            # that batch unlocked is visible by then (read the other way round, a batch
+            # ending between the two reads left its group's next messages unseen).
+            busy = poller.busy
+            if busy or (poller.has_work() and not self._held_back(poller)) or poller.busy:
                 return False
         return True
 
