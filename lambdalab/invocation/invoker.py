@@ -39,6 +39,7 @@ from ..arn import ArnBuilder, parse_function_ref
 from ..code import unpacked
 from ..layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
+from .hooks import DirectHook
 from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -260,6 +261,25 @@ def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class InvokePlan:
+    """What every invoke of one configuration through one ARN shares, worked out once
+    (:meth:`Invoker.plan`), not on each invoke: a new configuration (an update, a
+    publish, an alias moved) is a new object, and so a new plan."""
+
+    config: FunctionConfiguration
+    invoked_arn: str
+    platform: PlatformLog
+    #: The ``Resource`` and ``ExecutedVersion`` metric dimensions (:func:`_metric_dimensions`).
+    resource: str | None
+    executed: str | None
+    billing: dict[str, Any]
+
+
+#: Plans kept (one per invoked ARN); past it they are all dropped and made again.
+_PLANS_MAX = 4096
+
+
 @dataclass
 class Execution:
     """One synchronous execution's outcome, before it is turned into an InvokeResult."""
@@ -293,6 +313,10 @@ class Invoker:
         self.backend = backend
         self.hooks = hooks
         self.enqueue = enqueue
+        self._completed = DirectHook(hooks, "lambdalab_invoke_completed")
+        self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics")
+        self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header")
+        self._plans: dict[str, InvokePlan] = {}
         #: Where the HTTP edge listens while it serves this lab: functions get it as
         #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
         self.endpoint_url: str | None = None
@@ -395,6 +419,7 @@ class Invoker:
         trace_header: str | None = None,
     ) -> Steps:
         name = config.function_name
+        plan = self.plan(config, invoked_arn)
         try:
             self.pool.admit(
                 name,
@@ -402,13 +427,13 @@ class Invoker:
                 self.registry.total_reserved(),
             )
         except TooManyRequestsException:
-            self._throttled_metrics(config, invoked_arn)
+            self._throttled_metrics(plan)
             raise
         try:
             pooled = self.pool.take_warm(self.pool.key_of(config))
             lines: list[str] = []
             init_ms = None
-            platform = PlatformLog(config.logging, self.now)
+            platform = plan.platform
             if pooled is None:
                 pooled = yield ColdStart(self._start, config)
                 self.pool.add_busy(pooled)
@@ -417,9 +442,7 @@ class Invoker:
                 lines.extend(platform.init_start(config.runtime, self.arns.region))
                 lines.extend(init.log_lines)
                 if init.error is not None:
-                    return self._init_failed(
-                        pooled, config, request_id, lines, log_type, invoked_arn, data
-                    )
+                    return self._init_failed(pooled, plan, request_id, lines, log_type, data)
             request = InvokeRequest(
                 request_id=request_id,
                 payload=data,
@@ -442,30 +465,38 @@ class Invoker:
             finally:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
-            execution = self._finish(
-                pooled, config, request_id, outcome, init_ms, lines, invoked_arn, data, platform
-            )
+            execution = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
             concurrency = self.pool.concurrency(name)
         finally:
             self.pool.leave(name)
-        self.hooks.hook.lambdalab_invoke_completed(report=execution.report)
-        self._execution_metrics(config, invoked_arn, execution.result.function_error,
+        self._completed(execution.report)
+        self._execution_metrics(plan, execution.result.function_error,
                                 execution.report.duration_ms, concurrency)
         if log_type == "Tail":
             return _with_tail(execution.result, carry + lines)
         return execution.result
 
+    def plan(self, config: FunctionConfiguration, invoked_arn: str) -> InvokePlan:
+        """The :class:`InvokePlan` of ``config`` invoked as ``invoked_arn``."""
+        plan = self._plans.get(invoked_arn)
+        if plan is None or plan.config is not config:
+            if len(self._plans) >= _PLANS_MAX:
+                self._plans = {}
+            resource, executed = _metric_dimensions(config, invoked_arn)
+            plan = InvokePlan(config, invoked_arn, PlatformLog(config.logging, self.now),
+                              resource, executed, _billing(config, invoked_arn))
+            self._plans[invoked_arn] = plan
+        return plan
+
     def _execution_metrics(
-        self, config: FunctionConfiguration, invoked_arn: str, function_error: str | None,
-        duration_ms: float | None, concurrency: tuple[int, int, int],
+        self, plan: InvokePlan, function_error: str | None, duration_ms: float | None,
+        concurrency: tuple[int, int, int],
     ) -> None:
         """What AWS publishes for one execution: ``Invocations``, ``Errors``,
         ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
-        hook = self.hooks.hook.lambdalab_lambda_metrics
-        if not hook.get_hookimpls():
+        if not self._metrics.listened:
             return  # nobody listens: the invoke path pays nothing more
-        name = config.function_name
-        resource, executed = _metric_dimensions(config, invoked_arn)
+        name, resource, executed = plan.config.function_name, plan.resource, plan.executed
         function, account, unreserved = concurrency
         data = [
             LambdaDatum("Invocations", 1.0, name, resource, executed),
@@ -476,12 +507,11 @@ class Invoker:
         ]
         if duration_ms is not None:
             data.append(LambdaDatum("Duration", duration_ms, name, resource, executed))
-        hook(data=data)
+        self._metrics(data)
 
-    def _throttled_metrics(self, config: FunctionConfiguration, invoked_arn: str) -> None:
-        resource, executed = _metric_dimensions(config, invoked_arn)
-        self.hooks.hook.lambdalab_lambda_metrics(
-            data=[LambdaDatum("Throttles", 1.0, config.function_name, resource, executed)])
+    def _throttled_metrics(self, plan: InvokePlan) -> None:
+        self._metrics([LambdaDatum("Throttles", 1.0, plan.config.function_name, plan.resource,
+                                   plan.executed)])
 
     def _spiller(
         self, config: FunctionConfiguration, pooled: PooledEnvironment, lines: list[str],
@@ -506,23 +536,21 @@ class Invoker:
     ) -> str | None:
         """The handler's X-Ray header: a plugin's (``lambdalab_invoke_trace_header``), or
         the caller's passed on (:func:`caller_trace_id`)."""
-        return self.hooks.hook.lambdalab_invoke_trace_header(
-            config=config, request_id=request_id, caller_trace_header=caller_header
-        ) or caller_trace_id(caller_header)
+        return self._trace_header(config, request_id, caller_header) or caller_trace_id(
+            caller_header)
 
     def _finish(
         self,
         pooled: PooledEnvironment,
-        config: FunctionConfiguration,
+        plan: InvokePlan,
         request_id: str,
         outcome: InvokeOutcome,
         init_ms: float | None,
         lines: list[str],
-        invoked_arn: str,
         event: bytes,
-        platform: PlatformLog,
     ) -> Execution:
         """The invoke is over: its log lines, REPORT, the environment back to the pool."""
+        config, platform = plan.config, plan.platform
         pooled.invocations += 1
         lines.extend(outcome.log_lines)
         status = error_type = function_error = error_document = None
@@ -564,7 +592,7 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **_billing(config, invoked_arn),
+            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(
@@ -583,18 +611,17 @@ class Invoker:
     def _init_failed(
         self,
         pooled: PooledEnvironment,
-        config: FunctionConfiguration,
+        plan: InvokePlan,
         request_id: str,
         lines: list[str],
         log_type: str,
-        invoked_arn: str,
         event: bytes,
     ) -> InvokeResult:
         """INIT failed: report it as AWS does, and discard the environment."""
+        config, platform = plan.config, plan.platform
         init = pooled.env.init
         assert init.error is not None
         error_type = init.error.get("errorType", "Runtime.Unknown")
-        platform = PlatformLog(config.logging, self.now)
         status = "timeout" if init.timed_out else "error"
         lines.extend(platform.init_report(init.duration_ms, status, error_type))
         lines.extend(platform.start(request_id, config.version))
@@ -620,15 +647,15 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **_billing(config, invoked_arn),
+            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(
             config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
         )
         self.pool.give_back(pooled, healthy=False)
-        self.hooks.hook.lambdalab_invoke_completed(report=report)
-        self._execution_metrics(config, invoked_arn, "Unhandled", None,
+        self._completed(report)
+        self._execution_metrics(plan, "Unhandled", None,
                                 self.pool.concurrency(config.function_name))
         result = InvokeResult(
             status_code=200,

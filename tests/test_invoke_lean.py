@@ -1,0 +1,141 @@
+"""The invoke path's shortcuts keep what they short-cut (issue 21).
+
+An invoke works out once per configuration what every invoke of it shares (the invoked
+ARN's metric dimensions, the platform's log format, the billing fields) and calls its
+hooks' implementations as plain functions: each must follow a change of the function
+(an update, a publish, an alias moved) and a plugin that registers while the lab runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterator
+
+import pytest
+
+import lambdalab
+from lambdalab import Lab
+from lambdalab.plugin import LambdaDatum
+
+from .conftest import ECHO
+
+
+class Listener:
+    """A plugin that keeps what the per-invoke hooks hand it."""
+
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+        self.data: list[LambdaDatum] = []
+
+    @lambdalab.hookimpl
+    def lambdalab_invoke_completed(self, report: Any) -> None:
+        self.reports.append(report)
+
+    @lambdalab.hookimpl
+    def lambdalab_lambda_metrics(self, data: list[LambdaDatum]) -> None:
+        self.data.extend(data)
+
+
+@pytest.fixture
+def listener(lab: Lab) -> Iterator[Listener]:
+    plugin = Listener()
+    lab.plugin_manager.register(plugin)
+    yield plugin
+    if lab.plugin_manager.is_registered(plugin):
+        lab.plugin_manager.unregister(plugin)
+
+
+def executed_versions(listener: Listener) -> list[str | None]:
+    return [d.executed_version for d in listener.data if d.metric == "Invocations"]
+
+
+def test_a_plugin_registered_while_the_lab_runs_hears_the_next_invoke(
+    lab: Lab, code: Callable[..., Any]
+) -> None:
+    lab.create_function("f", code(app=ECHO), handler="app.handler")
+    lab.invoke("f", {})  # the hooks have been called: their implementations read
+    late = Listener()
+    lab.plugin_manager.register(late)
+    result = lab.invoke("f", {})
+    assert [r.request_id for r in late.reports] == [result.request_id]
+    assert [d.metric for d in late.data].count("Invocations") == 1
+    lab.plugin_manager.unregister(late)
+    lab.invoke("f", {})
+    assert len(late.reports) == 1
+
+
+def test_a_hook_wrapper_still_wraps_the_invokes_hooks(lab: Lab, code: Callable[..., Any]) -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @lambdalab.hookimpl(wrapper=True)
+        def lambdalab_invoke_completed(self, report: Any) -> Iterator[None]:
+            seen.append("before " + report.request_id)
+            yield None
+            seen.append("after")
+
+    lab.create_function("f", code(app=ECHO), handler="app.handler")
+    lab.invoke("f", {})
+    lab.plugin_manager.register(Wrapper())
+    result = lab.invoke("f", {})
+    assert seen == ["before " + result.request_id, "after"]
+
+
+def test_an_implementation_of_fewer_arguments_gets_what_it_names(
+    lab: Lab, code: Callable[..., Any]
+) -> None:
+    names: list[str] = []
+
+    class Tracer:
+        @lambdalab.hookimpl
+        def lambdalab_invoke_trace_header(self, request_id: str) -> None:
+            names.append(request_id)
+
+    lab.plugin_manager.register(Tracer())
+    lab.create_function("f", code(app=ECHO), handler="app.handler")
+    result = lab.invoke("f", {})
+    assert names == [result.request_id]
+
+
+def test_an_update_of_the_log_format_changes_the_next_invokes_platform_lines(
+    lab: Lab, code: Callable[..., Any]
+) -> None:
+    lab.create_function("f", code(app=ECHO), handler="app.handler")
+    first = lab.invoke("f", {})
+    lab.update_function_configuration("f", logging_config={"LogFormat": "JSON"})
+    second = lab.invoke("f", {})
+    messages = [e.message for e in lab.get_logs("f")]
+    assert f"START RequestId: {first.request_id} Version: $LATEST\n" in messages
+    records = [json.loads(m) for m in messages if m.startswith("{")]
+    starts = [r["record"]["requestId"] for r in records if r["type"] == "platform.start"]
+    assert starts == [second.request_id]
+
+
+def test_a_memory_update_is_billed_from_the_next_invoke(
+    lab: Lab, code: Callable[..., Any], listener: Listener
+) -> None:
+    lab.create_function("f", code(app=ECHO), handler="app.handler", memory_size=128)
+    lab.invoke("f", {})
+    lab.update_function_configuration("f", memory_size=256, ephemeral_storage=1024)
+    lab.invoke("f", {})
+    assert [(r.memory_size, r.ephemeral_storage_mb) for r in listener.reports] == [
+        (128, 512), (256, 1024)]
+
+
+def test_an_alias_moved_to_another_version_changes_the_executed_version_dimension(
+    lab: Lab, code: Callable[..., Any], listener: Listener
+) -> None:
+    lab.create_function("f", code(app=ECHO), handler="app.handler", publish=True)
+    lab.create_alias("f", "live", "1")
+    assert lab.invoke("f", {}, qualifier="live").executed_version == "1"
+    lab.update_function_configuration("f", timeout=10)
+    lab.publish_version("f")
+    lab.update_alias("f", "live", function_version="2")
+    assert lab.invoke("f", {}, qualifier="live").executed_version == "2"
+    lab.invoke("f", {}, qualifier="2")
+    assert executed_versions(listener) == ["1", "2", None]
+    invoked = [r.invoked_arn.rsplit(":", 1)[1] for r in listener.reports]
+    assert invoked == ["live", "live", "2"]
+    resources = {d.resource for d in listener.data if d.metric == "Invocations"}
+    assert resources == {"f:live", "f:2"}
+
