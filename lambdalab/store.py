@@ -216,6 +216,11 @@ class Database:
         self._damaged_lock = threading.Lock()
 
     @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
     def _db(self) -> sqlite3.Connection:
         """This thread's connection."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

@@ -9,6 +9,10 @@ hooks' implementations as plain functions: each must follow a change of the func
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -139,3 +143,29 @@ def test_an_alias_moved_to_another_version_changes_the_executed_version_dimensio
     resources = {d.resource for d in listener.data if d.metric == "Invocations"}
     assert resources == {"f:live", "f:2"}
 
+
+MEMORY = """
+def handler(event, context):
+    return int(context.memory_limit_in_mb)
+"""
+
+
+def test_an_update_by_another_process_is_run_by_the_next_invoke(
+    tmp_path: Path, code: Callable[..., Any]
+) -> None:
+    """The registry learns of another process's commit from the WAL index's header (a
+    memory read), and the very next invoke runs the new configuration."""
+    data = tmp_path / "data"
+    with Lab(data_dir=data) as lab:
+        assert lab.registry._watch.available  # the path under test, not the fallback
+        lab.create_function("f", code(app=MEMORY), handler="app.handler", memory_size=128)
+        assert lab.invoke("f", {}).json() == 128
+        for memory in (256, 512):
+            subprocess.run(
+                [sys.executable, "-c", "import sys; from lambdalab import Lab\n"
+                 "with Lab(data_dir=sys.argv[1]) as other:\n"
+                 "    other.update_function_configuration('f', memory_size=int(sys.argv[2]))",
+                 str(data), str(memory)],
+                check=True, timeout=120, env={**os.environ, "LAMBDALAB_PLUGINS": "subprocess"},
+            )
+            assert lab.invoke("f", {}).json() == memory
