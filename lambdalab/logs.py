@@ -20,7 +20,6 @@ the bytes a data dir keeps (:data:`~lambdalab.limits.LOG_STORE_MAX_BYTES_DEFAULT
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import logging
@@ -31,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar, overload
 
 from . import limits
 from .errors import LambdaError
@@ -51,6 +50,31 @@ def iso_timestamp(epoch: float) -> str:
     """``2024-05-01T12:00:00.123Z``, as Lambda stamps its own log lines."""
     moment = datetime.fromtimestamp(epoch, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):
+    """``functools.cached_property`` without the lock Python 3.11 takes on each first
+    read (once per report, so once per invoke); two threads that race both work out the
+    same value."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -84,7 +108,7 @@ class InvokeReport:
     event: bytes = b""
     response: bytes = b""
 
-    @functools.cached_property  # the REPORT line, the console and the cost ledger ask
+    @_computed_once  # the REPORT line, the console and the cost ledger ask
     def billed_duration_ms(self) -> int:
         """Duration rounded up to the next 1 ms; a cold start also bills its INIT.
 
