@@ -122,13 +122,17 @@ class EnvironmentPool:
                 self._counts.unreserved += 1
             self._reserved_of[name] = reserved
 
-    def leave(self, name: str) -> None:
-        """One execution of ``name`` finished."""
+    def leave(self, name: str) -> tuple[int, int, int]:
+        """One execution of ``name`` finished: the executions running until now, it
+        among them (as :meth:`concurrency` counts them)."""
         with self._lock:
+            counts = self._counts
+            running = counts.by_function[name], counts.account, counts.unreserved
             self._counts.by_function[name] -= 1
             self._counts.account -= 1
             if self._reserved_of.get(name) is None:
                 self._counts.unreserved -= 1
+        return running
 
     def concurrency(self, name: str) -> tuple[int, int, int]:
         """Executions running now: of ``name``, in the account, and in the unreserved pool."""
@@ -189,8 +193,12 @@ class EnvironmentPool:
             if healthy and current:
                 pooled.last_used = self.clock.now()
                 self._idle[pooled.key].append(pooled)
+                reaper = self._reaper  # one due sooner serves (the hot path: no second lock)
+                reaped = reaper is not None and not reaper.cancelled and (
+                    reaper.when <= pooled.last_used + self.idle_ttl)
         if healthy and current:
-            self._schedule_reaper(pooled.last_used + self.idle_ttl)
+            if not reaped:
+                self._schedule_reaper(pooled.last_used + self.idle_ttl)
         else:
             self._destroy(pooled, "replaced" if healthy else "lost")
 

@@ -466,9 +466,8 @@ class Invoker:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
             execution = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
-            concurrency = self.pool.concurrency(name)
         finally:
-            self.pool.leave(name)
+            concurrency = self.pool.leave(name)
         self._completed(execution.report)
         self._execution_metrics(plan, execution.result.function_error,
                                 execution.report.duration_ms, concurrency)
