@@ -169,3 +169,24 @@ def test_an_update_by_another_process_is_run_by_the_next_invoke(
                 check=True, timeout=120, env={**os.environ, "LAMBDALAB_PLUGINS": "subprocess"},
             )
             assert lab.invoke("f", {}).json() == memory
+
+
+def test_the_service_graph_walks_a_lambda_segment_before_its_function_whatever_came_first() -> None:
+    """Lambda's ``AWS::Lambda`` and ``AWS::Lambda::Function`` segments begin at the same
+    time; which one the store holds first depends on when the invoke's report and the
+    SDK's subsegments arrived (a quicker invoke path changed it). The graph's reference
+    ids do not: the caller first, then the function's service, then what it called."""
+    from lambdalab_xray.graph import service_graph
+    from lambdalab_xray.models import Trace
+
+    trace_id, begin = "1-6553f100-000000000000000000000001", 1_700_000_000.0
+    service = {"id": "aaaaaaaaaaaaaaaa", "trace_id": trace_id, "name": "front",
+               "origin": "AWS::Lambda", "start_time": begin, "end_time": begin + 1}
+    function = {"id": "bbbbbbbbbbbbbbbb", "trace_id": trace_id, "name": "front",
+                "origin": "AWS::Lambda::Function", "parent_id": "aaaaaaaaaaaaaaaa",
+                "start_time": begin, "end_time": begin + 1}
+    for segments in ([service, function], [function, service]):
+        graph = service_graph([Trace(trace_id, segments)], "000000000000")
+        assert [(s["Name"], s["Type"], s["ReferenceId"]) for s in graph] == [
+            ("front", "client", 0), ("front", "AWS::Lambda", 1),
+            ("front", "AWS::Lambda::Function", 2)]

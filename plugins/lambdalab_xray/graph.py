@@ -145,7 +145,13 @@ def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
         done = answered(trace)
         # In the order the segments began, not as they arrived: a callee's segment may
         # reach the daemon before its caller's, and the reference ids follow this walk.
-        for segment in sorted(trace.segments, key=lambda s: float(s.get("start_time", 0))):
+        # Of two that began at once (Lambda's service and function segments), the one
+        # whose parent is not in the trace comes first, however they arrived.
+        def began(segment: dict[str, Any]) -> tuple[float, bool]:
+            return (float(segment.get("start_time", 0)),
+                    trace.owner(segment.get("parent_id")) is not None)
+
+        for segment in sorted(trace.segments, key=began):
             key, parent = segment_key(segment), trace.owner(segment.get("parent_id"))
             if parent is None and key[1] != "client":  # the caller, drawn as X-Ray draws it
                 nodes.setdefault((key[0], "client"), Node()).edge(key).add(segment)
