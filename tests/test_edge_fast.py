@@ -61,6 +61,24 @@ def test_a_head_whose_body_follows_leaves_with_it_in_the_body_s_write() -> None:
     assert transport.writes[0].startswith(b"HTTP/1.1 200 OK") and transport.writes[0].endswith(b"\r\n\r\nok")
 
 
+def test_a_head_answer_leaves_though_its_body_is_never_written() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, BODY_FOLLOWS: True,
+                    "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def run() -> RecordingTransport:
+        protocol, sent = protocol_for(app)
+        protocol.data_received(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nHEAD /y HTTP/1.1\r\nHost: a\r\n\r\n")
+        await settle(lambda: len(sent.writes) == 2)
+        return sent
+
+    sent = asyncio.run(run())
+    assert [w.startswith(b"HTTP/1.1 200 OK") and w.endswith(b"content-length: 5\r\n\r\n")
+            for w in sent.writes] == [True, True]
+
+
 def test_a_streamed_head_leaves_before_its_first_piece() -> None:
     heads: list[bytes] = []
 

@@ -120,6 +120,8 @@ class _Cycle(RequestResponseCycle):
                 asyncio.get_running_loop().call_soon(self.transport.flush)
             return
         await super().send(message)
+        # A HEAD answer's body is never written (uvicorn drops it): its head leaves alone.
+        self.transport.flush()
 
 
 class _HttpProtocol(HttpToolsProtocol):
