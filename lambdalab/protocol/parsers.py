@@ -53,6 +53,15 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
 
+    @classmethod
+    def lowered(cls, method: str, path: str, query: str, headers: dict[str, str],
+                body: bytes = b"") -> "HttpRequest":
+        """A request whose ``headers`` are already by lower-case name (the edge decoded
+        them once): they are its :attr:`lower_headers`, not copied again."""
+        request = cls(method, path, query, headers, body)
+        request.__dict__["lower_headers"] = headers  # what the cached_property would hold
+        return request
+
     def header(self, name: str) -> str | None:
         return self.lower_headers.get(name.lower())
 
@@ -60,10 +69,6 @@ class HttpRequest:
     def lower_headers(self) -> dict[str, str]:
         """The headers by lower-case name (made once per request)."""
         return {k.lower(): v for k, v in self.headers.items()}
-
-
-def _lower_headers(request: HttpRequest) -> dict[str, str]:
-    return request.lower_headers
 
 
 class ProtocolError(Exception):
@@ -413,10 +418,9 @@ class RestParser(RequestParser):
         self._routed: dict[tuple[Any, str], tuple[Route, dict[str, str]]] = {}
         self._located: dict[str, Located] = {}
 
-    def route(self, request: HttpRequest, query: Mapping[str, list[str]],
-              headers: Mapping[str, str] | None = None) -> tuple[Route, dict[str, str]]:
+    def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
         path = request.path.split("?", 1)[0] or "/"
-        headers = _lower_headers(request) if headers is None else headers
+        headers = request.lower_headers
         key = self._candidates_key(request.method, query, headers)
         known = self._routed.get((key, path))
         if known is not None:  # the same request again (a warm function's next invoke)
@@ -462,15 +466,14 @@ class RestParser(RequestParser):
 
     def parse(self, request: HttpRequest) -> ParsedRequest:
         query = parse_qs(request.query, keep_blank_values=True)
-        headers = _lower_headers(request)
-        route, labels = self.route(request, query, headers)
-        return self.read(request, route, labels, query, headers)
+        route, labels = self.route(request, query)
+        return self.read(request, route, labels, query)
 
     def read(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-             query: Mapping[str, list[str]], headers: Mapping[str, str] | None = None) -> ParsedRequest:
+             query: Mapping[str, list[str]]) -> ParsedRequest:
         """The input of a request already routed (:meth:`route`): a service that must know
         the operation before it reads the body (to bound it) routes first."""
-        headers = _lower_headers(request) if headers is None else headers
+        headers = request.lower_headers
         op = self.model.operation_model(route.operation)
         shape = op.input_shape
         if shape is None:

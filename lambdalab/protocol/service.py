@@ -255,6 +255,10 @@ class ProtocolService:
         await send_response(response, scope["method"], send, receive)
 
 
+#: A key of an ASGI ``http.response.start`` message: its whole body follows in the next
+#: message, at once. lambdalab's server then sends the head with the body (one send, one
+#: wake-up of the client); any other ASGI server ignores it.
+BODY_FOLLOWS = "lambdalab.body_follows"
 #: The piece of a streaming body read and sent at a time.
 STREAM_CHUNK_BYTES = 1024 * 1024
 
@@ -278,7 +282,8 @@ async def send_response(response: HttpResponse, method: str, send: Any, receive:
         headers["Content-Length"] = str(len(body))
     try:
         await send({"type": "http.response.start", "status": response.status, "headers": [
-            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]})
+            (k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()],
+            BODY_FOLLOWS: not streaming})
         if streaming and receive is not None and getattr(response.stream, "ends_on_disconnect", False):
             await _send_stream_watched(response.stream, send, receive)
         elif streaming:
@@ -353,5 +358,5 @@ def _takes_dict(method: Callable[..., Any], operation: OperationModel) -> bool:
     return _takes_dict_cached(method, members)
 
 
-__all__ = ["TRACE_HEADER", "ErrorCodes", "ProtocolService", "close_streams", "send_response", "service_error",
+__all__ = ["BODY_FOLLOWS", "TRACE_HEADER", "ErrorCodes", "ProtocolService", "close_streams", "send_response", "service_error",
            "snake_case"]

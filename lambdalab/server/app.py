@@ -78,7 +78,7 @@ from .http_service import (
     Scope,
     Send,
 )
-from .lambda_service import LambdaService, is_function_url, path_prefixes
+from .lambda_service import HEADERS_SCOPE_KEY, LambdaService, is_function_url, lowered_headers, path_prefixes
 
 HEALTH_PATH = "/_lambdalab/health"
 #: The CLI's own reads (:meth:`Edge.for_cli`); not part of any AWS API.
@@ -167,6 +167,9 @@ class Edge:
     def services_of(self, lab: Lab) -> dict[str, HttpService]:
         """Lambda and every plugin's service over ``lab``, made on first need."""
         region = lab.arns.region
+        served = self._served.get(region)
+        if served is not None:  # every request after the region's first: no lock
+            return served
         with self._serving:
             if region not in self._served:
                 self._served[region] = services_over(lab, self.extra_services)
@@ -182,36 +185,15 @@ class Edge:
     async def __call__(self, scope: Scope, receive: Receive, send_: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan and websockets: nothing to do
+        if scope["path"].startswith(PAGES_PATH) and await self._serve_own(scope, receive, send_):
+            return
         try:
-            if scope["path"] == HEALTH_PATH:
-                await send_response(self.health(), scope["method"], send_)
-                return
-            if scope["path"].startswith(limits.CODE_PATH):
-                await send_response(self.code(scope["method"], scope["path"]), scope["method"], send_)
-                return
-            if scope["path"].startswith(CLI_PATH):
-                await send_response(await self.for_cli(scope), scope["method"], send_)
-                return
-            if is_function_url(scope["path"]):
-                await self.function_urls(scope, receive, send_)
-                return
-            if scope["path"].startswith(APIS_PATH) and "execute-api" in self.services:
-                keys = dict(self.verifier.keys) if self.verifier is not None else None
-                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys},
-                                                       receive, send_)
-                return
-            page = self.page_for(scope["path"])
-            if page is not None:
-                keys = dict(self.verifier.keys) if self.verifier is not None else None
-                scope = {**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys,
-                         EDGE_STOPPING_SCOPE_KEY: self.stopping()}
-                await page.app(scope, receive, send_)
-                return
-            headers = first_headers(scope)
+            headers, first = request_headers(scope)
             query_string = scope["query_string"].decode("latin-1")
-            signed = credential_scope(headers.get("authorization"), query_string)
-            service = self.service_for(scope["path"], headers, signed)
-            receive = await self._admit(scope, receive, headers, service)
+            authorization = first.get("authorization")
+            signed = credential_scope(authorization, query_string) if authorization or query_string else None
+            service = self.service_for(scope["path"], first, signed)
+            receive = await self._admit(scope, receive, first, service)
             # Only an admitted request opens a region: no stranger makes folders.
             lab = await self.lab_for(signed, service)
             service = self.in_region(lab, service)
@@ -223,13 +205,49 @@ class Edge:
             return
         except IncompleteRequestBody:
             return  # the client is gone: nothing to run, nobody to answer
+        # The scope is this request's own (the server makes one per request): no copy.
+        scope[LAB_SCOPE_KEY] = lab
+        scope[HEADERS_SCOPE_KEY] = headers
         try:
-            await service.app({**scope, LAB_SCOPE_KEY: lab}, receive, send_)
+            await service.app(scope, receive, send_)
         except IncompleteRequestBody:
             return
 
+    async def _serve_own(self, scope: Scope, receive: Receive, send_: Send) -> bool:
+        """Answer a path under ``/_lambdalab/`` the edge serves itself (health, code, the
+        CLI's reads, function URLs, APIs, plugins' pages); False for any other."""
+        path = scope["path"]
+        try:
+            if path == HEALTH_PATH:
+                await send_response(self.health(), scope["method"], send_)
+            elif path.startswith(limits.CODE_PATH):
+                await send_response(self.code(scope["method"], path), scope["method"], send_)
+            elif path.startswith(CLI_PATH):
+                await send_response(await self.for_cli(scope), scope["method"], send_)
+            elif is_function_url(path):
+                await self.function_urls(scope, receive, send_)
+            elif path.startswith(APIS_PATH) and "execute-api" in self.services:
+                keys = dict(self.verifier.keys) if self.verifier is not None else None
+                await self.services["execute-api"].app({**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys},
+                                                       receive, send_)
+            else:
+                page = self.page_for(path)
+                if page is None:
+                    return False
+                keys = dict(self.verifier.keys) if self.verifier is not None else None
+                scope = {**scope, LAB_SCOPE_KEY: self.lab, EDGE_KEYS_SCOPE_KEY: keys,
+                         EDGE_STOPPING_SCOPE_KEY: self.stopping()}
+                await page.app(scope, receive, send_)
+        except LambdaError as e:
+            await send_response(edge_error(e), scope["method"], send_)
+        except IncompleteRequestBody:
+            pass  # the client is gone: nothing to run, nobody to answer
+        return True
+
     def in_region(self, lab: Lab, service: HttpService) -> HttpService:
         """``lab``'s instance of ``service`` (found among the home region's)."""
+        if lab is self.lab:
+            return service
         found = self.services_of(lab).get(service.name)
         if found is None:
             raise UnknownOperationException(
@@ -242,6 +260,8 @@ class Edge:
     async def lab_for(self, signed: CredentialScope | None, service: HttpService) -> Lab:
         """The lab of the region a request is signed for (home's when it names none),
         opened in a worker thread the first time (it reads its data dir)."""
+        if signed is None or not signed.region:
+            return self.lab
         region = signed.region if signed is not None and signed.region else self.lab.arns.region
         if self.regions.is_open(region):
             return self.regions.lab(region)
@@ -341,9 +361,10 @@ class Edge:
                 f"{', '.join(sorted(services))}). Install a plugin that provides it."
             )
         target = headers.get("x-amz-target", "")
-        for service in services.values():
-            if target and target.startswith(service.target_prefixes or ("\0",)):
-                return service
+        if target:
+            for service in services.values():
+                if target.startswith(service.target_prefixes or ("\0",)):
+                    return service
         for service in services.values():
             if service.path_prefixes and path.startswith(service.path_prefixes):
                 return service
@@ -361,7 +382,7 @@ class Edge:
         """Refuse an expired presigned URL, and check the signature when the edge checks
         them. A presigned URL's errors are answered in its service's shape (S3's XML)."""
         try:
-            if not headers.get("authorization"):
+            if scope["query_string"] and not headers.get("authorization"):
                 query = query_signature(scope["query_string"].decode("latin-1"))
                 if query is not None:
                     # The lab's clock, not the wall clock: a learner advances a virtual
@@ -399,6 +420,15 @@ class Edge:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+
+def request_headers(scope: Scope) -> tuple[dict[str, str], dict[str, str]]:
+    """A request's headers by lower-case name, decoded once: a repeated one's last value
+    (as :attr:`~lambdalab.protocol.HttpRequest.lower_headers` has it, for the service)
+    and its first (as Starlette's ``Headers.get`` reads it, for the edge's look-ups).
+    Without a repeated header the two are one dict."""
+    lowered = lowered_headers(scope)
+    return lowered, lowered if len(lowered) == len(scope["headers"]) else first_headers(scope)
 
 
 def first_headers(scope: Scope) -> dict[str, str]:

@@ -123,18 +123,18 @@ class LambdaService(ProtocolService):
         self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        headers = lowered_headers(scope)
+        headers = scope.get(HEADERS_SCOPE_KEY) or lowered_headers(scope)
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        request = HttpRequest(scope["method"], raw_path.decode("latin-1"),
-                              scope["query_string"].decode("latin-1"), headers)
+        request = HttpRequest.lowered(scope["method"], raw_path.decode("latin-1"),
+                                      scope["query_string"].decode("latin-1"), headers)
         try:
             query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
-            route, labels = self._route(request, query, headers)
+            route, labels = self._route(request, query)
             limit, error = body_limit(route.operation)
             body = await read_body(receive, headers, limit, route.operation, error)
-            request = HttpRequest(request.method, request.path, request.query, headers, body)
+            request = HttpRequest.lowered(request.method, request.path, request.query, headers, body)
             if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
-                response = await self.invoke_on_loop(request, route, labels, query, headers)
+                response = await self.invoke_on_loop(request, route, labels, query)
             else:
                 response = await self.run_blocking(self.answer, request, route, labels, query,
                                                    new_request_id(), caller_of(scope, headers, "lambda", request.query))
@@ -177,17 +177,14 @@ class LambdaService(ProtocolService):
             self.report(caller, parsed, output if isinstance(output, dict) else None, error, request_id)
 
     async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                             query: Mapping[str, list[str]],
-                             headers: Mapping[str, str] | None = None) -> HttpResponse:
+                             query: Mapping[str, list[str]]) -> HttpResponse:
         """A synchronous Invoke, on the event loop: the edge awaits the handler's answer.
-        Its answer carries the invocation's request id; a refusal, one of its own.
-        ``headers``: the request's by lower-case name, when already made."""
-        headers = request.lower_headers if headers is None else headers
+        Its answer carries the invocation's request id; a refusal, one of its own."""
         try:
-            parsed = self._read_routed(request, route, labels, query, headers)
+            parsed = self._read_routed(request, route, labels, query)
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
-            params = with_trace(parsed.params, headers)
+            params = with_trace(parsed.params, request.lower_headers)
             result = await self.lab.invoke_async(
                 params["FunctionName"], params.get("Payload", b""), run_blocking=self.run_blocking,
                 **invoke_options(params),
@@ -225,17 +222,16 @@ class LambdaService(ProtocolService):
 
     # -- reading and checking --------------------------------------------------------
 
-    def _route(self, request: HttpRequest, query: Mapping[str, list[str]],
-               headers: Mapping[str, str] | None = None) -> tuple[Route, dict[str, str]]:
+    def _route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
         try:
-            return self.parser.route(request, query, headers)
+            return self.parser.route(request, query)
         except ProtocolError as e:
             raise self.refused(e) from None
 
     def _read_routed(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                     query: Mapping[str, list[str]], headers: Mapping[str, str] | None = None) -> ParsedRequest:
+                     query: Mapping[str, list[str]]) -> ParsedRequest:
         try:
-            return self.parser.read(request, route, labels, query, headers)
+            return self.parser.read(request, route, labels, query)
         except ProtocolError as e:
             raise self.refused(e) from None
 
@@ -286,6 +282,11 @@ def with_trace(params: dict[str, Any], headers: Mapping[str, str]) -> dict[str, 
     return {**params, TRACE_HEADER: trace} if trace else params
 
 
+#: Where the edge leaves a request's headers by lower-case name (:func:`lowered_headers`)
+#: for the service it hands the request to, so they are decoded once.
+HEADERS_SCOPE_KEY = "lambdalab.headers"
+
+
 def lowered_headers(scope: Mapping[str, Any]) -> dict[str, str]:
     """An ASGI request's headers by lower-case name, decoded once (a repeated header: its
     last value, as :attr:`HttpRequest.lower_headers` has it). Starlette's ``Headers``
@@ -325,5 +326,5 @@ def refuse_foreign_arn(labels: Mapping[str, str], region: str) -> None:
         )
 
 
-__all__ = ["ERRORS", "LambdaService", "body_limit", "is_function_url", "lambda_error",
+__all__ = ["ERRORS", "HEADERS_SCOPE_KEY", "LambdaService", "body_limit", "is_function_url", "lambda_error",
            "path_prefixes", "served_operations"]

@@ -20,7 +20,7 @@ import time
 from typing import Any, Callable, Iterator
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 with contextlib.suppress(ImportError):
     # anyio imports its asyncio backend at the first ``to_thread`` call: the first invoke
@@ -29,7 +29,7 @@ with contextlib.suppress(ImportError):
 
 from .. import limits
 from ..lab import Lab
-from ..protocol.service import close_streams
+from ..protocol.service import BODY_FOLLOWS, close_streams
 from .app import Edge, create_app
 
 DEFAULT_HOST = limits.EDGE_HOST
@@ -65,43 +65,116 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class _OneSendTransport:
-    """A connection's transport whose writes of one event-loop step leave in one send.
+class _HeadHoldingTransport:
+    """A connection's transport that holds a response's status line and headers until
+    its body is written, so that both leave in one send.
 
-    uvicorn writes a response's status line and headers, then its body, each at once: two
-    ``send`` calls, and on loopback two wake-ups of the client, which reads the head,
-    finds no body yet and sleeps again. Joined, a small response is one segment."""
+    uvicorn writes the head, then the body, each at once: two ``send`` calls, and on
+    loopback two wake-ups of the client, which reads the head, finds no body yet and
+    sleeps again. A head whose body follows at once (:data:`BODY_FOLLOWS`) waits for the
+    next write; any other head waits until the end of the event-loop step at most (a
+    streamed body's first piece may be a long wait away)."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._pending: list[bytes] = []
+        self._head: bytes | None = None
+        #: Set by the cycle before uvicorn writes a head: hold that write.
+        self.hold = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._pending.append(bytes(data))
-
-    def _flush(self) -> None:
-        if not self._pending:
+        if self.hold:
+            self.hold = False
+            self._head = bytes(data)
             return
-        data = b"".join(self._pending)
-        self._pending.clear()
+        if self._head is not None:
+            data, self._head = self._head + data, None
         if not self._transport.is_closing():
             self._transport.write(data)
 
+    def flush(self) -> None:
+        """Send a held head (its body is not yet written)."""
+        if self._head is not None:
+            self.write(b"")
+
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
 
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, whose response head leaves with its body."""
+
+    transport: _HeadHoldingTransport  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            self.transport.hold = True
+            try:
+                await super().send(message)
+            finally:
+                self.transport.hold = False
+            if not message.get(BODY_FOLLOWS):
+                asyncio.get_running_loop().call_soon(self.transport.flush)
+            return
+        await super().send(message)
+        # A HEAD answer's body is never written (uvicorn drops it): its head leaves alone.
+        self.transport.flush()
+
+
 class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing through :class:`_OneSendTransport`."""
+    """uvicorn's httptools protocol, with less work per request: a response leaves in
+    one send (:class:`_HeadHoldingTransport`), and the keep-alive timeout is armed once
+    per idle spell, not set and cancelled for every request (it only has to close a
+    connection idle for ``timeout_keep_alive`` seconds)."""
+
+    #: When the connection's last response ended; None while a request is under way.
+    _idle_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_OneSendTransport(transport))  # type: ignore[arg-type]
+        super().connection_made(_HeadHoldingTransport(transport))  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # data came: busy (the armed timer finds it so)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and type(cycle) is RequestResponseCycle:
+            cycle.__class__ = _Cycle
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self._keep_alive_expired)
+
+    def _keep_alive_expired(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # a request is under way: its response arms the timer again
+        idle = self.loop.time() - self._idle_since
+        if idle >= self.timeout_keep_alive:
+            self.timeout_keep_alive_handler()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive - idle, self._keep_alive_expired)
 
 
 class _Server(uvicorn.Server):
