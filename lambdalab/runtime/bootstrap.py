@@ -350,15 +350,16 @@ def serve(
     spinning = spin.should_spin()  # after this answer: events come back to back
     while True:
         answered = time.monotonic()
+        caught = False  # the spin saw the event: no need to ask again
         if spinning:  # a short busy-wait catches the next event
             spin_until = answered + spin_s
-            while time.monotonic() < spin_until and not waiting():
+            while not (caught := waiting()) and time.monotonic() < spin_until:
                 pass
-            if waiting():
+            if caught:
                 spin.caught()
             else:
                 spin.missed()
-        while freeze_when_idle and not waiting():
+        while freeze_when_idle and not caught and not waiting():
             os.killpg(0, signal.SIGSTOP)  # continued with no event waiting: freeze again
         try:
             frame = frames.read()

@@ -21,8 +21,11 @@ _LENGTH = struct.Struct("!I")
 #: ``multiprocessing.connection``'s frame header: a signed length, -1 then a 64-bit one.
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
-#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity.
+#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity
+#: and trace header.
 _REQUEST = struct.Struct("!QIIIII")
+#: A request frame's length prefix and its header, packed in one call.
+_FRAMED_REQUEST = struct.Struct("!iQIIIII")
 #: status, duration (ms), peak memory (MB), and until when (``time.monotonic()``, the
 #: same clock in every process) the runtime will at least poll for the next invoke (0:
 #: it will not; a frozen runtime must then be continued to read it).
@@ -110,6 +113,17 @@ class FrameReader:
         """Part of the next frame was read with the last one: don't wait for the fd."""
         return bool(self._buffer)
 
+    def read_ready(self) -> bool:
+        """Read what the fd holds now into the next frame, without waiting; whether there
+        was anything (or the end of the file, which :meth:`read` then reports). An event
+        loop's reader calls it: a loop may run a reader for a readiness it saw before the
+        last frame was read, and then nothing is there."""
+        chunk = self._take(65536)
+        if chunk is None:
+            return False
+        self._buffer += chunk
+        return True
+
     def read(self) -> bytes:
         """The next frame (blocking until it is complete); ``EOFError`` at the end."""
         buffer = self._buffer or self._more(b"")
@@ -140,15 +154,18 @@ class FrameReader:
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes, at least one: waits, as a blocking read does, when the
         fd was left non-blocking and nothing has arrived yet (see :func:`write_all`)."""
-        while True:
-            try:
-                chunk = os.read(self.fd, size)
-            except BlockingIOError:
-                wait_for(self.fd, select.POLLIN)
-                continue
-            if not chunk:
-                raise EOFError
-            return chunk
+        while (chunk := self._take(size)) is None:
+            wait_for(self.fd, select.POLLIN)
+        if not chunk:
+            raise EOFError
+        return chunk
+
+    def _take(self, size: int) -> bytes | None:
+        """Up to ``size`` bytes the fd holds now (``b""`` at its end), None if none yet."""
+        try:
+            return os.read(self.fd, size)
+        except BlockingIOError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -166,11 +183,13 @@ class Request:
 
     def packed(self) -> bytes:
         """This request as the frame ``unpack_request`` reads."""
-        return pack_request(self.request_id, self.invoked_function_arn, self.deadline_ms,
-                            self.client_context, self.cognito_identity, self.body, self.trace_id)
+        framed = framed_request(self.request_id, self.invoked_function_arn, self.deadline_ms,
+                                self.client_context, self.cognito_identity, self.body,
+                                self.trace_id)
+        return framed[_FRAME.size :]
 
 
-def pack_request(
+def framed_request(
     request_id: str,
     invoked_function_arn: str,
     deadline_ms: int,
@@ -179,12 +198,16 @@ def pack_request(
     body: bytes,
     trace_id: str | None = None,
 ) -> bytes:
-    fields = [
-        s.encode()
-        for s in (request_id, invoked_function_arn, client_context or "", cognito_identity or "",
-                  trace_id or "")
-    ]
-    return _REQUEST.pack(deadline_ms, *map(len, fields)) + b"".join(fields) + body
+    """An invoke's frame (the one :func:`unpack_request` reads) with its length prefix,
+    ready for :func:`write_all`: built in one ``join``, so the body (up to 6 MB) is
+    copied once, not three times."""
+    rid, arn = request_id.encode(), invoked_function_arn.encode()
+    cc = client_context.encode() if client_context else b""
+    ci = cognito_identity.encode() if cognito_identity else b""
+    trace = trace_id.encode() if trace_id else b""
+    size = _REQUEST.size + len(rid) + len(arn) + len(cc) + len(ci) + len(trace) + len(body)
+    head = _FRAMED_REQUEST.pack(size, deadline_ms, len(rid), len(arn), len(cc), len(ci), len(trace))
+    return b"".join((head, rid, arn, cc, ci, trace, body))
 
 
 def unpack_request(frame: bytes) -> Request:
@@ -205,13 +228,15 @@ def pack_reply(
 
 
 def unpack_reply(frame: bytes) -> tuple[str, float, int, bytes]:
-    code, duration_ms, max_mb, _ = _REPLY.unpack_from(frame)
-    return STATUSES[code], duration_ms, max_mb, frame[_REPLY.size :]
+    status, duration_ms, max_mb, _, body = unpack_reply_until(frame)
+    return status, duration_ms, max_mb, body
 
 
-def spin_until(reply: bytes) -> float:
-    """Until when the runtime that sent ``reply`` polls for its next invoke (0: not)."""
-    return _REPLY.unpack_from(reply)[3]
+def unpack_reply_until(frame: bytes) -> tuple[str, float, int, float, bytes]:
+    """:func:`unpack_reply`, and until when the runtime that sent the reply waits for its
+    next invoke without freezing (0: it does not)."""
+    code, duration_ms, max_mb, until = _REPLY.unpack_from(frame)
+    return STATUSES[code], duration_ms, max_mb, until, frame[_REPLY.size :]
 
 
 #: The process's latest reading of :func:`runnable_tasks`: ``(time.monotonic(), tasks)``.

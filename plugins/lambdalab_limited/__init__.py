@@ -333,7 +333,7 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         outcome = await self.run_invoke_async(request, governor.begin())
         return self._account(outcome, governor.end())
 
-    def deliver(self, frame: bytes) -> None:
+    def deliver(self, framed: bytes) -> None:
         """Send the event, then thaw: the runtime, continued, finds it waiting (and one
         continued for nothing freezes itself again). Of an event larger than the pipe
         holds, the part it holds is sent first, then the runtime is thawed to read the
@@ -341,14 +341,14 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         when) needs no signal."""
         governor = self.governor
         if governor is None:
-            return super().deliver(frame)
-        if len(frame) > PIPE_HOLDS:
-            data = protocol.framed(frame)
+            return super().deliver(framed)
+        if len(framed) > PIPE_HOLDS:
+            data = memoryview(framed)
             protocol.write_all(self._frames.fd, data[:PIPE_HOLDS])
             governor.resume()
             protocol.write_all(self._frames.fd, data[PIPE_HOLDS:])
             return
-        super().deliver(frame)
+        super().deliver(framed)
         if time.monotonic() > self.spin_until - SPIN_MARGIN_S:
             governor.resume()
 

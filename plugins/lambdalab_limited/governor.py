@@ -76,7 +76,7 @@ TICK_S = 0.002
 #: CFS period: idle time cannot be saved up for a long burst later.
 BURST_S = 0.020
 #: The tree's membership (new child processes) is re-read every this many ticks: it
-#: scans /proc, too costly for every tick.
+#: reads every thread's ``children`` file, too costly for every tick.
 REFRESH_TICKS = 25
 
 
@@ -164,7 +164,7 @@ class Governor:
             return BURST_S
         self._ticks += 1
         if self._ticks % REFRESH_TICKS == 0:
-            self.tree.refresh()
+            self.tree.discover()
         if self._over_memory() or self._over_tasks():
             return BURST_S
         now = time.monotonic()
@@ -200,8 +200,7 @@ class Governor:
         returned before the first tick would otherwise keep them."""
         self._stopped_until = None
         if not self._killed:
-            self.tree.discover()
-            self._over_tasks()
+            self._over_tasks(self.tree.discover())
         self._account(time.monotonic())
         usage = self._usage
         usage.cpu_time_ms = (self._last_cpu - self._cpu_at_begin) * 1000
@@ -250,8 +249,10 @@ class Governor:
         usage.killed_at = time.monotonic()
         return True
 
-    def _over_tasks(self) -> bool:
-        if self.tree.task_count() <= limits.PROCESSES_AND_THREADS_MAX:
+    def _over_tasks(self, tasks: int | None = None) -> bool:
+        """Over Lambda's processes/threads cap (``tasks``: the count just read, if it was):
+        then the tree is killed."""
+        if (self.tree.task_count() if tasks is None else tasks) <= limits.PROCESSES_AND_THREADS_MAX:
             return False
         self._kill()
         self._usage.too_many_tasks = True

@@ -2,7 +2,8 @@
 
 The governor reads these every few milliseconds while an invoke runs, so each reading is
 one small read of ``/proc`` or one ``clock_gettime`` call, never a scan of every process
-on the machine (finding new members is that scan, and it runs less often).
+on the machine (new members are found in the tree's own ``children`` files, a read per
+member thread, less often; the scan of every process is left for kernels without them).
 
 On Linux a process's CPU time comes from its *CPU-time clock* (``clock_getcpuclockid``):
 nanosecond resolution, all its threads included. ``/proc/<pid>/stat`` and psutil count in
@@ -43,6 +44,9 @@ PRIVATE_READS_PER_CALL = 4
 PRIVATE_FRESH_S = 0.05
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: A read of a ``/proc`` file shorter than this was the whole file: the kernel hands one
+#: over a page at a time, less the part of a line that did not fit.
+_SHORT_READ = 2048
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _HAS_CPU_CLOCK = sys.platform.startswith("linux") and hasattr(_libc, "clock_getcpuclockid")
 
@@ -121,7 +125,15 @@ class ProcFile:
         if self.fd is None:
             return None
         try:
-            return os.pread(self.fd, 65536, 0)
+            text = os.pread(self.fd, 65536, 0)
+            if len(text) < _SHORT_READ:
+                return text
+            # The kernel hands a long file over a page at a time (a ``children`` file
+            # of some seven hundred processes or more): read on to its end.
+            parts = [text]
+            while chunk := os.pread(self.fd, 65536, sum(map(len, parts))):
+                parts.append(chunk)
+            return b"".join(parts)
         except OSError:
             self.close()
             return None
@@ -205,7 +217,8 @@ class ProcessTree:
         self._root_children = ProcFile(f"/proc/{self.root}/task/{self.root}/children")
 
     def refresh(self) -> None:
-        """Find processes started since the last refresh (a scan of /proc: not per tick)."""
+        """Find processes started since the last refresh (a scan of all of /proc: 1.4 ms of
+        CPU on a loaded 2-core VM, against 6 µs for :meth:`discover`)."""
         try:
             children = psutil.Process(self.root).children(recursive=True)
         except psutil.Error:
@@ -214,24 +227,28 @@ class ProcessTree:
             if child.pid not in self.members:
                 self.members[child.pid] = _Member(child.pid, cpu_clock_of(child.pid))
 
-    def discover(self) -> None:
+    def discover(self) -> int:
         """:meth:`refresh`, reading only the tree's own ``/proc/<pid>/task/*/children``
         files rather than scanning all of ``/proc`` (for a small tree, a few reads: cheap
-        enough for every invoke's end). A kernel without those files gets :meth:`refresh`."""
+        enough for every invoke's end). A kernel without those files gets :meth:`refresh`.
+        Returns the tree's processes and threads (:meth:`task_count`), counted with the
+        same reading of the root's ``stat``."""
+        root_threads = self._root_threads()
         if self._root_children.fd is None:
             self.refresh()
-            return
+            return root_threads + self._descendant_threads()
         stack = [self.root]
         while stack:
-            for child in self._children_of(stack.pop()):
+            for child in self._children_of(stack.pop(), root_threads):
                 if child not in self.members:
                     self.members[child] = _Member(child, cpu_clock_of(child))
                 stack.append(child)
+        return root_threads + self._descendant_threads()
 
-    def _children_of(self, pid: int) -> list[int]:
+    def _children_of(self, pid: int, root_threads: int) -> list[int]:
         """:func:`_children`, from the kept file when ``pid`` is a single-threaded root
         (a runtime that started no threads: its main thread is its only parent)."""
-        if pid == self.root and self._root_threads() == 1:
+        if pid == self.root and root_threads == 1:
             listed = self._root_children.read()
             if listed is not None:
                 return [int(child) for child in listed.split()]
@@ -271,5 +288,7 @@ class ProcessTree:
 
     def task_count(self) -> int:
         """Processes and threads together: what AWS's 1024 processes/threads limit counts."""
-        descendants = sum(thread_count(m.pid) for m in self._descendants())
-        return self._root_threads() + descendants
+        return self._root_threads() + self._descendant_threads()
+
+    def _descendant_threads(self) -> int:
+        return sum(thread_count(m.pid) for m in self._descendants())

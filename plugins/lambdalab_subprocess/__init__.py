@@ -13,6 +13,7 @@ adds those.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import select
 import signal
@@ -109,22 +110,6 @@ class _LogReader:
 LogReader = _LogReader
 
 
-class _AnswerReader(protocol.FrameReader):
-    """The frame pipe's reader, which can also take what has arrived without waiting."""
-
-    def read_ready(self) -> bool:
-        """Read what the pipe holds now into the next frame; whether there was anything
-        (or the end of the file, which :meth:`read` then reports). A loop may run a
-        reader for a readiness it saw before the last invoke read its answer: then
-        nothing is there, and this costs the one read a poll would have."""
-        try:
-            chunk = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return False
-        self._buffer += chunk
-        return True
-
-
 class _Watch:
     """An event loop's readers on an environment's two pipes, kept between invokes.
 
@@ -133,10 +118,15 @@ class _Watch:
     each time), so they stay. A wake-up with no invoke waiting (the answer to a
     blocking invoke on another thread, a crash's end of file, a line printed between
     invokes) takes them off; the next invoke on the loop puts them back.
+
+    So does one timer, for the awaited invoke's timeout and ticks: an invoke moves its
+    deadline on, and the timer, when it fires early for an invoke that already
+    answered, is set again for the deadline then current. A timer made and cancelled
+    for every invoke cost more than the rare early wake-up.
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, frames: _AnswerReader, log: _LogReader
+        self, loop: asyncio.AbstractEventLoop, frames: protocol.FrameReader, log: _LogReader
     ) -> None:
         self.loop = loop
         self.frames = frames
@@ -144,6 +134,11 @@ class _Watch:
         self.log = log
         #: The future of the invoke waiting for its answer, if one is.
         self.waiter: asyncio.Future[str | None] | None = None
+        #: When (``loop.time()``) the awaited invoke times out, and its next tick is due.
+        self._deadline = 0.0
+        self._tick_at = math.inf
+        self._ticker: Callable[[], float] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.active = True
         self._log_watched = log.open
         self._polls = {fd: select.poll() for fd in (self.conn_fd, log.fd)}
@@ -157,6 +152,41 @@ class _Watch:
         os.set_blocking(self.conn_fd, False)
         if log.open:
             loop.add_reader(log.fd, self._log_ready)
+
+    def expect(
+        self, timeout: float, first_tick: float | None, ticker: Callable[[], float]
+    ) -> asyncio.Future[str | None]:
+        """The future of the answer to the invoke just sent: its result is None when the
+        answer has come, ``"timeout"`` after ``timeout`` seconds; ``ticker`` is called
+        from ``first_tick`` seconds on (see ``SubprocessEnvironment._await_frame``)."""
+        loop = self.loop
+        now = loop.time()
+        self.waiter = waiter = loop.create_future()
+        self._deadline = now + timeout
+        self._ticker = ticker
+        self._tick_at = math.inf if first_tick is None else now + first_tick
+        self._arm(min(self._deadline, self._tick_at))
+        return waiter
+
+    def _arm(self, when: float) -> None:
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(when, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # the next invoke sets the timer again
+        now = self.loop.time()
+        if now >= self._deadline:
+            waiter.set_result("timeout")
+            return
+        if now >= self._tick_at and self._ticker is not None:
+            self._tick_at = now + self._ticker()
+        self._arm(min(self._deadline, self._tick_at))
 
     def _answer(self) -> None:
         waiter = self.waiter
@@ -188,6 +218,9 @@ class _Watch:
         if not self.active:
             return
         self.active = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.loop.remove_reader(self.conn_fd)
         if self._log_watched:
             self.loop.remove_reader(self.log.fd)
@@ -236,7 +269,7 @@ class SubprocessEnvironment:
         server.start()  # a one-off cost of the lab, not of this cold start
         started = time.perf_counter()
         self._conn, log_fd = server.spawn(self.spawn_message())
-        self._frames = _AnswerReader(self._conn.fileno())
+        self._frames = protocol.FrameReader(self._conn.fileno())
         self._log = _LogReader(log_fd)
         self._poll = select.poll()
         self._poll.register(self._conn.fileno(), _POLL_IN)
@@ -355,9 +388,11 @@ class SubprocessEnvironment:
         seconds until the next call (a limit-enforcing subclass overrides it)."""
         return 3600.0
 
-    def deliver(self, frame: bytes) -> None:
-        """Send the runtime an invoke (a subclass that froze the environment thaws it)."""
-        protocol.write_frame(self._frames.fd, frame)
+    def deliver(self, framed: bytes) -> None:
+        """Send the runtime an invoke, a frame with its length prefix
+        (:func:`~lambdalab.runtime.protocol.framed_request`; a subclass that froze the
+        environment thaws it)."""
+        protocol.write_all(self._frames.fd, framed)
 
     def answering(self) -> None:
         """The answer has begun to arrive and is read to its end without more ticks: a
@@ -389,10 +424,13 @@ class SubprocessEnvironment:
 
     def _send(self, request: InvokeRequest) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
-        frame = request.runtime_request().packed()
+        framed = protocol.framed_request(
+            request.request_id, request.invoked_function_arn, request.deadline_ms,
+            request.client_context, request.cognito_identity, request.payload, request.trace_id,
+        )
         started = time.perf_counter()
         try:
-            self.deliver(frame)
+            self.deliver(framed)
         except OSError:
             pass  # it died between invokes; the wait for its answer reports how
         return started
@@ -401,39 +439,21 @@ class SubprocessEnvironment:
         self, timeout: float, first_tick: float | None
     ) -> tuple[bytes | None, str | None]:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes
-        (kept from one invoke to the next, :class:`_Watch`), timers for the timeout
-        and the ticks."""
+        and a timer for the timeout and the ticks (kept from one invoke to the next,
+        :class:`_Watch`)."""
         # Holding the loop for a spin that pays costs less than sleeping and waking;
         # never while the loop awaits other invokes (their answers wait for it).
         taken = self._buffered() or (self._spin(first_tick) if _AWAITED.count <= 1 else None)
         if taken:
             return taken
-        loop = asyncio.get_running_loop()
-        watch, kept = self._watching(loop)
-        done: asyncio.Future[str | None] = loop.create_future()
-        watch.waiter = done
-
-        def finish(reason: str | None) -> None:
-            if not done.done():
-                done.set_result(reason)
-
-        ticking: asyncio.TimerHandle | None = None
-
-        def tick() -> None:
-            nonlocal ticking
-            ticking = loop.call_later(self.ticker(), tick)
-
-        timer = loop.call_later(timeout, finish, "timeout")
-        ticking = None if first_tick is None else loop.call_later(first_tick, tick)
+        watch, kept = self._watching(asyncio.get_running_loop())
+        done = watch.expect(timeout, first_tick, self.ticker)
         try:
             reason = await done
         finally:
             watch.waiter = None
             if not kept:
                 watch.stop()
-            timer.cancel()
-            if ticking is not None:
-                ticking.cancel()
         if reason is not None:
             return None, reason
         # No drain here: the runtime writes its lines before its answer, so the log
@@ -455,8 +475,8 @@ class SubprocessEnvironment:
 
     def _outcome(self, frame: bytes | None, reason: str | None, started: float) -> InvokeOutcome:
         """What the backend reports: the answer, or how the environment was lost."""
-        elapsed_ms = (time.perf_counter() - started) * 1000
         if frame is None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
             self._log.drain()
             peak = peak_memory_mb(self.pid)
             if reason == "timeout":
@@ -469,8 +489,7 @@ class SubprocessEnvironment:
                 max_memory_used_mb=peak or self.init.max_memory_used_mb,
                 exit_reason=self._exit_reason(),
             )
-        self.spin_until = protocol.spin_until(frame)
-        status, duration_ms, max_mb, body = protocol.unpack_reply(frame)
+        status, duration_ms, max_mb, self.spin_until, body = protocol.unpack_reply_until(frame)
         return InvokeOutcome(
             status=status,
             payload=body,
