@@ -78,10 +78,13 @@ def screenshot(page: Any, tmp_path: Path, name: str, view: str | None = None) ->
     folder = Path(os.environ.get("LAMBDALAB_SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
+    # Written aside and renamed: the docs build of the other test worker may read it now.
+    partial = folder / f".{name}.partial.png"
     if view is None:
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(partial), full_page=True)
     else:
-        page.locator(view).screenshot(path=str(path))
+        page.locator(view).screenshot(path=str(partial))
+    os.replace(partial, path)
     assert path.stat().st_size > 0
     return path
 
