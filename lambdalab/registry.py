@@ -5,7 +5,7 @@ cached in memory and the cache is dropped whenever this process writes or anothe
 connection commits to the registry's tables (SQLite's ``data_version`` says when to look
 at the count of those commits that triggers keep, ``registry_changes``). Whether
 anything was committed at all is read from the WAL index every connection maps
-(:class:`CommitWatch`): a memory read per invoke instead of a query.
+(:class:`~lambdalab.store.CommitWatch`): a memory read per invoke instead of a query.
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import random
 import re
 import threading
@@ -46,12 +45,10 @@ from .models import (
 )
 from .store import Store
 
-#: Where the WAL index cannot be read (:class:`CommitWatch`), another process's commits
-#: are noticed within this many seconds (SQLite's ``data_version`` is checked at most
-#: this often; this process's own writes at once).
+#: Where the WAL index cannot be read (:class:`~lambdalab.store.CommitWatch`), another
+#: process's commits are noticed within this many seconds (SQLite's ``data_version`` is
+#: checked at most this often; this process's own writes at once).
 _RECHECK_S = 0.001
-#: The WAL index's two copies of its header (https://www.sqlite.org/walformat.html).
-_WAL_INDEX_HEADERS_BYTES = 96
 
 #: Fields that change with every publish, update or state change, and so do not count as
 #: "changed code or configuration" when deciding whether publishing creates a new version.
@@ -105,41 +102,6 @@ def _settled(config: FunctionConfiguration) -> FunctionConfiguration:
     )
 
 
-class CommitWatch:
-    """Whether any connection (of any process) committed to a WAL database since the last
-    look: the header of the WAL index (the ``-shm`` file every connection maps) changes
-    with every commit, and only then (its frame count, change counter and checksum;
-    https://www.sqlite.org/walformat.html#the_wal_index_header), so comparing it is a
-    memory read where ``PRAGMA data_version`` is a query. The file lasts as long as a
-    connection is open, and the store keeps its own open. ``available`` is False where
-    there is no such file to map (then callers poll ``data_version``)."""
-
-    def __init__(self, database: Path) -> None:
-        self._map: mmap.mmap | None = None
-        try:
-            with open(f"{database}-shm", "rb") as shm:
-                self._map = mmap.mmap(shm.fileno(), _WAL_INDEX_HEADERS_BYTES,
-                                      access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # no WAL index (yet), or shorter than its headers
-            self._map = None
-        self._seen = self._header()
-
-    @property
-    def available(self) -> bool:
-        return self._map is not None
-
-    def _header(self) -> bytes:
-        return self._map[:_WAL_INDEX_HEADERS_BYTES] if self._map is not None else b""
-
-    def moved(self) -> bool:
-        """Whether a commit landed since the last call (a torn read counts as one)."""
-        header = self._header()
-        if header == self._seen:
-            return False
-        self._seen = header
-        return True
-
-
 class Registry:
     """Functions, versions and aliases of one data dir."""
 
@@ -159,7 +121,7 @@ class Registry:
         self._cache: dict[tuple[str, str], Any] = {}
         #: Counts the times the cache was dropped: a read loaded before a drop is stale.
         self._generation = 0
-        self._watch = CommitWatch(store.path)  # before data_version: no commit between
+        self._watch = store.watch_commits()  # before data_version: no commit between
         self._seen_version = store.data_version()
         self._seen_changes = store.registry_changes()
         self._checked_at = time.monotonic()

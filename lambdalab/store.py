@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import shutil
 import sqlite3
@@ -192,6 +193,57 @@ def statements(script: str) -> Iterator[str]:
         yield pending  # never complete: SQLite says what is wrong with it
 
 
+#: The WAL index's two copies of its header (https://www.sqlite.org/walformat.html).
+_WAL_INDEX_HEADERS_BYTES = 96
+
+
+class CommitWatch:
+    """Whether any connection (of any process) committed to a WAL database since the last
+    look: the header of the WAL index (the ``-shm`` file every connection maps) changes
+    with every commit, and only then (its frame count, change counter and checksum;
+    https://www.sqlite.org/walformat.html#the_wal_index_header), so comparing it is a
+    memory read where ``PRAGMA data_version`` is a query. The file lasts as long as a
+    connection is open, and the database keeps its own open until it closes, which closes
+    its watches (:meth:`Database.watch_commits`). ``available`` is False where
+    there is no such file to map (then callers poll ``data_version``)."""
+
+    def __init__(self, database: Path) -> None:
+        self._map: mmap.mmap | None = None
+        try:
+            with open(f"{database}-shm", "rb") as shm:
+                self._map = mmap.mmap(shm.fileno(), _WAL_INDEX_HEADERS_BYTES,
+                                      access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # no WAL index (yet), or shorter than its headers
+            self._map = None
+        self._seen = self._header()
+
+    @property
+    def available(self) -> bool:
+        return self._map is not None
+
+    def _header(self) -> bytes:
+        mapped = self._map
+        try:
+            return mapped[:_WAL_INDEX_HEADERS_BYTES] if mapped is not None else b""
+        except ValueError:  # closed by another thread meanwhile (the database closed)
+            return b""
+
+    def moved(self) -> bool:
+        """Whether a commit landed since the last call (a torn read counts as one;
+        unmapped, never)."""
+        header = self._header()
+        if header == self._seen or not header:
+            return False
+        self._seen = header
+        return True
+
+    def close(self) -> None:
+        """Unmap the WAL index (the database closes): from now on ``available`` is False."""
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
 class Database:
     """One SQLite file (WAL) with named migrations, safe to share between threads.
 
@@ -214,6 +266,7 @@ class Database:
         #: Damaged rows reported so far: (table, key) -> what is wrong with them.
         self.damaged: dict[tuple[str, str], str] = {}
         self._damaged_lock = threading.Lock()
+        self._watches: list[CommitWatch] = []
 
     @property
     def path(self) -> Path:
@@ -320,11 +373,22 @@ class Database:
                 self._version_db = self._connect()
             return self._version_db.execute(sql).fetchone()[0]
 
+    def watch_commits(self) -> CommitWatch:
+        """A watch of this database's commits (any connection's, any process's), each
+        caller its own: read it before :meth:`data_version` so no commit falls between."""
+        watch = CommitWatch(self._path)
+        with self._connections_lock:
+            self._watches.append(watch)
+        return watch
+
     def close(self) -> None:
         with self._lock, self._connections_lock:
             for db in self._connections:
                 db.close()
             self._connections.clear()
+            for watch in self._watches:
+                watch.close()
+            self._watches.clear()
 
 
 #: A leftover younger than this may be a write or unpack still under way.
@@ -458,9 +522,10 @@ class Answers:
     tens of microseconds).
 
     An answer is kept until the database may have changed: at once when the owner calls
-    :meth:`drop` after its own writes, and within ``ANSWERS_RECHECK_S`` (a millisecond) when another
-    connection (another thread, another lambdalab on the data dir) commits, as the
-    Lambda registry's cache does (SQLite's ``data_version``). Given ``counter`` (a
+    :meth:`drop` after its own writes, and as soon as another connection (another
+    thread, another lambdalab on the data dir) commits, as the Lambda registry's cache
+    does (:class:`CommitWatch`, then SQLite's ``data_version``; where the WAL index
+    cannot be mapped, within ``ANSWERS_RECHECK_S``, a millisecond). Given ``counter`` (a
     table :func:`change_counter` made for the tables the answers are read from), a
     commit that left those tables alone keeps them: the log store commits a batch every
     fraction of a second.
@@ -474,6 +539,7 @@ class Answers:
         self._answers: dict[Hashable, Any] = {}
         #: Counts the drops: an answer loaded across a drop is not kept.
         self._generation = 0
+        self._watch = db.watch_commits()  # before data_version: no commit between
         self._seen_version = db.data_version()
         self._seen_count = self._count()
         self._checked_at = time.monotonic()
@@ -481,9 +547,13 @@ class Answers:
 
     def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """The answer kept for ``key``, else ``load()``'s (kept for next time)."""
-        now = time.monotonic()
-        if now - self._checked_at > ANSWERS_RECHECK_S:
-            self._recheck(now)
+        if self._watch.available:
+            if self._watch.moved():  # something was committed: was it these tables?
+                self._recheck(time.monotonic())
+        else:
+            now = time.monotonic()
+            if now - self._checked_at > ANSWERS_RECHECK_S:
+                self._recheck(now)
         value = self._answers.get(key, _MISSING)
         if value is _MISSING:
             generation = self._generation

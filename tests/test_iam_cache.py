@@ -65,3 +65,25 @@ def test_a_write_by_hand_to_iams_tables_is_seen(lab: Lab, every_read_checks: Non
     with sqlite3.connect(lab.store.data_dir / "lambdalab.db") as db:
         db.execute("DELETE FROM iam_entities WHERE name = ?", (key,))
     assert iam_of(lab).identity_for_key(key) is None
+
+
+def test_another_connections_commit_is_seen_by_the_very_next_read(lab: Lab) -> None:
+    """No millisecond's grace: the answers look at the WAL index's header (a memory
+    read) at every read, and a commit of another connection moves it."""
+    answers = iam_of(lab).answers
+    assert answers._watch.available  # the path under test, not the timed fallback
+    key = user_with_key(lab)
+    assert iam_of(lab).identity_for_key(key) is not None
+    with sqlite3.connect(lab.store.data_dir / "lambdalab.db") as db:
+        db.execute("DELETE FROM iam_entities WHERE name = ?", (key,))
+    assert iam_of(lab).identity_for_key(key) is None
+
+
+def test_closing_the_lab_unmaps_every_watch_of_its_database(tmp_path: Path) -> None:
+    """The registry's and IAM's watches map the database's WAL index; the store's close
+    unmaps them, so a closed lab holds no mapping of a file it no longer opens."""
+    with Lab(data_dir=tmp_path / "data") as lab:
+        watches = [lab.registry._watch, iam_of(lab).answers._watch]
+        assert all(w.available for w in watches)
+    assert not any(w.available for w in watches)
+    assert not any(w.moved() for w in watches)  # a late reader finds nothing, no error
