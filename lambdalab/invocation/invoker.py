@@ -39,7 +39,7 @@ from ..arn import ArnBuilder, parse_function_ref
 from ..code import unpacked
 from ..layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
-from .hooks import DirectHook
+from .hooks import DirectHook, HookWatch
 from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -252,9 +252,13 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
         return done.value
 
 
-def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
-    """The report's fields that billing needs beyond what the REPORT line says."""
+def _report_fields(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
+    """The fields of an :class:`InvokeReport` that every invoke of ``config`` through
+    ``invoked_arn`` shares: the function's, and what billing needs beyond the REPORT line."""
     return {
+        "function_name": config.function_name,
+        "version": config.version,
+        "memory_size": config.memory_size,
         "architecture": (config.architectures or (limits.DEFAULT_ARCHITECTURE,))[0],
         "ephemeral_storage_mb": config.ephemeral_storage,
         "invoked_arn": invoked_arn,
@@ -273,7 +277,8 @@ class InvokePlan:
     #: The ``Resource`` and ``ExecutedVersion`` metric dimensions (:func:`_metric_dimensions`).
     resource: str | None
     executed: str | None
-    billing: dict[str, Any]
+    #: What each :class:`InvokeReport` of the plan says alike (:func:`_report_fields`).
+    report_fields: dict[str, Any]
 
 
 #: Plans kept (one per invoked ARN); past it they are all dropped and made again.
@@ -313,9 +318,10 @@ class Invoker:
         self.backend = backend
         self.hooks = hooks
         self.enqueue = enqueue
-        self._completed = DirectHook(hooks, "lambdalab_invoke_completed")
-        self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics")
-        self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header")
+        watch = HookWatch(hooks)
+        self._completed = DirectHook(hooks, "lambdalab_invoke_completed", watch)
+        self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics", watch)
+        self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header", watch)
         self._plans: dict[str, InvokePlan] = {}
         #: Where the HTTP edge listens while it serves this lab: functions get it as
         #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
@@ -483,7 +489,7 @@ class Invoker:
                 self._plans = {}
             resource, executed = _metric_dimensions(config, invoked_arn)
             plan = InvokePlan(config, invoked_arn, PlatformLog(config.logging, self.now),
-                              resource, executed, _billing(config, invoked_arn))
+                              resource, executed, _report_fields(config, invoked_arn))
             self._plans[invoked_arn] = plan
         return plan
 
@@ -577,12 +583,10 @@ class Invoker:
                 }
             ).encode()
         lines.extend(platform.end(request_id))
-        report = InvokeReport(
+        report = InvokeReport.assembled(
+            plan.report_fields,
             request_id=request_id,
-            function_name=config.function_name,
-            version=config.version,
             duration_ms=outcome.duration_ms,
-            memory_size=config.memory_size,
             max_memory_used_mb=outcome.max_memory_used_mb,
             init_duration_ms=init_ms,
             status=status,
@@ -591,7 +595,6 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(
@@ -633,12 +636,10 @@ class Invoker:
             lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
             payload = _platform_error(request_id, error_type, message)
         lines.extend(platform.end(request_id))
-        report = InvokeReport(
+        report = InvokeReport.assembled(
+            plan.report_fields,
             request_id=request_id,
-            function_name=config.function_name,
-            version=config.version,
             duration_ms=0.0,
-            memory_size=config.memory_size,
             max_memory_used_mb=init.max_memory_used_mb,
             init_duration_ms=init.duration_ms,
             status=status,
@@ -646,7 +647,6 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(

@@ -65,21 +65,29 @@ class LambdaRecorder:
     list; they are summed into one aggregate per kind (metric, function, resource,
     executed version) and minute, and spread over the dimension sets AWS publishes them
     under, when the store drains the recorder (every few seconds, and before every
-    read), off the invoke's path. Past RAW_MAX waiting batches, an invoke sums them
-    itself, so memory stays bounded however long nothing drains."""
+    read), off the invoke's path. Past RAW_MAX waiting data points, an invoke sums them
+    itself, so memory stays bounded however long nothing drains.
 
-    #: Batches (one per invoke) that may wait before an invoke sums them itself.
-    RAW_MAX = 50_000
+    A data point waits as a tuple of its kind and value, not as the invoke's objects:
+    a tuple of strings and numbers the garbage collector stops tracking, where tens of
+    thousands of waiting objects made its full passes the invoke path's largest cost."""
+
+    #: Data points that may wait before an invoke sums them itself.
+    RAW_MAX = 300_000
 
     def __init__(self) -> None:
-        self._raw: list[tuple[list[LambdaDatum], int]] = []
+        #: (metric, function, resource, executed version, minute, value) per data point.
+        self._raw: list[tuple[str, str | None, str | None, str | None, int, float]] = []
         self._lock = threading.Lock()  # guards _raw: held for an append
         self._summed: dict[Kind, Aggregate] = {}
         self._summing = threading.Lock()  # guards _summed
 
     def record(self, data: list[LambdaDatum], now: float) -> None:
+        minute = minute_of(now)
+        points = [(d.metric, d.function_name, d.resource, d.executed_version, minute, d.value)
+                  for d in data]
         with self._lock:
-            self._raw.append((data, minute_of(now)))
+            self._raw += points
             full = len(self._raw) >= self.RAW_MAX
         if full:
             with self._summing:
@@ -102,15 +110,13 @@ class LambdaRecorder:
         with self._lock:
             raw, self._raw = self._raw, []
         values: dict[Kind, list[float]] = {}
-        for data, minute in raw:
-            for datum in data:
-                kind = (datum.metric, datum.function_name, datum.resource,
-                        datum.executed_version, minute)
-                found = values.get(kind)
-                if found is None:
-                    values[kind] = [datum.value]
-                else:
-                    found.append(datum.value)
+        for point in raw:
+            kind = point[:5]
+            found = values.get(kind)
+            if found is None:
+                values[kind] = [point[5]]
+            else:
+                found.append(point[5])
         for kind, seen in values.items():
             if kind not in self._summed:
                 self._summed[kind] = Aggregate(UNITS.get(kind[0], "None"))
