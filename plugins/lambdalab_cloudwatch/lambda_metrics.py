@@ -61,34 +61,40 @@ Kind = tuple[str, str | None, str | None, str | None, int]
 
 
 class LambdaRecorder:
-    """The invoke path's side of the store. An invoke only appends its data points to a
-    list; they are summed into one aggregate per kind (metric, function, resource,
-    executed version) and minute, and spread over the dimension sets AWS publishes them
-    under, when the store drains the recorder (every few seconds, and before every
-    read), off the invoke's path. Past RAW_MAX waiting data points, an invoke sums them
-    itself, so memory stays bounded however long nothing drains.
+    """The invoke path's side of the store. An invoke only appends the values of its
+    data points to one list per kind (metric, function, resource, executed version) and
+    minute; they are summed into one aggregate per kind, and spread over the dimension
+    sets AWS publishes them under, when the store drains the recorder (every few
+    seconds, and before every read), off the invoke's path. Past RAW_MAX waiting values,
+    an invoke sums them itself, so memory stays bounded however long nothing drains.
 
-    A data point waits as a tuple of its kind and value, not as the invoke's objects:
-    a tuple of strings and numbers the garbage collector stops tracking, where tens of
-    thousands of waiting objects made its full passes the invoke path's largest cost."""
+    A value waits as a float in its kind's list, not as the invoke's objects: floats
+    the garbage collector does not track, where tens of thousands of waiting objects
+    made its full passes the invoke path's largest cost."""
 
-    #: Data points that may wait before an invoke sums them itself.
+    #: Values that may wait before an invoke sums them itself.
     RAW_MAX = 300_000
 
     def __init__(self) -> None:
-        #: (metric, function, resource, executed version, minute, value) per data point.
-        self._raw: list[tuple[str, str | None, str | None, str | None, int, float]] = []
-        self._lock = threading.Lock()  # guards _raw: held for an append
+        self._values: dict[Kind, list[float]] = {}
+        self._waiting = 0  # values in _values
+        self._lock = threading.Lock()  # guards _values and _waiting: held for the appends
         self._summed: dict[Kind, Aggregate] = {}
         self._summing = threading.Lock()  # guards _summed
 
     def record(self, data: list[LambdaDatum], now: float) -> None:
         minute = minute_of(now)
-        points = [(d.metric, d.function_name, d.resource, d.executed_version, minute, d.value)
-                  for d in data]
         with self._lock:
-            self._raw += points
-            full = len(self._raw) >= self.RAW_MAX
+            values = self._values
+            for d in data:
+                kind = (d.metric, d.function_name, d.resource, d.executed_version, minute)
+                found = values.get(kind)
+                if found is None:
+                    values[kind] = [d.value]
+                else:
+                    found.append(d.value)
+            self._waiting += len(data)
+            full = self._waiting >= self.RAW_MAX
         if full:
             with self._summing:
                 self._sum()
@@ -106,17 +112,9 @@ class LambdaRecorder:
         return out
 
     def _sum(self) -> None:
-        """Add the waiting batches to ``_summed`` (``_summing`` held)."""
+        """Add the waiting values to ``_summed`` (``_summing`` held)."""
         with self._lock:
-            raw, self._raw = self._raw, []
-        values: dict[Kind, list[float]] = {}
-        for point in raw:
-            kind = point[:5]
-            found = values.get(kind)
-            if found is None:
-                values[kind] = [point[5]]
-            else:
-                found.append(point[5])
+            values, self._values, self._waiting = self._values, {}, 0
         for kind, seen in values.items():
             if kind not in self._summed:
                 self._summed[kind] = Aggregate(UNITS.get(kind[0], "None"))
