@@ -141,8 +141,10 @@ class AsyncEnded:
     at: float
 
 
-#: The async data points after which the queue looks different.
-_QUEUE_METRICS = {"AsyncEventsReceived", "AsyncEventAge"}
+#: The metrics the feed heeds, and what for: the async data points after which the queue
+#: looks different, throttles, and the concurrency it samples (one look-up a data point).
+_HEEDED = {"AsyncEventsReceived": "queue", "AsyncEventAge": "queue", "Throttles": "throttle",
+           "ConcurrentExecutions": "concurrency"}
 
 
 def shown(payload: bytes) -> str:
@@ -285,13 +287,16 @@ class Feed:
         function = account = None
         throttled = None
         for datum in data:
-            if datum.metric in _QUEUE_METRICS:
+            heeded = _HEEDED.get(datum.metric)
+            if heeded is None:
+                continue
+            if heeded == "queue":
                 self.changed("queue")
-            elif datum.metric == "Throttles" and datum.function_name:
+            elif heeded == "throttle" and datum.function_name:
                 throttled = datum.function_name
-            elif datum.metric == "ConcurrentExecutions" and datum.function_name:
+            elif heeded == "concurrency" and datum.function_name:
                 function = datum.function_name, int(datum.value)
-            elif datum.metric == "ConcurrentExecutions":
+            elif heeded == "concurrency":
                 account = int(datum.value)
         if throttled is not None:
             self._sampled(throttled, None, None, throttle=True)
