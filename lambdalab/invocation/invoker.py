@@ -302,14 +302,6 @@ class InvokePlan:
 _PLANS_MAX = 4096
 
 
-@dataclass
-class Execution:
-    """One synchronous execution's outcome, before it is turned into an InvokeResult."""
-
-    result: InvokeResult
-    report: InvokeReport
-
-
 class Invoker:
     def __init__(
         self,
@@ -488,15 +480,14 @@ class Invoker:
             finally:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
-            execution = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
+            result, report = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
         finally:
             concurrency = self.pool.leave(name)
-        self._completed(execution.report)
-        self._execution_metrics(plan, execution.result.function_error,
-                                execution.report.duration_ms, concurrency)
+        self._completed(report)
+        self._execution_metrics(plan, result.function_error, report.duration_ms, concurrency)
         if log_type == "Tail":
-            return _with_tail(execution.result, carry + lines)
-        return execution.result
+            return _with_tail(result, carry + lines)
+        return result
 
     def plan(self, config: FunctionConfiguration, invoked_arn: str) -> InvokePlan:
         """The :class:`InvokePlan` of ``config`` invoked as ``invoked_arn``."""
@@ -570,8 +561,9 @@ class Invoker:
         init_ms: float | None,
         lines: list[str],
         event: bytes,
-    ) -> Execution:
-        """The invoke is over: its log lines, REPORT, the environment back to the pool."""
+    ) -> tuple[InvokeResult, InvokeReport]:
+        """The invoke is over: its log lines, REPORT, the environment back to the pool; its
+        result and report."""
         config, platform = plan.config, plan.platform
         pooled.invocations += 1
         lines.extend(outcome.log_lines)
@@ -625,7 +617,7 @@ class Invoker:
             executed_version=config.version,
             request_id=request_id,
         )
-        return Execution(result, report)
+        return result, report
 
     def _init_failed(
         self,
