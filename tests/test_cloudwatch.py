@@ -693,7 +693,7 @@ def test_invokes_sum_their_data_points_themselves_past_the_recorders_bound(
     lab: Lab, clock: VirtualClock, code: Callable[..., Path]
 ) -> None:
     metrics = cloudwatch(lab)
-    metrics.recorder.RAW_MAX = 3  # every third invoke sums what waits
+    metrics.recorder.RAW_MAX = 3  # six values an invoke: each invoke sums what waits
     lab.create_function("shop", code(app=OK), handler="app.handler")
     for _ in range(10):
         lab.invoke("shop", {})

@@ -159,6 +159,23 @@ def test_the_ledger_keeps_the_newest_rows_up_to_its_bound(lab: Lab) -> None:
         ledger.close()
 
 
+def test_a_batch_of_many_rows_is_written_whole_in_order_with_each_rows_alias(lab: Lab) -> None:
+    """Rows are inserted many to a statement: every row of a batch past a statement's
+    edge lands, in order, with the alias its ARN names."""
+    ledger = CostLedger(lab.store, lab.clock.now)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:f"
+    try:
+        for n in range(150):  # two statements of 64 rows and one of 22
+            qualifier = ("", ":live", ":3")[n % 3]
+            ledger.record(InvokeReport(f"r{n}", "f", "$LATEST", float(n + 1), 128, 10,
+                                       invoked_arn=arn + qualifier))
+        rows = ledger.invokes()
+        assert [(r.request_id, r.billed_ms) for r in rows] == [(f"r{n}", n + 1) for n in range(150)]
+        assert [r.alias for r in rows[:3]] == [None, "live", None]
+    finally:
+        ledger.close()
+
+
 def test_a_ledger_that_cannot_write_never_fails_an_invoke(tmp_path: Path, code, caplog) -> None:
     lab = Lab(data_dir=tmp_path / "d")
     lab.create_function("f", code(app=APP), handler="app.handler")

@@ -190,3 +190,64 @@ def test_the_service_graph_walks_a_lambda_segment_before_its_function_whatever_c
         assert [(s["Name"], s["Type"], s["ReferenceId"]) for s in graph] == [
             ("front", "client", 0), ("front", "AWS::Lambda", 1),
             ("front", "AWS::Lambda::Function", 2)]
+
+
+def test_a_plugin_unregistered_by_name_or_blocked_stops_hearing_the_invokes(
+    lab: Lab, code: Callable[..., Any]
+) -> None:
+    """The invoker learns of a change of plugins from the manager's register and
+    unregister, whichever way pluggy reaches them."""
+    lab.create_function("f", code(app=ECHO), handler="app.handler")
+    by_name, blocked = Listener(), Listener()
+    lab.plugin_manager.register(by_name, name="by-name")
+    lab.plugin_manager.register(blocked, name="blocked")
+    lab.invoke("f", {})
+    lab.plugin_manager.unregister(name="by-name")
+    lab.invoke("f", {})
+    lab.plugin_manager.set_blocked("blocked")
+    lab.invoke("f", {})
+    assert (len(by_name.reports), len(blocked.reports)) == (1, 2)
+
+
+def test_a_report_assembled_is_the_report_its_fields_make() -> None:
+    from dataclasses import fields
+
+    from lambdalab import InvokeReport
+
+    common = {"function_name": "f", "version": "3", "memory_size": 256,
+              "architecture": "arm64", "ephemeral_storage_mb": 1024,
+              "invoked_arn": "arn:aws:lambda:us-east-1:000000000000:function:f:live"}
+    varying = {"request_id": "r", "duration_ms": 12.5, "max_memory_used_mb": 40,
+               "init_duration_ms": 100.25, "status": "error", "error_type": "Runtime.ExitError",
+               "log_stream_name": "s", "event": b"{}", "response": b"[]"}
+    assembled = InvokeReport.assembled(common, **varying)
+    made = InvokeReport(**common, **varying)
+    assert assembled == made and assembled.line() == made.line()
+    assert assembled.billed_duration_ms == made.billed_duration_ms == 113
+    assert {f.name for f in fields(InvokeReport)} >= set(common) | set(varying)
+    assert assembled.error_document is None  # not named: its default
+
+
+def test_a_flush_of_many_runs_keeps_their_order_and_counts_their_bytes(tmp_path: Path) -> None:
+    """Events are inserted many to a statement: the order and the byte count stay exact
+    across a statement's edge and for lines that are not ASCII."""
+    from lambdalab import limits
+    from lambdalab.logs import LogStore
+    from lambdalab.store import Store
+
+    logs = LogStore(Store(tmp_path / "data"), flush_interval=3600)
+    try:
+        expected = []
+        for n in range(70):  # 210 events: three statements of 64 and one of 18
+            run = [f"START {n}", f"line {n} é€😀", f"END {n}"]
+            logs.write("g", f"s{n % 3}", run, 1_700_000_000.0 + n)
+            expected += [(f"s{n % 3}", (1_700_000_000 + n) * 1000, line) for line in run]
+        logs.flush()
+        events = logs.read("g")
+        assert [(e.log_stream, e.timestamp, e.message) for e in events] == expected
+        counted = sum(len(m.encode()) + limits.LOG_EVENT_OVERHEAD_BYTES for *_, m in expected)
+        assert logs.stored_bytes() == counted
+        logs._stored_bytes = None  # counted again from the table
+        assert logs.stored_bytes() == counted
+    finally:
+        logs.close()

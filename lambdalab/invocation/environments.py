@@ -187,12 +187,13 @@ class EnvironmentPool:
 
     def give_back(self, pooled: PooledEnvironment, healthy: bool) -> None:
         """Return an environment after an invoke: keep it warm, or destroy it."""
+        key = pooled.key
         with self._lock:
             self._busy.discard(pooled)
-            current = self._current.get(pooled.key[:2]) == pooled.generation
+            current = self._current.get(key[:2]) == pooled.generation
             if healthy and current:
                 pooled.last_used = self.clock.now()
-                self._idle[pooled.key].append(pooled)
+                self._idle[key].append(pooled)
                 reaper = self._reaper  # one due sooner serves (the hot path: no second lock)
                 reaped = reaper is not None and not reaper.cancelled and (
                     reaper.when <= pooled.last_used + self.idle_ttl)

@@ -11,6 +11,7 @@ tracing (``LAMBDALAB_TRACE_PLUGINS``, ``add_hookcall_monitoring``).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import pluggy
@@ -19,45 +20,73 @@ import pluggy
 _MULTICALL = getattr(getattr(pluggy, "_callers", None), "_multicall", None)
 
 
+class HookWatch:
+    """Numbers the changes of one plugin manager's plugins, so that a :class:`DirectHook`
+    learns of one by comparing a number rather than copying its hook's implementations
+    on every call.
+
+    The manager's ``register`` and ``unregister`` are wrapped on the instance: every way
+    pluggy adds or removes implementations goes through them (entry points,
+    ``set_blocked``, ``unregister`` by name).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._numbers = itertools.count(1)
+        #: Changed after every registration or unregistration (even one that failed).
+        self.generation = 0
+        pm.register = self._counted(pm.register)  # type: ignore[method-assign]
+        pm.unregister = self._counted(pm.unregister)  # type: ignore[method-assign]
+
+    def _counted(self, change: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return change(*args, **kwargs)
+            finally:
+                self.generation = next(self._numbers)  # atomic: two threads may register
+
+        return counted
+
+
 class DirectHook:
     """One hook of ``pm``, called without pluggy's per-call work where that is the same.
 
-    Its implementations are read again whenever they change (a plugin registered or
-    unregistered while the lab runs); reading them is a short list copy and compare.
+    Its implementations are read again after ``watch`` saw a plugin registered or
+    unregistered (while the lab runs, too).
     """
 
-    def __init__(self, pm: pluggy.PluginManager, name: str) -> None:
+    def __init__(self, pm: pluggy.PluginManager, name: str, watch: HookWatch) -> None:
         self._pm = pm
+        self._watch = watch
         self._caller = getattr(pm.hook, name)
         self._spec_args: tuple[str, ...] = tuple(self._caller.spec.argnames)
         self._firstresult = bool(self._caller.spec.opts.get("firstresult"))
-        self._impls: list[Any] | None = None
-        #: The implementations to call, in pluggy's order; None: call through pluggy.
-        self._functions: list[Callable[..., Any]] | None = []
+        #: (the generation read, the implementations to call in pluggy's order or None
+        #: to call through pluggy, whether any): one attribute, replaced whole.
+        self._state: tuple[int, list[Callable[..., Any]] | None, bool] = (-1, None, False)
 
-    def _current(self) -> list[Callable[..., Any]] | None:
-        impls = self._caller.get_hookimpls()
-        if impls != self._impls:
-            self._impls = impls
+    def _current(self) -> tuple[int, list[Callable[..., Any]] | None, bool]:
+        state = self._state
+        if state[0] != self._watch.generation:
+            generation = self._watch.generation  # read first: a change meanwhile is seen next time
+            impls = self._caller.get_hookimpls()
             plain = all(
                 not (i.hookwrapper or i.wrapper) and tuple(i.argnames) == self._spec_args
                 for i in impls
             )
-            self._functions = [i.function for i in reversed(impls)] if plain else None
-        if getattr(self._pm, "_inner_hookexec", None) is not _MULTICALL:
-            return None
-        return self._functions
+            functions = [i.function for i in reversed(impls)] if plain else None
+            state = self._state = (generation, functions, bool(impls))
+        return state
 
     @property
     def listened(self) -> bool:
         """Whether any plugin implements the hook (else an invoke need not build its arguments)."""
-        return bool(self._caller.get_hookimpls())
+        return self._current()[2]
 
     def __call__(self, *args: Any) -> Any:
         """Call every implementation with ``args`` (the spec's arguments, in its order):
         the first answer that is not None for a ``firstresult`` hook, else None."""
-        functions = self._current()
-        if functions is None:
+        functions = self._current()[1]
+        if functions is None or getattr(self._pm, "_inner_hookexec", None) is not _MULTICALL:
             answer = self._caller(**dict(zip(self._spec_args, args)))
             return answer if self._firstresult else None
         for function in functions:

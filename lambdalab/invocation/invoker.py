@@ -39,7 +39,7 @@ from ..arn import ArnBuilder, parse_function_ref
 from ..code import unpacked
 from ..layers import opt_environment
 from .environments import EnvironmentPool, PooledEnvironment
-from .hooks import DirectHook
+from .hooks import DirectHook, HookWatch
 from ..errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -81,7 +81,7 @@ _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 def new_request_id() -> str:
     """A random (version 4) UUID, without a system call per invoke."""
-    h = f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    h = (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -101,7 +101,7 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
         )
     if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
         try:
-            json.loads(data)
+            check_json(data)
         except RecursionError:
             raise InvalidRequestContentException(
                 "Could not parse request body into json: Could not parse payload into json: "
@@ -114,6 +114,23 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
                 f"json: {e}. Send a JSON document, for example '{{\"key\": 1}}'."
             ) from None
     return data
+
+
+#: json's own C scanner, the one ``json.loads`` runs after it has worked out the encoding.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def check_json(data: bytes) -> None:
+    """Raise what ``json.loads(data)`` raises, if anything. The usual document (UTF-8,
+    nothing around it) is scanned at once, about 1 µs sooner; anything else is left to
+    ``json.loads``, which also words the error."""
+    try:
+        text = data.decode()
+        if _scan_json(text, 0)[1] == len(text):
+            return
+    except Exception:  # not plain UTF-8, or not JSON: json.loads decides
+        pass
+    json.loads(data)
 
 
 def client_context_json(client_context: str | dict[str, Any] | None) -> str | None:
@@ -252,9 +269,13 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
         return done.value
 
 
-def _billing(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
-    """The report's fields that billing needs beyond what the REPORT line says."""
+def _report_fields(config: FunctionConfiguration, invoked_arn: str) -> dict[str, Any]:
+    """The fields of an :class:`InvokeReport` that every invoke of ``config`` through
+    ``invoked_arn`` shares: the function's, and what billing needs beyond the REPORT line."""
     return {
+        "function_name": config.function_name,
+        "version": config.version,
+        "memory_size": config.memory_size,
         "architecture": (config.architectures or (limits.DEFAULT_ARCHITECTURE,))[0],
         "ephemeral_storage_mb": config.ephemeral_storage,
         "invoked_arn": invoked_arn,
@@ -273,19 +294,12 @@ class InvokePlan:
     #: The ``Resource`` and ``ExecutedVersion`` metric dimensions (:func:`_metric_dimensions`).
     resource: str | None
     executed: str | None
-    billing: dict[str, Any]
+    #: What each :class:`InvokeReport` of the plan says alike (:func:`_report_fields`).
+    report_fields: dict[str, Any]
 
 
 #: Plans kept (one per invoked ARN); past it they are all dropped and made again.
 _PLANS_MAX = 4096
-
-
-@dataclass
-class Execution:
-    """One synchronous execution's outcome, before it is turned into an InvokeResult."""
-
-    result: InvokeResult
-    report: InvokeReport
 
 
 class Invoker:
@@ -313,9 +327,10 @@ class Invoker:
         self.backend = backend
         self.hooks = hooks
         self.enqueue = enqueue
-        self._completed = DirectHook(hooks, "lambdalab_invoke_completed")
-        self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics")
-        self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header")
+        watch = HookWatch(hooks)
+        self._completed = DirectHook(hooks, "lambdalab_invoke_completed", watch)
+        self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics", watch)
+        self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header", watch)
         self._plans: dict[str, InvokePlan] = {}
         #: Where the HTTP edge listens while it serves this lab: functions get it as
         #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
@@ -465,15 +480,14 @@ class Invoker:
             finally:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
-            execution = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
+            result, report = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
         finally:
             concurrency = self.pool.leave(name)
-        self._completed(execution.report)
-        self._execution_metrics(plan, execution.result.function_error,
-                                execution.report.duration_ms, concurrency)
+        self._completed(report)
+        self._execution_metrics(plan, result.function_error, report.duration_ms, concurrency)
         if log_type == "Tail":
-            return _with_tail(execution.result, carry + lines)
-        return execution.result
+            return _with_tail(result, carry + lines)
+        return result
 
     def plan(self, config: FunctionConfiguration, invoked_arn: str) -> InvokePlan:
         """The :class:`InvokePlan` of ``config`` invoked as ``invoked_arn``."""
@@ -483,7 +497,7 @@ class Invoker:
                 self._plans = {}
             resource, executed = _metric_dimensions(config, invoked_arn)
             plan = InvokePlan(config, invoked_arn, PlatformLog(config.logging, self.now),
-                              resource, executed, _billing(config, invoked_arn))
+                              resource, executed, _report_fields(config, invoked_arn))
             self._plans[invoked_arn] = plan
         return plan
 
@@ -547,8 +561,9 @@ class Invoker:
         init_ms: float | None,
         lines: list[str],
         event: bytes,
-    ) -> Execution:
-        """The invoke is over: its log lines, REPORT, the environment back to the pool."""
+    ) -> tuple[InvokeResult, InvokeReport]:
+        """The invoke is over: its log lines, REPORT, the environment back to the pool; its
+        result and report."""
         config, platform = plan.config, plan.platform
         pooled.invocations += 1
         lines.extend(outcome.log_lines)
@@ -577,12 +592,10 @@ class Invoker:
                 }
             ).encode()
         lines.extend(platform.end(request_id))
-        report = InvokeReport(
+        report = InvokeReport.assembled(
+            plan.report_fields,
             request_id=request_id,
-            function_name=config.function_name,
-            version=config.version,
             duration_ms=outcome.duration_ms,
-            memory_size=config.memory_size,
             max_memory_used_mb=outcome.max_memory_used_mb,
             init_duration_ms=init_ms,
             status=status,
@@ -591,7 +604,6 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(
@@ -605,7 +617,7 @@ class Invoker:
             executed_version=config.version,
             request_id=request_id,
         )
-        return Execution(result, report)
+        return result, report
 
     def _init_failed(
         self,
@@ -633,12 +645,10 @@ class Invoker:
             lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
             payload = _platform_error(request_id, error_type, message)
         lines.extend(platform.end(request_id))
-        report = InvokeReport(
+        report = InvokeReport.assembled(
+            plan.report_fields,
             request_id=request_id,
-            function_name=config.function_name,
-            version=config.version,
             duration_ms=0.0,
-            memory_size=config.memory_size,
             max_memory_used_mb=init.max_memory_used_mb,
             init_duration_ms=init.duration_ms,
             status=status,
@@ -646,7 +656,6 @@ class Invoker:
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
             response=payload,
-            **plan.billing,
         )
         lines.extend(platform.report(report))
         self.logs.write(

@@ -61,26 +61,40 @@ Kind = tuple[str, str | None, str | None, str | None, int]
 
 
 class LambdaRecorder:
-    """The invoke path's side of the store. An invoke only appends its data points to a
-    list; they are summed into one aggregate per kind (metric, function, resource,
-    executed version) and minute, and spread over the dimension sets AWS publishes them
-    under, when the store drains the recorder (every few seconds, and before every
-    read), off the invoke's path. Past RAW_MAX waiting batches, an invoke sums them
-    itself, so memory stays bounded however long nothing drains."""
+    """The invoke path's side of the store. An invoke only appends the values of its
+    data points to one list per kind (metric, function, resource, executed version) and
+    minute; they are summed into one aggregate per kind, and spread over the dimension
+    sets AWS publishes them under, when the store drains the recorder (every few
+    seconds, and before every read), off the invoke's path. Past RAW_MAX waiting values,
+    an invoke sums them itself, so memory stays bounded however long nothing drains.
 
-    #: Batches (one per invoke) that may wait before an invoke sums them itself.
-    RAW_MAX = 50_000
+    A value waits as a float in its kind's list, not as the invoke's objects: floats
+    the garbage collector does not track, where tens of thousands of waiting objects
+    made its full passes the invoke path's largest cost."""
+
+    #: Values that may wait before an invoke sums them itself.
+    RAW_MAX = 300_000
 
     def __init__(self) -> None:
-        self._raw: list[tuple[list[LambdaDatum], int]] = []
-        self._lock = threading.Lock()  # guards _raw: held for an append
+        self._values: dict[Kind, list[float]] = {}
+        self._waiting = 0  # values in _values
+        self._lock = threading.Lock()  # guards _values and _waiting: held for the appends
         self._summed: dict[Kind, Aggregate] = {}
         self._summing = threading.Lock()  # guards _summed
 
     def record(self, data: list[LambdaDatum], now: float) -> None:
+        minute = minute_of(now)
         with self._lock:
-            self._raw.append((data, minute_of(now)))
-            full = len(self._raw) >= self.RAW_MAX
+            values = self._values
+            for d in data:
+                kind = (d.metric, d.function_name, d.resource, d.executed_version, minute)
+                found = values.get(kind)
+                if found is None:
+                    values[kind] = [d.value]
+                else:
+                    found.append(d.value)
+            self._waiting += len(data)
+            full = self._waiting >= self.RAW_MAX
         if full:
             with self._summing:
                 self._sum()
@@ -98,19 +112,9 @@ class LambdaRecorder:
         return out
 
     def _sum(self) -> None:
-        """Add the waiting batches to ``_summed`` (``_summing`` held)."""
+        """Add the waiting values to ``_summed`` (``_summing`` held)."""
         with self._lock:
-            raw, self._raw = self._raw, []
-        values: dict[Kind, list[float]] = {}
-        for data, minute in raw:
-            for datum in data:
-                kind = (datum.metric, datum.function_name, datum.resource,
-                        datum.executed_version, minute)
-                found = values.get(kind)
-                if found is None:
-                    values[kind] = [datum.value]
-                else:
-                    found.append(datum.value)
+            values, self._values, self._waiting = self._values, {}, 0
         for kind, seen in values.items():
             if kind not in self._summed:
                 self._summed[kind] = Aggregate(UNITS.get(kind[0], "None"))

@@ -14,7 +14,7 @@ import asyncio
 import json
 import threading
 from collections import OrderedDict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterable
 
 from lambdalab import InvokeReport
@@ -42,12 +42,6 @@ _STOPPED = {
     "lost": "killed",
     "closed": "shut down (lab closed)",
 }
-
-
-def _flat(record: Any) -> dict[str, Any]:
-    """A record of plain values as a dict, as ``asdict`` gives it but without its deep
-    copy: ``asdict`` costs tens of microseconds, and this is on every invoke's path."""
-    return dict(vars(record))
 
 
 @dataclass
@@ -104,6 +98,35 @@ class ConcurrencySample:
     throttle: bool = False
 
 
+# The feed keeps each invoke and each sample as a tuple of those records' fields (plain
+# strings, numbers and bytes), and makes the records when they are read: a tuple of
+# such values is one the garbage collector stops tracking, where thousands of records
+# kept for a while made its full passes a large part of every invoke's cost.
+
+#: An InvokeMark's fields, in order.
+Mark = tuple[Any, ...]
+#: An InvokeDetail's fields, in order, its mark as a :data:`Mark`.
+Detail = tuple[Any, ...]
+#: A ConcurrencySample's fields, in order.
+Sample = tuple[Any, ...]
+_MARK_FIELDS = tuple(f.name for f in fields(InvokeMark))
+_SAMPLE_FIELDS = tuple(f.name for f in fields(ConcurrencySample))
+
+
+def mark_json(mark: Mark) -> dict[str, Any]:
+    """A kept mark as ``asdict`` gives its InvokeMark."""
+    return dict(zip(_MARK_FIELDS, mark))
+
+
+def sample_json(sample: Sample) -> dict[str, Any]:
+    """A kept sample as ``asdict`` gives its ConcurrencySample."""
+    return dict(zip(_SAMPLE_FIELDS, sample))
+
+
+def detail_of(kept: Detail) -> InvokeDetail:
+    return InvokeDetail(InvokeMark(*kept[0]), *kept[1:])
+
+
 @dataclass
 class AsyncEnded:
     """Where an asynchronous event ended (``lambdalab_async_event_ended``)."""
@@ -118,8 +141,10 @@ class AsyncEnded:
     at: float
 
 
-#: The async data points after which the queue looks different.
-_QUEUE_METRICS = {"AsyncEventsReceived", "AsyncEventAge"}
+#: The metrics the feed heeds, and what for: the async data points after which the queue
+#: looks different, throttles, and the concurrency it samples (one look-up a data point).
+_HEEDED = {"AsyncEventsReceived": "queue", "AsyncEventAge": "queue", "Throttles": "throttle",
+           "ConcurrentExecutions": "concurrency"}
 
 
 def shown(payload: bytes) -> str:
@@ -137,11 +162,13 @@ class Lane:
     started_at: float
     init_duration_ms: float
     invocations: int = 0
-    invokes: deque[InvokeMark] = field(default_factory=lambda: deque(maxlen=INVOKES_PER_LANE))
+    #: Its latest invokes' marks (:data:`Mark`), oldest first.
+    invokes: deque[Mark] = field(default_factory=lambda: deque(maxlen=INVOKES_PER_LANE))
     ended: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "invokes": [asdict(i) for i in self.invokes]}
+        return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name != "invokes"},
+                "invokes": [mark_json(m) for m in self.invokes]}
 
 
 def outcome_of(report: InvokeReport) -> str:
@@ -199,8 +226,9 @@ class Feed:
         self.now = now
         self.lanes: OrderedDict[str, Lane] = OrderedDict()
         self.throttles: dict[str, int] = {}
-        self.details: OrderedDict[int, InvokeDetail] = OrderedDict()
-        self.concurrency: deque[ConcurrencySample] = deque(maxlen=CONCURRENCY_SAMPLES_KEPT)
+        #: The latest invokes by number (:func:`detail` makes their InvokeDetail).
+        self.details: OrderedDict[int, Detail] = OrderedDict()
+        self.concurrency: deque[Sample] = deque(maxlen=CONCURRENCY_SAMPLES_KEPT)
         self.async_ended: deque[AsyncEnded] = deque(maxlen=ASYNC_ENDED_KEPT)
         self._count = 0  # invokes and samples numbered so far
         self.subscribers: list[Subscriber] = []
@@ -219,16 +247,21 @@ class Feed:
 
     def invoke_completed(self, report: InvokeReport) -> None:
         with self._lock:
-            detail = self._detail(report)
-            mark = detail.mark
-            self.details[mark.n] = detail
-            while len(self.details) > DETAILS_KEPT:
+            self._count += 1
+            mark = (self._count, report.request_id, report.function_name, report.version,
+                    report.init_duration_ms is not None, self.now(), round(report.duration_ms, 3),
+                    report.billed_duration_ms, report.max_memory_used_mb, outcome_of(report))
+            self.details[self._count] = (
+                mark, report.log_stream_name, report.init_duration_ms, report.memory_size,
+                report.invoked_arn, report.error_type, report.event[:PAYLOAD_SHOWN_BYTES],
+                report.response[:PAYLOAD_SHOWN_BYTES], len(report.event), len(report.response))
+            if len(self.details) > DETAILS_KEPT:
                 self.details.popitem(last=False)
             lane = self.lanes.get(report.log_stream_name)
             if lane is None:  # its environment started before the console listened, or was dropped
                 if self.subscribers:
                     self._publish("invoke", {"environment": report.log_stream_name,
-                                             "invoke": _flat(mark), "invocations": None})
+                                             "invoke": mark_json(mark), "invocations": None})
                 return
             lane.invocations += 1
             lane.invokes.append(mark)
@@ -237,20 +270,8 @@ class Feed:
                 lane.ended = _KILLING.get(report.status, lane.ended)
             if self.subscribers:  # the message is built only for a page that is open
                 self._publish("invoke", {"environment": lane.environment,
-                                         "invoke": _flat(mark),
+                                         "invoke": mark_json(mark),
                                          "invocations": lane.invocations, "ended": lane.ended})
-
-    def _detail(self, report: InvokeReport) -> InvokeDetail:
-        self._count += 1
-        mark = InvokeMark(self._count, report.request_id, report.function_name, report.version,
-                          report.init_duration_ms is not None, self.now(),
-                          round(report.duration_ms, 3), report.billed_duration_ms,
-                          report.max_memory_used_mb, outcome_of(report))
-        return InvokeDetail(mark, report.log_stream_name, report.init_duration_ms,
-                            report.memory_size, report.invoked_arn, report.error_type,
-                            report.event[:PAYLOAD_SHOWN_BYTES],
-                            report.response[:PAYLOAD_SHOWN_BYTES],
-                            len(report.event), len(report.response))
 
     def environment_stopped(self, environment: str, reason: str) -> None:
         with self._lock:
@@ -264,33 +285,37 @@ class Feed:
         """One invoke's data points (or one throttle's): a concurrency sample, and the
         function's count of throttles."""
         function = account = None
-        sample = None
+        throttled = None
         for datum in data:
-            if datum.metric in _QUEUE_METRICS:
+            heeded = _HEEDED.get(datum.metric)
+            if heeded is None:
+                continue
+            if heeded == "queue":
                 self.changed("queue")
-            elif datum.metric == "Throttles" and datum.function_name:
-                sample = ConcurrencySample(0, 0.0, datum.function_name, None, None, throttle=True)
-            elif datum.metric == "ConcurrentExecutions" and datum.function_name:
+            elif heeded == "throttle" and datum.function_name:
+                throttled = datum.function_name
+            elif heeded == "concurrency" and datum.function_name:
                 function = datum.function_name, int(datum.value)
-            elif datum.metric == "ConcurrentExecutions":
+            elif heeded == "concurrency":
                 account = int(datum.value)
-        if function is not None and sample is None:
-            sample = ConcurrencySample(0, 0.0, function[0], function[1], account)
-        if sample is not None:
-            self._sampled(sample)
+        if throttled is not None:
+            self._sampled(throttled, None, None, throttle=True)
+        elif function is not None:
+            self._sampled(function[0], function[1], account, throttle=False)
 
-    def _sampled(self, sample: ConcurrencySample) -> None:
+    def _sampled(self, function_name: str, count: int | None, account: int | None,
+                 throttle: bool) -> None:
         with self._lock:
             self._count += 1
-            sample.n, sample.at = self._count, self.now()
+            sample = (self._count, self.now(), function_name, count, account, throttle)
             self.concurrency.append(sample)
             if self.subscribers:
-                self._publish("concurrency", _flat(sample))
-            if sample.throttle:
-                count = self.throttles.get(sample.function_name, 0) + 1
-                self.throttles[sample.function_name] = count
-                self._publish("throttle", {"function": sample.function_name, "count": count,
-                                           "n": sample.n})
+                self._publish("concurrency", sample_json(sample))
+            if throttle:
+                total = self.throttles.get(function_name, 0) + 1
+                self.throttles[function_name] = total
+                self._publish("throttle", {"function": function_name, "count": total,
+                                           "n": self._count})
 
     def async_event_ended(self, ended: AsyncEnded) -> None:
         with self._lock:
@@ -317,8 +342,8 @@ class Feed:
             return {"n": self._count,
                     "lanes": [lane.to_json() for lane in self.lanes.values()],
                     "throttles": dict(self.throttles),
-                    "invokes": [asdict(detail.mark) for detail in listed],
-                    "concurrency": [asdict(sample) for sample in self.concurrency],
+                    "invokes": [mark_json(kept[0]) for kept in listed],
+                    "concurrency": [sample_json(sample) for sample in self.concurrency],
                     "async_ended": [asdict(ended) for ended in self.async_ended]}
 
     def ended_json(self) -> list[dict[str, Any]]:
@@ -328,7 +353,8 @@ class Feed:
 
     def detail(self, n: int) -> InvokeDetail | None:
         with self._lock:
-            return self.details.get(n)
+            kept = self.details.get(n)
+        return None if kept is None else detail_of(kept)
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber(asyncio.get_running_loop())

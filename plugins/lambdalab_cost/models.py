@@ -40,6 +40,13 @@ MIGRATIONS: dict[str, str] = {
 
 #: Rows the ledger keeps (lambdalab's own bound); past it, the oldest go.
 ROWS_MAX = 1_000_000
+#: Rows one INSERT statement writes (11 parameters each, well under SQLite's limit).
+_ROWS_PER_INSERT = 64
+_INSERT_ONE = "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_MANY = _INSERT_ONE + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (_ROWS_PER_INSERT - 1)
+#: Invoked ARNs whose alias the ledger remembers; past it, it starts afresh.
+_ALIASES_KEPT = 4096
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -157,15 +164,22 @@ class CostLedger:
         self._now = now
         self.rows_max = rows_max
         self._writer = BatchedWriter(self._write, name="lambdalab_cost", what="invoke costs")
+        #: The alias of each ARN invoked (worked out once: a regular expression).
+        self._aliases: dict[str, str | None] = {}
 
     # -- recording ----------------------------------------------------------------------
 
     def record(self, report: InvokeReport) -> None:
         """Keep one execution's billing facts (written within a fraction of a second,
         :class:`~lambdalab.plugin.BatchedWriter`; a read writes what waits first)."""
+        alias = self._aliases.get(report.invoked_arn, _UNKNOWN)
+        if alias is _UNKNOWN:
+            if len(self._aliases) >= _ALIASES_KEPT:
+                self._aliases = {}
+            alias = self._aliases[report.invoked_arn] = _alias(report.invoked_arn)
         self._writer.add((
             report.request_id, report.function_name, report.version,
-            _alias(report.invoked_arn), self._now(),
+            alias, self._now(),
             report.architecture, report.memory_size, report.ephemeral_storage_mb,
             report.duration_ms, report.billed_duration_ms, report.init_duration_ms,
         ))
@@ -175,10 +189,17 @@ class CostLedger:
         self._writer.flush()
 
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        """Insert ``batch``, _ROWS_PER_INSERT rows a statement (sqlite3 lets go of the GIL
+        around each statement it runs: a statement a row handed it to and fro with the
+        invoking thread once per invoke), and drop the oldest rows past ``rows_max``."""
+        whole = len(batch) - len(batch) % _ROWS_PER_INSERT
         with self._store.transaction() as db:
-            db.executemany(
-                "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
-            )
+            if whole:
+                db.executemany(_INSERT_MANY, [
+                    [value for row in batch[i:i + _ROWS_PER_INSERT] for value in row]
+                    for i in range(0, whole, _ROWS_PER_INSERT)])
+            if whole < len(batch):
+                db.executemany(_INSERT_ONE, batch[whole:])
             db.execute(
                 "DELETE FROM cost_invokes WHERE rowid <= "
                 "(SELECT MAX(rowid) FROM cost_invokes) - ?",
