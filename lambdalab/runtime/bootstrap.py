@@ -13,6 +13,7 @@ result frame. Anything printed goes to the environment's log pipe (fds 1 and 2).
 
 from __future__ import annotations
 
+import _json
 import decimal
 import importlib
 import json
@@ -23,6 +24,7 @@ import signal
 import resource
 import select
 import sys
+import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -132,13 +134,55 @@ def _json_default(obj: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False)
 
 
+class _Encoder(threading.local):
+    """``_ENCODER.encode`` without what it redoes on every call (a C encoder made, a
+    function defined): the same C encoder (``_json.make_encoder``, which ``json`` uses
+    when there is no indent), made once per thread (the ``thread`` backend runs invokes
+    side by side), with the dict in which it marks the objects it is inside of, to
+    detect circular references."""
+
+    def __init__(self) -> None:
+        self.markers: dict[int, Any] = {}
+        self.chunks = _json.make_encoder(
+            self.markers, _ENCODER.default, _json.encode_basestring, None,
+            _ENCODER.key_separator, _ENCODER.item_separator, _ENCODER.sort_keys,
+            _ENCODER.skipkeys, _ENCODER.allow_nan,
+        )
+
+    def encode(self, result: Any) -> str:
+        """``_ENCODER.encode(result)``: the same text and the same errors."""
+        try:
+            return "".join(self.chunks(result, 0))
+        except BaseException:
+            self.markers.clear()  # an error leaves marked the objects it was inside of
+            raise
+
+
+_encode = _Encoder().encode
+#: The C scanner that ``json.loads`` ends in, called directly on an event (``decode_event``);
+#: typeshed wants a scanner as its context, where any decoder's attributes will do.
+_scan = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
 def marshal(result: Any) -> bytes:
     if isinstance(result, bytes):
         return result
     try:
-        return _ENCODER.encode(result).encode()
+        return _encode(result).encode()
     except (TypeError, ValueError) as e:
         raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}")
+
+
+def decode_event(body: bytes) -> Any:
+    """``json.loads(body)``, the same value and the same errors: a UTF-8 document with
+    nothing around it goes straight to the scanner; anything else (a byte order mark,
+    UTF-16, white space, an error) to ``json.loads`` itself."""
+    try:
+        text = body.decode()
+        event, end = _scan(text, 0)
+    except (ValueError, StopIteration):
+        return json.loads(body)
+    return event if end == len(text) else json.loads(body)
 
 
 class _RequestIdFilter(logging.Filter):
@@ -214,19 +258,24 @@ def setup_logging() -> None:
 
 def trace_header() -> str:
     """A fresh X-Ray trace header for one invoke, which AWS's runtime puts in
-    ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html)."""
+    ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html):
+    a 96-bit random id after the time in the root, a 64-bit one as parent."""
     bits = random.getrandbits(160)  # no syscall; ``random`` reseeds in a forked child
-    return f"Root=1-{int(time.time()):08x}-{bits >> 64:024x};Parent={bits & (1 << 64) - 1:016x};Sampled=0"
+    ids = bits.to_bytes(20, "big").hex()  # zero-padded hex in one call
+    return f"Root=1-{int(time.time()):08x}-{ids[:24]};Parent={ids[24:]};Sampled=0"
+
+
+#: ``ru_maxrss``'s units in a MB: macOS reports bytes, Linux KB.
+_RSS_UNITS_PER_MB = 1024 * 1024 if sys.platform == "darwin" else 1024
 
 
 def max_rss_mb() -> int:
     """Peak resident memory of this process and its waited-for children, in MB."""
-    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KB
     peak = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     )
-    return -(-peak * scale // (1024 * 1024))
+    return -(-peak // _RSS_UNITS_PER_MB)
 
 
 def handle(
@@ -237,6 +286,16 @@ def handle(
 ) -> bytes:
     """Run one invoke; the reply frame. ``spin_after_s``: how long the runtime will poll
     for the next invoke once this reply is sent (the core need not wake it then)."""
+    status, duration_ms, result = run_handler(handler, request, static)
+    spin_until = time.monotonic() + spin_after_s if spin_after_s else 0.0
+    return protocol.pack_reply(status, duration_ms, max_rss_mb(), result, spin_until)
+
+
+def run_handler(
+    handler: Callable[[Any, Any], Any], request: protocol.Request, static: dict[str, str | None]
+) -> tuple[str, float, bytes]:
+    """Run one invoke: its status, its duration (ms) and the result (or the error), as
+    JSON; what the handler printed has been flushed to the log pipe."""
     global _current_request_id
     request_id = _current_request_id = request.request_id
     os.environ["_X_AMZN_TRACE_ID"] = request.trace_id or trace_header()
@@ -252,7 +311,7 @@ def handle(
         )
         body = request.body
         try:
-            event = json.loads(body) if body else None
+            event = decode_event(body) if body else None
         except ValueError as e:
             raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
         result, status = marshal(handler(event, context)), "ok"
@@ -267,8 +326,7 @@ def handle(
     duration_ms = (time.perf_counter() - started) * 1000
     sys.stdout.flush()
     sys.stderr.flush()
-    spin_until = time.monotonic() + spin_after_s if spin_after_s else 0.0
-    return protocol.pack_reply(status, duration_ms, max_rss_mb(), result, spin_until)
+    return status, duration_ms, result
 
 
 def layer_paths(environ: Mapping[str, str]) -> list[str]:
@@ -368,10 +426,13 @@ def serve(
         request = protocol.unpack_request(frame)
         spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s and spin.should_spin()
         try:
-            reply = handle(handler, request, static, spin_s if spinning else 0.0)
+            status, duration_ms, result = run_handler(handler, request, static)
         except SystemExit as exc:  # the handler called sys.exit(): so does the runtime
             raise SystemExit(exit_status(exc)) from None
-        protocol.write_frame(fd, reply)
+        spin_until = time.monotonic() + spin_s if spinning else 0.0
+        # The reply and its length prefix in one write (``handle`` would pack it twice).
+        reply = protocol.framed_reply(status, duration_ms, max_rss_mb(), result, spin_until)
+        protocol.write_all(fd, reply)
 
 
 def exit_status(exc: SystemExit) -> int:
