@@ -419,6 +419,13 @@ def serve(
                 spin.missed()
         while freeze_when_idle and not caught and not waiting():
             os.killpg(0, signal.SIGSTOP)  # continued with no event waiting: freeze again
+        if not caught and not frames.buffered:
+            # Wait in ``poll``, not in ``read``: the core's read of the last answer wakes
+            # whatever waits in a ``read`` on this socket (to say there is room to
+            # write), and a woken runtime that finds nothing goes back to sleep: two
+            # context switches for nothing (1.6 sleeps per warm invoke, 1.0 with this
+            # ``poll``, which only an event to read wakes).
+            poller.poll()
         try:
             frame = frames.read()
         except (EOFError, OSError):
