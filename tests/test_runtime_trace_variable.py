@@ -47,7 +47,8 @@ def seen_by_a_child() -> str:
 
 def test_the_variable_is_set_for_python_c_and_children() -> None:
     for value in ("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-                  "Root=1-" + "a" * 400 + ";Sampled=0",  # longer than a buffer
+                  "Root=1-" + "a" * 400 + ";Sampled=0",  # a long one
+                  "Root=1-" + "b" * 1000 + ";Sampled=0",  # too long for a buffer
                   bootstrap.trace_header(), "ü-non-ascii"):
         bootstrap.set_trace_variable(value)
         assert os.environ[NAME] == value

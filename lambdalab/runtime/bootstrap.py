@@ -276,28 +276,32 @@ class TraceVariable:
     The entry is written into one of two buffers of this object's, in turn, which
     glibc's ``putenv`` puts in the environment as they are. POSIX lets ``setenv``
     invalidate a string an earlier ``getenv`` returned, which this does two invokes on.
+    A value too long for a buffer (a caller's header may be) is set through
+    ``os.environ``: the buffers are never replaced, so the environment never holds a
+    freed one, whichever threads set the variable.
     """
 
     NAME = "_X_AMZN_TRACE_ID"
+    #: Bytes in each buffer: a fresh header's entry takes 96.
+    CAPACITY = 512
 
     def __init__(self, putenv: Callable[[Any], int]) -> None:
         self._putenv = putenv
         self._key = os.fsencode(self.NAME)
         self._prefix = self._key + b"="
-        self._buffers = [ctypes.create_string_buffer(256) for _ in range(2)]
+        self._buffers = [ctypes.create_string_buffer(self.CAPACITY) for _ in range(2)]
         self._turn = 0
         #: What ``os.environ`` reads (its own setter would call ``setenv``).
         self._mapping: dict[bytes, bytes] = os.environ._data  # type: ignore[attr-defined]
 
     def set(self, value: str) -> None:
         raw = os.fsencode(value)
-        if b"\0" in raw:
-            raise ValueError("embedded null byte")  # as os.environ says
         entry = self._prefix + raw
-        self._turn ^= 1  # not the buffer the environment holds now
-        buffer = self._buffers[self._turn]
-        if len(entry) >= len(buffer):
-            buffer = self._buffers[self._turn] = ctypes.create_string_buffer(len(entry) + 1)
+        if len(entry) >= self.CAPACITY or b"\0" in raw:  # os.environ refuses a null byte
+            os.environ[self.NAME] = value
+            return
+        self._turn = turn = self._turn ^ 1  # not the buffer the environment holds now
+        buffer = self._buffers[turn]
         buffer.value = entry
         self._putenv(buffer)
         self._mapping[self._key] = raw
@@ -305,10 +309,10 @@ class TraceVariable:
 
 def trace_variable_setter() -> Callable[[str], None]:
     """How this process sets ``_X_AMZN_TRACE_ID``: :class:`TraceVariable` with glibc,
-    ``os.environ`` elsewhere (other C libraries' ``setenv`` does not keep old values)."""
+    ``os.environ`` elsewhere."""
     try:
         os.confstr("CS_GNU_LIBC_VERSION")
-        putenv = ctypes.PyDLL(None).putenv  # holds the GIL: one thread sets it at a time
+        putenv = ctypes.PyDLL(None).putenv  # called holding the GIL
     except (ValueError, OSError, AttributeError):
         return lambda value: os.environ.__setitem__(TraceVariable.NAME, value)
     putenv.argtypes, putenv.restype = [ctypes.c_char_p], ctypes.c_int
