@@ -21,6 +21,8 @@ _LENGTH = struct.Struct("!I")
 #: ``multiprocessing.connection``'s frame header: a signed length, -1 then a 64-bit one.
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
+#: The most a :class:`FrameReader` reads at once (a pipe's buffer): a small frame whole.
+READ_BYTES = 65536
 #: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity
 #: and trace header.
 _REQUEST = struct.Struct("!QIIIII")
@@ -122,7 +124,7 @@ class FrameReader:
         was anything (or the end of the file, which :meth:`read` then reports). An event
         loop's reader calls it: a loop may run a reader for a readiness it saw before the
         last frame was read, and then nothing is there."""
-        chunk = self._take(65536)
+        chunk = self._take(READ_BYTES)
         if chunk is None:
             return False
         self._buffer += chunk
@@ -156,15 +158,15 @@ class FrameReader:
         """The next bytes, read straight away: on a blocking fd (the runtime's) the
         ``read`` waits for them, and a small frame's whole, without a call per layer."""
         try:
-            chunk = os.read(self.fd, 65536)
+            chunk = os.read(self.fd, READ_BYTES)
         except BlockingIOError:
-            return self._read(65536)
+            return self._read(READ_BYTES)
         if not chunk:
             raise EOFError
         return chunk
 
     def _more(self, buffer: bytes) -> bytes:
-        return buffer + self._read(65536)
+        return buffer + self._read(READ_BYTES)
 
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes, at least one: waits, as a blocking read does, when the
