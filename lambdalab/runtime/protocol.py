@@ -15,12 +15,14 @@ import select
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _LENGTH = struct.Struct("!I")
 #: ``multiprocessing.connection``'s frame header: a signed length, -1 then a 64-bit one.
 _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
+#: The most a :class:`FrameReader` reads at once (a pipe's buffer): a small frame whole.
+READ_BYTES = 65536
 #: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity
 #: and trace header.
 _REQUEST = struct.Struct("!QIIIII")
@@ -30,6 +32,8 @@ _FRAMED_REQUEST = struct.Struct("!iQIIIII")
 #: same clock in every process) the runtime will at least poll for the next invoke (0:
 #: it will not; a frozen runtime must then be continued to read it).
 _REPLY = struct.Struct("!BdId")
+#: A reply frame's length prefix and its header, packed in one call.
+_FRAMED_REPLY = struct.Struct("!iBdId")
 STATUSES = ("ok", "error")
 #: How long either end polls for the other's next frame before it sleeps: a tiny
 #: handler answers within it, and back-to-back invokes come within it, so neither end
@@ -76,11 +80,13 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
     left non-blocking (uvloop's ``add_reader`` does that): a full pipe then answers
     ``EAGAIN``, which means "wait", not "the runtime is gone".
     """
-    data = memoryview(data)
     try:
         written = os.write(fd, data)
     except BlockingIOError:
         written = 0
+    if written == len(data):  # a frame up to the pipe's buffer: nearly every one
+        return
+    data = memoryview(data)
     while written < len(data):
         try:
             written += os.write(fd, data[written:])
@@ -118,7 +124,7 @@ class FrameReader:
         was anything (or the end of the file, which :meth:`read` then reports). An event
         loop's reader calls it: a loop may run a reader for a readiness it saw before the
         last frame was read, and then nothing is there."""
-        chunk = self._take(65536)
+        chunk = self._take(READ_BYTES)
         if chunk is None:
             return False
         self._buffer += chunk
@@ -126,7 +132,7 @@ class FrameReader:
 
     def read(self) -> bytes:
         """The next frame (blocking until it is complete); ``EOFError`` at the end."""
-        buffer = self._buffer or self._more(b"")
+        buffer = self._buffer or self._first()
         while len(buffer) < _FRAME.size:
             buffer = self._more(buffer)
         (size,) = _FRAME.unpack_from(buffer)
@@ -148,8 +154,19 @@ class FrameReader:
         self._buffer = buffer[end:]
         return buffer[start:end]
 
+    def _first(self) -> bytes:
+        """The next bytes, read straight away: on a blocking fd (the runtime's) the
+        ``read`` waits for them, and a small frame's whole, without a call per layer."""
+        try:
+            chunk = os.read(self.fd, READ_BYTES)
+        except BlockingIOError:
+            return self._read(READ_BYTES)
+        if not chunk:
+            raise EOFError
+        return chunk
+
     def _more(self, buffer: bytes) -> bytes:
-        return buffer + self._read(65536)
+        return buffer + self._read(READ_BYTES)
 
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes, at least one: waits, as a blocking read does, when the
@@ -168,9 +185,12 @@ class FrameReader:
             return None
 
 
-@dataclass(frozen=True)
-class Request:
-    """One invoke as the runtime reads it: the fields of its frame and the event."""
+class Request(NamedTuple):
+    """One invoke as the runtime reads it: the fields of its frame and the event.
+
+    A named tuple, not a frozen dataclass: the runtime makes one per invoke, and a
+    frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``.
+    """
 
     request_id: str
     invoked_function_arn: str
@@ -211,20 +231,36 @@ def framed_request(
 
 
 def unpack_request(frame: bytes) -> Request:
-    deadline_ms, *sizes = _REQUEST.unpack_from(frame)
-    offset = _REQUEST.size
-    fields = []
-    for size in sizes:
-        fields.append(frame[offset : offset + size].decode())
-        offset += size
-    rid, arn, cc, ci, trace = fields
-    return Request(rid, arn, deadline_ms, cc or None, ci or None, frame[offset:], trace or None)
+    deadline_ms, rid_size, arn_size, cc_size, ci_size, trace_size = _REQUEST.unpack_from(frame)
+    rid = _REQUEST.size + rid_size  # where each field ends
+    arn = rid + arn_size
+    cc = arn + cc_size
+    ci = cc + ci_size
+    trace = ci + trace_size
+    return Request(
+        frame[_REQUEST.size : rid].decode(),
+        frame[rid:arn].decode(),
+        deadline_ms,
+        frame[arn:cc].decode() or None,
+        frame[cc:ci].decode() or None,
+        frame[trace:],
+        frame[ci:trace].decode() or None,
+    )
 
 
 def pack_reply(
     status: str, duration_ms: float, max_mb: int, body: bytes, spin_until: float = 0.0
 ) -> bytes:
     return _REPLY.pack(STATUSES.index(status), duration_ms, max_mb, spin_until) + body
+
+
+def framed_reply(
+    status: str, duration_ms: float, max_mb: int, body: bytes, spin_until: float = 0.0
+) -> bytes:
+    """:func:`pack_reply`'s frame with its length prefix, ready for :func:`write_all`."""
+    size = _REPLY.size + len(body)
+    head = _FRAMED_REPLY.pack(size, STATUSES.index(status), duration_ms, max_mb, spin_until)
+    return head + body
 
 
 def unpack_reply(frame: bytes) -> tuple[str, float, int, bytes]:
