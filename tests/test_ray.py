@@ -56,7 +56,7 @@ def cluster(network: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         cluster.add_node()
         ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
-        assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "the cluster did not start"
+        assert wait_until(lambda: _alive_nodes() == 2, timeout=180), "the cluster did not start"
         yield cluster
     finally:
         ray.shutdown()
@@ -325,7 +325,7 @@ def _two_nodes(cluster: LocalCluster) -> None:
     """A second node again where a test before this one killed it."""
     if _alive_nodes() < 2:
         cluster.add_node()
-    assert wait_until(lambda: _alive_nodes() == 2, timeout=60), "no second node"
+    assert wait_until(lambda: _alive_nodes() == 2, timeout=180), "no second node"
 
 
 @ray.remote(num_cpus=1)
