@@ -9,15 +9,23 @@ connection idle for ``timeout_keep_alive`` seconds.
 from __future__ import annotations
 
 import asyncio
+import http.client
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.server import ServerState
 
+from lambdalab import Lab
+from lambdalab.models import InvokeResult
 from lambdalab.protocol import HttpRequest
 from lambdalab.protocol.service import BODY_FOLLOWS
 from lambdalab.server.app import request_headers
+from lambdalab.server import EdgeServer
+from lambdalab.server.lambda_operations import invoke_output
+from lambdalab.server.lambda_service import KnownInvokes, LambdaService
 from lambdalab.server.runner import _HttpProtocol
+from .edge_support import client, create, edge  # noqa: F401  (fixtures)
 from .test_edge_runner import RecordingTransport
 
 REQUEST = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
@@ -208,3 +216,83 @@ def test_a_repeated_header_is_read_first_by_the_edge_and_last_by_the_service() -
     scope = {"headers": [(b"authorization", b"one"), (b"Authorization", b"two")]}
     last, first = request_headers(scope)
     assert first == {"authorization": "one"} and last == {"authorization": "two"}
+
+
+# -- a warm Invoke's shortcuts (lambdalab.server.lambda_service.KnownInvokes) -------------
+
+
+def test_invoke_s_own_answer_is_the_one_the_serializer_writes(lab: Lab) -> None:
+    service = LambdaService(lab)
+    invoke = service.model.operation_model("Invoke")
+    known = KnownInvokes(service.parser, invoke)
+    for result in (
+        InvokeResult(200, b'{"a": 1}', executed_version="$LATEST", request_id="r1"),
+        InvokeResult(200, b"", request_id="r2"),
+        InvokeResult(200, b'{"errorMessage": "no"}', function_error="Unhandled",
+                     log_result="U1RBUlQ=", executed_version="3", request_id="r3"),
+    ):
+        ours = known.answer(result)
+        layer = service._output(invoke, invoke_output(result), result.request_id)
+        assert ours == layer and list(ours.headers) == list(layer.headers)
+
+
+def test_only_a_synchronous_invoke_of_bounded_size_is_remembered(lab: Lab) -> None:
+    service = LambdaService(lab)
+    known = KnownInvokes(service.parser, service.model.operation_model("Invoke"))
+    path = b"/2015-03-31/functions/echo/invocations"
+    plain = known.key("POST", path, b"", {})
+    assert plain is not None and known.get(plain) is None
+    assert known.key("POST", path, b"", {"x-amz-log-type": "Tail"}) not in (None, plain)
+    assert known.key("POST", path, b"Qualifier=1", {}) not in (None, plain)
+    assert known.key("GET", path, b"", {}) is None
+    for kind in ("Event", "DryRun"):
+        assert known.key("POST", path, b"", {"x-amz-invocation-type": kind}) is None
+    assert known.key("POST", path, b"", {"x-amz-client-context": "e30=" * 100}) is None
+    assert known.key("POST", path, b"Qualifier=" + b"1" * 300, {}) is None
+
+
+def post(url: str, path: str, body: bytes, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_remembered_invoke_runs_each_request_s_own_payload_and_trace(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    path = "/2015-03-31/functions/echo/invocations"
+    first = post(edge.url, path, b'{"n": 1}')
+    again = post(edge.url, path, b'{"n": 2}', **{"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+    empty = post(edge.url, path, b"")
+    assert (first[0], first[2]) == (200, b'{"n": 1}') and (again[0], again[2]) == (200, b'{"n": 2}')
+    assert first[1]["x-amzn-requestid"] != again[1]["x-amzn-requestid"]
+    assert first[1]["x-amz-executed-version"] == again[1]["x-amz-executed-version"] == "$LATEST"
+    assert empty[0] == 200 and ("content-type" in empty[1]) == bool(empty[2])
+    tailed = post(edge.url, path, b'{"n": 3}', **{"X-Amz-Log-Type": "Tail"})
+    assert tailed[0] == 200 and "x-amz-log-result" in tailed[1]
+
+
+def test_a_refused_invoke_is_refused_again_in_the_same_words(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    for path, headers in (
+        ("/2015-03-31/functions/echo/invocations?Qualifier=no%20such", {}),
+        ("/2015-03-31/functions/echo/invocations", {"X-Amz-Log-Type": "Loud"}),
+        ("/2015-03-31/functions/arn:aws:lambda:eu-west-1:000000000000:function:echo/invocations", {}),
+    ):
+        answers = [post(edge.url, path, b"{}", **headers) for _ in range(3)]
+        assert answers[0][0] in (400, 404)
+        assert [(a[0], a[1]["x-amzn-errortype"], a[2]) for a in answers[1:]] == \
+            [(answers[0][0], answers[0][1]["x-amzn-errortype"], answers[0][2])] * 2
+
+
+def test_a_remembered_invoke_still_meets_the_function_s_fate(edge: EdgeServer, client: Any) -> None:
+    create(client, "echo")
+    path = "/2015-03-31/functions/echo/invocations"
+    assert post(edge.url, path, b"{}")[0] == 200
+    client.delete_function(FunctionName="echo")
+    status, headers, _ = post(edge.url, path, b"{}")
+    assert status == 404 and headers["x-amzn-errortype"] == "ResourceNotFoundException"

@@ -395,7 +395,7 @@ def _on_its_host(model: ServiceModel, route: Route) -> Route:
 #: make new ones; past this many, it forgets them all).
 _CANDIDATES_MAX = 1024
 #: The longest path whose route a REST parser remembers.
-_ROUTED_PATH_MAX = 512
+ROUTED_PATH_MAX = 512
 
 
 class RestParser(RequestParser):
@@ -418,6 +418,11 @@ class RestParser(RequestParser):
         self._routed: dict[tuple[Any, str], tuple[Route, dict[str, str]]] = {}
         self._located: dict[str, Located] = {}
 
+    def routes_by_header(self) -> bool:
+        """Whether a request's headers can change its route (a required header member, a
+        host prefix): when not, its method, path and query string alone decide it."""
+        return bool(self._needed_headers or self._hosts)
+
     def route(self, request: HttpRequest, query: Mapping[str, list[str]]) -> tuple[Route, dict[str, str]]:
         path = request.path.split("?", 1)[0] or "/"
         headers = request.lower_headers
@@ -431,7 +436,7 @@ class RestParser(RequestParser):
             found = route.regex.fullmatch(path) or (route.regex.fullmatch(path.rstrip("/")) if path != "/" else None)
             if found:
                 labels = {route.labels[g]: unquote(v) for g, v in found.groupdict().items()}
-                if len(path) <= _ROUTED_PATH_MAX:
+                if len(path) <= ROUTED_PATH_MAX:
                     if len(self._routed) >= _CANDIDATES_MAX:
                         self._routed.clear()
                     self._routed[(key, path)] = (route, labels)

@@ -290,7 +290,7 @@ def _error_body(shape: Shape | None, error: ServiceError) -> dict[str, Any]:
 
 def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) -> None:
     """Put the ``header``, ``headers`` (a prefixed map) and ``statusCode`` members."""
-    located = _located(shape)
+    located = located_members(shape)
     for name, item in value.items():  # the output's few members, not the shape's many
         found = located.get(name)
         if item is None or found is None:
@@ -306,7 +306,7 @@ def rest_locations(shape: Shape, value: dict[str, Any], response: HttpResponse) 
 
 
 @functools.lru_cache(maxsize=None)
-def _located(shape: Shape) -> dict[str, tuple[str, str, Shape]]:
+def located_members(shape: Shape) -> dict[str, tuple[str, str, Shape]]:
     """A shape's members sent outside the body, read once: name → (location, wire
     name, member)."""
     members = shape.members  # type: ignore[attr-defined]
@@ -500,6 +500,7 @@ __all__ = [
     "ResponseSerializer",
     "ServiceError",
     "json_value",
+    "located_members",
     "serializer_for",
     "timestamp_text",
 ]

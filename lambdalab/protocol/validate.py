@@ -169,7 +169,7 @@ def _remembered(service: str, operation: str, params: dict[str, Any]) -> tuple[t
     """What the check of ``params`` depends on, as a key to remember it by; ``None`` when
     it cannot be remembered. The bytes of a blob member without bounds (Invoke's
     ``Payload``) never change the answer, so they stand for themselves as ``b""``."""
-    blobs = _free_blobs(service, operation)
+    blobs = free_blobs(service, operation)
     items = []
     for name, value in params.items():
         kind = type(value)
@@ -183,7 +183,7 @@ def _remembered(service: str, operation: str, params: dict[str, Any]) -> tuple[t
 
 
 @functools.lru_cache(maxsize=None)
-def _free_blobs(service: str, operation: str) -> frozenset[str]:
+def free_blobs(service: str, operation: str) -> frozenset[str]:
     """The input's top-level blob members whose value no constraint reads."""
     op = operation_model(service, operation)
     if op is None or op.input_shape is None:
@@ -374,6 +374,7 @@ def _scalar_failures(shape: Shape, value: Any) -> list[str]:
 
 __all__ = [
     "Violation",
+    "free_blobs",
     "message",
     "operation_model",
     "service_model",

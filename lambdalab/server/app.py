@@ -193,10 +193,14 @@ class Edge:
             authorization = first.get("authorization")
             signed = credential_scope(authorization, query_string) if authorization or query_string else None
             service = self.service_for(scope["path"], first, signed)
-            receive = await self._admit(scope, receive, first, service)
-            # Only an admitted request opens a region: no stranger makes folders.
-            lab = await self.lab_for(signed, service)
-            service = self.in_region(lab, service)
+            if query_string or self.verifier is not None:
+                receive = await self._admit(scope, receive, first, service)
+            if signed is not None and signed.region:
+                # Only an admitted request opens a region: no stranger makes folders.
+                lab = await self.lab_for(signed, service)
+                service = self.in_region(lab, service)
+            else:
+                lab = self.lab
         except LambdaError as e:
             await send_response(edge_error(e), scope["method"], send_)
             return

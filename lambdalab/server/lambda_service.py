@@ -15,7 +15,10 @@ Lambda's own here:
 - Lambda's error body, ``{"Type": "User", "message": …}``;
 - a synchronous Invoke is awaited on the event loop (a warm environment's answer is a
   readable pipe), which saves the request two thread wake-ups; its payload goes in and
-  out as the bytes sent, never decoded or re-encoded as JSON here;
+  out as the bytes sent, never decoded or re-encoded as JSON here; the same request
+  again (a warm function's next invoke: same path, query string and ``X-Amz-*``
+  headers) skips routing, reading and checking, whose outcome it remembers
+  (:class:`KnownInvokes`), and its answer is written without walking the output shape;
 - a function ARN of another region than the lab's is not found (:func:`refuse_foreign_arn`):
   the edge hands each request to the lab of the region it is signed for
   (:mod:`lambdalab.regions`).
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 from urllib.parse import parse_qs
 
@@ -50,15 +53,17 @@ from ..errors import (
 )
 from ..invocation.invoker import new_request_id
 from ..lab import Lab
+from ..models import InvokeResult
 from ..protocol import HttpRequest, HttpResponse, ParsedRequest, ProtocolError, ServiceError
 from ..protocol import message, service_model, validate
 from ..protocol.authorize import authorize
 from ..protocol.calls import Caller, caller_of
-from ..protocol.parsers import RestParser, Route
+from ..protocol.parsers import ROUTED_PATH_MAX, RestParser, Route
 from ..protocol.service import ErrorCodes, ProtocolService, send_response, snake_case
-from ..protocol.validate import Violation
+from ..protocol.serializers import located_members
+from ..protocol.validate import Violation, free_blobs
 from .bodies import read_body
-from .lambda_operations import TRACE_HEADER, Answered, LambdaOperations, invoke_options, invoke_output
+from .lambda_operations import TRACE_HEADER, Answered, LambdaOperations, invoke_options
 
 log = logging.getLogger("lambdalab.server")
 
@@ -112,6 +117,89 @@ def is_function_url(path: str) -> bool:
     return path.startswith(limits.FUNCTION_URL_PATH_PREFIX)
 
 
+#: What a synchronous Invoke's routing, reading and checks depend on besides its body:
+#: the path, the query string and the values of Invoke's header members.
+InvokeKey = tuple[bytes, bytes, tuple[str | None, ...]]
+#: Invokes remembered at most (hostile paths make new ones; past this many, all are
+#: forgotten), and the longest query string or header value of one remembered.
+KNOWN_INVOKES_MAX = 1024
+KEY_TEXT_MAX = 256
+
+
+@dataclass(frozen=True)
+class KnownInvoke:
+    """A synchronous Invoke's input that passed its checks, as :meth:`Lab.invoke_async`
+    takes it: all but the payload and the trace header, which are each request's own."""
+
+    function_name: str
+    options: dict[str, Any]
+
+    def options_for(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The options with the request's ``X-Amzn-Trace-Id`` (:func:`with_trace`)."""
+        trace = headers.get("x-amzn-trace-id")
+        return {**self.options, "trace_header": trace} if trace else self.options
+
+
+class KnownInvokes:
+    """Synchronous Invokes whose input passed routing, reading and checks, by
+    :data:`InvokeKey`: the same request again (a warm function's next invoke) skips
+    them. The payload is the one part left out: the layer reads it as the bytes sent
+    and no constraint reads it (a blob without bounds), so it never changes the outcome.
+    Only a POST remembered after its checks passed is found; any other request takes
+    the layer's whole path."""
+
+    def __init__(self, parser: RestParser, invoke: OperationModel) -> None:
+        shape = invoke.input_shape
+        located = parser.located(invoke.name, shape) if shape is not None else None
+        self._headers = tuple(located.headers) if located is not None else ()
+        #: Only while no header changes a route and no constraint reads the payload
+        #: (botocore's model today): else the key would not decide the outcome.
+        self._enabled = not parser.routes_by_header() and "Payload" in free_blobs("lambda", invoke.name)
+        self._known: dict[InvokeKey, KnownInvoke] = {}
+        out = located_members(invoke.output_shape) if invoke.output_shape is not None else {}
+        #: The wire names of the output's header members, as InvokeResult's fields.
+        self._answer_headers = tuple((field, out[member][1]) for field, member in (
+            ("function_error", "FunctionError"), ("log_result", "LogResult"),
+            ("executed_version", "ExecutedVersion")))
+
+    def answer(self, result: InvokeResult) -> HttpResponse:
+        """Invoke's answer, as the REST-JSON serializer writes ``invoke_output(result)``
+        and :meth:`LambdaService._output` types it (tests compare the two), without
+        walking the output shape for every invoke."""
+        headers = {"x-amzn-RequestId": result.request_id}
+        for field, wire in self._answer_headers:
+            value = getattr(result, field)
+            if value is not None:
+                headers[wire] = str(value)
+        if result.payload:
+            headers["Content-Type"] = JSON
+        return HttpResponse(result.status_code, headers, result.payload or b"")
+
+    def key(self, method: str, raw_path: bytes, query_string: bytes,
+            headers: Mapping[str, str]) -> InvokeKey | None:
+        if method != "POST" or not self._enabled or len(raw_path) > ROUTED_PATH_MAX:
+            return None
+        if headers.get("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
+            return None  # Event and DryRun run in a thread (see :func:`_awaited`)
+        values = tuple([headers.get(h) for h in self._headers])
+        if len(query_string) > KEY_TEXT_MAX:
+            return None
+        for value in values:
+            if value is not None and len(value) > KEY_TEXT_MAX:
+                return None
+        return raw_path, query_string, values
+
+    def get(self, key: InvokeKey | None) -> KnownInvoke | None:
+        return self._known.get(key) if key is not None else None
+
+    def remember(self, key: InvokeKey | None, parsed: ParsedRequest) -> None:
+        if key is None or parsed.operation.name != "Invoke":
+            return
+        if len(self._known) >= KNOWN_INVOKES_MAX:
+            self._known.clear()
+        self._known[key] = KnownInvoke(parsed.params["FunctionName"], invoke_options(parsed.params))
+
+
 class LambdaService(ProtocolService):
     """The Lambda REST API as an ASGI app over one :class:`~lambdalab.Lab`."""
 
@@ -121,26 +209,38 @@ class LambdaService(ProtocolService):
         super().__init__("lambda", LambdaOperations(lab), errors=ERRORS)
         self.lab = lab
         self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
+        self._invokes = KnownInvokes(self.parser, self.model.operation_model("Invoke"))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         headers = scope.get(HEADERS_SCOPE_KEY) or lowered_headers(scope)
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        request = HttpRequest.lowered(scope["method"], raw_path.decode("latin-1"),
-                                      scope["query_string"].decode("latin-1"), headers)
+        key = self._invokes.key(scope["method"], raw_path, scope["query_string"], headers)
+        known = self._invokes.get(key)
         try:
-            query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
-            route, labels = self._route(request, query)
-            limit, error = body_limit(route.operation)
-            body = await read_body(receive, headers, limit, route.operation, error)
-            request = HttpRequest.lowered(request.method, request.path, request.query, headers, body)
-            if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
-                response = await self.invoke_on_loop(request, route, labels, query)
+            if known is not None and not self.lab.enforce_iam:
+                limit, error = body_limit("Invoke")
+                body = await read_body(receive, headers, limit, "Invoke", error)
+                response = await self._run_invoke(known.function_name, body, known.options_for(headers))
             else:
-                response = await self.run_blocking(self.answer, request, route, labels, query,
-                                                   new_request_id(), caller_of(scope, headers, "lambda", request.query))
+                response = await self._answer(scope, receive, headers, raw_path, key)
         except (LambdaError, ServiceError) as e:
             response = self.serializer.error(lambda_error(e), new_request_id())
         await send_response(response, scope["method"], send)
+
+    async def _answer(self, scope: Any, receive: Any, headers: dict[str, str], raw_path: bytes,
+                      key: InvokeKey | None) -> HttpResponse:
+        """Any request, routed and read by the protocol layer."""
+        request = HttpRequest.lowered(scope["method"], raw_path.decode("latin-1"),
+                                      scope["query_string"].decode("latin-1"), headers)
+        query = parse_qs(request.query, keep_blank_values=True) if request.query else {}
+        route, labels = self._route(request, query)
+        limit, error = body_limit(route.operation)
+        body = await read_body(receive, headers, limit, route.operation, error)
+        request = HttpRequest.lowered(request.method, request.path, request.query, headers, body)
+        if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
+            return await self.invoke_on_loop(request, route, labels, query, key)
+        return await self.run_blocking(self.answer, request, route, labels, query, new_request_id(),
+                                       caller_of(scope, headers, "lambda", request.query))
 
     # -- the plain part, in a worker thread --------------------------------------------
 
@@ -177,19 +277,28 @@ class LambdaService(ProtocolService):
             self.report(caller, parsed, output if isinstance(output, dict) else None, error, request_id)
 
     async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                             query: Mapping[str, list[str]]) -> HttpResponse:
+                             query: Mapping[str, list[str]], key: InvokeKey | None = None) -> HttpResponse:
         """A synchronous Invoke, on the event loop: the edge awaits the handler's answer.
-        Its answer carries the invocation's request id; a refusal, one of its own."""
+        Its answer carries the invocation's request id; a refusal, one of its own. An
+        input that passes its checks is remembered by ``key`` (:class:`KnownInvokes`)."""
         try:
             parsed = self._read_routed(request, route, labels, query)
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
-            params = with_trace(parsed.params, request.lower_headers)
-            result = await self.lab.invoke_async(
-                params["FunctionName"], params.get("Payload", b""), run_blocking=self.run_blocking,
-                **invoke_options(params),
-            )
-            return self._output(parsed.operation, invoke_output(result), result.request_id)
+        except Exception as e:
+            return self.failure(e, new_request_id())
+        self._invokes.remember(key, parsed)
+        params = with_trace(parsed.params, request.lower_headers)
+        return await self._run_invoke(params["FunctionName"], params.get("Payload", b""),
+                                      invoke_options(params))
+
+    async def _run_invoke(self, function_name: str, payload: bytes, options: dict[str, Any]) -> HttpResponse:
+        """Run a checked synchronous Invoke (``options``: :func:`invoke_options`) and
+        write its answer."""
+        try:
+            result = await self.lab.invoke_async(function_name, payload, run_blocking=self.run_blocking,
+                                                 **options)
+            return self._invokes.answer(result)
         except Exception as e:
             return self.failure(e, new_request_id())
 

@@ -100,6 +100,10 @@ class _HeadHoldingTransport:
         self.flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:
+        # Asked after every response: not left to __getattr__, a lookup that fails first.
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
