@@ -5,7 +5,7 @@ cached in memory and the cache is dropped whenever this process writes or anothe
 connection commits to the registry's tables (SQLite's ``data_version`` says when to look
 at the count of those commits that triggers keep, ``registry_changes``). Whether
 anything was committed at all is read from the WAL index every connection maps
-(:class:`~lambdalab.store.CommitWatch`): a memory read per invoke instead of a query.
+(``lambdalab.store.CommitWatch``): a memory read per invoke instead of a query.
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
@@ -45,7 +45,7 @@ from .models import (
 )
 from .store import Store
 
-#: Where the WAL index cannot be read (:class:`~lambdalab.store.CommitWatch`), another
+#: Where the WAL index cannot be read (``CommitWatch``), another
 #: process's commits are noticed within this many seconds (SQLite's ``data_version`` is
 #: checked at most this often; this process's own writes at once).
 _RECHECK_S = 0.001

@@ -524,7 +524,7 @@ class Answers:
     An answer is kept until the database may have changed: at once when the owner calls
     :meth:`drop` after its own writes, and as soon as another connection (another
     thread, another lambdalab on the data dir) commits, as the Lambda registry's cache
-    does (:class:`CommitWatch`, then SQLite's ``data_version``; where the WAL index
+    does (``CommitWatch``, then SQLite's ``data_version``; where the WAL index
     cannot be mapped, within ``ANSWERS_RECHECK_S``, a millisecond). Given ``counter`` (a
     table :func:`change_counter` made for the tables the answers are read from), a
     commit that left those tables alone keeps them: the log store commits a batch every
