@@ -568,7 +568,7 @@ for _ in range(2):  # two child processes, 550 threads each: only a walk of the 
     if os.fork() == 0:
         for _ in range(550):
             threading.Thread(target=threading.Event().wait, daemon=True).start()
-        print("ready", flush=True)
+        os.write(1, b"ready\\n")  # one write: print's two interleave with the sibling's under -u
         threading.Event().wait()
 threading.Event().wait()
 """
