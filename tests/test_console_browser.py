@@ -78,7 +78,7 @@ def screenshot(page: Any, tmp_path: Path, name: str, view: str | None = None) ->
     folder = Path(os.environ.get("LAMBDALAB_SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    # Written aside and renamed: the docs build of the other test worker may read it now.
+    # Written aside and renamed: a docs build running meanwhile never reads half a file.
     partial = folder / f".{name}.partial.png"
     if view is None:
         page.screenshot(path=str(partial), full_page=True)
