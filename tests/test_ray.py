@@ -363,7 +363,9 @@ def test_a_queue_message_whose_invoke_dies_with_its_node_runs_again_on_another(
     rlab.create_event_source_mapping("consumer", event_source_arn=sqs.queues.arn("jobs"),
                                      batch_size=1)
     first = rendezvous / "order-1"
-    assert wait_until(first.exists, timeout=60), "the first delivery did not start"
+    # The handler creates the file, then writes it: wait for its words, not for the file.
+    assert wait_until(lambda: first.exists() and first.read_text(), timeout=60), \
+        "the first delivery did not start"
     node, pid = first.read_text().split()
     assert node != head
 
@@ -378,7 +380,8 @@ def test_a_queue_message_whose_invoke_dies_with_its_node_runs_again_on_another(
     (rendezvous / "release").touch()
     rlab.clock.advance(30)  # the visibility timeout: the message is visible again
     second = rendezvous / "order-2"
-    assert wait_until(second.exists, timeout=60), "the message was not delivered again"
+    assert wait_until(lambda: second.exists() and second.read_text(), timeout=60), \
+        "the message was not delivered again"
     assert second.read_text().split()[0] == head
     assert sqs.mappings.wait_idle(timeout=60)
     assert sqs.queues.counts("jobs") == {"visible": 0, "in_flight": 0, "delayed": 0}
