@@ -59,6 +59,7 @@ from ..logs import (
 from ..metrics import LambdaDatum, resource_of
 from ..models import FunctionConfiguration, InvokeResult, LoggingConfig
 from ..registry import Registry
+from ..runtime import protocol
 from ..sandbox import EnvironmentSpec, ExecutionEnvironment, InvokeOutcome, InvokeRequest, SandboxBackend
 from ..store import Store
 
@@ -101,7 +102,7 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
         )
     if not isinstance(payload, (dict, list, int, float, bool)) and payload is not None:
         try:
-            check_json(data)
+            protocol.loads_json(data)  # raises what json.loads would
         except RecursionError:
             raise InvalidRequestContentException(
                 "Could not parse request body into json: Could not parse payload into json: "
@@ -114,23 +115,6 @@ def encode_payload(payload: Payload, limit: int, operation: str) -> bytes:
                 f"json: {e}. Send a JSON document, for example '{{\"key\": 1}}'."
             ) from None
     return data
-
-
-#: json's own C scanner, the one ``json.loads`` runs after it has worked out the encoding.
-_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def check_json(data: bytes) -> None:
-    """Raise what ``json.loads(data)`` raises, if anything. The usual document (UTF-8,
-    nothing around it) is scanned at once, about 1 µs sooner; anything else is left to
-    ``json.loads``, which also words the error."""
-    try:
-        text = data.decode()
-        if _scan_json(text, 0)[1] == len(text):
-            return
-    except Exception:  # not plain UTF-8, or not JSON: json.loads decides
-        pass
-    json.loads(data)
 
 
 def client_context_json(client_context: str | dict[str, Any] | None) -> str | None:

@@ -160,9 +160,6 @@ class _Encoder(threading.local):
 
 
 _encode = _Encoder().encode
-#: The C scanner that ``json.loads`` ends in, called directly on an event (``decode_event``);
-#: typeshed wants a scanner as its context, where any decoder's attributes will do.
-_scan = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def marshal(result: Any) -> bytes:
@@ -172,18 +169,6 @@ def marshal(result: Any) -> bytes:
         return _encode(result).encode()
     except (TypeError, ValueError) as e:
         raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}")
-
-
-def decode_event(body: bytes) -> Any:
-    """``json.loads(body)``, the same value and the same errors: a UTF-8 document with
-    nothing around it goes straight to the scanner; anything else (a byte order mark,
-    UTF-16, white space, an error) to ``json.loads`` itself."""
-    try:
-        text = body.decode()
-        event, end = _scan(text, 0)
-    except (ValueError, StopIteration):
-        return json.loads(body)
-    return event if end == len(text) else json.loads(body)
 
 
 class _RequestIdFilter(logging.Filter):
@@ -368,7 +353,7 @@ def run_handler(
         )
         body = request.body
         try:
-            event = decode_event(body) if body else None
+            event = protocol.loads_json(body) if body else None
         except ValueError as e:
             raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
         result, status = marshal(handler(event, context)), "ok"
