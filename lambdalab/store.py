@@ -197,6 +197,77 @@ def statements(script: str) -> Iterator[str]:
 _WAL_INDEX_HEADERS_BYTES = 96
 
 
+class _WalIndexes:
+    """This process's read-only maps of WAL indexes (``-shm`` files), one per file.
+
+    SQLite locks the WAL index with POSIX advisory locks, and closing *any* descriptor of
+    a file drops every such lock the process holds on it (fcntl(2); SQLite's "How To
+    Corrupt", 2.2: https://www.sqlite.org/howtocorrupt.html#_posix_advisory_locks_canceled_by_a_separate_thread_doing_close_).
+    A watch that opened the file and closed it again released its own process's read and
+    dead-man-switch locks, and a second lambdalab on the data dir then rebuilt the index
+    under the first one's feet: "database disk image is malformed". So a descriptor
+    opened here is kept open, and closed only once SQLite has removed the file (its
+    last connection, in any process, closed), when no lock on it is left to drop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: (device, inode) -> the descriptor kept open and its map (None: too short).
+        self._open: dict[tuple[int, int], tuple[int, mmap.mmap | None]] = {}
+
+    def header_of(self, database: Path) -> mmap.mmap | None:
+        """A map of ``database``'s WAL index headers; None without one (not WAL yet)."""
+        path = f"{database}-shm"
+        with self._lock:
+            self._forget_removed()
+            try:
+                found = os.stat(path)  # not an open: a map of this file may be kept already
+            except OSError:
+                return None
+            kept = self._open.get((found.st_dev, found.st_ino))
+            if kept is not None:
+                return kept[1]
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            opened = os.fstat(fd)
+            key = (opened.st_dev, opened.st_ino)
+            if key in self._open:  # replaced between the stat and the open: keep both
+                key = (opened.st_dev, -fd)
+            try:
+                mapped: mmap.mmap | None = mmap.mmap(fd, _WAL_INDEX_HEADERS_BYTES,
+                                                     access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # shorter than its headers
+                mapped = None
+            self._open[key] = (fd, mapped)  # never closed while the file is there
+            return mapped
+
+    def forget_removed(self) -> None:
+        """Close the maps of files SQLite has removed (no connection has them open)."""
+        with self._lock:
+            self._forget_removed()
+
+    def _forget_removed(self) -> None:
+        for key, (fd, mapped) in list(self._open.items()):
+            try:
+                removed = os.fstat(fd).st_nlink == 0
+            except OSError:
+                removed = True
+            if removed:
+                if mapped is not None:
+                    mapped.close()  # a watch reading it meanwhile gets ValueError: no header
+                os.close(fd)
+                del self._open[key]
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+#: The one per process: see :class:`_WalIndexes`.
+_WAL_INDEXES = _WalIndexes()
+
+
 class CommitWatch:
     """Whether any connection (of any process) committed to a WAL database since the last
     look: the header of the WAL index (the ``-shm`` file every connection maps) changes
@@ -208,13 +279,7 @@ class CommitWatch:
     there is no such file to map (then callers poll ``data_version``)."""
 
     def __init__(self, database: Path) -> None:
-        self._map: mmap.mmap | None = None
-        try:
-            with open(f"{database}-shm", "rb") as shm:
-                self._map = mmap.mmap(shm.fileno(), _WAL_INDEX_HEADERS_BYTES,
-                                      access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # no WAL index (yet), or shorter than its headers
-            self._map = None
+        self._map = _WAL_INDEXES.header_of(database)
         self._seen = self._header()
 
     @property
@@ -238,10 +303,9 @@ class CommitWatch:
         return True
 
     def close(self) -> None:
-        """Unmap the WAL index (the database closes): from now on ``available`` is False."""
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        """Stop watching (the database closes): from now on ``available`` is False. The
+        map itself stays with :data:`_WAL_INDEXES` until SQLite removes the file."""
+        self._map = None
 
 
 class Database:
@@ -389,6 +453,7 @@ class Database:
             for watch in self._watches:
                 watch.close()
             self._watches.clear()
+        _WAL_INDEXES.forget_removed()
 
 
 #: A leftover younger than this may be a write or unpack still under way.
