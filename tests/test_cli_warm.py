@@ -113,10 +113,18 @@ def run_both(tmp_path: Path, servers: list[Path], code: Callable[..., Path], mon
             else:
                 monkeypatch.delenv(daemon.NO_DAEMON_ENV)
             results.append(runner.invoke(cli.main, ["--data-dir", str(data_dir), *args], input=input))
-        assert daemon.read_state(dirs["server"]) is not None  # the second went through one
+        assert daemon.read_state(dirs["server"]) is not None, server_log(dirs["server"])  # the second went through one
         return results[0], results[1]
 
     return run
+
+
+def server_log(data_dir: Path) -> str:
+    """What a background server wrote to its stderr: why it stopped, if it said."""
+    try:
+        return (data_dir / daemon.LOG_FILE).read_text()[-4000:]
+    except OSError:
+        return "(no server log)"
 
 
 def same(alone: Result, served: Result) -> None:
