@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -21,6 +22,52 @@ os.environ[NO_DAEMON_ENV] = "1"
 # What `lambdalab --help` remembers of plugins' commands goes to a folder of the run's own,
 # not the user's ~/.cache (lambdalab/cli/command_cache.py).
 os.environ.setdefault("LAMBDALAB_CACHE_DIR", tempfile.mkdtemp(prefix="lambdalab-cache-"))
+
+
+# -- a test module with the machine to itself ---------------------------------------------
+# The suite runs in two worker processes (pytest-xdist). Every test holds a shared lock on
+# one file for as long as it runs; a module that needs the machine to itself (a Ray
+# cluster starting its nodes must not meet the other worker's thousand-process trees and
+# fork bombs on 2 cores) takes the lock exclusively, so the other worker waits between two
+# of its tests until that module ends. In one process (`pytest -n 0`) nothing is locked.
+
+_HOLDS_THE_MACHINE = False
+
+
+def _machine_lock(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The lock file the workers of this run share; ``None`` without workers."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    # each worker's base temp is <the run's>/popen-gwN: the run's is the one they share
+    return tmp_path_factory.getbasetemp().parent / "machine.lock"
+
+
+@pytest.fixture(autouse=True)
+def _share_the_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    path = _machine_lock(tmp_path_factory)
+    if path is None or _HOLDS_THE_MACHINE:
+        yield
+        return
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # waits while a module has the machine
+        yield
+
+
+@pytest.fixture(scope="module")
+def machine_to_itself(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This module's tests run with no test of the other worker beside them."""
+    global _HOLDS_THE_MACHINE
+    path = _machine_lock(tmp_path_factory)
+    if path is None:
+        yield
+        return
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # once the other worker's test under way ends
+        _HOLDS_THE_MACHINE = True
+        try:
+            yield
+        finally:
+            _HOLDS_THE_MACHINE = False
 
 
 @pytest.fixture
