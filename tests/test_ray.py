@@ -62,7 +62,8 @@ def cluster(network: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             # A node the head found dead stays dead (a raylet starved of CPU by other
             # work on the machine while it started): the cluster gets another.
             cluster.add_node()
-        assert wait_until(lambda: _alive_nodes() >= 2, timeout=90), "the cluster did not start"
+        assert wait_until(lambda: _alive_nodes() >= 2, timeout=90), \
+            f"the cluster did not start:\n{cluster.logs()}"
         yield cluster
     finally:
         ray.shutdown()

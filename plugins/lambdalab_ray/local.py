@@ -90,12 +90,24 @@ class LocalCluster:
                       "--object-store-memory", str(object_store_mb * 1024 * 1024),
                       "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
         port = self.address.rsplit(":", 1)[1]
-        self.nodes = [self._start(["--head", f"--port={port}", "--include-dashboard=false",
-                                   f"--temp-dir={temp_dir}", f"--system-config={HEALTH}"])]
+        self._temp_dir = temp_dir
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.nodes: list[subprocess.Popen[bytes]] = []
+        self.nodes.append(self._start(["--head", f"--port={port}", "--include-dashboard=false",
+                                       f"--temp-dir={temp_dir}", f"--system-config={HEALTH}"]))
 
     def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([RAY, "start", *args, *self._node], start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self._log(len(self.nodes)), "ab") as log:
+            return subprocess.Popen([RAY, "start", *args, *self._node], start_new_session=True,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+    def _log(self, n: int) -> Path:
+        return self._temp_dir / f"ray-start-{n}.log"
+
+    def logs(self) -> str:
+        """What each node's ``ray start`` printed (why a node left, if it said)."""
+        return "\n".join(f"-- node {n}:\n{self._log(n).read_text(errors='replace')[-3000:]}"
+                         for n in range(len(self.nodes)) if self._log(n).exists())
 
     def add_node(self) -> subprocess.Popen[bytes]:
         node = self._start([f"--address={self.address}"])
