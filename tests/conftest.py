@@ -26,10 +26,11 @@ os.environ.setdefault("LAMBDALAB_CACHE_DIR", tempfile.mkdtemp(prefix="lambdalab-
 
 # -- a test module with the machine to itself ---------------------------------------------
 # The suite runs in two worker processes (pytest-xdist). Every test holds a shared lock on
-# one file for as long as it runs; a module that needs the machine to itself (a Ray
-# cluster starting its nodes must not meet the other worker's thousand-process trees and
-# fork bombs on 2 cores) takes the lock exclusively, so the other worker waits between two
-# of its tests until that module ends. In one process (`pytest -n 0`) nothing is locked.
+# one file for as long as it runs; a module that needs the machine to itself takes the
+# lock exclusively, so the other worker waits between two of its tests until that module
+# ends (tests/test_ray.py, ~30 s: its tests kill nodes and count on the head noticing
+# within seconds, which the other worker's thousand-process trees and fork bombs on 2
+# cores should not put at risk). In one process (`pytest -n 0`) nothing is locked.
 
 _HOLDS_THE_MACHINE = False
 

@@ -27,10 +27,17 @@ from typing import Iterator
 import psutil
 
 #: The head notices a lost node within ~6 s (Ray's default waits ~15 s). Not quicker: a
-#: node the head finds dead stays dead, and a raylet starved of CPU for 1.5 s (a test run
-#: beside other work on 2 cores) was declared dead while it started.
+#: node the head finds dead stays dead, and a raylet starved of CPU by other work on 2
+#: cores for a second or two must not be taken for a dead one.
 HEALTH = json.dumps({"health_check_period_ms": 1000, "health_check_failure_threshold": 6,
                      "health_check_initial_delay_ms": 0})
+
+
+#: The longest ``--temp-dir`` a node starts under: Ray puts its sockets in
+#: ``<temp dir>/session_<date>_<time>_<µs>_<pid>/sockets/plasma_store.<n>``, and an
+#: AF_UNIX socket's path has at most 107 bytes (a second node's ``ray start`` failed with
+#: pytest-xdist's longer temp dirs: "AF_UNIX path length cannot exceed 107 bytes").
+TEMP_DIR_MAX = 40
 
 
 def free_port() -> int:
@@ -90,6 +97,11 @@ class LocalCluster:
                       "--object-store-memory", str(object_store_mb * 1024 * 1024),
                       "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
         port = self.address.rsplit(":", 1)[1]
+        if len(str(temp_dir)) > TEMP_DIR_MAX:
+            raise ValueError(
+                f"{temp_dir} is too long a temp dir for a Ray node ({len(str(temp_dir))} > "
+                f"{TEMP_DIR_MAX} characters): Ray's sockets under it would pass AF_UNIX's "
+                "107-byte limit. Give a short one, e.g. tempfile.mkdtemp(prefix='ray-').")
         self._temp_dir = temp_dir
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.nodes: list[subprocess.Popen[bytes]] = []
