@@ -192,6 +192,44 @@ def test_the_service_graph_walks_a_lambda_segment_before_its_function_whatever_c
             ("front", "AWS::Lambda::Function", 2)]
 
 
+def test_the_service_graph_walks_a_caller_before_a_callee_whose_init_began_earlier() -> None:
+    """A segment begins at its INIT; on the lab's virtual clock, which stands still while
+    the caller's handler runs, a callee with the longer INIT seems to begin before its
+    caller. The walk, and so the reference ids, still go caller first (CI run 61 had the
+    client in front of the entry point at 3, not 0); a made-up circle of parents ends."""
+    from lambdalab_xray.graph import service_graph, walk_order
+    from lambdalab_xray.models import Trace
+
+    trace_id, now = "1-6553f100-000000000000000000000002", 1_700_000_000.0
+    def lambda_pair(name: str, ids: str, init_s: float, caller: str | None = None,
+                    calls: str | None = None) -> list[dict[str, Any]]:
+        service = {"id": ids * 16, "trace_id": trace_id, "name": name, "origin": "AWS::Lambda",
+                   "start_time": now - init_s, "end_time": now + 1,
+                   **({"parent_id": caller} if caller else {})}
+        function = {"id": chr(ord(ids) + 1) * 16, "trace_id": trace_id, "name": name,
+                    "origin": "AWS::Lambda::Function", "parent_id": ids * 16,
+                    "start_time": now - init_s, "end_time": now + 1}
+        if calls:
+            function["subsegments"] = [{"id": "c" * 16, "name": calls, "namespace": "aws",
+                                        "start_time": now, "end_time": now + 0.5,
+                                        "aws": {"operation": "Invoke"}}]
+        return [service, function]
+
+    front = lambda_pair("front", "a", init_s=0.2, calls="back")
+    back = lambda_pair("back", "d", init_s=0.9, caller="c" * 16)  # the longer INIT
+    for segments in (front + back, back + front):
+        trace = Trace(trace_id, segments)
+        assert [s["id"][0] for s in walk_order(trace)] == ["a", "b", "d", "e"]
+        graph = service_graph([trace], "000000000000")
+        assert [(s["Name"], s["Type"]) for s in graph][:3] == [
+            ("front", "client"), ("front", "AWS::Lambda"), ("front", "AWS::Lambda::Function")]
+        assert [s["ReferenceId"] for s in graph] == list(range(len(graph)))
+    circle = [{"id": "f" * 16, "trace_id": trace_id, "name": "x", "parent_id": "e" * 16,
+               "start_time": now}, {"id": "e" * 16, "trace_id": trace_id, "name": "y",
+                                    "parent_id": "f" * 16, "start_time": now - 1}]
+    assert len(walk_order(Trace(trace_id, circle))) == 2
+
+
 def test_a_plugin_unregistered_by_name_or_blocked_stops_hearing_the_invokes(
     lab: Lab, code: Callable[..., Any]
 ) -> None:

@@ -138,20 +138,39 @@ class Node:
         return min(s.start for s in seen), max(s.end for s in seen)
 
 
+def walk_order(trace: Trace) -> list[dict[str, Any]]:
+    """The trace's segments in the order they began, never one before its caller, and of
+    two that began at once the caller first; the graph's reference ids follow this walk.
+
+    Not as they arrived: a callee's segment may reach the daemon before its caller's.
+    Not by start time alone: a segment begins at its INIT, so a callee whose INIT was
+    longer than its caller's would seem to begin first, as it does on the lab's virtual
+    clock, which stands still while the caller's handler runs (CI run 61). Lambda's
+    ``AWS::Lambda`` and ``AWS::Lambda::Function`` segments begin at the same instant:
+    the service's, the function's caller, comes first however they arrived."""
+    keys: dict[int, tuple[float, int]] = {}  # id(segment) -> (when it began, its depth)
+    for segment in trace.segments:
+        chain, on_chain = [], set()
+        node: dict[str, Any] | None = segment
+        while node is not None and id(node) not in keys and id(node) not in on_chain:
+            chain.append(node)
+            on_chain.add(id(node))
+            node = trace.owner(node.get("parent_id"))
+        # a caller already placed, else none (a root, or a made-up circle of parents)
+        below = keys.get(id(node)) if node is not None else None
+        for link in reversed(chain):
+            start = float(link.get("start_time", 0))
+            below = (start, 0) if below is None else (max(start, below[0]), below[1] + 1)
+            keys[id(link)] = below
+    return sorted(trace.segments, key=lambda segment: keys[id(segment)])
+
+
 def service_graph(traces: list[Trace], account_id: str) -> list[dict[str, Any]]:
     """The ``Services`` of GetServiceGraph and GetTraceGraph, over ``traces``."""
     nodes: dict[NodeKey, Node] = {}
     for trace in traces:
         done = answered(trace)
-        # In the order the segments began, not as they arrived: a callee's segment may
-        # reach the daemon before its caller's, and the reference ids follow this walk.
-        # Of two that began at once (Lambda's service and function segments), the one
-        # whose parent is not in the trace comes first, however they arrived.
-        def began(segment: dict[str, Any]) -> tuple[float, bool]:
-            return (float(segment.get("start_time", 0)),
-                    trace.owner(segment.get("parent_id")) is not None)
-
-        for segment in sorted(trace.segments, key=began):
+        for segment in walk_order(trace):
             key, parent = segment_key(segment), trace.owner(segment.get("parent_id"))
             if parent is None and key[1] != "client":  # the caller, drawn as X-Ray draws it
                 nodes.setdefault((key[0], "client"), Node()).edge(key).add(segment)
