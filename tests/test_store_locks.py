@@ -20,7 +20,7 @@ from lambdalab.store import _WAL_INDEXES, Database
 #: (busy, frames in the WAL, frames checkpointed); busy = 1 while a reader needs the WAL.
 CHECKPOINT = """
 import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)  # busy: say so now
 print(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
 """
 
