@@ -1,11 +1,11 @@
 """The control plane's state: functions, versions (immutable) and aliases (weighted).
 
 Pure state, kept in the store in AWS's field names; no HTTP, no processes. Reads are
-cached in memory and the cache is dropped whenever this process writes or another
-connection commits to the registry's tables (SQLite's ``data_version`` says when to look
-at the count of those commits that triggers keep, ``registry_changes``). Whether
-anything was committed at all is read from the WAL index every connection maps
-(``lambdalab.store.CommitWatch``): a memory read per invoke instead of a query.
+cached in memory (``lambdalab.store.Answers``) and the cache is dropped whenever this
+process writes or another connection commits to the registry's tables (the count of
+those commits that triggers keep, ``registry_changes``). Whether anything was committed
+at all is read from the WAL index every connection maps (``lambdalab.store.CommitWatch``):
+a memory read per invoke instead of a query.
 
 Behaviour follows https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
 and https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html.
@@ -21,8 +21,6 @@ import hashlib
 import json
 import random
 import re
-import threading
-import time
 import uuid
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -43,12 +41,7 @@ from .models import (
     AliasConfiguration,
     FunctionConfiguration,
 )
-from .store import Store
-
-#: Where the WAL index cannot be read (``CommitWatch``), another
-#: process's commits are noticed within this many seconds (SQLite's ``data_version`` is
-#: checked at most this often; this process's own writes at once).
-_RECHECK_S = 0.001
+from .store import REGISTRY_CHANGES, Answers, Store
 
 #: Fields that change with every publish, update or state change, and so do not count as
 #: "changed code or configuration" when deciding whether publishing creates a new version.
@@ -57,7 +50,6 @@ _VOLATILE = {
     "state_reason_code", "last_update_status", "last_update_status_reason",
     "last_update_status_reason_code", "settles_at", "source", "tags",
 }
-_MISSING = object()
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -118,14 +110,8 @@ class Registry:
         #: Seconds of the Lab's clock a function stays ``Pending`` after it is created,
         #: and an update ``InProgress`` (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
         self.settle_after = settle_after
-        self._cache: dict[tuple[str, str], Any] = {}
-        #: Counts the times the cache was dropped: a read loaded before a drop is stale.
-        self._generation = 0
-        self._watch = store.watch_commits()  # before data_version: no commit between
-        self._seen_version = store.data_version()
-        self._seen_changes = store.registry_changes()
-        self._checked_at = time.monotonic()
-        self._lock = threading.Lock()
+        #: Reads kept until this process writes or another commits to the registry's tables.
+        self._answers = Answers(store, counter=REGISTRY_CHANGES)
         self._random = random.Random()
         #: Called with a function's name after this process changed it, its versions or
         #: its aliases (or settled it): the Lab fires ``lambdalab_function_changed``.
@@ -138,49 +124,12 @@ class Registry:
         commit of another): for reads of the control plane's other tables. Another
         process's commits are seen in the tables the ``registry-changes-1`` migration's
         triggers count; a table beyond those needs a trigger of its own."""
-        return self._cached(key, load)
-
-    def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
-        if self._watch.available:
-            if self._watch.moved():  # something was committed: was it the registry?
-                self._recheck(time.monotonic())
-        else:
-            now = time.monotonic()
-            if now - self._checked_at > _RECHECK_S:  # one check serves a whole invoke
-                self._recheck(now)
-        value = self._cache.get(key, _MISSING)  # a dict read needs no lock: every invoke
-        if value is _MISSING:
-            generation = self._generation
-            value = load()
-            with self._lock:
-                if generation == self._generation:  # not dropped while it was loading
-                    self._cache[key] = value
-        return value
-
-    def _recheck(self, now: float) -> None:
-        """Drop the cache if another connection committed to the registry's tables; a
-        commit elsewhere (a batch of logs, an async event) keeps it."""
-        version = self._store.data_version()
-        if version == self._seen_version:
-            self._checked_at = now
-            return
-        changes = self._store.registry_changes()
-        with self._lock:
-            self._checked_at, self._seen_version = now, version
-            if changes != self._seen_changes:
-                self._seen_changes = changes
-                self._drop()
+        return self._answers.get(key, load)
 
     def _changed(self, name: str | None = None) -> None:
-        with self._lock:
-            self._drop()
+        self._answers.drop()
         if name is not None and self.on_change is not None:
             self.on_change(name)
-
-    def _drop(self) -> None:
-        """Forget every cached read (called with the lock held)."""
-        self._cache = {}
-        self._generation += 1
 
     # -- functions --------------------------------------------------------------------
 
@@ -245,7 +194,7 @@ class Registry:
                 raise self.damaged(name, None if version == LATEST else version)
             return config
 
-        config: FunctionConfiguration = self._cached((name, "version:" + version), load)
+        config: FunctionConfiguration = self._answers.get((name, "version:" + version), load)
         if self._due(config):
             return self._settle(name, version)
         return config
@@ -293,7 +242,7 @@ class Registry:
             return self._store.loaded("latest_before_update", {"function": name},
                                       lambda: FunctionConfiguration.from_json(rows[0]["config"]))
 
-        before: FunctionConfiguration | None = self._cached((name, "before-update"), load)
+        before: FunctionConfiguration | None = self._answers.get((name, "before-update"), load)
         return before or config
 
     def pending(self) -> dict[str, Any]:
@@ -547,7 +496,7 @@ class Registry:
                 raise self.not_found(name)
             return rows[0][0]
 
-        return self._cached((name, "reserved"), load)
+        return self._answers.get((name, "reserved"), load)
 
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:
         with self._store.transaction() as db:
@@ -568,7 +517,7 @@ class Registry:
             )
             return int(rows[0][0])
 
-        return self._cached(("", "total_reserved:" + (excluding or "")), load)
+        return self._answers.get(("", "total_reserved:" + (excluding or "")), load)
 
     # -- aliases ----------------------------------------------------------------------
 
@@ -670,7 +619,7 @@ class Registry:
                 )
             return found
 
-        return self._cached((name, "alias:" + alias), load)
+        return self._answers.get((name, "alias:" + alias), load)
 
     def list_aliases(self, name: str) -> list[AliasConfiguration]:
         if not self.exists(name):

@@ -61,6 +61,10 @@ def change_counter(counter: str, tables: Iterable[str]) -> str:
     return script
 
 
+#: The table counting the commits that changed the registry's tables (the registry's
+#: cache keeps its reads through every other commit).
+REGISTRY_CHANGES = "registry_changes"
+
 MIGRATIONS: dict[str, str] = {
     "core-1": """
     CREATE TABLE functions (
@@ -173,7 +177,7 @@ MIGRATIONS: dict[str, str] = {
     # them: the registry keeps its reads when only other tables changed (the log store's
     # batches, the async queue), instead of reading every function afresh.
     "registry-changes-1": change_counter(
-        "registry_changes",
+        REGISTRY_CHANGES,
         ("functions", "versions", "aliases", "latest_before_update", "permissions"),
     ),
 }
@@ -505,12 +509,6 @@ class Store(Database):
         self.data_dir.chmod(0o700)  # its database holds every function's secrets
         super().__init__(self.data_dir / "lambdalab.db", {**MIGRATIONS, **(migrations or {})})
 
-    def registry_changes(self) -> int:
-        """How many commits have changed the registry's tables (``registry_changes``, kept
-        by triggers): read after :meth:`data_version`, on its connection, so no change
-        falls between the two."""
-        return int(self._fresh("SELECT n FROM registry_changes"))
-
     # -- the region ------------------------------------------------------------------
 
     def home_region(self) -> str | None:
@@ -582,15 +580,15 @@ _MISSING = object()
 
 
 class Answers:
-    """Reads of a :class:`Database` kept in memory, for what is asked at every request
-    (an enforcing edge's principal or resource policy: reading SQLite each time costs
-    tens of microseconds).
+    """Reads of a :class:`Database` kept in memory, for what is asked at every invoke or
+    request (the Lambda registry's configurations, an enforcing edge's principal or
+    resource policy: reading SQLite each time costs tens of microseconds).
 
     An answer is kept until the database may have changed: at once when the owner calls
     :meth:`drop` after its own writes, and as soon as another connection (another
-    thread, another lambdalab on the data dir) commits, as the Lambda registry's cache
-    does (``CommitWatch``, then SQLite's ``data_version``; where the WAL index
-    cannot be mapped, within ``ANSWERS_RECHECK_S``, a millisecond). Given ``counter`` (a
+    thread, another lambdalab on the data dir) commits (``CommitWatch``, then SQLite's
+    ``data_version``; where the WAL index cannot be mapped, within
+    ``ANSWERS_RECHECK_S``, a millisecond). Given ``counter`` (a
     table :func:`change_counter` made for the tables the answers are read from), a
     commit that left those tables alone keeps them: the log store commits a batch every
     fraction of a second.

@@ -205,9 +205,9 @@ def test_every_thread_sees_what_another_process_commits(tmp_path, code, monkeypa
     connection now."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lambdalab import registry
+    from lambdalab import store
 
-    monkeypatch.setattr(registry, "_RECHECK_S", -1.0)  # check on every read
+    monkeypatch.setattr(store, "ANSWERS_RECHECK_S", -1.0)  # check on every read
     data = tmp_path / "data"
     with Lab(data_dir=data) as lab, Lab(data_dir=data) as other, ThreadPoolExecutor(1) as thread:
         lab.create_function("f", code(app=ECHO), runtime="python3.12", handler="app.handler")

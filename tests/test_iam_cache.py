@@ -75,7 +75,7 @@ def test_closing_the_lab_unmaps_every_watch_of_its_database(tmp_path: Path) -> N
     """The registry's and IAM's watches map the database's WAL index; the store's close
     unmaps them, so a closed lab holds no mapping of a file it no longer opens."""
     with Lab(data_dir=tmp_path / "data") as lab:
-        watches = [lab.registry._watch, iam_of(lab).answers._watch]
+        watches = [lab.registry._answers._watch, iam_of(lab).answers._watch]
         assert all(w.available for w in watches)
     assert not any(w.available for w in watches)
     assert not any(w.moved() for w in watches)  # a late reader finds nothing, no error

@@ -157,7 +157,7 @@ def test_an_update_by_another_process_is_run_by_the_next_invoke(
     memory read), and the very next invoke runs the new configuration."""
     data = tmp_path / "data"
     with Lab(data_dir=data) as lab:
-        assert lab.registry._watch.available  # the path under test, not the fallback
+        assert lab.registry._answers._watch.available  # the path under test, not the fallback
         lab.create_function("f", code(app=MEMORY), handler="app.handler", memory_size=128)
         assert lab.invoke("f", {}).json() == 128
         for memory in (256, 512):

@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from lambdalab import Lab, registry
+from lambdalab import Lab, store
 from lambdalab.store import MIGRATIONS, Database, statements
 
 ECHO = """
@@ -24,7 +24,7 @@ def handler(event, context):
 @pytest.fixture
 def every_read_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry looks at the data dir on every read, not at most once a millisecond."""
-    monkeypatch.setattr(registry, "_RECHECK_S", -1.0)
+    monkeypatch.setattr(store, "ANSWERS_RECHECK_S", -1.0)
 
 
 def test_a_batch_of_logs_keeps_the_registry_reads(lab, code, every_read_checks):
