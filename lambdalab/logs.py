@@ -36,7 +36,7 @@ from . import limits
 from .errors import LambdaError
 from .limits import BILLING_GRANULARITY_MS, TAIL_LOG_BYTES
 from .models import LoggingConfig
-from .store import Store
+from .store import Store, insert_rows
 
 log = logging.getLogger("lambdalab.logs")
 
@@ -411,7 +411,7 @@ class LogStore:
         stored = False
         for rows in _chunks(runs):  # trimmed as it goes: the file stays near the cap
             with self._store.transaction() as db:
-                _insert(db, rows)
+                insert_rows(db, _INSERT_HEAD, 4, rows)
             stored = True
             if self.max_bytes:
                 self._stored_bytes = self.stored_bytes() + _stored_size(rows)
@@ -659,18 +659,6 @@ def _chunks(runs: list[_Run]) -> Iterator[Rows]:
         yield rows
 
 
-def _insert(db: Any, rows: Rows) -> None:
-    """Insert ``rows`` in order, :data:`_ROWS_PER_INSERT` a statement: sqlite3 lets go of
-    the GIL around each statement it runs, and a statement a row made a flush of
-    thousands of events hand the GIL to and fro with the invoking thread as often."""
-    width = 4 * _ROWS_PER_INSERT
-    whole = len(rows) - len(rows) % width
-    if whole:
-        db.executemany(_INSERT_MANY, [rows[i:i + width] for i in range(0, whole, width)])
-    if whole < len(rows):
-        db.execute(_INSERT_ONE + _MORE_ROWS * ((len(rows) - whole) // 4 - 1), rows[whole:])
-
-
 def _stored_size(rows: Rows) -> int:
     """What CloudWatch Logs counts for the events of ``rows`` (:func:`event_bytes` of each)."""
     messages = rows[3::4]
@@ -681,13 +669,7 @@ def _stored_size(rows: Rows) -> int:
 
 #: Characters of a line that one event holds however it encodes (4 UTF-8 bytes each at most).
 _SURELY_FITS = (limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES) // 4
-#: Events one INSERT statement writes (4 parameters each, well under SQLite's limit).
-_ROWS_PER_INSERT = 64
-_INSERT_ONE = (
-    "INSERT INTO log_events (log_group, log_stream, timestamp, message) VALUES (?, ?, ?, ?)"
-)
-_MORE_ROWS = ", (?, ?, ?, ?)"
-_INSERT_MANY = _INSERT_ONE + _MORE_ROWS * (_ROWS_PER_INSERT - 1)
+_INSERT_HEAD = "INSERT INTO log_events (log_group, log_stream, timestamp, message) VALUES "
 #: Lines a writer adds to the buffer at a time.
 _WRITE_SLICE = 10_000
 #: Pending characters past which a writer flushes itself (back-pressure on fast printers).

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from .server.http_service import EDGE_KEYS_SCOPE_KEY, EDGE_STOPPING_SCOPE_KEY, ConsolePanel, HttpService
     from .server.app import read_body, receive_body
     from .stash import Stash, StashKey
-    from .store import Answers, Database, Migrations, change_counter
+    from .store import Answers, Database, Migrations, change_counter, insert_rows
     from .batched_writer import BatchedWriter
 
 __all__ = [
@@ -85,6 +85,7 @@ __all__ = [
     "Migrations",
     "Answers",
     "change_counter",
+    "insert_rows",
     "BatchedWriter",
     # time
     "Clock",
@@ -229,7 +230,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("changes", name) for name in ("console_panel_changed", "function_changed", "function_named")},
     "FunctionTrigger": ("triggers", "FunctionTrigger"),
     **{name: ("stash", name) for name in ("Stash", "StashKey")},
-    **{name: ("store", name) for name in ("Database", "Migrations", "Answers", "change_counter")},
+    **{name: ("store", name) for name in ("Database", "Migrations", "Answers", "change_counter", "insert_rows")},
     "BatchedWriter": ("batched_writer", "BatchedWriter"),
     **{name: ("clock", name) for name in ("Clock", "RealClock", "VirtualClock", "Timer")},
     **{

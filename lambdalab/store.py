@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 log = logging.getLogger("lambdalab.store")
 #: The file naming the region a data dir's functions belong to (:mod:`lambdalab.regions`).
@@ -197,6 +197,27 @@ def statements(script: str) -> Iterator[str]:
         yield pending  # never complete: SQLite says what is wrong with it
 
 
+#: Rows one statement of :func:`insert_rows` writes (a few hundred parameters, well under
+#: SQLite's limit).
+ROWS_PER_INSERT = 64
+
+
+def insert_rows(db: sqlite3.Connection, head: str, width: int, values: Sequence[Any]) -> None:
+    """Insert, in order, the rows whose ``width`` values follow one another in ``values``,
+    ``ROWS_PER_INSERT`` (64) rows a statement; ``head`` is the statement up to its rows
+    (``"INSERT INTO t (a, b) VALUES "``). sqlite3 lets go of the GIL around each statement
+    it runs, so a statement a row made a flush of thousands of rows hand the GIL to and
+    fro with the invoking thread as often."""
+    row = "(" + ", ".join("?" * width) + ")"
+    step = width * ROWS_PER_INSERT
+    whole = len(values) - len(values) % step
+    if whole:
+        db.executemany(head + ", ".join([row] * ROWS_PER_INSERT),
+                       [values[i:i + step] for i in range(0, whole, step)])
+    if whole < len(values):
+        db.execute(head + ", ".join([row] * ((len(values) - whole) // width)), values[whole:])
+
+
 #: The WAL index's two copies of its header (https://www.sqlite.org/walformat.html).
 _WAL_INDEX_HEADERS_BYTES = 96
 
@@ -294,7 +315,7 @@ class CommitWatch:
         mapped = self._map
         try:
             return mapped[:_WAL_INDEX_HEADERS_BYTES] if mapped is not None else b""
-        except ValueError:  # closed by another thread meanwhile (the database closed)
+        except ValueError:  # closed meanwhile: SQLite removed the file (_WalIndexes)
             return b""
 
     def moved(self) -> bool:

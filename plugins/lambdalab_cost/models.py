@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from lambdalab import InvokeReport
 from lambdalab.plugin import (
-    BatchedWriter, Database, InvalidParameterValueException, limits, parse_function_ref, pricing,
+    BatchedWriter, Database, InvalidParameterValueException, insert_rows, limits,
+    parse_function_ref, pricing,
 )
 
 from .pricing import Cost, Usage
@@ -40,10 +41,6 @@ MIGRATIONS: dict[str, str] = {
 
 #: Rows the ledger keeps (lambdalab's own bound); past it, the oldest go.
 ROWS_MAX = 1_000_000
-#: Rows one INSERT statement writes (11 parameters each, well under SQLite's limit).
-_ROWS_PER_INSERT = 64
-_INSERT_ONE = "INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_MANY = _INSERT_ONE + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (_ROWS_PER_INSERT - 1)
 #: Invoked ARNs whose alias the ledger remembers; past it, it starts afresh.
 _ALIASES_KEPT = 4096
 _UNKNOWN = object()
@@ -189,17 +186,11 @@ class CostLedger:
         self._writer.flush()
 
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
-        """Insert ``batch``, _ROWS_PER_INSERT rows a statement (sqlite3 lets go of the GIL
-        around each statement it runs: a statement a row handed it to and fro with the
-        invoking thread once per invoke), and drop the oldest rows past ``rows_max``."""
-        whole = len(batch) - len(batch) % _ROWS_PER_INSERT
+        """Insert ``batch`` (:func:`~lambdalab.plugin.insert_rows`), and drop the oldest
+        rows past ``rows_max``."""
         with self._store.transaction() as db:
-            if whole:
-                db.executemany(_INSERT_MANY, [
-                    [value for row in batch[i:i + _ROWS_PER_INSERT] for value in row]
-                    for i in range(0, whole, _ROWS_PER_INSERT)])
-            if whole < len(batch):
-                db.executemany(_INSERT_ONE, batch[whole:])
+            insert_rows(db, "INSERT INTO cost_invokes VALUES ", 11,
+                        [value for row in batch for value in row])
             db.execute(
                 "DELETE FROM cost_invokes WHERE rowid <= "
                 "(SELECT MAX(rowid) FROM cost_invokes) - ?",
