@@ -118,7 +118,10 @@ class ExecutionEnvironment(Protocol):
         ...
 
     def destroy(self) -> None:
-        """Stop the environment and everything it started."""
+        """Stop the environment and everything it started. Called again, it does
+        nothing; two threads may call it at once (an invoke that lost the environment,
+        the lab closing), so it must also be safe then: a descriptor closed twice may
+        close another's file that took its number meanwhile."""
         ...
 
 

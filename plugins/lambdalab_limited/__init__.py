@@ -184,6 +184,7 @@ class Governed:
     cores: list[int]
     governor: Governor | None
     user: SandboxUser | None
+    destroying: threading.RLock
 
     if TYPE_CHECKING:
 
@@ -218,9 +219,10 @@ class Governed:
     def destroy(self) -> None:
         """Destroy the environment (its processes are gone after this), then give its
         user back."""
-        super().destroy()  # type: ignore[misc]  # the environment class's, mixed in after
-        if self.user is not None:
-            self.user.release()
+        with self.destroying:
+            super().destroy()  # type: ignore[misc]  # the environment class's, mixed in after
+            if self.user is not None:
+                self.user.release()
 
     def _govern(self) -> None:
         """INIT is over: fail it if it was already over the limits, else start governing."""

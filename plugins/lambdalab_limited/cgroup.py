@@ -393,18 +393,19 @@ class CgroupEnvironment(LimitedEnvironment):
         return outcome
 
     def destroy(self) -> None:
-        group, self.group = self.group, None
-        if group is not None:
-            if self.pid:  # kill first, then thaw: it dies without running again
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            group.thaw()
-            self._final_cpu_ns = group.cpu_ns()
-        super().destroy()
-        if group is not None:
-            group.remove()
+        with self.destroying:
+            group, self.group = self.group, None
+            if group is not None:
+                if self.pid:  # kill first, then thaw: it dies without running again
+                    try:
+                        os.killpg(self.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                group.thaw()
+                self._final_cpu_ns = group.cpu_ns()
+            super().destroy()
+            if group is not None:
+                group.remove()
 
 
 class CgroupBackend(LimitedBackend):

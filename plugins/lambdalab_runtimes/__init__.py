@@ -95,6 +95,8 @@ class RuntimeApiEnvironment:
     """One execution environment: a runtime process and its Runtime API server."""
 
     def __init__(self, spec: EnvironmentSpec) -> None:
+        #: Held by every ``destroy`` of the class chain (see ``SubprocessEnvironment``).
+        self.destroying = threading.RLock()
         self.spec = spec
         self.pid = 0
         #: In a PID namespace of its own, where its init tells how the runtime ended.
@@ -307,20 +309,21 @@ class RuntimeApiEnvironment:
         return self._exit or "signal: killed"
 
     def destroy(self) -> None:
-        if self._destroyed:
-            return
-        self._destroyed = True
-        if self.pid:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)  # in a namespace, its init then exits
-            except OSError:
-                pass
-            self._exit_reason()  # wait until it is gone, not just signalled
-        self._api.close()
-        self._log.drain()
-        for fd in (self._log.fd, self._bell_r, self._bell_w):
-            os.close(fd)
-        self._log.open = False
+        with self.destroying:
+            if self._destroyed:
+                return
+            self._destroyed = True
+            if self.pid:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)  # in a namespace, its init then exits
+                except OSError:
+                    pass
+                self._exit_reason()  # wait until it is gone, not just signalled
+            self._api.close()
+            self._log.drain()
+            for fd in (self._log.fd, self._bell_r, self._bell_w):
+                os.close(fd)
+            self._log.open = False
 
 
 class RuntimeApiBackend:

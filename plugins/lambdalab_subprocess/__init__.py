@@ -264,6 +264,10 @@ class SubprocessEnvironment:
         self._log.spill = sink
 
     def __init__(self, spec: EnvironmentSpec, server: ForkServer) -> None:
+        #: Held by every ``destroy`` of the class chain: two threads may destroy one
+        #: environment at once (an invoke that lost it, the lab closing), and a second
+        #: close of its pipes would close whatever file has their numbers by then.
+        self.destroying = threading.RLock()
         self.spec = spec
         self._server = server
         server.start()  # a one-off cost of the lab, not of this cold start
@@ -506,18 +510,20 @@ class SubprocessEnvironment:
         return self._exit
 
     def destroy(self) -> None:
-        if self.pid and self._exit is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self._exit_reason()  # wait until it is gone, not just signalled
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            self._closing = True  # the pipes close once the loop's readers are off
-            watch.release(self._close_pipes)
-        elif not self._closing:
-            self._close_pipes()
+        with self.destroying:
+            if self.pid and self._exit is None:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self._exit_reason()  # wait until it is gone, not just signalled
+            watch, self._watch = self._watch, None
+            if watch is not None:
+                self._closing = True  # the pipes close once the loop's readers are off
+                watch.release(self._close_pipes)
+            elif not self._closing:
+                self._closing = True
+                self._close_pipes()
 
     def _close_pipes(self) -> None:
         if not self._conn.closed:
