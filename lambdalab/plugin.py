@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .runtime.forkserver import PidNamespaces, first_child, runtime_init
     from .sandbox.runtime_api import RuntimeApiServer
     from .sandbox import (
+        ClosingGuard,
         EnvironmentSpec,
         ExecutionEnvironment,
         InitOutcome,
@@ -204,6 +205,7 @@ __all__ = [
     "InitOutcome",
     "InvokeOutcome",
     "InvokeRequest",
+    "ClosingGuard",
     "ForkServer",
     "containment",
     "describe_status",
@@ -297,7 +299,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
         name: ("sandbox", name)
         for name in (
             "SandboxBackend", "ExecutionEnvironment", "EnvironmentSpec", "InitOutcome",
-            "InvokeOutcome", "InvokeRequest",
+            "InvokeOutcome", "InvokeRequest", "ClosingGuard",
         )
     },
     **{name: ("runtime.forkserver", name) for name in (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -100,3 +101,43 @@ def test_two_threads_destroying_one_environment_close_no_other_file(lab: Lab, fu
     assert not [pid for pid in gone if psutil.pid_exists(pid)
                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
+
+
+SLEEPER = """
+import pathlib, time
+
+def handler(event, context):
+    pathlib.Path(event["marker"]).touch()
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
+def test_a_destroy_under_an_invoke_leaves_the_pipes_to_it(
+        lab: Lab, code: Callable[..., Path], rendezvous: Path, sandbox: str) -> None:
+    """The lab closing destroys environments whose invokes run on other threads: the
+    runtime dies at once, but the pipes stay open until the invoke is done with them
+    (closed under it, their numbers would be another file's by the time it reads)."""
+    lab.create_function("sleeper", code(app=SLEEPER), handler="app.handler", timeout=120,
+                        sandbox=sandbox)
+    marker = rendezvous / "started"
+    with Churn() as churn:
+        answer: list[object] = []
+        invoking = threading.Thread(
+            target=lambda: answer.append(lab.invoke("sleeper", {"marker": str(marker)})))
+        invoking.start()
+        while not marker.exists():  # the handler is running: the invoke reads its pipes
+            assert invoking.is_alive(), answer
+            time.sleep(0.01)
+        busy = [p for p in lab.pool.busy_environments() if p.env.spec.function_name == "sleeper"]
+        assert len(busy) == 1
+        busy[0].env.destroy()
+        assert not psutil.pid_exists(busy[0].env.pid) or psutil.Process(  # type: ignore[attr-defined]
+            busy[0].env.pid).status() == psutil.STATUS_ZOMBIE  # type: ignore[attr-defined]
+        invoking.join()
+    env = busy[0].env
+    assert env._conn.closed and not env._log.open  # type: ignore[attr-defined]  # closed after it
+    result = answer[0]
+    assert result.function_error == "Unhandled"  # type: ignore[attr-defined]
+    assert result.json()["errorType"] == "Runtime.ExitError"  # type: ignore[attr-defined]
+    assert churn.errors == []

@@ -227,6 +227,11 @@ class EnvironmentPool:
         with self._lock:
             return [p for envs in self._idle.values() for p in envs]
 
+    def busy_environments(self) -> list[PooledEnvironment]:
+        """The environments running an invoke now."""
+        with self._lock:
+            return list(self._busy)
+
     def reap_idle(self) -> int:
         """Destroy environments idle for ``idle_ttl`` seconds or more."""
         now = self.clock.now()

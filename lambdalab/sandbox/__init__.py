@@ -12,6 +12,7 @@ writes START/END/REPORT and formats errors the way AWS shows them. A backend onl
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
@@ -123,6 +124,55 @@ class ExecutionEnvironment(Protocol):
         the lab closing), so it must also be safe then: a descriptor closed twice may
         close another's file that took its number meanwhile."""
         ...
+
+
+class ClosingGuard:
+    """When an environment's descriptors (its pipes) may be closed: once, and never
+    under an invoke that still reads or writes them.
+
+    Two threads may destroy one environment at once (an invoke that lost it, the lab
+    closing), and the lab closing destroys environments whose invokes are under way on
+    other threads. A descriptor closed twice, or used after its close, is another
+    file's by then: the kernel gives the lowest free number to the next pipe, socket or
+    file (an event loop that then watches it aborts; a listening socket closed so
+    refuses connections). So an invoke :meth:`enter` s and :meth:`leave` s, a destroy
+    asks :meth:`close_now`, and the one caller told True closes them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0  # invokes using the descriptors now
+        self._wanted = False  # a destroy came while they were in use
+        self._closed = False  # someone was told to close them
+
+    def enter(self) -> bool:
+        """An invoke begins to use the descriptors; False if they are closed (or soon)."""
+        with self._lock:
+            if self._closed or self._wanted:
+                return False
+            self._users += 1
+            return True
+
+    def leave(self) -> bool:
+        """The invoke is done with them. True: close them now (a destroy came meanwhile)."""
+        with self._lock:
+            self._users -= 1
+            if self._users or not self._wanted:
+                return False
+            self._wanted, self._closed = False, True
+            return True
+
+    def close_now(self) -> bool:
+        """A destroy wants them closed. True: close them now; False: they are closed
+        already, or the invoke under way will be told to as it leaves."""
+        with self._lock:
+            if self._closed or self._wanted:
+                return False
+            if self._users:
+                self._wanted = True
+                return False
+            self._closed = True
+            return True
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ import weakref
 from pathlib import Path
 from typing import Callable
 
-from lambdalab.plugin import EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
+from lambdalab.plugin import ClosingGuard, EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
 from lambdalab.plugin import PidNamespaces, RuntimeApiServer, describe_status, first_child
 from lambdalab.plugin import hookimpl, limits, runtime_init
 from lambdalab_subprocess import LogReader, init_failure, peak_memory_mb
@@ -103,7 +103,10 @@ class RuntimeApiEnvironment:
         self._status_r = -1
         self._exit: str | None = None
         self._destroyed = False
+        self._pipes = ClosingGuard()  # the log and bell pipes
         self._bell_r, self._bell_w = os.pipe()
+        #: Guards ``_bell_w``: the watcher and the API's threads ring it, maybe as it closes.
+        self._bell_lock = threading.Lock()
         os.set_blocking(self._bell_r, False)
         os.set_blocking(self._bell_w, False)
         self._api = RuntimeApiServer(notify=self._ring, idle=self.idle)
@@ -228,10 +231,13 @@ class RuntimeApiEnvironment:
         self._ring()
 
     def _ring(self) -> None:
-        try:
-            os.write(self._bell_w, b"\0")
-        except OSError:
-            pass  # already ringing, or the environment is gone
+        with self._bell_lock:
+            if self._bell_w < 0:
+                return  # the environment is gone: the number may be another file's now
+            try:
+                os.write(self._bell_w, b"\0")
+            except OSError:
+                pass  # already ringing
 
     def _wait(
         self, done: Callable[[], bool], timeout: float, first_tick: float | None = None
@@ -271,6 +277,17 @@ class RuntimeApiEnvironment:
 
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
+        if not self._pipes.enter():  # destroyed (by another thread) before it began
+            return InvokeOutcome(status="crash", payload=b"", duration_ms=0.0, log_lines=[],
+                                 max_memory_used_mb=self.init.max_memory_used_mb,
+                                 exit_reason=self._exit_reason())
+        try:
+            return self._run_invoke(request, first_tick)
+        finally:
+            if self._pipes.leave():
+                self._close_pipes()
+
+    def _run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         started = time.perf_counter()
         self._api.state.submit(request)
         self.submitted()
@@ -320,10 +337,16 @@ class RuntimeApiEnvironment:
                     pass
                 self._exit_reason()  # wait until it is gone, not just signalled
             self._api.close()
-            self._log.drain()
+            if self._pipes.close_now():  # else the invoke under way closes them
+                self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        self._log.drain()
+        self._log.open = False
+        with self._bell_lock:
             for fd in (self._log.fd, self._bell_r, self._bell_w):
                 os.close(fd)
-            self._log.open = False
+            self._bell_w = -1
 
 
 class RuntimeApiBackend:

@@ -24,6 +24,7 @@ from typing import Callable
 from lambdalab.plugin import ForkServer, hookimpl, limits
 from lambdalab.plugin import runtime_protocol as protocol
 from lambdalab.plugin import (
+    ClosingGuard,
     EnvironmentSpec,
     InitOutcome,
     InvokeOutcome,
@@ -280,7 +281,7 @@ class SubprocessEnvironment:
         self._poll.register(log_fd, _POLL_IN)
         self._exit: str | None = None
         self._watch: _Watch | None = None
-        self._closing = False
+        self._pipes = ClosingGuard()
         #: When the core busy-waits for this runtime's answers.
         self.spin_policy = protocol.SpinPolicy(spin_s=SPIN_S)
         #: Until when (``time.monotonic()``) the runtime polls for its next invoke.
@@ -411,20 +412,38 @@ class SubprocessEnvironment:
 
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
-        started = self._send(request)
-        frame, reason = self._await_frame(request.timeout_s, first_tick)
-        return self._outcome(frame, reason, started)
+        if not self._pipes.enter():
+            return self._gone()
+        try:
+            started = self._send(request)
+            frame, reason = self._await_frame(request.timeout_s, first_tick)
+            return self._outcome(frame, reason, started)
+        finally:
+            if self._pipes.leave():
+                self._close()
 
     async def run_invoke_async(
         self, request: InvokeRequest, first_tick: float | None
     ) -> InvokeOutcome:
-        _AWAITED.count += 1
+        if not self._pipes.enter():
+            return self._gone()
         try:
-            started = self._send(request)
-            frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+            _AWAITED.count += 1
+            try:
+                started = self._send(request)
+                frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
+            finally:
+                _AWAITED.count -= 1
+            return self._outcome(frame, reason, started)
         finally:
-            _AWAITED.count -= 1
-        return self._outcome(frame, reason, started)
+            if self._pipes.leave():
+                self._close()
+
+    def _gone(self) -> InvokeOutcome:
+        """The outcome of an invoke of an environment destroyed before it began."""
+        return InvokeOutcome(status="crash", payload=b"", duration_ms=0.0, log_lines=[],
+                             max_memory_used_mb=self.init.max_memory_used_mb,
+                             exit_reason=self._exit_reason())
 
     def _send(self, request: InvokeRequest) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
@@ -517,19 +536,22 @@ class SubprocessEnvironment:
                 except OSError:
                     pass
                 self._exit_reason()  # wait until it is gone, not just signalled
-            watch, self._watch = self._watch, None
-            if watch is not None:
-                self._closing = True  # the pipes close once the loop's readers are off
-                watch.release(self._close_pipes)
-            elif not self._closing:
-                self._closing = True
-                self._close_pipes()
+            if self._pipes.close_now():  # else the invoke under way closes them
+                self._close()
+
+    def _close(self) -> None:
+        """Close the pipes (once: :class:`ClosingGuard` said so); on the loop's thread
+        where a loop watches them, once its readers are off."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.release(self._close_pipes)
+        else:
+            self._close_pipes()
 
     def _close_pipes(self) -> None:
-        if not self._conn.closed:
-            self._conn.close()
-            os.close(self._log.fd)
-            self._log.open = False
+        self._log.open = False
+        self._conn.close()
+        os.close(self._log.fd)
 
 
 def init_failure(exit_reason: str | None) -> dict[str, str]:
