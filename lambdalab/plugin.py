@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .cli.app import LambdaGroup, open_lab, pass_lab, print_table, say
     from .clock import Clock, RealClock, Timer, VirtualClock
     from .invocation.destinations import DESTINATION_ACTIONS, DestinationMessage, Sender
-    from .source_mappings import MappingKeeper
+    from .source_mappings import MappingKeeper, internal_error
     from .errors import (
         AwsError,
         InvalidParameterValueException,
@@ -182,6 +182,7 @@ __all__ = [
     "stream_sources",
     # what every keeper of event source mappings does alike (SQS's, Kinesis's)
     "MappingKeeper",
+    "internal_error",
     # CloudWatch Logs' filter patterns
     "compile_pattern",
     "PatternError",
@@ -290,6 +291,7 @@ _HOMES: dict[str, tuple[str, str | None]] = {
     **{name: ("log_patterns", name) for name in ("compile_pattern", "PatternError")},
     **{name: ("invocation.destinations", name) for name in ("Sender", "DestinationMessage", "DESTINATION_ACTIONS")},
     "MappingKeeper": ("source_mappings", "MappingKeeper"),
+    "internal_error": ("source_mappings", "internal_error"),
     **{
         name: ("cli.app", name)
         for name in ("LambdaGroup", "pass_lab", "open_lab", "print_table", "say")

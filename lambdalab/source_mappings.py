@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import re
 import threading
 from dataclasses import replace
@@ -20,6 +21,19 @@ from .errors import InvalidParameterValueException, ResourceNotFoundException
 
 if TYPE_CHECKING:
     from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def internal_error(error: Exception, mapping_uuid: str) -> str:
+    """A poller's invoke failed with an error of lambdalab's own (a bug, not the
+    function's nor a throttle's): logged whole, and said as the mapping's
+    LastProcessingResult. The poller keeps polling and tries the batch again, as AWS's
+    does after an internal error; its thread dying would stop the mapping for good."""
+    log.error("lambdalab: event source mapping %s: an invoke failed inside lambdalab; the "
+              "batch is tried again", mapping_uuid, exc_info=error)
+    return f"PROBLEM: Internal error: {type(error).__name__}: {error}"
+
 
 #: An event source mapping's ARN, as botocore's ``TaggableResource`` pattern names it.
 MAPPING_ARN = re.compile(

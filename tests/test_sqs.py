@@ -399,3 +399,45 @@ def test_cli_sqs_and_esm_commands(tmp_path: Path, code: Callable[..., Path]) -> 
     assert run("esm", "enable", uuid).exit_code == 0
     assert run("esm", "delete", uuid).exit_code == 0
     assert "No mappings" in run("esm", "list").output
+
+
+def test_an_error_inside_lambdalab_leaves_the_batch_to_come_back(
+        tmp_path: Path, code: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    """An invoke that fails with lambdalab's own error (not the function's) leaves the
+    poller alive and the batch in flight: visible again after the visibility timeout,
+    it is delivered then."""
+    from lambdalab.plugin import hookimpl
+
+    from .test_stream_mappings import _FailsOncePlugin
+
+    fails = _FailsOncePlugin()
+
+    class Plugin:
+        @hookimpl
+        def lambdalab_sandbox_backends(self) -> list[type]:
+            return [fails.backend]
+
+    clock = VirtualClock(start=1_700_000_000)
+    with Lab(data_dir=tmp_path / "data", clock=clock, plugins=[Plugin()]) as lab:
+        lab.create_function("worker", code(app="def handler(e, c):\n    return {}\n"),
+                            handler="app.handler", sandbox="fails-once")
+        q = queues_of(lab)
+        q.create_queue("jobs")
+        for i in range(3):
+            q.send_message("jobs", f"m{i}")
+        mapping = lab.create_event_source_mapping("worker", event_source_arn=arn(lab, "jobs"))
+        deadline = time.monotonic() + 60
+        while fails.seen != [0] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        settle(lab)
+        assert q.counts("jobs")["in_flight"] == 3
+        assert lab.get_event_source_mapping(mapping.uuid).last_processing_result.startswith(
+            "PROBLEM: Internal error: RuntimeError")
+        clock.advance(30)  # the queue's visibility timeout
+        while fails.seen != [0, 3] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        settle(lab)
+        assert fails.seen == [0, 3]
+        assert q.counts("jobs") == {"visible": 0, "in_flight": 0, "delayed": 0}
+        assert lab.get_event_source_mapping(mapping.uuid).last_processing_result == "OK"
+    assert "an invoke failed inside lambdalab" in caplog.text

@@ -489,3 +489,75 @@ def test_a_mapping_killed_mid_stream_resumes_and_loses_no_record(
     with Lab(data) as lab:
         assert kinesis_of(lab).mappings.wait_idle(timeout=300)
     assert set(recorder.delivered()) == {str(n) for n in range(300)}
+
+
+# -- a failure inside lambdalab ---------------------------------------------------------
+
+
+class _FailsOnceEnvironment:
+    """An environment whose first invoke raises, as a backend with a bug would."""
+
+    def __init__(self, spec: Any, seen: list[int]) -> None:
+        from lambdalab.plugin import InitOutcome
+
+        self.spec, self.init, self._seen = spec, InitOutcome(duration_ms=1.0), seen
+
+    def invoke(self, request: Any) -> Any:
+        from lambdalab.plugin import InvokeOutcome
+
+        if not self._seen:
+            self._seen.append(0)
+            raise RuntimeError("a backend's bug")
+        self._seen.append(len(json.loads(request.payload)["Records"]))
+        return InvokeOutcome("ok", b"{}", 1.0)
+
+    def destroy(self) -> None:
+        pass
+
+
+class _FailsOncePlugin:
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        plugin = self
+
+        class Backend:
+            name = "fails-once"
+
+            def __init__(self, preload: tuple[str, ...] = ()) -> None:
+                pass
+
+            def start(self, spec: Any) -> _FailsOnceEnvironment:
+                return _FailsOnceEnvironment(spec, plugin.seen)
+
+            def close(self) -> None:
+                pass
+
+        self.backend = Backend
+
+
+def test_an_error_inside_lambdalab_is_said_and_the_batch_tried_again(
+        tmp_path: Path, code: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    """An invoke that fails with lambdalab's own error (not the function's, not a
+    throttle) leaves the shard's reader alive: the mapping says so and reads on."""
+    from lambdalab.plugin import hookimpl
+
+    fails = _FailsOncePlugin()
+
+    class Plugin:
+        @hookimpl
+        def lambdalab_sandbox_backends(self) -> list[type]:
+            return [fails.backend]
+
+    with Lab(data_dir=tmp_path / "data", clock=VirtualClock(start=1_700_000_000),
+             plugins=[Plugin()]) as lab:
+        lab.create_function("reader", code(app="def handler(e, c):\n    return {}\n"),
+                            handler="app.handler", sandbox="fails-once")
+        arn = stream(lab, "s", 1)
+        put(lab, "s", [(str(n), "k") for n in range(5)])
+        mapping = lab.create_event_source_mapping("reader", event_source_arn=arn,
+                                                  starting_position="TRIM_HORIZON")
+        assert kinesis_of(lab).mappings.wait_idle(timeout=60)
+        assert fails.seen == [0, 5]  # the failed try, then the whole batch again
+        assert lab.get_event_source_mapping(mapping.uuid).to_aws()["LastProcessingResult"] == "OK"
+    assert "an invoke failed inside lambdalab" in caplog.text
+    assert "RuntimeError: a backend's bug" in caplog.text

@@ -55,6 +55,7 @@ from lambdalab.plugin import (
     ServiceError,
     denied_action,
     event_filters,
+    internal_error,
     invalid,
     parse_function_ref,
     stream_sources,
@@ -560,6 +561,10 @@ class Poller:
             result = self.owner.lab.invoke(self.mapping.function_arn, event)
         except LambdaError as e:
             self._record(f"PROBLEM: {e.code}: {e.message}")
+            return 0, False
+        except Exception as e:  # noqa: BLE001 - lambdalab's fault: the reader must not die of it
+            self._record(internal_error(e, self.mapping.uuid))
+            self.stopped.wait(RETRY_WAIT_S[1])
             return 0, False
         if result.function_error:
             self._record("PROBLEM: Function call failed")

@@ -45,6 +45,7 @@ from lambdalab.plugin import (
     ResourceConflictException,
     ResourceNotFoundException,
     denied_action,
+    internal_error,
     invalid,
     parse_function_ref,
 )
@@ -324,6 +325,9 @@ class Poller:
         except LambdaError as e:
             self._record(f"PROBLEM: {e.code}: {e.message}")
             return
+        except Exception as e:  # noqa: BLE001 - lambdalab's fault: the poller must not die of it
+            self._record(internal_error(e, self.mapping.uuid))
+            return  # the batch is visible again after the queue's visibility timeout
         if result.function_error:
             self._record("PROBLEM: Function call failed")
             return
