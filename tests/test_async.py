@@ -579,3 +579,28 @@ def test_cli_event_invoke_then_queue_shows_the_retry(
         [queued] = lab.queue()
     assert queued.state == "retrying"
     assert queued.next_attempt_at - queued.enqueued_at == pytest.approx(60, abs=5)
+
+
+def test_an_event_that_fails_inside_lambdalab_is_tried_again(
+        tmp_path: Path, code: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    """A system error (here a sandbox's bug) is retried as a throttle is, as AWS retries
+    500-series errors; the queue's worker lives on to run it."""
+    from lambdalab.plugin import hookimpl
+
+    from .test_stream_mappings import _FailsOncePlugin
+
+    fails = _FailsOncePlugin()
+
+    class Plugin:
+        @hookimpl
+        def lambdalab_sandbox_backends(self) -> list[type]:
+            return [fails.backend]
+
+    with Lab(data_dir=tmp_path / "data", plugins=[Plugin()]) as lab:
+        lab.create_function("f", code(app="def handler(e, c):\n    return {}\n"),
+                            handler="app.handler", sandbox="fails-once")
+        assert lab.invoke("f", {"Records": [1, 2]}, invocation_type="Event").status_code == 202
+        drain(lab)
+        assert fails.seen == [0, 2]
+        assert lab.queue() == []
+    assert "failed inside lambdalab; the event is tried again" in caplog.text

@@ -37,6 +37,7 @@ How lambdalab does what AWS describes
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -61,6 +62,8 @@ from ..metrics import LambdaDatum, resource_of
 from ..models import InvokeResult
 from ..sandbox.runtime_api import trace_id
 from ..store import Store
+
+log = logging.getLogger(__name__)
 
 #: A claim older than this (real seconds) is released even if its process looks alive
 #: (its pid may have been reused): no execution lasts longer than INIT plus the timeout.
@@ -403,6 +406,13 @@ class EventQueue:
             return
         except LambdaError as error:
             result = _error_result(event, type(error).__name__, error.message)
+        except Exception:  # noqa: BLE001 - lambdalab's own error: the worker must not die of it
+            # AWS retries an event after a system error (500-series) as after a throttle
+            # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+            log.exception("lambdalab: an asynchronous invoke of %s failed inside lambdalab; "
+                          "the event is tried again", event.function_name)
+            self._throttled(event, policy, age)
+            return
         count = event.attempts + 1
         if result.function_error is None:
             self._settle(event, policy, SUCCESS, result, count)
