@@ -323,12 +323,14 @@ class ShardReader:
         window on the lab's clock to fill it."""
         size = self.mapping.batch_size * self.mapping.parallelization_factor
         records = self.poller.source.read(self.shard_id, self.position, size)
-        self.busy = bool(records)
         window = self.mapping.maximum_batching_window_in_seconds
+        clock = self.poller.owner.lab.clock
+        # The window starts as the records are read: its end is fixed before the reader
+        # says it holds them (``busy``), so a clock moved on as it says so has it pass.
+        deadline = clock.now() + window
+        self.busy = bool(records)
         if not records or window == 0 or len(records) >= size:
             return records
-        clock = self.poller.owner.lab.clock
-        deadline = clock.now() + window
         while len(records) < size and clock.now() < deadline and not self.poller.stopped.is_set():
             more = self.poller.source.read(self.shard_id, records[-1].sequence_number, size - len(records))
             if more:
