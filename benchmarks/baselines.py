@@ -85,6 +85,31 @@ def pipe_round_trips(count: int, warmup: int = 200) -> list[float]:
         worker.close()
 
 
+def round_robin_round_trips(workers: int, count: int) -> tuple[list[float], list[float]]:
+    """Round trips to one of ``workers`` forked echo workers again and again (*hot*),
+    and to each in turn (*round robin*: every one has slept through a whole round), in
+    alternating rounds; each one's samples, in microseconds. Fork before any thread
+    exists in the calling process (:class:`EchoWorker`)."""
+    echoes = [EchoWorker() for _ in range(workers)]
+    try:
+        for echo in echoes:
+            echo.round_trip()
+        clock = time.perf_counter_ns
+        hot: list[float] = []
+        robin: list[float] = []
+        rounds = max(1, count // (2 * workers))
+        for _ in range(rounds):
+            for into, calls in ((hot, [echoes[0]] * workers), (robin, echoes)):
+                for echo in calls:
+                    started = clock()
+                    echo.round_trip()
+                    into.append((clock() - started) / 1000)
+        return hot, robin
+    finally:
+        for echo in echoes:
+            echo.close()
+
+
 def pipe_throughput(seconds: float, threads: int = 2) -> float:
     """Round trips per second with ``threads`` threads, each with its own echo worker."""
     workers = [EchoWorker() for _ in range(threads)]  # fork before the threads start
