@@ -18,6 +18,7 @@ import pytest
 from lambdalab import Lab
 
 from .conftest import ECHO
+from .test_cgroup import needs_cgroups
 from .test_runtime_api import BASH_BOOTSTRAP, needs_curl, runtime_code  # noqa: F401  (fixture)
 
 ROUNDS = 20
@@ -68,6 +69,7 @@ def function(request: pytest.FixtureRequest, lab: Lab, code: Callable[..., Path]
 
 
 @pytest.mark.parametrize("function", ["subprocess", "limited",
+                                      pytest.param("cgroup", marks=needs_cgroups),
                                       pytest.param("runtime-api", marks=needs_curl)],
                          indirect=True)
 def test_two_threads_destroying_one_environment_close_no_other_file(lab: Lab, function: str) -> None:
@@ -112,7 +114,8 @@ def handler(event, context):
 """
 
 
-@pytest.mark.parametrize("sandbox", ["subprocess", "limited"])
+@pytest.mark.parametrize("sandbox", ["subprocess", "limited",
+                                     pytest.param("cgroup", marks=needs_cgroups)])
 def test_a_destroy_under_an_invoke_leaves_the_pipes_to_it(
         lab: Lab, code: Callable[..., Path], rendezvous: Path, sandbox: str) -> None:
     """The lab closing destroys environments whose invokes run on other threads: the

@@ -64,6 +64,7 @@ import errno
 import itertools
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -205,6 +206,10 @@ class EnvironmentGroup:
             directory.mkdir()
         v1 = hierarchy.version == 1
         self.cpu = hierarchy.cpu / owner / name
+        #: Guards the two descriptors: an invoke on another thread may thaw or read the
+        #: group as a destroy removes it, and a number closed under it is another file's
+        #: by then (a write of "0" into it, say).
+        self._fds = threading.Lock()
         self._freeze_fd = self._usage_fd = -1
         if hierarchy.freezer is not None:
             state = "freezer.state" if v1 else "cgroup.freeze"
@@ -232,23 +237,30 @@ class EnvironmentGroup:
             _write(directory / "cgroup.procs", str(pid))
 
     def freeze(self) -> None:
-        os.write(self._freeze_fd, b"FROZEN" if self.hierarchy.version == 1 else b"1")
+        """Freeze every process of the group (nothing once it is removed)."""
+        with self._fds:
+            if self._freeze_fd >= 0:
+                os.write(self._freeze_fd, b"FROZEN" if self.hierarchy.version == 1 else b"1")
 
     def thaw(self) -> None:
-        if self._freeze_fd >= 0:
-            os.write(self._freeze_fd, b"THAWED" if self.hierarchy.version == 1 else b"0")
+        with self._fds:
+            if self._freeze_fd >= 0:
+                os.write(self._freeze_fd, b"THAWED" if self.hierarchy.version == 1 else b"0")
 
     def frozen(self) -> bool:
         """Every task is frozen (not just ``FREEZING``: the freeze is asynchronous)."""
         if self.hierarchy.version == 1:
-            return os.pread(self._freeze_fd, 32, 0).strip() == b"FROZEN"
+            with self._fds:
+                return os.pread(self._freeze_fd, 32, 0).strip() == b"FROZEN"
         return "frozen 1" in (self.dirs[0] / "cgroup.events").read_text()
 
     def cpu_ns(self) -> int | None:
-        """CPU time every process of the group has used, in ns (``None``: no cpuacct)."""
-        if self._usage_fd < 0:
-            return None
-        data = os.pread(self._usage_fd, 4096, 0)
+        """CPU time every process of the group has used, in ns (``None``: no cpuacct,
+        or the group is removed)."""
+        with self._fds:
+            if self._usage_fd < 0:
+                return None
+            data = os.pread(self._usage_fd, 4096, 0)
         if self.hierarchy.version == 1:
             return int(data)
         usec = data.split(b"\n", 1)[0].split()[1]  # "usage_usec N" comes first
@@ -260,10 +272,11 @@ class EnvironmentGroup:
 
     def remove(self) -> None:
         """Kill what is left in the group and remove its directories."""
-        for fd in (self._freeze_fd, self._usage_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._freeze_fd = self._usage_fd = -1
+        with self._fds:
+            fds, self._freeze_fd, self._usage_fd = (self._freeze_fd, self._usage_fd), -1, -1
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
         remove_group(self.dirs)
 
 
