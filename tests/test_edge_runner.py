@@ -70,3 +70,32 @@ def test_a_closing_connection_sends_what_it_was_given_first() -> None:
                               b"Content-Length: 2\r\n\r\n{}"))
     assert len(sent.writes) == 1 and sent.writes[0].endswith(b"\r\n\r\n{}")
     assert sent.closed
+
+
+def test_an_edge_started_twice_is_one_server(lab: Any) -> None:
+    """``with EdgeServer(…).start()`` starts it and enters it: one event loop on the
+    socket. Two would each close it as they stop, the second time whatever socket had
+    its number by then (a later edge's, which then refused every connection)."""
+    import http.client
+    import threading
+
+    import pytest
+
+    from lambdalab.server import EdgeServer
+
+    def edge_threads() -> int:
+        return sum(t.name == "lambdalab-edge" and t.is_alive() for t in threading.enumerate())
+
+    before = edge_threads()
+    server = EdgeServer(lab, port=0)
+    with server.start() as again:
+        assert again is server
+        assert edge_threads() == before + 1
+        host, port = server.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/2015-03-31/functions/")
+        assert connection.getresponse().status == 200
+        connection.close()
+    assert edge_threads() == before
+    with pytest.raises(RuntimeError, match="has stopped; start a new EdgeServer"):
+        server.start()

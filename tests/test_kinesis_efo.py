@@ -331,7 +331,7 @@ def test_a_later_subscription_takes_the_shard_over(kinesis: Any, clock: VirtualC
 
 
 def test_a_subscription_ends_when_its_client_goes_or_the_edge_stops(lab: Lab, clock: VirtualClock) -> None:
-    with EdgeServer(lab, port=0).start() as server:
+    with EdgeServer(lab, port=0) as server:
         kinesis = client_for(server.url, "kinesis")
         kinesis.create_stream(StreamName="clicks", ShardCount=1)
         arn = active_consumer(kinesis, clock)

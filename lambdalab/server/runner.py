@@ -265,7 +265,14 @@ class EdgeServer:
             self.socket.close()
 
     def start(self) -> "EdgeServer":
-        """Serve from a daemon thread; return when the edge accepts connections."""
+        """Serve from a daemon thread; return when the edge accepts connections. A
+        second call while it serves is the same server (``with EdgeServer(…).start()``
+        enters it again): two event loops on one socket would each close it as they
+        stop, the second time whatever socket has its number by then."""
+        if self._thread is not None:
+            if self._thread.is_alive():
+                return self
+            raise RuntimeError(f"the edge on {self.url} has stopped; start a new EdgeServer")
         self._thread = threading.Thread(target=self.run, name="lambdalab-edge", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
