@@ -182,11 +182,13 @@ def test_the_batching_window_gathers_records_on_the_labs_clock(
     mapping = lab.create_event_source_mapping("reader", event_source_arn=arn, starting_position="LATEST",
                                               batch_size=100, maximum_batching_window_in_seconds=30)
     streams = kinesis_of(lab).streams
-    streams.put_records("s", [(b"1", "k", None), (b"2", "k", None), (b"3", "k", None)])
-    streams.put_records("s", [(b"4", "k", None), (b"5", "k", None)])
+    # One put: a reader that read between two puts would hold the second's records in a
+    # window of their own, which would end only when the lab's clock moved on again.
+    streams.put_records("s", [(str(n).encode(), "k", None) for n in range(1, 6)])
     readers = kinesis_of(lab).mappings.pollers[mapping.uuid].readers
     # The window starts when the reader holds records: advance the clock only then.
     assert recorder.wait_for(lambda: any(r.busy for r in list(readers.values())))
+    assert recorder.invokes() == []  # 5 records of a batch of 100: the window holds them
     clock.advance(31)
     assert recorder.wait_for(lambda: len(recorder.delivered()) == 5)
     assert [i["data"] for i in recorder.invokes()] == [["1", "2", "3", "4", "5"]]
