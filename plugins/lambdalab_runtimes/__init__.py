@@ -38,7 +38,7 @@ from typing import Callable
 from lambdalab.plugin import ClosingGuard, EnvironmentSpec, InitOutcome, InvokeOutcome, InvokeRequest
 from lambdalab.plugin import PidNamespaces, RuntimeApiServer, describe_status, first_child
 from lambdalab.plugin import hookimpl, limits, runtime_init
-from lambdalab_subprocess import LogReader, init_failure, peak_memory_mb
+from lambdalab_subprocess import LogReader, destroyed_before, init_failure, peak_memory_mb
 
 __version__ = "0.1.0"
 
@@ -277,10 +277,8 @@ class RuntimeApiEnvironment:
 
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
-        if not self._pipes.enter():  # destroyed (by another thread) before it began
-            return InvokeOutcome(status="crash", payload=b"", duration_ms=0.0, log_lines=[],
-                                 max_memory_used_mb=self.init.max_memory_used_mb,
-                                 exit_reason=self._exit_reason())
+        if not self._pipes.enter():
+            return destroyed_before(self.init, self._exit_reason())
         try:
             return self._run_invoke(request, first_tick)
         finally:

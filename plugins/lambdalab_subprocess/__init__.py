@@ -413,7 +413,7 @@ class SubprocessEnvironment:
     def run_invoke(self, request: InvokeRequest, first_tick: float | None) -> InvokeOutcome:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         if not self._pipes.enter():
-            return self._gone()
+            return destroyed_before(self.init, self._exit_reason())
         try:
             started = self._send(request)
             frame, reason = self._await_frame(request.timeout_s, first_tick)
@@ -426,7 +426,7 @@ class SubprocessEnvironment:
         self, request: InvokeRequest, first_tick: float | None
     ) -> InvokeOutcome:
         if not self._pipes.enter():
-            return self._gone()
+            return destroyed_before(self.init, self._exit_reason())
         try:
             _AWAITED.count += 1
             try:
@@ -438,12 +438,6 @@ class SubprocessEnvironment:
         finally:
             if self._pipes.leave():
                 self._close()
-
-    def _gone(self) -> InvokeOutcome:
-        """The outcome of an invoke of an environment destroyed before it began."""
-        return InvokeOutcome(status="crash", payload=b"", duration_ms=0.0, log_lines=[],
-                             max_memory_used_mb=self.init.max_memory_used_mb,
-                             exit_reason=self._exit_reason())
 
     def _send(self, request: InvokeRequest) -> float:
         """Send the runtime its invoke; when that was (``perf_counter``)."""
@@ -552,6 +546,13 @@ class SubprocessEnvironment:
         self._log.open = False
         self._conn.close()
         os.close(self._log.fd)
+
+
+def destroyed_before(init: InitOutcome, exit_reason: str) -> InvokeOutcome:
+    """The outcome of an invoke of an environment destroyed (by another thread) before
+    it began: lost, without a descriptor of it touched."""
+    return InvokeOutcome(status="crash", payload=b"", duration_ms=0.0, log_lines=[],
+                         max_memory_used_mb=init.max_memory_used_mb, exit_reason=exit_reason)
 
 
 def init_failure(exit_reason: str | None) -> dict[str, str]:
