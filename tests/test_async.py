@@ -585,18 +585,10 @@ def test_an_event_that_fails_inside_lambdalab_is_tried_again(
         tmp_path: Path, code: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
     """A system error (here a sandbox's bug) is retried as a throttle is, as AWS retries
     500-series errors; the queue's worker lives on to run it."""
-    from lambdalab.plugin import hookimpl
+    from .test_stream_mappings import FailsOnce
 
-    from .test_stream_mappings import _FailsOncePlugin
-
-    fails = _FailsOncePlugin()
-
-    class Plugin:
-        @hookimpl
-        def lambdalab_sandbox_backends(self) -> list[type]:
-            return [fails.backend]
-
-    with Lab(data_dir=tmp_path / "data", plugins=[Plugin()]) as lab:
+    fails = FailsOnce()
+    with Lab(data_dir=tmp_path / "data", plugins=[fails]) as lab:
         lab.create_function("f", code(app="def handler(e, c):\n    return {}\n"),
                             handler="app.handler", sandbox="fails-once")
         assert lab.invoke("f", {"Records": [1, 2]}, invocation_type="Event").status_code == 202

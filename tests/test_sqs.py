@@ -406,19 +406,11 @@ def test_an_error_inside_lambdalab_leaves_the_batch_to_come_back(
     """An invoke that fails with lambdalab's own error (not the function's) leaves the
     poller alive and the batch in flight: visible again after the visibility timeout,
     it is delivered then."""
-    from lambdalab.plugin import hookimpl
+    from .test_stream_mappings import FailsOnce
 
-    from .test_stream_mappings import _FailsOncePlugin
-
-    fails = _FailsOncePlugin()
-
-    class Plugin:
-        @hookimpl
-        def lambdalab_sandbox_backends(self) -> list[type]:
-            return [fails.backend]
-
+    fails = FailsOnce()
     clock = VirtualClock(start=1_700_000_000)
-    with Lab(data_dir=tmp_path / "data", clock=clock, plugins=[Plugin()]) as lab:
+    with Lab(data_dir=tmp_path / "data", clock=clock, plugins=[fails]) as lab:
         lab.create_function("worker", code(app="def handler(e, c):\n    return {}\n"),
                             handler="app.handler", sandbox="fails-once")
         q = queues_of(lab)

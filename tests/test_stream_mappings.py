@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdalab import Lab, VirtualClock
+from lambdalab.plugin import InitOutcome, InvokeOutcome, hookimpl
 from lambdalab.server import EdgeServer
 from lambdalab_kinesis import kinesis_of
 from lambdalab_sqs import sqs_of
@@ -500,13 +501,9 @@ class _FailsOnceEnvironment:
     """An environment whose first invoke raises, as a backend with a bug would."""
 
     def __init__(self, spec: Any, seen: list[int]) -> None:
-        from lambdalab.plugin import InitOutcome
-
         self.spec, self.init, self._seen = spec, InitOutcome(duration_ms=1.0), seen
 
     def invoke(self, request: Any) -> Any:
-        from lambdalab.plugin import InvokeOutcome
-
         if not self._seen:
             self._seen.append(0)
             raise RuntimeError("a backend's bug")
@@ -517,10 +514,16 @@ class _FailsOnceEnvironment:
         pass
 
 
-class _FailsOncePlugin:
+class FailsOnce:
+    """A sandbox plugin, ``fails-once``: the first invoke of any of its environments
+    raises; ``seen`` lists how many records each invoke got (0: the one that raised)."""
+
     def __init__(self) -> None:
         self.seen: list[int] = []
-        plugin = self
+
+    @hookimpl
+    def lambdalab_sandbox_backends(self) -> list[type]:
+        seen = self.seen
 
         class Backend:
             name = "fails-once"
@@ -529,29 +532,21 @@ class _FailsOncePlugin:
                 pass
 
             def start(self, spec: Any) -> _FailsOnceEnvironment:
-                return _FailsOnceEnvironment(spec, plugin.seen)
+                return _FailsOnceEnvironment(spec, seen)
 
             def close(self) -> None:
                 pass
 
-        self.backend = Backend
+        return [Backend]
 
 
 def test_an_error_inside_lambdalab_is_said_and_the_batch_tried_again(
         tmp_path: Path, code: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
     """An invoke that fails with lambdalab's own error (not the function's, not a
     throttle) leaves the shard's reader alive: the mapping says so and reads on."""
-    from lambdalab.plugin import hookimpl
-
-    fails = _FailsOncePlugin()
-
-    class Plugin:
-        @hookimpl
-        def lambdalab_sandbox_backends(self) -> list[type]:
-            return [fails.backend]
-
+    fails = FailsOnce()
     with Lab(data_dir=tmp_path / "data", clock=VirtualClock(start=1_700_000_000),
-             plugins=[Plugin()]) as lab:
+             plugins=[fails]) as lab:
         lab.create_function("reader", code(app="def handler(e, c):\n    return {}\n"),
                             handler="app.handler", sandbox="fails-once")
         arn = stream(lab, "s", 1)
