@@ -193,10 +193,10 @@ def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, co
         cpu_before = json.loads(env.invoke(request()).payload)
         started = time.monotonic()
         for _ in range(50):  # 1 ms of CPU each: less than the governor's 2 ms between readings
-            assert env.invoke(request(cpu_s=0.001)).status == "ok"
-        # The credit carries over from invoke to invoke: an invoke that starts in debt is
-        # stopped at its first reading until the debt is paid. A short invoke may answer
-        # before that reading lands (more often on a loaded machine); the debt then waits
+            assert env.invoke(request(seconds=0.001)).status == "ok"
+        # The credit carries over from invoke to invoke: an invoke that starts in debt
+        # waits, frozen, until its first reading finds the debt paid. A short invoke may
+        # still end in debt (it answers before its first reading); the debt then waits
         # for the next one. This last invoke runs for 0.2 s of wall time, long enough to
         # be read however late, so when it answers every earlier invoke has been paid for.
         outcome = env.invoke(request(seconds=0.2))
@@ -211,6 +211,55 @@ def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, co
         # holds it below the bound by itself.) The accuracy is benchmarks/limits.py's
         # to measure (figure 1b).
         assert cpu_s <= 1.5 * share * wall_s + 0.010, (cpu_s, wall_s)
+        env.destroy()
+    finally:
+        backend.close()
+
+
+STARTED_AT = """
+import time
+def handler(event, context):
+    started = time.monotonic()
+    end = started + event.get("seconds", 0)
+    while time.monotonic() < end:
+        pass
+    return started
+"""
+
+
+@pytest.mark.timing
+def test_an_invoke_that_begins_in_debt_runs_only_once_its_debt_is_paid(
+    tmp_path: Path, code
+) -> None:
+    """A frozen runtime in debt stays frozen when its event is sent, until a reading
+    finds the debt paid. Continued with its event, as it was, it answered a tiny invoke
+    before the first reading could stop it, so back-to-back invokes ran ahead of their
+    share until one was slow enough to be caught (and each paid for two more wake-ups).
+    Load only makes the wait longer."""
+    from lambdalab.sandbox import InvokeRequest
+
+    backend = LimitedBackend(preload=())
+    spec = environment_spec(code(app=STARTED_AT), tmp_path, memory_size=128)
+
+    def request(seconds: float = 0.0) -> InvokeRequest:
+        payload = json.dumps({"seconds": seconds}).encode()
+        return InvokeRequest("r", payload, "arn", int(time.time() * 1000) + 60_000, 60)
+
+    try:
+        env = backend.start(spec)
+        governor = env.governor
+        for _ in range(50):  # 1 ms each, within the 2 ms before a first reading
+            assert env.invoke(request(seconds=0.001)).status == "ok"
+            assert stopped(env.pid)  # frozen by itself after answering
+            sent = time.monotonic()
+            # What the share has not paid for yet as of now (the frozen tree uses none).
+            debt_s = -(governor._credit + governor.share * (sent - governor._last_wall))
+            if debt_s > 0:
+                break
+        else:
+            pytest.fail("50 back-to-back invokes of 1 ms never left the tree in debt")
+        started = json.loads(env.invoke(request()).payload)
+        assert started - sent >= debt_s / governor.share, (started - sent, debt_s)
         env.destroy()
     finally:
         backend.close()
@@ -279,8 +328,8 @@ def test_a_late_reading_costs_the_stopped_tree_none_of_its_share(
     governor._stopped_until = now - late
     governor._last_wall = now - late - pause
     governor.tick()
-    # The tick continues the tree before it reads it: what the spinner ran in between
-    # is charged (rightly), so it is added back here.
+    # Whatever the spinner ran since (the tick reads before it continues the tree) is
+    # charged, rightly, so it is added back here.
     ran = governor._last_cpu - cpu_before
     assert governor._credit + ran > governor.share * (BURST_S + late / 2)
 

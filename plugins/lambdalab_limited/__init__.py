@@ -340,7 +340,8 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
         continued for nothing freezes itself again). Of an event larger than the pipe
         holds, the part it holds is sent first, then the runtime is thawed to read the
         rest as it comes. A runtime still polling for it (its last answer said until
-        when) needs no signal."""
+        when) needs no signal, and one in debt is left frozen for the first tick,
+        due at once, which continues it when its share has paid."""
         governor = self.governor
         if governor is None:
             return super().deliver(framed)
@@ -351,7 +352,7 @@ class LimitedEnvironment(Governed, SubprocessEnvironment):
             protocol.write_all(self._frames.fd, data[PIPE_HOLDS:])
             return
         super().deliver(framed)
-        if time.monotonic() > self.spin_until - SPIN_MARGIN_S:
+        if not governor.in_debt and time.monotonic() > self.spin_until - SPIN_MARGIN_S:
             governor.resume()
 
     def answering(self) -> None:

@@ -18,7 +18,7 @@ any share is held by a closed loop that runs while an invoke does:
   carries over from one invoke to the next and refills while the environment is frozen,
   as a quota refills each period: a short invoke after an idle spell runs unhindered,
   while back-to-back invokes are held to the share on average (an invoke that starts in
-  debt is stopped at its first tick).
+  debt waits, frozen, until its first tick finds the debt paid).
 
 Why a stop lasts until the burst is whole again, as a CFS group throttled in one period
 runs again only with the next period's whole quota: stopped only until its debt was
@@ -146,15 +146,24 @@ class Governor:
 
     def begin(self) -> float:
         """An invoke starts now: account CPU from here. Returns the seconds until
-        :meth:`tick` is due (at once when the tree is in debt: it stops the tree). The
-        caller then sends the event and :meth:`resume` s the tree, which reads it."""
+        :meth:`tick` is due. The caller then sends the event and, unless the tree is
+        :attr:`in_debt`, :meth:`resume` s it, which reads it. In debt, the tick is due at
+        once and the tree stays frozen until it has paid (the tick continues it then):
+        continued first, a runtime answered a tiny invoke before that tick could stop
+        it, and back-to-back invokes ran ahead of their share."""
         now = time.monotonic()
         self._account(now)
         self._cpu_at_begin = self._last_cpu
         self._usage = Usage(0.0, 0)
         if self._credit < 0:  # back to back: the last invoke's CPU is not paid for yet
-            return 0.0  # the first tick stops it until that is paid
+            return 0.0  # the first tick, at once, keeps it stopped until that is paid
         return TICK_S
+
+    @property
+    def in_debt(self) -> bool:
+        """Whether the tree has used more CPU than its share has paid for (as of the
+        last reading): an invoke that begins so waits for its first :meth:`tick`."""
+        return self._credit < 0
 
     def tick(self) -> float:
         """One reading while the invoke runs: kill the tree if it is over its memory
@@ -171,13 +180,14 @@ class Governor:
         if self._stopped_until is not None and now < self._stopped_until:
             return self._stopped_until - now
         late = 0.0 if self._stopped_until is None else now - self._stopped_until
-        # Also when the tree was not stopped here: the runtime may have frozen itself in
-        # the instant between its last look for an invoke and this one's arrival.
         self._stopped_until = None
-        _signal_group(self.pid, signal.SIGCONT)
         self._account(now, late)
         if self._credit < 0:
             return self._stop_until(now)
+        # Also when the tree was not stopped here: the runtime may have frozen itself in
+        # the instant between its last look for an invoke and this one's arrival, or
+        # been left frozen by an invoke that began in debt.
+        _signal_group(self.pid, signal.SIGCONT)
         return TICK_S
 
     def resume(self) -> None:

@@ -22,8 +22,9 @@ reported the same way (the shared part is :class:`lambdalab_limited.Governed`):
   Lambda freezes an environment: a runtime says an invoke is complete by asking for the
   next one, and Lambda freezes the environment once every process is done and no event
   is pending (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
-  :meth:`~lambdalab_limited.governor.Governor.begin` continues it (``SIGCONT``) when the
-  next invoke starts, so a background job of a bootstrap makes no progress meanwhile.
+  It is continued (``SIGCONT``) when the next event is handed over (or, if its
+  function is in debt, when the governor's first tick finds the debt paid), so a
+  background job of a bootstrap makes no progress meanwhile.
 """
 
 from __future__ import annotations
@@ -112,10 +113,10 @@ class LimitedRuntimeApiEnvironment(Governed, RuntimeApiEnvironment):
 
     def submitted(self) -> None:
         """The event is there: continue the runtime, which may have asked for it, and been
-        frozen, after :meth:`~lambdalab_limited.governor.Governor.begin` had thawed it.
-        (A freeze happens under the Runtime API's lock, so it comes before the event is
-        handed over and so before this.)"""
-        if self.governor is not None:
+        frozen. (A freeze happens under the Runtime API's lock, so it comes before the
+        event is handed over and so before this.) One in debt stays frozen: the first
+        tick, due at once, continues it when its share has paid."""
+        if self.governor is not None and not self.governor.in_debt:
             self._signal(signal.SIGCONT)
 
     def _signal(self, sig: signal.Signals) -> None:
