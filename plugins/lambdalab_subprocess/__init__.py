@@ -43,15 +43,11 @@ LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 SPILL_BYTES = 1024 * 1024
 
 
-class _Awaited(threading.local):
-    """How many invokes the event loop of this thread awaits (each loop runs on a
-    thread of its own): with more than one, another answer or request may be ready,
-    and a spin would hold it up."""
-
-    count = 0
-
-
-_AWAITED = _Awaited()
+#: One item per invoke this process awaits now, from any thread or event loop (a list:
+#: ``append``, ``pop`` and ``len`` are each atomic under the interpreter lock). With
+#: more than one, a spin would hold up the others: on this event loop, an answer or a
+#: request that may be ready; on another thread, the interpreter lock it needs.
+_IN_FLIGHT: list[None] = []
 
 
 class _LogReader:
@@ -350,7 +346,9 @@ class SubprocessEnvironment:
         :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
         read; None if no answer came (or a tick is due first)."""
         spin_s = self.spin_policy.spin_s
-        if first_tick is not None and first_tick <= spin_s or not self.spin_policy.should_spin():
+        if first_tick is not None and first_tick <= spin_s or len(_IN_FLIGHT) > 1:
+            return None  # a tick comes first, or other invokes wait for this one's spin
+        if not self.spin_policy.should_spin():
             return None
         poll, spin_until = self._poll.poll, time.monotonic() + spin_s
         while time.monotonic() < spin_until:
@@ -414,11 +412,13 @@ class SubprocessEnvironment:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
+        _IN_FLIGHT.append(None)
         try:
             started = self._send(request)
             frame, reason = self._await_frame(request.timeout_s, first_tick)
             return self._outcome(frame, reason, started)
         finally:
+            _IN_FLIGHT.pop()
             if self._pipes.leave():
                 self._close()
 
@@ -428,12 +428,12 @@ class SubprocessEnvironment:
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
         try:
-            _AWAITED.count += 1
+            _IN_FLIGHT.append(None)
             try:
                 started = self._send(request)
                 frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
             finally:
-                _AWAITED.count -= 1
+                _IN_FLIGHT.pop()
             return self._outcome(frame, reason, started)
         finally:
             if self._pipes.leave():
@@ -458,9 +458,9 @@ class SubprocessEnvironment:
         """:meth:`_await_frame` on the running event loop: readers on the two pipes
         and a timer for the timeout and the ticks (kept from one invoke to the next,
         :class:`_Watch`)."""
-        # Holding the loop for a spin that pays costs less than sleeping and waking;
-        # never while the loop awaits other invokes (their answers wait for it).
-        taken = self._buffered() or (self._spin(first_tick) if _AWAITED.count <= 1 else None)
+        # Holding the loop for a spin that pays costs less than sleeping and waking
+        # (never while other invokes are awaited: see :meth:`_spin`).
+        taken = self._buffered() or self._spin(first_tick)
         if taken:
             return taken
         watch, kept = self._watching(asyncio.get_running_loop())
