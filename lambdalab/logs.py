@@ -369,15 +369,21 @@ class LogStore:
 
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((self._now() if epoch is None else epoch) * 1000)
+        if len(lines) <= _WRITE_SLICE:  # every invoke's START, END and REPORT
+            self._hand_over((group, stream, ts, *lines), sum(map(len, lines)))
+            return
         for start in range(0, len(lines), _WRITE_SLICE):  # flushed as a huge log comes
             part = lines[start:start + _WRITE_SLICE]
-            size = sum(map(len, part))  # characters: a cheap measure
-            with self._lock:
-                self._pending.append((group, stream, ts, *part))
-                self._pending_bytes += size
-                full = self._pending_bytes > _BUFFER_MAX_BYTES
-            if full:
-                self.flush()
+            self._hand_over((group, stream, ts, *part), sum(map(len, part)))
+
+    def _hand_over(self, run: _Run, size: int) -> None:
+        """Add a run of ``size`` characters (a cheap measure) to the buffer."""
+        with self._lock:
+            self._pending.append(run)
+            self._pending_bytes += size
+            full = self._pending_bytes > _BUFFER_MAX_BYTES
+        if full:
+            self.flush()
 
     def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
         """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
