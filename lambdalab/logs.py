@@ -20,6 +20,7 @@ the bytes a data dir keeps (:data:`~lambdalab.limits.LOG_STORE_MAX_BYTES_DEFAULT
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import json
 import logging
@@ -354,11 +355,14 @@ class LogStore:
         #: writer thread's, not the invoke's. A tuple of strings and numbers only, which
         #: the garbage collector stops tracking: thousands wait between two flushes, and
         #: as lists they made the collector's full passes several times as frequent.
-        self._pending: list[_Run] = []
+        #: A deque, so that writers need no lock: an ``append`` and a ``popleft`` are
+        #: each atomic, and a flush takes only the runs that were there when it began.
+        self._pending: collections.deque[_Run] = collections.deque()
+        #: Characters pending, to flush a fast printer's lines early: a cheap measure,
+        #: counted without a lock (a write racing a flush may count twice or not at all).
         self._pending_bytes = 0
         self._stored_bytes: int | None = None  # counted on first need
         self._expired_at = -math.inf
-        self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
@@ -377,19 +381,17 @@ class LogStore:
             self._hand_over((group, stream, ts, *part), sum(map(len, part)))
 
     def _hand_over(self, run: _Run, size: int) -> None:
-        """Add a run of ``size`` characters (a cheap measure) to the buffer."""
-        with self._lock:
-            self._pending.append(run)
-            self._pending_bytes += size
-            full = self._pending_bytes > _BUFFER_MAX_BYTES
-        if full:
+        """Add a run of ``size`` characters to the buffer."""
+        self._pending.append(run)
+        self._pending_bytes += size
+        if self._pending_bytes > _BUFFER_MAX_BYTES:
             self.flush()
 
     def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
         """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
-        with self._lock:
-            self._pending.extend((group, stream, ts, m) for ts, m in events)
-            self._pending_bytes += sum(len(m) for _, m in events)
+        runs = [(group, stream, ts, m) for ts, m in events]
+        self._pending.extend(runs)  # from a list: in one step, as one append is
+        self._pending_bytes += sum(len(m) for _, m in events)
 
     def on_flush(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after each flush that stored events (in the flushing thread,
@@ -410,8 +412,9 @@ class LogStore:
 
     def _flush_pending(self) -> bool:
         """Commit the buffer (``_flushing`` held); whether there was anything to commit."""
-        with self._lock:
-            runs, self._pending, self._pending_bytes = self._pending, [], 0
+        pending = self._pending
+        runs = [pending.popleft() for _ in range(len(pending))]  # what is there now
+        self._pending_bytes = 0
         if self.max_bytes:
             self.stored_bytes()  # counted before this batch lands
         stored = False

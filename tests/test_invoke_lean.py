@@ -289,3 +289,50 @@ def test_a_flush_of_many_runs_keeps_their_order_and_counts_their_bytes(tmp_path:
         assert logs.stored_bytes() == counted
     finally:
         logs.close()
+
+
+def test_writers_racing_flushes_lose_no_event_and_keep_their_order(tmp_path: Path) -> None:
+    """Writers hand their lines over without a lock (an invoke's cost); a flush takes
+    what is there when it begins. Four threads write while another flushes again and
+    again: every event is stored once, each writer's in its order, and PutLogEvents'
+    batches too."""
+    import threading
+
+    from lambdalab.logs import LogStore
+    from lambdalab.store import Store
+
+    logs = LogStore(Store(tmp_path / "data"), flush_interval=3600)
+    done = threading.Event()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as the interpreter allows
+
+    def write(stream: str) -> None:
+        for n in range(2_000):
+            if n % 10:
+                logs.write("g", stream, [f"{stream} {n} a", f"{stream} {n} b"], 1_700_000_000.0)
+            else:
+                logs.write_events("g", stream, [(1, f"{stream} {n} a"), (1, f"{stream} {n} b")])
+
+    def flush() -> None:
+        while not done.is_set():
+            logs.flush()
+
+    try:
+        writers = [threading.Thread(target=write, args=(f"s{i}",)) for i in range(4)]
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        done.set()
+        flusher.join()
+        sys.setswitchinterval(switch)
+        events = logs.read("g", limit=100_000)
+        for i in range(4):
+            stream = f"s{i}"
+            mine = [e.message for e in events if e.log_stream == stream]
+            assert mine == [f"{stream} {n} {x}" for n in range(2_000) for x in "ab"]
+    finally:
+        sys.setswitchinterval(switch)
+        logs.close()
