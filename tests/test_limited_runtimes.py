@@ -124,6 +124,37 @@ def test_node_over_its_memory_size_is_killed_as_aws_reports_it(limited_lab: Lab,
     assert host_pid(fresh["pid"], fresh["namespace"]) != pid  # a fresh environment
 
 
+STARTED_AT = """
+exports.handler = async (event) => {
+  const started = process.hrtime.bigint();  // CLOCK_MONOTONIC, as Python's time.monotonic
+  while (process.hrtime.bigint() - started < BigInt(event.spinUs || 0) * 1000n) {}
+  return Number(started) / 1e9;
+};
+"""
+
+
+@needs_node
+def test_a_runtime_in_debt_is_not_continued_until_its_debt_is_paid(limited_lab: Lab, root) -> None:
+    """As for a forked Python environment (``tests/test_limited.py``): the event is
+    handed over, but a runtime whose function used more CPU than its share has paid for
+    stays frozen until the governor's first reading finds the debt paid."""
+    limited_lab.create_function("started", root(**{"index.js": STARTED_AT}),
+                                runtime="nodejs20.x", handler="index.handler", memory_size=128)
+    for _ in range(50):
+        limited_lab.invoke("started", {"spinUs": 1000})
+        (pooled,) = limited_lab.pool.idle_environments()
+        env, governor = pooled.env, pooled.env.governor
+        assert stopped(env.pid)  # frozen once it asked for the next event
+        sent = time.monotonic()
+        debt_s = -(governor._credit + governor.share * (sent - governor._last_wall))
+        if debt_s > 0:
+            break
+    else:
+        pytest.fail("50 back-to-back invokes of 1 ms never left the runtime in debt")
+    started = limited_lab.invoke("started", {}).json()
+    assert started - sent >= debt_s / governor.share, (started - sent, debt_s)
+
+
 @needs_curl
 def test_a_bootstrap_background_job_makes_no_progress_between_invokes(
     limited_lab: Lab, root, rendezvous: Path
