@@ -43,11 +43,6 @@ LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 SPILL_BYTES = 1024 * 1024
 
 
-#: One item per invoke this process awaits now, from any thread or event loop (a list:
-#: ``append``, ``pop`` and ``len`` are each atomic under the interpreter lock). With
-#: more than one, a spin would hold up the others: on this event loop, an answer or a
-#: request that may be ready; on another thread, the interpreter lock it needs.
-_IN_FLIGHT: list[None] = []
 
 
 class _LogReader:
@@ -346,8 +341,8 @@ class SubprocessEnvironment:
         :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
         read; None if no answer came (or a tick is due first)."""
         spin_s = self.spin_policy.spin_s
-        if first_tick is not None and first_tick <= spin_s or len(_IN_FLIGHT) > 1:
-            return None  # a tick comes first, or other invokes wait for this one's spin
+        if first_tick is not None and first_tick <= spin_s or protocol.others_waiting():
+            return None  # a tick comes first, or other work would wait for this spin
         if not self.spin_policy.should_spin():
             return None
         poll, spin_until = self._poll.poll, time.monotonic() + spin_s
@@ -412,13 +407,13 @@ class SubprocessEnvironment:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
-        _IN_FLIGHT.append(None)
+        protocol.AWAITED.append(None)
         try:
             started = self._send(request)
             frame, reason = self._await_frame(request.timeout_s, first_tick)
             return self._outcome(frame, reason, started)
         finally:
-            _IN_FLIGHT.pop()
+            protocol.AWAITED.pop()
             if self._pipes.leave():
                 self._close()
 
@@ -428,12 +423,12 @@ class SubprocessEnvironment:
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
         try:
-            _IN_FLIGHT.append(None)
+            protocol.AWAITED.append(None)
             try:
                 started = self._send(request)
                 frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
             finally:
-                _IN_FLIGHT.pop()
+                protocol.AWAITED.pop()
             return self._outcome(frame, reason, started)
         finally:
             if self._pipes.leave():
