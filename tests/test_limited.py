@@ -13,7 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from click.testing import Result
@@ -247,22 +247,31 @@ def test_an_invoke_that_begins_in_debt_runs_only_once_its_debt_is_paid(
 
     try:
         env = backend.start(spec)
-        governor = env.governor
-        for _ in range(50):  # 1 ms each, within the 2 ms before a first reading
-            assert env.invoke(request(seconds=0.001)).status == "ok"
-            assert stopped(env.pid)  # frozen by itself after answering
-            sent = time.monotonic()
-            # What the share has not paid for yet as of now (the frozen tree uses none).
-            debt_s = -(governor._credit + governor.share * (sent - governor._last_wall))
-            if debt_s > 0:
-                break
-        else:
-            pytest.fail("50 back-to-back invokes of 1 ms never left the tree in debt")
+        sent, debt_s, governor = in_debt(lambda: env.invoke(request(seconds=0.001)), lambda: env)
         started = json.loads(env.invoke(request()).payload)
         assert started - sent >= debt_s / governor.share, (started - sent, debt_s)
         env.destroy()
     finally:
         backend.close()
+
+
+def in_debt(
+    invoke_1_ms: Callable[[], object], environment: Callable[[], Any]
+) -> tuple[float, float, "Governor"]:
+    """Invokes of 1 ms back to back (each within the 2 ms before a first reading) until
+    the frozen runtime of ``environment()`` owes CPU: when that was (``time.monotonic``),
+    the CPU seconds its share has not paid for yet, and its governor."""
+    for _ in range(50):
+        invoke_1_ms()
+        env = environment()
+        assert stopped(env.pid)  # frozen after answering, or once it asked for the next
+        governor = env.governor
+        sent = time.monotonic()
+        # What the share has not paid for yet as of now (the frozen tree uses none).
+        debt_s = -(governor._credit + governor.share * (sent - governor._last_wall))
+        if debt_s > 0:
+            return sent, debt_s, governor
+    pytest.fail("50 back-to-back invokes of 1 ms never left the runtime in debt")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from lambdalab import Lab, limits
 
 from .conftest import host_pid
-from .test_limited import idle_pids, report, states, stopped, wait_until
+from .test_limited import idle_pids, in_debt, report, states, stopped, wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
@@ -140,17 +140,10 @@ def test_a_runtime_in_debt_is_not_continued_until_its_debt_is_paid(limited_lab: 
     stays frozen until the governor's first reading finds the debt paid."""
     limited_lab.create_function("started", root(**{"index.js": STARTED_AT}),
                                 runtime="nodejs20.x", handler="index.handler", memory_size=128)
-    for _ in range(50):
-        limited_lab.invoke("started", {"spinUs": 1000})
-        (pooled,) = limited_lab.pool.idle_environments()
-        env, governor = pooled.env, pooled.env.governor
-        assert stopped(env.pid)  # frozen once it asked for the next event
-        sent = time.monotonic()
-        debt_s = -(governor._credit + governor.share * (sent - governor._last_wall))
-        if debt_s > 0:
-            break
-    else:
-        pytest.fail("50 back-to-back invokes of 1 ms never left the runtime in debt")
+    sent, debt_s, governor = in_debt(
+        lambda: limited_lab.invoke("started", {"spinUs": 1000}),
+        lambda: limited_lab.pool.idle_environments()[0].env,
+    )
     started = limited_lab.invoke("started", {}).json()
     assert started - sent >= debt_s / governor.share, (started - sent, debt_s)
 
