@@ -9,7 +9,9 @@ import asyncio
 import http.client
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Iterator
+
+import pytest
 
 from lambdalab import Lab
 from lambdalab.runtime import protocol
@@ -18,6 +20,16 @@ from lambdalab.server import EdgeServer
 
 from .conftest import wait_until
 from .test_invoke_async import WAIT_FOR
+
+
+@pytest.fixture(autouse=True)
+def no_other_clients() -> Iterator[None]:
+    """Client connections of other edges in this process (another test's, still open)
+    are not this test's: no spin while another client is connected."""
+    others = list(protocol.CONNECTIONS)
+    protocol.CONNECTIONS.clear()
+    yield
+    protocol.CONNECTIONS.extend(others)
 
 
 class Asking(SpinPolicy):
@@ -95,17 +107,6 @@ def test_the_edge_never_spins_for_an_answer_while_another_client_is_connected(
         response = connection.getresponse()
         assert (response.status, response.read()) == (200, b'"met"')
 
-    # Connections of other edges of this process (another test's) are not this test's.
-    others = list(protocol.CONNECTIONS)
-    protocol.CONNECTIONS.clear()
-    try:
-        served(lab, invoke)
-    finally:
-        protocol.CONNECTIONS.extend(others)
-
-
-def served(lab: Lab, invoke: Callable[[http.client.HTTPConnection], None]) -> None:
-    """Two clients, then one: the policy of the warm environment is asked only then."""
     with EdgeServer(lab, port=0).start() as server:
         host, port = server.url.removeprefix("http://").split(":")
         first = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -125,3 +126,19 @@ def served(lab: Lab, invoke: Callable[[http.client.HTTPConnection], None]) -> No
         assert Asking.asked == 1  # alone again: it may spin
         first.close()
     assert wait_until(lambda: not protocol.CONNECTIONS)
+
+
+def test_an_edge_stopped_with_clients_connected_counts_none_of_them(lab: Lab) -> None:
+    """Counted connections of an edge that stopped would keep every later invoke of
+    this process from spinning."""
+    for _ in range(3):
+        with EdgeServer(lab, port=0).start() as server:
+            host, port = server.url.removeprefix("http://").split(":")
+            clients = [http.client.HTTPConnection(host, int(port), timeout=30) for _ in range(3)]
+            for client in clients:
+                client.request("GET", "/2015-03-31/functions/")
+                assert client.getresponse().read()
+            assert len(protocol.CONNECTIONS) == 3
+        assert not protocol.CONNECTIONS  # the clients never closed theirs
+        for client in clients:
+            client.close()

@@ -286,7 +286,8 @@ def test_powertools_tracer_in_a_handler_sends_its_subsegments_unchanged(
     create(client, "shop", POWERTOOLS, TracingConfig={"Mode": "Active"})
     answer = json.loads(client.invoke(FunctionName="shop", Payload=b'{"item": "book"}')["Payload"].read())
     assert answer["price"] == 12
-    assert xray(lab).daemon.wait_for(1)  # the SDK sends as each subsegment ends
+    # The SDK streams each subsegment as it ends: "## app.price", then "## handler".
+    assert xray(lab).daemon.wait_for(2)
     trace_id = root_of(answer["trace"])
     xray_client = client_for(edge.url, "xray")
     (trace,) = xray_client.batch_get_traces(TraceIds=[trace_id])["Traces"]

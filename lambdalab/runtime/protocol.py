@@ -59,13 +59,11 @@ STATUSES = ("ok", "error")
 #: handler answers within it, and back-to-back invokes come within it, so neither end
 #: pays to be put to sleep and woken again (50-100 us on a virtual machine).
 SPIN_S = 0.0002
-#: Work of this process that a busy-wait would hold up, one item each (lists: ``append``,
-#: ``pop`` and ``len`` are each atomic under the interpreter lock). ``AWAITED``: invokes
-#: awaited now, on any thread or event loop (a sandbox adds and takes its own);
-#: ``CONNECTIONS``: client connections the HTTP edge holds open. With more than one of
-#: either, the others' answers, requests or interpreter lock would wait for the spin:
-#: see :func:`others_waiting`.
-AWAITED: list[None] = []
+#: Client connections the HTTP edge holds open, one item each (a list: ``append``,
+#: ``pop`` and ``len`` are each atomic under the interpreter lock). With more than one,
+#: the core does not spin for an answer: another client's next request may be arriving,
+#: and would wait for the spin (under four keep-alive clients, the spins cost the edge
+#: 6-10 % of its requests/s and 8-10 % more CPU per request).
 CONNECTIONS: list[None] = []
 #: How often a :class:`SpinPolicy` looks again at the machine's load and the peer's CPUs.
 SPIN_CHECK_S = 0.01
@@ -338,14 +336,6 @@ def cpus_of(pid: int) -> frozenset[int]:
         return frozenset(os.sched_getaffinity(pid))
     except (OSError, AttributeError):  # AttributeError: no sched_getaffinity (macOS)
         return frozenset()
-
-
-def others_waiting() -> bool:
-    """Whether this process has other work a core-side spin would hold up: another
-    invoke awaited, or another client connection open (whose next request may be
-    arriving while the loop spins: under four keep-alive clients, spins cost the edge
-    6-10 % of its requests/s and 8-10 % more CPU per request)."""
-    return len(AWAITED) > 1 or len(CONNECTIONS) > 1
 
 
 def spin_pays(peer_pid: int) -> bool:

@@ -148,10 +148,14 @@ class _HttpProtocol(HttpToolsProtocol):
         self._counted = True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.uncount()
+        super().connection_lost(exc)
+
+    def uncount(self) -> None:
+        """The connection is over (or its server stopped before it heard so)."""
         if self._counted:
             self._counted = False
             runtime_protocol.CONNECTIONS.pop()
-        super().connection_lost(exc)
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -270,6 +274,9 @@ class EdgeServer:
         try:
             self._server.run(sockets=[self.socket])
         finally:
+            for connection in list(self._server.server_state.connections):
+                if isinstance(connection, _HttpProtocol):
+                    connection.uncount()  # closed with the loop, not yet told
             self.regions.endpoint_url = None
             self.regions.close()
             self.socket.close()

@@ -43,6 +43,21 @@ LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 SPILL_BYTES = 1024 * 1024
 
 
+class _Awaited(threading.local):
+    """How many invokes the event loop of this thread awaits (each loop runs on a
+    thread of its own): with more than one, another answer or request may be ready,
+    and a spin would hold it up."""
+
+    count = 0
+
+
+_AWAITED = _Awaited()
+#: One item per thread of this process waiting for an answer now (``append``, ``pop``
+#: and ``len`` are each atomic under the interpreter lock): with more than one, a spin
+#: would hold the interpreter lock the others need.
+_THREADS_WAITING: list[None] = []
+
+
 
 
 class _LogReader:
@@ -312,7 +327,7 @@ class SubprocessEnvironment:
         seconds later as it returns, while the wait lasts: a backend that enforces limits
         does its readings there, on this thread, instead of on a thread of its own.
         """
-        if taken := self._buffered() or self._spin(first_tick):
+        if taken := self._buffered() or self._spin(first_tick, len(_THREADS_WAITING)):
             return taken
         now = time.monotonic()
         deadline = now + timeout
@@ -335,14 +350,20 @@ class SubprocessEnvironment:
         self._log.drain()
         return self._frames.read(), None
 
-    def _spin(self, first_tick: float | None) -> tuple[bytes | None, str | None] | None:
+    def _spin(
+        self, first_tick: float | None, awaited: int
+    ) -> tuple[bytes | None, str | None] | None:
         """A short busy-wait for the answer: a tiny handler answers within it, and the
         core does not pay to be put to sleep and woken again (only where that can pay:
         :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
-        read; None if no answer came (or a tick is due first)."""
+        read; None if no answer came (or a tick is due first). Never while other work
+        of this process would wait for it: ``awaited`` invokes, this one included, on
+        this event loop or on threads, or the edge's other client connections."""
         spin_s = self.spin_policy.spin_s
-        if first_tick is not None and first_tick <= spin_s or protocol.others_waiting():
-            return None  # a tick comes first, or other work would wait for this spin
+        if first_tick is not None and first_tick <= spin_s:
+            return None  # a tick comes first
+        if awaited > 1 or len(protocol.CONNECTIONS) > 1:
+            return None
         if not self.spin_policy.should_spin():
             return None
         poll, spin_until = self._poll.poll, time.monotonic() + spin_s
@@ -407,13 +428,13 @@ class SubprocessEnvironment:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
-        protocol.AWAITED.append(None)
+        _THREADS_WAITING.append(None)
         try:
             started = self._send(request)
             frame, reason = self._await_frame(request.timeout_s, first_tick)
             return self._outcome(frame, reason, started)
         finally:
-            protocol.AWAITED.pop()
+            _THREADS_WAITING.pop()
             if self._pipes.leave():
                 self._close()
 
@@ -423,12 +444,12 @@ class SubprocessEnvironment:
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
         try:
-            protocol.AWAITED.append(None)
+            _AWAITED.count += 1
             try:
                 started = self._send(request)
                 frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
             finally:
-                protocol.AWAITED.pop()
+                _AWAITED.count -= 1
             return self._outcome(frame, reason, started)
         finally:
             if self._pipes.leave():
@@ -455,7 +476,7 @@ class SubprocessEnvironment:
         :class:`_Watch`)."""
         # Holding the loop for a spin that pays costs less than sleeping and waking
         # (never while other invokes are awaited: see :meth:`_spin`).
-        taken = self._buffered() or self._spin(first_tick)
+        taken = self._buffered() or self._spin(first_tick, _AWAITED.count)
         if taken:
             return taken
         watch, kept = self._watching(asyncio.get_running_loop())
