@@ -6,30 +6,14 @@ threads invoking, spins on cost 7-22 % of the throughput with spins off)."""
 from __future__ import annotations
 
 import asyncio
-import http.client
 import threading
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from lambdalab import Lab
-from lambdalab.runtime import protocol
 from lambdalab.runtime.protocol import SpinPolicy
-from lambdalab.server import EdgeServer
 
 from .conftest import wait_until
 from .test_invoke_async import WAIT_FOR
-
-
-@pytest.fixture(autouse=True)
-def no_other_clients() -> Iterator[None]:
-    """Client connections of other edges in this process (another test's, still open)
-    are not this test's: no spin while another client is connected."""
-    others = list(protocol.CONNECTIONS)
-    protocol.CONNECTIONS.clear()
-    yield
-    protocol.CONNECTIONS.extend(others)
 
 
 class Asking(SpinPolicy):
@@ -92,53 +76,3 @@ def test_no_thread_spins_while_another_thread_awaits_an_invoke(
     assert lab.invoke("quick", {}).json() == "met"
     assert Asking.asked == 1  # alone again: it may spin
 
-
-def test_the_edge_never_spins_for_an_answer_while_another_client_is_connected(
-    lab: Lab, code
-) -> None:
-    """The loop that spins holds up the requests of every other connection, which may be
-    arriving meanwhile (under four keep-alive clients, the spins cost the edge 6-10 % of
-    its requests/s): with a second client connected, the policy is not even asked."""
-    lab.create_function("quick", code(app=WAIT_FOR), handler="app.handler")
-    path = "/2015-03-31/functions/quick/invocations"
-
-    def invoke(connection: http.client.HTTPConnection) -> None:
-        connection.request("POST", path, body=b"{}")
-        response = connection.getresponse()
-        assert (response.status, response.read()) == (200, b'"met"')
-
-    with EdgeServer(lab, port=0).start() as server:
-        host, port = server.url.removeprefix("http://").split(":")
-        first = http.client.HTTPConnection(host, int(port), timeout=30)
-        invoke(first)  # a warm environment
-        (quick,) = [entry.env for entry in lab.pool.idle_environments()]
-        quick.spin_policy = Asking(peer_pid=quick.pid)
-        Asking.asked = 0
-        second = http.client.HTTPConnection(host, int(port), timeout=30)
-        second.connect()
-        assert wait_until(lambda: len(protocol.CONNECTIONS) == 2)
-        for _ in range(5):
-            invoke(first)
-        assert Asking.asked == 0
-        second.close()
-        assert wait_until(lambda: len(protocol.CONNECTIONS) == 1)
-        invoke(first)
-        assert Asking.asked == 1  # alone again: it may spin
-        first.close()
-    assert wait_until(lambda: not protocol.CONNECTIONS)
-
-
-def test_an_edge_stopped_with_clients_connected_counts_none_of_them(lab: Lab) -> None:
-    """Counted connections of an edge that stopped would keep every later invoke of
-    this process from spinning."""
-    for _ in range(3):
-        with EdgeServer(lab, port=0).start() as server:
-            host, port = server.url.removeprefix("http://").split(":")
-            clients = [http.client.HTTPConnection(host, int(port), timeout=30) for _ in range(3)]
-            for client in clients:
-                client.request("GET", "/2015-03-31/functions/")
-                assert client.getresponse().read()
-            assert len(protocol.CONNECTIONS) == 3
-        assert not protocol.CONNECTIONS  # the clients never closed theirs
-        for client in clients:
-            client.close()

@@ -59,12 +59,6 @@ STATUSES = ("ok", "error")
 #: handler answers within it, and back-to-back invokes come within it, so neither end
 #: pays to be put to sleep and woken again (50-100 us on a virtual machine).
 SPIN_S = 0.0002
-#: Client connections the HTTP edge holds open, one item each (a list: ``append``,
-#: ``pop`` and ``len`` are each atomic under the interpreter lock). With more than one,
-#: the core does not spin for an answer: another client's next request may be arriving,
-#: and would wait for the spin (under four keep-alive clients, the spins cost the edge
-#: 6-10 % of its requests/s and 8-10 % more CPU per request).
-CONNECTIONS: list[None] = []
 #: How often a :class:`SpinPolicy` looks again at the machine's load and the peer's CPUs.
 SPIN_CHECK_S = 0.01
 #: The most invokes a :class:`SpinPolicy` goes without spinning after spins that did not pay.

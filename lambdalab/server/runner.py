@@ -30,7 +30,6 @@ with contextlib.suppress(ImportError):
 from .. import limits
 from ..lab import Lab
 from ..protocol.service import BODY_FOLLOWS, close_streams
-from ..runtime import protocol as runtime_protocol
 from .app import Edge, create_app
 
 DEFAULT_HOST = limits.EDGE_HOST
@@ -138,24 +137,11 @@ class _HttpProtocol(HttpToolsProtocol):
     #: When the connection's last response ended; None while a request is under way.
     _idle_since: float | None = None
 
-    #: Counted in ``runtime_protocol.CONNECTIONS``: no invoke's answer is spun for while
-    #: another connection is open (its next request may be arriving).
-    _counted = False
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_HeadHoldingTransport(transport))  # type: ignore[arg-type]
-        runtime_protocol.CONNECTIONS.append(None)
-        self._counted = True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.uncount()
         super().connection_lost(exc)
-
-    def uncount(self) -> None:
-        """The connection is over (or its server stopped before it heard so)."""
-        if self._counted:
-            self._counted = False
-            runtime_protocol.CONNECTIONS.pop()
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -274,9 +260,6 @@ class EdgeServer:
         try:
             self._server.run(sockets=[self.socket])
         finally:
-            for connection in list(self._server.server_state.connections):
-                if isinstance(connection, _HttpProtocol):
-                    connection.uncount()  # closed with the loop, not yet told
             self.regions.endpoint_url = None
             self.regions.close()
             self.socket.close()

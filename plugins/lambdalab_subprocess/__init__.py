@@ -356,13 +356,14 @@ class SubprocessEnvironment:
         """A short busy-wait for the answer: a tiny handler answers within it, and the
         core does not pay to be put to sleep and woken again (only where that can pay:
         :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
-        read; None if no answer came (or a tick is due first). Never while other work
-        of this process would wait for it: ``awaited`` invokes, this one included, on
-        this event loop or on threads, or the edge's other client connections."""
+        read; None if no answer came (or a tick is due first). Never while other
+        invokes would wait for it: ``awaited``, this one included, on this event loop
+        (their answers and the requests behind them) or on threads (the interpreter
+        lock)."""
         spin_s = self.spin_policy.spin_s
         if first_tick is not None and first_tick <= spin_s:
             return None  # a tick comes first
-        if awaited > 1 or len(protocol.CONNECTIONS) > 1:
+        if awaited > 1:
             return None
         if not self.spin_policy.should_spin():
             return None
