@@ -58,8 +58,6 @@ _AWAITED = _Awaited()
 _THREADS_WAITING: list[None] = []
 
 
-
-
 class _LogReader:
     """Collects complete lines from an environment's log pipe.
 
