@@ -193,7 +193,7 @@ def test_back_to_back_short_invokes_are_held_to_the_share_too(tmp_path: Path, co
         cpu_before = json.loads(env.invoke(request()).payload)
         started = time.monotonic()
         for _ in range(50):  # 1 ms of CPU each: less than the governor's 2 ms between readings
-            assert env.invoke(request(seconds=0.001)).status == "ok"
+            assert env.invoke(request(cpu_s=0.001)).status == "ok"
         # The credit carries over from invoke to invoke: an invoke that starts in debt
         # waits, frozen, until its first reading finds the debt paid. A short invoke may
         # still end in debt (it answers before its first reading); the debt then waits
