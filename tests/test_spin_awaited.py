@@ -75,4 +75,3 @@ def test_no_thread_spins_while_another_thread_awaits_an_invoke(
         held.join()
     assert lab.invoke("quick", {}).json() == "met"
     assert Asking.asked == 1  # alone again: it may spin
-

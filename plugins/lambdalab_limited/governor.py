@@ -155,7 +155,7 @@ class Governor:
         self._account(now)
         self._cpu_at_begin = self._last_cpu
         self._usage = Usage(0.0, 0)
-        if self._credit < 0:  # back to back: the last invoke's CPU is not paid for yet
+        if self.in_debt:  # back to back: the last invoke's CPU is not paid for yet
             return 0.0  # the first tick, at once, keeps it stopped until that is paid
         return TICK_S
 
