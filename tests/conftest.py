@@ -54,6 +54,22 @@ def _share_the_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         yield
 
 
+#: Variables that make botocore in the test process send ``X-Amzn-Trace-Id`` (its
+#: recursion detection, when it thinks it runs in Lambda): a test that left them set would
+#: change what later tests' clients send, in whatever order the workers run the files.
+_LAMBDA_ONLY = ("AWS_LAMBDA_FUNCTION_NAME", "_X_AMZN_TRACE_ID")
+for _name in _LAMBDA_ONLY:  # nor may the shell the suite runs in (inside a function, say)
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_lambda_variables_left_behind() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in _LAMBDA_ONLY}
+    yield
+    after = {name: os.environ.get(name) for name in _LAMBDA_ONLY}
+    assert after == before, f"the test left the test process's environment changed: {after}"
+
+
 @pytest.fixture(scope="module")
 def machine_to_itself(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """This module's tests run with no test of the other worker beside them."""

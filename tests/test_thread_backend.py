@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .conftest import ECHO
 
@@ -35,6 +37,7 @@ def test_handler_runs_on_a_thread_of_this_process(lab, code):
     assert body["function_name"] == body["env_name"] == "t"
     assert (body["memory"], body["stage"], body["event"]) == ("256", "debug", {"k": 1})
     assert "STAGE" not in os.environ  # the function's variables are taken away again
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ and "_X_AMZN_TRACE_ID" not in os.environ
     lines = result.log_tail.splitlines()
     assert lines[0] == "init print" and lines[2] == "handling {'k': 1}"
     assert lines[-1].startswith("REPORT RequestId: ")
@@ -75,3 +78,28 @@ def test_timeout_is_reported_though_the_thread_runs_on(lab, code, tmp_path):
     assert lab.invoke("slow", {}).json() == "done"  # a new "environment"
     lab.create_function("echo", code(app=ECHO), handler="app.handler", sandbox="thread")
     assert lab.invoke("echo", {"x": 1}).json() == {"x": 1}
+
+
+def test_what_handlers_set_in_the_environment_is_gone_once_none_runs(lab, code, tmp_path):
+    """Two invokes side by side: the later to end puts the lab's environment back, with
+    the runtime's ``_X_AMZN_TRACE_ID`` and the handlers' own variables taken away."""
+    lab.create_function("setter", code(app="""
+        import os, time
+        def handler(event, context):
+            os.environ["SET_BY_" + event["name"]] = "1"
+            while not os.path.exists(event["gate"]):
+                time.sleep(0.005)
+            return sorted(k for k in os.environ if k.startswith("SET_BY_"))
+    """), handler="app.handler", sandbox="thread", timeout=30)
+    before = dict(os.environ)
+    gate = tmp_path / "gate"
+    with ThreadPoolExecutor(2) as pool:
+        first, second = (pool.submit(lab.invoke, "setter", {"name": name, "gate": str(gate)})
+                         for name in ("FIRST", "SECOND"))
+        for _ in range(6000):  # until both handlers are under way (a minute at most)
+            if sum(k.startswith("SET_BY_") for k in os.environ) == 2:
+                break
+            time.sleep(0.01)
+        gate.touch()
+    assert first.result().json() == second.result().json() == ["SET_BY_FIRST", "SET_BY_SECOND"]
+    assert dict(os.environ) == before

@@ -226,3 +226,36 @@ def test_sqs_keeps_the_trace_header_as_aws_trace_header_and_the_attribute_wins(
             "AWSTraceHeader": {"DataType": "Number", "StringValue": explicit}})
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "DataType String" in refused.value.response["Error"]["Message"]
+
+
+#: A function that wires up a trigger with boto3 alone: botocore sends its
+#: X-Amzn-Trace-Id to the control plane too.
+WIRER = """
+import boto3
+
+def handler(event, context):
+    client = boto3.client("lambda")
+    uuid = client.create_event_source_mapping(FunctionName="worker", EventSourceArn=event["arn"],
+                                              BatchSize=1)["UUID"]
+    client.update_event_source_mapping(UUID=uuid, BatchSize=2)
+    client.put_function_concurrency(FunctionName="worker", ReservedConcurrentExecutions=3)
+    return uuid
+"""
+
+
+def test_operations_that_pass_no_trace_on_ignore_the_header_as_aws_does(
+    lab: Lab, edge: EdgeServer, client: Any  # noqa: F811
+) -> None:
+    """botocore in a function sends ``X-Amzn-Trace-Id`` on every call (its recursion
+    detection), so a handler that wires up a trigger sends it to the control plane too:
+    there it is no input of the operation's, and AWS ignores it."""
+    create(client, "worker", TRACE_PRINTER)
+    create(client, "wirer", WIRER, Timeout=30)
+    sqs = with_trace_header(client_for(edge.url, "sqs"), header_for(new_root(lab, 3), "3000000000000003"))
+    url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "40"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    answer = client.invoke(FunctionName="wirer", Payload=json.dumps({"arn": arn}))
+    uuid = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, uuid
+    assert client.get_event_source_mapping(UUID=uuid)["BatchSize"] == 2
+    assert client.get_function_concurrency(FunctionName="worker")["ReservedConcurrentExecutions"] == 3

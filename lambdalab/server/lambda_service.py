@@ -268,7 +268,7 @@ class LambdaService(ProtocolService):
             self._check(parsed)
             refuse_foreign_arn(labels, self.lab.arns.region)
             authorize(caller, self.model, self.protocol, parsed)
-            output = method(with_trace(parsed.params, request.lower_headers))
+            output = method(with_trace(parsed, request.lower_headers))
             return self._output(parsed.operation, output, request_id)
         except Exception as e:
             error = self.failed(e)
@@ -288,7 +288,7 @@ class LambdaService(ProtocolService):
         except Exception as e:
             return self.failure(e, new_request_id())
         self._invokes.remember(key, parsed)
-        params = with_trace(parsed.params, request.lower_headers)
+        params = with_trace(parsed, request.lower_headers)
         return await self._run_invoke(params["FunctionName"], params.get("Payload", b""),
                                       invoke_options(params))
 
@@ -384,11 +384,13 @@ class LambdaService(ProtocolService):
         raise ValidationException(message(violations))
 
 
-def with_trace(params: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
-    """``params`` with the ``X-Amzn-Trace-Id`` of a request's ``headers`` (by lower-case
-    name), which Invoke continues, if any."""
-    trace = headers.get("x-amzn-trace-id")
-    return {**params, TRACE_HEADER: trace} if trace else params
+def with_trace(parsed: ParsedRequest, headers: Mapping[str, str]) -> dict[str, Any]:
+    """An Invoke's input with the ``X-Amzn-Trace-Id`` of a request's ``headers`` (by
+    lower-case name), which it continues, if any. Any other operation ignores the header,
+    as AWS does: botocore sends it from inside a function (its recursion detection) to
+    every operation."""
+    trace = headers.get("x-amzn-trace-id") if parsed.operation.name == "Invoke" else None
+    return {**parsed.params, TRACE_HEADER: trace} if trace else parsed.params
 
 
 #: Where the edge leaves a request's headers by lower-case name (:func:`lowered_headers`)

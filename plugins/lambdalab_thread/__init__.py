@@ -10,12 +10,14 @@
      imported modules, the working directory and ``/tmp`` with the lab and with every
      other function;
    * during an invoke the function's environment variables are laid over the lab's
-     ``os.environ`` (which every thread sees) and taken away afterwards; ``PATH`` and
-     the like stay the lab's;
+     ``os.environ`` (which every thread sees); once no handler runs, the lab's
+     environment is put back as it was, with whatever the handlers set taken away;
+     ``PATH`` and the like stay the lab's;
    * invokes run side by side on their threads, so two functions invoked at the same
      time see each other's variables; INIT has no time limit;
    * a timeout is reported, but the thread cannot be stopped: it runs on in the
-     background; ``os._exit()`` in a handler ends the whole lab;
+     background (its function's variables stay in ``os.environ`` until it ends);
+     ``os._exit()`` in a handler ends the whole lab;
    * no memory or CPU limits; ``Max Memory Used`` is the lab process's peak;
    * output printed by the handler goes to the function's log *and* to the terminal
      (so a debugger's prompt stays visible).
@@ -78,28 +80,54 @@ def _tee(name: str) -> _Tee:
     return stream
 
 
+class _Overlay:
+    """The function variables laid over ``os.environ`` while handlers run: the first
+    handler to start keeps the lab's environment as it was, the last one to end puts it
+    back whole. That also undoes what the handlers set themselves (the runtime's
+    ``_X_AMZN_TRACE_ID``, a handler's ``os.environ[...] = ...``), so none of it is left in
+    the lab's process: botocore there would send ``X-Amzn-Trace-Id`` once it saw both
+    ``AWS_LAMBDA_FUNCTION_NAME`` and that variable."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.saved: dict[str, str] = {}
+
+    def enter(self, overlay: dict[str, str]) -> None:
+        with _LOCK:
+            if not self.running:
+                self.saved = dict(os.environ)
+            self.running += 1
+            os.environ.update(overlay)
+
+    def leave(self) -> None:
+        with _LOCK:
+            self.running -= 1
+            if self.running:
+                return
+            for key in set(os.environ) - set(self.saved):
+                del os.environ[key]
+            for key, value in self.saved.items():
+                if os.environ.get(key) != value:
+                    os.environ[key] = value
+
+
+_OVERLAY = _Overlay()
+
+
 @contextmanager
 def _as_function(spec: EnvironmentSpec, lines: list[str]) -> Iterator[None]:
     """Lay the function's variables over os.environ and collect its output, then undo."""
-    overlay = {k: v for k, v in spec.environ.items() if k not in _KEEP}
-    saved = {k: os.environ.get(k) for k in overlay}
     streams = [_tee("stdout"), _tee("stderr")]
     buffer: list[str] = []
     for stream in streams:
         stream.local.buffer = buffer
-    with _LOCK:
-        os.environ.update(overlay)
+    _OVERLAY.enter({k: v for k, v in spec.environ.items() if k not in _KEEP})
     try:
         yield
     finally:
         for stream in streams:
             stream.local.buffer = None
-        with _LOCK:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        _OVERLAY.leave()
         lines.extend("".join(buffer).splitlines())
 
 
