@@ -3,6 +3,7 @@
     python benchmarks/edge_ab.py 09ea0e1            # about 2 minutes on 2 cores
     python benchmarks/edge_ab.py 09ea0e1 --quick    # a smoke test
     python benchmarks/edge_ab.py 09ea0e1 --json out.json
+    python benchmarks/edge_ab.py 09ea0e1 --clients 16   # figure 3 with 16 clients
 
 On a shared machine two runs a minute apart differ by more than most changes do, so
 this compares in one run: the revision is exported (``git archive``) to a temporary
@@ -15,7 +16,7 @@ beside the revision's:
 1. single-client warm Invoke p50 (one keep-alive ``http.client`` connection);
 2. the server's CPU per request over those rounds (the serve process and its
    environments, ``psutil``);
-3. requests/s of 4 client processes (one keep-alive connection each), the median of
+3. requests/s of 4 client processes (``--clients``) (one keep-alive connection each), the median of
    the rounds, and CPU per request over them.
 """
 
@@ -118,29 +119,29 @@ def requests_for(job: tuple[str, float]) -> int:
     return answered
 
 
-def one_round(side: Side, counts: Counts, pool: multiprocessing.pool.Pool) -> None:
+def one_round(side: Side, counts: Counts, pool: multiprocessing.pool.Pool, clients: int) -> None:
     call = http_invoker(side.url)
     time_each(call, 50)
     before = server_cpu(side.proc)
     side.latencies.extend(time_each(call, counts.requests))
     side.cpu_single.append((server_cpu(side.proc) - before) / counts.requests * 1e6)
     before, started = server_cpu(side.proc), time.monotonic()
-    answered = sum(pool.map(requests_for, [(side.url, counts.seconds)] * CLIENTS))
+    answered = sum(pool.map(requests_for, [(side.url, counts.seconds)] * clients))
     side.rates.append(answered / (time.monotonic() - started))
     side.cpu_loaded.append((server_cpu(side.proc) - before) / answered * 1e6)
 
 
-def measure(counts: Counts, revision: str) -> list[Row]:
+def measure(counts: Counts, revision: str, clients: int = CLIENTS) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="lambdalab-edge-ab-") as tmp:
         root = Path(tmp)
         base_tree = export(revision, root / "tree")
         sides = {"base": serve(base_tree, root / "base-data"), "this": serve(ROOT, root / "data")}
         try:
-            with multiprocessing.Pool(CLIENTS) as pool:
+            with multiprocessing.Pool(clients) as pool:
                 for number in range(counts.rounds):
                     order = ["base", "this"] if number % 2 == 0 else ["this", "base"]
                     for name in order:
-                        one_round(sides[name], counts, pool)
+                        one_round(sides[name], counts, pool, clients)
         finally:
             for side in sides.values():
                 side.proc.terminate()
@@ -154,11 +155,11 @@ def measure(counts: Counts, revision: str) -> list[Row]:
         Row("2", "server CPU per request, single client", "µs",
             statistics.median(this.cpu_single), statistics.median(base.cpu_single), named,
             notes="median of the rounds"),
-        Row("3", f"requests/s, {CLIENTS} client processes", "/s", statistics.median(this.rates),
+        Row("3", f"requests/s, {clients} client processes", "/s", statistics.median(this.rates),
             statistics.median(base.rates), named,
             notes=f"median of {counts.rounds} rounds; round pairs {min(pairs):.2f}-"
                   f"{max(pairs):.2f}x"),
-        Row("3b", f"server CPU per request, {CLIENTS} clients", "µs",
+        Row("3b", f"server CPU per request, {clients} clients", "µs",
             statistics.median(this.cpu_loaded), statistics.median(base.cpu_loaded), named),
     ]
 
@@ -168,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("revision", help="the git revision to compare this tree with")
     parser.add_argument("--quick", action="store_true", help="a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--clients", type=int, default=CLIENTS,
+                        help=f"client processes of figure 3 (default {CLIENTS})")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     began = time.perf_counter()
-    rows = measure(MODES[mode], args.revision)
+    rows = measure(MODES[mode], args.revision, args.clients)
     seconds = time.perf_counter() - began
     print(f"lambdalab edge A/B against {args.revision} ({mode} run, {seconds:.1f} s)\n")
     print(harness.table(rows))

@@ -14,7 +14,6 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import uvicorn
-from uvicorn.server import ServerState
 
 from lambdalab import Lab
 from lambdalab.models import InvokeResult
@@ -24,7 +23,7 @@ from lambdalab.server.app import request_headers
 from lambdalab.server import EdgeServer
 from lambdalab.server.lambda_operations import invoke_output
 from lambdalab.server.lambda_service import KnownInvokes, LambdaService
-from lambdalab.server.runner import _HttpProtocol
+from lambdalab.server.runner import _HttpProtocol, _ServerState
 from .edge_support import client, create, edge  # noqa: F401  (fixtures)
 from .test_edge_runner import RecordingTransport
 
@@ -32,7 +31,7 @@ REQUEST = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
 
 
 def protocol_for(app: Any, loop: Any = None, **config: Any) -> tuple[_HttpProtocol, RecordingTransport]:
-    protocol = _HttpProtocol(uvicorn.Config(app, lifespan="off", **config), ServerState(), {}, _loop=loop)
+    protocol = _HttpProtocol(uvicorn.Config(app, lifespan="off", **config), _ServerState(), {}, _loop=loop)
     transport = RecordingTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     return protocol, transport

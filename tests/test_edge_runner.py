@@ -6,9 +6,8 @@ import asyncio
 from typing import Any
 
 import uvicorn
-from uvicorn.server import ServerState
 
-from lambdalab.server.runner import _HttpProtocol
+from lambdalab.server.runner import _HttpProtocol, _ServerState
 
 
 class RecordingTransport(asyncio.Transport):
@@ -46,7 +45,7 @@ async def echo(scope: Any, receive: Any, send: Any) -> None:
 
 
 async def answer(request: bytes) -> RecordingTransport:
-    protocol = _HttpProtocol(uvicorn.Config(echo, lifespan="off"), ServerState(), {})
+    protocol = _HttpProtocol(uvicorn.Config(echo, lifespan="off"), _ServerState(), {})
     transport = RecordingTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     protocol.data_received(request)

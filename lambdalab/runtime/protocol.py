@@ -10,6 +10,7 @@ re-encoded.
 from __future__ import annotations
 
 import _json
+import contextvars
 import json
 import os
 import select
@@ -59,6 +60,15 @@ STATUSES = ("ok", "error")
 #: handler answers within it, and back-to-back invokes come within it, so neither end
 #: pays to be put to sleep and woken again (50-100 us on a virtual machine).
 SPIN_S = 0.0002
+#: Whether the invoke awaited now shares its event loop with other clients' traffic:
+#: their next requests may be arriving while the core spins for this one's answer, and
+#: would wait for the spin (the HTTP edge sets it for each request's task, from
+#: :data:`CROWDED_WINDOW_S`). A sandbox's core-side spin honours it.
+CROWDED: contextvars.ContextVar[bool] = contextvars.ContextVar("lambdalab_crowded", default=False)
+#: How lately another client's answer makes the edge :data:`CROWDED`: a client that is
+#: sending requests back to back sends its next within a millisecond of an answer; an idle
+#: pooled connection (a boto3 client's, between calls) has not had one for much longer.
+CROWDED_WINDOW_S = 0.005
 #: How often a :class:`SpinPolicy` looks again at the machine's load and the peer's CPUs.
 SPIN_CHECK_S = 0.01
 #: The most invokes a :class:`SpinPolicy` goes without spinning after spins that did not pay.

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
 
 with contextlib.suppress(ImportError):
     # anyio imports its asyncio backend at the first ``to_thread`` call: the first invoke
@@ -30,6 +31,7 @@ with contextlib.suppress(ImportError):
 from .. import limits
 from ..lab import Lab
 from ..protocol.service import BODY_FOLLOWS, close_streams
+from ..runtime.protocol import CROWDED, CROWDED_WINDOW_S
 from .app import Edge, create_app
 
 DEFAULT_HOST = limits.EDGE_HOST
@@ -128,6 +130,32 @@ class _Cycle(RequestResponseCycle):
         self.transport.flush()
 
 
+class _Answered:
+    """The two client connections that were answered last, each with when: enough to
+    tell whether a connection other than a given one was answered lately."""
+
+    def __init__(self) -> None:
+        self.last: object = None
+        self.last_at = float("-inf")
+        self.other_at = float("-inf")  # the last answer of a connection other than ``last``
+
+    def answered(self, connection: object, now: float) -> None:
+        if connection is not self.last:
+            self.last, self.other_at = connection, self.last_at
+        self.last_at = now
+
+    def by_another_since(self, connection: object, since: float) -> bool:
+        return (self.other_at if connection is self.last else self.last_at) >= since
+
+
+class _ServerState(ServerState):
+    """uvicorn's state shared by a server's connections, with their last answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered = _Answered()
+
+
 class _HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with less work per request: a response leaves in
     one send (:class:`_HeadHoldingTransport`), and the keep-alive timeout is armed once
@@ -136,6 +164,7 @@ class _HttpProtocol(HttpToolsProtocol):
 
     #: When the connection's last response ended; None while a request is under way.
     _idle_since: float | None = None
+    server_state: _ServerState  # type: ignore[assignment]  # our _Server's
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_HeadHoldingTransport(transport))  # type: ignore[arg-type]
@@ -150,6 +179,9 @@ class _HttpProtocol(HttpToolsProtocol):
         self._idle_since = None  # data came: busy (the armed timer finds it so)
 
     def on_headers_complete(self) -> None:
+        # the request's task is created in there, with a copy of this context
+        since = self.loop.time() - CROWDED_WINDOW_S
+        CROWDED.set(self.server_state.answered.by_another_since(self, since))
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and type(cycle) is RequestResponseCycle:
@@ -164,7 +196,8 @@ class _HttpProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
             return
-        self._idle_since = self.loop.time()
+        self._idle_since = now = self.loop.time()
+        self.server_state.answered.answered(self, now)
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self._keep_alive_expired)
@@ -191,6 +224,7 @@ class _Server(uvicorn.Server):
 
     def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
         super().__init__(config)
+        self.server_state = _ServerState()
         self.before_shutdown = before_shutdown
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

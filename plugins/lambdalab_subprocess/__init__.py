@@ -357,11 +357,12 @@ class SubprocessEnvironment:
         read; None if no answer came (or a tick is due first). Never while other
         invokes would wait for it: ``awaited``, this one included, on this event loop
         (their answers and the requests behind them) or on threads (the interpreter
-        lock)."""
+        lock); nor while other clients' requests may be arriving on this event loop
+        (:data:`~lambdalab.runtime.protocol.CROWDED`)."""
         spin_s = self.spin_policy.spin_s
         if first_tick is not None and first_tick <= spin_s:
             return None  # a tick comes first
-        if awaited > 1:
+        if awaited > 1 or protocol.CROWDED.get():
             return None
         if not self.spin_policy.should_spin():
             return None
