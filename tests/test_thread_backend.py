@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .conftest import ECHO
+from .conftest import ECHO, wait_until
 
 WHERE = """
 import os, threading
@@ -96,10 +95,10 @@ def test_what_handlers_set_in_the_environment_is_gone_once_none_runs(lab, code, 
     with ThreadPoolExecutor(2) as pool:
         first, second = (pool.submit(lab.invoke, "setter", {"name": name, "gate": str(gate)})
                          for name in ("FIRST", "SECOND"))
-        for _ in range(6000):  # until both handlers are under way (a minute at most)
-            if sum(k.startswith("SET_BY_") for k in os.environ) == 2:
-                break
-            time.sleep(0.01)
-        gate.touch()
+        try:  # both handlers are under way
+            assert wait_until(lambda: sum(k.startswith("SET_BY_") for k in os.environ) == 2,
+                              timeout=60)
+        finally:
+            gate.touch()
     assert first.result().json() == second.result().json() == ["SET_BY_FIRST", "SET_BY_SECOND"]
     assert dict(os.environ) == before
