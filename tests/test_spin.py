@@ -12,10 +12,13 @@ from typing import Callable, Iterator, TypeVar
 
 import pytest
 
+import lambdalab_subprocess
 from lambdalab import Lab
+from lambdalab.runtime import protocol
+from lambdalab.runtime.bootstrap import GAP_SPIN_MARGIN, GAP_SPIN_MAX_S, spin_after
 from lambdalab.runtime.protocol import SPIN_BACKOFF_MAX, SpinPolicy, runnable_tasks, spin_pays
 
-from .conftest import ECHO
+from .conftest import ECHO, wait_until
 
 T = TypeVar("T")
 linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity")
@@ -106,3 +109,72 @@ def test_pinned_to_one_cpu_with_its_environment_an_invoke_still_answers(
 
         assert on_one_cpu(cpu, invokes) == [{"n": n} for n in range(50)]
         assert on_one_cpu(cpu, lambda: spin_pays(env.pid)) is False
+
+
+def test_the_runtime_spins_about_as_long_as_the_last_gap_and_not_past_a_millisecond() -> None:
+    spin_s = 0.0002
+    assert spin_after(0.00005, spin_s, False) == spin_s  # back to back: at least spin_s
+    assert spin_after(0.0004, spin_s, False) == GAP_SPIN_MARGIN * 0.0004  # one HTTP client
+    assert spin_after(0.0009, spin_s, False) == GAP_SPIN_MAX_S
+    assert spin_after(GAP_SPIN_MAX_S * 1.01, spin_s, False) == 0.0  # a learner's pace
+    assert spin_after(0.0001, 0.0, False) == 0.0  # a backend that asked for no spin
+    assert spin_after(0.0001, spin_s, True) == 0.0  # the core has other work
+
+
+def test_the_event_says_whether_the_core_is_busy() -> None:
+    for busy in (False, True):
+        framed = protocol.framed_request("r", "arn", 1, "cc", None, b"{}", "Root=1", busy)
+        request = protocol.unpack_request(framed[4:])
+        assert request.core_busy is busy
+        assert (request.request_id, request.client_context, request.body, request.trace_id) == (
+            "r", "cc", b"{}", "Root=1")
+    assert protocol.unpack_request(
+        protocol.framed_request("r", "arn", 1, None, None, b"")[4:]).core_busy is False
+
+
+GATED = """
+import os, time
+def handler(event, context):
+    while not os.path.exists(event["gate"]):
+        time.sleep(0.01)
+    return "opened"
+"""
+
+
+def test_a_runtime_whose_core_is_busy_does_not_spin_after_answering(
+    tmp_path: Path, rendezvous: Path
+) -> None:
+    """The core says so in the event while it awaits another invoke, or while other
+    clients' requests arrive; the runtime's answer then promises no poll after it."""
+    echo, gated = tmp_path / "echo", tmp_path / "gated"
+    for root, source in ((echo, ECHO), (gated, GATED)):
+        root.mkdir()
+        (root / "app.py").write_text(source)
+    with Lab(data_dir=tmp_path / "data") as lab:
+        lab.create_function("echo", echo, handler="app.handler", sandbox="subprocess")
+        lab.create_function("gated", gated, handler="app.handler", sandbox="subprocess")
+        lab.invoke("echo", {})
+        (entry,) = lab.pool.idle_environments()
+        assert lambdalab_subprocess.core_busy() is False
+
+        token = protocol.CROWDED.set(True)  # as the edge sets it for a crowded request
+        try:
+            assert lambdalab_subprocess.core_busy() is True
+            for n in range(20):
+                assert lab.invoke("echo", {"n": n}).json() == {"n": n}
+                assert entry.env.spin_until == 0.0
+        finally:
+            protocol.CROWDED.reset(token)
+
+        gate = rendezvous / "gate"
+        waiting = threading.Thread(target=lambda: lab.invoke("gated", {"gate": str(gate)}))
+        waiting.start()
+        try:
+            assert wait_until(lambda: len(lambdalab_subprocess._THREADS_WAITING) == 1)
+            for n in range(20):  # sent while another invoke is awaited
+                assert lab.invoke("echo", {"n": n}).json() == {"n": n}
+                assert entry.env.spin_until == 0.0
+        finally:
+            gate.touch()
+            waiting.join(60)
+        assert not waiting.is_alive()

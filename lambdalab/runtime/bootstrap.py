@@ -39,10 +39,13 @@ from .context import LambdaContext, static_fields
 _LINE_JOIN = "\r"
 _INDENT = "\u00a0"  # awslambdaric indents stack frames with NO-BREAK SPACE
 _current_request_id = ""
-#: Spin only while events follow their answers within this many spins: back to back
-#: from a loop (every 50-300 us here) yes; from an HTTP client (every 500 us or more)
-#: no, where spinning would only take a core from the code that sends them.
-SPIN_WHILE_GAPS = 2
+#: The longest gap between an answer and the next event that the runtime spins to catch:
+#: back to back from a loop (every 50-300 µs here) and from one HTTP client (300-600 µs:
+#: the client reads the answer and sends again, the edge parses it); not the gaps of a
+#: learner's calls, where a spin would only burn a CPU.
+GAP_SPIN_MAX_S = 0.001
+#: How much longer than the last gap the spin lasts: the next gap varies.
+GAP_SPIN_MARGIN = 1.5
 
 
 class Fault(Exception):
@@ -446,15 +449,17 @@ def serve(
         return frames.buffered or bool(poller.poll(0))
 
     spin = spin or protocol.SpinPolicy()
-    spin_s = spin.spin_s
-    spinning = spin.should_spin()  # after this answer: events come back to back
+    spin_s = spin.spin_s if spin.should_spin() else 0.0  # events may come back to back
     while True:
         answered = time.monotonic()
         caught = False  # the spin saw the event: no need to ask again
-        if spinning:  # a short busy-wait catches the next event
+        if spin_s:  # a short busy-wait catches the next event
             spin_until = answered + spin_s
             while not (caught := waiting()) and time.monotonic() < spin_until:
-                pass
+                # Each turn gives the CPU to whatever waits for it: the client or the core
+                # that sends the next event may have been woken onto this CPU, and a spin
+                # that held it would make that event later than a sleep would.
+                os.sched_yield()
             if caught:
                 spin.caught()
             else:
@@ -473,15 +478,28 @@ def serve(
         except (EOFError, OSError):
             return
         request = protocol.unpack_request(frame)
-        spinning = time.monotonic() - answered <= SPIN_WHILE_GAPS * spin_s and spin.should_spin()
+        spin_s = spin_after(time.monotonic() - answered, spin.spin_s, request.core_busy)
+        if spin_s and not spin.should_spin():
+            spin_s = 0.0
         try:
             status, duration_ms, result = run_handler(handler, request, static)
         except SystemExit as exc:  # the handler called sys.exit(): so does the runtime
             raise SystemExit(exit_status(exc)) from None
-        spin_until = time.monotonic() + spin_s if spinning else 0.0
+        spin_until = time.monotonic() + spin_s if spin_s else 0.0
         # The reply and its length prefix in one write (``handle`` would pack it twice).
         reply = protocol.framed_reply(status, duration_ms, max_rss_mb(), result, spin_until)
         protocol.write_all(fd, reply)
+
+
+def spin_after(gap: float, spin_s: float, core_busy: bool) -> float:
+    """How long to poll for the next event after this answer, given the last ``gap``
+    between an answer and the event after it: as long as that gap, with a margin, and at
+    least ``spin_s``; not at all after a gap longer than :data:`GAP_SPIN_MAX_S`, nor
+    where ``spin_s`` is 0, nor while the core is busy with other work (the event said
+    so: a spin would take a CPU that work needs)."""
+    if spin_s <= 0 or core_busy or gap > GAP_SPIN_MAX_S:
+        return 0.0
+    return min(GAP_SPIN_MAX_S, max(spin_s, GAP_SPIN_MARGIN * gap))
 
 
 def exit_status(exc: SystemExit) -> int:

@@ -44,11 +44,12 @@ _FRAME = struct.Struct("!i")
 _FRAME_LONG = struct.Struct("!Q")
 #: The most a :class:`FrameReader` reads at once (a pipe's buffer): a small frame whole.
 READ_BYTES = 65536
-#: deadline (epoch ms), then the byte lengths of request id, ARN, client context, identity
-#: and trace header.
-_REQUEST = struct.Struct("!QIIIII")
+#: deadline (epoch ms), whether the core is busy with other work (see
+#: :attr:`Request.core_busy`), then the byte lengths of request id, ARN, client context,
+#: identity and trace header.
+_REQUEST = struct.Struct("!Q?IIIII")
 #: A request frame's length prefix and its header, packed in one call.
-_FRAMED_REQUEST = struct.Struct("!iQIIIII")
+_FRAMED_REQUEST = struct.Struct("!iQ?IIIII")
 #: status, duration (ms), peak memory (MB), and until when (``time.monotonic()``, the
 #: same clock in every process) the runtime will at least poll for the next invoke (0:
 #: it will not; a frozen runtime must then be continued to read it).
@@ -230,12 +231,15 @@ class Request(NamedTuple):
     body: bytes
     #: The X-Ray trace header the caller sent, for ``_X_AMZN_TRACE_ID``; None: a new one.
     trace_id: str | None = None
+    #: The core awaits other invokes, or serves other clients, meanwhile: their work
+    #: needs the CPUs, so the runtime does not spin for its next event after answering.
+    core_busy: bool = False
 
     def packed(self) -> bytes:
         """This request as the frame ``unpack_request`` reads."""
         framed = framed_request(self.request_id, self.invoked_function_arn, self.deadline_ms,
                                 self.client_context, self.cognito_identity, self.body,
-                                self.trace_id)
+                                self.trace_id, self.core_busy)
         return framed[_FRAME.size :]
 
 
@@ -247,6 +251,7 @@ def framed_request(
     cognito_identity: str | None,
     body: bytes,
     trace_id: str | None = None,
+    core_busy: bool = False,
 ) -> bytes:
     """An invoke's frame (the one :func:`unpack_request` reads) with its length prefix,
     ready for :func:`write_all`: built in one ``join``, so the body (up to 6 MB) is
@@ -256,12 +261,14 @@ def framed_request(
     ci = cognito_identity.encode() if cognito_identity else b""
     trace = trace_id.encode() if trace_id else b""
     size = _REQUEST.size + len(rid) + len(arn) + len(cc) + len(ci) + len(trace) + len(body)
-    head = _FRAMED_REQUEST.pack(size, deadline_ms, len(rid), len(arn), len(cc), len(ci), len(trace))
+    head = _FRAMED_REQUEST.pack(size, deadline_ms, core_busy, len(rid), len(arn), len(cc), len(ci),
+                                len(trace))
     return b"".join((head, rid, arn, cc, ci, trace, body))
 
 
 def unpack_request(frame: bytes) -> Request:
-    deadline_ms, rid_size, arn_size, cc_size, ci_size, trace_size = _REQUEST.unpack_from(frame)
+    deadline_ms, busy, rid_size, arn_size, cc_size, ci_size, trace_size = _REQUEST.unpack_from(
+        frame)
     rid = _REQUEST.size + rid_size  # where each field ends
     arn = rid + arn_size
     cc = arn + cc_size
@@ -275,6 +282,7 @@ def unpack_request(frame: bytes) -> Request:
         frame[cc:ci].decode() or None,
         frame[trace:],
         frame[ci:trace].decode() or None,
+        busy,
     )
 
 

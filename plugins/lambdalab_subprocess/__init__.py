@@ -58,6 +58,15 @@ _AWAITED = _Awaited()
 _THREADS_WAITING: list[None] = []
 
 
+def core_busy() -> bool:
+    """Whether this process has other work while the invoke being sent runs: other
+    invokes awaited (this one counted) on the event loop or on threads, or other
+    clients' requests arriving (:data:`~lambdalab.runtime.protocol.CROWDED`). The
+    runtime is told, and does not spin for its next event after answering: that spin
+    would take a CPU this work needs."""
+    return _AWAITED.count + len(_THREADS_WAITING) > 1 or protocol.CROWDED.get()
+
+
 class _LogReader:
     """Collects complete lines from an environment's log pipe.
 
@@ -460,6 +469,7 @@ class SubprocessEnvironment:
         framed = protocol.framed_request(
             request.request_id, request.invoked_function_arn, request.deadline_ms,
             request.client_context, request.cognito_identity, request.payload, request.trace_id,
+            core_busy(),
         )
         started = time.perf_counter()
         try:
