@@ -58,13 +58,18 @@ _AWAITED = _Awaited()
 _THREADS_WAITING: list[None] = []
 
 
+def _other_work(awaited: int) -> bool:
+    """Whether other work would wait for a spin: other invokes (``awaited`` counts this
+    one), or other clients' requests arriving (:data:`~lambdalab.runtime.protocol.CROWDED`)."""
+    return awaited > 1 or protocol.CROWDED.get()
+
+
 def core_busy() -> bool:
     """Whether this process has other work while the invoke being sent runs: other
-    invokes awaited (this one counted) on the event loop or on threads, or other
-    clients' requests arriving (:data:`~lambdalab.runtime.protocol.CROWDED`). The
+    invokes awaited on the event loop or on threads, or other clients' requests. The
     runtime is told, and does not spin for its next event after answering: that spin
     would take a CPU this work needs."""
-    return _AWAITED.count + len(_THREADS_WAITING) > 1 or protocol.CROWDED.get()
+    return _other_work(_AWAITED.count + len(_THREADS_WAITING))
 
 
 class _LogReader:
@@ -371,7 +376,7 @@ class SubprocessEnvironment:
         spin_s = self.spin_policy.spin_s
         if first_tick is not None and first_tick <= spin_s:
             return None  # a tick comes first
-        if awaited > 1 or protocol.CROWDED.get():
+        if _other_work(awaited):
             return None
         if not self.spin_policy.should_spin():
             return None
