@@ -79,6 +79,45 @@ def test_no_thread_spins_while_another_thread_awaits_an_invoke(
     assert Asking.asked == 1  # alone again: it may spin
 
 
+def test_the_loop_and_threads_never_spin_while_the_other_awaits_an_invoke(
+    lab: Lab, code, rendezvous: Path
+) -> None:
+    """One count for the whole process: an event loop's spin would hold the interpreter
+    lock a thread waiting for its answer needs, and a thread's the loop's."""
+    lab.create_function("wait", code(app=WAIT_FOR), handler="app.handler", timeout=10)
+    lab.create_function("quick", code(app=WAIT_FOR), handler="app.handler")
+    lab.invoke("quick", {})
+    lab.invoke("wait", {})  # warm: the loop below awaits its answer, no thread waits
+    (quick,) = [e.env for e in lab.pool.idle_environments() if e.key[0] == "quick"]
+    quick.spin_policy = Asking(peer_pid=quick.pid)
+
+    def on_a_loop(function: str, event: dict) -> object:
+        return asyncio.run(lab.invoke_async(function, event)).json()
+
+    def on_this_thread(function: str, event: dict) -> object:
+        return lab.invoke(function, event).json()
+
+    for round, (holder, invoke) in enumerate(
+        ((on_this_thread, on_a_loop), (on_a_loop, on_this_thread))
+    ):
+        Asking.asked = 0
+        started, go = rendezvous / f"started{round}", rendezvous / f"go{round}"
+        held = threading.Thread(
+            target=holder, args=("wait", {"touch": str(started), "for": str(go), "wait": 10})
+        )
+        held.start()
+        try:
+            assert wait_until(started.exists)  # "wait" is awaited until ``go`` exists
+            for _ in range(5):
+                assert invoke("quick", {}) == "met"
+            assert Asking.asked == 0
+        finally:
+            go.touch()
+            held.join()
+        assert on_a_loop("quick", {}) == "met"
+        assert Asking.asked == 1  # alone again: it may spin
+
+
 def test_the_edge_never_spins_for_an_answer_while_another_client_sends_requests(
     lab: Lab, code, monkeypatch
 ) -> None:

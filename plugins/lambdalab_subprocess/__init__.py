@@ -43,33 +43,22 @@ LINE_MAX_BYTES = limits.LOG_EVENT_MAX_BYTES
 SPILL_BYTES = 1024 * 1024
 
 
-class _Awaited(threading.local):
-    """How many invokes the event loop of this thread awaits (each loop runs on a
-    thread of its own): with more than one, another answer or request may be ready,
-    and a spin would hold it up."""
-
-    count = 0
-
-
-_AWAITED = _Awaited()
-#: One item per thread of this process waiting for an answer now (``append``, ``pop``
-#: and ``len`` are each atomic under the interpreter lock): with more than one, a spin
-#: would hold the interpreter lock the others need.
-_THREADS_WAITING: list[None] = []
-
-
-def _other_work(awaited: int) -> bool:
-    """Whether other work would wait for a spin: other invokes (``awaited`` counts this
-    one), or other clients' requests arriving (:data:`~lambdalab.runtime.protocol.CROWDED`)."""
-    return awaited > 1 or protocol.CROWDED.get()
+#: One item per invoke of this process whose answer is waited for now, on an event loop
+#: or on a thread (``append``, ``pop`` and ``len`` are each atomic under the interpreter
+#: lock): with more than one, another answer, or the requests behind it, may be ready,
+#: and a spin would hold them up, or hold the interpreter lock their thread needs.
+_WAITING: list[None] = []
 
 
 def core_busy() -> bool:
-    """Whether this process has other work while the invoke being sent runs: other
-    invokes awaited on the event loop or on threads, or other clients' requests. The
-    runtime is told, and does not spin for its next event after answering: that spin
-    would take a CPU this work needs."""
-    return _other_work(_AWAITED.count + len(_THREADS_WAITING))
+    """Whether other work of this process would wait while an invoke is awaited: other
+    invokes (:data:`_WAITING` counts this one), on an event loop or on threads, or
+    other clients' requests arriving (:data:`~lambdalab.runtime.protocol.CROWDED`).
+    Then neither end spins: the core does not spin for the answer
+    (:meth:`SubprocessEnvironment._spin`), and the runtime, told so in the event, does
+    not spin for its next one after answering. A spin would take a CPU, or the
+    interpreter lock, that this work needs."""
+    return len(_WAITING) > 1 or protocol.CROWDED.get()
 
 
 class _LogReader:
@@ -339,7 +328,7 @@ class SubprocessEnvironment:
         seconds later as it returns, while the wait lasts: a backend that enforces limits
         does its readings there, on this thread, instead of on a thread of its own.
         """
-        if taken := self._buffered() or self._spin(first_tick, len(_THREADS_WAITING)):
+        if taken := self._buffered() or self._spin(first_tick):
             return taken
         now = time.monotonic()
         deadline = now + timeout
@@ -362,21 +351,19 @@ class SubprocessEnvironment:
         self._log.drain()
         return self._frames.read(), None
 
-    def _spin(
-        self, first_tick: float | None, awaited: int
-    ) -> tuple[bytes | None, str | None] | None:
+    def _spin(self, first_tick: float | None) -> tuple[bytes | None, str | None] | None:
         """A short busy-wait for the answer: a tiny handler answers within it, and the
         core does not pay to be put to sleep and woken again (only where that can pay:
         :class:`~lambdalab.runtime.protocol.SpinPolicy`). Log lines seen meanwhile are
-        read; None if no answer came (or a tick is due first). Never while other
-        invokes would wait for it: ``awaited``, this one included, on this event loop
-        (their answers and the requests behind them) or on threads (the interpreter
-        lock); nor while other clients' requests may be arriving on this event loop
-        (:data:`~lambdalab.runtime.protocol.CROWDED`)."""
+        read; None if no answer came (or a tick is due first). Never while other work
+        would wait for it (:func:`core_busy`): other invokes of this process, on an
+        event loop (their answers and the requests behind them) or on threads (the
+        interpreter lock); nor while other clients' requests may be arriving on this
+        event loop (:data:`~lambdalab.runtime.protocol.CROWDED`)."""
         spin_s = self.spin_policy.spin_s
         if first_tick is not None and first_tick <= spin_s:
             return None  # a tick comes first
-        if _other_work(awaited):
+        if core_busy():
             return None
         if not self.spin_policy.should_spin():
             return None
@@ -442,13 +429,13 @@ class SubprocessEnvironment:
         """One invoke, calling :meth:`ticker` from ``first_tick`` seconds on while it runs."""
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
-        _THREADS_WAITING.append(None)
+        _WAITING.append(None)
         try:
             started = self._send(request)
             frame, reason = self._await_frame(request.timeout_s, first_tick)
             return self._outcome(frame, reason, started)
         finally:
-            _THREADS_WAITING.pop()
+            _WAITING.pop()
             if self._pipes.leave():
                 self._close()
 
@@ -458,12 +445,12 @@ class SubprocessEnvironment:
         if not self._pipes.enter():
             return destroyed_before(self.init, self._exit_reason())
         try:
-            _AWAITED.count += 1
+            _WAITING.append(None)
             try:
                 started = self._send(request)
                 frame, reason = await self._await_frame_async(request.timeout_s, first_tick)
             finally:
-                _AWAITED.count -= 1
+                _WAITING.pop()
             return self._outcome(frame, reason, started)
         finally:
             if self._pipes.leave():
@@ -491,7 +478,7 @@ class SubprocessEnvironment:
         :class:`_Watch`)."""
         # Holding the loop for a spin that pays costs less than sleeping and waking
         # (never while other invokes are awaited: see :meth:`_spin`).
-        taken = self._buffered() or self._spin(first_tick, _AWAITED.count)
+        taken = self._buffered() or self._spin(first_tick)
         if taken:
             return taken
         watch, kept = self._watching(asyncio.get_running_loop())
