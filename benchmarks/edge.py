@@ -100,12 +100,17 @@ def start_edge(
     data_dir: Path, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
     """``lambdalab serve --port 0`` in its own process; its URL, read from its output.
-    ``env``: variables added to this process's (``PYTHONPATH``: another lambdalab tree)."""
+    ``env``: variables added to this process's (``PYTHONPATH``: another lambdalab tree).
+
+    It runs in a session of its own, as a learner's ``lambdalab serve`` in a terminal of
+    its own does and as the peers run: where the kernel groups tasks by session for CPU
+    time (``/proc/sys/kernel/sched_autogroup_enabled``), a server in the benchmark's
+    session would share one group's CPU time with every client process."""
     command = [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data_dir),
                "serve", "--port", "0"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
-                                 **(env or {})})
+                                 **(env or {})}, start_new_session=True)
     assert proc.stdout is not None
     first = proc.stdout.readline()
     if not first.startswith("lambdalab edge on "):

@@ -66,7 +66,8 @@ def export(revision: str, into: Path) -> Path:
 def start(tree: Path, data_dir: Path) -> tuple[subprocess.Popen[str], int]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(data_dir)], cwd=tree,
-                            stdout=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # as edge.start_edge's, which says why
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("edge on "):
