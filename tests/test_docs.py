@@ -8,18 +8,30 @@ and so in CI.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: Where the two builds keep what they read of the docs (``-d``): the second reuses the
+#: first's reading, and ``.ci/run`` points it at a folder its own last build reuses too.
+DOCTREES_ENV = "LAMBDALAB_DOCTREES_DIR"
 
 
-def sphinx_build(builder: str, out: Path) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def doctrees(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get(DOCTREES_ENV)
+    return Path(folder) if folder else tmp_path_factory.mktemp("doctrees")
+
+
+def sphinx_build(builder: str, out: Path, doctrees: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", builder,
-         str(DOCS), str(out)],
+         "-d", str(doctrees), str(DOCS), str(out)],
         capture_output=True,
         text=True,
         # Against a hang only: the doctest build took 180 s beside two busy loops on a
@@ -32,8 +44,8 @@ def explain(proc: subprocess.CompletedProcess[str]) -> str:
     return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
 
 
-def test_every_doc_example_runs(tmp_path: Path) -> None:
-    proc = sphinx_build("doctest", tmp_path)
+def test_every_doc_example_runs(tmp_path: Path, doctrees: Path) -> None:
+    proc = sphinx_build("doctest", tmp_path, doctrees)
     assert proc.returncode == 0, explain(proc)
     summary = (tmp_path / "output.txt").read_text()
     tests = re.search(r"^\s*(\d+) tests?$", summary, re.M)
@@ -42,8 +54,8 @@ def test_every_doc_example_runs(tmp_path: Path) -> None:
     assert len(failures) == 3 and all(n == "0" for n, _ in failures), summary
 
 
-def test_html_builds_without_warnings(tmp_path: Path) -> None:
-    proc = sphinx_build("html", tmp_path)
+def test_html_builds_without_warnings(tmp_path: Path, doctrees: Path) -> None:
+    proc = sphinx_build("html", tmp_path, doctrees)
     assert proc.returncode == 0, explain(proc)
     for page in ("index", "tutorials/first-function", "reference/api", "reference/cli",
                  "reference/hooks", "reference/limits", "reference/errors"):

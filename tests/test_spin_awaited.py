@@ -97,11 +97,11 @@ def test_the_loop_and_threads_never_spin_while_the_other_awaits_an_invoke(
     def on_this_thread(function: str, event: dict) -> object:
         return lab.invoke(function, event).json()
 
-    for round, (holder, invoke) in enumerate(
+    for turn, (holder, invoke) in enumerate(
         ((on_this_thread, on_a_loop), (on_a_loop, on_this_thread))
     ):
         Asking.asked = 0
-        started, go = rendezvous / f"started{round}", rendezvous / f"go{round}"
+        started, go = rendezvous / f"started{turn}", rendezvous / f"go{turn}"
         held = threading.Thread(
             target=holder, args=("wait", {"touch": str(started), "for": str(go), "wait": 10})
         )

@@ -273,23 +273,26 @@ class ConsoleScreenshotDirective(SphinxDirective):
         alt = " ".join(self.options.get("alt", f"The console's {name} view.").split())
         caption = "\n".join(f"   {line}" for line in self.content)
         picture = screenshot(name)
-        if picture is None:
+        if picture is not None:
+            # A later build reads this page again once the picture is there or newer
+            # (.ci/run's last build reuses what the tests' builds read).
+            self.env.note_dependency(str(picture))
+        if picture is None or not picture.is_file():
             return _parse(self, f".. note::\n\n   *Screenshot* ``{name}``: {alt} (Made by the "
                                 f"browser tests: run them with ``{SCREENSHOTS_ENV}`` set, then "
                                 "build the docs; ``.ci/run`` does.)\n")
         here = Path(self.env.doc2path(self.env.docname)).parent
-        self.env.note_dependency(str(picture))
         return _parse(self, f".. figure:: {os.path.relpath(picture, here)}\n   :alt: {alt}\n"
                             f"   :class: console-screenshot\n\n{caption}\n")
 
 
 def screenshot(name: str) -> Path | None:
-    """The test suite's ``NAME.png``, if it took one."""
+    """Where the test suite writes ``NAME.png``, whether or not it has yet; None where
+    it writes none."""
     folder = os.environ.get(SCREENSHOTS_ENV)
     if not folder or not re.fullmatch(r"[a-z0-9-]+", name):
         return None
-    picture = Path(folder).resolve() / f"{name}.png"
-    return picture if picture.is_file() else None
+    return Path(folder).resolve() / f"{name}.png"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
