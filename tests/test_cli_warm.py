@@ -3,7 +3,8 @@
 ``lambdalab invoke`` sends the invoke to a lambdalab server that outlives the command
 (:mod:`lambdalab.cli.daemon`), started in the background on first use. The rest of the
 suite runs with ``LAMBDALAB_NO_DAEMON=1`` (tests/conftest.py); these tests turn servers
-on, and the ``servers`` fixture stops every one they started.
+on, and the ``servers`` fixture stops every one they started (``published``, the one it
+shares between the commands that only read).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -92,31 +94,61 @@ def _reaped(pid: int) -> bool:
 # -- the same output and exit codes, through the server or not ------------------------
 
 
-@pytest.fixture
-def run_both(tmp_path: Path, servers: list[Path], code: Callable[..., Path], monkeypatch):
-    """``run_both(*args)`` → (result in its own process, result through the server), each
-    on a data dir holding ``echo`` and ``fails``."""
+RunBoth = Callable[..., "tuple[Result, Result]"]
+
+
+def both_ways(root: Path) -> RunBoth:
+    """``run(*args)`` → (result in its own process, result through the server), each on
+    a data dir under ``root`` holding ``echo`` and ``fails``. The server of
+    ``root / "server"`` is the caller's to stop."""
     runner = CliRunner()
-    dirs = {"alone": tmp_path / "alone", "server": tmp_path / "server"}
-    servers.append(dirs["server"])
-    for data_dir in dirs.values():
-        for name, source in (("echo", ECHO), ("fails", FAILING)):
-            args = ["--data-dir", str(data_dir), "create", name, "--code", str(code(app=source)),
+    dirs = {"alone": root / "alone", "server": root / "server"}
+    for name, source in (("echo", ECHO), ("fails", FAILING)):
+        code = root / "code" / name
+        code.mkdir(parents=True)
+        (code / "app.py").write_text(textwrap.dedent(source))
+        for data_dir in dirs.values():
+            args = ["--data-dir", str(data_dir), "create", name, "--code", str(code),
                     "--handler", "app.handler"]
             assert runner.invoke(cli.main, args).exit_code == 0
 
     def run(*args: str, input: str | None = None) -> tuple[Result, Result]:
         results = []
-        for mode, data_dir in dirs.items():
-            if mode == "alone":
-                monkeypatch.setenv(daemon.NO_DAEMON_ENV, "1")
-            else:
-                monkeypatch.delenv(daemon.NO_DAEMON_ENV)
-            results.append(runner.invoke(cli.main, ["--data-dir", str(data_dir), *args], input=input))
+        with pytest.MonkeyPatch.context() as env:  # as it was after each call
+            env.delenv("LAMBDALAB_DATA_DIR", raising=False)
+            for mode, data_dir in dirs.items():
+                if mode == "alone":
+                    env.setenv(daemon.NO_DAEMON_ENV, "1")
+                else:
+                    env.delenv(daemon.NO_DAEMON_ENV, raising=False)
+                results.append(runner.invoke(cli.main, ["--data-dir", str(data_dir), *args], input=input))
         assert daemon.read_state(dirs["server"]) is not None, server_log(dirs["server"])  # the second went through one
         return results[0], results[1]
 
     return run
+
+
+@pytest.fixture
+def run_both(tmp_path: Path, servers: list[Path]) -> RunBoth:
+    servers.append(tmp_path / "server")
+    return both_ways(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunBoth]:
+    """:func:`both_ways` on one pair of data dirs for the module's commands that only read
+    what is there (or add the same to both): ``echo`` invoked (a log to read), published
+    and aliased once, and one server started, not one per command."""
+    root = tmp_path_factory.mktemp("published")
+    run = both_ways(root)
+    try:
+        run("invoke", "echo", '{"to": "the log"}')  # starts the server; a log to read
+        run("publish", "echo")
+        run("alias", "create", "echo", "live", "--version", "1", "--routing", "$LATEST=0.5")
+        yield run
+    finally:
+        daemon.stop(root / "server")
+    assert daemon.read_state(root / "server") is None
 
 
 def server_log(data_dir: Path) -> str:
@@ -420,11 +452,8 @@ def scrub_times(text: str) -> str:
     ],
     ids=lambda a: " ".join(a),
 )
-def test_simple_commands_print_the_same_through_the_server(run_both, args) -> None:
-    run_both("invoke", "echo", '{"to": "the log"}')  # starts the server; a log to read
-    run_both("publish", "echo")
-    run_both("alias", "create", "echo", "live", "--version", "1", "--routing", "$LATEST=0.5")
-    alone, served = run_both(*args)
+def test_simple_commands_print_the_same_through_the_server(published, args) -> None:
+    alone, served = published(*args)
     assert served.exit_code == alone.exit_code
     for field in ("stdout", "stderr"):
         seen = [scrub_times(getattr(r, field)) for r in (alone, served)]
