@@ -9,10 +9,11 @@ warm ``echo`` function (``harness.SANDBOX``); one client process sends keep-aliv
 ``Invoke`` requests one after the other, as ``edge.py``'s do. In the serve process a
 clock reading (``perf_counter_ns``) is taken where the request's bytes arrive, where
 each layer is entered and left, where the event is written to the environment's pipe,
-where its answer is read, and where the response is written to the socket. Each stage
+where its answer is read, where the response is written to the socket, and where the
+invoke is recorded (after its answer: ``Lab.invoke_async``'s ``answer``). Each stage
 is printed as the median over the requests of the time between two readings; the last
-row is what is left of the client's round trip: the client's own work and the two
-wake-ups across loopback. The readings are taken by wrapping the functions at the
+row is what is left of the client's round trip besides the serve process's part until
+the answer is written: the client's own work and the two wake-ups across loopback. The readings are taken by wrapping the functions at the
 stage boundaries (each wrapper costs about a microsecond, which the stages include):
 nothing of the serve path is changed besides.
 """
@@ -52,9 +53,9 @@ STAGES = (
     ("sent", "the event is written to the environment's pipe"),
     ("answer", "the answer is read (the runtime ran the handler)"),
     ("backend-done", "the backend returns the outcome"),
-    ("lab-done", "Lab.invoke_async returns (REPORT, logs, metrics, hooks, the pool)"),
-    ("respond", "the response is being sent (serialized)"),
+    ("respond", "the response is being sent (the result made and serialized)"),
     ("written", "the response is written to the socket"),
+    ("lab-done", "the invoke is recorded (END, REPORT, logs, hooks, metrics, the pool)"),
 )
 STAMPS: dict[str, list[int]] = {name: [] for name, _ in STAGES}
 _PENDING = [False]  # a request's first bytes were stamped, its response not yet
@@ -178,8 +179,9 @@ def main() -> None:
     width = max(len(text) for _, text in STAGES)
     for name, text in STAGES[1:]:
         print(f"  {'until ' + text:<{width + 6}}  " + "  ".join(f"{run[name]:7.1f}" for run in runs))
-    for name in ("in the serve process", "round trip"):
-        print(f"  {'= ' + name:<{width + 6}}  " + "  ".join(f"{run[name]:7.1f}" for run in runs))
+    for name, text in (("in the serve process", "in the serve process, until the answer is written"),
+                       ("round trip", "round trip")):
+        print(f"  {'= ' + text:<{width + 6}}  " + "  ".join(f"{run[name]:7.1f}" for run in runs))
     rest = [run["round trip"] - run["in the serve process"] for run in runs]
     print(f"  {'the rest: the client, loopback and wake-ups':<{width + 6}}  "
           + "  ".join(f"{r:7.1f}" for r in rest))

@@ -123,7 +123,8 @@ def lambdalab_invoke_completed(report: "InvokeReport") -> None:
         stream, the event the handler was given and what the invoke answered.
 
     Metrics, cost estimates and tracing plugins build on this hook. It runs on the
-    invoking thread, so keep it quick.
+    invoking thread, so keep it quick. Behind ``lambdalab serve`` it runs after the
+    caller of a synchronous invoke has its answer (docs: reference/http-api).
     """
 
 

@@ -47,7 +47,7 @@ from .errors import (
     ValidationException,
 )
 from .layers import LayerOperations, Layers, collect_opt_directories
-from .invocation.invoker import Invoker, Payload, RunBlocking, Steps, drive, drive_async
+from .invocation.invoker import Answer, Invoker, Payload, RunBlocking, Steps, drive, drive_async
 from .logs import LogEvent, LogStore
 from .models import AliasConfiguration, FunctionConfiguration, FunctionDetails, InvokeResult
 from .permissions import Permissions, Policy
@@ -843,14 +843,21 @@ class Lab(LayerOperations):
         client_context: str | dict[str, Any] | None = None,
         trace_header: str | None = None,
         run_blocking: RunBlocking | None = None,
+        answer: Answer | None = None,
     ) -> InvokeResult:
         """:meth:`invoke` for code on an event loop (the HTTP edge): the handler's answer
         is awaited instead of blocking the loop; work that blocks (a cold start, a
         backend that cannot be awaited) runs in ``run_blocking`` [default:
-        ``asyncio.to_thread``]."""
+        ``asyncio.to_thread``].
+
+        ``answer`` (a coroutine function) is awaited with a synchronous invoke's result
+        as soon as it is known, before the invoke is recorded (its END and REPORT lines,
+        the hooks, the metrics), as AWS answers before the REPORT line reaches
+        CloudWatch Logs; the invoke is recorded right after, before this returns. Not
+        for a ``Tail``, whose log tail holds the REPORT line."""
         steps = self._steps(function_name, payload, qualifier, invocation_type, log_type,
                             client_context, trace_header)
-        return await drive_async(steps, run_blocking or asyncio.to_thread)
+        return await drive_async(steps, run_blocking or asyncio.to_thread, answer)
 
     def _steps(
         self,

@@ -101,13 +101,14 @@ def client(edge: EdgeServer) -> Any:
 
 
 @contextlib.contextmanager
-def killed_server(data: Path) -> Iterator[str]:
-    """``lambdalab serve`` on ``data`` in a process of its own; yields its URL and, on
-    leaving, kills it with SIGKILL (the durability tests' crash)."""
+def killed_server(data: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``lambdalab serve`` on ``data`` in a process of its own (``env``: variables added
+    to this process's); yields its URL and, on leaving, kills it with SIGKILL (the
+    durability tests' crash)."""
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "lambdalab"), "--data-dir", str(data), "serve", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
     try:
         first = proc.stdout.readline() if proc.stdout else ""
         assert first.startswith("lambdalab edge on http://127.0.0.1:"), first

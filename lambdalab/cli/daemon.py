@@ -536,7 +536,7 @@ def serve_in_background(data_dir: Path) -> None:
         """The edge, noting when the last request ended and how many are in flight."""
 
         def __init__(self, edge: Edge) -> None:
-            super().__init__(edge.regions, edge.verifier, edge.extra_services)
+            super().__init__(edge.regions, edge.verifier, edge.extra_services, edge.answer_first)
             self.in_flight = 0
             self.last_request = time.monotonic()
 
@@ -554,7 +554,7 @@ def serve_in_background(data_dir: Path) -> None:
     timeout = idle_timeout()
     with Lab(data_dir=data_dir) as lab:
         prepare_sandboxes(lab)  # the fork server boots while the edge's app loads
-        edge = ActivityEdge(create_app(lab))
+        edge = ActivityEdge(create_app(lab, answer_first=True))  # every reader comes through it
         server = EdgeServer(lab, "127.0.0.1", 0, app=edge).start()
         info = ServerInfo(
             os.getpid(), server.url, str(data_dir), os.environ.get("LAMBDALAB_SANDBOX") or None,

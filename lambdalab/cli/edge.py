@@ -96,7 +96,8 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
             )
         )
     try:
-        server = EdgeServer(lab, host, port, auth_keys=auth_keys)
+        # nothing else in this process reads the lab: every reader comes through the edge
+        server = EdgeServer(lab, host, port, auth_keys=auth_keys, answer_first=True)
     except OSError as e:
         raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror}.") from None
     except RegionMismatch as e:

@@ -217,9 +217,23 @@ class RunInvoke:
         return await invoke_async(self.request)
 
 
-Step = Union[ColdStart, RunInvoke]
+@dataclass
+class Answered:
+    """The caller's answer is known; what follows (END, REPORT, the log store, the hooks,
+    the metrics) records the invoke. A driver that can answer first does
+    (:func:`drive_async`'s ``answer``), as AWS returns a function's response before its
+    REPORT line reaches CloudWatch Logs."""
+
+    result: InvokeResult
+
+    def run(self) -> None:
+        return None
+
+
+Step = Union[ColdStart, RunInvoke, Answered]
 Steps = Generator[Step, Any, InvokeResult]
 RunBlocking = Callable[..., Awaitable[Any]]
+Answer = Callable[[InvokeResult], Awaitable[None]]
 
 
 def drive(steps: Steps) -> InvokeResult:
@@ -237,12 +251,25 @@ def drive(steps: Steps) -> InvokeResult:
         return done.value
 
 
-async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
+async def drive_async(steps: Steps, run_blocking: RunBlocking,
+                      answer: Answer | None = None) -> InvokeResult:
     """Run an invoke's steps on an event loop: the handler's answer is awaited where the
-    environment offers ``invoke_async``; everything that blocks goes to ``run_blocking``."""
+    environment offers ``invoke_async``; everything that blocks goes to ``run_blocking``.
+    ``answer`` is awaited with the result as soon as it is known, before the invoke is
+    recorded; the invoke is recorded even if ``answer`` fails, and its error is raised
+    after."""
+    failed: BaseException | None = None
     try:
         step = next(steps)
         while True:
+            if isinstance(step, Answered):
+                if answer is not None:
+                    try:
+                        await answer(step.result)
+                    except BaseException as e:
+                        failed = e
+                step = steps.send(None)
+                continue
             try:
                 value = await step.run_async(run_blocking)
             except BaseException as e:
@@ -250,6 +277,8 @@ async def drive_async(steps: Steps, run_blocking: RunBlocking) -> InvokeResult:
             else:
                 step = steps.send(value)
     except StopIteration as done:
+        if failed is not None:
+            raise failed
         return done.value
 
 
@@ -264,6 +293,21 @@ def _report_fields(config: FunctionConfiguration, invoked_arn: str) -> dict[str,
         "ephemeral_storage_mb": config.ephemeral_storage,
         "invoked_arn": invoked_arn,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How an invoke ended, as its caller and its REPORT line see it."""
+
+    payload: bytes
+    function_error: str | None = None
+    #: REPORT's ``Status`` and ``Error Type`` (a timeout, the runtime's exit)
+    status: str | None = None
+    error_type: str | None = None
+    #: the handler's own error object, for a plugin that reads the report
+    error_document: bytes | None = None
+    #: the platform's line about it, before END
+    line: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,7 +508,17 @@ class Invoker:
             finally:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
-            result, report = self._finish(pooled, plan, request_id, outcome, init_ms, lines, data)
+            ending = self._ending(plan.config, request_id, outcome)
+            result = InvokeResult(
+                status_code=200,
+                payload=ending.payload,
+                function_error=ending.function_error,
+                executed_version=config.version,
+                request_id=request_id,
+            )
+            if log_type != "Tail":  # a Tail carries the REPORT line: recorded first
+                yield Answered(result)
+            report = self._finish(pooled, plan, request_id, outcome, ending, init_ms, lines, data)
         finally:
             concurrency = self.pool.leave(name)
         self._completed(report)
@@ -536,45 +590,54 @@ class Invoker:
         return self._trace_header(config, request_id, caller_header) or caller_trace_id(
             caller_header)
 
-    def _finish(
-        self,
-        pooled: PooledEnvironment,
-        plan: InvokePlan,
-        request_id: str,
-        outcome: InvokeOutcome,
-        init_ms: float | None,
-        lines: list[str],
-        event: bytes,
-    ) -> tuple[InvokeResult, InvokeReport]:
-        """The invoke is over: its log lines, REPORT, the environment back to the pool; its
-        result and report."""
-        config, platform = plan.config, plan.platform
-        pooled.invocations += 1
-        lines.extend(outcome.log_lines)
-        status = error_type = function_error = error_document = None
+    def _ending(self, config: FunctionConfiguration, request_id: str,
+                outcome: InvokeOutcome) -> Ending:
+        """How the invoke ended, as its caller and its REPORT line see it."""
         payload = outcome.payload
         if outcome.status == "error":
-            function_error, error_document = "Unhandled", payload
-        elif outcome.status == "timeout":
-            status, function_error, error_type = "timeout", "Unhandled", "Sandbox.Timedout"
+            return Ending(payload, "Unhandled", error_document=payload)
+        if outcome.status == "timeout":
+            error_type = "Sandbox.Timedout"
             message = f"Task timed out after {config.timeout:.2f} seconds"
-            lines.append(f"{iso_timestamp(self.now())} {request_id} {message}")
-            payload = _platform_error(request_id, error_type, message)
-        elif outcome.status == "crash":
-            status, function_error = "error", "Unhandled"
+            return Ending(_platform_error(request_id, error_type, message), "Unhandled",
+                          "timeout", error_type,
+                          line=f"{iso_timestamp(self.now())} {request_id} {message}")
+        if outcome.status == "crash":
             error_type = outcome.error_type or "Runtime.ExitError"
             message = exit_message(outcome.exit_reason)
-            lines.append(f"RequestId: {request_id} Error: {message}\n{error_type}")
-            payload = _platform_error(request_id, error_type, message)
-        elif len(payload) > limits.SYNC_RESPONSE_MAX_BYTES:
-            function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
-            payload = json.dumps(
+            return Ending(_platform_error(request_id, error_type, message), "Unhandled",
+                          "error", error_type,
+                          line=f"RequestId: {request_id} Error: {message}\n{error_type}")
+        if len(payload) > limits.SYNC_RESPONSE_MAX_BYTES:
+            error_type = "Function.ResponseSizeTooLarge"
+            too_large = json.dumps(
                 {
                     "errorMessage": "Response payload size exceeded maximum allowed payload "
                     f"size ({limits.SYNC_RESPONSE_MAX_BYTES} bytes).",
                     "errorType": error_type,
                 }
             ).encode()
+            return Ending(too_large, "Unhandled", error_type=error_type)
+        return Ending(payload)
+
+    def _finish(
+        self,
+        pooled: PooledEnvironment,
+        plan: InvokePlan,
+        request_id: str,
+        outcome: InvokeOutcome,
+        ending: Ending,
+        init_ms: float | None,
+        lines: list[str],
+        event: bytes,
+    ) -> InvokeReport:
+        """The invoke is over: its log lines, REPORT, the environment back to the pool; its
+        report."""
+        config, platform = plan.config, plan.platform
+        pooled.invocations += 1
+        lines.extend(outcome.log_lines)
+        if ending.line is not None:
+            lines.append(ending.line)
         lines.extend(platform.end(request_id))
         report = InvokeReport.assembled(
             plan.report_fields,
@@ -582,26 +645,19 @@ class Invoker:
             duration_ms=outcome.duration_ms,
             max_memory_used_mb=outcome.max_memory_used_mb,
             init_duration_ms=init_ms,
-            status=status,
-            error_type=error_type,
-            error_document=error_document,
+            status=ending.status,
+            error_type=ending.error_type,
+            error_document=ending.error_document,
             log_stream_name=pooled.env.spec.log_stream_name,
             event=event,
-            response=payload,
+            response=ending.payload,
         )
         lines.extend(platform.report(report))
         self.logs.write(
             config.log_group_name, pooled.env.spec.log_stream_name, log_events(lines), self.now()
         )
         self.pool.give_back(pooled, healthy=not outcome.environment_lost)
-        result = InvokeResult(
-            status_code=200,
-            payload=payload,
-            function_error=function_error,
-            executed_version=config.version,
-            request_id=request_id,
-        )
-        return result, report
+        return report
 
     def _init_failed(
         self,

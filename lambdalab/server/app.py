@@ -135,6 +135,8 @@ class Edge:
     verifier: SigV4Verifier | None = None
     #: Services to serve in every region besides the plugins' (tests use this).
     extra_services: tuple[HttpService, ...] = ()
+    #: Answer a synchronous Invoke before recording it (:class:`LambdaService`).
+    answer_first: bool = False
     _served: dict[str, dict[str, HttpService]] = field(default_factory=dict, repr=False)
     _serving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _function_urls: FunctionUrlService | None = field(default=None, repr=False)
@@ -172,7 +174,7 @@ class Edge:
             return served
         with self._serving:
             if region not in self._served:
-                self._served[region] = services_over(lab, self.extra_services)
+                self._served[region] = services_over(lab, self.extra_services, self.answer_first)
             return self._served[region]
 
     @property
@@ -446,10 +448,11 @@ def limiter_for(lab: Lab) -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(lab.pool.account_limit + SPARE_WORKER_THREADS)
 
 
-def services_over(lab: Lab, extra_services: tuple[HttpService, ...] = ()) -> dict[str, HttpService]:
+def services_over(lab: Lab, extra_services: tuple[HttpService, ...] = (),
+                  answer_first: bool = False) -> dict[str, HttpService]:
     """Lambda over ``lab``, every service plugins offer for it, and ``extra_services``."""
     services = {
-        "lambda": HttpService("lambda", LambdaService(lab, limiter_for(lab)),
+        "lambda": HttpService("lambda", LambdaService(lab, limiter_for(lab), answer_first),
                               path_prefixes=path_prefixes())
     }
     offered = lab.plugin_manager.hook.lambdalab_http_services(lab=lab)
@@ -468,6 +471,7 @@ def create_app(
     *,
     auth_keys: dict[str, str] | None = None,
     extra_services: list[HttpService] | None = None,
+    answer_first: bool = False,
 ) -> Edge:
     """The edge's ASGI app over ``lab`` (the home region's; others open when a client
     signs for them) or over ``Regions``: Lambda, plus every service plugins add.
@@ -475,10 +479,15 @@ def create_app(
     :param auth_keys: access key id → secret; when given, every request must carry a
         valid SigV4 signature made with one of them.
     :param extra_services: services to serve besides the plugins' (tests use this).
+    :param answer_first: answer a synchronous Invoke as soon as its result is known,
+        and record it (END, REPORT, hooks, metrics) right after, before the edge reads
+        another request: for an edge whose labs nothing else in its process reads
+        (``lambdalab serve``). Code in the same process that reads a lab right after an
+        HTTP answer (a test, a notebook, a lab's check) could find it not yet recorded.
     """
     regions = lab if isinstance(lab, Regions) else Regions(lab)
     verifier = SigV4Verifier(auth_keys) if auth_keys else None
-    edge = Edge(regions, verifier, tuple(extra_services or ()))
+    edge = Edge(regions, verifier, tuple(extra_services or ()), answer_first)
     for lab in regions:  # home (a clash of service names shows at once) and stored regions
         edge.services_of(lab)
     return edge

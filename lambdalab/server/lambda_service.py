@@ -205,9 +205,12 @@ class LambdaService(ProtocolService):
 
     parser: RestParser
 
-    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None) -> None:
+    def __init__(self, lab: Lab, limiter: anyio.CapacityLimiter | None = None,
+                 answer_first: bool = False) -> None:
         super().__init__("lambda", LambdaOperations(lab), errors=ERRORS)
         self.lab = lab
+        #: see :func:`~lambdalab.server.app.create_app`
+        self.answer_first = answer_first
         self.run_blocking = functools.partial(anyio.to_thread.run_sync, limiter=limiter)
         self._invokes = KnownInvokes(self.parser, self.model.operation_model("Invoke"))
 
@@ -220,15 +223,17 @@ class LambdaService(ProtocolService):
             if known is not None and not self.lab.enforce_iam:
                 limit, error = body_limit("Invoke")
                 body = await read_body(receive, headers, limit, "Invoke", error)
-                response = await self._run_invoke(known.function_name, body, known.options_for(headers))
+                response = await self._run_invoke(known.function_name, body,
+                                                  known.options_for(headers), send)
             else:
-                response = await self._answer(scope, receive, headers, raw_path, key)
+                response = await self._answer(scope, receive, send, headers, raw_path, key)
         except (LambdaError, ServiceError) as e:
             response = self.serializer.error(lambda_error(e), new_request_id())
-        await send_response(response, scope["method"], send)
+        if response is not None:  # None: an invoke that answered as soon as it could
+            await send_response(response, scope["method"], send)
 
-    async def _answer(self, scope: Any, receive: Any, headers: dict[str, str], raw_path: bytes,
-                      key: InvokeKey | None) -> HttpResponse:
+    async def _answer(self, scope: Any, receive: Any, send: Any, headers: dict[str, str],
+                      raw_path: bytes, key: InvokeKey | None) -> HttpResponse | None:
         """Any request, routed and read by the protocol layer."""
         request = HttpRequest.lowered(scope["method"], raw_path.decode("latin-1"),
                                       scope["query_string"].decode("latin-1"), headers)
@@ -238,7 +243,7 @@ class LambdaService(ProtocolService):
         body = await read_body(receive, headers, limit, route.operation, error)
         request = HttpRequest.lowered(request.method, request.path, request.query, headers, body)
         if _awaited(route, headers) and not self.lab.enforce_iam:  # authorised in a thread
-            return await self.invoke_on_loop(request, route, labels, query, key)
+            return await self.invoke_on_loop(request, route, labels, query, send, key)
         return await self.run_blocking(self.answer, request, route, labels, query, new_request_id(),
                                        caller_of(scope, headers, "lambda", request.query))
 
@@ -277,10 +282,12 @@ class LambdaService(ProtocolService):
             self.report(caller, parsed, output if isinstance(output, dict) else None, error, request_id)
 
     async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
-                             query: Mapping[str, list[str]], key: InvokeKey | None = None) -> HttpResponse:
-        """A synchronous Invoke, on the event loop: the edge awaits the handler's answer.
-        Its answer carries the invocation's request id; a refusal, one of its own. An
-        input that passes its checks is remembered by ``key`` (:class:`KnownInvokes`)."""
+                             query: Mapping[str, list[str]], send: Any,
+                             key: InvokeKey | None = None) -> HttpResponse | None:
+        """A synchronous Invoke, on the event loop: the edge awaits the handler's answer
+        and sends it with ``send`` (:meth:`_run_invoke`). Its answer carries the invocation's
+        request id; a refusal, one of its own. An input that passes its checks is
+        remembered by ``key`` (:class:`KnownInvokes`)."""
         try:
             parsed = self._read_routed(request, route, labels, query)
             self._check(parsed)
@@ -290,17 +297,32 @@ class LambdaService(ProtocolService):
         self._invokes.remember(key, parsed)
         params = with_trace(parsed, request.lower_headers)
         return await self._run_invoke(params["FunctionName"], params.get("Payload", b""),
-                                      invoke_options(params))
+                                      invoke_options(params), send)
 
-    async def _run_invoke(self, function_name: str, payload: bytes, options: dict[str, Any]) -> HttpResponse:
-        """Run a checked synchronous Invoke (``options``: :func:`invoke_options`) and
-        write its answer."""
+    async def _run_invoke(self, function_name: str, payload: bytes, options: dict[str, Any],
+                          send: Any) -> HttpResponse | None:
+        """Run a checked synchronous Invoke (``options``: :func:`invoke_options`). Its
+        answer is sent with ``send`` as soon as it is known, before the invoke is recorded
+        (:meth:`Lab.invoke_async`'s ``answer``), and ``None`` returned, where the edge
+        answers first (``answer_first``); otherwise, and for a Tail or a refusal, the
+        answer is returned to be sent."""
+        answered = False
+
+        async def answer(result: InvokeResult) -> None:
+            nonlocal answered
+            answered = True
+            await send_response(self._invokes.answer(result), "POST", send)
+
         try:
             result = await self.lab.invoke_async(function_name, payload, run_blocking=self.run_blocking,
+                                                 answer=answer if self.answer_first else None,
                                                  **options)
-            return self._invokes.answer(result)
         except Exception as e:
-            return self.failure(e, new_request_id())
+            if not answered:
+                return self.failure(e, new_request_id())
+            log.exception("an invoke failed after its caller had its answer")
+            return None
+        return None if answered else self._invokes.answer(result)
 
     def failure(self, error: Exception, request_id: str) -> HttpResponse:
         """An AWS error as Lambda answers it; any other exception is a bug, said so."""

@@ -254,6 +254,8 @@ class EdgeServer:
     accepted (tests and benchmarks use this); ``run()`` serves in the foreground until
     SIGINT or SIGTERM. Either way every region's functions see ``AWS_ENDPOINT_URL``. The
     labs of other regions the edge opened close when it stops; ``lab`` stays open.
+    ``answer_first``: see :func:`~lambdalab.server.app.create_app` (``lambdalab serve``
+    answers first; an edge started beside code that reads the lab, by default, not).
     """
 
     def __init__(
@@ -265,9 +267,10 @@ class EdgeServer:
         auth_keys: dict[str, str] | None = None,
         app: Edge | None = None,
         log_level: str = "warning",
+        answer_first: bool = False,
     ) -> None:
         self.lab = lab
-        self.app = app or create_app(lab, auth_keys=auth_keys)
+        self.app = app or create_app(lab, auth_keys=auth_keys, answer_first=answer_first)
         self.regions = self.app.regions
         self.socket = bind(host, port)
         self.url = url_of(self.socket)
