@@ -141,7 +141,8 @@ def one_run(requests: int) -> dict[str, float]:
         (code / "app.py").write_text(ECHO_HANDLER)
         with Lab(data_dir=Path(tmp) / "data") as lab:
             lab.create_function("echo", code, handler="app.handler", sandbox=SANDBOX)
-            with EdgeServer(lab, port=0).start() as server:
+            # as `lambdalab serve` does: nothing else here reads the lab
+            with EdgeServer(lab, port=0, answer_first=True).start() as server:
                 port = int(server.url.rsplit(":", 1)[1])
                 results: multiprocessing.Queue[list[int]] = multiprocessing.Queue()
                 for count in (200, requests):  # the first run warms up, and is dropped
