@@ -182,7 +182,9 @@ def refuse_pending(config: FunctionConfiguration) -> None:
 # running the handler. ``drive`` does those in the calling thread (``Lab.invoke``,
 # the async queue's workers); ``drive_async`` on an event loop (the HTTP edge), where
 # the handler's answer is awaited rather than waited for in a thread: a thread hop
-# costs a request two wake-ups, about a quarter of a warm HTTP invoke here.
+# costs a request two wake-ups, about a quarter of a warm HTTP invoke here. Once the
+# caller's answer is known the invoke yields it (``Answered``) before recording it:
+# ``drive_async`` given an ``answer`` sends it then, ``drive`` goes straight on.
 
 
 @dataclass
