@@ -284,10 +284,11 @@ class LambdaService(ProtocolService):
     async def invoke_on_loop(self, request: HttpRequest, route: Route, labels: Mapping[str, str],
                              query: Mapping[str, list[str]], send: Any,
                              key: InvokeKey | None = None) -> HttpResponse | None:
-        """A synchronous Invoke, on the event loop: the edge awaits the handler's answer
-        and sends it with ``send`` (:meth:`_run_invoke`). Its answer carries the invocation's
-        request id; a refusal, one of its own. An input that passes its checks is
-        remembered by ``key`` (:class:`KnownInvokes`)."""
+        """A synchronous Invoke, on the event loop: the edge awaits the handler's answer,
+        which it sends itself with ``send`` where it answers first (:meth:`_run_invoke`),
+        else returns. Its answer carries the invocation's request id; a refusal, one of
+        its own. An input that passes its checks is remembered by ``key``
+        (:class:`KnownInvokes`)."""
         try:
             parsed = self._read_routed(request, route, labels, query)
             self._check(parsed)
