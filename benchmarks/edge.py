@@ -20,6 +20,9 @@ Figures (targets from issue 6):
    measured window, divided by the requests), the single-client p50 and the p99 at 64
    clients. Targets: >= 1.5x serverless-offline's req/s, >= 0.6x the floor's, <= 120 µs
    of server CPU per request, p50 <= 1.5x the floor's, p99 at 64 clients <= the peer's.
+   The loads run one server at a time; the single-client p50s come from rounds in which
+   the three servers, all up, take turns in an order rotated each round, so that a
+   shared machine's drift between phases falls on all three alike.
    The first invoke after the server starts is ``benchmarks/startup.py``'s. Beside 4c,
    reported only (4f): the floor of this architecture, the floor's CPU per request plus
    the CPU of one raw pipe round trip to a warm forked echo worker
@@ -36,6 +39,7 @@ interface. A missed target is reported, not raised.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import io
 import json
@@ -49,7 +53,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,9 +74,9 @@ CLIENTS = 4
 #: Per mode: warm invokes timed per path, seconds of each throughput run, boto3 invokes.
 MODES = {
     "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100, "load_seconds": 1.5,
-              "round_trips": 2_000},
+              "round_trips": 2_000, "single_rounds": 2, "single_seconds": 0.5},
     "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500, "load_seconds": 4.0,
-             "round_trips": 20_000},
+             "round_trips": 20_000, "single_rounds": 6, "single_seconds": 1.0},
 }
 #: Client processes of the peer comparison's throughput runs, and of its tail figure.
 LOAD_CLIENTS = (4, 16)
@@ -260,43 +264,63 @@ class Figures:
 
     rates: dict[int, float]
     cpu_us: float
-    p50_us: float
     tail_p99_us: float
+    #: the single-client p50, from the rounds the servers take in turns (interleaved_p50s)
+    p50_us: float = math.nan
 
 
 def server_figures(pid: int, port: int, path: str, counts: dict[str, Any]) -> Figures:
     seconds = counts["load_seconds"]
     runs = {n: load(pid, port, path, n, seconds) for n in LOAD_CLIENTS}
-    single = load(pid, port, path, 1, seconds)
     tail = load(pid, port, path, TAIL_CLIENTS, seconds)
     cpu = runs[max(LOAD_CLIENTS)]
     return Figures({n: r.rate for n, r in runs.items()}, cpu.cpu_us_per_request,
-                   p50(single.latencies_us or [math.inf]), p99(tail.latencies_us or [math.inf]))
+                   p99(tail.latencies_us or [math.inf]))
 
 
-def peer_figures(counts: dict[str, Any], tmp: Path) -> tuple[Figures, Figures | None, str]:
+Server = tuple[int, int, str]  # pid, port, Invoke's path
+
+
+def peer_figures(
+    counts: dict[str, Any], tmp: Path, ours: Server
+) -> tuple[Figures, Figures | None, str, dict[str, float]]:
     """The floor's figures, serverless-offline's (``None`` with the reason when it cannot
-    run here), one after the other, each server alone on the machine."""
-    floor_proc, floor_port = peers.start_floor()
-    try:
+    run here), each server's load alone on the machine; then the single-client p50 of
+    ``ours``, the floor and the peer, taking turns (:func:`interleaved_p50s`)."""
+    servers = {"ours": ours}
+    with contextlib.ExitStack() as running:
+        floor_proc, floor_port = peers.start_floor()
+        running.callback(peers.stop, floor_proc)
+        servers["floor"] = (floor_proc.pid, floor_port, PATH)
         print("measuring the floor (minimal uvicorn app)", file=sys.stderr)
-        floor = server_figures(floor_proc.pid, floor_port, PATH, counts)
-    finally:
-        peers.stop(floor_proc)
-    why = peers.missing()
-    if why is not None:
-        return floor, None, why
-    folder = tmp / "serverless-offline"
-    folder.mkdir()
-    try:
-        proc, port, path = peers.start_serverless_offline(folder)
-    except Exception as e:  # npm registry unreachable, a plugin that fails to start
-        return floor, None, f"serverless-offline did not start: {e}"
-    try:
-        print("measuring serverless-offline", file=sys.stderr)
-        return floor, server_figures(proc.pid, port, path, counts), ""
-    finally:
-        peers.stop(proc)
+        floor = server_figures(*servers["floor"], counts)
+        peer, why = None, peers.missing() or ""
+        if not why:
+            folder = tmp / "serverless-offline"
+            folder.mkdir()
+            try:
+                proc, port, path = peers.start_serverless_offline(folder)
+            except Exception as e:  # npm registry unreachable, a plugin that fails to start
+                why = f"serverless-offline did not start: {e}"
+            else:
+                running.callback(peers.stop, proc)
+                servers["peer"] = (proc.pid, port, path)
+                print("measuring serverless-offline", file=sys.stderr)
+                peer = server_figures(*servers["peer"], counts)
+        print("single-client rounds, the servers taking turns", file=sys.stderr)
+        p50s = interleaved_p50s(servers, counts["single_rounds"], counts["single_seconds"])
+    return floor, peer, why, p50s
+
+
+def interleaved_p50s(servers: dict[str, Server], rounds: int, seconds: float) -> dict[str, float]:
+    """Each server's single-client p50 over ``rounds`` rounds of ``seconds`` each, the
+    servers taking turns in an order rotated every round."""
+    names = list(servers)
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            latencies[name] += load(*servers[name], 1, seconds).latencies_us
+    return {name: p50(values or [math.inf]) for name, values in latencies.items()}
 
 
 def peer_rows(
@@ -386,10 +410,13 @@ def measure_all(
             print("measuring the edge beside its peers", file=sys.stderr)
             port = int(url.rsplit(":", 1)[1])
             ours = server_figures(edge.pid, port, PATH, counts)
+            floor, peer, why, p50s = peer_figures(counts, Path(tmp), (edge.pid, port, PATH))
         finally:
             edge.send_signal(signal.SIGTERM)
             edge.wait(timeout=60)
-        floor, peer, why = peer_figures(counts, Path(tmp))
+        ours, floor = replace(ours, p50_us=p50s["ours"]), replace(floor, p50_us=p50s["floor"])
+        if peer is not None:
+            peer = replace(peer, p50_us=p50s["peer"])
         print("measuring a pipe round trip's CPU", file=sys.stderr)
         pipe_us = pipe_exchange_cpu_us(worker, counts["round_trips"])
     return [
