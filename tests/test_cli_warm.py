@@ -9,6 +9,7 @@ shares between the commands that only read).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -134,34 +135,35 @@ def run_both(tmp_path: Path, servers: list[Path]) -> RunBoth:
     return both_ways(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunBoth]:
-    """:func:`both_ways` on one pair of data dirs for the module's commands that only read
-    what is there (or add the same to both): ``echo`` invoked (a log to read), published
-    and aliased once, and one server started, not one per command."""
-    root = tmp_path_factory.mktemp("published")
-    run = both_ways(root)
-    try:
-        run("invoke", "echo", '{"to": "the log"}')  # starts the server; a log to read
-        run("publish", "echo")
-        run("alias", "create", "echo", "live", "--version", "1", "--routing", "$LATEST=0.5")
-        yield run
-    finally:
-        daemon.stop(root / "server")
-    assert daemon.read_state(root / "server") is None
-
-
-@pytest.fixture(scope="module")
-def invoked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunBoth]:
-    """:func:`both_ways` on one pair of data dirs for the module's invokes, one server
-    started, not one per invoke: what an invoke prints does not depend on the invokes
-    before it (an ``Event`` one, which runs later on one side only, comes last)."""
-    root = tmp_path_factory.mktemp("invoked")
+@contextlib.contextmanager
+def shared(root: Path) -> Iterator[RunBoth]:
+    """:func:`both_ways` on one pair of data dirs under ``root`` for several tests, its
+    one server stopped at the end."""
     try:
         yield both_ways(root)
     finally:
         daemon.stop(root / "server")
     assert daemon.read_state(root / "server") is None
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunBoth]:
+    """:func:`shared` for the module's commands that only read what is there (or add the
+    same to both): ``echo`` invoked (a log to read), published and aliased once."""
+    with shared(tmp_path_factory.mktemp("published")) as run:
+        run("invoke", "echo", '{"to": "the log"}')  # starts the server; a log to read
+        run("publish", "echo")
+        run("alias", "create", "echo", "live", "--version", "1", "--routing", "$LATEST=0.5")
+        yield run
+
+
+@pytest.fixture(scope="module")
+def invoked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunBoth]:
+    """:func:`shared` for the module's invokes: what an invoke prints does not depend on
+    the invokes before it (an ``Event`` one, which runs later on one side only, comes
+    last)."""
+    with shared(tmp_path_factory.mktemp("invoked")) as run:
+        yield run
 
 
 def server_log(data_dir: Path) -> str:
