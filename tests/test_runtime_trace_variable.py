@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import subprocess
 import sys
+import time
 from typing import Iterator
 
 import pytest
@@ -70,6 +72,20 @@ def test_a_handler_may_set_or_delete_it_and_the_next_invoke_sets_it_again() -> N
     assert (os.environ[NAME], c_getenv(NAME), seen_by_a_child()) == ("third", b"third", "third")
 
 
+def test_a_fresh_header_is_set_everywhere_and_differs_each_invoke() -> None:
+    seen = set()
+    for _ in range(3):
+        bootstrap.set_fresh_trace_variable()
+        value = os.environ[NAME]
+        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0",
+                            value)
+        assert int(value[7:15], 16) == pytest.approx(time.time(), abs=5)
+        if sys.platform.startswith("linux"):
+            assert c_getenv(NAME) == value.encode()
+        seen.add(value)
+    assert len(seen) == 3 and seen_by_a_child() == value
+
+
 def test_a_null_byte_is_refused_as_os_environ_refuses_it() -> None:
     with pytest.raises(ValueError, match="embedded null byte"):
         os.environ[NAME] = "a\0b"
@@ -90,6 +106,7 @@ def test_memory_does_not_grow_with_the_invokes() -> None:
     """glibc's ``setenv`` would keep all 100,000 values: about 14 MB."""
     bootstrap.set_trace_variable(bootstrap.trace_header())
     before = resident_kb()
-    for _ in range(100_000):
+    for _ in range(50_000):
         bootstrap.set_trace_variable(bootstrap.trace_header())
+        bootstrap.set_fresh_trace_variable()
     assert resident_kb() - before < 2_000

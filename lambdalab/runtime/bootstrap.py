@@ -245,13 +245,22 @@ def setup_logging() -> None:
         root.setLevel(level)
 
 
-def trace_header() -> str:
+#: A fresh X-Ray trace header: the time in the root, then a 96-bit random id; a 64-bit
+#: random id as parent. As bytes: the environment holds bytes, and the runtime makes one
+#: for nearly every invoke.
+_FRESH_HEADER = b"Root=1-%08x-%024x;Parent=%016x;Sampled=0"
+
+
+def fresh_trace_header() -> bytes:
     """A fresh X-Ray trace header for one invoke, which AWS's runtime puts in
-    ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html):
-    a 96-bit random id after the time in the root, a 64-bit one as parent."""
-    bits = random.getrandbits(160)  # no syscall; ``random`` reseeds in a forked child
-    ids = bits.to_bytes(20, "big").hex()  # zero-padded hex in one call
-    return f"Root=1-{int(time.time()):08x}-{ids[:24]};Parent={ids[24:]};Sampled=0"
+    ``_X_AMZN_TRACE_ID`` ("changes with each invocation", configuration-envvars.html)."""
+    # ``random`` makes no system call, and reseeds in a forked child.
+    return _FRESH_HEADER % (int(time.time()), random.getrandbits(96), random.getrandbits(64))
+
+
+def trace_header() -> str:
+    """:func:`fresh_trace_header` as text."""
+    return fresh_trace_header().decode()
 
 
 class TraceVariable:
@@ -284,30 +293,40 @@ class TraceVariable:
 
     def set(self, value: str) -> None:
         raw = os.fsencode(value)
-        entry = self._prefix + raw
-        if len(entry) >= self.CAPACITY or b"\0" in raw:  # os.environ refuses a null byte
-            os.environ[self.NAME] = value
+        if len(self._prefix) + len(raw) >= self.CAPACITY or b"\0" in raw:
+            os.environ[self.NAME] = value  # which refuses a null byte, as it should
             return
+        self.set_raw(raw)
+
+    def fresh(self) -> None:
+        """Set a :func:`fresh_trace_header` (the invoke's caller sent none)."""
+        self.set_raw(fresh_trace_header())
+
+    def set_raw(self, raw: bytes) -> None:
+        """Set ``raw``, which fits a buffer and holds no null byte."""
         self._turn = turn = self._turn ^ 1  # not the buffer the environment holds now
         buffer = self._buffers[turn]
-        buffer.value = entry
+        buffer.value = self._prefix + raw
         self._putenv(buffer)
         self._mapping[self._key] = raw
 
 
-def trace_variable_setter() -> Callable[[str], None]:
-    """How this process sets ``_X_AMZN_TRACE_ID``: :class:`TraceVariable` with glibc,
-    ``os.environ`` elsewhere."""
+def trace_variable_setters() -> tuple[Callable[[str], None], Callable[[], None]]:
+    """How this process sets ``_X_AMZN_TRACE_ID`` to a value, and to a fresh header:
+    :class:`TraceVariable` with glibc, ``os.environ`` elsewhere."""
     try:
         os.confstr("CS_GNU_LIBC_VERSION")
         putenv = ctypes.PyDLL(None).putenv  # called holding the GIL
     except (ValueError, OSError, AttributeError):
-        return lambda value: os.environ.__setitem__(TraceVariable.NAME, value)
+        def set_value(value: str) -> None:
+            os.environ[TraceVariable.NAME] = value
+        return set_value, lambda: set_value(trace_header())
     putenv.argtypes, putenv.restype = [ctypes.c_char_p], ctypes.c_int
-    return TraceVariable(putenv).set
+    variable = TraceVariable(putenv)
+    return variable.set, variable.fresh
 
 
-set_trace_variable = trace_variable_setter()
+set_trace_variable, set_fresh_trace_variable = trace_variable_setters()
 
 
 #: ``ru_maxrss``'s units in a MB: macOS reports bytes, Linux KB.
@@ -343,7 +362,10 @@ def run_handler(
     JSON; what the handler printed has been flushed to the log pipe."""
     global _current_request_id
     request_id = _current_request_id = request.request_id
-    set_trace_variable(request.trace_id or trace_header())
+    if request.trace_id:
+        set_trace_variable(request.trace_id)
+    else:
+        set_fresh_trace_variable()
     started = time.perf_counter()
     try:
         context = LambdaContext(

@@ -17,7 +17,9 @@ class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
-        data = data or {}
+        if not data:  # nearly every invoke: no identity
+            self.cognito_identity_id = self.cognito_identity_pool_id = None
+            return
         self.cognito_identity_id = data.get("cognitoIdentityId")
         self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
 

@@ -278,10 +278,10 @@ def unpack_request(frame: bytes) -> Request:
         frame[_REQUEST.size : rid].decode(),
         frame[rid:arn].decode(),
         deadline_ms,
-        frame[arn:cc].decode() or None,
-        frame[cc:ci].decode() or None,
+        frame[arn:cc].decode() if cc_size else None,  # most invokes have none of these
+        frame[cc:ci].decode() if ci_size else None,
         frame[trace:],
-        frame[ci:trace].decode() or None,
+        frame[ci:trace].decode() if trace_size else None,
         busy,
     )
 
