@@ -1,7 +1,10 @@
 """Raw baselines, measured on the same machine in the same run as lambdalab's figures.
 
 * a pipe round trip to a warm worker: ``Connection.send_bytes``/``recv_bytes`` of a small
-  frame to a forked child that echoes it – the floor under a warm invoke;
+  frame to a forked child that echoes it – the floor under a warm invoke whose two ends
+  sleep while they wait (each answer wakes the other side);
+* the same with both ends spinning (:class:`SpinningEchoWorker`) – the floor under a warm
+  invoke where both ends busy-wait, as lambdalab's do where that can pay;
 * the same with two threads and two workers – the floor under two-environment throughput;
 * a bare ``os.fork()`` + ``_exit`` + ``waitpid`` of a parent that has preloaded the modules
   the fork server preloads – the floor under a cold start;
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -66,6 +70,63 @@ class EchoWorker:
     def close(self) -> None:
         self.conn.close()
         os.waitpid(self.pid, 0)
+
+
+class SpinningEchoWorker:
+    """A forked child that sends back every frame it receives, where both ends
+    busy-wait for the other's bytes (non-blocking reads, again and again) instead of
+    sleeping in a read: the floor of an exchange in which both ends spin, as
+    lambdalab's core and runtime do where a spin can pay. Only meaningful with the two
+    on different CPUs (on one, each spin holds the CPU the other needs).
+
+    Fork it before any thread exists in the calling process.
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            keep = theirs.fileno()
+            os.closerange(3, keep)
+            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+            try:
+                while data := _spin_read(keep):
+                    os.write(keep, data)
+            except BaseException:
+                pass
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid = pid
+        self._socket = ours
+        self._fd = ours.fileno()
+        os.set_blocking(self._fd, False)
+
+    def round_trip(self, frame: bytes = SMALL_FRAME) -> bytes:
+        os.write(self._fd, frame)
+        return _spin_read(self._fd, len(frame))
+
+    def close(self) -> None:
+        self._socket.close()  # the worker reads its end of file, and leaves
+        os.waitpid(self.pid, 0)
+
+
+def _spin_read(fd: int, size: int = 0) -> bytes:
+    """``size`` bytes from ``fd`` (0: whatever comes first; b"" at its end), polling
+    without sleeping."""
+    os.set_blocking(fd, False)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        if not chunk or not size:
+            return chunk
+        got += chunk
+        if len(got) >= size:
+            return got
 
 
 def pipe_round_trips(count: int, warmup: int = 200) -> list[float]:

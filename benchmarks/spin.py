@@ -8,12 +8,14 @@ Both ends of an environment's pipe poll for the other's frame for up to
 ``SPIN_S`` before they sleep, where a spin can pay
 (:class:`lambdalab.runtime.protocol.SpinPolicy`: not where the two share one CPU,
 not where more tasks are runnable than CPUs, not after spins that missed). Figures,
-each beside a raw pipe round trip measured in the same run:
+each beside a baseline measured in the same run:
 
 1. warm ``Lab.invoke`` p50 (``subprocess``) unpinned, with the invoking thread and the
-   environment pinned to one CPU, and pinned to two different CPUs, each beside the raw
-   pipe round trip in the same placement: the floor (on one CPU, two context switches;
-   on two, two wake-ups of a sleeping process), which the target may be below;
+   environment pinned to one CPU, and pinned to two different CPUs, each beside its
+   floor in the same placement: where the two may run apart, a raw round trip in which
+   both ends spin, as lambdalab's do there (``baselines.SpinningEchoWorker``); on one
+   CPU, where neither spins, a pipe round trip to a sleeping echo worker (two context
+   switches). Each row notes the core's bookkeeping: figure 1 less figure 1e;
 1e. the exchange alone in each placement: the backend's invoke of the warm environment
    (``env.invoke``: the frames, the runtime's loop and the handler), without the
    core's bookkeeping around it (admission, the pool, logs, metrics);
@@ -49,6 +51,7 @@ from lambdalab.plugin import InvokeRequest
 from lambdalab.runtime.protocol import runnable_tasks
 
 T = TypeVar("T")
+Worker = baselines.EchoWorker | baselines.SpinningEchoWorker
 #: The invoking thread's CPU, and the environment's when they are apart.
 HERE, THERE = 0, 1
 WARM_TARGET_US = 40
@@ -112,10 +115,12 @@ def pinned(pid: int | None, env_cpu: int | None, measure: Callable[[], T]) -> T:
         os.sched_setaffinity(pid, before)
 
 
-def pipe_p50s(count: int, placements: dict[str, int | None]) -> dict[str, float]:
+def pipe_p50s(
+    count: int, placements: dict[str, int | None], worker_type: type[Worker] = baselines.EchoWorker
+) -> dict[str, float]:
     """The raw pipe round trip's p50 in each placement (the echo worker where the
     environment would be), measured before any thread of a lab exists to be forked."""
-    worker = baselines.EchoWorker()
+    worker = worker_type()
     try:
         for _ in range(count // 10):
             worker.round_trip()
@@ -125,6 +130,22 @@ def pipe_p50s(count: int, placements: dict[str, int | None]) -> dict[str, float]
         }
     finally:
         worker.close()
+
+
+def floors(count: int) -> dict[str, tuple[float, str]]:
+    """Figure 1's floor in each placement, and its name: a round trip with both ends
+    spinning where the two may run on different CPUs (lambdalab's ends spin there, where
+    a spin can pay), else one whose ends sleep (on one CPU neither spins)."""
+    where = placements()
+    sleeping = pipe_p50s(count, where)
+    apart = {name: cpu for name, cpu in where.items() if cpu != HERE}
+    spinning = pipe_p50s(count, apart, baselines.SpinningEchoWorker)
+    return {
+        name: (spinning[name], f"raw round trip, both ends spinning, {name} (the floor)")
+        if name in spinning else
+        (sleeping[name], f"raw pipe round trip, {name} (the floor)")
+        for name in where
+    } | {"sleeping": (sleeping["unpinned"], "pipe round trip to a warm forked echo worker")}
 
 
 def spin_rates(root: Path, seconds: float, rounds: int) -> tuple[list[float], list[float]]:
@@ -160,20 +181,21 @@ def placements() -> dict[str, int | None]:
     return where
 
 
-def placement_rows(lab: Lab, count: int, pipes: dict[str, float]) -> list[Row]:
-    """Figures 1 and 1e in each placement, beside the pipe round trip in the same one."""
+def placement_rows(lab: Lab, count: int, pipes: dict[str, tuple[float, str]]) -> list[Row]:
+    """Figures 1 and 1e in each placement, beside the floor in the same one."""
     rows = []
     lab.invoke("echo", EVENT)  # its environment, to pin
     for placement, cpu in placements().items():
         (pid,) = idle_pids(lab, "echo")
-        floor = pipes[placement]
-        floor_name = f"raw pipe round trip, {placement} (the floor)"
+        floor, floor_name = pipes[placement]
         warm = pinned(pid, cpu, lambda: warm_p50(lab, "echo", count))
         exchange = pinned(pid, cpu, lambda: exchange_p50(lab, "echo", count))
-        below = f"the target is below this run's floor ({floor:.1f} µs)" if floor > WARM_TARGET_US else ""
+        notes = f"the core's bookkeeping (figure 1 less 1e): {warm - exchange:.1f} µs"
+        if floor > WARM_TARGET_US:
+            notes += f"; the target is below this run's floor ({floor:.1f} µs)"
         rows.append(Row("1", f"warm invoke p50, subprocess, {placement}", "µs", warm, floor,
                         floor_name, target=f"<= {WARM_TARGET_US} µs",
-                        met=warm <= WARM_TARGET_US, samples=count, notes=below))
+                        met=warm <= WARM_TARGET_US, samples=count, notes=notes))
         rows.append(Row("1e", f"the exchange alone (backend invoke) p50, {placement}", "µs",
                         exchange, floor, floor_name, samples=count,
                         notes="without the core's bookkeeping (admission, pool, logs, metrics)"))
@@ -182,9 +204,8 @@ def placement_rows(lab: Lab, count: int, pipes: dict[str, float]) -> list[Row]:
 
 def measure(counts: Counts) -> list[Row]:
     progress(f"baselines: {counts.pipe_round_trips} pipe round trips in each placement")
-    pipes = pipe_p50s(counts.pipe_round_trips, placements())
-    pipe = pipes["unpinned"]
-    pipe_name = "pipe round trip to a warm forked echo worker"
+    pipes = floors(counts.pipe_round_trips)
+    pipe, pipe_name = pipes["sleeping"]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="lambdalab-spin-") as tmp:
         root = Path(tmp)
