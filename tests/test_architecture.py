@@ -7,6 +7,7 @@ fooled by what happens to be imported already.
 from __future__ import annotations
 
 import ast
+import itertools
 import inspect
 from pathlib import Path
 
@@ -272,6 +273,29 @@ def test_every_package_ships_in_a_wheel() -> None:
         if "__pycache__" not in init.parts
     } | {init.parent.name for init in (ROOT / "plugins").glob("*/__init__.py")}
     assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_every_folder_of_shipped_data_is_listed_as_its_package() -> None:
+    """A data file's folder whose name could be imported (``lambdalab/course/labs``) is
+    a package to setuptools: unlisted, every install warns about it (``Package
+    'lambdalab.course.labs' is absent from the `packages` configuration``). Such a
+    folder is the longest part of a data file's path made of names Python can import."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    roots = [(CORE, ("lambdalab",))] + [
+        (folder, (folder.name,)) for folder in (ROOT / "plugins").iterdir()
+        if (folder / "__init__.py").exists()
+    ]
+    unlisted = set()
+    for root, prefix in roots:
+        for path in root.rglob("*"):
+            parts = prefix + path.parent.relative_to(root).parts
+            if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in parts:
+                continue
+            importable = list(itertools.takewhile(str.isidentifier, parts))
+            unlisted.add(".".join(importable))
+    assert unlisted - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
 
 
 # -- the README's map of the tree ---------------------------------------------------------
