@@ -28,6 +28,7 @@ import threading
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
+from typing import Callable
 
 #: A frame the size of a tiny invoke request (header with request id and ARN, small body).
 SMALL_FRAME = b"\x00\x00\x00\x90" + b"x" * 0x90 + b'{"a": 1}'
@@ -44,23 +45,13 @@ class EchoWorker:
 
     def __init__(self) -> None:
         ours, theirs = Pipe(duplex=True)
-        pid = os.fork()
-        if pid == 0:  # the child: echo, then leave without running the parent's cleanup
-            ours.close()
-            keep = theirs.fileno()
-            # Drop every other inherited descriptor (an earlier worker's pipe end would
-            # otherwise stay open here and that worker would never see EOF).
-            os.closerange(3, keep)
-            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-            try:
-                while True:
-                    theirs.send_bytes(theirs.recv_bytes())
-            except BaseException:
-                pass
-            finally:
-                os._exit(0)
+
+        def echo() -> None:
+            while True:
+                theirs.send_bytes(theirs.recv_bytes())
+
+        self.pid = _forked(theirs.fileno(), ours.close, echo)
         theirs.close()
-        self.pid = pid
         self.conn: Connection = ours
 
     def round_trip(self, frame: bytes = SMALL_FRAME) -> bytes:
@@ -84,21 +75,14 @@ class SpinningEchoWorker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
-            ours.close()
-            keep = theirs.fileno()
-            os.closerange(3, keep)
-            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-            try:
-                while data := _spin_read(keep):
-                    os.write(keep, data)
-            except BaseException:
-                pass
-            finally:
-                os._exit(0)
+        keep = theirs.fileno()
+
+        def echo() -> None:
+            while data := _spin_read(keep):
+                os.write(keep, data)
+
+        self.pid = _forked(keep, ours.close, echo)
         theirs.close()
-        self.pid = pid
         self._socket = ours
         self._fd = ours.fileno()
         os.set_blocking(self._fd, False)
@@ -110,6 +94,26 @@ class SpinningEchoWorker:
     def close(self) -> None:
         self._socket.close()  # the worker reads its end of file, and leaves
         os.waitpid(self.pid, 0)
+
+
+def _forked(keep: int, close_ours: Callable[[], None], echo: Callable[[], None]) -> int:
+    """Fork an echo worker: the child closes the parent's end (``close_ours``) and every
+    other inherited descriptor but ``keep`` (an earlier worker's pipe end would
+    otherwise stay open there, and that worker would never see EOF), runs ``echo``
+    until its end closes, and leaves without running the parent's cleanup. The child's
+    pid."""
+    pid = os.fork()
+    if pid == 0:
+        close_ours()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+        try:
+            echo()
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    return pid
 
 
 def _spin_read(fd: int, size: int = 0) -> bytes:
