@@ -78,6 +78,7 @@ class SpinningEchoWorker:
         keep = theirs.fileno()
 
         def echo() -> None:
+            os.set_blocking(keep, False)
             while data := _spin_read(keep):
                 os.write(keep, data)
 
@@ -117,9 +118,8 @@ def _forked(keep: int, close_ours: Callable[[], None], echo: Callable[[], None])
 
 
 def _spin_read(fd: int, size: int = 0) -> bytes:
-    """``size`` bytes from ``fd`` (0: whatever comes first; b"" at its end), polling
-    without sleeping."""
-    os.set_blocking(fd, False)
+    """``size`` bytes from non-blocking ``fd`` (0: whatever comes first; b"" at its end),
+    polling without sleeping."""
     got = b""
     while True:
         try:

@@ -132,20 +132,22 @@ def pipe_p50s(
         worker.close()
 
 
-def floors(count: int) -> dict[str, tuple[float, str]]:
+def floors(count: int) -> tuple[dict[str, tuple[float, str]], float]:
     """Figure 1's floor in each placement, and its name: a round trip with both ends
     spinning where the two may run on different CPUs (lambdalab's ends spin there, where
-    a spin can pay), else one whose ends sleep (on one CPU neither spins)."""
+    a spin can pay), else one whose ends sleep (on one CPU neither spins); and the
+    sleeping round trip unpinned, figure 2's baseline."""
     where = placements()
-    sleeping = pipe_p50s(count, where)
-    apart = {name: cpu for name, cpu in where.items() if cpu != HERE}
-    spinning = pipe_p50s(count, apart, baselines.SpinningEchoWorker)
+    sleeping = pipe_p50s(count, {name: cpu for name, cpu in where.items()
+                                 if name == "unpinned" or cpu == HERE})
+    spinning = pipe_p50s(count, {name: cpu for name, cpu in where.items() if cpu != HERE},
+                         baselines.SpinningEchoWorker)
     return {
         name: (spinning[name], f"raw round trip, both ends spinning, {name} (the floor)")
         if name in spinning else
         (sleeping[name], f"raw pipe round trip, {name} (the floor)")
         for name in where
-    } | {"sleeping": (sleeping["unpinned"], "pipe round trip to a warm forked echo worker")}
+    }, sleeping["unpinned"]
 
 
 def spin_rates(root: Path, seconds: float, rounds: int) -> tuple[list[float], list[float]]:
@@ -204,8 +206,8 @@ def placement_rows(lab: Lab, count: int, pipes: dict[str, tuple[float, str]]) ->
 
 def measure(counts: Counts) -> list[Row]:
     progress(f"baselines: {counts.pipe_round_trips} pipe round trips in each placement")
-    pipes = floors(counts.pipe_round_trips)
-    pipe, pipe_name = pipes["sleeping"]
+    pipes, pipe = floors(counts.pipe_round_trips)
+    pipe_name = "pipe round trip to a warm forked echo worker"
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="lambdalab-spin-") as tmp:
         root = Path(tmp)
