@@ -260,13 +260,18 @@ def test_core_does_not_name_a_built_in_plugin() -> None:
     assert named == [], "\n".join(named)
 
 
+def listed_packages() -> set[str]:
+    """The packages ``[tool.setuptools]`` in pyproject.toml lists."""
+    import tomllib
+
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+
+
 def test_every_package_ships_in_a_wheel() -> None:
     """pyproject lists its packages by hand (the plugins and the course need a
     package-dir mapping), so a new package folder missing from the list would work in an
     editable install and be absent from a wheel."""
-    import tomllib
-
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = listed_packages()
     on_disk = {
         ".".join(init.parent.relative_to(ROOT).parts)
         for init in CORE.rglob("__init__.py")
@@ -280,9 +285,7 @@ def test_every_folder_of_shipped_data_is_listed_as_its_package() -> None:
     a package to setuptools: unlisted, every install warns about it (``Package
     'lambdalab.course.labs' is absent from the `packages` configuration``). Such a
     folder is the longest part of a data file's path made of names Python can import."""
-    import tomllib
-
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = listed_packages()
     roots = [(CORE, ("lambdalab",))] + [
         (folder, (folder.name,)) for folder in (ROOT / "plugins").iterdir()
         if (folder / "__init__.py").exists()
