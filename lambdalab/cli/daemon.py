@@ -531,6 +531,7 @@ def serve_in_background(data_dir: Path) -> None:
     from ..lab import Lab
     from ..server import EdgeServer, create_app
     from ..server.app import Edge
+    from ..server.heap import freeze_long_lived
 
     class ActivityEdge(Edge):
         """The edge, noting when the last request ended and how many are in flight."""
@@ -556,6 +557,7 @@ def serve_in_background(data_dir: Path) -> None:
         prepare_sandboxes(lab)  # the fork server boots while the edge's app loads
         edge = ActivityEdge(create_app(lab, answer_first=True))  # every reader comes through it
         server = EdgeServer(lab, "127.0.0.1", 0, app=edge).start()
+        freeze_long_lived()  # this process only serves: its full collections stay short
         info = ServerInfo(
             os.getpid(), server.url, str(data_dir), os.environ.get("LAMBDALAB_SANDBOX") or None,
             BACKGROUND, timeout,

@@ -87,6 +87,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
     daemon.prepare_sandboxes(lab)  # the fork server boots while the edge's modules load
     from ..regions import REGIONS_FOLDER, RegionMismatch
     from ..server import EdgeServer, is_loopback
+    from ..server.heap import freeze_long_lived
 
     if not is_loopback(host):
         err.print(
@@ -123,6 +124,7 @@ def serve(lab: Lab, host: str, port: int, auth_keys: dict[str, str] | None) -> N
                 daemon.SERVE, None,
             )
         )
+    freeze_long_lived()  # this process only serves: its full collections stay short
     try:
         server.run()
     finally:
