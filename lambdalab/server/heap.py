@@ -6,8 +6,8 @@ number a quarter of those it kept then. A ``lambdalab serve`` process holds abou
 such objects once it is warm (its modules, botocore's service models, the lab's state),
 and under load the records that wait a moment in its batched writers survive long enough
 to set one off every two seconds. Each one stopped the edge for 50-85 ms under 64
-clients on two cores, and every client's request in flight waited: that pause was the
-p99 of ``benchmarks/edge.py``'s figure 4e.
+clients on two cores, and every request in flight waited: whenever one fell in the
+window of ``benchmarks/edge.py``'s figure 4e, it set the p99 (92-104 ms against 31-39).
 
 ``gc.freeze()`` moves the objects the process holds into a generation that collections
 never visit (https://docs.python.org/3/library/gc.html#gc.freeze). Frozen objects are
