@@ -22,7 +22,9 @@ each beside a baseline measured in the same run:
 2. warm p50 with ``limited`` at 128 MB (2e: its exchange alone, governor included);
 3. invokes/s of 4 threads (4 warm environments) with the spins on and off
    (``lambdalab_subprocess.SPIN_S = 0``): two labs side by side, measured in alternating
-   rounds, the median of the rounds each.
+   rounds, the median of the rounds each; after each round its lab writes what its log
+   store and cost ledger buffered, untimed, so that neither lab's writes land in the
+   other's round.
 
 On a loaded machine (more runnable tasks than CPUs) neither end spins: the figures
 then show the wake-up path, whatever the placement.
@@ -43,6 +45,7 @@ from typing import Callable, TypeVar
 
 import baselines
 import harness
+import lambdalab_cost
 import lambdalab_subprocess
 from harness import Row, p50, time_each
 from invoke import ECHO_HANDLER, EVENT, idle_pids, progress, throughput
@@ -169,7 +172,15 @@ def spin_rates(root: Path, seconds: float, rounds: int) -> tuple[list[float], li
                     rates.append(throughput(lab, name, seconds / rounds, threads=4)[0])
                 finally:
                     lambdalab_subprocess.SPIN_S = kept
+                settle(lab)
     return on, off
+
+
+def settle(lab: Lab) -> None:
+    """Write what ``lab``'s log store and cost ledger buffered (untimed): their threads
+    write every 200 ms, and would otherwise write one lab's round during the other's."""
+    lab.logs.flush()
+    lambdalab_cost.costs(lab).flush()
 
 
 def placements() -> dict[str, int | None]:
