@@ -11,8 +11,8 @@ by a no-op, in alternating rounds of one run (target: <= 1.03x): the p50 of the 
 counted in (each round ends by writing what it buffered, so the writes a round caused
 are paid in that round, not in the next one), with the CPU the lab's process spent
 on them, every thread counted; and the bytes the store keeps per invoke (message + 26,
-as CloudWatch Logs counts them), until its retention or the data dir's cap
-(``LOG_STORE_MAX_BYTES_DEFAULT``) drops them.
+as CloudWatch Logs counts them, and as the pages of the database file), until its
+retention or the data dir's cap (``LOG_STORE_MAX_BYTES_DEFAULT``) drops them.
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ def measure(counts: Counts) -> list[Row]:
             for _ in range(500):
                 lab.invoke("echo", EVENT)
             lab.logs.flush()
-            before = lab.logs.stored_bytes()
+            before, pages = lab.logs.stored_bytes(), log_pages(lab)
             stored = time_each(lambda: lab.invoke("echo", EVENT), 1_000)
             lab.logs.flush()
             per_invoke = (lab.logs.stored_bytes() - before) / len(stored)
+            on_disk = (log_pages(lab) - pages) / len(stored)
             write = lab.logs.write
             taken: dict[bool, list[float]] = {True: [], False: []}
             spent = {True: Spent(), False: Spent()}
@@ -107,7 +108,15 @@ def measure(counts: Counts) -> list[Row]:
                   f"{spent[False].cpu_us:.1f} µs off (the environment's not counted)"),
         Row("2", "log store bytes per warm invoke", "B", per_invoke,
             notes="START, END, REPORT: kept until retention or the data dir's cap"),
+        Row("2b", "the same, as the database file's pages", "B", on_disk,
+            notes="SQLite's pages of the log store's table and index (dbstat)"),
     ]
+
+
+def log_pages(lab: Lab) -> int:
+    """Bytes of the database pages that hold the log store's events and their index."""
+    return lab.store.query("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat "
+                           "WHERE name LIKE 'log_chunks%'")[0][0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import secrets
 import threading
 import time
@@ -37,7 +38,8 @@ from . import limits
 from .errors import LambdaError
 from .limits import BILLING_GRANULARITY_MS, TAIL_LOG_BYTES
 from .models import LoggingConfig
-from .store import Store, insert_rows
+from .log_chunks import COLUMNS, INSERT, Event, chunks_of, event_message, events_of, rewritten
+from .store import Store
 
 log = logging.getLogger("lambdalab.logs")
 
@@ -307,21 +309,6 @@ class InvalidParameterException(LambdaError):
     """CloudWatch Logs' error for a parameter it does not take (e.g. ``retentionInDays``)."""
 
 
-def event_message(line: str) -> str:
-    """``line`` cut to what one log event holds: 1 MB with its 26 bytes of overhead.
-
-    AWS documents the event limit, not what Lambda does with a longer line; lambdalab
-    keeps the first bytes of it, whole characters only.
-    """
-    if len(line) <= _SURELY_FITS:
-        return line
-    data = line.encode("utf-8", "surrogatepass")
-    room = limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES
-    if len(data) <= room:
-        return line
-    return data[:room].decode("utf-8", "ignore")
-
-
 def event_bytes(message: str) -> int:
     """What CloudWatch Logs counts for one event: its UTF-8 message plus 26 bytes."""
     if message.isascii():  # one byte a character (a flag of the string: no encoding)
@@ -374,11 +361,13 @@ class LogStore:
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((self._now() if epoch is None else epoch) * 1000)
         if len(lines) <= _WRITE_SLICE:  # every invoke's START, END and REPORT
-            self._hand_over((group, stream, ts, *lines), sum(map(len, lines)))
+            size = sum(map(len, lines))
+            self._hand_over((group, stream, ts, size, *lines), size)
             return
         for start in range(0, len(lines), _WRITE_SLICE):  # flushed as a huge log comes
             part = lines[start:start + _WRITE_SLICE]
-            self._hand_over((group, stream, ts, *part), sum(map(len, part)))
+            size = sum(map(len, part))
+            self._hand_over((group, stream, ts, size, *part), size)
 
     def _hand_over(self, run: _Run, size: int) -> None:
         """Add a run of ``size`` characters to the buffer."""
@@ -389,9 +378,9 @@ class LogStore:
 
     def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
         """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
-        runs = [(group, stream, ts, m) for ts, m in events]
+        runs = [(group, stream, ts, len(m), m) for ts, m in events]
         self._pending.extend(runs)  # from a list: in one step, as one append is
-        self._pending_bytes += sum(len(m) for _, m in events)
+        self._pending_bytes += sum(run[3] for run in runs)
 
     def on_flush(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after each flush that stored events (in the flushing thread,
@@ -417,17 +406,27 @@ class LogStore:
         self._pending_bytes = 0
         if self.max_bytes:
             self.stored_bytes()  # counted before this batch lands
-        stored = False
-        for rows in _chunks(runs):  # trimmed as it goes: the file stays near the cap
+        chunks = chunks_of(runs)
+        while chunks:  # trimmed as it goes: the file stays near the cap
+            batch, chars = [], 0
+            while chunks and chars < _BUFFER_MAX_BYTES:
+                batch.append(chunks.pop(0))
+                chars += batch[-1].chars
+            added = 0
             with self._store.transaction() as db:
-                insert_rows(db, _INSERT_HEAD, 4, rows)
-            stored = True
+                for chunk in batch:  # ids follow the last chunk's, whoever wrote it
+                    last = db.execute(
+                        "SELECT id + span FROM log_chunks ORDER BY id DESC LIMIT 1"
+                    ).fetchone()
+                    row = chunk.row(last[0] if last else 1)
+                    db.execute(INSERT, row)
+                    added += row[6]
             if self.max_bytes:
-                self._stored_bytes = self.stored_bytes() + _stored_size(rows)
+                self._stored_bytes = self.stored_bytes() + added
                 self._trim()
         if time.monotonic() - self._expired_at > _EXPIRE_EVERY_S:
             self._expire()
-        return stored
+        return bool(runs)
 
     def _run(self) -> None:
         while not self._closed:
@@ -436,14 +435,7 @@ class LogStore:
 
     def read(self, group: str, after_id: int = 0, limit: int = 10_000) -> list[LogEvent]:
         """Events of one log group with ids above ``after_id`` (for ``--follow``)."""
-        self.flush()
-        self._expire(group)
-        rows = self._store.query(
-            "SELECT id, log_group, log_stream, timestamp, message FROM log_events "
-            "WHERE log_group = ? AND id > ? ORDER BY id LIMIT ?",
-            (group, after_id, limit),
-        )
-        return [LogEvent(*row) for row in rows]
+        return self.query(group, after_id=after_id, limit=limit)
 
     def query(
         self,
@@ -464,31 +456,63 @@ class LogStore:
         if flush:
             self.flush()
             self._expire(group)
-        where, params = ["log_group = ?", "id > ?"], [group, _int64(after_id)]
-        if streams is not None:
-            where.append(f"log_stream IN ({', '.join('?' * len(streams))})")
-            params.extend(streams)
-        for clause, bound in (("id < ?", before_id), ("timestamp >= ?", start_ms),
-                              ("timestamp < ?", end_ms)):
+        after, before = _int64(after_id), None if before_id is None else _int64(before_id)
+        start = None if start_ms is None else _int64(start_ms)
+        end = None if end_ms is None else _int64(end_ms)
+        wanted = None if streams is None else set(streams)
+        found: list[LogEvent] = []
+        if limit <= 0:
+            return found
+        for row in self._chunk_rows(group, after, before, start, end, newest_first):
+            if wanted is not None and wanted.isdisjoint(json.loads(row[5])):
+                continue
+            events = events_of(row)
+            for event_id, stream, ts, message in reversed(list(events)) if newest_first else events:
+                if (event_id <= after or (before is not None and event_id >= before)
+                        or (wanted is not None and stream not in wanted)
+                        or (start is not None and ts < start) or (end is not None and ts >= end)):
+                    continue
+                found.append(LogEvent(event_id, group, stream, ts, message))
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def _chunk_rows(
+        self, group: str, after: int, before: int | None, start: int | None, end: int | None,
+        newest_first: bool,
+    ) -> Iterator[Sequence[Any]]:
+        """The rows of ``group``'s chunks that may hold an event of ids above ``after``
+        (and below ``before``) and times in [``start``, ``end``), by id, a few at a time
+        (a chunk holds up to 4 MB)."""
+        holding = self._store.query(  # the one chunk whose ids may straddle ``after``
+            "SELECT MAX(id) FROM log_chunks WHERE log_group = ? AND id <= ?", (group, after)
+        )[0][0]
+        where = ["log_group = ?", "id >= ?"]
+        params: list[Any] = [group, after if holding is None else holding]
+        for clause, bound in (("id < ?", before), ("last_ts >= ?", start), ("first_ts < ?", end)):
             if bound is not None:
                 where.append(clause)
-                params.append(_int64(bound))
-        order = "DESC" if newest_first else "ASC"
-        rows = self._store.query(
-            "SELECT id, log_group, log_stream, timestamp, message FROM log_events "
-            f"WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?",
-            (*params, limit),
-        )
-        return [LogEvent(*row) for row in rows]
+                params.append(bound)
+        order, beyond = ("DESC", "id < ?") if newest_first else ("ASC", "id > ?")
+        while True:
+            rows = self._store.query(
+                f"SELECT {COLUMNS} FROM log_chunks WHERE {' AND '.join(where)} "
+                f"ORDER BY id {order} LIMIT {_CHUNKS_PER_READ}", tuple(params),
+            )
+            yield from rows
+            if len(rows) < _CHUNKS_PER_READ:
+                return
+            if len(where) == len(params):  # the first page: add the bound after it
+                where.append(beyond)
+                params.append(0)
+            params[-1] = rows[-1][0]
 
     def groups(self) -> list[GroupSummary]:
         """Every log group that has events or a retention policy, by name."""
         self.flush()
         rows = self._store.query(
             "SELECT name, MIN(ts), COALESCE(SUM(bytes), 0) FROM ("
-            " SELECT log_group AS name, timestamp AS ts,"
-            f"  length(CAST(message AS BLOB)) + {limits.LOG_EVENT_OVERHEAD_BYTES} AS bytes"
-            "  FROM log_events"
+            " SELECT log_group AS name, first_ts AS ts, bytes FROM log_chunks"
             " UNION ALL SELECT name, NULL, NULL FROM log_groups"
             ") GROUP BY name ORDER BY name"
         )
@@ -502,20 +526,25 @@ class LogStore:
         """Whether ``group`` has an event or a retention policy."""
         self.flush()
         return bool(self._store.query(
-            "SELECT 1 FROM log_events WHERE log_group = ? "
+            "SELECT 1 FROM log_chunks WHERE log_group = ? "
             "UNION ALL SELECT 1 FROM log_groups WHERE name = ? LIMIT 1", (group, group)
         ))
 
     def streams(self, group: str) -> list[StreamSummary]:
         """The streams of ``group`` that have events, by name."""
         self.flush()
-        rows = self._store.query(
-            "SELECT log_stream, MIN(timestamp), MAX(timestamp), "
-            f"SUM(length(CAST(message AS BLOB)) + {limits.LOG_EVENT_OVERHEAD_BYTES}) "
-            "FROM log_events WHERE log_group = ? GROUP BY log_stream ORDER BY log_stream",
-            (group,),
-        )
-        return [StreamSummary(*row) for row in rows]
+        found: dict[str, list[int]] = {}
+        for row in self._chunk_rows(group, 0, None, None, None, False):
+            for _, stream, ts, message in events_of(row):
+                size = event_bytes(message)
+                summary = found.get(stream)
+                if summary is None:
+                    found[stream] = [ts, ts, size]
+                    continue
+                summary[0] = min(summary[0], ts)
+                summary[1] = max(summary[1], ts)
+                summary[2] += size
+        return [StreamSummary(name, *found[name]) for name in sorted(found)]
 
     def delete_group(self, group: str, stream: str | None = None) -> None:
         """Delete every event of ``group`` (or of one of its streams) and, for a whole
@@ -523,11 +552,13 @@ class LogStore:
         self.flush()
         with self._flushing, self._store.transaction() as db:  # no flush counts meanwhile
             if stream is None:
-                db.execute("DELETE FROM log_events WHERE log_group = ?", (group,))
+                db.execute("DELETE FROM log_chunks WHERE log_group = ?", (group,))
                 db.execute("DELETE FROM log_groups WHERE name = ?", (group,))
             else:
-                db.execute("DELETE FROM log_events WHERE log_group = ? AND log_stream = ?",
-                           (group, stream))
+                holding = [chunk_id for chunk_id, streams in db.execute(
+                    "SELECT id, streams FROM log_chunks WHERE log_group = ?", (group,)
+                ).fetchall() if stream in json.loads(streams)]
+                _rewrite(db, holding, lambda event: event[1] != stream)
             self._stored_bytes = None  # counted again on next need
 
     # -- retention ----------------------------------------------------------------------
@@ -573,18 +604,20 @@ class LogStore:
         for name, days in rows:
             cutoff = int((self._now() - days * 86_400) * 1000)
             with self._store.transaction() as db:
-                freed = db.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(length(CAST(message AS BLOB))), 0) "
-                    "FROM log_events WHERE log_group = ? AND timestamp < ?",
-                    (name, cutoff),
+                whole = db.execute(
+                    "SELECT COALESCE(SUM(events), 0), COALESCE(SUM(bytes), 0) FROM log_chunks "
+                    "WHERE log_group = ? AND last_ts < ?", (name, cutoff),
                 ).fetchone()
-                db.execute(
-                    "DELETE FROM log_events WHERE log_group = ? AND timestamp < ?",
+                db.execute("DELETE FROM log_chunks WHERE log_group = ? AND last_ts < ?",
+                           (name, cutoff))
+                straddling = [row[0] for row in db.execute(
+                    "SELECT id FROM log_chunks WHERE log_group = ? AND first_ts < ?",
                     (name, cutoff),
-                )
-            deleted += freed[0]
+                ).fetchall()]
+                events, freed = _rewrite(db, straddling, lambda event: event[2] >= cutoff)
+            deleted += whole[0] + events
             if self._stored_bytes is not None:
-                self._stored_bytes -= freed[1] + freed[0] * limits.LOG_EVENT_OVERHEAD_BYTES
+                self._stored_bytes -= whole[1] + freed
         return deleted
 
     # -- the store's size cap -------------------------------------------------------------
@@ -592,11 +625,9 @@ class LogStore:
     def stored_bytes(self) -> int:
         """Bytes of every stored event as CloudWatch Logs counts them (message + 26)."""
         if self._stored_bytes is None:
-            row = self._store.query(
-                "SELECT COUNT(*), COALESCE(SUM(length(CAST(message AS BLOB))), 0) "
-                "FROM log_events"
-            )[0]
-            self._stored_bytes = row[1] + row[0] * limits.LOG_EVENT_OVERHEAD_BYTES
+            self._stored_bytes = self._store.query(
+                "SELECT COALESCE(SUM(bytes), 0) FROM log_chunks"
+            )[0][0]
         return self._stored_bytes
 
     def _trim(self) -> None:
@@ -605,20 +636,29 @@ class LogStore:
             return
         excess = self.stored_bytes() - int(self.max_bytes * limits.LOG_STORE_LOW_WATER)
         with self._store.transaction() as db:
-            # The first event by which the oldest ones add up to the excess (a running
+            # The first chunk by which the oldest ones add up to the excess (a running
             # sum that SQLite stops computing at the first row that qualifies).
             last = db.execute(
-                "SELECT id, running FROM (SELECT id, SUM(length(CAST(message AS BLOB)) + ?) "
-                "OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS running FROM log_events) "
-                "WHERE running >= ? LIMIT 1",
-                (limits.LOG_EVENT_OVERHEAD_BYTES, excess),
+                "SELECT id, running - bytes FROM (SELECT id, bytes, SUM(bytes) "
+                "OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS running FROM log_chunks) "
+                "WHERE running >= ? LIMIT 1", (excess,),
             ).fetchone()
             if last is None:  # the count was off: keep nothing rather than too much
-                db.execute("DELETE FROM log_events")
+                db.execute("DELETE FROM log_chunks")
                 self._stored_bytes = 0
                 return
-            db.execute("DELETE FROM log_events WHERE id <= ?", (last[0],))
-        self._stored_bytes = self.stored_bytes() - last[1]
+            chunk_id, before = last
+            db.execute("DELETE FROM log_chunks WHERE id < ?", (chunk_id,))
+            owed = [excess - before]  # still to free, from that chunk's oldest events
+
+            def newer(event: Event) -> bool:
+                if owed[0] <= 0:
+                    return True
+                owed[0] -= event_bytes(event[3])
+                return False
+
+            _, freed = _rewrite(db, [chunk_id], newer)
+        self._stored_bytes = self.stored_bytes() - before - freed
 
     def close(self) -> None:
         self._closed = True
@@ -633,55 +673,37 @@ def _int64(value: int) -> int:
     return max(-(2**63), min(2**63 - 1, value))
 
 
-#: Lines a writer handed over: group, stream, timestamp (epoch ms), then the lines.
+def _rewrite(db: sqlite3.Connection, chunk_ids: Sequence[int],
+             keep: Callable[[Event], bool]) -> tuple[int, int]:
+    """Keep only the events ``keep`` accepts in the chunks ``chunk_ids`` (in a
+    transaction); the events deleted and the bytes they held."""
+    deleted = freed = 0
+    for chunk_id in chunk_ids:
+        row = db.execute(f"SELECT {COLUMNS}, bytes FROM log_chunks WHERE id = ?",
+                         (chunk_id,)).fetchone()
+        events = list(events_of(row))
+        kept = [event for event in events if keep(event)]
+        if len(kept) == len(events):
+            continue
+        db.execute("DELETE FROM log_chunks WHERE id = ?", (chunk_id,))
+        left = 0
+        if kept:
+            new = rewritten(row[1], chunk_id, kept).row(chunk_id, span=row[2])
+            db.execute(INSERT, new)
+            left = new[6]
+        deleted += len(events) - len(kept)
+        freed += row[10] - left
+    return deleted, freed
+
+
+#: Lines a writer handed over: group, stream, timestamp (epoch ms), characters, then the lines.
 _Run = tuple[Any, ...]
-#: The INSERT parameters of some log events, flat: group, stream, timestamp, message, …
-Rows = list[Any]
-
-
-def _chunks(runs: list[_Run]) -> Iterator[Rows]:
-    """The events of buffered runs of lines, each line cut to one event
-    (:func:`event_message`, called only for a line that may be too long), as flat INSERT
-    parameters in pieces of about ``_BUFFER_MAX_BYTES`` characters of messages. One pass,
-    a run at a time: a flush holds thousands of invokes' three lines."""
-    rows: Rows = []
-    size = 0
-    for run in runs:
-        group, stream, ts, lines = run[0], run[1], run[2], run[3:]
-        if not lines:
-            continue
-        if max(map(len, lines)) > _SURELY_FITS:
-            lines = tuple(event_message(line) for line in lines)
-        run_size = sum(map(len, lines))
-        if size + run_size < _BUFFER_MAX_BYTES:  # the whole run fits in this piece
-            size += run_size
-            for line in lines:
-                rows += (group, stream, ts, line)
-            continue
-        for line in lines:
-            rows += (group, stream, ts, line)
-            size += len(line)
-            if size >= _BUFFER_MAX_BYTES:
-                yield rows
-                rows, size = [], 0
-    if rows:
-        yield rows
-
-
-def _stored_size(rows: Rows) -> int:
-    """What CloudWatch Logs counts for the events of ``rows`` (:func:`event_bytes` of each)."""
-    messages = rows[3::4]
-    text = "".join(messages)
-    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-    return size + len(messages) * limits.LOG_EVENT_OVERHEAD_BYTES
-
-
-#: Characters of a line that one event holds however it encodes (4 UTF-8 bytes each at most).
-_SURELY_FITS = (limits.LOG_EVENT_MAX_BYTES - limits.LOG_EVENT_OVERHEAD_BYTES) // 4
-_INSERT_HEAD = "INSERT INTO log_events (log_group, log_stream, timestamp, message) VALUES "
 #: Lines a writer adds to the buffer at a time.
 _WRITE_SLICE = 10_000
-#: Pending characters past which a writer flushes itself (back-pressure on fast printers).
+#: Pending characters past which a writer flushes itself (back-pressure on fast printers),
+#: and that one transaction of a flush writes at most.
 _BUFFER_MAX_BYTES = 4 * 1024 * 1024
+#: Chunks a read fetches at a time (each holds up to 4 MB of messages).
+_CHUNKS_PER_READ = 8
 #: Retention policies are applied on flushes at most this often (seconds), and on reads.
 _EXPIRE_EVERY_S = 60.0

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
+from .limits import LOG_EVENT_OVERHEAD_BYTES
+
 log = logging.getLogger("lambdalab.store")
 #: The file naming the region a data dir's functions belong to (:mod:`lambdalab.regions`).
 HOME_REGION_FILE = "home-region"
@@ -180,6 +182,30 @@ MIGRATIONS: dict[str, str] = {
         REGISTRY_CHANGES,
         ("functions", "versions", "aliases", "latest_before_update", "permissions"),
     ),
+    # Log events kept many to a row (lambdalab.log_chunks: a row an event cost a warm
+    # invoke a tenth of its time). Each stored event becomes a chunk of one, its id kept.
+    "logs-2": f"""
+    CREATE TABLE log_chunks (
+        id INTEGER PRIMARY KEY,
+        log_group TEXT NOT NULL,
+        span INTEGER NOT NULL,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        streams TEXT NOT NULL,
+        runs BLOB,
+        lengths BLOB,
+        offsets BLOB,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX log_chunks_by_group ON log_chunks (log_group, id);
+    INSERT INTO log_chunks (id, log_group, span, first_ts, last_ts, events, bytes, streams, text)
+    SELECT id, log_group, 1, timestamp, timestamp, 1,
+           length(CAST(message AS BLOB)) + {LOG_EVENT_OVERHEAD_BYTES}, json_array(log_stream), message
+    FROM log_events;
+    DROP TABLE log_events;
+    """,
 }
 
 

@@ -28,7 +28,7 @@ def old_migrations() -> dict[str, str]:
 
     order = ["core-1", "async-1", "permissions-1", "schedule-1", "function-urls-1", "sqs-1",
              "sqs-system-attributes", "logs-1", "layers-1", "updates-1", "async-trace-1",
-             "mapping-tags-1", "registry-changes-1"]
+             "mapping-tags-1", "registry-changes-1", "logs-2"]
     # The SQS plugin's tables of that time (its later migrations, such as sqs-fifo, came
     # after the move and are not in that list).
     sqs_then = {name: SQS_MIGRATIONS[name] for name in ("sqs-1", "sqs-system-attributes")}
