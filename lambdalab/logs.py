@@ -360,21 +360,14 @@ class LogStore:
 
     def write(self, group: str, stream: str, lines: list[str], epoch: float | None = None) -> None:
         ts = int((self._now() if epoch is None else epoch) * 1000)
-        if len(lines) <= _WRITE_SLICE:  # every invoke's START, END and REPORT
-            size = sum(map(len, lines))
-            self._hand_over((group, stream, ts, size, *lines), size)
-            return
-        for start in range(0, len(lines), _WRITE_SLICE):  # flushed as a huge log comes
-            part = lines[start:start + _WRITE_SLICE]
+        parts = (lines,) if len(lines) <= _WRITE_SLICE else [  # a huge log: flushed as it comes
+            lines[start:start + _WRITE_SLICE] for start in range(0, len(lines), _WRITE_SLICE)]
+        for part in parts:  # inline, not a call a part: 0.5 µs a warm invoke, not 0.8
             size = sum(map(len, part))
-            self._hand_over((group, stream, ts, size, *part), size)
-
-    def _hand_over(self, run: _Run, size: int) -> None:
-        """Add a run of ``size`` characters to the buffer."""
-        self._pending.append(run)
-        self._pending_bytes += size
-        if self._pending_bytes > _BUFFER_MAX_BYTES:
-            self.flush()
+            self._pending.append((group, stream, ts, size, *part))
+            self._pending_bytes += size
+            if self._pending_bytes > _BUFFER_MAX_BYTES:
+                self.flush()
 
     def write_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
         """Buffer events that carry their own timestamps (epoch ms), as PutLogEvents sends."""
@@ -464,10 +457,8 @@ class LogStore:
         if limit <= 0:
             return found
         for row in self._chunk_rows(group, after, before, start, end, newest_first):
-            if wanted is not None and wanted.isdisjoint(json.loads(row[5])):
-                continue
-            events = events_of(row)
-            for event_id, stream, ts, message in reversed(list(events)) if newest_first else events:
+            events = self._decoded(row, wanted)
+            for event_id, stream, ts, message in reversed(events) if newest_first else events:
                 if (event_id <= after or (before is not None and event_id >= before)
                         or (wanted is not None and stream not in wanted)
                         or (start is not None and ts < start) or (end is not None and ts >= end)):
@@ -507,6 +498,16 @@ class LogStore:
                 params.append(0)
             params[-1] = rows[-1][0]
 
+    def _decoded(self, row: Sequence[Any], streams: set[str] | None = None) -> list[Event]:
+        """The events of a chunk's row (none when it holds none of ``streams``). A damaged
+        chunk holds none: it is reported once, as any damaged row of the data dir is."""
+        def decode() -> list[Event]:
+            if streams is not None and streams.isdisjoint(json.loads(row[5])):
+                return []
+            return list(events_of(row))
+
+        return self._store.loaded("log_chunks", {"id": row[0]}, decode) or []
+
     def groups(self) -> list[GroupSummary]:
         """Every log group that has events or a retention policy, by name."""
         self.flush()
@@ -535,7 +536,7 @@ class LogStore:
         self.flush()
         found: dict[str, list[int]] = {}
         for row in self._chunk_rows(group, 0, None, None, None, False):
-            for _, stream, ts, message in events_of(row):
+            for _, stream, ts, message in self._decoded(row):
                 size = event_bytes(message)
                 summary = found.get(stream)
                 if summary is None:
@@ -679,11 +680,14 @@ def _rewrite(db: sqlite3.Connection, chunk_ids: Sequence[int],
     transaction); the events deleted and the bytes they held."""
     deleted = freed = 0
     for chunk_id in chunk_ids:
-        row = db.execute(f"SELECT {COLUMNS}, bytes FROM log_chunks WHERE id = ?",
+        row = db.execute(f"SELECT {COLUMNS}, events, bytes FROM log_chunks WHERE id = ?",
                          (chunk_id,)).fetchone()
-        events = list(events_of(row))
+        try:
+            events = list(events_of(row))
+        except Exception:  # damaged: no reader gets an event of it, so it goes whole
+            events = []
         kept = [event for event in events if keep(event)]
-        if len(kept) == len(events):
+        if events and len(kept) == len(events):
             continue
         db.execute("DELETE FROM log_chunks WHERE id = ?", (chunk_id,))
         left = 0
@@ -691,8 +695,8 @@ def _rewrite(db: sqlite3.Connection, chunk_ids: Sequence[int],
             new = rewritten(row[1], chunk_id, kept).row(chunk_id, span=row[2])
             db.execute(INSERT, new)
             left = new[6]
-        deleted += len(events) - len(kept)
-        freed += row[10] - left
+        deleted += row[10] - len(kept)
+        freed += row[11] - left
     return deleted, freed
 
 

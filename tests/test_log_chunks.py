@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from lambdalab import limits
 from lambdalab.logs import LogEvent, LogStore
 from lambdalab.store import MIGRATIONS, Database, Store
@@ -141,5 +143,47 @@ def test_an_older_data_dir_keeps_its_events_and_their_ids(tmp_path: Path) -> Non
         tables = {row[0] for row in sqlite3.connect(path / "lambdalab.db").execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "log_events" not in tables
+    finally:
+        logs.close()
+
+
+def test_a_chunk_keeps_its_messages_compressed(tmp_path: Path) -> None:
+    """Warm invokes' START, END and REPORT lines take a fraction of what CloudWatch Logs
+    counts for them (their request id three times over, the same words each time)."""
+    logs = store(tmp_path / "data")
+    try:
+        for n in range(1_000):
+            request = f"{n:08d}-1111-2222-3333-444444444444"
+            logs.write("g", "s", [f"START RequestId: {request} Version: $LATEST\n",
+                                  f"END RequestId: {request}\n",
+                                  f"REPORT RequestId: {request}\tDuration: 1.{n % 97:02d} ms\t\n"])
+        logs.flush()
+        kept = logs._store.query("SELECT SUM(length(text)) FROM log_chunks")[0][0]
+        assert kept * 4 < logs.stored_bytes()
+        assert logs.read("g", limit=3_000)[-1].message.startswith("REPORT RequestId: 00000999-")
+    finally:
+        logs.close()
+
+
+def test_a_damaged_chunk_is_reported_and_skipped_and_retention_still_deletes_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [T0]
+    logs = store(tmp_path / "data", now=lambda: now[0])
+    try:
+        logs.write("g", "s", ["old one", "old two"], T0)
+        logs.flush()
+        logs.write("g", "s", ["new"], T0 + 2 * 86_400)
+        logs.flush()
+        with logs._store.transaction() as db:  # a chunk whose messages no longer inflate
+            db.execute("UPDATE log_chunks SET text = x'00ff' WHERE id = "
+                       "(SELECT MIN(id) FROM log_chunks)")
+        assert [e.message for e in logs.read("g")] == ["new"]
+        assert [s.name for s in logs.streams("g")] == ["s"]
+        assert "skipped a damaged row of log_chunks" in caplog.text
+        now[0] = T0 + 2 * 86_400
+        logs.put_retention_policy("g", 1)  # the damaged chunk's events are past it
+        assert logs._store.query("SELECT COUNT(*) FROM log_chunks")[0][0] == 1
+        assert logs.stored_bytes() == len("new") + limits.LOG_EVENT_OVERHEAD_BYTES
     finally:
         logs.close()
