@@ -26,7 +26,7 @@ import sys
 import zlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import limits
 
@@ -103,28 +103,32 @@ class Chunk:
         )
 
 
-def chunks_of(runs: Iterable[tuple[Any, ...]]) -> list[Chunk]:
-    """The chunks of the runs a flush took, in order: a run is its group, stream,
-    timestamp (epoch ms), characters, then its lines. One chunk a group, and another
+def chunks_of(items: Sequence[Any]) -> list[Chunk]:
+    """The chunks of the runs a flush took, in order: ``items`` holds them one after
+    another, each its group, stream, timestamp (epoch ms), characters and count of
+    lines, then its lines (:class:`~lambdalab.logs.LogStore`). One chunk a group, and another
     each :data:`CHUNK_MAX_CHARS` of messages. Thousands of runs wait at each flush, so
     this is :meth:`Chunk.add` inlined."""
     open_chunks: dict[str, Chunk] = {}
     done: list[Chunk] = []
-    for run in runs:
-        if len(run) == 4:  # a run of no lines
+    at, end = 0, len(items)
+    while at < end:
+        group, stream, ts, chars, count = items[at:at + 5]
+        first = at + 5
+        at = first + count
+        if not count:
             continue
-        group = run[0]
         chunk = open_chunks.get(group)
         if chunk is None:
             chunk = open_chunks[group] = Chunk(group)
-        index = chunk.streams.get(run[1])
+        index = chunk.streams.get(stream)
         if index is None:
-            index = chunk.streams[run[1]] = len(chunk.streams)
-        chunk.run_ts.append(run[2])
+            index = chunk.streams[stream] = len(chunk.streams)
+        chunk.run_ts.append(ts)
         chunk.run_stream.append(index)
-        chunk.run_lines.append(len(run) - 4)
-        chunk.messages += run[4:]
-        chunk.chars += run[3]
+        chunk.run_lines.append(count)
+        chunk.messages += items[first:at]
+        chunk.chars += chars
         if chunk.chars >= CHUNK_MAX_CHARS:
             done.append(open_chunks.pop(group))
     return done + list(open_chunks.values())
