@@ -32,6 +32,7 @@ from . import limits
 
 #: The columns of ``log_chunks`` a chunk is read from, in :func:`events_of`'s order.
 COLUMNS = "id, log_group, span, first_ts, last_ts, streams, runs, lengths, offsets, text"
+#: The statement that writes a chunk's row (:meth:`Chunk.row`).
 INSERT = ("INSERT INTO log_chunks (id, log_group, span, first_ts, last_ts, events, bytes, "
           "streams, runs, lengths, offsets, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 #: Characters of messages past which a flush starts another chunk of the same group.
@@ -85,8 +86,8 @@ class Chunk:
         self.chars += sum(map(len, lines))
 
     def row(self, chunk_id: int, span: int | None = None) -> tuple[Any, ...]:
-        """The chunk's row for :data:`INSERT`; ``span`` is its count of events unless
-        some were deleted from it."""
+        """The chunk's row for :data:`~lambdalab.log_chunks.INSERT`; ``span`` is its
+        count of events unless some were deleted from it."""
         messages = self.messages
         if max(map(len, messages)) > _SURELY_FITS:
             messages = [event_message(message) for message in messages]
@@ -106,9 +107,9 @@ class Chunk:
 def chunks_of(items: Sequence[Any]) -> list[Chunk]:
     """The chunks of the runs a flush took, in order: ``items`` holds them one after
     another, each its group, stream, timestamp (epoch ms), characters and count of
-    lines, then its lines (:class:`~lambdalab.logs.LogStore`). One chunk a group, and another
-    each :data:`CHUNK_MAX_CHARS` of messages. Thousands of runs wait at each flush, so
-    this is :meth:`Chunk.add` inlined."""
+    lines, then its lines (as ``lambdalab.logs.LogStore`` buffers them). One chunk a
+    group, and another each :data:`CHUNK_MAX_CHARS` of messages. Thousands of runs wait
+    at each flush, so this is :meth:`Chunk.add` inlined."""
     open_chunks: dict[str, Chunk] = {}
     done: list[Chunk] = []
     at, end = 0, len(items)
