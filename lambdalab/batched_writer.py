@@ -40,6 +40,12 @@ class BatchedWriter(Generic[T]):
         writer.add(row)      # returns at once
         writer.flush()       # before a read: what was added is in the database
         writer.close()       # with the lab (a value in lab.stash): the rest is written
+
+    With ``width`` (a record's count of values), each record is kept as its values, one
+    record after another, and ``write`` gets them so, as :func:`insert_rows` takes them.
+    A record that waits as a tuple counts toward the garbage collector's young passes
+    until it is written: the cost ledger's tuple an invoke set off 7-8 young collections
+    in 24,000 warm invokes, 0.8-2 ms each, where its values flat set off none.
     """
 
     def __init__(
@@ -51,6 +57,7 @@ class BatchedWriter(Generic[T]):
         logger: logging.Logger | None = None,
         interval: float = FLUSH_INTERVAL_S,
         pending_max: int = PENDING_MAX,
+        width: int = 1,
     ) -> None:
         self._write = write
         self.name = name
@@ -58,6 +65,7 @@ class BatchedWriter(Generic[T]):
         self._log = logger or logging.getLogger(name)
         self._interval = interval
         self.pending_max = pending_max
+        self._width = width
         self._pending: list[T] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
@@ -71,8 +79,11 @@ class BatchedWriter(Generic[T]):
         """Keep ``item`` for the next batch; write now if ``pending_max`` wait, or if the
         writer is closed (a last record that comes after the lab closed)."""
         with self._lock:
-            self._pending.append(item)
-            full = len(self._pending) >= self.pending_max
+            if self._width == 1:
+                self._pending.append(item)
+            else:
+                self._pending.extend(item)  # type: ignore[arg-type]  # a record's values
+            full = len(self._pending) >= self.pending_max * self._width
         if full or self._closed:
             self.flush_or_warn()
 
@@ -88,7 +99,7 @@ class BatchedWriter(Generic[T]):
                 self._write(batch)
             except sqlite3.Error:
                 with self._lock:  # kept for the next try, the newest first
-                    self._pending = (batch + self._pending)[-self.pending_max:]
+                    self._pending = (batch + self._pending)[-self.pending_max * self._width:]
                 raise
 
     def flush_or_warn(self) -> None:
@@ -116,7 +127,7 @@ class BatchedWriter(Generic[T]):
     def pending(self) -> int:
         """How many records wait to be written."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) // self._width
 
     def close(self) -> None:
         """Stop the background thread and write what waits; records added later are

@@ -134,6 +134,45 @@ def test_a_failing_write_keeps_only_the_newest_records(db: Database) -> None:
     assert stored(db) == [6, 7, 8, 9]
 
 
+def test_records_of_a_width_wait_as_their_values_and_are_kept_whole(db: Database) -> None:
+    """``width``: a record is kept as its values, ``write`` gets them flat, and a failing
+    write keeps the newest ``pending_max`` records whole, never part of one."""
+    disk = Disk(db)
+    writer = BatchedWriter(disk.write, name="t", interval=NEVER_S, pending_max=3, width=2)
+    for n in range(10):
+        writer.add((n, -n))  # from the third on, each add tries, fails, keeps three
+    assert writer.pending == 3
+    disk.full = False
+    writer.close()
+    assert stored(db) == [7, -7, 8, -8, 9, -9]
+
+
+def test_a_cost_ledger_record_sets_off_no_young_collection_while_it_waits(
+        tmp_path: Path) -> None:
+    """The cost ledger hands its rows over as values (``width``): thousands of invokes
+    that wait for a flush add no container for the collector to count."""
+    import gc
+
+    with Lab(tmp_path / "data", clock=VirtualClock()) as lab:
+        ledger = costs(lab)
+        report = InvokeReport(request_id="r", function_name="f", version="$LATEST",
+                              duration_ms=1.0, memory_size=128, max_memory_used_mb=30)
+        ledger.record(report)
+        ledger.flush()
+        gc.collect()
+        gc.disable()  # the count keeps growing past the young generation's threshold
+        try:
+            young = gc.get_count()[0]
+            for _ in range(2_000):
+                ledger.record(report)
+            assert gc.get_count()[0] - young < 100  # a tuple a record: 2,000
+        finally:
+            gc.enable()
+        assert ledger._writer.pending == 2_000
+        ledger.flush()
+        assert len(ledger.invokes()) == 2_001
+
+
 def test_a_bug_in_write_loses_that_batch_only_and_the_writer_goes_on(
         db: Database, caplog: pytest.LogCaptureFixture) -> None:
     write = inserter(db)

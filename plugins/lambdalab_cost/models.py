@@ -41,6 +41,8 @@ MIGRATIONS: dict[str, str] = {
 
 #: Rows the ledger keeps (lambdalab's own bound); past it, the oldest go.
 ROWS_MAX = 1_000_000
+#: Columns of ``cost_invokes``: the values a row hands its writer (``width``).
+_ROW_WIDTH = 11
 #: Invoked ARNs whose alias the ledger remembers; past it, it starts afresh.
 _ALIASES_KEPT = 4096
 _UNKNOWN = object()
@@ -160,7 +162,8 @@ class CostLedger:
         self._store = store
         self._now = now
         self.rows_max = rows_max
-        self._writer = BatchedWriter(self._write, name="lambdalab_cost", what="invoke costs")
+        self._writer: BatchedWriter[Any] = BatchedWriter(
+            self._write, name="lambdalab_cost", what="invoke costs", width=_ROW_WIDTH)
         #: The alias of each ARN invoked (worked out once: a regular expression).
         self._aliases: dict[str, str | None] = {}
 
@@ -185,12 +188,12 @@ class CostLedger:
         """Write the rows that wait, and drop the oldest past ``rows_max``."""
         self._writer.flush()
 
-    def _write(self, batch: list[tuple[Any, ...]]) -> None:
-        """Insert ``batch`` (:func:`~lambdalab.plugin.insert_rows`), and drop the oldest
-        rows past ``rows_max``."""
+    def _write(self, batch: list[Any]) -> None:
+        """Insert ``batch``, rows' values one after another
+        (:func:`~lambdalab.plugin.insert_rows`), and drop the oldest rows past
+        ``rows_max``."""
         with self._store.transaction() as db:
-            insert_rows(db, "INSERT INTO cost_invokes VALUES ", 11,
-                        [value for row in batch for value in row])
+            insert_rows(db, "INSERT INTO cost_invokes VALUES ", _ROW_WIDTH, batch)
             db.execute(
                 "DELETE FROM cost_invokes WHERE rowid <= "
                 "(SELECT MAX(rowid) FROM cost_invokes) - ?",
