@@ -187,3 +187,106 @@ def test_a_damaged_chunk_is_reported_and_skipped_and_retention_still_deletes_it(
         assert logs.stored_bytes() == len("new") + limits.LOG_EVENT_OVERHEAD_BYTES
     finally:
         logs.close()
+
+
+# -- the store against a model of a row an event ------------------------------------------
+
+from hypothesis import settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule  # noqa: E402
+
+GROUPS, STREAMS = ("g", "h"), ("s0", "s1", "s2")
+LINES = st.lists(st.text(alphabet="aé😀\n\t x", min_size=1, max_size=30), min_size=1, max_size=6)
+CAP = 1_000  # bytes as CloudWatch Logs counts them: some 20 events
+
+
+class LogStoreAgainstAModel(RuleBasedStateMachine):
+    """Writes, flushes, deleted streams, retention and the cap in any order: every group
+    reads as a list of events (one per line, in write order) would, and an event keeps
+    the id it was first read with."""
+
+    @initialize()
+    def start(self) -> None:
+        import tempfile
+
+        self.tmp = tempfile.TemporaryDirectory()
+        self.now = T0
+        self.logs = store(Path(self.tmp.name), now=lambda: self.now, max_bytes=CAP)
+        self.model: list[list[object]] = []  # [id or None, group, stream, ts, message]
+        self.pending: list[list[object]] = []  # written, not flushed
+        self.retention_days: dict[str, int] = {}
+
+    def teardown(self) -> None:
+        self.logs.close()
+        self.tmp.cleanup()
+
+    @rule(group=st.sampled_from(GROUPS), stream=st.sampled_from(STREAMS), lines=LINES)
+    def write(self, group: str, stream: str, lines: list[str]) -> None:
+        self.logs.write(group, stream, lines)
+        self.pending += [[None, group, stream, int(self.now * 1000), line] for line in lines]
+
+    @rule(seconds=st.integers(min_value=1, max_value=3 * 86_400))
+    def later(self, seconds: int) -> None:
+        self.now += seconds
+
+    @rule()
+    def flush(self) -> None:
+        self.logs.flush()
+        self._flushed()
+
+    @rule(group=st.sampled_from(GROUPS), stream=st.sampled_from(STREAMS))
+    def delete_stream(self, group: str, stream: str) -> None:
+        self.logs.delete_group(group, stream)  # flushes first
+        self._flushed()
+        self.model = [e for e in self.model if (e[1], e[2]) != (group, stream)]
+
+    @rule(group=st.sampled_from(GROUPS), days=st.sampled_from([1, 3]))
+    def retention(self, group: str, days: int) -> None:
+        self.logs.put_retention_policy(group, days)  # flushes, then expires
+        self._flushed()
+        self.retention_days[group] = days
+        self._expired(group)
+
+    def _expired(self, group: str) -> None:
+        """What reading ``group`` (or putting its policy) does: its events older than its
+        retention go."""
+        if group in self.retention_days:
+            cutoff = int((self.now - self.retention_days[group] * 86_400) * 1000)
+            self.model = [e for e in self.model if e[1] != group or int(e[3]) >= cutoff]  # type: ignore[call-overload]
+
+    def _flushed(self) -> None:
+        """What a flush did to the model: the events written since the last one are
+        stored a group at a time (groups in the order they were first written to, each
+        group's in write order), then the cap applies: past CAP, the oldest events go
+        until what is left is at most the low-water mark."""
+        groups = list(dict.fromkeys(e[1] for e in self.pending))
+        self.model += sorted(self.pending, key=lambda e: groups.index(e[1]))  # stable
+        self.pending = []
+        size = lambda e: len(str(e[4]).encode()) + limits.LOG_EVENT_OVERHEAD_BYTES  # noqa: E731
+        total = sum(size(e) for e in self.model)
+        if total <= CAP:
+            return
+        excess = total - int(CAP * limits.LOG_STORE_LOW_WATER)
+        while excess > 0:
+            excess -= size(self.model.pop(0))
+
+    @rule()
+    def read(self) -> None:
+        self.logs.flush()
+        self._flushed()
+        for group in GROUPS:
+            found = self.logs.read(group)
+            self._expired(group)
+            expected = [e for e in self.model if e[1] == group]
+            assert [(e.log_stream, e.timestamp, e.message) for e in found] == [
+                (s, ts, m) for _, _, s, ts, m in expected]
+            for event, entry in zip(found, expected):
+                assert entry[0] in (None, event.id)  # an event keeps its id
+                entry[0] = event.id
+        assert self.logs.stored_bytes() == sum(
+            len(str(e[4]).encode()) + limits.LOG_EVENT_OVERHEAD_BYTES for e in self.model)
+
+
+TestLogStoreAgainstAModel = LogStoreAgainstAModel.TestCase
+TestLogStoreAgainstAModel.settings = settings(max_examples=60, stateful_step_count=25,
+                                              deadline=None, database=None)
