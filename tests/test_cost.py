@@ -180,7 +180,7 @@ def test_a_ledger_that_cannot_write_never_fails_an_invoke(tmp_path: Path, code, 
     lab = Lab(data_dir=tmp_path / "d")
     lab.create_function("f", code(app=APP), handler="app.handler")
     with lab.store.transaction() as db:
-        db.execute("DROP TABLE cost_invokes")  # as a full disk or a damaged file would
+        db.execute("DROP TABLE cost_rows")  # as a full disk or a damaged file would
     assert lab.invoke("f").function_error is None
     lab.close()
     assert "could not record invoke costs" in caplog.text
@@ -297,3 +297,28 @@ def test_lambdalab_cost_narrows_to_an_alias_a_version_and_a_time_range(tmp_path:
     assert rows("--start", "2030-01-01T00:00:00Z") == []
     bad = run(tmp_path / "d", "--start", "noon")
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
+
+
+def test_a_ledger_written_a_row_of_eleven_columns_an_invoke_reads_the_same(tmp_path: Path) -> None:
+    """Migration ``cost-2`` moves what a configuration shares to ``cost_configs``: a data
+    dir written before it answers every read as it did, in the same order."""
+    from lambdalab.store import MIGRATIONS, Database
+    from lambdalab_cost.models import MIGRATIONS as COST
+
+    old = Database(tmp_path / "lambdalab.db", {**MIGRATIONS, "cost-1": COST["cost-1"]})
+    rows = [("r1", "f", "$LATEST", None, 10.0, "x86_64", 128, 512, 5.5, 6, 100.0),
+            ("r2", "f", "1", "live", 11.0, "arm64", 256, 1024, 2.0, 2, None),
+            ("r3", "g", "$LATEST", None, 11.0, "x86_64", 128, 512, 1.0, 1, None),
+            ("r0", "f", "$LATEST", None, 9.0, "x86_64", 128, 512, 3.0, 3, None)]
+    with old.transaction() as db:
+        db.executemany("INSERT INTO cost_invokes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    old.close()
+    with Lab(tmp_path, clock=VirtualClock(start=20.0)) as lab:
+        ledger = costs(lab)
+        assert [tuple(vars(i).values()) for i in ledger.invokes()] == [rows[3], rows[0], rows[1], rows[2]]
+        assert [(i.request_id, i.alias) for i in ledger.invokes(Window(alias="live"))] == [("r2", "live")]
+        assert {m.memory_mb: m.invokes for m in ledger.measured("f")} == {128: 2, 256: 1}
+        ledger.record(InvokeReport("r4", "f", "$LATEST", 7.0, 128, 10, invoked_arn=(
+            "arn:aws:lambda:us-east-1:000000000000:function:f")))
+        assert ledger.invokes()[-1].request_id == "r4"
+        assert len(lab.store.query("SELECT * FROM cost_configs")) == 3  # r4's was there
