@@ -411,12 +411,14 @@ class LogStore:
                 chars += batch[-1].chars
             added = 0
             with self._store.transaction() as db:
-                for chunk in batch:  # ids follow the last chunk's, whoever wrote it
-                    last = db.execute(
-                        "SELECT id + span FROM log_chunks ORDER BY id DESC LIMIT 1"
-                    ).fetchone()
-                    row = chunk.row(last[0] if last else 1)
+                last = db.execute(  # ids follow the last chunk's, whoever wrote it
+                    "SELECT id + span FROM log_chunks ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+                next_id = last[0] if last else 1
+                for chunk in batch:
+                    row = chunk.row(next_id)
                     db.execute(INSERT, row)
+                    next_id += row[2]
                     added += row[6]
             if self.max_bytes:
                 self._stored_bytes = self.stored_bytes() + added
