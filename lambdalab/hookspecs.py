@@ -244,7 +244,9 @@ def lambdalab_lambda_metrics(data: "list[LambdaDatum]") -> None:
     Called once per execution (with ``Invocations``, ``Errors``, ``Duration`` and the
     concurrency at that moment), per throttled invoke, and at each step of an
     asynchronous event (received, attempted, dropped, delivery failed). It runs on
-    the invoking thread: aggregate in memory and write later. The built-in
+    the invoking thread: aggregate in memory and write later. A data point may be
+    handed again in later calls (the same ``Invocations`` of a function, say): read
+    it, keep it, but do not change it. The built-in
     ``lambdalab_cloudwatch`` plugin turns these into CloudWatch metrics::
 
         @lambdalab.hookimpl

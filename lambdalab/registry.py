@@ -498,6 +498,12 @@ class Registry:
 
         return self._answers.get((name, "reserved"), load)
 
+    def admission(self, name: str) -> tuple[int | None, int]:
+        """What admitting an invoke of ``name`` reads, in one look at the answers kept:
+        its :meth:`reserved_concurrency` and the account's :meth:`total_reserved`."""
+        return self._answers.get(
+            (name, "admission"), lambda: (self.reserved_concurrency(name), self.total_reserved()))
+
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:
         with self._store.transaction() as db:
             cur = db.execute(

@@ -326,10 +326,31 @@ class InvokePlan:
     executed: str | None
     #: What each :class:`InvokeReport` of the plan says alike (:func:`_report_fields`).
     report_fields: dict[str, Any]
+    #: Its executions' ``Invocations`` data point, and ``Errors`` without and with an error.
+    invocations: LambdaDatum
+    errors: tuple[LambdaDatum, LambdaDatum]
+    #: Its function's ``ConcurrentExecutions`` data points, by value, made as first needed.
+    concurrent: dict[int, LambdaDatum]
 
 
 #: Plans kept (one per invoked ARN); past it they are all dropped and made again.
 _PLANS_MAX = 4096
+
+
+def _counted(made: dict[int, LambdaDatum], metric: str, count: int,
+             function_name: str | None = None) -> LambdaDatum:
+    """The data point of a count: made once a value and kept in ``made`` (counts of
+    executions are few), so an invoke builds one data point (``Duration``), not six."""
+    datum = made.get(count)
+    if datum is None:
+        if len(made) >= _COUNTS_KEPT:
+            made.clear()
+        datum = made[count] = LambdaDatum(metric, float(count), function_name)
+    return datum
+
+
+#: Data points of counts kept per kind (:func:`_counted`) before they are made again.
+_COUNTS_KEPT = 4096
 
 
 class Invoker:
@@ -362,6 +383,9 @@ class Invoker:
         self._metrics = DirectHook(hooks, "lambdalab_lambda_metrics", watch)
         self._trace_header = DirectHook(hooks, "lambdalab_invoke_trace_header", watch)
         self._plans: dict[str, InvokePlan] = {}
+        #: The account's concurrency data points, by value (see :func:`_counted`).
+        self._account_counts: dict[int, LambdaDatum] = {}
+        self._unreserved_counts: dict[int, LambdaDatum] = {}
         #: Where the HTTP edge listens while it serves this lab: functions get it as
         #: ``AWS_ENDPOINT_URL``, so boto3 inside a handler reaches the edge.
         self.endpoint_url: str | None = None
@@ -466,11 +490,7 @@ class Invoker:
         name = config.function_name
         plan = self.plan(config, invoked_arn)
         try:
-            self.pool.admit(
-                name,
-                self.registry.reserved_concurrency(name),
-                self.registry.total_reserved(),
-            )
+            self.pool.admit(name, *self.registry.admission(name))
         except TooManyRequestsException:
             self._throttled_metrics(plan)
             raise
@@ -511,13 +531,8 @@ class Invoker:
                 if spills:
                     pooled.env.log_spill = None  # type: ignore[union-attr]
             ending = self._ending(plan.config, request_id, outcome)
-            result = InvokeResult(
-                status_code=200,
-                payload=ending.payload,
-                function_error=ending.function_error,
-                executed_version=config.version,
-                request_id=request_id,
-            )
+            result = InvokeResult.answered(ending.payload, ending.function_error,
+                                           config.version, request_id)
             if log_type != "Tail":  # a Tail carries the REPORT line: recorded first
                 yield Answered(result)
             report = self._finish(pooled, plan, request_id, outcome, ending, init_ms, lines, data)
@@ -536,8 +551,15 @@ class Invoker:
             if len(self._plans) >= _PLANS_MAX:
                 self._plans = {}
             resource, executed = _metric_dimensions(config, invoked_arn)
-            plan = InvokePlan(config, invoked_arn, PlatformLog(config.logging, self.now),
-                              resource, executed, _report_fields(config, invoked_arn))
+            name = config.function_name
+            plan = InvokePlan(
+                config, invoked_arn, PlatformLog(config.logging, self.now), resource,
+                executed, _report_fields(config, invoked_arn),
+                LambdaDatum("Invocations", 1.0, name, resource, executed),
+                (LambdaDatum("Errors", 0.0, name, resource, executed),
+                 LambdaDatum("Errors", 1.0, name, resource, executed)),
+                {},
+            )
             self._plans[invoked_arn] = plan
         return plan
 
@@ -549,17 +571,18 @@ class Invoker:
         ``Duration`` and the concurrency at that moment (``concurrency`` counts it too)."""
         if not self._metrics.listened:
             return  # nobody listens: the invoke path pays nothing more
-        name, resource, executed = plan.config.function_name, plan.resource, plan.executed
         function, account, unreserved = concurrency
         data = [
-            LambdaDatum("Invocations", 1.0, name, resource, executed),
-            LambdaDatum("Errors", 1.0 if function_error else 0.0, name, resource, executed),
-            LambdaDatum("ConcurrentExecutions", float(function), name),
-            LambdaDatum("ConcurrentExecutions", float(account)),
-            LambdaDatum("UnreservedConcurrentExecutions", float(unreserved)),
+            plan.invocations,
+            plan.errors[1 if function_error else 0],
+            _counted(plan.concurrent, "ConcurrentExecutions", function,
+                     plan.config.function_name),
+            _counted(self._account_counts, "ConcurrentExecutions", account),
+            _counted(self._unreserved_counts, "UnreservedConcurrentExecutions", unreserved),
         ]
         if duration_ms is not None:
-            data.append(LambdaDatum("Duration", duration_ms, name, resource, executed))
+            data.append(LambdaDatum("Duration", duration_ms, plan.config.function_name,
+                                    plan.resource, plan.executed))
         self._metrics(data)
 
     def _throttled_metrics(self, plan: InvokePlan) -> None:
