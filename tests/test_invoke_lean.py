@@ -144,6 +144,49 @@ def test_an_alias_moved_to_another_version_changes_the_executed_version_dimensio
     assert resources == {"f:live", "f:2"}
 
 
+FAILS_ON_ASK = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to")
+    return event
+"""
+
+
+def test_data_points_made_once_are_handed_again_with_the_values_of_each_invoke(
+    lab: Lab, code: Callable[..., Any], listener: Listener
+) -> None:
+    lab.create_function("f", code(app=FAILS_ON_ASK), handler="app.handler")
+    lab.invoke("f", {})  # the first makes the function Active: a new configuration
+    listener.data.clear()
+    for fail in (False, True, False):
+        lab.invoke("f", {"fail": fail})
+    per_invoke = [listener.data[i:i + 6] for i in range(0, len(listener.data), 6)]
+    assert len(per_invoke) == 3
+    errors = [[d.value for d in data if d.metric == "Errors"] for data in per_invoke]
+    assert errors == [[0.0], [1.0], [0.0]]
+    ok, failed, ok_again = per_invoke
+    assert ok[0] is ok_again[0] and ok[0] is failed[0]  # Invocations: one data point
+    assert ok[1] is ok_again[1] and ok[1] is not failed[1]  # Errors: one a value
+    counts = [(d.metric, d.function_name, d.value) for d in ok if "Concurrent" in d.metric]
+    assert counts == [("ConcurrentExecutions", "f", 1.0), ("ConcurrentExecutions", None, 1.0),
+                      ("UnreservedConcurrentExecutions", None, 1.0)]
+    assert ok[5].metric == "Duration" and ok[5] is not ok_again[5]
+
+
+def test_a_result_answered_is_the_result_its_fields_make() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from lambdalab import InvokeResult
+
+    answered = InvokeResult.answered(b'{"a": 1}', "Unhandled", "3", "r")
+    made = InvokeResult(status_code=200, payload=b'{"a": 1}', function_error="Unhandled",
+                        executed_version="3", request_id="r")
+    assert answered == made and hash(answered) == hash(made)
+    assert answered.log_result is None and answered.to_aws() == made.to_aws()
+    with pytest.raises(FrozenInstanceError):
+        answered.payload = b""  # type: ignore[misc]
+
+
 MEMORY = """
 def handler(event, context):
     return int(context.memory_limit_in_mb)
