@@ -119,6 +119,24 @@ def deploy(lab: Lab, root: Path, name: str, source: str) -> None:
     lab.create_function(name, code, handler="app.handler")
 
 
+def settle_writers(lab: Lab) -> None:
+    """Write what ``lab``'s batched writers besides its log store buffered: the cost
+    ledger, CloudWatch's metrics, X-Ray's traces and CloudTrail's events. Each writes
+    from a thread every 200 ms, so a benchmark that alternates rounds calls this
+    (untimed) after each round: else a round of ~120 ms pays for the writes of the
+    rounds before it, and with rounds of a fixed length the timers fall into step
+    with the alternation, so one side pays for more of them than the other."""
+    import lambdalab_cloudtrail
+    import lambdalab_cloudwatch
+    import lambdalab_cost
+    import lambdalab_xray
+
+    lambdalab_cost.costs(lab).flush()
+    lambdalab_cloudwatch.cloudwatch(lab).store.flush()
+    lambdalab_xray.xray(lab).store.flush()
+    lambdalab_cloudtrail.trail(lab).flush()
+
+
 def idle_pids(lab: Lab, name: str) -> list[int]:
     return [p.env.pid for p in lab.pool.idle_environments() if p.function_name == name]
 

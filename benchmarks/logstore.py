@@ -26,7 +26,7 @@ from pathlib import Path
 
 import harness
 from harness import Row, p50, time_each
-from invoke import ECHO_HANDLER, EVENT, progress
+from invoke import ECHO_HANDLER, EVENT, progress, settle_writers
 from lambdalab import Lab
 
 ROUNDS = 10
@@ -83,9 +83,10 @@ def measure(counts: Counts) -> list[Row]:
             taken: dict[bool, list[float]] = {True: [], False: []}
             spent = {True: Spent(), False: Spent()}
             progress(f"{counts.warm_invokes} warm invokes, log store on and off, {ROUNDS} rounds")
-            for _ in range(ROUNDS):
-                for on in (True, False):
+            for number in range(ROUNDS):
+                for on in (True, False) if number % 2 == 0 else (False, True):
                     lab.logs.write = write if on else (lambda *args, **kwargs: None)  # type: ignore[method-assign]
+                    settle_writers(lab)
                     gc.collect()
                     wall, cpu = time.perf_counter(), time.process_time()
                     samples = time_each(lambda: lab.invoke("echo", EVENT),

@@ -45,10 +45,9 @@ from typing import Callable, TypeVar
 
 import baselines
 import harness
-import lambdalab_cost
 import lambdalab_subprocess
 from harness import Row, p50, time_each
-from invoke import ECHO_HANDLER, EVENT, idle_pids, progress, throughput
+from invoke import ECHO_HANDLER, EVENT, idle_pids, progress, settle_writers, throughput
 from lambdalab import Lab
 from lambdalab.plugin import InvokeRequest
 from lambdalab.runtime.protocol import runnable_tasks
@@ -177,10 +176,11 @@ def spin_rates(root: Path, seconds: float, rounds: int) -> tuple[list[float], li
 
 
 def settle(lab: Lab) -> None:
-    """Write what ``lab``'s log store and cost ledger buffered (untimed): their threads
-    write every 200 ms, and would otherwise write one lab's round during the other's."""
+    """Write what ``lab``'s log store and other batched writers buffered (untimed):
+    their threads write every 200 ms, and would otherwise write one lab's round during
+    the other's."""
     lab.logs.flush()
-    lambdalab_cost.costs(lab).flush()
+    settle_writers(lab)
 
 
 def placements() -> dict[str, int | None]:

@@ -165,6 +165,25 @@ def test_a_chunk_keeps_its_messages_compressed(tmp_path: Path) -> None:
         logs.close()
 
 
+def test_a_chunks_text_is_the_zlib_format_both_ways(tmp_path: Path) -> None:
+    """The store deflates with ISA-L, in the zlib format: the standard library reads what
+    it wrote (a data dir needs no ISA-L to be read), and it reads a chunk the standard
+    library deflated (a data dir written before it)."""
+    import zlib
+
+    logs = store(tmp_path / "data")
+    try:
+        events = written(logs)
+        (text,) = logs._store.query("SELECT text FROM log_chunks WHERE log_group = 'g'")[0]
+        assert zlib.decompress(text).decode() == "".join(e.message for e in events)
+        with logs._store.transaction() as db:
+            db.execute("UPDATE log_chunks SET text = ? WHERE log_group = 'g'",
+                       (zlib.compress(zlib.decompress(text), 9),))
+        assert [e.message for e in logs.read("g")] == [e.message for e in events]
+    finally:
+        logs.close()
+
+
 def test_a_damaged_chunk_is_reported_and_skipped_and_retention_still_deletes_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
