@@ -20,9 +20,10 @@ Figures (targets from issue 6):
    measured window, divided by the requests), the single-client p50 and the p99 at 64
    clients. Targets: >= 1.5x serverless-offline's req/s, >= 0.6x the floor's, <= 120 µs
    of server CPU per request, p50 <= 1.5x the floor's, p99 at 64 clients <= the peer's.
-   The loads run one server at a time; the single-client p50s come from rounds in which
-   the three servers, all up, take turns in an order rotated each round, so that a
-   shared machine's drift between phases falls on all three alike.
+   The three servers are all up at once and take turns, in an order rotated each round:
+   at each load (4, 16 and 64 clients) in a few rounds, and at the single-client p50 in
+   more, shorter ones, so that a shared machine's drift between phases falls on all
+   three alike.
    The first invoke after the server starts is ``benchmarks/startup.py``'s. Beside 4c,
    reported only (4f): the floor of this architecture, the floor's CPU per request plus
    the CPU of one raw pipe round trip to a warm forked echo worker
@@ -74,9 +75,11 @@ CLIENTS = 4
 #: Per mode: warm invokes timed per path, seconds of each throughput run, boto3 invokes.
 MODES = {
     "quick": {"invokes": 300, "seconds": 1.5, "boto3": 100, "load_seconds": 1.5,
-              "round_trips": 2_000, "single_rounds": 2, "single_seconds": 0.5},
+              "load_rounds": 1, "round_trips": 2_000, "single_rounds": 2,
+              "single_seconds": 0.5},
     "full": {"invokes": 3000, "seconds": 5.0, "boto3": 500, "load_seconds": 4.0,
-             "round_trips": 20_000, "single_rounds": 6, "single_seconds": 1.0},
+             "load_rounds": 3, "round_trips": 20_000, "single_rounds": 6,
+             "single_seconds": 1.0},
 }
 #: Client processes of the peer comparison's throughput runs, and of its tail figure.
 LOAD_CLIENTS = (4, 16)
@@ -269,32 +272,58 @@ class Figures:
     p50_us: float = math.nan
 
 
-def server_figures(pid: int, port: int, path: str, counts: dict[str, Any]) -> Figures:
-    seconds = counts["load_seconds"]
-    runs = {n: load(pid, port, path, n, seconds) for n in LOAD_CLIENTS}
-    tail = load(pid, port, path, TAIL_CLIENTS, seconds)
-    cpu = runs[max(LOAD_CLIENTS)]
-    return Figures({n: r.rate for n, r in runs.items()}, cpu.cpu_us_per_request,
-                   p99(tail.latencies_us or [math.inf]))
-
-
 Server = tuple[int, int, str]  # pid, port, Invoke's path
+
+
+def rotated(names: list[str], turn: int) -> list[str]:
+    """``names`` in the order of round ``turn``: each round starts one further on."""
+    return names[turn % len(names):] + names[:turn % len(names)]
+
+
+def interleaved_figures(servers: dict[str, Server], counts: dict[str, Any]) -> dict[str, Figures]:
+    """Each server's load figures, from ``load_rounds`` rounds that share
+    ``load_seconds`` of each load: in a round every server takes its turn at each load
+    (:data:`LOAD_CLIENTS`, then :data:`TAIL_CLIENTS` for the p99), the servers in an
+    order rotated every round. Loads one server after another put a minute between two
+    servers' windows, and this machine's neighbours moved the ratios by a third from
+    one run to the next."""
+    rounds = counts["load_rounds"]
+    seconds = counts["load_seconds"] / rounds
+    names = list(servers)
+    runs: dict[str, dict[int, list[Load]]] = {
+        name: {n: [] for n in (*LOAD_CLIENTS, TAIL_CLIENTS)} for name in names}
+    for turn in range(rounds):
+        for name in rotated(names, turn):
+            for clients, loads in runs[name].items():
+                loads.append(load(*servers[name], clients, seconds))
+    return {name: figures_of(by_clients) for name, by_clients in runs.items()}
+
+
+def figures_of(by_clients: dict[int, list[Load]]) -> Figures:
+    """One server's figures from its loads' rounds, summed over the rounds."""
+    def rate(loads: list[Load]) -> float:
+        return sum(each.requests for each in loads) / sum(each.seconds for each in loads)
+
+    busiest = by_clients[max(LOAD_CLIENTS)]
+    cpu_us = (sum(each.cpu_seconds for each in busiest)
+              / max(1, sum(each.requests for each in busiest)) * 1e6)
+    tail = [x for each in by_clients[TAIL_CLIENTS] for x in each.latencies_us]
+    return Figures({n: rate(by_clients[n]) for n in LOAD_CLIENTS}, cpu_us,
+                   p99(tail or [math.inf]))
 
 
 def peer_figures(
     counts: dict[str, Any], tmp: Path, ours: Server
-) -> tuple[Figures, Figures | None, str, dict[str, float]]:
-    """The floor's figures, serverless-offline's (``None`` with the reason when it cannot
-    run here), each server's load alone on the machine; then the single-client p50 of
-    ``ours``, the floor and the peer, taking turns (:func:`interleaved_p50s`)."""
+) -> tuple[Figures, Figures, Figures | None, str]:
+    """The figures of ``ours``, of the floor and of serverless-offline (``None`` with the
+    reason when it cannot run here), the three up at once and taking turns at each load
+    (:func:`interleaved_figures`) and at the single-client p50 (:func:`interleaved_p50s`)."""
     servers = {"ours": ours}
     with contextlib.ExitStack() as running:
         floor_proc, floor_port = peers.start_floor()
         running.callback(peers.stop, floor_proc)
         servers["floor"] = (floor_proc.pid, floor_port, PATH)
-        print("measuring the floor (minimal uvicorn app)", file=sys.stderr)
-        floor = server_figures(*servers["floor"], counts)
-        peer, why = None, peers.missing() or ""
+        why = peers.missing() or ""
         if not why:
             folder = tmp / "serverless-offline"
             folder.mkdir()
@@ -305,11 +334,12 @@ def peer_figures(
             else:
                 running.callback(peers.stop, proc)
                 servers["peer"] = (proc.pid, port, path)
-                print("measuring serverless-offline", file=sys.stderr)
-                peer = server_figures(*servers["peer"], counts)
+        print(f"loads, the servers taking turns: {', '.join(servers)}", file=sys.stderr)
+        figures = interleaved_figures(servers, counts)
         print("single-client rounds, the servers taking turns", file=sys.stderr)
         p50s = interleaved_p50s(servers, counts["single_rounds"], counts["single_seconds"])
-    return floor, peer, why, p50s
+    measured = {name: replace(figures[name], p50_us=p50s[name]) for name in figures}
+    return measured["ours"], measured["floor"], measured.get("peer"), why
 
 
 def interleaved_p50s(servers: dict[str, Server], rounds: int, seconds: float) -> dict[str, float]:
@@ -317,8 +347,8 @@ def interleaved_p50s(servers: dict[str, Server], rounds: int, seconds: float) ->
     servers taking turns in an order rotated every round."""
     names = list(servers)
     latencies: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+    for turn in range(rounds):
+        for name in rotated(names, turn):
             latencies[name] += load(*servers[name], 1, seconds).latencies_us
     return {name: p50(values or [math.inf]) for name, values in latencies.items()}
 
@@ -409,14 +439,10 @@ def measure_all(
                 http_rate = throughput(lambda: http_invoker(url), seconds)
             print("measuring the edge beside its peers", file=sys.stderr)
             port = int(url.rsplit(":", 1)[1])
-            ours = server_figures(edge.pid, port, PATH, counts)
-            floor, peer, why, p50s = peer_figures(counts, Path(tmp), (edge.pid, port, PATH))
+            ours, floor, peer, why = peer_figures(counts, Path(tmp), (edge.pid, port, PATH))
         finally:
             edge.send_signal(signal.SIGTERM)
             edge.wait(timeout=60)
-        ours, floor = replace(ours, p50_us=p50s["ours"]), replace(floor, p50_us=p50s["floor"])
-        if peer is not None:
-            peer = replace(peer, p50_us=p50s["peer"])
         print("measuring a pipe round trip's CPU", file=sys.stderr)
         pipe_us = pipe_exchange_cpu_us(worker, counts["round_trips"])
     return [
